@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * The service's whole configuration: environment variables, parsed once with zod.
+ * Every variable is documented in README.md ("Configuration"); a bad value fails
+ * fast with a message that names the variable.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (schemes: string[]) =>
+  z
+    .string()
+    .refine((v) => schemes.some((s) => v.startsWith(`${s}://`)), {
+      message: `must be a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`,
+    });
+
+export const ConfigSchema = z.object({
+  /** PostgreSQL URL; absent → embedded PGlite persisted in PGLITE_DIR. */
+  DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  /** Where the embedded PostgreSQL keeps its files ("memory://" for none). */
+  PGLITE_DIR: z.string().default('.data/pglite'),
+  /** Redis URL; absent → the in-process vector cache, persisted in CACHE_DIR. */
+  REDIS_URL: url(['redis', 'rediss']).optional(),
+  /** Where the embedded vector cache keeps published versions ("memory://" for none). */
+  CACHE_DIR: z.string().default('.data/cache'),
+  /** Prefix of every Redis key this service writes. */
+  CACHE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/, 'letters, digits, ":", "_" and "-" only').default('omnirec'),
+  /** Trained model bundles: MODEL_DIR/<version>/manifest.json. */
+  MODEL_DIR: z.string().default('models'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** API keys with scopes: "key1:storefront+associate,key2:admin". */
+  API_KEYS: z.string().default(''),
+  /** Turns API-key auth off (local use only; logged loudly). */
+  AUTH_DISABLED: bool.default(false),
+  /** Customer vectors kept in each instance's LRU. */
+  CUSTOMER_LRU_SIZE: z.coerce.number().int().min(0).default(10_000),
+  /** How often the store inventory snapshot is refreshed, in seconds. */
+  INVENTORY_REFRESH_S: z.coerce.number().positive().default(60),
+  /** Fallback chain for personal recommendations, comma-separated. */
+  FALLBACK_CHAIN: z.string().default('personal,neighbours,segment,popular'),
+  /** TensorFlow.js backend: auto picks tfjs-node when installed, else wasm. */
+  TF_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
+  /** Milliseconds to let in-flight requests finish on SIGTERM. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses configuration from an environment; throws ConfigError naming each bad variable. */
+export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v;
+  }
+  const r = ConfigSchema.safeParse(cleaned);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(cleaned[String(i.path[0])])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+let cached: Config | undefined;
+/** The process's configuration, parsed once. */
+export function config(): Config {
+  cached ??= parseConfig();
+  return cached;
+}

@@ -1,0 +1,92 @@
+/**
+ * The history store: the unified purchase histories in PostgreSQL (or the embedded
+ * PGlite default). One interface, one file per backend; the storage contract suite
+ * (test/store.contract.test.ts) runs against every backend available.
+ */
+import type {
+  Channel,
+  ConsentPurpose,
+  HistoryLine,
+  Identifier,
+  OrderLine,
+  Product,
+  Segment,
+} from '../core/records.js';
+
+export interface ImportBatchResult {
+  /** Lines newly written. */
+  imported: number;
+  /** Lines already present (same source order id, line number), skipped for idempotence. */
+  duplicates: number;
+  /** Customer merges caused by this batch. */
+  merges: number;
+}
+
+export interface StoreTotals {
+  customers: number;
+  products: number;
+  orders: number;
+  lines: number;
+  stores: number;
+}
+
+export interface ConsentRecord {
+  purpose: ConsentPurpose;
+  granted: boolean;
+  time: string;
+  source: string;
+}
+
+export interface CustomerProfile {
+  customerId: string;
+  identifiers: Identifier[];
+  firstOrderAt: string | null;
+  lastOrderAt: string | null;
+  orders: number;
+  revenue: number;
+  channels: Partial<Record<Channel, number>>;
+  segment: Segment | null;
+  consent: ConsentRecord[];
+}
+
+export interface MergeLogEntry {
+  survivor: string;
+  merged: string;
+  reason: Identifier;
+  at: string;
+}
+
+export interface Store {
+  readonly backend: 'postgres' | 'pglite';
+  /** Applies pending migrations; returns the names applied. Idempotent. */
+  migrate(): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Writes a batch of order lines: resolves identities (merging customers), upserts products
+   * and stores, inserts orders and lines; lines already present are skipped. */
+  importLines(lines: OrderLine[]): Promise<ImportBatchResult>;
+  /** The unified customer id for these identifiers, creating or merging customers as needed. */
+  resolveIdentity(identifiers: Identifier[]): Promise<string>;
+  setConsent(customerId: string, purpose: ConsentPurpose, granted: boolean, source: string, at?: Date): Promise<void>;
+  setInventory(rows: { storeId: string; sku: string; quantity: number }[]): Promise<void>;
+  saveSegments(rows: { customerId: string; segment: Segment }[]): Promise<void>;
+
+  totals(): Promise<StoreTotals>;
+  /** Unified id for one identifier (merged-away ids resolve to their survivor), or null. */
+  findCustomer(identifier: Identifier): Promise<string | null>;
+  /** Follows merges: the surviving id of a customer id, or null if unknown or erased. */
+  canonicalCustomerId(customerId: string): Promise<string | null>;
+  customerProfile(customerId: string): Promise<CustomerProfile | null>;
+  hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
+  /** Skus the customer holds net of returns. */
+  customerSkus(customerId: string): Promise<string[]>;
+  mergeLog(customerId: string): Promise<MergeLogEntry[]>;
+  /** Store id → skus with quantity > 0. */
+  inventory(): Promise<Map<string, Set<string>>>;
+  products(): Promise<Product[]>;
+  /** The unified history in time order, in batches (constant memory). */
+  historyLines(options?: { from?: Date; to?: Date; batchSize?: number }): AsyncIterable<HistoryLine[]>;
+  /** Erases a customer everywhere in the store (identifiers, orders re-attributed to guests, consent). */
+  eraseCustomer(customerId: string): Promise<boolean>;
+}
