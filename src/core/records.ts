@@ -37,6 +37,11 @@ export interface OrderLine {
   quantity: number;
   unitPrice: number;
   cancels: string | null;
+  /**
+   * Position of the line within its order in the source (1-based), so that re-importing
+   * the same file is idempotent; when absent the store keys the line by a content hash.
+   */
+  lineNo?: number;
 }
 
 /**
