@@ -1,0 +1,101 @@
+/**
+ * What serving reads models from: the version in service (item side, in memory) and
+ * per-customer records (one cache round trip, behind an in-process LRU).
+ *
+ * - `staticModelSource(bundle)`: one bundle held in memory (tests, demo).
+ * - `openModelSource(cfg)` (src/cache/open-model-source.ts): Redis when REDIS_URL is set, else the
+ *   embedded cache in CACHE_DIR; loads the current version at start and swaps on announce.
+ */
+import type { CustomerRecord, ModelBundle } from '../core/bundle.js';
+
+/** The item side of the version in service: everything of ModelBundle but customers, plus lookups. */
+export interface LoadedModel extends Omit<ModelBundle, 'customers'> {
+  version: string;
+  /** sku → item index */
+  itemIndex: Map<string, number>;
+}
+
+export interface ModelSourceStatus {
+  cache: 'ok' | 'degraded';
+  version: string | null;
+  detail?: string;
+  lastSwapAt?: string;
+}
+
+/**
+ * Monotonic counters of customer lookups and swaps, for serving to export (prom-client):
+ * `lruHits` answered in process, `cacheHits` found in the cache, `misses` unknown customers,
+ * `errors` cache unreachable / timed out (the lookup returned null), `swaps` versions swapped in,
+ * `swapFailures` announced versions that could not be loaded (the old one stays in service).
+ */
+export interface CacheStats {
+  lruHits: number;
+  cacheHits: number;
+  misses: number;
+  errors: number;
+  swaps: number;
+  swapFailures: number;
+}
+
+export interface ModelSource {
+  /** The version in service, swapped whole on publish/rollback (never a mix), or null before any publish. */
+  current(): LoadedModel | null;
+  /** One customer's record in that version: in-process LRU, else one cache round trip; null if unknown or cache down. */
+  customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null>;
+  /** Overwrites one customer's record in the current version (purchase events, fold-in) or deletes it (erasure: null). */
+  putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void>;
+  status(): ModelSourceStatus;
+  /** Called after each swap. */
+  onSwap(listener: (model: LoadedModel) => void): () => void;
+  close(): Promise<void>;
+  /** Lookup and swap counters (optional so that test doubles need not implement it). */
+  stats?(): CacheStats;
+}
+
+/** The item side of a bundle as served: shares the bundle's arrays, adds the sku lookup. */
+export function loadedModelFromBundle(bundle: Omit<ModelBundle, 'customers'>, version = bundle.manifest.version): LoadedModel {
+  const itemIndex = new Map<string, number>();
+  bundle.items.forEach((sku, i) => itemIndex.set(sku, i));
+  return {
+    manifest: bundle.manifest,
+    items: bundle.items,
+    itemCategories: bundle.itemCategories,
+    als: bundle.als,
+    neighbours: bundle.neighbours,
+    fbt: bundle.fbt,
+    popular: bundle.popular,
+    blend: bundle.blend,
+    version,
+    itemIndex,
+  };
+}
+
+export const emptyStats = (): CacheStats => ({ lruHits: 0, cacheHits: 0, misses: 0, errors: 0, swaps: 0, swapFailures: 0 });
+
+/** A ModelSource over one bundle held in memory (tests, demo). */
+export function staticModelSource(bundle: ModelBundle, version?: string): ModelSource {
+  const model = loadedModelFromBundle(bundle, version);
+  const customers = new Map<string, CustomerRecord>();
+  for (const c of bundle.customers) customers.set(c.customerId, c);
+  const counters = emptyStats();
+  const swappedAt = new Date().toISOString();
+  return {
+    current: () => model,
+    async customer(customerId, m) {
+      if (m.version !== model.version) return null;
+      const r = customers.get(customerId) ?? null;
+      if (r) counters.cacheHits++;
+      else counters.misses++;
+      return r;
+    },
+    async putCustomer(customerId, record, m) {
+      if (m.version !== model.version) return;
+      if (record) customers.set(customerId, { ...record, customerId });
+      else customers.delete(customerId);
+    },
+    status: () => ({ cache: 'ok', version: model.version, detail: 'static bundle in memory', lastSwapAt: swappedAt }),
+    onSwap: () => () => {},
+    async close() {},
+    stats: () => ({ ...counters }),
+  };
+}
