@@ -1,0 +1,195 @@
+/**
+ * Row → OrderLine conversion for the two order formats (Online Retail / Online Retail II,
+ * and the canonical multi-channel format). Each parser returns the line, or the reason the
+ * row was rejected or skipped. Parsers are stateful only to number lines within orders.
+ */
+import { normaliseIdentifier } from '../core/identity.js';
+import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLine } from '../core/records.js';
+import type { DetectedFormat } from './detect-format.js';
+import { isNonProduct } from './non-product.js';
+import { parseTime } from './parse-time.js';
+import type { RejectReason, SkipReason } from './reject-reasons.js';
+
+export type RowResult = OrderLine | RejectReason | SkipReason;
+export type OrderRowParser = (fields: string[]) => RowResult;
+
+export interface OrderParseOptions {
+  /** Country calling code for national phone numbers (default "44"). */
+  defaultCountryCode?: string;
+}
+
+/** Numbers lines within their order (1-based) in bounded memory: orders are expected to be
+ * contiguous or close together in a file; the last 50,000 order ids are remembered. */
+export class LineCounter {
+  private readonly recent = new Map<string, number>();
+  private lastId = '';
+  private lastN = 0;
+  next(orderId: string): number {
+    if (orderId === this.lastId) return ++this.lastN;
+    if (this.lastId !== '') this.recent.set(this.lastId, this.lastN);
+    const n = (this.recent.get(orderId) ?? 0) + 1;
+    this.recent.delete(orderId);
+    if (this.recent.size > 50_000) this.recent.delete(this.recent.keys().next().value as string);
+    this.lastId = orderId;
+    this.lastN = n;
+    return n;
+  }
+}
+
+const num = (s: string | undefined): number => {
+  if (s === undefined) return NaN;
+  const t = s.trim();
+  return t === '' ? NaN : Number(t);
+};
+
+const col = (fmt: DetectedFormat, ...names: string[]): number => {
+  for (const n of names) {
+    const i = fmt.columns.get(n);
+    if (i !== undefined) return i;
+  }
+  return -1;
+};
+
+const UCI_CUSTOMER = /^(\d+)(?:\.0*)?$/;
+
+/** Online Retail (InvoiceNo…UnitPrice,CustomerID) and Online Retail II (Invoice…Price,Customer ID). */
+export function uciRowParser(fmt: DetectedFormat): OrderRowParser {
+  const width = fmt.header.length;
+  const cInv = col(fmt, 'invoiceno', 'invoice');
+  const cSku = col(fmt, 'stockcode');
+  const cDesc = col(fmt, 'description');
+  const cQty = col(fmt, 'quantity');
+  const cDate = col(fmt, 'invoicedate');
+  const cPrice = col(fmt, 'unitprice', 'price');
+  const cCust = col(fmt, 'customerid');
+  const counter = new LineCounter();
+  const accounts = new Map<string, Identifier[]>();
+  return (f) => {
+    if (f.length !== width) return 'malformed_row';
+    const orderId = f[cInv].trim();
+    if (orderId === '') return 'missing_order_id';
+    const lineNo = counter.next(orderId);
+    const sku = f[cSku].trim().toUpperCase();
+    if (sku === '') return 'missing_sku';
+    if (isNonProduct(sku)) return 'non_product';
+    let quantity = num(f[cQty]);
+    if (Number.isNaN(quantity) || !Number.isFinite(quantity)) return 'bad_number';
+    if (quantity === 0) return 'zero_quantity';
+    const unitPrice = num(f[cPrice]);
+    if (!Number.isFinite(unitPrice)) return 'bad_number';
+    const time = parseTime(f[cDate]);
+    if (Number.isNaN(time)) return 'bad_date';
+    const rawCust = f[cCust].trim();
+    let identifiers: Identifier[] = [];
+    if (rawCust !== '' && rawCust.toLowerCase() !== 'nan') {
+      let ids = accounts.get(rawCust);
+      if (ids === undefined) {
+        const m = UCI_CUSTOMER.exec(rawCust);
+        if (!m) return 'bad_identifier';
+        ids = [{ kind: 'account', value: m[1] }];
+        if (accounts.size > 100_000) accounts.clear();
+        accounts.set(rawCust, ids);
+      }
+      identifiers = ids;
+    }
+    const cancellation = orderId.charCodeAt(0) === 67 || orderId.charCodeAt(0) === 99; // C, c
+    if (cancellation && quantity > 0) quantity = -quantity;
+    const desc = cDesc >= 0 ? f[cDesc].trim() : '';
+    return {
+      orderId,
+      channel: 'web',
+      storeId: null,
+      time,
+      identifiers,
+      sku,
+      title: desc === '' ? null : desc,
+      category: null,
+      quantity,
+      unitPrice,
+      cancels: null,
+      lineNo,
+    };
+  };
+}
+
+const CHANNEL_SET = new Set<string>(CHANNELS);
+
+/** The canonical multi-channel order format (CSV columns or NDJSON keys; see docs/data-formats.md). */
+export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptions = {}): OrderRowParser {
+  const width = fmt.header.length;
+  const cOrder = col(fmt, 'orderid');
+  const cLine = col(fmt, 'lineno');
+  const cChannel = col(fmt, 'channel');
+  const cStore = col(fmt, 'storeid');
+  const cTime = col(fmt, 'time');
+  const cSku = col(fmt, 'sku');
+  const cTitle = col(fmt, 'title');
+  const cCat = col(fmt, 'category');
+  const cQty = col(fmt, 'quantity');
+  const cPrice = col(fmt, 'unitprice');
+  const cCancels = col(fmt, 'cancels');
+  const idCols = IDENTIFIER_KINDS.map((k) => [k, col(fmt, k)] as const).filter(([, i]) => i >= 0);
+  const norm = { defaultCountryCode: options.defaultCountryCode ?? '44' };
+  const counter = new LineCounter();
+  const opt = (i: number): string | null => {
+    if (i < 0) return null;
+    const v = fmtTrim(i);
+    return v === '' ? null : v;
+  };
+  let f: string[] = [];
+  const fmtTrim = (i: number) => f[i].trim();
+  return (fields) => {
+    f = fields;
+    if (f.length !== width) return 'malformed_row';
+    const orderId = f[cOrder].trim();
+    if (orderId === '') return 'missing_order_id';
+    let lineNo: number;
+    const rawLine = cLine >= 0 ? f[cLine].trim() : '';
+    if (rawLine !== '') {
+      lineNo = Number(rawLine);
+      if (!Number.isInteger(lineNo) || lineNo < 1) return 'bad_number';
+    } else lineNo = counter.next(orderId);
+    const sku = f[cSku].trim();
+    if (sku === '') return 'missing_sku';
+    let channel: Channel = 'web';
+    if (cChannel >= 0) {
+      const c = f[cChannel].trim().toLowerCase();
+      if (!CHANNEL_SET.has(c)) return 'bad_channel';
+      channel = c as Channel;
+    }
+    const time = parseTime(f[cTime]);
+    if (Number.isNaN(time)) return 'bad_date';
+    let quantity = num(f[cQty]);
+    if (!Number.isFinite(quantity)) return 'bad_number';
+    if (quantity === 0) return 'zero_quantity';
+    let unitPrice = 0;
+    if (cPrice >= 0 && f[cPrice].trim() !== '') {
+      unitPrice = num(f[cPrice]);
+      if (!Number.isFinite(unitPrice)) return 'bad_number';
+    }
+    const identifiers: Identifier[] = [];
+    for (const [kind, i] of idCols) {
+      const raw = f[i];
+      if (raw.trim() === '') continue;
+      const id = normaliseIdentifier(kind, raw, norm);
+      if (id === null) return 'bad_identifier';
+      identifiers.push(id);
+    }
+    const cancels = opt(cCancels);
+    if (cancels !== null && quantity > 0) quantity = -quantity;
+    return {
+      orderId,
+      channel,
+      storeId: opt(cStore),
+      time,
+      identifiers,
+      sku,
+      title: opt(cTitle),
+      category: opt(cCat),
+      quantity,
+      unitPrice,
+      cancels,
+      lineNo,
+    };
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * Streaming readers for every importable file: order lines (Online Retail, canonical CSV/NDJSON),
+ * store inventory and consent. Constant memory in file size; gzip detected by magic bytes; the
+ * format detected from the header (or the first NDJSON object).
+ *
+ * @example
+ * for await (const b of readOrderFile('online_retail.csv.gz')) {
+ *   store.importLines(b.lines); // b.rejects: {row, reason, raw}[]; b.skipped: {non_product: n}
+ * }
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+import type { OrderLine } from '../core/records.js';
+import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, normaliseColumn, type DetectedFormat, type FileKind, type FormatName } from './detect-format.js';
+import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
+import { csvRecordBatches, splitCsvRecord, type RecordBatch } from './csv-records.js';
+import { openText, type LineBatch } from './open-text.js';
+import { canonicalRowParser, uciRowParser } from './order-rows.js';
+import { isSkipReason, type Reject, type RejectReason, type SkipReason } from './reject-reasons.js';
+
+export interface ReadOptions {
+  /** Most items per yielded batch (default 10,000). */
+  batchSize?: number;
+  /** Country calling code for national phone numbers (default "44"). */
+  defaultCountryCode?: string;
+}
+
+interface BatchBase {
+  format: FormatName;
+  /** 'csv' or 'ndjson'. */
+  syntax: 'csv' | 'ndjson';
+  /** Data rows read in this batch (accepted + rejected + skipped). */
+  rowsRead: number;
+  rejects: Reject[];
+  skipped: Partial<Record<SkipReason, number>>;
+  /** File bytes consumed so far (compressed bytes for gzip), for progress. */
+  bytesRead: number;
+  totalBytes: number;
+}
+export type OrderBatch = BatchBase & { kind: 'orders'; lines: OrderLine[] };
+export type InventoryBatch = BatchBase & { kind: 'inventory'; inventory: InventoryRow[] };
+export type ConsentBatch = BatchBase & { kind: 'consent'; consent: ConsentRow[] };
+export type DataBatch = OrderBatch | InventoryBatch | ConsentBatch;
+
+const RAW_MAX = 300;
+
+/** What a file holds, from its first line, without reading further. */
+export async function detectFile(path: string): Promise<{ kind: FileKind; format: FormatName; syntax: 'csv' | 'ndjson'; gzip: boolean }> {
+  const file = await openText(path);
+  const it = file.batches[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) throw new InvalidArgumentError(`${path}: empty file`, { path });
+      const first = r.value.lines.find((l) => l.trim() !== '');
+      if (first === undefined) continue;
+      const { fmt, syntax } = headerOf(first, path);
+      return { kind: fmt.kind, format: fmt.name, syntax, gzip: file.gzip };
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
+function headerOf(first: string, path: string): { fmt: DetectedFormat; syntax: 'csv' | 'ndjson' } {
+  if (first.trimStart().startsWith('{')) {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(first);
+    } catch {
+      throw new InvalidArgumentError(`${path}: first line is not valid JSON`, { path });
+    }
+    const keys = Object.keys(flattenNdjson(obj as Record<string, unknown>));
+    const probe = detectFormat(keys, path);
+    const header: string[] =
+      probe.kind === 'orders' ? (probe.name === 'uci' ? keys : [...CANONICAL_COLUMNS]) : probe.kind === 'inventory' ? [...INVENTORY_COLUMNS] : [...CONSENT_COLUMNS];
+    return { fmt: detectFormat(header, path), syntax: 'ndjson' };
+  }
+  return { fmt: detectFormat(splitCsvRecord(first), path), syntax: 'csv' };
+}
+
+/** Lifts a nested `identifiers` object ({email: ..}) or array ([{kind, value}]) to top-level keys. */
+function flattenNdjson(obj: Record<string, unknown>): Record<string, unknown> {
+  const ids = obj.identifiers;
+  if (ids === undefined || ids === null) return obj;
+  const out: Record<string, unknown> = { ...obj };
+  delete out.identifiers;
+  if (Array.isArray(ids)) {
+    for (const e of ids) if (e && typeof e === 'object' && 'kind' in e) out[String((e as { kind: unknown }).kind)] ??= (e as { value: unknown }).value;
+  } else if (typeof ids === 'object') {
+    for (const [k, v] of Object.entries(ids as Record<string, unknown>)) out[k] ??= v;
+  }
+  return out;
+}
+
+const cell = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: string[]): AsyncGenerator<RecordBatch & { bad: number[]; badRaw: string[] }> {
+  const pos = new Map(header.map((h, i) => [normaliseColumn(h), i]));
+  for await (const b of batches) {
+    const records: string[][] = [];
+    const rows: number[] = [];
+    const raws: string[] = [];
+    const bad: number[] = [];
+    const badRaw: string[] = [];
+    for (let i = 0; i < b.lines.length; i++) {
+      const line = b.lines[i];
+      if (line.trim() === '') continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        obj = undefined;
+      }
+      if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+        bad.push(b.firstLine + i);
+        badRaw.push(line);
+        continue;
+      }
+      const fields = new Array<string>(header.length).fill('');
+      for (const [k, v] of Object.entries(flattenNdjson(obj as Record<string, unknown>))) {
+        const p = pos.get(normaliseColumn(k));
+        if (p !== undefined) fields[p] = cell(v);
+      }
+      records.push(fields);
+      rows.push(b.firstLine + i);
+      raws.push(line);
+    }
+    yield { records, rows, raws, bytesRead: b.bytesRead, bad, badRaw };
+  }
+}
+
+/**
+ * Reads any importable file as typed batches (orders, inventory or consent). Never throws
+ * for a bad row (it becomes a reject); throws NotFoundError / InvalidArgumentError when the
+ * file is missing, empty or of an unknown format.
+ */
+export async function* readDataFile(path: string, options: ReadOptions = {}): AsyncGenerator<DataBatch> {
+  const batchSize = options.batchSize ?? 10_000;
+  const file = await openText(path);
+  const it = file.batches[Symbol.asyncIterator]();
+  // find the header line
+  let firstBatch: LineBatch | undefined;
+  let headerIndex = -1;
+  while (headerIndex < 0) {
+    const r = await it.next();
+    if (r.done) throw new InvalidArgumentError(`${path}: empty file`, { path });
+    firstBatch = r.value;
+    headerIndex = r.value.lines.findIndex((l) => l.trim() !== '');
+  }
+  const fb = firstBatch as LineBatch;
+  const { fmt, syntax } = headerOf(fb.lines[headerIndex], path);
+  async function* rest(): AsyncGenerator<LineBatch> {
+    // the NDJSON first line is data, the CSV first line is the header
+    const skip = syntax === 'csv' ? headerIndex + 1 : headerIndex;
+    yield { lines: fb.lines.slice(skip), firstLine: fb.firstLine + skip, bytesRead: fb.bytesRead };
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const source: AsyncGenerator<RecordBatch & { bad?: number[]; badRaw?: string[] }> = syntax === 'csv' ? csvRecordBatches(rest()) : ndjsonRecordBatches(rest(), fmt.header);
+  const opts = { defaultCountryCode: options.defaultCountryCode };
+  const parse: (f: string[]) => object | string =
+    fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
+
+  let items: object[] = [];
+  let rejects: Reject[] = [];
+  let skipped: Partial<Record<SkipReason, number>> = {};
+  let rowsRead = 0;
+  let bytesRead = 0;
+  const make = (): DataBatch => {
+    const base = { format: fmt.name, syntax, rowsRead, rejects, skipped, bytesRead, totalBytes: file.totalBytes };
+    const b: DataBatch =
+      fmt.kind === 'orders'
+        ? { ...base, kind: 'orders', lines: items as OrderLine[] }
+        : fmt.kind === 'inventory'
+          ? { ...base, kind: 'inventory', inventory: items as InventoryRow[] }
+          : { ...base, kind: 'consent', consent: items as ConsentRow[] };
+    items = [];
+    rejects = [];
+    skipped = {};
+    rowsRead = 0;
+    return b;
+  };
+  for await (const rb of source) {
+    bytesRead = rb.bytesRead;
+    if (rb.bad && rb.badRaw) {
+      for (let i = 0; i < rb.bad.length; i++) rejects.push({ row: rb.bad[i], reason: 'malformed_row', raw: rb.badRaw[i].slice(0, RAW_MAX) });
+      rowsRead += rb.bad.length;
+    }
+    const { records, rows, raws } = rb;
+    for (let i = 0; i < records.length; i++) {
+      const r = parse(records[i]);
+      rowsRead++;
+      if (typeof r === 'string') {
+        if (isSkipReason(r)) skipped[r] = (skipped[r] ?? 0) + 1;
+        else rejects.push({ row: rows[i], reason: r as RejectReason, raw: raws[i].slice(0, RAW_MAX) });
+      } else {
+        items.push(r);
+        if (items.length >= batchSize) yield make();
+      }
+    }
+    if (items.length === 0 && (rejects.length > 0 || rowsRead > 0) && rejects.length + rowsRead > batchSize) yield make();
+  }
+  yield make();
+}
+
+/** Order lines only: throws InvalidArgumentError when the file holds inventory or consent. */
+export async function* readOrderFile(path: string, options: ReadOptions = {}): AsyncGenerator<OrderBatch> {
+  for await (const b of readDataFile(path, options)) {
+    if (b.kind !== 'orders') throw new InvalidArgumentError(`${path} is a ${b.kind} file, not an order file`, { path });
+    yield b;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Unified history straight from an order file, for training and evaluation without a database.
+ * Online Retail: customerId is the account id (CustomerID); canonical files: identifiers are
+ * unified by the in-memory identity graph (src/core/identity-graph.ts); guests are null.
+ * Returns and cancellations are kept as negative lines; non-product codes are skipped.
+ *
+ * @example
+ * const { lines, rejected, skipped } = await readHistoryFile('../shared/data/online_retail.csv.gz');
+ */
+import { stat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotFoundError } from '../core/errors.js';
+import { IdentityGraph } from '../core/identity-graph.js';
+import type { HistoryLine } from '../core/records.js';
+import { readOrderFile, type ReadOptions } from './read-data-file.js';
+
+export interface HistoryFile {
+  /** Lines in file order. */
+  lines: HistoryLine[];
+  /** Rejected rows by reason. */
+  rejected: Record<string, number>;
+  /** Rows left out on purpose (non-product codes) by reason. */
+  skipped: Record<string, number>;
+  /** Data rows read. */
+  rows: number;
+  /** Distinct unified customers. */
+  customers: number;
+  /** Identity merges performed (canonical files with several identifiers per person). */
+  merges: number;
+  format: string;
+}
+
+/** A generated directory's order file (orders.csv, orders.csv.gz, orders.ndjson[.gz]), or the path itself. */
+export async function resolveOrderPath(path: string): Promise<string> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    throw new NotFoundError(`no such file or directory: ${path}`, { path });
+  }
+  if (!st.isDirectory()) return path;
+  const names = await readdir(path);
+  const hit = ['orders.csv', 'orders.csv.gz', 'orders.ndjson', 'orders.ndjson.gz'].find((n) => names.includes(n));
+  if (!hit) throw new NotFoundError(`${path} holds no orders.csv[.gz] or orders.ndjson[.gz]`, { path });
+  return join(path, hit);
+}
+
+export async function readHistoryFile(path: string, options: ReadOptions & { onProgress?: (bytesRead: number, totalBytes: number) => void } = {}): Promise<HistoryFile> {
+  const file = await resolveOrderPath(path);
+  const graph = new IdentityGraph();
+  const lines: HistoryLine[] = [];
+  let nodes = new Int32Array(1 << 16);
+  const rejected: Record<string, number> = {};
+  const skipped: Record<string, number> = {};
+  let rows = 0;
+  let format = '';
+  for await (const b of readOrderFile(file, { batchSize: 50_000, ...options })) {
+    format = b.format;
+    rows += b.rowsRead;
+    for (const r of b.rejects) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
+    for (const [k, v] of Object.entries(b.skipped)) skipped[k] = (skipped[k] ?? 0) + (v ?? 0);
+    if (nodes.length < lines.length + b.lines.length) {
+      const grown = new Int32Array(Math.max(nodes.length * 2, lines.length + b.lines.length));
+      grown.set(nodes);
+      nodes = grown;
+    }
+    for (const l of b.lines) {
+      nodes[lines.length] = l.identifiers.length ? graph.add(l.identifiers) : -1;
+      lines.push({
+        customerId: null,
+        orderId: l.orderId,
+        channel: l.channel,
+        storeId: l.storeId,
+        time: l.time,
+        sku: l.sku,
+        quantity: l.quantity,
+        unitPrice: l.unitPrice,
+      });
+    }
+    options.onProgress?.(b.bytesRead, b.totalBytes);
+  }
+  // ids are assigned once every identifier is known, so a late link still unifies early lines
+  const idCache = new Map<number, string>();
+  for (let i = 0; i < lines.length; i++) {
+    const n = nodes[i];
+    if (n < 0) continue;
+    let id = idCache.get(n);
+    if (id === undefined) {
+      id = graph.idOfNode(n);
+      idCache.set(n, id);
+    }
+    lines[i].customerId = id;
+  }
+  return { lines, rejected, skipped, rows, customers: graph.components(), merges: graph.mergeCount, format };
+}

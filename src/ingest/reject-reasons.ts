@@ -1,0 +1,31 @@
+/**
+ * Why an input row was not imported. A bad row never aborts an import and never
+ * disappears: it is counted under one of these reasons (see docs/data-formats.md).
+ */
+export const REJECT_REASONS = [
+  'malformed_row', // wrong column count, or an NDJSON line that is not a JSON object
+  'missing_order_id',
+  'missing_sku',
+  'missing_store', // inventory row without store_id
+  'bad_date',
+  'bad_number', // quantity or price (or inventory quantity) not a number
+  'zero_quantity',
+  'bad_channel',
+  'bad_identifier',
+  'bad_value', // consent purpose or granted flag not understood
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Rows left out on purpose, not errors (they do not fail --strict). */
+export const SKIP_REASONS = ['non_product'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** One rejected row: its 1-based line in the file (header is line 1), the reason and the raw text. */
+export interface Reject {
+  row: number;
+  reason: RejectReason;
+  raw?: string;
+}
+
+const skipSet = new Set<string>(SKIP_REASONS);
+export const isSkipReason = (s: string): s is SkipReason => skipSet.has(s);
