@@ -1,0 +1,77 @@
+/**
+ * The result of an evaluation run (what `npm run evaluate -- --json` prints) and the reference
+ * figures of issue 3 it is compared with.
+ */
+import type { ModelResult } from './evaluate.js';
+import type { EvalSplit } from './time-split.js';
+
+export interface EvaluationReport {
+  /** YYYY-MM-DD. */
+  cutoff: string;
+  models: Record<string, ModelResult>;
+  source: string;
+  createdAt: string;
+  dataset: EvalSplit['counts'];
+  /** Weighting used for models fitted on the weighted matrix. */
+  weighting: Record<string, unknown>;
+  params: Record<string, unknown>;
+  /** Seconds per stage. */
+  timings: Record<string, number>;
+}
+
+export interface ReferenceFigure {
+  model: string;
+  discovery: { 'ndcg@10': number; 'recall@20': number } | null;
+  all: { 'ndcg@10': number; 'recall@20': number };
+  fit_s: number;
+}
+
+/**
+ * numpy reference models on Online Retail, cutoff 2011-11-09 (issue 3's table; reference_eval.py on this machine).
+ * Only comparable to runs on that file and cutoff.
+ */
+export const REFERENCE_FIGURES: readonly ReferenceFigure[] = [
+  { model: 'popularity', discovery: { 'ndcg@10': 0.034, 'recall@20': 0.048 }, all: { 'ndcg@10': 0.081, 'recall@20': 0.095 }, fit_s: 0 },
+  { model: 'repeat', discovery: null, all: { 'ndcg@10': 0.339, 'recall@20': 0.343 }, fit_s: 0 },
+  { model: 'item-kNN cosine 50', discovery: { 'ndcg@10': 0.089, 'recall@20': 0.11 }, all: { 'ndcg@10': 0.188, 'recall@20': 0.207 }, fit_s: 0.8 },
+  { model: 'iALS 128 f', discovery: { 'ndcg@10': 0.09, 'recall@20': 0.11 }, all: { 'ndcg@10': 0.284, 'recall@20': 0.303 }, fit_s: 27 },
+  { model: 'EASE λ250', discovery: { 'ndcg@10': 0.101, 'recall@20': 0.125 }, all: { 'ndcg@10': 0.265, 'recall@20': 0.278 }, fit_s: 2.1 },
+];
+
+/** The JSON document of `--json`: cutoff and models first, as the issue specifies. */
+export function reportJson(r: EvaluationReport): string {
+  const { cutoff, models, ...rest } = r;
+  return JSON.stringify({ cutoff, models, ...rest }, null, 1);
+}
+
+/** A plain-text table of the results. */
+export function reportTable(r: EvaluationReport): string {
+  const head = ['model', 'data', 'disc NDCG@10', 'disc R@20', 'disc HR@10', 'all NDCG@10', 'all R@20', 'all HR@10', 'cov@10', 'fit s'];
+  const rows = Object.entries(r.models).map(([name, m]) => [
+    name,
+    m.data ?? '',
+    f(m.discovery['ndcg@10']),
+    f(m.discovery['recall@20']),
+    f(m.discovery['hr@10']),
+    f(m.all['ndcg@10']),
+    f(m.all['recall@20']),
+    f(m.all['hr@10']),
+    f(m.all['coverage@10']),
+    m.fit_s.toFixed(2),
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (cells: string[]) => cells.map((x, c) => (c < 2 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ');
+  const d = r.dataset;
+  return [
+    `cutoff ${r.cutoff}  source ${r.source}`,
+    `train: ${d.users} customers, ${d.items} items, ${d.trainPairs} pairs, ${d.trainLines} lines; test: ${d.testLines} lines, ` +
+      `${d.testUsersDiscovery} discovery / ${d.testUsersAll} all customers`,
+    '',
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+  ].join('\n');
+}
+
+const f = (x: number) => x.toFixed(4);
