@@ -1,0 +1,62 @@
+/**
+ * API keys with scopes, from API_KEYS ("key1:storefront+associate,key2:admin"), sent by
+ * clients in the `x-api-key` header. Missing or unknown key → 401, a key without any of the
+ * route's scopes → 403, both with a JSON body {error, message}.
+ */
+import type { RequestHandler } from 'express';
+import { InvalidArgumentError } from '../core/errors.js';
+
+export const SCOPES = ['storefront', 'associate', 'events', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** key → scopes. */
+export type ApiKeys = Map<string, ReadonlySet<Scope>>;
+
+/** Parses API_KEYS; throws InvalidArgumentError naming the bad entry. */
+export function parseApiKeys(text: string): ApiKeys {
+  const keys: ApiKeys = new Map();
+  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = entry.lastIndexOf(':');
+    const key = at > 0 ? entry.slice(0, at) : '';
+    const scopes = at > 0 ? entry.slice(at + 1).split('+').map((s) => s.trim()).filter(Boolean) : [];
+    if (!key || key.length < 8) {
+      throw new InvalidArgumentError(`API_KEYS: entry "${mask(entry)}" must be "<key of 8+ chars>:<scope>+<scope>"`, { field: 'API_KEYS' });
+    }
+    const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+    if (scopes.length === 0 || bad.length) {
+      throw new InvalidArgumentError(`API_KEYS: key "${mask(key)}" has unknown or no scopes (${bad.join(', ') || 'none'}); allowed: ${SCOPES.join(', ')}`, {
+        field: 'API_KEYS',
+      });
+    }
+    keys.set(key, new Set(scopes as Scope[]));
+  }
+  return keys;
+}
+
+const mask = (s: string) => (s.length <= 4 ? '****' : `${s.slice(0, 2)}…${s.slice(-2)}`);
+
+/** Middleware admitting requests whose key holds one of `scopes` (auth null = disabled). */
+export function requireScope(keys: ApiKeys | null, scopes: readonly Scope[]): RequestHandler {
+  return (req, res, next) => {
+    if (!keys) return next();
+    const key = req.get('x-api-key');
+    if (!key) {
+      res.status(401).json({ error: 'unauthorized', message: 'missing API key: send it in the x-api-key header' });
+      return;
+    }
+    const held = keys.get(key);
+    if (!held) {
+      res.status(401).json({ error: 'unauthorized', message: 'unknown API key' });
+      return;
+    }
+    if (!scopes.some((s) => held.has(s))) {
+      res.status(403).json({
+        error: 'forbidden',
+        message: `this API key lacks the scope for this route: needs ${scopes.join(' or ')}, has ${[...held].join(', ')}`,
+      });
+      return;
+    }
+    res.locals.scopes = held;
+    next();
+  };
+}

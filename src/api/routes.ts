@@ -1,0 +1,255 @@
+/**
+ * Every route of the v1 API, declared once (see route-def.ts): storefront lists, associate
+ * lookup, erasure, admin model endpoints and operations.
+ */
+import type { ModelSource } from '../cache/model-source.js';
+import { NotFoundError, NotSupportedError } from '../core/errors.js';
+import { normaliseIdentifierValue } from '../core/identity.js';
+import type { IdentifierKind } from '../core/records.js';
+import type { CustomerAccessCache } from '../serve/customer-access.js';
+import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
+import type { RecommendationService } from '../serve/recommendation-service.js';
+import type { Store } from '../store/store.js';
+import { validationError } from './errors.js';
+import type { ModelAdmin } from './model-admin.js';
+import { type RouteDef, route } from './route-def.js';
+import * as S from './schemas.js';
+import type { ServiceMetrics } from './service-metrics.js';
+import { z } from 'zod';
+
+export interface RouteContext {
+  service: RecommendationService;
+  store: Store;
+  source: ModelSource;
+  access: CustomerAccessCache;
+  inventory: InventorySnapshot;
+  metrics: ServiceMetrics;
+  admin?: ModelAdmin;
+  /** true once shutdown began (readyz then answers 503). */
+  draining: () => boolean;
+  /** The OpenAPI document (built lazily from these routes). */
+  openapi: () => unknown;
+}
+
+const STOREFRONT = ['storefront', 'associate'] as const;
+
+/** Races a promise against a timeout (readiness probes must answer fast). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function buildRoutes(ctx: RouteContext): RouteDef[] {
+  const { service } = ctx;
+  const needAdmin = (): ModelAdmin => {
+    if (!ctx.admin) throw new NotSupportedError('model publishing is not configured on this instance');
+    return ctx.admin;
+  };
+  return [
+    route({
+      method: 'get',
+      path: '/v1/items/{sku}/similar',
+      summary: 'You may also like: items similar to a product',
+      description: 'Neighbours of the item (item-item CF); unknown item or nothing left after filters → popular in its category, then popular.',
+      tag: 'recommendations',
+      scopes: STOREFRONT,
+      params: S.SkuParams,
+      query: S.SimilarQuery,
+      response: S.RecListResponse,
+      handler: ({ params, query }) => service.similar(params.sku, query),
+    }),
+    route({
+      method: 'post',
+      path: '/v1/baskets/recommendations',
+      summary: 'Frequently bought together / complete the basket',
+      description: 'Items bought with the basket items (lift); fallback neighbours of the basket, then popular (in store/segment, then global).',
+      tag: 'recommendations',
+      scopes: STOREFRONT,
+      body: S.BasketBody,
+      response: S.RecListResponse,
+      handler: ({ body }) => service.basket(body.items, body),
+    }),
+    route({
+      method: 'get',
+      path: '/v1/customers/{id}/recommendations',
+      summary: 'Recommended for you',
+      description:
+        'Customer vector · item factors, blended with buy-again per the bundle; fallback chain FALLBACK_CHAIN (personal → neighbours of recent purchases → popular in store/segment → popular). No consent → non-personal popular results.',
+      tag: 'recommendations',
+      scopes: STOREFRONT,
+      params: S.CustomerParams,
+      query: S.ListQuery,
+      response: S.RecListResponse,
+      handler: ({ params, query }) => service.personal(params.id, query),
+    }),
+    route({
+      method: 'post',
+      path: '/v1/sessions/recommendations',
+      summary: 'Recommended for a guest, from the items of their session',
+      description: 'Fold-in of the session items with the item factors (ALS closed form); fallback neighbours, then popular.',
+      tag: 'recommendations',
+      scopes: STOREFRONT,
+      body: S.SessionBody,
+      response: S.RecListResponse,
+      handler: ({ body }) => service.session(body.items, body),
+    }),
+    route({
+      method: 'get',
+      path: '/v1/customers/{id}/buy-again',
+      summary: 'Buy it again',
+      description: "The customer's own items ranked by expected time to repurchase (last purchase + mean interval vs now).",
+      tag: 'recommendations',
+      scopes: STOREFRONT,
+      params: S.CustomerParams,
+      query: S.BuyAgainQuery,
+      response: S.RecListResponse,
+      handler: ({ params, query }) => service.buyAgain(params.id, query),
+    }),
+    route({
+      method: 'get',
+      path: '/v1/customers/lookup',
+      summary: 'Find a customer by loyalty card, email or phone (associate tablets)',
+      tag: 'customers',
+      scopes: ['associate'],
+      query: S.LookupQuery,
+      response: S.LookupResponse,
+      extraResponses: { '404': 'No customer with this identifier' },
+      handler: async ({ query }) => {
+        const kind: IdentifierKind = query.loyalty !== undefined ? 'loyalty' : query.email !== undefined ? 'email' : 'phone';
+        const raw = (query.loyalty ?? query.email ?? query.phone)!;
+        const value = normaliseIdentifierValue(kind, raw);
+        if (value === null) {
+          throw validationError('query', new z.ZodError([{ code: 'custom', path: [kind], message: `not a valid ${kind}`, input: raw }]));
+        }
+        const customerId = await ctx.store.findCustomer({ kind, value });
+        const profile = customerId ? await ctx.store.customerProfile(customerId) : null;
+        if (!customerId || !profile) throw new NotFoundError(`no customer with this ${kind}`, { kind });
+        let segment = profile.segment;
+        const model = ctx.source.current();
+        if (segment === null && model) segment = (await ctx.source.customer(customerId, model))?.segment ?? null;
+        const { customerId: _id, ...rest } = profile;
+        return { customerId, profile: { ...rest, segment } };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/v1/customers/{id}',
+      summary: 'Erase a customer (right to erasure)',
+      description: 'Erases the customer in the history store and their record in the model version in service.',
+      tag: 'customers',
+      scopes: ['admin'],
+      params: S.CustomerParams,
+      response: S.EraseResponse,
+      extraResponses: { '404': 'Unknown customer' },
+      handler: async ({ params }) => {
+        const customerId = await ctx.store.canonicalCustomerId(params.id);
+        if (!customerId) throw new NotFoundError('unknown customer', { customerId: params.id });
+        const erased = await ctx.store.eraseCustomer(customerId);
+        const model = ctx.source.current();
+        if (model) await ctx.source.putCustomer(customerId, null, model);
+        ctx.access.invalidate(params.id, customerId);
+        return { customerId, erased };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/admin/models',
+      summary: 'Published model versions and the current one',
+      tag: 'admin',
+      scopes: ['admin'],
+      response: S.ModelsResponse,
+      extraResponses: { '501': 'Publishing not configured' },
+      handler: () => needAdmin().list(),
+    }),
+    route({
+      method: 'post',
+      path: '/v1/admin/models/{version}/publish',
+      summary: 'Publish a trained bundle (MODEL_DIR/<version>) and swap it into service',
+      tag: 'admin',
+      scopes: ['admin'],
+      params: S.VersionParams,
+      response: z.record(z.string(), z.unknown()),
+      extraResponses: { '404': 'Unknown version', '501': 'Publishing not configured' },
+      handler: ({ params }) => needAdmin().publish(params.version),
+    }),
+    route({
+      method: 'post',
+      path: '/v1/admin/models/rollback',
+      summary: 'Point back to the previous (or a named) published version',
+      tag: 'admin',
+      scopes: ['admin'],
+      body: S.RollbackBody,
+      response: z.record(z.string(), z.unknown()),
+      extraResponses: { '404': 'Unknown version', '501': 'Publishing not configured' },
+      handler: ({ body }) => needAdmin().rollback(body.version),
+    }),
+    route({
+      method: 'get',
+      path: '/healthz',
+      summary: 'Liveness: the process is up',
+      tag: 'operations',
+      scopes: null,
+      response: S.HealthResponse,
+      handler: () => ({ status: 'ok' }),
+    }),
+    route({
+      method: 'get',
+      path: '/readyz',
+      summary: 'Readiness: 200 when a model is loaded (store/cache ok or degraded, with detail), 503 otherwise',
+      tag: 'operations',
+      scopes: null,
+      response: S.ReadyResponse,
+      extraResponses: { '503': 'No model loaded, or shutting down' },
+      handler: async ({ res }) => {
+        const src = ctx.source.status();
+        let store: { status: 'ok' | 'degraded'; detail?: string } = { status: 'ok' };
+        try {
+          await within(ctx.store.ping(), 1_000);
+        } catch (err) {
+          ctx.metrics.postgresErrors.inc();
+          store = { status: 'degraded', detail: err instanceof Error ? err.message : String(err) };
+        }
+        const inv = ctx.inventory.status();
+        const model = ctx.source.current();
+        const ok = model !== null && !ctx.draining();
+        const degraded = src.cache === 'degraded' || store.status === 'degraded' || inv.state === 'degraded';
+        const body = {
+          status: !ok ? 'unavailable' : degraded ? 'degraded' : 'ready',
+          model: { version: model?.version ?? null, ...(src.lastSwapAt ? { lastSwapAt: src.lastSwapAt } : {}) },
+          cache: { status: src.cache, ...(src.detail ? { detail: src.detail } : {}) },
+          store,
+          inventory: { status: inv.state, stores: inv.stores, loadedAt: inv.loadedAt, ...(inv.detail ? { detail: inv.detail } : {}) },
+          ...(ctx.draining() ? { detail: 'shutting down' } : !model ? { detail: 'no model version loaded' } : {}),
+        };
+        res.status(ok ? 200 : 503).json(body);
+        return undefined;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics',
+      tag: 'operations',
+      scopes: null,
+      response: z.string(),
+      handler: async ({ res }) => {
+        res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+        return undefined;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This document',
+      tag: 'operations',
+      scopes: null,
+      response: z.record(z.string(), z.unknown()),
+      handler: () => ctx.openapi(),
+    }),
+  ];
+}
+

@@ -1,0 +1,145 @@
+/**
+ * zod schemas of every route's params, query, body and response: the validation of each
+ * request and the source of the OpenAPI document (z.toJSONSchema).
+ */
+import { z } from 'zod';
+import { CHANNELS, SEGMENTS } from '../core/records.js';
+
+const id = (what: string) => z.string().trim().min(1).max(128).describe(what);
+/** A comma-separated list in a query string (or the key repeated). */
+const csv = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().max(128)).max(50))
+    .describe(what);
+const queryBool = (what: string) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .describe(what);
+
+const common = {
+  limit: z.coerce.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
+  store: id('Only items in stock in this store').optional(),
+  channel: z.enum(CHANNELS).optional().describe('The channel asking'),
+  category: csv('Only these categories (comma-separated)').optional(),
+  excludeCategory: csv('Not these categories (comma-separated)').optional(),
+};
+
+/** Query options of GET list endpoints. */
+export const ListQuery = z.object({
+  ...common,
+  excludePurchased: queryBool('Leave out items the customer already bought (default true)').optional(),
+});
+export const SimilarQuery = z.object({
+  ...ListQuery.shape,
+  customerId: id('Customer looking (for excludePurchased)').optional(),
+});
+export const BuyAgainQuery = z.object({ ...common });
+
+const bodyList = (what: string) => z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean)).pipe(z.array(z.string().max(128)).max(50)).describe(what);
+const bodyCommon = {
+  limit: z.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
+  store: id('Only items in stock in this store').optional(),
+  channel: z.enum(CHANNELS).optional().describe('The channel asking'),
+  category: bodyList('Only these categories').optional(),
+  excludeCategory: bodyList('Not these categories').optional(),
+  excludePurchased: z.boolean().optional().describe('Leave out items already bought / in the session (default true)'),
+};
+const skuList = z.array(id('sku')).min(1).max(100).describe('Skus (1-100)');
+
+export const BasketBody = z.object({
+  items: skuList.describe('Skus in the basket'),
+  customerId: id('Unified customer id, when known').optional(),
+  ...bodyCommon,
+});
+export const SessionBody = z.object({
+  items: skuList.describe('Skus seen or added in the session'),
+  ...bodyCommon,
+});
+
+export const SkuParams = z.strictObject({ sku: id('Product sku') });
+export const CustomerParams = z.strictObject({ id: id('Unified customer id (merged-away ids resolve to the survivor)') });
+export const VersionParams = z.strictObject({ version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_", "-" (1-64)') });
+
+export const LookupQuery = z
+  .object({
+    loyalty: id('Loyalty card number').optional(),
+    email: id('Email address').optional(),
+    phone: id('Phone number').optional(),
+  })
+  .refine((q) => [q.loyalty, q.email, q.phone].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of loyalty, email, phone',
+    path: ['loyalty'],
+  });
+
+export const RollbackBody = z.object({ version: VersionParams.shape.version.optional() }).default({});
+
+// ---- responses (documentation only: not validated at run time) ----
+const Reason = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('similar_to'), sku: z.string() }),
+  z.object({ type: z.literal('bought_with'), sku: z.string() }),
+  z.object({ type: z.literal('because_you_bought'), sku: z.string() }),
+  z.object({
+    type: z.literal('popular'),
+    scope: z.enum(['global', 'store', 'segment']),
+    store: z.string().optional(),
+    segment: z.enum(SEGMENTS).optional(),
+    category: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal('buy_again'),
+    lastPurchased: z.string().describe('ISO time of the last purchase'),
+    expectedInDays: z.number().nullable().describe('Days until the expected repurchase (negative: overdue); null when bought once'),
+    purchases: z.number(),
+  }),
+  z.object({ type: z.literal('personal') }),
+]);
+
+export const RecListResponse = z.object({
+  items: z.array(z.object({ sku: z.string(), score: z.number(), reason: Reason, category: z.string().nullable() })),
+  model: z.object({ version: z.string(), source: z.enum(['factors', 'neighbours', 'fbt', 'popular', 'repeat']) }),
+  fallback: z.boolean().describe('true when the answer did not come from the primary source'),
+  fallbackReason: z
+    .enum(['unknown_customer', 'unknown_item', 'no_consent', 'no_history', 'no_vector', 'no_factors', 'no_candidates', 'cache_unavailable', 'store_unavailable'])
+    .optional(),
+  customerId: z.string().optional().describe('The unified id answered for, when it differs from the one asked'),
+  warnings: z.array(z.string()).optional(),
+});
+
+export const ErrorResponse = z.object({
+  error: z.string(),
+  message: z.string(),
+  fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  reqId: z.string().optional(),
+});
+
+export const HealthResponse = z.object({ status: z.literal('ok') });
+export const ReadyResponse = z.object({
+  status: z.enum(['ready', 'degraded', 'unavailable']),
+  model: z.object({ version: z.string().nullable(), lastSwapAt: z.string().optional() }),
+  cache: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }),
+  store: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }),
+  inventory: z.object({ status: z.enum(['ok', 'degraded', 'empty']), stores: z.number(), loadedAt: z.string().nullable(), detail: z.string().optional() }),
+});
+
+export const LookupResponse = z.object({
+  customerId: z.string(),
+  profile: z.object({
+    identifiers: z.array(z.object({ kind: z.string(), value: z.string() })),
+    firstOrderAt: z.string().nullable(),
+    lastOrderAt: z.string().nullable(),
+    orders: z.number(),
+    revenue: z.number(),
+    channels: z.record(z.string(), z.number()),
+    segment: z.enum(SEGMENTS).nullable(),
+    consent: z.array(z.object({ purpose: z.string(), granted: z.boolean(), time: z.string(), source: z.string() })),
+  }),
+});
+
+export const EraseResponse = z.object({ customerId: z.string(), erased: z.boolean() });
+export const ModelsResponse = z.object({
+  current: z.string().nullable(),
+  versions: z.array(z.record(z.string(), z.unknown())),
+});

@@ -1,0 +1,161 @@
+/**
+ * The candidate sources of serving, pure functions over the loaded model: each returns
+ * up to `limit` accepted items, best first, with a score and a reason. Lists that are
+ * precomputed (neighbours, fbt, popular) are walked in order; factor scores are one dot
+ * product per item over k factors with partial top-k selection (or, for big catalogues,
+ * over a candidate set of neighbours + popular items).
+ */
+import type { LoadedModel } from '../cache/model-source.js';
+import type { RankedList, TopKLists } from '../core/bundle.js';
+import type { Segment } from '../core/records.js';
+import type { ItemFilter } from './item-filter.js';
+import type { Reason } from './rec-list.js';
+import { TopSelect } from './top-select.js';
+
+export interface Candidate {
+  item: number;
+  score: number;
+  reason: Reason;
+}
+
+/** Catalogues larger than this score factors over a candidate set instead of every item. */
+export const FULL_SCAN_MAX_ITEMS = 20_000;
+/** How many popular items join the candidate set of a big catalogue. */
+const POPULAR_CANDIDATES = 2_000;
+
+/** Walks a ranked list in order, keeping accepted items. */
+export function fromRanked(list: RankedList | undefined, filter: ItemFilter, limit: number, reason: (item: number) => Reason): Candidate[] {
+  const out: Candidate[] = [];
+  if (!list) return out;
+  for (let p = 0; p < list.items.length && out.length < limit; p++) {
+    const i = list.items[p];
+    if (filter.accepts(i)) out.push({ item: i, score: list.scores[p], reason: reason(i) });
+  }
+  return out;
+}
+
+/** Popular items: in the store's list when asked and known, else in the segment's, else global. */
+export function popular(
+  model: LoadedModel,
+  filter: ItemFilter,
+  limit: number,
+  scope: { store?: string; segment?: Segment | null; category?: string | null } = {},
+): Candidate[] {
+  const p = model.popular;
+  if (scope.store && p.byStore[scope.store]) {
+    const store = scope.store;
+    return fromRanked(p.byStore[store], filter, limit, () => ({ type: 'popular', scope: 'store', store }));
+  }
+  if (scope.segment && p.bySegment[scope.segment]) {
+    const segment = scope.segment;
+    return fromRanked(p.bySegment[segment], filter, limit, () => ({ type: 'popular', scope: 'segment', segment }));
+  }
+  if (scope.category) {
+    const category = scope.category;
+    const inCategory = { accepts: (i: number) => model.itemCategories[i] === category && filter.accepts(i) } as ItemFilter;
+    return fromRanked(p.global, inCategory, limit, () => ({ type: 'popular', scope: 'global', category }));
+  }
+  return fromRanked(p.global, filter, limit, () => ({ type: 'popular', scope: 'global' }));
+}
+
+/** Row i of a top-K list. */
+function row(lists: TopKLists, i: number): { s: number; e: number } {
+  return { s: lists.indptr[i], e: lists.indptr[i + 1] };
+}
+
+/**
+ * Items related to several seed items through a top-K list (neighbours or fbt):
+ * score(j) = Σ_seed weight(seed) · sim(seed, j); the reason names the seed that contributed most.
+ */
+export function aggregateLists(
+  model: LoadedModel,
+  lists: TopKLists,
+  seeds: readonly number[],
+  filter: ItemFilter,
+  limit: number,
+  reason: (seedSku: string) => Reason,
+  seedWeights?: readonly number[],
+): Candidate[] {
+  const score = new Map<number, number>();
+  const best = new Map<number, { seed: number; s: number }>();
+  for (let n = 0; n < seeds.length; n++) {
+    const seed = seeds[n];
+    if (seed < 0 || seed >= lists.indptr.length - 1) continue;
+    const w = seedWeights ? seedWeights[n] : 1;
+    const { s, e } = row(lists, seed);
+    for (let p = s; p < e; p++) {
+      const j = lists.indices[p];
+      const c = w * lists.scores[p];
+      score.set(j, (score.get(j) ?? 0) + c);
+      const b = best.get(j);
+      if (!b || c > b.s) best.set(j, { seed, s: c });
+    }
+  }
+  const sel = new TopSelect(limit);
+  for (const [j, s] of score) if (sel.wouldAccept(s, j) && filter.accepts(j)) sel.push(s, j);
+  return sel.drain().map(({ id, score: s }) => ({ item: id, score: s, reason: reason(model.items[best.get(id)!.seed]) }));
+}
+
+/**
+ * Factor scores x·yᵢ for every item (or for a candidate set on big catalogues), plus an optional
+ * additive bonus per item (the buy-again part of the blend), top `limit` accepted.
+ */
+export function factorScores(
+  model: LoadedModel,
+  x: Float32Array,
+  filter: ItemFilter,
+  limit: number,
+  options: { bonus?: Map<number, number>; candidates?: Iterable<number>; fullScanMax?: number } = {},
+): { id: number; score: number }[] {
+  const als = model.als!;
+  const { k, itemFactors: y } = als;
+  const n = model.items.length;
+  const sel = new TopSelect(limit);
+  const bonus = options.bonus;
+  const dot = (i: number): number => {
+    const o = i * k;
+    let s = 0;
+    for (let d = 0; d < k; d++) s += x[d] * y[o + d];
+    return bonus ? s + (bonus.get(i) ?? 0) : s;
+  };
+  if (n <= (options.fullScanMax ?? FULL_SCAN_MAX_ITEMS) || !options.candidates) {
+    for (let i = 0; i < n; i++) {
+      const s = dot(i);
+      if (sel.wouldAccept(s, i) && filter.accepts(i)) sel.push(s, i);
+    }
+  } else {
+    const seen = new Set<number>();
+    for (const i of options.candidates) {
+      if (seen.has(i)) continue;
+      seen.add(i);
+      const s = dot(i);
+      if (sel.wouldAccept(s, i) && filter.accepts(i)) sel.push(s, i);
+    }
+  }
+  return sel.drain();
+}
+
+/** The candidate set for factor scoring on big catalogues: neighbours of the seeds, then popular items. */
+export function* factorCandidates(model: LoadedModel, seeds: readonly number[], store?: string): Generator<number> {
+  const nb = model.neighbours;
+  for (const seed of seeds) {
+    if (seed < 0 || seed >= nb.indptr.length - 1) continue;
+    for (let p = nb.indptr[seed]; p < nb.indptr[seed + 1]; p++) yield nb.indices[p];
+  }
+  const storeList = store ? model.popular.byStore[store] : undefined;
+  if (storeList) for (let p = 0; p < Math.min(storeList.items.length, POPULAR_CANDIDATES); p++) yield storeList.items[p];
+  const g = model.popular.global;
+  for (let p = 0; p < Math.min(g.items.length, POPULAR_CANDIDATES); p++) yield g.items[p];
+  const t = model.popular.trending;
+  for (let p = 0; p < Math.min(t.items.length, POPULAR_CANDIDATES / 4); p++) yield t.items[p];
+}
+
+/** The seed (among `seeds`) whose neighbour list holds item j, or -1: explains a factor-based pick. */
+export function explainingSeed(model: LoadedModel, seeds: readonly number[], j: number): number {
+  const nb = model.neighbours;
+  for (const seed of seeds) {
+    if (seed < 0 || seed >= nb.indptr.length - 1) continue;
+    for (let p = nb.indptr[seed]; p < nb.indptr[seed + 1]; p++) if (nb.indices[p] === j) return seed;
+  }
+  return -1;
+}

@@ -1,0 +1,64 @@
+/**
+ * Which items may appear in a list: in stock at the requested store, inside the
+ * requested categories, not excluded (already bought, already in the basket).
+ * Applied on the candidate stream, so a filter is only consulted for items that
+ * could still make the list.
+ */
+import type { Channel } from '../core/records.js';
+
+/** Options common to every list endpoint. */
+export interface ListOptions {
+  /** Items to return (1..100). */
+  limit: number;
+  /** Only items in stock in this store. */
+  store?: string;
+  /** The channel asking (recorded; with channel "store" and a store, popular-in-store is preferred). */
+  channel?: Channel;
+  /** Only items of these categories. */
+  category?: string[];
+  /** No items of these categories. */
+  excludeCategory?: string[];
+  /** Leave out what the customer already bought (default true on discovery lists). */
+  excludePurchased?: boolean;
+}
+
+export interface ItemFilterParts {
+  skus: readonly string[];
+  categories: readonly (string | null)[];
+  /** Skus in stock at the requested store; undefined = no stock filter. */
+  inStock?: ReadonlySet<string>;
+  include?: readonly string[];
+  exclude?: readonly string[];
+  /** Item indices never to return. */
+  excluded?: Iterable<number>;
+}
+
+export class ItemFilter {
+  private readonly skus: readonly string[];
+  private readonly categories: readonly (string | null)[];
+  private readonly inStock?: ReadonlySet<string>;
+  private readonly include?: ReadonlySet<string>;
+  private readonly exclude?: ReadonlySet<string>;
+  readonly excluded: Set<number>;
+
+  constructor(parts: ItemFilterParts) {
+    this.skus = parts.skus;
+    this.categories = parts.categories;
+    this.inStock = parts.inStock;
+    this.include = parts.include?.length ? new Set(parts.include) : undefined;
+    this.exclude = parts.exclude?.length ? new Set(parts.exclude) : undefined;
+    this.excluded = new Set(parts.excluded ?? []);
+  }
+
+  /** true when item index i may be returned. */
+  accepts(i: number): boolean {
+    if (this.excluded.has(i)) return false;
+    if (this.include || this.exclude) {
+      const c = this.categories[i];
+      if (this.include && (c === null || !this.include.has(c))) return false;
+      if (this.exclude && c !== null && this.exclude.has(c)) return false;
+    }
+    if (this.inStock && !this.inStock.has(this.skus[i])) return false;
+    return true;
+  }
+}

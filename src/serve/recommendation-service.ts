@@ -1,0 +1,310 @@
+/**
+ * The recommendation logic behind every list endpoint: pin the model version in service,
+ * resolve the customer (merges, consent), gather candidates from the endpoint's sources in
+ * order (primary first, then the fallbacks), filter them on the stream, and say which source
+ * answered and why it fell back. Never throws for unknown items or customers; throws
+ * UnavailableError only when no model is loaded at all.
+ */
+import type { LoadedModel, ModelSource } from '../cache/model-source.js';
+import type { CustomerRecord } from '../core/bundle.js';
+import { UnavailableError } from '../core/errors.js';
+import { foldIn, gramMatrix } from '../core/fold-in.js';
+import type { Segment } from '../core/records.js';
+import type { Store } from '../store/store.js';
+import { buyAgain } from './buy-again.js';
+import {
+  aggregateLists,
+  type Candidate,
+  explainingSeed,
+  factorCandidates,
+  factorScores,
+  popular,
+} from './candidate-sources.js';
+import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
+import type { ChainStep } from './fallback-chain.js';
+import { ItemFilter, type ListOptions } from './item-filter.js';
+import type { InventorySnapshot } from './inventory-snapshot.js';
+import { blendWeights, repeatBonus } from './personal-blend.js';
+import type { FallbackReason, ListSource, RecItem, RecList } from './rec-list.js';
+
+/** How many recent purchases seed "neighbours of recent purchases". */
+const RECENT_SEEDS = 20;
+
+export interface RecommendationServiceDeps {
+  source: ModelSource;
+  store: Pick<Store, 'customerSkus'>;
+  access: CustomerAccessCache;
+  inventory: InventorySnapshot;
+  chain: ChainStep[];
+  /** Called once per list that fell back (metrics). */
+  onFallback?: (endpoint: string, reason: FallbackReason) => void;
+  onStoreError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/** A list being assembled from several sources in order. */
+class ListBuilder {
+  readonly items: RecItem[] = [];
+  source: ListSource | null = null;
+  constructor(
+    readonly model: LoadedModel,
+    readonly filter: ItemFilter,
+    readonly limit: number,
+  ) {}
+  get remaining(): number {
+    return this.limit - this.items.length;
+  }
+  /** Appends candidates (deduplicated); returns how many were added. */
+  add(source: ListSource, candidates: Candidate[]): number {
+    let added = 0;
+    for (const c of candidates) {
+      if (this.items.length >= this.limit) break;
+      if (this.filter.excluded.has(c.item)) continue;
+      this.filter.excluded.add(c.item);
+      this.items.push({ sku: this.model.items[c.item], score: round(c.score), reason: c.reason, category: this.model.itemCategories[c.item] ?? null });
+      added++;
+    }
+    if (added > 0 && this.source === null) this.source = source;
+    return added;
+  }
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+
+export class RecommendationService {
+  private readonly grams = new WeakMap<LoadedModel, Float64Array>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: RecommendationServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The model in service, pinned for the whole request. */
+  model(): LoadedModel {
+    const m = this.deps.source.current();
+    if (!m) throw new UnavailableError('no model version is loaded yet', { retryAfterS: 5 });
+    return m;
+  }
+
+  private builder(model: LoadedModel, options: ListOptions, excluded: Iterable<number> = []): { b: ListBuilder; warnings: string[] } {
+    const warnings: string[] = [];
+    let inStock: ReadonlySet<string> | undefined;
+    if (options.store) {
+      inStock = this.deps.inventory.inStock(options.store);
+      if (!inStock) warnings.push('unknown_store');
+    }
+    const filter = new ItemFilter({
+      skus: model.items,
+      categories: model.itemCategories,
+      inStock,
+      include: options.category,
+      exclude: options.excludeCategory,
+      excluded,
+    });
+    return { b: new ListBuilder(model, filter, options.limit), warnings };
+  }
+
+  private finish(
+    endpoint: string,
+    b: ListBuilder,
+    primary: ListSource,
+    warnings: string[],
+    failure: FallbackReason | null,
+    extra: Partial<RecList> = {},
+  ): RecList {
+    const source = b.source ?? primary;
+    const fallback = source !== primary || failure !== null;
+    const reason: FallbackReason | undefined = fallback ? (failure ?? 'no_candidates') : undefined;
+    if (reason) this.deps.onFallback?.(endpoint, reason);
+    return {
+      items: b.items,
+      model: { version: b.model.version, source },
+      fallback,
+      ...(reason ? { fallbackReason: reason } : {}),
+      ...(warnings.length ? { warnings } : {}),
+      ...extra,
+    };
+  }
+
+  /** Popular fallbacks that use no personal data: store list when asked, then global. */
+  private addPopular(b: ListBuilder, options: ListOptions, segment?: Segment | null): void {
+    if (b.remaining > 0 && (options.store || segment)) {
+      b.add('popular', popular(b.model, b.filter, b.remaining, { store: options.store, segment }));
+    }
+    if (b.remaining > 0) b.add('popular', popular(b.model, b.filter, b.remaining));
+  }
+
+  /** The customer's history as item indices, most recent first, and the record when the cache has it. */
+  private async history(model: LoadedModel, customerId: string): Promise<{ record: CustomerRecord | null; items: number[] }> {
+    const record = await this.deps.source.customer(customerId, model);
+    if (record) {
+      const order = Array.from(record.items.keys()).sort((a, b) => record.lastTime[b] - record.lastTime[a]);
+      return { record, items: order.map((p) => record.items[p]) };
+    }
+    try {
+      const skus = await this.deps.store.customerSkus(customerId);
+      const items = skus.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined);
+      return { record: null, items };
+    } catch (err) {
+      this.deps.onStoreError?.(err);
+      return { record: null, items: [] };
+    }
+  }
+
+  private accessFailure(access: CustomerAccess): FallbackReason | null {
+    if (access.status === 'ok') return null;
+    return access.status === 'no_consent' ? 'no_consent' : access.status;
+  }
+
+  /** "You may also like": the item's neighbours; fallback popular in its category, then popular. */
+  async similar(sku: string, options: ListOptions & { customerId?: string }): Promise<RecList> {
+    const model = this.model();
+    const item = model.itemIndex.get(sku);
+    const excluded: number[] = item === undefined ? [] : [item];
+    let customerId: string | undefined;
+    if (options.customerId && options.excludePurchased !== false) {
+      const access = await this.deps.access.resolve(options.customerId);
+      if (access.status === 'ok') {
+        customerId = access.customerId;
+        excluded.push(...(await this.history(model, access.customerId)).items);
+      }
+    }
+    const { b, warnings } = this.builder(model, options, excluded);
+    if (item === undefined) {
+      this.addPopular(b, options);
+      return this.finish('similar', b, 'neighbours', warnings, 'unknown_item', customerId ? { customerId } : {});
+    }
+    b.add('neighbours', aggregateLists(model, model.neighbours, [item], b.filter, b.remaining, (s) => ({ type: 'similar_to', sku: s })));
+    const category = model.itemCategories[item];
+    if (b.remaining > 0 && category) b.add('popular', popular(model, b.filter, b.remaining, { category }));
+    this.addPopular(b, options);
+    return this.finish('similar', b, 'neighbours', warnings, null, customerId ? { customerId } : {});
+  }
+
+  /** "Frequently bought together / complete the basket": fbt lists of the basket items; fallback neighbours, popular. */
+  async basket(items: string[], options: ListOptions & { customerId?: string }): Promise<RecList> {
+    const model = this.model();
+    const seeds = items.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined);
+    const excluded = [...seeds];
+    let failure: FallbackReason | null = seeds.length === 0 ? 'unknown_item' : null;
+    let segment: Segment | null = null;
+    if (options.customerId) {
+      const access = await this.deps.access.resolve(options.customerId);
+      if (access.status === 'ok') {
+        const h = await this.history(model, access.customerId);
+        segment = h.record?.segment ?? null;
+        if (options.excludePurchased !== false) excluded.push(...h.items);
+      }
+    }
+    const { b, warnings } = this.builder(model, options, excluded);
+    if (seeds.length) {
+      b.add('fbt', aggregateLists(model, model.fbt, seeds, b.filter, b.remaining, (s) => ({ type: 'bought_with', sku: s })));
+      if (b.remaining > 0) {
+        b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'similar_to', sku: s })));
+      }
+    }
+    this.addPopular(b, options, segment);
+    return this.finish('basket', b, 'fbt', warnings, failure);
+  }
+
+  /** "Recommended for you": the fallback chain personal → neighbours → segment/store → popular. */
+  async personal(customerId: string, options: ListOptions): Promise<RecList> {
+    const model = this.model();
+    const access = await this.deps.access.resolve(customerId);
+    let failure = this.accessFailure(access);
+    if (access.status !== 'ok') {
+      // no personal data at all: popular in the store, then global (segment-free for no consent)
+      const { b, warnings } = this.builder(model, options);
+      this.addPopular(b, options);
+      const extra = 'customerId' in access ? { customerId: access.customerId } : {};
+      return this.finish('personal', b, 'factors', warnings, failure, extra);
+    }
+    const id = access.customerId;
+    const { record, items: hist } = await this.history(model, id);
+    const excluded = options.excludePurchased === false ? [] : hist;
+    const { b, warnings } = this.builder(model, options, excluded);
+    const seeds = hist.slice(0, RECENT_SEEDS);
+    for (const step of this.deps.chain) {
+      if (b.remaining <= 0) break;
+      if (step === 'personal') {
+        if (!model.als) failure = 'no_factors';
+        else if (!record?.vector) failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : hist.length ? 'no_vector' : 'no_history';
+        else b.add('factors', this.scoreFactors(model, record.vector, record, seeds, b, options));
+      } else if (step === 'neighbours') {
+        if (seeds.length) {
+          b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'because_you_bought', sku: s })));
+        } else failure ??= 'no_history';
+      } else if (step === 'segment') {
+        if (options.store || record?.segment) {
+          b.add('popular', popular(model, b.filter, b.remaining, { store: options.store, segment: record?.segment }));
+        }
+      } else {
+        b.add('popular', popular(model, b.filter, b.remaining));
+      }
+    }
+    if (b.remaining > 0) b.add('popular', popular(model, b.filter, b.remaining));
+    return this.finish('personal', b, 'factors', warnings, b.source === 'factors' ? null : failure, id !== customerId ? { customerId: id } : {});
+  }
+
+  private scoreFactors(
+    model: LoadedModel,
+    vector: Float32Array,
+    record: CustomerRecord | null,
+    seeds: number[],
+    b: ListBuilder,
+    options: ListOptions,
+  ): Candidate[] {
+    const w = blendWeights(model.blend);
+    const x = w.factors === 1 ? vector : vector.map((v) => v * w.factors);
+    const picks = factorScores(model, x, b.filter, b.remaining, {
+      bonus: options.excludePurchased === false ? repeatBonus(record, w) : undefined,
+      candidates: factorCandidates(model, seeds, options.store),
+    });
+    return picks.map(({ id, score }) => {
+      const seed = explainingSeed(model, seeds, id);
+      return { item: id, score, reason: seed >= 0 ? { type: 'because_you_bought', sku: model.items[seed] } : { type: 'personal' } };
+    });
+  }
+
+  /** Guests: fold-in of the session items with the model's item factors; fallback neighbours, popular. */
+  async session(items: string[], options: ListOptions): Promise<RecList> {
+    const model = this.model();
+    const seeds = [...new Set(items.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined))];
+    const { b, warnings } = this.builder(model, options, options.excludePurchased === false ? [] : seeds);
+    let failure: FallbackReason | null = seeds.length === 0 ? 'unknown_item' : null;
+    if (seeds.length && model.als) {
+      const als = model.als;
+      let gram = this.grams.get(model);
+      if (!gram) {
+        gram = gramMatrix(als.itemFactors, als.k);
+        this.grams.set(model, gram);
+      }
+      const x = foldIn({ itemFactors: als.itemFactors, k: als.k, gram, reg: als.reg, alpha: als.alpha }, seeds, seeds.map(() => 1));
+      b.add('factors', this.scoreFactors(model, x, null, seeds, b, { ...options, excludePurchased: true }));
+    } else if (seeds.length) failure = 'no_factors';
+    if (seeds.length && b.remaining > 0) {
+      b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'similar_to', sku: s })));
+    }
+    this.addPopular(b, options);
+    return this.finish('session', b, 'factors', warnings, failure);
+  }
+
+  /** "Buy it again": the customer's repeat items by expected time to repurchase; fallback popular. */
+  async buyAgain(customerId: string, options: ListOptions): Promise<RecList> {
+    const model = this.model();
+    const access = await this.deps.access.resolve(customerId);
+    const { b, warnings } = this.builder(model, options);
+    let failure = this.accessFailure(access);
+    let extra = {};
+    if (access.status === 'ok') {
+      if (access.customerId !== customerId) extra = { customerId: access.customerId };
+      const record = await this.deps.source.customer(access.customerId, model);
+      if (record) b.add('repeat', buyAgain(model, record, b.filter, b.remaining, this.now()));
+      else failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : 'no_history';
+      if (!b.items.length) failure ??= 'no_history';
+    }
+    // a customer's own list is not padded with strangers' items; popular only when it is empty
+    if (b.items.length === 0) this.addPopular(b, options);
+    return this.finish('buy_again', b, 'repeat', warnings, b.source === 'repeat' ? null : failure, extra);
+  }
+}
