@@ -1,0 +1,197 @@
+/**
+ * The ModelSource serving reads from: the current version's item side in memory, customer records
+ * from the cache (one GET) behind an LRU. Swaps on announce, on reconnect (a publish may have happened
+ * while the cache was unreachable) and on a slow pointer poll (safety net). A new version is built
+ * completely before one reference is replaced, so a request that took current() never sees a mix.
+ */
+import type { CustomerRecord } from '../core/bundle.js';
+import { UnavailableError } from '../core/errors.js';
+import { decodeCustomer, encodeCustomer } from './codec.js';
+import type { CacheKeys } from './keys.js';
+import { loadModel } from './load-model.js';
+import { Lru } from './lru.js';
+import { type CacheStats, emptyStats, type LoadedModel, type ModelSource, type ModelSourceStatus } from './model-source.js';
+import type { VectorCache } from './vector-cache.js';
+
+export interface CacheModelSourceOptions {
+  /** Customer records kept in process (0 = no LRU). */
+  lruSize?: number;
+  /** Maximum age of an LRU entry (ms), so other instances' rewrites show up. */
+  lruMaxAgeMs?: number;
+  /** Re-read the pointer this often even without an announce (ms; 0 = never). */
+  pointerPollMs?: number;
+  /** Close the cache with the source. */
+  ownsCache?: boolean;
+  log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
+}
+
+export class CacheModelSource implements ModelSource {
+  private model: LoadedModel | null = null;
+  private lastSwapAt: string | undefined;
+  private problem: string | undefined;
+  private readonly lru: Lru<string, CustomerRecord | null>;
+  private readonly counters: CacheStats = emptyStats();
+  private readonly listeners = new Set<(m: LoadedModel) => void>();
+  private chain: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private offHealth: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private wasDown = false;
+  private closed = false;
+
+  constructor(
+    readonly cache: VectorCache,
+    readonly keys: CacheKeys,
+    private readonly options: CacheModelSourceOptions = {},
+  ) {
+    this.lru = new Lru(options.lruSize ?? 10_000, options.lruMaxAgeMs ?? 60_000);
+  }
+
+  /** Subscribes to announces and loads the current version (a cache that is down is not an error). */
+  async start(): Promise<this> {
+    this.unsubscribe = await this.cache.subscribe(this.keys.announce, (message) => void this.refresh(message));
+    this.offHealth = this.cache.onHealth((h) => {
+      if (!h.ready) {
+        this.wasDown = true;
+        this.options.log?.('warn', 'model cache unreachable; serving the in-memory version', { detail: h.detail });
+      } else if (this.wasDown) {
+        this.wasDown = false;
+        this.options.log?.('info', 'model cache reachable again; re-reading the current pointer');
+        void this.refresh();
+      }
+    });
+    if (!this.cache.health().ready) this.wasDown = true;
+    const poll = this.options.pointerPollMs ?? 5000;
+    if (poll > 0) {
+      this.timer = setInterval(() => {
+        if (this.cache.health().ready) void this.refresh();
+      }, poll);
+      this.timer.unref();
+    }
+    await this.refresh();
+    return this;
+  }
+
+  /**
+   * Re-reads the pointer and swaps if it names another version. `announced` is the version of an
+   * announce: it is reloaded even when it has the same name (a republish after the cache lost its data).
+   * Serialised: loads never overlap, the last one wins.
+   */
+  refresh(announced?: string): Promise<void> {
+    this.chain = this.chain.then(() => this.doRefresh(announced));
+    return this.chain;
+  }
+
+  private async doRefresh(announced?: string): Promise<void> {
+    if (this.closed) return;
+    let pointer: string | null;
+    try {
+      const b = (await this.cache.getMany([this.keys.current]))[0];
+      pointer = b ? b.toString('utf8') : null;
+    } catch (e) {
+      this.problem = `cannot read the current pointer: ${(e as Error).message}`;
+      return;
+    }
+    if (pointer === null) {
+      this.problem = this.model ? `pointer ${this.keys.current} is missing in the cache; serving ${this.model.version} from memory` : undefined;
+      return;
+    }
+    if (pointer === this.model?.version && announced !== pointer) {
+      this.problem = undefined;
+      return;
+    }
+    try {
+      const next = await loadModel(this.cache, this.keys, pointer);
+      if (this.closed) return;
+      this.model = next;
+      this.lru.clear();
+      this.lastSwapAt = new Date().toISOString();
+      this.problem = undefined;
+      this.counters.swaps++;
+      this.options.log?.('info', 'model version swapped in', { version: pointer, items: next.items.length });
+      for (const l of this.listeners) {
+        try {
+          l(next);
+        } catch (e) {
+          this.options.log?.('error', 'onSwap listener failed', { error: (e as Error).message });
+        }
+      }
+    } catch (e) {
+      this.counters.swapFailures++;
+      this.problem = `version ${pointer} could not be loaded (${(e as Error).message}); ${this.model ? `still serving ${this.model.version}` : 'no version in service'}`;
+      this.options.log?.('error', 'model version could not be loaded', { version: pointer, error: (e as Error).message });
+    }
+  }
+
+  current(): LoadedModel | null {
+    return this.model;
+  }
+
+  async customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null> {
+    const lruKey = `${model.version}\u0000${customerId}`;
+    const hit = this.lru.find(lruKey);
+    if (hit) {
+      this.counters.lruHits++;
+      return hit.value;
+    }
+    if (!this.cache.health().ready) {
+      this.counters.errors++;
+      return null;
+    }
+    let record: CustomerRecord | null;
+    try {
+      const buf = await this.cache.get(this.keys.customer(model.version, customerId));
+      record = buf ? decodeCustomer(customerId, buf) : null;
+    } catch {
+      this.counters.errors++;
+      return null;
+    }
+    if (record) this.counters.cacheHits++;
+    else this.counters.misses++;
+    if (this.model?.version === model.version) this.lru.set(lruKey, record);
+    return record;
+  }
+
+  async putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void> {
+    if (!this.cache.health().ready) throw new UnavailableError('model cache unreachable: customer record not written', { customerId });
+    const key = this.keys.customer(model.version, customerId);
+    try {
+      if (record) await this.cache.writeBatch([[key, encodeCustomer({ ...record, customerId })]]);
+      else await this.cache.delete([key]);
+    } catch (e) {
+      this.counters.errors++;
+      throw new UnavailableError(`model cache write failed: ${(e as Error).message}`, { customerId });
+    }
+    this.lru.set(`${model.version}\u0000${customerId}`, record ? { ...record, customerId } : null);
+  }
+
+  status(): ModelSourceStatus {
+    const h = this.cache.health();
+    const detail = !h.ready ? `${h.detail ?? 'cache unreachable'}${this.model ? `; serving ${this.model.version} from memory` : ''}` : this.problem;
+    return {
+      cache: h.ready && !this.problem ? 'ok' : 'degraded',
+      version: this.model?.version ?? null,
+      ...(detail ? { detail } : {}),
+      ...(this.lastSwapAt ? { lastSwapAt: this.lastSwapAt } : {}),
+    };
+  }
+
+  onSwap(listener: (model: LoadedModel) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  stats(): CacheStats {
+    return { ...this.counters };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.offHealth?.();
+    await this.unsubscribe?.().catch(() => undefined);
+    await this.chain.catch(() => undefined);
+    if (this.options.ownsCache) await this.cache.close();
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Key layout of the vector cache (Redis, or the embedded cache with the same keys).
+ * P = CACHE_PREFIX (default "omnirec"), V = model version (letters, digits, ".", "_", "-").
+ *
+ *   P:current                     string   the version in service (flipped by one SET, in a MULTI with the PUBLISH)
+ *   P:versions                    hash     V → JSON {version, createdAt, publishedAt, items, customers, bytes, digest}
+ *   P:announce                    channel  PUBLISH V after every flip (publish and rollback)
+ *   P:{v:V}:meta                  string   JSON header: manifest, skus, categories, ALS scalars, blend, popular layout,
+ *                                          sha256 of each blob below
+ *   P:{v:V}:items                 blob     item factors (items × k float32)
+ *   P:{v:V}:neighbours            blob     item-item top-K lists (CSR indptr/indices/scores)
+ *   P:{v:V}:fbt                   blob     frequently-bought-together top-K lists
+ *   P:{v:V}:popular               blob     global, trending, per-store and per-segment ranked lists
+ *   P:{v:V}:complete              string   written last, after every key was verified: JSON {digest, customers}
+ *   P:v:V:customer:<customerId>   blob     one customer: vector, segment, items, counts, lastTime, intervalDays
+ *
+ * Blobs are packed typed arrays (src/cache/codec.ts): a small JSON header, then 8-byte aligned
+ * little-endian arrays, so a version loads back bit-for-bit.
+ *
+ * Cluster safety: the item side of a version shares the hash tag {v:V}, so all of it lives in one slot
+ * and serving reads it with one MGET (atomic, single slot). Customer keys carry the version but no
+ * hash tag on purpose: there are millions of them and they are only ever read one at a time, so they
+ * spread over every slot of a Redis Cluster instead of piling onto one node. P:current, P:versions
+ * and P:announce are single keys. Cleanup finds a version's keys with SCAN MATCH on both forms
+ * (on a cluster, run per master) and removes them with UNLINK in batches.
+ */
+import { assertVersion } from '../bundle/write-bundle.js';
+
+/** Item-side blobs of a version, in the order serving reads them. */
+export const ITEM_BLOBS = ['meta', 'items', 'neighbours', 'fbt', 'popular'] as const;
+export type ItemBlob = (typeof ITEM_BLOBS)[number];
+
+export interface CacheKeys {
+  readonly prefix: string;
+  current: string;
+  versions: string;
+  announce: string;
+  blob(version: string, name: ItemBlob): string;
+  complete(version: string): string;
+  customer(version: string, customerId: string): string;
+  /** SCAN patterns covering every key of one version (hash-tagged item side, customers). */
+  versionPatterns(version: string): string[];
+}
+
+export function cacheKeys(prefix: string): CacheKeys {
+  return {
+    prefix,
+    current: `${prefix}:current`,
+    versions: `${prefix}:versions`,
+    announce: `${prefix}:announce`,
+    blob: (v, name) => `${prefix}:{v:${checked(v)}}:${name}`,
+    complete: (v) => `${prefix}:{v:${checked(v)}}:complete`,
+    customer: (v, id) => `${prefix}:v:${checked(v)}:customer:${id}`,
+    versionPatterns: (v) => [`${prefix}:{v:${checked(v)}}:*`, `${prefix}:v:${checked(v)}:customer:*`],
+  };
+}
+
+function checked(version: string): string {
+  assertVersion(version);
+  return version;
+}
+
+/**
+ * The version a key belongs to (null for P:current, P:versions and any other unversioned key).
+ * The embedded cache uses it to keep each version's keys in one file.
+ */
+export function versionOfKey(key: string): string | null {
+  const m = /:\{v:([A-Za-z0-9._-]+)\}:|:v:([A-Za-z0-9._-]+):customer:/.exec(key);
+  return m ? (m[1] ?? m[2]) : null;
+}

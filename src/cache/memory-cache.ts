@@ -1,0 +1,388 @@
+/**
+ * The embedded vector cache: the same keys and behaviour as Redis, in process.
+ *
+ * CACHE_DIR = "memory://" (or "memory://<name>"): nothing on disk; every MemoryCache opened with the
+ * same location in this process shares one store, so pub/sub reaches other instances of the process.
+ *
+ * CACHE_DIR = a directory: persisted so that `npm run publish` (one process) and the server (another)
+ * share it, like two Redis clients:
+ *   DIR/meta/<key>.json        unversioned keys (P:current, P:versions), replaced atomically (write + rename)
+ *   DIR/v/<version>.log        every key of one version (see keys.ts versionOfKey), an append-only log of
+ *                              records  u8 op (1 set, 2 delete) | u32 key bytes | u32 value bytes | key | value
+ *   DIR/channels/<channel>.log one JSON line per published message
+ * Readers load a version's log on first use and re-read its new tail (or all of it, if the file was
+ * replaced) at most once per poll interval; subscribers poll the channel log (default every 250 ms).
+ * One writer per version at a time (the publish CLI writes new versions, the server the current one).
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { EventEmitter } from 'node:events';
+import { versionOfKey } from './keys.js';
+import type { CacheHealth, VectorCache } from './vector-cache.js';
+
+const SET = 1;
+const DEL = 2;
+
+interface Partition {
+  map: Map<string, Buffer>;
+  /** Bytes of the log already applied, and the file identity they came from. */
+  offset: number;
+  ino: number;
+  checkedAt: number;
+}
+
+type MetaValue = string | Record<string, string>;
+
+class Store {
+  readonly emitter = new EventEmitter();
+  private readonly parts = new Map<string, Partition>();
+  private readonly meta = new Map<string, MetaValue>();
+  private readonly channelPolls = new Map<string, { offset: number; timer: NodeJS.Timeout; listeners: Set<(m: string) => void> }>();
+  refs = 0;
+
+  constructor(
+    readonly dir: string | null,
+    readonly pollMs: number,
+  ) {
+    this.emitter.setMaxListeners(0);
+    if (dir) for (const sub of ['meta', 'v', 'channels']) mkdirSync(join(dir, sub), { recursive: true });
+  }
+
+  private file(kind: 'meta' | 'v' | 'channels', name: string, ext: string): string {
+    return join(this.dir!, kind, `${encodeURIComponent(name)}${ext}`);
+  }
+
+  // ---- unversioned keys
+  readMeta(key: string): MetaValue | undefined {
+    if (!this.dir) return this.meta.get(key);
+    try {
+      return JSON.parse(readFileSync(this.file('meta', key, '.json'), 'utf8')) as MetaValue;
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeMeta(key: string, value: MetaValue | undefined): void {
+    if (!this.dir) {
+      if (value === undefined) this.meta.delete(key);
+      else this.meta.set(key, value);
+      return;
+    }
+    const f = this.file('meta', key, '.json');
+    if (value === undefined) {
+      if (existsSync(f)) unlinkSync(f);
+      return;
+    }
+    const tmp = `${f}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(value));
+    renameSync(tmp, f);
+  }
+
+  metaKeys(): string[] {
+    if (!this.dir) return [...this.meta.keys()];
+    return readdirSync(join(this.dir, 'meta'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => decodeURIComponent(f.slice(0, -5)));
+  }
+
+  // ---- versioned keys
+  partition(version: string, fresh = false): Partition {
+    let p = this.parts.get(version);
+    if (!p) {
+      p = { map: new Map(), offset: 0, ino: -1, checkedAt: 0 };
+      this.parts.set(version, p);
+    }
+    if (this.dir && (fresh || Date.now() - p.checkedAt >= this.pollMs)) this.refresh(version, p);
+    return p;
+  }
+
+  private refresh(version: string, p: Partition): void {
+    p.checkedAt = Date.now();
+    const f = this.file('v', version, '.log');
+    let st;
+    try {
+      st = statSync(f);
+    } catch {
+      p.map.clear();
+      p.offset = 0;
+      p.ino = -1;
+      return;
+    }
+    if (st.ino !== p.ino || st.size < p.offset) {
+      p.map.clear();
+      p.offset = 0;
+      p.ino = st.ino;
+    }
+    if (st.size === p.offset) return;
+    const buf = readFileSync(f);
+    p.offset += applyLog(p.map, buf.subarray(p.offset));
+  }
+
+  versionsOnDisk(): string[] {
+    if (!this.dir) return [...this.parts.keys()];
+    return readdirSync(join(this.dir, 'v'))
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => decodeURIComponent(f.slice(0, -4)));
+  }
+
+  append(version: string, records: [string, Buffer | null][]): void {
+    const p = this.partition(version, true);
+    for (const [k, v] of records) {
+      if (v === null) p.map.delete(k);
+      else p.map.set(k, v);
+    }
+    if (!this.dir) return;
+    const f = this.file('v', version, '.log');
+    if (p.map.size === 0) {
+      if (existsSync(f)) unlinkSync(f);
+      p.offset = 0;
+      p.ino = -1;
+      return;
+    }
+    appendFileSync(f, encodeLog(records));
+    const st = statSync(f);
+    p.offset = st.size;
+    p.ino = st.ino;
+  }
+
+  // ---- channels
+  publish(channel: string, message: string): void {
+    if (!this.dir) {
+      this.emitter.emit(channel, message);
+      return;
+    }
+    appendFileSync(this.file('channels', channel, '.log'), JSON.stringify(message) + '\n');
+  }
+
+  subscribe(channel: string, listener: (m: string) => void): () => void {
+    if (!this.dir) {
+      this.emitter.on(channel, listener);
+      return () => this.emitter.off(channel, listener);
+    }
+    let poll = this.channelPolls.get(channel);
+    if (!poll) {
+      const f = this.file('channels', channel, '.log');
+      const size = () => (existsSync(f) ? statSync(f).size : 0);
+      const state = { offset: size(), listeners: new Set<(m: string) => void>(), timer: undefined as unknown as NodeJS.Timeout };
+      state.timer = setInterval(() => {
+        const s = size();
+        if (s < state.offset) state.offset = 0;
+        if (s === state.offset) return;
+        const text = readFileSync(f).subarray(state.offset, s).toString('utf8');
+        const end = text.lastIndexOf('\n') + 1;
+        state.offset += Buffer.byteLength(text.slice(0, end));
+        for (const line of text.slice(0, end).split('\n')) {
+          if (!line) continue;
+          const m = JSON.parse(line) as string;
+          for (const l of state.listeners) l(m);
+        }
+      }, this.pollMs);
+      state.timer.unref();
+      poll = state;
+      this.channelPolls.set(channel, poll);
+    }
+    poll.listeners.add(listener);
+    return () => {
+      poll.listeners.delete(listener);
+      if (poll.listeners.size === 0) {
+        clearInterval(poll.timer);
+        this.channelPolls.delete(channel);
+      }
+    };
+  }
+}
+
+function encodeLog(records: [string, Buffer | null][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [k, v] of records) {
+    const key = Buffer.from(k, 'utf8');
+    const head = Buffer.alloc(9);
+    head.writeUInt8(v === null ? DEL : SET, 0);
+    head.writeUInt32LE(key.length, 1);
+    head.writeUInt32LE(v?.length ?? 0, 5);
+    parts.push(head, key);
+    if (v) parts.push(v);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Applies complete records of a log to a map; returns the bytes consumed (a torn tail is left for later). */
+function applyLog(map: Map<string, Buffer>, buf: Buffer): number {
+  let o = 0;
+  while (o + 9 <= buf.length) {
+    const op = buf.readUInt8(o);
+    const kl = buf.readUInt32LE(o + 1);
+    const vl = buf.readUInt32LE(o + 5);
+    if (o + 9 + kl + vl > buf.length) break;
+    const key = buf.toString('utf8', o + 9, o + 9 + kl);
+    if (op === SET) map.set(key, Buffer.from(buf.subarray(o + 9 + kl, o + 9 + kl + vl)));
+    else map.delete(key);
+    o += 9 + kl + vl;
+  }
+  return o;
+}
+
+const stores = new Map<string, Store>();
+
+export interface MemoryCacheOptions {
+  /** How often subscribers poll a persisted channel and readers re-check a version's log (ms). */
+  pollMs?: number;
+}
+
+/** The embedded VectorCache over CACHE_DIR ("memory://[name]" = in process only). */
+export class MemoryCache implements VectorCache {
+  readonly backend = 'memory' as const;
+  private readonly store: Store;
+  private readonly unsubscribers = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    readonly location: string,
+    options: MemoryCacheOptions = {},
+  ) {
+    const inMemory = location.startsWith('memory://');
+    const id = inMemory ? location : resolve(location);
+    let store = stores.get(id);
+    if (!store) {
+      store = new Store(inMemory ? null : id, options.pollMs ?? 250);
+      stores.set(id, store);
+    }
+    store.refs++;
+    this.store = store;
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error('cache is closed');
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    this.check();
+    const v = versionOfKey(key);
+    if (v === null) {
+      const m = this.store.readMeta(key);
+      return typeof m === 'string' ? Buffer.from(m, 'utf8') : null;
+    }
+    return this.store.partition(v).map.get(key) ?? null;
+  }
+
+  async getMany(keys: string[]): Promise<(Buffer | null)[]> {
+    const out: (Buffer | null)[] = [];
+    for (const k of keys) out.push(await this.get(k));
+    return out;
+  }
+
+  async writeBatch(entries: [string, Buffer | string][]): Promise<void> {
+    this.check();
+    const byVersion = new Map<string, [string, Buffer | null][]>();
+    for (const [k, value] of entries) {
+      const v = versionOfKey(k);
+      if (v === null) {
+        this.store.writeMeta(k, Buffer.isBuffer(value) ? value.toString('utf8') : value);
+        continue;
+      }
+      let list = byVersion.get(v);
+      if (!list) byVersion.set(v, (list = []));
+      list.push([k, Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8')]);
+    }
+    for (const [v, list] of byVersion) this.store.append(v, list);
+  }
+
+  async delete(keys: string[]): Promise<number> {
+    this.check();
+    let n = 0;
+    const byVersion = new Map<string, [string, null][]>();
+    for (const k of keys) {
+      const v = versionOfKey(k);
+      if (v === null) {
+        if (this.store.readMeta(k) !== undefined) n++;
+        this.store.writeMeta(k, undefined);
+        continue;
+      }
+      if (!this.store.partition(v, true).map.has(k)) continue;
+      n++;
+      let list = byVersion.get(v);
+      if (!list) byVersion.set(v, (list = []));
+      list.push([k, null]);
+    }
+    for (const [v, list] of byVersion) this.store.append(v, list);
+    return n;
+  }
+
+  async countExisting(keys: string[]): Promise<number> {
+    let n = 0;
+    for (const k of keys) if ((await this.get(k)) !== null || this.store.readMeta(k) !== undefined) n++;
+    return n;
+  }
+
+  async *scan(pattern: string, batchSize = 1000): AsyncIterable<string[]> {
+    this.check();
+    if (!pattern.endsWith('*') || /[?[\]\\]|\*./.test(pattern.slice(0, -1) + 'x')) {
+      throw new Error(`memory cache scans prefix patterns only ("...*"), got ${pattern}`);
+    }
+    const prefix = pattern.slice(0, -1);
+    const v = versionOfKey(pattern);
+    const keys: string[] = [];
+    if (v === null) keys.push(...this.store.metaKeys().filter((k) => k.startsWith(prefix)));
+    for (const version of v === null ? this.store.versionsOnDisk() : [v]) {
+      for (const k of this.store.partition(version, true).map.keys()) if (k.startsWith(prefix)) keys.push(k);
+    }
+    for (let i = 0; i < keys.length; i += batchSize) yield keys.slice(i, i + batchSize);
+  }
+
+  private hash(key: string): Record<string, string> {
+    const m = this.store.readMeta(key);
+    return m !== undefined && typeof m === 'object' ? { ...m } : {};
+  }
+
+  async hashSet(key: string, field: string, value: string): Promise<void> {
+    this.check();
+    const h = this.hash(key);
+    h[field] = value;
+    this.store.writeMeta(key, h);
+  }
+
+  async hashGetAll(key: string): Promise<Record<string, string>> {
+    this.check();
+    return this.hash(key);
+  }
+
+  async hashDelete(key: string, field: string): Promise<void> {
+    this.check();
+    const h = this.hash(key);
+    delete h[field];
+    this.store.writeMeta(key, Object.keys(h).length ? h : undefined);
+  }
+
+  async setAndPublish(key: string, value: string, channel: string, message: string): Promise<void> {
+    this.check();
+    this.store.writeMeta(key, value);
+    this.store.publish(channel, message);
+  }
+
+  async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
+    this.check();
+    const off = this.store.subscribe(channel, listener);
+    this.unsubscribers.add(off);
+    return async () => {
+      off();
+      this.unsubscribers.delete(off);
+    };
+  }
+
+  health(): CacheHealth {
+    return { ready: true };
+  }
+
+  onHealth(): () => void {
+    return () => {};
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const off of this.unsubscribers) off();
+    this.unsubscribers.clear();
+    this.store.refs--;
+    if (this.store.refs === 0 && this.store.dir) stores.delete(this.store.dir);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Publishing model versions into the vector cache, rolling back, listing and cleaning up.
+ * Write-new-then-flip: every key of the new version is written and verified, a "complete" marker is
+ * set, and only then does one transaction SET the pointer and PUBLISH the announce. Serving instances
+ * swap on the announce (src/cache/cache-model-source.ts). Old versions stay until `cleanup`.
+ */
+import type { ModelBundle } from '../core/bundle.js';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
+import { assertVersion } from '../bundle/write-bundle.js';
+import { encodeCustomer } from './codec.js';
+import { encodeItemSide, sha256 } from './item-side.js';
+import { ITEM_BLOBS, type CacheKeys } from './keys.js';
+import type { VectorCache } from './vector-cache.js';
+
+/** One published version, as kept in P:versions. */
+export interface VersionInfo {
+  version: string;
+  /** When the bundle was trained (manifest.createdAt). */
+  createdAt: string;
+  /** When it was last made current by a publish. */
+  publishedAt: string;
+  items: number;
+  customers: number;
+  /** Bytes written to the cache. */
+  bytes: number;
+  /** sha256 of the meta blob (which names the sha256 of every other item blob). */
+  digest: string;
+}
+
+export interface PublishOptions {
+  /** Version name in the cache (default: the bundle's manifest.version). */
+  version?: string;
+  /** Customer records per pipelined batch. */
+  batchSize?: number;
+  /** Write every key even when the same version is already complete in the cache. */
+  rewrite?: boolean;
+  /** Customer records written so far. */
+  progress?: (done: number, total: number) => void;
+}
+
+export interface PublishResult extends VersionInfo {
+  /** The previous current version (null if none). */
+  previous: string | null;
+  /** True when the version was already complete in the cache and only the pointer moved. */
+  reused: boolean;
+  seconds: number;
+}
+
+async function currentVersion(cache: VectorCache, keys: CacheKeys): Promise<string | null> {
+  const b = (await cache.getMany([keys.current]))[0];
+  return b ? b.toString('utf8') : null;
+}
+
+/** Publishes a bundle: writes and verifies every key of the version, then flips the pointer and announces. */
+export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle: ModelBundle, options: PublishOptions = {}): Promise<PublishResult> {
+  const t0 = performance.now();
+  const version = options.version ?? bundle.manifest.version;
+  assertVersion(version);
+  const batchSize = options.batchSize ?? 2000;
+  const blobs = encodeItemSide(bundle, version);
+  const digest = sha256(blobs.meta);
+  const previous = await currentVersion(cache, keys);
+  const total = bundle.customers.length;
+
+  const marker = (await cache.getMany([keys.complete(version)]))[0];
+  const existing = marker ? (JSON.parse(marker.toString('utf8')) as { digest: string; customers: number }) : null;
+  const reused = !options.rewrite && existing?.digest === digest && existing.customers === total;
+  let bytes = 0;
+  if (reused) {
+    const known = (await cache.hashGetAll(keys.versions))[version];
+    bytes = known ? (JSON.parse(known) as VersionInfo).bytes : 0;
+    options.progress?.(total, total);
+  } else {
+    // never leave a marker on a version being rewritten; drop stale keys unless it is in service
+    await cache.delete([keys.complete(version)]);
+    if (previous !== version) await dropKeys(cache, keys, version);
+    const itemEntries = ITEM_BLOBS.map((b) => [keys.blob(version, b), blobs[b]] as [string, Buffer]);
+    await cache.writeBatch(itemEntries);
+    for (const [, b] of itemEntries) bytes += b.length;
+    for (let i = 0; i < total; i += batchSize) {
+      const batch: [string, Buffer][] = [];
+      for (const r of bundle.customers.slice(i, i + batchSize)) {
+        const v = encodeCustomer(r);
+        bytes += v.length;
+        batch.push([keys.customer(version, r.customerId), v]);
+      }
+      await cache.writeBatch(batch);
+      options.progress?.(Math.min(total, i + batchSize), total);
+    }
+    await verify(cache, keys, version, blobs, bundle);
+    await cache.writeBatch([[keys.complete(version), JSON.stringify({ digest, customers: total })]]);
+  }
+  const info: VersionInfo = {
+    version,
+    createdAt: bundle.manifest.createdAt,
+    publishedAt: new Date().toISOString(),
+    items: bundle.items.length,
+    customers: total,
+    bytes,
+    digest,
+  };
+  await cache.hashSet(keys.versions, version, JSON.stringify(info));
+  await cache.setAndPublish(keys.current, version, keys.announce, version);
+  return { ...info, previous, reused, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Reads back every item blob (checksums) and counts every customer key before the flip. */
+async function verify(cache: VectorCache, keys: CacheKeys, version: string, blobs: Record<string, Buffer>, bundle: ModelBundle): Promise<void> {
+  const back = await cache.getMany(ITEM_BLOBS.map((b) => keys.blob(version, b)));
+  ITEM_BLOBS.forEach((b, i) => {
+    if (!back[i] || sha256(back[i]!) !== sha256(blobs[b])) {
+      throw new UnavailableError(`publish ${version}: blob ${b} did not read back intact; pointer not flipped`, { version });
+    }
+  });
+  let found = 0;
+  for (let i = 0; i < bundle.customers.length; i += 1000) {
+    found += await cache.countExisting(bundle.customers.slice(i, i + 1000).map((r) => keys.customer(version, r.customerId)));
+  }
+  const distinct = new Set(bundle.customers.map((r) => r.customerId)).size;
+  if (found !== distinct) {
+    throw new UnavailableError(`publish ${version}: ${distinct - found} customer records missing after write; pointer not flipped`, { version });
+  }
+}
+
+/** Every published version, newest publish first, with the current one marked. */
+export async function listVersions(cache: VectorCache, keys: CacheKeys): Promise<(VersionInfo & { current: boolean })[]> {
+  const [all, current] = await Promise.all([cache.hashGetAll(keys.versions), currentVersion(cache, keys)]);
+  return Object.values(all)
+    .map((s) => JSON.parse(s) as VersionInfo)
+    .sort((a, b) => b.publishedAt.localeCompare(a.publishedAt) || b.version.localeCompare(a.version))
+    .map((v) => ({ ...v, current: v.version === current }));
+}
+
+/**
+ * Points `current` at an older version (default: the one published before the current one) and announces it.
+ * An unknown or incomplete target is an error and nothing changes.
+ */
+export async function rollback(cache: VectorCache, keys: CacheKeys, to?: string): Promise<{ from: string | null; to: string }> {
+  const versions = await listVersions(cache, keys);
+  const cur = versions.find((v) => v.current) ?? null;
+  let target: string;
+  if (to !== undefined) {
+    assertVersion(to);
+    if (!versions.some((v) => v.version === to)) {
+      throw new NotFoundError(`version ${to} is not published (published: ${versions.map((v) => v.version).join(', ') || 'none'})`, { version: to });
+    }
+    target = to;
+  } else {
+    const older = cur ? versions.filter((v) => !v.current && v.publishedAt <= cur.publishedAt) : versions;
+    if (older.length === 0) throw new NotFoundError('no earlier published version to roll back to');
+    target = older[0].version;
+  }
+  const marker = (await cache.getMany([keys.complete(target)]))[0];
+  if (!marker) throw new NotFoundError(`version ${target} is listed but its keys are gone; publish it again`, { version: target });
+  await cache.setAndPublish(keys.current, target, keys.announce, target);
+  return { from: cur?.version ?? null, to: target };
+}
+
+/** Deletes every key of a version (SCAN + UNLINK in batches); returns how many were deleted. */
+async function dropKeys(cache: VectorCache, keys: CacheKeys, version: string, batchSize = 1000): Promise<number> {
+  let n = 0;
+  for (const pattern of keys.versionPatterns(version)) {
+    for await (const batch of cache.scan(pattern, batchSize)) n += await cache.delete(batch);
+  }
+  return n;
+}
+
+/** Deletes all but the `keep` most recently published versions; the current version is always kept. */
+export async function cleanup(cache: VectorCache, keys: CacheKeys, keep: number): Promise<{ deleted: string[]; keys: number; kept: string[] }> {
+  if (!Number.isInteger(keep) || keep < 0) throw new InvalidArgumentError(`keep must be a whole number >= 0 (got ${keep})`);
+  const versions = await listVersions(cache, keys);
+  const kept = versions.filter((v, i) => v.current || i < keep).map((v) => v.version);
+  const deleted: string[] = [];
+  let n = 0;
+  for (const v of versions) {
+    if (kept.includes(v.version)) continue;
+    // unlist first: from here on rollback refuses it, then its keys go
+    await cache.hashDelete(keys.versions, v.version);
+    n += await dropKeys(cache, keys, v.version);
+    deleted.push(v.version);
+  }
+  return { deleted, keys: n, kept };
+}
