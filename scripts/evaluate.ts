@@ -42,7 +42,7 @@ runCli(async () => {
   const cfg = await resolveTrainConfig(flags, flags.config);
   const models = parseModelList(flags.models, modelEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
-  const input = await stages.run('load', () => readHistory({ data: flags.data }));
+  const input = await stages.run('load', (progress) => readHistory({ data: flags.data, progress }));
   const report = await runEvaluation(input.lines, {
     cutoff: flags.cutoff,
     holdoutDays: flags['holdout-days'],
