@@ -1,0 +1,98 @@
+/**
+ * Redis outage and recovery against a real, throwaway redis-server (test/helpers/redis-server.ts):
+ * killed mid-service, the source keeps serving its in-memory version, answers customer lookups with
+ * null at once and reports degraded; restarted (empty, as it keeps nothing on disk), it reconnects by
+ * itself and serves the republished version again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheKeys } from '../src/cache/keys.js';
+import type { ModelSource } from '../src/cache/model-source.js';
+import { openModelSource } from '../src/cache/open-model-source.js';
+import { publishBundle } from '../src/cache/publish.js';
+import { RedisCache } from '../src/cache/redis-cache.js';
+import { UnavailableError } from '../src/core/errors.js';
+import { bits, fixtureBundle } from './helpers/cache-bundle.js';
+import { startRedisServer, type RedisServer } from './helpers/redis-server.js';
+
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('Redis outage and recovery', () => {
+  let server: RedisServer;
+  const prefix = 'omnirec_outage';
+  const keys = cacheKeys(prefix);
+  const cfg = () => ({ REDIS_URL: server.url, CACHE_DIR: 'unused', CACHE_PREFIX: prefix, CUSTOMER_LRU_SIZE: 100 });
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('keeps serving from memory while Redis is down, then reconnects and serves the republished version', async () => {
+    const b = fixtureBundle('v1');
+    const publisher = await RedisCache.open(server.url, { require: true, connectTimeoutMs: 500 });
+    await publishBundle(publisher, keys, b);
+    const src = await openModelSource(cfg(), { connectTimeoutMs: 500, pointerPollMs: 0 });
+    try {
+      const m = src.current()!;
+      expect(m.version).toBe('v1');
+      expect(src.status().cache).toBe('ok');
+      expect(await src.customer('cust-1', m)).not.toBeNull();
+
+      await server.stop();
+      await until(() => src.status().cache === 'degraded');
+      expect(src.status()).toMatchObject({ cache: 'degraded', version: 'v1' });
+      expect(src.status().detail).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+ .*serving v1 from memory/);
+      expect(src.current()).toBe(m);
+      // in the LRU: still answered; not in it: null, fast, counted as an error
+      expect(bits((await src.customer('cust-1', m))!.vector)).toBe(bits(b.customers[1].vector));
+      const t0 = performance.now();
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => src.customer(`cust-${(i % 10) + 2}`, m)));
+      expect(performance.now() - t0).toBeLessThan(100);
+      expect(results.every((r) => r === null)).toBe(true);
+      expect(src.stats!().errors).toBe(50);
+      await expect(src.putCustomer('cust-2', b.customers[2], m)).rejects.toThrow(UnavailableError);
+
+      // back, empty: the source reconnects and says the pointer is gone; it still serves v1 from memory
+      await server.start();
+      await until(() => /pointer .* is missing/.test(src.status().detail ?? ''));
+      expect(src.current()).toBe(m);
+      expect(await publisher.waitReady(5000)).toBe(true);
+      await publishBundle(publisher, keys, b);
+      await until(() => src.status().cache === 'ok');
+      expect(src.current()!.version).toBe('v1');
+      expect(bits((await src.customer('cust-2', src.current()!))!.vector)).toBe(bits(b.customers[2].vector));
+    } finally {
+      await src.close();
+      await publisher.close();
+    }
+  });
+
+  it('starts while Redis is down (degraded, no version) and loads the version published once it is up', async () => {
+    await server.stop();
+    const t0 = performance.now();
+    const src: ModelSource = await openModelSource(cfg(), { connectTimeoutMs: 300, pointerPollMs: 0 });
+    try {
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(src.current()).toBeNull();
+      expect(src.status().cache).toBe('degraded');
+      await expect(RedisCache.open(server.url, { require: true, connectTimeoutMs: 300 })).rejects.toThrow(/unreachable/);
+
+      await server.start();
+      const publisher = await RedisCache.open(server.url, { require: true });
+      await publishBundle(publisher, keys, fixtureBundle('v2', { tag: 2 }));
+      await publisher.close();
+      await until(() => src.current()?.version === 'v2');
+      await until(() => src.status().cache === 'ok');
+    } finally {
+      await src.close();
+    }
+  });
+});
