@@ -28,9 +28,9 @@ export interface ModelEntry {
 const entries: ModelEntry[] = [
   {
     name: 'popularity',
-    description: 'distinct customers per item',
+    description: 'distinct customers per item; the bundle also gets trending, per-store and per-segment lists',
     data: 'reference',
-    defaults: {},
+    defaults: { trendingHalfLifeDays: 14, listLength: 200 },
     evaluateByDefault: true,
     create: () => new PopularityRecommender(),
   },

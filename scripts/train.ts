@@ -1,0 +1,89 @@
+/**
+ * npm run train -- [--data <file>] [--version V] [--evaluate] [--config file.json] [hyperparameter flags]
+ * Trains every model on the unified history and writes a bundle to MODEL_DIR/<version>/.
+ */
+import { join } from 'node:path';
+import { writeBundle } from '../src/bundle/write-bundle.js';
+import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
+import { config } from '../src/config.js';
+import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
+import { buildDataset } from '../src/train/dataset.js';
+import { readHistory } from '../src/train/history-input.js';
+import { modelEntries } from '../src/train/model-registry.js';
+import { Stages, peakRssMiB } from '../src/train/stages.js';
+import { trainBundle } from '../src/train/train-bundle.js';
+import { hyperparameterFlags, parseModelList, resolveTrainConfig } from '../src/train/train-config.js';
+import { trainSummaryTable } from '../src/train/train-summary.js';
+
+const spec = defineCli({
+  name: 'npm run train --',
+  summary:
+    'Trains every model (popularity, repeat, item-kNN, frequently bought together, ALS, segments, blend) on the unified\n' +
+    'purchase history and writes a versioned bundle to MODEL_DIR/<version>/ (manifest.json + binary arrays).\n' +
+    'Reads the history store unless --data is given.',
+  flags: {
+    data: { type: 'string', placeholder: 'FILE', description: 'read history from this file (UCI Online Retail or canonical CSV/NDJSON, .gz ok, or a generated dir)' },
+    version: { type: 'string', placeholder: 'V', description: 'bundle version [default: UTC time, e.g. 20261123T104500Z]' },
+    'model-dir': { type: 'string', placeholder: 'DIR', description: 'where bundles are written [default: MODEL_DIR]' },
+    config: { type: 'string', placeholder: 'FILE', description: 'JSON file with "weighting" and "models" hyperparameters' },
+    evaluate: { type: 'boolean', description: 'also evaluate on a holdout (models refitted on the train part); metrics go to the manifest, report.html next to it' },
+    cutoff: { type: 'string', placeholder: 'YYYY-MM-DD', description: 'with --evaluate: train before this date, test from it' },
+    'holdout-days': { type: 'int', default: 30, description: 'with --evaluate and no --cutoff: test on the last N days' },
+    'eval-models': { type: 'string', placeholder: 'a,b', description: 'with --evaluate: models to evaluate [default: all]' },
+    'save-segments': { type: 'boolean', default: true, description: 'when training from the store, save customer segments to it (--no-save-segments to skip)' },
+    json: { type: 'boolean', description: 'print the manifest as JSON on stdout instead of the summary table' },
+    quiet: { type: 'boolean', short: 'q', description: 'no progress or stage lines on stderr' },
+    ...hyperparameterFlags(),
+  },
+  epilog: 'Exit codes: 0 ok, 1 failure, 2 bad usage.\nExample: npm run train -- --data ../shared/data/online_retail.csv.gz --evaluate',
+});
+
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+runCli(async () => {
+  const { flags } = parseCli(spec);
+  const cfg = await resolveTrainConfig(flags, flags.config);
+  const evalModels = parseModelList(flags['eval-models'], modelEntries().map((e) => e.name));
+  if (!flags.evaluate && (flags.cutoff || flags['eval-models'])) throw new UsageError('--cutoff and --eval-models need --evaluate');
+  const version = flags.version ?? stamp();
+  const modelDir = flags['model-dir'] ?? config().MODEL_DIR;
+  const stages = new Stages({ quiet: flags.quiet });
+  const t0 = performance.now();
+
+  const input = await stages.run('load', (progress) => readHistory({ data: flags.data, progress }));
+  const data = await stages.run('dataset', () => buildDataset(input.lines, cfg.weighting));
+  if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
+  const { bundle } = await trainBundle(data, {
+    version,
+    source: input.source,
+    config: cfg,
+    stages,
+    dataExtra: { skipped: input.skipped, rejected: input.rejected },
+  });
+  const trainSeconds = (performance.now() - t0) / 1000;
+
+  let report = null;
+  if (flags.evaluate) {
+    const evalStages = new Stages({ quiet: flags.quiet });
+    report = await runEvaluation(input.lines, {
+      cutoff: flags.cutoff,
+      holdoutDays: flags['holdout-days'],
+      models: evalModels,
+      config: cfg,
+      source: input.source,
+      stages: evalStages,
+    });
+    bundle.manifest.metrics = { cutoff: report.cutoff, dataset: report.dataset, models: report.models };
+    stages.timings.evaluate = Object.values(evalStages.timings).reduce((a, b) => a + b, 0);
+  }
+  bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };
+  const manifest = await stages.run('write', () => writeBundle(modelDir, bundle));
+  const dir = join(modelDir, version);
+  if (report) await writeReportHtml(join(dir, 'report.html'), report);
+  const peak = await peakRssMiB();
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ ...manifest, path: dir, peakRssMiB: peak }, null, 1)}\n`);
+  } else {
+    process.stdout.write(trainSummaryTable(manifest, dir, peak));
+  }
+}, 'train');

@@ -1,0 +1,100 @@
+/**
+ * Fits every model of the bundle on one dataset and assembles the ModelBundle serving consumes
+ * (src/core/bundle.ts). Each model is one timed stage.
+ */
+import type { ModelBundle, TopKLists } from '../core/bundle.js';
+import type { Segment } from '../core/records.js';
+import { popularLists } from '../models/popularity.js';
+import { RepeatRecommender } from '../models/repeat.js';
+import { customerRecords } from './customer-records.js';
+import type { Dataset } from './dataset.js';
+import { Stages } from './stages.js';
+import type { TrainConfig } from './train-config.js';
+
+export interface TrainBundleOptions {
+  version: string;
+  source: string;
+  config: TrainConfig;
+  stages?: Stages;
+  /** Item index → category, when the source knows it. */
+  itemCategories?: (string | null)[];
+  /** Extra manifest data fields (reader counts, …). */
+  dataExtra?: Record<string, unknown>;
+}
+
+/** What a training run produces besides the bundle. */
+export interface TrainedBundle {
+  bundle: ModelBundle;
+  /** Segment per customer index (null when none), for the store. */
+  segments: (Segment | null)[];
+}
+
+export const emptyTopK = (rows: number): TopKLists => ({
+  indptr: new Int32Array(rows + 1),
+  indices: new Int32Array(0),
+  scores: new Float32Array(0),
+});
+
+/** Fits the models and builds the bundle (not written: see writeBundle). */
+export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise<TrainedBundle> {
+  const stages = o.stages ?? new Stages({ quiet: true });
+  const nItems = data.items.length;
+  const params: Record<string, unknown> = { weighting: data.weighting, models: o.config.models };
+
+  const segments: (Segment | null)[] = new Array(data.customers.length).fill(null);
+
+  const popular = await stages.run('popularity', () =>
+    popularLists({ ...data.purchases, storeIds: data.stores }, { nItems, segments, ...(popularParams(o.config)) }),
+  );
+  await stages.run('repeat', async () => {
+    // buy-again needs no fitted state in the bundle beyond the customers' counts and intervals
+    await new RepeatRecommender().fit(data);
+  });
+
+  const customers = await stages.run('customers', () => customerRecords(data, null, segments));
+
+  const s = data.summary;
+  const bundle: ModelBundle = {
+    manifest: {
+      version: o.version,
+      createdAt: new Date().toISOString(),
+      data: {
+        source: o.source,
+        from: s.from,
+        to: s.to,
+        customers: s.customers,
+        items: s.items,
+        lines: s.lines,
+        orders: s.orders,
+        purchaseLines: s.purchaseLines,
+        returnLines: s.returnLines,
+        guestLines: s.guestLines,
+        pairs: s.pairs,
+        cancelledPairs: s.cancelledPairs,
+        stores: data.stores.length,
+        ...o.dataExtra,
+      },
+      params,
+      metrics: {},
+      timings: stages.timings,
+      files: {},
+    },
+    items: data.items,
+    itemCategories: o.itemCategories ?? new Array(nItems).fill(null),
+    als: null,
+    neighbours: emptyTopK(nItems),
+    fbt: emptyTopK(nItems),
+    popular,
+    blend: {},
+    customers,
+  };
+  return { bundle, segments };
+}
+
+function popularParams(config: TrainConfig): { trendingHalfLifeDays?: number; k?: number } {
+  const p = config.models.popularity ?? {};
+  const out: { trendingHalfLifeDays?: number; k?: number } = {};
+  if (typeof p.trendingHalfLifeDays === 'number') out.trendingHalfLifeDays = p.trendingHalfLifeDays;
+  if (typeof p.listLength === 'number') out.k = p.listLength;
+  return out;
+}
