@@ -1,0 +1,100 @@
+/**
+ * A small seeded PRNG for the generator: mulberry32 (Tommy Ettinger's 32-bit generator),
+ * seeded through splitmix32 so that nearby seeds give unrelated streams. Deterministic on
+ * every platform (integer arithmetic with Math.imul only).
+ */
+
+/** splitmix32 finaliser: a well-mixed 32-bit hash of x. */
+export function mix32(x: number): number {
+  x = (x + 0x9e3779b9) | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** A seed for stream `index` under `seed` (e.g. one stream per customer). */
+export const deriveSeed = (seed: number, index: number, salt = 0): number => mix32(mix32(seed ^ mix32(salt)) ^ mix32(index + 1));
+
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = mix32(seed) | 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    let t = (this.s = (this.s + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** True with probability p. */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  /** Standard normal (Box–Muller). */
+  normal(): number {
+    const u = 1 - this.next();
+    const v = this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Exponential with mean 1. */
+  exp(): number {
+    return -Math.log(1 - this.next());
+  }
+
+  /** Gamma(shape, 1) — Marsaglia & Tsang (2000); shape < 1 by the boost Gamma(a) = Gamma(a+1)·U^(1/a). */
+  gamma(shape: number): number {
+    if (shape < 1) return this.gamma(shape + 1) * Math.pow(1 - this.next(), 1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = 1 - this.next();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  }
+
+  /** Poisson(lambda): Knuth's product method for small lambda, a rounded normal above 30. */
+  poisson(lambda: number): number {
+    if (lambda <= 0) return 0;
+    if (lambda > 30) return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * this.normal()));
+    const l = Math.exp(-lambda);
+    let k = 0;
+    let p = 1;
+    do {
+      k++;
+      p *= this.next();
+    } while (p > l);
+    return k - 1;
+  }
+
+  /** Index drawn from cumulative weights cum (ascending, last = total). */
+  pickCumulative(cum: ArrayLike<number>, from = 0, to = cum.length): number {
+    const total = cum[to - 1];
+    const base = from > 0 ? cum[from - 1] : 0;
+    const x = base + this.next() * (total - base);
+    let lo = from;
+    let hi = to - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cum[mid] > x) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}
