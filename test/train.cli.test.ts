@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBundle } from '../src/bundle/read-bundle.js';
+
+let dir: string;
+let csv: string;
+
+/**
+ * A tiny Online Retail file: 6 customers over 60 days from 2011-01-01, two taste groups
+ * (customers 1-3 buy A10/B10/C10, 4-6 buy D10/E10/F10), item G10 bought by everyone, a guest basket,
+ * a cancellation and a postage line (non-product).
+ */
+function tinyRetailCsv(): string {
+  const rows = ['InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country'];
+  let inv = 600000;
+  const day = (d: number) => new Date(Date.UTC(2011, 0, 1 + d, 10)).toISOString().replace('T', ' ').slice(0, 19);
+  for (let c = 1; c <= 6; c++) {
+    const group = c <= 3 ? ['A10', 'B10', 'C10'] : ['D10', 'E10', 'F10'];
+    for (let k = 0; k < 4; k++) {
+      const d = k * 15 + c;
+      inv++;
+      for (const sku of [group[k % 3], group[(k + c) % 3], 'G10']) rows.push(`${inv},${sku},"ITEM ${sku}, NICE",${1 + k},${day(d)},1.25,${12340 + c},United Kingdom`);
+    }
+  }
+  rows.push(`${++inv},A10,ITEM A,1,${day(5)},1.25,,United Kingdom`);
+  rows.push(`${inv},D10,ITEM D,1,${day(5)},1.25,,United Kingdom`);
+  rows.push(`C${++inv},A10,ITEM A,-1,${day(7)},1.25,12341,United Kingdom`);
+  rows.push(`${++inv},POST,POSTAGE,1,${day(8)},18,12341,United Kingdom`);
+  return rows.join('\n') + '\n';
+}
+
+function run(script: string, args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: join(import.meta.dirname, '..'),
+    encoding: 'utf8',
+    env: { ...process.env, MODEL_DIR: join(dir, 'models-default') },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'omnirec-train-cli-'));
+  csv = join(dir, 'tiny.csv');
+  await writeFile(csv, tinyRetailCsv());
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm run train', () => {
+  it('trains a tiny file end to end and the bundle loads back', async () => {
+    const models = join(dir, 'models');
+    const r = run('scripts/train.ts', ['--data', csv, '--model-dir', models, '--version', 'v1', '--json', '--quiet', '--evaluate', '--cutoff', '2011-02-10']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(r.stdout) as { version: string; data: Record<string, unknown>; timings: Record<string, number>; metrics: { models: Record<string, unknown> } };
+    expect(manifest.version).toBe('v1');
+    expect(manifest.data).toMatchObject({ customers: 6, items: 7 });
+    expect(manifest.timings.dataset).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(manifest.metrics.models)).toContain('popularity');
+    const bundle = await readBundle(models, 'v1');
+    expect([...bundle.items].sort()).toEqual(['A10', 'B10', 'C10', 'D10', 'E10', 'F10', 'G10']);
+    expect(bundle.customers).toHaveLength(6);
+    // G is bought by all six customers: first in the global popular list
+    expect(bundle.items[bundle.popular.global.items[0]]).toBe('G10');
+    // customer 12341 bought A10 on days 1, 31 and 46 (8 units) and returned one: still holds it, 3 lines, every 22.5 days
+    const c1 = bundle.customers.find((c) => c.customerId === '12341')!;
+    const a = bundle.items.indexOf('A10');
+    const p = Array.from(c1.items).indexOf(a);
+    expect(p).toBeGreaterThanOrEqual(0);
+    expect(c1.counts[p]).toBe(3);
+    expect(c1.intervalDays[p]).toBeCloseTo(22.5, 5);
+    expect(existsSync(join(models, 'v1', 'report.html'))).toBe(true);
+  });
+
+  it('exits 2 on bad usage and 1 on a missing file', () => {
+    expect(run('scripts/train.ts', ['--bogus']).code).toBe(2);
+    expect(run('scripts/train.ts', ['--data', csv, '--epsilon', '0']).code).toBe(2);
+    const missing = run('scripts/train.ts', ['--data', join(dir, 'nope.csv'), '--quiet']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.csv/);
+  });
+
+  it('prints --help', () => {
+    const r = run('scripts/train.ts', ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--evaluate/);
+    expect(r.stdout).toMatch(/--half-life-days/);
+  });
+});
+
+describe('npm run evaluate', () => {
+  it('--json prints the issue shape for every model', () => {
+    const r = run('scripts/evaluate.ts', ['--data', csv, '--cutoff', '2011-02-10', '--json', '--quiet', '--no-report']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { cutoff: string; models: Record<string, Record<string, unknown>> };
+    expect(out.cutoff).toBe('2011-02-10');
+    expect(Object.keys(out.models)).toEqual(expect.arrayContaining(['popularity', 'repeat']));
+    for (const m of Object.values(out.models)) {
+      for (const protocol of ['discovery', 'all']) {
+        expect(m[protocol]).toEqual(expect.objectContaining({ 'ndcg@10': expect.any(Number), 'recall@20': expect.any(Number), 'hr@10': expect.any(Number), users: expect.any(Number) }));
+      }
+      expect(m.fit_s).toEqual(expect.any(Number));
+    }
+    // the last 20 days: every customer buys again after 2011-02-10
+    expect((out.models.repeat.all as { users: number }).users).toBe(6);
+  });
+
+  it('writes the HTML report with inline SVG charts and no external resources', async () => {
+    const path = join(dir, 'r.html');
+    const r = run('scripts/evaluate.ts', ['--data', csv, '--holdout-days', '20', '--models', 'popularity', '--report', path, '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/popularity/);
+    const html = await (await import('node:fs/promises')).readFile(path, 'utf8');
+    expect(html).toMatch(/<svg/);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+
+  it('rejects an unknown model with exit 2', () => {
+    expect(run('scripts/evaluate.ts', ['--data', csv, '--models', 'nope']).code).toBe(2);
+  });
+});
