@@ -90,10 +90,12 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
     await verify(cache, keys, version, blobs, bundle);
     await cache.writeBatch([[keys.complete(version), JSON.stringify({ digest, customers: total })]]);
   }
+  // publish times are strictly increasing, so "the version published before" is always well defined
+  const latest = Math.max(0, ...Object.values(await cache.hashGetAll(keys.versions)).map((s) => Date.parse((JSON.parse(s) as VersionInfo).publishedAt)));
   const info: VersionInfo = {
     version,
     createdAt: bundle.manifest.createdAt,
-    publishedAt: new Date().toISOString(),
+    publishedAt: new Date(Math.max(Date.now(), latest + 1)).toISOString(),
     items: bundle.items.length,
     customers: total,
     bytes,
@@ -146,7 +148,7 @@ export async function rollback(cache: VectorCache, keys: CacheKeys, to?: string)
     }
     target = to;
   } else {
-    const older = cur ? versions.filter((v) => !v.current && v.publishedAt <= cur.publishedAt) : versions;
+    const older = cur ? versions.filter((v) => !v.current && v.publishedAt < cur.publishedAt) : versions;
     if (older.length === 0) throw new NotFoundError('no earlier published version to roll back to');
     target = older[0].version;
   }

@@ -30,7 +30,8 @@ export class RedisCache implements VectorCache {
   private sub: Redis | null = null;
   private readonly channels = new Map<string, Set<(m: string) => void>>();
   private readonly healthListeners = new Set<(h: CacheHealth) => void>();
-  private lastError: string | undefined;
+  /** The last connection error seen, for messages. */
+  lastError: string | undefined;
   private lastHealth: CacheHealth = { ready: false, detail: 'connecting' };
   private closed = false;
 
@@ -55,9 +56,9 @@ export class RedisCache implements VectorCache {
     const cache = new RedisCache(url, options);
     const ready = await cache.waitReady(options.connectTimeoutMs ?? 2000);
     if (!ready && options.require) {
-      const detail = cache.health().detail;
+      const reason = cache.lastError;
       await cache.close();
-      throw new UnavailableError(`Redis at ${redactUrl(url)} is unreachable${detail ? `: ${detail}` : ''}`, { url: redactUrl(url) });
+      throw new UnavailableError(`Redis at ${redactUrl(url)} is unreachable${reason ? ` (${reason})` : ''}`, { url: redactUrl(url) });
     }
     return cache;
   }
