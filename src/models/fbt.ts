@@ -1,0 +1,61 @@
+/**
+ * Frequently bought together: co-occurrence of items within the same basket (orders,
+ * guests included), ranked by lift with support and confidence thresholds:
+ *   support(i,j) = n_ij,  confidence(i→j) = n_ij / n_i,  lift(i,j) = n_ij · N / (n_i · n_j)
+ * (Agrawal et al. 1993; Brin et al. 1997), N = number of baskets. Top-K per item.
+ */
+import type { TrainingData } from '../core/recommender.js';
+import { ModelFitError } from '../core/errors.js';
+import { binarize, forEachCooccurrenceRow } from '../core/similarity.js';
+import { compactTopK, TopK } from '../core/top-k.js';
+import { NeighbourListRecommender } from './neighbour-lists.js';
+
+export interface FbtParams {
+  /** Items kept per item. Default 20. */
+  k: number;
+  /** Minimum number of baskets holding both items. Default 3. */
+  minSupport: number;
+  /** Minimum confidence n_ij / n_i. Default 0.02. */
+  minConfidence: number;
+}
+
+export const FBT_DEFAULTS: FbtParams = { k: 20, minSupport: 3, minConfidence: 0.02 };
+
+export class FbtRecommender extends NeighbourListRecommender {
+  readonly name = 'fbt';
+  readonly params: FbtParams;
+
+  constructor(params: Partial<FbtParams> = {}) {
+    super();
+    this.params = { ...FBT_DEFAULTS, ...params };
+  }
+
+  async fit(data: TrainingData, progress?: (done: number, total: number) => void): Promise<void> {
+    const { k, minSupport, minConfidence } = this.params;
+    const b = binarize(data.baskets);
+    if (b.indices.length === 0) throw new ModelFitError('fbt: no baskets');
+    const n = b.cols;
+    const nBaskets = b.rows;
+    const count = new Float64Array(n);
+    for (let p = 0; p < b.indices.length; p++) count[b.indices[p]]++;
+    const ids = new Int32Array(n * k);
+    const sc = new Float32Array(n * k);
+    const sel = new TopK(k);
+    forEachCooccurrenceRow(
+      b,
+      (i, acc, touched, nt) => {
+        for (let t = 0; t < nt; t++) {
+          const j = touched[t];
+          const nij = acc[j];
+          if (j === i || nij < minSupport || nij / count[i] < minConfidence) continue;
+          sel.push(j, (nij * nBaskets) / (count[i] * count[j]));
+        }
+        sel.drain(ids, sc, i);
+      },
+      undefined,
+      progress,
+    );
+    this.setLists(compactTopK(n, k, ids, sc));
+    this.history = binarize(data.counts);
+  }
+}
