@@ -216,7 +216,7 @@ export class RecommendationService {
       // no personal data at all: popular in the store, then global (segment-free for no consent)
       const { b, warnings } = this.builder(model, options);
       this.addPopular(b, options);
-      const extra = 'customerId' in access ? { customerId: access.customerId } : {};
+      const extra = 'customerId' in access && access.customerId !== customerId ? { customerId: access.customerId } : {};
       return this.finish('personal', b, 'factors', warnings, failure, extra);
     }
     const id = access.customerId;
@@ -253,6 +253,7 @@ export class RecommendationService {
     seeds: number[],
     b: ListBuilder,
     options: ListOptions,
+    because: 'because_you_bought' | 'similar_to' = 'because_you_bought',
   ): Candidate[] {
     const w = blendWeights(model.blend);
     const x = w.factors === 1 ? vector : vector.map((v) => v * w.factors);
@@ -262,7 +263,7 @@ export class RecommendationService {
     });
     return picks.map(({ id, score }) => {
       const seed = explainingSeed(model, seeds, id);
-      return { item: id, score, reason: seed >= 0 ? { type: 'because_you_bought', sku: model.items[seed] } : { type: 'personal' } };
+      return { item: id, score, reason: seed >= 0 ? { type: because, sku: model.items[seed] } : { type: 'personal' } };
     });
   }
 
@@ -280,7 +281,7 @@ export class RecommendationService {
         this.grams.set(model, gram);
       }
       const x = foldIn({ itemFactors: als.itemFactors, k: als.k, gram, reg: als.reg, alpha: als.alpha }, seeds, seeds.map(() => 1));
-      b.add('factors', this.scoreFactors(model, x, null, seeds, b, { ...options, excludePurchased: true }));
+      b.add('factors', this.scoreFactors(model, x, null, seeds, b, { ...options, excludePurchased: true }, 'similar_to'));
     } else if (seeds.length) failure = 'no_factors';
     if (seeds.length && b.remaining > 0) {
       b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'similar_to', sku: s })));
