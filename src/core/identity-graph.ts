@@ -30,13 +30,23 @@ export class IdentityGraph {
     return this.keys.length;
   }
 
-  /** Number of unions that joined two previously separate people. */
+  /** Number of merges: a record joining k people already known counts k − 1. */
   get mergeCount(): number {
     return this.merges;
   }
 
   /** Adds a record's identifiers, merging everyone they touch; returns the record's node (-1 when none). */
   add(identifiers: readonly Identifier[]): number {
+    // people this record touches that existed before it: joining k of them is k − 1 merges
+    let known: number[] | null = null;
+    for (const id of identifiers) {
+      const n = this.index.get(identifierKey(id));
+      if (n === undefined) continue;
+      const r = this.find(n);
+      if (known === null) known = [r];
+      else if (!known.includes(r)) known.push(r);
+    }
+    if (known !== null) this.merges += known.length - 1;
     let root = -1;
     for (const id of identifiers) {
       const n = this.node(id);
@@ -103,7 +113,6 @@ export class IdentityGraph {
     let ra = this.find(a);
     let rb = this.find(b);
     if (ra === rb) return ra;
-    this.merges++;
     // The earlier-seen root survives so ids do not depend on union order.
     if (rb < ra) [ra, rb] = [rb, ra];
     this.parent[rb] = ra;
