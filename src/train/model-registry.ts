@@ -4,6 +4,8 @@
  * `--config` file's `models.<model>` object.
  */
 import type { Recommender } from '../core/recommender.js';
+import { FBT_DEFAULTS, type FbtParams, FbtRecommender } from '../models/fbt.js';
+import { ITEM_KNN_DEFAULTS, type ItemKnnParams, ItemKnnRecommender } from '../models/item-knn.js';
 import { PopularityRecommender } from '../models/popularity.js';
 import { RepeatRecommender } from '../models/repeat.js';
 
@@ -20,6 +22,8 @@ export interface ModelEntry {
   data: 'reference' | 'weighted';
   /** Hyperparameters with their defaults (types are taken from the defaults). */
   defaults: Params;
+  /** Allowed values of string hyperparameters. */
+  choices?: Record<string, readonly string[]>;
   /** Whether `npm run evaluate` runs it when --models is not given. */
   evaluateByDefault: boolean;
   create(params: Params): Recommender;
@@ -42,6 +46,23 @@ const entries: ModelEntry[] = [
     evaluateByDefault: true,
     create: () => new RepeatRecommender(),
   },
+  {
+    name: 'item_knn',
+    description: 'item-item CF: sparse co-occurrence, cosine/jaccard with shrinkage, top-K neighbours',
+    data: 'reference',
+    defaults: { ...ITEM_KNN_DEFAULTS },
+    choices: { similarity: ['cosine', 'jaccard'], weighting: ['none', 'tfidf', 'bm25'], input: ['binary', 'weights'], scoreBy: ['source', 'target'] },
+    evaluateByDefault: true,
+    create: (p) => new ItemKnnRecommender(p as unknown as Partial<ItemKnnParams>),
+  },
+  {
+    name: 'fbt',
+    description: 'frequently bought together: basket co-occurrence ranked by lift, support and confidence thresholds',
+    data: 'reference',
+    defaults: { ...FBT_DEFAULTS },
+    evaluateByDefault: true,
+    create: (p) => new FbtRecommender(p as unknown as Partial<FbtParams>),
+  },
 ];
 
 /** Registered models, in evaluation order. */
@@ -53,5 +74,8 @@ export function modelEntry(name: string): ModelEntry | undefined {
   return entries.find((e) => e.name === name);
 }
 
-/** `factors` → `factors`, `knnNeighbours` → `knn-neighbours`. */
-export const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** `factors` → `factors`, `knnNeighbours` → `knn-neighbours`, `item_knn` → `item-knn`. */
+export const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, '-');
+
+/** The CLI flag of a model's hyperparameter: `--item-knn-neighbours`. */
+export const paramFlag = (model: string, param: string): string => `${kebab(model)}-${kebab(param)}`;

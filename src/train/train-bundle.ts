@@ -4,6 +4,10 @@
  */
 import type { ModelBundle, TopKLists } from '../core/bundle.js';
 import type { Segment } from '../core/records.js';
+import type { FbtParams } from '../models/fbt.js';
+import { FbtRecommender } from '../models/fbt.js';
+import type { ItemKnnParams } from '../models/item-knn.js';
+import { ItemKnnRecommender } from '../models/item-knn.js';
 import { popularLists } from '../models/popularity.js';
 import { RepeatRecommender } from '../models/repeat.js';
 import { customerRecords } from './customer-records.js';
@@ -51,6 +55,11 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     await new RepeatRecommender().fit(data);
   });
 
+  const knn = new ItemKnnRecommender(o.config.models.item_knn as unknown as Partial<ItemKnnParams>);
+  await stages.run('item_knn', (progress) => knn.fit(data, progress));
+  const fbt = new FbtRecommender(o.config.models.fbt as unknown as Partial<FbtParams>);
+  await stages.run('fbt', (progress) => fbt.fit(data, progress));
+
   const customers = await stages.run('customers', () => customerRecords(data, null, segments));
 
   const s = data.summary;
@@ -82,8 +91,8 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     items: data.items,
     itemCategories: o.itemCategories ?? new Array(nItems).fill(null),
     als: null,
-    neighbours: emptyTopK(nItems),
-    fbt: emptyTopK(nItems),
+    neighbours: knn.lists,
+    fbt: fbt.lists,
     popular,
     blend: {},
     customers,

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import type { FlagSpec } from '../cli/args.js';
 import { UsageError } from '../cli/args.js';
 import { DEFAULT_WEIGHTING, type WeightingOptions, weightingProblems } from './weighting.js';
-import { kebab, modelEntries, type Params } from './model-registry.js';
+import { modelEntries, paramFlag, type Params } from './model-registry.js';
 
 export interface TrainConfig {
   weighting: WeightingOptions;
@@ -34,10 +34,11 @@ export function hyperparameterFlags(): Record<string, FlagSpec> {
   for (const e of modelEntries()) {
     for (const [key, def] of Object.entries(e.defaults)) {
       const type = typeof def === 'boolean' ? 'boolean' : typeof def === 'number' ? 'number' : 'string';
-      flags[`${e.name}-${kebab(key)}`] = {
+      flags[paramFlag(e.name, key)] = {
         type,
         description: `${e.name}: ${key} [default: ${String(def)}]`,
         placeholder: type === 'number' ? 'N' : undefined,
+        choices: e.choices?.[key],
       };
     }
   }
@@ -89,10 +90,12 @@ export async function resolveTrainConfig(flags: Record<string, unknown>, configP
     for (const [k, v] of Object.entries(file.models?.[e.name] ?? {})) {
       if (!(k in e.defaults)) throw new UsageError(`config file: model "${e.name}" has no parameter "${k}" (has: ${Object.keys(e.defaults).join(', ') || 'none'})`);
       if (typeof v !== typeof e.defaults[k]) throw new UsageError(`config file: ${e.name}.${k} must be a ${typeof e.defaults[k]} (got ${JSON.stringify(v)})`);
+      const allowed = e.choices?.[k];
+      if (allowed && !allowed.includes(v as string)) throw new UsageError(`config file: ${e.name}.${k} must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`);
       p[k] = v as Params[string];
     }
     for (const k of Object.keys(e.defaults)) {
-      const flag = `${e.name}-${kebab(k)}`;
+      const flag = paramFlag(e.name, k);
       if (given(flag)) p[k] = flags[flag] as Params[string];
     }
     models[e.name] = p;
