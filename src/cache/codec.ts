@@ -85,22 +85,24 @@ export function encodeCustomer(r: CustomerRecord): Buffer {
     throw new InvalidArgumentError(`customer ${r.customerId}: items, counts, lastTime and intervalDays differ in length`);
   }
   const k = r.vector?.length ?? 0;
-  const out = Buffer.alloc(16 + 8 * n + 4 * k + 12 * n);
-  out.writeUInt32LE(CUSTOMER_MAGIC, 0);
-  out.writeUInt32LE(n, 4);
-  out.writeUInt32LE(k, 8);
-  out.writeUInt8(r.segment === null ? 255 : SEGMENTS.indexOf(r.segment), 12);
+  // one aligned ArrayBuffer and typed-array copies: several times faster than Buffer copies per field
+  const ab = new ArrayBuffer(16 + 8 * n + 4 * k + 12 * n);
+  const head = new Uint32Array(ab, 0, 4);
+  head[0] = CUSTOMER_MAGIC;
+  head[1] = n;
+  head[2] = k;
+  head[3] = r.segment === null ? 255 : SEGMENTS.indexOf(r.segment);
   let o = 16;
-  const put = (a: PackedArray) => {
-    Buffer.from(a.buffer, a.byteOffset, a.byteLength).copy(out, o);
-    o += a.byteLength;
-  };
-  put(r.lastTime);
-  if (r.vector) put(r.vector);
-  put(r.items);
-  put(r.counts);
-  put(r.intervalDays);
-  return out;
+  new Float64Array(ab, o, n).set(r.lastTime);
+  o += 8 * n;
+  if (r.vector) new Float32Array(ab, o, k).set(r.vector);
+  o += 4 * k;
+  new Int32Array(ab, o, n).set(r.items);
+  o += 4 * n;
+  new Float32Array(ab, o, n).set(r.counts);
+  o += 4 * n;
+  new Float32Array(ab, o, n).set(r.intervalDays);
+  return Buffer.from(ab);
 }
 
 /** Inverse of encodeCustomer (the id comes from the key). */

@@ -290,7 +290,7 @@ export class MemoryCache implements VectorCache {
   async delete(keys: string[]): Promise<number> {
     this.check();
     let n = 0;
-    const byVersion = new Map<string, [string, null][]>();
+    const byVersion = new Map<string, string[]>();
     for (const k of keys) {
       const v = versionOfKey(k);
       if (v === null) {
@@ -298,13 +298,16 @@ export class MemoryCache implements VectorCache {
         this.store.writeMeta(k, undefined);
         continue;
       }
-      if (!this.store.partition(v, true).map.has(k)) continue;
-      n++;
       let list = byVersion.get(v);
       if (!list) byVersion.set(v, (list = []));
-      list.push([k, null]);
+      list.push(k);
     }
-    for (const [v, list] of byVersion) this.store.append(v, list);
+    for (const [v, list] of byVersion) {
+      const map = this.store.partition(v, true).map;
+      const present = list.filter((k) => map.has(k));
+      n += present.length;
+      if (present.length) this.store.append(v, present.map((k) => [k, null]));
+    }
     return n;
   }
 
