@@ -68,6 +68,7 @@ export interface GenerateSummary {
 }
 
 const DAY = 86_400_000;
+const GUEST_CUM = [0.9];
 const FIRST = ['Ann', 'Ben', 'Cara', 'Dev', 'Ela', 'Finn', 'Gia', 'Hugo', 'Ines', 'Jay', 'Kai', 'Lena', 'Milo', 'Nora', 'Omar', 'Pia'];
 const LAST = ['Smith', 'Jones', 'Patel', 'Brown', 'Khan', 'Evans', 'Wilson', 'Taylor', 'Ahmed', 'Walsh', 'Clarke', 'Moore'];
 const CONSENT_SOURCES: Record<Channel, string> = { web: 'web-account', app: 'app-settings', store: 'till' };
@@ -214,8 +215,8 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   await ordersW.write(CANONICAL_COLUMNS.join(',') + '\n');
   await consentW.write(CONSENT_COLUMNS.join(',') + '\n');
 
-  // calibration: ~3.1 lines per order (anchor, complements, extras, repeats, returns)
-  const LINES_PER_ORDER = 3.1;
+  // calibration: ~2.8 lines per order (anchor, complements, extras, repeats, returns)
+  const LINES_PER_ORDER = 2.8;
   const personOrders = (targetLines * (1 - guestShare)) / LINES_PER_ORDER;
   const meanOrders = personOrders / people;
   const s = {
@@ -233,13 +234,18 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   const isRepeat: boolean[] = [];
   const due = new Map<number, number>(); // product → next due time (consumables bought)
 
+  // per-product CSV fragments, built once
+  const productCols = cat.skus.map((sku, p) => `${sku},${esc(cat.titles[p])},${esc(cat.categories[cat.category[p]].name)}`);
+  const priceCols = Array.from(cat.price, (x) => x.toFixed(2));
   const writeOrder = async (
     orderId: string, channel: Channel, storeId: string, time: number, idCols: string, items: number[], q: number[], cancels: string,
   ): Promise<void> => {
     let out = '';
+    const head = `${orderId},`;
+    const mid = `,${channel},${storeId},${iso(time)},${idCols},`;
     for (let j = 0; j < items.length; j++) {
       const p = items[j];
-      out += `${orderId},${j + 1},${channel},${storeId},${iso(time)},${idCols},${cat.skus[p]},${esc(cat.titles[p])},${esc(cat.categories[cat.category[p]].name)},${q[j]},${cat.price[p].toFixed(2)},${cancels}\n`;
+      out += `${head}${j + 1}${mid}${productCols[p]},${q[j]},${priceCols[p]},${cancels}\n`;
     }
     await ordersW.write(out);
   };
@@ -251,22 +257,22 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
 
   const carried = (store: number, p: number): boolean => cat.stock[store * nProducts + p] >= 0;
 
-  const fillBasket = (rng: Rng, taste: { cats: number[]; cum: number[] }, store: number): void => {
-    const add = (p: number, repeat: boolean): boolean => {
-      if (basket.includes(p) || (store >= 0 && !carried(store, p))) return false;
-      basket.push(p);
-      const consumable = cat.intervalDays[p] > 0;
-      qty.push(consumable ? (rng.chance(0.3) ? 2 + rng.int(2) : 1) : rng.chance(0.08) ? 2 : 1);
-      isRepeat.push(repeat);
-      return true;
-    };
+  const addToBasket = (rng: Rng, store: number, p: number): boolean => {
+    if (basket.includes(p) || (store >= 0 && !carried(store, p))) return false;
+    basket.push(p);
+    const consumable = cat.intervalDays[p] > 0;
+    qty.push(consumable ? (rng.chance(0.3) ? 2 + rng.int(2) : 1) : rng.chance(0.08) ? 2 : 1);
+    isRepeat.push(false);
+    return true;
+  };
+  const fillBasket = (rng: Rng, tasteCats: number[], tasteCum: number[], store: number): void => {
     let anchor = -1;
     for (let t = 0; t < 4 && anchor < 0; t++) {
-      const p = pickItem(rng, cat, taste.cats, taste.cum);
-      if (add(p, false)) anchor = p;
+      const p = pickItem(rng, cat, tasteCats, tasteCum);
+      if (addToBasket(rng, store, p)) anchor = p;
     }
-    if (anchor >= 0) for (let c = 0; c < COMPLEMENTS; c++) if (rng.chance(0.35)) add(cat.complements[anchor * COMPLEMENTS + c], false);
-    while (rng.chance(0.45)) add(pickItem(rng, cat, taste.cats, taste.cum), false);
+    if (anchor >= 0) for (let c = 0; c < COMPLEMENTS; c++) if (rng.chance(0.35)) addToBasket(rng, store, cat.complements[anchor * COMPLEMENTS + c]);
+    while (rng.chance(0.45)) addToBasket(rng, store, pickItem(rng, cat, tasteCats, tasteCum));
   };
 
   for (let i = 0; i < people; i++) {
@@ -301,7 +307,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
         } else if (rng.chance(0.3)) due.delete(item);
         else due.set(item, time + cat.intervalDays[item] * p.intervalFactor * DAY * 0.5);
       }
-      fillBasket(rng, { cats: p.tasteCats, cum: p.tasteCum }, store);
+      fillBasket(rng, p.tasteCats, p.tasteCum, store);
       if (basket.length === 0) continue;
       used.add(ch);
       firstChannel ??= ch;
@@ -368,7 +374,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     basket.length = 0;
     qty.length = 0;
     isRepeat.length = 0;
-    fillBasket(rng, { cats, cum: [0.9] }, store);
+    fillBasket(rng, cats, GUEST_CUM, store);
     if (basket.length === 0) continue;
     const orderId = `G${pad(++seq, seqWidth)}`;
     await writeOrder(orderId, ch, store >= 0 ? cat.stores[store] : '', time, ',,,,,', basket, qty, '');
