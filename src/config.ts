@@ -46,6 +46,8 @@ export const ConfigSchema = z.object({
   TF_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
   /** Milliseconds to let in-flight requests finish on SIGTERM. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Country calling code given to national phone numbers when identifiers are normalised ("07700 900123" → 447700900123). */
+  DEFAULT_COUNTRY_CODE: z.string().regex(/^[1-9]\d{0,2}$/, '1 to 3 digits, no leading 0 or +').default('44'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
