@@ -98,7 +98,14 @@ const Reason = z.discriminatedUnion('type', [
 ]);
 
 export const RecListResponse = z.object({
-  items: z.array(z.object({ sku: z.string(), score: z.number(), reason: Reason, category: z.string().nullable() })),
+  items: z.array(
+    z.object({
+      sku: z.string(),
+      score: z.number().describe("The answering source's own score (similarity, lift, factor score, popularity, buy-again); comparable among items of the same reason type. The list order is the ranking."),
+      reason: Reason,
+      category: z.string().nullable(),
+    }),
+  ),
   model: z.object({ version: z.string(), source: z.enum(['factors', 'neighbours', 'fbt', 'popular', 'repeat']) }),
   fallback: z.boolean().describe('true when the answer did not come from the primary source'),
   fallbackReason: z

@@ -1,0 +1,350 @@
+/**
+ * npm run bench:serve -- [--data FILE | --bundle DIR | --synthetic N[,N...]] [--connections 50] [--seconds 10]
+ *
+ * Builds or loads a bundle (trains on --data through `npm run train`, reads --bundle, or generates a
+ * synthetic one of N items), publishes it to Redis (REDIS_URL or redis://127.0.0.1:6379) under a
+ * throwaway prefix, starts the service in-process on a free port (real auth, logs formatted and
+ * discarded, history store = embedded PGlite with the sampled customers and their consent), and
+ * loads it with autocannon from a child process, alongside a bare Express handler returning a fixed
+ * JSON body in the same run. Prints req/s and p50/p99 per endpoint and as % of bare Express.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { createLogger } from '../src/api/logger.js';
+import { startService } from '../src/api/start-service.js';
+import { readBundle } from '../src/bundle/read-bundle.js';
+import { cacheKeys } from '../src/cache/keys.js';
+import { openVectorCache } from '../src/cache/open-vector-cache.js';
+import { publishBundle } from '../src/cache/publish.js';
+import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
+import { parseConfig } from '../src/config.js';
+import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
+import { openStore } from '../src/store/open-store.js';
+
+const spec = defineCli({
+  name: 'npm run bench:serve --',
+  summary: 'Load-tests the recommendation service against bare Express (autocannon, loopback).',
+  flags: {
+    data: { type: 'string', placeholder: 'FILE', description: 'train on this file first (npm run train -- --data FILE)' },
+    bundle: { type: 'string', placeholder: 'DIR', description: 'use this trained bundle (models/<version>)' },
+    synthetic: { type: 'string', placeholder: 'N[,N]', description: 'synthetic bundles with N items each (e.g. 10000,100000)' },
+    connections: { type: 'int', default: 50, description: 'concurrent connections' },
+    seconds: { type: 'int', default: 10, description: 'seconds per endpoint (after a 2 s warm-up)' },
+    customers: { type: 'int', default: 2000, description: 'customers sampled for personal recommendations' },
+    json: { type: 'boolean', description: 'one JSON document on stdout' },
+    quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+    worker: { type: 'string', description: '(internal) run one autocannon load from this JSON spec' },
+  },
+  epilog: 'Exit codes: 0 ok, 1 failure, 2 bad usage.\nExample: npm run bench:serve -- --synthetic 10000,100000 --seconds 10',
+});
+
+interface Load {
+  url: string;
+  connections: number;
+  seconds: number;
+  requests: { method: 'GET' | 'POST'; path: string; body?: string }[];
+}
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+const KEY = 'bench-key-0001';
+
+/** Child process: autocannon cycling through the prepared requests. */
+async function worker(specJson: string): Promise<void> {
+  type Result = { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
+  const name: string = 'autocannon'; // untyped package: no @types
+  const { default: autocannon } = (await import(name)) as { default: (opts: unknown) => Promise<Result> };
+  const load = JSON.parse(specJson) as Load;
+  let n = 0;
+  const run = (seconds: number) =>
+    autocannon({
+      url: load.url,
+      connections: load.connections,
+      duration: seconds,
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      requests: [
+        {
+          setupRequest: (req: Record<string, unknown>) => {
+            const r = load.requests[n++ % load.requests.length];
+            return { ...req, method: r.method, path: r.path, body: r.body };
+          },
+        },
+      ],
+    });
+  await run(2);
+  const r = await run(load.seconds);
+  const out: LoadResult = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
+  process.stdout.write(JSON.stringify(out));
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+function runLoad(load: Load): Promise<LoadResult> {
+  return new Promise((res, rej) => {
+    const tsx = join(here, '..', 'node_modules', '.bin', 'tsx');
+    const child = spawn(tsx, [join(here, 'bench-serve.ts'), '--worker', JSON.stringify(load)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? res(JSON.parse(out) as LoadResult) : rej(new Error(`autocannon worker exited ${code}`))));
+  });
+}
+
+// ---------- synthetic bundles ----------
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function syntheticBundle(nItems: number, nCustomers: number, k = 64, K = 50): ModelBundle {
+  const r = rng(nItems);
+  const items = Array.from({ length: nItems }, (_, i) => `SKU-${i}`);
+  const categories = Array.from({ length: nItems }, (_, i) => `cat-${i % 200}`);
+  const itemFactors = new Float32Array(nItems * k).map(() => (r() - 0.5) * 0.2);
+  const lists = (width: number): TopKLists => {
+    const indptr = new Int32Array(nItems + 1);
+    const indices = new Int32Array(nItems * width);
+    const scores = new Float32Array(nItems * width);
+    for (let i = 0; i < nItems; i++) {
+      for (let j = 0; j < width; j++) {
+        indices[i * width + j] = (i + 1 + Math.floor(r() * 2000)) % nItems;
+        scores[i * width + j] = 1 - j / width;
+      }
+      indptr[i + 1] = (i + 1) * width;
+    }
+    return { indptr, indices, scores };
+  };
+  const ranked = (n: number, offset = 0): RankedList => ({
+    items: Int32Array.from({ length: n }, (_, p) => (p * 7 + offset) % nItems),
+    scores: Float32Array.from({ length: n }, (_, p) => n - p),
+  });
+  const DAY = 86_400_000;
+  const now = Date.now();
+  const customers: CustomerRecord[] = Array.from({ length: nCustomers }, (_, c) => {
+    const m = 5 + Math.floor(r() * 25);
+    const its = new Set<number>();
+    while (its.size < m) its.add(Math.floor(r() * r() * nItems));
+    const idx = Int32Array.from(its);
+    return {
+      customerId: `syn-${c}`,
+      vector: new Float32Array(k).map(() => (r() - 0.5) * 2),
+      segment: 'repeat',
+      items: idx,
+      counts: Float32Array.from(idx, () => 1 + Math.floor(r() * 4)),
+      lastTime: Float64Array.from(idx, () => now - Math.floor(r() * 200) * DAY),
+      intervalDays: Float32Array.from(idx, () => (r() < 0.5 ? NaN : 7 + r() * 60)),
+    };
+  });
+  return {
+    manifest: {
+      version: `syn-${nItems}`,
+      createdAt: new Date().toISOString(),
+      data: { source: 'synthetic', from: null, to: null, customers: nCustomers, items: nItems, lines: 0, orders: 0 },
+      params: { k, K },
+      metrics: {},
+      timings: {},
+      files: {},
+    },
+    items,
+    itemCategories: categories,
+    als: { k, reg: 1, alpha: 1, itemFactors },
+    neighbours: lists(K),
+    fbt: lists(20),
+    popular: {
+      global: ranked(Math.min(nItems, 5000)),
+      trending: ranked(Math.min(nItems, 1000), 3),
+      byStore: { S1: ranked(Math.min(nItems, 2000), 1), S2: ranked(Math.min(nItems, 2000), 2) },
+      bySegment: { repeat: ranked(Math.min(nItems, 2000), 5) },
+    },
+    blend: { factors: 1, repeat: 0.5 },
+    customers,
+  };
+}
+
+// ---------- one bench round ----------
+interface Round {
+  bundle: string;
+  items: number;
+  k: number | null;
+  endpoints: Record<string, LoadResult & { pctOfBare: number }>;
+}
+
+async function benchBundle(
+  bundle: ModelBundle,
+  label: string,
+  o: { connections: number; seconds: number; customers: number; redisUrl: string; bare: LoadResult; log: (s: string) => void },
+): Promise<Round> {
+  const prefix = `omnirec-bench-${process.pid}`;
+  const version = `bench-${Date.now()}`;
+  const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: 'memory://' });
+  // the sampled customers exist in the history store with consent; the bundle's records carry their unified ids
+  const r = rng(42);
+  const sample = new Set<number>();
+  const want = Math.min(o.customers, bundle.customers.filter((c) => c.vector).length);
+  while (sample.size < want) {
+    const c = Math.floor(r() * bundle.customers.length);
+    if (bundle.customers[c].vector) sample.add(c);
+  }
+  o.log(`  ${label}: registering ${sample.size} customers in the embedded store`);
+  const ids: string[] = [];
+  for (const c of sample) {
+    const rec = bundle.customers[c];
+    const id = await store.resolveIdentity([{ kind: 'external', value: rec.customerId }]);
+    await store.setConsent(id, 'personalisation', true, 'bench');
+    bundle.customers[c] = { ...rec, customerId: id };
+    ids.push(id);
+  }
+  o.log(`  ${label}: publishing to ${o.redisUrl} (prefix ${prefix})`);
+  const cfg = parseConfig({
+    REDIS_URL: o.redisUrl,
+    CACHE_PREFIX: prefix,
+    API_KEYS: `${KEY}:storefront`,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    SHUTDOWN_GRACE_MS: '2000',
+  });
+  const cache = await openVectorCache(cfg, { require: true });
+  const pub = await publishBundle(cache, cacheKeys(prefix), bundle, { version });
+  o.log(`  ${label}: published ${pub.items} items, ${pub.customers} customers, ${(pub.bytes / 1048576).toFixed(1)} MB in ${pub.seconds.toFixed(1)} s`);
+  // logs are formatted (JSON.stringify per request, as in production) and discarded
+  const svc = await startService(cfg, { store, logger: createLogger('info', () => {}) });
+  const n = bundle.items.length;
+  const pick = () => bundle.items[Math.floor(r() * r() * n)];
+  const reqs = (f: () => Load['requests'][number]) => Array.from({ length: 2000 }, f);
+  const loads: Record<string, Load['requests']> = {
+    similar: reqs(() => ({ method: 'GET', path: `/v1/items/${encodeURIComponent(pick())}/similar?limit=10` })),
+    personal: reqs(() => ({ method: 'GET', path: `/v1/customers/${ids[Math.floor(r() * ids.length)]}/recommendations?limit=10` })),
+    basket: reqs(() => ({
+      method: 'POST',
+      path: '/v1/baskets/recommendations',
+      body: JSON.stringify({ items: Array.from({ length: 1 + Math.floor(r() * 3) }, pick), limit: 10 }),
+    })),
+    session: reqs(() => ({
+      method: 'POST',
+      path: '/v1/sessions/recommendations',
+      body: JSON.stringify({ items: Array.from({ length: 1 + Math.floor(r() * 4) }, pick), limit: 10 }),
+    })),
+  };
+  const endpoints: Round['endpoints'] = {};
+  try {
+    for (const [name, requests] of Object.entries(loads)) {
+      o.log(`  ${label}: loading ${name} (${o.connections} connections, ${o.seconds} s)`);
+      const res = await runLoad({ url: svc.url, connections: o.connections, seconds: o.seconds, requests });
+      endpoints[name] = { ...res, pctOfBare: (100 * res.rps) / o.bare.rps };
+    }
+  } finally {
+    await svc.close();
+    await cache.close();
+    const redis = new Redis(o.redisUrl);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await redis.quit();
+  }
+  return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints };
+}
+
+async function bareExpress(o: { connections: number; seconds: number }): Promise<LoadResult> {
+  const app = express();
+  const body = {
+    items: Array.from({ length: 10 }, (_, i) => ({ sku: `SKU-${i}`, score: 0.5, reason: { type: 'similar_to', sku: 'SKU-0' }, category: 'cat' })),
+    model: { version: 'bare', source: 'neighbours' },
+    fallback: false,
+  };
+  app.get('/bare', (_req, res) => {
+    res.json(body);
+  });
+  const server = await new Promise<Server>((res) => {
+    const s = app.listen(0, '127.0.0.1', () => res(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    return await runLoad({ url, connections: o.connections, seconds: o.seconds, requests: [{ method: 'GET', path: '/bare' }] });
+  } finally {
+    await new Promise((res) => server.close(res));
+  }
+}
+
+runCli(async () => {
+  const { flags } = parseCli(spec);
+  if (flags.worker) return worker(flags.worker);
+  const sources = [flags.data, flags.bundle, flags.synthetic].filter(Boolean).length;
+  if (sources > 1) throw new UsageError('give one of --data, --bundle, --synthetic');
+  const log = (s: string) => {
+    if (!flags.quiet) process.stderr.write(`${s}\n`);
+  };
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, redisUrl, log };
+
+  const bundles: { label: string; load: () => Promise<ModelBundle> }[] = [];
+  if (flags.bundle) {
+    const dir = resolve(flags.bundle);
+    bundles.push({ label: basename(dir), load: () => readBundle(dirname(dir), basename(dir)) });
+  } else if (flags.synthetic) {
+    for (const s of flags.synthetic.split(',')) {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 10) throw new UsageError(`--synthetic: "${s}" is not a number of items`);
+      bundles.push({ label: `synthetic ${n} items`, load: async () => syntheticBundle(n, Math.max(flags.customers, 5000)) });
+    }
+  } else {
+    const data = flags.data ?? join(here, '..', '..', 'shared', 'data', 'online_retail.csv.gz');
+    bundles.push({
+      label: basename(data),
+      load: async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'omnirec-bench-'));
+        try {
+          log(`training on ${data} (npm run train)`);
+          const t = spawnSync(join(here, '..', 'node_modules', '.bin', 'tsx'), [join(here, 'train.ts'), '--data', data, '--version', 'bench', '--model-dir', dir, '--quiet'], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          });
+          if (t.status !== 0) throw new Error(`training failed (exit ${t.status})`);
+          return await readBundle(dir, 'bench');
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    });
+  }
+
+  log(`bare Express (${o.connections} connections, ${o.seconds} s)`);
+  const bare = await bareExpress(o);
+  log(`  bare: ${bare.rps.toFixed(0)} req/s, p50 ${bare.p50} ms, p99 ${bare.p99} ms`);
+  const rounds: Round[] = [];
+  for (const b of bundles) {
+    const bundle = await b.load();
+    rounds.push(await benchBundle(bundle, b.label, { ...o, bare }));
+  }
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ connections: o.connections, seconds: o.seconds, bare, rounds }, null, 2) + '\n');
+    return;
+  }
+  const rows = [['bundle', 'items', 'endpoint', 'req/s', '% of bare', 'p50 ms', 'p99 ms', 'non-2xx']];
+  rows.push(['bare Express', '-', 'GET /bare', bare.rps.toFixed(0), '100', String(bare.p50), String(bare.p99), String(bare.non2xx)]);
+  for (const r of rounds) {
+    for (const [name, e] of Object.entries(r.endpoints)) {
+      rows.push([r.bundle, String(r.items), name, e.rps.toFixed(0), e.pctOfBare.toFixed(0), String(e.p50), String(e.p99), String(e.non2xx + e.errors)]);
+    }
+  }
+  const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(w[i])).join('  ') + '\n');
+});

@@ -1,0 +1,115 @@
+/**
+ * Starts the whole service from configuration: history store, model source, publishing
+ * (admin endpoints), inventory snapshot, the Express app, and an HTTP server; returns a
+ * handle whose close() shuts down gracefully (stop accepting, let in-flight requests finish
+ * within SHUTDOWN_GRACE_MS, then close the dependencies). Used by src/server.ts and bench:serve.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cacheKeys } from '../cache/keys.js';
+import type { ModelSource } from '../cache/model-source.js';
+import { openModelSource } from '../cache/open-model-source.js';
+import { openVectorCache } from '../cache/open-vector-cache.js';
+import type { VectorCache } from '../cache/vector-cache.js';
+import type { Config } from '../config.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { parseFallbackChain } from '../serve/fallback-chain.js';
+import { InventorySnapshot } from '../serve/inventory-snapshot.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { type ApiKeys, parseApiKeys } from './api-keys.js';
+import { type App, createApp } from './create-app.js';
+import { createLogger, type Logger } from './logger.js';
+import { cacheModelAdmin } from './cache-model-admin.js';
+
+export interface RunningService {
+  server: Server;
+  url: string;
+  app: App;
+  store: Store;
+  source: ModelSource;
+  logger: Logger;
+  /** Graceful shutdown: resolves when every dependency is closed. */
+  close(): Promise<void>;
+}
+
+/** The API keys from configuration, or null when auth is disabled; throws when neither is configured. */
+export function authFromConfig(cfg: Pick<Config, 'API_KEYS' | 'AUTH_DISABLED'>, logger: Logger): ApiKeys | null {
+  if (cfg.AUTH_DISABLED) {
+    logger.warn('AUTH_DISABLED=true: API-key authentication is OFF, every route is open to anyone who can reach this port. Local use only!', {
+      auth: 'disabled',
+    });
+    return null;
+  }
+  const keys = parseApiKeys(cfg.API_KEYS);
+  if (keys.size === 0) {
+    throw new InvalidArgumentError(
+      'no API keys configured: set API_KEYS="<key>:<scope>+<scope>,..." (scopes: storefront, associate, events, admin), or AUTH_DISABLED=true for local use',
+      { field: 'API_KEYS' },
+    );
+  }
+  return keys;
+}
+
+export interface StartOptions {
+  /** Use these instead of opening them from configuration (they are closed with the service). */
+  store?: Store;
+  source?: ModelSource;
+  logger?: Logger;
+  /** Register prom-client's process metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+export async function startService(cfg: Config, options: StartOptions = {}): Promise<RunningService> {
+  const logger = options.logger ?? createLogger(cfg.LOG_LEVEL);
+  const apiKeys = authFromConfig(cfg, logger);
+  const chain = parseFallbackChain(cfg.FALLBACK_CHAIN);
+  const store = options.store ?? (await openStore(cfg));
+  const source =
+    options.source ??
+    (await openModelSource(cfg, {
+      log: (level, msg, context) => logger[level](msg, { component: 'model-source', ...context }),
+    }));
+  let adminCache: VectorCache | null = null;
+  const keys = cacheKeys(cfg.CACHE_PREFIX);
+  const cache = async () => (adminCache ??= await openVectorCache(cfg, { require: true }));
+  const refresh = (source as { refresh?: (announced?: string) => Promise<void> }).refresh?.bind(source);
+  const admin = cacheModelAdmin({ cache, keys, modelDir: cfg.MODEL_DIR, refresh, logger });
+  const inventory = new InventorySnapshot(
+    () => store.inventory(),
+    (err) => logger.warn('inventory refresh failed; keeping the previous snapshot', { err }),
+  );
+  await inventory.start(cfg.INVENTORY_REFRESH_S * 1000);
+  const app = createApp({ store, source, inventory, logger, apiKeys, chain, admin, defaultMetrics: options.defaultMetrics });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.app.listen(cfg.PORT, cfg.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  server.keepAliveTimeout = 65_000;
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
+  logger.info('listening', { url, version: source.current()?.version ?? null, auth: apiKeys ? 'api-keys' : 'disabled' });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      logger.info('shutting down: draining in-flight requests', { graceMs: cfg.SHUTDOWN_GRACE_MS });
+      app.drain();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        logger.warn('grace period over: closing remaining connections');
+        server.closeAllConnections();
+      }, cfg.SHUTDOWN_GRACE_MS);
+      timer.unref();
+      // idle keep-alive sockets that finish a request later are closed as they go idle
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      await closed;
+      clearInterval(idle);
+      clearTimeout(timer);
+      inventory.stop();
+      await Promise.allSettled([source.close(), store.close(), adminCache?.close()]);
+      logger.info('stopped');
+    })());
+  return { server, url, app, store, source, logger, close };
+}
