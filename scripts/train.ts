@@ -7,8 +7,7 @@ import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { config } from '../src/config.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
-import { buildDataset } from '../src/train/dataset.js';
-import { readHistory } from '../src/train/history-input.js';
+import { datasetFromFile, readHistory } from '../src/train/history-input.js';
 import { modelEntries } from '../src/train/model-registry.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
 import { trainBundle } from '../src/train/train-bundle.js';
@@ -50,14 +49,17 @@ runCli(async () => {
   const stages = new Stages({ quiet: flags.quiet });
   const t0 = performance.now();
 
-  const input = await stages.run('load', (progress) => readHistory({ data: flags.data, progress }));
-  const data = await stages.run('dataset', () => buildDataset(input.lines, cfg.weighting));
+  if (!flags.data) throw new UsageError('training from the history store is not wired yet: pass --data <file>');
+  const dataFile = flags.data;
+  const input = await stages.run('load + dataset', (progress) => datasetFromFile(dataFile, cfg.weighting, progress));
+  const data = input.dataset;
   if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
   const { bundle } = await trainBundle(data, {
     version,
     source: input.source,
     config: cfg,
     stages,
+    itemCategories: input.itemCategories,
     dataExtra: { skipped: input.skipped, rejected: input.rejected },
   });
   const trainSeconds = (performance.now() - t0) / 1000;
@@ -65,12 +67,13 @@ runCli(async () => {
   let report = null;
   if (flags.evaluate) {
     const evalStages = new Stages({ quiet: flags.quiet });
-    report = await runEvaluation(input.lines, {
+    const history = await evalStages.run('load (evaluation)', (progress) => readHistory({ data: dataFile, progress }));
+    report = await runEvaluation(history.lines, {
       cutoff: flags.cutoff,
       holdoutDays: flags['holdout-days'],
       models: evalModels,
       config: cfg,
-      source: input.source,
+      source: history.source,
       stages: evalStages,
     });
     bundle.manifest.metrics = { cutoff: report.cutoff, dataset: report.dataset, models: report.models };

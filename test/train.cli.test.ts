@@ -61,7 +61,8 @@ describe('npm run train', () => {
     const manifest = JSON.parse(r.stdout) as { version: string; data: Record<string, unknown>; timings: Record<string, number>; metrics: { models: Record<string, unknown> } };
     expect(manifest.version).toBe('v1');
     expect(manifest.data).toMatchObject({ customers: 6, items: 7 });
-    expect(manifest.timings.dataset).toBeGreaterThanOrEqual(0);
+    expect(manifest.timings['load + dataset']).toBeGreaterThanOrEqual(0);
+    expect(manifest.timings.item_knn).toBeGreaterThanOrEqual(0);
     expect(Object.keys(manifest.metrics.models)).toContain('popularity');
     const bundle = await readBundle(models, 'v1');
     expect([...bundle.items].sort()).toEqual(['A10', 'B10', 'C10', 'D10', 'E10', 'F10', 'G10']);

@@ -213,6 +213,38 @@ export class DatasetBuilder {
     }
   }
 
+  /**
+   * Renames customers before `finish`, merging those that get the same id (e.g. provisional
+   * identity-graph nodes resolved once the whole file is read). Not with a fixed customer index.
+   */
+  relabelCustomers(rename: (id: string) => string): void {
+    if (this.fixedCustomers) throw new InvalidArgumentError('cannot relabel a fixed customer index');
+    const next = new Map<string, number>();
+    const ids: string[] = [];
+    const map = new Int32Array(this.customers.length);
+    this.customers.forEach((old, c) => {
+      const id = rename(old);
+      let n = next.get(id);
+      if (n === undefined) {
+        n = ids.length;
+        next.set(id, n);
+        ids.push(id);
+      }
+      map[c] = n;
+    });
+    const cust = this.cust.a;
+    for (let p = 0; p < this.cust.length; p++) if (cust[p] >= 0) cust[p] = map[cust[p]];
+    this.customers.length = 0;
+    for (const id of ids) this.customers.push(id);
+    this.customerIndex.clear();
+    for (const [id, n] of next) this.customerIndex.set(id, n);
+  }
+
+  /** Number of lines added so far. */
+  get linesRead(): number {
+    return this.lines;
+  }
+
   /** Builds weights, counts, baskets and the side data. */
   finish(weighting: WeightingOptions = DEFAULT_WEIGHTING): Dataset {
     const problems = weightingProblems(weighting);

@@ -1,10 +1,21 @@
 /**
- * Where training and evaluation read unified history from: a file (`--data`, no database needed;
- * src/ingest's readHistoryFile) or the history store (the default).
+ * Where training and evaluation read unified history from: a file (`--data`, no database needed)
+ * or the history store (the default).
+ *
+ * - `readHistory` holds every line in memory (evaluation's split needs them all);
+ * - `datasetFromFile` streams a file straight into a DatasetBuilder (a few typed arrays per line),
+ *   unifying identities with the in-memory identity graph once the whole file is read — the path
+ *   that scales to tens of millions of lines;
+ * - `datasetFromStore` streams the store's history (already unified) the same way.
  */
 import { NotSupportedError } from '../core/errors.js';
+import { IdentityGraph } from '../core/identity-graph.js';
 import type { HistoryLine } from '../core/records.js';
-import { readHistoryFile } from '../ingest/read-history-file.js';
+import { readOrderFile } from '../ingest/read-data-file.js';
+import { readHistoryFile, resolveOrderPath } from '../ingest/read-history-file.js';
+import type { Store } from '../store/store.js';
+import { type Dataset, DatasetBuilder } from './dataset.js';
+import type { WeightingOptions } from './weighting.js';
 
 export interface HistoryInput {
   /** What was read, for the manifest ("file:<path>" or "store:<backend>"). */
@@ -15,11 +26,85 @@ export interface HistoryInput {
   rejected: Record<string, number>;
 }
 
+type ProgressFn = (done: number, total: number) => void;
+
 /** Reads the whole history into memory. */
-export async function readHistory(options: { data?: string; progress?: (done: number, total: number) => void }): Promise<HistoryInput> {
+export async function readHistory(options: { data?: string; store?: Store; progress?: ProgressFn }): Promise<HistoryInput> {
   if (options.data) {
     const r = await readHistoryFile(options.data, { onProgress: options.progress });
     return { source: `file:${options.data}`, lines: r.lines, skipped: r.skipped, rejected: r.rejected };
   }
-  throw new NotSupportedError('reading from the history store is not available yet: pass --data <file>');
+  if (options.store) {
+    const lines: HistoryLine[] = [];
+    for await (const batch of options.store.historyLines({ batchSize: 50_000 })) {
+      for (const l of batch) lines.push(l);
+      options.progress?.(lines.length, lines.length);
+    }
+    return { source: `store:${options.store.backend}`, lines, skipped: {}, rejected: {} };
+  }
+  throw new NotSupportedError('no history source: give a file or a store');
+}
+
+export interface DatasetInput {
+  source: string;
+  dataset: Dataset;
+  /** Item index → category (null when unknown). */
+  itemCategories: (string | null)[];
+  skipped: Record<string, number>;
+  rejected: Record<string, number>;
+}
+
+/** Streams an order file into a dataset (identities unified by the identity graph). */
+export async function datasetFromFile(path: string, weighting: WeightingOptions, progress?: ProgressFn): Promise<DatasetInput> {
+  const file = await resolveOrderPath(path);
+  const graph = new IdentityGraph();
+  const builder = new DatasetBuilder();
+  const categories = new Map<string, string>();
+  const skipped: Record<string, number> = {};
+  const rejected: Record<string, number> = {};
+  const batch: HistoryLine[] = [];
+  for await (const b of readOrderFile(file, { batchSize: 50_000 })) {
+    for (const r of b.rejects) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
+    for (const [k, v] of Object.entries(b.skipped)) skipped[k] = (skipped[k] ?? 0) + (v ?? 0);
+    batch.length = 0;
+    for (const l of b.lines) {
+      // provisional customer: the graph node; resolved to the unified id once every link is known
+      const node = l.identifiers.length ? graph.add(l.identifiers) : -1;
+      if (l.category !== null) categories.set(l.sku, l.category);
+      batch.push({
+        customerId: node < 0 ? null : String(node),
+        orderId: l.orderId,
+        channel: l.channel,
+        storeId: l.storeId,
+        time: l.time,
+        sku: l.sku,
+        quantity: l.quantity,
+        unitPrice: l.unitPrice,
+      });
+    }
+    builder.add(batch);
+    progress?.(b.bytesRead, b.totalBytes);
+  }
+  builder.relabelCustomers((node) => graph.idOfNode(Number(node)));
+  const dataset = builder.finish(weighting);
+  return { source: `file:${path}`, dataset, itemCategories: dataset.items.map((s) => categories.get(s) ?? null), skipped, rejected };
+}
+
+/** Streams the store's unified history into a dataset; categories from the store's products. */
+export async function datasetFromStore(store: Store, weighting: WeightingOptions, progress?: ProgressFn): Promise<DatasetInput> {
+  const builder = new DatasetBuilder();
+  for await (const batch of store.historyLines({ batchSize: 50_000 })) {
+    builder.add(batch);
+    progress?.(builder.linesRead, builder.linesRead);
+  }
+  const dataset = builder.finish(weighting);
+  const categories = new Map<string, string | null>();
+  for (const p of await store.products()) categories.set(p.sku, p.category);
+  return {
+    source: `store:${store.backend}`,
+    dataset,
+    itemCategories: dataset.items.map((s) => categories.get(s) ?? null),
+    skipped: {},
+    rejected: {},
+  };
 }
