@@ -194,6 +194,19 @@ for (const backend of backends) {
       await expect(cleanup(cache, keys, -1)).rejects.toThrow(/keep/);
     });
 
+    it('a publish that fails half-way changes nothing and leaves no keys behind', async () => {
+      keys = cacheKeys(`omnirec_t_${randomBytes(4).toString('hex')}`);
+      const cache = await open();
+      await publishBundle(cache, keys, fixtureBundle('v1'));
+      const bad = fixtureBundle('v2', { tag: 2 });
+      bad.customers[9] = { ...bad.customers[9], counts: new Float32Array(99) };
+      await expect(publishBundle(cache, keys, bad, { batchSize: 4 })).rejects.toThrow(/cust-9: items, counts/);
+      expect((await cache.getMany([keys.current]))[0]?.toString()).toBe('v1');
+      expect((await listVersions(cache, keys)).map((v) => v.version)).toEqual(['v1']);
+      for (const p of keys.versionPatterns('v2')) for await (const batch of cache.scan(p)) expect(batch).toEqual([]);
+      await expect(loadModel(cache, keys, 'v2')).rejects.toThrow(NotFoundError);
+    });
+
     it('reads, overwrites and deletes customer records through the LRU', async () => {
       keys = cacheKeys(`omnirec_t_${randomBytes(4).toString('hex')}`);
       const cache = await open();

@@ -74,20 +74,14 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
     // never leave a marker on a version being rewritten; drop stale keys unless it is in service
     await cache.delete([keys.complete(version)]);
     if (previous !== version) await dropKeys(cache, keys, version);
-    const itemEntries = ITEM_BLOBS.map((b) => [keys.blob(version, b), blobs[b]] as [string, Buffer]);
-    await cache.writeBatch(itemEntries);
-    for (const [, b] of itemEntries) bytes += b.length;
-    for (let i = 0; i < total; i += batchSize) {
-      const batch: [string, Buffer][] = [];
-      for (const r of bundle.customers.slice(i, i + batchSize)) {
-        const v = encodeCustomer(r);
-        bytes += v.length;
-        batch.push([keys.customer(version, r.customerId), v]);
-      }
-      await cache.writeBatch(batch);
-      options.progress?.(Math.min(total, i + batchSize), total);
+    try {
+      bytes = await writeVersion(cache, keys, version, blobs, bundle, batchSize, options.progress);
+      await verify(cache, keys, version, blobs, bundle);
+    } catch (e) {
+      // leave no half-written version behind (best effort: the cache may be what failed)
+      if (previous !== version) await dropKeys(cache, keys, version).catch(() => undefined);
+      throw e;
     }
-    await verify(cache, keys, version, blobs, bundle);
     await cache.writeBatch([[keys.complete(version), JSON.stringify({ digest, customers: total })]]);
   }
   // publish times are strictly increasing, so "the version published before" is always well defined
@@ -104,6 +98,35 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
   await cache.hashSet(keys.versions, version, JSON.stringify(info));
   await cache.setAndPublish(keys.current, version, keys.announce, version);
   return { ...info, previous, reused, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Writes the item blobs, then the customer records in batches; returns the bytes written. */
+async function writeVersion(
+  cache: VectorCache,
+  keys: CacheKeys,
+  version: string,
+  blobs: Record<string, Buffer>,
+  bundle: ModelBundle,
+  batchSize: number,
+  progress?: (done: number, total: number) => void,
+): Promise<number> {
+  let bytes = 0;
+  const itemEntries = ITEM_BLOBS.map((b) => [keys.blob(version, b), blobs[b]] as [string, Buffer]);
+  await cache.writeBatch(itemEntries);
+  for (const [, b] of itemEntries) bytes += b.length;
+  const total = bundle.customers.length;
+  for (let i = 0; i < total; i += batchSize) {
+    const batch: [string, Buffer][] = [];
+    for (let j = i; j < Math.min(total, i + batchSize); j++) {
+      const r = bundle.customers[j];
+      const v = encodeCustomer(r);
+      bytes += v.length;
+      batch.push([keys.customer(version, r.customerId), v]);
+    }
+    await cache.writeBatch(batch);
+    progress?.(Math.min(total, i + batchSize), total);
+  }
+  return bytes;
 }
 
 /** Reads back every item blob (checksums) and counts every customer key before the flip. */
