@@ -1,0 +1,51 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { SqlClient } from './sql-client.js';
+
+/** A numbered migration: `NNN_name.sql` in src/store/migrations/. */
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+/** The migrations directory (next to this file; from a build in dist/, the source tree's). */
+export function migrationsDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, 'migrations'), path.resolve(here, '../../../src/store/migrations')];
+  const found = candidates.find((d) => existsSync(d));
+  if (!found) throw new Error(`migrations not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/** Every migration in name order. */
+export function loadMigrations(dir = migrationsDir()): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ name: f.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, f), 'utf8') }));
+}
+
+/**
+ * Applies the migrations not yet recorded in schema_migrations, each in its own transaction
+ * (PostgreSQL: under an advisory lock, so concurrent starters apply each once). Returns the
+ * names applied, in order; [] when up to date.
+ */
+export async function migrate(db: SqlClient, migrations: Migration[] = loadMigrations()): Promise<string[]> {
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  const applied: string[] = [];
+  for (const m of migrations) {
+    const done = await db.transaction(async (tx) => {
+      if (db.capabilities.concurrentWriters) await tx.query('SELECT pg_advisory_xact_lock(7262540)');
+      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE name = $1', [m.name]);
+      if (seen.rowCount > 0) return false;
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [m.name]);
+      return true;
+    });
+    if (done) applied.push(m.name);
+  }
+  return applied;
+}

@@ -1,0 +1,41 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type { Config } from '../config.js';
+import { pgClient } from './pg-client.js';
+import { pgliteClient } from './pglite-client.js';
+import { SqlStore } from './sql-store.js';
+import type { Store } from './store.js';
+
+export interface OpenStoreOptions {
+  /** Apply pending migrations on open (default true). */
+  migrate?: boolean;
+  /** Work inside this schema (created if missing) instead of public: test isolation. */
+  schema?: string;
+  /** Embedded backend only: share this PGlite instance instead of starting one. */
+  pglite?: PGlite;
+  /** PostgreSQL pool size (default 4). */
+  poolSize?: number;
+}
+
+/**
+ * The history store chosen by configuration: DATABASE_URL set → PostgreSQL through a pg pool;
+ * otherwise the embedded PGlite persisted in PGLITE_DIR ("memory://" keeps nothing).
+ * @example const store = await openStore(config()); await store.totals();
+ */
+export async function openStore(
+  cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'>,
+  options: OpenStoreOptions = {},
+): Promise<SqlStore & Store> {
+  const db = cfg.DATABASE_URL
+    ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize })
+    : await pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
+  const store = new SqlStore(db);
+  if (options.migrate ?? true) {
+    try {
+      await store.migrate();
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+  }
+  return store;
+}

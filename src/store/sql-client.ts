@@ -1,0 +1,48 @@
+/**
+ * The narrow SQL surface the history store is written against (in the spirit of kysely's
+ * drivers): one store implementation in SQL, two tiny adapters (pg pool, embedded PGlite).
+ * Differences between backends are declared as capability flags, not scattered `if`s.
+ */
+
+export interface SqlResult<R> {
+  rows: R[];
+  /** Rows returned or affected. */
+  rowCount: number;
+}
+
+/** What can run statements: the client itself or an open transaction. */
+export interface SqlExecutor {
+  /** One statement with positional parameters ($1, $2, ...); arrays bind as SQL arrays. */
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<SqlResult<R>>;
+  /** Several statements separated by semicolons, without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /**
+   * `COPY <table> (<cols>) FROM STDIN WITH (FORMAT csv)` fed with `data` (CSV text, no header);
+   * returns the number of rows copied.
+   * @example await tx.copyFrom('COPY staging (a, b) FROM STDIN WITH (FORMAT csv)', 'x,1\ny,2\n')
+   */
+  copyFrom(copySql: string, data: string | Buffer): Promise<number>;
+}
+
+export interface SqlCapabilities {
+  /** Several connections run statements at the same time (a pool), so writers must lock. */
+  concurrentWriters: boolean;
+  /** `CREATE DATABASE` gives test isolation (false: one embedded database, isolate by schema). */
+  createDatabase: boolean;
+  /** Data survives close() (false for in-memory PGlite). */
+  persistent: boolean;
+}
+
+export interface SqlClient extends SqlExecutor {
+  readonly dialect: 'postgres' | 'pglite';
+  readonly capabilities: SqlCapabilities;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A schema name safe to interpolate (letters, digits, underscore). */
+export function checkSchemaName(schema: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
+  return schema;
+}

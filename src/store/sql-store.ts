@@ -1,0 +1,337 @@
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
+import { planImport, type PlannedProduct } from './import-plan.js';
+import { migrate } from './migrate.js';
+import { resolveIdentities } from './resolve-identities.js';
+import type { SqlClient, SqlExecutor } from './sql-client.js';
+import type {
+  ConsentRecord,
+  CustomerProfile,
+  ImportBatchResult,
+  MergeLogEntry,
+  Store,
+  StoreTotals,
+} from './store.js';
+
+/** Advisory lock key serialising writers that resolve identities (PostgreSQL only). */
+const IDENTITY_LOCK = 7262541;
+const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+
+/**
+ * The Store in SQL, over any SqlClient (pg pool or PGlite): same migrations, same queries.
+ * Customer ids are decimal bigint strings; merged-away ids resolve through aliases.
+ */
+export class SqlStore implements Store {
+  readonly backend: 'postgres' | 'pglite';
+
+  constructor(readonly db: SqlClient) {
+    this.backend = db.dialect;
+  }
+
+  migrate(): Promise<string[]> {
+    return migrate(this.db);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  private async lock(tx: SqlExecutor): Promise<void> {
+    if (this.db.capabilities.concurrentWriters) await tx.query('SELECT pg_advisory_xact_lock($1)', [IDENTITY_LOCK]);
+  }
+
+  async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
+    if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
+    const plan = planImport(lines);
+    return this.db.transaction(async (tx) => {
+      await this.lock(tx);
+      const { customers, merges } = await resolveIdentities(
+        tx,
+        plan.orders.map((o) => o.identifiers),
+      );
+      if (plan.stores.length > 0) {
+        await tx.query('INSERT INTO stores (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [plan.stores]);
+      }
+      await upsertProducts(tx, plan.products);
+      const o = plan.orders;
+      await tx.query(
+        `INSERT INTO orders (source_id, channel, store_id, placed_at, customer_id)
+           SELECT s, c, st, to_timestamp(t / 1000.0), cu
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bigint[]) AS u(s, c, st, t, cu)
+         ON CONFLICT (source_id) DO NOTHING`,
+        [o.map((x) => x.sourceId), o.map((x) => x.channel), o.map((x) => x.storeId), o.map((x) => x.time), customers],
+      );
+      const l = plan.lines;
+      const r = await tx.query(
+        `INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
+           SELECT o.id, u.n, u.sku, u.q, u.p, u.c
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], $6::text[]) AS u(src, n, sku, q, p, c)
+             JOIN orders o ON o.source_id = u.src
+         ON CONFLICT DO NOTHING`,
+        [l.orderId, l.lineNo, l.sku, l.quantity, l.unitPrice, l.cancels],
+      );
+      return { imported: r.rowCount, duplicates: lines.length - r.rowCount, merges };
+    });
+  }
+
+  async resolveIdentity(identifiers: Identifier[]): Promise<string> {
+    if (identifiers.length === 0) throw new InvalidArgumentError('resolveIdentity needs at least one identifier');
+    return this.db.transaction(async (tx) => {
+      await this.lock(tx);
+      const { customers } = await resolveIdentities(tx, [identifiers]);
+      return customers[0]!;
+    });
+  }
+
+  async setConsent(customerId: string, purpose: ConsentPurpose, granted: boolean, source: string, at = new Date()): Promise<void> {
+    const id = await this.canonicalCustomerId(customerId);
+    if (id === null) throw new NotFoundError(`unknown customer ${customerId}`, { customerId });
+    await this.db.query(
+      'INSERT INTO consent (customer_id, purpose, granted, at, source) VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5)',
+      [id, purpose, granted, at.getTime(), source],
+    );
+  }
+
+  async setInventory(rows: { storeId: string; sku: string; quantity: number }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const last = new Map<string, { storeId: string; sku: string; quantity: number }>();
+    for (const r of rows) last.set(`${r.storeId}\u0001${r.sku}`, r);
+    const u = [...last.values()];
+    await this.db.transaction(async (tx) => {
+      await tx.query('INSERT INTO stores (id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING', [u.map((r) => r.storeId)]);
+      await tx.query(
+        `INSERT INTO store_inventory (store_id, sku, quantity, updated_at)
+           SELECT s, k, q, now() FROM unnest($1::text[], $2::text[], $3::int[]) AS u(s, k, q)
+         ON CONFLICT (store_id, sku) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at`,
+        [u.map((r) => r.storeId), u.map((r) => r.sku), u.map((r) => r.quantity)],
+      );
+    });
+  }
+
+  async saveSegments(rows: { customerId: string; segment: Segment }[]): Promise<void> {
+    const ok = rows.filter((r) => CUSTOMER_ID.test(r.customerId));
+    if (ok.length === 0) return;
+    await this.db.query(
+      `INSERT INTO customer_segments (customer_id, segment, updated_at)
+         SELECT DISTINCT ON (c.id) c.id, u.seg, clock_timestamp()
+           FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(id, seg, n)
+           LEFT JOIN customer_aliases a ON a.merged_id = u.id
+           JOIN customers c ON c.id = coalesce(a.survivor_id, u.id)
+          ORDER BY c.id, u.n DESC
+       ON CONFLICT (customer_id) DO UPDATE SET segment = excluded.segment, updated_at = excluded.updated_at`,
+      [ok.map((r) => r.customerId), ok.map((r) => r.segment)],
+    );
+  }
+
+  async totals(): Promise<StoreTotals> {
+    const r = await this.db.query<StoreTotals>(
+      `SELECT (SELECT count(*) FROM customers)::int AS customers, (SELECT count(*) FROM products)::int AS products,
+              (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM order_lines)::int AS lines,
+              (SELECT count(*) FROM stores)::int AS stores`,
+    );
+    return r.rows[0];
+  }
+
+  async findCustomer(identifier: Identifier): Promise<string | null> {
+    const r = await this.db.query<{ id: string }>(
+      'SELECT customer_id::text AS id FROM customer_identifiers WHERE kind = $1 AND value = $2',
+      [identifier.kind, identifier.value],
+    );
+    return r.rows[0]?.id ?? null;
+  }
+
+  async canonicalCustomerId(customerId: string): Promise<string | null> {
+    if (!CUSTOMER_ID.test(customerId)) return null;
+    const r = await this.db.query<{ id: string }>(
+      `SELECT id::text AS id FROM customers WHERE id = $1::bigint
+       UNION ALL SELECT survivor_id::text FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1`,
+      [customerId],
+    );
+    return r.rows[0]?.id ?? null;
+  }
+
+  async customerProfile(customerId: string): Promise<CustomerProfile | null> {
+    const id = await this.canonicalCustomerId(customerId);
+    if (id === null) return null;
+    const [idents, orders, channels, revenue, segment, consent] = await Promise.all([
+      this.db.query<Identifier>('SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value', [id]),
+      this.db.query<{ n: number; first: number | null; last: number | null }>(
+        `SELECT count(*)::int AS n, ${EPOCH_MS('min(placed_at)')} AS first, ${EPOCH_MS('max(placed_at)')} AS last
+           FROM orders WHERE customer_id = $1`,
+        [id],
+      ),
+      this.db.query<{ channel: Channel; n: number }>(
+        'SELECT channel, count(*)::int AS n FROM orders WHERE customer_id = $1 GROUP BY channel ORDER BY channel',
+        [id],
+      ),
+      this.db.query<{ revenue: number }>(
+        `SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8 AS revenue
+           FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = $1`,
+        [id],
+      ),
+      this.db.query<{ segment: Segment }>('SELECT segment FROM customer_segments WHERE customer_id = $1', [id]),
+      this.latestConsent(id),
+    ]);
+    const o = orders.rows[0];
+    return {
+      customerId: id,
+      identifiers: idents.rows.map((r) => ({ kind: r.kind, value: r.value })),
+      firstOrderAt: iso(o.first),
+      lastOrderAt: iso(o.last),
+      orders: o.n,
+      revenue: Math.round(revenue.rows[0].revenue * 10_000) / 10_000,
+      channels: Object.fromEntries(channels.rows.map((r) => [r.channel, r.n])),
+      segment: segment.rows[0]?.segment ?? null,
+      consent,
+    };
+  }
+
+  private async latestConsent(id: string): Promise<ConsentRecord[]> {
+    const r = await this.db.query<{ purpose: ConsentPurpose; granted: boolean; at: number; source: string }>(
+      `SELECT DISTINCT ON (purpose) purpose, granted, ${EPOCH_MS('at')} AS at, source
+         FROM consent WHERE customer_id = $1 ORDER BY purpose, at DESC, id DESC`,
+      [id],
+    );
+    return r.rows.map((c) => ({ purpose: c.purpose, granted: c.granted, time: iso(c.at)!, source: c.source }));
+  }
+
+  async hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean> {
+    const id = await this.canonicalCustomerId(customerId);
+    if (id === null) return false;
+    const r = await this.db.query<{ granted: boolean }>(
+      'SELECT granted FROM consent WHERE customer_id = $1 AND purpose = $2 ORDER BY at DESC, id DESC LIMIT 1',
+      [id, purpose],
+    );
+    return r.rows[0]?.granted === true;
+  }
+
+  async customerSkus(customerId: string): Promise<string[]> {
+    const id = await this.canonicalCustomerId(customerId);
+    if (id === null) return [];
+    const r = await this.db.query<{ sku: string }>(
+      `SELECT l.sku FROM orders o JOIN order_lines l ON l.order_id = o.id
+        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0 ORDER BY l.sku`,
+      [id],
+    );
+    return r.rows.map((x) => x.sku);
+  }
+
+  /** The customer's id and every id merged into it. */
+  private async idsOf(tx: SqlExecutor, id: string): Promise<string[]> {
+    const r = await tx.query<{ id: string }>('SELECT merged_id::text AS id FROM customer_aliases WHERE survivor_id = $1', [id]);
+    return [id, ...r.rows.map((x) => x.id)];
+  }
+
+  async mergeLog(customerId: string): Promise<MergeLogEntry[]> {
+    const id = await this.canonicalCustomerId(customerId);
+    if (id === null) return [];
+    const ids = await this.idsOf(this.db, id);
+    const r = await this.db.query<{ survivor: string; merged: string; kind: Identifier['kind']; value: string; at: number }>(
+      `SELECT survivor_id::text AS survivor, merged_id::text AS merged, reason_kind AS kind, reason_value AS value,
+              ${EPOCH_MS('at')} AS at
+         FROM merge_log WHERE survivor_id = ANY($1::bigint[]) OR merged_id = ANY($1::bigint[]) ORDER BY at, id`,
+      [ids],
+    );
+    return r.rows.map((m) => ({ survivor: m.survivor, merged: m.merged, reason: { kind: m.kind, value: m.value }, at: iso(m.at)! }));
+  }
+
+  async inventory(): Promise<Map<string, Set<string>>> {
+    const r = await this.db.query<{ store_id: string; sku: string }>(
+      'SELECT store_id, sku FROM store_inventory WHERE quantity > 0 ORDER BY store_id, sku',
+    );
+    const out = new Map<string, Set<string>>();
+    for (const { store_id, sku } of r.rows) {
+      let s = out.get(store_id);
+      if (!s) out.set(store_id, (s = new Set()));
+      s.add(sku);
+    }
+    return out;
+  }
+
+  async products(): Promise<Product[]> {
+    const r = await this.db.query<Product>(
+      'SELECT sku, title, category, price::float8 AS price, active FROM products ORDER BY sku',
+    );
+    return r.rows;
+  }
+
+  async *historyLines(options: { from?: Date; to?: Date; batchSize?: number } = {}): AsyncIterable<HistoryLine[]> {
+    const size = Math.max(1, Math.floor(options.batchSize ?? 10_000));
+    const from = options.from?.getTime() ?? null;
+    const to = options.to?.getTime() ?? null;
+    // keyset pagination on (placed_at, order id, line number): constant memory, no OFFSET
+    let cursor: [number, string, string] | null = null;
+    for (;;) {
+      const r: { rows: (HistoryLine & { oid: string; n: string })[] } = await this.db.query(
+        `SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+                ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity, l.unit_price::float8 AS "unitPrice",
+                o.id::text AS oid, l.line_no::text AS n
+           FROM orders o JOIN order_lines l ON l.order_id = o.id
+          WHERE ($1::float8 IS NULL OR o.placed_at >= to_timestamp($1::float8 / 1000.0))
+            AND ($2::float8 IS NULL OR o.placed_at < to_timestamp($2::float8 / 1000.0))
+            AND ($3::float8 IS NULL OR o.placed_at >= to_timestamp($3::float8 / 1000.0))
+            AND ($3::float8 IS NULL OR (o.placed_at, o.id, l.line_no) > (to_timestamp($3::float8 / 1000.0), $4::bigint, $5::bigint))
+          ORDER BY o.placed_at, o.id, l.line_no
+          LIMIT $6`,
+        [from, to, cursor?.[0] ?? null, cursor?.[1] ?? null, cursor?.[2] ?? null, size],
+      );
+      if (r.rows.length === 0) return;
+      const last = r.rows[r.rows.length - 1];
+      cursor = [last.time, last.oid, last.n];
+      yield r.rows.map(({ oid: _o, n: _n, ...h }) => h);
+      if (r.rows.length < size) return;
+    }
+  }
+
+  async eraseCustomer(customerId: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await this.lock(tx);
+      if (!CUSTOMER_ID.test(customerId)) return false;
+      const c = await tx.query<{ id: string }>(
+        `SELECT id::text AS id FROM customers WHERE id = $1::bigint
+         UNION ALL SELECT survivor_id::text FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1`,
+        [customerId],
+      );
+      const id = c.rows[0]?.id;
+      if (id === undefined) return false;
+      const ids = await this.idsOf(tx, id);
+      await tx.query('DELETE FROM customer_identifiers WHERE customer_id = $1', [id]);
+      await tx.query('DELETE FROM consent WHERE customer_id = $1', [id]);
+      await tx.query('DELETE FROM customer_segments WHERE customer_id = $1', [id]);
+      await tx.query('DELETE FROM merge_log WHERE survivor_id = ANY($1::bigint[]) OR merged_id = ANY($1::bigint[])', [ids]);
+      await tx.query('DELETE FROM customer_aliases WHERE survivor_id = $1', [id]);
+      await tx.query('UPDATE orders SET customer_id = NULL WHERE customer_id = $1', [id]);
+      await tx.query('DELETE FROM customers WHERE id = $1', [id]);
+      return true;
+    });
+  }
+}
+
+async function upsertProducts(tx: SqlExecutor, products: PlannedProduct[]): Promise<void> {
+  if (products.length === 0) return;
+  // each field keeps the value from the most recent source time that had one
+  const pick = (f: string) =>
+    `CASE WHEN excluded.seen_at >= p.seen_at THEN coalesce(excluded.${f}, p.${f}) ELSE coalesce(p.${f}, excluded.${f}) END`;
+  await tx.query(
+    `INSERT INTO products AS p (sku, title, category, price, seen_at)
+       SELECT sku, ti, ca, pr, to_timestamp(t / 1000.0)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[]) AS u(sku, ti, ca, pr, t)
+     ON CONFLICT (sku) DO UPDATE SET title = ${pick('title')}, category = ${pick('category')}, price = ${pick('price')},
+       seen_at = greatest(p.seen_at, excluded.seen_at)
+     WHERE (p.title, p.category, p.price, p.seen_at) IS DISTINCT FROM
+           (${pick('title')}, ${pick('category')}, ${pick('price')}, greatest(p.seen_at, excluded.seen_at))`,
+    [
+      products.map((p) => p.sku),
+      products.map((p) => p.title),
+      products.map((p) => p.category),
+      products.map((p) => p.price),
+      products.map((p) => p.time),
+    ],
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * Which history-store backends a test can run against: always the embedded PGlite, plus a
+ * real PostgreSQL when DATABASE_URL is set (as in CI). Each open() is isolated:
+ * - pglite: a fresh schema in one in-memory PGlite shared by the test file (starting a
+ *   PGlite costs seconds, a schema milliseconds);
+ * - postgres: a fresh database `omnirec_t_<random>` created via DATABASE_URL, dropped by cleanup().
+ * @example
+ *   for (const backend of storeBackends()) describe(backend.name, () => {
+ *     it('...', async () => { const { store, cleanup } = await backend.open(); try { ... } finally { await cleanup(); } });
+ *   });
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store } from '../../src/store/store.js';
+
+export interface OpenedStore {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+export interface StoreBackend {
+  name: 'pglite' | 'postgres';
+  open(options?: { migrate?: boolean }): Promise<OpenedStore>;
+}
+
+const randomName = () => `omnirec_t_${randomBytes(6).toString('hex')}`;
+
+let shared: Promise<PGlite> | undefined;
+
+const pgliteBackend: StoreBackend = {
+  name: 'pglite',
+  async open(options = {}) {
+    shared ??= PGlite.create('memory://');
+    const instance = await shared;
+    const schema = randomName();
+    const store = await openStore({ PGLITE_DIR: 'memory://' }, { pglite: instance, schema, migrate: options.migrate });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await instance.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; SET search_path TO public`);
+      },
+    };
+  },
+};
+
+function postgresBackend(url: string): StoreBackend {
+  return {
+    name: 'postgres',
+    async open(options = {}) {
+      const name = randomName();
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await admin.end();
+      }
+      const u = new URL(url);
+      u.pathname = `/${name}`;
+      const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' }, { migrate: options.migrate, poolSize: 2 });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          const c = new pg.Client({ connectionString: url });
+          await c.connect();
+          try {
+            await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          } finally {
+            await c.end();
+          }
+        },
+      };
+    },
+  };
+}
+
+/** The backends available here: pglite always, postgres when DATABASE_URL is set. */
+export function storeBackends(env: Record<string, string | undefined> = process.env): StoreBackend[] {
+  const out: StoreBackend[] = [pgliteBackend];
+  if (env.DATABASE_URL) out.push(postgresBackend(env.DATABASE_URL));
+  return out;
+}
