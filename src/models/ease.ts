@@ -1,0 +1,136 @@
+/**
+ * EASE, the shallow linear autoencoder of Steck 2019 ("Embarrassingly Shallow Autoencoders
+ * for Sparse Data", eq. 8): with G = XᵀX over binary purchases and P = (G + λI)⁻¹,
+ *   B_ij = −P_ij / P_jj (i ≠ j),  B_ii = 0;   score(u, j) = Σ_{i ∈ u} B_ij.
+ * The items × items inverse is dense (spd-inverse.ts on TensorFlow.js), so this model is for
+ * small catalogues (maxItems, default 12,000); item-kNN covers large ones.
+ */
+import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
+import type { Csr } from '../core/csr.js';
+import type { TopKLists } from '../core/bundle.js';
+import { ModelFitError, NotSupportedError } from '../core/errors.js';
+import { binarize, forEachCooccurrenceRow } from '../core/similarity.js';
+import { buildTopKLists, emptyBatch, recommendDense, TopK } from '../core/top-k.js';
+import { mapValues } from '../core/csr.js';
+import { tfBackend } from '../train/tf-backend.js';
+import { spdInverse } from './spd-inverse.js';
+import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
+
+export interface EaseParams {
+  /** L2 regularisation λ. Default 250 (tuned on Online Retail; Steck uses 200–1000). */
+  lambda: number;
+  /** Each customer's row of X is scaled by n_u^(−p) before G = XᵀX (0 = plain EASE). Default 0. */
+  userWeightPower: number;
+  /** Refuse catalogues larger than this (B is items² floats). Default 12,000. */
+  maxItems: number;
+}
+
+export const EASE_DEFAULTS: EaseParams = { lambda: 250, userWeightPower: 0, maxItems: 12_000 };
+
+export class EaseRecommender implements Recommender {
+  readonly name: string;
+  readonly params: EaseParams;
+  /** items × items weights, row-major (B_ij: how much owning i raises j). */
+  b: Float32Array = new Float32Array(0);
+  n = 0;
+  private history: Csr | null = null;
+
+  constructor(params: Partial<EaseParams> = {}, name = 'ease') {
+    this.params = { ...EASE_DEFAULTS, ...params };
+    this.name = name;
+  }
+
+  async fit(data: TrainingData, progress?: (done: number, total: number) => void): Promise<void> {
+    const { lambda, userWeightPower, maxItems } = this.params;
+    const n = data.counts.cols;
+    if (n === 0 || data.counts.indices.length === 0) throw new ModelFitError('ease: no interactions');
+    if (n > maxItems) throw new ModelFitError(`ease: ${n} items exceed maxItems ${maxItems} (use item_knn)`, { items: n, maxItems });
+    if (!(lambda > 0)) throw new ModelFitError('ease: lambda must be > 0', { lambda });
+    let x = binarize(data.counts);
+    if (userWeightPower !== 0) {
+      const len = new Float64Array(x.rows);
+      for (let r = 0; r < x.rows; r++) len[r] = x.indptr[r + 1] - x.indptr[r];
+      x = mapValues(x, (v, r) => v * Math.pow(len[r], -userWeightPower));
+    }
+    const g = new Float32Array(n * n);
+    forEachCooccurrenceRow(x, (i, acc, touched, nt) => {
+      for (let t = 0; t < nt; t++) g[i * n + touched[t]] = acc[touched[t]];
+      g[i * n + i] += lambda;
+    });
+    progress?.(1, 3);
+    const { tf } = await tfBackend();
+    const gt = tf.tensor2d(g, [n, n]);
+    const pt = spdInverse(tf, gt);
+    gt.dispose();
+    const p = pt.dataSync() as Float32Array;
+    pt.dispose();
+    progress?.(2, 3);
+    const b = new Float32Array(n * n);
+    for (let j = 0; j < n; j++) {
+      const d = p[j * n + j];
+      if (!(d > 0) || !Number.isFinite(d)) throw new ModelFitError('ease: inverse is not positive definite', { item: j });
+    }
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) b[i * n + j] = i === j ? 0 : -p[i * n + j] / p[j * n + j];
+    }
+    this.b = b;
+    this.n = n;
+    this.history = binarize(data.counts);
+    progress?.(3, 3);
+  }
+
+  private scoreInto(items: ArrayLike<number>, out: Float64Array): void {
+    const { b, n } = this;
+    for (let q = 0; q < items.length; q++) {
+      const o = items[q] * n;
+      for (let j = 0; j < n; j++) out[j] += b[o + j];
+    }
+  }
+
+  async recommend(customers: ArrayLike<number>, k: number, options?: RecommendOptions): Promise<BatchResult> {
+    const h = this.history;
+    if (!h) throw new NotSupportedError('ease: not fitted on customer histories (use recommendForItems)');
+    return recommendDense(customers, k, this.n, options, (u, out) => this.scoreInto(h.indices.subarray(h.indptr[u], h.indptr[u + 1]), out));
+  }
+
+  async similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
+    const res = emptyBatch(items.length, k);
+    const sel = new TopK(k);
+    for (let q = 0; q < items.length; q++) {
+      const i = items[q];
+      for (let j = 0; j < this.n; j++) if (j !== i) sel.push(j, this.b[i * this.n + j]);
+      sel.drain(res.ids, res.scores, q);
+    }
+    return res;
+  }
+
+  /** Weights are ignored: EASE scores binary histories. */
+  async recommendForItems(items: ArrayLike<number>, _w: ArrayLike<number>, k: number, exclude?: ArrayLike<number>): Promise<BatchResult> {
+    return recommendDense([0], k, this.n, undefined, (_u, out) => {
+      this.scoreInto(items, out);
+      if (exclude) for (let q = 0; q < exclude.length; q++) out[exclude[q]] = -Infinity;
+    });
+  }
+
+  /** The k largest positive weights of each row, as neighbour lists for the bundle. */
+  neighbourLists(k: number): TopKLists {
+    const { b, n } = this;
+    return buildTopKLists(n, k, (i, sel) => {
+      for (let j = 0; j < n; j++) if (b[i * n + j] > 0) sel.push(j, b[i * n + j]);
+    });
+  }
+
+  save(): SavedModel {
+    return { header: { model: this.name, n: this.n, params: { ...this.params } }, arrays: { b: this.b } };
+  }
+
+  load(saved: SavedModel): void {
+    checkHeader(saved, this.name);
+    const b = savedArray(saved, 'b', Float32Array);
+    const n = Number(saved.header.n);
+    if (b.length !== n * n) throw new ModelFitError('ease: saved weights do not match n²', { n, length: b.length });
+    this.b = b;
+    this.n = n;
+    this.history = null;
+  }
+}
