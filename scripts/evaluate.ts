@@ -7,6 +7,7 @@ import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { config } from '../src/config.js';
 import { reportJson, reportTable } from '../src/eval/evaluation-report.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
+import { openStore } from '../src/store/open-store.js';
 import { readHistory } from '../src/train/history-input.js';
 import { modelEntries } from '../src/train/model-registry.js';
 import { Stages } from '../src/train/stages.js';
@@ -42,7 +43,8 @@ runCli(async () => {
   const cfg = await resolveTrainConfig(flags, flags.config);
   const models = parseModelList(flags.models, modelEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
-  const input = await stages.run('load', (progress) => readHistory({ data: flags.data, progress }));
+  const store = flags.data ? null : await openStore(config());
+  const input = await stages.run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress })).finally(() => store?.close());
   const report = await runEvaluation(input.lines, {
     cutoff: flags.cutoff,
     holdoutDays: flags['holdout-days'],

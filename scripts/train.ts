@@ -7,7 +7,8 @@ import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { config } from '../src/config.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
-import { datasetFromFile, readHistory } from '../src/train/history-input.js';
+import { openStore } from '../src/store/open-store.js';
+import { datasetFromFile, datasetFromStore, readHistory } from '../src/train/history-input.js';
 import { modelEntries } from '../src/train/model-registry.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
 import { trainBundle } from '../src/train/train-bundle.js';
@@ -49,44 +50,57 @@ runCli(async () => {
   const stages = new Stages({ quiet: flags.quiet });
   const t0 = performance.now();
 
-  if (!flags.data) throw new UsageError('training from the history store is not wired yet: pass --data <file>');
-  const dataFile = flags.data;
-  const input = await stages.run('load + dataset', (progress) => datasetFromFile(dataFile, cfg.weighting, progress));
-  const data = input.dataset;
-  if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
-  const { bundle } = await trainBundle(data, {
-    version,
-    source: input.source,
-    config: cfg,
-    stages,
-    itemCategories: input.itemCategories,
-    dataExtra: { skipped: input.skipped, rejected: input.rejected },
-  });
-  const trainSeconds = (performance.now() - t0) / 1000;
-
-  let report = null;
-  if (flags.evaluate) {
-    const evalStages = new Stages({ quiet: flags.quiet });
-    const history = await evalStages.run('load (evaluation)', (progress) => readHistory({ data: dataFile, progress }));
-    report = await runEvaluation(history.lines, {
-      cutoff: flags.cutoff,
-      holdoutDays: flags['holdout-days'],
-      models: evalModels,
+  const store = flags.data ? null : await openStore(config());
+  try {
+    const input = await stages.run('load + dataset', (progress) =>
+      store ? datasetFromStore(store, cfg.weighting, progress) : datasetFromFile(flags.data!, cfg.weighting, progress),
+    );
+    const data = input.dataset;
+    if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
+    const { bundle, segments } = await trainBundle(data, {
+      version,
+      source: input.source,
       config: cfg,
-      source: history.source,
-      stages: evalStages,
+      stages,
+      itemCategories: input.itemCategories,
+      dataExtra: { skipped: input.skipped, rejected: input.rejected },
     });
-    bundle.manifest.metrics = { cutoff: report.cutoff, dataset: report.dataset, models: report.models };
-    stages.timings.evaluate = Object.values(evalStages.timings).reduce((a, b) => a + b, 0);
-  }
-  bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };
-  const manifest = await stages.run('write', () => writeBundle(modelDir, bundle));
-  const dir = join(modelDir, version);
-  if (report) await writeReportHtml(join(dir, 'report.html'), report);
-  const peak = await peakRssMiB();
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ ...manifest, path: dir, peakRssMiB: peak }, null, 1)}\n`);
-  } else {
-    process.stdout.write(trainSummaryTable(manifest, dir, peak));
+    const trainSeconds = (performance.now() - t0) / 1000;
+
+    let report = null;
+    if (flags.evaluate) {
+      const evalStages = new Stages({ quiet: flags.quiet });
+      const history = await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }));
+      report = await runEvaluation(history.lines, {
+        cutoff: flags.cutoff,
+        holdoutDays: flags['holdout-days'],
+        models: evalModels,
+        config: cfg,
+        source: history.source,
+        stages: evalStages,
+      });
+      bundle.manifest.metrics = { cutoff: report.cutoff, dataset: report.dataset, models: report.models };
+      stages.timings.evaluate = Math.round(Object.values(evalStages.timings).reduce((a, b) => a + b, 0) * 1000) / 1000;
+    }
+    bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };
+    const manifest = await stages.run('write', () => writeBundle(modelDir, bundle));
+    const dir = join(modelDir, version);
+    if (report) await writeReportHtml(join(dir, 'report.html'), report);
+    if (store && flags['save-segments']) {
+      const rows: { customerId: string; segment: NonNullable<(typeof segments)[number]> }[] = [];
+      for (let c = 0; c < segments.length; c++) {
+        const segment = segments[c];
+        if (segment) rows.push({ customerId: data.customers[c], segment });
+      }
+      await stages.run('save segments', () => store.saveSegments(rows));
+    }
+    const peak = await peakRssMiB();
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ ...manifest, path: dir, peakRssMiB: peak }, null, 1)}\n`);
+    } else {
+      process.stdout.write(trainSummaryTable(manifest, dir, peak));
+    }
+  } finally {
+    await store?.close();
   }
 }, 'train');
