@@ -8,7 +8,8 @@ function executor(conn: PgliteConn): SqlExecutor {
   return {
     async query<R>(sql: string, params?: unknown[]): Promise<SqlResult<R>> {
       const r = await conn.query<R>(sql, params as unknown[] | undefined);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      // affectedRows is 0 for a SELECT: count the rows returned then
+      return { rows: r.rows, rowCount: r.rows.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
     },
     async exec(sql: string): Promise<void> {
       await conn.exec(sql);

@@ -1,0 +1,330 @@
+/**
+ * The history-store contract, run against every backend available (test/helpers/backends.ts):
+ * embedded PGlite always, PostgreSQL when DATABASE_URL is set. Each test gets its own database.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
+import type { Channel, HistoryLine, Identifier, OrderLine } from '../src/core/records.js';
+import type { Store } from '../src/store/store.js';
+import { storeBackends, type OpenedStore } from './helpers/backends.js';
+
+const email = (value: string): Identifier => ({ kind: 'email', value });
+const phone = (value: string): Identifier => ({ kind: 'phone', value });
+const loyalty = (value: string): Identifier => ({ kind: 'loyalty', value });
+const DAY = 86_400_000;
+const T0 = Date.UTC(2024, 0, 1);
+
+function line(orderId: string, lineNo: number | undefined, identifiers: Identifier[], sku: string, o: Partial<OrderLine> = {}): OrderLine {
+  return {
+    orderId,
+    channel: 'web' as Channel,
+    storeId: null,
+    time: T0,
+    identifiers,
+    sku,
+    title: null,
+    category: null,
+    quantity: 1,
+    unitPrice: 10,
+    cancels: null,
+    ...(lineNo === undefined ? {} : { lineNo }),
+    ...o,
+  };
+}
+
+async function allHistory(store: Store, options?: Parameters<Store['historyLines']>[0]): Promise<HistoryLine[][]> {
+  const out: HistoryLine[][] = [];
+  for await (const b of store.historyLines(options)) out.push(b);
+  return out;
+}
+
+for (const backend of storeBackends()) {
+  describe(`store contract: ${backend.name}`, () => {
+    let opened: OpenedStore;
+    let store: Store;
+    beforeEach(async () => {
+      opened = await backend.open();
+      store = opened.store;
+    });
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    it('applies migrations at open, and again changes nothing', async () => {
+      expect(store.backend).toBe(backend.name);
+      expect(await store.migrate()).toEqual([]);
+      expect(await store.totals()).toEqual({ customers: 0, products: 0, orders: 0, lines: 0, stores: 0 });
+      await store.ping();
+    });
+
+    it('seed case: online order (email + loyalty) and store order (phone + same loyalty) are one customer', async () => {
+      const r1 = await store.importLines([line('W1', 1, [email('e@x.com'), loyalty('L1')], 'A')]);
+      const r2 = await store.importLines([
+        line('S1', 1, [phone('447700900123'), loyalty('L1')], 'B', { channel: 'store', storeId: 'S-LON', time: T0 + DAY }),
+      ]);
+      expect(r1).toEqual({ imported: 1, duplicates: 0, merges: 0 });
+      expect(r2).toEqual({ imported: 1, duplicates: 0, merges: 0 });
+      const id = await store.findCustomer(email('e@x.com'));
+      expect(id).not.toBeNull();
+      expect(await store.findCustomer(phone('447700900123'))).toBe(id);
+      expect(await store.findCustomer(loyalty('L1'))).toBe(id);
+      const p = (await store.customerProfile(id!))!;
+      expect(p.orders).toBe(2);
+      expect(p.channels).toEqual({ web: 1, store: 1 });
+      expect(p.identifiers).toHaveLength(3);
+      expect(p.firstOrderAt).toBe(new Date(T0).toISOString());
+      expect(p.lastOrderAt).toBe(new Date(T0 + DAY).toISOString());
+      expect(p.revenue).toBe(20);
+      expect(await store.totals()).toEqual({ customers: 1, products: 2, orders: 2, lines: 2, stores: 1 });
+    });
+
+    it('two-way merge: the older customer survives, the other id becomes an alias, the merge is logged', async () => {
+      const a = await store.resolveIdentity([email('a@x')]);
+      const b = await store.resolveIdentity([phone('111')]);
+      await store.importLines([line('B1', 1, [phone('111')], 'X')]);
+      expect(a).not.toBe(b);
+      const r = await store.importLines([line('AB1', 1, [email('a@x'), phone('111')], 'Y')]);
+      expect(r.merges).toBe(1);
+      expect(await store.canonicalCustomerId(b)).toBe(a);
+      expect(await store.canonicalCustomerId(a)).toBe(a);
+      expect(await store.findCustomer(phone('111'))).toBe(a);
+      expect((await store.customerProfile(b))!.customerId).toBe(a);
+      expect((await store.customerProfile(a))!.orders).toBe(2);
+      const log = await store.mergeLog(b);
+      expect(log).toHaveLength(1);
+      expect(log[0]).toMatchObject({ survivor: a, merged: b, reason: phone('111') });
+      expect(Number.isNaN(Date.parse(log[0].at))).toBe(false);
+      expect((await store.totals()).customers).toBe(1);
+    });
+
+    it('three-way merge from one record', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const b = await store.resolveIdentity([email('b')]);
+      const c = await store.resolveIdentity([email('c')]);
+      const r = await store.importLines([line('O', 1, [email('c'), email('b'), email('a')], 'X')]);
+      expect(r.merges).toBe(2);
+      expect(await store.canonicalCustomerId(b)).toBe(a);
+      expect(await store.canonicalCustomerId(c)).toBe(a);
+      expect((await store.mergeLog(a)).map((m) => [m.merged, m.reason.value])).toEqual([
+        [b, 'b'],
+        [c, 'c'],
+      ]);
+      expect((await store.totals()).customers).toBe(1);
+    });
+
+    it('transitive chain across batches: aliases always point at the final survivor', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const b = await store.resolveIdentity([email('b')]);
+      const c = await store.resolveIdentity([email('c')]);
+      expect(await store.resolveIdentity([email('b'), email('c')])).toBe(b); // c → b
+      expect(await store.canonicalCustomerId(c)).toBe(b);
+      expect(await store.resolveIdentity([email('a'), email('b')])).toBe(a); // b → a, so c → a
+      expect(await store.canonicalCustomerId(c)).toBe(a);
+      expect(await store.canonicalCustomerId(b)).toBe(a);
+      expect(await store.mergeLog(c)).toHaveLength(2);
+    });
+
+    it('transitive chain within one batch: orders linked through a new identifier merge their customers', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const b = await store.resolveIdentity([email('b')]);
+      const r = await store.importLines([
+        line('O1', 1, [email('a'), loyalty('NEW')], 'X'),
+        line('O2', 1, [loyalty('NEW'), phone('9')], 'Y'),
+        line('O3', 1, [phone('9'), email('b')], 'Z'),
+        line('O4', 1, [email('unrelated')], 'Z'),
+      ]);
+      expect(r.merges).toBe(1);
+      expect(await store.canonicalCustomerId(b)).toBe(a);
+      for (const i of [loyalty('NEW'), phone('9'), email('b')]) expect(await store.findCustomer(i)).toBe(a);
+      const other = await store.findCustomer(email('unrelated'));
+      expect(other).not.toBe(a);
+      expect((await store.customerProfile(a))!.orders).toBe(3);
+      expect((await store.totals()).customers).toBe(2);
+    });
+
+    it('conflicting record: identifiers of A and B plus a new one → one customer holding all three', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const b = await store.resolveIdentity([phone('2')]);
+      const id = await store.resolveIdentity([phone('2'), loyalty('N'), email('a')]);
+      expect(id).toBe(a);
+      expect(await store.findCustomer(loyalty('N'))).toBe(a);
+      expect(await store.canonicalCustomerId(b)).toBe(a);
+      expect((await store.customerProfile(a))!.identifiers).toEqual([email('a'), loyalty('N'), phone('2')]);
+      expect(await store.mergeLog(a)).toEqual([expect.objectContaining({ survivor: a, merged: b, reason: phone('2') })]);
+    });
+
+    it('consent moves with a merge and the latest record per purpose wins', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const b = await store.resolveIdentity([email('b')]);
+      await store.setConsent(a, 'personalisation', true, 'web', new Date(T0));
+      await store.setConsent(a, 'email', true, 'web', new Date(T0));
+      await store.setConsent(b, 'personalisation', false, 'till', new Date(T0 + DAY)); // later: wins
+      await store.setConsent(b, 'sms', true, 'till', new Date(T0 + DAY));
+      expect(await store.hasConsent(a, 'personalisation')).toBe(true);
+      await store.resolveIdentity([email('a'), email('b')]);
+      expect(await store.hasConsent(a, 'personalisation')).toBe(false);
+      expect(await store.hasConsent(b, 'personalisation')).toBe(false); // alias resolves
+      expect(await store.hasConsent(a, 'email')).toBe(true);
+      expect(await store.hasConsent(a, 'sms')).toBe(true);
+      expect(await store.hasConsent(a, 'push')).toBe(false); // nothing recorded: no consent
+      const consent = (await store.customerProfile(a))!.consent;
+      expect(consent.map((c) => [c.purpose, c.granted, c.source])).toEqual([
+        ['email', true, 'web'],
+        ['personalisation', false, 'till'],
+        ['sms', true, 'till'],
+      ]);
+      await expect(store.setConsent('999999', 'email', true, 'x')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('import is idempotent by (order, line number), and by content hash when lines have no number', async () => {
+      const batch = [
+        line('O1', 1, [email('a')], 'X', { quantity: 2 }),
+        line('O1', 2, [email('a')], 'Y'),
+        line('O1', 3, [email('a')], 'Y'), // same content, another position: a line of its own
+        line('G1', 1, [], 'X'),
+      ];
+      expect(await store.importLines(batch)).toEqual({ imported: 4, duplicates: 0, merges: 0 });
+      const before = await store.totals();
+      expect(await store.importLines(batch)).toEqual({ imported: 0, duplicates: 4, merges: 0 });
+      expect(await store.totals()).toEqual(before);
+
+      const unnumbered = [line('H1', undefined, [email('h')], 'X'), line('H1', undefined, [email('h')], 'X'), line('H1', undefined, [email('h')], 'Z')];
+      expect((await store.importLines(unnumbered)).imported).toBe(3);
+      expect(await store.importLines(unnumbered)).toEqual({ imported: 0, duplicates: 3, merges: 0 });
+      expect((await store.totals()).lines).toBe(7);
+    });
+
+    it('an order split across batches keeps one order row', async () => {
+      await store.importLines([line('O1', 1, [email('a')], 'X')]);
+      const r = await store.importLines([line('O1', 2, [email('a')], 'Y'), line('O1', 1, [email('a')], 'X')]);
+      expect(r).toEqual({ imported: 1, duplicates: 1, merges: 0 });
+      expect(await store.totals()).toMatchObject({ orders: 1, lines: 2, customers: 1 });
+    });
+
+    it('guests: lines without identifiers keep their order but no customer', async () => {
+      await store.importLines([line('G1', 1, [], 'X'), line('G1', 2, [], 'Y')]);
+      expect(await store.totals()).toMatchObject({ customers: 0, orders: 1, lines: 2, products: 2 });
+      const [batch] = await allHistory(store);
+      expect(batch.map((h) => h.customerId)).toEqual([null, null]);
+    });
+
+    it('returns and cancellations net out in customerSkus', async () => {
+      await store.importLines([
+        line('O1', 1, [email('a')], 'A', { quantity: 2 }),
+        line('O1', 2, [email('a')], 'B', { quantity: 1 }),
+        line('O1', 3, [email('a')], 'C', { quantity: 3 }),
+        line('C1', 1, [email('a')], 'A', { quantity: -2, cancels: 'O1', time: T0 + DAY }),
+        line('C1', 2, [email('a')], 'C', { quantity: -1, time: T0 + DAY }),
+      ]);
+      const id = (await store.findCustomer(email('a')))!;
+      expect(await store.customerSkus(id)).toEqual(['B', 'C']);
+      expect((await store.customerProfile(id))!.revenue).toBe(2 * 10 + 10 + 3 * 10 - 2 * 10 - 10);
+      expect(await store.customerSkus('424242')).toEqual([]);
+    });
+
+    it('products keep the latest non-null title, category and sale price', async () => {
+      await store.importLines([
+        line('O1', 1, [], 'A', { title: 'Old', category: 'Cups', unitPrice: 2, time: T0 }),
+        line('O2', 1, [], 'A', { title: 'New', category: null, unitPrice: 3, time: T0 + DAY }),
+        line('O3', 1, [], 'A', { title: null, quantity: -1, unitPrice: 99, time: T0 + 2 * DAY }), // a return's price is no price
+      ]);
+      await store.importLines([line('O0', 1, [], 'A', { title: 'Older', unitPrice: 1, time: T0 - DAY })]); // late but old
+      expect(await store.products()).toEqual([{ sku: 'A', title: 'New', category: 'Cups', price: 3, active: true }]);
+    });
+
+    it('erase removes identifiers, consent, segment, aliases and merge log, and detaches orders to guest', async () => {
+      await store.importLines([line('O1', 1, [email('a')], 'X'), line('O2', 1, [email('b')], 'Y')]);
+      const a = (await store.findCustomer(email('a')))!;
+      const b = (await store.findCustomer(email('b')))!;
+      await store.resolveIdentity([email('a'), email('b')]);
+      await store.setConsent(a, 'personalisation', true, 'web');
+      await store.saveSegments([{ customerId: a, segment: 'vip' }]);
+      await store.importLines([line('O3', 1, [email('other')], 'Z')]);
+
+      expect(await store.eraseCustomer(b)).toBe(true); // by its merged-away id: erases the person
+      expect(await store.findCustomer(email('a'))).toBeNull();
+      expect(await store.findCustomer(email('b'))).toBeNull();
+      expect(await store.canonicalCustomerId(a)).toBeNull();
+      expect(await store.canonicalCustomerId(b)).toBeNull();
+      expect(await store.customerProfile(a)).toBeNull();
+      expect(await store.mergeLog(a)).toEqual([]);
+      expect(await store.hasConsent(a, 'personalisation')).toBe(false);
+      expect(await store.totals()).toMatchObject({ customers: 1, orders: 3, lines: 3 });
+      const lines = (await allHistory(store)).flat();
+      expect(lines.filter((h) => h.customerId === null).map((h) => h.orderId)).toEqual(['O1', 'O2']);
+      expect(await store.eraseCustomer(a)).toBe(false);
+      expect(await store.eraseCustomer('not-an-id')).toBe(false);
+    });
+
+    it('inventory: upserts by (store, sku); only quantities above zero are in stock', async () => {
+      await store.setInventory([
+        { storeId: 'S1', sku: 'A', quantity: 3 },
+        { storeId: 'S1', sku: 'B', quantity: 0 },
+        { storeId: 'S2', sku: 'A', quantity: 1 },
+      ]);
+      let inv = await store.inventory();
+      expect([...inv.keys()]).toEqual(['S1', 'S2']);
+      expect([...inv.get('S1')!]).toEqual(['A']);
+      await store.setInventory([
+        { storeId: 'S1', sku: 'A', quantity: 0 },
+        { storeId: 'S1', sku: 'B', quantity: 5 },
+      ]);
+      inv = await store.inventory();
+      expect([...inv.get('S1')!]).toEqual(['B']);
+      expect([...inv.get('S2')!]).toEqual(['A']);
+      expect((await store.totals()).stores).toBe(2);
+    });
+
+    it('historyLines: time order across orders, line order within one, in batches, with a time window', async () => {
+      await store.importLines([
+        line('late', 1, [email('a')], 'L1', { time: T0 + 3 * DAY }),
+        line('early', 2, [], 'E2', { time: T0 }),
+        line('early', 1, [], 'E1', { time: T0 }),
+        line('mid', 1, [email('b')], 'M1', { time: T0 + DAY, channel: 'store', storeId: 'S9', quantity: 4, unitPrice: 1.25 }),
+        line('mid', 3, [email('b')], 'M3', { time: T0 + DAY, channel: 'store', storeId: 'S9' }),
+      ]);
+      const batches = await allHistory(store, { batchSize: 2 });
+      expect(batches.map((b) => b.length)).toEqual([2, 2, 1]);
+      expect(batches.flat().map((h) => h.sku)).toEqual(['E1', 'E2', 'M1', 'M3', 'L1']);
+      const mid = batches.flat()[2];
+      expect(mid).toEqual({
+        customerId: await store.findCustomer(email('b')),
+        orderId: 'mid',
+        channel: 'store',
+        storeId: 'S9',
+        time: T0 + DAY,
+        sku: 'M1',
+        quantity: 4,
+        unitPrice: 1.25,
+      });
+      const window = await allHistory(store, { from: new Date(T0 + DAY), to: new Date(T0 + 3 * DAY) });
+      expect(window.flat().map((h) => h.sku)).toEqual(['M1', 'M3']);
+      expect(await allHistory(store, { from: new Date(T0 + 10 * DAY) })).toEqual([]);
+    });
+
+    it('segments: saved per customer, through aliases, kept across a merge', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const b = await store.resolveIdentity([email('b')]);
+      await store.saveSegments([
+        { customerId: b, segment: 'vip' },
+        { customerId: 'not-an-id', segment: 'new' },
+        { customerId: '987654', segment: 'new' },
+      ]);
+      expect((await store.customerProfile(a))!.segment).toBeNull();
+      await store.resolveIdentity([email('a'), email('b')]);
+      expect((await store.customerProfile(a))!.segment).toBe('vip'); // the merged customer's segment moves over
+      await store.saveSegments([{ customerId: b, segment: 'loyal' }]); // alias id → survivor
+      expect((await store.customerProfile(a))!.segment).toBe('loyal');
+    });
+
+    it('resolveIdentity: stable for known identifiers, rejects an empty list; unknown ids are null', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      expect(await store.resolveIdentity([email('a')])).toBe(a);
+      await expect(store.resolveIdentity([])).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(await store.canonicalCustomerId('12345')).toBeNull();
+      expect(await store.canonicalCustomerId('abc')).toBeNull();
+      expect(await store.customerProfile('12345')).toBeNull();
+      expect(await store.findCustomer(email('nobody'))).toBeNull();
+    });
+  });
+}
