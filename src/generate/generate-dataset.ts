@@ -69,6 +69,8 @@ export interface GenerateSummary {
 
 const DAY = 86_400_000;
 const GUEST_CUM = [0.9];
+/** Consumables a person keeps rebuying at once (their routine). */
+const MAX_ROUTINE = 5;
 const FIRST = ['Ann', 'Ben', 'Cara', 'Dev', 'Ela', 'Finn', 'Gia', 'Hugo', 'Ines', 'Jay', 'Kai', 'Lena', 'Milo', 'Nora', 'Omar', 'Pia'];
 const LAST = ['Smith', 'Jones', 'Patel', 'Brown', 'Khan', 'Evans', 'Wilson', 'Taylor', 'Ahmed', 'Walsh', 'Clarke', 'Moore'];
 const CONSENT_SOURCES: Record<Channel, string> = { web: 'web-account', app: 'app-settings', store: 'till' };
@@ -215,8 +217,8 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   await ordersW.write(CANONICAL_COLUMNS.join(',') + '\n');
   await consentW.write(CONSENT_COLUMNS.join(',') + '\n');
 
-  // calibration: ~2.8 lines per order (anchor, complements, extras, repeats, returns)
-  const LINES_PER_ORDER = 2.8;
+  // calibration: ~3.5 lines per order (anchor, complements, extras, repeats, returns)
+  const LINES_PER_ORDER = 3.5;
   const personOrders = (targetLines * (1 - guestShare)) / LINES_PER_ORDER;
   const meanOrders = personOrders / people;
   const s = {
@@ -304,7 +306,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
             isRepeat.push(true);
           }
           due.set(item, time + cat.intervalDays[item] * p.intervalFactor * (0.8 + 0.4 * rng.next()) * DAY);
-        } else if (rng.chance(0.3)) due.delete(item);
+        } else if (rng.chance(0.6)) due.delete(item);
         else due.set(item, time + cat.intervalDays[item] * p.intervalFactor * DAY * 0.5);
       }
       fillBasket(rng, p.tasteCats, p.tasteCum, store);
@@ -313,7 +315,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       firstChannel ??= ch;
       for (let j = 0; j < basket.length; j++) {
         const item = basket[j];
-        if (cat.intervalDays[item] > 0 && !due.has(item)) due.set(item, time + cat.intervalDays[item] * p.intervalFactor * DAY);
+        if (cat.intervalDays[item] > 0 && !due.has(item) && due.size < MAX_ROUTINE) due.set(item, time + cat.intervalDays[item] * p.intervalFactor * DAY);
         if (isRepeat[j]) s.repeatLines++;
       }
       const orderId = `${PREFIX[ch]}${pad(++seq, seqWidth)}`;

@@ -83,11 +83,12 @@ export class Rng {
     return k - 1;
   }
 
-  /** Index drawn from cumulative weights cum (ascending, last = total). */
+  /**
+   * Index drawn from cumulative weights: cum[from..to) ascending, starting afresh at `from`
+   * (weight of `from` is cum[from], of i > from is cum[i] − cum[i−1]).
+   */
   pickCumulative(cum: ArrayLike<number>, from = 0, to = cum.length): number {
-    const total = cum[to - 1];
-    const base = from > 0 ? cum[from - 1] : 0;
-    const x = base + this.next() * (total - base);
+    const x = this.next() * cum[to - 1];
     let lo = from;
     let hi = to - 1;
     while (lo < hi) {
