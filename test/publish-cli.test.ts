@@ -123,10 +123,9 @@ describe('npm run publish (separate process)', () => {
       expect(bits(src.current()!.als!.itemFactors)).toBe(bits(b.als!.itemFactors));
       expect(bits((await src.customer('cust-7', src.current()!))!.vector)).toBe(bits(b.customers[7].vector));
 
-      const missing = await runProcess(['2026-12-31']);
+      const [missing, usage] = await Promise.all([runProcess(['2026-12-31']), runProcess(['cleanup'])]);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/model version 2026-12-31 not found/);
-      const usage = await runProcess(['cleanup']);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toMatch(/cleanup needs --keep N\nTry --help/);
     } finally {

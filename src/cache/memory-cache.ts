@@ -7,27 +7,30 @@
  * CACHE_DIR = a directory: persisted so that `npm run publish` (one process) and the server (another)
  * share it, like two Redis clients:
  *   DIR/meta/<key>.json        unversioned keys (P:current, P:versions), replaced atomically (write + rename)
- *   DIR/v/<version>.log        every key of one version (see keys.ts versionOfKey), an append-only log of
- *                              records  u8 op (1 set, 2 delete) | u32 key bytes | u32 value bytes | key | value
+ *   DIR/v/<version>.log        every key of one version (see keys.ts versionOfKey): "OLOG" + 8 random bytes
+ *                              (the file's generation), then an append-only log of records  u8 op (1 set, 2 delete) | u32 key bytes | u32 value bytes | key | value
  *   DIR/channels/<channel>.log one JSON line per published message
  * Readers load a version's log on first use and re-read its new tail (or all of it, if the file was
  * replaced) at most once per poll interval; subscribers poll the channel log (default every 250 ms).
  * One writer per version at a time (the publish CLI writes new versions, the server the current one).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { versionOfKey } from './keys.js';
 import type { CacheHealth, VectorCache } from './vector-cache.js';
 
+const LOG_HEADER = 12;
 const SET = 1;
 const DEL = 2;
 
 interface Partition {
   map: Map<string, Buffer>;
-  /** Bytes of the log already applied, and the file identity they came from. */
+  /** Bytes of the log already applied, and the generation (header) and mtime of the file they came from. */
   offset: number;
-  ino: number;
+  gen: string | null;
+  mtimeMs: number;
   checkedAt: number;
 }
 
@@ -89,7 +92,7 @@ class Store {
   partition(version: string, fresh = false): Partition {
     let p = this.parts.get(version);
     if (!p) {
-      p = { map: new Map(), offset: 0, ino: -1, checkedAt: 0 };
+      p = { map: new Map(), offset: 0, gen: null, mtimeMs: 0, checkedAt: 0 };
       this.parts.set(version, p);
     }
     if (this.dir && (fresh || Date.now() - p.checkedAt >= this.pollMs)) this.refresh(version, p);
@@ -99,23 +102,36 @@ class Store {
   private refresh(version: string, p: Partition): void {
     p.checkedAt = Date.now();
     const f = this.file('v', version, '.log');
-    let st;
+    let fd: number;
     try {
-      st = statSync(f);
+      fd = openSync(f, 'r');
     } catch {
       p.map.clear();
       p.offset = 0;
-      p.ino = -1;
+      p.gen = null;
       return;
     }
-    if (st.ino !== p.ino || st.size < p.offset) {
-      p.map.clear();
-      p.offset = 0;
-      p.ino = st.ino;
+    try {
+      const st = fstatSync(fd);
+      if (st.size === p.offset && st.mtimeMs === p.mtimeMs) return;
+      // a log replaced by a new one (cleanup, then the version written again) has another generation
+      const head = Buffer.alloc(LOG_HEADER);
+      const gen = readSync(fd, head, 0, LOG_HEADER, 0) === LOG_HEADER ? head.toString('hex') : null;
+      if (gen === null) return;
+      if (gen !== p.gen || st.size < p.offset) {
+        p.map.clear();
+        p.offset = LOG_HEADER;
+        p.gen = gen;
+      }
+      p.mtimeMs = st.mtimeMs;
+      if (st.size === p.offset) return;
+      // read only the new tail (another process appended)
+      const buf = Buffer.allocUnsafe(st.size - p.offset);
+      readSync(fd, buf, 0, buf.length, p.offset);
+      p.offset += applyLog(p.map, buf);
+    } finally {
+      closeSync(fd);
     }
-    if (st.size === p.offset) return;
-    const buf = readFileSync(f);
-    p.offset += applyLog(p.map, buf.subarray(p.offset));
   }
 
   versionsOnDisk(): string[] {
@@ -136,13 +152,19 @@ class Store {
     if (p.map.size === 0) {
       if (existsSync(f)) unlinkSync(f);
       p.offset = 0;
-      p.ino = -1;
+      p.gen = null;
       return;
+    }
+    if (!existsSync(f)) {
+      // a new log starts with its generation: "OLOG" + 8 random bytes
+      const head = Buffer.concat([Buffer.from('OLOG'), randomBytes(LOG_HEADER - 4)]);
+      writeFileSync(f, head, { flag: 'wx' });
+      p.gen = head.toString('hex');
     }
     appendFileSync(f, encodeLog(records));
     const st = statSync(f);
     p.offset = st.size;
-    p.ino = st.ino;
+    p.mtimeMs = st.mtimeMs;
   }
 
   // ---- channels
@@ -215,7 +237,8 @@ function applyLog(map: Map<string, Buffer>, buf: Buffer): number {
     const vl = buf.readUInt32LE(o + 5);
     if (o + 9 + kl + vl > buf.length) break;
     const key = buf.toString('utf8', o + 9, o + 9 + kl);
-    if (op === SET) map.set(key, Buffer.from(buf.subarray(o + 9 + kl, o + 9 + kl + vl)));
+    // values stay views of the log buffer read (no copy per value)
+    if (op === SET) map.set(key, buf.subarray(o + 9 + kl, o + 9 + kl + vl));
     else map.delete(key);
     o += 9 + kl + vl;
   }
@@ -227,6 +250,8 @@ const stores = new Map<string, Store>();
 export interface MemoryCacheOptions {
   /** How often subscribers poll a persisted channel and readers re-check a version's log (ms). */
   pollMs?: number;
+  /** Do not share the store with other instances of this process (behaves like another process; for tests). */
+  isolated?: boolean;
 }
 
 /** The embedded VectorCache over CACHE_DIR ("memory://[name]" = in process only). */
@@ -242,10 +267,10 @@ export class MemoryCache implements VectorCache {
   ) {
     const inMemory = location.startsWith('memory://');
     const id = inMemory ? location : resolve(location);
-    let store = stores.get(id);
+    let store = options.isolated ? undefined : stores.get(id);
     if (!store) {
       store = new Store(inMemory ? null : id, options.pollMs ?? 250);
-      stores.set(id, store);
+      if (!options.isolated) stores.set(id, store);
     }
     store.refs++;
     this.store = store;
@@ -386,6 +411,6 @@ export class MemoryCache implements VectorCache {
     for (const off of this.unsubscribers) off();
     this.unsubscribers.clear();
     this.store.refs--;
-    if (this.store.refs === 0 && this.store.dir) stores.delete(this.store.dir);
+    if (this.store.refs === 0 && this.store.dir && stores.get(this.store.dir) === this.store) stores.delete(this.store.dir);
   }
 }
