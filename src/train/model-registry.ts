@@ -4,6 +4,7 @@
  * `--config` file's `models.<model>` object.
  */
 import type { Recommender } from '../core/recommender.js';
+import { EASE_DEFAULTS, type EaseParams, EaseRecommender } from '../models/ease.js';
 import { FBT_DEFAULTS, type FbtParams, FbtRecommender } from '../models/fbt.js';
 import { ITEM_KNN_DEFAULTS, type ItemKnnParams, ItemKnnRecommender } from '../models/item-knn.js';
 import { PopularityRecommender } from '../models/popularity.js';
@@ -54,6 +55,14 @@ const entries: ModelEntry[] = [
     choices: { similarity: ['cosine', 'jaccard'], weighting: ['none', 'tfidf', 'bm25'], input: ['binary', 'weights'], scoreBy: ['source', 'target'] },
     evaluateByDefault: true,
     create: (p) => new ItemKnnRecommender(p as unknown as Partial<ItemKnnParams>),
+  },
+  {
+    name: 'ease',
+    description: 'EASE (Steck 2019): closed-form item-item linear model; dense items², small catalogues only',
+    data: 'reference',
+    defaults: { ...EASE_DEFAULTS },
+    evaluateByDefault: true,
+    create: (p) => new EaseRecommender(p as unknown as Partial<EaseParams>),
   },
   {
     name: 'fbt',
