@@ -49,6 +49,7 @@ export interface FileSummary {
   duplicates: number;
   rejected: Record<string, number>;
   skipped: Record<string, number>;
+  seconds: number;
 }
 
 export interface ImportSummary {
@@ -130,9 +131,12 @@ export async function importFiles(store: Store, paths: string[], options: Import
   };
   for (let fi = 0; fi < files.length; fi++) {
     const { path } = files[fi];
-    const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {} };
+    const tf = performance.now();
+    const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
     const it = readDataFile(path, { batchSize: options.batchSize ?? 5_000, defaultCountryCode: options.defaultCountryCode });
     let next = it.next();
+    let lastKey = '';
+    let lastId = '';
     for (;;) {
       const r = await next;
       if (r.done) break;
@@ -157,13 +161,19 @@ export async function importFiles(store: Store, paths: string[], options: Import
         fs.imported += b.inventory.length;
       } else {
         for (const c of b.consent) {
-          const customerId = await store.resolveIdentity(c.identifiers);
-          await store.setConsent(customerId, c.purpose, c.granted, c.source, c.time === null ? undefined : new Date(c.time));
+          // consecutive rows of one person (one per purpose) resolve once
+          const key = c.identifiers.map((i) => `${i.kind}:${i.value}`).join('\u0001');
+          if (key !== lastKey) {
+            lastId = await store.resolveIdentity(c.identifiers);
+            lastKey = key;
+          }
+          await store.setConsent(lastId, c.purpose, c.granted, c.source, c.time === null ? undefined : new Date(c.time));
         }
         fs.imported += b.consent.length;
       }
       options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
     }
+    fs.seconds = Number(((performance.now() - tf) / 1000).toFixed(3));
     summary.files.push(fs);
     summary.rows += fs.rows;
     summary.imported += fs.imported;
