@@ -48,7 +48,10 @@ export function packArrays(header: unknown, arrays: Record<string, PackedArray>)
   return out;
 }
 
-/** Inverse of packArrays: the arrays are views over one fresh, aligned copy of the data. */
+/**
+ * Inverse of packArrays. The arrays are views over `buf` itself when its data is 8-byte aligned, else over
+ * one aligned copy; either way the caller must not reuse `buf` for anything else.
+ */
 export function unpackArrays<H = unknown>(buf: Buffer): { header: H; arrays: Record<string, PackedArray> } {
   if (buf.length < 8 || buf.readUInt32LE(0) !== ARRAYS_MAGIC) throw new InvalidArgumentError('not a packed-arrays cache value');
   const jsonLength = buf.readUInt32LE(4);
@@ -57,22 +60,32 @@ export function unpackArrays<H = unknown>(buf: Buffer): { header: H; arrays: Rec
     arrays: { name: string; dtype: Dtype; offset: number; length: number }[];
   };
   const dataStart = align8(8 + jsonLength);
-  const ab = new ArrayBuffer(buf.length - dataStart);
-  new Uint8Array(ab).set(buf.subarray(dataStart));
+  // views straight into the buffer when it is 8-byte aligned (one large reply), else one aligned copy
+  let ab: ArrayBufferLike;
+  let base: number;
+  if ((buf.byteOffset + dataStart) % 8 === 0) {
+    ab = buf.buffer;
+    base = buf.byteOffset + dataStart;
+  } else {
+    ab = new ArrayBuffer(buf.length - dataStart);
+    new Uint8Array(ab).set(buf.subarray(dataStart));
+    base = 0;
+  }
   const arrays: Record<string, PackedArray> = {};
   for (const l of layout) {
+    const o = base + l.offset;
     switch (l.dtype) {
       case 'float32':
-        arrays[l.name] = new Float32Array(ab, l.offset, l.length);
+        arrays[l.name] = new Float32Array(ab, o, l.length);
         break;
       case 'float64':
-        arrays[l.name] = new Float64Array(ab, l.offset, l.length);
+        arrays[l.name] = new Float64Array(ab, o, l.length);
         break;
       case 'int32':
-        arrays[l.name] = new Int32Array(ab, l.offset, l.length);
+        arrays[l.name] = new Int32Array(ab, o, l.length);
         break;
       default:
-        arrays[l.name] = new Uint8Array(ab, l.offset, l.length);
+        arrays[l.name] = new Uint8Array(ab, o, l.length);
     }
   }
   return { header, arrays };

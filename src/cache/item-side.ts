@@ -67,6 +67,13 @@ export function encodeItemSide(bundle: ModelBundle, version: string): Record<Ite
   return { meta: Buffer.from(JSON.stringify(meta), 'utf8'), ...blobs };
 }
 
+export const BINARY_BLOBS = ['items', 'neighbours', 'fbt', 'popular'] as const;
+
+/** Throws unless the blob's sha256 is the one the meta names. */
+export function verifyBlob(meta: ItemSideMeta, name: (typeof BINARY_BLOBS)[number], b: Buffer): void {
+  if (sha256(b) !== meta.digests[name]) throw new InvalidArgumentError(`version ${meta.version}: blob ${name} fails its checksum`);
+}
+
 /** Parses the meta blob. */
 export function decodeMeta(buf: Buffer): ItemSideMeta {
   try {
@@ -80,13 +87,13 @@ export function decodeMeta(buf: Buffer): ItemSideMeta {
  * Rebuilds the served item side from its blobs; every blob's checksum must match the meta's,
  * otherwise the version is incomplete or mixed and an InvalidArgumentError is thrown.
  */
-export function decodeItemSide(blobs: Record<ItemBlob, Buffer | null>): LoadedModel {
+export function decodeItemSide(blobs: Record<ItemBlob, Buffer | null>, { verify = true } = {}): LoadedModel {
   if (!blobs.meta) throw new InvalidArgumentError('cache has no meta for this version');
   const meta = decodeMeta(blobs.meta);
-  for (const name of ['items', 'neighbours', 'fbt', 'popular'] as const) {
+  for (const name of BINARY_BLOBS) {
     const b = blobs[name];
     if (!b) throw new InvalidArgumentError(`version ${meta.version}: blob ${name} is missing`);
-    if (sha256(b) !== meta.digests[name]) throw new InvalidArgumentError(`version ${meta.version}: blob ${name} fails its checksum`);
+    if (verify) verifyBlob(meta, name, b);
   }
   const factors = unpackArrays(blobs.items!).arrays;
   const topK = (b: Buffer) => {
