@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { config } from '../src/config.js';
 import { reportJson, reportTable } from '../src/eval/evaluation-report.js';
+import { evalRuns, parseGrid } from '../src/eval/grid.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
 import { readHistory } from '../src/train/history-input.js';
@@ -29,6 +30,11 @@ const spec = defineCli({
       description: `models to evaluate (known: ${modelEntries().map((e) => e.name).join(', ')}) [default: all]`,
     },
     config: { type: 'string', placeholder: 'FILE', description: 'JSON file with "weighting" and "models" hyperparameters' },
+    grid: {
+      type: 'string',
+      placeholder: 'SPEC',
+      description: 'hyperparameter grid, e.g. "item_knn.neighbours=50,100;item_knn.shrink=0,10": every combination is evaluated',
+    },
     json: { type: 'boolean', description: 'print one JSON document on stdout instead of a table' },
     report: { type: 'string', placeholder: 'FILE', description: 'HTML report path [default: MODEL_DIR/reports/evaluate-<cutoff>-<time>.html]' },
     'no-report': { type: 'boolean', description: 'do not write the HTML report' },
@@ -50,6 +56,7 @@ runCli(async () => {
     holdoutDays: flags['holdout-days'],
     models,
     config: cfg,
+    runs: flags.grid ? evalRuns(flags.models ? models : [], cfg.models, parseGrid(flags.grid)) : undefined,
     source: input.source,
     stages,
   });

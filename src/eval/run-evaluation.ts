@@ -10,6 +10,7 @@ import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
 import { type ModelResult, fitAndEvaluate } from './evaluate.js';
 import type { EvaluationReport } from './evaluation-report.js';
+import { type EvalRun, evalRuns } from './grid.js';
 import { reportHtml } from './report-html.js';
 import { resolveCutoff, timeSplit } from './time-split.js';
 
@@ -18,6 +19,8 @@ export interface EvaluationOptions {
   holdoutDays?: number;
   models: string[];
   config: TrainConfig;
+  /** Explicit runs (e.g. a hyperparameter grid); default: each of `models` with its configured parameters. */
+  runs?: EvalRun[];
   source: string;
   stages?: Stages;
 }
@@ -28,13 +31,12 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const split = await stages.run('split', () => timeSplit(lines, cutoff, o.config.weighting));
   const models: Record<string, ModelResult> = {};
   const params: Record<string, unknown> = {};
-  for (const name of o.models) {
-    const entry = modelEntry(name);
-    if (!entry) throw new Error(`unknown model ${name}`);
-    const p = o.config.models[name] ?? entry.defaults;
-    params[name] = p;
-    models[name] = await stages.run(`evaluate ${name}`, (progress) =>
-      fitAndEvaluate(entry.create(p), split, entry.data, { progress, fitProgress: progress }),
+  for (const run of o.runs ?? evalRuns(o.models, o.config.models)) {
+    const entry = modelEntry(run.model);
+    if (!entry) throw new Error(`unknown model ${run.model}`);
+    params[run.label] = run.params;
+    models[run.label] = await stages.run(`evaluate ${run.label}`, (progress) =>
+      fitAndEvaluate(entry.create(run.params), split, entry.data, { progress, fitProgress: progress }),
     );
   }
   return {
