@@ -1,0 +1,109 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { importFile, importFiles } from '../src/ingest/import-file.js';
+import { storeBackends } from './helpers/backends.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+const fx = (name: string) => join(import.meta.dirname, 'fixtures', name);
+const tmp = mkdtempSync(join(tmpdir(), 'omnirec-import-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+// a generated-style directory: canonical orders + inventory + consent (given out of order on purpose)
+const dir = join(tmp, 'multi');
+mkdirSync(dir);
+for (const f of ['consent.csv', 'inventory.csv', 'canonical-orders.csv']) copyFileSync(fx(f), join(dir, f));
+
+for (const backend of storeBackends()) {
+  describe(`importFile on ${backend.name}`, () => {
+    it('Online Retail: counts rows, rejections and skips; totals from the store; a second import changes nothing', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        const s = await importFile(store, fx('uci-online-retail.csv'), { batchSize: 2 });
+        expect(s.rows).toBe(16);
+        expect(s.imported).toBe(5);
+        expect(s.duplicates).toBe(0);
+        expect(s.rejected).toEqual({ bad_date: 1, bad_number: 2, zero_quantity: 1, missing_sku: 1, missing_order_id: 1, malformed_row: 1, bad_identifier: 1 });
+        expect(s.skipped).toEqual({ non_product: 3 });
+        expect(s.samples[0]).toMatchObject({ row: 8, reason: 'bad_date' });
+        // customers 17850, 15311, 13047; products 85123A 71053 22633 35004C 22086; orders 536365 536366 C536383 536371
+        expect({ customers: s.customers, products: s.products, orders: s.orders, lines: s.lines }).toEqual({ customers: 3, products: 5, orders: 4, lines: 5 });
+        expect(s.ok).toBe(true);
+        const again = await importFile(store, fx('uci-online-retail.csv'), { strict: true });
+        expect(again.imported).toBe(0);
+        expect(again.duplicates).toBe(5);
+        expect(again.ok).toBe(false); // strict and rows were rejected
+        expect({ customers: again.customers, products: again.products, orders: again.orders, lines: again.lines }).toEqual({ customers: 3, products: 5, orders: 4, lines: 5 });
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('a directory: orders first, then inventory and consent; identities unified; consent and stock applied', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        const s = await importFiles(store, [dir]);
+        expect(s.files.map((f) => f.kind)).toEqual(['orders', 'inventory', 'consent']);
+        expect(s.rejected).toEqual({
+          bad_channel: 1, bad_identifier: 3, bad_date: 2, bad_number: 3, zero_quantity: 1, missing_order_id: 1, missing_sku: 2, malformed_row: 1, missing_store: 1, bad_value: 2,
+        });
+        // people: {AC1, jane.doe@example.com} and {phone 447700900123, loyalty L-9}; G1 is a guest
+        expect(s.customers).toBe(2);
+        expect(s.orders).toBe(6);
+        expect(s.lines).toBe(7);
+        const jane = await store.findCustomer({ kind: 'email', value: 'jane.doe@example.com' });
+        const ac1 = await store.findCustomer({ kind: 'account', value: 'AC1' });
+        const phone = await store.findCustomer({ kind: 'phone', value: '447700900123' });
+        const loyal = await store.findCustomer({ kind: 'loyalty', value: 'L-9' });
+        expect(jane).not.toBeNull();
+        expect(jane).toBe(ac1);
+        expect(phone).toBe(loyal);
+        expect(phone).not.toBe(jane);
+        expect(await store.hasConsent(jane!, 'personalisation')).toBe(true);
+        expect(await store.hasConsent(phone!, 'personalisation')).toBe(false);
+        const stock = await store.inventory();
+        expect([...(stock.get('S01') ?? [])]).toEqual(['SKU1']); // SKU2 is out of stock
+        // the return W1-R nets SKU2 out of jane's skus
+        expect((await store.customerSkus(jane!)).sort()).toEqual(['SKU1']);
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}
+
+describe('npm run import (embedded store in a data directory)', () => {
+  const env = { ...process.env, PGLITE_DIR: join(tmp, 'pglite'), DATABASE_URL: '' };
+  const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'scripts/import.ts', ...args], { cwd: root, env });
+  type Failed = { code: number; stdout: string; stderr: string };
+
+  it('imports with a readable summary; again with --json imports 0 new lines; --strict fails after reporting', async () => {
+    const { stdout } = await cli(fx('uci-online-retail-ii.csv'));
+    expect(stdout).toMatch(/rows 4: imported 4, already present 0, skipped 0, rejected 0/);
+    expect(stdout).toMatch(/store now holds: customers 2, products 4, orders 3, lines 4/);
+    // second run: the same file again (nothing new) plus a file with rejected rows, strict
+    const r = (await cli(fx('uci-online-retail-ii.csv'), fx('uci-online-retail.csv'), '--json', '--strict', '--quiet').catch((e: Failed) => e)) as Failed;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--strict: 8 rows rejected/);
+    const s = JSON.parse(r.stdout);
+    expect(s.files[0]).toMatchObject({ rows: 4, imported: 0, duplicates: 4 });
+    expect(s.files[1]).toMatchObject({ rows: 16, imported: 5, duplicates: 0 });
+    expect(s).toMatchObject({ ok: false, rows: 20, imported: 5, duplicates: 4, skipped: { non_product: 3 } });
+    expect(s.rejected).toEqual({ bad_date: 1, bad_number: 2, zero_quantity: 1, missing_sku: 1, missing_order_id: 1, malformed_row: 1, bad_identifier: 1 });
+    // totals after both files: 2 + 3 customers, 4 + 5 products, 3 + 4 orders, 4 + 5 lines
+    expect(s).toMatchObject({ customers: 5, products: 9, orders: 7, lines: 9 });
+  });
+
+  it('bad usage exits 2; a missing file exits 1 with a message', async () => {
+    const usage = (await cli().catch((e: Failed) => e)) as Failed;
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/expected at least 1 argument/);
+    const missing = (await cli(join(tmp, 'nope.csv')).catch((e: Failed) => e)) as Failed;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no such file or directory/);
+  });
+});
