@@ -43,6 +43,8 @@ export interface ImportPlan {
   stores: string[];
   /** Distinct identifiers of the batch. */
   identifiers: Identifier[];
+  /** No two lines of the batch share (order, line number). */
+  uniqueLines: boolean;
 }
 
 export const identifierKey = (i: Identifier): string => `${i.kind}\u0001${i.value}`;
@@ -67,6 +69,8 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
   const identifiers = new Map<string, Identifier>();
   const cols: LineColumns = { orderId: [], lineNo: [], sku: [], quantity: [], unitPrice: [], cancels: [] };
   let seenContent: Map<string, number> | undefined;
+  const lineKeys = new Set<string>();
+  let uniqueLines = true;
 
   for (const l of lines) {
     let o = orders.get(l.orderId);
@@ -91,6 +95,11 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
       const n = seenContent.get(ck) ?? 0;
       seenContent.set(ck, n + 1);
       lineNo = contentLineKey(l, n);
+    }
+    if (uniqueLines) {
+      const key = `${l.orderId}\u0001${lineNo}`;
+      if (lineKeys.has(key)) uniqueLines = false;
+      else lineKeys.add(key);
     }
     cols.orderId.push(l.orderId);
     cols.lineNo.push(lineNo);
@@ -126,6 +135,7 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
     products: [...products.values()].map(({ sku, title, category, price, time }) => ({ sku, title, category, price, time })),
     stores: [...stores],
     identifiers: [...identifiers.values()],
+    uniqueLines,
   };
 }
 

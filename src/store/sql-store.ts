@@ -1,6 +1,6 @@
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
-import { planImport, type PlannedProduct } from './import-plan.js';
+import { planImport, type LineColumns, type PlannedProduct } from './import-plan.js';
 import { migrate } from './migrate.js';
 import { resolveIdentities } from './resolve-identities.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
@@ -51,6 +51,8 @@ export class SqlStore implements Store {
     const plan = planImport(lines);
     return this.db.transaction(async (tx) => {
       await this.lock(tx);
+      // an import batch lost to a crash is re-imported idempotently: no need to wait for the WAL flush
+      if (this.db.dialect === 'postgres') await tx.query('SET LOCAL synchronous_commit = off');
       const { customers, merges } = await resolveIdentities(
         tx,
         plan.orders.map((o) => o.identifiers),
@@ -60,23 +62,16 @@ export class SqlStore implements Store {
       }
       await upsertProducts(tx, plan.products);
       const o = plan.orders;
-      await tx.query(
+      const inserted = await tx.query<{ id: string; src: string }>(
         `INSERT INTO orders (source_id, channel, store_id, placed_at, customer_id)
            SELECT s, c, st, to_timestamp(t / 1000.0), cu
              FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bigint[]) AS u(s, c, st, t, cu)
-         ON CONFLICT (source_id) DO NOTHING`,
+         ON CONFLICT (source_id) DO NOTHING
+         RETURNING id::text AS id, source_id AS src`,
         [o.map((x) => x.sourceId), o.map((x) => x.channel), o.map((x) => x.storeId), o.map((x) => x.time), customers],
       );
-      const l = plan.lines;
-      const r = await tx.query(
-        `INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
-           SELECT o.id, u.n, u.sku, u.q, u.p, u.c
-             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], $6::text[]) AS u(src, n, sku, q, p, c)
-             JOIN orders o ON o.source_id = u.src
-         ON CONFLICT DO NOTHING`,
-        [l.orderId, l.lineNo, l.sku, l.quantity, l.unitPrice, l.cancels],
-      );
-      return { imported: r.rowCount, duplicates: lines.length - r.rowCount, merges };
+      const imported = await insertLines(tx, plan.lines, new Map(inserted.rows.map((r) => [r.src, r.id])), plan.uniqueLines);
+      return { imported, duplicates: lines.length - imported, merges };
     });
   }
 
@@ -313,9 +308,53 @@ export class SqlStore implements Store {
   }
 }
 
+/** Quotes a CSV field for COPY (FORMAT csv): null → unquoted empty, which COPY reads as NULL. */
+const csvField = (v: string | null): string =>
+  v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
+
+/**
+ * Writes a batch's lines. Lines of orders this batch created cannot exist yet: they are
+ * COPYed straight into order_lines (when their keys are unique within the batch). Lines of
+ * orders already present go through INSERT ... ON CONFLICT DO NOTHING (idempotent re-import).
+ * Returns the number of lines written.
+ */
+async function insertLines(tx: SqlExecutor, l: LineColumns, newOrders: Map<string, string>, unique: boolean): Promise<number> {
+  const copyRows: string[] = [];
+  const rest: number[] = [];
+  for (let i = 0; i < l.orderId.length; i++) {
+    const id = unique ? newOrders.get(l.orderId[i]) : undefined;
+    if (id === undefined) {
+      rest.push(i);
+      continue;
+    }
+    copyRows.push(`${id},${l.lineNo[i]},${csvField(l.sku[i])},${l.quantity[i]},${l.unitPrice[i]},${csvField(l.cancels[i])}\n`);
+  }
+  let written = 0;
+  if (copyRows.length > 0) {
+    written += await tx.copyFrom(
+      'COPY order_lines (order_id, line_no, sku, quantity, unit_price, cancels) FROM STDIN WITH (FORMAT csv)',
+      copyRows.join(''),
+    );
+  }
+  if (rest.length > 0) {
+    const pick = <T>(a: T[]) => rest.map((i) => a[i]);
+    const r = await tx.query(
+      `INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
+         SELECT o.id, u.n, u.sku, u.q, u.p, u.c
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], $6::text[]) AS u(src, n, sku, q, p, c)
+           JOIN orders o ON o.source_id = u.src
+       ON CONFLICT DO NOTHING`,
+      [pick(l.orderId), pick(l.lineNo), pick(l.sku), pick(l.quantity), pick(l.unitPrice), pick(l.cancels)],
+    );
+    written += r.rowCount;
+  }
+  return written;
+}
+
 async function upsertProducts(tx: SqlExecutor, products: PlannedProduct[]): Promise<void> {
   if (products.length === 0) return;
-  // each field keeps the value from the most recent source time that had one
+  // each field keeps the value from the most recent source time that had one; rows are only
+  // rewritten when a value changes (seen_at: time of the last change)
   const pick = (f: string) =>
     `CASE WHEN excluded.seen_at >= p.seen_at THEN coalesce(excluded.${f}, p.${f}) ELSE coalesce(p.${f}, excluded.${f}) END`;
   await tx.query(
@@ -324,8 +363,7 @@ async function upsertProducts(tx: SqlExecutor, products: PlannedProduct[]): Prom
          FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[]) AS u(sku, ti, ca, pr, t)
      ON CONFLICT (sku) DO UPDATE SET title = ${pick('title')}, category = ${pick('category')}, price = ${pick('price')},
        seen_at = greatest(p.seen_at, excluded.seen_at)
-     WHERE (p.title, p.category, p.price, p.seen_at) IS DISTINCT FROM
-           (${pick('title')}, ${pick('category')}, ${pick('price')}, greatest(p.seen_at, excluded.seen_at))`,
+     WHERE (p.title, p.category, p.price) IS DISTINCT FROM (${pick('title')}, ${pick('category')}, ${pick('price')})`,
     [
       products.map((p) => p.sku),
       products.map((p) => p.title),

@@ -1,0 +1,177 @@
+/**
+ * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--json]
+ * Imports the whole file through the real pipeline (importFile → Store.importLines) into a
+ * fresh PostgreSQL database and, in the same run, times a plain COPY of the same decompressed
+ * CSV into a staging table with the file's columns; prints rows, seconds, rows/s and the ratio.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import pg from 'pg';
+import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
+import { progressBar } from '../src/cli/progress.js';
+import { importFile, type ImportSummary } from '../src/ingest/import-file.js';
+import { openStore } from '../src/store/open-store.js';
+import { redact } from '../src/store/pg-client.js';
+import type { SqlClient } from '../src/store/sql-client.js';
+import type { SqlStore } from '../src/store/sql-store.js';
+
+const spec = defineCli({
+  name: 'npm run bench:import --',
+  summary:
+    'Times the import pipeline on a whole file against a plain COPY of the same CSV (same run, fresh database).',
+  flags: {
+    data: { type: 'string', default: '../shared/data/online_retail.csv.gz', placeholder: 'FILE', description: 'CSV file (plain or gzipped)' },
+    'database-url': { type: 'string', placeholder: 'URL', description: 'server to create the scratch database on [default: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test]' },
+    'batch-size': { type: 'int', default: 5000, description: 'order lines per store batch' },
+    pglite: { type: 'boolean', description: 'also run both on the embedded PGlite (in memory)' },
+    reimport: { type: 'boolean', description: 'also time importing the same file a second time (idempotence: 0 new lines)' },
+    keep: { type: 'boolean', description: 'keep the scratch database (its name is printed)' },
+    json: { type: 'boolean', description: 'print one JSON document on stdout' },
+    quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
+  },
+  epilog: 'Exit codes: 0 ok, 1 failure, 2 bad usage.',
+});
+
+/** Staging tables with the file's columns: natural types, and all text (the cheapest COPY). */
+const stagingTyped = (cols: string[]) => {
+  const types: Record<string, string> = { quantity: 'integer', unitprice: 'numeric', price: 'numeric', invoicedate: 'timestamp' };
+  return cols.map((c) => `"${c}" ${types[c.toLowerCase().replace(/\s+/g, '')] ?? 'text'}`).join(', ');
+};
+
+interface Timed {
+  seconds: number;
+  rows: number;
+}
+
+async function timeCopy(db: SqlClient, table: string, columns: string, csv: Buffer): Promise<Timed> {
+  await db.exec(`DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (${columns})`);
+  const t = performance.now();
+  const rows = await db.copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, HEADER true)`, csv);
+  return { seconds: (performance.now() - t) / 1000, rows };
+}
+
+async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string) {
+  const bar = progressBar({ label, total: 1, unit: 'bytes', quiet });
+  const t = performance.now();
+  const summary: ImportSummary = await importFile(store, path, {
+    batchSize,
+    onProgress: (p) => bar.update(p.bytesRead, { total: p.totalBytes, info: `${p.rows.toLocaleString('en-US')} rows` }),
+  });
+  bar.stop();
+  return { seconds: (performance.now() - t) / 1000, summary };
+}
+
+/** COPY twice (before and after the import, best kept) around one import. */
+async function benchBackend(
+  name: 'postgres' | 'pglite',
+  store: SqlStore,
+  path: string,
+  csv: Buffer,
+  cols: string[],
+  flags: { 'batch-size': number; quiet: boolean; reimport: boolean },
+) {
+  const typed = stagingTyped(cols);
+  const text = cols.map((c) => `"${c}" text`).join(', ');
+  const copyTyped1 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
+  const copyText1 = await timeCopy(store.db, 'bench_staging_text', text, csv);
+  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`);
+  const copyTyped2 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
+  const copyText2 = await timeCopy(store.db, 'bench_staging_text', text, csv);
+  await store.db.exec('DROP TABLE bench_staging_typed; DROP TABLE bench_staging_text');
+  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`) : null;
+  const copyTyped = Math.min(copyTyped1.seconds, copyTyped2.seconds);
+  const copyText = Math.min(copyText1.seconds, copyText2.seconds);
+  const s = imp.summary;
+  return {
+    backend: name,
+    rows: s.rows,
+    import: { seconds: round(imp.seconds), rowsPerSecond: Math.round(s.rows / imp.seconds) },
+    copyTyped: { seconds: round(copyTyped), rows: copyTyped1.rows, rowsPerSecond: Math.round(copyTyped1.rows / copyTyped) },
+    copyText: { seconds: round(copyText), rows: copyText1.rows, rowsPerSecond: Math.round(copyText1.rows / copyText) },
+    ratio: round(imp.seconds / copyTyped, 2),
+    ratioToTextCopy: round(imp.seconds / copyText, 2),
+    reimport: again && { seconds: round(again.seconds), imported: again.summary.imported, duplicates: again.summary.duplicates },
+    summary: {
+      imported: s.imported,
+      duplicates: s.duplicates,
+      merges: s.merges,
+      rejected: s.rejected,
+      skipped: s.skipped,
+      customers: s.customers,
+      products: s.products,
+      orders: s.orders,
+      lines: s.lines,
+    },
+  };
+}
+
+const round = (x: number, d = 3) => Number(x.toFixed(d));
+const n = (x: number) => x.toLocaleString('en-US');
+
+runCli(async () => {
+  const { flags } = parseCli(spec);
+  if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
+  const path = flags.data;
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch {
+    throw new UsageError(`cannot read --data ${path}`);
+  }
+  const csv = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+  const header = csv.subarray(0, csv.indexOf(10)).toString('utf8').replace(/\r$/, '');
+  const cols = header.split(',').map((c) => c.replace(/^"|"$/g, ''));
+
+  const baseUrl = flags['database-url'] ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const dbName = `omnirec_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${dbName}`;
+
+  const results = [];
+  const store = await openStore({ DATABASE_URL: url.toString(), PGLITE_DIR: 'memory://' });
+  try {
+    results.push(await benchBackend('postgres', store, path, csv, cols, flags));
+  } finally {
+    await store.close();
+    if (!flags.keep) {
+      const c = new pg.Client({ connectionString: baseUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await c.end();
+    }
+  }
+  if (flags.pglite) {
+    const lite = await openStore({ PGLITE_DIR: 'memory://' });
+    try {
+      results.push(await benchBackend('pglite', lite, path, csv, cols, flags));
+    } finally {
+      await lite.close();
+    }
+  }
+
+  const doc = { data: path, bytes: csv.length, batchSize: flags['batch-size'], database: flags.keep ? redact(url.toString()) : null, results };
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    return;
+  }
+  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}`];
+  for (const r of results) {
+    out.push(
+      `${r.backend}: ${n(r.rows)} rows`,
+      `  import pipeline   ${r.import.seconds.toFixed(2)} s  ${n(r.import.rowsPerSecond)} rows/s`,
+      `  COPY typed cols   ${r.copyTyped.seconds.toFixed(2)} s  ${n(r.copyTyped.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratio}`,
+      `  COPY text cols    ${r.copyText.seconds.toFixed(2)} s  ${n(r.copyText.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratioToTextCopy}`,
+      `  imported ${n(r.summary.imported)}, duplicates ${n(r.summary.duplicates)}, merges ${r.summary.merges}`,
+      `  rejected ${JSON.stringify(r.summary.rejected)}, skipped ${JSON.stringify(r.summary.skipped)}`,
+      `  store: customers ${n(r.summary.customers)}, products ${n(r.summary.products)}, orders ${n(r.summary.orders)}, lines ${n(r.summary.lines)}`,
+    );
+    if (r.reimport) out.push(`  re-import         ${r.reimport.seconds.toFixed(2)} s  imported ${n(r.reimport.imported)}, duplicates ${n(r.reimport.duplicates)}`);
+  }
+  if (flags.keep) out.push(`kept database ${redact(url.toString())}`);
+  process.stdout.write(out.join('\n') + '\n');
+}, 'bench:import');
