@@ -75,6 +75,36 @@ describe('Redis outage and recovery', () => {
     }
   });
 
+  it('answers null at once while Redis hangs (breaker after a few timeouts), and recovers when it answers again', async () => {
+    const b = fixtureBundle('v3', { tag: 3 });
+    const publisher = await RedisCache.open(server.url, { require: true });
+    await publishBundle(publisher, keys, b);
+    await publisher.close();
+    const src = await openModelSource(cfg(), { commandTimeoutMs: 100, breakerMs: 400, pointerPollMs: 0, lruSize: 0 });
+    try {
+      const m = src.current()!;
+      expect(m.version).toBe('v3');
+      server.pause();
+      let t0 = performance.now();
+      for (let i = 0; i < 3; i++) expect(await src.customer(`cust-${i}`, m)).toBeNull();
+      // three timeouts of ~100 ms each open the breaker
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+      expect(src.status()).toMatchObject({ cache: 'degraded', version: 'v3' });
+      expect(src.status().detail).toMatch(/3 customer lookups failed in a row .*timed out/i);
+      t0 = performance.now();
+      for (let i = 0; i < 20; i++) expect(await src.customer(`cust-${i % 10}`, m)).toBeNull();
+      expect(performance.now() - t0).toBeLessThan(50);
+      server.resume();
+      await new Promise((r) => setTimeout(r, 450));
+      expect(bits((await src.customer('cust-5', m))!.vector)).toBe(bits(b.customers[5].vector));
+      expect(src.status().cache).toBe('ok');
+      expect(src.stats!().errors).toBe(23);
+    } finally {
+      server.resume();
+      await src.close();
+    }
+  });
+
   it('starts while Redis is down (degraded, no version) and loads the version published once it is up', async () => {
     await server.stop();
     const t0 = performance.now();

@@ -13,6 +13,9 @@ import { Lru } from './lru.js';
 import { type CacheStats, emptyStats, type LoadedModel, type ModelSource, type ModelSourceStatus } from './model-source.js';
 import type { VectorCache } from './vector-cache.js';
 
+/** Consecutive failed lookups (timeouts of a connected but unresponsive cache) that open the breaker. */
+export const BREAKER_ERRORS = 3;
+
 export interface CacheModelSourceOptions {
   /** Customer records kept in process (0 = no LRU). */
   lruSize?: number;
@@ -20,6 +23,8 @@ export interface CacheModelSourceOptions {
   lruMaxAgeMs?: number;
   /** Re-read the pointer this often even without an announce (ms; 0 = never). */
   pointerPollMs?: number;
+  /** How long lookups skip the cache after BREAKER_ERRORS failures in a row (ms). */
+  breakerMs?: number;
   /** Close the cache with the source. */
   ownsCache?: boolean;
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
@@ -37,6 +42,9 @@ export class CacheModelSource implements ModelSource {
   private offHealth: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private wasDown = false;
+  private consecutiveErrors = 0;
+  private breakerUntil = 0;
+  private breakerDetail: string | undefined;
   private closed = false;
 
   constructor(
@@ -134,7 +142,7 @@ export class CacheModelSource implements ModelSource {
       this.counters.lruHits++;
       return hit.value;
     }
-    if (!this.cache.health().ready) {
+    if (!this.cache.health().ready || Date.now() < this.breakerUntil) {
       this.counters.errors++;
       return null;
     }
@@ -142,10 +150,17 @@ export class CacheModelSource implements ModelSource {
     try {
       const buf = await this.cache.get(this.keys.customer(model.version, customerId));
       record = buf ? decodeCustomer(customerId, buf) : null;
-    } catch {
+    } catch (e) {
       this.counters.errors++;
+      // a connected but unresponsive cache (timeouts) opens the breaker: lookups answer null at once for a while
+      if (++this.consecutiveErrors >= BREAKER_ERRORS) {
+        this.breakerUntil = Date.now() + (this.options.breakerMs ?? 1000);
+        this.breakerDetail = `${this.consecutiveErrors} customer lookups failed in a row (${(e as Error).message}); retrying in ${this.options.breakerMs ?? 1000} ms`;
+      }
       return null;
     }
+    this.consecutiveErrors = 0;
+    this.breakerDetail = undefined;
     if (record) this.counters.cacheHits++;
     else this.counters.misses++;
     if (this.model?.version === model.version) this.lru.set(lruKey, record);
@@ -167,9 +182,9 @@ export class CacheModelSource implements ModelSource {
 
   status(): ModelSourceStatus {
     const h = this.cache.health();
-    const detail = !h.ready ? `${h.detail ?? 'cache unreachable'}${this.model ? `; serving ${this.model.version} from memory` : ''}` : this.problem;
+    const detail = !h.ready ? `${h.detail ?? 'cache unreachable'}${this.model ? `; serving ${this.model.version} from memory` : ''}` : (this.problem ?? this.breakerDetail);
     return {
-      cache: h.ready && !this.problem ? 'ok' : 'degraded',
+      cache: h.ready && !this.problem && !this.breakerDetail ? 'ok' : 'degraded',
       version: this.model?.version ?? null,
       ...(detail ? { detail } : {}),
       ...(this.lastSwapAt ? { lastSwapAt: this.lastSwapAt } : {}),

@@ -5,6 +5,8 @@
  * @example
  * const server = await startRedisServer();
  * // ... use server.url ...
+ * server.pause();          // SIGSTOP: connected, but nothing answers
+ * server.resume();
  * await server.stop();     // SIGKILL, like a crash
  * await server.start();    // same port, empty
  * await server.stop();
@@ -19,6 +21,10 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Kills it (SIGKILL) and resolves once the process has exited. */
   stop(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open but nothing answers, like a hung server. */
+  pause(): void;
+  /** Thaws it (SIGCONT). */
+  resume(): void;
 }
 
 /** A port that was free a moment ago. */
@@ -75,6 +81,12 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
         if (Date.now() - t0 > 10_000) throw new Error(`redis-server on port ${p} did not answer within 10 s`);
         await new Promise((r) => setTimeout(r, 20));
       }
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
     async stop() {
       const proc = child;
