@@ -1,0 +1,230 @@
+/**
+ * Implicit matrix factorisation by alternating least squares (Hu, Koren & Volinsky 2008)
+ * with confidence c = 1 + α·w. Dense algebra (the gram YᵀY, batch scoring U·Vᵀ with top-k)
+ * runs on TensorFlow.js; per-row solves run over typed arrays (als-solvers.ts): conjugate
+ * gradient warm-started (fast path) or exact Cholesky (reference). Deterministic for a seed;
+ * non-finite factors raise ModelFitError. New or anonymous customers fold in by the same
+ * closed form (src/core/fold-in.ts).
+ */
+import type * as TF from '@tensorflow/tfjs';
+import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
+import { transpose, type Csr } from '../core/csr.js';
+import { ModelFitError } from '../core/errors.js';
+import { foldIn, type FoldInModel } from '../core/fold-in.js';
+import { fillNormal } from '../core/random.js';
+import { emptyBatch, excludedFor, TopK } from '../core/top-k.js';
+import { tfBackend } from '../train/tf-backend.js';
+import { solveRowsCg, solveRowsExact } from './als-solvers.js';
+import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
+
+export interface AlsParams {
+  /** Latent factors k. Default 64. */
+  factors: number;
+  /** L2 regularisation λ. Default 1. */
+  reg: number;
+  /** Confidence scale: c = 1 + α·w. Default 10. */
+  alpha: number;
+  /** Alternations (customers then items). Default 15. */
+  iterations: number;
+  /** 'cg' (default, fast) or 'cholesky' (exact reference). */
+  solver: 'cg' | 'cholesky';
+  /** Conjugate-gradient steps per row and alternation. Default 3. */
+  cgSteps: number;
+  /** Seed of the N(0, initScale²) initialisation. Default 42. */
+  seed: number;
+  initScale: number;
+  /** Confidence input: the training weights (default) or the line counts. */
+  input: 'weights' | 'counts';
+}
+
+export const ALS_DEFAULTS: AlsParams = {
+  factors: 64,
+  reg: 1,
+  alpha: 10,
+  iterations: 15,
+  solver: 'cg',
+  cgSteps: 3,
+  seed: 42,
+  initScale: 0.01,
+  input: 'weights',
+};
+
+/** YᵀY + λI (k × k, float64) of a row-major n × k matrix, the product on TensorFlow.js. */
+export function gramWithReg(tf: typeof TF, y: Float32Array, k: number, reg: number): Float64Array {
+  const n = y.length / k;
+  const g = tf.tidy(() => {
+    const t = tf.tensor2d(y, [n, k]);
+    // wasm's matMul is slow with transpose flags: transpose explicitly
+    return tf.matMul(t.transpose(), t).dataSync();
+  });
+  const out = Float64Array.from(g);
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < a; b++) out[a * k + b] = out[b * k + a] = 0.5 * (out[a * k + b] + out[b * k + a]);
+    out[a * k + a] += reg;
+  }
+  return out;
+}
+
+function checkFinite(f: Float32Array, what: string, iteration: number): void {
+  for (let i = 0; i < f.length; i++) {
+    if (!Number.isFinite(f[i])) throw new ModelFitError(`als: non-finite ${what} factors at iteration ${iteration}`, { index: i, iteration });
+  }
+}
+
+export class AlsRecommender implements Recommender {
+  readonly name: string;
+  readonly params: AlsParams;
+  /** customers × k and items × k, row-major. */
+  userFactors: Float32Array = new Float32Array(0);
+  itemFactors: Float32Array = new Float32Array(0);
+  /** YᵀY of the item factors (without λ), for fold-in. */
+  itemGram: Float64Array = new Float64Array(0);
+  /** Backend the last fit ran on. */
+  backend = '';
+
+  constructor(params: Partial<AlsParams> = {}, name = 'als') {
+    this.params = { ...ALS_DEFAULTS, ...params };
+    this.name = name;
+  }
+
+  get k(): number {
+    return this.params.factors;
+  }
+  get nItems(): number {
+    return this.itemFactors.length / this.k;
+  }
+
+  async fit(data: TrainingData, progress?: (done: number, total: number) => void): Promise<void> {
+    const { factors: k, reg, alpha, iterations, solver, cgSteps, seed, initScale } = this.params;
+    const c: Csr = this.params.input === 'counts' ? data.counts : data.weights;
+    if (c.indices.length === 0) throw new ModelFitError('als: no interactions');
+    if (!(k >= 1 && reg >= 0 && alpha >= 0 && iterations >= 0)) throw new ModelFitError('als: bad hyperparameters', { ...this.params });
+    for (let p = 0; p < c.data.length; p++) {
+      if (!Number.isFinite(c.data[p]) || c.data[p] < 0) throw new ModelFitError('als: weights must be finite and ≥ 0', { index: p });
+    }
+    const { tf, backend } = await tfBackend();
+    this.backend = backend;
+    const ct = transpose(c);
+    const u = new Float32Array(c.rows * k);
+    const v = new Float32Array(c.cols * k);
+    fillNormal(u, initScale, seed);
+    fillNormal(v, initScale, seed + 1);
+    for (let it = 0; it < iterations; it++) {
+      const gv = gramWithReg(tf, v, k, reg);
+      if (solver === 'cg') solveRowsCg(c, v, u, k, gv, alpha, cgSteps);
+      else solveRowsExact(c, v, u, k, gv, alpha);
+      checkFinite(u, 'customer', it);
+      const gu = gramWithReg(tf, u, k, reg);
+      if (solver === 'cg') solveRowsCg(ct, u, v, k, gu, alpha, cgSteps);
+      else solveRowsExact(ct, u, v, k, gu, alpha);
+      checkFinite(v, 'item', it);
+      progress?.(it + 1, iterations);
+    }
+    this.userFactors = u;
+    this.itemFactors = v;
+    this.itemGram = gramWithReg(tf, v, k, 0);
+  }
+
+  /** What fold-in (serving, events) needs. */
+  foldInModel(): FoldInModel {
+    return { itemFactors: this.itemFactors, k: this.k, gram: this.itemGram, reg: this.params.reg, alpha: this.params.alpha };
+  }
+
+  async recommend(customers: ArrayLike<number>, k: number, options?: RecommendOptions): Promise<BatchResult> {
+    const f = this.k;
+    const rows = new Float32Array(customers.length * f);
+    for (let n = 0; n < customers.length; n++) rows.set(this.userFactors.subarray(customers[n] * f, customers[n] * f + f), n * f);
+    return this.scoreVectors(rows, customers.length, k, (n) => excludedFor(options, n, customers[n]));
+  }
+
+  /**
+   * Top-k of U·Vᵀ for a batch of vectors (rows × k), on TensorFlow.js: scores by matMul, excluded
+   * items masked to −∞, then tf.topk. Batches keep rows × items under 4M floats.
+   */
+  async scoreVectors(vectors: Float32Array, rows: number, k: number, exclude: (n: number) => ArrayLike<number>): Promise<BatchResult> {
+    const { tf } = await tfBackend();
+    const f = this.k;
+    const n = this.nItems;
+    const res = emptyBatch(rows, k);
+    const kk = Math.min(k, n);
+    const batch = Math.max(1, Math.floor((1 << 22) / Math.max(1, n)));
+    const vt = tf.tidy(() => tf.tensor2d(this.itemFactors, [n, f]).transpose());
+    try {
+      for (let s = 0; s < rows; s += batch) {
+        const b = Math.min(batch, rows - s);
+        const mask = new Float32Array(b * n);
+        for (let r = 0; r < b; r++) {
+          const ex = exclude(s + r);
+          for (let q = 0; q < ex.length; q++) mask[r * n + ex[q]] = -Infinity;
+        }
+        const [vals, idx] = tf.tidy(() => {
+          const sc = tf.add(tf.matMul(tf.tensor2d(vectors.subarray(s * f, (s + b) * f), [b, f]), vt), tf.tensor2d(mask, [b, n]));
+          const t = tf.topk(sc, kk, true);
+          return [t.values, t.indices];
+        });
+        const vs = (await vals.data()) as Float32Array;
+        const is = (await idx.data()) as Int32Array;
+        tf.dispose([vals, idx]);
+        for (let r = 0; r < b; r++) {
+          for (let j = 0; j < k; j++) {
+            const o = (s + r) * k + j;
+            const sc = j < kk ? vs[r * kk + j] : -Infinity;
+            res.ids[o] = sc > -Infinity ? is[r * kk + j] : -1;
+            res.scores[o] = sc;
+          }
+        }
+      }
+    } finally {
+      vt.dispose();
+    }
+    return res;
+  }
+
+  /** Cosine similarity of item factors. */
+  async similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
+    const f = this.k;
+    const n = this.nItems;
+    const v = this.itemFactors;
+    const norm = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let a = 0; a < f; a++) s += v[i * f + a] * v[i * f + a];
+      norm[i] = Math.sqrt(s) || 1;
+    }
+    const res = emptyBatch(items.length, k);
+    const sel = new TopK(k);
+    for (let q = 0; q < items.length; q++) {
+      const i = items[q];
+      for (let j = 0; j < n; j++) {
+        if (j === i) continue;
+        let s = 0;
+        for (let a = 0; a < f; a++) s += v[i * f + a] * v[j * f + a];
+        sel.push(j, s / (norm[i] * norm[j]));
+      }
+      sel.drain(res.ids, res.scores, q);
+    }
+    return res;
+  }
+
+  /** Folds the history in (HKV eq. 4 with the item factors fixed) and scores every item. */
+  async recommendForItems(items: ArrayLike<number>, weights: ArrayLike<number>, k: number, exclude?: ArrayLike<number>): Promise<BatchResult> {
+    const x = foldIn(this.foldInModel(), items, weights);
+    return this.scoreVectors(x, 1, k, () => exclude ?? []);
+  }
+
+  save(): SavedModel {
+    return {
+      header: { model: this.name, params: { ...this.params } },
+      arrays: { userFactors: this.userFactors, itemFactors: this.itemFactors, itemGram: this.itemGram },
+    };
+  }
+
+  load(saved: SavedModel): void {
+    checkHeader(saved, this.name);
+    const p = saved.header.params as Partial<AlsParams> | undefined;
+    if (p) Object.assign(this.params, p);
+    this.userFactors = savedArray(saved, 'userFactors', Float32Array);
+    this.itemFactors = savedArray(saved, 'itemFactors', Float32Array);
+    this.itemGram = savedArray(saved, 'itemGram', Float64Array);
+  }
+}
