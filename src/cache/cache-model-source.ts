@@ -57,7 +57,7 @@ export class CacheModelSource implements ModelSource {
 
   /** Subscribes to announces and loads the current version (a cache that is down is not an error). */
   async start(): Promise<this> {
-    this.unsubscribe = await this.cache.subscribe(this.keys.announce, (message) => void this.refresh(message));
+    this.unsubscribe = await this.cache.subscribe(this.keys.announce, (message) => this.refreshQuietly(message));
     this.offHealth = this.cache.onHealth((h) => {
       if (!h.ready) {
         this.wasDown = true;
@@ -65,14 +65,14 @@ export class CacheModelSource implements ModelSource {
       } else if (this.wasDown) {
         this.wasDown = false;
         this.options.log?.('info', 'model cache reachable again; re-reading the current pointer');
-        void this.refresh();
+        this.refreshQuietly();
       }
     });
     if (!this.cache.health().ready) this.wasDown = true;
     const poll = this.options.pointerPollMs ?? 5000;
     if (poll > 0) {
       this.timer = setInterval(() => {
-        if (this.cache.health().ready) void this.refresh();
+        if (this.cache.health().ready) this.refreshQuietly();
       }, poll);
       this.timer.unref();
     }
@@ -86,8 +86,14 @@ export class CacheModelSource implements ModelSource {
    * Serialised: loads never overlap, the last one wins.
    */
   refresh(announced?: string): Promise<void> {
-    this.chain = this.chain.then(() => this.doRefresh(announced));
-    return this.chain;
+    const run = this.chain.then(() => this.doRefresh(announced));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** refresh() for timers and events: failures are logged, never thrown. */
+  private refreshQuietly(announced?: string): void {
+    this.refresh(announced).catch((e: unknown) => this.options.log?.('error', 'model refresh failed', { error: (e as Error).message }));
   }
 
   private async doRefresh(announced?: string): Promise<void> {

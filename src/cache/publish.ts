@@ -73,7 +73,7 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
   } else {
     // never leave a marker on a version being rewritten; drop stale keys unless it is in service
     await cache.delete([keys.complete(version)]);
-    if (previous !== version) await dropKeys(cache, keys, version);
+    if (previous !== version && (await hasKeys(cache, keys, version))) await dropKeys(cache, keys, version);
     try {
       bytes = await writeVersion(cache, keys, version, blobs, bundle, batchSize, options.progress);
       await verify(cache, keys, version, blobs, bundle);
@@ -183,11 +183,19 @@ export async function rollback(cache: VectorCache, keys: CacheKeys, to?: string)
 
 /** Deletes every key of a version (SCAN + UNLINK in batches); returns how many were deleted. */
 async function dropKeys(cache: VectorCache, keys: CacheKeys, version: string, batchSize = 1000): Promise<number> {
-  let n = 0;
-  for (const pattern of keys.versionPatterns(version)) {
+  // marker first (rollback refuses the version from then on), meta last: publishes write meta first, so
+  // "no meta" means "no keys at all" even after an interrupted cleanup (see hasKeys)
+  let n = await cache.delete([keys.complete(version)]);
+  const [itemSide, customers] = keys.versionPatterns(version);
+  for (const pattern of [customers, itemSide]) {
     for await (const batch of cache.scan(pattern, batchSize)) n += await cache.delete(batch);
   }
   return n;
+}
+
+/** Whether any key of the version exists (its meta is the first key written and the last deleted). */
+async function hasKeys(cache: VectorCache, keys: CacheKeys, version: string): Promise<boolean> {
+  return (await cache.countExisting([keys.blob(version, 'meta')])) > 0;
 }
 
 /** Deletes all but the `keep` most recently published versions; the current version is always kept. */
