@@ -131,6 +131,8 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   const idCols = IDENTIFIER_KINDS.map((k) => [k, col(fmt, k)] as const).filter(([, i]) => i >= 0);
   const norm = { defaultCountryCode: options.defaultCountryCode ?? '44' };
   const counter = new LineCounter();
+  let lastRawIds = '\u0000';
+  let lastIds: Identifier[] | null = null;
   const opt = (i: number): string | null => {
     if (i < 0) return null;
     const v = fmtTrim(i);
@@ -167,14 +169,27 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
       unitPrice = num(f[cPrice]);
       if (!Number.isFinite(unitPrice)) return 'bad_number';
     }
-    const identifiers: Identifier[] = [];
-    for (const [kind, i] of idCols) {
-      const raw = f[i];
-      if (raw.trim() === '') continue;
-      const id = normaliseIdentifier(kind, raw, norm);
-      if (id === null) return 'bad_identifier';
-      identifiers.push(id);
+    // lines of one order carry the same identifiers: normalise them once
+    let rawIds = '';
+    for (let k = 0; k < idCols.length; k++) rawIds += f[idCols[k][1]] + '\u0001';
+    let identifiers: Identifier[] | null;
+    if (rawIds === lastRawIds) identifiers = lastIds;
+    else {
+      identifiers = [];
+      for (const [kind, i] of idCols) {
+        const raw = f[i];
+        if (raw.trim() === '') continue;
+        const id = normaliseIdentifier(kind, raw, norm);
+        if (id === null) {
+          identifiers = null;
+          break;
+        }
+        identifiers.push(id);
+      }
+      lastRawIds = rawIds;
+      lastIds = identifiers;
     }
+    if (identifiers === null) return 'bad_identifier';
     const cancels = opt(cCancels);
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {

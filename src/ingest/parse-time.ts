@@ -3,13 +3,14 @@
  * - ISO 8601: `2011-12-09 12:50:00`, `2011-12-09T12:50:00Z`, `2011-12-09T12:50+01:00`, `2011-12-09`
  *   (no offset → UTC);
  * - the UCI spreadsheet form `12/1/2010 8:26` (M/D/YYYY H:MM[:SS], UTC).
- * Returns NaN for anything else or an impossible date (2011-02-30). Memoised: order files
- * repeat the same timestamp on every line of an order.
+ * Returns NaN for anything else or an impossible date (2011-02-30).
  */
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
 
-const cache = new Map<string, number>();
+// Order files repeat the same timestamp on every line of an order: remember the last one.
+let lastText = '';
+let lastTime = NaN;
 
 function build(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return NaN;
@@ -41,10 +42,9 @@ function parseUncached(s: string): number {
 
 /** Epoch milliseconds, or NaN when the text is not a timestamp of an accepted form. */
 export function parseTime(text: string): number {
-  let t = cache.get(text);
-  if (t !== undefined) return t;
-  t = parseUncached(text.trim());
-  if (cache.size > 200_000) cache.clear();
-  cache.set(text, t);
+  if (text === lastText) return lastTime;
+  const t = parseUncached(text.trim());
+  lastText = text;
+  lastTime = t;
   return t;
 }
