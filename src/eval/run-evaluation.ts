@@ -45,7 +45,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     source: o.source,
     createdAt: new Date().toISOString(),
     dataset: split.counts,
-    weighting: { ...split.weighted.weighting },
+    weighting: { ...split.weightingOptions },
     params,
     timings: stages.timings,
   };

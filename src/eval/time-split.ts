@@ -25,8 +25,9 @@ export interface EvalSplit {
   cutoffLabel: string;
   /** Protocol training data: binary weights (X), line counts, baskets of train-period orders (guests included). */
   reference: Dataset;
-  /** The same customers and items, weighted by src/train/weighting.ts over every train-period line (returns net out). */
-  weighted: Dataset;
+  /** The same customers and items, weighted by src/train/weighting.ts over every train-period line (returns net out); built on first use. */
+  readonly weighted: Dataset;
+  weightingOptions: WeightingOptions;
   /** Test customer (row of the training data) → items bought at or after the cutoff. */
   truthAll: Map<number, Set<number>>;
   /** Test customer → items bought after the cutoff that they had not bought before it. */
@@ -104,9 +105,15 @@ export function timeSplit(lines: readonly HistoryLine[], cutoff: number, weighti
   ref.add(protocol);
   const reference = ref.finish({ scheme: 'binary', epsilon: 1, quantityWeight: 0, halfLifeDays: 0, now: cutoff });
 
-  const wb = new DatasetBuilder({ items: itemList, customers: userList, before: cutoff });
-  wb.add(lines);
-  const weighted = wb.finish({ ...weighting, now: weighting.now ?? cutoff });
+  let weightedData: Dataset | null = null;
+  const weighted = (): Dataset => {
+    if (!weightedData) {
+      const wb = new DatasetBuilder({ items: itemList, customers: userList, before: cutoff });
+      wb.add(lines);
+      weightedData = wb.finish({ ...weighting, now: weighting.now ?? cutoff });
+    }
+    return weightedData;
+  };
 
   const ui = new Map(userList.map((u, i) => [u, i]));
   const ii = new Map(itemList.map((s, i) => [s, i]));
@@ -135,7 +142,10 @@ export function timeSplit(lines: readonly HistoryLine[], cutoff: number, weighti
     cutoff,
     cutoffLabel: new Date(cutoff).toISOString().slice(0, 10),
     reference,
-    weighted,
+    get weighted() {
+      return weighted();
+    },
+    weightingOptions: { ...weighting, now: weighting.now ?? cutoff },
     truthAll,
     truthNew,
     allUsers,
