@@ -115,17 +115,21 @@ async function writeVersion(
   await cache.writeBatch(itemEntries);
   for (const [, b] of itemEntries) bytes += b.length;
   const total = bundle.customers.length;
+  // one batch in flight while the next is encoded
+  let inFlight: Promise<void> | null = null;
   for (let i = 0; i < total; i += batchSize) {
     const batch: [string, Buffer][] = [];
-    for (let j = i; j < Math.min(total, i + batchSize); j++) {
+    const end = Math.min(total, i + batchSize);
+    for (let j = i; j < end; j++) {
       const r = bundle.customers[j];
       const v = encodeCustomer(r);
       bytes += v.length;
       batch.push([keys.customer(version, r.customerId), v]);
     }
-    await cache.writeBatch(batch);
-    progress?.(Math.min(total, i + batchSize), total);
+    if (inFlight) await inFlight;
+    inFlight = cache.writeBatch(batch).then(() => progress?.(end, total));
   }
+  if (inFlight) await inFlight;
   return bytes;
 }
 
