@@ -9,7 +9,7 @@
  * JSON body in the same run. Prints req/s and p50/p99 per endpoint and as % of bare Express.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,7 @@ const spec = defineCli({
     customers: { type: 'int', default: 2000, description: 'customers sampled for personal recommendations' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
-    worker: { type: 'string', description: '(internal) run one autocannon load from this JSON spec' },
+    worker: { type: 'string', placeholder: 'FILE', description: '(internal) run one autocannon load from this JSON spec file' },
   },
   epilog: 'Exit codes: 0 ok, 1 failure, 2 bad usage.\nExample: npm run bench:serve -- --synthetic 10000,100000 --seconds 10',
 });
@@ -62,7 +62,8 @@ interface LoadResult {
 const KEY = 'bench-key-0001';
 
 /** Child process: autocannon cycling through the prepared requests. */
-async function worker(specJson: string): Promise<void> {
+async function worker(specFile: string): Promise<void> {
+  const specJson = readFileSync(specFile, 'utf8');
   type Result = { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
   const name: string = 'autocannon'; // untyped package: no @types
   const { default: autocannon } = (await import(name)) as { default: (opts: unknown) => Promise<Result> };
@@ -93,10 +94,16 @@ const here = dirname(fileURLToPath(import.meta.url));
 function runLoad(load: Load): Promise<LoadResult> {
   return new Promise((res, rej) => {
     const tsx = join(here, '..', 'node_modules', '.bin', 'tsx');
-    const child = spawn(tsx, [join(here, 'bench-serve.ts'), '--worker', JSON.stringify(load)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const file = join(mkdtempSync(join(tmpdir(), 'omnirec-load-')), 'load.json');
+    writeFileSync(file, JSON.stringify(load));
+    const child = spawn(tsx, [join(here, 'bench-serve.ts'), '--worker', file], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) => (code === 0 ? res(JSON.parse(out) as LoadResult) : rej(new Error(`autocannon worker exited ${code}`))));
+    child.on('exit', (code) => {
+      rmSync(dirname(file), { recursive: true, force: true });
+      if (code === 0) res(JSON.parse(out) as LoadResult);
+      else rej(new Error(`autocannon worker exited ${code}`));
+    });
   });
 }
 

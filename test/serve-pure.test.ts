@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadedModelFromBundle } from '../src/cache/model-source.js';
 import { buyAgain } from '../src/serve/buy-again.js';
-import { aggregateLists, factorScores, popular } from '../src/serve/candidate-sources.js';
+import { aggregateLists, factorCandidates, factorScores, popular } from '../src/serve/candidate-sources.js';
 import { parseFallbackChain } from '../src/serve/fallback-chain.js';
 import { ItemFilter } from '../src/serve/item-filter.js';
 import { TopSelect } from '../src/serve/top-select.js';
@@ -78,8 +78,16 @@ describe('candidate sources', () => {
   });
   it('factorScores on a big catalogue scores only the candidate set', () => {
     const x = Float32Array.from([1, 0]);
-    const picks = factorScores(model, x, filter(), 3, { candidates: [5, 3, 2, 3], fullScanMax: 4 });
+    const picks = factorScores(model, x, filter(), 3, { candidates: () => [5, 3, 2], fullScanMax: 4 });
     expect(picks.map((p) => TINY_SKUS[p.id])).toEqual(['TEA-3', 'MUG-1', 'MUG-3']);
+  });
+});
+
+describe('factorCandidates', () => {
+  it('neighbours of the seeds, then the heads of the store, global and trending lists, each item once', () => {
+    // TEA-1's neighbours TEA-2, TEA-3; S1: MUG-3, MUG-2, TEA-3; global: all 8 (SOAP-1 first); trending MUG-3, TEA-3
+    expect([...factorCandidates(model, [0], 'S1')].map((i) => TINY_SKUS[i])).toEqual(['TEA-2', 'TEA-3', 'MUG-3', 'MUG-2', 'SOAP-1', 'TEA-1', 'MUG-1', 'SOAP-2']);
+    expect([...factorCandidates(model, [6])].slice(0, 2).map((i) => TINY_SKUS[i])).toEqual(['SOAP-2', 'SOAP-1']);
   });
 });
 
@@ -115,5 +123,27 @@ describe('parseFallbackChain', () => {
   it('names the variable and the bad step', () => {
     expect(() => parseFallbackChain('personal,magic')).toThrow(InvalidArgumentError);
     expect(() => parseFallbackChain('personal,magic')).toThrow(/FALLBACK_CHAIN.*magic/);
+  });
+});
+
+describe('SimdScorer', () => {
+  it('matches the plain dot products (k not a multiple of 4), and later calls do not leak earlier x', async () => {
+    const { SimdScorer } = await import('../src/serve/simd-scorer.js');
+    const n = 1000;
+    const k = 10;
+    let seed = 3;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+    const y = Float32Array.from({ length: n * k }, rnd);
+    const scorer = SimdScorer.create(y, k, n)!;
+    expect(scorer).not.toBeNull();
+    for (let round = 0; round < 2; round++) {
+      const x = Float32Array.from({ length: k }, rnd);
+      const got = scorer.scores(x);
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let d = 0; d < k; d++) s += x[d] * y[i * k + d];
+        expect(got[i]).toBeCloseTo(s, 5);
+      }
+    }
   });
 });

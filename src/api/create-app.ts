@@ -36,6 +36,8 @@ export interface AppDeps {
   /** Register prom-client's process metrics (default true). */
   defaultMetrics?: boolean;
   now?: () => number;
+  /** Catalogues above this many items score personal factors over a candidate set (default 20,000). */
+  fullScanMaxItems?: number;
 }
 
 export interface App {
@@ -66,6 +68,7 @@ export function createApp(deps: AppDeps): App {
     onFallback: (endpoint, reason) => metrics.fallbacks.inc({ endpoint, reason }),
     onStoreError: storeError,
     now: deps.now,
+    fullScanMaxItems: deps.fullScanMaxItems,
   });
   let draining = false;
   let doc: unknown;

@@ -58,6 +58,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Register prom-client's process metrics (default true). */
   defaultMetrics?: boolean;
+  /** Catalogues above this many items score personal factors over a candidate set (default 20,000). */
+  fullScanMaxItems?: number;
 }
 
 export async function startService(cfg: Config, options: StartOptions = {}): Promise<RunningService> {
@@ -80,7 +82,7 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     (err) => logger.warn('inventory refresh failed; keeping the previous snapshot', { err }),
   );
   await inventory.start(cfg.INVENTORY_REFRESH_S * 1000);
-  const app = createApp({ store, source, inventory, logger, apiKeys, chain, admin, defaultMetrics: options.defaultMetrics });
+  const app = createApp({ store, source, inventory, logger, apiKeys, chain, admin, defaultMetrics: options.defaultMetrics, fullScanMaxItems: options.fullScanMaxItems });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.app.listen(cfg.PORT, cfg.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -10,6 +10,7 @@ import type { RankedList, TopKLists } from '../core/bundle.js';
 import type { Segment } from '../core/records.js';
 import type { ItemFilter } from './item-filter.js';
 import type { Reason } from './rec-list.js';
+import { SimdScorer } from './simd-scorer.js';
 import { TopSelect } from './top-select.js';
 
 export interface Candidate {
@@ -18,10 +19,10 @@ export interface Candidate {
   reason: Reason;
 }
 
-/** Catalogues larger than this score factors over a candidate set instead of every item. */
+/** Catalogues larger than this score factors over a candidate set instead of every item (default). */
 export const FULL_SCAN_MAX_ITEMS = 20_000;
-/** How many popular items join the candidate set of a big catalogue. */
-const POPULAR_CANDIDATES = 2_000;
+/** How many popular items (global; in the store; trending) join the candidate set of a big catalogue. */
+const POPULAR_CANDIDATES = { global: 500, store: 200, trending: 100 };
 
 /** Walks a ranked list in order, keeping accepted items. */
 export function fromRanked(list: RankedList | undefined, filter: ItemFilter, limit: number, reason: (item: number) => Reason): Candidate[] {
@@ -105,27 +106,33 @@ export function factorScores(
   x: Float32Array,
   filter: ItemFilter,
   limit: number,
-  options: { bonus?: Map<number, number>; candidates?: Iterable<number>; fullScanMax?: number } = {},
+  options: { bonus?: Map<number, number>; candidates?: () => ArrayLike<number>; fullScanMax?: number } = {},
 ): { id: number; score: number }[] {
   const { k, itemFactors: y } = model.als!;
   const n = model.items.length;
   const sel = new TopSelect(limit);
   const bonus = options.bonus;
   if (n <= (options.fullScanMax ?? FULL_SCAN_MAX_ITEMS) || !options.candidates) {
-    const scores = denseScores(y, k, n, x);
+    const scores = simdScorer(model)?.scores(x) ?? denseScores(y, k, n, x);
     if (bonus) for (const [i, b] of bonus) if (i < n) scores[i] += b;
     for (let i = 0; i < n; i++) {
       const s = scores[i];
       if (sel.wouldAccept(s, i) && filter.accepts(i)) sel.push(s, i);
     }
   } else {
-    const seen = new Set<number>();
-    for (const i of options.candidates) {
-      if (seen.has(i)) continue;
-      seen.add(i);
-      let s = 0;
+    const candidates = options.candidates();
+    for (let c = 0; c < candidates.length; c++) {
+      const i = candidates[c];
       const o = i * k;
-      for (let d = 0; d < k; d++) s += x[d] * y[o + d];
+      let s0 = 0;
+      let s1 = 0;
+      let d = 0;
+      for (; d + 1 < k; d += 2) {
+        s0 += x[d] * y[o + d];
+        s1 += x[d + 1] * y[o + d + 1];
+      }
+      if (d < k) s0 += x[d] * y[o + d];
+      let s = s0 + s1;
       if (bonus) s += bonus.get(i) ?? 0;
       if (sel.wouldAccept(s, i) && filter.accepts(i)) sel.push(s, i);
     }
@@ -133,10 +140,22 @@ export function factorScores(
   return sel.drain();
 }
 
+const scorers = new WeakMap<LoadedModel, SimdScorer | null>();
+/** The model's SIMD scorer (built on first use; null without WebAssembly SIMD). */
+function simdScorer(model: LoadedModel): SimdScorer | null {
+  let s = scorers.get(model);
+  if (s === undefined) {
+    const als = model.als!;
+    s = SimdScorer.create(als.itemFactors, als.k, model.items.length);
+    scorers.set(model, s);
+  }
+  return s;
+}
+
 /** One reusable score buffer per catalogue size (serving is single-threaded; callers use it synchronously). */
 let buffer = new Float64Array(0);
 
-/** scores[i] = x·y_i for every item: a tight loop over the row-major factors, 4 lanes unrolled. */
+/** scores[i] = x·y_i for every item in JavaScript (the fallback without SIMD), 4 lanes unrolled. */
 function denseScores(y: Float32Array, k: number, n: number, x: Float32Array): Float64Array {
   if (buffer.length < n) buffer = new Float64Array(n);
   const out = buffer;
@@ -159,19 +178,40 @@ function denseScores(y: Float32Array, k: number, n: number, x: Float32Array): Fl
   return out;
 }
 
-/** The candidate set for factor scoring on big catalogues: neighbours of the seeds, then popular items. */
-export function* factorCandidates(model: LoadedModel, seeds: readonly number[], store?: string): Generator<number> {
+/** Per-model scratch for deduplicating candidates without allocation: an epoch mark per item. */
+const scratch = new WeakMap<LoadedModel, { mark: Uint32Array; epoch: number }>();
+
+/**
+ * The candidate set for factor scoring on big catalogues, distinct items: neighbours of the seeds
+ * (recent purchases or session items), then the head of the popular lists (store, global, trending).
+ */
+export function factorCandidates(model: LoadedModel, seeds: readonly number[], store?: string): Int32Array {
+  let sc = scratch.get(model);
+  if (!sc) scratch.set(model, (sc = { mark: new Uint32Array(model.items.length), epoch: 0 }));
+  if (++sc.epoch === 0xffffffff) {
+    sc.mark.fill(0);
+    sc.epoch = 1;
+  }
+  const { mark, epoch } = sc;
+  const out: number[] = [];
+  const add = (i: number) => {
+    if (mark[i] !== epoch) {
+      mark[i] = epoch;
+      out.push(i);
+    }
+  };
   const nb = model.neighbours;
   for (const seed of seeds) {
     if (seed < 0 || seed >= nb.indptr.length - 1) continue;
-    for (let p = nb.indptr[seed]; p < nb.indptr[seed + 1]; p++) yield nb.indices[p];
+    for (let p = nb.indptr[seed]; p < nb.indptr[seed + 1]; p++) add(nb.indices[p]);
   }
-  const storeList = store ? model.popular.byStore[store] : undefined;
-  if (storeList) for (let p = 0; p < Math.min(storeList.items.length, POPULAR_CANDIDATES); p++) yield storeList.items[p];
-  const g = model.popular.global;
-  for (let p = 0; p < Math.min(g.items.length, POPULAR_CANDIDATES); p++) yield g.items[p];
-  const t = model.popular.trending;
-  for (let p = 0; p < Math.min(t.items.length, POPULAR_CANDIDATES / 4); p++) yield t.items[p];
+  const head = (list: RankedList | undefined, n: number) => {
+    if (list) for (let p = 0; p < Math.min(list.items.length, n); p++) add(list.items[p]);
+  };
+  head(store ? model.popular.byStore[store] : undefined, POPULAR_CANDIDATES.store);
+  head(model.popular.global, POPULAR_CANDIDATES.global);
+  head(model.popular.trending, POPULAR_CANDIDATES.trending);
+  return Int32Array.from(out);
 }
 
 /** The seed (among `seeds`) whose neighbour list holds item j, or -1: explains a factor-based pick. */

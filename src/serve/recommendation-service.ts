@@ -40,6 +40,8 @@ export interface RecommendationServiceDeps {
   onFallback?: (endpoint: string, reason: FallbackReason) => void;
   onStoreError?: (err: unknown) => void;
   now?: () => number;
+  /** Catalogues above this many items score factors over a candidate set (default FULL_SCAN_MAX_ITEMS). */
+  fullScanMaxItems?: number;
 }
 
 /** A list being assembled from several sources in order. */
@@ -259,7 +261,8 @@ export class RecommendationService {
     const x = w.factors === 1 ? vector : vector.map((v) => v * w.factors);
     const picks = factorScores(model, x, b.filter, b.remaining, {
       bonus: options.excludePurchased === false ? repeatBonus(record, w) : undefined,
-      candidates: factorCandidates(model, seeds, options.store),
+      candidates: () => factorCandidates(model, seeds, options.store),
+      fullScanMax: this.deps.fullScanMaxItems,
     });
     return picks.map(({ id, score }) => {
       const seed = explainingSeed(model, seeds, id);
