@@ -4,6 +4,7 @@
  * `--config` file's `models.<model>` object.
  */
 import type { Recommender } from '../core/recommender.js';
+import { ALS_DEFAULTS, type AlsParams, AlsRecommender } from '../models/als.js';
 import { EASE_DEFAULTS, type EaseParams, EaseRecommender } from '../models/ease.js';
 import { FBT_DEFAULTS, type FbtParams, FbtRecommender } from '../models/fbt.js';
 import { ITEM_KNN_DEFAULTS, type ItemKnnParams, ItemKnnRecommender } from '../models/item-knn.js';
@@ -63,6 +64,15 @@ const entries: ModelEntry[] = [
     defaults: { ...EASE_DEFAULTS },
     evaluateByDefault: true,
     create: (p) => new EaseRecommender(p as unknown as Partial<EaseParams>),
+  },
+  {
+    name: 'als',
+    description: 'implicit ALS (Hu, Koren, Volinsky 2008), confidence 1 + α·w on the weighted matrix',
+    data: 'weighted',
+    defaults: { ...ALS_DEFAULTS },
+    choices: { solver: ['cg', 'cholesky'], input: ['weights', 'counts'] },
+    evaluateByDefault: true,
+    create: (p) => new AlsRecommender(p as unknown as Partial<AlsParams>),
   },
   {
     name: 'fbt',

@@ -4,6 +4,7 @@
  */
 import type { ModelBundle, TopKLists } from '../core/bundle.js';
 import type { Segment } from '../core/records.js';
+import { type AlsParams, AlsRecommender } from '../models/als.js';
 import type { FbtParams } from '../models/fbt.js';
 import { FbtRecommender } from '../models/fbt.js';
 import type { ItemKnnParams } from '../models/item-knn.js';
@@ -60,7 +61,10 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   const fbt = new FbtRecommender(o.config.models.fbt as unknown as Partial<FbtParams>);
   await stages.run('fbt', (progress) => fbt.fit(data, progress));
 
-  const customers = await stages.run('customers', () => customerRecords(data, null, segments));
+  const als = new AlsRecommender(o.config.models.als as unknown as Partial<AlsParams>);
+  await stages.run('als', (progress) => als.fit(data, progress));
+
+  const customers = await stages.run('customers', () => customerRecords(data, { k: als.k, factors: als.userFactors }, segments));
 
   const s = data.summary;
   const bundle: ModelBundle = {
@@ -90,7 +94,7 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     },
     items: data.items,
     itemCategories: o.itemCategories ?? new Array(nItems).fill(null),
-    als: null,
+    als: { k: als.k, reg: als.params.reg, alpha: als.params.alpha, itemFactors: als.itemFactors },
     neighbours: knn.lists,
     fbt: fbt.lists,
     popular,
