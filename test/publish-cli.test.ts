@@ -14,6 +14,7 @@ import { CacheModelSource } from '../src/cache/cache-model-source.js';
 import { cacheKeys } from '../src/cache/keys.js';
 import { MemoryCache } from '../src/cache/memory-cache.js';
 import { publishMain } from '../src/cache/publish-command.js';
+import { RedisCache } from '../src/cache/redis-cache.js';
 import { UsageError } from '../src/cli/args.js';
 import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
 import { bits, fixtureBundle } from './helpers/cache-bundle.js';
@@ -103,6 +104,23 @@ describe('npm run publish (in process)', () => {
     await expect(run('list', 'extra')).rejects.toThrow(/unexpected argument/);
     await expect(run('latest', '--batch-size', 'x')).rejects.toThrow(UsageError);
     await expect(run('--bogus', 'list')).rejects.toThrow(/unknown option/);
+  });
+});
+
+describe.runIf(Boolean(process.env.REDIS_URL))('npm run publish against Redis (REDIS_URL)', () => {
+  it('publishes, lists and rolls back in Redis, then cleans up its keys', async () => {
+    env.REDIS_URL = process.env.REDIS_URL!;
+    try {
+      await run('2026-11-01', '--quiet');
+      expect(await run('2026-11-03', '--json')).toMatchObject({ version: '2026-11-03', previous: '2026-11-01', cache: env.REDIS_URL });
+      expect(await run('rollback', '--json')).toEqual({ from: '2026-11-03', to: '2026-11-01' });
+      expect(((await run('list', '--json')) as { current: string }).current).toBe('2026-11-01');
+      expect(await run('cleanup', '--keep', '0', '--json')).toMatchObject({ deleted: ['2026-11-03'], kept: ['2026-11-01'] });
+    } finally {
+      const cache = await RedisCache.open(env.REDIS_URL, { require: true });
+      for await (const batch of cache.scan(`${env.CACHE_PREFIX}:*`)) await cache.delete(batch);
+      await cache.close();
+    }
   });
 });
 
