@@ -116,9 +116,13 @@ for (const backend of storeBackends()) {
         expect(r.body).toMatchObject({ model: { version: 'tiny-1', source: 'factors' }, fallback: false });
         expect(r.body.fallbackReason).toBeUndefined();
       });
-      it('excludePurchased=false lets bought items back in', async () => {
-        const r = await get(`/v1/customers/${w.ids.tea}/recommendations?limit=1&excludePurchased=false`).expect(200);
-        expect(skus(r.body)).toEqual(['TEA-1']);
+      it('excludePurchased=false blends buy-again with the factors as evaluation does (core/blend.ts)', async () => {
+        const r = await get(`/v1/customers/${w.ids.tea}/recommendations?limit=3&excludePurchased=false`).expect(200);
+        // owned TEA-1: 1·3 purchases + 0.5·popularity 7/8 = 3.4375; learned: 0.5·score/best (best TEA-1 = 1): TEA-2 .45, TEA-3 .4
+        expect(skus(r.body)).toEqual(['TEA-1', 'TEA-2', 'TEA-3']);
+        expect(r.body.items.map((i: Item) => i.score)).toEqual([3.4375, 0.45, 0.4]);
+        expect(r.body.items[0].reason).toMatchObject({ type: 'buy_again', purchases: 3, expectedInDays: 1 });
+        expect(r.body.model.source).toBe('factors');
       });
       it('a merged-away id answers for the surviving customer', async () => {
         const r = await get(`/v1/customers/${w.ids.merged}/recommendations?limit=3`).expect(200);

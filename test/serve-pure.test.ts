@@ -72,9 +72,6 @@ describe('candidate sources', () => {
     // teas 1.0, 0.9, 0.8; soaps 0.3, 0.2; mugs 0
     expect(factorScores(model, x, filter(), 4).map((p) => TINY_SKUS[p.id])).toEqual(['TEA-1', 'TEA-2', 'TEA-3', 'SOAP-1']);
     expect(factorScores(model, x, filter({ excluded: [0], exclude: ['tea'] }), 2).map((p) => TINY_SKUS[p.id])).toEqual(['SOAP-1', 'SOAP-2']);
-    // the blend bonus lifts an item the customer bought
-    const bonus = new Map([[7, 1]]);
-    expect(factorScores(model, x, filter(), 1, { bonus }).map((p) => TINY_SKUS[p.id])).toEqual(['SOAP-2']);
   });
   it('factorScores on a big catalogue scores only the candidate set', () => {
     const x = Float32Array.from([1, 0]);

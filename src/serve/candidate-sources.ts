@@ -98,26 +98,29 @@ export function aggregateLists(
 }
 
 /**
- * Factor scores x·yᵢ for every item (or for a candidate set on big catalogues), plus an optional
- * additive bonus per item (the buy-again part of the blend), top `limit` accepted.
+ * Factor scores x·yᵢ for every item (SIMD when available), or for a candidate set on catalogues
+ * above `fullScanMax` items; the top `limit` accepted by the filter.
  */
 export function factorScores(
   model: LoadedModel,
   x: Float32Array,
   filter: ItemFilter,
   limit: number,
-  options: { bonus?: Map<number, number>; candidates?: () => ArrayLike<number>; fullScanMax?: number } = {},
+  options: { candidates?: () => ArrayLike<number>; fullScanMax?: number } = {},
 ): { id: number; score: number }[] {
   const { k, itemFactors: y } = model.als!;
   const n = model.items.length;
   const sel = new TopSelect(limit);
-  const bonus = options.bonus;
   if (n <= (options.fullScanMax ?? FULL_SCAN_MAX_ITEMS) || !options.candidates) {
     const scores = simdScorer(model)?.scores(x) ?? denseScores(y, k, n, x);
-    if (bonus) for (const [i, b] of bonus) if (i < n) scores[i] += b;
+    let floor = -Infinity;
     for (let i = 0; i < n; i++) {
       const s = scores[i];
-      if (sel.wouldAccept(s, i) && filter.accepts(i)) sel.push(s, i);
+      if (s < floor) continue;
+      if (sel.wouldAccept(s, i) && filter.accepts(i)) {
+        sel.push(s, i);
+        floor = sel.floor();
+      }
     }
   } else {
     const candidates = options.candidates();
@@ -132,8 +135,7 @@ export function factorScores(
         s1 += x[d + 1] * y[o + d + 1];
       }
       if (d < k) s0 += x[d] * y[o + d];
-      let s = s0 + s1;
-      if (bonus) s += bonus.get(i) ?? 0;
+      const s = s0 + s1;
       if (sel.wouldAccept(s, i) && filter.accepts(i)) sel.push(s, i);
     }
   }

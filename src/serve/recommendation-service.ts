@@ -7,6 +7,7 @@
  */
 import type { LoadedModel, ModelSource } from '../cache/model-source.js';
 import type { CustomerRecord } from '../core/bundle.js';
+import { blendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
 import { foldIn, gramMatrix } from '../core/fold-in.js';
 import type { Segment } from '../core/records.js';
@@ -24,7 +25,6 @@ import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
 import type { ChainStep } from './fallback-chain.js';
 import { ItemFilter, type ListOptions } from './item-filter.js';
 import type { InventorySnapshot } from './inventory-snapshot.js';
-import { blendWeights, repeatBonus } from './personal-blend.js';
 import type { FallbackReason, ListSource, RecItem, RecList } from './rec-list.js';
 
 /** How many recent purchases seed "neighbours of recent purchases". */
@@ -72,6 +72,22 @@ class ListBuilder {
 }
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
+
+/** pop_i / max pop from the global popular list (0 for items not on it), per model. */
+const popularity = new WeakMap<LoadedModel, Float32Array>();
+function popularityOf(model: LoadedModel): (item: number) => number {
+  let pop = popularity.get(model);
+  if (!pop) {
+    pop = new Float32Array(model.items.length);
+    const g = model.popular.global;
+    let max = 0;
+    for (let p = 0; p < g.items.length; p++) max = Math.max(max, g.scores[p]);
+    for (let p = 0; p < g.items.length; p++) if (max > 0) pop[g.items[p]] = g.scores[p] / max;
+    popularity.set(model, pop);
+  }
+  const table = pop;
+  return (i) => table[i];
+}
 
 export class RecommendationService {
   private readonly grams = new WeakMap<LoadedModel, Float64Array>();
@@ -248,25 +264,42 @@ export class RecommendationService {
     return this.finish('personal', b, 'factors', warnings, b.source === 'factors' ? null : failure, id !== customerId ? { customerId: id } : {});
   }
 
+  /**
+   * Factor scores x·yᵢ, top `remaining` accepted; with excludePurchased=false and a customer record,
+   * blended with buy-again exactly as evaluation does (src/core/blend.ts): owned items by purchase
+   * count (popularity as tie-break), then the learned model's picks normalised by the best one.
+   */
   private scoreFactors(
     model: LoadedModel,
-    vector: Float32Array,
+    x: Float32Array,
     record: CustomerRecord | null,
     seeds: number[],
     b: ListBuilder,
     options: ListOptions,
     because: 'because_you_bought' | 'similar_to' = 'because_you_bought',
   ): Candidate[] {
-    const w = blendWeights(model.blend);
-    const x = w.factors === 1 ? vector : vector.map((v) => v * w.factors);
     const picks = factorScores(model, x, b.filter, b.remaining, {
-      bonus: options.excludePurchased === false ? repeatBonus(record, w) : undefined,
       candidates: () => factorCandidates(model, seeds, options.store),
       fullScanMax: this.deps.fullScanMaxItems,
     });
-    return picks.map(({ id, score }) => {
+    const explain = (id: number, score: number): Candidate => {
       const seed = explainingSeed(model, seeds, id);
       return { item: id, score, reason: seed >= 0 ? { type: because, sku: model.items[seed] } : { type: 'personal' } };
+    };
+    if (options.excludePurchased !== false || !record) return picks.map(({ id, score }) => explain(id, score));
+    const owned = buyAgain(model, record, b.filter, Infinity, this.now());
+    const ownedReason = new Map(owned.map((c) => [c.item, c.reason]));
+    const counts = owned.map((c) => (c.reason as { purchases: number }).purchases);
+    const blended = blendScores(
+      blendParams(model.blend),
+      { items: owned.map((c) => c.item), counts },
+      { items: picks.map((p) => p.id), scores: picks.map((p) => p.score) },
+      popularityOf(model),
+      b.remaining,
+    );
+    return blended.items.map((id, r) => {
+      const reason = ownedReason.get(id);
+      return reason ? { item: id, score: blended.scores[r], reason } : explain(id, blended.scores[r]);
     });
   }
 

@@ -18,6 +18,11 @@ export class TopSelect {
     return s < t || (s === t && i > j);
   }
 
+  /** The score a candidate must at least reach to enter (−Infinity until full). */
+  floor(): number {
+    return this.size < this.capacity ? -Infinity : this.scores[0];
+  }
+
   /** true when (score, id) would enter the selection (call before an expensive filter). */
   wouldAccept(score: number, id: number): boolean {
     if (!(score > -Infinity) || this.capacity === 0) return false;
