@@ -12,6 +12,7 @@ import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { buildDataset } from '../src/train/dataset.js';
 import { datasetFromFile, readHistory } from '../src/train/history-input.js';
+import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
 import { trainBundle } from '../src/train/train-bundle.js';
 import { hyperparameterFlags, resolveTrainConfig } from '../src/train/train-config.js';
@@ -53,6 +54,7 @@ runCli(async () => {
     }
   }
   if (!data) throw new UsageError('give --data FILE|DIR or --scale');
+  if (flags.scale || (await bigInput(data))) relaunchWithHeap();
 
   let sampledPeak = 0;
   const sample = () => {

@@ -10,6 +10,7 @@ import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
 import { datasetFromFile, datasetFromStore, readHistory } from '../src/train/history-input.js';
 import { modelEntries } from '../src/train/model-registry.js';
+import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
 import { trainBundle } from '../src/train/train-bundle.js';
 import { hyperparameterFlags, parseModelList, resolveTrainConfig } from '../src/train/train-config.js';
@@ -31,6 +32,10 @@ const spec = defineCli({
     'holdout-days': { type: 'int', default: 30, description: 'with --evaluate and no --cutoff: test on the last N days' },
     'eval-models': { type: 'string', placeholder: 'a,b', description: 'with --evaluate: models to evaluate [default: all]' },
     'save-segments': { type: 'boolean', default: true, description: 'when training from the store, save customer segments to it (--no-save-segments to skip)' },
+    'large-heap': {
+      type: 'boolean',
+      description: 'run with a large JavaScript heap (automatic for --data files over 200 MB; use it for big stores)',
+    },
     json: { type: 'boolean', description: 'print the manifest as JSON on stdout instead of the summary table' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress or stage lines on stderr' },
     ...hyperparameterFlags(),
@@ -50,6 +55,7 @@ runCli(async () => {
   const stages = new Stages({ quiet: flags.quiet });
   const t0 = performance.now();
 
+  if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();
   const store = flags.data ? null : await openStore(config());
   try {
     const input = await stages.run('load + dataset', (progress) =>

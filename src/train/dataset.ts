@@ -110,12 +110,20 @@ const f64 = () => new Grow(new Float64Array(1024), (n) => new Float64Array(n));
 const f32 = () => new Grow(new Float32Array(1024), (n) => new Float32Array(n));
 
 const DAY_MS = 86_400_000;
+/** Orders remembered by id (per generation) while lines stream in. */
+const ORDER_WINDOW = 500_000;
 
 /** Accumulates history lines batch by batch; `finish` builds the matrices. */
 export class DatasetBuilder {
   private readonly itemIndex = new Map<string, number>();
   private readonly customerIndex = new Map<string, number>();
-  private readonly orderIndex = new Map<string, number>();
+  /**
+   * Order id → index, in two generations: lines of one order arrive together (files list an order's
+   * lines in a row, the store reads in time order), so ids older than ORDER_WINDOW orders are
+   * forgotten — this keeps the map small on tens of millions of lines.
+   */
+  private orderIndex = new Map<string, number>();
+  private olderOrders = new Map<string, number>();
   private readonly storeIndex = new Map<string, number>();
   private readonly items: string[] = [];
   private readonly customers: string[] = [];
@@ -185,9 +193,13 @@ export class DatasetBuilder {
       }
       let od = -1;
       if (l.quantity > 0) {
-        od = this.orderIndex.get(l.orderId) ?? -1;
+        od = this.orderIndex.get(l.orderId) ?? this.olderOrders.get(l.orderId) ?? -1;
         if (od < 0) {
           od = this.orders.length;
+          if (this.orderIndex.size >= ORDER_WINDOW) {
+            this.olderOrders = this.orderIndex;
+            this.orderIndex = new Map();
+          }
           this.orderIndex.set(l.orderId, od);
           this.orders.push(l.orderId);
         }
