@@ -46,6 +46,7 @@ export function solveRowsCg(
       p[a] = r[a];
       rs += r[a] * r[a];
     }
+    if (!Number.isFinite(rs)) xv.fill(NaN); // reported by the caller's finiteness check
     for (let it = 0; it < steps && rs > 1e-20; it++) {
       // Ap = (YᵀY + λI) p + Σ (c_i − 1)(y_i·p) y_i
       for (let a = 0; a < k; a++) ap[a] = dotRow(gramReg, a * k, p, k);

@@ -98,7 +98,7 @@ export class AlsRecommender implements Recommender {
     const { factors: k, reg, alpha, iterations, solver, cgSteps, seed, initScale } = this.params;
     const c: Csr = this.params.input === 'counts' ? data.counts : data.weights;
     if (c.indices.length === 0) throw new ModelFitError('als: no interactions');
-    if (!(k >= 1 && reg >= 0 && alpha >= 0 && iterations >= 0)) throw new ModelFitError('als: bad hyperparameters', { ...this.params });
+    if (!(k >= 1 && reg >= 0 && alpha >= 0 && iterations >= 0 && Number.isFinite(reg) && Number.isFinite(alpha))) throw new ModelFitError('als: bad hyperparameters', { ...this.params });
     for (let p = 0; p < c.data.length; p++) {
       if (!Number.isFinite(c.data[p]) || c.data[p] < 0) throw new ModelFitError('als: weights must be finite and ≥ 0', { index: p });
     }
@@ -109,6 +109,19 @@ export class AlsRecommender implements Recommender {
     const v = new Float32Array(c.cols * k);
     fillNormal(u, initScale, seed);
     fillNormal(v, initScale, seed + 1);
+    try {
+      this.alternate(c, ct, u, v, tf, progress);
+    } catch (e) {
+      if (e instanceof RangeError) throw new ModelFitError(`als: ${e.message} (raise reg)`, { reg });
+      throw e;
+    }
+    this.userFactors = u;
+    this.itemFactors = v;
+    this.itemGram = gramWithReg(tf, v, k, 0);
+  }
+
+  private alternate(c: Csr, ct: Csr, u: Float32Array, v: Float32Array, tf: typeof TF, progress?: (done: number, total: number) => void): void {
+    const { factors: k, reg, alpha, iterations, solver, cgSteps } = this.params;
     for (let it = 0; it < iterations; it++) {
       const gv = gramWithReg(tf, v, k, reg);
       if (solver === 'cg') solveRowsCg(c, v, u, k, gv, alpha, cgSteps);
@@ -120,9 +133,6 @@ export class AlsRecommender implements Recommender {
       checkFinite(v, 'item', it);
       progress?.(it + 1, iterations);
     }
-    this.userFactors = u;
-    this.itemFactors = v;
-    this.itemGram = gramWithReg(tf, v, k, 0);
   }
 
   /** What fold-in (serving, events) needs. */
