@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import type { OrderLine } from '../src/core/records.js';
+import { datasetFromStore } from '../src/train/history-input.js';
+import { DEFAULT_WEIGHTING } from '../src/train/weighting.js';
+import { storeBackends } from './helpers/backends.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2024, 2, 1);
+
+function ol(orderId: string, day: number, identifiers: OrderLine['identifiers'], sku: string, quantity: number, extra: Partial<OrderLine> = {}): OrderLine {
+  return { orderId, channel: 'web', storeId: null, time: T0 + day * DAY, identifiers, sku, title: null, category: null, quantity, unitPrice: 3, cancels: null, ...extra };
+}
+
+/**
+ * One person buys online (account a1 + email) and in store (same email + loyalty card): one customer.
+ * They return S2 entirely. A second customer buys S3; a guest buys S1 and S3.
+ */
+const LINES: OrderLine[] = [
+  ol('o1', 0, [{ kind: 'account', value: 'a1' }, { kind: 'email', value: 'x@example.com' }], 'S1', 2, { category: 'cups', lineNo: 1 }),
+  ol('o1', 0, [{ kind: 'account', value: 'a1' }, { kind: 'email', value: 'x@example.com' }], 'S2', 1, { lineNo: 2 }),
+  ol('o2', 5, [{ kind: 'email', value: 'x@example.com' }, { kind: 'loyalty', value: 'L1' }], 'S1', 1, { channel: 'store', storeId: 'st1', lineNo: 1 }),
+  ol('g1', 5, [], 'S1', 1, { lineNo: 1 }),
+  ol('g1', 5, [], 'S3', 1, { lineNo: 2 }),
+  ol('r1', 6, [{ kind: 'account', value: 'a1' }], 'S2', -1, { cancels: 'o1', lineNo: 1 }),
+  ol('o4', 7, [{ kind: 'account', value: 'a2' }], 'S3', 1, { lineNo: 1 }),
+];
+
+for (const backend of storeBackends()) {
+  describe(`training data from the store (${backend.name})`, () => {
+    it('reads unified histories: identities merged, returns netted, guests in baskets only, categories kept', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        await store.importLines(LINES);
+        const { dataset: d, itemCategories, source } = await datasetFromStore(store, { ...DEFAULT_WEIGHTING, scheme: 'lines' });
+        expect(source).toBe(`store:${store.backend}`);
+        expect(d.customers).toHaveLength(2);
+        expect([...d.items].sort()).toEqual(['S1', 'S2', 'S3']);
+        // the merged customer holds S1 (2 lines); S2 was returned in full; the other holds S3
+        expect(d.summary.pairs).toBe(2);
+        expect(d.summary.cancelledPairs).toBe(1);
+        const s1 = d.items.indexOf('S1');
+        const rowOf = (item: number) => {
+          for (let c = 0; c < d.customers.length; c++) {
+            for (let p = d.counts.indptr[c]; p < d.counts.indptr[c + 1]; p++) if (d.counts.indices[p] === item) return { c, count: d.counts.data[p] };
+          }
+          return null;
+        };
+        expect(rowOf(s1)?.count).toBe(2);
+        expect(rowOf(d.items.indexOf('S2'))).toBeNull();
+        // baskets: o1, o2, g1, o4 (the return is no basket)
+        expect(d.baskets.rows).toBe(4);
+        expect(d.summary.guestLines).toBe(2);
+        expect(itemCategories[s1]).toBe('cups');
+        expect(d.stores).toEqual(['st1']);
+      } finally {
+        await cleanup();
+      }
+    }, 60_000);
+  });
+}
