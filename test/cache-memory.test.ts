@@ -2,7 +2,7 @@
  * The embedded cache's files as two processes see them: an isolated MemoryCache on the same directory
  * behaves like another process (its own memory, only the files in common).
  */
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +89,29 @@ describe('embedded cache across processes', () => {
     await wait(20);
     expect((await reader.get(key('v1', 'b')))?.toString()).toBe('new');
     expect(await reader.get(key('v1', 'a'))).toBeNull();
+  });
+
+  it('compacts a log that is mostly overwritten records; another process reloads it whole', async () => {
+    const writer = new MemoryCache(dir, { pollMs: 10, isolated: true, compactMinBytes: 2000 });
+    open.push(writer);
+    const reader = cache();
+    const value = (i: number) => Buffer.alloc(100, i);
+    await writer.writeBatch([
+      [key('v1', 'a'), value(0)],
+      [key('v1', 'b'), value(0)],
+    ]);
+    expect((await reader.get(key('v1', 'b')))?.[0]).toBe(0);
+    for (let i = 1; i <= 60; i++) await writer.writeBatch([[key('v1', 'a'), value(i)]]);
+    // 62 records of 127 bytes were written (~7.9 kB); every time the log passes 2,000 bytes it is rewritten
+    // with the two live records only, so at rest it stays at most 2,000 bytes
+    const size = statSync(join(dir, 'v', 'v1.log')).size;
+    expect(size).toBeLessThanOrEqual(2000);
+    await wait(20);
+    expect((await reader.get(key('v1', 'a')))?.[0]).toBe(60);
+    expect((await reader.get(key('v1', 'b')))?.[0]).toBe(0);
+    await writer.writeBatch([[key('v1', 'b'), value(7)]]);
+    await wait(20);
+    expect((await reader.get(key('v1', 'b')))?.[0]).toBe(7);
   });
 
   it('delivers published messages to subscribers of another process, once each, in order', async () => {

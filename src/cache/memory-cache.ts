@@ -12,7 +12,9 @@
  *   DIR/channels/<channel>.log one JSON line per published message
  * Readers load a version's log on first use and re-read its new tail (or all of it, if the file was
  * replaced) at most once per poll interval; subscribers poll the channel log (default every 250 ms).
- * One writer per version at a time (the publish CLI writes new versions, the server the current one).
+ * A log larger than 64 MB that is more than half overwritten records (customer updates) is rewritten with
+ * only its live records under a new generation. One writer per version at a time (the publish CLI writes
+ * new versions, the server the current one).
  */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,8 @@ interface Partition {
   offset: number;
   gen: string | null;
   mtimeMs: number;
+  /** Bytes the live entries would take in a fresh log (for compaction). */
+  live: number;
   checkedAt: number;
 }
 
@@ -46,6 +50,7 @@ class Store {
   constructor(
     readonly dir: string | null,
     readonly pollMs: number,
+    readonly compactMinBytes: number,
   ) {
     this.emitter.setMaxListeners(0);
     if (dir) for (const sub of ['meta', 'v', 'channels']) mkdirSync(join(dir, sub), { recursive: true });
@@ -92,7 +97,7 @@ class Store {
   partition(version: string, fresh = false): Partition {
     let p = this.parts.get(version);
     if (!p) {
-      p = { map: new Map(), offset: 0, gen: null, mtimeMs: 0, checkedAt: 0 };
+      p = { map: new Map(), offset: 0, gen: null, mtimeMs: 0, live: 0, checkedAt: 0 };
       this.parts.set(version, p);
     }
     if (this.dir && (fresh || Date.now() - p.checkedAt >= this.pollMs)) this.refresh(version, p);
@@ -107,6 +112,7 @@ class Store {
       fd = openSync(f, 'r');
     } catch {
       p.map.clear();
+      p.live = 0;
       p.offset = 0;
       p.gen = null;
       return;
@@ -120,6 +126,7 @@ class Store {
       if (gen === null) return;
       if (gen !== p.gen || st.size < p.offset) {
         p.map.clear();
+        p.live = 0;
         p.offset = LOG_HEADER;
         p.gen = gen;
       }
@@ -128,7 +135,7 @@ class Store {
       // read only the new tail (another process appended)
       const buf = Buffer.allocUnsafe(st.size - p.offset);
       readSync(fd, buf, 0, buf.length, p.offset);
-      p.offset += applyLog(p.map, buf);
+      p.offset += applyLog(p, buf);
     } finally {
       closeSync(fd);
     }
@@ -143,10 +150,7 @@ class Store {
 
   append(version: string, records: [string, Buffer | null][]): void {
     const p = this.partition(version, true);
-    for (const [k, v] of records) {
-      if (v === null) p.map.delete(k);
-      else p.map.set(k, v);
-    }
+    for (const [k, v] of records) setEntry(p, k, v);
     if (!this.dir) return;
     const f = this.file('v', version, '.log');
     if (p.map.size === 0) {
@@ -162,7 +166,16 @@ class Store {
       p.gen = head.toString('hex');
     }
     appendFileSync(f, encodeLog(records));
-    const st = statSync(f);
+    let st = statSync(f);
+    if (st.size > this.compactMinBytes && st.size - LOG_HEADER > 2 * p.live) {
+      // mostly overwritten records: rewrite the live ones under a new generation (readers reload it whole)
+      const tmp = `${f}.${process.pid}.compact`;
+      const head = Buffer.concat([Buffer.from('OLOG'), randomBytes(LOG_HEADER - 4)]);
+      writeFileSync(tmp, Buffer.concat([head, encodeLog([...p.map])]));
+      renameSync(tmp, f);
+      p.gen = head.toString('hex');
+      st = statSync(f);
+    }
     p.offset = st.size;
     p.mtimeMs = st.mtimeMs;
   }
@@ -228,8 +241,22 @@ function encodeLog(records: [string, Buffer | null][]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Applies complete records of a log to a map; returns the bytes consumed (a torn tail is left for later). */
-function applyLog(map: Map<string, Buffer>, buf: Buffer): number {
+const entryBytes = (k: string, v: Buffer) => 9 + Buffer.byteLength(k) + v.length;
+
+/** Sets (or with null deletes) one entry, keeping the live byte count. */
+function setEntry(p: Partition, k: string, v: Buffer | null): void {
+  const old = p.map.get(k);
+  if (old) p.live -= entryBytes(k, old);
+  if (v === null) {
+    p.map.delete(k);
+  } else {
+    p.map.set(k, v);
+    p.live += entryBytes(k, v);
+  }
+}
+
+/** Applies complete records of a log; returns the bytes consumed (a torn tail is left for later). */
+function applyLog(p: Partition, buf: Buffer): number {
   let o = 0;
   while (o + 9 <= buf.length) {
     const op = buf.readUInt8(o);
@@ -238,8 +265,7 @@ function applyLog(map: Map<string, Buffer>, buf: Buffer): number {
     if (o + 9 + kl + vl > buf.length) break;
     const key = buf.toString('utf8', o + 9, o + 9 + kl);
     // values stay views of the log buffer read (no copy per value)
-    if (op === SET) map.set(key, buf.subarray(o + 9 + kl, o + 9 + kl + vl));
-    else map.delete(key);
+    setEntry(p, key, op === SET ? buf.subarray(o + 9 + kl, o + 9 + kl + vl) : null);
     o += 9 + kl + vl;
   }
   return o;
@@ -250,6 +276,8 @@ const stores = new Map<string, Store>();
 export interface MemoryCacheOptions {
   /** How often subscribers poll a persisted channel and readers re-check a version's log (ms). */
   pollMs?: number;
+  /** A version's log is compacted when it is larger than this and more than half of it is overwritten records. */
+  compactMinBytes?: number;
   /** Do not share the store with other instances of this process (behaves like another process; for tests). */
   isolated?: boolean;
 }
@@ -269,7 +297,7 @@ export class MemoryCache implements VectorCache {
     const id = inMemory ? location : resolve(location);
     let store = options.isolated ? undefined : stores.get(id);
     if (!store) {
-      store = new Store(inMemory ? null : id, options.pollMs ?? 250);
+      store = new Store(inMemory ? null : id, options.pollMs ?? 250, options.compactMinBytes ?? 64 * 1048576);
       if (!options.isolated) stores.set(id, store);
     }
     store.refs++;
