@@ -4,7 +4,8 @@
  * Builds or loads a bundle (trains on --data through `npm run train`, reads --bundle, or generates a
  * synthetic one of N items), publishes it to Redis (REDIS_URL or redis://127.0.0.1:6379) under a
  * throwaway prefix, starts the service in-process on a free port (real auth, logs formatted and
- * discarded, history store = embedded PGlite with the sampled customers and their consent), and
+ * discarded, history store = a fresh PostgreSQL database from DATABASE_URL or the local server,
+ * dropped after, or PGlite with --pglite; holding the sampled customers and their consent), and
  * loads it with autocannon from a child process, alongside a bare Express handler returning a fixed
  * JSON body in the same run. Prints req/s and p50/p99 per endpoint and as % of bare Express.
  */
@@ -27,6 +28,8 @@ import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { parseConfig } from '../src/config.js';
 import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
 import { openStore } from '../src/store/open-store.js';
+import type { Store } from '../src/store/store.js';
+import pg from 'pg';
 
 const spec = defineCli({
   name: 'npm run bench:serve --',
@@ -38,6 +41,7 @@ const spec = defineCli({
     connections: { type: 'int', default: 50, description: 'concurrent connections' },
     seconds: { type: 'int', default: 10, description: 'seconds per endpoint (after a 2 s warm-up)' },
     customers: { type: 'int', default: 2000, description: 'customers sampled for personal recommendations' },
+    pglite: { type: 'boolean', description: 'history store = embedded PGlite (in the server process) instead of a fresh PostgreSQL database' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
     worker: { type: 'string', placeholder: 'FILE', description: '(internal) run one autocannon load from this JSON spec file' },
@@ -195,11 +199,12 @@ interface Round {
 async function benchBundle(
   bundle: ModelBundle,
   label: string,
-  o: { connections: number; seconds: number; customers: number; redisUrl: string; bare: LoadResult; log: (s: string) => void },
+  o: { connections: number; seconds: number; customers: number; redisUrl: string; databaseUrl: string | null; bare: LoadResult; log: (s: string) => void },
 ): Promise<Round> {
   const prefix = `omnirec-bench-${process.pid}`;
   const version = `bench-${Date.now()}`;
-  const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: 'memory://' });
+  const db = await benchStore(o.databaseUrl);
+  const store = db.store;
   // the sampled customers exist in the history store with consent; the bundle's records carry their unified ids
   const r = rng(42);
   const sample = new Set<number>();
@@ -208,7 +213,7 @@ async function benchBundle(
     const c = Math.floor(r() * bundle.customers.length);
     if (bundle.customers[c].vector) sample.add(c);
   }
-  o.log(`  ${label}: registering ${sample.size} customers in the embedded store`);
+  o.log(`  ${label}: registering ${sample.size} customers (with consent) in ${o.databaseUrl ? 'a fresh PostgreSQL database' : 'the embedded PGlite'}`);
   const ids: string[] = [];
   for (const c of sample) {
     const rec = bundle.customers[c];
@@ -267,8 +272,38 @@ async function benchBundle(
       cursor = next;
     } while (cursor !== '0');
     await redis.quit();
+    await db.drop();
   }
   return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints };
+}
+
+/** A fresh PostgreSQL database for the run (dropped after), or the embedded PGlite with --pglite. */
+async function benchStore(databaseUrl: string | null): Promise<{ store: Store; drop(): Promise<void> }> {
+  if (!databaseUrl) {
+    const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: 'memory://' });
+    return { store, drop: () => store.close() };
+  }
+  const name = `omnirec_bench_${process.pid}_${Date.now()}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: databaseUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(databaseUrl);
+  u.pathname = `/${name}`;
+  const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' });
+  return {
+    store,
+    async drop() {
+      await store.close().catch(() => {});
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
 }
 
 async function bareExpress(o: { connections: number; seconds: number }): Promise<LoadResult> {
@@ -301,7 +336,8 @@ runCli(async () => {
     if (!flags.quiet) process.stderr.write(`${s}\n`);
   };
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, redisUrl, log };
+  const databaseUrl = flags.pglite ? null : process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, redisUrl, databaseUrl, log };
 
   const bundles: { label: string; load: () => Promise<ModelBundle> }[] = [];
   if (flags.bundle) {

@@ -73,6 +73,9 @@ class ListBuilder {
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
+/** A record's items, most recent first (records are immutable and LRU-cached: sort once per record). */
+const recentFirst = new WeakMap<CustomerRecord, number[]>();
+
 /** pop_i / max pop from the global popular list (0 for items not on it), per model. */
 const popularity = new WeakMap<LoadedModel, Float32Array>();
 function popularityOf(model: LoadedModel): (item: number) => number {
@@ -156,8 +159,13 @@ export class RecommendationService {
   private async history(model: LoadedModel, customerId: string): Promise<{ record: CustomerRecord | null; items: number[] }> {
     const record = await this.deps.source.customer(customerId, model);
     if (record) {
-      const order = Array.from(record.items.keys()).sort((a, b) => record.lastTime[b] - record.lastTime[a]);
-      return { record, items: order.map((p) => record.items[p]) };
+      let items = recentFirst.get(record);
+      if (!items) {
+        const order = Array.from(record.items.keys()).sort((a, b) => record.lastTime[b] - record.lastTime[a]);
+        items = order.map((p) => record.items[p]);
+        recentFirst.set(record, items);
+      }
+      return { record, items };
     }
     try {
       const skus = await this.deps.store.customerSkus(customerId);
