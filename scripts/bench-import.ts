@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import os from 'node:os';
 import pg from 'pg';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
@@ -42,24 +43,61 @@ const stagingTyped = (cols: string[]) => {
 interface Timed {
   seconds: number;
   rows: number;
+  /** CPU seconds of this process and of the database server's backends (null: not measurable). */
+  clientCpu: number;
+  serverCpu: number | null;
+}
+
+/**
+ * CPU seconds used so far by the server processes serving this database (PostgreSQL on this
+ * machine: /proc/<pid>/stat), so figures can be compared even when the machine is busy.
+ */
+async function serverCpu(db: SqlClient): Promise<Map<number, number> | null> {
+  if (db.dialect !== 'postgres') return null;
+  const r = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  const out = new Map<number, number>();
+  for (const { pid } of r.rows) {
+    try {
+      const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+      out.set(pid, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      return null;
+    }
+  }
+  return out;
+}
+const cpuDelta = (a: Map<number, number> | null, b: Map<number, number> | null): number | null => {
+  if (!a || !b) return null;
+  let s = 0;
+  for (const [pid, v] of b) s += v - (a.get(pid) ?? 0);
+  return round(s, 2);
+};
+
+async function measured<T>(db: SqlClient, fn: () => Promise<T>): Promise<{ value: T; seconds: number; clientCpu: number; serverCpu: number | null }> {
+  const s0 = await serverCpu(db);
+  const c0 = process.cpuUsage();
+  const t = performance.now();
+  const value = await fn();
+  const seconds = (performance.now() - t) / 1000;
+  const c = process.cpuUsage(c0);
+  const s1 = await serverCpu(db);
+  return { value, seconds, clientCpu: round((c.user + c.system) / 1e6, 2), serverCpu: cpuDelta(s0, s1) };
 }
 
 async function timeCopy(db: SqlClient, table: string, columns: string, csv: Buffer): Promise<Timed> {
   await db.exec(`DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (${columns})`);
-  const t = performance.now();
-  const rows = await db.copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, HEADER true)`, csv);
-  return { seconds: (performance.now() - t) / 1000, rows };
+  const m = await measured(db, () => db.copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, HEADER true)`, csv));
+  return { seconds: m.seconds, rows: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu };
 }
 
 async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string) {
   const bar = progressBar({ label, total: 1, unit: 'bytes', quiet });
-  const t = performance.now();
-  const summary: ImportSummary = await importFile(store, path, {
+  const m = await measured(store.db, () => importFile(store, path, {
     batchSize,
     onProgress: (p) => bar.update(p.bytesRead, { total: p.totalBytes, info: `${p.rows.toLocaleString('en-US')} rows` }),
-  });
+  }));
   bar.stop();
-  return { seconds: (performance.now() - t) / 1000, summary };
+  return { seconds: m.seconds, summary: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu };
 }
 
 /** COPY twice (before and after the import, best kept) around one import. */
@@ -80,15 +118,18 @@ async function benchBackend(
   const copyText2 = await timeCopy(store.db, 'bench_staging_text', text, csv);
   await store.db.exec('DROP TABLE bench_staging_typed; DROP TABLE bench_staging_text');
   const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`) : null;
-  const copyTyped = Math.min(copyTyped1.seconds, copyTyped2.seconds);
-  const copyText = Math.min(copyText1.seconds, copyText2.seconds);
+  const best = (a: Timed, b: Timed) => (a.seconds <= b.seconds ? a : b);
+  const ct = best(copyTyped1, copyTyped2);
+  const cx = best(copyText1, copyText2);
+  const copyTyped = ct.seconds;
+  const copyText = cx.seconds;
   const s = imp.summary;
   return {
     backend: name,
     rows: s.rows,
-    import: { seconds: round(imp.seconds), rowsPerSecond: Math.round(s.rows / imp.seconds) },
-    copyTyped: { seconds: round(copyTyped), rows: copyTyped1.rows, rowsPerSecond: Math.round(copyTyped1.rows / copyTyped) },
-    copyText: { seconds: round(copyText), rows: copyText1.rows, rowsPerSecond: Math.round(copyText1.rows / copyText) },
+    import: { seconds: round(imp.seconds), rowsPerSecond: Math.round(s.rows / imp.seconds), clientCpu: imp.clientCpu, serverCpu: imp.serverCpu },
+    copyTyped: { seconds: round(copyTyped), rows: ct.rows, rowsPerSecond: Math.round(ct.rows / copyTyped), clientCpu: ct.clientCpu, serverCpu: ct.serverCpu },
+    copyText: { seconds: round(copyText), rows: cx.rows, rowsPerSecond: Math.round(cx.rows / copyText), clientCpu: cx.clientCpu, serverCpu: cx.serverCpu },
     ratio: round(imp.seconds / copyTyped, 2),
     ratioToTextCopy: round(imp.seconds / copyText, 2),
     reimport: again && { seconds: round(again.seconds), imported: again.summary.imported, duplicates: again.summary.duplicates },
@@ -154,18 +195,19 @@ runCli(async () => {
     }
   }
 
-  const doc = { data: path, bytes: csv.length, batchSize: flags['batch-size'], database: flags.keep ? redact(url.toString()) : null, results };
+  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], database: flags.keep ? redact(url.toString()) : null, results };
   if (flags.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
-  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}`];
+  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, load average ${doc.loadavg.join(' ')}`];
+  const cpu = (t: { clientCpu: number; serverCpu: number | null }) => `cpu client ${t.clientCpu.toFixed(2)} s, server ${t.serverCpu === null ? 'n/a' : `${t.serverCpu.toFixed(2)} s`}`;
   for (const r of results) {
     out.push(
       `${r.backend}: ${n(r.rows)} rows`,
-      `  import pipeline   ${r.import.seconds.toFixed(2)} s  ${n(r.import.rowsPerSecond)} rows/s`,
-      `  COPY typed cols   ${r.copyTyped.seconds.toFixed(2)} s  ${n(r.copyTyped.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratio}`,
-      `  COPY text cols    ${r.copyText.seconds.toFixed(2)} s  ${n(r.copyText.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratioToTextCopy}`,
+      `  import pipeline   ${r.import.seconds.toFixed(2)} s  ${n(r.import.rowsPerSecond)} rows/s   (${cpu(r.import)})`,
+      `  COPY typed cols   ${r.copyTyped.seconds.toFixed(2)} s  ${n(r.copyTyped.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratio}   (${cpu(r.copyTyped)})`,
+      `  COPY text cols    ${r.copyText.seconds.toFixed(2)} s  ${n(r.copyText.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratioToTextCopy}   (${cpu(r.copyText)})`,
       `  imported ${n(r.summary.imported)}, duplicates ${n(r.summary.duplicates)}, merges ${r.summary.merges}`,
       `  rejected ${JSON.stringify(r.summary.rejected)}, skipped ${JSON.stringify(r.summary.skipped)}`,
       `  store: customers ${n(r.summary.customers)}, products ${n(r.summary.products)}, orders ${n(r.summary.orders)}, lines ${n(r.summary.lines)}`,

@@ -63,29 +63,36 @@ export function contentLineKey(line: OrderLine, occurrence: number): number {
 
 /** Groups a batch of lines into orders, line columns, products and stores. */
 export function planImport(lines: readonly OrderLine[]): ImportPlan {
-  const orders = new Map<string, PlannedOrder & { keys: Set<string> }>();
+  const orders = new Map<string, PlannedOrder & { keys: Set<string>; lastLineNo: number; lineNos?: Set<number> }>();
   const products = new Map<string, PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number }>();
   const stores = new Set<string>();
   const identifiers = new Map<string, Identifier>();
   const cols: LineColumns = { orderId: [], lineNo: [], sku: [], quantity: [], unitPrice: [], cancels: [] };
   let seenContent: Map<string, number> | undefined;
-  const lineKeys = new Set<string>();
   let uniqueLines = true;
 
+  let prev: OrderLine | undefined;
+  let o: (PlannedOrder & { keys: Set<string>; lastLineNo: number; lineNos?: Set<number> }) | undefined;
   for (const l of lines) {
-    let o = orders.get(l.orderId);
-    if (!o) {
-      o = { sourceId: l.orderId, channel: l.channel, storeId: l.storeId, time: l.time, identifiers: [], keys: new Set() };
-      orders.set(l.orderId, o);
-    }
-    for (const id of l.identifiers) {
-      const k = identifierKey(id);
-      if (!o.keys.has(k)) {
-        o.keys.add(k);
-        o.identifiers.push(id);
+    if (o === undefined || l.orderId !== o.sourceId) {
+      o = orders.get(l.orderId);
+      if (!o) {
+        o = { sourceId: l.orderId, channel: l.channel, storeId: l.storeId, time: l.time, identifiers: [], keys: new Set(), lastLineNo: -Infinity };
+        orders.set(l.orderId, o);
       }
-      if (!identifiers.has(k)) identifiers.set(k, id);
     }
+    // consecutive lines of one order usually carry the same identifiers: skip them then
+    if (l.identifiers.length > 0 && !(prev !== undefined && prev.orderId === l.orderId && sameIdentifiers(prev.identifiers, l.identifiers))) {
+      for (const id of l.identifiers) {
+        const k = identifierKey(id);
+        if (!o.keys.has(k)) {
+          o.keys.add(k);
+          o.identifiers.push(id);
+        }
+        if (!identifiers.has(k)) identifiers.set(k, id);
+      }
+    }
+    prev = l;
     if (l.storeId !== null) stores.add(l.storeId);
 
     let lineNo = l.lineNo;
@@ -96,10 +103,15 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
       seenContent.set(ck, n + 1);
       lineNo = contentLineKey(l, n);
     }
-    if (uniqueLines) {
-      const key = `${l.orderId}\u0001${lineNo}`;
-      if (lineKeys.has(key)) uniqueLines = false;
-      else lineKeys.add(key);
+    // line numbers rising within an order are unique without a set; otherwise check one
+    if (lineNo > o.lastLineNo && o.lineNos === undefined) o.lastLineNo = lineNo;
+    else {
+      if (o.lineNos === undefined) {
+        o.lineNos = new Set();
+        for (let i = 0; i < cols.orderId.length; i++) if (cols.orderId[i] === o.sourceId) o.lineNos.add(cols.lineNo[i]);
+      }
+      if (o.lineNos.has(lineNo)) uniqueLines = false;
+      o.lineNos.add(lineNo);
     }
     cols.orderId.push(l.orderId);
     cols.lineNo.push(lineNo);
@@ -130,13 +142,20 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
   }
 
   return {
-    orders: [...orders.values()].map(({ keys: _k, ...o }) => o),
+    orders: [...orders.values()].map((x) => ({ sourceId: x.sourceId, channel: x.channel, storeId: x.storeId, time: x.time, identifiers: x.identifiers })),
     lines: cols,
     products: [...products.values()].map(({ sku, title, category, price, time }) => ({ sku, title, category, price, time })),
     stores: [...stores],
     identifiers: [...identifiers.values()],
     uniqueLines,
   };
+}
+
+function sameIdentifiers(a: readonly Identifier[], b: readonly Identifier[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].kind !== b[i].kind || a[i].value !== b[i].value) return false;
+  return true;
 }
 
 /** Compares customer ids (decimal bigint strings) numerically. */

@@ -38,13 +38,12 @@ export async function migrate(db: SqlClient, migrations: Migration[] = loadMigra
   const applied: string[] = [];
   for (const m of migrations) {
     const done = await db.transaction(async (tx) => {
-      if (db.capabilities.concurrentWriters) await tx.query('SELECT pg_advisory_xact_lock(7262540)');
       const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE name = $1', [m.name]);
       if (seen.rowCount > 0) return false;
       await tx.exec(m.sql);
       await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [m.name]);
       return true;
-    });
+    }, { lock: 7262540 });
     if (done) applied.push(m.name);
   }
   return applied;

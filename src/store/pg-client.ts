@@ -58,9 +58,12 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     query: (sql, params) => executor(pool as unknown as PgConn).query(sql, params),
     exec: (sql) => executor(pool as unknown as PgConn).exec(sql),
     copyFrom: (sql, data) => withConn((c) => executor(c).copyFrom(sql, data)),
-    transaction: (fn) =>
+    transaction: (fn, options = {}) =>
       withConn(async (c) => {
-        await c.query('BEGIN');
+        let begin = 'BEGIN';
+        if (options.asyncCommit) begin += '; SET LOCAL synchronous_commit = off';
+        if (options.lock !== undefined) begin += `; SELECT pg_advisory_xact_lock(${Math.trunc(options.lock)})`;
+        await c.query(begin);
         try {
           const r = await fn(executor(c));
           await c.query('COMMIT');

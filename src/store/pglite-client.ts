@@ -65,6 +65,7 @@ export async function pgliteClient(options: { dataDir?: string; instance?: PGlit
     query: (sql, params) => run(() => direct.query(sql, params)),
     exec: (sql) => run(() => direct.exec(sql)),
     copyFrom: (sql, data) => run(() => direct.copyFrom(sql, data)),
+    // one connection: no advisory lock needed; asyncCommit is moot in memory, harmless on disk
     transaction: (fn) => run(() => inst.transaction((tx) => fn(executor(tx)))),
     close: async () => {
       if (owned) await run(() => inst.close());

@@ -4,19 +4,42 @@ import { mergeCustomers } from './merge-customers.js';
 import type { SqlExecutor } from './sql-client.js';
 
 /**
- * Resolves many records' identifiers to unified customer ids inside the caller's transaction,
- * set-based: one lookup of every identifier, one insert of the new customers, one insert of the
- * new identifiers; only groups that touch two or more existing customers are merged, one by one
- * (survivor: the oldest, i.e. smallest, id). Returns each record's customer (null when it has
- * no identifiers) and the number of customers merged away.
+ * Who each record of a batch is, before anything new is written: an existing customer, or the
+ * k-th customer to create; and which identifiers are new and whose they become.
+ * write-batch.ts writes the new customers and identifiers in the same statement as the orders.
  */
-export async function resolveIdentities(
+export interface IdentityAssignment {
+  /** Per record: the existing (surviving) customer id, or null. */
+  customer: (string | null)[];
+  /** Per record: index of the new customer it belongs to, or null (existing customer, or no identifiers). */
+  newCustomer: (number | null)[];
+  /** How many customers to create; new customer k gets the k-th smallest new id (oldest first). */
+  newCustomers: number;
+  /** Identifiers to insert, each owned by an existing customer or by new customer `newIndex`. */
+  newIdentifiers: { kind: string[]; value: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
+  /** Customers merged away while assigning. */
+  merges: number;
+}
+
+/**
+ * Resolves many records' identifiers inside the caller's transaction, set-based: one lookup of
+ * every identifier, union-find in memory (import-plan.ts); only groups that touch two or more
+ * existing customers are merged, one by one (survivor: the oldest, i.e. smallest, id).
+ */
+export async function assignIdentities(
   tx: SqlExecutor,
   records: readonly (readonly Identifier[])[],
-): Promise<{ customers: (string | null)[]; merges: number }> {
+): Promise<IdentityAssignment> {
+  const out: IdentityAssignment = {
+    customer: records.map(() => null),
+    newCustomer: records.map(() => null),
+    newCustomers: 0,
+    newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
+    merges: 0,
+  };
   const distinct = new Map<string, Identifier>();
   for (const r of records) for (const i of r) distinct.set(identifierKey(i), i);
-  if (distinct.size === 0) return { customers: records.map(() => null), merges: 0 };
+  if (distinct.size === 0) return out;
 
   const all = [...distinct.values()];
   const found = await tx.query<{ kind: string; value: string; id: string }>(
@@ -29,51 +52,36 @@ export async function resolveIdentities(
   for (const r of found.rows) owners.set(`${r.kind}\u0001${r.value}`, r.id);
 
   const { groups, recordGroup } = groupIdentities(records, owners);
-  const groupCustomer: string[] = new Array(groups.length);
-
-  const fresh = groups.map((g, i) => (g.customers.length === 0 ? i : -1)).filter((i) => i >= 0);
-  if (fresh.length > 0) {
-    const ids = await tx.query<{ id: string }>(
-      'INSERT INTO customers (created_at) SELECT now() FROM generate_series(1, $1::int) RETURNING id::text AS id',
-      [fresh.length],
-    );
-    const sorted = ids.rows.map((r) => r.id).sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
-    fresh.forEach((g, k) => (groupCustomer[g] = sorted[k]));
-  }
-
-  let merges = 0;
+  const survivor: (string | null)[] = new Array(groups.length).fill(null);
+  const fresh: (number | null)[] = new Array(groups.length).fill(null);
   for (let g = 0; g < groups.length; g++) {
     const { customers, identifiers } = groups[g];
-    if (customers.length === 0) continue;
-    const survivor = customers[0];
-    groupCustomer[g] = survivor;
+    if (customers.length === 0) {
+      fresh[g] = out.newCustomers++;
+      continue;
+    }
+    survivor[g] = customers[0];
     if (customers.length > 1) {
-      const merged = customers.slice(1).map((id) => ({
-        id,
-        reason: identifiers.find((x) => x.owner === id)!.identifier,
-      }));
-      await mergeCustomers(tx, survivor, merged);
-      merges += merged.length;
+      const merged = customers.slice(1).map((id) => ({ id, reason: identifiers.find((x) => x.owner === id)!.identifier }));
+      await mergeCustomers(tx, customers[0], merged);
+      out.merges += merged.length;
     }
   }
-
-  const newKinds: string[] = [];
-  const newValues: string[] = [];
-  const newOwners: string[] = [];
+  for (let r = 0; r < records.length; r++) {
+    const g = recordGroup[r];
+    if (g < 0) continue;
+    out.customer[r] = survivor[g];
+    out.newCustomer[r] = fresh[g];
+  }
+  const n = out.newIdentifiers;
   groups.forEach((g, gi) => {
     for (const { identifier, owner } of g.identifiers) {
       if (owner !== null) continue;
-      newKinds.push(identifier.kind);
-      newValues.push(identifier.value);
-      newOwners.push(groupCustomer[gi]);
+      n.kind.push(identifier.kind);
+      n.value.push(identifier.value);
+      n.customer.push(survivor[gi]);
+      n.newIndex.push(fresh[gi]);
     }
   });
-  if (newKinds.length > 0) {
-    await tx.query(
-      `INSERT INTO customer_identifiers (kind, value, customer_id)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING`,
-      [newKinds, newValues, newOwners],
-    );
-  }
-  return { customers: Array.from(recordGroup, (g) => (g < 0 ? null : groupCustomer[g])), merges };
+  return out;
 }

@@ -33,11 +33,22 @@ export interface SqlCapabilities {
   persistent: boolean;
 }
 
+/** Set up in the same round trip as BEGIN. */
+export interface TransactionOptions {
+  /** Take this transaction-scoped advisory lock first (only where concurrentWriters). */
+  lock?: number;
+  /**
+   * Do not wait for the commit to reach disk (synchronous_commit = off): for idempotent bulk
+   * writes, where a crash can lose the last batches but never corrupts, and re-running repairs.
+   */
+  asyncCommit?: boolean;
+}
+
 export interface SqlClient extends SqlExecutor {
   readonly dialect: 'postgres' | 'pglite';
   readonly capabilities: SqlCapabilities;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,10 @@
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
-import { planImport, type LineColumns, type PlannedProduct } from './import-plan.js';
+import { planImport } from './import-plan.js';
+import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
-import { resolveIdentities } from './resolve-identities.js';
+import { assignIdentities } from './resolve-identities.js';
+import { writeBatch } from './write-batch.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type {
   ConsentRecord,
@@ -25,6 +27,8 @@ const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
  */
 export class SqlStore implements Store {
   readonly backend: 'postgres' | 'pglite';
+  /** Product rows this store last wrote: import batches send only the ones that change. */
+  private readonly known = new KnownProducts();
 
   constructor(readonly db: SqlClient) {
     this.backend = db.dialect;
@@ -42,46 +46,37 @@ export class SqlStore implements Store {
     return this.db.close();
   }
 
-  private async lock(tx: SqlExecutor): Promise<void> {
-    if (this.db.capabilities.concurrentWriters) await tx.query('SELECT pg_advisory_xact_lock($1)', [IDENTITY_LOCK]);
-  }
 
   async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
     const plan = planImport(lines);
-    return this.db.transaction(async (tx) => {
-      await this.lock(tx);
-      // an import batch lost to a crash is re-imported idempotently: no need to wait for the WAL flush
-      if (this.db.dialect === 'postgres') await tx.query('SET LOCAL synchronous_commit = off');
-      const { customers, merges } = await resolveIdentities(
-        tx,
-        plan.orders.map((o) => o.identifiers),
-      );
-      if (plan.stores.length > 0) {
-        await tx.query('INSERT INTO stores (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [plan.stores]);
-      }
-      await upsertProducts(tx, plan.products);
-      const o = plan.orders;
-      const inserted = await tx.query<{ id: string; src: string }>(
-        `INSERT INTO orders (source_id, channel, store_id, placed_at, customer_id)
-           SELECT s, c, st, to_timestamp(t / 1000.0), cu
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bigint[]) AS u(s, c, st, t, cu)
-         ON CONFLICT (source_id) DO NOTHING
-         RETURNING id::text AS id, source_id AS src`,
-        [o.map((x) => x.sourceId), o.map((x) => x.channel), o.map((x) => x.storeId), o.map((x) => x.time), customers],
-      );
-      const imported = await insertLines(tx, plan.lines, new Map(inserted.rows.map((r) => [r.src, r.id])), plan.uniqueLines);
-      return { imported, duplicates: lines.length - imported, merges };
-    });
+    // four round trips a batch: BEGIN (+ lock), identifier lookup, one write statement, COMMIT;
+    // a batch lost to a crash is re-imported idempotently, so the commit need not wait for the WAL flush
+    const done = await this.db.transaction(async (tx) => {
+      const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
+      const written = await writeBatch(tx, {
+        identity,
+        stores: plan.stores,
+        products: this.known.changing(plan.products),
+        orders: plan.orders,
+        lines: plan.lines,
+        uniqueLines: plan.uniqueLines,
+      });
+      return { written, merges: identity.merges };
+    }, { lock: IDENTITY_LOCK, asyncCommit: true });
+    this.known.remember(done.written.products);
+    const imported = done.written.lines;
+    return { imported, duplicates: lines.length - imported, merges: done.merges };
   }
 
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
     if (identifiers.length === 0) throw new InvalidArgumentError('resolveIdentity needs at least one identifier');
     return this.db.transaction(async (tx) => {
-      await this.lock(tx);
-      const { customers } = await resolveIdentities(tx, [identifiers]);
-      return customers[0]!;
-    });
+      const identity = await assignIdentities(tx, [identifiers]);
+      if (identity.customer[0] !== null && identity.newIdentifiers.kind.length === 0) return identity.customer[0];
+      const written = await writeBatch(tx, { identity });
+      return identity.customer[0] ?? written.newCustomerIds[identity.newCustomer[0]!];
+    }, { lock: IDENTITY_LOCK });
   }
 
   async setConsent(customerId: string, purpose: ConsentPurpose, granted: boolean, source: string, at = new Date()): Promise<void> {
@@ -285,9 +280,8 @@ export class SqlStore implements Store {
   }
 
   async eraseCustomer(customerId: string): Promise<boolean> {
+    if (!CUSTOMER_ID.test(customerId)) return false;
     return this.db.transaction(async (tx) => {
-      await this.lock(tx);
-      if (!CUSTOMER_ID.test(customerId)) return false;
       const c = await tx.query<{ id: string }>(
         `SELECT id::text AS id FROM customers WHERE id = $1::bigint
          UNION ALL SELECT survivor_id::text FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1`,
@@ -304,72 +298,6 @@ export class SqlStore implements Store {
       await tx.query('UPDATE orders SET customer_id = NULL WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
       return true;
-    });
+    }, { lock: IDENTITY_LOCK });
   }
-}
-
-/** Quotes a CSV field for COPY (FORMAT csv): null → unquoted empty, which COPY reads as NULL. */
-const csvField = (v: string | null): string =>
-  v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
-
-/**
- * Writes a batch's lines. Lines of orders this batch created cannot exist yet: they are
- * COPYed straight into order_lines (when their keys are unique within the batch). Lines of
- * orders already present go through INSERT ... ON CONFLICT DO NOTHING (idempotent re-import).
- * Returns the number of lines written.
- */
-async function insertLines(tx: SqlExecutor, l: LineColumns, newOrders: Map<string, string>, unique: boolean): Promise<number> {
-  const copyRows: string[] = [];
-  const rest: number[] = [];
-  for (let i = 0; i < l.orderId.length; i++) {
-    const id = unique ? newOrders.get(l.orderId[i]) : undefined;
-    if (id === undefined) {
-      rest.push(i);
-      continue;
-    }
-    copyRows.push(`${id},${l.lineNo[i]},${csvField(l.sku[i])},${l.quantity[i]},${l.unitPrice[i]},${csvField(l.cancels[i])}\n`);
-  }
-  let written = 0;
-  if (copyRows.length > 0) {
-    written += await tx.copyFrom(
-      'COPY order_lines (order_id, line_no, sku, quantity, unit_price, cancels) FROM STDIN WITH (FORMAT csv)',
-      copyRows.join(''),
-    );
-  }
-  if (rest.length > 0) {
-    const pick = <T>(a: T[]) => rest.map((i) => a[i]);
-    const r = await tx.query(
-      `INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
-         SELECT o.id, u.n, u.sku, u.q, u.p, u.c
-           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], $6::text[]) AS u(src, n, sku, q, p, c)
-           JOIN orders o ON o.source_id = u.src
-       ON CONFLICT DO NOTHING`,
-      [pick(l.orderId), pick(l.lineNo), pick(l.sku), pick(l.quantity), pick(l.unitPrice), pick(l.cancels)],
-    );
-    written += r.rowCount;
-  }
-  return written;
-}
-
-async function upsertProducts(tx: SqlExecutor, products: PlannedProduct[]): Promise<void> {
-  if (products.length === 0) return;
-  // each field keeps the value from the most recent source time that had one; rows are only
-  // rewritten when a value changes (seen_at: time of the last change)
-  const pick = (f: string) =>
-    `CASE WHEN excluded.seen_at >= p.seen_at THEN coalesce(excluded.${f}, p.${f}) ELSE coalesce(p.${f}, excluded.${f}) END`;
-  await tx.query(
-    `INSERT INTO products AS p (sku, title, category, price, seen_at)
-       SELECT sku, ti, ca, pr, to_timestamp(t / 1000.0)
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[]) AS u(sku, ti, ca, pr, t)
-     ON CONFLICT (sku) DO UPDATE SET title = ${pick('title')}, category = ${pick('category')}, price = ${pick('price')},
-       seen_at = greatest(p.seen_at, excluded.seen_at)
-     WHERE (p.title, p.category, p.price) IS DISTINCT FROM (${pick('title')}, ${pick('category')}, ${pick('price')})`,
-    [
-      products.map((p) => p.sku),
-      products.map((p) => p.title),
-      products.map((p) => p.category),
-      products.map((p) => p.price),
-      products.map((p) => p.time),
-    ],
-  );
 }

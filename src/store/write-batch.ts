@@ -1,0 +1,128 @@
+import type { IdentityAssignment } from './resolve-identities.js';
+import type { LineColumns, PlannedOrder, PlannedProduct } from './import-plan.js';
+import type { ProductState } from './known-products.js';
+import type { SqlExecutor } from './sql-client.js';
+
+/** Everything one import batch writes once identities are assigned. */
+export interface BatchWrite {
+  identity: IdentityAssignment;
+  stores?: string[];
+  products?: PlannedProduct[];
+  /** Orders, indexed like the identity assignment's records. */
+  orders?: PlannedOrder[];
+  lines?: LineColumns;
+  /** No two lines share (order, line number): lines of new orders need no conflict check. */
+  uniqueLines?: boolean;
+}
+
+export interface BatchWritten {
+  /** Ids of the customers created, by new-customer index. */
+  newCustomerIds: string[];
+  /** Product rows inserted or changed, as now stored. */
+  products: ProductState[];
+  /** Order lines written (lines already present are skipped). */
+  lines: number;
+}
+
+const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+
+/**
+ * Writes a batch in ONE statement (one round trip; data-modifying CTEs): new customers and
+ * their identifiers, stores, products (each field keeps its most recent non-null value; only
+ * rows that change are rewritten), orders (existing source ids skipped), and lines — lines of
+ * orders created here cannot exist yet and are inserted plainly, lines of orders already present
+ * go through ON CONFLICT DO NOTHING (idempotent re-import). All CTEs see one snapshot: the
+ * orders just inserted are matched through the CTE's RETURNING, the older ones through the table.
+ */
+export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchWritten> {
+  const params: unknown[] = [];
+  const $ = (v: unknown, type: string) => {
+    params.push(v);
+    return `$${params.length}::${type}`;
+  };
+  const ctes: string[] = [];
+  const results: string[] = [];
+  const id = w.identity;
+
+  ctes.push(
+    `new_c AS (INSERT INTO customers (created_at) SELECT now() FROM generate_series(1, ${$(id.newCustomers, 'int')}) RETURNING id)`,
+    `nc AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS g FROM new_c)`,
+  );
+  results.push(`SELECT 'c' AS k, id::text AS sku, NULL::text AS title, NULL::text AS category, g::float8 AS price, NULL::float8 AS at FROM nc`);
+  const ni = id.newIdentifiers;
+  if (ni.kind.length > 0) {
+    ctes.push(`ident AS (
+      INSERT INTO customer_identifiers (kind, value, customer_id)
+      SELECT u.k, u.v, coalesce(u.c, nc.id)
+        FROM unnest(${$(ni.kind, 'text[]')}, ${$(ni.value, 'text[]')}, ${$(ni.customer, 'bigint[]')}, ${$(ni.newIndex, 'int[]')}) AS u(k, v, c, g)
+        LEFT JOIN nc ON nc.g = u.g
+      ON CONFLICT DO NOTHING)`);
+  }
+  if (w.stores && w.stores.length > 0) {
+    ctes.push(`st AS (INSERT INTO stores (id) SELECT unnest(${$(w.stores, 'text[]')}) ON CONFLICT DO NOTHING)`);
+  }
+  const pr = w.products ?? [];
+  if (pr.length > 0) {
+    const pick = (f: string) => `CASE WHEN u.at >= p.seen_at THEN coalesce(u.${f}, p.${f}) ELSE coalesce(p.${f}, u.${f}) END`;
+    ctes.push(
+      `pu AS (
+        SELECT sku, title, category, price, to_timestamp(t / 1000.0) AS at
+          FROM unnest(${$(pr.map((p) => p.sku), 'text[]')}, ${$(pr.map((p) => p.title), 'text[]')}, ${$(pr.map((p) => p.category), 'text[]')},
+                      ${$(pr.map((p) => p.price), 'float8[]')}, ${$(pr.map((p) => p.time), 'float8[]')}) AS u(sku, title, category, price, t))`,
+      `p_changed AS (
+        UPDATE products p SET title = ${pick('title')}, category = ${pick('category')}, price = ${pick('price')},
+               seen_at = greatest(p.seen_at, u.at)
+          FROM pu u
+         WHERE p.sku = u.sku
+           AND (p.title, p.category, p.price) IS DISTINCT FROM (${pick('title')}, ${pick('category')}, ${pick('price')})
+        RETURNING p.sku, p.title, p.category, p.price::float8 AS price, ${EPOCH_MS('p.seen_at')} AS at)`,
+      `p_added AS (
+        INSERT INTO products (sku, title, category, price, seen_at)
+          SELECT sku, title, category, price, at FROM pu u WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = u.sku)
+        ON CONFLICT (sku) DO NOTHING
+        RETURNING sku, title, category, price::float8 AS price, ${EPOCH_MS('seen_at')} AS at)`,
+    );
+    results.push(`SELECT 'p', sku, title, category, price, at FROM p_changed`, `SELECT 'p', sku, title, category, price, at FROM p_added`);
+  }
+  const o = w.orders ?? [];
+  const l = w.lines;
+  if (o.length > 0) {
+    ctes.push(`ord AS (
+      INSERT INTO orders (source_id, channel, store_id, placed_at, customer_id)
+      SELECT u.s, u.c, u.st, to_timestamp(u.t / 1000.0), coalesce(u.cu, nc.id)
+        FROM unnest(${$(o.map((x) => x.sourceId), 'text[]')}, ${$(o.map((x) => x.channel), 'text[]')}, ${$(o.map((x) => x.storeId), 'text[]')},
+                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.customer, 'bigint[]')}, ${$(id.newCustomer, 'int[]')}) AS u(s, c, st, t, cu, g)
+        LEFT JOIN nc ON nc.g = u.g
+      ON CONFLICT (source_id) DO NOTHING
+      RETURNING id, source_id)`);
+    if (l && l.orderId.length > 0) {
+      ctes.push(
+        `li AS (SELECT * FROM unnest(${$(l.orderId, 'text[]')}, ${$(l.lineNo, 'bigint[]')}, ${$(l.sku, 'text[]')}, ${$(l.quantity, 'int[]')},
+                                    ${$(l.unitPrice, 'float8[]')}, ${$(l.cancels, 'text[]')}) AS u(src, n, sku, q, p, c))`,
+        `l_new AS (
+          INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
+          SELECT ord.id, li.n, li.sku, li.q, li.p, li.c FROM li JOIN ord ON ord.source_id = li.src
+          ${w.uniqueLines ? '' : 'ON CONFLICT DO NOTHING'}
+          RETURNING 1)`,
+        `l_old AS (
+          INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
+          SELECT o.id, li.n, li.sku, li.q, li.p, li.c FROM li JOIN orders o ON o.source_id = li.src
+          ON CONFLICT DO NOTHING
+          RETURNING 1)`,
+      );
+      results.push(`SELECT 'l', NULL, NULL, NULL, ((SELECT count(*) FROM l_new) + (SELECT count(*) FROM l_old))::float8, NULL`);
+    }
+  }
+
+  const r = await tx.query<{ k: 'c' | 'p' | 'l'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
+    `WITH ${ctes.join(',\n')}\n${results.join('\nUNION ALL ')}`,
+    params,
+  );
+  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], lines: 0 };
+  for (const row of r.rows) {
+    if (row.k === 'c') out.newCustomerIds[row.price!] = row.sku;
+    else if (row.k === 'l') out.lines = row.price!;
+    else out.products.push({ sku: row.sku, title: row.title, category: row.category, price: row.price, at: row.at! });
+  }
+  return out;
+}
