@@ -96,7 +96,7 @@ describe('npm run import (embedded store in a data directory)', () => {
     expect(s.rejected).toEqual({ bad_date: 1, bad_number: 2, zero_quantity: 1, missing_sku: 1, missing_order_id: 1, malformed_row: 1, bad_identifier: 1 });
     // totals after both files: 2 + 3 customers, 4 + 5 products, 3 + 4 orders, 4 + 5 lines
     expect(s).toMatchObject({ customers: 5, products: 9, orders: 7, lines: 9 });
-  });
+  }, 180_000); // two CLI runs, each starting the embedded PostgreSQL: slow on a loaded machine
 
   it('bad usage exits 2; a missing file exits 1 with a message', async () => {
     const usage = (await cli().catch((e: Failed) => e)) as Failed;
@@ -105,5 +105,5 @@ describe('npm run import (embedded store in a data directory)', () => {
     const missing = (await cli(join(tmp, 'nope.csv')).catch((e: Failed) => e)) as Failed;
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no such file or directory/);
-  });
+  }, 120_000);
 });
