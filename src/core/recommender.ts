@@ -17,6 +17,11 @@ export interface TrainingData {
   /** Item index → sku; customer index → id. */
   items: string[];
   customers: string[];
+  /**
+   * Optional: last purchase time (epoch ms) of each customer-item pair, aligned with the entries
+   * of `counts`. Time-aware models (the blend's trend term) use it; others ignore it.
+   */
+  pairLastTime?: Float64Array;
 }
 
 /** Top-k per requested row, flattened: row r's results are ids[r*k .. r*k+k), -1 padded. */
