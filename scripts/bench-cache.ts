@@ -15,6 +15,7 @@ import { publishBundle } from '../src/cache/publish.js';
 import { RedisCache } from '../src/cache/redis-cache.js';
 import type { VectorCache } from '../src/cache/vector-cache.js';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
+import { config } from '../src/config.js';
 import { progressBar } from '../src/cli/progress.js';
 import type { CustomerRecord, ModelBundle } from '../src/core/bundle.js';
 
@@ -28,7 +29,7 @@ const spec = defineCli({
     history: { type: 'int', default: 20, description: 'items per customer' },
     lookups: { type: 'int', default: 20_000, description: 'customer lookups to time' },
     backend: { type: 'string', default: 'both', choices: ['redis', 'dir', 'both'], description: 'cache backend(s)' },
-    'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', description: 'Redis to use' },
+    'redis-url': { type: 'string', description: 'Redis to use [default: REDIS_URL, else redis://127.0.0.1:6379]' },
     quiet: { type: 'boolean', description: 'no progress bar' },
   },
 });
@@ -124,7 +125,7 @@ runCli(async () => {
   console.log(`generated ${flags.items} items × k ${flags.k}, ${flags.customers} customers × ${flags.history} items in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   t = performance.now();
   if (flags.backend !== 'dir') {
-    const cache = await RedisCache.open(flags['redis-url'], { require: true });
+    const cache = await RedisCache.open(flags['redis-url'] ?? config().REDIS_URL ?? 'redis://127.0.0.1:6379', { require: true });
     try {
       await bench('redis', cache, bundle, flags.lookups, flags.quiet);
     } finally {
