@@ -10,7 +10,7 @@ import { evalRuns, parseGrid } from '../src/eval/grid.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
 import { readHistory } from '../src/train/history-input.js';
-import { modelEntries } from '../src/train/model-registry.js';
+import { recommenderEntries } from '../src/train/model-registry.js';
 import { Stages } from '../src/train/stages.js';
 import { hyperparameterFlags, parseModelList, resolveTrainConfig } from '../src/train/train-config.js';
 
@@ -27,7 +27,7 @@ const spec = defineCli({
     models: {
       type: 'string',
       placeholder: 'a,b',
-      description: `models to evaluate (known: ${modelEntries().map((e) => e.name).join(', ')}) [default: all]`,
+      description: `models to evaluate (known: ${recommenderEntries().map((e) => e.name).join(', ')}) [default: all]`,
     },
     config: { type: 'string', placeholder: 'FILE', description: 'JSON file with "weighting" and "models" hyperparameters' },
     grid: {
@@ -47,7 +47,7 @@ const spec = defineCli({
 runCli(async () => {
   const { flags } = parseCli(spec);
   const cfg = await resolveTrainConfig(flags, flags.config);
-  const models = parseModelList(flags.models, modelEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
+  const models = parseModelList(flags.models, recommenderEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
   const store = flags.data ? null : await openStore(config());
   const input = await stages.run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress })).finally(() => store?.close());

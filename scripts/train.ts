@@ -9,7 +9,7 @@ import { config } from '../src/config.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
 import { datasetFromFile, datasetFromStore, readHistory } from '../src/train/history-input.js';
-import { modelEntries } from '../src/train/model-registry.js';
+import { recommenderEntries } from '../src/train/model-registry.js';
 import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
 import { trainBundle } from '../src/train/train-bundle.js';
@@ -48,7 +48,7 @@ const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+
 runCli(async () => {
   const { flags } = parseCli(spec);
   const cfg = await resolveTrainConfig(flags, flags.config);
-  const evalModels = parseModelList(flags['eval-models'], modelEntries().map((e) => e.name));
+  const evalModels = parseModelList(flags['eval-models'], recommenderEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   if (!flags.evaluate && (flags.cutoff || flags['eval-models'])) throw new UsageError('--cutoff and --eval-models need --evaluate');
   const version = flags.version ?? stamp();
   const modelDir = flags['model-dir'] ?? config().MODEL_DIR;

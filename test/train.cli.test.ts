@@ -55,7 +55,7 @@ afterAll(async () => {
 describe('npm run train', () => {
   it('trains a tiny file end to end and the bundle loads back', async () => {
     const models = join(dir, 'models');
-    const r = run('scripts/train.ts', ['--data', csv, '--model-dir', models, '--version', 'v1', '--json', '--quiet', '--evaluate', '--cutoff', '2011-02-10', '--eval-models', 'popularity,repeat,item_knn']);
+    const r = run('scripts/train.ts', ['--data', csv, '--model-dir', models, '--version', 'v1', '--json', '--quiet', '--evaluate', '--cutoff', '2011-02-10', '--eval-models', 'popularity,repeat,item_knn', '--als-factors', '8', '--blend-learned-weight', '0.25']);
     // --quiet: no stage lines (the TensorFlow.js backend choice may still be logged)
     expect(r.stderr).not.toMatch(/load \+ dataset|error/);
     expect(r.code).toBe(0);
@@ -78,6 +78,19 @@ describe('npm run train', () => {
     expect(c1.counts[p]).toBe(3);
     expect(c1.intervalDays[p]).toBeCloseTo(22.5, 5);
     expect(existsSync(join(models, 'v1', 'report.html'))).toBe(true);
+    // hyperparameter flags reach the models: 8 ALS factors, every customer with a vector of 8
+    expect(bundle.als?.k).toBe(8);
+    expect(bundle.customers.every((c) => c.vector?.length === 8)).toBe(true);
+    expect(bundle.blend.learnedWeight).toBe(0.25);
+    // RFM: every customer bought, so every customer has a segment
+    expect(bundle.customers.every((c) => c.segment !== null)).toBe(true);
+    // item-kNN neighbours: items of one taste group are neighbours of each other, not of the other group
+    const nb = (sku: string) => {
+      const i = bundle.items.indexOf(sku);
+      return Array.from(bundle.neighbours.indices.subarray(bundle.neighbours.indptr[i], bundle.neighbours.indptr[i + 1])).map((j) => bundle.items[j]);
+    };
+    expect(nb('A10')).toContain('B10');
+    expect(nb('A10')).not.toContain('E10');
   });
 
   it('exits 2 on bad usage and 1 on a missing file', () => {

@@ -24,7 +24,7 @@ export function parseGrid(spec: string): Map<string, Params[]> {
     if (!m) throw new UsageError(`--grid: "${part}" is not model.param=v1,v2,...`);
     const [, model, param, list] = m;
     const entry = modelEntry(model);
-    if (!entry) throw new UsageError(`--grid: unknown model "${model}"`);
+    if (!entry?.create) throw new UsageError(`--grid: unknown model "${model}"`);
     if (!(param in entry.defaults)) throw new UsageError(`--grid: model "${model}" has no parameter "${param}"`);
     const def = entry.defaults[param];
     const values = list.split(',').map((raw): ParamValue => {

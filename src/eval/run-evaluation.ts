@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HistoryLine } from '../core/records.js';
-import { modelEntry } from '../train/model-registry.js';
+import { dataKind, modelEntry } from '../train/model-registry.js';
 import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
 import { type ModelResult, fitAndEvaluate } from './evaluate.js';
@@ -33,10 +33,11 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const params: Record<string, unknown> = {};
   for (const run of o.runs ?? evalRuns(o.models, o.config.models)) {
     const entry = modelEntry(run.model);
-    if (!entry) throw new Error(`unknown model ${run.model}`);
+    if (!entry?.create) throw new Error(`unknown model ${run.model}`);
+    const create = entry.create;
     params[run.label] = run.params;
     models[run.label] = await stages.run(`evaluate ${run.label}`, (progress) =>
-      fitAndEvaluate(entry.create(run.params), split, entry.data, { progress, fitProgress: progress }),
+      fitAndEvaluate(create(run.params, o.config.models), split, dataKind(entry, run.params), { progress, fitProgress: progress }),
     );
   }
   return {

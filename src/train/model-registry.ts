@@ -1,10 +1,14 @@
 /**
  * The models training and evaluation know by name, with their hyperparameters and defaults.
- * Every hyperparameter becomes a CLI flag `--<model>-<param>` (kebab-case) and a key of the
- * `--config` file's `models.<model>` object.
+ * Every hyperparameter becomes a CLI flag `--<model>-<param>` (kebab-case: `--item-knn-neighbours`)
+ * and a key of the `--config` file's `models.<model>` object. Entries without `create` are
+ * bundle components that are not recommenders (segments): they have parameters but are not evaluated.
  */
+import { BLEND_DEFAULTS, type BlendParams } from '../core/blend.js';
 import type { Recommender } from '../core/recommender.js';
+import { RFM_DEFAULTS } from '../core/rfm.js';
 import { ALS_DEFAULTS, type AlsParams, AlsRecommender } from '../models/als.js';
+import { BlendRecommender } from '../models/blend.js';
 import { EASE_DEFAULTS, type EaseParams, EaseRecommender } from '../models/ease.js';
 import { FBT_DEFAULTS, type FbtParams, FbtRecommender } from '../models/fbt.js';
 import { ITEM_KNN_DEFAULTS, type ItemKnnParams, ItemKnnRecommender } from '../models/item-knn.js';
@@ -14,6 +18,8 @@ import { RepeatRecommender } from '../models/repeat.js';
 export type ParamValue = number | string | boolean;
 export type Params = Record<string, ParamValue>;
 
+export type DataKind = 'reference' | 'weighted';
+
 export interface ModelEntry {
   name: string;
   description: string;
@@ -21,15 +27,18 @@ export interface ModelEntry {
    * Which training matrix evaluation fits it on: `reference` = the protocol's binary X and line
    * counts (what reference_eval.py's baselines see), `weighted` = src/train/weighting.ts.
    */
-  data: 'reference' | 'weighted';
+  data: DataKind | ((params: Params) => DataKind);
   /** Hyperparameters with their defaults (types are taken from the defaults). */
   defaults: Params;
   /** Allowed values of string hyperparameters. */
   choices?: Record<string, readonly string[]>;
   /** Whether `npm run evaluate` runs it when --models is not given. */
   evaluateByDefault: boolean;
-  create(params: Params): Recommender;
+  /** A fresh model; `all` holds every model's configured parameters (for composite models). */
+  create?(params: Params, all: Record<string, Params>): Recommender;
 }
+
+const LEARNED_FOR_BLEND = ['als', 'item_knn', 'ease'] as const;
 
 const entries: ModelEntry[] = [
   {
@@ -59,7 +68,7 @@ const entries: ModelEntry[] = [
   },
   {
     name: 'ease',
-    description: 'EASE (Steck 2019): closed-form item-item linear model; dense items², small catalogues only',
+    description: 'EASE (Steck 2019): closed-form item-item linear model; dense items², small catalogues only (evaluation)',
     data: 'reference',
     defaults: { ...EASE_DEFAULTS },
     evaluateByDefault: true,
@@ -82,15 +91,52 @@ const entries: ModelEntry[] = [
     evaluateByDefault: true,
     create: (p) => new FbtRecommender(p as unknown as Partial<FbtParams>),
   },
+  {
+    name: 'blend',
+    description: 'buy-again blended with a learned model (src/core/blend.ts); the bundle serves it with ALS',
+    data: (p) => dataKindOf(String(p.learned)),
+    defaults: { ...BLEND_DEFAULTS, learned: 'als' },
+    choices: { learned: LEARNED_FOR_BLEND },
+    evaluateByDefault: true,
+    create: (p, all) => {
+      const learned = modelEntry(String(p.learned));
+      if (!learned?.create) throw new Error(`blend: unknown learned model ${String(p.learned)}`);
+      const { learned: _, ...blend } = p;
+      return new BlendRecommender(learned.create(all[learned.name] ?? learned.defaults, all), blend as unknown as Partial<BlendParams>);
+    },
+  },
+  {
+    name: 'segments',
+    description: 'RFM segments (src/core/rfm.ts): thresholds',
+    data: 'reference',
+    defaults: { ...RFM_DEFAULTS },
+    evaluateByDefault: false,
+  },
 ];
 
-/** Registered models, in evaluation order. */
+function dataKindOf(name: string): DataKind {
+  const e = modelEntry(name);
+  if (!e) return 'reference';
+  return typeof e.data === 'function' ? e.data(e.defaults) : e.data;
+}
+
+/** Registered models and components, in evaluation order. */
 export function modelEntries(): readonly ModelEntry[] {
   return entries;
 }
 
+/** Entries that are recommenders (can be evaluated). */
+export function recommenderEntries(): readonly (ModelEntry & { create: NonNullable<ModelEntry['create']> })[] {
+  return entries.filter((e): e is ModelEntry & { create: NonNullable<ModelEntry['create']> } => e.create !== undefined);
+}
+
 export function modelEntry(name: string): ModelEntry | undefined {
   return entries.find((e) => e.name === name);
+}
+
+/** The training matrix a model is evaluated on, for its parameters. */
+export function dataKind(entry: ModelEntry, params: Params): DataKind {
+  return typeof entry.data === 'function' ? entry.data(params) : entry.data;
 }
 
 /** `factors` → `factors`, `knnNeighbours` → `knn-neighbours`, `item_knn` → `item-knn`. */

@@ -5,6 +5,9 @@
 import type { ModelBundle, TopKLists } from '../core/bundle.js';
 import type { Segment } from '../core/records.js';
 import { type AlsParams, AlsRecommender } from '../models/als.js';
+import { BLEND_DEFAULTS, type BlendParams } from '../core/blend.js';
+import { type Rfm, type RfmThresholds, segmentCustomers } from '../core/rfm.js';
+import { BlendRecommender } from '../models/blend.js';
 import type { FbtParams } from '../models/fbt.js';
 import { FbtRecommender } from '../models/fbt.js';
 import type { ItemKnnParams } from '../models/item-knn.js';
@@ -46,7 +49,7 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   const nItems = data.items.length;
   const params: Record<string, unknown> = { weighting: data.weighting, models: o.config.models };
 
-  const segments: (Segment | null)[] = new Array(data.customers.length).fill(null);
+  const segments = await stages.run('segments', () => rfmSegments(data, o.config.models.segments as unknown as Partial<RfmThresholds>));
 
   const popular = await stages.run('popularity', () =>
     popularLists({ ...data.purchases, storeIds: data.stores }, { nItems, segments, ...(popularParams(o.config)) }),
@@ -63,6 +66,11 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
 
   const als = new AlsRecommender(o.config.models.als as unknown as Partial<AlsParams>);
   await stages.run('als', (progress) => als.fit(data, progress));
+
+  const blendConfig = { ...(o.config.models.blend ?? {}) };
+  delete blendConfig.learned;
+  const blend = new BlendRecommender(als, { ...BLEND_DEFAULTS, ...(blendConfig as unknown as Partial<BlendParams>) }, { fitLearned: false });
+  await stages.run('blend', () => blend.fit(data));
 
   const customers = await stages.run('customers', () => customerRecords(data, { k: als.k, factors: als.userFactors }, segments));
 
@@ -98,7 +106,7 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     neighbours: knn.lists,
     fbt: fbt.lists,
     popular,
-    blend: {},
+    blend: blend.bundleParams(),
     customers,
   };
   return { bundle, segments };
@@ -110,4 +118,21 @@ function popularParams(config: TrainConfig): { trendingHalfLifeDays?: number; k?
   if (typeof p.trendingHalfLifeDays === 'number') out.trendingHalfLifeDays = p.trendingHalfLifeDays;
   if (typeof p.listLength === 'number') out.k = p.listLength;
   return out;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * RFM segments from the dataset's per-customer figures (distinct purchase orders, net revenue,
+ * last purchase), at the time of the last line (src/core/rfm.ts for the rules).
+ */
+export function rfmSegments(data: Pick<Dataset, 'customerStats' | 'summary'>, thresholds: Partial<RfmThresholds> = {}): (Segment | null)[] {
+  const { orders, revenue, last } = data.customerStats;
+  const now = data.summary.to ? Date.parse(data.summary.to) : 0;
+  const rfm: Rfm = {
+    recencyDays: Float64Array.from(last, (t) => (Number.isNaN(t) ? Infinity : Math.max(0, (now - t) / DAY_MS))),
+    frequency: orders,
+    monetary: revenue,
+  };
+  return segmentCustomers(rfm, thresholds);
 }

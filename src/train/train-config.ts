@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import type { FlagSpec } from '../cli/args.js';
 import { UsageError } from '../cli/args.js';
 import { DEFAULT_WEIGHTING, type WeightingOptions, weightingProblems } from './weighting.js';
-import { modelEntries, paramFlag, type Params } from './model-registry.js';
+import { modelEntries, paramFlag, type Params, recommenderEntries } from './model-registry.js';
 
 export interface TrainConfig {
   weighting: WeightingOptions;
@@ -107,7 +107,7 @@ export async function resolveTrainConfig(flags: Record<string, unknown>, configP
 export function parseModelList(value: string | undefined, fallback: string[]): string[] {
   if (!value) return fallback;
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const known = new Set(modelEntries().map((e) => e.name));
+  const known = new Set(recommenderEntries().map((e) => e.name));
   const bad = names.filter((n) => !known.has(n));
   if (bad.length) throw new UsageError(`unknown model(s) ${bad.join(', ')} (known: ${[...known].join(', ')})`);
   if (names.length === 0) throw new UsageError('--models is empty');
