@@ -5,6 +5,7 @@ import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
+import { insertLines } from './insert-lines.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type {
   ConsentRecord,
@@ -50,7 +51,7 @@ export class SqlStore implements Store {
   async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
     const plan = planImport(lines);
-    // four round trips a batch: BEGIN (+ lock), identifier lookup, one write statement, COMMIT;
+    // five round trips a batch: BEGIN (+ lock), identifier lookup, one write statement, COPY, COMMIT;
     // a batch lost to a crash is re-imported idempotently, so the commit need not wait for the WAL flush
     const done = await this.db.transaction(async (tx) => {
       const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
@@ -59,13 +60,12 @@ export class SqlStore implements Store {
         stores: plan.stores,
         products: this.known.changing(plan.products),
         orders: plan.orders,
-        lines: plan.lines,
-        uniqueLines: plan.uniqueLines,
       });
-      return { written, merges: identity.merges };
+      const lines = await insertLines(tx, plan.lines, written.newOrders, plan.uniqueLines);
+      return { written, lines, merges: identity.merges };
     }, { lock: IDENTITY_LOCK, asyncCommit: true });
     this.known.remember(done.written.products);
-    const imported = done.written.lines;
+    const imported = done.lines;
     return { imported, duplicates: lines.length - imported, merges: done.merges };
   }
 

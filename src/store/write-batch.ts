@@ -1,5 +1,5 @@
 import type { IdentityAssignment } from './resolve-identities.js';
-import type { LineColumns, PlannedOrder, PlannedProduct } from './import-plan.js';
+import type { PlannedOrder, PlannedProduct } from './import-plan.js';
 import type { ProductState } from './known-products.js';
 import type { SqlExecutor } from './sql-client.js';
 
@@ -10,9 +10,6 @@ export interface BatchWrite {
   products?: PlannedProduct[];
   /** Orders, indexed like the identity assignment's records. */
   orders?: PlannedOrder[];
-  lines?: LineColumns;
-  /** No two lines share (order, line number): lines of new orders need no conflict check. */
-  uniqueLines?: boolean;
 }
 
 export interface BatchWritten {
@@ -20,19 +17,18 @@ export interface BatchWritten {
   newCustomerIds: string[];
   /** Product rows inserted or changed, as now stored. */
   products: ProductState[];
-  /** Order lines written (lines already present are skipped). */
-  lines: number;
+  /** Orders created: source id → order id. */
+  newOrders: Map<string, string>;
 }
 
 const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 
 /**
- * Writes a batch in ONE statement (one round trip; data-modifying CTEs): new customers and
- * their identifiers, stores, products (each field keeps its most recent non-null value; only
- * rows that change are rewritten), orders (existing source ids skipped), and lines — lines of
- * orders created here cannot exist yet and are inserted plainly, lines of orders already present
- * go through ON CONFLICT DO NOTHING (idempotent re-import). All CTEs see one snapshot: the
- * orders just inserted are matched through the CTE's RETURNING, the older ones through the table.
+ * Writes a batch's customers, identifiers, stores, products and orders in ONE statement (one
+ * round trip; data-modifying CTEs): new customers and their identifiers, stores, products (each
+ * field keeps its most recent non-null value; only rows that change are rewritten), orders
+ * (existing source ids skipped). Returns what the caller needs next: new customer ids, product
+ * rows as stored, the ids of the orders created (their lines are then COPYed: insert-lines.ts).
  */
 export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchWritten> {
   const params: unknown[] = [];
@@ -85,7 +81,6 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
     results.push(`SELECT 'p', sku, title, category, price, at FROM p_changed`, `SELECT 'p', sku, title, category, price, at FROM p_added`);
   }
   const o = w.orders ?? [];
-  const l = w.lines;
   if (o.length > 0) {
     ctes.push(`ord AS (
       INSERT INTO orders (source_id, channel, store_id, placed_at, customer_id)
@@ -95,33 +90,17 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
         LEFT JOIN nc ON nc.g = u.g
       ON CONFLICT (source_id) DO NOTHING
       RETURNING id, source_id)`);
-    if (l && l.orderId.length > 0) {
-      ctes.push(
-        `li AS (SELECT * FROM unnest(${$(l.orderId, 'text[]')}, ${$(l.lineNo, 'bigint[]')}, ${$(l.sku, 'text[]')}, ${$(l.quantity, 'int[]')},
-                                    ${$(l.unitPrice, 'float8[]')}, ${$(l.cancels, 'text[]')}) AS u(src, n, sku, q, p, c))`,
-        `l_new AS (
-          INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
-          SELECT ord.id, li.n, li.sku, li.q, li.p, li.c FROM li JOIN ord ON ord.source_id = li.src
-          ${w.uniqueLines ? '' : 'ON CONFLICT DO NOTHING'}
-          RETURNING 1)`,
-        `l_old AS (
-          INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
-          SELECT o.id, li.n, li.sku, li.q, li.p, li.c FROM li JOIN orders o ON o.source_id = li.src
-          ON CONFLICT DO NOTHING
-          RETURNING 1)`,
-      );
-      results.push(`SELECT 'l', NULL, NULL, NULL, ((SELECT count(*) FROM l_new) + (SELECT count(*) FROM l_old))::float8, NULL`);
-    }
+    results.push(`SELECT 'o', source_id, id::text, NULL, NULL, NULL FROM ord`);
   }
 
-  const r = await tx.query<{ k: 'c' | 'p' | 'l'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
+  const r = await tx.query<{ k: 'c' | 'p' | 'o'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
     `WITH ${ctes.join(',\n')}\n${results.join('\nUNION ALL ')}`,
     params,
   );
-  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], lines: 0 };
+  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], newOrders: new Map() };
   for (const row of r.rows) {
     if (row.k === 'c') out.newCustomerIds[row.price!] = row.sku;
-    else if (row.k === 'l') out.lines = row.price!;
+    else if (row.k === 'o') out.newOrders.set(row.sku, row.title!);
     else out.products.push({ sku: row.sku, title: row.title, category: row.category, price: row.price, at: row.at! });
   }
   return out;
