@@ -112,3 +112,33 @@ describe('dataset: interaction weighting', () => {
     await expect(buildDataset([line('u', 'o', 'A', 1, 0)], { ...lines, epsilon: 0 })).rejects.toThrow(/epsilon/);
   });
 });
+
+describe('RFM segments from the dataset', () => {
+  it('uses distinct purchase orders, net revenue and the last purchase relative to the last line', async () => {
+    const { rfmSegments } = await import('../src/train/train-bundle.js');
+    const d = await buildDataset(
+      [
+        line('A', 'a1', 'X', 1, 0),
+        line('C', 'c1', 'X', 50, 195),
+        line('C', 'c2', 'Y', 50, 196),
+        line('D', 'd1', 'X', 1, 197),
+        line('D', 'd2', 'Y', 1, 198),
+        line('B', 'b1', 'X', 1, 199),
+        line('B', 'b9', 'X', -1, 200),
+        line('B', 'b2', 'Y', 1, 200),
+      ],
+      lines,
+    );
+    const seg = rfmSegments(d);
+    const of = (id: string) => seg[d.customers.indexOf(id)];
+    // A last bought 200 days before the last line (> 180): lapsed
+    expect(of('A')).toBe('lapsed');
+    // C has the top revenue (top 20 % of 4 customers = 1): vip
+    expect(of('C')).toBe('vip');
+    // D: two orders, modest value: repeat
+    expect(of('D')).toBe('repeat');
+    // B: orders b1 and b2 (the return b9 is no purchase order) → 2 orders, net revenue 2: repeat
+    expect(d.customerStats.orders[d.customers.indexOf('B')]).toBe(2);
+    expect(of('B')).toBe('repeat');
+  });
+});
