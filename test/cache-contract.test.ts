@@ -207,6 +207,23 @@ for (const backend of backends) {
       await expect(loadModel(cache, keys, 'v2')).rejects.toThrow(NotFoundError);
     });
 
+    it('cleanup --orphans removes unlisted versions left by a killed publish, and nothing else', async () => {
+      keys = cacheKeys(`omnirec_t_${randomBytes(4).toString('hex')}`);
+      const cache = await open();
+      await publishBundle(cache, keys, fixtureBundle('v1'));
+      // what a publish killed after its first batches leaves: item blobs and some customers, no listing, no marker
+      await cache.writeBatch([
+        [keys.blob('v9', 'meta'), '{}'],
+        [keys.blob('v9', 'items'), Buffer.from([1])],
+        [keys.customer('v9', 'a'), Buffer.from([2])],
+        [keys.customer('v9', 'b'), Buffer.from([3])],
+      ]);
+      expect(await cleanup(cache, keys, 0)).toEqual({ deleted: [], keys: 0, kept: ['v1'] });
+      expect(await cleanup(cache, keys, 0, { orphans: true })).toEqual({ deleted: ['v9'], keys: 4, kept: ['v1'] });
+      for (const p of keys.versionPatterns('v9')) for await (const batch of cache.scan(p)) expect(batch).toEqual([]);
+      expectSameItemSide(await loadModel(cache, keys, 'v1'), fixtureBundle('v1'));
+    });
+
     it('reads, overwrites and deletes customer records through the LRU', async () => {
       keys = cacheKeys(`omnirec_t_${randomBytes(4).toString('hex')}`);
       const cache = await open();

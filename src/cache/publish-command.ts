@@ -4,7 +4,7 @@
  *   npm run publish -- <version>|latest [--rewrite]   write models/<version> into the cache, flip, announce
  *   npm run publish -- list [--json]                  published versions, current marked
  *   npm run publish -- rollback [<version>]           back to the previous (or the named) version
- *   npm run publish -- cleanup --keep N               delete all but the N newest versions (never current)
+ *   npm run publish -- cleanup --keep N [--orphans]   delete all but the N newest versions (never current)
  *
  * Exit codes: 0 done, 2 bad usage, 1 failure (unknown version, bad checksum, cache unreachable);
  * on failure nothing has changed in service.
@@ -28,6 +28,7 @@ export const publishSpec = defineCli({
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
     keep: { type: 'int', placeholder: 'N', description: 'cleanup: versions to keep besides the current one' },
+    orphans: { type: 'boolean', description: 'cleanup: also delete unlisted versions left by a killed publish (run when no publish is in progress)' },
     rewrite: { type: 'boolean', description: 'publish: rewrite every key even if the version is already complete in the cache' },
     'batch-size': { type: 'int', default: 2000, placeholder: 'N', description: 'publish: customer records per pipelined batch' },
     'model-dir': { type: 'string', placeholder: 'DIR', description: 'bundles directory [default: MODEL_DIR]' },
@@ -56,6 +57,7 @@ export async function publishMain(
   if (sub !== 'cleanup' && flags.keep !== undefined) throw new UsageError('--keep is for cleanup only');
   if (flags.keep !== undefined && flags.keep < 0) throw new UsageError('--keep must be >= 0');
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be >= 1');
+  if (flags.orphans && sub !== 'cleanup') throw new UsageError('--orphans is for cleanup only');
 
   const cfg = parseConfig(env);
   if (!cfg.REDIS_URL && cfg.CACHE_DIR.startsWith('memory://')) {
@@ -110,7 +112,7 @@ export async function publishMain(
       const r = await rollback(cache, keys, arg);
       print(r, `current: ${r.to}${r.from ? ` (was ${r.from})` : ''}`);
     } else {
-      const r = await cleanup(cache, keys, flags.keep!);
+      const r = await cleanup(cache, keys, flags.keep!, { orphans: flags.orphans });
       print(r, `${r.deleted.length ? `deleted ${r.deleted.join(', ')} (${r.keys} keys)` : 'nothing to delete'}; kept ${r.kept.join(', ') || 'none'}`);
     }
   } finally {

@@ -9,7 +9,7 @@ import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/e
 import { assertVersion } from '../bundle/write-bundle.js';
 import { encodeCustomer } from './codec.js';
 import { encodeItemSide, sha256 } from './item-side.js';
-import { ITEM_BLOBS, type CacheKeys } from './keys.js';
+import { ITEM_BLOBS, type CacheKeys, versionOfKey } from './keys.js';
 import type { VectorCache } from './vector-cache.js';
 
 /** One published version, as kept in P:versions. */
@@ -202,8 +202,17 @@ async function hasKeys(cache: VectorCache, keys: CacheKeys, version: string): Pr
   return (await cache.countExisting([keys.blob(version, 'meta')])) > 0;
 }
 
-/** Deletes all but the `keep` most recently published versions; the current version is always kept. */
-export async function cleanup(cache: VectorCache, keys: CacheKeys, keep: number): Promise<{ deleted: string[]; keys: number; kept: string[] }> {
+/**
+ * Deletes all but the `keep` most recently published versions; the current version is always kept.
+ * With `orphans`, also deletes versions that have keys but are neither listed nor current (left by a
+ * publish that was killed half-way): run it only when no publish is in progress.
+ */
+export async function cleanup(
+  cache: VectorCache,
+  keys: CacheKeys,
+  keep: number,
+  options: { orphans?: boolean } = {},
+): Promise<{ deleted: string[]; keys: number; kept: string[] }> {
   if (!Number.isInteger(keep) || keep < 0) throw new InvalidArgumentError(`keep must be a whole number >= 0 (got ${keep})`);
   const versions = await listVersions(cache, keys);
   const kept = versions.filter((v, i) => v.current || i < keep).map((v) => v.version);
@@ -215,6 +224,22 @@ export async function cleanup(cache: VectorCache, keys: CacheKeys, keep: number)
     await cache.hashDelete(keys.versions, v.version);
     n += await dropKeys(cache, keys, v.version);
     deleted.push(v.version);
+  }
+  if (options.orphans) {
+    const listed = new Set(versions.map((v) => v.version));
+    const current = await currentVersion(cache, keys);
+    const orphans = new Set<string>();
+    // every version with keys has a meta key (written first, deleted last)
+    for await (const batch of cache.scan(`${keys.prefix}:{v:*`)) {
+      for (const k of batch) {
+        const v = versionOfKey(k);
+        if (v && k === keys.blob(v, 'meta') && !listed.has(v) && v !== current) orphans.add(v);
+      }
+    }
+    for (const v of orphans) {
+      n += await dropKeys(cache, keys, v);
+      deleted.push(v);
+    }
   }
   return { deleted, keys: n, kept };
 }
