@@ -5,7 +5,9 @@
  */
 import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
 import type { Csr } from '../core/csr.js';
-import { BLEND_DEFAULTS, blendScores, type BlendParams } from '../core/blend.js';
+import { BLEND_DEFAULTS, blendScores, itemTrend, type BlendParams } from '../core/blend.js';
+import type { RankedList } from '../core/bundle.js';
+import { topK } from '../core/top-k.js';
 import { NotSupportedError } from '../core/errors.js';
 import { emptyBatch, excludedFor } from '../core/top-k.js';
 import { customersPerItem } from './popularity.js';
@@ -22,7 +24,12 @@ export class BlendRecommender implements Recommender {
   readonly params: BlendParams;
   /** pop_i / max pop. */
   popularity: Float64Array = new Float64Array(0);
+  /** t_j ∈ [0, 1] (all 0 without pairLastTime in the training data). */
+  trend: Float64Array = new Float64Array(0);
+  private trendTop: Int32Array = new Int32Array(0);
   private counts: Csr | null = null;
+  /** Extra learned candidates fetched beyond k (see blendScores). */
+  static readonly CANDIDATE_MARGIN = 50;
 
   constructor(
     readonly learned: Recommender,
@@ -39,7 +46,19 @@ export class BlendRecommender implements Recommender {
     let max = 0;
     for (const v of pop) max = Math.max(max, v);
     this.popularity = pop.map((v) => (max > 0 ? v / max : 0));
+    this.trend = data.pairLastTime
+      ? itemTrend(data.counts.cols, data.counts.indices, data.pairLastTime, this.params.trendHalfLifeDays)
+      : new Float64Array(data.counts.cols);
+    this.trendTop = this.trendList(100).items;
     this.counts = data.counts;
+  }
+
+  /** The top trending items (t > 0) as a RankedList, e.g. for the bundle's popular.trending. */
+  trendList(k: number): RankedList {
+    const t = topK(this.trend, Math.min(k, this.trend.length));
+    let m = t.ids.length;
+    while (m > 0 && !(t.scores[m - 1] > 0)) m--;
+    return { items: t.ids.slice(0, m), scores: t.scores.slice(0, m) };
   }
 
   /** The numbers serving needs (ModelBundle.blend). */
@@ -62,7 +81,7 @@ export class BlendRecommender implements Recommender {
       exIndptr[n + 1] = exIdx.length;
     }
     const ex: Csr = { rows, cols: counts.cols, indptr: exIndptr, indices: Int32Array.from(exIdx), data: new Float32Array(exIdx.length) };
-    const learned = await this.learned.recommend(customers, k, { exclude: ex, excludeRows: Int32Array.from({ length: rows }, (_, i) => i) });
+    const learned = await this.learned.recommend(customers, k + BlendRecommender.CANDIDATE_MARGIN, { exclude: ex, excludeRows: Int32Array.from({ length: rows }, (_, i) => i) });
     const res = emptyBatch(rows, k);
     for (let n = 0; n < rows; n++) {
       const u = customers[n];
@@ -89,6 +108,7 @@ export class BlendRecommender implements Recommender {
       (i) => this.popularity[i] ?? 0,
       k,
       exclude,
+      { items: this.trendTop, value: (j) => this.trend[j] ?? 0 },
     );
     for (let j = 0; j < k; j++) {
       res.ids[n * k + j] = j < m.items.length ? m.items[j] : -1;
@@ -103,7 +123,7 @@ export class BlendRecommender implements Recommender {
   /** `weights` are the history's purchase counts. */
   async recommendForItems(items: ArrayLike<number>, weights: ArrayLike<number>, k: number, exclude?: ArrayLike<number>): Promise<BatchResult> {
     const ex = new Set<number>(Array.from(exclude ?? []));
-    const learned = await this.learned.recommendForItems(items, weights, k, [...ex, ...Array.from(items)]);
+    const learned = await this.learned.recommendForItems(items, weights, k + BlendRecommender.CANDIDATE_MARGIN, [...ex, ...Array.from(items)]);
     const res = emptyBatch(1, k);
     this.merge(res, 0, { items, counts: weights }, learned, ex, 0);
     return res;
@@ -111,13 +131,15 @@ export class BlendRecommender implements Recommender {
 
   /** The blend's own state (the learned model saves itself). */
   save(): SavedModel {
-    return { header: { model: this.name, learned: this.learned.name, params: { ...this.params } }, arrays: { popularity: this.popularity } };
+    return { header: { model: this.name, learned: this.learned.name, params: { ...this.params } }, arrays: { popularity: this.popularity, trend: this.trend } };
   }
 
   load(saved: SavedModel): void {
     checkHeader(saved, this.name);
     Object.assign(this.params, saved.header.params as Partial<BlendParams>);
     this.popularity = savedArray(saved, 'popularity', Float64Array);
+    this.trend = savedArray(saved, 'trend', Float64Array);
+    this.trendTop = this.trendList(100).items;
     this.counts = null;
   }
 }
