@@ -365,8 +365,12 @@ export class MemoryCache implements VectorCache {
   }
 
   async countExisting(keys: string[]): Promise<number> {
+    this.check();
     let n = 0;
-    for (const k of keys) if ((await this.get(k)) !== null || this.store.readMeta(k) !== undefined) n++;
+    for (const k of keys) {
+      const v = versionOfKey(k);
+      if (v === null ? this.store.readMeta(k) !== undefined : this.store.partition(v).map.has(k)) n++;
+    }
     return n;
   }
 
