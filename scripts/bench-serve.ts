@@ -7,7 +7,8 @@
  * discarded, history store = a fresh PostgreSQL database from DATABASE_URL or the local server,
  * dropped after, or PGlite with --pglite; holding the sampled customers and their consent), and
  * loads it with autocannon from a child process, alongside a bare Express handler returning a fixed
- * JSON body in the same run. Prints req/s and p50/p99 per endpoint and as % of bare Express.
+ * JSON body in the same run (measured right before each endpoint, so both see the same machine load).
+ * Prints req/s and p50/p99 per endpoint and as % of bare Express.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -193,13 +194,13 @@ interface Round {
   bundle: string;
   items: number;
   k: number | null;
-  endpoints: Record<string, LoadResult & { pctOfBare: number }>;
+  endpoints: Record<string, LoadResult & { pctOfBare: number; bare: LoadResult }>;
 }
 
 async function benchBundle(
   bundle: ModelBundle,
   label: string,
-  o: { connections: number; seconds: number; customers: number; redisUrl: string; databaseUrl: string | null; bare: LoadResult; log: (s: string) => void },
+  o: { connections: number; seconds: number; customers: number; redisUrl: string; databaseUrl: string | null; bareUrl: string; log: (s: string) => void },
 ): Promise<Round> {
   const prefix = `omnirec-bench-${process.pid}`;
   const version = `bench-${Date.now()}`;
@@ -257,9 +258,12 @@ async function benchBundle(
   const endpoints: Round['endpoints'] = {};
   try {
     for (const [name, requests] of Object.entries(loads)) {
-      o.log(`  ${label}: loading ${name} (${o.connections} connections, ${o.seconds} s)`);
+      // bare Express right before each endpoint, so that both see the same machine load
+      o.log(`  ${label}: loading bare Express, then ${name} (${o.connections} connections, ${o.seconds} s each)`);
+      const bare = await runLoad({ url: o.bareUrl, connections: o.connections, seconds: o.seconds, requests: [{ method: 'GET', path: '/bare' }] });
       const res = await runLoad({ url: svc.url, connections: o.connections, seconds: o.seconds, requests });
-      endpoints[name] = { ...res, pctOfBare: (100 * res.rps) / o.bare.rps };
+      endpoints[name] = { ...res, pctOfBare: (100 * res.rps) / bare.rps, bare };
+      o.log(`    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99} ms; ${name} ${res.rps.toFixed(0)} req/s p50 ${res.p50} ms p99 ${res.p99} ms (${endpoints[name].pctOfBare.toFixed(0)}%)`);
     }
   } finally {
     await svc.close();
@@ -306,7 +310,8 @@ async function benchStore(databaseUrl: string | null): Promise<{ store: Store; d
   };
 }
 
-async function bareExpress(o: { connections: number; seconds: number }): Promise<LoadResult> {
+/** A bare Express app returning a fixed JSON body (the baseline), listening until close(). */
+async function bareExpress(): Promise<{ url: string; close(): Promise<void> }> {
   const app = express();
   const body = {
     items: Array.from({ length: 10 }, (_, i) => ({ sku: `SKU-${i}`, score: 0.5, reason: { type: 'similar_to', sku: 'SKU-0' }, category: 'cat' })),
@@ -320,11 +325,7 @@ async function bareExpress(o: { connections: number; seconds: number }): Promise
     const s = app.listen(0, '127.0.0.1', () => res(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  try {
-    return await runLoad({ url, connections: o.connections, seconds: o.seconds, requests: [{ method: 'GET', path: '/bare' }] });
-  } finally {
-    await new Promise((res) => server.close(res));
-  }
+  return { url, close: () => new Promise((res) => server.close(() => res())) };
 }
 
 runCli(async () => {
@@ -369,23 +370,24 @@ runCli(async () => {
     });
   }
 
-  log(`bare Express (${o.connections} connections, ${o.seconds} s)`);
-  const bare = await bareExpress(o);
-  log(`  bare: ${bare.rps.toFixed(0)} req/s, p50 ${bare.p50} ms, p99 ${bare.p99} ms`);
+  const bareApp = await bareExpress();
   const rounds: Round[] = [];
-  for (const b of bundles) {
-    const bundle = await b.load();
-    rounds.push(await benchBundle(bundle, b.label, { ...o, bare }));
+  try {
+    for (const b of bundles) {
+      const bundle = await b.load();
+      rounds.push(await benchBundle(bundle, b.label, { ...o, bareUrl: bareApp.url }));
+    }
+  } finally {
+    await bareApp.close();
   }
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ connections: o.connections, seconds: o.seconds, bare, rounds }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ connections: o.connections, seconds: o.seconds, rounds }, null, 2) + '\n');
     return;
   }
-  const rows = [['bundle', 'items', 'endpoint', 'req/s', '% of bare', 'p50 ms', 'p99 ms', 'non-2xx']];
-  rows.push(['bare Express', '-', 'GET /bare', bare.rps.toFixed(0), '100', String(bare.p50), String(bare.p99), String(bare.non2xx)]);
+  const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'non-2xx']];
   for (const r of rounds) {
     for (const [name, e] of Object.entries(r.endpoints)) {
-      rows.push([r.bundle, String(r.items), name, e.rps.toFixed(0), e.pctOfBare.toFixed(0), String(e.p50), String(e.p99), String(e.non2xx + e.errors)]);
+      rows.push([r.bundle, String(r.items), name, e.rps.toFixed(0), e.bare.rps.toFixed(0), e.pctOfBare.toFixed(0), String(e.p50), String(e.p99), String(e.bare.p99), String(e.non2xx + e.errors)]);
     }
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));

@@ -157,6 +157,30 @@ describe(`operations and protection (${backend.name})`, () => {
     });
   });
 
+  describe('history store down', () => {
+    it('lists still answer (non-personal), /readyz says degraded, errors are counted', async () => {
+      // fault injection: every store call fails as it would with PostgreSQL unreachable
+      const down = new Proxy(store, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver);
+          if (typeof v !== 'function') return v;
+          return async () => {
+            throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+          };
+        },
+      });
+      const d = await serveTinyWorld(down, { ids: w.ids });
+      const sf = (path: string) => request(d.app).get(path).set('x-api-key', KEYS.storefront);
+      const personal = await sf(`/v1/customers/${w.ids.tea}/recommendations?limit=2`).expect(200);
+      expect(personal.body).toMatchObject({ fallback: true, fallbackReason: 'store_unavailable', model: { source: 'popular' }, items: [{ sku: 'SOAP-1' }, { sku: 'TEA-1' }] });
+      await sf('/v1/items/TEA-1/similar?limit=1').expect(200, /TEA-2/);
+      const ready = await request(d.app).get('/readyz').expect(200);
+      expect(ready.body).toMatchObject({ status: 'degraded', store: { status: 'degraded', detail: expect.stringContaining('ECONNREFUSED') } });
+      const text = (await request(d.app).get('/metrics')).text;
+      expect(text).toContain('omnirec_postgres_errors_total 2');
+    });
+  });
+
   describe('/metrics', () => {
     it('exposes latency per route, fallbacks by reason, cache hit ratio and the model version', async () => {
       const m = await serveTinyWorld(store, { ids: w.ids });

@@ -29,7 +29,10 @@ export interface AppDeps {
   apiKeys: ApiKeys | null;
   chain: ChainStep[];
   admin?: ModelAdmin;
-  /** How long consent/merge answers are reused, ms (default 5000). */
+  /**
+   * How long an instance reuses a customer's merge/consent answer, ms (default 30 000): a consent
+   * withdrawal made elsewhere reaches personal lists within this time (erasure here: at once).
+   */
   customerTtlMs?: number;
   /** Max JSON body size (default "64kb"). */
   bodyLimit?: string;
@@ -58,7 +61,7 @@ export function createApp(deps: AppDeps): App {
     metrics.postgresErrors.inc();
     deps.logger.warn('history store call failed', { err });
   };
-  const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 5_000, maxEntries: 50_000, onStoreError: storeError });
+  const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError });
   const service = new RecommendationService({
     source: deps.source,
     store: deps.store,

@@ -1,7 +1,8 @@
 /**
  * Who a customer id stands for and whether we may personalise for them: the surviving
  * unified id (merged-away ids resolve to it) and their personalisation consent, read from
- * the store and kept for a few seconds (the hot path must not hit PostgreSQL per request).
+ * the store and kept for a short while (default 30 s; the hot path must not hit PostgreSQL on
+ * every request: a miss costs two queries).
  * Store failures never throw: the answer is "store_unavailable", and callers then serve
  * non-personal results (consent unknown = no consent).
  */
@@ -19,7 +20,7 @@ export class CustomerAccessCache {
   constructor(
     private readonly store: Pick<Store, 'canonicalCustomerId' | 'hasConsent'>,
     private readonly options: { ttlMs: number; maxEntries: number; onStoreError?: (err: unknown) => void } = {
-      ttlMs: 5_000,
+      ttlMs: 30_000,
       maxEntries: 50_000,
     },
   ) {}
