@@ -8,7 +8,8 @@
  * share it, like two Redis clients:
  *   DIR/meta/<key>.json        unversioned keys (P:current, P:versions), replaced atomically (write + rename)
  *   DIR/v/<version>.log        every key of one version (see keys.ts versionOfKey): "OLOG" + 8 random bytes
- *                              (the file's generation), then an append-only log of records  u8 op (1 set, 2 delete) | u32 key bytes | u32 value bytes | key | value
+ *                              (the file's generation), then an append-only log of records
+ *                              u8 op (1 set, 2 delete) | u32 key bytes | u32 value bytes | key | value
  *   DIR/channels/<channel>.log one JSON line per published message
  * Readers load a version's log on first use and re-read its new tail (or all of it, if the file was
  * replaced) at most once per poll interval; subscribers poll the channel log (default every 250 ms).
