@@ -63,6 +63,7 @@ runCli(async () => {
   const timer = setInterval(sample, 100);
   const stages = new Stages({ quiet: flags.quiet });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const file = data;
   let dataset;
   let source: string;
@@ -79,6 +80,8 @@ runCli(async () => {
   const lines = dataset.summary.lines;
   const { bundle } = await trainBundle(dataset, { version: 'bench', source, config: cfg, stages });
   const total = (performance.now() - t0) / 1000;
+  const cpuUsed = process.cpuUsage(cpu0);
+  const totalCpu = (cpuUsed.user + cpuUsed.system) / 1e6;
   if (flags.write) {
     const dir = await mkdtemp(join(tmpdir(), 'omnirec-bench-'));
     try {
@@ -96,7 +99,10 @@ runCli(async () => {
     items: dataset.summary.items,
     pairs: dataset.summary.pairs,
     timings: stages.timings,
+    cpuTimings: stages.cpuTimings,
     total_s: Math.round(total * 100) / 100,
+    totalCpu_s: Math.round(totalCpu * 100) / 100,
+    loadAverage: (await import('node:os')).loadavg().map((x) => Math.round(x * 10) / 10),
     peakRssSampledMiB: Math.round(sampledPeak / 1048576),
     peakVmHWMMiB: await peakRssMiB(),
   };
@@ -105,8 +111,10 @@ runCli(async () => {
     return;
   }
   const out = [`bench:train on ${data}: ${lines} lines → ${figures.customers} customers × ${figures.items} items, ${figures.pairs} pairs`, ''];
-  for (const [k, v] of Object.entries(stages.timings)) out.push(`  ${k.padEnd(24)} ${v.toFixed(2).padStart(8)} s`);
-  out.push(`  ${'total (load → models)'.padEnd(24)} ${total.toFixed(2).padStart(8)} s`);
+  out.push(`  ${'stage'.padEnd(24)} ${'wall s'.padStart(8)} ${'cpu s'.padStart(8)}`);
+  for (const [k, v] of Object.entries(stages.timings)) out.push(`  ${k.padEnd(24)} ${v.toFixed(2).padStart(8)} ${stages.cpuTimings[k].toFixed(2).padStart(8)}`);
+  out.push(`  ${'total (load → models)'.padEnd(24)} ${total.toFixed(2).padStart(8)} ${totalCpu.toFixed(2).padStart(8)}`);
+  out.push(`  load average ${figures.loadAverage.join(' ')} (wall times on a busy machine exceed CPU times)`);
   out.push(`  peak RSS sampled ${figures.peakRssSampledMiB} MiB, VmHWM ${figures.peakVmHWMMiB} MiB`, '');
   process.stdout.write(out.join('\n'));
 }, 'bench:train');

@@ -13,6 +13,11 @@ import { type ProgressBar, progressBar } from '../cli/progress.js';
 export class Stages {
   /** Seconds per stage, in the order they ran. */
   readonly timings: Record<string, number> = {};
+  /**
+   * CPU seconds (user + system) of this process per stage: on a machine shared with other work
+   * this is close to what the wall time would be on an idle one (training is single-threaded).
+   */
+  readonly cpuTimings: Record<string, number> = {};
   private readonly quiet: boolean;
   private readonly log: (line: string) => void;
 
@@ -28,12 +33,15 @@ export class Stages {
       bar.update(done, { total, info: label ?? '' });
     };
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     try {
       return await fn(progress);
     } finally {
       (bar as ProgressBar | null)?.stop();
       const s = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
       this.timings[name] = Math.round(s * 1000) / 1000;
+      this.cpuTimings[name] = Math.round((c.user + c.system) / 1000) / 1000;
       if (!this.quiet) this.log(`  ${name.padEnd(22)} ${s.toFixed(2).padStart(7)} s`);
     }
   }
