@@ -7,7 +7,9 @@
  *   a national number with a trunk "0" gets the default country code: "07700 900123" → "447700900123";
  *   "00" international prefix is dropped. 7 to 15 digits (E.164); letters are invalid.
  * - account, loyalty, device, external: trimmed, taken as given (no inner control characters).
+ * Values are detached from the text they were cut from (src/core/detach-string.ts): they are kept as keys.
  */
+import { detachString } from './detach-string.js';
 import { IDENTIFIER_KINDS, type Identifier, type IdentifierKind } from './records.js';
 
 export interface NormaliseOptions {
@@ -21,7 +23,7 @@ const PHONE_CHARS = /^\+?[\d\s().\-/]+$/;
 /** Lower-cased, trimmed email, or null when it is not an email address. */
 export function normaliseEmail(raw: string): string | null {
   const v = raw.trim().toLowerCase();
-  return EMAIL.test(v) ? v : null;
+  return EMAIL.test(v) ? detachString(v) : null;
 }
 
 /** Digits with country code, or null when it is not a phone number. */
@@ -45,7 +47,7 @@ export function normalisePhone(raw: string, defaultCountryCode = '44'): string |
 export function normaliseOpaqueId(raw: string): string | null {
   const v = raw.trim();
   // eslint-disable-next-line no-control-regex
-  return v !== '' && v.length <= 256 && !/[\u0000-\u001f\u007f]/.test(v) ? v : null;
+  return v !== '' && v.length <= 256 && !/[\u0000-\u001f\u007f]/.test(v) ? detachString(v) : null;
 }
 
 /** The normalised value of one identifier, or null when the raw value is invalid for its kind. */

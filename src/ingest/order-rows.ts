@@ -3,6 +3,7 @@
  * and the canonical multi-channel format). Each parser returns the line, or the reason the
  * row was rejected or skipped. Parsers are stateful only to number lines within orders.
  */
+import { detachString } from '../core/detach-string.js';
 import { normaliseIdentifier } from '../core/identity.js';
 import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLine } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
@@ -66,10 +67,10 @@ export function uciRowParser(fmt: DetectedFormat): OrderRowParser {
   const accounts = new Map<string, Identifier[]>();
   return (f) => {
     if (f.length !== width) return 'malformed_row';
-    const orderId = f[cInv].trim();
+    const orderId = detachString(f[cInv].trim());
     if (orderId === '') return 'missing_order_id';
     const lineNo = counter.next(orderId);
-    const sku = f[cSku].trim().toUpperCase();
+    const sku = detachString(f[cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
     if (isNonProduct(sku)) return 'non_product';
     let quantity = num(f[cQty]);
@@ -102,7 +103,7 @@ export function uciRowParser(fmt: DetectedFormat): OrderRowParser {
       time,
       identifiers,
       sku,
-      title: desc === '' ? null : desc,
+      title: desc === '' ? null : detachString(desc),
       category: null,
       quantity,
       unitPrice,
@@ -136,14 +137,14 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   const opt = (i: number): string | null => {
     if (i < 0) return null;
     const v = fmtTrim(i);
-    return v === '' ? null : v;
+    return v === '' ? null : detachString(v);
   };
   let f: string[] = [];
   const fmtTrim = (i: number) => f[i].trim();
   return (fields) => {
     f = fields;
     if (f.length !== width) return 'malformed_row';
-    const orderId = f[cOrder].trim();
+    const orderId = detachString(f[cOrder].trim());
     if (orderId === '') return 'missing_order_id';
     let lineNo: number;
     const rawLine = cLine >= 0 ? f[cLine].trim() : '';
@@ -151,7 +152,7 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
       lineNo = Number(rawLine);
       if (!Number.isInteger(lineNo) || lineNo < 1) return 'bad_number';
     } else lineNo = counter.next(orderId);
-    const sku = f[cSku].trim();
+    const sku = detachString(f[cSku].trim());
     if (sku === '') return 'missing_sku';
     let channel: Channel = 'web';
     if (cChannel >= 0) {
