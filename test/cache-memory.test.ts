@@ -45,6 +45,17 @@ describe('embedded cache across processes', () => {
     expect(await reader.countExisting([key('v1', 'a'), key('v1', 'b')])).toBe(1);
   });
 
+  it('getMany reads afresh while get may answer from memory for up to the poll interval', async () => {
+    const writer = cache();
+    const reader = new MemoryCache(dir, { pollMs: 60_000, isolated: true });
+    open.push(reader);
+    await writer.writeBatch([['p:{v:v1}:meta', Buffer.from('old')]]);
+    expect((await reader.get('p:{v:v1}:meta'))?.toString()).toBe('old');
+    await writer.writeBatch([['p:{v:v1}:meta', Buffer.from('new')]]);
+    expect((await reader.get('p:{v:v1}:meta'))?.toString()).toBe('old');
+    expect((await reader.getMany(['p:{v:v1}:meta']))[0]?.toString()).toBe('new');
+  });
+
   it('ignores a torn record at the end of a log until it is complete', async () => {
     const writer = cache();
     const reader = cache();

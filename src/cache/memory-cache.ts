@@ -61,18 +61,28 @@ export class MemoryCache implements VectorCache {
 
   async get(key: string): Promise<Buffer | null> {
     this.check();
+    return this.read(key, false);
+  }
+
+  /** Reads the files afresh (no poll-interval staleness): pointer reads and item-side loads go through here. */
+  async getMany(keys: string[]): Promise<(Buffer | null)[]> {
+    this.check();
+    const fresh = new Set<string>();
+    return keys.map((k) => {
+      const v = versionOfKey(k);
+      const first = v !== null && !fresh.has(v);
+      if (first) fresh.add(v);
+      return this.read(k, first);
+    });
+  }
+
+  private read(key: string, fresh: boolean): Buffer | null {
     const v = versionOfKey(key);
     if (v === null) {
       const m = this.store.readMeta(key);
       return typeof m === 'string' ? Buffer.from(m, 'utf8') : null;
     }
-    return this.store.partition(v).map.get(key) ?? null;
-  }
-
-  async getMany(keys: string[]): Promise<(Buffer | null)[]> {
-    const out: (Buffer | null)[] = [];
-    for (const k of keys) out.push(await this.get(k));
-    return out;
+    return this.store.partition(v, fresh).map.get(key) ?? null;
   }
 
   async writeBatch(entries: [string, Buffer | string][]): Promise<void> {
