@@ -302,6 +302,23 @@ for (const backend of storeBackends()) {
       expect(await allHistory(store, { from: new Date(T0 + 10 * DAY) })).toEqual([]);
     });
 
+    it('historyLines pages through many orders: every line once, in order, full batches but the last', async () => {
+      const lines: OrderLine[] = [];
+      for (let o = 0; o < 40; o++) {
+        const n = 1 + (o % 4); // orders of 1 to 4 lines
+        for (let k = 1; k <= n; k++) lines.push(line(`O${o}`, k, o % 3 ? [email(`c${o % 5}`)] : [], `S${o}-${k}`, { time: T0 + (o % 10) * DAY }));
+      }
+      await store.importLines(lines);
+      const batches = await allHistory(store, { batchSize: 7 });
+      const flat = batches.flat();
+      expect(flat).toHaveLength(lines.length);
+      expect(batches.slice(0, -1).every((b) => b.length === 7)).toBe(true);
+      const expected = [...lines]
+        .sort((a, b) => a.time - b.time || Number(a.orderId.slice(1)) - Number(b.orderId.slice(1)) || a.lineNo! - b.lineNo!)
+        .map((l) => l.sku);
+      expect(flat.map((h) => h.sku)).toEqual(expected);
+    });
+
     it('segments: saved per customer, through aliases, kept across a merge', async () => {
       const a = await store.resolveIdentity([email('a')]);
       const b = await store.resolveIdentity([email('b')]);

@@ -255,28 +255,51 @@ export class SqlStore implements Store {
     const size = Math.max(1, Math.floor(options.batchSize ?? 10_000));
     const from = options.from?.getTime() ?? null;
     const to = options.to?.getTime() ?? null;
-    // keyset pagination on (placed_at, order id, line number): constant memory, no OFFSET
-    let cursor: [number, string, string] | null = null;
+    // keyset pagination over orders by (placed_at, id) on orders_time, each page's lines through the
+    // lines' primary key: every page costs its own size, memory stays about two batches
+    let cursor: [number, string] | null = null;
+    let pageOrders = Math.max(1, Math.ceil(size / 16));
+    let buffer: HistoryLine[] = [];
     for (;;) {
-      const r: { rows: (HistoryLine & { oid: string; n: string })[] } = await this.db.query(
-        `SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
-                ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity, l.unit_price::float8 AS "unitPrice",
-                o.id::text AS oid, l.line_no::text AS n
-           FROM orders o JOIN order_lines l ON l.order_id = o.id
-          WHERE ($1::float8 IS NULL OR o.placed_at >= to_timestamp($1::float8 / 1000.0))
-            AND ($2::float8 IS NULL OR o.placed_at < to_timestamp($2::float8 / 1000.0))
-            AND ($3::float8 IS NULL OR o.placed_at >= to_timestamp($3::float8 / 1000.0))
-            AND ($3::float8 IS NULL OR (o.placed_at, o.id, l.line_no) > (to_timestamp($3::float8 / 1000.0), $4::bigint, $5::bigint))
-          ORDER BY o.placed_at, o.id, l.line_no
-          LIMIT $6`,
-        [from, to, cursor?.[0] ?? null, cursor?.[1] ?? null, cursor?.[2] ?? null, size],
+      const r: { rows: (Omit<HistoryLine, 'sku'> & { sku: string | null; oid: string })[] } = await this.db.query(
+        `WITH o AS (
+           SELECT id, customer_id, source_id, channel, store_id, placed_at FROM orders
+            WHERE ($1::float8 IS NULL OR placed_at >= to_timestamp($1::float8 / 1000.0))
+              AND ($2::float8 IS NULL OR placed_at < to_timestamp($2::float8 / 1000.0))
+              AND ($3::float8 IS NULL OR (placed_at, id) > (to_timestamp($3::float8 / 1000.0), $4::bigint))
+            ORDER BY placed_at, id
+            LIMIT $5)
+         SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+                ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity, l.unit_price::float8 AS "unitPrice", o.id::text AS oid
+           FROM o LEFT JOIN order_lines l ON l.order_id = o.id
+          ORDER BY o.placed_at, o.id, l.line_no`,
+        [from, to, cursor?.[0] ?? null, cursor?.[1] ?? null, pageOrders],
       );
-      if (r.rows.length === 0) return;
-      const last = r.rows[r.rows.length - 1];
-      cursor = [last.time, last.oid, last.n];
-      yield r.rows.map(({ oid: _o, n: _n, ...h }) => h);
-      if (r.rows.length < size) return;
+      let orders = 0;
+      let prevOid = '';
+      for (const { oid, ...h } of r.rows) {
+        if (oid !== prevOid) {
+          orders++;
+          prevOid = oid;
+        }
+        if (h.sku !== null) buffer.push(h as HistoryLine);
+      }
+      if (r.rows.length > 0) {
+        const last = r.rows[r.rows.length - 1];
+        cursor = [last.time, last.oid];
+      }
+      let start = 0;
+      while (buffer.length - start >= size) {
+        yield buffer.slice(start, start + size);
+        start += size;
+      }
+      buffer = start > 0 ? buffer.slice(start) : buffer;
+      if (orders < pageOrders) break;
+      // aim the next page at about one batch of lines
+      const perOrder = Math.max(1, r.rows.length / Math.max(1, orders));
+      pageOrders = Math.max(1, Math.min(100_000, Math.ceil(size / perOrder)));
     }
+    if (buffer.length > 0) yield buffer;
   }
 
   async eraseCustomer(customerId: string): Promise<boolean> {
