@@ -68,11 +68,11 @@ runCli(async () => {
   let dataset;
   let source: string;
   if (flags.stream || flags.scale) {
-    const input = await stages.run('load + dataset', (progress) => datasetFromFile(file, cfg.weighting, progress));
+    const input = await stages.run('load + dataset', (progress) => datasetFromFile(file, cfg.weighting, progress), { unit: 'bytes' });
     dataset = input.dataset;
     source = input.source;
   } else {
-    const input = await stages.run('load', (progress) => readHistory({ data: file, progress }));
+    const input = await stages.run('load', (progress) => readHistory({ data: file, progress }), { unit: 'bytes' });
     source = input.source;
     const lines = input.lines;
     dataset = await stages.run('dataset', () => buildDataset(lines, cfg.weighting));

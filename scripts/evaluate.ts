@@ -50,7 +50,9 @@ runCli(async () => {
   const models = parseModelList(flags.models, recommenderEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
   const store = flags.data ? null : await openStore(config());
-  const input = await stages.run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress })).finally(() => store?.close());
+  const input = await stages
+    .run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), { unit: store ? 'count' : 'bytes' })
+    .finally(() => store?.close());
   const report = await runEvaluation(input.lines, {
     cutoff: flags.cutoff,
     holdoutDays: flags['holdout-days'],

@@ -60,6 +60,7 @@ runCli(async () => {
   try {
     const input = await stages.run('load + dataset', (progress) =>
       store ? datasetFromStore(store, cfg.weighting, progress) : datasetFromFile(flags.data!, cfg.weighting, progress),
+      { unit: store ? 'count' : 'bytes' },
     );
     const data = input.dataset;
     if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
@@ -76,7 +77,9 @@ runCli(async () => {
     let report = null;
     if (flags.evaluate) {
       const evalStages = new Stages({ quiet: flags.quiet });
-      const history = await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }));
+      const history = await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), {
+        unit: store ? 'count' : 'bytes',
+      });
       report = await runEvaluation(history.lines, {
         cutoff: flags.cutoff,
         holdoutDays: flags['holdout-days'],

@@ -26,10 +26,10 @@ export class Stages {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
-  async run<T>(name: string, fn: (progress: Progress) => Promise<T> | T): Promise<T> {
+  async run<T>(name: string, fn: (progress: Progress) => Promise<T> | T, options: { unit?: 'bytes' | 'count' } = {}): Promise<T> {
     let bar: ProgressBar | null = null;
     const progress: Progress = (done, total, label) => {
-      bar ??= progressBar({ label: name.padEnd(16), total, quiet: this.quiet });
+      bar ??= progressBar({ label: name.padEnd(16), total, quiet: this.quiet, unit: options.unit });
       bar.update(done, { total, info: label ?? '' });
     };
     const t0 = performance.now();
