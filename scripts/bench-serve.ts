@@ -195,6 +195,8 @@ interface Round {
   items: number;
   k: number | null;
   endpoints: Record<string, LoadResult & { pctOfBare: number; bare: LoadResult }>;
+  /** Latency of first requests per customer (nothing cached in the instance yet). */
+  personalCold: { n: number; p50: number; p99: number } | null;
 }
 
 async function benchBundle(
@@ -256,8 +258,35 @@ async function benchBundle(
     })),
   };
   const endpoints: Round['endpoints'] = {};
+  let cold: Round['personalCold'] = null;
   try {
     for (const [name, requests] of Object.entries(loads)) {
+      // one request first: which source answers, and how long a cold request takes
+      const first = requests[0];
+      const t0 = performance.now();
+      const sample = await fetch(svc.url + first.path, { method: first.method, body: first.body, headers: { 'x-api-key': KEY, 'content-type': 'application/json' } });
+      const sb = (await sample.json()) as { model?: { source: string }; fallback?: boolean; fallbackReason?: string; items?: unknown[] };
+      o.log(`  ${label}: ${name} sample: ${sample.status} source=${sb.model?.source} fallback=${sb.fallback}${sb.fallbackReason ? ` (${sb.fallbackReason})` : ''} items=${sb.items?.length} in ${(performance.now() - t0).toFixed(1)} ms`);
+      if (name === 'personal') {
+        // every sampled customer once (8 at a time): the cold path (merge/consent queries, one Redis
+        // GET); the load below then measures the warm path (per-instance consent cache and LRU)
+        const lat: number[] = [];
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (next < ids.length) {
+              const id = ids[next++];
+              const t = performance.now();
+              const r = await fetch(`${svc.url}/v1/customers/${id}/recommendations?limit=10`, { headers: { 'x-api-key': KEY } });
+              await r.arrayBuffer();
+              lat.push(performance.now() - t);
+            }
+          }),
+        );
+        lat.sort((a, b) => a - b);
+        cold = { n: lat.length, p50: lat[lat.length >> 1], p99: lat[Math.floor(0.99 * (lat.length - 1))] };
+        o.log(`  ${label}: personal cold pass over ${lat.length} customers (8 concurrent): p50 ${cold.p50.toFixed(1)} ms, p99 ${cold.p99.toFixed(1)} ms`);
+      }
       // bare Express right before each endpoint, so that both see the same machine load
       o.log(`  ${label}: loading bare Express, then ${name} (${o.connections} connections, ${o.seconds} s each)`);
       const bare = await runLoad({ url: o.bareUrl, connections: o.connections, seconds: o.seconds, requests: [{ method: 'GET', path: '/bare' }] });
@@ -278,7 +307,7 @@ async function benchBundle(
     await redis.quit();
     await db.drop();
   }
-  return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints };
+  return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints, personalCold: cold };
 }
 
 /** A fresh PostgreSQL database for the run (dropped after), or the embedded PGlite with --pglite. */
@@ -389,6 +418,9 @@ runCli(async () => {
     for (const [name, e] of Object.entries(r.endpoints)) {
       rows.push([r.bundle, String(r.items), name, e.rps.toFixed(0), e.bare.rps.toFixed(0), e.pctOfBare.toFixed(0), String(e.p50), String(e.p99), String(e.bare.p99), String(e.non2xx + e.errors)]);
     }
+  }
+  for (const r of rounds) {
+    if (r.personalCold) rows.push([r.bundle, String(r.items), `personal, cold (${r.personalCold.n} customers, 8 concurrent)`, '', '', '', r.personalCold.p50.toFixed(1), r.personalCold.p99.toFixed(1), '', '']);
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(w[i])).join('  ') + '\n');
