@@ -9,7 +9,7 @@
 import type { Csr } from '../core/csr.js';
 import { choleskySolve } from '../core/fold-in.js';
 
-/** x (rows × k, row-major) ← the solution for each row of `m` given fixed factors y. `gramReg` = YᵀY + λI (k × k). */
+/** x (rows × k, row-major) ← the solution for rows [from, to) of `m` given fixed factors y. `gramReg` = YᵀY + λI (k × k). */
 export function solveRowsCg(
   m: Csr,
   y: Float32Array,
@@ -18,12 +18,14 @@ export function solveRowsCg(
   gramReg: Float64Array,
   alpha: number,
   steps: number,
+  from = 0,
+  to = m.rows,
 ): void {
   const r = new Float64Array(k);
   const p = new Float64Array(k);
   const ap = new Float64Array(k);
   const xv = new Float64Array(k);
-  for (let u = 0; u < m.rows; u++) {
+  for (let u = from; u < to; u++) {
     const s = m.indptr[u];
     const e = m.indptr[u + 1];
     const xo = u * k;

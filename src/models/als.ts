@@ -14,7 +14,8 @@ import { foldIn, type FoldInModel } from '../core/fold-in.js';
 import { fillNormal } from '../core/random.js';
 import { emptyBatch, excludedFor, TopK } from '../core/top-k.js';
 import { tfBackend } from '../train/tf-backend.js';
-import { solveRowsCg, solveRowsExact } from './als-solvers.js';
+import { solveRowsExact } from './als-solvers.js';
+import { CgPool } from './als-parallel.js';
 import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
 
 export interface AlsParams {
@@ -35,6 +36,8 @@ export interface AlsParams {
   initScale: number;
   /** Confidence input: the training weights (default) or the line counts. */
   input: 'weights' | 'counts';
+  /** Worker threads for the CG solves (0 = one per core, 1 = the calling thread). Results do not depend on it. */
+  threads: number;
 }
 
 export const ALS_DEFAULTS: AlsParams = {
@@ -47,6 +50,7 @@ export const ALS_DEFAULTS: AlsParams = {
   seed: 42,
   initScale: 0.01,
   input: 'weights',
+  threads: 0,
 };
 
 /** YᵀY + λI (k × k, float64) of a row-major n × k matrix, the product on TensorFlow.js. */
@@ -79,8 +83,9 @@ export class AlsRecommender implements Recommender {
   itemFactors: Float32Array = new Float32Array(0);
   /** YᵀY of the item factors (without λ), for fold-in. */
   itemGram: Float64Array = new Float64Array(0);
-  /** Backend the last fit ran on. */
+  /** Backend the last fit ran on, and the CG threads it used. */
   backend = '';
+  threadsUsed = 1;
 
   constructor(params: Partial<AlsParams> = {}, name = 'als') {
     this.params = { ...ALS_DEFAULTS, ...params };
@@ -109,26 +114,38 @@ export class AlsRecommender implements Recommender {
     const v = new Float32Array(c.cols * k);
     fillNormal(u, initScale, seed);
     fillNormal(v, initScale, seed + 1);
+    const pool = solver === 'cg' ? await CgPool.start(this.params.threads || undefined) : null;
+    this.threadsUsed = pool?.threads ?? 1;
     try {
-      this.alternate(c, ct, u, v, tf, progress);
+      await this.alternate(c, ct, u, v, tf, pool, progress);
     } catch (e) {
       if (e instanceof RangeError) throw new ModelFitError(`als: ${e.message} (raise reg)`, { reg });
       throw e;
+    } finally {
+      await pool?.close();
     }
     this.userFactors = u;
     this.itemFactors = v;
     this.itemGram = gramWithReg(tf, v, k, 0);
   }
 
-  private alternate(c: Csr, ct: Csr, u: Float32Array, v: Float32Array, tf: typeof TF, progress?: (done: number, total: number) => void): void {
-    const { factors: k, reg, alpha, iterations, solver, cgSteps } = this.params;
+  private async alternate(
+    c: Csr,
+    ct: Csr,
+    u: Float32Array,
+    v: Float32Array,
+    tf: typeof TF,
+    pool: CgPool | null,
+    progress?: (done: number, total: number) => void,
+  ): Promise<void> {
+    const { factors: k, reg, alpha, iterations, cgSteps } = this.params;
     for (let it = 0; it < iterations; it++) {
       const gv = gramWithReg(tf, v, k, reg);
-      if (solver === 'cg') solveRowsCg(c, v, u, k, gv, alpha, cgSteps);
+      if (pool) await pool.solve(c, v, u, k, gv, alpha, cgSteps);
       else solveRowsExact(c, v, u, k, gv, alpha);
       checkFinite(u, 'customer', it);
       const gu = gramWithReg(tf, u, k, reg);
-      if (solver === 'cg') solveRowsCg(ct, u, v, k, gu, alpha, cgSteps);
+      if (pool) await pool.solve(ct, u, v, k, gu, alpha, cgSteps);
       else solveRowsExact(ct, u, v, k, gu, alpha);
       checkFinite(v, 'item', it);
       progress?.(it + 1, iterations);

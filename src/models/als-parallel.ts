@@ -1,0 +1,111 @@
+/**
+ * The CG row solves of ALS split across worker threads over shared memory (rows are
+ * independent given the fixed factors). Falls back to the calling thread when workers cannot
+ * start (e.g. a test runner that cannot load TypeScript workers) or `threads` ≤ 1.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import type { Csr } from '../core/csr.js';
+import { solveRowsCg } from './als-solvers.js';
+
+function shared<T extends Float32Array | Float64Array | Int32Array>(a: T): T {
+  const C = a.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
+  const out = new C(new SharedArrayBuffer(a.length * C.BYTES_PER_ELEMENT));
+  out.set(a as never);
+  return out;
+}
+
+/** A pool of CG workers for one fit; `close()` when done. */
+export class CgPool {
+  private constructor(private readonly workers: Worker[]) {}
+
+  /** Starts `threads` workers (default: available cores), or none when they cannot start. */
+  static async start(threads = availableParallelism()): Promise<CgPool> {
+    if (threads <= 1) return new CgPool([]);
+    const workers: Worker[] = [];
+    try {
+      const spawn = workerFactory();
+      for (let t = 0; t < threads; t++) {
+        const w = spawn();
+        workers.push(w);
+        // a worker that cannot load its module fails fast; wait until it is online
+        await new Promise<void>((resolve, reject) => {
+          w.once('online', resolve);
+          w.once('error', reject);
+        });
+      }
+      // probe one round trip: a module that failed to load never answers
+      await Promise.race([
+        Promise.all(workers.map((w) => solveOn(w, { m: { rows: 0, cols: 0, indptr: new Int32Array(1), indices: new Int32Array(0), data: new Float32Array(0) }, y: new Float32Array(0), x: new Float32Array(0), k: 1, gram: new Float64Array(1), alpha: 0, steps: 0, from: 0, to: 0 }))),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('worker start timeout')), 10_000)),
+      ]);
+      return new CgPool(workers);
+    } catch {
+      await Promise.all(workers.map((w) => w.terminate()));
+      return new CgPool([]);
+    }
+  }
+
+  get threads(): number {
+    return Math.max(1, this.workers.length);
+  }
+
+  /** solveRowsCg over all rows of m, split in contiguous ranges of about equal nonzeros. */
+  async solve(m: Csr, y: Float32Array, x: Float32Array, k: number, gramReg: Float64Array, alpha: number, steps: number): Promise<void> {
+    const n = this.workers.length;
+    if (n === 0) {
+      solveRowsCg(m, y, x, k, gramReg, alpha, steps);
+      return;
+    }
+    const sm = { rows: m.rows, cols: m.cols, indptr: shared(Int32Array.from(m.indptr)), indices: shared(m.indices), data: shared(m.data) };
+    const sy = shared(y);
+    const sx = shared(x);
+    // balance by work ≈ nnz + a per-row constant for the dense k² part
+    const total = m.indices.length + m.rows * k;
+    const bounds = [0];
+    for (let t = 1; t < n; t++) {
+      const target = (total * t) / n;
+      let lo = bounds[t - 1];
+      while (lo < m.rows && m.indptr[lo] + lo * k < target) lo++;
+      bounds.push(lo);
+    }
+    bounds.push(m.rows);
+    await Promise.all(this.workers.map((w, t) => solveOn(w, { m: sm, y: sy, x: sx, k, gram: gramReg, alpha, steps, from: bounds[t], to: bounds[t + 1] })));
+    x.set(sx);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * How to start a worker running als-worker: the compiled .js directly, or, when running from
+ * TypeScript sources under tsx, a small bootstrap that registers tsx in the worker first
+ * (loader hooks of the main thread do not reach workers).
+ */
+function workerFactory(): () => Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return () => new Worker(new URL('./als-worker.js', here));
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const worker = new URL('./als-worker.ts', here).href;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
+  return () => new Worker(code, { eval: true });
+}
+
+function solveOn(w: Worker, msg: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (r: { ok: boolean; error?: string }) => {
+      w.off('error', onErr);
+      if (r.ok) resolve();
+      else reject(new RangeError(r.error));
+    };
+    const onErr = (e: Error) => {
+      w.off('message', onMsg);
+      reject(e);
+    };
+    w.once('message', onMsg);
+    w.once('error', onErr);
+    w.postMessage(msg);
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * Worker side of the parallel CG solve (als-parallel.ts): solves a range of rows over shared
+ * memory. Messages: { m: {rows, cols, indptr, indices, data}, y, x, k, gram, alpha, steps, from, to }.
+ */
+import { parentPort } from 'node:worker_threads';
+import { solveRowsCg } from './als-solvers.js';
+
+parentPort?.on('message', (msg) => {
+  try {
+    solveRowsCg(msg.m, msg.y, msg.x, msg.k, msg.gram, msg.alpha, msg.steps, msg.from, msg.to);
+    parentPort!.postMessage({ ok: true });
+  } catch (e) {
+    parentPort!.postMessage({ ok: false, error: (e as Error).message });
+  }
+});
