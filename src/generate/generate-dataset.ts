@@ -207,7 +207,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       if (q < 0) continue;
       inventoryRows++;
       if (q === 0) outOfStockRows++;
-      await inv.write(`${cat.stores[s]},${cat.skus[p]},${q}\n`);
+      if (inv.add(`${cat.stores[s]},${cat.skus[p]},${q}\n`)) await inv.flush();
     }
   }
   await inv.close();
@@ -239,9 +239,10 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   // per-product CSV fragments, built once
   const productCols = cat.skus.map((sku, p) => `${sku},${esc(cat.titles[p])},${esc(cat.categories[cat.category[p]].name)}`);
   const priceCols = Array.from(cat.price, (x) => x.toFixed(2));
-  const writeOrder = async (
+  /** Appends an order's lines; true when the writer's buffer is full (await ordersW.flush()). */
+  const writeOrder = (
     orderId: string, channel: Channel, storeId: string, time: number, idCols: string, items: number[], q: number[], cancels: string,
-  ): Promise<void> => {
+  ): boolean => {
     let out = '';
     const head = `${orderId},`;
     const mid = `,${channel},${storeId},${iso(time)},${idCols},`;
@@ -249,7 +250,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       const p = items[j];
       out += `${head}${j + 1}${mid}${productCols[p]},${q[j]},${priceCols[p]},${cancels}\n`;
     }
-    await ordersW.write(out);
+    return ordersW.add(out);
   };
   const idColumns = (ids: Person['ids'][Channel], rng: Rng, channel: Channel, p: Person): string => {
     const email = ids.email === undefined ? '' : channel === 'store' && rng.chance(0.5) ? ` ${p.emailRaw} ` : channel === 'web' ? ids.email : p.emailRaw;
@@ -321,7 +322,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       const orderId = `${PREFIX[ch]}${pad(++seq, seqWidth)}`;
       const storeId = store >= 0 ? cat.stores[store] : '';
       const ids = idColumns(p.ids[ch], rng, ch, p);
-      await writeOrder(orderId, ch, storeId, time, ids, basket, qty, '');
+      if (writeOrder(orderId, ch, storeId, time, ids, basket, qty, '')) await ordersW.flush();
       s.orders++;
       s.lines += basket.length;
       // returns: a share of non-consumable lines come back within 30 days
@@ -335,7 +336,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       }
       if (back.length) {
         const rt = Math.min(end - 1000, time + (1 + rng.int(30)) * DAY);
-        await writeOrder(`${orderId}-R`, ch, storeId, rt, ids, back, backQ, orderId);
+        if (writeOrder(`${orderId}-R`, ch, storeId, rt, ids, back, backQ, orderId)) await ordersW.flush();
         s.returnOrders++;
         s.returnLines += back.length;
         s.lines += back.length;
@@ -360,7 +361,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
         s.consentRows++;
       }
     }
-    await consentW.write(rows);
+    if (consentW.add(rows)) await consentW.flush();
     if (i % 256 === 0) options.onProgress?.(s.lines, targetLines);
   }
 
@@ -379,7 +380,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     fillBasket(rng, cats, GUEST_CUM, store);
     if (basket.length === 0) continue;
     const orderId = `G${pad(++seq, seqWidth)}`;
-    await writeOrder(orderId, ch, store >= 0 ? cat.stores[store] : '', time, ',,,,,', basket, qty, '');
+    if (writeOrder(orderId, ch, store >= 0 ? cat.stores[store] : '', time, ',,,,,', basket, qty, '')) await ordersW.flush();
     s.orders++;
     s.guestOrders++;
     s.guestLines += basket.length;

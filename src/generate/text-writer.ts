@@ -30,12 +30,18 @@ export class TextWriter {
 
   /** Appends text; resolves immediately unless the buffer is full and the stream is busy. */
   async write(text: string): Promise<void> {
-    this.buf.push(text);
-    this.size += text.length;
-    if (this.size >= this.flushAt) await this.flush();
+    if (this.add(text)) await this.flush();
   }
 
-  private async flush(): Promise<void> {
+  /** Appends text without a promise; true when the buffer is full and flush() should be awaited. */
+  add(text: string): boolean {
+    this.buf.push(text);
+    this.size += text.length;
+    return this.size >= this.flushAt;
+  }
+
+  /** Writes the buffer out, waiting for the stream to drain when it is busy. */
+  async flush(): Promise<void> {
     if (this.size === 0) return;
     const chunk = this.buf.join('');
     this.bytes += this.size;
