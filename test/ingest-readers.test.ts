@@ -190,6 +190,23 @@ describe('canonical order format', () => {
     }).rejects.toThrow(/inventory file, not an order file/);
   });
 
+  it('a BOM before the header is ignored; a header-only file has no rows; an empty file is an error', async () => {
+    const bom = join(tmp, 'bom.csv');
+    writeFileSync(bom, '\ufeffstore_id,sku,quantity\r\nS01,SKU1,3\r\n');
+    const r = await readAll(bom);
+    expect(r.inventory).toEqual([{ storeId: 'S01', sku: 'SKU1', quantity: 3 }]);
+    const headerOnly = join(tmp, 'header-only.csv');
+    writeFileSync(headerOnly, 'order_id,sku,time,quantity\n');
+    const h = await readAll(headerOnly);
+    expect(h.kind).toBe('orders');
+    expect(h.rows).toBe(0);
+    expect(h.lines).toEqual([]);
+    const empty = join(tmp, 'empty.csv');
+    writeFileSync(empty, '');
+    await expect(readAll(empty)).rejects.toThrow(/empty file/);
+    await expect(readAll(join(tmp, 'missing.csv'))).rejects.toThrow(/cannot read/);
+  });
+
   it('an unknown header is an error naming the file', async () => {
     const p = join(tmp, 'weird.csv');
     writeFileSync(p, 'a,b,c\n1,2,3\n');
