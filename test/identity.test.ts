@@ -15,6 +15,8 @@ describe('identifier normalisation', () => {
     expect(normalisePhone('0044 7700 900123')).toBe('447700900123');
     expect(normalisePhone('+1 (555) 010-9999')).toBe('15550109999');
     expect(normalisePhone('7700 900123')).toBe('447700900123');
+    expect(normalisePhone('+44 (0) 7700 900123')).toBe('447700900123');
+    expect(normalisePhone('(01632) 960 001')).toBe('441632960001');
     // configurable default country code for national numbers
     expect(normalisePhone('0612345678', '33')).toBe('33612345678');
     expect(normalisePhone('(555) 010-9999', '1')).toBe('15550109999');

@@ -5,7 +5,8 @@
  * - email: trimmed and lower-cased; must look like local@domain.tld.
  * - phone: digits only, with the country code: "+1 (555) 010-9999" → "15550109999";
  *   a national number with a trunk "0" gets the default country code: "07700 900123" → "447700900123";
- *   "00" international prefix is dropped. 7 to 15 digits (E.164); letters are invalid.
+ *   "00" international prefix is dropped; "+44 (0) 7700…" drops the bracketed trunk 0. 7 to 15 digits (E.164);
+ *   letters are invalid.
  * - account, loyalty, device, external: trimmed, taken as given (no inner control characters).
  * Values are detached from the text they were cut from (src/core/detach-string.ts): they are kept as keys.
  */
@@ -30,7 +31,8 @@ export function normaliseEmail(raw: string): string | null {
 export function normalisePhone(raw: string, defaultCountryCode = '44'): string | null {
   const v = raw.trim();
   if (!PHONE_CHARS.test(v)) return null;
-  let digits = v.replace(/\D/g, '');
+  // "+44 (0) 7700 900123": the bracketed trunk zero is not dialled from abroad
+  let digits = (v.startsWith('+') ? v.replace(/\(0\)/g, '') : v).replace(/\D/g, '');
   if (v.startsWith('+')) {
     // already international
   } else if (digits.startsWith('00')) {
