@@ -176,6 +176,23 @@ for (const backend of storeBackends()) {
       await expect(store.setConsent('999999', 'email', true, 'x')).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    it('importConsent: many events at once, people found or created by identifiers, latest per purpose wins', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const n = await store.importConsent([
+        { identifiers: [email('a')], purpose: 'personalisation', granted: true, time: T0, source: 'web' },
+        { identifiers: [email('a')], purpose: 'personalisation', granted: false, time: T0 + DAY, source: 'app' },
+        { identifiers: [phone('5'), email('new')], purpose: 'email', granted: true, time: null, source: 'till' },
+        { identifiers: [], purpose: 'sms', granted: true, time: T0, source: 'x' }, // nobody: skipped
+      ]);
+      expect(n).toBe(3);
+      expect(await store.hasConsent(a, 'personalisation')).toBe(false);
+      const b = await store.findCustomer(phone('5'));
+      expect(b).not.toBeNull();
+      expect(await store.findCustomer(email('new'))).toBe(b);
+      expect(await store.hasConsent(b!, 'email')).toBe(true);
+      expect((await store.totals()).customers).toBe(2);
+    });
+
     it('import is idempotent by (order, line number), and by content hash when lines have no number', async () => {
       const batch = [
         line('O1', 1, [email('a')], 'X', { quantity: 2 }),

@@ -8,6 +8,7 @@ import { writeBatch } from './write-batch.js';
 import { insertLines } from './insert-lines.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type {
+  ConsentEvent,
   ConsentRecord,
   CustomerProfile,
   ImportBatchResult,
@@ -86,6 +87,34 @@ export class SqlStore implements Store {
       'INSERT INTO consent (customer_id, purpose, granted, at, source) VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5)',
       [id, purpose, granted, at.getTime(), source],
     );
+  }
+
+  async importConsent(events: ConsentEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    return this.db.transaction(async (tx) => {
+      const identity = await assignIdentities(tx, events.map((e) => e.identifiers));
+      const fresh = identity.newCustomers > 0 || identity.newIdentifiers.kind.length > 0 ? await writeBatch(tx, { identity }) : null;
+      const cols = { id: [] as string[], purpose: [] as string[], granted: [] as boolean[], at: [] as (number | null)[], source: [] as string[] };
+      events.forEach((e, i) => {
+        const k = identity.newCustomer[i];
+        const id = identity.customer[i] ?? (k !== null ? fresh!.newCustomerIds[k] : null);
+        if (id === null) return;
+        cols.id.push(id);
+        cols.purpose.push(e.purpose);
+        cols.granted.push(e.granted);
+        cols.at.push(e.time);
+        cols.source.push(e.source);
+      });
+      if (cols.id.length === 0) return 0;
+      const r = await tx.query(
+        `INSERT INTO consent (customer_id, purpose, granted, at, source)
+           SELECT c, p, g, coalesce(to_timestamp(t / 1000.0), now()), s
+             FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::float8[], $5::text[]) WITH ORDINALITY AS u(c, p, g, t, s, n)
+            ORDER BY n`,
+        [cols.id, cols.purpose, cols.granted, cols.at, cols.source],
+      );
+      return r.rowCount;
+    }, { lock: IDENTITY_LOCK });
   }
 
   async setInventory(rows: { storeId: string; sku: string; quantity: number }[]): Promise<void> {

@@ -49,6 +49,16 @@ export interface CustomerProfile {
   consent: ConsentRecord[];
 }
 
+/** One consent event as files carry it: the person by identifiers (see Store.importConsent). */
+export interface ConsentEvent {
+  identifiers: Identifier[];
+  purpose: ConsentPurpose;
+  granted: boolean;
+  /** Epoch ms; null → now. */
+  time: number | null;
+  source: string;
+}
+
 export interface MergeLogEntry {
   survivor: string;
   merged: string;
@@ -71,6 +81,12 @@ export interface Store {
   setConsent(customerId: string, purpose: ConsentPurpose, granted: boolean, source: string, at?: Date): Promise<void>;
   setInventory(rows: { storeId: string; sku: string; quantity: number }[]): Promise<void>;
   saveSegments(rows: { customerId: string; segment: Segment }[]): Promise<void>;
+  /**
+   * Records many consent events in one transaction, resolving each person by identifiers (creating
+   * or merging customers like importLines); events without identifiers are skipped. Returns the
+   * number recorded. Same effect as resolveIdentity + setConsent per event, set-based.
+   */
+  importConsent(events: ConsentEvent[]): Promise<number>;
 
   totals(): Promise<StoreTotals>;
   /** Unified id for one identifier (merged-away ids resolve to their survivor), or null. */
