@@ -3,7 +3,7 @@
  * embedded PGlite always, PostgreSQL when DATABASE_URL is set. Each test gets its own database.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '../src/core/errors.js';
 import type { Channel, HistoryLine, Identifier, OrderLine } from '../src/core/records.js';
 import type { Store } from '../src/store/store.js';
 import { storeBackends, type OpenedStore } from './helpers/backends.js';
@@ -349,6 +349,14 @@ for (const backend of storeBackends()) {
       expect((await store.customerProfile(a))!.segment).toBe('vip'); // the merged customer's segment moves over
       await store.saveSegments([{ customerId: b, segment: 'loyal' }]); // alias id → survivor
       expect((await store.customerProfile(a))!.segment).toBe('loyal');
+    });
+
+    it('ping fails with UnavailableError once the store is closed', async () => {
+      await store.ping();
+      if (backend.name === 'postgres') {
+        await store.close();
+        await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+      }
     });
 
     it('resolveIdentity: stable for known identifiers, rejects an empty list; unknown ids are null', async () => {

@@ -43,6 +43,7 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     throw new UnavailableError(`PostgreSQL unreachable: ${(e as Error).message}`, { url: redact(url) });
   }
 
+  let closed = false;
   const withConn = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     const c = await pool.connect();
     try {
@@ -73,7 +74,11 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
           throw e;
         }
       }),
-    close: () => pool.end(),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
   };
 }
 

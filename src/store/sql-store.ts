@@ -1,4 +1,4 @@
-import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
 import { planImport } from './import-plan.js';
 import { KnownProducts } from './known-products.js';
@@ -40,8 +40,13 @@ export class SqlStore implements Store {
     return migrate(this.db);
   }
 
+  /** Throws UnavailableError when the database does not answer. */
   async ping(): Promise<void> {
-    await this.db.query('SELECT 1');
+    try {
+      await this.db.query('SELECT 1');
+    } catch (e) {
+      throw new UnavailableError(`${this.backend} unavailable: ${(e as Error).message}`, { backend: this.backend });
+    }
   }
 
   close(): Promise<void> {
