@@ -1,10 +1,12 @@
 /**
  * Who a customer id stands for and whether we may personalise for them: the surviving
  * unified id (merged-away ids resolve to it) and their personalisation consent, read from
- * the store and kept for a short while (default 30 s; the hot path must not hit PostgreSQL on
- * every request: a miss costs two queries).
- * Store failures never throw: the answer is "store_unavailable", and callers then serve
- * non-personal results (consent unknown = no consent).
+ * the store and reused for at most `ttlMs` (default 30 s): the hot path must not wait for
+ * PostgreSQL on every request (a miss costs a few queries). An answer older than half the TTL
+ * is still served while a background refresh runs (stale-while-revalidate), so active customers
+ * never wait, and no answer older than the TTL is ever used: a consent withdrawal reaches every
+ * instance within `ttlMs`. Store failures never throw: the answer is "store_unavailable", and
+ * callers then serve non-personal results (consent unknown = no consent).
  */
 import type { Store } from '../store/store.js';
 
@@ -14,8 +16,16 @@ export type CustomerAccess =
   | { status: 'unknown_customer' }
   | { status: 'store_unavailable' };
 
+interface Entry {
+  at: number;
+  access: CustomerAccess;
+  refreshing: boolean;
+}
+
 export class CustomerAccessCache {
-  private readonly entries = new Map<string, { at: number; access: CustomerAccess }>();
+  private readonly entries = new Map<string, Entry>();
+  /** Bumped by invalidate(): a load that started before it does not store its (older) answer. */
+  private generation = 0;
 
   constructor(
     private readonly store: Pick<Store, 'canonicalCustomerId' | 'hasConsent'>,
@@ -26,9 +36,25 @@ export class CustomerAccessCache {
   ) {}
 
   async resolve(customerId: string): Promise<CustomerAccess> {
-    const now = Date.now();
     const hit = this.entries.get(customerId);
-    if (hit && now - hit.at < this.options.ttlMs) return hit.access;
+    if (hit) {
+      const age = Date.now() - hit.at;
+      if (age < this.options.ttlMs / 2) return hit.access;
+      if (age < this.options.ttlMs) {
+        if (!hit.refreshing) {
+          hit.refreshing = true;
+          void this.load(customerId).finally(() => (hit.refreshing = false));
+        }
+        return hit.access;
+      }
+    }
+    return this.load(customerId);
+  }
+
+  /** Reads the store and remembers the answer (failures are not remembered). */
+  private async load(customerId: string): Promise<CustomerAccess> {
+    const at = Date.now();
+    const generation = this.generation;
     let access: CustomerAccess;
     try {
       const canonical = await this.store.canonicalCustomerId(customerId);
@@ -41,17 +67,19 @@ export class CustomerAccessCache {
       this.options.onStoreError?.(err);
       return { status: 'store_unavailable' };
     }
-    if (this.entries.size >= this.options.maxEntries) {
+    if (generation !== this.generation) return access;
+    if (!this.entries.has(customerId) && this.entries.size >= this.options.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.delete(customerId);
-    this.entries.set(customerId, { at: now, access });
+    this.entries.set(customerId, { at, access, refreshing: false });
     return access;
   }
 
-  /** Forgets everything known about ids (after erasure or a consent change). */
+  /** Forgets everything known about ids (after erasure or a consent change); no ids = everything. */
   invalidate(...customerIds: string[]): void {
+    this.generation++;
     if (customerIds.length === 0) return this.entries.clear();
     const ids = new Set(customerIds);
     for (const [key, { access }] of this.entries) {
