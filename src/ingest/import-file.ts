@@ -135,8 +135,6 @@ export async function importFiles(store: Store, paths: string[], options: Import
     const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
     const it = readDataFile(path, { batchSize: options.batchSize ?? 5_000, defaultCountryCode: options.defaultCountryCode });
     let next = it.next();
-    let lastKey = '';
-    let lastId = '';
     for (;;) {
       const r = await next;
       if (r.done) break;
@@ -160,16 +158,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
         if (b.inventory.length) await store.setInventory(b.inventory);
         fs.imported += b.inventory.length;
       } else {
-        for (const c of b.consent) {
-          // consecutive rows of one person (one per purpose) resolve once
-          const key = c.identifiers.map((i) => `${i.kind}:${i.value}`).join('\u0001');
-          if (key !== lastKey) {
-            lastId = await store.resolveIdentity(c.identifiers);
-            lastKey = key;
-          }
-          await store.setConsent(lastId, c.purpose, c.granted, c.source, c.time === null ? undefined : new Date(c.time));
-        }
-        fs.imported += b.consent.length;
+        if (b.consent.length) fs.imported += await store.importConsent(b.consent);
       }
       options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
     }
