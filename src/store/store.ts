@@ -1,7 +1,10 @@
 /**
  * The history store: the unified purchase histories in PostgreSQL (or the embedded
- * PGlite default). One interface, one file per backend; the storage contract suite
+ * PGlite default). One interface with one implementation in SQL (sql-store.ts) over a narrow
+ * SqlClient (sql-client.ts) with one tiny adapter per backend (pg-client.ts, pglite-client.ts);
+ * open it with openStore (open-store.ts). The storage contract suite
  * (test/store.contract.test.ts) runs against every backend available.
+ * Customer ids are decimal strings; ids merged away keep resolving to their survivor.
  */
 import type {
   Channel,
