@@ -134,15 +134,12 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   const counter = new LineCounter();
   let lastRawIds = '\u0000';
   let lastIds: Identifier[] | null = null;
-  const opt = (i: number): string | null => {
+  const opt = (f: string[], i: number): string | null => {
     if (i < 0) return null;
-    const v = fmtTrim(i);
+    const v = f[i].trim();
     return v === '' ? null : detachString(v);
   };
-  let f: string[] = [];
-  const fmtTrim = (i: number) => f[i].trim();
-  return (fields) => {
-    f = fields;
+  return (f) => {
     if (f.length !== width) return 'malformed_row';
     const orderId = detachString(f[cOrder].trim());
     if (orderId === '') return 'missing_order_id';
@@ -191,17 +188,17 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
       lastIds = identifiers;
     }
     if (identifiers === null) return 'bad_identifier';
-    const cancels = opt(cCancels);
+    const cancels = opt(f, cCancels);
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {
       orderId,
       channel,
-      storeId: opt(cStore),
+      storeId: opt(f, cStore),
       time,
       identifiers,
       sku,
-      title: opt(cTitle),
-      category: opt(cCat),
+      title: opt(f, cTitle),
+      category: opt(f, cCat),
       quantity,
       unitPrice,
       cancels,
