@@ -106,11 +106,12 @@ for (const backend of storeBackends()) {
     });
 
     describe('GET /v1/customers/{id}/recommendations', () => {
-      it('factor scores x·y, already-bought left out, reasons from the neighbours of their purchases', async () => {
+      it('factor scores x·y blended with the item trend (core/blend.ts), already-bought left out, reasons', async () => {
         const r = await get(`/v1/customers/${w.ids.tea}/recommendations?limit=3`).expect(200);
-        // x = (1, 0): TEA-2 .9, TEA-3 .8, SOAP-1 .3 (TEA-1 bought)
-        expect(skus(r.body)).toEqual(['TEA-2', 'TEA-3', 'SOAP-1']);
-        expect(r.body.items.map((i: Item) => i.score)).toEqual([0.9, 0.8, 0.3]);
+        // x = (1, 0): TEA-2 .9, TEA-3 .8, mugs 0 (TEA-1 bought); trend t: MUG-3 1, TEA-3 .5 (trending list 2, 1).
+        // blend 0.5·(m/max m + 0.5·t): TEA-3 .5·(.8/.9 + .25) = .569444, TEA-2 .5, MUG-3 .25
+        expect(skus(r.body)).toEqual(['TEA-3', 'TEA-2', 'MUG-3']);
+        expect(r.body.items.map((i: Item) => i.score)).toEqual([0.569444, 0.5, 0.25]);
         expect(r.body.items[0].reason).toEqual({ type: 'because_you_bought', sku: 'TEA-1' });
         expect(r.body.items[2].reason).toEqual({ type: 'personal' });
         expect(r.body).toMatchObject({ model: { version: 'tiny-1', source: 'factors' }, fallback: false });
@@ -118,15 +119,16 @@ for (const backend of storeBackends()) {
       });
       it('excludePurchased=false blends buy-again with the factors as evaluation does (core/blend.ts)', async () => {
         const r = await get(`/v1/customers/${w.ids.tea}/recommendations?limit=3&excludePurchased=false`).expect(200);
-        // owned TEA-1: 1·3 purchases + 0.5·popularity 7/8 = 3.4375; learned: 0.5·score/best (best TEA-1 = 1): TEA-2 .45, TEA-3 .4
-        expect(skus(r.body)).toEqual(['TEA-1', 'TEA-2', 'TEA-3']);
-        expect(r.body.items.map((i: Item) => i.score)).toEqual([3.4375, 0.45, 0.4]);
+        // owned TEA-1: 1·3 purchases + 0.5·trend 0 + 0.01·popularity 7/8 = 3.00875;
+        // learned 0.5·(m/best + 0.5·t) with best = TEA-1's 1: TEA-3 .5·(.8 + .25) = .525, TEA-2 .45
+        expect(skus(r.body)).toEqual(['TEA-1', 'TEA-3', 'TEA-2']);
+        expect(r.body.items.map((i: Item) => i.score)).toEqual([3.00875, 0.525, 0.45]);
         expect(r.body.items[0].reason).toMatchObject({ type: 'buy_again', purchases: 3, expectedInDays: 1 });
         expect(r.body.model.source).toBe('factors');
       });
       it('a merged-away id answers for the surviving customer', async () => {
         const r = await get(`/v1/customers/${w.ids.merged}/recommendations?limit=3`).expect(200);
-        expect(skus(r.body)).toEqual(['TEA-2', 'TEA-3', 'SOAP-1']);
+        expect(skus(r.body)).toEqual(['TEA-3', 'TEA-2', 'MUG-3']);
         expect(r.body.customerId).toBe(w.ids.tea);
       });
       it('no consent: popular only, never their history, and says so', async () => {
@@ -154,7 +156,8 @@ for (const backend of storeBackends()) {
       });
       it('category filter applies to factor scores', async () => {
         const r = await get(`/v1/customers/${w.ids.tea}/recommendations?category=mug`).expect(200);
-        expect(skus(r.body)).toEqual(['MUG-1', 'MUG-2', 'MUG-3']);
+        // factor scores all 0 for mugs: the trend decides (MUG-3), then ties by index
+        expect(skus(r.body)).toEqual(['MUG-3', 'MUG-1', 'MUG-2']);
         expect(r.body.model.source).toBe('factors');
       });
       it('the chain is configurable: without personal, a vip gets neighbours then their segment', async () => {

@@ -103,7 +103,7 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
     const closing = svc.close();
     const res = await inFlight;
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { items: { sku: string }[] }).items.map((i) => i.sku)).toEqual(['TEA-2', 'TEA-3']);
+    expect(((await res.json()) as { items: { sku: string }[] }).items.map((i) => i.sku)).toEqual(['TEA-3', 'TEA-2']);
     await closing;
     await expect(fetch(`${svc.url}/healthz`)).rejects.toThrow();
   });

@@ -73,6 +73,22 @@ class ListBuilder {
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
+/** The item trend t_j ∈ [0, 1] of the blend: the bundle's trending list scaled by its top score, per model. */
+const trends = new WeakMap<LoadedModel, { items: number[]; value: (j: number) => number }>();
+function trendOf(model: LoadedModel): { items: number[]; value: (j: number) => number } {
+  let t = trends.get(model);
+  if (!t) {
+    const list = model.popular.trending;
+    const table = new Float32Array(model.items.length);
+    let max = 0;
+    for (let p = 0; p < list.items.length; p++) max = Math.max(max, list.scores[p]);
+    for (let p = 0; p < list.items.length; p++) if (max > 0) table[list.items[p]] = list.scores[p] / max;
+    t = { items: Array.from(list.items.subarray(0, 200)), value: (j) => table[j] };
+    trends.set(model, t);
+  }
+  return t;
+}
+
 /** A record's items, most recent first (records are immutable and LRU-cached: sort once per record). */
 const recentFirst = new WeakMap<CustomerRecord, number[]>();
 
@@ -273,9 +289,10 @@ export class RecommendationService {
   }
 
   /**
-   * Factor scores x·yᵢ, top `remaining` accepted; with excludePurchased=false and a customer record,
-   * blended with buy-again exactly as evaluation does (src/core/blend.ts): owned items by purchase
-   * count (popularity as tie-break), then the learned model's picks normalised by the best one.
+   * Factor scores x·yᵢ (the top `remaining` + 50 accepted). For a customer, blended exactly as
+   * evaluation does (src/core/blend.ts): the learned score normalised by their best candidate plus
+   * the item trend (the bundle's trending list), and, with excludePurchased=false, their own items
+   * first by purchase count. For a guest session: the factor scores as they are.
    */
   private scoreFactors(
     model: LoadedModel,
@@ -286,7 +303,7 @@ export class RecommendationService {
     options: ListOptions,
     because: 'because_you_bought' | 'similar_to' = 'because_you_bought',
   ): Candidate[] {
-    const picks = factorScores(model, x, b.filter, b.remaining, {
+    const picks = factorScores(model, x, b.filter, record ? b.remaining + 50 : b.remaining, {
       candidates: () => factorCandidates(model, seeds, options.store),
       fullScanMax: this.deps.fullScanMaxItems,
     });
@@ -294,20 +311,27 @@ export class RecommendationService {
       const seed = explainingSeed(model, seeds, id);
       return { item: id, score, reason: seed >= 0 ? { type: because, sku: model.items[seed] } : { type: 'personal' } };
     };
-    if (options.excludePurchased !== false || !record) return picks.map(({ id, score }) => explain(id, score));
-    const owned = buyAgain(model, record, b.filter, Infinity, this.now());
+    if (!record) return picks.map(({ id, score }) => explain(id, score));
+    const owned = options.excludePurchased === false ? buyAgain(model, record, b.filter, Infinity, this.now()) : [];
     const ownedReason = new Map(owned.map((c) => [c.item, c.reason]));
-    const counts = owned.map((c) => (c.reason as { purchases: number }).purchases);
+    const pickSet = new Set(picks.map((p) => p.id));
+    const trend = trendOf(model);
+    const trendItems = trend.items.filter((j) => pickSet.has(j) || b.filter.accepts(j));
     const blended = blendScores(
       blendParams(model.blend),
-      { items: owned.map((c) => c.item), counts },
+      { items: owned.map((c) => c.item), counts: owned.map((c) => (c.reason as { purchases: number }).purchases) },
       { items: picks.map((p) => p.id), scores: picks.map((p) => p.score) },
       popularityOf(model),
       b.remaining,
+      undefined,
+      { items: trendItems, value: trend.value },
     );
     return blended.items.map((id, r) => {
+      const score = blended.scores[r];
       const reason = ownedReason.get(id);
-      return reason ? { item: id, score: blended.scores[r], reason } : explain(id, blended.scores[r]);
+      if (reason) return { item: id, score, reason };
+      if (!pickSet.has(id)) return { item: id, score, reason: { type: 'popular', scope: 'global' } };
+      return explain(id, score);
     });
   }
 
