@@ -2,7 +2,7 @@
  * Which history-store backends a test can run against: always the embedded PGlite, plus a
  * real PostgreSQL when DATABASE_URL is set (as in CI). Each open() is isolated:
  * - pglite: a fresh schema in one in-memory PGlite shared by the test file (starting a
- *   PGlite costs seconds, a schema milliseconds);
+ *   PGlite costs seconds, a schema milliseconds; the initdb result is cached in the OS temp dir);
  * - postgres: a fresh database `omnirec_t_<random>` created via DATABASE_URL, dropped by cleanup().
  * @example
  *   for (const backend of storeBackends()) describe(backend.name, () => {
@@ -10,6 +10,9 @@
  *   });
  */
 import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { openStore } from '../../src/store/open-store.js';
@@ -29,10 +32,41 @@ const randomName = () => `omnirec_t_${randomBytes(6).toString('hex')}`;
 
 let shared: Promise<PGlite> | undefined;
 
+/**
+ * An in-memory PGlite, started from a data directory snapshot cached in the OS temp dir when
+ * there is one (loading it takes about a third of the time of initdb), else created and snapshotted.
+ */
+async function startPglite(): Promise<PGlite> {
+  let version: string;
+  try {
+    const pkg = new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url);
+    version = (JSON.parse(await readFile(pkg, 'utf8')) as { version: string }).version;
+  } catch {
+    return PGlite.create('memory://'); // unknown version: no snapshot that could mismatch
+  }
+  const file = path.join(os.tmpdir(), `omnirec-pglite-${version}-initdb.tar`);
+  try {
+    const snapshot = await readFile(file);
+    return await PGlite.create({ loadDataDir: new Blob([snapshot]) });
+  } catch {
+    // no (usable) snapshot yet
+  }
+  const db = await PGlite.create('memory://');
+  try {
+    const dump = await db.dumpDataDir('none');
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, Buffer.from(await dump.arrayBuffer()));
+    await rename(tmp, file);
+  } catch {
+    // caching is an optimisation only
+  }
+  return db;
+}
+
 const pgliteBackend: StoreBackend = {
   name: 'pglite',
   async open(options = {}) {
-    shared ??= PGlite.create('memory://');
+    shared ??= startPglite();
     const instance = await shared;
     const schema = randomName();
     const store = await openStore({ PGLITE_DIR: 'memory://' }, { pglite: instance, schema, migrate: options.migrate });
