@@ -30,7 +30,9 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 4,
-    ...(options.schema ? { options: `-c search_path=${checkSchemaName(options.schema)}` } : {}),
+    // JIT compiles for ~100 ms whenever estimates are large (right after a bulk load, before
+    // statistics catch up): never worth it for the store's short keyset and lookup queries
+    options: `-c jit=off${options.schema ? ` -c search_path=${checkSchemaName(options.schema)}` : ''}`,
   });
   pool.on('error', () => {
     /* idle client errors surface on the next query */

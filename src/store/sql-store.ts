@@ -31,6 +31,8 @@ export class SqlStore implements Store {
   readonly backend: 'postgres' | 'pglite';
   /** Product rows this store last wrote: import batches send only the ones that change. */
   private readonly known = new KnownProducts();
+  private importedSinceAnalyze = 0;
+  private importedAtAnalyze = 0;
 
   constructor(readonly db: SqlClient) {
     this.backend = db.dialect;
@@ -72,7 +74,21 @@ export class SqlStore implements Store {
     }, { lock: IDENTITY_LOCK, asyncCommit: true });
     this.known.remember(done.written.products);
     const imported = done.lines;
+    await this.analyzeAfterGrowth(imported);
     return { imported, duplicates: lines.length - imported, merges: done.merges };
+  }
+
+  /**
+   * Refreshes planner statistics when this process has doubled the lines it imported since the
+   * last time (from 50,000): plans chosen on an empty table's statistics are far off after a bulk load,
+   * and autovacuum may take minutes. At most log2(lines) ANALYZEs, each a sample.
+   */
+  private async analyzeAfterGrowth(imported: number): Promise<void> {
+    this.importedSinceAnalyze += imported;
+    if (this.importedSinceAnalyze < Math.max(50_000, this.importedAtAnalyze)) return;
+    this.importedAtAnalyze += this.importedSinceAnalyze;
+    this.importedSinceAnalyze = 0;
+    await this.db.exec('ANALYZE orders; ANALYZE order_lines; ANALYZE products; ANALYZE customer_identifiers');
   }
 
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
