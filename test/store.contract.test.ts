@@ -298,7 +298,7 @@ for (const backend of storeBackends()) {
         line('early', 2, [], 'E2', { time: T0 }),
         line('early', 1, [], 'E1', { time: T0 }),
         line('mid', 1, [email('b')], 'M1', { time: T0 + DAY, channel: 'store', storeId: 'S9', quantity: 4, unitPrice: 1.25 }),
-        line('mid', 3, [email('b')], 'M3', { time: T0 + DAY, channel: 'store', storeId: 'S9' }),
+        line('mid', 3, [email('b')], 'M3', { time: T0 + DAY, channel: 'store', storeId: 'S9', quantity: 0.25 }), // by weight
       ]);
       const batches = await allHistory(store, { batchSize: 2 });
       expect(batches.map((b) => b.length)).toEqual([2, 2, 1]);
@@ -314,6 +314,7 @@ for (const backend of storeBackends()) {
         quantity: 4,
         unitPrice: 1.25,
       });
+      expect(batches.flat()[3].quantity).toBe(0.25);
       const window = await allHistory(store, { from: new Date(T0 + DAY), to: new Date(T0 + 3 * DAY) });
       expect(window.flat().map((h) => h.sku)).toEqual(['M1', 'M3']);
       expect(await allHistory(store, { from: new Date(T0 + 10 * DAY) })).toEqual([]);

@@ -34,7 +34,7 @@ export async function insertLines(tx: SqlExecutor, l: LineColumns, newOrders: Re
     const r = await tx.query(
       `INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, cancels)
          SELECT o.id, u.n, u.sku, u.q, u.p, u.c
-           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], $6::text[]) AS u(src, n, sku, q, p, c)
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[], $5::float8[], $6::text[]) AS u(src, n, sku, q, p, c)
            JOIN orders o ON o.source_id = u.src
        ON CONFLICT DO NOTHING`,
       [pick(l.orderId), pick(l.lineNo), pick(l.sku), pick(l.quantity), pick(l.unitPrice), pick(l.cancels)],

@@ -320,7 +320,7 @@ export class SqlStore implements Store {
             ORDER BY placed_at, id
             LIMIT $5)
          SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
-                ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity, l.unit_price::float8 AS "unitPrice", o.id::text AS oid
+                ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice", o.id::text AS oid
            FROM o LEFT JOIN order_lines l ON l.order_id = o.id
           ORDER BY o.placed_at, o.id, l.line_no`,
         [from, to, cursor?.[0] ?? null, cursor?.[1] ?? null, pageOrders],

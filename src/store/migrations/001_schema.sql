@@ -72,7 +72,7 @@ CREATE TABLE order_lines (
   order_id   bigint NOT NULL,
   line_no    bigint NOT NULL,
   sku        text   NOT NULL,
-  quantity   integer NOT NULL,
+  quantity   numeric(14, 3) NOT NULL, -- fractional for goods sold by weight or length
   unit_price numeric(14, 4) NOT NULL,
   cancels    text,
   PRIMARY KEY (order_id, line_no)
