@@ -73,6 +73,10 @@ export function createApp(deps: AppDeps): App {
     now: deps.now,
     fullScanMaxItems: deps.fullScanMaxItems,
   });
+  // per-model tables built at swap time, not on the first request after it
+  const current = deps.source.current();
+  if (current) service.prepare(current);
+  deps.source.onSwap((model) => service.prepare(model));
   let draining = false;
   let doc: unknown;
   const routes: RouteDef[] = buildRoutes({

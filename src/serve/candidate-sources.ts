@@ -144,7 +144,7 @@ export function factorScores(
 
 const scorers = new WeakMap<LoadedModel, SimdScorer | null>();
 /** The model's SIMD scorer (built on first use; null without WebAssembly SIMD). */
-function simdScorer(model: LoadedModel): SimdScorer | null {
+export function simdScorer(model: LoadedModel): SimdScorer | null {
   let s = scorers.get(model);
   if (s === undefined) {
     const als = model.als!;

@@ -20,6 +20,7 @@ import {
   factorCandidates,
   factorScores,
   popular,
+  simdScorer,
 } from './candidate-sources.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
 import type { ChainStep } from './fallback-chain.js';
@@ -114,6 +115,28 @@ export class RecommendationService {
 
   constructor(private readonly deps: RecommendationServiceDeps) {
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Builds the per-model tables (YᵀY for fold-in, the SIMD copy of the item factors, popularity
+   * and trend) off the request path: call on every swap, so the first request after it is not slow.
+   */
+  prepare(model: LoadedModel): void {
+    if (model.als) {
+      this.gram(model);
+      simdScorer(model);
+    }
+    popularityOf(model);
+    trendOf(model);
+  }
+
+  private gram(model: LoadedModel): Float64Array {
+    let gram = this.grams.get(model);
+    if (!gram) {
+      gram = gramMatrix(model.als!.itemFactors, model.als!.k);
+      this.grams.set(model, gram);
+    }
+    return gram;
   }
 
   /** The model in service, pinned for the whole request. */
@@ -343,11 +366,7 @@ export class RecommendationService {
     let failure: FallbackReason | null = seeds.length === 0 ? 'unknown_item' : null;
     if (seeds.length && model.als) {
       const als = model.als;
-      let gram = this.grams.get(model);
-      if (!gram) {
-        gram = gramMatrix(als.itemFactors, als.k);
-        this.grams.set(model, gram);
-      }
+      const gram = this.gram(model);
       const x = foldIn({ itemFactors: als.itemFactors, k: als.k, gram, reg: als.reg, alpha: als.alpha }, seeds, seeds.map(() => 1));
       b.add('factors', this.scoreFactors(model, x, null, seeds, b, { ...options, excludePurchased: true }, 'similar_to'));
     } else if (seeds.length) failure = 'no_factors';
