@@ -55,7 +55,6 @@ export class SqlStore implements Store {
     return this.db.close();
   }
 
-
   async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
     const plan = planImport(lines);
