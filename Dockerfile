@@ -23,6 +23,8 @@ COPY package.json package-lock.json ./
 # production dependencies only; @tensorflow/tfjs-node stays optional (wasm backend otherwise)
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# SQL migrations are read at run time (tsc does not copy .sql files into dist/)
+COPY src/store/migrations ./src/store/migrations
 RUN mkdir -p /app/models /app/.data && chown -R node:node /app/models /app/.data
 USER node
 EXPOSE 8080
