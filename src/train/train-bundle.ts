@@ -71,6 +71,9 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   delete blendConfig.learned;
   const blend = new BlendRecommender(als, { ...BLEND_DEFAULTS, ...(blendConfig as unknown as Partial<BlendParams>) }, { fitLearned: false });
   await stages.run('blend', () => blend.fit(data));
+  // serving takes the blend's trend term t_j from popular.trending: ship the blend's own trend
+  // (src/core/blend.ts itemTrend) so served scores equal the evaluated ones
+  if (data.pairLastTime) popular.trending = blend.trendList(popularParams(o.config).k ?? 200);
 
   const customers = await stages.run('customers', () => customerRecords(data, { k: als.k, factors: als.userFactors }, segments));
 
