@@ -110,6 +110,26 @@ describe('frequently bought together', () => {
     expect(Array.from(strict.lists.indices.subarray(strict.lists.indptr[0], strict.lists.indptr[1]))).toEqual([1]);
     expect(Array.from(strict.lists.indices.subarray(strict.lists.indptr[2], strict.lists.indptr[3]))).toEqual([0]);
   });
+  it('ranks a customer by summed confidence of their items, then backs off to popularity', async () => {
+    // baskets: item 1 goes with 0 in 3 of 0's 4 baskets (confidence 0.75, lift 1.125),
+    // item 2 in 2 of them (confidence 0.5, lift 1); item 3 never reaches 0 but has 2 buyers.
+    const baskets = [[0, 1], [0, 1], [0, 1, 2], [0, 2], [2, 3], [1, 3]];
+    const r: number[] = [];
+    const c: number[] = [];
+    baskets.forEach((b, i) => b.forEach((it) => (r.push(i), c.push(it))));
+    const b = csrFromCoo(6, 4, r, c, r.map(() => 1));
+    // customers: 0 bought item 0 only; 1 bought item 3 only (item 3 has no list entries)
+    const counts = csrFromCoo(3, 4, [0, 1, 2, 2], [0, 3, 3, 2], [1, 1, 1, 1]);
+    const m = new FbtRecommender({ k: 3, minSupport: 2, minConfidence: 0.1 });
+    await m.fit({ weights: counts, counts, baskets: b, items: [], customers: [] });
+    const res = await m.recommend([0, 1], 4);
+    // customer 0: 1 (conf 0.75) before 2 (0.5), then unreached items by buyers (3: 2 buyers), own item last
+    expect(Array.from(res.ids.subarray(0, 3))).toEqual([1, 2, 3]);
+    expect(res.scores[2]).toBeLessThan(0);
+    // customer 1: item 3 has no list, so the whole ranking is by buyers: 3 (2 buyers), then 0 (1; ties by index)
+    expect(res.ids[4]).toBe(3);
+    expect(res.ids[5]).toBe(0);
+  });
 });
 
 describe('popular lists', () => {

@@ -40,15 +40,18 @@ export function csrFromCoo(
     order.length = 0;
     for (let p = s; p < e; p++) order.push(p);
     order.sort((a, b) => idx[a] - idx[b]);
+    // read the row before writing it back: the compacted output may overlap positions not yet read
+    const cols = order.map((p) => idx[p]);
+    const vals = order.map((p) => val[p]);
     let last = -1;
-    for (const p of order) {
-      if (idx[p] === last) {
-        val[out - 1] += val[p];
+    for (let q = 0; q < cols.length; q++) {
+      if (cols[q] === last) {
+        val[out - 1] += vals[q];
       } else {
-        idx[out] = idx[p];
-        val[out] = val[p];
+        idx[out] = cols[q];
+        val[out] = vals[q];
         out++;
-        last = idx[p];
+        last = cols[q];
       }
     }
     indptr[row + 1] = out;

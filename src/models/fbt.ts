@@ -3,14 +3,18 @@
  * guests included), ranked by lift with support and confidence thresholds:
  *   support(i,j) = n_ij,  confidence(i→j) = n_ij / n_i,  lift(i,j) = n_ij · N / (n_i · n_j)
  * (Agrawal et al. 1993; Brin et al. 1997), N = number of baskets. Top-K per item.
- * A basket-completion model: as a personal ranker (recommend) it sums the lifts of a customer's
- * items and stays below popularity on Online Retail; personal lists come from the blend.
+ * A basket-completion model: the lists (what serving shows) are ranked by lift. As a personal ranker
+ * (recommend) a customer's score for j is Σ_i confidence(i→j) over their items — lift favours rare pairs,
+ * confidence the pairs that recur — and items no list reaches back off to popularity (distinct
+ * buyers) after them, as serving's basket endpoint does.
  */
+import type { TopKLists } from '../core/bundle.js';
 import type { TrainingData } from '../core/recommender.js';
 import { ModelFitError } from '../core/errors.js';
 import { binarize, forEachCooccurrenceRow } from '../core/similarity.js';
 import { compactTopK, TopK } from '../core/top-k.js';
 import { NeighbourListRecommender } from './neighbour-lists.js';
+import { type SavedModel, savedArray } from './saved-model.js';
 
 export interface FbtParams {
   /** Items kept per item. Default 20. */
@@ -29,6 +33,8 @@ export const FBT_DEFAULTS: FbtParams = { k: 20, minSupport: 5, minConfidence: 0.
 export class FbtRecommender extends NeighbourListRecommender {
   readonly name = 'fbt';
   readonly params: FbtParams;
+  /** confidence(i→j) = n_ij / n_i for each list entry (same layout as lists.scores). */
+  private confidence = new Float32Array(0);
 
   constructor(params: Partial<FbtParams> = {}) {
     super();
@@ -61,6 +67,27 @@ export class FbtRecommender extends NeighbourListRecommender {
       progress,
     );
     this.setLists(compactTopK(n, k, ids, sc));
+    // n_ij / n_i = lift · n_j / N
+    const { indices, scores } = this.lists;
+    this.confidence = new Float32Array(scores.length);
+    for (let p = 0; p < scores.length; p++) this.confidence[p] = (scores[p] * count[indices[p]]) / nBaskets;
     this.history = binarize(data.counts);
+    const buyers = new Float64Array(n);
+    for (let p = 0; p < this.history.indices.length; p++) buyers[this.history.indices[p]]++;
+    this.backoff = buyers;
+  }
+
+  override scoringLists(): TopKLists {
+    return { ...this.lists, scores: this.confidence };
+  }
+
+  override save(): SavedModel {
+    const saved = super.save();
+    return { ...saved, arrays: { ...saved.arrays, confidence: this.confidence } };
+  }
+
+  override load(saved: SavedModel): void {
+    super.load(saved);
+    this.confidence = savedArray(saved, 'confidence', Float32Array);
   }
 }

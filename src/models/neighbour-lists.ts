@@ -25,6 +25,11 @@ export abstract class NeighbourListRecommender implements Recommender {
    */
   protected scoreBy: 'source' | 'target' = 'source';
   private transposed: TopKLists | null = null;
+  /**
+   * Optional back-off order for items no list reaches (e.g. popularity): they rank after every listed
+   * item, by this value, instead of not at all. Null: unreached items are never recommended.
+   */
+  protected backoff: Float64Array | null = null;
 
   /** The lists a history is scored through: `lists`, or their transpose when scoring by target. */
   scoringLists(): TopKLists {
@@ -56,7 +61,7 @@ export abstract class NeighbourListRecommender implements Recommender {
       const s = h.indptr[u];
       const e = h.indptr[u + 1];
       scoreFromLists(this.scoringLists(), h.indices.subarray(s, e), this.weightedHistory ? h.data.subarray(s, e) : null, out);
-      maskUnscored(out, this.scoringLists(), h.indices.subarray(s, e));
+      maskUnscored(out, this.scoringLists(), h.indices.subarray(s, e), this.backoff);
     });
   }
 
@@ -77,14 +82,19 @@ export abstract class NeighbourListRecommender implements Recommender {
       : undefined;
     return recommendDense([0], k, this.nItems, exclusion, (_u, out) => {
       scoreFromLists(this.scoringLists(), items, this.weightedHistory ? weights : null, out);
-      maskUnscored(out, this.scoringLists(), items);
+      maskUnscored(out, this.scoringLists(), items, this.backoff);
     });
   }
 
   save(): SavedModel {
     return {
       header: { model: this.name, weightedHistory: this.weightedHistory, scoreBy: this.scoreBy },
-      arrays: { indptr: this.lists.indptr, indices: this.lists.indices, scores: this.lists.scores },
+      arrays: {
+        indptr: this.lists.indptr,
+        indices: this.lists.indices,
+        scores: this.lists.scores,
+        ...(this.backoff ? { backoff: this.backoff } : {}),
+      },
     };
   }
 
@@ -97,6 +107,7 @@ export abstract class NeighbourListRecommender implements Recommender {
     });
     this.scoreBy = saved.header.scoreBy === 'target' ? 'target' : 'source';
     this.weightedHistory = saved.header.weightedHistory === true;
+    this.backoff = 'backoff' in saved.arrays ? savedArray(saved, 'backoff', Float64Array) : null;
     this.history = null;
   }
 }
@@ -104,9 +115,10 @@ export abstract class NeighbourListRecommender implements Recommender {
 /**
  * Items no listed neighbour reaches get −∞ (not recommended at all) unless nothing is reached,
  * so lists stay honest: a model recommends only what its lists support. Items reached with a
- * score of exactly 0 are kept.
+ * score of exactly 0 are kept. With a back-off order b, unreached items get −1/(1+b_j) instead:
+ * below every listed score (lists score ≥ 0), ordered by b.
  */
-function maskUnscored(out: Float64Array, lists: TopKLists, items: ArrayLike<number>): void {
+function maskUnscored(out: Float64Array, lists: TopKLists, items: ArrayLike<number>, backoff: Float64Array | null): void {
   const reached = new Uint8Array(out.length);
   let any = false;
   for (let n = 0; n < items.length; n++) {
@@ -117,6 +129,6 @@ function maskUnscored(out: Float64Array, lists: TopKLists, items: ArrayLike<numb
       any = true;
     }
   }
-  if (!any) return;
-  for (let j = 0; j < out.length; j++) if (!reached[j]) out[j] = -Infinity;
+  if (!any && !backoff) return;
+  for (let j = 0; j < out.length; j++) if (!reached[j]) out[j] = backoff ? -1 / (1 + backoff[j]) : -Infinity;
 }
