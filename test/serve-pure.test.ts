@@ -4,7 +4,7 @@ import { buyAgain } from '../src/serve/buy-again.js';
 import { aggregateLists, factorCandidates, factorScores, popular } from '../src/serve/candidate-sources.js';
 import { parseFallbackChain } from '../src/serve/fallback-chain.js';
 import { ItemFilter } from '../src/serve/item-filter.js';
-import { TopSelect } from '../src/serve/top-select.js';
+import { TopSelect } from '../src/core/top-select.js';
 import { InvalidArgumentError } from '../src/core/errors.js';
 import { TINY_CATEGORIES, TINY_SKUS, tinyBundle } from './helpers/tiny-bundle.js';
 

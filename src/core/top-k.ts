@@ -6,92 +6,17 @@
  */
 import type { BatchResult, RecommendOptions } from './recommender.js';
 import type { Csr } from './csr.js';
-
-/** A min-heap of (score, id) pairs of capacity k, worst on top. */
-class Heap {
-  readonly ids: Int32Array;
-  readonly scores: Float64Array;
-  size = 0;
-  constructor(readonly capacity: number) {
-    this.ids = new Int32Array(Math.max(capacity, 1));
-    this.scores = new Float64Array(Math.max(capacity, 1));
-  }
-  /** true when (s, i) ranks below (t, j): lower score, or same score and higher id. */
-  private static worse(s: number, i: number, t: number, j: number): boolean {
-    return s < t || (s === t && i > j);
-  }
-  push(score: number, id: number): void {
-    const { ids, scores } = this;
-    if (this.size < this.capacity) {
-      let c = this.size++;
-      while (c > 0) {
-        const p = (c - 1) >> 1;
-        if (!Heap.worse(score, id, scores[p], ids[p])) break;
-        ids[c] = ids[p];
-        scores[c] = scores[p];
-        c = p;
-      }
-      ids[c] = id;
-      scores[c] = score;
-      return;
-    }
-    if (this.capacity === 0 || !Heap.worse(scores[0], ids[0], score, id)) return;
-    // replace the root and sift down
-    let c = 0;
-    const n = this.size;
-    for (;;) {
-      const l = 2 * c + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const m = r < n && Heap.worse(scores[r], ids[r], scores[l], ids[l]) ? r : l;
-      if (!Heap.worse(scores[m], ids[m], score, id)) break;
-      ids[c] = ids[m];
-      scores[c] = scores[m];
-      c = m;
-    }
-    ids[c] = id;
-    scores[c] = score;
-  }
-  /** Writes the heap best first into out arrays at offset, padding to capacity; empties the heap. */
-  drain(outIds: Int32Array, outScores: Float32Array, offset: number): void {
-    const { ids, scores } = this;
-    for (let p = this.size; p < this.capacity; p++) {
-      outIds[offset + p] = -1;
-      outScores[offset + p] = -Infinity;
-    }
-    while (this.size > 0) {
-      const last = --this.size;
-      outIds[offset + last] = ids[0];
-      outScores[offset + last] = scores[0];
-      const id = ids[last];
-      const score = scores[last];
-      let c = 0;
-      const n = last;
-      for (;;) {
-        const l = 2 * c + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const m = r < n && Heap.worse(scores[r], ids[r], scores[l], ids[l]) ? r : l;
-        if (!Heap.worse(scores[m], ids[m], score, id)) break;
-        ids[c] = ids[m];
-        scores[c] = scores[m];
-        c = m;
-      }
-      ids[c] = id;
-      scores[c] = score;
-    }
-  }
-}
+import { TopSelect } from './top-select.js';
 
 /** A reusable top-k selector (one per batch, not shared across concurrent calls). */
 export class TopK {
-  private readonly heap: Heap;
+  private readonly heap: TopSelect;
   constructor(readonly k: number) {
-    this.heap = new Heap(k);
+    this.heap = new TopSelect(k);
   }
   /** Offers one candidate. */
   push(id: number, score: number): void {
-    if (score > -Infinity) this.heap.push(score, id);
+    this.heap.push(score, id);
   }
   /** Selects from a dense score array (every index a candidate). */
   pushAll(scores: ArrayLike<number>): void {
@@ -103,7 +28,7 @@ export class TopK {
   }
   /** Writes the selection best first at row `row` of a k-wide output, padded with -1. */
   drain(ids: Int32Array, scores: Float32Array, row: number): void {
-    this.heap.drain(ids, scores, row * this.k);
+    this.heap.drainInto(ids, scores, row * this.k);
   }
 }
 

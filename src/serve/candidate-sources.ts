@@ -11,7 +11,7 @@ import type { Segment } from '../core/records.js';
 import type { ItemFilter } from './item-filter.js';
 import type { Reason } from './rec-list.js';
 import { SimdScorer } from './simd-scorer.js';
-import { TopSelect } from './top-select.js';
+import { TopSelect } from '../core/top-select.js';
 
 export interface Candidate {
   item: number;

@@ -1,8 +1,8 @@
 /**
- * Partial top-k selection for serving: a bounded min-heap over (score, item) with a
- * cheap threshold test, so a dense scan over every item only consults the (costlier)
- * item filter for candidates that would enter the heap. O(n log k), no sort of all items.
- * Ties go to the lower item index, so answers are deterministic.
+ * Partial top-k selection: a bounded min-heap over (score, item), worst on top, with a cheap
+ * threshold test, so a dense scan over every item only consults a (costlier) item filter for
+ * candidates that would enter the heap. O(n log k), no sort of all items. Ties go to the lower
+ * item index, so answers are deterministic. -Infinity and NaN are never selected.
  */
 export class TopSelect {
   private readonly ids: Int32Array;
@@ -63,6 +63,20 @@ export class TopSelect {
     }
     ids[c] = id;
     scores[c] = score;
+  }
+
+  /** Writes the selection best first into out arrays at offset, padding to capacity with -1 / -Infinity; empties the selector. */
+  drainInto(outIds: Int32Array, outScores: Float32Array, offset: number): void {
+    for (let p = this.size; p < this.capacity; p++) {
+      outIds[offset + p] = -1;
+      outScores[offset + p] = -Infinity;
+    }
+    while (this.size > 0) {
+      const last = --this.size;
+      outIds[offset + last] = this.ids[0];
+      outScores[offset + last] = this.scores[0];
+      this.siftDown(this.scores[last], this.ids[last], last);
+    }
   }
 
   /** The selection best first; empties the selector. */
