@@ -69,6 +69,13 @@ for (const backend of storeBackends()) {
         expect([...(stock.get('S01') ?? [])]).toEqual(['SKU1']); // SKU2 is out of stock
         // the return W1-R nets SKU2 out of jane's skus
         expect((await store.customerSkus(jane!)).sort()).toEqual(['SKU1']);
+        // the same directory again: no new consent rows, every consent event counted as a duplicate
+        const consentFile = s.files[2];
+        expect(consentFile.imported).toBeGreaterThan(0);
+        const again = await importFiles(store, [dir]);
+        expect(again.files[2]).toMatchObject({ kind: 'consent', imported: 0, duplicates: consentFile.imported + consentFile.duplicates });
+        expect(await store.hasConsent(jane!, 'personalisation')).toBe(true);
+        expect(await store.hasConsent(phone!, 'personalisation')).toBe(false);
       } finally {
         await cleanup();
       }

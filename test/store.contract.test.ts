@@ -193,6 +193,44 @@ for (const backend of storeBackends()) {
       expect((await store.totals()).customers).toBe(2);
     });
 
+    it('importConsent is idempotent: identical events (customer, purpose, granted, time, source) are recorded once', async () => {
+      const events = [
+        { identifiers: [email('a')], purpose: 'personalisation' as const, granted: true, time: T0, source: 'web' },
+        { identifiers: [email('a')], purpose: 'personalisation' as const, granted: false, time: T0 + DAY, source: 'app' },
+        { identifiers: [email('a')], purpose: 'personalisation' as const, granted: false, time: T0 + DAY, source: 'app' }, // same file, twice
+        { identifiers: [phone('5')], purpose: 'email' as const, granted: true, time: T0, source: 'till' },
+      ];
+      expect(await store.importConsent(events)).toBe(3);
+      const a = (await store.findCustomer(email('a')))!;
+      // a later withdrawal at another time or source is a new event
+      expect(await store.importConsent([{ ...events[0], time: T0 + 2 * DAY }])).toBe(1);
+      expect(await store.hasConsent(a, 'personalisation')).toBe(true);
+      // importing the same file again changes nothing: the grant at T0 + 2d stays in force
+      expect(await store.importConsent(events)).toBe(0);
+      expect(await store.hasConsent(a, 'personalisation')).toBe(true);
+      expect((await store.totals()).customers).toBe(2);
+      // setConsent with an identical event is a no-op too
+      await store.setConsent(a, 'sms', true, 'till', new Date(T0));
+      await store.setConsent(a, 'sms', true, 'till', new Date(T0));
+      // people merged with the same event recorded twice keep one
+      const p = (await store.findCustomer(phone('5')))!;
+      await store.importConsent([{ identifiers: [email('a')], purpose: 'email', granted: true, time: T0, source: 'till' }]);
+      await store.resolveIdentity([email('a'), phone('5')]);
+      const merged = (await store.customerProfile(p))!;
+      expect(merged.consent.map((c) => [c.purpose, c.granted, c.source])).toEqual([
+        ['email', true, 'till'],
+        ['personalisation', true, 'web'],
+        ['sms', true, 'till'],
+      ]);
+      expect(await store.importConsent([{ identifiers: [phone('5')], purpose: 'email', granted: true, time: T0, source: 'till' }])).toBe(0);
+      // an undated event is recorded at now() unless it repeats the choice in force
+      const undated = { identifiers: [email('a')], purpose: 'push' as const, granted: true, time: null, source: 'app' };
+      expect(await store.importConsent([undated])).toBe(1);
+      expect(await store.importConsent([undated])).toBe(0);
+      expect(await store.importConsent([{ ...undated, granted: false }])).toBe(1);
+      expect(await store.hasConsent(a, 'push')).toBe(false);
+    });
+
     it('import is idempotent by (order, line number), and by content hash when lines have no number', async () => {
       const batch = [
         line('O1', 1, [email('a')], 'X', { quantity: 2 }),

@@ -158,7 +158,12 @@ export async function importFiles(store: Store, paths: string[], options: Import
         if (b.inventory.length) await store.setInventory(b.inventory);
         fs.imported += b.inventory.length;
       } else {
-        if (b.consent.length) fs.imported += await store.importConsent(b.consent);
+        if (b.consent.length) {
+          // the reader keeps only events with identifiers: the ones not recorded were already there
+          const n = await store.importConsent(b.consent);
+          fs.imported += n;
+          fs.duplicates += b.consent.length - n;
+        }
       }
       options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
     }

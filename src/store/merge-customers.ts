@@ -16,6 +16,13 @@ export async function mergeCustomers(
   const ids = merged.map((m) => m.id);
   await tx.query('UPDATE customer_identifiers SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])', [survivor, ids]);
   await tx.query('UPDATE orders SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])', [survivor, ids]);
+  // identical events of the people merged are one event (unique consent_event): keep the newest row of each
+  await tx.query(
+    `DELETE FROM consent c USING consent d
+      WHERE c.customer_id = ANY($1::bigint[]) AND d.customer_id = ANY($1::bigint[])
+        AND d.purpose = c.purpose AND d.granted = c.granted AND d.at = c.at AND d.source = c.source AND d.id > c.id`,
+    [[survivor, ...ids]],
+  );
   await tx.query('UPDATE consent SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])', [survivor, ids]);
   await tx.query(
     `INSERT INTO customer_segments (customer_id, segment, updated_at)

@@ -104,7 +104,8 @@ export class SqlStore implements Store {
     const id = await this.canonicalCustomerId(customerId);
     if (id === null) throw new NotFoundError(`unknown customer ${customerId}`, { customerId });
     await this.db.query(
-      'INSERT INTO consent (customer_id, purpose, granted, at, source) VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5)',
+      `INSERT INTO consent (customer_id, purpose, granted, at, source) VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5)
+       ON CONFLICT (customer_id, purpose, at, granted, source) DO NOTHING`,
       [id, purpose, granted, at.getTime(), source],
     );
   }
@@ -130,7 +131,12 @@ export class SqlStore implements Store {
         `INSERT INTO consent (customer_id, purpose, granted, at, source)
            SELECT c, p, g, coalesce(to_timestamp(t / 1000.0), now()), s
              FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::float8[], $5::text[]) WITH ORDINALITY AS u(c, p, g, t, s, n)
-            ORDER BY n`,
+            WHERE t IS NOT NULL OR NOT EXISTS (
+                  SELECT 1 FROM (SELECT granted, source FROM consent k WHERE k.customer_id = u.c AND k.purpose = u.p
+                                  ORDER BY at DESC, id DESC LIMIT 1) l
+                   WHERE l.granted = u.g AND l.source = u.s)
+            ORDER BY n
+         ON CONFLICT (customer_id, purpose, at, granted, source) DO NOTHING`,
         [cols.id, cols.purpose, cols.granted, cols.at, cols.source],
       );
       return r.rowCount;

@@ -87,7 +87,9 @@ export interface Store {
   /**
    * Records many consent events in one transaction, resolving each person by identifiers (creating
    * or merging customers like importLines); events without identifiers are skipped. Returns the
-   * number recorded. Same effect as resolveIdentity + setConsent per event, set-based.
+   * number recorded. Same effect as resolveIdentity + setConsent per event, set-based. Idempotent: an event
+   * identical to one recorded (same customer, purpose, granted, time, source) is skipped, not counted; so is an
+   * undated event (time null) that repeats the choice in force (same granted and source).
    */
   importConsent(events: ConsentEvent[]): Promise<number>;
 
