@@ -193,6 +193,26 @@ for (const backend of storeBackends()) {
       expect((await store.totals()).customers).toBe(2);
     });
 
+    it('customerAccess: survivor id and personalisation consent in one call, as canonicalCustomerId + hasConsent', async () => {
+      const a = await store.resolveIdentity([email('a')]);
+      const b = await store.resolveIdentity([email('b')]);
+      const c = await store.resolveIdentity([email('c')]);
+      expect(await store.customerAccess(a)).toEqual({ canonicalId: a, personalisation: false }); // nothing recorded
+      await store.setConsent(a, 'personalisation', true, 'web', new Date(T0));
+      await store.setConsent(a, 'email', false, 'web', new Date(T0 + 2 * DAY)); // another purpose: no effect
+      await store.setConsent(c, 'personalisation', true, 'web', new Date(T0));
+      await store.setConsent(c, 'personalisation', false, 'app', new Date(T0 + DAY)); // latest wins
+      expect(await store.customerAccess(a)).toEqual({ canonicalId: a, personalisation: true });
+      expect(await store.customerAccess(c)).toEqual({ canonicalId: c, personalisation: false });
+      await store.resolveIdentity([email('a'), email('b')]); // b merged into a
+      expect(await store.customerAccess(b)).toEqual({ canonicalId: a, personalisation: true });
+      expect(await store.customerAccess('999999')).toBeNull();
+      expect(await store.customerAccess('not-an-id')).toBeNull();
+      await store.eraseCustomer(a);
+      expect(await store.customerAccess(a)).toBeNull();
+      expect(await store.customerAccess(b)).toBeNull();
+    });
+
     it('importConsent is idempotent: identical events (customer, purpose, granted, time, source) are recorded once', async () => {
       const events = [
         { identifiers: [email('a')], purpose: 'personalisation' as const, granted: true, time: T0, source: 'web' },

@@ -2,7 +2,7 @@
  * Who a customer id stands for and whether we may personalise for them: the surviving
  * unified id (merged-away ids resolve to it) and their personalisation consent, read from
  * the store and reused for at most `ttlMs` (default 30 s): the hot path must not wait for
- * PostgreSQL on every request (a miss costs a few queries). An answer older than half the TTL
+ * PostgreSQL on every request (a miss costs one query: Store.customerAccess). An answer older than half the TTL
  * is still served while a background refresh runs (stale-while-revalidate), so active customers
  * never wait, and no answer older than the TTL is ever used: a consent withdrawal reaches every
  * instance within `ttlMs`. Store failures never throw: the answer is "store_unavailable", and
@@ -28,7 +28,8 @@ export class CustomerAccessCache {
   private generation = 0;
 
   constructor(
-    private readonly store: Pick<Store, 'canonicalCustomerId' | 'hasConsent'>,
+    /** customerAccess (one query) when the store has it, else canonicalCustomerId then hasConsent. */
+    private readonly store: Pick<Store, 'canonicalCustomerId' | 'hasConsent'> & Partial<Pick<Store, 'customerAccess'>>,
     private readonly options: { ttlMs: number; maxEntries: number; onStoreError?: (err: unknown) => void } = {
       ttlMs: 30_000,
       maxEntries: 50_000,
@@ -57,11 +58,16 @@ export class CustomerAccessCache {
     const generation = this.generation;
     let access: CustomerAccess;
     try {
-      const canonical = await this.store.canonicalCustomerId(customerId);
-      if (canonical === null) access = { status: 'unknown_customer' };
-      else {
-        const ok = await this.store.hasConsent(canonical, 'personalisation');
-        access = { status: ok ? 'ok' : 'no_consent', customerId: canonical };
+      if (this.store.customerAccess) {
+        const a = await this.store.customerAccess(customerId);
+        access = a === null ? { status: 'unknown_customer' } : { status: a.personalisation ? 'ok' : 'no_consent', customerId: a.canonicalId };
+      } else {
+        const canonical = await this.store.canonicalCustomerId(customerId);
+        if (canonical === null) access = { status: 'unknown_customer' };
+        else {
+          const ok = await this.store.hasConsent(canonical, 'personalisation');
+          access = { status: ok ? 'ok' : 'no_consent', customerId: canonical };
+        }
       }
     } catch (err) {
       this.options.onStoreError?.(err);

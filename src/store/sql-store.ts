@@ -10,6 +10,7 @@ import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type {
   ConsentEvent,
   ConsentRecord,
+  CustomerAccess,
   CustomerProfile,
   ImportBatchResult,
   MergeLogEntry,
@@ -199,6 +200,20 @@ export class SqlStore implements Store {
       [customerId],
     );
     return r.rows[0]?.id ?? null;
+  }
+
+  async customerAccess(customerId: string): Promise<CustomerAccess | null> {
+    if (!CUSTOMER_ID.test(customerId)) return null;
+    const r = await this.db.query<{ id: string; granted: boolean | null }>(
+      `SELECT c.id::text AS id,
+              (SELECT granted FROM consent k WHERE k.customer_id = c.id AND k.purpose = 'personalisation'
+                ORDER BY at DESC, id DESC LIMIT 1) AS granted
+         FROM (SELECT id FROM customers WHERE id = $1::bigint
+               UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1) c`,
+      [customerId],
+    );
+    const row = r.rows[0];
+    return row ? { canonicalId: row.id, personalisation: row.granted === true } : null;
   }
 
   async customerProfile(customerId: string): Promise<CustomerProfile | null> {

@@ -62,6 +62,12 @@ export interface ConsentEvent {
   source: string;
 }
 
+/** A customer id as serving sees it (Store.customerAccess). */
+export interface CustomerAccess {
+  canonicalId: string;
+  personalisation: boolean;
+}
+
 export interface MergeLogEntry {
   survivor: string;
   merged: string;
@@ -98,6 +104,12 @@ export interface Store {
   findCustomer(identifier: Identifier): Promise<string | null>;
   /** Follows merges: the surviving id of a customer id, or null if unknown or erased. */
   canonicalCustomerId(customerId: string): Promise<string | null>;
+  /**
+   * What serving needs to know about a customer id, in one round trip: the surviving id (merges
+   * followed) and whether personalisation consent is in force; null if unknown or erased.
+   * Same answer as canonicalCustomerId + hasConsent(…, 'personalisation').
+   */
+  customerAccess(customerId: string): Promise<CustomerAccess | null>;
   customerProfile(customerId: string): Promise<CustomerProfile | null>;
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
   /** Skus the customer holds net of returns. */
