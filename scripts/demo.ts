@@ -46,8 +46,10 @@ runCli(async () => {
   if (existsSync(join(flags.dir, 'summary.json'))) {
     process.stderr.write(`\n== generate: ${flags.dir} exists, reusing it (delete it to regenerate)\n`);
   } else {
+    // a year of history ending today, so "buy it again" timing and trending look live
+    const start = new Date(Date.now() - 365 * 86_400_000).toISOString().slice(0, 10);
     await step('generate', 'scripts/generate.ts', [
-      '--out', flags.dir, '--customers', String(flags.customers), '--products', String(flags.products),
+      '--out', flags.dir, '--start', start, '--days', '365', '--customers', String(flags.customers), '--products', String(flags.products),
       '--lines', String(flags.lines), '--seed', String(flags.seed),
     ]);
   }
