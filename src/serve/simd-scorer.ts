@@ -1,16 +1,19 @@
 /**
  * Dense factor scores x·yᵢ for every item with WebAssembly SIMD (4 f32 lanes), several times
- * faster than a scalar JavaScript loop. The module is 200 bytes, compiled from this text format
- * (wabt's wat2wasm --enable-simd), embedded below as base64:
+ * faster than a scalar JavaScript loop. The module is 536 bytes, hand-assembled (opcodes of the WebAssembly
+ * SIMD proposal) from this text format, embedded below as base64:
  *
  *   (func (export "scores") (param $y i32) (param $x i32) (param $out i32) (param $n i32) (param $k i32)
- *     ;; for each of n rows: acc = Σ f32x4.mul(y[row][d..d+4], x[d..d+4]); out[row] = sum of acc's lanes
+ *     ;; rows four at a time: acc_r = Σ_d f32x4.add(acc_r, f32x4.mul(y[row+r][d..d+4], x[d..d+4])) for r = 0..3,
+ *     ;; four independent dependency chains (one accumulator was latency-bound: 47 → 27 µs for 3.8k × 64);
+ *     ;; then the remaining rows one at a time; out[row] = (lane0 + lane1) + (lane2 + lane3) of its acc.
+ *   Each row's arithmetic is the same sequence as a one-row loop, so the scores are bit-identical to it.
  *
  * Item factors are copied once per model into the instance's memory, rows padded with zeros to a
  * multiple of 4 (padding adds nothing to a dot product). Sums are in f32 (ranking-equivalent to the
  * f64 loop up to rounding in the last bits).
  */
-const WASM = 'AGFzbQEAAAABCQFgBX9/f39/AAMCAQAFAwEAAQcQAgNtZW0CAAZzY29yZXMAAAqMAQGJAQIDfwF7AkADQCAFIANPDQFDAAAAAP0TIQggASEGIAAgBEECdGohBwJAA0AgACAHTw0BIAggAP0ABAAgBv0ABAD95gH95AEhCCAAQRBqIQAgBkEQaiEGDAALCyACIAj9HwAgCP0fAZIgCP0fAiAI/R8DkpI4AgAgAkEEaiECIAVBAWohBQwACwsL';
+const WASM = 'AGFzbQEAAAABCQFgBX9/f39/AAMCAQAFAwEAAQcQAgNtZW0CAAZzY29yZXMAAArnAwHkAwIHfwV7IARBAnQhCAJAA0AgBUEEaiADSw0BQwAAAAD9EyEMQwAAAAD9EyENQwAAAAD9EyEOQwAAAAD9EyEPIAEhBiAAIAhqIQcgByEJIAkgCGohCiAKIAhqIQsCQANAIAAgB08NASAG/QAEACEQIAwgAP0ABAAgEP3mAf3kASEMIA0gCf0ABAAgEP3mAf3kASENIA4gCv0ABAAgEP3mAf3kASEOIA8gC/0ABAAgEP3mAf3kASEPIABBEGohACAJQRBqIQkgCkEQaiEKIAtBEGohCyAGQRBqIQYMAAsLIAshACACIAz9HwAgDP0fAZIgDP0fAiAM/R8DkpI4AgAgAiAN/R8AIA39HwGSIA39HwIgDf0fA5KSOAIEIAIgDv0fACAO/R8BkiAO/R8CIA79HwOSkjgCCCACIA/9HwAgD/0fAZIgD/0fAiAP/R8DkpI4AgwgAkEQaiECIAVBBGohBQwACwsCQANAIAUgA08NAUMAAAAA/RMhDCABIQYgACAIaiEHAkADQCAAIAdPDQEgDCAA/QAEACAG/QAEAP3mAf3kASEMIABBEGohACAGQRBqIQYMAAsLIAIgDP0fACAM/R8BkiAM/R8CIAz9HwOSkjgCACACQQRqIQIgBUEBaiEFDAALCws=';
 
 /** The slice of the WebAssembly API used here (the project's lib settings do not declare it). */
 interface WasmMemory {
