@@ -7,7 +7,7 @@
  */
 import type { LoadedModel, ModelSource } from '../cache/model-source.js';
 import type { CustomerRecord } from '../core/bundle.js';
-import { blendParams, blendScores } from '../core/blend.js';
+import { type BlendParams, blendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
 import { foldIn, gramMatrix } from '../core/fold-in.js';
 import type { Segment } from '../core/records.js';
@@ -74,9 +74,17 @@ class ListBuilder {
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
-/** The item trend t_j ∈ [0, 1] of the blend: the bundle's trending list scaled by its top score, per model. */
-const trends = new WeakMap<LoadedModel, { items: number[]; value: (j: number) => number }>();
-function trendOf(model: LoadedModel): { items: number[]; value: (j: number) => number } {
+/**
+ * The item trend t_j ∈ [0, 1] of the blend: the bundle's trending list scaled by its top score, per
+ * model; `descending` when t is non-increasing along `items` (so a prefix holds the best trend-only candidates).
+ */
+interface Trend {
+  items: number[];
+  value: (j: number) => number;
+  descending: boolean;
+}
+const trends = new WeakMap<LoadedModel, Trend>();
+function trendOf(model: LoadedModel): Trend {
   let t = trends.get(model);
   if (!t) {
     const list = model.popular.trending;
@@ -84,10 +92,43 @@ function trendOf(model: LoadedModel): { items: number[]; value: (j: number) => n
     let max = 0;
     for (let p = 0; p < list.items.length; p++) max = Math.max(max, list.scores[p]);
     for (let p = 0; p < list.items.length; p++) if (max > 0) table[list.items[p]] = list.scores[p] / max;
-    t = { items: Array.from(list.items.subarray(0, 200)), value: (j) => table[j] };
+    const items = Array.from(list.items.subarray(0, 200));
+    let descending = true;
+    for (let p = 1; p < items.length; p++) if (table[items[p]] > table[items[p - 1]]) descending = false;
+    t = { items, value: (j) => table[j], descending };
     trends.set(model, t);
   }
   return t;
+}
+
+/** The blend's parameters, per model. */
+const blends = new WeakMap<LoadedModel, BlendParams>();
+function blendOf(model: LoadedModel): BlendParams {
+  let p = blends.get(model);
+  if (!p) blends.set(model, (p = blendParams(model.blend)));
+  return p;
+}
+
+/**
+ * The trending items that can still make a blended list of k: candidates of their own (accepted by
+ * the filter, not learned picks: those score as picks) score learnedWeight · trendWeight · t_j, which
+ * does not increase along a descending trend list; once k of them that are not owned (owned items
+ * score as owned) are listed, a later one ranks below all k unless it ties the k-th, so the list stops
+ * at the first lower trend. The blend then ranks exactly as with all 200, on a quarter of the work.
+ */
+function trendCandidates(trend: Trend, params: BlendParams, picks: ReadonlySet<number>, owned: ReadonlyMap<number, unknown>, filter: ItemFilter, k: number): number[] {
+  const out: number[] = [];
+  const prefix = trend.descending && params.learnedWeight * params.trendWeight > 0;
+  let counted = 0;
+  let cut = -Infinity;
+  for (const j of trend.items) {
+    if (picks.has(j) || !filter.accepts(j)) continue;
+    const v = trend.value(j);
+    if (prefix && counted >= k && v < cut) break;
+    out.push(j);
+    if (!owned.has(j) && ++counted === k) cut = v;
+  }
+  return out;
 }
 
 /** A record's items, most recent first (records are immutable and LRU-cached: sort once per record). */
@@ -339,9 +380,10 @@ export class RecommendationService {
     const ownedReason = new Map(owned.map((c) => [c.item, c.reason]));
     const pickSet = new Set(picks.map((p) => p.id));
     const trend = trendOf(model);
-    const trendItems = trend.items.filter((j) => pickSet.has(j) || b.filter.accepts(j));
+    const params = blendOf(model);
+    const trendItems = trendCandidates(trend, params, pickSet, ownedReason, b.filter, b.remaining);
     const blended = blendScores(
-      blendParams(model.blend),
+      params,
       { items: owned.map((c) => c.item), counts: owned.map((c) => (c.reason as { purchases: number }).purchases) },
       { items: picks.map((p) => p.id), scores: picks.map((p) => p.score) },
       popularityOf(model),
