@@ -113,14 +113,14 @@ export function factorScores(
   const sel = new TopSelect(limit);
   if (n <= (options.fullScanMax ?? FULL_SCAN_MAX_ITEMS) || !options.candidates) {
     const scores = simdScorer(model)?.scores(x) ?? denseScores(y, k, n, x);
+    // items come in index order, so a later one never wins a tie against the selection: it enters
+    // iff s > floor (sel.wouldAccept exactly, NaN and −Infinity included), tested inline
     let floor = -Infinity;
     for (let i = 0; i < n; i++) {
       const s = scores[i];
-      if (s < floor) continue;
-      if (sel.wouldAccept(s, i) && filter.accepts(i)) {
-        sel.push(s, i);
-        floor = sel.floor();
-      }
+      if (!(s > floor) || !filter.accepts(i)) continue;
+      sel.push(s, i);
+      floor = sel.floor();
     }
   } else {
     const candidates = options.candidates();

@@ -33,13 +33,40 @@ export interface ItemFilterParts {
   excluded?: Iterable<number>;
 }
 
+/**
+ * A set of item indices in [0, n) as one byte per item: building it from a customer's history and
+ * testing it in a dense scan over every item cost far less than a Set<number> (measured on the
+ * personal path). Indices outside [0, n) are never members and cannot be added.
+ */
+export class ItemMarks {
+  private readonly mark: Uint8Array;
+  size = 0;
+
+  constructor(n: number, items: Iterable<number> = []) {
+    this.mark = new Uint8Array(n);
+    for (const i of items) this.add(i);
+  }
+
+  has(i: number): boolean {
+    return this.mark[i] === 1;
+  }
+
+  add(i: number): this {
+    if (i >= 0 && i < this.mark.length && this.mark[i] === 0) {
+      this.mark[i] = 1;
+      this.size++;
+    }
+    return this;
+  }
+}
+
 export class ItemFilter {
   private readonly skus: readonly string[];
   private readonly categories: readonly (string | null)[];
   private readonly inStock?: ReadonlySet<string>;
   private readonly include?: ReadonlySet<string>;
   private readonly exclude?: ReadonlySet<string>;
-  readonly excluded: Set<number>;
+  readonly excluded: ItemMarks;
 
   constructor(parts: ItemFilterParts) {
     this.skus = parts.skus;
@@ -47,7 +74,7 @@ export class ItemFilter {
     this.inStock = parts.inStock;
     this.include = parts.include?.length ? new Set(parts.include) : undefined;
     this.exclude = parts.exclude?.length ? new Set(parts.exclude) : undefined;
-    this.excluded = new Set(parts.excluded ?? []);
+    this.excluded = new ItemMarks(parts.skus.length, parts.excluded);
   }
 
   /** true when item index i may be returned. */
