@@ -59,6 +59,20 @@ export interface HistoryLine {
   unitPrice: number;
 }
 
+/** The history line of an order line, attributed to a (unified or provisional) customer id. */
+export function historyLineOf(l: OrderLine, customerId: string | null): HistoryLine {
+  return {
+    customerId,
+    orderId: l.orderId,
+    channel: l.channel,
+    storeId: l.storeId,
+    time: l.time,
+    sku: l.sku,
+    quantity: l.quantity,
+    unitPrice: l.unitPrice,
+  };
+}
+
 export interface Product {
   sku: string;
   title: string | null;

@@ -11,7 +11,7 @@ import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
 import { IdentityGraph } from '../core/identity-graph.js';
-import type { HistoryLine } from '../core/records.js';
+import { type HistoryLine, historyLineOf } from '../core/records.js';
 import { readOrderFile, type ReadOptions } from './read-data-file.js';
 
 export interface HistoryFile {
@@ -66,16 +66,7 @@ export async function readHistoryFile(path: string, options: ReadOptions & { onP
     }
     for (const l of b.lines) {
       nodes[lines.length] = l.identifiers.length ? graph.add(l.identifiers) : -1;
-      lines.push({
-        customerId: null,
-        orderId: l.orderId,
-        channel: l.channel,
-        storeId: l.storeId,
-        time: l.time,
-        sku: l.sku,
-        quantity: l.quantity,
-        unitPrice: l.unitPrice,
-      });
+      lines.push(historyLineOf(l, null));
     }
     options.onProgress?.(b.bytesRead, b.totalBytes);
   }

@@ -10,7 +10,7 @@
  */
 import { NotSupportedError } from '../core/errors.js';
 import { IdentityGraph } from '../core/identity-graph.js';
-import type { HistoryLine } from '../core/records.js';
+import { type HistoryLine, historyLineOf } from '../core/records.js';
 import { readOrderFile } from '../ingest/read-data-file.js';
 import { readHistoryFile, resolveOrderPath } from '../ingest/read-history-file.js';
 import type { Store } from '../store/store.js';
@@ -71,16 +71,7 @@ export async function datasetFromFile(path: string, weighting: WeightingOptions,
       // provisional customer: the graph node; resolved to the unified id once every link is known
       const node = l.identifiers.length ? graph.add(l.identifiers) : -1;
       if (l.category !== null) categories.set(l.sku, l.category);
-      batch.push({
-        customerId: node < 0 ? null : String(node),
-        orderId: l.orderId,
-        channel: l.channel,
-        storeId: l.storeId,
-        time: l.time,
-        sku: l.sku,
-        quantity: l.quantity,
-        unitPrice: l.unitPrice,
-      });
+      batch.push(historyLineOf(l, node < 0 ? null : String(node)));
     }
     builder.add(batch);
     progress?.(b.bytesRead, b.totalBytes);
