@@ -99,6 +99,26 @@ export function itemNeighbours(
   const diag = new Float64Array(x.cols);
   for (let p = 0; p < x.indices.length; p++) diag[x.indices[p]] += x.data[p] * x.data[p];
   const norm = diag.map(Math.sqrt);
+  return cooccurrenceTopK(
+    x,
+    k,
+    (i, j, g) => (kind === 'cosine' ? g / (norm[i] * norm[j] + shrink) : g / (diag[i] + diag[j] - g + shrink)),
+    xt,
+    progress,
+  );
+}
+
+/**
+ * Top-k lists of every column of X by a score of the co-occurrence G_ij = (XᵀX)_ij, computed one
+ * row of G at a time (never dense): `score(i, j, G_ij)`; only positive scores are kept, the diagonal never.
+ */
+export function cooccurrenceTopK(
+  x: Csr,
+  k: number,
+  score: (i: number, j: number, g: number) => number,
+  xt?: Csr,
+  progress?: (done: number, total: number) => void,
+): TopKLists {
   const n = x.cols;
   const ids = new Int32Array(n * k);
   const sc = new Float32Array(n * k);
@@ -109,8 +129,7 @@ export function itemNeighbours(
       for (let t = 0; t < nt; t++) {
         const j = touched[t];
         if (j === i) continue;
-        const g = acc[j];
-        const s = kind === 'cosine' ? g / (norm[i] * norm[j] + shrink) : g / (diag[i] + diag[j] - g + shrink);
+        const s = score(i, j, acc[j]);
         if (s > 0) sel.push(j, s);
       }
       sel.drain(ids, sc, i);

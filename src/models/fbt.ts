@@ -11,8 +11,7 @@
 import type { TopKLists } from '../core/bundle.js';
 import type { TrainingData } from '../core/recommender.js';
 import { ModelFitError } from '../core/errors.js';
-import { binarize, forEachCooccurrenceRow } from '../core/similarity.js';
-import { compactTopK, TopK } from '../core/top-k.js';
+import { binarize, cooccurrenceTopK } from '../core/similarity.js';
 import { NeighbourListRecommender } from './neighbour-lists.js';
 import { type SavedModel, savedArray } from './saved-model.js';
 
@@ -49,24 +48,16 @@ export class FbtRecommender extends NeighbourListRecommender {
     const nBaskets = b.rows;
     const count = new Float64Array(n);
     for (let p = 0; p < b.indices.length; p++) count[b.indices[p]]++;
-    const ids = new Int32Array(n * k);
-    const sc = new Float32Array(n * k);
-    const sel = new TopK(k);
-    forEachCooccurrenceRow(
-      b,
-      (i, acc, touched, nt) => {
-        for (let t = 0; t < nt; t++) {
-          const j = touched[t];
-          const nij = acc[j];
-          if (j === i || nij < minSupport || nij / count[i] < minConfidence) continue;
-          sel.push(j, (nij * nBaskets) / (count[i] * count[j]));
-        }
-        sel.drain(ids, sc, i);
-      },
-      undefined,
-      progress,
+    // lift(i,j) = n_ij·N / (n_i·n_j), for pairs above the support and confidence thresholds
+    this.setLists(
+      cooccurrenceTopK(
+        b,
+        k,
+        (i, j, nij) => (nij < minSupport || nij / count[i] < minConfidence ? 0 : (nij * nBaskets) / (count[i] * count[j])),
+        undefined,
+        progress,
+      ),
     );
-    this.setLists(compactTopK(n, k, ids, sc));
     // n_ij / n_i = lift · n_j / N
     const { indices, scores } = this.lists;
     this.confidence = new Float32Array(scores.length);
