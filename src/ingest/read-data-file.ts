@@ -24,7 +24,7 @@ export interface ReadOptions {
   defaultCountryCode?: string;
 }
 
-interface BatchBase {
+export interface BatchBase {
   format: FormatName;
   /** 'csv' or 'ndjson'. */
   syntax: 'csv' | 'ndjson';
