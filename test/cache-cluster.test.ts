@@ -1,7 +1,7 @@
 /**
- * The vector cache on a real Redis Cluster (a throwaway 3-master cluster from test/helpers/redis-cluster.ts;
- * registered only when the redis-server binary is on PATH, as the real-server suites are only when their
- * URLs are set): the slot function agrees with Redis, a version's keys sit where the key layout says
+ * Redis Cluster support. Always: the hash slot function on reference values. On a real Redis Cluster (a
+ * throwaway 3-master cluster from test/helpers/redis-cluster.ts; registered only when the redis-server binary
+ * is on PATH, as the real-server suites are only when their URLs are set): the slot function agrees with Redis, a version's keys sit where the key layout says
  * (item side in one slot, customers over every master), and the service configured with
  * REDIS_CLUSTER_NODES follows publish and rollback made by the CLI, announced over pub/sub to every node.
  */
@@ -46,6 +46,20 @@ async function keysOn(master: Redis, pattern: string): Promise<string[]> {
   return out;
 }
 
+describe('hash slots (src/cache/key-slot.ts)', () => {
+  it('is CRC16/XMODEM mod 16384, hashing only a non-empty {tag}', () => {
+    // 0x31C3 is the CRC16/XMODEM check value of "123456789"; foo and bar are the Redis Cluster spec's examples
+    expect(keySlot('123456789')).toBe(0x31c3);
+    expect([keySlot('foo'), keySlot('bar')]).toEqual([12182, 5061]);
+    expect(keySlot('{user1000}.following')).toBe(keySlot('user1000'));
+    expect(keySlot('foo{}{bar}')).not.toBe(keySlot('bar'));
+    expect(keySlot('foo{{bar}}zap')).toBe(keySlot('{bar'));
+    expect(keySlot('foo{bar}{zap}')).toBe(keySlot('bar'));
+    const keys = cacheKeys('omnirec');
+    expect(new Set([...ITEM_BLOBS.map((b) => keys.blob('2026-11-01', b)), keys.complete('2026-11-01')].map(keySlot))).toEqual(new Set([keySlot('v:2026-11-01')]));
+  });
+});
+
 if (redisServerAvailable()) describe('vector cache on a Redis Cluster (3 masters)', () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
@@ -60,7 +74,7 @@ if (redisServerAvailable()) describe('vector cache on a Redis Cluster (3 masters
 
   it('computes the hash slot Redis does, hash tags included', async () => {
     const samples = ['', 'a', 'foo', 'omnirec:current', 'omnirec:{v:2026-11-01}:meta', 'p:v:2026-11-01:customer:cust-1',
-      'x{}y', '{}', '{a}{b}', 'a{b', 'a}b{c}', 'café:ü', '客户:42', 'a'.repeat(300)];
+      'x{}y', 'foo{}{bar}', 'foo{{bar}}zap', '{}', '{a}{b}', 'a{b', 'a}b{c}', 'café:ü', '客户:42', 'a'.repeat(300)];
     for (const k of samples) expect([k, keySlot(k)]).toEqual([k, Number(await cluster.masters[0].call('CLUSTER', 'KEYSLOT', k))]);
     expect(cache.location).toBe(`redis://${cluster.nodes} (cluster)`);
   });
