@@ -13,6 +13,7 @@ import { readHistory } from '../src/train/history-input.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
 import { Stages } from '../src/train/stages.js';
 import { hyperparameterFlags, parseModelList, resolveTrainConfig } from '../src/train/train-config.js';
+import { setTfNotices } from '../src/train/tf-backend.js';
 
 const spec = defineCli({
   name: 'npm run evaluate --',
@@ -49,6 +50,7 @@ runCli(async () => {
   const cfg = await resolveTrainConfig(flags, flags.config);
   const models = parseModelList(flags.models, recommenderEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
+  if (flags.quiet) setTfNotices(() => {});
   const store = flags.data ? null : await openStore(config());
   const input = await stages
     .run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), { unit: store ? 'count' : 'bytes' })

@@ -15,6 +15,7 @@ import { Stages, peakRssMiB } from '../src/train/stages.js';
 import { trainBundle } from '../src/train/train-bundle.js';
 import { hyperparameterFlags, parseModelList, resolveTrainConfig } from '../src/train/train-config.js';
 import { trainSummaryTable } from '../src/train/train-summary.js';
+import { setTfNotices } from '../src/train/tf-backend.js';
 
 const spec = defineCli({
   name: 'npm run train --',
@@ -53,6 +54,7 @@ runCli(async () => {
   const version = flags.version ?? stamp();
   const modelDir = flags['model-dir'] ?? config().MODEL_DIR;
   const stages = new Stages({ quiet: flags.quiet });
+  if (flags.quiet) setTfNotices(() => {});
   const t0 = performance.now();
 
   if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();

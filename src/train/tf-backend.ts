@@ -41,14 +41,20 @@ async function tryCpu(): Promise<TfHandle> {
   return { tf, backend: 'cpu' };
 }
 
+let notices = (m: string): void => {
+  process.stderr.write(`${m}\n`);
+};
+
+/** Where the backend notice goes (CLIs pass a no-op with --quiet). */
+export function setTfNotices(log: (msg: string) => void): void {
+  notices = log;
+}
+
 /**
  * Initialises TensorFlow.js once per process and returns it. `preference` defaults to
  * config().TF_BACKEND; an explicit backend that fails falls back like auto, with a warning.
  */
-export function tfBackend(
-  preference: 'auto' | TfBackendName = config().TF_BACKEND,
-  log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`),
-): Promise<TfHandle> {
+export function tfBackend(preference: 'auto' | TfBackendName = config().TF_BACKEND, log: (msg: string) => void = notices): Promise<TfHandle> {
   ready ??= (async () => {
     const order: TfBackendName[] =
       preference === 'auto' ? ['node', 'wasm', 'cpu'] : [preference, ...(['node', 'wasm', 'cpu'] as const).filter((b) => b !== preference)];
