@@ -23,7 +23,7 @@ const queryBool = (what: string) =>
 const common = {
   limit: z.coerce.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
   store: id('Only items in stock in this store').optional(),
-  channel: z.enum(CHANNELS).optional().describe('The channel asking'),
+  channel: z.enum(CHANNELS).optional().describe("The channel asking (web, app, store): popular items come from this channel's best sellers"),
   category: csv('Only these categories (comma-separated)').optional(),
   excludeCategory: csv('Not these categories (comma-separated)').optional(),
 };
@@ -43,7 +43,7 @@ const bodyList = (what: string) => z.union([z.string(), z.array(z.string())]).tr
 const bodyCommon = {
   limit: z.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
   store: id('Only items in stock in this store').optional(),
-  channel: z.enum(CHANNELS).optional().describe('The channel asking'),
+  channel: z.enum(CHANNELS).optional().describe("The channel asking (web, app, store): popular items come from this channel's best sellers"),
   category: bodyList('Only these categories').optional(),
   excludeCategory: bodyList('Not these categories').optional(),
   excludePurchased: z.boolean().optional().describe('Leave out items already bought / in the session (default true)'),
@@ -132,9 +132,10 @@ const Reason = z.discriminatedUnion('type', [
   z.object({ type: z.literal('because_you_bought'), sku: z.string() }),
   z.object({
     type: z.literal('popular'),
-    scope: z.enum(['global', 'store', 'segment']),
+    scope: z.enum(['global', 'store', 'segment', 'channel']).describe("channel: best sellers of the asking channel (option `channel`)"),
     store: z.string().optional(),
     segment: z.enum(SEGMENTS).optional(),
+    channel: z.enum(CHANNELS).optional(),
     category: z.string().optional(),
   }),
   z.object({

@@ -227,12 +227,12 @@ export class RecommendationService {
     };
   }
 
-  /** Popular fallbacks that use no personal data: store list when asked, then global. */
+  /** Popular fallbacks that use no personal data: store list when asked, then the channel's, then global. */
   private addPopular(b: ListBuilder, options: ListOptions, segment?: Segment | null): void {
     if (b.remaining > 0 && (options.store || segment)) {
       b.add('popular', popular(b.model, b.filter, b.remaining, { store: options.store, segment }));
     }
-    if (b.remaining > 0) b.add('popular', popular(b.model, b.filter, b.remaining));
+    if (b.remaining > 0) b.add('popular', popular(b.model, b.filter, b.remaining, { channel: options.channel }));
   }
 
   /** The customer's history as item indices, most recent first, and the record when the cache has it. */
@@ -345,10 +345,10 @@ export class RecommendationService {
           b.add('popular', popular(model, b.filter, b.remaining, { store: options.store, segment: record?.segment }));
         }
       } else {
-        b.add('popular', popular(model, b.filter, b.remaining));
+        b.add('popular', popular(model, b.filter, b.remaining, { channel: options.channel }));
       }
     }
-    if (b.remaining > 0) b.add('popular', popular(model, b.filter, b.remaining));
+    if (b.remaining > 0) b.add('popular', popular(model, b.filter, b.remaining, { channel: options.channel }));
     return this.finish('personal', b, 'factors', warnings, b.source === 'factors' ? null : failure, id !== customerId ? { customerId: id } : {});
   }
 
