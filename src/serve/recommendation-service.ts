@@ -230,7 +230,7 @@ export class RecommendationService {
   /** Popular fallbacks that use no personal data: store list when asked, then the channel's, then global. */
   private addPopular(b: ListBuilder, options: ListOptions, segment?: Segment | null): void {
     if (b.remaining > 0 && (options.store || segment)) {
-      b.add('popular', popular(b.model, b.filter, b.remaining, { store: options.store, segment }));
+      b.add('popular', popular(b.model, b.filter, b.remaining, { store: options.store, segment, channel: options.channel }));
     }
     if (b.remaining > 0) b.add('popular', popular(b.model, b.filter, b.remaining, { channel: options.channel }));
   }
@@ -342,7 +342,7 @@ export class RecommendationService {
         } else failure ??= 'no_history';
       } else if (step === 'segment') {
         if (options.store || record?.segment) {
-          b.add('popular', popular(model, b.filter, b.remaining, { store: options.store, segment: record?.segment }));
+          b.add('popular', popular(model, b.filter, b.remaining, { store: options.store, segment: record?.segment, channel: options.channel }));
         }
       } else {
         b.add('popular', popular(model, b.filter, b.remaining, { channel: options.channel }));
