@@ -94,6 +94,17 @@ for (const backend of storeBackends()) {
       expect(encodeCustomer((await w.source.customer(ids.tea, model))!).equals(record)).toBe(true);
     });
 
+    it('two orders of one customer posted at once: the record holds both', async () => {
+      const [a, b] = await Promise.all([
+        post({ orderId: newOrder(), channel: 'web', customerId: ids.novec, lines: [{ sku: 'TEA-3', quantity: 1 }] }),
+        post({ orderId: newOrder(), channel: 'app', customerId: ids.novec, lines: [{ sku: 'MUG-3', quantity: 1 }] }),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const model = w.source.current()!;
+      const items = Array.from((await w.source.customer(ids.novec, model))!.items).map((i) => model.items[i]);
+      expect(items).toEqual(expect.arrayContaining(['TEA-3', 'MUG-3', 'SOAP-1']));
+    });
+
     it('resolves the buyer from identifiers as imports do: normalised, merged ids to the survivor', async () => {
       const byEmail = await post({ orderId: newOrder(), channel: 'web', identifiers: { email: '  TEA@Example.com ' }, lines: [{ sku: 'TEA-3', quantity: 1 }] }).expect(200);
       expect(byEmail.body.customerId).toBe(ids.tea);

@@ -51,6 +51,21 @@ export interface PurchaseDeps {
   invalidate: (ids: string[]) => void;
 }
 
+/**
+ * Refreshes of one customer run one after another in this instance, so that the last one reads every
+ * order committed before it (across instances, a customer's next event or training settles a race).
+ */
+const refreshes = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const next = (refreshes.get(key) ?? Promise.resolve()).catch(() => undefined).then(run);
+  refreshes.set(key, next);
+  const forget = () => {
+    if (refreshes.get(key) === next) refreshes.delete(key);
+  };
+  next.then(forget, forget);
+  return next;
+}
+
 export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Promise<PurchaseResult> {
   const { store, source } = deps;
   // a known customer id joins the order by one of its identifiers: the import path resolves it back
@@ -92,14 +107,16 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   if (!model) return { ...result, refreshSkipped: 'no_model' };
   const access = await store.customerAccess(customerId);
   if (!access?.personalisation) return { ...result, refreshSkipped: 'no_consent' };
-  const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
-  const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null);
-  try {
-    await source.putCustomer(customerId, refreshed.record, model);
-  } catch (err) {
-    // recorded in the store all the same (the source counts the cache error); posting again retries the refresh
-    if (err instanceof UnavailableError) return { ...result, refreshSkipped: 'cache_unavailable' };
-    throw err;
-  }
-  return { ...result, modelVersion: model.version, recordRefreshed: true, vectorRefreshed: refreshed.vector };
+  return oneAtATime(customerId, async (): Promise<PurchaseResult> => {
+    const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
+    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null);
+    try {
+      await source.putCustomer(customerId, refreshed.record, model);
+    } catch (err) {
+      // recorded in the store all the same (the source counts the cache error); posting again retries the refresh
+      if (err instanceof UnavailableError) return { ...result, refreshSkipped: 'cache_unavailable' };
+      throw err;
+    }
+    return { ...result, modelVersion: model.version, recordRefreshed: true, vectorRefreshed: refreshed.vector };
+  });
 }
