@@ -112,6 +112,8 @@ for (const p of pairings) {
       expect(del.body).toEqual({ customerId: ids.tea, erased: true, versions: ['v1', 'v2'] });
       expect([await held('v1', ids.tea), await held('v1', ids.merged), await held('v2', ids.tea)]).toEqual([false, false, false]);
       expect(await held('v1', ids.mug)).toBe(true); // nobody else
+      // this instance's LRU held tea's v2 record (the list above): gone too
+      expect(await source.customer(ids.tea, source.current()!)).toBeNull();
       expect([...(await erasedCustomers(cache, keys))].sort()).toEqual([ids.tea, ids.merged].sort());
 
       // rollback to v1: no personal record, non-personalised results
