@@ -1,8 +1,10 @@
 /**
  * Cache benchmark: publish a generated bundle (items × k factors, customers with histories) into Redis
- * and/or the embedded cache, load the item side back, and time customer lookups (one GET each, LRU off).
+ * (and a Redis Cluster with --cluster-nodes) and/or the embedded cache, load the item side back, and time
+ * customer lookups (one GET each, LRU off).
  *
  *   npx tsx scripts/bench-cache.ts --items 10000 --customers 100000 --k 64 [--backend redis|dir|both]
+ *     [--cluster-nodes host:port,host:port,...]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,10 +14,10 @@ import { cacheKeys } from '../src/cache/keys.js';
 import { loadModel } from '../src/cache/load-model.js';
 import { MemoryCache } from '../src/cache/memory-cache.js';
 import { publishBundle } from '../src/cache/publish.js';
-import { RedisCache } from '../src/cache/redis-cache.js';
+import { RedisCache, type RedisTarget } from '../src/cache/redis-cache.js';
 import type { VectorCache } from '../src/cache/vector-cache.js';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
-import { config } from '../src/config.js';
+import { config, parseConfig } from '../src/config.js';
 import { progressBar } from '../src/cli/progress.js';
 import type { CustomerRecord, ModelBundle } from '../src/core/bundle.js';
 
@@ -30,6 +32,7 @@ const spec = defineCli({
     lookups: { type: 'int', default: 20_000, description: 'customer lookups to time' },
     backend: { type: 'string', default: 'both', choices: ['redis', 'dir', 'both'], description: 'cache backend(s)' },
     'redis-url': { type: 'string', description: 'Redis to use [default: REDIS_URL, else redis://127.0.0.1:6379]' },
+    'cluster-nodes': { type: 'string', placeholder: 'NODES', description: 'with redis: also a Redis Cluster (REDIS_CLUSTER_NODES form), right after' },
     quiet: { type: 'boolean', description: 'no progress bar' },
   },
 });
@@ -125,11 +128,15 @@ runCli(async () => {
   console.log(`generated ${flags.items} items × k ${flags.k}, ${flags.customers} customers × ${flags.history} items in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   t = performance.now();
   if (flags.backend !== 'dir') {
-    const cache = await RedisCache.open(flags['redis-url'] ?? config().REDIS_URL ?? 'redis://127.0.0.1:6379', { require: true });
-    try {
-      await bench('redis', cache, bundle, flags.lookups, flags.quiet);
-    } finally {
-      await cache.close();
+    const targets: [string, RedisTarget][] = [['redis', flags['redis-url'] ?? config().REDIS_URL ?? 'redis://127.0.0.1:6379']];
+    if (flags['cluster-nodes']) targets.push(['redis cluster', parseConfig({ REDIS_CLUSTER_NODES: flags['cluster-nodes'] }).REDIS_CLUSTER_NODES!]);
+    for (const [name, target] of targets) {
+      const cache = await RedisCache.open(target, { require: true });
+      try {
+        await bench(name, cache, bundle, flags.lookups, flags.quiet);
+      } finally {
+        await cache.close();
+      }
     }
   }
   if (flags.backend !== 'redis') {

@@ -26,6 +26,7 @@ const spec = defineCli({
     'database-url': { type: 'string', placeholder: 'URL', description: 'server to create the scratch database on [default: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test]' },
     'batch-size': { type: 'int', default: 5000, description: 'order lines per store batch' },
     pglite: { type: 'boolean', description: 'also run both on the embedded PGlite (in memory)' },
+    worker: { type: 'string', default: 'auto', placeholder: 'auto|on|off', description: 'read and plan in a worker thread (auto: files of 4 MiB and more)' },
     reimport: { type: 'boolean', description: 'also time importing the same file a second time (idempotence: 0 new lines)' },
     keep: { type: 'boolean', description: 'keep the scratch database (its name is printed)' },
     json: { type: 'boolean', description: 'print one JSON document on stdout' },
@@ -90,10 +91,11 @@ async function timeCopy(db: SqlClient, table: string, columns: string, csv: Buff
   return { seconds: m.seconds, rows: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu };
 }
 
-async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string) {
+async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string, worker: boolean | 'auto') {
   const bar = progressBar({ label, total: 1, unit: 'bytes', quiet });
   const m = await measured(store.db, () => importFile(store, path, {
     batchSize,
+    worker,
     onProgress: (p) => bar.update(p.bytesRead, { total: p.totalBytes, info: `${p.rows.toLocaleString('en-US')} rows` }),
   }));
   bar.stop();
@@ -107,17 +109,17 @@ async function benchBackend(
   path: string,
   csv: Buffer,
   cols: string[],
-  flags: { 'batch-size': number; quiet: boolean; reimport: boolean },
+  flags: { 'batch-size': number; quiet: boolean; reimport: boolean; worker: boolean | 'auto' },
 ) {
   const typed = stagingTyped(cols);
   const text = cols.map((c) => `"${c}" text`).join(', ');
   const copyTyped1 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText1 = await timeCopy(store.db, 'bench_staging_text', text, csv);
-  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`);
+  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`, flags.worker);
   const copyTyped2 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText2 = await timeCopy(store.db, 'bench_staging_text', text, csv);
   await store.db.exec('DROP TABLE bench_staging_typed; DROP TABLE bench_staging_text');
-  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`) : null;
+  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`, flags.worker) : null;
   const best = (a: Timed, b: Timed) => (a.seconds <= b.seconds ? a : b);
   const ct = best(copyTyped1, copyTyped2);
   const cx = best(copyText1, copyText2);
@@ -153,6 +155,9 @@ const n = (x: number) => x.toLocaleString('en-US');
 runCli(async () => {
   const { flags } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
+  const modes: Record<string, boolean | 'auto'> = { auto: 'auto', on: true, off: false };
+  if (!(flags.worker in modes)) throw new UsageError('--worker must be auto, on or off');
+  const opts = { ...flags, worker: modes[flags.worker] };
   const path = flags.data;
   let raw: Buffer;
   try {
@@ -176,7 +181,7 @@ runCli(async () => {
   const results = [];
   const store = await openStore({ DATABASE_URL: url.toString(), PGLITE_DIR: 'memory://' });
   try {
-    results.push(await benchBackend('postgres', store, path, csv, cols, flags));
+    results.push(await benchBackend('postgres', store, path, csv, cols, opts));
   } finally {
     await store.close();
     if (!flags.keep) {
@@ -189,18 +194,18 @@ runCli(async () => {
   if (flags.pglite) {
     const lite = await openStore({ PGLITE_DIR: 'memory://' });
     try {
-      results.push(await benchBackend('pglite', lite, path, csv, cols, flags));
+      results.push(await benchBackend('pglite', lite, path, csv, cols, opts));
     } finally {
       await lite.close();
     }
   }
 
-  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], database: flags.keep ? redact(url.toString()) : null, results };
+  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, database: flags.keep ? redact(url.toString()) : null, results };
   if (flags.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
-  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, load average ${doc.loadavg.join(' ')}`];
+  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, reader thread ${flags.worker}, load average ${doc.loadavg.join(' ')}`];
   const cpu = (t: { clientCpu: number; serverCpu: number | null }) => `cpu client ${t.clientCpu.toFixed(2)} s, server ${t.serverCpu === null ? 'n/a' : `${t.serverCpu.toFixed(2)} s`}`;
   for (const r of results) {
     out.push(

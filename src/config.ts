@@ -16,6 +16,54 @@ const url = (schemes: string[]) =>
       message: `must be a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`,
     });
 
+/** A URL, or a comma-separated list of them, without passwords (for messages and logs). */
+export const redactUrl = (url: string) => url.replace(/\/\/([^:@/,]*):[^@/,]*@/g, '//$1:***@');
+
+/** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES); credentials and TLS hold for every node of the cluster. */
+export interface RedisClusterConfig {
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/**
+ * REDIS_CLUSTER_NODES: comma-separated `host:port` seeds ("10.0.0.1:6379,10.0.0.2:6379", "[::1]:7000"), or URLs
+ * for a password or TLS ("rediss://:secret@10.0.0.1:6379,rediss://10.0.0.2:6379"); entries must agree on scheme
+ * and credentials. The client learns the rest of the cluster from any seed that answers.
+ */
+const clusterNodes = z.string().transform((value, ctx): RedisClusterConfig => {
+  const out: RedisClusterConfig = { nodes: [], tls: false };
+  const fail = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  let scheme: string | undefined;
+  for (const entry of value.split(',').map((e) => e.trim())) {
+    let u: URL;
+    try {
+      u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `redis://${entry}`);
+    } catch {
+      return fail(`entry "${redactUrl(entry)}" is not host:port or redis[s]://host:port`);
+    }
+    const shown = `${u.hostname}:${u.port}`;
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return fail(`entry ${shown}: scheme must be redis:// or rediss://`);
+    if (!u.hostname || !u.port) return fail(`entry "${u.host || entry}" needs a host and a port (host:port)`);
+    if ((u.pathname !== '' && u.pathname !== '/') || u.search) return fail(`entry ${shown}: no database or options (a cluster has database 0 only)`);
+    if (scheme !== undefined && u.protocol !== scheme) return fail('entries mix redis:// and rediss://');
+    scheme = u.protocol;
+    const username = decodeURIComponent(u.username) || undefined;
+    const password = decodeURIComponent(u.password) || undefined;
+    if (username || password) {
+      if ((out.username || out.password) && (out.username !== username || out.password !== password)) return fail('entries disagree on credentials');
+      Object.assign(out, { username, password });
+    }
+    out.nodes.push({ host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) });
+  }
+  out.tls = scheme === 'rediss:';
+  return out;
+});
+
 export const ConfigSchema = z.object({
   /** PostgreSQL URL; absent → embedded PGlite persisted in PGLITE_DIR. */
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
@@ -23,6 +71,8 @@ export const ConfigSchema = z.object({
   PGLITE_DIR: z.string().default('.data/pglite'),
   /** Redis URL; absent → the in-process vector cache, persisted in CACHE_DIR. */
   REDIS_URL: url(['redis', 'rediss']).optional(),
+  /** Redis Cluster seed nodes; set instead of REDIS_URL to use a cluster (see clusterNodes above). */
+  REDIS_CLUSTER_NODES: clusterNodes.optional(),
   /** Where the embedded vector cache keeps published versions ("memory://" for none). */
   CACHE_DIR: z.string().default('.data/cache'),
   /** Prefix of every Redis key this service writes. */
@@ -48,6 +98,10 @@ export const ConfigSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /** Country calling code given to national phone numbers when identifiers are normalised ("07700 900123" → 447700900123). */
   DEFAULT_COUNTRY_CODE: z.string().regex(/^[1-9]\d{0,2}$/, '1 to 3 digits, no leading 0 or +').default('44'),
+}).superRefine((c, ctx) => {
+  if (c.REDIS_URL && c.REDIS_CLUSTER_NODES) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both' });
+  }
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -65,7 +119,9 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
   }
   const r = ConfigSchema.safeParse(cleaned);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(cleaned[String(i.path[0])])}: ${i.message}`);
+    // values are shown without passwords (URLs may carry them)
+    const shown = (v: string | undefined) => JSON.stringify(v === undefined ? v : redactUrl(v));
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.')}=${shown(cleaned[String(i.path[0])])}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return r.data;

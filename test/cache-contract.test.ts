@@ -1,7 +1,8 @@
 /**
  * One contract suite for every vector cache backend: the embedded cache in process ("memory://"),
- * the embedded cache persisted to a directory, and Redis when REDIS_URL is set. Each test uses its own
- * random CACHE_PREFIX and removes its keys afterwards.
+ * the embedded cache persisted to a directory, Redis when REDIS_URL is set, and a throwaway 3-master
+ * Redis Cluster (test/helpers/redis-cluster.ts) when the redis-server binary is on PATH. Each test uses
+ * its own random CACHE_PREFIX and removes its keys afterwards.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,15 +11,17 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheModelSource } from '../src/cache/cache-model-source.js';
 import { decodeCustomer } from '../src/cache/codec.js';
-import { cacheKeys, type CacheKeys } from '../src/cache/keys.js';
+import { cacheKeys, ITEM_BLOBS, type CacheKeys } from '../src/cache/keys.js';
 import { loadModel } from '../src/cache/load-model.js';
 import { MemoryCache } from '../src/cache/memory-cache.js';
 import type { LoadedModel } from '../src/cache/model-source.js';
 import { cleanup, listVersions, publishBundle, rollback } from '../src/cache/publish.js';
 import { RedisCache } from '../src/cache/redis-cache.js';
 import type { VectorCache } from '../src/cache/vector-cache.js';
+import { parseConfig } from '../src/config.js';
 import { NotFoundError } from '../src/core/errors.js';
 import { bits, fixtureBundle } from './helpers/cache-bundle.js';
+import { redisServerAvailable, startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 
 interface Backend {
   name: string;
@@ -36,12 +39,25 @@ if (process.env.REDIS_URL) {
   const url = process.env.REDIS_URL;
   backends.push({ name: 'redis', open: () => RedisCache.open(url, { require: true }) });
 }
+// started on first use (about 2 s), stopped after the file
+let cluster: Promise<RedisCluster> | undefined;
+if (redisServerAvailable()) {
+  backends.push({
+    name: 'redis cluster (3 masters)',
+    open: async () => {
+      cluster ??= startRedisCluster();
+      const cfg = parseConfig({ REDIS_CLUSTER_NODES: (await cluster).nodes });
+      return RedisCache.open(cfg.REDIS_CLUSTER_NODES!, { require: true });
+    },
+  });
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cache-contract-'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
+  await (await cluster)?.stop();
 });
 
 async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -222,6 +238,30 @@ for (const backend of backends) {
       expect(await cleanup(cache, keys, 0, { orphans: true })).toEqual({ deleted: ['v9'], keys: 4, kept: ['v1'] });
       for (const p of keys.versionPatterns('v9')) for await (const batch of cache.scan(p)) expect(batch).toEqual([]);
       expectSameItemSide(await loadModel(cache, keys, 'v1'), fixtureBundle('v1'));
+    });
+
+    it('multi-key writes, reads, counts, scans and deletes take keys of many versions and customers, in order', async () => {
+      keys = cacheKeys(`omnirec_t_${randomBytes(4).toString('hex')}`);
+      const cache = await open();
+      // two item sides (two hash tags) and 300 customers of two versions: on a cluster, ~300 slots on every master
+      const entries: [string, Buffer][] = [
+        ...['v1', 'v2'].flatMap((v) => ITEM_BLOBS.map((b): [string, Buffer] => [keys.blob(v, b), Buffer.from(`${v}/${b}`)])),
+        ...Array.from({ length: 300 }, (_, i): [string, Buffer] => [keys.customer(i % 2 ? 'v1' : 'v2', `c${i}`), Buffer.from([i & 255, i >> 8])]),
+      ];
+      await cache.writeBatch(entries);
+      const all = entries.map(([k]) => k);
+      const wanted = [keys.customer('v1', 'nobody'), ...[...all].reverse()];
+      const back = await cache.getMany(wanted);
+      expect(back[0]).toBeNull();
+      expect(back.slice(1).map((b) => b?.toString('hex'))).toEqual(entries.map(([, v]) => v.toString('hex')).reverse());
+      expect(await cache.countExisting(wanted)).toBe(entries.length);
+      const found = new Set<string>();
+      for await (const batch of cache.scan(`${keys.prefix}:*`, 50)) for (const k of batch) found.add(k);
+      expect([...found].sort()).toEqual(all.sort());
+      const gone = wanted.filter((_, i) => i % 3 === 0);
+      expect(await cache.delete(gone)).toBe(gone.length - 1);
+      expect(await cache.countExisting(wanted)).toBe(entries.length - (gone.length - 1));
+      expect((await cache.getMany(gone)).every((b) => b === null)).toBe(true);
     });
 
     it('reads, overwrites and deletes customer records through the LRU', async () => {

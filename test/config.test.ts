@@ -33,4 +33,49 @@ describe('configuration', () => {
     expect(message).not.toMatch(/REDIS_URL/);
     expect(() => parseConfig({ AUTH_DISABLED: 'maybe' })).toThrow(/AUTH_DISABLED/);
   });
+
+  it('parses REDIS_CLUSTER_NODES seeds, with credentials and TLS from URL entries', () => {
+    expect(parseConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' }).REDIS_CLUSTER_NODES).toEqual({
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      tls: false,
+    });
+    expect(parseConfig({ REDIS_CLUSTER_NODES: 'rediss://app:s%40cret@a.example:6380,rediss://b.example:6380' }).REDIS_CLUSTER_NODES).toEqual({
+      nodes: [
+        { host: 'a.example', port: 6380 },
+        { host: 'b.example', port: 6380 },
+      ],
+      username: 'app',
+      password: 's@cret',
+      tls: true,
+    });
+  });
+
+  it('rejects bad REDIS_CLUSTER_NODES naming the variable and the entry, never showing a password', () => {
+    const bad: [string, RegExp][] = [
+      ['10.0.0.1', /entry "10.0.0.1" needs a host and a port/],
+      ['10.0.0.1:7000,', /entry "" needs a host and a port/],
+      ['http://10.0.0.1:7000', /scheme must be redis:\/\/ or rediss:\/\//],
+      ['redis://10.0.0.1:7000/2', /no database/],
+      ['redis://a:1,rediss://b:2', /mix redis:\/\/ and rediss:\/\//],
+      ['redis://:one@a:1,redis://:two@b:2', /disagree on credentials/],
+      ['a:99999', /not host:port/],
+    ];
+    for (const [value, message] of bad) {
+      expect(() => parseConfig({ REDIS_CLUSTER_NODES: value })).toThrow(/^ {2}REDIS_CLUSTER_NODES=/m);
+      expect(() => parseConfig({ REDIS_CLUSTER_NODES: value })).toThrow(message);
+    }
+    let text = '';
+    try {
+      parseConfig({ REDIS_CLUSTER_NODES: 'redis://:hunter2@a:1,redis://:other@b:2' });
+    } catch (e) {
+      text = (e as Error).message;
+    }
+    expect(text).toMatch(/REDIS_CLUSTER_NODES="redis:\/\/:\*\*\*@a:1,redis:\/\/:\*\*\*@b:2"/);
+    expect(text).not.toMatch(/hunter2|other/);
+    expect(() => parseConfig({ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'a:1' })).toThrow(/REDIS_CLUSTER_NODES="a:1": set either REDIS_URL .* not both/);
+  });
 });

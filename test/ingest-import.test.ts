@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importFile, importFiles } from '../src/ingest/import-file.js';
+import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
+import { importBatches } from '../src/ingest/import-batches.js';
+import { importFile, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import { storeBackends } from './helpers/backends.js';
 
 const run = promisify(execFile);
@@ -82,6 +84,39 @@ for (const backend of storeBackends()) {
     });
   });
 }
+
+describe('reading and planning in a worker thread', () => {
+  const [backend] = storeBackends(); // the embedded default: the reader thread is the same on every backend
+  const strip = (s: ImportSummary) => ({ ...s, seconds: 0, files: s.files.map((f) => ({ ...f, seconds: 0 })) });
+
+  it('imports exactly what the main-thread reader imports (batches of 2 split orders across batches)', async () => {
+    const results = [];
+    for (const worker of [false, true]) {
+      const { store, cleanup } = await backend.open();
+      try {
+        const s = await importFiles(store, [fx('uci-online-retail.csv'), dir], { batchSize: 2, worker });
+        const history = [];
+        for await (const b of store.historyLines()) history.push(...b.map((h) => [h.orderId, h.customerId !== null, h.sku, h.quantity]));
+        results.push({ summary: strip(s), history, products: await store.products() });
+      } finally {
+        await cleanup();
+      }
+    }
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0].summary.lines).toBe(12);
+  }, 60_000);
+
+  it("passes the reader's typed errors on (missing file, unknown format)", async () => {
+    const reserve = async (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    const drain = async (path: string) => {
+      for await (const _ of importBatches(path, { worker: true, reserveOrderIds: reserve })) void _;
+    };
+    await expect(drain(join(tmp, 'missing.csv'))).rejects.toBeInstanceOf(NotFoundError);
+    const odd = join(tmp, 'odd.csv');
+    writeFileSync(odd, 'a,b,c\n1,2,3\n');
+    await expect(drain(odd)).rejects.toBeInstanceOf(InvalidArgumentError);
+  }, 60_000);
+});
 
 describe('npm run import (embedded store in a data directory)', () => {
   const env = { ...process.env, PGLITE_DIR: join(tmp, 'pglite'), DATABASE_URL: '' };

@@ -207,6 +207,17 @@ describe('canonical order format', () => {
     await expect(readAll(join(tmp, 'missing.csv'))).rejects.toThrow(/cannot read/);
   });
 
+  it('multi-byte characters survive the reader\'s chunk boundaries (3 MB of accented and astral titles)', async () => {
+    const titles = ['Crème brûlée dish', 'Ζεστό τσάι', '茶杯 set', 'Gift 🎁 box'];
+    const rows = ['order_id,sku,time,quantity,title'];
+    for (let i = 0; i < 60_000; i++) rows.push(`O${i},S${i % 50},2024-01-01,1,${titles[i % titles.length]} ${i}`);
+    const big = join(tmp, 'multibyte.csv.gz');
+    writeFileSync(big, gzipSync(rows.join('\n') + '\n'));
+    const r = await readAll(big, 20_000);
+    expect(r.lines).toHaveLength(60_000);
+    r.lines.forEach((l, i) => expect(l.title).toBe(`${titles[i % titles.length]} ${i}`));
+  });
+
   it('an unknown header is an error naming the file', async () => {
     const p = join(tmp, 'weird.csv');
     writeFileSync(p, 'a,b,c\n1,2,3\n');

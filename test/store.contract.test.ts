@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../src/core/errors.js';
 import type { Channel, HistoryLine, Identifier, OrderLine } from '../src/core/records.js';
+import { OrderIdAllocator, planImport } from '../src/store/import-plan.js';
 import type { Store } from '../src/store/store.js';
 import { storeBackends, type OpenedStore } from './helpers/backends.js';
 
@@ -274,6 +275,44 @@ for (const backend of storeBackends()) {
       const r = await store.importLines([line('O1', 2, [email('a')], 'Y'), line('O1', 1, [email('a')], 'X')]);
       expect(r).toEqual({ imported: 1, duplicates: 1, merges: 0 });
       expect(await store.totals()).toMatchObject({ orders: 1, lines: 2, customers: 1 });
+    });
+
+    it('planned batches: an order continued in the next batch keeps its reserved id; a batch written twice adds nothing', async () => {
+      const ids = new OrderIdAllocator();
+      ids.supply(await store.reserveOrderIds(3));
+      const first = planImport([line('O1', 1, [email('a')], 'X'), line('O2', 1, [], 'Y')], ids);
+      const second = planImport([line('O2', 2, [], 'Z'), line('O3', 1, [email('a')], 'X')], ids);
+      expect(second.orderIds[0]).toBe(first.orderIds[1]); // O2 continues under the same id
+      expect(await store.importPlan(first)).toEqual({ imported: 2, duplicates: 0, merges: 0 });
+      expect(await store.importPlan(second)).toEqual({ imported: 2, duplicates: 0, merges: 0 });
+      // the same bytes again: the orders exist under these very ids, so the lines' COPY collides and is undone
+      expect(await store.importPlan(second)).toEqual({ imported: 0, duplicates: 2, merges: 0 });
+      expect(await store.totals()).toMatchObject({ orders: 3, lines: 4, customers: 1 });
+      const [batch] = await allHistory(store);
+      expect(batch.map((h) => [h.orderId, h.sku])).toEqual([['O1', 'X'], ['O2', 'Y'], ['O2', 'Z'], ['O3', 'X']]);
+    });
+
+    it('reserved order ids are distinct across calls', async () => {
+      const a = await store.reserveOrderIds(5);
+      const b = await store.reserveOrderIds(5);
+      expect(new Set([...a, ...b]).size).toBe(10);
+      expect(await store.reserveOrderIds(0)).toEqual([]);
+    });
+
+    it('deferred product updates reach the table at flushProductUpdates, with the same result as written per batch', async () => {
+      const ids = new OrderIdAllocator();
+      ids.supply(await store.reserveOrderIds(3));
+      const batches = [
+        planImport([line('O1', 1, [], 'A', { title: 'Old', category: 'Cups', unitPrice: 2, time: T0 })], ids),
+        planImport([line('O2', 1, [], 'A', { title: 'New', category: null, unitPrice: 3, time: T0 + DAY })], ids),
+        planImport([line('O0', 1, [], 'A', { title: 'Older', unitPrice: 1, time: T0 - DAY })], ids),
+      ];
+      for (const b of batches) await store.importPlan(b, { deferProductUpdates: true });
+      // the first batch created the row; the later changes wait in memory
+      expect(await store.products()).toEqual([{ sku: 'A', title: 'Old', category: 'Cups', price: 2, active: true }]);
+      expect(await store.flushProductUpdates()).toBe(1);
+      expect(await store.products()).toEqual([{ sku: 'A', title: 'New', category: 'Cups', price: 3, active: true }]);
+      expect(await store.flushProductUpdates()).toBe(0);
     });
 
     it('guests: lines without identifiers keep their order but no customer', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Identifier, OrderLine } from '../src/core/records.js';
-import { compareIds, groupIdentities, identifierKey, planImport } from '../src/store/import-plan.js';
+import { compareIds, groupIdentities, identifierKey, OrderIdAllocator, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
 import { KnownProducts } from '../src/store/known-products.js';
 
 const email = (value: string): Identifier => ({ kind: 'email', value });
@@ -16,6 +16,17 @@ function line(orderId: string, lineNo: number | undefined, identifiers: Identifi
     quantity: 1, unitPrice: 2, cancels: null, ...(lineNo === undefined ? {} : { lineNo }), ...o,
   };
 }
+
+/** Plans with order ids 101, 102, ... reserved. */
+function planImport(lines: OrderLine[]): ImportPlan {
+  const ids = new OrderIdAllocator();
+  ids.supply(lines.map((_, i) => 101 + i));
+  return planWithIds(lines, ids);
+}
+
+/** The COPY rows of a plan, split into fields (none of the test values needs quoting). */
+const copyRows = (p: ImportPlan): string[][] =>
+  new TextDecoder().decode(p.copy).split('\n').filter((r) => r !== '').map((r) => r.split(','));
 
 describe('planImport', () => {
   it('groups lines into orders with the union of their identifiers, in order of first appearance', () => {
@@ -31,8 +42,14 @@ describe('planImport', () => {
     expect(p.orders[0].identifiers).toEqual([email('x'), phone('1')]);
     expect(p.identifiers).toEqual([email('x'), phone('1')]);
     expect(p.stores).toEqual(['st1']);
-    expect(p.lines.orderId).toEqual(['A', 'B', 'A']);
-    expect(p.lines.lineNo).toEqual([1, 1, 2]);
+    // each order gets the next reserved id; its lines are encoded under it, in input order
+    expect(p.orderIds).toEqual([101, 102]);
+    expect(p.lineCount).toBe(3);
+    expect(copyRows(p)).toEqual([
+      ['101', '1', 'S1', '1', '2', ''],
+      ['102', '1', 'S2', '1', '2', ''],
+      ['101', '2', 'S2', '1', '2', ''],
+    ]);
     expect(p.uniqueLines).toBe(true);
   });
 
@@ -45,9 +62,10 @@ describe('planImport', () => {
   it('keys unnumbered lines by a negative content hash, identical lines by their occurrence', () => {
     const a = planImport([line('A', undefined, [], 'S'), line('A', undefined, [], 'S'), line('A', undefined, [], 'T')]);
     const b = planImport([line('A', undefined, [], 'S'), line('A', undefined, [], 'S'), line('A', undefined, [], 'T')]);
-    expect(a.lines.lineNo).toEqual(b.lines.lineNo); // stable across runs: a re-import maps to the same keys
-    expect(new Set(a.lines.lineNo).size).toBe(3);
-    for (const n of a.lines.lineNo) expect(n).toBeLessThan(0);
+    const keys = (p: ImportPlan) => copyRows(p).map((r) => Number(r[1]));
+    expect(keys(a)).toEqual(keys(b)); // stable across runs: a re-import maps to the same keys
+    expect(new Set(keys(a)).size).toBe(3);
+    for (const n of keys(a)) expect(n).toBeLessThan(0);
     expect(a.uniqueLines).toBe(true);
   });
 
@@ -109,5 +127,39 @@ describe('KnownProducts', () => {
     expect(k.changing([{ ...p, time: 200, price: 3 }])).toHaveLength(1); // newer price
     expect(k.changing([{ ...p, time: 50, price: 3 }])).toEqual([]); // older price loses
     expect(k.changing([{ ...p, time: 50, category: 'cups' }])).toHaveLength(1); // older fills a null
+  });
+});
+
+describe('KnownProducts.defer (bulk imports)', () => {
+  it('returns unknown skus to write now, and folds changes to known rows by the same rule until taken', () => {
+    const k = new KnownProducts();
+    const p = { sku: 'S', title: 'T', category: null, price: 2, time: 100 };
+    expect(k.defer([p])).toEqual([p]);
+    k.remember([{ sku: 'S', title: 'T', category: null, price: 2, at: 100 }]);
+    // three later batches: a newer price, an older one (loses), an older category (fills a null)
+    expect(k.defer([{ ...p, time: 200, price: 3 }])).toEqual([]);
+    expect(k.defer([{ ...p, time: 150, price: 9 }])).toEqual([]);
+    expect(k.defer([{ ...p, time: 50, category: 'cups' }])).toEqual([]);
+    expect(k.takePending()).toEqual([{ sku: 'S', title: 'T', category: 'cups', price: 3, at: 200 }]);
+    expect(k.takePending()).toEqual([]);
+  });
+});
+
+describe('OrderIdAllocator and COPY encoding', () => {
+  it('gives an order seen again (split across batches) the id it had, and refuses to run dry', () => {
+    const ids = new OrderIdAllocator();
+    ids.supply([7, 8]);
+    expect(ids.idFor('A')).toBe(7);
+    expect(ids.idFor('B')).toBe(8);
+    expect(ids.idFor('A')).toBe(7);
+    expect(ids.available).toBe(0);
+    expect(() => ids.idFor('C')).toThrow(/no reserved ids/);
+    ids.supply([20]);
+    expect(ids.idFor('C')).toBe(20);
+  });
+
+  it('quotes fields that need it and writes null cancels as an empty field', () => {
+    const p = planImport([line('A', 1, [], 'a,"b"', { cancels: 'X 1' }), line('A', 2, [], ' lead', { quantity: -1.5, unitPrice: 0.25 })]);
+    expect(new TextDecoder().decode(p.copy)).toBe('101,1,"a,""b""",1,2,X 1\n101,2," lead",-1.5,0.25,\n');
   });
 });

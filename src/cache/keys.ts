@@ -18,12 +18,16 @@
  * Blobs are packed typed arrays (src/cache/codec.ts): a small JSON header, then 8-byte aligned
  * little-endian arrays, so a version loads back bit-for-bit.
  *
- * Cluster safety: the item side of a version shares the hash tag {v:V}, so all of it lives in one slot
- * and serving reads it with one MGET (atomic, single slot). Customer keys carry the version but no
- * hash tag on purpose: there are millions of them and they are only ever read one at a time, so they
- * spread over every slot of a Redis Cluster instead of piling onto one node. P:current, P:versions
- * and P:announce are single keys. Cleanup finds a version's keys with SCAN MATCH on both forms
- * (on a cluster, run per master) and removes them with UNLINK in batches.
+ * Cluster safety (REDIS_CLUSTER_NODES; RedisCache splits every multi-key command by hash slot):
+ *  - the item side of a version (meta, items, neighbours, fbt, popular, complete) shares the hash tag
+ *    {v:V}: one slot, so serving reads it with one MGET (atomic) and publish verifies it the same way;
+ *  - customer keys carry the version but no hash tag, on purpose: there are millions of them and they
+ *    are read one at a time, so they spread over every slot and master instead of piling onto one node.
+ *    Publish writes them in batches that RedisCache splits by slot (one MSET per slot, auto-pipelined
+ *    per master); verify counts them with EXISTS per slot; cleanup finds them with SCAN on every master;
+ *  - P:current, P:versions and P:announce are single keys; the pointer flip is one MULTI with one key
+ *    (SET P:current) and a PUBLISH, which a cluster broadcasts to subscribers on every node.
+ * Cleanup removes a version's keys with UNLINK in batches (per slot on a cluster).
  */
 import { assertVersion } from '../bundle/write-bundle.js';
 

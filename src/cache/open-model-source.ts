@@ -5,12 +5,12 @@ import type { ModelSource } from './model-source.js';
 import { openVectorCache, type OpenCacheOptions } from './open-vector-cache.js';
 
 /**
- * The service's ModelSource from configuration: Redis when REDIS_URL is set, else the embedded cache in
- * CACHE_DIR; keys under CACHE_PREFIX; LRU of CUSTOMER_LRU_SIZE. Starts even when Redis is down
+ * The service's ModelSource from configuration: Redis when REDIS_URL is set, a Redis Cluster when
+ * REDIS_CLUSTER_NODES is, else the embedded cache in CACHE_DIR; keys under CACHE_PREFIX; LRU of CUSTOMER_LRU_SIZE. Starts even when Redis is down
  * (degraded, no version until it answers).
  */
 export async function openModelSource(
-  cfg: Pick<Config, 'REDIS_URL' | 'CACHE_DIR' | 'CACHE_PREFIX' | 'CUSTOMER_LRU_SIZE'>,
+  cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'CACHE_DIR' | 'CACHE_PREFIX' | 'CUSTOMER_LRU_SIZE'>,
   options: CacheModelSourceOptions & OpenCacheOptions = {},
 ): Promise<ModelSource & { refresh(announced?: string): Promise<void> }> {
   const cache = await openVectorCache(cfg, { ...options, require: false });

@@ -1,6 +1,7 @@
 /**
- * Picks the vector cache backend from configuration: REDIS_URL → Redis, else the embedded cache in
- * CACHE_DIR ("memory://" = not persisted).
+ * Picks the vector cache backend from configuration: REDIS_URL → one Redis, REDIS_CLUSTER_NODES → a Redis
+ * Cluster (the config schema refuses both at once), else the embedded cache in CACHE_DIR ("memory://" =
+ * not persisted).
  */
 import type { Config } from '../config.js';
 import { MemoryCache } from './memory-cache.js';
@@ -14,10 +15,13 @@ export interface OpenCacheOptions extends RedisCacheOptions {
   pollMs?: number;
 }
 
-export async function openVectorCache(
-  cfg: Pick<Config, 'REDIS_URL' | 'CACHE_DIR'>,
-  options: OpenCacheOptions = {},
-): Promise<VectorCache> {
-  if (cfg.REDIS_URL) return RedisCache.open(cfg.REDIS_URL, options);
+export type CacheConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'CACHE_DIR'>;
+
+/** True when the configuration names a Redis or a Redis Cluster (not the embedded cache). */
+export const usesRedis = (cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>) => Boolean(cfg.REDIS_URL || cfg.REDIS_CLUSTER_NODES);
+
+export async function openVectorCache(cfg: CacheConfig, options: OpenCacheOptions = {}): Promise<VectorCache> {
+  const target = cfg.REDIS_CLUSTER_NODES ?? cfg.REDIS_URL;
+  if (target) return RedisCache.open(target, options);
   return new MemoryCache(cfg.CACHE_DIR, { pollMs: options.pollMs });
 }

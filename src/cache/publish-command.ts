@@ -15,14 +15,15 @@ import { progressBar } from '../cli/progress.js';
 import { parseConfig } from '../config.js';
 import { NotFoundError } from '../core/errors.js';
 import { cacheKeys } from './keys.js';
-import { openVectorCache } from './open-vector-cache.js';
+import { openVectorCache, usesRedis } from './open-vector-cache.js';
 import { cleanup, listVersions, publishBundle, rollback } from './publish.js';
 
 export const publishSpec = defineCli({
   name: 'npm run publish --',
   summary:
-    'Publishes a trained model version (MODEL_DIR/<version>) into the vector cache (Redis when REDIS_URL is set, else the\n' +
-    'embedded cache in CACHE_DIR), then flips the current pointer and announces it to serving instances.',
+    'Publishes a trained model version (MODEL_DIR/<version>) into the vector cache (Redis when REDIS_URL or\n' +
+    'REDIS_CLUSTER_NODES is set, else the embedded cache in CACHE_DIR), then flips the current pointer and announces it\n' +
+    'to serving instances.',
   usage: '<version>|latest | list | rollback [<version>] | cleanup --keep N',
   flags: {
     json: { type: 'boolean', description: 'one JSON document on stdout' },
@@ -60,7 +61,7 @@ export async function publishMain(
   if (flags.orphans && sub !== 'cleanup') throw new UsageError('--orphans is for cleanup only');
 
   const cfg = parseConfig(env);
-  if (!cfg.REDIS_URL && cfg.CACHE_DIR.startsWith('memory://')) {
+  if (!usesRedis(cfg) && cfg.CACHE_DIR.startsWith('memory://')) {
     process.stderr.write('publish: warning: CACHE_DIR=memory:// keeps nothing after this command; no server will see it\n');
   }
   const modelDir = flags['model-dir'] ?? cfg.MODEL_DIR;

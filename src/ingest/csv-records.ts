@@ -4,14 +4,21 @@
  */
 import type { LineBatch } from './open-text.js';
 
-/** A batch of parsed records; rows[i] is the 1-based file line where record i starts. */
+/**
+ * A batch of records; rows[i] is the 1-based file line where record i starts. CSV batches hold
+ * only the records' text, split into fields when each is parsed (splitCsvRecord), so that a
+ * whole batch of field arrays is never alive at once; NDJSON batches hold the fields.
+ */
 export interface RecordBatch {
-  records: string[][];
+  records?: string[][];
   rows: number[];
-  /** The raw text of each record (for reject reports). */
+  /** The raw text of each record (also for reject reports). */
   raws: string[];
   bytesRead: number;
 }
+
+/** Record i of a batch as fields. */
+export const recordFields = (b: RecordBatch, i: number): string[] => b.records?.[i] ?? splitCsvRecord(b.raws[i]);
 
 /** Splits one complete CSV record (may contain quoted line breaks). */
 export function splitCsvRecord(text: string, sep = ','): string[] {
@@ -78,7 +85,6 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>): Asyn
   let bytesRead = 0;
   for await (const b of batches) {
     bytesRead = b.bytesRead;
-    const records: string[][] = [];
     const rows: number[] = [];
     const raws: string[] = [];
     const { lines } = b;
@@ -88,7 +94,6 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>): Asyn
         pending += '\n' + line;
         pendingQuotes += quoteCount(line);
         if (pendingQuotes % 2 === 0) {
-          records.push(splitCsvRecord(pending));
           rows.push(pendingRow);
           raws.push(pending);
           pending = null;
@@ -105,14 +110,13 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>): Asyn
           continue;
         }
       }
-      records.push(line.indexOf('"') < 0 ? line.split(',') : splitCsvRecord(line));
       rows.push(b.firstLine + i);
       raws.push(line);
     }
-    if (records.length) yield { records, rows, raws, bytesRead };
+    if (rows.length) yield { rows, raws, bytesRead };
   }
   if (pending !== null) {
     // unterminated quote at end of file: one record as far as it goes
-    yield { records: [splitCsvRecord(pending)], rows: [pendingRow], raws: [pending], bytesRead };
+    yield { rows: [pendingRow], raws: [pending], bytesRead };
   }
 }

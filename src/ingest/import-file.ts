@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { FileKind } from './detect-format.js';
-import { detectFile, readDataFile, type DataBatch } from './read-data-file.js';
+import { importBatches, type ImportBatch } from './import-batches.js';
+import { detectFile } from './read-data-file.js';
 import type { Reject } from './reject-reasons.js';
 
 export interface ImportOptions {
@@ -28,6 +29,8 @@ export interface ImportOptions {
   maxSamples?: number;
   /** Called after every batch. */
   onProgress?: (p: ImportProgress) => void;
+  /** Read and plan in a worker thread: true, false or 'auto' (default: files of 4 MiB and more). */
+  worker?: boolean | 'auto';
 }
 
 export interface ImportProgress {
@@ -133,40 +136,53 @@ export async function importFiles(store: Store, paths: string[], options: Import
     const { path } = files[fi];
     const tf = performance.now();
     const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
-    const it = readDataFile(path, { batchSize: options.batchSize ?? 5_000, defaultCountryCode: options.defaultCountryCode });
-    let next = it.next();
-    for (;;) {
-      const r = await next;
-      if (r.done) break;
-      const b: DataBatch = r.value;
-      next = it.next(); // read ahead while the store writes
-      fs.format = b.format;
-      fs.rows += b.rowsRead;
-      for (const rej of b.rejects) {
-        fs.rejected[rej.reason] = (fs.rejected[rej.reason] ?? 0) + 1;
-        if (summary.samples.length < maxSamples) summary.samples.push({ ...rej, file: path });
-      }
-      add(fs.skipped, b.skipped);
-      if (b.kind === 'orders') {
-        if (b.lines.length) {
-          const res = await store.importLines(b.lines);
-          fs.imported += res.imported;
-          fs.duplicates += res.duplicates;
-          summary.merges += res.merges;
+    const it = importBatches(path, {
+      batchSize: options.batchSize ?? 5_000,
+      defaultCountryCode: options.defaultCountryCode,
+      worker: options.worker,
+      reserveOrderIds: (n) => store.reserveOrderIds(n),
+    });
+    try {
+      let next = it.next();
+      for (;;) {
+        const r = await next;
+        if (r.done) break;
+        const b: ImportBatch = r.value;
+        next = it.next(); // read ahead while the store writes
+        fs.format = b.format;
+        fs.rows += b.rowsRead;
+        for (const rej of b.rejects) {
+          fs.rejected[rej.reason] = (fs.rejected[rej.reason] ?? 0) + 1;
+          if (summary.samples.length < maxSamples) summary.samples.push({ ...rej, file: path });
         }
-      } else if (b.kind === 'inventory') {
-        if (b.inventory.length) await store.setInventory(b.inventory);
-        fs.imported += b.inventory.length;
-      } else {
-        if (b.consent.length) {
-          // the reader keeps only events with identifiers: the ones not recorded were already there
-          const n = await store.importConsent(b.consent);
-          fs.imported += n;
-          fs.duplicates += b.consent.length - n;
+        add(fs.skipped, b.skipped);
+        if (b.kind === 'orders') {
+          if (b.plan.lineCount) {
+            const res = await store.importPlan(b.plan, { deferProductUpdates: true });
+            fs.imported += res.imported;
+            fs.duplicates += res.duplicates;
+            summary.merges += res.merges;
+          }
+        } else if (b.kind === 'inventory') {
+          if (b.inventory.length) await store.setInventory(b.inventory);
+          fs.imported += b.inventory.length;
+        } else {
+          if (b.consent.length) {
+            // the reader keeps only events with identifiers: the ones not recorded were already there
+            const n = await store.importConsent(b.consent);
+            fs.imported += n;
+            fs.duplicates += b.consent.length - n;
+          }
         }
+        options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
       }
-      options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
+    } catch (e) {
+      // what was imported keeps its product updates, even when a later batch failed
+      await it.return(undefined);
+      await store.flushProductUpdates().catch(() => undefined);
+      throw e;
     }
+    await store.flushProductUpdates();
     fs.seconds = Number(((performance.now() - tf) / 1000).toFixed(3));
     summary.files.push(fs);
     summary.rows += fs.rows;

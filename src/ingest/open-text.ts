@@ -58,23 +58,28 @@ async function* lineBatches(path: string, gzip: boolean): AsyncGenerator<LineBat
   const raw = createReadStream(path, { highWaterMark: CHUNK });
   const stream = gzip ? raw.pipe(createGunzip({ chunkSize: 256 * 1024 })) : raw;
   raw.on('error', (e) => stream.destroy(e));
-  const decoder = new TextDecoder('utf-8');
-  let carry = '';
+  // bytes after the last line feed so far: a newline byte never occurs inside a multi-byte UTF-8
+  // character, so text cut after one decodes on its own (Buffer's native decoder, no stream state)
+  let carry: Buffer = Buffer.alloc(0);
   let lineNo = 1;
   let first = true;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let text = carry + decoder.decode(chunk, { stream: true });
+  const decode = (bytes: Buffer): string => {
+    let text = bytes.toString('utf8');
     if (first) {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
     }
-    const last = text.lastIndexOf('\n');
+    return text;
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const last = chunk.lastIndexOf(10);
     if (last < 0) {
-      carry = text;
+      carry = Buffer.concat([carry, chunk]);
       continue;
     }
-    carry = text.slice(last + 1);
-    const lines = text.slice(0, last).split('\n');
+    const head = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, last)]) : chunk.subarray(0, last);
+    carry = Buffer.from(chunk.subarray(last + 1));
+    const lines = decode(head).split('\n');
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i];
       if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
@@ -82,7 +87,7 @@ async function* lineBatches(path: string, gzip: boolean): AsyncGenerator<LineBat
     yield { lines, firstLine: lineNo, bytesRead: raw.bytesRead };
     lineNo += lines.length;
   }
-  carry += decoder.decode();
-  if (carry.charCodeAt(carry.length - 1) === 13) carry = carry.slice(0, -1);
-  if (carry !== '') yield { lines: [carry], firstLine: lineNo, bytesRead: raw.bytesRead };
+  let tail = decode(carry);
+  if (tail.charCodeAt(tail.length - 1) === 13) tail = tail.slice(0, -1);
+  if (tail !== '') yield { lines: [tail], firstLine: lineNo, bytesRead: raw.bytesRead };
 }

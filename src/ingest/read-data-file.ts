@@ -12,7 +12,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { OrderLine } from '../core/records.js';
 import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, normaliseColumn, type DetectedFormat, type FileKind, type FormatName } from './detect-format.js';
 import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
-import { csvRecordBatches, splitCsvRecord, type RecordBatch } from './csv-records.js';
+import { csvRecordBatches, recordFields, splitCsvRecord, type RecordBatch } from './csv-records.js';
 import { openText, type LineBatch } from './open-text.js';
 import { canonicalRowParser, uciRowParser } from './order-rows.js';
 import { isSkipReason, type Reject, type RejectReason, type SkipReason } from './reject-reasons.js';
@@ -24,7 +24,7 @@ export interface ReadOptions {
   defaultCountryCode?: string;
 }
 
-interface BatchBase {
+export interface BatchBase {
   format: FormatName;
   /** 'csv' or 'ndjson'. */
   syntax: 'csv' | 'ndjson';
@@ -189,9 +189,9 @@ export async function* readDataFile(path: string, options: ReadOptions = {}): As
       for (let i = 0; i < rb.bad.length; i++) rejects.push({ row: rb.bad[i], reason: 'malformed_row', raw: rb.badRaw[i].slice(0, RAW_MAX) });
       rowsRead += rb.bad.length;
     }
-    const { records, rows, raws } = rb;
-    for (let i = 0; i < records.length; i++) {
-      const r = parse(records[i]);
+    const { rows, raws } = rb;
+    for (let i = 0; i < rows.length; i++) {
+      const r = parse(recordFields(rb, i));
       rowsRead++;
       if (typeof r === 'string') {
         if (isSkipReason(r)) skipped[r] = (skipped[r] ?? 0) + 1;

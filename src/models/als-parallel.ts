@@ -3,7 +3,8 @@
  * independent given the fixed factors). Falls back to the calling thread when workers cannot
  * start (e.g. a test runner that cannot load TypeScript workers) or `threads` ≤ 1.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { moduleWorker } from '../core/module-worker.js';
 import { availableParallelism } from 'node:os';
 import type { Csr } from '../core/csr.js';
 import { solveRowsCg } from './als-solvers.js';
@@ -24,9 +25,8 @@ export class CgPool {
     if (threads <= 1) return new CgPool([]);
     const workers: Worker[] = [];
     try {
-      const spawn = workerFactory();
       for (let t = 0; t < threads; t++) {
-        const w = spawn();
+        const w = moduleWorker(new URL('./als-worker.js', import.meta.url));
         workers.push(w);
         // a worker that cannot load its module fails fast; wait until it is online
         await new Promise<void>((resolve, reject) => {
@@ -77,20 +77,6 @@ export class CgPool {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-/**
- * How to start a worker running als-worker: the compiled .js directly, or, when running from
- * TypeScript sources under tsx, a small bootstrap that registers tsx in the worker first
- * (loader hooks of the main thread do not reach workers).
- */
-function workerFactory(): () => Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return () => new Worker(new URL('./als-worker.js', here));
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const worker = new URL('./als-worker.ts', here).href;
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
-  return () => new Worker(code, { eval: true });
 }
 
 function solveOn(w: Worker, msg: unknown): Promise<void> {

@@ -26,27 +26,6 @@ export interface PlannedProduct {
   time: number;
 }
 
-/** Order lines as columns, ready to bind as SQL arrays. */
-export interface LineColumns {
-  orderId: string[];
-  lineNo: number[];
-  sku: string[];
-  quantity: number[];
-  unitPrice: number[];
-  cancels: (string | null)[];
-}
-
-export interface ImportPlan {
-  orders: PlannedOrder[];
-  lines: LineColumns;
-  products: PlannedProduct[];
-  stores: string[];
-  /** Distinct identifiers of the batch. */
-  identifiers: Identifier[];
-  /** No two lines of the batch share (order, line number). */
-  uniqueLines: boolean;
-}
-
 export const identifierKey = (i: Identifier): string => `${i.kind}\u0001${i.value}`;
 
 /**
@@ -61,27 +40,128 @@ export function contentLineKey(line: OrderLine, occurrence: number): number {
   return -(h.readUIntBE(0, 6) + 1);
 }
 
-/** Groups a batch of lines into orders, line columns, products and stores. */
-export function planImport(lines: readonly OrderLine[]): ImportPlan {
-  const orders = new Map<string, PlannedOrder & { keys: Set<string>; lastLineNo: number; lineNos?: Set<number> }>();
-  const products = new Map<string, PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number }>();
-  const stores = new Set<string>();
-  const identifiers = new Map<string, Identifier>();
-  const cols: LineColumns = { orderId: [], lineNo: [], sku: [], quantity: [], unitPrice: [], cancels: [] };
-  let seenContent: Map<string, number> | undefined;
-  let uniqueLines = true;
+/**
+ * Hands out order ids reserved from the database (Store.reserveOrderIds), so order lines can be
+ * encoded for COPY before their orders are written (by a reader thread, while the store writes
+ * the previous batch). An order seen again shortly after (split across two batches) keeps its
+ * id; the last `recentMax` source ids are remembered.
+ */
+export class OrderIdAllocator {
+  private ids: number[] = [];
+  private next = 0;
+  private readonly recent = new Map<string, number>();
+  constructor(private readonly recentMax = 50_000) {}
 
-  let prev: OrderLine | undefined;
-  let o: (PlannedOrder & { keys: Set<string>; lastLineNo: number; lineNos?: Set<number> }) | undefined;
-  for (const l of lines) {
+  /** Adds reserved ids. */
+  supply(ids: readonly number[]): void {
+    this.ids = this.ids.slice(this.next).concat(ids);
+    this.next = 0;
+  }
+
+  /** Reserved ids not handed out yet. */
+  get available(): number {
+    return this.ids.length - this.next;
+  }
+
+  /** The id of this source order: the one it had if seen recently, else the next reserved id. */
+  idFor(sourceId: string): number {
+    const known = this.recent.get(sourceId);
+    if (known !== undefined) return known;
+    if (this.next >= this.ids.length) throw new Error('OrderIdAllocator: no reserved ids left (supply more first)');
+    const id = this.ids[this.next++];
+    this.recent.set(sourceId, id);
+    if (this.recent.size > this.recentMax) this.recent.delete(this.recent.keys().next().value as string);
+    return id;
+  }
+}
+
+/** What the store writes for a batch of order lines. */
+export interface ImportPlan {
+  orders: PlannedOrder[];
+  /** Per order of `orders`: its reserved id (the id it gets if the store creates it). */
+  orderIds: number[];
+  /** order_lines rows, COPY FORMAT csv: order_id (reserved), line_no, sku, quantity, unit_price, cancels. */
+  copy: Uint8Array;
+  lineCount: number;
+  products: PlannedProduct[];
+  stores: string[];
+  /** Distinct identifiers of the batch. */
+  identifiers: Identifier[];
+  /** No two lines of the batch share (order, line number). */
+  uniqueLines: boolean;
+}
+
+/** Quotes a CSV field for COPY (FORMAT csv): null → unquoted empty, which COPY reads as NULL. */
+export const csvField = (v: string | null): string =>
+  v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
+
+type OrderState = PlannedOrder & { index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number> };
+type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number };
+
+/** A growable byte buffer written with TextEncoder.encodeInto (no intermediate strings kept). */
+class ByteWriter {
+  private buf = new Uint8Array(1 << 16);
+  private len = 0;
+  private static readonly utf8 = new TextEncoder();
+  write(s: string): void {
+    // a UTF-16 code unit takes at most 3 bytes in UTF-8
+    if (this.len + s.length * 3 > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + s.length * 3));
+      next.set(this.buf.subarray(0, this.len));
+      this.buf = next;
+    }
+    this.len += ByteWriter.utf8.encodeInto(s, this.buf.subarray(this.len)).written;
+  }
+  /** The bytes written, in a buffer of their own (transferable between threads). */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.len);
+    this.len = 0;
+    return out;
+  }
+}
+
+/**
+ * Plans a batch line by line, with only the batch's orders, products and the encoded bytes kept
+ * (no per-line objects, so a large batch costs the garbage collector little): groups lines into
+ * orders (ids from `ids`, which must hold one per new order), collects products, stores and
+ * identifiers, and encodes each line for COPY at once.
+ */
+export class PlanBuilder {
+  private orders = new Map<string, OrderState>();
+  private products = new Map<string, ProductStateInBatch>();
+  private stores = new Set<string>();
+  private identifiers = new Map<string, Identifier>();
+  private seenContent: Map<string, number> | undefined;
+  private uniqueLines = true;
+  private bytes = new ByteWriter();
+  private lines = 0;
+  /** Per line: its order's index and line number (typed: no garbage-collector work), for the rare recheck of uniqueness. */
+  private lineOrder = new Int32Array(1024);
+  private lineNos = new Float64Array(1024);
+  private prev: OrderLine | undefined;
+  private o: OrderState | undefined;
+
+  constructor(private readonly ids: OrderIdAllocator) {}
+
+  get lineCount(): number {
+    return this.lines;
+  }
+
+  add(l: OrderLine): void {
+    let o = this.o;
     if (o === undefined || l.orderId !== o.sourceId) {
-      o = orders.get(l.orderId);
+      o = this.orders.get(l.orderId);
       if (!o) {
-        o = { sourceId: l.orderId, channel: l.channel, storeId: l.storeId, time: l.time, identifiers: [], keys: new Set(), lastLineNo: -Infinity };
-        orders.set(l.orderId, o);
+        o = {
+          sourceId: l.orderId, channel: l.channel, storeId: l.storeId, time: l.time, identifiers: [],
+          index: this.orders.size, id: this.ids.idFor(l.orderId), keys: new Set(), lastLineNo: -Infinity,
+        };
+        this.orders.set(l.orderId, o);
       }
+      this.o = o;
     }
     // consecutive lines of one order usually carry the same identifiers: skip them then
+    const prev = this.prev;
     if (l.identifiers.length > 0 && !(prev !== undefined && prev.orderId === l.orderId && sameIdentifiers(prev.identifiers, l.identifiers))) {
       for (const id of l.identifiers) {
         const k = identifierKey(id);
@@ -89,18 +169,18 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
           o.keys.add(k);
           o.identifiers.push(id);
         }
-        if (!identifiers.has(k)) identifiers.set(k, id);
+        if (!this.identifiers.has(k)) this.identifiers.set(k, id);
       }
     }
-    prev = l;
-    if (l.storeId !== null) stores.add(l.storeId);
+    this.prev = l;
+    if (l.storeId !== null) this.stores.add(l.storeId);
 
     let lineNo = l.lineNo;
     if (lineNo === undefined) {
-      seenContent ??= new Map();
+      this.seenContent ??= new Map();
       const ck = `${l.orderId}\u0001${l.sku}\u0001${l.quantity}\u0001${l.unitPrice}\u0001${l.time}`;
-      const n = seenContent.get(ck) ?? 0;
-      seenContent.set(ck, n + 1);
+      const n = this.seenContent.get(ck) ?? 0;
+      this.seenContent.set(ck, n + 1);
       lineNo = contentLineKey(l, n);
     }
     // line numbers rising within an order are unique without a set; otherwise check one
@@ -108,22 +188,28 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
     else {
       if (o.lineNos === undefined) {
         o.lineNos = new Set();
-        for (let i = 0; i < cols.orderId.length; i++) if (cols.orderId[i] === o.sourceId) o.lineNos.add(cols.lineNo[i]);
+        for (let i = 0; i < this.lines; i++) if (this.lineOrder[i] === o.index) o.lineNos.add(this.lineNos[i]);
       }
-      if (o.lineNos.has(lineNo)) uniqueLines = false;
+      if (o.lineNos.has(lineNo)) this.uniqueLines = false;
       o.lineNos.add(lineNo);
     }
-    cols.orderId.push(l.orderId);
-    cols.lineNo.push(lineNo);
-    cols.sku.push(l.sku);
-    cols.quantity.push(l.quantity);
-    cols.unitPrice.push(l.unitPrice);
-    cols.cancels.push(l.cancels);
+    if (this.lines === this.lineOrder.length) {
+      const order = new Int32Array(this.lines * 2);
+      order.set(this.lineOrder);
+      this.lineOrder = order;
+      const nos = new Float64Array(this.lines * 2);
+      nos.set(this.lineNos);
+      this.lineNos = nos;
+    }
+    this.lineOrder[this.lines] = o.index;
+    this.lineNos[this.lines] = lineNo;
+    this.lines++;
+    this.bytes.write(`${o.id},${lineNo},${csvField(l.sku)},${l.quantity},${l.unitPrice},${csvField(l.cancels)}\n`);
 
-    let p = products.get(l.sku);
+    let p = this.products.get(l.sku);
     if (!p) {
       p = { sku: l.sku, title: null, category: null, price: null, time: l.time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity };
-      products.set(l.sku, p);
+      this.products.set(l.sku, p);
     }
     if (l.time > p.time) p.time = l.time;
     if (l.title !== null && l.title !== '' && l.time >= p.titleAt) {
@@ -141,14 +227,37 @@ export function planImport(lines: readonly OrderLine[]): ImportPlan {
     }
   }
 
-  return {
-    orders: [...orders.values()].map((x) => ({ sourceId: x.sourceId, channel: x.channel, storeId: x.storeId, time: x.time, identifiers: x.identifiers })),
-    lines: cols,
-    products: [...products.values()].map(({ sku, title, category, price, time }) => ({ sku, title, category, price, time })),
-    stores: [...stores],
-    identifiers: [...identifiers.values()],
-    uniqueLines,
-  };
+  /** The plan of the lines added since the last build; starts a new batch. */
+  build(): ImportPlan {
+    const orders = [...this.orders.values()];
+    const plan: ImportPlan = {
+      orders: orders.map((x) => ({ sourceId: x.sourceId, channel: x.channel, storeId: x.storeId, time: x.time, identifiers: x.identifiers })),
+      orderIds: orders.map((x) => x.id),
+      copy: this.bytes.take(),
+      lineCount: this.lines,
+      products: [...this.products.values()].map(({ sku, title, category, price, time }) => ({ sku, title, category, price, time })),
+      stores: [...this.stores],
+      identifiers: [...this.identifiers.values()],
+      uniqueLines: this.uniqueLines,
+    };
+    this.orders = new Map();
+    this.products = new Map();
+    this.stores = new Set();
+    this.identifiers = new Map();
+    this.seenContent = undefined;
+    this.uniqueLines = true;
+    this.lines = 0;
+    this.prev = undefined;
+    this.o = undefined;
+    return plan;
+  }
+}
+
+/** Plans a batch of lines at once (see PlanBuilder); `ids` must hold one id per distinct order. */
+export function planImport(lines: readonly OrderLine[], ids: OrderIdAllocator): ImportPlan {
+  const b = new PlanBuilder(ids);
+  for (const l of lines) b.add(l);
+  return b.build();
 }
 
 function sameIdentifiers(a: readonly Identifier[], b: readonly Identifier[]): boolean {

@@ -19,16 +19,58 @@ export interface ProductState {
  */
 export class KnownProducts {
   private readonly rows = new Map<string, ProductState>();
+  /** Updates of known rows not written yet (deferred): the row as it is to become. */
+  private readonly pending = new Map<string, ProductState>();
+
+  /** The row as this process knows it, pending updates included. */
+  private current(sku: string): ProductState | undefined {
+    return this.pending.get(sku) ?? this.rows.get(sku);
+  }
+
+  /** `s` after the table's rule applied to `p`, or null when no field changes. */
+  private static applied(s: ProductState, p: PlannedProduct): ProductState | null {
+    const newer = p.time >= s.at;
+    const pick = <T>(incoming: T | null, current: T | null) => (newer ? (incoming ?? current) : (current ?? incoming));
+    const title = pick(p.title, s.title);
+    const category = pick(p.category, s.category);
+    const price = pick(p.price, s.price);
+    if (title === s.title && category === s.category && price === s.price) return null;
+    return { sku: s.sku, title, category, price, at: Math.max(s.at, p.time) };
+  }
 
   /** The planned products whose row may change. */
   changing(products: readonly PlannedProduct[]): PlannedProduct[] {
     return products.filter((p) => {
-      const s = this.rows.get(p.sku);
-      if (s === undefined) return true;
-      const newer = p.time >= s.at;
-      const pick = <T>(incoming: T | null, current: T | null) => (newer ? (incoming ?? current) : (current ?? incoming));
-      return pick(p.title, s.title) !== s.title || pick(p.category, s.category) !== s.category || pick(p.price, s.price) !== s.price;
+      const s = this.current(p.sku);
+      return s === undefined || KnownProducts.applied(s, p) !== null;
     });
+  }
+
+  /**
+   * Like `changing`, but only products this process has not written yet are returned (to be
+   * written now, by the same statement as the batch's orders); changes to known rows are applied
+   * here, in memory, with the table's rule, and kept until `takePending`. A bulk import thus
+   * rewrites a product whose price moves once per file instead of once per batch.
+   */
+  defer(products: readonly PlannedProduct[]): PlannedProduct[] {
+    const now: PlannedProduct[] = [];
+    for (const p of products) {
+      const s = this.current(p.sku);
+      if (s === undefined) {
+        now.push(p);
+        continue;
+      }
+      const next = KnownProducts.applied(s, p);
+      if (next !== null) this.pending.set(p.sku, next);
+    }
+    return now;
+  }
+
+  /** The deferred rows, removed from pending (write them, then `remember` them). */
+  takePending(): ProductState[] {
+    const out = [...this.pending.values()];
+    this.pending.clear();
+    return out;
   }
 
   /** Records rows as the database now holds them (call after the transaction committed). */
@@ -36,7 +78,7 @@ export class KnownProducts {
     for (const r of rows) this.rows.set(r.sku, r);
   }
 
-  /** Forgets everything (e.g. after a transaction of unknown outcome). */
+  /** Forgets everything known (e.g. after a transaction of unknown outcome); pending updates stay. */
   clear(): void {
     this.rows.clear();
   }

@@ -1,9 +1,9 @@
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
-import { planImport } from './import-plan.js';
+import { OrderIdAllocator, planImport, type ImportPlan } from './import-plan.js';
 import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
-import { assignIdentities } from './resolve-identities.js';
+import { assignIdentities, type IdentityAssignment } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
 import { insertLines } from './insert-lines.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
@@ -20,6 +20,14 @@ import type {
 
 /** Advisory lock key serialising writers that resolve identities (PostgreSQL only). */
 const IDENTITY_LOCK = 7262541;
+/** An identity assignment for a write without records (products only). */
+const NO_IDENTITIES: IdentityAssignment = {
+  customer: [],
+  newCustomer: [],
+  newCustomers: 0,
+  newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
+  merges: 0,
+};
 const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
@@ -58,24 +66,44 @@ export class SqlStore implements Store {
 
   async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
-    const plan = planImport(lines);
+    const ids = new OrderIdAllocator();
+    ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => l.orderId)).size));
+    return this.importPlan(planImport(lines, ids));
+  }
+
+  async reserveOrderIds(n: number): Promise<number[]> {
+    if (n <= 0) return [];
+    const r = await this.db.query<{ ids: number[] }>(
+      `SELECT array(SELECT nextval(pg_get_serial_sequence('orders', 'id'))::float8 FROM generate_series(1, $1::int)) AS ids`,
+      [n],
+    );
+    return r.rows[0].ids;
+  }
+
+  async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<ImportBatchResult> {
+    if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
+    const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
     // five round trips a batch: BEGIN (+ lock), identifier lookup, one write statement, COPY, COMMIT;
     // a batch lost to a crash is re-imported idempotently, so the commit need not wait for the WAL flush
     const done = await this.db.transaction(async (tx) => {
       const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
-      const written = await writeBatch(tx, {
-        identity,
-        stores: plan.stores,
-        products: this.known.changing(plan.products),
-        orders: plan.orders,
-      });
-      const lines = await insertLines(tx, plan.lines, written.newOrders, plan.uniqueLines);
+      const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
+      const lines = await insertLines(tx, plan, written.existingOrders);
       return { written, lines, merges: identity.merges };
     }, { lock: IDENTITY_LOCK, asyncCommit: true });
     this.known.remember(done.written.products);
     const imported = done.lines;
     await this.analyzeAfterGrowth(imported);
-    return { imported, duplicates: lines.length - imported, merges: done.merges };
+    return { imported, duplicates: plan.lineCount - imported, merges: done.merges };
+  }
+
+  async flushProductUpdates(): Promise<number> {
+    const rows = this.known.takePending();
+    if (rows.length === 0) return 0;
+    const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
+    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }));
+    this.known.remember(written.products);
+    return written.products.length;
   }
 
   /**

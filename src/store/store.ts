@@ -15,6 +15,7 @@ import type {
   Product,
   Segment,
 } from '../core/records.js';
+import type { ImportPlan } from './import-plan.js';
 
 export interface ImportBatchResult {
   /** Lines newly written. */
@@ -85,6 +86,17 @@ export interface Store {
   /** Writes a batch of order lines: resolves identities (merging customers), upserts products
    * and stores, inserts orders and lines; lines already present are skipped. */
   importLines(lines: OrderLine[]): Promise<ImportBatchResult>;
+  /**
+   * importLines for lines already planned and encoded under reserved order ids
+   * (src/store/import-plan.ts PlanBuilder, e.g. in a reader thread).
+   * With deferProductUpdates, changes to products this store has already written are kept in
+   * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
+   */
+  importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<ImportBatchResult>;
+  /** Reserves n order ids (from the orders id sequence) for planning (OrderIdAllocator). */
+  reserveOrderIds(n: number): Promise<number[]>;
+  /** Writes the product updates importPlan deferred; returns the rows changed. */
+  flushProductUpdates(): Promise<number>;
   /** The unified customer id for these identifiers, creating or merging customers as needed. */
   resolveIdentity(identifiers: Identifier[]): Promise<string>;
   setConsent(customerId: string, purpose: ConsentPurpose, granted: boolean, source: string, at?: Date): Promise<void>;

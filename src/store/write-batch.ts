@@ -10,6 +10,8 @@ export interface BatchWrite {
   products?: PlannedProduct[];
   /** Orders, indexed like the identity assignment's records. */
   orders?: PlannedOrder[];
+  /** Per order: the id reserved for it (Store.reserveOrderIds), used when the order is created. */
+  orderIds?: number[];
 }
 
 export interface BatchWritten {
@@ -17,8 +19,8 @@ export interface BatchWritten {
   newCustomerIds: string[];
   /** Product rows inserted or changed, as now stored. */
   products: ProductState[];
-  /** Orders created: source id → order id. */
-  newOrders: Map<string, string>;
+  /** Orders of the batch that existed before (not created): source id → order id. */
+  existingOrders: Map<string, string>;
 }
 
 const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
@@ -28,7 +30,8 @@ const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
  * round trip; data-modifying CTEs): new customers and their identifiers, stores, products (each
  * field keeps its most recent non-null value; only rows that change are rewritten), orders
  * (existing source ids skipped). Returns what the caller needs next: new customer ids, product
- * rows as stored, the ids of the orders created (their lines are then COPYed: insert-lines.ts).
+ * rows as stored, the orders that already existed (the others now have their reserved ids; their
+ * lines are then COPYed: insert-lines.ts).
  */
 export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchWritten> {
   const params: unknown[] = [];
@@ -82,25 +85,27 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
   }
   const o = w.orders ?? [];
   if (o.length > 0) {
+    if (w.orderIds?.length !== o.length) throw new Error('writeBatch: one reserved id per order is required');
+    const sources = $(o.map((x) => x.sourceId), 'text[]');
     ctes.push(`ord AS (
-      INSERT INTO orders (source_id, channel, store_id, placed_at, customer_id)
-      SELECT u.s, u.c, u.st, to_timestamp(u.t / 1000.0), coalesce(u.cu, nc.id)
-        FROM unnest(${$(o.map((x) => x.sourceId), 'text[]')}, ${$(o.map((x) => x.channel), 'text[]')}, ${$(o.map((x) => x.storeId), 'text[]')},
-                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.customer, 'bigint[]')}, ${$(id.newCustomer, 'int[]')}) AS u(s, c, st, t, cu, g)
+      INSERT INTO orders (id, source_id, channel, store_id, placed_at, customer_id)
+      SELECT u.id, u.s, u.c, u.st, to_timestamp(u.t / 1000.0), coalesce(u.cu, nc.id)
+        FROM unnest(${$(w.orderIds, 'bigint[]')}, ${sources}, ${$(o.map((x) => x.channel), 'text[]')}, ${$(o.map((x) => x.storeId), 'text[]')},
+                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.customer, 'bigint[]')}, ${$(id.newCustomer, 'int[]')}) AS u(id, s, c, st, t, cu, g)
         LEFT JOIN nc ON nc.g = u.g
-      ON CONFLICT (source_id) DO NOTHING
-      RETURNING id, source_id)`);
-    results.push(`SELECT 'o', source_id, id::text, NULL, NULL, NULL FROM ord`);
+      ON CONFLICT (source_id) DO NOTHING)`);
+    // one snapshot for the whole statement: this SELECT sees the orders as they were before the INSERT
+    results.push(`SELECT 'o', source_id, id::text, NULL, NULL, NULL FROM orders WHERE source_id = ANY(${sources})`);
   }
 
   const r = await tx.query<{ k: 'c' | 'p' | 'o'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
     `WITH ${ctes.join(',\n')}\n${results.join('\nUNION ALL ')}`,
     params,
   );
-  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], newOrders: new Map() };
+  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], existingOrders: new Map() };
   for (const row of r.rows) {
     if (row.k === 'c') out.newCustomerIds[row.price!] = row.sku;
-    else if (row.k === 'o') out.newOrders.set(row.sku, row.title!);
+    else if (row.k === 'o') out.existingOrders.set(row.sku, row.title!);
     else out.products.push({ sku: row.sku, title: row.title, category: row.category, price: row.price, at: row.at! });
   }
   return out;

@@ -1,0 +1,163 @@
+/**
+ * What the import pipeline writes: the batches of readDataFile, with order lines already planned
+ * (grouped into orders, products, stores and identifiers: src/store/import-plan.ts). Reading,
+ * parsing and planning can run in a worker thread, so that on a large file they overlap the
+ * store's writes instead of taking turns with them on the main thread.
+ */
+import { statSync } from 'node:fs';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { moduleWorker } from '../core/module-worker.js';
+import { OrderIdAllocator, PlanBuilder, type ImportPlan } from '../store/import-plan.js';
+import { readDataFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
+
+export type PlannedOrderBatch = BatchBase & { kind: 'orders'; plan: ImportPlan };
+export type ImportBatch = PlannedOrderBatch | InventoryBatch | ConsentBatch;
+
+/** Reserves n order ids in the store (Store.reserveOrderIds). */
+export type ReserveOrderIds = (n: number) => Promise<number[]>;
+
+export interface ImportBatchOptions extends ReadOptions {
+  reserveOrderIds: ReserveOrderIds;
+  /**
+   * Read and plan in a worker thread: true, false, or 'auto' (the default): for files of at least
+   * WORKER_MIN_BYTES on disk, where the thread's start-up (~0.1 s compiled, ~0.5 s under tsx) pays off.
+   */
+  worker?: boolean | 'auto';
+}
+
+export const WORKER_MIN_BYTES = 4 << 20;
+/** Batches the worker may have planned ahead of the writer (bounds memory). */
+const AHEAD = 2;
+/** Order ids reserved at a time. */
+export const ID_BLOCK = 20_000;
+const YOUNG_GEN_MB = 96;
+
+/** Rows read at a time while planning: few, so that rows die young (cheap for the garbage collector). */
+const READ_CHUNK = 2_000;
+
+/**
+ * Plans the order lines of read batches into store batches of `batchSize` lines, encoded under
+ * reserved order ids (reserving a block of ids, or a chunk's need if larger, whenever the
+ * allocator runs short); inventory and consent batches pass through. Counters (rows, rejects,
+ * skips) travel with the store batch that holds their chunk's first lines.
+ */
+export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
+  const ids = new OrderIdAllocator();
+  const builder = new PlanBuilder(ids);
+  let base: BatchBase | null = null;
+  const take = (): ImportBatch => {
+    const b: ImportBatch = { ...(base as BatchBase), kind: 'orders', plan: builder.build() };
+    base = null;
+    return b;
+  };
+  for await (const b of source) {
+    if (b.kind !== 'orders') {
+      if (base !== null) yield take();
+      yield b;
+      continue;
+    }
+    const { lines, kind: _kind, ...counts } = b;
+    if (ids.available < lines.length) ids.supply(await reserve(Math.max(ID_BLOCK, lines.length)));
+    base = base === null ? counts : mergeCounts(base as BatchBase, counts);
+    for (const l of lines) {
+      builder.add(l);
+      if (builder.lineCount >= batchSize) {
+        yield take();
+        base = { ...counts, rowsRead: 0, rejects: [], skipped: {} };
+      }
+    }
+  }
+  if (base !== null && (builder.lineCount > 0 || base.rowsRead > 0)) yield take();
+}
+
+/** The counters of two consecutive read batches; progress from the later one. */
+function mergeCounts(a: BatchBase, b: BatchBase): BatchBase {
+  const skipped = { ...a.skipped };
+  for (const [k, v] of Object.entries(b.skipped) as [keyof typeof skipped, number][]) skipped[k] = (skipped[k] ?? 0) + v;
+  return { ...b, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped };
+}
+
+/** The file's batches, planned, read on this thread or a worker (see ImportBatchOptions.worker). */
+export async function* importBatches(path: string, options: ImportBatchOptions): AsyncGenerator<ImportBatch> {
+  const { worker = 'auto', reserveOrderIds, ...read } = options;
+  let useWorker = worker === true;
+  if (worker === 'auto') {
+    try {
+      useWorker = statSync(path).size >= WORKER_MIN_BYTES;
+    } catch {
+      useWorker = false; // readDataFile reports the missing file
+    }
+  }
+  if (!useWorker) {
+    yield* readAndPlan(path, read, reserveOrderIds);
+    return;
+  }
+  yield* workerBatches(path, read, reserveOrderIds);
+}
+
+/** readDataFile in small chunks, planned into store batches of `options.batchSize` lines. */
+export function readAndPlan(path: string, options: ReadOptions, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
+  const batchSize = options.batchSize ?? 10_000;
+  return plannedBatches(readDataFile(path, { ...options, batchSize: Math.min(batchSize, READ_CHUNK) }), reserve, batchSize);
+}
+
+type WorkerMessage =
+  | { type: 'batch'; batch: ImportBatch }
+  | { type: 'ids'; n: number }
+  | { type: 'end' }
+  | { type: 'error'; name: string; message: string; context: Record<string, unknown> };
+
+/** Rebuilds the typed errors the reader throws (the CLI maps them to exit codes). */
+function rebuildError(m: Extract<WorkerMessage, { type: 'error' }>): Error {
+  if (m.name === 'NotFoundError') return new NotFoundError(m.message, m.context);
+  if (m.name === 'InvalidArgumentError') return new InvalidArgumentError(m.message, m.context);
+  return new Error(m.message);
+}
+
+async function* workerBatches(path: string, options: ReadOptions, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
+  // a young generation large enough for a batch's short-lived rows: scavenges then rarely promote them
+  const w = moduleWorker(new URL('./read-worker.js', import.meta.url), { path, options, ahead: AHEAD }, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
+  const queue: Exclude<WorkerMessage, { type: 'ids' }>[] = [];
+  let failure: Error | null = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  w.on('message', (m: WorkerMessage) => {
+    if (m.type === 'ids') {
+      reserve(m.n).then(
+        (ids) => w.postMessage({ type: 'ids', ids }),
+        (e: Error) => {
+          failure ??= e;
+          notify();
+        },
+      );
+      return;
+    }
+    queue.push(m);
+    notify();
+  });
+  w.on('error', (e) => {
+    failure ??= e;
+    notify();
+  });
+  w.on('exit', (code) => {
+    failure ??= new Error(`the import reader thread exited (code ${code}) before the end of ${path}`);
+    notify();
+  });
+  try {
+    for (;;) {
+      while (queue.length === 0 && failure === null) await new Promise<void>((r) => (wake = r));
+      const m = queue.shift();
+      if (m === undefined) throw failure;
+      if (m.type === 'end') return;
+      if (m.type === 'error') throw rebuildError(m);
+      w.postMessage({ type: 'more' });
+      yield m.batch;
+    }
+  } finally {
+    w.removeAllListeners('exit');
+    await w.terminate();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Worker side of importBatches (import-batches.ts): reads, plans and encodes one file, posting each
+ * batch to the main thread, at most `ahead` batches beyond what the main thread has taken; asks the
+ * main thread for reserved order ids when it needs them.
+ * workerData: { path, options: ReadOptions, ahead }.
+ * In: {type:'more'} (one batch taken) | {type:'ids', ids}.
+ * Out: {type:'batch', batch} | {type:'ids', n} | {type:'end'} | {type:'error', name, message, context}.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { AppError } from '../core/errors.js';
+import { readAndPlan } from './import-batches.js';
+import type { ReadOptions } from './read-data-file.js';
+
+const { path, options, ahead } = workerData as { path: string; options: ReadOptions; ahead: number };
+const port = parentPort!;
+let credit = ahead;
+let wake: (() => void) | null = null;
+let idsArrived: ((ids: number[]) => void) | null = null;
+port.on('message', (m: { type: 'more' } | { type: 'ids'; ids: number[] }) => {
+  if (m.type === 'ids') {
+    idsArrived?.(m.ids);
+    idsArrived = null;
+    return;
+  }
+  credit++;
+  wake?.();
+  wake = null;
+});
+const reserve = (n: number) =>
+  new Promise<number[]>((resolve) => {
+    idsArrived = resolve;
+    port.postMessage({ type: 'ids', n });
+  });
+
+try {
+  for await (const batch of readAndPlan(path, options, reserve)) {
+    while (credit <= 0) await new Promise<void>((r) => (wake = r));
+    credit--;
+    const transfer = batch.kind === 'orders' ? [batch.plan.copy.buffer as ArrayBuffer] : [];
+    port.postMessage({ type: 'batch', batch }, transfer);
+  }
+  port.postMessage({ type: 'end' });
+} catch (e) {
+  const err = e as Error;
+  port.postMessage({ type: 'error', name: err.name, message: err.message, context: e instanceof AppError ? e.context : {} });
+}
+port.close();
