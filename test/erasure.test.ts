@@ -3,20 +3,22 @@
  * customer's records (merged ids included) from every published version, a rollback cannot bring them
  * back, and re-publishing an older bundle from disk (`npm run publish -- <version>`) skips them.
  * Embedded cache (a CACHE_DIR, as the CLI and the server share it) with the embedded store always;
- * Redis with PostgreSQL when REDIS_URL / DATABASE_URL are set.
+ * Redis with PostgreSQL when REDIS_URL / DATABASE_URL are set; a throwaway Redis Cluster when redis-server is installed.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeBundle } from '../src/bundle/write-bundle.js';
 import { cacheModelAdmin } from '../src/api/cache-model-admin.js';
 import { CacheModelSource } from '../src/cache/cache-model-source.js';
 import { dropErased, eraseFromCache, erasedCustomers } from '../src/cache/erasure.js';
 import { cacheKeys, type CacheKeys } from '../src/cache/keys.js';
 import { MemoryCache } from '../src/cache/memory-cache.js';
+import { openVectorCache } from '../src/cache/open-vector-cache.js';
+import { parseConfig } from '../src/config.js';
 import { publishBundle } from '../src/cache/publish.js';
 import { publishMain } from '../src/cache/publish-command.js';
 import { RedisCache } from '../src/cache/redis-cache.js';
@@ -24,11 +26,14 @@ import type { VectorCache } from '../src/cache/vector-cache.js';
 import type { ModelBundle } from '../src/core/bundle.js';
 import { storeBackends } from './helpers/backends.js';
 import { fixtureBundle } from './helpers/cache-bundle.js';
+import { type RedisCluster, redisServerAvailable, startRedisCluster } from './helpers/redis-cluster.js';
 import { KEYS, NOW, seedStore, serveTinyWorld } from './helpers/serve-fixture.js';
 import { tinyBundle } from './helpers/tiny-bundle.js';
 
 interface Pairing {
   name: string;
+  /** Starts what the pairing needs once (a throwaway cluster); returns its stop. */
+  setup?: () => Promise<() => Promise<void>>;
   store: ReturnType<typeof storeBackends>[number];
   /** Environment of the publish CLI, given a working directory. */
   env(work: string, prefix: string): Record<string, string>;
@@ -54,6 +59,20 @@ if (process.env.REDIS_URL) {
   });
 }
 
+if (redisServerAvailable()) {
+  let cluster: RedisCluster | undefined;
+  pairings.push({
+    name: 'redis cluster (3 masters) + embedded store',
+    setup: async () => {
+      cluster = await startRedisCluster();
+      return () => cluster!.stop();
+    },
+    store: pglite,
+    env: (work, prefix) => ({ REDIS_CLUSTER_NODES: cluster!.nodes, CACHE_PREFIX: prefix, MODEL_DIR: join(work, 'models'), CACHE_DIR: 'memory://' }),
+    open: (env) => openVectorCache(parseConfig(env), { require: true }),
+  });
+}
+
 /** Removes every key under a test's prefix (Redis is shared between tests). */
 async function dropPrefix(cache: VectorCache, keys: CacheKeys): Promise<void> {
   for await (const batch of cache.scan(`${keys.prefix}:*`)) await cache.delete(batch);
@@ -66,6 +85,13 @@ for (const p of pairings) {
     let keys: CacheKeys;
     let cache: VectorCache;
     const closers: (() => Promise<void>)[] = [];
+    let stop: (() => Promise<void>) | undefined;
+    beforeAll(async () => {
+      stop = await p.setup?.();
+    }, 30_000);
+    afterAll(async () => {
+      await stop?.();
+    });
 
     beforeEach(async () => {
       work = await mkdtemp(join(tmpdir(), 'erasure-'));
