@@ -239,7 +239,7 @@ describe(`operations and protection (${backend.name})`, () => {
       const sf = (path: string) => request(e.app).get(path).set('x-api-key', KEYS.storefront);
       expect((await sf(`/v1/customers/${w.ids.novec}/buy-again`).expect(200)).body.fallback).toBe(false);
       const r = await request(e.app).delete(`/v1/customers/${w.ids.novec}`).set('x-api-key', KEYS.admin).expect(200);
-      expect(r.body).toEqual({ customerId: w.ids.novec, erased: true });
+      expect(r.body).toEqual({ customerId: w.ids.novec, erased: true, versions: ['tiny-1'] });
       expect(await e.source.customer(w.ids.novec, e.source.current()!)).toBeNull();
       const after = await sf(`/v1/customers/${w.ids.novec}/buy-again`).expect(200);
       expect(after.body).toMatchObject({ fallback: true, fallbackReason: 'unknown_customer' });

@@ -93,6 +93,21 @@ describe('model bundle on disk', () => {
     expect(r.customers[1].items.length).toBe(0);
   });
 
+  it('keeps per-channel popular lists; a bundle written without them reads back without them', async () => {
+    const b = bundle('v2');
+    b.popular.byChannel = { app: { items: Int32Array.from([1, 2]), scores: Float32Array.from([4, 1 / 3]) } };
+    await writeBundle(dir, b);
+    const r = await readBundle(dir, 'v2');
+    expect(Object.keys(r.popular.byChannel!)).toEqual(['app']);
+    expect(Array.from(r.popular.byChannel!.app!.items)).toEqual([1, 2]);
+    expect(bits(r.popular.byChannel!.app!.scores)).toBe(bits(b.popular.byChannel.app!.scores));
+    // older bundles: model.json has no byChannel
+    await writeBundle(dir, bundle('v1'));
+    const model = JSON.parse(await readFile(join(dir, 'v1', 'model.json'), 'utf8')) as { popular: Record<string, unknown> };
+    expect(model.popular.byChannel).toBeUndefined();
+    expect((await readBundle(dir, 'v1')).popular.byChannel).toBeUndefined();
+  });
+
   it('refuses a corrupted file and an unknown version', async () => {
     await writeBundle(dir, bundle('v1'));
     const f = join(dir, 'v1', 'neighbours-scores.f32');

@@ -76,6 +76,18 @@ describe('packed arrays and item-side blobs', () => {
     expect(() => decodeItemSide({ ...blobs, neighbours: tampered })).toThrow(/neighbours fails its checksum/);
     expect(() => decodeItemSide({ ...blobs, fbt: null })).toThrow(/fbt is missing/);
   });
+  it('carries per-channel popular lists; a version published without them loads with none (serving falls back to global)', () => {
+    const b = fixtureBundle('v7', { tag: 7 });
+    const app = { items: Int32Array.from([3, 1]), scores: Float32Array.from([1 / 3, 0.25]) };
+    const withChannels = decodeItemSide(encodeItemSide({ ...b, popular: { ...b.popular, byChannel: { app } } }, 'v7'));
+    expect(Object.keys(withChannels.popular.byChannel!)).toEqual(['app']);
+    expect(Array.from(withChannels.popular.byChannel!.app!.items)).toEqual([3, 1]);
+    expect(bits(withChannels.popular.byChannel!.app!.scores)).toBe(bits(app.scores));
+    const old = encodeItemSide(b, 'v7');
+    // the meta of a bundle without channel lists is what it was before they existed (same digest on re-publish)
+    expect(Object.keys(JSON.parse(old.meta.toString('utf8')).popular)).toEqual(['stores', 'segments']);
+    expect(decodeItemSide(old).popular.byChannel).toBeUndefined();
+  });
   it('handles a bundle without ALS', () => {
     const b = { ...fixtureBundle('v6'), als: null };
     expect(decodeItemSide(encodeItemSide(b, 'v6')).als).toBeNull();

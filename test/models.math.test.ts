@@ -156,6 +156,32 @@ describe('popular lists', () => {
   });
 });
 
+describe('popular lists per channel', () => {
+  it('counts distinct buyers per channel (guests per line); no channel column or no purchase in a channel → no list', () => {
+    const now = Date.UTC(2024, 0, 31);
+    // channels: 0 web, 1 app, 2 store; 255 = unknown
+    const lines = {
+      item: Int32Array.of(0, 0, 1, 1, 2, 2, 2),
+      customer: Int32Array.of(0, 0, 1, -1, 2, 0, 1),
+      store: Int32Array.of(-1, -1, -1, -1, -1, -1, -1),
+      channel: Uint8Array.of(1, 1, 1, 1, 0, 0, 255),
+      time: Float64Array.of(now, now, now, now, now, now, now),
+      storeIds: [],
+    };
+    const p = popularLists(lines, { nItems: 3, now });
+    // app: item 0 customer 0 twice = 1; item 1 customer 1 + one guest line = 2
+    expect(Array.from(p.byChannel.app!.items)).toEqual([1, 0]);
+    expect(Array.from(p.byChannel.app!.scores)).toEqual([2, 1]);
+    // web: item 2 by customers 2 and 0; the unknown channel's line counts only globally
+    expect(Array.from(p.byChannel.web!.items)).toEqual([2]);
+    expect(Array.from(p.byChannel.web!.scores)).toEqual([2]);
+    expect(p.byChannel.store).toBeUndefined();
+    expect(Array.from(p.global.scores)).toEqual([3, 2, 1]);
+    const { channel: _none, ...noChannels } = lines;
+    expect(popularLists(noChannels, { nItems: 3, now }).byChannel).toEqual({});
+  });
+});
+
 describe('RFM segments', () => {
   it('applies the documented rules in order', () => {
     const now = Date.UTC(2024, 6, 1);

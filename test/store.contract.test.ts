@@ -336,6 +336,36 @@ for (const backend of storeBackends()) {
       expect(await store.customerSkus('424242')).toEqual([]);
     });
 
+    it('a customer by id: every id merged into them, their identifiers, their whole history (purchase events)', async () => {
+      await store.importLines([
+        line('O1', 1, [email('a@x')], 'A', { quantity: 2, unitPrice: 3 }),
+        line('O1', 2, [email('a@x')], 'B'),
+        line('P1', 1, [phone('4477')], 'C', { channel: 'store', storeId: 'S1', time: T0 + DAY }),
+        line('G1', 1, [], 'A', { time: T0 + 2 * DAY }),
+      ]);
+      const a = (await store.findCustomer(email('a@x')))!;
+      const p = (await store.findCustomer(phone('4477')))!;
+      await store.importLines([line('R1', 1, [email('a@x'), phone('4477')], 'A', { quantity: -1, time: T0 + 3 * DAY })]);
+      expect(await store.customerIds(p)).toEqual([a, p]);
+      expect(await store.customerIds(a)).toEqual([a, p]);
+      expect(await store.customerIdentifiers(p)).toEqual([email('a@x'), phone('4477')]);
+      const h = await store.customerHistory(p);
+      expect(h.map((l) => [l.customerId, l.orderId, l.channel, l.storeId, l.time, l.sku, l.quantity, l.unitPrice])).toEqual([
+        [a, 'O1', 'web', null, T0, 'A', 2, 3],
+        [a, 'O1', 'web', null, T0, 'B', 1, 10],
+        [a, 'P1', 'store', 'S1', T0 + DAY, 'C', 1, 10],
+        [a, 'R1', 'web', null, T0 + 3 * DAY, 'A', -1, 10],
+      ]);
+      for (const unknown of ['424242', 'not-an-id']) {
+        expect(await store.customerIds(unknown)).toEqual([]);
+        expect(await store.customerIdentifiers(unknown)).toEqual([]);
+        expect(await store.customerHistory(unknown)).toEqual([]);
+      }
+      await store.eraseCustomer(a);
+      expect(await store.customerIds(p)).toEqual([]);
+      expect(await store.customerHistory(a)).toEqual([]);
+    });
+
     it('products keep the latest non-null title, category and sale price', async () => {
       await store.importLines([
         line('O1', 1, [], 'A', { title: 'Old', category: 'Cups', unitPrice: 2, time: T0 }),

@@ -70,6 +70,9 @@ describe('npm run train', () => {
     expect(bundle.customers).toHaveLength(6);
     // G is bought by all six customers: first in the global popular list
     expect(bundle.items[bundle.popular.global.items[0]]).toBe('G10');
+    // UCI Online Retail is one web shop: one per-channel list, the web's, led by G too
+    expect(Object.keys(bundle.popular.byChannel!)).toEqual(['web']);
+    expect(bundle.items[bundle.popular.byChannel!.web!.items[0]]).toBe('G10');
     // customer 12341 bought A10 on days 1, 31 and 46 (8 units) and returned one: still holds it, 3 lines, every 22.5 days
     const c1 = bundle.customers.find((c) => c.customerId === '12341')!;
     const a = bundle.items.indexOf('A10');

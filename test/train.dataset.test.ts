@@ -72,6 +72,12 @@ describe('dataset: interaction weighting', () => {
     expect(d.summary.guestLines).toBe(2);
   });
 
+  it("keeps each purchase line's channel for the per-channel popular lists", async () => {
+    const d = await buildDataset([line('u', 'o1', 'A', 1, 0, { channel: 'app' }), line('u', 'o2', 'B', 1, 1, { channel: 'store', storeId: 'S1' }), line('u', 'R1', 'A', -1, 2, { channel: 'web' }), line(null, 'o3', 'B', 1, 3)], lines);
+    // returns are not purchases; channels as indices into CHANNELS (web 0, app 1, store 2)
+    expect(Array.from(d.purchases.channel)).toEqual([1, 2, 0]);
+  });
+
   it('baskets are binary and hold purchases only; CSR rows are column-sorted', async () => {
     const d = await buildDataset(
       [line('u', 'o1', 'Z', 1, 0), line('u', 'o1', 'A', 1, 0), line('u', 'o1', 'Z', 2, 0), line('u', 'C9', 'Z', -1, 1)],

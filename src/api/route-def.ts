@@ -20,7 +20,7 @@ export interface RouteDef<P = any, Q = any, B = any> {
   path: string;
   summary: string;
   description?: string;
-  tag: 'recommendations' | 'customers' | 'admin' | 'operations';
+  tag: 'recommendations' | 'customers' | 'events' | 'admin' | 'operations';
   /** Scopes admitted (any one); null = no API key needed. */
   scopes: readonly Scope[] | null;
   params?: z.ZodType<P>;

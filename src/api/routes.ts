@@ -1,6 +1,6 @@
 /**
  * Every route of the v1 API, declared once (see route-def.ts): storefront lists, associate
- * lookup, erasure, admin model endpoints and operations.
+ * lookup, purchase events, erasure, admin model endpoints and operations.
  */
 import type { ModelSource } from '../cache/model-source.js';
 import { NotFoundError, NotSupportedError } from '../core/errors.js';
@@ -12,6 +12,7 @@ import type { RecommendationService } from '../serve/recommendation-service.js';
 import type { Store } from '../store/store.js';
 import { validationError } from './errors.js';
 import type { ModelAdmin } from './model-admin.js';
+import { recordPurchase } from './purchase-events.js';
 import { type RouteDef, route } from './route-def.js';
 import * as S from './schemas.js';
 import type { ServiceMetrics } from './service-metrics.js';
@@ -41,6 +42,15 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Forgets what this instance caches about customers whose data just changed (a purchase event, an
+ * erasure): their merge/consent answers. (Their records in the model source's LRU are overwritten by
+ * putCustomer / eraseCustomers themselves.) Any further per-customer cache is to be invalidated here.
+ */
+export function invalidateCustomers(ctx: Pick<RouteContext, 'access'>, customerIds: readonly string[]): void {
+  if (customerIds.length) ctx.access.invalidate(...customerIds);
 }
 
 export function buildRoutes(ctx: RouteContext): RouteDef[] {
@@ -136,23 +146,51 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       },
     }),
     route({
+      method: 'post',
+      path: '/v1/events/purchases',
+      summary: 'Record a purchase and refresh the buyer\'s recommendations at once',
+      description:
+        'Records the order in the history store as imports do (identity resolution; idempotent by orderId: re-posting changes nothing), ' +
+        "then rebuilds the buyer's record in the model version in service from their whole history (training's weighting, ALS fold-in), " +
+        "so recommended-for-you and buy-again reflect it at once. Without personalisation consent the order is recorded and no record is written. " +
+        'Skus the model does not know are recorded and left out of the refresh.',
+      tag: 'events',
+      scopes: ['events'],
+      body: S.PurchaseBody,
+      response: S.PurchaseResponse,
+      extraResponses: { '404': 'Unknown customerId' },
+      handler: ({ body }) =>
+        recordPurchase(
+          {
+            store: ctx.store,
+            source: ctx.source,
+            invalidate: (ids) => invalidateCustomers(ctx, ids),
+          },
+          { ...body, identifiers: body.identifiers ?? [], time: body.time === undefined ? Date.now() : Date.parse(body.time) },
+        ),
+    }),
+    route({
       method: 'delete',
       path: '/v1/customers/{id}',
       summary: 'Erase a customer (right to erasure)',
-      description: 'Erases the customer in the history store and their record in the model version in service.',
+      description:
+        'Removes the customer (and every id merged into them) from every model version kept in the cache and lists them as erased, ' +
+        'so neither a rollback nor re-publishing an older bundle brings them back; then erases them in the history store ' +
+        '(identifiers, consent, segment, aliases; their orders stay as guest orders).',
       tag: 'customers',
       scopes: ['admin'],
       params: S.CustomerParams,
       response: S.EraseResponse,
-      extraResponses: { '404': 'Unknown customer' },
+      extraResponses: { '404': 'Unknown customer', '503': 'Model cache unreachable: nothing erased, retry' },
       handler: async ({ params }) => {
-        const customerId = await ctx.store.canonicalCustomerId(params.id);
-        if (!customerId) throw new NotFoundError('unknown customer', { customerId: params.id });
+        const ids = await ctx.store.customerIds(params.id);
+        if (ids.length === 0) throw new NotFoundError('unknown customer', { customerId: params.id });
+        const customerId = ids[0];
+        // cache first: if it is down nothing is erased yet and a retry finds the customer again
+        const { versions } = await ctx.source.eraseCustomers(ids);
         const erased = await ctx.store.eraseCustomer(customerId);
-        const model = ctx.source.current();
-        if (model) await ctx.source.putCustomer(customerId, null, model);
-        ctx.access.invalidate(params.id, customerId);
-        return { customerId, erased };
+        invalidateCustomers(ctx, [params.id, ...ids]);
+        return { customerId, erased, versions };
       },
     }),
     route({

@@ -3,7 +3,8 @@
  * request and the source of the OpenAPI document (z.toJSONSchema).
  */
 import { z } from 'zod';
-import { CHANNELS, SEGMENTS } from '../core/records.js';
+import { normaliseIdentifierValue } from '../core/identity.js';
+import { CHANNELS, IDENTIFIER_KINDS, type Identifier, SEGMENTS } from '../core/records.js';
 
 const id = (what: string) => z.string().trim().min(1).max(128).describe(what);
 /** A comma-separated list in a query string (or the key repeated). */
@@ -22,7 +23,7 @@ const queryBool = (what: string) =>
 const common = {
   limit: z.coerce.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
   store: id('Only items in stock in this store').optional(),
-  channel: z.enum(CHANNELS).optional().describe('The channel asking'),
+  channel: z.enum(CHANNELS).optional().describe("The channel asking (web, app, store): popular items come from this channel's best sellers"),
   category: csv('Only these categories (comma-separated)').optional(),
   excludeCategory: csv('Not these categories (comma-separated)').optional(),
 };
@@ -42,7 +43,7 @@ const bodyList = (what: string) => z.union([z.string(), z.array(z.string())]).tr
 const bodyCommon = {
   limit: z.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
   store: id('Only items in stock in this store').optional(),
-  channel: z.enum(CHANNELS).optional().describe('The channel asking'),
+  channel: z.enum(CHANNELS).optional().describe("The channel asking (web, app, store): popular items come from this channel's best sellers"),
   category: bodyList('Only these categories').optional(),
   excludeCategory: bodyList('Not these categories').optional(),
   excludePurchased: z.boolean().optional().describe('Leave out items already bought / in the session (default true)'),
@@ -74,6 +75,54 @@ export const LookupQuery = z
     path: ['loyalty'],
   });
 
+/** Identifiers of a buyer by kind, each normalised (emails lower-cased, phones to digits with country code). */
+const IdentifiersInput = z
+  .strictObject(Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, z.string().max(256).describe(`${k} identifier`).optional()])) as Record<(typeof IDENTIFIER_KINDS)[number], z.ZodOptional<z.ZodString>>)
+  .transform((v, ctx) => {
+    const out: Identifier[] = [];
+    for (const kind of IDENTIFIER_KINDS) {
+      const raw = v[kind];
+      if (raw === undefined) continue;
+      const value = normaliseIdentifierValue(kind, raw);
+      if (value === null) ctx.addIssue({ code: 'custom', path: [kind], message: `not a valid ${kind}`, input: raw });
+      else out.push({ kind, value });
+    }
+    return out;
+  })
+  .describe('Identifiers of the buyer (any of email, phone, loyalty, account, device, external); resolved to one customer as imports do');
+
+/** At most this far ahead of the server clock (clock skew of tills). */
+const MAX_FUTURE_MS = 86_400_000;
+
+export const PurchaseBody = z
+  .object({
+    orderId: id('Order id in the source system: the idempotence key (re-posting the same order changes nothing)'),
+    channel: z.enum(CHANNELS).describe('Where the order was placed'),
+    store: id('Store id (store channel)').optional(),
+    time: z.iso
+      .datetime({ offset: true })
+      .refine((t) => Date.parse(t) <= Date.now() + MAX_FUTURE_MS, 'must not be more than a day in the future')
+      .optional()
+      .describe('When the order was placed (ISO 8601; default now)'),
+    customerId: id('Unified customer id of the buyer, when known').optional(),
+    identifiers: IdentifiersInput.optional(),
+    lines: z
+      .array(
+        z.object({
+          sku: id('Product sku (skus unknown to the model are recorded and ignored by the refresh)'),
+          quantity: z.number().positive().max(1e6).describe('Units bought (> 0)'),
+          unitPrice: z.number().min(0).max(1e9).optional().describe('Price of one unit (default 0)'),
+        }),
+      )
+      .min(1)
+      .max(500)
+      .describe('Order lines (1-500), in order: a line is identified by its position'),
+  })
+  .refine((b) => b.customerId !== undefined || (b.identifiers?.length ?? 0) > 0, {
+    message: 'give customerId or at least one identifier',
+    path: ['customerId'],
+  });
+
 export const RollbackBody = z.object({ version: VersionParams.shape.version.optional() }).default({});
 
 // ---- responses (documentation only: not validated at run time) ----
@@ -83,9 +132,10 @@ const Reason = z.discriminatedUnion('type', [
   z.object({ type: z.literal('because_you_bought'), sku: z.string() }),
   z.object({
     type: z.literal('popular'),
-    scope: z.enum(['global', 'store', 'segment']),
+    scope: z.enum(['global', 'store', 'segment', 'channel']).describe("channel: best sellers of the asking channel (option `channel`)"),
     store: z.string().optional(),
     segment: z.enum(SEGMENTS).optional(),
+    channel: z.enum(CHANNELS).optional(),
     category: z.string().optional(),
   }),
   z.object({
@@ -145,7 +195,26 @@ export const LookupResponse = z.object({
   }),
 });
 
-export const EraseResponse = z.object({ customerId: z.string(), erased: z.boolean() });
+export const EraseResponse = z.object({
+  customerId: z.string(),
+  erased: z.boolean(),
+  versions: z.array(z.string()).describe('Model versions in the cache the record was removed from (every version kept)'),
+});
+
+export const PurchaseResponse = z.object({
+  customerId: z.string().describe('The unified id the order was recorded for'),
+  orderId: z.string(),
+  imported: z.number().describe('Lines newly recorded (0 when the order was posted before)'),
+  duplicates: z.number().describe('Lines already recorded'),
+  merges: z.number().describe('Customers merged because the identifiers named several'),
+  modelVersion: z.string().nullable().describe('The model version whose customer record was refreshed'),
+  recordRefreshed: z.boolean().describe("The customer's record (history for buy-again and exclusions) was rewritten"),
+  vectorRefreshed: z.boolean().describe('The record carries a vector folded in from the whole history'),
+  refreshSkipped: z
+    .enum(['no_model', 'no_consent', 'cache_unavailable'])
+    .optional()
+    .describe('Why nothing was refreshed (the order is recorded all the same; cache_unavailable: post again to retry)'),
+});
 export const ModelsResponse = z.object({
   current: z.string().nullable(),
   versions: z.array(z.record(z.string(), z.unknown())),

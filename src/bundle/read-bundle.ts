@@ -60,7 +60,8 @@ export async function readBundle(modelDir: string, version: string, { verify = t
     itemCategories: (string | null)[];
     als: { k: number; reg: number; alpha: number } | null;
     blend: Record<string, number>;
-    popular: { global: RankedJson; trending: RankedJson; byStore: Record<string, RankedJson>; bySegment: Record<string, RankedJson> };
+    /** byChannel: absent in bundles written before per-channel lists. */
+    popular: { global: RankedJson; trending: RankedJson; byStore: Record<string, RankedJson>; byChannel?: Record<string, RankedJson>; bySegment: Record<string, RankedJson> };
     customers: string[];
     segments: (Segment | null)[];
   };
@@ -98,6 +99,7 @@ export async function readBundle(modelDir: string, version: string, { verify = t
       global: ranked(model.popular.global),
       trending: ranked(model.popular.trending),
       byStore: Object.fromEntries(Object.entries(model.popular.byStore).map(([s, r]) => [s, ranked(r)])),
+      ...(model.popular.byChannel ? { byChannel: Object.fromEntries(Object.entries(model.popular.byChannel).map(([c, r]) => [c, ranked(r)])) } : {}),
       bySegment: Object.fromEntries(Object.entries(model.popular.bySegment).map(([s, r]) => [s, ranked(r)])),
     },
     blend: model.blend,

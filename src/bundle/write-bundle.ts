@@ -95,6 +95,7 @@ export async function writeBundle(modelDir: string, bundle: ModelBundle): Promis
         global: rankedJson(bundle.popular.global),
         trending: rankedJson(bundle.popular.trending),
         byStore: Object.fromEntries(Object.entries(bundle.popular.byStore).map(([s, r]) => [s, rankedJson(r)])),
+        ...(bundle.popular.byChannel ? { byChannel: Object.fromEntries(Object.entries(bundle.popular.byChannel).map(([c, r]) => [c, rankedJson(r!)])) } : {}),
         bySegment: Object.fromEntries(Object.entries(bundle.popular.bySegment).map(([s, r]) => [s, rankedJson(r!)])),
       },
       customers: bundle.customers.map((c) => c.customerId),

@@ -7,6 +7,7 @@
 import type { CustomerRecord } from '../core/bundle.js';
 import { UnavailableError } from '../core/errors.js';
 import { decodeCustomer, encodeCustomer } from './codec.js';
+import { eraseFromCache } from './erasure.js';
 import type { CacheKeys } from './keys.js';
 import { loadModel } from './load-model.js';
 import { Lru } from './lru.js';
@@ -184,6 +185,21 @@ export class CacheModelSource implements ModelSource {
       throw new UnavailableError(`model cache write failed: ${(e as Error).message}`, { customerId });
     }
     this.lru.set(`${model.version}\u0000${customerId}`, record ? { ...record, customerId } : null);
+  }
+
+  async eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }> {
+    if (!this.cache.health().ready) throw new UnavailableError('model cache unreachable: customer records not erased', { customerIds });
+    let versions: string[];
+    try {
+      ({ versions } = await eraseFromCache(this.cache, this.keys, customerIds));
+    } catch (e) {
+      this.counters.errors++;
+      throw new UnavailableError(`model cache erasure failed: ${(e as Error).message}`, { customerIds });
+    }
+    for (const v of new Set([...versions, ...(this.model ? [this.model.version] : [])])) {
+      for (const id of customerIds) this.lru.set(`${v}\u0000${id}`, null);
+    }
+    return { versions };
   }
 
   status(): ModelSourceStatus {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { ModelBundle, RankedList } from '../core/bundle.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import type { Segment } from '../core/records.js';
+import type { Channel, Segment } from '../core/records.js';
 import { type PackedArray, packArrays, unpackArrays } from './codec.js';
 import type { ItemBlob } from './keys.js';
 import { type LoadedModel, loadedModelFromBundle } from './model-source.js';
@@ -19,7 +19,8 @@ export interface ItemSideMeta {
   itemCategories: (string | null)[];
   als: { k: number; reg: number; alpha: number } | null;
   blend: Record<string, number>;
-  popular: { stores: string[]; segments: Segment[] };
+  /** channels: absent in versions published before per-channel lists. */
+  popular: { stores: string[]; segments: Segment[]; channels?: Channel[] };
   customers: number;
   /** sha256 (hex) of each binary blob. */
   digests: Record<Exclude<ItemBlob, 'meta'>, string>;
@@ -36,12 +37,15 @@ const rankedArrays = (name: string, r: RankedList): Record<string, PackedArray> 
 export function encodeItemSide(bundle: ModelBundle, version: string): Record<ItemBlob, Buffer> {
   const stores = Object.keys(bundle.popular.byStore);
   const segments = Object.keys(bundle.popular.bySegment) as Segment[];
+  const byChannel = bundle.popular.byChannel;
+  const channels = byChannel ? (Object.keys(byChannel) as Channel[]) : undefined;
   const popularArrays: Record<string, PackedArray> = {
     ...rankedArrays('global', bundle.popular.global),
     ...rankedArrays('trending', bundle.popular.trending),
   };
   stores.forEach((s, i) => Object.assign(popularArrays, rankedArrays(`store${i}`, bundle.popular.byStore[s])));
   segments.forEach((s, i) => Object.assign(popularArrays, rankedArrays(`segment${i}`, bundle.popular.bySegment[s]!)));
+  channels?.forEach((c, i) => Object.assign(popularArrays, rankedArrays(`channel${i}`, byChannel![c]!)));
   const blobs = {
     items: packArrays({ k: bundle.als?.k ?? 0 }, bundle.als ? { itemFactors: bundle.als.itemFactors } : {}),
     neighbours: packArrays({}, { ...bundle.neighbours }),
@@ -55,7 +59,8 @@ export function encodeItemSide(bundle: ModelBundle, version: string): Record<Ite
     itemCategories: bundle.itemCategories,
     als: bundle.als ? { k: bundle.als.k, reg: bundle.als.reg, alpha: bundle.als.alpha } : null,
     blend: bundle.blend,
-    popular: { stores, segments },
+    // no `channels` key for bundles without per-channel lists: their meta (and digest) stay as before
+    popular: channels ? { stores, segments, channels } : { stores, segments },
     customers: bundle.customers.length,
     digests: {
       items: sha256(blobs.items),
@@ -114,6 +119,7 @@ export function decodeItemSide(blobs: Record<ItemBlob, Buffer | null>, { verify 
         global: ranked('global'),
         trending: ranked('trending'),
         byStore: Object.fromEntries(meta.popular.stores.map((s, i) => [s, ranked(`store${i}`)])),
+        ...(meta.popular.channels ? { byChannel: Object.fromEntries(meta.popular.channels.map((c, i) => [c, ranked(`channel${i}`)])) } : {}),
         bySegment: Object.fromEntries(meta.popular.segments.map((s, i) => [s, ranked(`segment${i}`)])),
       },
       blend: meta.blend,

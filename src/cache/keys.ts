@@ -5,6 +5,7 @@
  *   P:current                     string   the version in service (flipped by one SET, in a MULTI with the PUBLISH)
  *   P:versions                    hash     V → JSON {version, createdAt, publishedAt, items, customers, bytes, digest}
  *   P:announce                    channel  PUBLISH V after every flip (publish and rollback)
+ *   P:erased                      hash     erased customer id → ISO time: publish never writes their records
  *   P:{v:V}:meta                  string   JSON header: manifest, skus, categories, ALS scalars, blend, popular layout,
  *                                          sha256 of each blob below
  *   P:{v:V}:items                 blob     item factors (items × k float32)
@@ -39,6 +40,8 @@ export interface CacheKeys {
   current: string;
   versions: string;
   announce: string;
+  /** Erased customers (src/cache/erasure.ts). */
+  erased: string;
   blob(version: string, name: ItemBlob): string;
   complete(version: string): string;
   customer(version: string, customerId: string): string;
@@ -52,6 +55,7 @@ export function cacheKeys(prefix: string): CacheKeys {
     current: `${prefix}:current`,
     versions: `${prefix}:versions`,
     announce: `${prefix}:announce`,
+    erased: `${prefix}:erased`,
     blob: (v, name) => `${prefix}:{v:${checked(v)}}:${name}`,
     complete: (v) => `${prefix}:{v:${checked(v)}}:complete`,
     customer: (v, id) => `${prefix}:v:${checked(v)}:customer:${id}`,

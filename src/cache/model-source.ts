@@ -44,6 +44,12 @@ export interface ModelSource {
   customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null>;
   /** Overwrites one customer's record in the current version (purchase events, fold-in) or deletes it (erasure: null). */
   putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void>;
+  /**
+   * Erasure: deletes the customers' records from every version kept (so no rollback brings them back)
+   * and remembers them as erased, so that no later publish writes them again (src/cache/erasure.ts).
+   * Returns the versions purged.
+   */
+  eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }>;
   status(): ModelSourceStatus;
   /** Called after each swap. */
   onSwap(listener: (model: LoadedModel) => void): () => void;
@@ -92,6 +98,10 @@ export function staticModelSource(bundle: ModelBundle, version?: string): ModelS
       if (m.version !== model.version) return;
       if (record) customers.set(customerId, { ...record, customerId });
       else customers.delete(customerId);
+    },
+    async eraseCustomers(ids) {
+      for (const id of ids) customers.delete(id);
+      return { versions: [model.version] };
     },
     status: () => ({ cache: 'ok', version: model.version, detail: 'static bundle in memory', lastSwapAt: swappedAt }),
     onSwap: () => () => {},

@@ -3,11 +3,13 @@
  * Write-new-then-flip: every key of the new version is written and verified, a "complete" marker is
  * set, and only then does one transaction SET the pointer and PUBLISH the announce. Serving instances
  * swap on the announce (src/cache/cache-model-source.ts). Old versions stay until `cleanup`.
+ * Erased customers (src/cache/erasure.ts) are never written, even from a bundle trained before their erasure.
  */
-import type { ModelBundle } from '../core/bundle.js';
+import type { CustomerRecord, ModelBundle } from '../core/bundle.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import { assertVersion } from '../bundle/write-bundle.js';
 import { encodeCustomer } from './codec.js';
+import { dropErased, erasedCustomers } from './erasure.js';
 import { encodeItemSide, sha256 } from './item-side.js';
 import { ITEM_BLOBS, type CacheKeys, versionOfKey } from './keys.js';
 import type { VectorCache } from './vector-cache.js';
@@ -21,6 +23,8 @@ export interface VersionInfo {
   publishedAt: string;
   items: number;
   customers: number;
+  /** Customers of the bundle left out because they were erased (absent in older summaries). */
+  erased?: number;
   /** Bytes written to the cache. */
   bytes: number;
   /** sha256 of the meta blob (which names the sha256 of every other item blob). */
@@ -60,7 +64,10 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
   const blobs = encodeItemSide(bundle, version);
   const digest = sha256(blobs.meta);
   const previous = await currentVersion(cache, keys);
-  const total = bundle.customers.length;
+  // erased customers are left out of the bundle's records
+  const erased = await erasedCustomers(cache, keys);
+  const customers = erased.size ? bundle.customers.filter((c) => !erased.has(c.customerId)) : bundle.customers;
+  const total = customers.length;
 
   const marker = (await cache.getMany([keys.complete(version)]))[0];
   const existing = marker ? (JSON.parse(marker.toString('utf8')) as { digest: string; customers: number }) : null;
@@ -75,8 +82,8 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
     await cache.delete([keys.complete(version)]);
     if (previous !== version && (await hasKeys(cache, keys, version))) await dropKeys(cache, keys, version);
     try {
-      bytes = await writeVersion(cache, keys, version, blobs, bundle, batchSize, options.progress);
-      await verify(cache, keys, version, blobs, bundle);
+      bytes = await writeVersion(cache, keys, version, blobs, customers, batchSize, options.progress);
+      await verify(cache, keys, version, blobs, customers);
     } catch (e) {
       // leave no half-written version behind (best effort: the cache may be what failed)
       if (previous !== version) await dropKeys(cache, keys, version).catch(() => undefined);
@@ -92,10 +99,13 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
     publishedAt: new Date(Math.max(Date.now(), latest + 1)).toISOString(),
     items: bundle.items.length,
     customers: total,
+    erased: bundle.customers.length - total,
     bytes,
     digest,
   };
   await cache.hashSet(keys.versions, version, JSON.stringify(info));
+  // customers erased while this publish ran (listed now, so any later erasure reaches this version too)
+  await dropErased(cache, keys, version, customers.map((c) => c.customerId));
   await cache.setAndPublish(keys.current, version, keys.announce, version);
   return { ...info, previous, reused, seconds: (performance.now() - t0) / 1000 };
 }
@@ -106,7 +116,7 @@ async function writeVersion(
   keys: CacheKeys,
   version: string,
   blobs: Record<string, Buffer>,
-  bundle: ModelBundle,
+  customers: readonly CustomerRecord[],
   batchSize: number,
   progress?: (done: number, total: number) => void,
 ): Promise<number> {
@@ -114,14 +124,14 @@ async function writeVersion(
   const itemEntries = ITEM_BLOBS.map((b) => [keys.blob(version, b), blobs[b]] as [string, Buffer]);
   await cache.writeBatch(itemEntries);
   for (const [, b] of itemEntries) bytes += b.length;
-  const total = bundle.customers.length;
+  const total = customers.length;
   // one batch in flight while the next is encoded
   let inFlight: Promise<void> | null = null;
   for (let i = 0; i < total; i += batchSize) {
     const batch: [string, Buffer][] = [];
     const end = Math.min(total, i + batchSize);
     for (let j = i; j < end; j++) {
-      const r = bundle.customers[j];
+      const r = customers[j];
       const v = encodeCustomer(r);
       bytes += v.length;
       batch.push([keys.customer(version, r.customerId), v]);
@@ -134,7 +144,7 @@ async function writeVersion(
 }
 
 /** Reads back every item blob (checksums) and counts every customer key before the flip. */
-async function verify(cache: VectorCache, keys: CacheKeys, version: string, blobs: Record<string, Buffer>, bundle: ModelBundle): Promise<void> {
+async function verify(cache: VectorCache, keys: CacheKeys, version: string, blobs: Record<string, Buffer>, customers: readonly CustomerRecord[]): Promise<void> {
   const back = await cache.getMany(ITEM_BLOBS.map((b) => keys.blob(version, b)));
   ITEM_BLOBS.forEach((b, i) => {
     if (!back[i] || sha256(back[i]!) !== sha256(blobs[b])) {
@@ -142,10 +152,10 @@ async function verify(cache: VectorCache, keys: CacheKeys, version: string, blob
     }
   });
   let found = 0;
-  for (let i = 0; i < bundle.customers.length; i += 1000) {
-    found += await cache.countExisting(bundle.customers.slice(i, i + 1000).map((r) => keys.customer(version, r.customerId)));
+  for (let i = 0; i < customers.length; i += 1000) {
+    found += await cache.countExisting(customers.slice(i, i + 1000).map((r) => keys.customer(version, r.customerId)));
   }
-  const distinct = new Set(bundle.customers.map((r) => r.customerId)).size;
+  const distinct = new Set(customers.map((r) => r.customerId)).size;
   if (found !== distinct) {
     throw new UnavailableError(`publish ${version}: ${distinct - found} customer records missing after write; pointer not flipped`, { version });
   }

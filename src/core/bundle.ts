@@ -5,7 +5,7 @@
  * Item-side parts are small and live in each serving instance's memory;
  * customer-side parts (factors, segments, histories) are read per request.
  */
-import type { Segment } from './records.js';
+import type { Channel, Segment } from './records.js';
 
 /** Per-row top-K lists in CSR layout: row i's entries are [indptr[i], indptr[i+1]), best first. */
 export interface TopKLists {
@@ -82,6 +82,11 @@ export interface ModelBundle {
     global: RankedList;
     trending: RankedList;
     byStore: Record<string, RankedList>;
+    /**
+     * Distinct buyers per channel (web, app, store) in the training histories. Absent in bundles
+     * trained before per-channel lists, and for channels without purchases: serving uses global then.
+     */
+    byChannel?: Partial<Record<Channel, RankedList>>;
     bySegment: Partial<Record<Segment, RankedList>>;
   };
   /** How personal scores blend the learned model with buy-again (see src/core/blend.ts). */

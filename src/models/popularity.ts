@@ -5,7 +5,7 @@
  */
 import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
 import type { RankedList } from '../core/bundle.js';
-import type { Segment } from '../core/records.js';
+import { CHANNELS, type Channel, type Segment } from '../core/records.js';
 import { NotSupportedError, ModelFitError } from '../core/errors.js';
 import { emptyBatch, excludedFor, topK } from '../core/top-k.js';
 import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
@@ -97,6 +97,8 @@ export interface PurchaseColumns {
   customer: Int32Array;
   /** Index into storeIds, or -1. */
   store: Int32Array;
+  /** Index into CHANNELS (others: no channel list); absent → no per-channel lists. */
+  channel?: Uint8Array;
   /** Epoch milliseconds. */
   time: Float64Array;
   storeIds: string[];
@@ -115,14 +117,15 @@ export interface PopularListsOptions {
 }
 
 /**
- * The bundle's popular lists. Global, per store and per segment count distinct buyers
- * (guests count once per line, having no identity); trending sums time-decayed
+ * The bundle's popular lists. Global, per store, per channel (web, app, store) and per segment count
+ * distinct buyers (guests count once per line, having no identity); trending sums time-decayed
  * purchases, w = 2^(−(now − t)/halfLife), so items rising lately come first.
  */
 export function popularLists(lines: PurchaseColumns, opts: PopularListsOptions): {
   global: RankedList;
   trending: RankedList;
   byStore: Record<string, RankedList>;
+  byChannel: Partial<Record<Channel, RankedList>>;
   bySegment: Partial<Record<Segment, RankedList>>;
 } {
   const { nItems, segments } = opts;
@@ -137,25 +140,33 @@ export function popularLists(lines: PurchaseColumns, opts: PopularListsOptions):
   const global = new Float64Array(nItems);
   const trending = new Float64Array(nItems);
   const byStore = lines.storeIds.map(() => new Float64Array(nItems));
+  const nCh = CHANNELS.length;
+  const byChannel = CHANNELS.map(() => new Float64Array(nItems));
+  const channel = lines.channel ?? new Uint8Array(n).fill(nCh);
   const segNames = segments ? [...new Set(segments.filter((s): s is Segment => s !== null))] : [];
   const bySeg = new Map<Segment, Float64Array>(segNames.map((s) => [s, new Float64Array(nItems)]));
   // known customers: distinct (customer, item) and (store, customer, item) keys, sorted; guests count per line
   const pairKeys = new Float64Array(n);
   const storeKeys = new Float64Array(n);
+  const channelKeys = new Float64Array(n);
   let np = 0;
   let ns = 0;
+  let nc = 0;
   for (let p = 0; p < n; p++) {
     const i = lines.item[p];
     const c = lines.customer[p];
     const s = lines.store[p];
+    const ch = channel[p];
     trending[i] += Math.pow(2, -(now - lines.time[p]) / halfLifeMs);
     if (c < 0) {
       global[i]++;
       if (s >= 0) byStore[s][i]++;
+      if (ch < nCh) byChannel[ch][i]++;
       continue;
     }
     pairKeys[np++] = c * nItems + i;
     if (s >= 0) storeKeys[ns++] = (s * nCust + c) * nItems + i;
+    if (ch < nCh) channelKeys[nc++] = (ch * nCust + c) * nItems + i;
   }
   const pairs = pairKeys.subarray(0, np).sort();
   for (let p = 0; p < np; p++) {
@@ -165,11 +176,16 @@ export function popularLists(lines: PurchaseColumns, opts: PopularListsOptions):
     const seg = segments?.[Math.floor(pairs[p] / nItems)];
     if (seg) bySeg.get(seg)![i]++;
   }
-  const skeys = storeKeys.subarray(0, ns).sort();
-  for (let p = 0; p < ns; p++) {
-    if (p > 0 && skeys[p] === skeys[p - 1]) continue;
-    byStore[Math.floor(Math.floor(skeys[p] / nItems) / nCust)][skeys[p] % nItems]++;
-  }
+  // distinct (group, customer, item) keys counted once per group (store, channel)
+  const countDistinct = (keys: Float64Array, into: Float64Array[]) => {
+    const sorted = keys.sort();
+    for (let p = 0; p < sorted.length; p++) {
+      if (p > 0 && sorted[p] === sorted[p - 1]) continue;
+      into[Math.floor(Math.floor(sorted[p] / nItems) / nCust)][sorted[p] % nItems]++;
+    }
+  };
+  countDistinct(storeKeys.subarray(0, ns), byStore);
+  countDistinct(channelKeys.subarray(0, nc), byChannel);
   const ranked = (s: Float64Array): RankedList => {
     const t = topK(s, k);
     let m = k;
@@ -180,6 +196,8 @@ export function popularLists(lines: PurchaseColumns, opts: PopularListsOptions):
     global: ranked(global),
     trending: ranked(trending),
     byStore: Object.fromEntries(lines.storeIds.map((id, s) => [id, ranked(byStore[s])])),
+    // channels with no purchase get no list (serving then falls back to global)
+    byChannel: Object.fromEntries(CHANNELS.flatMap((ch, k) => (lines.channel && byChannel[k].some((x) => x > 0) ? [[ch, ranked(byChannel[k])]] : []))),
     bySegment: Object.fromEntries([...bySeg].map(([seg, s]) => [seg, ranked(s)])),
   };
 }

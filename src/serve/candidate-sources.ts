@@ -7,7 +7,7 @@
  */
 import type { LoadedModel } from '../cache/model-source.js';
 import type { RankedList, TopKLists } from '../core/bundle.js';
-import type { Segment } from '../core/records.js';
+import type { Channel, Segment } from '../core/records.js';
 import type { ItemFilter } from './item-filter.js';
 import type { Reason } from './rec-list.js';
 import { SimdScorer } from './simd-scorer.js';
@@ -35,12 +35,16 @@ export function fromRanked(list: RankedList | undefined, filter: ItemFilter, lim
   return out;
 }
 
-/** Popular items: in the store's list when asked and known, else in the segment's, else global. */
+/**
+ * Popular items: in the store's list when asked and known, else in the segment's, else global. The
+ * global list is the asking channel's when it is given and the bundle has one (best sellers in the
+ * app for the app), followed by the global list to fill what the channel's list cannot.
+ */
 export function popular(
   model: LoadedModel,
   filter: ItemFilter,
   limit: number,
-  scope: { store?: string; segment?: Segment | null; category?: string | null } = {},
+  scope: { store?: string; segment?: Segment | null; category?: string | null; channel?: Channel } = {},
 ): Candidate[] {
   const p = model.popular;
   if (scope.store && p.byStore[scope.store]) {
@@ -56,7 +60,12 @@ export function popular(
     const inCategory = { accepts: (i: number) => model.itemCategories[i] === category && filter.accepts(i) } as ItemFilter;
     return fromRanked(p.global, inCategory, limit, () => ({ type: 'popular', scope: 'global', category }));
   }
-  return fromRanked(p.global, filter, limit, () => ({ type: 'popular', scope: 'global' }));
+  const global = fromRanked(p.global, filter, limit, () => ({ type: 'popular', scope: 'global' }));
+  const channel = scope.channel;
+  const list = channel ? p.byChannel?.[channel] : undefined;
+  if (!channel || !list?.items.length) return global;
+  // callers add candidates in order and skip repeats, so the global ones only fill after the channel's
+  return [...fromRanked(list, filter, limit, () => ({ type: 'popular', scope: 'channel', channel })), ...global];
 }
 
 /** Row i of a top-K list. */

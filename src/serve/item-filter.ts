@@ -12,7 +12,7 @@ export interface ListOptions {
   limit: number;
   /** Only items in stock in this store. */
   store?: string;
-  /** The channel asking (validated and accepted for clients and logs; the bundle has no per-channel catalogue, so results do not depend on it). */
+  /** The channel asking: the popular steps use that channel's best sellers (then global), see candidate-sources.ts popular. */
   channel?: Channel;
   /** Only items of these categories. */
   category?: string[];

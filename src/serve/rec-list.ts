@@ -2,14 +2,14 @@
  * The shape of every recommendation list the service returns (the v1 contract):
  * `{ items: [{ sku, score, reason }], model: { version, source }, fallback }`.
  */
-import type { Segment } from '../core/records.js';
+import type { Channel, Segment } from '../core/records.js';
 
 /** Why an item is in the list, machine-readable so clients can say "because you bought ...". */
 export type Reason =
   | { type: 'similar_to'; sku: string }
   | { type: 'bought_with'; sku: string }
   | { type: 'because_you_bought'; sku: string }
-  | { type: 'popular'; scope: 'global' | 'store' | 'segment'; store?: string; segment?: Segment; category?: string }
+  | { type: 'popular'; scope: 'global' | 'store' | 'segment' | 'channel'; store?: string; segment?: Segment; channel?: Channel; category?: string }
   | { type: 'buy_again'; lastPurchased: string; expectedInDays: number | null; purchases: number }
   | { type: 'personal' };
 

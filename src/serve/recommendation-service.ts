@@ -227,12 +227,12 @@ export class RecommendationService {
     };
   }
 
-  /** Popular fallbacks that use no personal data: store list when asked, then global. */
+  /** Popular fallbacks that use no personal data: store list when asked, then the channel's, then global. */
   private addPopular(b: ListBuilder, options: ListOptions, segment?: Segment | null): void {
     if (b.remaining > 0 && (options.store || segment)) {
-      b.add('popular', popular(b.model, b.filter, b.remaining, { store: options.store, segment }));
+      b.add('popular', popular(b.model, b.filter, b.remaining, { store: options.store, segment, channel: options.channel }));
     }
-    if (b.remaining > 0) b.add('popular', popular(b.model, b.filter, b.remaining));
+    if (b.remaining > 0) b.add('popular', popular(b.model, b.filter, b.remaining, { channel: options.channel }));
   }
 
   /** The customer's history as item indices, most recent first, and the record when the cache has it. */
@@ -342,13 +342,13 @@ export class RecommendationService {
         } else failure ??= 'no_history';
       } else if (step === 'segment') {
         if (options.store || record?.segment) {
-          b.add('popular', popular(model, b.filter, b.remaining, { store: options.store, segment: record?.segment }));
+          b.add('popular', popular(model, b.filter, b.remaining, { store: options.store, segment: record?.segment, channel: options.channel }));
         }
       } else {
-        b.add('popular', popular(model, b.filter, b.remaining));
+        b.add('popular', popular(model, b.filter, b.remaining, { channel: options.channel }));
       }
     }
-    if (b.remaining > 0) b.add('popular', popular(model, b.filter, b.remaining));
+    if (b.remaining > 0) b.add('popular', popular(model, b.filter, b.remaining, { channel: options.channel }));
     return this.finish('personal', b, 'factors', warnings, b.source === 'factors' ? null : failure, id !== customerId ? { customerId: id } : {});
   }
 

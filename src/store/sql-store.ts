@@ -248,7 +248,7 @@ export class SqlStore implements Store {
     const id = await this.canonicalCustomerId(customerId);
     if (id === null) return null;
     const [idents, orders, channels, revenue, segment, consent] = await Promise.all([
-      this.db.query<Identifier>('SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value', [id]),
+      this.identifiersOf(id),
       this.db.query<{ n: number; first: number | null; last: number | null }>(
         `SELECT count(*)::int AS n, ${EPOCH_MS('min(placed_at)')} AS first, ${EPOCH_MS('max(placed_at)')} AS last
            FROM orders WHERE customer_id = $1`,
@@ -269,7 +269,7 @@ export class SqlStore implements Store {
     const o = orders.rows[0];
     return {
       customerId: id,
-      identifiers: idents.rows.map((r) => ({ kind: r.kind, value: r.value })),
+      identifiers: idents,
       firstOrderAt: iso(o.first),
       lastOrderAt: iso(o.last),
       orders: o.n,
@@ -308,6 +308,34 @@ export class SqlStore implements Store {
       [id],
     );
     return r.rows.map((x) => x.sku);
+  }
+
+  async customerIds(customerId: string): Promise<string[]> {
+    const id = await this.canonicalCustomerId(customerId);
+    return id === null ? [] : this.idsOf(this.db, id);
+  }
+
+  async customerIdentifiers(customerId: string): Promise<Identifier[]> {
+    const id = await this.canonicalCustomerId(customerId);
+    return id === null ? [] : this.identifiersOf(id);
+  }
+
+  private async identifiersOf(id: string): Promise<Identifier[]> {
+    const r = await this.db.query<Identifier>('SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value', [id]);
+    return r.rows.map((x) => ({ kind: x.kind, value: x.value }));
+  }
+
+  async customerHistory(customerId: string): Promise<HistoryLine[]> {
+    const id = await this.canonicalCustomerId(customerId);
+    if (id === null) return [];
+    const r = await this.db.query<HistoryLine>(
+      `SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+              ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
+         FROM orders o JOIN order_lines l ON l.order_id = o.id
+        WHERE o.customer_id = $1 ORDER BY o.placed_at, o.id, l.line_no`,
+      [id],
+    );
+    return r.rows;
   }
 
   /** The customer's id and every id merged into it. */

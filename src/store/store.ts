@@ -126,6 +126,12 @@ export interface Store {
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
   /** Skus the customer holds net of returns. */
   customerSkus(customerId: string): Promise<string[]>;
+  /** The surviving id of a customer id first, then every id merged into it; [] if unknown or erased. */
+  customerIds(customerId: string): Promise<string[]>;
+  /** The customer's identifiers (merges followed), by kind then value; [] if unknown or erased. */
+  customerIdentifiers(customerId: string): Promise<Identifier[]>;
+  /** Every line of the customer's orders (merges followed, returns included), in time order. */
+  customerHistory(customerId: string): Promise<HistoryLine[]>;
   mergeLog(customerId: string): Promise<MergeLogEntry[]>;
   /** Store id → skus with quantity > 0. */
   inventory(): Promise<Map<string, Set<string>>>;

@@ -11,7 +11,7 @@
  */
 import type { Csr } from '../core/csr.js';
 import { InvalidArgumentError, ModelFitError } from '../core/errors.js';
-import type { HistoryLine } from '../core/records.js';
+import { CHANNELS, type HistoryLine } from '../core/records.js';
 import type { TrainingData } from '../core/recommender.js';
 import { DEFAULT_WEIGHTING, type WeightingOptions, interactionWeight, lineContribution, weightingProblems } from './weighting.js';
 
@@ -24,6 +24,8 @@ export interface PurchaseColumns {
   order: Int32Array;
   /** Store index into Dataset.stores, −1 when none. */
   store: Int32Array;
+  /** Channel index into CHANNELS (src/core/records.ts), NO_CHANNEL when unknown. */
+  channel: Uint8Array;
   /** Epoch ms. */
   time: Float64Array;
   quantity: Float32Array;
@@ -110,6 +112,12 @@ const f64 = () => new Grow(new Float64Array(1024), (n) => new Float64Array(n));
 const f32 = () => new Grow(new Float32Array(1024), (n) => new Float32Array(n));
 
 const DAY_MS = 86_400_000;
+/** PurchaseColumns.channel of a line whose channel is none of CHANNELS. */
+export const NO_CHANNEL = 255;
+const channelIndex = (c: string) => {
+  const i = (CHANNELS as readonly string[]).indexOf(c);
+  return i < 0 ? NO_CHANNEL : i;
+};
 /** Orders remembered by id (per generation) while lines stream in. */
 const ORDER_WINDOW = 500_000;
 
@@ -136,6 +144,7 @@ export class DatasetBuilder {
   private readonly item = i32();
   private readonly order = i32();
   private readonly store = i32();
+  private readonly channel = i32();
   private readonly time = f64();
   private readonly qty = f32();
   private readonly price = f32();
@@ -217,6 +226,7 @@ export class DatasetBuilder {
       this.item.push(it);
       this.order.push(od);
       this.store.push(st);
+      this.channel.push(channelIndex(l.channel));
       this.time.push(l.time);
       this.qty.push(l.quantity);
       this.price.push(l.unitPrice);
@@ -394,11 +404,13 @@ export class DatasetBuilder {
       item: new Int32Array(np),
       order: new Int32Array(np),
       store: new Int32Array(np),
+      channel: new Uint8Array(np),
       time: new Float64Array(np),
       quantity: new Float32Array(np),
       unitPrice: new Float32Array(np),
     };
     const store = this.store.a;
+    const channel = this.channel.a;
     let guestLines = 0;
     for (let p = 0, j = 0; p < n; p++) {
       if (!(qty[p] > 0)) continue;
@@ -406,6 +418,7 @@ export class DatasetBuilder {
       purchases.item[j] = item[p];
       purchases.order[j] = order[p];
       purchases.store[j] = store[p];
+      purchases.channel[j] = channel[p];
       purchases.time[j] = time[p];
       purchases.quantity[j] = qty[p];
       purchases.unitPrice[j] = price[p];

@@ -1,0 +1,122 @@
+/**
+ * Purchase events (POST /v1/events/purchases): one order, recorded in the history store through the
+ * import path (identity resolution, merges, idempotent by order id), then the buyer's record in the
+ * model version in service refreshed at once (src/train/customer-refresh.ts: their whole history,
+ * training's weighting, ALS fold-in), so "recommended for you" and "buy it again" reflect the purchase
+ * before the next training run. No personalisation consent: recorded, no record written.
+ */
+import type { ModelSource } from '../cache/model-source.js';
+import { NotFoundError, UnavailableError } from '../core/errors.js';
+import type { Channel, Identifier, OrderLine } from '../core/records.js';
+import type { Store } from '../store/store.js';
+import { refreshCustomer } from '../train/customer-refresh.js';
+
+export interface PurchaseEvent {
+  orderId: string;
+  channel: Channel;
+  store?: string;
+  /** Epoch ms. */
+  time: number;
+  customerId?: string;
+  /** Normalised identifiers of the buyer. */
+  identifiers: Identifier[];
+  lines: { sku: string; quantity: number; unitPrice?: number }[];
+}
+
+/** Why the customer's record was not refreshed. */
+export type RefreshSkipped = 'no_model' | 'no_consent' | 'cache_unavailable';
+
+export interface PurchaseResult {
+  customerId: string;
+  orderId: string;
+  /** Lines newly recorded; 0 when the order was posted before. */
+  imported: number;
+  /** Lines already recorded (same order id and line position). */
+  duplicates: number;
+  /** Customers merged into this one because the event carried identifiers of several. */
+  merges: number;
+  /** The model version whose record was refreshed (null when none was). */
+  modelVersion: string | null;
+  /** The customer's record (history, buy-again data) was rewritten in that version. */
+  recordRefreshed: boolean;
+  /** The record carries a vector folded in from the history (false: no factors, or no sku of the model). */
+  vectorRefreshed: boolean;
+  refreshSkipped?: RefreshSkipped;
+}
+
+export interface PurchaseDeps {
+  store: Store;
+  source: ModelSource;
+  /** Forgets what this instance caches about these customer ids (see routes.ts invalidateCustomers). */
+  invalidate: (ids: string[]) => void;
+}
+
+/**
+ * Refreshes of one customer run one after another in this instance, so that the last one reads every
+ * order committed before it (across instances, a customer's next event or training settles a race).
+ */
+const refreshes = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const next = (refreshes.get(key) ?? Promise.resolve()).catch(() => undefined).then(run);
+  refreshes.set(key, next);
+  const forget = () => {
+    if (refreshes.get(key) === next) refreshes.delete(key);
+  };
+  next.then(forget, forget);
+  return next;
+}
+
+export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Promise<PurchaseResult> {
+  const { store, source } = deps;
+  // a known customer id joins the order by one of its identifiers: the import path resolves it back
+  const identifiers = [...e.identifiers];
+  if (e.customerId !== undefined) {
+    const known = await store.customerIdentifiers(e.customerId);
+    if (known.length === 0) throw new NotFoundError(`unknown customer ${e.customerId}`, { field: 'customerId', customerId: e.customerId });
+    identifiers.unshift(known[0]);
+  }
+  const lines: OrderLine[] = e.lines.map((l, i) => ({
+    orderId: e.orderId,
+    channel: e.channel,
+    storeId: e.store ?? null,
+    time: e.time,
+    identifiers,
+    sku: l.sku,
+    title: null,
+    category: null,
+    quantity: l.quantity,
+    unitPrice: l.unitPrice ?? 0,
+    cancels: null,
+    lineNo: i + 1,
+  }));
+  const imported = await store.importLines(lines);
+  const customerId = (await store.findCustomer(identifiers[0]))!;
+  deps.invalidate([...new Set([...(await store.customerIds(customerId)), ...(e.customerId ? [e.customerId] : [])])]);
+  const result: PurchaseResult = {
+    customerId,
+    orderId: e.orderId,
+    imported: imported.imported,
+    duplicates: imported.duplicates,
+    merges: imported.merges,
+    modelVersion: null,
+    recordRefreshed: false,
+    vectorRefreshed: false,
+  };
+
+  const model = source.current();
+  if (!model) return { ...result, refreshSkipped: 'no_model' };
+  const access = await store.customerAccess(customerId);
+  if (!access?.personalisation) return { ...result, refreshSkipped: 'no_consent' };
+  return oneAtATime(customerId, async (): Promise<PurchaseResult> => {
+    const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
+    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null);
+    try {
+      await source.putCustomer(customerId, refreshed.record, model);
+    } catch (err) {
+      // recorded in the store all the same (the source counts the cache error); posting again retries the refresh
+      if (err instanceof UnavailableError) return { ...result, refreshSkipped: 'cache_unavailable' };
+      throw err;
+    }
+    return { ...result, modelVersion: model.version, recordRefreshed: true, vectorRefreshed: refreshed.vector };
+  });
+}
