@@ -95,15 +95,25 @@ export interface ImportPlan {
 export const csvField = (v: string | null): string =>
   v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
 
-type OrderState = PlannedOrder & { index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number> };
-type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number };
+type OrderState = PlannedOrder & { index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number>; rowStart: string };
+type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number; field: string };
 
 /** A growable byte buffer written with TextEncoder.encodeInto (no intermediate strings kept). */
 class ByteWriter {
   private buf = new Uint8Array(1 << 16);
   private len = 0;
+  /** Text not encoded yet: rows are gathered a few hundred at a time, one encodeInto per group. */
+  private pending = '';
+  private pendingRows = 0;
   private static readonly utf8 = new TextEncoder();
   write(s: string): void {
+    this.pending += s;
+    if (++this.pendingRows === 256) this.flush();
+  }
+  private flush(): void {
+    const s = this.pending;
+    this.pending = '';
+    this.pendingRows = 0;
     // a UTF-16 code unit takes at most 3 bytes in UTF-8
     if (this.len + s.length * 3 > this.buf.length) {
       const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + s.length * 3));
@@ -114,6 +124,7 @@ class ByteWriter {
   }
   /** The bytes written, in a buffer of their own (transferable between threads). */
   take(): Uint8Array {
+    this.flush();
     const out = this.buf.slice(0, this.len);
     this.len = 0;
     return out;
@@ -154,8 +165,9 @@ export class PlanBuilder {
       if (!o) {
         o = {
           sourceId: l.orderId, channel: l.channel, storeId: l.storeId, time: l.time, identifiers: [],
-          index: this.orders.size, id: this.ids.idFor(l.orderId), keys: new Set(), lastLineNo: -Infinity,
+          index: this.orders.size, id: this.ids.idFor(l.orderId), keys: new Set(), lastLineNo: -Infinity, rowStart: '',
         };
+        o.rowStart = `${o.id},`;
         this.orders.set(l.orderId, o);
       }
       this.o = o;
@@ -204,13 +216,13 @@ export class PlanBuilder {
     this.lineOrder[this.lines] = o.index;
     this.lineNos[this.lines] = lineNo;
     this.lines++;
-    this.bytes.write(`${o.id},${lineNo},${csvField(l.sku)},${l.quantity},${l.unitPrice},${csvField(l.cancels)}\n`);
-
     let p = this.products.get(l.sku);
     if (!p) {
-      p = { sku: l.sku, title: null, category: null, price: null, time: l.time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity };
+      p = { sku: l.sku, title: null, category: null, price: null, time: l.time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity, field: csvField(l.sku) };
       this.products.set(l.sku, p);
     }
+    this.bytes.write(`${o.rowStart}${lineNo},${p.field},${l.quantity},${l.unitPrice},${l.cancels === null ? '' : csvField(l.cancels)}\n`);
+
     if (l.time > p.time) p.time = l.time;
     if (l.title !== null && l.title !== '' && l.time >= p.titleAt) {
       p.title = l.title;
