@@ -252,7 +252,10 @@ async function benchBundle(
       const bare = await o.runLoad({ ...load, url: o.bareUrl, requests: [{ method: 'GET', path: '/bare' }] });
       const res = await o.runLoad({ ...load, url: svc.url, requests });
       endpoints[name] = { ...res, pctOfBare: (100 * res.rps) / bare.rps, bare };
-      o.log(`    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99} ms; ${name} ${res.rps.toFixed(0)} req/s p50 ${res.p50} ms p99 ${res.p99} ms (${endpoints[name].pctOfBare.toFixed(0)}%)`);
+      o.log(
+        `    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99.toFixed(1)} ms ${bare.cpuUsPerReq.toFixed(0)} CPU µs/req; ` +
+          `${name} ${res.rps.toFixed(0)} req/s p50 ${res.p50.toFixed(1)} ms p99 ${res.p99.toFixed(1)} ms ${res.cpuUsPerReq.toFixed(0)} CPU µs/req (${endpoints[name].pctOfBare.toFixed(0)}%)`,
+      );
     }
   } finally {
     await svc.close();
@@ -379,14 +382,28 @@ runCli(async () => {
     return;
   }
   process.stdout.write(`load generator: ${loader.name}${loader.name === 'wrk' ? ' (1 thread)' : ' (child process)'}, ${o.connections} connections, ${o.seconds} s per endpoint\n`);
-  const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'non-2xx']];
+  const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'CPU µs/req', 'bare CPU µs', 'non-2xx']];
+  const ms = (x: number) => x.toFixed(1);
   for (const r of rounds) {
     for (const [name, e] of Object.entries(r.endpoints)) {
-      rows.push([r.bundle, String(r.items), name, e.rps.toFixed(0), e.bare.rps.toFixed(0), e.pctOfBare.toFixed(0), String(e.p50), String(e.p99), String(e.bare.p99), String(e.non2xx + e.errors)]);
+      rows.push([
+        r.bundle,
+        String(r.items),
+        name,
+        e.rps.toFixed(0),
+        e.bare.rps.toFixed(0),
+        e.pctOfBare.toFixed(0),
+        ms(e.p50),
+        ms(e.p99),
+        ms(e.bare.p99),
+        e.cpuUsPerReq.toFixed(0),
+        e.bare.cpuUsPerReq.toFixed(0),
+        String(e.non2xx + e.errors),
+      ]);
     }
   }
   for (const r of rounds) {
-    if (r.personalCold) rows.push([r.bundle, String(r.items), `personal, cold (${r.personalCold.n} customers, 8 concurrent)`, '', '', '', r.personalCold.p50.toFixed(1), r.personalCold.p99.toFixed(1), '', '']);
+    if (r.personalCold) rows.push([r.bundle, String(r.items), `personal, cold (${r.personalCold.n} customers, 8 concurrent)`, '', '', '', ms(r.personalCold.p50), ms(r.personalCold.p99), '', '', '', '']);
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(w[i])).join('  ') + '\n');

@@ -3,7 +3,9 @@
  * Node load generator takes a whole core from the server under test) or autocannon (Node, in a child
  * process) as the fallback when wrk is not installed. Both cycle through a prepared list of
  * requests (POST bodies included), run a 2 s warm-up, then the measured run, and report req/s,
- * p50/p99 latency in ms, non-2xx responses and socket errors.
+ * p50/p99 latency in ms, non-2xx responses and socket errors, and the CPU time this process (the
+ * one serving, in bench:serve) spent per request during the measured run: a figure that, unlike
+ * req/s, barely depends on what else runs on the machine.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +34,14 @@ export interface LoadResult {
   p99: number;
   non2xx: number;
   errors: number;
+  /** CPU µs (user + system) of this process per request answered in the measured run. */
+  cpuUsPerReq: number;
 }
+
+const cpuNow = () => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
 
 const WARMUP_S = 2;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -108,8 +117,8 @@ interface WrkOut {
   socket: number;
 }
 
-/** Parses the done() line of wrkScript out of wrk's stdout. */
-export function parseWrk(stdout: string): LoadResult {
+/** Parses the done() line of wrkScript out of wrk's stdout (cpuUsPerReq from the CPU µs given). */
+export function parseWrk(stdout: string, cpuUs: number): LoadResult {
   const line = stdout.split('\n').find((l) => l.startsWith('WRK_RESULT '));
   if (!line) throw new Error(`wrk printed no result line:\n${stdout}`);
   const w = JSON.parse(line.slice('WRK_RESULT '.length)) as WrkOut;
@@ -119,14 +128,19 @@ export function parseWrk(stdout: string): LoadResult {
     p99: w.p99_us / 1000,
     non2xx: w.status,
     errors: w.socket,
+    cpuUsPerReq: cpuUs / Math.max(1, w.requests),
   };
 }
 
-function exec(file: string, args: string[]): Promise<string> {
+/** Runs a command, resolving to its stdout; onOutput sees the stdout so far after each chunk. */
+function exec(file: string, args: string[], onOutput?: (soFar: string) => void): Promise<string> {
   return new Promise((res, rej) => {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
+    child.stdout.on('data', (d) => {
+      out += d;
+      onOutput?.(out);
+    });
     child.on('error', rej);
     child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${file} exited ${code}:\n${out}`))));
   });
@@ -139,13 +153,18 @@ async function runWrk(wrk: string, load: Load): Promise<LoadResult> {
     writeFileSync(script, wrkScript(load));
     const args = (s: number) => ['-t1', `-c${load.connections}`, `-d${s}s`, '--timeout', '10s', '-s', script, load.url];
     await exec(wrk, args(WARMUP_S));
-    return parseWrk(await exec(wrk, args(load.seconds)));
+    const cpu = cpuNow();
+    const out = await exec(wrk, args(load.seconds));
+    return parseWrk(out, cpuNow() - cpu);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 // ---------- autocannon ----------
+
+/** The worker's line between warm-up and measured run. */
+const MEASURING = 'MEASURING';
 
 /** Child process (bench-serve.ts --worker FILE): autocannon cycling through the prepared requests. */
 export async function autocannonWorker(specFile: string): Promise<void> {
@@ -170,8 +189,9 @@ export async function autocannonWorker(specFile: string): Promise<void> {
       ],
     });
   await run(WARMUP_S);
+  process.stdout.write(`${MEASURING}\n`);
   const r = await run(load.seconds);
-  const out: LoadResult = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
+  const out = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, requests: r.requests.average * load.seconds };
   process.stdout.write(JSON.stringify(out));
 }
 
@@ -181,7 +201,13 @@ async function runAutocannon(load: Load): Promise<LoadResult> {
     const file = join(dir, 'load.json');
     writeFileSync(file, JSON.stringify(load));
     const tsx = join(here, '..', 'node_modules', '.bin', 'tsx');
-    return JSON.parse(await exec(tsx, [join(here, 'bench-serve.ts'), '--worker', file])) as LoadResult;
+    let cpu: number | null = null;
+    const out = await exec(tsx, [join(here, 'bench-serve.ts'), '--worker', file], (soFar) => {
+      if (cpu === null && soFar.includes(MEASURING)) cpu = cpuNow();
+    });
+    const cpuUs = cpuNow() - (cpu ?? cpuNow());
+    const { requests, ...r } = JSON.parse(out.slice(out.indexOf(MEASURING) + MEASURING.length)) as Omit<LoadResult, 'cpuUsPerReq'> & { requests: number };
+    return { ...r, cpuUsPerReq: cpuUs / Math.max(1, requests) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
