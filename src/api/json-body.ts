@@ -17,6 +17,7 @@ export function limitBytes(limit: string): number | null {
 }
 
 const PLAIN_TYPES = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8']);
+const isPlainType = (type: string | undefined) => type === 'application/json' || (type !== undefined && PLAIN_TYPES.has(type.toLowerCase()));
 
 /** An error the app's error handler maps like body-parser's (by `type` and `status`). */
 function bodyError(status: number, type: string, message: string): Error {
@@ -26,8 +27,10 @@ function bodyError(status: number, type: string, message: string): Error {
 /** body-parser's strict JSON: '' → {}, the first non-blank character must open an object or array. */
 export function parseStrictJson(text: string): unknown {
   if (text.length === 0) return {};
-  const first = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/.exec(text)?.[1];
-  if (first !== '{' && first !== '[') throw bodyError(400, 'entity.parse.failed', `Unexpected token in JSON body`);
+  if (text[0] !== '{' && text[0] !== '[') {
+    const first = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/.exec(text)?.[1];
+    if (first !== '{' && first !== '[') throw bodyError(400, 'entity.parse.failed', `Unexpected token in JSON body`);
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -48,8 +51,7 @@ export function jsonBody(options: { limit: string }): RequestHandler {
       Number.isInteger(length) &&
       length >= 0 &&
       length <= max &&
-      h['content-type'] !== undefined &&
-      PLAIN_TYPES.has(h['content-type'].toLowerCase()) &&
+      isPlainType(h['content-type']) &&
       !req.readableEnded;
     if (!plain) return general(req, res, next);
     const chunks: Buffer[] = [];
@@ -81,7 +83,7 @@ export function jsonBody(options: { limit: string }): RequestHandler {
         finish(err);
       }
     });
-    req.on('aborted', () => finish(bodyError(400, 'request.aborted', 'request aborted')));
+    // a client that goes away mid-body: 'error' (ECONNRESET "aborted"); nobody is left to answer
     req.on('error', (err) => finish(Object.assign(err, { status: 400, statusCode: 400 })));
   };
 }
