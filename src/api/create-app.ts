@@ -132,10 +132,10 @@ const serialised = new WeakMap<object, string>();
 /**
  * res.json(body) for a 200, with the same bytes and headers (Content-Type application/json;
  * charset=utf-8, Content-Length; no ETag: disabled) minus Express's generic send path; a frozen
- * body is serialised once. Other statuses take res.json.
+ * body is serialised once. Other statuses, or a type the handler set, take res.json.
  */
 function sendJson(req: Request, res: Response, body: unknown): void {
-  if (res.statusCode !== 200 || typeof body !== 'object' || body === null) {
+  if (res.statusCode !== 200 || typeof body !== 'object' || body === null || res.hasHeader('Content-Type')) {
     res.json(body);
     return;
   }
