@@ -18,7 +18,7 @@ interface Entry {
 export class ListCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(readonly maxEntries = 20_000) {}
+  constructor(readonly maxEntries = 10_000) {}
 
   /** The list cached under key when its inputs are the same objects (in the same order), else undefined. */
   get(key: string, inputs: readonly unknown[]): RecList | undefined {

@@ -44,7 +44,7 @@ export interface RecommendationServiceDeps {
   now?: () => number;
   /** Catalogues above this many items score factors over a candidate set (default FULL_SCAN_MAX_ITEMS). */
   fullScanMaxItems?: number;
-  /** Personal lists kept per instance (see ListCache; default 20,000, 0 = none). */
+  /** Personal lists kept per instance (see ListCache; default 10,000 like the record LRU, 0 = none). */
   listCacheSize?: number;
 }
 
@@ -161,7 +161,7 @@ export class RecommendationService {
 
   constructor(private readonly deps: RecommendationServiceDeps) {
     this.now = deps.now ?? Date.now;
-    this.lists = new ListCache(deps.listCacheSize ?? 20_000);
+    this.lists = new ListCache(deps.listCacheSize ?? 10_000);
   }
 
   /**
