@@ -18,25 +18,24 @@ import { tinyBundle } from './helpers/tiny-bundle.js';
 const NOW = Date.UTC(2026, 10, 1, 12);
 const IDS = { tea: 'c-tea', mug: 'c-mug', novec: 'c-novec' };
 
-/** A model source over tiny bundles whose version in service can be swapped. */
+/** A model source over tiny bundles whose version in service can be swapped (every call goes to the current one). */
 function swappableSource(): ModelSource & { swap(version: string): void } {
   let inner = staticModelSource(tinyBundle(IDS, NOW, 'tiny-1'));
   const listeners = new Set<(m: LoadedModel) => void>();
-  return {
-    current: () => inner.current(),
-    customer: (id, m) => inner.customer(id, m),
-    putCustomer: (id, r, m) => inner.putCustomer(id, r, m),
-    status: () => inner.status(),
-    onSwap(l) {
+  const source = {} as Record<string, unknown>;
+  for (const [key, value] of Object.entries(inner)) {
+    if (typeof value === 'function') source[key] = (...args: unknown[]) => (inner as unknown as Record<string, (...a: unknown[]) => unknown>)[key](...args);
+  }
+  return Object.assign(source as unknown as ModelSource, {
+    onSwap(l: (m: LoadedModel) => void) {
       listeners.add(l);
-      return () => listeners.delete(l);
+      return () => void listeners.delete(l);
     },
-    close: async () => {},
-    swap(version) {
+    swap(version: string) {
       inner = staticModelSource(tinyBundle(IDS, NOW, version));
       for (const l of listeners) l(inner.current()!);
     },
-  };
+  });
 }
 
 function world(options: { listCacheSize?: number; chain?: ChainStep[] } = {}) {
