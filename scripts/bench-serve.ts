@@ -6,12 +6,13 @@
  * throwaway prefix, starts the service in-process on a free port (real auth, logs formatted and
  * discarded, history store = a fresh PostgreSQL database from DATABASE_URL or the local server,
  * dropped after, or PGlite with --pglite; holding the sampled customers and their consent), and
- * loads it with autocannon from a child process, alongside a bare Express handler returning a fixed
- * JSON body in the same run (measured right before each endpoint, so both see the same machine load).
- * Prints req/s and p50/p99 per endpoint and as % of bare Express.
+ * loads it with wrk (one thread) when it is on PATH, else autocannon from a child process (--loader
+ * picks one; see load-generator.ts), alongside a bare Express handler returning a fixed JSON body in
+ * the same run (measured right before each endpoint, so both see the same machine load).
+ * Prints the load generator used, then req/s and p50/p99 per endpoint and as % of bare Express.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,10 +32,11 @@ import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
 import pg from 'pg';
+import { autocannonWorker, chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
   name: 'npm run bench:serve --',
-  summary: 'Load-tests the recommendation service against bare Express (autocannon, loopback).',
+  summary: 'Load-tests the recommendation service against bare Express (wrk or autocannon, loopback).',
   flags: {
     data: { type: 'string', placeholder: 'FILE', description: 'train on this file first (npm run train -- --data FILE)' },
     bundle: { type: 'string', placeholder: 'DIR', description: 'use this trained bundle (models/<version>)' },
@@ -45,72 +47,18 @@ const spec = defineCli({
     pglite: { type: 'boolean', description: 'history store = embedded PGlite (in the server process) instead of a fresh PostgreSQL database' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+    endpoints: { type: 'string', placeholder: 'LIST', description: 'only these endpoints (similar,personal,basket,session; default all)' },
+    loader: { type: 'string', choices: LOADERS, placeholder: 'NAME', description: 'load generator (default: wrk when on PATH, else autocannon)' },
     worker: { type: 'string', placeholder: 'FILE', description: '(internal) run one autocannon load from this JSON spec file' },
   },
   epilog: 'Exit codes: 0 ok, 1 failure, 2 bad usage.\nExample: npm run bench:serve -- --synthetic 10000,100000 --seconds 10',
 });
 
-interface Load {
-  url: string;
-  connections: number;
-  seconds: number;
-  requests: { method: 'GET' | 'POST'; path: string; body?: string }[];
-}
-interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-}
-
 const KEY = 'bench-key-0001';
+const HEADERS = { 'x-api-key': KEY, 'content-type': 'application/json' };
 
-/** Child process: autocannon cycling through the prepared requests. */
-async function worker(specFile: string): Promise<void> {
-  const specJson = readFileSync(specFile, 'utf8');
-  type Result = { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
-  const name: string = 'autocannon'; // untyped package: no @types
-  const { default: autocannon } = (await import(name)) as { default: (opts: unknown) => Promise<Result> };
-  const load = JSON.parse(specJson) as Load;
-  let n = 0;
-  const run = (seconds: number) =>
-    autocannon({
-      url: load.url,
-      connections: load.connections,
-      duration: seconds,
-      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
-      requests: [
-        {
-          setupRequest: (req: Record<string, unknown>) => {
-            const r = load.requests[n++ % load.requests.length];
-            return { ...req, method: r.method, path: r.path, body: r.body };
-          },
-        },
-      ],
-    });
-  await run(2);
-  const r = await run(load.seconds);
-  const out: LoadResult = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
-  process.stdout.write(JSON.stringify(out));
-}
-
+const ENDPOINTS = ['similar', 'personal', 'basket', 'session'];
 const here = dirname(fileURLToPath(import.meta.url));
-function runLoad(load: Load): Promise<LoadResult> {
-  return new Promise((res, rej) => {
-    const tsx = join(here, '..', 'node_modules', '.bin', 'tsx');
-    const file = join(mkdtempSync(join(tmpdir(), 'omnirec-load-')), 'load.json');
-    writeFileSync(file, JSON.stringify(load));
-    const child = spawn(tsx, [join(here, 'bench-serve.ts'), '--worker', file], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) => {
-      rmSync(dirname(file), { recursive: true, force: true });
-      if (code === 0) res(JSON.parse(out) as LoadResult);
-      else rej(new Error(`autocannon worker exited ${code}`));
-    });
-  });
-}
 
 // ---------- synthetic bundles ----------
 function rng(seed: number): () => number {
@@ -202,7 +150,17 @@ interface Round {
 async function benchBundle(
   bundle: ModelBundle,
   label: string,
-  o: { connections: number; seconds: number; customers: number; redisUrl: string; databaseUrl: string | null; bareUrl: string; log: (s: string) => void },
+  o: {
+    connections: number;
+    seconds: number;
+    customers: number;
+    redisUrl: string;
+    databaseUrl: string | null;
+    bareUrl: string;
+    runLoad: (load: Load) => Promise<LoadResult>;
+    only: ReadonlySet<string> | null;
+    log: (s: string) => void;
+  },
 ): Promise<Round> {
   const prefix = `omnirec-bench-${process.pid}`;
   const version = `bench-${Date.now()}`;
@@ -261,10 +219,11 @@ async function benchBundle(
   let cold: Round['personalCold'] = null;
   try {
     for (const [name, requests] of Object.entries(loads)) {
+      if (o.only && !o.only.has(name)) continue;
       // one request first: which source answers, and how long a cold request takes
       const first = requests[0];
       const t0 = performance.now();
-      const sample = await fetch(svc.url + first.path, { method: first.method, body: first.body, headers: { 'x-api-key': KEY, 'content-type': 'application/json' } });
+      const sample = await fetch(svc.url + first.path, { method: first.method, body: first.body, headers: HEADERS });
       const sb = (await sample.json()) as { model?: { source: string }; fallback?: boolean; fallbackReason?: string; items?: unknown[] };
       o.log(`  ${label}: ${name} sample: ${sample.status} source=${sb.model?.source} fallback=${sb.fallback}${sb.fallbackReason ? ` (${sb.fallbackReason})` : ''} items=${sb.items?.length} in ${(performance.now() - t0).toFixed(1)} ms`);
       if (name === 'personal') {
@@ -289,10 +248,14 @@ async function benchBundle(
       }
       // bare Express right before each endpoint, so that both see the same machine load
       o.log(`  ${label}: loading bare Express, then ${name} (${o.connections} connections, ${o.seconds} s each)`);
-      const bare = await runLoad({ url: o.bareUrl, connections: o.connections, seconds: o.seconds, requests: [{ method: 'GET', path: '/bare' }] });
-      const res = await runLoad({ url: svc.url, connections: o.connections, seconds: o.seconds, requests });
+      const load = { connections: o.connections, seconds: o.seconds, headers: HEADERS };
+      const bare = await o.runLoad({ ...load, url: o.bareUrl, requests: [{ method: 'GET', path: '/bare' }] });
+      const res = await o.runLoad({ ...load, url: svc.url, requests });
       endpoints[name] = { ...res, pctOfBare: (100 * res.rps) / bare.rps, bare };
-      o.log(`    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99} ms; ${name} ${res.rps.toFixed(0)} req/s p50 ${res.p50} ms p99 ${res.p99} ms (${endpoints[name].pctOfBare.toFixed(0)}%)`);
+      o.log(
+        `    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99.toFixed(1)} ms ${bare.cpuUsPerReq.toFixed(0)} CPU µs/req; ` +
+          `${name} ${res.rps.toFixed(0)} req/s p50 ${res.p50.toFixed(1)} ms p99 ${res.p99.toFixed(1)} ms ${res.cpuUsPerReq.toFixed(0)} CPU µs/req (${endpoints[name].pctOfBare.toFixed(0)}%)`,
+      );
     }
   } finally {
     await svc.close();
@@ -359,7 +322,7 @@ async function bareExpress(): Promise<{ url: string; close(): Promise<void> }> {
 
 runCli(async () => {
   const { flags } = parseCli(spec);
-  if (flags.worker) return worker(flags.worker);
+  if (flags.worker) return autocannonWorker(flags.worker);
   const sources = [flags.data, flags.bundle, flags.synthetic].filter(Boolean).length;
   if (sources > 1) throw new UsageError('give one of --data, --bundle, --synthetic');
   const log = (s: string) => {
@@ -367,7 +330,12 @@ runCli(async () => {
   };
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
   const databaseUrl = flags.pglite ? null : process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, redisUrl, databaseUrl, log };
+  const only = flags.endpoints ? new Set(flags.endpoints.split(',').map((s) => s.trim())) : null;
+  const bad = [...(only ?? [])].filter((e) => !ENDPOINTS.includes(e));
+  if (bad.length) throw new UsageError(`--endpoints: unknown ${bad.join(', ')} (one or more of ${ENDPOINTS.join(', ')})`);
+  const loader = chooseLoader(flags.loader);
+  log(`load generator: ${loader.name}`);
+  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, redisUrl, databaseUrl, runLoad: loader.run, only, log };
 
   const bundles: { label: string; load: () => Promise<ModelBundle> }[] = [];
   if (flags.bundle) {
@@ -410,17 +378,32 @@ runCli(async () => {
     await bareApp.close();
   }
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ connections: o.connections, seconds: o.seconds, rounds }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ loader: loader.name, connections: o.connections, seconds: o.seconds, rounds }, null, 2) + '\n');
     return;
   }
-  const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'non-2xx']];
+  process.stdout.write(`load generator: ${loader.name}${loader.name === 'wrk' ? ' (1 thread)' : ' (child process)'}, ${o.connections} connections, ${o.seconds} s per endpoint\n`);
+  const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'CPU µs/req', 'bare CPU µs', 'non-2xx']];
+  const ms = (x: number) => x.toFixed(1);
   for (const r of rounds) {
     for (const [name, e] of Object.entries(r.endpoints)) {
-      rows.push([r.bundle, String(r.items), name, e.rps.toFixed(0), e.bare.rps.toFixed(0), e.pctOfBare.toFixed(0), String(e.p50), String(e.p99), String(e.bare.p99), String(e.non2xx + e.errors)]);
+      rows.push([
+        r.bundle,
+        String(r.items),
+        name,
+        e.rps.toFixed(0),
+        e.bare.rps.toFixed(0),
+        e.pctOfBare.toFixed(0),
+        ms(e.p50),
+        ms(e.p99),
+        ms(e.bare.p99),
+        e.cpuUsPerReq.toFixed(0),
+        e.bare.cpuUsPerReq.toFixed(0),
+        String(e.non2xx + e.errors),
+      ]);
     }
   }
   for (const r of rounds) {
-    if (r.personalCold) rows.push([r.bundle, String(r.items), `personal, cold (${r.personalCold.n} customers, 8 concurrent)`, '', '', '', r.personalCold.p50.toFixed(1), r.personalCold.p99.toFixed(1), '', '']);
+    if (r.personalCold) rows.push([r.bundle, String(r.items), `personal, cold (${r.personalCold.n} customers, 8 concurrent)`, '', '', '', ms(r.personalCold.p50), ms(r.personalCold.p99), '', '', '', '']);
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(w[i])).join('  ') + '\n');

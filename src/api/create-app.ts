@@ -4,15 +4,16 @@
  * error-mapping middleware. No listening here (see src/server.ts), so tests drive it with supertest.
  */
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { ModelSource } from '../cache/model-source.js';
 import type { Store } from '../store/store.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
-import { type ApiKeys, requireScope } from './api-keys.js';
+import { type ApiKeys, admitted } from './api-keys.js';
 import { errorHandler, notFoundHandler, validationError } from './errors.js';
+import { jsonBody } from './json-body.js';
 import type { Logger } from './logger.js';
 import type { ModelAdmin } from './model-admin.js';
 import { openApiDocument } from './openapi.js';
@@ -95,39 +96,66 @@ export function createApp(deps: AppDeps): App {
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(requestLog(deps.logger, metrics));
-  app.use(express.json({ limit: deps.bodyLimit ?? '64kb' }));
+  // JSON bodies are read on the routes that take one (GETs skip the parser's checks)
+  const json = jsonBody({ limit: deps.bodyLimit ?? '64kb' });
 
+  const parse = (where: 'params' | 'query' | 'body', schema: RouteDef[typeof where], value: unknown) => {
+    if (!schema) return value;
+    const out = schema.safeParse(value ?? {});
+    if (!out.success) throw validationError(where, out.error);
+    return out.data;
+  };
   for (const r of routes) {
+    const keys = r.scopes ? deps.apiKeys : null;
+    const scopes = r.scopes ?? [];
+    // route tag (metrics, logs), API-key scopes, validation and the route's own handler in one layer
     const handler: RequestHandler = async (req, res) => {
-      const parse = (where: 'params' | 'query' | 'body', schema: RouteDef[typeof where], value: unknown) => {
-        if (!schema) return value;
-        const out = schema.safeParse(value ?? {});
-        if (!out.success) throw validationError(where, out.error);
-        return out.data;
-      };
+      res.locals.route = r.path;
+      if (!admitted(keys, scopes, req, res)) return;
       const params = parse('params', r.params, req.params);
       const query = parse('query', r.query, req.query);
       const body = r.method === 'get' ? undefined : parse('body', r.body, req.body);
       const out = await r.handler({ params, query, body, req, res });
-      if (out !== undefined) res.json(out);
+      if (out !== undefined) sendJson(req, res, out);
     };
-    const tagRoute: RequestHandler = (_req, res, next) => {
-      res.locals.route = r.path;
-      next();
-    };
-    app[r.method](expressPath(r.path), tagRoute, requireScope(r.scopes ? deps.apiKeys : null, r.scopes ?? []), handler);
+    if (r.body && r.method !== 'get') app[r.method](expressPath(r.path), json, handler);
+    else app[r.method](expressPath(r.path), handler);
   }
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return { app, service, metrics, access, routes, drain: () => void (draining = true) };
 }
 
+/** JSON of frozen bodies (shared lists, see src/serve/list-cache.ts), made once per object. */
+const serialised = new WeakMap<object, string>();
+
+/**
+ * res.json(body) for a 200, with the same bytes and headers (Content-Type application/json;
+ * charset=utf-8, Content-Length; no ETag: disabled) minus Express's generic send path; a frozen
+ * body is serialised once. Other statuses, or a type the handler set, take res.json.
+ */
+function sendJson(req: Request, res: Response, body: unknown): void {
+  if (res.statusCode !== 200 || typeof body !== 'object' || body === null || res.hasHeader('Content-Type')) {
+    res.json(body);
+    return;
+  }
+  let text = serialised.get(body);
+  if (text === undefined) {
+    text = JSON.stringify(body);
+    if (Object.isFrozen(body)) serialised.set(body, text);
+  }
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  if (req.method === 'HEAD') res.end();
+  else res.end(text);
+}
+
 /** Request id in/out (x-request-id), one JSON log line per request, latency histogram per route. */
 function requestLog(logger: Logger, metrics: ServiceMetrics): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
-    const given = req.get('x-request-id');
-    const reqId = given && REQ_ID.test(given) ? given : randomUUID();
+    const given = req.headers['x-request-id'];
+    const reqId = typeof given === 'string' && REQ_ID.test(given) ? given : randomUUID();
     res.locals.reqId = reqId;
     res.setHeader('x-request-id', reqId);
     res.on('finish', () => {

@@ -19,9 +19,13 @@ export function createLogger(
   base: Record<string, unknown> = {},
 ): Logger {
   const min = RANK[level];
+  const baseObjects = hasObject(base);
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, errorReplacer));
+    const line = { time: new Date().toISOString(), level: lvl, msg, ...base, ...fields };
+    // the replacer (errors as objects) only matters when some field is an object; without one
+    // JSON.stringify takes its fast path (the per-request line has only strings and numbers)
+    write(baseObjects || (fields && hasObject(fields)) ? JSON.stringify(line, errorReplacer) : JSON.stringify(line));
   };
   return {
     debug: (m, f) => emit('debug', m, f),
@@ -30,6 +34,14 @@ export function createLogger(
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger(level, write, { ...base, ...fields }),
   };
+}
+
+function hasObject(fields: Record<string, unknown>): boolean {
+  for (const k in fields) {
+    const v = fields[k];
+    if (typeof v === 'object' && v !== null) return true;
+  }
+  return false;
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

@@ -86,8 +86,14 @@ export function aggregateLists(
   reason: (seedSku: string) => Reason,
   seedWeights?: readonly number[],
 ): Candidate[] {
-  const score = new Map<number, number>();
-  const best = new Map<number, { seed: number; s: number }>();
+  // sums and strongest seeds in per-model scratch arrays (no Map, no object per item); the
+  // selection does not depend on the order items are offered in (ties go to the lower index)
+  const sc = scratchOf(model);
+  const { mark, epoch } = sc;
+  const sums = sc.sums ?? (sc.sums = new Float64Array(mark.length));
+  const bestSeed = sc.bestSeed ?? (sc.bestSeed = new Int32Array(mark.length));
+  const bestScore = sc.bestScore ?? (sc.bestScore = new Float64Array(mark.length));
+  const touched: number[] = [];
   for (let n = 0; n < seeds.length; n++) {
     const seed = seeds[n];
     if (seed < 0 || seed >= lists.indptr.length - 1) continue;
@@ -96,14 +102,27 @@ export function aggregateLists(
     for (let p = s; p < e; p++) {
       const j = lists.indices[p];
       const c = w * lists.scores[p];
-      score.set(j, (score.get(j) ?? 0) + c);
-      const b = best.get(j);
-      if (!b || c > b.s) best.set(j, { seed, s: c });
+      if (mark[j] !== epoch) {
+        mark[j] = epoch;
+        touched.push(j);
+        sums[j] = 0 + c;
+        bestSeed[j] = seed;
+        bestScore[j] = c;
+      } else {
+        sums[j] += c;
+        if (c > bestScore[j]) {
+          bestSeed[j] = seed;
+          bestScore[j] = c;
+        }
+      }
     }
   }
   const sel = new TopSelect(limit);
-  for (const [j, s] of score) if (sel.wouldAccept(s, j) && filter.accepts(j)) sel.push(s, j);
-  return sel.drain().map(({ id, score: s }) => ({ item: id, score: s, reason: reason(model.items[best.get(id)!.seed]) }));
+  for (const j of touched) {
+    const s = sums[j];
+    if (sel.wouldAccept(s, j) && filter.accepts(j)) sel.push(s, j);
+  }
+  return sel.drain().map(({ id, score: s }) => ({ item: id, score: s, reason: reason(model.items[bestSeed[id]]) }));
 }
 
 /**
@@ -189,21 +208,37 @@ function denseScores(y: Float32Array, k: number, n: number, x: Float32Array): Fl
   return out;
 }
 
-/** Per-model scratch for deduplicating candidates without allocation: an epoch mark per item. */
-const scratch = new WeakMap<LoadedModel, { mark: Uint32Array; epoch: number }>();
-
 /**
- * The candidate set for factor scoring on big catalogues, distinct items: neighbours of the seeds
- * (recent purchases or session items), then the head of the popular lists (store, global, trending).
+ * Per-model scratch for deduplicating and summing per item without allocation: an epoch mark per
+ * item (a fresh epoch per use: marks of earlier uses never match), and arrays aggregateLists sums
+ * into. Serving is single-threaded and every user finishes with it synchronously.
  */
-export function factorCandidates(model: LoadedModel, seeds: readonly number[], store?: string): Int32Array {
+interface Scratch {
+  mark: Uint32Array;
+  epoch: number;
+  sums?: Float64Array;
+  bestSeed?: Int32Array;
+  bestScore?: Float64Array;
+}
+const scratch = new WeakMap<LoadedModel, Scratch>();
+
+/** The model's scratch, with a fresh epoch. */
+function scratchOf(model: LoadedModel): Scratch {
   let sc = scratch.get(model);
   if (!sc) scratch.set(model, (sc = { mark: new Uint32Array(model.items.length), epoch: 0 }));
   if (++sc.epoch === 0xffffffff) {
     sc.mark.fill(0);
     sc.epoch = 1;
   }
-  const { mark, epoch } = sc;
+  return sc;
+}
+
+/**
+ * The candidate set for factor scoring on big catalogues, distinct items: neighbours of the seeds
+ * (recent purchases or session items), then the head of the popular lists (store, global, trending).
+ */
+export function factorCandidates(model: LoadedModel, seeds: readonly number[], store?: string): Int32Array {
+  const { mark, epoch } = scratchOf(model);
   const out: number[] = [];
   const add = (i: number) => {
     if (mark[i] !== epoch) {

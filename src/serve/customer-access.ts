@@ -7,6 +7,12 @@
  * never wait, and no answer older than the TTL is ever used: a consent withdrawal reaches every
  * instance within `ttlMs`. Store failures never throw: the answer is "store_unavailable", and
  * callers then serve non-personal results (consent unknown = no consent).
+ *
+ * The answer object itself is stable: resolve() returns the very same object for an id until the
+ * answer changes or invalidate() drops it, so results derived from it can be cached against its
+ * identity (RecommendationService's personal-list cache does): invalidate() is the one call that
+ * forgets everything this instance derived from a customer's data (after erasure, a consent change,
+ * a purchase event).
  */
 import type { Store } from '../store/store.js';
 
@@ -74,6 +80,8 @@ export class CustomerAccessCache {
       return { status: 'store_unavailable' };
     }
     if (generation !== this.generation) return access;
+    const prev = this.entries.get(customerId)?.access;
+    if (prev && sameAccess(prev, access)) access = prev;
     if (!this.entries.has(customerId) && this.entries.size >= this.options.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
@@ -83,7 +91,10 @@ export class CustomerAccessCache {
     return access;
   }
 
-  /** Forgets everything known about ids (after erasure or a consent change); no ids = everything. */
+  /**
+   * Forgets everything known about ids (after erasure, a consent change, a purchase event), and so
+   * every personal list cached for them; no ids = everything.
+   */
   invalidate(...customerIds: string[]): void {
     this.generation++;
     if (customerIds.length === 0) return this.entries.clear();
@@ -93,3 +104,6 @@ export class CustomerAccessCache {
     }
   }
 }
+
+const sameAccess = (a: CustomerAccess, b: CustomerAccess) =>
+  a.status === b.status && ('customerId' in a ? a.customerId : null) === ('customerId' in b ? b.customerId : null);

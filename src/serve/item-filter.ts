@@ -34,28 +34,43 @@ export interface ItemFilterParts {
 }
 
 /**
- * A set of item indices in [0, n) as one byte per item: building it from a customer's history and
- * testing it in a dense scan over every item cost far less than a Set<number> (measured on the
- * personal path). Indices outside [0, n) are never members and cannot be added.
+ * A set of item indices in [0, n): the first few members in a small array (similar items and
+ * basket lists exclude a handful of items: no per-request allocation of a catalogue-sized array,
+ * which at 100k items cost more than the rest of the request), then one byte per item (a
+ * customer's history, tested in a dense scan over every item: far cheaper than a Set<number>, as
+ * measured on the personal path). Indices outside [0, n) are never members and cannot be added.
  */
 export class ItemMarks {
-  private readonly mark: Uint8Array;
+  /** Members while there are at most SMALL of them; null once `mark` holds them. */
+  private few: number[] | null = [];
+  private mark: Uint8Array | null = null;
   size = 0;
+  private static readonly SMALL = 16;
 
-  constructor(n: number, items: Iterable<number> = []) {
-    this.mark = new Uint8Array(n);
+  constructor(
+    private readonly n: number,
+    items: Iterable<number> = [],
+  ) {
     for (const i of items) this.add(i);
   }
 
   has(i: number): boolean {
-    return this.mark[i] === 1;
+    if (this.mark) return this.mark[i] === 1;
+    return this.few!.includes(i);
   }
 
   add(i: number): this {
-    if (i >= 0 && i < this.mark.length && this.mark[i] === 0) {
+    if (!(i >= 0 && i < this.n) || this.has(i)) return this;
+    if (this.few && this.few.length < ItemMarks.SMALL) this.few.push(i);
+    else {
+      if (!this.mark) {
+        this.mark = new Uint8Array(this.n);
+        for (const j of this.few!) this.mark[j] = 1;
+        this.few = null;
+      }
       this.mark[i] = 1;
-      this.size++;
     }
+    this.size++;
     return this;
   }
 }

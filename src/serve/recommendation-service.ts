@@ -25,6 +25,7 @@ import {
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
 import type { ChainStep } from './fallback-chain.js';
 import { ItemFilter, type ListOptions } from './item-filter.js';
+import { ListCache } from './list-cache.js';
 import type { InventorySnapshot } from './inventory-snapshot.js';
 import type { FallbackReason, ListSource, RecItem, RecList } from './rec-list.js';
 
@@ -43,6 +44,8 @@ export interface RecommendationServiceDeps {
   now?: () => number;
   /** Catalogues above this many items score factors over a candidate set (default FULL_SCAN_MAX_ITEMS). */
   fullScanMaxItems?: number;
+  /** Personal lists kept per instance (see ListCache; default 10,000 like the record LRU, 0 = none). */
+  listCacheSize?: number;
 }
 
 /** A list being assembled from several sources in order. */
@@ -153,9 +156,12 @@ function popularityOf(model: LoadedModel): (item: number) => number {
 export class RecommendationService {
   private readonly grams = new WeakMap<LoadedModel, Float64Array>();
   private readonly now: () => number;
+  /** Personal lists, served again while model, access answer, record and stock set are the same objects. */
+  private readonly lists: ListCache;
 
   constructor(private readonly deps: RecommendationServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.lists = new ListCache(deps.listCacheSize ?? 10_000);
   }
 
   /**
@@ -163,6 +169,7 @@ export class RecommendationService {
    * and trend) off the request path: call on every swap, so the first request after it is not slow.
    */
   prepare(model: LoadedModel): void {
+    this.lists.clear();
     if (model.als) {
       this.gram(model);
       simdScorer(model);
@@ -327,6 +334,16 @@ export class RecommendationService {
     }
     const id = access.customerId;
     const { record, items: hist } = await this.history(model, id);
+    // A list depends only on the model, the access answer, the record, the options and the stock set,
+    // unless it falls back for a missing vector (then on the cache status) or lists owned items
+    // (excludePurchased=false: buy-again reasons depend on the time): cache the rest.
+    const cacheKey = record?.vector && options.excludePurchased !== false ? `${customerId}\u0000${JSON.stringify(options)}` : null;
+    const inputs = [model, access, record, options.store ? this.deps.inventory.inStock(options.store) : undefined];
+    const cached = cacheKey === null ? undefined : this.lists.get(cacheKey, inputs);
+    if (cached) {
+      if (cached.fallbackReason) this.deps.onFallback?.('personal', cached.fallbackReason);
+      return cached;
+    }
     const excluded = options.excludePurchased === false ? [] : hist;
     const { b, warnings } = this.builder(model, options, excluded);
     const seeds = hist.slice(0, RECENT_SEEDS);
@@ -349,7 +366,8 @@ export class RecommendationService {
       }
     }
     if (b.remaining > 0) b.add('popular', popular(model, b.filter, b.remaining, { channel: options.channel }));
-    return this.finish('personal', b, 'factors', warnings, b.source === 'factors' ? null : failure, id !== customerId ? { customerId: id } : {});
+    const list = this.finish('personal', b, 'factors', warnings, b.source === 'factors' ? null : failure, id !== customerId ? { customerId: id } : {});
+    return cacheKey === null ? list : this.lists.set(cacheKey, inputs, list);
   }
 
   /**
