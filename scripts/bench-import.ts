@@ -24,7 +24,7 @@ const spec = defineCli({
   flags: {
     data: { type: 'string', default: '../shared/data/online_retail.csv.gz', placeholder: 'FILE', description: 'CSV file (plain or gzipped)' },
     'database-url': { type: 'string', placeholder: 'URL', description: 'server to create the scratch database on [default: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test]' },
-    'batch-size': { type: 'int', default: 5000, description: 'order lines per store batch' },
+    'batch-size': { type: 'int', default: 20000, description: 'order lines per store batch' },
     pglite: { type: 'boolean', description: 'also run both on the embedded PGlite (in memory)' },
     worker: { type: 'string', default: 'auto', placeholder: 'auto|on|off', description: 'read and plan in a worker thread (auto: files of 4 MiB and more)' },
     reimport: { type: 'boolean', description: 'also time importing the same file a second time (idempotence: 0 new lines)' },

@@ -19,7 +19,7 @@ const spec = defineCli({
   flags: {
     json: { type: 'boolean', description: 'print one JSON summary document on stdout' },
     strict: { type: 'boolean', description: 'exit 1 if any row was rejected (after importing and reporting)' },
-    'batch-size': { type: 'int', default: 5000, description: 'order lines per database batch' },
+    'batch-size': { type: 'int', default: 20000, description: 'order lines per database batch' },
     'country-code': { type: 'string', placeholder: 'CC', description: 'country code for national phone numbers [default: DEFAULT_COUNTRY_CODE or 44]' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
   },

@@ -19,7 +19,7 @@ import { detectFile } from './read-data-file.js';
 import type { Reject } from './reject-reasons.js';
 
 export interface ImportOptions {
-  /** Lines per store batch (default 5,000). */
+  /** Lines per store batch (default 20,000). */
   batchSize?: number;
   /** Recorded in the summary: with strict, any rejection makes `ok` false (the CLI then exits 1). */
   strict?: boolean;
@@ -137,7 +137,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
     const tf = performance.now();
     const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
     const it = importBatches(path, {
-      batchSize: options.batchSize ?? 5_000,
+      batchSize: options.batchSize ?? 20_000,
       defaultCountryCode: options.defaultCountryCode,
       worker: options.worker,
       reserveOrderIds: (n) => store.reserveOrderIds(n),
