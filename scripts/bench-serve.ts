@@ -33,6 +33,7 @@ import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
 import pg from 'pg';
 import { autocannonWorker, chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
+import { mulberry32 } from '../src/core/random.js';
 
 const spec = defineCli({
   name: 'npm run bench:serve --',
@@ -61,16 +62,7 @@ const ENDPOINTS = ['similar', 'personal', 'basket', 'session'];
 const here = dirname(fileURLToPath(import.meta.url));
 
 // ---------- synthetic bundles ----------
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function syntheticBundle(nItems: number, nCustomers: number, k = 64, K = 50): ModelBundle {
   const r = rng(nItems);

@@ -23,6 +23,7 @@ import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { parseFallbackChain } from '../src/serve/fallback-chain.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
 import type { Store } from '../src/store/store.js';
+import { mulberry32 } from '../src/core/random.js';
 
 const spec = defineCli({
   name: 'npx tsx scripts/serve-check.ts',
@@ -38,16 +39,7 @@ const spec = defineCli({
 const KEY = 'check-key-0001';
 const NOW = Date.UTC(2026, 10, 1, 12);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 interface Req {
   method: 'GET' | 'POST';
