@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Identifier, OrderLine } from '../src/core/records.js';
 import { compareIds, groupIdentities, identifierKey, OrderIdAllocator, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
+import { plannedBatches } from '../src/ingest/import-batches.js';
 import { KnownProducts } from '../src/store/known-products.js';
 
 const email = (value: string): Identifier => ({ kind: 'email', value });
@@ -161,5 +162,36 @@ describe('OrderIdAllocator and COPY encoding', () => {
   it('quotes fields that need it and writes null cancels as an empty field', () => {
     const p = planImport([line('A', 1, [], 'a,"b"', { cancels: 'X 1' }), line('A', 2, [], ' lead', { quantity: -1.5, unitPrice: 0.25 })]);
     expect(new TextDecoder().decode(p.copy)).toBe('101,1,"a,""b""",1,2,X 1\n101,2," lead",-1.5,0.25,\n');
+  });
+});
+
+describe('plannedBatches (reader chunks → store batches)', () => {
+  const base = { format: 'canonical' as const, syntax: 'csv' as const, bytesRead: 0, totalBytes: 100 };
+  async function* source<T>(items: T[]) {
+    for (const i of items) yield i;
+  }
+  let next = 1;
+  const reserve = async (n: number) => Array.from({ length: n }, () => next++);
+
+  it('gathers inventory chunks into batches of batchSize, summing counters', async () => {
+    const inv = (rows: number, sku: string, bytesRead: number) => ({
+      ...base, bytesRead, kind: 'inventory' as const, rowsRead: rows + 1, rejects: [{ row: bytesRead, reason: 'missing_store' as const }], skipped: {},
+      inventory: Array.from({ length: rows }, (_, i) => ({ storeId: 'S', sku: `${sku}${i}`, quantity: 1 })),
+    });
+    const out = [];
+    for await (const b of plannedBatches(source([inv(2, 'a', 10), inv(2, 'b', 20), inv(2, 'c', 30), inv(1, 'd', 40)]), reserve, 5)) out.push(b);
+    expect(out.map((b) => (b.kind === 'inventory' ? b.inventory.length : -1))).toEqual([6, 1]);
+    expect(out[0]).toMatchObject({ rowsRead: 9, bytesRead: 30 });
+    expect(out[0].rejects.map((r) => r.row)).toEqual([10, 20, 30]);
+  });
+
+  it('cuts order lines into plans of exactly batchSize lines; an order split across them keeps its id', async () => {
+    const chunk = (lines: OrderLine[]) => ({ ...base, kind: 'orders' as const, rowsRead: lines.length, rejects: [], skipped: { non_product: 1 }, lines });
+    const out = [];
+    for await (const b of plannedBatches(source([chunk([line('A', 1, [], 'S'), line('A', 2, [], 'T')]), chunk([line('B', 1, [], 'S'), line('B', 2, [], 'T')])]), reserve, 3)) out.push(b);
+    const plans = out.map((b) => (b.kind === 'orders' ? b.plan : null)!);
+    expect(plans.map((p) => p.lineCount)).toEqual([3, 1]);
+    expect(plans[1].orderIds[0]).toBe(plans[0].orderIds[1]); // B continues under its id
+    expect(out.map((b) => b.skipped)).toEqual([{ non_product: 2 }, {}]);
   });
 });

@@ -9,6 +9,7 @@ import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { OrderIdAllocator, PlanBuilder, type ImportPlan } from '../store/import-plan.js';
 import { readDataFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
+import { addCounts } from './reject-reasons.js';
 
 export type PlannedOrderBatch = BatchBase & { kind: 'orders'; plan: ImportPlan };
 export type ImportBatch = PlannedOrderBatch | InventoryBatch | ConsentBatch;
@@ -38,8 +39,8 @@ const READ_CHUNK = 2_000;
 /**
  * Plans the order lines of read batches into store batches of `batchSize` lines, encoded under
  * reserved order ids (reserving a block of ids, or a chunk's need if larger, whenever the
- * allocator runs short); inventory and consent batches pass through. Counters (rows, rejects,
- * skips) travel with the store batch that holds their chunk's first lines.
+ * allocator runs short); inventory and consent rows are gathered into batches of `batchSize` as
+ * well. Counters (rows, rejects, skips) travel with the store batch that holds their chunk's first rows.
  */
 export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
   const ids = new OrderIdAllocator();
@@ -50,10 +51,14 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
     base = null;
     return b;
   };
+  let other: InventoryBatch | ConsentBatch | null = null;
   for await (const b of source) {
     if (b.kind !== 'orders') {
-      if (base !== null) yield take();
-      yield b;
+      other = other === null ? b : gather(other, b);
+      if ((other.kind === 'inventory' ? other.inventory : other.consent).length >= batchSize) {
+        yield other;
+        other = null;
+      }
       continue;
     }
     const { lines, kind: _kind, ...counts } = b;
@@ -68,13 +73,22 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
     }
   }
   if (base !== null && (builder.lineCount > 0 || base.rowsRead > 0)) yield take();
+  if (other !== null) yield other;
 }
 
 /** The counters of two consecutive read batches; progress from the later one. */
 function mergeCounts(a: BatchBase, b: BatchBase): BatchBase {
-  const skipped = { ...a.skipped };
-  for (const [k, v] of Object.entries(b.skipped) as [keyof typeof skipped, number][]) skipped[k] = (skipped[k] ?? 0) + v;
-  return { ...b, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped };
+  const { format, syntax, bytesRead, totalBytes } = b;
+  const skipped = addCounts({ ...a.skipped }, b.skipped);
+  return { format, syntax, bytesRead, totalBytes, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped };
+}
+
+/** Two consecutive inventory (or consent) batches of one file as one. */
+function gather(a: InventoryBatch | ConsentBatch, b: InventoryBatch | ConsentBatch): InventoryBatch | ConsentBatch {
+  const counts = mergeCounts(a, b);
+  if (a.kind === 'inventory' && b.kind === 'inventory') return { ...counts, kind: 'inventory', inventory: a.inventory.concat(b.inventory) };
+  if (a.kind === 'consent' && b.kind === 'consent') return { ...counts, kind: 'consent', consent: a.consent.concat(b.consent) };
+  throw new Error('gather: batches of different kinds');
 }
 
 /** The file's batches, planned, read on this thread or a worker (see ImportBatchOptions.worker). */

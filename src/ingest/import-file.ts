@@ -16,7 +16,7 @@ import type { Store } from '../store/store.js';
 import type { FileKind } from './detect-format.js';
 import { importBatches, type ImportBatch } from './import-batches.js';
 import { detectFile } from './read-data-file.js';
-import type { Reject } from './reject-reasons.js';
+import { addCounts, type Reject } from './reject-reasons.js';
 
 export interface ImportOptions {
   /** Lines per store batch (default 20,000). */
@@ -108,9 +108,6 @@ export async function expandImportPaths(paths: string[]): Promise<{ path: string
   return out.map(({ path, kind }) => ({ path, kind }));
 }
 
-const add = (into: Record<string, number>, from: Partial<Record<string, number>>) => {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + (v ?? 0);
-};
 
 /** Imports one file. */
 export async function importFile(store: Store, path: string, options: ImportOptions = {}): Promise<ImportSummary> {
@@ -155,7 +152,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
           fs.rejected[rej.reason] = (fs.rejected[rej.reason] ?? 0) + 1;
           if (summary.samples.length < maxSamples) summary.samples.push({ ...rej, file: path });
         }
-        add(fs.skipped, b.skipped);
+        addCounts(fs.skipped, b.skipped);
         if (b.kind === 'orders') {
           if (b.plan.lineCount) {
             const res = await store.importPlan(b.plan, { deferProductUpdates: true });
@@ -188,8 +185,8 @@ export async function importFiles(store: Store, paths: string[], options: Import
     summary.rows += fs.rows;
     summary.imported += fs.imported;
     summary.duplicates += fs.duplicates;
-    add(summary.rejected, fs.rejected);
-    add(summary.skipped, fs.skipped);
+    addCounts(summary.rejected, fs.rejected);
+    addCounts(summary.skipped, fs.skipped);
   }
   const totals = await store.totals();
   const rejectedCount = Object.values(summary.rejected).reduce((a, b) => a + b, 0);

@@ -29,3 +29,9 @@ export interface Reject {
 
 const skipSet = new Set<string>(SKIP_REASONS);
 export const isSkipReason = (s: string): s is SkipReason => skipSet.has(s);
+
+/** Adds counts by reason (or by any key) into `into`; returns it. */
+export function addCounts<K extends string>(into: Partial<Record<K, number>>, from: Partial<Record<K, number>>): Partial<Record<K, number>> {
+  for (const [k, v] of Object.entries(from) as [K, number | undefined][]) into[k] = (into[k] ?? 0) + (v ?? 0);
+  return into;
+}
