@@ -3,7 +3,7 @@
  * clients in the `x-api-key` header. Missing or unknown key → 401, a key without any of the
  * route's scopes → 403, both with a JSON body {error, message}.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, Response } from 'express';
 import { InvalidArgumentError } from '../core/errors.js';
 
 export const SCOPES = ['storefront', 'associate', 'events', 'admin'] as const;
@@ -60,11 +60,4 @@ export function admitted(keys: ApiKeys | null, scopes: readonly Scope[], req: Re
   }
   res.locals.scopes = held;
   return true;
-}
-
-/** Middleware admitting requests whose key holds one of `scopes` (auth null = disabled). */
-export function requireScope(keys: ApiKeys | null, scopes: readonly Scope[]): RequestHandler {
-  return (req, res, next) => {
-    if (admitted(keys, scopes, req, res)) next();
-  };
 }
