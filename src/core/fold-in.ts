@@ -37,6 +37,12 @@ export function gramMatrix(y: Float32Array, k: number): Float64Array {
  * by its Cholesky factor); b is overwritten by x. Throws if A is not positive definite.
  */
 export function choleskySolve(a: Float64Array, b: Float64Array, k: number): void {
+  choleskyFactor(a, k);
+  choleskySubstitute(a, b, k);
+}
+
+/** Overwrites the lower triangle of SPD `a` (k × k, row-major) with its Cholesky factor L. Throws if not positive definite. */
+export function choleskyFactor(a: Float64Array, k: number): void {
   for (let j = 0; j < k; j++) {
     let d = a[j * k + j];
     for (let p = 0; p < j; p++) d -= a[j * k + p] * a[j * k + p];
@@ -49,15 +55,19 @@ export function choleskySolve(a: Float64Array, b: Float64Array, k: number): void
       a[i * k + j] = s / d;
     }
   }
+}
+
+/** Solves L Lᵀ x = b in place, given the factor from choleskyFactor (lower triangle of `l`). */
+export function choleskySubstitute(l: Float64Array, b: Float64Array, k: number): void {
   for (let i = 0; i < k; i++) {
     let s = b[i];
-    for (let p = 0; p < i; p++) s -= a[i * k + p] * b[p];
-    b[i] = s / a[i * k + i];
+    for (let p = 0; p < i; p++) s -= l[i * k + p] * b[p];
+    b[i] = s / l[i * k + i];
   }
   for (let i = k - 1; i >= 0; i--) {
     let s = b[i];
-    for (let p = i + 1; p < k; p++) s -= a[p * k + i] * b[p];
-    b[i] = s / a[i * k + i];
+    for (let p = i + 1; p < k; p++) s -= l[p * k + i] * b[p];
+    b[i] = s / l[i * k + i];
   }
 }
 

@@ -7,31 +7,18 @@
  * blocks of `base` or fewer rows are inverted exactly in float64 (Cholesky).
  */
 import type * as TF from '@tensorflow/tfjs';
-import { choleskySolve } from '../core/fold-in.js';
+import { choleskyFactor, choleskySubstitute } from '../core/fold-in.js';
 
 /** Exact inverse of a small SPD matrix (row-major, n × n) in float64, column by column. */
 export function spdInverseExact(a: Float64Array, n: number): Float64Array {
   const out = new Float64Array(n * n);
   const l = Float64Array.from(a);
-  // factor once: choleskySolve factors in place; solve the first column with it, then reuse the factor
+  choleskyFactor(l, n);
   const e = new Float64Array(n);
-  e[0] = 1;
-  choleskySolve(l, e, n);
-  for (let r = 0; r < n; r++) out[r * n] = e[r];
-  for (let c = 1; c < n; c++) {
+  for (let c = 0; c < n; c++) {
     e.fill(0);
     e[c] = 1;
-    // forward and back substitution with the stored factor L (lower triangle of l)
-    for (let i = 0; i < n; i++) {
-      let s = e[i];
-      for (let p = 0; p < i; p++) s -= l[i * n + p] * e[p];
-      e[i] = s / l[i * n + i];
-    }
-    for (let i = n - 1; i >= 0; i--) {
-      let s = e[i];
-      for (let p = i + 1; p < n; p++) s -= l[p * n + i] * e[p];
-      e[i] = s / l[i * n + i];
-    }
+    choleskySubstitute(l, e, n);
     for (let r = 0; r < n; r++) out[r * n + c] = e[r];
   }
   return out;
