@@ -47,8 +47,8 @@ export interface PurchaseResult {
 export interface PurchaseDeps {
   store: Store;
   source: ModelSource;
-  /** Forgets what this instance caches about these customer ids (see routes.ts invalidateCustomers). */
-  invalidate: (ids: string[]) => void;
+  /** Forgets what this instance and every other caches about these customer ids (see routes.ts invalidateCustomers). */
+  invalidate: (ids: string[]) => Promise<void>;
 }
 
 /**
@@ -91,7 +91,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   }));
   const imported = await store.importLines(lines);
   const customerId = (await store.findCustomer(identifiers[0]))!;
-  deps.invalidate([...new Set([...(await store.customerIds(customerId)), ...(e.customerId ? [e.customerId] : [])])]);
+  const changed = [...new Set([...(await store.customerIds(customerId)), ...(e.customerId ? [e.customerId] : [])])];
   const result: PurchaseResult = {
     customerId,
     orderId: e.orderId,
@@ -102,7 +102,16 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     recordRefreshed: false,
     vectorRefreshed: false,
   };
+  try {
+    return await refreshRecord(deps, customerId, result);
+  } finally {
+    // once the record is rewritten (or not): an instance that forgets them now re-reads the new one
+    await deps.invalidate(changed);
+  }
+}
 
+/** Rewrites the buyer's record in the version in service, when there is one and they consented. */
+async function refreshRecord({ store, source }: PurchaseDeps, customerId: string, result: PurchaseResult): Promise<PurchaseResult> {
   const model = source.current();
   if (!model) return { ...result, refreshSkipped: 'no_model' };
   const access = await store.customerAccess(customerId);

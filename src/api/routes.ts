@@ -46,11 +46,15 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /**
  * Forgets what this instance caches about customers whose data just changed (a purchase event, an
- * erasure): their merge/consent answers. (Their records in the model source's LRU are overwritten by
- * putCustomer / eraseCustomers themselves.) Any further per-customer cache is to be invalidated here.
+ * erasure): their merge/consent answers (their records in the model source's LRU are overwritten by
+ * putCustomer / eraseCustomers themselves), then tells every other instance to forget them too
+ * (src/cache/customer-changes.ts). Call it once the change is written everywhere: an instance that
+ * hears of it re-reads the store and the cache. Any further per-customer cache is to be invalidated here.
  */
-export function invalidateCustomers(ctx: Pick<RouteContext, 'access'>, customerIds: readonly string[]): void {
-  if (customerIds.length) ctx.access.invalidate(...customerIds);
+export async function invalidateCustomers(ctx: Pick<RouteContext, 'access' | 'source'>, customerIds: readonly string[]): Promise<void> {
+  if (customerIds.length === 0) return;
+  ctx.access.invalidate(...customerIds);
+  await ctx.source.announceCustomers(customerIds);
 }
 
 export function buildRoutes(ctx: RouteContext): RouteDef[] {
@@ -189,7 +193,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
         // cache first: if it is down nothing is erased yet and a retry finds the customer again
         const { versions } = await ctx.source.eraseCustomers(ids);
         const erased = await ctx.store.eraseCustomer(customerId);
-        invalidateCustomers(ctx, [params.id, ...ids]);
+        await invalidateCustomers(ctx, [...new Set([params.id, ...ids])]);
         return { customerId, erased, versions };
       },
     }),

@@ -3,10 +3,14 @@
  * from the cache (one GET) behind an LRU. Swaps on announce, on reconnect (a publish may have happened
  * while the cache was unreachable) and on a slow pointer poll (safety net). A new version is built
  * completely before one reference is replaced, so a request that took current() never sees a mix.
+ * Customer changes announced by other instances (src/cache/customer-changes.ts) drop their records
+ * from the LRU; a read in flight when that happens answers what it got but does not cache it.
  */
+import { randomUUID } from 'node:crypto';
 import type { CustomerRecord } from '../core/bundle.js';
 import { UnavailableError } from '../core/errors.js';
 import { decodeCustomer, encodeCustomer } from './codec.js';
+import { announceCustomerChange, decodeCustomerChange } from './customer-changes.js';
 import { eraseFromCache } from './erasure.js';
 import type { CacheKeys } from './keys.js';
 import { loadModel } from './load-model.js';
@@ -38,8 +42,17 @@ export class CacheModelSource implements ModelSource {
   private readonly lru: Lru<string, CustomerRecord | null>;
   private readonly counters: CacheStats = emptyStats();
   private readonly listeners = new Set<(m: LoadedModel) => void>();
+  private readonly changeListeners = new Set<(ids: readonly string[]) => void>();
+  /** Tells this instance's customer-change messages from others'. */
+  private readonly instanceId = randomUUID();
+  /**
+   * Cache reads in flight per customer id. forget() marks them stale, so that a record read before a
+   * change (and answered after it) is not put back into the LRU for its whole age limit.
+   */
+  private readonly reads = new Map<string, Set<{ stale: boolean }>>();
   private chain: Promise<void> = Promise.resolve();
   private unsubscribe: (() => Promise<void>) | undefined;
+  private unsubscribeChanges: (() => Promise<void>) | undefined;
   private offHealth: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private wasDown = false;
@@ -56,16 +69,20 @@ export class CacheModelSource implements ModelSource {
     this.lru = new Lru(options.lruSize ?? 10_000, options.lruMaxAgeMs ?? 60_000);
   }
 
-  /** Subscribes to announces and loads the current version (a cache that is down is not an error). */
+  /** Subscribes to announces and customer changes and loads the current version (a cache that is down is not an error). */
   async start(): Promise<this> {
     this.unsubscribe = await this.cache.subscribe(this.keys.announce, (message) => this.refreshQuietly(message));
+    this.unsubscribeChanges = await this.cache.subscribe(this.keys.customerChanges, (message) => this.changed(message));
     this.offHealth = this.cache.onHealth((h) => {
       if (!h.ready) {
         this.wasDown = true;
         this.options.log?.('warn', 'model cache unreachable; serving the in-memory version', { detail: h.detail });
       } else if (this.wasDown) {
         this.wasDown = false;
-        this.options.log?.('info', 'model cache reachable again; re-reading the current pointer');
+        this.options.log?.('info', 'model cache reachable again; re-reading the current pointer, forgetting every customer');
+        // customer changes announced while disconnected were lost: forget every customer held
+        this.forget([]);
+        this.notifyChange([]);
         this.refreshQuietly();
       }
     });
@@ -154,6 +171,10 @@ export class CacheModelSource implements ModelSource {
       return null;
     }
     let record: CustomerRecord | null;
+    const read = { stale: false };
+    let inFlight = this.reads.get(customerId);
+    if (!inFlight) this.reads.set(customerId, (inFlight = new Set()));
+    inFlight.add(read);
     try {
       const buf = await this.cache.get(this.keys.customer(model.version, customerId));
       record = buf ? decodeCustomer(customerId, buf) : null;
@@ -165,13 +186,67 @@ export class CacheModelSource implements ModelSource {
         this.breakerDetail = `${this.consecutiveErrors} customer lookups failed in a row (${(e as Error).message}); retrying in ${this.options.breakerMs ?? 1000} ms`;
       }
       return null;
+    } finally {
+      inFlight.delete(read);
+      if (inFlight.size === 0 && this.reads.get(customerId) === inFlight) this.reads.delete(customerId);
     }
     this.consecutiveErrors = 0;
     this.breakerDetail = undefined;
     if (record) this.counters.cacheHits++;
     else this.counters.misses++;
-    if (this.model?.version === model.version) this.lru.set(lruKey, record);
+    if (this.model?.version === model.version && !read.stale) this.lru.set(lruKey, record);
     return record;
+  }
+
+  /** Drops these customers' records from the LRU (none: every customer) and keeps reads in flight from caching theirs. */
+  private forget(customerIds: readonly string[]): void {
+    if (customerIds.length === 0) {
+      this.lru.clear();
+      for (const inFlight of this.reads.values()) for (const r of inFlight) r.stale = true;
+      return;
+    }
+    for (const id of customerIds) {
+      for (const r of this.reads.get(id) ?? []) r.stale = true;
+      if (this.model) this.lru.delete(`${this.model.version}\u0000${id}`);
+    }
+  }
+
+  /** A message on the customer-changes channel: another instance changed these customers. */
+  private changed(message: string): void {
+    const change = decodeCustomerChange(message);
+    if (!change) {
+      this.options.log?.('warn', 'ignoring a malformed customer-change message', { channel: this.keys.customerChanges });
+      return;
+    }
+    if (change.from === this.instanceId) return;
+    this.forget(change.ids);
+    this.notifyChange(change.ids);
+  }
+
+  private notifyChange(customerIds: readonly string[]): void {
+    for (const l of this.changeListeners) {
+      try {
+        l(customerIds);
+      } catch (e) {
+        this.options.log?.('error', 'onCustomersChanged listener failed', { error: (e as Error).message });
+      }
+    }
+  }
+
+  async announceCustomers(customerIds: readonly string[]): Promise<void> {
+    try {
+      await announceCustomerChange(this.cache, this.keys, { from: this.instanceId, ids: [...customerIds] });
+    } catch (e) {
+      this.options.log?.('warn', 'customer change not announced: other instances forget it within their TTLs', {
+        customers: customerIds.length,
+        error: (e as Error).message,
+      });
+    }
+  }
+
+  onCustomersChanged(listener: (customerIds: readonly string[]) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   async putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void> {
@@ -184,6 +259,7 @@ export class CacheModelSource implements ModelSource {
       this.counters.errors++;
       throw new UnavailableError(`model cache write failed: ${(e as Error).message}`, { customerId });
     }
+    this.forget([customerId]);
     this.lru.set(`${model.version}\u0000${customerId}`, record ? { ...record, customerId } : null);
   }
 
@@ -196,6 +272,7 @@ export class CacheModelSource implements ModelSource {
       this.counters.errors++;
       throw new UnavailableError(`model cache erasure failed: ${(e as Error).message}`, { customerIds });
     }
+    this.forget(customerIds);
     for (const v of new Set([...versions, ...(this.model ? [this.model.version] : [])])) {
       for (const id of customerIds) this.lru.set(`${v}\u0000${id}`, null);
     }
@@ -228,6 +305,7 @@ export class CacheModelSource implements ModelSource {
     if (this.timer) clearInterval(this.timer);
     this.offHealth?.();
     await this.unsubscribe?.().catch(() => undefined);
+    await this.unsubscribeChanges?.().catch(() => undefined);
     await this.chain.catch(() => undefined);
     if (this.options.ownsCache) await this.cache.close();
   }

@@ -6,6 +6,7 @@
  *   P:versions                    hash     V → JSON {version, createdAt, publishedAt, items, customers, bytes, digest}
  *   P:announce                    channel  PUBLISH V after every flip (publish and rollback)
  *   P:erased                      hash     erased customer id → ISO time: publish never writes their records
+ *   P:customer-changes            channel  JSON {from, ids} after a customer's data changed (src/cache/customer-changes.ts)
  *   P:{v:V}:meta                  string   JSON header: manifest, skus, categories, ALS scalars, blend, popular layout,
  *                                          sha256 of each blob below
  *   P:{v:V}:items                 blob     item factors (items × k float32)
@@ -26,7 +27,8 @@
  *    Publish writes them in batches that RedisCache splits by slot (one MSET per slot, auto-pipelined
  *    per master); verify counts them with EXISTS per slot; cleanup finds them with SCAN on every master;
  *  - P:current, P:versions and P:announce are single keys; the pointer flip is one MULTI with one key
- *    (SET P:current) and a PUBLISH, which a cluster broadcasts to subscribers on every node.
+ *    (SET P:current) and a PUBLISH, which a cluster broadcasts to subscribers on every node (as it does
+ *    P:customer-changes, which is published on its own).
  * Cleanup removes a version's keys with UNLINK in batches (per slot on a cluster).
  */
 import { assertVersion } from '../bundle/write-bundle.js';
@@ -42,6 +44,8 @@ export interface CacheKeys {
   announce: string;
   /** Erased customers (src/cache/erasure.ts). */
   erased: string;
+  /** Channel telling every instance to forget what it caches about some customers (src/cache/customer-changes.ts). */
+  customerChanges: string;
   blob(version: string, name: ItemBlob): string;
   complete(version: string): string;
   customer(version: string, customerId: string): string;
@@ -56,6 +60,7 @@ export function cacheKeys(prefix: string): CacheKeys {
     versions: `${prefix}:versions`,
     announce: `${prefix}:announce`,
     erased: `${prefix}:erased`,
+    customerChanges: `${prefix}:customer-changes`,
     blob: (v, name) => `${prefix}:{v:${checked(v)}}:${name}`,
     complete: (v) => `${prefix}:{v:${checked(v)}}:complete`,
     customer: (v, id) => `${prefix}:v:${checked(v)}:customer:${id}`,

@@ -174,6 +174,11 @@ export class MemoryCache implements VectorCache {
     this.store.writeMeta(key, Object.keys(h).length ? h : undefined);
   }
 
+  async publish(channel: string, message: string): Promise<void> {
+    this.check();
+    this.store.publish(channel, message);
+  }
+
   async setAndPublish(key: string, value: string, channel: string, message: string): Promise<void> {
     this.check();
     this.store.writeMeta(key, value);

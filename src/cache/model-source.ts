@@ -50,6 +50,17 @@ export interface ModelSource {
    * Returns the versions purged.
    */
   eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }>;
+  /**
+   * Tells every other instance that these customers' data changed (empty: every customer), so that
+   * they forget what they cache about them (src/cache/customer-changes.ts). Never throws: when the
+   * announce fails, the other instances' TTLs bound what they serve.
+   */
+  announceCustomers(customerIds: readonly string[]): Promise<void>;
+  /**
+   * Called when another instance announced a change, after this source dropped their records
+   * (empty: every customer, e.g. after a reconnect, as announces may have been missed).
+   */
+  onCustomersChanged(listener: (customerIds: readonly string[]) => void): () => void;
   status(): ModelSourceStatus;
   /** Called after each swap. */
   onSwap(listener: (model: LoadedModel) => void): () => void;
@@ -103,6 +114,9 @@ export function staticModelSource(bundle: ModelBundle, version?: string): ModelS
       for (const id of ids) customers.delete(id);
       return { versions: [model.version] };
     },
+    // one bundle in one process: nothing to tell, nobody to hear
+    async announceCustomers() {},
+    onCustomersChanged: () => () => {},
     status: () => ({ cache: 'ok', version: model.version, detail: 'static bundle in memory', lastSwapAt: swappedAt }),
     onSwap: () => () => {},
     async close() {},

@@ -256,6 +256,11 @@ export class RedisCache implements VectorCache {
     await this.bulk.hdel(key, field);
   }
 
+  /** On the fast connection: request paths publish (src/cache/customer-changes.ts), so it must fail fast too. */
+  async publish(channel: string, message: string): Promise<void> {
+    await this.fast.publish(channel, message);
+  }
+
   async setAndPublish(key: string, value: string, channel: string, message: string): Promise<void> {
     const results = await this.bulk.multi().set(key, value).publish(channel, message).exec();
     const failed = results?.find(([err]) => err);

@@ -38,6 +38,8 @@ export interface VectorCache {
   hashSet(key: string, field: string, value: string): Promise<void>;
   hashGetAll(key: string): Promise<Record<string, string>>;
   hashDelete(key: string, field: string): Promise<void>;
+  /** Publishes `message` on `channel` (PUBLISH) to every subscriber of the backend, in any process. */
+  publish(channel: string, message: string): Promise<void>;
   /** Sets `key` to `value` and publishes `message` on `channel`, atomically (MULTI SET PUBLISH EXEC). */
   setAndPublish(key: string, value: string, channel: string, message: string): Promise<void>;
   /**

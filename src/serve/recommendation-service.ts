@@ -162,6 +162,9 @@ export class RecommendationService {
   constructor(private readonly deps: RecommendationServiceDeps) {
     this.now = deps.now ?? Date.now;
     this.lists = new ListCache(deps.listCacheSize ?? 10_000);
+    // another instance changed these customers: the source dropped their records; their access answers
+    // go too, and with both objects replaced no cached list of theirs is served again (ListCache)
+    deps.source.onCustomersChanged((ids) => deps.access.invalidate(...ids));
   }
 
   /**
