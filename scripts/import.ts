@@ -6,7 +6,10 @@
 import { stat } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
-import { config } from '../src/config.js';
+import { announceCustomerChange } from '../src/cache/customer-changes.js';
+import { cacheKeys } from '../src/cache/keys.js';
+import { openVectorCache } from '../src/cache/open-vector-cache.js';
+import { type Config, config } from '../src/config.js';
 import { expandImportPaths, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import { openStore } from '../src/store/open-store.js';
 
@@ -53,6 +56,24 @@ function report(s: ImportSummary): string {
   return out.join('\n') + '\n';
 }
 
+/**
+ * Consent choices and merges change the answers serving instances keep for 30 s (merge + consent):
+ * tells every instance to forget every customer (the import does not list whom it touched), as a
+ * purchase event or an erasure does for its customers (src/cache/customer-changes.ts).
+ */
+async function tellServingInstances(cfg: Config): Promise<void> {
+  try {
+    const cache = await openVectorCache(cfg, { require: true });
+    try {
+      await announceCustomerChange(cache, cacheKeys(cfg.CACHE_PREFIX), { from: 'import', ids: [] });
+    } finally {
+      await cache.close();
+    }
+  } catch (e) {
+    process.stderr.write(`import: serving instances not told of the changes (${(e as Error).message}); they see them within 30 s\n`);
+  }
+}
+
 runCli(async () => {
   const { flags, positionals } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
@@ -81,6 +102,7 @@ runCli(async () => {
     bar.stop();
     await store.close();
   }
+  if (summary.merges > 0 || summary.files.some((f) => f.kind === 'consent' && f.imported > 0)) await tellServingInstances(cfg);
   if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stdout.write(report(summary));
   if (!summary.ok) {

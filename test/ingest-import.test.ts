@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryCache } from '../src/cache/memory-cache.js';
 import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
 import { importBatches } from '../src/ingest/import-batches.js';
 import { importFile, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
@@ -119,7 +120,8 @@ describe('reading and planning in a worker thread', () => {
 });
 
 describe('npm run import (embedded store in a data directory)', () => {
-  const env = { ...process.env, PGLITE_DIR: join(tmp, 'pglite'), DATABASE_URL: '' };
+  // the embedded cache in tmp: consent imports announce on it (never on a shared Redis)
+  const env = { ...process.env, PGLITE_DIR: join(tmp, 'pglite'), DATABASE_URL: '', REDIS_URL: '', REDIS_CLUSTER_NODES: '', CACHE_DIR: join(tmp, 'cache'), CACHE_PREFIX: 'imp' };
   const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'scripts/import.ts', ...args], { cwd: root, env });
   type Failed = { code: number; stdout: string; stderr: string };
 
@@ -139,6 +141,21 @@ describe('npm run import (embedded store in a data directory)', () => {
     // totals after both files: 2 + 3 customers, 4 + 5 products, 3 + 4 orders, 4 + 5 lines
     expect(s).toMatchObject({ customers: 5, products: 9, orders: 7, lines: 9 });
   }, 180_000); // two CLI runs, each starting the embedded PostgreSQL: slow on a loaded machine
+
+  it('a consent import tells serving instances to forget every customer (they cache consent answers)', async () => {
+    const server = new MemoryCache(env.CACHE_DIR, { isolated: true, pollMs: 20 }); // as the server process reads it
+    const heard: string[] = [];
+    const off = await server.subscribe('imp:customer-changes', (m) => heard.push(m));
+    try {
+      const { stdout } = await cli(fx('consent.csv'), '--quiet');
+      expect(stdout).toMatch(/consent/);
+      for (let i = 0; i < 250 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(heard.map((m) => JSON.parse(m))).toEqual([{ from: 'import', ids: [] }]);
+    } finally {
+      await off();
+      await server.close();
+    }
+  }, 120_000);
 
   it('bad usage exits 2; a missing file exits 1 with a message', async () => {
     const usage = (await cli().catch((e: Failed) => e)) as Failed;
