@@ -3,7 +3,8 @@
  * is served only while every input it was computed from is the *very same object* as at the time:
  * the model in service, the customer's access answer (CustomerAccessCache hands out one object per
  * id until the answer changes or invalidate() drops it), their record (the model source's LRU holds
- * one object per customer until putCustomer rewrites it, e.g. on a purchase event, or it ages out),
+ * one object per customer until putCustomer rewrites it, e.g. on a purchase event, another instance
+ * announces a change of that customer, or it ages out),
  * the store's in-stock set (replaced whole on each inventory refresh). Identity, not equality: a
  * list can never outlive the data it came from, with nothing to invalidate by hand besides
  * CustomerAccessCache.invalidate(). Lists are frozen (they are shared between responses).
