@@ -1,7 +1,7 @@
 /**
  * The Redis VectorCache (ioredis), on one Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES).
  * Three connections (three ioredis Cluster clients on a cluster, each with its connections to every master):
- *  - fast: per-request reads (GET); no offline queue and a short command timeout, so that when Redis
+ *  - fast: per-request reads (GET) and customer-change PUBLISHes; no offline queue and a short command timeout, so that when Redis
  *    is down or slow a lookup fails in milliseconds instead of waiting for a reconnect;
  *  - bulk: publishing and loading (MSET/MGET, SCAN, UNLINK, the MULTI of the pointer flip); long timeout;
  *  - sub: pub/sub (opened on first subscribe), resubscribes by itself after a reconnect.

@@ -5,7 +5,7 @@
  * PostgreSQL on every request (a miss costs one query: Store.customerAccess). An answer older than half the TTL
  * is still served while a background refresh runs (stale-while-revalidate), so active customers
  * never wait, and no answer older than the TTL is ever used: a consent withdrawal reaches every
- * instance within `ttlMs`. Store failures never throw: the answer is "store_unavailable", and
+ * instance within `ttlMs` at worst (at once when announced: src/cache/customer-changes.ts). Store failures never throw: the answer is "store_unavailable", and
  * callers then serve non-personal results (consent unknown = no consent).
  *
  * The answer object itself is stable: resolve() returns the very same object for an id until the
