@@ -24,7 +24,7 @@ export const BREAKER_ERRORS = 3;
 export interface CacheModelSourceOptions {
   /** Customer records kept in process (0 = no LRU). */
   lruSize?: number;
-  /** Maximum age of an LRU entry (ms), so other instances' rewrites show up. */
+  /** Maximum age of an LRU entry (ms), so other instances' rewrites show up even when their announce is lost. */
   lruMaxAgeMs?: number;
   /** Re-read the pointer this often even without an announce (ms; 0 = never). */
   pointerPollMs?: number;
