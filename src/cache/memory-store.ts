@@ -29,7 +29,7 @@ export class Store {
   readonly emitter = new EventEmitter();
   private readonly parts = new Map<string, Partition>();
   private readonly meta = new Map<string, MetaValue>();
-  private readonly channelPolls = new Map<string, { offset: number; timer: NodeJS.Timeout; listeners: Set<(m: string) => void> }>();
+  private readonly channelPolls = new Map<string, ChannelPoll>();
   refs = 0;
 
   constructor(
@@ -171,7 +171,15 @@ export class Store {
       this.emitter.emit(channel, message);
       return;
     }
-    appendFileSync(this.file('channels', channel, '.log'), JSON.stringify(message) + '\n');
+    const f = this.file('channels', channel, '.log');
+    // a long-lived channel (customer changes: one line per purchase event) starts a fresh file past
+    // CHANNEL_ROTATE_BYTES; subscribers finish the old one through their open descriptor (see subscribe)
+    if (existsSync(f) && statSync(f).size >= CHANNEL_ROTATE_BYTES) {
+      const tmp = `${f}.${process.pid}.${randomBytes(4).toString('hex')}`;
+      writeFileSync(tmp, '');
+      renameSync(tmp, f);
+    }
+    appendFileSync(f, JSON.stringify(message) + '\n');
   }
 
   subscribe(channel: string, listener: (m: string) => void): () => void {
@@ -181,21 +189,9 @@ export class Store {
     }
     let poll = this.channelPolls.get(channel);
     if (!poll) {
-      const f = this.file('channels', channel, '.log');
-      const size = () => (existsSync(f) ? statSync(f).size : 0);
-      const state = { offset: size(), listeners: new Set<(m: string) => void>(), timer: undefined as unknown as NodeJS.Timeout };
+      const state: ChannelPoll = { tail: new ChannelTail(this.file('channels', channel, '.log')), listeners: new Set(), timer: undefined as unknown as NodeJS.Timeout };
       state.timer = setInterval(() => {
-        const s = size();
-        if (s < state.offset) state.offset = 0;
-        if (s === state.offset) return;
-        const text = readFileSync(f).subarray(state.offset, s).toString('utf8');
-        const end = text.lastIndexOf('\n') + 1;
-        state.offset += Buffer.byteLength(text.slice(0, end));
-        for (const line of text.slice(0, end).split('\n')) {
-          if (!line) continue;
-          const m = JSON.parse(line) as string;
-          for (const l of state.listeners) l(m);
-        }
+        for (const m of state.tail.read()) for (const l of state.listeners) l(m);
       }, this.pollMs);
       state.timer.unref();
       poll = state;
@@ -206,9 +202,93 @@ export class Store {
       poll.listeners.delete(listener);
       if (poll.listeners.size === 0) {
         clearInterval(poll.timer);
+        poll.tail.close();
         this.channelPolls.delete(channel);
       }
     };
+  }
+}
+
+/** A channel file past this size is replaced by an empty one at the next publish. */
+export const CHANNEL_ROTATE_BYTES = 1 << 20;
+
+interface ChannelPoll {
+  tail: ChannelTail;
+  listeners: Set<(m: string) => void>;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Follows a channel file like `tail -F`: reads only bytes not read yet, through an open descriptor,
+ * so that when a publisher replaces the file (rotation) the lines appended to the old one are still
+ * read before moving to the new one. Messages already in the file when following starts are not
+ * delivered (pub/sub semantics). A file replaced twice between two reads (over 1 MiB of messages
+ * within one poll interval) loses the middle one's messages, as Redis pub/sub loses messages to a
+ * disconnected subscriber: the customer caches' age limits stay the bound.
+ */
+export class ChannelTail {
+  private fd: number | null = null;
+  private ino = -1;
+  private offset = 0;
+  private partial = Buffer.alloc(0);
+
+  constructor(private readonly path: string) {
+    this.open(true);
+  }
+
+  private open(atEnd: boolean): void {
+    if (!existsSync(this.path)) return;
+    try {
+      this.fd = openSync(this.path, 'r');
+    } catch {
+      return;
+    }
+    const st = fstatSync(this.fd);
+    this.ino = st.ino;
+    this.offset = atEnd ? st.size : 0;
+    this.partial = Buffer.alloc(0);
+  }
+
+  /** The complete messages appended since the last call. */
+  read(): string[] {
+    const out: string[] = [];
+    if (this.fd === null) {
+      this.open(false);
+      if (this.fd === null) return out;
+    }
+    this.drain(out);
+    // replaced by a publisher: the old file is finished above, the new one is read from its start
+    let ino = -1;
+    try {
+      ino = statSync(this.path).ino;
+    } catch {
+      // removed: keep the old descriptor until a new file appears
+    }
+    if (ino !== -1 && ino !== this.ino) {
+      this.close();
+      this.open(false);
+      this.drain(out);
+    }
+    return out;
+  }
+
+  private drain(out: string[]): void {
+    const fd = this.fd!;
+    const size = fstatSync(fd).size;
+    if (size < this.offset) this.offset = size; // truncated in place: nothing to recover
+    if (size === this.offset) return;
+    const buf = Buffer.allocUnsafe(size - this.offset);
+    const n = readSync(fd, buf, 0, buf.length, this.offset);
+    this.offset += n;
+    const bytes = this.partial.length ? Buffer.concat([this.partial, buf.subarray(0, n)]) : buf.subarray(0, n);
+    const end = bytes.lastIndexOf(10) + 1;
+    this.partial = Buffer.from(bytes.subarray(end));
+    for (const line of bytes.subarray(0, end).toString('utf8').split('\n')) if (line) out.push(JSON.parse(line) as string);
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }
 
