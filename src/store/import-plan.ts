@@ -104,6 +104,8 @@ export interface EncodedLine {
   title: string | null;
   quantity: number;
   unitPrice: number;
+  /** The reader's slot for the product's state in the batch. */
+  product: ProductSlot;
   /** `copy[copyStart, copyEnd)`: the line's COPY row after the order id, `lineNo,sku,quantity,unitPrice,\n`. */
   copy: Uint8Array;
   copyStart: number;
@@ -115,7 +117,16 @@ export const csvField = (v: string | null): string =>
   v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
 
 type OrderState = PlannedOrder & { index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number>; rowStart: string };
-type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number; field: string };
+type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number; field: string | null };
+
+/**
+ * Where a reader keeps the batch's state of one product between its lines, so that encoded lines
+ * of a product find it without a lookup by sku (`batch`: the plan it belongs to).
+ */
+export interface ProductSlot {
+  batch: number;
+  state: object | null;
+}
 
 /** Writes a safe non-negative integer's decimal digits (as JS prints it) at `at`; returns the end. */
 export function writeInt(buf: Uint8Array, at: number, n: number): number {
@@ -198,6 +209,9 @@ export class PlanBuilder {
   private prevOrderId: string | undefined;
   private prevIds: Identifier[] | undefined;
   private o: OrderState | undefined;
+  private static batches = 0;
+  /** This batch's number, unique among all builders' (see ProductSlot). */
+  private batch = ++PlanBuilder.batches;
 
   constructor(private readonly ids: OrderIdAllocator) {}
 
@@ -219,6 +233,7 @@ export class PlanBuilder {
     }
     this.numberLine(o, lineNo);
     const p = this.product(l.sku, l.time);
+    p.field ??= csvField(l.sku);
     this.bytes.write(`${o.rowStart}${lineNo},${p.field},${l.quantity},${l.unitPrice},${l.cancels === null ? '' : csvField(l.cancels)}\n`);
     updateProduct(p, l.time, l.title, l.category, l.quantity, l.unitPrice);
   }
@@ -228,7 +243,14 @@ export class PlanBuilder {
     const o = this.order(l.orderId, 'web', null, l.time);
     this.identify(o, l.orderId, l.identifiers);
     this.numberLine(o, l.lineNo);
-    const p = this.product(l.sku, l.time);
+    const slot = l.product;
+    let p: ProductStateInBatch;
+    if (slot.batch === this.batch) p = slot.state as ProductStateInBatch;
+    else {
+      p = this.product(l.sku, l.time);
+      slot.batch = this.batch;
+      slot.state = p;
+    }
     this.bytes.writeRow(o.id, l.copy, l.copyStart, l.copyEnd);
     updateProduct(p, l.time, l.title, null, l.quantity, l.unitPrice);
   }
@@ -293,7 +315,7 @@ export class PlanBuilder {
   private product(sku: string, time: number): ProductStateInBatch {
     let p = this.products.get(sku);
     if (!p) {
-      p = { sku, title: null, category: null, price: null, time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity, field: csvField(sku) };
+      p = { sku, title: null, category: null, price: null, time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity, field: null };
       this.products.set(sku, p);
     }
     return p;
@@ -322,6 +344,7 @@ export class PlanBuilder {
     this.prevOrderId = undefined;
     this.prevIds = undefined;
     this.o = undefined;
+    this.batch = ++PlanBuilder.batches;
     return plan;
   }
 }
