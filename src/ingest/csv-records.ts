@@ -67,7 +67,8 @@ export function splitCsvRecord(text: string, sep = ','): string[] {
   }
 }
 
-function quoteCount(s: string): number {
+/** Double quotes in a line: an odd count leaves a quoted field open. */
+export function quoteCount(s: string): number {
   let c = 0;
   let i = s.indexOf('"');
   while (i >= 0) {

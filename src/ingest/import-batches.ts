@@ -8,7 +8,8 @@ import { statSync } from 'node:fs';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { OrderIdAllocator, PlanBuilder, type ImportPlan } from '../store/import-plan.js';
-import { readDataFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
+import { readDataFile, readImportFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
+import type { UciLineBatch } from './uci-bytes.js';
 import { addCounts } from './reject-reasons.js';
 
 export type PlannedOrderBatch = BatchBase & { kind: 'orders'; plan: ImportPlan };
@@ -42,7 +43,7 @@ const READ_CHUNK = 2_000;
  * allocator runs short); inventory and consent rows are gathered into batches of `batchSize` as
  * well. Counters (rows, rejects, skips) travel with the store batch that holds their chunk's first rows.
  */
-export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
+export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
   const ids = new OrderIdAllocator();
   const builder = new PlanBuilder(ids);
   let base: BatchBase | null = null;
@@ -53,7 +54,7 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
   };
   let other: InventoryBatch | ConsentBatch | null = null;
   for await (const b of source) {
-    if (b.kind !== 'orders') {
+    if (b.kind === 'inventory' || b.kind === 'consent') {
       other = other === null ? b : gather(other, b);
       if ((other.kind === 'inventory' ? other.inventory : other.consent).length >= batchSize) {
         yield other;
@@ -61,16 +62,19 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
       }
       continue;
     }
-    const { lines, kind: _kind, ...counts } = b;
-    if (ids.available < lines.length) ids.supply(await reserve(Math.max(ID_BLOCK, lines.length)));
+    const { lines: _lines, kind: _kind, ...counts } = b;
+    const n = b.lines.length;
+    if (ids.available < n) ids.supply(await reserve(Math.max(ID_BLOCK, n)));
     base = base === null ? counts : mergeCounts(base as BatchBase, counts);
-    for (const l of lines) {
-      builder.add(l);
+    for (let i = 0; i < n; i++) {
+      if (b.kind === 'orders') builder.add(b.lines[i]);
+      else b.lines.addTo(builder, i);
       if (builder.lineCount >= batchSize) {
         yield take();
         base = { ...counts, rowsRead: 0, rejects: [], skipped: {} };
       }
     }
+    if (b.kind === 'uci-lines') b.lines.release();
   }
   if (base !== null && (builder.lineCount > 0 || base.rowsRead > 0)) yield take();
   if (other !== null) yield other;
@@ -109,10 +113,15 @@ export async function* importBatches(path: string, options: ImportBatchOptions):
   yield* workerBatches(path, read, reserveOrderIds);
 }
 
-/** readDataFile in small chunks, planned into store batches of `options.batchSize` lines. */
-export function readAndPlan(path: string, options: ReadOptions, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
+/**
+ * The file read in small chunks, planned into store batches of `options.batchSize` lines: by
+ * readImportFile (Online Retail CSV read at the byte level), or with `byteLevel` false by
+ * readDataFile (the same batches: tests compare the two).
+ */
+export function readAndPlan(path: string, options: ReadOptions, reserve: ReserveOrderIds, byteLevel = true): AsyncGenerator<ImportBatch> {
   const batchSize = options.batchSize ?? 10_000;
-  return plannedBatches(readDataFile(path, { ...options, batchSize: Math.min(batchSize, READ_CHUNK) }), reserve, batchSize);
+  const read = { ...options, batchSize: Math.min(batchSize, READ_CHUNK) };
+  return plannedBatches(byteLevel ? readImportFile(path, read) : readDataFile(path, read), reserve, batchSize);
 }
 
 type WorkerMessage =

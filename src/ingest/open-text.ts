@@ -1,6 +1,7 @@
 /**
  * Opens a text file for streaming, plain or gzip (detected by the magic bytes 1f 8b,
- * whatever the name), and yields it as batches of lines with constant memory.
+ * whatever the name), and yields it as chunks of whole lines (bytes, or decoded lines) with
+ * constant memory.
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -16,16 +17,31 @@ export interface LineBatch {
   bytesRead: number;
 }
 
+/** Consecutive whole lines as bytes: the line feeds between them, not the one after the last. */
+export interface ByteLines {
+  bytes: Buffer;
+  /** Bytes of the file (compressed bytes for gzip) consumed so far. */
+  bytesRead: number;
+}
+
 export interface TextFile {
   path: string;
   gzip: boolean;
   /** Size of the file on disk. */
   totalBytes: number;
-  /** The file's lines in batches; can be iterated once. */
+  /** The file's lines in chunks of bytes (UTF-8, byte order mark removed); iterate this or `batches`, once. */
+  chunks: AsyncIterable<ByteLines>;
+  /** The file's lines in batches of strings; iterate this or `chunks`, once. */
   batches: AsyncIterable<LineBatch>;
 }
 
+export interface OpenOptions {
+  /** Bytes per read (per decompressed chunk for gzip): small values let tests cut lines at every position. */
+  chunkSize?: number;
+}
+
 const CHUNK = 1 << 20;
+const GUNZIP_CHUNK = 256 * 1024;
 
 /** Whether the file starts with the gzip magic bytes. */
 export async function isGzip(path: string): Promise<boolean> {
@@ -40,7 +56,7 @@ export async function isGzip(path: string): Promise<boolean> {
 }
 
 /** Opens a file as line batches. Throws NotFoundError when it does not exist. */
-export async function openText(path: string): Promise<TextFile> {
+export async function openText(path: string, options: OpenOptions = {}): Promise<TextFile> {
   let size: number;
   try {
     const st = await stat(path);
@@ -51,25 +67,22 @@ export async function openText(path: string): Promise<TextFile> {
     throw new NotFoundError(`cannot read ${path}: ${(e as Error).message}`, { path });
   }
   const gzip = await isGzip(path);
-  return { path, gzip, totalBytes: size, batches: lineBatches(path, gzip) };
+  const chunks = byteChunks(path, gzip, options.chunkSize);
+  return { path, gzip, totalBytes: size, chunks, batches: lineBatches(chunks) };
 }
 
-async function* lineBatches(path: string, gzip: boolean): AsyncGenerator<LineBatch> {
-  const raw = createReadStream(path, { highWaterMark: CHUNK });
-  const stream = gzip ? raw.pipe(createGunzip({ chunkSize: 256 * 1024 })) : raw;
+async function* byteChunks(path: string, gzip: boolean, chunkSize?: number): AsyncGenerator<ByteLines> {
+  const raw = createReadStream(path, { highWaterMark: gzip ? CHUNK : (chunkSize ?? CHUNK) });
+  const stream = gzip ? raw.pipe(createGunzip({ chunkSize: Math.max(64, chunkSize ?? GUNZIP_CHUNK) })) : raw;
   raw.on('error', (e) => stream.destroy(e));
   // bytes after the last line feed so far: a newline byte never occurs inside a multi-byte UTF-8
   // character, so text cut after one decodes on its own (Buffer's native decoder, no stream state)
   let carry: Buffer = Buffer.alloc(0);
-  let lineNo = 1;
   let first = true;
-  const decode = (bytes: Buffer): string => {
-    let text = bytes.toString('utf8');
-    if (first) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
-    return text;
+  const bom = (bytes: Buffer): Buffer => {
+    if (!first) return bytes;
+    first = false;
+    return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
   };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     const last = chunk.lastIndexOf(10);
@@ -79,15 +92,29 @@ async function* lineBatches(path: string, gzip: boolean): AsyncGenerator<LineBat
     }
     const head = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, last)]) : chunk.subarray(0, last);
     carry = Buffer.from(chunk.subarray(last + 1));
-    const lines = decode(head).split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const l = lines[i];
-      if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
-    }
-    yield { lines, firstLine: lineNo, bytesRead: raw.bytesRead };
+    yield { bytes: bom(head), bytesRead: raw.bytesRead };
+  }
+  // a last line without a line feed, unless it is empty (or only a carriage return)
+  const tail = bom(carry);
+  if (tail.length > 1 || (tail.length === 1 && tail[0] !== 13)) yield { bytes: tail, bytesRead: raw.bytesRead };
+}
+
+/** The lines of a byte chunk, each without its carriage return. */
+export function decodeLines(bytes: Buffer): string[] {
+  const lines = bytes.toString('utf8').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
+  }
+  return lines;
+}
+
+/** Byte chunks as batches of lines. */
+export async function* lineBatches(chunks: AsyncIterable<ByteLines>, firstLine = 1): AsyncGenerator<LineBatch> {
+  let lineNo = firstLine;
+  for await (const { bytes, bytesRead } of chunks) {
+    const lines = decodeLines(bytes);
+    yield { lines, firstLine: lineNo, bytesRead };
     lineNo += lines.length;
   }
-  let tail = decode(carry);
-  if (tail.charCodeAt(tail.length - 1) === 13) tail = tail.slice(0, -1);
-  if (tail !== '') yield { lines: [tail], firstLine: lineNo, bytesRead: raw.bytesRead };
 }

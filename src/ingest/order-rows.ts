@@ -53,49 +53,67 @@ const col = (fmt: DetectedFormat, ...names: string[]): number => {
 
 const UCI_CUSTOMER = /^(\d+)(?:\.0*)?$/;
 
-/** Online Retail (InvoiceNo…UnitPrice,CustomerID) and Online Retail II (Invoice…Price,Customer ID). */
-export function uciRowParser(fmt: DetectedFormat): OrderRowParser {
-  const width = fmt.header.length;
-  const cInv = col(fmt, 'invoiceno', 'invoice');
-  const cSku = col(fmt, 'stockcode');
-  const cDesc = col(fmt, 'description');
-  const cQty = col(fmt, 'quantity');
-  const cDate = col(fmt, 'invoicedate');
-  const cPrice = col(fmt, 'unitprice', 'price');
-  const cCust = col(fmt, 'customerid');
-  const counter = new LineCounter();
-  const accounts = new Map<string, Identifier[]>();
-  return (f) => {
-    if (f.length !== width) return 'malformed_row';
-    const orderId = detachString(f[cInv].trim());
+/**
+ * Online Retail (InvoiceNo…UnitPrice,CustomerID) and Online Retail II (Invoice…Price,Customer ID).
+ * The state (line numbers within orders, customer ids seen) is shared with the byte-level
+ * reader (uci-bytes.ts), which parses the common rows itself and hands the others to `parse`.
+ */
+export class UciRows {
+  readonly width: number;
+  readonly cInv: number;
+  readonly cSku: number;
+  readonly cDesc: number;
+  readonly cQty: number;
+  readonly cDate: number;
+  readonly cPrice: number;
+  readonly cCust: number;
+  readonly counter = new LineCounter();
+  private readonly accounts = new Map<string, Identifier[]>();
+
+  constructor(fmt: DetectedFormat) {
+    this.width = fmt.header.length;
+    this.cInv = col(fmt, 'invoiceno', 'invoice');
+    this.cSku = col(fmt, 'stockcode');
+    this.cDesc = col(fmt, 'description');
+    this.cQty = col(fmt, 'quantity');
+    this.cDate = col(fmt, 'invoicedate');
+    this.cPrice = col(fmt, 'unitprice', 'price');
+    this.cCust = col(fmt, 'customerid');
+  }
+
+  /** The buyer of a trimmed CustomerID cell: none for a guest ('' or NaN), null when malformed. */
+  identifiers(rawCust: string): Identifier[] | null {
+    if (rawCust === '' || rawCust.toLowerCase() === 'nan') return [];
+    let ids = this.accounts.get(rawCust);
+    if (ids === undefined) {
+      const m = UCI_CUSTOMER.exec(rawCust);
+      if (!m) return null;
+      ids = [{ kind: 'account', value: m[1] }];
+      if (this.accounts.size > 100_000) this.accounts.clear();
+      this.accounts.set(rawCust, ids);
+    }
+    return ids;
+  }
+
+  readonly parse: OrderRowParser = (f) => {
+    if (f.length !== this.width) return 'malformed_row';
+    const orderId = detachString(f[this.cInv].trim());
     if (orderId === '') return 'missing_order_id';
-    const lineNo = counter.next(orderId);
-    const sku = detachString(f[cSku].trim().toUpperCase());
+    const lineNo = this.counter.next(orderId);
+    const sku = detachString(f[this.cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
     if (isNonProduct(sku)) return 'non_product';
-    let quantity = num(f[cQty]);
+    let quantity = num(f[this.cQty]);
     if (Number.isNaN(quantity) || !Number.isFinite(quantity)) return 'bad_number';
     if (quantity === 0) return 'zero_quantity';
-    const unitPrice = num(f[cPrice]);
+    const unitPrice = num(f[this.cPrice]);
     if (!Number.isFinite(unitPrice)) return 'bad_number';
-    const time = parseTime(f[cDate]);
+    const time = parseTime(f[this.cDate]);
     if (Number.isNaN(time)) return 'bad_date';
-    const rawCust = f[cCust].trim();
-    let identifiers: Identifier[] = [];
-    if (rawCust !== '' && rawCust.toLowerCase() !== 'nan') {
-      let ids = accounts.get(rawCust);
-      if (ids === undefined) {
-        const m = UCI_CUSTOMER.exec(rawCust);
-        if (!m) return 'bad_identifier';
-        ids = [{ kind: 'account', value: m[1] }];
-        if (accounts.size > 100_000) accounts.clear();
-        accounts.set(rawCust, ids);
-      }
-      identifiers = ids;
-    }
-    const cancellation = orderId.charCodeAt(0) === 67 || orderId.charCodeAt(0) === 99; // C, c
-    if (cancellation && quantity > 0) quantity = -quantity;
-    const desc = cDesc >= 0 ? f[cDesc].trim() : '';
+    const identifiers = this.identifiers(f[this.cCust].trim());
+    if (identifiers === null) return 'bad_identifier';
+    if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
+    const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
     return {
       orderId,
       channel: 'web',
@@ -112,6 +130,12 @@ export function uciRowParser(fmt: DetectedFormat): OrderRowParser {
     };
   };
 }
+
+/** An Online Retail invoice starting with C is a cancellation (its quantities are returns). */
+export const isCancellation = (orderId: string): boolean => orderId.charCodeAt(0) === 67 || orderId.charCodeAt(0) === 99; // C, c
+
+/** The row parser of UciRows. */
+export const uciRowParser = (fmt: DetectedFormat): OrderRowParser => new UciRows(fmt).parse;
 
 const CHANNEL_SET = new Set<string>(CHANNELS);
 

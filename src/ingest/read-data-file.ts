@@ -13,35 +13,25 @@ import type { OrderLine } from '../core/records.js';
 import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, normaliseColumn, type DetectedFormat, type FileKind, type FormatName } from './detect-format.js';
 import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
 import { csvRecordBatches, recordFields, splitCsvRecord, type RecordBatch } from './csv-records.js';
-import { openText, type LineBatch } from './open-text.js';
-import { canonicalRowParser, uciRowParser } from './order-rows.js';
-import { isSkipReason, type Reject, type RejectReason, type SkipReason } from './reject-reasons.js';
+import { decodeLines, lineBatches, openText, type ByteLines, type LineBatch } from './open-text.js';
+import { canonicalRowParser, uciRowParser, UciRows } from './order-rows.js';
+import { ReadCounts, type BatchBase } from './read-counts.js';
+import { uciByteBatches, type UciLineBatch } from './uci-bytes.js';
 
 export interface ReadOptions {
   /** Most items per yielded batch (default 10,000). */
   batchSize?: number;
   /** Country calling code for national phone numbers (default "44"). */
   defaultCountryCode?: string;
+  /** Bytes per read (see OpenOptions.chunkSize). */
+  chunkSize?: number;
 }
 
-export interface BatchBase {
-  format: FormatName;
-  /** 'csv' or 'ndjson'. */
-  syntax: 'csv' | 'ndjson';
-  /** Data rows read in this batch (accepted + rejected + skipped). */
-  rowsRead: number;
-  rejects: Reject[];
-  skipped: Partial<Record<SkipReason, number>>;
-  /** File bytes consumed so far (compressed bytes for gzip), for progress. */
-  bytesRead: number;
-  totalBytes: number;
-}
+export type { BatchBase };
 export type OrderBatch = BatchBase & { kind: 'orders'; lines: OrderLine[] };
 export type InventoryBatch = BatchBase & { kind: 'inventory'; inventory: InventoryRow[] };
 export type ConsentBatch = BatchBase & { kind: 'consent'; consent: ConsentRow[] };
 export type DataBatch = OrderBatch | InventoryBatch | ConsentBatch;
-
-const RAW_MAX = 300;
 
 /** What a file holds, from its first line, without reading further. */
 export async function detectFile(path: string): Promise<{ kind: FileKind; format: FormatName; syntax: 'csv' | 'ndjson'; gzip: boolean }> {
@@ -134,30 +124,56 @@ async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: s
  * for a bad row (it becomes a reject); throws NotFoundError / InvalidArgumentError when the
  * file is missing, empty or of an unknown format.
  */
-export async function* readDataFile(path: string, options: ReadOptions = {}): AsyncGenerator<DataBatch> {
+export function readDataFile(path: string, options: ReadOptions = {}): AsyncGenerator<DataBatch> {
+  return readBatches(path, options, false) as AsyncGenerator<DataBatch>;
+}
+
+/**
+ * readDataFile for the import pipeline: Online Retail CSV files are read at the byte level
+ * (uci-bytes.ts), their order lines coming as UciLineBatch, with the same rows, rejects and
+ * batch boundaries as readDataFile's.
+ */
+export function readImportFile(path: string, options: ReadOptions = {}): AsyncGenerator<DataBatch | UciLineBatch> {
+  return readBatches(path, options, true);
+}
+
+async function* readBatches(path: string, options: ReadOptions, byteLevel: boolean): AsyncGenerator<DataBatch | UciLineBatch> {
   const batchSize = options.batchSize ?? 10_000;
-  const file = await openText(path);
-  const it = file.batches[Symbol.asyncIterator]();
+  const file = await openText(path, { chunkSize: options.chunkSize });
+  const it = file.chunks[Symbol.asyncIterator]();
   // find the header line
-  let firstBatch: LineBatch | undefined;
+  let chunk: ByteLines | undefined;
+  let lines: string[] = [];
+  let firstLine = 1;
   let headerIndex = -1;
   while (headerIndex < 0) {
     const r = await it.next();
     if (r.done) throw new InvalidArgumentError(`${path}: empty file`, { path });
-    firstBatch = r.value;
-    headerIndex = r.value.lines.findIndex((l) => l.trim() !== '');
+    firstLine += lines.length;
+    chunk = r.value;
+    lines = decodeLines(chunk.bytes);
+    headerIndex = lines.findIndex((l) => l.trim() !== '');
   }
-  const fb = firstBatch as LineBatch;
-  const { fmt, syntax } = headerOf(fb.lines[headerIndex], path);
+  const fc = chunk as ByteLines;
+  const { fmt, syntax } = headerOf(lines[headerIndex], path);
+  const counts = new ReadCounts(fmt.name, syntax, file.totalBytes);
+  const restChunks: AsyncIterable<ByteLines> = { [Symbol.asyncIterator]: () => it };
+  if (byteLevel && fmt.name === 'uci' && syntax === 'csv') {
+    // the chunk's lines after the header's, if any: from the byte after the header's line feed
+    let first: ByteLines | null = null;
+    if (headerIndex < lines.length - 1) {
+      let at = 0;
+      for (let i = 0; i <= headerIndex; i++) at = fc.bytes.indexOf(10, at) + 1;
+      first = { bytes: fc.bytes.subarray(at), bytesRead: fc.bytesRead };
+    }
+    yield* uciByteBatches(new UciRows(fmt), counts, batchSize, first, firstLine + headerIndex + 1, restChunks);
+    return;
+  }
   async function* rest(): AsyncGenerator<LineBatch> {
     // the NDJSON first line is data, the CSV first line is the header
     const skip = syntax === 'csv' ? headerIndex + 1 : headerIndex;
-    yield { lines: fb.lines.slice(skip), firstLine: fb.firstLine + skip, bytesRead: fb.bytesRead };
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
-    }
+    yield { lines: lines.slice(skip), firstLine: firstLine + skip, bytesRead: fc.bytesRead };
+    yield* lineBatches(restChunks, firstLine + lines.length);
   }
   const source: AsyncGenerator<RecordBatch & { bad?: number[]; badRaw?: string[] }> = syntax === 'csv' ? csvRecordBatches(rest()) : ndjsonRecordBatches(rest(), fmt.header);
   const opts = { defaultCountryCode: options.defaultCountryCode };
@@ -165,12 +181,8 @@ export async function* readDataFile(path: string, options: ReadOptions = {}): As
     fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
 
   let items: object[] = [];
-  let rejects: Reject[] = [];
-  let skipped: Partial<Record<SkipReason, number>> = {};
-  let rowsRead = 0;
-  let bytesRead = 0;
   const make = (): DataBatch => {
-    const base = { format: fmt.name, syntax, rowsRead, rejects, skipped, bytesRead, totalBytes: file.totalBytes };
+    const base = counts.take();
     const b: DataBatch =
       fmt.kind === 'orders'
         ? { ...base, kind: 'orders', lines: items as OrderLine[] }
@@ -178,31 +190,21 @@ export async function* readDataFile(path: string, options: ReadOptions = {}): As
           ? { ...base, kind: 'inventory', inventory: items as InventoryRow[] }
           : { ...base, kind: 'consent', consent: items as ConsentRow[] };
     items = [];
-    rejects = [];
-    skipped = {};
-    rowsRead = 0;
     return b;
   };
   for await (const rb of source) {
-    bytesRead = rb.bytesRead;
-    if (rb.bad && rb.badRaw) {
-      for (let i = 0; i < rb.bad.length; i++) rejects.push({ row: rb.bad[i], reason: 'malformed_row', raw: rb.badRaw[i].slice(0, RAW_MAX) });
-      rowsRead += rb.bad.length;
-    }
+    counts.bytesRead = rb.bytesRead;
+    if (rb.bad && rb.badRaw) for (let i = 0; i < rb.bad.length; i++) counts.count('malformed_row', rb.bad[i], rb.badRaw[i]);
     const { rows, raws } = rb;
     for (let i = 0; i < rows.length; i++) {
       const r = parse(recordFields(rb, i));
-      rowsRead++;
-      if (typeof r === 'string') {
-        if (isSkipReason(r)) skipped[r] = (skipped[r] ?? 0) + 1;
-        else rejects.push({ row: rows[i], reason: r as RejectReason, raw: raws[i].slice(0, RAW_MAX) });
-      } else {
+      if (counts.count(r, rows[i], raws[i])) {
         items.push(r);
         if (items.length >= batchSize) yield make();
       }
     }
     // bounded memory even when most rows are rejected or skipped
-    if (rowsRead >= 4 * batchSize) yield make();
+    if (counts.rowsRead >= 4 * batchSize) yield make();
   }
   yield make();
 }

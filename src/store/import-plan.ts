@@ -91,12 +91,55 @@ export interface ImportPlan {
   uniqueLines: boolean;
 }
 
+/**
+ * An order line of the byte-level reader (ingest/uci-bytes.ts), already encoded for COPY:
+ * channel web, no store, category or cancellation reference.
+ */
+export interface EncodedLine {
+  orderId: string;
+  time: number;
+  identifiers: Identifier[];
+  lineNo: number;
+  sku: string;
+  title: string | null;
+  quantity: number;
+  unitPrice: number;
+  /** The reader's slot for the product's state in the batch. */
+  product: ProductSlot;
+  /** `copy[copyStart, copyEnd)`: the line's COPY row after the order id, `lineNo,sku,quantity,unitPrice,\n`. */
+  copy: Uint8Array;
+  copyStart: number;
+  copyEnd: number;
+}
+
 /** Quotes a CSV field for COPY (FORMAT csv): null → unquoted empty, which COPY reads as NULL. */
 export const csvField = (v: string | null): string =>
   v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
 
 type OrderState = PlannedOrder & { index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number>; rowStart: string };
-type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number; field: string };
+type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number; field: string | null };
+
+/**
+ * Where a reader keeps the batch's state of one product between its lines, so that encoded lines
+ * of a product find it without a lookup by sku (`batch`: the plan it belongs to).
+ */
+export interface ProductSlot {
+  batch: number;
+  state: object | null;
+}
+
+/** Writes a safe non-negative integer's decimal digits (as JS prints it) at `at`; returns the end. */
+export function writeInt(buf: Uint8Array, at: number, n: number): number {
+  if (n < 10) {
+    buf[at] = 48 + n;
+    return at + 1;
+  }
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  let i = at + digits;
+  for (let x = n; i > at; x = Math.floor(x / 10)) buf[--i] = 48 + (x % 10);
+  return at + digits;
+}
 
 /** A growable byte buffer written with TextEncoder.encodeInto (no intermediate strings kept). */
 class ByteWriter {
@@ -110,17 +153,30 @@ class ByteWriter {
     this.pending += s;
     if (++this.pendingRows === 256) this.flush();
   }
+  /** Writes `id,` and then bytes already encoded (the rest of a row). */
+  writeRow(id: number, bytes: Uint8Array, start: number, end: number): void {
+    if (this.pendingRows > 0) this.flush();
+    this.room(end - start + 17);
+    const buf = this.buf;
+    let len = writeInt(buf, this.len, id);
+    buf[len++] = 44; // ,
+    for (let i = start; i < end; i++) buf[len++] = bytes[i];
+    this.len = len;
+  }
   private flush(): void {
     const s = this.pending;
     this.pending = '';
     this.pendingRows = 0;
     // a UTF-16 code unit takes at most 3 bytes in UTF-8
-    if (this.len + s.length * 3 > this.buf.length) {
-      const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + s.length * 3));
+    this.room(s.length * 3);
+    this.len += ByteWriter.utf8.encodeInto(s, this.buf.subarray(this.len)).written;
+  }
+  private room(n: number): void {
+    if (this.len + n > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
       next.set(this.buf.subarray(0, this.len));
       this.buf = next;
     }
-    this.len += ByteWriter.utf8.encodeInto(s, this.buf.subarray(this.len)).written;
   }
   /** The bytes written, in a buffer of their own (transferable between threads). */
   take(): Uint8Array {
@@ -149,8 +205,13 @@ export class PlanBuilder {
   /** Per line: its order's index and line number (typed: no garbage-collector work), for the rare recheck of uniqueness. */
   private lineOrder = new Int32Array(1024);
   private lineNos = new Float64Array(1024);
-  private prev: OrderLine | undefined;
+  /** The previous line's order and identifiers. */
+  private prevOrderId: string | undefined;
+  private prevIds: Identifier[] | undefined;
   private o: OrderState | undefined;
+  private static batches = 0;
+  /** This batch's number, unique among all builders' (see ProductSlot). */
+  private batch = ++PlanBuilder.batches;
 
   constructor(private readonly ids: OrderIdAllocator) {}
 
@@ -159,34 +220,9 @@ export class PlanBuilder {
   }
 
   add(l: OrderLine): void {
-    let o = this.o;
-    if (o === undefined || l.orderId !== o.sourceId) {
-      o = this.orders.get(l.orderId);
-      if (!o) {
-        o = {
-          sourceId: l.orderId, channel: l.channel, storeId: l.storeId, time: l.time, identifiers: [],
-          index: this.orders.size, id: this.ids.idFor(l.orderId), keys: new Set(), lastLineNo: -Infinity, rowStart: '',
-        };
-        o.rowStart = `${o.id},`;
-        this.orders.set(l.orderId, o);
-      }
-      this.o = o;
-    }
-    // consecutive lines of one order usually carry the same identifiers: skip them then
-    const prev = this.prev;
-    if (l.identifiers.length > 0 && !(prev !== undefined && prev.orderId === l.orderId && sameIdentifiers(prev.identifiers, l.identifiers))) {
-      for (const id of l.identifiers) {
-        const k = identifierKey(id);
-        if (!o.keys.has(k)) {
-          o.keys.add(k);
-          o.identifiers.push(id);
-        }
-        if (!this.identifiers.has(k)) this.identifiers.set(k, id);
-      }
-    }
-    this.prev = l;
+    const o = this.order(l.orderId, l.channel, l.storeId, l.time);
+    this.identify(o, l.orderId, l.identifiers);
     if (l.storeId !== null) this.stores.add(l.storeId);
-
     let lineNo = l.lineNo;
     if (lineNo === undefined) {
       this.seenContent ??= new Map();
@@ -195,6 +231,64 @@ export class PlanBuilder {
       this.seenContent.set(ck, n + 1);
       lineNo = contentLineKey(l, n);
     }
+    this.numberLine(o, lineNo);
+    const p = this.product(l.sku, l.time);
+    p.field ??= csvField(l.sku);
+    this.bytes.write(`${o.rowStart}${lineNo},${p.field},${l.quantity},${l.unitPrice},${l.cancels === null ? '' : csvField(l.cancels)}\n`);
+    updateProduct(p, l.time, l.title, l.category, l.quantity, l.unitPrice);
+  }
+
+  /** Adds a line encoded by the byte-level reader: the same as `add` of the OrderLine it stands for. */
+  addEncoded(l: EncodedLine): void {
+    const o = this.order(l.orderId, 'web', null, l.time);
+    this.identify(o, l.orderId, l.identifiers);
+    this.numberLine(o, l.lineNo);
+    const slot = l.product;
+    let p: ProductStateInBatch;
+    if (slot.batch === this.batch) p = slot.state as ProductStateInBatch;
+    else {
+      p = this.product(l.sku, l.time);
+      slot.batch = this.batch;
+      slot.state = p;
+    }
+    this.bytes.writeRow(o.id, l.copy, l.copyStart, l.copyEnd);
+    updateProduct(p, l.time, l.title, null, l.quantity, l.unitPrice);
+  }
+
+  private order(sourceId: string, channel: Channel, storeId: string | null, time: number): OrderState {
+    let o = this.o;
+    if (o === undefined || sourceId !== o.sourceId) {
+      o = this.orders.get(sourceId);
+      if (!o) {
+        o = {
+          sourceId, channel, storeId, time, identifiers: [],
+          index: this.orders.size, id: this.ids.idFor(sourceId), keys: new Set(), lastLineNo: -Infinity, rowStart: '',
+        };
+        o.rowStart = `${o.id},`;
+        this.orders.set(sourceId, o);
+      }
+      this.o = o;
+    }
+    return o;
+  }
+
+  private identify(o: OrderState, orderId: string, ids: Identifier[]): void {
+    // consecutive lines of one order usually carry the same identifiers: skip them then
+    if (ids.length > 0 && !(orderId === this.prevOrderId && this.prevIds !== undefined && sameIdentifiers(this.prevIds, ids))) {
+      for (const id of ids) {
+        const k = identifierKey(id);
+        if (!o.keys.has(k)) {
+          o.keys.add(k);
+          o.identifiers.push(id);
+        }
+        if (!this.identifiers.has(k)) this.identifiers.set(k, id);
+      }
+    }
+    this.prevOrderId = orderId;
+    this.prevIds = ids;
+  }
+
+  private numberLine(o: OrderState, lineNo: number): void {
     // line numbers rising within an order are unique without a set; otherwise check one
     if (lineNo > o.lastLineNo && o.lineNos === undefined) o.lastLineNo = lineNo;
     else {
@@ -216,27 +310,15 @@ export class PlanBuilder {
     this.lineOrder[this.lines] = o.index;
     this.lineNos[this.lines] = lineNo;
     this.lines++;
-    let p = this.products.get(l.sku);
-    if (!p) {
-      p = { sku: l.sku, title: null, category: null, price: null, time: l.time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity, field: csvField(l.sku) };
-      this.products.set(l.sku, p);
-    }
-    this.bytes.write(`${o.rowStart}${lineNo},${p.field},${l.quantity},${l.unitPrice},${l.cancels === null ? '' : csvField(l.cancels)}\n`);
+  }
 
-    if (l.time > p.time) p.time = l.time;
-    if (l.title !== null && l.title !== '' && l.time >= p.titleAt) {
-      p.title = l.title;
-      p.titleAt = l.time;
+  private product(sku: string, time: number): ProductStateInBatch {
+    let p = this.products.get(sku);
+    if (!p) {
+      p = { sku, title: null, category: null, price: null, time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity, field: null };
+      this.products.set(sku, p);
     }
-    if (l.category !== null && l.category !== '' && l.time >= p.categoryAt) {
-      p.category = l.category;
-      p.categoryAt = l.time;
-    }
-    // a sale's price, not a return's or a free line's
-    if (l.quantity > 0 && l.unitPrice > 0 && l.time >= p.priceAt) {
-      p.price = l.unitPrice;
-      p.priceAt = l.time;
-    }
+    return p;
   }
 
   /** The plan of the lines added since the last build; starts a new batch. */
@@ -259,9 +341,29 @@ export class PlanBuilder {
     this.seenContent = undefined;
     this.uniqueLines = true;
     this.lines = 0;
-    this.prev = undefined;
+    this.prevOrderId = undefined;
+    this.prevIds = undefined;
     this.o = undefined;
+    this.batch = ++PlanBuilder.batches;
     return plan;
+  }
+}
+
+/** A product's latest title, category and sale price (and source time) after one more line of it. */
+function updateProduct(p: ProductStateInBatch, time: number, title: string | null, category: string | null, quantity: number, unitPrice: number): void {
+  if (time > p.time) p.time = time;
+  if (title !== null && title !== '' && time >= p.titleAt) {
+    p.title = title;
+    p.titleAt = time;
+  }
+  if (category !== null && category !== '' && time >= p.categoryAt) {
+    p.category = category;
+    p.categoryAt = time;
+  }
+  // a sale's price, not a return's or a free line's
+  if (quantity > 0 && unitPrice > 0 && time >= p.priceAt) {
+    p.price = unitPrice;
+    p.priceAt = time;
   }
 }
 
