@@ -166,6 +166,7 @@ describe('bench:serve wrk helpers', () => {
   it('wrkScript lists every request with headers; parseWrk reads the done() line', () => {
     const script = wrkScript({
       url: 'http://127.0.0.1:1',
+      pid: process.pid,
       connections: 1,
       seconds: 1,
       headers: { 'x-api-key': KEY },
