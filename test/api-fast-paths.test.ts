@@ -42,7 +42,7 @@ function tinyApp() {
     defaultMetrics: false,
     now: () => NOW,
     bodyLimit: '2kb',
-  }).app;
+  }).listener;
 }
 
 describe('JSON request bodies', () => {
@@ -79,7 +79,7 @@ describe('JSON request bodies', () => {
 
   /** A POST over a real socket: the body as given (Buffer, or string chunks: chunked transfer). */
   async function raw(body: Buffer | string[], headers: Record<string, string>): Promise<{ status: number; text: string }> {
-    const server = app.listen(0, '127.0.0.1');
+    const server = http.createServer(app).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {
       const { port } = server.address() as AddressInfo;
