@@ -98,6 +98,8 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
     });
     const cfg = parseConfig({ API_KEYS, PORT: '0', HOST: '127.0.0.1', PGLITE_DIR: 'memory://', CACHE_DIR: 'memory://', LOG_LEVEL: 'silent', SHUTDOWN_GRACE_MS: '5000' });
     const svc = await startService(cfg, { store: slow, source: staticModelSource(tinyBundle(ids, NOW)), defaultMetrics: false });
+    // the server answers with the app's dispatcher (the listener the API tests drive), not the bare Express app
+    expect(svc.server.listeners('request')).toEqual([svc.app.listener]);
     const inFlight = fetch(`${svc.url}/v1/customers/${ids.tea}/recommendations?limit=2`, { headers: { 'x-api-key': KEYS.storefront } });
     await new Promise((r) => setTimeout(r, 100));
     const closing = svc.close();
