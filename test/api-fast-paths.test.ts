@@ -8,11 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseApiKeys } from '../src/api/api-keys.js';
 import { createApp } from '../src/api/create-app.js';
 import { limitBytes, parseStrictJson } from '../src/api/json-body.js';
-import { createLogger } from '../src/api/logger.js';
+import { createLogger, stdoutLine } from '../src/api/logger.js';
 import { staticModelSource } from '../src/cache/model-source.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
 import type { Store } from '../src/store/store.js';
@@ -143,6 +143,23 @@ describe('JSON responses', () => {
 });
 
 describe('logger', () => {
+  it('the default sink writes the lines of one event-loop turn to stdout in one write, in order', async () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      stdoutLine('{"a":1}');
+      stdoutLine('{"b":2}');
+      expect(write).not.toHaveBeenCalled();
+      await new Promise((r) => setImmediate(r));
+      expect(write.mock.calls).toEqual([['{"a":1}\n{"b":2}\n']]);
+      stdoutLine('x'.repeat(70_000));
+      expect(write).toHaveBeenCalledTimes(2);
+      await new Promise((r) => setImmediate(r));
+      expect(write).toHaveBeenCalledTimes(2);
+    } finally {
+      write.mockRestore();
+    }
+  });
+
   it('lines without object fields are the same as through the error replacer; errors still serialise', () => {
     const lines: string[] = [];
     const log = createLogger('info', (l) => lines.push(l), { service: 'x' });
