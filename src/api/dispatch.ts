@@ -17,7 +17,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { BodyReader, WithBody } from './json-body.js';
-import { plainUrl } from './request-log.js';
+import { splitPlainUrl } from './request-log.js';
 import type { RouteDef } from './route-def.js';
 
 export interface CompiledRoute {
@@ -85,18 +85,16 @@ export function dispatcher(routes: readonly CompiledRoute[], hooks: DispatchHook
   const { start, fail, fallback } = hooks;
 
   return (req: WithBody, res) => {
-    const url = req.url!;
     const matchers = byMethod.get(req.method!);
-    if (matchers === undefined || !plainUrl(url)) return fallback(req, res);
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const url = splitPlainUrl(req.url!);
+    if (matchers === undefined || url === null) return fallback(req, res);
     for (const m of matchers) {
-      const hit = m.pattern.exec(path);
+      const hit = m.pattern.exec(url.path);
       if (hit === null) continue;
       const params = decodeParams(m.names, hit);
       if (params === null) break;
       start(req, res);
-      const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
+      const query = parseQuery(url.query);
       const run = (body: unknown) => m.route.run(req, res, params, query, body).catch((err: unknown) => fail(err, req, res));
       const read = m.route.body;
       if (read === null) void run(undefined);

@@ -21,17 +21,18 @@ export function tagRoute(res: ServerResponse, path: string): void {
 /** A URL's characters for which parseurl (Express's req.path) leaves its fast split for url.parse. */
 const UNUSUAL = /[\t\n\f\r #\u00a0\ufeff]/;
 
-/** Whether `url` is origin-form with none of those characters: its path is then everything before "?". */
-export const plainUrl = (url: string) => url.charCodeAt(0) === 0x2f && !UNUSUAL.test(url);
+/**
+ * An origin-form URL with none of those characters, split as parseurl splits it: the path, and the
+ * query after the first "?" ("" when none); null for any other URL.
+ */
+export function splitPlainUrl(url: string): { path: string; query: string } | null {
+  if (url.charCodeAt(0) !== 0x2f || UNUSUAL.test(url)) return null;
+  const q = url.indexOf('?');
+  return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
+}
 
 /** Express's req.path for any request URL. */
-export function pathOf(url: string): string {
-  if (plainUrl(url)) {
-    const q = url.indexOf('?');
-    return q < 0 ? url : url.slice(0, q);
-  }
-  return parse(url).pathname ?? '';
-}
+export const pathOf = (url: string): string => splitPlainUrl(url)?.path ?? parse(url).pathname ?? '';
 
 /** The request's id (given, if well-formed, or new), as set on its response. */
 export const requestId = (res: ServerResponse) => res.getHeader('x-request-id') as string | undefined;
