@@ -3,25 +3,25 @@
  *
  * Builds or loads a bundle (trains on --data through `npm run train`, reads --bundle, or generates a
  * synthetic one of N items), publishes it to Redis (REDIS_URL or redis://127.0.0.1:6379) under a
- * throwaway prefix, starts the service in-process on a free port (real auth, logs formatted and
- * discarded, history store = a fresh PostgreSQL database from DATABASE_URL or the local server,
- * dropped after, or PGlite with --pglite; holding the sampled customers and their consent), and
- * loads it with wrk (one thread) when it is on PATH, else autocannon from a child process (--loader
- * picks one; see load-generator.ts), alongside a bare Express handler returning a fixed JSON body in
- * the same run (measured right before each endpoint, so both see the same machine load).
+ * throwaway prefix, and starts the service as production does: its own process (src/server.ts, as
+ * `npm start`), configured by environment (REDIS_URL, CACHE_PREFIX, DATABASE_URL, API_KEYS, PORT,
+ * LOG_LEVEL=info: real auth, one log line per request written to a discarded stdout), its history
+ * store a fresh PostgreSQL database from DATABASE_URL or the local server, dropped after, or a PGlite
+ * directory with --pglite, holding the sampled customers and their consent. Loads it with wrk (one
+ * thread) when it is on PATH, else autocannon from a child process (--loader picks one; see
+ * load-generator.ts), alongside a bare Express handler returning a fixed JSON body, also in its own
+ * process (scripts/bare-express.ts), measured right before each endpoint so both see the same
+ * machine load. CPU µs/req is the CPU time of the process under load (service or bare Express).
  * Prints the load generator used, then req/s and p50/p99 per endpoint and as % of bare Express.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
 import { Redis } from 'ioredis';
-import { createLogger } from '../src/api/logger.js';
-import { startService } from '../src/api/start-service.js';
 import { readBundle } from '../src/bundle/read-bundle.js';
 import { cacheKeys } from '../src/cache/keys.js';
 import { openVectorCache } from '../src/cache/open-vector-cache.js';
@@ -45,7 +45,7 @@ const spec = defineCli({
     connections: { type: 'int', default: 50, description: 'concurrent connections' },
     seconds: { type: 'int', default: 10, description: 'seconds per endpoint (after a 2 s warm-up)' },
     customers: { type: 'int', default: 2000, description: 'customers sampled for personal recommendations' },
-    pglite: { type: 'boolean', description: 'history store = embedded PGlite (in the server process) instead of a fresh PostgreSQL database' },
+    pglite: { type: 'boolean', description: 'history store = embedded PGlite (in the service process, on a temporary directory) instead of a fresh PostgreSQL database' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
     endpoints: { type: 'string', placeholder: 'LIST', description: 'only these endpoints (similar,personal,basket,session; default all)' },
@@ -148,7 +148,7 @@ async function benchBundle(
     customers: number;
     redisUrl: string;
     databaseUrl: string | null;
-    bareUrl: string;
+    bare: Served;
     runLoad: (load: Load) => Promise<LoadResult>;
     only: ReadonlySet<string> | null;
     log: (s: string) => void;
@@ -156,7 +156,7 @@ async function benchBundle(
 ): Promise<Round> {
   const prefix = `omnirec-bench-${process.pid}`;
   const version = `bench-${Date.now()}`;
-  const db = await benchStore(o.databaseUrl);
+  const db = await benchStore(o.databaseUrl, prefix);
   const store = db.store;
   // the sampled customers exist in the history store with consent; the bundle's records carry their unified ids
   const r = rng(42);
@@ -166,7 +166,7 @@ async function benchBundle(
     const c = Math.floor(r() * bundle.customers.length);
     if (bundle.customers[c].vector) sample.add(c);
   }
-  o.log(`  ${label}: registering ${sample.size} customers (with consent) in ${o.databaseUrl ? 'a fresh PostgreSQL database' : 'the embedded PGlite'}`);
+  o.log(`  ${label}: registering ${sample.size} customers (with consent) in ${o.databaseUrl ? 'a fresh PostgreSQL database' : 'a PGlite directory'}`);
   const ids: string[] = [];
   for (const c of sample) {
     const rec = bundle.customers[c];
@@ -175,21 +175,21 @@ async function benchBundle(
     bundle.customers[c] = { ...rec, customerId: id };
     ids.push(id);
   }
+  // the store's connection closes here: the service opens its own
+  await store.close();
   o.log(`  ${label}: publishing to ${o.redisUrl} (prefix ${prefix})`);
-  const cfg = parseConfig({
+  const env = {
     REDIS_URL: o.redisUrl,
     CACHE_PREFIX: prefix,
+    ...db.env,
     API_KEYS: `${KEY}:storefront`,
-    PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     SHUTDOWN_GRACE_MS: '2000',
-  });
-  const cache = await openVectorCache(cfg, { require: true });
+  };
+  const cache = await openVectorCache(parseConfig(env), { require: true });
   const pub = await publishBundle(cache, cacheKeys(prefix), bundle, { version });
   o.log(`  ${label}: published ${pub.items} items, ${pub.customers} customers, ${(pub.bytes / 1048576).toFixed(1)} MB in ${pub.seconds.toFixed(1)} s`);
-  // logs are formatted (JSON.stringify per request, as in production) and discarded
-  const svc = await startService(cfg, { store, logger: createLogger('info', () => {}) });
   const n = bundle.items.length;
   const pick = () => bundle.items[Math.floor(r() * r() * n)];
   const reqs = (f: () => Load['requests'][number]) => Array.from({ length: 2000 }, f);
@@ -209,7 +209,11 @@ async function benchBundle(
   };
   const endpoints: Round['endpoints'] = {};
   let cold: Round['personalCold'] = null;
+  let started: Served | null = null;
   try {
+    // the service in its own process, as `npm start` runs it; its log lines go to a discarded stdout
+    const svc = (started = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz'));
+    o.log(`  ${label}: service pid ${svc.pid} at ${svc.url}`);
     for (const [name, requests] of Object.entries(loads)) {
       if (o.only && !o.only.has(name)) continue;
       // one request first: which source answers, and how long a cold request takes
@@ -241,8 +245,8 @@ async function benchBundle(
       // bare Express right before each endpoint, so that both see the same machine load
       o.log(`  ${label}: loading bare Express, then ${name} (${o.connections} connections, ${o.seconds} s each)`);
       const load = { connections: o.connections, seconds: o.seconds, headers: HEADERS };
-      const bare = await o.runLoad({ ...load, url: o.bareUrl, requests: [{ method: 'GET', path: '/bare' }] });
-      const res = await o.runLoad({ ...load, url: svc.url, requests });
+      const bare = await o.runLoad({ ...load, url: o.bare.url, pid: o.bare.pid, requests: [{ method: 'GET', path: '/bare' }] });
+      const res = await o.runLoad({ ...load, url: svc.url, pid: svc.pid, requests });
       endpoints[name] = { ...res, pctOfBare: (100 * res.rps) / bare.rps, bare };
       o.log(
         `    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99.toFixed(1)} ms ${bare.cpuUsPerReq.toFixed(0)} CPU µs/req; ` +
@@ -250,7 +254,7 @@ async function benchBundle(
       );
     }
   } finally {
-    await svc.close();
+    await started?.close();
     await cache.close();
     const redis = new Redis(o.redisUrl);
     let cursor = '0';
@@ -265,11 +269,15 @@ async function benchBundle(
   return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints, personalCold: cold };
 }
 
-/** A fresh PostgreSQL database for the run (dropped after), or the embedded PGlite with --pglite. */
-async function benchStore(databaseUrl: string | null): Promise<{ store: Store; drop(): Promise<void> }> {
+/**
+ * A fresh PostgreSQL database for the run (dropped after), or a PGlite directory with --pglite
+ * (removed after); `env` points the service at it.
+ */
+async function benchStore(databaseUrl: string | null, prefix: string): Promise<{ store: Store; env: Record<string, string>; drop(): Promise<void> }> {
   if (!databaseUrl) {
-    const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: 'memory://' });
-    return { store, drop: () => store.close() };
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-pglite-`));
+    const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: dir });
+    return { store, env: { PGLITE_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const name = `omnirec_bench_${process.pid}_${Date.now()}`;
   const admin = async (sql: string) => {
@@ -287,6 +295,7 @@ async function benchStore(databaseUrl: string | null): Promise<{ store: Store; d
   const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' });
   return {
     store,
+    env: { DATABASE_URL: u.toString() },
     async drop() {
       await store.close().catch(() => {});
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -294,22 +303,60 @@ async function benchStore(databaseUrl: string | null): Promise<{ store: Store; d
   };
 }
 
-/** A bare Express app returning a fixed JSON body (the baseline), listening until close(). */
-async function bareExpress(): Promise<{ url: string; close(): Promise<void> }> {
-  const app = express();
-  const body = {
-    items: Array.from({ length: 10 }, (_, i) => ({ sku: `SKU-${i}`, score: 0.5, reason: { type: 'similar_to', sku: 'SKU-0' }, category: 'cat' })),
-    model: { version: 'bare', source: 'neighbours' },
-    fallback: false,
+/** A server under load in its own process: where it listens, its pid (for CPU time), and how to stop it. */
+interface Served {
+  url: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** A free loopback port (the OS picks one; the child binds it right after). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((res) => s.close(res));
+  return port;
+}
+
+/**
+ * Runs a TypeScript entry point in its own Node process (node --import tsx, so the pid is the
+ * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
+ * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
+ */
+async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string): Promise<Served> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: join(here, '..'),
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode} before it was ready:\n${stderr}`);
+    const ok = await fetch(url + ready).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} not ready after 120 s:\n${stderr}`);
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    async close() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
   };
-  app.get('/bare', (_req, res) => {
-    res.json(body);
-  });
-  const server = await new Promise<Server>((res) => {
-    const s = app.listen(0, '127.0.0.1', () => res(s));
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, close: () => new Promise((res) => server.close(() => res())) };
 }
 
 runCli(async () => {
@@ -359,15 +406,16 @@ runCli(async () => {
     });
   }
 
-  const bareApp = await bareExpress();
+  const bare = await serveProcess('bare Express', join(here, 'bare-express.ts'), {}, '/bare');
+  log(`bare Express: pid ${bare.pid} at ${bare.url}`);
   const rounds: Round[] = [];
   try {
     for (const b of bundles) {
       const bundle = await b.load();
-      rounds.push(await benchBundle(bundle, b.label, { ...o, bareUrl: bareApp.url }));
+      rounds.push(await benchBundle(bundle, b.label, { ...o, bare }));
     }
   } finally {
-    await bareApp.close();
+    await bare.close();
   }
   if (flags.json) {
     process.stdout.write(JSON.stringify({ loader: loader.name, connections: o.connections, seconds: o.seconds, rounds }, null, 2) + '\n');

@@ -3,9 +3,9 @@
  * Node load generator takes a whole core from the server under test) or autocannon (Node, in a child
  * process) as the fallback when wrk is not installed. Both cycle through a prepared list of
  * requests (POST bodies included), run a 2 s warm-up, then the measured run, and report req/s,
- * p50/p99 latency in ms, non-2xx responses and socket errors, and the CPU time this process (the
- * one serving, in bench:serve) spent per request during the measured run: a figure that, unlike
- * req/s, barely depends on what else runs on the machine.
+ * p50/p99 latency in ms, non-2xx responses and socket errors, and the CPU time the serving process
+ * (Load.pid: the server under test, its own process in bench:serve) spent per request during the
+ * measured run: a figure that, unlike req/s, barely depends on what else runs on the machine.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,8 @@ export interface LoadRequest {
 }
 export interface Load {
   url: string;
+  /** The process serving `url`, whose CPU time is counted. */
+  pid: number;
   connections: number;
   seconds: number;
   headers: Record<string, string>;
@@ -34,14 +36,23 @@ export interface LoadResult {
   p99: number;
   non2xx: number;
   errors: number;
-  /** CPU µs (user + system) of this process per request answered in the measured run. */
+  /** CPU µs (user + system) of the serving process (Load.pid) per request answered in the measured run. */
   cpuUsPerReq: number;
 }
 
-const cpuNow = () => {
-  const c = process.cpuUsage();
-  return c.user + c.system;
-};
+let clockTicks: number | undefined;
+/** CPU µs (user + system) a process has used so far: this one from process.cpuUsage(), another from /proc (Linux). */
+export function cpuUsOf(pid: number): number {
+  if (pid === process.pid) {
+    const c = process.cpuUsage();
+    return c.user + c.system;
+  }
+  // /proc/<pid>/stat: fields after the ")" closing the command name; utime and stime are the 12th and 13th, in clock ticks
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+}
 
 const WARMUP_S = 2;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -153,9 +164,9 @@ async function runWrk(wrk: string, load: Load): Promise<LoadResult> {
     writeFileSync(script, wrkScript(load));
     const args = (s: number) => ['-t1', `-c${load.connections}`, `-d${s}s`, '--timeout', '10s', '-s', script, load.url];
     await exec(wrk, args(WARMUP_S));
-    const cpu = cpuNow();
+    const cpu = cpuUsOf(load.pid);
     const out = await exec(wrk, args(load.seconds));
-    return parseWrk(out, cpuNow() - cpu);
+    return parseWrk(out, cpuUsOf(load.pid) - cpu);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -203,9 +214,9 @@ async function runAutocannon(load: Load): Promise<LoadResult> {
     const tsx = join(here, '..', 'node_modules', '.bin', 'tsx');
     let cpu: number | null = null;
     const out = await exec(tsx, [join(here, 'bench-serve.ts'), '--worker', file], (soFar) => {
-      if (cpu === null && soFar.includes(MEASURING)) cpu = cpuNow();
+      if (cpu === null && soFar.includes(MEASURING)) cpu = cpuUsOf(load.pid);
     });
-    const cpuUs = cpuNow() - (cpu ?? cpuNow());
+    const cpuUs = cpuUsOf(load.pid) - (cpu ?? cpuUsOf(load.pid));
     const { requests, ...r } = JSON.parse(out.slice(out.indexOf(MEASURING) + MEASURING.length)) as Omit<LoadResult, 'cpuUsPerReq'> & { requests: number };
     return { ...r, cpuUsPerReq: cpuUs / Math.max(1, requests) };
   } finally {

@@ -7,11 +7,15 @@
  * item; time fixed) on loopback, sends a fixed pseudo-random set of requests to every list
  * endpoint (options, filters, merged/unknown/no-consent customers, a few invalid requests; each
  * request sent twice, the second round in another order, so per-instance caches answer it too)
- * and writes status + content type + body of every response, one JSON line each. With --compare,
- * also diffs against an earlier snapshot (e.g. of the tree before a change): exit 1 on any difference.
+ * and writes status + every header but Date (as sent: names, order) + body of every response, one
+ * JSON line each; request ids made by the server (for a malformed one given) are written as "UUID".
+ * The app is served as src/server.ts serves it: its request listener (the API's dispatcher in front
+ * of Express), so the requests also probe what decides between the two (HEAD, odd paths, other
+ * methods, unknown routes). With --compare, also diffs against an earlier snapshot (e.g. of the tree
+ * before a change): exit 1 on any difference.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { type Server, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
 import { parseApiKeys } from '../src/api/api-keys.js';
@@ -42,10 +46,39 @@ const NOW = Date.UTC(2026, 10, 1, 12);
 const rng = mulberry32;
 
 interface Req {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'HEAD' | 'POST' | 'DELETE' | 'PUT' | 'OPTIONS';
   path: string;
   body?: string;
   key?: string | null;
+  /** x-request-id sent (default check-<i>). */
+  id?: string;
+}
+
+interface Answer {
+  status: number;
+  /** Every response header but Date, "Name: value" as sent. */
+  headers: string[];
+  body: string;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/** One request over a keep-alive connection; the response headers exactly as written. */
+function send(url: string, q: Req, headers: Record<string, string>): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + q.path, { method: q.method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        const out: string[] = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) if (res.rawHeaders[i].toLowerCase() !== 'date') out.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+        resolve({ status: res.statusCode!, headers: out, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(q.body);
+  });
 }
 
 runCli(async () => {
@@ -82,7 +115,7 @@ runCli(async () => {
   } as unknown as Store;
   const inventory = new InventorySnapshot(() => store.inventory());
   await inventory.refresh();
-  const { app } = createApp({
+  const { listener } = createApp({
     store,
     source: staticModelSource(bundle, 'check'),
     inventory,
@@ -93,7 +126,7 @@ runCli(async () => {
     now: () => NOW,
   });
   const server = await new Promise<Server>((res) => {
-    const s = app.listen(0, '127.0.0.1', () => res(s));
+    const s = createServer(listener).listen(0, '127.0.0.1', () => res(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -144,6 +177,22 @@ runCli(async () => {
     { method: 'GET', path: '/v1/customers/x/recommendations', key: null },
     { method: 'GET', path: '/v1/customers/x/recommendations', key: 'wrong-key-0001' },
     { method: 'GET', path: '/v1/nothing-here' },
+    // what decides between the dispatcher and Express: HEAD, path forms, other methods, unknown routes, request ids
+    { method: 'HEAD', path: `/v1/items/${encodeURIComponent(bundle.items[0])}/similar?limit=5` },
+    { method: 'HEAD', path: `/v1/customers/${encodeURIComponent(customers[0])}/recommendations` },
+    { method: 'HEAD', path: '/v1/nothing-here' },
+    { method: 'GET', path: `/v1/items/${encodeURIComponent(bundle.items[0])}/similar/?limit=3` },
+    { method: 'GET', path: `/V1/ITEMS/${encodeURIComponent(bundle.items[0])}/SIMILAR?limit=3` },
+    { method: 'GET', path: '/v1/items/%E0%A4%A/similar' },
+    { method: 'GET', path: '/v1/items//similar' },
+    { method: 'GET', path: `/v1/items/${encodeURIComponent(bundle.items[0])}/similar?limit=3&limit=4` },
+    { method: 'GET', path: `/v1/items/${encodeURIComponent(bundle.items[0])}/similar`, id: 'not a valid id' },
+    { method: 'DELETE', path: `/v1/items/${encodeURIComponent(bundle.items[0])}/similar` },
+    { method: 'PUT', path: '/v1/baskets/recommendations', body: '{"items":[]}' },
+    { method: 'OPTIONS', path: '/v1/baskets/recommendations' },
+    { method: 'POST', path: '/v1/baskets/recommendations', body: JSON.stringify({ items: [bundle.items[0]], pad: 'x'.repeat(70_000) }) },
+    { method: 'GET', path: '/healthz', key: null },
+    { method: 'HEAD', path: '/healthz', key: null },
   );
   // second round in another order: answered by whatever the instance cached in the first
   const order = [...reqs.keys(), ...reqs.keys()].map((i, n) => ({ i, n, sort: n < reqs.length ? n : reqs.length + r() }));
@@ -156,11 +205,10 @@ runCli(async () => {
       while (next < order.length) {
         const { i, n } = order[next++];
         const q = reqs[i];
-        const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': `check-${i}` };
+        const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': q.id ?? `check-${i}` };
         if (q.key !== null) headers['x-api-key'] = q.key ?? KEY;
-        const res = await fetch(url + q.path, { method: q.method, body: q.body, headers });
-        const text = await res.text();
-        lines[n] = JSON.stringify({ n, request: q, status: res.status, type: res.headers.get('content-type'), length: res.headers.get('content-length'), body: text });
+        const res = await send(url, q, headers);
+        lines[n] = JSON.stringify({ n, request: q, ...res }).replace(UUID, 'UUID');
       }
     }),
   );

@@ -30,8 +30,8 @@ for (const backend of storeBackends()) {
     let ids: Ids;
     let w: ServedWorld;
     let old: ServedWorld;
-    const get = (path: string, app = w) => request(app.app).get(path).set('x-api-key', KEYS.storefront).expect(200);
-    const post = (path: string, body: object) => request(w.app).post(path).set('x-api-key', KEYS.storefront).send(body).expect(200);
+    const get = (path: string, app = w) => request(app.listener).get(path).set('x-api-key', KEYS.storefront).expect(200);
+    const post = (path: string, body: object) => request(w.listener).post(path).set('x-api-key', KEYS.storefront).send(body).expect(200);
 
     beforeAll(async () => {
       ({ store, cleanup } = await backend.open());

@@ -26,8 +26,8 @@ for (const backend of storeBackends()) {
     let cleanup: () => Promise<void>;
     let ids: Ids;
     let w: ServedWorld;
-    const post = (body: unknown, key = KEYS.events) => request(w.app).post('/v1/events/purchases').set('x-api-key', key).send(body as object);
-    const get = (path: string) => request(w.app).get(path).set('x-api-key', KEYS.storefront);
+    const post = (body: unknown, key = KEYS.events) => request(w.listener).post('/v1/events/purchases').set('x-api-key', key).send(body as object);
+    const get = (path: string) => request(w.listener).get(path).set('x-api-key', KEYS.storefront);
 
     beforeAll(async () => {
       ({ store, cleanup } = await backend.open());
@@ -152,12 +152,12 @@ for (const backend of storeBackends()) {
       const base = staticModelSource(tinyBundle(ids, NOW));
       const noModel: ModelSource = { ...base, current: () => null };
       const nm = await serveTinyWorld(store, { ids, source: noModel });
-      const r1 = await request(nm.app).post('/v1/events/purchases').set('x-api-key', KEYS.events).send({ orderId: newOrder(), channel: 'web', customerId: ids.tea, lines: [{ sku: 'TEA-2', quantity: 1 }] }).expect(200);
+      const r1 = await request(nm.listener).post('/v1/events/purchases').set('x-api-key', KEYS.events).send({ orderId: newOrder(), channel: 'web', customerId: ids.tea, lines: [{ sku: 'TEA-2', quantity: 1 }] }).expect(200);
       expect(r1.body).toMatchObject({ imported: 1, recordRefreshed: false, refreshSkipped: 'no_model' });
       const down: ModelSource = { ...base, putCustomer: async () => Promise.reject(new UnavailableError('model cache unreachable')) };
       const cd = await serveTinyWorld(store, { ids, source: down });
       const orderId = newOrder();
-      const r2 = await request(cd.app).post('/v1/events/purchases').set('x-api-key', KEYS.events).send({ orderId, channel: 'web', customerId: ids.tea, lines: [{ sku: 'MUG-2', quantity: 1 }] }).expect(200);
+      const r2 = await request(cd.listener).post('/v1/events/purchases').set('x-api-key', KEYS.events).send({ orderId, channel: 'web', customerId: ids.tea, lines: [{ sku: 'MUG-2', quantity: 1 }] }).expect(200);
       expect(r2.body).toMatchObject({ imported: 1, recordRefreshed: false, refreshSkipped: 'cache_unavailable' });
       // posting again once the cache answers refreshes without recording twice
       const r3 = await post({ orderId, channel: 'web', customerId: ids.tea, lines: [{ sku: 'MUG-2', quantity: 1 }] }).expect(200);
@@ -166,7 +166,7 @@ for (const backend of storeBackends()) {
 
     it('needs the events scope', async () => {
       const body = { orderId: newOrder(), channel: 'web', customerId: ids.tea, lines: [{ sku: 'TEA-1', quantity: 1 }] };
-      await request(w.app).post('/v1/events/purchases').send(body).expect(401);
+      await request(w.listener).post('/v1/events/purchases').send(body).expect(401);
       await post(body, KEYS.storefront).expect(403);
       await post(body, KEYS.admin).expect(403);
     });
@@ -201,13 +201,13 @@ for (const backend of storeBackends()) {
         expect(r.body.error, field).toBe('invalid_request');
         expect(r.body.fields.map((f: { field: string }) => f.field), JSON.stringify(body)).toContain(field);
       }
-      const bad = await request(w.app).post('/v1/events/purchases').set('x-api-key', KEYS.events).set('content-type', 'application/json').send('{"orderId":').expect(400);
+      const bad = await request(w.listener).post('/v1/events/purchases').set('x-api-key', KEYS.events).set('content-type', 'application/json').send('{"orderId":').expect(400);
       expect(bad.body.error).toBe('invalid_json');
       expect(await store.totals()).toEqual(totals);
     });
 
     it('is documented in the OpenAPI document with its scope and body', async () => {
-      const doc = (await request(w.app).get('/openapi.json').expect(200)).body;
+      const doc = (await request(w.listener).get('/openapi.json').expect(200)).body;
       const op = doc.paths['/v1/events/purchases'].post;
       expect(op['x-scopes']).toEqual(['events']);
       expect(Object.keys(op.requestBody.content['application/json'].schema.properties).sort()).toEqual(

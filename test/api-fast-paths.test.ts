@@ -8,11 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseApiKeys } from '../src/api/api-keys.js';
 import { createApp } from '../src/api/create-app.js';
 import { limitBytes, parseStrictJson } from '../src/api/json-body.js';
-import { createLogger } from '../src/api/logger.js';
+import { createLogger, stdoutLine } from '../src/api/logger.js';
 import { staticModelSource } from '../src/cache/model-source.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
 import type { Store } from '../src/store/store.js';
@@ -42,7 +42,7 @@ function tinyApp() {
     defaultMetrics: false,
     now: () => NOW,
     bodyLimit: '2kb',
-  }).app;
+  }).listener;
 }
 
 describe('JSON request bodies', () => {
@@ -79,7 +79,7 @@ describe('JSON request bodies', () => {
 
   /** A POST over a real socket: the body as given (Buffer, or string chunks: chunked transfer). */
   async function raw(body: Buffer | string[], headers: Record<string, string>): Promise<{ status: number; text: string }> {
-    const server = app.listen(0, '127.0.0.1');
+    const server = http.createServer(app).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {
       const { port } = server.address() as AddressInfo;
@@ -143,6 +143,23 @@ describe('JSON responses', () => {
 });
 
 describe('logger', () => {
+  it('the default sink writes the lines of one event-loop turn to stdout in one write, in order', async () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      stdoutLine('{"a":1}');
+      stdoutLine('{"b":2}');
+      expect(write).not.toHaveBeenCalled();
+      await new Promise((r) => setImmediate(r));
+      expect(write.mock.calls).toEqual([['{"a":1}\n{"b":2}\n']]);
+      stdoutLine('x'.repeat(70_000));
+      expect(write).toHaveBeenCalledTimes(2);
+      await new Promise((r) => setImmediate(r));
+      expect(write).toHaveBeenCalledTimes(2);
+    } finally {
+      write.mockRestore();
+    }
+  });
+
   it('lines without object fields are the same as through the error replacer; errors still serialise', () => {
     const lines: string[] = [];
     const log = createLogger('info', (l) => lines.push(l), { service: 'x' });
@@ -166,6 +183,7 @@ describe('bench:serve wrk helpers', () => {
   it('wrkScript lists every request with headers; parseWrk reads the done() line', () => {
     const script = wrkScript({
       url: 'http://127.0.0.1:1',
+      pid: process.pid,
       connections: 1,
       seconds: 1,
       headers: { 'x-api-key': KEY },

@@ -16,8 +16,8 @@ for (const backend of storeBackends()) {
     let store: Store;
     let cleanup: () => Promise<void>;
     let w: ServedWorld;
-    const get = (path: string) => request(w.app).get(path).set('x-api-key', KEYS.storefront);
-    const post = (path: string, body: unknown) => request(w.app).post(path).set('x-api-key', KEYS.storefront).send(body as object);
+    const get = (path: string) => request(w.listener).get(path).set('x-api-key', KEYS.storefront);
+    const post = (path: string, body: unknown) => request(w.listener).post(path).set('x-api-key', KEYS.storefront).send(body as object);
 
     beforeAll(async () => {
       ({ store, cleanup } = await backend.open());
@@ -162,7 +162,7 @@ for (const backend of storeBackends()) {
       });
       it('the chain is configurable: without personal, a vip gets neighbours then their segment', async () => {
         const alt = await serveTinyWorld(store, { ids: w.ids, chain: 'neighbours,segment,popular' });
-        const r = await request(alt.app).get(`/v1/customers/${w.ids.tea}/recommendations?limit=3`).set('x-api-key', KEYS.storefront).expect(200);
+        const r = await request(alt.listener).get(`/v1/customers/${w.ids.tea}/recommendations?limit=3`).set('x-api-key', KEYS.storefront).expect(200);
         // neighbours of TEA-1: TEA-2 .9, TEA-3 .8; segment vip: TEA-3 (dup), MUG-3
         expect(skus(r.body)).toEqual(['TEA-2', 'TEA-3', 'MUG-3']);
         expect(r.body.items[2].reason).toEqual({ type: 'popular', scope: 'segment', segment: 'vip' });

@@ -38,53 +38,53 @@ describe(`operations and protection (${backend.name})`, () => {
       expect(() => parseApiKeys('short:admin')).toThrow(/API_KEYS/);
     });
     it('401 without a key or with an unknown one, with a JSON body', async () => {
-      const none = await request(w.app).get('/v1/items/TEA-1/similar').expect(401);
+      const none = await request(w.listener).get('/v1/items/TEA-1/similar').expect(401);
       expect(none.body).toEqual({ error: 'unauthorized', message: expect.stringContaining('x-api-key') });
-      const bad = await request(w.app).get('/v1/items/TEA-1/similar').set('x-api-key', 'nope-nope').expect(401);
+      const bad = await request(w.listener).get('/v1/items/TEA-1/similar').set('x-api-key', 'nope-nope').expect(401);
       expect(bad.body.message).toMatch(/unknown API key/);
     });
     it('403 with a key of the wrong scope; associate keys may read storefront lists', async () => {
-      const r = await request(w.app).get('/v1/admin/models').set('x-api-key', KEYS.storefront).expect(403);
+      const r = await request(w.listener).get('/v1/admin/models').set('x-api-key', KEYS.storefront).expect(403);
       expect(r.body).toMatchObject({ error: 'forbidden', message: expect.stringContaining('admin') });
-      await request(w.app).get('/v1/customers/lookup?email=tea@example.com').set('x-api-key', KEYS.storefront).expect(403);
-      await request(w.app).delete(`/v1/customers/${w.ids.tea}`).set('x-api-key', KEYS.associate).expect(403);
-      await request(w.app).get('/v1/items/TEA-1/similar').set('x-api-key', KEYS.events).expect(403);
-      await request(w.app).get('/v1/items/TEA-1/similar').set('x-api-key', KEYS.associate).expect(200);
+      await request(w.listener).get('/v1/customers/lookup?email=tea@example.com').set('x-api-key', KEYS.storefront).expect(403);
+      await request(w.listener).delete(`/v1/customers/${w.ids.tea}`).set('x-api-key', KEYS.associate).expect(403);
+      await request(w.listener).get('/v1/items/TEA-1/similar').set('x-api-key', KEYS.events).expect(403);
+      await request(w.listener).get('/v1/items/TEA-1/similar').set('x-api-key', KEYS.associate).expect(200);
     });
     it('auth disabled: no key needed', async () => {
       const open = await serveTinyWorld(store, { ids: w.ids, apiKeys: null });
-      await request(open.app).get('/v1/items/TEA-1/similar').expect(200);
+      await request(open.listener).get('/v1/items/TEA-1/similar').expect(200);
     });
     it('operations routes need no key', async () => {
-      await request(w.app).get('/healthz').expect(200, { status: 'ok' });
-      await request(w.app).get('/openapi.json').expect(200);
+      await request(w.listener).get('/healthz').expect(200, { status: 'ok' });
+      await request(w.listener).get('/openapi.json').expect(200);
     });
   });
 
   describe('validation: a bad request gets a 4xx naming the field, never a 500', () => {
     const sf = (r: request.Test) => r.set('x-api-key', KEYS.storefront);
     const cases: [string, () => request.Test, number, string][] = [
-      ['limit=0', () => sf(request(w.app).get('/v1/items/TEA-1/similar?limit=0')), 400, 'query.limit'],
-      ['limit=101', () => sf(request(w.app).get(`/v1/customers/${w.ids.tea}/recommendations?limit=101`)), 400, 'query.limit'],
-      ['limit=abc', () => sf(request(w.app).get(`/v1/customers/${w.ids.tea}/buy-again?limit=abc`)), 400, 'query.limit'],
-      ['channel=fax', () => sf(request(w.app).get('/v1/items/TEA-1/similar?channel=fax')), 400, 'query.channel'],
-      ['excludePurchased=maybe', () => sf(request(w.app).get(`/v1/customers/${w.ids.tea}/recommendations?excludePurchased=maybe`)), 400, 'query.excludePurchased'],
-      ['sku too long', () => sf(request(w.app).get(`/v1/items/${'X'.repeat(200)}/similar`)), 400, 'params.sku'],
-      ['id too long', () => sf(request(w.app).get(`/v1/customers/${'9'.repeat(200)}/buy-again`)), 400, 'params.id'],
-      ['basket without items', () => sf(request(w.app).post('/v1/baskets/recommendations').send({})), 400, 'body.items'],
-      ['basket items empty', () => sf(request(w.app).post('/v1/baskets/recommendations').send({ items: [] })), 400, 'body.items'],
-      ['basket item not a string', () => sf(request(w.app).post('/v1/baskets/recommendations').send({ items: [123] })), 400, 'body.items.0'],
-      ['basket limit as string', () => sf(request(w.app).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], limit: '5' })), 400, 'body.limit'],
-      ['basket excludePurchased not boolean', () => sf(request(w.app).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], excludePurchased: 'yes' })), 400, 'body.excludePurchased'],
-      ['session body an array', () => sf(request(w.app).post('/v1/sessions/recommendations').send([1, 2])), 400, 'body'],
-      ['session 101 items', () => sf(request(w.app).post('/v1/sessions/recommendations').send({ items: Array(101).fill('TEA-1') })), 400, 'body.items'],
-      ['session channel', () => sf(request(w.app).post('/v1/sessions/recommendations').send({ items: ['TEA-1'], channel: 'tv' })), 400, 'body.channel'],
-      ['lookup with nothing', () => request(w.app).get('/v1/customers/lookup').set('x-api-key', KEYS.associate), 400, 'query.loyalty'],
-      ['lookup with two identifiers', () => request(w.app).get('/v1/customers/lookup?email=a@b.c&phone=123').set('x-api-key', KEYS.associate), 400, 'query.loyalty'],
-      ['lookup with a bad email', () => request(w.app).get('/v1/customers/lookup?email=not-an-email').set('x-api-key', KEYS.associate), 400, 'query.email'],
-      ['publish bad version', () => request(w.app).post('/v1/admin/models/bad$version/publish').set('x-api-key', KEYS.admin), 400, 'params.version'],
-      ['rollback bad version', () => request(w.app).post('/v1/admin/models/rollback').set('x-api-key', KEYS.admin).send({ version: 'a b' }), 400, 'body.version'],
-      ['erase id too long', () => request(w.app).delete(`/v1/customers/${'x'.repeat(200)}`).set('x-api-key', KEYS.admin), 400, 'params.id'],
+      ['limit=0', () => sf(request(w.listener).get('/v1/items/TEA-1/similar?limit=0')), 400, 'query.limit'],
+      ['limit=101', () => sf(request(w.listener).get(`/v1/customers/${w.ids.tea}/recommendations?limit=101`)), 400, 'query.limit'],
+      ['limit=abc', () => sf(request(w.listener).get(`/v1/customers/${w.ids.tea}/buy-again?limit=abc`)), 400, 'query.limit'],
+      ['channel=fax', () => sf(request(w.listener).get('/v1/items/TEA-1/similar?channel=fax')), 400, 'query.channel'],
+      ['excludePurchased=maybe', () => sf(request(w.listener).get(`/v1/customers/${w.ids.tea}/recommendations?excludePurchased=maybe`)), 400, 'query.excludePurchased'],
+      ['sku too long', () => sf(request(w.listener).get(`/v1/items/${'X'.repeat(200)}/similar`)), 400, 'params.sku'],
+      ['id too long', () => sf(request(w.listener).get(`/v1/customers/${'9'.repeat(200)}/buy-again`)), 400, 'params.id'],
+      ['basket without items', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({})), 400, 'body.items'],
+      ['basket items empty', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: [] })), 400, 'body.items'],
+      ['basket item not a string', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: [123] })), 400, 'body.items.0'],
+      ['basket limit as string', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], limit: '5' })), 400, 'body.limit'],
+      ['basket excludePurchased not boolean', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], excludePurchased: 'yes' })), 400, 'body.excludePurchased'],
+      ['session body an array', () => sf(request(w.listener).post('/v1/sessions/recommendations').send([1, 2])), 400, 'body'],
+      ['session 101 items', () => sf(request(w.listener).post('/v1/sessions/recommendations').send({ items: Array(101).fill('TEA-1') })), 400, 'body.items'],
+      ['session channel', () => sf(request(w.listener).post('/v1/sessions/recommendations').send({ items: ['TEA-1'], channel: 'tv' })), 400, 'body.channel'],
+      ['lookup with nothing', () => request(w.listener).get('/v1/customers/lookup').set('x-api-key', KEYS.associate), 400, 'query.loyalty'],
+      ['lookup with two identifiers', () => request(w.listener).get('/v1/customers/lookup?email=a@b.c&phone=123').set('x-api-key', KEYS.associate), 400, 'query.loyalty'],
+      ['lookup with a bad email', () => request(w.listener).get('/v1/customers/lookup?email=not-an-email').set('x-api-key', KEYS.associate), 400, 'query.email'],
+      ['publish bad version', () => request(w.listener).post('/v1/admin/models/bad$version/publish').set('x-api-key', KEYS.admin), 400, 'params.version'],
+      ['rollback bad version', () => request(w.listener).post('/v1/admin/models/rollback').set('x-api-key', KEYS.admin).send({ version: 'a b' }), 400, 'body.version'],
+      ['erase id too long', () => request(w.listener).delete(`/v1/customers/${'x'.repeat(200)}`).set('x-api-key', KEYS.admin), 400, 'params.id'],
     ];
     for (const [name, call, status, field] of cases) {
       it(`${name} → ${status} naming ${field}`, async () => {
@@ -95,29 +95,29 @@ describe(`operations and protection (${backend.name})`, () => {
       });
     }
     it('malformed JSON → 400, too large → 413, unknown route → 404 JSON', async () => {
-      const bad = await request(w.app)
+      const bad = await request(w.listener)
         .post('/v1/baskets/recommendations')
         .set('x-api-key', KEYS.storefront)
         .set('content-type', 'application/json')
         .send('{"items": [')
         .expect(400);
       expect(bad.body).toMatchObject({ error: 'invalid_json', fields: [{ field: 'body' }] });
-      const big = await request(w.app)
+      const big = await request(w.listener)
         .post('/v1/sessions/recommendations')
         .set('x-api-key', KEYS.storefront)
         .send({ items: ['TEA-1'], pad: 'x'.repeat(100_000) })
         .expect(413);
       expect(big.body.error).toBe('payload_too_large');
-      const nf = await request(w.app).get('/v1/nothing/here').expect(404);
+      const nf = await request(w.listener).get('/v1/nothing/here').expect(404);
       expect(nf.body).toEqual({ error: 'not_found', message: 'no route GET /v1/nothing/here' });
     });
   });
 
   describe('request ids and logs', () => {
     it('echoes x-request-id, or makes one; one JSON log line per request', async () => {
-      const given = await request(w.app).get('/healthz').set('x-request-id', 'abc-123').expect(200);
+      const given = await request(w.listener).get('/healthz').set('x-request-id', 'abc-123').expect(200);
       expect(given.headers['x-request-id']).toBe('abc-123');
-      const made = await request(w.app).get('/healthz').expect(200);
+      const made = await request(w.listener).get('/healthz').expect(200);
       expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       const line = w.logs.find((l) => l.reqId === 'abc-123')!;
       expect(line).toMatchObject({ level: 'info', msg: 'request', method: 'GET', path: '/healthz', status: 200 });
@@ -128,7 +128,7 @@ describe(`operations and protection (${backend.name})`, () => {
 
   describe('/readyz', () => {
     it('200 with store/cache/inventory status when a model is loaded', async () => {
-      const r = await request(w.app).get('/readyz').expect(200);
+      const r = await request(w.listener).get('/readyz').expect(200);
       expect(r.body).toMatchObject({
         status: 'ready',
         model: { version: 'tiny-1' },
@@ -141,18 +141,18 @@ describe(`operations and protection (${backend.name})`, () => {
       const cache = new MemoryCache(`memory://readyz-${Date.now()}`);
       const source = await new CacheModelSource(cache, cacheKeys('t'), { ownsCache: true }).start();
       const empty = await serveTinyWorld(store, { ids: w.ids, source });
-      const r = await request(empty.app).get('/readyz').expect(503);
+      const r = await request(empty.listener).get('/readyz').expect(503);
       expect(r.body).toMatchObject({ status: 'unavailable', model: { version: null } });
-      const list = await request(empty.app).get('/v1/items/TEA-1/similar').set('x-api-key', KEYS.storefront).expect(503);
+      const list = await request(empty.listener).get('/v1/items/TEA-1/similar').set('x-api-key', KEYS.storefront).expect(503);
       expect(list.body).toMatchObject({ error: 'unavailable', message: expect.stringContaining('no model') });
       expect(list.headers['retry-after']).toBe('5');
-      await request(empty.app).get('/healthz').expect(200);
+      await request(empty.listener).get('/healthz').expect(200);
       await source.close();
     });
     it('503 while draining', async () => {
       const d = await serveTinyWorld(store, { ids: w.ids });
       d.drain();
-      const r = await request(d.app).get('/readyz').expect(503);
+      const r = await request(d.listener).get('/readyz').expect(503);
       expect(r.body.detail).toBe('shutting down');
     });
   });
@@ -170,13 +170,13 @@ describe(`operations and protection (${backend.name})`, () => {
         },
       });
       const d = await serveTinyWorld(down, { ids: w.ids });
-      const sf = (path: string) => request(d.app).get(path).set('x-api-key', KEYS.storefront);
+      const sf = (path: string) => request(d.listener).get(path).set('x-api-key', KEYS.storefront);
       const personal = await sf(`/v1/customers/${w.ids.tea}/recommendations?limit=2`).expect(200);
       expect(personal.body).toMatchObject({ fallback: true, fallbackReason: 'store_unavailable', model: { source: 'popular' }, items: [{ sku: 'SOAP-1' }, { sku: 'TEA-1' }] });
       await sf('/v1/items/TEA-1/similar?limit=1').expect(200, /TEA-2/);
-      const ready = await request(d.app).get('/readyz').expect(200);
+      const ready = await request(d.listener).get('/readyz').expect(200);
       expect(ready.body).toMatchObject({ status: 'degraded', store: { status: 'degraded', detail: expect.stringContaining('ECONNREFUSED') } });
-      const text = (await request(d.app).get('/metrics')).text;
+      const text = (await request(d.listener).get('/metrics')).text;
       expect(text).toContain('omnirec_postgres_errors_total 2');
     });
   });
@@ -184,12 +184,12 @@ describe(`operations and protection (${backend.name})`, () => {
   describe('/metrics', () => {
     it('exposes latency per route, fallbacks by reason, cache hit ratio and the model version', async () => {
       const m = await serveTinyWorld(store, { ids: w.ids });
-      const sf = (path: string) => request(m.app).get(path).set('x-api-key', KEYS.storefront);
+      const sf = (path: string) => request(m.listener).get(path).set('x-api-key', KEYS.storefront);
       await sf('/v1/items/NOPE/similar').expect(200);
       await sf('/v1/items/NOPE/similar').expect(200);
       await sf(`/v1/customers/${w.ids.tea}/recommendations`).expect(200); // record found
       await sf('/v1/customers/nobody/recommendations').expect(200); // unknown in the store: no lookup
-      const text = (await request(m.app).get('/metrics').expect(200)).text;
+      const text = (await request(m.listener).get('/metrics').expect(200)).text;
       expect(text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/v1\/items\/\{sku\}\/similar",status="200"\} 2/);
       expect(text).toContain('omnirec_fallbacks_total{endpoint="similar",reason="unknown_item"} 2');
       expect(text).toContain('omnirec_fallbacks_total{endpoint="personal",reason="unknown_customer"} 1');
@@ -204,7 +204,7 @@ describe(`operations and protection (${backend.name})`, () => {
 
   describe('/openapi.json', () => {
     it('is OpenAPI 3.1 and lists every route with its parameters and scopes', async () => {
-      const doc = (await request(w.app).get('/openapi.json').expect(200)).body;
+      const doc = (await request(w.listener).get('/openapi.json').expect(200)).body;
       expect(doc.openapi).toBe('3.1.0');
       for (const r of w.routes) expect(doc.paths[r.path]?.[r.method], `${r.method} ${r.path}`).toBeDefined();
       for (const p of ['/v1/items/{sku}/similar', '/v1/baskets/recommendations', '/v1/customers/{id}/recommendations', '/v1/sessions/recommendations', '/v1/customers/{id}/buy-again', '/healthz', '/readyz', '/metrics', '/openapi.json']) {
@@ -224,29 +224,29 @@ describe(`operations and protection (${backend.name})`, () => {
 
   describe('associate lookup and erasure', () => {
     it('finds a customer by email (normalised), phone or loyalty card, with profile and segment', async () => {
-      const r = await request(w.app).get('/v1/customers/lookup?email=%20TEA@Example.COM').set('x-api-key', KEYS.associate).expect(200);
+      const r = await request(w.listener).get('/v1/customers/lookup?email=%20TEA@Example.COM').set('x-api-key', KEYS.associate).expect(200);
       expect(r.body.customerId).toBe(w.ids.tea);
       expect(r.body.profile.identifiers).toEqual(expect.arrayContaining([{ kind: 'email', value: 'tea@example.com' }, { kind: 'loyalty', value: 'L-777' }]));
       expect(r.body.profile.orders).toBeGreaterThanOrEqual(3);
       expect(r.body.profile.segment).toBe('vip'); // from the model's record (the store has none saved)
-      const byCard = await request(w.app).get('/v1/customers/lookup?loyalty=L-777').set('x-api-key', KEYS.associate).expect(200);
+      const byCard = await request(w.listener).get('/v1/customers/lookup?loyalty=L-777').set('x-api-key', KEYS.associate).expect(200);
       expect(byCard.body.customerId).toBe(w.ids.tea);
-      const none = await request(w.app).get('/v1/customers/lookup?loyalty=NOPE').set('x-api-key', KEYS.associate).expect(404);
+      const none = await request(w.listener).get('/v1/customers/lookup?loyalty=NOPE').set('x-api-key', KEYS.associate).expect(404);
       expect(none.body.error).toBe('not_found');
     });
     it('erasure removes the customer from the store and the model in service', async () => {
       const e = await serveTinyWorld(store, { ids: w.ids });
-      const sf = (path: string) => request(e.app).get(path).set('x-api-key', KEYS.storefront);
+      const sf = (path: string) => request(e.listener).get(path).set('x-api-key', KEYS.storefront);
       expect((await sf(`/v1/customers/${w.ids.novec}/buy-again`).expect(200)).body.fallback).toBe(false);
-      const r = await request(e.app).delete(`/v1/customers/${w.ids.novec}`).set('x-api-key', KEYS.admin).expect(200);
+      const r = await request(e.listener).delete(`/v1/customers/${w.ids.novec}`).set('x-api-key', KEYS.admin).expect(200);
       expect(r.body).toEqual({ customerId: w.ids.novec, erased: true, versions: ['tiny-1'] });
       expect(await e.source.customer(w.ids.novec, e.source.current()!)).toBeNull();
       const after = await sf(`/v1/customers/${w.ids.novec}/buy-again`).expect(200);
       expect(after.body).toMatchObject({ fallback: true, fallbackReason: 'unknown_customer' });
-      await request(e.app).delete(`/v1/customers/${w.ids.novec}`).set('x-api-key', KEYS.admin).expect(404);
+      await request(e.listener).delete(`/v1/customers/${w.ids.novec}`).set('x-api-key', KEYS.admin).expect(404);
     });
     it('admin model endpoints answer 501 when publishing is not configured', async () => {
-      const r = await request(w.app).get('/v1/admin/models').set('x-api-key', KEYS.admin).expect(501);
+      const r = await request(w.listener).get('/v1/admin/models').set('x-api-key', KEYS.admin).expect(501);
       expect(r.body.error).toBe('not_supported');
     });
   });

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,8 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
     });
     const cfg = parseConfig({ API_KEYS, PORT: '0', HOST: '127.0.0.1', PGLITE_DIR: 'memory://', CACHE_DIR: 'memory://', LOG_LEVEL: 'silent', SHUTDOWN_GRACE_MS: '5000' });
     const svc = await startService(cfg, { store: slow, source: staticModelSource(tinyBundle(ids, NOW)), defaultMetrics: false });
+    // the server answers with the app's dispatcher (the listener the API tests drive), not the bare Express app
+    expect(svc.server.listeners('request')).toEqual([svc.app.listener]);
     const inFlight = fetch(`${svc.url}/v1/customers/${ids.tea}/recommendations?limit=2`, { headers: { 'x-api-key': KEYS.storefront } });
     await new Promise((r) => setTimeout(r, 100));
     const closing = svc.close();
@@ -125,7 +127,7 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
     const admin = cacheModelAdmin({ cache: async () => adminCache, keys, modelDir, refresh: (v) => source.refresh(v) });
     const w = await serveTinyWorld(store, { ids, source, admin });
     const server = await new Promise<Server>((r) => {
-      const s = w.app.listen(0, '127.0.0.1', () => r(s));
+      const s = createServer(w.listener).listen(0, '127.0.0.1', () => r(s));
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const call = (method: string, path: string, key = KEYS.admin, body?: unknown) =>
@@ -188,13 +190,13 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
     // no LRU: every personal request reads Redis
     const source = await openModelSource({ REDIS_URL: redis.url, CACHE_DIR: 'unused', CACHE_PREFIX: prefix, CUSTOMER_LRU_SIZE: 0 }, { connectTimeoutMs: 500, pointerPollMs: 0 });
     const w = await serveTinyWorld(store, { ids, source });
-    const get = (path: string) => request(w.app).get(path).set('x-api-key', KEYS.storefront);
+    const get = (path: string) => request(w.listener).get(path).set('x-api-key', KEYS.storefront);
     try {
       expect((await get(`/v1/customers/${ids.tea}/recommendations?limit=2`).expect(200)).body).toMatchObject({ model: { source: 'factors' }, fallback: false });
 
       await redis.stop();
       await until(() => (source.status().cache === 'degraded' ? true : undefined));
-      const ready = await request(w.app).get('/readyz').expect(200);
+      const ready = await request(w.listener).get('/readyz').expect(200);
       expect(ready.body).toMatchObject({ status: 'degraded', model: { version: 'tiny-1' }, cache: { status: 'degraded' } });
       expect(ready.body.cache.detail).toMatch(/Redis/);
       const similar = await get('/v1/items/TEA-1/similar?limit=2').expect(200);
@@ -205,7 +207,7 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
       // history from the store instead (tea bought TEA-1): its neighbours
       expect(personal.body).toMatchObject({ fallback: true, fallbackReason: 'cache_unavailable', model: { source: 'neighbours' } });
       expect(personal.body.items.map((i: { sku: string }) => i.sku)).toEqual(['TEA-2', 'TEA-3']);
-      const metrics = (await request(w.app).get('/metrics').expect(200)).text;
+      const metrics = (await request(w.listener).get('/metrics').expect(200)).text;
       expect(metrics).toMatch(/omnirec_redis_errors_total [1-9]/);
       expect(metrics).toContain('omnirec_fallbacks_total{endpoint="personal",reason="cache_unavailable"} 1');
 
@@ -214,7 +216,7 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
       await publishBundle(publisher, keys, bundle);
       await until(() => (source.status().cache === 'ok' ? true : undefined));
       expect((await get(`/v1/customers/${ids.tea}/recommendations?limit=2`).expect(200)).body).toMatchObject({ model: { source: 'factors' }, fallback: false });
-      expect((await request(w.app).get('/readyz').expect(200)).body.status).toBe('ready');
+      expect((await request(w.listener).get('/readyz').expect(200)).body.status).toBe('ready');
     } finally {
       await source.close();
       await publisher.close();

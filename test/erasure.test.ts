@@ -127,14 +127,14 @@ for (const p of pairings) {
       closers.push(() => source.close());
       const admin = cacheModelAdmin({ cache: async () => cache, keys, modelDir: env.MODEL_DIR, refresh: (v) => source.refresh(v) });
       const w = await serveTinyWorld(store, { ids, source, admin });
-      const personal = () => request(w.app).get(`/v1/customers/${ids.tea}/recommendations`).set('x-api-key', KEYS.storefront).expect(200);
+      const personal = () => request(w.listener).get(`/v1/customers/${ids.tea}/recommendations`).set('x-api-key', KEYS.storefront).expect(200);
       const held = async (version: string, id: string) => (await cache.get(keys.customer(version, id))) !== null;
 
       expect(source.current()!.version).toBe('v2');
       expect([await held('v1', ids.tea), await held('v1', ids.merged), await held('v2', ids.tea)]).toEqual([true, true, true]);
       expect((await personal()).body).toMatchObject({ fallback: false, model: { version: 'v2', source: 'factors' } });
 
-      const del = await request(w.app).delete(`/v1/customers/${ids.merged}`).set('x-api-key', KEYS.admin).expect(200);
+      const del = await request(w.listener).delete(`/v1/customers/${ids.merged}`).set('x-api-key', KEYS.admin).expect(200);
       expect(del.body).toEqual({ customerId: ids.tea, erased: true, versions: ['v1', 'v2'] });
       expect([await held('v1', ids.tea), await held('v1', ids.merged), await held('v2', ids.tea)]).toEqual([false, false, false]);
       expect(await held('v1', ids.mug)).toBe(true); // nobody else
@@ -143,7 +143,7 @@ for (const p of pairings) {
       expect([...(await erasedCustomers(cache, keys))].sort()).toEqual([ids.tea, ids.merged].sort());
 
       // rollback to v1: no personal record, non-personalised results
-      await request(w.app).post('/v1/admin/models/rollback').set('x-api-key', KEYS.admin).send({ version: 'v1' }).expect(200);
+      await request(w.listener).post('/v1/admin/models/rollback').set('x-api-key', KEYS.admin).send({ version: 'v1' }).expect(200);
       expect(source.current()!.version).toBe('v1');
       expect(await source.customer(ids.tea, source.current()!)).toBeNull();
       expect(await source.customer(ids.merged, source.current()!)).toBeNull();
@@ -159,7 +159,7 @@ for (const p of pairings) {
       // and again: now the version in the cache is complete as it stands, only the pointer moves
       expect(await out('v1')).toMatchObject({ customers: 2, erased: 2, reused: true });
       // the admin endpoint publishes the same way
-      await request(w.app).post('/v1/admin/models/v2/publish').set('x-api-key', KEYS.admin).expect(200);
+      await request(w.listener).post('/v1/admin/models/v2/publish').set('x-api-key', KEYS.admin).expect(200);
       expect(await held('v2', ids.tea)).toBe(false);
     });
 

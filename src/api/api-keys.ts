@@ -3,8 +3,9 @@
  * clients in the `x-api-key` header. Missing or unknown key → 401, a key without any of the
  * route's scopes → 403, both with a JSON body {error, message}.
  */
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from '../core/errors.js';
+import { writeJson } from './json-response.js';
 
 export const SCOPES = ['storefront', 'associate', 'events', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -39,25 +40,24 @@ const mask = (s: string) => (s.length <= 4 ? '****' : `${s.slice(0, 2)}…${s.sl
  * Whether the request's key holds one of `scopes` (auth null = disabled); on refusal the 401/403
  * is written and false returned. The app calls it inline in each route's handler (one layer less).
  */
-export function admitted(keys: ApiKeys | null, scopes: readonly Scope[], req: Request, res: Response): boolean {
+export function admitted(keys: ApiKeys | null, scopes: readonly Scope[], req: IncomingMessage, res: ServerResponse): boolean {
   if (!keys) return true;
   const key = req.headers['x-api-key'];
   if (!key) {
-    res.status(401).json({ error: 'unauthorized', message: 'missing API key: send it in the x-api-key header' });
+    writeJson(req, res, 401, { error: 'unauthorized', message: 'missing API key: send it in the x-api-key header' });
     return false;
   }
   const held = typeof key === 'string' ? keys.get(key) : undefined;
   if (!held) {
-    res.status(401).json({ error: 'unauthorized', message: 'unknown API key' });
+    writeJson(req, res, 401, { error: 'unauthorized', message: 'unknown API key' });
     return false;
   }
   if (!scopes.some((s) => held.has(s))) {
-    res.status(403).json({
+    writeJson(req, res, 403, {
       error: 'forbidden',
       message: `this API key lacks the scope for this route: needs ${scopes.join(' or ')}, has ${[...held].join(', ')}`,
     });
     return false;
   }
-  res.locals.scopes = held;
   return true;
 }

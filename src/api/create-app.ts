@@ -1,10 +1,14 @@
 /**
- * The Express application: request ids and one log line per request, metrics, API-key
- * scopes, zod validation of params/query/body on every route, the routes, 404 and the one
- * error-mapping middleware. No listening here (see src/server.ts), so tests drive it with supertest.
+ * The application: request ids and one log line per request, metrics, API-key scopes, zod
+ * validation of params/query/body on every route, the routes, 404 and the one error mapping.
+ * Each route compiles to one function (tag, scopes, validation, handler, response) that both
+ * dispatchers run: `listener`, the API's own dispatcher (dispatch.ts) in front of the Express app
+ * `app`, which registers every route too and answers everything the dispatcher passes on (404s,
+ * OPTIONS, odd URLs). The server listens with `listener`; no listening here (see
+ * src/server.ts), so tests drive `listener` (or `app`) with supertest.
  */
-import { randomUUID } from 'node:crypto';
-import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { type Express, type RequestHandler } from 'express';
 import type { ModelSource } from '../cache/model-source.js';
 import type { Store } from '../store/store.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
@@ -12,11 +16,14 @@ import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
 import { type ApiKeys, admitted } from './api-keys.js';
-import { errorHandler, notFoundHandler, validationError } from './errors.js';
+import { type CompiledRoute, dispatcher } from './dispatch.js';
+import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
 import { jsonBody } from './json-body.js';
+import { writeJson } from './json-response.js';
 import type { Logger } from './logger.js';
 import type { ModelAdmin } from './model-admin.js';
 import { openApiDocument } from './openapi.js';
+import { requestLog, tagRoute } from './request-log.js';
 import { type RouteDef, expressPath } from './route-def.js';
 import { buildRoutes } from './routes.js';
 import { ServiceMetrics } from './service-metrics.js';
@@ -45,6 +52,9 @@ export interface AppDeps {
 }
 
 export interface App {
+  /** The request listener the server uses: the API's dispatcher, passing the rest to `app`. */
+  listener: RequestListener;
+  /** The Express app: every route, 404 and errors; answers what `listener` does not take. */
   app: Express;
   service: RecommendationService;
   metrics: ServiceMetrics;
@@ -53,8 +63,6 @@ export interface App {
   /** Marks the instance as shutting down: /readyz answers 503 from then on. */
   drain(): void;
 }
-
-const REQ_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createApp(deps: AppDeps): App {
   const metrics = new ServiceMetrics(deps.source, { defaultMetrics: deps.defaultMetrics });
@@ -92,79 +100,49 @@ export function createApp(deps: AppDeps): App {
     openapi: () => (doc ??= openApiDocument(routes, { title: 'omnirec', version: '1.0.0' })),
   });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.use(requestLog(deps.logger, metrics));
   // JSON bodies are read on the routes that take one (GETs skip the parser's checks)
   const json = jsonBody({ limit: deps.bodyLimit ?? '64kb' });
-
   const parse = (where: 'params' | 'query' | 'body', schema: RouteDef[typeof where], value: unknown) => {
     if (!schema) return value;
     const out = schema.safeParse(value ?? {});
     if (!out.success) throw validationError(where, out.error);
     return out.data;
   };
-  for (const r of routes) {
+  const compiled: CompiledRoute[] = routes.map((r) => {
     const keys = r.scopes ? deps.apiKeys : null;
     const scopes = r.scopes ?? [];
-    // route tag (metrics, logs), API-key scopes, validation and the route's own handler in one layer
-    const handler: RequestHandler = async (req, res) => {
-      res.locals.route = r.path;
-      if (!admitted(keys, scopes, req, res)) return;
-      const params = parse('params', r.params, req.params);
-      const query = parse('query', r.query, req.query);
-      const body = r.method === 'get' ? undefined : parse('body', r.body, req.body);
-      const out = await r.handler({ params, query, body, req, res });
-      if (out !== undefined) sendJson(req, res, out);
+    return {
+      def: r,
+      body: r.body && r.method !== 'get' ? json : null,
+      // route tag (metrics, logs), API-key scopes, validation and the route's own handler in one function
+      async run(req, res, rawParams, rawQuery, rawBody) {
+        tagRoute(res, r.path);
+        if (!admitted(keys, scopes, req, res)) return;
+        const params = parse('params', r.params, rawParams);
+        const query = parse('query', r.query, rawQuery);
+        const body = r.method === 'get' ? undefined : parse('body', r.body, rawBody);
+        const out = await r.handler({ params, query, body, req, res });
+        if (out !== undefined) writeJson(req, res, 200, out);
+      },
     };
-    if (r.body && r.method !== 'get') app[r.method](expressPath(r.path), json, handler);
-    else app[r.method](expressPath(r.path), handler);
+  });
+
+  const start = requestLog(deps.logger, metrics);
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use((req, res, next) => {
+    start(req, res);
+    next();
+  });
+  for (const c of compiled) {
+    const layer: RequestHandler = (req, res) => c.run(req, res, req.params, req.query, req.body);
+    const path = expressPath(c.def.path);
+    if (c.body) app[c.def.method](path, c.body, layer);
+    else app[c.def.method](path, layer);
   }
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
-  return { app, service, metrics, access, routes, drain: () => void (draining = true) };
-}
-
-/** JSON of frozen bodies (shared lists, see src/serve/list-cache.ts), made once per object. */
-const serialised = new WeakMap<object, string>();
-
-/**
- * res.json(body) for a 200, with the same bytes and headers (Content-Type application/json;
- * charset=utf-8, Content-Length; no ETag: disabled) minus Express's generic send path; a frozen
- * body is serialised once. Other statuses, or a type the handler set, take res.json.
- */
-function sendJson(req: Request, res: Response, body: unknown): void {
-  if (res.statusCode !== 200 || typeof body !== 'object' || body === null || res.hasHeader('Content-Type')) {
-    res.json(body);
-    return;
-  }
-  let text = serialised.get(body);
-  if (text === undefined) {
-    text = JSON.stringify(body);
-    if (Object.isFrozen(body)) serialised.set(body, text);
-  }
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  if (req.method === 'HEAD') res.end();
-  else res.end(text);
-}
-
-/** Request id in/out (x-request-id), one JSON log line per request, latency histogram per route. */
-function requestLog(logger: Logger, metrics: ServiceMetrics): RequestHandler {
-  return (req, res, next) => {
-    const start = process.hrtime.bigint();
-    const given = req.headers['x-request-id'];
-    const reqId = typeof given === 'string' && REQ_ID.test(given) ? given : randomUUID();
-    res.locals.reqId = reqId;
-    res.setHeader('x-request-id', reqId);
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      const route = (res.locals.route as string | undefined) ?? 'unmatched';
-      metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, ms / 1000);
-      const level = res.statusCode >= 500 ? 'error' : 'info';
-      logger[level]('request', { reqId, method: req.method, path: req.path, route, status: res.statusCode, ms: Math.round(ms * 100) / 100 });
-    });
-    next();
-  };
+  const listener = dispatcher(compiled, { start, fail: (err, req, res) => failRequest(err, req, res, deps.logger), fallback: app });
+  return { listener, app, service, metrics, access, routes, drain: () => void (draining = true) };
 }

@@ -1,8 +1,10 @@
 /**
  * The one place errors become HTTP: typed errors of src/core/errors.ts → status codes,
  * body-parser errors (bad JSON 400, too large 413), everything else 500 (logged, never
- * echoed). Bodies are always JSON `{error, message, ...}`.
+ * echoed). Bodies are always JSON `{error, message, ...}`. failRequest works on Node's own
+ * request/response, so both dispatchers (dispatch.ts and Express's errorHandler) answer with it.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import {
@@ -13,7 +15,9 @@ import {
   NotSupportedError,
   UnavailableError,
 } from '../core/errors.js';
+import { writeJson } from './json-response.js';
 import type { Logger } from './logger.js';
+import { requestId } from './request-log.js';
 
 /** A field-level problem in a request. */
 export interface FieldIssue {
@@ -44,34 +48,45 @@ export const notFoundHandler: RequestHandler = (req, res) => {
   res.status(404).json({ error: 'not_found', message: `no route ${req.method} ${req.path}` });
 };
 
+/**
+ * Answers a request that failed with `err`; when the response is already under way, logs and
+ * cuts the connection (what Express's final handler does then).
+ */
+export function failRequest(err: unknown, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
+  const reqId = requestId(res);
+  if (res.headersSent) {
+    logger.error('request failed after the response started', { reqId, err });
+    req.socket.destroy();
+    return;
+  }
+  if (err instanceof ZodError) err = validationError('body', err);
+  if (err instanceof AppError) {
+    const { status, error } = statusOf(err);
+    if (status >= 500) logger.error('request failed', { reqId, err });
+    if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.context.retryAfterS ?? 5));
+    const fields = (err.context as { fields?: FieldIssue[] }).fields;
+    writeJson(req, res, status, { error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), reqId });
+    return;
+  }
+  const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
+  const status = e.status ?? e.statusCode;
+  if (e.type === 'entity.too.large') {
+    writeJson(req, res, 413, { error: 'payload_too_large', message: 'request body too large', reqId });
+    return;
+  }
+  if (e.type === 'entity.parse.failed') {
+    writeJson(req, res, 400, { error: 'invalid_json', message: 'body: not valid JSON', fields: [{ field: 'body', message: 'not valid JSON' }], reqId });
+    return;
+  }
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    writeJson(req, res, status, { error: 'bad_request', message: e.message ?? 'bad request', reqId });
+    return;
+  }
+  logger.error('unhandled error', { reqId, err });
+  writeJson(req, res, 500, { error: 'internal', message: 'internal error', reqId });
+}
+
+/** failRequest as Express's error-handling middleware (errors of the requests Express dispatches). */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, next) => {
-    if (res.headersSent) return next(err);
-    const reqId = res.locals.reqId as string | undefined;
-    if (err instanceof ZodError) err = validationError('body', err);
-    if (err instanceof AppError) {
-      const { status, error } = statusOf(err);
-      if (status >= 500) logger.error('request failed', { reqId, err });
-      if (err instanceof UnavailableError) res.set('Retry-After', String(err.context.retryAfterS ?? 5));
-      const fields = (err.context as { fields?: FieldIssue[] }).fields;
-      res.status(status).json({ error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), reqId });
-      return;
-    }
-    const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
-    const status = e.status ?? e.statusCode;
-    if (e.type === 'entity.too.large') {
-      res.status(413).json({ error: 'payload_too_large', message: 'request body too large', reqId });
-      return;
-    }
-    if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ error: 'invalid_json', message: 'body: not valid JSON', fields: [{ field: 'body', message: 'not valid JSON' }], reqId });
-      return;
-    }
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      res.status(status).json({ error: 'bad_request', message: e.message ?? 'bad request', reqId });
-      return;
-    }
-    logger.error('unhandled error', { reqId, err });
-    res.status(500).json({ error: 'internal', message: 'internal error', reqId });
-  };
+  return (err, req, res, _next) => failRequest(err, req, res, logger);
 }

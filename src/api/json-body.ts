@@ -6,7 +6,13 @@
  * error handler), at a fraction of its per-request cost. Anything else (chunked, compressed, other
  * types or charsets, oversized) goes to express.json() itself.
  */
-import express, { type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Request, type Response } from 'express';
+
+/** A request whose body has been read (as Express's parsers leave it). */
+export type WithBody = IncomingMessage & { body?: unknown };
+/** Reads the body into req.body, then next(); next(err) with body-parser's error on failure. */
+export type BodyReader = (req: WithBody, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /** "64kb" → 65536 (body-parser's units: b, kb, mb; 1024-based); null when not of that form. */
 export function limitBytes(limit: string): number | null {
@@ -38,7 +44,8 @@ export function parseStrictJson(text: string): unknown {
   }
 }
 
-export function jsonBody(options: { limit: string }): RequestHandler {
+/** On Node's own request (both dispatchers use it; express.json() needs no Express helpers either). */
+export function jsonBody(options: { limit: string }): BodyReader {
   const general = express.json({ limit: options.limit });
   const max = limitBytes(options.limit);
   return (req, res, next) => {
@@ -53,7 +60,7 @@ export function jsonBody(options: { limit: string }): RequestHandler {
       length <= max &&
       isPlainType(h['content-type']) &&
       !req.readableEnded;
-    if (!plain) return general(req, res, next);
+    if (!plain) return general(req as Request, res as Response, next);
     const chunks: Buffer[] = [];
     let received = 0;
     let done = false;

@@ -1,8 +1,9 @@
 /**
- * One route of the API, declared once: path, scopes, zod schemas and handler. The Express
- * router and the OpenAPI document are both generated from the same list of RouteDefs.
+ * One route of the API, declared once: path, scopes, zod schemas and handler. The dispatcher
+ * (dispatch.ts), the Express router and the OpenAPI document are all generated from the same
+ * list of RouteDefs.
  */
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Scope } from './api-keys.js';
 
@@ -10,8 +11,9 @@ export interface RouteInput<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-  req: Request;
-  res: Response;
+  /** Node's own request/response (no Express helpers: both dispatchers call the handler). */
+  req: IncomingMessage;
+  res: ServerResponse;
 }
 
 export interface RouteDef<P = any, Q = any, B = any> {
@@ -29,7 +31,7 @@ export interface RouteDef<P = any, Q = any, B = any> {
   response: z.ZodType;
   /** Other statuses the route documents besides 200 and the common errors. */
   extraResponses?: Record<string, string>;
-  /** Returns the JSON body (status 200), or writes the response itself and returns undefined. */
+  /** Returns the JSON body (status 200), or writes the response itself (json-response.ts) and returns undefined. */
   handler: (input: RouteInput<P, Q, B>) => Promise<unknown> | unknown;
 }
 

@@ -11,6 +11,7 @@ import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import type { RecommendationService } from '../serve/recommendation-service.js';
 import type { Store } from '../store/store.js';
 import { validationError } from './errors.js';
+import { writeJson, writeText } from './json-response.js';
 import type { ModelAdmin } from './model-admin.js';
 import { recordPurchase } from './purchase-events.js';
 import { type RouteDef, route } from './route-def.js';
@@ -246,7 +247,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       scopes: null,
       response: S.ReadyResponse,
       extraResponses: { '503': 'No model loaded, or shutting down' },
-      handler: async ({ res }) => {
+      handler: async ({ req, res }) => {
         const src = ctx.source.status();
         let store: { status: 'ok' | 'degraded'; detail?: string } = { status: 'ok' };
         try {
@@ -267,7 +268,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
           inventory: { status: inv.state, stores: inv.stores, loadedAt: inv.loadedAt, ...(inv.detail ? { detail: inv.detail } : {}) },
           ...(ctx.draining() ? { detail: 'shutting down' } : !model ? { detail: 'no model version loaded' } : {}),
         };
-        res.status(ok ? 200 : 503).json(body);
+        writeJson(req, res, ok ? 200 : 503, body);
         return undefined;
       },
     }),
@@ -278,8 +279,8 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       tag: 'operations',
       scopes: null,
       response: z.string(),
-      handler: async ({ res }) => {
-        res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+      handler: async ({ req, res }) => {
+        writeText(req, res, 200, ctx.metrics.registry.contentType, await ctx.metrics.registry.metrics());
         return undefined;
       },
     }),

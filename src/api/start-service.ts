@@ -1,10 +1,10 @@
 /**
  * Starts the whole service from configuration: history store, model source, publishing
- * (admin endpoints), inventory snapshot, the Express app, and an HTTP server; returns a
+ * (admin endpoints), inventory snapshot, the app, and an HTTP server listening with its dispatcher; returns a
  * handle whose close() shuts down gracefully (stop accepting, let in-flight requests finish
  * within SHUTDOWN_GRACE_MS, then close the dependencies). Used by src/server.ts and bench:serve.
  */
-import type { Server } from 'node:http';
+import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cacheKeys } from '../cache/keys.js';
 import type { ModelSource } from '../cache/model-source.js';
@@ -83,8 +83,14 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   );
   await inventory.start(cfg.INVENTORY_REFRESH_S * 1000);
   const app = createApp({ store, source, inventory, logger, apiKeys, chain, admin, defaultMetrics: options.defaultMetrics, fullScanMaxItems: options.fullScanMaxItems });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.app.listen(cfg.PORT, cfg.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // the API's dispatcher in front of the Express app (create-app.ts)
+  const server = createServer(app.listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.PORT, cfg.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   server.keepAliveTimeout = 65_000;
   const addr = server.address() as AddressInfo;
