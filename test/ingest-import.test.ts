@@ -7,7 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
 import { importBatches } from '../src/ingest/import-batches.js';
 import { importFile, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
+import type { ImportPlan } from '../src/store/import-plan.js';
+import type { Store } from '../src/store/store.js';
 import { storeBackends } from './helpers/backends.js';
+import { withBadLastLine } from './helpers/broken-plan.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -42,6 +45,39 @@ for (const backend of storeBackends()) {
         expect({ customers: again.customers, products: again.products, orders: again.orders, lines: again.lines }).toEqual({ customers: 3, products: 5, orders: 4, lines: 5 });
       } finally {
         await cleanup();
+      }
+    });
+
+    it("a batch's lines failing after its orders committed: the import fails; importing again completes it as a clean import would", async () => {
+      const { store, cleanup } = await backend.open();
+      const clean = await backend.open();
+      try {
+        let batch = 0;
+        // the store, except that the lines of the second batch (of three) fail to COPY
+        const failing = new Proxy(store, {
+          get(target, key) {
+            if (key === 'importPlanPipelined') {
+              return (plan: ImportPlan, o?: { deferProductUpdates?: boolean }) => target.importPlanPipelined(++batch === 2 ? withBadLastLine(plan) : plan, o);
+            }
+            const v = Reflect.get(target, key, target) as unknown;
+            return typeof v === 'function' ? v.bind(target) : v;
+          },
+        });
+        await expect(importFile(failing, fx('uci-online-retail.csv'), { batchSize: 2 })).rejects.toThrow();
+        // every order is written (the third batch's while the second's lines were), the second batch's lines are not
+        expect(await store.totals()).toMatchObject({ orders: 4, lines: 3 });
+        const again = await importFile(store, fx('uci-online-retail.csv'), { batchSize: 2 });
+        expect({ imported: again.imported, duplicates: again.duplicates }).toEqual({ imported: 2, duplicates: 3 });
+        await importFile(clean.store, fx('uci-online-retail.csv'), { batchSize: 2 });
+        const state = async (s: Store) => {
+          const history = [];
+          for await (const b of s.historyLines()) history.push(...b.map((h) => ({ ...h, customerId: h.customerId !== null })));
+          return { totals: await s.totals(), history, products: await s.products() };
+        };
+        expect(await state(store)).toEqual(await state(clean.store));
+      } finally {
+        await cleanup();
+        await clean.cleanup();
       }
     });
 

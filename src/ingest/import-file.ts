@@ -1,7 +1,8 @@
 /**
  * The import pipeline: reads order, inventory and consent files (format detected per file)
  * and writes them to a Store in batches, reading the next batch while the store writes the
- * current one. Bad rows never abort an import: they are counted by reason, and the first few
+ * current one, and writing a batch's orders while the previous batch's lines are written
+ * (Store.importPlanPipelined). Bad rows never abort an import: they are counted by reason, and the first few
  * are kept as samples with their row numbers.
  *
  * @example
@@ -12,9 +13,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
-import type { Store } from '../store/store.js';
+import type { ImportBatchResult, Store } from '../store/store.js';
 import type { FileKind } from './detect-format.js';
-import { importBatches, type ImportBatch } from './import-batches.js';
+import { importBatches, type ImportBatch, type ImportBatchOptions } from './import-batches.js';
 import { detectFile } from './read-data-file.js';
 import { addCounts, type Reject } from './reject-reasons.js';
 
@@ -31,6 +32,11 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** Read and plan in a worker thread: true, false or 'auto' (default: files of 4 MiB and more). */
   worker?: boolean | 'auto';
+  /**
+   * Where a file's planned batches come from (default importBatches: read, parsed and planned now).
+   * The write-only benchmark passes batches planned beforehand, so that only the writes are timed.
+   */
+  readBatches?: (path: string, options: ImportBatchOptions) => AsyncGenerator<ImportBatch>;
 }
 
 export interface ImportProgress {
@@ -133,12 +139,19 @@ export async function importFiles(store: Store, paths: string[], options: Import
     const { path } = files[fi];
     const tf = performance.now();
     const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
-    const it = importBatches(path, {
+    const it = (options.readBatches ?? importBatches)(path, {
       batchSize: options.batchSize ?? 20_000,
       defaultCountryCode: options.defaultCountryCode,
       worker: options.worker,
       reserveOrderIds: (n) => store.reserveOrderIds(n),
     });
+    // the latest batch's lines, written while the next batch's orders are (in call order)
+    let lines: Promise<ImportBatchResult> | null = null;
+    const count = (res: ImportBatchResult) => {
+      fs.imported += res.imported;
+      fs.duplicates += res.duplicates;
+      summary.merges += res.merges;
+    };
     try {
       let next = it.next();
       for (;;) {
@@ -155,10 +168,10 @@ export async function importFiles(store: Store, paths: string[], options: Import
         addCounts(fs.skipped, b.skipped);
         if (b.kind === 'orders') {
           if (b.plan.lineCount) {
-            const res = await store.importPlan(b.plan, { deferProductUpdates: true });
-            fs.imported += res.imported;
-            fs.duplicates += res.duplicates;
-            summary.merges += res.merges;
+            const previous = lines;
+            lines = (await store.importPlanPipelined(b.plan, { deferProductUpdates: true })).lines;
+            lines.catch(() => undefined); // awaited with the next batch, or below
+            if (previous) count(await previous);
           }
         } else if (b.kind === 'inventory') {
           if (b.inventory.length) await store.setInventory(b.inventory);
@@ -173,8 +186,10 @@ export async function importFiles(store: Store, paths: string[], options: Import
         }
         options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
       }
+      if (lines) count(await lines);
     } catch (e) {
       // what was imported keeps its product updates, even when a later batch failed
+      await (lines as Promise<unknown> | null)?.catch(() => undefined);
       await it.return(undefined);
       await store.flushProductUpdates().catch(() => undefined);
       throw e;

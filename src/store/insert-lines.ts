@@ -11,9 +11,16 @@ const UNIQUE_VIOLATION = '23505';
  * concurrently), that COPY is undone and the batch takes the careful path: COPY into a staging
  * table, then INSERT ... SELECT with reserved ids mapped to the orders' real ids, ON CONFLICT DO
  * NOTHING (an idempotent re-import, an order that existed before the import).
+ * `ordersCommitted`: the orders were committed by an earlier transaction (Store.importPlanPipelined),
+ * so other writers may have seen them and written lines to them already.
  * Returns the number of lines written.
  */
-export async function insertLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): Promise<number> {
+export async function insertLines(
+  tx: SqlExecutor,
+  plan: ImportPlan,
+  existingOrders: ReadonlyMap<string, string>,
+  options: { ordersCommitted?: boolean } = {},
+): Promise<number> {
   if (plan.lineCount === 0) return 0;
   const bytes = Buffer.from(plan.copy.buffer, plan.copy.byteOffset, plan.copy.byteLength);
   const moved: { reserved: number; actual: string }[] = [];
@@ -23,8 +30,8 @@ export async function insertLines(tx: SqlExecutor, plan: ImportPlan, existingOrd
   });
   if (moved.length === 0 && plan.uniqueLines) {
     const copy = `COPY order_lines (${COLUMNS}) FROM STDIN WITH (FORMAT csv)`;
-    // orders all created by this statement: their lines cannot exist yet
-    if (existingOrders.size === 0) return tx.copyFrom(copy, bytes);
+    // orders all created by this transaction: their lines cannot exist yet
+    if (existingOrders.size === 0 && !options.ordersCommitted) return tx.copyFrom(copy, bytes);
     await tx.exec('SAVEPOINT import_lines');
     try {
       const n = await tx.copyFrom(copy, bytes);
