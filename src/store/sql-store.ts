@@ -5,7 +5,7 @@ import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities, type IdentityAssignment } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
-import { insertLines } from './insert-lines.js';
+import { canCopyLines, copyLines, insertLines, isDuplicateKey, mergeLines } from './insert-lines.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type {
   ConsentEvent,
@@ -98,10 +98,14 @@ export class SqlStore implements Store {
     if (plan.lineCount === 0) return { lines: Promise.resolve({ imported: 0, duplicates: 0, merges: 0 }) };
     const orders = await this.db.transaction((tx) => this.writeOrders(tx, plan, options), { lock: IDENTITY_LOCK, asyncCommit: true });
     this.known.remember(orders.written.products);
-    // after the previous batch's lines (a later batch may hold the same keys: it must see them);
-    // the orders are committed, so other importers may have seen them and written lines to them
+    // after the previous batch's lines (a later batch may hold the same keys: it must see them), each
+    // batch's in a transaction of its own: the orders are committed, so another importer may have seen
+    // them and written their lines already; a COPY that meets them is undone and the batch merged instead
+    const existing = orders.written.existingOrders;
+    const own = (write: (tx: SqlExecutor) => Promise<number>) => this.db.transaction(write, { asyncCommit: true });
+    const merge = () => own((tx) => mergeLines(tx, plan, existing));
     const lines = this.linesQueue.then(() =>
-      this.db.transaction((tx) => insertLines(tx, plan, orders.written.existingOrders, { ordersCommitted: true }), { asyncCommit: true }),
+      canCopyLines(plan, existing) ? own((tx) => copyLines(tx, plan)).catch((e) => (isDuplicateKey(e) ? merge() : Promise.reject(e))) : merge(),
     );
     this.linesQueue = lines.catch(() => undefined);
     return { lines: lines.then((n) => this.linesWritten(plan, { merges: orders.merges, lines: n })) };
