@@ -8,6 +8,7 @@ import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
 import { importBatches } from '../src/ingest/import-batches.js';
 import { importFile, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import type { ImportPlan } from '../src/store/import-plan.js';
+import { SqlStore } from '../src/store/sql-store.js';
 import type { Store } from '../src/store/store.js';
 import { storeBackends } from './helpers/backends.js';
 import { withBadLastLine } from './helpers/broken-plan.js';
@@ -78,6 +79,19 @@ for (const backend of storeBackends()) {
       } finally {
         await cleanup();
         await clean.cleanup();
+      }
+    });
+
+    it('two importers of the same file at the same time (a second store over the same database) write it once', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        const other = new SqlStore((store as SqlStore).db); // its own product cache and lines queue, like another process
+        const both = await Promise.all([store, other].map((s) => importFile(s, fx('uci-online-retail.csv'), { batchSize: 2 })));
+        expect(both[0].imported + both[1].imported).toBe(5);
+        expect(both[0].duplicates + both[1].duplicates).toBe(5);
+        expect(await store.totals()).toMatchObject({ customers: 3, products: 5, orders: 4, lines: 5 });
+      } finally {
+        await cleanup();
       }
     });
 
