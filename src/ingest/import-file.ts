@@ -86,6 +86,11 @@ export interface ImportSummary {
   seconds: number;
 }
 
+/**
+ * Batches whose lines may still be being written when the next batch's orders are: two lets
+ * either chain (orders, lines) run a batch ahead when the other is held up a moment.
+ */
+const LINES_AHEAD = 2;
 const DATA_FILE = /\.(csv|ndjson|jsonl)(\.gz)?$/i;
 const KIND_ORDER: Record<FileKind, number> = { orders: 0, inventory: 1, consent: 2 };
 
@@ -145,8 +150,8 @@ export async function importFiles(store: Store, paths: string[], options: Import
       worker: options.worker,
       reserveOrderIds: (n) => store.reserveOrderIds(n),
     });
-    // the latest batch's lines, written while the next batch's orders are (in call order)
-    let lines: Promise<ImportBatchResult> | null = null;
+    // lines of the latest batches, written (in call order) while the next batches' orders are
+    const lines: Promise<ImportBatchResult>[] = [];
     const count = (res: ImportBatchResult) => {
       fs.imported += res.imported;
       fs.duplicates += res.duplicates;
@@ -168,10 +173,10 @@ export async function importFiles(store: Store, paths: string[], options: Import
         addCounts(fs.skipped, b.skipped);
         if (b.kind === 'orders') {
           if (b.plan.lineCount) {
-            const previous = lines;
-            lines = (await store.importPlanPipelined(b.plan, { deferProductUpdates: true })).lines;
-            lines.catch(() => undefined); // awaited with the next batch, or below
-            if (previous) count(await previous);
+            const started = await store.importPlanPipelined(b.plan, { deferProductUpdates: true });
+            started.lines.catch(() => undefined); // awaited a few batches later, or below
+            lines.push(started.lines);
+            while (lines.length > LINES_AHEAD) count(await lines.shift()!);
           }
         } else if (b.kind === 'inventory') {
           if (b.inventory.length) await store.setInventory(b.inventory);
@@ -186,10 +191,11 @@ export async function importFiles(store: Store, paths: string[], options: Import
         }
         options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
       }
-      if (lines) count(await lines);
+      for (const l of lines) count(await l);
     } catch (e) {
-      // what was imported keeps its product updates, even when a later batch failed
-      await (lines as Promise<unknown> | null)?.catch(() => undefined);
+      // what was imported keeps its product updates, even when a later batch failed (the lines
+      // are written in call order: once the latest settled, all have)
+      await lines.at(-1)?.catch(() => undefined);
       await it.return(undefined);
       await store.flushProductUpdates().catch(() => undefined);
       throw e;
