@@ -44,6 +44,8 @@ export class SqlStore implements Store {
   private analyzed = false;
   /** The lines of importPlanPipelined batches, written one after the other. */
   private linesQueue: Promise<unknown> = Promise.resolve();
+  /** The statistics refresh started by importPlanPipelined's lines, if any (analyzeAfterGrowth). */
+  private refreshing: Promise<void> = Promise.resolve();
 
   constructor(readonly db: SqlClient) {
     this.backend = db.dialect;
@@ -91,7 +93,8 @@ export class SqlStore implements Store {
       return { ...orders, lines: await insertLines(tx, plan, orders.written.existingOrders) };
     }, { lock: IDENTITY_LOCK, asyncCommit: true });
     this.known.remember(done.written.products);
-    return this.linesWritten(plan, done);
+    await this.analyzeAfterGrowth(done.lines);
+    return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };
   }
 
   async importPlanPipelined(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<{ lines: Promise<ImportBatchResult> }> {
@@ -107,8 +110,16 @@ export class SqlStore implements Store {
     const lines = this.linesQueue.then(() =>
       canCopyLines(plan, existing) ? own((tx) => copyLines(tx, plan)).catch((e) => (isDuplicateKey(e) ? merge() : Promise.reject(e))) : merge(),
     );
+    // a batch whose lines failed reports it through its own promise; later batches' lines go on
     this.linesQueue = lines.catch(() => undefined);
-    return { lines: lines.then((n) => this.linesWritten(plan, { merges: orders.merges, lines: n })) };
+    return {
+      lines: lines.then((n) => {
+        // the statistics refresh (once) runs beside the next writes, on a connection of its own
+        this.refreshing = this.refreshing.then(() => this.analyzeAfterGrowth(n));
+        this.refreshing.catch(() => undefined); // reported by flushProductUpdates
+        return { imported: n, duplicates: plan.lineCount - n, merges: orders.merges };
+      }),
+    };
   }
 
   /** A batch's customers, identifiers, stores, products and orders, inside `tx` (the caller holds IDENTITY_LOCK). */
@@ -119,13 +130,8 @@ export class SqlStore implements Store {
     return { written, merges: identity.merges };
   }
 
-  /** Once a batch's lines are committed: statistics refreshed, the result. */
-  private async linesWritten(plan: ImportPlan, done: { merges: number; lines: number }): Promise<ImportBatchResult> {
-    await this.analyzeAfterGrowth(done.lines);
-    return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };
-  }
-
   async flushProductUpdates(): Promise<number> {
+    await this.refreshing; // a statistics refresh started by pipelined lines ends with the file
     const rows = this.known.takePending();
     if (rows.length === 0) return 0;
     const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
