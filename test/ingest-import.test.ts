@@ -24,6 +24,20 @@ const dir = join(tmp, 'multi');
 mkdirSync(dir);
 for (const f of ['consent.csv', 'inventory.csv', 'canonical-orders.csv']) copyFileSync(fx(f), join(dir, f));
 
+/** The store, except that the lines of the second batch it is given fail to COPY (its orders are written). */
+function failingSecondBatch(store: Store): Store {
+  let batch = 0;
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'importPlanPipelined') {
+        return (plan: ImportPlan, o?: { deferProductUpdates?: boolean }) => target.importPlanPipelined(++batch === 2 ? withBadLastLine(plan) : plan, o);
+      }
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
 for (const backend of storeBackends()) {
   describe(`importFile on ${backend.name}`, () => {
     it('Online Retail: counts rows, rejections and skips; totals from the store; a second import changes nothing', async () => {
@@ -52,19 +66,9 @@ for (const backend of storeBackends()) {
     it("a batch's lines failing after its orders committed: the import fails; importing again completes it as a clean import would", async () => {
       const { store, cleanup } = await backend.open();
       const clean = await backend.open();
+      const serial = await backend.open();
       try {
-        let batch = 0;
-        // the store, except that the lines of the second batch (of three) fail to COPY
-        const failing = new Proxy(store, {
-          get(target, key) {
-            if (key === 'importPlanPipelined') {
-              return (plan: ImportPlan, o?: { deferProductUpdates?: boolean }) => target.importPlanPipelined(++batch === 2 ? withBadLastLine(plan) : plan, o);
-            }
-            const v = Reflect.get(target, key, target) as unknown;
-            return typeof v === 'function' ? v.bind(target) : v;
-          },
-        });
-        await expect(importFile(failing, fx('uci-online-retail.csv'), { batchSize: 2 })).rejects.toThrow();
+        await expect(importFile(failingSecondBatch(store), fx('uci-online-retail.csv'), { batchSize: 2 })).rejects.toThrow();
         // every order is written (the third batch's while the second's lines were), the second batch's lines are not
         expect(await store.totals()).toMatchObject({ orders: 4, lines: 3 });
         const again = await importFile(store, fx('uci-online-retail.csv'), { batchSize: 2 });
@@ -76,9 +80,13 @@ for (const backend of storeBackends()) {
           return { totals: await s.totals(), history, products: await s.products() };
         };
         expect(await state(store)).toEqual(await state(clean.store));
+        // without overlap (linesAhead 0) the failure stops the import before the third batch
+        await expect(importFile(failingSecondBatch(serial.store), fx('uci-online-retail.csv'), { batchSize: 2, linesAhead: 0 })).rejects.toThrow();
+        expect(await serial.store.totals()).toMatchObject({ orders: 3, lines: 2 });
       } finally {
         await cleanup();
         await clean.cleanup();
+        await serial.cleanup();
       }
     });
 

@@ -33,6 +33,12 @@ export interface ImportOptions {
   /** Read and plan in a worker thread: true, false or 'auto' (default: files of 4 MiB and more). */
   worker?: boolean | 'auto';
   /**
+   * Batches whose lines may still be being written (on another connection) while the next batch's
+   * orders are (default 2); 0: each batch's lines are written before the next batch starts.
+   * Overlap shortens the write chain when a core is idle, and costs CPU when none is (see BENCHMARKS.md).
+   */
+  linesAhead?: number;
+  /**
    * Where a file's planned batches come from (default importBatches: read, parsed and planned now).
    * The write-only benchmark passes batches planned beforehand, so that only the writes are timed.
    */
@@ -87,8 +93,9 @@ export interface ImportSummary {
 }
 
 /**
- * Batches whose lines may still be being written when the next batch's orders are: two lets
- * either chain (orders, lines) run a batch ahead when the other is held up a moment.
+ * Batches whose lines may still be being written when the next batch's orders are (default of
+ * ImportOptions.linesAhead): two lets either chain (orders, lines) run a batch ahead when the
+ * other is held up a moment.
  */
 const LINES_AHEAD = 2;
 const DATA_FILE = /\.(csv|ndjson|jsonl)(\.gz)?$/i;
@@ -130,6 +137,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
   const t0 = performance.now();
   const files = await expandImportPaths(paths);
   const maxSamples = options.maxSamples ?? 10;
+  const linesAhead = Math.max(0, options.linesAhead ?? LINES_AHEAD);
   const summary: Omit<ImportSummary, 'customers' | 'products' | 'orders' | 'lines' | 'stores' | 'seconds' | 'ok'> = {
     files: [],
     rows: 0,
@@ -176,7 +184,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
             const started = await store.importPlanPipelined(b.plan, { deferProductUpdates: true });
             started.lines.catch(() => undefined); // awaited a few batches later, or below
             lines.push(started.lines);
-            while (lines.length > LINES_AHEAD) count(await lines.shift()!);
+            while (lines.length > linesAhead) count(await lines.shift()!);
           }
         } else if (b.kind === 'inventory') {
           if (b.inventory.length) await store.setInventory(b.inventory);
