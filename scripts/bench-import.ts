@@ -119,7 +119,9 @@ async function timeImport(store: SqlStore, path: string, batchSize: number, quie
     onProgress: (p) => bar.update(p.bytesRead, { total: p.totalBytes, info: `${p.rows.toLocaleString('en-US')} rows` }),
   }));
   bar.stop();
-  const statements: StatementTimes | null = times && { ...times.take(), ...(reserved?.reserve ? { reserve: reserved.reserve } : {}) };
+  // id reservations happen while planning (untimed): reported beside the timed statements
+  const reservedIds = reserved?.['reserve ids'];
+  const statements: StatementTimes | null = times && { ...times.take(), ...(reservedIds ? { 'reserve ids (while planning)': reservedIds } : {}) };
   return { seconds: m.seconds, summary: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu, planSeconds: round(planSeconds), statements };
 }
 
