@@ -131,7 +131,10 @@ export class SqlStore implements Store {
   }
 
   async flushProductUpdates(): Promise<number> {
-    await this.refreshing; // a statistics refresh started by pipelined lines ends with the file
+    // a statistics refresh started by pipelined lines ends with the file (its failure reported once)
+    const refreshing = this.refreshing;
+    this.refreshing = Promise.resolve();
+    await refreshing;
     const rows = this.known.takePending();
     if (rows.length === 0) return 0;
     const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
