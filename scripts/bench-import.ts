@@ -1,8 +1,10 @@
 /**
- * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--json]
- * Imports the whole file through the real pipeline (importFile → Store.importLines) into a
+ * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--write-only] [--lines-ahead N] [--json]
+ * Imports the whole file through the real pipeline (importFile → Store.importPlan) into a
  * fresh PostgreSQL database and, in the same run, times a plain COPY of the same decompressed
  * CSV into a staging table with the file's columns; prints rows, seconds, rows/s and the ratio.
+ * --write-only plans every batch into memory first (untimed), then times only the writes, with
+ * the time spent in each kind of statement (client-side wall, so server work plus round trip).
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -11,11 +13,13 @@ import os from 'node:os';
 import pg from 'pg';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
-import { importFile, type ImportSummary } from '../src/ingest/import-file.js';
+import { importBatches, type ImportBatch } from '../src/ingest/import-batches.js';
+import { importFile } from '../src/ingest/import-file.js';
 import { openStore } from '../src/store/open-store.js';
 import { redact } from '../src/store/pg-client.js';
 import type { SqlClient } from '../src/store/sql-client.js';
-import type { SqlStore } from '../src/store/sql-store.js';
+import { SqlStore } from '../src/store/sql-store.js';
+import { statementTimes, type StatementTimes } from './timed-sql.js';
 
 const spec = defineCli({
   name: 'npm run bench:import --',
@@ -28,6 +32,8 @@ const spec = defineCli({
     pglite: { type: 'boolean', description: 'also run both on the embedded PGlite (in memory)' },
     worker: { type: 'string', default: 'auto', placeholder: 'auto|on|off', description: 'read and plan in a worker thread (auto: files of 4 MiB and more)' },
     reimport: { type: 'boolean', description: 'also time importing the same file a second time (idempotence: 0 new lines)' },
+    'lines-ahead': { type: 'int', default: 2, description: "batches whose lines may still be written while the next batches' orders are (0: no overlap)" },
+    'write-only': { type: 'boolean', description: 'read and plan the whole file first (untimed), then time only the store writes, per kind of statement' },
     keep: { type: 'boolean', description: 'keep the scratch database (its name is printed)' },
     json: { type: 'boolean', description: 'print one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
@@ -91,15 +97,32 @@ async function timeCopy(db: SqlClient, table: string, columns: string, csv: Buff
   return { seconds: m.seconds, rows: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu };
 }
 
-async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string, worker: boolean | 'auto') {
+async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string, worker: boolean | 'auto', linesAhead: number, writeOnly = false) {
+  // write-only: the same importFile over a store whose statements are timed, fed batches planned beforehand
+  const times = writeOnly ? statementTimes() : null;
+  const target = times ? new SqlStore(times.wrap(store.db)) : store;
+  let planned: ImportBatch[] | null = null;
+  let planSeconds = 0;
+  if (times) {
+    const t = performance.now();
+    planned = [];
+    for await (const b of importBatches(path, { batchSize, worker, reserveOrderIds: (n) => target.reserveOrderIds(n) })) planned.push(b);
+    planSeconds = (performance.now() - t) / 1000;
+  }
+  const reserved = times?.take() ?? null;
   const bar = progressBar({ label, total: 1, unit: 'bytes', quiet });
-  const m = await measured(store.db, () => importFile(store, path, {
+  const m = await measured(store.db, () => importFile(target, path, {
     batchSize,
     worker,
+    linesAhead,
+    readBatches: planned ? async function* () { yield* planned.splice(0); } : undefined,
     onProgress: (p) => bar.update(p.bytesRead, { total: p.totalBytes, info: `${p.rows.toLocaleString('en-US')} rows` }),
   }));
   bar.stop();
-  return { seconds: m.seconds, summary: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu };
+  // id reservations happen while planning (untimed): reported beside the timed statements
+  const reservedIds = reserved?.['reserve ids'];
+  const statements: StatementTimes | null = times && { ...times.take(), ...(reservedIds ? { 'reserve ids (while planning)': reservedIds } : {}) };
+  return { seconds: m.seconds, summary: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu, planSeconds: round(planSeconds), statements };
 }
 
 /** COPY twice (before and after the import, best kept) around one import. */
@@ -109,17 +132,17 @@ async function benchBackend(
   path: string,
   csv: Buffer,
   cols: string[],
-  flags: { 'batch-size': number; quiet: boolean; reimport: boolean; worker: boolean | 'auto' },
+  flags: { 'batch-size': number; quiet: boolean; reimport: boolean; worker: boolean | 'auto'; 'write-only': boolean; 'lines-ahead': number },
 ) {
   const typed = stagingTyped(cols);
   const text = cols.map((c) => `"${c}" text`).join(', ');
   const copyTyped1 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText1 = await timeCopy(store.db, 'bench_staging_text', text, csv);
-  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`, flags.worker);
+  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`, flags.worker, flags['lines-ahead'], flags['write-only']);
   const copyTyped2 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText2 = await timeCopy(store.db, 'bench_staging_text', text, csv);
   await store.db.exec('DROP TABLE bench_staging_typed; DROP TABLE bench_staging_text');
-  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`, flags.worker) : null;
+  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`, flags.worker, flags['lines-ahead'], flags['write-only']) : null;
   const best = (a: Timed, b: Timed) => (a.seconds <= b.seconds ? a : b);
   const ct = best(copyTyped1, copyTyped2);
   const cx = best(copyText1, copyText2);
@@ -130,11 +153,14 @@ async function benchBackend(
     backend: name,
     rows: s.rows,
     import: { seconds: round(imp.seconds), rowsPerSecond: Math.round(s.rows / imp.seconds), clientCpu: imp.clientCpu, serverCpu: imp.serverCpu },
+    /** --write-only: seconds spent reading and planning beforehand (untimed), and per kind of statement. */
+    planSeconds: flags['write-only'] ? imp.planSeconds : undefined,
+    statements: imp.statements ?? undefined,
     copyTyped: { seconds: round(copyTyped), rows: ct.rows, rowsPerSecond: Math.round(ct.rows / copyTyped), clientCpu: ct.clientCpu, serverCpu: ct.serverCpu },
     copyText: { seconds: round(copyText), rows: cx.rows, rowsPerSecond: Math.round(cx.rows / copyText), clientCpu: cx.clientCpu, serverCpu: cx.serverCpu },
     ratio: round(imp.seconds / copyTyped, 2),
     ratioToTextCopy: round(imp.seconds / copyText, 2),
-    reimport: again && { seconds: round(again.seconds), imported: again.summary.imported, duplicates: again.summary.duplicates },
+    reimport: again && { seconds: round(again.seconds), imported: again.summary.imported, duplicates: again.summary.duplicates, statements: again.statements ?? undefined },
     summary: {
       imported: s.imported,
       duplicates: s.duplicates,
@@ -155,6 +181,7 @@ const n = (x: number) => x.toLocaleString('en-US');
 runCli(async () => {
   const { flags } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
+  if (flags['lines-ahead'] < 0) throw new UsageError('--lines-ahead must be 0 or more');
   const modes: Record<string, boolean | 'auto'> = { auto: 'auto', on: true, off: false };
   if (!(flags.worker in modes)) throw new UsageError('--worker must be auto, on or off');
   const opts = { ...flags, worker: modes[flags.worker] };
@@ -200,24 +227,28 @@ runCli(async () => {
     }
   }
 
-  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, database: flags.keep ? redact(url.toString()) : null, results };
+  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, linesAhead: flags['lines-ahead'], writeOnly: flags['write-only'], database: flags.keep ? redact(url.toString()) : null, results };
   if (flags.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
-  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, reader thread ${flags.worker}, load average ${doc.loadavg.join(' ')}`];
+  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, reader thread ${flags.worker}, lines ahead ${flags['lines-ahead']}${flags['write-only'] ? ', WRITE ONLY (planned beforehand)' : ''}, load average ${doc.loadavg.join(' ')}`];
+  const breakdown = (label: string, t: StatementTimes) =>
+    `  ${label}: ` + Object.entries(t).map(([k, v]) => `${k} ${v.seconds.toFixed(3)} s/${v.calls}`).join(', ');
   const cpu = (t: { clientCpu: number; serverCpu: number | null }) => `cpu client ${t.clientCpu.toFixed(2)} s, server ${t.serverCpu === null ? 'n/a' : `${t.serverCpu.toFixed(2)} s`}`;
   for (const r of results) {
     out.push(
       `${r.backend}: ${n(r.rows)} rows`,
-      `  import pipeline   ${r.import.seconds.toFixed(2)} s  ${n(r.import.rowsPerSecond)} rows/s   (${cpu(r.import)})`,
+      `  ${flags['write-only'] ? 'writes only      ' : 'import pipeline  '} ${r.import.seconds.toFixed(2)} s  ${n(r.import.rowsPerSecond)} rows/s   (${cpu(r.import)})`,
       `  COPY typed cols   ${r.copyTyped.seconds.toFixed(2)} s  ${n(r.copyTyped.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratio}   (${cpu(r.copyTyped)})`,
       `  COPY text cols    ${r.copyText.seconds.toFixed(2)} s  ${n(r.copyText.rowsPerSecond)} rows/s   ratio import/COPY ${r.ratioToTextCopy}   (${cpu(r.copyText)})`,
       `  imported ${n(r.summary.imported)}, duplicates ${n(r.summary.duplicates)}, merges ${r.summary.merges}`,
       `  rejected ${JSON.stringify(r.summary.rejected)}, skipped ${JSON.stringify(r.summary.skipped)}`,
       `  store: customers ${n(r.summary.customers)}, products ${n(r.summary.products)}, orders ${n(r.summary.orders)}, lines ${n(r.summary.lines)}`,
     );
+    if (r.statements) out.push(`  planned beforehand in ${r.planSeconds} s`, breakdown('statements (wall s/calls)', r.statements));
     if (r.reimport) out.push(`  re-import         ${r.reimport.seconds.toFixed(2)} s  imported ${n(r.reimport.imported)}, duplicates ${n(r.reimport.duplicates)}`);
+    if (r.reimport?.statements) out.push(breakdown('re-import statements', r.reimport.statements));
   }
   if (flags.keep) out.push(`kept database ${redact(url.toString())}`);
   process.stdout.write(out.join('\n') + '\n');

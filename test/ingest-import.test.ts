@@ -8,7 +8,11 @@ import { MemoryCache } from '../src/cache/memory-cache.js';
 import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
 import { importBatches } from '../src/ingest/import-batches.js';
 import { importFile, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
+import type { ImportPlan } from '../src/store/import-plan.js';
+import { SqlStore } from '../src/store/sql-store.js';
+import type { Store } from '../src/store/store.js';
 import { storeBackends } from './helpers/backends.js';
+import { withBadLastLine } from './helpers/broken-plan.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -20,6 +24,20 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const dir = join(tmp, 'multi');
 mkdirSync(dir);
 for (const f of ['consent.csv', 'inventory.csv', 'canonical-orders.csv']) copyFileSync(fx(f), join(dir, f));
+
+/** The store, except that the lines of the second batch it is given fail to COPY (its orders are written). */
+function failingSecondBatch(store: Store): Store {
+  let batch = 0;
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'importPlanPipelined') {
+        return (plan: ImportPlan, o?: { deferProductUpdates?: boolean }) => target.importPlanPipelined(++batch === 2 ? withBadLastLine(plan) : plan, o);
+      }
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
 
 for (const backend of storeBackends()) {
   describe(`importFile on ${backend.name}`, () => {
@@ -41,6 +59,46 @@ for (const backend of storeBackends()) {
         expect(again.duplicates).toBe(5);
         expect(again.ok).toBe(false); // strict and rows were rejected
         expect({ customers: again.customers, products: again.products, orders: again.orders, lines: again.lines }).toEqual({ customers: 3, products: 5, orders: 4, lines: 5 });
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("a batch's lines failing after its orders committed: the import fails; importing again completes it as a clean import would", async () => {
+      const { store, cleanup } = await backend.open();
+      const clean = await backend.open();
+      const serial = await backend.open();
+      try {
+        await expect(importFile(failingSecondBatch(store), fx('uci-online-retail.csv'), { batchSize: 2 })).rejects.toThrow();
+        // every order is written (the third batch's while the second's lines were), the second batch's lines are not
+        expect(await store.totals()).toMatchObject({ orders: 4, lines: 3 });
+        const again = await importFile(store, fx('uci-online-retail.csv'), { batchSize: 2 });
+        expect({ imported: again.imported, duplicates: again.duplicates }).toEqual({ imported: 2, duplicates: 3 });
+        await importFile(clean.store, fx('uci-online-retail.csv'), { batchSize: 2 });
+        const state = async (s: Store) => {
+          const history = [];
+          for await (const b of s.historyLines()) history.push(...b.map((h) => ({ ...h, customerId: h.customerId !== null })));
+          return { totals: await s.totals(), history, products: await s.products() };
+        };
+        expect(await state(store)).toEqual(await state(clean.store));
+        // without overlap (linesAhead 0) the failure stops the import before the third batch
+        await expect(importFile(failingSecondBatch(serial.store), fx('uci-online-retail.csv'), { batchSize: 2, linesAhead: 0 })).rejects.toThrow();
+        expect(await serial.store.totals()).toMatchObject({ orders: 3, lines: 2 });
+      } finally {
+        await cleanup();
+        await clean.cleanup();
+        await serial.cleanup();
+      }
+    });
+
+    it('two importers of the same file at the same time (a second store over the same database) write it once', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        const other = new SqlStore((store as SqlStore).db); // its own product cache and lines queue, like another process
+        const both = await Promise.all([store, other].map((s) => importFile(s, fx('uci-online-retail.csv'), { batchSize: 2 })));
+        expect(both[0].imported + both[1].imported).toBe(5);
+        expect(both[0].duplicates + both[1].duplicates).toBe(5);
+        expect(await store.totals()).toMatchObject({ customers: 3, products: 5, orders: 4, lines: 5 });
       } finally {
         await cleanup();
       }

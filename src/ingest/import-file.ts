@@ -1,7 +1,8 @@
 /**
  * The import pipeline: reads order, inventory and consent files (format detected per file)
  * and writes them to a Store in batches, reading the next batch while the store writes the
- * current one. Bad rows never abort an import: they are counted by reason, and the first few
+ * current one, and writing a batch's orders while the previous batch's lines are written
+ * (Store.importPlanPipelined). Bad rows never abort an import: they are counted by reason, and the first few
  * are kept as samples with their row numbers.
  *
  * @example
@@ -12,9 +13,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
-import type { Store } from '../store/store.js';
+import type { ImportBatchResult, Store } from '../store/store.js';
 import type { FileKind } from './detect-format.js';
-import { importBatches, type ImportBatch } from './import-batches.js';
+import { importBatches, type ImportBatch, type ImportBatchOptions } from './import-batches.js';
 import { detectFile } from './read-data-file.js';
 import { addCounts, type Reject } from './reject-reasons.js';
 
@@ -31,6 +32,17 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** Read and plan in a worker thread: true, false or 'auto' (default: files of 4 MiB and more). */
   worker?: boolean | 'auto';
+  /**
+   * Batches whose lines may still be being written (on another connection) while the next batch's
+   * orders are (default 2); 0: each batch's lines are written before the next batch starts.
+   * Overlap shortens the write chain when a core is idle, and costs CPU when none is (see BENCHMARKS.md).
+   */
+  linesAhead?: number;
+  /**
+   * Where a file's planned batches come from (default importBatches: read, parsed and planned now).
+   * The write-only benchmark passes batches planned beforehand, so that only the writes are timed.
+   */
+  readBatches?: (path: string, options: ImportBatchOptions) => AsyncGenerator<ImportBatch>;
 }
 
 export interface ImportProgress {
@@ -80,6 +92,12 @@ export interface ImportSummary {
   seconds: number;
 }
 
+/**
+ * Batches whose lines may still be being written when the next batch's orders are (default of
+ * ImportOptions.linesAhead): two lets either chain (orders, lines) run a batch ahead when the
+ * other is held up a moment.
+ */
+const LINES_AHEAD = 2;
 const DATA_FILE = /\.(csv|ndjson|jsonl)(\.gz)?$/i;
 const KIND_ORDER: Record<FileKind, number> = { orders: 0, inventory: 1, consent: 2 };
 
@@ -119,6 +137,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
   const t0 = performance.now();
   const files = await expandImportPaths(paths);
   const maxSamples = options.maxSamples ?? 10;
+  const linesAhead = Math.max(0, options.linesAhead ?? LINES_AHEAD);
   const summary: Omit<ImportSummary, 'customers' | 'products' | 'orders' | 'lines' | 'stores' | 'seconds' | 'ok'> = {
     files: [],
     rows: 0,
@@ -133,12 +152,19 @@ export async function importFiles(store: Store, paths: string[], options: Import
     const { path } = files[fi];
     const tf = performance.now();
     const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
-    const it = importBatches(path, {
+    const it = (options.readBatches ?? importBatches)(path, {
       batchSize: options.batchSize ?? 20_000,
       defaultCountryCode: options.defaultCountryCode,
       worker: options.worker,
       reserveOrderIds: (n) => store.reserveOrderIds(n),
     });
+    // lines of the latest batches, written (in call order) while the next batches' orders are
+    const lines: Promise<ImportBatchResult>[] = [];
+    const count = (res: ImportBatchResult) => {
+      fs.imported += res.imported;
+      fs.duplicates += res.duplicates;
+      summary.merges += res.merges;
+    };
     try {
       let next = it.next();
       for (;;) {
@@ -155,10 +181,10 @@ export async function importFiles(store: Store, paths: string[], options: Import
         addCounts(fs.skipped, b.skipped);
         if (b.kind === 'orders') {
           if (b.plan.lineCount) {
-            const res = await store.importPlan(b.plan, { deferProductUpdates: true });
-            fs.imported += res.imported;
-            fs.duplicates += res.duplicates;
-            summary.merges += res.merges;
+            const started = await store.importPlanPipelined(b.plan, { deferProductUpdates: true });
+            started.lines.catch(() => undefined); // awaited a few batches later, or below
+            lines.push(started.lines);
+            while (lines.length > linesAhead) count(await lines.shift()!);
           }
         } else if (b.kind === 'inventory') {
           if (b.inventory.length) await store.setInventory(b.inventory);
@@ -173,8 +199,11 @@ export async function importFiles(store: Store, paths: string[], options: Import
         }
         options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
       }
+      for (const l of lines) count(await l);
     } catch (e) {
-      // what was imported keeps its product updates, even when a later batch failed
+      // what was imported keeps its product updates, even when a later batch failed (the lines
+      // are written in call order: once the latest settled, all have)
+      await lines.at(-1)?.catch(() => undefined);
       await it.return(undefined);
       await store.flushProductUpdates().catch(() => undefined);
       throw e;

@@ -2,39 +2,65 @@ import type { ImportPlan } from './import-plan.js';
 import type { SqlExecutor } from './sql-client.js';
 
 const COLUMNS = 'order_id, line_no, sku, quantity, unit_price, cancels';
-const UNIQUE_VIOLATION = '23505';
+
+/** The error of a COPY that met a line already present. */
+export const isDuplicateKey = (e: unknown): boolean => (e as { code?: string }).code === '23505';
 
 /**
- * Writes a batch's order lines, encoded for COPY under the orders' reserved ids (import-plan.ts). When every order now has its reserved id (created by this batch, or by an earlier
- * batch of the same reader) and the batch's line keys are unique, the bytes go straight into
- * order_lines by COPY, the cheapest way in; should a line already be there (the same order imported
- * concurrently), that COPY is undone and the batch takes the careful path: COPY into a staging
- * table, then INSERT ... SELECT with reserved ids mapped to the orders' real ids, ON CONFLICT DO
- * NOTHING (an idempotent re-import, an order that existed before the import).
- * Returns the number of lines written.
+ * Writes a batch's order lines, encoded for COPY under the orders' reserved ids (import-plan.ts),
+ * in the caller's transaction. When every order now has its reserved id (created by this batch,
+ * or by an earlier batch of the same reader) and the batch's line keys are unique
+ * (canCopyLines), the bytes go straight into order_lines by COPY (copyLines), the cheapest way in;
+ * should a line already be there (the same order imported concurrently), that COPY is undone and
+ * the batch takes the careful path (mergeLines). Returns the number of lines written.
  */
 export async function insertLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): Promise<number> {
   if (plan.lineCount === 0) return 0;
-  const bytes = Buffer.from(plan.copy.buffer, plan.copy.byteOffset, plan.copy.byteLength);
+  if (canCopyLines(plan, existingOrders)) {
+    // orders all created by this transaction: their lines cannot exist yet
+    if (existingOrders.size === 0) return copyLines(tx, plan);
+    await tx.exec('SAVEPOINT import_lines');
+    try {
+      const n = await copyLines(tx, plan);
+      await tx.exec('RELEASE SAVEPOINT import_lines');
+      return n;
+    } catch (e) {
+      if (!isDuplicateKey(e)) throw e;
+      await tx.exec('ROLLBACK TO SAVEPOINT import_lines');
+    }
+  }
+  return mergeLines(tx, plan, existingOrders);
+}
+
+/** The batch's orders that existed before under another id than the one reserved for them. */
+function movedOrders(plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): { reserved: number; actual: string }[] {
   const moved: { reserved: number; actual: string }[] = [];
   plan.orders.forEach((o, i) => {
     const actual = existingOrders.get(o.sourceId);
     if (actual !== undefined && actual !== String(plan.orderIds[i])) moved.push({ reserved: plan.orderIds[i], actual });
   });
-  if (moved.length === 0 && plan.uniqueLines) {
-    const copy = `COPY order_lines (${COLUMNS}) FROM STDIN WITH (FORMAT csv)`;
-    // orders all created by this statement: their lines cannot exist yet
-    if (existingOrders.size === 0) return tx.copyFrom(copy, bytes);
-    await tx.exec('SAVEPOINT import_lines');
-    try {
-      const n = await tx.copyFrom(copy, bytes);
-      await tx.exec('RELEASE SAVEPOINT import_lines');
-      return n;
-    } catch (e) {
-      if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
-      await tx.exec('ROLLBACK TO SAVEPOINT import_lines');
-    }
-  }
+  return moved;
+}
+
+/** Whether copyLines can write the batch: every order has its reserved id, and no two lines share a key. */
+export function canCopyLines(plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): boolean {
+  return plan.uniqueLines && movedOrders(plan, existingOrders).length === 0;
+}
+
+/** COPY of the batch's bytes straight into order_lines; fails (isDuplicateKey) when a line is already there. */
+export function copyLines(tx: SqlExecutor, plan: ImportPlan): Promise<number> {
+  const bytes = Buffer.from(plan.copy.buffer, plan.copy.byteOffset, plan.copy.byteLength);
+  return tx.copyFrom(`COPY order_lines (${COLUMNS}) FROM STDIN WITH (FORMAT csv)`, bytes);
+}
+
+/**
+ * The careful path (an idempotent re-import, an order that existed before the import): COPY
+ * into a staging table, then INSERT ... SELECT with reserved ids mapped to the orders' real ids,
+ * ON CONFLICT DO NOTHING. Returns the number of lines written.
+ */
+export async function mergeLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): Promise<number> {
+  const moved = movedOrders(plan, existingOrders);
+  const bytes = Buffer.from(plan.copy.buffer, plan.copy.byteOffset, plan.copy.byteLength);
   // emptied at every commit; lives as long as the connection
   await tx.exec(`CREATE TEMP TABLE IF NOT EXISTS import_lines_stage (LIKE order_lines) ON COMMIT DELETE ROWS`);
   await tx.copyFrom(`COPY import_lines_stage (${COLUMNS}) FROM STDIN WITH (FORMAT csv)`, bytes);

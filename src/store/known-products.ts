@@ -29,11 +29,11 @@ export class KnownProducts {
 
   /** `s` after the table's rule applied to `p`, or null when no field changes. */
   private static applied(s: ProductState, p: PlannedProduct): ProductState | null {
+    // called for every product of every batch: no closure per call
     const newer = p.time >= s.at;
-    const pick = <T>(incoming: T | null, current: T | null) => (newer ? (incoming ?? current) : (current ?? incoming));
-    const title = pick(p.title, s.title);
-    const category = pick(p.category, s.category);
-    const price = pick(p.price, s.price);
+    const title = newer ? (p.title ?? s.title) : (s.title ?? p.title);
+    const category = newer ? (p.category ?? s.category) : (s.category ?? p.category);
+    const price = newer ? (p.price ?? s.price) : (s.price ?? p.price);
     if (title === s.title && category === s.category && price === s.price) return null;
     return { sku: s.sku, title, category, price, at: Math.max(s.at, p.time) };
   }

@@ -93,6 +93,15 @@ export interface Store {
    * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
    */
   importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<ImportBatchResult>;
+  /**
+   * importPlan in two transactions, so that a bulk import can overlap them (the next batch's
+   * orders are written while this batch's lines are): resolves once the batch's customers,
+   * identifiers, stores, products and orders are committed; `lines` resolves (with the batch's
+   * result) once its lines are, written after those of earlier calls, on another connection where
+   * the backend has several. In between, orders are visible without (all) their lines: should
+   * the lines' write fail, importing the same lines again completes them (idempotent).
+   */
+  importPlanPipelined(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<{ lines: Promise<ImportBatchResult> }>;
   /** Reserves n order ids (from the orders id sequence) for planning (OrderIdAllocator). */
   reserveOrderIds(n: number): Promise<number[]>;
   /** Writes the product updates importPlan deferred; returns the rows changed. */
