@@ -39,8 +39,8 @@ const READ_CHUNK = 2_000;
 
 /**
  * Plans the order lines of read batches into store batches of `batchSize` lines, encoded under
- * reserved order ids (reserving a block of ids, or a chunk's need if larger, whenever the
- * allocator runs short); inventory and consent rows are gathered into batches of `batchSize` as
+ * reserved order ids (reserving a block of ids, or a chunk's need if larger, ahead of the
+ * allocator running short); inventory and consent rows are gathered into batches of `batchSize` as
  * well. Counters (rows, rejects, skips) travel with the store batch that holds their chunk's first rows.
  */
 export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
@@ -53,6 +53,7 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineB
     return b;
   };
   let other: InventoryBatch | ConsentBatch | null = null;
+  let more: Promise<number[]> | null = null;
   for await (const b of source) {
     if (b.kind === 'inventory' || b.kind === 'consent') {
       other = other === null ? b : gather(other, b);
@@ -64,7 +65,16 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineB
     }
     const { lines: _lines, kind: _kind, ...counts } = b;
     const n = b.lines.length;
-    if (ids.available < n) ids.supply(await reserve(Math.max(ID_BLOCK, n)));
+    // the next block is asked for while half the current one is left, so that the reader
+    // seldom waits for the round trip
+    if (more === null && ids.available - n < ID_BLOCK / 2) {
+      more = reserve(Math.max(ID_BLOCK, n));
+      more.catch(() => undefined); // a failure is reported where it is awaited
+    }
+    while (ids.available < n) {
+      ids.supply(await (more ?? reserve(Math.max(ID_BLOCK, n))));
+      more = null;
+    }
     base = base === null ? counts : mergeCounts(base as BatchBase, counts);
     for (let i = 0; i < n; i++) {
       if (b.kind === 'orders') builder.add(b.lines[i]);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
 import type { ImportBatchResult, Store } from '../store/store.js';
 import type { FileKind } from './detect-format.js';
-import { importBatches, type ImportBatch, type ImportBatchOptions } from './import-batches.js';
+import { ID_BLOCK, importBatches, type ImportBatch, type ImportBatchOptions, type ReserveOrderIds } from './import-batches.js';
 import { detectFile } from './read-data-file.js';
 import { addCounts, type Reject } from './reject-reasons.js';
 
@@ -127,6 +127,21 @@ export async function expandImportPaths(paths: string[]): Promise<{ path: string
 }
 
 
+/**
+ * Order-id reservation for one orders file whose first block (ID_BLOCK, what the reader asks for
+ * first) is reserved at once: the round trip then overlaps the reader's start (a worker thread's
+ * start-up) instead of following it on the import's critical path.
+ */
+function prefetchedIds(store: Store): ReserveOrderIds {
+  let first: Promise<number[]> | null = store.reserveOrderIds(ID_BLOCK);
+  first.catch(() => undefined); // reported when the reader asks for it
+  return (n) => {
+    const ids = first;
+    first = null;
+    return ids !== null && n <= ID_BLOCK ? ids : store.reserveOrderIds(n);
+  };
+}
+
 /** Imports one file. */
 export async function importFile(store: Store, path: string, options: ImportOptions = {}): Promise<ImportSummary> {
   return importFiles(store, [path], options);
@@ -156,7 +171,8 @@ export async function importFiles(store: Store, paths: string[], options: Import
       batchSize: options.batchSize ?? 20_000,
       defaultCountryCode: options.defaultCountryCode,
       worker: options.worker,
-      reserveOrderIds: (n) => store.reserveOrderIds(n),
+      // (batches given by readBatches were planned, and their ids reserved, beforehand)
+      reserveOrderIds: files[fi].kind === 'orders' && !options.readBatches ? prefetchedIds(store) : (n) => store.reserveOrderIds(n),
     });
     // lines of the latest batches, written (in call order) while the next batches' orders are
     const lines: Promise<ImportBatchResult>[] = [];
