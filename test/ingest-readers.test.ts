@@ -7,6 +7,7 @@ import type { OrderLine } from '../src/core/records.js';
 import { readDataFile, readOrderFile, detectFile, type DataBatch } from '../src/ingest/read-data-file.js';
 import { readHistoryFile } from '../src/ingest/read-history-file.js';
 import { splitCsvRecord } from '../src/ingest/csv-records.js';
+import { decodeLines, openText } from '../src/ingest/open-text.js';
 import { parseTime } from '../src/ingest/parse-time.js';
 import type { ConsentRow, InventoryRow } from '../src/ingest/companion-rows.js';
 
@@ -269,4 +270,21 @@ describe('readHistoryFile', () => {
     expect(byOrder.get('G1')).toBeNull();
     expect(h.customers).toBe(2);
   });
+});
+
+describe('openText chunks', () => {
+  // lines of every length around the chunk size, empty lines, CRLF, multi-byte characters and a BOM
+  const text = '\ufeffhead\r\n' + Array.from({ length: 60 }, (_, i) => (i % 7 === 3 ? '' : 'é'.repeat(i % 13) + 'x'.repeat(i))).join('\n') + '\r\nlast';
+  const expected = text.slice(1).split('\n').map((l) => l.replace(/\r$/, ''));
+  for (const gzip of [false, true]) {
+    it(`yields every line once, whatever the chunk size (${gzip ? 'gzip' : 'plain'})`, async () => {
+      const path = join(tmp, gzip ? 'chunks.txt.gz' : 'chunks.txt');
+      writeFileSync(path, gzip ? gzipSync(text) : text);
+      for (const chunkSize of [1, 2, 3, 5, 7, 16, 64, 65, 100, 4096]) {
+        const lines: string[] = [];
+        for await (const c of (await openText(path, { chunkSize })).chunks) lines.push(...decodeLines(c.bytes));
+        expect(lines, `chunk size ${chunkSize}`).toEqual(expected);
+      }
+    });
+  }
 });

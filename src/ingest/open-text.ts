@@ -90,9 +90,15 @@ async function* byteChunks(path: string, gzip: boolean, chunkSize?: number): Asy
       carry = Buffer.concat([carry, chunk]);
       continue;
     }
-    const head = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, last)]) : chunk.subarray(0, last);
+    if (carry.length === 0) yield { bytes: bom(chunk.subarray(0, last)), bytesRead: raw.bytesRead };
+    else {
+      // the carried line completed on its own, then the chunk's other lines where they are: only
+      // the short partial line is copied, not the whole chunk
+      const firstEnd = chunk.indexOf(10);
+      yield { bytes: bom(Buffer.concat([carry, chunk.subarray(0, firstEnd)])), bytesRead: raw.bytesRead };
+      if (firstEnd < last) yield { bytes: chunk.subarray(firstEnd + 1, last), bytesRead: raw.bytesRead };
+    }
     carry = Buffer.from(chunk.subarray(last + 1));
-    yield { bytes: bom(head), bytesRead: raw.bytesRead };
   }
   // a last line without a line feed, unless it is empty (or only a carriage return)
   const tail = bom(carry);
