@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Identifier, OrderLine } from '../src/core/records.js';
 import { compareIds, groupIdentities, identifierKey, OrderIdAllocator, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
-import { plannedBatches } from '../src/ingest/import-batches.js';
+import { ID_BLOCK, plannedBatches } from '../src/ingest/import-batches.js';
 import { KnownProducts } from '../src/store/known-products.js';
 
 const email = (value: string): Identifier => ({ kind: 'email', value });
@@ -193,5 +193,29 @@ describe('plannedBatches (reader chunks → store batches)', () => {
     expect(plans.map((p) => p.lineCount)).toEqual([3, 1]);
     expect(plans[1].orderIds[0]).toBe(plans[0].orderIds[1]); // B continues under its id
     expect(out.map((b) => b.skipped)).toEqual([{ non_product: 2 }, {}]);
+  });
+
+  it('asks for the next block of ids while half a block is left, and uses the blocks in order', async () => {
+    // chunks of 1,000 one-line orders: the second block is asked for once fewer than half are left after a chunk
+    const chunks = 25;
+    let read = 0;
+    async function* orders() {
+      for (let c = 0; c < chunks; c++) {
+        read = c + 1;
+        yield { ...base, kind: 'orders' as const, rowsRead: 1000, rejects: [], skipped: {}, lines: Array.from({ length: 1000 }, (_, i) => line(`O${c * 1000 + i}`, 1, [], 'S')) };
+      }
+    }
+    let from = 1;
+    const asked: { n: number; chunksRead: number }[] = [];
+    const blocks = async (n: number) => {
+      asked.push({ n, chunksRead: read });
+      const ids = Array.from({ length: n }, (_, i) => from + i);
+      from += n;
+      return ids;
+    };
+    const ids: number[] = [];
+    for await (const b of plannedBatches(orders(), blocks, 5_000)) if (b.kind === 'orders') ids.push(...b.plan.orderIds);
+    expect(asked).toEqual([{ n: ID_BLOCK, chunksRead: 1 }, { n: ID_BLOCK, chunksRead: 11 }]);
+    expect(ids).toEqual(Array.from({ length: chunks * 1000 }, (_, i) => i + 1));
   });
 });
