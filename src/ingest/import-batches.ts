@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { OrderIdAllocator, PlanBuilder, type ImportPlan } from '../store/import-plan.js';
-import { readDataFile, readImportFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
+import { detectFile, readDataFile, readImportFile, readsAtByteLevel, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
 import type { UciLineBatch } from './uci-bytes.js';
 import { addCounts } from './reject-reasons.js';
 
@@ -22,7 +22,9 @@ export interface ImportBatchOptions extends ReadOptions {
   reserveOrderIds: ReserveOrderIds;
   /**
    * Read and plan in a worker thread: true, false, or 'auto' (the default): for files of at least
-   * WORKER_MIN_BYTES on disk, where the thread's start-up (~0.1 s compiled, ~0.5 s under tsx) pays off.
+   * WORKER_MIN_BYTES on disk, where the thread's start-up (~0.1 s compiled, ~0.4 s under tsx) pays off,
+   * except Online Retail CSV: read at the byte level it is cheap enough that the thread (start-up, a
+   * third thread on two cores) cost more than it saved (bench:import --worker on/off, BENCHMARKS.md).
    */
   worker?: boolean | 'auto';
 }
@@ -111,9 +113,9 @@ export async function* importBatches(path: string, options: ImportBatchOptions):
   let useWorker = worker === true;
   if (worker === 'auto') {
     try {
-      useWorker = statSync(path).size >= WORKER_MIN_BYTES;
+      useWorker = statSync(path).size >= WORKER_MIN_BYTES && !(await detectFile(path).then((f) => readsAtByteLevel(f.format, f.syntax)));
     } catch {
-      useWorker = false; // readDataFile reports the missing file
+      useWorker = false; // the reader reports the missing, empty or unknown file
     }
   }
   if (!useWorker) {

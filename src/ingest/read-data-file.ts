@@ -128,6 +128,9 @@ export function readDataFile(path: string, options: ReadOptions = {}): AsyncGene
   return readBatches(path, options, false) as AsyncGenerator<DataBatch>;
 }
 
+/** Whether readImportFile reads a file of this format at the byte level (Online Retail CSV). */
+export const readsAtByteLevel = (format: FormatName, syntax: 'csv' | 'ndjson'): boolean => format === 'uci' && syntax === 'csv';
+
 /**
  * readDataFile for the import pipeline: Online Retail CSV files are read at the byte level
  * (uci-bytes.ts), their order lines coming as UciLineBatch, with the same rows, rejects and
@@ -158,7 +161,7 @@ async function* readBatches(path: string, options: ReadOptions, byteLevel: boole
   const { fmt, syntax } = headerOf(lines[headerIndex], path);
   const counts = new ReadCounts(fmt.name, syntax, file.totalBytes);
   const restChunks: AsyncIterable<ByteLines> = { [Symbol.asyncIterator]: () => it };
-  if (byteLevel && fmt.name === 'uci' && syntax === 'csv') {
+  if (byteLevel && readsAtByteLevel(fmt.name, syntax)) {
     // the chunk's lines after the header's, if any: from the byte after the header's line feed
     let first: ByteLines | null = null;
     if (headerIndex < lines.length - 1) {
