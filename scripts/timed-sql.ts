@@ -11,7 +11,7 @@ export type StatementTimes = Record<string, { seconds: number; calls: number }>;
 
 /** First match wins. */
 const KINDS: [RegExp, string][] = [
-  [/nextval\(pg_get_serial_sequence/, 'reserve ids'],
+  [/pg_get_serial_sequence\('orders'/, 'reserve ids'], // SqlStore.reserveOrderIds
   [/JOIN customer_identifiers ci ON/, 'identity lookup'],
   [/\bord AS \(/, 'write statement'],
   [/^WITH new_c/, 'product flush'],
