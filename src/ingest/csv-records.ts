@@ -68,7 +68,7 @@ export function splitCsvRecord(text: string, sep = ','): string[] {
 }
 
 /** Double quotes in a line: an odd count leaves a quoted field open. */
-export function quoteCount(s: string): number {
+function quoteCount(s: string): number {
   let c = 0;
   let i = s.indexOf('"');
   while (i >= 0) {
@@ -78,11 +78,49 @@ export function quoteCount(s: string): number {
   return c;
 }
 
+/**
+ * A record whose quoted field spans line breaks, joined line by line until its quotes balance
+ * (shared by csvRecordBatches and the byte-level reader, uci-bytes.ts).
+ */
+export class OpenRecord {
+  /** The record's text so far; null when none is open. */
+  text: string | null = null;
+  /** The file line where the record starts (still there after take). */
+  row = 0;
+  private quotes = 0;
+
+  /**
+   * A line that starts a record: true when it leaves a quoted field open (the record is then
+   * kept here until complete), false when it is a whole record.
+   */
+  opens(line: string, row: number): boolean {
+    if (line.indexOf('"') < 0) return false;
+    const q = quoteCount(line);
+    if (q % 2 === 0) return false;
+    this.text = line;
+    this.row = row;
+    this.quotes = q;
+    return true;
+  }
+
+  /** The next line of the open record: the complete record once its quotes balance, else null. */
+  add(line: string): string | null {
+    this.text += '\n' + line;
+    this.quotes += quoteCount(line);
+    return this.quotes % 2 === 0 ? this.take() : null;
+  }
+
+  /** The open record as far as it goes (null if none), closing it. */
+  take(): string | null {
+    const t = this.text;
+    this.text = null;
+    return t;
+  }
+}
+
 /** Turns line batches into record batches; blank lines are not records. */
 export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>): AsyncGenerator<RecordBatch> {
-  let pending: string | null = null;
-  let pendingRow = 0;
-  let pendingQuotes = 0;
+  const open = new OpenRecord();
   let bytesRead = 0;
   for await (const b of batches) {
     bytesRead = b.bytesRead;
@@ -91,33 +129,21 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>): Asyn
     const { lines } = b;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i];
-      if (pending !== null) {
-        pending += '\n' + line;
-        pendingQuotes += quoteCount(line);
-        if (pendingQuotes % 2 === 0) {
-          rows.push(pendingRow);
-          raws.push(pending);
-          pending = null;
+      if (open.text !== null) {
+        const record = open.add(line);
+        if (record !== null) {
+          rows.push(open.row);
+          raws.push(record);
         }
         continue;
       }
-      if (line.length === 0) continue;
-      if (line.indexOf('"') >= 0) {
-        const q = quoteCount(line);
-        if (q % 2 === 1) {
-          pending = line;
-          pendingRow = b.firstLine + i;
-          pendingQuotes = q;
-          continue;
-        }
-      }
+      if (line.length === 0 || open.opens(line, b.firstLine + i)) continue;
       rows.push(b.firstLine + i);
       raws.push(line);
     }
     if (rows.length) yield { rows, raws, bytesRead };
   }
-  if (pending !== null) {
-    // unterminated quote at end of file: one record as far as it goes
-    yield { rows: [pendingRow], raws: [pending], bytesRead };
-  }
+  // unterminated quote at end of file: one record as far as it goes
+  const rest = open.take();
+  if (rest !== null) yield { rows: [open.row], raws: [rest], bytesRead };
 }

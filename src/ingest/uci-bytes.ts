@@ -13,7 +13,7 @@
  */
 import type { Identifier, OrderLine } from '../core/records.js';
 import { csvField, writeInt, type EncodedLine, type PlanBuilder, type ProductSlot } from '../store/import-plan.js';
-import { quoteCount, splitCsvRecord } from './csv-records.js';
+import { OpenRecord, splitCsvRecord } from './csv-records.js';
 import { isNonProduct } from './non-product.js';
 import type { ByteLines } from './open-text.js';
 import { isCancellation, type UciRows } from './order-rows.js';
@@ -322,9 +322,7 @@ class UciByteReader {
   /** The file line of the next line. */
   private lineNo: number;
   /** A quoted record whose line breaks are not all read yet (as the string route keeps it). */
-  private pending: string | null = null;
-  private pendingRow = 0;
-  private pendingQuotes = 0;
+  private readonly open = new OpenRecord();
   /** Positions of the commas of the current line. */
   private readonly commas: Int32Array;
   private readonly invoice = new LastField<string>('');
@@ -378,10 +376,15 @@ class UciByteReader {
       const row = this.lineNo++;
       // the line without its carriage return
       const le = i > p && bytes[i - 1] === 13 ? i - 1 : i;
-      if (this.pending !== null) this.continueRecord(bytes.toString('utf8', p, le));
-      else if (le > p) {
-        if (quoted) this.quotedLine(bytes.toString('utf8', p, le), row);
-        else if (n !== need || !this.fastRow(bytes, p, le)) this.slowRow(bytes.toString('utf8', p, le), row);
+      if (this.open.text !== null) {
+        const record = this.open.add(bytes.toString('utf8', p, le));
+        if (record !== null) this.slowRow(record, this.open.row);
+      } else if (le > p) {
+        if (quoted) {
+          // a whole record, or the start of one whose quoted field spans line breaks
+          const line = bytes.toString('utf8', p, le);
+          if (!this.open.opens(line, row)) this.slowRow(line, row);
+        } else if (n !== need || !this.fastRow(bytes, p, le)) this.slowRow(bytes.toString('utf8', p, le), row);
       }
       p = i + 1;
       if (this.full) break;
@@ -391,27 +394,8 @@ class UciByteReader {
 
   /** The end of the file: an unterminated quoted record is one record as far as it goes. */
   finish(): void {
-    if (this.pending === null) return;
-    const raw = this.pending;
-    this.pending = null;
-    this.slowRow(raw, this.pendingRow);
-  }
-
-  private quotedLine(line: string, row: number): void {
-    const q = quoteCount(line);
-    if (q % 2 === 0) {
-      this.slowRow(line, row);
-      return;
-    }
-    this.pending = line;
-    this.pendingRow = row;
-    this.pendingQuotes = q;
-  }
-
-  private continueRecord(line: string): void {
-    this.pending += '\n' + line;
-    this.pendingQuotes += quoteCount(line);
-    if (this.pendingQuotes % 2 === 0) this.finish();
+    const rest = this.open.take();
+    if (rest !== null) this.slowRow(rest, this.open.row);
   }
 
   /** A row by the string route. */
