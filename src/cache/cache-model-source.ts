@@ -35,6 +35,9 @@ export interface CacheModelSourceOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
 }
 
+/** A customer's record in the LRU, per version. */
+const lruKey = (version: string, customerId: string) => `${version}\u0000${customerId}`;
+
 export class CacheModelSource implements ModelSource {
   private model: LoadedModel | null = null;
   private lastSwapAt: string | undefined;
@@ -160,8 +163,8 @@ export class CacheModelSource implements ModelSource {
   }
 
   async customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null> {
-    const lruKey = `${model.version}\u0000${customerId}`;
-    const hit = this.lru.find(lruKey);
+    const key = lruKey(model.version, customerId);
+    const hit = this.lru.find(key);
     if (hit) {
       this.counters.lruHits++;
       return hit.value;
@@ -194,7 +197,7 @@ export class CacheModelSource implements ModelSource {
     this.breakerDetail = undefined;
     if (record) this.counters.cacheHits++;
     else this.counters.misses++;
-    if (this.model?.version === model.version && !read.stale) this.lru.set(lruKey, record);
+    if (this.model?.version === model.version && !read.stale) this.lru.set(key, record);
     return record;
   }
 
@@ -207,7 +210,7 @@ export class CacheModelSource implements ModelSource {
     }
     for (const id of customerIds) {
       for (const r of this.reads.get(id) ?? []) r.stale = true;
-      if (this.model) this.lru.delete(`${this.model.version}\u0000${id}`);
+      if (this.model) this.lru.delete(lruKey(this.model.version, id));
     }
   }
 
@@ -260,7 +263,7 @@ export class CacheModelSource implements ModelSource {
       throw new UnavailableError(`model cache write failed: ${(e as Error).message}`, { customerId });
     }
     this.forget([customerId]);
-    this.lru.set(`${model.version}\u0000${customerId}`, record ? { ...record, customerId } : null);
+    this.lru.set(lruKey(model.version, customerId), record ? { ...record, customerId } : null);
   }
 
   async eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }> {
@@ -274,7 +277,7 @@ export class CacheModelSource implements ModelSource {
     }
     this.forget(customerIds);
     for (const v of new Set([...versions, ...(this.model ? [this.model.version] : [])])) {
-      for (const id of customerIds) this.lru.set(`${v}\u0000${id}`, null);
+      for (const id of customerIds) this.lru.set(lruKey(v, id), null);
     }
     return { versions };
   }
