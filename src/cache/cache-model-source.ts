@@ -84,8 +84,7 @@ export class CacheModelSource implements ModelSource {
         this.wasDown = false;
         this.options.log?.('info', 'model cache reachable again; re-reading the current pointer, forgetting every customer');
         // customer changes announced while disconnected were lost: forget every customer held
-        this.forget([]);
-        this.notifyChange([]);
+        this.customersChanged([]);
         this.refreshQuietly();
       }
     });
@@ -221,12 +220,12 @@ export class CacheModelSource implements ModelSource {
       this.options.log?.('warn', 'ignoring a malformed customer-change message', { channel: this.keys.customerChanges });
       return;
     }
-    if (change.from === this.instanceId) return;
-    this.forget(change.ids);
-    this.notifyChange(change.ids);
+    if (change.from !== this.instanceId) this.customersChanged(change.ids);
   }
 
-  private notifyChange(customerIds: readonly string[]): void {
+  /** Changed elsewhere (none: every customer): forgets their records, then tells the listeners. */
+  private customersChanged(customerIds: readonly string[]): void {
+    this.forget(customerIds);
     for (const l of this.changeListeners) {
       try {
         l(customerIds);
@@ -238,7 +237,7 @@ export class CacheModelSource implements ModelSource {
 
   async announceCustomers(customerIds: readonly string[]): Promise<void> {
     try {
-      await announceCustomerChange(this.cache, this.keys, { from: this.instanceId, ids: [...customerIds] });
+      await announceCustomerChange(this.cache, this.keys, { from: this.instanceId, ids: customerIds });
     } catch (e) {
       this.options.log?.('warn', 'customer change not announced: other instances forget it within their TTLs', {
         customers: customerIds.length,
