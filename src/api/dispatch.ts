@@ -48,16 +48,10 @@ interface Matcher {
 
 /** "/v1/items/{sku}/similar" → what path-to-regexp 8 makes of "/v1/items/:sku/similar" (non-strict, case-insensitive). */
 export function compilePath(path: string): { pattern: RegExp; names: string[] } {
-  const names: string[] = [];
-  const source = path
-    .split(/(\{\w+\})/)
-    .map((part) => {
-      const name = /^\{(\w+)\}$/.exec(part)?.[1];
-      if (name === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      names.push(name);
-      return '([^/]+)';
-    })
-    .join('');
+  // split() with a capturing group: literal text at even indices, parameter names at odd ones
+  const parts = path.split(/\{(\w+)\}/);
+  const names = parts.filter((_, i) => i % 2 === 1);
+  const source = parts.map((part, i) => (i % 2 === 1 ? '([^/]+)' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
   return { pattern: new RegExp(`^(?:${source})(?:/$)?$`, 'i'), names };
 }
 

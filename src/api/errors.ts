@@ -45,7 +45,7 @@ function statusOf(err: AppError): { status: number; error: string } {
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
-  res.status(404).json({ error: 'not_found', message: `no route ${req.method} ${req.path}` });
+  writeJson(req, res, 404, { error: 'not_found', message: `no route ${req.method} ${req.path}` });
 };
 
 /**

@@ -10,12 +10,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** JSON of frozen bodies (shared lists, see src/serve/list-cache.ts), made once per object. */
 const serialised = new WeakMap<object, string>();
 
-export function writeJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
-  let text = typeof body === 'object' && body !== null ? serialised.get(body) : undefined;
+function serialise(body: object): string {
+  let text = serialised.get(body);
   if (text === undefined) {
     text = JSON.stringify(body);
-    if (typeof body === 'object' && body !== null && Object.isFrozen(body)) serialised.set(body, text);
+    if (Object.isFrozen(body)) serialised.set(body, text);
   }
+  return text;
+}
+
+export function writeJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  const text = typeof body === 'object' && body !== null ? serialise(body) : JSON.stringify(body);
   writeText(req, res, status, 'application/json; charset=utf-8', text);
 }
 

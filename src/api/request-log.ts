@@ -32,7 +32,7 @@ export function splitPlainUrl(url: string): { path: string; query: string } | nu
 }
 
 /** Express's req.path for any request URL. */
-export const pathOf = (url: string): string => splitPlainUrl(url)?.path ?? parse(url).pathname ?? '';
+const pathOf = (url: string): string => splitPlainUrl(url)?.path ?? parse(url).pathname ?? '';
 
 /** The request's id (given, if well-formed, or new), as set on its response. */
 export const requestId = (res: ServerResponse) => res.getHeader('x-request-id') as string | undefined;

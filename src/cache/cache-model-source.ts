@@ -35,6 +35,9 @@ export interface CacheModelSourceOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
 }
 
+/** A customer's record in the LRU, per version. */
+const lruKey = (version: string, customerId: string) => `${version}\u0000${customerId}`;
+
 export class CacheModelSource implements ModelSource {
   private model: LoadedModel | null = null;
   private lastSwapAt: string | undefined;
@@ -81,8 +84,7 @@ export class CacheModelSource implements ModelSource {
         this.wasDown = false;
         this.options.log?.('info', 'model cache reachable again; re-reading the current pointer, forgetting every customer');
         // customer changes announced while disconnected were lost: forget every customer held
-        this.forget([]);
-        this.notifyChange([]);
+        this.customersChanged([]);
         this.refreshQuietly();
       }
     });
@@ -160,8 +162,8 @@ export class CacheModelSource implements ModelSource {
   }
 
   async customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null> {
-    const lruKey = `${model.version}\u0000${customerId}`;
-    const hit = this.lru.find(lruKey);
+    const key = lruKey(model.version, customerId);
+    const hit = this.lru.find(key);
     if (hit) {
       this.counters.lruHits++;
       return hit.value;
@@ -194,7 +196,7 @@ export class CacheModelSource implements ModelSource {
     this.breakerDetail = undefined;
     if (record) this.counters.cacheHits++;
     else this.counters.misses++;
-    if (this.model?.version === model.version && !read.stale) this.lru.set(lruKey, record);
+    if (this.model?.version === model.version && !read.stale) this.lru.set(key, record);
     return record;
   }
 
@@ -207,7 +209,7 @@ export class CacheModelSource implements ModelSource {
     }
     for (const id of customerIds) {
       for (const r of this.reads.get(id) ?? []) r.stale = true;
-      if (this.model) this.lru.delete(`${this.model.version}\u0000${id}`);
+      if (this.model) this.lru.delete(lruKey(this.model.version, id));
     }
   }
 
@@ -218,12 +220,12 @@ export class CacheModelSource implements ModelSource {
       this.options.log?.('warn', 'ignoring a malformed customer-change message', { channel: this.keys.customerChanges });
       return;
     }
-    if (change.from === this.instanceId) return;
-    this.forget(change.ids);
-    this.notifyChange(change.ids);
+    if (change.from !== this.instanceId) this.customersChanged(change.ids);
   }
 
-  private notifyChange(customerIds: readonly string[]): void {
+  /** Changed elsewhere (none: every customer): forgets their records, then tells the listeners. */
+  private customersChanged(customerIds: readonly string[]): void {
+    this.forget(customerIds);
     for (const l of this.changeListeners) {
       try {
         l(customerIds);
@@ -235,7 +237,7 @@ export class CacheModelSource implements ModelSource {
 
   async announceCustomers(customerIds: readonly string[]): Promise<void> {
     try {
-      await announceCustomerChange(this.cache, this.keys, { from: this.instanceId, ids: [...customerIds] });
+      await announceCustomerChange(this.cache, this.keys, { from: this.instanceId, ids: customerIds });
     } catch (e) {
       this.options.log?.('warn', 'customer change not announced: other instances forget it within their TTLs', {
         customers: customerIds.length,
@@ -260,7 +262,7 @@ export class CacheModelSource implements ModelSource {
       throw new UnavailableError(`model cache write failed: ${(e as Error).message}`, { customerId });
     }
     this.forget([customerId]);
-    this.lru.set(`${model.version}\u0000${customerId}`, record ? { ...record, customerId } : null);
+    this.lru.set(lruKey(model.version, customerId), record ? { ...record, customerId } : null);
   }
 
   async eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }> {
@@ -274,7 +276,7 @@ export class CacheModelSource implements ModelSource {
     }
     this.forget(customerIds);
     for (const v of new Set([...versions, ...(this.model ? [this.model.version] : [])])) {
-      for (const id of customerIds) this.lru.set(`${v}\u0000${id}`, null);
+      for (const id of customerIds) this.lru.set(lruKey(v, id), null);
     }
     return { versions };
   }

@@ -17,7 +17,7 @@ import type { VectorCache } from './vector-cache.js';
 export interface CustomerChange {
   from: string;
   /** Empty: every customer. */
-  ids: string[];
+  ids: readonly string[];
 }
 
 export function encodeCustomerChange(change: CustomerChange): string {

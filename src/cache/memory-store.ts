@@ -174,7 +174,7 @@ export class Store {
     const f = this.file('channels', channel, '.log');
     // a long-lived channel (customer changes: one line per purchase event) starts a fresh file past
     // CHANNEL_ROTATE_BYTES; subscribers finish the old one through their open descriptor (see subscribe)
-    if (existsSync(f) && statSync(f).size >= CHANNEL_ROTATE_BYTES) {
+    if ((statSync(f, { throwIfNoEntry: false })?.size ?? 0) >= CHANNEL_ROTATE_BYTES) {
       const tmp = `${f}.${process.pid}.${randomBytes(4).toString('hex')}`;
       writeFileSync(tmp, '');
       renameSync(tmp, f);
@@ -237,10 +237,10 @@ export class ChannelTail {
   }
 
   private open(atEnd: boolean): void {
-    if (!existsSync(this.path)) return;
     try {
       this.fd = openSync(this.path, 'r');
     } catch {
+      // not there (yet): read() tries again
       return;
     }
     const st = fstatSync(this.fd);
