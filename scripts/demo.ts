@@ -5,7 +5,7 @@
  * exercises exactly what production does; on a machine with no DATABASE_URL / REDIS_URL it runs on the
  * embedded defaults (PGlite in PGLITE_DIR, the in-process cache in CACHE_DIR).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
@@ -26,15 +26,23 @@ const spec = defineCli({
   epilog: 'Configuration comes from the environment (README "Configuration"). Exit codes: 0 ok, 1 failure, 2 bad usage.',
 });
 
+/** The step running now: a SIGTERM or SIGHUP sent to the demo alone (not to its process group, as
+ * Ctrl-C is) is passed on, so that the service shuts down with it instead of outliving it. */
+let running: ChildProcess | null = null;
+for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.on(sig, () => (running ? running.kill(sig) : process.exit(1)));
+
 /** Runs one project script with tsx, inheriting stdio; rejects on a non-zero exit. */
 function step(title: string, script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   process.stderr.write(`\n== ${title}: npm run ${script.replace(/^scripts\/|\.ts$/g, '')} -- ${args.join(' ')}\n`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: 'inherit', env });
+    running = child;
     child.on('error', reject);
-    child.on('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${title} failed (${signal ?? `exit ${code}`})`)),
-    );
+    child.on('exit', (code, signal) => {
+      running = null;
+      if (code === 0) resolve();
+      else reject(new Error(`${title} failed (${signal ?? `exit ${code}`})`));
+    });
   });
 }
 
