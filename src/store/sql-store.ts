@@ -72,7 +72,8 @@ export class SqlStore implements Store {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
     const ids = new OrderIdAllocator();
     ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => l.orderId)).size));
-    return this.importPlan(planImport(lines, ids));
+    // acknowledged writes (purchase events): the commit reaches disk before the caller answers
+    return this.importPlan(planImport(lines, ids), { durable: true });
   }
 
   async reserveOrderIds(n: number): Promise<number[]> {
@@ -86,14 +87,14 @@ export class SqlStore implements Store {
     return r.rows[0].ids;
   }
 
-  async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<ImportBatchResult> {
+  async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean } = {}): Promise<ImportBatchResult> {
     if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
     // five round trips a batch: BEGIN (+ lock), identifier lookup, one write statement, COPY, COMMIT;
     // a batch lost to a crash is re-imported idempotently, so the commit need not wait for the WAL flush
     const done = await this.db.transaction(async (tx) => {
       const orders = await this.writeOrders(tx, plan, options);
       return { ...orders, lines: await insertLines(tx, plan, orders.written.existingOrders) };
-    }, { lock: IDENTITY_LOCK, asyncCommit: true });
+    }, { lock: IDENTITY_LOCK, asyncCommit: !options.durable, durable: options.durable });
     this.known.remember(done.written.products);
     await this.analyzeAfterGrowth(done.lines);
     return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };

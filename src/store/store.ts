@@ -84,7 +84,8 @@ export interface Store {
   close(): Promise<void>;
 
   /** Writes a batch of order lines: resolves identities (merging customers), upserts products
-   * and stores, inserts orders and lines; lines already present are skipped. */
+   * and stores, inserts orders and lines; lines already present are skipped. Durable: committed
+   * synchronously (synchronous_commit = on) before it resolves, so a purchase event's 200 survives a crash. */
   importLines(lines: OrderLine[]): Promise<ImportBatchResult>;
   /**
    * importLines for lines already planned and encoded under reserved order ids
@@ -92,7 +93,7 @@ export interface Store {
    * With deferProductUpdates, changes to products this store has already written are kept in
    * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
    */
-  importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<ImportBatchResult>;
+  importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean; durable?: boolean }): Promise<ImportBatchResult>;
   /**
    * importPlan in two transactions, so that a bulk import can overlap them (the next batch's
    * orders are written while this batch's lines are): resolves once the batch's customers,
