@@ -191,7 +191,17 @@ export const LookupResponse = z.object({
     revenue: z.number(),
     channels: z.record(z.string(), z.number()),
     segment: z.enum(SEGMENTS).nullable(),
-    consent: z.array(z.object({ purpose: z.string(), granted: z.boolean(), time: z.string(), source: z.string() })),
+    consent: z
+      .array(
+        z.object({
+          purpose: z.string(),
+          granted: z.boolean(),
+          basis: z.enum(['recorded', 'default']).describe('recorded: the latest choice on record; default: none recorded, CONSENT_DEFAULTS applies'),
+          time: z.string().nullable().optional().describe('When the recorded choice was made (null: the file gave no time)'),
+          source: z.string().optional(),
+        }),
+      )
+      .describe('Every purpose, with the choice in force and its basis'),
   }),
 });
 

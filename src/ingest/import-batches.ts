@@ -83,7 +83,7 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineB
       else b.lines.addTo(builder, i);
       if (builder.lineCount >= batchSize) {
         yield take();
-        base = { ...counts, rowsRead: 0, rejects: [], skipped: {} };
+        base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
       }
     }
     if (b.kind === 'uci-lines') b.lines.release();
@@ -96,7 +96,8 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineB
 function mergeCounts(a: BatchBase, b: BatchBase): BatchBase {
   const { format, syntax, bytesRead, totalBytes } = b;
   const skipped = addCounts({ ...a.skipped }, b.skipped);
-  return { format, syntax, bytesRead, totalBytes, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped };
+  const dropped = a.droppedIdentifiers || b.droppedIdentifiers ? { droppedIdentifiers: addCounts({ ...a.droppedIdentifiers }, b.droppedIdentifiers ?? {}) } : {};
+  return { format, syntax, bytesRead, totalBytes, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped, ...dropped };
 }
 
 /** Two consecutive inventory (or consent) batches of one file as one. */

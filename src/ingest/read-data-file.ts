@@ -179,7 +179,7 @@ async function* readBatches(path: string, options: ReadOptions, byteLevel: boole
     yield* lineBatches(restChunks, firstLine + lines.length);
   }
   const source: AsyncGenerator<RecordBatch & { bad?: number[]; badRaw?: string[] }> = syntax === 'csv' ? csvRecordBatches(rest()) : ndjsonRecordBatches(rest(), fmt.header);
-  const opts = { defaultCountryCode: options.defaultCountryCode };
+  const opts = { defaultCountryCode: options.defaultCountryCode, onDroppedIdentifier: counts.dropIdentifier };
   const parse: (f: string[]) => object | string =
     fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
 

@@ -10,7 +10,7 @@
 import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
-import { IdentityGraph } from '../core/identity-graph.js';
+import { IdentityResolver } from '../core/identity-graph.js';
 import { type HistoryLine, historyLineOf } from '../core/records.js';
 import { readOrderFile, type ReadOptions } from './read-data-file.js';
 
@@ -45,11 +45,14 @@ export async function resolveOrderPath(path: string): Promise<string> {
   return join(path, hit);
 }
 
-export async function readHistoryFile(path: string, options: ReadOptions & { onProgress?: (bytesRead: number, totalBytes: number) => void } = {}): Promise<HistoryFile> {
+export async function readHistoryFile(
+  path: string,
+  options: ReadOptions & { onProgress?: (bytesRead: number, totalBytes: number) => void; maxIdentifiers?: number } = {},
+): Promise<HistoryFile> {
   const file = await resolveOrderPath(path);
-  const graph = new IdentityGraph();
+  // the import's identity rules (src/core/identity-graph.ts), line by line in file order
+  const identities = new IdentityResolver({ maxIdentifiers: options.maxIdentifiers, log: false });
   const lines: HistoryLine[] = [];
-  let nodes = new Int32Array(1 << 16);
   const rejected: Record<string, number> = {};
   const skipped: Record<string, number> = {};
   let rows = 0;
@@ -59,28 +62,18 @@ export async function readHistoryFile(path: string, options: ReadOptions & { onP
     rows += b.rowsRead;
     for (const r of b.rejects) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
     for (const [k, v] of Object.entries(b.skipped)) skipped[k] = (skipped[k] ?? 0) + (v ?? 0);
-    if (nodes.length < lines.length + b.lines.length) {
-      const grown = new Int32Array(Math.max(nodes.length * 2, lines.length + b.lines.length));
-      grown.set(nodes);
-      nodes = grown;
-    }
     for (const l of b.lines) {
-      nodes[lines.length] = l.identifiers.length ? graph.add(l.identifiers) : -1;
+      identities.addLine(l.identifiers, l.orderId);
       lines.push(historyLineOf(l, null));
     }
     options.onProgress?.(b.bytesRead, b.totalBytes);
   }
   // ids are assigned once every identifier is known, so a late link still unifies early lines
-  const idCache = new Map<number, string>();
-  for (let i = 0; i < lines.length; i++) {
-    const n = nodes[i];
-    if (n < 0) continue;
-    let id = idCache.get(n);
-    if (id === undefined) {
-      id = graph.idOfNode(n);
-      idCache.set(n, id);
-    }
-    lines[i].customerId = id;
+  const idCache = new Map<string, string | null>();
+  for (const l of lines) {
+    let id = idCache.get(l.orderId);
+    if (id === undefined) idCache.set(l.orderId, (id = identities.orderCustomerId(l.orderId)));
+    l.customerId = id;
   }
-  return { lines, rejected, skipped, rows, customers: graph.components(), merges: graph.mergeCount, format };
+  return { lines, rejected, skipped, rows, customers: identities.components(), merges: identities.mergeCount, format };
 }

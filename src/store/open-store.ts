@@ -14,6 +14,8 @@ export interface OpenStoreOptions {
   pglite?: PGlite;
   /** PostgreSQL pool size (default 4). */
   poolSize?: number;
+  /** Called with each identity link refused by the conflict policy. */
+  onConflict?: (message: string) => void;
 }
 
 /**
@@ -22,13 +24,18 @@ export interface OpenStoreOptions {
  * @example const store = await openStore(config()); await store.totals();
  */
 export async function openStore(
-  cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'>,
+  cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'> & Partial<Pick<Config, 'MAX_IDENTIFIERS_PER_CUSTOMER' | 'CONSENT_DEFAULTS' | 'ERASURE_KEY'>>,
   options: OpenStoreOptions = {},
 ): Promise<SqlStore & Store> {
   const db = cfg.DATABASE_URL
     ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize })
     : await pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
-  const store = new SqlStore(db);
+  const store = new SqlStore(db, {
+    maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,
+    consentDefaults: cfg.CONSENT_DEFAULTS,
+    erasureKey: cfg.ERASURE_KEY,
+    onConflict: options.onConflict,
+  });
   if (options.migrate ?? true) {
     try {
       await store.migrate();

@@ -1,10 +1,13 @@
+import { DEV_ERASURE_KEY } from '../config.js';
+import { CONSENT_PURPOSES } from '../core/records.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
 import { OrderIdAllocator, planImport, type ImportPlan } from './import-plan.js';
 import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
-import { assignIdentities, type IdentityAssignment } from './resolve-identities.js';
+import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
+import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
 import { canCopyLines, copyLines, insertLines, isDuplicateKey, mergeLines } from './insert-lines.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type {
@@ -20,17 +23,30 @@ import type {
 
 /** Advisory lock key serialising writers that resolve identities (PostgreSQL only). */
 const IDENTITY_LOCK = 7262541;
-/** An identity assignment for a write without records (products only). */
-const NO_IDENTITIES: IdentityAssignment = {
-  customer: [],
-  newCustomer: [],
-  newCustomers: 0,
-  newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
-  merges: 0,
-};
+/** A batch's result; conflicts and erased only when there were some. */
+function batchResult(imported: number, duplicates: number, identity: { merges: number; conflicts: number; erased: number }): ImportBatchResult {
+  return {
+    imported,
+    duplicates,
+    merges: identity.merges,
+    ...(identity.conflicts > 0 ? { conflicts: identity.conflicts } : {}),
+    ...(identity.erased > 0 ? { erased: identity.erased } : {}),
+  };
+}
 const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+
+export interface SqlStoreOptions {
+  /** Most identifiers one customer collects (MAX_IDENTIFIERS_PER_CUSTOMER; default 20). */
+  maxIdentifiers?: number;
+  /** Purposes granted to a customer with no record of them (CONSENT_DEFAULTS); unlisted: refused. */
+  consentDefaults?: Partial<Record<ConsentPurpose, boolean>>;
+  /** Key of the erasure list's hashes (ERASURE_KEY; default: the public development key). */
+  erasureKey?: string;
+  /** Called with each link refused by the identity conflict policy (logged by the caller). */
+  onConflict?: (message: string) => void;
+}
 
 /**
  * The Store in SQL, over any SqlClient (pg pool or PGlite): same migrations, same queries.
@@ -47,8 +63,29 @@ export class SqlStore implements Store {
   /** The statistics refresh started by importPlanPipelined's lines, if any (analyzeAfterGrowth). */
   private refreshing: Promise<void> = Promise.resolve();
 
-  constructor(readonly db: SqlClient) {
+  constructor(
+    readonly db: SqlClient,
+    private readonly options: SqlStoreOptions = {},
+  ) {
     this.backend = db.dialect;
+    this.hasher = new ErasureHasher(options.erasureKey ?? DEV_ERASURE_KEY);
+  }
+
+  private readonly hasher: ErasureHasher;
+
+  /** The identity rules' options for one resolution inside `tx` (cap, erasure list, conflict log). */
+  private identityOptions(tx: SqlExecutor, orders?: readonly string[]): AssignOptions {
+    return {
+      maxIdentifiers: this.options.maxIdentifiers,
+      onConflict: this.options.onConflict,
+      orders,
+      erasedAt: (ids) => erasedIdentifiers(tx, this.hasher, ids),
+    };
+  }
+
+  /** Whether a purpose counts as granted for a customer with no record of it (CONSENT_DEFAULTS). */
+  consentDefault(purpose: ConsentPurpose): boolean {
+    return this.options.consentDefaults?.[purpose] === true;
   }
 
   migrate(): Promise<string[]> {
@@ -97,7 +134,7 @@ export class SqlStore implements Store {
     }, { lock: IDENTITY_LOCK, asyncCommit: !options.durable, durable: options.durable });
     this.known.remember(done.written.products);
     await this.analyzeAfterGrowth(done.lines);
-    return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };
+    return batchResult(done.lines, plan.lineCount - done.lines, done);
   }
 
   async importPlanPipelined(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<{ lines: Promise<ImportBatchResult> }> {
@@ -120,7 +157,7 @@ export class SqlStore implements Store {
         // the statistics refresh (once) runs beside the next writes, on a connection of its own
         this.refreshing = this.refreshing.then(() => this.analyzeAfterGrowth(n));
         this.refreshing.catch(() => undefined); // reported by flushProductUpdates
-        return { imported: n, duplicates: plan.lineCount - n, merges: orders.merges };
+        return batchResult(n, plan.lineCount - n, orders);
       }),
     };
   }
@@ -128,9 +165,10 @@ export class SqlStore implements Store {
   /** A batch's customers, identifiers, stores, products and orders, inside `tx` (the caller holds IDENTITY_LOCK). */
   private async writeOrders(tx: SqlExecutor, plan: ImportPlan, options: { deferProductUpdates?: boolean }) {
     const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-    const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
+    const records = plan.identityEvents.map((e) => ({ identifiers: e.identifiers, order: plan.orders[e.order].sourceId, time: e.time }));
+    const identity = await assignIdentities(tx, records, this.identityOptions(tx, plan.orders.map((o) => o.sourceId)));
     const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
-    return { written, merges: identity.merges };
+    return { written, merges: identity.merges, conflicts: identity.conflicts, erased: identity.erased };
   }
 
   async flushProductUpdates(): Promise<number> {
@@ -164,10 +202,12 @@ export class SqlStore implements Store {
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
     if (identifiers.length === 0) throw new InvalidArgumentError('resolveIdentity needs at least one identifier');
     return this.db.transaction(async (tx) => {
-      const identity = await assignIdentities(tx, [identifiers]);
+      const identity = await assignIdentities(tx, [{ identifiers, time: Date.now() }], this.identityOptions(tx));
       if (identity.customer[0] !== null && identity.newIdentifiers.kind.length === 0) return identity.customer[0];
       const written = await writeBatch(tx, { identity });
-      return identity.customer[0] ?? written.newCustomerIds[identity.newCustomer[0]!];
+      const id = identity.customer[0] ?? (identity.newCustomer[0] === null ? null : written.newCustomerIds[identity.newCustomer[0]]);
+      if (id === null) throw new InvalidArgumentError('these identifiers resolve to no customer (erased, or refused by the conflict policy)');
+      return id;
     }, { lock: IDENTITY_LOCK });
   }
 
@@ -181,10 +221,14 @@ export class SqlStore implements Store {
     );
   }
 
-  async importConsent(events: ConsentEvent[]): Promise<number> {
+  async importConsent(events: ConsentEvent[], counts?: { erased: number; conflicts: number }): Promise<number> {
     if (events.length === 0) return 0;
     return this.db.transaction(async (tx) => {
-      const identity = await assignIdentities(tx, events.map((e) => e.identifiers));
+      const identity = await assignIdentities(tx, events.map((e) => ({ identifiers: e.identifiers, time: e.time })), this.identityOptions(tx));
+      if (counts) {
+        counts.erased += identity.erased;
+        counts.conflicts += identity.conflicts;
+      }
       const fresh = identity.newCustomers > 0 || identity.newIdentifiers.kind.length > 0 ? await writeBatch(tx, { identity }) : null;
       const cols = { id: [] as string[], purpose: [] as string[], granted: [] as boolean[], at: [] as (number | null)[], source: [] as string[] };
       events.forEach((e, i) => {
@@ -198,14 +242,12 @@ export class SqlStore implements Store {
         cols.source.push(e.source);
       });
       if (cols.id.length === 0) return 0;
+      // an undated choice is recorded as of -infinity: it applies where nothing else is recorded and
+      // never overrides a dated one, whenever it is imported (re-importing it changes nothing)
       const r = await tx.query(
         `INSERT INTO consent (customer_id, purpose, granted, at, source)
-           SELECT c, p, g, coalesce(to_timestamp(t / 1000.0), now()), s
+           SELECT c, p, g, coalesce(to_timestamp(t / 1000.0), '-infinity'::timestamptz), s
              FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::float8[], $5::text[]) WITH ORDINALITY AS u(c, p, g, t, s, n)
-            WHERE t IS NOT NULL OR NOT EXISTS (
-                  SELECT 1 FROM (SELECT granted, source FROM consent k WHERE k.customer_id = u.c AND k.purpose = u.p
-                                  ORDER BY at DESC, id DESC LIMIT 1) l
-                   WHERE l.granted = u.g AND l.source = u.s)
             ORDER BY n
          ON CONFLICT (customer_id, purpose, at, granted, source) DO NOTHING`,
         [cols.id, cols.purpose, cols.granted, cols.at, cols.source],
@@ -283,7 +325,7 @@ export class SqlStore implements Store {
       [customerId],
     );
     const row = r.rows[0];
-    return row ? { canonicalId: row.id, personalisation: row.granted === true } : null;
+    return row ? { canonicalId: row.id, personalisation: row.granted ?? this.consentDefault('personalisation') } : null;
   }
 
   async customerProfile(customerId: string): Promise<CustomerProfile | null> {
@@ -328,7 +370,13 @@ export class SqlStore implements Store {
          FROM consent WHERE customer_id = $1 ORDER BY purpose, at DESC, id DESC`,
       [id],
     );
-    return r.rows.map((c) => ({ purpose: c.purpose, granted: c.granted, time: iso(c.at)!, source: c.source }));
+    // every purpose: the choice recorded, else the configured default (CONSENT_DEFAULTS)
+    const recorded = new Map(r.rows.map((c) => [c.purpose, c]));
+    return CONSENT_PURPOSES.map((purpose): ConsentRecord => {
+      const c = recorded.get(purpose);
+      if (!c) return { purpose, granted: this.consentDefault(purpose), basis: 'default' };
+      return { purpose, granted: c.granted, basis: 'recorded', time: Number.isFinite(c.at) ? iso(c.at)! : null, source: c.source };
+    });
   }
 
   async hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean> {
@@ -338,7 +386,7 @@ export class SqlStore implements Store {
       'SELECT granted FROM consent WHERE customer_id = $1 AND purpose = $2 ORDER BY at DESC, id DESC LIMIT 1',
       [id, purpose],
     );
-    return r.rows[0]?.granted === true;
+    return r.rows[0]?.granted ?? this.consentDefault(purpose);
   }
 
   async customerSkus(customerId: string): Promise<string[]> {
@@ -481,6 +529,9 @@ export class SqlStore implements Store {
       const id = c.rows[0]?.id;
       if (id === undefined) return false;
       const ids = await this.idsOf(tx, id);
+      // the erasure list first (same transaction): files and events met later do not bring them back
+      const held = await tx.query<Identifier>('SELECT kind, value FROM customer_identifiers WHERE customer_id = $1', [id]);
+      await listErased(tx, this.hasher, held.rows, ids);
       await tx.query('DELETE FROM customer_identifiers WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM consent WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM customer_segments WHERE customer_id = $1', [id]);
@@ -489,6 +540,10 @@ export class SqlStore implements Store {
       await tx.query('UPDATE orders SET customer_id = NULL WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
       return true;
-    }, { lock: IDENTITY_LOCK });
+    }, { lock: IDENTITY_LOCK, durable: true });
+  }
+
+  async erasedCustomerIds(customerIds: readonly string[]): Promise<Set<string>> {
+    return erasedCustomerIds(this.db, this.hasher, customerIds.filter((c) => CUSTOMER_ID.test(c)));
   }
 }

@@ -24,6 +24,10 @@ export interface ImportBatchResult {
   duplicates: number;
   /** Customer merges caused by this batch. */
   merges: number;
+  /** Identity links refused by the conflict policy (a second account or loyalty id, or past the identifier cap); absent: none. */
+  conflicts?: number;
+  /** Records skipped because an identifier they carry was erased after their time (their lines are kept as a guest's); absent: none. */
+  erased?: number;
 }
 
 export interface StoreTotals {
@@ -34,11 +38,16 @@ export interface StoreTotals {
   stores: number;
 }
 
+/**
+ * The consent in force for one purpose: the latest choice recorded ("recorded"; time null when it came
+ * without one), or, with none recorded, the configured default of the purpose ("default": CONSENT_DEFAULTS).
+ */
 export interface ConsentRecord {
   purpose: ConsentPurpose;
   granted: boolean;
-  time: string;
-  source: string;
+  basis: 'recorded' | 'default';
+  time?: string | null;
+  source?: string;
 }
 
 export interface CustomerProfile {
@@ -118,8 +127,9 @@ export interface Store {
    * number recorded. Same effect as resolveIdentity + setConsent per event, set-based. Idempotent: an event
    * identical to one recorded (same customer, purpose, granted, time, source) is skipped, not counted; so is an
    * undated event (time null) that repeats the choice in force (same granted and source).
+   * `counts`, when given, is incremented by the events skipped as erased and the identity conflicts.
    */
-  importConsent(events: ConsentEvent[]): Promise<number>;
+  importConsent(events: ConsentEvent[], counts?: { erased: number; conflicts: number }): Promise<number>;
 
   totals(): Promise<StoreTotals>;
   /** Unified id for one identifier (merged-away ids resolve to their survivor), or null. */
@@ -148,6 +158,12 @@ export interface Store {
   products(): Promise<Product[]>;
   /** The unified history in time order, in batches (constant memory). */
   historyLines(options?: { from?: Date; to?: Date; batchSize?: number }): AsyncIterable<HistoryLine[]>;
-  /** Erases a customer everywhere in the store (identifiers, orders re-attributed to guests, consent). */
+  /**
+   * Erases a customer everywhere in the store (identifiers, orders re-attributed to guests, consent,
+   * segment, aliases, merge log) and lists their identifiers and ids (merged ones too) on the erasure
+   * list, as keyed hashes, in the same durable transaction.
+   */
   eraseCustomer(customerId: string): Promise<boolean>;
+  /** Those of these customer ids that are on the erasure list. */
+  erasedCustomerIds(customerIds: readonly string[]): Promise<Set<string>>;
 }
