@@ -221,7 +221,7 @@ export const PurchaseResponse = z.object({
   recordRefreshed: z.boolean().describe("The customer's record (history for buy-again and exclusions) was rewritten"),
   vectorRefreshed: z.boolean().describe('The record carries a vector folded in from the whole history'),
   refreshSkipped: z
-    .enum(['no_model', 'no_consent', 'cache_unavailable'])
+    .enum(['no_model', 'no_consent', 'cache_unavailable', 'erased'])
     .optional()
     .describe('Why nothing was refreshed (the order is recorded all the same; cache_unavailable: post again to retry)'),
 });

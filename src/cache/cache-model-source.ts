@@ -251,18 +251,22 @@ export class CacheModelSource implements ModelSource {
     return () => this.changeListeners.delete(listener);
   }
 
-  async putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void> {
+  async putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<boolean> {
     if (!this.cache.health().ready) throw new UnavailableError('model cache unreachable: customer record not written', { customerId });
     const key = this.keys.customer(model.version, customerId);
+    let wrote = true;
     try {
-      if (record) await this.cache.writeBatch([[key, encodeCustomer({ ...record, customerId })]]);
+      // an erased customer's id is listed in P:erased before their records are deleted: a refresh
+      // computed before the erasure and written after it is refused here, atomically (erasure.ts)
+      if (record) wrote = await this.cache.writeUnlessListed(key, encodeCustomer({ ...record, customerId }), this.keys.erased, customerId);
       else await this.cache.delete([key]);
     } catch (e) {
       this.counters.errors++;
       throw new UnavailableError(`model cache write failed: ${(e as Error).message}`, { customerId });
     }
     this.forget([customerId]);
-    this.lru.set(lruKey(model.version, customerId), record ? { ...record, customerId } : null);
+    this.lru.set(lruKey(model.version, customerId), record && wrote ? { ...record, customerId } : null);
+    return wrote;
   }
 
   async eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }> {

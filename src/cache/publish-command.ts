@@ -17,6 +17,7 @@ import { NotFoundError } from '../core/errors.js';
 import { cacheKeys } from './keys.js';
 import { openVectorCache, usesRedis } from './open-vector-cache.js';
 import { cleanup, listVersions, publishBundle, rollback } from './publish.js';
+import { openStore } from '../store/open-store.js';
 
 export const publishSpec = defineCli({
   name: 'npm run publish --',
@@ -79,13 +80,22 @@ export async function publishMain(
   const cache = await openVectorCache(cfg, { require: true });
   try {
     if (sub === 'publish') {
+      // erased customers are filtered through the history store's erasure list (a store that keeps
+      // nothing, PGLITE_DIR=memory:// without DATABASE_URL, has erased no one)
+      const store = cfg.DATABASE_URL || !cfg.PGLITE_DIR.startsWith('memory://') ? await openStore(cfg) : null;
       const bar = progressBar({ label: `publish ${bundle!.manifest.version}`, total: bundle!.customers.length, quiet: flags.quiet || flags.json });
-      const r = await publishBundle(cache, keys, bundle!, {
-        rewrite: flags.rewrite,
-        batchSize: flags['batch-size'],
-        progress: (done) => bar.update(done),
-      });
-      bar.stop();
+      let r;
+      try {
+        r = await publishBundle(cache, keys, bundle!, {
+          rewrite: flags.rewrite,
+          batchSize: flags['batch-size'],
+          progress: (done) => bar.update(done),
+          erasedIn: store ? (ids) => store.erasedCustomerIds(ids) : undefined,
+        });
+      } finally {
+        bar.stop();
+        await store?.close();
+      }
       print(
         { ...r, cache: cache.location },
         `${r.reused ? 'already in the cache, pointer moved to' : 'published'} ${r.version}: ${r.items} items, ${r.customers} customers, ` +
