@@ -50,6 +50,8 @@ export async function publishMain(
   argv: readonly string[],
   env: Record<string, string | undefined> = process.env,
   out: (text: string) => void = (t) => process.stdout.write(t),
+  /** The store's erasure list to publish through (tests); default: the history store of the configuration. */
+  erasedIn?: (customerIds: readonly string[]) => Promise<Set<string>>,
 ): Promise<void> {
   const { flags, positionals } = parseCli(publishSpec, argv);
   const [command, arg] = positionals;
@@ -82,7 +84,7 @@ export async function publishMain(
     if (sub === 'publish') {
       // erased customers are filtered through the history store's erasure list (a store that keeps
       // nothing, PGLITE_DIR=memory:// without DATABASE_URL, has erased no one)
-      const store = cfg.DATABASE_URL || !cfg.PGLITE_DIR.startsWith('memory://') ? await openStore(cfg) : null;
+      const store = !erasedIn && (cfg.DATABASE_URL || !cfg.PGLITE_DIR.startsWith('memory://')) ? await openStore(cfg) : null;
       const bar = progressBar({ label: `publish ${bundle!.manifest.version}`, total: bundle!.customers.length, quiet: flags.quiet || flags.json });
       let r;
       try {
@@ -90,7 +92,7 @@ export async function publishMain(
           rewrite: flags.rewrite,
           batchSize: flags['batch-size'],
           progress: (done) => bar.update(done),
-          erasedIn: store ? (ids) => store.erasedCustomerIds(ids) : undefined,
+          erasedIn: erasedIn ?? (store ? (ids) => store.erasedCustomerIds(ids) : undefined),
         });
       } finally {
         bar.stop();
