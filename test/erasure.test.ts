@@ -397,7 +397,7 @@ for (const p of pairings) {
     });
 
     // on a Redis Cluster the record and the erasure list are in different slots: no atomic check there (README)
-    it.runIf(!p.name.includes('cluster'))('a record refresh racing the erasure never survives it (purchase, then DELETE 0–70 ms later, 24 trials)', async () => {
+    if (!p.name.includes('cluster')) it('a record refresh racing the erasure never survives it (purchase, then DELETE 0–70 ms later, 24 trials)', async () => {
       const model = source.current()!;
       let overlapped = 0;
       for (let trial = 0; trial < 24; trial++) {
