@@ -34,12 +34,39 @@
   return (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
 }
 
-// out = G·v for a symmetric k4 × k4 matrix G (row-major): Σ_b v[b] · G[b, ·], no horizontal sums.
+// out = G·v for a symmetric k4 × k4 matrix G (row-major): out[a..] = Σ_b v[b] · G[b, a..], sixteen outputs at a
+// time held in four accumulators across the whole sum over b (no horizontal sums, no stores inside the loop).
 @inline function symv(g: usize, v: usize, out: usize, k4: i32): void {
-  memory.fill(out, 0, <usize>k4 << 2);
-  for (let b = 0; b < k4; b++) {
-    const vb = load<f32>(v + (<usize>b << 2));
-    if (vb != 0) axpy(vb, g + (<usize>(b * k4) << 2), out, k4);
+  const stride = <usize>k4 << 2;
+  let a = 0;
+  for (; a + 16 <= k4; a += 16) {
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    let s3 = f32x4.splat(0);
+    let row = g + (<usize>a << 2);
+    for (let b = 0; b < k4; b++) {
+      const vb = f32x4.splat(load<f32>(v + (<usize>b << 2)));
+      s0 = f32x4.add(s0, f32x4.mul(vb, v128.load(row)));
+      s1 = f32x4.add(s1, f32x4.mul(vb, v128.load(row + 16)));
+      s2 = f32x4.add(s2, f32x4.mul(vb, v128.load(row + 32)));
+      s3 = f32x4.add(s3, f32x4.mul(vb, v128.load(row + 48)));
+      row += stride;
+    }
+    const o = out + (<usize>a << 2);
+    v128.store(o, s0);
+    v128.store(o + 16, s1);
+    v128.store(o + 32, s2);
+    v128.store(o + 48, s3);
+  }
+  for (; a < k4; a += 4) {
+    let s0 = f32x4.splat(0);
+    let row = g + (<usize>a << 2);
+    for (let b = 0; b < k4; b++) {
+      s0 = f32x4.add(s0, f32x4.mul(f32x4.splat(load<f32>(v + (<usize>b << 2))), v128.load(row)));
+      row += stride;
+    }
+    v128.store(out + (<usize>a << 2), s0);
   }
 }
 
