@@ -12,7 +12,8 @@
  *   probability of each shown offer at its position under the policy:
  *              h·P_uniform + (1 − h)·P_thompson, P_uniform exact, P_thompson by Monte Carlo (see `decisionProbabilities`)
  */
-import { mulberry32, sampleBeta } from '../random.js';
+import { mulberry32 } from '../random.js';
+import { posteriorPool, type PosteriorPool } from './posterior-pool.js';
 import { offerPropensity, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
 import type {
   Decide,
@@ -32,8 +33,8 @@ export interface DecideParams extends PropensityParams {
   ranking: 'thompson' | 'mean';
   /** Extra Thompson draws that estimate each shown offer's probability at its position. */
   probabilityDraws: number;
-  /** Offers further than this many posterior standard deviations from contention are left out of those draws. */
-  pruneSd: number;
+  /** Draws per posterior pool (Thompson samples come from a cached pool per Beta, see ./posterior-pool.ts). */
+  poolSize: number;
   /** Budget (search nodes) of the exact uniform probability at positions > 1 when targets overlap; beyond: Monte Carlo. */
   uniformExactBudget: number;
 }
@@ -42,7 +43,7 @@ export const DECIDE_DEFAULTS: DecideParams = {
   ...PROPENSITY_DEFAULTS,
   ranking: 'thompson',
   probabilityDraws: 200,
-  pruneSd: 12,
+  poolSize: 256,
   uniformExactBudget: 20_000,
 };
 
@@ -125,9 +126,14 @@ export function screenOffers(offers: readonly Offer[], subject: DecisionSubject,
 /** For each offer, the indices of the others sharing a sku or a category with it ("the same target"). */
 export function targetConflicts(offers: readonly Offer[]): number[][] {
   const byTarget = new Map<string, number[]>();
+  const add = (key: string, i: number): void => {
+    const group = byTarget.get(key);
+    if (!group) byTarget.set(key, [i]);
+    else if (group[group.length - 1] !== i) group.push(i);
+  };
   offers.forEach((o, i) => {
-    for (const s of new Set(o.targets.skus)) byTarget.set(`s\u0000${s}`, [...(byTarget.get(`s\u0000${s}`) ?? []), i]);
-    for (const c of new Set(o.targets.categories)) byTarget.set(`c\u0000${c}`, [...(byTarget.get(`c\u0000${c}`) ?? []), i]);
+    for (const s of o.targets.skus) add(`s\u0000${s}`, i);
+    for (const c of o.targets.categories) add(`c\u0000${c}`, i);
   });
   const sets = offers.map(() => new Set<number>());
   for (const group of byTarget.values()) for (const i of group) for (const j of group) if (i !== j) sets[i].add(j);
@@ -135,7 +141,7 @@ export function targetConflicts(offers: readonly Offer[]): number[][] {
 }
 
 /** Greedy top `limit` by score (ties: lower index), skipping any index that conflicts with one already picked. */
-export function pickTop(scores: ArrayLike<number>, conflicts: readonly number[][], limit: number, include?: ArrayLike<number>): number[] {
+export function pickTop(scores: Float64Array, conflicts: readonly number[][], limit: number, include?: readonly number[]): number[] {
   const picked: number[] = [];
   const blocked = new Uint8Array(scores.length);
   const idx = include ?? Array.from({ length: scores.length }, (_, i) => i);
@@ -206,6 +212,8 @@ interface Candidate {
   prop: OfferPropensity;
   /** value × weight */
   vw: number;
+  /** Thompson draws of the rate (set when a Thompson ranking needs them). */
+  pool: PosteriorPool | null;
 }
 
 const weightOf = (o: Offer): number => (Number.isFinite(o.weight) ? o.weight : 1);
@@ -215,11 +223,13 @@ const valueOf = (o: Offer): number => (Number.isFinite(o.value) ? o.value : 0);
  * Probability of each shown offer at its position under the policy that served it:
  *   P = h·P_uniform + (1 − h)·P_ranking
  * P_uniform is exact (see `uniformProbability`; Monte Carlo with 20 × draws uniform picks only past the search budget).
- * P_ranking for `mean` is 1 or 0 (deterministic). For `thompson` it is (c + s) / (N + t): over N extra draws of the
- * whole Thompson ranking (a private mulberry32 stream seeded from ctx.random), c draws put the offer at that position;
- * the draw that was served counts too (t = 1, s = 1 when it was a Thompson draw, as it put the offer there), so a shown
- * offer never gets probability 0. Offers whose score cannot reach contention (upper bound μ + pruneSd·σ of the rate
- * below the lower bounds of `limit` offers that share no target with any other) are left out of the extra draws.
+ * P_ranking for `mean` is 1 or 0 (deterministic). For `thompson` it is (c + s) / (N + t): over N = probabilityDraws
+ * extra draws of the whole Thompson ranking, c put the offer at that position; the draw that was served counts too
+ * (t = 1, and s = 1 as it put the offer there; t = s = 0 when the decision was a holdout one), so a shown offer never
+ * gets probability 0. Extra draw d takes element (o_i + d) mod poolSize of offer i's pool, with offsets o_i drawn
+ * uniformly (a private mulberry32 stream seeded from ctx.random): each draw is distributed as a served draw.
+ * Offers that cannot reach the top (pool maximum below the pool minimum of `limit` offers sharing no target with any
+ * other) are skipped: exact, as pools bound their draws.
  */
 function decisionProbabilities(
   cands: readonly Candidate[],
@@ -249,21 +259,50 @@ function decisionProbabilities(
   }
   if (h >= 1) return uniform;
   const ranked = shown.map(() => 0);
-  const means = cands.map((c) => c.prop.propensity * c.vw);
   if (p.ranking === 'mean') {
-    const top = pickTop(means, conflicts, limit);
+    const top = pickTop(
+      Float64Array.from(cands, (c) => c.prop.propensity * c.vw),
+      conflicts,
+      limit,
+    );
     shown.forEach((j, k) => (ranked[k] = top[k] === j ? 1 : 0));
   } else {
-    const include = contenders(cands, conflicts, limit, p.pruneSd, shown);
+    for (const c of cands) c.pool ??= posteriorPool(c.prop.alpha, c.prop.beta, p.poolSize);
+    const include = contenders(cands, conflicts, limit, shown);
+    const r = rng();
+    const offsets = include.map(() => Math.floor(r() * p.poolSize));
     const scores = new Float64Array(n);
     const counts = shown.map(() => 0);
-    const r = rng();
+    const m = include.length;
+    const draws = include.map((i) => cands[i].pool!.draws);
+    const lift = Float64Array.from(include, (i) => cands[i].prop.affinityLift);
+    const vw = Float64Array.from(include, (i) => cands[i].vw);
+    const size = p.poolSize;
+    const at = Int32Array.from(offsets);
     for (let d = 0; d < p.probabilityDraws; d++) {
-      for (const i of include) scores[i] = sampledScore(cands[i], r);
+      if (limit === 1) {
+        // the top offer only: an inline argmax (ties: lower index, as in pickTop)
+        let best = -1;
+        let bestScore = -Infinity;
+        for (let k = 0; k < m; k++) {
+          const x = draws[k][at[k]] * lift[k];
+          const sc = (x < 1 ? x : 1) * vw[k];
+          if (sc > bestScore) {
+            bestScore = sc;
+            best = k;
+          }
+          if (++at[k] === size) at[k] = 0;
+        }
+        if (best >= 0 && include[best] === shown[0]) counts[0]++;
+        continue;
+      }
+      for (let k = 0; k < m; k++) {
+        const x = draws[k][at[k]] * lift[k];
+        scores[include[k]] = (x < 1 ? x : 1) * vw[k];
+        if (++at[k] === size) at[k] = 0;
+      }
       const top = pickTop(scores, conflicts, limit, include);
-      shown.forEach((j, k) => {
-        if (top[k] === j) counts[k]++;
-      });
+      for (let k = 0; k < shown.length; k++) if (top[k] === shown[k]) counts[k]++;
     }
     const t = servedByThompson ? 1 : 0;
     shown.forEach((_, k) => (ranked[k] = (counts[k] + t) / (p.probabilityDraws + t)));
@@ -271,23 +310,14 @@ function decisionProbabilities(
   return shown.map((_, k) => h * uniform[k] + (1 - h) * ranked[k]);
 }
 
-function sampledScore(c: Candidate, random: () => number): number {
-  return Math.min(1, sampleBeta(random, c.prop.alpha, c.prop.beta) * c.prop.affinityLift) * c.vw;
-}
-
-/** Indices worth sampling in the extra draws (see `decisionProbabilities`); the shown ones always are. */
-function contenders(cands: readonly Candidate[], conflicts: readonly number[][], limit: number, z: number, shown: readonly number[]): number[] {
-  const bounds = cands.map((c) => {
-    const { alpha: a, beta: b, affinityLift: g } = c.prop;
-    const mean = a / (a + b);
-    const sd = Math.sqrt((a * b) / ((a + b) * (a + b) * (a + b + 1)));
-    return { lo: Math.max(0, Math.min(1, (mean - z * sd) * g)) * c.vw, hi: Math.min(1, (mean + z * sd) * g) * c.vw };
-  });
-  const free = cands.map((_, i) => i).filter((i) => conflicts[i].length === 0).map((i) => bounds[i].lo).sort((x, y) => y - x);
-  const threshold = free.length >= limit ? free[limit - 1] : -Infinity;
+/** Indices worth drawing in the extra draws (see `decisionProbabilities`); the shown ones always are. */
+function contenders(cands: readonly Candidate[], conflicts: readonly number[][], limit: number, shown: readonly number[]): number[] {
+  const score = (c: Candidate, x: number): number => Math.min(1, x * c.prop.affinityLift) * c.vw;
+  const floors = cands.map((c, i) => (conflicts[i].length === 0 ? score(c, c.pool!.min) : -Infinity)).sort((x, y) => y - x);
+  const threshold = limit > 0 && floors.length >= limit ? floors[limit - 1] : -Infinity;
   const keep = new Set(shown);
-  cands.forEach((_, i) => {
-    if (bounds[i].hi >= threshold) keep.add(i);
+  cands.forEach((c, i) => {
+    if (score(c, c.pool!.max) >= threshold) keep.add(i);
   });
   return [...keep].sort((x, y) => x - y);
 }
@@ -342,20 +372,22 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     offer,
     prop: offerPropensity(offer, subject, ctx.channel, stats, p),
     vw: valueOf(offer) * weightOf(offer),
+    pool: null,
   }));
   const conflicts = targetConflicts(suitable);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = cands.length > 0 && limit > 0 && h > 0 && ctx.random() < h;
-  const means = cands.map((c) => c.prop.propensity * c.vw);
+  const means = Float64Array.from(cands, (c) => c.prop.propensity * c.vw);
   const byMean = pickTop(means, conflicts, limit);
   let shown: number[];
   let samples: number[] | null = null;
-  let scores: number[] = means;
+  let scores = means;
   if (holdout) shown = pickUniform(cands.length, conflicts, limit, ctx.random);
   else if (p.ranking === 'mean' || limit === 0) shown = byMean;
   else {
-    samples = cands.map((c) => sampleBeta(ctx.random, c.prop.alpha, c.prop.beta));
-    scores = cands.map((c, i) => Math.min(1, samples![i] * c.prop.affinityLift) * c.vw);
+    for (const c of cands) c.pool = posteriorPool(c.prop.alpha, c.prop.beta, p.poolSize);
+    samples = cands.map((c) => c.pool!.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))]);
+    scores = Float64Array.from(cands, (c, i) => Math.min(1, samples![i] * c.prop.affinityLift) * c.vw);
     shown = pickTop(scores, conflicts, limit);
   }
   const probabilities = shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p) : [];
