@@ -91,7 +91,7 @@ async function tellServingInstances(cfg: Config): Promise<void> {
 runCli(async () => {
   const { flags, positionals } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
-  if (flags['max-field-bytes'] < 1 || flags['max-field-lines'] < 2) throw new UsageError('--max-field-bytes must be at least 1 and --max-field-lines at least 2');
+  if (flags['max-field-bytes'] < 1 || flags['max-field-lines'] < 1) throw new UsageError('--max-field-bytes and --max-field-lines must be at least 1');
   const source = flags.source;
   if (source !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(source)) {
     throw new UsageError(`--source must be 1 to 64 letters, digits, '_', '.', ':' or '-' (got "${source}")`);

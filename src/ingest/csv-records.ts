@@ -110,7 +110,7 @@ export function flawReason(flaw: number): RejectReason | null {
  */
 export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>, width: number, limits: RecordLimits = {}): AsyncGenerator<RecordBatch> {
   const maxBytes = limits.maxFieldBytes ?? MAX_FIELD_BYTES;
-  const maxLines = Math.max(2, limits.maxFieldLines ?? MAX_FIELD_LINES);
+  const maxLines = Math.max(1, limits.maxFieldLines ?? MAX_FIELD_LINES);
   // the open record: its lines, their file line numbers and flaws, the quote count and length so far
   let open: { lines: string[]; rows: number[]; flaws: number[]; quotes: number; bytes: number } | null = null;
   let bytesRead = 0;
@@ -130,7 +130,8 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>, width
   const line = (text: string, row: number, flaw: number): void => {
     if (open === null) {
       if (text.length === 0 && flaw === 0) return;
-      if (text.indexOf('"') >= 0) {
+      // (a line cut for being too long has lost its end: its quotes mean nothing)
+      if ((flaw & FLAW_TOO_LONG) === 0 && text.indexOf('"') >= 0) {
         const q = quoteCount(text);
         if (q % 2 === 1) {
           open = { lines: [text], rows: [row], flaws: [flaw], quotes: q, bytes: text.length };
@@ -146,13 +147,14 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>, width
     o.flaws.push(flaw);
     o.quotes += quoteCount(text);
     o.bytes += text.length + 1;
-    if (o.quotes % 2 === 0) {
+    if (o.bytes > maxBytes || o.lines.length > maxLines) strayQuote();
+    else if (o.quotes % 2 === 0) {
       const joined = o.lines.join('\n');
       if (splitCsvRecord(joined).length === width) {
         open = null;
         record(o.rows[0], joined, o.flaws.reduce((a, b) => a | b, 0));
       } else strayQuote();
-    } else if (o.bytes > maxBytes || o.lines.length >= maxLines) strayQuote();
+    }
   };
   /** The open record's first line rejected; its other lines read again as new lines. */
   const strayQuote = (): void => {
