@@ -77,6 +77,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   }
   const lines: OrderLine[] = e.lines.map((l, i) => ({
     orderId: e.orderId,
+    source: 'event', // events are their own source: a file's order with the same id is another order
     channel: e.channel,
     storeId: e.store ?? null,
     time: e.time,
