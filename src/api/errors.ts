@@ -9,6 +9,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import {
   AppError,
+  ConflictError,
   InvalidArgumentError,
   ModelFitError,
   NotFoundError,
@@ -38,6 +39,7 @@ export function validationError(where: 'params' | 'query' | 'body', err: ZodErro
 function statusOf(err: AppError): { status: number; error: string } {
   if (err instanceof InvalidArgumentError) return { status: 400, error: 'invalid_request' };
   if (err instanceof NotFoundError) return { status: 404, error: 'not_found' };
+  if (err instanceof ConflictError) return { status: 409, error: 'conflict' };
   if (err instanceof NotSupportedError) return { status: 501, error: 'not_supported' };
   if (err instanceof UnavailableError) return { status: 503, error: 'unavailable' };
   if (err instanceof ModelFitError) return { status: 500, error: 'internal' };
@@ -64,8 +66,9 @@ export function failRequest(err: unknown, req: IncomingMessage, res: ServerRespo
     const { status, error } = statusOf(err);
     if (status >= 500) logger.error('request failed', { reqId, err });
     if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.context.retryAfterS ?? 5));
-    const fields = (err.context as { fields?: FieldIssue[] }).fields;
-    writeJson(req, res, status, { error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), reqId });
+    const { fields, conflict } = err.context as { fields?: FieldIssue[]; conflict?: unknown };
+    const named = err instanceof ConflictError ? { conflict } : {};
+    writeJson(req, res, status, { error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), ...named, reqId });
     return;
   }
   const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
