@@ -23,6 +23,7 @@ export type CustomerAccess =
   | { status: 'unknown_customer' }
   | { status: 'store_unavailable' };
 
+const SHARED_READ_MS = 1000;
 const STORE_SLOW: CustomerAccess = Object.freeze({ status: 'store_unavailable' });
 
 interface Entry {
@@ -74,14 +75,17 @@ export class CustomerAccessCache {
     );
   }
 
-  /** Reads in flight, one per id and generation: a slow store is not asked again by every request meanwhile. */
-  private readonly loading = new Map<string, { generation: number; answer: Promise<CustomerAccess> }>();
+  /**
+   * Reads in flight, one per id and generation: a slow store is not asked again by every request
+   * meanwhile (for at most SHARED_READ_MS: a read that never ends must not answer for ever).
+   */
+  private readonly loading = new Map<string, { generation: number; at: number; answer: Promise<CustomerAccess> }>();
 
   private load(customerId: string): Promise<CustomerAccess> {
     const pending = this.loading.get(customerId);
-    if (pending && pending.generation === this.generation) return pending.answer;
+    if (pending && pending.generation === this.generation && Date.now() - pending.at < SHARED_READ_MS) return pending.answer;
     const answer = this.read(customerId);
-    const entry = { generation: this.generation, answer };
+    const entry = { generation: this.generation, at: Date.now(), answer };
     this.loading.set(customerId, entry);
     const done = () => {
       if (this.loading.get(customerId) === entry) this.loading.delete(customerId);
