@@ -131,10 +131,11 @@ export function createApp(deps: AppDeps): App {
   const deadlineMs = deps.requestDeadlineMs ?? 1000;
   /**
    * The handler's answer, or a 503 (UnavailableError, Retry-After) once the request deadline has
-   * passed; its signal is aborted then, so that it starts nothing more (operations routes: no deadline).
+   * passed; its signal is aborted then, so that it starts nothing more. Operations routes and the
+   * admin model endpoints (a publish writes a whole version) run without it.
    */
   const beforeDeadline = async (r: RouteDef, handler: (signal: AbortSignal) => unknown): Promise<unknown> => {
-    if (r.scopes === null) return handler(NEVER);
+    if (r.scopes === null || r.tag === 'admin') return handler(NEVER);
     const ac = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {

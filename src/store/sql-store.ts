@@ -346,7 +346,8 @@ export class SqlStore implements Store {
     if (id === null) return [];
     const r = await this.db.query<{ sku: string }>(
       `SELECT l.sku FROM orders o JOIN order_lines l ON l.order_id = o.id
-        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0 ORDER BY max(o.placed_at) DESC, l.sku`,
+        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0
+        ORDER BY max(o.placed_at) FILTER (WHERE l.quantity > 0) DESC NULLS LAST, l.sku`,
       [id],
     );
     return r.rows.map((x) => x.sku);
