@@ -61,3 +61,9 @@ export function admitted(keys: ApiKeys | null, scopes: readonly Scope[], req: In
   }
   return true;
 }
+
+/** Whether the request carries a key holding `scope` (no answer is written; for routes that show more to some keys). */
+export function hasScope(keys: ApiKeys, scope: Scope, req: IncomingMessage): boolean {
+  const key = req.headers['x-api-key'];
+  return typeof key === 'string' && keys.get(key)?.has(scope) === true;
+}

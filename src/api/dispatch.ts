@@ -17,7 +17,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { BodyReader, WithBody } from './json-body.js';
-import { splitPlainUrl } from './request-log.js';
+import { splitPlainUrl, tagRoute } from './request-log.js';
 import type { RouteDef } from './route-def.js';
 
 export interface CompiledRoute {
@@ -88,6 +88,8 @@ export function dispatcher(routes: readonly CompiledRoute[], hooks: DispatchHook
       const params = decodeParams(m.names, hit);
       if (params === null) break;
       start(req, res);
+      // tagged before the body is read: a body error (400, 413) is counted on its route
+      tagRoute(res, m.route.def.path);
       const query = parseQuery(url.query);
       const run = (body: unknown) => m.route.run(req, res, params, query, body).catch((err: unknown) => fail(err, req, res));
       const read = m.route.body;

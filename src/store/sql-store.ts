@@ -16,6 +16,7 @@ import type {
   ImportBatchResult,
   ImportRun,
   MergeLogEntry,
+  RecordedOrder,
   Store,
   StoreTotals,
 } from './store.js';
@@ -311,7 +312,8 @@ export class SqlStore implements Store {
     if (id === null) return [];
     const r = await this.db.query<{ sku: string }>(
       `SELECT l.sku FROM orders o JOIN order_lines l ON l.order_id = o.id
-        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0 ORDER BY l.sku`,
+        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0
+        ORDER BY max(o.placed_at) FILTER (WHERE l.quantity > 0) DESC NULLS LAST, l.sku`,
       [id],
     );
     return r.rows.map((x) => x.sku);
@@ -343,6 +345,18 @@ export class SqlStore implements Store {
       [id],
     );
     return r.rows;
+  }
+
+  async recordedOrder(orderId: string): Promise<RecordedOrder | null> {
+    const r = await this.db.query<{ customerId: string | null; sku: string | null; quantity: number | null; unitPrice: number | null }>(
+      `SELECT o.customer_id::text AS "customerId", l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
+         FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
+        WHERE o.source_id = $1 ORDER BY l.line_no`,
+      [orderId],
+    );
+    if (r.rows.length === 0) return null;
+    const lines = r.rows.filter((x) => x.sku !== null).map((x) => ({ sku: x.sku!, quantity: x.quantity!, unitPrice: x.unitPrice! }));
+    return { customerId: r.rows[0].customerId, lines };
   }
 
   /** The customer's id and every id merged into it. */

@@ -91,6 +91,12 @@ export interface MergeLogEntry {
   at: string;
 }
 
+/** An order as recorded: its customer (null: a guest's, or an erased customer's) and its lines in position order. */
+export interface RecordedOrder {
+  customerId: string | null;
+  lines: { sku: string; quantity: number; unitPrice: number }[];
+}
+
 export interface Store {
   readonly backend: 'postgres' | 'pglite';
   /** Applies pending migrations; returns the names applied. Idempotent. */
@@ -147,8 +153,10 @@ export interface Store {
   customerAccess(customerId: string): Promise<CustomerAccess | null>;
   customerProfile(customerId: string): Promise<CustomerProfile | null>;
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
-  /** Skus the customer holds net of returns. */
+  /** Skus the customer holds net of returns, most recently bought first. */
   customerSkus(customerId: string): Promise<string[]>;
+  /** The order recorded under this source order id (a purchase event's orderId), or null. */
+  recordedOrder(orderId: string): Promise<RecordedOrder | null>;
   /** The surviving id of a customer id first, then every id merged into it; [] if unknown or erased. */
   customerIds(customerId: string): Promise<string[]>;
   /** The customer's identifiers (merges followed), by kind then value; [] if unknown or erased. */
