@@ -141,8 +141,8 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     days,
     dataset: val.counts,
     models: validation,
-    chosen: { discovery: selection.validation.discovery, all: selection.validation.all },
-    candidates: selection.candidates.map(({ spec: _, ...c }) => c),
+    chosen: { discovery: strip(selection.validation.discovery), all: strip(selection.validation.all) },
+    candidates: selection.candidates.map(strip),
     fit_s: selection.fit_s,
     select_s: selection.select_s,
     skipped: selection.skipped,
@@ -160,6 +160,38 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     timings: stages.timings,
   };
 }
+
+/**
+ * Training's choice of the served model: the validation window is the last `days` days of the history
+ * (the models are fitted on what comes before it). Returns the selection and its figures for the manifest.
+ */
+export async function chooseServed(
+  lines: readonly HistoryLine[],
+  config: TrainConfig,
+  days: number,
+): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
+  let last = -Infinity;
+  for (const l of lines) if (isProtocolRow(l) && l.time > last) last = l.time;
+  const end = last + 1;
+  const val = validationSplit(lines, end, days, config.weighting);
+  const selection = await selectServed(val, { params: servedParams(config.models) });
+  return {
+    selection,
+    figures: {
+      cutoff: val.cutoffLabel,
+      days,
+      dataset: val.counts,
+      served: selectionFigures(selection),
+      chosen: { discovery: strip(selection.validation.discovery), all: strip(selection.validation.all) },
+      candidates: selection.candidates.map(strip),
+      fit_s: selection.fit_s,
+      select_s: selection.select_s,
+      skipped: selection.skipped,
+    },
+  };
+}
+
+const strip = ({ spec: _, ...c }: Selection['candidates'][number]) => c;
 
 /** The served lists' validation figures in the shape of a model's row. */
 export function selectionFigures(s: Selection): ModelResult {
