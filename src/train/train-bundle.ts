@@ -16,7 +16,7 @@ import { popularLists } from '../models/popularity.js';
 import { RepeatRecommender } from '../models/repeat.js';
 import { customerRecords } from './customer-records.js';
 import type { ServedSpec } from '../core/served-model.js';
-import { fitServed, listSpec, needsOf, type ServedParams } from '../models/served.js';
+import { fitServed, listSpec, needsOf, type ServedParams, type ServedState } from '../models/served.js';
 import { tifuOfCustomer } from '../models/tifu-knn.js';
 import { interactionWeight } from './weighting.js';
 import type { Dataset } from './dataset.js';
@@ -50,6 +50,8 @@ export interface TrainedBundle {
   bundle: ModelBundle;
   /** Segment per customer index (null when none), for the store. */
   segments: (Segment | null)[];
+  /** The served model's fitted state (the evaluator's view of the same bundle: ServedRecommender.fromState). */
+  served: ServedState;
 }
 
 export const emptyTopK = (rows: number): TopKLists => ({
@@ -152,7 +154,7 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     },
     customers,
   };
-  return { bundle, segments };
+  return { bundle, segments, served };
 }
 
 function popularParams(config: TrainConfig): { trendingHalfLifeDays?: number; k?: number } {
