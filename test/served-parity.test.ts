@@ -21,6 +21,7 @@ import { listSpec, ServedRecommender } from '../src/models/served.js';
 import { CustomerAccessCache } from '../src/serve/customer-access.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
 import { RecommendationService } from '../src/serve/recommendation-service.js';
+import { refreshCustomer } from '../src/train/customer-refresh.js';
 import { DatasetBuilder } from '../src/train/dataset.js';
 import { trainBundle } from '../src/train/train-bundle.js';
 import { resolveTrainConfig } from '../src/train/train-config.js';
@@ -119,6 +120,18 @@ describe('served model parity (service = evaluator)', () => {
         compared++;
       }
       expect(compared).toBe(80);
+
+      // a purchase event rebuilds the record from the history: the same TIFU own weights as training, neighbours kept
+      if (spec.all.tifuWeight) {
+        const lines = history();
+        for (const r of bundle.customers.slice(0, 10)) {
+          const mine = lines.filter((l) => l.customerId === r.customerId);
+          const again = refreshCustomer(source.current()!, r.customerId, mine, r.segment, r).record;
+          expect(Array.from(again.items)).toEqual(Array.from(r.items));
+          Array.from(again.tifu!.own).forEach((w, q) => expect(w).toBeCloseTo(r.tifu!.own[q], 6));
+          expect(again.tifu!.nbrItems).toEqual(r.tifu!.nbrItems);
+        }
+      }
     }, 60_000);
   }
 });
