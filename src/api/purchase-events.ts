@@ -153,7 +153,7 @@ async function refreshRecord({ store, source }: PurchaseDeps, customerId: string
   if (!access?.personalisation) return { ...result, refreshSkipped: 'no_consent' };
   return oneAtATime(customerId, async (): Promise<PurchaseResult> => {
     const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
-    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null);
+    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null, previous);
     try {
       await source.putCustomer(customerId, refreshed.record, model);
     } catch (err) {
