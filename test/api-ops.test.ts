@@ -32,7 +32,8 @@ describe(`operations and protection (${backend.name})`, () => {
   describe('API keys and scopes', () => {
     it('parses API_KEYS and names a bad entry', () => {
       const keys = parseApiKeys('abcdefgh:storefront+associate, ijklmnop:admin');
-      expect([...keys.get('abcdefgh')!]).toEqual(['storefront', 'associate']);
+      expect([...keys.find('abcdefgh')!.scopes]).toEqual(['storefront', 'associate']);
+      expect(keys.find('abcdefgX')).toBeUndefined();
       expect(() => parseApiKeys('abcdefgh:root')).toThrow(InvalidArgumentError);
       expect(() => parseApiKeys('abcdefgh:root')).toThrow(/API_KEYS.*root/);
       expect(() => parseApiKeys('short:admin')).toThrow(/API_KEYS/);
