@@ -11,7 +11,8 @@
  * callers. On the embedded default the counters are in memory.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClusterConfig } from '../config.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { InvalidArgumentError } from '../core/errors.js';
 import { type ApiKey, SCOPES, type Scope } from './api-keys.js';
@@ -54,7 +55,12 @@ export function limitOf(limits: RateLimits, key: ApiKey): number | null {
 /** Admits or refuses (429 written) one request of a key; a promise only for keys that are limited. */
 export type KeyRateLimiter = (key: ApiKey, req: IncomingMessage, res: ServerResponse) => true | Promise<boolean>;
 
-export function keyRateLimiter(limits: RateLimits, options: { redis?: Redis | Cluster; prefix?: string } = {}): KeyRateLimiter {
+export function keyRateLimiter(
+  limits: RateLimits,
+  /** windowS: the counting window (default 1 s; tests widen it so that no assertion depends on timing). */
+  options: { redis?: Redis | Cluster; prefix?: string; windowS?: number } = {},
+): KeyRateLimiter {
+  const duration = options.windowS ?? 1;
   const limiters = new Map<string, RateLimiterAbstract | null>();
   const limiterOf = (key: ApiKey) => {
     let l = limiters.get(key.id);
@@ -63,9 +69,9 @@ export function keyRateLimiter(limits: RateLimits, options: { redis?: Redis | Cl
       if (points === null) l = null;
       else {
         const keyPrefix = `${options.prefix ?? 'omnirec'}:rl:${points}`;
-        const memory = new RateLimiterMemory({ points, duration: 1, keyPrefix });
+        const memory = new RateLimiterMemory({ points, duration, keyPrefix });
         l = options.redis
-          ? new RateLimiterRedis({ storeClient: options.redis, points, duration: 1, keyPrefix, rejectIfRedisNotReady: true, insuranceLimiter: memory })
+          ? new RateLimiterRedis({ storeClient: options.redis, points, duration, keyPrefix, rejectIfRedisNotReady: true, insuranceLimiter: memory })
           : memory;
       }
       limiters.set(key.id, l);
@@ -81,9 +87,24 @@ export function keyRateLimiter(limits: RateLimits, options: { redis?: Redis | Cl
         // an Error (the store failed and no insurance answered): let the request through
         if (!(rej instanceof RateLimiterRes)) return true;
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(rej.msBeforeNext / 1000))));
-        writeJson(req, res, 429, { error: 'rate_limited', message: `this API key is over its limit of ${limiter.points} requests per second: retry after the time in Retry-After` });
+        writeJson(req, res, 429, { error: 'rate_limited', message: `this API key is over its limit of ${limiter.points} requests per ${duration === 1 ? 'second' : `${duration} s`}: retry after the time in Retry-After` });
         return false;
       },
     );
   };
+}
+
+/**
+ * The limiter's own Redis connection (or cluster client): commands time out after 100 ms and are
+ * not queued while disconnected, so a slow or absent Redis hands the count to the in-memory insurance.
+ */
+export function limiterRedis(target: string | RedisClusterConfig): Redis | Cluster {
+  const common = { commandTimeout: 100, connectTimeout: 2000, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectionName: 'omnirec-ratelimit' };
+  const retryStrategy = (times: number) => Math.min(times * 100, 1000);
+  if (typeof target === 'string') return new Redis(target, { ...common, retryStrategy });
+  return new Cluster(target.nodes, {
+    clusterRetryStrategy: retryStrategy,
+    enableOfflineQueue: false,
+    redisOptions: { ...common, username: target.username, password: target.password, ...(target.tls ? { tls: {} } : {}) },
+  });
 }
