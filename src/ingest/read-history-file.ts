@@ -11,6 +11,7 @@ import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
 import { IdentityResolver } from '../core/identity-graph.js';
+import { orderKey } from '../store/import-plan.js';
 import { type HistoryLine, historyLineOf } from '../core/records.js';
 import { readOrderFile, type ReadOptions } from './read-data-file.js';
 
@@ -53,6 +54,10 @@ export async function readHistoryFile(
   // the import's identity rules (src/core/identity-graph.ts), line by line in file order
   const identities = new IdentityResolver({ maxIdentifiers: options.maxIdentifiers, log: false });
   const lines: HistoryLine[] = [];
+  const keys: string[] = [];
+  let prevKey: string | undefined;
+  let prevId = '';
+  let prevSource = '';
   const rejected: Record<string, number> = {};
   const skipped: Record<string, number> = {};
   let rows = 0;
@@ -63,17 +68,23 @@ export async function readHistoryFile(
     for (const r of b.rejects) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
     for (const [k, v] of Object.entries(b.skipped)) skipped[k] = (skipped[k] ?? 0) + (v ?? 0);
     for (const l of b.lines) {
-      identities.addLine(l.identifiers, l.orderId);
+      // lines of one order share their key string (one per order, not per line)
+      const key = prevKey !== undefined && l.orderId === prevId && (l.source ?? l.channel) === prevSource ? prevKey : orderKey(l.source ?? l.channel, l.orderId);
+      prevKey = key;
+      prevId = l.orderId;
+      prevSource = l.source ?? l.channel;
+      identities.addLine(l.identifiers, key);
+      keys.push(key);
       lines.push(historyLineOf(l, null));
     }
     options.onProgress?.(b.bytesRead, b.totalBytes);
   }
   // ids are assigned once every identifier is known, so a late link still unifies early lines
   const idCache = new Map<string, string | null>();
-  for (const l of lines) {
-    let id = idCache.get(l.orderId);
-    if (id === undefined) idCache.set(l.orderId, (id = identities.orderCustomerId(l.orderId)));
+  lines.forEach((l, i) => {
+    let id = idCache.get(keys[i]);
+    if (id === undefined) idCache.set(keys[i], (id = identities.orderCustomerId(keys[i])));
     l.customerId = id;
-  }
+  });
   return { lines, rejected, skipped, rows, customers: identities.components(), merges: identities.mergeCount, format };
 }

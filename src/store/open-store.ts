@@ -1,6 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.js';
-import { pgClient } from './pg-client.js';
+import { type PgTimeouts, pgClient } from './pg-client.js';
 import { pgliteClient } from './pglite-client.js';
 import { SqlStore } from './sql-store.js';
 import type { Store } from './store.js';
@@ -16,6 +16,11 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** Called with each identity link refused by the conflict policy. */
   onConflict?: (message: string) => void;
+  /**
+   * PostgreSQL deadlines of every call (a serving instance: PG_CONNECT_TIMEOUT_MS,
+   * PG_STATEMENT_TIMEOUT_MS); migrations run before, on a connection without them.
+   */
+  timeouts?: PgTimeouts;
 }
 
 /**
@@ -27,8 +32,14 @@ export async function openStore(
   cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'> & Partial<Pick<Config, 'MAX_IDENTIFIERS_PER_CUSTOMER' | 'CONSENT_DEFAULTS' | 'ERASURE_KEY'>>,
   options: OpenStoreOptions = {},
 ): Promise<SqlStore & Store> {
+  const timed = cfg.DATABASE_URL !== undefined && options.timeouts !== undefined;
+  if (timed && (options.migrate ?? true)) {
+    // a migration may rewrite a large table: no statement timeout for it
+    const untimed = await openStore(cfg, { ...options, timeouts: undefined });
+    await untimed.close();
+  }
   const db = cfg.DATABASE_URL
-    ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize })
+    ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
     : await pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
   const store = new SqlStore(db, {
     maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,
@@ -36,7 +47,7 @@ export async function openStore(
     erasureKey: cfg.ERASURE_KEY,
     onConflict: options.onConflict,
   });
-  if (options.migrate ?? true) {
+  if (!timed && (options.migrate ?? true)) {
     try {
       await store.migrate();
     } catch (e) {

@@ -4,10 +4,16 @@ import type { Identifier, IdentifierKind } from '../core/records.js';
 import { mergeCustomers } from './merge-customers.js';
 import type { SqlExecutor } from './sql-client.js';
 
+/** The source and source id of an order key (src/store/import-plan.ts orderKey). */
+function splitOrderKey(key: string): [string, string] {
+  const at = key.indexOf('\u0001');
+  return at < 0 ? ['', key] : [key.slice(0, at), key.slice(at + 1)];
+}
+
 /** One record to resolve: a line's (or an event's) identifiers and the order it belongs to. */
 export interface IdentityRecord {
   identifiers: readonly Identifier[];
-  /** Source id of the order the record belongs to (lines of one order are one person's); none for consent. */
+  /** Key of the order the record belongs to (orderKey(source, source id): lines of one order are one person's); none for consent. */
   order?: string | null;
   /** Epoch ms of the record (erasure: a record dated before an identifier's erasure is skipped), or null (now). */
   time?: number | null;
@@ -23,7 +29,7 @@ export interface IdentityAssignment {
   customer: (string | null)[];
   /** Per record: index of the new customer it belongs to, or null (existing customer, or no identifiers). */
   newCustomer: (number | null)[];
-  /** Per order of `options.orders`: its customer, existing or new (both null: a guest order). */
+  /** Per order of `options.orders` (order keys): its customer, existing or new (both null: a guest order). */
   orderCustomer: (string | null)[];
   orderNewCustomer: (number | null)[];
   /** How many customers to create; new customer k gets the k-th smallest new id (oldest first). */
@@ -31,7 +37,7 @@ export interface IdentityAssignment {
   /** Identifiers to insert, each owned by an existing customer or by new customer `newIndex`. */
   newIdentifiers: { kind: string[]; value: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
   /** Orders that existed as guest orders and now belong to someone (a later line identified them). */
-  attachOrders: { sourceId: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
+  attachOrders: { source: string[]; sourceId: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
   /** Customers merged away while assigning. */
   merges: number;
   /** Links refused by the conflict policy (two values of a unique kind, or past the identifier cap). */
@@ -48,14 +54,14 @@ export const NO_IDENTITIES: IdentityAssignment = {
   orderNewCustomer: [],
   newCustomers: 0,
   newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
-  attachOrders: { sourceId: [], customer: [], newIndex: [] },
+  attachOrders: { source: [], sourceId: [], customer: [], newIndex: [] },
   merges: 0,
   conflicts: 0,
   erased: 0,
 };
 
 export interface AssignOptions extends IdentityPolicy {
-  /** Orders (source ids) whose customer the caller needs (orderCustomer). */
+  /** Orders (orderKey(source, source id)) whose customer the caller needs (orderCustomer). */
   orders?: readonly string[];
   /** Erasure times (epoch ms) of the records' identifiers that were erased, by identifierKey (src/store/erasure-list.ts). */
   erasedAt?: (identifiers: readonly Identifier[]) => Promise<Map<string, number>>;
@@ -83,7 +89,7 @@ export async function assignIdentities(
     orderNewCustomer: orders.map(() => null),
     newCustomers: 0,
     newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
-    attachOrders: { sourceId: [], customer: [], newIndex: [] },
+    attachOrders: { source: [], sourceId: [], customer: [], newIndex: [] },
     merges: 0,
     conflicts: 0,
     erased: 0,
@@ -97,16 +103,19 @@ export async function assignIdentities(
   const erasedAt = distinct.size > 0 && options.erasedAt ? await options.erasedAt([...distinct.values()]) : new Map<string, number>();
 
   const all = [...distinct.values()];
+  const split = orderKeys.map(splitOrderKey);
   const known = await tx.query<{ t: 'i' | 'o'; kind: string | null; value: string; id: string | null }>(
-    `WITH touched AS (
+    `WITH o AS (SELECT o.source, o.source_id, o.customer_id FROM unnest($3::text[], $4::text[]) AS k(src, sid)
+                  JOIN orders o ON o.source = k.src AND o.source_id = k.sid),
+     touched AS (
        SELECT ci.customer_id FROM unnest($1::text[], $2::text[]) AS u(kind, value)
          JOIN customer_identifiers ci ON ci.kind = u.kind AND ci.value = u.value
-       UNION SELECT customer_id FROM orders WHERE source_id = ANY($3::text[]) AND customer_id IS NOT NULL)
+       UNION SELECT customer_id FROM o WHERE customer_id IS NOT NULL)
      SELECT 'i' AS t, ci.kind, ci.value, ci.customer_id::text AS id
        FROM customer_identifiers ci WHERE ci.customer_id IN (SELECT customer_id FROM touched)
      UNION ALL
-     SELECT 'o', NULL, source_id, customer_id::text FROM orders WHERE source_id = ANY($3::text[])`,
-    [all.map((i) => i.kind), all.map((i) => i.value), orderKeys],
+     SELECT 'o', NULL, source || chr(1) || source_id, customer_id::text FROM o`,
+    [all.map((i) => i.kind), all.map((i) => i.value), split.map((k) => k[0]), split.map((k) => k[1])],
   );
   const resolver = new IdentityResolver(options);
   const held = new Map<string, Identifier[]>();
@@ -191,7 +200,9 @@ export async function assignIdentities(
     const owner = resolver.orderOwner(key);
     if (owner === undefined || owner < 0) continue;
     const w = who(owner);
-    out.attachOrders.sourceId.push(key);
+    const [source, sourceId] = splitOrderKey(key);
+    out.attachOrders.source.push(source);
+    out.attachOrders.sourceId.push(sourceId);
     out.attachOrders.customer.push(w.customer);
     out.attachOrders.newIndex.push(w.newIndex);
   }

@@ -10,6 +10,7 @@
  */
 import { NotSupportedError } from '../core/errors.js';
 import { IdentityResolver } from '../core/identity-graph.js';
+import { orderKey } from '../store/import-plan.js';
 import { type HistoryLine, historyLineOf } from '../core/records.js';
 import { readOrderFile } from '../ingest/read-data-file.js';
 import { readHistoryFile, resolveOrderPath } from '../ingest/read-history-file.js';
@@ -75,14 +76,15 @@ export async function datasetFromFile(
     batch.length = 0;
     for (const l of b.lines) {
       // provisional customer: the order; resolved to its buyer's unified id once every link is known
-      identities.addLine(l.identifiers, l.orderId);
+      const key = orderKey(l.source ?? l.channel, l.orderId);
+      identities.addLine(l.identifiers, key);
       if (l.category !== null) categories.set(l.sku, l.category);
-      batch.push(historyLineOf(l, l.orderId));
+      batch.push(historyLineOf(l, key));
     }
     builder.add(batch);
     progress?.(b.bytesRead, b.totalBytes);
   }
-  builder.relabelCustomers((orderId) => identities.orderCustomerId(orderId));
+  builder.relabelCustomers((key) => identities.orderCustomerId(key));
   const dataset = builder.finish(weighting);
   return { source: `file:${path}`, dataset, itemCategories: dataset.items.map((s) => categories.get(s) ?? null), skipped, rejected };
 }
