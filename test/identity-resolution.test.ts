@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFiles } from '../src/ingest/import-file.js';
+import { checkStore } from '../src/store/check-store.js';
 import { readHistoryFile } from '../src/ingest/read-history-file.js';
 import { pgliteClient } from '../src/store/pglite-client.js';
 import { SqlStore } from '../src/store/sql-store.js';
@@ -135,6 +136,7 @@ for (const backend of storeBackends()) {
       const { store, cleanup } = await backend.open();
       try {
         const summary = await importFiles(store, [file], { batchSize, worker: false });
+        expect((await checkStore((store as SqlStore).db)).failures).toEqual([]);
         return { summary, ...(await partitions(store)) };
       } finally {
         await cleanup();
