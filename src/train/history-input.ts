@@ -30,9 +30,9 @@ export interface HistoryInput {
 type ProgressFn = (done: number, total: number) => void;
 
 /** Reads the whole history into memory. */
-export async function readHistory(options: { data?: string; store?: Store; progress?: ProgressFn }): Promise<HistoryInput> {
+export async function readHistory(options: { data?: string; store?: Store; progress?: ProgressFn; maxIdentifiers?: number }): Promise<HistoryInput> {
   if (options.data) {
-    const r = await readHistoryFile(options.data, { onProgress: options.progress });
+    const r = await readHistoryFile(options.data, { onProgress: options.progress, maxIdentifiers: options.maxIdentifiers });
     return { source: `file:${options.data}`, lines: r.lines, skipped: r.skipped, rejected: r.rejected };
   }
   if (options.store) {
