@@ -11,6 +11,7 @@ import type { RequestListener } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import type { ModelSource } from '../cache/model-source.js';
 import type { Store } from '../store/store.js';
+import { ClientelingService } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps): App {
     access,
     inventory: deps.inventory,
     metrics,
+    clienteling: new ClientelingService({ store: deps.store, service, source: deps.source, inventory: deps.inventory, now: deps.now }),
     admin: deps.admin,
     draining: () => draining,
     openapi: () => (doc ??= openApiDocument(routes, { title: 'omnirec', version: '1.0.0' })),
