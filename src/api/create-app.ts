@@ -19,6 +19,7 @@ import { RecommendationService } from '../serve/recommendation-service.js';
 import { type ApiKeys, admitted } from './api-keys.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
 import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
+import { serveConsole } from './console-assets.js';
 import { jsonBody } from './json-body.js';
 import { writeJson } from './json-response.js';
 import type { Logger } from './logger.js';
@@ -143,6 +144,7 @@ export function createApp(deps: AppDeps): App {
     if (c.body) app[c.def.method](path, c.body, layer);
     else app[c.def.method](path, layer);
   }
+  serveConsole(app);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   const listener = dispatcher(compiled, { start, fail: (err, req, res) => failRequest(err, req, res, deps.logger), fallback: app });
