@@ -105,7 +105,7 @@ async function refreshLive() {
   try {
     const res = await fetch('/readyz');
     const r = await res.json();
-    $('live-model').textContent = r.model?.version ? `Live model: ${r.model.version}` : 'No model live';
+    $('live-model').textContent = r.model?.version ? `Live: ${r.model.version}` : 'No model live';
   } catch {
     $('live-model').textContent = 'Service unreachable';
   }
@@ -469,13 +469,13 @@ function start() {
     if (!key) return;
     sessionStorage.setItem(KEY_STORAGE, key);
     $('key-input').value = '';
-    status('API key kept for this session.');
     route();
+    status('API key kept for this session.');
   });
   $('forget-key').addEventListener('click', () => {
     sessionStorage.removeItem(KEY_STORAGE);
-    status('API key forgotten.');
     route();
+    status('API key forgotten.');
   });
   $('lookup-form').addEventListener('submit', lookup);
   $('product-form').addEventListener('submit', searchProducts);
