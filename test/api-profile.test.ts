@@ -111,6 +111,25 @@ for (const backend of storeBackends()) {
       await get('/v1/products/NOPE').expect(404);
     });
 
+    it('reads the store twice: the card statement (which also answers consent for the lists), then the titles', async () => {
+      const calls: string[] = [];
+      const counting = new Proxy(store, {
+        get(target, key, receiver) {
+          const v = Reflect.get(target, key, receiver);
+          return typeof v === 'function' ? (...args: unknown[]) => (calls.push(String(key)), v.apply(target, args)) : v;
+        },
+      });
+      const w2 = await serveTinyWorld(counting, { ids: w.ids });
+      calls.length = 0;
+      const r = await request(w2.listener).get(`/v1/customers/${w.ids.mug}/profile?store=S1`).set('x-api-key', KEYS.associate).expect(200);
+      expect(r.body.recommendations.items.length).toBeGreaterThan(0);
+      expect(calls).toEqual(['customerCard', 'productTitles']);
+      // the lists asked next for them find the consent answer the card left
+      calls.length = 0;
+      await request(w2.listener).get(`/v1/customers/${w.ids.mug}/recommendations`).set('x-api-key', KEYS.storefront).expect(200);
+      expect(calls).toEqual([]);
+    });
+
     it('the bundles route answers 501 without publishing, 403 for an associate', async () => {
       await get('/v1/admin/bundles', KEYS.admin).expect(501);
       await get('/v1/admin/bundles').expect(403);

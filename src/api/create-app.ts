@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps): App {
     access,
     inventory: deps.inventory,
     metrics,
-    clienteling: new ClientelingService({ store: deps.store, service, source: deps.source, inventory: deps.inventory, now: deps.now }),
+    clienteling: new ClientelingService({ store: deps.store, service, access, source: deps.source, inventory: deps.inventory, now: deps.now }),
     admin: deps.admin,
     draining: () => draining,
     openapi: () => (doc ??= openApiDocument(routes, { title: 'omnirec', version: '1.0.0' })),

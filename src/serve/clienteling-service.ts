@@ -10,6 +10,7 @@ import { maskIdentifier } from '../core/mask-identifier.js';
 import { CONSENT_PURPOSES, type ConsentPurpose, type Identifier, type Product, type Segment } from '../core/records.js';
 import type { ChannelActivity, CustomerCardData, ProductDetail, Store } from '../store/store.js';
 import { explainReason } from './explain-reason.js';
+import type { CustomerAccessCache } from './customer-access.js';
 import type { InventorySnapshot } from './inventory-snapshot.js';
 import type { RecommendationService } from './recommendation-service.js';
 import type { FallbackReason, Reason, RecItem, RecList } from './rec-list.js';
@@ -69,6 +70,8 @@ export interface ProductCard extends Product {
 export interface ClientelingDeps {
   store: Pick<Store, 'customerCard' | 'productTitles' | 'searchProducts' | 'productDetail'>;
   service: RecommendationService;
+  /** The service's access cache: the card's statement answers its question too (one query fewer). */
+  access: CustomerAccessCache;
   source: ModelSource;
   inventory: InventorySnapshot;
   now?: () => number;
@@ -88,13 +91,17 @@ export class ClientelingService {
     const { service, source } = this.deps;
     const model = source.current();
     const store = options.store ?? null;
-    // the store statement and the two lists at once: one wait for the tablet
-    const [data, recs, again] = await Promise.all([
-      this.deps.store.customerCard(customerId),
+    // the store's statement first: it answers who they are and their consent, so the lists that
+    // follow (and every list asked for them in the next seconds) need no query of their own
+    const read = this.deps.access.reading();
+    const data = await this.deps.store.customerCard(customerId);
+    if (!data) return null;
+    const personalisation = data.consent.find((c) => c.purpose === 'personalisation')?.granted === true;
+    this.deps.access.remember(customerId, { status: personalisation ? 'ok' : 'no_consent', customerId: data.customerId }, read);
+    const [recs, again] = await Promise.all([
       model ? service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }) : null,
       model ? service.buyAgain(customerId, { limit: BUY_AGAIN_ITEMS }) : null,
     ]);
-    if (!data) return null;
     let segment = data.segment;
     if (segment === null && model) segment = (await source.customer(data.customerId, model))?.segment ?? null;
 
