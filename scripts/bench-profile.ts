@@ -26,7 +26,7 @@ import { parseConfig } from '../src/config.js';
 import { mulberry32 } from '../src/core/random.js';
 import { openStore } from '../src/store/open-store.js';
 import type { SqlStore } from '../src/store/sql-store.js';
-import { benchStore, serveProcess } from './bench-service.js';
+import { benchStore, serveProcess } from './bench-kit.js';
 import { autocannonWorker, chooseLoader, LOADERS } from './load-generator.js';
 
 const spec = defineCli({

@@ -194,7 +194,7 @@ describe('console in Chromium (demo data)', () => {
     await shot('models');
     await page.getByRole('button', { name: `Publish ${v2}` }).click();
     await text(page.locator('#status'), `Version ${v2} is live.`);
-    const ready = (await (await fetch(`${svc.url}/readyz`)).json()) as { model: { version: string } };
+    const ready = (await (await fetch(`${svc.url}/readyz`, { headers: { 'x-api-key': KEY } })).json()) as { model: { version: string } };
     expect(ready.model.version).toBe(v2);
     await text(page.locator('#live-model'), `Live: ${v2}`);
     await visible(page.getByRole('article', { name: `Version ${v2}` }).locator('.badge', { hasText: /^Live$/ }));

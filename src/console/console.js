@@ -102,10 +102,11 @@ function explainError(err, what) {
 }
 
 async function refreshLive() {
+  // /readyz names the version only for an admin key: other keys see whether the service is ready
   try {
-    const res = await fetch('/readyz');
+    const res = await fetch('/readyz', { headers: apiKey() ? { 'x-api-key': apiKey() } : {} });
     const r = await res.json();
-    $('live-model').textContent = r.model?.version ? `Live: ${r.model.version}` : 'No model live';
+    $('live-model').textContent = r.model?.version ? `Live: ${r.model.version}` : r.status === 'unavailable' ? 'No model live' : `Service ${r.status}`;
   } catch {
     $('live-model').textContent = 'Service unreachable';
   }
@@ -470,6 +471,7 @@ function start() {
     sessionStorage.setItem(KEY_STORAGE, key);
     $('key-input').value = '';
     route();
+    void refreshLive();
     status('API key kept for this session.');
   });
   $('forget-key').addEventListener('click', () => {
