@@ -141,9 +141,9 @@ export async function freePort(): Promise<number> {
  * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
  * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
  */
-export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string): Promise<Served> {
+export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = []): Promise<Served> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: join(here, '..'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
