@@ -196,6 +196,8 @@ for (const backend of storeBackends()) {
         expect((await store.checkInvariants()).failures).toEqual([]);
       });
       expect(message).toMatch(/mid\.csv\.gz: the gzip data ends early \(file cut short\?\) after [\d,]+ bytes/);
+      // the same from the reader thread
+      expect(await failed([mid], { batchSize: 2_000, worker: true })).toMatch(/mid\.csv\.gz: the gzip data ends early/);
     }, 120_000);
 
     it('BOM and CRLF line ends (also inside quoted fields) are read as plain lines', async () => {
