@@ -128,6 +128,12 @@ for (const backend of storeBackends()) {
       expect(s.samples.map((r) => r.row)).toEqual([3, 4, 5]);
     });
 
+    it('NDJSON: a control character written as a JSON escape rejects its row too; a line that is not an object is malformed', async () => {
+      const o = (sku: string, title: string) => JSON.stringify({ order_id: 'A1', channel: 'app', time: '2024-03-06T09:00:00Z', identifiers: { loyalty: 'L-9' }, sku, title, quantity: 1, unit_price: 3 });
+      const s = await imported([file('escapes.ndjson', lines(o('SKU1', 'fine'), o('SKU2', 'nul\u0000inside'), '[1,2]', o('SKU3', 'fine too')))]);
+      expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 4, imported: 2, rejected: { control_character: 1, malformed_row: 1 } });
+    });
+
     it('invalid UTF-8 rejects its row (a real U+FFFD does not); Latin-1 is rejected, or transcoded with encoding latin1', async () => {
       const bad = Buffer.concat([Buffer.from(lines(UCI_HEADER, uciRow(0))), Buffer.from(uciRow(1, { desc: 'bad \u0001' }).replace('\u0001', '')), Buffer.from([0xff, 0xfe, 10]), Buffer.from(lines(uciRow(2, { desc: 'real \ufffd kept' })))]);
       const s = await imported([file('invalid-utf8.csv', bad)]);
