@@ -297,3 +297,14 @@ describe('npm run import on hostile files (embedded store)', () => {
     expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, failures: [] });
   }, 180_000);
 });
+
+describe('strict decimals', () => {
+  it('strictDecimal accepts exactly what its rule does (plain decimals, surrounding spaces)', async () => {
+    const { strictDecimal, DECIMAL_RULE } = await import('../src/ingest/strict-numbers.js');
+    const cases = ['12', '-3', '+2', '4.50', '.5', '5.', '-.5', ' 7 ', '0', '', ' ', '.', '-', '+.', '1e20', '0x10', '0b101', '0o17', 'Infinity', 'NaN', '1_000', '12abc', '1.2.3', '--1', '1,5', '١٢'];
+    for (const c of cases) {
+      const expected = DECIMAL_RULE.test(c.trim()) ? Number(c.trim()) : NaN;
+      expect(strictDecimal(c), JSON.stringify(c)).toBe(expected);
+    }
+  });
+});
