@@ -463,12 +463,12 @@ export class SqlStore implements Store {
     return r.rows;
   }
 
-  async recordedOrder(orderId: string): Promise<RecordedOrder | null> {
+  async recordedOrder(orderId: string, source = 'event'): Promise<RecordedOrder | null> {
     const r = await this.db.query<{ customerId: string | null; sku: string | null; quantity: number | null; unitPrice: number | null }>(
       `SELECT o.customer_id::text AS "customerId", l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
          FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
-        WHERE o.source_id = $1 ORDER BY l.line_no`,
-      [orderId],
+        WHERE o.source = $2 AND o.source_id = $1 ORDER BY l.line_no`,
+      [orderId, source],
     );
     if (r.rows.length === 0) return null;
     const lines = r.rows.filter((x) => x.sku !== null).map((x) => ({ sku: x.sku!, quantity: x.quantity!, unitPrice: x.unitPrice! }));
