@@ -24,6 +24,7 @@ import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
 import { evaluateRecommender, type ModelResult, fitAndEvaluate } from './evaluate.js';
 import type { EvaluationReport, ValidationFigures } from './evaluation-report.js';
+import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { type EvalRun, evalRuns } from './grid.js';
 import { reportHtml } from './report-html.js';
 import { type Selection, selectServed, splitInput } from './select.js';
@@ -118,11 +119,13 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   }
   const spec = selection.spec;
   const name = servedName(spec);
+  let buyAgain: Record<string, BuyAgainFigures> = {};
   results.served = await stages.run('evaluate served', async () => {
     const t0 = performance.now();
     const st = await fitServed(splitInput(test), needsOf(spec), params, prefitFrom(testFitted, bestRun, testRuns));
     const t1 = performance.now();
     const r = await evaluateRecommender(ServedRecommender.fromState(name, spec, st), test);
+    buyAgain = evaluateBuyAgain(test, { state: st, spec: spec.all });
     return { ...r, fit_s: round2((t1 - t0) / 1000), eval_s: round2((performance.now() - t1) / 1000), data: 'reference' as const };
   });
   for (const [label, s] of [
@@ -152,6 +155,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     served: name,
     models: results,
     validation: vf,
+    buyAgain,
     source: o.source,
     createdAt: new Date().toISOString(),
     dataset: test.counts,
