@@ -45,6 +45,29 @@ export interface ServedSpec {
   discovery: ListSpec;
   /** The list with purchased items (excludePurchased=false). */
   all: ListSpec;
+  /**
+   * How "buy it again" orders the customer's own items, chosen on validation's buy-again protocol:
+   * `rhythm` (src/core/buy-again.ts: due by their repurchase interval), `repeat` (purchase count, ties by
+   * popularity) or `served` (the `all` list's scores). Absent: rhythm.
+   */
+  buyAgain?: BuyAgainRanking;
+}
+
+export const BUY_AGAIN_RANKINGS = ['rhythm', 'repeat', 'served'] as const;
+export type BuyAgainRanking = (typeof BUY_AGAIN_RANKINGS)[number];
+
+/**
+ * The order of a customer's own items for "buy it again" under `repeat` or `served` (positions into
+ * person.items, best first; ties: lower item index); `rhythm` is src/core/buy-again.ts.
+ */
+export function ownedOrder(tables: ServedTables, spec: ServedSpec, person: ServedPerson, ranking: Exclude<BuyAgainRanking, 'rhythm'>): number[] {
+  const pos = Array.from({ length: person.items.length }, (_, q) => q).filter((q) => person.counts[q] > 0);
+  const key = new Float64Array(person.items.length);
+  if (ranking === 'served') {
+    const sc = scoreList(tables, spec.all, person);
+    for (const q of pos) key[q] = sc[person.items[q]];
+  } else for (const q of pos) key[q] = person.counts[q] + POP_TIE * tables.popularity[person.items[q]];
+  return pos.sort((a, b) => key[b] - key[a] || person.items[a] - person.items[b]);
 }
 
 /** The item side a spec needs, built once per version (training, evaluation, serving alike). */

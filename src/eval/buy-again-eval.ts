@@ -6,7 +6,7 @@
  * repeat-inclusive list restricted to the customer's own items.
  */
 import { buyAgainRanking } from '../core/buy-again.js';
-import { type ListSpec, scoreList } from '../core/served-model.js';
+import { ownedOrder, type ServedSpec } from '../core/served-model.js';
 import type { ServedState } from '../models/served.js';
 import { customersPerItem } from '../models/popularity.js';
 import { round4 } from './evaluate.js';
@@ -22,7 +22,8 @@ export interface BuyAgainFigures {
 const ndcg10 = ndcgAt(10);
 const recall20 = recallAt(20);
 
-export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState; spec: ListSpec }): Record<string, BuyAgainFigures> {
+/** Figures of the rhythm formula (`buy_again`), `repeat` and, with a served model, `served` (its `all` list). */
+export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState; spec: ServedSpec }): Record<string, BuyAgainFigures> {
   const ref = split.reference;
   const { counts } = ref;
   const pop = customersPerItem(counts);
@@ -33,13 +34,7 @@ export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState
       ),
     repeat: (_u, items, s) => Array.from(items.keys()).sort((a, b) => counts.data[s + b] - counts.data[s + a] || pop[items[b]] - pop[items[a]] || items[a] - items[b]).map((p) => items[p]),
   };
-  if (served) {
-    const out = new Float64Array(served.state.tables.nItems);
-    rankers.served = (u, items) => {
-      const sc = scoreList(served.state.tables, served.spec, served.state.person(u), out);
-      return Array.from(items).sort((a, b) => sc[b] - sc[a] || a - b);
-    };
-  }
+  if (served) rankers.served = (u, items) => ownedOrder(served.state.tables, served.spec, served.state.person(u), 'served').map((q) => items[q]);
   const sums = Object.fromEntries(Object.keys(rankers).map((k) => [k, { n: 0, r: 0 }]));
   let users = 0;
   for (const u of split.allUsers) {

@@ -22,6 +22,8 @@ export interface ValidationFigures {
   select_s: number;
   /** Components left out, with why (e.g. EASE above its item limit). */
   skipped: Record<string, string>;
+  /** The buy-again protocol on validation, which chose the buy-again ranking. */
+  buyAgain: Record<string, { 'ndcg@10': number; 'recall@20': number; users: number }>;
 }
 
 export type CandidateFigures = Omit<CandidateScore, 'spec'>;

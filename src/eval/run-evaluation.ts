@@ -125,7 +125,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     const st = await fitServed(splitInput(test), needsOf(spec), params, prefitFrom(testFitted, bestRun, testRuns));
     const t1 = performance.now();
     const r = await evaluateRecommender(ServedRecommender.fromState(name, spec, st), test);
-    buyAgain = evaluateBuyAgain(test, { state: st, spec: spec.all });
+    buyAgain = evaluateBuyAgain(test, { state: st, spec });
     return { ...r, fit_s: round2((t1 - t0) / 1000), eval_s: round2((performance.now() - t1) / 1000), data: 'reference' as const };
   });
   for (const [label, s] of [
@@ -149,6 +149,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     fit_s: selection.fit_s,
     select_s: selection.select_s,
     skipped: selection.skipped,
+    buyAgain: selection.buyAgain,
   };
   return {
     cutoff: test.cutoffLabel,
@@ -191,6 +192,7 @@ export async function chooseServed(
       fit_s: selection.fit_s,
       select_s: selection.select_s,
       skipped: selection.skipped,
+      buyAgain: selection.buyAgain,
     },
   };
 }

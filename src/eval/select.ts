@@ -13,6 +13,7 @@
  * Popularity and repeat-then-trend are candidates, so a chosen list never scores below them on validation.
  */
 import {
+  type BuyAgainRanking,
   type Components,
   combine,
   components,
@@ -22,6 +23,7 @@ import {
   topAccepted,
 } from '../core/served-model.js';
 import { fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
+import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { ndcgAt, recallAt } from './metrics.js';
 import { round4 } from './evaluate.js';
 import type { EvalSplit } from './time-split.js';
@@ -49,6 +51,8 @@ export interface Selection {
   /** The best trend-only and own-items-then-trend lists on validation (baselines reported beside). */
   baselines: { trend: ServedSpec; repeatTrend: ServedSpec };
   state: ServedState;
+  /** The buy-again protocol on validation (rhythm formula `buy_again`, `repeat`, `served`). */
+  buyAgain: Record<string, BuyAgainFigures>;
   fit_s: Record<string, number>;
   skipped: Record<string, string>;
   select_s: number;
@@ -171,9 +175,18 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const others = run('all', more);
   const chosenAll = best([...repeatTrends, ...others]);
 
+  // buy again: the rhythm formula, repeat or the chosen all-list, on the buy-again protocol
+  const chosen: ServedSpec = { discovery: discovery.spec, all: chosenAll.spec };
+  const ba = evaluateBuyAgain(split, { state: st, spec: chosen });
+  const names: Record<string, BuyAgainRanking> = { buy_again: 'rhythm', repeat: 'repeat', served: 'served' };
+  let baBest = 'buy_again';
+  for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
+  chosen.buyAgain = names[baBest];
+
   const trendSpecOf = (s: ListSpec): ServedSpec => ({ discovery: s, all: s });
   return {
-    spec: { discovery: discovery.spec, all: chosenAll.spec },
+    spec: chosen,
+    buyAgain: ba,
     candidates: all,
     validation: { discovery, all: chosenAll },
     baselines: {

@@ -8,10 +8,22 @@ import { buyAgainRanking } from '../core/buy-again.js';
 import type { Candidate } from './candidate-sources.js';
 import type { ItemFilter } from './item-filter.js';
 
-export function buyAgain(model: LoadedModel, record: CustomerRecord, filter: ItemFilter, limit: number, now: number): Candidate[] {
+/**
+ * `order` (positions into the record's items, best first: the validation-chosen `repeat` or `served`
+ * ranking, src/core/served-model.ts ownedOrder) replaces the rhythm order; scores then fall from 1 by rank.
+ */
+export function buyAgain(model: LoadedModel, record: CustomerRecord, filter: ItemFilter, limit: number, now: number, order?: number[]): Candidate[] {
   const out: Candidate[] = [];
   const n = model.items.length;
-  for (const e of buyAgainRanking(record.items, record.counts, record.lastTime, record.intervalDays, now)) {
+  let ranking = buyAgainRanking(record.items, record.counts, record.lastTime, record.intervalDays, now);
+  if (order) {
+    const byPos = new Map(ranking.map((e) => [e.pos, e]));
+    ranking = order.flatMap((pos, r) => {
+      const e = byPos.get(pos);
+      return e ? [{ ...e, score: 1 - r / order.length }] : [];
+    });
+  }
+  for (const e of ranking) {
     if (out.length >= limit) break;
     const i = record.items[e.pos];
     if (i < 0 || i >= n || !filter.accepts(i)) continue;

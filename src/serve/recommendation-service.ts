@@ -10,7 +10,7 @@ import type { CustomerRecord } from '../core/bundle.js';
 import { type BlendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
 import { foldIn, foldInFactored } from '../core/fold-in.js';
-import { OWNED_BASE, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
+import { OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
 import type { Segment } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { buyAgain } from './buy-again.js';
@@ -437,7 +437,13 @@ export class RecommendationService {
     if (access.status === 'ok') {
       if (access.customerId !== customerId) extra = { customerId: access.customerId };
       const record = await this.deps.source.customer(access.customerId, model);
-      if (record) b.add('repeat', buyAgain(model, record, b.filter, b.remaining, this.now()));
+      if (record) {
+        // the ranking chosen on validation's buy-again protocol (rhythm by default)
+        const served = preparedOf(model).served;
+        const ranking = served?.spec.buyAgain ?? 'rhythm';
+        const order = served && ranking !== 'rhythm' ? ownedOrder(served.tables, served.spec, record, ranking) : undefined;
+        b.add('repeat', buyAgain(model, record, b.filter, b.remaining, this.now(), order));
+      }
       else failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : 'no_history';
       if (!b.items.length) failure ??= 'no_history';
     }
