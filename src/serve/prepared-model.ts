@@ -40,6 +40,9 @@ export interface PreparedModel {
   readonly gramCholesky: Float64Array | null;
   readonly simd: SimdScorer | null;
   readonly scratch: Scratch;
+  /** Two item-length buffers the served scorer reuses (serving is single-threaded; used synchronously). */
+  readonly scores: Float64Array;
+  readonly learned: Float64Array;
 }
 
 const prepared = new WeakMap<LoadedModel, PreparedModel>();
@@ -53,6 +56,7 @@ export function preparedOf(model: LoadedModel): PreparedModel {
 
 function build(model: LoadedModel): PreparedModel {
   const n = model.items.length;
+  const simd = model.als ? SimdScorer.create(model.als.itemFactors, model.als.k, n) : null;
   const served = model.served
     ? {
         spec: model.served.spec,
@@ -62,7 +66,8 @@ function build(model: LoadedModel): PreparedModel {
           popularity: model.served.popularity,
           trends: model.served.trends,
           lists: model.served.lists,
-          factors: model.als ? { k: model.als.k, itemFactors: model.als.itemFactors } : null,
+          // the SIMD kernel computes exactly factorScoresF32 (src/core/served-model.ts), which evaluation runs
+          factors: model.als ? { k: model.als.k, itemFactors: model.als.itemFactors, ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}) } : null,
         },
       }
     : null;
@@ -91,8 +96,10 @@ function build(model: LoadedModel): PreparedModel {
     trend: trendOf(model),
     gram,
     gramCholesky,
-    simd: model.als ? SimdScorer.create(model.als.itemFactors, model.als.k, n) : null,
+    simd,
     scratch: { mark: new Uint32Array(n), epoch: 0 },
+    scores: new Float64Array(n),
+    learned: new Float64Array(n),
   };
 }
 

@@ -9,7 +9,7 @@ import type { LoadedModel, ModelSource } from '../cache/model-source.js';
 import type { CustomerRecord } from '../core/bundle.js';
 import { type BlendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
-import { foldIn, foldInFactored } from '../core/fold-in.js';
+import { foldInFactored } from '../core/fold-in.js';
 import { OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
 import type { Segment } from '../core/records.js';
 import type { Store } from '../store/store.js';
@@ -374,9 +374,10 @@ export class RecommendationService {
     list: 'discovery' | 'all',
     because: 'because_you_bought' | 'similar_to' = 'because_you_bought',
   ): Candidate[] {
-    const served = preparedOf(model).served!;
+    const prep = preparedOf(model);
+    const served = prep.served!;
     const spec = served.spec[list];
-    const top = topAccepted(scoreList(served.tables, spec, person), b.remaining, (i) => b.filter.accepts(i));
+    const top = topAccepted(scoreList(served.tables, spec, person, prep.scores, prep.learned), b.remaining, (i) => b.filter.accepts(i));
     const owned = new Map<number, number>();
     if (spec.ownedFirst) for (let q = 0; q < person.items.length; q++) owned.set(person.items[q], q);
     const learned = specNeeds(spec).learned !== null || specNeeds(spec).tifu;
@@ -408,9 +409,7 @@ export class RecommendationService {
       const vector = model.als ? this.sessionVector(model, seeds, served.foldInWeight) : null;
       b.add('factors', this.scoreServed(model, { items: seeds, counts: seeds.map(() => 1), vector }, seeds, b, 'discovery', 'similar_to'));
     } else if (seeds.length && model.als) {
-      const als = model.als;
-      const gram = preparedOf(model).gram!;
-      const x = foldIn({ itemFactors: als.itemFactors, k: als.k, gram, reg: als.reg, alpha: als.alpha }, seeds, seeds.map(() => 1));
+      const x = this.sessionVector(model, seeds, 1);
       b.add('factors', this.scoreFactors(model, x, null, seeds, b, { ...options, excludePurchased: true }, 'similar_to'));
     } else if (seeds.length) failure = 'no_factors';
     if (seeds.length && b.remaining > 0) {
