@@ -21,7 +21,7 @@ const spec = defineCli({
     cutoffs: { type: 'string', placeholder: 'YYYY-MM-DD,...', description: 'cutoffs (each applied to every data set it falls inside) [default: the last --holdout-days]' },
     'holdout-days': { type: 'int', default: 30, description: 'without --cutoffs: test on the last N days' },
     models: { type: 'string', placeholder: 'a,b', description: 'reference models evaluated beside the served one [default: popularity,repeat,ease,als,item_knn,tifu_knn]' },
-    json: { type: 'boolean', description: 'print the rows as JSON' },
+    json: { type: 'boolean', description: 'print one JSON line per data set and cutoff' },
   },
 });
 
@@ -37,7 +37,13 @@ runCli(async () => {
     for (const cutoff of cutoffs) {
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
-      const r = await runEvaluation(input.lines, { cutoff, holdoutDays: flags['holdout-days'], models, config: cfg, source: input.source, stages: new Stages({ quiet: true }) });
+      let r;
+      try {
+        r = await runEvaluation(input.lines, { cutoff, holdoutDays: flags['holdout-days'], models, config: cfg, source: input.source, stages: new Stages({ quiet: true }) });
+      } catch (e) {
+        process.stderr.write(`${data} ${cutoff ?? ''}: ${(e as Error).message}\n`);
+        continue;
+      }
       const cpu = process.cpuUsage(cpu0);
       const m = r.models;
       const pick = (name: string, p: 'discovery' | 'all') => (m[name] ? { n: m[name][p]['ndcg@10'], r: m[name][p]['recall@20'] } : null);
@@ -54,10 +60,9 @@ runCli(async () => {
         buyAgainProtocol: r.buyAgain,
       };
       rows.push(row);
-      if (!flags.json) process.stdout.write(format(row) + '\n');
+      process.stdout.write(flags.json ? JSON.stringify(row) + '\n' : format(row) + '\n');
     }
   }
-  if (flags.json) process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
 }, 'bench:quality');
 
 function format(row: { [k: string]: unknown }): string {

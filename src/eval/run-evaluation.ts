@@ -75,7 +75,11 @@ const better = (a: ModelResult, b: ModelResult) =>
 export async function runEvaluation(lines: readonly HistoryLine[], o: EvaluationOptions): Promise<EvaluationReport> {
   const stages = o.stages ?? new Stages({ quiet: true });
   const cutoff = resolveCutoff(lines, { cutoff: o.cutoff, holdoutDays: o.holdoutDays });
-  const days = o.validationDays ?? (o.cutoff ? testWindowDays(lines, cutoff) : (o.holdoutDays ?? 30));
+  // the test window's length, at most half the training period (a long test window must leave data to fit on)
+  let first = Infinity;
+  for (const l of lines) if (isProtocolRow(l) && l.time < first) first = l.time;
+  const half = Math.max(1, Math.floor((cutoff - first) / DAY_MS / 2));
+  const days = o.validationDays ?? Math.min(half, o.cutoff ? testWindowDays(lines, cutoff) : (o.holdoutDays ?? 30));
   const val = await stages.run('split (validation)', () => validationSplit(lines, cutoff, days, o.config.weighting));
   const runs = o.runs ?? evalRuns(o.models, o.config.models);
   const gridded = runs.some((r) => r.label !== r.model);

@@ -401,6 +401,15 @@ export class RecommendationService {
   async session(items: string[], options: ListOptions): Promise<RecList> {
     const model = this.model();
     const seeds = [...new Set(items.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined))];
+    // a session's list depends only on the model, its known items (in order: reasons name the first
+    // explaining one), the options and the stock set: served again while those are the same
+    const cacheKey = `session\u0000${seeds.join(',')}\u0000${JSON.stringify(options)}`;
+    const inputs = [model, options.store ? this.deps.inventory.inStock(options.store) : undefined];
+    const cached = this.lists.get(cacheKey, inputs);
+    if (cached) {
+      if (cached.fallbackReason) this.deps.onFallback?.('session', cached.fallbackReason);
+      return cached;
+    }
     const { b, warnings } = this.builder(model, options, options.excludePurchased === false ? [] : seeds);
     let failure: FallbackReason | null = seeds.length === 0 ? 'unknown_item' : null;
     const served = preparedOf(model).served;
@@ -416,7 +425,7 @@ export class RecommendationService {
       b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'similar_to', sku: s })));
     }
     this.addPopular(b, options);
-    return this.finish('session', b, 'factors', warnings, failure);
+    return this.lists.set(cacheKey, inputs, this.finish('session', b, 'factors', warnings, failure));
   }
 
   /** A guest's factor vector: the exact ALS fold-in of the session items, each weighted like one purchase line in training. */
