@@ -65,3 +65,23 @@ describe('TIFU-KNN', () => {
     expect(Array.from(t.nbrItems.subarray(t.nbrPtr[2], t.nbrPtr[3]))).toEqual([]);
   });
 });
+
+describe('guest fold-in from the per-version Cholesky factor (Woodbury)', () => {
+  it('equals the direct solve', async () => {
+    const { choleskyFactor, foldIn, foldInFactored, gramMatrix } = await import('../src/core/fold-in.js');
+    const rnd = mulberry32(9);
+    const k = 16;
+    const n = 50;
+    const y = Float32Array.from({ length: n * k }, () => rnd() - 0.5);
+    const gram = gramMatrix(y, k);
+    const model = { itemFactors: y, k, gram, reg: 0.1, alpha: 2 };
+    const chol = Float64Array.from(gram);
+    for (let d = 0; d < k; d++) chol[d * k + d] += model.reg;
+    choleskyFactor(chol, k);
+    for (const [items, w] of [[[3], [1]], [[1, 7, 9], [0.69, 1.2, 0]], [[4, 5, 6, 8], [1, 1, 1, 1]]] as const) {
+      const direct = foldIn(model, items, w);
+      const fast = foldInFactored(model, chol, items, w);
+      Array.from(fast).forEach((v, d) => expect(v).toBeCloseTo(direct[d], 5));
+    }
+  });
+});

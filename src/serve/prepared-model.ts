@@ -6,7 +6,7 @@
  */
 import type { LoadedModel } from '../cache/model-source.js';
 import { type BlendParams, blendParams } from '../core/blend.js';
-import { choleskyFactor, gramMatrix } from '../core/fold-in.js';
+import { choleskyFactor, choleskySubstitute, gramMatrix } from '../core/fold-in.js';
 import type { ServedSpec, ServedTables } from '../core/served-model.js';
 import { SimdScorer } from './simd-scorer.js';
 
@@ -38,6 +38,8 @@ export interface PreparedModel {
   /** YᵀY (k × k) and the Cholesky factor of YᵀY + λI (lower, row-major), when the model has factors. */
   readonly gram: Float64Array | null;
   readonly gramCholesky: Float64Array | null;
+  /** (YᵀY + λI)⁻¹ y_i, solved on first use per item and kept (guest fold-in: src/core/fold-in.ts foldInFactored). */
+  readonly solvedItem: ((item: number) => Float64Array) | null;
   readonly simd: SimdScorer | null;
   readonly scratch: Scratch;
   /** Two item-length buffers the served scorer reuses (serving is single-threaded; used synchronously). */
@@ -88,9 +90,26 @@ function build(model: LoadedModel): PreparedModel {
     for (let d = 0; d < k; d++) gramCholesky[d * k + d] += reg;
     choleskyFactor(gramCholesky, k);
   }
+  let solvedItem: PreparedModel['solvedItem'] = null;
+  if (model.als && gramCholesky) {
+    const { k, itemFactors } = model.als;
+    const chol = gramCholesky;
+    const memo = new Map<number, Float64Array>();
+    solvedItem = (i) => {
+      let v = memo.get(i);
+      if (!v) {
+        v = Float64Array.from(itemFactors.subarray(i * k, i * k + k));
+        choleskySubstitute(chol, v, k);
+        if (memo.size >= 50_000) memo.clear(); // bounded: 50k × k doubles at most
+        memo.set(i, v);
+      }
+      return v;
+    };
+  }
   return {
     model,
     served,
+    solvedItem,
     popularity,
     blend: blendParams(model.blend),
     trend: trendOf(model),

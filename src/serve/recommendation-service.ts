@@ -432,7 +432,7 @@ export class RecommendationService {
   private sessionVector(model: LoadedModel, seeds: readonly number[], weight: number): Float32Array {
     const als = model.als!;
     const p = preparedOf(model);
-    return foldInFactored({ itemFactors: als.itemFactors, k: als.k, gram: p.gram!, reg: als.reg, alpha: als.alpha }, p.gramCholesky!, seeds, seeds.map(() => weight));
+    return foldInFactored({ itemFactors: als.itemFactors, k: als.k, gram: p.gram!, reg: als.reg, alpha: als.alpha }, p.gramCholesky!, seeds, seeds.map(() => weight), p.solvedItem!);
   }
 
   /** "Buy it again": the customer's repeat items by expected time to repurchase; fallback popular. */
