@@ -8,7 +8,8 @@
  *   learned        the service's decide (Thompson sampling, holdout share as given) with response counts fitted on
  *                  the log; its top-offer distribution from `topOfferDistribution`
  *   learned_greedy the same posterior, ranked by posterior mean (no exploration)
- *   always:<id>    that offer whenever it is a candidate, nothing otherwise
+ *   always:<id>    that offer whenever it is a candidate, otherwise uniform among the candidates (so that every
+ *                  policy is a distribution over the candidates in every decision, as SNIPS assumes)
  * Estimators and intervals: ./off-policy.ts. Cross-fitting: decisions are split in two folds by a hash of their id;
  * the reward model of DR and the learned policy's counts for one fold are fitted on the other fold only.
  *
@@ -189,7 +190,7 @@ export function evaluateOfferLog(allRows: readonly OfferLogRow[], opts: OfferEva
       if (name === 'learned') return topOfferDistribution(cands, subjectOf(r), ctx, counts[k], {}, draws);
       if (name === 'learned_greedy') return topOfferDistribution(cands, subjectOf(r), { ...ctx, holdoutShare: 0 }, counts[k], { ranking: 'mean' }, draws);
       const id = name.slice('always:'.length);
-      return candIds.has(id) ? new Map([[id, 1]]) : new Map();
+      return candIds.has(id) ? new Map([[id, 1]]) : dist('uniform');
     };
     for (const name of policyNames) {
       const pi = dist(name);
