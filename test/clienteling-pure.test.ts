@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { maskIdentifier } from '../src/core/mask-identifier.js';
-import { explainReason } from '../src/serve/explain-reason.js';
+import { explainOfferReason, explainReason } from '../src/serve/explain-reason.js';
 
 describe('maskIdentifier', () => {
   it('emails keep the first character and the domain; phones and other ids the last four characters; loyalty ids stay', () => {
@@ -36,5 +36,16 @@ describe('explainReason', () => {
     expect(explainReason({ type: 'buy_again', lastPurchased: at, expectedInDays: 4.6, purchases: 3 }, title)).toBe('Bought 3 times, last on 2026-11-20; due in 5 days');
     expect(explainReason({ type: 'buy_again', lastPurchased: at, expectedInDays: -1.2, purchases: 2 }, title)).toBe('Bought 2 times, last on 2026-11-20; due 1 day ago');
     expect(explainReason({ type: 'buy_again', lastPurchased: at, expectedInDays: 0.2, purchases: 2 }, title)).toBe('Bought 2 times, last on 2026-11-20; due about now');
+  });
+});
+
+describe('explainOfferReason', () => {
+  const title = (sku: string) => (sku === 'A' ? 'Blue mug' : sku);
+  it('joins the reason details in words', () => {
+    expect(explainOfferReason([{ type: 'affinity', category: 'Tea', affinity: 0.8 }, { type: 'loyal' }], title)).toBe('They like Tea; a loyal customer');
+    expect(explainOfferReason([{ type: 'affinity', sku: 'A', affinity: 0.5 }], title)).toBe('They like Blue mug');
+    expect(explainOfferReason([{ type: 'win_back', daysSinceLastPurchase: 120.4 }], title)).toBe('No purchase for 120 days: a reason to come back');
+    expect(explainOfferReason([{ type: 'non_personalised', why: 'no_consent' }], title)).toBe('Not personalised (no personalisation consent)');
+    expect(explainOfferReason([], title)).toBe('The best offer for them now');
   });
 });
