@@ -102,6 +102,18 @@ export const ConfigSchema = z.object({
   TF_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
   /** Milliseconds to let in-flight requests finish on SIGTERM. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Every API request answers within this many ms: lists from what is at hand, store-bound routes with 503 + Retry-After. */
+  REQUEST_DEADLINE_MS: z.coerce.number().int().min(1).default(1000),
+  /** How long a storefront list waits for the history store (customer, consent, history) before answering without it. */
+  LIST_WAIT_MS: z.coerce.number().int().min(1).default(100),
+  /** PostgreSQL: connecting, and waiting for a pooled connection (serving instances). */
+  PG_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(2000),
+  /** PostgreSQL: statement_timeout of a serving instance's connections (the client gives up 500 ms later). */
+  PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
+  /** Redis: timeout of per-request reads (customer records) and announces. */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
+  /** Redis: deadline of request-path writes (a purchase's record, an erasure). */
+  REDIS_WRITE_TIMEOUT_MS: z.coerce.number().int().min(1).default(400),
   /** Country calling code given to national phone numbers when identifiers are normalised ("07700 900123" → 447700900123). */
   DEFAULT_COUNTRY_CODE: z.string().regex(/^[1-9]\d{0,2}$/, '1 to 3 digits, no leading 0 or +').default('44'),
 }).superRefine((c, ctx) => {

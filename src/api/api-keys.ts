@@ -116,3 +116,9 @@ export function authenticate(keys: ApiKeys | null, scopes: readonly Scope[], req
   }
   return held;
 }
+
+/** Whether the request carries a key holding `scope` (no answer is written; for routes that show more to some keys). */
+export function hasScope(keys: ApiKeys, scope: Scope, req: IncomingMessage): boolean {
+  const key = req.headers['x-api-key'];
+  return typeof key === 'string' && keys.find(key)?.scopes.has(scope) === true;
+}

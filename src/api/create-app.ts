@@ -15,10 +15,12 @@ import { CustomerAccessCache } from '../serve/customer-access.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
-import { type ApiKey, type ApiKeys, OPEN, authenticate } from './api-keys.js';
+import { RETRY_AFTER_S, within } from '../core/deadline.js';
+import { InvalidArgumentError, UnavailableError } from '../core/errors.js';
+import { type ApiKey, type ApiKeys, OPEN, authenticate, hasScope } from './api-keys.js';
+import { rejectControlChars } from './control-chars.js';
 import { customerTokenCheck } from './customer-token.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
-import { InvalidArgumentError } from '../core/errors.js';
 import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
 import { jsonBody } from './json-body.js';
 import { writeJson } from './json-response.js';
@@ -53,6 +55,16 @@ export interface AppDeps {
   now?: () => number;
   /** Catalogues above this many items score personal factors over a candidate set (default 20,000). */
   fullScanMaxItems?: number;
+  /**
+   * Every API request answers within this many ms (REQUEST_DEADLINE_MS, default 1000): a handler
+   * still waiting then is answered 503 with Retry-After, and its signal is aborted.
+   */
+  requestDeadlineMs?: number;
+  /**
+   * How long storefront lists wait for the history store (LIST_WAIT_MS, default 100 ms) before
+   * answering without it (non-personal, fallbackReason store_unavailable).
+   */
+  listWaitMs?: number;
   /** Requests per second per API key (rate-limit.ts); absent = no limits. */
   rateLimit?: KeyRateLimiter;
   /** HS256 secret of customer tokens: required when a key carries the flag `token` (customer-token.ts). */
@@ -80,16 +92,21 @@ export interface App {
   drain(): void;
 }
 
+/** The signal of a request without a deadline. */
+const NEVER = new AbortController().signal;
+
 export function createApp(deps: AppDeps): App {
   const metrics = new ServiceMetrics(deps.source, { defaultMetrics: deps.defaultMetrics });
   const storeError = (err: unknown) => {
     metrics.postgresErrors.inc();
     deps.logger.warn('history store call failed', { err });
   };
-  const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError });
+  const listWaitMs = deps.listWaitMs ?? 100;
+  const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError, waitMs: listWaitMs });
   const service = new RecommendationService({
     source: deps.source,
-    store: deps.store,
+    // a list does not wait long for a customer's history: it answers from what is at hand
+    store: { customerSkus: (id) => within(deps.store.customerSkus(id), listWaitMs, 'the history store') },
     access,
     inventory: deps.inventory,
     chain: deps.chain,
@@ -113,6 +130,7 @@ export function createApp(deps: AppDeps): App {
     metrics,
     admin: deps.admin,
     draining: () => draining,
+    isAdmin: (req) => deps.apiKeys === null || hasScope(deps.apiKeys, 'admin', req),
     openapi: () => (doc ??= openApiDocument(routes, { title: 'omnirec', version: '1.0.0' })),
   });
 
@@ -127,9 +145,35 @@ export function createApp(deps: AppDeps): App {
   const json = jsonBody({ limit: deps.bodyLimit ?? '64kb' });
   const parse = (where: 'params' | 'query' | 'body', schema: RouteDef[typeof where], value: unknown) => {
     if (!schema) return value;
+    rejectControlChars(where, value);
     const out = schema.safeParse(value ?? {});
     if (!out.success) throw validationError(where, out.error);
     return out.data;
+  };
+  const deadlineMs = deps.requestDeadlineMs ?? 1000;
+  /**
+   * The handler's answer, or a 503 (UnavailableError, Retry-After) once the request deadline has
+   * passed; its signal is aborted then, so that it starts nothing more. Operations routes and the
+   * admin model endpoints (a publish writes a whole version) run without it.
+   */
+  const beforeDeadline = async (r: RouteDef, handler: (signal: AbortSignal) => unknown): Promise<unknown> => {
+    if (r.scopes === null || r.tag === 'admin') return handler(NEVER);
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new UnavailableError(`no answer within the request deadline (${deadlineMs} ms): a dependency is slow or down; retry`, {
+          retryAfterS: RETRY_AFTER_S,
+        });
+        ac.abort(err);
+        reject(err);
+      }, deadlineMs);
+    });
+    try {
+      return await Promise.race([handler(ac.signal), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
   const compiled: CompiledRoute[] = routes.map((r) => {
     const scopes = r.scopes;
@@ -157,7 +201,7 @@ export function createApp(deps: AppDeps): App {
           if (!personal) res.setHeader('Cache-Control', 'no-store');
           if ((req as Admitted)[ADMITTED]?.customerToken && !(await checkToken!(req, res, customer))) return;
         }
-        const out = await r.handler({ params, query, body, req, res });
+        const out = await beforeDeadline(r, (signal) => r.handler({ params, query, body, req, res, signal }));
         if (out !== undefined) writeJson(req, res, 200, out);
       },
     };

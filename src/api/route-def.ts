@@ -15,6 +15,8 @@ export interface RouteInput<P, Q, B> {
   /** Node's own request/response (no Express helpers: both dispatchers call the handler). */
   req: IncomingMessage;
   res: ServerResponse;
+  /** Aborted once the request deadline has passed (the client was answered 503): start nothing more. */
+  signal: AbortSignal;
 }
 
 export interface RouteDef<P = any, Q = any, B = any> {

@@ -165,12 +165,14 @@ export const ErrorResponse = z.object({
 });
 
 export const HealthResponse = z.object({ status: z.literal('ok') });
+/** /readyz: `status` for anyone; the rest (versions, addresses, errors) only for an admin key. */
 export const ReadyResponse = z.object({
   status: z.enum(['ready', 'degraded', 'unavailable']),
-  model: z.object({ version: z.string().nullable(), lastSwapAt: z.string().optional() }),
-  cache: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }),
-  store: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }),
-  inventory: z.object({ status: z.enum(['ok', 'degraded', 'empty']), stores: z.number(), loadedAt: z.string().nullable(), detail: z.string().optional() }),
+  model: z.object({ version: z.string().nullable(), lastSwapAt: z.string().optional() }).optional(),
+  cache: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }).optional(),
+  store: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }).optional(),
+  inventory: z.object({ status: z.enum(['ok', 'degraded', 'empty']), stores: z.number(), loadedAt: z.string().nullable(), detail: z.string().optional() }).optional(),
+  detail: z.string().optional(),
 });
 
 export const LookupResponse = z.object({

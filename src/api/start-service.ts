@@ -71,10 +71,12 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   const logger = options.logger ?? createLogger(cfg.LOG_LEVEL);
   const apiKeys = authFromConfig(cfg, logger);
   const chain = parseFallbackChain(cfg.FALLBACK_CHAIN);
-  const store = options.store ?? (await openStore(cfg));
+  const store = options.store ?? (await openStore(cfg, { timeouts: { connectTimeoutMs: cfg.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS } }));
   const source =
     options.source ??
     (await openModelSource(cfg, {
+      commandTimeoutMs: cfg.REDIS_COMMAND_TIMEOUT_MS,
+      writeTimeoutMs: cfg.REDIS_WRITE_TIMEOUT_MS,
       log: (level, msg, context) => logger[level](msg, { component: 'model-source', ...context }),
     }));
   let adminCache: VectorCache | null = null;
@@ -107,6 +109,8 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     customerTokenSecret: cfg.CUSTOMER_TOKEN_SECRET,
     corsOrigins: parseCorsOrigins(cfg.CORS_ORIGINS),
     defaultCountryCode: cfg.DEFAULT_COUNTRY_CODE,
+    requestDeadlineMs: cfg.REQUEST_DEADLINE_MS,
+    listWaitMs: cfg.LIST_WAIT_MS,
   });
   // the API's dispatcher in front of the Express app (create-app.ts)
   const server = createServer(app.listener);

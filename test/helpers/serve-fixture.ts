@@ -93,7 +93,17 @@ export interface ServedWorld extends App {
 
 export async function serveTinyWorld(
   store: Store,
-  options: { ids?: Ids; source?: ModelSource; chain?: string; apiKeys?: ApiKeys | null; admin?: ModelAdmin; deps?: Partial<AppDeps> } = {},
+  options: {
+    ids?: Ids;
+    source?: ModelSource;
+    chain?: string;
+    apiKeys?: ApiKeys | null;
+    admin?: ModelAdmin;
+    /** REQUEST_DEADLINE_MS and LIST_WAIT_MS of the app (its defaults otherwise). */
+    deadlines?: Pick<AppDeps, 'requestDeadlineMs' | 'listWaitMs'>;
+    /** Any other dependency of the app (rate limits, customer tokens, CORS origins, …). */
+    deps?: Partial<AppDeps>;
+  } = {},
 ): Promise<ServedWorld> {
   const ids = options.ids ?? (await seedStore(store));
   const source = options.source ?? staticModelSource(tinyBundle(ids, NOW));
@@ -111,6 +121,7 @@ export async function serveTinyWorld(
     admin: options.admin,
     defaultMetrics: false,
     now: () => NOW,
+    ...options.deadlines,
     ...options.deps,
   });
   return { ...app, ids, source, inventory, logs };
