@@ -197,6 +197,25 @@ describe(`security (${backend.name})`, () => {
     });
   });
 
+  describe('found by the fuzzer (test/api-fuzz.test.ts)', () => {
+    it("a store named like an Object.prototype member is just an unknown store (was a 500)", async () => {
+      for (const store of ['__proto__', 'constructor', 'hasOwnProperty', 'toString']) {
+        const r = await request(w.listener).get(`/v1/customers/${w.ids.tea}/recommendations?store=${store}`).set('x-api-key', KEYS.storefront).expect(200);
+        expect(r.body.items.length).toBeGreaterThan(0);
+        await request(w.listener).get(`/v1/items/TEA-1/similar?store=${store}`).set('x-api-key', KEYS.storefront).expect(200);
+        await request(w.listener).post('/v1/sessions/recommendations').set('x-api-key', KEYS.storefront).send({ items: ['TEA-1'], store }).expect(200);
+      }
+    });
+    it('a model version cannot name a folder outside MODEL_DIR', async () => {
+      for (const v of ['..', '.', '.hidden']) {
+        const r = await request(w.listener).post(`/v1/admin/models/${v}/publish`).set('x-api-key', KEYS.admin).expect(400);
+        expect(r.body.fields[0].field).toBe('params.version');
+      }
+      const r = await request(w.listener).post('/v1/admin/models/rollback').set('x-api-key', KEYS.admin).send({ version: '..' }).expect(400);
+      expect(r.body.fields[0].field).toBe('body.version');
+    });
+  });
+
   describe('headers', () => {
     it("helmet's headers on every answer, on both dispatchers and on 404s", async () => {
       for (const [, l] of paths()) {
