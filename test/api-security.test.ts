@@ -23,7 +23,8 @@ const backend = storeBackends().at(-1)!;
 const SECRET = 'test-customer-token-secret-0123456789abcdef';
 const MOBILE = 'mobile-app-key-0001';
 const HASHED = 'hashed-server-key-0001';
-const keys = parseApiKeys(`${API_KEYS},${MOBILE}:storefront+token,${hashedEntry(HASHED, ['storefront', 'associate'])}`);
+const TABLET = 'tablet-token-key-0001';
+const keys = parseApiKeys(`${API_KEYS},${MOBILE}:storefront+token,${TABLET}:associate+token,${hashedEntry(HASHED, ['storefront', 'associate'])}`);
 
 const token = (sub: string | undefined, options: { secret?: string; exp?: number | string; alg?: string } = {}) => {
   const jwt = new SignJWT({}).setProtectedHeader({ alg: options.alg ?? 'HS256' }).setIssuedAt();
@@ -189,6 +190,16 @@ describe(`security (${backend.name})`, () => {
         .get('/v1/customers/lookup?email=tea@example.com')
         .set({ 'x-api-key': MOBILE, authorization: `Bearer ${await token(w.ids.tea)}` })
         .expect(403);
+    });
+    it('a lookup is about the person looked up', async () => {
+      const look = (q: string, t?: string) => {
+        const r = request(w.listener).get(`/v1/customers/lookup?${q}`).set('x-api-key', TABLET);
+        return t === undefined ? r : r.set('authorization', `Bearer ${t}`);
+      };
+      expect((await look('email=tea@example.com').expect(401)).body.error).toBe('customer_token_required');
+      await look('email=TEA@example.com', await token(w.ids.tea)).expect(200);
+      await look('loyalty=L-777', await token('email:tea@example.com')).expect(200);
+      await look('email=mug@example.com', await token(w.ids.tea)).expect(403);
     });
     it('sub: identifiers by kind, anything else a customer id', () => {
       expect(subjectRef('email:a@b.c')).toEqual({ kind: 'email', value: 'a@b.c' });
