@@ -91,6 +91,8 @@ describe(`security (${backend.name})`, () => {
     it('sha256:<hex>:scopes entries: the key is found by its hash, in any hex case', async () => {
       const entry = hashedEntry(HASHED, ['storefront']);
       expect(entry).toMatch(/^sha256:[0-9a-f]{64}:storefront$/);
+      // what `printf %s abc | sha256sum` prints
+      expect(hashedEntry('abc', ['storefront'])).toBe('sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad:storefront');
       const upper = parseApiKeys(entry.replace(/:([0-9a-f]{64}):/, (_, h: string) => `:${h.toUpperCase()}:`));
       expect(upper.find(HASHED)?.scopes.has('storefront')).toBe(true);
       expect(upper.find(`${HASHED}x`)).toBeUndefined();
