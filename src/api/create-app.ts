@@ -1,5 +1,6 @@
 /**
- * The application: request ids and one log line per request, metrics, API-key scopes, zod
+ * The application: request ids and one log line per request, metrics, security headers and CORS,
+ * API-key scopes and rate limits (before the body is read), customer tokens, zod
  * validation of params/query/body on every route, the routes, 404 and the one error mapping.
  * Each route compiles to one function (tag, scopes, validation, handler, response) that both
  * dispatchers run: `listener`, the API's own dispatcher (dispatch.ts) in front of the Express app

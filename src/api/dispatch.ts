@@ -30,8 +30,8 @@ export interface CompiledRoute {
   /** Reads the JSON body first (routes that take one), or null. */
   body: BodyReader | null;
   /**
-   * The route's one layer: route tag, API-key scopes, validation of params/query/body, the handler
-   * and its response. Rejects with the error to map.
+   * After the body: validation of params/query/body, the customer token (keys flagged `token`), the
+   * handler and its response. Rejects with the error to map.
    */
   run(req: IncomingMessage, res: ServerResponse, params: unknown, query: unknown, body: unknown): Promise<void>;
 }
