@@ -105,12 +105,12 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     admin,
     defaultMetrics: options.defaultMetrics,
     fullScanMaxItems: options.fullScanMaxItems,
+    requestDeadlineMs: cfg.REQUEST_DEADLINE_MS,
+    listWaitMs: cfg.LIST_WAIT_MS,
     rateLimit: limited ? keyRateLimiter(limits, { redis: limiterClient ?? undefined, prefix: cfg.CACHE_PREFIX }) : undefined,
     customerTokenSecret: cfg.CUSTOMER_TOKEN_SECRET,
     corsOrigins: parseCorsOrigins(cfg.CORS_ORIGINS),
     defaultCountryCode: cfg.DEFAULT_COUNTRY_CODE,
-    requestDeadlineMs: cfg.REQUEST_DEADLINE_MS,
-    listWaitMs: cfg.LIST_WAIT_MS,
   });
   // the API's dispatcher in front of the Express app (create-app.ts)
   const server = createServer(app.listener);

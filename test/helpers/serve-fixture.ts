@@ -101,7 +101,7 @@ export async function serveTinyWorld(
     admin?: ModelAdmin;
     /** REQUEST_DEADLINE_MS and LIST_WAIT_MS of the app (its defaults otherwise). */
     deadlines?: Pick<AppDeps, 'requestDeadlineMs' | 'listWaitMs'>;
-    /** Any other dependency of the app (rate limits, customer tokens, CORS origins, …). */
+    /** Any other dependency of the app. */
     deps?: Partial<AppDeps>;
   } = {},
 ): Promise<ServedWorld> {
