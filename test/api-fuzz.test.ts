@@ -225,6 +225,9 @@ function examples(w: ServedWorld): Record<string, Examples> {
     '/v1/customers/{id}': { params: [w.ids.novec, '999999'] },
     '/v1/admin/models/{version}/publish': { params: ['tiny-1', 'v1', '..'] },
     '/v1/admin/models/rollback': { bodies: [{ version: 'tiny-1' }, {}] },
+    '/v1/customers/{id}/profile': { queries: [{ store: 'S1', limit: '5' }, {}], params: [w.ids.tea, w.ids.merged, w.ids.nocons] },
+    '/v1/products': { queries: [{ q: 'TEA', limit: '5' }, { q: 'mug' }] },
+    '/v1/products/{sku}': { queries: [{ store: 'S1', limit: '3' }, {}], params: ['TEA-1', 'MUG-2'] },
   };
 }
 
