@@ -12,6 +12,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { ModelSource } from '../cache/model-source.js';
 import type { Store } from '../store/store.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
+import { guardedStore } from '../store/guarded-store.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
@@ -80,8 +81,19 @@ export interface App {
 /** The signal of a request without a deadline. */
 const NEVER = new AbortController().signal;
 
-export function createApp(deps: AppDeps): App {
-  const metrics = new ServiceMetrics(deps.source, { defaultMetrics: deps.defaultMetrics });
+export function createApp(given: AppDeps): App {
+  const metrics = new ServiceMetrics(given.source, { defaultMetrics: given.defaultMetrics });
+  // every request's store call behind one circuit breaker: a store that is down or hangs fails calls at once
+  const deps: AppDeps = {
+    ...given,
+    store: guardedStore(given.store, {
+      slowMs: given.requestDeadlineMs ?? 1000,
+      onChange: (state, reason) =>
+        state === 'open'
+          ? given.logger.warn('history store circuit open: store calls fail at once, one tries again after 1 s', { err: reason })
+          : given.logger.info('history store circuit closed: the store answers again'),
+    }),
+  };
   const storeError = (err: unknown) => {
     metrics.postgresErrors.inc();
     deps.logger.warn('history store call failed', { err });
