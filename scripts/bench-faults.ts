@@ -71,7 +71,7 @@ runCli(async () => {
     // warm-up, then the baseline
     await sleep(3000);
     rss.start = rssMiB(world.service.pid);
-    let from = now();
+    const from = now();
     await sleep(flags['baseline-seconds'] * 1000);
     phases.push({ name: 'baseline', stats: windowStats(samples, from, now()) });
     log(`baseline: ${phases[0].stats.rps.toFixed(0)} req/s (load ${load1()})`);
@@ -108,7 +108,6 @@ runCli(async () => {
     rss.end = rssMiB(world.service.pid);
     stopped = true;
     await running;
-    from = 0;
 
     if (flags.json) {
       process.stdout.write(JSON.stringify({ connections: flags.connections, load1: load1(), republishS, rssMiB: rss, phases }, null, 2) + '\n');

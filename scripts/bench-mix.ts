@@ -102,6 +102,8 @@ export async function startMixWorld(o: {
     o.log(`importing ${lines.length} history lines of ${bundle.customers.length} customers`);
     for (let i = 0; i < lines.length; i += 6000) await db.store.importLines(lines.slice(i, i + 6000));
     await db.store.importConsent(bundle.customers.map((_, i) => ({ identifiers: [{ kind: 'email', value: `c${i}@bench.example` }], purpose: 'personalisation', granted: true, time: null, source: 'bench' })));
+    // statistics for the planner, as after any import
+    await (db.store as SqlStore).db.exec('ANALYZE');
     const rows = await (db.store as SqlStore).db.query<{ value: string; id: string }>(`SELECT value, customer_id::text AS id FROM customer_identifiers WHERE kind = 'email'`);
     const idOf = new Map(rows.rows.map((r) => [r.value, r.id]));
     const customers = bundle.customers.map((c, i) => {

@@ -66,7 +66,7 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   const logger = options.logger ?? createLogger(cfg.LOG_LEVEL);
   const apiKeys = authFromConfig(cfg, logger);
   const chain = parseFallbackChain(cfg.FALLBACK_CHAIN);
-  const store = options.store ?? (await openStore(cfg, { timeouts: { connectTimeoutMs: cfg.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS } }));
+  const store = options.store ?? (await openStore(cfg, { poolSize: cfg.PG_POOL_SIZE, timeouts: { connectTimeoutMs: cfg.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS } }));
   const source =
     options.source ??
     (await openModelSource(cfg, {
