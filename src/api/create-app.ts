@@ -94,9 +94,16 @@ export function createApp(given: AppDeps): App {
           : given.logger.info('history store circuit closed: the store answers again'),
     }),
   };
+  // counted every time; logged at most once every 5 s (a store that is down fails every request: no log storm)
+  let loggedAt = -Infinity;
+  let unlogged = 0;
   const storeError = (err: unknown) => {
     metrics.postgresErrors.inc();
-    deps.logger.warn('history store call failed', { err });
+    const now = Date.now();
+    if (now - loggedAt < 5000) return void unlogged++;
+    deps.logger.warn('history store call failed', { err, ...(unlogged ? { alsoFailedSinceLastLog: unlogged } : {}) });
+    loggedAt = now;
+    unlogged = 0;
   };
   const listWaitMs = deps.listWaitMs ?? 100;
   const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError, waitMs: listWaitMs });
