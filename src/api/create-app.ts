@@ -20,6 +20,7 @@ import { RETRY_AFTER_S, within } from '../core/deadline.js';
 import { UnavailableError } from '../core/errors.js';
 import { type ApiKeys, admitted, hasScope } from './api-keys.js';
 import { rejectControlChars } from './control-chars.js';
+import { Deadline } from './request-deadline.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
 import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
 import { jsonBody } from './json-body.js';
@@ -148,29 +149,18 @@ export function createApp(given: AppDeps): App {
     return out.data;
   };
   const deadlineMs = deps.requestDeadlineMs ?? 1000;
+  const late = () =>
+    new UnavailableError(`no answer within the request deadline (${deadlineMs} ms): a dependency is slow or down; retry`, { retryAfterS: RETRY_AFTER_S });
   /**
    * The handler's answer, or a 503 (UnavailableError, Retry-After) once the request deadline has
    * passed; its signal is aborted then, so that it starts nothing more. Operations routes and the
    * admin model endpoints (a publish writes a whole version) run without it.
    */
-  const beforeDeadline = async (r: RouteDef, handler: (signal: AbortSignal) => unknown): Promise<unknown> => {
-    if (r.scopes === null || r.tag === 'admin') return handler(NEVER);
-    const ac = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new UnavailableError(`no answer within the request deadline (${deadlineMs} ms): a dependency is slow or down; retry`, {
-          retryAfterS: RETRY_AFTER_S,
-        });
-        ac.abort(err);
-        reject(err);
-      }, deadlineMs);
-    });
-    try {
-      return await Promise.race([handler(ac.signal), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  const beforeDeadline = (r: RouteDef, handler: (signal: { readonly signal: AbortSignal }) => unknown): unknown => {
+    if (r.scopes === null || r.tag === 'admin') return handler({ signal: NEVER });
+    const d = new Deadline();
+    const out = handler(d);
+    return out instanceof Promise ? d.race(out, deadlineMs, late) : out;
   };
   const compiled: CompiledRoute[] = routes.map((r) => {
     const keys = r.scopes ? deps.apiKeys : null;
@@ -185,7 +175,7 @@ export function createApp(given: AppDeps): App {
         const params = parse('params', r.params, rawParams);
         const query = parse('query', r.query, rawQuery);
         const body = r.method === 'get' ? undefined : parse('body', r.body, rawBody);
-        const out = await beforeDeadline(r, (signal) => r.handler({ params, query, body, req, res, signal }));
+        const out = await beforeDeadline(r, (d) => r.handler({ params, query, body, req, res, get signal() { return d.signal; } }));
         if (out !== undefined) writeJson(req, res, 200, out);
       },
     };
