@@ -84,6 +84,12 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** API keys with scopes: "key1:storefront+associate,key2:admin". */
   API_KEYS: z.string().default(''),
+  /** HS256 secret of customer tokens, required by keys flagged `token` (src/api/customer-token.ts); 32+ characters. */
+  CUSTOMER_TOKEN_SECRET: z.string().min(32, 'at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
+  /** Requests per second per API key: "storefront=500,associate=50,key:<12 hex>=2000" (src/api/rate-limit.ts); empty = none. */
+  RATE_LIMITS: z.string().default(''),
+  /** Storefront origins allowed by CORS: "https://shop.example.com,https://m.example.com"; empty = no CORS headers. */
+  CORS_ORIGINS: z.string().default(''),
   /** Turns API-key auth off (local use only; logged loudly). */
   AUTH_DISABLED: bool.default(false),
   /** Customer vectors kept in each instance's LRU. */

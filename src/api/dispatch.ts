@@ -22,6 +22,11 @@ import type { RouteDef } from './route-def.js';
 
 export interface CompiledRoute {
   def: RouteDef;
+  /**
+   * Runs before the body is read: route tag, API key, rate limit. False (or a promise of it) when
+   * it answered the request itself (401, 403, 429): the body is then never read.
+   */
+  admit(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
   /** Reads the JSON body first (routes that take one), or null. */
   body: BodyReader | null;
   /**
@@ -93,8 +98,13 @@ export function dispatcher(routes: readonly CompiledRoute[], hooks: DispatchHook
       const query = parseQuery(url.query);
       const run = (body: unknown) => m.route.run(req, res, params, query, body).catch((err: unknown) => fail(err, req, res));
       const read = m.route.body;
-      if (read === null) void run(undefined);
-      else read(req, res, (err) => (err ? fail(err, req, res) : void run(req.body)));
+      const go = () => {
+        if (read === null) void run(undefined);
+        else read(req, res, (err) => (err ? fail(err, req, res) : void run(req.body)));
+      };
+      const admitted = m.route.admit(req, res);
+      if (admitted === true) go();
+      else if (admitted !== false) admitted.then((yes) => yes && go(), (err: unknown) => fail(err, req, res));
       return;
     }
     fallback(req, res);

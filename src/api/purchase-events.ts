@@ -78,6 +78,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   await checkRepost(store, e, identifiers);
   const lines: OrderLine[] = e.lines.map((l, i) => ({
     orderId: e.orderId,
+    source: EVENT_SOURCE, // events are their own source: a file's order with the same id is another order
     channel: e.channel,
     storeId: e.store ?? null,
     time: e.time,
@@ -111,6 +112,9 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   }
 }
 
+/** The source of purchase events' orders (order identity is source and order id). */
+const EVENT_SOURCE = 'event';
+
 /** Quantities and prices as the store keeps them (numeric(14,3), numeric(14,4)). */
 const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: PurchaseEvent['lines'][number]) =>
   a.sku === b.sku && Math.round(a.quantity * 1e3) === Math.round(b.quantity * 1e3) && Math.round(a.unitPrice * 1e4) === Math.round((b.unitPrice ?? 0) * 1e4);
@@ -119,12 +123,13 @@ const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: Pu
  * Idempotence by order id holds for the same order only: an order id already recorded may be posted
  * again with the same lines (in the same positions) by the same customer (any of their identifiers,
  * none of another customer's), and then records nothing new; anything else is a ConflictError (409)
- * naming what differs, `lines` or `customer` (an order recorded without a customer, such as an imported
- * guest invoice, belongs to no buyer an event could name). Its time, channel and store may differ (a
- * till re-sending without `time` gets "now").
+ * naming what differs, `lines` or `customer` (an event order recorded without a customer, an erased
+ * customer's, belongs to no buyer an event could name). Its time, channel and store may differ (a
+ * till re-sending without `time` gets "now"). Imported orders live under their own sources: an event
+ * with an imported invoice's id is another order.
  */
 async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifier[]): Promise<void> {
-  const recorded = await store.recordedOrder(e.orderId);
+  const recorded = await store.recordedOrder(EVENT_SOURCE, e.orderId);
   if (recorded === null) return;
   const context = { orderId: e.orderId };
   if (recorded.lines.length !== e.lines.length || !recorded.lines.every((l, i) => sameLine(l, e.lines[i]))) {
@@ -137,7 +142,7 @@ async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifi
   if (recorded.customerId === null || owners.size !== 1 || !owners.has(recorded.customerId)) {
     throw new ConflictError(
       recorded.customerId === null
-        ? `order ${e.orderId} is already recorded without a customer (an imported or guest order): an event cannot claim it`
+        ? `order ${e.orderId} is already recorded without a customer (an erased customer's): an event cannot claim it`
         : `order ${e.orderId} is already recorded for another customer`,
       { ...context, conflict: 'customer' },
     );
@@ -152,7 +157,7 @@ async function refreshRecord({ store, source }: PurchaseDeps, customerId: string
   if (!access?.personalisation) return { ...result, refreshSkipped: 'no_consent' };
   return oneAtATime(customerId, async (): Promise<PurchaseResult> => {
     const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
-    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null);
+    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null, previous);
     try {
       await source.putCustomer(customerId, refreshed.record, model);
     } catch (err) {

@@ -1,18 +1,20 @@
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
-import { OrderIdAllocator, planImport, type ImportPlan } from './import-plan.js';
+import { checkStore, type StoreCheck } from './check-store.js';
+import { OrderIdAllocator, orderKey, planImport, type ImportPlan } from './import-plan.js';
 import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities, type IdentityAssignment } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
-import { canCopyLines, copyLines, insertLines, isDuplicateKey, mergeLines } from './insert-lines.js';
-import type { SqlClient, SqlExecutor } from './sql-client.js';
+import { insertLines } from './insert-lines.js';
+import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
 import type {
   ConsentEvent,
   ConsentRecord,
   CustomerAccess,
   CustomerProfile,
   ImportBatchResult,
+  ImportRun,
   MergeLogEntry,
   RecordedOrder,
   Store,
@@ -31,7 +33,6 @@ const NO_IDENTITIES: IdentityAssignment = {
 };
 const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 
 /**
  * The Store in SQL, over any SqlClient (pg pool or PGlite): same migrations, same queries.
@@ -41,12 +42,6 @@ export class SqlStore implements Store {
   readonly backend: 'postgres' | 'pglite';
   /** Product rows this store last wrote: import batches send only the ones that change. */
   private readonly known = new KnownProducts();
-  private importedSinceOpen = 0;
-  private analyzed = false;
-  /** The lines of importPlanPipelined batches, written one after the other. */
-  private linesQueue: Promise<unknown> = Promise.resolve();
-  /** The statistics refresh started by importPlanPipelined's lines, if any (analyzeAfterGrowth). */
-  private refreshing: Promise<void> = Promise.resolve();
 
   constructor(readonly db: SqlClient) {
     this.backend = db.dialect;
@@ -72,7 +67,7 @@ export class SqlStore implements Store {
   async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
     const ids = new OrderIdAllocator();
-    ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => l.orderId)).size));
+    ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => orderKey(l.source ?? l.channel, l.orderId))).size));
     return this.importPlan(planImport(lines, ids));
   }
 
@@ -89,76 +84,43 @@ export class SqlStore implements Store {
 
   async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<ImportBatchResult> {
     if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
-    // five round trips a batch: BEGIN (+ lock), identifier lookup, one write statement, COPY, COMMIT;
-    // a batch lost to a crash is re-imported idempotently, so the commit need not wait for the WAL flush
+    // one transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
+    // identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
+    // flush (a batch lost to a crash is re-imported idempotently): finishImport's commit waits for all
     const done = await this.db.transaction(async (tx) => {
-      const orders = await this.writeOrders(tx, plan, options);
-      return { ...orders, lines: await insertLines(tx, plan, orders.written.existingOrders) };
+      const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
+      const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
+      const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
+      return { written, merges: identity.merges, lines: await insertLines(tx, plan, written.existingOrders) };
     }, { lock: IDENTITY_LOCK, asyncCommit: true });
     this.known.remember(done.written.products);
-    await this.analyzeAfterGrowth(done.lines);
     return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };
   }
 
-  async importPlanPipelined(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<{ lines: Promise<ImportBatchResult> }> {
-    if (plan.lineCount === 0) return { lines: Promise.resolve({ imported: 0, duplicates: 0, merges: 0 }) };
-    const orders = await this.db.transaction((tx) => this.writeOrders(tx, plan, options), { lock: IDENTITY_LOCK, asyncCommit: true });
-    this.known.remember(orders.written.products);
-    // after the previous batch's lines (a later batch may hold the same keys: it must see them), each
-    // batch's in a transaction of its own: the orders are committed, so another importer may have seen
-    // them and written their lines already; a COPY that meets them is undone and the batch merged instead
-    const existing = orders.written.existingOrders;
-    const own = (write: (tx: SqlExecutor) => Promise<number>) => this.db.transaction(write, { asyncCommit: true });
-    const merge = () => own((tx) => mergeLines(tx, plan, existing));
-    const lines = this.linesQueue.then(() =>
-      canCopyLines(plan, existing) ? own((tx) => copyLines(tx, plan)).catch((e) => (isDuplicateKey(e) ? merge() : Promise.reject(e))) : merge(),
-    );
-    // a batch whose lines failed reports it through its own promise; later batches' lines go on
-    this.linesQueue = lines.catch(() => undefined);
-    return {
-      lines: lines.then((n) => {
-        // the statistics refresh (once) runs beside the next writes, on a connection of its own
-        this.refreshing = this.refreshing.then(() => this.analyzeAfterGrowth(n));
-        this.refreshing.catch(() => undefined); // reported by flushProductUpdates
-        return { imported: n, duplicates: plan.lineCount - n, merges: orders.merges };
-      }),
-    };
-  }
-
-  /** A batch's customers, identifiers, stores, products and orders, inside `tx` (the caller holds IDENTITY_LOCK). */
-  private async writeOrders(tx: SqlExecutor, plan: ImportPlan, options: { deferProductUpdates?: boolean }) {
-    const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-    const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
-    const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
-    return { written, merges: identity.merges };
-  }
-
   async flushProductUpdates(): Promise<number> {
-    // a statistics refresh started by pipelined lines ends with the file (its failure reported once)
-    const refreshing = this.refreshing;
-    this.refreshing = Promise.resolve();
-    await refreshing;
     const rows = this.known.takePending();
     if (rows.length === 0) return 0;
     const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
-    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }));
+    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }), { asyncCommit: true });
     this.known.remember(written.products);
     return written.products.length;
   }
 
   /**
-   * Refreshes planner statistics once, when this process has imported 100,000 lines: plans
-   * chosen on an empty table's statistics are far off after a bulk load, and autovacuum may take
-   * a minute (without order_lines' statistics, a page of historyLines right after a bulk import
-   * hash-joins the whole table: 0.28 s instead of a few ms). ~0.1 s of server time, off the
-   * critical path when pipelined (runs on its own connection while the next batches are written).
+   * The end of an import: planner statistics refreshed (ANALYZE: plans chosen on an empty table's
+   * statistics are far off after a bulk load, and autovacuum may take a minute), then the run
+   * recorded in import_runs by a synchronous commit, which returns only once the WAL holds it and so
+   * every batch committed before it (their commits did not wait for the flush).
    */
-  private async analyzeAfterGrowth(imported: number): Promise<void> {
-    if (this.analyzed) return;
-    this.importedSinceOpen += imported;
-    if (this.importedSinceOpen < 100_000) return;
-    this.analyzed = true;
-    await this.db.exec('ANALYZE orders, order_lines, customer_identifiers, products');
+  async finishImport(run: ImportRun): Promise<void> {
+    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
+    await this.db.transaction((tx) =>
+      tx.query(
+        `INSERT INTO import_runs (files, rows, imported, duplicates, rejected, skipped, ok, started_at)
+         VALUES ($1::text[], $2, $3, $4, $5, $6, $7, to_timestamp($8::float8 / 1000.0))`,
+        [run.files, run.rows, run.imported, run.duplicates, run.rejected, run.skipped, run.ok, run.startedAt],
+      ),
+    );
   }
 
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
@@ -252,6 +214,10 @@ export class SqlStore implements Store {
               (SELECT count(*) FROM stores)::int AS stores`,
     );
     return r.rows[0];
+  }
+
+  checkInvariants(): Promise<StoreCheck> {
+    return checkStore(this.db);
   }
 
   async findCustomer(identifier: Identifier): Promise<string | null> {
@@ -381,12 +347,12 @@ export class SqlStore implements Store {
     return r.rows;
   }
 
-  async recordedOrder(orderId: string): Promise<RecordedOrder | null> {
+  async recordedOrder(source: string, orderId: string): Promise<RecordedOrder | null> {
     const r = await this.db.query<{ customerId: string | null; sku: string | null; quantity: number | null; unitPrice: number | null }>(
       `SELECT o.customer_id::text AS "customerId", l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
          FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
-        WHERE o.source_id = $1 ORDER BY l.line_no`,
-      [orderId],
+        WHERE o.source = $1 AND o.source_id = $2 ORDER BY l.line_no`,
+      [source, orderId],
     );
     if (r.rows.length === 0) return null;
     const lines = r.rows.filter((x) => x.sku !== null).map((x) => ({ sku: x.sku!, quantity: x.quantity!, unitPrice: x.unitPrice! }));

@@ -15,6 +15,7 @@ import type {
   Product,
   Segment,
 } from '../core/records.js';
+import type { StoreCheck } from './check-store.js';
 import type { ImportPlan } from './import-plan.js';
 
 export interface ImportBatchResult {
@@ -24,6 +25,20 @@ export interface ImportBatchResult {
   duplicates: number;
   /** Customer merges caused by this batch. */
   merges: number;
+}
+
+/** What one import run did, as recorded in import_runs (Store.finishImport). */
+export interface ImportRun {
+  files: string[];
+  rows: number;
+  imported: number;
+  duplicates: number;
+  rejected: number;
+  skipped: number;
+  /** False when --strict and rows were rejected. */
+  ok: boolean;
+  /** Epoch ms. */
+  startedAt: number;
 }
 
 export interface StoreTotals {
@@ -94,24 +109,21 @@ export interface Store {
   importLines(lines: OrderLine[]): Promise<ImportBatchResult>;
   /**
    * importLines for lines already planned and encoded under reserved order ids
-   * (src/store/import-plan.ts PlanBuilder, e.g. in a reader thread).
+   * (src/store/import-plan.ts PlanBuilder, e.g. in a reader thread), in one transaction: a batch's
+   * orders are never committed without their lines.
    * With deferProductUpdates, changes to products this store has already written are kept in
    * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
    */
   importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<ImportBatchResult>;
-  /**
-   * importPlan in two transactions, so that a bulk import can overlap them (the next batch's
-   * orders are written while this batch's lines are): resolves once the batch's customers,
-   * identifiers, stores, products and orders are committed; `lines` resolves (with the batch's
-   * result) once its lines are, written after those of earlier calls, on another connection where
-   * the backend has several. In between, orders are visible without (all) their lines: should
-   * the lines' write fail, importing the same lines again completes them (idempotent).
-   */
-  importPlanPipelined(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<{ lines: Promise<ImportBatchResult> }>;
   /** Reserves n order ids (from the orders id sequence) for planning (OrderIdAllocator). */
   reserveOrderIds(n: number): Promise<number[]>;
   /** Writes the product updates importPlan deferred; returns the rows changed. */
   flushProductUpdates(): Promise<number>;
+  /**
+   * Ends a bulk import: refreshes planner statistics (ANALYZE) and records the run (import_runs)
+   * with a synchronous commit, so that once it resolves every batch the import committed is durable.
+   */
+  finishImport(run: ImportRun): Promise<void>;
   /** The unified customer id for these identifiers, creating or merging customers as needed. */
   resolveIdentity(identifiers: Identifier[]): Promise<string>;
   setConsent(customerId: string, purpose: ConsentPurpose, granted: boolean, source: string, at?: Date): Promise<void>;
@@ -127,6 +139,8 @@ export interface Store {
   importConsent(events: ConsentEvent[]): Promise<number>;
 
   totals(): Promise<StoreTotals>;
+  /** Checks the store's invariants (src/store/check-store.ts: no order without lines, no duplicate keys, …). */
+  checkInvariants(): Promise<StoreCheck>;
   /** Unified id for one identifier (merged-away ids resolve to their survivor), or null. */
   findCustomer(identifier: Identifier): Promise<string | null>;
   /** Follows merges: the surviving id of a customer id, or null if unknown or erased. */
@@ -141,8 +155,8 @@ export interface Store {
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
   /** Skus the customer holds net of returns, most recently bought first. */
   customerSkus(customerId: string): Promise<string[]>;
-  /** The order recorded under this source order id (a purchase event's orderId), or null. */
-  recordedOrder(orderId: string): Promise<RecordedOrder | null>;
+  /** The order recorded under this source and order id (purchase events: source 'event'), or null. */
+  recordedOrder(source: string, orderId: string): Promise<RecordedOrder | null>;
   /** The surviving id of a customer id first, then every id merged into it; [] if unknown or erased. */
   customerIds(customerId: string): Promise<string[]>;
   /** The customer's identifiers (merges followed), by kind then value; [] if unknown or erased. */

@@ -101,6 +101,8 @@ export async function serveTinyWorld(
     admin?: ModelAdmin;
     /** REQUEST_DEADLINE_MS and LIST_WAIT_MS of the app (its defaults otherwise). */
     deadlines?: Pick<AppDeps, 'requestDeadlineMs' | 'listWaitMs'>;
+    /** Any other dependency of the app. */
+    deps?: Partial<AppDeps>;
   } = {},
 ): Promise<ServedWorld> {
   const ids = options.ids ?? (await seedStore(store));
@@ -120,6 +122,7 @@ export async function serveTinyWorld(
     defaultMetrics: false,
     now: () => NOW,
     ...options.deadlines,
+    ...options.deps,
   });
   return { ...app, ids, source, inventory, logs };
 }
