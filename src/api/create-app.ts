@@ -100,11 +100,13 @@ const NEVER = new AbortController().signal;
 
 export function createApp(given: AppDeps): App {
   const metrics = new ServiceMetrics(given.source, { defaultMetrics: given.defaultMetrics });
-  // every request's store call behind one circuit breaker: a store that is down or hangs fails calls at once
+  // every request's store call behind one circuit breaker: a store that is down or hangs fails calls at once.
+  // A call counts as hung at 3× the request deadline, not at it: a loaded store that answers in
+  // 1–3 s costs its requests their deadline but must not stop every other request for a second.
   const deps: AppDeps = {
     ...given,
     store: guardedStore(given.store, {
-      slowMs: given.requestDeadlineMs ?? 1000,
+      slowMs: 3 * (given.requestDeadlineMs ?? 1000),
       onChange: (state, reason) =>
         state === 'open'
           ? given.logger.warn('history store circuit open: store calls fail at once, one tries again after 1 s', { err: reason })
