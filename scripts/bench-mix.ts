@@ -141,7 +141,7 @@ export async function startMixWorld(o: {
       SHUTDOWN_GRACE_MS: '2000',
       ...o.env,
     };
-    service = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', o.serviceLog);
+    service = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', [], o.serviceLog);
     o.log(`service pid ${service.pid} at ${service.url}; PostgreSQL through the proxy on port ${proxy.port}`);
     const p = proxy;
     const s = service;

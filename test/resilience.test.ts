@@ -227,7 +227,7 @@ describe('Redis paused (SIGSTOP of a private redis-server)', () => {
       const orderId = newOrder();
       const r = await post(orderId).expect(200);
       expect(r.body).toMatchObject({ customerId: ids.mug, imported: 1, recordRefreshed: false, refreshSkipped: 'cache_unavailable' });
-      expect((await store.recordedOrder('event', orderId))?.lines).toEqual([{ sku: 'TEA-2', quantity: 1, unitPrice: 0 }]);
+      expect((await store.recordedOrder(orderId))?.lines).toEqual([{ sku: 'TEA-2', quantity: 1, unitPrice: 0 }]);
       // a second one while the breaker is open answers at once, the same way
       expect((await post(newOrder()).expect(200)).body).toMatchObject({ imported: 1, refreshSkipped: 'cache_unavailable' });
       const erase = await request(w.listener).delete(`/v1/customers/${ids.novec}`).set('x-api-key', KEYS.admin).expect(503);
@@ -295,7 +295,7 @@ describe('hostile input and contradicting re-posts (pglite)', () => {
     const r = await request(w.listener).post('/v1/baskets/recommendations').set('x-api-key', KEYS.storefront).set('content-type', 'application/json').send(deep);
     expect(r.status).toBeLessThan(500);
     // nothing was recorded by the refused events
-    expect(await store.recordedOrder('event', order.orderId)).toBeNull();
+    expect(await store.recordedOrder(order.orderId)).toBeNull();
   });
 
   it('re-posting an order id: the same order is a duplicate; other lines or another customer is a 409 naming the conflict', async () => {
@@ -315,19 +315,20 @@ describe('hostile input and contradicting re-posts (pglite)', () => {
     // claiming two customers at once (one of them the owner) is no re-post either
     await post({ orderId, channel: 'web', identifiers: { email: 'tea@example.com', loyalty: 'L-777' }, customerId: ids.mug, lines }).expect(409);
     // what was recorded is untouched, and no customer was created for the unknown email
-    expect(await store.recordedOrder('event', orderId)).toEqual({ customerId: ids.tea, lines: [{ sku: 'TEA-1', quantity: 2, unitPrice: 3.5 }, { sku: 'MUG-1', quantity: 1, unitPrice: 0 }] });
+    expect(await store.recordedOrder(orderId)).toEqual({ customerId: ids.tea, lines: [{ sku: 'TEA-1', quantity: 2, unitPrice: 3.5 }, { sku: 'MUG-1', quantity: 1, unitPrice: 0 }] });
     expect(await store.findCustomer({ kind: 'email', value: 'someone-new@example.com' })).toBeNull();
   });
 
-  it('an event with an imported invoice id is another order: the invoice is untouched', async () => {
+  it('an event cannot claim an imported invoice id (a guest order): events are their own source, so it records an order of its own', async () => {
     const invoice = `INV-${process.pid}-${Date.now()}`;
     await store.importLines([
       { orderId: invoice, channel: 'store', storeId: 'S1', time: NOW - 86_400_000, identifiers: [], sku: 'MUG-2', title: null, category: null, quantity: 1, unitPrice: 4, cancels: null, lineNo: 1 },
     ]);
-    const r = await post({ orderId: invoice, channel: 'store', customerId: ids.tea, lines: [{ sku: 'TEA-1', quantity: 1 }] }).expect(200);
-    expect(r.body).toMatchObject({ imported: 1, duplicates: 0 });
-    expect(await store.recordedOrder('store', invoice)).toEqual({ customerId: null, lines: [{ sku: 'MUG-2', quantity: 1, unitPrice: 4 }] });
-    expect(await store.recordedOrder('event', invoice)).toEqual({ customerId: ids.tea, lines: [{ sku: 'TEA-1', quantity: 1, unitPrice: 0 }] });
+    const event = await post({ orderId: invoice, channel: 'store', customerId: ids.tea, lines: [{ sku: 'MUG-2', quantity: 1, unitPrice: 4 }] }).expect(200);
+    expect(event.body).toMatchObject({ customerId: ids.tea, imported: 1 });
+    // the imported invoice is untouched: still a guest order of source 'store'
+    expect((await store.recordedOrder(invoice, 'store'))?.customerId).toBeNull();
+    expect((await store.recordedOrder(invoice))?.customerId).toBe(ids.tea);
   });
 
   it('body errors are counted on their route, not as "unmatched" (both dispatchers)', async () => {

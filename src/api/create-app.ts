@@ -11,6 +11,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express, { type Express, type RequestHandler } from 'express';
 import type { ModelSource } from '../cache/model-source.js';
 import type { Store } from '../store/store.js';
+import { ClientelingService } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import { guardedStore } from '../store/guarded-store.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
@@ -25,6 +26,7 @@ import { Deadline } from './request-deadline.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
+import { serveConsole } from './console-assets.js';
 import { jsonBody } from './json-body.js';
 import { writeJson } from './json-response.js';
 import type { Logger } from './logger.js';
@@ -151,6 +153,7 @@ export function createApp(given: AppDeps): App {
     access,
     inventory: deps.inventory,
     metrics,
+    clienteling: new ClientelingService({ store: deps.store, service, access, source: deps.source, inventory: deps.inventory, now: deps.now }),
     admin: deps.admin,
     draining: () => draining,
     isAdmin: (req) => deps.apiKeys === null || hasScope(deps.apiKeys, 'admin', req),
@@ -241,6 +244,7 @@ export function createApp(given: AppDeps): App {
     if (c.body) app[c.def.method](path, admit, c.body, layer);
     else app[c.def.method](path, admit, layer);
   }
+  serveConsole(app);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   // the dispatcher takes only GET/HEAD/POST/DELETE on API routes: no preflight reaches it, cors goes on at once

@@ -129,7 +129,7 @@ const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: Pu
  * with an imported invoice's id is another order.
  */
 async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifier[]): Promise<void> {
-  const recorded = await store.recordedOrder(EVENT_SOURCE, e.orderId);
+  const recorded = await store.recordedOrder(e.orderId, EVENT_SOURCE);
   if (recorded === null) return;
   const context = { orderId: e.orderId };
   if (recorded.lines.length !== e.lines.length || !recorded.lines.every((l, i) => sameLine(l, e.lines[i]))) {

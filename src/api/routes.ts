@@ -8,11 +8,13 @@ import { within } from '../core/deadline.js';
 import { NotFoundError, NotSupportedError } from '../core/errors.js';
 import { normaliseIdentifierValue } from '../core/identity.js';
 import type { IdentifierKind } from '../core/records.js';
+import type { ClientelingService } from '../serve/clienteling-service.js';
 import type { CustomerAccessCache } from '../serve/customer-access.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import type { RecommendationService } from '../serve/recommendation-service.js';
 import type { Store } from '../store/store.js';
 import { validationError } from './errors.js';
+import { clientelingRoutes } from './clienteling-routes.js';
 import { writeJson, writeText } from './json-response.js';
 import type { ModelAdmin } from './model-admin.js';
 import { recordPurchase } from './purchase-events.js';
@@ -28,6 +30,8 @@ export interface RouteContext {
   access: CustomerAccessCache;
   inventory: InventorySnapshot;
   metrics: ServiceMetrics;
+  /** Customer and product cards (clienteling-routes.ts). */
+  clienteling: ClientelingService;
   admin?: ModelAdmin;
   /** true once shutdown began (readyz then answers 503). */
   draining: () => boolean;
@@ -194,6 +198,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
         return { customerId, erased, versions };
       },
     }),
+    ...clientelingRoutes(ctx),
     route({
       method: 'get',
       path: '/v1/admin/models',

@@ -23,6 +23,11 @@ export type CustomerAccess =
   | { status: 'unknown_customer' }
   | { status: 'store_unavailable' };
 
+/** When a read of the store began (CustomerAccessCache.reading), for remember(). */
+export interface AccessRead {
+  at: number;
+  generation: number;
+}
 const SHARED_READ_MS = 1000;
 const STORE_SLOW: CustomerAccess = Object.freeze({ status: 'store_unavailable' });
 
@@ -94,10 +99,32 @@ export class CustomerAccessCache {
     return answer;
   }
 
+  /** Marks the start of a read of the store whose answer is to be remembered (remember()). */
+  reading(): AccessRead {
+    return { at: Date.now(), generation: this.generation };
+  }
+
+  /**
+   * Remembers an answer read from the store since `read` began (by load(), or by a caller that read the
+   * same facts in a statement of its own, e.g. the clienteling card), unless invalidate() ran meanwhile.
+   * Returns the answer to use: the one already held when it says the same (so its identity is kept).
+   */
+  remember(customerId: string, access: CustomerAccess, read: AccessRead): CustomerAccess {
+    if (read.generation !== this.generation) return access;
+    const prev = this.entries.get(customerId)?.access;
+    if (prev && sameAccess(prev, access)) access = prev;
+    if (!this.entries.has(customerId) && this.entries.size >= this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.delete(customerId);
+    this.entries.set(customerId, { at: read.at, access, refreshing: false });
+    return access;
+  }
+
   /** Reads the store and remembers the answer (failures are not remembered). */
   private async read(customerId: string): Promise<CustomerAccess> {
-    const at = Date.now();
-    const generation = this.generation;
+    const read = this.reading();
     let access: CustomerAccess;
     try {
       if (this.store.customerAccess) {
@@ -115,16 +142,7 @@ export class CustomerAccessCache {
       this.options.onStoreError?.(err);
       return { status: 'store_unavailable' };
     }
-    if (generation !== this.generation) return access;
-    const prev = this.entries.get(customerId)?.access;
-    if (prev && sameAccess(prev, access)) access = prev;
-    if (!this.entries.has(customerId) && this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.delete(customerId);
-    this.entries.set(customerId, { at, access, refreshing: false });
-    return access;
+    return this.remember(customerId, access, read);
   }
 
   /**

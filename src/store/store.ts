@@ -68,6 +68,56 @@ export interface CustomerProfile {
   consent: ConsentRecord[];
 }
 
+/** Orders and net spend in one channel (CustomerCardData). */
+export interface ChannelActivity {
+  orders: number;
+  spend: number;
+}
+
+/** One bought line of a customer's history, with the product's title (CustomerCardData.recentPurchases). */
+export interface PurchaseLine {
+  /** Epoch ms. */
+  time: number;
+  channel: Channel;
+  storeId: string | null;
+  sku: string;
+  title: string | null;
+  quantity: number;
+  unitPrice: number;
+}
+
+/**
+ * What the clienteling card (GET /v1/customers/{id}/profile) needs from the history store, read in
+ * one statement (Store.customerCard). Orders are those with at least one bought line (an order of
+ * returns only does not count); spend is net of returns.
+ */
+export interface CustomerCardData {
+  /** The surviving id (merges followed). */
+  customerId: string;
+  identifiers: Identifier[];
+  segment: Segment | null;
+  /** Epoch ms of the first and last order with a bought line, null without any. */
+  firstOrderAt: number | null;
+  lastOrderAt: number | null;
+  orders: number;
+  spend: number;
+  channels: Record<Channel, ChannelActivity>;
+  /** The store of most of their store orders (latest order breaks ties), null without store orders. */
+  favouriteStore: { storeId: string; name: string | null; orders: number } | null;
+  /** Categories by orders that contained them, then spend (at most `categories`). */
+  favouriteCategories: { category: string; orders: number; spend: number }[];
+  /** The last `recent` bought lines across channels, newest first. */
+  recentPurchases: PurchaseLine[];
+  /** The choice in force per purpose (purposes never recorded are absent). */
+  consent: ConsentRecord[];
+}
+
+/** A product with its stock per store (Store.productDetail). */
+export interface ProductDetail extends Product {
+  /** Every store with a stock record for the sku, by store id (quantity 0 included). */
+  stock: { storeId: string; name: string | null; quantity: number }[];
+}
+
 /** One consent event as files carry it: the person by identifiers (see Store.importConsent). */
 export interface ConsentEvent {
   identifiers: Identifier[];
@@ -152,11 +202,29 @@ export interface Store {
    */
   customerAccess(customerId: string): Promise<CustomerAccess | null>;
   customerProfile(customerId: string): Promise<CustomerProfile | null>;
+  /**
+   * Everything the clienteling card reads from the store, in one statement: identifiers, segment,
+   * orders and spend per channel, favourite store and categories, the last `recent` (default 10)
+   * bought lines with titles, consent in force. Merged-away ids resolve; null if unknown or erased.
+   */
+  customerCard(customerId: string, options?: { recent?: number; categories?: number }): Promise<CustomerCardData | null>;
+  /** Titles of these skus (skus without a product row are absent). */
+  productTitles(skus: readonly string[]): Promise<Map<string, string | null>>;
+  /**
+   * Products whose sku starts with `query` or whose title contains it (case-insensitive), an exact
+   * sku first, then by sku; at most `limit`.
+   */
+  searchProducts(query: string, limit: number): Promise<Product[]>;
+  /** One product with its stock per store, or null when the sku is not in the catalogue. */
+  productDetail(sku: string): Promise<ProductDetail | null>;
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
   /** Skus the customer holds net of returns, most recently bought first. */
   customerSkus(customerId: string): Promise<string[]>;
-  /** The order recorded under this source and order id (purchase events: source 'event'), or null. */
-  recordedOrder(source: string, orderId: string): Promise<RecordedOrder | null>;
+  /**
+   * The order recorded under this order id of `source` (default 'event': a purchase event's orderId;
+   * orders are keyed by source and order id), or null.
+   */
+  recordedOrder(orderId: string, source?: string): Promise<RecordedOrder | null>;
   /** The surviving id of a customer id first, then every id merged into it; [] if unknown or erased. */
   customerIds(customerId: string): Promise<string[]>;
   /** The customer's identifiers (merges followed), by kind then value; [] if unknown or erased. */
