@@ -1,12 +1,16 @@
 /**
- * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--write-only] [--lines-ahead N] [--json]
+ * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--write-only] [--command] [--json]
  * Imports the whole file through the real pipeline (importFile → Store.importPlan) into a
  * fresh PostgreSQL database and, in the same run, times a plain COPY of the same decompressed
  * CSV into a staging table with the file's columns; prints rows, seconds, rows/s and the ratio.
  * --write-only plans every batch into memory first (untimed), then times only the writes, with
  * the time spent in each kind of statement (client-side wall, so server work plus round trip).
+ * --command: also times the whole commands, start-up included, each into a fresh database:
+ * `npm run import -- FILE` against `gunzip -c FILE | psql -c "COPY … FROM STDIN"` (a raw COPY).
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
@@ -32,8 +36,8 @@ const spec = defineCli({
     pglite: { type: 'boolean', description: 'also run both on the embedded PGlite (in memory)' },
     worker: { type: 'string', default: 'auto', placeholder: 'auto|on|off', description: 'read and plan in a worker thread (auto: files of 4 MiB and more)' },
     reimport: { type: 'boolean', description: 'also time importing the same file a second time (idempotence: 0 new lines)' },
-    'lines-ahead': { type: 'int', default: 2, description: "batches whose lines may still be written while the next batches' orders are (0: no overlap)" },
     'write-only': { type: 'boolean', description: 'read and plan the whole file first (untimed), then time only the store writes, per kind of statement' },
+    command: { type: 'boolean', description: 'also time the whole `npm run import` command against a raw COPY by psql (start-up included)' },
     keep: { type: 'boolean', description: 'keep the scratch database (its name is printed)' },
     json: { type: 'boolean', description: 'print one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
@@ -97,7 +101,7 @@ async function timeCopy(db: SqlClient, table: string, columns: string, csv: Buff
   return { seconds: m.seconds, rows: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu };
 }
 
-async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string, worker: boolean | 'auto', linesAhead: number, writeOnly = false) {
+async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string, worker: boolean | 'auto', writeOnly = false) {
   // write-only: the same importFile over a store whose statements are timed, fed batches planned beforehand
   const times = writeOnly ? statementTimes() : null;
   const target = times ? new SqlStore(times.wrap(store.db)) : store;
@@ -114,7 +118,6 @@ async function timeImport(store: SqlStore, path: string, batchSize: number, quie
   const m = await measured(store.db, () => importFile(target, path, {
     batchSize,
     worker,
-    linesAhead,
     readBatches: planned ? async function* () { yield* planned.splice(0); } : undefined,
     onProgress: (p) => bar.update(p.bytesRead, { total: p.totalBytes, info: `${p.rows.toLocaleString('en-US')} rows` }),
   }));
@@ -132,17 +135,17 @@ async function benchBackend(
   path: string,
   csv: Buffer,
   cols: string[],
-  flags: { 'batch-size': number; quiet: boolean; reimport: boolean; worker: boolean | 'auto'; 'write-only': boolean; 'lines-ahead': number },
+  flags: { 'batch-size': number; quiet: boolean; reimport: boolean; worker: boolean | 'auto'; 'write-only': boolean },
 ) {
   const typed = stagingTyped(cols);
   const text = cols.map((c) => `"${c}" text`).join(', ');
   const copyTyped1 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText1 = await timeCopy(store.db, 'bench_staging_text', text, csv);
-  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`, flags.worker, flags['lines-ahead'], flags['write-only']);
+  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`, flags.worker, flags['write-only']);
   const copyTyped2 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText2 = await timeCopy(store.db, 'bench_staging_text', text, csv);
   await store.db.exec('DROP TABLE bench_staging_typed; DROP TABLE bench_staging_text');
-  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`, flags.worker, flags['lines-ahead'], flags['write-only']) : null;
+  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`, flags.worker, flags['write-only']) : null;
   const best = (a: Timed, b: Timed) => (a.seconds <= b.seconds ? a : b);
   const ct = best(copyTyped1, copyTyped2);
   const cx = best(copyText1, copyText2);
@@ -175,13 +178,71 @@ async function benchBackend(
   };
 }
 
+/** A fresh scratch database on the server of baseUrl; returns its URL and a function dropping it. */
+async function scratchDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `omnirec_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(baseUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: baseUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+const sh = promisify(execFile);
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The whole commands, start-up included, each into a fresh database: a raw COPY (`gunzip -c | psql`,
+ * into a table of the file's columns, typed), then `npm run import`, then the COPY again (best kept).
+ */
+async function benchCommands(baseUrl: string, path: string, cols: string[], gzip: boolean) {
+  const copyOnce = async () => {
+    const db = await scratchDatabase(baseUrl);
+    try {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      await c.query(`CREATE TABLE raw (${stagingTyped(cols)})`);
+      await c.end();
+      const t = performance.now();
+      await sh('sh', ['-c', `${gzip ? 'gunzip -c' : 'cat'} ${quote(path)} | psql ${quote(db.url)} -q -v ON_ERROR_STOP=1 -c "COPY raw FROM STDIN WITH (FORMAT csv, HEADER true)"`]);
+      return (performance.now() - t) / 1000;
+    } finally {
+      await db.drop();
+    }
+  };
+  const importOnce = async () => {
+    const db = await scratchDatabase(baseUrl);
+    try {
+      const t = performance.now();
+      await sh('npm', ['run', '--silent', 'import', '--', path, '--quiet'], { env: { ...process.env, DATABASE_URL: db.url }, maxBuffer: 1 << 24 });
+      return (performance.now() - t) / 1000;
+    } finally {
+      await db.drop();
+    }
+  };
+  const copy1 = await copyOnce();
+  const imp = await importOnce();
+  const copy2 = await copyOnce();
+  const copy = Math.min(copy1, copy2);
+  return { importCommand: round(imp), rawCopyCommand: round(copy), ratio: round(imp / copy, 2) };
+}
+
 const round = (x: number, d = 3) => Number(x.toFixed(d));
 const n = (x: number) => x.toLocaleString('en-US');
 
 runCli(async () => {
   const { flags } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
-  if (flags['lines-ahead'] < 0) throw new UsageError('--lines-ahead must be 0 or more');
   const modes: Record<string, boolean | 'auto'> = { auto: 'auto', on: true, off: false };
   if (!(flags.worker in modes)) throw new UsageError('--worker must be auto, on or off');
   const opts = { ...flags, worker: modes[flags.worker] };
@@ -227,12 +288,13 @@ runCli(async () => {
     }
   }
 
-  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, linesAhead: flags['lines-ahead'], writeOnly: flags['write-only'], database: flags.keep ? redact(url.toString()) : null, results };
+  const commands = flags.command ? await benchCommands(baseUrl, path, cols, raw[0] === 0x1f && raw[1] === 0x8b) : null;
+  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, writeOnly: flags['write-only'], database: flags.keep ? redact(url.toString()) : null, results, commands };
   if (flags.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
-  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, reader thread ${flags.worker}, lines ahead ${flags['lines-ahead']}${flags['write-only'] ? ', WRITE ONLY (planned beforehand)' : ''}, load average ${doc.loadavg.join(' ')}`];
+  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, reader thread ${flags.worker}${flags['write-only'] ? ', WRITE ONLY (planned beforehand)' : ''}, load average ${doc.loadavg.join(' ')}`];
   const breakdown = (label: string, t: StatementTimes) =>
     `  ${label}: ` + Object.entries(t).map(([k, v]) => `${k} ${v.seconds.toFixed(3)} s/${v.calls}`).join(', ');
   const cpu = (t: { clientCpu: number; serverCpu: number | null }) => `cpu client ${t.clientCpu.toFixed(2)} s, server ${t.serverCpu === null ? 'n/a' : `${t.serverCpu.toFixed(2)} s`}`;
@@ -249,6 +311,9 @@ runCli(async () => {
     if (r.statements) out.push(`  planned beforehand in ${r.planSeconds} s`, breakdown('statements (wall s/calls)', r.statements));
     if (r.reimport) out.push(`  re-import         ${r.reimport.seconds.toFixed(2)} s  imported ${n(r.reimport.imported)}, duplicates ${n(r.reimport.duplicates)}`);
     if (r.reimport?.statements) out.push(breakdown('re-import statements', r.reimport.statements));
+  }
+  if (commands) {
+    out.push(`whole commands (start-up included): npm run import ${commands.importCommand.toFixed(2)} s, raw COPY by psql ${commands.rawCopyCommand.toFixed(2)} s, ratio ${commands.ratio}`);
   }
   if (flags.keep) out.push(`kept database ${redact(url.toString())}`);
   process.stdout.write(out.join('\n') + '\n');

@@ -14,10 +14,8 @@
  * machine load. CPU µs/req is the CPU time of the process under load (service or bare Express).
  * Prints the load generator used, then req/s and p50/p99 per endpoint and as % of bare Express.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,12 +26,9 @@ import { openVectorCache } from '../src/cache/open-vector-cache.js';
 import { publishBundle } from '../src/cache/publish.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { parseConfig } from '../src/config.js';
-import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
-import { openStore } from '../src/store/open-store.js';
-import type { Store } from '../src/store/store.js';
-import pg from 'pg';
+import type { ModelBundle } from '../src/core/bundle.js';
 import { autocannonWorker, chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
-import { mulberry32 } from '../src/core/random.js';
+import { benchStore, rng, type Served, serveProcess, syntheticBundle } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:serve --',
@@ -60,74 +55,6 @@ const HEADERS = { 'x-api-key': KEY, 'content-type': 'application/json' };
 
 const ENDPOINTS = ['similar', 'personal', 'basket', 'session'];
 const here = dirname(fileURLToPath(import.meta.url));
-
-// ---------- synthetic bundles ----------
-const rng = mulberry32;
-
-function syntheticBundle(nItems: number, nCustomers: number, k = 64, K = 50): ModelBundle {
-  const r = rng(nItems);
-  const items = Array.from({ length: nItems }, (_, i) => `SKU-${i}`);
-  const categories = Array.from({ length: nItems }, (_, i) => `cat-${i % 200}`);
-  const itemFactors = new Float32Array(nItems * k).map(() => (r() - 0.5) * 0.2);
-  const lists = (width: number): TopKLists => {
-    const indptr = new Int32Array(nItems + 1);
-    const indices = new Int32Array(nItems * width);
-    const scores = new Float32Array(nItems * width);
-    for (let i = 0; i < nItems; i++) {
-      for (let j = 0; j < width; j++) {
-        indices[i * width + j] = (i + 1 + Math.floor(r() * 2000)) % nItems;
-        scores[i * width + j] = 1 - j / width;
-      }
-      indptr[i + 1] = (i + 1) * width;
-    }
-    return { indptr, indices, scores };
-  };
-  const ranked = (n: number, offset = 0): RankedList => ({
-    items: Int32Array.from({ length: n }, (_, p) => (p * 7 + offset) % nItems),
-    scores: Float32Array.from({ length: n }, (_, p) => n - p),
-  });
-  const DAY = 86_400_000;
-  const now = Date.now();
-  const customers: CustomerRecord[] = Array.from({ length: nCustomers }, (_, c) => {
-    const m = 5 + Math.floor(r() * 25);
-    const its = new Set<number>();
-    while (its.size < m) its.add(Math.floor(r() * r() * nItems));
-    const idx = Int32Array.from(its);
-    return {
-      customerId: `syn-${c}`,
-      vector: new Float32Array(k).map(() => (r() - 0.5) * 2),
-      segment: 'repeat',
-      items: idx,
-      counts: Float32Array.from(idx, () => 1 + Math.floor(r() * 4)),
-      lastTime: Float64Array.from(idx, () => now - Math.floor(r() * 200) * DAY),
-      intervalDays: Float32Array.from(idx, () => (r() < 0.5 ? NaN : 7 + r() * 60)),
-    };
-  });
-  return {
-    manifest: {
-      version: `syn-${nItems}`,
-      createdAt: new Date().toISOString(),
-      data: { source: 'synthetic', from: null, to: null, customers: nCustomers, items: nItems, lines: 0, orders: 0 },
-      params: { k, K },
-      metrics: {},
-      timings: {},
-      files: {},
-    },
-    items,
-    itemCategories: categories,
-    als: { k, reg: 1, alpha: 1, itemFactors },
-    neighbours: lists(K),
-    fbt: lists(20),
-    popular: {
-      global: ranked(Math.min(nItems, 5000)),
-      trending: ranked(Math.min(nItems, 1000), 3),
-      byStore: { S1: ranked(Math.min(nItems, 2000), 1), S2: ranked(Math.min(nItems, 2000), 2) },
-      bySegment: { repeat: ranked(Math.min(nItems, 2000), 5) },
-    },
-    blend: { factors: 1, repeat: 0.5 },
-    customers,
-  };
-}
 
 // ---------- one bench round ----------
 interface Round {
@@ -267,96 +194,6 @@ async function benchBundle(
     await db.drop();
   }
   return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints, personalCold: cold };
-}
-
-/**
- * A fresh PostgreSQL database for the run (dropped after), or a PGlite directory with --pglite
- * (removed after); `env` points the service at it.
- */
-async function benchStore(databaseUrl: string | null, prefix: string): Promise<{ store: Store; env: Record<string, string>; drop(): Promise<void> }> {
-  if (!databaseUrl) {
-    const dir = mkdtempSync(join(tmpdir(), `${prefix}-pglite-`));
-    const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: dir });
-    return { store, env: { PGLITE_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  const name = `omnirec_bench_${process.pid}_${Date.now()}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: databaseUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(databaseUrl);
-  u.pathname = `/${name}`;
-  const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' });
-  return {
-    store,
-    env: { DATABASE_URL: u.toString() },
-    async drop() {
-      await store.close().catch(() => {});
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
-  };
-}
-
-/** A server under load in its own process: where it listens, its pid (for CPU time), and how to stop it. */
-interface Served {
-  url: string;
-  pid: number;
-  close(): Promise<void>;
-}
-
-/** A free loopback port (the OS picks one; the child binds it right after). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((res) => s.close(res));
-  return port;
-}
-
-/**
- * Runs a TypeScript entry point in its own Node process (node --import tsx, so the pid is the
- * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
- * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
- */
-async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string): Promise<Served> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: join(here, '..'),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode} before it was ready:\n${stderr}`);
-    const ok = await fetch(url + ready).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${name} not ready after 120 s:\n${stderr}`);
-    }
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  return {
-    url,
-    pid: child.pid!,
-    async close() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 runCli(async () => {

@@ -9,12 +9,15 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import {
   AppError,
+  ConflictError,
   InvalidArgumentError,
   ModelFitError,
   NotFoundError,
   NotSupportedError,
   UnavailableError,
 } from '../core/errors.js';
+import { RETRY_AFTER_S } from '../core/deadline.js';
+import { isUnavailable } from '../store/pg-client.js';
 import { writeJson } from './json-response.js';
 import type { Logger } from './logger.js';
 import { requestId } from './request-log.js';
@@ -38,6 +41,7 @@ export function validationError(where: 'params' | 'query' | 'body', err: ZodErro
 function statusOf(err: AppError): { status: number; error: string } {
   if (err instanceof InvalidArgumentError) return { status: 400, error: 'invalid_request' };
   if (err instanceof NotFoundError) return { status: 404, error: 'not_found' };
+  if (err instanceof ConflictError) return { status: 409, error: 'conflict' };
   if (err instanceof NotSupportedError) return { status: 501, error: 'not_supported' };
   if (err instanceof UnavailableError) return { status: 503, error: 'unavailable' };
   if (err instanceof ModelFitError) return { status: 500, error: 'internal' };
@@ -60,12 +64,17 @@ export function failRequest(err: unknown, req: IncomingMessage, res: ServerRespo
     return;
   }
   if (err instanceof ZodError) err = validationError('body', err);
+  // a dependency's own error saying it is down or too slow (refused, reset, timed out): 503, retry
+  if (!(err instanceof AppError) && (err as { status?: unknown })?.status === undefined && isUnavailable(err)) {
+    err = new UnavailableError(`a dependency is unavailable: ${(err as Error).message}`, { retryAfterS: RETRY_AFTER_S });
+  }
   if (err instanceof AppError) {
     const { status, error } = statusOf(err);
     if (status >= 500) logger.error('request failed', { reqId, err });
     if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.context.retryAfterS ?? 5));
-    const fields = (err.context as { fields?: FieldIssue[] }).fields;
-    writeJson(req, res, status, { error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), reqId });
+    const { fields, conflict } = err.context as { fields?: FieldIssue[]; conflict?: unknown };
+    const named = err instanceof ConflictError ? { conflict } : {};
+    writeJson(req, res, status, { error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), ...named, reqId });
     return;
   }
   const e = err as { type?: string; status?: number; statusCode?: number; message?: string };

@@ -1,0 +1,178 @@
+/**
+ * What the serving benchmarks share (bench:serve, bench:faults, bench:soak): synthetic bundles, a
+ * fresh history store per run, and a server in its own process.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
+import { mulberry32 } from '../src/core/random.js';
+import { openStore } from '../src/store/open-store.js';
+import type { Store } from '../src/store/store.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+// ---------- synthetic bundles ----------
+export const rng = mulberry32;
+
+/** A synthetic bundle of nItems items and nCustomers customers (ids syn-0…), deterministic. */
+export function syntheticBundle(nItems: number, nCustomers: number, k = 64, K = 50): ModelBundle {
+  const r = rng(nItems);
+  const items = Array.from({ length: nItems }, (_, i) => `SKU-${i}`);
+  const categories = Array.from({ length: nItems }, (_, i) => `cat-${i % 200}`);
+  const itemFactors = new Float32Array(nItems * k).map(() => (r() - 0.5) * 0.2);
+  const lists = (width: number): TopKLists => {
+    const indptr = new Int32Array(nItems + 1);
+    const indices = new Int32Array(nItems * width);
+    const scores = new Float32Array(nItems * width);
+    for (let i = 0; i < nItems; i++) {
+      for (let j = 0; j < width; j++) {
+        indices[i * width + j] = (i + 1 + Math.floor(r() * 2000)) % nItems;
+        scores[i * width + j] = 1 - j / width;
+      }
+      indptr[i + 1] = (i + 1) * width;
+    }
+    return { indptr, indices, scores };
+  };
+  const ranked = (n: number, offset = 0): RankedList => ({
+    items: Int32Array.from({ length: n }, (_, p) => (p * 7 + offset) % nItems),
+    scores: Float32Array.from({ length: n }, (_, p) => n - p),
+  });
+  const DAY = 86_400_000;
+  const now = Date.now();
+  const customers: CustomerRecord[] = Array.from({ length: nCustomers }, (_, c) => {
+    const m = 5 + Math.floor(r() * 25);
+    const its = new Set<number>();
+    while (its.size < m) its.add(Math.floor(r() * r() * nItems));
+    const idx = Int32Array.from(its);
+    return {
+      customerId: `syn-${c}`,
+      vector: new Float32Array(k).map(() => (r() - 0.5) * 2),
+      segment: 'repeat',
+      items: idx,
+      counts: Float32Array.from(idx, () => 1 + Math.floor(r() * 4)),
+      lastTime: Float64Array.from(idx, () => now - Math.floor(r() * 200) * DAY),
+      intervalDays: Float32Array.from(idx, () => (r() < 0.5 ? NaN : 7 + r() * 60)),
+    };
+  });
+  return {
+    manifest: {
+      version: `syn-${nItems}`,
+      createdAt: new Date().toISOString(),
+      data: { source: 'synthetic', from: null, to: null, customers: nCustomers, items: nItems, lines: 0, orders: 0 },
+      params: { k, K },
+      metrics: {},
+      timings: {},
+      files: {},
+    },
+    items,
+    itemCategories: categories,
+    als: { k, reg: 1, alpha: 1, itemFactors },
+    neighbours: lists(K),
+    fbt: lists(20),
+    popular: {
+      global: ranked(Math.min(nItems, 5000)),
+      trending: ranked(Math.min(nItems, 1000), 3),
+      byStore: { S1: ranked(Math.min(nItems, 2000), 1), S2: ranked(Math.min(nItems, 2000), 2) },
+      bySegment: { repeat: ranked(Math.min(nItems, 2000), 5) },
+    },
+    blend: { factors: 1, repeat: 0.5 },
+    customers,
+  };
+}
+
+/**
+ * A fresh PostgreSQL database for the run (dropped after), or a PGlite directory with --pglite
+ * (removed after); `env` points the service at it.
+ */
+export async function benchStore(databaseUrl: string | null, prefix: string): Promise<{ store: Store; env: Record<string, string>; drop(): Promise<void> }> {
+  if (!databaseUrl) {
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-pglite-`));
+    const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: dir });
+    return { store, env: { PGLITE_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `omnirec_bench_${process.pid}_${Date.now()}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: databaseUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(databaseUrl);
+  u.pathname = `/${name}`;
+  const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' });
+  return {
+    store,
+    env: { DATABASE_URL: u.toString() },
+    async drop() {
+      await store.close().catch(() => {});
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** A server under load in its own process: where it listens, its pid (for CPU time), and how to stop it. */
+export interface Served {
+  url: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** A free loopback port (the OS picks one; the child binds it right after). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((res) => s.close(res));
+  return port;
+}
+
+/**
+ * Runs a TypeScript entry point in its own Node process (node --import tsx, so the pid is the
+ * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
+ * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
+ */
+export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = []): Promise<Served> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+    cwd: join(here, '..'),
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode} before it was ready:\n${stderr}`);
+    const ok = await fetch(url + ready).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} not ready after 120 s:\n${stderr}`);
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    async close() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
