@@ -198,7 +198,7 @@ describe('decide: ranking', () => {
     expect(r.offers[0].reason.type).toBe('win_back');
     expect(r.offers[0].reason.details).toContainEqual({ type: 'win_back', daysSinceLastPurchase: 94 });
     expect(r.offers[0].reason.details).toContainEqual({ type: 'affinity', affinity: 0.9, category: 'Candles', sku: '85123A' });
-    expect(r.offers[0].reason.parts.affinityLift).toBeCloseTo(1.4, 12);
+    expect(r.offers[0].reason.parts.affinityLift).toBeCloseTo(1 + 1.5 * (0.9 - 0.5), 12);
     const vip = decide([offer('v', { eligibility: { segments: ['vip'] } })], subject({ segment: 'vip' }), context(), stats());
     expect(vip.offers[0].reason.type).toBe('vip');
     const second = decide([offer('n', { eligibility: { newCustomersOnly: true } })], subject({ segment: 'new', orders: 1 }), context(), stats());
