@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decide, makeDecide, uniformProbability, targetConflicts } from '../src/core/offers/decide.js';
+import { decide, makeDecide, topOfferDistribution, uniformProbability, targetConflicts } from '../src/core/offers/decide.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { context, DAY, offer, stats, subject, T0 } from './helpers/offers.js';
 
@@ -268,5 +268,20 @@ describe('decide: holdout and probabilities', () => {
       expect(Math.abs(mean - shown.get(id)! / n)).toBeLessThan(0.04);
     }
     expect(Math.abs(total - 1)).toBeLessThan(0.05);
+  });
+
+  it('topOfferDistribution (the evaluator\'s view of the policy) sums to 1 and matches how often decide puts each offer first', () => {
+    const offers = [offer('a', { value: 10 }), offer('b', { value: 12 }), offer('c', { value: 8 }), offer('x', { channels: ['store'] })];
+    const s = stats({ 'a|repeat|web': [8, 100], 'b|repeat|web': [5, 100], 'c|repeat|web': [3, 20] }, { a: [8, 100], b: [5, 100], c: [3, 20] });
+    const dist = topOfferDistribution(offers, subject(), context({ holdoutShare: 0.2 }), s, {}, 4000);
+    expect([...dist.keys()].sort()).toEqual(['a', 'b', 'c']);
+    expect([...dist.values()].reduce((x, y) => x + y, 0)).toBeCloseTo(1, 9);
+    const n = 3000;
+    const freq = new Map<string, number>();
+    for (let seed = 1; seed <= n; seed++) {
+      const id = decide(offers, subject(), context({ holdoutShare: 0.2 }, seed), s).offers[0].offerId;
+      freq.set(id, (freq.get(id) ?? 0) + 1 / n);
+    }
+    for (const [id, p] of dist) expect(Math.abs(p - (freq.get(id) ?? 0)), id).toBeLessThan(0.035);
   });
 });
