@@ -293,14 +293,16 @@ describe('hostile input and contradicting re-posts (pglite)', () => {
     expect(await store.findCustomer({ kind: 'email', value: 'someone-new@example.com' })).toBeNull();
   });
 
-  it('an event cannot claim an imported invoice id (a guest order)', async () => {
+  it('an event cannot claim an imported invoice id (a guest order): events are their own source, so it records an order of its own', async () => {
     const invoice = `INV-${process.pid}-${Date.now()}`;
     await store.importLines([
       { orderId: invoice, channel: 'store', storeId: 'S1', time: NOW - 86_400_000, identifiers: [], sku: 'MUG-2', title: null, category: null, quantity: 1, unitPrice: 4, cancels: null, lineNo: 1 },
     ]);
-    const claim = await post({ orderId: invoice, channel: 'store', customerId: ids.tea, lines: [{ sku: 'MUG-2', quantity: 1, unitPrice: 4 }] }).expect(409);
-    expect(claim.body).toMatchObject({ conflict: 'customer', message: expect.stringContaining('without a customer') });
-    expect((await store.recordedOrder(invoice))?.customerId).toBeNull();
+    const event = await post({ orderId: invoice, channel: 'store', customerId: ids.tea, lines: [{ sku: 'MUG-2', quantity: 1, unitPrice: 4 }] }).expect(200);
+    expect(event.body).toMatchObject({ customerId: ids.tea, imported: 1 });
+    // the imported invoice is untouched: still a guest order of source 'store'
+    expect((await store.recordedOrder(invoice, 'store'))?.customerId).toBeNull();
+    expect((await store.recordedOrder(invoice))?.customerId).toBe(ids.tea);
   });
 
   it('body errors are counted on their route, not as "unmatched" (both dispatchers)', async () => {

@@ -185,14 +185,16 @@ describe('plannedBatches (reader chunks → store batches)', () => {
     expect(out[0].rejects.map((r) => r.row)).toEqual([10, 20, 30]);
   });
 
-  it('cuts order lines into plans of exactly batchSize lines; an order split across them keeps its id', async () => {
+  it('cuts order lines into plans of batchSize lines ending with an order; an order of more than twice that is split, keeping its id', async () => {
     const chunk = (lines: OrderLine[]) => ({ ...base, kind: 'orders' as const, rowsRead: lines.length, rejects: [], skipped: { non_product: 1 }, lines });
     const out = [];
-    for await (const b of plannedBatches(source([chunk([line('A', 1, [], 'S'), line('A', 2, [], 'T')]), chunk([line('B', 1, [], 'S'), line('B', 2, [], 'T')])]), reserve, 3)) out.push(b);
+    const b5 = [1, 2, 3, 4, 5].map((i) => line('B', i, [], `S${i}`));
+    for await (const b of plannedBatches(source([chunk([line('A', 1, [], 'S'), line('A', 2, [], 'T')]), chunk(b5)]), reserve, 2)) out.push(b);
     const plans = out.map((b) => (b.kind === 'orders' ? b.plan : null)!);
-    expect(plans.map((p) => p.lineCount)).toEqual([3, 1]);
-    expect(plans[1].orderIds[0]).toBe(plans[0].orderIds[1]); // B continues under its id
-    expect(out.map((b) => b.skipped)).toEqual([{ non_product: 2 }, {}]);
+    expect(plans.map((p) => p.lineCount)).toEqual([2, 4, 1]);
+    expect(plans.map((p) => p.orders.map((o) => o.sourceId))).toEqual([['A'], ['B'], ['B']]);
+    expect(plans[2].orderIds[0]).toBe(plans[1].orderIds[0]); // B continues under its id
+    expect(out.map((b) => b.skipped)).toEqual([{ non_product: 2 }, {}, {}]);
   });
 
   it('asks for the next block of ids while half a block is left, and uses the blocks in order', async () => {

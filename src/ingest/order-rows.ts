@@ -30,14 +30,16 @@ export interface OrderParseOptions {
  */
 export class LineCounter {
   private readonly seen = new Map<string, number>();
-  private lastKey = '';
+  private lastSource = '';
+  private lastId = '';
   private lastN = 0;
-  /** `key`: the order's key (import-plan.ts orderKey). */
-  next(key: string): number {
-    if (key === this.lastKey) return ++this.lastN;
-    if (this.lastKey !== '') this.seen.set(this.lastKey, this.lastN);
-    const n = (this.seen.get(key) ?? 0) + 1;
-    this.lastKey = key;
+  /** The next line number of the order `orderId` of `source`. */
+  next(source: string, orderId: string): number {
+    if (orderId === this.lastId && source === this.lastSource) return ++this.lastN;
+    if (this.lastId !== '') this.seen.set(orderKey(this.lastSource, this.lastId), this.lastN);
+    const n = (this.seen.get(orderKey(source, orderId)) ?? 0) + 1;
+    this.lastSource = source;
+    this.lastId = orderId;
     this.lastN = n;
     return n;
   }
@@ -100,7 +102,7 @@ export class UciRows {
     if (f.length !== this.width) return 'malformed_row';
     const orderId = detachString(f[this.cInv].trim());
     if (orderId === '') return 'missing_order_id';
-    const lineNo = this.counter.next(orderKey(this.source, orderId));
+    const lineNo = this.counter.next(this.source, orderId);
     const sku = detachString(f[this.cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
     if (isNonProduct(sku)) return 'non_product';
@@ -175,7 +177,7 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     if (rawLine !== '') {
       lineNo = parseLineNo(rawLine);
       if (typeof lineNo === 'string') return lineNo;
-    } else lineNo = counter.next(orderKey(source, orderId));
+    } else lineNo = counter.next(source, orderId);
     const sku = detachString(f[cSku].trim());
     if (sku === '') return 'missing_sku';
     if (!CHANNEL_SET.has(rawChannel)) return 'bad_channel';

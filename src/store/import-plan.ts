@@ -170,6 +170,12 @@ export class PlanBuilder {
     return this.lines;
   }
 
+  /** Whether `l` is a line of the order of the last line added. */
+  continues(l: OrderLine): boolean {
+    const o = this.o;
+    return o !== undefined && o.sourceId === l.orderId && o.source === (l.source ?? l.channel);
+  }
+
   add(l: OrderLine): void {
     const o = this.order(l.source ?? l.channel, l.orderId, l.channel, l.storeId, l.time);
     this.identify(o, l.identifiers);

@@ -6,7 +6,7 @@ import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities, type IdentityAssignment } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
-import { insertLines } from './insert-lines.js';
+import { insertLines, isDuplicateKey } from './insert-lines.js';
 import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
 import type {
   ConsentEvent,
@@ -91,12 +91,15 @@ export class SqlStore implements Store {
     // one transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
     // identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
     // flush (a batch lost to a crash is re-imported idempotently): finishImport's commit waits for all
-    const done = await this.db.transaction(async (tx) => {
-      const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-      const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
-      const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
-      return { written, merges: identity.merges, lines: await insertLines(tx, plan, written.existingOrders) };
-    }, { lock: IDENTITY_LOCK, asyncCommit: true });
+    const write = (careful: boolean) =>
+      this.db.transaction(async (tx) => {
+        const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
+        const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
+        const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
+        return { written, merges: identity.merges, lines: await insertLines(tx, plan, written.existingOrders, careful) };
+      }, { lock: IDENTITY_LOCK, asyncCommit: true });
+    // a COPY meeting lines another importer wrote meanwhile undoes the batch: written again, carefully
+    const done = await write(false).catch((e) => (isDuplicateKey(e) ? write(true) : Promise.reject(e)));
     this.known.remember(done.written.products);
     return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };
   }
@@ -461,12 +464,12 @@ export class SqlStore implements Store {
     return r.rows;
   }
 
-  async recordedOrder(orderId: string): Promise<RecordedOrder | null> {
+  async recordedOrder(orderId: string, source = 'event'): Promise<RecordedOrder | null> {
     const r = await this.db.query<{ customerId: string | null; sku: string | null; quantity: number | null; unitPrice: number | null }>(
       `SELECT o.customer_id::text AS "customerId", l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
          FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
-        WHERE o.source_id = $1 ORDER BY l.line_no`,
-      [orderId],
+        WHERE o.source = $2 AND o.source_id = $1 ORDER BY l.line_no`,
+      [orderId, source],
     );
     if (r.rows.length === 0) return null;
     const lines = r.rows.filter((x) => x.sku !== null).map((x) => ({ sku: x.sku!, quantity: x.quantity!, unitPrice: x.unitPrice! }));

@@ -220,8 +220,11 @@ export interface Store {
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
   /** Skus the customer holds net of returns, most recently bought first. */
   customerSkus(customerId: string): Promise<string[]>;
-  /** The order recorded under this source order id (a purchase event's orderId), or null. */
-  recordedOrder(orderId: string): Promise<RecordedOrder | null>;
+  /**
+   * The order recorded under this order id of `source` (default 'event': a purchase event's orderId;
+   * orders are keyed by source and order id), or null.
+   */
+  recordedOrder(orderId: string, source?: string): Promise<RecordedOrder | null>;
   /** The surviving id of a customer id first, then every id merged into it; [] if unknown or erased. */
   customerIds(customerId: string): Promise<string[]>;
   /** The customer's identifiers (merges followed), by kind then value; [] if unknown or erased. */
