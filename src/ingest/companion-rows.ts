@@ -6,7 +6,7 @@ import { normaliseIdentifier } from '../core/identity.js';
 import { CONSENT_PURPOSES, IDENTIFIER_KINDS, type ConsentPurpose, type Identifier } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
 import { parseTime } from './parse-time.js';
-import type { RejectReason } from './reject-reasons.js';
+import { idTooLong, type RejectReason } from './reject-reasons.js';
 import { parseStock } from './strict-numbers.js';
 
 /** One store's stock of one sku (0 = out of stock). */
@@ -39,6 +39,7 @@ export function inventoryRowParser(fmt: DetectedFormat): (f: string[]) => Invent
     if (storeId === '') return 'missing_store';
     const sku = f[cSku].trim();
     if (sku === '') return 'missing_sku';
+    if (idTooLong(storeId) || idTooLong(sku)) return 'too_long';
     const quantity = parseStock(f[cQty]);
     if (typeof quantity === 'string') return quantity;
     return { storeId, sku, quantity };
@@ -67,6 +68,7 @@ export function consentRowParser(
       if (f[i].trim() === '') continue;
       const id = normaliseIdentifier(kind, f[i], norm);
       if (id === null) return 'bad_identifier';
+      if (idTooLong(id.value)) return 'too_long';
       identifiers.push(id);
     }
     if (identifiers.length === 0) return 'bad_identifier';
@@ -80,6 +82,7 @@ export function consentRowParser(
       if (Number.isNaN(time)) return 'bad_date';
     }
     const source = cSource >= 0 ? f[cSource].trim() : '';
+    if (idTooLong(source)) return 'too_long';
     return { identifiers, purpose: purpose as ConsentPurpose, granted: TRUE.has(g), time, source: source || 'import' };
   };
 }

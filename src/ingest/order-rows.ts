@@ -10,7 +10,7 @@ import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLi
 import type { DetectedFormat } from './detect-format.js';
 import { isNonProduct } from './non-product.js';
 import { parseTime } from './parse-time.js';
-import type { RejectReason, SkipReason } from './reject-reasons.js';
+import { idTooLong, type RejectReason, type SkipReason } from './reject-reasons.js';
 import { parseLineNo, parsePrice, parseQuantity } from './strict-numbers.js';
 
 export type RowResult = OrderLine | RejectReason | SkipReason;
@@ -102,9 +102,11 @@ export class UciRows {
     if (f.length !== this.width) return 'malformed_row';
     const orderId = detachString(f[this.cInv].trim());
     if (orderId === '') return 'missing_order_id';
+    if (idTooLong(orderId)) return 'too_long';
     const lineNo = this.counter.next(this.source, orderId);
     const sku = detachString(f[this.cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
+    if (idTooLong(sku)) return 'too_long';
     if (isNonProduct(sku)) return 'non_product';
     let quantity = parseQuantity(f[this.cQty]);
     if (typeof quantity === 'string') return quantity;
@@ -112,7 +114,9 @@ export class UciRows {
     if (typeof unitPrice === 'string') return unitPrice;
     const time = parseTime(f[this.cDate]);
     if (Number.isNaN(time)) return 'bad_date';
-    const identifiers = this.identifiers(f[this.cCust].trim());
+    const rawCust = f[this.cCust].trim();
+    if (idTooLong(rawCust)) return 'too_long';
+    const identifiers = this.identifiers(rawCust);
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
@@ -160,7 +164,7 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   const norm = { defaultCountryCode: options.defaultCountryCode ?? '44' };
   const counter = new LineCounter();
   let lastRawIds = '\u0000';
-  let lastIds: Identifier[] | null = null;
+  let lastIds: Identifier[] | null | 'too_long' = null;
   const opt = (f: string[], i: number): string | null => {
     if (i < 0) return null;
     const v = f[i].trim();
@@ -178,8 +182,10 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
       lineNo = parseLineNo(rawLine);
       if (typeof lineNo === 'string') return lineNo;
     } else lineNo = counter.next(source, orderId);
+    if (idTooLong(orderId)) return 'too_long';
     const sku = detachString(f[cSku].trim());
     if (sku === '') return 'missing_sku';
+    if (idTooLong(sku)) return 'too_long';
     if (!CHANNEL_SET.has(rawChannel)) return 'bad_channel';
     const channel = rawChannel as Channel;
     const time = parseTime(f[cTime]);
@@ -194,7 +200,7 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     // lines of one order carry the same identifiers: normalise them once
     let rawIds = '';
     for (let k = 0; k < idCols.length; k++) rawIds += f[idCols[k][1]] + '\u0001';
-    let identifiers: Identifier[] | null;
+    let identifiers: Identifier[] | null | 'too_long';
     if (rawIds === lastRawIds) identifiers = lastIds;
     else {
       identifiers = [];
@@ -206,19 +212,26 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
           identifiers = null;
           break;
         }
+        if (idTooLong(id.value)) {
+          identifiers = 'too_long';
+          break;
+        }
         identifiers.push(id);
       }
       lastRawIds = rawIds;
       lastIds = identifiers;
     }
     if (identifiers === null) return 'bad_identifier';
+    if (identifiers === 'too_long') return identifiers;
+    const storeId = opt(f, cStore);
+    if (idTooLong(storeId)) return 'too_long';
     const cancels = opt(f, cCancels);
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {
       orderId,
       source,
       channel,
-      storeId: opt(f, cStore),
+      storeId,
       time,
       identifiers,
       sku,
