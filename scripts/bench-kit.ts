@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
 import { mulberry32 } from '../src/core/random.js';
@@ -176,3 +177,18 @@ export async function serveProcess(name: string, entry: string, env: Record<stri
   };
 }
 
+
+/** Deletes every key under `prefix:` in the Redis at `url` (a bench's throwaway cache prefix). */
+export async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}

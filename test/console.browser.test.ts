@@ -70,6 +70,8 @@ describe('console in Chromium (demo data)', () => {
   const v2 = 'console-v2';
   const withConsent: { loyalty: string; store: string } = { loyalty: '', store: '' };
   let withoutConsent = '';
+  /** Every URL the page asked for: nothing but the service itself (no CDN, fonts, scripts from elsewhere). */
+  const requested: string[] = [];
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -126,6 +128,7 @@ describe('console in Chromium (demo data)', () => {
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(20_000);
+    page.on('request', (r) => requested.push(r.url()));
     if (shots) mkdirSync(shots, { recursive: true });
   }, 300_000);
 
@@ -170,8 +173,9 @@ describe('console in Chromium (demo data)', () => {
   });
 
   it('a customer without personalisation consent gets no recommendations, and the card says why', async () => {
+    // by keyboard: Enter in the field submits the lookup
     await page.getByLabel('Value').fill(withoutConsent);
-    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByLabel('Value').press('Enter');
     await visible(page.getByText('No recommendations: the customer has not given personalisation consent.'));
     expect(await page.getByRole('list', { name: 'Recommendations' }).count()).toBe(0);
   });
@@ -200,10 +204,12 @@ describe('console in Chromium (demo data)', () => {
     await visible(page.getByRole('article', { name: `Version ${v2}` }).locator('.badge', { hasText: /^Live$/ }));
   });
 
-  it('offers view and the console assets: content types and a self-only CSP', async () => {
+  it('offers view; the console asked nothing of another origin; assets with their content types and a self-only CSP', async () => {
     await page.getByRole('link', { name: 'Offers' }).click();
     await visible(page.locator('#view-offers'));
     await shot('offers');
+    expect(requested.length).toBeGreaterThan(5);
+    expect(requested.filter((u) => !u.startsWith(`${svc.url}/`) && !u.startsWith('data:'))).toEqual([]);
     for (const [path, type] of [
       ['/console', 'text/html'],
       ['/console/console.js', 'text/javascript'],

@@ -166,7 +166,7 @@ describe('decide: ranking', () => {
     const learned = stats({ 'known|repeat|web': [60, 1000] }, { known: [60, 1000] });
     let fresh = 0;
     for (let seed = 1; seed <= 400; seed++) if (decide(offers, subject(), context({}, seed), learned).offers[0].offerId === 'fresh') fresh++;
-    expect(fresh).toBeGreaterThan(80); // explored although nothing is known of it
+    expect(fresh).toBeGreaterThan(20); // explored (over 5 % of decisions) although nothing is known of it
     const bad = stats({ 'known|repeat|web': [60, 1000], 'fresh|repeat|web': [2, 1000] }, { known: [60, 1000], fresh: [2, 1000] });
     let faded = 0;
     for (let seed = 1; seed <= 400; seed++) if (decide(offers, subject(), context({}, seed), bad).offers[0].offerId === 'fresh') faded++;

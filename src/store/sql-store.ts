@@ -344,8 +344,9 @@ export class SqlStore implements Store {
          (SELECT coalesce(json_agg(json_build_object('time', ${EPOCH_MS('placed_at')}, 'channel', channel, 'storeId', store_id, 'sku', sku,
                    'title', title, 'quantity', quantity::float8, 'unitPrice', unit_price::float8)
                    ORDER BY placed_at DESC, order_id DESC, line_no), '[]'::json)
-            FROM (SELECT l.*, p.title FROM l LEFT JOIN products p ON p.sku = l.sku WHERE l.quantity > 0
-                   ORDER BY l.placed_at DESC, l.order_id DESC, l.line_no LIMIT $2) x) AS recent,
+            FROM (SELECT r.*, p.title
+                    FROM (SELECT * FROM l WHERE quantity > 0 ORDER BY placed_at DESC, order_id DESC, line_no LIMIT $2) r
+                    LEFT JOIN products p ON p.sku = r.sku) x) AS recent,
          (SELECT coalesce(json_agg(json_build_object('purpose', purpose, 'granted', granted, 'at', ${EPOCH_MS('at')}, 'source', source)
                    ORDER BY purpose), '[]'::json)
             FROM (SELECT DISTINCT ON (purpose) purpose, granted, at, source FROM consent WHERE customer_id = c.id
