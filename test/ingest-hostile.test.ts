@@ -121,6 +121,9 @@ for (const backend of storeBackends()) {
       expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 3, imported: 2, rejected: { too_long: 1 } });
       expect(s.samples[0]).toMatchObject({ row: 3, reason: 'too_long' });
       expect(s.samples[0].raw!.length).toBeLessThanOrEqual(300);
+      // inside a quoted field that runs over lines, a line past the cap ends the field: its first line and the long one are rejected
+      const inside = await imported([file('huge-inside.csv', lines(UCI_HEADER, '536999,SKU7,"opens', 'y'.repeat(200_000), uciRow(2), uciRow(3)))], { maxFieldBytes: 100_000 });
+      expect({ rows: inside.rows, imported: inside.imported, rejected: inside.rejected }).toEqual({ rows: 4, imported: 2, rejected: { unbalanced_quote: 1, too_long: 1 } });
     });
 
     it('an id longer than 200 characters (a key of an index) rejects its row instead of failing its batch', async () => {
