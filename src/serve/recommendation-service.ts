@@ -302,8 +302,9 @@ export class RecommendationService {
         else if (!record?.vector) failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : hist.length ? 'no_vector' : 'no_history';
         else b.add('factors', this.scoreFactors(model, record.vector, record, seeds, b, options));
       } else if (step === 'neighbours') {
-        if (seeds.length) {
-          b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'because_you_bought', sku: s })));
+        // item-kNN as evaluation scores it: every item of the history through the lists it scores with
+        if (hist.length) {
+          b.add('neighbours', aggregateLists(model, preparedOf(model).knnScoring, hist, b.filter, b.remaining, (s) => ({ type: 'because_you_bought', sku: s })));
         } else failure ??= 'no_history';
       } else if (step === 'segment') {
         if (options.store || record?.segment) {
