@@ -128,6 +128,12 @@ for (const backend of storeBackends()) {
       expect(s.samples.map((r) => r.row)).toEqual([3, 4, 5]);
     });
 
+    it('NDJSON: a control character written as a JSON escape rejects its row too; a line that is not an object is malformed', async () => {
+      const o = (sku: string, title: string) => JSON.stringify({ order_id: 'A1', channel: 'app', time: '2024-03-06T09:00:00Z', identifiers: { loyalty: 'L-9' }, sku, title, quantity: 1, unit_price: 3 });
+      const s = await imported([file('escapes.ndjson', lines(o('SKU1', 'fine'), o('SKU2', 'nul\u0000inside'), '[1,2]', o('SKU3', 'fine too')))]);
+      expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 4, imported: 2, rejected: { control_character: 1, malformed_row: 1 } });
+    });
+
     it('invalid UTF-8 rejects its row (a real U+FFFD does not); Latin-1 is rejected, or transcoded with encoding latin1', async () => {
       const bad = Buffer.concat([Buffer.from(lines(UCI_HEADER, uciRow(0))), Buffer.from(uciRow(1, { desc: 'bad \u0001' }).replace('\u0001', '')), Buffer.from([0xff, 0xfe, 10]), Buffer.from(lines(uciRow(2, { desc: 'real \ufffd kept' })))]);
       const s = await imported([file('invalid-utf8.csv', bad)]);
@@ -196,6 +202,8 @@ for (const backend of storeBackends()) {
         expect((await store.checkInvariants()).failures).toEqual([]);
       });
       expect(message).toMatch(/mid\.csv\.gz: the gzip data ends early \(file cut short\?\) after [\d,]+ bytes/);
+      // the same from the reader thread
+      expect(await failed([mid], { batchSize: 2_000, worker: true })).toMatch(/mid\.csv\.gz: the gzip data ends early/);
     }, 120_000);
 
     it('BOM and CRLF line ends (also inside quoted fields) are read as plain lines', async () => {
@@ -255,10 +263,11 @@ for (const backend of storeBackends()) {
 describe('line numbers within orders', () => {
   it('an order seen again after 60,000 others continues its numbering', () => {
     const c = new LineCounter();
-    expect(c.next('web\u0001X')).toBe(1);
-    for (let i = 0; i < 60_000; i++) c.next(`web\u0001${i}`);
-    expect(c.next('web\u0001X')).toBe(2);
-    expect(c.next('store\u0001X')).toBe(1);
+    expect(c.next('web', 'X')).toBe(1);
+    for (let i = 0; i < 60_000; i++) c.next('web', String(i));
+    expect(c.next('web', 'X')).toBe(2);
+    expect(c.next('store', 'X')).toBe(1);
+    expect(c.next('web', 'X')).toBe(3);
   });
 });
 
@@ -287,4 +296,15 @@ describe('npm run import on hostile files (embedded store)', () => {
     const check = await cli('scripts/check-store.ts', '--json');
     expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, failures: [] });
   }, 180_000);
+});
+
+describe('strict decimals', () => {
+  it('strictDecimal accepts exactly what its rule does (plain decimals, surrounding spaces)', async () => {
+    const { strictDecimal, DECIMAL_RULE } = await import('../src/ingest/strict-numbers.js');
+    const cases = ['12', '-3', '+2', '4.50', '.5', '5.', '-.5', ' 7 ', '0', '', ' ', '.', '-', '+.', '1e20', '0x10', '0b101', '0o17', 'Infinity', 'NaN', '1_000', '12abc', '1.2.3', '--1', '1,5', '١٢'];
+    for (const c of cases) {
+      const expected = DECIMAL_RULE.test(c.trim()) ? Number(c.trim()) : NaN;
+      expect(strictDecimal(c), JSON.stringify(c)).toBe(expected);
+    }
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { detachString } from '../core/detach-string.js';
 import { orderKey } from '../store/import-plan.js';
-import { normaliseIdentifier } from '../core/identity.js';
+import { classifyIdentifier, type IdentifierDrop } from '../core/identity.js';
 import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLine } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
 import { isNonProduct } from './non-product.js';
@@ -19,6 +19,8 @@ export type OrderRowParser = (fields: string[]) => RowResult;
 export interface OrderParseOptions {
   /** Country calling code for national phone numbers (default "44"). */
   defaultCountryCode?: string;
+  /** Called for each identifier dropped from a row that is kept (unparseable, or a placeholder). */
+  onDroppedIdentifier?: (reason: IdentifierDrop) => void;
   /** The system the file's order ids belong to (default: the row's channel). */
   source?: string;
 }
@@ -30,14 +32,16 @@ export interface OrderParseOptions {
  */
 export class LineCounter {
   private readonly seen = new Map<string, number>();
-  private lastKey = '';
+  private lastSource = '';
+  private lastId = '';
   private lastN = 0;
-  /** `key`: the order's key (import-plan.ts orderKey). */
-  next(key: string): number {
-    if (key === this.lastKey) return ++this.lastN;
-    if (this.lastKey !== '') this.seen.set(this.lastKey, this.lastN);
-    const n = (this.seen.get(key) ?? 0) + 1;
-    this.lastKey = key;
+  /** The next line number of the order `orderId` of `source`. */
+  next(source: string, orderId: string): number {
+    if (orderId === this.lastId && source === this.lastSource) return ++this.lastN;
+    if (this.lastId !== '') this.seen.set(orderKey(this.lastSource, this.lastId), this.lastN);
+    const n = (this.seen.get(orderKey(source, orderId)) ?? 0) + 1;
+    this.lastSource = source;
+    this.lastId = orderId;
     this.lastN = n;
     return n;
   }
@@ -100,7 +104,7 @@ export class UciRows {
     if (f.length !== this.width) return 'malformed_row';
     const orderId = detachString(f[this.cInv].trim());
     if (orderId === '') return 'missing_order_id';
-    const lineNo = this.counter.next(orderKey(this.source, orderId));
+    const lineNo = this.counter.next(this.source, orderId);
     const sku = detachString(f[this.cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
     if (isNonProduct(sku)) return 'non_product';
@@ -155,10 +159,12 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   const cPrice = col(fmt, 'unitprice');
   const cCancels = col(fmt, 'cancels');
   const idCols = IDENTIFIER_KINDS.map((k) => [k, col(fmt, k)] as const).filter(([, i]) => i >= 0);
-  const norm = { defaultCountryCode: options.defaultCountryCode ?? '44' };
+  const norm = { defaultCountryCode: options.defaultCountryCode };
   const counter = new LineCounter();
   let lastRawIds = '\u0000';
-  let lastIds: Identifier[] | null = null;
+  let lastIds: Identifier[] = [];
+  let lastDrops: IdentifierDrop[] = [];
+  const dropped = options.onDroppedIdentifier;
   const opt = (f: string[], i: number): string | null => {
     if (i < 0) return null;
     const v = f[i].trim();
@@ -175,7 +181,7 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     if (rawLine !== '') {
       lineNo = parseLineNo(rawLine);
       if (typeof lineNo === 'string') return lineNo;
-    } else lineNo = counter.next(orderKey(source, orderId));
+    } else lineNo = counter.next(source, orderId);
     const sku = detachString(f[cSku].trim());
     if (sku === '') return 'missing_sku';
     if (!CHANNEL_SET.has(rawChannel)) return 'bad_channel';
@@ -192,24 +198,23 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     // lines of one order carry the same identifiers: normalise them once
     let rawIds = '';
     for (let k = 0; k < idCols.length; k++) rawIds += f[idCols[k][1]] + '\u0001';
-    let identifiers: Identifier[] | null;
+    // an identifier that does not parse, or a placeholder, is dropped (counted), not the row
+    let identifiers: Identifier[];
     if (rawIds === lastRawIds) identifiers = lastIds;
     else {
       identifiers = [];
+      lastDrops = [];
       for (const [kind, i] of idCols) {
         const raw = f[i];
         if (raw.trim() === '') continue;
-        const id = normaliseIdentifier(kind, raw, norm);
-        if (id === null) {
-          identifiers = null;
-          break;
-        }
-        identifiers.push(id);
+        const c = classifyIdentifier(kind, raw, norm);
+        if ('value' in c) identifiers.push({ kind, value: c.value });
+        else lastDrops.push(c.dropped);
       }
       lastRawIds = rawIds;
       lastIds = identifiers;
     }
-    if (identifiers === null) return 'bad_identifier';
+    if (dropped) for (const d of lastDrops) dropped(d);
     const cancels = opt(f, cCancels);
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {
