@@ -1,5 +1,6 @@
 /**
- * The application: request ids and one log line per request, metrics, API-key scopes, zod
+ * The application: request ids and one log line per request, metrics, security headers and CORS,
+ * API-key scopes and rate limits (before the body is read), customer tokens, zod
  * validation of params/query/body on every route, the routes, 404 and the one error mapping.
  * Each route compiles to one function (tag, scopes, validation, handler, response) that both
  * dispatchers run: `listener`, the API's own dispatcher (dispatch.ts) in front of the Express app
@@ -18,13 +19,12 @@ import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
 import { RETRY_AFTER_S, within } from '../core/deadline.js';
-import { UnavailableError } from '../core/errors.js';
+import { InvalidArgumentError, UnavailableError } from '../core/errors.js';
 import { type ApiKey, type ApiKeys, OPEN, authenticate, hasScope } from './api-keys.js';
 import { rejectControlChars } from './control-chars.js';
 import { customerTokenCheck } from './customer-token.js';
 import { Deadline } from './request-deadline.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
-import { InvalidArgumentError } from '../core/errors.js';
 import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
 import { serveConsole } from './console-assets.js';
 import { jsonBody } from './json-body.js';
