@@ -7,6 +7,7 @@
  * Runs on PGlite always and on PostgreSQL when DATABASE_URL is set.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,21 @@ for (const backend of storeBackends()) {
       expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 3, imported: 2, rejected: { too_long: 1 } });
       expect(s.samples[0]).toMatchObject({ row: 3, reason: 'too_long' });
       expect(s.samples[0].raw!.length).toBeLessThanOrEqual(300);
+      // inside a quoted field that runs over lines, a line past the cap ends the field: its first line and the long one are rejected
+      const inside = await imported([file('huge-inside.csv', lines(UCI_HEADER, '536999,SKU7,"opens', 'y'.repeat(200_000), uciRow(2), uciRow(3)))], { maxFieldBytes: 100_000 });
+      expect({ rows: inside.rows, imported: inside.imported, rejected: inside.rejected }).toEqual({ rows: 4, imported: 2, rejected: { unbalanced_quote: 1, too_long: 1 } });
+    });
+
+    it('an id longer than 200 characters (a key of an index) rejects its row instead of failing its batch', async () => {
+      const long = randomBytes(1500).toString('hex'); // incompressible: a PostgreSQL index entry of 3,000 bytes would fail
+      const orders = file('long-ids.csv', lines(UCI_HEADER, uciRow(0), uciRow(1, { invoice: long }), `536002,${long},Thing,1,2010-12-01 08:26:00,2.55,17002,United Kingdom`, uciRow(3)));
+      const s = await imported([orders]);
+      expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 4, imported: 2, rejected: { too_long: 2 } });
+      const canon = file('long-ids-canonical.csv', lines(CANON_HEADER, `A1,1,store,${long},2024-01-09T10:00:00Z,,,SKU1,,1,2`, `A2,1,web,,2024-01-09T10:00:00Z,${long}@example.com,,SKU1,,1,2`, 'A3,1,web,,2024-01-09T10:00:00Z,,,SKU1,,1,2'));
+      const c = await imported([canon]);
+      expect({ rows: c.rows, imported: c.imported, rejected: c.rejected }).toEqual({ rows: 3, imported: 1, rejected: { too_long: 2 } });
+      const inv = file('long-ids-inventory.csv', lines('store_id,sku,quantity', `S1,${long},3`, 'S1,A,3'));
+      expect((await imported([inv])).rejected).toEqual({ too_long: 1 });
     });
 
     it('NUL and control characters reject their row', async () => {

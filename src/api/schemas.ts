@@ -54,7 +54,10 @@ export const SessionBody = z.object({
 
 export const SkuParams = z.strictObject({ sku: id('Product sku') });
 export const CustomerParams = z.strictObject({ id: id('Unified customer id (merged-away ids resolve to the survivor)') });
-export const VersionParams = z.strictObject({ version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_", "-" (1-64)') });
+/** A bundle's folder name under MODEL_DIR: starts with a letter or digit, so never "." or ".." (no path outside MODEL_DIR). */
+export const VersionParams = z.strictObject({
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_", "-" (1-64), starting with a letter or digit'),
+});
 
 export const LookupQuery = z
   .object({

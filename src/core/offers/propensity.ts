@@ -48,10 +48,10 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   targetedLift: 1.25,
   overallStrength: 10,
   segmentStrength: 20,
-  cellStrength: 20,
+  cellStrength: 40,
   channelStrength: 5,
-  propagateUncertainty: true,
-  affinitySlope: 1,
+  propagateUncertainty: false,
+  affinitySlope: 1.5,
   minPrior: 0.005,
   maxPrior: 0.5,
 };
