@@ -24,7 +24,7 @@ export interface PurchaseEvent {
 }
 
 /** Why the customer's record was not refreshed. */
-export type RefreshSkipped = 'no_model' | 'no_consent' | 'cache_unavailable';
+export type RefreshSkipped = 'no_model' | 'no_consent' | 'cache_unavailable' | 'erased';
 
 export interface PurchaseResult {
   customerId: string;
@@ -92,7 +92,13 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     lineNo: i + 1,
   }));
   const imported = await store.importLines(lines);
-  const customerId = (await store.findCustomer(identifiers[0]))!;
+  const found = await store.findCustomer(identifiers[0]);
+  if (found === null) {
+    // the buyer was erased after the order's time (or while this event ran): the order is recorded as
+    // a guest's (counted erased), and no one's record is refreshed
+    throw new NotFoundError('the buyer is erased: the order is recorded as a guest order', { field: e.customerId !== undefined ? 'customerId' : 'identifiers', erased: imported.erased ?? 0 });
+  }
+  const customerId = found;
   const changed = [...new Set([...(await store.customerIds(customerId)), ...(e.customerId ? [e.customerId] : [])])];
   const result: PurchaseResult = {
     customerId,
@@ -155,7 +161,8 @@ async function refreshRecord({ store, source }: PurchaseDeps, customerId: string
     const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
     const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null, previous);
     try {
-      await source.putCustomer(customerId, refreshed.record, model);
+      // erased meanwhile (a DELETE racing this event): the record is not written, whatever the timing
+      if (!(await source.putCustomer(customerId, refreshed.record, model))) return { ...result, refreshSkipped: 'erased' };
     } catch (err) {
       // recorded in the store all the same (the source counts the cache error); posting again retries the refresh
       if (err instanceof UnavailableError) return { ...result, refreshSkipped: 'cache_unavailable' };

@@ -5,7 +5,7 @@
  */
 import { detachString } from '../core/detach-string.js';
 import { orderKey } from '../store/import-plan.js';
-import { normaliseIdentifier } from '../core/identity.js';
+import { classifyIdentifier, type IdentifierDrop } from '../core/identity.js';
 import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLine } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
 import { isNonProduct } from './non-product.js';
@@ -19,6 +19,8 @@ export type OrderRowParser = (fields: string[]) => RowResult;
 export interface OrderParseOptions {
   /** Country calling code for national phone numbers (default "44"). */
   defaultCountryCode?: string;
+  /** Called for each identifier dropped from a row that is kept (unparseable, or a placeholder). */
+  onDroppedIdentifier?: (reason: IdentifierDrop) => void;
   /** The system the file's order ids belong to (default: the row's channel). */
   source?: string;
 }
@@ -157,10 +159,12 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   const cPrice = col(fmt, 'unitprice');
   const cCancels = col(fmt, 'cancels');
   const idCols = IDENTIFIER_KINDS.map((k) => [k, col(fmt, k)] as const).filter(([, i]) => i >= 0);
-  const norm = { defaultCountryCode: options.defaultCountryCode ?? '44' };
+  const norm = { defaultCountryCode: options.defaultCountryCode };
   const counter = new LineCounter();
   let lastRawIds = '\u0000';
-  let lastIds: Identifier[] | null = null;
+  let lastIds: Identifier[] = [];
+  let lastDrops: IdentifierDrop[] = [];
+  const dropped = options.onDroppedIdentifier;
   const opt = (f: string[], i: number): string | null => {
     if (i < 0) return null;
     const v = f[i].trim();
@@ -194,24 +198,23 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     // lines of one order carry the same identifiers: normalise them once
     let rawIds = '';
     for (let k = 0; k < idCols.length; k++) rawIds += f[idCols[k][1]] + '\u0001';
-    let identifiers: Identifier[] | null;
+    // an identifier that does not parse, or a placeholder, is dropped (counted), not the row
+    let identifiers: Identifier[];
     if (rawIds === lastRawIds) identifiers = lastIds;
     else {
       identifiers = [];
+      lastDrops = [];
       for (const [kind, i] of idCols) {
         const raw = f[i];
         if (raw.trim() === '') continue;
-        const id = normaliseIdentifier(kind, raw, norm);
-        if (id === null) {
-          identifiers = null;
-          break;
-        }
-        identifiers.push(id);
+        const c = classifyIdentifier(kind, raw, norm);
+        if ('value' in c) identifiers.push({ kind, value: c.value });
+        else lastDrops.push(c.dropped);
       }
       lastRawIds = rawIds;
       lastIds = identifiers;
     }
-    if (identifiers === null) return 'bad_identifier';
+    if (dropped) for (const d of lastDrops) dropped(d);
     const cancels = opt(f, cCancels);
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {

@@ -110,7 +110,7 @@ export class ClientelingService {
         : [null, null];
 
     const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, at: null, source: null }])) as CustomerCard['consent'];
-    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, at: c.time, source: c.source };
+    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, at: c.time ?? null, source: c.source ?? null };
     // an instance's own answer may still say no (a withdrawal it heard of first): no personal lists then either
     const noConsent = !personalisation || recs?.fallbackReason === 'no_consent';
 

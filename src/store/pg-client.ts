@@ -133,7 +133,8 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     transaction: (fn, options = {}) =>
       withConn(async (c) => {
         let begin = 'BEGIN';
-        if (options.asyncCommit) begin += '; SET LOCAL synchronous_commit = off';
+        if (options.durable) begin += '; SET LOCAL synchronous_commit = on';
+        else if (options.asyncCommit) begin += '; SET LOCAL synchronous_commit = off';
         if (options.lock !== undefined) begin += `; SELECT pg_advisory_xact_lock(${Math.trunc(options.lock)})`;
         await executor(c).exec(begin);
         try {
