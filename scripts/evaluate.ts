@@ -28,7 +28,7 @@ const spec = defineCli({
     'validation-days': {
       type: 'int',
       placeholder: 'N',
-      description: 'validation window: the last N days before the cutoff, where models, the grid and the served model are chosen [default: the test window\'s length]',
+      description: 'validation window: the last N days before the cutoff, where models, the grid and the served model are chosen [default: the test window\'s length, at most half the training period]',
     },
     models: {
       type: 'string',
@@ -58,7 +58,7 @@ runCli(async () => {
   if (flags.quiet) setTfNotices(() => {});
   const store = flags.data ? null : await openStore(config());
   const input = await stages
-    .run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), { unit: store ? 'count' : 'bytes' })
+    .run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), { unit: store ? 'count' : 'bytes' })
     .finally(() => store?.close());
   const report = await runEvaluation(input.lines, {
     cutoff: flags.cutoff,

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
 import { chooseServed, runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
@@ -68,7 +69,7 @@ runCli(async () => {
   const store = flags.data ? null : await openStore(config());
   try {
     const input = await stages.run('load + dataset', (progress) =>
-      store ? datasetFromStore(store, cfg.weighting, progress) : datasetFromFile(flags.data!, cfg.weighting, progress),
+      store ? datasetFromStore(store, cfg.weighting, progress) : datasetFromFile(flags.data!, cfg.weighting, progress, { maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }),
       { unit: store ? 'count' : 'bytes' },
     );
     const data = input.dataset;
@@ -76,9 +77,18 @@ runCli(async () => {
     // the lines again, for the validation window (and the evaluation): read once, used by both
     const needLines = flags.evaluate || flags['validation-days'] > 0;
     let history = needLines
-      ? await stages.run('load (validation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), { unit: store ? 'count' : 'bytes' })
+      ? await stages.run('load (validation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), { unit: store ? 'count' : 'bytes' })
       : null;
-    const chosen = flags['validation-days'] > 0 ? await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days'])) : null;
+    let chosen: Awaited<ReturnType<typeof chooseServed>> | null = null;
+    if (flags['validation-days'] > 0) {
+      try {
+        chosen = await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days']));
+      } catch (e) {
+        // too little history for a validation window (e.g. everything in the last days): serve the default, say so
+        if (!(e instanceof InvalidArgumentError)) throw e;
+        process.stderr.write(`served model: no validation window (${e.message}); serving the default (ALS + 7-day trend)\n`);
+      }
+    }
     if (chosen && !flags.quiet) {
       const v = chosen.selection.validation;
       process.stderr.write(`served (chosen on ${flags['validation-days']} validation days): discovery ${v.discovery.name} (NDCG@10 ${v.discovery['ndcg@10']}), all ${v.all.name} (NDCG@10 ${v.all['ndcg@10']})\n`);
@@ -97,7 +107,7 @@ runCli(async () => {
     let report = null;
     if (flags.evaluate) {
       const evalStages = new Stages({ quiet: flags.quiet });
-      history ??= await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), {
+      history ??= await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), {
         unit: store ? 'count' : 'bytes',
       });
       report = await runEvaluation(history.lines, {

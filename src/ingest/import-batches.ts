@@ -83,7 +83,7 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
       // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that)
       if (builder.lineCount >= batchSize && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
         yield take();
-        base = { ...counts, rowsRead: 0, rejects: [], skipped: {} };
+        base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
       }
       builder.add(l);
     }
@@ -96,7 +96,8 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
 function mergeCounts(a: BatchBase, b: BatchBase): BatchBase {
   const { format, syntax, bytesRead, totalBytes } = b;
   const skipped = addCounts({ ...a.skipped }, b.skipped);
-  return { format, syntax, bytesRead, totalBytes, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped };
+  const dropped = a.droppedIdentifiers || b.droppedIdentifiers ? { droppedIdentifiers: addCounts({ ...a.droppedIdentifiers }, b.droppedIdentifiers ?? {}) } : {};
+  return { format, syntax, bytesRead, totalBytes, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped, ...dropped };
 }
 
 /** Two consecutive inventory (or consent) batches of one file as one. */

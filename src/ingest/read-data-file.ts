@@ -177,7 +177,7 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
     yield* lineBatches(restChunks, firstLine + lines.length, encoding);
   }
   const source = syntax === 'csv' ? csvRecordBatches(rest(), fmt.header.length, options) : ndjsonRecordBatches(rest(), fmt.header);
-  const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source };
+  const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source, onDroppedIdentifier: counts.dropIdentifier };
   const parse: (f: string[]) => object | string =
     fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt, opts) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
 
