@@ -4,6 +4,7 @@
  * key (429 + Retry-After, shared through Redis when there is one, in memory otherwise and while
  * Redis is away); helmet's headers, CORS and no-store on personal answers; on both dispatchers.
  */
+import { startRedisServer } from './helpers/redis-server.js';
 import { gzipSync } from 'node:zlib';
 import { SignJWT } from 'jose';
 import request from 'supertest';
@@ -325,8 +326,10 @@ describe(`security (${backend.name})`, () => {
         redis.disconnect();
       }
     });
-    it.runIf(process.env.REDIS_URL)('with Redis the count is shared by every instance', async () => {
-      const clients = [limiterRedis(process.env.REDIS_URL!), limiterRedis(process.env.REDIS_URL!)];
+    it('with Redis the count is shared by every instance (REDIS_URL, else a throwaway redis-server)', async () => {
+      const own = process.env.REDIS_URL ? null : await startRedisServer();
+      const url = process.env.REDIS_URL ?? own!.url;
+      const clients = [limiterRedis(url), limiterRedis(url)];
       try {
         await Promise.all(clients.map((c) => new Promise((r) => (c.status === 'ready' ? r(null) : c.once('ready', r)))));
         const prefix = `omnirec_t_rl_${Date.now()}`;
@@ -338,6 +341,7 @@ describe(`security (${backend.name})`, () => {
         expect(codes).toEqual([200, 200, 200, 200, 429, 429]);
       } finally {
         for (const c of clients) c.disconnect();
+        await own?.stop();
       }
     });
   });
