@@ -9,11 +9,16 @@
  */
 import type { RequestListener } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
+import type { CacheKeys } from '../cache/keys.js';
 import type { ModelSource } from '../cache/model-source.js';
+import type { VectorCache } from '../cache/vector-cache.js';
+import type { Decide, DecisionContext } from '../core/offers/types.js';
+import { DEFAULT_OFFER_CHANNEL_CONSENT } from '../config.js';
 import type { Store } from '../store/store.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
+import { OfferService } from '../serve/offer-service.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
 import { type ApiKeys, admitted } from './api-keys.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
@@ -49,6 +54,18 @@ export interface AppDeps {
   now?: () => number;
   /** Catalogues above this many items score personal factors over a candidate set (default 20,000). */
   fullScanMaxItems?: number;
+  /** Next best offer (src/serve/offer-service.ts); defaults: this instance alone, OFFER_* defaults of src/config.ts. */
+  offers?: {
+    /** The decision core (src/core/offers/decide.ts). */
+    decide?: Decide | null;
+    /** The cache linking the instances (P:offer-changes). */
+    bus?: { cache: VectorCache; keys: CacheKeys } | null;
+    channelConsent?: DecisionContext['channelConsent'];
+    holdoutShare?: number;
+    reloadMs?: number;
+    random?: () => number;
+    decisionLog?: { intervalMs?: number; batchSize?: number };
+  };
 }
 
 export interface App {
@@ -57,6 +74,8 @@ export interface App {
   /** The Express app: every route, 404 and errors; answers what `listener` does not take. */
   app: Express;
   service: RecommendationService;
+  /** Next best offer: decisions, responses, offers (close() it on shutdown: it writes the decision log). */
+  offers: OfferService;
   metrics: ServiceMetrics;
   access: CustomerAccessCache;
   routes: RouteDef[];
@@ -82,6 +101,24 @@ export function createApp(deps: AppDeps): App {
     now: deps.now,
     fullScanMaxItems: deps.fullScanMaxItems,
   });
+  const o = deps.offers ?? {};
+  const offers = new OfferService({
+    store: deps.store,
+    source: deps.source,
+    access,
+    inventory: deps.inventory,
+    decide: o.decide ?? null,
+    bus: o.bus ?? null,
+    gram: (model) => service.gram(model),
+    channelConsent: o.channelConsent ?? DEFAULT_OFFER_CHANNEL_CONSENT,
+    holdoutShare: o.holdoutShare ?? 0.05,
+    reloadMs: o.reloadMs,
+    random: o.random,
+    decisionLog: o.decisionLog,
+    now: deps.now,
+    log: (level, message, context) => deps.logger[level](message, { component: 'offers', ...context }),
+    onStoreError: storeError,
+  });
   // per-model tables built at swap time, not on the first request after it
   const current = deps.source.current();
   if (current) service.prepare(current);
@@ -95,6 +132,7 @@ export function createApp(deps: AppDeps): App {
     access,
     inventory: deps.inventory,
     metrics,
+    offers,
     admin: deps.admin,
     draining: () => draining,
     openapi: () => (doc ??= openApiDocument(routes, { title: 'omnirec', version: '1.0.0' })),
@@ -144,5 +182,5 @@ export function createApp(deps: AppDeps): App {
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   const listener = dispatcher(compiled, { start, fail: (err, req, res) => failRequest(err, req, res, deps.logger), fallback: app });
-  return { listener, app, service, metrics, access, routes, drain: () => void (draining = true) };
+  return { listener, app, service, offers, metrics, access, routes, drain: () => void (draining = true) };
 }

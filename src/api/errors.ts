@@ -9,6 +9,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import {
   AppError,
+  ConflictError,
   InvalidArgumentError,
   ModelFitError,
   NotFoundError,
@@ -38,6 +39,7 @@ export function validationError(where: 'params' | 'query' | 'body', err: ZodErro
 function statusOf(err: AppError): { status: number; error: string } {
   if (err instanceof InvalidArgumentError) return { status: 400, error: 'invalid_request' };
   if (err instanceof NotFoundError) return { status: 404, error: 'not_found' };
+  if (err instanceof ConflictError) return { status: 409, error: 'conflict' };
   if (err instanceof NotSupportedError) return { status: 501, error: 'not_supported' };
   if (err instanceof UnavailableError) return { status: 503, error: 'unavailable' };
   if (err instanceof ModelFitError) return { status: 500, error: 'internal' };

@@ -1,6 +1,6 @@
 /**
  * The few typed errors the project throws. The API maps them to HTTP in one place
- * (src/api/errors.ts): InvalidArgument → 400, NotFound → 404, NotSupported → 501,
+ * (src/api/errors.ts): InvalidArgument → 400, NotFound → 404, Conflict → 409, NotSupported → 501,
  * Unavailable → 503, ModelFit → 500 (training only, never on a request path).
  */
 export class AppError extends Error {
@@ -17,6 +17,8 @@ export class AppError extends Error {
 export class InvalidArgumentError extends AppError {}
 /** A thing named by the caller does not exist. */
 export class NotFoundError extends AppError {}
+/** The request contradicts what is recorded (an idempotence key reused for other content). */
+export class ConflictError extends AppError {}
 /** The model or backend cannot do this operation. */
 export class NotSupportedError extends AppError {}
 /** A dependency (database, cache) cannot answer now. */

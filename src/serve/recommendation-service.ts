@@ -181,7 +181,8 @@ export class RecommendationService {
     trendOf(model);
   }
 
-  private gram(model: LoadedModel): Float64Array {
+  /** YᵀY of the model's item factors (fold-in), built once per model (also used by offer decisions for a guest's session). */
+  gram(model: LoadedModel): Float64Array {
     let gram = this.grams.get(model);
     if (!gram) {
       gram = gramMatrix(model.als!.itemFactors, model.als!.k);

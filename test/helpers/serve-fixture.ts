@@ -11,7 +11,7 @@ import type { ModelSource } from '../../src/cache/model-source.js';
 import { staticModelSource } from '../../src/cache/model-source.js';
 import type { OrderLine } from '../../src/core/records.js';
 import { type ApiKeys, parseApiKeys } from '../../src/api/api-keys.js';
-import { type App, createApp } from '../../src/api/create-app.js';
+import { type App, type AppDeps, createApp } from '../../src/api/create-app.js';
 import { createLogger } from '../../src/api/logger.js';
 import type { ModelAdmin } from '../../src/api/model-admin.js';
 import { parseFallbackChain } from '../../src/serve/fallback-chain.js';
@@ -93,7 +93,7 @@ export interface ServedWorld extends App {
 
 export async function serveTinyWorld(
   store: Store,
-  options: { ids?: Ids; source?: ModelSource; chain?: string; apiKeys?: ApiKeys | null; admin?: ModelAdmin } = {},
+  options: { ids?: Ids; source?: ModelSource; chain?: string; apiKeys?: ApiKeys | null; admin?: ModelAdmin; offers?: AppDeps['offers'] } = {},
 ): Promise<ServedWorld> {
   const ids = options.ids ?? (await seedStore(store));
   const source = options.source ?? staticModelSource(tinyBundle(ids, NOW));
@@ -109,6 +109,7 @@ export async function serveTinyWorld(
     apiKeys: options.apiKeys === undefined ? parseApiKeys(API_KEYS) : options.apiKeys,
     chain: parseFallbackChain(options.chain ?? 'personal,neighbours,segment,popular'),
     admin: options.admin,
+    offers: options.offers,
     defaultMetrics: false,
     now: () => NOW,
   });
