@@ -5,6 +5,9 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# `npm install` builds the WebAssembly kernels (the package's prepare script) from their AssemblyScript source
+COPY scripts/build-wasm.mjs ./scripts/
+COPY src/wasm/assembly ./src/wasm/assembly
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
@@ -20,7 +23,9 @@ ENV NODE_ENV=production \
     CACHE_DIR=/app/.data/cache
 WORKDIR /app
 COPY package.json package-lock.json ./
-# production dependencies only; @tensorflow/tfjs-node stays optional (wasm backend otherwise)
+COPY scripts/build-wasm.mjs ./scripts/
+COPY src/wasm/assembly ./src/wasm/assembly
+# production dependencies only; @tensorflow/tfjs-node stays optional (wasm backend otherwise); builds dist/wasm
 RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # SQL migrations are read at run time (tsc does not copy .sql files into dist/)

@@ -3,12 +3,13 @@
  * seed, loud failures on non-finite values, fold-in consistency, and the TensorFlow.js backend.
  */
 import { describe, expect, it } from 'vitest';
-import { csrFromCoo, type Csr } from '../src/core/csr.js';
+import { csrFromCoo, transpose, type Csr } from '../src/core/csr.js';
 import type { TrainingData } from '../src/core/recommender.js';
 import { ModelFitError } from '../src/core/errors.js';
 import { foldIn, gramMatrix } from '../src/core/fold-in.js';
 import { fillNormal, mulberry32 } from '../src/core/random.js';
 import { AlsRecommender, gramWithReg } from '../src/models/als.js';
+import { wasmUnavailable } from '../src/core/wasm-modules.js';
 import { solveRowsCg, solveRowsExact } from '../src/models/als-solvers.js';
 import { spdInverse } from '../src/models/spd-inverse.js';
 import { tfBackend } from '../src/train/tf-backend.js';
@@ -48,12 +49,11 @@ function scores(m: AlsRecommender): Float64Array {
 
 describe('ALS solvers', () => {
   it('CG with k steps solves each row like the exact Cholesky solve', async () => {
-    const { tf } = await tfBackend();
     const data = randomData();
     const k = 8;
     const y = new Float32Array(40 * k);
     fillNormal(y, 0.3, 3);
-    const g = gramWithReg(tf, y, k, 0.5);
+    const g = gramWithReg(y, k, 0.5);
     const exact = new Float32Array(60 * k);
     solveRowsExact(data.weights, y, exact, k, g, 4);
     const cg = new Float32Array(60 * k); // cold start from 0
@@ -62,13 +62,12 @@ describe('ALS solvers', () => {
   });
 
   it('the exact row solve is the fold-in closed form of src/core/fold-in.ts', async () => {
-    const { tf } = await tfBackend();
     const data = randomData(11);
     const k = 6;
     const y = new Float32Array(40 * k);
     fillNormal(y, 0.3, 5);
     const x = new Float32Array(60 * k);
-    solveRowsExact(data.weights, y, x, k, gramWithReg(tf, y, k, 0.2), 3);
+    solveRowsExact(data.weights, y, x, k, gramWithReg(y, k, 0.2), 3);
     const w: Csr = data.weights;
     for (const u of [0, 17, 59]) {
       const items = w.indices.subarray(w.indptr[u], w.indptr[u + 1]);
@@ -109,6 +108,52 @@ describe('ALS solvers', () => {
     let sq = 0;
     for (let p = 0; p < a.length; p++) sq += (a[p] - b[p]) ** 2;
     expect(Math.sqrt(sq / a.length)).toBeLessThan(0.05); // different local optima of a non-convex loss; a wrong solver is off by ~0.3
+  });
+});
+
+describe('ALS on the WebAssembly SIMD kernels', () => {
+  it('are built by npm install and used by the CG fit', async () => {
+    expect(wasmUnavailable('als')).toBeUndefined();
+    const m = new AlsRecommender({ factors: 8, iterations: 2 });
+    await m.fit(randomData());
+    expect(m.kernel).toBe('wasm-simd');
+  });
+
+  it('give the same factors, bit for bit, on 1 and 2 threads (k not a multiple of 4: padded rows)', async () => {
+    const data = randomData(3);
+    const one = new AlsRecommender({ factors: 7, iterations: 4, threads: 1 });
+    const two = new AlsRecommender({ factors: 7, iterations: 4, threads: 2 });
+    await one.fit(data);
+    await two.fit(data);
+    expect(one.threadsUsed).toBe(1);
+    expect(two.threadsUsed).toBe(2);
+    expect(Buffer.from(one.userFactors.buffer).equals(Buffer.from(two.userFactors.buffer))).toBe(true);
+    expect(Buffer.from(one.itemFactors.buffer).equals(Buffer.from(two.itemFactors.buffer))).toBe(true);
+    expect(Array.from(one.itemGram)).toEqual(Array.from(two.itemGram));
+  });
+
+  it('solve each row like the JavaScript CG (f32 against f64 arithmetic) and report YᵀY of the final item factors', async () => {
+    const data = randomData(5);
+    const params = { factors: 12, iterations: 6, reg: 0.3, alpha: 2, seed: 9 };
+    const wasm = new AlsRecommender({ ...params, threads: 1 });
+    await wasm.fit(data);
+    // the JavaScript path, one iteration at a time from the same start, is what the kernels replace
+    const k = 12;
+    const c = data.weights;
+    const u = new Float32Array(c.rows * k);
+    const v = new Float32Array(c.cols * k);
+    fillNormal(u, 0.01, 9);
+    fillNormal(v, 0.01, 10);
+    const ct = transpose(c);
+    for (let it = 0; it < 6; it++) {
+      solveRowsCg(c, v, u, k, gramWithReg(v, k, 0.3), 2, 3);
+      solveRowsCg(ct, u, v, k, gramWithReg(u, k, 0.3), 2, 3);
+    }
+    let worst = 0;
+    for (let p = 0; p < v.length; p++) worst = Math.max(worst, Math.abs(v[p] - wasm.itemFactors[p]) / (1e-3 + Math.abs(v[p])));
+    expect(worst).toBeLessThan(1e-2);
+    const g = gramWithReg(wasm.itemFactors, k, 0);
+    for (let p = 0; p < g.length; p++) expect(wasm.itemGram[p]).toBeCloseTo(g[p], 6);
   });
 });
 

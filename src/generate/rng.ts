@@ -3,6 +3,7 @@
  * seeded through splitmix32 so that nearby seeds give unrelated streams. Deterministic on
  * every platform (integer arithmetic with Math.imul only).
  */
+import { sampleGamma, sampleNormal } from '../core/random.js';
 
 /** splitmix32 finaliser: a well-mixed 32-bit hash of x. */
 export function mix32(x: number): number {
@@ -17,6 +18,8 @@ export const deriveSeed = (seed: number, index: number, salt = 0): number => mix
 
 export class Rng {
   private s: number;
+  /** `next` as a free function (for the shared samplers). */
+  readonly uniform: () => number = () => this.next();
   constructor(seed: number) {
     this.s = mix32(seed) | 0;
   }
@@ -41,9 +44,7 @@ export class Rng {
 
   /** Standard normal (Box–Muller). */
   normal(): number {
-    const u = 1 - this.next();
-    const v = this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    return sampleNormal(this.uniform);
   }
 
   /** Exponential with mean 1. */
@@ -51,22 +52,9 @@ export class Rng {
     return -Math.log(1 - this.next());
   }
 
-  /** Gamma(shape, 1) — Marsaglia & Tsang (2000); shape < 1 by the boost Gamma(a) = Gamma(a+1)·U^(1/a). */
+  /** Gamma(shape, 1) — Marsaglia & Tsang (2000), see sampleGamma in src/core/random.ts. */
   gamma(shape: number): number {
-    if (shape < 1) return this.gamma(shape + 1) * Math.pow(1 - this.next(), 1 / shape);
-    const d = shape - 1 / 3;
-    const c = 1 / Math.sqrt(9 * d);
-    for (;;) {
-      let x: number;
-      let v: number;
-      do {
-        x = this.normal();
-        v = 1 + c * x;
-      } while (v <= 0);
-      v = v * v * v;
-      const u = 1 - this.next();
-      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-    }
+    return sampleGamma(this.uniform, shape);
   }
 
   /** Poisson(lambda): Knuth's product method for small lambda, a rounded normal above 30. */

@@ -1,8 +1,10 @@
 /**
  * Implicit matrix factorisation by alternating least squares (Hu, Koren & Volinsky 2008)
- * with confidence c = 1 + α·w. Dense algebra (the gram YᵀY, batch scoring U·Vᵀ with top-k)
- * runs on TensorFlow.js; per-row solves run over typed arrays (als-solvers.ts): conjugate
- * gradient warm-started (fast path) or exact Cholesky (reference). Deterministic for a seed;
+ * with confidence c = 1 + α·w. The fit's fast path (solver 'cg') runs on WebAssembly SIMD kernels built from
+ * src/wasm/assembly/als.ts, on the calling thread and worker threads over one shared memory (als-wasm.ts); where
+ * the kernels are unavailable it falls back to the same conjugate gradient in JavaScript (als-solvers.ts,
+ * als-parallel.ts). 'cholesky' is the exact reference. Batch scoring U·Vᵀ with top-k (evaluation) runs on
+ * TensorFlow.js. Deterministic for a seed, whatever the number of threads;
  * non-finite factors raise ModelFitError. New or anonymous customers fold in by the same
  * closed form (src/core/fold-in.ts).
  */
@@ -16,6 +18,8 @@ import { emptyBatch, excludedFor, TopK } from '../core/top-k.js';
 import { tfBackend } from '../train/tf-backend.js';
 import { solveRowsExact } from './als-solvers.js';
 import { CgPool } from './als-parallel.js';
+import { WasmAls } from './als-wasm.js';
+import { availableParallelism } from 'node:os';
 import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
 
 export interface AlsParams {
@@ -56,17 +60,20 @@ export const ALS_DEFAULTS: AlsParams = {
   threads: 0,
 };
 
-/** YᵀY + λI (k × k, float64) of a row-major n × k matrix, the product on TensorFlow.js. */
-export function gramWithReg(tf: typeof TF, y: Float32Array, k: number, reg: number): Float64Array {
+/** YᵀY + λI (k × k, float64) of a row-major n × k matrix (exactly symmetric: each product is formed once). */
+export function gramWithReg(y: Float32Array, k: number, reg: number): Float64Array {
   const n = y.length / k;
-  const g = tf.tidy(() => {
-    const t = tf.tensor2d(y, [n, k]);
-    // wasm's matMul is slow with transpose flags: transpose explicitly
-    return tf.matMul(t.transpose(), t).dataSync();
-  });
-  const out = Float64Array.from(g);
+  const out = new Float64Array(k * k);
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    for (let a = 0; a < k; a++) {
+      const ya = y[o + a];
+      if (ya === 0) continue;
+      for (let b = a; b < k; b++) out[a * k + b] += ya * y[o + b];
+    }
+  }
   for (let a = 0; a < k; a++) {
-    for (let b = 0; b < a; b++) out[a * k + b] = out[b * k + a] = 0.5 * (out[a * k + b] + out[b * k + a]);
+    for (let b = 0; b < a; b++) out[a * k + b] = out[b * k + a];
     out[a * k + a] += reg;
   }
   return out;
@@ -86,8 +93,8 @@ export class AlsRecommender implements Recommender {
   itemFactors: Float32Array = new Float32Array(0);
   /** YᵀY of the item factors (without λ), for fold-in. */
   itemGram: Float64Array = new Float64Array(0);
-  /** Backend the last fit ran on, and the CG threads it used. */
-  backend = '';
+  /** The kernel the last fit ran on ('wasm-simd', 'js' or 'cholesky'), and the threads it used. */
+  kernel = '';
   threadsUsed = 1;
 
   constructor(params: Partial<AlsParams> = {}, name = 'als') {
@@ -110,44 +117,60 @@ export class AlsRecommender implements Recommender {
     for (let p = 0; p < c.data.length; p++) {
       if (!Number.isFinite(c.data[p]) || c.data[p] < 0) throw new ModelFitError('als: weights must be finite and ≥ 0', { index: p });
     }
-    const { tf, backend } = await tfBackend();
-    this.backend = backend;
     const ct = transpose(c);
     const u = new Float32Array(c.rows * k);
     const v = new Float32Array(c.cols * k);
     fillNormal(u, initScale, seed);
     fillNormal(v, initScale, seed + 1);
-    const pool = solver === 'cg' ? await CgPool.start(this.params.threads || undefined) : null;
-    this.threadsUsed = pool?.threads ?? 1;
+    const threads = this.params.threads || availableParallelism();
     try {
-      await this.alternate(c, ct, u, v, tf, pool, progress);
+      const w = solver === 'cg' ? await WasmAls.start(c, ct, k, threads) : null;
+      if (w) {
+        this.kernel = 'wasm-simd';
+        this.threadsUsed = w.threads;
+        try {
+          w.setFactors('users', u);
+          w.setFactors('items', v);
+          for (let it = 0; it < iterations; it++) {
+            await w.solve('users', reg, alpha, cgSteps);
+            w.getFactors('users', u);
+            checkFinite(u, 'customer', it);
+            await w.solve('items', reg, alpha, cgSteps);
+            w.getFactors('items', v);
+            checkFinite(v, 'item', it);
+            progress?.(it + 1, iterations);
+          }
+          this.itemGram = w.gram('items');
+        } finally {
+          await w.close();
+        }
+      } else {
+        const pool = solver === 'cg' ? await CgPool.start(threads) : null;
+        this.kernel = pool ? 'js' : 'cholesky';
+        this.threadsUsed = pool?.threads ?? 1;
+        try {
+          await this.alternate(c, ct, u, v, pool, progress);
+        } finally {
+          await pool?.close();
+        }
+        this.itemGram = gramWithReg(v, k, 0);
+      }
     } catch (e) {
       if (e instanceof RangeError) throw new ModelFitError(`als: ${e.message} (raise reg)`, { reg });
       throw e;
-    } finally {
-      await pool?.close();
     }
     this.userFactors = u;
     this.itemFactors = v;
-    this.itemGram = gramWithReg(tf, v, k, 0);
   }
 
-  private async alternate(
-    c: Csr,
-    ct: Csr,
-    u: Float32Array,
-    v: Float32Array,
-    tf: typeof TF,
-    pool: CgPool | null,
-    progress?: (done: number, total: number) => void,
-  ): Promise<void> {
+  private async alternate(c: Csr, ct: Csr, u: Float32Array, v: Float32Array, pool: CgPool | null, progress?: (done: number, total: number) => void): Promise<void> {
     const { factors: k, reg, alpha, iterations, cgSteps } = this.params;
     for (let it = 0; it < iterations; it++) {
-      const gv = gramWithReg(tf, v, k, reg);
+      const gv = gramWithReg(v, k, reg);
       if (pool) await pool.solve(c, v, u, k, gv, alpha, cgSteps);
       else solveRowsExact(c, v, u, k, gv, alpha);
       checkFinite(u, 'customer', it);
-      const gu = gramWithReg(tf, u, k, reg);
+      const gu = gramWithReg(u, k, reg);
       if (pool) await pool.solve(ct, u, v, k, gu, alpha, cgSteps);
       else solveRowsExact(ct, u, v, k, gu, alpha);
       checkFinite(v, 'item', it);

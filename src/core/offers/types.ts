@@ -77,6 +77,9 @@ export interface DecisionSubject {
   daysSinceLastPurchase: number | null;
   /** Affinity in [0, 1] of this subject to each candidate offer's targets (computed by the caller from vectors / history). */
   affinity: (offer: Offer) => { score: number; sku?: string; category?: string } | null;
+  /** Why decisions for this subject are not personalised, when the caller knows better than `decide` can tell
+   *  (default: `guest` without a customer id, else `no_consent`); e.g. `unknown_customer` for a fallback. */
+  nonPersonalisedWhy?: 'no_consent' | 'guest' | 'unknown_customer';
 }
 
 /** Contact history of one customer with one offer (all channels), as the counters keep it. */
@@ -134,7 +137,18 @@ export interface ScoredOffer {
   propensity: number;
   value: number;
   /** A reason a person can read, with the parts of the score. */
-  reason: { type: OfferReason['type']; details: OfferReason[]; parts: { propensity: number; value: number; weight: number; prior: number; posteriorMean: number } };
+  reason: { type: OfferReason['type']; details: OfferReason[]; parts: {
+      propensity: number;
+      value: number;
+      weight: number;
+      prior: number;
+      posteriorMean: number;
+      /** Multiplicative lift from affinity (propensity = min(1, posteriorMean × affinityLift)). */
+      affinityLift?: number;
+      /** The Thompson sample of the rate behind `score` (absent in a holdout decision). */
+      sample?: number;
+    };
+  };
   /** The probability with which this offer was chosen at its position (for off-policy evaluation). */
   probability: number;
 }

@@ -1,0 +1,444 @@
+/**
+ * The next-best-offer decision: one pure, synchronous function (see types.ts for the pipeline and README
+ * "Next best offer: decisions and learning" for the whole story).
+ *
+ *   eligible   window [startsAt, endsAt), channel, store, segments, order counts, spend, days since last purchase,
+ *              new customers only, targets in stock
+ *   suitable   consent for the channel, no personalisation → no segment-restricted offer, contact cap,
+ *              decline suppression, acceptance cap
+ *   priority   = propensity × value × weight; served ranking uses the Thompson-sampled propensity (./propensity.ts)
+ *   top limit  greedy by priority, skipping an offer that shares a sku or category with one already chosen
+ *   holdout    with probability ctx.holdoutShare, the offers are drawn uniformly from the suitable ones instead
+ *   probability of each shown offer at its position under the policy:
+ *              h·P_uniform + (1 − h)·P_thompson, P_uniform exact, P_thompson by Monte Carlo (see `decisionProbabilities`)
+ */
+import { mulberry32 } from '../random.js';
+import { posteriorPool, type PosteriorPool } from './posterior-pool.js';
+import { offerPropensity, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
+import type {
+  Decide,
+  Decision,
+  DecisionContext,
+  DecisionSubject,
+  Offer,
+  OfferReason,
+  ResponseStats,
+  ScoredOffer,
+} from './types.js';
+
+const DAY_MS = 86_400_000;
+
+export interface DecideParams extends PropensityParams {
+  /** `thompson` (served): rank by the sampled priority; `mean`: rank by the posterior-mean priority (no exploration). */
+  ranking: 'thompson' | 'mean';
+  /** Extra Thompson draws that estimate each shown offer's probability at its position. */
+  probabilityDraws: number;
+  /** Draws per posterior pool (Thompson samples come from a cached pool per Beta, see ./posterior-pool.ts). */
+  poolSize: number;
+  /** Budget (search nodes) of the exact uniform probability at positions > 1 when targets overlap; beyond: Monte Carlo. */
+  uniformExactBudget: number;
+}
+
+export const DECIDE_DEFAULTS: DecideParams = {
+  ...PROPENSITY_DEFAULTS,
+  ranking: 'thompson',
+  probabilityDraws: 200,
+  poolSize: 256,
+  uniformExactBudget: 20_000,
+};
+
+const parseTime = (iso: string | null | undefined): number | null => (iso == null || iso === '' ? null : Date.parse(iso));
+const isSet = (x: number | null | undefined): x is number => x != null && Number.isFinite(x);
+
+/** Why `offer` is not eligible for `subject` in `ctx` (a short code), or null when it is. */
+export function ineligibility(offer: Offer, subject: DecisionSubject, ctx: DecisionContext): string | null {
+  const start = parseTime(offer.startsAt);
+  const end = parseTime(offer.endsAt);
+  if (Number.isNaN(start) || Number.isNaN(end)) return 'bad_window';
+  if (start !== null && ctx.now < start) return 'not_started';
+  if (end !== null && ctx.now >= end) return 'ended';
+  if (offer.channels.length > 0 && !offer.channels.includes(ctx.channel)) return `channel:${ctx.channel}`;
+  if (offer.stores.length > 0 && (ctx.channel !== 'store' || ctx.store === null || !offer.stores.includes(ctx.store))) return 'store';
+  const e = offer.eligibility ?? {};
+  // A segment restriction is checked here only for personalised subjects; without personalisation it makes the offer unsuitable.
+  if (subject.personalised && e.segments && e.segments.length > 0 && (subject.segment === null || !e.segments.includes(subject.segment))) {
+    return 'segment';
+  }
+  if (isSet(e.minOrders) && subject.orders < e.minOrders) return 'min_orders';
+  if (isSet(e.maxOrders) && subject.orders > e.maxOrders) return 'max_orders';
+  if (isSet(e.minSpend) && subject.spend < e.minSpend) return 'min_spend';
+  if (isSet(e.minDaysSinceLastPurchase) && (subject.daysSinceLastPurchase === null || subject.daysSinceLastPurchase < e.minDaysSinceLastPurchase)) {
+    return 'min_days_since_last_purchase';
+  }
+  if (e.newCustomersOnly && subject.orders > 1) return 'new_customers_only';
+  if ((offer.targets.skus.length > 0 || offer.targets.categories.length > 0) && !ctx.inStock(offer)) return 'out_of_stock';
+  return null;
+}
+
+/** Why an eligible `offer` may not be made to `subject` now (a short code), or null when it may. */
+export function unsuitability(offer: Offer, subject: DecisionSubject, ctx: DecisionContext): string | null {
+  const purpose = ctx.channelConsent[ctx.channel];
+  if (purpose && subject.consent[purpose] !== true) return `no_consent:${purpose}`;
+  const segs = offer.eligibility?.segments;
+  if (!subject.personalised && segs && segs.length > 0) return 'non_personalised';
+  const c = offer.contact ?? {};
+  const state = subject.customerId === null ? undefined : ctx.contacts(offer.id);
+  if (isSet(c.maxImpressions)) {
+    const since = isSet(c.perDays) ? ctx.now - c.perDays * DAY_MS : -Infinity;
+    let n = 0;
+    for (const t of state?.impressions ?? []) if (t > since && t <= ctx.now) n++;
+    if (n >= c.maxImpressions) return 'contact_cap';
+  }
+  if (isSet(c.suppressDaysAfterDecline) && state?.lastDeclineAt != null && ctx.now - state.lastDeclineAt < c.suppressDaysAfterDecline * DAY_MS) {
+    return 'declined_recently';
+  }
+  if (isSet(c.maxAcceptances) && ctx.acceptances(offer.id) >= c.maxAcceptances) return 'acceptance_cap';
+  return null;
+}
+
+export interface Screening {
+  suitable: Offer[];
+  /** One entry per offer, in input order; outcome null for the suitable ones. */
+  screened: { offerId: string; outcome: 'ineligible' | 'unsuitable' | null; why?: string }[];
+}
+
+/** The first two stages: which offers are eligible and suitable, and why the others are not. */
+export function screenOffers(offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext): Screening {
+  const suitable: Offer[] = [];
+  const screened: Screening['screened'] = [];
+  for (const offer of offers) {
+    const ine = ineligibility(offer, subject, ctx);
+    if (ine) {
+      screened.push({ offerId: offer.id, outcome: 'ineligible', why: ine });
+      continue;
+    }
+    const uns = unsuitability(offer, subject, ctx);
+    if (uns) {
+      screened.push({ offerId: offer.id, outcome: 'unsuitable', why: uns });
+      continue;
+    }
+    screened.push({ offerId: offer.id, outcome: null });
+    suitable.push(offer);
+  }
+  return { suitable, screened };
+}
+
+/** For each offer, the indices of the others sharing a sku or a category with it ("the same target"). */
+export function targetConflicts(offers: readonly Offer[]): number[][] {
+  const byTarget = new Map<string, number[]>();
+  const add = (key: string, i: number): void => {
+    const group = byTarget.get(key);
+    if (!group) byTarget.set(key, [i]);
+    else if (group[group.length - 1] !== i) group.push(i);
+  };
+  offers.forEach((o, i) => {
+    for (const s of o.targets.skus) add(`s\u0000${s}`, i);
+    for (const c of o.targets.categories) add(`c\u0000${c}`, i);
+  });
+  const sets = offers.map(() => new Set<number>());
+  for (const group of byTarget.values()) for (const i of group) for (const j of group) if (i !== j) sets[i].add(j);
+  return sets.map((s) => [...s].sort((a, b) => a - b));
+}
+
+/** Greedy top `limit` by score (ties: lower index), skipping any index that conflicts with one already picked. */
+export function pickTop(scores: Float64Array, conflicts: readonly number[][], limit: number, include?: readonly number[]): number[] {
+  const picked: number[] = [];
+  const blocked = new Uint8Array(scores.length);
+  const idx = include ?? Array.from({ length: scores.length }, (_, i) => i);
+  while (picked.length < limit) {
+    let best = -1;
+    for (let k = 0; k < idx.length; k++) {
+      const i = idx[k];
+      if (!blocked[i] && (best < 0 || scores[i] > scores[best] || (scores[i] === scores[best] && i < best))) best = i;
+    }
+    if (best < 0) break;
+    picked.push(best);
+    blocked[best] = 1;
+    for (const j of conflicts[best]) blocked[j] = 1;
+  }
+  return picked;
+}
+
+/** Uniformly random picks: at each position one of the offers not yet picked nor sharing a target with a picked one. */
+function pickUniform(n: number, conflicts: readonly number[][], limit: number, random: () => number): number[] {
+  const picked: number[] = [];
+  const blocked = new Uint8Array(n);
+  while (picked.length < limit) {
+    const free: number[] = [];
+    for (let i = 0; i < n; i++) if (!blocked[i]) free.push(i);
+    if (free.length === 0) break;
+    const c = free[Math.min(free.length - 1, Math.floor(random() * free.length))];
+    picked.push(c);
+    blocked[c] = 1;
+    for (const j of conflicts[c]) blocked[j] = 1;
+  }
+  return picked;
+}
+
+/**
+ * Exact probability that the uniform policy puts `target` at `position` (0-based): 1/n when no targets overlap,
+ * else a search over the earlier positions; null when the search would exceed `budget` nodes.
+ */
+export function uniformProbability(n: number, conflicts: readonly number[][], target: number, position: number, budget: number): number | null {
+  if (position === 0 || conflicts.every((c) => c.length === 0)) return position < n ? 1 / n : 0;
+  const blocked = new Int32Array(n);
+  let nodes = 0;
+  const toggle = (i: number, d: number): void => {
+    blocked[i] += d;
+    for (const j of conflicts[i]) blocked[j] += d;
+  };
+  const rec = (depth: number, p: number): number | null => {
+    if (++nodes > budget) return null;
+    const free: number[] = [];
+    for (let i = 0; i < n; i++) if (blocked[i] === 0) free.push(i);
+    if (free.length === 0) return 0;
+    if (depth === position) return blocked[target] === 0 ? p / free.length : 0;
+    let sum = 0;
+    for (const c of free) {
+      if (c === target) continue;
+      toggle(c, 1);
+      const r = rec(depth + 1, p / free.length);
+      toggle(c, -1);
+      if (r === null) return null;
+      sum += r;
+    }
+    return sum;
+  };
+  return rec(0, 1);
+}
+
+interface Candidate {
+  offer: Offer;
+  prop: OfferPropensity;
+  /** value × weight */
+  vw: number;
+  /** Thompson draws of the rate (set when a Thompson ranking needs them). */
+  pool: PosteriorPool | null;
+}
+
+const weightOf = (o: Offer): number => (Number.isFinite(o.weight) ? o.weight : 1);
+const valueOf = (o: Offer): number => (Number.isFinite(o.value) ? o.value : 0);
+
+/**
+ * Probability of each shown offer at its position under the policy that served it:
+ *   P = h·P_uniform + (1 − h)·P_ranking
+ * P_uniform is exact (see `uniformProbability`; Monte Carlo with 20 × draws uniform picks only past the search budget).
+ * P_ranking for `mean` is 1 or 0 (deterministic). For `thompson` it is (c + s) / (N + t): over N = probabilityDraws
+ * extra draws of the whole Thompson ranking, c put the offer at that position; the draw that was served counts too
+ * (t = 1, and s = 1 as it put the offer there; t = s = 0 when the decision was a holdout one), so a shown offer never
+ * gets probability 0. Extra draw d takes element (o_i + d) mod poolSize of offer i's pool, with offsets o_i drawn
+ * uniformly (a private mulberry32 stream seeded from ctx.random): each draw is distributed as a served draw.
+ * Offers that cannot reach the top (pool maximum below the pool minimum of `limit` offers sharing no target with any
+ * other) are skipped: exact, as pools bound their draws.
+ */
+function decisionProbabilities(
+  cands: readonly Candidate[],
+  conflicts: readonly number[][],
+  shown: readonly number[],
+  servedByThompson: boolean,
+  ctx: DecisionContext,
+  limit: number,
+  p: DecideParams,
+): number[] {
+  const h = Math.min(1, Math.max(0, ctx.holdoutShare));
+  const n = cands.length;
+  const uniform = shown.map(() => 0);
+  let mc: (() => number) | null = null;
+  const rng = (): (() => number) => (mc ??= mulberry32(Math.floor(ctx.random() * 4294967296)));
+  if (h > 0) {
+    shown.forEach((j, k) => {
+      const exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget);
+      if (exact !== null) uniform[k] = exact;
+      else {
+        const draws = 20 * p.probabilityDraws;
+        let c = 0;
+        for (let d = 0; d < draws; d++) if (pickUniform(n, conflicts, limit, rng())[k] === j) c++;
+        uniform[k] = c / draws;
+      }
+    });
+  }
+  if (h >= 1) return uniform;
+  const ranked = shown.map(() => 0);
+  if (p.ranking === 'mean') {
+    const top = pickTop(
+      Float64Array.from(cands, (c) => c.prop.propensity * c.vw),
+      conflicts,
+      limit,
+    );
+    shown.forEach((j, k) => (ranked[k] = top[k] === j ? 1 : 0));
+  } else {
+    for (const c of cands) c.pool ??= posteriorPool(c.prop.alpha, c.prop.beta, p.poolSize);
+    const include = contenders(cands, conflicts, limit, shown);
+    const r = rng();
+    const offsets = include.map(() => Math.floor(r() * p.poolSize));
+    const scores = new Float64Array(n);
+    const counts = shown.map(() => 0);
+    const m = include.length;
+    const draws = include.map((i) => cands[i].pool!.draws);
+    const lift = Float64Array.from(include, (i) => cands[i].prop.affinityLift);
+    const vw = Float64Array.from(include, (i) => cands[i].vw);
+    const size = p.poolSize;
+    const at = Int32Array.from(offsets);
+    for (let d = 0; d < p.probabilityDraws; d++) {
+      if (limit === 1) {
+        // the top offer only: an inline argmax (ties: lower index, as in pickTop)
+        let best = -1;
+        let bestScore = -Infinity;
+        for (let k = 0; k < m; k++) {
+          const x = draws[k][at[k]] * lift[k];
+          const sc = (x < 1 ? x : 1) * vw[k];
+          if (sc > bestScore) {
+            bestScore = sc;
+            best = k;
+          }
+          if (++at[k] === size) at[k] = 0;
+        }
+        if (best >= 0 && include[best] === shown[0]) counts[0]++;
+        continue;
+      }
+      for (let k = 0; k < m; k++) {
+        const x = draws[k][at[k]] * lift[k];
+        scores[include[k]] = (x < 1 ? x : 1) * vw[k];
+        if (++at[k] === size) at[k] = 0;
+      }
+      const top = pickTop(scores, conflicts, limit, include);
+      for (let k = 0; k < shown.length; k++) if (top[k] === shown[k]) counts[k]++;
+    }
+    const t = servedByThompson ? 1 : 0;
+    shown.forEach((_, k) => (ranked[k] = (counts[k] + t) / (p.probabilityDraws + t)));
+  }
+  return shown.map((_, k) => h * uniform[k] + (1 - h) * ranked[k]);
+}
+
+/** Indices worth drawing in the extra draws (see `decisionProbabilities`); the shown ones always are. */
+function contenders(cands: readonly Candidate[], conflicts: readonly number[][], limit: number, shown: readonly number[]): number[] {
+  const score = (c: Candidate, x: number): number => Math.min(1, x * c.prop.affinityLift) * c.vw;
+  const floors = cands.map((c, i) => (conflicts[i].length === 0 ? score(c, c.pool!.min) : -Infinity)).sort((x, y) => y - x);
+  const threshold = limit > 0 && floors.length >= limit ? floors[limit - 1] : -Infinity;
+  const keep = new Set(shown);
+  cands.forEach((c, i) => {
+    if (score(c, c.pool!.max) >= threshold) keep.add(i);
+  });
+  return [...keep].sort((x, y) => x - y);
+}
+
+function nonPersonalisedWhy(subject: DecisionSubject): 'no_consent' | 'guest' | 'unknown_customer' {
+  return subject.nonPersonalisedWhy ?? (subject.customerId === null ? 'guest' : 'no_consent');
+}
+
+/** The readable reasons of one shown offer, most specific first (the first is `reason.type`). */
+function reasonsFor(c: Candidate, subject: DecisionSubject, holdout: boolean, explored: boolean): OfferReason[] {
+  const out: OfferReason[] = [];
+  if (holdout) out.push({ type: 'holdout' });
+  if (!subject.personalised) {
+    out.push({ type: 'non_personalised', why: nonPersonalisedWhy(subject) });
+  } else {
+    const e = c.offer.eligibility ?? {};
+    const segs = e.segments ?? [];
+    const seg = subject.segment;
+    const days = subject.daysSinceLastPurchase;
+    const lapsing = seg === 'lapsed' || seg === 'at_risk';
+    const before = out.length;
+    if (days !== null && (isSet(e.minDaysSinceLastPurchase) || (lapsing && segs.includes(seg)))) {
+      out.push({ type: 'win_back', daysSinceLastPurchase: Math.floor(days) });
+    }
+    if (seg === 'vip' && segs.includes('vip')) out.push({ type: 'vip' });
+    if (seg === 'loyal' && segs.includes('loyal')) out.push({ type: 'loyal' });
+    if (subject.orders === 1 && (e.newCustomersOnly || e.maxOrders === 1 || segs.includes('new'))) out.push({ type: 'second_purchase' });
+    if (c.prop.targeted && seg !== null && out.length === before) out.push({ type: 'segment', segment: seg });
+    const a = c.prop.affinity;
+    if (a && a.score > 0.5) {
+      out.push({ type: 'affinity', affinity: a.score, ...(a.category !== undefined ? { category: a.category } : {}), ...(a.sku !== undefined ? { sku: a.sku } : {}) });
+    }
+  }
+  if (explored) out.push({ type: 'exploration' });
+  if (out.length === 0) out.push({ type: 'popular_offer' });
+  return out;
+}
+
+/**
+ * A `Decide` with its own parameters (the service and the simulator use `decide`, i.e. the defaults; the evaluator
+ * also builds a `ranking: 'mean'` variant).
+ */
+export function makeDecide(params: Partial<DecideParams> = {}): Decide {
+  const p: DecideParams = { ...DECIDE_DEFAULTS, ...params };
+  return (offers, subject, ctx, stats) => decideWith(p, offers, subject, ctx, stats);
+}
+
+function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
+  const { suitable, screened } = screenOffers(offers, subject, ctx);
+  const limit = Math.max(0, Math.floor(ctx.limit));
+  const cands: Candidate[] = suitable.map((offer) => ({
+    offer,
+    prop: offerPropensity(offer, subject, ctx.channel, stats, p),
+    vw: valueOf(offer) * weightOf(offer),
+    pool: null,
+  }));
+  const conflicts = targetConflicts(suitable);
+  const h = Math.min(1, Math.max(0, ctx.holdoutShare));
+  const holdout = cands.length > 0 && limit > 0 && h > 0 && ctx.random() < h;
+  const means = Float64Array.from(cands, (c) => c.prop.propensity * c.vw);
+  const byMean = pickTop(means, conflicts, limit);
+  let shown: number[];
+  let samples: number[] | null = null;
+  let scores = means;
+  if (holdout) shown = pickUniform(cands.length, conflicts, limit, ctx.random);
+  else if (p.ranking === 'mean' || limit === 0) shown = byMean;
+  else {
+    for (const c of cands) c.pool = posteriorPool(c.prop.alpha, c.prop.beta, p.poolSize);
+    samples = cands.map((c) => c.pool!.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))]);
+    scores = Float64Array.from(cands, (c, i) => Math.min(1, samples![i] * c.prop.affinityLift) * c.vw);
+    shown = pickTop(scores, conflicts, limit);
+  }
+  const probabilities = shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p) : [];
+
+  const scored: ScoredOffer[] = shown.map((i, k) => {
+    const c = cands[i];
+    const explored = !holdout && samples !== null && byMean[k] !== i;
+    const details = reasonsFor(c, subject, holdout, explored);
+    return {
+      offerId: c.offer.id,
+      title: c.offer.title,
+      kind: c.offer.kind,
+      score: scores[i],
+      propensity: c.prop.propensity,
+      value: valueOf(c.offer),
+      reason: {
+        type: details[0].type,
+        details,
+        parts: {
+          propensity: c.prop.propensity,
+          value: valueOf(c.offer),
+          weight: weightOf(c.offer),
+          prior: c.prop.prior,
+          posteriorMean: c.prop.posteriorMean,
+          affinityLift: c.prop.affinityLift,
+          ...(samples !== null ? { sample: samples[i] } : {}),
+        },
+      },
+      probability: probabilities[k],
+    };
+  });
+
+  const shownAt = new Map(shown.map((i, k) => [cands[i].offer.id, k]));
+  const index = new Map(cands.map((c, i) => [c.offer.id, i]));
+  const considered: Decision['considered'] = screened.map((s) => {
+    if (s.outcome !== null) return { offerId: s.offerId, outcome: s.outcome, why: s.why };
+    if (shownAt.has(s.offerId)) return { offerId: s.offerId, outcome: 'shown' };
+    const i = index.get(s.offerId)!;
+    const blocker = shown.find((j) => conflicts[i].includes(j));
+    return {
+      offerId: s.offerId,
+      outcome: 'ranked_lower',
+      why: blocker !== undefined ? `same_target_as:${cands[blocker].offer.id}` : holdout ? 'holdout_draw' : `score ${round(scores[i])} below the shown`,
+    };
+  });
+  return { offers: scored, considered, holdout };
+}
+
+const round = (x: number): string => (Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
+
+/** The service's decision (Thompson ranking, DECIDE_DEFAULTS). */
+export const decide: Decide = makeDecide();
+
+export type { Decide } from './types.js';
