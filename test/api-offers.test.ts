@@ -12,10 +12,12 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/store.js';
 import { storeBackends } from './helpers/backends.js';
-import { standInDecide } from './helpers/offer-decide-standin.js';
+import { mulberry32 } from '../src/core/random.js';
 import { type Ids, KEYS, NOW, type ServedWorld, seedStore, serveTinyWorld } from './helpers/serve-fixture.js';
 
 const DAY = 86_400_000;
+/** The service's decision core, seeded, without holdout (a holdout decision draws at random). */
+const OFFERS = () => ({ holdoutShare: 0, reloadMs: 0, random: mulberry32(7) });
 const iso = (ms: number) => new Date(ms).toISOString();
 type Answer = { offers: { offerId: string; reason: { type: string; details: Record<string, unknown>[] } }[]; decisionId: string; customerId?: string; fallback: boolean; fallbackReason?: string };
 
@@ -60,7 +62,7 @@ for (const backend of storeBackends()) {
     });
     beforeEach(async () => {
       for (const o of await store.offers()) await store.deleteOffer(o.id);
-      w = await serveTinyWorld(store, { ids, offers: { decide: standInDecide, reloadMs: 0 } });
+      w = await serveTinyWorld(store, { ids, offers: OFFERS() });
     });
     afterEach(async () => {
       await w.offers.close();
@@ -196,8 +198,15 @@ for (const backend of storeBackends()) {
       await offer(a, { targets: { skus: ['TEA-1'], categories: [] }, value: 20 });
       await offer(b, { targets: { skus: ['TEA-1'], categories: [] }, value: 10 });
       await offer(oid('other'), { value: 1 });
-      expect((await nbo(ids.mug, 'channel=web&limit=10')).offers.map((o) => o.offerId)).toEqual([a, `other-${n}`]);
-      expect((await nbo(ids.mug, 'channel=web')).offers.map((o) => o.offerId)).toEqual([a]);
+      const other = `other-${n}`;
+      for (let i = 0; i < 20; i++) {
+        // Thompson sampling may put either tea offer first, never both
+        const all = (await nbo(ids.mug, 'channel=web&limit=10')).offers.map((o) => o.offerId);
+        expect(all).toHaveLength(2);
+        expect(all).toContain(other);
+        expect([a, b]).toContain(all.find((x) => x !== other));
+        expect((await nbo(ids.mug, 'channel=web')).offers).toHaveLength(1);
+      }
     });
 
     it('consent per channel: email needs email consent, refused means nothing through it; web and store need none', async () => {
@@ -218,7 +227,7 @@ for (const backend of storeBackends()) {
 
     it('OFFER_CHANNEL_CONSENT is configuration', async () => {
       await w.offers.close();
-      w = await serveTinyWorld(store, { ids, offers: { decide: standInDecide, reloadMs: 0, channelConsent: { web: 'email' } } });
+      w = await serveTinyWorld(store, { ids, offers: { ...OFFERS(), channelConsent: { web: 'email' } } });
       const any = oid('any');
       await offer(any);
       expect(await shown(ids.novec, 'channel=web')).toEqual([]);
@@ -296,7 +305,7 @@ for (const backend of storeBackends()) {
       expect(await shown(ids.novec)).toEqual([capped, suppressed].sort());
       // a new instance (counters read from the store) agrees
       await w.offers.close();
-      w = await serveTinyWorld(store, { ids, offers: { decide: standInDecide, reloadMs: 0 } });
+      w = await serveTinyWorld(store, { ids, offers: OFFERS() });
       expect(await shown(ids.mug)).toEqual([]);
       // events for a merged-away id count for the survivor
       const merged = oid('merged-cap');
@@ -356,10 +365,12 @@ for (const backend of storeBackends()) {
       expect(entry).toMatchObject({
         customerId: ids.tea,
         context: { channel: 'store', store: 'S1', limit: 2, segment: 'vip', personalised: true },
-        shown: [{ offerId: a, position: 0, probability: 1 }],
+        shown: [{ offerId: a, position: 0, probability: expect.any(Number) }],
         holdout: false,
         policy: { name: expect.any(String), version: expect.any(String) },
       });
+      expect(entry.shown[0].probability).toBeGreaterThan(0);
+      expect(entry.shown[0].probability).toBeLessThanOrEqual(1);
       expect(entry.considered).toEqual(expect.arrayContaining([{ offerId: a, outcome: 'shown' }, { offerId: b, outcome: 'ineligible', why: 'segment' }]));
       const guest = (await store.decisionLog()).find((e) => e.decisionId === g.body.decisionId)!;
       expect(guest).toMatchObject({ customerId: null, context: { channel: 'web', items: ['TEA-1'] } });

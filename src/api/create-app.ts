@@ -18,6 +18,7 @@ import type { Store } from '../store/store.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
+import { decide } from '../core/offers/decide.js';
 import { OfferService } from '../serve/offer-service.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
 import { type ApiKeys, admitted } from './api-keys.js';
@@ -56,7 +57,7 @@ export interface AppDeps {
   fullScanMaxItems?: number;
   /** Next best offer (src/serve/offer-service.ts); defaults: this instance alone, OFFER_* defaults of src/config.ts. */
   offers?: {
-    /** The decision core (src/core/offers/decide.ts). */
+    /** The decision core (default: `decide` of src/core/offers/decide.ts; null: decisions answer 503). */
     decide?: Decide | null;
     /** The cache linking the instances (P:offer-changes). */
     bus?: { cache: VectorCache; keys: CacheKeys } | null;
@@ -107,7 +108,7 @@ export function createApp(deps: AppDeps): App {
     source: deps.source,
     access,
     inventory: deps.inventory,
-    decide: o.decide ?? null,
+    decide: o.decide === undefined ? decide : o.decide,
     bus: o.bus ?? null,
     gram: (model) => service.gram(model),
     channelConsent: o.channelConsent ?? DEFAULT_OFFER_CHANNEL_CONSENT,

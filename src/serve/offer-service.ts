@@ -40,6 +40,7 @@ import type {
   ResponseStats,
   ScoredOffer,
 } from '../core/offers/types.js';
+import { statsSegment } from '../core/offers/propensity.js';
 import type { Segment } from '../core/records.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
@@ -103,7 +104,7 @@ export interface OfferServiceDeps {
   source: ModelSource;
   access: CustomerAccessCache;
   inventory: InventorySnapshot;
-  /** The decision core; null: decisions answer 501 (not configured). */
+  /** The decision core (src/core/offers/decide.ts); null: decisions answer 503 (not configured). */
   decide: Decide | null;
   /** The cache whose P:offer-changes channel links the instances; null: this instance alone. */
   bus?: { cache: VectorCache; keys: CacheKeys } | null;
@@ -430,6 +431,8 @@ export class OfferService {
       spend: 0,
       daysSinceLastPurchase: null,
       affinity,
+      // a guest's decision made for an id nobody knows (or while the store is unreachable) says so
+      ...(fallbackReason ? { nonPersonalisedWhy: 'unknown_customer' as const } : {}),
     };
     return Promise.resolve(this.run(decide, subject, null, options, this.now(), { fallbackReason, items }));
   }
@@ -462,7 +465,6 @@ export class OfferService {
     };
     const decision = decide(this.offers, subject, ctx, this.counts);
     const decisionId = randomUUID();
-    const unknown = extra.fallbackReason === 'unknown_customer';
     const offers: NboOffer[] = decision.offers.map((o) => ({
       offerId: o.offerId,
       title: o.title,
@@ -470,8 +472,7 @@ export class OfferService {
       score: round(o.score),
       propensity: round(o.propensity),
       value: o.value,
-      // a guest's decision made for an id nobody knows says so
-      reason: unknown ? { ...o.reason, details: o.reason.details.map((d) => (d.type === 'non_personalised' ? { ...d, why: 'unknown_customer' as const } : d)) } : o.reason,
+      reason: o.reason,
     }));
     this.decisions.add({
       decisionId,
@@ -517,12 +518,13 @@ export class OfferService {
       throw new NotFoundError(`unknown offer ${body.offerId}`, { field: 'offerId', offerId: body.offerId });
     }
     const customerId = access.customerId;
+    // the cell the decision counted them in (decide's statsSegment of the subject decideFor builds)
     let segment: Segment | 'guest' = 'guest';
     if (access.status === 'ok') {
       const model = this.deps.source.current();
       const record = model ? await this.deps.source.customer(customerId, model) : null;
       const facts = record?.segment ? null : await this.subject(customerId, access);
-      segment = record?.segment ?? facts?.segment ?? 'guest';
+      segment = statsSegment({ personalised: true, segment: record?.segment ?? facts?.segment ?? null });
     }
     const time = body.time === undefined ? this.now() : Date.parse(body.time);
     const content = JSON.stringify([body.decisionId ?? null, body.offerId, body.customerId, body.channel, body.type, body.time ?? null]);
