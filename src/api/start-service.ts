@@ -82,7 +82,17 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     (err) => logger.warn('inventory refresh failed; keeping the previous snapshot', { err }),
   );
   await inventory.start(cfg.INVENTORY_REFRESH_S * 1000);
-  const app = createApp({ store, source, inventory, logger, apiKeys, chain, admin, defaultMetrics: options.defaultMetrics, fullScanMaxItems: options.fullScanMaxItems });
+  // next best offer: instances tell each other of offer changes and responses on P:offer-changes
+  const offerCache = await openVectorCache(cfg, { require: false });
+  const offers = {
+    bus: { cache: offerCache, keys },
+    channelConsent: cfg.OFFER_CHANNEL_CONSENT,
+    holdoutShare: cfg.OFFER_HOLDOUT_SHARE,
+    reloadMs: cfg.OFFER_RELOAD_S * 1000,
+  };
+  const app = createApp({ store, source, inventory, logger, apiKeys, chain, admin, offers, defaultMetrics: options.defaultMetrics, fullScanMaxItems: options.fullScanMaxItems });
+  // offers and their counts are loaded now, not by the first decision (a store that fails here is retried then)
+  await app.offers.start().catch((err: unknown) => logger.warn('offers not loaded at start; retried at the first decision', { err }));
   // the API's dispatcher in front of the Express app (create-app.ts)
   const server = createServer(app.listener);
   await new Promise<void>((resolve, reject) => {
@@ -116,7 +126,9 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
       clearInterval(idle);
       clearTimeout(timer);
       inventory.stop();
-      await Promise.allSettled([source.close(), store.close(), adminCache?.close()]);
+      // the decision log's queue is written before the store closes
+      await app.offers.close().catch((err: unknown) => logger.error('offer service did not close cleanly', { err }));
+      await Promise.allSettled([source.close(), store.close(), adminCache?.close(), offerCache.close()]);
       logger.info('stopped');
     })());
   return { server, url, app, store, source, logger, close };
