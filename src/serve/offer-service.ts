@@ -131,6 +131,8 @@ interface SubjectEntry {
   facts: OfferSubjectFacts;
   loadedAt: number;
   refreshing: boolean;
+  /** A response of theirs was recorded since: the contact counters are re-read before the next decision. */
+  stale: boolean;
 }
 
 /** What an instance holds about responses: counts per offer and per offer × segment × channel. */
@@ -296,7 +298,10 @@ export class OfferService {
    */
   private applyEvent(e: AnnouncedOfferEvent): void {
     this.counts.apply(e);
-    this.forgetSubjects([e.customerId]);
+    const entry = this.subjects.get(e.customerId);
+    if (entry) entry.stale = true;
+    const load = this.loads.get(e.customerId);
+    if (load) load.stale = true;
   }
 
   private forgetSubjects(ids: readonly string[]): void {
@@ -316,7 +321,7 @@ export class OfferService {
   private async subject(customerId: string, access: CustomerAccess): Promise<OfferSubjectFacts | null> {
     const ttl = this.deps.subjectTtlMs ?? 30_000;
     const hit = this.subjects.get(customerId);
-    if (hit && hit.access === access) {
+    if (hit && hit.access === access && !hit.stale) {
       const age = this.now() - hit.loadedAt;
       if (age < ttl / 2) return hit.facts;
       if (age < ttl) {
@@ -343,7 +348,7 @@ export class OfferService {
         if (this.loads.get(customerId) === load) this.loads.delete(customerId);
         if (facts && !load.stale) {
           this.subjects.delete(customerId);
-          this.subjects.set(customerId, { access, facts, loadedAt: at, refreshing: false });
+          this.subjects.set(customerId, { access, facts, loadedAt: at, refreshing: false, stale: false });
           if (this.subjects.size > (this.deps.maxSubjects ?? 50_000)) this.subjects.delete(this.subjects.keys().next().value!);
         }
         return facts;
@@ -523,7 +528,9 @@ export class OfferService {
     if (access.status === 'ok') {
       const model = this.deps.source.current();
       const record = model ? await this.deps.source.customer(customerId, model) : null;
-      const facts = record?.segment ? null : await this.subject(customerId, access);
+      // the stored segment: from their facts when held (responses do not change it), else read
+      const held = this.subjects.get(customerId);
+      const facts = record?.segment ? null : held && held.access === access ? held.facts : await this.subject(customerId, access);
       segment = statsSegment({ personalised: true, segment: record?.segment ?? facts?.segment ?? null });
     }
     const time = body.time === undefined ? this.now() : Date.parse(body.time);
