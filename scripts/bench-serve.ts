@@ -14,10 +14,8 @@
  * machine load. CPU µs/req is the CPU time of the process under load (service or bare Express).
  * Prints the load generator used, then req/s and p50/p99 per endpoint and as % of bare Express.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +27,7 @@ import { publishBundle } from '../src/cache/publish.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { parseConfig } from '../src/config.js';
 import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
-import { openStore } from '../src/store/open-store.js';
-import type { Store } from '../src/store/store.js';
-import pg from 'pg';
+import { benchStore, type Served, serveProcess } from './bench-service.js';
 import { autocannonWorker, chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 import { mulberry32 } from '../src/core/random.js';
 
@@ -267,96 +263,6 @@ async function benchBundle(
     await db.drop();
   }
   return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints, personalCold: cold };
-}
-
-/**
- * A fresh PostgreSQL database for the run (dropped after), or a PGlite directory with --pglite
- * (removed after); `env` points the service at it.
- */
-async function benchStore(databaseUrl: string | null, prefix: string): Promise<{ store: Store; env: Record<string, string>; drop(): Promise<void> }> {
-  if (!databaseUrl) {
-    const dir = mkdtempSync(join(tmpdir(), `${prefix}-pglite-`));
-    const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: dir });
-    return { store, env: { PGLITE_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  const name = `omnirec_bench_${process.pid}_${Date.now()}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: databaseUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(databaseUrl);
-  u.pathname = `/${name}`;
-  const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' });
-  return {
-    store,
-    env: { DATABASE_URL: u.toString() },
-    async drop() {
-      await store.close().catch(() => {});
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
-  };
-}
-
-/** A server under load in its own process: where it listens, its pid (for CPU time), and how to stop it. */
-interface Served {
-  url: string;
-  pid: number;
-  close(): Promise<void>;
-}
-
-/** A free loopback port (the OS picks one; the child binds it right after). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((res) => s.close(res));
-  return port;
-}
-
-/**
- * Runs a TypeScript entry point in its own Node process (node --import tsx, so the pid is the
- * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
- * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
- */
-async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string): Promise<Served> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: join(here, '..'),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode} before it was ready:\n${stderr}`);
-    const ok = await fetch(url + ready).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${name} not ready after 120 s:\n${stderr}`);
-    }
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  return {
-    url,
-    pid: child.pid!,
-    async close() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 runCli(async () => {
