@@ -48,9 +48,10 @@ const spec = defineCli({
     customers: { type: 'int', default: 2000, description: 'customers sampled' },
     connections: { type: 'int', default: 50, description: 'concurrent connections' },
     seconds: { type: 'int', default: 10, description: 'seconds per load (after a 2 s warm-up)' },
-    rounds: { type: 'int', default: 2, description: 'similar / next-best-offer pairs' },
+    rounds: { type: 'int', default: 2, description: 'similar / next-best-offer pairs (0: events only)' },
     pglite: { type: 'boolean', description: 'history store = embedded PGlite (in the service process) instead of a fresh PostgreSQL database' },
     loader: { type: 'string', choices: LOADERS, placeholder: 'NAME', description: 'load generator (default: wrk when on PATH, else autocannon)' },
+    profile: { type: 'string', placeholder: 'DIR', description: 'write a V8 CPU profile of the service process into DIR (node --cpu-prof)' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
   },
@@ -214,6 +215,7 @@ runCli(async () => {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     SHUTDOWN_GRACE_MS: '2000',
+    ...(flags.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(flags.profile)}` } : {}),
   };
   const cache = await openVectorCache(parseConfig(env), { require: true });
   const pub = await publishBundle(cache, cacheKeys(prefix), bundle, { version: `bench-${Date.now()}` });
@@ -263,8 +265,8 @@ runCli(async () => {
     const first = await fetch(`${svc.url}/v1/customers/${ids[0]}/next-best-offer?channel=web&limit=3`, { headers: { 'x-api-key': KEY } });
     result.sample = await first.json();
     log(`sample decision: ${JSON.stringify(result.sample).slice(0, 400)}`);
-    result.cold = await coldPass(svc.url, ids);
-    log(`cold pass over ${result.cold.n} customers (8 concurrent): p50 ${result.cold.p50.toFixed(1)} ms, p99 ${result.cold.p99.toFixed(1)} ms, non-200 ${result.cold.non200}`);
+    if (flags.rounds > 0) result.cold = await coldPass(svc.url, ids);
+    if (result.cold) log(`cold pass over ${result.cold.n} customers (8 concurrent): p50 ${result.cold.p50.toFixed(1)} ms, p99 ${result.cold.p99.toFixed(1)} ms, non-200 ${result.cold.non200}`);
     for (let round = 1; round <= flags.rounds; round++) {
       log(`round ${round}: similar, then next-best-offer (${flags.connections} connections, ${flags.seconds} s each)`);
       const s = await load(similar, svc.url, svc.pid);
@@ -306,7 +308,7 @@ runCli(async () => {
   }
   const out: string[] = [];
   out.push(`load generator: ${loader.name}, ${flags.connections} connections, ${flags.seconds} s per load; ${offers.length} active offers, ${ids.length} customers`);
-  out.push(`cold first decisions (8 concurrent): p50 ${result.cold!.p50.toFixed(1)} ms, p99 ${result.cold!.p99.toFixed(1)} ms`);
+  if (result.cold) out.push(`cold first decisions (8 concurrent): p50 ${result.cold.p50.toFixed(1)} ms, p99 ${result.cold.p99.toFixed(1)} ms`);
   for (const [i, x] of result.rounds.entries()) {
     out.push(`round ${i + 1} (load ${x.loadavg.map((l) => l.toFixed(2)).join(' ')}): similar ${fmt(x.similar)}`);
     out.push(`         next-best-offer ${fmt(x.nbo)} = ${x.pct.toFixed(0)}% of similar`);

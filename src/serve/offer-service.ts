@@ -628,22 +628,29 @@ export class OfferService {
  */
 class EventWriter {
   private queue: { input: OfferEventInput; resolve: (o: 'recorded' | 'duplicate' | 'conflict') => void; reject: (e: unknown) => void }[] = [];
-  private running: Promise<void> | null = null;
+  /** Batches being written: up to `parallel` at once (PostgreSQL commits them in parallel; PGlite queues them). */
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Pick<Store, 'recordOfferEvents'>,
     private readonly onRecorded: (events: OfferEventInput[]) => Promise<void>,
     private readonly maxBatch = 1000,
+    private readonly parallel = 2,
   ) {}
 
   submit(input: OfferEventInput): Promise<'recorded' | 'duplicate' | 'conflict'> {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      this.running ??= this.drain().finally(() => (this.running = null));
+      if (this.running.size < this.parallel) {
+        const run: Promise<void> = this.drain().finally(() => this.running.delete(run));
+        this.running.add(run);
+      }
     });
   }
 
   private async drain(): Promise<void> {
+    // let the requests arriving in this turn of the event loop join the batch
+    await new Promise<void>((r) => setImmediate(r));
     while (this.queue.length) {
       const batch = this.queue.splice(0, this.maxBatch);
       let outcomes: ('recorded' | 'duplicate' | 'conflict')[];
@@ -661,6 +668,6 @@ class EventWriter {
 
   /** Resolves once nothing is being written. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running.size) await Promise.all(this.running);
   }
 }
