@@ -30,6 +30,8 @@ RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # SQL migrations are read at run time (tsc does not copy .sql files into dist/)
 COPY src/store/migrations ./src/store/migrations
+# the console's static files (HTML, one ES module, CSS) are served from the source tree too
+COPY src/console ./src/console
 RUN mkdir -p /app/models /app/.data && chown -R node:node /app/models /app/.data
 USER node
 EXPOSE 8080

@@ -1,5 +1,5 @@
 /**
- * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--write-only] [--lines-ahead N] [--json]
+ * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--write-only] [--json]
  * Imports the whole file through the real pipeline (importFile → Store.importPlan) into a
  * fresh PostgreSQL database and, in the same run, times a plain COPY of the same decompressed
  * CSV into a staging table with the file's columns; prints rows, seconds, rows/s and the ratio.
@@ -32,7 +32,6 @@ const spec = defineCli({
     pglite: { type: 'boolean', description: 'also run both on the embedded PGlite (in memory)' },
     worker: { type: 'string', default: 'auto', placeholder: 'auto|on|off', description: 'read and plan in a worker thread (auto: files of 4 MiB and more)' },
     reimport: { type: 'boolean', description: 'also time importing the same file a second time (idempotence: 0 new lines)' },
-    'lines-ahead': { type: 'int', default: 2, description: "batches whose lines may still be written while the next batches' orders are (0: no overlap)" },
     'write-only': { type: 'boolean', description: 'read and plan the whole file first (untimed), then time only the store writes, per kind of statement' },
     keep: { type: 'boolean', description: 'keep the scratch database (its name is printed)' },
     json: { type: 'boolean', description: 'print one JSON document on stdout' },
@@ -97,7 +96,7 @@ async function timeCopy(db: SqlClient, table: string, columns: string, csv: Buff
   return { seconds: m.seconds, rows: m.value, clientCpu: m.clientCpu, serverCpu: m.serverCpu };
 }
 
-async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string, worker: boolean | 'auto', linesAhead: number, writeOnly = false) {
+async function timeImport(store: SqlStore, path: string, batchSize: number, quiet: boolean, label: string, worker: boolean | 'auto', writeOnly = false) {
   // write-only: the same importFile over a store whose statements are timed, fed batches planned beforehand
   const times = writeOnly ? statementTimes() : null;
   const target = times ? new SqlStore(times.wrap(store.db)) : store;
@@ -114,7 +113,6 @@ async function timeImport(store: SqlStore, path: string, batchSize: number, quie
   const m = await measured(store.db, () => importFile(target, path, {
     batchSize,
     worker,
-    linesAhead,
     readBatches: planned ? async function* () { yield* planned.splice(0); } : undefined,
     onProgress: (p) => bar.update(p.bytesRead, { total: p.totalBytes, info: `${p.rows.toLocaleString('en-US')} rows` }),
   }));
@@ -132,17 +130,17 @@ async function benchBackend(
   path: string,
   csv: Buffer,
   cols: string[],
-  flags: { 'batch-size': number; quiet: boolean; reimport: boolean; worker: boolean | 'auto'; 'write-only': boolean; 'lines-ahead': number },
+  flags: { 'batch-size': number; quiet: boolean; reimport: boolean; worker: boolean | 'auto'; 'write-only': boolean },
 ) {
   const typed = stagingTyped(cols);
   const text = cols.map((c) => `"${c}" text`).join(', ');
   const copyTyped1 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText1 = await timeCopy(store.db, 'bench_staging_text', text, csv);
-  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`, flags.worker, flags['lines-ahead'], flags['write-only']);
+  const imp = await timeImport(store, path, flags['batch-size'], flags.quiet, `import (${name})`, flags.worker, flags['write-only']);
   const copyTyped2 = await timeCopy(store.db, 'bench_staging_typed', typed, csv);
   const copyText2 = await timeCopy(store.db, 'bench_staging_text', text, csv);
   await store.db.exec('DROP TABLE bench_staging_typed; DROP TABLE bench_staging_text');
-  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`, flags.worker, flags['lines-ahead'], flags['write-only']) : null;
+  const again = flags.reimport ? await timeImport(store, path, flags['batch-size'], flags.quiet, `re-import (${name})`, flags.worker, flags['write-only']) : null;
   const best = (a: Timed, b: Timed) => (a.seconds <= b.seconds ? a : b);
   const ct = best(copyTyped1, copyTyped2);
   const cx = best(copyText1, copyText2);
@@ -181,7 +179,6 @@ const n = (x: number) => x.toLocaleString('en-US');
 runCli(async () => {
   const { flags } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
-  if (flags['lines-ahead'] < 0) throw new UsageError('--lines-ahead must be 0 or more');
   const modes: Record<string, boolean | 'auto'> = { auto: 'auto', on: true, off: false };
   if (!(flags.worker in modes)) throw new UsageError('--worker must be auto, on or off');
   const opts = { ...flags, worker: modes[flags.worker] };
@@ -227,12 +224,12 @@ runCli(async () => {
     }
   }
 
-  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, linesAhead: flags['lines-ahead'], writeOnly: flags['write-only'], database: flags.keep ? redact(url.toString()) : null, results };
+  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, writeOnly: flags['write-only'], database: flags.keep ? redact(url.toString()) : null, results };
   if (flags.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
   }
-  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, reader thread ${flags.worker}, lines ahead ${flags['lines-ahead']}${flags['write-only'] ? ', WRITE ONLY (planned beforehand)' : ''}, load average ${doc.loadavg.join(' ')}`];
+  const out = [`${path}: ${n(csv.length)} bytes decompressed, batch size ${flags['batch-size']}, reader thread ${flags.worker}${flags['write-only'] ? ', WRITE ONLY (planned beforehand)' : ''}, load average ${doc.loadavg.join(' ')}`];
   const breakdown = (label: string, t: StatementTimes) =>
     `  ${label}: ` + Object.entries(t).map(([k, v]) => `${k} ${v.seconds.toFixed(3)} s/${v.calls}`).join(', ');
   const cpu = (t: { clientCpu: number; serverCpu: number | null }) => `cpu client ${t.clientCpu.toFixed(2)} s, server ${t.serverCpu === null ? 'n/a' : `${t.serverCpu.toFixed(2)} s`}`;

@@ -35,7 +35,7 @@ import { parseOffer } from '../src/core/offer-schema.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import { SEGMENTS, type OrderLine } from '../src/core/records.js';
-import { benchStore, serveProcess } from './bench-service.js';
+import { benchStore, serveProcess } from './bench-kit.js';
 import { chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
@@ -215,7 +215,6 @@ runCli(async () => {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     SHUTDOWN_GRACE_MS: '2000',
-    ...(flags.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(flags.profile)}` } : {}),
   };
   const cache = await openVectorCache(parseConfig(env), { require: true });
   const pub = await publishBundle(cache, cacheKeys(prefix), bundle, { version: `bench-${Date.now()}` });
@@ -259,7 +258,7 @@ runCli(async () => {
     events?: LoadResult & { stored: number; loadavg: number[] };
     sample?: unknown;
   } = { loader: loader.name, connections: flags.connections, seconds: flags.seconds, offers: offers.length, customers: ids.length, rounds: [] };
-  const svc = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz');
+  const svc = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.profile)}`] : []);
   try {
     log(`service pid ${svc.pid} at ${svc.url}`);
     const first = await fetch(`${svc.url}/v1/customers/${ids[0]}/next-best-offer?channel=web&limit=3`, { headers: { 'x-api-key': KEY } });

@@ -26,10 +26,9 @@ import { openVectorCache } from '../src/cache/open-vector-cache.js';
 import { publishBundle } from '../src/cache/publish.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { parseConfig } from '../src/config.js';
-import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
-import { benchStore, type Served, serveProcess } from './bench-service.js';
+import type { ModelBundle } from '../src/core/bundle.js';
 import { autocannonWorker, chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
-import { mulberry32 } from '../src/core/random.js';
+import { benchStore, rng, type Served, serveProcess, syntheticBundle } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:serve --',
@@ -56,74 +55,6 @@ const HEADERS = { 'x-api-key': KEY, 'content-type': 'application/json' };
 
 const ENDPOINTS = ['similar', 'personal', 'basket', 'session'];
 const here = dirname(fileURLToPath(import.meta.url));
-
-// ---------- synthetic bundles ----------
-const rng = mulberry32;
-
-function syntheticBundle(nItems: number, nCustomers: number, k = 64, K = 50): ModelBundle {
-  const r = rng(nItems);
-  const items = Array.from({ length: nItems }, (_, i) => `SKU-${i}`);
-  const categories = Array.from({ length: nItems }, (_, i) => `cat-${i % 200}`);
-  const itemFactors = new Float32Array(nItems * k).map(() => (r() - 0.5) * 0.2);
-  const lists = (width: number): TopKLists => {
-    const indptr = new Int32Array(nItems + 1);
-    const indices = new Int32Array(nItems * width);
-    const scores = new Float32Array(nItems * width);
-    for (let i = 0; i < nItems; i++) {
-      for (let j = 0; j < width; j++) {
-        indices[i * width + j] = (i + 1 + Math.floor(r() * 2000)) % nItems;
-        scores[i * width + j] = 1 - j / width;
-      }
-      indptr[i + 1] = (i + 1) * width;
-    }
-    return { indptr, indices, scores };
-  };
-  const ranked = (n: number, offset = 0): RankedList => ({
-    items: Int32Array.from({ length: n }, (_, p) => (p * 7 + offset) % nItems),
-    scores: Float32Array.from({ length: n }, (_, p) => n - p),
-  });
-  const DAY = 86_400_000;
-  const now = Date.now();
-  const customers: CustomerRecord[] = Array.from({ length: nCustomers }, (_, c) => {
-    const m = 5 + Math.floor(r() * 25);
-    const its = new Set<number>();
-    while (its.size < m) its.add(Math.floor(r() * r() * nItems));
-    const idx = Int32Array.from(its);
-    return {
-      customerId: `syn-${c}`,
-      vector: new Float32Array(k).map(() => (r() - 0.5) * 2),
-      segment: 'repeat',
-      items: idx,
-      counts: Float32Array.from(idx, () => 1 + Math.floor(r() * 4)),
-      lastTime: Float64Array.from(idx, () => now - Math.floor(r() * 200) * DAY),
-      intervalDays: Float32Array.from(idx, () => (r() < 0.5 ? NaN : 7 + r() * 60)),
-    };
-  });
-  return {
-    manifest: {
-      version: `syn-${nItems}`,
-      createdAt: new Date().toISOString(),
-      data: { source: 'synthetic', from: null, to: null, customers: nCustomers, items: nItems, lines: 0, orders: 0 },
-      params: { k, K },
-      metrics: {},
-      timings: {},
-      files: {},
-    },
-    items,
-    itemCategories: categories,
-    als: { k, reg: 1, alpha: 1, itemFactors },
-    neighbours: lists(K),
-    fbt: lists(20),
-    popular: {
-      global: ranked(Math.min(nItems, 5000)),
-      trending: ranked(Math.min(nItems, 1000), 3),
-      byStore: { S1: ranked(Math.min(nItems, 2000), 1), S2: ranked(Math.min(nItems, 2000), 2) },
-      bySegment: { repeat: ranked(Math.min(nItems, 2000), 5) },
-    },
-    blend: { factors: 1, repeat: 0.5 },
-    customers,
-  };
-}
 
 // ---------- one bench round ----------
 interface Round {

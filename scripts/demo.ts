@@ -6,7 +6,7 @@
  * embedded defaults (PGlite in PGLITE_DIR, the in-process cache in CACHE_DIR).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { config } from '../src/config.js';
@@ -72,9 +72,36 @@ function demoOffers(): Record<string, unknown>[] {
   ];
 }
 
+/**
+ * Loyalty cards of the demo data to try in the console: one whose owner granted personalisation
+ * consent (recommendations show) and one whose owner refused it (the card says why there are none).
+ * The generator records each person's choice once, under the identifiers of their first channel.
+ */
+function demoCards(dir: string): { granted?: string; refused?: string } {
+  const out: { granted?: string; refused?: string } = {};
+  let text: string;
+  try {
+    text = readFileSync(join(dir, 'consent.csv'), 'utf8');
+  } catch {
+    return out;
+  }
+  // account,email,phone,loyalty,device,external,purpose,granted,time,source
+  for (const row of text.split('\n').slice(1)) {
+    const f = row.split(',');
+    if (f[6] !== 'personalisation' || !f[3]) continue;
+    if (f[7] === 'true') out.granted ??= f[3];
+    else out.refused ??= f[3];
+    if (out.granted && out.refused) break;
+  }
+  return out;
+}
+
 runCli(async () => {
   const { flags } = parseCli(spec);
   const cfg = config();
+  const consoleUrl = `http://localhost:${cfg.PORT}/console`;
+  // the console's address comes first, before every step's output
+  if (flags.serve) process.stdout.write(`omnirec console: ${consoleUrl} (opens once the steps below have finished)\n`);
   const version = `demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
 
   if (existsSync(join(flags.dir, 'summary.json'))) {
@@ -100,12 +127,17 @@ runCli(async () => {
     process.stderr.write('\n== no API_KEYS configured: the demo uses the key "demo-key" (all scopes)\n');
   }
   const base = `http://localhost:${cfg.PORT}`;
+  const cards = demoCards(flags.dir);
+  process.stdout.write(`\nomnirec console: ${consoleUrl}${env.API_KEYS?.startsWith('demo-key:') ? ' (API key demo-key)' : ''}\n`);
   process.stderr.write(
     [
-      '',
+      cards.granted || cards.refused
+        ? `   look up loyalty card ${cards.granted ?? '…'} (personalisation consent: recommendations) or ${cards.refused ?? '…'} (refused: none, and why), store S001`
+        : '',
       `== serving model ${version} on ${base} (Ctrl-C stops). Try:`,
       `  curl -s ${base}/readyz`,
       `  curl -s -H 'x-api-key: demo-key' ${base}/v1/customers/lookup?loyalty=LC000000001`,
+      `  curl -s -H 'x-api-key: demo-key' '${base}/v1/customers/1/profile?store=S001'    # the clienteling card`,
       `  curl -s -H 'x-api-key: demo-key' '${base}/v1/items/SKU00001/similar?limit=5'`,
       `  curl -s -H 'x-api-key: demo-key' -H 'content-type: application/json' -d '{"items":["SKU00001"],"channel":"app"}' ${base}/v1/baskets/recommendations`,
       `  curl -s -H 'x-api-key: demo-key' -H 'content-type: application/json' -d '{"orderId":"demo-1","channel":"app","identifiers":{"loyalty":"LC000000001"},"lines":[{"sku":"SKU00002","quantity":1}]}' ${base}/v1/events/purchases`,

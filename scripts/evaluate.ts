@@ -25,6 +25,11 @@ const spec = defineCli({
     data: { type: 'string', placeholder: 'FILE', description: 'read history from this file (UCI Online Retail CSV, .gz ok) instead of the store' },
     cutoff: { type: 'string', placeholder: 'YYYY-MM-DD', description: 'train before this date (UTC), test from it' },
     'holdout-days': { type: 'int', default: 30, description: 'without --cutoff: test on the last N days' },
+    'validation-days': {
+      type: 'int',
+      placeholder: 'N',
+      description: 'validation window: the last N days before the cutoff, where models, the grid and the served model are chosen [default: the test window\'s length]',
+    },
     models: {
       type: 'string',
       placeholder: 'a,b',
@@ -34,7 +39,7 @@ const spec = defineCli({
     grid: {
       type: 'string',
       placeholder: 'SPEC',
-      description: 'hyperparameter grid, e.g. "item_knn.neighbours=50,100;item_knn.shrink=0,10": every combination is evaluated',
+      description: 'hyperparameter grid, e.g. "item_knn.neighbours=50,100;item_knn.shrink=0,10": every combination is scored on validation, the best per model (and the served model with it) on test once',
     },
     json: { type: 'boolean', description: 'print one JSON document on stdout instead of a table' },
     report: { type: 'string', placeholder: 'FILE', description: 'HTML report path [default: MODEL_DIR/reports/evaluate-<cutoff>-<time>.html]' },
@@ -58,6 +63,7 @@ runCli(async () => {
   const report = await runEvaluation(input.lines, {
     cutoff: flags.cutoff,
     holdoutDays: flags['holdout-days'],
+    validationDays: flags['validation-days'],
     models,
     config: cfg,
     runs: flags.grid ? evalRuns(flags.models ? models : [], cfg.models, parseGrid(flags.grid)) : undefined,

@@ -1,8 +1,10 @@
 /**
- * npm run import -- <file|dir>... [--json] [--strict] [--batch-size N] [--country-code CC] [--quiet]
+ * npm run import -- <file|dir>... [--json] [--strict] [--batch-size N] [--country-code CC] [--source NAME]
+ *   [--encoding utf8|latin1] [--max-field-bytes N] [--max-field-lines N] [--rejects FILE] [--quiet]
  * Imports order files (Online Retail / Online Retail II / canonical CSV or NDJSON), store inventory
  * and consent into the configured store (DATABASE_URL, else the embedded PGlite in PGLITE_DIR).
  */
+import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
@@ -11,6 +13,7 @@ import { announceOfferChange } from '../src/cache/offer-changes.js';
 import { cacheKeys } from '../src/cache/keys.js';
 import { openVectorCache } from '../src/cache/open-vector-cache.js';
 import { type Config, config } from '../src/config.js';
+import { MAX_FIELD_BYTES, MAX_FIELD_LINES } from '../src/ingest/csv-records.js';
 import { expandImportPaths, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import { openStore } from '../src/store/open-store.js';
 
@@ -25,10 +28,17 @@ const spec = defineCli({
     strict: { type: 'boolean', description: 'exit 1 if any row was rejected (after importing and reporting)' },
     'batch-size': { type: 'int', default: 20000, description: 'order lines per database batch' },
     'country-code': { type: 'string', placeholder: 'CC', description: 'country code for national phone numbers [default: DEFAULT_COUNTRY_CODE or 44]' },
+    source: { type: 'string', placeholder: 'NAME', description: "the system the files' order ids belong to (orders are keyed by source and order id) [default: each row's channel]" },
+    encoding: { type: 'string', choices: ['utf8', 'latin1'], default: 'utf8', description: 'text encoding of the files (utf8: rows with invalid UTF-8 are rejected; latin1 transcodes)' },
+    'max-field-bytes': { type: 'int', default: MAX_FIELD_BYTES, description: 'longest record (a quoted field over line breaks, or one line) before it is rejected' },
+    'max-field-lines': { type: 'int', default: MAX_FIELD_LINES, description: 'most lines a quoted field may span before its record is rejected' },
+    rejects: { type: 'string', placeholder: 'FILE', description: 'write every rejected row to FILE (NDJSON: file, row, reason, raw)' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
   },
   positionals: { min: 1 },
-  epilog: 'Exit codes: 0 ok, 1 failure (or rejections with --strict), 2 bad usage.\nSee docs/data-formats.md for the formats.',
+  epilog:
+    'Every row is accounted for: per file, rows = imported + duplicates + rejected + skipped.\n' +
+    'Exit codes: 0 ok, 1 failure (a file that cannot be read to its end, or rejections with --strict), 2 bad usage.\nSee docs/data-formats.md for the formats.',
 });
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -42,8 +52,11 @@ function report(s: ImportSummary): string {
   const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
   const skipped = Object.values(s.skipped).reduce((a, b) => a + b, 0);
   const out = [`imported ${s.files.length} file${s.files.length === 1 ? '' : 's'} in ${s.seconds.toFixed(2)} s`];
+  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
   for (const f of s.files) {
-    out.push(`  ${f.path} (${f.kind}, ${f.format}): rows ${n(f.rows)}, imported ${n(f.imported)}, duplicates ${n(f.duplicates)}, ${f.seconds.toFixed(2)} s`);
+    out.push(
+      `  ${f.path} (${f.kind}, ${f.format}): rows ${n(f.rows)} = imported ${n(f.imported)} + duplicates ${n(f.duplicates)} + rejected ${n(sum(f.rejected))} + skipped ${n(sum(f.skipped))}, ${f.seconds.toFixed(2)} s`,
+    );
   }
   out.push(`rows ${n(s.rows)}: imported ${n(s.imported)}, already present ${n(s.duplicates)}, skipped ${n(skipped)}, rejected ${n(rejected)}`);
   if (skipped) out.push(`  skipped by reason: ${list(s.skipped)}`);
@@ -51,6 +64,7 @@ function report(s: ImportSummary): string {
     out.push(`  rejected by reason: ${list(s.rejected)}`);
     out.push('  first rejected rows:');
     for (const r of s.samples) out.push(`    ${r.file}:${r.row}  ${r.reason}  ${r.detail ? `${r.detail}  ` : ''}${JSON.stringify(r.raw ?? '')}`);
+    if (s.rejected.invalid_utf8) out.push('  rows with invalid UTF-8: if the file is Latin-1 (Excel exports often are), import it with --encoding latin1');
   }
   if (s.merges) out.push(`customer merges: ${n(s.merges)}`);
   out.push(`store now holds: customers ${n(s.customers)}, products ${n(s.products)}, orders ${n(s.orders)}, lines ${n(s.lines)}, stores ${n(s.stores)}`);
@@ -81,6 +95,11 @@ async function tellServingInstances(cfg: Config, what: 'customers' | 'offers' = 
 runCli(async () => {
   const { flags, positionals } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
+  if (flags['max-field-bytes'] < 1 || flags['max-field-lines'] < 1) throw new UsageError('--max-field-bytes and --max-field-lines must be at least 1');
+  const source = flags.source;
+  if (source !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(source)) {
+    throw new UsageError(`--source must be 1 to 64 letters, digits, '_', '.', ':' or '-' (got "${source}")`);
+  }
   const cc = flags['country-code'];
   if (cc !== undefined && !/^[1-9]\d{0,2}$/.test(cc)) throw new UsageError(`--country-code must be 1 to 3 digits (got "${cc}")`);
   const cfg = config();
@@ -90,6 +109,7 @@ runCli(async () => {
   const before = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
   const store = await openStore(cfg);
   const bar = progressBar({ label: 'import', total, unit: 'bytes', quiet: flags.quiet });
+  const rejects = flags.rejects === undefined ? null : createWriteStream(flags.rejects);
   let summary: ImportSummary;
   try {
     summary = await importFiles(
@@ -99,12 +119,18 @@ runCli(async () => {
         strict: flags.strict,
         batchSize: flags['batch-size'],
         defaultCountryCode: cc ?? cfg.DEFAULT_COUNTRY_CODE,
+        source,
+        encoding: flags.encoding,
+        maxFieldBytes: flags['max-field-bytes'],
+        maxFieldLines: flags['max-field-lines'],
+        onReject: rejects ? (r) => rejects.write(JSON.stringify(r) + '\n') : undefined,
         onProgress: (p) => bar.update(before[p.fileIndex] + p.bytesRead, { info: `${n(p.rows)} rows` }),
       },
     );
   } finally {
     bar.stop();
     await store.close();
+    if (rejects) await new Promise<void>((resolve) => rejects.end(resolve));
   }
   if (summary.merges > 0 || summary.files.some((f) => f.kind === 'consent' && f.imported > 0)) await tellServingInstances(cfg);
   if (summary.files.some((f) => f.kind === 'offers' && f.imported > 0)) await tellServingInstances(cfg, 'offers');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { config } from '../src/config.js';
-import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
+import { chooseServed, runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
 import { datasetFromFile, datasetFromStore, readHistory } from '../src/train/history-input.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
@@ -20,7 +20,8 @@ import { setTfNotices } from '../src/train/tf-backend.js';
 const spec = defineCli({
   name: 'npm run train --',
   summary:
-    'Trains every model (popularity, repeat, item-kNN, frequently bought together, ALS, segments, blend) on the unified\n' +
+    'Trains every model (popularity, repeat, item-kNN, frequently bought together, ALS, segments, the served model chosen on\n' +
+    'a validation window among ALS, EASE, item-kNN, TIFU-KNN, trend and their blends) on the unified\n' +
     'purchase history and writes a versioned bundle to MODEL_DIR/<version>/ (manifest.json + binary arrays).\n' +
     'Reads the history store unless --data is given.',
   flags: {
@@ -31,6 +32,12 @@ const spec = defineCli({
     evaluate: { type: 'boolean', description: 'also evaluate on a holdout (models refitted on the train part); metrics go to the manifest, report.html next to it' },
     cutoff: { type: 'string', placeholder: 'YYYY-MM-DD', description: 'with --evaluate: train before this date, test from it' },
     'holdout-days': { type: 'int', default: 30, description: 'with --evaluate and no --cutoff: test on the last N days' },
+    'validation-days': {
+      type: 'int',
+      default: 30,
+      placeholder: 'N',
+      description: 'choose the served model on the last N days of the history (fitted on what comes before); 0 = skip, serve the default (ALS + 7-day trend)',
+    },
     'eval-models': { type: 'string', placeholder: 'a,b', description: 'with --evaluate: models to evaluate [default: all]' },
     'save-segments': { type: 'boolean', default: true, description: 'when training from the store, save customer segments to it (--no-save-segments to skip)' },
     'large-heap': {
@@ -66,7 +73,18 @@ runCli(async () => {
     );
     const data = input.dataset;
     if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
+    // the lines again, for the validation window (and the evaluation): read once, used by both
+    const needLines = flags.evaluate || flags['validation-days'] > 0;
+    let history = needLines
+      ? await stages.run('load (validation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), { unit: store ? 'count' : 'bytes' })
+      : null;
+    const chosen = flags['validation-days'] > 0 ? await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days'])) : null;
+    if (chosen && !flags.quiet) {
+      const v = chosen.selection.validation;
+      process.stderr.write(`served (chosen on ${flags['validation-days']} validation days): discovery ${v.discovery.name} (NDCG@10 ${v.discovery['ndcg@10']}), all ${v.all.name} (NDCG@10 ${v.all['ndcg@10']})\n`);
+    }
     const { bundle, segments } = await trainBundle(data, {
+      served: chosen ? { spec: chosen.selection.spec, validation: chosen.figures as unknown as Record<string, unknown> } : undefined,
       version,
       source: input.source,
       config: cfg,
@@ -79,7 +97,7 @@ runCli(async () => {
     let report = null;
     if (flags.evaluate) {
       const evalStages = new Stages({ quiet: flags.quiet });
-      const history = await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), {
+      history ??= await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), {
         unit: store ? 'count' : 'bytes',
       });
       report = await runEvaluation(history.lines, {
@@ -90,7 +108,7 @@ runCli(async () => {
         source: history.source,
         stages: evalStages,
       });
-      bundle.manifest.metrics = { cutoff: report.cutoff, dataset: report.dataset, models: report.models };
+      bundle.manifest.metrics = { ...bundle.manifest.metrics, cutoff: report.cutoff, served: report.served, dataset: report.dataset, models: report.models, evaluationValidation: report.validation };
       stages.timings.evaluate = Math.round(Object.values(evalStages.timings).reduce((a, b) => a + b, 0) * 1000) / 1000;
     }
     bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };

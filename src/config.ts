@@ -103,6 +103,12 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** API keys with scopes: "key1:storefront+associate,key2:admin". */
   API_KEYS: z.string().default(''),
+  /** HS256 secret of customer tokens, required by keys flagged `token` (src/api/customer-token.ts); 32+ characters. */
+  CUSTOMER_TOKEN_SECRET: z.string().min(32, 'at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
+  /** Requests per second per API key: "storefront=500,associate=50,key:<12 hex>=2000" (src/api/rate-limit.ts); empty = none. */
+  RATE_LIMITS: z.string().default(''),
+  /** Storefront origins allowed by CORS: "https://shop.example.com,https://m.example.com"; empty = no CORS headers. */
+  CORS_ORIGINS: z.string().default(''),
   /** Turns API-key auth off (local use only; logged loudly). */
   AUTH_DISABLED: bool.default(false),
   /** Customer vectors kept in each instance's LRU. */
@@ -115,6 +121,18 @@ export const ConfigSchema = z.object({
   TF_BACKEND: z.enum(['auto', 'node', 'wasm', 'cpu']).default('auto'),
   /** Milliseconds to let in-flight requests finish on SIGTERM. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Every API request answers within this many ms: lists from what is at hand, store-bound routes with 503 + Retry-After. */
+  REQUEST_DEADLINE_MS: z.coerce.number().int().min(1).default(1000),
+  /** How long a storefront list waits for the history store (customer, consent, history) before answering without it. */
+  LIST_WAIT_MS: z.coerce.number().int().min(1).default(100),
+  /** PostgreSQL: connecting, and waiting for a pooled connection (serving instances). */
+  PG_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(2000),
+  /** PostgreSQL: statement_timeout of a serving instance's connections (the client gives up 500 ms later). */
+  PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
+  /** Redis: timeout of per-request reads (customer records) and announces. */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
+  /** Redis: deadline of request-path writes (a purchase's record, an erasure). */
+  REDIS_WRITE_TIMEOUT_MS: z.coerce.number().int().min(1).default(400),
   /** Country calling code given to national phone numbers when identifiers are normalised ("07700 900123" → 447700900123). */
   DEFAULT_COUNTRY_CODE: z.string().regex(/^[1-9]\d{0,2}$/, '1 to 3 digits, no leading 0 or +').default('44'),
   /** Next best offer: the consent purpose each channel needs to be contacted through (channels not listed: none). */

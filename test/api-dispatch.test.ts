@@ -257,6 +257,7 @@ describe('dispatcher matching', () => {
     const seen: string[] = [];
     const route = (method: 'get' | 'post', path: string) => ({
       def: { method, path } as never,
+      admit: () => true,
       body: null,
       run: async (_req: unknown, _res: unknown, params: unknown, query: unknown) => void seen.push(`${path} ${JSON.stringify(params)} ${JSON.stringify(query)}`),
     });

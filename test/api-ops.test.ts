@@ -32,7 +32,8 @@ describe(`operations and protection (${backend.name})`, () => {
   describe('API keys and scopes', () => {
     it('parses API_KEYS and names a bad entry', () => {
       const keys = parseApiKeys('abcdefgh:storefront+associate, ijklmnop:admin');
-      expect([...keys.get('abcdefgh')!]).toEqual(['storefront', 'associate']);
+      expect([...keys.find('abcdefgh')!.scopes]).toEqual(['storefront', 'associate']);
+      expect(keys.find('abcdefgX')).toBeUndefined();
       expect(() => parseApiKeys('abcdefgh:root')).toThrow(InvalidArgumentError);
       expect(() => parseApiKeys('abcdefgh:root')).toThrow(/API_KEYS.*root/);
       expect(() => parseApiKeys('short:admin')).toThrow(/API_KEYS/);
@@ -74,7 +75,9 @@ describe(`operations and protection (${backend.name})`, () => {
       ['basket without items', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({})), 400, 'body.items'],
       ['basket items empty', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: [] })), 400, 'body.items'],
       ['basket item not a string', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: [123] })), 400, 'body.items.0'],
-      ['basket limit as string', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], limit: '5' })), 400, 'body.limit'],
+      // one schema for query and body options: a body's limit may be its text ("5"), not any other string
+      ['basket limit not a number', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], limit: '5 items' })), 400, 'body.limit'],
+      ['basket limit true', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], limit: true })), 400, 'body.limit'],
       ['basket excludePurchased not boolean', () => sf(request(w.listener).post('/v1/baskets/recommendations').send({ items: ['TEA-1'], excludePurchased: 'yes' })), 400, 'body.excludePurchased'],
       ['session body an array', () => sf(request(w.listener).post('/v1/sessions/recommendations').send([1, 2])), 400, 'body'],
       ['session 101 items', () => sf(request(w.listener).post('/v1/sessions/recommendations').send({ items: Array(101).fill('TEA-1') })), 400, 'body.items'],
@@ -127,8 +130,11 @@ describe(`operations and protection (${backend.name})`, () => {
   });
 
   describe('/readyz', () => {
-    it('200 with store/cache/inventory status when a model is loaded', async () => {
-      const r = await request(w.listener).get('/readyz').expect(200);
+    it('200 with store/cache/inventory status when a model is loaded (details for an admin key only)', async () => {
+      const anyone = await request(w.listener).get('/readyz').set('x-api-key', KEYS.storefront).expect(200);
+      expect(anyone.body).toEqual({ status: 'ready' });
+      expect((await request(w.listener).get('/readyz').expect(200)).body).toEqual({ status: 'ready' });
+      const r = await request(w.listener).get('/readyz').set('x-api-key', KEYS.admin).expect(200);
       expect(r.body).toMatchObject({
         status: 'ready',
         model: { version: 'tiny-1' },
@@ -141,8 +147,9 @@ describe(`operations and protection (${backend.name})`, () => {
       const cache = new MemoryCache(`memory://readyz-${Date.now()}`);
       const source = await new CacheModelSource(cache, cacheKeys('t'), { ownsCache: true }).start();
       const empty = await serveTinyWorld(store, { ids: w.ids, source });
-      const r = await request(empty.listener).get('/readyz').expect(503);
+      const r = await request(empty.listener).get('/readyz').set('x-api-key', KEYS.admin).expect(503);
       expect(r.body).toMatchObject({ status: 'unavailable', model: { version: null } });
+      expect((await request(empty.listener).get('/readyz').expect(503)).body).toEqual({ status: 'unavailable' });
       const list = await request(empty.listener).get('/v1/items/TEA-1/similar').set('x-api-key', KEYS.storefront).expect(503);
       expect(list.body).toMatchObject({ error: 'unavailable', message: expect.stringContaining('no model') });
       expect(list.headers['retry-after']).toBe('5');
@@ -152,7 +159,7 @@ describe(`operations and protection (${backend.name})`, () => {
     it('503 while draining', async () => {
       const d = await serveTinyWorld(store, { ids: w.ids });
       d.drain();
-      const r = await request(d.listener).get('/readyz').expect(503);
+      const r = await request(d.listener).get('/readyz').set('x-api-key', KEYS.admin).expect(503);
       expect(r.body.detail).toBe('shutting down');
     });
   });
@@ -174,10 +181,14 @@ describe(`operations and protection (${backend.name})`, () => {
       const personal = await sf(`/v1/customers/${w.ids.tea}/recommendations?limit=2`).expect(200);
       expect(personal.body).toMatchObject({ fallback: true, fallbackReason: 'store_unavailable', model: { source: 'popular' }, items: [{ sku: 'SOAP-1' }, { sku: 'TEA-1' }] });
       await sf('/v1/items/TEA-1/similar?limit=1').expect(200, /TEA-2/);
-      const ready = await request(d.listener).get('/readyz').expect(200);
+      const ready = await request(d.listener).get('/readyz').set('x-api-key', KEYS.admin).expect(200);
       expect(ready.body).toMatchObject({ status: 'degraded', store: { status: 'degraded', detail: expect.stringContaining('ECONNREFUSED') } });
+      // without the admin key: the status, not the database's address or error
+      const plain = await request(d.listener).get('/readyz').expect(200);
+      expect(plain.body).toEqual({ status: 'degraded' });
+      expect(plain.text).not.toContain('ECONNREFUSED');
       const text = (await request(d.listener).get('/metrics')).text;
-      expect(text).toContain('omnirec_postgres_errors_total 2');
+      expect(text).toContain('omnirec_postgres_errors_total 3');
     });
   });
 

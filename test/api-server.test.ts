@@ -196,7 +196,7 @@ describe(`graceful shutdown and model swaps (${backend.name})`, () => {
 
       await redis.stop();
       await until(() => (source.status().cache === 'degraded' ? true : undefined));
-      const ready = await request(w.listener).get('/readyz').expect(200);
+      const ready = await request(w.listener).get('/readyz').set('x-api-key', KEYS.admin).expect(200);
       expect(ready.body).toMatchObject({ status: 'degraded', model: { version: 'tiny-1' }, cache: { status: 'degraded' } });
       expect(ready.body.cache.detail).toMatch(/Redis/);
       const similar = await get('/v1/items/TEA-1/similar?limit=2').expect(200);

@@ -293,21 +293,7 @@ for (const backend of storeBackends()) {
       expect(batch.map((h) => [h.orderId, h.sku])).toEqual([['O1', 'X'], ['O2', 'Y'], ['O2', 'Z'], ['O3', 'X']]);
     });
 
-    it('pipelined batches: orders commit first, lines follow in call order; a batch written twice in a row adds nothing', async () => {
-      const ids = new OrderIdAllocator();
-      ids.supply(await store.reserveOrderIds(3));
-      const first = planImport([line('O1', 1, [email('a')], 'X'), line('O2', 1, [], 'Y')], ids);
-      const second = planImport([line('O2', 2, [], 'Z'), line('O3', 1, [email('a')], 'X')], ids);
-      const a = await store.importPlanPipelined(first);
-      const b = await store.importPlanPipelined(second);
-      const again = await store.importPlanPipelined(second); // before b's lines are awaited: it must see them
-      expect(await a.lines).toEqual({ imported: 2, duplicates: 0, merges: 0 });
-      expect(await b.lines).toEqual({ imported: 2, duplicates: 0, merges: 0 });
-      expect(await again.lines).toEqual({ imported: 0, duplicates: 2, merges: 0 });
-      expect(await store.totals()).toMatchObject({ orders: 3, lines: 4, customers: 1 });
-    });
-
-    it('pipelined: lines that failed after their orders committed are completed by importing the same lines again', async () => {
+    it('a batch whose lines fail leaves nothing of it (no order without lines); importing it again writes it whole', async () => {
       const lines = [
         [line('O1', 1, [email('a')], 'X'), line('O2', 1, [], 'Y')],
         [line('O2', 2, [], 'Z'), line('O3', 1, [email('b')], 'X', { quantity: 3 }), line('O3', 2, [email('b')], 'W')],
@@ -315,19 +301,31 @@ for (const backend of storeBackends()) {
       const ids = new OrderIdAllocator();
       ids.supply(await store.reserveOrderIds(3));
       const [first, second] = lines.map((l) => planImport(l, ids));
-      // the second batch's COPY fails on its last row: its orders are committed, none of its lines
-      const a = await store.importPlanPipelined(first);
-      const b = await store.importPlanPipelined(withBadLastLine(second));
-      expect(await a.lines).toEqual({ imported: 2, duplicates: 0, merges: 0 });
-      await expect(b.lines).rejects.toThrow();
-      expect(await store.totals()).toMatchObject({ orders: 3, lines: 2, customers: 2 });
-
-      // a re-import (new reserved ids: the orders exist under others) writes exactly what is missing
+      expect(await store.importPlan(first)).toEqual({ imported: 2, duplicates: 0, merges: 0 });
+      // the second batch's COPY fails on its last row: its orders, customer and lines are all rolled back
+      await expect(store.importPlan(withBadLastLine(second))).rejects.toThrow();
+      expect(await store.totals()).toMatchObject({ orders: 2, lines: 2, customers: 1 });
+      expect((await store.checkInvariants()).failures).toEqual([]);
       expect(await store.importLines(lines[1])).toEqual({ imported: 3, duplicates: 0, merges: 0 });
       expect(await store.importLines(lines.flat())).toEqual({ imported: 0, duplicates: 5, merges: 0 });
       expect(await store.totals()).toMatchObject({ orders: 3, lines: 5, customers: 2 });
       const [batch] = await allHistory(store);
       expect(batch.map((h) => [h.orderId, h.sku, h.quantity])).toEqual([['O1', 'X', 1], ['O2', 'Y', 1], ['O2', 'Z', 1], ['O3', 'X', 3], ['O3', 'W', 1]]);
+    });
+
+    it('orders are keyed by source and order id: the same id from two sources is two orders', async () => {
+      const web = [line('1001', 1, [email('a')], 'X', { source: 'web' }), line('1001', 2, [email('a')], 'Y', { source: 'web' })];
+      const till = [line('1001', 1, [phone('447700900123')], 'Z', { source: 'store', channel: 'store' }), line('1001', 2, [phone('447700900123')], 'W', { source: 'store', channel: 'store' })];
+      expect(await store.importLines(web)).toEqual({ imported: 2, duplicates: 0, merges: 0 });
+      expect(await store.importLines(till)).toEqual({ imported: 2, duplicates: 0, merges: 0 });
+      expect(await store.importLines([...web, ...till])).toEqual({ imported: 0, duplicates: 4, merges: 0 });
+      expect(await store.totals()).toMatchObject({ orders: 2, lines: 4, customers: 2 });
+      const a = await store.findCustomer(email('a'));
+      expect((await store.customerHistory(a!)).map((h) => h.sku)).toEqual(['X', 'Y']);
+      // a line without a source takes its channel's: the web order again
+      expect(await store.importLines([line('1001', 3, [email('a')], 'V')])).toEqual({ imported: 1, duplicates: 0, merges: 0 });
+      expect((await store.totals()).orders).toBe(2);
+      expect((await store.checkInvariants()).ok).toBe(true);
     });
 
     it('reserved order ids are distinct across calls', async () => {

@@ -34,7 +34,7 @@ describe('planImport', () => {
     const p = planImport([
       line('A', 1, [email('x')], 'S1', { storeId: 'st1', channel: 'store', time: 5 }),
       line('B', 1, [], 'S2'),
-      line('A', 2, [email('x'), phone('1')], 'S2', { storeId: 'st1', time: 9 }),
+      line('A', 2, [email('x'), phone('1')], 'S2', { storeId: 'st1', channel: 'store', time: 9 }),
     ]);
     expect(p.orders.map((o) => [o.sourceId, o.channel, o.storeId, o.time, o.identifiers.map(identifierKey).length])).toEqual([
       ['A', 'store', 'st1', 5, 2],

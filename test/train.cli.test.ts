@@ -116,9 +116,22 @@ describe('npm run evaluate', () => {
   it('--json prints the issue shape for every model', () => {
     const r = run('scripts/evaluate.ts', ['--data', csv, '--cutoff', '2011-02-10', '--json', '--quiet', '--no-report', '--models', 'popularity,repeat,item_knn,fbt']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { cutoff: string; models: Record<string, Record<string, unknown>> };
+    const out = JSON.parse(r.stdout) as {
+      cutoff: string;
+      served: string;
+      models: Record<string, Record<string, unknown>>;
+      validation: { cutoff: string; days: number; models: Record<string, unknown>; candidates: unknown[] };
+    };
     expect(out.cutoff).toBe('2011-02-10');
-    expect(Object.keys(out.models)).toEqual(['popularity', 'repeat', 'item_knn', 'fbt']);
+    // the asked models, then the served model (chosen on validation) and the two baselines beside it
+    expect(Object.keys(out.models)).toEqual(['popularity', 'repeat', 'item_knn', 'fbt', 'served', 'trend', 'repeat_trend']);
+    expect(Object.keys(out)[1]).toBe('served');
+    expect(out.served).toMatch(/^discovery=.+; all=.+$/);
+    // the validation window: the test window's length, right before the cutoff; chosen there
+    expect(out.validation.days).toBeGreaterThan(0);
+    expect(Date.parse(out.validation.cutoff)).toBe(Date.parse('2011-02-10') - out.validation.days * 86_400_000);
+    expect(Object.keys(out.validation.models)).toEqual(['popularity', 'repeat', 'item_knn', 'fbt', 'served']);
+    expect(out.validation.candidates.length).toBeGreaterThan(10);
     for (const m of Object.values(out.models)) {
       for (const protocol of ['discovery', 'all']) {
         expect(m[protocol]).toEqual(expect.objectContaining({ 'ndcg@10': expect.any(Number), 'recall@20': expect.any(Number), 'hr@10': expect.any(Number), users: expect.any(Number) }));

@@ -3,7 +3,7 @@
  * bundles are read from MODEL_DIR, published into the vector cache, and this instance's model
  * source is refreshed before answering (other instances swap on the announce).
  */
-import { readBundle } from '../bundle/read-bundle.js';
+import { listBundles, readBundle } from '../bundle/read-bundle.js';
 import type { CacheKeys } from '../cache/keys.js';
 import { listVersions, publishBundle, rollback } from '../cache/publish.js';
 import type { VectorCache } from '../cache/vector-cache.js';
@@ -31,6 +31,22 @@ export function cacheModelAdmin(options: {
       await refresh?.(out.version);
       logger?.info('model published', { version: out.version, previous: out.previous });
       return { ...out };
+    },
+    async bundles() {
+      const [manifests, versions] = await Promise.all([listBundles(modelDir), listVersions(await options.cache(), keys)]);
+      const published = new Set(versions.map((v) => v.version));
+      const current = versions.find((v) => v.current)?.version ?? null;
+      return {
+        current,
+        bundles: manifests.map((m) => ({
+          version: m.version,
+          createdAt: m.createdAt,
+          data: m.data,
+          metrics: m.metrics,
+          published: published.has(m.version),
+          current: m.version === current,
+        })),
+      };
     },
     async rollback(version) {
       const out = await rollback(await options.cache(), keys, version);

@@ -7,7 +7,7 @@
  * OPTIONS, odd URLs). The server listens with `listener`; no listening here (see
  * src/server.ts), so tests drive `listener` (or `app`) with supertest.
  */
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import type { CacheKeys } from '../cache/keys.js';
 import type { ModelSource } from '../cache/model-source.js';
@@ -15,22 +15,31 @@ import type { VectorCache } from '../cache/vector-cache.js';
 import type { Decide, DecisionContext } from '../core/offers/types.js';
 import { DEFAULT_OFFER_CHANNEL_CONSENT } from '../config.js';
 import type { Store } from '../store/store.js';
+import { ClientelingService } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { decide } from '../core/offers/decide.js';
 import { OfferService } from '../serve/offer-service.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
-import { type ApiKeys, admitted } from './api-keys.js';
+import { RETRY_AFTER_S, within } from '../core/deadline.js';
+import { UnavailableError } from '../core/errors.js';
+import { type ApiKey, type ApiKeys, OPEN, authenticate, hasScope } from './api-keys.js';
+import { rejectControlChars } from './control-chars.js';
+import { customerTokenCheck } from './customer-token.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
+import { serveConsole } from './console-assets.js';
 import { jsonBody } from './json-body.js';
 import { writeJson } from './json-response.js';
 import type { Logger } from './logger.js';
 import type { ModelAdmin } from './model-admin.js';
 import { openApiDocument } from './openapi.js';
+import { securityHeaders } from './http-security.js';
+import type { KeyRateLimiter } from './rate-limit.js';
 import { requestLog, tagRoute } from './request-log.js';
-import { type RouteDef, expressPath } from './route-def.js';
+import { type RouteDef, customerOf, expressPath, isPersonal } from './route-def.js';
 import { buildRoutes } from './routes.js';
 import { ServiceMetrics } from './service-metrics.js';
 
@@ -67,7 +76,29 @@ export interface AppDeps {
     random?: () => number;
     decisionLog?: { intervalMs?: number; batchSize?: number };
   };
+  /**
+   * Every API request answers within this many ms (REQUEST_DEADLINE_MS, default 1000): a handler
+   * still waiting then is answered 503 with Retry-After, and its signal is aborted.
+   */
+  requestDeadlineMs?: number;
+  /**
+   * How long storefront lists wait for the history store (LIST_WAIT_MS, default 100 ms) before
+   * answering without it (non-personal, fallbackReason store_unavailable).
+   */
+  listWaitMs?: number;
+  /** Requests per second per API key (rate-limit.ts); absent = no limits. */
+  rateLimit?: KeyRateLimiter;
+  /** HS256 secret of customer tokens: required when a key carries the flag `token` (customer-token.ts). */
+  customerTokenSecret?: string;
+  /** Storefront origins answered with CORS headers (CORS_ORIGINS). */
+  corsOrigins?: readonly string[];
+  /** Country code for national phone numbers in customer tokens' `phone:` subjects (default 44). */
+  defaultCountryCode?: string;
 }
+
+/** The API key a request was admitted with (set before its body is read). */
+const ADMITTED = Symbol('api key');
+type Admitted = IncomingMessage & { [ADMITTED]?: ApiKey };
 
 export interface App {
   /** The request listener the server uses: the API's dispatcher, passing the rest to `app`. */
@@ -84,16 +115,21 @@ export interface App {
   drain(): void;
 }
 
+/** The signal of a request without a deadline. */
+const NEVER = new AbortController().signal;
+
 export function createApp(deps: AppDeps): App {
   const metrics = new ServiceMetrics(deps.source, { defaultMetrics: deps.defaultMetrics });
   const storeError = (err: unknown) => {
     metrics.postgresErrors.inc();
     deps.logger.warn('history store call failed', { err });
   };
-  const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError });
+  const listWaitMs = deps.listWaitMs ?? 100;
+  const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError, waitMs: listWaitMs });
   const service = new RecommendationService({
     source: deps.source,
-    store: deps.store,
+    // a list does not wait long for a customer's history: it answers from what is at hand
+    store: { customerSkus: (id) => within(deps.store.customerSkus(id), listWaitMs, 'the history store') },
     access,
     inventory: deps.inventory,
     chain: deps.chain,
@@ -110,7 +146,6 @@ export function createApp(deps: AppDeps): App {
     inventory: deps.inventory,
     decide: o.decide === undefined ? decide : o.decide,
     bus: o.bus ?? null,
-    gram: (model) => service.gram(model),
     channelConsent: o.channelConsent ?? DEFAULT_OFFER_CHANNEL_CONSENT,
     holdoutShare: o.holdoutShare ?? 0.05,
     reloadMs: o.reloadMs,
@@ -134,54 +169,116 @@ export function createApp(deps: AppDeps): App {
     inventory: deps.inventory,
     metrics,
     offers,
+    clienteling: new ClientelingService({ store: deps.store, service, access, source: deps.source, inventory: deps.inventory, now: deps.now }),
     admin: deps.admin,
     draining: () => draining,
+    isAdmin: (req) => deps.apiKeys === null || hasScope(deps.apiKeys, 'admin', req),
     openapi: () => (doc ??= openApiDocument(routes, { title: 'omnirec', version: '1.0.0' })),
   });
 
+  if (deps.apiKeys?.list().some((k) => k.customerToken) && !deps.customerTokenSecret) {
+    throw new InvalidArgumentError('API_KEYS: a key has the flag "token" but CUSTOMER_TOKEN_SECRET is not set', { field: 'CUSTOMER_TOKEN_SECRET' });
+  }
+  const checkToken = deps.customerTokenSecret
+    ? customerTokenCheck({ secret: deps.customerTokenSecret, store: deps.store, access, defaultCountryCode: deps.defaultCountryCode })
+    : null;
+  const limit = deps.rateLimit;
   // JSON bodies are read on the routes that take one (GETs skip the parser's checks)
   const json = jsonBody({ limit: deps.bodyLimit ?? '64kb' });
   const parse = (where: 'params' | 'query' | 'body', schema: RouteDef[typeof where], value: unknown) => {
     if (!schema) return value;
+    rejectControlChars(where, value);
     const out = schema.safeParse(value ?? {});
     if (!out.success) throw validationError(where, out.error);
     return out.data;
   };
+  const deadlineMs = deps.requestDeadlineMs ?? 1000;
+  /**
+   * The handler's answer, or a 503 (UnavailableError, Retry-After) once the request deadline has
+   * passed; its signal is aborted then, so that it starts nothing more. Operations routes and the
+   * admin model endpoints (a publish writes a whole version) run without it.
+   */
+  const beforeDeadline = async (r: RouteDef, handler: (signal: AbortSignal) => unknown): Promise<unknown> => {
+    if (r.scopes === null || r.tag === 'admin') return handler(NEVER);
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new UnavailableError(`no answer within the request deadline (${deadlineMs} ms): a dependency is slow or down; retry`, {
+          retryAfterS: RETRY_AFTER_S,
+        });
+        ac.abort(err);
+        reject(err);
+      }, deadlineMs);
+    });
+    try {
+      return await Promise.race([handler(ac.signal), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const compiled: CompiledRoute[] = routes.map((r) => {
-    const keys = r.scopes ? deps.apiKeys : null;
-    const scopes = r.scopes ?? [];
+    const scopes = r.scopes;
+    const personal = isPersonal(r);
+    const about = customerOf(r);
     return {
       def: r,
-      body: r.body && r.method !== 'get' ? json : null,
-      // route tag (metrics, logs), API-key scopes, validation and the route's own handler in one function
-      async run(req, res, rawParams, rawQuery, rawBody) {
+      // route tag (metrics, logs), no-store, API key and its rate limit: before the body is read
+      admit(req, res) {
         tagRoute(res, r.path);
-        if (!admitted(keys, scopes, req, res)) return;
+        if (personal) res.setHeader('Cache-Control', 'no-store');
+        const key = scopes ? authenticate(deps.apiKeys, scopes, req, res) : OPEN;
+        if (key === null) return false;
+        (req as Admitted)[ADMITTED] = key;
+        return key === OPEN || !limit ? true : limit(key, req, res);
+      },
+      body: r.body && r.method !== 'get' ? json : null,
+      // validation, the customer token (keys flagged `token`) and the route's own handler in one function
+      async run(req, res, rawParams, rawQuery, rawBody) {
         const params = parse('params', r.params, rawParams);
         const query = parse('query', r.query, rawQuery);
         const body = r.method === 'get' ? undefined : parse('body', r.body, rawBody);
-        const out = await r.handler({ params, query, body, req, res });
+        const customer = about({ params, query, body });
+        if (customer !== null) {
+          if (!personal) res.setHeader('Cache-Control', 'no-store');
+          if ((req as Admitted)[ADMITTED]?.customerToken && !(await checkToken!(req, res, customer))) return;
+        }
+        const out = await beforeDeadline(r, (signal) => r.handler({ params, query, body, req, res, signal }));
         if (out !== undefined) writeJson(req, res, 200, out);
       },
     };
   });
 
-  const start = requestLog(deps.logger, metrics);
+  const log = requestLog(deps.logger, metrics);
+  const secure = securityHeaders({ corsOrigins: deps.corsOrigins });
+  const noop = () => {};
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  // every request: id and log line, then security and CORS headers (cors answers preflights here)
   app.use((req, res, next) => {
-    start(req, res);
-    next();
+    log(req, res);
+    secure(req, res, next);
   });
   for (const c of compiled) {
+    const admit: RequestHandler = (req, res, next) => {
+      const ok = c.admit(req, res);
+      if (ok === true) next();
+      else if (ok !== false) ok.then((yes) => yes && next(), next);
+    };
     const layer: RequestHandler = (req, res) => c.run(req, res, req.params, req.query, req.body);
     const path = expressPath(c.def.path);
-    if (c.body) app[c.def.method](path, c.body, layer);
-    else app[c.def.method](path, layer);
+    if (c.body) app[c.def.method](path, admit, c.body, layer);
+    else app[c.def.method](path, admit, layer);
   }
+  serveConsole(app);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
+  // the dispatcher takes only GET/HEAD/POST/DELETE on API routes: no preflight reaches it, cors goes on at once
+  const start = (req: IncomingMessage, res: ServerResponse) => {
+    log(req, res);
+    secure(req, res, noop);
+  };
   const listener = dispatcher(compiled, { start, fail: (err, req, res) => failRequest(err, req, res, deps.logger), fallback: app });
   return { listener, app, service, offers, metrics, access, routes, drain: () => void (draining = true) };
 }

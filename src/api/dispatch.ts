@@ -17,11 +17,16 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { BodyReader, WithBody } from './json-body.js';
-import { splitPlainUrl } from './request-log.js';
+import { splitPlainUrl, tagRoute } from './request-log.js';
 import type { RouteDef } from './route-def.js';
 
 export interface CompiledRoute {
   def: RouteDef;
+  /**
+   * Runs before the body is read: route tag, API key, rate limit. False (or a promise of it) when
+   * it answered the request itself (401, 403, 429): the body is then never read.
+   */
+  admit(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
   /** Reads the JSON body first (routes that take one), or null. */
   body: BodyReader | null;
   /**
@@ -88,11 +93,18 @@ export function dispatcher(routes: readonly CompiledRoute[], hooks: DispatchHook
       const params = decodeParams(m.names, hit);
       if (params === null) break;
       start(req, res);
+      // tagged before the body is read: a body error (400, 413) is counted on its route
+      tagRoute(res, m.route.def.path);
       const query = parseQuery(url.query);
       const run = (body: unknown) => m.route.run(req, res, params, query, body).catch((err: unknown) => fail(err, req, res));
       const read = m.route.body;
-      if (read === null) void run(undefined);
-      else read(req, res, (err) => (err ? fail(err, req, res) : void run(req.body)));
+      const go = () => {
+        if (read === null) void run(undefined);
+        else read(req, res, (err) => (err ? fail(err, req, res) : void run(req.body)));
+      };
+      const admitted = m.route.admit(req, res);
+      if (admitted === true) go();
+      else if (admitted !== false) admitted.then((yes) => yes && go(), (err: unknown) => fail(err, req, res));
       return;
     }
     fallback(req, res);

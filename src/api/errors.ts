@@ -16,6 +16,8 @@ import {
   NotSupportedError,
   UnavailableError,
 } from '../core/errors.js';
+import { RETRY_AFTER_S } from '../core/deadline.js';
+import { isUnavailable } from '../store/pg-client.js';
 import { writeJson } from './json-response.js';
 import type { Logger } from './logger.js';
 import { requestId } from './request-log.js';
@@ -62,12 +64,17 @@ export function failRequest(err: unknown, req: IncomingMessage, res: ServerRespo
     return;
   }
   if (err instanceof ZodError) err = validationError('body', err);
+  // a dependency's own error saying it is down or too slow (refused, reset, timed out): 503, retry
+  if (!(err instanceof AppError) && (err as { status?: unknown })?.status === undefined && isUnavailable(err)) {
+    err = new UnavailableError(`a dependency is unavailable: ${(err as Error).message}`, { retryAfterS: RETRY_AFTER_S });
+  }
   if (err instanceof AppError) {
     const { status, error } = statusOf(err);
     if (status >= 500) logger.error('request failed', { reqId, err });
     if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.context.retryAfterS ?? 5));
-    const fields = (err.context as { fields?: FieldIssue[] }).fields;
-    writeJson(req, res, status, { error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), reqId });
+    const { fields, conflict } = err.context as { fields?: FieldIssue[]; conflict?: unknown };
+    const named = err instanceof ConflictError ? { conflict } : {};
+    writeJson(req, res, status, { error, message: status === 500 ? 'internal error' : err.message, ...(fields ? { fields } : {}), ...named, reqId });
     return;
   }
   const e = err as { type?: string; status?: number; statusCode?: number; message?: string };

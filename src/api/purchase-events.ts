@@ -6,7 +6,7 @@
  * before the next training run. No personalisation consent: recorded, no record written.
  */
 import type { ModelSource } from '../cache/model-source.js';
-import { NotFoundError, UnavailableError } from '../core/errors.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, Identifier, OrderLine } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { refreshCustomer } from '../train/customer-refresh.js';
@@ -75,8 +75,10 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     if (known.length === 0) throw new NotFoundError(`unknown customer ${e.customerId}`, { field: 'customerId', customerId: e.customerId });
     identifiers.unshift(known[0]);
   }
+  await checkRepost(store, e, identifiers);
   const lines: OrderLine[] = e.lines.map((l, i) => ({
     orderId: e.orderId,
+    source: 'event', // events are their own source: a file's order with the same id is another order
     channel: e.channel,
     storeId: e.store ?? null,
     time: e.time,
@@ -110,6 +112,39 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   }
 }
 
+/** Quantities and prices as the store keeps them (numeric(14,3), numeric(14,4)). */
+const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: PurchaseEvent['lines'][number]) =>
+  a.sku === b.sku && Math.round(a.quantity * 1e3) === Math.round(b.quantity * 1e3) && Math.round(a.unitPrice * 1e4) === Math.round((b.unitPrice ?? 0) * 1e4);
+
+/**
+ * Idempotence by order id holds for the same order only: an order id already recorded may be posted
+ * again with the same lines (in the same positions) by the same customer (any of their identifiers,
+ * none of another customer's), and then records nothing new; anything else is a ConflictError (409)
+ * naming what differs, `lines` or `customer` (an order recorded without a customer, such as an imported
+ * guest invoice, belongs to no buyer an event could name). Its time, channel and store may differ (a
+ * till re-sending without `time` gets "now").
+ */
+async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifier[]): Promise<void> {
+  const recorded = await store.recordedOrder(e.orderId);
+  if (recorded === null) return;
+  const context = { orderId: e.orderId };
+  if (recorded.lines.length !== e.lines.length || !recorded.lines.every((l, i) => sameLine(l, e.lines[i]))) {
+    throw new ConflictError(`order ${e.orderId} is already recorded with other lines: an order id stands for one order (post a new id for another)`, {
+      ...context,
+      conflict: 'lines',
+    });
+  }
+  const owners = new Set((await Promise.all(identifiers.map((i) => store.findCustomer(i)))).filter((id): id is string => id !== null));
+  if (recorded.customerId === null || owners.size !== 1 || !owners.has(recorded.customerId)) {
+    throw new ConflictError(
+      recorded.customerId === null
+        ? `order ${e.orderId} is already recorded without a customer (an imported or guest order): an event cannot claim it`
+        : `order ${e.orderId} is already recorded for another customer`,
+      { ...context, conflict: 'customer' },
+    );
+  }
+}
+
 /** Rewrites the buyer's record in the version in service, when there is one and they consented. */
 async function refreshRecord({ store, source }: PurchaseDeps, customerId: string, result: PurchaseResult): Promise<PurchaseResult> {
   const model = source.current();
@@ -118,7 +153,7 @@ async function refreshRecord({ store, source }: PurchaseDeps, customerId: string
   if (!access?.personalisation) return { ...result, refreshSkipped: 'no_consent' };
   return oneAtATime(customerId, async (): Promise<PurchaseResult> => {
     const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
-    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null);
+    const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null, previous);
     try {
       await source.putCustomer(customerId, refreshed.record, model);
     } catch (err) {

@@ -2,16 +2,20 @@
  * Every route of the v1 API, declared once (see route-def.ts): storefront lists, associate
  * lookup, purchase events, erasure, admin model endpoints and operations.
  */
+import type { IncomingMessage } from 'node:http';
 import type { ModelSource } from '../cache/model-source.js';
+import { within } from '../core/deadline.js';
 import { NotFoundError, NotSupportedError } from '../core/errors.js';
 import { normaliseIdentifierValue } from '../core/identity.js';
 import type { IdentifierKind } from '../core/records.js';
+import type { ClientelingService } from '../serve/clienteling-service.js';
 import type { CustomerAccessCache } from '../serve/customer-access.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import type { OfferService } from '../serve/offer-service.js';
 import type { RecommendationService } from '../serve/recommendation-service.js';
 import type { Store } from '../store/store.js';
 import { validationError } from './errors.js';
+import { clientelingRoutes } from './clienteling-routes.js';
 import { writeJson, writeText } from './json-response.js';
 import type { ModelAdmin } from './model-admin.js';
 import { buildOfferRoutes } from './offer-routes.js';
@@ -30,24 +34,18 @@ export interface RouteContext {
   metrics: ServiceMetrics;
   /** Next best offer (src/serve/offer-service.ts). */
   offers: OfferService;
+  /** Customer and product cards (clienteling-routes.ts). */
+  clienteling: ClientelingService;
   admin?: ModelAdmin;
   /** true once shutdown began (readyz then answers 503). */
   draining: () => boolean;
+  /** Whether the request's key may see dependency details (an admin key, or auth disabled). */
+  isAdmin: (req: IncomingMessage) => boolean;
   /** The OpenAPI document (built lazily from these routes). */
   openapi: () => unknown;
 }
 
 const STOREFRONT = ['storefront', 'associate'] as const;
-
-/** Races a promise against a timeout (readiness probes must answer fast). */
-async function within<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Forgets what this instance caches about customers whose data just changed (a purchase event, an
@@ -191,10 +189,12 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       params: S.CustomerParams,
       response: S.EraseResponse,
       extraResponses: { '404': 'Unknown customer', '503': 'Model cache unreachable: nothing erased, retry' },
-      handler: async ({ params }) => {
+      handler: async ({ params, signal }) => {
         const ids = await ctx.store.customerIds(params.id);
         if (ids.length === 0) throw new NotFoundError('unknown customer', { customerId: params.id });
         const customerId = ids[0];
+        // answered 503 already (deadline): erase nothing, so that the retry finds the customer again
+        signal.throwIfAborted();
         // cache first: if it is down nothing is erased yet and a retry finds the customer again
         const { versions } = await ctx.source.eraseCustomers(ids);
         const erased = await ctx.store.eraseCustomer(customerId);
@@ -202,6 +202,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
         return { customerId, erased, versions };
       },
     }),
+    ...clientelingRoutes(ctx),
     route({
       method: 'get',
       path: '/v1/admin/models',
@@ -247,7 +248,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
     route({
       method: 'get',
       path: '/readyz',
-      summary: 'Readiness: 200 when a model is loaded (store/cache ok or degraded, with detail), 503 otherwise',
+      summary: 'Readiness: 200 when a model is loaded (store/cache ok or degraded), 503 otherwise; details (versions, addresses, errors) only for an admin key',
       tag: 'operations',
       scopes: null,
       response: S.ReadyResponse,
@@ -256,7 +257,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
         const src = ctx.source.status();
         let store: { status: 'ok' | 'degraded'; detail?: string } = { status: 'ok' };
         try {
-          await within(ctx.store.ping(), 1_000);
+          await within(ctx.store.ping(), 1_000, 'the history store');
         } catch (err) {
           ctx.metrics.postgresErrors.inc();
           store = { status: 'degraded', detail: err instanceof Error ? err.message : String(err) };
@@ -273,7 +274,8 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
           inventory: { status: inv.state, stores: inv.stores, loadedAt: inv.loadedAt, ...(inv.detail ? { detail: inv.detail } : {}) },
           ...(ctx.draining() ? { detail: 'shutting down' } : !model ? { detail: 'no model version loaded' } : {}),
         };
-        writeJson(req, res, ok ? 200 : 503, body);
+        // addresses and errors only for an admin key; anyone else (a load balancer) gets the status
+        writeJson(req, res, ok ? 200 : 503, ctx.isAdmin(req) ? body : { status: body.status });
         return undefined;
       },
     }),

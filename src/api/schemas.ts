@@ -7,57 +7,49 @@ import { normaliseIdentifierValue } from '../core/identity.js';
 import { CHANNELS, IDENTIFIER_KINDS, type Identifier, SEGMENTS } from '../core/records.js';
 
 const id = (what: string) => z.string().trim().min(1).max(128).describe(what);
-/** A comma-separated list in a query string (or the key repeated). */
-const csv = (what: string) =>
+/**
+ * The options of every list, one schema for the query string of a GET and the JSON body of a POST:
+ * a list is comma-separated text (in a query, or the key repeated) or a JSON array, every element
+ * split on commas; a number and a flag are JSON values in a body and their text in a query.
+ */
+const list = (what: string) =>
   z
     .union([z.string(), z.array(z.string())])
     .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.string().max(128)).max(50))
     .describe(what);
-const queryBool = (what: string) =>
-  z
-    .enum(['true', 'false', '1', '0'])
-    .transform((v) => v === 'true' || v === '1')
-    .describe(what);
+/** A whole number as a JSON value (body) or as its text (query string: "7" → 7). */
+const intText = (v: unknown) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
+/** A flag as a JSON boolean (body) or as text (query string: "true"/"1", "false"/"0"). */
+const flagText = (v: unknown) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v);
 
-const common = {
-  limit: z.coerce.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
+const listOptions = {
+  limit: z.preprocess(intText, z.number().int().min(1).max(100).default(10)).describe('Number of items (1-100, default 10)'),
   store: id('Only items in stock in this store').optional(),
   channel: z.enum(CHANNELS).optional().describe("The channel asking (web, app, store): popular items come from this channel's best sellers"),
-  category: csv('Only these categories (comma-separated)').optional(),
-  excludeCategory: csv('Not these categories (comma-separated)').optional(),
+  category: list('Only these categories (comma-separated)').optional(),
+  excludeCategory: list('Not these categories (comma-separated)').optional(),
 };
+const excludePurchased = z.preprocess(flagText, z.boolean()).optional().describe("Leave out items already bought (and a session's own items) (default true)");
 
-/** Query options of GET list endpoints. */
-export const ListQuery = z.object({
-  ...common,
-  excludePurchased: queryBool('Leave out items the customer already bought (default true)').optional(),
-});
+/** Options of GET list endpoints (query) and POST ones (body). */
+export const ListQuery = z.object({ ...listOptions, excludePurchased });
 export const SimilarQuery = z.object({
   ...ListQuery.shape,
   customerId: id('Customer looking (for excludePurchased)').optional(),
 });
-export const BuyAgainQuery = z.object({ ...common });
+export const BuyAgainQuery = z.object({ ...listOptions });
 
-const bodyList = (what: string) => z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean)).pipe(z.array(z.string().max(128)).max(50)).describe(what);
-const bodyCommon = {
-  limit: z.number().int().min(1).max(100).default(10).describe('Number of items (1-100, default 10)'),
-  store: id('Only items in stock in this store').optional(),
-  channel: z.enum(CHANNELS).optional().describe("The channel asking (web, app, store): popular items come from this channel's best sellers"),
-  category: bodyList('Only these categories').optional(),
-  excludeCategory: bodyList('Not these categories').optional(),
-  excludePurchased: z.boolean().optional().describe('Leave out items already bought / in the session (default true)'),
-};
 const skuList = z.array(id('sku')).min(1).max(100).describe('Skus (1-100)');
 
 export const BasketBody = z.object({
   items: skuList.describe('Skus in the basket'),
   customerId: id('Unified customer id, when known').optional(),
-  ...bodyCommon,
+  ...ListQuery.shape,
 });
 export const SessionBody = z.object({
   items: skuList.describe('Skus seen or added in the session'),
-  ...bodyCommon,
+  ...ListQuery.shape,
 });
 
 export const SkuParams = z.strictObject({ sku: id('Product sku') });
@@ -173,12 +165,14 @@ export const ErrorResponse = z.object({
 });
 
 export const HealthResponse = z.object({ status: z.literal('ok') });
+/** /readyz: `status` for anyone; the rest (versions, addresses, errors) only for an admin key. */
 export const ReadyResponse = z.object({
   status: z.enum(['ready', 'degraded', 'unavailable']),
-  model: z.object({ version: z.string().nullable(), lastSwapAt: z.string().optional() }),
-  cache: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }),
-  store: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }),
-  inventory: z.object({ status: z.enum(['ok', 'degraded', 'empty']), stores: z.number(), loadedAt: z.string().nullable(), detail: z.string().optional() }),
+  model: z.object({ version: z.string().nullable(), lastSwapAt: z.string().optional() }).optional(),
+  cache: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }).optional(),
+  store: z.object({ status: z.enum(['ok', 'degraded']), detail: z.string().optional() }).optional(),
+  inventory: z.object({ status: z.enum(['ok', 'degraded', 'empty']), stores: z.number(), loadedAt: z.string().nullable(), detail: z.string().optional() }).optional(),
+  detail: z.string().optional(),
 });
 
 export const LookupResponse = z.object({

@@ -21,6 +21,8 @@ import { type ApiKeys, parseApiKeys } from './api-keys.js';
 import { type App, createApp } from './create-app.js';
 import { createLogger, type Logger } from './logger.js';
 import { cacheModelAdmin } from './cache-model-admin.js';
+import { parseCorsOrigins } from './http-security.js';
+import { keyRateLimiter, limiterRedis, parseRateLimits } from './rate-limit.js';
 
 export interface RunningService {
   server: Server;
@@ -34,7 +36,7 @@ export interface RunningService {
 }
 
 /** The API keys from configuration, or null when auth is disabled; throws when neither is configured. */
-export function authFromConfig(cfg: Pick<Config, 'API_KEYS' | 'AUTH_DISABLED'>, logger: Logger): ApiKeys | null {
+export function authFromConfig(cfg: Pick<Config, 'API_KEYS' | 'AUTH_DISABLED' | 'CUSTOMER_TOKEN_SECRET'>, logger: Logger): ApiKeys | null {
   if (cfg.AUTH_DISABLED) {
     logger.warn('AUTH_DISABLED=true: API-key authentication is OFF, every route is open to anyone who can reach this port. Local use only!', {
       auth: 'disabled',
@@ -47,6 +49,9 @@ export function authFromConfig(cfg: Pick<Config, 'API_KEYS' | 'AUTH_DISABLED'>, 
       'no API keys configured: set API_KEYS="<key>:<scope>+<scope>,..." (scopes: storefront, associate, events, admin), or AUTH_DISABLED=true for local use',
       { field: 'API_KEYS' },
     );
+  }
+  if (keys.list().some((k) => k.customerToken) && !cfg.CUSTOMER_TOKEN_SECRET) {
+    throw new InvalidArgumentError('API_KEYS: a key has the flag "token" but CUSTOMER_TOKEN_SECRET is not set', { field: 'CUSTOMER_TOKEN_SECRET' });
   }
   return keys;
 }
@@ -66,10 +71,12 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   const logger = options.logger ?? createLogger(cfg.LOG_LEVEL);
   const apiKeys = authFromConfig(cfg, logger);
   const chain = parseFallbackChain(cfg.FALLBACK_CHAIN);
-  const store = options.store ?? (await openStore(cfg));
+  const store = options.store ?? (await openStore(cfg, { timeouts: { connectTimeoutMs: cfg.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS } }));
   const source =
     options.source ??
     (await openModelSource(cfg, {
+      commandTimeoutMs: cfg.REDIS_COMMAND_TIMEOUT_MS,
+      writeTimeoutMs: cfg.REDIS_WRITE_TIMEOUT_MS,
       log: (level, msg, context) => logger[level](msg, { component: 'model-source', ...context }),
     }));
   let adminCache: VectorCache | null = null;
@@ -82,6 +89,12 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     (err) => logger.warn('inventory refresh failed; keeping the previous snapshot', { err }),
   );
   await inventory.start(cfg.INVENTORY_REFRESH_S * 1000);
+  // rate limits per key: counted in Redis when there is one (shared by every instance), else in memory
+  const limits = parseRateLimits(cfg.RATE_LIMITS);
+  const limited = limits.byKey.size > 0 || Object.keys(limits.byScope).length > 0;
+  const redisTarget = cfg.REDIS_CLUSTER_NODES ?? cfg.REDIS_URL;
+  const limiterClient = limited && redisTarget ? limiterRedis(redisTarget) : null;
+  limiterClient?.on('error', () => {}); // counted in memory meanwhile (insurance limiter)
   // next best offer: instances tell each other of offer changes and responses on P:offer-changes
   const offerCache = await openVectorCache(cfg, { require: false });
   const offers = {
@@ -90,7 +103,24 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     holdoutShare: cfg.OFFER_HOLDOUT_SHARE,
     reloadMs: cfg.OFFER_RELOAD_S * 1000,
   };
-  const app = createApp({ store, source, inventory, logger, apiKeys, chain, admin, offers, defaultMetrics: options.defaultMetrics, fullScanMaxItems: options.fullScanMaxItems });
+  const app = createApp({
+    store,
+    source,
+    inventory,
+    logger,
+    apiKeys,
+    chain,
+    admin,
+    offers,
+    defaultMetrics: options.defaultMetrics,
+    fullScanMaxItems: options.fullScanMaxItems,
+    requestDeadlineMs: cfg.REQUEST_DEADLINE_MS,
+    listWaitMs: cfg.LIST_WAIT_MS,
+    rateLimit: limited ? keyRateLimiter(limits, { redis: limiterClient ?? undefined, prefix: cfg.CACHE_PREFIX }) : undefined,
+    customerTokenSecret: cfg.CUSTOMER_TOKEN_SECRET,
+    corsOrigins: parseCorsOrigins(cfg.CORS_ORIGINS),
+    defaultCountryCode: cfg.DEFAULT_COUNTRY_CODE,
+  });
   // offers and their counts are loaded now, not by the first decision (a store that fails here is retried then)
   await app.offers.start().catch((err: unknown) => logger.warn('offers not loaded at start; retried at the first decision', { err }));
   // the API's dispatcher in front of the Express app (create-app.ts)
@@ -128,7 +158,7 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
       inventory.stop();
       // the decision log's queue is written before the store closes
       await app.offers.close().catch((err: unknown) => logger.error('offer service did not close cleanly', { err }));
-      await Promise.allSettled([source.close(), store.close(), adminCache?.close(), offerCache.close()]);
+      await Promise.allSettled([source.close(), store.close(), adminCache?.close(), offerCache.close(), Promise.resolve(limiterClient?.disconnect())]);
       logger.info('stopped');
     })());
   return { server, url, app, store, source, logger, close };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BundleManifest, CustomerRecord, ModelBundle, RankedList, TopKLists } from '../core/bundle.js';
+import type { BundleManifest, CustomerRecord, ModelBundle, RankedList, ServedBundle, TopKLists } from '../core/bundle.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type { Segment } from '../core/records.js';
 import { MANIFEST, MODEL_JSON, type ArrayFile, fromBytes } from './bundle-files.js';
@@ -64,6 +64,7 @@ export async function readBundle(modelDir: string, version: string, { verify = t
     popular: { global: RankedJson; trending: RankedJson; byStore: Record<string, RankedJson>; byChannel?: Record<string, RankedJson>; bySegment: Record<string, RankedJson> };
     customers: string[];
     segments: (Segment | null)[];
+    served?: { spec: ServedBundle['spec']; trends: string[]; lists: ('ease' | 'item_knn')[]; foldInWeight: number };
   };
 
   const indptr = arr('customer-indptr.i32') as Int32Array;
@@ -74,10 +75,27 @@ export async function readBundle(modelDir: string, version: string, { verify = t
   const hasVector = arr('customer-has-vector.u8') as Uint8Array;
   const k = model.als?.k ?? 0;
   const factors = model.als ? (arr('customer-factors.f32') as Float32Array) : null;
+  const tifu = manifest.files['customer-tifu-own.f32']
+    ? {
+        own: arr('customer-tifu-own.f32') as Float32Array,
+        indptr: arr('customer-tifu-indptr.i32') as Int32Array,
+        items: arr('customer-tifu-items.i32') as Int32Array,
+        scores: arr('customer-tifu-scores.f32') as Float32Array,
+      }
+    : null;
   const customers: CustomerRecord[] = model.customers.map((customerId, c) => {
     const s = indptr[c];
     const e = indptr[c + 1];
     return {
+      ...(tifu
+        ? {
+            tifu: {
+              own: tifu.own.subarray(s, e),
+              nbrItems: tifu.items.subarray(tifu.indptr[c], tifu.indptr[c + 1]),
+              nbrScores: tifu.scores.subarray(tifu.indptr[c], tifu.indptr[c + 1]),
+            },
+          }
+        : {}),
       customerId,
       vector: factors && hasVector[c] ? factors.subarray(c * k, (c + 1) * k) : null,
       segment: model.segments[c] ?? null,
@@ -103,6 +121,17 @@ export async function readBundle(modelDir: string, version: string, { verify = t
       bySegment: Object.fromEntries(Object.entries(model.popular.bySegment).map(([s, r]) => [s, ranked(r)])),
     },
     blend: model.blend,
+    ...(model.served
+      ? {
+          served: {
+            spec: model.served.spec,
+            foldInWeight: model.served.foldInWeight,
+            popularity: arr('served-popularity.f32') as Float32Array,
+            trends: Object.fromEntries(model.served.trends.map((h) => [h, arr(`served-trend-${h}.f32`) as Float32Array])),
+            lists: Object.fromEntries(model.served.lists.map((k) => [k, topK(`served-${k}`)])),
+          },
+        }
+      : {}),
     customers,
   };
 }

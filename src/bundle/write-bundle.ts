@@ -43,6 +43,27 @@ export function packCustomers(bundle: ModelBundle) {
   return { indptr, items, counts, lastTime, intervalDays, factors, hasVector };
 }
 
+/** The customers' TIFU-KNN vectors, when records carry them: own weights aligned with customer-items, neighbours' parts in CSR. */
+function packTifu(bundle: ModelBundle): Record<string, ArrayFile> | null {
+  if (!bundle.customers.some((r) => r.tifu)) return null;
+  const n = bundle.customers.length;
+  const own: number[] = [];
+  const indptr = new Int32Array(n + 1);
+  const items: number[] = [];
+  const scores: number[] = [];
+  bundle.customers.forEach((r, c) => {
+    for (let q = 0; q < r.items.length; q++) own.push(r.tifu ? r.tifu.own[q] : 0);
+    if (r.tifu) for (let q = 0; q < r.tifu.nbrItems.length; q++) (items.push(r.tifu.nbrItems[q]), scores.push(r.tifu.nbrScores[q]));
+    indptr[c + 1] = items.length;
+  });
+  return {
+    'customer-tifu-own.f32': Float32Array.from(own),
+    'customer-tifu-indptr.i32': indptr,
+    'customer-tifu-items.i32': Int32Array.from(items),
+    'customer-tifu-scores.f32': Float32Array.from(scores),
+  };
+}
+
 function topKFiles(prefix: string, t: TopKLists): Record<string, ArrayFile> {
   return {
     [`${prefix}-indptr.i32`]: t.indptr,
@@ -80,6 +101,14 @@ export async function writeBundle(modelDir: string, bundle: ModelBundle): Promis
       arrays['als-item-factors.f32'] = bundle.als.itemFactors;
       arrays['customer-factors.f32'] = packed.factors;
     }
+    const served = bundle.served;
+    if (served) {
+      arrays['served-popularity.f32'] = served.popularity;
+      for (const [h, t] of Object.entries(served.trends)) arrays[`served-trend-${h}.f32`] = t;
+      for (const [kind, l] of Object.entries(served.lists)) Object.assign(arrays, topKFiles(`served-${kind}`, l!));
+      const tifu = packTifu(bundle);
+      if (tifu) Object.assign(arrays, tifu);
+    }
     const files: Record<string, FileEntry> = {};
     for (const [name, a] of Object.entries(arrays)) {
       const bytes = toBytes(a);
@@ -98,6 +127,7 @@ export async function writeBundle(modelDir: string, bundle: ModelBundle): Promis
         ...(bundle.popular.byChannel ? { byChannel: Object.fromEntries(Object.entries(bundle.popular.byChannel).map(([c, r]) => [c, rankedJson(r!)])) } : {}),
         bySegment: Object.fromEntries(Object.entries(bundle.popular.bySegment).map(([s, r]) => [s, rankedJson(r!)])),
       },
+      ...(served ? { served: { spec: served.spec, trends: Object.keys(served.trends), lists: Object.keys(served.lists), foldInWeight: served.foldInWeight } } : {}),
       customers: bundle.customers.map((c) => c.customerId),
       segments: bundle.customers.map((c) => c.segment),
     };

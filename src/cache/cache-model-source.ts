@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CustomerRecord } from '../core/bundle.js';
+import { within } from '../core/deadline.js';
 import { UnavailableError } from '../core/errors.js';
 import { decodeCustomer, encodeCustomer } from './codec.js';
 import { announceCustomerChange, decodeCustomerChange } from './customer-changes.js';
@@ -30,6 +31,11 @@ export interface CacheModelSourceOptions {
   pointerPollMs?: number;
   /** How long lookups skip the cache after BREAKER_ERRORS failures in a row (ms). */
   breakerMs?: number;
+  /**
+   * Deadline of the writes requests make (a purchase's record, an erasure), ms (default 400): a cache
+   * that is connected but does not answer fails them then, with an UnavailableError, and opens the breaker.
+   */
+  writeTimeoutMs?: number;
   /** Close the cache with the source. */
   ownsCache?: boolean;
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
@@ -62,6 +68,8 @@ export class CacheModelSource implements ModelSource {
   private consecutiveErrors = 0;
   private breakerUntil = 0;
   private breakerDetail: string | undefined;
+  /** Once the breaker's time is up, one lookup at a time tries the cache again (half-open). */
+  private probing = false;
   private closed = false;
 
   constructor(
@@ -168,10 +176,12 @@ export class CacheModelSource implements ModelSource {
       this.counters.lruHits++;
       return hit.value;
     }
-    if (!this.cache.health().ready || Date.now() < this.breakerUntil) {
+    if (!this.cache.health().ready || this.breakerOpen()) {
       this.counters.errors++;
       return null;
     }
+    const probe = this.consecutiveErrors >= BREAKER_ERRORS;
+    if (probe) this.probing = true;
     let record: CustomerRecord | null;
     const read = { stale: false };
     let inFlight = this.reads.get(customerId);
@@ -181,14 +191,10 @@ export class CacheModelSource implements ModelSource {
       const buf = await this.cache.get(this.keys.customer(model.version, customerId));
       record = buf ? decodeCustomer(customerId, buf) : null;
     } catch (e) {
-      this.counters.errors++;
-      // a connected but unresponsive cache (timeouts) opens the breaker: lookups answer null at once for a while
-      if (++this.consecutiveErrors >= BREAKER_ERRORS) {
-        this.breakerUntil = Date.now() + (this.options.breakerMs ?? 1000);
-        this.breakerDetail = `${this.consecutiveErrors} customer lookups failed in a row (${(e as Error).message}); retrying in ${this.options.breakerMs ?? 1000} ms`;
-      }
+      this.failed(e, 1);
       return null;
     } finally {
+      if (probe) this.probing = false;
       inFlight.delete(read);
       if (inFlight.size === 0 && this.reads.get(customerId) === inFlight) this.reads.delete(customerId);
     }
@@ -198,6 +204,45 @@ export class CacheModelSource implements ModelSource {
     else this.counters.misses++;
     if (this.model?.version === model.version && !read.stale) this.lru.set(key, record);
     return record;
+  }
+
+  /**
+   * True while lookups and request writes skip the cache: after BREAKER_ERRORS failures in a row,
+   * for breakerMs; then one call at a time tries it again until one succeeds.
+   */
+  private breakerOpen(): boolean {
+    if (this.consecutiveErrors < BREAKER_ERRORS) return false;
+    return Date.now() < this.breakerUntil || this.probing;
+  }
+
+  /**
+   * A cache call failed: `weight` failures towards the breaker (a connected but unresponsive cache,
+   * timeouts, opens it: lookups answer null and request writes fail at once for a while).
+   */
+  private failed(e: unknown, weight: number): void {
+    this.counters.errors++;
+    this.consecutiveErrors += weight;
+    if (this.consecutiveErrors >= BREAKER_ERRORS) {
+      const ms = this.options.breakerMs ?? 1000;
+      this.breakerUntil = Date.now() + ms;
+      this.breakerDetail = `${this.consecutiveErrors} cache calls failed in a row (${(e as Error).message}); retrying in ${ms} ms`;
+    }
+  }
+
+  /** A request write that must not wait for an unresponsive cache: fails at once while the breaker is open, else within writeTimeoutMs. */
+  private async requestWrite<T>(what: string, context: Record<string, unknown>, write: () => Promise<T>): Promise<T> {
+    if (!this.cache.health().ready) throw new UnavailableError(`model cache unreachable: ${what}`, context);
+    if (this.breakerOpen()) throw new UnavailableError(`model cache not answering: ${what}`, { ...context, detail: this.breakerDetail });
+    try {
+      const out = await within(write(), this.options.writeTimeoutMs ?? 400, 'the model cache');
+      this.consecutiveErrors = 0;
+      this.breakerDetail = undefined;
+      return out;
+    } catch (e) {
+      // a write that timed out says the cache hangs: open the breaker at once
+      this.failed(e, BREAKER_ERRORS);
+      throw new UnavailableError(`model cache write failed (${what}): ${(e as Error).message}`, context);
+    }
   }
 
   /** Drops these customers' records from the LRU (none: every customer) and keeps reads in flight from caching theirs. */
@@ -236,6 +281,12 @@ export class CacheModelSource implements ModelSource {
   }
 
   async announceCustomers(customerIds: readonly string[]): Promise<void> {
+    if (this.breakerOpen()) {
+      this.options.log?.('warn', 'customer change not announced (the cache is not answering): other instances forget it within their TTLs', {
+        customers: customerIds.length,
+      });
+      return;
+    }
     try {
       await announceCustomerChange(this.cache, this.keys, { from: this.instanceId, ids: customerIds });
     } catch (e) {
@@ -252,28 +303,17 @@ export class CacheModelSource implements ModelSource {
   }
 
   async putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void> {
-    if (!this.cache.health().ready) throw new UnavailableError('model cache unreachable: customer record not written', { customerId });
     const key = this.keys.customer(model.version, customerId);
-    try {
+    await this.requestWrite('customer record not written', { customerId }, async () => {
       if (record) await this.cache.writeBatch([[key, encodeCustomer({ ...record, customerId })]]);
       else await this.cache.delete([key]);
-    } catch (e) {
-      this.counters.errors++;
-      throw new UnavailableError(`model cache write failed: ${(e as Error).message}`, { customerId });
-    }
+    });
     this.forget([customerId]);
     this.lru.set(lruKey(model.version, customerId), record ? { ...record, customerId } : null);
   }
 
   async eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }> {
-    if (!this.cache.health().ready) throw new UnavailableError('model cache unreachable: customer records not erased', { customerIds });
-    let versions: string[];
-    try {
-      ({ versions } = await eraseFromCache(this.cache, this.keys, customerIds));
-    } catch (e) {
-      this.counters.errors++;
-      throw new UnavailableError(`model cache erasure failed: ${(e as Error).message}`, { customerIds });
-    }
+    const { versions } = await this.requestWrite('customer records not erased', { customerIds }, () => eraseFromCache(this.cache, this.keys, customerIds));
     this.forget(customerIds);
     for (const v of new Set([...versions, ...(this.model ? [this.model.version] : [])])) {
       for (const id of customerIds) this.lru.set(lruKey(v, id), null);

@@ -8,8 +8,9 @@
  * Customer record (one value per customer, read once per request):
  *   bytes 0..3   "ORC1"
  *   4..7         u32 n (items)          8..11  u32 k (vector floats, 0 = no vector)
- *   12           u8 segment (index in SEGMENTS, 255 = none)   13..15 zero
+ *   12           u8 segment (index in SEGMENTS, 255 = none)   13 u8 flags (1 = TIFU vectors follow)   14..15 zero
  *   16..         f64 lastTime[n] | f32 vector[k] | i32 items[n] | f32 counts[n] | f32 intervalDays[n]
+ *   with flag 1: f32 tifuOwn[n] | u32 m | i32 tifuItems[m] | f32 tifuScores[m]
  * All little-endian; lastTime first so that every array is naturally aligned.
  */
 import type { CustomerRecord } from '../core/bundle.js';
@@ -98,13 +99,16 @@ export function encodeCustomer(r: CustomerRecord): Buffer {
     throw new InvalidArgumentError(`customer ${r.customerId}: items, counts, lastTime and intervalDays differ in length`);
   }
   const k = r.vector?.length ?? 0;
+  const t = r.tifu;
+  if (t && (t.own.length !== n || t.nbrItems.length !== t.nbrScores.length)) throw new InvalidArgumentError(`customer ${r.customerId}: TIFU vectors do not match the items`);
+  const m = t ? t.nbrItems.length : 0;
   // one aligned ArrayBuffer and typed-array copies: several times faster than Buffer copies per field
-  const ab = new ArrayBuffer(16 + 8 * n + 4 * k + 12 * n);
+  const ab = new ArrayBuffer(16 + 8 * n + 4 * k + 12 * n + (t ? 4 * n + 4 + 8 * m : 0));
   const head = new Uint32Array(ab, 0, 4);
   head[0] = CUSTOMER_MAGIC;
   head[1] = n;
   head[2] = k;
-  head[3] = r.segment === null ? 255 : SEGMENTS.indexOf(r.segment);
+  head[3] = (r.segment === null ? 255 : SEGMENTS.indexOf(r.segment)) | (t ? 1 << 8 : 0);
   let o = 16;
   new Float64Array(ab, o, n).set(r.lastTime);
   o += 8 * n;
@@ -115,6 +119,16 @@ export function encodeCustomer(r: CustomerRecord): Buffer {
   new Float32Array(ab, o, n).set(r.counts);
   o += 4 * n;
   new Float32Array(ab, o, n).set(r.intervalDays);
+  o += 4 * n;
+  if (t) {
+    new Float32Array(ab, o, n).set(t.own);
+    o += 4 * n;
+    new Uint32Array(ab, o, 1)[0] = m;
+    o += 4;
+    new Int32Array(ab, o, m).set(t.nbrItems);
+    o += 4 * m;
+    new Float32Array(ab, o, m).set(t.nbrScores);
+  }
   return Buffer.from(ab);
 }
 
@@ -126,7 +140,10 @@ export function decodeCustomer(customerId: string, buf: Buffer): CustomerRecord 
   const n = buf.readUInt32LE(4);
   const k = buf.readUInt32LE(8);
   const seg = buf.readUInt8(12);
-  if (buf.length !== 16 + 20 * n + 4 * k) throw new InvalidArgumentError(`cache value of customer ${customerId} is truncated`);
+  const hasTifu = (buf.readUInt8(13) & 1) === 1;
+  const base = 16 + 20 * n + 4 * k;
+  const m = hasTifu && buf.length >= base + 4 * n + 4 ? buf.readUInt32LE(base + 4 * n) : 0;
+  if (buf.length !== base + (hasTifu ? 4 * n + 4 + 8 * m : 0)) throw new InvalidArgumentError(`cache value of customer ${customerId} is truncated`);
   const ab = new ArrayBuffer(buf.length - 16);
   new Uint8Array(ab).set(buf.subarray(16));
   let o = 0;
@@ -139,5 +156,12 @@ export function decodeCustomer(customerId: string, buf: Buffer): CustomerRecord 
   const counts = new Float32Array(ab, o, n);
   o += 4 * n;
   const intervalDays = new Float32Array(ab, o, n);
-  return { customerId, vector, segment: seg === 255 ? null : ((SEGMENTS[seg] as Segment | undefined) ?? null), items, counts, lastTime, intervalDays };
+  o += 4 * n;
+  const record: CustomerRecord = { customerId, vector, segment: seg === 255 ? null : ((SEGMENTS[seg] as Segment | undefined) ?? null), items, counts, lastTime, intervalDays };
+  if (hasTifu) {
+    const own = new Float32Array(ab, o, n);
+    o += 4 * n + 4;
+    record.tifu = { own, nbrItems: new Int32Array(ab, o, m), nbrScores: new Float32Array(ab, o + 4 * m, m) };
+  }
+  return record;
 }

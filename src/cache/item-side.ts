@@ -4,7 +4,7 @@
  * a complete, consistent version from a partial one.
  */
 import { createHash } from 'node:crypto';
-import type { ModelBundle, RankedList } from '../core/bundle.js';
+import type { ModelBundle, RankedList, ServedBundle } from '../core/bundle.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Channel, Segment } from '../core/records.js';
 import { type PackedArray, packArrays, unpackArrays } from './codec.js';
@@ -22,6 +22,8 @@ export interface ItemSideMeta {
   /** channels: absent in versions published before per-channel lists. */
   popular: { stores: string[]; segments: Segment[]; channels?: Channel[] };
   customers: number;
+  /** The served model's spec and which tables the popular blob holds for it (absent before it existed). */
+  served?: { spec: ServedBundle['spec']; trends: string[]; lists: string[]; foldInWeight: number };
   /** sha256 (hex) of each binary blob. */
   digests: Record<Exclude<ItemBlob, 'meta'>, string>;
 }
@@ -46,6 +48,16 @@ export function encodeItemSide(bundle: ModelBundle, version: string): Record<Ite
   stores.forEach((s, i) => Object.assign(popularArrays, rankedArrays(`store${i}`, bundle.popular.byStore[s])));
   segments.forEach((s, i) => Object.assign(popularArrays, rankedArrays(`segment${i}`, bundle.popular.bySegment[s]!)));
   channels?.forEach((c, i) => Object.assign(popularArrays, rankedArrays(`channel${i}`, byChannel![c]!)));
+  const served = bundle.served;
+  if (served) {
+    popularArrays['served.popularity'] = served.popularity;
+    for (const [h, t] of Object.entries(served.trends)) popularArrays[`served.trend.${h}`] = t;
+    for (const [kind, l] of Object.entries(served.lists)) {
+      popularArrays[`served.${kind}.indptr`] = l!.indptr;
+      popularArrays[`served.${kind}.indices`] = l!.indices;
+      popularArrays[`served.${kind}.scores`] = l!.scores;
+    }
+  }
   const blobs = {
     items: packArrays({ k: bundle.als?.k ?? 0 }, bundle.als ? { itemFactors: bundle.als.itemFactors } : {}),
     neighbours: packArrays({}, { ...bundle.neighbours }),
@@ -62,6 +74,9 @@ export function encodeItemSide(bundle: ModelBundle, version: string): Record<Ite
     // no `channels` key for bundles without per-channel lists: their meta (and digest) stay as before
     popular: channels ? { stores, segments, channels } : { stores, segments },
     customers: bundle.customers.length,
+    ...(served
+      ? { served: { spec: served.spec, trends: Object.keys(served.trends), lists: Object.keys(served.lists), foldInWeight: served.foldInWeight } }
+      : {}),
     digests: {
       items: sha256(blobs.items),
       neighbours: sha256(blobs.neighbours),
@@ -123,6 +138,22 @@ export function decodeItemSide(blobs: Record<ItemBlob, Buffer | null>, { verify 
         bySegment: Object.fromEntries(meta.popular.segments.map((s, i) => [s, ranked(`segment${i}`)])),
       },
       blend: meta.blend,
+      ...(meta.served
+        ? {
+            served: {
+              spec: meta.served.spec,
+              foldInWeight: meta.served.foldInWeight,
+              popularity: pop['served.popularity'] as Float32Array,
+              trends: Object.fromEntries(meta.served.trends.map((h) => [h, pop[`served.trend.${h}`] as Float32Array])),
+              lists: Object.fromEntries(
+                meta.served.lists.map((k) => [
+                  k,
+                  { indptr: pop[`served.${k}.indptr`] as Int32Array, indices: pop[`served.${k}.indices`] as Int32Array, scores: pop[`served.${k}.scores`] as Float32Array },
+                ]),
+              ),
+            },
+          }
+        : {}),
     },
     meta.version,
   );

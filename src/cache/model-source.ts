@@ -82,6 +82,7 @@ export function loadedModelFromBundle(bundle: Omit<ModelBundle, 'customers'>, ve
     fbt: bundle.fbt,
     popular: bundle.popular,
     blend: bundle.blend,
+    ...(bundle.served ? { served: bundle.served } : {}),
     version,
     itemIndex,
   };

@@ -6,6 +6,7 @@
  * customer-side parts (factors, segments, histories) are read per request.
  */
 import type { Channel, Segment } from './records.js';
+import type { ServedSpec } from './served-model.js';
 
 /** Per-row top-K lists in CSR layout: row i's entries are [indptr[i], indptr[i+1]), best first. */
 export interface TopKLists {
@@ -63,6 +64,27 @@ export interface CustomerRecord {
   lastTime: Float64Array;
   /** Mean days between repeat purchases of each item (NaN when bought once). */
   intervalDays: Float32Array;
+  /**
+   * TIFU-KNN vectors (src/models/tifu-knn.ts) when the served model uses them: own weights aligned with
+   * `items`, and the nearest customers' part over any items. Absent otherwise.
+   */
+  tifu?: { own: Float32Array; nbrItems: Int32Array; nbrScores: Float32Array } | null;
+}
+
+/**
+ * The served model (src/core/served-model.ts): the two lists chosen on validation and the item-side
+ * tables they read, so the service scores exactly as evaluation did.
+ */
+export interface ServedBundle {
+  spec: ServedSpec;
+  /** Distinct buyers / max, every item. */
+  popularity: Float32Array;
+  /** Trend per item by half-life key (days; "0" = no decay), every item. */
+  trends: Record<string, Float32Array>;
+  /** Per-item lists of the list-based learned model the spec uses (EASE or item-kNN). */
+  lists: Partial<Record<'ease' | 'item_knn', TopKLists>>;
+  /** Training's interaction weight of one purchase line (a guest session's items fold in with it). */
+  foldInWeight: number;
 }
 
 /** The whole bundle in memory. */
@@ -91,6 +113,8 @@ export interface ModelBundle {
   };
   /** How personal scores blend the learned model with buy-again (see src/core/blend.ts). */
   blend: Record<string, number>;
+  /** The served model (absent in bundles trained before it: serving then uses the blend). */
+  served?: ServedBundle;
   /** Customer-side data, one record per known customer. */
   customers: CustomerRecord[];
 }

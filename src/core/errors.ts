@@ -17,7 +17,7 @@ export class AppError extends Error {
 export class InvalidArgumentError extends AppError {}
 /** A thing named by the caller does not exist. */
 export class NotFoundError extends AppError {}
-/** The request contradicts what is recorded (an idempotence key reused for other content). */
+/** The request contradicts what is recorded (an order id posted again with other content); context.conflict names what differs. */
 export class ConflictError extends AppError {}
 /** The model or backend cannot do this operation. */
 export class NotSupportedError extends AppError {}

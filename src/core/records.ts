@@ -25,6 +25,11 @@ export type ConsentPurpose = (typeof CONSENT_PURPOSES)[number];
  */
 export interface OrderLine {
   orderId: string;
+  /**
+   * The system the order id belongs to: order identity is (source, orderId). Default: the
+   * channel (a file's rows, unless the import names a source); purchase events are 'event'.
+   */
+  source?: string;
   channel: Channel;
   storeId: string | null;
   /** Epoch milliseconds (UTC). */

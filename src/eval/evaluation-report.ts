@@ -3,12 +3,36 @@
  * figures of issue 3 it is compared with.
  */
 import type { ModelResult } from './evaluate.js';
+import type { CandidateScore } from './select.js';
 import type { EvalSplit } from './time-split.js';
+
+/** What was chosen on the validation window, and every figure it was chosen by. */
+export interface ValidationFigures {
+  /** Start of the validation window (YYYY-MM-DD); its training part is everything before. */
+  cutoff: string;
+  days: number;
+  dataset: EvalSplit['counts'];
+  /** Each model's validation figures (the grid's runs included); "served": the chosen lists'. */
+  models: Record<string, ModelResult>;
+  chosen: { discovery: CandidateFigures; all: CandidateFigures };
+  /** Every candidate list of the served model, as tried. */
+  candidates: CandidateFigures[];
+  /** Seconds per served component fitted on validation, and for scoring the candidates. */
+  fit_s: Record<string, number>;
+  select_s: number;
+  /** Components left out, with why (e.g. EASE above its item limit). */
+  skipped: Record<string, string>;
+}
+
+export type CandidateFigures = Omit<CandidateScore, 'spec'>;
 
 export interface EvaluationReport {
   /** YYYY-MM-DD. */
   cutoff: string;
+  /** The model answering GET /v1/customers/{id}/recommendations (its two lists), chosen on validation. */
+  served?: string;
   models: Record<string, ModelResult>;
+  validation?: ValidationFigures;
   source: string;
   createdAt: string;
   dataset: EvalSplit['counts'];
@@ -40,16 +64,18 @@ export const REFERENCE_FIGURES: readonly ReferenceFigure[] = [
 
 /** The JSON document of `--json`: cutoff and models first, as the issue specifies. */
 export function reportJson(r: EvaluationReport): string {
-  const { cutoff, models, ...rest } = r;
-  return JSON.stringify({ cutoff, models, ...rest }, null, 1);
+  const { cutoff, served, models, ...rest } = r;
+  return JSON.stringify({ cutoff, served, models, ...rest }, null, 1);
 }
 
 /** A plain-text table of the results. */
 export function reportTable(r: EvaluationReport): string {
-  const head = ['model', 'data', 'disc NDCG@10', 'disc R@20', 'disc HR@10', 'all NDCG@10', 'all R@20', 'all HR@10', 'cov@10', 'fit s'];
+  const head = ['model', 'data', 'val disc NDCG', 'val all NDCG', 'disc NDCG@10', 'disc R@20', 'disc HR@10', 'all NDCG@10', 'all R@20', 'all HR@10', 'cov@10', 'fit s'];
   const rows = Object.entries(r.models).map(([name, m]) => [
     name,
     m.data ?? '',
+    r.validation?.models[name] ? f(r.validation.models[name].discovery['ndcg@10']) : '',
+    r.validation?.models[name] ? f(r.validation.models[name].all['ndcg@10']) : '',
     f(m.discovery['ndcg@10']),
     f(m.discovery['recall@20']),
     f(m.discovery['hr@10']),
@@ -64,6 +90,9 @@ export function reportTable(r: EvaluationReport): string {
   const d = r.dataset;
   return [
     `cutoff ${r.cutoff}  source ${r.source}`,
+    ...(r.validation
+      ? [`validation: ${r.validation.days} days from ${r.validation.cutoff} (chosen there, test scored once); served: ${r.served ?? ''}`]
+      : []),
     `train: ${d.users} customers, ${d.items} items, ${d.trainPairs} pairs, ${d.trainLines} lines; test: ${d.testLines} lines, ` +
       `${d.testUsersDiscovery} discovery / ${d.testUsersAll} all customers`,
     '',

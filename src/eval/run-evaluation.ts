@@ -1,22 +1,41 @@
 /**
- * One evaluation run over history lines: split at the cutoff, then fit and score each named model
- * from the registry. Shared by `npm run evaluate` and `npm run train -- --evaluate`.
+ * One evaluation run over history lines, validation first, test once. Shared by `npm run evaluate`
+ * and `npm run train -- --evaluate`:
+ * 1. split at the cutoff; carve a validation window from the training period (the last N days before
+ *    the cutoff, N = the test window's length unless given);
+ * 2. on validation: fit on the data before the window and score the window: each model's figures,
+ *    `--grid` (the best parameters per model, by NDCG@10), and the served model's two lists
+ *    (src/eval/select.ts);
+ * 3. refit on all training data with what was chosen and score the test window once: each model,
+ *    the served model (through src/core/served-model.ts, the service's scorer), and the trend-only
+ *    and repeat-then-trend baselines with their validation-chosen half-lives.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HistoryLine } from '../core/records.js';
-import { dataKind, modelEntry } from '../train/model-registry.js';
+import type { Recommender } from '../core/recommender.js';
+import type { ServedSpec } from '../core/served-model.js';
+import { AlsRecommender } from '../models/als.js';
+import { EaseRecommender } from '../models/ease.js';
+import { ItemKnnRecommender } from '../models/item-knn.js';
+import { fitServed, needsOf, type ServedParams, ServedRecommender } from '../models/served.js';
+import { dataKind, modelEntry, type Params } from '../train/model-registry.js';
 import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
-import { type ModelResult, fitAndEvaluate } from './evaluate.js';
-import type { EvaluationReport } from './evaluation-report.js';
+import { evaluateRecommender, type ModelResult, fitAndEvaluate } from './evaluate.js';
+import type { EvaluationReport, ValidationFigures } from './evaluation-report.js';
 import { type EvalRun, evalRuns } from './grid.js';
 import { reportHtml } from './report-html.js';
-import { resolveCutoff, timeSplit } from './time-split.js';
+import { type Selection, selectServed, splitInput } from './select.js';
+import { type EvalSplit, isProtocolRow, resolveCutoff, timeSplit } from './time-split.js';
+
+const DAY_MS = 86_400_000;
 
 export interface EvaluationOptions {
   cutoff?: string;
   holdoutDays?: number;
+  /** Length of the validation window in days (default: the test window's). */
+  validationDays?: number;
   models: string[];
   config: TrainConfig;
   /** Explicit runs (e.g. a hyperparameter grid); default: each of `models` with its configured parameters. */
@@ -25,32 +44,184 @@ export interface EvaluationOptions {
   stages?: Stages;
 }
 
+/** The served model's readable name: its two lists. */
+export const servedName = (spec: ServedSpec): string => `discovery=${spec.discovery.name}; all=${spec.all.name}`;
+
+/** The served components' parameters from the run's configuration (validation-chosen grid values included). */
+export function servedParams(models: Record<string, Params>): ServedParams {
+  return { als: models.als, ease: models.ease, item_knn: models.item_knn, tifu_knn: models.tifu_knn } as ServedParams;
+}
+
+/** Whole days from the cutoff to the last protocol row (at least 1). */
+export function testWindowDays(lines: readonly HistoryLine[], cutoff: number): number {
+  let last = -Infinity;
+  for (const l of lines) if (isProtocolRow(l) && l.time > last) last = l.time;
+  return Math.max(1, Math.ceil((last - cutoff) / DAY_MS));
+}
+
+/** The validation split: the lines before the cutoff, split N days before it. */
+export function validationSplit(lines: readonly HistoryLine[], cutoff: number, days: number, weighting: TrainConfig['weighting']): EvalSplit {
+  return timeSplit(
+    lines.filter((l) => l.time < cutoff),
+    cutoff - days * DAY_MS,
+    weighting,
+  );
+}
+
+const better = (a: ModelResult, b: ModelResult) =>
+  a.discovery['ndcg@10'] + a.all['ndcg@10'] > b.discovery['ndcg@10'] + b.all['ndcg@10'];
+
 export async function runEvaluation(lines: readonly HistoryLine[], o: EvaluationOptions): Promise<EvaluationReport> {
   const stages = o.stages ?? new Stages({ quiet: true });
   const cutoff = resolveCutoff(lines, { cutoff: o.cutoff, holdoutDays: o.holdoutDays });
-  const split = await stages.run('split', () => timeSplit(lines, cutoff, o.config.weighting));
-  const models: Record<string, ModelResult> = {};
-  const params: Record<string, unknown> = {};
-  for (const run of o.runs ?? evalRuns(o.models, o.config.models)) {
+  const days = o.validationDays ?? (o.cutoff ? testWindowDays(lines, cutoff) : (o.holdoutDays ?? 30));
+  const val = await stages.run('split (validation)', () => validationSplit(lines, cutoff, days, o.config.weighting));
+  const runs = o.runs ?? evalRuns(o.models, o.config.models);
+  const gridded = runs.some((r) => r.label !== r.model);
+  const models = structuredClone(o.config.models);
+
+  // validation: per-model figures and the grid's choice (the best run per model)
+  const validation: Record<string, ModelResult> = {};
+  const fitted = new Map<string, Recommender>();
+  const bestRun = new Map<string, EvalRun>();
+  for (const run of runs) {
     const entry = modelEntry(run.model);
     if (!entry?.create) throw new Error(`unknown model ${run.model}`);
-    const create = entry.create;
-    params[run.label] = run.params;
-    models[run.label] = await stages.run(`evaluate ${run.label}`, (progress) =>
-      fitAndEvaluate(create(run.params, o.config.models), split, dataKind(entry, run.params), { progress, fitProgress: progress }),
+    const model = entry.create(run.params, models);
+    validation[run.label] = await stages.run(`validate ${run.label}`, (progress) =>
+      fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress }),
     );
+    fitted.set(run.label, model);
+    const prev = bestRun.get(run.model);
+    if (!prev || better(validation[run.label], validation[prev.label])) bestRun.set(run.model, run);
   }
+  if (gridded) for (const [m, run] of bestRun) models[m] = { ...run.params };
+  // the served model, chosen on validation (reusing the models just fitted there when their parameters are the chosen ones)
+  const params = servedParams(models);
+  const selection = await stages.run('select (validation)', () => selectServed(val, { params, prefit: prefitFrom(fitted, bestRun, runs) }));
+  validation.served = selectionFigures(selection);
+
+  // test, once: every model (the grid's best only), the served model and the baselines
+  const test = await stages.run('split', () => timeSplit(lines, cutoff, o.config.weighting));
+  const results: Record<string, ModelResult> = {};
+  const testFitted = new Map<string, Recommender>();
+  const testRuns = gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs;
+  const paramsOut: Record<string, unknown> = {};
+  for (const run of testRuns) {
+    const entry = modelEntry(run.model)!;
+    const model = entry.create!(run.params, models);
+    paramsOut[run.label] = run.params;
+    results[run.label] = await stages.run(`evaluate ${run.label}`, (progress) =>
+      fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress }),
+    );
+    testFitted.set(run.label, model);
+  }
+  const spec = selection.spec;
+  const name = servedName(spec);
+  results.served = await stages.run('evaluate served', async () => {
+    const t0 = performance.now();
+    const st = await fitServed(splitInput(test), needsOf(spec), params, prefitFrom(testFitted, bestRun, testRuns));
+    const t1 = performance.now();
+    const r = await evaluateRecommender(ServedRecommender.fromState(name, spec, st), test);
+    return { ...r, fit_s: round2((t1 - t0) / 1000), eval_s: round2((performance.now() - t1) / 1000), data: 'reference' as const };
+  });
+  for (const [label, s] of [
+    ['trend', selection.baselines.trend],
+    ['repeat_trend', selection.baselines.repeatTrend],
+  ] as const) {
+    results[label] = await stages.run(`evaluate ${label}`, async () => {
+      const st = await fitServed(splitInput(test), needsOf(s), params);
+      return { ...(await evaluateRecommender(ServedRecommender.fromState(label, s, st), test)), fit_s: 0, data: 'reference' as const };
+    });
+    paramsOut[label] = { discovery: s.discovery, all: s.all };
+  }
+  paramsOut.served = { discovery: spec.discovery, all: spec.all };
+  const vf: ValidationFigures = {
+    cutoff: val.cutoffLabel,
+    days,
+    dataset: val.counts,
+    models: validation,
+    chosen: { discovery: strip(selection.validation.discovery), all: strip(selection.validation.all) },
+    candidates: selection.candidates.map(strip),
+    fit_s: selection.fit_s,
+    select_s: selection.select_s,
+    skipped: selection.skipped,
+  };
   return {
-    cutoff: split.cutoffLabel,
-    models,
+    cutoff: test.cutoffLabel,
+    served: name,
+    models: results,
+    validation: vf,
     source: o.source,
     createdAt: new Date().toISOString(),
-    dataset: split.counts,
-    weighting: { ...split.weightingOptions },
-    params,
+    dataset: test.counts,
+    weighting: { ...test.weightingOptions },
+    params: paramsOut,
     timings: stages.timings,
   };
 }
+
+/**
+ * Training's choice of the served model: the validation window is the last `days` days of the history
+ * (the models are fitted on what comes before it). Returns the selection and its figures for the manifest.
+ */
+export async function chooseServed(
+  lines: readonly HistoryLine[],
+  config: TrainConfig,
+  days: number,
+): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
+  let last = -Infinity;
+  for (const l of lines) if (isProtocolRow(l) && l.time > last) last = l.time;
+  const end = last + 1;
+  const val = validationSplit(lines, end, days, config.weighting);
+  const selection = await selectServed(val, { params: servedParams(config.models) });
+  return {
+    selection,
+    figures: {
+      cutoff: val.cutoffLabel,
+      days,
+      dataset: val.counts,
+      served: selectionFigures(selection),
+      chosen: { discovery: strip(selection.validation.discovery), all: strip(selection.validation.all) },
+      candidates: selection.candidates.map(strip),
+      fit_s: selection.fit_s,
+      select_s: selection.select_s,
+      skipped: selection.skipped,
+    },
+  };
+}
+
+const strip = ({ spec: _, ...c }: Selection['candidates'][number]) => c;
+
+/** The served lists' validation figures in the shape of a model's row. */
+export function selectionFigures(s: Selection): ModelResult {
+  const p = (c: Selection['validation']['discovery']) => ({
+    'ndcg@10': c['ndcg@10'],
+    'recall@20': c['recall@20'],
+    'hr@10': NaN,
+    users: c.users,
+    'coverage@10': NaN,
+  });
+  return { discovery: p(s.validation.discovery), all: p(s.validation.all), fit_s: round2(Object.values(s.fit_s).reduce((a, b) => a + b, 0)), data: 'reference' };
+}
+
+/** Fitted ALS / item-kNN / EASE of the chosen runs, for the served model to reuse rather than refit. */
+function prefitFrom(fitted: Map<string, Recommender>, best: Map<string, EvalRun>, runs: EvalRun[]) {
+  const pick = (m: string) => {
+    const run = best.get(m) ?? runs.find((r) => r.model === m);
+    return run ? fitted.get(run.label) : undefined;
+  };
+  const als = pick('als');
+  const knn = pick('item_knn');
+  const ease = pick('ease');
+  return {
+    als: als instanceof AlsRecommender && als.userFactors.length > 0 ? als : undefined,
+    item_knn: knn instanceof ItemKnnRecommender ? knn : undefined,
+    ease: ease instanceof EaseRecommender && ease.n > 0 ? ease : undefined,
+  };
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Writes the HTML report, creating its folder. */
 export async function writeReportHtml(path: string, report: EvaluationReport): Promise<void> {

@@ -7,6 +7,7 @@ import { CONSENT_PURPOSES, IDENTIFIER_KINDS, type ConsentPurpose, type Identifie
 import type { DetectedFormat } from './detect-format.js';
 import { parseTime } from './parse-time.js';
 import type { RejectReason } from './reject-reasons.js';
+import { parseStock } from './strict-numbers.js';
 
 /** One store's stock of one sku (0 = out of stock). */
 export interface InventoryRow {
@@ -38,9 +39,8 @@ export function inventoryRowParser(fmt: DetectedFormat): (f: string[]) => Invent
     if (storeId === '') return 'missing_store';
     const sku = f[cSku].trim();
     if (sku === '') return 'missing_sku';
-    const q = f[cQty].trim();
-    const quantity = q === '' ? NaN : Number(q);
-    if (!Number.isFinite(quantity) || quantity < 0) return 'bad_number';
+    const quantity = parseStock(f[cQty]);
+    if (typeof quantity === 'string') return quantity;
     return { storeId, sku, quantity };
   };
 }

@@ -2,7 +2,8 @@
  * CSV records (RFC 4180: quotes, doubled quotes, separators and line breaks inside quotes)
  * from line batches. Lines without a quote take a fast split path.
  */
-import type { LineBatch } from './open-text.js';
+import { FLAW_TOO_LONG, FLAW_UTF8, type LineBatch } from './open-text.js';
+import type { Reject, RejectReason } from './reject-reasons.js';
 
 /**
  * A batch of records; rows[i] is the 1-based file line where record i starts. CSV batches hold
@@ -15,6 +16,8 @@ export interface RecordBatch {
   /** The raw text of each record (also for reject reports). */
   raws: string[];
   bytesRead: number;
+  /** Records rejected while reading them (a stray quote, a flawed line, a line that is not JSON). */
+  rejects: Reject[];
 }
 
 /** Record i of a batch as fields. */
@@ -78,72 +81,103 @@ function quoteCount(s: string): number {
   return c;
 }
 
-/**
- * A record whose quoted field spans line breaks, joined line by line until its quotes balance
- * (shared by csvRecordBatches and the byte-level reader, uci-bytes.ts).
- */
-export class OpenRecord {
-  /** The record's text so far; null when none is open. */
-  text: string | null = null;
-  /** The file line where the record starts (still there after take). */
-  row = 0;
-  private quotes = 0;
+/** How far a quoted field may run over line breaks before its record is rejected. */
+export interface RecordLimits {
+  /** Most bytes (UTF-16 units) of a record spanning lines (default MAX_FIELD_BYTES). */
+  maxFieldBytes?: number;
+  /** Most physical lines of one record (default MAX_FIELD_LINES). */
+  maxFieldLines?: number;
+}
+export const MAX_FIELD_BYTES = 1 << 20;
+export const MAX_FIELD_LINES = 100;
 
-  /**
-   * A line that starts a record: true when it leaves a quoted field open (the record is then
-   * kept here until complete), false when it is a whole record.
-   */
-  opens(line: string, row: number): boolean {
-    if (line.indexOf('"') < 0) return false;
-    const q = quoteCount(line);
-    if (q % 2 === 0) return false;
-    this.text = line;
-    this.row = row;
-    this.quotes = q;
-    return true;
-  }
-
-  /** The next line of the open record: the complete record once its quotes balance, else null. */
-  add(line: string): string | null {
-    this.text += '\n' + line;
-    this.quotes += quoteCount(line);
-    return this.quotes % 2 === 0 ? this.take() : null;
-  }
-
-  /** The open record as far as it goes (null if none), closing it. */
-  take(): string | null {
-    const t = this.text;
-    this.text = null;
-    return t;
-  }
+/** Reject reason of a line, from its LineBatch flaws (the worst first). */
+export function flawReason(flaw: number): RejectReason | null {
+  if (flaw === 0) return null;
+  if (flaw & FLAW_TOO_LONG) return 'too_long';
+  if (flaw & FLAW_UTF8) return 'invalid_utf8';
+  return 'control_character';
 }
 
-/** Turns line batches into record batches; blank lines are not records. */
-export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>): AsyncGenerator<RecordBatch> {
-  const open = new OpenRecord();
+/**
+ * Turns line batches into record batches; blank lines are not records. A record whose quoted
+ * field runs over line breaks is joined until its quotes balance, within the limits; when they do
+ * not balance within them (or before the end of the file), or balance into the wrong number of
+ * fields (`width`, the header's), the quote was a stray one: the record's first line is rejected
+ * (`unbalanced_quote`) and reading resumes on the line after it, so one stray quote costs one row.
+ * A record holding a flawed line (open-text.ts: invalid UTF-8, control characters, too long) is
+ * rejected with that reason.
+ */
+export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>, width: number, limits: RecordLimits = {}): AsyncGenerator<RecordBatch> {
+  const maxBytes = limits.maxFieldBytes ?? MAX_FIELD_BYTES;
+  const maxLines = Math.max(1, limits.maxFieldLines ?? MAX_FIELD_LINES);
+  // the open record: its lines, their file line numbers and flaws, the quote count and length so far
+  let open: { lines: string[]; rows: number[]; flaws: number[]; quotes: number; bytes: number } | null = null;
   let bytesRead = 0;
+  let rows: number[] = [];
+  let raws: string[] = [];
+  let rejects: Reject[] = [];
+
+  const record = (row: number, raw: string, flaw: number) => {
+    const reason = flawReason(flaw);
+    if (reason !== null) rejects.push({ row, reason, raw });
+    else {
+      rows.push(row);
+      raws.push(raw);
+    }
+  };
+  /** One physical line, in file order. */
+  const line = (text: string, row: number, flaw: number): void => {
+    if (open === null) {
+      if (text.length === 0 && flaw === 0) return;
+      // (a line cut for being too long has lost its end: its quotes mean nothing)
+      if ((flaw & FLAW_TOO_LONG) === 0 && text.indexOf('"') >= 0) {
+        const q = quoteCount(text);
+        if (q % 2 === 1) {
+          open = { lines: [text], rows: [row], flaws: [flaw], quotes: q, bytes: text.length };
+          return;
+        }
+      }
+      record(row, text, flaw);
+      return;
+    }
+    const o = open;
+    o.lines.push(text);
+    o.rows.push(row);
+    o.flaws.push(flaw);
+    o.quotes += quoteCount(text);
+    o.bytes += text.length + 1;
+    if (o.bytes > maxBytes || o.lines.length > maxLines) strayQuote();
+    else if (o.quotes % 2 === 0) {
+      const joined = o.lines.join('\n');
+      if (splitCsvRecord(joined).length === width) {
+        open = null;
+        record(o.rows[0], joined, o.flaws.reduce((a, b) => a | b, 0));
+      } else strayQuote();
+    }
+  };
+  /** The open record's first line rejected; its other lines read again as new lines. */
+  const strayQuote = (): void => {
+    const o = open!;
+    open = null;
+    rejects.push({ row: o.rows[0], reason: 'unbalanced_quote', raw: o.lines[0] });
+    for (let i = 1; i < o.lines.length; i++) line(o.lines[i], o.rows[i], o.flaws[i]);
+  };
+  const take = (): RecordBatch => {
+    const b = { rows, raws, bytesRead, rejects };
+    rows = [];
+    raws = [];
+    rejects = [];
+    return b;
+  };
+
   for await (const b of batches) {
     bytesRead = b.bytesRead;
-    const rows: number[] = [];
-    const raws: string[] = [];
-    const { lines } = b;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      if (open.text !== null) {
-        const record = open.add(line);
-        if (record !== null) {
-          rows.push(open.row);
-          raws.push(record);
-        }
-        continue;
-      }
-      if (line.length === 0 || open.opens(line, b.firstLine + i)) continue;
-      rows.push(b.firstLine + i);
-      raws.push(line);
-    }
-    if (rows.length) yield { rows, raws, bytesRead };
+    const { lines, flaws, firstLine } = b;
+    for (let i = 0; i < lines.length; i++) line(lines[i], firstLine + i, flaws === undefined ? 0 : flaws[i]);
+    if (rows.length || rejects.length) yield take();
   }
-  // unterminated quote at end of file: one record as far as it goes
-  const rest = open.take();
-  if (rest !== null) yield { rows: [open.row], raws: [rest], bytesRead };
+  // a quote still open at the end of the file: a stray one (its other lines are read again, and may open another)
+  while (open !== null) strayQuote();
+  if (rows.length || rejects.length) yield take();
 }

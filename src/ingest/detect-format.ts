@@ -30,12 +30,26 @@ export const CONSENT_COLUMNS = [
   'account', 'email', 'phone', 'loyalty', 'device', 'external', 'purpose', 'granted', 'time', 'source',
 ] as const;
 
-/** Detects the format of a header; throws InvalidArgumentError naming the file when unknown. */
+/** Every column some format reads (normalised): one of these twice in a header is ambiguous. */
+const KNOWN_COLUMNS = new Set(
+  [...CANONICAL_COLUMNS, ...INVENTORY_COLUMNS, ...CONSENT_COLUMNS, 'invoiceno', 'invoice', 'stockcode', 'description', 'invoicedate', 'unitprice', 'price', 'customerid'].map(
+    normaliseColumn,
+  ),
+);
+
+/**
+ * Detects the format of a header; throws InvalidArgumentError naming the file when unknown, or
+ * when a column the format reads appears twice (`Quantity,…,quantity`: which one is meant?).
+ */
 export function detectFormat(header: string[], path = 'file'): DetectedFormat {
   const columns = new Map<string, number>();
   header.forEach((c, i) => {
     const n = normaliseColumn(c);
-    if (!columns.has(n)) columns.set(n, i);
+    const first = columns.get(n);
+    if (first === undefined) columns.set(n, i);
+    else if (KNOWN_COLUMNS.has(n)) {
+      throw new InvalidArgumentError(`${path}: column "${c.trim()}" appears twice in the header (columns ${first + 1} and ${i + 1})`, { path, header });
+    }
   });
   const has = (...names: string[]) => names.every((n) => columns.has(n));
   let name: FormatName;

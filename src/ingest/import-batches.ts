@@ -8,8 +8,7 @@ import { statSync } from 'node:fs';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { OrderIdAllocator, PlanBuilder, type ImportPlan } from '../store/import-plan.js';
-import { detectFile, readDataFile, readImportFile, readsAtByteLevel, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
-import type { UciLineBatch } from './uci-bytes.js';
+import { readDataFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
 import { addCounts } from './reject-reasons.js';
 
 export type PlannedOrderBatch = BatchBase & { kind: 'orders'; plan: ImportPlan };
@@ -22,9 +21,8 @@ export interface ImportBatchOptions extends ReadOptions {
   reserveOrderIds: ReserveOrderIds;
   /**
    * Read and plan in a worker thread: true, false, or 'auto' (the default): for files of at least
-   * WORKER_MIN_BYTES on disk, where the thread's start-up (~0.1 s compiled, ~0.4 s under tsx) pays off,
-   * except Online Retail CSV: read at the byte level it is cheap enough that the thread (start-up, a
-   * third thread on two cores) cost more than it saved (bench:import --worker on/off, BENCHMARKS.md).
+   * WORKER_MIN_BYTES on disk, where the thread's start-up (~0.1 s compiled, ~0.4 s under tsx) pays off
+   * (bench:import --worker on/off, BENCHMARKS.md).
    */
   worker?: boolean | 'auto';
 }
@@ -45,7 +43,7 @@ const READ_CHUNK = 2_000;
  * allocator running short); inventory and consent rows are gathered into batches of `batchSize` as
  * well. Counters (rows, rejects, skips) travel with the store batch that holds their chunk's first rows.
  */
-export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
+export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
   const ids = new OrderIdAllocator();
   const builder = new PlanBuilder(ids);
   let base: BatchBase | null = null;
@@ -79,14 +77,12 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch | UciLineB
     }
     base = base === null ? counts : mergeCounts(base as BatchBase, counts);
     for (let i = 0; i < n; i++) {
-      if (b.kind === 'orders') builder.add(b.lines[i]);
-      else b.lines.addTo(builder, i);
+      builder.add(b.lines[i]);
       if (builder.lineCount >= batchSize) {
         yield take();
         base = { ...counts, rowsRead: 0, rejects: [], skipped: {} };
       }
     }
-    if (b.kind === 'uci-lines') b.lines.release();
   }
   if (base !== null && (builder.lineCount > 0 || base.rowsRead > 0)) yield take();
   if (other !== null) yield other;
@@ -113,7 +109,7 @@ export async function* importBatches(path: string, options: ImportBatchOptions):
   let useWorker = worker === true;
   if (worker === 'auto') {
     try {
-      useWorker = statSync(path).size >= WORKER_MIN_BYTES && !(await detectFile(path).then((f) => readsAtByteLevel(f.format, f.syntax)));
+      useWorker = statSync(path).size >= WORKER_MIN_BYTES;
     } catch {
       useWorker = false; // the reader reports the missing, empty or unknown file
     }
@@ -125,15 +121,11 @@ export async function* importBatches(path: string, options: ImportBatchOptions):
   yield* workerBatches(path, read, reserveOrderIds);
 }
 
-/**
- * The file read in small chunks, planned into store batches of `options.batchSize` lines: by
- * readImportFile (Online Retail CSV read at the byte level), or with `byteLevel` false by
- * readDataFile (the same batches: tests compare the two).
- */
-export function readAndPlan(path: string, options: ReadOptions, reserve: ReserveOrderIds, byteLevel = true): AsyncGenerator<ImportBatch> {
+/** The file read (readDataFile) in small chunks, planned into store batches of `options.batchSize` lines. */
+export function readAndPlan(path: string, options: ReadOptions, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
   const batchSize = options.batchSize ?? 10_000;
   const read = { ...options, batchSize: Math.min(batchSize, READ_CHUNK) };
-  return plannedBatches(byteLevel ? readImportFile(path, read) : readDataFile(path, read), reserve, batchSize);
+  return plannedBatches(readDataFile(path, read), reserve, batchSize);
 }
 
 type WorkerMessage =

@@ -1,9 +1,12 @@
 /**
  * The import pipeline: reads order, inventory and consent files (format detected per file)
  * and writes them to a Store in batches, reading the next batch while the store writes the
- * current one, and writing a batch's orders while the previous batch's lines are written
- * (Store.importPlanPipelined). Bad rows never abort an import: they are counted by reason, and the first few
- * are kept as samples with their row numbers.
+ * current one; each batch's orders and lines in one transaction (Store.importPlan), so no order is
+ * ever committed without its lines. Bad rows never abort an import: every row is accounted for
+ * (rows = imported + duplicates + rejected + skipped, per file), every rejection has its file,
+ * line and reason (onReject; the first few are kept as samples). A file that cannot be read to its
+ * end (a gzip cut short) fails the import with an error naming the file, after the batches before
+ * it were committed whole. The import ends with Store.finishImport (ANALYZE, a synchronous commit).
  *
  * @example
  * const store = await openStore(config());
@@ -18,6 +21,7 @@ import type { FileKind } from './detect-format.js';
 import { ID_BLOCK, importBatches, type ImportBatch, type ImportBatchOptions, type ReserveOrderIds } from './import-batches.js';
 import { readOfferFile } from './offer-file.js';
 import { detectFile } from './read-data-file.js';
+import type { TextEncoding } from './open-text.js';
 import { addCounts, type Reject } from './reject-reasons.js';
 
 export interface ImportOptions {
@@ -33,12 +37,15 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** Read and plan in a worker thread: true, false or 'auto' (default: files of 4 MiB and more). */
   worker?: boolean | 'auto';
-  /**
-   * Batches whose lines may still be being written (on another connection) while the next batch's
-   * orders are (default 2); 0: each batch's lines are written before the next batch starts.
-   * Overlap shortens the write chain when a core is idle, and costs CPU when none is (see BENCHMARKS.md).
-   */
-  linesAhead?: number;
+  /** The system the files' order ids belong to (default: each row's channel). */
+  source?: string;
+  /** How the files' bytes are text (default utf8; latin1 for Excel exports in Latin-1). */
+  encoding?: TextEncoding;
+  /** Caps of a quoted field running over line breaks (see csv-records.ts; defaults 1 MiB, 100 lines). */
+  maxFieldBytes?: number;
+  maxFieldLines?: number;
+  /** Called with every rejected row (file, line, reason, raw text), in file order. */
+  onReject?: (r: Reject & { file: string }) => void;
   /**
    * Where a file's planned batches come from (default importBatches: read, parsed and planned now).
    * The write-only benchmark passes batches planned beforehand, so that only the writes are timed.
@@ -93,12 +100,6 @@ export interface ImportSummary {
   seconds: number;
 }
 
-/**
- * Batches whose lines may still be being written when the next batch's orders are (default of
- * ImportOptions.linesAhead): two lets either chain (orders, lines) run a batch ahead when the
- * other is held up a moment.
- */
-const LINES_AHEAD = 2;
 const DATA_FILE = /\.(csv|ndjson|jsonl|json)(\.gz)?$/i;
 const KIND_ORDER: Record<FileKind, number> = { orders: 0, inventory: 1, consent: 2, offers: 3 };
 
@@ -168,12 +169,18 @@ export async function importFile(store: Store, path: string, options: ImportOpti
   return importFiles(store, [path], options);
 }
 
+/** Rows of a file not accounted for (0 when rows = imported + duplicates + rejected + skipped). */
+export function unaccounted(f: Pick<FileSummary, 'rows' | 'imported' | 'duplicates' | 'rejected' | 'skipped'>): number {
+  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  return f.rows - f.imported - f.duplicates - sum(f.rejected) - sum(f.skipped);
+}
+
 /** Imports files and directories (see expandImportPaths) and returns the summary with store totals. */
 export async function importFiles(store: Store, paths: string[], options: ImportOptions = {}): Promise<ImportSummary> {
   const t0 = performance.now();
+  const startedAt = Date.now();
   const files = await expandImportPaths(paths);
   const maxSamples = options.maxSamples ?? 10;
-  const linesAhead = Math.max(0, options.linesAhead ?? LINES_AHEAD);
   const summary: Omit<ImportSummary, 'customers' | 'products' | 'orders' | 'lines' | 'stores' | 'seconds' | 'ok'> = {
     files: [],
     rows: 0,
@@ -202,37 +209,41 @@ export async function importFiles(store: Store, paths: string[], options: Import
       batchSize: options.batchSize ?? 20_000,
       defaultCountryCode: options.defaultCountryCode,
       worker: options.worker,
+      source: options.source,
+      encoding: options.encoding,
+      maxFieldBytes: options.maxFieldBytes,
+      maxFieldLines: options.maxFieldLines,
       // (batches given by readBatches were planned, and their ids reserved, beforehand)
       reserveOrderIds: files[fi].kind === 'orders' && !options.readBatches ? prefetchedIds(store) : (n) => store.reserveOrderIds(n),
     });
-    // lines of the latest batches, written (in call order) while the next batches' orders are
-    const lines: Promise<ImportBatchResult>[] = [];
     const count = (res: ImportBatchResult) => {
       fs.imported += res.imported;
       fs.duplicates += res.duplicates;
       summary.merges += res.merges;
     };
+    // the next batch is read while the store writes this one: its failure is reported when awaited
+    const ahead = () => {
+      const p = it.next();
+      p.catch(() => undefined);
+      return p;
+    };
     try {
-      let next = it.next();
+      let next = ahead();
       for (;;) {
         const r = await next;
         if (r.done) break;
         const b: ImportBatch = r.value;
-        next = it.next(); // read ahead while the store writes
+        next = ahead();
         fs.format = b.format;
         fs.rows += b.rowsRead;
         for (const rej of b.rejects) {
           fs.rejected[rej.reason] = (fs.rejected[rej.reason] ?? 0) + 1;
           if (summary.samples.length < maxSamples) summary.samples.push({ ...rej, file: path });
+          options.onReject?.({ ...rej, file: path });
         }
         addCounts(fs.skipped, b.skipped);
         if (b.kind === 'orders') {
-          if (b.plan.lineCount) {
-            const started = await store.importPlanPipelined(b.plan, { deferProductUpdates: true });
-            started.lines.catch(() => undefined); // awaited a few batches later, or below
-            lines.push(started.lines);
-            while (lines.length > linesAhead) count(await lines.shift()!);
-          }
+          if (b.plan.lineCount) count(await store.importPlan(b.plan, { deferProductUpdates: true }));
         } else if (b.kind === 'inventory') {
           if (b.inventory.length) await store.setInventory(b.inventory);
           fs.imported += b.inventory.length;
@@ -246,16 +257,15 @@ export async function importFiles(store: Store, paths: string[], options: Import
         }
         options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
       }
-      for (const l of lines) count(await l);
     } catch (e) {
-      // what was imported keeps its product updates, even when a later batch failed (the lines
-      // are written in call order: once the latest settled, all have)
-      await lines.at(-1)?.catch(() => undefined);
-      await it.return(undefined);
+      // what was imported keeps its product updates, even when a later batch failed
+      await it.return(undefined).catch(() => undefined);
       await store.flushProductUpdates().catch(() => undefined);
       throw e;
     }
     await store.flushProductUpdates();
+    const missing = unaccounted(fs);
+    if (missing !== 0) throw new Error(`${path}: ${missing} rows not accounted for (rows ${fs.rows}, imported ${fs.imported}, duplicates ${fs.duplicates}): a bug`);
     fs.seconds = Number(((performance.now() - tf) / 1000).toFixed(3));
     summary.files.push(fs);
     summary.rows += fs.rows;
@@ -264,10 +274,21 @@ export async function importFiles(store: Store, paths: string[], options: Import
     addCounts(summary.rejected, fs.rejected);
     addCounts(summary.skipped, fs.skipped);
   }
-  const totals = await store.totals();
   const rejectedCount = Object.values(summary.rejected).reduce((a, b) => a + b, 0);
+  const ok = !(options.strict && rejectedCount > 0);
+  await store.finishImport({
+    files: files.map((f) => f.path),
+    rows: summary.rows,
+    imported: summary.imported,
+    duplicates: summary.duplicates,
+    rejected: rejectedCount,
+    skipped: Object.values(summary.skipped).reduce((a, b) => a + b, 0),
+    ok,
+    startedAt,
+  });
+  const totals = await store.totals();
   return {
-    ok: !(options.strict && rejectedCount > 0),
+    ok,
     ...summary,
     customers: totals.customers,
     products: totals.products,

@@ -8,7 +8,7 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseOffer } from '../core/offer-schema.js';
 import type { Offer } from '../core/offers/types.js';
-import { csvRecordBatches, recordFields } from './csv-records.js';
+import { csvRecordBatches, recordFields, splitCsvRecord } from './csv-records.js';
 import { normaliseColumn } from './detect-format.js';
 import { openText } from './open-text.js';
 import type { Reject } from './reject-reasons.js';
@@ -155,9 +155,12 @@ async function readCsv(path: string, lines: string[]): Promise<OfferFile> {
     yield { lines: lines.slice(headerAt), firstLine: headerAt + 1, bytesRead: 0 };
   })();
   let header: string[] | null = null;
+  // the header's width: every record is checked against it (and the header's own line against itself)
+  const width = splitCsvRecord(lines[headerAt]).length;
   const items: { row: number; raw: string; input: unknown }[] = [];
   const early: Reject[] = [];
-  for await (const rb of csvRecordBatches(source)) {
+  for await (const rb of csvRecordBatches(source, width)) {
+    early.push(...rb.rejects);
     for (let i = 0; i < rb.rows.length; i++) {
       const fields = recordFields(rb, i);
       if (header === null) {

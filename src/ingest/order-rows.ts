@@ -4,12 +4,14 @@
  * row was rejected or skipped. Parsers are stateful only to number lines within orders.
  */
 import { detachString } from '../core/detach-string.js';
+import { orderKey } from '../store/import-plan.js';
 import { normaliseIdentifier } from '../core/identity.js';
 import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLine } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
 import { isNonProduct } from './non-product.js';
 import { parseTime } from './parse-time.js';
 import type { RejectReason, SkipReason } from './reject-reasons.js';
+import { parseLineNo, parsePrice, parseQuantity } from './strict-numbers.js';
 
 export type RowResult = OrderLine | RejectReason | SkipReason;
 export type OrderRowParser = (fields: string[]) => RowResult;
@@ -17,31 +19,29 @@ export type OrderRowParser = (fields: string[]) => RowResult;
 export interface OrderParseOptions {
   /** Country calling code for national phone numbers (default "44"). */
   defaultCountryCode?: string;
+  /** The system the file's order ids belong to (default: the row's channel). */
+  source?: string;
 }
 
-/** Numbers lines within their order (1-based) in bounded memory: orders are expected to be
- * contiguous or close together in a file; the last 50,000 order ids are remembered. */
+/**
+ * Numbers lines within their order (1-based: the position of the row among its order's rows in
+ * the file), however far apart the rows are: every order of the file is remembered (about 100
+ * bytes per order; a file that gives line numbers, like the canonical line_no, needs none).
+ */
 export class LineCounter {
-  private readonly recent = new Map<string, number>();
-  private lastId = '';
+  private readonly seen = new Map<string, number>();
+  private lastKey = '';
   private lastN = 0;
-  next(orderId: string): number {
-    if (orderId === this.lastId) return ++this.lastN;
-    if (this.lastId !== '') this.recent.set(this.lastId, this.lastN);
-    const n = (this.recent.get(orderId) ?? 0) + 1;
-    this.recent.delete(orderId);
-    if (this.recent.size > 50_000) this.recent.delete(this.recent.keys().next().value as string);
-    this.lastId = orderId;
+  /** `key`: the order's key (import-plan.ts orderKey). */
+  next(key: string): number {
+    if (key === this.lastKey) return ++this.lastN;
+    if (this.lastKey !== '') this.seen.set(this.lastKey, this.lastN);
+    const n = (this.seen.get(key) ?? 0) + 1;
+    this.lastKey = key;
     this.lastN = n;
     return n;
   }
 }
-
-const num = (s: string | undefined): number => {
-  if (s === undefined) return NaN;
-  const t = s.trim();
-  return t === '' ? NaN : Number(t);
-};
 
 const col = (fmt: DetectedFormat, ...names: string[]): number => {
   for (const n of names) {
@@ -54,9 +54,8 @@ const col = (fmt: DetectedFormat, ...names: string[]): number => {
 const UCI_CUSTOMER = /^(\d+)(?:\.0*)?$/;
 
 /**
- * Online Retail (InvoiceNo…UnitPrice,CustomerID) and Online Retail II (Invoice…Price,Customer ID).
- * The state (line numbers within orders, customer ids seen) is shared with the byte-level
- * reader (uci-bytes.ts), which parses the common rows itself and hands the others to `parse`.
+ * Online Retail (InvoiceNo…UnitPrice,CustomerID) and Online Retail II (Invoice…Price,Customer ID):
+ * channel web; source web unless the import names one.
  */
 export class UciRows {
   readonly width: number;
@@ -68,9 +67,11 @@ export class UciRows {
   readonly cPrice: number;
   readonly cCust: number;
   readonly counter = new LineCounter();
+  readonly source: string;
   private readonly accounts = new Map<string, Identifier[]>();
 
-  constructor(fmt: DetectedFormat) {
+  constructor(fmt: DetectedFormat, options: OrderParseOptions = {}) {
+    this.source = options.source ?? 'web';
     this.width = fmt.header.length;
     this.cInv = col(fmt, 'invoiceno', 'invoice');
     this.cSku = col(fmt, 'stockcode');
@@ -99,15 +100,14 @@ export class UciRows {
     if (f.length !== this.width) return 'malformed_row';
     const orderId = detachString(f[this.cInv].trim());
     if (orderId === '') return 'missing_order_id';
-    const lineNo = this.counter.next(orderId);
+    const lineNo = this.counter.next(orderKey(this.source, orderId));
     const sku = detachString(f[this.cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
     if (isNonProduct(sku)) return 'non_product';
-    let quantity = num(f[this.cQty]);
-    if (Number.isNaN(quantity) || !Number.isFinite(quantity)) return 'bad_number';
-    if (quantity === 0) return 'zero_quantity';
-    const unitPrice = num(f[this.cPrice]);
-    if (!Number.isFinite(unitPrice)) return 'bad_number';
+    let quantity = parseQuantity(f[this.cQty]);
+    if (typeof quantity === 'string') return quantity;
+    const unitPrice = parsePrice(f[this.cPrice]);
+    if (typeof unitPrice === 'string') return unitPrice;
     const time = parseTime(f[this.cDate]);
     if (Number.isNaN(time)) return 'bad_date';
     const identifiers = this.identifiers(f[this.cCust].trim());
@@ -116,6 +116,7 @@ export class UciRows {
     const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
     return {
       orderId,
+      source: this.source,
       channel: 'web',
       storeId: null,
       time,
@@ -135,7 +136,7 @@ export class UciRows {
 export const isCancellation = (orderId: string): boolean => orderId.charCodeAt(0) === 67 || orderId.charCodeAt(0) === 99; // C, c
 
 /** The row parser of UciRows. */
-export const uciRowParser = (fmt: DetectedFormat): OrderRowParser => new UciRows(fmt).parse;
+export const uciRowParser = (fmt: DetectedFormat, options: OrderParseOptions = {}): OrderRowParser => new UciRows(fmt, options).parse;
 
 const CHANNEL_SET = new Set<string>(CHANNELS);
 
@@ -167,29 +168,26 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     if (f.length !== width) return 'malformed_row';
     const orderId = detachString(f[cOrder].trim());
     if (orderId === '') return 'missing_order_id';
-    let lineNo: number;
+    const rawChannel = cChannel >= 0 ? f[cChannel].trim().toLowerCase() : 'web';
+    const source = options.source ?? rawChannel;
+    let lineNo: number | RejectReason;
     const rawLine = cLine >= 0 ? f[cLine].trim() : '';
     if (rawLine !== '') {
-      lineNo = Number(rawLine);
-      if (!Number.isInteger(lineNo) || lineNo < 1) return 'bad_number';
-    } else lineNo = counter.next(orderId);
+      lineNo = parseLineNo(rawLine);
+      if (typeof lineNo === 'string') return lineNo;
+    } else lineNo = counter.next(orderKey(source, orderId));
     const sku = detachString(f[cSku].trim());
     if (sku === '') return 'missing_sku';
-    let channel: Channel = 'web';
-    if (cChannel >= 0) {
-      const c = f[cChannel].trim().toLowerCase();
-      if (!CHANNEL_SET.has(c)) return 'bad_channel';
-      channel = c as Channel;
-    }
+    if (!CHANNEL_SET.has(rawChannel)) return 'bad_channel';
+    const channel = rawChannel as Channel;
     const time = parseTime(f[cTime]);
     if (Number.isNaN(time)) return 'bad_date';
-    let quantity = num(f[cQty]);
-    if (!Number.isFinite(quantity)) return 'bad_number';
-    if (quantity === 0) return 'zero_quantity';
-    let unitPrice = 0;
+    let quantity = parseQuantity(f[cQty]);
+    if (typeof quantity === 'string') return quantity;
+    let unitPrice: number | RejectReason = 0;
     if (cPrice >= 0 && f[cPrice].trim() !== '') {
-      unitPrice = num(f[cPrice]);
-      if (!Number.isFinite(unitPrice)) return 'bad_number';
+      unitPrice = parsePrice(f[cPrice]);
+      if (typeof unitPrice === 'string') return unitPrice;
     }
     // lines of one order carry the same identifiers: normalise them once
     let rawIds = '';
@@ -216,6 +214,7 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {
       orderId,
+      source,
       channel,
       storeId: opt(f, cStore),
       time,

@@ -3,7 +3,7 @@
  * - ISO 8601: `2011-12-09 12:50:00`, `2011-12-09T12:50:00Z`, `2011-12-09T12:50+01:00`, `2011-12-09`
  *   (no offset → UTC);
  * - the UCI spreadsheet form `12/1/2010 8:26` (M/D/YYYY H:MM[:SS], UTC).
- * Returns NaN for anything else or an impossible date (2011-02-30).
+ * Returns NaN for anything else, an impossible date (2011-02-30) or a year before 1900 (`0001-01-01`).
  */
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
@@ -12,8 +12,11 @@ const MDY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)
 let lastText = '';
 let lastTime = NaN;
 
+/** The earliest year accepted: older dates in retail data are typing errors (and Date.UTC maps years 0–99 to 1900–1999). */
+export const MIN_YEAR = 1900;
+
 function build(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return NaN;
+  if (y < MIN_YEAR || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return NaN;
   const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
   const dt = new Date(t);
   return dt.getUTCDate() === d && dt.getUTCMonth() === mo - 1 ? t : NaN;

@@ -1,6 +1,6 @@
 /**
  * The counters every reader batch carries (rows read, rejects with their raw text, skips, progress),
- * kept the same way by the string reader (read-data-file.ts) and the byte-level one (uci-bytes.ts).
+ * kept by the reader (read-data-file.ts).
  */
 import type { FormatName } from './detect-format.js';
 import { isSkipReason, type Reject, type RejectReason, type SkipReason } from './reject-reasons.js';

@@ -13,19 +13,23 @@ import type { OrderLine } from '../core/records.js';
 import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, normaliseColumn, type DetectedFormat, type FileKind, type FormatName } from './detect-format.js';
 import { looksLikeOfferJson } from './offer-file.js';
 import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
-import { csvRecordBatches, recordFields, splitCsvRecord, type RecordBatch } from './csv-records.js';
-import { decodeLines, lineBatches, openText, type ByteLines, type LineBatch } from './open-text.js';
-import { canonicalRowParser, uciRowParser, UciRows } from './order-rows.js';
+import { csvRecordBatches, flawReason, recordFields, splitCsvRecord, type RecordBatch, type RecordLimits } from './csv-records.js';
+import { decodeChunk, lineBatches, openText, type ByteLines, type LineBatch, type TextEncoding } from './open-text.js';
+import { canonicalRowParser, uciRowParser } from './order-rows.js';
 import { ReadCounts, type BatchBase } from './read-counts.js';
-import { uciByteBatches, type UciLineBatch } from './uci-bytes.js';
+import type { Reject } from './reject-reasons.js';
 
-export interface ReadOptions {
+export interface ReadOptions extends RecordLimits {
   /** Most items per yielded batch (default 10,000). */
   batchSize?: number;
   /** Country calling code for national phone numbers (default "44"). */
   defaultCountryCode?: string;
   /** Bytes per read (see OpenOptions.chunkSize). */
   chunkSize?: number;
+  /** How the file's bytes are text (default 'utf8': rows with invalid UTF-8 are rejected; 'latin1' transcodes). */
+  encoding?: TextEncoding;
+  /** The system the file's order ids belong to (default: each row's channel): order identity is (source, order id). */
+  source?: string;
 }
 
 export type { BatchBase };
@@ -87,16 +91,20 @@ function flattenNdjson(obj: Record<string, unknown>): Record<string, unknown> {
 
 const cell = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
-async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: string[]): AsyncGenerator<RecordBatch & { bad: number[]; badRaw: string[] }> {
+async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: string[]): AsyncGenerator<RecordBatch> {
   const pos = new Map(header.map((h, i) => [normaliseColumn(h), i]));
   for await (const b of batches) {
     const records: string[][] = [];
     const rows: number[] = [];
     const raws: string[] = [];
-    const bad: number[] = [];
-    const badRaw: string[] = [];
+    const rejects: Reject[] = [];
     for (let i = 0; i < b.lines.length; i++) {
       const line = b.lines[i];
+      const flaw = flawReason(b.flaws?.[i] ?? 0);
+      if (flaw !== null) {
+        rejects.push({ row: b.firstLine + i, reason: flaw, raw: line });
+        continue;
+      }
       if (line.trim() === '') continue;
       let obj: unknown;
       try {
@@ -105,8 +113,7 @@ async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: s
         obj = undefined;
       }
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-        bad.push(b.firstLine + i);
-        badRaw.push(line);
+        rejects.push({ row: b.firstLine + i, reason: 'malformed_row', raw: line });
         continue;
       }
       const fields = new Array<string>(header.length).fill('');
@@ -118,7 +125,7 @@ async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: s
       rows.push(b.firstLine + i);
       raws.push(line);
     }
-    yield { records, rows, raws, bytesRead: b.bytesRead, bad, badRaw };
+    yield { records, rows, raws, bytesRead: b.bytesRead, rejects };
   }
 }
 
@@ -128,28 +135,18 @@ async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: s
  * file is missing, empty or of an unknown format.
  */
 export function readDataFile(path: string, options: ReadOptions = {}): AsyncGenerator<DataBatch> {
-  return readBatches(path, options, false) as AsyncGenerator<DataBatch>;
+  return readBatches(path, options);
 }
 
-/** Whether readImportFile reads a file of this format at the byte level (Online Retail CSV). */
-export const readsAtByteLevel = (format: FormatName, syntax: 'csv' | 'ndjson' | 'json'): boolean => format === 'uci' && syntax === 'csv';
-
-/**
- * readDataFile for the import pipeline: Online Retail CSV files are read at the byte level
- * (uci-bytes.ts), their order lines coming as UciLineBatch, with the same rows, rejects and
- * batch boundaries as readDataFile's.
- */
-export function readImportFile(path: string, options: ReadOptions = {}): AsyncGenerator<DataBatch | UciLineBatch> {
-  return readBatches(path, options, true);
-}
-
-async function* readBatches(path: string, options: ReadOptions, byteLevel: boolean): AsyncGenerator<DataBatch | UciLineBatch> {
+async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<DataBatch> {
   const batchSize = options.batchSize ?? 10_000;
-  const file = await openText(path, { chunkSize: options.chunkSize });
+  const encoding = options.encoding ?? 'utf8';
+  const file = await openText(path, { chunkSize: options.chunkSize, encoding, maxLineBytes: options.maxFieldBytes });
   const it = file.chunks[Symbol.asyncIterator]();
   // find the header line
   let chunk: ByteLines | undefined;
   let lines: string[] = [];
+  let flaws: Uint8Array | undefined;
   let firstLine = 1;
   let headerIndex = -1;
   while (headerIndex < 0) {
@@ -157,35 +154,27 @@ async function* readBatches(path: string, options: ReadOptions, byteLevel: boole
     if (r.done) throw new InvalidArgumentError(`${path}: empty file`, { path });
     firstLine += lines.length;
     chunk = r.value;
-    lines = decodeLines(chunk.bytes);
+    ({ lines, flaws } = decodeChunk(chunk.bytes, encoding));
     headerIndex = lines.findIndex((l) => l.trim() !== '');
   }
   const fc = chunk as ByteLines;
+  if (flaws?.[headerIndex]) throw new InvalidArgumentError(`${path}: the header line is unreadable (${flawReason(flaws[headerIndex])})`, { path });
   const { fmt, syntax } = headerOf(lines[headerIndex], path);
   if (fmt.kind === 'offers') throw new InvalidArgumentError(`${path} is an offer file: read it with readOfferFile`, { path });
   const counts = new ReadCounts(fmt.name, syntax, file.totalBytes);
   const restChunks: AsyncIterable<ByteLines> = { [Symbol.asyncIterator]: () => it };
-  if (byteLevel && readsAtByteLevel(fmt.name, syntax)) {
-    // the chunk's lines after the header's, if any: from the byte after the header's line feed
-    let first: ByteLines | null = null;
-    if (headerIndex < lines.length - 1) {
-      let at = 0;
-      for (let i = 0; i <= headerIndex; i++) at = fc.bytes.indexOf(10, at) + 1;
-      first = { bytes: fc.bytes.subarray(at), bytesRead: fc.bytesRead };
-    }
-    yield* uciByteBatches(new UciRows(fmt), counts, batchSize, first, firstLine + headerIndex + 1, restChunks);
-    return;
-  }
   async function* rest(): AsyncGenerator<LineBatch> {
     // the NDJSON first line is data, the CSV first line is the header
     const skip = syntax === 'csv' ? headerIndex + 1 : headerIndex;
-    yield { lines: lines.slice(skip), firstLine: firstLine + skip, bytesRead: fc.bytesRead };
-    yield* lineBatches(restChunks, firstLine + lines.length);
+    const first: LineBatch = { lines: lines.slice(skip), firstLine: firstLine + skip, bytesRead: fc.bytesRead };
+    if (flaws) first.flaws = flaws.subarray(skip);
+    yield first;
+    yield* lineBatches(restChunks, firstLine + lines.length, encoding);
   }
-  const source: AsyncGenerator<RecordBatch & { bad?: number[]; badRaw?: string[] }> = syntax === 'csv' ? csvRecordBatches(rest()) : ndjsonRecordBatches(rest(), fmt.header);
-  const opts = { defaultCountryCode: options.defaultCountryCode };
+  const source = syntax === 'csv' ? csvRecordBatches(rest(), fmt.header.length, options) : ndjsonRecordBatches(rest(), fmt.header);
+  const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source };
   const parse: (f: string[]) => object | string =
-    fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
+    fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt, opts) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
 
   let items: object[] = [];
   const make = (): DataBatch => {
@@ -201,7 +190,7 @@ async function* readBatches(path: string, options: ReadOptions, byteLevel: boole
   };
   for await (const rb of source) {
     counts.bytesRead = rb.bytesRead;
-    if (rb.bad && rb.badRaw) for (let i = 0; i < rb.bad.length; i++) counts.count('malformed_row', rb.bad[i], rb.badRaw[i]);
+    for (const r of rb.rejects) counts.count(r.reason, r.row, r.raw ?? '');
     const { rows, raws } = rb;
     for (let i = 0; i < rows.length; i++) {
       const r = parse(recordFields(rb, i));

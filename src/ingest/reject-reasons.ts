@@ -4,11 +4,16 @@
  */
 export const REJECT_REASONS = [
   'malformed_row', // wrong column count, or an NDJSON line that is not a JSON object
+  'unbalanced_quote', // a quote that does not close within the field caps or the file, or closes into the wrong column count
+  'too_long', // a line longer than the line cap
+  'invalid_utf8', // bytes that are not UTF-8 (see --encoding latin1)
+  'control_character', // NUL or another control character (not tab, CR, LF)
   'missing_order_id',
   'missing_sku',
   'missing_store', // inventory row without store_id
   'bad_date',
-  'bad_number', // quantity or price (or inventory quantity) not a number
+  'bad_number', // quantity, price, line_no or stock not a plain decimal (or not an integer where one is needed)
+  'out_of_range', // a number its column cannot hold (or a quantity so small it would be stored as 0)
   'zero_quantity',
   'bad_channel',
   'bad_identifier',

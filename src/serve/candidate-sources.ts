@@ -10,7 +10,8 @@ import type { RankedList, TopKLists } from '../core/bundle.js';
 import type { Channel, Segment } from '../core/records.js';
 import type { ItemFilter } from './item-filter.js';
 import type { Reason } from './rec-list.js';
-import { SimdScorer } from './simd-scorer.js';
+import type { SimdScorer } from './simd-scorer.js';
+import { preparedOf, scratchOf } from './prepared-model.js';
 import { TopSelect } from '../core/top-select.js';
 
 export interface Candidate {
@@ -170,16 +171,9 @@ export function factorScores(
   return sel.drain();
 }
 
-const scorers = new WeakMap<LoadedModel, SimdScorer | null>();
-/** The model's SIMD scorer (built on first use; null without WebAssembly SIMD). */
+/** The model's SIMD scorer (null without WebAssembly SIMD or factors). */
 export function simdScorer(model: LoadedModel): SimdScorer | null {
-  let s = scorers.get(model);
-  if (s === undefined) {
-    const als = model.als!;
-    s = SimdScorer.create(als.itemFactors, als.k, model.items.length);
-    scorers.set(model, s);
-  }
-  return s;
+  return preparedOf(model).simd;
 }
 
 /** One reusable score buffer per catalogue size (serving is single-threaded; callers use it synchronously). */
@@ -206,31 +200,6 @@ function denseScores(y: Float32Array, k: number, n: number, x: Float32Array): Fl
     out[i] = s0 + s1 + s2 + s3;
   }
   return out;
-}
-
-/**
- * Per-model scratch for deduplicating and summing per item without allocation: an epoch mark per
- * item (a fresh epoch per use: marks of earlier uses never match), and arrays aggregateLists sums
- * into. Serving is single-threaded and every user finishes with it synchronously.
- */
-interface Scratch {
-  mark: Uint32Array;
-  epoch: number;
-  sums?: Float64Array;
-  bestSeed?: Int32Array;
-  bestScore?: Float64Array;
-}
-const scratch = new WeakMap<LoadedModel, Scratch>();
-
-/** The model's scratch, with a fresh epoch. */
-function scratchOf(model: LoadedModel): Scratch {
-  let sc = scratch.get(model);
-  if (!sc) scratch.set(model, (sc = { mark: new Uint32Array(model.items.length), epoch: 0 }));
-  if (++sc.epoch === 0xffffffff) {
-    sc.mark.fill(0);
-    sc.epoch = 1;
-  }
-  return sc;
 }
 
 /**

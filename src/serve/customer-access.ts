@@ -14,6 +14,7 @@
  * forgets everything this instance derived from a customer's data (after erasure, a consent change,
  * a purchase event).
  */
+import { withinOr } from '../core/deadline.js';
 import type { Store } from '../store/store.js';
 
 export type CustomerAccess =
@@ -21,6 +22,14 @@ export type CustomerAccess =
   | { status: 'no_consent'; customerId: string }
   | { status: 'unknown_customer' }
   | { status: 'store_unavailable' };
+
+/** When a read of the store began (CustomerAccessCache.reading), for remember(). */
+export interface AccessRead {
+  at: number;
+  generation: number;
+}
+const SHARED_READ_MS = 1000;
+const STORE_SLOW: CustomerAccess = Object.freeze({ status: 'store_unavailable' });
 
 interface Entry {
   at: number;
@@ -36,7 +45,16 @@ export class CustomerAccessCache {
   constructor(
     /** customerAccess (one query) when the store has it, else canonicalCustomerId then hasConsent. */
     private readonly store: Pick<Store, 'canonicalCustomerId' | 'hasConsent'> & Partial<Pick<Store, 'customerAccess'>>,
-    private readonly options: { ttlMs: number; maxEntries: number; onStoreError?: (err: unknown) => void } = {
+    private readonly options: {
+      ttlMs: number;
+      maxEntries: number;
+      onStoreError?: (err: unknown) => void;
+      /**
+       * How long resolve() waits for the store (ms; unset: as long as it takes): then it answers
+       * "store_unavailable" while the read goes on and, when it comes, is remembered for the next request.
+       */
+      waitMs?: number;
+    } = {
       ttlMs: 30_000,
       maxEntries: 50_000,
     },
@@ -55,13 +73,58 @@ export class CustomerAccessCache {
         return hit.access;
       }
     }
-    return this.load(customerId);
+    const wait = this.options.waitMs;
+    if (wait === undefined) return this.load(customerId);
+    return withinOr(this.load(customerId), wait, STORE_SLOW, () =>
+      this.options.onStoreError?.(new Error(`the history store did not answer within ${wait} ms (customer access)`)),
+    );
+  }
+
+  /**
+   * Reads in flight, one per id and generation: a slow store is not asked again by every request
+   * meanwhile (for at most SHARED_READ_MS: a read that never ends must not answer for ever).
+   */
+  private readonly loading = new Map<string, { generation: number; at: number; answer: Promise<CustomerAccess> }>();
+
+  private load(customerId: string): Promise<CustomerAccess> {
+    const pending = this.loading.get(customerId);
+    if (pending && pending.generation === this.generation && Date.now() - pending.at < SHARED_READ_MS) return pending.answer;
+    const answer = this.read(customerId);
+    const entry = { generation: this.generation, at: Date.now(), answer };
+    this.loading.set(customerId, entry);
+    const done = () => {
+      if (this.loading.get(customerId) === entry) this.loading.delete(customerId);
+    };
+    answer.then(done, done);
+    return answer;
+  }
+
+  /** Marks the start of a read of the store whose answer is to be remembered (remember()). */
+  reading(): AccessRead {
+    return { at: Date.now(), generation: this.generation };
+  }
+
+  /**
+   * Remembers an answer read from the store since `read` began (by load(), or by a caller that read the
+   * same facts in a statement of its own, e.g. the clienteling card), unless invalidate() ran meanwhile.
+   * Returns the answer to use: the one already held when it says the same (so its identity is kept).
+   */
+  remember(customerId: string, access: CustomerAccess, read: AccessRead): CustomerAccess {
+    if (read.generation !== this.generation) return access;
+    const prev = this.entries.get(customerId)?.access;
+    if (prev && sameAccess(prev, access)) access = prev;
+    if (!this.entries.has(customerId) && this.entries.size >= this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.delete(customerId);
+    this.entries.set(customerId, { at: read.at, access, refreshing: false });
+    return access;
   }
 
   /** Reads the store and remembers the answer (failures are not remembered). */
-  private async load(customerId: string): Promise<CustomerAccess> {
-    const at = Date.now();
-    const generation = this.generation;
+  private async read(customerId: string): Promise<CustomerAccess> {
+    const read = this.reading();
     let access: CustomerAccess;
     try {
       if (this.store.customerAccess) {
@@ -79,16 +142,7 @@ export class CustomerAccessCache {
       this.options.onStoreError?.(err);
       return { status: 'store_unavailable' };
     }
-    if (generation !== this.generation) return access;
-    const prev = this.entries.get(customerId)?.access;
-    if (prev && sameAccess(prev, access)) access = prev;
-    if (!this.entries.has(customerId) && this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.delete(customerId);
-    this.entries.set(customerId, { at, access, refreshing: false });
-    return access;
+    return this.remember(customerId, access, read);
   }
 
   /**

@@ -28,7 +28,7 @@ import { type AnnouncedOfferEvent, announceOfferChange, decodeOfferChange } from
 import type { VectorCache } from '../cache/vector-cache.js';
 import type { CustomerRecord } from '../core/bundle.js';
 import { NotFoundError, UnavailableError } from '../core/errors.js';
-import { foldIn } from '../core/fold-in.js';
+import { foldInFactored } from '../core/fold-in.js';
 import type {
   ContactState,
   Decide,
@@ -47,6 +47,7 @@ import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
 import { DecisionLogWriter } from './decision-log-writer.js';
 import type { InventorySnapshot } from './inventory-snapshot.js';
 import { normalised, TargetIndex } from './offer-affinity.js';
+import { preparedOf } from './prepared-model.js';
 
 const DAY = 86_400_000;
 
@@ -108,8 +109,6 @@ export interface OfferServiceDeps {
   decide: Decide | null;
   /** The cache whose P:offer-changes channel links the instances; null: this instance alone. */
   bus?: { cache: VectorCache; keys: CacheKeys } | null;
-  /** Fold-in's YᵀY per model (RecommendationService.gram), for guests' sessions. */
-  gram: (model: LoadedModel) => Float64Array;
   channelConsent: DecisionContext['channelConsent'];
   holdoutShare: number;
   policy?: { name: string; version: string };
@@ -419,9 +418,10 @@ export class OfferService {
       const seeds = [...new Set(items.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined))];
       if (seeds.length) {
         let vector: Float32Array | null = null;
-        if (model.als) {
+        const prepared = preparedOf(model);
+        if (model.als && prepared.gram && prepared.gramCholesky) {
           const { itemFactors, k, reg, alpha } = model.als;
-          const x = foldIn({ itemFactors, k, gram: this.deps.gram(model), reg, alpha }, seeds, seeds.map(() => 1));
+          const x = foldInFactored({ itemFactors, k, gram: prepared.gram, reg, alpha }, prepared.gramCholesky, seeds, seeds.map(() => 1));
           vector = normalised(x, k);
         }
         affinity = this.targets(model).affinityOf({ vector, items: seeds, weights: null });

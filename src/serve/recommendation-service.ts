@@ -7,9 +7,10 @@
  */
 import type { LoadedModel, ModelSource } from '../cache/model-source.js';
 import type { CustomerRecord } from '../core/bundle.js';
-import { type BlendParams, blendParams, blendScores } from '../core/blend.js';
+import { type BlendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
-import { foldIn, gramMatrix } from '../core/fold-in.js';
+import { foldIn, foldInFactored } from '../core/fold-in.js';
+import { OWNED_BASE, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
 import type { Segment } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { buyAgain } from './buy-again.js';
@@ -20,8 +21,8 @@ import {
   factorCandidates,
   factorScores,
   popular,
-  simdScorer,
 } from './candidate-sources.js';
+import { preparedOf, type Trend } from './prepared-model.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
 import type { ChainStep } from './fallback-chain.js';
 import { ItemFilter, type ListOptions } from './item-filter.js';
@@ -78,41 +79,6 @@ class ListBuilder {
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
 /**
- * The item trend t_j ∈ [0, 1] of the blend: the bundle's trending list scaled by its top score, per
- * model; `descending` when t is non-increasing along `items` (so a prefix holds the best trend-only candidates).
- */
-interface Trend {
-  items: number[];
-  value: (j: number) => number;
-  descending: boolean;
-}
-const trends = new WeakMap<LoadedModel, Trend>();
-function trendOf(model: LoadedModel): Trend {
-  let t = trends.get(model);
-  if (!t) {
-    const list = model.popular.trending;
-    const table = new Float32Array(model.items.length);
-    let max = 0;
-    for (let p = 0; p < list.items.length; p++) max = Math.max(max, list.scores[p]);
-    for (let p = 0; p < list.items.length; p++) if (max > 0) table[list.items[p]] = list.scores[p] / max;
-    const items = Array.from(list.items.subarray(0, 200));
-    let descending = true;
-    for (let p = 1; p < items.length; p++) if (table[items[p]] > table[items[p - 1]]) descending = false;
-    t = { items, value: (j) => table[j], descending };
-    trends.set(model, t);
-  }
-  return t;
-}
-
-/** The blend's parameters, per model. */
-const blends = new WeakMap<LoadedModel, BlendParams>();
-function blendOf(model: LoadedModel): BlendParams {
-  let p = blends.get(model);
-  if (!p) blends.set(model, (p = blendParams(model.blend)));
-  return p;
-}
-
-/**
  * The trending items that can still make a blended list of k: candidates of their own (accepted by
  * the filter, not learned picks: those score as picks) score learnedWeight · trendWeight · t_j, which
  * does not increase along a descending trend list; once k of them that are not owned (owned items
@@ -137,24 +103,12 @@ function trendCandidates(trend: Trend, params: BlendParams, picks: ReadonlySet<n
 /** A record's items, most recent first (records are immutable and LRU-cached: sort once per record). */
 const recentFirst = new WeakMap<CustomerRecord, number[]>();
 
-/** pop_i / max pop from the global popular list (0 for items not on it), per model. */
-const popularity = new WeakMap<LoadedModel, Float32Array>();
-function popularityOf(model: LoadedModel): (item: number) => number {
-  let pop = popularity.get(model);
-  if (!pop) {
-    pop = new Float32Array(model.items.length);
-    const g = model.popular.global;
-    let max = 0;
-    for (let p = 0; p < g.items.length; p++) max = Math.max(max, g.scores[p]);
-    for (let p = 0; p < g.items.length; p++) if (max > 0) pop[g.items[p]] = g.scores[p] / max;
-    popularity.set(model, pop);
-  }
-  const table = pop;
+const popularityOf = (model: LoadedModel): ((item: number) => number) => {
+  const table = preparedOf(model).popularity;
   return (i) => table[i];
-}
+};
 
 export class RecommendationService {
-  private readonly grams = new WeakMap<LoadedModel, Float64Array>();
   private readonly now: () => number;
   /** Personal lists, served again while model, access answer, record and stock set are the same objects. */
   private readonly lists: ListCache;
@@ -173,22 +127,7 @@ export class RecommendationService {
    */
   prepare(model: LoadedModel): void {
     this.lists.clear();
-    if (model.als) {
-      this.gram(model);
-      simdScorer(model);
-    }
-    popularityOf(model);
-    trendOf(model);
-  }
-
-  /** YᵀY of the model's item factors (fold-in), built once per model (also used by offer decisions for a guest's session). */
-  gram(model: LoadedModel): Float64Array {
-    let gram = this.grams.get(model);
-    if (!gram) {
-      gram = gramMatrix(model.als!.itemFactors, model.als!.k);
-      this.grams.set(model, gram);
-    }
-    return gram;
+    preparedOf(model);
   }
 
   /** The model in service, pinned for the whole request. */
@@ -356,6 +295,7 @@ export class RecommendationService {
       if (step === 'personal') {
         if (!model.als) failure = 'no_factors';
         else if (!record?.vector) failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : hist.length ? 'no_vector' : 'no_history';
+        else if (preparedOf(model).served) b.add('factors', this.scoreServed(model, record, seeds, b, options.excludePurchased === false ? 'all' : 'discovery'));
         else b.add('factors', this.scoreFactors(model, record.vector, record, seeds, b, options));
       } else if (step === 'neighbours') {
         if (seeds.length) {
@@ -401,8 +341,7 @@ export class RecommendationService {
     const owned = options.excludePurchased === false ? buyAgain(model, record, b.filter, Infinity, this.now()) : [];
     const ownedReason = new Map(owned.map((c) => [c.item, c.reason]));
     const pickSet = new Set(picks.map((p) => p.id));
-    const trend = trendOf(model);
-    const params = blendOf(model);
+    const { trend, blend: params } = preparedOf(model);
     const trendItems = trendCandidates(trend, params, pickSet, ownedReason, b.filter, b.remaining);
     const blended = blendScores(
       params,
@@ -422,15 +361,55 @@ export class RecommendationService {
     });
   }
 
+  /**
+   * The served model's list (src/core/served-model.ts, the scorer evaluation used): every item scored,
+   * the top `remaining` the filter accepts. Reasons: own items "buy again", learned picks the seed that
+   * explains them ("because you bought" / "similar to"), the rest trending/popular.
+   */
+  private scoreServed(
+    model: LoadedModel,
+    person: ServedPerson & { lastTime?: ArrayLike<number>; intervalDays?: ArrayLike<number> },
+    seeds: number[],
+    b: ListBuilder,
+    list: 'discovery' | 'all',
+    because: 'because_you_bought' | 'similar_to' = 'because_you_bought',
+  ): Candidate[] {
+    const served = preparedOf(model).served!;
+    const spec = served.spec[list];
+    const top = topAccepted(scoreList(served.tables, spec, person), b.remaining, (i) => b.filter.accepts(i));
+    const owned = new Map<number, number>();
+    if (spec.ownedFirst) for (let q = 0; q < person.items.length; q++) owned.set(person.items[q], q);
+    const learned = specNeeds(spec).learned !== null || specNeeds(spec).tifu;
+    return top.map(({ id, score }): Candidate => {
+      const q = owned.get(id);
+      if (q !== undefined && score >= OWNED_BASE) {
+        const last = person.lastTime?.[q];
+        return {
+          item: id,
+          score,
+          reason: { type: 'buy_again', lastPurchased: last !== undefined ? new Date(last).toISOString() : '', expectedInDays: null, purchases: person.counts[q] },
+        };
+      }
+      const seed = learned ? explainingSeed(model, seeds, id) : -1;
+      if (seed >= 0) return { item: id, score, reason: { type: because, sku: model.items[seed] } };
+      return { item: id, score, reason: learned ? { type: 'personal' } : { type: 'popular', scope: 'global' } };
+    });
+  }
+
   /** Guests: fold-in of the session items with the model's item factors; fallback neighbours, popular. */
   async session(items: string[], options: ListOptions): Promise<RecList> {
     const model = this.model();
     const seeds = [...new Set(items.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined))];
     const { b, warnings } = this.builder(model, options, options.excludePurchased === false ? [] : seeds);
     let failure: FallbackReason | null = seeds.length === 0 ? 'unknown_item' : null;
-    if (seeds.length && model.als) {
+    const served = preparedOf(model).served;
+    if (seeds.length && served) {
+      // the served discovery list over the session (items fold in with training's weight of one purchase)
+      const vector = model.als ? this.sessionVector(model, seeds, served.foldInWeight) : null;
+      b.add('factors', this.scoreServed(model, { items: seeds, counts: seeds.map(() => 1), vector }, seeds, b, 'discovery', 'similar_to'));
+    } else if (seeds.length && model.als) {
       const als = model.als;
-      const gram = this.gram(model);
+      const gram = preparedOf(model).gram!;
       const x = foldIn({ itemFactors: als.itemFactors, k: als.k, gram, reg: als.reg, alpha: als.alpha }, seeds, seeds.map(() => 1));
       b.add('factors', this.scoreFactors(model, x, null, seeds, b, { ...options, excludePurchased: true }, 'similar_to'));
     } else if (seeds.length) failure = 'no_factors';
@@ -439,6 +418,13 @@ export class RecommendationService {
     }
     this.addPopular(b, options);
     return this.finish('session', b, 'factors', warnings, failure);
+  }
+
+  /** A guest's factor vector: the exact ALS fold-in of the session items, each weighted like one purchase line in training. */
+  private sessionVector(model: LoadedModel, seeds: readonly number[], weight: number): Float32Array {
+    const als = model.als!;
+    const p = preparedOf(model);
+    return foldInFactored({ itemFactors: als.itemFactors, k: als.k, gram: p.gram!, reg: als.reg, alpha: als.alpha }, p.gramCholesky!, seeds, seeds.map(() => weight));
   }
 
   /** "Buy it again": the customer's repeat items by expected time to repurchase; fallback popular. */

@@ -5,9 +5,12 @@
  * set-based statements.
  */
 import { createHash } from 'node:crypto';
+import { identifierKey } from '../core/identity.js';
 import type { Channel, Identifier, OrderLine } from '../core/records.js';
 
 export interface PlannedOrder {
+  /** The system the order id belongs to (OrderLine.source; default the channel). */
+  source: string;
   sourceId: string;
   channel: Channel;
   storeId: string | null;
@@ -26,7 +29,10 @@ export interface PlannedProduct {
   time: number;
 }
 
-export const identifierKey = (i: Identifier): string => `${i.kind}\u0001${i.value}`;
+export { identifierKey };
+
+/** The key of an order in a batch or a file: its source and its id in that source. */
+export const orderKey = (source: string, orderId: string): string => `${source}\u0001${orderId}`;
 
 /**
  * Key of a line without a source position: a negative number from a hash of its content and
@@ -44,7 +50,8 @@ export function contentLineKey(line: OrderLine, occurrence: number): number {
  * Hands out order ids reserved from the database (Store.reserveOrderIds), so order lines can be
  * encoded for COPY before their orders are written (by a reader thread, while the store writes
  * the previous batch). An order seen again shortly after (split across two batches) keeps its
- * id; the last `recentMax` source ids are remembered.
+ * id; the last `recentMax` order keys (orderKey) are remembered. One seen again after that gets a
+ * new reserved id, and the store then finds it under its real id (the slower merge path: still exact).
  */
 export class OrderIdAllocator {
   private ids: number[] = [];
@@ -63,13 +70,13 @@ export class OrderIdAllocator {
     return this.ids.length - this.next;
   }
 
-  /** The id of this source order: the one it had if seen recently, else the next reserved id. */
-  idFor(sourceId: string): number {
-    const known = this.recent.get(sourceId);
+  /** The id of this order (key: orderKey): the one it had if seen recently, else the next reserved id. */
+  idFor(key: string): number {
+    const known = this.recent.get(key);
     if (known !== undefined) return known;
     if (this.next >= this.ids.length) throw new Error('OrderIdAllocator: no reserved ids left (supply more first)');
     const id = this.ids[this.next++];
-    this.recent.set(sourceId, id);
+    this.recent.set(key, id);
     if (this.recent.size > this.recentMax) this.recent.delete(this.recent.keys().next().value as string);
     return id;
   }
@@ -91,55 +98,12 @@ export interface ImportPlan {
   uniqueLines: boolean;
 }
 
-/**
- * An order line of the byte-level reader (ingest/uci-bytes.ts), already encoded for COPY:
- * channel web, no store, category or cancellation reference.
- */
-export interface EncodedLine {
-  orderId: string;
-  time: number;
-  identifiers: Identifier[];
-  lineNo: number;
-  sku: string;
-  title: string | null;
-  quantity: number;
-  unitPrice: number;
-  /** The reader's slot for the product's state in the batch. */
-  product: ProductSlot;
-  /** `copy[copyStart, copyEnd)`: the line's COPY row after the order id, `lineNo,sku,quantity,unitPrice,\n`. */
-  copy: Uint8Array;
-  copyStart: number;
-  copyEnd: number;
-}
-
 /** Quotes a CSV field for COPY (FORMAT csv): null → unquoted empty, which COPY reads as NULL. */
 export const csvField = (v: string | null): string =>
   v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
 
-type OrderState = PlannedOrder & { index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number>; rowStart: string };
+type OrderState = PlannedOrder & { key: string; index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number>; rowStart: string };
 type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number; field: string | null };
-
-/**
- * Where a reader keeps the batch's state of one product between its lines, so that encoded lines
- * of a product find it without a lookup by sku (`batch`: the plan it belongs to).
- */
-export interface ProductSlot {
-  batch: number;
-  state: object | null;
-}
-
-/** Writes a safe non-negative integer's decimal digits (as JS prints it) at `at`; returns the end. */
-export function writeInt(buf: Uint8Array, at: number, n: number): number {
-  if (n < 10) {
-    buf[at] = 48 + n;
-    return at + 1;
-  }
-  let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  let i = at + digits;
-  for (let x = n; i > at; x = Math.floor(x / 10)) buf[--i] = 48 + (x % 10);
-  return at + digits;
-}
 
 /** A growable byte buffer written with TextEncoder.encodeInto (no intermediate strings kept). */
 class ByteWriter {
@@ -152,16 +116,6 @@ class ByteWriter {
   write(s: string): void {
     this.pending += s;
     if (++this.pendingRows === 256) this.flush();
-  }
-  /** Writes `id,` and then bytes already encoded (the rest of a row). */
-  writeRow(id: number, bytes: Uint8Array, start: number, end: number): void {
-    if (this.pendingRows > 0) this.flush();
-    this.room(end - start + 17);
-    const buf = this.buf;
-    let len = writeInt(buf, this.len, id);
-    buf[len++] = 44; // ,
-    for (let i = start; i < end; i++) buf[len++] = bytes[i];
-    this.len = len;
   }
   private flush(): void {
     const s = this.pending;
@@ -206,12 +160,9 @@ export class PlanBuilder {
   private lineOrder = new Int32Array(1024);
   private lineNos = new Float64Array(1024);
   /** The previous line's order and identifiers. */
-  private prevOrderId: string | undefined;
+  private prevOrder: OrderState | undefined;
   private prevIds: Identifier[] | undefined;
   private o: OrderState | undefined;
-  private static batches = 0;
-  /** This batch's number, unique among all builders' (see ProductSlot). */
-  private batch = ++PlanBuilder.batches;
 
   constructor(private readonly ids: OrderIdAllocator) {}
 
@@ -220,13 +171,13 @@ export class PlanBuilder {
   }
 
   add(l: OrderLine): void {
-    const o = this.order(l.orderId, l.channel, l.storeId, l.time);
-    this.identify(o, l.orderId, l.identifiers);
+    const o = this.order(l.source ?? l.channel, l.orderId, l.channel, l.storeId, l.time);
+    this.identify(o, l.identifiers);
     if (l.storeId !== null) this.stores.add(l.storeId);
     let lineNo = l.lineNo;
     if (lineNo === undefined) {
       this.seenContent ??= new Map();
-      const ck = `${l.orderId}\u0001${l.sku}\u0001${l.quantity}\u0001${l.unitPrice}\u0001${l.time}`;
+      const ck = `${o.key}\u0001${l.sku}\u0001${l.quantity}\u0001${l.unitPrice}\u0001${l.time}`;
       const n = this.seenContent.get(ck) ?? 0;
       this.seenContent.set(ck, n + 1);
       lineNo = contentLineKey(l, n);
@@ -238,43 +189,27 @@ export class PlanBuilder {
     updateProduct(p, l.time, l.title, l.category, l.quantity, l.unitPrice);
   }
 
-  /** Adds a line encoded by the byte-level reader: the same as `add` of the OrderLine it stands for. */
-  addEncoded(l: EncodedLine): void {
-    const o = this.order(l.orderId, 'web', null, l.time);
-    this.identify(o, l.orderId, l.identifiers);
-    this.numberLine(o, l.lineNo);
-    const slot = l.product;
-    let p: ProductStateInBatch;
-    if (slot.batch === this.batch) p = slot.state as ProductStateInBatch;
-    else {
-      p = this.product(l.sku, l.time);
-      slot.batch = this.batch;
-      slot.state = p;
-    }
-    this.bytes.writeRow(o.id, l.copy, l.copyStart, l.copyEnd);
-    updateProduct(p, l.time, l.title, null, l.quantity, l.unitPrice);
-  }
-
-  private order(sourceId: string, channel: Channel, storeId: string | null, time: number): OrderState {
+  private order(source: string, sourceId: string, channel: Channel, storeId: string | null, time: number): OrderState {
     let o = this.o;
-    if (o === undefined || sourceId !== o.sourceId) {
-      o = this.orders.get(sourceId);
+    if (o === undefined || sourceId !== o.sourceId || source !== o.source) {
+      const key = orderKey(source, sourceId);
+      o = this.orders.get(key);
       if (!o) {
         o = {
-          sourceId, channel, storeId, time, identifiers: [],
-          index: this.orders.size, id: this.ids.idFor(sourceId), keys: new Set(), lastLineNo: -Infinity, rowStart: '',
+          source, sourceId, channel, storeId, time, identifiers: [],
+          key, index: this.orders.size, id: this.ids.idFor(key), keys: new Set(), lastLineNo: -Infinity, rowStart: '',
         };
         o.rowStart = `${o.id},`;
-        this.orders.set(sourceId, o);
+        this.orders.set(key, o);
       }
       this.o = o;
     }
     return o;
   }
 
-  private identify(o: OrderState, orderId: string, ids: Identifier[]): void {
+  private identify(o: OrderState, ids: Identifier[]): void {
     // consecutive lines of one order usually carry the same identifiers: skip them then
-    if (ids.length > 0 && !(orderId === this.prevOrderId && this.prevIds !== undefined && sameIdentifiers(this.prevIds, ids))) {
+    if (ids.length > 0 && !(o === this.prevOrder && this.prevIds !== undefined && sameIdentifiers(this.prevIds, ids))) {
       for (const id of ids) {
         const k = identifierKey(id);
         if (!o.keys.has(k)) {
@@ -284,7 +219,7 @@ export class PlanBuilder {
         if (!this.identifiers.has(k)) this.identifiers.set(k, id);
       }
     }
-    this.prevOrderId = orderId;
+    this.prevOrder = o;
     this.prevIds = ids;
   }
 
@@ -325,7 +260,7 @@ export class PlanBuilder {
   build(): ImportPlan {
     const orders = [...this.orders.values()];
     const plan: ImportPlan = {
-      orders: orders.map((x) => ({ sourceId: x.sourceId, channel: x.channel, storeId: x.storeId, time: x.time, identifiers: x.identifiers })),
+      orders: orders.map((x) => ({ source: x.source, sourceId: x.sourceId, channel: x.channel, storeId: x.storeId, time: x.time, identifiers: x.identifiers })),
       orderIds: orders.map((x) => x.id),
       copy: this.bytes.take(),
       lineCount: this.lines,
@@ -341,10 +276,9 @@ export class PlanBuilder {
     this.seenContent = undefined;
     this.uniqueLines = true;
     this.lines = 0;
-    this.prevOrderId = undefined;
+    this.prevOrder = undefined;
     this.prevIds = undefined;
     this.o = undefined;
-    this.batch = ++PlanBuilder.batches;
     return plan;
   }
 }

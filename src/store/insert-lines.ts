@@ -1,4 +1,4 @@
-import type { ImportPlan } from './import-plan.js';
+import { orderKey, type ImportPlan } from './import-plan.js';
 import type { SqlExecutor } from './sql-client.js';
 
 const COLUMNS = 'order_id, line_no, sku, quantity, unit_price, cancels';
@@ -36,7 +36,7 @@ export async function insertLines(tx: SqlExecutor, plan: ImportPlan, existingOrd
 function movedOrders(plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): { reserved: number; actual: string }[] {
   const moved: { reserved: number; actual: string }[] = [];
   plan.orders.forEach((o, i) => {
-    const actual = existingOrders.get(o.sourceId);
+    const actual = existingOrders.get(orderKey(o.source, o.sourceId));
     if (actual !== undefined && actual !== String(plan.orderIds[i])) moved.push({ reserved: plan.orderIds[i], actual });
   });
   return moved;

@@ -1,6 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.js';
-import { pgClient } from './pg-client.js';
+import { type PgTimeouts, pgClient } from './pg-client.js';
 import { pgliteClient } from './pglite-client.js';
 import { SqlStore } from './sql-store.js';
 import type { Store } from './store.js';
@@ -14,6 +14,11 @@ export interface OpenStoreOptions {
   pglite?: PGlite;
   /** PostgreSQL pool size (default 4). */
   poolSize?: number;
+  /**
+   * PostgreSQL deadlines of every call (a serving instance: PG_CONNECT_TIMEOUT_MS,
+   * PG_STATEMENT_TIMEOUT_MS); migrations run before, on a connection without them.
+   */
+  timeouts?: PgTimeouts;
 }
 
 /**
@@ -25,11 +30,17 @@ export async function openStore(
   cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'>,
   options: OpenStoreOptions = {},
 ): Promise<SqlStore & Store> {
+  const timed = cfg.DATABASE_URL !== undefined && options.timeouts !== undefined;
+  if (timed && (options.migrate ?? true)) {
+    // a migration may rewrite a large table: no statement timeout for it
+    const untimed = await openStore(cfg, { ...options, timeouts: undefined });
+    await untimed.close();
+  }
   const db = cfg.DATABASE_URL
-    ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize })
+    ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
     : await pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
   const store = new SqlStore(db);
-  if (options.migrate ?? true) {
+  if (!timed && (options.migrate ?? true)) {
     try {
       await store.migrate();
     } catch (e) {

@@ -2,37 +2,97 @@ import pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { RETRY_AFTER_S } from '../core/deadline.js';
 import { UnavailableError } from '../core/errors.js';
 import { checkSchemaName, type SqlClient, type SqlExecutor, type SqlResult } from './sql-client.js';
 
 /** The subset of a pooled pg connection the adapter uses. */
 type PgConn = Pick<pg.PoolClient, 'query'>;
 
+/** Socket errors of a server that is down, refusing or unreachable. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * SQLSTATEs of a server that cannot answer now: connection exceptions (class 08), too many
+ * connections, shutting down or starting up, and statement_timeout (query_canceled).
+ */
+const UNAVAILABLE_STATES = new Set(['53300', '57P01', '57P02', '57P03', '57014']);
+/** What pg and pg-pool say when a connection is lost or a timeout of theirs fires. */
+const UNAVAILABLE_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection terminated due to connection timeout/i;
+
+/** True when `e` says PostgreSQL is down, refusing, unreachable or too slow (a retry later may succeed). */
+export function isUnavailable(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  if (!err) return false;
+  const code = typeof err.code === 'string' ? err.code : '';
+  return NETWORK_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_STATES.has(code) || (typeof err.message === 'string' && UNAVAILABLE_MESSAGE.test(err.message));
+}
+
+/** `e` as an UnavailableError (the API answers 503 with Retry-After) when it says the server cannot answer now. */
+function classify(e: unknown): unknown {
+  if (e instanceof UnavailableError || !isUnavailable(e)) return e;
+  return new UnavailableError(`PostgreSQL unavailable: ${(e as Error).message}`, { retryAfterS: RETRY_AFTER_S, cause: e });
+}
+
 function executor(conn: PgConn): SqlExecutor {
   return {
     async query<R>(sql: string, params?: unknown[]): Promise<SqlResult<R>> {
-      const r = await conn.query(sql, params as unknown[] | undefined);
-      return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
+      try {
+        const r = await conn.query(sql, params as unknown[] | undefined);
+        return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
+      } catch (e) {
+        throw classify(e);
+      }
     },
     async exec(sql: string): Promise<void> {
-      await conn.query(sql);
+      try {
+        await conn.query(sql);
+      } catch (e) {
+        throw classify(e);
+      }
     },
     async copyFrom(copySql: string, data: string | Buffer): Promise<number> {
       const stream = (conn as pg.PoolClient).query(copyFromStream(copySql));
-      await pipeline(Readable.from([typeof data === 'string' ? Buffer.from(data) : data]), stream);
+      try {
+        await pipeline(Readable.from([typeof data === 'string' ? Buffer.from(data) : data]), stream);
+      } catch (e) {
+        throw classify(e);
+      }
       return Number(stream.rowCount ?? 0);
     },
   };
 }
 
+/**
+ * Deadlines of a serving instance's connections (unset: none, as CLIs run long imports and
+ * migrations). A server that refuses connections fails a call at once; one that accepts and never
+ * answers fails it after connectTimeoutMs (connecting, or waiting for a pooled connection) or
+ * after statementTimeoutMs (+ 500 ms on the client's side, for a server that stopped answering
+ * altogether); the connection is then dropped, never reused.
+ */
+export interface PgTimeouts {
+  /** Connecting, and waiting for a free connection of the pool (pg-pool connectionTimeoutMillis). */
+  connectTimeoutMs?: number;
+  /** statement_timeout (server side) and, 500 ms later, the client's query_timeout. */
+  statementTimeoutMs?: number;
+}
+
 /** A SqlClient over a pg Pool; `schema` (created if missing) becomes the search_path. */
-export async function pgClient(url: string, options: { schema?: string; max?: number } = {}): Promise<SqlClient> {
+export async function pgClient(url: string, options: { schema?: string; max?: number } & PgTimeouts = {}): Promise<SqlClient> {
+  const st = options.statementTimeoutMs;
+  const settings = [
+    // JIT compiles for ~100 ms whenever estimates are large (right after a bulk load, before
+    // statistics catch up): never worth it for the store's short keyset and lookup queries
+    '-c jit=off',
+    ...(options.schema ? [`-c search_path=${checkSchemaName(options.schema)}`] : []),
+    // a transaction left open by a client that stopped answering does not hold its locks for long
+    ...(st ? [`-c statement_timeout=${Math.trunc(st)}`, `-c idle_in_transaction_session_timeout=${Math.trunc(st) * 2}`] : []),
+  ];
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 4,
-    // JIT compiles for ~100 ms whenever estimates are large (right after a bulk load, before
-    // statistics catch up): never worth it for the store's short keyset and lookup queries
-    options: `-c jit=off${options.schema ? ` -c search_path=${checkSchemaName(options.schema)}` : ''}`,
+    options: settings.join(' '),
+    ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+    ...(st ? { query_timeout: st + 500 } : {}),
   });
   pool.on('error', () => {
     /* idle client errors surface on the next query */
@@ -46,12 +106,21 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
   }
 
   let closed = false;
+  // a connection whose call failed for want of the server is dropped (a timed-out query may still be on it)
   const withConn = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const c = await pool.connect();
+    let c: pg.PoolClient;
     try {
-      return await fn(c);
-    } finally {
+      c = await pool.connect();
+    } catch (e) {
+      throw classify(e);
+    }
+    try {
+      const r = await fn(c);
       c.release();
+      return r;
+    } catch (e) {
+      c.release(e instanceof UnavailableError ? e : undefined);
+      throw e;
     }
   };
 
@@ -66,13 +135,14 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
         let begin = 'BEGIN';
         if (options.asyncCommit) begin += '; SET LOCAL synchronous_commit = off';
         if (options.lock !== undefined) begin += `; SELECT pg_advisory_xact_lock(${Math.trunc(options.lock)})`;
-        await c.query(begin);
+        await executor(c).exec(begin);
         try {
           const r = await fn(executor(c));
-          await c.query('COMMIT');
+          await executor(c).exec('COMMIT');
           return r;
         } catch (e) {
-          await c.query('ROLLBACK').catch(() => {});
+          // a server that stopped answering rolls back when the dropped connection closes
+          if (!(e instanceof UnavailableError)) await c.query('ROLLBACK').catch(() => {});
           throw e;
         }
       }),

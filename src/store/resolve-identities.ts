@@ -49,7 +49,7 @@ export async function assignIdentities(
     [all.map((i) => i.kind), all.map((i) => i.value)],
   );
   const owners = new Map<string, string>();
-  for (const r of found.rows) owners.set(`${r.kind}\u0001${r.value}`, r.id);
+  for (const r of found.rows) owners.set(identifierKey(r as Identifier), r.id);
 
   const { groups, recordGroup } = groupIdentities(records, owners);
   const survivor: (string | null)[] = new Array(groups.length).fill(null);

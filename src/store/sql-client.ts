@@ -52,6 +52,9 @@ export interface SqlClient extends SqlExecutor {
   close(): Promise<void>;
 }
 
+/** SQL for a timestamptz expression as epoch milliseconds (float8), the store's one time unit in JS. */
+export const EPOCH_MS = (col: string): string => `(extract(epoch FROM ${col}) * 1000)::float8`;
+
 /** A schema name safe to interpolate (letters, digits, underscore). */
 export function checkSchemaName(schema: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);

@@ -1,12 +1,13 @@
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
-import { OrderIdAllocator, planImport, type ImportPlan } from './import-plan.js';
+import { checkStore, type StoreCheck } from './check-store.js';
+import { OrderIdAllocator, orderKey, planImport, type ImportPlan } from './import-plan.js';
 import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities, type IdentityAssignment } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
-import { canCopyLines, copyLines, insertLines, isDuplicateKey, mergeLines } from './insert-lines.js';
-import type { SqlClient, SqlExecutor } from './sql-client.js';
+import { insertLines } from './insert-lines.js';
+import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
 import * as offerSql from './sql-offers.js';
 import type { Offer } from '../core/offers/types.js';
 import type {
@@ -15,9 +16,13 @@ import type {
   ConsentEvent,
   ConsentRecord,
   CustomerAccess,
+  CustomerCardData,
   CustomerProfile,
+  ProductDetail,
   ImportBatchResult,
+  ImportRun,
   MergeLogEntry,
+  RecordedOrder,
   Store,
   StoreTotals,
 } from './store.js';
@@ -34,7 +39,8 @@ const NO_IDENTITIES: IdentityAssignment = {
 };
 const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+/** Money to 4 decimals (the column's scale): sums in float8 carry binary noise. */
+const money = (x: number) => Math.round(x * 10_000) / 10_000;
 
 /**
  * The Store in SQL, over any SqlClient (pg pool or PGlite): same migrations, same queries.
@@ -44,12 +50,6 @@ export class SqlStore implements Store {
   readonly backend: 'postgres' | 'pglite';
   /** Product rows this store last wrote: import batches send only the ones that change. */
   private readonly known = new KnownProducts();
-  private importedSinceOpen = 0;
-  private analyzed = false;
-  /** The lines of importPlanPipelined batches, written one after the other. */
-  private linesQueue: Promise<unknown> = Promise.resolve();
-  /** The statistics refresh started by importPlanPipelined's lines, if any (analyzeAfterGrowth). */
-  private refreshing: Promise<void> = Promise.resolve();
 
   constructor(readonly db: SqlClient) {
     this.backend = db.dialect;
@@ -75,7 +75,7 @@ export class SqlStore implements Store {
   async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
     const ids = new OrderIdAllocator();
-    ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => l.orderId)).size));
+    ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => orderKey(l.source ?? l.channel, l.orderId))).size));
     return this.importPlan(planImport(lines, ids));
   }
 
@@ -92,76 +92,43 @@ export class SqlStore implements Store {
 
   async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<ImportBatchResult> {
     if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
-    // five round trips a batch: BEGIN (+ lock), identifier lookup, one write statement, COPY, COMMIT;
-    // a batch lost to a crash is re-imported idempotently, so the commit need not wait for the WAL flush
+    // one transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
+    // identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
+    // flush (a batch lost to a crash is re-imported idempotently): finishImport's commit waits for all
     const done = await this.db.transaction(async (tx) => {
-      const orders = await this.writeOrders(tx, plan, options);
-      return { ...orders, lines: await insertLines(tx, plan, orders.written.existingOrders) };
+      const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
+      const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
+      const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
+      return { written, merges: identity.merges, lines: await insertLines(tx, plan, written.existingOrders) };
     }, { lock: IDENTITY_LOCK, asyncCommit: true });
     this.known.remember(done.written.products);
-    await this.analyzeAfterGrowth(done.lines);
     return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };
   }
 
-  async importPlanPipelined(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<{ lines: Promise<ImportBatchResult> }> {
-    if (plan.lineCount === 0) return { lines: Promise.resolve({ imported: 0, duplicates: 0, merges: 0 }) };
-    const orders = await this.db.transaction((tx) => this.writeOrders(tx, plan, options), { lock: IDENTITY_LOCK, asyncCommit: true });
-    this.known.remember(orders.written.products);
-    // after the previous batch's lines (a later batch may hold the same keys: it must see them), each
-    // batch's in a transaction of its own: the orders are committed, so another importer may have seen
-    // them and written their lines already; a COPY that meets them is undone and the batch merged instead
-    const existing = orders.written.existingOrders;
-    const own = (write: (tx: SqlExecutor) => Promise<number>) => this.db.transaction(write, { asyncCommit: true });
-    const merge = () => own((tx) => mergeLines(tx, plan, existing));
-    const lines = this.linesQueue.then(() =>
-      canCopyLines(plan, existing) ? own((tx) => copyLines(tx, plan)).catch((e) => (isDuplicateKey(e) ? merge() : Promise.reject(e))) : merge(),
-    );
-    // a batch whose lines failed reports it through its own promise; later batches' lines go on
-    this.linesQueue = lines.catch(() => undefined);
-    return {
-      lines: lines.then((n) => {
-        // the statistics refresh (once) runs beside the next writes, on a connection of its own
-        this.refreshing = this.refreshing.then(() => this.analyzeAfterGrowth(n));
-        this.refreshing.catch(() => undefined); // reported by flushProductUpdates
-        return { imported: n, duplicates: plan.lineCount - n, merges: orders.merges };
-      }),
-    };
-  }
-
-  /** A batch's customers, identifiers, stores, products and orders, inside `tx` (the caller holds IDENTITY_LOCK). */
-  private async writeOrders(tx: SqlExecutor, plan: ImportPlan, options: { deferProductUpdates?: boolean }) {
-    const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-    const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
-    const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
-    return { written, merges: identity.merges };
-  }
-
   async flushProductUpdates(): Promise<number> {
-    // a statistics refresh started by pipelined lines ends with the file (its failure reported once)
-    const refreshing = this.refreshing;
-    this.refreshing = Promise.resolve();
-    await refreshing;
     const rows = this.known.takePending();
     if (rows.length === 0) return 0;
     const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
-    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }));
+    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }), { asyncCommit: true });
     this.known.remember(written.products);
     return written.products.length;
   }
 
   /**
-   * Refreshes planner statistics once, when this process has imported 100,000 lines: plans
-   * chosen on an empty table's statistics are far off after a bulk load, and autovacuum may take
-   * a minute (without order_lines' statistics, a page of historyLines right after a bulk import
-   * hash-joins the whole table: 0.28 s instead of a few ms). ~0.1 s of server time, off the
-   * critical path when pipelined (runs on its own connection while the next batches are written).
+   * The end of an import: planner statistics refreshed (ANALYZE: plans chosen on an empty table's
+   * statistics are far off after a bulk load, and autovacuum may take a minute), then the run
+   * recorded in import_runs by a synchronous commit, which returns only once the WAL holds it and so
+   * every batch committed before it (their commits did not wait for the flush).
    */
-  private async analyzeAfterGrowth(imported: number): Promise<void> {
-    if (this.analyzed) return;
-    this.importedSinceOpen += imported;
-    if (this.importedSinceOpen < 100_000) return;
-    this.analyzed = true;
-    await this.db.exec('ANALYZE orders, order_lines, customer_identifiers, products');
+  async finishImport(run: ImportRun): Promise<void> {
+    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
+    await this.db.transaction((tx) =>
+      tx.query(
+        `INSERT INTO import_runs (files, rows, imported, duplicates, rejected, skipped, ok, started_at)
+         VALUES ($1::text[], $2, $3, $4, $5, $6, $7, to_timestamp($8::float8 / 1000.0))`,
+        [run.files, run.rows, run.imported, run.duplicates, run.rejected, run.skipped, run.ok, run.startedAt],
+      ),
+    );
   }
 
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
@@ -257,6 +224,10 @@ export class SqlStore implements Store {
     return r.rows[0];
   }
 
+  checkInvariants(): Promise<StoreCheck> {
+    return checkStore(this.db);
+  }
+
   async findCustomer(identifier: Identifier): Promise<string | null> {
     const r = await this.db.query<{ id: string }>(
       'SELECT customer_id::text AS id FROM customer_identifiers WHERE kind = $1 AND value = $2',
@@ -325,6 +296,115 @@ export class SqlStore implements Store {
     };
   }
 
+  async customerCard(customerId: string, options: { recent?: number; categories?: number } = {}): Promise<CustomerCardData | null> {
+    if (!CUSTOMER_ID.test(customerId)) return null;
+    const recent = Math.max(0, Math.min(100, Math.floor(options.recent ?? 10)));
+    const categories = Math.max(0, Math.min(20, Math.floor(options.categories ?? 3)));
+    type Row = {
+      id: string;
+      identifiers: Identifier[];
+      segment: Segment | null;
+      totals: { orders: number; spend: number; first: number | null; last: number | null };
+      channels: { channel: Channel; orders: number; spend: number }[];
+      favourite_store: CustomerCardData['favouriteStore'];
+      categories: CustomerCardData['favouriteCategories'];
+      recent: CustomerCardData['recentPurchases'];
+      consent: { purpose: ConsentPurpose; granted: boolean; at: number; source: string }[];
+    };
+    // one statement: the customer's lines once (l), their orders once (po), every part from those
+    const r = await this.db.query<Row>(
+      `WITH c AS (
+         SELECT id FROM customers WHERE id = $1::bigint
+         UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = $1::bigint
+         LIMIT 1),
+       l AS MATERIALIZED (
+         SELECT o.id AS order_id, o.channel, o.store_id, o.placed_at, l.line_no, l.sku, l.quantity, l.unit_price
+           FROM c JOIN orders o ON o.customer_id = c.id JOIN order_lines l ON l.order_id = o.id),
+       po AS MATERIALIZED (
+         SELECT order_id, channel, store_id, placed_at, sum(quantity * unit_price) AS spend, bool_or(quantity > 0) AS bought
+           FROM l GROUP BY order_id, channel, store_id, placed_at)
+       SELECT c.id::text AS id,
+         (SELECT coalesce(json_agg(json_build_object('kind', kind, 'value', value) ORDER BY kind, value), '[]'::json)
+            FROM customer_identifiers WHERE customer_id = c.id) AS identifiers,
+         (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
+         (SELECT json_build_object('orders', count(*) FILTER (WHERE bought), 'spend', coalesce(sum(spend), 0)::float8,
+                 'first', ${EPOCH_MS('min(placed_at) FILTER (WHERE bought)')}, 'last', ${EPOCH_MS('max(placed_at) FILTER (WHERE bought)')})
+            FROM po) AS totals,
+         (SELECT coalesce(json_agg(json_build_object('channel', channel, 'orders', n, 'spend', s)), '[]'::json)
+            FROM (SELECT channel, count(*) FILTER (WHERE bought) AS n, sum(spend)::float8 AS s FROM po GROUP BY channel) x) AS channels,
+         (SELECT json_build_object('storeId', f.store_id, 'name', st.name, 'orders', f.n)
+            FROM (SELECT store_id, count(*) AS n, max(placed_at) AS latest FROM po
+                   WHERE bought AND channel = 'store' AND store_id IS NOT NULL
+                   GROUP BY store_id ORDER BY n DESC, latest DESC, store_id LIMIT 1) f
+            LEFT JOIN stores st ON st.id = f.store_id) AS favourite_store,
+         (SELECT coalesce(json_agg(json_build_object('category', category, 'orders', n, 'spend', s) ORDER BY n DESC, s DESC, category), '[]'::json)
+            FROM (SELECT p.category, count(DISTINCT l.order_id) AS n, sum(l.quantity * l.unit_price)::float8 AS s
+                    FROM l JOIN products p ON p.sku = l.sku
+                   WHERE l.quantity > 0 AND p.category IS NOT NULL
+                   GROUP BY p.category ORDER BY n DESC, s DESC, p.category LIMIT $3) x) AS categories,
+         (SELECT coalesce(json_agg(json_build_object('time', ${EPOCH_MS('placed_at')}, 'channel', channel, 'storeId', store_id, 'sku', sku,
+                   'title', title, 'quantity', quantity::float8, 'unitPrice', unit_price::float8)
+                   ORDER BY placed_at DESC, order_id DESC, line_no), '[]'::json)
+            FROM (SELECT l.*, p.title FROM l LEFT JOIN products p ON p.sku = l.sku WHERE l.quantity > 0
+                   ORDER BY l.placed_at DESC, l.order_id DESC, l.line_no LIMIT $2) x) AS recent,
+         (SELECT coalesce(json_agg(json_build_object('purpose', purpose, 'granted', granted, 'at', ${EPOCH_MS('at')}, 'source', source)
+                   ORDER BY purpose), '[]'::json)
+            FROM (SELECT DISTINCT ON (purpose) purpose, granted, at, source FROM consent WHERE customer_id = c.id
+                   ORDER BY purpose, at DESC, id DESC) k) AS consent
+       FROM c`,
+      [customerId, recent, categories],
+    );
+    const row = r.rows[0];
+    if (!row) return null;
+    const channels = { web: { orders: 0, spend: 0 }, app: { orders: 0, spend: 0 }, store: { orders: 0, spend: 0 } };
+    for (const ch of row.channels) channels[ch.channel] = { orders: ch.orders, spend: money(ch.spend) };
+    return {
+      customerId: row.id,
+      identifiers: row.identifiers,
+      segment: row.segment,
+      firstOrderAt: row.totals.first,
+      lastOrderAt: row.totals.last,
+      orders: row.totals.orders,
+      spend: money(row.totals.spend),
+      channels,
+      favouriteStore: row.favourite_store,
+      favouriteCategories: row.categories.map((c) => ({ ...c, spend: money(c.spend) })),
+      recentPurchases: row.recent,
+      consent: row.consent.map((c) => ({ purpose: c.purpose, granted: c.granted, time: iso(c.at)!, source: c.source })),
+    };
+  }
+
+  async productTitles(skus: readonly string[]): Promise<Map<string, string | null>> {
+    if (skus.length === 0) return new Map();
+    const r = await this.db.query<{ sku: string; title: string | null }>('SELECT sku, title FROM products WHERE sku = ANY($1::text[])', [[...new Set(skus)]]);
+    return new Map(r.rows.map((p) => [p.sku, p.title]));
+  }
+
+  async searchProducts(query: string, limit: number): Promise<Product[]> {
+    const q = query.trim();
+    if (q === '') return [];
+    // LIKE patterns: the query's own % and _ are literal
+    const like = q.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+    const r = await this.db.query<Product>(
+      `SELECT sku, title, category, price::float8 AS price, active FROM products
+        WHERE sku ILIKE $1 || '%' OR title ILIKE '%' || $1 || '%'
+        ORDER BY (upper(sku) = upper($2)) DESC, (sku ILIKE $1 || '%') DESC, sku LIMIT $3`,
+      [like, q, Math.max(1, Math.min(100, Math.floor(limit)))],
+    );
+    return r.rows;
+  }
+
+  async productDetail(sku: string): Promise<ProductDetail | null> {
+    const r = await this.db.query<Product & { stock: ProductDetail['stock'] }>(
+      `SELECT p.sku, p.title, p.category, p.price::float8 AS price, p.active,
+              (SELECT coalesce(json_agg(json_build_object('storeId', i.store_id, 'name', s.name, 'quantity', i.quantity) ORDER BY i.store_id), '[]'::json)
+                 FROM store_inventory i LEFT JOIN stores s ON s.id = i.store_id WHERE i.sku = p.sku) AS stock
+         FROM products p WHERE p.sku = $1`,
+      [sku],
+    );
+    return r.rows[0] ?? null;
+  }
+
   private async latestConsent(id: string): Promise<ConsentRecord[]> {
     const r = await this.db.query<{ purpose: ConsentPurpose; granted: boolean; at: number; source: string }>(
       `SELECT DISTINCT ON (purpose) purpose, granted, ${EPOCH_MS('at')} AS at, source
@@ -349,7 +429,8 @@ export class SqlStore implements Store {
     if (id === null) return [];
     const r = await this.db.query<{ sku: string }>(
       `SELECT l.sku FROM orders o JOIN order_lines l ON l.order_id = o.id
-        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0 ORDER BY l.sku`,
+        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0
+        ORDER BY max(o.placed_at) FILTER (WHERE l.quantity > 0) DESC NULLS LAST, l.sku`,
       [id],
     );
     return r.rows.map((x) => x.sku);
@@ -381,6 +462,18 @@ export class SqlStore implements Store {
       [id],
     );
     return r.rows;
+  }
+
+  async recordedOrder(orderId: string): Promise<RecordedOrder | null> {
+    const r = await this.db.query<{ customerId: string | null; sku: string | null; quantity: number | null; unitPrice: number | null }>(
+      `SELECT o.customer_id::text AS "customerId", l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
+         FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
+        WHERE o.source_id = $1 ORDER BY l.line_no`,
+      [orderId],
+    );
+    if (r.rows.length === 0) return null;
+    const lines = r.rows.filter((x) => x.sku !== null).map((x) => ({ sku: x.sku!, quantity: x.quantity!, unitPrice: x.unitPrice! }));
+    return { customerId: r.rows[0].customerId, lines };
   }
 
   /** The customer's id and every id merged into it. */

@@ -16,6 +16,7 @@ import type {
   Segment,
 } from '../core/records.js';
 import type { ContactState, Decision, Offer, OfferChannel } from '../core/offers/types.js';
+import type { StoreCheck } from './check-store.js';
 import type { ImportPlan } from './import-plan.js';
 
 export interface ImportBatchResult {
@@ -25,6 +26,20 @@ export interface ImportBatchResult {
   duplicates: number;
   /** Customer merges caused by this batch. */
   merges: number;
+}
+
+/** What one import run did, as recorded in import_runs (Store.finishImport). */
+export interface ImportRun {
+  files: string[];
+  rows: number;
+  imported: number;
+  duplicates: number;
+  rejected: number;
+  skipped: number;
+  /** False when --strict and rows were rejected. */
+  ok: boolean;
+  /** Epoch ms. */
+  startedAt: number;
 }
 
 export interface StoreTotals {
@@ -54,6 +69,56 @@ export interface CustomerProfile {
   consent: ConsentRecord[];
 }
 
+/** Orders and net spend in one channel (CustomerCardData). */
+export interface ChannelActivity {
+  orders: number;
+  spend: number;
+}
+
+/** One bought line of a customer's history, with the product's title (CustomerCardData.recentPurchases). */
+export interface PurchaseLine {
+  /** Epoch ms. */
+  time: number;
+  channel: Channel;
+  storeId: string | null;
+  sku: string;
+  title: string | null;
+  quantity: number;
+  unitPrice: number;
+}
+
+/**
+ * What the clienteling card (GET /v1/customers/{id}/profile) needs from the history store, read in
+ * one statement (Store.customerCard). Orders are those with at least one bought line (an order of
+ * returns only does not count); spend is net of returns.
+ */
+export interface CustomerCardData {
+  /** The surviving id (merges followed). */
+  customerId: string;
+  identifiers: Identifier[];
+  segment: Segment | null;
+  /** Epoch ms of the first and last order with a bought line, null without any. */
+  firstOrderAt: number | null;
+  lastOrderAt: number | null;
+  orders: number;
+  spend: number;
+  channels: Record<Channel, ChannelActivity>;
+  /** The store of most of their store orders (latest order breaks ties), null without store orders. */
+  favouriteStore: { storeId: string; name: string | null; orders: number } | null;
+  /** Categories by orders that contained them, then spend (at most `categories`). */
+  favouriteCategories: { category: string; orders: number; spend: number }[];
+  /** The last `recent` bought lines across channels, newest first. */
+  recentPurchases: PurchaseLine[];
+  /** The choice in force per purpose (purposes never recorded are absent). */
+  consent: ConsentRecord[];
+}
+
+/** A product with its stock per store (Store.productDetail). */
+export interface ProductDetail extends Product {
+  /** Every store with a stock record for the sku, by store id (quantity 0 included). */
+  stock: { storeId: string; name: string | null; quantity: number }[];
+}
+
 /** One consent event as files carry it: the person by identifiers (see Store.importConsent). */
 export interface ConsentEvent {
   identifiers: Identifier[];
@@ -77,6 +142,12 @@ export interface MergeLogEntry {
   at: string;
 }
 
+/** An order as recorded: its customer (null: a guest's, or an erased customer's) and its lines in position order. */
+export interface RecordedOrder {
+  customerId: string | null;
+  lines: { sku: string; quantity: number; unitPrice: number }[];
+}
+
 export interface Store extends OfferStore {
   readonly backend: 'postgres' | 'pglite';
   /** Applies pending migrations; returns the names applied. Idempotent. */
@@ -89,24 +160,21 @@ export interface Store extends OfferStore {
   importLines(lines: OrderLine[]): Promise<ImportBatchResult>;
   /**
    * importLines for lines already planned and encoded under reserved order ids
-   * (src/store/import-plan.ts PlanBuilder, e.g. in a reader thread).
+   * (src/store/import-plan.ts PlanBuilder, e.g. in a reader thread), in one transaction: a batch's
+   * orders are never committed without their lines.
    * With deferProductUpdates, changes to products this store has already written are kept in
    * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
    */
   importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<ImportBatchResult>;
-  /**
-   * importPlan in two transactions, so that a bulk import can overlap them (the next batch's
-   * orders are written while this batch's lines are): resolves once the batch's customers,
-   * identifiers, stores, products and orders are committed; `lines` resolves (with the batch's
-   * result) once its lines are, written after those of earlier calls, on another connection where
-   * the backend has several. In between, orders are visible without (all) their lines: should
-   * the lines' write fail, importing the same lines again completes them (idempotent).
-   */
-  importPlanPipelined(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<{ lines: Promise<ImportBatchResult> }>;
   /** Reserves n order ids (from the orders id sequence) for planning (OrderIdAllocator). */
   reserveOrderIds(n: number): Promise<number[]>;
   /** Writes the product updates importPlan deferred; returns the rows changed. */
   flushProductUpdates(): Promise<number>;
+  /**
+   * Ends a bulk import: refreshes planner statistics (ANALYZE) and records the run (import_runs)
+   * with a synchronous commit, so that once it resolves every batch the import committed is durable.
+   */
+  finishImport(run: ImportRun): Promise<void>;
   /** The unified customer id for these identifiers, creating or merging customers as needed. */
   resolveIdentity(identifiers: Identifier[]): Promise<string>;
   setConsent(customerId: string, purpose: ConsentPurpose, granted: boolean, source: string, at?: Date): Promise<void>;
@@ -122,6 +190,8 @@ export interface Store extends OfferStore {
   importConsent(events: ConsentEvent[]): Promise<number>;
 
   totals(): Promise<StoreTotals>;
+  /** Checks the store's invariants (src/store/check-store.ts: no order without lines, no duplicate keys, …). */
+  checkInvariants(): Promise<StoreCheck>;
   /** Unified id for one identifier (merged-away ids resolve to their survivor), or null. */
   findCustomer(identifier: Identifier): Promise<string | null>;
   /** Follows merges: the surviving id of a customer id, or null if unknown or erased. */
@@ -133,9 +203,26 @@ export interface Store extends OfferStore {
    */
   customerAccess(customerId: string): Promise<CustomerAccess | null>;
   customerProfile(customerId: string): Promise<CustomerProfile | null>;
+  /**
+   * Everything the clienteling card reads from the store, in one statement: identifiers, segment,
+   * orders and spend per channel, favourite store and categories, the last `recent` (default 10)
+   * bought lines with titles, consent in force. Merged-away ids resolve; null if unknown or erased.
+   */
+  customerCard(customerId: string, options?: { recent?: number; categories?: number }): Promise<CustomerCardData | null>;
+  /** Titles of these skus (skus without a product row are absent). */
+  productTitles(skus: readonly string[]): Promise<Map<string, string | null>>;
+  /**
+   * Products whose sku starts with `query` or whose title contains it (case-insensitive), an exact
+   * sku first, then by sku; at most `limit`.
+   */
+  searchProducts(query: string, limit: number): Promise<Product[]>;
+  /** One product with its stock per store, or null when the sku is not in the catalogue. */
+  productDetail(sku: string): Promise<ProductDetail | null>;
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
-  /** Skus the customer holds net of returns. */
+  /** Skus the customer holds net of returns, most recently bought first. */
   customerSkus(customerId: string): Promise<string[]>;
+  /** The order recorded under this source order id (a purchase event's orderId), or null. */
+  recordedOrder(orderId: string): Promise<RecordedOrder | null>;
   /** The surviving id of a customer id first, then every id merged into it; [] if unknown or erased. */
   customerIds(customerId: string): Promise<string[]>;
   /** The customer's identifiers (merges followed), by kind then value; [] if unknown or erased. */

@@ -1,7 +1,7 @@
 import type { IdentityAssignment } from './resolve-identities.js';
 import type { PlannedOrder, PlannedProduct } from './import-plan.js';
 import type { ProductState } from './known-products.js';
-import type { SqlExecutor } from './sql-client.js';
+import { EPOCH_MS, type SqlExecutor } from './sql-client.js';
 
 /** Everything one import batch writes once identities are assigned. */
 export interface BatchWrite {
@@ -19,11 +19,10 @@ export interface BatchWritten {
   newCustomerIds: string[];
   /** Product rows inserted or changed, as now stored. */
   products: ProductState[];
-  /** Orders of the batch that existed before (not created): source id → order id. */
+  /** Orders of the batch that existed before (not created): orderKey(source, source id) → order id. */
   existingOrders: Map<string, string>;
 }
 
-const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 
 /**
  * Writes a batch's customers, identifiers, stores, products and orders in ONE statement (one
@@ -88,19 +87,22 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
     if (w.orderIds?.length !== o.length) throw new Error('writeBatch: one reserved id per order is required');
     // one snapshot for the whole statement: the orders as they were before the INSERT. Orders are only
     // inserted here, by writers holding the identity lock (one connection on PGlite), so skipping these
-    // is enough: no ON CONFLICT, whose speculative insertion cost a quarter of the orders' insert
-    const sources = $(o.map((x) => x.sourceId), 'text[]');
+    // is enough: no ON CONFLICT, whose speculative insertion cost a quarter of the orders' insert.
+    // An order is (source, source id): orders_source_order
+    const src = $(o.map((x) => x.source), 'text[]');
+    const sids = $(o.map((x) => x.sourceId), 'text[]');
     ctes.push(
-      `ex AS (SELECT source_id, id FROM orders WHERE source_id = ANY(${sources}))`,
+      `ex AS (SELECT o.source, o.source_id, o.id FROM unnest(${src}, ${sids}) AS k(src, sid)
+                JOIN orders o ON o.source = k.src AND o.source_id = k.sid)`,
       `ord AS (
-      INSERT INTO orders (id, source_id, channel, store_id, placed_at, customer_id)
-      SELECT u.id, u.s, u.c, u.st, to_timestamp(u.t / 1000.0), coalesce(u.cu, nc.id)
-        FROM unnest(${$(w.orderIds, 'bigint[]')}, ${sources}, ${$(o.map((x) => x.channel), 'text[]')}, ${$(o.map((x) => x.storeId), 'text[]')},
-                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.customer, 'bigint[]')}, ${$(id.newCustomer, 'int[]')}) AS u(id, s, c, st, t, cu, g)
+      INSERT INTO orders (id, source, source_id, channel, store_id, placed_at, customer_id)
+      SELECT u.id, u.so, u.s, u.c, u.st, to_timestamp(u.t / 1000.0), coalesce(u.cu, nc.id)
+        FROM unnest(${$(w.orderIds, 'bigint[]')}, ${src}, ${sids}, ${$(o.map((x) => x.channel), 'text[]')}, ${$(o.map((x) => x.storeId), 'text[]')},
+                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.customer, 'bigint[]')}, ${$(id.newCustomer, 'int[]')}) AS u(id, so, s, c, st, t, cu, g)
         LEFT JOIN nc ON nc.g = u.g
-       WHERE NOT EXISTS (SELECT 1 FROM ex WHERE ex.source_id = u.s))`,
+       WHERE NOT EXISTS (SELECT 1 FROM ex WHERE ex.source = u.so AND ex.source_id = u.s))`,
     );
-    results.push(`SELECT 'o', source_id, id::text, NULL, NULL, NULL FROM ex`);
+    results.push(`SELECT 'o', source || chr(1) || source_id, id::text, NULL, NULL, NULL FROM ex`);
   }
 
   const r = await tx.query<{ k: 'c' | 'p' | 'o'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(

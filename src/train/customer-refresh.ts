@@ -10,6 +10,8 @@ import type { LoadedModel } from '../cache/model-source.js';
 import type { CustomerRecord } from '../core/bundle.js';
 import { foldIn, gramMatrix } from '../core/fold-in.js';
 import type { HistoryLine, Segment } from '../core/records.js';
+import { specUses } from '../core/served-model.js';
+import { ownVector, TIFU_DEFAULTS, type TifuParams } from '../models/tifu-knn.js';
 import { customerRecords } from './customer-records.js';
 import { DatasetBuilder } from './dataset.js';
 import { DEFAULT_WEIGHTING, type WeightingOptions, weightingProblems } from './weighting.js';
@@ -35,7 +37,14 @@ export interface RefreshedCustomer {
  * (segments are recomputed by training). The recency reference time is the later of training's and
  * the customer's last line, so a new purchase weighs like the most recent line of training.
  */
-export function refreshCustomer(model: LoadedModel, customerId: string, history: readonly HistoryLine[], segment: Segment | null): RefreshedCustomer {
+export function refreshCustomer(
+  model: LoadedModel,
+  customerId: string,
+  history: readonly HistoryLine[],
+  segment: Segment | null,
+  /** The record being replaced: its TIFU-KNN neighbours' part is kept (the neighbours are recomputed by training). */
+  previous?: CustomerRecord | null,
+): RefreshedCustomer {
   // only the skus the version knows (the builder's item index is then the customer's few items, not the catalogue)
   const known = history.filter((l) => model.itemIndex.has(l.sku)).map((l) => ({ ...l, customerId }));
   const builder = new DatasetBuilder({ customers: [customerId] });
@@ -57,6 +66,7 @@ export function refreshCustomer(model: LoadedModel, customerId: string, history:
     lastTime: Float64Array.from(order, (p) => local.lastTime[p]),
     intervalDays: Float32Array.from(order, (p) => local.intervalDays[p]),
   };
+  if (model.served && specUses(model.served.spec, 'tifu')) record.tifu = refreshedTifu(model, record, known, previous ?? null);
   const als = model.als;
   if (!als || record.items.length === 0) return { record, vector: false };
   let gram = grams.get(model);
@@ -67,4 +77,25 @@ export function refreshCustomer(model: LoadedModel, customerId: string, history:
   const weights = Float32Array.from(order, (p) => input.data[input.indptr[0] + p]);
   record.vector = foldIn({ itemFactors: als.itemFactors, k: als.k, gram, reg: als.reg, alpha: als.alpha }, record.items, weights);
   return { record, vector: true };
+}
+
+/** TIFU-KNN own weights from the whole history (baskets = orders, oldest first), with the previous neighbours' part. */
+function refreshedTifu(model: LoadedModel, record: CustomerRecord, lines: readonly HistoryLine[], previous: CustomerRecord | null): NonNullable<CustomerRecord['tifu']> {
+  const p = { ...TIFU_DEFAULTS, ...((model.manifest.params.models as { tifu_knn?: Partial<TifuParams> } | undefined)?.tifu_knn ?? {}) };
+  const orders = new Map<string, { time: number; items: Set<number> }>();
+  for (const l of lines) {
+    if (!(l.quantity > 0)) continue;
+    const i = model.itemIndex.get(l.sku)!;
+    let o = orders.get(l.orderId);
+    if (!o) orders.set(l.orderId, (o = { time: l.time, items: new Set() }));
+    o.time = Math.min(o.time, l.time);
+    o.items.add(i);
+  }
+  const baskets = [...orders.values()].sort((a, b) => a.time - b.time).map((o) => [...o.items]);
+  const own = ownVector(baskets, p);
+  return {
+    own: Float32Array.from(record.items, (i) => own.get(i) ?? 0),
+    nbrItems: previous?.tifu?.nbrItems ?? new Int32Array(0),
+    nbrScores: previous?.tifu?.nbrScores ?? new Float32Array(0),
+  };
 }

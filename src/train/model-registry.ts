@@ -14,6 +14,8 @@ import { FBT_DEFAULTS, type FbtParams, FbtRecommender } from '../models/fbt.js';
 import { ITEM_KNN_DEFAULTS, type ItemKnnParams, ItemKnnRecommender } from '../models/item-knn.js';
 import { PopularityRecommender } from '../models/popularity.js';
 import { RepeatRecommender } from '../models/repeat.js';
+import { ServedRecommender, tifuSpec } from '../models/served.js';
+import { TIFU_DEFAULTS, type TifuParams } from '../models/tifu-knn.js';
 
 export type ParamValue = number | string | boolean;
 export type Params = Record<string, ParamValue>;
@@ -92,12 +94,23 @@ const entries: ModelEntry[] = [
     create: (p) => new FbtRecommender(p as unknown as Partial<FbtParams>),
   },
   {
+    name: 'tifu_knn',
+    description: 'TIFU-KNN (Hu et al., SIGIR 2020): time-decayed item frequencies within and across groups of baskets, blended (α) with the nearest customers',
+    data: 'reference',
+    defaults: { ...TIFU_DEFAULTS, alpha: 0.7 },
+    evaluateByDefault: true,
+    create: (p) => {
+      const { alpha, ...tifu } = p;
+      return new ServedRecommender('tifu_knn', tifuSpec(Number(alpha)), { tifu_knn: tifu as unknown as Partial<TifuParams> });
+    },
+  },
+  {
     name: 'blend',
-    description: 'buy-again blended with a learned model (src/core/blend.ts); the bundle serves it with ALS',
+    description: 'the former fixed blend (buy-again + a learned model + trend, src/core/blend.ts); superseded by the validation-chosen served model',
     data: (p) => dataKindOf(String(p.learned)),
     defaults: { ...BLEND_DEFAULTS, learned: 'als' },
     choices: { learned: LEARNED_FOR_BLEND },
-    evaluateByDefault: true,
+    evaluateByDefault: false,
     create: (p, all) => {
       const learned = modelEntry(String(p.learned));
       if (!learned?.create) throw new Error(`blend: unknown learned model ${String(p.learned)}`);

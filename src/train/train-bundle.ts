@@ -15,6 +15,10 @@ import { ItemKnnRecommender } from '../models/item-knn.js';
 import { popularLists } from '../models/popularity.js';
 import { RepeatRecommender } from '../models/repeat.js';
 import { customerRecords } from './customer-records.js';
+import type { ServedSpec } from '../core/served-model.js';
+import { fitServed, listSpec, needsOf, type ServedParams, type ServedState } from '../models/served.js';
+import { tifuOfCustomer } from '../models/tifu-knn.js';
+import { interactionWeight } from './weighting.js';
 import type { Dataset } from './dataset.js';
 import { Stages } from './stages.js';
 import type { TrainConfig } from './train-config.js';
@@ -28,13 +32,26 @@ export interface TrainBundleOptions {
   itemCategories?: (string | null)[];
   /** Extra manifest data fields (reader counts, …). */
   dataExtra?: Record<string, unknown>;
+  /**
+   * The served model chosen on validation (src/eval/select.ts) and its figures for the manifest;
+   * default: DEFAULT_SERVED (ALS + 7-day trend; own items first on the repeat-inclusive list).
+   */
+  served?: { spec: ServedSpec; validation?: Record<string, unknown> };
 }
+
+/** The served model when none was chosen on validation (e.g. `train --validation-days 0`). */
+export const DEFAULT_SERVED: ServedSpec = {
+  discovery: listSpec('als+0.5·trend7', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5 }),
+  all: listSpec('repeat>als+0.5·trend7', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5, ownedFirst: true }),
+};
 
 /** What a training run produces besides the bundle. */
 export interface TrainedBundle {
   bundle: ModelBundle;
   /** Segment per customer index (null when none), for the store. */
   segments: (Segment | null)[];
+  /** The served model's fitted state (the evaluator's view of the same bundle: ServedRecommender.fromState). */
+  served: ServedState;
 }
 
 export const emptyTopK = (rows: number): TopKLists => ({
@@ -47,7 +64,8 @@ export const emptyTopK = (rows: number): TopKLists => ({
 export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise<TrainedBundle> {
   const stages = o.stages ?? new Stages({ quiet: true });
   const nItems = data.items.length;
-  const params: Record<string, unknown> = { weighting: data.weighting, models: o.config.models };
+  const s0 = data.summary;
+  const params: Record<string, unknown> = { weighting: data.weighting, models: o.config.models, served: o.served?.spec ?? DEFAULT_SERVED };
 
   const segments = await stages.run('segments', () => rfmSegments(data, o.config.models.segments as unknown as Partial<RfmThresholds>));
 
@@ -75,7 +93,24 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   // (src/core/blend.ts itemTrend) so served scores equal the evaluated ones
   if (data.pairLastTime) popular.trending = blend.trendList(popularParams(o.config).k ?? 200);
 
-  const customers = await stages.run('customers', () => customerRecords(data, { k: als.k, factors: als.userFactors }, segments));
+  // the served model, refitted on all the data with what validation chose (ALS and item-kNN as fitted above)
+  const servedSpec = o.served?.spec ?? DEFAULT_SERVED;
+  const m = o.config.models;
+  const served = await stages.run('served', () =>
+    fitServed(
+      { reference: data, weighted: () => data, purchases: data.purchases, now: s0.to ? Date.parse(s0.to) : Date.now() },
+      needsOf(servedSpec),
+      { als: m.als, ease: m.ease, item_knn: m.item_knn, tifu_knn: m.tifu_knn } as ServedParams,
+      { als, item_knn: knn },
+    ),
+  );
+  if (Object.keys(served.skipped).length) throw new Error(`served model: ${Object.values(served.skipped).join('; ')}`);
+
+  const customers = await stages.run('customers', () => {
+    const records = customerRecords(data, { k: als.k, factors: als.userFactors }, segments);
+    if (served.tifu) records.forEach((r, c) => (r.tifu = tifuOfCustomer(served.tifu!, c, r.items)));
+    return records;
+  });
 
   const s = data.summary;
   const bundle: ModelBundle = {
@@ -99,7 +134,7 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
         ...o.dataExtra,
       },
       params,
-      metrics: {},
+      metrics: o.served?.validation ? { validation: o.served.validation } : {},
       timings: stages.timings,
       files: {},
     },
@@ -110,9 +145,16 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     fbt: fbt.lists,
     popular,
     blend: blend.bundleParams(),
+    served: {
+      spec: servedSpec,
+      popularity: served.tables.popularity,
+      trends: served.tables.trends,
+      lists: served.tables.lists,
+      foldInWeight: interactionWeight(data.weighting, 1, 1, 1),
+    },
     customers,
   };
-  return { bundle, segments };
+  return { bundle, segments, served };
 }
 
 function popularParams(config: TrainConfig): { trendingHalfLifeDays?: number; k?: number } {

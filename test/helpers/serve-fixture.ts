@@ -93,7 +93,19 @@ export interface ServedWorld extends App {
 
 export async function serveTinyWorld(
   store: Store,
-  options: { ids?: Ids; source?: ModelSource; chain?: string; apiKeys?: ApiKeys | null; admin?: ModelAdmin; offers?: AppDeps['offers'] } = {},
+  options: {
+    ids?: Ids;
+    source?: ModelSource;
+    chain?: string;
+    apiKeys?: ApiKeys | null;
+    admin?: ModelAdmin;
+    /** REQUEST_DEADLINE_MS and LIST_WAIT_MS of the app (its defaults otherwise). */
+    deadlines?: Pick<AppDeps, 'requestDeadlineMs' | 'listWaitMs'>;
+    /** Next best offer's dependencies (decision core, bus, configuration). */
+    offers?: AppDeps['offers'];
+    /** Any other dependency of the app. */
+    deps?: Partial<AppDeps>;
+  } = {},
 ): Promise<ServedWorld> {
   const ids = options.ids ?? (await seedStore(store));
   const source = options.source ?? staticModelSource(tinyBundle(ids, NOW));
@@ -112,6 +124,8 @@ export async function serveTinyWorld(
     offers: options.offers,
     defaultMetrics: false,
     now: () => NOW,
+    ...options.deadlines,
+    ...options.deps,
   });
   return { ...app, ids, source, inventory, logs };
 }

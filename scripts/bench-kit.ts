@@ -1,6 +1,6 @@
 /**
- * What the serving benchmarks share (bench:serve, bench:offers): the service (or bare Express) in its own
- * process, as `npm start` runs it, and a throwaway history store for the run.
+ * What the serving benchmarks share (bench:serve, bench:faults, bench:soak): synthetic bundles, a
+ * fresh history store per run, and a server in its own process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,10 +10,81 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
+import { mulberry32 } from '../src/core/random.js';
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+// ---------- synthetic bundles ----------
+export const rng = mulberry32;
+
+/** A synthetic bundle of nItems items and nCustomers customers (ids syn-0…), deterministic. */
+export function syntheticBundle(nItems: number, nCustomers: number, k = 64, K = 50): ModelBundle {
+  const r = rng(nItems);
+  const items = Array.from({ length: nItems }, (_, i) => `SKU-${i}`);
+  const categories = Array.from({ length: nItems }, (_, i) => `cat-${i % 200}`);
+  const itemFactors = new Float32Array(nItems * k).map(() => (r() - 0.5) * 0.2);
+  const lists = (width: number): TopKLists => {
+    const indptr = new Int32Array(nItems + 1);
+    const indices = new Int32Array(nItems * width);
+    const scores = new Float32Array(nItems * width);
+    for (let i = 0; i < nItems; i++) {
+      for (let j = 0; j < width; j++) {
+        indices[i * width + j] = (i + 1 + Math.floor(r() * 2000)) % nItems;
+        scores[i * width + j] = 1 - j / width;
+      }
+      indptr[i + 1] = (i + 1) * width;
+    }
+    return { indptr, indices, scores };
+  };
+  const ranked = (n: number, offset = 0): RankedList => ({
+    items: Int32Array.from({ length: n }, (_, p) => (p * 7 + offset) % nItems),
+    scores: Float32Array.from({ length: n }, (_, p) => n - p),
+  });
+  const DAY = 86_400_000;
+  const now = Date.now();
+  const customers: CustomerRecord[] = Array.from({ length: nCustomers }, (_, c) => {
+    const m = 5 + Math.floor(r() * 25);
+    const its = new Set<number>();
+    while (its.size < m) its.add(Math.floor(r() * r() * nItems));
+    const idx = Int32Array.from(its);
+    return {
+      customerId: `syn-${c}`,
+      vector: new Float32Array(k).map(() => (r() - 0.5) * 2),
+      segment: 'repeat',
+      items: idx,
+      counts: Float32Array.from(idx, () => 1 + Math.floor(r() * 4)),
+      lastTime: Float64Array.from(idx, () => now - Math.floor(r() * 200) * DAY),
+      intervalDays: Float32Array.from(idx, () => (r() < 0.5 ? NaN : 7 + r() * 60)),
+    };
+  });
+  return {
+    manifest: {
+      version: `syn-${nItems}`,
+      createdAt: new Date().toISOString(),
+      data: { source: 'synthetic', from: null, to: null, customers: nCustomers, items: nItems, lines: 0, orders: 0 },
+      params: { k, K },
+      metrics: {},
+      timings: {},
+      files: {},
+    },
+    items,
+    itemCategories: categories,
+    als: { k, reg: 1, alpha: 1, itemFactors },
+    neighbours: lists(K),
+    fbt: lists(20),
+    popular: {
+      global: ranked(Math.min(nItems, 5000)),
+      trending: ranked(Math.min(nItems, 1000), 3),
+      byStore: { S1: ranked(Math.min(nItems, 2000), 1), S2: ranked(Math.min(nItems, 2000), 2) },
+      bySegment: { repeat: ranked(Math.min(nItems, 2000), 5) },
+    },
+    blend: { factors: 1, repeat: 0.5 },
+    customers,
+  };
+}
 
 /**
  * A fresh PostgreSQL database for the run (dropped after), or a PGlite directory with --pglite
@@ -70,9 +141,9 @@ export async function freePort(): Promise<number> {
  * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
  * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
  */
-export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string): Promise<Served> {
+export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = []): Promise<Served> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: join(here, '..'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],

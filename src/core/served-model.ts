@@ -1,0 +1,230 @@
+/**
+ * The served model: the one scoring path of "recommended for you" (and of a guest's session), used by
+ * offline evaluation (src/models/served.ts), by validation selection (src/eval/select.ts) and by the
+ * service (src/serve/recommendation-service.ts), so what is evaluated is what is served. Pure.
+ *
+ * A list is a weighted sum of normalised components over every item j of the catalogue:
+ *
+ *   s_j = learnedWeight · L_j / max L  +  trendWeight · t_j  +  tifuWeight · P_j / max P  +  1e-6 · pop_j
+ *
+ * - L: the learned model's scores, `als` (x_u · y_j, the customer's factor vector) or `lists`
+ *   (Σ_{i ∈ history} w(i, j) over per-item top-K lists: EASE's B rows, item-kNN's neighbour lists);
+ *   max L over all items (0 when max ≤ 0);
+ * - t: the item trend of the list's half-life (T_j = Σ_customers 2^(−age/h) over each customer's last
+ *   purchase of j, t = T / max T); half-life 0 means no decay: t is then popularity (distinct buyers);
+ * - P: TIFU-KNN (src/models/tifu-knn.ts) α · own_j + (1 − α) · neighbours_j from the customer's record;
+ * - pop: distinct buyers / max, the last tie-break.
+ * With `ownedFirst` ("own items, then …"), an item the customer bought scores
+ *   1e6 + count_j + 0.5 · t_j (t: the list's trend, popularity without one),
+ * so their own items come first by purchase count, ties by trend, then the rest by s.
+ *
+ * The default list (purchased items excluded, the discovery protocol) and the repeat-inclusive list
+ * (the "all" protocol) each have their own ListSpec, chosen on a validation window by training.
+ */
+import type { TopKLists } from './bundle.js';
+import { TopSelect } from './top-select.js';
+
+export type LearnedKind = 'none' | 'als' | 'ease' | 'item_knn';
+
+export interface ListSpec {
+  /** A readable name ("ease+trend7", "repeat>trend14", "tifu", "popularity"). */
+  name: string;
+  learned: LearnedKind;
+  learnedWeight: number;
+  /** Half-life of the trend term in days; 0 = no decay (popularity). Ignored when trendWeight is 0. */
+  trendHalfLifeDays: number;
+  trendWeight: number;
+  tifuWeight: number;
+  /** TIFU-KNN's α: weight of the customer's own decayed vector against their neighbours'. */
+  tifuAlpha: number;
+  ownedFirst: boolean;
+}
+
+export interface ServedSpec {
+  /** The default list ("recommended for you": purchased items excluded). */
+  discovery: ListSpec;
+  /** The list with purchased items (excludePurchased=false). */
+  all: ListSpec;
+}
+
+/** The item side a spec needs, built once per version (training, evaluation, serving alike). */
+export interface ServedTables {
+  nItems: number;
+  /** Distinct buyers / max, per item. */
+  popularity: Float32Array;
+  /** Trend t ∈ [0, 1] per item, by half-life in days (as a string key: "0", "7", …). */
+  trends: Record<string, Float32Array>;
+  /** Per-item top-K lists of the list-based learned models (EASE: B's rows; item-kNN: its scoring lists) a spec uses. */
+  lists: Partial<Record<'ease' | 'item_knn', TopKLists>>;
+  /** Item factors (items × k, row-major) when a spec uses ALS. */
+  factors: { k: number; itemFactors: Float32Array } | null;
+}
+
+/** What a spec reads of one customer (or of a guest's session). */
+export interface ServedPerson {
+  /** Owned items with purchase counts (line counts). */
+  items: ArrayLike<number>;
+  counts: ArrayLike<number>;
+  /** Weights of the history for list-based learned scores (1 per item when absent). */
+  listWeights?: ArrayLike<number>;
+  /** ALS factor vector. */
+  vector?: Float32Array | null;
+  /** TIFU-KNN: own decayed weights aligned with `items`, and the neighbours' part (any items). */
+  tifu?: { own: ArrayLike<number>; nbrItems: ArrayLike<number>; nbrScores: ArrayLike<number> } | null;
+}
+
+export const OWNED_BASE = 1e6;
+const POP_TIE = 1e-6;
+
+export const trendKey = (halfLifeDays: number): string => String(halfLifeDays);
+
+/** Components a spec needs, computed once per person (selection reuses them for every candidate). */
+export interface Components {
+  learned: Partial<Record<LearnedKind, Float64Array>>;
+  tifu: Map<number, Float64Array>;
+}
+
+export function specNeeds(spec: ListSpec): { learned: LearnedKind | null; tifu: boolean; trend: string | null } {
+  return {
+    learned: spec.learned !== 'none' && spec.learnedWeight !== 0 ? spec.learned : null,
+    tifu: spec.tifuWeight !== 0,
+    trend: spec.trendWeight !== 0 || spec.ownedFirst ? trendKey(spec.trendHalfLifeDays) : null,
+  };
+}
+
+/** L / max L over the catalogue for one learned model (a fresh array); zeros when it cannot score. */
+export function learnedScores(tables: ServedTables, kind: LearnedKind, person: ServedPerson): Float64Array {
+  const n = tables.nItems;
+  const out = new Float64Array(n);
+  if (kind === 'als') {
+    const f = tables.factors;
+    const x = person.vector;
+    if (!f || !x) return out;
+    const { k, itemFactors: y } = f;
+    for (let j = 0, o = 0; j < n; j++, o += k) {
+      let s = 0;
+      for (let d = 0; d < k; d++) s += x[d] * y[o + d];
+      out[j] = s;
+    }
+  } else if (kind === 'ease' || kind === 'item_knn') {
+    const l = tables.lists[kind];
+    if (!l) return out;
+    for (let q = 0; q < person.items.length; q++) {
+      const i = person.items[q];
+      if (i < 0 || i >= l.indptr.length - 1) continue;
+      const w = person.listWeights ? person.listWeights[q] : 1;
+      for (let p = l.indptr[i]; p < l.indptr[i + 1]; p++) out[l.indices[p]] += w * l.scores[p];
+    }
+  } else return out;
+  let max = 0;
+  for (let j = 0; j < n; j++) if (out[j] > max) max = out[j];
+  if (max > 0) for (let j = 0; j < n; j++) out[j] /= max;
+  else out.fill(0);
+  return out;
+}
+
+/** P / max P for TIFU-KNN at α (zeros without a TIFU vector). */
+export function tifuScores(n: number, person: ServedPerson, alpha: number): Float64Array {
+  const out = new Float64Array(n);
+  const t = person.tifu;
+  if (!t) return out;
+  for (let q = 0; q < person.items.length; q++) out[person.items[q]] += alpha * t.own[q];
+  for (let q = 0; q < t.nbrItems.length; q++) out[t.nbrItems[q]] += (1 - alpha) * t.nbrScores[q];
+  let max = 0;
+  for (let j = 0; j < n; j++) if (out[j] > max) max = out[j];
+  if (max > 0) for (let j = 0; j < n; j++) out[j] /= max;
+  return out;
+}
+
+/** The components of one person that `specs` need (cached in `into` when given). */
+export function components(tables: ServedTables, specs: readonly ListSpec[], person: ServedPerson, into?: Components): Components {
+  const c: Components = into ?? { learned: {}, tifu: new Map() };
+  for (const s of specs) {
+    const need = specNeeds(s);
+    if (need.learned && !c.learned[need.learned]) c.learned[need.learned] = learnedScores(tables, need.learned, person);
+    if (need.tifu && !c.tifu.has(s.tifuAlpha)) c.tifu.set(s.tifuAlpha, tifuScores(tables.nItems, person, s.tifuAlpha));
+  }
+  return c;
+}
+
+/** s_j for every item into `out` (length nItems). */
+export function combine(tables: ServedTables, spec: ListSpec, person: ServedPerson, comps: Components, out: Float64Array): Float64Array {
+  const n = tables.nItems;
+  const need = specNeeds(spec);
+  const pop = tables.popularity;
+  for (let j = 0; j < n; j++) out[j] = POP_TIE * pop[j];
+  if (need.learned) {
+    const l = comps.learned[need.learned]!;
+    const w = spec.learnedWeight;
+    for (let j = 0; j < n; j++) out[j] += w * l[j];
+  }
+  const trend = need.trend ? tables.trends[need.trend] : undefined;
+  if (spec.trendWeight !== 0 && trend) {
+    const w = spec.trendWeight;
+    for (let j = 0; j < n; j++) out[j] += w * trend[j];
+  }
+  if (need.tifu) {
+    const p = comps.tifu.get(spec.tifuAlpha)!;
+    const w = spec.tifuWeight;
+    for (let j = 0; j < n; j++) out[j] += w * p[j];
+  }
+  if (spec.ownedFirst) {
+    const tie = spec.trendWeight !== 0 && trend ? trend : pop;
+    for (let q = 0; q < person.items.length; q++) {
+      const i = person.items[q];
+      if (person.counts[q] > 0) out[i] = OWNED_BASE + person.counts[q] + 0.5 * tie[i];
+    }
+  }
+  return out;
+}
+
+/** One spec's scores for one person (components computed for it alone). */
+export function scoreList(tables: ServedTables, spec: ListSpec, person: ServedPerson, out = new Float64Array(tables.nItems)): Float64Array {
+  return combine(tables, spec, person, components(tables, [spec], person), out);
+}
+
+/** The top `k` items by score that `accepts` (ties: lower index first), best first. */
+export function topAccepted(scores: Float64Array, k: number, accepts: (item: number) => boolean): { id: number; score: number }[] {
+  const sel = new TopSelect(k);
+  // items come in index order, so a later one never wins a tie: it enters iff s > floor
+  let floor = -Infinity;
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    if (!(s > floor) || !accepts(i)) continue;
+    sel.push(s, i);
+    floor = sel.floor();
+  }
+  return sel.drain();
+}
+
+/** Popularity and trend tables from a customers × items count matrix's entries and their last purchase times. */
+export function trendTable(nItems: number, items: ArrayLike<number>, lastTime: ArrayLike<number>, halfLifeDays: number, now: number): Float32Array {
+  const t = new Float64Array(nItems);
+  const hl = halfLifeDays * 86_400_000;
+  for (let p = 0; p < items.length; p++) {
+    if (halfLifeDays <= 0) t[items[p]] += 1;
+    else {
+      const age = Math.max(0, now - lastTime[p]);
+      if (Number.isFinite(age)) t[items[p]] += Math.pow(2, -age / hl);
+    }
+  }
+  let max = 0;
+  for (const v of t) max = Math.max(max, v);
+  const out = new Float32Array(nItems);
+  if (max > 0) for (let j = 0; j < nItems; j++) out[j] = t[j] / max;
+  return out;
+}
+
+/** Every half-life (days) a served spec reads a trend table of. */
+export function specTrendKeys(spec: ServedSpec): string[] {
+  const keys = new Set<string>();
+  for (const s of [spec.discovery, spec.all]) {
+    const k = specNeeds(s).trend;
+    if (k !== null) keys.add(k);
+  }
+  return [...keys];
+}
+
+/** Whether a served spec reads the given learned model, TIFU vectors. */
+export const specUses = (spec: ServedSpec, what: LearnedKind | 'tifu'): boolean =>
+  [spec.discovery, spec.all].some((s) => (what === 'tifu' ? specNeeds(s).tifu : specNeeds(s).learned === what));

@@ -1,0 +1,188 @@
+/**
+ * Choosing the served model on a validation window (never on the test window): the components
+ * (ALS, EASE when the catalogue allows, item-kNN, TIFU-KNN, trend tables of several half-lives) are
+ * fitted once on the data before the window, every candidate list is scored on the window through
+ * src/core/served-model.ts (the scorer the service uses), and the best NDCG@10 (ties: Recall@20) wins,
+ * separately for the discovery list (purchased items excluded) and the repeat-inclusive list ("all").
+ *
+ * Candidates, in stages (each stage builds on the best of the one before):
+ * - discovery: trend alone for each half-life (0 = no decay = popularity); each learned model alone;
+ *   the best learned model + trend at several weights; that blend at every half-life;
+ * - all: own items then trend (0 = repeat, reference_eval.py's baseline); own items then the chosen
+ *   discovery list; TIFU-KNN at several α, alone and with a little trend.
+ * Popularity and repeat-then-trend are candidates, so a chosen list never scores below them on validation.
+ */
+import {
+  type Components,
+  combine,
+  components,
+  type LearnedKind,
+  type ListSpec,
+  type ServedSpec,
+  topAccepted,
+} from '../core/served-model.js';
+import { fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
+import { ndcgAt, recallAt } from './metrics.js';
+import { round4 } from './evaluate.js';
+import type { EvalSplit } from './time-split.js';
+
+/** Trend half-lives tried (days; 0 = no decay, i.e. popularity). */
+export const TREND_HALF_LIVES = [0, 3, 7, 14, 30, 60];
+const TREND_WEIGHTS = [0.1, 0.25, 0.5, 1, 2];
+const TIFU_ALPHAS = [0.5, 0.7, 0.9];
+
+export interface CandidateScore {
+  name: string;
+  protocol: 'discovery' | 'all';
+  'ndcg@10': number;
+  'recall@20': number;
+  users: number;
+  spec: ListSpec;
+}
+
+export interface Selection {
+  spec: ServedSpec;
+  /** Validation figures of every candidate, in the order tried. */
+  candidates: CandidateScore[];
+  /** The chosen lists' validation figures. */
+  validation: { discovery: CandidateScore; all: CandidateScore };
+  /** The best trend-only and own-items-then-trend lists on validation (baselines reported beside). */
+  baselines: { trend: ServedSpec; repeatTrend: ServedSpec };
+  state: ServedState;
+  fit_s: Record<string, number>;
+  skipped: Record<string, string>;
+  select_s: number;
+}
+
+/** The served model's inputs from an evaluation split. */
+export function splitInput(split: EvalSplit): ServedInput {
+  return { reference: split.reference, weighted: () => split.weighted, purchases: split.reference.purchases, now: split.cutoff };
+}
+
+const ndcg10 = ndcgAt(10);
+const recall20 = recallAt(20);
+
+/** Scores candidate lists of one protocol on the split (one pass over its users). */
+function scoreCandidates(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', specs: ListSpec[]): CandidateScore[] {
+  const users = protocol === 'discovery' ? split.discoveryUsers : split.allUsers;
+  const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
+  const sums = specs.map(() => ({ n: 0, r: 0 }));
+  const out = new Float64Array(st.tables.nItems);
+  const mask = new Uint8Array(st.tables.nItems);
+  let count = 0;
+  for (const u of users) {
+    const t = truth.get(u);
+    if (!t || t.size === 0) continue;
+    count++;
+    const person = st.person(u);
+    const comps: Components = components(st.tables, specs, person);
+    if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
+    for (let c = 0; c < specs.length; c++) {
+      const top = topAccepted(combine(st.tables, specs[c], person, comps, out), 20, (i) => mask[i] === 0);
+      const ranked = top.map((x) => x.id);
+      sums[c].n += ndcg10(t, ranked);
+      sums[c].r += recall20(t, ranked);
+    }
+    for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
+  }
+  return specs.map((spec, c) => ({
+    name: spec.name,
+    protocol,
+    'ndcg@10': round4(count ? sums[c].n / count : 0),
+    'recall@20': round4(count ? sums[c].r / count : 0),
+    users: count,
+    spec,
+  }));
+}
+
+/** Best by NDCG@10, then Recall@20, then the earlier (simpler) candidate. */
+function best(scores: CandidateScore[]): CandidateScore {
+  let b = scores[0];
+  for (const s of scores) {
+    if (s['ndcg@10'] > b['ndcg@10'] || (s['ndcg@10'] === b['ndcg@10'] && s['recall@20'] > b['recall@20'])) b = s;
+  }
+  return b;
+}
+
+const trendName = (h: number) => (h > 0 ? `trend${h}` : 'popularity');
+
+export interface SelectOptions {
+  params: ServedParams;
+  /** Learned models to consider (default: als, ease, item_knn). */
+  learned?: LearnedKind[];
+  /** Consider TIFU-KNN (default true). */
+  tifu?: boolean;
+  /** Learned models already fitted on this split's training part with `params`. */
+  prefit?: Parameters<typeof fitServed>[3];
+}
+
+/** Fits the components on the split's training part and chooses both lists on its test part (the validation window). */
+export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<Selection> {
+  const learnedKinds = o.learned ?? ['als', 'ease', 'item_knn'];
+  const useTifu = o.tifu ?? true;
+  const st = await fitServed(splitInput(split), { learned: learnedKinds, tifu: useTifu, trends: TREND_HALF_LIVES }, o.params, o.prefit);
+  const t0 = performance.now();
+  const learned = learnedKinds.filter((k) => !(k in st.skipped));
+  const all: CandidateScore[] = [];
+  const run = (protocol: 'discovery' | 'all', specs: ListSpec[]) => {
+    const s = scoreCandidates(st, split, protocol, specs);
+    all.push(...s);
+    return s;
+  };
+
+  // discovery: trend alone, learned alone (TIFU at α = 0 is its neighbours' part: own items are excluded)
+  const trends = run('discovery', TREND_HALF_LIVES.map((h) => listSpec(trendName(h), { trendHalfLifeDays: h, trendWeight: 1 })));
+  const bestTrend = best(trends);
+  const h = bestTrend.spec.trendHalfLifeDays;
+  const alone: ListSpec[] = learned.map((m) => listSpec(m, { learned: m, learnedWeight: 1 }));
+  if (useTifu) alone.push(listSpec('tifu_knn', { tifuWeight: 1, tifuAlpha: 0 }));
+  const singles = run('discovery', alone);
+  // every learned model with the best trend at several weights
+  const withTrend: ListSpec[] = [];
+  for (const a of alone) {
+    for (const w of TREND_WEIGHTS) withTrend.push({ ...a, name: `${a.name}+${w}·${trendName(h)}`, trendHalfLifeDays: h, trendWeight: w });
+  }
+  const blends = run('discovery', withTrend);
+  const bestBlend = best(blends);
+  const rescan = run(
+    'discovery',
+    TREND_HALF_LIVES.filter((x) => x !== h).map((x) => ({
+      ...bestBlend.spec,
+      name: `${bestBlend.spec.name.split('+')[0]}+${bestBlend.spec.trendWeight}·${trendName(x)}`,
+      trendHalfLifeDays: x,
+    })),
+  );
+  const discovery = best([...trends, ...singles, ...blends, ...rescan]);
+
+  // all: own items then trend (h = 0: repeat), own items then the discovery list, TIFU-KNN
+  const repeatTrends = run(
+    'all',
+    TREND_HALF_LIVES.map((x) => listSpec(x > 0 ? `repeat>${trendName(x)}` : 'repeat', { trendHalfLifeDays: x, trendWeight: x > 0 ? 1 : 0, ownedFirst: true })),
+  );
+  const bestRepeat = best(repeatTrends);
+  const more: ListSpec[] = [{ ...discovery.spec, name: `repeat>${discovery.spec.name}`, ownedFirst: true }];
+  if (useTifu) {
+    const ha = bestRepeat.spec.trendHalfLifeDays;
+    for (const a of TIFU_ALPHAS) {
+      more.push(listSpec(`tifu_knn[α=${a}]`, { tifuWeight: 1, tifuAlpha: a }));
+      for (const w of [0.1, 0.3]) more.push(listSpec(`tifu_knn[α=${a}]+${w}·${trendName(ha)}`, { tifuWeight: 1, tifuAlpha: a, trendHalfLifeDays: ha, trendWeight: w }));
+    }
+  }
+  const others = run('all', more);
+  const chosenAll = best([...repeatTrends, ...others]);
+
+  const trendSpecOf = (s: ListSpec): ServedSpec => ({ discovery: s, all: s });
+  return {
+    spec: { discovery: discovery.spec, all: chosenAll.spec },
+    candidates: all,
+    validation: { discovery, all: chosenAll },
+    baselines: {
+      trend: trendSpecOf(bestTrend.spec),
+      repeatTrend: { discovery: bestTrend.spec, all: bestRepeat.spec },
+    },
+    state: st,
+    fit_s: st.fit_s,
+    skipped: st.skipped,
+    select_s: Math.round((performance.now() - t0) / 10) / 100,
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Numbers as the import accepts them: plain decimals (`12`, `-3`, `4.50`, `.5`), never `0x10`,
+ * `0b101`, `0o17`, `1e20`, `Infinity` or `1_000` (which JavaScript's Number() would take), and
+ * checked against the range of the column they are stored in (src/store/migrations/001_schema.sql),
+ * so that no value can fail a write or be stored as something else. Each returns the number or
+ * the reason the value is rejected.
+ */
+import type { RejectReason } from './reject-reasons.js';
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+const DIGITS = /^\d+$/;
+
+/** order_lines.quantity numeric(14,3) and unit_price numeric(14,4): below 10^11 and 10^10. */
+const QUANTITY_LIMIT = 1e11;
+const PRICE_LIMIT = 1e10;
+/** store_inventory.quantity integer. */
+const INT4_MAX = 2_147_483_647;
+
+/** A plain decimal, or NaN. */
+export function strictDecimal(text: string): number {
+  const t = text.trim();
+  return DECIMAL.test(t) ? Number(t) : NaN;
+}
+
+/**
+ * An order line's quantity: a decimal the column holds, not zero (0 → zero_quantity), and not
+ * so small that it is stored as zero at the column's three decimals (0.0004 → out_of_range).
+ */
+export function parseQuantity(text: string): number | RejectReason {
+  const q = strictDecimal(text);
+  if (Number.isNaN(q)) return 'bad_number';
+  if (q === 0) return 'zero_quantity';
+  if (Math.abs(q) >= QUANTITY_LIMIT || Math.round(Math.abs(q) * 1000) === 0) return 'out_of_range';
+  return q;
+}
+
+/** A unit price the column holds (negative allowed: adjustments). */
+export function parsePrice(text: string): number | RejectReason {
+  const p = strictDecimal(text);
+  if (Number.isNaN(p)) return 'bad_number';
+  if (Math.abs(p) >= PRICE_LIMIT) return 'out_of_range';
+  return p === 0 ? 0 : p;
+}
+
+/** Stock: a non-negative integer within PostgreSQL's integer (1.5 → bad_number, 3000000000 → out_of_range). */
+export function parseStock(text: string): number | RejectReason {
+  const t = text.trim();
+  if (!DIGITS.test(t)) return 'bad_number';
+  const n = Number(t);
+  return n > INT4_MAX ? 'out_of_range' : n;
+}
+
+/** A line number: a positive integer (bigint column; exact in JavaScript up to 2^53). */
+export function parseLineNo(text: string): number | RejectReason {
+  const t = text.trim();
+  if (!DIGITS.test(t)) return 'bad_number';
+  const n = Number(t);
+  if (n < 1) return 'bad_number';
+  return Number.isSafeInteger(n) ? n : 'out_of_range';
+}

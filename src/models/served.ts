@@ -1,0 +1,254 @@
+/**
+ * Fitting the served model's components (src/core/served-model.ts) on training data, and the served
+ * model as a Recommender for offline evaluation. Training builds the bundle from the same fitted state
+ * (src/train/train-bundle.ts), so evaluation, validation selection and the service score alike.
+ */
+import type { TopKLists } from '../core/bundle.js';
+import type { Csr } from '../core/csr.js';
+import { NotSupportedError } from '../core/errors.js';
+import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
+import {
+  type LearnedKind,
+  type ListSpec,
+  type ServedPerson,
+  type ServedSpec,
+  type ServedTables,
+  scoreList,
+  topAccepted,
+  trendKey,
+  trendTable,
+} from '../core/served-model.js';
+import { emptyBatch, excludedFor } from '../core/top-k.js';
+import { customersPerItem } from './popularity.js';
+import { type AlsParams, AlsRecommender } from './als.js';
+import { type EaseParams, EaseRecommender } from './ease.js';
+import { type ItemKnnParams, ItemKnnRecommender } from './item-knn.js';
+import { type BasketLines, fitTifu, type TifuParams, type TifuVectors, tifuOfCustomer } from './tifu-knn.js';
+
+/** What the components are fitted on. */
+export interface ServedInput {
+  /** Binary purchases / line counts (EASE, item-kNN, repeat counts, trend). */
+  reference: TrainingData & { pairLastTime?: Float64Array };
+  /** The weighted matrix ALS is fitted on (built on first use). */
+  weighted: () => TrainingData;
+  /** Purchase lines for TIFU's baskets. */
+  purchases: BasketLines;
+  /** Reference time of the trend's decay (the cutoff, or the end of the training data). */
+  now: number;
+}
+
+export interface ServedParams {
+  als?: Partial<AlsParams>;
+  ease?: Partial<EaseParams>;
+  item_knn?: Partial<ItemKnnParams>;
+  tifu_knn?: Partial<TifuParams>;
+  /** Length of each item's EASE list served (B's largest positive weights). Default 200. */
+  easeListLength?: number;
+}
+
+export interface ServedNeeds {
+  learned: LearnedKind[];
+  tifu: boolean;
+  /** Trend half-lives (days; 0 = popularity). */
+  trends: number[];
+}
+
+export const EASE_LIST_LENGTH = 200;
+
+/** The fitted components: the item-side tables and what each customer's record carries. */
+export class ServedState {
+  tables: ServedTables;
+  als: AlsRecommender | null = null;
+  tifu: TifuVectors | null = null;
+  /** The fitted learned models themselves (their own figures are reported beside the served ones). */
+  readonly models: { ease?: EaseRecommender; item_knn?: ItemKnnRecommender } = {};
+  /** Seconds per component fit. */
+  readonly fit_s: Record<string, number> = {};
+  /** Components that could not be fitted (e.g. EASE above its item limit), with the reason. */
+  readonly skipped: Record<string, string> = {};
+
+  constructor(
+    readonly counts: Csr,
+    nItems: number,
+  ) {
+    this.tables = { nItems, popularity: new Float32Array(nItems), trends: {}, lists: {}, factors: null };
+  }
+
+  /** Customer row c as the scorer reads it (what the bundle's record holds). */
+  person(c: number): ServedPerson {
+    const { counts } = this;
+    const s = counts.indptr[c];
+    const e = counts.indptr[c + 1];
+    const items = counts.indices.subarray(s, e);
+    const k = this.als?.k ?? 0;
+    return {
+      items,
+      counts: counts.data.subarray(s, e),
+      vector: this.als ? this.als.userFactors.subarray(c * k, c * k + k) : null,
+      tifu: this.tifu ? tifuOfCustomer(this.tifu, c, items) : null,
+    };
+  }
+}
+
+const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
+
+/** Fits what `needs` asks for (ALS and item-kNN may be given fitted on the same data). */
+export async function fitServed(
+  input: ServedInput,
+  needs: ServedNeeds,
+  params: ServedParams,
+  prefit: { als?: AlsRecommender; item_knn?: ItemKnnRecommender; ease?: EaseRecommender } = {},
+): Promise<ServedState> {
+  const ref = input.reference;
+  const n = ref.counts.cols;
+  const st = new ServedState(ref.counts, n);
+  const pop = customersPerItem(ref.counts);
+  let max = 0;
+  for (const v of pop) max = Math.max(max, v);
+  for (let j = 0; j < n; j++) st.tables.popularity[j] = max > 0 ? pop[j] / max : 0;
+  const lastTime = ref.pairLastTime ?? new Float64Array(ref.counts.indices.length);
+  for (const h of new Set(needs.trends)) st.tables.trends[trendKey(h)] = trendTable(n, ref.counts.indices, lastTime, h, input.now);
+  for (const kind of new Set(needs.learned)) {
+    const t0 = performance.now();
+    if (kind === 'als') {
+      const als = prefit.als ?? new AlsRecommender(params.als);
+      if (!prefit.als) await als.fit(input.weighted());
+      st.als = als;
+      st.tables.factors = { k: als.k, itemFactors: als.itemFactors };
+    } else if (kind === 'ease') {
+      const ease = prefit.ease ?? new EaseRecommender(params.ease);
+      if (n > ease.params.maxItems) {
+        st.skipped.ease = `${n} items exceed ease.maxItems ${ease.params.maxItems}`;
+        continue;
+      }
+      if (!prefit.ease) await ease.fit(ref);
+      st.models.ease = ease;
+      st.tables.lists.ease = ease.neighbourLists(params.easeListLength ?? EASE_LIST_LENGTH);
+    } else if (kind === 'item_knn') {
+      const knn = prefit.item_knn ?? new ItemKnnRecommender(params.item_knn);
+      if (!prefit.item_knn) await knn.fit(ref);
+      st.models.item_knn = knn;
+      st.tables.lists.item_knn = copyLists(knn.scoringLists());
+    }
+    st.fit_s[kind] = seconds(t0);
+  }
+  if (needs.tifu) {
+    const t0 = performance.now();
+    st.tifu = fitTifu(input.purchases, ref.counts.rows, n, params.tifu_knn);
+    st.fit_s.tifu_knn = seconds(t0);
+  }
+  return st;
+}
+
+const copyLists = (l: TopKLists): TopKLists => ({ indptr: l.indptr, indices: l.indices, scores: l.scores });
+
+/** What a served spec needs fitted. */
+export function needsOf(spec: ServedSpec): ServedNeeds {
+  const learned = new Set<LearnedKind>();
+  const trends = new Set<number>();
+  let tifu = false;
+  for (const s of [spec.discovery, spec.all]) {
+    if (s.learned !== 'none' && s.learnedWeight !== 0) learned.add(s.learned);
+    if (s.trendWeight !== 0 || s.ownedFirst) trends.add(s.trendHalfLifeDays);
+    if (s.tifuWeight !== 0) tifu = true;
+  }
+  return { learned: [...learned], tifu, trends: [...trends] };
+}
+
+/**
+ * A served spec as a Recommender: the discovery list when the caller excludes items (the discovery
+ * protocol), the repeat-inclusive list otherwise. Scores through src/core/served-model.ts.
+ */
+export class ServedRecommender implements Recommender {
+  state: ServedState | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly spec: ServedSpec,
+    private readonly params: ServedParams = {},
+    private readonly input?: (data: TrainingData) => ServedInput,
+  ) {}
+
+  async fit(data: TrainingData): Promise<void> {
+    const input = this.input ? this.input(data) : defaultInput(data);
+    this.state = await fitServed(input, needsOf(this.spec), this.params);
+  }
+
+  /** Scores with an already fitted state (validation selection, training). */
+  static fromState(name: string, spec: ServedSpec, state: ServedState): ServedRecommender {
+    const r = new ServedRecommender(name, spec);
+    r.state = state;
+    return r;
+  }
+
+  async recommend(customers: ArrayLike<number>, k: number, options?: RecommendOptions): Promise<BatchResult> {
+    const st = this.state;
+    if (!st) throw new NotSupportedError(`${this.name}: not fitted`);
+    const spec: ListSpec = options?.exclude ? this.spec.discovery : this.spec.all;
+    const res = emptyBatch(customers.length, k);
+    const out = new Float64Array(st.tables.nItems);
+    const mask = new Uint8Array(st.tables.nItems);
+    for (let n = 0; n < customers.length; n++) {
+      const ex = excludedFor(options, n, customers[n]);
+      for (const i of ex) mask[i] = 1;
+      const top = topAccepted(scoreList(st.tables, spec, st.person(customers[n]), out), k, (i) => mask[i] === 0);
+      for (const i of ex) mask[i] = 0;
+      for (let j = 0; j < k; j++) {
+        res.ids[n * k + j] = j < top.length ? top[j].id : -1;
+        res.scores[n * k + j] = j < top.length ? top[j].score : -Infinity;
+      }
+    }
+    return res;
+  }
+
+  async similarItems(): Promise<BatchResult> {
+    throw new NotSupportedError(`${this.name}: no item similarity`);
+  }
+
+  async recommendForItems(): Promise<BatchResult> {
+    throw new NotSupportedError(`${this.name}: scores customers of its training data`);
+  }
+
+  save(): never {
+    throw new NotSupportedError(`${this.name}: saved as part of the bundle`);
+  }
+
+  load(): void {
+    throw new NotSupportedError(`${this.name}: loaded as part of the bundle`);
+  }
+}
+
+/** Input from TrainingData alone: the weighted matrix is the same data, trend time = the latest purchase. */
+function defaultInput(data: TrainingData & { pairLastTime?: Float64Array; purchases?: BasketLines }): ServedInput {
+  let now = -Infinity;
+  for (const t of data.pairLastTime ?? []) if (t > now) now = t;
+  return {
+    reference: data,
+    weighted: () => data,
+    purchases: data.purchases ?? { customer: new Int32Array(0), order: new Int32Array(0), item: new Int32Array(0), time: new Float64Array(0) },
+    now: Number.isFinite(now) ? now : 0,
+  };
+}
+
+/** Baseline and single-model specs by name (registry entries and the evaluation's reference rows). */
+export function listSpec(name: string, p: Partial<ListSpec>): ListSpec {
+  return { name, learned: 'none', learnedWeight: 0, trendHalfLifeDays: 0, trendWeight: 0, tifuWeight: 0, tifuAlpha: 0.7, ownedFirst: false, ...p };
+}
+
+/** Trend alone (own items excluded or not): recency-weighted distinct buyers, half-life h. */
+export const trendSpec = (h: number): ServedSpec => {
+  const s = listSpec(h > 0 ? `trend${h}` : 'popularity', { trendHalfLifeDays: h, trendWeight: 1 });
+  return { discovery: s, all: s };
+};
+
+/** Own items by purchase count (ties by trend), then the trend list. */
+export const repeatTrendSpec = (h: number): ServedSpec => ({
+  discovery: listSpec(h > 0 ? `trend${h}` : 'popularity', { trendHalfLifeDays: h, trendWeight: 1 }),
+  all: listSpec(h > 0 ? `repeat>trend${h}` : 'repeat', { trendHalfLifeDays: h, trendWeight: h > 0 ? 1 : 0, ownedFirst: true }),
+});
+
+/** TIFU-KNN alone at α. */
+export const tifuSpec = (alpha: number): ServedSpec => {
+  const s = listSpec(`tifu_knn[α=${alpha}]`, { tifuWeight: 1, tifuAlpha: alpha });
+  return { discovery: s, all: s };
+};

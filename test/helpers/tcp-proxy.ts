@@ -1,0 +1,106 @@
+/**
+ * A TCP proxy on loopback in front of a server (PostgreSQL in fault tests and bench:faults) that
+ * can be switched to behave like that server failing:
+ *  - "pass": forwards both ways;
+ *  - "refuse": stops listening (new connections are refused) and resets the open ones, like a
+ *    server that went down;
+ *  - "hang": accepts connections and forwards nothing either way, like a frozen server (SIGSTOP)
+ *    or a black-holed network; what was sent is held and delivered when it passes again.
+ *
+ * @example
+ * const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
+ * // connect to 127.0.0.1:proxy.port ...
+ * await proxy.setMode('hang');
+ * await proxy.setMode('pass');
+ * await proxy.close();
+ */
+import { type Server, type Socket, connect, createServer } from 'node:net';
+
+export type ProxyMode = 'pass' | 'refuse' | 'hang';
+
+export interface TcpProxy {
+  readonly port: number;
+  readonly mode: ProxyMode;
+  setMode(mode: ProxyMode): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Link {
+  client: Socket;
+  upstream: Socket | null;
+  /** Held while hanging: client → server, server → client. */
+  up: Buffer[];
+  down: Buffer[];
+}
+
+export async function startTcpProxy(target: { host: string; port: number }, port = 0): Promise<TcpProxy> {
+  let mode: ProxyMode = 'pass';
+  const links = new Set<Link>();
+  const drop = (l: Link) => {
+    links.delete(l);
+    l.client.destroy();
+    l.upstream?.destroy();
+  };
+  const open = (l: Link) => {
+    const up = connect(target.port, target.host);
+    l.upstream = up;
+    up.on('data', (d) => (mode === 'pass' ? l.client.write(d) : l.down.push(d)));
+    up.on('error', () => drop(l));
+    up.on('close', () => drop(l));
+    for (const d of l.up.splice(0)) up.write(d);
+  };
+  const accept = (client: Socket) => {
+    const l: Link = { client, upstream: null, up: [], down: [] };
+    links.add(l);
+    client.on('data', (d) => (mode === 'pass' && l.upstream ? l.upstream.write(d) : l.up.push(d)));
+    client.on('error', () => drop(l));
+    client.on('close', () => drop(l));
+    if (mode === 'pass') open(l);
+  };
+  let server: Server = createServer(accept);
+  const listen = (s: Server, p: number) =>
+    new Promise<number>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(p, '127.0.0.1', () => resolve((s.address() as { port: number }).port));
+    });
+  const bound = await listen(server, port);
+  const stop = () => new Promise<void>((resolve) => server.close(() => resolve()));
+
+  return {
+    port: bound,
+    get mode() {
+      return mode;
+    },
+    async setMode(next) {
+      if (next === mode) return;
+      const was = mode;
+      mode = next;
+      if (next === 'refuse') {
+        const closed = stop();
+        for (const l of [...links]) {
+          l.client.resetAndDestroy();
+          drop(l);
+        }
+        await closed;
+        return;
+      }
+      if (was === 'refuse') {
+        server = createServer(accept);
+        await listen(server, bound);
+      }
+      if (next === 'pass') {
+        // thawed: what was held goes through, connections accepted meanwhile reach the server
+        for (const l of links) {
+          if (!l.upstream) open(l);
+          else for (const d of l.up.splice(0)) l.upstream.write(d);
+          for (const d of l.down.splice(0)) l.client.write(d);
+        }
+      }
+    },
+    async close() {
+      for (const l of [...links]) drop(l);
+      if (mode !== 'refuse') await stop();
+      mode = 'refuse';
+    },
+  };
+}
