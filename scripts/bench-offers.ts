@@ -29,8 +29,12 @@ import { cacheKeys } from '../src/cache/keys.js';
 import { openVectorCache } from '../src/cache/open-vector-cache.js';
 import { publishBundle } from '../src/cache/publish.js';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
-import { parseConfig } from '../src/config.js';
-import type { ModelBundle } from '../src/core/bundle.js';
+import { DEFAULT_OFFER_CHANNEL_CONSENT, parseConfig } from '../src/config.js';
+import type { CustomerRecord, ModelBundle } from '../src/core/bundle.js';
+import { loadedModelFromBundle } from '../src/cache/model-source.js';
+import { decide } from '../src/core/offers/decide.js';
+import type { DecisionContext, DecisionSubject } from '../src/core/offers/types.js';
+import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import { parseOffer } from '../src/core/offer-schema.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
@@ -103,6 +107,32 @@ function generateOffers(n: number, bundle: ModelBundle, now: number): Offer[] {
     out.push(p.offer);
   }
   return out;
+}
+
+/**
+ * The decision core's own cost on these offers, in this process: `decide` over customers of the bundle
+ * (their segment and affinity as the service builds them), no contacts, no response counts yet.
+ */
+function timeDecide(bundle: ModelBundle, offers: Offer[], customers: CustomerRecord[], now: number): { holdout: number; noHoldout: number } {
+  const model = loadedModelFromBundle(bundle);
+  const index = new TargetIndex(model, offers);
+  const stats = { cell: () => ({ accepted: 0, shown: 0 }), overall: () => ({ accepted: 0, shown: 0 }) };
+  const run = (holdoutShare: number) => {
+    const ctx: DecisionContext = {
+      channel: 'web', store: null, now, limit: 3, inStock: () => true, contacts: () => undefined, acceptances: () => 0,
+      channelConsent: DEFAULT_OFFER_CHANNEL_CONSENT, holdoutShare, random: Math.random,
+    };
+    const subjects: DecisionSubject[] = customers.map((rec) => ({
+      customerId: rec.customerId, personalised: true, consent: { personalisation: true }, segment: rec.segment, orders: 2, spend: 40, daysSinceLastPurchase: 30,
+      affinity: index.affinityOf({ vector: rec.vector ? normalised(rec.vector, rec.vector.length) : null, items: rec.items, weights: rec.counts }),
+    }));
+    for (let i = 0; i < 10; i++) decide(offers, subjects[i % subjects.length], ctx, stats);
+    const n = 100;
+    const t = performance.now();
+    for (let i = 0; i < n; i++) decide(offers, subjects[i % subjects.length], ctx, stats);
+    return ((performance.now() - t) * 1000) / n;
+  };
+  return { holdout: run(0.05), noHoldout: run(0) };
 }
 
 /** Every customer's first decision, 8 at a time: p50/p99 of the cold path. */
@@ -187,16 +217,17 @@ runCli(async () => {
     }
   }
   await store.importLines(lines);
+  // consent in one statement: personalisation for all, push and email for every other customer
+  const consent = [...sample].flatMap((c, k) => {
+    const identifiers = [{ kind: 'external' as const, value: bundle.customers[c].customerId }];
+    const purposes = k % 2 === 0 ? (['personalisation', 'push', 'email'] as const) : (['personalisation'] as const);
+    return purposes.map((purpose) => ({ identifiers, purpose, granted: true, time: now - DAY, source: 'bench' }));
+  });
+  await store.importConsent(consent);
   const ids: string[] = [];
-  let k = 0;
   for (const c of sample) {
     const rec = bundle.customers[c];
-    const id = await store.resolveIdentity([{ kind: 'external', value: rec.customerId }]);
-    await store.setConsent(id, 'personalisation', true, 'bench');
-    if (k++ % 2 === 0) {
-      await store.setConsent(id, 'push', true, 'bench');
-      await store.setConsent(id, 'email', true, 'bench');
-    }
+    const id = (await store.findCustomer({ kind: 'external', value: rec.customerId }))!;
     bundle.customers[c] = { ...rec, customerId: id };
     ids.push(id);
   }
@@ -220,6 +251,8 @@ runCli(async () => {
   const pub = await publishBundle(cache, cacheKeys(prefix), bundle, { version: `bench-${Date.now()}` });
   log(`published ${pub.items} items, ${pub.customers} customers to ${redisUrl} (prefix ${prefix})`);
 
+  const decideAlone = timeDecide(bundle, offers, [...sample].slice(0, 50).map((c) => bundle.customers[c]), now);
+  log(`decide() alone, in this process, ${offers.length} offers, limit 3: ${decideAlone.holdout.toFixed(0)} µs per decision (holdout share 0.05), ${decideAlone.noHoldout.toFixed(0)} µs (holdout share 0)`);
   const pickItem = () => bundle.items[bundle.popular.global.items[Math.floor(r() * r() * Math.min(5000, bundle.popular.global.items.length))]];
   const reqs = (n: number, f: (i: number) => Load['requests'][number]) => Array.from({ length: n }, (_, i) => f(i));
   const similar = reqs(2000, () => ({ method: 'GET', path: `/v1/items/${encodeURIComponent(pickItem())}/similar?limit=10` }));
@@ -256,8 +289,9 @@ runCli(async () => {
     cold?: Awaited<ReturnType<typeof coldPass>>;
     rounds: { similar: LoadResult; nbo: LoadResult; pct: number; loadavg: number[] }[];
     events?: LoadResult & { stored: number; loadavg: number[] };
+    decideAloneUs?: { holdout: number; noHoldout: number };
     sample?: unknown;
-  } = { loader: loader.name, connections: flags.connections, seconds: flags.seconds, offers: offers.length, customers: ids.length, rounds: [] };
+  } = { loader: loader.name, connections: flags.connections, seconds: flags.seconds, offers: offers.length, customers: ids.length, rounds: [], decideAloneUs: decideAlone };
   const svc = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.profile)}`] : []);
   try {
     log(`service pid ${svc.pid} at ${svc.url}`);
@@ -307,6 +341,7 @@ runCli(async () => {
   }
   const out: string[] = [];
   out.push(`load generator: ${loader.name}, ${flags.connections} connections, ${flags.seconds} s per load; ${offers.length} active offers, ${ids.length} customers`);
+  out.push(`decide() alone (bench process, ${offers.length} offers, limit 3): ${decideAlone.holdout.toFixed(0)} µs per decision with holdout share 0.05, ${decideAlone.noHoldout.toFixed(0)} µs without`);
   if (result.cold) out.push(`cold first decisions (8 concurrent): p50 ${result.cold.p50.toFixed(1)} ms, p99 ${result.cold.p99.toFixed(1)} ms`);
   for (const [i, x] of result.rounds.entries()) {
     out.push(`round ${i + 1} (load ${x.loadavg.map((l) => l.toFixed(2)).join(' ')}): similar ${fmt(x.similar)}`);
