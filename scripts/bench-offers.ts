@@ -13,8 +13,9 @@
  *  1. a cold pass: every sampled customer's first decision (their facts read from the store once);
  *  2. --rounds times: similar items, then next-best-offer (GET /v1/customers/{id}/next-best-offer,
  *     channel web/app/store, limit 3), each --seconds at --connections (wrk, else autocannon);
- *  3. offer events: POST /v1/events/offers with unique event ids, each stored durably (synchronous
- *     commit, group-committed) before its 200; the rows stored are counted afterwards.
+ *  3. offer events: POST /v1/events/offers with unique event ids (autocannon: wrk's script cannot hold
+ *     100,000 bodies), each stored durably (synchronous commit, group-committed) before its 200; the
+ *     rows stored are counted afterwards.
  * Prints req/s, p50/p99 and CPU µs per request of each, NBO as % of similar, events/s, and the load average.
  */
 import { spawnSync } from 'node:child_process';
@@ -309,7 +310,8 @@ runCli(async () => {
       result.rounds.push({ similar: s, nbo: o, pct: (100 * o.rps) / s.rps, loadavg: loadavg() });
     }
     log(`offer events: POST /v1/events/offers, unique ids (${flags.connections} connections, ${flags.seconds} s)`);
-    const e = await load(events, svc.url, svc.pid);
+    // autocannon reads the requests from a file: wrk's script cannot hold 100,000 unique bodies (Lua's constant limit)
+    const e = await chooseLoader('autocannon').run({ url: svc.url, pid: svc.pid, connections: flags.connections, seconds: flags.seconds, headers: HEADERS, requests: events });
     let stored = -1;
     if (databaseUrl) {
       const c = new pg.Client({ connectionString: db.env.DATABASE_URL });
