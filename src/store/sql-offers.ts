@@ -109,91 +109,116 @@ export async function decisionLog(db: SqlClient, options: { from?: Date; to?: Da
 }
 
 /**
- * Records a batch of events in one statement (its own transaction, committed synchronously: one round
- * trip): the events new by id, and in the same statement their effect on the counters (each table's rows
- * written in key order, so concurrent batches never deadlock). An id already stored is a duplicate when
- * its content is the same, a conflict otherwise; ids repeated within the batch are compared with their
- * first occurrence.
+ * Records a batch of events in one transaction with a synchronous commit: the events new by id, then
+ * their effect on the counters, table after table and each in key order, so concurrent batches never
+ * deadlock. (One statement with data-modifying CTEs would save round trips, but PostgreSQL runs its
+ * parts in no set order: two such batches deadlocked under load, see BENCHMARKS.md.) An id already
+ * stored is a duplicate when its content is the same, a conflict otherwise; ids repeated within the
+ * batch are compared with their first occurrence.
  */
 export async function recordOfferEvents(db: SqlClient, events: readonly OfferEventInput[]): Promise<OfferEventOutcome[]> {
   if (events.length === 0) return [];
   const first = new Map<string, OfferEventInput>();
   for (const e of events) if (!first.has(e.eventId)) first.set(e.eventId, e);
   const unique = [...first.values()];
-  const ids = unique.map((e) => e.eventId);
-  const r = await db.query<{ event_id: string; inserted: boolean; content: string | null }>(
-    `WITH ins AS (
-       INSERT INTO offer_events (event_id, decision_id, offer_id, customer_id, channel, type, at, segment, content)
+  return db.transaction(async (tx) => {
+    const ins = await tx.query<{ event_id: string }>(
+      `INSERT INTO offer_events (event_id, decision_id, offer_id, customer_id, channel, type, at, segment, content)
          SELECT e, d, o, c, ch, ty, to_timestamp(t / 1000.0), s, x
            FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::text[], $9::text[])
                 AS u(e, d, o, c, ch, ty, t, s, x)
        ON CONFLICT (event_id) DO NOTHING
-       RETURNING event_id, offer_id, customer_id, channel, type, (extract(epoch FROM at) * 1000)::float8 AS t, segment),
-     contacts AS (
-       INSERT INTO offer_contacts AS oc (customer_id, offer_id, impressions, last_decline_at)
-         SELECT customer_id, offer_id,
-                coalesce(array_agg(t ORDER BY t) FILTER (WHERE type = 'impression' AND t > $10), '{}'),
-                max(t) FILTER (WHERE type = 'declined')
-           FROM ins WHERE type IN ('impression', 'declined')
-          GROUP BY customer_id, offer_id ORDER BY customer_id, offer_id
+       RETURNING event_id`,
+      [
+        unique.map((e) => e.eventId),
+        unique.map((e) => e.decisionId),
+        unique.map((e) => e.offerId),
+        unique.map((e) => e.customerId),
+        unique.map((e) => e.channel),
+        unique.map((e) => e.type),
+        unique.map((e) => e.time),
+        unique.map((e) => e.segment),
+        unique.map((e) => e.content),
+      ],
+    );
+    const inserted = new Set(ins.rows.map((x) => x.event_id));
+    const old = unique.filter((e) => !inserted.has(e.eventId));
+    const stored = new Map<string, string>();
+    if (old.length) {
+      const r = await tx.query<{ event_id: string; content: string }>('SELECT event_id, content FROM offer_events WHERE event_id = ANY($1::text[])', [old.map((e) => e.eventId)]);
+      for (const x of r.rows) stored.set(x.event_id, x.content);
+    }
+    const fresh = unique.filter((e) => inserted.has(e.eventId));
+    await applyToCounters(tx, fresh);
+    const seen = new Set<string>();
+    return events.map((e): OfferEventOutcome => {
+      const firstOfId = !seen.has(e.eventId);
+      seen.add(e.eventId);
+      if (firstOfId && inserted.has(e.eventId)) return 'recorded';
+      const content = inserted.has(e.eventId) ? first.get(e.eventId)!.content : stored.get(e.eventId);
+      return content === e.content ? 'duplicate' : 'conflict';
+    });
+  });
+}
+
+type Executor = Parameters<Parameters<SqlClient['transaction']>[0]>[0];
+
+/** The counters' share of newly recorded events, aggregated per key and written in key order. */
+async function applyToCounters(tx: Executor, events: readonly OfferEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  const contacts = new Map<string, { customer: string; offer: string; impressions: number[]; decline: number | null }>();
+  const counts = new Map<string, [number, number, number, number]>();
+  const cells = new Map<string, { offer: string; segment: string; channel: string; n: [number, number, number, number] }>();
+  const slot = { impression: 0, accepted: 1, declined: 2, ignored: 3 } as const;
+  for (const e of events) {
+    const s = slot[e.type];
+    if (e.type === 'impression' || e.type === 'declined') {
+      const k = `${e.customerId}\u0000${e.offerId}`;
+      let c = contacts.get(k);
+      if (!c) contacts.set(k, (c = { customer: e.customerId, offer: e.offerId, impressions: [], decline: null }));
+      if (e.type === 'impression') c.impressions.push(e.time);
+      else c.decline = Math.max(c.decline ?? -Infinity, e.time);
+    }
+    let n = counts.get(e.offerId);
+    if (!n) counts.set(e.offerId, (n = [0, 0, 0, 0]));
+    n[s]++;
+    const ck = `${e.offerId}\u0000${e.segment}\u0000${e.channel}`;
+    let cell = cells.get(ck);
+    if (!cell) cells.set(ck, (cell = { offer: e.offerId, segment: e.segment, channel: e.channel, n: [0, 0, 0, 0] }));
+    cell.n[s]++;
+  }
+  const byKey = <T>(m: Map<string, T>) => [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
+  const cs = byKey(contacts);
+  if (cs.length) {
+    const horizon = Date.now() - CONTACT_HORIZON_MS;
+    await tx.query(
+      `INSERT INTO offer_contacts AS oc (customer_id, offer_id, impressions, last_decline_at)
+         SELECT c, o, coalesce((SELECT array_agg(x ORDER BY x) FROM unnest(string_to_array(i, ',')::float8[]) x WHERE x > $5), '{}'), d
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) AS u(c, o, i, d)
        ON CONFLICT (customer_id, offer_id) DO UPDATE SET
          impressions = coalesce((SELECT array_agg(x ORDER BY x) FROM (
-                          SELECT x FROM unnest(oc.impressions || excluded.impressions) x WHERE x > $10 ORDER BY x DESC LIMIT ${MAX_IMPRESSIONS_KEPT}) t), '{}'),
-         last_decline_at = greatest(oc.last_decline_at, excluded.last_decline_at)
-       RETURNING 1),
-     counts AS (
-       INSERT INTO offer_counts AS c (offer_id, impressions, accepted, declined, ignored)
-         SELECT offer_id, count(*) FILTER (WHERE type = 'impression'), count(*) FILTER (WHERE type = 'accepted'),
-                count(*) FILTER (WHERE type = 'declined'), count(*) FILTER (WHERE type = 'ignored')
-           FROM ins GROUP BY offer_id ORDER BY offer_id
-       ON CONFLICT (offer_id) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
-         declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored
-       RETURNING 1),
-     cells AS (
-       INSERT INTO offer_response_stats AS c (offer_id, segment, channel, impressions, accepted, declined, ignored)
-         SELECT offer_id, segment, channel, count(*) FILTER (WHERE type = 'impression'), count(*) FILTER (WHERE type = 'accepted'),
-                count(*) FILTER (WHERE type = 'declined'), count(*) FILTER (WHERE type = 'ignored')
-           FROM ins GROUP BY offer_id, segment, channel ORDER BY offer_id, segment, channel
-       ON CONFLICT (offer_id, segment, channel) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
-         declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored
-       RETURNING 1)
-     SELECT event_id, true AS inserted, NULL::text AS content FROM ins
-     UNION ALL
-     -- the statement's snapshot: events stored before it (not those it inserts)
-     SELECT event_id, false, content FROM offer_events WHERE event_id = ANY($1::text[])`,
-    [
-      ids,
-      unique.map((e) => e.decisionId),
-      unique.map((e) => e.offerId),
-      unique.map((e) => e.customerId),
-      unique.map((e) => e.channel),
-      unique.map((e) => e.type),
-      unique.map((e) => e.time),
-      unique.map((e) => e.segment),
-      unique.map((e) => e.content),
-      Date.now() - CONTACT_HORIZON_MS,
-    ],
+                          SELECT x FROM unnest(oc.impressions || excluded.impressions) x WHERE x > $5 ORDER BY x DESC LIMIT ${MAX_IMPRESSIONS_KEPT}) t), '{}'),
+         last_decline_at = greatest(oc.last_decline_at, excluded.last_decline_at)`,
+      [cs.map((c) => c.customer), cs.map((c) => c.offer), cs.map((c) => c.impressions.join(',')), cs.map((c) => c.decline), horizon],
+    );
+  }
+  const ns = byKey(counts);
+  const offerIds = [...counts.keys()].sort();
+  await tx.query(
+    `INSERT INTO offer_counts AS c (offer_id, impressions, accepted, declined, ignored)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+     ON CONFLICT (offer_id) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
+       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored`,
+    [offerIds, ns.map((n) => n[0]), ns.map((n) => n[1]), ns.map((n) => n[2]), ns.map((n) => n[3])],
   );
-  const inserted = new Set<string>();
-  const stored = new Map<string, string>();
-  for (const x of r.rows) {
-    if (x.inserted) inserted.add(x.event_id);
-    else if (x.content !== null) stored.set(x.event_id, x.content);
-  }
-  // an id another writer stored while this statement ran (it waited for it, then skipped it): read it now
-  const unseen = ids.filter((id) => !inserted.has(id) && !stored.has(id));
-  if (unseen.length) {
-    const again = await db.query<{ event_id: string; content: string }>('SELECT event_id, content FROM offer_events WHERE event_id = ANY($1::text[])', [unseen]);
-    for (const x of again.rows) stored.set(x.event_id, x.content);
-  }
-  const seen = new Set<string>();
-  return events.map((e): OfferEventOutcome => {
-    const firstOfId = !seen.has(e.eventId);
-    seen.add(e.eventId);
-    if (firstOfId && inserted.has(e.eventId)) return 'recorded';
-    const content = inserted.has(e.eventId) ? first.get(e.eventId)!.content : stored.get(e.eventId);
-    return content === e.content ? 'duplicate' : 'conflict';
-  });
+  const cl = byKey(cells);
+  await tx.query(
+    `INSERT INTO offer_response_stats AS c (offer_id, segment, channel, impressions, accepted, declined, ignored)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+     ON CONFLICT (offer_id, segment, channel) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
+       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored`,
+    [cl.map((c) => c.offer), cl.map((c) => c.segment), cl.map((c) => c.channel), cl.map((c) => c.n[0]), cl.map((c) => c.n[1]), cl.map((c) => c.n[2]), cl.map((c) => c.n[3])],
+  );
 }
 
 export async function offerCounts(db: SqlClient): Promise<Map<string, OfferCounts>> {
