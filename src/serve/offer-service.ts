@@ -655,7 +655,11 @@ class EventWriter {
       const batch = this.queue.splice(0, this.maxBatch);
       let outcomes: ('recorded' | 'duplicate' | 'conflict')[];
       try {
-        outcomes = await this.store.recordOfferEvents(batch.map((b) => b.input));
+        const inputs = batch.map((b) => b.input);
+        // a deadlock or serialisation failure rolled the batch back whole: it is retried once
+        outcomes = await this.store.recordOfferEvents(inputs).catch((err: { code?: string }) =>
+          err?.code === '40P01' || err?.code === '40001' ? this.store.recordOfferEvents(inputs) : Promise.reject(err),
+        );
       } catch (err) {
         const e = new UnavailableError(`offer events not recorded: ${(err as Error).message}`);
         for (const b of batch) b.reject(e);
