@@ -1,12 +1,16 @@
 /**
- * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--write-only] [--json]
+ * npm run bench:import -- [--data ../shared/data/online_retail.csv.gz] [--pglite] [--write-only] [--command] [--json]
  * Imports the whole file through the real pipeline (importFile → Store.importPlan) into a
  * fresh PostgreSQL database and, in the same run, times a plain COPY of the same decompressed
  * CSV into a staging table with the file's columns; prints rows, seconds, rows/s and the ratio.
  * --write-only plans every batch into memory first (untimed), then times only the writes, with
  * the time spent in each kind of statement (client-side wall, so server work plus round trip).
+ * --command: also times the whole commands, start-up included, each into a fresh database:
+ * `npm run import -- FILE` against `gunzip -c FILE | psql -c "COPY … FROM STDIN"` (a raw COPY).
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
@@ -33,6 +37,7 @@ const spec = defineCli({
     worker: { type: 'string', default: 'auto', placeholder: 'auto|on|off', description: 'read and plan in a worker thread (auto: files of 4 MiB and more)' },
     reimport: { type: 'boolean', description: 'also time importing the same file a second time (idempotence: 0 new lines)' },
     'write-only': { type: 'boolean', description: 'read and plan the whole file first (untimed), then time only the store writes, per kind of statement' },
+    command: { type: 'boolean', description: 'also time the whole `npm run import` command against a raw COPY by psql (start-up included)' },
     keep: { type: 'boolean', description: 'keep the scratch database (its name is printed)' },
     json: { type: 'boolean', description: 'print one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
@@ -173,6 +178,65 @@ async function benchBackend(
   };
 }
 
+/** A fresh scratch database on the server of baseUrl; returns its URL and a function dropping it. */
+async function scratchDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `omnirec_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(baseUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: baseUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+const sh = promisify(execFile);
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The whole commands, start-up included, each into a fresh database: a raw COPY (`gunzip -c | psql`,
+ * into a table of the file's columns, typed), then `npm run import`, then the COPY again (best kept).
+ */
+async function benchCommands(baseUrl: string, path: string, cols: string[], gzip: boolean) {
+  const copyOnce = async () => {
+    const db = await scratchDatabase(baseUrl);
+    try {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      await c.query(`CREATE TABLE raw (${stagingTyped(cols)})`);
+      await c.end();
+      const t = performance.now();
+      await sh('sh', ['-c', `${gzip ? 'gunzip -c' : 'cat'} ${quote(path)} | psql ${quote(db.url)} -q -v ON_ERROR_STOP=1 -c "COPY raw FROM STDIN WITH (FORMAT csv, HEADER true)"`]);
+      return (performance.now() - t) / 1000;
+    } finally {
+      await db.drop();
+    }
+  };
+  const importOnce = async () => {
+    const db = await scratchDatabase(baseUrl);
+    try {
+      const t = performance.now();
+      await sh('npm', ['run', '--silent', 'import', '--', path, '--quiet'], { env: { ...process.env, DATABASE_URL: db.url }, maxBuffer: 1 << 24 });
+      return (performance.now() - t) / 1000;
+    } finally {
+      await db.drop();
+    }
+  };
+  const copy1 = await copyOnce();
+  const imp = await importOnce();
+  const copy2 = await copyOnce();
+  const copy = Math.min(copy1, copy2);
+  return { importCommand: round(imp), rawCopyCommand: round(copy), ratio: round(imp / copy, 2) };
+}
+
 const round = (x: number, d = 3) => Number(x.toFixed(d));
 const n = (x: number) => x.toLocaleString('en-US');
 
@@ -224,7 +288,8 @@ runCli(async () => {
     }
   }
 
-  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, writeOnly: flags['write-only'], database: flags.keep ? redact(url.toString()) : null, results };
+  const commands = flags.command ? await benchCommands(baseUrl, path, cols, raw[0] === 0x1f && raw[1] === 0x8b) : null;
+  const doc = { data: path, loadavg: os.loadavg().map((x) => round(x, 1)), bytes: csv.length, batchSize: flags['batch-size'], worker: flags.worker, writeOnly: flags['write-only'], database: flags.keep ? redact(url.toString()) : null, results, commands };
   if (flags.json) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     return;
@@ -246,6 +311,9 @@ runCli(async () => {
     if (r.statements) out.push(`  planned beforehand in ${r.planSeconds} s`, breakdown('statements (wall s/calls)', r.statements));
     if (r.reimport) out.push(`  re-import         ${r.reimport.seconds.toFixed(2)} s  imported ${n(r.reimport.imported)}, duplicates ${n(r.reimport.duplicates)}`);
     if (r.reimport?.statements) out.push(breakdown('re-import statements', r.reimport.statements));
+  }
+  if (commands) {
+    out.push(`whole commands (start-up included): npm run import ${commands.importCommand.toFixed(2)} s, raw COPY by psql ${commands.rawCopyCommand.toFixed(2)} s, ratio ${commands.ratio}`);
   }
   if (flags.keep) out.push(`kept database ${redact(url.toString())}`);
   process.stdout.write(out.join('\n') + '\n');

@@ -3,12 +3,13 @@
  * fresh history store per run, and a server in its own process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
 import { mulberry32 } from '../src/core/random.js';
@@ -141,12 +142,13 @@ export async function freePort(): Promise<number> {
  * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
  * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
  */
-export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = []): Promise<Served> {
+export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = [], logFile?: string): Promise<Served> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: join(here, '..'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // stdout (one log line per request) to logFile when given, else discarded
+    stdio: ['ignore', logFile ? openSync(logFile, 'w') : 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -166,13 +168,34 @@ export async function serveProcess(name: string, entry: string, env: Record<stri
     }
     await new Promise((res) => setTimeout(res, 200));
   }
+  let closing = false;
+  // a server that dies under load says why
+  void exited.then((code) => {
+    if (!closing) process.stderr.write(`${name} (pid ${child.pid}) exited ${code} unexpectedly:\n${stderr}\n`);
+  });
   return {
     url,
     pid: child.pid!,
     async close() {
+      closing = true;
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
 }
 
+
+/** Deletes every key under `prefix:` in the Redis at `url` (a bench's throwaway cache prefix). */
+export async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}

@@ -16,7 +16,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { readBundle } from '../src/bundle/read-bundle.js';
 import { cacheKeys } from '../src/cache/keys.js';
 import { openVectorCache } from '../src/cache/open-vector-cache.js';
@@ -26,7 +25,7 @@ import { parseConfig } from '../src/config.js';
 import { mulberry32 } from '../src/core/random.js';
 import { openStore } from '../src/store/open-store.js';
 import type { SqlStore } from '../src/store/sql-store.js';
-import { benchStore, serveProcess } from './bench-kit.js';
+import { benchStore, dropPrefix, serveProcess } from './bench-kit.js';
 import { autocannonWorker, chooseLoader, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
@@ -153,14 +152,7 @@ runCli(async () => {
     }
   } finally {
     await service?.close();
-    const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
+    await dropPrefix(redisUrl, prefix);
     await db.drop();
     rmSync(modelDir, { recursive: true, force: true });
   }

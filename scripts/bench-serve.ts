@@ -19,7 +19,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { readBundle } from '../src/bundle/read-bundle.js';
 import { cacheKeys } from '../src/cache/keys.js';
 import { openVectorCache } from '../src/cache/open-vector-cache.js';
@@ -28,7 +27,7 @@ import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { parseConfig } from '../src/config.js';
 import type { ModelBundle } from '../src/core/bundle.js';
 import { autocannonWorker, chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
-import { benchStore, rng, type Served, serveProcess, syntheticBundle } from './bench-kit.js';
+import { benchStore, dropPrefix, rng, type Served, serveProcess, syntheticBundle } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:serve --',
@@ -183,14 +182,7 @@ async function benchBundle(
   } finally {
     await started?.close();
     await cache.close();
-    const redis = new Redis(o.redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
+    await dropPrefix(o.redisUrl, prefix);
     await db.drop();
   }
   return { bundle: label, items: n, k: bundle.als?.k ?? null, endpoints, personalCold: cold };

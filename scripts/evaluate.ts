@@ -58,7 +58,7 @@ runCli(async () => {
   if (flags.quiet) setTfNotices(() => {});
   const store = flags.data ? null : await openStore(config());
   const input = await stages
-    .run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), { unit: store ? 'count' : 'bytes' })
+    .run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), { unit: store ? 'count' : 'bytes' })
     .finally(() => store?.close());
   const report = await runEvaluation(input.lines, {
     cutoff: flags.cutoff,

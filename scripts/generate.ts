@@ -4,7 +4,7 @@
  */
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
-import { generateDataset } from '../src/generate/generate-dataset.js';
+import { DATASET_SHAPES, type DatasetShape, generateDataset } from '../src/generate/generate-dataset.js';
 
 const spec = defineCli({
   name: 'npm run generate --',
@@ -18,6 +18,12 @@ const spec = defineCli({
     days: { type: 'int', default: 365, description: 'days of history' },
     start: { type: 'string', default: '2024-01-01', placeholder: 'YYYY-MM-DD', description: 'first day' },
     seed: { type: 'int', default: 42, description: 'random seed (same seed → identical files)' },
+    shape: {
+      type: 'string',
+      default: 'mixed',
+      choices: DATASET_SHAPES,
+      description: 'kind of retailer: mixed (some consumables), grocery (frequent repeats), fashion (rare repeats, seasonal demand)',
+    },
     gzip: { type: 'boolean', description: 'gzip the CSV files' },
     json: { type: 'boolean', description: 'print the summary as JSON on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress bar' },
@@ -39,6 +45,7 @@ runCli(async () => {
     start: flags.start,
     seed: flags.seed,
     gzip: flags.gzip,
+    shape: flags.shape as DatasetShape,
     onProgress: (done) => bar.update(Math.min(done, flags.lines), { info: `${done.toLocaleString('en-US')} lines` }),
   });
   bar.stop();

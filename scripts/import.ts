@@ -67,6 +67,9 @@ function report(s: ImportSummary): string {
     if (s.rejected.invalid_utf8) out.push('  rows with invalid UTF-8: if the file is Latin-1 (Excel exports often are), import it with --encoding latin1');
   }
   if (s.merges) out.push(`customer merges: ${n(s.merges)}`);
+  if (s.conflicts) out.push(`identity conflicts (links refused: a second account or loyalty id, or past MAX_IDENTIFIERS_PER_CUSTOMER): ${n(s.conflicts)}`);
+  if (s.erased) out.push(`records of erased people skipped: ${n(s.erased)}`);
+  if (Object.keys(s.droppedIdentifiers).length) out.push(`identifiers dropped (rows kept): ${list(s.droppedIdentifiers)}`);
   out.push(`store now holds: customers ${n(s.customers)}, products ${n(s.products)}, orders ${n(s.orders)}, lines ${n(s.lines)}, stores ${n(s.stores)}`);
   return out.join('\n') + '\n';
 }
@@ -107,7 +110,13 @@ runCli(async () => {
   const sizes = await Promise.all(files.map(async (f) => (await stat(f.path)).size));
   const total = sizes.reduce((a, b) => a + b, 0);
   const before = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-  const store = await openStore(cfg);
+  // the first identity conflicts are shown (all are counted in the summary)
+  let shown = 0;
+  const store = await openStore(cfg, {
+    onConflict: (m) => {
+      if (++shown <= 10) process.stderr.write(`import: ${m}${shown === 10 ? ' (further conflicts counted, not shown)' : ''}\n`);
+    },
+  });
   const bar = progressBar({ label: 'import', total, unit: 'bytes', quiet: flags.quiet });
   const rejects = flags.rejects === undefined ? null : createWriteStream(flags.rejects);
   let summary: ImportSummary;

@@ -68,7 +68,7 @@ runCli(async () => {
   const store = flags.data ? null : await openStore(config());
   try {
     const input = await stages.run('load + dataset', (progress) =>
-      store ? datasetFromStore(store, cfg.weighting, progress) : datasetFromFile(flags.data!, cfg.weighting, progress),
+      store ? datasetFromStore(store, cfg.weighting, progress) : datasetFromFile(flags.data!, cfg.weighting, progress, { maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }),
       { unit: store ? 'count' : 'bytes' },
     );
     const data = input.dataset;
@@ -76,7 +76,7 @@ runCli(async () => {
     // the lines again, for the validation window (and the evaluation): read once, used by both
     const needLines = flags.evaluate || flags['validation-days'] > 0;
     let history = needLines
-      ? await stages.run('load (validation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), { unit: store ? 'count' : 'bytes' })
+      ? await stages.run('load (validation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), { unit: store ? 'count' : 'bytes' })
       : null;
     const chosen = flags['validation-days'] > 0 ? await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days'])) : null;
     if (chosen && !flags.quiet) {
@@ -97,7 +97,7 @@ runCli(async () => {
     let report = null;
     if (flags.evaluate) {
       const evalStages = new Stages({ quiet: flags.quiet });
-      history ??= await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress }), {
+      history ??= await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), {
         unit: store ? 'count' : 'bytes',
       });
       report = await runEvaluation(history.lines, {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { OFFER_CHANNELS, type OfferChannel } from './core/offers/types.js';
+import { setDefaultCountryCode } from './core/identity.js';
+import { CONSENT_PURPOSES, type ConsentPurpose } from './core/records.js';
 
 /**
  * The service's whole configuration: environment variables, parsed once with zod.
@@ -83,6 +85,27 @@ const offerChannelConsent = z.string().transform((value, ctx): OfferChannelConse
   return out;
 });
 
+/** The public development default of ERASURE_KEY (warned about at start when in use). */
+export const DEV_ERASURE_KEY = 'omnirec-dev-erasure-key-change-me';
+
+/** CONSENT_DEFAULTS: "purpose:granted|refused,…" → the purposes granted by default (each purpose once). */
+const consentDefaults = z.string().transform((value, ctx): Partial<Record<ConsentPurpose, boolean>> => {
+  const out: Partial<Record<ConsentPurpose, boolean>> = {};
+  for (const entry of value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const m = /^([a-z]+)\s*:\s*(granted|refused)$/.exec(entry);
+    if (!m || !(CONSENT_PURPOSES as readonly string[]).includes(m[1])) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}": expected purpose:granted or purpose:refused, purpose one of ${CONSENT_PURPOSES.join(', ')}` });
+      return z.NEVER;
+    }
+    if (m[1] in out) {
+      ctx.addIssue({ code: 'custom', message: `purpose ${m[1]} given twice` });
+      return z.NEVER;
+    }
+    out[m[1] as ConsentPurpose] = m[2] === 'granted';
+  }
+  return out;
+});
+
 export const ConfigSchema = z.object({
   /** PostgreSQL URL; absent → embedded PGlite persisted in PGLITE_DIR. */
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
@@ -127,6 +150,8 @@ export const ConfigSchema = z.object({
   LIST_WAIT_MS: z.coerce.number().int().min(1).default(100),
   /** PostgreSQL: connecting, and waiting for a pooled connection (serving instances). */
   PG_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(2000),
+  /** PostgreSQL: connections of a serving instance's pool (a purchase event holds one while it waits for the identity lock). */
+  PG_POOL_SIZE: z.coerce.number().int().min(1).default(10),
   /** PostgreSQL: statement_timeout of a serving instance's connections (the client gives up 500 ms later). */
   PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
   /** Redis: timeout of per-request reads (customer records) and announces. */
@@ -141,6 +166,12 @@ export const ConfigSchema = z.object({
   OFFER_HOLDOUT_SHARE: z.coerce.number().min(0).max(1).default(0.05),
   /** Next best offer: offers and response counts are re-read from the store at least this often, in seconds. */
   OFFER_RELOAD_S: z.coerce.number().positive().default(30),
+  /** Most identifiers one customer collects; past it identifiers are not attached and merges are refused (src/core/identity-graph.ts). */
+  MAX_IDENTIFIERS_PER_CUSTOMER: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** What each consent purpose means for a customer with no record of it: "personalisation:granted,email:refused" (unlisted: refused). */
+  CONSENT_DEFAULTS: consentDefaults.default({}),
+  /** Secret of the erasure list's keyed hashes (HMAC-SHA256); the dev default is public: set your own in production. */
+  ERASURE_KEY: z.string().min(16, 'at least 16 characters').default(DEV_ERASURE_KEY),
 }).superRefine((c, ctx) => {
   if (c.REDIS_URL && c.REDIS_CLUSTER_NODES) {
     ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both' });
@@ -171,8 +202,11 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
 }
 
 let cached: Config | undefined;
-/** The process's configuration, parsed once. */
+/** The process's configuration, parsed once (DEFAULT_COUNTRY_CODE then applies to every phone number normalised). */
 export function config(): Config {
-  cached ??= parseConfig();
+  if (cached === undefined) {
+    cached = parseConfig();
+    setDefaultCountryCode(cached.DEFAULT_COUNTRY_CODE);
+  }
   return cached;
 }

@@ -54,6 +54,7 @@ function world(): { app: App; logs: Record<string, unknown>[] } {
     defaultMetrics: false,
     now: () => NOW,
     bodyLimit: '2kb',
+    corsOrigins: ['https://shop.example.com'],
   });
   return { app, logs };
 }
@@ -115,6 +116,13 @@ const CASES: Sent[] = [
   { method: 'POST', path: '/v1/sessions/recommendations', body: '{"items":[]}' },
   { method: 'POST', path: '/v1/sessions/recommendations', body: JSON.stringify({ items: ['TEA-1'], pad: 'x'.repeat(3000) }) },
   { method: 'POST', path: '/v1/sessions/recommendations', body: '{"items":["TEA-1"]}', headers: { 'content-type': 'text/plain' } },
+  // the key before the body: 401 / 403, the body never read (malformed, too large, not gzip)
+  { method: 'POST', path: '/v1/sessions/recommendations', body: '{"items": [', headers: { 'x-api-key': '' } },
+  { method: 'POST', path: '/v1/sessions/recommendations', body: JSON.stringify({ items: ['TEA-1'], pad: 'x'.repeat(3000) }), headers: { 'x-api-key': 'nope-nope' } },
+  { method: 'POST', path: '/v1/baskets/recommendations', body: 'not gzip', headers: { 'x-api-key': ADMIN, 'content-encoding': 'gzip' } },
+  // CORS: a configured origin, another one
+  { method: 'GET', path: '/v1/items/TEA-1/similar?limit=1', headers: { origin: 'https://shop.example.com' } },
+  { method: 'GET', path: '/v1/customers/c-tea/buy-again', headers: { origin: 'https://evil.example' } },
   { method: 'GET', path: '/v1/customers/lookup?email=a@b.c' }, // store lookup: 404 / 500 / 503 per `lookup`
   { method: 'GET', path: '/v1/admin/models', headers: { 'x-api-key': ADMIN } }, // no publishing here: 501
   { method: 'DELETE', path: '/v1/items/TEA-1/similar' }, // known path, other method: 404

@@ -135,6 +135,19 @@ for (const backend of storeBackends()) {
       await get('/v1/admin/bundles').expect(403);
     });
 
+    it('serves the console: its three files with their types and a self-only CSP, no key needed; nothing else under /console', async () => {
+      const page = await request(w.listener).get('/console').expect(200);
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.headers['content-security-policy']).toMatch(/^default-src 'none'; script-src 'self'; style-src 'self';/);
+      expect(page.text).toContain('<script type="module" src="/console/console.js">');
+      expect(page.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+      await request(w.listener).get('/console/').expect(200).expect('content-type', /text\/html/);
+      await request(w.listener).get('/console/console.js').expect(200).expect('content-type', 'text/javascript; charset=utf-8');
+      await request(w.listener).get('/console/console.css').expect(200).expect('content-type', 'text/css; charset=utf-8');
+      await request(w.listener).head('/console').expect(200);
+      await request(w.listener).get('/console/secrets.json').expect(404);
+    });
+
     it('the OpenAPI document declares the routes', async () => {
       const doc = (await request(w.listener).get('/openapi.json').expect(200)).body;
       expect(doc.paths['/v1/customers/{id}/profile'].get['x-scopes']).toEqual(['associate', 'admin']);

@@ -23,7 +23,8 @@ const backend = storeBackends().at(-1)!;
 const SECRET = 'test-customer-token-secret-0123456789abcdef';
 const MOBILE = 'mobile-app-key-0001';
 const HASHED = 'hashed-server-key-0001';
-const keys = parseApiKeys(`${API_KEYS},${MOBILE}:storefront+token,${hashedEntry(HASHED, ['storefront', 'associate'])}`);
+const TABLET = 'tablet-token-key-0001';
+const keys = parseApiKeys(`${API_KEYS},${MOBILE}:storefront+token,${TABLET}:associate+token,${hashedEntry(HASHED, ['storefront', 'associate'])}`);
 
 const token = (sub: string | undefined, options: { secret?: string; exp?: number | string; alg?: string } = {}) => {
   const jwt = new SignJWT({}).setProtectedHeader({ alg: options.alg ?? 'HS256' }).setIssuedAt();
@@ -90,6 +91,8 @@ describe(`security (${backend.name})`, () => {
     it('sha256:<hex>:scopes entries: the key is found by its hash, in any hex case', async () => {
       const entry = hashedEntry(HASHED, ['storefront']);
       expect(entry).toMatch(/^sha256:[0-9a-f]{64}:storefront$/);
+      // what `printf %s abc | sha256sum` prints
+      expect(hashedEntry('abc', ['storefront'])).toBe('sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad:storefront');
       const upper = parseApiKeys(entry.replace(/:([0-9a-f]{64}):/, (_, h: string) => `:${h.toUpperCase()}:`));
       expect(upper.find(HASHED)?.scopes.has('storefront')).toBe(true);
       expect(upper.find(`${HASHED}x`)).toBeUndefined();
@@ -190,10 +193,39 @@ describe(`security (${backend.name})`, () => {
         .set({ 'x-api-key': MOBILE, authorization: `Bearer ${await token(w.ids.tea)}` })
         .expect(403);
     });
+    it('a lookup is about the person looked up', async () => {
+      const look = (q: string, t?: string) => {
+        const r = request(w.listener).get(`/v1/customers/lookup?${q}`).set('x-api-key', TABLET);
+        return t === undefined ? r : r.set('authorization', `Bearer ${t}`);
+      };
+      expect((await look('email=tea@example.com').expect(401)).body.error).toBe('customer_token_required');
+      await look('email=TEA@example.com', await token(w.ids.tea)).expect(200);
+      await look('loyalty=L-777', await token('email:tea@example.com')).expect(200);
+      await look('email=mug@example.com', await token(w.ids.tea)).expect(403);
+    });
     it('sub: identifiers by kind, anything else a customer id', () => {
       expect(subjectRef('email:a@b.c')).toEqual({ kind: 'email', value: 'a@b.c' });
       expect(subjectRef('1042')).toEqual({ id: '1042' });
       expect(subjectRef('x:1042')).toEqual({ id: 'x:1042' });
+    });
+  });
+
+  describe('found by the fuzzer (test/api-fuzz.test.ts)', () => {
+    it("a store named like an Object.prototype member is just an unknown store (was a 500)", async () => {
+      for (const store of ['__proto__', 'constructor', 'hasOwnProperty', 'toString']) {
+        const r = await request(w.listener).get(`/v1/customers/${w.ids.tea}/recommendations?store=${store}`).set('x-api-key', KEYS.storefront).expect(200);
+        expect(r.body.items.length).toBeGreaterThan(0);
+        await request(w.listener).get(`/v1/items/TEA-1/similar?store=${store}`).set('x-api-key', KEYS.storefront).expect(200);
+        await request(w.listener).post('/v1/sessions/recommendations').set('x-api-key', KEYS.storefront).send({ items: ['TEA-1'], store }).expect(200);
+      }
+    });
+    it('a model version cannot name a folder outside MODEL_DIR', async () => {
+      for (const v of ['..', '.', '.hidden']) {
+        const r = await request(w.listener).post(`/v1/admin/models/${v}/publish`).set('x-api-key', KEYS.admin).expect(400);
+        expect(r.body.fields[0].field).toBe('params.version');
+      }
+      const r = await request(w.listener).post('/v1/admin/models/rollback').set('x-api-key', KEYS.admin).send({ version: '..' }).expect(400);
+      expect(r.body.fields[0].field).toBe('body.version');
     });
   });
 

@@ -105,7 +105,7 @@ if (redisServerAvailable()) describe('vector cache on a Redis Cluster (3 masters
   it('the service (REDIS_CLUSTER_NODES) follows a CLI publish and rollback; the announce reaches every node', async () => {
     const work = await mkdtemp(join(tmpdir(), 'cache-cluster-'));
     const prefix = `omnirec_t_${randomBytes(4).toString('hex')}`;
-    const env = { REDIS_CLUSTER_NODES: cluster.nodes, CACHE_PREFIX: prefix, MODEL_DIR: join(work, 'models'), CACHE_DIR: 'memory://' };
+    const env = { REDIS_CLUSTER_NODES: cluster.nodes, CACHE_PREFIX: prefix, MODEL_DIR: join(work, 'models'), CACHE_DIR: 'memory://', PGLITE_DIR: 'memory://', DATABASE_URL: '' };
     await writeBundle(env.MODEL_DIR, fixtureBundle('2026-11-01', { tag: 1 }));
     await writeBundle(env.MODEL_DIR, fixtureBundle('2026-11-02', { tag: 2, customers: 5 }));
     // a plain subscriber on each master: PUBLISH on the node owning P:current must reach all three

@@ -183,6 +183,15 @@ describe('generateDataset', () => {
     expect(refused / p.length).toBeLessThan(0.3);
   });
 
+  it('shapes: grocery repeats more than mixed, fashion has no rhythmic repeats', async () => {
+    const gro = await generateDataset({ out: join(tmp, 'grocery'), ...SMALL, shape: 'grocery' });
+    const fas = await generateDataset({ out: join(tmp, 'fashion'), ...SMALL, shape: 'fashion' });
+    expect(gro.repeatLines / gro.lines).toBeGreaterThan(1.2 * (summary.repeatLines / summary.lines));
+    expect(fas.repeatLines).toBe(0);
+    expect(summary.repeatLines).toBeGreaterThan(0);
+    await expect(generateDataset({ out: join(tmp, 'bad'), ...SMALL, shape: 'bakery' as never })).rejects.toThrow(/shape/);
+  });
+
   it('rejects bad options', async () => {
     await expect(generateDataset({ out: join(tmp, 'bad'), customers: 0 })).rejects.toThrow(/customers/);
     await expect(generateDataset({ out: join(tmp, 'bad'), start: '2024-13-01' })).rejects.toThrow(/start/);

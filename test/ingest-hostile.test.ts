@@ -7,6 +7,7 @@
  * Runs on PGlite always and on PostgreSQL when DATABASE_URL is set.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,12 +121,33 @@ for (const backend of storeBackends()) {
       expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 3, imported: 2, rejected: { too_long: 1 } });
       expect(s.samples[0]).toMatchObject({ row: 3, reason: 'too_long' });
       expect(s.samples[0].raw!.length).toBeLessThanOrEqual(300);
+      // inside a quoted field that runs over lines, a line past the cap ends the field: its first line and the long one are rejected
+      const inside = await imported([file('huge-inside.csv', lines(UCI_HEADER, '536999,SKU7,"opens', 'y'.repeat(200_000), uciRow(2), uciRow(3)))], { maxFieldBytes: 100_000 });
+      expect({ rows: inside.rows, imported: inside.imported, rejected: inside.rejected }).toEqual({ rows: 4, imported: 2, rejected: { unbalanced_quote: 1, too_long: 1 } });
+    });
+
+    it('an id longer than 200 characters (a key of an index) rejects its row instead of failing its batch', async () => {
+      const long = randomBytes(1500).toString('hex'); // incompressible: a PostgreSQL index entry of 3,000 bytes would fail
+      const orders = file('long-ids.csv', lines(UCI_HEADER, uciRow(0), uciRow(1, { invoice: long }), `536002,${long},Thing,1,2010-12-01 08:26:00,2.55,17002,United Kingdom`, uciRow(3)));
+      const s = await imported([orders]);
+      expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 4, imported: 2, rejected: { too_long: 2 } });
+      const canon = file('long-ids-canonical.csv', lines(CANON_HEADER, `A1,1,store,${long},2024-01-09T10:00:00Z,,,SKU1,,1,2`, `A2,1,web,,2024-01-09T10:00:00Z,${long}@example.com,,SKU1,,1,2`, 'A3,1,web,,2024-01-09T10:00:00Z,,,SKU1,,1,2'));
+      const c = await imported([canon]);
+      expect({ rows: c.rows, imported: c.imported, rejected: c.rejected }).toEqual({ rows: 3, imported: 1, rejected: { too_long: 2 } });
+      const inv = file('long-ids-inventory.csv', lines('store_id,sku,quantity', `S1,${long},3`, 'S1,A,3'));
+      expect((await imported([inv])).rejected).toEqual({ too_long: 1 });
     });
 
     it('NUL and control characters reject their row', async () => {
       const s = await imported([file('control.csv', lines(UCI_HEADER, uciRow(0), uciRow(1, { desc: 'nul\u0000byte' }), uciRow(2, { desc: 'bell\u0007' }), uciRow(3, { desc: 'esc\u001b[31m' }), uciRow(4, { desc: 'tab\tis fine' })))]);
       expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 5, imported: 2, rejected: { control_character: 3 } });
       expect(s.samples.map((r) => r.row)).toEqual([3, 4, 5]);
+    });
+
+    it('NDJSON: a control character written as a JSON escape rejects its row too; a line that is not an object is malformed', async () => {
+      const o = (sku: string, title: string) => JSON.stringify({ order_id: 'A1', channel: 'app', time: '2024-03-06T09:00:00Z', identifiers: { loyalty: 'L-9' }, sku, title, quantity: 1, unit_price: 3 });
+      const s = await imported([file('escapes.ndjson', lines(o('SKU1', 'fine'), o('SKU2', 'nul\u0000inside'), '[1,2]', o('SKU3', 'fine too')))]);
+      expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 4, imported: 2, rejected: { control_character: 1, malformed_row: 1 } });
     });
 
     it('invalid UTF-8 rejects its row (a real U+FFFD does not); Latin-1 is rejected, or transcoded with encoding latin1', async () => {
@@ -196,6 +218,8 @@ for (const backend of storeBackends()) {
         expect((await store.checkInvariants()).failures).toEqual([]);
       });
       expect(message).toMatch(/mid\.csv\.gz: the gzip data ends early \(file cut short\?\) after [\d,]+ bytes/);
+      // the same from the reader thread
+      expect(await failed([mid], { batchSize: 2_000, worker: true })).toMatch(/mid\.csv\.gz: the gzip data ends early/);
     }, 120_000);
 
     it('BOM and CRLF line ends (also inside quoted fields) are read as plain lines', async () => {
@@ -255,10 +279,11 @@ for (const backend of storeBackends()) {
 describe('line numbers within orders', () => {
   it('an order seen again after 60,000 others continues its numbering', () => {
     const c = new LineCounter();
-    expect(c.next('web\u0001X')).toBe(1);
-    for (let i = 0; i < 60_000; i++) c.next(`web\u0001${i}`);
-    expect(c.next('web\u0001X')).toBe(2);
-    expect(c.next('store\u0001X')).toBe(1);
+    expect(c.next('web', 'X')).toBe(1);
+    for (let i = 0; i < 60_000; i++) c.next('web', String(i));
+    expect(c.next('web', 'X')).toBe(2);
+    expect(c.next('store', 'X')).toBe(1);
+    expect(c.next('web', 'X')).toBe(3);
   });
 });
 
@@ -287,4 +312,15 @@ describe('npm run import on hostile files (embedded store)', () => {
     const check = await cli('scripts/check-store.ts', '--json');
     expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, failures: [] });
   }, 180_000);
+});
+
+describe('strict decimals', () => {
+  it('strictDecimal accepts exactly what its rule does (plain decimals, surrounding spaces)', async () => {
+    const { strictDecimal, DECIMAL_RULE } = await import('../src/ingest/strict-numbers.js');
+    const cases = ['12', '-3', '+2', '4.50', '.5', '5.', '-.5', ' 7 ', '0', '', ' ', '.', '-', '+.', '1e20', '0x10', '0b101', '0o17', 'Infinity', 'NaN', '1_000', '12abc', '1.2.3', '--1', '1,5', '١٢'];
+    for (const c of cases) {
+      const expected = DECIMAL_RULE.test(c.trim()) ? Number(c.trim()) : NaN;
+      expect(strictDecimal(c), JSON.stringify(c)).toBe(expected);
+    }
+  });
 });

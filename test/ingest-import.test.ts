@@ -107,12 +107,14 @@ for (const backend of storeBackends()) {
         const s = await importFiles(store, [dir]);
         expect(s.files.map((f) => f.kind)).toEqual(['orders', 'inventory', 'consent']);
         expect(s.rejected).toEqual({
-          bad_channel: 1, bad_identifier: 3, bad_date: 2, bad_number: 3, zero_quantity: 1, missing_order_id: 1, missing_sku: 2, malformed_row: 1, missing_store: 1, bad_value: 2,
+          bad_channel: 1, bad_identifier: 2, bad_date: 2, bad_number: 3, zero_quantity: 1, missing_order_id: 1, missing_sku: 2, malformed_row: 1, missing_store: 1, bad_value: 2,
         });
-        // people: {AC1, jane.doe@example.com} and {phone 447700900123, loyalty L-9}; G1 is a guest
+        // people: {AC1, jane.doe@example.com} and {phone 447700900123, loyalty L-9}; G1 is a guest, and so
+        // is X2, whose only identifier does not parse (dropped and counted, the line kept)
         expect(s.customers).toBe(2);
-        expect(s.orders).toBe(6);
-        expect(s.lines).toBe(7);
+        expect(s.orders).toBe(7);
+        expect(s.lines).toBe(8);
+        expect(s.droppedIdentifiers).toEqual({ invalid_identifier: 1 });
         const jane = await store.findCustomer({ kind: 'email', value: 'jane.doe@example.com' });
         const ac1 = await store.findCustomer({ kind: 'account', value: 'AC1' });
         const phone = await store.findCustomer({ kind: 'phone', value: '447700900123' });
@@ -159,7 +161,7 @@ describe('reading and planning in a worker thread', () => {
       }
     }
     expect(results[1]).toEqual(results[0]);
-    expect(results[0].summary.lines).toBe(12);
+    expect(results[0].summary.lines).toBe(13);
   }, 60_000);
 
   it("passes the reader's typed errors on (missing file, unknown format)", async () => {

@@ -48,6 +48,9 @@ beforeEach(async () => {
     MODEL_DIR: join(work, 'models'),
     CACHE_DIR: join(work, 'cache'),
     CACHE_PREFIX: `omnirec_t_${randomBytes(4).toString('hex')}`,
+    // a history store that keeps nothing: no erasure list to read
+    PGLITE_DIR: 'memory://',
+    DATABASE_URL: '',
   };
   await writeBundle(env.MODEL_DIR, fixtureBundle('2026-11-01', { tag: 1, createdAt: '2026-11-01T00:00:00.000Z' }));
   await writeBundle(env.MODEL_DIR, fixtureBundle('2026-11-02', { tag: 2, createdAt: '2026-11-02T00:00:00.000Z' }));

@@ -210,3 +210,21 @@ describe('ListCache', () => {
     expect(c.get('a', [])).toBeUndefined();
   });
 });
+
+describe('session list cache', () => {
+  it('a repeated session is the same (frozen) list, equal to a fresh computation; order, options and stock make other entries', async () => {
+    const w = world();
+    await w.inventory.refresh();
+    const a = await w.service.session(['TEA-1', 'MUG-1'], { limit: 3 });
+    expect(await w.service.session(['TEA-1', 'MUG-1'], { limit: 3 })).toBe(a);
+    expect(a).toEqual(await w.uncached.session(['TEA-1', 'MUG-1'], { limit: 3 }));
+    expect(await w.service.session(['MUG-1', 'TEA-1'], { limit: 3 })).not.toBe(a);
+    expect(await w.service.session(['TEA-1', 'MUG-1'], { limit: 2 })).not.toBe(a);
+    const inStore = await w.service.session(['TEA-1'], { limit: 3, store: 'S1' });
+    w.setStock(new Map([['S1', new Set(['MUG-3'])]]));
+    await w.inventory.refresh();
+    const after = await w.service.session(['TEA-1'], { limit: 3, store: 'S1' });
+    expect(after).not.toBe(inStore);
+    expect(skus(after)).toEqual(['MUG-3']);
+  });
+});

@@ -16,7 +16,7 @@ import { decodeItemSide, encodeItemSide } from '../src/cache/item-side.js';
 import { staticModelSource } from '../src/cache/model-source.js';
 import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
-import type { ServedSpec } from '../src/core/served-model.js';
+import { ownedOrder, type ServedSpec } from '../src/core/served-model.js';
 import { listSpec, ServedRecommender } from '../src/models/served.js';
 import { CustomerAccessCache } from '../src/serve/customer-access.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
@@ -57,10 +57,12 @@ const specs: Record<string, ServedSpec> = {
   'ALS + trend; own items then item-kNN + trend': {
     discovery: listSpec('als+0.5·trend7', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5 }),
     all: listSpec('repeat>item_knn+1·trend14', { learned: 'item_knn', learnedWeight: 1, trendHalfLifeDays: 14, trendWeight: 1, ownedFirst: true }),
+    buyAgain: 'repeat',
   },
   'EASE + popularity; TIFU-KNN + trend': {
     discovery: listSpec('ease+0.25·popularity', { learned: 'ease', learnedWeight: 1, trendHalfLifeDays: 0, trendWeight: 0.25 }),
     all: listSpec('tifu_knn[α=0.7]+0.1·trend3', { tifuWeight: 1, tifuAlpha: 0.7, trendHalfLifeDays: 3, trendWeight: 0.1 }),
+    buyAgain: 'served',
   },
 };
 
@@ -117,6 +119,10 @@ describe('served model parity (service = evaluator)', () => {
         expect(d.model.source).toBe('factors');
         expect(d.items.map((x) => x.sku)).toEqual(skus(discovery, c));
         expect(a.items.map((x) => x.sku)).toEqual(skus(all, c));
+        // buy again: the validation-chosen ranking of the evaluator's buy-again protocol
+        const again = await service.buyAgain(id, { limit: 100 });
+        const person = trained.served.person(c);
+        expect(again.items.map((x) => x.sku)).toEqual(ownedOrder(trained.served.tables, spec, person, spec.buyAgain as 'repeat' | 'served').map((q) => data.items[person.items[q]]));
         compared++;
       }
       expect(compared).toBe(80);

@@ -119,7 +119,7 @@ for (const backend of storeBackends()) {
       await store.resolveIdentity([email('a@x'), email('b@x')]); // b merges into a
       const facts = (await store.offerSubjectFacts(b))!;
       expect(facts.customerId).toBe(a);
-      expect(facts.consent).toEqual({ email: false, personalisation: true });
+      expect(facts.consent).toEqual({ email: false, personalisation: true, sms: false, push: false }); // unrecorded: CONSENT_DEFAULTS (none: refused)
       expect(facts.orders).toBe(2);
       expect(facts.spend).toBe(13);
       expect(facts.lastOrderAt).toBe(T0 + DAY);

@@ -170,10 +170,11 @@ for (const backend of storeBackends()) {
       expect(await store.hasConsent(a, 'sms')).toBe(true);
       expect(await store.hasConsent(a, 'push')).toBe(false); // nothing recorded: no consent
       const consent = (await store.customerProfile(a))!.consent;
-      expect(consent.map((c) => [c.purpose, c.granted, c.source])).toEqual([
-        ['email', true, 'web'],
-        ['personalisation', false, 'till'],
-        ['sms', true, 'till'],
+      expect(consent.map((c) => [c.purpose, c.granted, c.basis, c.source])).toEqual([
+        ['personalisation', false, 'recorded', 'till'],
+        ['email', true, 'recorded', 'web'],
+        ['sms', true, 'recorded', 'till'],
+        ['push', false, 'default', undefined], // nothing recorded: the default (refused)
       ]);
       await expect(store.setConsent('999999', 'email', true, 'x')).rejects.toBeInstanceOf(NotFoundError);
     });
@@ -239,13 +240,13 @@ for (const backend of storeBackends()) {
       await store.importConsent([{ identifiers: [email('a')], purpose: 'email', granted: true, time: T0, source: 'till' }]);
       await store.resolveIdentity([email('a'), phone('5')]);
       const merged = (await store.customerProfile(p))!;
-      expect(merged.consent.map((c) => [c.purpose, c.granted, c.source])).toEqual([
-        ['email', true, 'till'],
+      expect(merged.consent.filter((c) => c.basis === 'recorded').map((c) => [c.purpose, c.granted, c.source])).toEqual([
         ['personalisation', true, 'web'],
+        ['email', true, 'till'],
         ['sms', true, 'till'],
       ]);
       expect(await store.importConsent([{ identifiers: [phone('5')], purpose: 'email', granted: true, time: T0, source: 'till' }])).toBe(0);
-      // an undated event is recorded at now() unless it repeats the choice in force
+      // an undated event is recorded once (as of -infinity: it never overrides a dated choice)
       const undated = { identifiers: [email('a')], purpose: 'push' as const, granted: true, time: null, source: 'app' };
       expect(await store.importConsent([undated])).toBe(1);
       expect(await store.importConsent([undated])).toBe(0);

@@ -1,10 +1,11 @@
 /**
  * The pure half of an import batch (src/store/import-plan.ts, known-products.ts): grouping lines
- * into orders and products, and union-find over identifiers. No database.
+ * into orders and products, and the identity events resolution goes through. No database.
  */
 import { describe, expect, it } from 'vitest';
 import type { Identifier, OrderLine } from '../src/core/records.js';
-import { compareIds, groupIdentities, identifierKey, OrderIdAllocator, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
+import { identifierKey } from '../src/core/identity.js';
+import { OrderIdAllocator, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
 import { ID_BLOCK, plannedBatches } from '../src/ingest/import-batches.js';
 import { KnownProducts } from '../src/store/known-products.js';
 
@@ -81,40 +82,20 @@ describe('planImport', () => {
   });
 });
 
-describe('groupIdentities (union-find)', () => {
-  it('links records through shared identifiers, transitively, and collects existing owners oldest first', () => {
-    const owners = new Map([
-      [identifierKey(email('b')), '12'],
-      [identifierKey(email('a')), '9'],
+describe('identity events of a plan', () => {
+  it('lists, in line order, the lines that bring identifiers new to their order', () => {
+    const p = planImport([
+      line('O1', 1, [email('a')], 'S1'),
+      line('O2', 1, [], 'S1'),
+      line('O1', 2, [email('a')], 'S2'), // nothing new for O1
+      line('O2', 2, [phone('9')], 'S2'),
+      line('O1', 3, [email('a'), phone('1')], 'S3', { time: 2000 }),
     ]);
-    const { groups, recordGroup } = groupIdentities(
-      [[email('a'), phone('1')], [phone('1'), phone('2')], [phone('2'), email('b')], [email('z')], []],
-      owners,
-    );
-    expect(Array.from(recordGroup)).toEqual([0, 0, 0, 1, -1]);
-    expect(groups[0].customers).toEqual(['9', '12']); // numeric order: 9 before 12
-    expect(groups[0].identifiers.map((x) => [x.identifier.value, x.owner])).toEqual([
-      ['a', '9'],
-      ['1', null],
-      ['2', null],
-      ['b', '12'],
+    expect(p.identityEvents).toEqual([
+      { order: 0, identifiers: [email('a')], time: 1000 },
+      { order: 1, identifiers: [phone('9')], time: 1000 },
+      { order: 0, identifiers: [phone('1')], time: 2000 },
     ]);
-    expect(groups[1]).toEqual({ customers: [], identifiers: [{ identifier: email('z'), owner: null }] });
-  });
-
-  it('joins records that only share an existing customer', () => {
-    const owners = new Map([
-      [identifierKey(email('a')), '3'],
-      [identifierKey(phone('9')), '3'],
-    ]);
-    const { groups, recordGroup } = groupIdentities([[email('a')], [phone('9')]], owners);
-    expect(Array.from(recordGroup)).toEqual([0, 0]);
-    expect(groups).toHaveLength(1);
-    expect(groups[0].customers).toEqual(['3']);
-  });
-
-  it('compares ids as numbers', () => {
-    expect(['10', '9', '100', '11'].sort(compareIds)).toEqual(['9', '10', '11', '100']);
   });
 });
 
@@ -185,14 +166,16 @@ describe('plannedBatches (reader chunks → store batches)', () => {
     expect(out[0].rejects.map((r) => r.row)).toEqual([10, 20, 30]);
   });
 
-  it('cuts order lines into plans of exactly batchSize lines; an order split across them keeps its id', async () => {
+  it('cuts order lines into plans of batchSize lines ending with an order; an order of more than twice that is split, keeping its id', async () => {
     const chunk = (lines: OrderLine[]) => ({ ...base, kind: 'orders' as const, rowsRead: lines.length, rejects: [], skipped: { non_product: 1 }, lines });
     const out = [];
-    for await (const b of plannedBatches(source([chunk([line('A', 1, [], 'S'), line('A', 2, [], 'T')]), chunk([line('B', 1, [], 'S'), line('B', 2, [], 'T')])]), reserve, 3)) out.push(b);
+    const b5 = [1, 2, 3, 4, 5].map((i) => line('B', i, [], `S${i}`));
+    for await (const b of plannedBatches(source([chunk([line('A', 1, [], 'S'), line('A', 2, [], 'T')]), chunk(b5)]), reserve, 2)) out.push(b);
     const plans = out.map((b) => (b.kind === 'orders' ? b.plan : null)!);
-    expect(plans.map((p) => p.lineCount)).toEqual([3, 1]);
-    expect(plans[1].orderIds[0]).toBe(plans[0].orderIds[1]); // B continues under its id
-    expect(out.map((b) => b.skipped)).toEqual([{ non_product: 2 }, {}]);
+    expect(plans.map((p) => p.lineCount)).toEqual([2, 4, 1]);
+    expect(plans.map((p) => p.orders.map((o) => o.sourceId))).toEqual([['A'], ['B'], ['B']]);
+    expect(plans[2].orderIds[0]).toBe(plans[1].orderIds[0]); // B continues under its id
+    expect(out.map((b) => b.skipped)).toEqual([{ non_product: 2 }, {}, {}]);
   });
 
   it('asks for the next block of ids while half a block is left, and uses the blocks in order', async () => {

@@ -18,8 +18,10 @@ export function cacheModelAdmin(options: {
   /** Re-reads the current pointer of this instance's model source. */
   refresh?: (version?: string) => Promise<void>;
   logger?: Logger;
+  /** The store's erasure list (Store.erasedCustomerIds): erased customers are never published. */
+  erasedIn?: (customerIds: readonly string[]) => Promise<Set<string>>;
 }): ModelAdmin {
-  const { keys, modelDir, refresh, logger } = options;
+  const { keys, modelDir, refresh, logger, erasedIn } = options;
   return {
     async list() {
       const versions = await listVersions(await options.cache(), keys);
@@ -27,7 +29,7 @@ export function cacheModelAdmin(options: {
     },
     async publish(version) {
       const bundle = await readBundle(modelDir, version);
-      const out = await publishBundle(await options.cache(), keys, bundle, { version });
+      const out = await publishBundle(await options.cache(), keys, bundle, { version, erasedIn });
       await refresh?.(out.version);
       logger?.info('model published', { version: out.version, previous: out.previous });
       return { ...out };

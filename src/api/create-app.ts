@@ -1,5 +1,6 @@
 /**
- * The application: request ids and one log line per request, metrics, API-key scopes, zod
+ * The application: request ids and one log line per request, metrics, security headers and CORS,
+ * API-key scopes and rate limits (before the body is read), customer tokens, zod
  * validation of params/query/body on every route, the routes, 404 and the one error mapping.
  * Each route compiles to one function (tag, scopes, validation, handler, response) that both
  * dispatchers run: `listener`, the API's own dispatcher (dispatch.ts) in front of the Express app
@@ -17,18 +18,19 @@ import { DEFAULT_OFFER_CHANNEL_CONSENT } from '../config.js';
 import type { Store } from '../store/store.js';
 import { ClientelingService } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
+import { guardedStore } from '../store/guarded-store.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { decide } from '../core/offers/decide.js';
 import { OfferService } from '../serve/offer-service.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
 import { RETRY_AFTER_S, within } from '../core/deadline.js';
-import { UnavailableError } from '../core/errors.js';
+import { InvalidArgumentError, UnavailableError } from '../core/errors.js';
 import { type ApiKey, type ApiKeys, OPEN, authenticate, hasScope } from './api-keys.js';
 import { rejectControlChars } from './control-chars.js';
 import { customerTokenCheck } from './customer-token.js';
+import { Deadline } from './request-deadline.js';
 import { type CompiledRoute, dispatcher } from './dispatch.js';
-import { InvalidArgumentError } from '../core/errors.js';
 import { errorHandler, failRequest, notFoundHandler, validationError } from './errors.js';
 import { serveConsole } from './console-assets.js';
 import { jsonBody } from './json-body.js';
@@ -118,11 +120,31 @@ export interface App {
 /** The signal of a request without a deadline. */
 const NEVER = new AbortController().signal;
 
-export function createApp(deps: AppDeps): App {
-  const metrics = new ServiceMetrics(deps.source, { defaultMetrics: deps.defaultMetrics });
+export function createApp(given: AppDeps): App {
+  const metrics = new ServiceMetrics(given.source, { defaultMetrics: given.defaultMetrics });
+  // every request's store call behind one circuit breaker: a store that is down, hangs or is too slow
+  // for the request deadline fails calls at once for a while, so that work nobody waits for any more
+  // does not pile up in it (bench:soak: fewer 503s than counting only calls 3× over the deadline)
+  const deps: AppDeps = {
+    ...given,
+    store: guardedStore(given.store, {
+      slowMs: given.requestDeadlineMs ?? 1000,
+      onChange: (state, reason) =>
+        state === 'open'
+          ? given.logger.warn('history store circuit open: store calls fail at once, one tries again after 1 s', { err: reason })
+          : given.logger.info('history store circuit closed: the store answers again'),
+    }),
+  };
+  // counted every time; logged at most once every 5 s (a store that is down fails every request: no log storm)
+  let loggedAt = -Infinity;
+  let unlogged = 0;
   const storeError = (err: unknown) => {
     metrics.postgresErrors.inc();
-    deps.logger.warn('history store call failed', { err });
+    const now = Date.now();
+    if (now - loggedAt < 5000) return void unlogged++;
+    deps.logger.warn('history store call failed', { err, ...(unlogged ? { alsoFailedSinceLastLog: unlogged } : {}) });
+    loggedAt = now;
+    unlogged = 0;
   };
   const listWaitMs = deps.listWaitMs ?? 100;
   const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError, waitMs: listWaitMs });
@@ -141,6 +163,8 @@ export function createApp(deps: AppDeps): App {
   const o = deps.offers ?? {};
   const offers = new OfferService({
     store: deps.store,
+    // the decision log and reloads are background work: they do not count against the request paths' breaker
+    backgroundStore: given.store,
     source: deps.source,
     access,
     inventory: deps.inventory,
@@ -193,29 +217,18 @@ export function createApp(deps: AppDeps): App {
     return out.data;
   };
   const deadlineMs = deps.requestDeadlineMs ?? 1000;
+  const late = () =>
+    new UnavailableError(`no answer within the request deadline (${deadlineMs} ms): a dependency is slow or down; retry`, { retryAfterS: RETRY_AFTER_S });
   /**
    * The handler's answer, or a 503 (UnavailableError, Retry-After) once the request deadline has
    * passed; its signal is aborted then, so that it starts nothing more. Operations routes and the
    * admin model endpoints (a publish writes a whole version) run without it.
    */
-  const beforeDeadline = async (r: RouteDef, handler: (signal: AbortSignal) => unknown): Promise<unknown> => {
-    if (r.scopes === null || r.tag === 'admin') return handler(NEVER);
-    const ac = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new UnavailableError(`no answer within the request deadline (${deadlineMs} ms): a dependency is slow or down; retry`, {
-          retryAfterS: RETRY_AFTER_S,
-        });
-        ac.abort(err);
-        reject(err);
-      }, deadlineMs);
-    });
-    try {
-      return await Promise.race([handler(ac.signal), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  const beforeDeadline = (r: RouteDef, handler: (signal: { readonly signal: AbortSignal }) => unknown): unknown => {
+    if (r.scopes === null || r.tag === 'admin') return handler({ signal: NEVER });
+    const d = new Deadline();
+    const out = handler(d);
+    return out instanceof Promise ? d.race(out, deadlineMs, late) : out;
   };
   const compiled: CompiledRoute[] = routes.map((r) => {
     const scopes = r.scopes;
@@ -243,7 +256,7 @@ export function createApp(deps: AppDeps): App {
           if (!personal) res.setHeader('Cache-Control', 'no-store');
           if ((req as Admitted)[ADMITTED]?.customerToken && !(await checkToken!(req, res, customer))) return;
         }
-        const out = await beforeDeadline(r, (signal) => r.handler({ params, query, body, req, res, signal }));
+        const out = await beforeDeadline(r, (d) => r.handler({ params, query, body, req, res, get signal() { return d.signal; } }));
         if (out !== undefined) writeJson(req, res, 200, out);
       },
     };

@@ -17,7 +17,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { BodyReader, WithBody } from './json-body.js';
-import { splitPlainUrl, tagRoute } from './request-log.js';
+import { splitPlainUrl } from './request-log.js';
 import type { RouteDef } from './route-def.js';
 
 export interface CompiledRoute {
@@ -30,8 +30,8 @@ export interface CompiledRoute {
   /** Reads the JSON body first (routes that take one), or null. */
   body: BodyReader | null;
   /**
-   * The route's one layer: route tag, API-key scopes, validation of params/query/body, the handler
-   * and its response. Rejects with the error to map.
+   * After the body: validation of params/query/body, the customer token (keys flagged `token`), the
+   * handler and its response. Rejects with the error to map.
    */
   run(req: IncomingMessage, res: ServerResponse, params: unknown, query: unknown, body: unknown): Promise<void>;
 }
@@ -93,8 +93,6 @@ export function dispatcher(routes: readonly CompiledRoute[], hooks: DispatchHook
       const params = decodeParams(m.names, hit);
       if (params === null) break;
       start(req, res);
-      // tagged before the body is read: a body error (400, 413) is counted on its route
-      tagRoute(res, m.route.def.path);
       const query = parseQuery(url.query);
       const run = (body: unknown) => m.route.run(req, res, params, query, body).catch((err: unknown) => fail(err, req, res));
       const read = m.route.body;

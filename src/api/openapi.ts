@@ -36,7 +36,8 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
     if (r.params || r.query || r.body) responses['400'] = { description: 'Invalid request (the message and `fields` name each bad field)', ...error };
     if (r.scopes) {
       responses['401'] = { description: 'Missing or unknown API key', ...error };
-      responses['403'] = { description: `API key lacks the scope (${r.scopes.join(' or ')})`, ...error };
+      responses['403'] = { description: `API key lacks the scope (${r.scopes.join(' or ')}), or the customer token is for another customer`, ...error };
+      responses['429'] = { description: 'The API key is over its rate limit (RATE_LIMITS): retry after Retry-After seconds', ...error };
     }
     if (r.body) responses['413'] = { description: 'Body too large', ...error };
     for (const [code, description] of Object.entries(r.extraResponses ?? {})) responses[code] = { description, ...error };
@@ -55,7 +56,17 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
   return {
     openapi: '3.1.0',
     info: { ...info, description: 'Product recommendations for omnichannel retail.' },
-    components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        customerToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'HS256 JWT from the retailer\'s login (sub = customer id or identifier, exp): required with keys flagged `token` on calls about a customer',
+        },
+      },
+    },
     paths,
   };
 }

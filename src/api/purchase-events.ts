@@ -24,7 +24,7 @@ export interface PurchaseEvent {
 }
 
 /** Why the customer's record was not refreshed. */
-export type RefreshSkipped = 'no_model' | 'no_consent' | 'cache_unavailable';
+export type RefreshSkipped = 'no_model' | 'no_consent' | 'cache_unavailable' | 'erased';
 
 export interface PurchaseResult {
   customerId: string;
@@ -78,7 +78,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   await checkRepost(store, e, identifiers);
   const lines: OrderLine[] = e.lines.map((l, i) => ({
     orderId: e.orderId,
-    source: 'event', // events are their own source: a file's order with the same id is another order
+    source: EVENT_SOURCE, // events are their own source: a file's order with the same id is another order
     channel: e.channel,
     storeId: e.store ?? null,
     time: e.time,
@@ -92,7 +92,13 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     lineNo: i + 1,
   }));
   const imported = await store.importLines(lines);
-  const customerId = (await store.findCustomer(identifiers[0]))!;
+  const found = await store.findCustomer(identifiers[0]);
+  if (found === null) {
+    // the buyer was erased after the order's time (or while this event ran): the order is recorded as
+    // a guest's (counted erased), and no one's record is refreshed
+    throw new NotFoundError('the buyer is erased: the order is recorded as a guest order', { field: e.customerId !== undefined ? 'customerId' : 'identifiers', erased: imported.erased ?? 0 });
+  }
+  const customerId = found;
   const changed = [...new Set([...(await store.customerIds(customerId)), ...(e.customerId ? [e.customerId] : [])])];
   const result: PurchaseResult = {
     customerId,
@@ -112,6 +118,9 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   }
 }
 
+/** The source of purchase events' orders (order identity is source and order id). */
+const EVENT_SOURCE = 'event';
+
 /** Quantities and prices as the store keeps them (numeric(14,3), numeric(14,4)). */
 const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: PurchaseEvent['lines'][number]) =>
   a.sku === b.sku && Math.round(a.quantity * 1e3) === Math.round(b.quantity * 1e3) && Math.round(a.unitPrice * 1e4) === Math.round((b.unitPrice ?? 0) * 1e4);
@@ -120,12 +129,13 @@ const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: Pu
  * Idempotence by order id holds for the same order only: an order id already recorded may be posted
  * again with the same lines (in the same positions) by the same customer (any of their identifiers,
  * none of another customer's), and then records nothing new; anything else is a ConflictError (409)
- * naming what differs, `lines` or `customer` (an order recorded without a customer, such as an imported
- * guest invoice, belongs to no buyer an event could name). Its time, channel and store may differ (a
- * till re-sending without `time` gets "now").
+ * naming what differs, `lines` or `customer` (an event order recorded without a customer, an erased
+ * customer's, belongs to no buyer an event could name). Its time, channel and store may differ (a
+ * till re-sending without `time` gets "now"). Imported orders live under their own sources: an event
+ * with an imported invoice's id is another order.
  */
 async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifier[]): Promise<void> {
-  const recorded = await store.recordedOrder(e.orderId);
+  const recorded = await store.recordedOrder(e.orderId, EVENT_SOURCE);
   if (recorded === null) return;
   const context = { orderId: e.orderId };
   if (recorded.lines.length !== e.lines.length || !recorded.lines.every((l, i) => sameLine(l, e.lines[i]))) {
@@ -138,7 +148,7 @@ async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifi
   if (recorded.customerId === null || owners.size !== 1 || !owners.has(recorded.customerId)) {
     throw new ConflictError(
       recorded.customerId === null
-        ? `order ${e.orderId} is already recorded without a customer (an imported or guest order): an event cannot claim it`
+        ? `order ${e.orderId} is already recorded without a customer (an erased customer's): an event cannot claim it`
         : `order ${e.orderId} is already recorded for another customer`,
       { ...context, conflict: 'customer' },
     );
@@ -155,7 +165,8 @@ async function refreshRecord({ store, source }: PurchaseDeps, customerId: string
     const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);
     const refreshed = refreshCustomer(model, customerId, history, previous?.segment ?? null, previous);
     try {
-      await source.putCustomer(customerId, refreshed.record, model);
+      // erased meanwhile (a DELETE racing this event): the record is not written, whatever the timing
+      if (!(await source.putCustomer(customerId, refreshed.record, model))) return { ...result, refreshSkipped: 'erased' };
     } catch (err) {
       // recorded in the store all the same (the source counts the cache error); posting again retries the refresh
       if (err instanceof UnavailableError) return { ...result, refreshSkipped: 'cache_unavailable' };

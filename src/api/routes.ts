@@ -135,6 +135,9 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       query: S.LookupQuery,
       response: S.LookupResponse,
       extraResponses: { '404': 'No customer with this identifier' },
+      // for customer tokens: the person looked up
+      customer: ({ query }) =>
+        query.loyalty !== undefined ? { kind: 'loyalty', value: query.loyalty } : query.email !== undefined ? { kind: 'email', value: query.email } : { kind: 'phone', value: query.phone! },
       handler: async ({ query }) => {
         const kind: IdentifierKind = query.loyalty !== undefined ? 'loyalty' : query.email !== undefined ? 'email' : 'phone';
         const raw = (query.loyalty ?? query.email ?? query.phone)!;

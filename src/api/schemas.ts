@@ -54,7 +54,10 @@ export const SessionBody = z.object({
 
 export const SkuParams = z.strictObject({ sku: id('Product sku') });
 export const CustomerParams = z.strictObject({ id: id('Unified customer id (merged-away ids resolve to the survivor)') });
-export const VersionParams = z.strictObject({ version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_", "-" (1-64)') });
+/** A bundle's folder name under MODEL_DIR: starts with a letter or digit, so never "." or ".." (no path outside MODEL_DIR). */
+export const VersionParams = z.strictObject({
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_", "-" (1-64), starting with a letter or digit'),
+});
 
 export const LookupQuery = z
   .object({
@@ -185,7 +188,17 @@ export const LookupResponse = z.object({
     revenue: z.number(),
     channels: z.record(z.string(), z.number()),
     segment: z.enum(SEGMENTS).nullable(),
-    consent: z.array(z.object({ purpose: z.string(), granted: z.boolean(), time: z.string(), source: z.string() })),
+    consent: z
+      .array(
+        z.object({
+          purpose: z.string(),
+          granted: z.boolean(),
+          basis: z.enum(['recorded', 'default']).describe('recorded: the latest choice on record; default: none recorded, CONSENT_DEFAULTS applies'),
+          time: z.string().nullable().optional().describe('When the recorded choice was made (null: the file gave no time)'),
+          source: z.string().optional(),
+        }),
+      )
+      .describe('Every purpose, with the choice in force and its basis'),
   }),
 });
 
@@ -205,7 +218,7 @@ export const PurchaseResponse = z.object({
   recordRefreshed: z.boolean().describe("The customer's record (history for buy-again and exclusions) was rewritten"),
   vectorRefreshed: z.boolean().describe('The record carries a vector folded in from the whole history'),
   refreshSkipped: z
-    .enum(['no_model', 'no_consent', 'cache_unavailable'])
+    .enum(['no_model', 'no_consent', 'cache_unavailable', 'erased'])
     .optional()
     .describe('Why nothing was refreshed (the order is recorded all the same; cache_unavailable: post again to retry)'),
 });

@@ -11,11 +11,12 @@ import type { ModelSource } from '../cache/model-source.js';
 import { openModelSource } from '../cache/open-model-source.js';
 import { openVectorCache } from '../cache/open-vector-cache.js';
 import type { VectorCache } from '../cache/vector-cache.js';
-import type { Config } from '../config.js';
+import { type Config, DEV_ERASURE_KEY } from '../config.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseFallbackChain } from '../serve/fallback-chain.js';
 import { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { openStore } from '../store/open-store.js';
+import { setDefaultCountryCode } from '../core/identity.js';
 import type { Store } from '../store/store.js';
 import { type ApiKeys, parseApiKeys } from './api-keys.js';
 import { type App, createApp } from './create-app.js';
@@ -71,7 +72,18 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   const logger = options.logger ?? createLogger(cfg.LOG_LEVEL);
   const apiKeys = authFromConfig(cfg, logger);
   const chain = parseFallbackChain(cfg.FALLBACK_CHAIN);
-  const store = options.store ?? (await openStore(cfg, { timeouts: { connectTimeoutMs: cfg.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS } }));
+  // phone numbers in requests normalise as imports do (DEFAULT_COUNTRY_CODE)
+  setDefaultCountryCode(cfg.DEFAULT_COUNTRY_CODE);
+  if (cfg.ERASURE_KEY === DEV_ERASURE_KEY) {
+    logger.warn('ERASURE_KEY is the public development default: set a secret of your own in production (the erasure list hashes are keyed with it)');
+  }
+  const store =
+    options.store ??
+    (await openStore(cfg, {
+      poolSize: cfg.PG_POOL_SIZE,
+      timeouts: { connectTimeoutMs: cfg.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS },
+      onConflict: (message) => logger.info(message, { component: 'identity' }),
+    }));
   const source =
     options.source ??
     (await openModelSource(cfg, {
@@ -83,7 +95,7 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   const keys = cacheKeys(cfg.CACHE_PREFIX);
   const cache = async () => (adminCache ??= await openVectorCache(cfg, { require: true }));
   const refresh = (source as { refresh?: (announced?: string) => Promise<void> }).refresh?.bind(source);
-  const admin = cacheModelAdmin({ cache, keys, modelDir: cfg.MODEL_DIR, refresh, logger });
+  const admin = cacheModelAdmin({ cache, keys, modelDir: cfg.MODEL_DIR, refresh, logger, erasedIn: (ids) => store.erasedCustomerIds(ids) });
   const inventory = new InventorySnapshot(
     () => store.inventory(),
     (err) => logger.warn('inventory refresh failed; keeping the previous snapshot', { err }),

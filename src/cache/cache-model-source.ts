@@ -302,14 +302,18 @@ export class CacheModelSource implements ModelSource {
     return () => this.changeListeners.delete(listener);
   }
 
-  async putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void> {
+  async putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<boolean> {
     const key = this.keys.customer(model.version, customerId);
+    let wrote = true;
     await this.requestWrite('customer record not written', { customerId }, async () => {
-      if (record) await this.cache.writeBatch([[key, encodeCustomer({ ...record, customerId })]]);
+      // an erased customer's id is listed in P:erased before their records are deleted: a refresh
+      // computed before the erasure and written after it is refused here, atomically (erasure.ts)
+      if (record) wrote = await this.cache.writeUnlessListed(key, encodeCustomer({ ...record, customerId }), this.keys.erased, customerId);
       else await this.cache.delete([key]);
     });
     this.forget([customerId]);
-    this.lru.set(lruKey(model.version, customerId), record ? { ...record, customerId } : null);
+    this.lru.set(lruKey(model.version, customerId), record && wrote ? { ...record, customerId } : null);
+    return wrote;
   }
 
   async eraseCustomers(customerIds: readonly string[]): Promise<{ versions: string[] }> {

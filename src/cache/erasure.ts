@@ -16,6 +16,11 @@ export async function erasedCustomers(cache: VectorCache, keys: CacheKeys): Prom
   return new Set(Object.keys(await cache.hashGetAll(keys.erased)));
 }
 
+/** Adds ids to the cache's erasure list (P:erased) without touching records: publish tells a cache the store's list. */
+export async function tellErased(cache: VectorCache, keys: CacheKeys, customerIds: readonly string[], at = new Date()): Promise<void> {
+  for (const id of customerIds) await cache.hashSet(keys.erased, id, at.toISOString());
+}
+
 /** Every version that has (or may have) keys a reader could reach: those listed and the current one. */
 async function keptVersions(cache: VectorCache, keys: CacheKeys): Promise<string[]> {
   const [listed, current] = await Promise.all([cache.hashGetAll(keys.versions), cache.getMany([keys.current])]);

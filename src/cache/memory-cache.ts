@@ -101,6 +101,17 @@ export class MemoryCache implements VectorCache {
     for (const [v, list] of byVersion) this.store.append(v, list);
   }
 
+  async writeUnlessListed(key: string, value: Buffer, guard: string, field: string): Promise<boolean> {
+    this.check();
+    // no await between the check and the write: atomic in this process (erasures are made by the
+    // service, the one process writing records besides publish)
+    if (this.hash(guard)[field] !== undefined) return false;
+    const v = versionOfKey(key);
+    if (v === null) this.store.writeMeta(key, value.toString('utf8'));
+    else this.store.append(v, [[key, value]]);
+    return true;
+  }
+
   async delete(keys: string[]): Promise<number> {
     this.check();
     let n = 0;

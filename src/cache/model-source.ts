@@ -42,8 +42,12 @@ export interface ModelSource {
   current(): LoadedModel | null;
   /** One customer's record in that version: in-process LRU, else one cache round trip; null if unknown or cache down. */
   customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null>;
-  /** Overwrites one customer's record in the current version (purchase events, fold-in) or deletes it (erasure: null). */
-  putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<void>;
+  /**
+   * Overwrites one customer's record in the current version (purchase events, fold-in) or deletes it
+   * (null). Never writes the record of an erased customer, even when the erasure comes while the
+   * record is being computed: the write is refused atomically against the erasure list (returns false).
+   */
+  putCustomer(customerId: string, record: CustomerRecord | null, model: LoadedModel): Promise<boolean>;
   /**
    * Erasure: deletes the customers' records from every version kept (so no rollback brings them back)
    * and remembers them as erased, so that no later publish writes them again (src/cache/erasure.ts).
@@ -95,6 +99,7 @@ export function staticModelSource(bundle: ModelBundle, version?: string): ModelS
   const model = loadedModelFromBundle(bundle, version);
   const customers = new Map<string, CustomerRecord>();
   for (const c of bundle.customers) customers.set(c.customerId, c);
+  const erased = new Set<string>();
   const counters = emptyStats();
   const swappedAt = new Date().toISOString();
   return {
@@ -107,12 +112,17 @@ export function staticModelSource(bundle: ModelBundle, version?: string): ModelS
       return r;
     },
     async putCustomer(customerId, record, m) {
-      if (m.version !== model.version) return;
+      if (m.version !== model.version) return false;
+      if (record && erased.has(customerId)) return false;
       if (record) customers.set(customerId, { ...record, customerId });
       else customers.delete(customerId);
+      return true;
     },
     async eraseCustomers(ids) {
-      for (const id of ids) customers.delete(id);
+      for (const id of ids) {
+        erased.add(id);
+        customers.delete(id);
+      }
       return { versions: [model.version] };
     },
     // one bundle in one process: nothing to tell, nobody to hear

@@ -17,6 +17,7 @@ import { NotFoundError } from '../core/errors.js';
 import { cacheKeys } from './keys.js';
 import { openVectorCache, usesRedis } from './open-vector-cache.js';
 import { cleanup, listVersions, publishBundle, rollback } from './publish.js';
+import { openStore } from '../store/open-store.js';
 
 export const publishSpec = defineCli({
   name: 'npm run publish --',
@@ -49,6 +50,8 @@ export async function publishMain(
   argv: readonly string[],
   env: Record<string, string | undefined> = process.env,
   out: (text: string) => void = (t) => process.stdout.write(t),
+  /** The store's erasure list to publish through (tests); default: the history store of the configuration. */
+  erasedIn?: (customerIds: readonly string[]) => Promise<Set<string>>,
 ): Promise<void> {
   const { flags, positionals } = parseCli(publishSpec, argv);
   const [command, arg] = positionals;
@@ -79,13 +82,22 @@ export async function publishMain(
   const cache = await openVectorCache(cfg, { require: true });
   try {
     if (sub === 'publish') {
+      // erased customers are filtered through the history store's erasure list (a store that keeps
+      // nothing, PGLITE_DIR=memory:// without DATABASE_URL, has erased no one)
+      const store = !erasedIn && (cfg.DATABASE_URL || !cfg.PGLITE_DIR.startsWith('memory://')) ? await openStore(cfg) : null;
       const bar = progressBar({ label: `publish ${bundle!.manifest.version}`, total: bundle!.customers.length, quiet: flags.quiet || flags.json });
-      const r = await publishBundle(cache, keys, bundle!, {
-        rewrite: flags.rewrite,
-        batchSize: flags['batch-size'],
-        progress: (done) => bar.update(done),
-      });
-      bar.stop();
+      let r;
+      try {
+        r = await publishBundle(cache, keys, bundle!, {
+          rewrite: flags.rewrite,
+          batchSize: flags['batch-size'],
+          progress: (done) => bar.update(done),
+          erasedIn: erasedIn ?? (store ? (ids) => store.erasedCustomerIds(ids) : undefined),
+        });
+      } finally {
+        bar.stop();
+        await store?.close();
+      }
       print(
         { ...r, cache: cache.location },
         `${r.reused ? 'already in the cache, pointer moved to' : 'published'} ${r.version}: ${r.items} items, ${r.customers} customers, ` +

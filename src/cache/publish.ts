@@ -9,7 +9,7 @@ import type { CustomerRecord, ModelBundle } from '../core/bundle.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import { assertVersion } from '../bundle/write-bundle.js';
 import { encodeCustomer } from './codec.js';
-import { dropErased, erasedCustomers } from './erasure.js';
+import { dropErased, erasedCustomers, tellErased } from './erasure.js';
 import { encodeItemSide, sha256 } from './item-side.js';
 import { ITEM_BLOBS, type CacheKeys, versionOfKey } from './keys.js';
 import type { VectorCache } from './vector-cache.js';
@@ -40,6 +40,12 @@ export interface PublishOptions {
   rewrite?: boolean;
   /** Customer records written so far. */
   progress?: (done: number, total: number) => void;
+  /**
+   * The erasure list of the history store (Store.erasedCustomerIds): those of the bundle's customers
+   * that were erased. The truth, kept in PostgreSQL: a cache that lost its own list (a fresh Redis) is
+   * told again from it, and none of them is written.
+   */
+  erasedIn?: (customerIds: readonly string[]) => Promise<Set<string>>;
 }
 
 export interface PublishResult extends VersionInfo {
@@ -64,8 +70,15 @@ export async function publishBundle(cache: VectorCache, keys: CacheKeys, bundle:
   const blobs = encodeItemSide(bundle, version);
   const digest = sha256(blobs.meta);
   const previous = await currentVersion(cache, keys);
-  // erased customers are left out of the bundle's records
+  // erased customers are left out of the bundle's records: the store's list (told to the cache, whose
+  // own list may be gone: a fresh Redis) and the cache's (an erasure racing this publish)
   const erased = await erasedCustomers(cache, keys);
+  if (options.erasedIn) {
+    const inStore = await options.erasedIn(bundle.customers.map((c) => c.customerId));
+    const missing = [...inStore].filter((id) => !erased.has(id));
+    if (missing.length) await tellErased(cache, keys, missing);
+    for (const id of inStore) erased.add(id);
+  }
   const customers = erased.size ? bundle.customers.filter((c) => !erased.has(c.customerId)) : bundle.customers;
   const total = customers.length;
 

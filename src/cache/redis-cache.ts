@@ -223,6 +223,33 @@ export class RedisCache implements VectorCache {
     }
   }
 
+  async writeUnlessListed(key: string, value: Buffer, guard: string, field: string): Promise<boolean> {
+    try {
+      if (!this.cluster) {
+        // one script: nothing runs between the check and the write
+        const wrote = await this.bulk.eval(
+          "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end redis.call('SET', KEYS[2], ARGV[2]) return 1",
+          2,
+          guard,
+          key,
+          field,
+          value,
+        );
+        return wrote === 1;
+      }
+      // a cluster: guard and key in different slots; write, then take it back if listed meanwhile
+      if ((await this.bulk.hexists(guard, field)) === 1) return false;
+      await this.bulk.set(key, value);
+      if ((await this.bulk.hexists(guard, field)) === 1) {
+        await this.bulk.unlink(key);
+        return false;
+      }
+      return true;
+    } catch (e) {
+      throw new UnavailableError(`Redis write failed: ${(e as Error).message}`);
+    }
+  }
+
   delete(keys: string[]): Promise<number> {
     return this.countPerGroup(keys, (k) => this.bulk.unlink(...k));
   }

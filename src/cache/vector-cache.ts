@@ -29,6 +29,13 @@ export interface VectorCache {
   getMany(keys: string[]): Promise<(Buffer | null)[]>;
   /** Writes one pipelined batch (thousands of keys per call). */
   writeBatch(entries: [string, Buffer | string][]): Promise<void>;
+  /**
+   * Writes one key unless `field` is set in the hash `guard`, atomically: a value listed in the guard
+   * before the write is never overtaken by it (erasure tombstones, src/cache/erasure.ts). Returns
+   * whether it wrote. On a Redis Cluster the guard and the key live in different slots: there the key
+   * is written, the guard read and the key deleted again when listed (no longer atomic, see README).
+   */
+  writeUnlessListed(key: string, value: Buffer, guard: string, field: string): Promise<boolean>;
   /** Deletes keys (UNLINK); returns how many existed. */
   delete(keys: string[]): Promise<number>;
   /** How many of these keys exist (EXISTS k1 k2 ...). */

@@ -458,8 +458,115 @@ async function rollbackModel() {
 }
 
 // ---------- Offers ----------
+const OFFER_TEMPLATE = {
+  id: 'new-offer',
+  title: '10% off tea',
+  description: null,
+  kind: 'percent_off',
+  value: 5,
+  cost: 1,
+  targets: { skus: [], categories: ['Tea'] },
+  channels: ['store', 'app'],
+  stores: [],
+  startsAt: null,
+  endsAt: null,
+  eligibility: { segments: ['loyal', 'vip'] },
+  contact: { maxImpressions: 3, perDays: 30, suppressDaysAfterDecline: 14 },
+  weight: 1,
+};
+
 async function loadOffers() {
-  replace($('offers-body'), h('p', { class: 'empty' }, 'Offers are not available on this service yet: the next-best-offer decision is not configured.'));
+  const out = $('offers-body');
+  let list;
+  try {
+    list = (await api('/v1/admin/offers')).offers;
+  } catch (err) {
+    const missing = err instanceof ApiError && (err.status === 404 || err.status === 501);
+    replace(out, h('p', { class: 'empty' }, missing ? 'Offers are not available on this service yet: the next-best-offer decision is not configured.' : explainError(err, 'Offers')));
+    return;
+  }
+  let stats = null;
+  try {
+    stats = await api('/v1/admin/offer-stats');
+  } catch {
+    // acceptance figures are optional
+  }
+  replace(
+    out,
+    h('div', { class: 'row' }, h('button', { type: 'button', onclick: () => editOffer(OFFER_TEMPLATE) }, 'New offer')),
+    list.length
+      ? table(
+          ['Offer', 'Kind', 'Value', 'Channels', 'Valid', ''],
+          list.map((o) => [
+            h('span', {}, h('strong', {}, o.title), ' ', h('span', { class: 'muted' }, o.id)),
+            o.kind,
+            money(o.value),
+            o.channels.length ? o.channels.join(', ') : 'all',
+            `${o.startsAt ? day(o.startsAt) : '…'} – ${o.endsAt ? day(o.endsAt) : '…'}`,
+            h('button', { type: 'button', class: 'quiet', onclick: () => editOffer(o), 'aria-label': `Edit ${o.title}` }, 'Edit'),
+          ]),
+          'Offers',
+        )
+      : h('p', { class: 'empty' }, 'No offers yet.'),
+    stats ? acceptanceTable(list, stats) : null,
+    h(
+      'form',
+      { id: 'offer-form', class: 'card', hidden: true, onsubmit: saveOffer },
+      h('h3', { id: 'offer-form-title', tabindex: '-1' }, 'Offer'),
+      h('p', { class: 'help' }, 'The whole offer as JSON (the fields of PUT /v1/admin/offers/{id}); the service checks it and names any bad field.'),
+      h('label', { for: 'offer-json' }, 'Offer (JSON)'),
+      h('textarea', { id: 'offer-json', rows: '18', spellcheck: 'false' }),
+      h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save offer'), h('button', { type: 'button', class: 'quiet', onclick: () => ($('offer-form').hidden = true) }, 'Cancel')),
+    ),
+  );
+}
+
+/** Acceptance rate per offer and segment (accepted / impressions), from the response counts. */
+function acceptanceTable(list, stats) {
+  const cells = stats.cells ?? [];
+  const segments = [...new Set(cells.map((c) => c.segment))].sort();
+  if (!segments.length) return h('p', { class: 'empty' }, 'No responses to offers recorded yet.');
+  const by = new Map();
+  for (const c of cells) {
+    const k = `${c.offerId}|${c.segment}`;
+    const a = by.get(k) ?? { accepted: 0, impressions: 0 };
+    a.accepted += c.accepted;
+    a.impressions += c.impressions;
+    by.set(k, a);
+  }
+  const rate = (a) => (a && a.impressions ? `${Math.round((100 * a.accepted) / a.impressions)}% (${a.accepted}/${a.impressions})` : '—');
+  return h(
+    'section',
+    { 'aria-labelledby': 'acc-title' },
+    h('h3', { id: 'acc-title' }, 'Acceptance by segment'),
+    table(['Offer', ...segments.map((s) => SEGMENTS[s] ?? s)], list.map((o) => [o.title, ...segments.map((s) => rate(by.get(`${o.id}|${s}`)))]), 'Acceptance rate by offer and segment'),
+  );
+}
+
+function editOffer(offer) {
+  $('offer-form').hidden = false;
+  $('offer-json').value = JSON.stringify(offer, null, 2);
+  $('offer-form-title').textContent = offer === OFFER_TEMPLATE ? 'New offer' : `Edit ${offer.title}`;
+  $('offer-json').focus();
+}
+
+async function saveOffer(event) {
+  event.preventDefault();
+  let offer;
+  try {
+    offer = JSON.parse($('offer-json').value);
+  } catch (err) {
+    status(`The offer is not valid JSON: ${err.message}`, 'error');
+    return;
+  }
+  try {
+    const saved = await api(`/v1/admin/offers/${encodeURIComponent(offer.id ?? '')}`, { method: 'PUT', body: offer });
+    status(`Offer ${saved.id} saved.`);
+    await loadOffers();
+  } catch (err) {
+    const fields = err instanceof ApiError && err.body?.fields ? ` (${err.body.fields.map((f) => `${f.field}: ${f.message}`).join('; ')})` : '';
+    status(`${explainError(err, 'Saving the offer')}${fields}`, 'error');
+  }
 }
 
 // ---------- start ----------

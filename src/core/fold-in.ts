@@ -99,45 +99,61 @@ export function foldIn(model: FoldInModel, items: ArrayLike<number>, weights: Ar
  * which costs m + 1 triangular solves (k² each) and an m × m factorisation instead of a k × k one.
  * Histories longer than k / 4 items take `foldIn` (then cheaper). Equal to `foldIn` up to rounding.
  */
-export function foldInFactored(model: FoldInModel, chol: Float64Array, items: ArrayLike<number>, weights: ArrayLike<number>): Float32Array {
+export function foldInFactored(
+  model: FoldInModel,
+  chol: Float64Array,
+  items: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  /** A₀⁻¹ y_i for item i (e.g. memoised per model); default: solved here from `chol`. */
+  solved?: (item: number) => ArrayLike<number>,
+): Float32Array {
   const { itemFactors: y, k, alpha } = model;
   const m = items.length;
   if (m > Math.max(1, k >> 2)) return foldIn(model, items, weights);
+  const solve =
+    solved ??
+    ((i: number) => {
+      const v = Float64Array.from(y.subarray(i * k, i * k + k));
+      choleskySubstitute(chol, v, k);
+      return v;
+    });
+  // z = A₀⁻¹b = Σ c_i A₀⁻¹y_i; the columns of Z = A₀⁻¹U are the A₀⁻¹y_i of items with a positive extra confidence
   const z = new Float64Array(k);
+  const cols: ArrayLike<number>[] = [];
+  const colItems: number[] = [];
+  const colW: number[] = [];
   for (let n = 0; n < m; n++) {
-    const o = items[n] * k;
+    const u = solve(items[n]);
     const c = 1 + alpha * weights[n];
-    for (let p = 0; p < k; p++) z[p] += c * y[o + p];
+    for (let p = 0; p < k; p++) z[p] += c * u[p];
+    if (alpha * weights[n] > 0) {
+      cols.push(u);
+      colItems.push(items[n]);
+      colW.push(alpha * weights[n]);
+    }
   }
-  choleskySubstitute(chol, z, k);
-  // Z = A₀⁻¹U (columns), only items with a positive extra confidence
-  const cols: number[] = [];
-  for (let n = 0; n < m; n++) if (alpha * weights[n] > 0) cols.push(n);
   const r = cols.length;
   if (r === 0) return Float32Array.from(z);
-  const zc = new Float64Array(r * k);
-  for (let c = 0; c < r; c++) {
-    const col = zc.subarray(c * k, c * k + k);
-    const o = items[cols[c]] * k;
-    for (let p = 0; p < k; p++) col[p] = y[o + p];
-    choleskySubstitute(chol, col, k);
-  }
   // S = D⁻¹ + UᵀZ (r × r, SPD), t = Uᵀz
   const sm = new Float64Array(r * r);
   const t = new Float64Array(r);
   for (let a = 0; a < r; a++) {
-    const oa = items[cols[a]] * k;
+    const oa = colItems[a] * k;
     for (let c = 0; c < r; c++) {
+      const col = cols[c];
       let v = 0;
-      for (let p = 0; p < k; p++) v += y[oa + p] * zc[c * k + p];
+      for (let p = 0; p < k; p++) v += y[oa + p] * col[p];
       sm[a * r + c] = v;
     }
-    sm[a * r + a] += 1 / (alpha * weights[cols[a]]);
+    sm[a * r + a] += 1 / colW[a];
     let v = 0;
     for (let p = 0; p < k; p++) v += y[oa + p] * z[p];
     t[a] = v;
   }
   choleskySolve(sm, t, r);
-  for (let c = 0; c < r; c++) for (let p = 0; p < k; p++) z[p] -= zc[c * k + p] * t[c];
+  for (let c = 0; c < r; c++) {
+    const col = cols[c];
+    for (let p = 0; p < k; p++) z[p] -= col[p] * t[c];
+  }
   return Float32Array.from(z);
 }

@@ -45,6 +45,29 @@ export interface ServedSpec {
   discovery: ListSpec;
   /** The list with purchased items (excludePurchased=false). */
   all: ListSpec;
+  /**
+   * How "buy it again" orders the customer's own items, chosen on validation's buy-again protocol:
+   * `rhythm` (src/core/buy-again.ts: due by their repurchase interval), `repeat` (purchase count, ties by
+   * popularity) or `served` (the `all` list's scores). Absent: rhythm.
+   */
+  buyAgain?: BuyAgainRanking;
+}
+
+export const BUY_AGAIN_RANKINGS = ['rhythm', 'repeat', 'served'] as const;
+export type BuyAgainRanking = (typeof BUY_AGAIN_RANKINGS)[number];
+
+/**
+ * The order of a customer's own items for "buy it again" under `repeat` or `served` (positions into
+ * person.items, best first; ties: lower item index); `rhythm` is src/core/buy-again.ts.
+ */
+export function ownedOrder(tables: ServedTables, spec: ServedSpec, person: ServedPerson, ranking: Exclude<BuyAgainRanking, 'rhythm'>): number[] {
+  const pos = Array.from({ length: person.items.length }, (_, q) => q).filter((q) => person.counts[q] > 0);
+  const key = new Float64Array(person.items.length);
+  if (ranking === 'served') {
+    const sc = scoreList(tables, spec.all, person);
+    for (const q of pos) key[q] = sc[person.items[q]];
+  } else for (const q of pos) key[q] = person.counts[q] + POP_TIE * tables.popularity[person.items[q]];
+  return pos.sort((a, b) => key[b] - key[a] || person.items[a] - person.items[b]);
 }
 
 /** The item side a spec needs, built once per version (training, evaluation, serving alike). */
@@ -56,8 +79,11 @@ export interface ServedTables {
   trends: Record<string, Float32Array>;
   /** Per-item top-K lists of the list-based learned models (EASE: B's rows; item-kNN: its scoring lists) a spec uses. */
   lists: Partial<Record<'ease' | 'item_knn', TopKLists>>;
-  /** Item factors (items × k, row-major) when a spec uses ALS. */
-  factors: { k: number; itemFactors: Float32Array } | null;
+  /**
+   * Item factors (items × k, row-major) when a spec uses ALS. `dot`, when given, must return exactly
+   * factorScoresF32 (the service passes its WebAssembly SIMD kernel, which computes the same f32 sums).
+   */
+  factors: { k: number; itemFactors: Float32Array; dot?: (x: Float32Array) => ArrayLike<number> } | null;
 }
 
 /** What a spec reads of one customer (or of a guest's session). */
@@ -93,19 +119,15 @@ export function specNeeds(spec: ListSpec): { learned: LearnedKind | null; tifu: 
 }
 
 /** L / max L over the catalogue for one learned model (a fresh array); zeros when it cannot score. */
-export function learnedScores(tables: ServedTables, kind: LearnedKind, person: ServedPerson): Float64Array {
+export function learnedScores(tables: ServedTables, kind: LearnedKind, person: ServedPerson, into?: Float64Array): Float64Array {
   const n = tables.nItems;
-  const out = new Float64Array(n);
+  const out = into ? into.fill(0) : new Float64Array(n);
   if (kind === 'als') {
     const f = tables.factors;
     const x = person.vector;
     if (!f || !x) return out;
-    const { k, itemFactors: y } = f;
-    for (let j = 0, o = 0; j < n; j++, o += k) {
-      let s = 0;
-      for (let d = 0; d < k; d++) s += x[d] * y[o + d];
-      out[j] = s;
-    }
+    const raw = f.dot ? f.dot(x) : factorScoresF32(f.itemFactors, f.k, n, x);
+    for (let j = 0; j < n; j++) out[j] = raw[j];
   } else if (kind === 'ease' || kind === 'item_knn') {
     const l = tables.lists[kind];
     if (!l) return out;
@@ -120,6 +142,36 @@ export function learnedScores(tables: ServedTables, kind: LearnedKind, person: S
   for (let j = 0; j < n; j++) if (out[j] > max) max = out[j];
   if (max > 0) for (let j = 0; j < n; j++) out[j] /= max;
   else out.fill(0);
+  return out;
+}
+
+/**
+ * x · y_j for every item in f32 arithmetic, exactly as src/serve/simd-scorer.ts computes it: four lanes
+ * (lane l sums the products of dimensions d ≡ l mod 4, each product and sum rounded to f32), then
+ * (lane0 + lane1) + (lane2 + lane3). Evaluation scores with this loop and the service with the SIMD
+ * kernel; the results are bit-identical, so both rank alike.
+ */
+export function factorScoresF32(y: Float32Array, k: number, n: number, x: ArrayLike<number>): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(n);
+  const xs = Float32Array.from({ length: k }, (_, d) => x[d]);
+  for (let j = 0, o = 0; j < n; j++, o += k) {
+    let l0 = 0;
+    let l1 = 0;
+    let l2 = 0;
+    let l3 = 0;
+    let d = 0;
+    for (; d + 3 < k; d += 4) {
+      l0 = f(l0 + f(y[o + d] * xs[d]));
+      l1 = f(l1 + f(y[o + d + 1] * xs[d + 1]));
+      l2 = f(l2 + f(y[o + d + 2] * xs[d + 2]));
+      l3 = f(l3 + f(y[o + d + 3] * xs[d + 3]));
+    }
+    if (d < k) l0 = f(l0 + f(y[o + d] * xs[d]));
+    if (d + 1 < k) l1 = f(l1 + f(y[o + d + 1] * xs[d + 1]));
+    if (d + 2 < k) l2 = f(l2 + f(y[o + d + 2] * xs[d + 2]));
+    out[j] = f(f(l0 + l1) + f(l2 + l3));
+  }
   return out;
 }
 
@@ -178,8 +230,22 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
   return out;
 }
 
-/** One spec's scores for one person (components computed for it alone). */
-export function scoreList(tables: ServedTables, spec: ListSpec, person: ServedPerson, out = new Float64Array(tables.nItems)): Float64Array {
+/**
+ * One spec's scores for one person (components computed for it alone). With `scratch` (a caller that
+ * finishes with the result before the next call, e.g. the single-threaded service), no array is allocated.
+ */
+export function scoreList(
+  tables: ServedTables,
+  spec: ListSpec,
+  person: ServedPerson,
+  out: Float64Array = new Float64Array(tables.nItems),
+  scratch?: Float64Array,
+): Float64Array {
+  const need = specNeeds(spec);
+  if (scratch && need.learned && !need.tifu) {
+    const comps: Components = { learned: { [need.learned]: learnedScores(tables, need.learned, person, scratch) }, tifu: new Map() };
+    return combine(tables, spec, person, comps, out);
+  }
   return combine(tables, spec, person, components(tables, [spec], person), out);
 }
 

@@ -22,6 +22,8 @@ export interface ValidationFigures {
   select_s: number;
   /** Components left out, with why (e.g. EASE above its item limit). */
   skipped: Record<string, string>;
+  /** The buy-again protocol on validation, which chose the buy-again ranking. */
+  buyAgain: Record<string, { 'ndcg@10': number; 'recall@20': number; users: number }>;
 }
 
 export type CandidateFigures = Omit<CandidateScore, 'spec'>;
@@ -33,6 +35,8 @@ export interface EvaluationReport {
   served?: string;
   models: Record<string, ModelResult>;
   validation?: ValidationFigures;
+  /** The buy-again protocol (items bought again in the test window, ranked among the customer's own): buy_again, repeat, served. */
+  buyAgain?: Record<string, { 'ndcg@10': number; 'recall@20': number; users: number }>;
   source: string;
   createdAt: string;
   dataset: EvalSplit['counts'];
@@ -100,6 +104,13 @@ export function reportTable(r: EvaluationReport): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     '',
+    ...(r.buyAgain && Object.keys(r.buyAgain).length
+      ? [
+          `buy-again protocol (items bought again, ranked among the customer's own; ${Object.values(r.buyAgain)[0].users} customers):`,
+          ...Object.entries(r.buyAgain).map(([k, v]) => `  ${k.padEnd(10)} NDCG@10 ${f(v['ndcg@10'])}  R@20 ${f(v['recall@20'])}`),
+          '',
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -59,6 +59,38 @@ export function reportHtml(r: EvaluationReport): string {
     )
     .join('\n');
   const d = r.dataset;
+  const v = r.validation;
+  const num = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(4) : '');
+  const validationHtml = v
+    ? `<h2>Validation (where everything was chosen)</h2>
+<p>Window: ${v.days} days from <b>${esc(v.cutoff)}</b> to the cutoff; models fitted on what comes before it
+(${v.dataset.users} customers, ${v.dataset.items} items; ${v.dataset.testUsersDiscovery} discovery / ${v.dataset.testUsersAll} all customers).
+The served model, its trend half-life, blend weights and the grid's values were chosen there; the test window above was scored once.</p>
+<p>Served (answers <code>GET /v1/customers/{id}/recommendations</code>): <b>${esc(r.served ?? '')}</b></p>
+<table><thead><tr><th>model</th><th>val disc NDCG@10</th><th>val disc Recall@20</th><th>val all NDCG@10</th><th>val all Recall@20</th>
+<th>test disc NDCG@10</th><th>test disc Recall@20</th><th>test all NDCG@10</th><th>test all Recall@20</th><th>fit s (val)</th></tr></thead><tbody>
+${Object.entries(v.models)
+  .map(([name, m]) => {
+    const t = r.models[name];
+    return `<tr><td>${esc(name)}</td><td>${num(m.discovery['ndcg@10'])}</td><td>${num(m.discovery['recall@20'])}</td><td>${num(m.all['ndcg@10'])}</td><td>${num(m.all['recall@20'])}</td>
+<td>${num(t?.discovery['ndcg@10'])}</td><td>${num(t?.discovery['recall@20'])}</td><td>${num(t?.all['ndcg@10'])}</td><td>${num(t?.all['recall@20'])}</td><td>${m.fit_s.toFixed(2)}</td></tr>`;
+  })
+  .join('\n')}
+</tbody></table>
+<details><summary>Every candidate list tried on validation (${v.candidates.length}; scoring took ${v.select_s} s; component fits ${esc(JSON.stringify(v.fit_s))}${
+        Object.keys(v.skipped).length ? `; skipped: ${esc(JSON.stringify(v.skipped))}` : ''
+      })</summary>
+<table><thead><tr><th>candidate</th><th>protocol</th><th>NDCG@10</th><th>Recall@20</th></tr></thead><tbody>
+${v.candidates.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.protocol}</td><td>${num(c['ndcg@10'])}</td><td>${num(c['recall@20'])}</td></tr>`).join('\n')}
+</tbody></table></details>`
+    : '';
+  const buyAgainHtml =
+    r.buyAgain && Object.keys(r.buyAgain).length
+      ? `<h2>Buy again</h2><p class="note">Customers who bought again in the test window something they had bought before; their own items ranked; relevant = the re-bought ones.</p>
+<table><thead><tr><th>ranking</th><th>NDCG@10</th><th>Recall@20</th><th>customers</th></tr></thead><tbody>
+${Object.entries(r.buyAgain).map(([k, b]) => `<tr><td>${esc(k)}</td><td>${num(b['ndcg@10'])}</td><td>${num(b['recall@20'])}</td><td>${b.users}</td></tr>`).join('\n')}
+</tbody></table>`
+      : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Evaluation ${esc(r.cutoff)}</title>
 <style>
@@ -79,6 +111,8 @@ All: every item bought after the cutoff (repeat purchases count). Binary relevan
 <tbody>${rows}</tbody></table>
 ${comparable ? '<p class="note">Grey bars: numpy reference models on the same file and cutoff (issue 3).</p>' : ''}
 <div class="charts">${charts.join('\n')}</div>
+${validationHtml}
+${buyAgainHtml}
 <h2>Parameters</h2><pre>${esc(JSON.stringify({ weighting: r.weighting, models: r.params }, null, 2))}</pre>
 <h2>Timings (s)</h2><pre>${esc(JSON.stringify(r.timings, null, 2))}</pre>
 </body></html>

@@ -24,6 +24,7 @@ import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
 import { evaluateRecommender, type ModelResult, fitAndEvaluate } from './evaluate.js';
 import type { EvaluationReport, ValidationFigures } from './evaluation-report.js';
+import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { type EvalRun, evalRuns } from './grid.js';
 import { reportHtml } from './report-html.js';
 import { type Selection, selectServed, splitInput } from './select.js';
@@ -74,7 +75,11 @@ const better = (a: ModelResult, b: ModelResult) =>
 export async function runEvaluation(lines: readonly HistoryLine[], o: EvaluationOptions): Promise<EvaluationReport> {
   const stages = o.stages ?? new Stages({ quiet: true });
   const cutoff = resolveCutoff(lines, { cutoff: o.cutoff, holdoutDays: o.holdoutDays });
-  const days = o.validationDays ?? (o.cutoff ? testWindowDays(lines, cutoff) : (o.holdoutDays ?? 30));
+  // the test window's length, at most half the training period (a long test window must leave data to fit on)
+  let first = Infinity;
+  for (const l of lines) if (isProtocolRow(l) && l.time < first) first = l.time;
+  const half = Math.max(1, Math.floor((cutoff - first) / DAY_MS / 2));
+  const days = o.validationDays ?? Math.min(half, o.cutoff ? testWindowDays(lines, cutoff) : (o.holdoutDays ?? 30));
   const val = await stages.run('split (validation)', () => validationSplit(lines, cutoff, days, o.config.weighting));
   const runs = o.runs ?? evalRuns(o.models, o.config.models);
   const gridded = runs.some((r) => r.label !== r.model);
@@ -118,11 +123,13 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   }
   const spec = selection.spec;
   const name = servedName(spec);
+  let buyAgain: Record<string, BuyAgainFigures> = {};
   results.served = await stages.run('evaluate served', async () => {
     const t0 = performance.now();
     const st = await fitServed(splitInput(test), needsOf(spec), params, prefitFrom(testFitted, bestRun, testRuns));
     const t1 = performance.now();
     const r = await evaluateRecommender(ServedRecommender.fromState(name, spec, st), test);
+    buyAgain = evaluateBuyAgain(test, { state: st, spec });
     return { ...r, fit_s: round2((t1 - t0) / 1000), eval_s: round2((performance.now() - t1) / 1000), data: 'reference' as const };
   });
   for (const [label, s] of [
@@ -146,12 +153,14 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     fit_s: selection.fit_s,
     select_s: selection.select_s,
     skipped: selection.skipped,
+    buyAgain: selection.buyAgain,
   };
   return {
     cutoff: test.cutoffLabel,
     served: name,
     models: results,
     validation: vf,
+    buyAgain,
     source: o.source,
     createdAt: new Date().toISOString(),
     dataset: test.counts,
@@ -187,6 +196,7 @@ export async function chooseServed(
       fit_s: selection.fit_s,
       select_s: selection.select_s,
       skipped: selection.skipped,
+      buyAgain: selection.buyAgain,
     },
   };
 }

@@ -9,10 +9,12 @@
  * - discovery: trend alone for each half-life (0 = no decay = popularity); each learned model alone;
  *   the best learned model + trend at several weights; that blend at every half-life;
  * - all: own items then trend (0 = repeat, reference_eval.py's baseline); own items then the chosen
- *   discovery list; TIFU-KNN at several α, alone and with a little trend.
+ *   discovery list; TIFU-KNN at several α, alone and with a little trend; each learned model and the
+ *   discovery list over all items (own items compete by score); the best TIFU-KNN plus the discovery list.
  * Popularity and repeat-then-trend are candidates, so a chosen list never scores below them on validation.
  */
 import {
+  type BuyAgainRanking,
   type Components,
   combine,
   components,
@@ -22,6 +24,7 @@ import {
   topAccepted,
 } from '../core/served-model.js';
 import { fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
+import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { ndcgAt, recallAt } from './metrics.js';
 import { round4 } from './evaluate.js';
 import type { EvalSplit } from './time-split.js';
@@ -49,6 +52,8 @@ export interface Selection {
   /** The best trend-only and own-items-then-trend lists on validation (baselines reported beside). */
   baselines: { trend: ServedSpec; repeatTrend: ServedSpec };
   state: ServedState;
+  /** The buy-again protocol on validation (rhythm formula `buy_again`, `repeat`, `served`). */
+  buyAgain: Record<string, BuyAgainFigures>;
   fit_s: Record<string, number>;
   skipped: Record<string, string>;
   select_s: number;
@@ -168,12 +173,33 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
       for (const w of [0.1, 0.3]) more.push(listSpec(`tifu_knn[α=${a}]+${w}·${trendName(ha)}`, { tifuWeight: 1, tifuAlpha: a, trendHalfLifeDays: ha, trendWeight: w }));
     }
   }
+  // the learned lists on all items (own items compete by their scores: fits rare repeats)
+  for (const a of alone) if (a.learned !== 'none') more.push({ ...a, name: `${a.name} (all items)` });
+  more.push({ ...discovery.spec, name: `${discovery.spec.name} (all items)` });
   const others = run('all', more);
-  const chosenAll = best([...repeatTrends, ...others]);
+  // TIFU-KNN with the discovery list's learned model and trend (its own items then compete with the learned picks)
+  const bestTifu = best(others.filter((c) => c.spec.tifuWeight !== 0 && c.spec.learnedWeight === 0));
+  const mixes: ListSpec[] = [];
+  if (useTifu && bestTifu && discovery.spec.learned !== 'none') {
+    for (const w of [0.25, 0.5, 1]) {
+      mixes.push({ ...discovery.spec, name: `${bestTifu.name}+${w}·(${discovery.spec.name})`, tifuWeight: 1, tifuAlpha: bestTifu.spec.tifuAlpha, learnedWeight: w * discovery.spec.learnedWeight, trendWeight: w * discovery.spec.trendWeight, ownedFirst: false });
+    }
+  }
+  const mixed = mixes.length ? run('all', mixes) : [];
+  const chosenAll = best([...repeatTrends, ...others, ...mixed]);
+
+  // buy again: the rhythm formula, repeat or the chosen all-list, on the buy-again protocol
+  const chosen: ServedSpec = { discovery: discovery.spec, all: chosenAll.spec };
+  const ba = evaluateBuyAgain(split, { state: st, spec: chosen });
+  const names: Record<string, BuyAgainRanking> = { buy_again: 'rhythm', repeat: 'repeat', served: 'served' };
+  let baBest = 'buy_again';
+  for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
+  chosen.buyAgain = names[baBest];
 
   const trendSpecOf = (s: ListSpec): ServedSpec => ({ discovery: s, all: s });
   return {
-    spec: { discovery: discovery.spec, all: chosenAll.spec },
+    spec: chosen,
+    buyAgain: ba,
     candidates: all,
     validation: { discovery, all: chosenAll },
     baselines: {

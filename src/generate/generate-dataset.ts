@@ -33,8 +33,18 @@ export interface GenerateOptions {
   start?: string;
   /** Share of orders placed by guests. */
   guestShare?: number;
+  /**
+   * The kind of retailer: `mixed` (default: some consumables repurchased on a rhythm, the rest bought once),
+   * `grocery` (nearly every product a consumable on a 1–4 week rhythm, customers who repeat most of their
+   * basket), `fashion` (no consumables, repeats rare; each product sells in a season of 1.5–4.5 months,
+   * so demand drifts and recency matters).
+   */
+  shape?: DatasetShape;
   onProgress?: (linesWritten: number, targetLines: number) => void;
 }
+
+export const DATASET_SHAPES = ['mixed', 'grocery', 'fashion'] as const;
+export type DatasetShape = (typeof DATASET_SHAPES)[number];
 
 export type LinkMode = 'single' | 'loyalty' | 'email' | 'phone' | 'none';
 
@@ -195,6 +205,26 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   const gz = options.gzip ? '.gz' : '';
   const files = { orders: `orders.csv${gz}`, inventory: `inventory.csv${gz}`, consent: `consent.csv${gz}`, summary: 'summary.json' };
   const cat = buildCatalogue(seed, nProducts, nStores);
+  const shape = options.shape ?? 'mixed';
+  if (!(DATASET_SHAPES as readonly string[]).includes(shape)) throw new InvalidArgumentError(`shape must be one of ${DATASET_SHAPES.join(', ')} (got "${shape}")`);
+  // shapes reshape the catalogue with their own random stream, so the mixed shape stays as it was
+  const shapeRng = new Rng(deriveSeed(seed, 0, 7));
+  let inSeason: ((p: number, t: number) => boolean) | null = null;
+  if (shape === 'grocery') {
+    for (let p = 0; p < nProducts; p++) {
+      const v = shapeRng.next();
+      if (v < 0.85) cat.intervalDays[p] = Math.max(3, 14 * Math.exp(0.5 * shapeRng.normal()));
+    }
+  } else if (shape === 'fashion') {
+    cat.intervalDays.fill(0);
+    const launch = new Float64Array(nProducts);
+    const life = new Float64Array(nProducts);
+    for (let p = 0; p < nProducts; p++) {
+      launch[p] = start - 60 * DAY + shapeRng.int(days + 60) * DAY;
+      life[p] = (45 + shapeRng.int(90)) * DAY;
+    }
+    inSeason = (p, t) => t >= launch[p] && t < launch[p] + life[p];
+  }
 
   // inventory
   const inv = new TextWriter(join(options.out, files.inventory), options.gzip);
@@ -268,19 +298,27 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     isRepeat.push(false);
     return true;
   };
+  let orderTime = start;
+  /** pickItem, in season for the fashion shape (a few draws, then whatever came). */
+  const pick = (rng: Rng, tasteCats: number[], tasteCum: number[]): number => {
+    let p = pickItem(rng, cat, tasteCats, tasteCum);
+    for (let t = 0; inSeason && t < 8 && !inSeason(p, orderTime); t++) p = pickItem(rng, cat, tasteCats, tasteCum);
+    return p;
+  };
   const fillBasket = (rng: Rng, tasteCats: number[], tasteCum: number[], store: number): void => {
     let anchor = -1;
     for (let t = 0; t < 4 && anchor < 0; t++) {
-      const p = pickItem(rng, cat, tasteCats, tasteCum);
+      const p = pick(rng, tasteCats, tasteCum);
       if (addToBasket(rng, store, p)) anchor = p;
     }
     if (anchor >= 0) for (let c = 0; c < COMPLEMENTS; c++) if (rng.chance(0.35)) addToBasket(rng, store, cat.complements[anchor * COMPLEMENTS + c]);
-    while (rng.chance(0.45)) addToBasket(rng, store, pickItem(rng, cat, tasteCats, tasteCum));
+    while (rng.chance(0.45)) addToBasket(rng, store, pick(rng, tasteCats, tasteCum));
   };
 
   for (let i = 0; i < people; i++) {
     const rng = new Rng(deriveSeed(seed, i, 1));
     const p = makePerson(i, rng, cat);
+    if (shape === 'grocery') p.repeatProb = 1 - (1 - p.repeatProb) * 0.3;
     const lambda = meanOrders * (rng.gamma(1.2) / 1.2);
     const n = rng.poisson(lambda);
     if (n === 0) continue;
@@ -297,6 +335,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       basket.length = 0;
       qty.length = 0;
       isRepeat.length = 0;
+      orderTime = time;
       // consumables due again
       for (const [item, at] of due) {
         if (at > time) continue;

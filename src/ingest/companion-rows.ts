@@ -2,11 +2,11 @@
  * Row conversion for the companion formats the generator writes beside orders:
  * store inventory (store_id, sku, quantity) and consent (identifiers…, purpose, granted, time, source).
  */
-import { normaliseIdentifier } from '../core/identity.js';
+import { classifyIdentifier, type IdentifierDrop } from '../core/identity.js';
 import { CONSENT_PURPOSES, IDENTIFIER_KINDS, type ConsentPurpose, type Identifier } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
 import { parseTime } from './parse-time.js';
-import type { RejectReason } from './reject-reasons.js';
+import { idTooLong, type RejectReason } from './reject-reasons.js';
 import { parseStock } from './strict-numbers.js';
 
 /** One store's stock of one sku (0 = out of stock). */
@@ -39,6 +39,7 @@ export function inventoryRowParser(fmt: DetectedFormat): (f: string[]) => Invent
     if (storeId === '') return 'missing_store';
     const sku = f[cSku].trim();
     if (sku === '') return 'missing_sku';
+    if (idTooLong(storeId) || idTooLong(sku)) return 'too_long';
     const quantity = parseStock(f[cQty]);
     if (typeof quantity === 'string') return quantity;
     return { storeId, sku, quantity };
@@ -51,7 +52,7 @@ const FALSE = new Set(['false', '0', 'no', 'n', 'f', 'refused', 'denied']);
 
 export function consentRowParser(
   fmt: DetectedFormat,
-  options: { defaultCountryCode?: string } = {},
+  options: { defaultCountryCode?: string; onDroppedIdentifier?: (reason: IdentifierDrop) => void } = {},
 ): (f: string[]) => ConsentRow | RejectReason {
   const width = fmt.header.length;
   const cPurpose = idx(fmt, 'purpose');
@@ -59,17 +60,21 @@ export function consentRowParser(
   const cTime = idx(fmt, 'time');
   const cSource = idx(fmt, 'source');
   const idCols = IDENTIFIER_KINDS.map((k) => [k, idx(fmt, k)] as const).filter(([, i]) => i >= 0);
-  const norm = { defaultCountryCode: options.defaultCountryCode ?? '44' };
+  const norm = { defaultCountryCode: options.defaultCountryCode };
   return (f) => {
     if (f.length !== width) return 'malformed_row';
+    // unparseable and placeholder identifiers are dropped (counted); a row left with none names no one
     const identifiers: Identifier[] = [];
+    const drops: IdentifierDrop[] = [];
     for (const [kind, i] of idCols) {
       if (f[i].trim() === '') continue;
-      const id = normaliseIdentifier(kind, f[i], norm);
-      if (id === null) return 'bad_identifier';
-      identifiers.push(id);
+      const c = classifyIdentifier(kind, f[i], norm);
+      // an identifier longer than any id column holds is not one: dropped like an unparseable one
+      if ('value' in c && !idTooLong(c.value)) identifiers.push({ kind, value: c.value });
+      else drops.push('value' in c ? 'invalid_identifier' : c.dropped);
     }
     if (identifiers.length === 0) return 'bad_identifier';
+    for (const d of drops) options.onDroppedIdentifier?.(d);
     const purpose = f[cPurpose].trim().toLowerCase();
     if (!PURPOSES.has(purpose)) return 'bad_value';
     const g = f[cGranted].trim().toLowerCase();
@@ -80,6 +85,7 @@ export function consentRowParser(
       if (Number.isNaN(time)) return 'bad_date';
     }
     const source = cSource >= 0 ? f[cSource].trim() : '';
+    if (idTooLong(source)) return 'too_long';
     return { identifiers, purpose: purpose as ConsentPurpose, granted: TRUE.has(g), time, source: source || 'import' };
   };
 }

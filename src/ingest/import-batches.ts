@@ -38,7 +38,8 @@ const YOUNG_GEN_MB = 96;
 const READ_CHUNK = 2_000;
 
 /**
- * Plans the order lines of read batches into store batches of `batchSize` lines, encoded under
+ * Plans the order lines of read batches into store batches of about `batchSize` lines (ending
+ * with an order), encoded under
  * reserved order ids (reserving a block of ids, or a chunk's need if larger, ahead of the
  * allocator running short); inventory and consent rows are gathered into batches of `batchSize` as
  * well. Counters (rows, rejects, skips) travel with the store batch that holds their chunk's first rows.
@@ -77,11 +78,14 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
     }
     base = base === null ? counts : mergeCounts(base as BatchBase, counts);
     for (let i = 0; i < n; i++) {
-      builder.add(b.lines[i]);
-      if (builder.lineCount >= batchSize) {
+      const l = b.lines[i];
+      // a full batch ends where an order does, so that an order whose lines are together in the file is
+      // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that)
+      if (builder.lineCount >= batchSize && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
         yield take();
-        base = { ...counts, rowsRead: 0, rejects: [], skipped: {} };
+        base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
       }
+      builder.add(l);
     }
   }
   if (base !== null && (builder.lineCount > 0 || base.rowsRead > 0)) yield take();
@@ -92,7 +96,8 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
 function mergeCounts(a: BatchBase, b: BatchBase): BatchBase {
   const { format, syntax, bytesRead, totalBytes } = b;
   const skipped = addCounts({ ...a.skipped }, b.skipped);
-  return { format, syntax, bytesRead, totalBytes, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped };
+  const dropped = a.droppedIdentifiers || b.droppedIdentifiers ? { droppedIdentifiers: addCounts({ ...a.droppedIdentifiers }, b.droppedIdentifiers ?? {}) } : {};
+  return { format, syntax, bytesRead, totalBytes, rowsRead: a.rowsRead + b.rowsRead, rejects: a.rejects.concat(b.rejects), skipped, ...dropped };
 }
 
 /** Two consecutive inventory (or consent) batches of one file as one. */

@@ -87,6 +87,12 @@ export interface ImportSummary {
   duplicates: number;
   /** Customer merges caused by this import. */
   merges: number;
+  /** Identity links refused by the conflict policy (see src/core/identity-graph.ts). */
+  conflicts: number;
+  /** Records skipped as erased (dated before the erasure of an identifier they carry); order lines are kept as a guest's. */
+  erased: number;
+  /** Identifiers dropped from rows that were kept: invalid_identifier, placeholder_identifier. */
+  droppedIdentifiers: Record<string, number>;
   rejected: Record<string, number>;
   skipped: Record<string, number>;
   /** First rejected rows, with file and row number. */
@@ -187,6 +193,9 @@ export async function importFiles(store: Store, paths: string[], options: Import
     imported: 0,
     duplicates: 0,
     merges: 0,
+    conflicts: 0,
+    erased: 0,
+    droppedIdentifiers: {},
     rejected: {},
     skipped: {},
     samples: [],
@@ -220,6 +229,8 @@ export async function importFiles(store: Store, paths: string[], options: Import
       fs.imported += res.imported;
       fs.duplicates += res.duplicates;
       summary.merges += res.merges;
+      summary.conflicts += res.conflicts ?? 0;
+      summary.erased += res.erased ?? 0;
     };
     // the next batch is read while the store writes this one: its failure is reported when awaited
     const ahead = () => {
@@ -242,6 +253,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
           options.onReject?.({ ...rej, file: path });
         }
         addCounts(fs.skipped, b.skipped);
+        if (b.droppedIdentifiers) addCounts(summary.droppedIdentifiers, b.droppedIdentifiers);
         if (b.kind === 'orders') {
           if (b.plan.lineCount) count(await store.importPlan(b.plan, { deferProductUpdates: true }));
         } else if (b.kind === 'inventory') {
@@ -250,9 +262,13 @@ export async function importFiles(store: Store, paths: string[], options: Import
         } else {
           if (b.consent.length) {
             // the reader keeps only events with identifiers: the ones not recorded were already there
-            const n = await store.importConsent(b.consent);
+            const identity = { erased: 0, conflicts: 0 };
+            const n = await store.importConsent(b.consent, identity);
             fs.imported += n;
-            fs.duplicates += b.consent.length - n;
+            fs.duplicates += b.consent.length - n - identity.erased;
+            fs.skipped.erased = (fs.skipped.erased ?? 0) + identity.erased;
+            summary.erased += identity.erased;
+            summary.conflicts += identity.conflicts;
           }
         }
         options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });

@@ -200,6 +200,8 @@ function* splitLong(bytes: Buffer, maxLineBytes: number, bytesRead: number): Gen
 
 /** C0 control characters but tab, line feed and carriage return; DEL. */
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+/** Whether text holds a control character a row may not (see CONTROL): NUL cannot even be stored. */
+export const hasControl = (text: string): boolean => CONTROL.test(text);
 
 /** The lines of a byte chunk, each without its carriage return (see decodeChunk for their flaws). */
 export function decodeLines(bytes: Buffer, encoding: TextEncoding = 'utf8'): string[] {

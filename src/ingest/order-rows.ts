@@ -5,12 +5,12 @@
  */
 import { detachString } from '../core/detach-string.js';
 import { orderKey } from '../store/import-plan.js';
-import { normaliseIdentifier } from '../core/identity.js';
+import { classifyIdentifier, type IdentifierDrop } from '../core/identity.js';
 import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLine } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
 import { isNonProduct } from './non-product.js';
 import { parseTime } from './parse-time.js';
-import type { RejectReason, SkipReason } from './reject-reasons.js';
+import { idTooLong, type RejectReason, type SkipReason } from './reject-reasons.js';
 import { parseLineNo, parsePrice, parseQuantity } from './strict-numbers.js';
 
 export type RowResult = OrderLine | RejectReason | SkipReason;
@@ -19,6 +19,8 @@ export type OrderRowParser = (fields: string[]) => RowResult;
 export interface OrderParseOptions {
   /** Country calling code for national phone numbers (default "44"). */
   defaultCountryCode?: string;
+  /** Called for each identifier dropped from a row that is kept (unparseable, or a placeholder). */
+  onDroppedIdentifier?: (reason: IdentifierDrop) => void;
   /** The system the file's order ids belong to (default: the row's channel). */
   source?: string;
 }
@@ -30,14 +32,16 @@ export interface OrderParseOptions {
  */
 export class LineCounter {
   private readonly seen = new Map<string, number>();
-  private lastKey = '';
+  private lastSource = '';
+  private lastId = '';
   private lastN = 0;
-  /** `key`: the order's key (import-plan.ts orderKey). */
-  next(key: string): number {
-    if (key === this.lastKey) return ++this.lastN;
-    if (this.lastKey !== '') this.seen.set(this.lastKey, this.lastN);
-    const n = (this.seen.get(key) ?? 0) + 1;
-    this.lastKey = key;
+  /** The next line number of the order `orderId` of `source`. */
+  next(source: string, orderId: string): number {
+    if (orderId === this.lastId && source === this.lastSource) return ++this.lastN;
+    if (this.lastId !== '') this.seen.set(orderKey(this.lastSource, this.lastId), this.lastN);
+    const n = (this.seen.get(orderKey(source, orderId)) ?? 0) + 1;
+    this.lastSource = source;
+    this.lastId = orderId;
     this.lastN = n;
     return n;
   }
@@ -100,9 +104,11 @@ export class UciRows {
     if (f.length !== this.width) return 'malformed_row';
     const orderId = detachString(f[this.cInv].trim());
     if (orderId === '') return 'missing_order_id';
-    const lineNo = this.counter.next(orderKey(this.source, orderId));
+    if (idTooLong(orderId)) return 'too_long';
+    const lineNo = this.counter.next(this.source, orderId);
     const sku = detachString(f[this.cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
+    if (idTooLong(sku)) return 'too_long';
     if (isNonProduct(sku)) return 'non_product';
     let quantity = parseQuantity(f[this.cQty]);
     if (typeof quantity === 'string') return quantity;
@@ -110,7 +116,9 @@ export class UciRows {
     if (typeof unitPrice === 'string') return unitPrice;
     const time = parseTime(f[this.cDate]);
     if (Number.isNaN(time)) return 'bad_date';
-    const identifiers = this.identifiers(f[this.cCust].trim());
+    const rawCust = f[this.cCust].trim();
+    if (idTooLong(rawCust)) return 'too_long';
+    const identifiers = this.identifiers(rawCust);
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
@@ -155,10 +163,12 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   const cPrice = col(fmt, 'unitprice');
   const cCancels = col(fmt, 'cancels');
   const idCols = IDENTIFIER_KINDS.map((k) => [k, col(fmt, k)] as const).filter(([, i]) => i >= 0);
-  const norm = { defaultCountryCode: options.defaultCountryCode ?? '44' };
+  const norm = { defaultCountryCode: options.defaultCountryCode };
   const counter = new LineCounter();
   let lastRawIds = '\u0000';
-  let lastIds: Identifier[] | null = null;
+  let lastIds: Identifier[] = [];
+  let lastDrops: IdentifierDrop[] = [];
+  const dropped = options.onDroppedIdentifier;
   const opt = (f: string[], i: number): string | null => {
     if (i < 0) return null;
     const v = f[i].trim();
@@ -175,9 +185,11 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     if (rawLine !== '') {
       lineNo = parseLineNo(rawLine);
       if (typeof lineNo === 'string') return lineNo;
-    } else lineNo = counter.next(orderKey(source, orderId));
+    } else lineNo = counter.next(source, orderId);
+    if (idTooLong(orderId)) return 'too_long';
     const sku = detachString(f[cSku].trim());
     if (sku === '') return 'missing_sku';
+    if (idTooLong(sku)) return 'too_long';
     if (!CHANNEL_SET.has(rawChannel)) return 'bad_channel';
     const channel = rawChannel as Channel;
     const time = parseTime(f[cTime]);
@@ -192,31 +204,33 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
     // lines of one order carry the same identifiers: normalise them once
     let rawIds = '';
     for (let k = 0; k < idCols.length; k++) rawIds += f[idCols[k][1]] + '\u0001';
-    let identifiers: Identifier[] | null;
+    // an identifier that does not parse, or a placeholder, is dropped (counted), not the row
+    let identifiers: Identifier[];
     if (rawIds === lastRawIds) identifiers = lastIds;
     else {
       identifiers = [];
+      lastDrops = [];
       for (const [kind, i] of idCols) {
         const raw = f[i];
         if (raw.trim() === '') continue;
-        const id = normaliseIdentifier(kind, raw, norm);
-        if (id === null) {
-          identifiers = null;
-          break;
-        }
-        identifiers.push(id);
+        const c = classifyIdentifier(kind, raw, norm);
+        // an identifier longer than any id column holds is not one: dropped like an unparseable one
+        if ('value' in c && !idTooLong(c.value)) identifiers.push({ kind, value: c.value });
+        else lastDrops.push('value' in c ? 'invalid_identifier' : c.dropped);
       }
       lastRawIds = rawIds;
       lastIds = identifiers;
     }
-    if (identifiers === null) return 'bad_identifier';
+    if (dropped) for (const d of lastDrops) dropped(d);
+    const storeId = opt(f, cStore);
+    if (idTooLong(storeId)) return 'too_long';
     const cancels = opt(f, cCancels);
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {
       orderId,
       source,
       channel,
-      storeId: opt(f, cStore),
+      storeId,
       time,
       identifiers,
       sku,

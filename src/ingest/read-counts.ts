@@ -2,6 +2,7 @@
  * The counters every reader batch carries (rows read, rejects with their raw text, skips, progress),
  * kept by the reader (read-data-file.ts).
  */
+import type { IdentifierDrop } from '../core/identity.js';
 import type { FormatName } from './detect-format.js';
 import { isSkipReason, type Reject, type RejectReason, type SkipReason } from './reject-reasons.js';
 
@@ -13,6 +14,8 @@ export interface BatchBase {
   rowsRead: number;
   rejects: Reject[];
   skipped: Partial<Record<SkipReason, number>>;
+  /** Identifiers dropped from rows that were kept (unparseable, placeholder); absent: none. */
+  droppedIdentifiers?: Partial<Record<IdentifierDrop, number>>;
   /** File bytes consumed so far (compressed bytes for gzip), for progress. */
   bytesRead: number;
   totalBytes: number;
@@ -26,6 +29,7 @@ export class ReadCounts {
   rowsRead = 0;
   rejects: Reject[] = [];
   skipped: Partial<Record<SkipReason, number>> = {};
+  droppedIdentifiers: Partial<Record<IdentifierDrop, number>> = {};
   /** Progress of the chunk being read. */
   bytesRead = 0;
 
@@ -44,12 +48,18 @@ export class ReadCounts {
     return false;
   }
 
+  /** Counts an identifier dropped from a row (the row is kept). */
+  dropIdentifier = (reason: IdentifierDrop): void => {
+    this.droppedIdentifiers[reason] = (this.droppedIdentifiers[reason] ?? 0) + 1;
+  };
+
   /** The counters for a batch; counting starts again. */
   take(): BatchBase {
-    const { format, syntax, rowsRead, rejects, skipped, bytesRead, totalBytes } = this;
+    const { format, syntax, rowsRead, rejects, skipped, droppedIdentifiers, bytesRead, totalBytes } = this;
     this.rowsRead = 0;
     this.rejects = [];
     this.skipped = {};
-    return { format, syntax, rowsRead, rejects, skipped, bytesRead, totalBytes };
+    this.droppedIdentifiers = {};
+    return { format, syntax, rowsRead, rejects, skipped, bytesRead, totalBytes, ...(Object.keys(droppedIdentifiers).length ? { droppedIdentifiers } : {}) };
   }
 }

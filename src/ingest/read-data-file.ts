@@ -14,7 +14,7 @@ import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, no
 import { looksLikeOfferJson } from './offer-file.js';
 import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
 import { csvRecordBatches, flawReason, recordFields, splitCsvRecord, type RecordBatch, type RecordLimits } from './csv-records.js';
-import { decodeChunk, lineBatches, openText, type ByteLines, type LineBatch, type TextEncoding } from './open-text.js';
+import { decodeChunk, hasControl, lineBatches, openText, type ByteLines, type LineBatch, type TextEncoding } from './open-text.js';
 import { canonicalRowParser, uciRowParser } from './order-rows.js';
 import { ReadCounts, type BatchBase } from './read-counts.js';
 import type { Reject } from './reject-reasons.js';
@@ -117,9 +117,18 @@ async function* ndjsonRecordBatches(batches: AsyncIterable<LineBatch>, header: s
         continue;
       }
       const fields = new Array<string>(header.length).fill('');
+      let control = false;
       for (const [k, v] of Object.entries(flattenNdjson(obj as Record<string, unknown>))) {
         const p = pos.get(normaliseColumn(k));
-        if (p !== undefined) fields[p] = cell(v);
+        if (p !== undefined) {
+          fields[p] = cell(v);
+          // a JSON escape (\u0000) puts a control character in a value without one in the line
+          control ||= hasControl(fields[p]);
+        }
+      }
+      if (control) {
+        rejects.push({ row: b.firstLine + i, reason: 'control_character', raw: line });
+        continue;
       }
       records.push(fields);
       rows.push(b.firstLine + i);
@@ -172,7 +181,7 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
     yield* lineBatches(restChunks, firstLine + lines.length, encoding);
   }
   const source = syntax === 'csv' ? csvRecordBatches(rest(), fmt.header.length, options) : ndjsonRecordBatches(rest(), fmt.header);
-  const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source };
+  const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source, onDroppedIdentifier: counts.dropIdentifier };
   const parse: (f: string[]) => object | string =
     fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt, opts) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
 

@@ -10,7 +10,8 @@
 import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
-import { IdentityGraph } from '../core/identity-graph.js';
+import { IdentityResolver } from '../core/identity-graph.js';
+import { orderKey } from '../store/import-plan.js';
 import { type HistoryLine, historyLineOf } from '../core/records.js';
 import { readOrderFile, type ReadOptions } from './read-data-file.js';
 
@@ -45,11 +46,18 @@ export async function resolveOrderPath(path: string): Promise<string> {
   return join(path, hit);
 }
 
-export async function readHistoryFile(path: string, options: ReadOptions & { onProgress?: (bytesRead: number, totalBytes: number) => void } = {}): Promise<HistoryFile> {
+export async function readHistoryFile(
+  path: string,
+  options: ReadOptions & { onProgress?: (bytesRead: number, totalBytes: number) => void; maxIdentifiers?: number } = {},
+): Promise<HistoryFile> {
   const file = await resolveOrderPath(path);
-  const graph = new IdentityGraph();
+  // the import's identity rules (src/core/identity-graph.ts), line by line in file order
+  const identities = new IdentityResolver({ maxIdentifiers: options.maxIdentifiers, log: false });
   const lines: HistoryLine[] = [];
-  let nodes = new Int32Array(1 << 16);
+  const keys: string[] = [];
+  let prevKey: string | undefined;
+  let prevId = '';
+  let prevSource = '';
   const rejected: Record<string, number> = {};
   const skipped: Record<string, number> = {};
   let rows = 0;
@@ -59,28 +67,24 @@ export async function readHistoryFile(path: string, options: ReadOptions & { onP
     rows += b.rowsRead;
     for (const r of b.rejects) rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
     for (const [k, v] of Object.entries(b.skipped)) skipped[k] = (skipped[k] ?? 0) + (v ?? 0);
-    if (nodes.length < lines.length + b.lines.length) {
-      const grown = new Int32Array(Math.max(nodes.length * 2, lines.length + b.lines.length));
-      grown.set(nodes);
-      nodes = grown;
-    }
     for (const l of b.lines) {
-      nodes[lines.length] = l.identifiers.length ? graph.add(l.identifiers) : -1;
+      // lines of one order share their key string (one per order, not per line)
+      const key = prevKey !== undefined && l.orderId === prevId && (l.source ?? l.channel) === prevSource ? prevKey : orderKey(l.source ?? l.channel, l.orderId);
+      prevKey = key;
+      prevId = l.orderId;
+      prevSource = l.source ?? l.channel;
+      identities.addLine(l.identifiers, key);
+      keys.push(key);
       lines.push(historyLineOf(l, null));
     }
     options.onProgress?.(b.bytesRead, b.totalBytes);
   }
   // ids are assigned once every identifier is known, so a late link still unifies early lines
-  const idCache = new Map<number, string>();
-  for (let i = 0; i < lines.length; i++) {
-    const n = nodes[i];
-    if (n < 0) continue;
-    let id = idCache.get(n);
-    if (id === undefined) {
-      id = graph.idOfNode(n);
-      idCache.set(n, id);
-    }
-    lines[i].customerId = id;
-  }
-  return { lines, rejected, skipped, rows, customers: graph.components(), merges: graph.mergeCount, format };
+  const idCache = new Map<string, string | null>();
+  lines.forEach((l, i) => {
+    let id = idCache.get(keys[i]);
+    if (id === undefined) idCache.set(keys[i], (id = identities.orderCustomerId(keys[i])));
+    l.customerId = id;
+  });
+  return { lines, rejected, skipped, rows, customers: identities.components(), merges: identities.mergeCount, format };
 }

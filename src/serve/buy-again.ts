@@ -1,45 +1,44 @@
 /**
- * "Buy it again": the customer's own items, ranked by how close they are to their expected
- * repurchase. For an item bought repeatedly with mean interval τ days, last bought at t,
- * the expected next purchase is t + τ; with d = (t + τ − now) in days,
- *   score = ln(1 + purchases) / (1 + |d| / τ)
- * so items due now score highest, frequent items higher than occasional ones, and long-overdue
- * items decay. Items bought once (no interval) follow all repeated items, most recent first,
- * with score = ln(1 + purchases) / (1 + age days / 30) / 10.
+ * "Buy it again": the customer's own items ranked by src/core/buy-again.ts (the formula evaluation
+ * scores on its own protocol), filtered, with a reason per item.
  */
 import type { CustomerRecord } from '../core/bundle.js';
 import type { LoadedModel } from '../cache/model-source.js';
+import { buyAgainRanking } from '../core/buy-again.js';
 import type { Candidate } from './candidate-sources.js';
 import type { ItemFilter } from './item-filter.js';
 
-const DAY_MS = 86_400_000;
-
-export function buyAgain(model: LoadedModel, record: CustomerRecord, filter: ItemFilter, limit: number, now: number): Candidate[] {
-  const repeated: Candidate[] = [];
-  const once: Candidate[] = [];
+/**
+ * `order` (positions into the record's items, best first: the validation-chosen `repeat` or `served`
+ * ranking, src/core/served-model.ts ownedOrder) replaces the rhythm order; scores then fall from 1 by rank.
+ */
+export function buyAgain(model: LoadedModel, record: CustomerRecord, filter: ItemFilter, limit: number, now: number, order?: number[]): Candidate[] {
+  const out: Candidate[] = [];
   const n = model.items.length;
-  for (let p = 0; p < record.items.length; p++) {
-    const i = record.items[p];
-    if (i < 0 || i >= n || !filter.accepts(i)) continue;
-    const count = record.counts[p];
-    if (!(count > 0)) continue;
-    const last = record.lastTime[p];
-    const tau = record.intervalDays[p];
-    const lastPurchased = new Date(last).toISOString();
-    if (Number.isFinite(tau) && tau > 0) {
-      const d = (last + tau * DAY_MS - now) / DAY_MS;
-      const score = Math.log1p(count) / (1 + Math.abs(d) / Math.max(tau, 1));
-      repeated.push({ item: i, score, reason: { type: 'buy_again', lastPurchased, expectedInDays: round1(d), purchases: count } });
-    } else {
-      const age = Math.max(0, (now - last) / DAY_MS);
-      const score = Math.log1p(count) / (1 + age / 30) / 10;
-      once.push({ item: i, score, reason: { type: 'buy_again', lastPurchased, expectedInDays: null, purchases: count } });
-    }
+  let ranking = buyAgainRanking(record.items, record.counts, record.lastTime, record.intervalDays, now);
+  if (order) {
+    const byPos = new Map(ranking.map((e) => [e.pos, e]));
+    ranking = order.flatMap((pos, r) => {
+      const e = byPos.get(pos);
+      return e ? [{ ...e, score: 1 - r / order.length }] : [];
+    });
   }
-  const byScore = (a: Candidate, b: Candidate) => b.score - a.score || a.item - b.item;
-  repeated.sort(byScore);
-  once.sort(byScore);
-  return repeated.concat(once).slice(0, limit);
+  for (const e of ranking) {
+    if (out.length >= limit) break;
+    const i = record.items[e.pos];
+    if (i < 0 || i >= n || !filter.accepts(i)) continue;
+    out.push({
+      item: i,
+      score: e.score,
+      reason: {
+        type: 'buy_again',
+        lastPurchased: new Date(record.lastTime[e.pos]).toISOString(),
+        expectedInDays: e.dueInDays === null ? null : round1(e.dueInDays),
+        purchases: record.counts[e.pos],
+      },
+    });
+  }
+  return out;
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;

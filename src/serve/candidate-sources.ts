@@ -25,6 +25,13 @@ export const FULL_SCAN_MAX_ITEMS = 20_000;
 /** How many popular items (global; in the store; trending) join the candidate set of a big catalogue. */
 const POPULAR_CANDIDATES = { global: 500, store: 200, trending: 100 };
 
+/**
+ * The store's popular list, if the bundle has one: an own key only (a store id is the client's text:
+ * "constructor" or "__proto__" must not find Object.prototype's members).
+ */
+const storeList = (model: LoadedModel, store: string | undefined): RankedList | undefined =>
+  store !== undefined && Object.hasOwn(model.popular.byStore, store) ? model.popular.byStore[store] : undefined;
+
 /** Walks a ranked list in order, keeping accepted items. */
 export function fromRanked(list: RankedList | undefined, filter: ItemFilter, limit: number, reason: (item: number) => Reason): Candidate[] {
   const out: Candidate[] = [];
@@ -48,9 +55,10 @@ export function popular(
   scope: { store?: string; segment?: Segment | null; category?: string | null; channel?: Channel } = {},
 ): Candidate[] {
   const p = model.popular;
-  if (scope.store && p.byStore[scope.store]) {
-    const store = scope.store;
-    return fromRanked(p.byStore[store], filter, limit, () => ({ type: 'popular', scope: 'store', store }));
+  const inStore = storeList(model, scope.store);
+  if (inStore) {
+    const store = scope.store!;
+    return fromRanked(inStore, filter, limit, () => ({ type: 'popular', scope: 'store', store }));
   }
   if (scope.segment && p.bySegment[scope.segment]) {
     const segment = scope.segment;
@@ -223,7 +231,7 @@ export function factorCandidates(model: LoadedModel, seeds: readonly number[], s
   const head = (list: RankedList | undefined, n: number) => {
     if (list) for (let p = 0; p < Math.min(list.items.length, n); p++) add(list.items[p]);
   };
-  head(store ? model.popular.byStore[store] : undefined, POPULAR_CANDIDATES.store);
+  head(storeList(model, store), POPULAR_CANDIDATES.store);
   head(model.popular.global, POPULAR_CANDIDATES.global);
   head(model.popular.trending, POPULAR_CANDIDATES.trending);
   return Int32Array.from(out);

@@ -98,17 +98,21 @@ export class ClientelingService {
     if (!data) return null;
     const personalisation = data.consent.find((c) => c.purpose === 'personalisation')?.granted === true;
     this.deps.access.remember(customerId, { status: personalisation ? 'ok' : 'no_consent', customerId: data.customerId }, read);
-    const [recs, again] = await Promise.all([
-      model ? service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }) : null,
-      model ? service.buyAgain(customerId, { limit: BUY_AGAIN_ITEMS }) : null,
-    ]);
-    let segment = data.segment;
-    if (segment === null && model) segment = (await source.customer(data.customerId, model))?.segment ?? null;
+    // with consent, their record once (the segment when the store has none; both lists then find it in the LRU)
+    const record = model && personalisation ? await source.customer(data.customerId, model) : null;
+    const segment = data.segment ?? record?.segment ?? null;
+    const [recs, again] =
+      personalisation && model
+        ? await Promise.all([
+            service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }),
+            service.buyAgain(customerId, { limit: BUY_AGAIN_ITEMS }),
+          ])
+        : [null, null];
 
     const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, at: null, source: null }])) as CustomerCard['consent'];
-    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, at: c.time, source: c.source };
-    // the store's answer is the freshest: withdrawn there means no personal lists, whatever an instance cached
-    const noConsent = !consent.personalisation.granted || recs?.fallbackReason === 'no_consent';
+    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, at: c.time ?? null, source: c.source ?? null };
+    // an instance's own answer may still say no (a withdrawal it heard of first): no personal lists then either
+    const noConsent = !personalisation || recs?.fallbackReason === 'no_consent';
 
     const personal = !noConsent && recs ? recs : null;
     const ownItems = !noConsent && again && again.model.source === 'repeat' ? again.items : [];

@@ -1,8 +1,10 @@
 /**
  * A recommendation's reason in words, for people reading a list (the clienteling card, the console):
  * `{"type": "because_you_bought", "sku": "SKU00017"}` → "Because they bought Blue mug". Written from
- * the point of view of a store associate talking about the customer. Pure.
+ * the point of view of a store associate talking about the customer; likewise why an offer was chosen
+ * (explainOfferReason). Pure.
  */
+import type { OfferReason } from '../core/offers/types.js';
 import type { Segment } from '../core/records.js';
 import type { Reason } from './rec-list.js';
 
@@ -47,4 +49,34 @@ export function explainReason(reason: Reason, title: (sku: string) => string): s
       return `Popular${within || ' overall'}`;
     }
   }
+}
+
+/** Why the next-best-offer decision chose an offer, in words (its reason's details, most telling first). */
+export function explainOfferReason(details: readonly OfferReason[], title: (sku: string) => string): string {
+  const words = details.map((r) => {
+    switch (r.type) {
+      case 'win_back':
+        return `no purchase for ${plural(Math.round(r.daysSinceLastPurchase), 'day')}: a reason to come back`;
+      case 'affinity':
+        return `they like ${r.category ?? (r.sku ? title(r.sku) : 'what it is about')}`;
+      case 'vip':
+        return 'a VIP customer';
+      case 'loyal':
+        return 'a loyal customer';
+      case 'second_purchase':
+        return 'encourages a second purchase';
+      case 'segment':
+        return `suits ${SEGMENT_WORDS[r.segment]} customers`;
+      case 'popular_offer':
+        return 'often accepted';
+      case 'exploration':
+        return 'being tried out (the service learns which offers work)';
+      case 'holdout':
+        return 'chosen at random (a holdout that measures uplift)';
+      case 'non_personalised':
+        return r.why === 'no_consent' ? 'not personalised (no personalisation consent)' : 'not personalised';
+    }
+  });
+  const text = words.join('; ');
+  return text ? text[0].toUpperCase() + text.slice(1) : 'The best offer for them now';
 }

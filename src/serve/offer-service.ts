@@ -101,7 +101,10 @@ export interface OfferEventAnswer {
 }
 
 export interface OfferServiceDeps {
+  /** The store as request paths use it (behind the circuit breaker of create-app.ts). */
   store: Store;
+  /** The store for background work (the decision log, periodic reloads): default `store`. */
+  backgroundStore?: Store;
   source: ModelSource;
   access: CustomerAccessCache;
   inventory: InventorySnapshot;
@@ -207,7 +210,7 @@ export class OfferService {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.policy = deps.policy ?? { name: 'thompson-beta', version: '1' };
-    this.decisions = new DecisionLogWriter(deps.store, {
+    this.decisions = new DecisionLogWriter(deps.backgroundStore ?? deps.store, {
       ...deps.decisionLog,
       onError: (err, queued) => {
         deps.onStoreError?.(err);
@@ -250,7 +253,8 @@ export class OfferService {
 
   /** Re-reads offers, counts per offer and response counts from the store. */
   async reload(): Promise<void> {
-    const [offers, counts, cells] = await Promise.all([this.deps.store.offers(), this.deps.store.offerCounts(), this.deps.store.offerResponseStats()]);
+    const store = this.deps.backgroundStore ?? this.deps.store;
+    const [offers, counts, cells] = await Promise.all([store.offers(), store.offerCounts(), store.offerResponseStats()]);
     this.setOffers(offers);
     this.counts = ResponseCounts.of(counts, cells);
   }

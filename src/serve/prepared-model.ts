@@ -6,7 +6,7 @@
  */
 import type { LoadedModel } from '../cache/model-source.js';
 import { type BlendParams, blendParams } from '../core/blend.js';
-import { choleskyFactor, gramMatrix } from '../core/fold-in.js';
+import { choleskyFactor, choleskySubstitute, gramMatrix } from '../core/fold-in.js';
 import type { ServedSpec, ServedTables } from '../core/served-model.js';
 import { SimdScorer } from './simd-scorer.js';
 
@@ -38,8 +38,13 @@ export interface PreparedModel {
   /** YᵀY (k × k) and the Cholesky factor of YᵀY + λI (lower, row-major), when the model has factors. */
   readonly gram: Float64Array | null;
   readonly gramCholesky: Float64Array | null;
+  /** (YᵀY + λI)⁻¹ y_i, solved on first use per item and kept (guest fold-in: src/core/fold-in.ts foldInFactored). */
+  readonly solvedItem: ((item: number) => Float64Array) | null;
   readonly simd: SimdScorer | null;
   readonly scratch: Scratch;
+  /** Two item-length buffers the served scorer reuses (serving is single-threaded; used synchronously). */
+  readonly scores: Float64Array;
+  readonly learned: Float64Array;
 }
 
 const prepared = new WeakMap<LoadedModel, PreparedModel>();
@@ -53,6 +58,7 @@ export function preparedOf(model: LoadedModel): PreparedModel {
 
 function build(model: LoadedModel): PreparedModel {
   const n = model.items.length;
+  const simd = model.als ? SimdScorer.create(model.als.itemFactors, model.als.k, n) : null;
   const served = model.served
     ? {
         spec: model.served.spec,
@@ -62,7 +68,8 @@ function build(model: LoadedModel): PreparedModel {
           popularity: model.served.popularity,
           trends: model.served.trends,
           lists: model.served.lists,
-          factors: model.als ? { k: model.als.k, itemFactors: model.als.itemFactors } : null,
+          // the SIMD kernel computes exactly factorScoresF32 (src/core/served-model.ts), which evaluation runs
+          factors: model.als ? { k: model.als.k, itemFactors: model.als.itemFactors, ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}) } : null,
         },
       }
     : null;
@@ -83,16 +90,35 @@ function build(model: LoadedModel): PreparedModel {
     for (let d = 0; d < k; d++) gramCholesky[d * k + d] += reg;
     choleskyFactor(gramCholesky, k);
   }
+  let solvedItem: PreparedModel['solvedItem'] = null;
+  if (model.als && gramCholesky) {
+    const { k, itemFactors } = model.als;
+    const chol = gramCholesky;
+    const memo = new Map<number, Float64Array>();
+    solvedItem = (i) => {
+      let v = memo.get(i);
+      if (!v) {
+        v = Float64Array.from(itemFactors.subarray(i * k, i * k + k));
+        choleskySubstitute(chol, v, k);
+        if (memo.size >= 50_000) memo.clear(); // bounded: 50k × k doubles at most
+        memo.set(i, v);
+      }
+      return v;
+    };
+  }
   return {
     model,
     served,
+    solvedItem,
     popularity,
     blend: blendParams(model.blend),
     trend: trendOf(model),
     gram,
     gramCholesky,
-    simd: model.als ? SimdScorer.create(model.als.itemFactors, model.als.k, n) : null,
+    simd,
     scratch: { mark: new Uint32Array(n), epoch: 0 },
+    scores: new Float64Array(n),
+    learned: new Float64Array(n),
   };
 }
 

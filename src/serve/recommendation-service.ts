@@ -9,8 +9,8 @@ import type { LoadedModel, ModelSource } from '../cache/model-source.js';
 import type { CustomerRecord } from '../core/bundle.js';
 import { type BlendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
-import { foldIn, foldInFactored } from '../core/fold-in.js';
-import { OWNED_BASE, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
+import { foldInFactored } from '../core/fold-in.js';
+import { OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
 import type { Segment } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { buyAgain } from './buy-again.js';
@@ -374,9 +374,10 @@ export class RecommendationService {
     list: 'discovery' | 'all',
     because: 'because_you_bought' | 'similar_to' = 'because_you_bought',
   ): Candidate[] {
-    const served = preparedOf(model).served!;
+    const prep = preparedOf(model);
+    const served = prep.served!;
     const spec = served.spec[list];
-    const top = topAccepted(scoreList(served.tables, spec, person), b.remaining, (i) => b.filter.accepts(i));
+    const top = topAccepted(scoreList(served.tables, spec, person, prep.scores, prep.learned), b.remaining, (i) => b.filter.accepts(i));
     const owned = new Map<number, number>();
     if (spec.ownedFirst) for (let q = 0; q < person.items.length; q++) owned.set(person.items[q], q);
     const learned = specNeeds(spec).learned !== null || specNeeds(spec).tifu;
@@ -400,6 +401,15 @@ export class RecommendationService {
   async session(items: string[], options: ListOptions): Promise<RecList> {
     const model = this.model();
     const seeds = [...new Set(items.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined))];
+    // a session's list depends only on the model, its known items (in order: reasons name the first
+    // explaining one), the options and the stock set: served again while those are the same
+    const cacheKey = `session\u0000${seeds.join(',')}\u0000${JSON.stringify(options)}`;
+    const inputs = [model, options.store ? this.deps.inventory.inStock(options.store) : undefined];
+    const cached = this.lists.get(cacheKey, inputs);
+    if (cached) {
+      if (cached.fallbackReason) this.deps.onFallback?.('session', cached.fallbackReason);
+      return cached;
+    }
     const { b, warnings } = this.builder(model, options, options.excludePurchased === false ? [] : seeds);
     let failure: FallbackReason | null = seeds.length === 0 ? 'unknown_item' : null;
     const served = preparedOf(model).served;
@@ -408,23 +418,21 @@ export class RecommendationService {
       const vector = model.als ? this.sessionVector(model, seeds, served.foldInWeight) : null;
       b.add('factors', this.scoreServed(model, { items: seeds, counts: seeds.map(() => 1), vector }, seeds, b, 'discovery', 'similar_to'));
     } else if (seeds.length && model.als) {
-      const als = model.als;
-      const gram = preparedOf(model).gram!;
-      const x = foldIn({ itemFactors: als.itemFactors, k: als.k, gram, reg: als.reg, alpha: als.alpha }, seeds, seeds.map(() => 1));
+      const x = this.sessionVector(model, seeds, 1);
       b.add('factors', this.scoreFactors(model, x, null, seeds, b, { ...options, excludePurchased: true }, 'similar_to'));
     } else if (seeds.length) failure = 'no_factors';
     if (seeds.length && b.remaining > 0) {
       b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'similar_to', sku: s })));
     }
     this.addPopular(b, options);
-    return this.finish('session', b, 'factors', warnings, failure);
+    return this.lists.set(cacheKey, inputs, this.finish('session', b, 'factors', warnings, failure));
   }
 
   /** A guest's factor vector: the exact ALS fold-in of the session items, each weighted like one purchase line in training. */
   private sessionVector(model: LoadedModel, seeds: readonly number[], weight: number): Float32Array {
     const als = model.als!;
     const p = preparedOf(model);
-    return foldInFactored({ itemFactors: als.itemFactors, k: als.k, gram: p.gram!, reg: als.reg, alpha: als.alpha }, p.gramCholesky!, seeds, seeds.map(() => weight));
+    return foldInFactored({ itemFactors: als.itemFactors, k: als.k, gram: p.gram!, reg: als.reg, alpha: als.alpha }, p.gramCholesky!, seeds, seeds.map(() => weight), p.solvedItem!);
   }
 
   /** "Buy it again": the customer's repeat items by expected time to repurchase; fallback popular. */
@@ -437,7 +445,13 @@ export class RecommendationService {
     if (access.status === 'ok') {
       if (access.customerId !== customerId) extra = { customerId: access.customerId };
       const record = await this.deps.source.customer(access.customerId, model);
-      if (record) b.add('repeat', buyAgain(model, record, b.filter, b.remaining, this.now()));
+      if (record) {
+        // the ranking chosen on validation's buy-again protocol (rhythm by default)
+        const served = preparedOf(model).served;
+        const ranking = served?.spec.buyAgain ?? 'rhythm';
+        const order = served && ranking !== 'rhythm' ? ownedOrder(served.tables, served.spec, record, ranking) : undefined;
+        b.add('repeat', buyAgain(model, record, b.filter, b.remaining, this.now(), order));
+      }
       else failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : 'no_history';
       if (!b.items.length) failure ??= 'no_history';
     }

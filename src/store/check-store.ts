@@ -51,6 +51,8 @@ const INVARIANTS: { name: string; sql: string }[] = [
   { name: 'aliases without a merge log entry', sql: `SELECT a.merged_id::text AS k FROM customer_aliases a WHERE NOT EXISTS (SELECT 1 FROM merge_log m WHERE m.merged_id = a.merged_id)` },
   { name: 'merge log entries without an alias', sql: `SELECT m.merged_id::text AS k FROM merge_log m WHERE NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.merged_id = m.merged_id)` },
   { name: 'customers merged into themselves', sql: `SELECT merged_id::text AS k FROM customer_aliases WHERE merged_id = survivor_id` },
+  // identity conflict policy (src/core/identity-graph.ts): one account, one loyalty card per customer at most
+  { name: 'customers with two accounts or loyalty cards', sql: `SELECT customer_id || ':' || kind AS k FROM customer_identifiers WHERE kind IN ('account', 'loyalty') GROUP BY customer_id, kind HAVING count(*) > 1` },
 ];
 
 const SAMPLE = 5;

@@ -29,6 +29,19 @@ export interface PlannedProduct {
   time: number;
 }
 
+/**
+ * A line that brought identifiers its order did not carry yet, in line order: the records identity
+ * resolution (src/core/identity-graph.ts) goes through one by one, so that a batch resolves as its
+ * lines would one at a time, whatever the batch size.
+ */
+export interface IdentityEvent {
+  /** Index of the order in `ImportPlan.orders`. */
+  order: number;
+  /** The identifiers new to the order. */
+  identifiers: Identifier[];
+  /** Epoch ms of the line. */
+  time: number;
+}
 export { identifierKey };
 
 /** The key of an order in a batch or a file: its source and its id in that source. */
@@ -94,6 +107,8 @@ export interface ImportPlan {
   stores: string[];
   /** Distinct identifiers of the batch. */
   identifiers: Identifier[];
+  /** The lines that brought identifiers new to their order, in line order. */
+  identityEvents: IdentityEvent[];
   /** No two lines of the batch share (order, line number). */
   uniqueLines: boolean;
 }
@@ -152,6 +167,7 @@ export class PlanBuilder {
   private products = new Map<string, ProductStateInBatch>();
   private stores = new Set<string>();
   private identifiers = new Map<string, Identifier>();
+  private identityEvents: IdentityEvent[] = [];
   private seenContent: Map<string, number> | undefined;
   private uniqueLines = true;
   private bytes = new ByteWriter();
@@ -170,9 +186,15 @@ export class PlanBuilder {
     return this.lines;
   }
 
+  /** Whether `l` is a line of the order of the last line added. */
+  continues(l: OrderLine): boolean {
+    const o = this.o;
+    return o !== undefined && o.sourceId === l.orderId && o.source === (l.source ?? l.channel);
+  }
+
   add(l: OrderLine): void {
     const o = this.order(l.source ?? l.channel, l.orderId, l.channel, l.storeId, l.time);
-    this.identify(o, l.identifiers);
+    this.identify(o, l.identifiers, l.time);
     if (l.storeId !== null) this.stores.add(l.storeId);
     let lineNo = l.lineNo;
     if (lineNo === undefined) {
@@ -207,17 +229,20 @@ export class PlanBuilder {
     return o;
   }
 
-  private identify(o: OrderState, ids: Identifier[]): void {
+  private identify(o: OrderState, ids: Identifier[], time: number): void {
     // consecutive lines of one order usually carry the same identifiers: skip them then
     if (ids.length > 0 && !(o === this.prevOrder && this.prevIds !== undefined && sameIdentifiers(this.prevIds, ids))) {
+      let added: Identifier[] | undefined;
       for (const id of ids) {
         const k = identifierKey(id);
         if (!o.keys.has(k)) {
           o.keys.add(k);
           o.identifiers.push(id);
+          (added ??= []).push(id);
         }
         if (!this.identifiers.has(k)) this.identifiers.set(k, id);
       }
+      if (added !== undefined) this.identityEvents.push({ order: o.index, identifiers: added, time });
     }
     this.prevOrder = o;
     this.prevIds = ids;
@@ -267,8 +292,10 @@ export class PlanBuilder {
       products: [...this.products.values()].map(({ sku, title, category, price, time }) => ({ sku, title, category, price, time })),
       stores: [...this.stores],
       identifiers: [...this.identifiers.values()],
+      identityEvents: this.identityEvents,
       uniqueLines: this.uniqueLines,
     };
+    this.identityEvents = [];
     this.orders = new Map();
     this.products = new Map();
     this.stores = new Set();
@@ -313,96 +340,4 @@ function sameIdentifiers(a: readonly Identifier[], b: readonly Identifier[]): bo
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i].kind !== b[i].kind || a[i].value !== b[i].value) return false;
   return true;
-}
-
-/** Compares customer ids (decimal bigint strings) numerically. */
-export function compareIds(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/** One person of the batch: the records and identifiers that belong together. */
-export interface IdentityGroup {
-  /** Existing customers the group touches, oldest (smallest id) first: 0 → new, ≥ 2 → merge. */
-  customers: string[];
-  /** The group's identifiers in order of first appearance, with their current owner (null: new). */
-  identifiers: { identifier: Identifier; owner: string | null }[];
-}
-
-/**
- * Union-find over the identifiers of `records` (one identifier list per record) and the
- * customers that already own some of them (`owners`: identifierKey → customer id): records
- * sharing an identifier, or identifiers of one customer, end in one group (transitively).
- * Returns the groups in order of first appearance and each record's group (-1: no identifiers).
- */
-export function groupIdentities(
-  records: readonly (readonly Identifier[])[],
-  owners: ReadonlyMap<string, string>,
-): { groups: IdentityGroup[]; recordGroup: Int32Array } {
-  const index = new Map<string, number>();
-  const parent: number[] = [];
-  const node = (key: string): number => {
-    let i = index.get(key);
-    if (i === undefined) {
-      i = parent.length;
-      parent.push(i);
-      index.set(key, i);
-    }
-    return i;
-  };
-  const find = (i: number): number => {
-    while (parent[i] !== i) {
-      parent[i] = parent[parent[i]];
-      i = parent[i];
-    }
-    return i;
-  };
-  // union by smaller index keeps roots at first appearance, hence deterministic group order
-  const union = (a: number, b: number): void => {
-    const ra = find(a);
-    const rb = find(b);
-    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
-  };
-
-  const firstNode = new Int32Array(records.length).fill(-1);
-  const idList: { identifier: Identifier; node: number }[] = [];
-  records.forEach((ids, r) => {
-    for (const id of ids) {
-      const key = identifierKey(id);
-      const known = index.has(key);
-      const n = node(key);
-      if (!known) idList.push({ identifier: id, node: n });
-      const owner = owners.get(key);
-      if (owner !== undefined) union(n, node(`\u0000c${owner}`));
-      if (firstNode[r] < 0) firstNode[r] = n;
-      else union(firstNode[r], n);
-    }
-  });
-
-  const groupOfRoot = new Map<number, number>();
-  const groups: IdentityGroup[] = [];
-  const groupOf = (n: number): IdentityGroup => {
-    const root = find(n);
-    let g = groupOfRoot.get(root);
-    if (g === undefined) {
-      g = groups.length;
-      groupOfRoot.set(root, g);
-      groups.push({ customers: [], identifiers: [] });
-    }
-    return groups[g];
-  };
-  const recordGroup = new Int32Array(records.length).fill(-1);
-  for (let r = 0; r < records.length; r++) {
-    if (firstNode[r] >= 0) {
-      groupOf(firstNode[r]);
-      recordGroup[r] = groupOfRoot.get(find(firstNode[r]))!;
-    }
-  }
-  for (const { identifier, node: n } of idList) {
-    const owner = owners.get(identifierKey(identifier)) ?? null;
-    const g = groupOf(n);
-    g.identifiers.push({ identifier, owner });
-    if (owner !== null && !g.customers.includes(owner)) g.customers.push(owner);
-  }
-  for (const g of groups) g.customers.sort(compareIds);
-  return { groups, recordGroup };
 }

@@ -11,24 +11,15 @@ export const isDuplicateKey = (e: unknown): boolean => (e as { code?: string }).
  * in the caller's transaction. When every order now has its reserved id (created by this batch,
  * or by an earlier batch of the same reader) and the batch's line keys are unique
  * (canCopyLines), the bytes go straight into order_lines by COPY (copyLines), the cheapest way in;
- * should a line already be there (the same order imported concurrently), that COPY is undone and
- * the batch takes the careful path (mergeLines). Returns the number of lines written.
+ * otherwise, or with `careful`, the batch takes the careful path (mergeLines). A COPY that meets a
+ * line already there (an order an importer of the same file wrote lines of meanwhile) fails with
+ * isDuplicateKey, and with it the caller's transaction: the caller then runs the batch again,
+ * careful (no savepoint, whose round trips most batches would pay for a rare case). Returns the
+ * number of lines written.
  */
-export async function insertLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): Promise<number> {
+export async function insertLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>, careful = false): Promise<number> {
   if (plan.lineCount === 0) return 0;
-  if (canCopyLines(plan, existingOrders)) {
-    // orders all created by this transaction: their lines cannot exist yet
-    if (existingOrders.size === 0) return copyLines(tx, plan);
-    await tx.exec('SAVEPOINT import_lines');
-    try {
-      const n = await copyLines(tx, plan);
-      await tx.exec('RELEASE SAVEPOINT import_lines');
-      return n;
-    } catch (e) {
-      if (!isDuplicateKey(e)) throw e;
-      await tx.exec('ROLLBACK TO SAVEPOINT import_lines');
-    }
-  }
+  if (!careful && canCopyLines(plan, existingOrders)) return copyLines(tx, plan);
   return mergeLines(tx, plan, existingOrders);
 }
 

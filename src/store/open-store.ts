@@ -14,6 +14,8 @@ export interface OpenStoreOptions {
   pglite?: PGlite;
   /** PostgreSQL pool size (default 4). */
   poolSize?: number;
+  /** Called with each identity link refused by the conflict policy. */
+  onConflict?: (message: string) => void;
   /**
    * PostgreSQL deadlines of every call (a serving instance: PG_CONNECT_TIMEOUT_MS,
    * PG_STATEMENT_TIMEOUT_MS); migrations run before, on a connection without them.
@@ -27,7 +29,7 @@ export interface OpenStoreOptions {
  * @example const store = await openStore(config()); await store.totals();
  */
 export async function openStore(
-  cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'>,
+  cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'> & Partial<Pick<Config, 'MAX_IDENTIFIERS_PER_CUSTOMER' | 'CONSENT_DEFAULTS' | 'ERASURE_KEY'>>,
   options: OpenStoreOptions = {},
 ): Promise<SqlStore & Store> {
   const timed = cfg.DATABASE_URL !== undefined && options.timeouts !== undefined;
@@ -39,7 +41,12 @@ export async function openStore(
   const db = cfg.DATABASE_URL
     ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
     : await pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
-  const store = new SqlStore(db);
+  const store = new SqlStore(db, {
+    maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,
+    consentDefaults: cfg.CONSENT_DEFAULTS,
+    erasureKey: cfg.ERASURE_KEY,
+    onConflict: options.onConflict,
+  });
   if (!timed && (options.migrate ?? true)) {
     try {
       await store.migrate();

@@ -114,12 +114,19 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     } catch (e) {
       throw classify(e);
     }
+    // a checked-out connection that the server resets emits 'error': without a listener that kills
+    // the process (the call in progress fails by itself and drops the connection)
+    let lost: Error | undefined;
+    const onError = (e: Error) => void (lost = e);
+    c.on('error', onError);
     try {
       const r = await fn(c);
-      c.release();
+      c.off('error', onError);
+      c.release(lost);
       return r;
     } catch (e) {
-      c.release(e instanceof UnavailableError ? e : undefined);
+      c.off('error', onError);
+      c.release(lost ?? (e instanceof UnavailableError ? e : undefined));
       throw e;
     }
   };
@@ -133,7 +140,8 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     transaction: (fn, options = {}) =>
       withConn(async (c) => {
         let begin = 'BEGIN';
-        if (options.asyncCommit) begin += '; SET LOCAL synchronous_commit = off';
+        if (options.durable) begin += '; SET LOCAL synchronous_commit = on';
+        else if (options.asyncCommit) begin += '; SET LOCAL synchronous_commit = off';
         if (options.lock !== undefined) begin += `; SELECT pg_advisory_xact_lock(${Math.trunc(options.lock)})`;
         await executor(c).exec(begin);
         try {

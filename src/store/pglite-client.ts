@@ -1,5 +1,6 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
+import { lockDirectory, type DirLock } from './dir-lock.js';
 import { checkSchemaName, type SqlClient, type SqlExecutor, type SqlResult } from './sql-client.js';
 
 type PgliteConn = Pick<Transaction, 'query' | 'exec'>;
@@ -36,10 +37,20 @@ const queues = new WeakMap<PGlite, Promise<unknown>>();
 export async function pgliteClient(options: { dataDir?: string; instance?: PGlite; schema?: string }): Promise<SqlClient> {
   let db = options.instance;
   const owned = !db;
+  let lock: DirLock | undefined;
   if (!db) {
     const dir = options.dataDir ?? 'memory://';
-    if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
-    db = await PGlite.create(dir);
+    if (!dir.startsWith('memory://')) {
+      mkdirSync(dir, { recursive: true });
+      // one process at a time on a directory (src/store/dir-lock.ts): fails at once when another holds it
+      lock = lockDirectory(dir, { onStale: (m) => process.stderr.write(`${m}\n`) });
+    }
+    try {
+      db = await PGlite.create(dir);
+    } catch (e) {
+      lock?.release();
+      throw e;
+    }
   }
   const inst = db;
   const schema = options.schema ? checkSchemaName(options.schema) : 'public';
@@ -68,7 +79,12 @@ export async function pgliteClient(options: { dataDir?: string; instance?: PGlit
     // one connection: no advisory lock needed; asyncCommit is moot in memory, harmless on disk
     transaction: (fn) => run(() => inst.transaction((tx) => fn(executor(tx)))),
     close: async () => {
-      if (owned) await run(() => inst.close());
+      if (!owned) return;
+      try {
+        await run(() => inst.close());
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

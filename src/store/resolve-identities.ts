@@ -1,11 +1,27 @@
-import type { Identifier } from '../core/records.js';
-import { groupIdentities, identifierKey } from './import-plan.js';
+import { IdentityResolver, type IdentityPolicy } from '../core/identity-graph.js';
+import { identifierKey } from '../core/identity.js';
+import type { Identifier, IdentifierKind } from '../core/records.js';
 import { mergeCustomers } from './merge-customers.js';
 import type { SqlExecutor } from './sql-client.js';
 
+/** The source and source id of an order key (src/store/import-plan.ts orderKey). */
+function splitOrderKey(key: string): [string, string] {
+  const at = key.indexOf('\u0001');
+  return at < 0 ? ['', key] : [key.slice(0, at), key.slice(at + 1)];
+}
+
+/** One record to resolve: a line's (or an event's) identifiers and the order it belongs to. */
+export interface IdentityRecord {
+  identifiers: readonly Identifier[];
+  /** Key of the order the record belongs to (orderKey(source, source id): lines of one order are one person's); none for consent. */
+  order?: string | null;
+  /** Epoch ms of the record (erasure: a record dated before an identifier's erasure is skipped), or null (now). */
+  time?: number | null;
+}
+
 /**
- * Who each record of a batch is, before anything new is written: an existing customer, or the
- * k-th customer to create; and which identifiers are new and whose they become.
+ * Who each record (and each order) of a batch is, before anything new is written: an existing
+ * customer, or the k-th customer to create; and which identifiers are new and whose they become.
  * write-batch.ts writes the new customers and identifiers in the same statement as the orders.
  */
 export interface IdentityAssignment {
@@ -13,75 +29,190 @@ export interface IdentityAssignment {
   customer: (string | null)[];
   /** Per record: index of the new customer it belongs to, or null (existing customer, or no identifiers). */
   newCustomer: (number | null)[];
+  /** Per order of `options.orders` (order keys): its customer, existing or new (both null: a guest order). */
+  orderCustomer: (string | null)[];
+  orderNewCustomer: (number | null)[];
   /** How many customers to create; new customer k gets the k-th smallest new id (oldest first). */
   newCustomers: number;
   /** Identifiers to insert, each owned by an existing customer or by new customer `newIndex`. */
   newIdentifiers: { kind: string[]; value: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
+  /** Orders that existed as guest orders and now belong to someone (a later line identified them). */
+  attachOrders: { source: string[]; sourceId: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
   /** Customers merged away while assigning. */
   merges: number;
+  /** Links refused by the conflict policy (two values of a unique kind, or past the identifier cap). */
+  conflicts: number;
+  /** Records skipped because an identifier they carry was erased after their time. */
+  erased: number;
+}
+
+/** An assignment for a write without records (products only). */
+export const NO_IDENTITIES: IdentityAssignment = {
+  customer: [],
+  newCustomer: [],
+  orderCustomer: [],
+  orderNewCustomer: [],
+  newCustomers: 0,
+  newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
+  attachOrders: { source: [], sourceId: [], customer: [], newIndex: [] },
+  merges: 0,
+  conflicts: 0,
+  erased: 0,
+};
+
+export interface AssignOptions extends IdentityPolicy {
+  /** Orders (orderKey(source, source id)) whose customer the caller needs (orderCustomer). */
+  orders?: readonly string[];
+  /** Erasure times (epoch ms) of the records' identifiers that were erased, by identifierKey (src/store/erasure-list.ts). */
+  erasedAt?: (identifiers: readonly Identifier[]) => Promise<Map<string, number>>;
+  /** Logs each refused link (conflict policy). */
+  onConflict?: (message: string) => void;
 }
 
 /**
- * Resolves many records' identifiers inside the caller's transaction, set-based: one lookup of
- * every identifier, union-find in memory (import-plan.ts); only groups that touch two or more
- * existing customers are merged, one by one (survivor: the oldest, i.e. smallest, id).
+ * Resolves many records inside the caller's transaction (which holds the identity lock), as if they
+ * came one at a time (src/core/identity-graph.ts): one query loads everything the store knows about
+ * the people the batch touches (the owners of its identifiers and of its orders, with every
+ * identifier they hold), the rules run in memory, then the merges they call for are written
+ * (survivor: the oldest, i.e. smallest, id).
  */
 export async function assignIdentities(
   tx: SqlExecutor,
-  records: readonly (readonly Identifier[])[],
+  records: readonly IdentityRecord[],
+  options: AssignOptions = {},
 ): Promise<IdentityAssignment> {
+  const orders = options.orders ?? [];
   const out: IdentityAssignment = {
     customer: records.map(() => null),
     newCustomer: records.map(() => null),
+    orderCustomer: orders.map(() => null),
+    orderNewCustomer: orders.map(() => null),
     newCustomers: 0,
     newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
+    attachOrders: { source: [], sourceId: [], customer: [], newIndex: [] },
     merges: 0,
+    conflicts: 0,
+    erased: 0,
   };
   const distinct = new Map<string, Identifier>();
-  for (const r of records) for (const i of r) distinct.set(identifierKey(i), i);
-  if (distinct.size === 0) return out;
+  for (const r of records) for (const i of r.identifiers) distinct.set(identifierKey(i), i);
+  const orderKeys = [...new Set(records.flatMap((r) => (r.order ? [r.order] : [])))];
+  if (distinct.size === 0 && orderKeys.length === 0) return out;
+
+  // erased identifiers: a record dated before the erasure is skipped; after it, the value is new again
+  const erasedAt = distinct.size > 0 && options.erasedAt ? await options.erasedAt([...distinct.values()]) : new Map<string, number>();
 
   const all = [...distinct.values()];
-  const found = await tx.query<{ kind: string; value: string; id: string }>(
-    `SELECT ci.kind, ci.value, ci.customer_id::text AS id
-       FROM unnest($1::text[], $2::text[]) AS u(kind, value)
-       JOIN customer_identifiers ci ON ci.kind = u.kind AND ci.value = u.value`,
-    [all.map((i) => i.kind), all.map((i) => i.value)],
+  const split = orderKeys.map(splitOrderKey);
+  const known = await tx.query<{ t: 'i' | 'o'; kind: string | null; value: string; id: string | null }>(
+    `WITH o AS (SELECT o.source, o.source_id, o.customer_id FROM unnest($3::text[], $4::text[]) AS k(src, sid)
+                  JOIN orders o ON o.source = k.src AND o.source_id = k.sid),
+     touched AS (
+       SELECT ci.customer_id FROM unnest($1::text[], $2::text[]) AS u(kind, value)
+         JOIN customer_identifiers ci ON ci.kind = u.kind AND ci.value = u.value
+       UNION SELECT customer_id FROM o WHERE customer_id IS NOT NULL)
+     SELECT 'i' AS t, ci.kind, ci.value, ci.customer_id::text AS id
+       FROM customer_identifiers ci WHERE ci.customer_id IN (SELECT customer_id FROM touched)
+     UNION ALL
+     SELECT 'o', NULL, source || chr(1) || source_id, customer_id::text FROM o`,
+    [all.map((i) => i.kind), all.map((i) => i.value), split.map((k) => k[0]), split.map((k) => k[1])],
   );
-  const owners = new Map<string, string>();
-  for (const r of found.rows) owners.set(identifierKey(r as Identifier), r.id);
-
-  const { groups, recordGroup } = groupIdentities(records, owners);
-  const survivor: (string | null)[] = new Array(groups.length).fill(null);
-  const fresh: (number | null)[] = new Array(groups.length).fill(null);
-  for (let g = 0; g < groups.length; g++) {
-    const { customers, identifiers } = groups[g];
-    if (customers.length === 0) {
-      fresh[g] = out.newCustomers++;
-      continue;
-    }
-    survivor[g] = customers[0];
-    if (customers.length > 1) {
-      const merged = customers.slice(1).map((id) => ({ id, reason: identifiers.find((x) => x.owner === id)!.identifier }));
-      await mergeCustomers(tx, customers[0], merged);
-      out.merges += merged.length;
+  const resolver = new IdentityResolver(options);
+  const held = new Map<string, Identifier[]>();
+  const existingOrders: { key: string; id: string | null }[] = [];
+  for (const r of known.rows) {
+    if (r.t === 'o') existingOrders.push({ key: r.value, id: r.id });
+    else {
+      let l = held.get(r.id!);
+      if (!l) held.set(r.id!, (l = []));
+      l.push({ kind: r.kind as IdentifierKind, value: r.value });
     }
   }
-  for (let r = 0; r < records.length; r++) {
-    const g = recordGroup[r];
-    if (g < 0) continue;
-    out.customer[r] = survivor[g];
-    out.newCustomer[r] = fresh[g];
+  const personOf = new Map<string, number>();
+  for (const [id, ids] of held) personOf.set(id, resolver.addExisting(id, ids));
+  const guestOrders: string[] = [];
+  for (const o of existingOrders) {
+    if (o.id === null) guestOrders.push(o.key);
+    else {
+      // an order of a customer without identifiers (all erased, say): a person with none
+      let p = personOf.get(o.id);
+      if (p === undefined) personOf.set(o.id, (p = resolver.addExisting(o.id, [])));
+      resolver.addOrder(o.key, p);
+    }
+  }
+  for (const key of guestOrders) resolver.addOrder(key, -1);
+
+  const recordPerson = new Int32Array(records.length).fill(-1);
+  records.forEach((r, i) => {
+    // an identifier erased after the record's time: the record is skipped (its order, if new, is a
+    // guest's); erased before it, the value was deleted with the person and is no one's: a new customer
+    if (erasedAt.size > 0) {
+      const time = r.time ?? -Infinity; // undated: it may predate the erasure
+      if (r.identifiers.some((x) => (erasedAt.get(identifierKey(x)) ?? -Infinity) > time)) {
+        out.erased++;
+        return;
+      }
+    }
+    recordPerson[i] = resolver.resolve(r.identifiers, r.order ?? null);
+  });
+
+  // merges, in the order they happened: each merged customer that existed goes into its survivor
+  for (const m of resolver.merges) {
+    const merged = resolver.existingId(m.merged);
+    if (merged === null) continue; // created in this batch: nothing written yet
+    const survivor = resolver.existingId(m.survivor)!; // older than an existing one: existing too
+    await mergeCustomers(tx, survivor, [{ id: merged, reason: m.reason }]);
+    out.merges++;
+  }
+  for (const c of resolver.conflicts) {
+    out.conflicts++;
+    options.onConflict?.(
+      c.type === 'unique'
+        ? `identity conflict: ${c.identifier.kind} ${c.identifier.value} not linked to a customer holding another ${c.kind}`
+        : `identity cap: ${c.identifier.kind} ${c.identifier.value} not linked (a customer holds at most ${options.maxIdentifiers ?? 'the maximum'} identifiers)`,
+    );
+  }
+
+  // people created here that survived, in order of creation, are the new customers 0, 1, …
+  const newIndex = new Map<number, number>();
+  const who = (p: number): { customer: string | null; newIndex: number | null } => {
+    if (p < 0) return { customer: null, newIndex: null };
+    const r = resolver.find(p);
+    const existing = resolver.existingId(r);
+    if (existing !== null) return { customer: existing, newIndex: null };
+    let k = newIndex.get(r);
+    if (k === undefined) newIndex.set(r, (k = newIndex.size));
+    return { customer: null, newIndex: k };
+  };
+  for (let p = 0; p < resolver.people; p++) if (resolver.find(p) === p && resolver.existingId(p) === null) who(p);
+  out.newCustomers = newIndex.size;
+  records.forEach((_, i) => {
+    const w = who(recordPerson[i]);
+    out.customer[i] = w.customer;
+    out.newCustomer[i] = w.newIndex;
+  });
+  orders.forEach((key, i) => {
+    const w = who(resolver.orderOwner(key) ?? -1);
+    out.orderCustomer[i] = w.customer;
+    out.orderNewCustomer[i] = w.newIndex;
+  });
+  for (const key of guestOrders) {
+    const owner = resolver.orderOwner(key);
+    if (owner === undefined || owner < 0) continue;
+    const w = who(owner);
+    const [source, sourceId] = splitOrderKey(key);
+    out.attachOrders.source.push(source);
+    out.attachOrders.sourceId.push(sourceId);
+    out.attachOrders.customer.push(w.customer);
+    out.attachOrders.newIndex.push(w.newIndex);
   }
   const n = out.newIdentifiers;
-  groups.forEach((g, gi) => {
-    for (const { identifier, owner } of g.identifiers) {
-      if (owner !== null) continue;
-      n.kind.push(identifier.kind);
-      n.value.push(identifier.value);
-      n.customer.push(survivor[gi]);
-      n.newIndex.push(fresh[gi]);
-    }
-  });
+  for (const { identifier, person } of resolver.attached) {
+    const w = who(person);
+    n.kind.push(identifier.kind);
+    n.value.push(identifier.value);
+    n.customer.push(w.customer);
+    n.newIndex.push(w.newIndex);
+  }
   return out;
 }

@@ -42,6 +42,11 @@ export interface TransactionOptions {
    * writes, where a crash can lose the last batches but never corrupts, and re-running repairs.
    */
   asyncCommit?: boolean;
+  /**
+   * Wait for the commit to reach disk whatever the server's default (synchronous_commit = on):
+   * for writes acknowledged to a client (purchase events), where a 200 must survive a crash.
+   */
+  durable?: boolean;
 }
 
 export interface SqlClient extends SqlExecutor {

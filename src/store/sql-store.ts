@@ -1,12 +1,15 @@
+import { DEV_ERASURE_KEY } from '../config.js';
+import { CONSENT_PURPOSES } from '../core/records.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
 import { checkStore, type StoreCheck } from './check-store.js';
 import { OrderIdAllocator, orderKey, planImport, type ImportPlan } from './import-plan.js';
 import { KnownProducts } from './known-products.js';
 import { migrate } from './migrate.js';
-import { assignIdentities, type IdentityAssignment } from './resolve-identities.js';
+import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
-import { insertLines } from './insert-lines.js';
+import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
+import { insertLines, isDuplicateKey } from './insert-lines.js';
 import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
 import * as offerSql from './sql-offers.js';
 import type { Offer } from '../core/offers/types.js';
@@ -29,18 +32,31 @@ import type {
 
 /** Advisory lock key serialising writers that resolve identities (PostgreSQL only). */
 const IDENTITY_LOCK = 7262541;
-/** An identity assignment for a write without records (products only). */
-const NO_IDENTITIES: IdentityAssignment = {
-  customer: [],
-  newCustomer: [],
-  newCustomers: 0,
-  newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
-  merges: 0,
-};
+/** A batch's result; conflicts and erased only when there were some. */
+function batchResult(imported: number, duplicates: number, identity: { merges: number; conflicts: number; erased: number }): ImportBatchResult {
+  return {
+    imported,
+    duplicates,
+    merges: identity.merges,
+    ...(identity.conflicts > 0 ? { conflicts: identity.conflicts } : {}),
+    ...(identity.erased > 0 ? { erased: identity.erased } : {}),
+  };
+}
 const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 /** Money to 4 decimals (the column's scale): sums in float8 carry binary noise. */
 const money = (x: number) => Math.round(x * 10_000) / 10_000;
+
+export interface SqlStoreOptions {
+  /** Most identifiers one customer collects (MAX_IDENTIFIERS_PER_CUSTOMER; default 20). */
+  maxIdentifiers?: number;
+  /** Purposes granted to a customer with no record of them (CONSENT_DEFAULTS); unlisted: refused. */
+  consentDefaults?: Partial<Record<ConsentPurpose, boolean>>;
+  /** Key of the erasure list's hashes (ERASURE_KEY; default: the public development key). */
+  erasureKey?: string;
+  /** Called with each link refused by the identity conflict policy (logged by the caller). */
+  onConflict?: (message: string) => void;
+}
 
 /**
  * The Store in SQL, over any SqlClient (pg pool or PGlite): same migrations, same queries.
@@ -51,8 +67,29 @@ export class SqlStore implements Store {
   /** Product rows this store last wrote: import batches send only the ones that change. */
   private readonly known = new KnownProducts();
 
-  constructor(readonly db: SqlClient) {
+  constructor(
+    readonly db: SqlClient,
+    private readonly options: SqlStoreOptions = {},
+  ) {
     this.backend = db.dialect;
+    this.hasher = new ErasureHasher(options.erasureKey ?? DEV_ERASURE_KEY);
+  }
+
+  private readonly hasher: ErasureHasher;
+
+  /** The identity rules' options for one resolution inside `tx` (cap, erasure list, conflict log). */
+  private identityOptions(tx: SqlExecutor, orders?: readonly string[]): AssignOptions {
+    return {
+      maxIdentifiers: this.options.maxIdentifiers,
+      onConflict: this.options.onConflict,
+      orders,
+      erasedAt: (ids) => erasedIdentifiers(tx, this.hasher, ids),
+    };
+  }
+
+  /** Whether a purpose counts as granted for a customer with no record of it (CONSENT_DEFAULTS). */
+  consentDefault(purpose: ConsentPurpose): boolean {
+    return this.options.consentDefaults?.[purpose] === true;
   }
 
   migrate(): Promise<string[]> {
@@ -76,7 +113,8 @@ export class SqlStore implements Store {
     if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
     const ids = new OrderIdAllocator();
     ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => orderKey(l.source ?? l.channel, l.orderId))).size));
-    return this.importPlan(planImport(lines, ids));
+    // acknowledged writes (purchase events): the commit reaches disk before the caller answers
+    return this.importPlan(planImport(lines, ids), { durable: true });
   }
 
   async reserveOrderIds(n: number): Promise<number[]> {
@@ -90,19 +128,30 @@ export class SqlStore implements Store {
     return r.rows[0].ids;
   }
 
-  async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean } = {}): Promise<ImportBatchResult> {
+  async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean } = {}): Promise<ImportBatchResult> {
     if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
     // one transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
     // identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
     // flush (a batch lost to a crash is re-imported idempotently): finishImport's commit waits for all
-    const done = await this.db.transaction(async (tx) => {
-      const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-      const identity = await assignIdentities(tx, plan.orders.map((o) => o.identifiers));
-      const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
-      return { written, merges: identity.merges, lines: await insertLines(tx, plan, written.existingOrders) };
-    }, { lock: IDENTITY_LOCK, asyncCommit: true });
+    const keys = plan.orders.map((o) => orderKey(o.source, o.sourceId));
+    const records = plan.identityEvents.map((e) => ({ identifiers: e.identifiers, order: keys[e.order], time: e.time }));
+    const write = (careful: boolean) =>
+      this.db.transaction(async (tx) => {
+        const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
+        const identity = await assignIdentities(tx, records, this.identityOptions(tx, keys));
+        const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
+        return {
+          written,
+          merges: identity.merges,
+          conflicts: identity.conflicts,
+          erased: identity.erased,
+          lines: await insertLines(tx, plan, written.existingOrders, careful),
+        };
+      }, { lock: IDENTITY_LOCK, asyncCommit: !options.durable, durable: options.durable });
+    // a COPY meeting lines another importer wrote meanwhile undoes the batch: written again, carefully
+    const done = await write(false).catch((e) => (isDuplicateKey(e) ? write(true) : Promise.reject(e)));
     this.known.remember(done.written.products);
-    return { imported: done.lines, duplicates: plan.lineCount - done.lines, merges: done.merges };
+    return batchResult(done.lines, plan.lineCount - done.lines, done);
   }
 
   async flushProductUpdates(): Promise<number> {
@@ -134,10 +183,12 @@ export class SqlStore implements Store {
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
     if (identifiers.length === 0) throw new InvalidArgumentError('resolveIdentity needs at least one identifier');
     return this.db.transaction(async (tx) => {
-      const identity = await assignIdentities(tx, [identifiers]);
+      const identity = await assignIdentities(tx, [{ identifiers, time: Date.now() }], this.identityOptions(tx));
       if (identity.customer[0] !== null && identity.newIdentifiers.kind.length === 0) return identity.customer[0];
       const written = await writeBatch(tx, { identity });
-      return identity.customer[0] ?? written.newCustomerIds[identity.newCustomer[0]!];
+      const id = identity.customer[0] ?? (identity.newCustomer[0] === null ? null : written.newCustomerIds[identity.newCustomer[0]]);
+      if (id === null) throw new InvalidArgumentError('these identifiers resolve to no customer (erased, or refused by the conflict policy)');
+      return id;
     }, { lock: IDENTITY_LOCK });
   }
 
@@ -151,10 +202,14 @@ export class SqlStore implements Store {
     );
   }
 
-  async importConsent(events: ConsentEvent[]): Promise<number> {
+  async importConsent(events: ConsentEvent[], counts?: { erased: number; conflicts: number }): Promise<number> {
     if (events.length === 0) return 0;
     return this.db.transaction(async (tx) => {
-      const identity = await assignIdentities(tx, events.map((e) => e.identifiers));
+      const identity = await assignIdentities(tx, events.map((e) => ({ identifiers: e.identifiers, time: e.time })), this.identityOptions(tx));
+      if (counts) {
+        counts.erased += identity.erased;
+        counts.conflicts += identity.conflicts;
+      }
       const fresh = identity.newCustomers > 0 || identity.newIdentifiers.kind.length > 0 ? await writeBatch(tx, { identity }) : null;
       const cols = { id: [] as string[], purpose: [] as string[], granted: [] as boolean[], at: [] as (number | null)[], source: [] as string[] };
       events.forEach((e, i) => {
@@ -168,14 +223,12 @@ export class SqlStore implements Store {
         cols.source.push(e.source);
       });
       if (cols.id.length === 0) return 0;
+      // an undated choice is recorded as of -infinity: it applies where nothing else is recorded and
+      // never overrides a dated one, whenever it is imported (re-importing it changes nothing)
       const r = await tx.query(
         `INSERT INTO consent (customer_id, purpose, granted, at, source)
-           SELECT c, p, g, coalesce(to_timestamp(t / 1000.0), now()), s
+           SELECT c, p, g, coalesce(to_timestamp(t / 1000.0), '-infinity'::timestamptz), s
              FROM unnest($1::bigint[], $2::text[], $3::boolean[], $4::float8[], $5::text[]) WITH ORDINALITY AS u(c, p, g, t, s, n)
-            WHERE t IS NOT NULL OR NOT EXISTS (
-                  SELECT 1 FROM (SELECT granted, source FROM consent k WHERE k.customer_id = u.c AND k.purpose = u.p
-                                  ORDER BY at DESC, id DESC LIMIT 1) l
-                   WHERE l.granted = u.g AND l.source = u.s)
             ORDER BY n
          ON CONFLICT (customer_id, purpose, at, granted, source) DO NOTHING`,
         [cols.id, cols.purpose, cols.granted, cols.at, cols.source],
@@ -257,7 +310,7 @@ export class SqlStore implements Store {
       [customerId],
     );
     const row = r.rows[0];
-    return row ? { canonicalId: row.id, personalisation: row.granted === true } : null;
+    return row ? { canonicalId: row.id, personalisation: row.granted ?? this.consentDefault('personalisation') } : null;
   }
 
   async customerProfile(customerId: string): Promise<CustomerProfile | null> {
@@ -345,8 +398,9 @@ export class SqlStore implements Store {
          (SELECT coalesce(json_agg(json_build_object('time', ${EPOCH_MS('placed_at')}, 'channel', channel, 'storeId', store_id, 'sku', sku,
                    'title', title, 'quantity', quantity::float8, 'unitPrice', unit_price::float8)
                    ORDER BY placed_at DESC, order_id DESC, line_no), '[]'::json)
-            FROM (SELECT l.*, p.title FROM l LEFT JOIN products p ON p.sku = l.sku WHERE l.quantity > 0
-                   ORDER BY l.placed_at DESC, l.order_id DESC, l.line_no LIMIT $2) x) AS recent,
+            FROM (SELECT r.*, p.title
+                    FROM (SELECT * FROM l WHERE quantity > 0 ORDER BY placed_at DESC, order_id DESC, line_no LIMIT $2) r
+                    LEFT JOIN products p ON p.sku = r.sku) x) AS recent,
          (SELECT coalesce(json_agg(json_build_object('purpose', purpose, 'granted', granted, 'at', ${EPOCH_MS('at')}, 'source', source)
                    ORDER BY purpose), '[]'::json)
             FROM (SELECT DISTINCT ON (purpose) purpose, granted, at, source FROM consent WHERE customer_id = c.id
@@ -370,7 +424,7 @@ export class SqlStore implements Store {
       favouriteStore: row.favourite_store,
       favouriteCategories: row.categories.map((c) => ({ ...c, spend: money(c.spend) })),
       recentPurchases: row.recent,
-      consent: row.consent.map((c) => ({ purpose: c.purpose, granted: c.granted, time: iso(c.at)!, source: c.source })),
+      consent: this.consentInForce(row.consent),
     };
   }
 
@@ -411,7 +465,17 @@ export class SqlStore implements Store {
          FROM consent WHERE customer_id = $1 ORDER BY purpose, at DESC, id DESC`,
       [id],
     );
-    return r.rows.map((c) => ({ purpose: c.purpose, granted: c.granted, time: iso(c.at)!, source: c.source }));
+    return this.consentInForce(r.rows);
+  }
+
+  /** Every purpose: the latest choice recorded (rows: one per purpose at most), else the configured default (CONSENT_DEFAULTS). */
+  private consentInForce(rows: readonly { purpose: ConsentPurpose; granted: boolean; at: number; source: string }[]): ConsentRecord[] {
+    const recorded = new Map(rows.map((c) => [c.purpose, c]));
+    return CONSENT_PURPOSES.map((purpose): ConsentRecord => {
+      const c = recorded.get(purpose);
+      if (!c) return { purpose, granted: this.consentDefault(purpose), basis: 'default' };
+      return { purpose, granted: c.granted, basis: 'recorded', time: Number.isFinite(c.at) ? iso(c.at)! : null, source: c.source };
+    });
   }
 
   async hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean> {
@@ -421,7 +485,7 @@ export class SqlStore implements Store {
       'SELECT granted FROM consent WHERE customer_id = $1 AND purpose = $2 ORDER BY at DESC, id DESC LIMIT 1',
       [id, purpose],
     );
-    return r.rows[0]?.granted === true;
+    return r.rows[0]?.granted ?? this.consentDefault(purpose);
   }
 
   async customerSkus(customerId: string): Promise<string[]> {
@@ -464,12 +528,12 @@ export class SqlStore implements Store {
     return r.rows;
   }
 
-  async recordedOrder(orderId: string): Promise<RecordedOrder | null> {
+  async recordedOrder(orderId: string, source = 'event'): Promise<RecordedOrder | null> {
     const r = await this.db.query<{ customerId: string | null; sku: string | null; quantity: number | null; unitPrice: number | null }>(
       `SELECT o.customer_id::text AS "customerId", l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
          FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
-        WHERE o.source_id = $1 ORDER BY l.line_no`,
-      [orderId],
+        WHERE o.source = $2 AND o.source_id = $1 ORDER BY l.line_no`,
+      [orderId, source],
     );
     if (r.rows.length === 0) return null;
     const lines = r.rows.filter((x) => x.sku !== null).map((x) => ({ sku: x.sku!, quantity: x.quantity!, unitPrice: x.unitPrice! }));
@@ -577,6 +641,9 @@ export class SqlStore implements Store {
       const id = c.rows[0]?.id;
       if (id === undefined) return false;
       const ids = await this.idsOf(tx, id);
+      // the erasure list first (same transaction): files and events met later do not bring them back
+      const held = await tx.query<Identifier>('SELECT kind, value FROM customer_identifiers WHERE customer_id = $1', [id]);
+      await listErased(tx, this.hasher, held.rows, ids);
       await tx.query('DELETE FROM customer_identifiers WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM consent WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM customer_segments WHERE customer_id = $1', [id]);
@@ -589,7 +656,11 @@ export class SqlStore implements Store {
       await tx.query('UPDATE offer_decisions SET customer_id = NULL WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
       return true;
-    }, { lock: IDENTITY_LOCK });
+    }, { lock: IDENTITY_LOCK, durable: true });
+  }
+
+  async erasedCustomerIds(customerIds: readonly string[]): Promise<Set<string>> {
+    return erasedCustomerIds(this.db, this.hasher, customerIds.filter((c) => CUSTOMER_ID.test(c)));
   }
 
   // ---- offers (next best offer): src/store/sql-offers.ts ----
@@ -620,7 +691,10 @@ export class SqlStore implements Store {
   offerResponseStats() {
     return offerSql.offerResponseStats(this.db);
   }
-  offerSubjectFacts(customerId: string) {
-    return offerSql.offerSubjectFacts(this.db, customerId);
+  async offerSubjectFacts(customerId: string) {
+    const facts = await offerSql.offerSubjectFacts(this.db, customerId);
+    // consent in force: a purpose with no record of it takes its default (CONSENT_DEFAULTS)
+    if (facts) for (const purpose of CONSENT_PURPOSES) facts.consent[purpose] ??= this.consentDefault(purpose);
+    return facts;
   }
 }

@@ -26,6 +26,10 @@ export interface ImportBatchResult {
   duplicates: number;
   /** Customer merges caused by this batch. */
   merges: number;
+  /** Identity links refused by the conflict policy (a second account or loyalty id, or past the identifier cap); absent: none. */
+  conflicts?: number;
+  /** Records skipped because an identifier they carry was erased after their time (their lines are kept as a guest's); absent: none. */
+  erased?: number;
 }
 
 /** What one import run did, as recorded in import_runs (Store.finishImport). */
@@ -50,11 +54,16 @@ export interface StoreTotals {
   stores: number;
 }
 
+/**
+ * The consent in force for one purpose: the latest choice recorded ("recorded"; time null when it came
+ * without one), or, with none recorded, the configured default of the purpose ("default": CONSENT_DEFAULTS).
+ */
 export interface ConsentRecord {
   purpose: ConsentPurpose;
   granted: boolean;
-  time: string;
-  source: string;
+  basis: 'recorded' | 'default';
+  time?: string | null;
+  source?: string;
 }
 
 export interface CustomerProfile {
@@ -156,7 +165,8 @@ export interface Store extends OfferStore {
   close(): Promise<void>;
 
   /** Writes a batch of order lines: resolves identities (merging customers), upserts products
-   * and stores, inserts orders and lines; lines already present are skipped. */
+   * and stores, inserts orders and lines; lines already present are skipped. Durable: committed
+   * synchronously (synchronous_commit = on) before it resolves, so a purchase event's 200 survives a crash. */
   importLines(lines: OrderLine[]): Promise<ImportBatchResult>;
   /**
    * importLines for lines already planned and encoded under reserved order ids
@@ -165,7 +175,7 @@ export interface Store extends OfferStore {
    * With deferProductUpdates, changes to products this store has already written are kept in
    * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
    */
-  importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean }): Promise<ImportBatchResult>;
+  importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean; durable?: boolean }): Promise<ImportBatchResult>;
   /** Reserves n order ids (from the orders id sequence) for planning (OrderIdAllocator). */
   reserveOrderIds(n: number): Promise<number[]>;
   /** Writes the product updates importPlan deferred; returns the rows changed. */
@@ -186,8 +196,9 @@ export interface Store extends OfferStore {
    * number recorded. Same effect as resolveIdentity + setConsent per event, set-based. Idempotent: an event
    * identical to one recorded (same customer, purpose, granted, time, source) is skipped, not counted; so is an
    * undated event (time null) that repeats the choice in force (same granted and source).
+   * `counts`, when given, is incremented by the events skipped as erased and the identity conflicts.
    */
-  importConsent(events: ConsentEvent[]): Promise<number>;
+  importConsent(events: ConsentEvent[], counts?: { erased: number; conflicts: number }): Promise<number>;
 
   totals(): Promise<StoreTotals>;
   /** Checks the store's invariants (src/store/check-store.ts: no order without lines, no duplicate keys, …). */
@@ -221,8 +232,11 @@ export interface Store extends OfferStore {
   hasConsent(customerId: string, purpose: ConsentPurpose): Promise<boolean>;
   /** Skus the customer holds net of returns, most recently bought first. */
   customerSkus(customerId: string): Promise<string[]>;
-  /** The order recorded under this source order id (a purchase event's orderId), or null. */
-  recordedOrder(orderId: string): Promise<RecordedOrder | null>;
+  /**
+   * The order recorded under this order id of `source` (default 'event': a purchase event's orderId;
+   * orders are keyed by source and order id), or null.
+   */
+  recordedOrder(orderId: string, source?: string): Promise<RecordedOrder | null>;
   /** The surviving id of a customer id first, then every id merged into it; [] if unknown or erased. */
   customerIds(customerId: string): Promise<string[]>;
   /** The customer's identifiers (merges followed), by kind then value; [] if unknown or erased. */
@@ -235,8 +249,14 @@ export interface Store extends OfferStore {
   products(): Promise<Product[]>;
   /** The unified history in time order, in batches (constant memory). */
   historyLines(options?: { from?: Date; to?: Date; batchSize?: number }): AsyncIterable<HistoryLine[]>;
-  /** Erases a customer everywhere in the store (identifiers, orders re-attributed to guests, consent). */
+  /**
+   * Erases a customer everywhere in the store (identifiers, orders re-attributed to guests, consent,
+   * segment, aliases, merge log) and lists their identifiers and ids (merged ones too) on the erasure
+   * list, as keyed hashes, in the same durable transaction.
+   */
   eraseCustomer(customerId: string): Promise<boolean>;
+  /** Those of these customer ids that are on the erasure list. */
+  erasedCustomerIds(customerIds: readonly string[]): Promise<Set<string>>;
 }
 
 /** One decision as the log keeps it (Store.logDecisions): what off-policy evaluation reads. */
@@ -294,7 +314,7 @@ export interface OfferResponseCell extends OfferCounts {
 export interface OfferSubjectFacts {
   /** The surviving id. */
   customerId: string;
-  /** Consent in force per purpose (absent: never given nor refused). */
+  /** Consent in force per purpose: the latest choice recorded, else the purpose's default (CONSENT_DEFAULTS). */
   consent: Partial<Record<ConsentPurpose, boolean>>;
   orders: number;
   spend: number;

@@ -56,6 +56,15 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
         LEFT JOIN nc ON nc.g = u.g
       ON CONFLICT DO NOTHING)`);
   }
+  const ao = id.attachOrders;
+  if (ao.sourceId.length > 0) {
+    // guest orders a later line identified (src/store/resolve-identities.ts)
+    ctes.push(`att AS (
+      UPDATE orders o SET customer_id = coalesce(u.c, nc.id)
+        FROM unnest(${$(ao.source, 'text[]')}, ${$(ao.sourceId, 'text[]')}, ${$(ao.customer, 'bigint[]')}, ${$(ao.newIndex, 'int[]')}) AS u(so, s, c, g)
+        LEFT JOIN nc ON nc.g = u.g
+       WHERE o.source = u.so AND o.source_id = u.s AND o.customer_id IS NULL)`);
+  }
   if (w.stores && w.stores.length > 0) {
     ctes.push(`st AS (INSERT INTO stores (id) SELECT unnest(${$(w.stores, 'text[]')}) ON CONFLICT DO NOTHING)`);
   }
@@ -98,7 +107,7 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
       INSERT INTO orders (id, source, source_id, channel, store_id, placed_at, customer_id)
       SELECT u.id, u.so, u.s, u.c, u.st, to_timestamp(u.t / 1000.0), coalesce(u.cu, nc.id)
         FROM unnest(${$(w.orderIds, 'bigint[]')}, ${src}, ${sids}, ${$(o.map((x) => x.channel), 'text[]')}, ${$(o.map((x) => x.storeId), 'text[]')},
-                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.customer, 'bigint[]')}, ${$(id.newCustomer, 'int[]')}) AS u(id, so, s, c, st, t, cu, g)
+                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.orderCustomer, 'bigint[]')}, ${$(id.orderNewCustomer, 'int[]')}) AS u(id, so, s, c, st, t, cu, g)
         LEFT JOIN nc ON nc.g = u.g
        WHERE NOT EXISTS (SELECT 1 FROM ex WHERE ex.source = u.so AND ex.source_id = u.s))`,
     );

@@ -237,15 +237,20 @@ export class DatasetBuilder {
 
   /**
    * Renames customers before `finish`, merging those that get the same id (e.g. provisional
-   * identity-graph nodes resolved once the whole file is read). Not with a fixed customer index.
+   * provisional ids resolved once the whole file is read); a null id makes the lines a guest's.
+   * Not with a fixed customer index.
    */
-  relabelCustomers(rename: (id: string) => string): void {
+  relabelCustomers(rename: (id: string) => string | null): void {
     if (this.fixedCustomers) throw new InvalidArgumentError('cannot relabel a fixed customer index');
     const next = new Map<string, number>();
     const ids: string[] = [];
     const map = new Int32Array(this.customers.length);
     this.customers.forEach((old, c) => {
       const id = rename(old);
+      if (id === null) {
+        map[c] = -1;
+        return;
+      }
       let n = next.get(id);
       if (n === undefined) {
         n = ids.length;

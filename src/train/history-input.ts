@@ -9,7 +9,8 @@
  * - `datasetFromStore` streams the store's history (already unified) the same way.
  */
 import { NotSupportedError } from '../core/errors.js';
-import { IdentityGraph } from '../core/identity-graph.js';
+import { IdentityResolver } from '../core/identity-graph.js';
+import { orderKey } from '../store/import-plan.js';
 import { type HistoryLine, historyLineOf } from '../core/records.js';
 import { readOrderFile } from '../ingest/read-data-file.js';
 import { readHistoryFile, resolveOrderPath } from '../ingest/read-history-file.js';
@@ -29,9 +30,9 @@ export interface HistoryInput {
 type ProgressFn = (done: number, total: number) => void;
 
 /** Reads the whole history into memory. */
-export async function readHistory(options: { data?: string; store?: Store; progress?: ProgressFn }): Promise<HistoryInput> {
+export async function readHistory(options: { data?: string; store?: Store; progress?: ProgressFn; maxIdentifiers?: number }): Promise<HistoryInput> {
   if (options.data) {
-    const r = await readHistoryFile(options.data, { onProgress: options.progress });
+    const r = await readHistoryFile(options.data, { onProgress: options.progress, maxIdentifiers: options.maxIdentifiers });
     return { source: `file:${options.data}`, lines: r.lines, skipped: r.skipped, rejected: r.rejected };
   }
   if (options.store) {
@@ -55,9 +56,15 @@ export interface DatasetInput {
 }
 
 /** Streams an order file into a dataset (identities unified by the identity graph). */
-export async function datasetFromFile(path: string, weighting: WeightingOptions, progress?: ProgressFn): Promise<DatasetInput> {
+export async function datasetFromFile(
+  path: string,
+  weighting: WeightingOptions,
+  progress?: ProgressFn,
+  policy: { maxIdentifiers?: number } = {},
+): Promise<DatasetInput> {
   const file = await resolveOrderPath(path);
-  const graph = new IdentityGraph();
+  // the import's identity rules (src/core/identity-graph.ts), line by line in file order
+  const identities = new IdentityResolver({ ...policy, log: false });
   const builder = new DatasetBuilder();
   const categories = new Map<string, string>();
   const skipped: Record<string, number> = {};
@@ -68,15 +75,16 @@ export async function datasetFromFile(path: string, weighting: WeightingOptions,
     for (const [k, v] of Object.entries(b.skipped)) skipped[k] = (skipped[k] ?? 0) + (v ?? 0);
     batch.length = 0;
     for (const l of b.lines) {
-      // provisional customer: the graph node; resolved to the unified id once every link is known
-      const node = l.identifiers.length ? graph.add(l.identifiers) : -1;
+      // provisional customer: the order; resolved to its buyer's unified id once every link is known
+      const key = orderKey(l.source ?? l.channel, l.orderId);
+      identities.addLine(l.identifiers, key);
       if (l.category !== null) categories.set(l.sku, l.category);
-      batch.push(historyLineOf(l, node < 0 ? null : String(node)));
+      batch.push(historyLineOf(l, key));
     }
     builder.add(batch);
     progress?.(b.bytesRead, b.totalBytes);
   }
-  builder.relabelCustomers((node) => graph.idOfNode(Number(node)));
+  builder.relabelCustomers((key) => identities.orderCustomerId(key));
   const dataset = builder.finish(weighting);
   return { source: `file:${path}`, dataset, itemCategories: dataset.items.map((s) => categories.get(s) ?? null), skipped, rejected };
 }

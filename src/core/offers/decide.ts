@@ -14,7 +14,7 @@
  */
 import { mulberry32 } from '../random.js';
 import { posteriorPool, type PosteriorPool } from './posterior-pool.js';
-import { offerPropensity, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
 import type {
   Decide,
   Decision,
@@ -33,6 +33,11 @@ export interface DecideParams extends PropensityParams {
   ranking: 'thompson' | 'mean';
   /** Extra Thompson draws that estimate each shown offer's probability at its position. */
   probabilityDraws: number;
+  /**
+   * Thompson draws come from Beta(t·α, t·β): the posterior with its mean kept and its variance divided by about t
+   * (t = 1: plain Thompson sampling; t > 1 explores less, a common practical tempering).
+   */
+  sharpening: number;
   /** Draws per posterior pool (Thompson samples come from a cached pool per Beta, see ./posterior-pool.ts). */
   poolSize: number;
   /** Budget (search nodes) of the exact uniform probability at positions > 1 when targets overlap; beyond: Monte Carlo. */
@@ -44,6 +49,7 @@ export const DECIDE_DEFAULTS: DecideParams = {
   ranking: 'thompson',
   probabilityDraws: 200,
   poolSize: 256,
+  sharpening: 1,
   uniformExactBudget: 20_000,
 };
 
@@ -231,6 +237,9 @@ const valueOf = (o: Offer): number => (Number.isFinite(o.value) ? o.value : 0);
  * Offers that cannot reach the top (pool maximum below the pool minimum of `limit` offers sharing no target with any
  * other) are skipped: exact, as pools bound their draws.
  */
+const thompsonPool = (prop: OfferPropensity, p: DecideParams): PosteriorPool =>
+  posteriorPool(prop.alpha * p.sharpening, prop.beta * p.sharpening, p.poolSize);
+
 function decisionProbabilities(
   cands: readonly Candidate[],
   conflicts: readonly number[][],
@@ -267,7 +276,7 @@ function decisionProbabilities(
     );
     shown.forEach((j, k) => (ranked[k] = top[k] === j ? 1 : 0));
   } else {
-    for (const c of cands) c.pool ??= posteriorPool(c.prop.alpha, c.prop.beta, p.poolSize);
+    for (const c of cands) c.pool ??= thompsonPool(c.prop, p);
     const include = contenders(cands, conflicts, limit, shown);
     const r = rng();
     const offsets = include.map(() => Math.floor(r() * p.poolSize));
@@ -368,9 +377,10 @@ export function makeDecide(params: Partial<DecideParams> = {}): Decide {
 function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
   const { suitable, screened } = screenOffers(offers, subject, ctx);
   const limit = Math.max(0, Math.floor(ctx.limit));
-  const cands: Candidate[] = suitable.map((offer) => ({
+  const props = offerPropensities(suitable, subject, ctx.channel, stats, p);
+  const cands: Candidate[] = suitable.map((offer, i) => ({
     offer,
-    prop: offerPropensity(offer, subject, ctx.channel, stats, p),
+    prop: props[i],
     vw: valueOf(offer) * weightOf(offer),
     pool: null,
   }));
@@ -385,7 +395,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   if (holdout) shown = pickUniform(cands.length, conflicts, limit, ctx.random);
   else if (p.ranking === 'mean' || limit === 0) shown = byMean;
   else {
-    for (const c of cands) c.pool = posteriorPool(c.prop.alpha, c.prop.beta, p.poolSize);
+    for (const c of cands) c.pool = thompsonPool(c.prop, p);
     samples = cands.map((c) => c.pool!.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))]);
     scores = Float64Array.from(cands, (c, i) => Math.min(1, samples![i] * c.prop.affinityLift) * c.vw);
     shown = pickTop(scores, conflicts, limit);
@@ -434,6 +444,56 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     };
   });
   return { offers: scored, considered, holdout };
+}
+
+/**
+ * The policy's distribution of the TOP offer for this subject and context: for each suitable offer, the probability
+ * that `decide` with these parameters puts it first, h/n + (1 − h)·P_ranking, P_ranking estimated over `draws`
+ * rotated pool draws as in `decisionProbabilities` (exact 0/1 for a `mean` ranking). Used by the off-policy
+ * evaluator to weigh logged decisions by the learned policy. Consumes one value of ctx.random.
+ */
+export function topOfferDistribution(
+  offers: readonly Offer[],
+  subject: DecisionSubject,
+  ctx: DecisionContext,
+  stats: ResponseStats,
+  params: Partial<DecideParams> = {},
+  draws = 1000,
+): Map<string, number> {
+  const p: DecideParams = { ...DECIDE_DEFAULTS, ...params };
+  const { suitable } = screenOffers(offers, subject, ctx);
+  const out = new Map<string, number>();
+  const n = suitable.length;
+  if (n === 0) return out;
+  const props = offerPropensities(suitable, subject, ctx.channel, stats, p);
+  const h = Math.min(1, Math.max(0, ctx.holdoutShare));
+  const ranked = new Float64Array(n);
+  const vw = Float64Array.from(suitable, (o) => valueOf(o) * weightOf(o));
+  if (p.ranking === 'mean') {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (props[i].propensity * vw[i] > props[best].propensity * vw[best]) best = i;
+    ranked[best] = 1;
+  } else {
+    const pools = props.map((pr) => thompsonPool(pr, p));
+    const r = mulberry32(Math.floor(ctx.random() * 4294967296));
+    const at = Int32Array.from(pools, () => Math.floor(r() * p.poolSize));
+    for (let d = 0; d < draws; d++) {
+      let best = -1;
+      let bestScore = -Infinity;
+      for (let k = 0; k < n; k++) {
+        const x = pools[k].draws[at[k]] * props[k].affinityLift;
+        const sc = (x < 1 ? x : 1) * vw[k];
+        if (sc > bestScore) {
+          bestScore = sc;
+          best = k;
+        }
+        if (++at[k] === p.poolSize) at[k] = 0;
+      }
+      ranked[best] += 1 / draws;
+    }
+  }
+  suitable.forEach((o, i) => out.set(o.id, h / n + (1 - h) * ranked[i]));
+  return out;
 }
 
 const round = (x: number): string => (Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));

@@ -1,7 +1,7 @@
 /**
  * Thompson sampling from cached pools of posterior draws.
  *
- * Each distinct posterior Beta(α, β) gets a pool of `size` independent draws (Marsaglia–Tsang gammas on a mulberry32
+ * Each posterior Beta(α, β) (on a grid, see `gridParameters`) gets a pool of `size` independent draws (Marsaglia–Tsang gammas on a mulberry32
  * stream seeded by the bits of α and β, so a pool is a pure function of its parameters). A Thompson draw takes a
  * uniformly random element of the pool: the served policy samples each offer's rate from this `size`-point empirical
  * posterior, and the probability of a decision under that policy can be estimated cheaply by rotating through the
@@ -32,8 +32,21 @@ function seedOf(alpha: number, beta: number): number {
   return h >>> 0;
 }
 
-/** The pool of `size` draws of Beta(α, β) (α, β > 0). */
-export function posteriorPool(alpha: number, beta: number, size: number): PosteriorPool {
+/**
+ * α and β on a logarithmic grid whose step is (the power of two at or below) a tenth of the posterior's relative standard deviation
+ * sd/mean = √(β / (α(α + β + 1))), so that a pool stands for its posterior to within a tenth of its spread while
+ * responses, which change the counts all the time, move a posterior to another pool only every few events.
+ */
+export function gridParameters(alpha: number, beta: number): [number, number] {
+  // the step is a power of two, so that neighbouring posteriors share one grid
+  const step = 2 ** Math.floor(Math.log2(Math.max(1e-4, 0.1 * Math.sqrt(beta / (alpha * (alpha + beta + 1))))));
+  const snap = (x: number): number => Math.exp(Math.round(Math.log(x) / step) * step);
+  return [snap(alpha), snap(beta)];
+}
+
+/** The pool of `size` draws of Beta(α', β'), (α', β') = gridParameters(α, β) (α, β > 0). */
+export function posteriorPool(alphaIn: number, betaIn: number, size: number): PosteriorPool {
+  const [alpha, beta] = gridParameters(alphaIn, betaIn);
   const key = `${alpha}|${beta}|${size}`;
   let pool = pools.get(key);
   if (pool) return pool;

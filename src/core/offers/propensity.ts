@@ -5,16 +5,19 @@
  *
  *   p0        = clamp(base[channel] × lift[segment] × (targeted ? targetedLift : 1), minPrior, maxPrior)
  *   q         = (m0·p0 + A_offer) / (m0 + S_offer)                       overall rate of the offer, shrunk toward p0
- *   Beta(α,β) : α = m1·q + A_cell,  β = m1·(1 − q) + S_cell − A_cell      the cell offer × segment × channel
+ *   r         = (ms·q + A_seg) / (ms + Σ_ch S_seg,ch·e[ch])              offer × segment at channel effect 1, shrunk toward q
+ *   c         = min(0.95, r·e[channel])                                   e: channel effects pooled over the offers (below)
+ *   Beta(α,β) : α = m1·c + A_cell,  β = m1·(1 − c) + S_cell − A_cell      the cell offer × segment × channel
  *   μ         = α / (α + β)                                              posterior mean (rate at neutral affinity)
  *   g         = 1 + κ·(affinity − ½)  (1 without personalisation or without an affinity)
  *   propensity = min(1, μ·g);  Thompson sample: θ ~ Beta(α, β), sampled propensity = min(1, θ·g)
  *
- * (A, S: accepted and shown counts from `ResponseStats`.) The hierarchy is over the rate of a subject of neutral
+ * (A, S: accepted and shown counts from `ResponseStats`; the segment's counts are the sum of its cells over the
+ * offer's channels.) The hierarchy is over the rate of a subject of neutral
  * affinity; the affinity lift scales it per subject, so what is learned per cell does not wash the affinity out.
  */
 import type { Segment } from '../records.js';
-import type { DecisionSubject, Offer, OfferChannel, ResponseStats } from './types.js';
+import { OFFER_CHANNELS, type DecisionSubject, type Offer, type OfferChannel, type ResponseStats } from './types.js';
 
 export interface PropensityParams {
   /** Base acceptance rate per channel before anything is learned. */
@@ -25,8 +28,14 @@ export interface PropensityParams {
   targetedLift: number;
   /** Pseudo-trials of the prior p0 in the offer's overall Beta (m0). */
   overallStrength: number;
-  /** Pseudo-trials of the overall rate q in each cell's Beta (m1). */
+  /** Pseudo-trials of the overall rate q in the offer × segment rate r (ms). */
+  segmentStrength: number;
+  /** Pseudo-trials of the offer × segment rate r in each cell's Beta (m1). */
   cellStrength: number;
+  /** Thompson-sample from the cell's marginal posterior (moment-matched Beta including the uncertainty of q and r). */
+  propagateUncertainty: boolean;
+  /** Pseudo-acceptances that hold each channel effect e[ch] at 1 until data says otherwise (k). */
+  channelStrength: number;
   /** Slope κ of the affinity lift g = 1 + κ·(affinity − ½), so g ∈ [1 − κ/2, 1 + κ/2]. */
   affinitySlope: number;
   minPrior: number;
@@ -38,8 +47,11 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8 },
   targetedLift: 1.25,
   overallStrength: 10,
-  cellStrength: 20,
-  affinitySlope: 1,
+  segmentStrength: 20,
+  cellStrength: 40,
+  channelStrength: 5,
+  propagateUncertainty: false,
+  affinitySlope: 1.5,
   minPrior: 0.005,
   maxPrior: 0.5,
 };
@@ -54,6 +66,10 @@ export interface OfferPropensity {
   prior: number;
   /** q: the offer's overall rate shrunk toward p0. */
   overall: number;
+  /** r: the offer's rate in the subject's segment at channel effect 1, shrunk toward q. */
+  segmentRate: number;
+  /** e[channel]: this channel's effect for the subject's segment, pooled over the offers decided on. */
+  channelEffect: number;
   alpha: number;
   beta: number;
   /** μ = α / (α + β). */
@@ -75,37 +91,108 @@ function counts(c: { accepted: number; shown: number } | undefined): { a: number
   return { a: Math.min(nonNegative(c?.accepted ?? 0), s), s };
 }
 
-/** Propensity of `subject` for `offer` through `channel` (see the module comment for the formula). */
-export function offerPropensity(
-  offer: Offer,
+/** Accepted and shown counts of one offer in one segment, per channel (index of OFFER_CHANNELS). */
+interface SegmentCells {
+  a: Float64Array;
+  s: Float64Array;
+  /** Sums over the offer's channels. */
+  sumA: number;
+  sumS: number;
+}
+
+function segmentCells(offer: Offer, seg: Segment | 'guest', stats: ResponseStats): SegmentCells {
+  const a = new Float64Array(OFFER_CHANNELS.length);
+  const s = new Float64Array(OFFER_CHANNELS.length);
+  let sumA = 0;
+  let sumS = 0;
+  OFFER_CHANNELS.forEach((ch, i) => {
+    if (offer.channels.length > 0 && !offer.channels.includes(ch)) return;
+    const x = counts(stats.cell(offer.id, seg, ch));
+    a[i] = x.a;
+    s[i] = x.s;
+    sumA += x.a;
+    sumS += x.s;
+  });
+  return { a, s, sumA, sumS };
+}
+
+/**
+ * Propensities of `subject` for each of `offers` through `channel` (see the module comment), with one more level of
+ * pooling ACROSS the offers: a multiplicative channel effect e[ch] for the subject's segment, observed over expected
+ * acceptances of these offers in that channel, smoothed toward 1 by `channelStrength` pseudo-acceptances:
+ *   e[ch] = (Σ_o A[o,ch] + k) / (Σ_o S[o,ch]·ρ_o + k),   ρ_o = (ms·q_o + A_seg,o) / (ms + S_seg,o)
+ * and then r = (ms·q + A_seg) / (ms + Σ_ch S[ch]·e[ch]) is the offer × segment rate at channel effect 1,
+ * the cell's Beta centred on min(0.95, r·e[channel]).
+ */
+export function offerPropensities(
+  offers: readonly Offer[],
   subject: DecisionSubject,
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
-): OfferPropensity {
+): OfferPropensity[] {
   const seg = statsSegment(subject);
-  const segs = offer.eligibility?.segments;
-  const targeted = subject.personalised && subject.segment != null && !!segs && segs.length > 0 && segs.includes(subject.segment);
-  const raw = p.channelBase[channel] * p.segmentLift[seg] * (targeted ? p.targetedLift : 1);
-  const prior = Math.min(p.maxPrior, Math.max(p.minPrior, raw));
-  const o = counts(stats.overall(offer.id));
-  const overall = (p.overallStrength * prior + o.a) / (p.overallStrength + o.s);
-  const c = counts(stats.cell(offer.id, seg, channel));
-  const alpha = p.cellStrength * overall + c.a;
-  const beta = p.cellStrength * (1 - overall) + (c.s - c.a);
-  const posteriorMean = alpha / (alpha + beta);
-  const aff = subject.personalised ? subject.affinity(offer) : null;
-  const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;
-  const affinityLift = affinity ? 1 + p.affinitySlope * (affinity.score - 0.5) : 1;
-  return {
-    prior,
-    overall,
-    alpha,
-    beta,
-    posteriorMean,
-    affinityLift,
-    propensity: Math.min(1, posteriorMean * affinityLift),
-    affinity,
-    targeted,
-  };
+  const ci = OFFER_CHANNELS.indexOf(channel);
+  const base = offers.map((offer) => {
+    const segs = offer.eligibility?.segments;
+    const targeted = subject.personalised && subject.segment != null && !!segs && segs.length > 0 && segs.includes(subject.segment);
+    const raw = p.channelBase[channel] * p.segmentLift[seg] * (targeted ? p.targetedLift : 1);
+    const prior = Math.min(p.maxPrior, Math.max(p.minPrior, raw));
+    const o = counts(stats.overall(offer.id));
+    const overall = (p.overallStrength * prior + o.a) / (p.overallStrength + o.s);
+    const cells = segmentCells(offer, seg, stats);
+    return { targeted, prior, overall, shown: o.s, cells, rho: (p.segmentStrength * overall + cells.sumA) / (p.segmentStrength + cells.sumS) };
+  });
+  const effect = OFFER_CHANNELS.map((_, i) => {
+    let acc = 0;
+    let expected = 0;
+    for (const b of base) {
+      acc += b.cells.a[i];
+      expected += b.cells.s[i] * b.rho;
+    }
+    return (acc + p.channelStrength) / (expected + p.channelStrength);
+  });
+  return offers.map((offer, k) => {
+    const { targeted, prior, overall, cells } = base[k];
+    let exposure = 0;
+    for (let i = 0; i < OFFER_CHANNELS.length; i++) exposure += cells.s[i] * effect[i];
+    const segmentRate = (p.segmentStrength * overall + cells.sumA) / (p.segmentStrength + exposure);
+    const centre = Math.min(0.95, segmentRate * effect[ci]);
+    const cellA = cells.a[ci];
+    const cellS = cells.s[ci];
+    const posteriorMean = (p.cellStrength * centre + cellA) / (p.cellStrength + cellS);
+    let alpha: number;
+    let beta: number;
+    if (p.propagateUncertainty) {
+      // moment-matched marginal posterior: the uncertainty of q and r widens the cell's Beta
+      const varQ = (overall * (1 - overall)) / (p.overallStrength + base[k].shown + 1);
+      const wR = p.segmentStrength / (p.segmentStrength + exposure);
+      const varR = (segmentRate * (1 - segmentRate)) / (p.segmentStrength + exposure + 1) + wR * wR * varQ;
+      const wC = (p.cellStrength * effect[ci]) / (p.cellStrength + cellS);
+      const m = posteriorMean;
+      const v = (m * (1 - m)) / (p.cellStrength + cellS + 1) + wC * wC * varR;
+      const strength = Math.max(1e-3, (m * (1 - m)) / v - 1);
+      alpha = Math.max(1e-3, m * strength);
+      beta = Math.max(1e-3, (1 - m) * strength);
+    } else {
+      alpha = p.cellStrength * centre + cellA;
+      beta = p.cellStrength * (1 - centre) + (cellS - cellA);
+    }
+    const aff = subject.personalised ? subject.affinity(offer) : null;
+    const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;
+    const affinityLift = affinity ? 1 + p.affinitySlope * (affinity.score - 0.5) : 1;
+    return {
+      prior,
+      overall,
+      segmentRate,
+      channelEffect: effect[ci],
+      alpha,
+      beta,
+      posteriorMean,
+      affinityLift,
+      propensity: Math.min(1, posteriorMean * affinityLift),
+      affinity,
+      targeted,
+    };
+  });
 }

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../src/core/random.js';
+import { factorScoresF32, scoreList, type ServedTables, topAccepted, trendTable } from '../src/core/served-model.js';
+import { listSpec } from '../src/models/served.js';
+import { fitTifu, ownVector } from '../src/models/tifu-knn.js';
+import { SimdScorer } from '../src/serve/simd-scorer.js';
+
+describe('served model scoring (src/core/served-model.ts)', () => {
+  it('the f32 factor loop evaluation runs is bit-identical to the service SIMD kernel', () => {
+    const rnd = mulberry32(3);
+    for (const k of [64, 10, 3]) {
+      const n = 301;
+      const y = Float32Array.from({ length: n * k }, () => rnd() * 2 - 1);
+      const x = Float32Array.from({ length: k }, () => rnd() * 2 - 1);
+      const simd = SimdScorer.create(y, k, n);
+      expect(simd).not.toBeNull(); // Node ≥ 16 has WebAssembly SIMD (without it the service runs the loop itself)
+      expect(Array.from(simd!.scores(x))).toEqual(Array.from(factorScoresF32(y, k, n, x)));
+    }
+  });
+
+  it('trend at half-life 0 is popularity; a short half-life favours what sold lately', () => {
+    const DAY = 86_400_000;
+    // item 0: three old buyers; item 1: one recent buyer
+    const items = [0, 0, 0, 1];
+    const last = [0, 0, 0, 100 * DAY];
+    expect(Array.from(trendTable(2, items, last, 0, 100 * DAY))).toEqual([1, Math.fround(1 / 3)]);
+    const t = trendTable(2, items, last, 7, 100 * DAY);
+    expect(t[1]).toBe(1);
+    expect(t[0]).toBeLessThan(0.01);
+  });
+
+  it('own items first by count (ties by trend), then the rest by the blend; exclusions never listed', () => {
+    const tables: ServedTables = {
+      nItems: 5,
+      popularity: Float32Array.from([1, 0.5, 0.2, 0.9, 0.1]),
+      trends: { '7': Float32Array.from([0.1, 0.2, 1, 0.5, 0.3]) },
+      lists: {},
+      factors: null,
+    };
+    const person = { items: [0, 1, 4], counts: [2, 2, 1] };
+    const all = listSpec('repeat>trend7', { trendHalfLifeDays: 7, trendWeight: 1, ownedFirst: true });
+    const ranked = topAccepted(scoreList(tables, all, person), 5, () => true).map((x) => x.id);
+    // counts 2, 2 (item 1 has the higher trend), then 1; then the others by trend
+    expect(ranked).toEqual([1, 0, 4, 2, 3]);
+    const disc = listSpec('trend7', { trendHalfLifeDays: 7, trendWeight: 1 });
+    expect(topAccepted(scoreList(tables, disc, person), 5, (i) => !person.items.includes(i)).map((x) => x.id)).toEqual([2, 3]);
+  });
+});
+
+describe('TIFU-KNN', () => {
+  it('decays within and across groups of baskets (Hu et al. 2020, eq. 1–2)', () => {
+    // 3 baskets, groups of 2 from the newest back: group 0 = [b0], group 1 = [b1, b2]
+    const v = ownVector([[1], [1, 2], [2]], { groupSize: 2, withinDecay: 0.5, groupDecay: 0.25 });
+    // group 1 (newest, weight 1/2): b1 · 0.5 / 2, b2 · 1 / 2; group 0 (weight 0.25 / 2): b0 · 1 / 1
+    expect(v.get(1)).toBeCloseTo(0.5 * (0.5 / 2) + 0.125 * 1, 12);
+    expect(v.get(2)).toBeCloseTo(0.5 * (0.5 / 2 + 1 / 2), 12);
+  });
+
+  it("blends in the nearest customers' vectors: a customer gets their twin's other item", () => {
+    // customers 0 and 1 share items 0, 1; customer 1 also bought 2; customer 2 bought only 3
+    const lines = { customer: Int32Array.from([0, 0, 1, 1, 1, 2]), order: Int32Array.from([0, 0, 1, 1, 1, 2]), item: Int32Array.from([0, 1, 0, 1, 2, 3]), time: new Float64Array(6) };
+    const t = fitTifu(lines, 3, 4, { neighbours: 1, keep: 10 });
+    const nbr0 = Array.from(t.nbrItems.subarray(t.nbrPtr[0], t.nbrPtr[1]));
+    expect(nbr0).toEqual([0, 1, 2]);
+    expect(Array.from(t.nbrItems.subarray(t.nbrPtr[2], t.nbrPtr[3]))).toEqual([]);
+  });
+});
+
+describe('guest fold-in from the per-version Cholesky factor (Woodbury)', () => {
+  it('equals the direct solve', async () => {
+    const { choleskyFactor, foldIn, foldInFactored, gramMatrix } = await import('../src/core/fold-in.js');
+    const rnd = mulberry32(9);
+    const k = 16;
+    const n = 50;
+    const y = Float32Array.from({ length: n * k }, () => rnd() - 0.5);
+    const gram = gramMatrix(y, k);
+    const model = { itemFactors: y, k, gram, reg: 0.1, alpha: 2 };
+    const chol = Float64Array.from(gram);
+    for (let d = 0; d < k; d++) chol[d * k + d] += model.reg;
+    choleskyFactor(chol, k);
+    for (const [items, w] of [[[3], [1]], [[1, 7, 9], [0.69, 1.2, 0]], [[4, 5, 6, 8], [1, 1, 1, 1]]] as const) {
+      const direct = foldIn(model, items, w);
+      const fast = foldInFactored(model, chol, items, w);
+      Array.from(fast).forEach((v, d) => expect(v).toBeCloseTo(direct[d], 5));
+    }
+  });
+});
