@@ -1,5 +1,6 @@
 /**
- * npm run bench:faults -- [--connections 50] [--fault-seconds 8] [--recover-seconds 8] [--customers 20000] [--items 5000] [--json]
+ * npm run bench:faults -- [--connections 50] [--fault-seconds 8] [--recover-seconds 8] [--customers 20000] [--items 5000]
+ *                          [--faults redis-kill,redis-pause,pg-refuse,pg-hang] [--service-log FILE] [--json]
  *
  * Faults under load (issue 14). The service (its own process) answers the realistic mix of
  * scripts/bench-mix.ts on 50 connections while this script, in turn: kills its private Redis
@@ -30,6 +31,7 @@ const spec = defineCli({
     items: { type: 'int', default: 5000, description: 'items of the synthetic bundle' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+    faults: { type: 'string', placeholder: 'LIST', description: 'only these faults: redis-kill,redis-pause,pg-refuse,pg-hang (default all)' },
     'service-log': { type: 'string', placeholder: 'FILE', description: "write the service's log lines here (default: discarded)" },
   },
   epilog: 'Needs redis-server on PATH and a PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) where it may create a database.\nExit codes: 0 ok, 1 failure, 2 bad usage.',
@@ -41,6 +43,7 @@ interface Phase {
   recoverMs?: number;
 }
 
+const FAULTS = ['redis-kill', 'redis-pause', 'pg-refuse', 'pg-hang'];
 const AFFECTED = new Set(['cache_unavailable', 'store_unavailable']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,10 +93,18 @@ runCli(async () => {
       const affected = samples.filter((s) => s.start >= ended && (s.status >= 500 || s.status === 0 || (s.fallbackReason !== undefined && AFFECTED.has(s.fallbackReason))));
       const last = affected.reduce((m, s) => Math.max(m, s.end), ended);
       phases.push({ name: `  after: ${after}`, stats: windowStats(samples, ended, now()), recoverMs: last - ended });
+      // when the affected answers came, per second after the fault ended (stderr)
+      const perSecond = new Map<number, number>();
+      for (const s of affected) perSecond.set(Math.floor((s.start - ended) / 1000), (perSecond.get(Math.floor((s.start - ended) / 1000)) ?? 0) + 1);
+      log(`  affected answers per second after it ended: ${[...perSecond].map(([k, v]) => `${k} s: ${v}`).join(', ') || 'none'}`);
     };
 
+    const only = flags.faults ? new Set(flags.faults.split(',').map((f) => f.trim())) : null;
+    const unknown = [...(only ?? [])].filter((f) => !FAULTS.includes(f));
+    if (unknown.length) throw new Error(`--faults: unknown ${unknown.join(', ')} (one or more of ${FAULTS.join(', ')})`);
+    const run = (name: string) => !only || only.has(name);
     let republishS = 0;
-    await fault(
+    if (run('redis-kill')) await fault(
       'Redis killed (SIGKILL)',
       () => world.redis.stop(),
       async () => {
@@ -102,9 +113,9 @@ runCli(async () => {
       },
       'restarted empty, republished',
     );
-    await fault('Redis paused (SIGSTOP)', () => world.redis.pause(), () => world.redis.resume(), 'resumed (SIGCONT)');
-    await fault('PostgreSQL refusing', () => world.proxy.setMode('refuse'), () => world.proxy.setMode('pass'), 'accepting again');
-    await fault('PostgreSQL hanging', () => world.proxy.setMode('hang'), () => world.proxy.setMode('pass'), 'answering again');
+    if (run('redis-pause')) await fault('Redis paused (SIGSTOP)', () => world.redis.pause(), () => world.redis.resume(), 'resumed (SIGCONT)');
+    if (run('pg-refuse')) await fault('PostgreSQL refusing', () => world.proxy.setMode('refuse'), () => world.proxy.setMode('pass'), 'accepting again');
+    if (run('pg-hang')) await fault('PostgreSQL hanging', () => world.proxy.setMode('hang'), () => world.proxy.setMode('pass'), 'answering again');
     rss.end = rssMiB(world.service.pid);
     stopped = true;
     await running;
@@ -134,7 +145,8 @@ runCli(async () => {
     process.stdout.write(`bench:faults: ${flags.connections} connections, realistic mix, ${flags.customers} customers, ${flags.items} items; load average (1 min) at the end ${load1()}\n`);
     const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
     for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(w[i])).join('  ') + '\n');
-    process.stdout.write(`republish after the restart took ${republishS.toFixed(1)} s (part of that recovery); service RSS ${rss.start.toFixed(0)} → ${rss.end.toFixed(0)} MiB\n`);
+    if (run('redis-kill')) process.stdout.write(`republish after the restart took ${republishS.toFixed(1)} s (part of that recovery)\n`);
+    process.stdout.write(`service RSS ${rss.start.toFixed(0)} → ${rss.end.toFixed(0)} MiB\n`);
   } finally {
     stopped = true;
     await world.close();

@@ -6,6 +6,7 @@
  */
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientelingService, type OfferDecision } from '../src/serve/clienteling-service.js';
 import type { Store } from '../src/store/store.js';
 import { storeBackends } from './helpers/backends.js';
 import { KEYS, NOW, type ServedWorld, serveTinyWorld } from './helpers/serve-fixture.js';
@@ -128,6 +129,47 @@ for (const backend of storeBackends()) {
       calls.length = 0;
       await request(w2.listener).get(`/v1/customers/${w.ids.mug}/recommendations`).set('x-api-key', KEYS.storefront).expect(200);
       expect(calls).toEqual([]);
+    });
+
+    it('the next best offer: the decision for channel store, with its reason in words; none and why otherwise', async () => {
+      const asked: unknown[] = [];
+      const decision: OfferDecision = {
+        offers: [
+          {
+            offerId: 'tea-10',
+            title: '10% off tea',
+            kind: 'percent_off',
+            score: 1.2,
+            propensity: 0.3,
+            value: 4,
+            reason: { type: 'affinity', details: [{ type: 'affinity', sku: 'TEA-2', affinity: 0.9 }, { type: 'vip' }] },
+          },
+        ],
+        decisionId: 'd-1',
+        policy: { name: 'thompson', version: '1' },
+        fallback: false,
+      };
+      let answer = decision;
+      const cards = new ClientelingService({
+        store,
+        service: w.service,
+        access: w.access,
+        source: w.source,
+        inventory: w.inventory,
+        now: () => NOW,
+        nextBestOffer: async (id, options) => (asked.push([id, options]), answer),
+      });
+      const c = (await cards.card(w.ids.tea, { store: 'S1', limit: 3 }))!;
+      expect(asked).toEqual([[w.ids.tea, { channel: 'store', store: 'S1', limit: 1 }]]);
+      expect(c.nextBestOffer).toEqual({
+        available: true,
+        offers: [{ ...decision.offers[0], why: 'They like tea-2; a VIP customer' }],
+        decisionId: 'd-1',
+        policy: { name: 'thompson', version: '1' },
+        fallback: false,
+      });
+      answer = { offers: [], decisionId: 'd-2', fallback: true, fallbackReason: 'no_consent' };
+      expect((await cards.card(w.ids.nocons, {limit: 3}))!.nextBestOffer).toEqual({ available: false, reason: 'no_consent', decisionId: 'd-2' });
     });
 
     it('the bundles route answers 501 without publishing, 403 for an associate', async () => {

@@ -76,8 +76,28 @@ export const ProfileResponse = z.object({
   buyAgain: cardList.extend({ items: z.array(described.extend({ inStock: z.boolean().nullable().describe('In stock in `store` (null without store)') })) }),
   recommendations: cardList.extend({ store: z.string().nullable() }).describe('In stock in `store`; none without personalisation consent (reason no_consent)'),
   nextBestOffer: z
-    .object({ available: z.boolean(), reason: z.string().optional() })
-    .passthrough()
+    .object({
+      available: z.boolean(),
+      reason: z.string().optional().describe('Why there is none: offers_not_configured, no_offer, …'),
+      offers: z
+        .array(
+          z.object({
+            offerId: z.string(),
+            title: z.string(),
+            kind: z.string(),
+            score: z.number(),
+            propensity: z.number(),
+            value: z.number(),
+            reason: z.record(z.string(), z.unknown()).describe('As GET /v1/customers/{id}/next-best-offer gives it'),
+            why: z.string().describe('The reason in words'),
+          }),
+        )
+        .optional(),
+      decisionId: z.string().optional().describe('Quote it when recording the response (POST /v1/events/offers)'),
+      policy: z.object({ name: z.string(), version: z.string() }).optional(),
+      fallback: z.boolean().optional(),
+      fallbackReason: z.string().optional(),
+    })
     .describe('The next best offer for channel store; {available: false, reason} when there is none'),
 });
 

@@ -7,9 +7,10 @@
  */
 import type { ModelSource } from '../cache/model-source.js';
 import { maskIdentifier } from '../core/mask-identifier.js';
+import type { OfferReason } from '../core/offers/types.js';
 import { CONSENT_PURPOSES, type ConsentPurpose, type Identifier, type Product, type Segment } from '../core/records.js';
 import type { ChannelActivity, CustomerCardData, ProductDetail, Store } from '../store/store.js';
-import { explainReason } from './explain-reason.js';
+import { explainOfferReason, explainReason } from './explain-reason.js';
 import type { CustomerAccessCache } from './customer-access.js';
 import type { InventorySnapshot } from './inventory-snapshot.js';
 import type { RecommendationService } from './recommendation-service.js';
@@ -35,11 +36,22 @@ export interface CardList {
   warnings?: string[];
 }
 
-/** The next-best-offer part of the card (issue "Next best offer"), whatever that decision returns. */
-export type NextBestOfferPart = { available: false; reason: string } | ({ available: true } & Record<string, unknown>);
+/** What the next-best-offer decision answers (src/serve/offer-service.ts), as far as the card reads it. */
+export interface OfferDecision {
+  offers: { offerId: string; title: string; kind: string; score: number; propensity: number; value: number; reason: { type: string; details: OfferReason[] } }[];
+  decisionId: string;
+  policy?: { name: string; version: string };
+  fallback: boolean;
+  fallbackReason?: string;
+}
 
-/** Decides the next best offer for a customer at a store (channel `store`); absent until offers are configured. */
-export type NextBestOfferFn = (input: { customerId: string; store: string | null; card: CustomerCardData; segment: Segment | null }) => Promise<NextBestOfferPart>;
+/** The next-best-offer part of the card: the decision's offers with their reasons in words, or none and why. */
+export type NextBestOfferPart =
+  | { available: false; reason: string; decisionId?: string }
+  | { available: true; offers: (OfferDecision['offers'][number] & { why: string })[]; decisionId: string; policy?: OfferDecision['policy']; fallback: boolean; fallbackReason?: string };
+
+/** Decides the next best offer for a customer (the card asks for channel `store`); absent until offers are configured. */
+export type NextBestOfferFn = (customerId: string, options: { channel: 'store'; store?: string; limit: number }) => Promise<OfferDecision>;
 
 export interface CustomerCard {
   customerId: string;
@@ -101,13 +113,11 @@ export class ClientelingService {
     // with consent, their record once (the segment when the store has none; both lists then find it in the LRU)
     const record = model && personalisation ? await source.customer(data.customerId, model) : null;
     const segment = data.segment ?? record?.segment ?? null;
-    const [recs, again] =
-      personalisation && model
-        ? await Promise.all([
-            service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }),
-            service.buyAgain(customerId, { limit: BUY_AGAIN_ITEMS }),
-          ])
-        : [null, null];
+    const [recs, again, decision] = await Promise.all([
+      personalisation && model ? service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }) : null,
+      personalisation && model ? service.buyAgain(customerId, { limit: BUY_AGAIN_ITEMS }) : null,
+      this.deps.nextBestOffer?.(customerId, { channel: 'store', store: options.store, limit: 1 }) ?? null,
+    ]);
 
     const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, at: null, source: null }])) as CustomerCard['consent'];
     for (const c of data.consent) consent[c.purpose] = { granted: c.granted, at: c.time ?? null, source: c.source ?? null };
@@ -116,7 +126,8 @@ export class ClientelingService {
 
     const personal = !noConsent && recs ? recs : null;
     const ownItems = !noConsent && again && again.model.source === 'repeat' ? again.items : [];
-    const titles = await this.titles([...(personal?.items ?? []), ...ownItems]);
+    const offerSkus = (decision?.offers ?? []).flatMap((o) => o.reason.details.flatMap((d) => (d.type === 'affinity' && d.sku ? [d.sku] : [])));
+    const titles = await this.titles([...(personal?.items ?? []), ...ownItems], [], offerSkus);
 
     const recommendations: CustomerCard['recommendations'] = noConsent
       ? { store, items: [], reason: 'no_consent' }
@@ -132,9 +143,19 @@ export class ClientelingService {
           ? { items: [], reason: again.fallbackReason ?? 'no_history' }
           : { items: this.describeItems(ownItems, titles).map((i) => ({ ...i, inStock: inStock ? inStock.has(i.sku) : null })), model: again.model };
 
-    const nextBestOffer: NextBestOfferPart = this.deps.nextBestOffer
-      ? await this.deps.nextBestOffer({ customerId: data.customerId, store, card: data, segment })
-      : { available: false, reason: 'offers_not_configured' };
+    const name = (sku: string) => titles.get(sku) ?? sku;
+    const nextBestOffer: NextBestOfferPart = !decision
+      ? { available: false, reason: 'offers_not_configured' }
+      : decision.offers.length === 0
+        ? { available: false, reason: decision.fallbackReason ?? 'no_offer', decisionId: decision.decisionId }
+        : {
+            available: true,
+            offers: decision.offers.map((o) => ({ ...o, why: explainOfferReason(o.reason.details, name) })),
+            decisionId: decision.decisionId,
+            ...(decision.policy ? { policy: decision.policy } : {}),
+            fallback: decision.fallback,
+            ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
+          };
 
     return {
       customerId: data.customerId,
@@ -198,9 +219,9 @@ export class ClientelingService {
     return this.deps.store.searchProducts(query, limit);
   }
 
-  /** Titles of the items and of the products their reasons name, in one query; `known` are already at hand. */
-  private async titles(items: readonly RecItem[], known: readonly Product[] = []): Promise<Map<string, string | null>> {
-    const skus = new Set<string>();
+  /** Titles of the items, of the products their reasons name and of `more`, in one query; `known` are already at hand. */
+  private async titles(items: readonly RecItem[], known: readonly Product[] = [], more: readonly string[] = []): Promise<Map<string, string | null>> {
+    const skus = new Set<string>(more);
     for (const i of items) {
       skus.add(i.sku);
       if ('sku' in i.reason) skus.add(i.reason.sku);
