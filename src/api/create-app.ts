@@ -12,7 +12,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express, { type Express, type RequestHandler } from 'express';
 import type { ModelSource } from '../cache/model-source.js';
 import type { Store } from '../store/store.js';
-import { ClientelingService } from '../serve/clienteling-service.js';
+import { ClientelingService, type NextBestOfferFn } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
@@ -58,6 +58,11 @@ export interface AppDeps {
   now?: () => number;
   /** Catalogues above this many items score personal factors over a candidate set (default 20,000). */
   fullScanMaxItems?: number;
+  /**
+   * The next best offer on the clienteling card (channel store): the offers service's decision
+   * (src/serve/offer-service.ts decideFor). Absent: the card says `offers_not_configured`.
+   */
+  nextBestOffer?: NextBestOfferFn;
   /**
    * Every API request answers within this many ms (REQUEST_DEADLINE_MS, default 1000): a handler
    * still waiting then is answered 503 with Retry-After, and its signal is aborted.
@@ -131,7 +136,7 @@ export function createApp(deps: AppDeps): App {
     access,
     inventory: deps.inventory,
     metrics,
-    clienteling: new ClientelingService({ store: deps.store, service, access, source: deps.source, inventory: deps.inventory, now: deps.now }),
+    clienteling: new ClientelingService({ store: deps.store, service, access, source: deps.source, inventory: deps.inventory, now: deps.now, nextBestOffer: deps.nextBestOffer }),
     admin: deps.admin,
     draining: () => draining,
     isAdmin: (req) => deps.apiKeys === null || hasScope(deps.apiKeys, 'admin', req),
