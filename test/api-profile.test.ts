@@ -55,8 +55,8 @@ for (const backend of storeBackends()) {
       expect(c.recentPurchases).toHaveLength(3);
       expect(c.recentPurchases[0]).toMatchObject({ channel: 'store', store: 'S1', sku: 'TEA-1', title: 'tea-1', quantity: 1, unitPrice: 2.5 });
       expect(c.recentPurchases[2]).toMatchObject({ channel: 'web', store: null });
-      expect(c.consent.personalisation).toMatchObject({ granted: true, source: 'test' });
-      expect(c.consent.email).toEqual({ granted: false, at: null, source: null });
+      expect(c.consent.personalisation).toMatchObject({ granted: true, basis: 'recorded', source: 'test' });
+      expect(c.consent.email).toEqual({ granted: false, basis: 'default', at: null, source: null });
       // in stock in S1 and not bought yet: MUG-1 only (TEA-1 is theirs)
       expect(c.recommendations).toMatchObject({ store: 'S1', fallback: false, model: { version: 'tiny-1', source: 'factors' } });
       expect(c.recommendations.items.map((i: { sku: string }) => i.sku)).toEqual(['MUG-1']);

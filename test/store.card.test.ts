@@ -77,9 +77,12 @@ for (const backend of storeBackends()) {
       ]);
       expect(c.recentPurchases.map((p) => p.sku)).toEqual(['TEA-2', 'TEA-3', 'SOAP-1', 'TEA-1', 'TEA-2', 'TEA-1', 'MUG-1']);
       expect(c.recentPurchases[0]).toEqual({ time: T0 + 50 * DAY, channel: 'store', storeId: 'S2', sku: 'TEA-2', title: 'tea TEA-2', quantity: 1, unitPrice: 4 });
+      // every purpose: the latest choice recorded, else the default (CONSENT_DEFAULTS: none here, so refused)
       expect(c.consent).toEqual([
-        { purpose: 'email', granted: false, time: new Date(T0).toISOString(), source: 'web' },
-        { purpose: 'personalisation', granted: true, time: new Date(T0 + DAY).toISOString(), source: 'till' },
+        { purpose: 'personalisation', granted: true, basis: 'recorded', time: new Date(T0 + DAY).toISOString(), source: 'till' },
+        { purpose: 'email', granted: false, basis: 'recorded', time: new Date(T0).toISOString(), source: 'web' },
+        { purpose: 'sms', granted: false, basis: 'default' },
+        { purpose: 'push', granted: false, basis: 'default' },
       ]);
     });
 
@@ -94,7 +97,8 @@ for (const backend of storeBackends()) {
     it('customerCard: a customer without orders has zeros, no favourite store, empty lists', async () => {
       const id = await store.resolveIdentity([{ kind: 'email', value: 'new@example.com' }]);
       const c = (await store.customerCard(id))!;
-      expect(c).toMatchObject({ customerId: id, orders: 0, spend: 0, firstOrderAt: null, lastOrderAt: null, favouriteStore: null, favouriteCategories: [], recentPurchases: [], consent: [], segment: null });
+      expect(c).toMatchObject({ customerId: id, orders: 0, spend: 0, firstOrderAt: null, lastOrderAt: null, favouriteStore: null, favouriteCategories: [], recentPurchases: [], segment: null });
+      expect(c.consent.map((x) => x.basis)).toEqual(['default', 'default', 'default', 'default']);
       expect(c.channels).toEqual({ web: { orders: 0, spend: 0 }, app: { orders: 0, spend: 0 }, store: { orders: 0, spend: 0 } });
     });
 

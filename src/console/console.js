@@ -238,7 +238,13 @@ function customerCard(c) {
           'ul',
           { class: 'consent' },
           Object.entries(c.consent).map(([purpose, v]) =>
-            h('li', {}, h('span', { class: v.granted ? 'yes' : 'no' }, v.granted ? 'Yes' : 'No'), ` ${purpose}`, v.at ? h('span', { class: 'muted' }, ` (${v.source}, ${day(v.at)})`) : h('span', { class: 'muted' }, ' (never asked)')),
+            h(
+              'li',
+              {},
+              h('span', { class: v.granted ? 'yes' : 'no' }, v.granted ? 'Yes' : 'No'),
+              ` ${purpose}`,
+              h('span', { class: 'muted' }, v.basis === 'default' ? ' (not asked: default)' : ` (${v.source ?? 'recorded'}${v.at ? `, ${day(v.at)}` : ''})`),
+            ),
           ),
         ),
       ),

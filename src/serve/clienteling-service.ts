@@ -67,7 +67,8 @@ export interface CustomerCard {
   firstPurchaseAt: string | null;
   lastPurchaseAt: string | null;
   recentPurchases: { date: string; channel: string; store: string | null; sku: string; title: string | null; quantity: number; unitPrice: number }[];
-  consent: Record<ConsentPurpose, { granted: boolean; at: string | null; source: string | null }>;
+  /** Per purpose: the choice in force, recorded (at, source) or the configured default (CONSENT_DEFAULTS). */
+  consent: Record<ConsentPurpose, { granted: boolean; basis: 'recorded' | 'default'; at: string | null; source: string | null }>;
   buyAgain: CardList & { items: (DescribedItem & { inStock: boolean | null })[] };
   recommendations: CardList & { store: string | null };
   nextBestOffer: NextBestOfferPart;
@@ -119,8 +120,8 @@ export class ClientelingService {
       this.deps.nextBestOffer?.(customerId, { channel: 'store', store: options.store, limit: 1 }) ?? null,
     ]);
 
-    const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, at: null, source: null }])) as CustomerCard['consent'];
-    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, at: c.time ?? null, source: c.source ?? null };
+    const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, basis: 'default', at: null, source: null }])) as CustomerCard['consent'];
+    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, basis: c.basis, at: c.time ?? null, source: c.source ?? null };
     // an instance's own answer may still say no (a withdrawal it heard of first): no personal lists then either
     const noConsent = !personalisation || recs?.fallbackReason === 'no_consent';
 
