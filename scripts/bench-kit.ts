@@ -3,7 +3,7 @@
  * fresh history store per run, and a server in its own process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -142,12 +142,13 @@ export async function freePort(): Promise<number> {
  * server's own) with exactly `env` (plus PATH/HOME) and PORT set, stdout discarded; resolves once
  * GET `ready` answers 200. close() sends SIGTERM (graceful shutdown) and waits for the exit.
  */
-export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = []): Promise<Served> {
+export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = [], logFile?: string): Promise<Served> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd: join(here, '..'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // stdout (one log line per request) to logFile when given, else discarded
+    stdio: ['ignore', logFile ? openSync(logFile, 'w') : 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -167,10 +168,16 @@ export async function serveProcess(name: string, entry: string, env: Record<stri
     }
     await new Promise((res) => setTimeout(res, 200));
   }
+  let closing = false;
+  // a server that dies under load says why
+  void exited.then((code) => {
+    if (!closing) process.stderr.write(`${name} (pid ${child.pid}) exited ${code} unexpectedly:\n${stderr}\n`);
+  });
   return {
     url,
     pid: child.pid!,
     async close() {
+      closing = true;
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },

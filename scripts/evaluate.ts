@@ -28,7 +28,7 @@ const spec = defineCli({
     'validation-days': {
       type: 'int',
       placeholder: 'N',
-      description: 'validation window: the last N days before the cutoff, where models, the grid and the served model are chosen [default: the test window\'s length]',
+      description: 'validation window: the last N days before the cutoff, where models, the grid and the served model are chosen [default: the test window\'s length, at most half the training period]',
     },
     models: {
       type: 'string',

@@ -67,7 +67,8 @@ runCli(async () => {
   }
   const lines = [`rounds ${r.rounds}, seed ${r.seed}, learned holdout ${r.holdoutShare}`, 'policy        valuePerDecision  acceptRate  offerRate'];
   for (const [name, f] of Object.entries(r.policies)) {
-    lines.push(`${name.padEnd(13)} ${f.valuePerDecision.toFixed(4).padStart(16)}  ${f.acceptRate.toFixed(4).padStart(10)}  ${f.offerRate.toFixed(3).padStart(9)}`);
+    const offerRate = r.details[name as keyof typeof r.details].offerRate;
+    lines.push(`${name.padEnd(13)} ${f.valuePerDecision.toFixed(4).padStart(16)}  ${f.acceptRate.toFixed(4).padStart(10)}  ${offerRate.toFixed(3).padStart(9)}`);
   }
   lines.push(`learned / oracle ${r.ratios.learnedToOracle.toFixed(3)}   learned / random ${r.ratios.learnedToRandom.toFixed(3)}`);
   lines.push('learning curve (rounds: value per decision, share of decisions with the truly best offer):');

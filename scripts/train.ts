@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
 import { chooseServed, runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
@@ -78,7 +79,16 @@ runCli(async () => {
     let history = needLines
       ? await stages.run('load (validation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), { unit: store ? 'count' : 'bytes' })
       : null;
-    const chosen = flags['validation-days'] > 0 ? await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days'])) : null;
+    let chosen: Awaited<ReturnType<typeof chooseServed>> | null = null;
+    if (flags['validation-days'] > 0) {
+      try {
+        chosen = await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days']));
+      } catch (e) {
+        // too little history for a validation window (e.g. everything in the last days): serve the default, say so
+        if (!(e instanceof InvalidArgumentError)) throw e;
+        process.stderr.write(`served model: no validation window (${e.message}); serving the default (ALS + 7-day trend)\n`);
+      }
+    }
     if (chosen && !flags.quiet) {
       const v = chosen.selection.validation;
       process.stderr.write(`served (chosen on ${flags['validation-days']} validation days): discovery ${v.discovery.name} (NDCG@10 ${v.discovery['ndcg@10']}), all ${v.all.name} (NDCG@10 ${v.all['ndcg@10']})\n`);

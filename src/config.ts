@@ -131,6 +131,8 @@ export const ConfigSchema = z.object({
   LIST_WAIT_MS: z.coerce.number().int().min(1).default(100),
   /** PostgreSQL: connecting, and waiting for a pooled connection (serving instances). */
   PG_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(2000),
+  /** PostgreSQL: connections of a serving instance's pool (a purchase event holds one while it waits for the identity lock). */
+  PG_POOL_SIZE: z.coerce.number().int().min(1).default(10),
   /** PostgreSQL: statement_timeout of a serving instance's connections (the client gives up 500 ms later). */
   PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
   /** Redis: timeout of per-request reads (customer records) and announces. */

@@ -4,6 +4,7 @@
  * key (429 + Retry-After, shared through Redis when there is one, in memory otherwise and while
  * Redis is away); helmet's headers, CORS and no-store on personal answers; on both dispatchers.
  */
+import { startRedisServer } from './helpers/redis-server.js';
 import { gzipSync } from 'node:zlib';
 import { SignJWT } from 'jose';
 import request from 'supertest';
@@ -202,6 +203,11 @@ describe(`security (${backend.name})`, () => {
       await look('email=TEA@example.com', await token(w.ids.tea)).expect(200);
       await look('loyalty=L-777', await token('email:tea@example.com')).expect(200);
       await look('email=mug@example.com', await token(w.ids.tea)).expect(403);
+      // routes added later under /v1/customers/{id}/ are about that customer by default (the clienteling card)
+      const card = (id: string) => request(w.listener).get(`/v1/customers/${id}/profile`).set('x-api-key', TABLET);
+      expect((await card(w.ids.tea).expect(401)).body.error).toBe('customer_token_required');
+      await card(w.ids.tea).set('authorization', `Bearer ${await token(w.ids.tea)}`).expect(200);
+      await card(w.ids.mug).set('authorization', `Bearer ${await token(w.ids.tea)}`).expect(403);
     });
     it('sub: identifiers by kind, anything else a customer id', () => {
       expect(subjectRef('email:a@b.c')).toEqual({ kind: 'email', value: 'a@b.c' });
@@ -255,6 +261,7 @@ describe(`security (${backend.name})`, () => {
         request(w.listener).get(`/v1/customers/${w.ids.tea}/buy-again`).set('x-api-key', sf),
         request(w.listener).get(`/v1/customers/${w.ids.tea}/buy-again`),
         request(w.listener).get('/v1/customers/lookup?email=tea@example.com').set('x-api-key', KEYS.associate),
+        request(w.listener).get(`/v1/customers/${w.ids.tea}/profile`).set('x-api-key', KEYS.associate),
         request(w.listener).get(`/v1/items/TEA-1/similar?customerId=${w.ids.tea}`).set('x-api-key', sf),
         request(w.listener).post('/v1/baskets/recommendations').set('x-api-key', sf).send({ items: ['TEA-1'], customerId: w.ids.tea }),
         request(w.listener).post('/v1/events/purchases').set('x-api-key', KEYS.events).send({ orderId: 'SEC-1', channel: 'web', customerId: w.ids.mug, lines: [{ sku: 'TEA-1', quantity: 1 }] }),
@@ -319,8 +326,10 @@ describe(`security (${backend.name})`, () => {
         redis.disconnect();
       }
     });
-    it.runIf(process.env.REDIS_URL)('with Redis the count is shared by every instance', async () => {
-      const clients = [limiterRedis(process.env.REDIS_URL!), limiterRedis(process.env.REDIS_URL!)];
+    it('with Redis the count is shared by every instance (REDIS_URL, else a throwaway redis-server)', async () => {
+      const own = process.env.REDIS_URL ? null : await startRedisServer();
+      const url = process.env.REDIS_URL ?? own!.url;
+      const clients = [limiterRedis(url), limiterRedis(url)];
       try {
         await Promise.all(clients.map((c) => new Promise((r) => (c.status === 'ready' ? r(null) : c.once('ready', r)))));
         const prefix = `omnirec_t_rl_${Date.now()}`;
@@ -332,6 +341,7 @@ describe(`security (${backend.name})`, () => {
         expect(codes).toEqual([200, 200, 200, 200, 429, 429]);
       } finally {
         for (const c of clients) c.disconnect();
+        await own?.stop();
       }
     });
   });

@@ -7,6 +7,7 @@
  * Runs on PGlite always and on PostgreSQL when DATABASE_URL is set.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,22 @@ for (const backend of storeBackends()) {
       expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 3, imported: 2, rejected: { too_long: 1 } });
       expect(s.samples[0]).toMatchObject({ row: 3, reason: 'too_long' });
       expect(s.samples[0].raw!.length).toBeLessThanOrEqual(300);
+      // inside a quoted field that runs over lines, a line past the cap ends the field: its first line and the long one are rejected
+      const inside = await imported([file('huge-inside.csv', lines(UCI_HEADER, '536999,SKU7,"opens', 'y'.repeat(200_000), uciRow(2), uciRow(3)))], { maxFieldBytes: 100_000 });
+      expect({ rows: inside.rows, imported: inside.imported, rejected: inside.rejected }).toEqual({ rows: 4, imported: 2, rejected: { unbalanced_quote: 1, too_long: 1 } });
+    });
+
+    it('an id longer than 200 characters (a key of an index) rejects its row instead of failing its batch', async () => {
+      const long = randomBytes(1500).toString('hex'); // incompressible: a PostgreSQL index entry of 3,000 bytes would fail
+      const orders = file('long-ids.csv', lines(UCI_HEADER, uciRow(0), uciRow(1, { invoice: long }), `536002,${long},Thing,1,2010-12-01 08:26:00,2.55,17002,United Kingdom`, uciRow(3)));
+      const s = await imported([orders]);
+      expect({ rows: s.rows, imported: s.imported, rejected: s.rejected }).toEqual({ rows: 4, imported: 2, rejected: { too_long: 2 } });
+      const canon = file('long-ids-canonical.csv', lines(CANON_HEADER, `A1,1,store,${long},2024-01-09T10:00:00Z,,,SKU1,,1,2`, `A2,1,web,,2024-01-09T10:00:00Z,${long}@example.com,,SKU1,,1,2`, 'A3,1,web,,2024-01-09T10:00:00Z,,,SKU1,,1,2'));
+      const c = await imported([canon]);
+      // a too-long store id rejects its row; a too-long email is no identifier: dropped (counted), the row kept
+      expect({ rows: c.rows, imported: c.imported, rejected: c.rejected, dropped: c.droppedIdentifiers }).toEqual({ rows: 3, imported: 2, rejected: { too_long: 1 }, dropped: { invalid_identifier: 1 } });
+      const inv = file('long-ids-inventory.csv', lines('store_id,sku,quantity', `S1,${long},3`, 'S1,A,3'));
+      expect((await imported([inv])).rejected).toEqual({ too_long: 1 });
     });
 
     it('NUL and control characters reject their row', async () => {
@@ -205,6 +222,36 @@ for (const backend of storeBackends()) {
       // the same from the reader thread
       expect(await failed([mid], { batchSize: 2_000, worker: true })).toMatch(/mid\.csv\.gz: the gzip data ends early/);
     }, 120_000);
+
+    it('a reader failing while a batch is being written: the import fails with its message (no unhandled rejection, no crash)', async () => {
+      const rows = Array.from({ length: 6_000 }, (_, i) => uciRow(i));
+      const gz = gzipSync(lines(UCI_HEADER, ...rows));
+      const cut = file('cut-during-write.csv.gz', gz.subarray(0, Math.floor(gz.length * 0.5)));
+      const { store, cleanup } = await backend.open();
+      try {
+        // every batch's write takes a while: the read-ahead of the next batch fails meanwhile
+        const slow = new Proxy(store, {
+          get(target, key) {
+            if (key === 'importPlan') return (...a: Parameters<Store['importPlan']>) => new Promise((r) => setTimeout(r, 300)).then(() => target.importPlan(...a));
+            const v = Reflect.get(target, key, target) as unknown;
+            return typeof v === 'function' ? v.bind(target) : v;
+          },
+        });
+        const unhandled: unknown[] = [];
+        const onUnhandled = (e: unknown) => unhandled.push(e);
+        process.on('unhandledRejection', onUnhandled);
+        try {
+          await expect(importFiles(slow, [cut], { batchSize: 500, worker: false })).rejects.toThrow(/cut-during-write\.csv\.gz: the gzip data ends early/);
+          await new Promise((r) => setTimeout(r, 100));
+        } finally {
+          process.off('unhandledRejection', onUnhandled);
+        }
+        expect(unhandled).toEqual([]);
+        expect((await store.checkInvariants()).failures).toEqual([]);
+      } finally {
+        await cleanup();
+      }
+    });
 
     it('BOM and CRLF line ends (also inside quoted fields) are read as plain lines', async () => {
       const text = '\ufeff' + [UCI_HEADER, uciRow(0), '536001,SKU1,"two\r\nlines",1,2010-12-01 08:26:00,2.55,17001,United Kingdom', uciRow(2)].join('\r\n') + '\r\n';

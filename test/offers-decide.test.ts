@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decide, makeDecide, uniformProbability, targetConflicts } from '../src/core/offers/decide.js';
+import { decide, makeDecide, topOfferDistribution, uniformProbability, targetConflicts } from '../src/core/offers/decide.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { context, DAY, offer, stats, subject, T0 } from './helpers/offers.js';
 
@@ -198,7 +198,7 @@ describe('decide: ranking', () => {
     expect(r.offers[0].reason.type).toBe('win_back');
     expect(r.offers[0].reason.details).toContainEqual({ type: 'win_back', daysSinceLastPurchase: 94 });
     expect(r.offers[0].reason.details).toContainEqual({ type: 'affinity', affinity: 0.9, category: 'Candles', sku: '85123A' });
-    expect(r.offers[0].reason.parts.affinityLift).toBeCloseTo(1.4, 12);
+    expect(r.offers[0].reason.parts.affinityLift).toBeCloseTo(1 + 1.5 * (0.9 - 0.5), 12);
     const vip = decide([offer('v', { eligibility: { segments: ['vip'] } })], subject({ segment: 'vip' }), context(), stats());
     expect(vip.offers[0].reason.type).toBe('vip');
     const second = decide([offer('n', { eligibility: { newCustomersOnly: true } })], subject({ segment: 'new', orders: 1 }), context(), stats());
@@ -268,5 +268,20 @@ describe('decide: holdout and probabilities', () => {
       expect(Math.abs(mean - shown.get(id)! / n)).toBeLessThan(0.04);
     }
     expect(Math.abs(total - 1)).toBeLessThan(0.05);
+  });
+
+  it('topOfferDistribution (the evaluator\'s view of the policy) sums to 1 and matches how often decide puts each offer first', () => {
+    const offers = [offer('a', { value: 10 }), offer('b', { value: 12 }), offer('c', { value: 8 }), offer('x', { channels: ['store'] })];
+    const s = stats({ 'a|repeat|web': [8, 100], 'b|repeat|web': [5, 100], 'c|repeat|web': [3, 20] }, { a: [8, 100], b: [5, 100], c: [3, 20] });
+    const dist = topOfferDistribution(offers, subject(), context({ holdoutShare: 0.2 }), s, {}, 4000);
+    expect([...dist.keys()].sort()).toEqual(['a', 'b', 'c']);
+    expect([...dist.values()].reduce((x, y) => x + y, 0)).toBeCloseTo(1, 9);
+    const n = 3000;
+    const freq = new Map<string, number>();
+    for (let seed = 1; seed <= n; seed++) {
+      const id = decide(offers, subject(), context({ holdoutShare: 0.2 }, seed), s).offers[0].offerId;
+      freq.set(id, (freq.get(id) ?? 0) + 1 / n);
+    }
+    for (const [id, p] of dist) expect(Math.abs(p - (freq.get(id) ?? 0)), id).toBeLessThan(0.035);
   });
 });

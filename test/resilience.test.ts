@@ -23,6 +23,7 @@ import { openModelSource } from '../src/cache/open-model-source.js';
 import { publishBundle } from '../src/cache/publish.js';
 import { RedisCache } from '../src/cache/redis-cache.js';
 import { parseConfig } from '../src/config.js';
+import { guardedStore } from '../src/store/guarded-store.js';
 import { isUnavailable } from '../src/store/pg-client.js';
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
@@ -134,7 +135,8 @@ for (const backend of faultyStores) {
             .set(as(KEYS.events))
             .send({ orderId: newOrder(), channel: 'web', customerId: ids.mug, lines: [{ sku: 'TEA-1', quantity: 1 }] });
           const msg = unavailable(event);
-          expect(msg).toMatch(mode === 'hang' ? /deadline \(400 ms\)/ : /unavailable: .*ECONNREFUSED/);
+          // hung: the store call's own limit (the deadline) or the request deadline, whichever the timers fire first
+          expect(msg).toMatch(mode === 'hang' ? /history store did not answer within 400 ms|request deadline \(400 ms\)/ : /unavailable: .*ECONNREFUSED/);
           unavailable(await request(w.listener).get('/v1/customers/lookup?email=mug@example.com').set(as(KEYS.associate)));
           unavailable(await request(w.listener).delete(`/v1/customers/${ids.mug}`).set(as(KEYS.admin)));
 
@@ -178,6 +180,30 @@ describe('PostgreSQL errors that mean "retry later"', () => {
     expect(isUnavailable(err('duplicate key value violates unique constraint', '23505'))).toBe(false);
     expect(isUnavailable(err('invalid byte sequence for encoding "UTF8": 0x00', '22021'))).toBe(false);
     expect(isUnavailable(null)).toBe(false);
+  });
+});
+
+describe('the store behind a circuit breaker (request paths)', () => {
+  it('after enough slow or unavailable calls in a row, calls fail at once without reaching the store; one call later tries again and closes it', async () => {
+    let calls = 0;
+    let hang = true;
+    const fake = { findCustomer: () => (calls++, hang ? new Promise(() => {}) : Promise.resolve('42')), close: async () => {} } as unknown as Store;
+    const changes: string[] = [];
+    const guarded = guardedStore(fake, { slowMs: 30, failures: 2, openMs: 200, onChange: (s) => changes.push(s) });
+    const find = () => guarded.findCustomer({ kind: 'email', value: 'a@b.c' });
+    await expect(find()).rejects.toThrow(/did not answer within 30 ms/);
+    await expect(find()).rejects.toThrow(/did not answer within 30 ms/);
+    expect(changes).toEqual(['open']);
+    // open: fails at once, the store is not asked
+    await expect(find()).rejects.toMatchObject({ name: 'UnavailableError', message: expect.stringMatching(/not answering/) });
+    expect(calls).toBe(2);
+    // an answer that is not "unavailable" (here: a value) after the open time closes it again
+    hang = false;
+    await until(async () => ((await find().catch(() => undefined)) === '42' ? true : undefined));
+    expect(changes).toEqual(['open', 'closed']);
+    // errors that are answers (not found, constraints) never open it
+    const notFound = guardedStore({ findCustomer: async () => { throw new Error('duplicate key'); } } as unknown as Store, { slowMs: 30, failures: 1, openMs: 60_000 });
+    for (let i = 0; i < 3; i++) await expect(notFound.findCustomer({ kind: 'email', value: 'x' })).rejects.toThrow('duplicate key');
   });
 });
 

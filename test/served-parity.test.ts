@@ -80,6 +80,8 @@ describe('served model parity (service = evaluator)', () => {
       const config = await resolveTrainConfig({}, undefined, []);
       config.models.als = { ...config.models.als, factors: 8, iterations: 4, threads: 1 };
       config.models.tifu_knn = { ...config.models.tifu_knn, neighbours: 10, keep: 30 };
+      // short neighbour lists: truncated, so not symmetric (scoring through the transpose differs)
+      config.models.item_knn = { ...config.models.item_knn, neighbours: 4 };
       const trained = await trainBundle(data, { version: 'parity', source: 'test', config, served: { spec } });
       const dir = await mkdtemp(join(tmpdir(), 'omnirec-parity-'));
       dirs.push(dir);
@@ -126,6 +128,26 @@ describe('served model parity (service = evaluator)', () => {
         compared++;
       }
       expect(compared).toBe(80);
+
+      // the personal list's neighbours fallback ranks as the evaluated item-kNN (every item of the history, its scoring lists)
+      const knn = trained.served.models.item_knn;
+      if (knn) {
+        const fallback = new RecommendationService({
+          source,
+          store: { customerSkus: async () => [] },
+          access: new CustomerAccessCache({ canonicalCustomerId: async (id) => id, hasConsent: async () => true }),
+          inventory: new InventorySnapshot(async () => new Map()),
+          chain: ['neighbours', 'popular'],
+          listCacheSize: 0,
+        });
+        const ev = await knn.recommend(rows, k, { exclude: data.counts });
+        for (const c of rows) {
+          const got = await fallback.personal(data.customers[c], { limit: k });
+          const listed = got.items.filter((x) => x.reason.type === 'because_you_bought').map((x) => x.sku);
+          const positive = Array.from(ev.ids.subarray(c * k, c * k + k)).filter((i, r) => i >= 0 && ev.scores[c * k + r] > 0).map((i) => data.items[i]);
+          expect(listed).toEqual(positive);
+        }
+      }
 
       // a purchase event rebuilds the record from the history: the same TIFU own weights as training, neighbours kept
       if (spec.all.tifuWeight) {

@@ -77,7 +77,7 @@ for (const backend of storeBackends()) {
       ]);
       expect(c.recentPurchases.map((p) => p.sku)).toEqual(['TEA-2', 'TEA-3', 'SOAP-1', 'TEA-1', 'TEA-2', 'TEA-1', 'MUG-1']);
       expect(c.recentPurchases[0]).toEqual({ time: T0 + 50 * DAY, channel: 'store', storeId: 'S2', sku: 'TEA-2', title: 'tea TEA-2', quantity: 1, unitPrice: 4 });
-      // every purpose: the latest choice recorded, else the default (CONSENT_DEFAULTS: none here, so refused)
+      // every purpose, recorded ones with their time and source, the rest by the configured default (refused here)
       expect(c.consent).toEqual([
         { purpose: 'personalisation', granted: true, basis: 'recorded', time: new Date(T0 + DAY).toISOString(), source: 'till' },
         { purpose: 'email', granted: false, basis: 'recorded', time: new Date(T0).toISOString(), source: 'web' },
@@ -98,7 +98,12 @@ for (const backend of storeBackends()) {
       const id = await store.resolveIdentity([{ kind: 'email', value: 'new@example.com' }]);
       const c = (await store.customerCard(id))!;
       expect(c).toMatchObject({ customerId: id, orders: 0, spend: 0, firstOrderAt: null, lastOrderAt: null, favouriteStore: null, favouriteCategories: [], recentPurchases: [], segment: null });
-      expect(c.consent.map((x) => x.basis)).toEqual(['default', 'default', 'default', 'default']);
+      expect(c.consent.map((x) => [x.purpose, x.granted, x.basis])).toEqual([
+        ['personalisation', false, 'default'],
+        ['email', false, 'default'],
+        ['sms', false, 'default'],
+        ['push', false, 'default'],
+      ]);
       expect(c.channels).toEqual({ web: { orders: 0, spend: 0 }, app: { orders: 0, spend: 0 }, store: { orders: 0, spend: 0 } });
     });
 

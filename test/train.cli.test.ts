@@ -142,6 +142,19 @@ describe('npm run evaluate', () => {
     expect((out.models.repeat.all as { users: number }).users).toBe(6);
   });
 
+  it('--grid is scored on validation only; the test window scores the best run per model once', () => {
+    const r = run('scripts/evaluate.ts', ['--data', csv, '--cutoff', '2011-02-10', '--json', '--quiet', '--no-report', '--models', 'popularity', '--grid', 'item_knn.neighbours=2,20']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { models: Record<string, unknown>; validation: { models: Record<string, { discovery: { 'ndcg@10': number }; all: { 'ndcg@10': number } }> } };
+    const grid = ['item_knn[neighbours=2]', 'item_knn[neighbours=20]'];
+    expect(Object.keys(out.validation.models)).toEqual(expect.arrayContaining(grid));
+    const tested = grid.filter((g) => g in out.models);
+    expect(tested).toHaveLength(1);
+    const v = out.validation.models;
+    const sum = (g: string) => v[g].discovery['ndcg@10'] + v[g].all['ndcg@10'];
+    expect(sum(tested[0])).toBe(Math.max(...grid.map(sum)));
+  });
+
   it('writes the HTML report with inline SVG charts and no external resources', async () => {
     const path = join(dir, 'r.html');
     const r = run('scripts/evaluate.ts', ['--data', csv, '--holdout-days', '20', '--models', 'popularity', '--report', path, '--quiet']);

@@ -70,7 +70,9 @@ export function failRequest(err: unknown, req: IncomingMessage, res: ServerRespo
   }
   if (err instanceof AppError) {
     const { status, error } = statusOf(err);
-    if (status >= 500) logger.error('request failed', { reqId, err });
+    // a dependency down or slow is not a bug: its reason without a stack (the request line says 503 too)
+    if (err instanceof UnavailableError) logger.warn('dependency unavailable', { reqId, reason: err.message });
+    else if (status >= 500) logger.error('request failed', { reqId, err });
     if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.context.retryAfterS ?? 5));
     const { fields, conflict } = err.context as { fields?: FieldIssue[]; conflict?: unknown };
     const named = err instanceof ConflictError ? { conflict } : {};

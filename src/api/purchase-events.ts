@@ -78,7 +78,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   await checkRepost(store, e, identifiers);
   const lines: OrderLine[] = e.lines.map((l, i) => ({
     orderId: e.orderId,
-    source: 'event', // events are their own source: a file's order with the same id is another order
+    source: EVENT_SOURCE, // events are their own source: a file's order with the same id is another order
     channel: e.channel,
     storeId: e.store ?? null,
     time: e.time,
@@ -118,6 +118,9 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
   }
 }
 
+/** The source of purchase events' orders (order identity is source and order id). */
+const EVENT_SOURCE = 'event';
+
 /** Quantities and prices as the store keeps them (numeric(14,3), numeric(14,4)). */
 const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: PurchaseEvent['lines'][number]) =>
   a.sku === b.sku && Math.round(a.quantity * 1e3) === Math.round(b.quantity * 1e3) && Math.round(a.unitPrice * 1e4) === Math.round((b.unitPrice ?? 0) * 1e4);
@@ -126,12 +129,13 @@ const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: Pu
  * Idempotence by order id holds for the same order only: an order id already recorded may be posted
  * again with the same lines (in the same positions) by the same customer (any of their identifiers,
  * none of another customer's), and then records nothing new; anything else is a ConflictError (409)
- * naming what differs, `lines` or `customer` (an order recorded without a customer, such as an imported
- * guest invoice, belongs to no buyer an event could name). Its time, channel and store may differ (a
- * till re-sending without `time` gets "now").
+ * naming what differs, `lines` or `customer` (an event order recorded without a customer, an erased
+ * customer's, belongs to no buyer an event could name). Its time, channel and store may differ (a
+ * till re-sending without `time` gets "now"). Imported orders live under their own sources: an event
+ * with an imported invoice's id is another order.
  */
 async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifier[]): Promise<void> {
-  const recorded = await store.recordedOrder(e.orderId);
+  const recorded = await store.recordedOrder(e.orderId, EVENT_SOURCE);
   if (recorded === null) return;
   const context = { orderId: e.orderId };
   if (recorded.lines.length !== e.lines.length || !recorded.lines.every((l, i) => sameLine(l, e.lines[i]))) {
@@ -144,7 +148,7 @@ async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifi
   if (recorded.customerId === null || owners.size !== 1 || !owners.has(recorded.customerId)) {
     throw new ConflictError(
       recorded.customerId === null
-        ? `order ${e.orderId} is already recorded without a customer (an imported or guest order): an event cannot claim it`
+        ? `order ${e.orderId} is already recorded without a customer (an erased customer's): an event cannot claim it`
         : `order ${e.orderId} is already recorded for another customer`,
       { ...context, conflict: 'customer' },
     );

@@ -80,6 +80,7 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   const store =
     options.store ??
     (await openStore(cfg, {
+      poolSize: cfg.PG_POOL_SIZE,
       timeouts: { connectTimeoutMs: cfg.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS },
       onConflict: (message) => logger.info(message, { component: 'identity' }),
     }));

@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { parse } from 'csv-parse/sync';
 import { OFFER_CHANNELS, type OfferChannel } from '../core/offers/types.js';
 import { SEGMENTS, type Segment } from '../core/records.js';
+import { splitCsvRecord } from '../ingest/csv-records.js';
 import { normaliseColumn } from '../ingest/detect-format.js';
 import { parseTime } from '../ingest/parse-time.js';
 
@@ -138,6 +138,40 @@ function parseRow(get: (col: (typeof OFFER_LOG_COLUMNS)[number]) => string, line
   };
 }
 
+const quotes = (line: string): number => {
+  let n = 0;
+  for (let i = line.indexOf('"'); i >= 0; i = line.indexOf('"', i + 1)) n++;
+  return n;
+};
+
+/**
+ * CSV records (RFC 4180) with the file line each starts on; blank lines are skipped. A quoted field may span lines;
+ * a quote still open at the end of the file was a stray one: that record's first line is reported and reading
+ * resumes on the line after it.
+ */
+function csvRecords(text: string, stray: (line: number) => void): { record: string[]; info: { lines: number } }[] {
+  const lines = text.split(/\r?\n/);
+  const out: { record: string[]; info: { lines: number } }[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    if (lines[i] === '') {
+      i++;
+      continue;
+    }
+    let j = i;
+    let q = quotes(lines[i]);
+    while (q % 2 === 1 && j + 1 < lines.length) q += quotes(lines[++j]);
+    if (q % 2 === 1) {
+      stray(i + 1);
+      i++;
+      continue;
+    }
+    out.push({ record: splitCsvRecord(lines.slice(i, j + 1).join('\n')), info: { lines: i + 1 } });
+    i = j + 1;
+  }
+  return out;
+}
+
 /** Parses a decision log's text; bad rows are counted and listed with file and line, never fatal. */
 export function parseOfferLog(text: string, file: string): ParsedOfferLog {
   const rows: OfferLogRow[] = [];
@@ -147,15 +181,7 @@ export function parseOfferLog(text: string, file: string): ParsedOfferLog {
     rejects.push({ file, line, reason, ...(raw !== undefined ? { raw } : {}) });
     rejected[reason] = (rejected[reason] ?? 0) + 1;
   };
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, info: true, bom: true }) as unknown as typeof records;
-  } catch (e) {
-    // an unclosed quote or similar: the rows before it are lost too, as their boundaries are unknown
-    const line = (e as { lines?: number }).lines ?? 1;
-    reject(line, 'malformed_row', (e as Error).message);
-    return { rows, rejects, rejected };
-  }
+  const records = csvRecords(text.replace(/^\uFEFF/, ''), (line) => reject(line, 'malformed_row'));
   if (records.length === 0) throw new Error(`${file}: empty log (no header)`);
   const header = records[0].record.map(normaliseColumn);
   const index = new Map<string, number>();

@@ -45,6 +45,9 @@ export interface SimOptions {
 export interface PolicyFigures {
   acceptRate: number;
   valuePerDecision: number;
+}
+
+export interface PolicyDetails {
   /** Share of decisions in which an offer was made. */
   offerRate: number;
   accepted: number;
@@ -56,6 +59,7 @@ export interface SimResult {
   seed: number;
   policies: Record<SimPolicy, PolicyFigures>;
   ratios: { learnedToOracle: number; learnedToRandom: number };
+  details: Record<SimPolicy, PolicyDetails>;
   /** The learned policy over time: value per decision and how often it made the truly best offer. */
   learning: { fromRound: number; toRound: number; valuePerDecision: number; bestOfferShare: number }[];
   holdoutShare: number;
@@ -122,7 +126,11 @@ class PolicyState {
   }
 
   figures(rounds: number): PolicyFigures {
-    return { acceptRate: this.accepted / rounds, valuePerDecision: this.value / rounds, offerRate: this.offered / rounds, accepted: this.accepted, value: this.value };
+    return { acceptRate: this.accepted / rounds, valuePerDecision: this.value / rounds };
+  }
+
+  details(rounds: number): PolicyDetails {
+    return { offerRate: this.offered / rounds, accepted: this.accepted, value: this.value };
   }
 }
 
@@ -197,6 +205,7 @@ export function simulateOffers(opts: SimOptions): SimResult {
       learnedToOracle: policies.learned.valuePerDecision / policies.oracle.valuePerDecision,
       learnedToRandom: policies.learned.valuePerDecision / policies.random.valuePerDecision,
     },
+    details: Object.fromEntries(SIM_POLICIES.map((p) => [p, states[p].details(opts.rounds)])) as Record<SimPolicy, PolicyDetails>,
     learning: curve,
     holdoutShare: opts.holdoutShare,
   };

@@ -180,8 +180,15 @@ export async function chooseServed(
   days: number,
 ): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
   let last = -Infinity;
-  for (const l of lines) if (isProtocolRow(l) && l.time > last) last = l.time;
+  let first = Infinity;
+  for (const l of lines) {
+    if (!isProtocolRow(l)) continue;
+    if (l.time > last) last = l.time;
+    if (l.time < first) first = l.time;
+  }
   const end = last + 1;
+  // at most half the history, so that there is something to fit on before the window
+  days = Math.max(1, Math.min(days, Math.floor((end - first) / DAY_MS / 2)));
   const val = validationSplit(lines, end, days, config.weighting);
   const selection = await selectServed(val, { params: servedParams(config.models) });
   return {

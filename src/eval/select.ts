@@ -182,7 +182,7 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const mixes: ListSpec[] = [];
   if (useTifu && bestTifu && discovery.spec.learned !== 'none') {
     for (const w of [0.25, 0.5, 1]) {
-      mixes.push({ ...discovery.spec, name: `${bestTifu.name}+${w}·(${discovery.spec.name})`, tifuWeight: 1, tifuAlpha: bestTifu.spec.tifuAlpha, learnedWeight: w * discovery.spec.learnedWeight, trendWeight: w * discovery.spec.trendWeight, ownedFirst: false });
+      mixes.push({ ...discovery.spec, name: `tifu_knn[α=${bestTifu.spec.tifuAlpha}]+${w}·(${discovery.spec.name})`, tifuWeight: 1, tifuAlpha: bestTifu.spec.tifuAlpha, learnedWeight: w * discovery.spec.learnedWeight, trendWeight: w * discovery.spec.trendWeight, ownedFirst: false });
     }
   }
   const mixed = mixes.length ? run('all', mixes) : [];

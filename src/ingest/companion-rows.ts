@@ -6,7 +6,7 @@ import { classifyIdentifier, type IdentifierDrop } from '../core/identity.js';
 import { CONSENT_PURPOSES, IDENTIFIER_KINDS, type ConsentPurpose, type Identifier } from '../core/records.js';
 import type { DetectedFormat } from './detect-format.js';
 import { parseTime } from './parse-time.js';
-import type { RejectReason } from './reject-reasons.js';
+import { idTooLong, type RejectReason } from './reject-reasons.js';
 import { parseStock } from './strict-numbers.js';
 
 /** One store's stock of one sku (0 = out of stock). */
@@ -39,6 +39,7 @@ export function inventoryRowParser(fmt: DetectedFormat): (f: string[]) => Invent
     if (storeId === '') return 'missing_store';
     const sku = f[cSku].trim();
     if (sku === '') return 'missing_sku';
+    if (idTooLong(storeId) || idTooLong(sku)) return 'too_long';
     const quantity = parseStock(f[cQty]);
     if (typeof quantity === 'string') return quantity;
     return { storeId, sku, quantity };
@@ -68,8 +69,9 @@ export function consentRowParser(
     for (const [kind, i] of idCols) {
       if (f[i].trim() === '') continue;
       const c = classifyIdentifier(kind, f[i], norm);
-      if ('value' in c) identifiers.push({ kind, value: c.value });
-      else drops.push(c.dropped);
+      // an identifier longer than any id column holds is not one: dropped like an unparseable one
+      if ('value' in c && !idTooLong(c.value)) identifiers.push({ kind, value: c.value });
+      else drops.push('value' in c ? 'invalid_identifier' : c.dropped);
     }
     if (identifiers.length === 0) return 'bad_identifier';
     for (const d of drops) options.onDroppedIdentifier?.(d);
@@ -83,6 +85,7 @@ export function consentRowParser(
       if (Number.isNaN(time)) return 'bad_date';
     }
     const source = cSource >= 0 ? f[cSource].trim() : '';
+    if (idTooLong(source)) return 'too_long';
     return { identifiers, purpose: purpose as ConsentPurpose, granted: TRUE.has(g), time, source: source || 'import' };
   };
 }

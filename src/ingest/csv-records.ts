@@ -147,7 +147,8 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>, width
     o.flaws.push(flaw);
     o.quotes += quoteCount(text);
     o.bytes += text.length + 1;
-    if (o.bytes > maxBytes || o.lines.length > maxLines) strayQuote();
+    // (a line too long on its own is past the byte cap too: open-text.ts cut it, with the same cap)
+    if (o.bytes > maxBytes || o.lines.length > maxLines || flaw & FLAW_TOO_LONG) strayQuote();
     else if (o.quotes % 2 === 0) {
       const joined = o.lines.join('\n');
       if (splitCsvRecord(joined).length === width) {

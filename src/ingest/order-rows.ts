@@ -10,7 +10,7 @@ import { CHANNELS, IDENTIFIER_KINDS, type Channel, type Identifier, type OrderLi
 import type { DetectedFormat } from './detect-format.js';
 import { isNonProduct } from './non-product.js';
 import { parseTime } from './parse-time.js';
-import type { RejectReason, SkipReason } from './reject-reasons.js';
+import { idTooLong, type RejectReason, type SkipReason } from './reject-reasons.js';
 import { parseLineNo, parsePrice, parseQuantity } from './strict-numbers.js';
 
 export type RowResult = OrderLine | RejectReason | SkipReason;
@@ -104,9 +104,11 @@ export class UciRows {
     if (f.length !== this.width) return 'malformed_row';
     const orderId = detachString(f[this.cInv].trim());
     if (orderId === '') return 'missing_order_id';
+    if (idTooLong(orderId)) return 'too_long';
     const lineNo = this.counter.next(this.source, orderId);
     const sku = detachString(f[this.cSku].trim().toUpperCase());
     if (sku === '') return 'missing_sku';
+    if (idTooLong(sku)) return 'too_long';
     if (isNonProduct(sku)) return 'non_product';
     let quantity = parseQuantity(f[this.cQty]);
     if (typeof quantity === 'string') return quantity;
@@ -114,7 +116,9 @@ export class UciRows {
     if (typeof unitPrice === 'string') return unitPrice;
     const time = parseTime(f[this.cDate]);
     if (Number.isNaN(time)) return 'bad_date';
-    const identifiers = this.identifiers(f[this.cCust].trim());
+    const rawCust = f[this.cCust].trim();
+    if (idTooLong(rawCust)) return 'too_long';
+    const identifiers = this.identifiers(rawCust);
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
@@ -182,8 +186,10 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
       lineNo = parseLineNo(rawLine);
       if (typeof lineNo === 'string') return lineNo;
     } else lineNo = counter.next(source, orderId);
+    if (idTooLong(orderId)) return 'too_long';
     const sku = detachString(f[cSku].trim());
     if (sku === '') return 'missing_sku';
+    if (idTooLong(sku)) return 'too_long';
     if (!CHANNEL_SET.has(rawChannel)) return 'bad_channel';
     const channel = rawChannel as Channel;
     const time = parseTime(f[cTime]);
@@ -208,20 +214,23 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
         const raw = f[i];
         if (raw.trim() === '') continue;
         const c = classifyIdentifier(kind, raw, norm);
-        if ('value' in c) identifiers.push({ kind, value: c.value });
-        else lastDrops.push(c.dropped);
+        // an identifier longer than any id column holds is not one: dropped like an unparseable one
+        if ('value' in c && !idTooLong(c.value)) identifiers.push({ kind, value: c.value });
+        else lastDrops.push('value' in c ? 'invalid_identifier' : c.dropped);
       }
       lastRawIds = rawIds;
       lastIds = identifiers;
     }
     if (dropped) for (const d of lastDrops) dropped(d);
+    const storeId = opt(f, cStore);
+    if (idTooLong(storeId)) return 'too_long';
     const cancels = opt(f, cCancels);
     if (cancels !== null && quantity > 0) quantity = -quantity;
     return {
       orderId,
       source,
       channel,
-      storeId: opt(f, cStore),
+      storeId,
       time,
       identifiers,
       sku,

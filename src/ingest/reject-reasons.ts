@@ -5,7 +5,7 @@
 export const REJECT_REASONS = [
   'malformed_row', // wrong column count, or an NDJSON line that is not a JSON object
   'unbalanced_quote', // a quote that does not close within the field caps or the file, or closes into the wrong column count
-  'too_long', // a line longer than the line cap
+  'too_long', // a line longer than the line cap, or an id longer than MAX_ID_LENGTH
   'invalid_utf8', // bytes that are not UTF-8 (see --encoding latin1)
   'control_character', // NUL or another control character (not tab, CR, LF)
   'missing_order_id',
@@ -20,6 +20,13 @@ export const REJECT_REASONS = [
   'bad_value', // consent purpose or granted flag not understood
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/**
+ * Longest id (order id, sku, store, identifier value, consent source) a row may carry: ids are keys of
+ * PostgreSQL indexes, whose entries cannot exceed about 2.7 kB, so a longer one would fail its batch.
+ */
+export const MAX_ID_LENGTH = 200;
+export const idTooLong = (s: string | null): boolean => s !== null && s.length > MAX_ID_LENGTH;
 
 /** Rows left out on purpose, not errors (they do not fail --strict). */
 export const SKIP_REASONS = ['non_product'] as const;

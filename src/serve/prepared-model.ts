@@ -7,6 +7,8 @@
 import type { LoadedModel } from '../cache/model-source.js';
 import { type BlendParams, blendParams } from '../core/blend.js';
 import { choleskyFactor, choleskySubstitute, gramMatrix } from '../core/fold-in.js';
+import type { TopKLists } from '../core/bundle.js';
+import { transpose } from '../core/csr.js';
 import type { ServedSpec, ServedTables } from '../core/served-model.js';
 import { SimdScorer } from './simd-scorer.js';
 
@@ -38,6 +40,13 @@ export interface PreparedModel {
   /** YᵀY (k × k) and the Cholesky factor of YᵀY + λI (lower, row-major), when the model has factors. */
   readonly gram: Float64Array | null;
   readonly gramCholesky: Float64Array | null;
+  /**
+   * The lists item-kNN scores a history through (src/models/neighbour-lists.ts): the neighbour lists, or their
+   * transpose when the version's item-kNN scored by target (the default; manifest params.models.item_knn.scoreBy,
+   * bundles that do not say: source), so the personal list's neighbours
+   * fallback ranks as the evaluated item-kNN does.
+   */
+  readonly knnScoring: TopKLists;
   /** (YᵀY + λI)⁻¹ y_i, solved on first use per item and kept (guest fold-in: src/core/fold-in.ts foldInFactored). */
   readonly solvedItem: ((item: number) => Float64Array) | null;
   readonly simd: SimdScorer | null;
@@ -106,9 +115,16 @@ function build(model: LoadedModel): PreparedModel {
       return v;
     };
   }
+  const scoreBy = (model.manifest.params.models as { item_knn?: { scoreBy?: string } } | undefined)?.item_knn?.scoreBy ?? 'source';
+  let knnScoring = model.neighbours;
+  if (scoreBy === 'target') {
+    const t = transpose({ rows: model.neighbours.indptr.length - 1, cols: n, indptr: model.neighbours.indptr, indices: model.neighbours.indices, data: model.neighbours.scores });
+    knnScoring = { indptr: t.indptr as Int32Array, indices: t.indices, scores: t.data };
+  }
   return {
     model,
     served,
+    knnScoring,
     solvedItem,
     popularity,
     blend: blendParams(model.blend),

@@ -293,13 +293,18 @@ export class RecommendationService {
     for (const step of this.deps.chain) {
       if (b.remaining <= 0) break;
       if (step === 'personal') {
-        if (!model.als) failure = 'no_factors';
+        // the served model (a record suffices unless its list reads the ALS vector), else the factor blend
+        const served = preparedOf(model).served;
+        const list = options.excludePurchased === false ? 'all' : 'discovery';
+        const needsVector = !served || specNeeds(served.spec[list]).learned === 'als';
+        if (served && record && (record.vector || !needsVector)) b.add('factors', this.scoreServed(model, record, seeds, b, list));
+        else if (!model.als) failure = 'no_factors';
         else if (!record?.vector) failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : hist.length ? 'no_vector' : 'no_history';
-        else if (preparedOf(model).served) b.add('factors', this.scoreServed(model, record, seeds, b, options.excludePurchased === false ? 'all' : 'discovery'));
         else b.add('factors', this.scoreFactors(model, record.vector, record, seeds, b, options));
       } else if (step === 'neighbours') {
-        if (seeds.length) {
-          b.add('neighbours', aggregateLists(model, model.neighbours, seeds, b.filter, b.remaining, (s) => ({ type: 'because_you_bought', sku: s })));
+        // item-kNN as evaluation scores it: every item of the history through the lists it scores with
+        if (hist.length) {
+          b.add('neighbours', aggregateLists(model, preparedOf(model).knnScoring, hist, b.filter, b.remaining, (s) => ({ type: 'because_you_bought', sku: s })));
         } else failure ??= 'no_history';
       } else if (step === 'segment') {
         if (options.store || record?.segment) {

@@ -114,12 +114,19 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     } catch (e) {
       throw classify(e);
     }
+    // a checked-out connection that the server resets emits 'error': without a listener that kills
+    // the process (the call in progress fails by itself and drops the connection)
+    let lost: Error | undefined;
+    const onError = (e: Error) => void (lost = e);
+    c.on('error', onError);
     try {
       const r = await fn(c);
-      c.release();
+      c.off('error', onError);
+      c.release(lost);
       return r;
     } catch (e) {
-      c.release(e instanceof UnavailableError ? e : undefined);
+      c.off('error', onError);
+      c.release(lost ?? (e instanceof UnavailableError ? e : undefined));
       throw e;
     }
   };

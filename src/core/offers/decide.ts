@@ -287,31 +287,37 @@ function decisionProbabilities(
     const lift = Float64Array.from(include, (i) => cands[i].prop.affinityLift);
     const vw = Float64Array.from(include, (i) => cands[i].vw);
     const size = p.poolSize;
-    const at = Int32Array.from(offsets);
-    for (let d = 0; d < p.probabilityDraws; d++) {
-      if (limit === 1) {
-        // the top offer only: an inline argmax (ties: lower index, as in pickTop)
-        let best = -1;
-        let bestScore = -Infinity;
-        for (let k = 0; k < m; k++) {
-          const x = draws[k][at[k]] * lift[k];
-          const sc = (x < 1 ? x : 1) * vw[k];
-          if (sc > bestScore) {
-            bestScore = sc;
-            best = k;
+    const score = (k: number, d: number): number => {
+      const x = draws[k][(offsets[k] + d) % size] * lift[k];
+      return (x < 1 ? x : 1) * vw[k];
+    };
+    if (limit === 1) {
+      // the top offer only: does the shown one beat every other in draw d? The others are tried in order of their
+      // best possible score, and a draw stops at the first that beats it (ties: lower index, as in pickTop)
+      const j = include.indexOf(shown[0]);
+      const best = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
+      const others = include
+        .map((_, k) => k)
+        .filter((k) => k !== j)
+        .sort((x, y) => best[y] - best[x] || x - y);
+      for (let d = 0; d < p.probabilityDraws; d++) {
+        const sj = score(j, d);
+        let beaten = false;
+        for (const k of others) {
+          const sk = score(k, d);
+          if (sk > sj || (sk === sj && include[k] < include[j])) {
+            beaten = true;
+            break;
           }
-          if (++at[k] === size) at[k] = 0;
         }
-        if (best >= 0 && include[best] === shown[0]) counts[0]++;
-        continue;
+        if (!beaten) counts[0]++;
       }
-      for (let k = 0; k < m; k++) {
-        const x = draws[k][at[k]] * lift[k];
-        scores[include[k]] = (x < 1 ? x : 1) * vw[k];
-        if (++at[k] === size) at[k] = 0;
+    } else {
+      for (let d = 0; d < p.probabilityDraws; d++) {
+        for (let k = 0; k < m; k++) scores[include[k]] = score(k, d);
+        const top = pickTop(scores, conflicts, limit, include);
+        for (let k = 0; k < shown.length; k++) if (top[k] === shown[k]) counts[k]++;
       }
-      const top = pickTop(scores, conflicts, limit, include);
-      for (let k = 0; k < shown.length; k++) if (top[k] === shown[k]) counts[k]++;
     }
     const t = servedByThompson ? 1 : 0;
     shown.forEach((_, k) => (ranked[k] = (counts[k] + t) / (p.probabilityDraws + t)));

@@ -32,6 +32,8 @@ export interface PropensityParams {
   segmentStrength: number;
   /** Pseudo-trials of the offer × segment rate r in each cell's Beta (m1). */
   cellStrength: number;
+  /** Least pseudo-acceptances of the segment and cell priors (their pseudo-trials grow to reach it: see `strength`). */
+  minPriorAcceptances: number;
   /** Thompson-sample from the cell's marginal posterior (moment-matched Beta including the uncertainty of q and r). */
   propagateUncertainty: boolean;
   /** Pseudo-acceptances that hold each channel effect e[ch] at 1 until data says otherwise (k). */
@@ -48,10 +50,11 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   targetedLift: 1.25,
   overallStrength: 10,
   segmentStrength: 20,
-  cellStrength: 20,
+  cellStrength: 40,
   channelStrength: 5,
-  propagateUncertainty: true,
-  affinitySlope: 1,
+  propagateUncertainty: false,
+  minPriorAcceptances: 16,
+  affinitySlope: 1.5,
   minPrior: 0.005,
   maxPrior: 0.5,
 };
@@ -89,6 +92,16 @@ const nonNegative = (x: number): number => (Number.isFinite(x) && x > 0 ? x : 0)
 function counts(c: { accepted: number; shown: number } | undefined): { a: number; s: number } {
   const s = nonNegative(c?.shown ?? 0);
   return { a: Math.min(nonNegative(c?.accepted ?? 0), s), s };
+}
+
+/**
+ * Pseudo-trials of a level's prior: its strength, or more when the centre is so low that the prior would hold fewer
+ * than `minPriorAcceptances` pseudo-acceptances (a Beta(m·c, m·(1 − c)) with m·c ≪ 1 spreads a low rate over orders
+ * of magnitude, and Thompson sampling would keep trying a high-value, low-rate offer long after its rate is known),
+ * but never more than the trials behind the centre (`support`): a new offer's prior stays as wide as its data.
+ */
+function strength(base: number, centre: number, support: number, p: PropensityParams): number {
+  return centre > 0 ? Math.max(base, Math.min(support, p.minPriorAcceptances / centre)) : base;
 }
 
 /** Accepted and shown counts of one offer in one segment, per channel (index of OFFER_CHANNELS). */
@@ -141,7 +154,8 @@ export function offerPropensities(
     const o = counts(stats.overall(offer.id));
     const overall = (p.overallStrength * prior + o.a) / (p.overallStrength + o.s);
     const cells = segmentCells(offer, seg, stats);
-    return { targeted, prior, overall, shown: o.s, cells, rho: (p.segmentStrength * overall + cells.sumA) / (p.segmentStrength + cells.sumS) };
+    const ms = strength(p.segmentStrength, overall, p.overallStrength + o.s, p);
+    return { targeted, prior, overall, shown: o.s, cells, ms, rho: (ms * overall + cells.sumA) / (ms + cells.sumS) };
   });
   const effect = OFFER_CHANNELS.map((_, i) => {
     let acc = 0;
@@ -153,30 +167,31 @@ export function offerPropensities(
     return (acc + p.channelStrength) / (expected + p.channelStrength);
   });
   return offers.map((offer, k) => {
-    const { targeted, prior, overall, cells } = base[k];
+    const { targeted, prior, overall, cells, ms } = base[k];
     let exposure = 0;
     for (let i = 0; i < OFFER_CHANNELS.length; i++) exposure += cells.s[i] * effect[i];
-    const segmentRate = (p.segmentStrength * overall + cells.sumA) / (p.segmentStrength + exposure);
+    const segmentRate = (ms * overall + cells.sumA) / (ms + exposure);
     const centre = Math.min(0.95, segmentRate * effect[ci]);
+    const m1 = strength(p.cellStrength, centre, ms + exposure, p);
     const cellA = cells.a[ci];
     const cellS = cells.s[ci];
-    const posteriorMean = (p.cellStrength * centre + cellA) / (p.cellStrength + cellS);
+    const posteriorMean = (m1 * centre + cellA) / (m1 + cellS);
     let alpha: number;
     let beta: number;
     if (p.propagateUncertainty) {
       // moment-matched marginal posterior: the uncertainty of q and r widens the cell's Beta
       const varQ = (overall * (1 - overall)) / (p.overallStrength + base[k].shown + 1);
-      const wR = p.segmentStrength / (p.segmentStrength + exposure);
-      const varR = (segmentRate * (1 - segmentRate)) / (p.segmentStrength + exposure + 1) + wR * wR * varQ;
-      const wC = (p.cellStrength * effect[ci]) / (p.cellStrength + cellS);
+      const wR = ms / (ms + exposure);
+      const varR = (segmentRate * (1 - segmentRate)) / (ms + exposure + 1) + wR * wR * varQ;
+      const wC = (m1 * effect[ci]) / (m1 + cellS);
       const m = posteriorMean;
-      const v = (m * (1 - m)) / (p.cellStrength + cellS + 1) + wC * wC * varR;
+      const v = (m * (1 - m)) / (m1 + cellS + 1) + wC * wC * varR;
       const strength = Math.max(1e-3, (m * (1 - m)) / v - 1);
       alpha = Math.max(1e-3, m * strength);
       beta = Math.max(1e-3, (1 - m) * strength);
     } else {
-      alpha = p.cellStrength * centre + cellA;
-      beta = p.cellStrength * (1 - centre) + (cellS - cellA);
+      alpha = m1 * centre + cellA;
+      beta = m1 * (1 - centre) + (cellS - cellA);
     }
     const aff = subject.personalised ? subject.affinity(offer) : null;
     const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;

@@ -1,0 +1,134 @@
+/**
+ * npm run bench:soak -- [--minutes 5] [--connections 50] [--share 0.7] [--interval 30] [--customers 20000] [--items 5000] [--json]
+ *
+ * Sustained load (issue 14): the world and realistic mix of scripts/bench-mix.ts (purchase events
+ * included), first closed-loop on `--connections` for 10 s to measure the peak, then paced at
+ * `--share` (70 %) of that peak (2xx answers per second) for `--minutes`. Prints per interval: req/s, p50/p99 of storefront
+ * lists and of lookup + events, errors (5xx, socket errors, client timeouts; any other non-2xx
+ * counted apart) and the service's resident memory; then the totals and memory at start and end.
+ */
+import { defineCli, parseCli, runCli } from '../src/cli/args.js';
+import { load1, mixRequests, rssMiB, runMix, type Sample, STOREFRONT, startMixWorld } from './bench-mix.js';
+
+const spec = defineCli({
+  name: 'npm run bench:soak --',
+  summary: 'Sustained load at a share of the measured peak over the realistic mix: errors, p99 over time, resident memory.',
+  flags: {
+    minutes: { type: 'number', default: 5, description: 'how long the paced run lasts' },
+    connections: { type: 'int', default: 50, description: 'connections (closed loop for the peak; at most this many in flight after)' },
+    share: { type: 'number', default: 0.7, description: 'share of the measured peak to run at' },
+    interval: { type: 'int', default: 30, description: 'seconds per reported interval' },
+    customers: { type: 'int', default: 20000, description: 'customers' },
+    items: { type: 'int', default: 5000, description: 'items of the synthetic bundle' },
+    json: { type: 'boolean', description: 'one JSON document on stdout' },
+    quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+  },
+  epilog: 'Needs redis-server on PATH and a PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) where it may create a database.\nExit codes: 0 ok, 1 failure, 2 bad usage.',
+});
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+};
+
+interface Interval {
+  atS: number;
+  rps: number;
+  storefrontP50: number;
+  storefrontP99: number;
+  storeRoutesP99: number;
+  errors: number;
+  other4xx: number;
+  rssMiB: number;
+  load1: string;
+}
+
+runCli(async () => {
+  const { flags } = parseCli(spec);
+  const log = (s: string) => {
+    if (!flags.quiet) process.stderr.write(`${s}\n`);
+  };
+  const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const world = await startMixWorld({ databaseUrl, items: flags.items, customers: flags.customers, log });
+  try {
+    // the peak: closed loop, after a 3 s warm-up
+    const peakSamples: Sample[] = [];
+    let t0 = performance.now();
+    let end = t0 + 13_000;
+    await runMix({ url: world.service.url, connections: flags.connections, next: mixRequests(world, 11), stop: () => performance.now() > end, t0, onSample: (s) => peakSamples.push(s) });
+    // the peak is what it answers well (2xx) per second: fast 503s under overload are no capacity
+    const peak = peakSamples.filter((s) => s.start >= 3000 && s.status >= 200 && s.status < 300).length / 10;
+    const rate = peak * flags.share;
+    // what the closed loop left queued in the store drains first
+    await new Promise((r) => setTimeout(r, 5000));
+    log(`peak ${peak.toFixed(0)} req/s (load ${load1()}); soaking at ${rate.toFixed(0)} req/s for ${flags.minutes} min`);
+
+    const rssStart = rssMiB(world.service.pid);
+    const samples: Sample[] = [];
+    const intervals: Interval[] = [];
+    t0 = performance.now();
+    end = t0 + flags.minutes * 60_000;
+    const stepMs = flags.interval * 1000;
+    let next = stepMs;
+    let from = 0;
+    const report = () => {
+      const win = samples.filter((s) => s.start >= from && s.start < next);
+      const lat = (pred: (s: Sample) => boolean) => win.filter(pred).map((s) => s.end - s.start);
+      const i: Interval = {
+        atS: next / 1000,
+        rps: win.length / ((next - from) / 1000),
+        storefrontP50: quantile(lat((s) => STOREFRONT.has(s.kind)), 0.5),
+        storefrontP99: quantile(lat((s) => STOREFRONT.has(s.kind)), 0.99),
+        storeRoutesP99: quantile(lat((s) => !STOREFRONT.has(s.kind)), 0.99),
+        errors: win.filter((s) => s.status >= 500 || s.status === 0).length,
+        other4xx: win.filter((s) => s.status >= 400 && s.status < 500).length,
+        rssMiB: rssMiB(world.service.pid),
+        load1: load1(),
+      };
+      intervals.push(i);
+      log(`  ${i.atS.toFixed(0)} s: ${i.rps.toFixed(0)} req/s, storefront p99 ${i.storefrontP99.toFixed(0)} ms, lookup+events p99 ${i.storeRoutesP99.toFixed(0)} ms, errors ${i.errors}, RSS ${i.rssMiB.toFixed(0)} MiB, load ${i.load1}`);
+      from = next;
+      next += stepMs;
+    };
+    const timer = setInterval(() => {
+      if (performance.now() - t0 >= next) report();
+    }, 250);
+    await runMix({ url: world.service.url, connections: flags.connections, rate, next: mixRequests(world, 12), stop: () => performance.now() > end, t0, onSample: (s) => samples.push(s) });
+    clearInterval(timer);
+    if (from < end - t0 - 1000) {
+      next = end - t0;
+      report();
+    }
+    const rssEnd = rssMiB(world.service.pid);
+    const errors = samples.filter((s) => s.status >= 500 || s.status === 0);
+    const byStatus: Record<string, number> = {};
+    for (const s of samples) byStatus[String(s.status)] = (byStatus[String(s.status)] ?? 0) + 1;
+    const summary = {
+      connections: flags.connections,
+      peakRps: peak,
+      rate,
+      minutes: flags.minutes,
+      requests: samples.length,
+      errors: errors.length,
+      byStatus,
+      rssMiB: { start: rssStart, end: rssEnd },
+      intervals,
+    };
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(
+      `bench:soak: peak ${peak.toFixed(0)} req/s (closed loop, ${flags.connections} connections); ${flags.minutes} min at ${(100 * flags.share).toFixed(0)} % = ${rate.toFixed(0)} req/s over the mix (events included)\n`,
+    );
+    const rows = [['t (s)', 'req/s', 'sf p50 ms', 'sf p99 ms', 'lookup+events p99 ms', 'errors', 'other 4xx', 'RSS MiB', 'load']];
+    for (const i of intervals) rows.push([i.atS.toFixed(0), i.rps.toFixed(0), i.storefrontP50.toFixed(1), i.storefrontP99.toFixed(0), i.storeRoutesP99.toFixed(0), String(i.errors), String(i.other4xx), i.rssMiB.toFixed(0), i.load1]);
+    const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+    for (const row of rows) process.stdout.write(row.map((c, k) => c.padEnd(w[k])).join('  ') + '\n');
+    process.stdout.write(
+      `requests ${samples.length}, by status ${Object.entries(byStatus).map(([k, v]) => `${k}: ${v}`).join(', ')}; errors ${errors.length}; service RSS ${rssStart.toFixed(0)} MiB at start, ${rssEnd.toFixed(0)} MiB at end\n`,
+    );
+  } finally {
+    await world.close();
+  }
+});
