@@ -169,7 +169,10 @@ for (const backend of storeBackends()) {
         fallback: false,
       });
       answer = { offers: [], decisionId: 'd-2', fallback: true, fallbackReason: 'no_consent' };
-      expect((await cards.card(w.ids.nocons, {limit: 3}))!.nextBestOffer).toEqual({ available: false, reason: 'no_consent', decisionId: 'd-2' });
+      expect((await cards.card(w.ids.nocons, { limit: 3 }))!.nextBestOffer).toEqual({ available: false, reason: 'no_consent', decisionId: 'd-2' });
+      // a failing decision leaves the card whole, without an offer, saying so
+      const failing = new ClientelingService({ store, service: w.service, access: w.access, source: w.source, inventory: w.inventory, nextBestOffer: async () => Promise.reject(new Error('down')) });
+      expect((await failing.card(w.ids.tea, { limit: 3 }))!.nextBestOffer).toEqual({ available: false, reason: 'offers_unavailable' });
     });
 
     it('the bundles route answers 501 without publishing, 403 for an associate', async () => {

@@ -56,6 +56,7 @@ const REASONS = {
   cache_unavailable: 'the model cache is unreachable',
   store_unavailable: 'the history store is unreachable',
   offers_not_configured: 'offers are not configured on this service',
+  offers_unavailable: 'the offer service did not answer',
   no_offer: 'no offer fits this customer now',
 };
 const why = (reason) => REASONS[reason] ?? reason;

@@ -50,8 +50,11 @@ export type NextBestOfferPart =
   | { available: false; reason: string; decisionId?: string }
   | { available: true; offers: (OfferDecision['offers'][number] & { why: string })[]; decisionId: string; policy?: OfferDecision['policy']; fallback: boolean; fallbackReason?: string };
 
-/** Decides the next best offer for a customer (the card asks for channel `store`); absent until offers are configured. */
-export type NextBestOfferFn = (customerId: string, options: { channel: 'store'; store?: string; limit: number }) => Promise<OfferDecision>;
+/**
+ * Decides the next best offer for a customer (the card asks for channel `store`); null when no offer is
+ * configured. A failure (decisions not configured, store down) leaves the card without an offer, saying so.
+ */
+export type NextBestOfferFn = (customerId: string, options: { channel: 'store'; store?: string; limit: number }) => Promise<OfferDecision | null>;
 
 export interface CustomerCard {
   customerId: string;
@@ -117,7 +120,9 @@ export class ClientelingService {
     const [recs, again, decision] = await Promise.all([
       personalisation && model ? service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }) : null,
       personalisation && model ? service.buyAgain(customerId, { limit: BUY_AGAIN_ITEMS }) : null,
-      this.deps.nextBestOffer?.(customerId, { channel: 'store', store: options.store, limit: 1 }) ?? null,
+      this.deps.nextBestOffer
+        ? this.deps.nextBestOffer(customerId, { channel: 'store', store: options.store, limit: 1 }).catch((): 'unavailable' => 'unavailable')
+        : null,
     ]);
 
     const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, basis: 'default', at: null, source: null }])) as CustomerCard['consent'];
@@ -127,7 +132,8 @@ export class ClientelingService {
 
     const personal = !noConsent && recs ? recs : null;
     const ownItems = !noConsent && again && again.model.source === 'repeat' ? again.items : [];
-    const offerSkus = (decision?.offers ?? []).flatMap((o) => o.reason.details.flatMap((d) => (d.type === 'affinity' && d.sku ? [d.sku] : [])));
+    const decided = decision === 'unavailable' ? null : decision;
+    const offerSkus = (decided?.offers ?? []).flatMap((o) => o.reason.details.flatMap((d) => (d.type === 'affinity' && d.sku ? [d.sku] : [])));
     const titles = await this.titles([...(personal?.items ?? []), ...ownItems], [], offerSkus);
 
     const recommendations: CustomerCard['recommendations'] = noConsent
@@ -145,18 +151,21 @@ export class ClientelingService {
           : { items: this.describeItems(ownItems, titles).map((i) => ({ ...i, inStock: inStock ? inStock.has(i.sku) : null })), model: again.model };
 
     const name = (sku: string) => titles.get(sku) ?? sku;
-    const nextBestOffer: NextBestOfferPart = !decision
-      ? { available: false, reason: 'offers_not_configured' }
-      : decision.offers.length === 0
-        ? { available: false, reason: decision.fallbackReason ?? 'no_offer', decisionId: decision.decisionId }
-        : {
-            available: true,
-            offers: decision.offers.map((o) => ({ ...o, why: explainOfferReason(o.reason.details, name) })),
-            decisionId: decision.decisionId,
-            ...(decision.policy ? { policy: decision.policy } : {}),
-            fallback: decision.fallback,
-            ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
-          };
+    const nextBestOffer: NextBestOfferPart =
+      decision === 'unavailable'
+        ? { available: false, reason: 'offers_unavailable' }
+        : !decided
+          ? { available: false, reason: 'offers_not_configured' }
+          : decided.offers.length === 0
+            ? { available: false, reason: decided.fallbackReason ?? 'no_offer', decisionId: decided.decisionId }
+            : {
+                available: true,
+                offers: decided.offers.map((o) => ({ ...o, why: explainOfferReason(o.reason.details, name) })),
+                decisionId: decided.decisionId,
+                ...(decided.policy ? { policy: decided.policy } : {}),
+                fallback: decided.fallback,
+                ...(decided.fallbackReason ? { fallbackReason: decided.fallbackReason } : {}),
+              };
 
     return {
       customerId: data.customerId,
