@@ -121,6 +121,8 @@ for (const backend of storeBackends()) {
         },
       });
       const w2 = await serveTinyWorld(counting, { ids: w.ids });
+      // the first card also loads the offers (none configured here: the card then asks nothing more of them)
+      await request(w2.listener).get(`/v1/customers/${w.ids.novec}/profile`).set('x-api-key', KEYS.associate).expect(200);
       calls.length = 0;
       const r = await request(w2.listener).get(`/v1/customers/${w.ids.mug}/profile?store=S1`).set('x-api-key', KEYS.associate).expect(200);
       expect(r.body.recommendations.items.length).toBeGreaterThan(0);
@@ -173,6 +175,11 @@ for (const backend of storeBackends()) {
       // a failing decision leaves the card whole, without an offer, saying so
       const failing = new ClientelingService({ store, service: w.service, access: w.access, source: w.source, inventory: w.inventory, nextBestOffer: async () => Promise.reject(new Error('down')) });
       expect((await failing.card(w.ids.tea, { limit: 3 }))!.nextBestOffer).toEqual({ available: false, reason: 'offers_unavailable' });
+    });
+
+    it('offer stats for the console: admin only', async () => {
+      expect((await get('/v1/admin/offer-stats', KEYS.admin).expect(200)).body).toEqual({ cells: [] });
+      await get('/v1/admin/offer-stats').expect(403);
     });
 
     it('the bundles route answers 501 without publishing, 403 for an associate', async () => {
