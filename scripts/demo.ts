@@ -6,7 +6,7 @@
  * embedded defaults (PGlite in PGLITE_DIR, the in-process cache in CACHE_DIR).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { config } from '../src/config.js';
@@ -14,7 +14,7 @@ import { config } from '../src/config.js';
 const spec = defineCli({
   name: 'npm run demo --',
   summary:
-    'Builds a demo data set, imports it, trains, publishes and serves: generate → import → train → publish → start.',
+    'Builds a demo data set (with a set of offers), imports it, trains, publishes and serves: generate → import → train → publish → start.',
   flags: {
     dir: { type: 'string', default: '.data/demo', placeholder: 'DIR', description: 'where the generated data set goes' },
     customers: { type: 'int', default: 2000, description: 'people in the generated data set' },
@@ -44,6 +44,32 @@ function step(title: string, script: string, args: string[], env: NodeJS.Process
       else reject(new Error(`${title} failed (${signal ?? `exit ${code}`})`));
     });
   });
+}
+
+/** A realistic starting set of offers for the generated retailer (categories and stores of src/generate). */
+function demoOffers(): Record<string, unknown>[] {
+  const day = 86_400_000;
+  const from = new Date(Date.now() - 7 * day).toISOString();
+  const contact = { maxImpressions: 3, perDays: 30, suppressDaysAfterDecline: 14 };
+  return [
+    { id: 'winback-15', title: '15% off to welcome you back', kind: 'percent_off', value: 12, cost: 3, channels: ['store', 'app', 'web', 'email'],
+      startsAt: from, eligibility: { segments: ['lapsed', 'at_risk'], minOrders: 1, minDaysSinceLastPurchase: 60 }, contact, weight: 1.2 },
+    { id: 'vip-early-access', title: 'Early access to the winter sale', kind: 'service', value: 25, cost: 1, startsAt: from,
+      eligibility: { segments: ['vip', 'loyal'] }, contact: { maxImpressions: 2, perDays: 30 } },
+    { id: 'vip-free-delivery', title: 'Free delivery on every order this month', kind: 'free_shipping', value: 15, cost: 4, channels: ['web', 'app'],
+      startsAt: from, eligibility: { segments: ['vip', 'high_aov'] }, contact },
+    { id: 'second-purchase-5', title: '£5 off your second order', kind: 'amount_off', value: 18, cost: 5, channels: ['web', 'app', 'email'],
+      startsAt: from, eligibility: { minOrders: 1, maxOrders: 1, newCustomersOnly: true }, contact: { ...contact, maxAcceptances: 500 } },
+    { id: 'coffee-20', title: '20% off coffee in store this week', kind: 'percent_off', value: 8, cost: 2, targets: { skus: [], categories: ['Coffee'] },
+      channels: ['store'], stores: ['S001', 'S002'], startsAt: from, endsAt: new Date(Date.now() + 7 * day).toISOString(), contact },
+    { id: 'tea-bundle', title: 'Three teas for the price of two', kind: 'bundle', value: 10, cost: 3, targets: { skus: [], categories: ['Tea'] }, startsAt: from, contact },
+    { id: 'wine-tasting', title: 'Free wine tasting on Saturday', kind: 'service', value: 20, cost: 6, targets: { skus: [], categories: ['Wine'] },
+      channels: ['store', 'email'], stores: ['S003'], startsAt: from, eligibility: { minSpend: 100 }, contact },
+    { id: 'double-points', title: 'Double loyalty points on your next visit', kind: 'loyalty_points', value: 6, cost: 1.5, channels: ['store', 'app'],
+      startsAt: from, eligibility: { segments: ['repeat', 'loyal'] }, contact },
+    { id: 'garden-10', title: '10% off garden furniture', kind: 'percent_off', value: 14, cost: 4, targets: { skus: [], categories: ['Garden'] },
+      startsAt: from, endsAt: new Date(Date.now() + 60 * day).toISOString(), contact },
+  ];
 }
 
 /**
@@ -88,7 +114,10 @@ runCli(async () => {
       '--lines', String(flags.lines), '--seed', String(flags.seed),
     ]);
   }
-  await step('import', 'scripts/import.ts', [flags.dir]);
+  // the offers a retailer would start with (offers.json), imported with the generated files: named one by one,
+  // as a directory import would also take the generator's summary.json for a file of offers
+  writeFileSync(join(flags.dir, 'offers.json'), JSON.stringify({ offers: demoOffers() }, null, 2) + '\n');
+  await step('import', 'scripts/import.ts', ['orders.csv', 'inventory.csv', 'consent.csv', 'offers.json'].map((f) => join(flags.dir, f)));
   await step('train', 'scripts/train.ts', ['--version', version, '--evaluate']);
   await step('publish', 'scripts/publish.ts', [version]);
   if (!flags.serve) return;
@@ -113,6 +142,11 @@ runCli(async () => {
       `  curl -s -H 'x-api-key: demo-key' '${base}/v1/items/SKU00001/similar?limit=5'`,
       `  curl -s -H 'x-api-key: demo-key' -H 'content-type: application/json' -d '{"items":["SKU00001"],"channel":"app"}' ${base}/v1/baskets/recommendations`,
       `  curl -s -H 'x-api-key: demo-key' -H 'content-type: application/json' -d '{"orderId":"demo-1","channel":"app","identifiers":{"loyalty":"LC000000001"},"lines":[{"sku":"SKU00002","quantity":1}]}' ${base}/v1/events/purchases`,
+      '  # next best offer (the demo offers: win-back, VIP perks, a second-purchase incentive, category promotions in some stores)',
+      `  curl -s -H 'x-api-key: demo-key' '${base}/v1/customers/1/next-best-offer?channel=store&store=S001&limit=3'`,
+      `  curl -s -H 'x-api-key: demo-key' -H 'content-type: application/json' -d '{"items":["SKU00001"],"channel":"web","limit":2}' ${base}/v1/sessions/next-best-offer`,
+      `  curl -s -H 'x-api-key: demo-key' -H 'content-type: application/json' -d '{"eventId":"demo-e1","offerId":"winback-15","customerId":"1","channel":"store","type":"impression"}' ${base}/v1/events/offers`,
+      `  curl -s -H 'x-api-key: demo-key' ${base}/v1/admin/offers`,
       `  curl -s ${base}/openapi.json`,
       '',
     ].join('\n'),

@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
 import { announceCustomerChange } from '../src/cache/customer-changes.js';
+import { announceOfferChange } from '../src/cache/offer-changes.js';
 import { cacheKeys } from '../src/cache/keys.js';
 import { openVectorCache } from '../src/cache/open-vector-cache.js';
 import { type Config, config } from '../src/config.js';
@@ -20,7 +21,7 @@ const spec = defineCli({
   name: 'npm run import --',
   summary:
     'Imports purchase histories, inventory and consent (format detected from each header; gzip detected) into the store.\n' +
-    'A directory imports every .csv/.ndjson in it (orders first, then inventory, then consent).',
+    'A directory imports every .csv/.ndjson/.json in it (orders first, then inventory, consent, offers).',
   usage: '<file|dir>...',
   flags: {
     json: { type: 'boolean', description: 'print one JSON summary document on stdout' },
@@ -62,7 +63,7 @@ function report(s: ImportSummary): string {
   if (rejected) {
     out.push(`  rejected by reason: ${list(s.rejected)}`);
     out.push('  first rejected rows:');
-    for (const r of s.samples) out.push(`    ${r.file}:${r.row}  ${r.reason}  ${JSON.stringify(r.raw ?? '')}`);
+    for (const r of s.samples) out.push(`    ${r.file}:${r.row}  ${r.reason}  ${r.detail ? `${r.detail}  ` : ''}${JSON.stringify(r.raw ?? '')}`);
     if (s.rejected.invalid_utf8) out.push('  rows with invalid UTF-8: if the file is Latin-1 (Excel exports often are), import it with --encoding latin1');
   }
   if (s.merges) out.push(`customer merges: ${n(s.merges)}`);
@@ -78,11 +79,14 @@ function report(s: ImportSummary): string {
  * tells every instance to forget every customer (the import does not list whom it touched), as a
  * purchase event or an erasure does for its customers (src/cache/customer-changes.ts).
  */
-async function tellServingInstances(cfg: Config): Promise<void> {
+async function tellServingInstances(cfg: Config, what: 'customers' | 'offers' = 'customers'): Promise<void> {
   try {
     const cache = await openVectorCache(cfg, { require: true });
     try {
-      await announceCustomerChange(cache, cacheKeys(cfg.CACHE_PREFIX), { from: 'import', ids: [] });
+      const keys = cacheKeys(cfg.CACHE_PREFIX);
+      // offers: every instance reloads them (src/cache/offer-changes.ts)
+      if (what === 'offers') await announceOfferChange(cache, keys, { from: 'import', offers: true });
+      else await announceCustomerChange(cache, keys, { from: 'import', ids: [] });
     } finally {
       await cache.close();
     }
@@ -138,6 +142,7 @@ runCli(async () => {
     if (rejects) await new Promise<void>((resolve) => rejects.end(resolve));
   }
   if (summary.merges > 0 || summary.files.some((f) => f.kind === 'consent' && f.imported > 0)) await tellServingInstances(cfg);
+  if (summary.files.some((f) => f.kind === 'offers' && f.imported > 0)) await tellServingInstances(cfg, 'offers');
   if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stdout.write(report(summary));
   if (!summary.ok) {

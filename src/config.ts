@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OFFER_CHANNELS, type OfferChannel } from './core/offers/types.js';
 import { setDefaultCountryCode } from './core/identity.js';
 import { CONSENT_PURPOSES, type ConsentPurpose } from './core/records.js';
 
@@ -63,6 +64,24 @@ const clusterNodes = z.string().transform((value, ctx): RedisClusterConfig => {
     out.nodes.push({ host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) });
   }
   out.tls = scheme === 'rediss:';
+  return out;
+});
+
+/** Which consent purpose each offer channel needs (OFFER_CHANNEL_CONSENT): "channel:purpose" pairs, "none" for none. */
+export type OfferChannelConsent = Partial<Record<OfferChannel, 'email' | 'sms' | 'push' | null>>;
+const OFFER_PURPOSES = ['email', 'sms', 'push', 'none'] as const;
+/** OFFER_CHANNEL_CONSENT's default: email needs email consent, sms sms, push and app push; web and store none. */
+export const DEFAULT_OFFER_CHANNEL_CONSENT: OfferChannelConsent = { email: 'email', sms: 'sms', push: 'push', app: 'push', web: null, store: null };
+const offerChannelConsent = z.string().transform((value, ctx): OfferChannelConsent => {
+  const out: OfferChannelConsent = {};
+  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [channel, purpose, extra] = pair.split(':').map((p) => p.trim());
+    if (!(OFFER_CHANNELS as readonly string[]).includes(channel) || !(OFFER_PURPOSES as readonly string[]).includes(purpose) || extra !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not channel:purpose (channels ${OFFER_CHANNELS.join(', ')}; purposes ${OFFER_PURPOSES.join(', ')})` });
+      return z.NEVER;
+    }
+    out[channel as OfferChannel] = purpose === 'none' ? null : (purpose as 'email' | 'sms' | 'push');
+  }
   return out;
 });
 
@@ -141,6 +160,12 @@ export const ConfigSchema = z.object({
   REDIS_WRITE_TIMEOUT_MS: z.coerce.number().int().min(1).default(400),
   /** Country calling code given to national phone numbers when identifiers are normalised ("07700 900123" → 447700900123). */
   DEFAULT_COUNTRY_CODE: z.string().regex(/^[1-9]\d{0,2}$/, '1 to 3 digits, no leading 0 or +').default('44'),
+  /** Next best offer: the consent purpose each channel needs to be contacted through (channels not listed: none). */
+  OFFER_CHANNEL_CONSENT: offerChannelConsent.default(DEFAULT_OFFER_CHANNEL_CONSENT),
+  /** Next best offer: share of decisions (0-1) that pick a uniformly random suitable offer (holdout, for uplift). */
+  OFFER_HOLDOUT_SHARE: z.coerce.number().min(0).max(1).default(0.05),
+  /** Next best offer: offers and response counts are re-read from the store at least this often, in seconds. */
+  OFFER_RELOAD_S: z.coerce.number().positive().default(30),
   /** Most identifiers one customer collects; past it identifiers are not attached and merges are refused (src/core/identity-graph.ts). */
   MAX_IDENTIFIERS_PER_CUSTOMER: z.coerce.number().int().min(1).max(10_000).default(20),
   /** What each consent purpose means for a customer with no record of it: "personalisation:granted,email:refused" (unlisted: refused). */

@@ -228,6 +228,23 @@ function examples(w: ServedWorld): Record<string, Examples> {
     '/v1/customers/{id}/profile': { queries: [{ store: 'S1', limit: '5' }, {}], params: [w.ids.tea, w.ids.merged, w.ids.nocons] },
     '/v1/products': { queries: [{ q: 'TEA', limit: '5' }, { q: 'mug' }] },
     '/v1/products/{sku}': { queries: [{ store: 'S1', limit: '3' }, {}], params: ['TEA-1', 'MUG-2'] },
+    '/v1/customers/{id}/next-best-offer': { queries: [{ channel: 'web', limit: '3' }, { channel: 'store', store: 'S1' }], params: [w.ids.tea, w.ids.merged, w.ids.nocons, 'nobody'] },
+    '/v1/sessions/next-best-offer': { bodies: [{ items: ['TEA-1', 'MUG-1'], channel: 'web', limit: 2 }, { items: [], channel: 'store', store: 'S2' }] },
+    '/v1/events/offers': {
+      bodies: [
+        { eventId: 'FUZZ-E1', offerId: 'fuzz-offer', customerId: w.ids.tea, channel: 'app', type: 'impression', time: '2026-10-01T10:00:00Z' },
+        { eventId: 'FUZZ-E2', decisionId: 'd-1', offerId: 'fuzz-offer', customerId: w.ids.merged, channel: 'store', type: 'declined' },
+      ],
+    },
+    '/v1/admin/offers/{id}': {
+      bodies: [
+        {
+          id: 'fuzz-offer', title: 'Fuzz', kind: 'percent_off', value: 5, targets: { skus: ['TEA-1'], categories: ['tea'] }, channels: ['web', 'store'],
+          stores: ['S1'], startsAt: '2026-01-01T00:00:00Z', endsAt: null, eligibility: { segments: ['vip'], minOrders: 1 }, contact: { maxImpressions: 2, perDays: 30 }, weight: 1,
+        },
+      ],
+      params: ['fuzz-offer', 'nope'],
+    },
   };
 }
 

@@ -10,13 +10,19 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
+import type { CacheKeys } from '../cache/keys.js';
 import type { ModelSource } from '../cache/model-source.js';
+import type { VectorCache } from '../cache/vector-cache.js';
+import type { Decide, DecisionContext } from '../core/offers/types.js';
+import { DEFAULT_OFFER_CHANNEL_CONSENT } from '../config.js';
 import type { Store } from '../store/store.js';
-import { ClientelingService } from '../serve/clienteling-service.js';
+import { ClientelingService, type NextBestOfferFn } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import { guardedStore } from '../store/guarded-store.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
+import { decide } from '../core/offers/decide.js';
+import { OfferService } from '../serve/offer-service.js';
 import { RecommendationService } from '../serve/recommendation-service.js';
 import { RETRY_AFTER_S, within } from '../core/deadline.js';
 import { InvalidArgumentError, UnavailableError } from '../core/errors.js';
@@ -60,6 +66,23 @@ export interface AppDeps {
   now?: () => number;
   /** Catalogues above this many items score personal factors over a candidate set (default 20,000). */
   fullScanMaxItems?: number;
+  /** Next best offer (src/serve/offer-service.ts); defaults: this instance alone, OFFER_* defaults of src/config.ts. */
+  offers?: {
+    /** The decision core (default: `decide` of src/core/offers/decide.ts; null: decisions answer 503). */
+    decide?: Decide | null;
+    /** The cache linking the instances (P:offer-changes). */
+    bus?: { cache: VectorCache; keys: CacheKeys } | null;
+    channelConsent?: DecisionContext['channelConsent'];
+    holdoutShare?: number;
+    reloadMs?: number;
+    random?: () => number;
+    decisionLog?: { intervalMs?: number; batchSize?: number };
+  };
+  /**
+   * The next best offer on the clienteling card (channel store): the offers service's decision
+   * (src/serve/offer-service.ts decideFor). Absent: the card says `offers_not_configured`.
+   */
+  nextBestOffer?: NextBestOfferFn;
   /**
    * Every API request answers within this many ms (REQUEST_DEADLINE_MS, default 1000): a handler
    * still waiting then is answered 503 with Retry-After, and its signal is aborted.
@@ -90,6 +113,8 @@ export interface App {
   /** The Express app: every route, 404 and errors; answers what `listener` does not take. */
   app: Express;
   service: RecommendationService;
+  /** Next best offer: decisions, responses, offers (close() it on shutdown: it writes the decision log). */
+  offers: OfferService;
   metrics: ServiceMetrics;
   access: CustomerAccessCache;
   routes: RouteDef[];
@@ -140,6 +165,25 @@ export function createApp(given: AppDeps): App {
     now: deps.now,
     fullScanMaxItems: deps.fullScanMaxItems,
   });
+  const o = deps.offers ?? {};
+  const offers = new OfferService({
+    store: deps.store,
+    // the decision log and reloads are background work: they do not count against the request paths' breaker
+    backgroundStore: given.store,
+    source: deps.source,
+    access,
+    inventory: deps.inventory,
+    decide: o.decide === undefined ? decide : o.decide,
+    bus: o.bus ?? null,
+    channelConsent: o.channelConsent ?? DEFAULT_OFFER_CHANNEL_CONSENT,
+    holdoutShare: o.holdoutShare ?? 0.05,
+    reloadMs: o.reloadMs,
+    random: o.random,
+    decisionLog: o.decisionLog,
+    now: deps.now,
+    log: (level, message, context) => deps.logger[level](message, { component: 'offers', ...context }),
+    onStoreError: storeError,
+  });
   // per-model tables built at swap time, not on the first request after it
   const current = deps.source.current();
   if (current) service.prepare(current);
@@ -153,7 +197,22 @@ export function createApp(given: AppDeps): App {
     access,
     inventory: deps.inventory,
     metrics,
-    clienteling: new ClientelingService({ store: deps.store, service, access, source: deps.source, inventory: deps.inventory, now: deps.now }),
+    offers,
+    clienteling: new ClientelingService({
+      store: deps.store,
+      service,
+      access,
+      source: deps.source,
+      inventory: deps.inventory,
+      now: deps.now,
+      // the card's offer is the next-best-offer decision for channel store (none configured: says so)
+      nextBestOffer:
+        deps.nextBestOffer ??
+        (async (id, options) => {
+          await offers.start();
+          return offers.stats().offers === 0 ? null : offers.decideFor(id, options);
+        }),
+    }),
     admin: deps.admin,
     draining: () => draining,
     isAdmin: (req) => deps.apiKeys === null || hasScope(deps.apiKeys, 'admin', req),
@@ -253,5 +312,5 @@ export function createApp(given: AppDeps): App {
     secure(req, res, noop);
   };
   const listener = dispatcher(compiled, { start, fail: (err, req, res) => failRequest(err, req, res, deps.logger), fallback: app });
-  return { listener, app, service, metrics, access, routes, drain: () => void (draining = true) };
+  return { listener, app, service, offers, metrics, access, routes, drain: () => void (draining = true) };
 }

@@ -78,7 +78,7 @@ function decodeParams(names: readonly string[], hit: RegExpExecArray): Record<st
 }
 
 export function dispatcher(routes: readonly CompiledRoute[], hooks: DispatchHooks): RequestListener {
-  const byMethod = new Map<string, Matcher[]>([['GET', []], ['POST', []], ['DELETE', []]]);
+  const byMethod = new Map<string, Matcher[]>([['GET', []], ['POST', []], ['PUT', []], ['DELETE', []]]);
   for (const route of routes) byMethod.get(route.def.method.toUpperCase())!.push({ route, ...compilePath(route.def.path) });
   byMethod.set('HEAD', byMethod.get('GET')!);
   const { start, fail, fallback } = hooks;

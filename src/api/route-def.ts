@@ -20,12 +20,12 @@ export interface RouteInput<P, Q, B> {
 }
 
 export interface RouteDef<P = any, Q = any, B = any> {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'put' | 'delete';
   /** OpenAPI-style path, e.g. "/v1/items/{sku}/similar". */
   path: string;
   summary: string;
   description?: string;
-  tag: 'recommendations' | 'customers' | 'events' | 'admin' | 'operations';
+  tag: 'recommendations' | 'offers' | 'customers' | 'events' | 'admin' | 'operations';
   /** Scopes admitted (any one); null = no API key needed. */
   scopes: readonly Scope[] | null;
   params?: z.ZodType<P>;

@@ -11,12 +11,14 @@ import type { IdentifierKind } from '../core/records.js';
 import type { ClientelingService } from '../serve/clienteling-service.js';
 import type { CustomerAccessCache } from '../serve/customer-access.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
+import type { OfferService } from '../serve/offer-service.js';
 import type { RecommendationService } from '../serve/recommendation-service.js';
 import type { Store } from '../store/store.js';
 import { validationError } from './errors.js';
 import { clientelingRoutes } from './clienteling-routes.js';
 import { writeJson, writeText } from './json-response.js';
 import type { ModelAdmin } from './model-admin.js';
+import { buildOfferRoutes } from './offer-routes.js';
 import { recordPurchase } from './purchase-events.js';
 import { type RouteDef, route } from './route-def.js';
 import * as S from './schemas.js';
@@ -30,6 +32,8 @@ export interface RouteContext {
   access: CustomerAccessCache;
   inventory: InventorySnapshot;
   metrics: ServiceMetrics;
+  /** Next best offer (src/serve/offer-service.ts). */
+  offers: OfferService;
   /** Customer and product cards (clienteling-routes.ts). */
   clienteling: ClientelingService;
   admin?: ModelAdmin;
@@ -234,6 +238,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       extraResponses: { '404': 'Unknown version', '501': 'Publishing not configured' },
       handler: ({ body }) => needAdmin().rollback(body.version),
     }),
+    ...buildOfferRoutes(ctx.offers),
     route({
       method: 'get',
       path: '/healthz',

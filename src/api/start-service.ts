@@ -107,6 +107,14 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
   const redisTarget = cfg.REDIS_CLUSTER_NODES ?? cfg.REDIS_URL;
   const limiterClient = limited && redisTarget ? limiterRedis(redisTarget) : null;
   limiterClient?.on('error', () => {}); // counted in memory meanwhile (insurance limiter)
+  // next best offer: instances tell each other of offer changes and responses on P:offer-changes
+  const offerCache = await openVectorCache(cfg, { require: false });
+  const offers = {
+    bus: { cache: offerCache, keys },
+    channelConsent: cfg.OFFER_CHANNEL_CONSENT,
+    holdoutShare: cfg.OFFER_HOLDOUT_SHARE,
+    reloadMs: cfg.OFFER_RELOAD_S * 1000,
+  };
   const app = createApp({
     store,
     source,
@@ -115,6 +123,7 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     apiKeys,
     chain,
     admin,
+    offers,
     defaultMetrics: options.defaultMetrics,
     fullScanMaxItems: options.fullScanMaxItems,
     requestDeadlineMs: cfg.REQUEST_DEADLINE_MS,
@@ -124,6 +133,8 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     corsOrigins: parseCorsOrigins(cfg.CORS_ORIGINS),
     defaultCountryCode: cfg.DEFAULT_COUNTRY_CODE,
   });
+  // offers and their counts are loaded now, not by the first decision (a store that fails here is retried then)
+  await app.offers.start().catch((err: unknown) => logger.warn('offers not loaded at start; retried at the first decision', { err }));
   // the API's dispatcher in front of the Express app (create-app.ts)
   const server = createServer(app.listener);
   await new Promise<void>((resolve, reject) => {
@@ -157,7 +168,9 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
       clearInterval(idle);
       clearTimeout(timer);
       inventory.stop();
-      await Promise.allSettled([source.close(), store.close(), adminCache?.close(), Promise.resolve(limiterClient?.disconnect())]);
+      // the decision log's queue is written before the store closes
+      await app.offers.close().catch((err: unknown) => logger.error('offer service did not close cleanly', { err }));
+      await Promise.allSettled([source.close(), store.close(), adminCache?.close(), offerCache.close(), Promise.resolve(limiterClient?.disconnect())]);
       logger.info('stopped');
     })());
   return { server, url, app, store, source, logger, close };

@@ -7,6 +7,7 @@
  *   P:announce                    channel  PUBLISH V after every flip (publish and rollback)
  *   P:erased                      hash     erased customer id → ISO time: publish never writes their records
  *   P:customer-changes            channel  JSON {from, ids} after a customer's data changed (src/cache/customer-changes.ts)
+ *   P:offer-changes               channel  JSON {from, offers?, events?} after offers or offer responses changed (src/cache/offer-changes.ts)
  *   P:{v:V}:meta                  string   JSON header: manifest, skus, categories, ALS scalars, blend, popular layout,
  *                                          sha256 of each blob below
  *   P:{v:V}:items                 blob     item factors (items × k float32)
@@ -46,6 +47,8 @@ export interface CacheKeys {
   erased: string;
   /** Channel telling every instance to forget what it caches about some customers (src/cache/customer-changes.ts). */
   customerChanges: string;
+  /** Channel telling every instance that offers changed or responses were recorded (src/cache/offer-changes.ts). */
+  offerChanges: string;
   blob(version: string, name: ItemBlob): string;
   complete(version: string): string;
   customer(version: string, customerId: string): string;
@@ -61,6 +64,7 @@ export function cacheKeys(prefix: string): CacheKeys {
     announce: `${prefix}:announce`,
     erased: `${prefix}:erased`,
     customerChanges: `${prefix}:customer-changes`,
+    offerChanges: `${prefix}:offer-changes`,
     blob: (v, name) => `${prefix}:{v:${checked(v)}}:${name}`,
     complete: (v) => `${prefix}:{v:${checked(v)}}:complete`,
     customer: (v, id) => `${prefix}:v:${checked(v)}:customer:${id}`,

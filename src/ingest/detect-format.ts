@@ -4,9 +4,9 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 
-export type FormatName = 'uci' | 'canonical' | 'inventory' | 'consent';
-/** What a file holds: order lines, store inventory, or consent choices. */
-export type FileKind = 'orders' | 'inventory' | 'consent';
+export type FormatName = 'uci' | 'canonical' | 'inventory' | 'consent' | 'offers';
+/** What a file holds: order lines, store inventory, consent choices, or offers (src/ingest/offer-file.ts). */
+export type FileKind = 'orders' | 'inventory' | 'consent' | 'offers';
 
 export interface DetectedFormat {
   name: FormatName;
@@ -66,9 +66,11 @@ export function detectFormat(header: string[], path = 'file'): DetectedFormat {
     name = 'consent';
   } else if (has('storeid', 'sku', 'quantity')) {
     name = 'inventory';
+  } else if (has('id', 'title', 'kind')) {
+    name = 'offers';
   } else {
     throw new InvalidArgumentError(
-      `${path}: unrecognised header "${header.join(',').slice(0, 200)}" (expected Online Retail, canonical orders, inventory or consent; see docs/data-formats.md)`,
+      `${path}: unrecognised header "${header.join(',').slice(0, 200)}" (expected Online Retail, canonical orders, inventory, consent or offers; see docs/data-formats.md)`,
       { path, header },
     );
   }

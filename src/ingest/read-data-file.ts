@@ -11,6 +11,7 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import type { OrderLine } from '../core/records.js';
 import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, normaliseColumn, type DetectedFormat, type FileKind, type FormatName } from './detect-format.js';
+import { looksLikeOfferJson } from './offer-file.js';
 import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
 import { csvRecordBatches, flawReason, recordFields, splitCsvRecord, type RecordBatch, type RecordLimits } from './csv-records.js';
 import { decodeChunk, hasControl, lineBatches, openText, type ByteLines, type LineBatch, type TextEncoding } from './open-text.js';
@@ -38,7 +39,7 @@ export type ConsentBatch = BatchBase & { kind: 'consent'; consent: ConsentRow[] 
 export type DataBatch = OrderBatch | InventoryBatch | ConsentBatch;
 
 /** What a file holds, from its first line, without reading further. */
-export async function detectFile(path: string): Promise<{ kind: FileKind; format: FormatName; syntax: 'csv' | 'ndjson'; gzip: boolean }> {
+export async function detectFile(path: string): Promise<{ kind: FileKind; format: FormatName; syntax: 'csv' | 'ndjson' | 'json'; gzip: boolean }> {
   const file = await openText(path);
   const it = file.batches[Symbol.asyncIterator]();
   try {
@@ -47,6 +48,8 @@ export async function detectFile(path: string): Promise<{ kind: FileKind; format
       if (r.done) throw new InvalidArgumentError(`${path}: empty file`, { path });
       const first = r.value.lines.find((l) => l.trim() !== '');
       if (first === undefined) continue;
+      // offers come as one JSON document (an array, or {"offers": [...]}), read whole (offer-file.ts)
+      if (looksLikeOfferJson(first)) return { kind: 'offers', format: 'offers', syntax: 'json', gzip: file.gzip };
       const { fmt, syntax } = headerOf(first, path);
       return { kind: fmt.kind, format: fmt.name, syntax, gzip: file.gzip };
     }
@@ -166,6 +169,7 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
   const fc = chunk as ByteLines;
   if (flaws?.[headerIndex]) throw new InvalidArgumentError(`${path}: the header line is unreadable (${flawReason(flaws[headerIndex])})`, { path });
   const { fmt, syntax } = headerOf(lines[headerIndex], path);
+  if (fmt.kind === 'offers') throw new InvalidArgumentError(`${path} is an offer file: read it with readOfferFile`, { path });
   const counts = new ReadCounts(fmt.name, syntax, file.totalBytes);
   const restChunks: AsyncIterable<ByteLines> = { [Symbol.asyncIterator]: () => it };
   async function* rest(): AsyncGenerator<LineBatch> {

@@ -18,6 +18,7 @@ export const REJECT_REASONS = [
   'bad_channel',
   'bad_identifier',
   'bad_value', // consent purpose or granted flag not understood
+  'bad_offer', // an offer the offer schema refuses (the detail names the field)
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -37,6 +38,8 @@ export interface Reject {
   row: number;
   reason: RejectReason;
   raw?: string;
+  /** What is wrong, when the reason alone does not say (e.g. the offer field at fault). */
+  detail?: string;
 }
 
 const skipSet = new Set<string>(SKIP_REASONS);

@@ -11,7 +11,11 @@ import { writeBatch } from './write-batch.js';
 import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
 import { insertLines, isDuplicateKey } from './insert-lines.js';
 import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
+import * as offerSql from './sql-offers.js';
+import type { Offer } from '../core/offers/types.js';
 import type {
+  DecisionLogEntry,
+  OfferEventInput,
   ConsentEvent,
   ConsentRecord,
   CustomerAccess,
@@ -646,6 +650,10 @@ export class SqlStore implements Store {
       await tx.query('DELETE FROM merge_log WHERE survivor_id = ANY($1::bigint[]) OR merged_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customer_aliases WHERE survivor_id = $1', [id]);
       await tx.query('UPDATE orders SET customer_id = NULL WHERE customer_id = $1', [id]);
+      // offers: their contact counters and responses go, their decisions stay as a guest's
+      await tx.query('DELETE FROM offer_contacts WHERE customer_id = ANY($1::bigint[])', [ids]);
+      await tx.query('DELETE FROM offer_events WHERE customer_id = ANY($1::bigint[])', [ids]);
+      await tx.query('UPDATE offer_decisions SET customer_id = NULL WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
       return true;
     }, { lock: IDENTITY_LOCK, durable: true });
@@ -653,5 +661,40 @@ export class SqlStore implements Store {
 
   async erasedCustomerIds(customerIds: readonly string[]): Promise<Set<string>> {
     return erasedCustomerIds(this.db, this.hasher, customerIds.filter((c) => CUSTOMER_ID.test(c)));
+  }
+
+  // ---- offers (next best offer): src/store/sql-offers.ts ----
+  offers(): Promise<Offer[]> {
+    return offerSql.listOffers(this.db);
+  }
+  offer(id: string): Promise<Offer | null> {
+    return offerSql.getOffer(this.db, id);
+  }
+  putOffers(offers: readonly Offer[]) {
+    return offerSql.putOffers(this.db, offers);
+  }
+  deleteOffer(id: string): Promise<boolean> {
+    return offerSql.deleteOffer(this.db, id);
+  }
+  logDecisions(entries: readonly DecisionLogEntry[]): Promise<void> {
+    return offerSql.logDecisions(this.db, entries);
+  }
+  decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }) {
+    return offerSql.decisionLog(this.db, options);
+  }
+  recordOfferEvents(events: readonly OfferEventInput[]) {
+    return offerSql.recordOfferEvents(this.db, events);
+  }
+  offerCounts() {
+    return offerSql.offerCounts(this.db);
+  }
+  offerResponseStats() {
+    return offerSql.offerResponseStats(this.db);
+  }
+  async offerSubjectFacts(customerId: string) {
+    const facts = await offerSql.offerSubjectFacts(this.db, customerId);
+    // consent in force: a purpose with no record of it takes its default (CONSENT_DEFAULTS)
+    if (facts) for (const purpose of CONSENT_PURPOSES) facts.consent[purpose] ??= this.consentDefault(purpose);
+    return facts;
   }
 }

@@ -15,6 +15,7 @@ import type {
   Product,
   Segment,
 } from '../core/records.js';
+import type { ContactState, Decision, Offer, OfferChannel } from '../core/offers/types.js';
 import type { StoreCheck } from './check-store.js';
 import type { ImportPlan } from './import-plan.js';
 
@@ -156,7 +157,7 @@ export interface RecordedOrder {
   lines: { sku: string; quantity: number; unitPrice: number }[];
 }
 
-export interface Store {
+export interface Store extends OfferStore {
   readonly backend: 'postgres' | 'pglite';
   /** Applies pending migrations; returns the names applied. Idempotent. */
   migrate(): Promise<string[]>;
@@ -256,4 +257,100 @@ export interface Store {
   eraseCustomer(customerId: string): Promise<boolean>;
   /** Those of these customer ids that are on the erasure list. */
   erasedCustomerIds(customerIds: readonly string[]): Promise<Set<string>>;
+}
+
+/** One decision as the log keeps it (Store.logDecisions): what off-policy evaluation reads. */
+export interface DecisionLogEntry {
+  decisionId: string;
+  /** Epoch ms. */
+  time: number;
+  /** The unified customer id; null for a guest (or an unknown customer). */
+  customerId: string | null;
+  /** channel, store, limit, segment, personalised, fallbackReason, … */
+  context: Record<string, unknown>;
+  /** Every offer considered and what became of it. */
+  considered: Decision['considered'];
+  /** The offers shown, best first, each with the probability the policy chose it with at its position. */
+  shown: { offerId: string; position: number; probability: number; score: number; propensity: number }[];
+  policy: { name: string; version: string };
+  holdout: boolean;
+}
+
+/** One response to an offer as recorded (Store.recordOfferEvents). */
+export interface OfferEventInput {
+  eventId: string;
+  decisionId: string | null;
+  offerId: string;
+  /** The unified customer id at the time of the event. */
+  customerId: string;
+  channel: OfferChannel;
+  type: 'impression' | 'accepted' | 'declined' | 'ignored';
+  /** Epoch ms. */
+  time: number;
+  /** The response-stats cell it counts in: the customer's segment, or 'guest'. */
+  segment: Segment | 'guest';
+  /** The event as posted (canonical JSON): an id posted again with other content is a conflict. */
+  content: string;
+}
+
+/** recorded: new; duplicate: the same event was recorded before (nothing changes); conflict: the id was used for another event. */
+export type OfferEventOutcome = 'recorded' | 'duplicate' | 'conflict';
+
+export interface OfferCounts {
+  impressions: number;
+  accepted: number;
+  declined: number;
+  ignored: number;
+}
+
+/** Response counts of one offer × segment × channel (the Beta posteriors' data). */
+export interface OfferResponseCell extends OfferCounts {
+  offerId: string;
+  segment: Segment | 'guest';
+  channel: OfferChannel;
+}
+
+/** What a next-best-offer decision reads about a customer from the store (Store.offerSubjectFacts). */
+export interface OfferSubjectFacts {
+  /** The surviving id. */
+  customerId: string;
+  /** Consent in force per purpose: the latest choice recorded, else the purpose's default (CONSENT_DEFAULTS). */
+  consent: Partial<Record<ConsentPurpose, boolean>>;
+  orders: number;
+  spend: number;
+  /** Epoch ms of the last order, or null. */
+  lastOrderAt: number | null;
+  /** The segment training stored, or null. */
+  segment: Segment | null;
+  /** Contact counters per offer id, over the customer and every id merged into them. */
+  contacts: Map<string, ContactState>;
+}
+
+/**
+ * The offer half of the store (next best offer, migration 007_offers.sql); part of Store.
+ * Offers are normalised documents (src/core/offer-schema.ts).
+ */
+export interface OfferStore {
+  /** Every offer, by id. */
+  offers(): Promise<Offer[]>;
+  offer(id: string): Promise<Offer | null>;
+  /** Creates or replaces offers by id (the last of several with one id wins). */
+  putOffers(offers: readonly Offer[]): Promise<{ created: number; updated: number }>;
+  deleteOffer(id: string): Promise<boolean>;
+  /** Appends decisions to the log (idempotent by decision id). */
+  logDecisions(entries: readonly DecisionLogEntry[]): Promise<void>;
+  /** The decision log in time order. */
+  decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }): Promise<DecisionLogEntry[]>;
+  /**
+   * Records offer events in one transaction, committed synchronously (durable when this resolves), and
+   * applies the new ones to the contact counters, the counts per offer and the response counts, in the
+   * same transaction. One outcome per event, in order.
+   */
+  recordOfferEvents(events: readonly OfferEventInput[]): Promise<OfferEventOutcome[]>;
+  /** Counts per offer id. */
+  offerCounts(): Promise<Map<string, OfferCounts>>;
+  /** Response counts per offer × segment × channel. */
+  offerResponseStats(): Promise<OfferResponseCell[]>;
+  /** What a decision needs about a customer (merges followed); null if unknown or erased. */
+  offerSubjectFacts(customerId: string): Promise<OfferSubjectFacts | null>;
 }

@@ -101,6 +101,8 @@ export async function serveTinyWorld(
     admin?: ModelAdmin;
     /** REQUEST_DEADLINE_MS and LIST_WAIT_MS of the app (its defaults otherwise). */
     deadlines?: Pick<AppDeps, 'requestDeadlineMs' | 'listWaitMs'>;
+    /** Next best offer's dependencies (decision core, bus, configuration). */
+    offers?: AppDeps['offers'];
     /** Any other dependency of the app. */
     deps?: Partial<AppDeps>;
   } = {},
@@ -119,6 +121,7 @@ export async function serveTinyWorld(
     apiKeys: options.apiKeys === undefined ? parseApiKeys(API_KEYS) : options.apiKeys,
     chain: parseFallbackChain(options.chain ?? 'personal,neighbours,segment,popular'),
     admin: options.admin,
+    offers: options.offers,
     defaultMetrics: false,
     now: () => NOW,
     ...options.deadlines,

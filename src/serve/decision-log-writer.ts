@@ -1,0 +1,96 @@
+/**
+ * The decision log, written in batches off the request path: a decision is queued and answered at
+ * once; the queue is written (Store.logDecisions, one statement) every `intervalMs` or as soon as
+ * `batchSize` decisions wait, one write at a time. A failed write keeps its decisions queued and is
+ * retried at the next tick (up to `maxQueued`; beyond that the oldest are dropped and counted).
+ * close() writes everything queued (clean shutdown loses nothing). A crash loses what was queued and
+ * not yet written: at most the decisions of the last interval (default 200 ms) and of a write in flight.
+ */
+import type { DecisionLogEntry, OfferStore } from '../store/store.js';
+
+export interface DecisionLogWriterOptions {
+  intervalMs?: number;
+  batchSize?: number;
+  maxQueued?: number;
+  onError?: (err: unknown, queued: number) => void;
+}
+
+export class DecisionLogWriter {
+  private queue: DecisionLogEntry[] = [];
+  private writing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Decisions dropped because the queue was full (the store failing for long). */
+  dropped = 0;
+  /** Decisions written. */
+  written = 0;
+
+  constructor(
+    private readonly store: Pick<OfferStore, 'logDecisions'>,
+    private readonly options: DecisionLogWriterOptions = {},
+  ) {}
+
+  add(entry: DecisionLogEntry): void {
+    this.queue.push(entry);
+    const max = this.options.maxQueued ?? 100_000;
+    if (this.queue.length > max) {
+      this.dropped += this.queue.length - max;
+      this.queue.splice(0, this.queue.length - max);
+    }
+    if (this.queue.length >= (this.options.batchSize ?? 500)) void this.flush();
+    else if (!this.timer && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.flush();
+      }, this.options.intervalMs ?? 200);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is queued now (after a write in flight); never throws (failures stay queued). */
+  flush(): Promise<void> {
+    if (this.writing) return this.writing.then(() => (this.queue.length ? this.flush() : undefined));
+    if (this.queue.length === 0) return Promise.resolve();
+    const batch = this.queue;
+    this.queue = [];
+    this.writing = this.store
+      .logDecisions(batch)
+      .then(
+        () => {
+          this.written += batch.length;
+        },
+        (err: unknown) => {
+          this.queue = batch.concat(this.queue);
+          this.options.onError?.(err, this.queue.length);
+          if (!this.timer && !this.closed) {
+            this.timer = setTimeout(() => {
+              this.timer = null;
+              void this.flush();
+            }, this.options.intervalMs ?? 200);
+            this.timer.unref();
+          }
+        },
+      )
+      .finally(() => {
+        this.writing = null;
+      });
+    return this.writing;
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Writes everything queued, retrying failures until `deadlineMs` (default 5 s); resolves with what is left unwritten. */
+  async close(deadlineMs = 5000): Promise<number> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const end = Date.now() + deadlineMs;
+    while ((this.queue.length || this.writing) && Date.now() < end) {
+      await this.flush();
+      if (this.queue.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.queue.length;
+  }
+}

@@ -1,0 +1,681 @@
+/**
+ * Next best offer, the service side: builds what the pure decision core (`decide`, src/core/offers/)
+ * needs from what the service already has, calls it, logs the decision and answers; records offer
+ * responses and keeps every instance's in-memory counters in step.
+ *
+ * Per request nothing is read from PostgreSQL: offers, counts per offer and response counts per
+ * offer × segment × channel live in memory (loaded at start, re-read every `reloadMs`, kept current by
+ * announces on P:offer-changes); a customer's facts (consent per purpose, orders, spend, last order,
+ * contact counters) are read once (one query) and kept for `subjectTtlMs`, refreshed in the background,
+ * dropped when the customer's access answer changes (a purchase, a consent change, an erasure: see
+ * CustomerAccessCache) and when a response of theirs is recorded, here or announced (their next decision
+ * reads the counters the response was committed to). Decisions are
+ * logged in batches (DecisionLogWriter); responses are written in batches too, each batch one
+ * transaction committed synchronously before any of its requests is answered (group commit).
+ *
+ * The subject of a decision:
+ *  - customer with personalisation consent: segment (served model's record, else the stored one),
+ *    orders, spend, days since the last order, consent per purpose, and affinity to each offer's targets
+ *    (src/serve/offer-affinity.ts: their vector against the targets' factors, their purchases in the targets);
+ *  - customer without it: the same facts but no segment and no affinity (non-personalised offers only);
+ *  - guest session: affinity from the session's items (fold-in, as the session recommendations do);
+ *  - unknown customer (or the store unreachable): a guest without items, `fallback: true`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CacheKeys } from '../cache/keys.js';
+import type { LoadedModel, ModelSource } from '../cache/model-source.js';
+import { type AnnouncedOfferEvent, announceOfferChange, decodeOfferChange } from '../cache/offer-changes.js';
+import type { VectorCache } from '../cache/vector-cache.js';
+import type { CustomerRecord } from '../core/bundle.js';
+import { NotFoundError, UnavailableError } from '../core/errors.js';
+import { foldInFactored } from '../core/fold-in.js';
+import type {
+  ContactState,
+  Decide,
+  DecisionContext,
+  DecisionSubject,
+  Offer,
+  OfferChannel,
+  OfferKind,
+  ResponseStats,
+  ScoredOffer,
+} from '../core/offers/types.js';
+import { statsSegment } from '../core/offers/propensity.js';
+import type { Segment } from '../core/records.js';
+import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
+import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
+import { DecisionLogWriter } from './decision-log-writer.js';
+import type { InventorySnapshot } from './inventory-snapshot.js';
+import { normalised, TargetIndex } from './offer-affinity.js';
+import { preparedOf } from './prepared-model.js';
+
+const DAY = 86_400_000;
+
+export interface NboOptions {
+  channel: OfferChannel;
+  store?: string;
+  /** Offers to answer (default 1). */
+  limit?: number;
+}
+
+export type NboFallbackReason = 'unknown_customer' | 'store_unavailable' | 'no_consent' | 'no_model';
+
+export interface NboOffer {
+  offerId: string;
+  title: string;
+  kind: OfferKind;
+  score: number;
+  propensity: number;
+  value: number;
+  reason: ScoredOffer['reason'];
+}
+
+/** The answer of both next-best-offer endpoints (the issue's contract). */
+export interface NboAnswer {
+  offers: NboOffer[];
+  decisionId: string;
+  customerId?: string;
+  policy: { name: string; version: string };
+  fallback: boolean;
+  fallbackReason?: NboFallbackReason;
+}
+
+export interface OfferEventBody {
+  eventId: string;
+  decisionId?: string;
+  offerId: string;
+  customerId: string;
+  channel: OfferChannel;
+  type: OfferEventInput['type'];
+  /** ISO 8601 as posted (default: now). */
+  time?: string;
+}
+
+export interface OfferEventAnswer {
+  eventId: string;
+  /** The unified id the response was recorded for. */
+  customerId: string;
+  /** false when this event id was recorded before with the same content (nothing changed). */
+  recorded: boolean;
+  duplicate: boolean;
+}
+
+export interface OfferServiceDeps {
+  /** The store as request paths use it (behind the circuit breaker of create-app.ts). */
+  store: Store;
+  /** The store for background work (the decision log, periodic reloads): default `store`. */
+  backgroundStore?: Store;
+  source: ModelSource;
+  access: CustomerAccessCache;
+  inventory: InventorySnapshot;
+  /** The decision core (src/core/offers/decide.ts); null: decisions answer 503 (not configured). */
+  decide: Decide | null;
+  /** The cache whose P:offer-changes channel links the instances; null: this instance alone. */
+  bus?: { cache: VectorCache; keys: CacheKeys } | null;
+  channelConsent: DecisionContext['channelConsent'];
+  holdoutShare: number;
+  policy?: { name: string; version: string };
+  /** Offers and counts are re-read from the store this often (ms; default 30 s; 0: never). */
+  reloadMs?: number;
+  /** A customer's facts are re-read after this long (ms; default 30 s). */
+  subjectTtlMs?: number;
+  /** Customers whose facts are kept (default 50,000). */
+  maxSubjects?: number;
+  decisionLog?: { intervalMs?: number; batchSize?: number };
+  now?: () => number;
+  random?: () => number;
+  log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
+  onStoreError?: (err: unknown) => void;
+}
+
+interface SubjectEntry {
+  access: CustomerAccess;
+  facts: OfferSubjectFacts;
+  loadedAt: number;
+  refreshing: boolean;
+  /** A response of theirs was recorded since: the contact counters are re-read before the next decision. */
+  stale: boolean;
+}
+
+/** What an instance holds about responses: counts per offer and per offer × segment × channel. */
+class ResponseCounts implements ResponseStats {
+  constructor(
+    readonly perOffer: Map<string, OfferCounts> = new Map(),
+    readonly cells: Map<string, OfferCounts> = new Map(),
+  ) {}
+
+  static of(counts: Map<string, OfferCounts>, cells: OfferResponseCell[]): ResponseCounts {
+    const r = new ResponseCounts(counts);
+    for (const c of cells) r.cells.set(cellKey(c.offerId, c.segment, c.channel), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
+    return r;
+  }
+
+  apply(e: Pick<AnnouncedOfferEvent, 'offerId' | 'segment' | 'channel' | 'type'>): void {
+    const field = e.type === 'impression' ? 'impressions' : e.type;
+    for (const [map, key] of [
+      [this.perOffer, e.offerId],
+      [this.cells, cellKey(e.offerId, e.segment, e.channel)],
+    ] as const) {
+      let n = map.get(key);
+      if (!n) map.set(key, (n = { impressions: 0, accepted: 0, declined: 0, ignored: 0 }));
+      n[field]++;
+    }
+  }
+
+  /** Trials are impressions (at least the acceptances, should a client not report impressions). */
+  cell = (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => trials(this.cells.get(cellKey(offerId, segment, channel)));
+  overall = (offerId: string) => trials(this.perOffer.get(offerId));
+  acceptances = (offerId: string) => this.perOffer.get(offerId)?.accepted ?? 0;
+}
+
+const cellKey = (offerId: string, segment: string, channel: string) => `${offerId}\u0000${segment}\u0000${channel}`;
+const trials = (n: OfferCounts | undefined) => (n ? { accepted: n.accepted, shown: Math.max(n.impressions, n.accepted) } : { accepted: 0, shown: 0 });
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+
+const unitVectors = new WeakMap<CustomerRecord, Float32Array | null>();
+function unitVector(record: CustomerRecord): Float32Array | null {
+  let v = unitVectors.get(record);
+  if (v === undefined) {
+    v = record.vector ? normalised(record.vector, record.vector.length) : null;
+    unitVectors.set(record, v);
+  }
+  return v;
+}
+
+export class OfferService {
+  private offers: Offer[] = [];
+  private offersById = new Map<string, Offer>();
+  /** Bumped whenever the offer set is replaced: TargetIndex is rebuilt for it. */
+  private generation = 0;
+  private index: { model: LoadedModel; generation: number; index: TargetIndex } | null = null;
+  private counts = new ResponseCounts();
+  private readonly subjects = new Map<string, SubjectEntry>();
+  /** Facts loads in flight per customer; an event for them marks the load stale (its result is used once, not kept). */
+  private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
+  private readonly decisions: DecisionLogWriter;
+  private readonly events: EventWriter;
+  private readonly instanceId = randomUUID();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly policy: { name: string; version: string };
+  private started: Promise<void> | null = null;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private offHealth: (() => void) | undefined;
+  private offSwap: (() => void) | undefined;
+  private offChanges: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly deps: OfferServiceDeps) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.policy = deps.policy ?? { name: 'thompson-beta', version: '1' };
+    this.decisions = new DecisionLogWriter(deps.backgroundStore ?? deps.store, {
+      ...deps.decisionLog,
+      onError: (err, queued) => {
+        deps.onStoreError?.(err);
+        deps.log?.('warn', 'decision log write failed; retrying', { queued, error: (err as Error).message });
+      },
+    });
+    this.events = new EventWriter(deps.store, (recorded) => this.recorded(recorded));
+  }
+
+  /** Loads offers and counts, subscribes to offer changes, starts the periodic reload. Idempotent; decisions call it. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      await this.reload();
+      const bus = this.deps.bus;
+      if (bus) {
+        this.unsubscribe = await bus.cache.subscribe(bus.keys.offerChanges, (m) => this.heard(m));
+        // announces made while disconnected were lost: re-read everything once reconnected
+        let down = !bus.cache.health().ready;
+        this.offHealth = bus.cache.onHealth((h) => {
+          if (!h.ready) down = true;
+          else if (down) {
+            down = false;
+            this.subjects.clear();
+            this.reloadQuietly();
+          }
+        });
+      }
+      this.offSwap = this.deps.source.onSwap(() => (this.index = null));
+      // another instance changed these customers (a purchase, consent, erasure): their facts are re-read
+      this.offChanges = this.deps.source.onCustomersChanged((ids) => this.forgetSubjects(ids));
+      const every = this.deps.reloadMs ?? 30_000;
+      if (every > 0) {
+        this.timer = setInterval(() => this.reloadQuietly(), every);
+        this.timer.unref();
+      }
+    })();
+    this.started.catch(() => (this.started = null)); // a failed start is retried by the next call
+    return this.started;
+  }
+
+  /** Re-reads offers, counts per offer and response counts from the store. */
+  async reload(): Promise<void> {
+    const store = this.deps.backgroundStore ?? this.deps.store;
+    const [offers, counts, cells] = await Promise.all([store.offers(), store.offerCounts(), store.offerResponseStats()]);
+    this.setOffers(offers);
+    this.counts = ResponseCounts.of(counts, cells);
+  }
+
+  private reloadQuietly(): void {
+    if (this.closed) return;
+    this.reload().catch((err: unknown) => {
+      this.deps.onStoreError?.(err);
+      this.deps.log?.('warn', 'offer reload failed; keeping the offers in memory', { error: (err as Error).message });
+    });
+  }
+
+  private setOffers(offers: Offer[]): void {
+    this.offers = offers;
+    this.offersById = new Map(offers.map((o) => [o.id, o]));
+    this.generation++;
+    this.index = null;
+  }
+
+  private targets(model: LoadedModel): TargetIndex {
+    const i = this.index;
+    if (i && i.model === model && i.generation === this.generation) return i.index;
+    const index = new TargetIndex(model, this.offers);
+    this.index = { model, generation: this.generation, index };
+    return index;
+  }
+
+  private heard(message: string): void {
+    const change = decodeOfferChange(message);
+    if (!change) {
+      this.deps.log?.('warn', 'ignoring a malformed offer-change message');
+      return;
+    }
+    if (change.from === this.instanceId) return;
+    if (change.offers) this.reloadQuietly();
+    for (const e of change.events ?? []) this.applyEvent(e);
+  }
+
+  /**
+   * A recorded response (here or announced): added to the counts; the customer's facts are dropped, so
+   * that their next decision reads their contact counters from the store, where the response was
+   * committed before it was applied or announced (exact: an in-place update could count it twice when
+   * a load read it just before the announce arrived).
+   */
+  private applyEvent(e: AnnouncedOfferEvent): void {
+    this.counts.apply(e);
+    const entry = this.subjects.get(e.customerId);
+    if (entry) entry.stale = true;
+    const load = this.loads.get(e.customerId);
+    if (load) load.stale = true;
+  }
+
+  private forgetSubjects(ids: readonly string[]): void {
+    if (ids.length === 0) {
+      this.subjects.clear();
+      for (const l of this.loads.values()) l.stale = true;
+      return;
+    }
+    for (const id of ids) {
+      this.subjects.delete(id);
+      const l = this.loads.get(id);
+      if (l) l.stale = true;
+    }
+  }
+
+  /** A customer's facts: kept per access answer for subjectTtlMs (refreshed in the background after half of it). */
+  private async subject(customerId: string, access: CustomerAccess): Promise<OfferSubjectFacts | null> {
+    const ttl = this.deps.subjectTtlMs ?? 30_000;
+    const hit = this.subjects.get(customerId);
+    if (hit && hit.access === access && !hit.stale) {
+      const age = this.now() - hit.loadedAt;
+      if (age < ttl / 2) return hit.facts;
+      if (age < ttl) {
+        if (!hit.refreshing) {
+          hit.refreshing = true;
+          void this.loadSubject(customerId, access)
+            .catch((err: unknown) => this.deps.onStoreError?.(err))
+            .finally(() => (hit.refreshing = false));
+        }
+        return hit.facts;
+      }
+    }
+    return this.loadSubject(customerId, access);
+  }
+
+  private loadSubject(customerId: string, access: CustomerAccess): Promise<OfferSubjectFacts | null> {
+    const inFlight = this.loads.get(customerId);
+    if (inFlight && !inFlight.stale) return inFlight.promise;
+    const at = this.now();
+    const load = { promise: this.deps.store.offerSubjectFacts(customerId), stale: false };
+    this.loads.set(customerId, load);
+    return load.promise.then(
+      (facts) => {
+        if (this.loads.get(customerId) === load) this.loads.delete(customerId);
+        if (facts && !load.stale) {
+          this.subjects.delete(customerId);
+          this.subjects.set(customerId, { access, facts, loadedAt: at, refreshing: false, stale: false });
+          if (this.subjects.size > (this.deps.maxSubjects ?? 50_000)) this.subjects.delete(this.subjects.keys().next().value!);
+        }
+        return facts;
+      },
+      (err: unknown) => {
+        if (this.loads.get(customerId) === load) this.loads.delete(customerId);
+        throw err;
+      },
+    );
+  }
+
+  private decideFn(): Decide {
+    if (!this.deps.decide) throw new UnavailableError('offer decisions are not configured on this instance');
+    return this.deps.decide;
+  }
+
+  /**
+   * The next best offers for a customer (merged-away ids resolve; unknown ones get a guest's decision,
+   * `fallback: true, fallbackReason: "unknown_customer"`). What the profile card and the API call.
+   */
+  async decideFor(customerId: string, options: NboOptions): Promise<NboAnswer> {
+    const decide = this.decideFn();
+    await this.start();
+    const access = await this.deps.access.resolve(customerId);
+    if (access.status === 'unknown_customer' || access.status === 'store_unavailable') return this.guest(decide, [], options, access.status);
+    const id = access.customerId;
+    let facts: OfferSubjectFacts | null;
+    try {
+      facts = await this.subject(id, access);
+    } catch (err) {
+      this.deps.onStoreError?.(err);
+      return this.guest(decide, [], options, 'store_unavailable');
+    }
+    if (!facts) return this.guest(decide, [], options, 'unknown_customer');
+    const personalised = access.status === 'ok';
+    const model = this.deps.source.current();
+    const record = personalised && model ? await this.deps.source.customer(id, model) : null;
+    const now = this.now();
+    const last = facts.lastOrderAt ?? (record && record.lastTime.length ? Math.max(...record.lastTime) : null);
+    const subject: DecisionSubject = {
+      customerId: id,
+      personalised,
+      consent: facts.consent,
+      segment: personalised ? (record?.segment ?? facts.segment) : null,
+      orders: facts.orders,
+      spend: facts.spend,
+      daysSinceLastPurchase: last === null ? null : Math.max(0, Math.floor((now - last) / DAY)),
+      affinity:
+        personalised && model && record
+          ? this.targets(model).affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts })
+          : () => null,
+    };
+    const fallbackReason: NboFallbackReason | undefined = !personalised ? 'no_consent' : !model ? 'no_model' : undefined;
+    return this.run(decide, subject, facts.contacts, options, now, { customerId: id, fallbackReason });
+  }
+
+  /** The next best offers for a guest's session (affinity from the session's items). */
+  async decideForGuest(items: readonly string[], options: NboOptions): Promise<NboAnswer> {
+    const decide = this.decideFn();
+    await this.start();
+    return this.guest(decide, items, options);
+  }
+
+  private guest(decide: Decide, items: readonly string[], options: NboOptions, fallbackReason?: NboFallbackReason): Promise<NboAnswer> {
+    const model = this.deps.source.current();
+    let affinity: DecisionSubject['affinity'] = () => null;
+    if (model) {
+      const seeds = [...new Set(items.map((s) => model.itemIndex.get(s)).filter((i): i is number => i !== undefined))];
+      if (seeds.length) {
+        let vector: Float32Array | null = null;
+        const prepared = preparedOf(model);
+        if (model.als && prepared.gram && prepared.gramCholesky) {
+          const { itemFactors, k, reg, alpha } = model.als;
+          const x = foldInFactored({ itemFactors, k, gram: prepared.gram, reg, alpha }, prepared.gramCholesky, seeds, seeds.map(() => 1));
+          vector = normalised(x, k);
+        }
+        affinity = this.targets(model).affinityOf({ vector, items: seeds, weights: null });
+      }
+    }
+    const subject: DecisionSubject = {
+      customerId: null,
+      personalised: items.length > 0 && fallbackReason === undefined,
+      consent: {},
+      segment: null,
+      orders: 0,
+      spend: 0,
+      daysSinceLastPurchase: null,
+      affinity,
+      // a guest's decision made for an id nobody knows (or while the store is unreachable) says so
+      ...(fallbackReason ? { nonPersonalisedWhy: 'unknown_customer' as const } : {}),
+    };
+    return Promise.resolve(this.run(decide, subject, null, options, this.now(), { fallbackReason, items }));
+  }
+
+  private run(
+    decide: Decide,
+    subject: DecisionSubject,
+    contacts: Map<string, ContactState> | null,
+    options: NboOptions,
+    now: number,
+    extra: { customerId?: string; fallbackReason?: NboFallbackReason; items?: readonly string[] },
+  ): NboAnswer {
+    const limit = options.limit ?? 1;
+    const store = options.store ?? null;
+    const model = this.deps.source.current();
+    const stock = store === null ? null : (this.deps.inventory.inStock(store) ?? new Set<string>());
+    const index = model ? this.targets(model) : null;
+    const ctx: DecisionContext = {
+      channel: options.channel,
+      store,
+      now,
+      limit,
+      // no store: online channels sell from the warehouse, which store inventory does not describe
+      inStock: stock === null ? () => true : (offer) => (index ? index.inStock(offer, stock) : offer.targets.skus.some((s) => stock.has(s)) || (offer.targets.skus.length + offer.targets.categories.length === 0)),
+      contacts: (offerId) => contacts?.get(offerId),
+      acceptances: this.counts.acceptances,
+      channelConsent: this.deps.channelConsent,
+      holdoutShare: this.deps.holdoutShare,
+      random: this.random,
+    };
+    const decision = decide(this.offers, subject, ctx, this.counts);
+    const decisionId = randomUUID();
+    const offers: NboOffer[] = decision.offers.map((o) => ({
+      offerId: o.offerId,
+      title: o.title,
+      kind: o.kind,
+      score: round(o.score),
+      propensity: round(o.propensity),
+      value: o.value,
+      reason: o.reason,
+    }));
+    this.decisions.add({
+      decisionId,
+      time: now,
+      customerId: subject.customerId,
+      context: {
+        channel: options.channel,
+        store,
+        limit,
+        segment: subject.segment,
+        personalised: subject.personalised,
+        ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
+        ...(extra.items ? { items: extra.items.slice(0, 100) } : {}),
+      },
+      considered: decision.considered,
+      shown: decision.offers.map((o, position) => ({ offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity })),
+      policy: this.policy,
+      holdout: decision.holdout,
+    });
+    return {
+      offers,
+      decisionId,
+      ...(extra.customerId !== undefined ? { customerId: extra.customerId } : {}),
+      policy: this.policy,
+      fallback: extra.fallbackReason !== undefined,
+      ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
+    };
+  }
+
+  // ---- responses ----
+
+  /**
+   * Records one response: stored durably (group commit) before this resolves, applied to this
+   * instance's counters and announced to the others. Throws NotFoundError for an unknown customer or
+   * offer, ConflictError (via the outcome) when the event id was used for another event.
+   */
+  async recordEvent(body: OfferEventBody): Promise<OfferEventAnswer & { outcome: 'recorded' | 'duplicate' | 'conflict' }> {
+    await this.start();
+    const access = await this.deps.access.resolve(body.customerId);
+    if (access.status === 'store_unavailable') throw new UnavailableError('history store unavailable: event not recorded, retry');
+    if (access.status === 'unknown_customer') throw new NotFoundError(`unknown customer ${body.customerId}`, { field: 'customerId', customerId: body.customerId });
+    if (!this.offersById.has(body.offerId) && (await this.deps.store.offer(body.offerId)) === null) {
+      throw new NotFoundError(`unknown offer ${body.offerId}`, { field: 'offerId', offerId: body.offerId });
+    }
+    const customerId = access.customerId;
+    // the cell the decision counted them in (decide's statsSegment of the subject decideFor builds)
+    let segment: Segment | 'guest' = 'guest';
+    if (access.status === 'ok') {
+      const model = this.deps.source.current();
+      const record = model ? await this.deps.source.customer(customerId, model) : null;
+      // the stored segment: from their facts when held (responses do not change it), else read
+      const held = this.subjects.get(customerId);
+      const facts = record?.segment ? null : held && held.access === access ? held.facts : await this.subject(customerId, access);
+      segment = statsSegment({ personalised: true, segment: record?.segment ?? facts?.segment ?? null });
+    }
+    const time = body.time === undefined ? this.now() : Date.parse(body.time);
+    const content = JSON.stringify([body.decisionId ?? null, body.offerId, body.customerId, body.channel, body.type, body.time ?? null]);
+    const outcome = await this.events.submit({
+      eventId: body.eventId,
+      decisionId: body.decisionId ?? null,
+      offerId: body.offerId,
+      customerId,
+      channel: body.channel,
+      type: body.type,
+      time,
+      segment,
+      content,
+    });
+    return { eventId: body.eventId, customerId, recorded: outcome === 'recorded', duplicate: outcome === 'duplicate', outcome };
+  }
+
+  /** A batch of events was committed: apply the new ones here and tell the other instances. */
+  private async recorded(events: OfferEventInput[]): Promise<void> {
+    const announced: AnnouncedOfferEvent[] = events.map((e) => ({ customerId: e.customerId, offerId: e.offerId, channel: e.channel, type: e.type, time: e.time, segment: e.segment }));
+    for (const e of announced) this.applyEvent(e);
+    await this.announce({ events: announced });
+  }
+
+  private async announce(change: { offers?: boolean; events?: AnnouncedOfferEvent[] }): Promise<void> {
+    const bus = this.deps.bus;
+    if (!bus) return;
+    try {
+      await announceOfferChange(bus.cache, bus.keys, { from: this.instanceId, ...change });
+    } catch (err) {
+      this.deps.log?.('warn', 'offer change not announced: other instances catch up at their next reload', { error: (err as Error).message });
+    }
+  }
+
+  // ---- admin ----
+
+  async listOffers(): Promise<Offer[]> {
+    return this.deps.store.offers();
+  }
+
+  async getOffer(id: string): Promise<Offer> {
+    const o = await this.deps.store.offer(id);
+    if (!o) throw new NotFoundError(`unknown offer ${id}`, { offerId: id });
+    return o;
+  }
+
+  async putOffer(offer: Offer): Promise<{ offer: Offer; created: boolean }> {
+    const r = await this.deps.store.putOffers([offer]);
+    await this.offersChanged();
+    return { offer: (await this.deps.store.offer(offer.id)) ?? offer, created: r.created > 0 };
+  }
+
+  async deleteOffer(id: string): Promise<void> {
+    if (!(await this.deps.store.deleteOffer(id))) throw new NotFoundError(`unknown offer ${id}`, { offerId: id });
+    await this.offersChanged();
+  }
+
+  /** Offers changed in the store (here, or by an import): reload them here and on every instance. */
+  async offersChanged(): Promise<void> {
+    if (this.started) await this.reload().catch((err: unknown) => this.deps.onStoreError?.(err));
+    await this.announce({ offers: true });
+  }
+
+  /** Decisions queued for the log, events written, and what failed (metrics, tests). */
+  stats(): { decisionsQueued: number; decisionsLogged: number; decisionsDropped: number; offers: number } {
+    return { decisionsQueued: this.decisions.pending, decisionsLogged: this.decisions.written, decisionsDropped: this.decisions.dropped, offers: this.offers.length };
+  }
+
+  /** Writes the decisions queued (tests, shutdown). */
+  flushDecisions(): Promise<void> {
+    return this.decisions.flush();
+  }
+
+  /** Stops reloading and listening, then writes every decision still queued (clean shutdown loses none). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.offHealth?.();
+    this.offSwap?.();
+    this.offChanges?.();
+    await this.unsubscribe?.().catch(() => undefined);
+    await this.events.idle();
+    const left = await this.decisions.close();
+    if (left > 0) this.deps.log?.('error', 'decision log: decisions not written at shutdown', { lost: left });
+  }
+}
+
+/**
+ * Group commit of offer events: a request's event waits for the batch being written to finish, then
+ * goes with every event queued meanwhile in one transaction (Store.recordOfferEvents, synchronous
+ * commit). Every request of a batch is answered once the batch is committed (and applied and announced
+ * by `onRecorded`); a failed batch fails each of its requests with UnavailableError (nothing of it is stored).
+ */
+class EventWriter {
+  private queue: { input: OfferEventInput; resolve: (o: 'recorded' | 'duplicate' | 'conflict') => void; reject: (e: unknown) => void }[] = [];
+  /** Batches being written: up to `parallel` at once (PostgreSQL commits them in parallel; PGlite queues them). */
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: Pick<Store, 'recordOfferEvents'>,
+    private readonly onRecorded: (events: OfferEventInput[]) => Promise<void>,
+    private readonly maxBatch = 1000,
+    private readonly parallel = 2,
+  ) {}
+
+  submit(input: OfferEventInput): Promise<'recorded' | 'duplicate' | 'conflict'> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (this.running.size < this.parallel) {
+        const run: Promise<void> = this.drain().finally(() => this.running.delete(run));
+        this.running.add(run);
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    // let the requests arriving in this turn of the event loop join the batch
+    await new Promise<void>((r) => setImmediate(r));
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      let outcomes: ('recorded' | 'duplicate' | 'conflict')[];
+      try {
+        const inputs = batch.map((b) => b.input);
+        // a deadlock or serialisation failure rolled the batch back whole: it is retried once
+        outcomes = await this.store.recordOfferEvents(inputs).catch((err: { code?: string }) =>
+          err?.code === '40P01' || err?.code === '40001' ? this.store.recordOfferEvents(inputs) : Promise.reject(err),
+        );
+      } catch (err) {
+        const e = new UnavailableError(`offer events not recorded: ${(err as Error).message}`);
+        for (const b of batch) b.reject(e);
+        continue;
+      }
+      await this.onRecorded(batch.filter((_, i) => outcomes[i] === 'recorded').map((b) => b.input)).catch(() => undefined);
+      batch.forEach((b, i) => b.resolve(outcomes[i]));
+    }
+  }
+
+  /** Resolves once nothing is being written. */
+  async idle(): Promise<void> {
+    while (this.running.size) await Promise.all(this.running);
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The offer tables of the history store (migration 007_offers.sql), in SQL over any SqlClient:
+ * offers, the decision log, offer events with the counters derived from them (contacts per
+ * customer × offer, counts per offer, response counts per offer × segment × channel). SqlStore
+ * delegates its offer methods here (see store.ts for the contract of each).
+ */
+import type { ConsentPurpose, Segment } from '../core/records.js';
+import { normaliseOffer } from '../core/offer-schema.js';
+import type { ContactState, Offer } from '../core/offers/types.js';
+import type { SqlClient } from './sql-client.js';
+import type { DecisionLogEntry, OfferCounts, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
+
+const DAY = 86_400_000;
+/** Impressions older than this are dropped from the counters (no contact window is longer). */
+export const CONTACT_HORIZON_MS = 365 * DAY;
+/** At most this many impression times are kept per customer × offer. */
+export const MAX_IMPRESSIONS_KEPT = 256;
+const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
+const EPOCH_MS = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+
+export async function listOffers(db: SqlClient): Promise<Offer[]> {
+  const r = await db.query<{ doc: Offer }>('SELECT doc FROM offers ORDER BY id');
+  return r.rows.map((x) => normaliseOffer(typeof x.doc === 'string' ? (JSON.parse(x.doc) as Offer) : x.doc));
+}
+
+export async function getOffer(db: SqlClient, id: string): Promise<Offer | null> {
+  const r = await db.query<{ doc: Offer }>('SELECT doc FROM offers WHERE id = $1', [id]);
+  const doc = r.rows[0]?.doc;
+  return doc === undefined ? null : normaliseOffer(typeof doc === 'string' ? (JSON.parse(doc) as Offer) : doc);
+}
+
+export async function putOffers(db: SqlClient, offers: readonly Offer[]): Promise<{ created: number; updated: number }> {
+  if (offers.length === 0) return { created: 0, updated: 0 };
+  // the last of several with one id wins (a file that lists an offer twice)
+  const byId = new Map(offers.map((o) => [o.id, normaliseOffer(o)]));
+  const rows = [...byId.values()];
+  const r = await db.query<{ created: boolean }>(
+    `INSERT INTO offers (id, doc, starts_at, ends_at)
+       SELECT i, d::jsonb, s::timestamptz, e::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(i, d, s, e)
+     ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, starts_at = excluded.starts_at, ends_at = excluded.ends_at, updated_at = clock_timestamp()
+     RETURNING (xmax = 0) AS created`,
+    [rows.map((o) => o.id), rows.map((o) => JSON.stringify(o)), rows.map((o) => o.startsAt), rows.map((o) => o.endsAt)],
+  );
+  const created = r.rows.filter((x) => x.created).length;
+  return { created, updated: rows.length - created };
+}
+
+export async function deleteOffer(db: SqlClient, id: string): Promise<boolean> {
+  const r = await db.query('DELETE FROM offers WHERE id = $1', [id]);
+  return r.rowCount > 0;
+}
+
+export async function logDecisions(db: SqlClient, entries: readonly DecisionLogEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  // idempotent: a batch retried after an uncertain failure writes each decision once
+  await db.query(
+    `INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout)
+       SELECT i, to_timestamp(t / 1000.0), c, x::jsonb, k::jsonb, s::jsonb, pn, pv, h
+         FROM unnest($1::text[], $2::float8[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[])
+              AS u(i, t, c, x, k, s, pn, pv, h)
+     ON CONFLICT (id) DO NOTHING`,
+    [
+      entries.map((e) => e.decisionId),
+      entries.map((e) => e.time),
+      entries.map((e) => e.customerId),
+      entries.map((e) => JSON.stringify(e.context)),
+      entries.map((e) => JSON.stringify(e.considered)),
+      entries.map((e) => JSON.stringify(e.shown)),
+      entries.map((e) => e.policy.name),
+      entries.map((e) => e.policy.version),
+      entries.map((e) => e.holdout),
+    ],
+  );
+}
+
+const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+
+export async function decisionLog(db: SqlClient, options: { from?: Date; to?: Date; customerId?: string; limit?: number } = {}): Promise<DecisionLogEntry[]> {
+  if (options.customerId !== undefined && !CUSTOMER_ID.test(options.customerId)) return [];
+  const r = await db.query<{
+    id: string;
+    at: number;
+    customer_id: string | null;
+    context: unknown;
+    considered: unknown;
+    shown: unknown;
+    policy_name: string;
+    policy_version: string;
+    holdout: boolean;
+  }>(
+    `SELECT id, ${EPOCH_MS('at')} AS at, customer_id::text AS customer_id, context, considered, shown, policy_name, policy_version, holdout
+       FROM offer_decisions
+      WHERE ($1::float8 IS NULL OR at >= to_timestamp($1::float8 / 1000.0))
+        AND ($2::float8 IS NULL OR at < to_timestamp($2::float8 / 1000.0))
+        AND ($3::bigint IS NULL OR customer_id = $3::bigint)
+      ORDER BY at, id LIMIT $4`,
+    [options.from?.getTime() ?? null, options.to?.getTime() ?? null, options.customerId ?? null, options.limit ?? 1_000_000],
+  );
+  return r.rows.map((x) => ({
+    decisionId: x.id,
+    time: x.at,
+    customerId: x.customer_id,
+    context: json(x.context),
+    considered: json(x.considered),
+    shown: json(x.shown),
+    policy: { name: x.policy_name, version: x.policy_version },
+    holdout: x.holdout,
+  }));
+}
+
+/**
+ * Records a batch of events in one transaction with a synchronous commit: the events new by id, then
+ * their effect on the counters, table after table and each in key order, so concurrent batches never
+ * deadlock. (One statement with data-modifying CTEs would save round trips, but PostgreSQL runs its
+ * parts in no set order: two such batches deadlocked under load, see BENCHMARKS.md.) An id already
+ * stored is a duplicate when its content is the same, a conflict otherwise; ids repeated within the
+ * batch are compared with their first occurrence.
+ */
+export async function recordOfferEvents(db: SqlClient, events: readonly OfferEventInput[]): Promise<OfferEventOutcome[]> {
+  if (events.length === 0) return [];
+  const first = new Map<string, OfferEventInput>();
+  for (const e of events) if (!first.has(e.eventId)) first.set(e.eventId, e);
+  const unique = [...first.values()];
+  return db.transaction(async (tx) => {
+    const ins = await tx.query<{ event_id: string }>(
+      `INSERT INTO offer_events (event_id, decision_id, offer_id, customer_id, channel, type, at, segment, content)
+         SELECT e, d, o, c, ch, ty, to_timestamp(t / 1000.0), s, x
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::text[], $9::text[])
+                AS u(e, d, o, c, ch, ty, t, s, x)
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING event_id`,
+      [
+        unique.map((e) => e.eventId),
+        unique.map((e) => e.decisionId),
+        unique.map((e) => e.offerId),
+        unique.map((e) => e.customerId),
+        unique.map((e) => e.channel),
+        unique.map((e) => e.type),
+        unique.map((e) => e.time),
+        unique.map((e) => e.segment),
+        unique.map((e) => e.content),
+      ],
+    );
+    const inserted = new Set(ins.rows.map((x) => x.event_id));
+    const old = unique.filter((e) => !inserted.has(e.eventId));
+    const stored = new Map<string, string>();
+    if (old.length) {
+      const r = await tx.query<{ event_id: string; content: string }>('SELECT event_id, content FROM offer_events WHERE event_id = ANY($1::text[])', [old.map((e) => e.eventId)]);
+      for (const x of r.rows) stored.set(x.event_id, x.content);
+    }
+    const fresh = unique.filter((e) => inserted.has(e.eventId));
+    await applyToCounters(tx, fresh);
+    const seen = new Set<string>();
+    return events.map((e): OfferEventOutcome => {
+      const firstOfId = !seen.has(e.eventId);
+      seen.add(e.eventId);
+      if (firstOfId && inserted.has(e.eventId)) return 'recorded';
+      const content = inserted.has(e.eventId) ? first.get(e.eventId)!.content : stored.get(e.eventId);
+      return content === e.content ? 'duplicate' : 'conflict';
+    });
+  });
+}
+
+type Executor = Parameters<Parameters<SqlClient['transaction']>[0]>[0];
+
+/** The counters' share of newly recorded events, aggregated per key and written in key order. */
+async function applyToCounters(tx: Executor, events: readonly OfferEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  const contacts = new Map<string, { customer: string; offer: string; impressions: number[]; decline: number | null }>();
+  const counts = new Map<string, [number, number, number, number]>();
+  const cells = new Map<string, { offer: string; segment: string; channel: string; n: [number, number, number, number] }>();
+  const slot = { impression: 0, accepted: 1, declined: 2, ignored: 3 } as const;
+  for (const e of events) {
+    const s = slot[e.type];
+    if (e.type === 'impression' || e.type === 'declined') {
+      const k = `${e.customerId}\u0000${e.offerId}`;
+      let c = contacts.get(k);
+      if (!c) contacts.set(k, (c = { customer: e.customerId, offer: e.offerId, impressions: [], decline: null }));
+      if (e.type === 'impression') c.impressions.push(e.time);
+      else c.decline = Math.max(c.decline ?? -Infinity, e.time);
+    }
+    let n = counts.get(e.offerId);
+    if (!n) counts.set(e.offerId, (n = [0, 0, 0, 0]));
+    n[s]++;
+    const ck = `${e.offerId}\u0000${e.segment}\u0000${e.channel}`;
+    let cell = cells.get(ck);
+    if (!cell) cells.set(ck, (cell = { offer: e.offerId, segment: e.segment, channel: e.channel, n: [0, 0, 0, 0] }));
+    cell.n[s]++;
+  }
+  const byKey = <T>(m: Map<string, T>) => [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
+  const cs = byKey(contacts);
+  if (cs.length) {
+    const horizon = Date.now() - CONTACT_HORIZON_MS;
+    await tx.query(
+      `INSERT INTO offer_contacts AS oc (customer_id, offer_id, impressions, last_decline_at)
+         SELECT c, o, coalesce((SELECT array_agg(x ORDER BY x) FROM unnest(string_to_array(i, ',')::float8[]) x WHERE x > $5), '{}'), d
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) AS u(c, o, i, d)
+       ON CONFLICT (customer_id, offer_id) DO UPDATE SET
+         impressions = coalesce((SELECT array_agg(x ORDER BY x) FROM (
+                          SELECT x FROM unnest(oc.impressions || excluded.impressions) x WHERE x > $5 ORDER BY x DESC LIMIT ${MAX_IMPRESSIONS_KEPT}) t), '{}'),
+         last_decline_at = greatest(oc.last_decline_at, excluded.last_decline_at)`,
+      [cs.map((c) => c.customer), cs.map((c) => c.offer), cs.map((c) => c.impressions.join(',')), cs.map((c) => c.decline), horizon],
+    );
+  }
+  const ns = byKey(counts);
+  const offerIds = [...counts.keys()].sort();
+  await tx.query(
+    `INSERT INTO offer_counts AS c (offer_id, impressions, accepted, declined, ignored)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+     ON CONFLICT (offer_id) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
+       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored`,
+    [offerIds, ns.map((n) => n[0]), ns.map((n) => n[1]), ns.map((n) => n[2]), ns.map((n) => n[3])],
+  );
+  const cl = byKey(cells);
+  await tx.query(
+    `INSERT INTO offer_response_stats AS c (offer_id, segment, channel, impressions, accepted, declined, ignored)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+     ON CONFLICT (offer_id, segment, channel) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
+       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored`,
+    [cl.map((c) => c.offer), cl.map((c) => c.segment), cl.map((c) => c.channel), cl.map((c) => c.n[0]), cl.map((c) => c.n[1]), cl.map((c) => c.n[2]), cl.map((c) => c.n[3])],
+  );
+}
+
+export async function offerCounts(db: SqlClient): Promise<Map<string, OfferCounts>> {
+  const r = await db.query<OfferCounts & { offer_id: string }>(
+    'SELECT offer_id, impressions::float8 AS impressions, accepted::float8 AS accepted, declined::float8 AS declined, ignored::float8 AS ignored FROM offer_counts',
+  );
+  return new Map(r.rows.map(({ offer_id, ...n }) => [offer_id, n]));
+}
+
+export async function offerResponseStats(db: SqlClient): Promise<OfferResponseCell[]> {
+  const r = await db.query<OfferResponseCell>(
+    `SELECT offer_id AS "offerId", segment, channel, impressions::float8 AS impressions, accepted::float8 AS accepted,
+            declined::float8 AS declined, ignored::float8 AS ignored
+       FROM offer_response_stats ORDER BY offer_id, segment, channel`,
+  );
+  return r.rows;
+}
+
+/**
+ * What a decision needs to know about a customer from the store, in one round trip: the surviving id,
+ * consent per purpose in force, orders, spend, last order, stored segment, and the contact counters of
+ * every id merged into them (the latest decline, every impression).
+ */
+export async function offerSubjectFacts(db: SqlClient, customerId: string): Promise<OfferSubjectFacts | null> {
+  if (!CUSTOMER_ID.test(customerId)) return null;
+  const r = await db.query<{
+    id: string;
+    consent: { purpose: ConsentPurpose; granted: boolean }[] | string | null;
+    orders: number;
+    spend: number;
+    last: number | null;
+    segment: Segment | null;
+    contacts: { offer_id: string; impressions: number[]; last_decline_at: number | null }[] | string | null;
+  }>(
+    `WITH c AS (SELECT id FROM customers WHERE id = $1::bigint
+                UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1),
+          ids AS (SELECT id FROM c UNION SELECT a.merged_id FROM customer_aliases a JOIN c ON a.survivor_id = c.id)
+     SELECT c.id::text AS id,
+            (SELECT json_agg(json_build_object('purpose', k.purpose, 'granted', k.granted))
+               FROM (SELECT DISTINCT ON (purpose) purpose, granted FROM consent WHERE customer_id = c.id ORDER BY purpose, at DESC, id DESC) k) AS consent,
+            (SELECT count(*)::int FROM orders WHERE customer_id = c.id) AS orders,
+            (SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8 FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = c.id) AS spend,
+            (SELECT ${EPOCH_MS('max(placed_at)')} FROM orders WHERE customer_id = c.id) AS last,
+            (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
+            (SELECT json_agg(json_build_object('offer_id', offer_id, 'impressions', impressions, 'last_decline_at', last_decline_at))
+               FROM offer_contacts WHERE customer_id IN (SELECT id FROM ids)) AS contacts
+       FROM c`,
+    [customerId],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  const consent: Partial<Record<ConsentPurpose, boolean>> = {};
+  for (const k of json<{ purpose: ConsentPurpose; granted: boolean }[] | null>(row.consent) ?? []) consent[k.purpose] = k.granted;
+  const contacts = new Map<string, ContactState>();
+  for (const c of json<{ offer_id: string; impressions: number[]; last_decline_at: number | null }[] | null>(row.contacts) ?? []) {
+    const prev = contacts.get(c.offer_id);
+    const impressions = [...(prev?.impressions ?? []), ...c.impressions].sort((a, b) => a - b);
+    const declines = [prev?.lastDeclineAt ?? null, c.last_decline_at].filter((x): x is number => x !== null);
+    contacts.set(c.offer_id, { impressions, lastDeclineAt: declines.length ? Math.max(...declines) : null });
+  }
+  return {
+    customerId: row.id,
+    consent,
+    orders: row.orders,
+    spend: Math.round(row.spend * 10_000) / 10_000,
+    lastOrderAt: row.last,
+    segment: row.segment,
+    contacts,
+  };
+}
+

@@ -1,0 +1,153 @@
+/**
+ * The offer half of the history-store contract (OfferStore in src/store/store.ts), run against every
+ * backend available (test/helpers/backends.ts): offers, the decision log, offer events (idempotence,
+ * conflicts) and the counters derived from them, the facts a decision reads about a customer (merges
+ * followed), erasure.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseOffer } from '../src/core/offer-schema.js';
+import type { Offer } from '../src/core/offers/types.js';
+import type { Identifier } from '../src/core/records.js';
+import type { DecisionLogEntry, OfferEventInput, Store } from '../src/store/store.js';
+import { storeBackends, type OpenedStore } from './helpers/backends.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 10);
+const email = (value: string): Identifier => ({ kind: 'email', value });
+
+function offer(id: string, extra: Record<string, unknown> = {}): Offer {
+  const r = parseOffer({ id, title: `Offer ${id}`, kind: 'percent_off', value: 10, ...extra });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.offer;
+}
+
+function event(eventId: string, customerId: string, o: Partial<OfferEventInput> = {}): OfferEventInput {
+  const e = { eventId, decisionId: null, offerId: 'A', customerId, channel: 'web' as const, type: 'impression' as const, time: T0, segment: 'repeat' as const, ...o };
+  return { ...e, content: o.content ?? JSON.stringify([e.offerId, e.customerId, e.channel, e.type, e.time]) };
+}
+
+for (const backend of storeBackends()) {
+  describe(`offer store contract: ${backend.name}`, () => {
+    let opened: OpenedStore;
+    let store: Store;
+    beforeEach(async () => {
+      opened = await backend.open();
+      store = opened.store;
+    });
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    it('offers: put creates then replaces by id, get and list return the normalised document, delete removes', async () => {
+      expect(await store.offers()).toEqual([]);
+      const a = offer('A', { eligibility: { segments: ['vip'] }, endsAt: '2026-02-01T00:00:00+01:00' });
+      expect(await store.putOffers([a, offer('B')])).toEqual({ created: 2, updated: 0 });
+      expect(await store.offer('A')).toEqual(a);
+      expect(a.endsAt).toBe('2026-01-31T23:00:00.000Z');
+      expect(a.eligibility).toEqual({ segments: ['vip'], minOrders: null, maxOrders: null, minSpend: null, minDaysSinceLastPurchase: null, newCustomersOnly: null });
+      const a2 = offer('A', { title: 'changed', weight: 2 });
+      expect(await store.putOffers([a2])).toEqual({ created: 0, updated: 1 });
+      expect((await store.offers()).map((o) => [o.id, o.title, o.weight])).toEqual([
+        ['A', 'changed', 2],
+        ['B', 'Offer B', 1],
+      ]);
+      expect(await store.deleteOffer('A')).toBe(true);
+      expect(await store.deleteOffer('A')).toBe(false);
+      expect(await store.offer('A')).toBeNull();
+      // several with one id in a batch: the last wins
+      expect(await store.putOffers([offer('C', { value: 1 }), offer('C', { value: 2 })])).toEqual({ created: 1, updated: 0 });
+      expect((await store.offer('C'))!.value).toBe(2);
+    });
+
+    it('decision log: written in batches, idempotent by decision id, read back in time order', async () => {
+      const c = await store.resolveIdentity([email('d@x')]);
+      const entry = (id: string, time: number, customerId: string | null): DecisionLogEntry => ({
+        decisionId: id,
+        time,
+        customerId,
+        context: { channel: 'web', store: null, limit: 1 },
+        considered: [
+          { offerId: 'A', outcome: 'shown' },
+          { offerId: 'B', outcome: 'unsuitable', why: 'contact_cap' },
+        ],
+        shown: [{ offerId: 'A', position: 0, probability: 0.75, score: 3.2, propensity: 0.32 }],
+        policy: { name: 'thompson', version: '1' },
+        holdout: false,
+      });
+      await store.logDecisions([entry('d2', T0 + 1000, c), entry('d1', T0, null)]);
+      await store.logDecisions([entry('d1', T0, null)]);
+      const log = await store.decisionLog();
+      expect(log.map((d) => d.decisionId)).toEqual(['d1', 'd2']);
+      expect(log[1]).toEqual(entry('d2', T0 + 1000, c));
+      expect((await store.decisionLog({ customerId: c })).map((d) => d.decisionId)).toEqual(['d2']);
+      expect(await store.decisionLog({ customerId: 'nope' })).toEqual([]);
+      expect((await store.decisionLog({ from: new Date(T0 + 1) })).map((d) => d.decisionId)).toEqual(['d2']);
+    });
+
+    it('events: recorded once by id; the same again is a duplicate, other content a conflict; counters follow the new ones only', async () => {
+      const c = await store.resolveIdentity([email('e@x')]);
+      const out = await store.recordOfferEvents([
+        event('e1', c, { time: T0 }),
+        event('e2', c, { time: T0 + DAY }),
+        event('e3', c, { type: 'declined', time: T0 + 2 * DAY }),
+        event('e4', c, { type: 'accepted', channel: 'store', time: T0 + 3 * DAY }),
+        event('e1', c, { time: T0 }), // repeated within the batch: same content
+        event('e2', c, { time: T0 + 5 }), // repeated within the batch: other content
+      ]);
+      expect(out).toEqual(['recorded', 'recorded', 'recorded', 'recorded', 'duplicate', 'conflict']);
+      expect(await store.recordOfferEvents([event('e1', c, { time: T0 }), event('e3', c, { type: 'accepted', time: T0 + 2 * DAY })])).toEqual(['duplicate', 'conflict']);
+      expect(Object.fromEntries(await store.offerCounts())).toEqual({ A: { impressions: 2, accepted: 1, declined: 1, ignored: 0 } });
+      expect(await store.offerResponseStats()).toEqual([
+        { offerId: 'A', segment: 'repeat', channel: 'store', impressions: 0, accepted: 1, declined: 0, ignored: 0 },
+        { offerId: 'A', segment: 'repeat', channel: 'web', impressions: 2, accepted: 0, declined: 1, ignored: 0 },
+      ]);
+      const facts = (await store.offerSubjectFacts(c))!;
+      expect(facts.contacts.get('A')).toEqual({ impressions: [T0, T0 + DAY], lastDeclineAt: T0 + 2 * DAY });
+    });
+
+    it('subject facts: consent in force per purpose, orders, spend, last order; contacts of merged-away ids count for the survivor', async () => {
+      await store.importLines([
+        { orderId: 'O1', channel: 'web', storeId: null, time: T0, identifiers: [email('a@x')], sku: 'X', title: null, category: null, quantity: 2, unitPrice: 5, cancels: null, lineNo: 1 },
+        { orderId: 'O2', channel: 'web', storeId: null, time: T0 + DAY, identifiers: [email('b@x')], sku: 'Y', title: null, category: null, quantity: 1, unitPrice: 3, cancels: null, lineNo: 1 },
+      ]);
+      const a = (await store.findCustomer(email('a@x')))!;
+      const b = (await store.findCustomer(email('b@x')))!;
+      await store.setConsent(a, 'email', true, 't', new Date(T0));
+      await store.setConsent(a, 'email', false, 't', new Date(T0 + DAY));
+      await store.setConsent(a, 'personalisation', true, 't', new Date(T0));
+      await store.recordOfferEvents([event('x1', a, { time: T0 }), event('x2', b, { time: T0 + DAY }), event('x3', b, { type: 'declined', offerId: 'B', time: T0 + DAY })]);
+      await store.resolveIdentity([email('a@x'), email('b@x')]); // b merges into a
+      const facts = (await store.offerSubjectFacts(b))!;
+      expect(facts.customerId).toBe(a);
+      expect(facts.consent).toEqual({ email: false, personalisation: true, sms: false, push: false }); // unrecorded: CONSENT_DEFAULTS (none: refused)
+      expect(facts.orders).toBe(2);
+      expect(facts.spend).toBe(13);
+      expect(facts.lastOrderAt).toBe(T0 + DAY);
+      expect(facts.segment).toBeNull();
+      expect(Object.fromEntries(facts.contacts)).toEqual({
+        A: { impressions: [T0, T0 + DAY], lastDeclineAt: null },
+        B: { impressions: [], lastDeclineAt: T0 + DAY },
+      });
+      expect(await store.offerSubjectFacts('999999')).toBeNull();
+      expect(await store.offerSubjectFacts('not-an-id')).toBeNull();
+    });
+
+    it('impressions older than a year are dropped from the counters', async () => {
+      const c = await store.resolveIdentity([email('old@x')]);
+      const now = Date.now();
+      await store.recordOfferEvents([event('o1', c, { time: now - 400 * DAY }), event('o2', c, { time: now - DAY })]);
+      expect((await store.offerSubjectFacts(c))!.contacts.get('A')!.impressions).toEqual([now - DAY]);
+    });
+
+    it('erasure removes the contact counters and events, and leaves the decisions as a guest\'s', async () => {
+      const c = await store.resolveIdentity([email('gone@x')]);
+      await store.recordOfferEvents([event('g1', c)]);
+      await store.logDecisions([{ decisionId: 'g', time: T0, customerId: c, context: {}, considered: [], shown: [], policy: { name: 'p', version: '1' }, holdout: false }]);
+      expect(await store.eraseCustomer(c)).toBe(true);
+      expect((await store.decisionLog())[0].customerId).toBeNull();
+      // the event id is free again: nothing of theirs is left
+      const d = await store.resolveIdentity([email('new@x')]);
+      expect(await store.recordOfferEvents([event('g1', d)])).toEqual(['recorded']);
+    });
+  });
+}
