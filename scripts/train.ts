@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
 import { chooseServed, runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
-import { datasetFromFile, datasetFromStore, readHistory } from '../src/train/history-input.js';
+import { datasetFromFile, datasetFromStore, type HistoryInput, readHistory } from '../src/train/history-input.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
 import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
@@ -68,17 +68,21 @@ runCli(async () => {
   if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();
   const store = flags.data ? null : await openStore(config());
   try {
+    // the lines, for the validation window (and the evaluation): a file is parsed once, its lines kept beside the dataset
+    const needLines = flags.evaluate || flags['validation-days'] > 0;
     const input = await stages.run('load + dataset', (progress) =>
-      store ? datasetFromStore(store, cfg.weighting, progress) : datasetFromFile(flags.data!, cfg.weighting, progress, { maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }),
+      store
+        ? datasetFromStore(store, cfg.weighting, progress)
+        : datasetFromFile(flags.data!, cfg.weighting, progress, { maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER, keepLines: needLines }),
       { unit: store ? 'count' : 'bytes' },
     );
     const data = input.dataset;
     if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
-    // the lines again, for the validation window (and the evaluation): read once, used by both
-    const needLines = flags.evaluate || flags['validation-days'] > 0;
-    let history = needLines
-      ? await stages.run('load (validation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), { unit: store ? 'count' : 'bytes' })
-      : null;
+    let history: HistoryInput | null = input.lines
+      ? { source: input.source, lines: input.lines, skipped: input.skipped, rejected: input.rejected }
+      : needLines
+        ? await stages.run('load (validation)', (progress) => readHistory({ store: store ?? undefined, progress }), { unit: 'count' })
+        : null;
     let chosen: Awaited<ReturnType<typeof chooseServed>> | null = null;
     if (flags['validation-days'] > 0) {
       try {

@@ -53,6 +53,11 @@ export interface DatasetInput {
   itemCategories: (string | null)[];
   skipped: Record<string, number>;
   rejected: Record<string, number>;
+  /**
+   * With `keepLines`: every line in file order, customers unified (what readHistory returns for the
+   * same file), for the validation window and the evaluation, so that the file is parsed once.
+   */
+  lines?: HistoryLine[];
 }
 
 /** Streams an order file into a dataset (identities unified by the identity graph). */
@@ -60,11 +65,13 @@ export async function datasetFromFile(
   path: string,
   weighting: WeightingOptions,
   progress?: ProgressFn,
-  policy: { maxIdentifiers?: number } = {},
+  policy: { maxIdentifiers?: number; keepLines?: boolean } = {},
 ): Promise<DatasetInput> {
   const file = await resolveOrderPath(path);
   // the import's identity rules (src/core/identity-graph.ts), line by line in file order
-  const identities = new IdentityResolver({ ...policy, log: false });
+  const identities = new IdentityResolver({ maxIdentifiers: policy.maxIdentifiers, log: false });
+  const kept: HistoryLine[] | undefined = policy.keepLines ? [] : undefined;
+  const keys: string[] = [];
   const builder = new DatasetBuilder();
   const categories = new Map<string, string>();
   const skipped: Record<string, number> = {};
@@ -79,14 +86,27 @@ export async function datasetFromFile(
       const key = orderKey(l.source ?? l.channel, l.orderId);
       identities.addLine(l.identifiers, key);
       if (l.category !== null) categories.set(l.sku, l.category);
-      batch.push(historyLineOf(l, key));
+      const h = historyLineOf(l, key);
+      batch.push(h);
+      if (kept) {
+        kept.push(h);
+        keys.push(key);
+      }
     }
     builder.add(batch);
     progress?.(b.bytesRead, b.totalBytes);
   }
-  builder.relabelCustomers((key) => identities.orderCustomerId(key));
+  const idCache = new Map<string, string | null>();
+  const unified = (key: string) => {
+    let id = idCache.get(key);
+    if (id === undefined) idCache.set(key, (id = identities.orderCustomerId(key)));
+    return id;
+  };
+  builder.relabelCustomers(unified);
   const dataset = builder.finish(weighting);
-  return { source: `file:${path}`, dataset, itemCategories: dataset.items.map((s) => categories.get(s) ?? null), skipped, rejected };
+  // the kept lines carried their order's key as provisional customer (the builder has copied them)
+  if (kept) for (let i = 0; i < kept.length; i++) kept[i].customerId = unified(keys[i]);
+  return { source: `file:${path}`, dataset, itemCategories: dataset.items.map((s) => categories.get(s) ?? null), skipped, rejected, lines: kept };
 }
 
 /** Streams the store's unified history into a dataset; categories from the store's products. */

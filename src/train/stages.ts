@@ -42,7 +42,7 @@ export class Stages {
       const c = process.cpuUsage(c0);
       this.timings[name] = Math.round(s * 1000) / 1000;
       this.cpuTimings[name] = Math.round((c.user + c.system) / 1000) / 1000;
-      if (!this.quiet) this.log(`  ${name.padEnd(22)} ${s.toFixed(2).padStart(7)} s`);
+      if (!this.quiet) this.log(`  ${name.padEnd(22)} ${s.toFixed(2).padStart(7)} s  (cpu ${this.cpuTimings[name].toFixed(2)} s)`);
     }
   }
 }
