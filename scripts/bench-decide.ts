@@ -8,6 +8,8 @@
  * permitting) for holdout share 0 and 0.05, limit 1 and 3. Prints load average: compare figures of one run.
  */
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { decide } from '../src/core/offers/decide.js';
 import { ResponseCounts } from '../src/core/offers/response-counts.js';
 import type { DecisionContext, DecisionSubject, Offer, OfferChannel } from '../src/core/offers/types.js';
@@ -170,4 +172,4 @@ function main(): void {
   }
 }
 
-main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
