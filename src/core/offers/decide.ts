@@ -498,18 +498,42 @@ function decisionProbabilities(
       }
     } else {
       // pickTop over the contenders, positions up to the last shown one, with its buffers kept between draws
+      // The best `cap` contenders of a draw are kept in order (score descending, then index): the greedy pick is the
+      // first of them not blocked, and only when all of them are blocked is every contender scanned.
       const scores = new Float64Array(m);
       const blocked = new Uint8Array(n);
       const touched = new Int32Array(n);
+      const cap = Math.min(m, nShown + 6);
+      const topK = new Int32Array(cap);
+      const topS = new Float64Array(cap);
       for (let d = 0; d < p.probabilityDraws; d++) {
+        let nTop = 0;
         for (let k = 0; k < m; k++) {
           const x = draws[k][(offsets[k] + d) % size] * lift[k];
-          scores[k] = (x < 1 ? x : 1) * vw[k];
+          const sk = (x < 1 ? x : 1) * vw[k];
+          scores[k] = sk;
+          if (nTop === cap && !(sk > topS[cap - 1])) continue;
+          let at = nTop < cap ? nTop++ : cap - 1;
+          while (at > 0 && topS[at - 1] < sk) {
+            topS[at] = topS[at - 1];
+            topK[at] = topK[at - 1];
+            at--;
+          }
+          topS[at] = sk;
+          topK[at] = k;
         }
         let nt = 0;
         for (let pos = 0; pos < nShown; pos++) {
           let best = -1;
-          for (let k = 0; k < m; k++) if (blocked[include[k]] === 0 && (best < 0 || scores[k] > scores[best])) best = k;
+          for (let q = 0; q < nTop; q++) {
+            if (blocked[include[topK[q]]] === 0) {
+              best = topK[q];
+              break;
+            }
+          }
+          if (best < 0 && nTop < m) {
+            for (let k = 0; k < m; k++) if (blocked[include[k]] === 0 && (best < 0 || scores[k] > scores[best])) best = k;
+          }
           if (best < 0) break;
           const bi = include[best];
           if (bi === shown[pos]) counts[pos]++;
