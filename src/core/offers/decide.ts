@@ -499,22 +499,29 @@ function decisionProbabilities(
     } else {
       // pickTop over the contenders, positions up to the last shown one, with its buffers kept between draws
       // The best `cap` contenders of a draw are kept in order (score descending, then index): the greedy pick is the
-      // first of them not blocked, and only when all of them are blocked is every contender scanned.
+      // first of them not blocked, and only when all of them are blocked is every contender scored and scanned.
+      // Contenders are scored in order of their best possible score, and a draw stops scoring at the first that
+      // cannot enter the kept ones.
       const scores = new Float64Array(m);
       const blocked = new Uint8Array(n);
       const touched = new Int32Array(n);
       const cap = Math.min(m, nShown + 6);
       const topK = new Int32Array(cap);
       const topS = new Float64Array(cap);
+      const bound = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
+      const order = Int32Array.from(
+        include.map((_, k) => k).sort((x, y) => bound[y] - bound[x] || x - y),
+      );
       for (let d = 0; d < p.probabilityDraws; d++) {
         let nTop = 0;
-        for (let k = 0; k < m; k++) {
+        for (let q = 0; q < m; q++) {
+          const k = order[q];
+          if (nTop === cap && bound[k] < topS[cap - 1]) break;
           const x = draws[k][(offsets[k] + d) % size] * lift[k];
           const sk = (x < 1 ? x : 1) * vw[k];
-          scores[k] = sk;
-          if (nTop === cap && !(sk > topS[cap - 1])) continue;
+          if (nTop === cap && !(sk > topS[cap - 1] || (sk === topS[cap - 1] && k < topK[cap - 1]))) continue;
           let at = nTop < cap ? nTop++ : cap - 1;
-          while (at > 0 && topS[at - 1] < sk) {
+          while (at > 0 && (topS[at - 1] < sk || (topS[at - 1] === sk && topK[at - 1] > k))) {
             topS[at] = topS[at - 1];
             topK[at] = topK[at - 1];
             at--;
@@ -522,6 +529,7 @@ function decisionProbabilities(
           topS[at] = sk;
           topK[at] = k;
         }
+        let scored = false;
         let nt = 0;
         for (let pos = 0; pos < nShown; pos++) {
           let best = -1;
@@ -532,6 +540,13 @@ function decisionProbabilities(
             }
           }
           if (best < 0 && nTop < m) {
+            if (!scored) {
+              for (let k = 0; k < m; k++) {
+                const x = draws[k][(offsets[k] + d) % size] * lift[k];
+                scores[k] = (x < 1 ? x : 1) * vw[k];
+              }
+              scored = true;
+            }
             for (let k = 0; k < m; k++) if (blocked[include[k]] === 0 && (best < 0 || scores[k] > scores[best])) best = k;
           }
           if (best < 0) break;
