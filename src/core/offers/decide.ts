@@ -306,6 +306,25 @@ export function uniformProbability(n: number, conflicts: readonly (readonly numb
     const f = free;
     if (depth === position) return blocked[target] === 0 ? p / f : 0;
     let sum = 0;
+    if (depth + 1 === position) {
+      // the children are leaves: their free counts from the picks' conflicts, without blocking
+      const q = p / f;
+      const targetFree = blocked[target] === 0;
+      for (let c = 0; c < n; c++) {
+        if (blocked[c] !== 0 || c === target) continue;
+        if (++nodes > budget) return null;
+        let fc = f - 1;
+        let hit = !targetFree;
+        const cs = conflicts[c];
+        for (let k = 0; k < cs.length; k++) {
+          const j = cs[k];
+          if (blocked[j] === 0) fc--;
+          if (j === target) hit = true;
+        }
+        if (fc !== 0 && !hit) sum += q / fc;
+      }
+      return sum;
+    }
     for (let c = 0; c < n; c++) {
       if (blocked[c] !== 0 || c === target) continue;
       block(c);
@@ -487,6 +506,7 @@ function decisionProbabilities(
         let beaten = false;
         for (let q = 0; q < others.length; q++) {
           const k = others[q];
+          if (best[k] < sj) break; // no later one can beat it either
           const x = draws[k][(offsets[k] + d) % size] * lift[k];
           const sk = (x < 1 ? x : 1) * vw[k];
           if (sk > sj || (sk === sj && include[k] < ij)) {
