@@ -114,9 +114,10 @@ runCli(async () => {
       '--lines', String(flags.lines), '--seed', String(flags.seed),
     ]);
   }
-  // the offers a retailer would start with; imported with the rest of the directory (offers.json)
+  // the offers a retailer would start with (offers.json), imported with the generated files: named one by one,
+  // as a directory import would also take the generator's summary.json for a file of offers
   writeFileSync(join(flags.dir, 'offers.json'), JSON.stringify({ offers: demoOffers() }, null, 2) + '\n');
-  await step('import', 'scripts/import.ts', [flags.dir]);
+  await step('import', 'scripts/import.ts', ['orders.csv', 'inventory.csv', 'consent.csv', 'offers.json'].map((f) => join(flags.dir, f)));
   await step('train', 'scripts/train.ts', ['--version', version, '--evaluate']);
   await step('publish', 'scripts/publish.ts', [version]);
   if (!flags.serve) return;

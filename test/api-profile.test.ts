@@ -55,8 +55,8 @@ for (const backend of storeBackends()) {
       expect(c.recentPurchases).toHaveLength(3);
       expect(c.recentPurchases[0]).toMatchObject({ channel: 'store', store: 'S1', sku: 'TEA-1', title: 'tea-1', quantity: 1, unitPrice: 2.5 });
       expect(c.recentPurchases[2]).toMatchObject({ channel: 'web', store: null });
-      expect(c.consent.personalisation).toMatchObject({ granted: true, source: 'test' });
-      expect(c.consent.email).toEqual({ granted: false, at: null, source: null });
+      expect(c.consent.personalisation).toMatchObject({ granted: true, basis: 'recorded', source: 'test' });
+      expect(c.consent.email).toEqual({ granted: false, basis: 'default', at: null, source: null });
       // in stock in S1 and not bought yet: MUG-1 only (TEA-1 is theirs)
       expect(c.recommendations).toMatchObject({ store: 'S1', fallback: false, model: { version: 'tiny-1', source: 'factors' } });
       expect(c.recommendations.items.map((i: { sku: string }) => i.sku)).toEqual(['MUG-1']);
@@ -121,6 +121,8 @@ for (const backend of storeBackends()) {
         },
       });
       const w2 = await serveTinyWorld(counting, { ids: w.ids });
+      // the first card also loads the offers (none configured here: the card then asks nothing more of them)
+      await request(w2.listener).get(`/v1/customers/${w.ids.novec}/profile`).set('x-api-key', KEYS.associate).expect(200);
       calls.length = 0;
       const r = await request(w2.listener).get(`/v1/customers/${w.ids.mug}/profile?store=S1`).set('x-api-key', KEYS.associate).expect(200);
       expect(r.body.recommendations.items.length).toBeGreaterThan(0);
@@ -169,7 +171,15 @@ for (const backend of storeBackends()) {
         fallback: false,
       });
       answer = { offers: [], decisionId: 'd-2', fallback: true, fallbackReason: 'no_consent' };
-      expect((await cards.card(w.ids.nocons, {limit: 3}))!.nextBestOffer).toEqual({ available: false, reason: 'no_consent', decisionId: 'd-2' });
+      expect((await cards.card(w.ids.nocons, { limit: 3 }))!.nextBestOffer).toEqual({ available: false, reason: 'no_consent', decisionId: 'd-2' });
+      // a failing decision leaves the card whole, without an offer, saying so
+      const failing = new ClientelingService({ store, service: w.service, access: w.access, source: w.source, inventory: w.inventory, nextBestOffer: async () => Promise.reject(new Error('down')) });
+      expect((await failing.card(w.ids.tea, { limit: 3 }))!.nextBestOffer).toEqual({ available: false, reason: 'offers_unavailable' });
+    });
+
+    it('offer stats for the console: admin only', async () => {
+      expect((await get('/v1/admin/offer-stats', KEYS.admin).expect(200)).body).toEqual({ cells: [] });
+      await get('/v1/admin/offer-stats').expect(403);
     });
 
     it('the bundles route answers 501 without publishing, 403 for an associate', async () => {

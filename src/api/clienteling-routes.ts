@@ -9,10 +9,12 @@ import * as C from './clienteling-schemas.js';
 import type { ModelAdmin } from './model-admin.js';
 import { type RouteDef, route } from './route-def.js';
 import * as S from './schemas.js';
+import type { Store } from '../store/store.js';
+import { z } from 'zod';
 
 const ASSOCIATE = ['associate', 'admin'] as const;
 
-export function clientelingRoutes(ctx: { clienteling: ClientelingService; admin?: ModelAdmin }): RouteDef[] {
+export function clientelingRoutes(ctx: { clienteling: ClientelingService; admin?: ModelAdmin; store: Pick<Store, 'offerResponseStats'> }): RouteDef[] {
   const { clienteling } = ctx;
   return [
     route({
@@ -64,6 +66,19 @@ export function clientelingRoutes(ctx: { clienteling: ClientelingService; admin?
         if (!card) throw new NotFoundError('unknown product', { sku: params.sku });
         return card;
       },
+    }),
+    route({
+      method: 'get',
+      path: '/v1/admin/offer-stats',
+      summary: 'Responses to offers per offer × segment × channel (impressions, accepted, declined, ignored): the console\'s acceptance rates',
+      tag: 'admin',
+      scopes: ['admin'],
+      response: z.object({
+        cells: z.array(
+          z.object({ offerId: z.string(), segment: z.string(), channel: z.string(), impressions: z.number(), accepted: z.number(), declined: z.number(), ignored: z.number() }),
+        ),
+      }),
+      handler: async () => ({ cells: await ctx.store.offerResponseStats() }),
     }),
     route({
       method: 'get',

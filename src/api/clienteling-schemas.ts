@@ -36,6 +36,7 @@ const cardList = z.object({
   warnings: z.array(z.string()).optional(),
 });
 const activity = z.object({ orders: z.number(), spend: z.number() });
+const consentInForce = z.object({ granted: z.boolean(), basis: z.enum(['recorded', 'default']), at: z.string().nullable(), source: z.string().nullable() });
 
 export const ProfileResponse = z.object({
   customerId: z.string().describe('The unified id (merged-away ids resolve to it)'),
@@ -68,11 +69,8 @@ export const ProfileResponse = z.object({
     )
     .describe('The last 10 items bought, across channels, newest first'),
   consent: z.object(
-    Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, z.object({ granted: z.boolean(), at: z.string().nullable(), source: z.string().nullable() })])) as Record<
-      (typeof CONSENT_PURPOSES)[number],
-      z.ZodObject<{ granted: z.ZodBoolean; at: z.ZodNullable<z.ZodString>; source: z.ZodNullable<z.ZodString> }>
-    >,
-  ).describe('The choice in force per purpose (at null: never recorded, not granted)'),
+    Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, consentInForce])) as Record<(typeof CONSENT_PURPOSES)[number], typeof consentInForce>,
+  ).describe('The choice in force per purpose: recorded (at, source; at null for an undated choice) or the default of CONSENT_DEFAULTS'),
   buyAgain: cardList.extend({ items: z.array(described.extend({ inStock: z.boolean().nullable().describe('In stock in `store` (null without store)') })) }),
   recommendations: cardList.extend({ store: z.string().nullable() }).describe('In stock in `store`; none without personalisation consent (reason no_consent)'),
   nextBestOffer: z

@@ -16,7 +16,7 @@ import type { VectorCache } from '../cache/vector-cache.js';
 import type { Decide, DecisionContext } from '../core/offers/types.js';
 import { DEFAULT_OFFER_CHANNEL_CONSENT } from '../config.js';
 import type { Store } from '../store/store.js';
-import { ClientelingService } from '../serve/clienteling-service.js';
+import { ClientelingService, type NextBestOfferFn } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import { guardedStore } from '../store/guarded-store.js';
 import type { ChainStep } from '../serve/fallback-chain.js';
@@ -78,6 +78,11 @@ export interface AppDeps {
     random?: () => number;
     decisionLog?: { intervalMs?: number; batchSize?: number };
   };
+  /**
+   * The next best offer on the clienteling card (channel store): the offers service's decision
+   * (src/serve/offer-service.ts decideFor). Absent: the card says `offers_not_configured`.
+   */
+  nextBestOffer?: NextBestOfferFn;
   /**
    * Every API request answers within this many ms (REQUEST_DEADLINE_MS, default 1000): a handler
    * still waiting then is answered 503 with Retry-After, and its signal is aborted.
@@ -193,7 +198,21 @@ export function createApp(given: AppDeps): App {
     inventory: deps.inventory,
     metrics,
     offers,
-    clienteling: new ClientelingService({ store: deps.store, service, access, source: deps.source, inventory: deps.inventory, now: deps.now }),
+    clienteling: new ClientelingService({
+      store: deps.store,
+      service,
+      access,
+      source: deps.source,
+      inventory: deps.inventory,
+      now: deps.now,
+      // the card's offer is the next-best-offer decision for channel store (none configured: says so)
+      nextBestOffer:
+        deps.nextBestOffer ??
+        (async (id, options) => {
+          await offers.start();
+          return offers.stats().offers === 0 ? null : offers.decideFor(id, options);
+        }),
+    }),
     admin: deps.admin,
     draining: () => draining,
     isAdmin: (req) => deps.apiKeys === null || hasScope(deps.apiKeys, 'admin', req),

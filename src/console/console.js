@@ -56,6 +56,7 @@ const REASONS = {
   cache_unavailable: 'the model cache is unreachable',
   store_unavailable: 'the history store is unreachable',
   offers_not_configured: 'offers are not configured on this service',
+  offers_unavailable: 'the offer service did not answer',
   no_offer: 'no offer fits this customer now',
 };
 const why = (reason) => REASONS[reason] ?? reason;
@@ -238,7 +239,13 @@ function customerCard(c) {
           'ul',
           { class: 'consent' },
           Object.entries(c.consent).map(([purpose, v]) =>
-            h('li', {}, h('span', { class: v.granted ? 'yes' : 'no' }, v.granted ? 'Yes' : 'No'), ` ${purpose}`, v.at ? h('span', { class: 'muted' }, ` (${v.source}, ${day(v.at)})`) : h('span', { class: 'muted' }, ' (never asked)')),
+            h(
+              'li',
+              {},
+              h('span', { class: v.granted ? 'yes' : 'no' }, v.granted ? 'Yes' : 'No'),
+              ` ${purpose}`,
+              h('span', { class: 'muted' }, v.basis === 'default' ? ' (not asked: default)' : ` (${v.source ?? 'recorded'}${v.at ? `, ${day(v.at)}` : ''})`),
+            ),
           ),
         ),
       ),

@@ -3,7 +3,8 @@
  * (both CSR orientations, both factor matrices, the Gram matrices, per-thread scratch) lives in one shared
  * WebAssembly memory; each half-iteration computes the fixed side's Gram YᵀY (f64, on the calling thread, in a
  * fixed order) and then solves disjoint row ranges on the calling thread and on worker threads at once, with no
- * copies. A row's solve depends on that row alone, so the factors are the same for any number of threads.
+ * copies: threads take chunks of rows from a shared atomic counter, so one that the OS deschedules holds up no one.
+ * A row's solve depends on that row alone, so the factors are the same for any number of threads.
  */
 import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
@@ -11,7 +12,7 @@ import { moduleWorker } from '../core/module-worker.js';
 import { wasmApi, wasmModule, type WasmMemory } from '../core/wasm-modules.js';
 
 interface AlsExports {
-  solveCg(indptr: number, indices: number, data: number, y: number, x: number, gram: number, k4: number, alpha: number, steps: number, from: number, to: number, scratch: number): void;
+  solveCgShared(indptr: number, indices: number, data: number, y: number, x: number, gram: number, k4: number, alpha: number, steps: number, rows: number, chunk: number, counter: number, scratch: number): void;
   gramAdd(y: number, from: number, to: number, k4: number, out: number): void;
 }
 
@@ -21,13 +22,13 @@ interface CsrAt {
   indptr: number;
   indices: number;
   data: number;
-  /** Row bounds of each thread's range (threads + 1 entries), balanced by nonzeros + k per row. */
-  bounds: number[];
+  /** Rows per chunk taken from the shared counter. */
+  chunk: number;
 }
 
-/** A solve request to a worker. */
+/** A solve request to a worker: solveCgShared's arguments. */
 export interface WorkerTask {
-  args: [number, number, number, number, number, number, number, number, number, number, number, number];
+  args: [number, number, number, number, number, number, number, number, number, number, number, number, number];
 }
 
 const align = (n: number) => (n + 15) & ~15;
@@ -39,6 +40,8 @@ export class WasmAls {
   private readonly scratch: number[] = [];
   private readonly gram32: number;
   private readonly gram64: number;
+  /** The shared row-chunk counter (i32). */
+  private readonly counter: number;
   private readonly users: CsrAt;
   private readonly items: CsrAt;
   /** Factor matrices (rows × k4 f32) of customers and items. */
@@ -63,7 +66,9 @@ export class WasmAls {
     for (let t = 0; t < threads; t++) this.scratch.push(take(3 * k4 * 4));
     this.gram32 = take(k4 * k4 * 4);
     this.gram64 = take(k4 * k4 * 8);
-    const place = (m: Csr): CsrAt => ({ rows: m.rows, indptr: take((m.rows + 1) * 4), indices: take(m.indices.length * 4), data: take(m.data.length * 4), bounds: splitRows(m, k, threads) });
+    this.counter = take(4);
+    // a few dozen chunks per thread: small enough to even out, large enough that the counter is not contended
+    const place = (m: Csr): CsrAt => ({ rows: m.rows, indptr: take((m.rows + 1) * 4), indices: take(m.indices.length * 4), data: take(m.data.length * 4), chunk: Math.max(4, Math.ceil(m.rows / (threads * 32))) });
     this.users = place(c);
     this.items = place(ct);
     this.uAt = take(c.rows * k4 * 4);
@@ -142,9 +147,10 @@ export class WasmAls {
     const m = which === 'users' ? this.users : this.items;
     const y = which === 'users' ? this.vAt : this.uAt;
     const x = which === 'users' ? this.uAt : this.vAt;
-    const task = (t: number): WorkerTask['args'] => [m.indptr, m.indices, m.data, y, x, this.gram32, k4, alpha, steps, m.bounds[t], m.bounds[t + 1], this.scratch[t]];
+    Atomics.store(new Int32Array(this.mem.buffer, this.counter, 1), 0, 0);
+    const task = (t: number): WorkerTask['args'] => [m.indptr, m.indices, m.data, y, x, this.gram32, k4, alpha, steps, m.rows, m.chunk, this.counter, this.scratch[t]];
     const pending = this.workers.map((w, t) => call(w, { args: task(t + 1) } satisfies WorkerTask));
-    this.ex.solveCg(...task(0));
+    this.ex.solveCgShared(...task(0));
     await Promise.all(pending);
   }
 
@@ -157,20 +163,6 @@ export class WasmAls {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-/** Contiguous row ranges of about equal work (nonzeros + k per row for the dense part), `parts` of them. */
-function splitRows(m: Csr, k: number, parts: number): number[] {
-  const total = m.indices.length + m.rows * k;
-  const bounds = [0];
-  let r = 0;
-  for (let t = 1; t < parts; t++) {
-    const target = (total * t) / parts;
-    while (r < m.rows && m.indptr[r] + r * k < target) r++;
-    bounds.push(r);
-  }
-  bounds.push(m.rows);
-  return bounds;
 }
 
 async function startWorkers(n: number): Promise<Worker[]> {

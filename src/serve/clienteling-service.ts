@@ -50,8 +50,11 @@ export type NextBestOfferPart =
   | { available: false; reason: string; decisionId?: string }
   | { available: true; offers: (OfferDecision['offers'][number] & { why: string })[]; decisionId: string; policy?: OfferDecision['policy']; fallback: boolean; fallbackReason?: string };
 
-/** Decides the next best offer for a customer (the card asks for channel `store`); absent until offers are configured. */
-export type NextBestOfferFn = (customerId: string, options: { channel: 'store'; store?: string; limit: number }) => Promise<OfferDecision>;
+/**
+ * Decides the next best offer for a customer (the card asks for channel `store`); null when no offer is
+ * configured. A failure (decisions not configured, store down) leaves the card without an offer, saying so.
+ */
+export type NextBestOfferFn = (customerId: string, options: { channel: 'store'; store?: string; limit: number }) => Promise<OfferDecision | null>;
 
 export interface CustomerCard {
   customerId: string;
@@ -67,7 +70,8 @@ export interface CustomerCard {
   firstPurchaseAt: string | null;
   lastPurchaseAt: string | null;
   recentPurchases: { date: string; channel: string; store: string | null; sku: string; title: string | null; quantity: number; unitPrice: number }[];
-  consent: Record<ConsentPurpose, { granted: boolean; at: string | null; source: string | null }>;
+  /** Per purpose: the choice in force, recorded (at, source) or the configured default (CONSENT_DEFAULTS). */
+  consent: Record<ConsentPurpose, { granted: boolean; basis: 'recorded' | 'default'; at: string | null; source: string | null }>;
   buyAgain: CardList & { items: (DescribedItem & { inStock: boolean | null })[] };
   recommendations: CardList & { store: string | null };
   nextBestOffer: NextBestOfferPart;
@@ -116,17 +120,20 @@ export class ClientelingService {
     const [recs, again, decision] = await Promise.all([
       personalisation && model ? service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }) : null,
       personalisation && model ? service.buyAgain(customerId, { limit: BUY_AGAIN_ITEMS }) : null,
-      this.deps.nextBestOffer?.(customerId, { channel: 'store', store: options.store, limit: 1 }) ?? null,
+      this.deps.nextBestOffer
+        ? this.deps.nextBestOffer(customerId, { channel: 'store', store: options.store, limit: 1 }).catch((): 'unavailable' => 'unavailable')
+        : null,
     ]);
 
-    const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, at: null, source: null }])) as CustomerCard['consent'];
-    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, at: c.time ?? null, source: c.source ?? null };
+    const consent = Object.fromEntries(CONSENT_PURPOSES.map((p) => [p, { granted: false, basis: 'default', at: null, source: null }])) as CustomerCard['consent'];
+    for (const c of data.consent) consent[c.purpose] = { granted: c.granted, basis: c.basis, at: c.time ?? null, source: c.source ?? null };
     // an instance's own answer may still say no (a withdrawal it heard of first): no personal lists then either
     const noConsent = !personalisation || recs?.fallbackReason === 'no_consent';
 
     const personal = !noConsent && recs ? recs : null;
     const ownItems = !noConsent && again && again.model.source === 'repeat' ? again.items : [];
-    const offerSkus = (decision?.offers ?? []).flatMap((o) => o.reason.details.flatMap((d) => (d.type === 'affinity' && d.sku ? [d.sku] : [])));
+    const decided = decision === 'unavailable' ? null : decision;
+    const offerSkus = (decided?.offers ?? []).flatMap((o) => o.reason.details.flatMap((d) => (d.type === 'affinity' && d.sku ? [d.sku] : [])));
     const titles = await this.titles([...(personal?.items ?? []), ...ownItems], [], offerSkus);
 
     const recommendations: CustomerCard['recommendations'] = noConsent
@@ -144,18 +151,21 @@ export class ClientelingService {
           : { items: this.describeItems(ownItems, titles).map((i) => ({ ...i, inStock: inStock ? inStock.has(i.sku) : null })), model: again.model };
 
     const name = (sku: string) => titles.get(sku) ?? sku;
-    const nextBestOffer: NextBestOfferPart = !decision
-      ? { available: false, reason: 'offers_not_configured' }
-      : decision.offers.length === 0
-        ? { available: false, reason: decision.fallbackReason ?? 'no_offer', decisionId: decision.decisionId }
-        : {
-            available: true,
-            offers: decision.offers.map((o) => ({ ...o, why: explainOfferReason(o.reason.details, name) })),
-            decisionId: decision.decisionId,
-            ...(decision.policy ? { policy: decision.policy } : {}),
-            fallback: decision.fallback,
-            ...(decision.fallbackReason ? { fallbackReason: decision.fallbackReason } : {}),
-          };
+    const nextBestOffer: NextBestOfferPart =
+      decision === 'unavailable'
+        ? { available: false, reason: 'offers_unavailable' }
+        : !decided
+          ? { available: false, reason: 'offers_not_configured' }
+          : decided.offers.length === 0
+            ? { available: false, reason: decided.fallbackReason ?? 'no_offer', decisionId: decided.decisionId }
+            : {
+                available: true,
+                offers: decided.offers.map((o) => ({ ...o, why: explainOfferReason(o.reason.details, name) })),
+                decisionId: decided.decisionId,
+                ...(decided.policy ? { policy: decided.policy } : {}),
+                fallback: decided.fallback,
+                ...(decided.fallbackReason ? { fallbackReason: decided.fallbackReason } : {}),
+              };
 
     return {
       customerId: data.customerId,

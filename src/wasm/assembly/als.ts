@@ -16,29 +16,64 @@
   }
 }
 
-// Σ a[d]·b[d] over d < k4, two accumulators (k4 is a multiple of 4; the odd block goes to the first).
+// Σ a[d]·b[d] over d < k4 (a multiple of 4): four accumulators, so the adds of a 64-float dot are not one latency-bound
+// chain; the blocks past the last multiple of 16 go to the first ones.
 @inline function dot(a: usize, b: usize, k4: i32): f32 {
   let s0 = f32x4.splat(0);
   let s1 = f32x4.splat(0);
-  let d = 0;
-  for (; d + 8 <= k4; d += 8) {
-    const o = <usize>d << 2;
+  let s2 = f32x4.splat(0);
+  let s3 = f32x4.splat(0);
+  let o: usize = 0;
+  const end = <usize>k4 << 2;
+  for (; o + 64 <= end; o += 64) {
     s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
     s1 = f32x4.add(s1, f32x4.mul(v128.load(a + o + 16), v128.load(b + o + 16)));
+    s2 = f32x4.add(s2, f32x4.mul(v128.load(a + o + 32), v128.load(b + o + 32)));
+    s3 = f32x4.add(s3, f32x4.mul(v128.load(a + o + 48), v128.load(b + o + 48)));
   }
-  if (d < k4) {
-    const o = <usize>d << 2;
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-  }
-  const s = f32x4.add(s0, s1);
+  for (; o < end; o += 16) s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
   return (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
 }
 
-// out = G·v for a symmetric k4 × k4 matrix G (row-major): out[a..] = Σ_b v[b] · G[b, a..], sixteen outputs at a
-// time held in four accumulators across the whole sum over b (no horizontal sums, no stores inside the loop).
+// out = G·v for a symmetric k4 × k4 matrix G (row-major): out[a..] = Σ_b v[b] · G[b, a..]. Thirty-two outputs at a
+// time in eight accumulators held across the whole sum over b (eight independent add chains keep the SIMD units busy;
+// no horizontal sums, no stores inside the loop), then sixteen, then four.
 @inline function symv(g: usize, v: usize, out: usize, k4: i32): void {
   const stride = <usize>k4 << 2;
   let a = 0;
+  for (; a + 32 <= k4; a += 32) {
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    let s3 = f32x4.splat(0);
+    let s4 = f32x4.splat(0);
+    let s5 = f32x4.splat(0);
+    let s6 = f32x4.splat(0);
+    let s7 = f32x4.splat(0);
+    let row = g + (<usize>a << 2);
+    for (let b = 0; b < k4; b++) {
+      const vb = f32x4.splat(load<f32>(v + (<usize>b << 2)));
+      s0 = f32x4.add(s0, f32x4.mul(vb, v128.load(row)));
+      s1 = f32x4.add(s1, f32x4.mul(vb, v128.load(row + 16)));
+      s2 = f32x4.add(s2, f32x4.mul(vb, v128.load(row + 32)));
+      s3 = f32x4.add(s3, f32x4.mul(vb, v128.load(row + 48)));
+      s4 = f32x4.add(s4, f32x4.mul(vb, v128.load(row + 64)));
+      s5 = f32x4.add(s5, f32x4.mul(vb, v128.load(row + 80)));
+      s6 = f32x4.add(s6, f32x4.mul(vb, v128.load(row + 96)));
+      s7 = f32x4.add(s7, f32x4.mul(vb, v128.load(row + 112)));
+      row += stride;
+    }
+    const o = out + (<usize>a << 2);
+    v128.store(o, s0);
+    v128.store(o + 16, s1);
+    v128.store(o + 32, s2);
+    v128.store(o + 48, s3);
+    v128.store(o + 64, s4);
+    v128.store(o + 80, s5);
+    v128.store(o + 96, s6);
+    v128.store(o + 112, s7);
+  }
   for (; a + 16 <= k4; a += 16) {
     let s0 = f32x4.splat(0);
     let s1 = f32x4.splat(0);
@@ -71,11 +106,26 @@
 }
 
 /**
- * CG solves of rows [from, to) of a CSR matrix (indptr i32[rows + 1], indices i32[nnz], data f32[nnz] = weights w)
+ * CG solves of the rows [0, rows) of a CSR matrix (indptr i32[rows + 1], indices i32[nnz], data f32[nnz] = weights w)
  * against fixed factors y (f32, cols × k4); x (f32, rows × k4) holds the warm start and receives the result.
- * gram: f32 k4 × k4 = YᵀY + λI (padding rows/columns zero but for λ on the diagonal). scratch: 3 · k4 f32 of this thread's own.
+ * gram: f32 k4 × k4 = YᵀY + λI (padding rows/columns zero but for λ on the diagonal). scratch: 3 · k4 f32 of the
+ * calling thread's own. Shared by every thread that calls it at once: each takes the next chunk of
+ * `chunk` rows from the counter (an i32 in shared memory, zeroed before the half-iteration) until none are left, so a
+ * thread that is descheduled holds up no one. A row's result does not depend on which thread solved it.
  */
-export function solveCg(
+export function solveCgShared(
+  indptr: usize, indices: usize, data: usize, y: usize, x: usize, gram: usize,
+  k4: i32, alpha: f32, steps: i32, rows: i32, chunk: i32, counter: usize, scratch: usize,
+): void {
+  while (true) {
+    const from = atomic.add<i32>(counter, 1) * chunk;
+    if (from >= rows) break;
+    const to = from + chunk < rows ? from + chunk : rows;
+    solveRange(indptr, indices, data, y, x, gram, k4, alpha, steps, from, to, scratch);
+  }
+}
+
+function solveRange(
   indptr: usize, indices: usize, data: usize, y: usize, x: usize, gram: usize,
   k4: i32, alpha: f32, steps: i32, from: i32, to: i32, scratch: usize,
 ): void {
