@@ -188,23 +188,28 @@ export function targetConflicts(offers: readonly Offer[]): number[][] {
 
 /**
  * `targetConflicts` of a whole offer list, cached per list (the service passes the same array until it reloads
- * offers): reused while the list holds the same offer objects with the same target arrays, else recomputed.
+ * offers): reused while the list holds the same offer objects with the same targets (compared by value, so an
+ * offer or its targets changed in place are seen), else recomputed.
  */
 interface OfferSetConflicts {
   offers: Offer[];
   skus: string[][];
   categories: string[][];
-  sizes: Int32Array;
   conflicts: number[][];
 }
 const offerSets = new WeakMap<readonly Offer[], OfferSetConflicts>();
+
+const sameStrings = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
 
 function sameTargets(c: OfferSetConflicts, offers: readonly Offer[]): boolean {
   if (c.offers.length !== offers.length) return false;
   for (let i = 0; i < offers.length; i++) {
     const o = offers[i];
-    const t = o.targets;
-    if (o !== c.offers[i] || t.skus !== c.skus[i] || t.categories !== c.categories[i] || t.skus.length + 65536 * t.categories.length !== c.sizes[i]) return false;
+    if (o !== c.offers[i] || !sameStrings(o.targets.skus, c.skus[i]) || !sameStrings(o.targets.categories, c.categories[i])) return false;
   }
   return true;
 }
@@ -214,9 +219,8 @@ function cachedConflicts(offers: readonly Offer[]): number[][] {
   if (c && sameTargets(c, offers)) return c.conflicts;
   const fresh: OfferSetConflicts = {
     offers: [...offers],
-    skus: offers.map((o) => o.targets.skus),
-    categories: offers.map((o) => o.targets.categories),
-    sizes: Int32Array.from(offers, (o) => o.targets.skus.length + 65536 * o.targets.categories.length),
+    skus: offers.map((o) => [...o.targets.skus]),
+    categories: offers.map((o) => [...o.targets.categories]),
     conflicts: targetConflicts(offers),
   };
   offerSets.set(offers, fresh);
