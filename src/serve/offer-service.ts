@@ -41,6 +41,7 @@ import type {
   ScoredOffer,
 } from '../core/offers/types.js';
 import { statsSegment } from '../core/offers/propensity.js';
+import { CellMap } from '../core/offers/response-counts.js';
 import type { Segment } from '../core/records.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
@@ -141,34 +142,29 @@ interface SubjectEntry {
 class ResponseCounts implements ResponseStats {
   constructor(
     readonly perOffer: Map<string, OfferCounts> = new Map(),
-    readonly cells: Map<string, OfferCounts> = new Map(),
+    readonly cells: CellMap<OfferCounts> = new CellMap(),
   ) {}
 
   static of(counts: Map<string, OfferCounts>, cells: OfferResponseCell[]): ResponseCounts {
     const r = new ResponseCounts(counts);
-    for (const c of cells) r.cells.set(cellKey(c.offerId, c.segment, c.channel), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
+    for (const c of cells) Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
     return r;
   }
 
   apply(e: Pick<AnnouncedOfferEvent, 'offerId' | 'segment' | 'channel' | 'type'>): void {
     const field = e.type === 'impression' ? 'impressions' : e.type;
-    for (const [map, key] of [
-      [this.perOffer, e.offerId],
-      [this.cells, cellKey(e.offerId, e.segment, e.channel)],
-    ] as const) {
-      let n = map.get(key);
-      if (!n) map.set(key, (n = { impressions: 0, accepted: 0, declined: 0, ignored: 0 }));
-      n[field]++;
-    }
+    let total = this.perOffer.get(e.offerId);
+    if (!total) this.perOffer.set(e.offerId, (total = zeroCounts()));
+    for (const n of [total, this.cells.upsert(e.offerId, e.segment, e.channel, zeroCounts)]) n[field]++;
   }
 
   /** Trials are impressions (at least the acceptances, should a client not report impressions). */
-  cell = (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => trials(this.cells.get(cellKey(offerId, segment, channel)));
+  cell = (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => trials(this.cells.get(offerId, segment, channel));
   overall = (offerId: string) => trials(this.perOffer.get(offerId));
   acceptances = (offerId: string) => this.perOffer.get(offerId)?.accepted ?? 0;
 }
 
-const cellKey = (offerId: string, segment: string, channel: string) => `${offerId}\u0000${segment}\u0000${channel}`;
+const zeroCounts = (): OfferCounts => ({ impressions: 0, accepted: 0, declined: 0, ignored: 0 });
 const trials = (n: OfferCounts | undefined) => (n ? { accepted: n.accepted, shown: Math.max(n.impressions, n.accepted) } : { accepted: 0, shown: 0 });
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 

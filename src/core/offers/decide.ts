@@ -54,12 +54,28 @@ export const DECIDE_DEFAULTS: DecideParams = {
 };
 
 const parseTime = (iso: string | null | undefined): number | null => (iso == null || iso === '' ? null : Date.parse(iso));
+
+/** An offer's parsed window, cached per offer object (re-parsed when either bound's text changes). */
+interface Window {
+  startsAt: string | null | undefined;
+  endsAt: string | null | undefined;
+  start: number | null;
+  end: number | null;
+}
+const windows = new WeakMap<Offer, Window>();
+function windowOf(offer: Offer): Window {
+  let w = windows.get(offer);
+  if (!w || w.startsAt !== offer.startsAt || w.endsAt !== offer.endsAt) {
+    w = { startsAt: offer.startsAt, endsAt: offer.endsAt, start: parseTime(offer.startsAt), end: parseTime(offer.endsAt) };
+    windows.set(offer, w);
+  }
+  return w;
+}
 const isSet = (x: number | null | undefined): x is number => x != null && Number.isFinite(x);
 
 /** Why `offer` is not eligible for `subject` in `ctx` (a short code), or null when it is. */
 export function ineligibility(offer: Offer, subject: DecisionSubject, ctx: DecisionContext): string | null {
-  const start = parseTime(offer.startsAt);
-  const end = parseTime(offer.endsAt);
+  const { start, end } = windowOf(offer);
   if (Number.isNaN(start) || Number.isNaN(end)) return 'bad_window';
   if (start !== null && ctx.now < start) return 'not_started';
   if (end !== null && ctx.now >= end) return 'ended';
@@ -110,23 +126,47 @@ export interface Screening {
 
 /** The first two stages: which offers are eligible and suitable, and why the others are not. */
 export function screenOffers(offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext): Screening {
+  const s = screen(offers, subject, ctx);
+  const screened: Screening['screened'] = offers.map((o, i) =>
+    s.why[i] === null ? { offerId: o.id, outcome: null } : { offerId: o.id, outcome: s.ineligible[i] ? 'ineligible' : 'unsuitable', why: s.why[i]! },
+  );
+  return { suitable: s.suitable, screened };
+}
+
+interface Screened {
+  suitable: Offer[];
+  /** Index in the input of each suitable offer (ascending). */
+  index: number[];
+  /** Per input offer: why it was dropped, null for a suitable one. */
+  why: (string | null)[];
+  /** Per input offer: 1 when dropped as ineligible (else unsuitable or suitable). */
+  ineligible: Uint8Array;
+}
+
+function screen(offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext): Screened {
+  const n = offers.length;
   const suitable: Offer[] = [];
-  const screened: Screening['screened'] = [];
-  for (const offer of offers) {
+  const index: number[] = [];
+  const why: (string | null)[] = new Array<string | null>(n);
+  const ineligible = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const offer = offers[i];
     const ine = ineligibility(offer, subject, ctx);
     if (ine) {
-      screened.push({ offerId: offer.id, outcome: 'ineligible', why: ine });
+      why[i] = ine;
+      ineligible[i] = 1;
       continue;
     }
     const uns = unsuitability(offer, subject, ctx);
     if (uns) {
-      screened.push({ offerId: offer.id, outcome: 'unsuitable', why: uns });
+      why[i] = uns;
       continue;
     }
-    screened.push({ offerId: offer.id, outcome: null });
+    why[i] = null;
     suitable.push(offer);
+    index.push(i);
   }
-  return { suitable, screened };
+  return { suitable, index, why, ineligible };
 }
 
 /** For each offer, the indices of the others sharing a sku or a category with it ("the same target"). */
@@ -146,8 +186,68 @@ export function targetConflicts(offers: readonly Offer[]): number[][] {
   return sets.map((s) => [...s].sort((a, b) => a - b));
 }
 
+/**
+ * `targetConflicts` of a whole offer list, cached per list (the service passes the same array until it reloads
+ * offers): reused while the list holds the same offer objects with the same targets (compared by value, so an
+ * offer or its targets changed in place are seen), else recomputed.
+ */
+interface OfferSetConflicts {
+  offers: Offer[];
+  skus: string[][];
+  categories: string[][];
+  conflicts: number[][];
+}
+const offerSets = new WeakMap<readonly Offer[], OfferSetConflicts>();
+
+const sameStrings = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+function sameTargets(c: OfferSetConflicts, offers: readonly Offer[]): boolean {
+  if (c.offers.length !== offers.length) return false;
+  for (let i = 0; i < offers.length; i++) {
+    const o = offers[i];
+    if (o !== c.offers[i] || !sameStrings(o.targets.skus, c.skus[i]) || !sameStrings(o.targets.categories, c.categories[i])) return false;
+  }
+  return true;
+}
+
+function cachedConflicts(offers: readonly Offer[]): number[][] {
+  const c = offerSets.get(offers);
+  if (c && sameTargets(c, offers)) return c.conflicts;
+  const fresh: OfferSetConflicts = {
+    offers: [...offers],
+    skus: offers.map((o) => [...o.targets.skus]),
+    categories: offers.map((o) => [...o.targets.categories]),
+    conflicts: targetConflicts(offers),
+  };
+  offerSets.set(offers, fresh);
+  return fresh.conflicts;
+}
+
+const NO_CONFLICTS: readonly number[] = Object.freeze([]);
+
+/** `targetConflicts(suitable)` from the conflicts of all offers and the input index of each suitable one. */
+function suitableConflicts(all: readonly number[][], index: readonly number[], n: number): readonly (readonly number[])[] {
+  if (index.length === n) return all;
+  const at = new Int32Array(n).fill(-1);
+  for (let i = 0; i < index.length; i++) at[index[i]] = i;
+  return index.map((f) => {
+    const src = all[f];
+    if (src.length === 0) return NO_CONFLICTS;
+    const out: number[] = [];
+    for (let k = 0; k < src.length; k++) {
+      const q = at[src[k]];
+      if (q >= 0) out.push(q);
+    }
+    return out;
+  });
+}
+
 /** Greedy top `limit` by score (ties: lower index), skipping any index that conflicts with one already picked. */
-export function pickTop(scores: Float64Array, conflicts: readonly number[][], limit: number, include?: readonly number[]): number[] {
+export function pickTop(scores: Float64Array, conflicts: readonly (readonly number[])[], limit: number, include?: readonly number[]): number[] {
   const picked: number[] = [];
   const blocked = new Uint8Array(scores.length);
   const idx = include ?? Array.from({ length: scores.length }, (_, i) => i);
@@ -166,7 +266,7 @@ export function pickTop(scores: Float64Array, conflicts: readonly number[][], li
 }
 
 /** Uniformly random picks: at each position one of the offers not yet picked nor sharing a target with a picked one. */
-function pickUniform(n: number, conflicts: readonly number[][], limit: number, random: () => number): number[] {
+function pickUniform(n: number, conflicts: readonly (readonly number[])[], limit: number, random: () => number): number[] {
   const picked: number[] = [];
   const blocked = new Uint8Array(n);
   while (picked.length < limit) {
@@ -183,34 +283,125 @@ function pickUniform(n: number, conflicts: readonly number[][], limit: number, r
 
 /**
  * Exact probability that the uniform policy puts `target` at `position` (0-based): 1/n when no targets overlap,
- * else a search over the earlier positions; null when the search would exceed `budget` nodes.
+ * else a search over the earlier positions; null when the search would exceed `budget` nodes (one node per partial
+ * pick sequence visited, the root included). The free offers are counted as picks block them, so a node costs its
+ * picks' conflicts, not n; at position 1 and 2 the node count is known beforehand and a search past the budget is
+ * not started.
  */
-export function uniformProbability(n: number, conflicts: readonly number[][], target: number, position: number, budget: number): number | null {
+export function uniformProbability(n: number, conflicts: readonly (readonly number[])[], target: number, position: number, budget: number): number | null {
   if (position === 0 || conflicts.every((c) => c.length === 0)) return position < n ? 1 / n : 0;
+  if (position <= 2 && uniformNodes(n, conflicts, target, position) > budget) return null;
   const blocked = new Int32Array(n);
+  let free = n;
   let nodes = 0;
-  const toggle = (i: number, d: number): void => {
-    blocked[i] += d;
-    for (const j of conflicts[i]) blocked[j] += d;
+  const block = (i: number): void => {
+    if (blocked[i]++ === 0) free--;
+    const cs = conflicts[i];
+    for (let k = 0; k < cs.length; k++) if (blocked[cs[k]]++ === 0) free--;
+  };
+  const unblock = (i: number): void => {
+    if (--blocked[i] === 0) free++;
+    const cs = conflicts[i];
+    for (let k = 0; k < cs.length; k++) if (--blocked[cs[k]] === 0) free++;
   };
   const rec = (depth: number, p: number): number | null => {
     if (++nodes > budget) return null;
-    const free: number[] = [];
-    for (let i = 0; i < n; i++) if (blocked[i] === 0) free.push(i);
-    if (free.length === 0) return 0;
-    if (depth === position) return blocked[target] === 0 ? p / free.length : 0;
+    if (free === 0) return 0;
+    const f = free;
+    if (depth === position) return blocked[target] === 0 ? p / f : 0;
     let sum = 0;
-    for (const c of free) {
-      if (c === target) continue;
-      toggle(c, 1);
-      const r = rec(depth + 1, p / free.length);
-      toggle(c, -1);
+    if (depth + 1 === position) {
+      // the children are leaves: their free counts from the picks' conflicts, without blocking
+      const q = p / f;
+      const targetFree = blocked[target] === 0;
+      for (let c = 0; c < n; c++) {
+        if (blocked[c] !== 0 || c === target) continue;
+        if (++nodes > budget) return null;
+        let fc = f - 1;
+        let hit = !targetFree;
+        const cs = conflicts[c];
+        for (let k = 0; k < cs.length; k++) {
+          const j = cs[k];
+          if (blocked[j] === 0) fc--;
+          if (j === target) hit = true;
+        }
+        if (fc !== 0 && !hit) sum += q / fc;
+      }
+      return sum;
+    }
+    for (let c = 0; c < n; c++) {
+      if (blocked[c] !== 0 || c === target) continue;
+      block(c);
+      const r = rec(depth + 1, p / f);
+      unblock(c);
       if (r === null) return null;
       sum += r;
     }
     return sum;
   };
   return rec(0, 1);
+}
+
+/** Nodes the search of `uniformProbability` visits for position 1 or 2 (conflict lists: distinct, without the offer itself). */
+function uniformNodes(n: number, conflicts: readonly (readonly number[])[], target: number, position: number): number {
+  // root, then one node per first pick c ≠ target (all n are free at the root)
+  let nodes = 1 + (target < n ? n - 1 : n);
+  if (position === 1) return nodes;
+  for (let c = 0; c < n; c++) {
+    if (c === target) continue;
+    const free = n - 1 - conflicts[c].length;
+    if (free > 0) nodes += free - (conflicts[c].includes(target) ? 0 : 1);
+  }
+  return nodes;
+}
+
+/**
+ * Repeated `pickUniform(n, conflicts, limit, random)` with buffers kept between calls: the same picks from the same
+ * random numbers (one per position while an offer is free), the i-th free offer found in a Fenwick tree of the free ones.
+ */
+function uniformSampler(n: number, conflicts: readonly (readonly number[])[], limit: number): (random: () => number, out: Int32Array) => number {
+  const tree = new Int32Array(n + 1);
+  for (let x = 1; x <= n; x++) tree[x] = x & -x;
+  let top = 1;
+  while (top * 2 <= n) top *= 2;
+  const blocked = new Uint8Array(n);
+  const touched = new Int32Array(n);
+  const add = (i: number, d: number): void => {
+    for (let x = i + 1; x <= n; x += x & -x) tree[x] += d;
+  };
+  return (random, out) => {
+    let free = n;
+    let nt = 0;
+    const block = (i: number): void => {
+      if (blocked[i] === 0) {
+        blocked[i] = 1;
+        add(i, -1);
+        free--;
+        touched[nt++] = i;
+      }
+    };
+    let picked = 0;
+    while (picked < limit && free > 0) {
+      let rem = Math.min(free - 1, Math.floor(random() * free)) + 1;
+      let pos = 0;
+      for (let step = top; step > 0; step >>= 1) {
+        const x = pos + step;
+        if (x <= n && tree[x] < rem) {
+          pos = x;
+          rem -= tree[x];
+        }
+      }
+      out[picked++] = pos;
+      block(pos);
+      const cs = conflicts[pos];
+      for (let k = 0; k < cs.length; k++) block(cs[k]);
+    }
+    for (let k = 0; k < nt; k++) {
+      blocked[touched[k]] = 0;
+      add(touched[k], 1);
+    }
+    return picked;
+  };
 }
 
 interface Candidate {
@@ -242,7 +433,7 @@ const thompsonPool = (prop: OfferPropensity, p: DecideParams): PosteriorPool =>
 
 function decisionProbabilities(
   cands: readonly Candidate[],
-  conflicts: readonly number[][],
+  conflicts: readonly (readonly number[])[],
   shown: readonly number[],
   servedByThompson: boolean,
   ctx: DecisionContext,
@@ -255,13 +446,16 @@ function decisionProbabilities(
   let mc: (() => number) | null = null;
   const rng = (): (() => number) => (mc ??= mulberry32(Math.floor(ctx.random() * 4294967296)));
   if (h > 0) {
+    let sample: ReturnType<typeof uniformSampler> | null = null;
+    const picks = new Int32Array(Math.max(0, limit));
     shown.forEach((j, k) => {
       const exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget);
       if (exact !== null) uniform[k] = exact;
       else {
+        sample ??= uniformSampler(n, conflicts, limit);
         const draws = 20 * p.probabilityDraws;
         let c = 0;
-        for (let d = 0; d < draws; d++) if (pickUniform(n, conflicts, limit, rng())[k] === j) c++;
+        for (let d = 0; d < draws; d++) if (sample(rng(), picks) > k && picks[k] === j) c++;
         uniform[k] = c / draws;
       }
     });
@@ -279,33 +473,47 @@ function decisionProbabilities(
     for (const c of cands) c.pool ??= thompsonPool(c.prop, p);
     const include = contenders(cands, conflicts, limit, shown);
     const r = rng();
-    const offsets = include.map(() => Math.floor(r() * p.poolSize));
-    const scores = new Float64Array(n);
-    const counts = shown.map(() => 0);
     const m = include.length;
-    const draws = include.map((i) => cands[i].pool!.draws);
-    const lift = Float64Array.from(include, (i) => cands[i].prop.affinityLift);
-    const vw = Float64Array.from(include, (i) => cands[i].vw);
     const size = p.poolSize;
-    const score = (k: number, d: number): number => {
-      const x = draws[k][(offsets[k] + d) % size] * lift[k];
-      return (x < 1 ? x : 1) * vw[k];
-    };
+    const offsets = new Int32Array(m);
+    for (let k = 0; k < m; k++) offsets[k] = Math.floor(r() * size);
+    const draws: Float64Array[] = new Array<Float64Array>(m);
+    const lift = new Float64Array(m);
+    const vw = new Float64Array(m);
+    for (let k = 0; k < m; k++) {
+      const c = cands[include[k]];
+      draws[k] = c.pool!.draws;
+      lift[k] = c.prop.affinityLift;
+      vw[k] = c.vw;
+    }
+    const nShown = shown.length;
+    const counts = new Int32Array(nShown);
     if (limit === 1) {
       // the top offer only: does the shown one beat every other in draw d? The others are tried in order of their
       // best possible score, and a draw stops at the first that beats it (ties: lower index, as in pickTop)
       const j = include.indexOf(shown[0]);
       const best = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
-      const others = include
-        .map((_, k) => k)
-        .filter((k) => k !== j)
-        .sort((x, y) => best[y] - best[x] || x - y);
+      const others = Int32Array.from(
+        include
+          .map((_, k) => k)
+          .filter((k) => k !== j)
+          .sort((x, y) => best[y] - best[x] || x - y),
+      );
+      const dj = draws[j];
+      const oj = offsets[j];
+      const lj = lift[j];
+      const vj = vw[j];
+      const ij = include[j];
       for (let d = 0; d < p.probabilityDraws; d++) {
-        const sj = score(j, d);
+        const xj = dj[(oj + d) % size] * lj;
+        const sj = (xj < 1 ? xj : 1) * vj;
         let beaten = false;
-        for (const k of others) {
-          const sk = score(k, d);
-          if (sk > sj || (sk === sj && include[k] < include[j])) {
+        for (let q = 0; q < others.length; q++) {
+          const k = others[q];
+          if (best[k] < sj) break; // no later one can beat it either
+          const x = draws[k][(offsets[k] + d) % size] * lift[k];
+          const sk = (x < 1 ? x : 1) * vw[k];
+          if (sk > sj || (sk === sj && include[k] < ij)) {
             beaten = true;
             break;
           }
@@ -313,10 +521,72 @@ function decisionProbabilities(
         if (!beaten) counts[0]++;
       }
     } else {
+      // pickTop over the contenders, positions up to the last shown one, with its buffers kept between draws
+      // The best `cap` contenders of a draw are kept in order (score descending, then index): the greedy pick is the
+      // first of them not blocked, and only when all of them are blocked is every contender scored and scanned.
+      // Contenders are scored in order of their best possible score, and a draw stops scoring at the first that
+      // cannot enter the kept ones.
+      const scores = new Float64Array(m);
+      const blocked = new Uint8Array(n);
+      const touched = new Int32Array(n);
+      const cap = Math.min(m, nShown + 6);
+      const topK = new Int32Array(cap);
+      const topS = new Float64Array(cap);
+      const bound = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
+      const order = Int32Array.from(
+        include.map((_, k) => k).sort((x, y) => bound[y] - bound[x] || x - y),
+      );
       for (let d = 0; d < p.probabilityDraws; d++) {
-        for (let k = 0; k < m; k++) scores[include[k]] = score(k, d);
-        const top = pickTop(scores, conflicts, limit, include);
-        for (let k = 0; k < shown.length; k++) if (top[k] === shown[k]) counts[k]++;
+        let nTop = 0;
+        for (let q = 0; q < m; q++) {
+          const k = order[q];
+          if (nTop === cap && bound[k] < topS[cap - 1]) break;
+          const x = draws[k][(offsets[k] + d) % size] * lift[k];
+          const sk = (x < 1 ? x : 1) * vw[k];
+          if (nTop === cap && !(sk > topS[cap - 1] || (sk === topS[cap - 1] && k < topK[cap - 1]))) continue;
+          let at = nTop < cap ? nTop++ : cap - 1;
+          while (at > 0 && (topS[at - 1] < sk || (topS[at - 1] === sk && topK[at - 1] > k))) {
+            topS[at] = topS[at - 1];
+            topK[at] = topK[at - 1];
+            at--;
+          }
+          topS[at] = sk;
+          topK[at] = k;
+        }
+        let scored = false;
+        let nt = 0;
+        for (let pos = 0; pos < nShown; pos++) {
+          let best = -1;
+          for (let q = 0; q < nTop; q++) {
+            if (blocked[include[topK[q]]] === 0) {
+              best = topK[q];
+              break;
+            }
+          }
+          if (best < 0 && nTop < m) {
+            if (!scored) {
+              for (let k = 0; k < m; k++) {
+                const x = draws[k][(offsets[k] + d) % size] * lift[k];
+                scores[k] = (x < 1 ? x : 1) * vw[k];
+              }
+              scored = true;
+            }
+            for (let k = 0; k < m; k++) if (blocked[include[k]] === 0 && (best < 0 || scores[k] > scores[best])) best = k;
+          }
+          if (best < 0) break;
+          const bi = include[best];
+          if (bi === shown[pos]) counts[pos]++;
+          blocked[bi] = 1;
+          touched[nt++] = bi;
+          const cs = conflicts[bi];
+          for (let q = 0; q < cs.length; q++) {
+            if (blocked[cs[q]] === 0) {
+              blocked[cs[q]] = 1;
+              touched[nt++] = cs[q];
+            }
+          }
+        }
+        for (let q = 0; q < nt; q++) blocked[touched[q]] = 0;
       }
     }
     const t = servedByThompson ? 1 : 0;
@@ -326,7 +596,7 @@ function decisionProbabilities(
 }
 
 /** Indices worth drawing in the extra draws (see `decisionProbabilities`); the shown ones always are. */
-function contenders(cands: readonly Candidate[], conflicts: readonly number[][], limit: number, shown: readonly number[]): number[] {
+function contenders(cands: readonly Candidate[], conflicts: readonly (readonly number[])[], limit: number, shown: readonly number[]): number[] {
   const score = (c: Candidate, x: number): number => Math.min(1, x * c.prop.affinityLift) * c.vw;
   const floors = cands.map((c, i) => (conflicts[i].length === 0 ? score(c, c.pool!.min) : -Infinity)).sort((x, y) => y - x);
   const threshold = limit > 0 && floors.length >= limit ? floors[limit - 1] : -Infinity;
@@ -381,7 +651,8 @@ export function makeDecide(params: Partial<DecideParams> = {}): Decide {
 }
 
 function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
-  const { suitable, screened } = screenOffers(offers, subject, ctx);
+  const sc = screen(offers, subject, ctx);
+  const suitable = sc.suitable;
   const limit = Math.max(0, Math.floor(ctx.limit));
   const props = offerPropensities(suitable, subject, ctx.channel, stats, p);
   const cands: Candidate[] = suitable.map((offer, i) => ({
@@ -390,20 +661,26 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     vw: valueOf(offer) * weightOf(offer),
     pool: null,
   }));
-  const conflicts = targetConflicts(suitable);
+  const conflicts = suitable.length === 0 ? [] : suitableConflicts(cachedConflicts(offers), sc.index, offers.length);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = cands.length > 0 && limit > 0 && h > 0 && ctx.random() < h;
   const means = Float64Array.from(cands, (c) => c.prop.propensity * c.vw);
   const byMean = pickTop(means, conflicts, limit);
   let shown: number[];
-  let samples: number[] | null = null;
+  let samples: Float64Array | null = null;
   let scores = means;
   if (holdout) shown = pickUniform(cands.length, conflicts, limit, ctx.random);
   else if (p.ranking === 'mean' || limit === 0) shown = byMean;
   else {
-    for (const c of cands) c.pool = thompsonPool(c.prop, p);
-    samples = cands.map((c) => c.pool!.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))]);
-    scores = Float64Array.from(cands, (c, i) => Math.min(1, samples![i] * c.prop.affinityLift) * c.vw);
+    const n = cands.length;
+    samples = new Float64Array(n);
+    scores = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = cands[i];
+      c.pool = thompsonPool(c.prop, p);
+      samples[i] = c.pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
+      scores[i] = Math.min(1, samples[i] * c.prop.affinityLift) * c.vw;
+    }
     shown = pickTop(scores, conflicts, limit);
   }
   const probabilities = shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p) : [];
@@ -436,19 +713,26 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     };
   });
 
-  const shownAt = new Map(shown.map((i, k) => [cands[i].offer.id, k]));
-  const index = new Map(cands.map((c, i) => [c.offer.id, i]));
-  const considered: Decision['considered'] = screened.map((s) => {
-    if (s.outcome !== null) return { offerId: s.offerId, outcome: s.outcome, why: s.why };
-    if (shownAt.has(s.offerId)) return { offerId: s.offerId, outcome: 'shown' };
-    const i = index.get(s.offerId)!;
-    const blocker = shown.find((j) => conflicts[i].includes(j));
-    return {
-      offerId: s.offerId,
+  const considered: Decision['considered'] = new Array(offers.length);
+  for (let i = 0, si = 0; i < offers.length; i++) {
+    const offerId = offers[i].id;
+    const why = sc.why[i];
+    if (why !== null) {
+      considered[i] = { offerId, outcome: sc.ineligible[i] ? 'ineligible' : 'unsuitable', why };
+      continue;
+    }
+    const s = si++;
+    if (shown.includes(s)) {
+      considered[i] = { offerId, outcome: 'shown' };
+      continue;
+    }
+    const blocker = shown.find((j) => conflicts[s].includes(j));
+    considered[i] = {
+      offerId,
       outcome: 'ranked_lower',
-      why: blocker !== undefined ? `same_target_as:${cands[blocker].offer.id}` : holdout ? 'holdout_draw' : `score ${round(scores[i])} below the shown`,
+      why: blocker !== undefined ? `same_target_as:${cands[blocker].offer.id}` : holdout ? 'holdout_draw' : `score ${round(scores[s])} below the shown`,
     };
-  });
+  }
   return { offers: scored, considered, holdout };
 }
 

@@ -44,8 +44,35 @@ export function gridParameters(alpha: number, beta: number): [number, number] {
   return [snap(alpha), snap(beta)];
 }
 
+/**
+ * The pools by the parameters they were asked for (size → α → β), so that a posterior asked again (every decision
+ * asks for each offer's, whose counts change only with responses) skips the grid and the key string. Cleared when
+ * it holds MAX_POOLS entries; like the cache, it changes speed only.
+ */
+const asked = new Map<number, Map<number, Map<number, PosteriorPool>>>();
+let askedEntries = 0;
+
 /** The pool of `size` draws of Beta(α', β'), (α', β') = gridParameters(α, β) (α, β > 0). */
 export function posteriorPool(alphaIn: number, betaIn: number, size: number): PosteriorPool {
+  let bySize = asked.get(size);
+  if (!bySize) asked.set(size, (bySize = new Map()));
+  let byAlpha = bySize.get(alphaIn);
+  if (!byAlpha) bySize.set(alphaIn, (byAlpha = new Map()));
+  let pool = byAlpha.get(betaIn);
+  if (pool) return pool;
+  pool = gridPool(alphaIn, betaIn, size);
+  if (askedEntries >= MAX_POOLS) {
+    asked.clear();
+    askedEntries = 0;
+    asked.set(size, (bySize = new Map()));
+    bySize.set(alphaIn, (byAlpha = new Map()));
+  }
+  byAlpha.set(betaIn, pool);
+  askedEntries++;
+  return pool;
+}
+
+function gridPool(alphaIn: number, betaIn: number, size: number): PosteriorPool {
   const [alpha, beta] = gridParameters(alphaIn, betaIn);
   const key = `${alpha}|${beta}|${size}`;
   let pool = pools.get(key);

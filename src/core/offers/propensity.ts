@@ -116,16 +116,21 @@ interface SegmentCells {
 function segmentCells(offer: Offer, seg: Segment | 'guest', stats: ResponseStats): SegmentCells {
   const a = new Float64Array(OFFER_CHANNELS.length);
   const s = new Float64Array(OFFER_CHANNELS.length);
+  const only = offer.channels.length > 0 ? offer.channels : null;
   let sumA = 0;
   let sumS = 0;
-  OFFER_CHANNELS.forEach((ch, i) => {
-    if (offer.channels.length > 0 && !offer.channels.includes(ch)) return;
-    const x = counts(stats.cell(offer.id, seg, ch));
-    a[i] = x.a;
-    s[i] = x.s;
-    sumA += x.a;
-    sumS += x.s;
-  });
+  for (let i = 0; i < OFFER_CHANNELS.length; i++) {
+    const ch = OFFER_CHANNELS[i];
+    if (only !== null && !only.includes(ch)) continue;
+    const c = stats.cell(offer.id, seg, ch);
+    // counts(c), without the object
+    const shown = nonNegative(c?.shown ?? 0);
+    const accepted = Math.min(nonNegative(c?.accepted ?? 0), shown);
+    a[i] = accepted;
+    s[i] = shown;
+    sumA += accepted;
+    sumS += shown;
+  }
   return { a, s, sumA, sumS };
 }
 

@@ -10,8 +10,31 @@ interface Count {
   shown: number;
 }
 
+/**
+ * Values per offer × segment × channel in nested maps: a lookup hashes the three strings as given (their hashes are
+ * cached by the engine) instead of building a key string per call, which `decide` does six times per offer.
+ */
+export class CellMap<T> {
+  private readonly byOffer = new Map<string, Map<string, Map<string, T>>>();
+
+  get(offerId: string, segment: string, channel: string): T | undefined {
+    return this.byOffer.get(offerId)?.get(segment)?.get(channel);
+  }
+
+  /** The value, made by `make` and stored when missing. */
+  upsert(offerId: string, segment: string, channel: string, make: () => T): T {
+    let bySeg = this.byOffer.get(offerId);
+    if (!bySeg) this.byOffer.set(offerId, (bySeg = new Map()));
+    let byCh = bySeg.get(segment);
+    if (!byCh) bySeg.set(segment, (byCh = new Map()));
+    let v = byCh.get(channel);
+    if (v === undefined) byCh.set(channel, (v = make()));
+    return v;
+  }
+}
+
 export class ResponseCounts implements ResponseStats {
-  private readonly cells = new Map<string, Count>();
+  private readonly cells = new CellMap<Count>();
   private readonly offers = new Map<string, Count>();
 
   /**
@@ -19,19 +42,16 @@ export class ResponseCounts implements ResponseStats {
    * `shown`: the decision's affinity lift makes the counts those of a subject of neutral affinity (see propensity.ts).
    */
   record(offerId: string, segment: Segment | 'guest', channel: OfferChannel, accepted: boolean, exposure = 1): void {
-    for (const [map, key] of [
-      [this.cells, `${offerId}|${segment}|${channel}`],
-      [this.offers, offerId],
-    ] as const) {
-      let c = map.get(key);
-      if (!c) map.set(key, (c = { accepted: 0, shown: 0 }));
+    let o = this.offers.get(offerId);
+    if (!o) this.offers.set(offerId, (o = { accepted: 0, shown: 0 }));
+    for (const c of [this.cells.upsert(offerId, segment, channel, () => ({ accepted: 0, shown: 0 })), o]) {
       c.shown += exposure;
       if (accepted) c.accepted++;
     }
   }
 
   cell(offerId: string, segment: Segment | 'guest', channel: OfferChannel): Count {
-    return this.cells.get(`${offerId}|${segment}|${channel}`) ?? { accepted: 0, shown: 0 };
+    return this.cells.get(offerId, segment, channel) ?? { accepted: 0, shown: 0 };
   }
 
   overall(offerId: string): Count {
