@@ -117,3 +117,20 @@ for (const backend of storeBackends()) {
     });
   });
 }
+
+describe('a directory import', () => {
+  it('takes the offer files among its .json files and leaves other JSON (a generator summary) alone', async () => {
+    const { expandImportPaths } = await import('../src/ingest/import-file.js');
+    const sub = mkdtempSync(join(dir, 'dir-'));
+    writeFileSync(join(sub, 'summary.json'), JSON.stringify({ customers: 2000, expectedUnifiedCustomers: 1962 }));
+    writeFileSync(join(sub, 'offers.json'), JSON.stringify([WINBACK]));
+    writeFileSync(join(sub, 'inventory.csv'), 'store_id,sku,quantity\nS1,A,3\n');
+    const out = await expandImportPaths([sub]);
+    expect(out.map((f) => [f.path.slice(sub.length + 1), f.kind])).toEqual([
+      ['inventory.csv', 'inventory'],
+      ['offers.json', 'offers'],
+    ]);
+    // named explicitly, a JSON file that is no data file still fails loudly
+    await expect(expandImportPaths([join(sub, 'summary.json')])).rejects.toThrow();
+  });
+});

@@ -114,7 +114,8 @@ const KIND_ORDER: Record<FileKind, number> = { orders: 0, inventory: 1, consent:
  * everything orders → inventory → consent, so that consent finds the customers the orders made.
  */
 export async function expandImportPaths(paths: string[]): Promise<{ path: string; kind: FileKind }[]> {
-  const files: string[] = [];
+  // a directory's .json files are taken only when they are offer files (a generator's summary.json is not data)
+  const files: { path: string; optional: boolean }[] = [];
   for (const p of paths) {
     let st;
     try {
@@ -125,11 +126,19 @@ export async function expandImportPaths(paths: string[]): Promise<{ path: string
     if (st.isDirectory()) {
       const names = (await readdir(p)).filter((n) => DATA_FILE.test(n)).sort();
       if (names.length === 0) throw new NotFoundError(`${p} holds no .csv/.ndjson files`, { path: p });
-      files.push(...names.map((n) => join(p, n)));
-    } else files.push(p);
+      files.push(...names.map((n) => ({ path: join(p, n), optional: /\.json(\.gz)?$/i.test(n) })));
+    } else files.push({ path: p, optional: false });
   }
   const out: { path: string; kind: FileKind; i: number }[] = [];
-  for (let i = 0; i < files.length; i++) out.push({ path: files[i], kind: (await detectFile(files[i])).kind, i });
+  for (let i = 0; i < files.length; i++) {
+    const { path, optional } = files[i];
+    if (!optional) {
+      out.push({ path, kind: (await detectFile(path)).kind, i });
+      continue;
+    }
+    const kind = await detectFile(path).then((d) => d.kind, () => null);
+    if (kind === 'offers') out.push({ path, kind, i });
+  }
   out.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.i - b.i);
   return out.map(({ path, kind }) => ({ path, kind }));
 }
