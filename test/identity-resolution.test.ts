@@ -5,6 +5,7 @@
  * Then the conflict policy (two accounts never merge; counted), placeholders and unparseable identifiers
  * (dropped, counted, the row kept), the identifier cap and the forms of one phone number, on every store backend.
  */
+import { mulberry32 } from '../src/core/random.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,19 +18,9 @@ import { SqlStore } from '../src/store/sql-store.js';
 import type { Store } from '../src/store/store.js';
 import { storeBackends } from './helpers/backends.js';
 
+const rng = mulberry32;
 const HEADER = 'order_id,line_no,channel,time,account,email,phone,loyalty,device,sku,quantity,unit_price';
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Person {
   account?: string;

@@ -38,7 +38,7 @@
 
 // out = G·v for a symmetric k4 × k4 matrix G (row-major): out[a..] = Σ_b v[b] · G[b, a..]. Thirty-two outputs at a
 // time in eight accumulators held across the whole sum over b (eight independent add chains keep the SIMD units busy;
-// no horizontal sums, no stores inside the loop), then sixteen, then four.
+// no horizontal sums, no stores inside the loop), then four at a time.
 @inline function symv(g: usize, v: usize, out: usize, k4: i32): void {
   const stride = <usize>k4 << 2;
   let a = 0;
@@ -73,26 +73,6 @@
     v128.store(o + 80, s5);
     v128.store(o + 96, s6);
     v128.store(o + 112, s7);
-  }
-  for (; a + 16 <= k4; a += 16) {
-    let s0 = f32x4.splat(0);
-    let s1 = f32x4.splat(0);
-    let s2 = f32x4.splat(0);
-    let s3 = f32x4.splat(0);
-    let row = g + (<usize>a << 2);
-    for (let b = 0; b < k4; b++) {
-      const vb = f32x4.splat(load<f32>(v + (<usize>b << 2)));
-      s0 = f32x4.add(s0, f32x4.mul(vb, v128.load(row)));
-      s1 = f32x4.add(s1, f32x4.mul(vb, v128.load(row + 16)));
-      s2 = f32x4.add(s2, f32x4.mul(vb, v128.load(row + 32)));
-      s3 = f32x4.add(s3, f32x4.mul(vb, v128.load(row + 48)));
-      row += stride;
-    }
-    const o = out + (<usize>a << 2);
-    v128.store(o, s0);
-    v128.store(o + 16, s1);
-    v128.store(o + 32, s2);
-    v128.store(o + 48, s3);
   }
   for (; a < k4; a += 4) {
     let s0 = f32x4.splat(0);
