@@ -15,9 +15,8 @@ import { ResponseCounts } from '../src/core/offers/response-counts.js';
 import type { DecisionContext, DecisionSubject, Offer, OfferChannel } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import { SEGMENTS } from '../src/core/records.js';
+import { benchOffers } from './bench-kit.js';
 
-const DAY = 86_400_000;
-const KINDS = ['percent_off', 'amount_off', 'bundle', 'loyalty_points', 'free_shipping', 'service', 'product'] as const;
 
 function flag(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,40 +27,6 @@ function flag(name: string, dflt: number): number {
     process.exit(2);
   }
   return v;
-}
-
-/** Seeded offers, as scripts/bench-offers.ts generates them (skus from 2000 popular items, 40 categories). */
-export function benchOffers(n: number, now: number): Offer[] {
-  const r = mulberry32(2026);
-  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)];
-  const popular = Array.from({ length: 2000 }, (_, i) => `sku-${i}`);
-  const out: Offer[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = r();
-    const kind = pick(KINDS);
-    const segs = r() < 0.4 ? [...new Set(Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(SEGMENTS)))] : null;
-    out.push({
-      id: `bench-${i}`,
-      title: `Offer ${i}`,
-      kind,
-      value: Math.round((2 + r() * 48) * 100) / 100,
-      cost: Math.round(r() * 5 * 100) / 100,
-      targets:
-        kind === 'free_shipping' || kind === 'service' || t < 0.1
-          ? { skus: [], categories: [] }
-          : t < 0.35
-            ? { skus: [], categories: [`cat-${Math.floor(r() * 40)}`] }
-            : { skus: [...new Set(Array.from({ length: 1 + Math.floor(r() * 5) }, () => pick(popular.slice(0, 300))))], categories: [] },
-      channels: r() < 0.6 ? [] : ([...new Set(['web', 'app', 'store', 'email'].filter(() => r() < 0.6))] as OfferChannel[]),
-      stores: r() < 0.1 ? [pick(['S1', 'S2'])] : [],
-      startsAt: new Date(now - 30 * DAY).toISOString(),
-      endsAt: r() < 0.1 ? new Date(now + 30 * DAY).toISOString() : null,
-      eligibility: { ...(segs ? { segments: segs } : {}), ...(r() < 0.2 ? { minOrders: 1 } : {}), ...(r() < 0.1 ? { minDaysSinceLastPurchase: 60 } : {}) },
-      contact: { maxImpressions: 3, perDays: 30, suppressDaysAfterDecline: 14, maxAcceptances: 100_000 },
-      weight: Math.round((0.5 + r() * 1.5) * 100) / 100,
-    });
-  }
-  return out;
 }
 
 /** Subjects of every segment, each with a seeded affinity per target (a map lookup, as the service's index does). */
@@ -121,7 +86,8 @@ function main(): void {
   const n = flag('offers', 200);
   const calls = flag('calls', 2000);
   const now = Date.parse('2026-03-01T12:00:00Z');
-  const offers = benchOffers(n, now);
+  // skus among the 300 the subjects have an affinity to (sku-0…), as bench:offers draws them from popular items
+  const offers = benchOffers(n, Array.from({ length: 300 }, (_, i) => `sku-${i}`), now);
   const subjects = benchSubjects(50);
   const stats = benchStats(offers);
   const rows: Row[] = [];

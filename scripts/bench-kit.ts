@@ -1,6 +1,6 @@
 /**
- * What the serving benchmarks share (bench:serve, bench:faults, bench:soak): synthetic bundles, a
- * fresh history store per run, and a server in its own process.
+ * What the serving benchmarks share (bench:serve, bench:faults, bench:soak, bench:offers, bench:decide): synthetic
+ * bundles and offers, a fresh history store per run, and a server in its own process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -12,11 +12,62 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
+import { parseOffer } from '../src/core/offer-schema.js';
+import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
+import { SEGMENTS } from '../src/core/records.js';
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+// ---------- offers ----------
+/** Categories the offers target: `cat-0` … `cat-39`. */
+export const BENCH_CATEGORIES = 40;
+const OFFER_KINDS = ['percent_off', 'amount_off', 'bundle', 'loyalty_points', 'free_shipping', 'service', 'product'] as const;
+const DAY = 86_400_000;
+
+/**
+ * `n` seeded offers, all active at `now`: a realistic mix of targeting (skus drawn from `skus`, 40 categories
+ * `cat-0…`, none), channels, stores, windows, segments and contact rules; each checked by the offer schema.
+ */
+export function benchOffers(n: number, skus: readonly string[], now: number): Offer[] {
+  const r = mulberry32(2026);
+  const pick = <T>(a: readonly T[]) => a[Math.floor(r() * a.length)];
+  const out: Offer[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = r();
+    const kind = pick(OFFER_KINDS);
+    const o: Record<string, unknown> = {
+      id: `bench-${i}`,
+      title: `Offer ${i}`,
+      kind,
+      value: Math.round((2 + r() * 48) * 100) / 100,
+      cost: Math.round(r() * 5 * 100) / 100,
+      targets:
+        kind === 'free_shipping' || kind === 'service' || t < 0.1
+          ? { skus: [], categories: [] }
+          : t < 0.35
+            ? { skus: [], categories: [`cat-${Math.floor(r() * BENCH_CATEGORIES)}`] }
+            : { skus: [...new Set(Array.from({ length: 1 + Math.floor(r() * 5) }, () => pick(skus)))], categories: [] },
+      channels: r() < 0.6 ? [] : [...new Set(['web', 'app', 'store', 'email'].filter(() => r() < 0.6))],
+      stores: r() < 0.1 ? [pick(['S1', 'S2'])] : [],
+      startsAt: new Date(now - 30 * DAY).toISOString(),
+      endsAt: r() < 0.1 ? new Date(now + 30 * DAY).toISOString() : null,
+      eligibility: {
+        ...(r() < 0.4 ? { segments: [...new Set(Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(SEGMENTS)))] } : {}),
+        ...(r() < 0.2 ? { minOrders: 1 } : {}),
+        ...(r() < 0.1 ? { minDaysSinceLastPurchase: 60 } : {}),
+      },
+      contact: { maxImpressions: 3, perDays: 30, suppressDaysAfterDecline: 14, maxAcceptances: 100_000 },
+      weight: Math.round((0.5 + r() * 1.5) * 100) / 100,
+    };
+    const p = parseOffer(o);
+    if (!p.ok) throw new Error(`generated offer ${i} is invalid: ${JSON.stringify(p.issues)}`);
+    out.push(p.offer);
+  }
+  return out;
+}
 
 // ---------- synthetic bundles ----------
 export const rng = mulberry32;

@@ -36,11 +36,10 @@ import { loadedModelFromBundle } from '../src/cache/model-source.js';
 import { decide } from '../src/core/offers/decide.js';
 import type { DecisionContext, DecisionSubject } from '../src/core/offers/types.js';
 import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
-import { parseOffer } from '../src/core/offer-schema.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
-import { SEGMENTS, type OrderLine } from '../src/core/records.js';
-import { benchStore, serveProcess } from './bench-kit.js';
+import type { OrderLine } from '../src/core/records.js';
+import { BENCH_CATEGORIES, benchOffers, benchStore, serveProcess } from './bench-kit.js';
 import { chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
@@ -67,48 +66,6 @@ const KEY = 'bench-key-0001';
 const HEADERS = { 'x-api-key': KEY, 'content-type': 'application/json' };
 const DAY = 86_400_000;
 const here = dirname(fileURLToPath(import.meta.url));
-const CATEGORIES = 40;
-const KINDS = ['percent_off', 'amount_off', 'bundle', 'loyalty_points', 'free_shipping', 'service', 'product'] as const;
-
-/** Seeded offers: a realistic mix of targeting, channels, stores, windows and contact rules, all active now. */
-function generateOffers(n: number, bundle: ModelBundle, now: number): Offer[] {
-  const r = mulberry32(2026);
-  const pick = <T>(a: readonly T[]) => a[Math.floor(r() * a.length)];
-  const popular = Array.from(bundle.popular.global.items.subarray(0, 2000), (i) => bundle.items[i]);
-  const out: Offer[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = r();
-    const kind = pick(KINDS);
-    const o: Record<string, unknown> = {
-      id: `bench-${i}`,
-      title: `Offer ${i}`,
-      kind,
-      value: Math.round((2 + r() * 48) * 100) / 100,
-      cost: Math.round(r() * 5 * 100) / 100,
-      targets:
-        kind === 'free_shipping' || kind === 'service' || t < 0.1
-          ? { skus: [], categories: [] }
-          : t < 0.35
-            ? { skus: [], categories: [`cat-${Math.floor(r() * CATEGORIES)}`] }
-            : { skus: [...new Set(Array.from({ length: 1 + Math.floor(r() * 5) }, () => pick(popular)))], categories: [] },
-      channels: r() < 0.6 ? [] : [...new Set(['web', 'app', 'store', 'email'].filter(() => r() < 0.6))],
-      stores: r() < 0.1 ? [pick(['S1', 'S2'])] : [],
-      startsAt: new Date(now - 30 * DAY).toISOString(),
-      endsAt: r() < 0.1 ? new Date(now + 30 * DAY).toISOString() : null,
-      eligibility: {
-        ...(r() < 0.4 ? { segments: [...new Set(Array.from({ length: 1 + Math.floor(r() * 3) }, () => pick(SEGMENTS)))] } : {}),
-        ...(r() < 0.2 ? { minOrders: 1 } : {}),
-        ...(r() < 0.1 ? { minDaysSinceLastPurchase: 60 } : {}),
-      },
-      contact: { maxImpressions: 3, perDays: 30, suppressDaysAfterDecline: 14, maxAcceptances: 100_000 },
-      weight: Math.round((0.5 + r() * 1.5) * 100) / 100,
-    };
-    const p = parseOffer(o);
-    if (!p.ok) throw new Error(`generated offer ${i} is invalid: ${JSON.stringify(p.issues)}`);
-    out.push(p.offer);
-  }
-  return out;
-}
 
 /**
  * The decision core's own cost on these offers, in this process: `decide` over customers of the bundle
@@ -186,7 +143,7 @@ runCli(async () => {
     }
   }
   // Online Retail has no categories: 40, by item index, so that category offers have targets
-  bundle.itemCategories = bundle.items.map((_, i) => bundle.itemCategories[i] ?? `cat-${i % CATEGORIES}`);
+  bundle.itemCategories = bundle.items.map((_, i) => bundle.itemCategories[i] ?? `cat-${i % BENCH_CATEGORIES}`);
   const now = Date.now();
   const prefix = `omnirec-bench-offers-${process.pid}`;
   const db = await benchStore(databaseUrl, prefix);
@@ -234,7 +191,7 @@ runCli(async () => {
   }
   const stock = (s: number) => bundle.items.filter((_, i) => (i * 7 + s) % 10 < 6).map((sku) => ({ storeId: `S${s}`, sku, quantity: 3 }));
   await store.setInventory([...stock(1), ...stock(2)]);
-  const offers = generateOffers(flags.offers, bundle, now);
+  const offers = benchOffers(flags.offers, Array.from(bundle.popular.global.items.subarray(0, 2000), (i) => bundle.items[i]), now);
   await store.putOffers(offers);
   await store.close();
   log(`stored ${offers.length} offers, inventory for S1 and S2`);
