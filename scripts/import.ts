@@ -106,7 +106,7 @@ runCli(async () => {
   const cc = flags['country-code'];
   if (cc !== undefined && !/^[1-9]\d{0,2}$/.test(cc)) throw new UsageError(`--country-code must be 1 to 3 digits (got "${cc}")`);
   const cfg = config();
-  const files = await expandImportPaths(positionals);
+  const files = await expandImportPaths(positionals, (path, why) => process.stderr.write(`import: skipped ${path}: not an offer file (${why})\n`));
   const sizes = await Promise.all(files.map(async (f) => (await stat(f.path)).size));
   const total = sizes.reduce((a, b) => a + b, 0);
   const before = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));

@@ -125,7 +125,9 @@ describe('a directory import', () => {
     writeFileSync(join(sub, 'summary.json'), JSON.stringify({ customers: 2000, expectedUnifiedCustomers: 1962 }));
     writeFileSync(join(sub, 'offers.json'), JSON.stringify([WINBACK]));
     writeFileSync(join(sub, 'inventory.csv'), 'store_id,sku,quantity\nS1,A,3\n');
-    const out = await expandImportPaths([sub]);
+    const skipped: string[] = [];
+    const out = await expandImportPaths([sub], (path) => skipped.push(path.slice(sub.length + 1)));
+    expect(skipped).toEqual(['summary.json']); // said, not silent
     expect(out.map((f) => [f.path.slice(sub.length + 1), f.kind])).toEqual([
       ['inventory.csv', 'inventory'],
       ['offers.json', 'offers'],

@@ -110,10 +110,11 @@ const DATA_FILE = /\.(csv|ndjson|jsonl|json)(\.gz)?$/i;
 const KIND_ORDER: Record<FileKind, number> = { orders: 0, inventory: 1, consent: 2, offers: 3 };
 
 /**
- * Expands directories to their data files (*.csv, *.ndjson, *.jsonl, optionally .gz) and orders
+ * Expands directories to their data files (*.csv, *.ndjson, *.jsonl; *.json when it is an offer file, others are
+ * passed to `onSkip` with the reason; optionally .gz) and orders
  * everything orders → inventory → consent, so that consent finds the customers the orders made.
  */
-export async function expandImportPaths(paths: string[]): Promise<{ path: string; kind: FileKind }[]> {
+export async function expandImportPaths(paths: string[], onSkip?: (path: string, why: string) => void): Promise<{ path: string; kind: FileKind }[]> {
   // a directory's .json files are taken only when they are offer files (a generator's summary.json is not data)
   const files: { path: string; optional: boolean }[] = [];
   for (const p of paths) {
@@ -136,8 +137,9 @@ export async function expandImportPaths(paths: string[]): Promise<{ path: string
       out.push({ path, kind: (await detectFile(path)).kind, i });
       continue;
     }
-    const kind = await detectFile(path).then((d) => d.kind, () => null);
-    if (kind === 'offers') out.push({ path, kind, i });
+    const d = await detectFile(path).then((f) => ({ kind: f.kind, why: '' }), (e: Error) => ({ kind: null, why: e.message }));
+    if (d.kind === 'offers') out.push({ path, kind: d.kind, i });
+    else onSkip?.(path, d.kind ? `a ${d.kind} file in JSON is not read from a directory` : d.why);
   }
   out.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.i - b.i);
   return out.map(({ path, kind }) => ({ path, kind }));
