@@ -7,6 +7,7 @@
  * const r = await checkStore(store.db);
  * r.ok; // false → r.failures: [{ name: 'orders without lines', count: 3, sample: ['536365'] }]
  */
+import { SUMMARY_INVARIANTS } from './customer-summaries.js';
 import type { SqlExecutor } from './sql-client.js';
 
 export interface InvariantFailure {
@@ -53,6 +54,8 @@ const INVARIANTS: { name: string; sql: string }[] = [
   { name: 'customers merged into themselves', sql: `SELECT merged_id::text AS k FROM customer_aliases WHERE merged_id = survivor_id` },
   // identity conflict policy (src/core/identity-graph.ts): one account, one loyalty card per customer at most
   { name: 'customers with two accounts or loyalty cards', sql: `SELECT customer_id || ':' || kind AS k FROM customer_identifiers WHERE kind IN ('account', 'loyalty') GROUP BY customer_id, kind HAVING count(*) > 1` },
+  // the clienteling card's summaries (customer-summaries.ts): a current one says what the lines say
+  ...SUMMARY_INVARIANTS,
 ];
 
 const SAMPLE = 5;

@@ -21,6 +21,8 @@ export interface BatchWritten {
   products: ProductState[];
   /** Orders of the batch that existed before (not created): orderKey(source, source id) → order id. */
   existingOrders: Map<string, string>;
+  /** Ids of guest orders now attached to a customer. */
+  attachedOrders: string[];
 }
 
 
@@ -63,7 +65,9 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
       UPDATE orders o SET customer_id = coalesce(u.c, nc.id)
         FROM unnest(${$(ao.source, 'text[]')}, ${$(ao.sourceId, 'text[]')}, ${$(ao.customer, 'bigint[]')}, ${$(ao.newIndex, 'int[]')}) AS u(so, s, c, g)
         LEFT JOIN nc ON nc.g = u.g
-       WHERE o.source = u.so AND o.source_id = u.s AND o.customer_id IS NULL)`);
+       WHERE o.source = u.so AND o.source_id = u.s AND o.customer_id IS NULL
+      RETURNING o.id)`);
+    results.push(`SELECT 'a', id::text, NULL, NULL, NULL, NULL FROM att`);
   }
   if (w.stores && w.stores.length > 0) {
     ctes.push(`st AS (INSERT INTO stores (id) SELECT unnest(${$(w.stores, 'text[]')}) ON CONFLICT DO NOTHING)`);
@@ -89,6 +93,11 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
         ON CONFLICT (sku) DO NOTHING
         RETURNING sku, title, category, price::float8 AS price, ${EPOCH_MS('seen_at')} AS at)`,
     );
+    // favourite categories follow the catalogue: a category changing makes every card summary not
+    // current (customer-summaries.ts; rare, unlike titles and prices, which the summaries do not hold)
+    ctes.push(`cat_rev AS (
+        UPDATE summary_catalogue SET rev = rev + 1
+         WHERE EXISTS (SELECT 1 FROM pu u JOIN products p ON p.sku = u.sku WHERE p.category IS DISTINCT FROM ${pick('category')}))`);
     results.push(`SELECT 'p', sku, title, category, price, at FROM p_changed`, `SELECT 'p', sku, title, category, price, at FROM p_added`);
   }
   const o = w.orders ?? [];
@@ -114,14 +123,15 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
     results.push(`SELECT 'o', source || chr(1) || source_id, id::text, NULL, NULL, NULL FROM ex`);
   }
 
-  const r = await tx.query<{ k: 'c' | 'p' | 'o'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
+  const r = await tx.query<{ k: 'c' | 'p' | 'o' | 'a'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
     `WITH ${ctes.join(',\n')}\n${results.join('\nUNION ALL ')}`,
     params,
   );
-  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], existingOrders: new Map() };
+  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], existingOrders: new Map(), attachedOrders: [] };
   for (const row of r.rows) {
     if (row.k === 'c') out.newCustomerIds[row.price!] = row.sku;
     else if (row.k === 'o') out.existingOrders.set(row.sku, row.title!);
+    else if (row.k === 'a') out.attachedOrders.push(row.sku);
     else out.products.push({ sku: row.sku, title: row.title, category: row.category, price: row.price, at: row.at! });
   }
   return out;
