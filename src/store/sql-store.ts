@@ -396,6 +396,7 @@ export class SqlStore implements Store {
                    ORDER BY purpose, at DESC, id DESC) k) AS consent
        FROM c`,
       [customerId, recent],
+      { name: 'customer_card' },
     );
     const row = r.rows[0];
     if (!row) return null;
@@ -433,7 +434,9 @@ export class SqlStore implements Store {
 
   async productTitles(skus: readonly string[]): Promise<Map<string, string | null>> {
     if (skus.length === 0) return new Map();
-    const r = await this.db.query<{ sku: string; title: string | null }>('SELECT sku, title FROM products WHERE sku = ANY($1::text[])', [[...new Set(skus)]]);
+    const r = await this.db.query<{ sku: string; title: string | null }>('SELECT sku, title FROM products WHERE sku = ANY($1::text[])', [[...new Set(skus)]], {
+      name: 'product_titles',
+    });
     return new Map(r.rows.map((p) => [p.sku, p.title]));
   }
 
