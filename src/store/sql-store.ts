@@ -174,6 +174,8 @@ export class SqlStore implements Store {
       // the card summaries of every customer the import changed, computed once here rather than on
       // their first card (under the identity lock: no merge or erasure deletes a customer meanwhile)
       await refreshSummaries(tx);
+      // (their statistics with them: the check of summaries against the lines plans by them)
+      await tx.exec('ANALYZE customer_summaries');
       await tx.query(
         `INSERT INTO import_runs (files, rows, imported, duplicates, rejected, skipped, ok, started_at)
          VALUES ($1::text[], $2, $3, $4, $5, $6, $7, to_timestamp($8::float8 / 1000.0))`,
