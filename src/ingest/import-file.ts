@@ -19,7 +19,6 @@ import { NotFoundError } from '../core/errors.js';
 import type { ImportBatchResult, Store } from '../store/store.js';
 import type { FileKind } from './detect-format.js';
 import { ID_BLOCK, importBatches, type ImportBatch, type ImportBatchOptions, type ReserveOrderIds } from './import-batches.js';
-import { readOfferFile } from './offer-file.js';
 import { detectFile } from './read-data-file.js';
 import type { TextEncoding } from './open-text.js';
 import { addCounts, type Reject } from './reject-reasons.js';
@@ -167,6 +166,8 @@ function prefetchedIds(store: Store): ReserveOrderIds {
  * their line and the field at fault.
  */
 async function importOffers(store: Store, path: string, fs: FileSummary, samples: (Reject & { file: string })[], maxSamples: number): Promise<void> {
+  // (the offer schema is loaded only for offer files)
+  const { readOfferFile } = await import('./offer-file.js');
   const file = await readOfferFile(path);
   fs.format = `offers-${file.syntax}`;
   fs.rows = file.rows;
