@@ -164,13 +164,20 @@ export class SqlStore implements Store {
   }
 
   /**
-   * The end of an import: planner statistics refreshed (ANALYZE: plans chosen on an empty table's
-   * statistics are far off after a bulk load, and autovacuum may take a minute), then the run
-   * recorded in import_runs by a synchronous commit, which returns only once the WAL holds it and so
-   * every batch committed before it (their commits did not wait for the flush).
+   * Planner statistics refreshed after a bulk load (plans chosen on an empty table's statistics are
+   * far off, and autovacuum may take a minute). ANALYZE takes a lock that writers' locks do not
+   * conflict with: it may run while the last batch is written.
+   */
+  async analyzeImport(): Promise<void> {
+    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
+  }
+
+  /**
+   * The end of an import: the run recorded in import_runs by a synchronous commit, which returns
+   * only once the WAL holds it and so every batch committed before it (their commits did not wait
+   * for the flush).
    */
   async finishImport(run: ImportRun): Promise<void> {
-    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
     await this.db.transaction((tx) =>
       tx.query(
         `INSERT INTO import_runs (files, rows, imported, duplicates, rejected, skipped, ok, started_at)
