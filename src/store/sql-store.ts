@@ -163,13 +163,20 @@ export class SqlStore implements Store {
   }
 
   /**
-   * The end of an import: planner statistics refreshed (ANALYZE: plans chosen on an empty table's
-   * statistics are far off after a bulk load, and autovacuum may take a minute), then the run
-   * recorded in import_runs by a synchronous commit, which returns only once the WAL holds it and so
-   * every batch committed before it (their commits did not wait for the flush).
+   * Planner statistics refreshed after a bulk load (plans chosen on an empty table's statistics are
+   * far off, and autovacuum may take a minute). ANALYZE takes a lock that writers' locks do not
+   * conflict with: it may run while the last batch is written.
+   */
+  async analyzeImport(): Promise<void> {
+    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
+  }
+
+  /**
+   * The end of an import: the run recorded in import_runs by a synchronous commit, which returns
+   * only once the WAL holds it and so every batch committed before it (their commits did not wait
+   * for the flush).
    */
   async finishImport(run: ImportRun): Promise<void> {
-    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
     await this.db.transaction(async (tx) => {
       // the card summaries of every customer the import changed, computed once here rather than on
       // their first card (under the identity lock: no merge or erasure deletes a customer meanwhile)
@@ -527,7 +534,7 @@ export class SqlStore implements Store {
     const id = await this.canonicalCustomerId(customerId);
     if (id === null) return [];
     const r = await this.db.query<HistoryLine>(
-      `SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+      `SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.source, o.channel, o.store_id AS "storeId",
               ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
          FROM orders o JOIN order_lines l ON l.order_id = o.id
         WHERE o.customer_id = $1 ORDER BY o.placed_at, o.id, l.line_no`,
@@ -599,13 +606,13 @@ export class SqlStore implements Store {
     for (;;) {
       const r: { rows: (Omit<HistoryLine, 'sku'> & { sku: string | null; oid: string })[] } = await this.db.query(
         `WITH o AS (
-           SELECT id, customer_id, source_id, channel, store_id, placed_at FROM orders
+           SELECT id, customer_id, source, source_id, channel, store_id, placed_at FROM orders
             WHERE ($1::float8 IS NULL OR placed_at >= to_timestamp($1::float8 / 1000.0))
               AND ($2::float8 IS NULL OR placed_at < to_timestamp($2::float8 / 1000.0))
               AND ($3::float8 IS NULL OR (placed_at, id) > (to_timestamp($3::float8 / 1000.0), $4::bigint))
             ORDER BY placed_at, id
             LIMIT $5)
-         SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+         SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.source, o.channel, o.store_id AS "storeId",
                 ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice", o.id::text AS oid
            FROM o LEFT JOIN order_lines l ON l.order_id = o.id
           ORDER BY o.placed_at, o.id, l.line_no`,
