@@ -64,6 +64,11 @@ const specs: Record<string, ServedSpec> = {
     all: listSpec('tifu_knn[α=0.7]+0.1·trend3', { tifuWeight: 1, tifuAlpha: 0.7, trendHalfLifeDays: 3, trendWeight: 0.1 }),
     buyAgain: 'served',
   },
+  'EASE + ALS + trend (two learned models); own items then item-kNN + EASE': {
+    discovery: listSpec('ease+1·als+0.5·trend3', { learned: 'ease', learnedWeight: 1, learned2: 'als', learned2Weight: 1, trendHalfLifeDays: 3, trendWeight: 0.5 }),
+    all: listSpec('repeat>item_knn+0.5·ease', { learned: 'item_knn', learnedWeight: 1, learned2: 'ease', learned2Weight: 0.5, ownedFirst: true }),
+    buyAgain: 'repeat',
+  },
 };
 
 const dirs: string[] = [];

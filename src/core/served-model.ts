@@ -5,11 +5,13 @@
  *
  * A list is a weighted sum of normalised components over every item j of the catalogue:
  *
- *   s_j = learnedWeight · L_j / max L  +  trendWeight · t_j  +  tifuWeight · P_j / max P  +  1e-6 · pop_j
+ *   s_j = learnedWeight · L_j / max L  +  learned2Weight · L2_j / max L2  +  trendWeight · t_j
+ *         +  tifuWeight · P_j / max P  +  1e-6 · pop_j
  *
  * - L: the learned model's scores, `als` (x_u · y_j, the customer's factor vector) or `lists`
  *   (Σ_{i ∈ history} w(i, j) over per-item top-K lists: EASE's B rows, item-kNN's neighbour lists);
- *   max L over all items (0 when max ≤ 0);
+ *   max L over all items (0 when max ≤ 0); L2 a second learned model, normalised alike (optional: a blend
+ *   of two learned models, e.g. EASE + item-kNN, hedges between models that validation cannot tell apart);
  * - t: the item trend of the list's half-life (T_j = Σ_customers 2^(−age/h) over each customer's last
  *   purchase of j, t = T / max T); half-life 0 means no decay: t is then popularity (distinct buyers);
  * - P: TIFU-KNN (src/models/tifu-knn.ts) α · own_j + (1 − α) · neighbours_j from the customer's record;
@@ -31,6 +33,9 @@ export interface ListSpec {
   name: string;
   learned: LearnedKind;
   learnedWeight: number;
+  /** A second learned model added with its own weight (absent or 'none': no second term). */
+  learned2?: LearnedKind;
+  learned2Weight?: number;
   /** Half-life of the trend term in days; 0 = no decay (popularity). Ignored when trendWeight is 0. */
   trendHalfLifeDays: number;
   trendWeight: number;
@@ -110,9 +115,10 @@ export interface Components {
   tifu: Map<number, Float64Array>;
 }
 
-export function specNeeds(spec: ListSpec): { learned: LearnedKind | null; tifu: boolean; trend: string | null } {
+export function specNeeds(spec: ListSpec): { learned: LearnedKind | null; learned2: LearnedKind | null; tifu: boolean; trend: string | null } {
   return {
     learned: spec.learned !== 'none' && spec.learnedWeight !== 0 ? spec.learned : null,
+    learned2: spec.learned2 && spec.learned2 !== 'none' && spec.learned2Weight ? spec.learned2 : null,
     tifu: spec.tifuWeight !== 0,
     trend: spec.trendWeight !== 0 || spec.ownedFirst ? trendKey(spec.trendHalfLifeDays) : null,
   };
@@ -194,6 +200,7 @@ export function components(tables: ServedTables, specs: readonly ListSpec[], per
   for (const s of specs) {
     const need = specNeeds(s);
     if (need.learned && !c.learned[need.learned]) c.learned[need.learned] = learnedScores(tables, need.learned, person);
+    if (need.learned2 && !c.learned[need.learned2]) c.learned[need.learned2] = learnedScores(tables, need.learned2, person);
     if (need.tifu && !c.tifu.has(s.tifuAlpha)) c.tifu.set(s.tifuAlpha, tifuScores(tables.nItems, person, s.tifuAlpha));
   }
   return c;
@@ -208,6 +215,11 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
   if (need.learned) {
     const l = comps.learned[need.learned]!;
     const w = spec.learnedWeight;
+    for (let j = 0; j < n; j++) out[j] += w * l[j];
+  }
+  if (need.learned2) {
+    const l = comps.learned[need.learned2]!;
+    const w = spec.learned2Weight!;
     for (let j = 0; j < n; j++) out[j] += w * l[j];
   }
   const trend = need.trend ? tables.trends[need.trend] : undefined;
@@ -242,7 +254,7 @@ export function scoreList(
   scratch?: Float64Array,
 ): Float64Array {
   const need = specNeeds(spec);
-  if (scratch && need.learned && !need.tifu) {
+  if (scratch && need.learned && !need.learned2 && !need.tifu) {
     const comps: Components = { learned: { [need.learned]: learnedScores(tables, need.learned, person, scratch) }, tifu: new Map() };
     return combine(tables, spec, person, comps, out);
   }
@@ -291,6 +303,12 @@ export function specTrendKeys(spec: ServedSpec): string[] {
   return [...keys];
 }
 
+/** Whether a list reads the given learned model (as its first or second learned term). */
+export const listUses = (s: ListSpec, what: LearnedKind): boolean => {
+  const n = specNeeds(s);
+  return n.learned === what || n.learned2 === what;
+};
+
 /** Whether a served spec reads the given learned model, TIFU vectors. */
 export const specUses = (spec: ServedSpec, what: LearnedKind | 'tifu'): boolean =>
-  [spec.discovery, spec.all].some((s) => (what === 'tifu' ? specNeeds(s).tifu : specNeeds(s).learned === what));
+  [spec.discovery, spec.all].some((s) => (what === 'tifu' ? specNeeds(s).tifu : listUses(s, what)));

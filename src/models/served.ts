@@ -42,7 +42,7 @@ export interface ServedParams {
   ease?: Partial<EaseParams>;
   item_knn?: Partial<ItemKnnParams>;
   tifu_knn?: Partial<TifuParams>;
-  /** Length of each item's EASE list served (B's largest positive weights). Default 200. */
+  /** Length of each item's EASE list served (B's largest positive weights). Default EASE_LIST_LENGTH. */
   easeListLength?: number;
 }
 
@@ -53,7 +53,11 @@ export interface ServedNeeds {
   trends: number[];
 }
 
-export const EASE_LIST_LENGTH = 200;
+/**
+ * Length of each item's EASE list served (B's largest positive weights). On Online Retail's validation
+ * windows, lists of 500 score 0.1–1.7 % above lists of 200 (1000: no better), closer to the dense B.
+ */
+export const EASE_LIST_LENGTH = 500;
 
 /** The fitted components: the item-side tables and what each customer's record carries. */
 export class ServedState {
@@ -149,6 +153,7 @@ export function needsOf(spec: ServedSpec): ServedNeeds {
   let tifu = false;
   for (const s of [spec.discovery, spec.all]) {
     if (s.learned !== 'none' && s.learnedWeight !== 0) learned.add(s.learned);
+    if (s.learned2 && s.learned2 !== 'none' && s.learned2Weight) learned.add(s.learned2);
     if (s.trendWeight !== 0 || s.ownedFirst) trends.add(s.trendHalfLifeDays);
     if (s.tifuWeight !== 0) tifu = true;
   }
