@@ -69,6 +69,11 @@ const specs: Record<string, ServedSpec> = {
     all: listSpec('repeat>item_knn+0.5·ease', { learned: 'item_knn', learnedWeight: 1, learned2: 'ease', learned2Weight: 0.5, ownedFirst: true }),
     buyAgain: 'repeat',
   },
+  'own items fading against ALS + trend (all); item-kNN (discovery)': {
+    discovery: listSpec('item_knn', { learned: 'item_knn', learnedWeight: 1 }),
+    all: listSpec('own+als+0.5·trend7', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5, ownWeight: 0.5, ownHalfLifeDays: 10 }),
+    buyAgain: 'repeat',
+  },
 };
 
 const dirs: string[] = [];

@@ -43,6 +43,13 @@ export interface ListSpec {
   /** TIFU-KNN's α: weight of the customer's own decayed vector against their neighbours'. */
   tifuAlpha: number;
   ownedFirst: boolean;
+  /**
+   * Own items compete with the rest by score (not with `ownedFirst`): each item the customer bought adds
+   * ownWeight · log2(1 + count) · 2^(−age / ownHalfLifeDays), age = days from its last purchase to the
+   * customer's latest purchase (0 half-life: no decay). Absent or 0: nothing added.
+   */
+  ownWeight?: number;
+  ownHalfLifeDays?: number;
 }
 
 export interface ServedSpec {
@@ -100,6 +107,8 @@ export interface ServedPerson {
   listWeights?: ArrayLike<number>;
   /** ALS factor vector. */
   vector?: Float32Array | null;
+  /** Last purchase time (epoch ms) of each of `items` (for ListSpec.ownWeight; absent: all alike). */
+  lastTime?: ArrayLike<number>;
   /** TIFU-KNN: own decayed weights aligned with `items`, and the neighbours' part (any items). */
   tifu?: { own: ArrayLike<number>; nbrItems: ArrayLike<number>; nbrScores: ArrayLike<number> } | null;
 }
@@ -232,6 +241,7 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
     const w = spec.tifuWeight;
     for (let j = 0; j < n; j++) out[j] += w * p[j];
   }
+  if (spec.ownWeight && !spec.ownedFirst) addOwn(spec, person, out);
   if (spec.ownedFirst) {
     const tie = spec.trendWeight !== 0 && trend ? trend : pop;
     for (let q = 0; q < person.items.length; q++) {
@@ -240,6 +250,21 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
     }
   }
   return out;
+}
+
+/** ownWeight · log2(1 + count) · 2^(−age / h) onto each own item (age to the person's latest purchase). */
+function addOwn(spec: ListSpec, person: ServedPerson, out: Float64Array): void {
+  const w = spec.ownWeight!;
+  const h = spec.ownHalfLifeDays ?? 0;
+  const lt = person.lastTime;
+  let latest = -Infinity;
+  if (lt && h > 0) for (let q = 0; q < person.items.length; q++) if (person.counts[q] > 0 && lt[q] > latest) latest = lt[q];
+  for (let q = 0; q < person.items.length; q++) {
+    const c = person.counts[q];
+    if (!(c > 0)) continue;
+    const decay = lt && h > 0 && Number.isFinite(latest) ? Math.pow(2, -Math.max(0, latest - lt[q]) / (h * 86_400_000)) : 1;
+    out[person.items[q]] += w * Math.log2(1 + c) * decay;
+  }
 }
 
 /**

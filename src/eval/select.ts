@@ -11,7 +11,8 @@
  *   list plus a second learned model (two weights, the trend's weight kept or scaled with the learned mass);
  * - all: own items then trend (0 = repeat, reference_eval.py's baseline); own items then the chosen
  *   discovery list; TIFU-KNN at several α, alone and with a little trend; each learned model and the
- *   discovery list over all items (own items compete by score); the best TIFU-KNN plus the discovery list.
+ *   discovery list over all items (own items compete by score); the discovery list plus a fading repeat
+ *   score of own items (ListSpec.ownWeight); the best TIFU-KNN plus the discovery list.
  * Popularity and repeat-then-trend are candidates, so a chosen list never scores below them on validation.
  */
 import {
@@ -36,6 +37,9 @@ const TREND_WEIGHTS = [0.1, 0.25, 0.5, 1, 2];
 const TIFU_ALPHAS = [0.5, 0.7, 0.9];
 /** Weights of a second learned model added to the best learned list (relative to the first's). */
 const PAIR_WEIGHTS = [0.5, 1];
+/** Own items against the discovery list (ListSpec.ownWeight, ownHalfLifeDays in days). */
+const OWN_WEIGHTS = [0.5, 1];
+const OWN_HALF_LIVES = [60, 120];
 
 export interface CandidateScore {
   name: string;
@@ -225,6 +229,11 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   // the learned lists on all items (own items compete by their scores: fits rare repeats)
   for (const a of alone) if (a.learned !== 'none') more.push({ ...a, name: `${a.name} (all items)` });
   more.push({ ...discovery.spec, name: `${discovery.spec.name} (all items)` });
+  // own items compete with the discovery list by a repeat score that fades with the time since they were
+  // last bought (relative to the customer's latest purchase): stale one-off purchases give way to new picks
+  for (const hw of OWN_HALF_LIVES) {
+    for (const w of OWN_WEIGHTS) more.push({ ...discovery.spec, name: `own[${w}·log2(1+n)·2^(−age/${hw})]+(${discovery.spec.name})`, ownWeight: w, ownHalfLifeDays: hw, ownedFirst: false });
+  }
   const others = run('all', more);
   // TIFU-KNN with the discovery list's learned model and trend (its own items then compete with the learned picks)
   const bestTifu = best(others.filter((c) => c.spec.tifuWeight !== 0 && c.spec.learnedWeight === 0));

@@ -74,6 +74,8 @@ export class ServedState {
   constructor(
     readonly counts: Csr,
     nItems: number,
+    /** Last purchase time per entry of `counts` (customer records carry it as `lastTime`). */
+    readonly lastTime: Float64Array | null = null,
   ) {
     this.tables = { nItems, popularity: new Float32Array(nItems), trends: {}, lists: {}, factors: null };
   }
@@ -88,6 +90,7 @@ export class ServedState {
     return {
       items,
       counts: counts.data.subarray(s, e),
+      lastTime: this.lastTime ? this.lastTime.subarray(s, e) : undefined,
       vector: this.als ? this.als.userFactors.subarray(c * k, c * k + k) : null,
       tifu: this.tifu ? tifuOfCustomer(this.tifu, c, items) : null,
     };
@@ -105,7 +108,7 @@ export async function fitServed(
 ): Promise<ServedState> {
   const ref = input.reference;
   const n = ref.counts.cols;
-  const st = new ServedState(ref.counts, n);
+  const st = new ServedState(ref.counts, n, ref.pairLastTime ?? null);
   const pop = customersPerItem(ref.counts);
   let max = 0;
   for (const v of pop) max = Math.max(max, v);
