@@ -203,7 +203,7 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
       if (m2 === b.learned) continue;
       for (const w2 of PAIR_WEIGHTS) {
         for (const tw of new Set([b.trendWeight, b.trendWeight * (1 + w2)])) {
-          const trendPart = tw > 0 ? `+${tw}·${trendName(b.trendHalfLifeDays)}` : '';
+          const trendPart = tw > 0 ? `+${Math.round(tw * 1000) / 1000}·${trendName(b.trendHalfLifeDays)}` : '';
           pairs.push({ ...b, name: `${b.learned}+${w2}·${m2}${trendPart}`, learned2: m2, learned2Weight: w2 * b.learnedWeight, trendWeight: tw });
         }
       }
