@@ -80,8 +80,8 @@ ${Object.entries(v.models)
 <details><summary>Every candidate list tried on validation (${v.candidates.length}; scoring took ${v.select_s} s; component fits ${esc(JSON.stringify(v.fit_s))}${
         Object.keys(v.skipped).length ? `; skipped: ${esc(JSON.stringify(v.skipped))}` : ''
       })</summary>
-<table><thead><tr><th>candidate</th><th>protocol</th><th>NDCG@10</th><th>Recall@20</th></tr></thead><tbody>
-${v.candidates.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.protocol}</td><td>${num(c['ndcg@10'])}</td><td>${num(c['recall@20'])}</td></tr>`).join('\n')}
+<table><thead><tr><th>candidate</th><th>protocol</th><th>NDCG@10</th><th>Recall@20</th><th>NDCG@10 − chosen (± s.e., paired)</th></tr></thead><tbody>
+${v.candidates.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.protocol}</td><td>${num(c['ndcg@10'])}</td><td>${num(c['recall@20'])}</td><td>${c.vsChosen ? `${c.vsChosen.diff.toFixed(4)} ± ${c.vsChosen.se.toFixed(4)}` : ''}</td></tr>`).join('\n')}
 </tbody></table></details>`
     : '';
   const buyAgainHtml =

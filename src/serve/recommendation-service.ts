@@ -10,7 +10,7 @@ import type { CustomerRecord } from '../core/bundle.js';
 import { type BlendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
 import { foldInFactored } from '../core/fold-in.js';
-import { type BuyAgainRanking, OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
+import { type BuyAgainRanking, listUses, OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
 import type { Segment } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { buyAgain } from './buy-again.js';
@@ -296,7 +296,7 @@ export class RecommendationService {
         // the served model (a record suffices unless its list reads the ALS vector), else the factor blend
         const served = preparedOf(model).served;
         const list = options.excludePurchased === false ? 'all' : 'discovery';
-        const needsVector = !served || specNeeds(served.spec[list]).learned === 'als';
+        const needsVector = !served || listUses(served.spec[list], 'als');
         if (served && record && (record.vector || !needsVector)) b.add('factors', this.scoreServed(model, record, seeds, b, list));
         else if (!model.als) failure = 'no_factors';
         else if (!record?.vector) failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : hist.length ? 'no_vector' : 'no_history';
