@@ -100,7 +100,8 @@ export interface ServedPerson {
 }
 
 export const OWNED_BASE = 1e6;
-const POP_TIE = 1e-6;
+/** Weight of popularity, the last tie-break. */
+export const POP_TIE = 1e-6;
 
 export const trendKey = (halfLifeDays: number): string => String(halfLifeDays);
 

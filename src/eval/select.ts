@@ -19,10 +19,17 @@ import {
   combine,
   components,
   type LearnedKind,
+  learnedScores,
   type ListSpec,
+  OWNED_BASE,
+  POP_TIE,
   type ServedSpec,
+  specNeeds,
+  tifuScores,
   topAccepted,
+  trendKey,
 } from '../core/served-model.js';
+import { TopSelect } from '../core/top-select.js';
 import { fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
 import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { ndcgAt, recallAt } from './metrics.js';
@@ -57,6 +64,8 @@ export interface Selection {
   fit_s: Record<string, number>;
   skipped: Record<string, string>;
   select_s: number;
+  /** Per protocol: customer-lists scored from the candidate cache, and those the bound sent the full way. */
+  scoring: Record<string, { users: number; lists: number; full: number }>;
 }
 
 /** The served model's inputs from an evaluation split. */
@@ -67,29 +76,200 @@ export function splitInput(split: EvalSplit): ServedInput {
 const ndcg10 = ndcgAt(10);
 const recall20 = recallAt(20);
 
-/** Scores candidate lists of one protocol on the split (one pass over its users). */
-function scoreCandidates(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', specs: ListSpec[]): CandidateScore[] {
+/**
+ * Per-customer candidate cache of one protocol: each component's scores (L / max L per learned model,
+ * P / max P per TIFU α, each trend table, popularity) are computed once per customer, and only on the
+ * union U of every component's top CAND_K accepted items (plus the customer's own items on the "all"
+ * protocol) are they kept, with each component's bound b_c (its (CAND_K+1)-th largest accepted value:
+ * every accepted item outside U scores at most b_c on c). A candidate list s = Σ w_c · x_c (w_c ≥ 0) is
+ * then scored on U alone: an item outside U scores at most B = Σ w_c · b_c (same operations in the same
+ * order, and rounding is monotone), so when the 20th best of U scores above B the top 20 over U is the
+ * top 20 over the catalogue, exactly what combine + topAccepted would return (ties: lower index; U is
+ * walked in index order). Otherwise (rare) that customer is scored the full way. Exact: the figures are
+ * those of scoring every item.
+ */
+export const CAND_K = 50;
+const TOP = 20;
+
+type CompId = string; // 'pop', 't:<half-life>', 'l:<kind>', 'p:<α>'
+
+interface UserCache {
+  u: number;
+  truth: Set<number>;
+  /** U, ascending item indices. */
+  items: Int32Array;
+  /** Purchase count when the customer owns the item (count > 0), else 0. */
+  owned: Float64Array;
+  /** Component c's values on U at [c · |U| + q]. */
+  vals: Float64Array;
+  /** Component c's bound outside U. */
+  bound: Float64Array;
+}
+
+export interface CandidateCache {
+  protocol: 'discovery' | 'all';
+  comps: CompId[];
+  users: UserCache[];
+  /** Customer-lists scored the full way because the bound did not prove the top 20 (diagnostics). */
+  fallbacks: number;
+  scored: number;
+}
+
+/** The components of a spec as cache ids (null: not in the cache). */
+function specComps(spec: ListSpec): { learned: CompId | null; trend: CompId | null; tifu: CompId | null } {
+  const need = specNeeds(spec);
+  return {
+    learned: need.learned ? `l:${need.learned}` : null,
+    trend: need.trend !== null ? `t:${need.trend}` : null,
+    tifu: need.tifu ? `p:${spec.tifuAlpha}` : null,
+  };
+}
+
+/** Builds the candidate cache of one protocol for the components `comps` (one pass over its customers). */
+export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', comps: CompId[], k = CAND_K): CandidateCache {
   const users = protocol === 'discovery' ? split.discoveryUsers : split.allUsers;
   const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
-  const sums = specs.map(() => ({ n: 0, r: 0 }));
-  const out = new Float64Array(st.tables.nItems);
-  const mask = new Uint8Array(st.tables.nItems);
-  let count = 0;
-  for (const u of users) {
+  const n = st.tables.nItems;
+  const mask = new Uint8Array(n);
+  const stamp = new Int32Array(n).fill(-1);
+  // global components: the catalogue in descending order (ties: lower index), walked per customer
+  const globals = new Map<CompId, { values: ArrayLike<number>; order: Int32Array }>();
+  for (const c of comps) {
+    const values = c === 'pop' ? st.tables.popularity : c.startsWith('t:') ? st.tables.trends[c.slice(2)] : null;
+    if (!values) continue;
+    const order = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => values[b] - values[a] || a - b);
+    globals.set(c, { values, order });
+  }
+  const sel = new TopSelect(k + 1);
+  const out: UserCache[] = [];
+  const dense: (ArrayLike<number> | null)[] = new Array(comps.length).fill(null);
+  const bound = new Float64Array(comps.length);
+  const picked: number[] = [];
+  for (let x = 0; x < users.length; x++) {
+    const u = users[x];
     const t = truth.get(u);
     if (!t || t.size === 0) continue;
-    count++;
     const person = st.person(u);
-    const comps: Components = components(st.tables, specs, person);
     if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
-    for (let c = 0; c < specs.length; c++) {
-      const top = topAccepted(combine(st.tables, specs[c], person, comps, out), 20, (i) => mask[i] === 0);
-      const ranked = top.map((x) => x.id);
-      sums[c].n += ndcg10(t, ranked);
-      sums[c].r += recall20(t, ranked);
+    picked.length = 0;
+    const add = (j: number) => {
+      if (stamp[j] !== x) {
+        stamp[j] = x;
+        picked.push(j);
+      }
+    };
+    for (let c = 0; c < comps.length; c++) {
+      const id = comps[c];
+      const g = globals.get(id);
+      if (g) {
+        dense[c] = g.values;
+        let taken = 0;
+        bound[c] = -Infinity;
+        for (let r = 0; r < n; r++) {
+          const j = g.order[r];
+          if (mask[j] !== 0) continue;
+          if (taken === k) {
+            bound[c] = g.values[j];
+            break;
+          }
+          add(j);
+          taken++;
+        }
+        continue;
+      }
+      const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, person) : tifuScores(n, person, Number(id.slice(2)));
+      dense[c] = v;
+      for (let j = 0; j < n; j++) if (mask[j] === 0) sel.push(v[j], j);
+      const top = sel.drain();
+      bound[c] = top.length > k ? top[k].score : -Infinity;
+      for (let r = 0; r < Math.min(k, top.length); r++) add(top[r].id);
     }
-    for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
+    const ownedAt = new Map<number, number>();
+    for (let q = 0; q < person.items.length; q++) {
+      if (person.counts[q] > 0) ownedAt.set(person.items[q], person.counts[q]);
+      if (protocol === 'all') add(person.items[q]);
+    }
+    const items = Int32Array.from(picked).sort();
+    const m = items.length;
+    const vals = new Float64Array(comps.length * m);
+    for (let c = 0; c < comps.length; c++) {
+      const v = dense[c]!;
+      for (let q = 0; q < m; q++) vals[c * m + q] = v[items[q]];
+    }
+    const owned = new Float64Array(m);
+    if (protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
+    out.push({ u, truth: t, items, owned, vals, bound: bound.slice() });
+    if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
   }
+  return { protocol, comps, users: out, fallbacks: 0, scored: 0 };
+}
+
+/** Scores candidate lists of one protocol from its cache (exact; see buildCandidateCache). */
+export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: ListSpec[]): CandidateScore[] {
+  const { protocol } = cache;
+  const sums = specs.map(() => ({ n: 0, r: 0 }));
+  const n = st.tables.nItems;
+  const col = new Map(cache.comps.map((c, i) => [c, i]));
+  const plan = specs.map((spec) => {
+    const ids = specComps(spec);
+    const at = (id: CompId | null) => (id === null ? -1 : (col.get(id) ?? -2));
+    const p = { learned: at(ids.learned), trend: at(ids.trend), tifu: at(ids.tifu), pop: col.get('pop') ?? -2 };
+    const usesTrend = spec.trendWeight !== 0 && p.trend >= 0;
+    const ok = p.learned !== -2 && p.trend !== -2 && p.tifu !== -2 && p.pop >= 0 && spec.learnedWeight >= 0 && spec.trendWeight >= 0 && spec.tifuWeight >= 0;
+    return { spec, ...p, usesTrend, ok };
+  });
+  const sel = new TopSelect(TOP);
+  const full = new Float64Array(n);
+  const mask = new Uint8Array(n);
+  const ranked = new Int32Array(TOP);
+  for (const uc of cache.users) {
+    const m = uc.items.length;
+    const { vals, items, owned, bound } = uc;
+    for (let c = 0; c < specs.length; c++) {
+      const p = plan[c];
+      const spec = p.spec;
+      let len = 0;
+      let proven = false;
+      if (p.ok) {
+        const po = p.pop * m;
+        const lo = p.learned * m;
+        const to = p.trend * m;
+        const fo = p.tifu * m;
+        const wl = spec.learnedWeight;
+        const wt = spec.trendWeight;
+        const wf = spec.tifuWeight;
+        for (let q = 0; q < m; q++) {
+          let s = POP_TIE * vals[po + q];
+          if (p.learned >= 0) s += wl * vals[lo + q];
+          if (p.usesTrend) s += wt * vals[to + q];
+          if (p.tifu >= 0) s += wf * vals[fo + q];
+          if (spec.ownedFirst && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (p.usesTrend ? vals[to + q] : vals[po + q]);
+          sel.push(s, items[q]);
+        }
+        let b = POP_TIE * bound[p.pop];
+        if (p.learned >= 0) b += wl * bound[p.learned];
+        if (p.usesTrend) b += wt * bound[p.trend];
+        if (p.tifu >= 0) b += wf * bound[p.tifu];
+        proven = sel.size === TOP ? sel.floor() > b : b === -Infinity;
+        if (proven) len = sel.drainIds(ranked);
+        else sel.clear();
+      }
+      cache.scored++;
+      if (!proven) {
+        cache.fallbacks++;
+        const person = st.person(uc.u);
+        if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
+        const top = topAccepted(combine(st.tables, spec, person, components(st.tables, [spec], person), full), TOP, (i) => mask[i] === 0);
+        if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
+        len = top.length;
+        for (let r = 0; r < len; r++) ranked[r] = top[r].id;
+      }
+      const list = ranked.subarray(0, len);
+      sums[c].n += ndcg10(uc.truth, list);
+      sums[c].r += recall20(uc.truth, list);
+    }
+  }
+  const count = cache.users.length;
   return specs.map((spec, c) => ({
     name: spec.name,
     protocol,
@@ -129,8 +309,13 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const t0 = performance.now();
   const learned = learnedKinds.filter((k) => !(k in st.skipped));
   const all: CandidateScore[] = [];
+  // every component a candidate reads, cached per protocol on first use
+  const base: CompId[] = ['pop', ...TREND_HALF_LIVES.map((h) => `t:${trendKey(h)}`), ...learned.map((m) => `l:${m}`)];
+  const compsOf = { discovery: useTifu ? [...base, 'p:0'] : base, all: useTifu ? [...base, ...TIFU_ALPHAS.map((a) => `p:${a}`)] : base };
+  const caches: Partial<Record<'discovery' | 'all', CandidateCache>> = {};
   const run = (protocol: 'discovery' | 'all', specs: ListSpec[]) => {
-    const s = scoreCandidates(st, split, protocol, specs);
+    caches[protocol] ??= buildCandidateCache(st, split, protocol, compsOf[protocol]);
+    const s = scoreCandidates(st, caches[protocol], specs);
     all.push(...s);
     return s;
   };
@@ -210,5 +395,6 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     fit_s: st.fit_s,
     skipped: st.skipped,
     select_s: Math.round((performance.now() - t0) / 10) / 100,
+    scoring: Object.fromEntries(Object.values(caches).map((c) => [c.protocol, { users: c.users.length, lists: c.scored, full: c.fallbacks }])),
   };
 }
