@@ -83,9 +83,9 @@ describe('served model selection on validation', () => {
         const cache = buildCandidateCache(st, split, protocol, comps, k);
         const got = scoreCandidates(st, cache, mine).map((c) => [c['ndcg@10'], c['recall@20']]);
         expect(got).toEqual(want);
-        // a deep cache proves every list from U alone; a shallow one falls back (still exact)
-        if (k === 10_000) expect(cache.fallbacks).toBe(0);
-        if (k === 1) expect(cache.fallbacks).toBeGreaterThan(0);
+        // a deep cache proves every list from U alone; a shallow one is deepened (still exact)
+        if (k === 10_000) expect(cache.deepened).toBe(0);
+        if (k === 1) expect(cache.deepened).toBeGreaterThan(0);
       }
     }
   }, 60_000);

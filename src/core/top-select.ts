@@ -90,6 +90,11 @@ export class TopSelect {
     return len;
   }
 
+  /** The selected ids in heap order (not sorted): a view valid until the next push or clear. */
+  heapIds(): Int32Array {
+    return this.ids.subarray(0, this.size);
+  }
+
   /** Empties the selector. */
   clear(): void {
     this.size = 0;

@@ -224,7 +224,7 @@ export function selectionFigures(s: Selection): ModelResult {
   return { discovery: p(s.validation.discovery), all: p(s.validation.all), fit_s: round2(Object.values(s.fit_s).reduce((a, b) => a + b, 0)), data: 'reference' };
 }
 
-/** Fitted ALS / item-kNN / EASE of the chosen runs, for the served model to reuse rather than refit. */
+/** Fitted ALS / item-kNN / EASE / TIFU-KNN of the chosen runs, for the served model to reuse rather than refit. */
 function prefitFrom(fitted: Map<string, Recommender>, best: Map<string, EvalRun>, runs: EvalRun[]) {
   const pick = (m: string) => {
     const run = best.get(m) ?? runs.find((r) => r.model === m);
@@ -233,7 +233,9 @@ function prefitFrom(fitted: Map<string, Recommender>, best: Map<string, EvalRun>
   const als = pick('als');
   const knn = pick('item_knn');
   const ease = pick('ease');
+  const tifu = pick('tifu_knn');
   return {
+    tifu: tifu instanceof ServedRecommender && tifu.state?.tifu ? tifu.state.tifu : undefined,
     als: als instanceof AlsRecommender && als.userFactors.length > 0 ? als : undefined,
     item_knn: knn instanceof ItemKnnRecommender ? knn : undefined,
     ease: ease instanceof EaseRecommender && ease.n > 0 ? ease : undefined,

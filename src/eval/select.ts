@@ -65,7 +65,7 @@ export interface Selection {
   skipped: Record<string, string>;
   select_s: number;
   /** Per protocol: customer-lists scored from the candidate cache, and those the bound sent the full way. */
-  scoring: Record<string, { users: number; lists: number; full: number }>;
+  scoring: Record<string, { users: number; lists: number; deepened: number }>;
 }
 
 /** The served model's inputs from an evaluation split. */
@@ -89,6 +89,8 @@ const recall20 = recallAt(20);
  * those of scoring every item.
  */
 export const CAND_K = 50;
+/** How much deeper a customer's cache is rebuilt when the bound cannot prove a list's top 20. */
+export const CAND_DEEPEN = 4;
 const TOP = 20;
 
 type CompId = string; // 'pop', 't:<half-life>', 'l:<kind>', 'p:<α>'
@@ -96,23 +98,16 @@ type CompId = string; // 'pop', 't:<half-life>', 'l:<kind>', 'p:<α>'
 interface UserCache {
   u: number;
   truth: Set<number>;
+  /** Depth: U holds each component's `k` + 1 best accepted items. */
+  k: number;
   /** U, ascending item indices. */
   items: Int32Array;
   /** Purchase count when the customer owns the item (count > 0), else 0. */
   owned: Float64Array;
   /** Component c's values on U at [c · |U| + q]. */
   vals: Float64Array;
-  /** Component c's bound outside U. */
+  /** Component c's bound outside U (−Infinity: U holds every accepted item). */
   bound: Float64Array;
-}
-
-export interface CandidateCache {
-  protocol: 'discovery' | 'all';
-  comps: CompId[];
-  users: UserCache[];
-  /** Customer-lists scored the full way because the bound did not prove the top 20 (diagnostics). */
-  fallbacks: number;
-  scored: number;
 }
 
 /** The components of a spec as cache ids (null: not in the cache). */
@@ -125,32 +120,50 @@ function specComps(spec: ListSpec): { learned: CompId | null; trend: CompId | nu
   };
 }
 
-/** Builds the candidate cache of one protocol for the components `comps` (one pass over its customers). */
-export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', comps: CompId[], k = CAND_K): CandidateCache {
-  const users = protocol === 'discovery' ? split.discoveryUsers : split.allUsers;
-  const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
-  const n = st.tables.nItems;
-  const mask = new Uint8Array(n);
-  const stamp = new Int32Array(n).fill(-1);
-  // global components: the catalogue in descending order (ties: lower index), walked per customer
-  const globals = new Map<CompId, { values: ArrayLike<number>; order: Int32Array }>();
-  for (const c of comps) {
-    const values = c === 'pop' ? st.tables.popularity : c.startsWith('t:') ? st.tables.trends[c.slice(2)] : null;
-    if (!values) continue;
-    const order = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => values[b] - values[a] || a - b);
-    globals.set(c, { values, order });
+/** The candidate cache of one protocol for the components `comps` (built in one pass over its customers). */
+export class CandidateCache {
+  readonly users: UserCache[] = [];
+  /** Customer-lists scored, and those whose customer's cache had to be deepened first (diagnostics). */
+  scored = 0;
+  deepened = 0;
+  private readonly n: number;
+  private readonly mask: Uint8Array;
+  private readonly stamp: Int32Array;
+  private readonly picked: number[] = [];
+  private pass = 0;
+  private readonly globals = new Map<CompId, { values: ArrayLike<number>; order: Int32Array }>();
+
+  constructor(
+    private readonly st: ServedState,
+    split: EvalSplit,
+    readonly protocol: 'discovery' | 'all',
+    readonly comps: CompId[],
+    k = CAND_K,
+  ) {
+    const n = (this.n = st.tables.nItems);
+    this.mask = new Uint8Array(n);
+    this.stamp = new Int32Array(n).fill(-1);
+    // global components: the catalogue in descending order (ties: lower index), walked per customer
+    for (const c of comps) {
+      const values = c === 'pop' ? st.tables.popularity : c.startsWith('t:') ? st.tables.trends[c.slice(2)] : null;
+      if (!values) continue;
+      const order = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => values[b] - values[a] || a - b);
+      this.globals.set(c, { values, order });
+    }
+    const users = protocol === 'discovery' ? split.discoveryUsers : split.allUsers;
+    const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
+    for (const u of users) {
+      const t = truth.get(u);
+      if (t && t.size > 0) this.users.push(this.entry(u, t, k));
+    }
   }
-  const sel = new TopSelect(k + 1);
-  const out: UserCache[] = [];
-  const dense: (ArrayLike<number> | null)[] = new Array(comps.length).fill(null);
-  const bound = new Float64Array(comps.length);
-  const picked: number[] = [];
-  for (let x = 0; x < users.length; x++) {
-    const u = users[x];
-    const t = truth.get(u);
-    if (!t || t.size === 0) continue;
+
+  /** The cache entry of customer u at depth k. */
+  entry(u: number, truth: Set<number>, k: number): UserCache {
+    const { st, n, mask, stamp, picked, comps } = this;
     const person = st.person(u);
-    if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
+    const x = ++this.pass;
+    if (this.protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
     picked.length = 0;
     const add = (j: number) => {
       if (stamp[j] !== x) {
@@ -158,11 +171,14 @@ export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol:
         picked.push(j);
       }
     };
+    const dense: ArrayLike<number>[] = [];
+    const bound = new Float64Array(comps.length);
+    const sel = new TopSelect(k + 1);
     for (let c = 0; c < comps.length; c++) {
       const id = comps[c];
-      const g = globals.get(id);
+      const g = this.globals.get(id);
       if (g) {
-        dense[c] = g.values;
+        dense.push(g.values);
         let taken = 0;
         bound[c] = -Infinity;
         for (let r = 0; r < n; r++) {
@@ -178,33 +194,53 @@ export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol:
         continue;
       }
       const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, person) : tifuScores(n, person, Number(id.slice(2)));
-      dense[c] = v;
-      for (let j = 0; j < n; j++) if (mask[j] === 0) sel.push(v[j], j);
-      const top = sel.drain();
-      bound[c] = top.length > k ? top[k].score : -Infinity;
-      for (let r = 0; r < Math.min(k, top.length); r++) add(top[r].id);
+      dense.push(v);
+      // the k + 1 largest accepted values: the heap's worst is the bound (kept in U too: harmless)
+      let floor = -Infinity;
+      for (let j = 0; j < n; j++) {
+        if (v[j] > floor && mask[j] === 0) {
+          sel.push(v[j], j);
+          floor = sel.floor();
+        }
+      }
+      bound[c] = sel.size > k ? floor : -Infinity;
+      const ids = sel.heapIds();
+      for (let r = 0; r < ids.length; r++) add(ids[r]);
+      sel.clear();
     }
     const ownedAt = new Map<number, number>();
     for (let q = 0; q < person.items.length; q++) {
       if (person.counts[q] > 0) ownedAt.set(person.items[q], person.counts[q]);
-      if (protocol === 'all') add(person.items[q]);
+      if (this.protocol === 'all') add(person.items[q]);
     }
+    if (this.protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
     const items = Int32Array.from(picked).sort();
     const m = items.length;
     const vals = new Float64Array(comps.length * m);
     for (let c = 0; c < comps.length; c++) {
-      const v = dense[c]!;
+      const v = dense[c];
       for (let q = 0; q < m; q++) vals[c * m + q] = v[items[q]];
     }
     const owned = new Float64Array(m);
-    if (protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
-    out.push({ u, truth: t, items, owned, vals, bound: bound.slice() });
-    if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
+    if (this.protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
+    return { u, truth, k, items, owned, vals, bound };
   }
-  return { protocol, comps, users: out, fallbacks: 0, scored: 0 };
+
+  /** Replaces entry x by one CAND_DEEPEN times deeper (the whole catalogue at the end: then every bound is −Infinity). */
+  deepen(x: number): UserCache {
+    const e = this.users[x];
+    const k = e.k * CAND_DEEPEN >= this.n / 2 ? this.n : e.k * CAND_DEEPEN;
+    this.deepened++;
+    return (this.users[x] = this.entry(e.u, e.truth, k));
+  }
 }
 
-/** Scores candidate lists of one protocol from its cache (exact; see buildCandidateCache). */
+/** Builds the candidate cache of one protocol (see CandidateCache). */
+export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', comps: CompId[], k = CAND_K): CandidateCache {
+  return new CandidateCache(st, split, protocol, comps, k);
+}
+
+/** Scores candidate lists of one protocol from its cache (exact; see CandidateCache). */
 export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: ListSpec[]): CandidateScore[] {
   const { protocol } = cache;
   const sums = specs.map(() => ({ n: 0, r: 0 }));
@@ -222,42 +258,48 @@ export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: L
   const full = new Float64Array(n);
   const mask = new Uint8Array(n);
   const ranked = new Int32Array(TOP);
-  for (const uc of cache.users) {
-    const m = uc.items.length;
-    const { vals, items, owned, bound } = uc;
+  for (let x = 0; x < cache.users.length; x++) {
     for (let c = 0; c < specs.length; c++) {
       const p = plan[c];
       const spec = p.spec;
-      let len = 0;
-      let proven = false;
+      let len = -1;
+      cache.scored++;
       if (p.ok) {
-        const po = p.pop * m;
-        const lo = p.learned * m;
-        const to = p.trend * m;
-        const fo = p.tifu * m;
         const wl = spec.learnedWeight;
         const wt = spec.trendWeight;
         const wf = spec.tifuWeight;
-        for (let q = 0; q < m; q++) {
-          let s = POP_TIE * vals[po + q];
-          if (p.learned >= 0) s += wl * vals[lo + q];
-          if (p.usesTrend) s += wt * vals[to + q];
-          if (p.tifu >= 0) s += wf * vals[fo + q];
-          if (spec.ownedFirst && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (p.usesTrend ? vals[to + q] : vals[po + q]);
-          sel.push(s, items[q]);
+        for (;;) {
+          const { vals, items, owned, bound } = cache.users[x];
+          const m = items.length;
+          const po = p.pop * m;
+          const lo = p.learned * m;
+          const to = p.trend * m;
+          const fo = p.tifu * m;
+          // s_j exactly as combine() computes it (the same operations in the same order)
+          for (let q = 0; q < m; q++) {
+            let s = POP_TIE * vals[po + q];
+            if (p.learned >= 0) s += wl * vals[lo + q];
+            if (p.usesTrend) s += wt * vals[to + q];
+            if (p.tifu >= 0) s += wf * vals[fo + q];
+            if (spec.ownedFirst && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (p.usesTrend ? vals[to + q] : vals[po + q]);
+            sel.push(s, items[q]);
+          }
+          let b = POP_TIE * bound[p.pop];
+          if (p.learned >= 0) b += wl * bound[p.learned];
+          if (p.usesTrend) b += wt * bound[p.trend];
+          if (p.tifu >= 0) b += wf * bound[p.tifu];
+          if (sel.size === TOP ? sel.floor() > b : b === -Infinity) {
+            len = sel.drainIds(ranked);
+            break;
+          }
+          sel.clear();
+          if (cache.users[x].k >= n) break; // cannot happen: at full depth every bound is −Infinity
+          cache.deepen(x);
         }
-        let b = POP_TIE * bound[p.pop];
-        if (p.learned >= 0) b += wl * bound[p.learned];
-        if (p.usesTrend) b += wt * bound[p.trend];
-        if (p.tifu >= 0) b += wf * bound[p.tifu];
-        proven = sel.size === TOP ? sel.floor() > b : b === -Infinity;
-        if (proven) len = sel.drainIds(ranked);
-        else sel.clear();
       }
-      cache.scored++;
-      if (!proven) {
-        cache.fallbacks++;
-        const person = st.person(uc.u);
+      if (len < 0) {
+        // a component the cache does not hold: every item scored
+        const person = st.person(cache.users[x].u);
         if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
         const top = topAccepted(combine(st.tables, spec, person, components(st.tables, [spec], person), full), TOP, (i) => mask[i] === 0);
         if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
@@ -265,8 +307,9 @@ export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: L
         for (let r = 0; r < len; r++) ranked[r] = top[r].id;
       }
       const list = ranked.subarray(0, len);
-      sums[c].n += ndcg10(uc.truth, list);
-      sums[c].r += recall20(uc.truth, list);
+      const t = cache.users[x].truth;
+      sums[c].n += ndcg10(t, list);
+      sums[c].r += recall20(t, list);
     }
   }
   const count = cache.users.length;
@@ -395,6 +438,6 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     fit_s: st.fit_s,
     skipped: st.skipped,
     select_s: Math.round((performance.now() - t0) / 10) / 100,
-    scoring: Object.fromEntries(Object.values(caches).map((c) => [c.protocol, { users: c.users.length, lists: c.scored, full: c.fallbacks }])),
+    scoring: Object.fromEntries(Object.values(caches).map((c) => [c.protocol, { users: c.users.length, lists: c.scored, deepened: c.deepened }])),
   };
 }
