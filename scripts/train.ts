@@ -7,7 +7,7 @@ import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
-import { chooseServed, runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
+import { chooseServed, FitCache, runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { openStore } from '../src/store/open-store.js';
 import { datasetFromFile, datasetFromStore, type HistoryInput, readHistory } from '../src/train/history-input.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
@@ -83,10 +83,13 @@ runCli(async () => {
       : needLines
         ? await stages.run('load (validation)', (progress) => readHistory({ store: store ?? undefined, progress }), { unit: 'count' })
         : null;
+    // splits and fits shared by the served model's choice and the evaluation: without --cutoff and with
+    // --holdout-days = --validation-days, the evaluation's test split is the choice's validation split
+    const fits = new FitCache();
     let chosen: Awaited<ReturnType<typeof chooseServed>> | null = null;
     if (flags['validation-days'] > 0) {
       try {
-        chosen = await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days']));
+        chosen = await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days'], fits));
       } catch (e) {
         // too little history for a validation window (e.g. everything in the last days): serve the default, say so
         if (!(e instanceof InvalidArgumentError)) throw e;
@@ -121,6 +124,7 @@ runCli(async () => {
         config: cfg,
         source: history.source,
         stages: evalStages,
+        fits,
       });
       bundle.manifest.metrics = { ...bundle.manifest.metrics, cutoff: report.cutoff, served: report.served, dataset: report.dataset, models: report.models, evaluationValidation: report.validation };
       stages.timings.evaluate = Math.round(Object.values(evalStages.timings).reduce((a, b) => a + b, 0) * 1000) / 1000;
