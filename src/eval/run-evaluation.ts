@@ -131,6 +131,54 @@ export function validationSplit(lines: readonly HistoryLine[], cutoff: number, d
 const better = (a: ModelResult, b: ModelResult) =>
   a.discovery['ndcg@10'] + a.all['ndcg@10'] > b.discovery['ndcg@10'] + b.all['ndcg@10'];
 
+/**
+ * Every run fitted on the validation split's training part and scored on its window; the best run per
+ * model by NDCG@10 (discovery + all). The fits are kept in `fits` for later runs on the same split.
+ */
+export async function gridOnValidation(
+  val: EvalSplit,
+  runs: EvalRun[],
+  models: Record<string, Params>,
+  fits: FitCache,
+  stages: Stages,
+): Promise<{ figures: Record<string, ModelResult>; fitted: Map<string, Recommender>; best: Map<string, EvalRun> }> {
+  const figures: Record<string, ModelResult> = {};
+  const fitted = new Map<string, Recommender>();
+  const best = new Map<string, EvalRun>();
+  for (const run of runs) {
+    const entry = modelEntry(run.model);
+    if (!entry?.create) throw new Error(`unknown model ${run.model}`);
+    const prior = fits.fitted(val, run.model, run.params);
+    const model = prior?.model ?? entry.create(run.params, models);
+    figures[run.label] = await stages.run(`validate ${run.label}`, async (progress) => {
+      if (!prior) return fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress });
+      return { ...(await evaluateRecommender(model, val, { progress })), fit_s: prior.fit_s, data: dataKind(entry, run.params) };
+    });
+    fitted.set(run.label, model);
+    if (!prior) fits.keep(val, run.model, run.params, model, figures[run.label].fit_s);
+    const prev = best.get(run.model);
+    if (!prev || better(figures[run.label], figures[prev.label])) best.set(run.model, run);
+  }
+  return { figures, fitted, best };
+}
+
+/**
+ * The window training chooses the served model on: the last `days` days before the last purchase
+ * (at most half the history, so that there is something to fit on before it).
+ */
+export function servedWindow(lines: readonly HistoryLine[], days: number): { cutoff: number; days: number } {
+  let last = -Infinity;
+  let first = Infinity;
+  for (const l of lines) {
+    if (!isProtocolRow(l)) continue;
+    if (l.time > last) last = l.time;
+    if (l.time < first) first = l.time;
+  }
+  days = Math.max(1, Math.min(days, Math.floor((last - first) / DAY_MS / 2)));
+  // the window starts N days before the last purchase, as `--holdout-days N` does (src/eval/time-split.ts resolveCutoff)
+  return { cutoff: last - days * DAY_MS, days };
+}
+
 export async function runEvaluation(lines: readonly HistoryLine[], o: EvaluationOptions): Promise<EvaluationReport> {
   const stages = o.stages ?? new Stages({ quiet: true });
   const cutoff = resolveCutoff(lines, { cutoff: o.cutoff, holdoutDays: o.holdoutDays });
@@ -146,21 +194,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const models = structuredClone(o.config.models);
 
   // validation: per-model figures and the grid's choice (the best run per model)
-  const validation: Record<string, ModelResult> = {};
-  const fitted = new Map<string, Recommender>();
-  const bestRun = new Map<string, EvalRun>();
-  for (const run of runs) {
-    const entry = modelEntry(run.model);
-    if (!entry?.create) throw new Error(`unknown model ${run.model}`);
-    const model = entry.create(run.params, models);
-    validation[run.label] = await stages.run(`validate ${run.label}`, (progress) =>
-      fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress }),
-    );
-    fitted.set(run.label, model);
-    fits.keep(val, run.model, run.params, model, validation[run.label].fit_s);
-    const prev = bestRun.get(run.model);
-    if (!prev || better(validation[run.label], validation[prev.label])) bestRun.set(run.model, run);
-  }
+  const { figures: validation, fitted, best: bestRun } = await gridOnValidation(val, runs, models, fits, stages);
   if (gridded) for (const [m, run] of bestRun) models[m] = { ...run.params };
   // the served model, chosen on validation (reusing the models just fitted there when their parameters are the chosen ones)
   const params = servedParams(models);
@@ -248,17 +282,9 @@ export async function chooseServed(
   days: number,
   fits: FitCache = new FitCache(),
 ): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
-  let last = -Infinity;
-  let first = Infinity;
-  for (const l of lines) {
-    if (!isProtocolRow(l)) continue;
-    if (l.time > last) last = l.time;
-    if (l.time < first) first = l.time;
-  }
-  // at most half the history, so that there is something to fit on before the window
-  days = Math.max(1, Math.min(days, Math.floor((last - first) / DAY_MS / 2)));
-  // the window starts N days before the last purchase, as `--holdout-days N` does (src/eval/time-split.ts resolveCutoff)
-  const val = fits.split(lines, last - days * DAY_MS, config.weighting);
+  const w = servedWindow(lines, days);
+  days = w.days;
+  const val = fits.split(lines, w.cutoff, config.weighting);
   const params = servedParams(config.models);
   const selection = await selectServed(val, { params, prefit: fits.prefit(val, params) });
   fits.keepServed(val, selection.state, params);
