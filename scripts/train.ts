@@ -7,7 +7,8 @@ import { writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
-import { chooseServed, runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
+import { chooseServed, FitCache, gridOnValidation, runEvaluation, servedWindow, writeReportHtml } from '../src/eval/run-evaluation.js';
+import { evalRuns, parseGrid } from '../src/eval/grid.js';
 import { openStore } from '../src/store/open-store.js';
 import { datasetFromFile, datasetFromStore, type HistoryInput, readHistory } from '../src/train/history-input.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
@@ -38,6 +39,12 @@ const spec = defineCli({
       default: 30,
       placeholder: 'N',
       description: 'choose the served model on the last N days of the history (fitted on what comes before); 0 = skip, serve the default (ALS + 7-day trend)',
+    },
+    grid: {
+      type: 'string',
+      placeholder: 'SPEC',
+      description:
+        'hyperparameters chosen on the validation window, e.g. "ease.lambda=100,250,1000;als.factors=32,64": every combination fitted before the window and scored on it, the best per model (NDCG@10, discovery + all) trains the bundle (manifest: metrics.validation.grid); with --evaluate, the evaluation chooses again on its own validation window',
     },
     'eval-models': { type: 'string', placeholder: 'a,b', description: 'with --evaluate: models to evaluate [default: all]' },
     'save-segments': { type: 'boolean', default: true, description: 'when training from the store, save customer segments to it (--no-save-segments to skip)' },
@@ -83,10 +90,27 @@ runCli(async () => {
       : needLines
         ? await stages.run('load (validation)', (progress) => readHistory({ store: store ?? undefined, progress }), { unit: 'count' })
         : null;
+    // splits and fits shared by the served model's choice and the evaluation: without --cutoff and with
+    // --holdout-days = --validation-days, the evaluation's test split is the choice's validation split
+    const fits = new FitCache();
+    const grid = flags.grid ? parseGrid(flags.grid) : null;
+    if (grid && !(flags['validation-days'] > 0)) throw new UsageError('--grid needs a validation window (--validation-days > 0)');
+    const evalConfig = structuredClone(cfg);
+    let gridFigures: Record<string, unknown> | null = null;
+    if (grid) {
+      // every combination on the served model's validation window; the best per model trains the bundle
+      const w = servedWindow(history!.lines, flags['validation-days']);
+      const val = fits.split(history!.lines, w.cutoff, cfg.weighting);
+      const runs = evalRuns([], cfg.models, grid);
+      const r = await gridOnValidation(val, runs, cfg.models, fits, stages);
+      for (const [m, run] of r.best) cfg.models[m] = { ...run.params };
+      gridFigures = { cutoff: val.cutoffLabel, days: w.days, runs: r.figures, chosen: Object.fromEntries([...r.best].map(([m, run]) => [m, { label: run.label, params: run.params }])) };
+      if (!flags.quiet) process.stderr.write(`grid (chosen on ${w.days} validation days): ${[...r.best.values()].map((run) => run.label).join(', ')}\n`);
+    }
     let chosen: Awaited<ReturnType<typeof chooseServed>> | null = null;
     if (flags['validation-days'] > 0) {
       try {
-        chosen = await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days']));
+        chosen = await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days'], fits));
       } catch (e) {
         // too little history for a validation window (e.g. everything in the last days): serve the default, say so
         if (!(e instanceof InvalidArgumentError)) throw e;
@@ -98,7 +122,7 @@ runCli(async () => {
       process.stderr.write(`served (chosen on ${flags['validation-days']} validation days): discovery ${v.discovery.name} (NDCG@10 ${v.discovery['ndcg@10']}), all ${v.all.name} (NDCG@10 ${v.all['ndcg@10']})\n`);
     }
     const { bundle, segments } = await trainBundle(data, {
-      served: chosen ? { spec: chosen.selection.spec, validation: chosen.figures as unknown as Record<string, unknown> } : undefined,
+      served: chosen ? { spec: chosen.selection.spec, validation: { ...(chosen.figures as unknown as Record<string, unknown>), ...(gridFigures ? { grid: gridFigures } : {}) } } : undefined,
       version,
       source: input.source,
       config: cfg,
@@ -118,9 +142,11 @@ runCli(async () => {
         cutoff: flags.cutoff,
         holdoutDays: flags['holdout-days'],
         models: evalModels,
-        config: cfg,
+        config: evalConfig,
+        runs: grid ? evalRuns(evalModels, evalConfig.models, grid) : undefined,
         source: history.source,
         stages: evalStages,
+        fits,
       });
       bundle.manifest.metrics = { ...bundle.manifest.metrics, cutoff: report.cutoff, served: report.served, dataset: report.dataset, models: report.models, evaluationValidation: report.validation };
       stages.timings.evaluate = Math.round(Object.values(evalStages.timings).reduce((a, b) => a + b, 0) * 1000) / 1000;

@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
-import { selectServed } from '../src/eval/select.js';
+import { buildCandidateCache, scoreCandidates, selectServed } from '../src/eval/select.js';
+import { ndcgAt, recallAt } from '../src/eval/metrics.js';
+import { round4 } from '../src/eval/evaluate.js';
+import { scoreList, topAccepted } from '../src/core/served-model.js';
 import { timeSplit } from '../src/eval/time-split.js';
 
 const DAY = 86_400_000;
@@ -45,5 +48,45 @@ describe('served model selection on validation', () => {
     expect(['rhythm', 'repeat', 'served']).toContain(sel.spec.buyAgain);
     // with a trend in the data, recency wins over plain popularity for trend alone
     expect(sel.baselines.trend.discovery.trendHalfLifeDays).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('scores candidates from the cache exactly as scoring every item does, whatever the cache depth', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const st = sel.state;
+    const specs = sel.candidates.map((c) => c.spec);
+    const ndcg = ndcgAt(10);
+    const recall = recallAt(20);
+    for (const protocol of ['discovery', 'all'] as const) {
+      const mine = specs.filter((_, i) => sel.candidates[i].protocol === protocol);
+      // every item scored (src/core/served-model.ts), the purchased items excluded on discovery
+      const users = protocol === 'discovery' ? split.discoveryUsers : split.allUsers;
+      const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
+      const want = mine.map((spec) => {
+        let n = 0;
+        let r = 0;
+        let count = 0;
+        for (const u of users) {
+          const t = truth.get(u);
+          if (!t || t.size === 0) continue;
+          count++;
+          const p = st.person(u);
+          const own = new Set(Array.from(p.items));
+          const ids = topAccepted(scoreList(st.tables, spec, p), 20, (i) => protocol === 'all' || !own.has(i)).map((x) => x.id);
+          n += ndcg(t, ids);
+          r += recall(t, ids);
+        }
+        return [round4(n / count), round4(r / count)];
+      });
+      const comps = ['pop', ...['0', '3', '7', '14', '30', '60'].map((h) => `t:${h}`), 'l:als', 'l:ease', 'l:item_knn', 'p:0', 'p:0.5', 'p:0.7', 'p:0.9'];
+      for (const k of [1, 4, 20, 10_000]) {
+        const cache = buildCandidateCache(st, split, protocol, comps, k);
+        const got = scoreCandidates(st, cache, mine).map((c) => [c['ndcg@10'], c['recall@20']]);
+        expect(got).toEqual(want);
+        // a deep cache proves every list from U alone; a shallow one is deepened (still exact)
+        if (k === 10_000) expect(cache.deepened).toBe(0);
+        if (k === 1) expect(cache.deepened).toBeGreaterThan(0);
+      }
+    }
   }, 60_000);
 });

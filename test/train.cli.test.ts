@@ -96,6 +96,26 @@ describe('npm run train', () => {
     expect(nb('A10')).not.toContain('E10');
   });
 
+  it('--grid chooses hyperparameters on the validation window and trains the bundle with them', async () => {
+    const models = join(dir, 'models-grid');
+    const r = run('scripts/train.ts', ['--data', csv, '--model-dir', models, '--version', 'g1', '--json', '--quiet', '--validation-days', '20', '--grid', 'item_knn.neighbours=1,5', '--als-factors', '8']);
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = JSON.parse(r.stdout) as {
+      params: { models: { item_knn: { neighbours: number } } };
+      metrics: { validation: { cutoff: string; grid: { cutoff: string; runs: Record<string, { discovery: { 'ndcg@10': number }; all: { 'ndcg@10': number } }>; chosen: { item_knn: { label: string; params: { neighbours: number } } } } } };
+    };
+    const g = manifest.metrics.validation.grid;
+    // both runs scored on the served model's validation window, the better one trains the bundle
+    expect(g.cutoff).toBe(manifest.metrics.validation.cutoff);
+    expect(Object.keys(g.runs).sort()).toEqual(['item_knn[neighbours=1]', 'item_knn[neighbours=5]']);
+    const sum = (l: string) => g.runs[l].discovery['ndcg@10'] + g.runs[l].all['ndcg@10'];
+    const best = sum('item_knn[neighbours=5]') > sum('item_knn[neighbours=1]') ? 5 : 1;
+    expect(g.chosen.item_knn.params.neighbours).toBe(best);
+    expect(manifest.params.models.item_knn.neighbours).toBe(best);
+    // no validation window, no grid
+    expect(run('scripts/train.ts', ['--data', csv, '--model-dir', models, '--version', 'g2', '--quiet', '--validation-days', '0', '--grid', 'item_knn.neighbours=1,5']).code).toBe(2);
+  });
+
   it('exits 2 on bad usage and 1 on a missing file', () => {
     expect(run('scripts/train.ts', ['--bogus']).code).toBe(2);
     expect(run('scripts/train.ts', ['--data', csv, '--epsilon', '0']).code).toBe(2);

@@ -114,7 +114,8 @@ export interface ServedPerson {
 }
 
 export const OWNED_BASE = 1e6;
-const POP_TIE = 1e-6;
+/** Weight of popularity, the last tie-break. */
+export const POP_TIE = 1e-6;
 
 export const trendKey = (halfLifeDays: number): string => String(halfLifeDays);
 
@@ -253,7 +254,7 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
 }
 
 /** ownWeight · log2(1 + count) · 2^(−age / h) onto each own item (age to the person's latest purchase). */
-function addOwn(spec: ListSpec, person: ServedPerson, out: Float64Array): void {
+export function addOwn(spec: ListSpec, person: ServedPerson, out: Float64Array): void {
   const w = spec.ownWeight!;
   const h = spec.ownHalfLifeDays ?? 0;
   const lt = person.lastTime;

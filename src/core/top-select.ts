@@ -79,6 +79,27 @@ export class TopSelect {
     }
   }
 
+  /** Writes the selected ids best first into `out` (from 0); returns how many; empties the selector. */
+  drainIds(out: Int32Array): number {
+    const len = this.size;
+    while (this.size > 0) {
+      const last = --this.size;
+      out[last] = this.ids[0];
+      this.siftDown(this.scores[last], this.ids[last], last);
+    }
+    return len;
+  }
+
+  /** The selected ids in heap order (not sorted): a view valid until the next push or clear. */
+  heapIds(): Int32Array {
+    return this.ids.subarray(0, this.size);
+  }
+
+  /** Empties the selector. */
+  clear(): void {
+    this.size = 0;
+  }
+
   /** The selection best first; empties the selector. */
   drain(): { id: number; score: number }[] {
     const out: { id: number; score: number }[] = new Array(this.size);

@@ -20,6 +20,8 @@ export interface ValidationFigures {
   /** Seconds per served component fitted on validation, and for scoring the candidates. */
   fit_s: Record<string, number>;
   select_s: number;
+  /** Customer-lists scored from the candidate cache per protocol, and the customers whose cache was deepened (src/eval/select.ts). */
+  scoring?: Record<string, { users: number; lists: number; deepened: number }>;
   /** Components left out, with why (e.g. EASE above its item limit). */
   skipped: Record<string, string>;
   /** The buy-again protocol on validation, which chose the buy-again ranking. */

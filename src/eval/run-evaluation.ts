@@ -18,7 +18,7 @@ import type { ServedSpec } from '../core/served-model.js';
 import { AlsRecommender } from '../models/als.js';
 import { EaseRecommender } from '../models/ease.js';
 import { ItemKnnRecommender } from '../models/item-knn.js';
-import { fitServed, needsOf, type ServedParams, ServedRecommender } from '../models/served.js';
+import { fitServed, needsOf, type ServedParams, ServedRecommender, type ServedState, tifuSpec } from '../models/served.js';
 import { dataKind, modelEntry, type Params } from '../train/model-registry.js';
 import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
@@ -32,6 +32,63 @@ import { type EvalSplit, isProtocolRow, resolveCutoff, timeSplit } from './time-
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Splits and fitted models shared by the runs of one process: a split at the same cutoff (same lines,
+ * same weighting) is built once, and a model fitted on it with the same parameters is fitted once.
+ * `train --evaluate` (no --cutoff, holdout = validation days) chooses the bundle's served model on the
+ * last N days and tests the evaluation on the same N days: the components fitted for the choice are the
+ * models the test scores (each is scored on that window's truth once per purpose; nothing is chosen on
+ * the evaluation's test window).
+ */
+export class FitCache {
+  private readonly splits = new Map<string, EvalSplit>();
+  private readonly fits = new WeakMap<EvalSplit, Map<string, { model: Recommender; fit_s: number }>>();
+
+  split(lines: readonly HistoryLine[], cutoff: number, weighting: TrainConfig['weighting']): EvalSplit {
+    const key = `${lines.length}|${cutoff}|${JSON.stringify(weighting ?? null)}`;
+    let sp = this.splits.get(key);
+    if (!sp) this.splits.set(key, (sp = timeSplit(lines, cutoff, weighting)));
+    return sp;
+  }
+
+  fitted(split: EvalSplit, model: string, params: Params): { model: Recommender; fit_s: number } | undefined {
+    return this.fits.get(split)?.get(`${model}|${JSON.stringify(params)}`);
+  }
+
+  keep(split: EvalSplit, model: string, params: Params | undefined, r: Recommender, fit_s: number): void {
+    if (!params) return;
+    let m = this.fits.get(split);
+    if (!m) this.fits.set(split, (m = new Map()));
+    m.set(`${model}|${JSON.stringify(params)}`, { model: r, fit_s });
+  }
+
+  /** The served components fitted on `split` (selection's state) as the registry's models. */
+  keepServed(split: EvalSplit, st: ServedState, params: ServedParams): void {
+    if (st.als) this.keep(split, 'als', params.als as Params, st.als, st.fit_s.als ?? 0);
+    if (st.models.ease) this.keep(split, 'ease', params.ease as Params, st.models.ease, st.fit_s.ease ?? 0);
+    if (st.models.item_knn) this.keep(split, 'item_knn', params.item_knn as Params, st.models.item_knn, st.fit_s.item_knn ?? 0);
+    if (st.tifu && params.tifu_knn) {
+      const alpha = Number((params.tifu_knn as Params).alpha ?? 0.7);
+      this.keep(split, 'tifu_knn', params.tifu_knn as Params, ServedRecommender.fromState('tifu_knn', tifuSpec(alpha), st), st.fit_s.tifu_knn ?? 0);
+    }
+  }
+
+  /** Fitted ALS / item-kNN / EASE / TIFU vectors on `split` with these parameters, for fitServed. */
+  prefit(split: EvalSplit, params: ServedParams) {
+    const get = (m: string, p: unknown) => (p ? this.fitted(split, m, p as Params)?.model : undefined);
+    const als = get('als', params.als);
+    const knn = get('item_knn', params.item_knn);
+    const ease = get('ease', params.ease);
+    const tifu = get('tifu_knn', params.tifu_knn);
+    return {
+      als: als instanceof AlsRecommender ? als : undefined,
+      item_knn: knn instanceof ItemKnnRecommender ? knn : undefined,
+      ease: ease instanceof EaseRecommender ? ease : undefined,
+      tifu: tifu instanceof ServedRecommender && tifu.state?.tifu ? tifu.state.tifu : undefined,
+    };
+  }
+}
+
 export interface EvaluationOptions {
   cutoff?: string;
   holdoutDays?: number;
@@ -43,6 +100,8 @@ export interface EvaluationOptions {
   runs?: EvalRun[];
   source: string;
   stages?: Stages;
+  /** Splits and fits shared with other runs of the process (e.g. training's choice of the served model). */
+  fits?: FitCache;
 }
 
 /** The served model's readable name: its two lists. */
@@ -72,6 +131,54 @@ export function validationSplit(lines: readonly HistoryLine[], cutoff: number, d
 const better = (a: ModelResult, b: ModelResult) =>
   a.discovery['ndcg@10'] + a.all['ndcg@10'] > b.discovery['ndcg@10'] + b.all['ndcg@10'];
 
+/**
+ * Every run fitted on the validation split's training part and scored on its window; the best run per
+ * model by NDCG@10 (discovery + all). The fits are kept in `fits` for later runs on the same split.
+ */
+export async function gridOnValidation(
+  val: EvalSplit,
+  runs: EvalRun[],
+  models: Record<string, Params>,
+  fits: FitCache,
+  stages: Stages,
+): Promise<{ figures: Record<string, ModelResult>; fitted: Map<string, Recommender>; best: Map<string, EvalRun> }> {
+  const figures: Record<string, ModelResult> = {};
+  const fitted = new Map<string, Recommender>();
+  const best = new Map<string, EvalRun>();
+  for (const run of runs) {
+    const entry = modelEntry(run.model);
+    if (!entry?.create) throw new Error(`unknown model ${run.model}`);
+    const prior = fits.fitted(val, run.model, run.params);
+    const model = prior?.model ?? entry.create(run.params, models);
+    figures[run.label] = await stages.run(`validate ${run.label}`, async (progress) => {
+      if (!prior) return fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress });
+      return { ...(await evaluateRecommender(model, val, { progress })), fit_s: prior.fit_s, data: dataKind(entry, run.params) };
+    });
+    fitted.set(run.label, model);
+    if (!prior) fits.keep(val, run.model, run.params, model, figures[run.label].fit_s);
+    const prev = best.get(run.model);
+    if (!prev || better(figures[run.label], figures[prev.label])) best.set(run.model, run);
+  }
+  return { figures, fitted, best };
+}
+
+/**
+ * The window training chooses the served model on: the last `days` days before the last purchase
+ * (at most half the history, so that there is something to fit on before it).
+ */
+export function servedWindow(lines: readonly HistoryLine[], days: number): { cutoff: number; days: number } {
+  let last = -Infinity;
+  let first = Infinity;
+  for (const l of lines) {
+    if (!isProtocolRow(l)) continue;
+    if (l.time > last) last = l.time;
+    if (l.time < first) first = l.time;
+  }
+  days = Math.max(1, Math.min(days, Math.floor((last - first) / DAY_MS / 2)));
+  // the window starts N days before the last purchase, as `--holdout-days N` does (src/eval/time-split.ts resolveCutoff)
+  return { cutoff: last - days * DAY_MS, days };
+}
+
 export async function runEvaluation(lines: readonly HistoryLine[], o: EvaluationOptions): Promise<EvaluationReport> {
   const stages = o.stages ?? new Stages({ quiet: true });
   const cutoff = resolveCutoff(lines, { cutoff: o.cutoff, holdoutDays: o.holdoutDays });
@@ -80,26 +187,14 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   for (const l of lines) if (isProtocolRow(l) && l.time < first) first = l.time;
   const half = Math.max(1, Math.floor((cutoff - first) / DAY_MS / 2));
   const days = o.validationDays ?? Math.min(half, o.cutoff ? testWindowDays(lines, cutoff) : (o.holdoutDays ?? 30));
+  const fits = o.fits ?? new FitCache();
   const val = await stages.run('split (validation)', () => validationSplit(lines, cutoff, days, o.config.weighting));
   const runs = o.runs ?? evalRuns(o.models, o.config.models);
   const gridded = runs.some((r) => r.label !== r.model);
   const models = structuredClone(o.config.models);
 
   // validation: per-model figures and the grid's choice (the best run per model)
-  const validation: Record<string, ModelResult> = {};
-  const fitted = new Map<string, Recommender>();
-  const bestRun = new Map<string, EvalRun>();
-  for (const run of runs) {
-    const entry = modelEntry(run.model);
-    if (!entry?.create) throw new Error(`unknown model ${run.model}`);
-    const model = entry.create(run.params, models);
-    validation[run.label] = await stages.run(`validate ${run.label}`, (progress) =>
-      fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress }),
-    );
-    fitted.set(run.label, model);
-    const prev = bestRun.get(run.model);
-    if (!prev || better(validation[run.label], validation[prev.label])) bestRun.set(run.model, run);
-  }
+  const { figures: validation, fitted, best: bestRun } = await gridOnValidation(val, runs, models, fits, stages);
   if (gridded) for (const [m, run] of bestRun) models[m] = { ...run.params };
   // the served model, chosen on validation (reusing the models just fitted there when their parameters are the chosen ones)
   const params = servedParams(models);
@@ -107,18 +202,24 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   validation.served = selectionFigures(selection);
 
   // test, once: every model (the grid's best only), the served model and the baselines
-  const test = await stages.run('split', () => timeSplit(lines, cutoff, o.config.weighting));
+  const test = await stages.run('split', () => fits.split(lines, cutoff, o.config.weighting));
   const results: Record<string, ModelResult> = {};
   const testFitted = new Map<string, Recommender>();
   const testRuns = gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs;
   const paramsOut: Record<string, unknown> = {};
   for (const run of testRuns) {
     const entry = modelEntry(run.model)!;
-    const model = entry.create!(run.params, models);
     paramsOut[run.label] = run.params;
-    results[run.label] = await stages.run(`evaluate ${run.label}`, (progress) =>
-      fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress }),
-    );
+    // fitted on this split already (training's choice of the served model): scored, not refitted
+    const prior = fits.fitted(test, run.model, run.params);
+    const model = prior?.model ?? entry.create!(run.params, models);
+    results[run.label] = await stages.run(`evaluate ${run.label}`, async (progress) => {
+      if (!prior) return fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress });
+      const t0 = performance.now();
+      const r = await evaluateRecommender(model, test, { progress });
+      return { ...r, fit_s: prior.fit_s, eval_s: round2((performance.now() - t0) / 1000), data: dataKind(entry, run.params) };
+    });
+    if (!prior) fits.keep(test, run.model, run.params, model, results[run.label].fit_s);
     testFitted.set(run.label, model);
   }
   const spec = selection.spec;
@@ -152,6 +253,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     candidates: selection.candidates.map(strip),
     fit_s: selection.fit_s,
     select_s: selection.select_s,
+    scoring: selection.scoring,
     skipped: selection.skipped,
     buyAgain: selection.buyAgain,
   };
@@ -178,19 +280,14 @@ export async function chooseServed(
   lines: readonly HistoryLine[],
   config: TrainConfig,
   days: number,
+  fits: FitCache = new FitCache(),
 ): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
-  let last = -Infinity;
-  let first = Infinity;
-  for (const l of lines) {
-    if (!isProtocolRow(l)) continue;
-    if (l.time > last) last = l.time;
-    if (l.time < first) first = l.time;
-  }
-  const end = last + 1;
-  // at most half the history, so that there is something to fit on before the window
-  days = Math.max(1, Math.min(days, Math.floor((end - first) / DAY_MS / 2)));
-  const val = validationSplit(lines, end, days, config.weighting);
-  const selection = await selectServed(val, { params: servedParams(config.models) });
+  const w = servedWindow(lines, days);
+  days = w.days;
+  const val = fits.split(lines, w.cutoff, config.weighting);
+  const params = servedParams(config.models);
+  const selection = await selectServed(val, { params, prefit: fits.prefit(val, params) });
+  fits.keepServed(val, selection.state, params);
   return {
     selection,
     figures: {
@@ -202,6 +299,7 @@ export async function chooseServed(
       candidates: selection.candidates.map(strip),
       fit_s: selection.fit_s,
       select_s: selection.select_s,
+      scoring: selection.scoring,
       skipped: selection.skipped,
       buyAgain: selection.buyAgain,
     },
@@ -222,7 +320,7 @@ export function selectionFigures(s: Selection): ModelResult {
   return { discovery: p(s.validation.discovery), all: p(s.validation.all), fit_s: round2(Object.values(s.fit_s).reduce((a, b) => a + b, 0)), data: 'reference' };
 }
 
-/** Fitted ALS / item-kNN / EASE of the chosen runs, for the served model to reuse rather than refit. */
+/** Fitted ALS / item-kNN / EASE / TIFU-KNN of the chosen runs, for the served model to reuse rather than refit. */
 function prefitFrom(fitted: Map<string, Recommender>, best: Map<string, EvalRun>, runs: EvalRun[]) {
   const pick = (m: string) => {
     const run = best.get(m) ?? runs.find((r) => r.model === m);
@@ -231,7 +329,9 @@ function prefitFrom(fitted: Map<string, Recommender>, best: Map<string, EvalRun>
   const als = pick('als');
   const knn = pick('item_knn');
   const ease = pick('ease');
+  const tifu = pick('tifu_knn');
   return {
+    tifu: tifu instanceof ServedRecommender && tifu.state?.tifu ? tifu.state.tifu : undefined,
     als: als instanceof AlsRecommender && als.userFactors.length > 0 ? als : undefined,
     item_knn: knn instanceof ItemKnnRecommender ? knn : undefined,
     ease: ease instanceof EaseRecommender && ease.n > 0 ? ease : undefined,

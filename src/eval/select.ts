@@ -16,15 +16,23 @@
  * Popularity and repeat-then-trend are candidates, so a chosen list never scores below them on validation.
  */
 import {
+  addOwn,
   type BuyAgainRanking,
   type Components,
   combine,
   components,
   type LearnedKind,
+  learnedScores,
   type ListSpec,
+  OWNED_BASE,
+  POP_TIE,
   type ServedSpec,
+  specNeeds,
+  tifuScores,
   topAccepted,
+  trendKey,
 } from '../core/served-model.js';
+import { TopSelect } from '../core/top-select.js';
 import { fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
 import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { ndcgAt, recallAt } from './metrics.js';
@@ -84,6 +92,8 @@ export interface Selection {
   fit_s: Record<string, number>;
   skipped: Record<string, string>;
   select_s: number;
+  /** Per protocol: customer-lists scored from the candidate cache, and those the bound sent the full way. */
+  scoring: Record<string, { users: number; lists: number; deepened: number }>;
 }
 
 /** The served model's inputs from an evaluation split. */
@@ -94,34 +104,261 @@ export function splitInput(split: EvalSplit): ServedInput {
 const ndcg10 = ndcgAt(10);
 const recall20 = recallAt(20);
 
-/** Scores candidate lists of one protocol on the split (one pass over its users). */
-export function scoreCandidates(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', specs: ListSpec[]): CandidateScore[] {
-  const users = protocol === 'discovery' ? split.discoveryUsers : split.allUsers;
-  const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
-  const sums = specs.map(() => ({ n: 0, r: 0 }));
-  let scored = 0;
-  for (const u of users) if (truth.get(u)?.size) scored++;
-  const per = specs.map(() => new Float64Array(scored));
-  const out = new Float64Array(st.tables.nItems);
-  const mask = new Uint8Array(st.tables.nItems);
-  let count = 0;
-  for (const u of users) {
-    const t = truth.get(u);
-    if (!t || t.size === 0) continue;
-    count++;
-    const person = st.person(u);
-    const comps: Components = components(st.tables, specs, person);
-    if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
-    for (let c = 0; c < specs.length; c++) {
-      const top = topAccepted(combine(st.tables, specs[c], person, comps, out), 20, (i) => mask[i] === 0);
-      const ranked = top.map((x) => x.id);
-      const g = ndcg10(t, ranked);
-      per[c][count - 1] = g;
-      sums[c].n += g;
-      sums[c].r += recall20(t, ranked);
+/**
+ * Per-customer candidate cache of one protocol: each component's scores (L / max L per learned model,
+ * P / max P per TIFU α, each trend table, popularity) are computed once per customer, and only on the
+ * union U of every component's top CAND_K accepted items (plus the customer's own items on the "all"
+ * protocol) are they kept, with each component's bound b_c (its (CAND_K+1)-th largest accepted value:
+ * every accepted item outside U scores at most b_c on c). A candidate list s = Σ w_c · x_c (w_c ≥ 0) is
+ * then scored on U alone: an item outside U scores at most B = Σ w_c · b_c (same operations in the same
+ * order, and rounding is monotone), so when the 20th best of U scores above B the top 20 over U is the
+ * top 20 over the catalogue, exactly what combine + topAccepted would return (ties: lower index; U is
+ * walked in index order). Otherwise (rare) that customer is scored the full way. Exact: the figures are
+ * those of scoring every item.
+ */
+export const CAND_K = 50;
+/** How much deeper a customer's cache is rebuilt when the bound cannot prove a list's top 20. */
+export const CAND_DEEPEN = 4;
+const TOP = 20;
+
+type CompId = string; // 'pop', 't:<half-life>', 'l:<kind>', 'p:<α>'
+
+interface UserCache {
+  u: number;
+  truth: Set<number>;
+  /** Depth: U holds each component's `k` + 1 best accepted items. */
+  k: number;
+  /** U, ascending item indices. */
+  items: Int32Array;
+  /** Purchase count when the customer owns the item (count > 0), else 0. */
+  owned: Float64Array;
+  /** Component c's values on U at [c · |U| + q]. */
+  vals: Float64Array;
+  /** Component c's bound outside U (−Infinity: U holds every accepted item). */
+  bound: Float64Array;
+}
+
+/** The components of a spec as cache ids (null: not in the cache). */
+function specComps(spec: ListSpec): { learned: CompId | null; learned2: CompId | null; trend: CompId | null; tifu: CompId | null } {
+  const need = specNeeds(spec);
+  return {
+    learned: need.learned ? `l:${need.learned}` : null,
+    learned2: need.learned2 ? `l:${need.learned2}` : null,
+    trend: need.trend !== null ? `t:${need.trend}` : null,
+    tifu: need.tifu ? `p:${spec.tifuAlpha}` : null,
+  };
+}
+
+/** The candidate cache of one protocol for the components `comps` (built in one pass over its customers). */
+export class CandidateCache {
+  readonly users: UserCache[] = [];
+  /** Customer-lists scored, and those whose customer's cache had to be deepened first (diagnostics). */
+  scored = 0;
+  deepened = 0;
+  private readonly n: number;
+  private readonly mask: Uint8Array;
+  private readonly stamp: Int32Array;
+  private readonly picked: number[] = [];
+  private pass = 0;
+  private readonly globals = new Map<CompId, { values: ArrayLike<number>; order: Int32Array }>();
+
+  constructor(
+    private readonly st: ServedState,
+    split: EvalSplit,
+    readonly protocol: 'discovery' | 'all',
+    readonly comps: CompId[],
+    k = CAND_K,
+  ) {
+    const n = (this.n = st.tables.nItems);
+    this.mask = new Uint8Array(n);
+    this.stamp = new Int32Array(n).fill(-1);
+    // global components: the catalogue in descending order (ties: lower index), walked per customer
+    for (const c of comps) {
+      const values = c === 'pop' ? st.tables.popularity : c.startsWith('t:') ? st.tables.trends[c.slice(2)] : null;
+      if (!values) continue;
+      const order = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => values[b] - values[a] || a - b);
+      this.globals.set(c, { values, order });
     }
-    for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
+    const users = protocol === 'discovery' ? split.discoveryUsers : split.allUsers;
+    const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
+    for (const u of users) {
+      const t = truth.get(u);
+      if (t && t.size > 0) this.users.push(this.entry(u, t, k));
+    }
   }
+
+  /** The cache entry of customer u at depth k. */
+  entry(u: number, truth: Set<number>, k: number): UserCache {
+    const { st, n, mask, stamp, picked, comps } = this;
+    const person = st.person(u);
+    const x = ++this.pass;
+    if (this.protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
+    picked.length = 0;
+    const add = (j: number) => {
+      if (stamp[j] !== x) {
+        stamp[j] = x;
+        picked.push(j);
+      }
+    };
+    const dense: ArrayLike<number>[] = [];
+    const bound = new Float64Array(comps.length);
+    const sel = new TopSelect(k + 1);
+    for (let c = 0; c < comps.length; c++) {
+      const id = comps[c];
+      const g = this.globals.get(id);
+      if (g) {
+        dense.push(g.values);
+        let taken = 0;
+        bound[c] = -Infinity;
+        for (let r = 0; r < n; r++) {
+          const j = g.order[r];
+          if (mask[j] !== 0) continue;
+          if (taken === k) {
+            bound[c] = g.values[j];
+            break;
+          }
+          add(j);
+          taken++;
+        }
+        continue;
+      }
+      const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, person) : tifuScores(n, person, Number(id.slice(2)));
+      dense.push(v);
+      // the k + 1 largest accepted values: the heap's worst is the bound (kept in U too: harmless)
+      let floor = -Infinity;
+      for (let j = 0; j < n; j++) {
+        if (v[j] > floor && mask[j] === 0) {
+          sel.push(v[j], j);
+          floor = sel.floor();
+        }
+      }
+      bound[c] = sel.size > k ? floor : -Infinity;
+      const ids = sel.heapIds();
+      for (let r = 0; r < ids.length; r++) add(ids[r]);
+      sel.clear();
+    }
+    const ownedAt = new Map<number, number>();
+    for (let q = 0; q < person.items.length; q++) {
+      if (person.counts[q] > 0) ownedAt.set(person.items[q], person.counts[q]);
+      if (this.protocol === 'all') add(person.items[q]);
+    }
+    if (this.protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
+    const items = Int32Array.from(picked).sort();
+    const m = items.length;
+    const vals = new Float64Array(comps.length * m);
+    for (let c = 0; c < comps.length; c++) {
+      const v = dense[c];
+      for (let q = 0; q < m; q++) vals[c * m + q] = v[items[q]];
+    }
+    const owned = new Float64Array(m);
+    if (this.protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
+    return { u, truth, k, items, owned, vals, bound };
+  }
+
+  /** Replaces entry x by one CAND_DEEPEN times deeper (the whole catalogue at the end: then every bound is −Infinity). */
+  deepen(x: number): UserCache {
+    const e = this.users[x];
+    const k = e.k * CAND_DEEPEN >= this.n / 2 ? this.n : e.k * CAND_DEEPEN;
+    this.deepened++;
+    return (this.users[x] = this.entry(e.u, e.truth, k));
+  }
+}
+
+/** Builds the candidate cache of one protocol (see CandidateCache). */
+export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', comps: CompId[], k = CAND_K): CandidateCache {
+  return new CandidateCache(st, split, protocol, comps, k);
+}
+
+/** Scores candidate lists of one protocol from its cache (exact; see CandidateCache). */
+export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: ListSpec[]): CandidateScore[] {
+  const { protocol } = cache;
+  const sums = specs.map(() => ({ n: 0, r: 0 }));
+  const n = st.tables.nItems;
+  const col = new Map(cache.comps.map((c, i) => [c, i]));
+  const plan = specs.map((spec) => {
+    const ids = specComps(spec);
+    const at = (id: CompId | null) => (id === null ? -1 : (col.get(id) ?? -2));
+    const p = { learned: at(ids.learned), learned2: at(ids.learned2), trend: at(ids.trend), tifu: at(ids.tifu), pop: col.get('pop') ?? -2 };
+    const usesTrend = spec.trendWeight !== 0 && p.trend >= 0;
+    // own items' fading score (ListSpec.ownWeight) is added to own items only: on "all" every own item is in U,
+    // so the bound outside U is unchanged; on discovery own items are not accepted
+    const own = !!spec.ownWeight && !spec.ownedFirst;
+    const ok =
+      p.learned !== -2 && p.learned2 !== -2 && p.trend !== -2 && p.tifu !== -2 && p.pop >= 0 &&
+      spec.learnedWeight >= 0 && (spec.learned2Weight ?? 0) >= 0 && spec.trendWeight >= 0 && spec.tifuWeight >= 0 && (!own || spec.ownWeight! >= 0);
+    return { spec, ...p, usesTrend, own, ok };
+  });
+  const sel = new TopSelect(TOP);
+  const full = new Float64Array(n);
+  const mask = new Uint8Array(n);
+  const ranked = new Int32Array(TOP);
+  const ownAdd = new Float64Array(n);
+  const per = specs.map(() => new Float64Array(cache.users.length));
+  for (let x = 0; x < cache.users.length; x++) {
+    for (let c = 0; c < specs.length; c++) {
+      const p = plan[c];
+      const spec = p.spec;
+      let len = -1;
+      cache.scored++;
+      const ownPerson = p.ok && p.own ? st.person(cache.users[x].u) : null;
+      if (ownPerson) addOwn(spec, ownPerson, ownAdd);
+      if (p.ok) {
+        const wl = spec.learnedWeight;
+        const wl2 = spec.learned2Weight ?? 0;
+        const wt = spec.trendWeight;
+        const wf = spec.tifuWeight;
+        for (;;) {
+          const { vals, items, owned, bound } = cache.users[x];
+          const m = items.length;
+          const po = p.pop * m;
+          const lo = p.learned * m;
+          const l2o = p.learned2 * m;
+          const to = p.trend * m;
+          const fo = p.tifu * m;
+          // s_j exactly as combine() computes it (the same operations in the same order)
+          for (let q = 0; q < m; q++) {
+            let s = POP_TIE * vals[po + q];
+            if (p.learned >= 0) s += wl * vals[lo + q];
+            if (p.learned2 >= 0) s += wl2 * vals[l2o + q];
+            if (p.usesTrend) s += wt * vals[to + q];
+            if (p.tifu >= 0) s += wf * vals[fo + q];
+            if (p.own && owned[q] > 0) s += ownAdd[items[q]];
+            if (spec.ownedFirst && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (p.usesTrend ? vals[to + q] : vals[po + q]);
+            sel.push(s, items[q]);
+          }
+          let b = POP_TIE * bound[p.pop];
+          if (p.learned >= 0) b += wl * bound[p.learned];
+          if (p.learned2 >= 0) b += wl2 * bound[p.learned2];
+          if (p.usesTrend) b += wt * bound[p.trend];
+          if (p.tifu >= 0) b += wf * bound[p.tifu];
+          if (sel.size === TOP ? sel.floor() > b : b === -Infinity) {
+            len = sel.drainIds(ranked);
+            break;
+          }
+          sel.clear();
+          if (cache.users[x].k >= n) break; // cannot happen: at full depth every bound is −Infinity
+          cache.deepen(x);
+        }
+      }
+      if (len < 0) {
+        // a component the cache does not hold: every item scored
+        const person = st.person(cache.users[x].u);
+        if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 1;
+        const top = topAccepted(combine(st.tables, spec, person, components(st.tables, [spec], person), full), TOP, (i) => mask[i] === 0);
+        if (protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
+        len = top.length;
+        for (let r = 0; r < len; r++) ranked[r] = top[r].id;
+      }
+      if (ownPerson) for (let q = 0; q < ownPerson.items.length; q++) ownAdd[ownPerson.items[q]] = 0;
+      const list = ranked.subarray(0, len);
+      const t = cache.users[x].truth;
+      const g = ndcg10(t, list);
+      per[c][x] = g;
+      sums[c].n += g;
+      sums[c].r += recall20(t, list);
+    }
+  }
+  const count = cache.users.length;
   return specs.map((spec, c) => {
     const score: CandidateScore = {
       name: spec.name,
@@ -165,8 +402,13 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const t0 = performance.now();
   const learned = learnedKinds.filter((k) => !(k in st.skipped));
   const all: CandidateScore[] = [];
+  // every component a candidate reads, cached per protocol on first use
+  const base: CompId[] = ['pop', ...TREND_HALF_LIVES.map((h) => `t:${trendKey(h)}`), ...learned.map((m) => `l:${m}`)];
+  const compsOf = { discovery: useTifu ? [...base, 'p:0'] : base, all: useTifu ? [...base, ...TIFU_ALPHAS.map((a) => `p:${a}`)] : base };
+  const caches: Partial<Record<'discovery' | 'all', CandidateCache>> = {};
   const run = (protocol: 'discovery' | 'all', specs: ListSpec[]) => {
-    const s = scoreCandidates(st, split, protocol, specs);
+    caches[protocol] ??= buildCandidateCache(st, split, protocol, compsOf[protocol]);
+    const s = scoreCandidates(st, caches[protocol], specs);
     all.push(...s);
     return s;
   };
@@ -274,5 +516,6 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     fit_s: st.fit_s,
     skipped: st.skipped,
     select_s: Math.round((performance.now() - t0) / 10) / 100,
+    scoring: Object.fromEntries(Object.values(caches).map((c) => [c.protocol, { users: c.users.length, lists: c.scored, deepened: c.deepened }])),
   };
 }

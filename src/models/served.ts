@@ -19,6 +19,7 @@ import {
   trendTable,
 } from '../core/served-model.js';
 import { emptyBatch, excludedFor } from '../core/top-k.js';
+import { SimdScorer } from '../serve/simd-scorer.js';
 import { customersPerItem } from './popularity.js';
 import { type AlsParams, AlsRecommender } from './als.js';
 import { type EaseParams, EaseRecommender } from './ease.js';
@@ -99,12 +100,12 @@ export class ServedState {
 
 const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
 
-/** Fits what `needs` asks for (ALS and item-kNN may be given fitted on the same data). */
+/** Fits what `needs` asks for (ALS, item-kNN, EASE and TIFU-KNN may be given fitted on the same data with the same parameters). */
 export async function fitServed(
   input: ServedInput,
   needs: ServedNeeds,
   params: ServedParams,
-  prefit: { als?: AlsRecommender; item_knn?: ItemKnnRecommender; ease?: EaseRecommender } = {},
+  prefit: { als?: AlsRecommender; item_knn?: ItemKnnRecommender; ease?: EaseRecommender; tifu?: TifuVectors } = {},
 ): Promise<ServedState> {
   const ref = input.reference;
   const n = ref.counts.cols;
@@ -121,7 +122,9 @@ export async function fitServed(
       const als = prefit.als ?? new AlsRecommender(params.als);
       if (!prefit.als) await als.fit(input.weighted());
       st.als = als;
-      st.tables.factors = { k: als.k, itemFactors: als.itemFactors };
+      // the service's WebAssembly SIMD kernel when built (the same f32 sums as factorScoresF32)
+      const simd = SimdScorer.create(als.itemFactors, als.k, n);
+      st.tables.factors = { k: als.k, itemFactors: als.itemFactors, ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}) };
     } else if (kind === 'ease') {
       const ease = prefit.ease ?? new EaseRecommender(params.ease);
       if (n > ease.params.maxItems) {
@@ -141,7 +144,7 @@ export async function fitServed(
   }
   if (needs.tifu) {
     const t0 = performance.now();
-    st.tifu = fitTifu(input.purchases, ref.counts.rows, n, params.tifu_knn);
+    st.tifu = prefit.tifu ?? fitTifu(input.purchases, ref.counts.rows, n, params.tifu_knn);
     st.fit_s.tifu_knn = seconds(t0);
   }
   return st;
