@@ -8,7 +8,7 @@ import { config } from '../src/config.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { evaluateOfferLog, type OfferEvaluationReport } from '../src/eval/offer-evaluation.js';
 import { readOfferLog, type OfferLogReject, type OfferLogRow } from '../src/eval/offer-log.js';
-import { storedLogRows, type StoredDecision, type StoredResponse } from '../src/eval/offer-log-store.js';
+import { readStoredOfferLog, type OfferLogSource } from '../src/eval/offer-log-store.js';
 import { openStore } from '../src/store/open-store.js';
 
 const spec = defineCli({
@@ -20,7 +20,7 @@ const spec = defineCli({
   flags: {
     log: { type: 'string', placeholder: 'FILE', description: 'decision log CSV (gzip ok)' },
     'from-store': { type: 'boolean', description: 'read the decision log and offer events the service stored (DATABASE_URL or PGLITE_DIR)' },
-    offers: { type: 'string', placeholder: 'FILE', description: 'offer definitions (JSON array or {"offers": [...]}) for values, weights and targets' },
+    offers: { type: 'string', placeholder: 'FILE', description: 'offer definitions (JSON array or {"offers": [...]}) for values, weights and targets (default with --from-store: the stored offers)' },
     holdout: { type: 'number', default: 0, placeholder: 'SHARE', description: 'holdout share of the evaluated learned policy' },
     draws: { type: 'int', default: 500, description: 'Monte Carlo draws of the learned policy per decision' },
     seed: { type: 'int', default: 1, description: 'seed of those draws' },
@@ -39,29 +39,13 @@ async function readOffersFile(path: string): Promise<Offer[]> {
   return list.filter((o): o is Offer => typeof o === 'object' && o !== null && typeof (o as Offer).id === 'string' && typeof (o as Offer).value === 'number');
 }
 
-interface OfferLogStore {
-  offers(): Promise<Offer[]>;
-  decisionLog(): Promise<StoredDecision[]>;
-  db: { query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }> };
-  close(): Promise<void>;
-}
-
-async function fromStore(): Promise<{ rows: OfferLogRow[]; notes: Record<string, number> }> {
-  const store = (await openStore(config())) as unknown as Partial<OfferLogStore> & { close(): Promise<void> };
+async function fromStore(): Promise<{ rows: OfferLogRow[]; offers: Offer[]; notes: Record<string, number> }> {
+  const store = (await openStore(config())) as unknown as Partial<OfferLogSource> & { close(): Promise<void> };
   try {
     if (typeof store.decisionLog !== 'function' || typeof store.offers !== 'function' || !store.db) {
       throw new Error('this store has no offer tables (migration 007_offers is missing from this build)');
     }
-    const [decisions, offers, events] = await Promise.all([
-      store.decisionLog(),
-      store.offers(),
-      store.db.query<{ decision_id: string; offer_id: string; type: string }>(
-        "SELECT decision_id, offer_id, type FROM offer_events WHERE decision_id IS NOT NULL AND type = 'accepted'",
-      ),
-    ]);
-    const responses: StoredResponse[] = events.rows.map((e) => ({ decisionId: e.decision_id, offerId: e.offer_id, type: e.type }));
-    const c = storedLogRows(decisions, responses, offers);
-    return { rows: c.rows, notes: { decisions: decisions.length, unknownOffers: c.unknownOffers, withoutProbability: c.withoutProbability } };
+    return await readStoredOfferLog(store as OfferLogSource);
   } finally {
     await store.close();
   }
@@ -90,13 +74,15 @@ runCli(async () => {
   let rejects: OfferLogReject[] = [];
   let rejected: Record<string, number> = {};
   let notes: Record<string, number> = {};
+  let stored: Offer[] | undefined;
   if (flags.log) {
     const parsed = await readOfferLog(flags.log);
     rows = parsed.rows;
     rejects = parsed.rejects;
     rejected = parsed.rejected as Record<string, number>;
-  } else ({ rows, notes } = await fromStore());
-  const offers = flags.offers ? await readOffersFile(flags.offers) : undefined;
+  } else ({ rows, notes, offers: stored } = await fromStore());
+  // definitions from --offers, else (from the store) the offers stored now
+  const offers = flags.offers ? await readOffersFile(flags.offers) : stored;
   if (rows.length === 0) throw new Error('the log has no usable rows');
   const report = evaluateOfferLog(rows, { seed: flags.seed, holdoutShare: flags.holdout, draws: flags.draws, offers, alwaysPolicies: !flags['no-always'] });
   const source = flags.log ? { log: flags.log } : { store: true, ...notes };

@@ -11,6 +11,8 @@
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/store.js';
+import { evaluateOfferLog } from '../src/eval/offer-evaluation.js';
+import { readStoredOfferLog, type OfferLogSource } from '../src/eval/offer-log-store.js';
 import { storeBackends } from './helpers/backends.js';
 import { mulberry32 } from '../src/core/random.js';
 import { type Ids, KEYS, NOW, type ServedWorld, seedStore, serveTinyWorld } from './helpers/serve-fixture.js';
@@ -374,6 +376,47 @@ for (const backend of storeBackends()) {
       expect(entry.considered).toEqual(expect.arrayContaining([{ offerId: a, outcome: 'shown' }, { offerId: b, outcome: 'ineligible', why: 'segment' }]));
       const guest = (await store.decisionLog()).find((e) => e.decisionId === g.body.decisionId)!;
       expect(guest).toMatchObject({ customerId: null, context: { channel: 'web', items: ['TEA-1'] } });
+    });
+
+    it('the decision log the service wrote evaluates from the store (evaluate:offers --from-store): top offers at position 1, accepted events as rewards', async () => {
+      const a = oid('eval-a');
+      const b = oid('eval-b');
+      await offer(a, { value: 20 });
+      await offer(b, { value: 5, channels: ['web'] });
+      const decisions: Answer[] = [];
+      for (let i = 0; i < 6; i++) decisions.push(await nbo(i % 2 ? ids.tea : ids.mug, 'channel=web&limit=2'));
+      // the first decision's top offer accepted (its impression first), the second's declined
+      const d0 = decisions[0];
+      const d1 = decisions[1];
+      await respond(ids.mug, d0.offers[0].offerId, 'impression', { decisionId: d0.decisionId });
+      await respond(ids.mug, d0.offers[0].offerId, 'accepted', { decisionId: d0.decisionId });
+      await respond(ids.tea, d1.offers[0].offerId, 'declined', { decisionId: d1.decisionId });
+      await w.offers.flushDecisions();
+      const { rows, offers, notes } = await readStoredOfferLog(store as unknown as OfferLogSource);
+      const mine = rows.filter((r) => decisions.some((d) => d.decisionId === r.decisionId));
+      expect(mine.filter((r) => r.position === 1).map((r) => r.decisionId).sort()).toEqual(decisions.map((d) => d.decisionId).sort());
+      for (const r of mine) {
+        const d = decisions.find((x) => x.decisionId === r.decisionId)!;
+        expect(r.offerId).toBe(d.offers[r.position - 1].offerId);
+        expect(r.probability).toBeGreaterThan(0);
+        expect(r.probability).toBeLessThanOrEqual(1);
+        expect(r.channel).toBe('web');
+        expect(r.candidates).toEqual(expect.arrayContaining([a, b]));
+        const value = r.offerId === a ? 20 : 5;
+        const accepted = r.decisionId === d0.decisionId && r.position === 1;
+        expect([r.accepted, r.reward]).toEqual([accepted, accepted ? value : 0]);
+      }
+      expect(notes.decisions).toBeGreaterThanOrEqual(decisions.length);
+      expect(offers.map((o) => o.id)).toEqual(expect.arrayContaining([a, b]));
+      const report = evaluateOfferLog(mine, { offers, draws: 50 });
+      expect(report.decisions).toBe(decisions.length);
+      expect(report.onPolicy.value).toBeCloseTo((d0.offers[0].offerId === a ? 20 : 5) / decisions.length, 10);
+      for (const [name, p] of Object.entries(report.policies)) {
+        for (const e of [p.ips, p.dr]) expect(e.value, name).toSatisfy(Number.isFinite);
+        // SNIPS is undefined (NaN, null in JSON) only when the policy never chose what the log shows: no weight at all
+        if (Number.isNaN(p.snips.value)) expect(p.ips.value, name).toBe(0);
+        else expect(p.snips.value, name).toSatisfy(Number.isFinite);
+      }
     });
 
     it('a clean shutdown writes every decision queued', async () => {

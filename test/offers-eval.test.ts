@@ -189,7 +189,11 @@ describe('offer decision log CSV', () => {
             { offerId: 'o2', outcome: 'ranked_lower' },
             { offerId: 'o3', outcome: 'unsuitable' },
           ],
-          shown: [{ offerId: 'o1', position: 1, probability: 0.7 }],
+          shown: [
+            { offerId: 'o1', position: 0, probability: 0.7 },
+            { offerId: 'o2', position: 1, probability: 0.4 },
+            { offerId: 'o3', position: -1, probability: 0.4 },
+          ],
         },
         {
           decisionId: 'x2',
@@ -197,7 +201,7 @@ describe('offer decision log CSV', () => {
           customerId: null,
           context: { channel: 'web', segment: 'vip', personalised: false },
           considered: [{ offerId: 'gone', outcome: 'shown' }],
-          shown: [{ offerId: 'gone', position: 1, probability: 0.5 }],
+          shown: [{ offerId: 'gone', position: 0, probability: 0.5 }],
         },
       ],
       [
@@ -207,9 +211,12 @@ describe('offer decision log CSV', () => {
       [offer('o1', { value: 12 }), offer('o2')],
     );
     expect(conv.unknownOffers).toBe(1);
-    expect(conv.rows.map((r) => [r.decisionId, r.segment, r.channel, r.store, r.reward, r.accepted, r.candidates])).toEqual([
-      ['x1', 'vip', 'store', 'S1', 12, true, ['o1', 'o2']],
-      ['x2', 'guest', 'web', null, 0, false, ['gone']],
+    expect(conv.withoutProbability).toBe(1);
+    // stored positions are 0-based (the service's), the log's 1-based: the top offer is position 1
+    expect(conv.rows.map((r) => [r.decisionId, r.position, r.segment, r.channel, r.store, r.reward, r.accepted, r.candidates])).toEqual([
+      ['x1', 1, 'vip', 'store', 'S1', 12, true, ['o1', 'o2']],
+      ['x1', 2, 'vip', 'store', 'S1', 0, false, ['o1', 'o2']],
+      ['x2', 1, 'guest', 'web', null, 0, false, ['gone']],
     ]);
   });
 });

@@ -2,15 +2,16 @@
  * The stored decision log (offer_decisions) and responses (offer_events) of the service as offer-log rows, for
  * `npm run evaluate:offers -- --from-store`. Pure: the script reads the store and hands the records here.
  *
- * One row per offer shown: context segment ('guest' when absent or not personalised), channel, store; the
- * probability logged with it; reward = the offer's value when an `accepted` event names this decision and offer,
- * else 0; candidates = the offers the decision found suitable (considered as shown or ranked_lower).
+ * One row per offer shown: context segment ('guest' when absent or not personalised), channel, store; its position
+ * (stored 0-based, the log's 1-based: the top offer is position 1); the probability logged with it; reward = the
+ * offer's value when an `accepted` event names this decision and offer, else 0; candidates = the offers the decision
+ * found suitable (considered as shown or ranked_lower).
  */
 import type { Offer, OfferChannel } from '../core/offers/types.js';
 import type { Segment } from '../core/records.js';
 import type { OfferLogRow } from './offer-log.js';
 
-/** The parts of a stored decision this adapter reads (DecisionLogEntry of src/store/store.ts). */
+/** The parts of a stored decision this adapter reads (DecisionLogEntry of src/store/store.ts; positions 0-based). */
 export interface StoredDecision {
   decisionId: string;
   time: number;
@@ -30,7 +31,7 @@ export interface StoreLogConversion {
   rows: OfferLogRow[];
   /** Shown offers whose definition is gone (reward counted as 0 when accepted). */
   unknownOffers: number;
-  /** Shown entries without a usable probability (left out). */
+  /** Shown entries without a usable probability or position (left out). */
   withoutProbability: number;
 }
 
@@ -49,7 +50,7 @@ export function storedLogRows(decisions: readonly StoredDecision[], responses: r
     const channel = (text(d.context.channel) ?? 'web') as OfferChannel;
     const candidates = d.considered.filter((c) => c.outcome === 'shown' || c.outcome === 'ranked_lower').map((c) => c.offerId);
     for (const s of d.shown) {
-      if (!(s.probability > 0 && s.probability <= 1)) {
+      if (!(s.probability > 0 && s.probability <= 1) || !(Number.isInteger(s.position) && s.position >= 0)) {
         withoutProbability++;
         continue;
       }
@@ -65,7 +66,7 @@ export function storedLogRows(decisions: readonly StoredDecision[], responses: r
         channel,
         store: text(d.context.store),
         offerId: s.offerId,
-        position: s.position,
+        position: s.position + 1,
         probability: s.probability,
         reward: ok ? (v ?? 0) : 0,
         accepted: ok,
@@ -75,4 +76,28 @@ export function storedLogRows(decisions: readonly StoredDecision[], responses: r
     }
   }
   return { rows, unknownOffers, withoutProbability };
+}
+
+/** What `readStoredOfferLog` needs of the history store (SqlStore). */
+export interface OfferLogSource {
+  offers(): Promise<Offer[]>;
+  decisionLog(): Promise<StoredDecision[]>;
+  db: { query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }> };
+}
+
+/**
+ * The service's stored decision log as offer-log rows (`npm run evaluate:offers -- --from-store`), with the offer
+ * definitions in force (values, weights, targets for the evaluated policies) and counts of what was left out.
+ */
+export async function readStoredOfferLog(store: OfferLogSource): Promise<{ rows: OfferLogRow[]; offers: Offer[]; notes: Record<string, number> }> {
+  const [decisions, offers, events] = await Promise.all([
+    store.decisionLog(),
+    store.offers(),
+    store.db.query<{ decision_id: string; offer_id: string; type: string }>(
+      "SELECT decision_id, offer_id, type FROM offer_events WHERE decision_id IS NOT NULL AND type = 'accepted'",
+    ),
+  ]);
+  const responses: StoredResponse[] = events.rows.map((e) => ({ decisionId: e.decision_id, offerId: e.offer_id, type: e.type }));
+  const c = storedLogRows(decisions, responses, offers);
+  return { rows: c.rows, offers, notes: { decisions: decisions.length, acceptedEvents: responses.length, unknownOffers: c.unknownOffers, withoutProbability: c.withoutProbability } };
 }

@@ -158,7 +158,7 @@ export async function recordOfferEvents(db: SqlClient, events: readonly OfferEve
       const content = inserted.has(e.eventId) ? first.get(e.eventId)!.content : stored.get(e.eventId);
       return content === e.content ? 'duplicate' : 'conflict';
     });
-  });
+  }, { durable: true });
 }
 
 type Executor = Parameters<Parameters<SqlClient['transaction']>[0]>[0];
