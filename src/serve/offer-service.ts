@@ -40,7 +40,9 @@ import type {
   ResponseStats,
   ScoredOffer,
 } from '../core/offers/types.js';
+import { traceOf } from '../core/offers/decide.js';
 import { statsSegment } from '../core/offers/propensity.js';
+import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
 import type { Segment } from '../core/records.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
@@ -264,7 +266,8 @@ export class OfferService {
   }
 
   private setOffers(offers: Offer[]): void {
-    this.offers = offers;
+    // immutable from here on: decide screens a prepared set through per-context tables
+    this.offers = prepareOffers(offers);
     this.offersById = new Map(offers.map((o) => [o.id, o]));
     this.generation++;
     this.index = null;
@@ -492,7 +495,7 @@ export class OfferService {
         ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
         ...(extra.items ? { items: extra.items.slice(0, 100) } : {}),
       },
-      considered: decision.considered,
+      considered: traceOf(decision) ?? decision.considered,
       shown: decision.offers.map((o, position) => ({ offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity })),
       policy: this.policy,
       holdout: decision.holdout,
