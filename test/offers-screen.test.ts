@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { decide, ineligibility, traceOf, unsuitability } from '../src/core/offers/decide.js';
 import { decodeConsidered, encodeConsidered, prepareOffers, screenCodes, WHY } from '../src/core/offers/screen.js';
 import type { ContactState, DecisionContext, DecisionSubject, Offer, OfferChannel } from '../src/core/offers/types.js';
+import { offerPropensities } from '../src/core/offers/propensity.js';
+import { ResponseCounts } from '../src/core/offers/response-counts.js';
 import { mulberry32 } from '../src/core/random.js';
 import { SEGMENTS } from '../src/core/records.js';
 import { context, DAY, offer, stats, subject, T0 } from './helpers/offers.js';
@@ -135,6 +137,9 @@ describe('screening of prepared offer sets', () => {
         expect(b.offers).toEqual(a.offers);
         expect(b.considered).toEqual(a.considered);
         expect(b.holdout).toBe(a.holdout);
+        // again: what the prepared set remembered (uniform probabilities per suitable subset) changes nothing
+        const again = decide(frozen, s, { ...ctx, random: mulberry32(seed) }, stats());
+        expect(again.offers).toEqual(a.offers);
       }
     }
   });
@@ -153,5 +158,23 @@ describe('screening of prepared offer sets', () => {
       ranked += d.considered.filter((c) => c.outcome === 'ranked_lower').length;
     }
     expect(ranked).toBeGreaterThan(20);
+  });
+});
+
+describe('response stats by segment row', () => {
+  it('propensities from segmentRow equal those from cell lookups', () => {
+    const r = mulberry32(3);
+    const offers = randomOffers(r, 30);
+    const counts = new ResponseCounts();
+    for (let i = 0; i < 3000; i++) {
+      counts.record(offers[Math.floor(r() * offers.length)].id, SEGMENTS[Math.floor(r() * SEGMENTS.length)], CHANNELS[Math.floor(r() * CHANNELS.length)], r() < 0.1, r() < 0.5 ? 1 : 0.7);
+    }
+    const plain = { cell: counts.cell.bind(counts), overall: counts.overall.bind(counts) };
+    for (const segment of [...SEGMENTS, null]) {
+      for (const channel of CHANNELS) {
+        const s = subject({ segment, personalised: segment !== null });
+        expect(offerPropensities(offers, s, channel, counts)).toEqual(offerPropensities(offers, s, channel, plain));
+      }
+    }
   });
 });

@@ -44,6 +44,7 @@ import { traceOf } from '../core/offers/decide.js';
 import { statsSegment } from '../core/offers/propensity.js';
 import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
+import { OFFER_CHANNELS } from '../core/offers/types.js';
 import type { Segment } from '../core/records.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
@@ -147,9 +148,15 @@ class ResponseCounts implements ResponseStats {
     readonly cells: CellMap<OfferCounts> = new CellMap(),
   ) {}
 
+  /** The trials of `cells` per offer × segment, by channel index (segmentRow). */
+  private readonly rows = new Map<string, Map<string, { accepted: Float64Array; shown: Float64Array }>>();
+
   static of(counts: Map<string, OfferCounts>, cells: OfferResponseCell[]): ResponseCounts {
     const r = new ResponseCounts(counts);
-    for (const c of cells) Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
+    for (const c of cells) {
+      const n = Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
+      r.setRow(c.offerId, c.segment, c.channel, n);
+    }
     return r;
   }
 
@@ -157,8 +164,25 @@ class ResponseCounts implements ResponseStats {
     const field = e.type === 'impression' ? 'impressions' : e.type;
     let total = this.perOffer.get(e.offerId);
     if (!total) this.perOffer.set(e.offerId, (total = zeroCounts()));
-    for (const n of [total, this.cells.upsert(e.offerId, e.segment, e.channel, zeroCounts)]) n[field]++;
+    total[field]++;
+    const n = this.cells.upsert(e.offerId, e.segment, e.channel, zeroCounts);
+    n[field]++;
+    this.setRow(e.offerId, e.segment, e.channel, n);
   }
+
+  private setRow(offerId: string, segment: string, channel: OfferChannel, n: OfferCounts): void {
+    const ch = OFFER_CHANNELS.indexOf(channel);
+    if (ch < 0) return;
+    let bySegment = this.rows.get(offerId);
+    if (!bySegment) this.rows.set(offerId, (bySegment = new Map()));
+    let row = bySegment.get(segment);
+    if (!row) bySegment.set(segment, (row = { accepted: new Float64Array(OFFER_CHANNELS.length), shown: new Float64Array(OFFER_CHANNELS.length) }));
+    const t = trials(n);
+    row.accepted[ch] = t.accepted;
+    row.shown[ch] = t.shown;
+  }
+
+  segmentRow = (offerId: string, segment: Segment | 'guest') => this.rows.get(offerId)?.get(segment);
 
   /** Trials are impressions (at least the acceptances, should a client not report impressions). */
   cell = (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => trials(this.cells.get(offerId, segment, channel));

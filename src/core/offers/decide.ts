@@ -357,6 +357,7 @@ function decisionProbabilities(
   ctx: DecisionContext,
   limit: number,
   p: DecideParams,
+  uniformMemo?: () => Map<number, number | null>,
 ): number[] {
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const n = cands.length;
@@ -367,7 +368,16 @@ function decisionProbabilities(
     let sample: ReturnType<typeof uniformSampler> | null = null;
     const picks = new Int32Array(Math.max(0, limit));
     shown.forEach((j, k) => {
-      const exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget);
+      let exact: number | null;
+      if (k === 0 || uniformMemo === undefined) exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget);
+      else {
+        // the same suitable offers (same conflicts) give the same answer: remembered per suitable set
+        const memo = uniformMemo();
+        const key = k * (n + 1) + j;
+        const known = memo.get(key);
+        if (known !== undefined) exact = known;
+        else memo.set(key, (exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget)));
+      }
       if (exact !== null) uniform[k] = exact;
       else {
         sample ??= uniformSampler(n, conflicts, limit);
@@ -447,7 +457,7 @@ function decisionProbabilities(
       const scores = new Float64Array(m);
       const blocked = new Uint8Array(n);
       const touched = new Int32Array(n);
-      const cap = Math.min(m, nShown + 6);
+      const cap = Math.min(m, nShown + 1);
       const topK = new Int32Array(cap);
       const topS = new Float64Array(cap);
       const bound = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
@@ -601,7 +611,8 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     }
     shown = pickTop(scores, conflicts, limit);
   }
-  const probabilities = shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p) : [];
+  const probabilities =
+    shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p, uniformMemoOf(offers, sc.index, p.uniformExactBudget)) : [];
 
   const scored: ScoredOffer[] = shown.map((i, k) => {
     const c = cands[i];
@@ -640,6 +651,30 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     holdout,
   };
   return withTrace({ offers: scored, holdout }, trace);
+}
+
+/**
+ * Exact uniform probabilities (`uniformProbability`, a search) per prepared offer set × suitable subset × budget, by
+ * target × position: a pure function of the subset's conflicts, which the offers of a prepared set cannot change.
+ */
+const uniformMemos = new WeakMap<readonly Offer[], Map<string, Map<number, number | null>>>();
+const MAX_UNIFORM_MEMOS = 4096;
+
+function uniformMemoOf(offers: readonly Offer[], index: readonly number[], budget: number): (() => Map<number, number | null>) | undefined {
+  if (preparedOf(offers) === undefined || index.length >= 1 << 20) return undefined;
+  let memo: Map<number, number | null> | undefined;
+  return () => {
+    if (memo) return memo;
+    let bySubset = uniformMemos.get(offers);
+    if (!bySubset) uniformMemos.set(offers, (bySubset = new Map()));
+    const key = `${budget}|${index.join(',')}`;
+    memo = bySubset.get(key);
+    if (!memo) {
+      if (bySubset.size >= MAX_UNIFORM_MEMOS) bySubset.clear();
+      bySubset.set(key, (memo = new Map()));
+    }
+    return memo;
+  };
 }
 
 const traces = new WeakMap<Decision, ConsideredTrace>();
