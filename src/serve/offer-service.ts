@@ -125,6 +125,8 @@ export interface OfferServiceDeps {
   subjectTtlMs?: number;
   /** Customers whose facts are kept (default 50,000). */
   maxSubjects?: number;
+  /** Customers whose affinity to the offers is kept between decisions (default 2,048). */
+  affinityCacheSize?: number;
   decisionLog?: { intervalMs?: number; batchSize?: number };
   now?: () => number;
   random?: () => number;
@@ -212,6 +214,7 @@ export class OfferService {
   private index: { model: LoadedModel; generation: number; index: TargetIndex } | null = null;
   private counts = new ResponseCounts();
   private readonly subjects = new Map<string, SubjectEntry>();
+  private readonly affinities = new Map<string, { record: CustomerRecord; index: TargetIndex; affinity: DecisionSubject['affinity'] }>();
   /** Facts loads in flight per customer; an event for them marks the load stale (its result is used once, not kept). */
   private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
   private readonly decisions: DecisionLogWriter;
@@ -303,6 +306,22 @@ export class OfferService {
     const index = new TargetIndex(model, this.offers);
     this.index = { model, generation: this.generation, index };
     return index;
+  }
+
+  /**
+   * A customer's affinity to the offers, kept for the next decisions while their record and the offer set stay the
+   * same (the affinity is a function of both; it remembers each offer's answer once computed), for the
+   * `affinityCacheSize` customers decided for last.
+   */
+  private affinityOf(record: CustomerRecord, index: TargetIndex): DecisionSubject['affinity'] {
+    const id = record.customerId;
+    const hit = this.affinities.get(id);
+    if (hit && hit.record === record && hit.index === index) return hit.affinity;
+    const affinity = index.affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts });
+    this.affinities.delete(id);
+    this.affinities.set(id, { record, index, affinity });
+    if (this.affinities.size > (this.deps.affinityCacheSize ?? 2048)) this.affinities.delete(this.affinities.keys().next().value!);
+    return affinity;
   }
 
   private heard(message: string): void {
@@ -422,10 +441,7 @@ export class OfferService {
       orders: facts.orders,
       spend: facts.spend,
       daysSinceLastPurchase: last === null ? null : Math.max(0, Math.floor((now - last) / DAY)),
-      affinity:
-        personalised && model && record
-          ? this.targets(model).affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts })
-          : () => null,
+      affinity: personalised && model && record ? this.affinityOf(record, this.targets(model)) : () => null,
     };
     const fallbackReason: NboFallbackReason | undefined = !personalised ? 'no_consent' : !model ? 'no_model' : undefined;
     return this.run(decide, subject, facts.contacts, options, now, { customerId: id, fallbackReason });
