@@ -433,13 +433,16 @@ function decisionProbabilities(
       const vj = vw[j];
       const ij = include[j];
       for (let d = 0; d < p.probabilityDraws; d++) {
-        const xj = dj[(oj + d) % size] * lj;
+        // element (o + d) mod size, without a division per element: o < size and dm = d mod size
+        const dm = d % size;
+        const xj = dj[oj + dm < size ? oj + dm : oj + dm - size] * lj;
         const sj = (xj < 1 ? xj : 1) * vj;
         let beaten = false;
         for (let q = 0; q < others.length; q++) {
           const k = others[q];
           if (best[k] < sj) break; // no later one can beat it either
-          const x = draws[k][(offsets[k] + d) % size] * lift[k];
+          const e = offsets[k] + dm;
+          const x = draws[k][e < size ? e : e - size] * lift[k];
           const sk = (x < 1 ? x : 1) * vw[k];
           if (sk > sj || (sk === sj && include[k] < ij)) {
             beaten = true;
@@ -465,11 +468,13 @@ function decisionProbabilities(
         include.map((_, k) => k).sort((x, y) => bound[y] - bound[x] || x - y),
       );
       for (let d = 0; d < p.probabilityDraws; d++) {
+        const dm = d % size;
         let nTop = 0;
         for (let q = 0; q < m; q++) {
           const k = order[q];
           if (nTop === cap && bound[k] < topS[cap - 1]) break;
-          const x = draws[k][(offsets[k] + d) % size] * lift[k];
+          const e = offsets[k] + dm;
+          const x = draws[k][e < size ? e : e - size] * lift[k];
           const sk = (x < 1 ? x : 1) * vw[k];
           if (nTop === cap && !(sk > topS[cap - 1] || (sk === topS[cap - 1] && k < topK[cap - 1]))) continue;
           let at = nTop < cap ? nTop++ : cap - 1;
@@ -494,7 +499,8 @@ function decisionProbabilities(
           if (best < 0 && nTop < m) {
             if (!scored) {
               for (let k = 0; k < m; k++) {
-                const x = draws[k][(offsets[k] + d) % size] * lift[k];
+                const e = offsets[k] + dm;
+                const x = draws[k][e < size ? e : e - size] * lift[k];
                 scores[k] = (x < 1 ? x : 1) * vw[k];
               }
               scored = true;
