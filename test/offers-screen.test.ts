@@ -152,7 +152,7 @@ describe('screening of prepared offer sets', () => {
       const { s, ctx } = randomCase(r, offers, T0);
       const d = decide(offers, s, { ...ctx, random: mulberry32(round) }, stats());
       const t = traceOf(d)!;
-      const e = encodeConsidered(t, 'set-key')!;
+      const e = encodeConsidered(t, 'set-key');
       const back = decodeConsidered(JSON.parse(JSON.stringify(e)), t.ids, d.offers.map((o) => o.offerId));
       expect(back).toEqual(d.considered);
       ranked += d.considered.filter((c) => c.outcome === 'ranked_lower').length;

@@ -9,7 +9,7 @@ import type { ConsentPurpose, Segment } from '../core/records.js';
 import { normaliseOffer } from '../core/offer-schema.js';
 import type { ContactState, Offer } from '../core/offers/types.js';
 import type { SqlClient } from './sql-client.js';
-import { type ConsideredTrace, consideredOf, decodeConsidered, type EncodedConsidered, encodeConsidered } from '../core/offers/screen.js';
+import { type ConsideredTrace, decodeConsidered, type EncodedConsidered, encodeConsidered } from '../core/offers/screen.js';
 import type { DecisionLogEntry, DecisionToLog, OfferCounts, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
 
 const DAY = 86_400_000;
@@ -70,10 +70,8 @@ function consideredJson(e: DecisionToLog, sets: Map<string, readonly string[]>):
   if (Array.isArray(c)) return JSON.stringify(c);
   const t = c as ConsideredTrace;
   const key = setKey(t.ids);
-  const encoded = encodeConsidered(t, key);
-  if (encoded === null) return JSON.stringify(consideredOf(t));
   sets.set(key, t.ids);
-  return JSON.stringify(encoded);
+  return JSON.stringify(encodeConsidered(t, key));
 }
 
 export async function logDecisions(db: SqlClient, entries: readonly DecisionToLog[]): Promise<void> {

@@ -377,51 +377,58 @@ export interface EncodedConsidered {
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/** The compact form of a trace whose offer set is stored under `set`; null when it needs more table entries than there are characters. */
-export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsidered | null {
+/** The table entry of each screening code ("outcome:why"), and of the three ways a suitable offer ends. */
+const ENTRY = WHY.map((w, c) => (c === 0 ? 'shown' : `${c < FIRST_UNSUITABLE ? 'ineligible' : 'unsuitable'}:${w}`));
+const SHOWN = 0;
+const RANKED_TARGET = WHY.length;
+const RANKED_HOLDOUT = WHY.length + 1;
+const RANKED_SCORE = WHY.length + 2;
+const ENTRIES = [...ENTRY, 'ranked_lower:same_target_as', 'ranked_lower:holdout_draw', 'ranked_lower:score'];
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
+/** The compact form of a trace whose offer set is stored under `set`. */
+export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsidered {
   const n = t.ids.length;
   const table: string[] = [];
-  const slot = new Map<string, number>();
-  const chars = new Array<string>(n);
+  // slot in `table` of each entry (-1: not used yet); fewer entries than ALPHABET characters (checked below)
+  const slot = new Int8Array(ENTRIES.length).fill(-1);
+  const chars = new Uint8Array(n);
   const scores: number[] = [];
   const blockers: number[] = [];
-  const entry = (e: string): string | null => {
-    let k = slot.get(e);
-    if (k === undefined) {
-      if (table.length === ALPHABET.length) return null;
-      slot.set(e, (k = table.length));
-      table.push(e);
-    }
-    return ALPHABET[k];
-  };
+  const position = new Int32Array(t.scores.length).fill(-1);
+  t.shown.forEach((s, k) => (position[s] = k));
   for (let i = 0, si = 0; i < n; i++) {
     const c = t.codes[i];
-    let e: string;
-    if (c !== 0) e = `${c < FIRST_UNSUITABLE ? 'ineligible' : 'unsuitable'}:${WHY[c]}`;
+    let e: number;
+    if (c !== 0) e = c;
     else {
       const s = si++;
-      if (t.shown.includes(s)) e = 'shown';
+      if (position[s] >= 0) e = SHOWN;
       else {
         const r = rankedLower(t, s);
         if (r.why === 'target') {
-          e = 'ranked_lower:same_target_as';
-          blockers.push(t.shown.indexOf(r.blocker));
-        } else if (r.why === 'holdout') e = 'ranked_lower:holdout_draw';
+          e = RANKED_TARGET;
+          blockers.push(position[r.blocker]);
+        } else if (r.why === 'holdout') e = RANKED_HOLDOUT;
         else {
-          e = 'ranked_lower:score';
+          e = RANKED_SCORE;
           scores.push(r.score);
         }
       }
     }
-    const ch = entry(e);
-    if (ch === null) return null;
-    chars[i] = ch;
+    if (slot[e] < 0) {
+      slot[e] = table.length;
+      table.push(ENTRIES[e]);
+    }
+    chars[i] = ALPHABET_CODES[slot[e]];
   }
-  const out: EncodedConsidered = { v: 2, set, codes: chars.join(''), table };
+  const out: EncodedConsidered = { v: 2, set, codes: Buffer.from(chars.buffer, chars.byteOffset, n).toString('latin1'), table };
   if (scores.length) out.scores = Buffer.from(Float64Array.from(scores).buffer).toString('base64');
   if (blockers.length) out.blockers = blockers;
   return out;
 }
+
+if (ENTRIES.length > ALPHABET.length) throw new Error('screen.ts: more considered entries than characters to encode them');
 
 /** `considered` from its encoded form, the offer set's ids and the ids shown (best first). */
 export function decodeConsidered(e: EncodedConsidered, ids: readonly string[], shownIds: readonly string[]): Decision['considered'] {
