@@ -10,6 +10,9 @@ import type { Offer } from '../src/core/offers/types.js';
 import type { Identifier } from '../src/core/records.js';
 import type { DecisionLogEntry, OfferEventInput, Store } from '../src/store/store.js';
 import { storeBackends, type OpenedStore } from './helpers/backends.js';
+import { decide, traceOf } from '../src/core/offers/decide.js';
+import { prepareOffers } from '../src/core/offers/screen.js';
+import { context as testContext, offer as testOffer, stats as testStats, subject as testSubject } from './helpers/offers.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 10);
@@ -82,6 +85,35 @@ for (const backend of storeBackends()) {
       expect((await store.decisionLog({ customerId: c })).map((d) => d.decisionId)).toEqual(['d2']);
       expect(await store.decisionLog({ customerId: 'nope' })).toEqual([]);
       expect((await store.decisionLog({ from: new Date(T0 + 1) })).map((d) => d.decisionId)).toEqual(['d2']);
+    });
+
+    it('decision log: a decision logged as decide traced it (compact, over its offer set stored once) reads back written out', async () => {
+      const offers = prepareOffers(
+        Array.from({ length: 12 }, (_, i) =>
+          testOffer(`o${i}`, { value: 5 + i, targets: { skus: [`s${i % 4}`], categories: [] }, eligibility: i % 5 === 0 ? { segments: ['vip'] } : {}, channels: i % 6 === 1 ? ['email'] : [] }),
+        ),
+      );
+      const logged: DecisionLogEntry[] = [];
+      for (let k = 0; k < 4; k++) {
+        const d = decide(offers, testSubject(), testContext({ limit: 2, holdoutShare: k === 3 ? 1 : 0 }, k + 1), testStats());
+        const entry: DecisionLogEntry = {
+          decisionId: `t${k}`,
+          time: T0 + k,
+          customerId: null,
+          context: { channel: 'web' },
+          considered: d.considered,
+          shown: d.offers.map((o, position) => ({ offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity })),
+          policy: { name: 'thompson', version: '1' },
+          holdout: d.holdout,
+        };
+        logged.push(entry);
+        await store.logDecisions([{ ...entry, considered: traceOf(d)! }]);
+      }
+      const back = await store.decisionLog();
+      expect(back).toEqual(logged);
+      expect(back.flatMap((d) => d.considered.map((c) => c.why ?? c.outcome))).toEqual(
+        expect.arrayContaining(['segment', 'channel:web', 'holdout_draw', expect.stringMatching(/^same_target_as:o/), expect.stringMatching(/^score /)]),
+      );
     });
 
     it('events: recorded once by id; the same again is a duplicate, other content a conflict; counters follow the new ones only', async () => {

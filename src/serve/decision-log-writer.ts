@@ -6,7 +6,7 @@
  * close() writes everything queued (clean shutdown loses nothing). A crash loses what was queued and
  * not yet written: at most the decisions of the last interval (default 200 ms) and of a write in flight.
  */
-import type { DecisionLogEntry, OfferStore } from '../store/store.js';
+import type { DecisionToLog, OfferStore } from '../store/store.js';
 
 export interface DecisionLogWriterOptions {
   intervalMs?: number;
@@ -16,7 +16,7 @@ export interface DecisionLogWriterOptions {
 }
 
 export class DecisionLogWriter {
-  private queue: DecisionLogEntry[] = [];
+  private queue: DecisionToLog[] = [];
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -30,7 +30,7 @@ export class DecisionLogWriter {
     private readonly options: DecisionLogWriterOptions = {},
   ) {}
 
-  add(entry: DecisionLogEntry): void {
+  add(entry: DecisionToLog): void {
     this.queue.push(entry);
     const max = this.options.maxQueued ?? 100_000;
     if (this.queue.length > max) {

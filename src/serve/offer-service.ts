@@ -40,8 +40,11 @@ import type {
   ResponseStats,
   ScoredOffer,
 } from '../core/offers/types.js';
+import { traceOf } from '../core/offers/decide.js';
 import { statsSegment } from '../core/offers/propensity.js';
+import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
+import { OFFER_CHANNELS } from '../core/offers/types.js';
 import type { Segment } from '../core/records.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
@@ -122,6 +125,8 @@ export interface OfferServiceDeps {
   subjectTtlMs?: number;
   /** Customers whose facts are kept (default 50,000). */
   maxSubjects?: number;
+  /** Customers whose affinity to the offers is kept between decisions (default 2,048). */
+  affinityCacheSize?: number;
   decisionLog?: { intervalMs?: number; batchSize?: number };
   now?: () => number;
   random?: () => number;
@@ -145,9 +150,15 @@ class ResponseCounts implements ResponseStats {
     readonly cells: CellMap<OfferCounts> = new CellMap(),
   ) {}
 
+  /** The trials of `cells` per offer × segment, by channel index (segmentRow). */
+  private readonly rows = new Map<string, Map<string, { accepted: Float64Array; shown: Float64Array }>>();
+
   static of(counts: Map<string, OfferCounts>, cells: OfferResponseCell[]): ResponseCounts {
     const r = new ResponseCounts(counts);
-    for (const c of cells) Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
+    for (const c of cells) {
+      const n = Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
+      r.setRow(c.offerId, c.segment, c.channel, n);
+    }
     return r;
   }
 
@@ -155,8 +166,25 @@ class ResponseCounts implements ResponseStats {
     const field = e.type === 'impression' ? 'impressions' : e.type;
     let total = this.perOffer.get(e.offerId);
     if (!total) this.perOffer.set(e.offerId, (total = zeroCounts()));
-    for (const n of [total, this.cells.upsert(e.offerId, e.segment, e.channel, zeroCounts)]) n[field]++;
+    total[field]++;
+    const n = this.cells.upsert(e.offerId, e.segment, e.channel, zeroCounts);
+    n[field]++;
+    this.setRow(e.offerId, e.segment, e.channel, n);
   }
+
+  private setRow(offerId: string, segment: string, channel: OfferChannel, n: OfferCounts): void {
+    const ch = OFFER_CHANNELS.indexOf(channel);
+    if (ch < 0) return;
+    let bySegment = this.rows.get(offerId);
+    if (!bySegment) this.rows.set(offerId, (bySegment = new Map()));
+    let row = bySegment.get(segment);
+    if (!row) bySegment.set(segment, (row = { accepted: new Float64Array(OFFER_CHANNELS.length), shown: new Float64Array(OFFER_CHANNELS.length) }));
+    const t = trials(n);
+    row.accepted[ch] = t.accepted;
+    row.shown[ch] = t.shown;
+  }
+
+  segmentRow = (offerId: string, segment: Segment | 'guest') => this.rows.get(offerId)?.get(segment);
 
   /** Trials are impressions (at least the acceptances, should a client not report impressions). */
   cell = (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => trials(this.cells.get(offerId, segment, channel));
@@ -186,6 +214,7 @@ export class OfferService {
   private index: { model: LoadedModel; generation: number; index: TargetIndex } | null = null;
   private counts = new ResponseCounts();
   private readonly subjects = new Map<string, SubjectEntry>();
+  private readonly affinities = new Map<string, { record: CustomerRecord; index: TargetIndex; affinity: DecisionSubject['affinity'] }>();
   /** Facts loads in flight per customer; an event for them marks the load stale (its result is used once, not kept). */
   private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
   private readonly decisions: DecisionLogWriter;
@@ -264,7 +293,8 @@ export class OfferService {
   }
 
   private setOffers(offers: Offer[]): void {
-    this.offers = offers;
+    // immutable from here on: decide screens a prepared set through per-context tables
+    this.offers = prepareOffers(offers);
     this.offersById = new Map(offers.map((o) => [o.id, o]));
     this.generation++;
     this.index = null;
@@ -276,6 +306,22 @@ export class OfferService {
     const index = new TargetIndex(model, this.offers);
     this.index = { model, generation: this.generation, index };
     return index;
+  }
+
+  /**
+   * A customer's affinity to the offers, kept for the next decisions while their record and the offer set stay the
+   * same (the affinity is a function of both; it remembers each offer's answer once computed), for the
+   * `affinityCacheSize` customers decided for last.
+   */
+  private affinityOf(record: CustomerRecord, index: TargetIndex): DecisionSubject['affinity'] {
+    const id = record.customerId;
+    const hit = this.affinities.get(id);
+    if (hit && hit.record === record && hit.index === index) return hit.affinity;
+    const affinity = index.affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts });
+    this.affinities.delete(id);
+    this.affinities.set(id, { record, index, affinity });
+    if (this.affinities.size > (this.deps.affinityCacheSize ?? 2048)) this.affinities.delete(this.affinities.keys().next().value!);
+    return affinity;
   }
 
   private heard(message: string): void {
@@ -395,10 +441,7 @@ export class OfferService {
       orders: facts.orders,
       spend: facts.spend,
       daysSinceLastPurchase: last === null ? null : Math.max(0, Math.floor((now - last) / DAY)),
-      affinity:
-        personalised && model && record
-          ? this.targets(model).affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts })
-          : () => null,
+      affinity: personalised && model && record ? this.affinityOf(record, this.targets(model)) : () => null,
     };
     const fallbackReason: NboFallbackReason | undefined = !personalised ? 'no_consent' : !model ? 'no_model' : undefined;
     return this.run(decide, subject, facts.contacts, options, now, { customerId: id, fallbackReason });
@@ -492,7 +535,7 @@ export class OfferService {
         ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
         ...(extra.items ? { items: extra.items.slice(0, 100) } : {}),
       },
-      considered: decision.considered,
+      considered: traceOf(decision) ?? decision.considered,
       shown: decision.offers.map((o, position) => ({ offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity })),
       policy: this.policy,
       holdout: decision.holdout,

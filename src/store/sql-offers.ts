@@ -4,11 +4,13 @@
  * customer × offer, counts per offer, response counts per offer × segment × channel). SqlStore
  * delegates its offer methods here (see store.ts for the contract of each).
  */
+import { createHash } from 'node:crypto';
 import type { ConsentPurpose, Segment } from '../core/records.js';
 import { normaliseOffer } from '../core/offer-schema.js';
 import type { ContactState, Offer } from '../core/offers/types.js';
 import type { SqlClient } from './sql-client.js';
-import type { DecisionLogEntry, OfferCounts, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
+import { type ConsideredTrace, decodeConsidered, type EncodedConsidered, encodeConsidered } from '../core/offers/screen.js';
+import type { DecisionLogEntry, DecisionToLog, OfferCounts, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
 
 const DAY = 86_400_000;
 /** Impressions older than this are dropped from the counters (no contact window is longer). */
@@ -50,11 +52,40 @@ export async function deleteOffer(db: SqlClient, id: string): Promise<boolean> {
   return r.rowCount > 0;
 }
 
-export async function logDecisions(db: SqlClient, entries: readonly DecisionLogEntry[]): Promise<void> {
+/** Offer sets by their key (the first 16 hex digits of the SHA-256 of their ids), computed once per ids array. */
+const setKeys = new WeakMap<readonly string[], string>();
+
+function setKey(ids: readonly string[]): string {
+  let key = setKeys.get(ids);
+  if (key === undefined) {
+    key = createHash('sha256').update(JSON.stringify(ids)).digest('hex').slice(0, 16);
+    setKeys.set(ids, key);
+  }
+  return key;
+}
+
+/** `considered` as stored: traced ones encoded over their offer set (stored once), written-out ones as they are. */
+function consideredJson(e: DecisionToLog, sets: Map<string, readonly string[]>): string {
+  const c = e.considered;
+  if (Array.isArray(c)) return JSON.stringify(c);
+  const t = c as ConsideredTrace;
+  const key = setKey(t.ids);
+  sets.set(key, t.ids);
+  return JSON.stringify(encodeConsidered(t, key));
+}
+
+export async function logDecisions(db: SqlClient, entries: readonly DecisionToLog[]): Promise<void> {
   if (entries.length === 0) return;
-  // idempotent: a batch retried after an uncertain failure writes each decision once
+  const sets = new Map<string, readonly string[]>();
+  const considered = entries.map((e) => consideredJson(e, sets));
+  // idempotent: a batch retried after an uncertain failure writes each decision once; the offer sets of the batch
+  // (one, mostly) go in the same statement, stored once
   await db.query(
-    `INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout)
+    `WITH sets AS (
+       INSERT INTO offer_decision_sets (id, offer_ids) SELECT si, so::jsonb FROM unnest($10::text[], $11::text[]) AS v(si, so)
+       ON CONFLICT (id) DO NOTHING
+     )
+     INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout)
        SELECT i, to_timestamp(t / 1000.0), c, x::jsonb, k::jsonb, s::jsonb, pn, pv, h
          FROM unnest($1::text[], $2::float8[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[])
               AS u(i, t, c, x, k, s, pn, pv, h)
@@ -64,11 +95,13 @@ export async function logDecisions(db: SqlClient, entries: readonly DecisionLogE
       entries.map((e) => e.time),
       entries.map((e) => e.customerId),
       entries.map((e) => JSON.stringify(e.context)),
-      entries.map((e) => JSON.stringify(e.considered)),
+      considered,
       entries.map((e) => JSON.stringify(e.shown)),
       entries.map((e) => e.policy.name),
       entries.map((e) => e.policy.version),
       entries.map((e) => e.holdout),
+      [...sets.keys()],
+      [...sets.values()].map((ids) => JSON.stringify(ids)),
     ],
   );
 }
@@ -96,13 +129,23 @@ export async function decisionLog(db: SqlClient, options: { from?: Date; to?: Da
       ORDER BY at, id LIMIT $4`,
     [options.from?.getTime() ?? null, options.to?.getTime() ?? null, options.customerId ?? null, options.limit ?? 1_000_000],
   );
-  return r.rows.map((x) => ({
+  const rows = r.rows.map((x) => ({ ...x, considered: json<DecisionLogEntry['considered'] | EncodedConsidered>(x.considered), shown: json<DecisionLogEntry['shown']>(x.shown) }));
+  // compact `considered` names its offer set: read each set once
+  const keys = [...new Set(rows.flatMap((x) => (Array.isArray(x.considered) ? [] : [x.considered.set])))];
+  const sets = new Map<string, string[]>();
+  if (keys.length) {
+    const s = await db.query<{ id: string; offer_ids: unknown }>('SELECT id, offer_ids FROM offer_decision_sets WHERE id = ANY($1::text[])', [keys]);
+    for (const x of s.rows) sets.set(x.id, json<string[]>(x.offer_ids));
+  }
+  return rows.map((x) => ({
     decisionId: x.id,
     time: x.at,
     customerId: x.customer_id,
     context: json(x.context),
-    considered: json(x.considered),
-    shown: json(x.shown),
+    considered: Array.isArray(x.considered)
+      ? x.considered
+      : decodeConsidered(x.considered, sets.get(x.considered.set) ?? [], [...x.shown].sort((a, b) => a.position - b.position).map((o) => o.offerId)),
+    shown: x.shown,
     policy: { name: x.policy_name, version: x.policy_version },
     holdout: x.holdout,
   }));

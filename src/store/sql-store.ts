@@ -16,6 +16,7 @@ import * as offerSql from './sql-offers.js';
 import type { Offer } from '../core/offers/types.js';
 import type {
   DecisionLogEntry,
+  DecisionToLog,
   OfferEventInput,
   ConsentEvent,
   ConsentRecord,
@@ -692,7 +693,7 @@ export class SqlStore implements Store {
   deleteOffer(id: string): Promise<boolean> {
     return offerSql.deleteOffer(this.db, id);
   }
-  logDecisions(entries: readonly DecisionLogEntry[]): Promise<void> {
+  logDecisions(entries: readonly DecisionToLog[]): Promise<void> {
     return offerSql.logDecisions(this.db, entries);
   }
   decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }) {

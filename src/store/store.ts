@@ -16,6 +16,7 @@ import type {
   Segment,
 } from '../core/records.js';
 import type { ContactState, Decision, Offer, OfferChannel } from '../core/offers/types.js';
+import type { ConsideredTrace } from '../core/offers/screen.js';
 import type { StoreCheck } from './check-store.js';
 import type { ImportPlan } from './import-plan.js';
 
@@ -282,6 +283,14 @@ export interface DecisionLogEntry {
   holdout: boolean;
 }
 
+/**
+ * A decision to log: `considered` as `decide` traced it (ConsideredTrace, see src/core/offers/screen.ts: stored
+ * compactly) or written out. The log reads it back written out (DecisionLogEntry).
+ */
+export interface DecisionToLog extends Omit<DecisionLogEntry, 'considered'> {
+  considered: DecisionLogEntry['considered'] | ConsideredTrace;
+}
+
 /** One response to an offer as recorded (Store.recordOfferEvents). */
 export interface OfferEventInput {
   eventId: string;
@@ -344,7 +353,7 @@ export interface OfferStore {
   putOffers(offers: readonly Offer[]): Promise<{ created: number; updated: number }>;
   deleteOffer(id: string): Promise<boolean>;
   /** Appends decisions to the log (idempotent by decision id). */
-  logDecisions(entries: readonly DecisionLogEntry[]): Promise<void>;
+  logDecisions(entries: readonly DecisionToLog[]): Promise<void>;
   /** The decision log in time order. */
   decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }): Promise<DecisionLogEntry[]>;
   /**

@@ -15,6 +15,7 @@
 import { mulberry32 } from '../random.js';
 import { posteriorPool, type PosteriorPool } from './posterior-pool.js';
 import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
+import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
   Decision,
@@ -26,7 +27,7 @@ import type {
   ScoredOffer,
 } from './types.js';
 
-const DAY_MS = 86_400_000;
+const isSet = (x: number | null | undefined): x is number => x != null && Number.isFinite(x);
 
 export interface DecideParams extends PropensityParams {
   /** `thompson` (served): rank by the sampled priority; `mean`: rank by the posterior-mean priority (no exploration). */
@@ -53,69 +54,16 @@ export const DECIDE_DEFAULTS: DecideParams = {
   uniformExactBudget: 20_000,
 };
 
-const parseTime = (iso: string | null | undefined): number | null => (iso == null || iso === '' ? null : Date.parse(iso));
-
-/** An offer's parsed window, cached per offer object (re-parsed when either bound's text changes). */
-interface Window {
-  startsAt: string | null | undefined;
-  endsAt: string | null | undefined;
-  start: number | null;
-  end: number | null;
-}
-const windows = new WeakMap<Offer, Window>();
-function windowOf(offer: Offer): Window {
-  let w = windows.get(offer);
-  if (!w || w.startsAt !== offer.startsAt || w.endsAt !== offer.endsAt) {
-    w = { startsAt: offer.startsAt, endsAt: offer.endsAt, start: parseTime(offer.startsAt), end: parseTime(offer.endsAt) };
-    windows.set(offer, w);
-  }
-  return w;
-}
-const isSet = (x: number | null | undefined): x is number => x != null && Number.isFinite(x);
-
 /** Why `offer` is not eligible for `subject` in `ctx` (a short code), or null when it is. */
 export function ineligibility(offer: Offer, subject: DecisionSubject, ctx: DecisionContext): string | null {
-  const { start, end } = windowOf(offer);
-  if (Number.isNaN(start) || Number.isNaN(end)) return 'bad_window';
-  if (start !== null && ctx.now < start) return 'not_started';
-  if (end !== null && ctx.now >= end) return 'ended';
-  if (offer.channels.length > 0 && !offer.channels.includes(ctx.channel)) return `channel:${ctx.channel}`;
-  if (offer.stores.length > 0 && (ctx.channel !== 'store' || ctx.store === null || !offer.stores.includes(ctx.store))) return 'store';
-  const e = offer.eligibility ?? {};
-  // A segment restriction is checked here only for personalised subjects; without personalisation it makes the offer unsuitable.
-  if (subject.personalised && e.segments && e.segments.length > 0 && (subject.segment === null || !e.segments.includes(subject.segment))) {
-    return 'segment';
-  }
-  if (isSet(e.minOrders) && subject.orders < e.minOrders) return 'min_orders';
-  if (isSet(e.maxOrders) && subject.orders > e.maxOrders) return 'max_orders';
-  if (isSet(e.minSpend) && subject.spend < e.minSpend) return 'min_spend';
-  if (isSet(e.minDaysSinceLastPurchase) && (subject.daysSinceLastPurchase === null || subject.daysSinceLastPurchase < e.minDaysSinceLastPurchase)) {
-    return 'min_days_since_last_purchase';
-  }
-  if (e.newCustomersOnly && subject.orders > 1) return 'new_customers_only';
-  if ((offer.targets.skus.length > 0 || offer.targets.categories.length > 0) && !ctx.inStock(offer)) return 'out_of_stock';
-  return null;
+  const c = eligibilityCode(offer, subject, ctx);
+  return c === 0 ? null : WHY[c];
 }
 
 /** Why an eligible `offer` may not be made to `subject` now (a short code), or null when it may. */
 export function unsuitability(offer: Offer, subject: DecisionSubject, ctx: DecisionContext): string | null {
-  const purpose = ctx.channelConsent[ctx.channel];
-  if (purpose && subject.consent[purpose] !== true) return `no_consent:${purpose}`;
-  const segs = offer.eligibility?.segments;
-  if (!subject.personalised && segs && segs.length > 0) return 'non_personalised';
-  const c = offer.contact ?? {};
-  const state = subject.customerId === null ? undefined : ctx.contacts(offer.id);
-  if (isSet(c.maxImpressions)) {
-    const since = isSet(c.perDays) ? ctx.now - c.perDays * DAY_MS : -Infinity;
-    let n = 0;
-    for (const t of state?.impressions ?? []) if (t > since && t <= ctx.now) n++;
-    if (n >= c.maxImpressions) return 'contact_cap';
-  }
-  if (isSet(c.suppressDaysAfterDecline) && state?.lastDeclineAt != null && ctx.now - state.lastDeclineAt < c.suppressDaysAfterDecline * DAY_MS) {
-    return 'declined_recently';
-  }
-  if (isSet(c.maxAcceptances) && ctx.acceptances(offer.id) >= c.maxAcceptances) return 'acceptance_cap';
-  return null;
+  const c = suitabilityCode(offer, subject, ctx);
+  return c === 0 ? null : WHY[c];
 }
 
 export interface Screening {
@@ -126,47 +74,12 @@ export interface Screening {
 
 /** The first two stages: which offers are eligible and suitable, and why the others are not. */
 export function screenOffers(offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext): Screening {
-  const s = screen(offers, subject, ctx);
-  const screened: Screening['screened'] = offers.map((o, i) =>
-    s.why[i] === null ? { offerId: o.id, outcome: null } : { offerId: o.id, outcome: s.ineligible[i] ? 'ineligible' : 'unsuitable', why: s.why[i]! },
-  );
+  const s = screenCodes(offers, subject, ctx);
+  const screened: Screening['screened'] = offers.map((o, i) => {
+    const c = s.codes[i];
+    return c === 0 ? { offerId: o.id, outcome: null } : { offerId: o.id, outcome: c < FIRST_UNSUITABLE ? 'ineligible' : 'unsuitable', why: WHY[c] };
+  });
   return { suitable: s.suitable, screened };
-}
-
-interface Screened {
-  suitable: Offer[];
-  /** Index in the input of each suitable offer (ascending). */
-  index: number[];
-  /** Per input offer: why it was dropped, null for a suitable one. */
-  why: (string | null)[];
-  /** Per input offer: 1 when dropped as ineligible (else unsuitable or suitable). */
-  ineligible: Uint8Array;
-}
-
-function screen(offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext): Screened {
-  const n = offers.length;
-  const suitable: Offer[] = [];
-  const index: number[] = [];
-  const why: (string | null)[] = new Array<string | null>(n);
-  const ineligible = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const offer = offers[i];
-    const ine = ineligibility(offer, subject, ctx);
-    if (ine) {
-      why[i] = ine;
-      ineligible[i] = 1;
-      continue;
-    }
-    const uns = unsuitability(offer, subject, ctx);
-    if (uns) {
-      why[i] = uns;
-      continue;
-    }
-    why[i] = null;
-    suitable.push(offer);
-    index.push(i);
-  }
-  return { suitable, index, why, ineligible };
 }
 
 /** For each offer, the indices of the others sharing a sku or a category with it ("the same target"). */
@@ -196,6 +109,7 @@ interface OfferSetConflicts {
   skus: string[][];
   categories: string[][];
   conflicts: number[][];
+  trusted?: boolean;
 }
 const offerSets = new WeakMap<readonly Offer[], OfferSetConflicts>();
 
@@ -216,7 +130,11 @@ function sameTargets(c: OfferSetConflicts, offers: readonly Offer[]): boolean {
 
 function cachedConflicts(offers: readonly Offer[]): number[][] {
   const c = offerSets.get(offers);
-  if (c && sameTargets(c, offers)) return c.conflicts;
+  if (c && (c.trusted || sameTargets(c, offers))) {
+    // a prepared (deep-frozen) set cannot change: once found the same, it is not compared again
+    if (preparedOf(offers) !== undefined) c.trusted = true;
+    return c.conflicts;
+  }
   const fresh: OfferSetConflicts = {
     offers: [...offers],
     skus: offers.map((o) => [...o.targets.skus]),
@@ -439,6 +357,7 @@ function decisionProbabilities(
   ctx: DecisionContext,
   limit: number,
   p: DecideParams,
+  uniformMemo?: () => Map<number, number | null>,
 ): number[] {
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const n = cands.length;
@@ -449,7 +368,16 @@ function decisionProbabilities(
     let sample: ReturnType<typeof uniformSampler> | null = null;
     const picks = new Int32Array(Math.max(0, limit));
     shown.forEach((j, k) => {
-      const exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget);
+      let exact: number | null;
+      if (k === 0 || uniformMemo === undefined) exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget);
+      else {
+        // the same suitable offers (same conflicts) give the same answer: remembered per suitable set
+        const memo = uniformMemo();
+        const key = k * (n + 1) + j;
+        const known = memo.get(key);
+        if (known !== undefined) exact = known;
+        else memo.set(key, (exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget)));
+      }
       if (exact !== null) uniform[k] = exact;
       else {
         sample ??= uniformSampler(n, conflicts, limit);
@@ -505,13 +433,16 @@ function decisionProbabilities(
       const vj = vw[j];
       const ij = include[j];
       for (let d = 0; d < p.probabilityDraws; d++) {
-        const xj = dj[(oj + d) % size] * lj;
+        // element (o + d) mod size, without a division per element: o < size and dm = d mod size
+        const dm = d % size;
+        const xj = dj[oj + dm < size ? oj + dm : oj + dm - size] * lj;
         const sj = (xj < 1 ? xj : 1) * vj;
         let beaten = false;
         for (let q = 0; q < others.length; q++) {
           const k = others[q];
           if (best[k] < sj) break; // no later one can beat it either
-          const x = draws[k][(offsets[k] + d) % size] * lift[k];
+          const e = offsets[k] + dm;
+          const x = draws[k][e < size ? e : e - size] * lift[k];
           const sk = (x < 1 ? x : 1) * vw[k];
           if (sk > sj || (sk === sj && include[k] < ij)) {
             beaten = true;
@@ -529,7 +460,7 @@ function decisionProbabilities(
       const scores = new Float64Array(m);
       const blocked = new Uint8Array(n);
       const touched = new Int32Array(n);
-      const cap = Math.min(m, nShown + 6);
+      const cap = Math.min(m, nShown + 1);
       const topK = new Int32Array(cap);
       const topS = new Float64Array(cap);
       const bound = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
@@ -537,11 +468,13 @@ function decisionProbabilities(
         include.map((_, k) => k).sort((x, y) => bound[y] - bound[x] || x - y),
       );
       for (let d = 0; d < p.probabilityDraws; d++) {
+        const dm = d % size;
         let nTop = 0;
         for (let q = 0; q < m; q++) {
           const k = order[q];
           if (nTop === cap && bound[k] < topS[cap - 1]) break;
-          const x = draws[k][(offsets[k] + d) % size] * lift[k];
+          const e = offsets[k] + dm;
+          const x = draws[k][e < size ? e : e - size] * lift[k];
           const sk = (x < 1 ? x : 1) * vw[k];
           if (nTop === cap && !(sk > topS[cap - 1] || (sk === topS[cap - 1] && k < topK[cap - 1]))) continue;
           let at = nTop < cap ? nTop++ : cap - 1;
@@ -566,7 +499,8 @@ function decisionProbabilities(
           if (best < 0 && nTop < m) {
             if (!scored) {
               for (let k = 0; k < m; k++) {
-                const x = draws[k][(offsets[k] + d) % size] * lift[k];
+                const e = offsets[k] + dm;
+                const x = draws[k][e < size ? e : e - size] * lift[k];
                 scores[k] = (x < 1 ? x : 1) * vw[k];
               }
               scored = true;
@@ -651,7 +585,7 @@ export function makeDecide(params: Partial<DecideParams> = {}): Decide {
 }
 
 function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
-  const sc = screen(offers, subject, ctx);
+  const sc = screenCodes(offers, subject, ctx);
   const suitable = sc.suitable;
   const limit = Math.max(0, Math.floor(ctx.limit));
   const props = offerPropensities(suitable, subject, ctx.channel, stats, p);
@@ -683,7 +617,8 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     }
     shown = pickTop(scores, conflicts, limit);
   }
-  const probabilities = shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p) : [];
+  const probabilities =
+    shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p, uniformMemoOf(offers, sc.index, p.uniformExactBudget)) : [];
 
   const scored: ScoredOffer[] = shown.map((i, k) => {
     const c = cands[i];
@@ -713,27 +648,59 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     };
   });
 
-  const considered: Decision['considered'] = new Array(offers.length);
-  for (let i = 0, si = 0; i < offers.length; i++) {
-    const offerId = offers[i].id;
-    const why = sc.why[i];
-    if (why !== null) {
-      considered[i] = { offerId, outcome: sc.ineligible[i] ? 'ineligible' : 'unsuitable', why };
-      continue;
+  const trace: ConsideredTrace = {
+    ids: preparedOf(offers)?.ids ?? offers.map((o) => o.id),
+    codes: sc.codes,
+    scores,
+    conflicts,
+    shown,
+    holdout,
+  };
+  return withTrace({ offers: scored, holdout }, trace);
+}
+
+/**
+ * Exact uniform probabilities (`uniformProbability`, a search) per prepared offer set × suitable subset × budget, by
+ * target × position: a pure function of the subset's conflicts, which the offers of a prepared set cannot change.
+ */
+const uniformMemos = new WeakMap<readonly Offer[], Map<string, Map<number, number | null>>>();
+const MAX_UNIFORM_MEMOS = 4096;
+
+function uniformMemoOf(offers: readonly Offer[], index: readonly number[], budget: number): (() => Map<number, number | null>) | undefined {
+  if (preparedOf(offers) === undefined || index.length >= 1 << 20) return undefined;
+  let memo: Map<number, number | null> | undefined;
+  return () => {
+    if (memo) return memo;
+    let bySubset = uniformMemos.get(offers);
+    if (!bySubset) uniformMemos.set(offers, (bySubset = new Map()));
+    const key = `${budget}|${index.join(',')}`;
+    memo = bySubset.get(key);
+    if (!memo) {
+      if (bySubset.size >= MAX_UNIFORM_MEMOS) bySubset.clear();
+      bySubset.set(key, (memo = new Map()));
     }
-    const s = si++;
-    if (shown.includes(s)) {
-      considered[i] = { offerId, outcome: 'shown' };
-      continue;
-    }
-    const blocker = shown.find((j) => conflicts[s].includes(j));
-    considered[i] = {
-      offerId,
-      outcome: 'ranked_lower',
-      why: blocker !== undefined ? `same_target_as:${cands[blocker].offer.id}` : holdout ? 'holdout_draw' : `score ${round(scores[s])} below the shown`,
-    };
-  }
-  return { offers: scored, considered, holdout };
+    return memo;
+  };
+}
+
+const traces = new WeakMap<Decision, ConsideredTrace>();
+
+/** The decision with `considered` made from its trace when first read (the service logs the trace: `traceOf`). */
+function withTrace(d: Omit<Decision, 'considered'>, trace: ConsideredTrace): Decision {
+  let considered: Decision['considered'] | undefined;
+  const decision = Object.defineProperty(d, 'considered', {
+    enumerable: true,
+    configurable: true,
+    get: () => (considered ??= consideredOf(trace)),
+    set: (v: Decision['considered']) => (considered = v),
+  }) as Decision;
+  traces.set(decision, trace);
+  return decision;
+}
+
+/** What `considered` of a decision made by `decide` is made from (compact: the decision log keeps this). */
+export function traceOf(decision: Decision): ConsideredTrace | undefined {
+  return traces.get(decision);
 }
 
 /**
@@ -785,8 +752,6 @@ export function topOfferDistribution(
   suitable.forEach((o, i) => out.set(o.id, h / n + (1 - h) * ranked[i]));
   return out;
 }
-
-const round = (x: number): string => (Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
 
 /** The service's decision (Thompson ranking, DECIDE_DEFAULTS). */
 export const decide: Decide = makeDecide();

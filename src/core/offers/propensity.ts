@@ -119,6 +119,21 @@ function segmentCells(offer: Offer, seg: Segment | 'guest', stats: ResponseStats
   const only = offer.channels.length > 0 ? offer.channels : null;
   let sumA = 0;
   let sumS = 0;
+  if (stats.segmentRow) {
+    // the same numbers in one lookup
+    const row = stats.segmentRow(offer.id, seg);
+    if (row === undefined) return { a, s, sumA, sumS };
+    for (let i = 0; i < OFFER_CHANNELS.length; i++) {
+      if (only !== null && !only.includes(OFFER_CHANNELS[i])) continue;
+      const shown = nonNegative(row.shown[i]);
+      const accepted = Math.min(nonNegative(row.accepted[i]), shown);
+      a[i] = accepted;
+      s[i] = shown;
+      sumA += accepted;
+      sumS += shown;
+    }
+    return { a, s, sumA, sumS };
+  }
   for (let i = 0; i < OFFER_CHANNELS.length; i++) {
     const ch = OFFER_CHANNELS[i];
     if (only !== null && !only.includes(ch)) continue;

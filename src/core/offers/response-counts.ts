@@ -3,7 +3,7 @@
  * at a time. The simulator learns into one; the evaluator fits one on a decision log.
  */
 import type { Segment } from '../records.js';
-import type { OfferChannel, ResponseStats } from './types.js';
+import { OFFER_CHANNELS, type OfferChannel, type ResponseStats } from './types.js';
 
 interface Count {
   accepted: number;
@@ -36,6 +36,7 @@ export class CellMap<T> {
 export class ResponseCounts implements ResponseStats {
   private readonly cells = new CellMap<Count>();
   private readonly offers = new Map<string, Count>();
+  private readonly rows = new Map<string, Map<string, { accepted: Float64Array; shown: Float64Array }>>();
 
   /**
    * One impression of `offerId` and whether it was accepted. `exposure` (default 1) is what the impression adds to
@@ -48,6 +49,20 @@ export class ResponseCounts implements ResponseStats {
       c.shown += exposure;
       if (accepted) c.accepted++;
     }
+    const ch = OFFER_CHANNELS.indexOf(channel);
+    let row = this.rows.get(offerId)?.get(segment);
+    if (!row) {
+      let bySegment = this.rows.get(offerId);
+      if (!bySegment) this.rows.set(offerId, (bySegment = new Map()));
+      bySegment.set(segment, (row = { accepted: new Float64Array(OFFER_CHANNELS.length), shown: new Float64Array(OFFER_CHANNELS.length) }));
+    }
+    row.shown[ch] += exposure;
+    if (accepted) row.accepted[ch]++;
+  }
+
+  /** The cells of one offer × segment per channel (ResponseStats.segmentRow). */
+  segmentRow(offerId: string, segment: Segment | 'guest'): { accepted: Float64Array; shown: Float64Array } | undefined {
+    return this.rows.get(offerId)?.get(segment);
   }
 
   cell(offerId: string, segment: Segment | 'guest', channel: OfferChannel): Count {

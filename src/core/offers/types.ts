@@ -114,6 +114,11 @@ export interface ResponseStats {
   /** successes (accepted) and trials (impressions with a response or timeout) for `offerId|segment|channel`. */
   cell: (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => { accepted: number; shown: number };
   overall: (offerId: string) => { accepted: number; shown: number };
+  /**
+   * Optional, for speed: the cells of `offerId` × `segment` in one lookup, per channel (index in OFFER_CHANNELS), the
+   * same numbers `cell` gives; undefined when they are all 0.
+   */
+  segmentRow?: (offerId: string, segment: Segment | 'guest') => { accepted: ArrayLike<number>; shown: ArrayLike<number> } | undefined;
 }
 
 export type OfferReason =
