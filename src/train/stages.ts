@@ -7,6 +7,7 @@
  * const data = await stages.run('dataset', async (progress) => build(lines, progress));
  * stages.timings; // { dataset: 0.42 }
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Progress } from '../core/recommender.js';
 import { type ProgressBar, progressBar } from '../cli/progress.js';
 
@@ -18,6 +19,11 @@ export class Stages {
    * this is close to what the wall time would be on an idle one (training is single-threaded).
    */
   readonly cpuTimings: Record<string, number> = {};
+  /**
+   * Peak resident memory of the process during each stage, MiB (Linux: VmHWM, reset when the stage
+   * starts; elsewhere the larger of the RSS at its start and at its end).
+   */
+  readonly peakRssMiB: Record<string, number> = {};
   private readonly quiet: boolean;
   private readonly log: (line: string) => void;
 
@@ -32,6 +38,8 @@ export class Stages {
       bar ??= progressBar({ label: name.padEnd(16), total, quiet: this.quiet, unit: options.unit });
       bar.update(done, { total, info: label ?? '' });
     };
+    const resetOk = resetPeakRss();
+    const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     try {
@@ -42,20 +50,45 @@ export class Stages {
       const c = process.cpuUsage(c0);
       this.timings[name] = Math.round(s * 1000) / 1000;
       this.cpuTimings[name] = Math.round((c.user + c.system) / 1000) / 1000;
-      if (!this.quiet) this.log(`  ${name.padEnd(22)} ${s.toFixed(2).padStart(7)} s  (cpu ${this.cpuTimings[name].toFixed(2)} s)`);
+      const hwm = resetOk ? vmHwmKiB() : null;
+      this.peakRssMiB[name] = Math.round((hwm !== null ? hwm * 1024 : Math.max(rss0, process.memoryUsage().rss)) / 1048576);
+      if (!this.quiet) this.log(`  ${name.padEnd(22)} ${s.toFixed(2).padStart(7)} s  (cpu ${this.cpuTimings[name].toFixed(2)} s, peak RSS ${this.peakRssMiB[name]} MiB)`);
     }
   }
 }
 
-/** Peak resident memory so far, MiB: VmHWM from /proc/self/status where available, else current RSS. */
-export async function peakRssMiB(): Promise<number> {
+/** VmHWM (peak resident set) of this process in KiB from /proc/self/status, or null where there is none. */
+function vmHwmKiB(): number | null {
   try {
-    const { readFile } = await import('node:fs/promises');
-    const s = await readFile('/proc/self/status', 'utf8');
-    const m = /VmHWM:\s+(\d+)\s+kB/.exec(s);
-    if (m) return Math.round(+m[1] / 1024);
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? +m[1] : null;
   } catch {
-    // not Linux
+    return null; // not Linux
   }
+}
+
+/** The largest VmHWM seen before a reset (KiB): the process's peak is the larger of it and the current VmHWM. */
+let peakBeforeResetKiB = 0;
+
+/**
+ * Resets the process's VmHWM to its current RSS (Linux ≥ 4.0: "5" into /proc/self/clear_refs), keeping the
+ * peak so far for peakRssMiB. False where it cannot (then per-stage peaks fall back to RSS samples).
+ */
+function resetPeakRss(): boolean {
+  const before = vmHwmKiB();
+  if (before === null) return false;
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    return false;
+  }
+  peakBeforeResetKiB = Math.max(peakBeforeResetKiB, before);
+  return true;
+}
+
+/** Peak resident memory of the process so far, MiB: VmHWM (across the stages' resets) where available, else current RSS. */
+export async function peakRssMiB(): Promise<number> {
+  const hwm = vmHwmKiB();
+  if (hwm !== null) return Math.round(Math.max(hwm, peakBeforeResetKiB) / 1024);
   return Math.round(process.memoryUsage().rss / 1048576);
 }
