@@ -20,6 +20,8 @@ export interface ValidationFigures {
   /** Seconds per served component fitted on validation, and for scoring the candidates. */
   fit_s: Record<string, number>;
   select_s: number;
+  /** Validation users per protocol, and how many were scored (a seeded sample above SELECT_MAX_USERS). */
+  selectUsers: Record<'discovery' | 'all', { of: number; scored: number }>;
   /** Components left out, with why (e.g. EASE above its item limit). */
   skipped: Record<string, string>;
   /** The buy-again protocol on validation, which chose the buy-again ranking. */

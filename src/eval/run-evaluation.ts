@@ -152,6 +152,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     candidates: selection.candidates.map(strip),
     fit_s: selection.fit_s,
     select_s: selection.select_s,
+    selectUsers: selection.users,
     skipped: selection.skipped,
     buyAgain: selection.buyAgain,
   };
@@ -202,6 +203,7 @@ export async function chooseServed(
       candidates: selection.candidates.map(strip),
       fit_s: selection.fit_s,
       select_s: selection.select_s,
+      selectUsers: selection.users,
       skipped: selection.skipped,
       buyAgain: selection.buyAgain,
     },
