@@ -47,6 +47,8 @@ export interface EvaluationReport {
   params: Record<string, unknown>;
   /** Seconds per stage. */
   timings: Record<string, number>;
+  /** Models asked for but left out, with why (EASE above ease.maxItems items). */
+  skipped?: Record<string, string>;
 }
 
 export interface ReferenceFigure {

@@ -89,10 +89,17 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const validation: Record<string, ModelResult> = {};
   const fitted = new Map<string, Recommender>();
   const bestRun = new Map<string, EvalRun>();
+  // models that cannot fit a catalogue this large (EASE's dense items² inverse): left out, with why, not an error
+  const skipped: Record<string, string> = {};
   for (const run of runs) {
     const entry = modelEntry(run.model);
     if (!entry?.create) throw new Error(`unknown model ${run.model}`);
     const model = entry.create(run.params, models);
+    const tooLarge = catalogueLimit(model, val.reference.counts.cols);
+    if (tooLarge) {
+      skipped[run.label] = tooLarge;
+      continue;
+    }
     validation[run.label] = await stages.run(`validate ${run.label}`, (progress) =>
       fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress }),
     );
@@ -110,11 +117,16 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const test = await stages.run('split', () => timeSplit(lines, cutoff, o.config.weighting));
   const results: Record<string, ModelResult> = {};
   const testFitted = new Map<string, Recommender>();
-  const testRuns = gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs;
+  const testRuns = (gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs).filter((r) => !(r.label in skipped));
   const paramsOut: Record<string, unknown> = {};
   for (const run of testRuns) {
     const entry = modelEntry(run.model)!;
     const model = entry.create!(run.params, models);
+    const tooLarge = catalogueLimit(model, test.reference.counts.cols);
+    if (tooLarge) {
+      skipped[run.label] = tooLarge;
+      continue;
+    }
     paramsOut[run.label] = run.params;
     results[run.label] = await stages.run(`evaluate ${run.label}`, (progress) =>
       fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress }),
@@ -168,7 +180,16 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     weighting: { ...test.weightingOptions },
     params: paramsOut,
     timings: stages.timings,
+    ...(Object.keys(skipped).length ? { skipped } : {}),
   };
+}
+
+/** Why `model` cannot be fitted on `items` items (EASE above ease.maxItems), or null. */
+function catalogueLimit(model: Recommender, items: number): string | null {
+  if (model instanceof EaseRecommender && items > model.params.maxItems) {
+    return `${items} items exceed ease.maxItems ${model.params.maxItems} (its items × items inverse is dense; item_knn covers large catalogues)`;
+  }
+  return null;
 }
 
 /**
