@@ -76,7 +76,8 @@ runCli(async () => {
     sampledPeak = Math.max(sampledPeak, process.memoryUsage().rss);
   };
   const timer = setInterval(sample, 100);
-  const stages = new Stages({ quiet: flags.quiet });
+  // per-stage peaks (VmHWM reset per stage: /usr/bin/time's maximum RSS is then the last stage's; ours is the process's)
+  const stages = new Stages({ quiet: flags.quiet, resetPeak: true });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const file = data;

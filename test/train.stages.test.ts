@@ -3,7 +3,7 @@ import { peakRssMiB, Stages } from '../src/train/stages.js';
 
 describe('Stages: time, CPU and peak memory per stage', () => {
   it('records each stage, and a stage that touches 96 MiB peaks at least that far above where it started', async () => {
-    const stages = new Stages({ quiet: true });
+    const stages = new Stages({ quiet: true, resetPeak: true });
     await stages.run('small', () => 1);
     const before = process.memoryUsage().rss / 1048576;
     let kept: Buffer | null = null;
@@ -18,5 +18,12 @@ describe('Stages: time, CPU and peak memory per stage', () => {
     // the process's peak spans every stage, whatever each stage reset
     expect(await peakRssMiB()).toBeGreaterThanOrEqual(stages.peakRssMiB.big);
     expect(kept).not.toBeNull();
+  });
+
+  it('without resetPeak, each stage records the process peak so far (never below an earlier stage’s)', async () => {
+    const stages = new Stages({ quiet: true });
+    await stages.run('a', () => Buffer.alloc(32 * 1048576, 1).length);
+    await stages.run('b', () => 1);
+    expect(stages.peakRssMiB.b).toBeGreaterThanOrEqual(stages.peakRssMiB.a);
   });
 });

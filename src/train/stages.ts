@@ -20,15 +20,22 @@ export class Stages {
    */
   readonly cpuTimings: Record<string, number> = {};
   /**
-   * Peak resident memory of the process during each stage, MiB (Linux: VmHWM, reset when the stage
-   * starts; elsewhere the larger of the RSS at its start and at its end).
+   * Peak resident memory, MiB, at the end of each stage (Linux: VmHWM; elsewhere the larger of the RSS at
+   * its start and end): the process's peak so far, or with `resetPeak` the stage's own peak.
    */
   readonly peakRssMiB: Record<string, number> = {};
   private readonly quiet: boolean;
+  private readonly resetPeak: boolean;
   private readonly log: (line: string) => void;
 
-  constructor(options: { quiet?: boolean; log?: (line: string) => void } = {}) {
+  /**
+   * `resetPeak`: reset VmHWM when each stage starts, so that peakRssMiB is per stage (bench:train). The
+   * kernel's peak then restarts too: `/usr/bin/time -v`'s "Maximum resident set size" of such a process is
+   * the last stage's, and the process's peak is peakRssMiB() (which keeps the peaks before each reset).
+   */
+  constructor(options: { quiet?: boolean; log?: (line: string) => void; resetPeak?: boolean } = {}) {
     this.quiet = options.quiet ?? false;
+    this.resetPeak = options.resetPeak ?? false;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
@@ -38,7 +45,7 @@ export class Stages {
       bar ??= progressBar({ label: name.padEnd(16), total, quiet: this.quiet, unit: options.unit });
       bar.update(done, { total, info: label ?? '' });
     };
-    const resetOk = resetPeakRss();
+    const resetOk = this.resetPeak && resetPeakRss();
     const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -50,9 +57,10 @@ export class Stages {
       const c = process.cpuUsage(c0);
       this.timings[name] = Math.round(s * 1000) / 1000;
       this.cpuTimings[name] = Math.round((c.user + c.system) / 1000) / 1000;
-      const hwm = resetOk ? vmHwmKiB() : null;
+      const hwm = vmHwmKiB();
       this.peakRssMiB[name] = Math.round((hwm !== null ? hwm * 1024 : Math.max(rss0, process.memoryUsage().rss)) / 1048576);
-      if (!this.quiet) this.log(`  ${name.padEnd(22)} ${s.toFixed(2).padStart(7)} s  (cpu ${this.cpuTimings[name].toFixed(2)} s, peak RSS ${this.peakRssMiB[name]} MiB)`);
+      const peak = resetOk ? 'peak RSS' : 'peak RSS so far';
+      if (!this.quiet) this.log(`  ${name.padEnd(22)} ${s.toFixed(2).padStart(7)} s  (cpu ${this.cpuTimings[name].toFixed(2)} s, ${peak} ${this.peakRssMiB[name]} MiB)`);
     }
   }
 }
