@@ -58,6 +58,8 @@ runCli(async () => {
         discovery: Object.fromEntries(['served', 'popularity', 'trend', 'repeat_trend', 'ease', 'als', 'tifu_knn'].map((k) => [k, pick(k, 'discovery')])),
         all: Object.fromEntries(['served', 'popularity', 'trend', 'repeat', 'repeat_trend', 'ease', 'tifu_knn'].map((k) => [k, pick(k, 'all')])),
         buyAgainProtocol: r.buyAgain,
+        // what validation chose and every candidate's paired NDCG@10 gap to it (± standard error)
+        validation: r.validation ? { chosen: r.validation.chosen, candidates: r.validation.candidates } : null,
       };
       rows.push(row);
       process.stdout.write(flags.json ? JSON.stringify(row) + '\n' : format(row) + '\n');

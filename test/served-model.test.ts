@@ -18,6 +18,31 @@ describe('served model scoring (src/core/served-model.ts)', () => {
     }
   });
 
+  it('a second learned model adds its normalised scores; own items fade by the time from their last purchase to the latest', () => {
+    const DAY = 86_400_000;
+    const tables: ServedTables = {
+      nItems: 4,
+      popularity: new Float32Array(4),
+      trends: {},
+      lists: {
+        // item 0 → 2 (weight 2), 3 (weight 1); item-kNN: item 0 → 3 (weight 4)
+        ease: { indptr: Int32Array.from([0, 2, 2, 2, 2]), indices: Int32Array.from([2, 3]), scores: Float32Array.from([2, 1]) },
+        item_knn: { indptr: Int32Array.from([0, 1, 1, 1, 1]), indices: Int32Array.from([3]), scores: Float32Array.from([4]) },
+      },
+      factors: null,
+    };
+    const person = { items: Int32Array.from([0, 1]), counts: Float32Array.from([3, 1]), lastTime: Float64Array.from([100 * DAY, 70 * DAY]) };
+    const one = scoreList(tables, listSpec('ease', { learned: 'ease', learnedWeight: 1 }), person);
+    expect(Array.from(one)).toEqual([0, 0, 1, 0.5]);
+    const two = scoreList(tables, listSpec('ease+0.5·item_knn', { learned: 'ease', learnedWeight: 1, learned2: 'item_knn', learned2Weight: 0.5 }), person);
+    expect(Array.from(two)).toEqual([0, 0, 1, 1]);
+    // item 0: 0.5 · log2(4) · 2^0 = 1; item 1 (30 days before the latest, half-life 30): 0.5 · log2(2) · 0.5 = 0.25
+    const own = scoreList(tables, listSpec('own', { learned: 'ease', learnedWeight: 1, ownWeight: 0.5, ownHalfLifeDays: 30 }), person);
+    expect(own[0]).toBeCloseTo(1, 12);
+    expect(own[1]).toBeCloseTo(0.25, 12);
+    expect(Array.from(own.subarray(2))).toEqual([1, 0.5]);
+  });
+
   it('trend at half-life 0 is popularity; a short half-life favours what sold lately', () => {
     const DAY = 86_400_000;
     // item 0: three old buyers; item 1: one recent buyer

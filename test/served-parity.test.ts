@@ -64,6 +64,16 @@ const specs: Record<string, ServedSpec> = {
     all: listSpec('tifu_knn[α=0.7]+0.1·trend3', { tifuWeight: 1, tifuAlpha: 0.7, trendHalfLifeDays: 3, trendWeight: 0.1 }),
     buyAgain: 'served',
   },
+  'EASE + ALS + trend (two learned models); own items then item-kNN + EASE': {
+    discovery: listSpec('ease+1·als+0.5·trend3', { learned: 'ease', learnedWeight: 1, learned2: 'als', learned2Weight: 1, trendHalfLifeDays: 3, trendWeight: 0.5 }),
+    all: listSpec('repeat>item_knn+0.5·ease', { learned: 'item_knn', learnedWeight: 1, learned2: 'ease', learned2Weight: 0.5, ownedFirst: true }),
+    buyAgain: 'repeat',
+  },
+  'own items fading against ALS + trend (all); item-kNN (discovery)': {
+    discovery: listSpec('item_knn', { learned: 'item_knn', learnedWeight: 1 }),
+    all: listSpec('own+als+0.5·trend7', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5, ownWeight: 0.5, ownHalfLifeDays: 10 }),
+    buyAgain: 'repeat',
+  },
 };
 
 const dirs: string[] = [];

@@ -5,11 +5,13 @@
  *
  * A list is a weighted sum of normalised components over every item j of the catalogue:
  *
- *   s_j = learnedWeight · L_j / max L  +  trendWeight · t_j  +  tifuWeight · P_j / max P  +  1e-6 · pop_j
+ *   s_j = learnedWeight · L_j / max L  +  learned2Weight · L2_j / max L2  +  trendWeight · t_j
+ *         +  tifuWeight · P_j / max P  +  1e-6 · pop_j
  *
  * - L: the learned model's scores, `als` (x_u · y_j, the customer's factor vector) or `lists`
  *   (Σ_{i ∈ history} w(i, j) over per-item top-K lists: EASE's B rows, item-kNN's neighbour lists);
- *   max L over all items (0 when max ≤ 0);
+ *   max L over all items (0 when max ≤ 0); L2 a second learned model, normalised alike (optional: a blend
+ *   of two learned models, e.g. EASE + item-kNN, hedges between models that validation cannot tell apart);
  * - t: the item trend of the list's half-life (T_j = Σ_customers 2^(−age/h) over each customer's last
  *   purchase of j, t = T / max T); half-life 0 means no decay: t is then popularity (distinct buyers);
  * - P: TIFU-KNN (src/models/tifu-knn.ts) α · own_j + (1 − α) · neighbours_j from the customer's record;
@@ -31,6 +33,9 @@ export interface ListSpec {
   name: string;
   learned: LearnedKind;
   learnedWeight: number;
+  /** A second learned model added with its own weight (absent or 'none': no second term). */
+  learned2?: LearnedKind;
+  learned2Weight?: number;
   /** Half-life of the trend term in days; 0 = no decay (popularity). Ignored when trendWeight is 0. */
   trendHalfLifeDays: number;
   trendWeight: number;
@@ -38,6 +43,13 @@ export interface ListSpec {
   /** TIFU-KNN's α: weight of the customer's own decayed vector against their neighbours'. */
   tifuAlpha: number;
   ownedFirst: boolean;
+  /**
+   * Own items compete with the rest by score (not with `ownedFirst`): each item the customer bought adds
+   * ownWeight · log2(1 + count) · 2^(−age / ownHalfLifeDays), age = days from its last purchase to the
+   * customer's latest purchase (0 half-life: no decay). Absent or 0: nothing added.
+   */
+  ownWeight?: number;
+  ownHalfLifeDays?: number;
 }
 
 export interface ServedSpec {
@@ -95,6 +107,8 @@ export interface ServedPerson {
   listWeights?: ArrayLike<number>;
   /** ALS factor vector. */
   vector?: Float32Array | null;
+  /** Last purchase time (epoch ms) of each of `items` (for ListSpec.ownWeight; absent: all alike). */
+  lastTime?: ArrayLike<number>;
   /** TIFU-KNN: own decayed weights aligned with `items`, and the neighbours' part (any items). */
   tifu?: { own: ArrayLike<number>; nbrItems: ArrayLike<number>; nbrScores: ArrayLike<number> } | null;
 }
@@ -110,9 +124,10 @@ export interface Components {
   tifu: Map<number, Float64Array>;
 }
 
-export function specNeeds(spec: ListSpec): { learned: LearnedKind | null; tifu: boolean; trend: string | null } {
+export function specNeeds(spec: ListSpec): { learned: LearnedKind | null; learned2: LearnedKind | null; tifu: boolean; trend: string | null } {
   return {
     learned: spec.learned !== 'none' && spec.learnedWeight !== 0 ? spec.learned : null,
+    learned2: spec.learned2 && spec.learned2 !== 'none' && spec.learned2Weight ? spec.learned2 : null,
     tifu: spec.tifuWeight !== 0,
     trend: spec.trendWeight !== 0 || spec.ownedFirst ? trendKey(spec.trendHalfLifeDays) : null,
   };
@@ -194,6 +209,7 @@ export function components(tables: ServedTables, specs: readonly ListSpec[], per
   for (const s of specs) {
     const need = specNeeds(s);
     if (need.learned && !c.learned[need.learned]) c.learned[need.learned] = learnedScores(tables, need.learned, person);
+    if (need.learned2 && !c.learned[need.learned2]) c.learned[need.learned2] = learnedScores(tables, need.learned2, person);
     if (need.tifu && !c.tifu.has(s.tifuAlpha)) c.tifu.set(s.tifuAlpha, tifuScores(tables.nItems, person, s.tifuAlpha));
   }
   return c;
@@ -210,6 +226,11 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
     const w = spec.learnedWeight;
     for (let j = 0; j < n; j++) out[j] += w * l[j];
   }
+  if (need.learned2) {
+    const l = comps.learned[need.learned2]!;
+    const w = spec.learned2Weight!;
+    for (let j = 0; j < n; j++) out[j] += w * l[j];
+  }
   const trend = need.trend ? tables.trends[need.trend] : undefined;
   if (spec.trendWeight !== 0 && trend) {
     const w = spec.trendWeight;
@@ -220,6 +241,7 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
     const w = spec.tifuWeight;
     for (let j = 0; j < n; j++) out[j] += w * p[j];
   }
+  if (spec.ownWeight && !spec.ownedFirst) addOwn(spec, person, out);
   if (spec.ownedFirst) {
     const tie = spec.trendWeight !== 0 && trend ? trend : pop;
     for (let q = 0; q < person.items.length; q++) {
@@ -228,6 +250,21 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
     }
   }
   return out;
+}
+
+/** ownWeight · log2(1 + count) · 2^(−age / h) onto each own item (age to the person's latest purchase). */
+function addOwn(spec: ListSpec, person: ServedPerson, out: Float64Array): void {
+  const w = spec.ownWeight!;
+  const h = spec.ownHalfLifeDays ?? 0;
+  const lt = person.lastTime;
+  let latest = -Infinity;
+  if (lt && h > 0) for (let q = 0; q < person.items.length; q++) if (person.counts[q] > 0 && lt[q] > latest) latest = lt[q];
+  for (let q = 0; q < person.items.length; q++) {
+    const c = person.counts[q];
+    if (!(c > 0)) continue;
+    const decay = lt && h > 0 && Number.isFinite(latest) ? Math.pow(2, -Math.max(0, latest - lt[q]) / (h * 86_400_000)) : 1;
+    out[person.items[q]] += w * Math.log2(1 + c) * decay;
+  }
 }
 
 /**
@@ -242,7 +279,7 @@ export function scoreList(
   scratch?: Float64Array,
 ): Float64Array {
   const need = specNeeds(spec);
-  if (scratch && need.learned && !need.tifu) {
+  if (scratch && need.learned && !need.learned2 && !need.tifu) {
     const comps: Components = { learned: { [need.learned]: learnedScores(tables, need.learned, person, scratch) }, tifu: new Map() };
     return combine(tables, spec, person, comps, out);
   }
@@ -291,6 +328,12 @@ export function specTrendKeys(spec: ServedSpec): string[] {
   return [...keys];
 }
 
+/** Whether a list reads the given learned model (as its first or second learned term). */
+export const listUses = (s: ListSpec, what: LearnedKind): boolean => {
+  const n = specNeeds(s);
+  return n.learned === what || n.learned2 === what;
+};
+
 /** Whether a served spec reads the given learned model, TIFU vectors. */
 export const specUses = (spec: ServedSpec, what: LearnedKind | 'tifu'): boolean =>
-  [spec.discovery, spec.all].some((s) => (what === 'tifu' ? specNeeds(s).tifu : specNeeds(s).learned === what));
+  [spec.discovery, spec.all].some((s) => (what === 'tifu' ? specNeeds(s).tifu : listUses(s, what)));

@@ -84,8 +84,8 @@ ${Object.entries(v.models)
           ? `; scored on a seeded sample of users: discovery ${v.selectUsers.discovery.scored} of ${v.selectUsers.discovery.of}, all ${v.selectUsers.all.scored} of ${v.selectUsers.all.of}`
           : ''
       })</summary>
-<table><thead><tr><th>candidate</th><th>protocol</th><th>NDCG@10</th><th>Recall@20</th></tr></thead><tbody>
-${v.candidates.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.protocol}</td><td>${num(c['ndcg@10'])}</td><td>${num(c['recall@20'])}</td></tr>`).join('\n')}
+<table><thead><tr><th>candidate</th><th>protocol</th><th>NDCG@10</th><th>Recall@20</th><th>NDCG@10 − chosen (± s.e., paired)</th></tr></thead><tbody>
+${v.candidates.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.protocol}</td><td>${num(c['ndcg@10'])}</td><td>${num(c['recall@20'])}</td><td>${c.vsChosen ? `${c.vsChosen.diff.toFixed(4)} ± ${c.vsChosen.se.toFixed(4)}` : ''}</td></tr>`).join('\n')}
 </tbody></table></details>`
     : '';
   const buyAgainHtml =

@@ -7,10 +7,12 @@
  *
  * Candidates, in stages (each stage builds on the best of the one before):
  * - discovery: trend alone for each half-life (0 = no decay = popularity); each learned model alone;
- *   the best learned model + trend at several weights; that blend at every half-life;
+ *   the best learned model + trend at several weights; that blend at every half-life; the best learned
+ *   list plus a second learned model (two weights, the trend's weight kept or scaled with the learned mass);
  * - all: own items then trend (0 = repeat, reference_eval.py's baseline); own items then the chosen
  *   discovery list; TIFU-KNN at several α, alone and with a little trend; each learned model and the
- *   discovery list over all items (own items compete by score); the best TIFU-KNN plus the discovery list.
+ *   discovery list over all items (own items compete by score); the discovery list plus a fading repeat
+ *   score of own items (ListSpec.ownWeight); the best TIFU-KNN plus the discovery list.
  * Popularity and repeat-then-trend are candidates, so a chosen list never scores below them on validation.
  *
  * Every candidate scores every item for every validation user, so the cost is users × items × candidates:
@@ -41,6 +43,11 @@ const TREND_WEIGHTS = [0.1, 0.25, 0.5, 1, 2];
 const TIFU_ALPHAS = [0.5, 0.7, 0.9];
 /** Validation users scored per protocol when choosing; a seeded sample above this (see the top of the file). */
 export const SELECT_MAX_USERS = 20_000;
+/** Weights of a second learned model added to the best learned list (relative to the first's). */
+const PAIR_WEIGHTS = [0.5, 1];
+/** Own items against the discovery list (ListSpec.ownWeight, ownHalfLifeDays in days). */
+const OWN_WEIGHTS = [0.5, 1];
+const OWN_HALF_LIVES = [60, 120];
 
 export interface CandidateScore {
   name: string;
@@ -49,6 +56,26 @@ export interface CandidateScore {
   'recall@20': number;
   users: number;
   spec: ListSpec;
+  /**
+   * Paired against the chosen list of its protocol, over the same validation customers: the mean NDCG@10
+   * difference (candidate − chosen) and its standard error. A gap within about two standard errors is noise.
+   */
+  vsChosen?: { diff: number; se: number };
+}
+
+/** Per-customer NDCG@10 of each scored candidate (for the paired comparison). */
+const perUser = new WeakMap<CandidateScore, Float64Array>();
+
+/** Mean and standard error of the per-customer difference a − b. */
+function pairedDiff(a: Float64Array, b: Float64Array): { diff: number; se: number } {
+  const n = a.length;
+  if (n < 2) return { diff: 0, se: 0 };
+  let m = 0;
+  for (let i = 0; i < n; i++) m += a[i] - b[i];
+  m /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (a[i] - b[i] - m) ** 2;
+  return { diff: round4(m), se: round4(Math.sqrt(v / (n - 1) / n)) };
 }
 
 export interface Selection {
@@ -98,10 +125,19 @@ export function scoredUsers(split: EvalSplit, protocol: 'discovery' | 'all', max
   return { users: pick.slice(0, max).sort(), of: withTruth.length };
 }
 
-/** Scores candidate lists of one protocol on the given users of the split (one pass over them). */
-function scoreCandidates(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', specs: ListSpec[], users: Int32Array): CandidateScore[] {
+/** Scores candidate lists of one protocol on the given users of the split (default: all of them; one pass over them). */
+export function scoreCandidates(
+  st: ServedState,
+  split: EvalSplit,
+  protocol: 'discovery' | 'all',
+  specs: ListSpec[],
+  users: Int32Array = protocol === 'discovery' ? split.discoveryUsers : split.allUsers,
+): CandidateScore[] {
   const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
   const sums = specs.map(() => ({ n: 0, r: 0 }));
+  let scored = 0;
+  for (const u of users) if (truth.get(u)?.size) scored++;
+  const per = specs.map(() => new Float64Array(scored));
   const out = new Float64Array(st.tables.nItems);
   const mask = new Uint8Array(st.tables.nItems);
   let count = 0;
@@ -115,19 +151,25 @@ function scoreCandidates(st: ServedState, split: EvalSplit, protocol: 'discovery
     for (let c = 0; c < specs.length; c++) {
       const top = topAccepted(combine(st.tables, specs[c], person, comps, out), 20, (i) => mask[i] === 0);
       const ranked = top.map((x) => x.id);
-      sums[c].n += ndcg10(t, ranked);
+      const g = ndcg10(t, ranked);
+      per[c][count - 1] = g;
+      sums[c].n += g;
       sums[c].r += recall20(t, ranked);
     }
     for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
   }
-  return specs.map((spec, c) => ({
-    name: spec.name,
-    protocol,
-    'ndcg@10': round4(count ? sums[c].n / count : 0),
-    'recall@20': round4(count ? sums[c].r / count : 0),
-    users: count,
-    spec,
-  }));
+  return specs.map((spec, c) => {
+    const score: CandidateScore = {
+      name: spec.name,
+      protocol,
+      'ndcg@10': round4(count ? sums[c].n / count : 0),
+      'recall@20': round4(count ? sums[c].r / count : 0),
+      users: count,
+      spec,
+    };
+    perUser.set(score, per[c]);
+    return score;
+  });
 }
 
 /** Best by NDCG@10, then Recall@20, then the earlier (simpler) candidate. */
@@ -191,7 +233,24 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
       trendHalfLifeDays: x,
     })),
   );
-  const discovery = best([...trends, ...singles, ...blends, ...rescan]);
+  // the best learned list with a second learned model (normalised alike) added at two weights, the trend's
+  // weight kept or scaled by the learned mass: models that validation ranks close together hedge each other
+  const bestLearned = best([...singles, ...blends, ...rescan].filter((c) => c.spec.learned !== 'none'));
+  const pairs: ListSpec[] = [];
+  if (bestLearned) {
+    const b = bestLearned.spec;
+    for (const m2 of learned) {
+      if (m2 === b.learned) continue;
+      for (const w2 of PAIR_WEIGHTS) {
+        for (const tw of new Set([b.trendWeight, b.trendWeight * (1 + w2)])) {
+          const trendPart = tw > 0 ? `+${Math.round(tw * 1000) / 1000}·${trendName(b.trendHalfLifeDays)}` : '';
+          pairs.push({ ...b, name: `${b.learned}+${w2}·${m2}${trendPart}`, learned2: m2, learned2Weight: w2 * b.learnedWeight, trendWeight: tw });
+        }
+      }
+    }
+  }
+  const paired = run('discovery', pairs);
+  const discovery = best([...trends, ...singles, ...blends, ...rescan, ...paired]);
 
   // all: own items then trend (h = 0: repeat), own items then the discovery list, TIFU-KNN
   const repeatTrends = run(
@@ -210,13 +269,18 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   // the learned lists on all items (own items compete by their scores: fits rare repeats)
   for (const a of alone) if (a.learned !== 'none') more.push({ ...a, name: `${a.name} (all items)` });
   more.push({ ...discovery.spec, name: `${discovery.spec.name} (all items)` });
+  // own items compete with the discovery list by a repeat score that fades with the time since they were
+  // last bought (relative to the customer's latest purchase): stale one-off purchases give way to new picks
+  for (const hw of OWN_HALF_LIVES) {
+    for (const w of OWN_WEIGHTS) more.push({ ...discovery.spec, name: `own[${w}·log2(1+n)·2^(−age/${hw})]+(${discovery.spec.name})`, ownWeight: w, ownHalfLifeDays: hw, ownedFirst: false });
+  }
   const others = run('all', more);
   // TIFU-KNN with the discovery list's learned model and trend (its own items then compete with the learned picks)
   const bestTifu = best(others.filter((c) => c.spec.tifuWeight !== 0 && c.spec.learnedWeight === 0));
   const mixes: ListSpec[] = [];
   if (useTifu && bestTifu && discovery.spec.learned !== 'none') {
     for (const w of [0.25, 0.5, 1]) {
-      mixes.push({ ...discovery.spec, name: `tifu_knn[α=${bestTifu.spec.tifuAlpha}]+${w}·(${discovery.spec.name})`, tifuWeight: 1, tifuAlpha: bestTifu.spec.tifuAlpha, learnedWeight: w * discovery.spec.learnedWeight, trendWeight: w * discovery.spec.trendWeight, ownedFirst: false });
+      mixes.push({ ...discovery.spec, name: `tifu_knn[α=${bestTifu.spec.tifuAlpha}]+${w}·(${discovery.spec.name})`, tifuWeight: 1, tifuAlpha: bestTifu.spec.tifuAlpha, learnedWeight: w * discovery.spec.learnedWeight, learned2Weight: w * (discovery.spec.learned2Weight ?? 0), trendWeight: w * discovery.spec.trendWeight, ownedFirst: false });
     }
   }
   const mixed = mixes.length ? run('all', mixes) : [];
@@ -230,6 +294,12 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
   chosen.buyAgain = names[baBest];
 
+  for (const c of all) {
+    const chosenOne = c.protocol === 'discovery' ? discovery : chosenAll;
+    const a = perUser.get(c);
+    const b = perUser.get(chosenOne);
+    if (a && b && a.length === b.length) c.vsChosen = pairedDiff(a, b);
+  }
   const trendSpecOf = (s: ListSpec): ServedSpec => ({ discovery: s, all: s });
   return {
     spec: chosen,

@@ -42,7 +42,7 @@ export interface ServedParams {
   ease?: Partial<EaseParams>;
   item_knn?: Partial<ItemKnnParams>;
   tifu_knn?: Partial<TifuParams>;
-  /** Length of each item's EASE list served (B's largest positive weights). Default 200. */
+  /** Length of each item's EASE list served (B's largest positive weights). Default EASE_LIST_LENGTH. */
   easeListLength?: number;
 }
 
@@ -53,7 +53,11 @@ export interface ServedNeeds {
   trends: number[];
 }
 
-export const EASE_LIST_LENGTH = 200;
+/**
+ * Length of each item's EASE list served (B's largest positive weights). On Online Retail's validation
+ * windows, lists of 500 score 0.1–1.7 % above lists of 200 (1000: no better), closer to the dense B.
+ */
+export const EASE_LIST_LENGTH = 500;
 
 /** The fitted components: the item-side tables and what each customer's record carries. */
 export class ServedState {
@@ -70,6 +74,8 @@ export class ServedState {
   constructor(
     readonly counts: Csr,
     nItems: number,
+    /** Last purchase time per entry of `counts` (customer records carry it as `lastTime`). */
+    readonly lastTime: Float64Array | null = null,
   ) {
     this.tables = { nItems, popularity: new Float32Array(nItems), trends: {}, lists: {}, factors: null };
   }
@@ -84,6 +90,7 @@ export class ServedState {
     return {
       items,
       counts: counts.data.subarray(s, e),
+      lastTime: this.lastTime ? this.lastTime.subarray(s, e) : undefined,
       vector: this.als ? this.als.userFactors.subarray(c * k, c * k + k) : null,
       tifu: this.tifu ? tifuOfCustomer(this.tifu, c, items) : null,
     };
@@ -101,7 +108,7 @@ export async function fitServed(
 ): Promise<ServedState> {
   const ref = input.reference;
   const n = ref.counts.cols;
-  const st = new ServedState(ref.counts, n);
+  const st = new ServedState(ref.counts, n, ref.pairLastTime ?? null);
   const pop = customersPerItem(ref.counts);
   let max = 0;
   for (const v of pop) max = Math.max(max, v);
@@ -149,6 +156,7 @@ export function needsOf(spec: ServedSpec): ServedNeeds {
   let tifu = false;
   for (const s of [spec.discovery, spec.all]) {
     if (s.learned !== 'none' && s.learnedWeight !== 0) learned.add(s.learned);
+    if (s.learned2 && s.learned2 !== 'none' && s.learned2Weight) learned.add(s.learned2);
     if (s.trendWeight !== 0 || s.ownedFirst) trends.add(s.trendHalfLifeDays);
     if (s.tifuWeight !== 0) tifu = true;
   }
