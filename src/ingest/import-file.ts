@@ -140,6 +140,7 @@ export async function expandImportPaths(paths: string[], onSkip?: (path: string,
     const d = await detectFile(path).then((f) => ({ kind: f.kind, why: '' }), (e: Error) => ({ kind: null, why: e.message }));
     // a pretty-printed document's first line is "{" whatever it holds (the generator's summary.json): read it whole
     if (d.kind === 'offers') {
+      const { readOfferFile } = await import('./offer-file.js');
       const whole = await readOfferFile(path).then(
         () => '',
         (e: Error) => e.message,
