@@ -70,6 +70,7 @@ runCli(async () => {
     source: input.source,
     stages,
   });
+  for (const [m, why] of Object.entries(report.skipped ?? {})) if (!flags.quiet) process.stderr.write(`${m}: not evaluated: ${why}\n`);
   process.stdout.write(flags.json ? `${reportJson(report)}\n` : reportTable(report));
   if (!flags['no-report']) {
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');

@@ -117,12 +117,21 @@ runCli(async () => {
         process.stderr.write(`served model: no validation window (${e.message}); serving the default (ALS + 7-day trend)\n`);
       }
     }
+    if (!flags.evaluate) {
+      // the lines were kept for the validation window only: let them go before the models are fitted
+      // (20M lines are several GiB of heap)
+      history = null;
+      input.lines = undefined;
+      fits.clear();
+    }
     if (chosen && !flags.quiet) {
       const v = chosen.selection.validation;
       process.stderr.write(`served (chosen on ${flags['validation-days']} validation days): discovery ${v.discovery.name} (NDCG@10 ${v.discovery['ndcg@10']}), all ${v.all.name} (NDCG@10 ${v.all['ndcg@10']})\n`);
     }
+    const served = chosen ? { spec: chosen.selection.spec, validation: { ...(chosen.figures as unknown as Record<string, unknown>), ...(gridFigures ? { grid: gridFigures } : {}) } } : undefined;
+    chosen = null; // the validation fit (its ALS factors, TIFU vectors, trend tables) is not needed any more
     const { bundle, segments } = await trainBundle(data, {
-      served: chosen ? { spec: chosen.selection.spec, validation: { ...(chosen.figures as unknown as Record<string, unknown>), ...(gridFigures ? { grid: gridFigures } : {}) } } : undefined,
+      served,
       version,
       source: input.source,
       config: cfg,

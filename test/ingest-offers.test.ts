@@ -123,13 +123,17 @@ describe('a directory import', () => {
     const { expandImportPaths } = await import('../src/ingest/import-file.js');
     const sub = mkdtempSync(join(dir, 'dir-'));
     writeFileSync(join(sub, 'summary.json'), JSON.stringify({ customers: 2000, expectedUnifiedCustomers: 1962 }));
+    // the generator writes its summary pretty-printed: a first line "{" alone, as a pretty-printed offer file begins
+    writeFileSync(join(sub, 'summary-pretty.json'), JSON.stringify({ customers: 2000, files: { orders: 'orders.csv' } }, null, 1));
+    writeFileSync(join(sub, 'offers-pretty.json'), JSON.stringify({ offers: [WINBACK] }, null, 1));
     writeFileSync(join(sub, 'offers.json'), JSON.stringify([WINBACK]));
     writeFileSync(join(sub, 'inventory.csv'), 'store_id,sku,quantity\nS1,A,3\n');
     const skipped: string[] = [];
     const out = await expandImportPaths([sub], (path) => skipped.push(path.slice(sub.length + 1)));
-    expect(skipped).toEqual(['summary.json']); // said, not silent
+    expect(skipped).toEqual(['summary-pretty.json', 'summary.json']); // said, not silent
     expect(out.map((f) => [f.path.slice(sub.length + 1), f.kind])).toEqual([
       ['inventory.csv', 'inventory'],
+      ['offers-pretty.json', 'offers'],
       ['offers.json', 'offers'],
     ]);
     // named explicitly, a JSON file that is no data file still fails loudly

@@ -90,3 +90,30 @@ describe('served model selection on validation', () => {
     }
   }, 60_000);
 });
+
+describe('served model selection at scale: a seeded sample of validation users', () => {
+  it('scores at most maxUsers per protocol, the same users every time, and everyone below the cap', async () => {
+    const { scoredUsers } = await import('../src/eval/select.js');
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const whole = scoredUsers(split, 'all', 1_000_000);
+    expect(whole.users.length).toBe(whole.of);
+    expect(whole.of).toBeGreaterThan(20);
+    const a = scoredUsers(split, 'all', 15);
+    const b = scoredUsers(split, 'all', 15);
+    expect(a.users.length).toBe(15);
+    expect(a.of).toBe(whole.of);
+    expect([...a.users]).toEqual([...b.users]);
+    expect([...a.users]).toEqual([...a.users].sort((x, y) => x - y));
+    for (const u of a.users) expect(whole.users.includes(u)).toBe(true);
+    expect(new Set(a.users).size).toBe(15);
+
+    const params = { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } };
+    const capped = await selectServed(split, { params, maxUsers: 15 });
+    expect(capped.users.all).toEqual({ of: whole.of, scored: 15 });
+    for (const c of capped.candidates) expect(c.users).toBeLessThanOrEqual(15);
+    // under the cap the choice is scored on everyone, as before
+    const full = await selectServed(split, { params });
+    expect(full.users.all).toEqual({ of: whole.of, scored: whole.of });
+    for (const c of full.candidates.filter((x) => x.protocol === 'all')) expect(c.users).toBe(whole.of);
+  }, 60_000);
+});

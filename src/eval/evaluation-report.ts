@@ -22,6 +22,8 @@ export interface ValidationFigures {
   select_s: number;
   /** Customer-lists scored from the candidate cache per protocol, and the customers whose cache was deepened (src/eval/select.ts). */
   scoring?: Record<string, { users: number; lists: number; deepened: number }>;
+  /** Validation users per protocol, and how many were scored (a seeded sample above SELECT_MAX_USERS). */
+  selectUsers: Record<'discovery' | 'all', { of: number; scored: number }>;
   /** Components left out, with why (e.g. EASE above its item limit). */
   skipped: Record<string, string>;
   /** The buy-again protocol on validation, which chose the buy-again ranking. */
@@ -47,6 +49,8 @@ export interface EvaluationReport {
   params: Record<string, unknown>;
   /** Seconds per stage. */
   timings: Record<string, number>;
+  /** Models asked for but left out, with why (EASE above ease.maxItems items). */
+  skipped?: Record<string, string>;
 }
 
 export interface ReferenceFigure {

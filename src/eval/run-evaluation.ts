@@ -51,6 +51,11 @@ export class FitCache {
     return sp;
   }
 
+  /** Lets every split and its fits go (train without --evaluate: the models are fitted on all of the history next). */
+  clear(): void {
+    this.splits.clear();
+  }
+
   fitted(split: EvalSplit, model: string, params: Params): { model: Recommender; fit_s: number } | undefined {
     return this.fits.get(split)?.get(`${model}|${JSON.stringify(params)}`);
   }
@@ -141,15 +146,22 @@ export async function gridOnValidation(
   models: Record<string, Params>,
   fits: FitCache,
   stages: Stages,
-): Promise<{ figures: Record<string, ModelResult>; fitted: Map<string, Recommender>; best: Map<string, EvalRun> }> {
+): Promise<{ figures: Record<string, ModelResult>; fitted: Map<string, Recommender>; best: Map<string, EvalRun>; skipped: Record<string, string> }> {
   const figures: Record<string, ModelResult> = {};
   const fitted = new Map<string, Recommender>();
   const best = new Map<string, EvalRun>();
+  // models that cannot fit a catalogue this large (EASE's dense items² inverse): left out, with why, not an error
+  const skipped: Record<string, string> = {};
   for (const run of runs) {
     const entry = modelEntry(run.model);
     if (!entry?.create) throw new Error(`unknown model ${run.model}`);
     const prior = fits.fitted(val, run.model, run.params);
     const model = prior?.model ?? entry.create(run.params, models);
+    const tooLarge = prior ? null : catalogueLimit(model, val.reference.counts.cols);
+    if (tooLarge) {
+      skipped[run.label] = tooLarge;
+      continue;
+    }
     figures[run.label] = await stages.run(`validate ${run.label}`, async (progress) => {
       if (!prior) return fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress });
       return { ...(await evaluateRecommender(model, val, { progress })), fit_s: prior.fit_s, data: dataKind(entry, run.params) };
@@ -159,7 +171,7 @@ export async function gridOnValidation(
     const prev = best.get(run.model);
     if (!prev || better(figures[run.label], figures[prev.label])) best.set(run.model, run);
   }
-  return { figures, fitted, best };
+  return { figures, fitted, best, skipped };
 }
 
 /**
@@ -194,7 +206,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const models = structuredClone(o.config.models);
 
   // validation: per-model figures and the grid's choice (the best run per model)
-  const { figures: validation, fitted, best: bestRun } = await gridOnValidation(val, runs, models, fits, stages);
+  const { figures: validation, fitted, best: bestRun, skipped } = await gridOnValidation(val, runs, models, fits, stages);
   if (gridded) for (const [m, run] of bestRun) models[m] = { ...run.params };
   // the served model, chosen on validation (reusing the models just fitted there when their parameters are the chosen ones)
   const params = servedParams(models);
@@ -205,7 +217,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const test = await stages.run('split', () => fits.split(lines, cutoff, o.config.weighting));
   const results: Record<string, ModelResult> = {};
   const testFitted = new Map<string, Recommender>();
-  const testRuns = gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs;
+  const testRuns = (gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs).filter((r) => !(r.label in skipped));
   const paramsOut: Record<string, unknown> = {};
   for (const run of testRuns) {
     const entry = modelEntry(run.model)!;
@@ -213,6 +225,12 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     // fitted on this split already (training's choice of the served model): scored, not refitted
     const prior = fits.fitted(test, run.model, run.params);
     const model = prior?.model ?? entry.create!(run.params, models);
+    const tooLarge = prior ? null : catalogueLimit(model, test.reference.counts.cols);
+    if (tooLarge) {
+      skipped[run.label] = tooLarge;
+      delete paramsOut[run.label];
+      continue;
+    }
     results[run.label] = await stages.run(`evaluate ${run.label}`, async (progress) => {
       if (!prior) return fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress });
       const t0 = performance.now();
@@ -254,6 +272,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     fit_s: selection.fit_s,
     select_s: selection.select_s,
     scoring: selection.scoring,
+    selectUsers: selection.users,
     skipped: selection.skipped,
     buyAgain: selection.buyAgain,
   };
@@ -269,7 +288,16 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     weighting: { ...test.weightingOptions },
     params: paramsOut,
     timings: stages.timings,
+    ...(Object.keys(skipped).length ? { skipped } : {}),
   };
+}
+
+/** Why `model` cannot be fitted on `items` items (EASE above ease.maxItems), or null. */
+function catalogueLimit(model: Recommender, items: number): string | null {
+  if (model instanceof EaseRecommender && items > model.params.maxItems) {
+    return `${items} items exceed ease.maxItems ${model.params.maxItems} (its items × items inverse is dense; item_knn covers large catalogues)`;
+  }
+  return null;
 }
 
 /**
@@ -300,6 +328,7 @@ export async function chooseServed(
       fit_s: selection.fit_s,
       select_s: selection.select_s,
       scoring: selection.scoring,
+      selectUsers: selection.users,
       skipped: selection.skipped,
       buyAgain: selection.buyAgain,
     },

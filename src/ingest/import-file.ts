@@ -138,6 +138,18 @@ export async function expandImportPaths(paths: string[], onSkip?: (path: string,
       continue;
     }
     const d = await detectFile(path).then((f) => ({ kind: f.kind, why: '' }), (e: Error) => ({ kind: null, why: e.message }));
+    // a pretty-printed document's first line is "{" whatever it holds (the generator's summary.json): read it whole
+    if (d.kind === 'offers') {
+      const { readOfferFile } = await import('./offer-file.js');
+      const whole = await readOfferFile(path).then(
+        () => '',
+        (e: Error) => e.message,
+      );
+      if (whole) {
+        onSkip?.(path, whole);
+        continue;
+      }
+    }
     if (d.kind === 'offers') out.push({ path, kind: d.kind, i });
     else onSkip?.(path, d.kind ? `a ${d.kind} file in JSON is not read from a directory` : d.why);
   }
