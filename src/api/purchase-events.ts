@@ -66,7 +66,11 @@ function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
   return next;
 }
 
-export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Promise<PurchaseResult> {
+/**
+ * Records one purchase event and refreshes the buyer's record. `signal` (the request's deadline):
+ * an event still waiting for its turn at the store when it aborts is not written at all.
+ */
+export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent, signal?: AbortSignal): Promise<PurchaseResult> {
   const { store, source } = deps;
   // a known customer id joins the order by one of its identifiers: the import path resolves it back
   const identifiers = [...e.identifiers];
@@ -91,7 +95,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     cancels: null,
     lineNo: i + 1,
   }));
-  const imported = await store.importLines(lines);
+  const imported = await store.importLines(lines, { signal });
   const found = await store.findCustomer(identifiers[0]);
   if (found === null) {
     // the buyer was erased after the order's time (or while this event ran): the order is recorded as

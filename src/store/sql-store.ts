@@ -9,7 +9,9 @@ import { migrate } from './migrate.js';
 import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
 import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
-import { insertLines, isDuplicateKey } from './insert-lines.js';
+import { canCopyLines, insertLines, isDuplicateKey } from './insert-lines.js';
+import { GroupCommit, type Settled } from './group-commit.js';
+import { RETRY_AFTER_S } from '../core/deadline.js';
 import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
 import * as offerSql from './sql-offers.js';
 import type { Offer } from '../core/offers/types.js';
@@ -109,12 +111,74 @@ export class SqlStore implements Store {
     return this.db.close();
   }
 
-  async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
-    if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
+  /**
+   * Purchase events: one write at a time per store, the ones that arrive meanwhile grouped into the
+   * next transaction (src/store/group-commit.ts): one identity lock and one durable commit for many.
+   */
+  private readonly events = new GroupCommit<OrderLine[], ImportBatchResult>({
+    run: (calls) => this.importCalls(calls),
+    keys: (lines) => [...new Set(lines.map((l) => orderKey(l.source ?? l.channel, l.orderId)))],
+    maxBatch: 64,
+    maxQueued: 2000,
+    onFull: () => new UnavailableError('too many purchase events waiting for the history store; retry', { retryAfterS: RETRY_AFTER_S }),
+  });
+
+  importLines(lines: OrderLine[], options: { signal?: AbortSignal } = {}): Promise<ImportBatchResult> {
+    if (lines.length === 0) return Promise.resolve({ imported: 0, duplicates: 0, merges: 0 });
+    return this.events.submit(lines, options.signal);
+  }
+
+  /**
+   * Several importLines calls (orders of distinct keys) in one transaction, each told its own
+   * counts. Identity resolution goes through their records in order, as it would call by call
+   * (src/core/identity-graph.ts: the answer does not depend on how records are cut into batches).
+   * A batch that fails for another reason than an unavailable store is retried call by call, so
+   * one bad write fails alone.
+   */
+  private async importCalls(calls: OrderLine[][]): Promise<Settled<ImportBatchResult>[]> {
+    try {
+      return (await this.importTogether(calls)).map((value) => ({ ok: true, value }));
+    } catch (error) {
+      if (calls.length === 1 || error instanceof UnavailableError) return calls.map(() => ({ ok: false, error }));
+      const out: Settled<ImportBatchResult>[] = [];
+      for (const c of calls) {
+        try {
+          out.push({ ok: true, value: (await this.importTogether([c]))[0] });
+        } catch (e) {
+          out.push({ ok: false, error: e });
+        }
+      }
+      return out;
+    }
+  }
+
+  private async importTogether(calls: OrderLine[][]): Promise<ImportBatchResult[]> {
+    const lines = calls.length === 1 ? calls[0] : calls.flat();
+    const callOf = new Map<string, number>();
+    calls.forEach((c, i) => {
+      for (const l of c) callOf.set(orderKey(l.source ?? l.channel, l.orderId), i);
+    });
     const ids = new OrderIdAllocator();
-    ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => orderKey(l.source ?? l.channel, l.orderId))).size));
+    ids.supply(await this.reserveOrderIds(callOf.size));
+    const plan = planImport(lines, ids);
     // acknowledged writes (purchase events): the commit reaches disk before the caller answers
-    return this.importPlan(planImport(lines, ids), { durable: true });
+    const d = await this.writePlan(plan, { durable: true }, true);
+    const out = calls.map((c) => ({ imported: d.copied ? c.length : 0, merges: 0, conflicts: 0, erased: 0 }));
+    const orderCall = plan.orders.map((o) => callOf.get(orderKey(o.source, o.sourceId))!);
+    if (!d.copied) {
+      plan.orders.forEach((o, i) => {
+        const id = d.written.existingOrders.get(orderKey(o.source, o.sourceId)) ?? String(plan.orderIds[i]);
+        out[orderCall[i]].imported += d.perOrder.get(id) ?? 0;
+      });
+    }
+    const per = d.perRecord!;
+    plan.identityEvents.forEach((e, r) => {
+      const c = out[orderCall[e.order]];
+      c.merges += per.merges[r];
+      c.conflicts += per.conflicts[r];
+      c.erased += per.erased[r];
+    });
+    return out.map((c, i) => batchResult(c.imported, calls[i].length - c.imported, c));
   }
 
   async reserveOrderIds(n: number): Promise<number[]> {
@@ -130,28 +194,41 @@ export class SqlStore implements Store {
 
   async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean } = {}): Promise<ImportBatchResult> {
     if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
-    // one transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
-    // identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
-    // flush (a batch lost to a crash is re-imported idempotently): finishImport's commit waits for all
+    const done = await this.writePlan(plan, options, false);
+    return batchResult(done.lines, plan.lineCount - done.lines, done);
+  }
+
+  /**
+   * One transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
+   * identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
+   * flush unless `durable` (a batch lost to a crash is re-imported idempotently): finishImport's
+   * commit waits for all. With `detail`, also per record and per order what it wrote (importTogether).
+   */
+  private async writePlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean }, detail: boolean) {
     const keys = plan.orders.map((o) => orderKey(o.source, o.sourceId));
     const records = plan.identityEvents.map((e) => ({ identifiers: e.identifiers, order: keys[e.order], time: e.time }));
     const write = (careful: boolean) =>
       this.db.transaction(async (tx) => {
         const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-        const identity = await assignIdentities(tx, records, this.identityOptions(tx, keys));
+        const identity = await assignIdentities(tx, records, { ...this.identityOptions(tx, keys), perRecord: detail });
         const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
+        const copied = !careful && canCopyLines(plan, written.existingOrders);
+        const perOrder = new Map<string, number>();
         return {
           written,
+          copied,
+          perOrder,
+          perRecord: identity.perRecord,
           merges: identity.merges,
           conflicts: identity.conflicts,
           erased: identity.erased,
-          lines: await insertLines(tx, plan, written.existingOrders, careful),
+          lines: await insertLines(tx, plan, written.existingOrders, careful, detail ? perOrder : undefined),
         };
       }, { lock: IDENTITY_LOCK, asyncCommit: !options.durable, durable: options.durable });
     // a COPY meeting lines another importer wrote meanwhile undoes the batch: written again, carefully
     const done = await write(false).catch((e) => (isDuplicateKey(e) ? write(true) : Promise.reject(e)));
     this.known.remember(done.written.products);
-    return batchResult(done.lines, plan.lineCount - done.lines, done);
+    return done;
   }
 
   async flushProductUpdates(): Promise<number> {
