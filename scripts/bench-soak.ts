@@ -1,11 +1,14 @@
 /**
- * npm run bench:soak -- [--minutes 5] [--connections 50] [--share 0.7] [--interval 30] [--customers 20000] [--items 5000] [--json]
+ * npm run bench:soak -- [--minutes 5] [--connections 50] [--share 0.7] [--rate R] [--interval 30] [--customers 20000] [--items 5000] [--json]
  *
  * Sustained load (issue 14): the world and realistic mix of scripts/bench-mix.ts (purchase events
  * included), first closed-loop on `--connections` for 10 s to measure the peak, then paced at
- * `--share` (70 %) of that peak (2xx answers per second) for `--minutes`. Prints per interval: req/s, p50/p99 of storefront
- * lists and of lookup + events, errors (5xx, socket errors, client timeouts; any other non-2xx
- * counted apart) and the service's resident memory; then the totals and memory at start and end.
+ * `--share` (70 %) of that peak for `--minutes`. The peak is the mix's: the rate at which every kind
+ * of request is answered 2xx in its share of the mix, min over kinds of (2xx/s of the kind) / (its
+ * share), so that neither fast 503s nor a cheap route's surplus while a dear one fails count as
+ * capacity. Prints per interval: req/s, p50/p99 of storefront lists, p99 of lookup and of events,
+ * errors (5xx, socket errors, client timeouts; by kind; any other non-2xx counted apart) and the
+ * service's resident memory; then the totals and memory at start and end.
  */
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { load1, MIX_SHARE, mixRequests, rssMiB, runMix, type Sample, STOREFRONT, startMixWorld } from './bench-mix.js';
@@ -17,6 +20,7 @@ const spec = defineCli({
     minutes: { type: 'number', default: 5, description: 'how long the paced run lasts' },
     connections: { type: 'int', default: 50, description: 'connections (closed loop for the peak; at most this many in flight after)' },
     share: { type: 'number', default: 0.7, description: 'share of the measured peak to run at' },
+    rate: { type: 'number', description: 'run at this many req/s instead of share × peak (the peak is still measured and shown)' },
     interval: { type: 'int', default: 30, description: 'seconds per reported interval' },
     customers: { type: 'int', default: 20000, description: 'customers' },
     items: { type: 'int', default: 5000, description: 'items of the synthetic bundle' },
@@ -72,7 +76,10 @@ runCli(async () => {
     const all2xx = measured.filter((s) => s.status >= 200 && s.status < 300).length / 10;
     const peak = Math.min(...perKind.map((k) => k.mixRps));
     log(`peak (closed loop): ${perKind.map((k) => `${k.kind} ${k.ok.toFixed(0)}/s ok${k.other ? ` + ${k.other.toFixed(0)}/s not` : ''}`).join(', ')}; all 2xx ${all2xx.toFixed(0)}/s; the mix at ${peak.toFixed(0)}/s (limited by ${perKind.find((k) => k.mixRps === peak)?.kind})`);
-    const rate = peak * flags.share;
+    if (!(peak > 0) && flags.rate === undefined) {
+      throw new Error(`no capacity for the mix at ${flags.connections} connections: a kind of request got no 2xx answer at the peak (see above); try fewer --connections, or --rate`);
+    }
+    const rate = flags.rate ?? peak * flags.share;
     // what the closed loop left queued in the store drains first
     await new Promise((r) => setTimeout(r, 5000));
     log(`peak ${peak.toFixed(0)} req/s (load ${load1()}); soaking at ${rate.toFixed(0)} req/s for ${flags.minutes} min`);

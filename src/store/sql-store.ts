@@ -45,6 +45,12 @@ function batchResult(imported: number, duplicates: number, identity: { merges: n
   };
 }
 const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
+/**
+ * CTE `c`: the customer $1 stands for (itself, or the survivor it was merged into), no row when
+ * unknown; so that a read by customer id is one statement (one round trip, one snapshot).
+ */
+const CANONICAL = `c AS (SELECT id FROM customers WHERE id = $1::bigint
+       UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1)`;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 /** Money to 4 decimals (the column's scale): sums in float8 carry binary noise. */
 const money = (x: number) => Math.round(x * 10_000) / 10_000;
@@ -391,38 +397,46 @@ export class SqlStore implements Store {
   }
 
   async customerProfile(customerId: string): Promise<CustomerProfile | null> {
-    const id = await this.canonicalCustomerId(customerId);
-    if (id === null) return null;
-    const [idents, orders, channels, revenue, segment, consent] = await Promise.all([
-      this.identifiersOf(id),
-      this.db.query<{ n: number; first: number | null; last: number | null }>(
-        `SELECT count(*)::int AS n, ${EPOCH_MS('min(placed_at)')} AS first, ${EPOCH_MS('max(placed_at)')} AS last
-           FROM orders WHERE customer_id = $1`,
-        [id],
-      ),
-      this.db.query<{ channel: Channel; n: number }>(
-        'SELECT channel, count(*)::int AS n FROM orders WHERE customer_id = $1 GROUP BY channel ORDER BY channel',
-        [id],
-      ),
-      this.db.query<{ revenue: number }>(
-        `SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8 AS revenue
-           FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = $1`,
-        [id],
-      ),
-      this.db.query<{ segment: Segment }>('SELECT segment FROM customer_segments WHERE customer_id = $1', [id]),
-      this.latestConsent(id),
-    ]);
-    const o = orders.rows[0];
+    if (!CUSTOMER_ID.test(customerId)) return null;
+    // one statement (one pooled connection, one round trip, one snapshot), as customerCard
+    const r = await this.db.query<{
+      id: string;
+      identifiers: Identifier[];
+      orders: { n: number; first: number | null; last: number | null };
+      channels: { channel: Channel; n: number }[];
+      revenue: number;
+      segment: Segment | null;
+      consent: { purpose: ConsentPurpose; granted: boolean; at: number; source: string }[];
+    }>(
+      `WITH ${CANONICAL}
+       SELECT c.id::text AS id,
+         (SELECT coalesce(json_agg(json_build_object('kind', kind, 'value', value) ORDER BY kind, value), '[]'::json)
+            FROM customer_identifiers WHERE customer_id = c.id) AS identifiers,
+         (SELECT json_build_object('n', count(*), 'first', ${EPOCH_MS('min(placed_at)')}, 'last', ${EPOCH_MS('max(placed_at)')})
+            FROM orders WHERE customer_id = c.id) AS orders,
+         (SELECT coalesce(json_agg(json_build_object('channel', channel, 'n', n) ORDER BY channel), '[]'::json)
+            FROM (SELECT channel, count(*) AS n FROM orders WHERE customer_id = c.id GROUP BY channel) x) AS channels,
+         (SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8
+            FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = c.id) AS revenue,
+         (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
+         (SELECT coalesce(json_agg(json_build_object('purpose', purpose, 'granted', granted, 'at', ${EPOCH_MS('at')}, 'source', source)), '[]'::json)
+            FROM (SELECT DISTINCT ON (purpose) purpose, granted, at, source FROM consent WHERE customer_id = c.id
+                   ORDER BY purpose, at DESC, id DESC) k) AS consent
+       FROM c`,
+      [customerId],
+    );
+    const row = r.rows[0];
+    if (!row) return null;
     return {
-      customerId: id,
-      identifiers: idents,
-      firstOrderAt: iso(o.first),
-      lastOrderAt: iso(o.last),
-      orders: o.n,
-      revenue: Math.round(revenue.rows[0].revenue * 10_000) / 10_000,
-      channels: Object.fromEntries(channels.rows.map((r) => [r.channel, r.n])),
-      segment: segment.rows[0]?.segment ?? null,
-      consent,
+      customerId: row.id,
+      identifiers: row.identifiers,
+      firstOrderAt: iso(row.orders.first),
+      lastOrderAt: iso(row.orders.last),
+      orders: row.orders.n,
+      revenue: Math.round(row.revenue * 10_000) / 10_000,
+      channels: Object.fromEntries(row.channels.map((x) => [x.channel, x.n])),
+      segment: row.segment,
+      consent: this.consentInForce(row.consent),
     };
   }
 
@@ -536,15 +550,6 @@ export class SqlStore implements Store {
     return r.rows[0] ?? null;
   }
 
-  private async latestConsent(id: string): Promise<ConsentRecord[]> {
-    const r = await this.db.query<{ purpose: ConsentPurpose; granted: boolean; at: number; source: string }>(
-      `SELECT DISTINCT ON (purpose) purpose, granted, ${EPOCH_MS('at')} AS at, source
-         FROM consent WHERE customer_id = $1 ORDER BY purpose, at DESC, id DESC`,
-      [id],
-    );
-    return this.consentInForce(r.rows);
-  }
-
   /** Every purpose: the latest choice recorded (rows: one per purpose at most), else the configured default (CONSENT_DEFAULTS). */
   private consentInForce(rows: readonly { purpose: ConsentPurpose; granted: boolean; at: number; source: string }[]): ConsentRecord[] {
     const recorded = new Map(rows.map((c) => [c.purpose, c]));
@@ -566,41 +571,47 @@ export class SqlStore implements Store {
   }
 
   async customerSkus(customerId: string): Promise<string[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    if (id === null) return [];
+    if (!CUSTOMER_ID.test(customerId)) return [];
     const r = await this.db.query<{ sku: string }>(
-      `SELECT l.sku FROM orders o JOIN order_lines l ON l.order_id = o.id
-        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0
+      `WITH ${CANONICAL}
+       SELECT l.sku FROM c JOIN orders o ON o.customer_id = c.id JOIN order_lines l ON l.order_id = o.id
+        GROUP BY l.sku HAVING sum(l.quantity) > 0
         ORDER BY max(o.placed_at) FILTER (WHERE l.quantity > 0) DESC NULLS LAST, l.sku`,
-      [id],
+      [customerId],
     );
     return r.rows.map((x) => x.sku);
   }
 
   async customerIds(customerId: string): Promise<string[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    return id === null ? [] : this.idsOf(this.db, id);
+    if (!CUSTOMER_ID.test(customerId)) return [];
+    const r = await this.db.query<{ id: string; merged: string[] }>(
+      `WITH ${CANONICAL}
+       SELECT c.id::text AS id, array(SELECT merged_id::text FROM customer_aliases WHERE survivor_id = c.id) AS merged FROM c`,
+      [customerId],
+    );
+    const row = r.rows[0];
+    return row ? [row.id, ...row.merged] : [];
   }
 
   async customerIdentifiers(customerId: string): Promise<Identifier[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    return id === null ? [] : this.identifiersOf(id);
-  }
-
-  private async identifiersOf(id: string): Promise<Identifier[]> {
-    const r = await this.db.query<Identifier>('SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value', [id]);
+    if (!CUSTOMER_ID.test(customerId)) return [];
+    const r = await this.db.query<Identifier>(
+      `WITH ${CANONICAL}
+       SELECT ci.kind, ci.value FROM c JOIN customer_identifiers ci ON ci.customer_id = c.id ORDER BY ci.kind, ci.value`,
+      [customerId],
+    );
     return r.rows.map((x) => ({ kind: x.kind, value: x.value }));
   }
 
   async customerHistory(customerId: string): Promise<HistoryLine[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    if (id === null) return [];
+    if (!CUSTOMER_ID.test(customerId)) return [];
     const r = await this.db.query<HistoryLine>(
-      `SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+      `WITH ${CANONICAL}
+       SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
               ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
-         FROM orders o JOIN order_lines l ON l.order_id = o.id
-        WHERE o.customer_id = $1 ORDER BY o.placed_at, o.id, l.line_no`,
-      [id],
+         FROM c JOIN orders o ON o.customer_id = c.id JOIN order_lines l ON l.order_id = o.id
+        ORDER BY o.placed_at, o.id, l.line_no`,
+      [customerId],
     );
     return r.rows;
   }
