@@ -8,10 +8,6 @@ import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
-import { announceCustomerChange } from '../src/cache/customer-changes.js';
-import { announceOfferChange } from '../src/cache/offer-changes.js';
-import { cacheKeys } from '../src/cache/keys.js';
-import { openVectorCache } from '../src/cache/open-vector-cache.js';
 import { type Config, config } from '../src/config.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LINES } from '../src/ingest/csv-records.js';
 import { expandImportPaths, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
@@ -81,6 +77,13 @@ function report(s: ImportSummary): string {
  */
 async function tellServingInstances(cfg: Config, what: 'customers' | 'offers' = 'customers'): Promise<void> {
   try {
+    // loaded only when there is something to tell (the Redis client is a fifth of the command's start-up)
+    const [{ announceCustomerChange }, { announceOfferChange }, { cacheKeys }, { openVectorCache }] = await Promise.all([
+      import('../src/cache/customer-changes.js'),
+      import('../src/cache/offer-changes.js'),
+      import('../src/cache/keys.js'),
+      import('../src/cache/open-vector-cache.js'),
+    ]);
     const cache = await openVectorCache(cfg, { require: true });
     try {
       const keys = cacheKeys(cfg.CACHE_PREFIX);

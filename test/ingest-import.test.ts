@@ -179,7 +179,8 @@ describe('reading and planning in a worker thread', () => {
 describe('npm run import (embedded store in a data directory)', () => {
   // the embedded cache in tmp: consent imports announce on it (never on a shared Redis)
   const env = { ...process.env, PGLITE_DIR: join(tmp, 'pglite'), DATABASE_URL: '', REDIS_URL: '', REDIS_CLUSTER_NODES: '', CACHE_DIR: join(tmp, 'cache'), CACHE_PREFIX: 'imp' };
-  const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'scripts/import.ts', ...args], { cwd: root, env });
+  // as `npm run import` runs it: the script compiled ahead of time (scripts/run.mjs)
+  const cli = (...args: string[]) => run(process.execPath, ['scripts/run.mjs', 'scripts/import.ts', ...args], { cwd: root, env });
   type Failed = { code: number; stdout: string; stderr: string };
 
   it('imports with a readable summary; again with --json imports 0 new lines; --strict fails after reporting', async () => {

@@ -1,6 +1,7 @@
 /**
- * Next best offer across two instances: two apps on one history store and one cache (the embedded
- * cache's pub/sub in process, as two servers share a Redis), like test/cache-customer-changes.test.ts.
+ * Next best offer across two instances: two apps on one history store and one cache: the embedded
+ * cache's pub/sub in process always, and two connections to a real Redis when REDIS_URL is set (as
+ * two servers share one), like test/cache-customer-changes.test.ts.
  * Offer changes made on one reach the other's decisions; responses recorded on one hold the contact
  * cap, the decline suppression and the acceptance cap on the other; a change nobody announced (written
  * to the store behind the service's back) still shows within the periodic reload.
@@ -10,6 +11,8 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cacheKeys } from '../src/cache/keys.js';
 import { MemoryCache } from '../src/cache/memory-cache.js';
+import { RedisCache } from '../src/cache/redis-cache.js';
+import type { VectorCache } from '../src/cache/vector-cache.js';
 import { parseOffer } from '../src/core/offer-schema.js';
 import { mulberry32 } from '../src/core/random.js';
 import type { Store } from '../src/store/store.js';
@@ -19,12 +22,27 @@ import { type Ids, KEYS, type ServedWorld, seedStore, serveTinyWorld } from './h
 /** Waits for an eventually-consistent condition (announces are asynchronous), with a deadline. */
 const eventually = (check: () => Promise<void>) => vi.waitFor(check, { timeout: 5000, interval: 20 });
 
-for (const backend of storeBackends()) {
-  describe(`next best offer on two instances (${backend.name})`, () => {
+/** Two connections to one cache, as two servers hold them. */
+const cacheBackends: { name: string; pair: () => Promise<VectorCache[]> }[] = [
+  {
+    name: 'embedded cache',
+    pair: async () => {
+      const name = `memory://offers-${randomBytes(4).toString('hex')}`;
+      return [new MemoryCache(name), new MemoryCache(name)];
+    },
+  },
+];
+if (process.env.REDIS_URL) {
+  const url = process.env.REDIS_URL;
+  cacheBackends.push({ name: 'redis', pair: () => Promise.all([RedisCache.open(url, { require: true }), RedisCache.open(url, { require: true })]) });
+}
+
+for (const [backend, cacheBackend] of storeBackends().flatMap((s) => cacheBackends.map((c) => [s, c] as const))) {
+  describe(`next best offer on two instances (${backend.name}, ${cacheBackend.name})`, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
     let ids: Ids;
-    let caches: MemoryCache[];
+    let caches: VectorCache[];
     let a: ServedWorld;
     let b: ServedWorld;
     let n = 0;
@@ -48,10 +66,10 @@ for (const backend of storeBackends()) {
     });
     beforeEach(async () => {
       for (const o of await store.offers()) await store.deleteOffer(o.id);
-      const name = `memory://offers-${randomBytes(4).toString('hex')}`;
-      const keys = cacheKeys('omnirec_t');
-      caches = [new MemoryCache(name), new MemoryCache(name)];
-      const world = (cache: MemoryCache, reloadMs = 0) =>
+      // a prefix of its own per test: announces of another test (or run) sharing the Redis never reach it
+      const keys = cacheKeys(`omnirec_t_${randomBytes(4).toString('hex')}`);
+      caches = await cacheBackend.pair();
+      const world = (cache: VectorCache, reloadMs = 0) =>
         serveTinyWorld(store, { ids, offers: { bus: { cache, keys }, holdoutShare: 0, reloadMs, random: mulberry32(3) } });
       a = await world(caches[0]);
       b = await world(caches[1], 300);

@@ -471,6 +471,7 @@ for (const backend of storeBackends()) {
       expect(mid).toEqual({
         customerId: await store.findCustomer(email('b')),
         orderId: 'mid',
+        source: 'store',
         channel: 'store',
         storeId: 'S9',
         time: T0 + DAY,

@@ -72,6 +72,23 @@ describe('dataset: interaction weighting', () => {
     expect(d.summary.guestLines).toBe(2);
   });
 
+  it('a basket is (source, order id): a web order 1001 and a till order 1001 are two baskets', async () => {
+    const d = await buildDataset(
+      [
+        line('u', '1001', 'A', 1, 0, { source: 'web' }),
+        line('u', '1001', 'B', 1, 0, { source: 'web' }),
+        line('v', '1001', 'C', 1, 1, { source: 'till', channel: 'store', storeId: 'S1' }),
+        // no source: the channel is the source (as for order lines)
+        line('w', '1001', 'D', 1, 2, { channel: 'store', storeId: 'S1' }),
+      ],
+      lines,
+    );
+    expect(d.baskets.rows).toBe(3);
+    const basket = (o: number) => Array.from(d.baskets.indices.subarray(d.baskets.indptr[o], d.baskets.indptr[o + 1])).map((i) => d.items[i]).sort();
+    expect([0, 1, 2].map(basket)).toEqual([['A', 'B'], ['C'], ['D']]);
+    expect(d.customerStats.orders[d.customers.indexOf('u')]).toBe(1);
+  });
+
   it("keeps each purchase line's channel for the per-channel popular lists", async () => {
     const d = await buildDataset([line('u', 'o1', 'A', 1, 0, { channel: 'app' }), line('u', 'o2', 'B', 1, 1, { channel: 'store', storeId: 'S1' }), line('u', 'R1', 'A', -1, 2, { channel: 'web' }), line(null, 'o3', 'B', 1, 3)], lines);
     // returns are not purchases; channels as indices into CHANNELS (web 0, app 1, store 2)

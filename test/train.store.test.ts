@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { OrderLine } from '../src/core/records.js';
-import { datasetFromStore } from '../src/train/history-input.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { datasetFromFile, datasetFromStore } from '../src/train/history-input.js';
 import { DEFAULT_WEIGHTING } from '../src/train/weighting.js';
 import { storeBackends } from './helpers/backends.js';
 
@@ -56,5 +59,49 @@ for (const backend of storeBackends()) {
         await cleanup();
       }
     }, 60_000);
+
+    it('groups baskets by (source, order id) as the store keys orders: web order 1001 and till order 1001 are two', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        const who = [{ kind: 'account' as const, value: 'a9' }];
+        await store.importLines([
+          ol('1001', 0, who, 'S1', 1, { source: 'web', lineNo: 1 }),
+          ol('1001', 0, who, 'S2', 1, { source: 'web', lineNo: 2 }),
+          ol('1001', 3, who, 'S3', 1, { source: 'till', channel: 'store', storeId: 'st1', lineNo: 1 }),
+        ]);
+        const { dataset: d } = await datasetFromStore(store, { ...DEFAULT_WEIGHTING, scheme: 'lines' });
+        expect(d.customers).toHaveLength(1);
+        expect(d.baskets.rows).toBe(2);
+        const basket = (o: number) => Array.from(d.baskets.indices.subarray(d.baskets.indptr[o], d.baskets.indptr[o + 1])).map((i) => d.items[i]).sort();
+        expect([basket(0), basket(1)]).toEqual([['S1', 'S2'], ['S3']]);
+        expect(d.customerStats.orders[0]).toBe(2);
+      } finally {
+        await cleanup();
+      }
+    }, 60_000);
   });
 }
+
+describe('training data from a file', () => {
+  it('groups baskets by (source, order id): a web order 1001 and a store order 1001 are two', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'omnirec-baskets-'));
+    try {
+      const path = join(dir, 'orders.csv');
+      writeFileSync(
+        path,
+        'order_id,channel,store_id,time,account,sku,quantity,unit_price\n' +
+          '1001,web,,2024-03-01T10:00:00Z,A1,S1,1,2\n' +
+          '1001,web,,2024-03-01T10:00:00Z,A1,S2,1,2\n' +
+          '1001,store,st1,2024-03-04T10:00:00Z,A1,S3,1,2\n',
+      );
+      const { dataset: d } = await datasetFromFile(path, { ...DEFAULT_WEIGHTING, scheme: 'lines' });
+      expect(d.customers).toHaveLength(1);
+      expect(d.baskets.rows).toBe(2);
+      const basket = (o: number) => Array.from(d.baskets.indices.subarray(d.baskets.indptr[o], d.baskets.indptr[o + 1])).map((i) => d.items[i]).sort();
+      expect([basket(0), basket(1)]).toEqual([['S1', 'S2'], ['S3']]);
+      expect(d.customerStats.orders[0]).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

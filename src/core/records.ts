@@ -56,6 +56,11 @@ export interface OrderLine {
 export interface HistoryLine {
   customerId: string | null;
   orderId: string;
+  /**
+   * The system the order id belongs to (OrderLine.source; default: the channel): a basket is
+   * (source, orderId), as the store keys orders, so a web order 1001 and a till order 1001 are two.
+   */
+  source?: string;
   channel: Channel;
   storeId: string | null;
   time: number;
@@ -69,6 +74,7 @@ export function historyLineOf(l: OrderLine, customerId: string | null): HistoryL
   return {
     customerId,
     orderId: l.orderId,
+    source: l.source ?? l.channel,
     channel: l.channel,
     storeId: l.storeId,
     time: l.time,

@@ -77,3 +77,17 @@ export function detectFormat(header: string[], path = 'file'): DetectedFormat {
   const kind: FileKind = name === 'uci' || name === 'canonical' ? 'orders' : name;
   return { name, kind, columns, header };
 }
+
+/** Whether a file's first non-blank line starts an offer document (JSON array, or an object with `offers`). */
+export function looksLikeOfferJson(firstLine: string): boolean {
+  const t = firstLine.trim();
+  if (t.startsWith('[')) return true;
+  if (!t.startsWith('{')) return false;
+  if (/^\{\s*("offers"\s*:.*)?$/.test(t)) return true; // "{" alone (a pretty-printed document) or {"offers": ...
+  try {
+    const obj = JSON.parse(t) as unknown;
+    return obj !== null && typeof obj === 'object' && Array.isArray((obj as { offers?: unknown }).offers);
+  } catch {
+    return false;
+  }
+}

@@ -6,7 +6,8 @@
  * (rows = imported + duplicates + rejected + skipped, per file), every rejection has its file,
  * line and reason (onReject; the first few are kept as samples). A file that cannot be read to its
  * end (a gzip cut short) fails the import with an error naming the file, after the batches before
- * it were committed whole. The import ends with Store.finishImport (ANALYZE, a synchronous commit).
+ * it were committed whole. The import ends with ANALYZE (Store.analyzeImport, started beside the last
+ * batch's write) and Store.finishImport (a synchronous commit).
  *
  * @example
  * const store = await openStore(config());
@@ -19,7 +20,6 @@ import { NotFoundError } from '../core/errors.js';
 import type { ImportBatchResult, Store } from '../store/store.js';
 import type { FileKind } from './detect-format.js';
 import { ID_BLOCK, importBatches, type ImportBatch, type ImportBatchOptions, type ReserveOrderIds } from './import-batches.js';
-import { readOfferFile } from './offer-file.js';
 import { detectFile } from './read-data-file.js';
 import type { TextEncoding } from './open-text.js';
 import { addCounts, type Reject } from './reject-reasons.js';
@@ -167,6 +167,8 @@ function prefetchedIds(store: Store): ReserveOrderIds {
  * their line and the field at fault.
  */
 async function importOffers(store: Store, path: string, fs: FileSummary, samples: (Reject & { file: string })[], maxSamples: number): Promise<void> {
+  // (the offer schema is loaded only for offer files)
+  const { readOfferFile } = await import('./offer-file.js');
   const file = await readOfferFile(path);
   fs.format = `offers-${file.syntax}`;
   fs.rows = file.rows;
@@ -198,6 +200,13 @@ export async function importFiles(store: Store, paths: string[], options: Import
   const startedAt = Date.now();
   const files = await expandImportPaths(paths);
   const maxSamples = options.maxSamples ?? 10;
+  // ANALYZE, started once the last file is read (or at the end)
+  const stats: { analyzing: Promise<void> | null } = { analyzing: null };
+  const startAnalyze = (): void => {
+    if (stats.analyzing !== null) return;
+    stats.analyzing = store.analyzeImport();
+    stats.analyzing.catch(() => undefined); // reported where it is awaited
+  };
   const summary: Omit<ImportSummary, 'customers' | 'products' | 'orders' | 'lines' | 'stores' | 'seconds' | 'ok'> = {
     files: [],
     rows: 0,
@@ -243,10 +252,13 @@ export async function importFiles(store: Store, paths: string[], options: Import
       summary.conflicts += res.conflicts ?? 0;
       summary.erased += res.erased ?? 0;
     };
-    // the next batch is read while the store writes this one: its failure is reported when awaited
+    // the next batch is read while the store writes this one: its failure is reported when awaited.
+    // Once the last file has no batch left, the statistics are refreshed beside the last batch's write
+    const last = fi === files.length - 1;
     const ahead = () => {
       const p = it.next();
       p.catch(() => undefined);
+      if (last) p.then((r) => r.done === true && startAnalyze(), () => undefined);
       return p;
     };
     try {
@@ -288,6 +300,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
       // what was imported keeps its product updates, even when a later batch failed
       await it.return(undefined).catch(() => undefined);
       await store.flushProductUpdates().catch(() => undefined);
+      await stats.analyzing?.catch(() => undefined);
       throw e;
     }
     await store.flushProductUpdates();
@@ -303,17 +316,23 @@ export async function importFiles(store: Store, paths: string[], options: Import
   }
   const rejectedCount = Object.values(summary.rejected).reduce((a, b) => a + b, 0);
   const ok = !(options.strict && rejectedCount > 0);
-  await store.finishImport({
-    files: files.map((f) => f.path),
-    rows: summary.rows,
-    imported: summary.imported,
-    duplicates: summary.duplicates,
-    rejected: rejectedCount,
-    skipped: Object.values(summary.skipped).reduce((a, b) => a + b, 0),
-    ok,
-    startedAt,
-  });
-  const totals = await store.totals();
+  startAnalyze();
+  // the statistics, the durable record of the run and the totals: side by side (on PostgreSQL, each on
+  // its connection); every batch committed before, so the totals are the import's
+  const [, , totals] = await Promise.all([
+    stats.analyzing,
+    store.finishImport({
+      files: files.map((f) => f.path),
+      rows: summary.rows,
+      imported: summary.imported,
+      duplicates: summary.duplicates,
+      rejected: rejectedCount,
+      skipped: Object.values(summary.skipped).reduce((a, b) => a + b, 0),
+      ok,
+      startedAt,
+    }),
+    store.totals(),
+  ]);
   return {
     ok,
     ...summary,

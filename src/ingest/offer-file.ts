@@ -9,7 +9,9 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { parseOffer } from '../core/offer-schema.js';
 import type { Offer } from '../core/offers/types.js';
 import { csvRecordBatches, recordFields, splitCsvRecord } from './csv-records.js';
-import { normaliseColumn } from './detect-format.js';
+import { looksLikeOfferJson, normaliseColumn } from './detect-format.js';
+
+export { looksLikeOfferJson };
 import { openText } from './open-text.js';
 import type { Reject } from './reject-reasons.js';
 
@@ -31,19 +33,6 @@ export interface OfferFile {
   rejects: Reject[];
 }
 
-/** Whether a file's first non-blank line starts an offer document (JSON array, or an object with `offers`). */
-export function looksLikeOfferJson(firstLine: string): boolean {
-  const t = firstLine.trim();
-  if (t.startsWith('[')) return true;
-  if (!t.startsWith('{')) return false;
-  if (/^\{\s*("offers"\s*:.*)?$/.test(t)) return true; // "{" alone (a pretty-printed document) or {"offers": ...
-  try {
-    const obj = JSON.parse(t) as unknown;
-    return obj !== null && typeof obj === 'object' && Array.isArray((obj as { offers?: unknown }).offers);
-  } catch {
-    return false;
-  }
-}
 
 /** Whether a CSV header is an offer file's (id, title and kind columns). */
 export const isOfferHeader = (columns: ReadonlySet<string> | Map<string, number>): boolean => ['id', 'title', 'kind'].every((c) => columns.has(c));

@@ -10,8 +10,7 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import type { OrderLine } from '../core/records.js';
-import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, normaliseColumn, type DetectedFormat, type FileKind, type FormatName } from './detect-format.js';
-import { looksLikeOfferJson } from './offer-file.js';
+import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, looksLikeOfferJson, normaliseColumn, type DetectedFormat, type FileKind, type FormatName } from './detect-format.js';
 import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
 import { csvRecordBatches, flawReason, recordFields, splitCsvRecord, type RecordBatch, type RecordLimits } from './csv-records.js';
 import { decodeChunk, hasControl, lineBatches, openText, type ByteLines, type LineBatch, type TextEncoding } from './open-text.js';

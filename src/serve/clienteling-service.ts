@@ -110,12 +110,15 @@ export class ClientelingService {
     // the store's statement first: it answers who they are and their consent, so the lists that
     // follow (and every list asked for them in the next seconds) need no query of their own
     const read = this.deps.access.reading();
+    // their record read meanwhile (the id asked for is nearly always the surviving one); used only
+    // once the statement says they consent
+    const early = model ? source.customer(customerId, model).catch(() => null) : null;
     const data = await this.deps.store.customerCard(customerId);
     if (!data) return null;
     const personalisation = data.consent.find((c) => c.purpose === 'personalisation')?.granted === true;
     this.deps.access.remember(customerId, { status: personalisation ? 'ok' : 'no_consent', customerId: data.customerId }, read);
     // with consent, their record once (the segment when the store has none; both lists then find it in the LRU)
-    const record = model && personalisation ? await source.customer(data.customerId, model) : null;
+    const record = model && personalisation ? (data.customerId === customerId ? await early : await source.customer(data.customerId, model)) : null;
     const segment = data.segment ?? record?.segment ?? null;
     const [recs, again, decision] = await Promise.all([
       personalisation && model ? service.personal(customerId, { limit: options.limit, store: options.store, channel: 'store', excludePurchased: true }) : null,

@@ -10,7 +10,7 @@ import type { CustomerRecord } from '../core/bundle.js';
 import { type BlendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
 import { foldInFactored } from '../core/fold-in.js';
-import { OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
+import { type BuyAgainRanking, OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
 import type { Segment } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { buyAgain } from './buy-again.js';
@@ -440,6 +440,20 @@ export class RecommendationService {
     return foldInFactored({ itemFactors: als.itemFactors, k: als.k, gram: p.gram!, reg: als.reg, alpha: als.alpha }, p.gramCholesky!, seeds, seeds.map(() => weight), p.solvedItem!);
   }
 
+  /**
+   * The order of a customer's own items under a buy-again ranking other than rhythm (a full scoring
+   * pass for 'served'), kept per record object: it depends on nothing else than the model and the
+   * record, and a changed record is a new object (the model source's LRU), so it can never be stale.
+   */
+  private ownedOrderOf(model: LoadedModel, served: NonNullable<ReturnType<typeof preparedOf>['served']>, record: CustomerRecord, ranking: Exclude<BuyAgainRanking, 'rhythm'>): number[] {
+    const kept = this.ownedOrders.get(record);
+    if (kept && kept.model === model && kept.ranking === ranking) return kept.order;
+    const order = ownedOrder(served.tables, served.spec, record, ranking);
+    this.ownedOrders.set(record, { model, ranking, order });
+    return order;
+  }
+  private readonly ownedOrders = new WeakMap<CustomerRecord, { model: LoadedModel; ranking: string; order: number[] }>();
+
   /** "Buy it again": the customer's repeat items by expected time to repurchase; fallback popular. */
   async buyAgain(customerId: string, options: ListOptions): Promise<RecList> {
     const model = this.model();
@@ -454,7 +468,7 @@ export class RecommendationService {
         // the ranking chosen on validation's buy-again protocol (rhythm by default)
         const served = preparedOf(model).served;
         const ranking = served?.spec.buyAgain ?? 'rhythm';
-        const order = served && ranking !== 'rhythm' ? ownedOrder(served.tables, served.spec, record, ranking) : undefined;
+        const order = served && ranking !== 'rhythm' ? this.ownedOrderOf(model, served, record, ranking) : undefined;
         b.add('repeat', buyAgain(model, record, b.filter, b.remaining, this.now(), order));
       }
       else failure = this.deps.source.status().cache === 'degraded' ? 'cache_unavailable' : 'no_history';

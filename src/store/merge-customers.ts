@@ -15,7 +15,9 @@ export async function mergeCustomers(
   if (merged.length === 0) return;
   const ids = merged.map((m) => m.id);
   await tx.query('UPDATE customer_identifiers SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])', [survivor, ids]);
+  // the survivor's card summary is no longer current (customer-summaries.ts); the merged ones' go with them
   await tx.query('UPDATE orders SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])', [survivor, ids]);
+  await tx.query('UPDATE customers SET rev = rev + 1 WHERE id = $1', [survivor]);
   // identical events of the people merged are one event (unique consent_event): keep the newest row of each
   await tx.query(
     `DELETE FROM consent c USING consent d
@@ -40,5 +42,6 @@ export async function mergeCustomers(
        SELECT $1::bigint, m, k, v FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(m, k, v)`,
     [survivor, ids, merged.map((m) => m.reason.kind), merged.map((m) => m.reason.value)],
   );
+  await tx.query('DELETE FROM customer_summaries WHERE customer_id = ANY($1::bigint[])', [ids]);
   await tx.query('DELETE FROM customers WHERE id = ANY($1::bigint[])', [ids]);
 }

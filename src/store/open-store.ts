@@ -1,7 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.js';
-import { type PgTimeouts, pgClient } from './pg-client.js';
-import { pgliteClient } from './pglite-client.js';
+import type { PgTimeouts } from './pg-client.js';
 import { SqlStore } from './sql-store.js';
 import type { Store } from './store.js';
 
@@ -38,9 +37,10 @@ export async function openStore(
     const untimed = await openStore(cfg, { ...options, timeouts: undefined });
     await untimed.close();
   }
+  // each backend's client (and its driver) is loaded only when chosen: a command's start-up pays for one
   const db = cfg.DATABASE_URL
-    ? await pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
-    : await pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
+    ? await (await import('./pg-client.js')).pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
+    : await (await import('./pglite-client.js')).pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
   const store = new SqlStore(db, {
     maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,
     consentDefaults: cfg.CONSENT_DEFAULTS,

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { RETRY_AFTER_S } from '../core/deadline.js';
 import { UnavailableError } from '../core/errors.js';
-import { checkSchemaName, type SqlClient, type SqlExecutor, type SqlResult } from './sql-client.js';
+import { checkSchemaName, type QueryOptions, type SqlClient, type SqlExecutor, type SqlResult } from './sql-client.js';
 
 /** The subset of a pooled pg connection the adapter uses. */
 type PgConn = Pick<pg.PoolClient, 'query'>;
@@ -35,9 +35,11 @@ function classify(e: unknown): unknown {
 
 function executor(conn: PgConn): SqlExecutor {
   return {
-    async query<R>(sql: string, params?: unknown[]): Promise<SqlResult<R>> {
+    async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<R>> {
       try {
-        const r = await conn.query(sql, params as unknown[] | undefined);
+        const r = options?.name
+          ? await conn.query({ name: options.name, text: sql, values: params as unknown[] | undefined })
+          : await conn.query(sql, params as unknown[] | undefined);
         return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
       } catch (e) {
         throw classify(e);
@@ -134,7 +136,7 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
   return {
     dialect: 'postgres',
     capabilities: { concurrentWriters: true, createDatabase: true, persistent: true },
-    query: (sql, params) => executor(pool as unknown as PgConn).query(sql, params),
+    query: (sql, params, options) => executor(pool as unknown as PgConn).query(sql, params, options),
     exec: (sql) => executor(pool as unknown as PgConn).exec(sql),
     copyFrom: (sql, data) => withConn((c) => executor(c).copyFrom(sql, data)),
     transaction: (fn, options = {}) =>

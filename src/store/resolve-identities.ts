@@ -38,6 +38,11 @@ export interface IdentityAssignment {
   newIdentifiers: { kind: string[]; value: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
   /** Orders that existed as guest orders and now belong to someone (a later line identified them). */
   attachOrders: { source: string[]; sourceId: string[]; customer: (string | null)[]; newIndex: (number | null)[] };
+  /**
+   * Orders already in the store, of `options.orders` and of the records: order key → order id. Looked
+   * up by the same statement as the people (one lookup a batch): write-batch.ts creates the others.
+   */
+  existingOrders: Map<string, string>;
   /** Customers merged away while assigning. */
   merges: number;
   /** Links refused by the conflict policy (two values of a unique kind, or past the identifier cap). */
@@ -61,6 +66,7 @@ export const NO_IDENTITIES: IdentityAssignment = {
   newCustomers: 0,
   newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
   attachOrders: { source: [], sourceId: [], customer: [], newIndex: [] },
+  existingOrders: new Map(),
   merges: 0,
   conflicts: 0,
   erased: 0,
@@ -98,42 +104,54 @@ export async function assignIdentities(
     newCustomers: 0,
     newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
     attachOrders: { source: [], sourceId: [], customer: [], newIndex: [] },
+    existingOrders: new Map(),
     merges: 0,
     conflicts: 0,
     erased: 0,
   };
   const distinct = new Map<string, Identifier>();
   for (const r of records) for (const i of r.identifiers) distinct.set(identifierKey(i), i);
-  const orderKeys = [...new Set(records.flatMap((r) => (r.order ? [r.order] : [])))];
-  if (distinct.size === 0 && orderKeys.length === 0) return out;
+  // the records' orders (their owners are people of the batch), then the other orders asked about
+  const recordOrders = new Set(records.flatMap((r) => (r.order ? [r.order] : [])));
+  const lookup = [...recordOrders];
+  for (const k of orders) if (!recordOrders.has(k)) lookup.push(k);
+  if (distinct.size === 0 && lookup.length === 0) return out;
 
-  // erased identifiers: a record dated before the erasure is skipped; after it, the value is new again
-  const erasedAt = distinct.size > 0 && options.erasedAt ? await options.erasedAt([...distinct.values()]) : new Map<string, number>();
-
+  // one statement: the people the batch touches, every order of the batch already stored, and
+  // whether anything was ever erased (then the records' identifiers are looked up on the list)
   const all = [...distinct.values()];
-  const split = orderKeys.map(splitOrderKey);
-  const known = await tx.query<{ t: 'i' | 'o'; kind: string | null; value: string; id: string | null }>(
-    `WITH o AS (SELECT o.source, o.source_id, o.customer_id FROM unnest($3::text[], $4::text[]) AS k(src, sid)
+  const split = lookup.map(splitOrderKey);
+  const checkErased = distinct.size > 0 && options.erasedAt !== undefined;
+  const known = await tx.query<{ t: 'i' | 'o' | 'x' | 'e'; kind: string | null; value: string | null; id: string | null }>(
+    `WITH o AS (SELECT o.source, o.source_id, o.customer_id, o.id, k.n <= $5::int AS rec
+                  FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS k(src, sid, n)
                   JOIN orders o ON o.source = k.src AND o.source_id = k.sid),
      touched AS (
        SELECT ci.customer_id FROM unnest($1::text[], $2::text[]) AS u(kind, value)
          JOIN customer_identifiers ci ON ci.kind = u.kind AND ci.value = u.value
-       UNION SELECT customer_id FROM o WHERE customer_id IS NOT NULL)
+       UNION SELECT customer_id FROM o WHERE rec AND customer_id IS NOT NULL)
      SELECT 'i' AS t, ci.kind, ci.value, ci.customer_id::text AS id
        FROM customer_identifiers ci WHERE ci.customer_id IN (SELECT customer_id FROM touched)
      UNION ALL
-     SELECT 'o', NULL, source || chr(1) || source_id, customer_id::text FROM o`,
-    [all.map((i) => i.kind), all.map((i) => i.value), split.map((k) => k[0]), split.map((k) => k[1])],
+     SELECT CASE WHEN rec THEN 'o' ELSE 'x' END, id::text, source || chr(1) || source_id, customer_id::text FROM o
+     UNION ALL
+     SELECT 'e', NULL, NULL, NULL WHERE $6::boolean AND EXISTS (SELECT 1 FROM erasure_list)`,
+    [all.map((i) => i.kind), all.map((i) => i.value), split.map((k) => k[0]), split.map((k) => k[1]), recordOrders.size, checkErased],
   );
+  // erased identifiers: a record dated before the erasure is skipped; after it, the value is new again
+  const erasedAt = checkErased && known.rows.some((r) => r.t === 'e') ? await options.erasedAt!(all) : new Map<string, number>();
   const resolver = new IdentityResolver(options);
   const held = new Map<string, Identifier[]>();
   const existingOrders: { key: string; id: string | null }[] = [];
   for (const r of known.rows) {
-    if (r.t === 'o') existingOrders.push({ key: r.value, id: r.id });
-    else {
+    if (r.t === 'e') continue;
+    if (r.t === 'o' || r.t === 'x') {
+      out.existingOrders.set(r.value!, r.kind!);
+      if (r.t === 'o') existingOrders.push({ key: r.value!, id: r.id });
+    } else {
       let l = held.get(r.id!);
       if (!l) held.set(r.id!, (l = []));
-      l.push({ kind: r.kind as IdentifierKind, value: r.value });
+      l.push({ kind: r.kind as IdentifierKind, value: r.value! });
     }
   }
   const personOf = new Map<string, number>();

@@ -11,9 +11,19 @@ export interface SqlResult<R> {
 }
 
 /** What can run statements: the client itself or an open transaction. */
+export interface QueryOptions {
+  /** Prepare the statement under this name (PostgreSQL; ignored by PGlite). */
+  name?: string;
+}
+
 export interface SqlExecutor {
-  /** One statement with positional parameters ($1, $2, ...); arrays bind as SQL arrays. */
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<SqlResult<R>>;
+  /**
+   * One statement with positional parameters ($1, $2, ...); arrays bind as SQL arrays. With `name`
+   * (PostgreSQL), a prepared statement: parsed once per connection, its plan kept by the server
+   * (the hot read paths, whose planning costs as much as running them). A name always carries the
+   * same text.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<R>>;
   /** Several statements separated by semicolons, without parameters (migrations). */
   exec(sql: string): Promise<void>;
   /**

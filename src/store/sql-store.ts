@@ -12,6 +12,7 @@ import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from 
 import { canCopyLines, insertLines, isDuplicateKey } from './insert-lines.js';
 import { GroupCommit, type Settled } from './group-commit.js';
 import { RETRY_AFTER_S } from '../core/deadline.js';
+import { bumpCustomersOfOrders, CARD_CATEGORIES, computeSummary, refreshSummaries, type SummaryData } from './customer-summaries.js';
 import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
 import * as offerSql from './sql-offers.js';
 import type { Offer } from '../core/offers/types.js';
@@ -220,6 +221,10 @@ export class SqlStore implements Store {
         const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
         const copied = !careful && canCopyLines(plan, written.existingOrders);
         const perOrder = new Map<string, number>();
+        const lines = await insertLines(tx, plan, written.existingOrders, careful, detail ? perOrder : undefined);
+        // the card summaries of the customers whose orders gained lines or who gained guest orders
+        const gained = lines === 0 ? [] : plan.orders.map((o, i) => written.existingOrders.get(orderKey(o.source, o.sourceId)) ?? plan.orderIds[i]);
+        await bumpCustomersOfOrders(tx, [...gained, ...written.attachedOrders]);
         return {
           written,
           copied,
@@ -228,7 +233,7 @@ export class SqlStore implements Store {
           merges: identity.merges,
           conflicts: identity.conflicts,
           erased: identity.erased,
-          lines: await insertLines(tx, plan, written.existingOrders, careful, detail ? perOrder : undefined),
+          lines,
         };
       }, { lock: IDENTITY_LOCK, asyncCommit: !options.durable, durable: options.durable });
     // a COPY meeting lines another importer wrote meanwhile undoes the batch: written again, carefully
@@ -247,20 +252,32 @@ export class SqlStore implements Store {
   }
 
   /**
-   * The end of an import: planner statistics refreshed (ANALYZE: plans chosen on an empty table's
-   * statistics are far off after a bulk load, and autovacuum may take a minute), then the run
-   * recorded in import_runs by a synchronous commit, which returns only once the WAL holds it and so
-   * every batch committed before it (their commits did not wait for the flush).
+   * Planner statistics refreshed after a bulk load (plans chosen on an empty table's statistics are
+   * far off, and autovacuum may take a minute). ANALYZE takes a lock that writers' locks do not
+   * conflict with: it may run while the last batch is written.
+   */
+  async analyzeImport(): Promise<void> {
+    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
+  }
+
+  /**
+   * The end of an import: the run recorded in import_runs by a synchronous commit, which returns
+   * only once the WAL holds it and so every batch committed before it (their commits did not wait
+   * for the flush).
    */
   async finishImport(run: ImportRun): Promise<void> {
-    await this.db.exec('ANALYZE customers, customer_identifiers, products, orders, order_lines');
-    await this.db.transaction((tx) =>
-      tx.query(
+    await this.db.transaction(async (tx) => {
+      // the card summaries of every customer the import changed, computed once here rather than on
+      // their first card (under the identity lock: no merge or erasure deletes a customer meanwhile)
+      await refreshSummaries(tx);
+      // (their statistics with them: the check of summaries against the lines plans by them)
+      await tx.exec('ANALYZE customer_summaries');
+      await tx.query(
         `INSERT INTO import_runs (files, rows, imported, duplicates, rejected, skipped, ok, started_at)
          VALUES ($1::text[], $2, $3, $4, $5, $6, $7, to_timestamp($8::float8 / 1000.0))`,
         [run.files, run.rows, run.imported, run.duplicates, run.rejected, run.skipped, run.ok, run.startedAt],
-      ),
-    );
+      );
+    }, { lock: IDENTITY_LOCK });
   }
 
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
@@ -440,88 +457,92 @@ export class SqlStore implements Store {
     };
   }
 
-  async customerCard(customerId: string, options: { recent?: number; categories?: number } = {}): Promise<CustomerCardData | null> {
+  async customerCard(customerId: string, options: { recent?: number; categories?: number } = {}, retry = true): Promise<CustomerCardData | null> {
     if (!CUSTOMER_ID.test(customerId)) return null;
     const recent = Math.max(0, Math.min(100, Math.floor(options.recent ?? 10)));
-    const categories = Math.max(0, Math.min(20, Math.floor(options.categories ?? 3)));
+    const categories = Math.max(0, Math.min(CARD_CATEGORIES, Math.floor(options.categories ?? 3)));
     type Row = {
       id: string;
       identifiers: Identifier[];
       segment: Segment | null;
-      totals: { orders: number; spend: number; first: number | null; last: number | null };
-      channels: { channel: Channel; orders: number; spend: number }[];
-      favourite_store: CustomerCardData['favouriteStore'];
-      categories: CustomerCardData['favouriteCategories'];
+      summary: SummaryData | null;
+      store_name: string | null;
       recent: CustomerCardData['recentPurchases'];
       consent: { purpose: ConsentPurpose; granted: boolean; at: number; source: string }[];
     };
-    // one statement: the customer's lines once (l), their orders once (po), every part from those
+    // one statement, every part by an index: the aggregates from the customer's summary when it is
+    // current (customer-summaries.ts), the last purchases walking their orders newest first
+    // (orders_customer backwards, each order's lines by the primary key, stopping at `recent`)
     const r = await this.db.query<Row>(
       `WITH c AS (
-         SELECT id FROM customers WHERE id = $1::bigint
-         UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = $1::bigint
+         SELECT id, rev FROM customers WHERE id = $1::bigint
+         UNION ALL SELECT c.id, c.rev FROM customer_aliases a JOIN customers c ON c.id = a.survivor_id WHERE a.merged_id = $1::bigint
          LIMIT 1),
-       l AS MATERIALIZED (
-         SELECT o.id AS order_id, o.channel, o.store_id, o.placed_at, l.line_no, l.sku, l.quantity, l.unit_price
-           FROM c JOIN orders o ON o.customer_id = c.id JOIN order_lines l ON l.order_id = o.id),
-       po AS MATERIALIZED (
-         SELECT order_id, channel, store_id, placed_at, sum(quantity * unit_price) AS spend, bool_or(quantity > 0) AS bought
-           FROM l GROUP BY order_id, channel, store_id, placed_at)
+       s AS (
+         SELECT s.data FROM c JOIN customer_summaries s ON s.customer_id = c.id
+          WHERE s.rev = c.rev AND s.catalogue = (SELECT rev FROM summary_catalogue))
        SELECT c.id::text AS id,
          (SELECT coalesce(json_agg(json_build_object('kind', kind, 'value', value) ORDER BY kind, value), '[]'::json)
             FROM customer_identifiers WHERE customer_id = c.id) AS identifiers,
          (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
-         (SELECT json_build_object('orders', count(*) FILTER (WHERE bought), 'spend', coalesce(sum(spend), 0)::float8,
-                 'first', ${EPOCH_MS('min(placed_at) FILTER (WHERE bought)')}, 'last', ${EPOCH_MS('max(placed_at) FILTER (WHERE bought)')})
-            FROM po) AS totals,
-         (SELECT coalesce(json_agg(json_build_object('channel', channel, 'orders', n, 'spend', s)), '[]'::json)
-            FROM (SELECT channel, count(*) FILTER (WHERE bought) AS n, sum(spend)::float8 AS s FROM po GROUP BY channel) x) AS channels,
-         (SELECT json_build_object('storeId', f.store_id, 'name', st.name, 'orders', f.n)
-            FROM (SELECT store_id, count(*) AS n, max(placed_at) AS latest FROM po
-                   WHERE bought AND channel = 'store' AND store_id IS NOT NULL
-                   GROUP BY store_id ORDER BY n DESC, latest DESC, store_id LIMIT 1) f
-            LEFT JOIN stores st ON st.id = f.store_id) AS favourite_store,
-         (SELECT coalesce(json_agg(json_build_object('category', category, 'orders', n, 'spend', s) ORDER BY n DESC, s DESC, category), '[]'::json)
-            FROM (SELECT p.category, count(DISTINCT l.order_id) AS n, sum(l.quantity * l.unit_price)::float8 AS s
-                    FROM l JOIN products p ON p.sku = l.sku
-                   WHERE l.quantity > 0 AND p.category IS NOT NULL
-                   GROUP BY p.category ORDER BY n DESC, s DESC, p.category LIMIT $3) x) AS categories,
+         (SELECT data FROM s) AS summary,
+         (SELECT st.name FROM s JOIN stores st ON st.id = s.data->'store'->>'storeId') AS store_name,
          (SELECT coalesce(json_agg(json_build_object('time', ${EPOCH_MS('placed_at')}, 'channel', channel, 'storeId', store_id, 'sku', sku,
                    'title', title, 'quantity', quantity::float8, 'unitPrice', unit_price::float8)
                    ORDER BY placed_at DESC, order_id DESC, line_no), '[]'::json)
             FROM (SELECT r.*, p.title
-                    FROM (SELECT * FROM l WHERE quantity > 0 ORDER BY placed_at DESC, order_id DESC, line_no LIMIT $2) r
+                    FROM (SELECT o.placed_at, o.id AS order_id, o.channel, o.store_id, l.line_no, l.sku, l.quantity, l.unit_price
+                            FROM orders o JOIN order_lines l ON l.order_id = o.id
+                           WHERE o.customer_id = c.id AND l.quantity > 0
+                           ORDER BY o.placed_at DESC, o.id DESC, l.line_no LIMIT $2) r
                     LEFT JOIN products p ON p.sku = r.sku) x) AS recent,
          (SELECT coalesce(json_agg(json_build_object('purpose', purpose, 'granted', granted, 'at', ${EPOCH_MS('at')}, 'source', source)
                    ORDER BY purpose), '[]'::json)
             FROM (SELECT DISTINCT ON (purpose) purpose, granted, at, source FROM consent WHERE customer_id = c.id
                    ORDER BY purpose, at DESC, id DESC) k) AS consent
        FROM c`,
-      [customerId, recent, categories],
+      [customerId, recent],
+      { name: 'customer_card' },
     );
     const row = r.rows[0];
     if (!row) return null;
+    let summary = row.summary;
+    let storeName = row.store_name;
+    if (!summary) {
+      // not current (changed since, or never computed): from the lines, stored for the next cards
+      summary = await computeSummary(this.db, row.id);
+      // merged or erased in between: once more, from the id asked for
+      if (!summary) return retry ? this.customerCard(customerId, options, false) : null;
+      storeName = summary.store ? ((await this.db.query<{ name: string | null }>('SELECT name FROM stores WHERE id = $1', [summary.store.storeId])).rows[0]?.name ?? null) : null;
+    }
     const channels = { web: { orders: 0, spend: 0 }, app: { orders: 0, spend: 0 }, store: { orders: 0, spend: 0 } };
-    for (const ch of row.channels) channels[ch.channel] = { orders: ch.orders, spend: money(ch.spend) };
+    for (const ch of summary.channels) channels[ch.channel] = { orders: ch.orders, spend: money(ch.spend) };
     return {
       customerId: row.id,
       identifiers: row.identifiers,
       segment: row.segment,
-      firstOrderAt: row.totals.first,
-      lastOrderAt: row.totals.last,
-      orders: row.totals.orders,
-      spend: money(row.totals.spend),
+      firstOrderAt: summary.first,
+      lastOrderAt: summary.last,
+      orders: summary.orders,
+      spend: money(summary.spend),
       channels,
-      favouriteStore: row.favourite_store,
-      favouriteCategories: row.categories.map((c) => ({ ...c, spend: money(c.spend) })),
+      favouriteStore: summary.store ? { storeId: summary.store.storeId, name: storeName, orders: summary.store.orders } : null,
+      favouriteCategories: summary.categories.slice(0, categories).map((c) => ({ ...c, spend: money(c.spend) })),
       recentPurchases: row.recent,
       consent: this.consentInForce(row.consent),
     };
   }
 
+  /** Computes the card summary of every customer without a current one (customer-summaries.ts); returns how many. */
+  refreshCardSummaries(): Promise<number> {
+    return this.db.transaction((tx) => refreshSummaries(tx), { lock: IDENTITY_LOCK });
+  }
+
   async productTitles(skus: readonly string[]): Promise<Map<string, string | null>> {
     if (skus.length === 0) return new Map();
-    const r = await this.db.query<{ sku: string; title: string | null }>('SELECT sku, title FROM products WHERE sku = ANY($1::text[])', [[...new Set(skus)]]);
+    const r = await this.db.query<{ sku: string; title: string | null }>('SELECT sku, title FROM products WHERE sku = ANY($1::text[])', [[...new Set(skus)]], {
+      name: 'product_titles',
+    });
     return new Map(r.rows.map((p) => [p.sku, p.title]));
   }
 
@@ -607,7 +628,7 @@ export class SqlStore implements Store {
     if (!CUSTOMER_ID.test(customerId)) return [];
     const r = await this.db.query<HistoryLine>(
       `WITH ${CANONICAL}
-       SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+       SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.source, o.channel, o.store_id AS "storeId",
               ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
          FROM c JOIN orders o ON o.customer_id = c.id JOIN order_lines l ON l.order_id = o.id
         ORDER BY o.placed_at, o.id, l.line_no`,
@@ -679,13 +700,13 @@ export class SqlStore implements Store {
     for (;;) {
       const r: { rows: (Omit<HistoryLine, 'sku'> & { sku: string | null; oid: string })[] } = await this.db.query(
         `WITH o AS (
-           SELECT id, customer_id, source_id, channel, store_id, placed_at FROM orders
+           SELECT id, customer_id, source, source_id, channel, store_id, placed_at FROM orders
             WHERE ($1::float8 IS NULL OR placed_at >= to_timestamp($1::float8 / 1000.0))
               AND ($2::float8 IS NULL OR placed_at < to_timestamp($2::float8 / 1000.0))
               AND ($3::float8 IS NULL OR (placed_at, id) > (to_timestamp($3::float8 / 1000.0), $4::bigint))
             ORDER BY placed_at, id
             LIMIT $5)
-         SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.channel, o.store_id AS "storeId",
+         SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.source, o.channel, o.store_id AS "storeId",
                 ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice", o.id::text AS oid
            FROM o LEFT JOIN order_lines l ON l.order_id = o.id
           ORDER BY o.placed_at, o.id, l.line_no`,
@@ -735,6 +756,7 @@ export class SqlStore implements Store {
       await tx.query('DELETE FROM customer_identifiers WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM consent WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM customer_segments WHERE customer_id = $1', [id]);
+      await tx.query('DELETE FROM customer_summaries WHERE customer_id = $1', [id]);
       await tx.query('DELETE FROM merge_log WHERE survivor_id = ANY($1::bigint[]) OR merged_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customer_aliases WHERE survivor_id = $1', [id]);
       await tx.query('UPDATE orders SET customer_id = NULL WHERE customer_id = $1', [id]);

@@ -183,8 +183,14 @@ export interface Store extends OfferStore {
   /** Writes the product updates importPlan deferred; returns the rows changed. */
   flushProductUpdates(): Promise<number>;
   /**
-   * Ends a bulk import: refreshes planner statistics (ANALYZE) and records the run (import_runs)
-   * with a synchronous commit, so that once it resolves every batch the import committed is durable.
+   * Refreshes the planner statistics of the tables imports write (ANALYZE: plans chosen on an empty
+   * table's statistics are far off after a bulk load). Bulk imports start it as their last batch is
+   * written (on PostgreSQL it then runs on another connection, beside that batch).
+   */
+  analyzeImport(): Promise<void>;
+  /**
+   * Ends a bulk import: records the run (import_runs) with a synchronous commit, so that once it
+   * resolves every batch the import committed is durable.
    */
   finishImport(run: ImportRun): Promise<void>;
   /** The unified customer id for these identifiers, creating or merging customers as needed. */

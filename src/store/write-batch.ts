@@ -1,5 +1,5 @@
 import type { IdentityAssignment } from './resolve-identities.js';
-import type { PlannedOrder, PlannedProduct } from './import-plan.js';
+import { orderKey, type PlannedOrder, type PlannedProduct } from './import-plan.js';
 import type { ProductState } from './known-products.js';
 import { EPOCH_MS, type SqlExecutor } from './sql-client.js';
 
@@ -21,6 +21,8 @@ export interface BatchWritten {
   products: ProductState[];
   /** Orders of the batch that existed before (not created): orderKey(source, source id) → order id. */
   existingOrders: Map<string, string>;
+  /** Ids of guest orders now attached to a customer. */
+  attachedOrders: string[];
 }
 
 
@@ -28,7 +30,7 @@ export interface BatchWritten {
  * Writes a batch's customers, identifiers, stores, products and orders in ONE statement (one
  * round trip; data-modifying CTEs): new customers and their identifiers, stores, products (each
  * field keeps its most recent non-null value; only rows that change are rewritten), orders
- * (existing source ids skipped; the caller holds the identity lock). Returns what the caller needs next: new customer ids, product
+ * (those the identity lookup found are skipped; the caller holds the identity lock). Returns what the caller needs next: new customer ids, product
  * rows as stored, the orders that already existed (the others now have their reserved ids; their
  * lines are then COPYed: insert-lines.ts).
  */
@@ -63,7 +65,9 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
       UPDATE orders o SET customer_id = coalesce(u.c, nc.id)
         FROM unnest(${$(ao.source, 'text[]')}, ${$(ao.sourceId, 'text[]')}, ${$(ao.customer, 'bigint[]')}, ${$(ao.newIndex, 'int[]')}) AS u(so, s, c, g)
         LEFT JOIN nc ON nc.g = u.g
-       WHERE o.source = u.so AND o.source_id = u.s AND o.customer_id IS NULL)`);
+       WHERE o.source = u.so AND o.source_id = u.s AND o.customer_id IS NULL
+      RETURNING o.id)`);
+    results.push(`SELECT 'a', id::text, NULL, NULL, NULL, NULL FROM att`);
   }
   if (w.stores && w.stores.length > 0) {
     ctes.push(`st AS (INSERT INTO stores (id) SELECT unnest(${$(w.stores, 'text[]')}) ON CONFLICT DO NOTHING)`);
@@ -89,39 +93,52 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
         ON CONFLICT (sku) DO NOTHING
         RETURNING sku, title, category, price::float8 AS price, ${EPOCH_MS('seen_at')} AS at)`,
     );
+    // favourite categories follow the catalogue: a category changing makes every card summary not
+    // current (customer-summaries.ts; rare, unlike titles and prices, which the summaries do not hold)
+    ctes.push(`cat_rev AS (
+        UPDATE summary_catalogue SET rev = rev + 1
+         WHERE EXISTS (SELECT 1 FROM pu u JOIN products p ON p.sku = u.sku WHERE p.category IS DISTINCT FROM ${pick('category')}))`);
     results.push(`SELECT 'p', sku, title, category, price, at FROM p_changed`, `SELECT 'p', sku, title, category, price, at FROM p_added`);
   }
   const o = w.orders ?? [];
+  const existing = new Map<string, string>();
   if (o.length > 0) {
     if (w.orderIds?.length !== o.length) throw new Error('writeBatch: one reserved id per order is required');
-    // one snapshot for the whole statement: the orders as they were before the INSERT. Orders are only
-    // inserted here, by writers holding the identity lock (one connection on PGlite), so skipping these
-    // is enough: no ON CONFLICT, whose speculative insertion cost a quarter of the orders' insert.
-    // An order is (source, source id): orders_source_order
-    const src = $(o.map((x) => x.source), 'text[]');
-    const sids = $(o.map((x) => x.sourceId), 'text[]');
-    ctes.push(
-      `ex AS (SELECT o.source, o.source_id, o.id FROM unnest(${src}, ${sids}) AS k(src, sid)
-                JOIN orders o ON o.source = k.src AND o.source_id = k.sid)`,
-      `ord AS (
+    // which orders exist was looked up with the people (resolve-identities.ts, asked about every order):
+    // orders are only inserted here, by writers holding the identity lock (one connection on PGlite), so
+    // it still holds; the others are inserted (no ON CONFLICT, whose speculative insertion cost a
+    // quarter of the orders' insert). An order is (source, source id): orders_source_order
+    if (id.orderCustomer.length !== o.length) throw new Error('writeBatch: the identity assignment must cover every order (assignIdentities with options.orders)');
+    const fresh: number[] = [];
+    o.forEach((x, i) => {
+      const key = orderKey(x.source, x.sourceId);
+      const at = id.existingOrders.get(key);
+      if (at === undefined) fresh.push(i);
+      else existing.set(key, at);
+    });
+    if (fresh.length > 0) {
+      const pick = <T>(a: readonly T[]) => (fresh.length === o.length ? a : fresh.map((i) => a[i]));
+      const fo = pick(o);
+      ctes.push(
+        `ord AS (
       INSERT INTO orders (id, source, source_id, channel, store_id, placed_at, customer_id)
       SELECT u.id, u.so, u.s, u.c, u.st, to_timestamp(u.t / 1000.0), coalesce(u.cu, nc.id)
-        FROM unnest(${$(w.orderIds, 'bigint[]')}, ${src}, ${sids}, ${$(o.map((x) => x.channel), 'text[]')}, ${$(o.map((x) => x.storeId), 'text[]')},
-                    ${$(o.map((x) => x.time), 'float8[]')}, ${$(id.orderCustomer, 'bigint[]')}, ${$(id.orderNewCustomer, 'int[]')}) AS u(id, so, s, c, st, t, cu, g)
-        LEFT JOIN nc ON nc.g = u.g
-       WHERE NOT EXISTS (SELECT 1 FROM ex WHERE ex.source = u.so AND ex.source_id = u.s))`,
-    );
-    results.push(`SELECT 'o', source || chr(1) || source_id, id::text, NULL, NULL, NULL FROM ex`);
+        FROM unnest(${$(pick(w.orderIds), 'bigint[]')}, ${$(fo.map((x) => x.source), 'text[]')}, ${$(fo.map((x) => x.sourceId), 'text[]')},
+                    ${$(fo.map((x) => x.channel), 'text[]')}, ${$(fo.map((x) => x.storeId), 'text[]')}, ${$(fo.map((x) => x.time), 'float8[]')},
+                    ${$(pick(id.orderCustomer), 'bigint[]')}, ${$(pick(id.orderNewCustomer), 'int[]')}) AS u(id, so, s, c, st, t, cu, g)
+        LEFT JOIN nc ON nc.g = u.g)`,
+      );
+    }
   }
 
-  const r = await tx.query<{ k: 'c' | 'p' | 'o'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
+  const r = await tx.query<{ k: 'c' | 'p' | 'a'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
     `WITH ${ctes.join(',\n')}\n${results.join('\nUNION ALL ')}`,
     params,
   );
-  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], existingOrders: new Map() };
+  const out: BatchWritten = { newCustomerIds: new Array(id.newCustomers), products: [], existingOrders: existing, attachedOrders: [] };
   for (const row of r.rows) {
     if (row.k === 'c') out.newCustomerIds[row.price!] = row.sku;
-    else if (row.k === 'o') out.existingOrders.set(row.sku, row.title!);
+    else if (row.k === 'a') out.attachedOrders.push(row.sku);
     else out.products.push({ sku: row.sku, title: row.title, category: row.category, price: row.price, at: row.at! });
   }
   return out;

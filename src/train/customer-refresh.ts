@@ -12,6 +12,7 @@ import { foldIn, gramMatrix } from '../core/fold-in.js';
 import type { HistoryLine, Segment } from '../core/records.js';
 import { specUses } from '../core/served-model.js';
 import { ownVector, TIFU_DEFAULTS, type TifuParams } from '../models/tifu-knn.js';
+import { orderKey } from '../store/import-plan.js';
 import { customerRecords } from './customer-records.js';
 import { DatasetBuilder } from './dataset.js';
 import { DEFAULT_WEIGHTING, type WeightingOptions, weightingProblems } from './weighting.js';
@@ -86,8 +87,10 @@ function refreshedTifu(model: LoadedModel, record: CustomerRecord, lines: readon
   for (const l of lines) {
     if (!(l.quantity > 0)) continue;
     const i = model.itemIndex.get(l.sku)!;
-    let o = orders.get(l.orderId);
-    if (!o) orders.set(l.orderId, (o = { time: l.time, items: new Set() }));
+    // a basket is (source, order id), as the store keys orders
+    const key = orderKey(l.source ?? l.channel, l.orderId);
+    let o = orders.get(key);
+    if (!o) orders.set(key, (o = { time: l.time, items: new Set() }));
     o.time = Math.min(o.time, l.time);
     o.items.add(i);
   }

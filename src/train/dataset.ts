@@ -13,6 +13,7 @@ import type { Csr } from '../core/csr.js';
 import { InvalidArgumentError, ModelFitError } from '../core/errors.js';
 import { CHANNELS, type HistoryLine } from '../core/records.js';
 import type { TrainingData } from '../core/recommender.js';
+import { orderKey } from '../store/import-plan.js';
 import { DEFAULT_WEIGHTING, type WeightingOptions, interactionWeight, lineContribution, weightingProblems } from './weighting.js';
 
 /** Purchase lines (quantity > 0, known item) in columnar form, in input order. */
@@ -52,7 +53,7 @@ export interface Dataset extends TrainingData {
   purchases: PurchaseColumns;
   /** Store index → store id. */
   stores: string[];
-  /** Order index → source order id. */
+  /** Order index → source order id (orders of different sources may share one: baskets are keyed by source and id). */
   orders: string[];
   weighting: WeightingOptions;
   summary: DatasetSummary;
@@ -126,7 +127,7 @@ export class DatasetBuilder {
   private readonly itemIndex = new Map<string, number>();
   private readonly customerIndex = new Map<string, number>();
   /**
-   * Order id → index, in two generations: lines of one order arrive together (files list an order's
+   * Order key (orderKey(source, order id)) → index, in two generations: lines of one order arrive together (files list an order's
    * lines in a row, the store reads in time order), so ids older than ORDER_WINDOW orders are
    * forgotten — this keeps the map small on tens of millions of lines.
    */
@@ -202,14 +203,16 @@ export class DatasetBuilder {
       }
       let od = -1;
       if (l.quantity > 0) {
-        od = this.orderIndex.get(l.orderId) ?? this.olderOrders.get(l.orderId) ?? -1;
+        // a basket is an order of the store: (source, order id), not the order id alone
+        const key = orderKey(l.source ?? l.channel, l.orderId);
+        od = this.orderIndex.get(key) ?? this.olderOrders.get(key) ?? -1;
         if (od < 0) {
           od = this.orders.length;
           if (this.orderIndex.size >= ORDER_WINDOW) {
             this.olderOrders = this.orderIndex;
             this.orderIndex = new Map();
           }
-          this.orderIndex.set(l.orderId, od);
+          this.orderIndex.set(key, od);
           this.orders.push(l.orderId);
         }
       }

@@ -1,0 +1,12 @@
+import { openStore } from '/work/wt-card/src/store/open-store.js';
+import { parseConfig } from '/work/wt-card/src/config.js';
+import type { SqlStore } from '/work/wt-card/src/store/sql-store.js';
+const store = (await openStore(parseConfig({ ...process.env }))) as SqlStore;
+await store.migrate();
+const t = performance.now();
+const n = await store.refreshCardSummaries();
+console.log('refreshed', n, 'in', (performance.now() - t).toFixed(0), 'ms');
+const t2 = performance.now();
+const c = await store.checkInvariants();
+console.log('check', c.ok, c.failures, (performance.now() - t2).toFixed(0), 'ms');
+await store.close();
