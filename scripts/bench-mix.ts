@@ -41,6 +41,8 @@ const WEIGHTS: [Kind, number][] = [
   ['lookup', 8],
   ['event', 10],
 ];
+/** Each kind's share of the mix (weights over their sum). */
+export const MIX_SHARE: ReadonlyMap<Kind, number> = new Map(WEIGHTS.map(([k, w]) => [k, w / WEIGHTS.reduce((a, [, x]) => a + x, 0)]));
 export const STOREFRONT: ReadonlySet<Kind> = new Set(['similar', 'personal', 'basket', 'session', 'buy-again']);
 
 export interface MixWorld {

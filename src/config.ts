@@ -148,6 +148,8 @@ export const ConfigSchema = z.object({
   REQUEST_DEADLINE_MS: z.coerce.number().int().min(1).default(1000),
   /** How long a storefront list waits for the history store (customer, consent, history) before answering without it. */
   LIST_WAIT_MS: z.coerce.number().int().min(1).default(100),
+  /** Store reads of storefront lists (customer access, history) at once; keep it below PG_POOL_SIZE so events and lookups always find a connection. */
+  LIST_STORE_READS: z.coerce.number().int().min(1).default(4),
   /** PostgreSQL: connecting, and waiting for a pooled connection (serving instances). */
   PG_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(2000),
   /** PostgreSQL: connections of a serving instance's pool (a purchase event holds one while it waits for the identity lock). */

@@ -16,6 +16,7 @@ import { readHistoryFile } from '../src/ingest/read-history-file.js';
 import { pgliteClient } from '../src/store/pglite-client.js';
 import { SqlStore } from '../src/store/sql-store.js';
 import type { Store } from '../src/store/store.js';
+import type { IdentifierKind, OrderLine } from '../src/core/records.js';
 import { storeBackends } from './helpers/backends.js';
 
 const rng = mulberry32;
@@ -193,6 +194,61 @@ for (const backend of storeBackends()) {
       for (const l of h.lines) if (l.customerId !== null) byCustomer.set(l.customerId, (byCustomer.get(l.customerId) ?? new Set()).add(l.orderId));
       expect(canonical(byCustomer.values())).toEqual(reference.orders);
     }, 240_000);
+
+    it('purchase events posted at once (written together, several to a transaction) resolve as one by one; each told its own counts', async () => {
+      // every order of the conflict file as one event, plus re-posts of some of them; the same calls one
+      // after another in one store and all at once in another
+      const byOrder = new Map<string, OrderLine[]>();
+      for (const row of rows(11, true)) {
+        const [order, no, channel, time, account, email, phone, loyalty, device, sku, quantity, price] = row.split(',');
+        const ids = Object.entries({ account, email, phone, loyalty, device })
+          .filter(([, v]) => v !== '' && !['none@none.com', 'N/A'].includes(v))
+          .map(([kind, value]) => ({ kind: kind as IdentifierKind, value: kind === 'phone' ? value.replace(/\D/g, '').replace(/^0/, '44') : value }));
+        const line: OrderLine = { orderId: order, source: 'event', channel: channel as 'web', storeId: null, time: Date.parse(time), identifiers: ids, sku, title: null, category: null, quantity: Number(quantity), unitPrice: Number(price), cancels: null, lineNo: Number(no) };
+        byOrder.set(order, [...(byOrder.get(order) ?? []), line]);
+      }
+      const events = [...byOrder.values()];
+      const calls = [...events, ...events.filter((_, i) => i % 9 === 0)];
+      const oneByOne = await backend.open();
+      const atOnce = await backend.open();
+      try {
+        const sequential = [];
+        for (const c of calls) sequential.push(await oneByOne.store.importLines(c));
+        const together = await Promise.all(calls.map((c) => atOnce.store.importLines(c)));
+        expect(together).toEqual(sequential);
+        expect(sequential.some((r) => r.merges > 0)).toBe(true);
+        expect(sequential.some((r) => (r.conflicts ?? 0) > 0)).toBe(true);
+        expect(sequential.some((r) => r.duplicates > 0)).toBe(true);
+        const [a, b] = [await partitions(oneByOne.store), await partitions(atOnce.store)];
+        expect(b.orders).toEqual(a.orders);
+        expect(b.identifiers).toEqual(a.identifiers);
+        expect((await checkStore((atOnce.store as SqlStore).db)).failures).toEqual([]);
+        // and they did share transactions: rows one transaction inserted share its xmin
+        const orders = await (atOnce.store as SqlStore).db.query<{ n: number; tx: number }>('SELECT count(*)::int AS n, count(DISTINCT xmin::text)::int AS tx FROM orders');
+        expect(orders.rows[0].n).toBe(events.length);
+        expect(orders.rows[0].tx).toBeLessThan(events.length / 4);
+      } finally {
+        await oneByOne.cleanup();
+        await atOnce.cleanup();
+      }
+    }, 240_000);
+
+    it('of events written together, one the store refuses fails alone', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        const line = (orderId: string, quantity: number): OrderLine[] => [
+          { orderId, source: 'event', channel: 'web', storeId: null, time: Date.UTC(2024, 0, 2), identifiers: [{ kind: 'email', value: `${orderId}@x.io` }], sku: 'A', title: null, category: null, quantity, unitPrice: 1, cancels: null, lineNo: 1 },
+        ];
+        // numeric(14,3): a quantity of 10^12 overflows the column
+        const results = await Promise.allSettled([line('E0', 1), line('E1', 1), line('E2', 1e12), line('E3', 2)].map((c) => store.importLines(c)));
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+        expect((results[3] as PromiseFulfilledResult<{ imported: number }>).value.imported).toBe(1);
+        expect(await store.findCustomer({ kind: 'email', value: 'E2@x.io' })).toBeNull();
+        expect((await store.totals()).orders).toBe(3);
+      } finally {
+        await cleanup();
+      }
+    });
 
     it('an order whose lines carry different identifiers is one customer even when its lines come in separate events', async () => {
       const { store, cleanup } = await backend.open();

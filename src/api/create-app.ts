@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import { ClientelingService, type NextBestOfferFn } from '../serve/clienteling-service.js';
 import { CustomerAccessCache } from '../serve/customer-access.js';
 import { guardedStore } from '../store/guarded-store.js';
+import { BulkheadRejectedError, TaskCancelledError, bulkhead } from 'cockatiel';
 import type { ChainStep } from '../serve/fallback-chain.js';
 import type { InventorySnapshot } from '../serve/inventory-snapshot.js';
 import { decide } from '../core/offers/decide.js';
@@ -93,6 +94,12 @@ export interface AppDeps {
    * answering without it (non-personal, fallbackReason store_unavailable).
    */
   listWaitMs?: number;
+  /**
+   * Store reads of lists (customer access, a list's history: the reads that fall back when slow)
+   * running at once (LIST_STORE_READS, default 4): the rest of the store's pool stays free for the
+   * routes that must read or write it (events, lookup, erasure, profile).
+   */
+  listStoreReads?: number;
   /** Requests per second per API key (rate-limit.ts); absent = no limits. */
   rateLimit?: KeyRateLimiter;
   /** HS256 secret of customer tokens: required when a key carries the flag `token` (customer-token.ts). */
@@ -152,11 +159,27 @@ export function createApp(given: AppDeps): App {
     unlogged = 0;
   };
   const listWaitMs = deps.listWaitMs ?? 100;
-  const access = new CustomerAccessCache(deps.store, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError, waitMs: listWaitMs });
+  // a bulkhead (cockatiel) around the reads lists fall back from: at most listStoreReads at once, a
+  // few waiting; one that has not started within listWaitMs never starts (its list has answered without
+  // it), and one past the queue is refused at once. Under load, lists fall back sooner and the store's
+  // pool is not filled with reads nobody waits for, ahead of events and lookups
+  const listReads = bulkhead(Math.max(1, deps.listStoreReads ?? 4), Math.max(1, deps.listStoreReads ?? 4) * 2);
+  const shed = <T>(read: () => Promise<T>): Promise<T> =>
+    listReads.execute(() => read(), AbortSignal.timeout(listWaitMs)).catch((e: unknown) => {
+      throw e instanceof BulkheadRejectedError || e instanceof TaskCancelledError
+        ? new UnavailableError('the history store is busy: lists answer without it', { retryAfterS: RETRY_AFTER_S })
+        : e;
+    });
+  const listStore = {
+    customerAccess: (id: string) => shed(() => deps.store.customerAccess(id)),
+    canonicalCustomerId: (id: string) => shed(() => deps.store.canonicalCustomerId(id)),
+    hasConsent: (id: string, purpose: Parameters<Store['hasConsent']>[1]) => shed(() => deps.store.hasConsent(id, purpose)),
+  };
+  const access = new CustomerAccessCache(listStore, { ttlMs: deps.customerTtlMs ?? 30_000, maxEntries: 50_000, onStoreError: storeError, waitMs: listWaitMs });
   const service = new RecommendationService({
     source: deps.source,
     // a list does not wait long for a customer's history: it answers from what is at hand
-    store: { customerSkus: (id) => within(deps.store.customerSkus(id), listWaitMs, 'the history store') },
+    store: { customerSkus: (id) => within(shed(() => deps.store.customerSkus(id)), listWaitMs, 'the history store') },
     access,
     inventory: deps.inventory,
     chain: deps.chain,

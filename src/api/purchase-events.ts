@@ -5,10 +5,10 @@
  * training's weighting, ALS fold-in), so "recommended for you" and "buy it again" reflect the purchase
  * before the next training run. No personalisation consent: recorded, no record written.
  */
-import type { ModelSource } from '../cache/model-source.js';
+import type { LoadedModel, ModelSource } from '../cache/model-source.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, Identifier, OrderLine } from '../core/records.js';
-import type { Store } from '../store/store.js';
+import type { CustomerAccess, RecordedOrder, Store } from '../store/store.js';
 import { refreshCustomer } from '../train/customer-refresh.js';
 
 export interface PurchaseEvent {
@@ -66,16 +66,21 @@ function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
   return next;
 }
 
-export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Promise<PurchaseResult> {
+/**
+ * Records one purchase event and refreshes the buyer's record. `signal` (the request's deadline):
+ * an event still waiting for its turn at the store when it aborts is not written at all.
+ */
+export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent, signal?: AbortSignal): Promise<PurchaseResult> {
   const { store, source } = deps;
   // a known customer id joins the order by one of its identifiers: the import path resolves it back
+  // (the two reads at once: each round trip counts against the request's deadline)
   const identifiers = [...e.identifiers];
-  if (e.customerId !== undefined) {
-    const known = await store.customerIdentifiers(e.customerId);
+  const [known, recorded] = await Promise.all([e.customerId === undefined ? null : store.customerIdentifiers(e.customerId), store.recordedOrder(e.orderId, EVENT_SOURCE)]);
+  if (known !== null) {
     if (known.length === 0) throw new NotFoundError(`unknown customer ${e.customerId}`, { field: 'customerId', customerId: e.customerId });
     identifiers.unshift(known[0]);
   }
-  await checkRepost(store, e, identifiers);
+  await checkRepost(store, e, identifiers, recorded);
   const lines: OrderLine[] = e.lines.map((l, i) => ({
     orderId: e.orderId,
     source: EVENT_SOURCE, // events are their own source: a file's order with the same id is another order
@@ -91,7 +96,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     cancels: null,
     lineNo: i + 1,
   }));
-  const imported = await store.importLines(lines);
+  const imported = await store.importLines(lines, { signal });
   const found = await store.findCustomer(identifiers[0]);
   if (found === null) {
     // the buyer was erased after the order's time (or while this event ran): the order is recorded as
@@ -99,7 +104,9 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     throw new NotFoundError('the buyer is erased: the order is recorded as a guest order', { field: e.customerId !== undefined ? 'customerId' : 'identifiers', erased: imported.erased ?? 0 });
   }
   const customerId = found;
-  const changed = [...new Set([...(await store.customerIds(customerId)), ...(e.customerId ? [e.customerId] : [])])];
+  const model = source.current();
+  const [ids, access] = await Promise.all([store.customerIds(customerId), model ? store.customerAccess(customerId) : null]);
+  const changed = [...new Set([...ids, ...(e.customerId ? [e.customerId] : [])])];
   const result: PurchaseResult = {
     customerId,
     orderId: e.orderId,
@@ -111,7 +118,7 @@ export async function recordPurchase(deps: PurchaseDeps, e: PurchaseEvent): Prom
     vectorRefreshed: false,
   };
   try {
-    return await refreshRecord(deps, customerId, result);
+    return await refreshRecord(deps, customerId, result, model, access);
   } finally {
     // once the record is rewritten (or not): an instance that forgets them now re-reads the new one
     await deps.invalidate(changed);
@@ -134,8 +141,7 @@ const sameLine = (a: { sku: string; quantity: number; unitPrice: number }, b: Pu
  * till re-sending without `time` gets "now"). Imported orders live under their own sources: an event
  * with an imported invoice's id is another order.
  */
-async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifier[]): Promise<void> {
-  const recorded = await store.recordedOrder(e.orderId, EVENT_SOURCE);
+async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifier[], recorded: RecordedOrder | null): Promise<void> {
   if (recorded === null) return;
   const context = { orderId: e.orderId };
   if (recorded.lines.length !== e.lines.length || !recorded.lines.every((l, i) => sameLine(l, e.lines[i]))) {
@@ -155,11 +161,15 @@ async function checkRepost(store: Store, e: PurchaseEvent, identifiers: Identifi
   }
 }
 
-/** Rewrites the buyer's record in the version in service, when there is one and they consented. */
-async function refreshRecord({ store, source }: PurchaseDeps, customerId: string, result: PurchaseResult): Promise<PurchaseResult> {
-  const model = source.current();
+/** Rewrites the buyer's record in `model` (the version in service, read after the order was recorded), when there is one and they consented. */
+async function refreshRecord(
+  { store, source }: PurchaseDeps,
+  customerId: string,
+  result: PurchaseResult,
+  model: LoadedModel | null,
+  access: CustomerAccess | null,
+): Promise<PurchaseResult> {
   if (!model) return { ...result, refreshSkipped: 'no_model' };
-  const access = await store.customerAccess(customerId);
   if (!access?.personalisation) return { ...result, refreshSkipped: 'no_consent' };
   return oneAtATime(customerId, async (): Promise<PurchaseResult> => {
     const [history, previous] = await Promise.all([store.customerHistory(customerId), source.customer(customerId, model)]);

@@ -169,7 +169,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       body: S.PurchaseBody,
       response: S.PurchaseResponse,
       extraResponses: { '404': 'Unknown customerId' },
-      handler: ({ body }) =>
+      handler: ({ body, signal }) =>
         recordPurchase(
           {
             store: ctx.store,
@@ -177,6 +177,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
             invalidate: (ids) => invalidateCustomers(ctx, ids),
           },
           { ...body, identifiers: body.identifiers ?? [], time: body.time === undefined ? Date.now() : Date.parse(body.time) },
+          signal,
         ),
     }),
     route({

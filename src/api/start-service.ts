@@ -128,6 +128,7 @@ export async function startService(cfg: Config, options: StartOptions = {}): Pro
     fullScanMaxItems: options.fullScanMaxItems,
     requestDeadlineMs: cfg.REQUEST_DEADLINE_MS,
     listWaitMs: cfg.LIST_WAIT_MS,
+    listStoreReads: cfg.LIST_STORE_READS,
     rateLimit: limited ? keyRateLimiter(limits, { redis: limiterClient ?? undefined, prefix: cfg.CACHE_PREFIX }) : undefined,
     customerTokenSecret: cfg.CUSTOMER_TOKEN_SECRET,
     corsOrigins: parseCorsOrigins(cfg.CORS_ORIGINS),

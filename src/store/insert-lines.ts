@@ -17,10 +17,17 @@ export const isDuplicateKey = (e: unknown): boolean => (e as { code?: string }).
  * careful (no savepoint, whose round trips most batches would pay for a rare case). Returns the
  * number of lines written.
  */
-export async function insertLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>, careful = false): Promise<number> {
+export async function insertLines(
+  tx: SqlExecutor,
+  plan: ImportPlan,
+  existingOrders: ReadonlyMap<string, string>,
+  careful = false,
+  /** Filled, on the careful path, with the lines written per order id (the id it has in the store). */
+  perOrder?: Map<string, number>,
+): Promise<number> {
   if (plan.lineCount === 0) return 0;
   if (!careful && canCopyLines(plan, existingOrders)) return copyLines(tx, plan);
-  return mergeLines(tx, plan, existingOrders);
+  return mergeLines(tx, plan, existingOrders, perOrder);
 }
 
 /** The batch's orders that existed before under another id than the one reserved for them. */
@@ -49,19 +56,24 @@ export function copyLines(tx: SqlExecutor, plan: ImportPlan): Promise<number> {
  * into a staging table, then INSERT ... SELECT with reserved ids mapped to the orders' real ids,
  * ON CONFLICT DO NOTHING. Returns the number of lines written.
  */
-export async function mergeLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>): Promise<number> {
+export async function mergeLines(tx: SqlExecutor, plan: ImportPlan, existingOrders: ReadonlyMap<string, string>, perOrder?: Map<string, number>): Promise<number> {
   const moved = movedOrders(plan, existingOrders);
   const bytes = Buffer.from(plan.copy.buffer, plan.copy.byteOffset, plan.copy.byteLength);
   // emptied at every commit; lives as long as the connection
   await tx.exec(`CREATE TEMP TABLE IF NOT EXISTS import_lines_stage (LIKE order_lines) ON COMMIT DELETE ROWS`);
   await tx.copyFrom(`COPY import_lines_stage (${COLUMNS}) FROM STDIN WITH (FORMAT csv)`, bytes);
-  const r = await tx.query(
-    `INSERT INTO order_lines (${COLUMNS})
+  const insert = `INSERT INTO order_lines (${COLUMNS})
        SELECT coalesce(m.actual, s.order_id), s.line_no, s.sku, s.quantity, s.unit_price, s.cancels
          FROM import_lines_stage s
          LEFT JOIN unnest($1::bigint[], $2::bigint[]) AS m(reserved, actual) ON m.reserved = s.order_id
-     ON CONFLICT DO NOTHING`,
-    [moved.map((m) => m.reserved), moved.map((m) => m.actual)],
-  );
-  return r.rowCount;
+     ON CONFLICT DO NOTHING`;
+  const params = [moved.map((m) => m.reserved), moved.map((m) => m.actual)];
+  if (!perOrder) return (await tx.query(insert, params)).rowCount;
+  const r = await tx.query<{ id: string; n: number }>(`WITH ins AS (${insert} RETURNING order_id) SELECT order_id::text AS id, count(*)::int AS n FROM ins GROUP BY order_id`, params);
+  let total = 0;
+  for (const row of r.rows) {
+    perOrder.set(row.id, row.n);
+    total += row.n;
+  }
+  return total;
 }

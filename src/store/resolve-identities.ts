@@ -49,6 +49,12 @@ export interface IdentityAssignment {
   conflicts: number;
   /** Records skipped because an identifier they carry was erased after their time. */
   erased: number;
+  /**
+   * With options.perRecord: per record, the merges (of existing customers) and refused links it
+   * caused, and whether it was skipped as erased (1) — what a batch of separate writes reports to
+   * each of them (src/store/sql-store.ts, purchase events in one transaction).
+   */
+  perRecord?: { merges: Int32Array; conflicts: Int32Array; erased: Uint8Array };
 }
 
 /** An assignment for a write without records (products only). */
@@ -73,6 +79,8 @@ export interface AssignOptions extends IdentityPolicy {
   erasedAt?: (identifiers: readonly Identifier[]) => Promise<Map<string, number>>;
   /** Logs each refused link (conflict policy). */
   onConflict?: (message: string) => void;
+  /** Count merges, conflicts and erasures per record too (IdentityAssignment.perRecord). */
+  perRecord?: boolean;
 }
 
 /**
@@ -161,6 +169,9 @@ export async function assignIdentities(
   for (const key of guestOrders) resolver.addOrder(key, -1);
 
   const recordPerson = new Int32Array(records.length).fill(-1);
+  const per = options.perRecord ? { merges: new Int32Array(records.length), conflicts: new Int32Array(records.length), erased: new Uint8Array(records.length) } : undefined;
+  /** Per entry of resolver.merges: the record that caused it (perRecord only). */
+  const mergedBy: number[] = [];
   records.forEach((r, i) => {
     // an identifier erased after the record's time: the record is skipped (its order, if new, is a
     // guest's); erased before it, the value was deleted with the person and is no one's: a new customer
@@ -168,19 +179,28 @@ export async function assignIdentities(
       const time = r.time ?? -Infinity; // undated: it may predate the erasure
       if (r.identifiers.some((x) => (erasedAt.get(identifierKey(x)) ?? -Infinity) > time)) {
         out.erased++;
+        if (per) per.erased[i] = 1;
         return;
       }
     }
+    const conflictsBefore = resolver.conflictCount;
     recordPerson[i] = resolver.resolve(r.identifiers, r.order ?? null);
+    if (per) {
+      per.conflicts[i] = resolver.conflictCount - conflictsBefore;
+      while (mergedBy.length < resolver.merges.length) mergedBy.push(i);
+    }
   });
+  if (per) out.perRecord = per;
 
   // merges, in the order they happened: each merged customer that existed goes into its survivor
-  for (const m of resolver.merges) {
+  for (let j = 0; j < resolver.merges.length; j++) {
+    const m = resolver.merges[j];
     const merged = resolver.existingId(m.merged);
     if (merged === null) continue; // created in this batch: nothing written yet
     const survivor = resolver.existingId(m.survivor)!; // older than an existing one: existing too
     await mergeCustomers(tx, survivor, [{ id: merged, reason: m.reason }]);
     out.merges++;
+    if (per) per.merges[mergedBy[j]]++;
   }
   for (const c of resolver.conflicts) {
     out.conflicts++;

@@ -9,7 +9,9 @@ import { migrate } from './migrate.js';
 import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
 import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
-import { insertLines, isDuplicateKey } from './insert-lines.js';
+import { canCopyLines, insertLines, isDuplicateKey } from './insert-lines.js';
+import { GroupCommit, type Settled } from './group-commit.js';
+import { RETRY_AFTER_S } from '../core/deadline.js';
 import { bumpCustomersOfOrders, CARD_CATEGORIES, computeSummary, refreshSummaries, type SummaryData } from './customer-summaries.js';
 import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
 import * as offerSql from './sql-offers.js';
@@ -45,6 +47,12 @@ function batchResult(imported: number, duplicates: number, identity: { merges: n
   };
 }
 const CUSTOMER_ID = /^[1-9][0-9]{0,17}$/;
+/**
+ * CTE `c`: the customer $1 stands for (itself, or the survivor it was merged into), no row when
+ * unknown; so that a read by customer id is one statement (one round trip, one snapshot).
+ */
+const CANONICAL = `c AS (SELECT id FROM customers WHERE id = $1::bigint
+       UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1)`;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 /** Money to 4 decimals (the column's scale): sums in float8 carry binary noise. */
 const money = (x: number) => Math.round(x * 10_000) / 10_000;
@@ -111,12 +119,74 @@ export class SqlStore implements Store {
     return this.db.close();
   }
 
-  async importLines(lines: OrderLine[]): Promise<ImportBatchResult> {
-    if (lines.length === 0) return { imported: 0, duplicates: 0, merges: 0 };
+  /**
+   * Purchase events: one write at a time per store, the ones that arrive meanwhile grouped into the
+   * next transaction (src/store/group-commit.ts): one identity lock and one durable commit for many.
+   */
+  private readonly events = new GroupCommit<OrderLine[], ImportBatchResult>({
+    run: (calls) => this.importCalls(calls),
+    keys: (lines) => [...new Set(lines.map((l) => orderKey(l.source ?? l.channel, l.orderId)))],
+    maxBatch: 64,
+    maxQueued: 2000,
+    onFull: () => new UnavailableError('too many purchase events waiting for the history store; retry', { retryAfterS: RETRY_AFTER_S }),
+  });
+
+  importLines(lines: OrderLine[], options: { signal?: AbortSignal } = {}): Promise<ImportBatchResult> {
+    if (lines.length === 0) return Promise.resolve({ imported: 0, duplicates: 0, merges: 0 });
+    return this.events.submit(lines, options.signal);
+  }
+
+  /**
+   * Several importLines calls (orders of distinct keys) in one transaction, each told its own
+   * counts. Identity resolution goes through their records in order, as it would call by call
+   * (src/core/identity-graph.ts: the answer does not depend on how records are cut into batches).
+   * A batch that fails for another reason than an unavailable store is retried call by call, so
+   * one bad write fails alone.
+   */
+  private async importCalls(calls: OrderLine[][]): Promise<Settled<ImportBatchResult>[]> {
+    try {
+      return (await this.importTogether(calls)).map((value) => ({ ok: true, value }));
+    } catch (error) {
+      if (calls.length === 1 || error instanceof UnavailableError) return calls.map(() => ({ ok: false, error }));
+      const out: Settled<ImportBatchResult>[] = [];
+      for (const c of calls) {
+        try {
+          out.push({ ok: true, value: (await this.importTogether([c]))[0] });
+        } catch (e) {
+          out.push({ ok: false, error: e });
+        }
+      }
+      return out;
+    }
+  }
+
+  private async importTogether(calls: OrderLine[][]): Promise<ImportBatchResult[]> {
+    const lines = calls.length === 1 ? calls[0] : calls.flat();
+    const callOf = new Map<string, number>();
+    calls.forEach((c, i) => {
+      for (const l of c) callOf.set(orderKey(l.source ?? l.channel, l.orderId), i);
+    });
     const ids = new OrderIdAllocator();
-    ids.supply(await this.reserveOrderIds(new Set(lines.map((l) => orderKey(l.source ?? l.channel, l.orderId))).size));
+    ids.supply(await this.reserveOrderIds(callOf.size));
+    const plan = planImport(lines, ids);
     // acknowledged writes (purchase events): the commit reaches disk before the caller answers
-    return this.importPlan(planImport(lines, ids), { durable: true });
+    const d = await this.writePlan(plan, { durable: true }, true);
+    const out = calls.map((c) => ({ imported: d.copied ? c.length : 0, merges: 0, conflicts: 0, erased: 0 }));
+    const orderCall = plan.orders.map((o) => callOf.get(orderKey(o.source, o.sourceId))!);
+    if (!d.copied) {
+      plan.orders.forEach((o, i) => {
+        const id = d.written.existingOrders.get(orderKey(o.source, o.sourceId)) ?? String(plan.orderIds[i]);
+        out[orderCall[i]].imported += d.perOrder.get(id) ?? 0;
+      });
+    }
+    const per = d.perRecord!;
+    plan.identityEvents.forEach((e, r) => {
+      const c = out[orderCall[e.order]];
+      c.merges += per.merges[r];
+      c.conflicts += per.conflicts[r];
+      c.erased += per.erased[r];
+    });
+    return out.map((c, i) => batchResult(c.imported, calls[i].length - c.imported, c));
   }
 
   async reserveOrderIds(n: number): Promise<number[]> {
@@ -132,26 +202,45 @@ export class SqlStore implements Store {
 
   async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean } = {}): Promise<ImportBatchResult> {
     if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
-    // one transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
-    // identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
-    // flush (a batch lost to a crash is re-imported idempotently): finishImport's commit waits for all
+    const done = await this.writePlan(plan, options, false);
+    return batchResult(done.lines, plan.lineCount - done.lines, done);
+  }
+
+  /**
+   * One transaction a batch, so no order is ever committed without its lines: BEGIN (+ lock),
+   * identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
+   * flush unless `durable` (a batch lost to a crash is re-imported idempotently): finishImport's
+   * commit waits for all. With `detail`, also per record and per order what it wrote (importTogether).
+   */
+  private async writePlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean }, detail: boolean) {
     const keys = plan.orders.map((o) => orderKey(o.source, o.sourceId));
     const records = plan.identityEvents.map((e) => ({ identifiers: e.identifiers, order: keys[e.order], time: e.time }));
     const write = (careful: boolean) =>
       this.db.transaction(async (tx) => {
         const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-        const identity = await assignIdentities(tx, records, this.identityOptions(tx, keys));
+        const identity = await assignIdentities(tx, records, { ...this.identityOptions(tx, keys), perRecord: detail });
         const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
-        const lines = await insertLines(tx, plan, written.existingOrders, careful);
+        const copied = !careful && canCopyLines(plan, written.existingOrders);
+        const perOrder = new Map<string, number>();
+        const lines = await insertLines(tx, plan, written.existingOrders, careful, detail ? perOrder : undefined);
         // the card summaries of the customers whose orders gained lines or who gained guest orders
         const gained = lines === 0 ? [] : plan.orders.map((o, i) => written.existingOrders.get(orderKey(o.source, o.sourceId)) ?? plan.orderIds[i]);
         await bumpCustomersOfOrders(tx, [...gained, ...written.attachedOrders]);
-        return { written, merges: identity.merges, conflicts: identity.conflicts, erased: identity.erased, lines };
+        return {
+          written,
+          copied,
+          perOrder,
+          perRecord: identity.perRecord,
+          merges: identity.merges,
+          conflicts: identity.conflicts,
+          erased: identity.erased,
+          lines,
+        };
       }, { lock: IDENTITY_LOCK, asyncCommit: !options.durable, durable: options.durable });
     // a COPY meeting lines another importer wrote meanwhile undoes the batch: written again, carefully
     const done = await write(false).catch((e) => (isDuplicateKey(e) ? write(true) : Promise.reject(e)));
     this.known.remember(done.written.products);
-    return batchResult(done.lines, plan.lineCount - done.lines, done);
+    return done;
   }
 
   async flushProductUpdates(): Promise<number> {
@@ -326,38 +415,46 @@ export class SqlStore implements Store {
   }
 
   async customerProfile(customerId: string): Promise<CustomerProfile | null> {
-    const id = await this.canonicalCustomerId(customerId);
-    if (id === null) return null;
-    const [idents, orders, channels, revenue, segment, consent] = await Promise.all([
-      this.identifiersOf(id),
-      this.db.query<{ n: number; first: number | null; last: number | null }>(
-        `SELECT count(*)::int AS n, ${EPOCH_MS('min(placed_at)')} AS first, ${EPOCH_MS('max(placed_at)')} AS last
-           FROM orders WHERE customer_id = $1`,
-        [id],
-      ),
-      this.db.query<{ channel: Channel; n: number }>(
-        'SELECT channel, count(*)::int AS n FROM orders WHERE customer_id = $1 GROUP BY channel ORDER BY channel',
-        [id],
-      ),
-      this.db.query<{ revenue: number }>(
-        `SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8 AS revenue
-           FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = $1`,
-        [id],
-      ),
-      this.db.query<{ segment: Segment }>('SELECT segment FROM customer_segments WHERE customer_id = $1', [id]),
-      this.latestConsent(id),
-    ]);
-    const o = orders.rows[0];
+    if (!CUSTOMER_ID.test(customerId)) return null;
+    // one statement (one pooled connection, one round trip, one snapshot), as customerCard
+    const r = await this.db.query<{
+      id: string;
+      identifiers: Identifier[];
+      orders: { n: number; first: number | null; last: number | null };
+      channels: { channel: Channel; n: number }[];
+      revenue: number;
+      segment: Segment | null;
+      consent: { purpose: ConsentPurpose; granted: boolean; at: number; source: string }[];
+    }>(
+      `WITH ${CANONICAL}
+       SELECT c.id::text AS id,
+         (SELECT coalesce(json_agg(json_build_object('kind', kind, 'value', value) ORDER BY kind, value), '[]'::json)
+            FROM customer_identifiers WHERE customer_id = c.id) AS identifiers,
+         (SELECT json_build_object('n', count(*), 'first', ${EPOCH_MS('min(placed_at)')}, 'last', ${EPOCH_MS('max(placed_at)')})
+            FROM orders WHERE customer_id = c.id) AS orders,
+         (SELECT coalesce(json_agg(json_build_object('channel', channel, 'n', n) ORDER BY channel), '[]'::json)
+            FROM (SELECT channel, count(*) AS n FROM orders WHERE customer_id = c.id GROUP BY channel) x) AS channels,
+         (SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8
+            FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = c.id) AS revenue,
+         (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
+         (SELECT coalesce(json_agg(json_build_object('purpose', purpose, 'granted', granted, 'at', ${EPOCH_MS('at')}, 'source', source)), '[]'::json)
+            FROM (SELECT DISTINCT ON (purpose) purpose, granted, at, source FROM consent WHERE customer_id = c.id
+                   ORDER BY purpose, at DESC, id DESC) k) AS consent
+       FROM c`,
+      [customerId],
+    );
+    const row = r.rows[0];
+    if (!row) return null;
     return {
-      customerId: id,
-      identifiers: idents,
-      firstOrderAt: iso(o.first),
-      lastOrderAt: iso(o.last),
-      orders: o.n,
-      revenue: Math.round(revenue.rows[0].revenue * 10_000) / 10_000,
-      channels: Object.fromEntries(channels.rows.map((r) => [r.channel, r.n])),
-      segment: segment.rows[0]?.segment ?? null,
-      consent,
+      customerId: row.id,
+      identifiers: row.identifiers,
+      firstOrderAt: iso(row.orders.first),
+      lastOrderAt: iso(row.orders.last),
+      orders: row.orders.n,
+      revenue: Math.round(row.revenue * 10_000) / 10_000,
+      channels: Object.fromEntries(row.channels.map((x) => [x.channel, x.n])),
+      segment: row.segment,
+      consent: this.consentInForce(row.consent),
     };
   }
 
@@ -475,15 +572,6 @@ export class SqlStore implements Store {
     return r.rows[0] ?? null;
   }
 
-  private async latestConsent(id: string): Promise<ConsentRecord[]> {
-    const r = await this.db.query<{ purpose: ConsentPurpose; granted: boolean; at: number; source: string }>(
-      `SELECT DISTINCT ON (purpose) purpose, granted, ${EPOCH_MS('at')} AS at, source
-         FROM consent WHERE customer_id = $1 ORDER BY purpose, at DESC, id DESC`,
-      [id],
-    );
-    return this.consentInForce(r.rows);
-  }
-
   /** Every purpose: the latest choice recorded (rows: one per purpose at most), else the configured default (CONSENT_DEFAULTS). */
   private consentInForce(rows: readonly { purpose: ConsentPurpose; granted: boolean; at: number; source: string }[]): ConsentRecord[] {
     const recorded = new Map(rows.map((c) => [c.purpose, c]));
@@ -505,41 +593,47 @@ export class SqlStore implements Store {
   }
 
   async customerSkus(customerId: string): Promise<string[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    if (id === null) return [];
+    if (!CUSTOMER_ID.test(customerId)) return [];
     const r = await this.db.query<{ sku: string }>(
-      `SELECT l.sku FROM orders o JOIN order_lines l ON l.order_id = o.id
-        WHERE o.customer_id = $1 GROUP BY l.sku HAVING sum(l.quantity) > 0
+      `WITH ${CANONICAL}
+       SELECT l.sku FROM c JOIN orders o ON o.customer_id = c.id JOIN order_lines l ON l.order_id = o.id
+        GROUP BY l.sku HAVING sum(l.quantity) > 0
         ORDER BY max(o.placed_at) FILTER (WHERE l.quantity > 0) DESC NULLS LAST, l.sku`,
-      [id],
+      [customerId],
     );
     return r.rows.map((x) => x.sku);
   }
 
   async customerIds(customerId: string): Promise<string[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    return id === null ? [] : this.idsOf(this.db, id);
+    if (!CUSTOMER_ID.test(customerId)) return [];
+    const r = await this.db.query<{ id: string; merged: string[] }>(
+      `WITH ${CANONICAL}
+       SELECT c.id::text AS id, array(SELECT merged_id::text FROM customer_aliases WHERE survivor_id = c.id) AS merged FROM c`,
+      [customerId],
+    );
+    const row = r.rows[0];
+    return row ? [row.id, ...row.merged] : [];
   }
 
   async customerIdentifiers(customerId: string): Promise<Identifier[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    return id === null ? [] : this.identifiersOf(id);
-  }
-
-  private async identifiersOf(id: string): Promise<Identifier[]> {
-    const r = await this.db.query<Identifier>('SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value', [id]);
+    if (!CUSTOMER_ID.test(customerId)) return [];
+    const r = await this.db.query<Identifier>(
+      `WITH ${CANONICAL}
+       SELECT ci.kind, ci.value FROM c JOIN customer_identifiers ci ON ci.customer_id = c.id ORDER BY ci.kind, ci.value`,
+      [customerId],
+    );
     return r.rows.map((x) => ({ kind: x.kind, value: x.value }));
   }
 
   async customerHistory(customerId: string): Promise<HistoryLine[]> {
-    const id = await this.canonicalCustomerId(customerId);
-    if (id === null) return [];
+    if (!CUSTOMER_ID.test(customerId)) return [];
     const r = await this.db.query<HistoryLine>(
-      `SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.source, o.channel, o.store_id AS "storeId",
+      `WITH ${CANONICAL}
+       SELECT o.customer_id::text AS "customerId", o.source_id AS "orderId", o.source, o.channel, o.store_id AS "storeId",
               ${EPOCH_MS('o.placed_at')} AS time, l.sku, l.quantity::float8 AS quantity, l.unit_price::float8 AS "unitPrice"
-         FROM orders o JOIN order_lines l ON l.order_id = o.id
-        WHERE o.customer_id = $1 ORDER BY o.placed_at, o.id, l.line_no`,
-      [id],
+         FROM c JOIN orders o ON o.customer_id = c.id JOIN order_lines l ON l.order_id = o.id
+        ORDER BY o.placed_at, o.id, l.line_no`,
+      [customerId],
     );
     return r.rows;
   }

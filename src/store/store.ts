@@ -167,8 +167,10 @@ export interface Store extends OfferStore {
 
   /** Writes a batch of order lines: resolves identities (merging customers), upserts products
    * and stores, inserts orders and lines; lines already present are skipped. Durable: committed
-   * synchronously (synchronous_commit = on) before it resolves, so a purchase event's 200 survives a crash. */
-  importLines(lines: OrderLine[]): Promise<ImportBatchResult>;
+   * synchronously (synchronous_commit = on) before it resolves, so a purchase event's 200 survives a crash.
+   * Calls made while one is being written are written together next (one transaction, each told its
+   * own counts); a call whose `signal` is aborted before its turn is dropped (rejected with the reason). */
+  importLines(lines: OrderLine[], options?: { signal?: AbortSignal }): Promise<ImportBatchResult>;
   /**
    * importLines for lines already planned and encoded under reserved order ids
    * (src/store/import-plan.ts PlanBuilder, e.g. in a reader thread), in one transaction: a batch's
