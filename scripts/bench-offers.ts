@@ -23,7 +23,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { readBundle } from '../src/bundle/read-bundle.js';
 import { cacheKeys } from '../src/cache/keys.js';
@@ -39,7 +38,7 @@ import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import type { OrderLine } from '../src/core/records.js';
-import { BENCH_CATEGORIES, benchOffers, benchStore, serveProcess } from './bench-kit.js';
+import { BENCH_CATEGORIES, benchOffers, benchStore, dropPrefix, serveProcess } from './bench-kit.js';
 import { chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
@@ -284,14 +283,7 @@ runCli(async () => {
   } finally {
     await svc.close();
     await cache.close();
-    const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
+    await dropPrefix(redisUrl, prefix);
     await db.drop();
   }
   if (flags.json) {

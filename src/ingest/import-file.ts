@@ -178,6 +178,17 @@ function prefetchedIds(store: Store): ReserveOrderIds {
  * to the stored ones counted as duplicates (a re-import changes nothing), bad ones counted by reason with
  * their line and the field at fault.
  */
+/** A finished file: its time recorded, its counts added to the import's. */
+function addFile(summary: Pick<ImportSummary, 'files' | 'rows' | 'imported' | 'duplicates' | 'rejected' | 'skipped'>, fs: FileSummary, startedAt: number): void {
+  fs.seconds = Number(((performance.now() - startedAt) / 1000).toFixed(3));
+  summary.files.push(fs);
+  summary.rows += fs.rows;
+  summary.imported += fs.imported;
+  summary.duplicates += fs.duplicates;
+  addCounts(summary.rejected, fs.rejected);
+  addCounts(summary.skipped, fs.skipped);
+}
+
 async function importOffers(store: Store, path: string, fs: FileSummary, samples: (Reject & { file: string })[], maxSamples: number): Promise<void> {
   // (the offer schema is loaded only for offer files)
   const { readOfferFile } = await import('./offer-file.js');
@@ -238,12 +249,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
     const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
     if (fs.kind === 'offers') {
       await importOffers(store, path, fs, summary.samples, maxSamples);
-      fs.seconds = Number(((performance.now() - tf) / 1000).toFixed(3));
-      summary.files.push(fs);
-      summary.rows += fs.rows;
-      summary.imported += fs.imported;
-      summary.duplicates += fs.duplicates;
-      addCounts(summary.rejected, fs.rejected);
+      addFile(summary, fs, tf);
       continue;
     }
     const it = (options.readBatches ?? importBatches)(path, {
@@ -318,13 +324,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
     await store.flushProductUpdates();
     const missing = unaccounted(fs);
     if (missing !== 0) throw new Error(`${path}: ${missing} rows not accounted for (rows ${fs.rows}, imported ${fs.imported}, duplicates ${fs.duplicates}): a bug`);
-    fs.seconds = Number(((performance.now() - tf) / 1000).toFixed(3));
-    summary.files.push(fs);
-    summary.rows += fs.rows;
-    summary.imported += fs.imported;
-    summary.duplicates += fs.duplicates;
-    addCounts(summary.rejected, fs.rejected);
-    addCounts(summary.skipped, fs.skipped);
+    addFile(summary, fs, tf);
   }
   const rejectedCount = Object.values(summary.rejected).reduce((a, b) => a + b, 0);
   const ok = !(options.strict && rejectedCount > 0);

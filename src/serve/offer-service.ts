@@ -64,15 +64,8 @@ export interface NboOptions {
 
 export type NboFallbackReason = 'unknown_customer' | 'store_unavailable' | 'no_consent' | 'no_model';
 
-export interface NboOffer {
-  offerId: string;
-  title: string;
-  kind: OfferKind;
-  score: number;
-  propensity: number;
-  value: number;
-  reason: ScoredOffer['reason'];
-}
+/** An answered offer: the scored offer's contract fields (score and propensity rounded). */
+export type NboOffer = Pick<ScoredOffer, 'offerId' | 'title' | 'kind' | 'score' | 'propensity' | 'value' | 'reason'>;
 
 /** The answer of both next-best-offer endpoints (the contract). */
 export interface NboAnswer {
