@@ -72,6 +72,8 @@ export async function startMixWorld(o: {
   env?: Record<string, string>;
   /** The service's log lines (stdout) go here; discarded when unset. */
   serviceLog?: string;
+  /** Extra node options for the service process (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }): Promise<MixWorld> {
   const prefix = `omnirec-mix-${process.pid}`;
   const redis = await startRedisServer();
@@ -143,7 +145,7 @@ export async function startMixWorld(o: {
       SHUTDOWN_GRACE_MS: '2000',
       ...o.env,
     };
-    service = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', [], o.serviceLog);
+    service = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', o.nodeArgs ?? [], o.serviceLog);
     o.log(`service pid ${service.pid} at ${service.url}; PostgreSQL through the proxy on port ${proxy.port}`);
     const p = proxy;
     const s = service;

@@ -11,6 +11,7 @@
  * service's resident memory; then the totals and memory at start and end.
  */
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
+import { cpuUsOf } from './load-generator.js';
 import { load1, MIX_SHARE, mixRequests, rssMiB, runMix, type Sample, STOREFRONT, startMixWorld } from './bench-mix.js';
 
 const spec = defineCli({
@@ -26,6 +27,7 @@ const spec = defineCli({
     items: { type: 'int', default: 5000, description: 'items of the synthetic bundle' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
+    'cpu-prof': { type: 'string', description: 'write a V8 CPU profile of the service (node --cpu-prof) into this directory when it stops' },
   },
   epilog: 'Needs redis-server on PATH and a PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) where it may create a database.\nExit codes: 0 ok, 1 failure, 2 bad usage.',
 });
@@ -49,6 +51,67 @@ interface Interval {
   other4xx: number;
   rssMiB: number;
   load1: string;
+  /** CPU µs (user + system) the service spent per request answered in the interval: barely depends on the machine's load. */
+  cpuUsPerReq: number;
+  /** The load generator's (this process's) CPU share of one core in the interval (near 1: it, not the service, sets the pace). */
+  loaderCpu: number;
+  /** The service's garbage collection in the interval (ms per s of wall time) and its heap in use at the end. */
+  gcMsPerS: number;
+  heapMiB: number;
+  /** The service's event-loop delay p99 (ms) since the previous interval (prom-client's monitor). */
+  loopLagP99: number;
+}
+
+/** The service's own figures from /metrics (prom-client's default metrics). */
+async function serviceMetrics(url: string): Promise<{ gcS: number; heapMiB: number; lagP99Ms: number }> {
+  try {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    let gcS = 0;
+    let heapMiB = NaN;
+    let lagP99Ms = NaN;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('nodejs_gc_duration_seconds_sum')) gcS += Number(line.slice(line.lastIndexOf(' ') + 1));
+      else if (line.startsWith('nodejs_heap_size_used_bytes ')) heapMiB = Number(line.slice(line.lastIndexOf(' ') + 1)) / 2 ** 20;
+      else if (line.startsWith('nodejs_eventloop_lag_p99_seconds ')) lagP99Ms = Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000;
+    }
+    return { gcS, heapMiB, lagP99Ms };
+  } catch {
+    return { gcS: NaN, heapMiB: NaN, lagP99Ms: NaN };
+  }
+}
+
+/** Median of the finite values. */
+const median = (xs: number[]) => quantile(xs.filter(Number.isFinite), 0.5);
+
+/**
+ * Whether p99 held over the run: the median of the last third of the intervals against the median
+ * of the first third (the first interval included: the service was warm from the peak's run), per
+ * series; drifted when the ratio exceeds `maxRatio` and the rise exceeds `slackMs` (a 3 → 6 ms p99
+ * is noise, not drift). The achieved rate must hold too: an interval below 97 % of the target means
+ * the load generator fell behind (all connections busy), which hides latency instead of measuring it.
+ */
+export function stabilityVerdict(
+  intervals: readonly Pick<Interval, 'rps' | 'storefrontP99' | 'eventsP99' | 'lookupP99'>[],
+  rate: number,
+  o: { maxRatio?: number; slackMs?: number } = {},
+): { stable: boolean; reasons: string[]; drift: Record<string, { first: number; last: number; ratio: number }> } {
+  const maxRatio = o.maxRatio ?? 1.5;
+  const slackMs = o.slackMs ?? 10;
+  const third = Math.max(1, Math.floor(intervals.length / 3));
+  const first = intervals.slice(0, third);
+  const last = intervals.slice(-third);
+  const reasons: string[] = [];
+  const drift: Record<string, { first: number; last: number; ratio: number }> = {};
+  for (const key of ['storefrontP99', 'lookupP99', 'eventsP99'] as const) {
+    const a = median(first.map((i) => i[key]));
+    const b = median(last.map((i) => i[key]));
+    drift[key] = { first: a, last: b, ratio: b / a };
+    if (b > a * maxRatio && b - a > slackMs) reasons.push(`${key} ${a.toFixed(0)} → ${b.toFixed(0)} ms (× ${(b / a).toFixed(2)})`);
+  }
+  const slow = intervals.filter((i) => i.rps < 0.97 * rate);
+  if (slow.length > 0) reasons.push(`${slow.length} interval(s) below 97 % of ${rate.toFixed(0)} req/s (lowest ${Math.min(...slow.map((i) => i.rps)).toFixed(0)})`);
+  if (intervals.length < 3) reasons.push('fewer than 3 intervals: no verdict');
+  return { stable: reasons.length === 0, reasons, drift };
 }
 
 runCli(async () => {
@@ -57,7 +120,14 @@ runCli(async () => {
     if (!flags.quiet) process.stderr.write(`${s}\n`);
   };
   const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-  const world = await startMixWorld({ databaseUrl, items: flags.items, customers: flags.customers, log });
+  const cpuProf = flags['cpu-prof'];
+  const world = await startMixWorld({
+    databaseUrl,
+    items: flags.items,
+    customers: flags.customers,
+    log,
+    nodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [],
+  });
   try {
     // the peak: closed loop, after a 3 s warm-up
     const peakSamples: Sample[] = [];
@@ -118,7 +188,15 @@ runCli(async () => {
     const stepMs = flags.interval * 1000;
     let next = stepMs;
     let from = 0;
-    const report = () => {
+    let cpuMark = cpuUsOf(world.service.pid);
+    let loaderMark = process.cpuUsage();
+    let metricsMark = await serviceMetrics(world.service.url);
+    let wallMark = performance.now();
+    const report = async () => {
+      const cpu = cpuUsOf(world.service.pid);
+      const loader = process.cpuUsage(loaderMark);
+      const wall = performance.now();
+      const m = await serviceMetrics(world.service.url);
       const win = samples.filter((s) => s.start >= from && s.start < next);
       const lat = (pred: (s: Sample) => boolean) => win.filter(pred).map((s) => s.end - s.start);
       const i: Interval = {
@@ -134,21 +212,37 @@ runCli(async () => {
         other4xx: win.filter((s) => s.status >= 400 && s.status < 500).length,
         rssMiB: rssMiB(world.service.pid),
         load1: load1(),
+        cpuUsPerReq: (cpu - cpuMark) / Math.max(1, win.length),
+        loaderCpu: (loader.user + loader.system) / 1000 / (wall - wallMark),
+        gcMsPerS: ((m.gcS - metricsMark.gcS) * 1000) / ((wall - wallMark) / 1000),
+        heapMiB: m.heapMiB,
+        loopLagP99: m.lagP99Ms,
       };
+      cpuMark = cpu;
+      loaderMark = process.cpuUsage();
+      metricsMark = m;
+      wallMark = wall;
       intervals.push(i);
-      log(`  ${i.atS.toFixed(0)} s: ${i.rps.toFixed(0)} req/s, storefront p99 ${i.storefrontP99.toFixed(0)} ms, lookup p99 ${i.lookupP99.toFixed(0)} ms, events p99 ${i.eventsP99.toFixed(0)} ms, errors ${i.errors}, RSS ${i.rssMiB.toFixed(0)} MiB, load ${i.load1}`);
+      log(
+        `  ${i.atS.toFixed(0)} s: ${i.rps.toFixed(0)} req/s, storefront p99 ${i.storefrontP99.toFixed(0)} ms, lookup p99 ${i.lookupP99.toFixed(0)} ms, events p99 ${i.eventsP99.toFixed(0)} ms, errors ${i.errors}, ` +
+          `service ${i.cpuUsPerReq.toFixed(0)} CPU µs/req, GC ${i.gcMsPerS.toFixed(0)} ms/s, loop lag p99 ${i.loopLagP99.toFixed(0)} ms, heap ${i.heapMiB.toFixed(0)} MiB, RSS ${i.rssMiB.toFixed(0)} MiB, loader CPU ${(100 * i.loaderCpu).toFixed(0)} %, load ${i.load1}`,
+      );
       from = next;
       next += stepMs;
     };
+    // one report at a time (each awaits the service's /metrics)
+    let reporting: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
-      if (performance.now() - t0 >= next) report();
+      if (performance.now() - t0 >= next) reporting = reporting.then(report);
     }, 250);
     await runMix({ url: world.service.url, connections: flags.connections, rate, next: mixRequests(world, 12), stop: () => performance.now() > end, t0, onSample: (s) => samples.push(s) });
     clearInterval(timer);
+    await reporting;
     if (from < end - t0 - 1000) {
       next = end - t0;
-      report();
+      await report();
     }
+    const verdict = stabilityVerdict(intervals, rate);
     const rssEnd = rssMiB(world.service.pid);
     const errors = samples.filter((s) => s.status >= 500 || s.status === 0);
     const byStatus: Record<string, number> = {};
@@ -167,6 +261,8 @@ runCli(async () => {
       byStatus,
       rssMiB: { start: rssStart, end: rssEnd },
       intervals,
+      stable: verdict.stable,
+      verdict,
     };
     if (flags.json) {
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
@@ -176,15 +272,21 @@ runCli(async () => {
       `bench:soak: peak ${peak.toFixed(0)} req/s of the mix (closed loop, ${flags.connections} connections; ${all2xx.toFixed(0)} 2xx/s in all); ${flags.minutes} min at ${(100 * flags.share).toFixed(0)} % = ${rate.toFixed(0)} req/s over the mix (events included)\n`,
     );
     process.stdout.write(`peak per kind (2xx/s, share of the mix → the mix it allows): ${perKind.map((k) => `${k.kind} ${k.ok.toFixed(1)} (${(100 * k.share).toFixed(0)} % → ${k.mixRps.toFixed(0)})`).join(', ')}\n`);
-    const rows = [['t (s)', 'req/s', 'sf p50 ms', 'sf p99 ms', 'lookup p99 ms', 'events p99 ms', 'errors', 'other 4xx', 'RSS MiB', 'load']];
+    const rows = [['t (s)', 'req/s', 'sf p50 ms', 'sf p99 ms', 'lookup p99 ms', 'events p99 ms', 'errors', 'other 4xx', 'CPU µs/req', 'GC ms/s', 'lag p99 ms', 'heap MiB', 'RSS MiB', 'loader CPU', 'load']];
     for (const i of intervals) {
       const errs = Object.entries(i.errorsByKind).map(([k, n]) => `${k} ${n}`).join(' ');
-      rows.push([i.atS.toFixed(0), i.rps.toFixed(0), i.storefrontP50.toFixed(1), i.storefrontP99.toFixed(0), i.lookupP99.toFixed(0), i.eventsP99.toFixed(0), errs ? `${i.errors} (${errs})` : '0', String(i.other4xx), i.rssMiB.toFixed(0), i.load1]);
+      rows.push([i.atS.toFixed(0), i.rps.toFixed(0), i.storefrontP50.toFixed(1), i.storefrontP99.toFixed(0), i.lookupP99.toFixed(0), i.eventsP99.toFixed(0), errs ? `${i.errors} (${errs})` : '0', String(i.other4xx), i.cpuUsPerReq.toFixed(0), i.gcMsPerS.toFixed(0), i.loopLagP99.toFixed(0), i.heapMiB.toFixed(0), i.rssMiB.toFixed(0), `${(100 * i.loaderCpu).toFixed(0)} %`, i.load1]);
     }
     const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
     for (const row of rows) process.stdout.write(row.map((c, k) => c.padEnd(w[k])).join('  ') + '\n');
     process.stdout.write(
       `requests ${samples.length}, by status ${Object.entries(byStatus).map(([k, v]) => `${k}: ${v}`).join(', ')}; errors ${errors.length}; service RSS ${rssStart.toFixed(0)} MiB at start, ${rssEnd.toFixed(0)} MiB at end\n`,
+    );
+    const d = verdict.drift;
+    process.stdout.write(
+      `p99 over the run (median of the first third of the intervals → of the last third): storefront ${d.storefrontP99.first.toFixed(0)} → ${d.storefrontP99.last.toFixed(0)} ms, ` +
+        `lookup ${d.lookupP99.first.toFixed(0)} → ${d.lookupP99.last.toFixed(0)} ms, events ${d.eventsP99.first.toFixed(0)} → ${d.eventsP99.last.toFixed(0)} ms: ` +
+        `${verdict.stable ? 'STABLE' : `NOT STABLE (${verdict.reasons.join('; ')})`}\n`,
     );
   } finally {
     await world.close();
