@@ -230,14 +230,16 @@ runCli(async () => {
       from = next;
       next += stepMs;
     };
-    // one report at a time (each awaits the service's /metrics)
-    let reporting: Promise<void> = Promise.resolve();
+    // one report at a time (each awaits the service's /metrics; `next` moves on only when it is done)
+    let reporting: Promise<void> | null = null;
     const timer = setInterval(() => {
-      if (performance.now() - t0 >= next) reporting = reporting.then(report);
+      if (reporting === null && performance.now() - t0 >= next) reporting = report().finally(() => (reporting = null));
     }, 250);
     await runMix({ url: world.service.url, connections: flags.connections, rate, next: mixRequests(world, 12), stop: () => performance.now() > end, t0, onSample: (s) => samples.push(s) });
     clearInterval(timer);
-    await reporting;
+    while (reporting !== null) await reporting;
+    // intervals the timer had no turn for (a report took longer than an interval)
+    while (next <= end - t0) await report();
     if (from < end - t0 - 1000) {
       next = end - t0;
       await report();

@@ -88,6 +88,52 @@ describe('CustomerAccessCache', () => {
     expect(await cache.resolve('old')).toEqual({ status: 'unknown_customer' });
   });
 
+  it("invalidating one customer leaves other customers' reads in flight to be remembered", async () => {
+    // a purchase event invalidates its buyer: reads of everyone else that were running meanwhile
+    // still count (before, any invalidation threw away every read in flight, so under a steady
+    // stream of events the cache hardly ever kept an answer and each list went to the store)
+    const s = countingStore({ a: { canonical: 'A', consent: true }, b: { canonical: 'B', consent: true } });
+    const cache = new CustomerAccessCache(s.store, { ttlMs: 30_000, maxEntries: 10 });
+    let release!: () => void;
+    s.hold(new Promise<void>((r) => (release = r)));
+    const pa = cache.resolve('a');
+    const pb = cache.resolve('b');
+    cache.invalidate('B');
+    release();
+    s.hold(null);
+    expect(await pa).toEqual({ status: 'ok', customerId: 'A' });
+    expect(await pb).toEqual({ status: 'ok', customerId: 'B' }); // answered, not remembered
+    await cache.resolve('a');
+    expect(s.calls.canonical).toBe(2); // a remembered
+    await cache.resolve('b');
+    expect(s.calls.canonical).toBe(3); // b read again
+    await cache.resolve('b');
+    expect(s.calls.canonical).toBe(3); // and now remembered
+  });
+
+  it('invalidating a survivor drops the answers held under its merged ids; invalidating everyone drops all, reads in flight included', async () => {
+    const s = countingStore({ old: { canonical: 'S', consent: true }, s: { canonical: 'S', consent: true }, x: { canonical: 'X', consent: true } });
+    const cache = new CustomerAccessCache(s.store, { ttlMs: 30_000, maxEntries: 10 });
+    await cache.resolve('old');
+    await cache.resolve('s');
+    await cache.resolve('x');
+    cache.invalidate('S');
+    s.set('old', { canonical: 'S', consent: false });
+    expect(await cache.resolve('old')).toEqual({ status: 'no_consent', customerId: 'S' }); // read again
+    await cache.resolve('x');
+    expect(s.calls.canonical).toBe(4); // x untouched
+    let release!: () => void;
+    s.hold(new Promise<void>((r) => (release = r)));
+    now += 31_000;
+    const px = cache.resolve('x');
+    cache.invalidate();
+    release();
+    s.hold(null);
+    await px;
+    await cache.resolve('x');
+    expect(s.calls.canonical).toBe(6); // the read in flight during invalidate() was not remembered
+  });
+
   it('keeps at most maxEntries answers', async () => {
     const s = countingStore({ a: { canonical: 'A', consent: true }, b: { canonical: 'B', consent: true }, c: { canonical: 'C', consent: true } });
     const cache = new CustomerAccessCache(s.store, { ttlMs: 30_000, maxEntries: 2 });

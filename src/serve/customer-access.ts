@@ -37,10 +37,29 @@ interface Entry {
   refreshing: boolean;
 }
 
+/**
+ * How long invalidate() remembers which ids it dropped (ms): a read of the store that began longer
+ * ago than this is never remembered (no read lasts that long: statements time out far sooner).
+ */
+const INVALIDATION_HORIZON_MS = 60_000;
+
 export class CustomerAccessCache {
   private readonly entries = new Map<string, Entry>();
-  /** Bumped by invalidate(): a load that started before it does not store its (older) answer. */
+  /**
+   * Entries keyed by another id than their answer's (a merged-away id → the survivor): survivor →
+   * those keys, so invalidate() finds them without scanning every entry.
+   */
+  private readonly aliases = new Map<string, Set<string>>();
+  /** Bumped by invalidate(): reads remember the generation they began in. */
   private generation = 0;
+  /**
+   * Per id, the generation and time of its last invalidation (insertion order = time order; pruned
+   * past INVALIDATION_HORIZON_MS): a read of that id that began before it does not store its (older)
+   * answer, while reads of other customers, which the invalidation says nothing about, still do.
+   */
+  private readonly invalidated = new Map<string, { generation: number; at: number }>();
+  /** The generation of the last invalidation of every customer (invalidate() without ids). */
+  private clearedAt = 0;
 
   constructor(
     /** customerAccess (one query) when the store has it, else canonicalCustomerId then hasConsent. */
@@ -88,7 +107,7 @@ export class CustomerAccessCache {
 
   private load(customerId: string): Promise<CustomerAccess> {
     const pending = this.loading.get(customerId);
-    if (pending && pending.generation === this.generation && Date.now() - pending.at < SHARED_READ_MS) return pending.answer;
+    if (pending && !this.invalidatedSince(customerId, pending) && Date.now() - pending.at < SHARED_READ_MS) return pending.answer;
     const answer = this.read(customerId);
     const entry = { generation: this.generation, at: Date.now(), answer };
     this.loading.set(customerId, entry);
@@ -110,16 +129,41 @@ export class CustomerAccessCache {
    * Returns the answer to use: the one already held when it says the same (so its identity is kept).
    */
   remember(customerId: string, access: CustomerAccess, read: AccessRead): CustomerAccess {
-    if (read.generation !== this.generation) return access;
+    if (this.invalidatedSince(customerId, read) || ('customerId' in access && this.invalidatedSince(access.customerId, read))) return access;
     const prev = this.entries.get(customerId)?.access;
     if (prev && sameAccess(prev, access)) access = prev;
     if (!this.entries.has(customerId) && this.entries.size >= this.options.maxEntries) {
       const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+      if (oldest !== undefined) this.drop(oldest);
     }
-    this.entries.delete(customerId);
+    this.drop(customerId);
     this.entries.set(customerId, { at: read.at, access, refreshing: false });
+    if ('customerId' in access && access.customerId !== customerId) {
+      let keys = this.aliases.get(access.customerId);
+      if (!keys) this.aliases.set(access.customerId, (keys = new Set()));
+      keys.add(customerId);
+    }
     return access;
+  }
+
+  /** Whether `id` (or every customer) was invalidated after `read` began; a read older than the horizon counts as invalidated. */
+  private invalidatedSince(id: string, read: AccessRead): boolean {
+    if (this.clearedAt > read.generation) return true;
+    if (Date.now() - read.at >= INVALIDATION_HORIZON_MS) return true;
+    const last = this.invalidated.get(id);
+    return last !== undefined && last.generation > read.generation;
+  }
+
+  /** Removes one entry (and its alias link). */
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    if ('customerId' in e.access && e.access.customerId !== key) {
+      const keys = this.aliases.get(e.access.customerId);
+      keys?.delete(key);
+      if (keys?.size === 0) this.aliases.delete(e.access.customerId);
+    }
   }
 
   /** Reads the store and remembers the answer (failures are not remembered). */
@@ -150,11 +194,25 @@ export class CustomerAccessCache {
    * every personal list cached for them; no ids = everything.
    */
   invalidate(...customerIds: string[]): void {
-    this.generation++;
-    if (customerIds.length === 0) return this.entries.clear();
-    const ids = new Set(customerIds);
-    for (const [key, { access }] of this.entries) {
-      if (ids.has(key) || ('customerId' in access && ids.has(access.customerId))) this.entries.delete(key);
+    const generation = ++this.generation;
+    if (customerIds.length === 0) {
+      this.clearedAt = generation;
+      this.invalidated.clear();
+      this.aliases.clear();
+      return this.entries.clear();
+    }
+    // the cost is the ids', not the cache's: a purchase event invalidates its buyer many times a second
+    const now = Date.now();
+    for (const id of customerIds) {
+      this.invalidated.delete(id);
+      this.invalidated.set(id, { generation, at: now });
+      this.drop(id);
+      const keys = this.aliases.get(id);
+      if (keys) for (const key of [...keys]) this.drop(key);
+    }
+    for (const [id, { at }] of this.invalidated) {
+      if (now - at < INVALIDATION_HORIZON_MS) break;
+      this.invalidated.delete(id);
     }
   }
 }
