@@ -26,7 +26,7 @@ import { publishBundle } from '../src/cache/publish.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { parseConfig } from '../src/config.js';
 import type { ModelBundle } from '../src/core/bundle.js';
-import { autocannonWorker, chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
+import { autocannonWorker, chooseLoader, cpuUsOfTree, type Load, type LoadResult, LOADERS } from './load-generator.js';
 import { benchStore, dropPrefix, rng, type Served, serveProcess, syntheticBundle } from './bench-kit.js';
 
 const spec = defineCli({
@@ -37,6 +37,7 @@ const spec = defineCli({
     bundle: { type: 'string', placeholder: 'DIR', description: 'use this trained bundle (models/<version>)' },
     synthetic: { type: 'string', placeholder: 'N[,N]', description: 'synthetic bundles with N items each (e.g. 10000,100000)' },
     connections: { type: 'int', default: 50, description: 'concurrent connections' },
+    workers: { type: 'int', default: 1, description: 'processes serving: the service with WEB_CONCURRENCY=N, bare Express with as many cluster workers (needs PostgreSQL: not with --pglite)' },
     seconds: { type: 'int', default: 10, description: 'seconds per endpoint (after a 2 s warm-up)' },
     customers: { type: 'int', default: 2000, description: 'customers sampled for personal recommendations' },
     pglite: { type: 'boolean', description: 'history store = embedded PGlite (in the service process, on a temporary directory) instead of a fresh PostgreSQL database' },
@@ -55,6 +56,21 @@ const HEADERS = { 'x-api-key': KEY, 'content-type': 'application/json' };
 const ENDPOINTS = ['similar', 'personal', 'basket', 'session'];
 const here = dirname(fileURLToPath(import.meta.url));
 
+/**
+ * Waits (at most 60 s) until a process tree is idle: a cluster's workers have all started (the
+ * first one ready answers /readyz while the others still load the model).
+ */
+async function settled(pid: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let last = cpuUsOfTree(pid);
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuUsOfTree(pid);
+    if (now - last < 25_000) return; // under 5 % of a core over 0.5 s
+    last = now;
+  }
+}
+
 // ---------- one bench round ----------
 interface Round {
   bundle: string;
@@ -72,6 +88,7 @@ async function benchBundle(
     connections: number;
     seconds: number;
     customers: number;
+    workers: number;
     redisUrl: string;
     databaseUrl: string | null;
     bare: Served;
@@ -112,6 +129,7 @@ async function benchBundle(
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     SHUTDOWN_GRACE_MS: '2000',
+    WEB_CONCURRENCY: String(o.workers),
   };
   const cache = await openVectorCache(parseConfig(env), { require: true });
   const pub = await publishBundle(cache, cacheKeys(prefix), bundle, { version });
@@ -139,7 +157,8 @@ async function benchBundle(
   try {
     // the service in its own process, as `npm start` runs it; its log lines go to a discarded stdout
     const svc = (started = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz'));
-    o.log(`  ${label}: service pid ${svc.pid} at ${svc.url}`);
+    if (o.workers > 1) await settled(svc.pid);
+    o.log(`  ${label}: service pid ${svc.pid} at ${svc.url}${o.workers > 1 ? ` (${o.workers} workers)` : ''}`);
     for (const [name, requests] of Object.entries(loads)) {
       if (o.only && !o.only.has(name)) continue;
       // one request first: which source answers, and how long a cold request takes
@@ -203,7 +222,9 @@ runCli(async () => {
   if (bad.length) throw new UsageError(`--endpoints: unknown ${bad.join(', ')} (one or more of ${ENDPOINTS.join(', ')})`);
   const loader = chooseLoader(flags.loader);
   log(`load generator: ${loader.name}`);
-  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, redisUrl, databaseUrl, runLoad: loader.run, only, log };
+  if (flags.workers < 1) throw new UsageError('--workers: at least 1');
+  if (flags.workers > 1 && flags.pglite) throw new UsageError('--workers: more than one process needs PostgreSQL (PGlite is one process); drop --pglite');
+  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, workers: flags.workers, redisUrl, databaseUrl, runLoad: loader.run, only, log };
 
   const bundles: { label: string; load: () => Promise<ModelBundle> }[] = [];
   if (flags.bundle) {
@@ -235,8 +256,9 @@ runCli(async () => {
     });
   }
 
-  const bare = await serveProcess('bare Express', join(here, 'bare-express.ts'), {}, '/bare');
-  log(`bare Express: pid ${bare.pid} at ${bare.url}`);
+  const bare = await serveProcess('bare Express', join(here, 'bare-express.ts'), { WORKERS: String(flags.workers) }, '/bare');
+  if (flags.workers > 1) await settled(bare.pid);
+  log(`bare Express: pid ${bare.pid} at ${bare.url}${flags.workers > 1 ? ` (${flags.workers} cluster workers)` : ''}`);
   const rounds: Round[] = [];
   try {
     for (const b of bundles) {
@@ -247,10 +269,13 @@ runCli(async () => {
     await bare.close();
   }
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ loader: loader.name, connections: o.connections, seconds: o.seconds, rounds }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ loader: loader.name, connections: o.connections, seconds: o.seconds, workers: o.workers, rounds }, null, 2) + '\n');
     return;
   }
-  process.stdout.write(`load generator: ${loader.name}${loader.name === 'wrk' ? ' (1 thread)' : ' (child process)'}, ${o.connections} connections, ${o.seconds} s per endpoint\n`);
+  process.stdout.write(
+    `load generator: ${loader.name}${loader.name === 'wrk' ? ' (1 thread)' : ' (child process)'}, ${o.connections} connections, ${o.seconds} s per endpoint; ` +
+      `${o.workers} process${o.workers > 1 ? `es (service WEB_CONCURRENCY=${o.workers}, bare Express ${o.workers} cluster workers; CPU µs/req summed over the workers)` : ' each (service and bare Express)'}\n`,
+  );
   const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'CPU µs/req', 'bare CPU µs', 'non-2xx']];
   const ms = (x: number) => x.toFixed(1);
   for (const r of rounds) {

@@ -8,7 +8,7 @@
  * measured run: a figure that, unlike req/s, barely depends on what else runs on the machine.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ export interface LoadRequest {
 }
 export interface Load {
   url: string;
-  /** The process serving `url`, whose CPU time is counted. */
+  /** The process serving `url`, whose CPU time is counted (with its child processes': cluster workers). */
   pid: number;
   connections: number;
   seconds: number;
@@ -52,6 +52,38 @@ export function cpuUsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+}
+
+/**
+ * CPU µs of a process and all its descendants (Linux /proc): a node:cluster primary and its workers
+ * (the service with WEB_CONCURRENCY, bare Express with WORKERS) count as one server.
+ */
+export function cpuUsOfTree(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid);
+      if (list) list.push(Number(name));
+      else children.set(ppid, [Number(name)]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  let total = 0;
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop()!;
+    try {
+      total += cpuUsOf(p);
+    } catch {
+      continue;
+    }
+    todo.push(...(children.get(p) ?? []));
+  }
+  return total;
 }
 
 const WARMUP_S = 2;
@@ -164,9 +196,9 @@ async function runWrk(wrk: string, load: Load): Promise<LoadResult> {
     writeFileSync(script, wrkScript(load));
     const args = (s: number) => ['-t1', `-c${load.connections}`, `-d${s}s`, '--timeout', '10s', '-s', script, load.url];
     await exec(wrk, args(WARMUP_S));
-    const cpu = cpuUsOf(load.pid);
+    const cpu = cpuUsOfTree(load.pid);
     const out = await exec(wrk, args(load.seconds));
-    return parseWrk(out, cpuUsOf(load.pid) - cpu);
+    return parseWrk(out, cpuUsOfTree(load.pid) - cpu);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -214,9 +246,9 @@ async function runAutocannon(load: Load): Promise<LoadResult> {
     const tsx = join(here, '..', 'node_modules', '.bin', 'tsx');
     let cpu: number | null = null;
     const out = await exec(tsx, [join(here, 'bench-serve.ts'), '--worker', file], (soFar) => {
-      if (cpu === null && soFar.includes(MEASURING)) cpu = cpuUsOf(load.pid);
+      if (cpu === null && soFar.includes(MEASURING)) cpu = cpuUsOfTree(load.pid);
     });
-    const cpuUs = cpuUsOf(load.pid) - (cpu ?? cpuUsOf(load.pid));
+    const cpuUs = cpuUsOfTree(load.pid) - (cpu ?? cpuUsOfTree(load.pid));
     const { requests, ...r } = JSON.parse(out.slice(out.indexOf(MEASURING) + MEASURING.length)) as Omit<LoadResult, 'cpuUsPerReq'> & { requests: number };
     return { ...r, cpuUsPerReq: cpuUs / Math.max(1, requests) };
   } finally {

@@ -174,7 +174,19 @@ export const ConfigSchema = z.object({
   CONSENT_DEFAULTS: consentDefaults.default({}),
   /** Secret of the erasure list's keyed hashes (HMAC-SHA256); the dev default is public: set your own in production. */
   ERASURE_KEY: z.string().min(16, 'at least 16 characters').default(DEV_ERASURE_KEY),
+  /**
+   * Serving processes (node:cluster workers sharing the port; src/server.ts). More than 1 needs PostgreSQL
+   * (DATABASE_URL) and Redis (REDIS_URL or REDIS_CLUSTER_NODES): the embedded store and cache live in one process.
+   */
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
 }).superRefine((c, ctx) => {
+  if (c.WEB_CONCURRENCY > 1 && (!c.DATABASE_URL || !(c.REDIS_URL || c.REDIS_CLUSTER_NODES))) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WEB_CONCURRENCY'],
+      message: 'more than one process needs DATABASE_URL (PostgreSQL) and REDIS_URL or REDIS_CLUSTER_NODES: the embedded PGlite store and in-process cache belong to one process',
+    });
+  }
   if (c.REDIS_URL && c.REDIS_CLUSTER_NODES) {
     ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both' });
   }
