@@ -11,7 +11,8 @@
  * service's resident memory; then the totals and memory at start and end.
  */
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
-import { cpuUsOf } from './load-generator.js';
+import { cpuUsOfTree } from './load-generator.js';
+import { stabilityVerdict } from './soak-stability.js';
 import { load1, MIX_SHARE, mixRequests, rssMiB, runMix, type Sample, STOREFRONT, startMixWorld } from './bench-mix.js';
 
 const spec = defineCli({
@@ -78,40 +79,6 @@ async function serviceMetrics(url: string): Promise<{ gcS: number; heapMiB: numb
   } catch {
     return { gcS: NaN, heapMiB: NaN, lagP99Ms: NaN };
   }
-}
-
-/** Median of the finite values. */
-const median = (xs: number[]) => quantile(xs.filter(Number.isFinite), 0.5);
-
-/**
- * Whether p99 held over the run: the median of the last third of the intervals against the median
- * of the first third (the first interval included: the service was warm from the peak's run), per
- * series; drifted when the ratio exceeds `maxRatio` and the rise exceeds `slackMs` (a 3 → 6 ms p99
- * is noise, not drift). The achieved rate must hold too: an interval below 97 % of the target means
- * the load generator fell behind (all connections busy), which hides latency instead of measuring it.
- */
-export function stabilityVerdict(
-  intervals: readonly Pick<Interval, 'rps' | 'storefrontP99' | 'eventsP99' | 'lookupP99'>[],
-  rate: number,
-  o: { maxRatio?: number; slackMs?: number } = {},
-): { stable: boolean; reasons: string[]; drift: Record<string, { first: number; last: number; ratio: number }> } {
-  const maxRatio = o.maxRatio ?? 1.5;
-  const slackMs = o.slackMs ?? 10;
-  const third = Math.max(1, Math.floor(intervals.length / 3));
-  const first = intervals.slice(0, third);
-  const last = intervals.slice(-third);
-  const reasons: string[] = [];
-  const drift: Record<string, { first: number; last: number; ratio: number }> = {};
-  for (const key of ['storefrontP99', 'lookupP99', 'eventsP99'] as const) {
-    const a = median(first.map((i) => i[key]));
-    const b = median(last.map((i) => i[key]));
-    drift[key] = { first: a, last: b, ratio: b / a };
-    if (b > a * maxRatio && b - a > slackMs) reasons.push(`${key} ${a.toFixed(0)} → ${b.toFixed(0)} ms (× ${(b / a).toFixed(2)})`);
-  }
-  const slow = intervals.filter((i) => i.rps < 0.97 * rate);
-  if (slow.length > 0) reasons.push(`${slow.length} interval(s) below 97 % of ${rate.toFixed(0)} req/s (lowest ${Math.min(...slow.map((i) => i.rps)).toFixed(0)})`);
-  if (intervals.length < 3) reasons.push('fewer than 3 intervals: no verdict');
-  return { stable: reasons.length === 0, reasons, drift };
 }
 
 runCli(async () => {
@@ -188,12 +155,12 @@ runCli(async () => {
     const stepMs = flags.interval * 1000;
     let next = stepMs;
     let from = 0;
-    let cpuMark = cpuUsOf(world.service.pid);
+    let cpuMark = cpuUsOfTree(world.service.pid);
     let loaderMark = process.cpuUsage();
     let metricsMark = await serviceMetrics(world.service.url);
     let wallMark = performance.now();
     const report = async () => {
-      const cpu = cpuUsOf(world.service.pid);
+      const cpu = cpuUsOfTree(world.service.pid);
       const loader = process.cpuUsage(loaderMark);
       const wall = performance.now();
       const m = await serviceMetrics(world.service.url);
