@@ -37,6 +37,7 @@ const spec = defineCli({
     bundle: { type: 'string', placeholder: 'DIR', description: 'use this trained bundle (models/<version>)' },
     synthetic: { type: 'string', placeholder: 'N[,N]', description: 'synthetic bundles with N items each (e.g. 10000,100000)' },
     connections: { type: 'int', default: 50, description: 'concurrent connections' },
+    'cpu-prof': { type: 'string', placeholder: 'DIR', description: "write V8 CPU profiles of the service's process(es) into DIR (node --cpu-prof) when it stops" },
     workers: { type: 'int', default: 1, description: 'processes serving: the service with WEB_CONCURRENCY=N, bare Express with as many cluster workers (needs PostgreSQL: not with --pglite)' },
     seconds: { type: 'int', default: 10, description: 'seconds per endpoint (after a 2 s warm-up)' },
     customers: { type: 'int', default: 2000, description: 'customers sampled for personal recommendations' },
@@ -89,6 +90,7 @@ async function benchBundle(
     seconds: number;
     customers: number;
     workers: number;
+    cpuProf: string | undefined;
     redisUrl: string;
     databaseUrl: string | null;
     bare: Served;
@@ -156,7 +158,7 @@ async function benchBundle(
   let started: Served | null = null;
   try {
     // the service in its own process, as `npm start` runs it; its log lines go to a discarded stdout
-    const svc = (started = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz'));
+    const svc = (started = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : []));
     if (o.workers > 1) await settled(svc.pid);
     o.log(`  ${label}: service pid ${svc.pid} at ${svc.url}${o.workers > 1 ? ` (${o.workers} workers)` : ''}`);
     for (const [name, requests] of Object.entries(loads)) {
@@ -224,7 +226,7 @@ runCli(async () => {
   log(`load generator: ${loader.name}`);
   if (flags.workers < 1) throw new UsageError('--workers: at least 1');
   if (flags.workers > 1 && flags.pglite) throw new UsageError('--workers: more than one process needs PostgreSQL (PGlite is one process); drop --pglite');
-  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, workers: flags.workers, redisUrl, databaseUrl, runLoad: loader.run, only, log };
+  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, workers: flags.workers, cpuProf: flags['cpu-prof'], redisUrl, databaseUrl, runLoad: loader.run, only, log };
 
   const bundles: { label: string; load: () => Promise<ModelBundle> }[] = [];
   if (flags.bundle) {
