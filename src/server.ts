@@ -13,7 +13,6 @@
  * seconds of starting).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { startService } from './api/start-service.js';
 import { type Config, ConfigError, config } from './config.js';
 import { createLogger } from './api/logger.js';
 
@@ -33,6 +32,8 @@ async function serve(cfg: Config): Promise<void> {
   const logger = createLogger(cfg.LOG_LEVEL);
   let service;
   try {
+    // loaded here, not at the top: a cluster's primary serves nothing and need not load the service
+    const { startService } = await import('./api/start-service.js');
     service = await startService(cfg, { logger });
   } catch (err) {
     logger.error('cannot start', { err: err instanceof Error ? err.message : String(err) });
