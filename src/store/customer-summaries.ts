@@ -19,6 +19,12 @@ import type { Channel } from '../core/records.js';
 /** Favourite categories kept per customer (the card asks for at most this many). */
 export const CARD_CATEGORIES = 20;
 
+/**
+ * work_mem of a transaction refreshing many summaries: the per-order sums of Online Retail (21,788
+ * orders) take ~8 MB of hash table, which at the default 4 MB spills to disk.
+ */
+const SUMMARY_WORK_MEM = '32MB';
+
 /** What a summary holds (customer_summaries.data). */
 export interface SummaryData {
   orders: number;
@@ -39,12 +45,12 @@ export interface SummaryData {
  */
 export function summarySql(targets: string): string {
   return `t AS (${targets}),
-    l AS MATERIALIZED (
-      SELECT o.customer_id, o.id AS order_id, o.channel, o.store_id, o.placed_at, l.sku, l.quantity, l.unit_price
-        FROM t JOIN orders o ON o.customer_id = t.id JOIN order_lines l ON l.order_id = o.id),
     po AS MATERIALIZED (
-      SELECT customer_id, order_id, channel, store_id, placed_at, sum(quantity * unit_price) AS spend, bool_or(quantity > 0) AS bought
-        FROM l GROUP BY customer_id, order_id, channel, store_id, placed_at),
+      SELECT o.customer_id, o.id AS order_id, o.channel, o.store_id, o.placed_at, x.spend, x.bought
+        FROM (SELECT l.order_id, sum(l.quantity * l.unit_price) AS spend, bool_or(l.quantity > 0) AS bought
+                FROM t JOIN orders o ON o.customer_id = t.id JOIN order_lines l ON l.order_id = o.id
+               GROUP BY l.order_id) x
+        JOIN orders o ON o.id = x.order_id),
     tot AS (
       SELECT customer_id, count(*) FILTER (WHERE bought) AS orders, sum(spend) AS spend,
              min(placed_at) FILTER (WHERE bought) AS first, max(placed_at) FILTER (WHERE bought) AS last
@@ -61,10 +67,13 @@ export function summarySql(targets: string): string {
     cat AS (
       SELECT customer_id, json_agg(json_build_object('category', category, 'orders', n, 'spend', s) ORDER BY k) AS categories
         FROM (SELECT customer_id, category, n, s, row_number() OVER (PARTITION BY customer_id ORDER BY n DESC, s DESC, category) AS k
-                FROM (SELECT l.customer_id, p.category, count(DISTINCT l.order_id) AS n, sum(l.quantity * l.unit_price)::float8 AS s
-                        FROM l JOIN products p ON p.sku = l.sku
-                       WHERE l.quantity > 0 AND p.category IS NOT NULL
-                       GROUP BY l.customer_id, p.category) y) z
+                FROM (SELECT customer_id, category, count(*) AS n, sum(s)::float8 AS s
+                        FROM (SELECT o.customer_id, p.category, l.order_id, sum(l.quantity * l.unit_price) AS s
+                                FROM t JOIN orders o ON o.customer_id = t.id JOIN order_lines l ON l.order_id = o.id
+                                JOIN products p ON p.sku = l.sku
+                               WHERE l.quantity > 0 AND p.category IS NOT NULL
+                               GROUP BY o.customer_id, p.category, l.order_id) w
+                       GROUP BY customer_id, category) y) z
        WHERE k <= ${CARD_CATEGORIES}
        GROUP BY customer_id),
     computed AS (
@@ -90,9 +99,11 @@ const UPSERT = `ON CONFLICT (customer_id) DO UPDATE SET rev = excluded.rev, cata
 /**
  * Computes (in one statement) and stores the summary of every customer without a current one, or
  * of those among `ids`. The caller holds the identity lock (no merge or erasure deletes a customer
- * meanwhile). Returns the number of summaries written.
+ * meanwhile), in a transaction. Returns the number of summaries written.
  */
 export async function refreshSummaries(tx: SqlExecutor, ids: readonly string[] | null = null): Promise<number> {
+  // (for this transaction only: the per-order sums fit in memory instead of spilling to disk)
+  await tx.exec(`SET LOCAL work_mem = '${SUMMARY_WORK_MEM}'`);
   const r = await tx.query(
     `WITH ${summarySql(`SELECT c.id, c.rev FROM customers c WHERE ($1::bigint[] IS NULL OR c.id = ANY($1::bigint[])) AND ${NOT_CURRENT}`)}
      INSERT INTO customer_summaries (customer_id, rev, catalogue, data) SELECT id, rev, catalogue, data FROM computed ${UPSERT}`,

@@ -192,12 +192,13 @@ export class SqlStore implements Store {
   async reserveOrderIds(n: number): Promise<number[]> {
     if (n <= 0) return [];
     // the sequence's name looked up once (a sub-select is evaluated once), not once per id: a
-    // fourth of the server time of a block of 20,000
-    const r = await this.db.query<{ ids: number[] }>(
-      `SELECT array(SELECT nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass)::float8 FROM generate_series(1, $1::int)) AS ids`,
+    // fourth of the server time of a block of 20,000. As one string (split here): parsing a float8[]
+    // of 20,000 elements character by character (pg's array parser) took ~4x as long on the main thread
+    const r = await this.db.query<{ ids: string }>(
+      `SELECT array_to_string(array(SELECT nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass) FROM generate_series(1, $1::int)), ',') AS ids`,
       [n],
     );
-    return r.rows[0].ids;
+    return r.rows[0].ids.split(',').map(Number);
   }
 
   async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean } = {}): Promise<ImportBatchResult> {
