@@ -9,4 +9,7 @@ export const VARIANTS: Record<string, Partial<DecideParams>> = {
   h_sharp2: { sharpening: 2 },
   h_narrow_sharp2: { offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2 },
   h_vnarrow: { offerSpread: 0.5, segmentSpread: 0.35, cellSpread: 0.2 },
+  h_vnarrow_sharp2: { offerSpread: 0.5, segmentSpread: 0.35, cellSpread: 0.2, sharpening: 2 },
+  h_narrow_sharp3: { offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 3 },
+  pooled_sharp2: { model: 'pooled', sharpening: 2 },
 };

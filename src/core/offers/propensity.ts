@@ -280,6 +280,8 @@ interface OfferExposure {
   x: Float64Array;
   sumA: number;
   sumX: number;
+  /** Trials in the cells (the overall count may hold more: trials of no known segment or channel). */
+  sumS: number;
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
@@ -295,6 +297,7 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams):
   const x = new Float64Array(STATS_SEGMENTS.length);
   let sumA = 0;
   let sumX = 0;
+  let sumS = 0;
   if (shown > 0) {
     STATS_SEGMENTS.forEach((seg, k) => {
       const cells = segmentCells(offer, seg, stats);
@@ -304,9 +307,10 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams):
       x[k] = xs;
       sumA += cells.sumA;
       sumX += xs;
+      sumS += cells.sumS;
     });
   }
-  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX };
+  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS };
   if (byOffer.size >= 65_536) byOffer.clear();
   byOffer.set(offer.id, e);
   return e;
@@ -354,8 +358,11 @@ export function hierarchicalPropensities(
     // offer level, from the other segments
     const aSeg = ex.a[si];
     const xSeg = ex.x[si];
-    const K0 = k0 + Math.max(0, ex.sumA - aSeg);
-    const lamO = K0 / (k0 / m + Math.max(0, ex.sumX - xSeg));
+    // trials counted overall but in no cell (no known segment or channel) weigh as this context's typical rate
+    const otherA = Math.max(0, Math.min(ex.accepted, ex.shown) - ex.sumA) + Math.max(0, ex.sumA - aSeg);
+    const otherX = Math.max(0, ex.shown - ex.sumS) * b + Math.max(0, ex.sumX - xSeg);
+    const K0 = k0 + otherA;
+    const lamO = K0 / (k0 / m + otherX);
     // segment level, from this segment's other channels
     const cellA = cells ? cells.a[ci] : 0;
     const cellX = cells ? cells.s[ci] * b : 0;
@@ -387,4 +394,15 @@ export function hierarchicalPropensities(
       targeted,
     };
   });
+}
+
+/**
+ * The distribution a Thompson draw of this offer's rate comes from, as a tagged record, and the deterministic
+ * multiplier applied to the draw: the sampled priority is min(1, draw × multiplier) × value × weight. Both models
+ * sample a Beta (the hierarchical model's Gamma(K, R/b) as Beta(K, R/b − K), which it approximates for small rates).
+ */
+export type RateDistribution = { kind: 'beta'; a: number; b: number };
+
+export function samplingDistribution(prop: Pick<OfferPropensity, 'alpha' | 'beta' | 'affinityLift'>): { distribution: RateDistribution; multiplier: number } {
+  return { distribution: { kind: 'beta', a: prop.alpha, b: prop.beta }, multiplier: prop.affinityLift };
 }
