@@ -25,6 +25,7 @@ const variant = arg('variant', 'base');
 const rounds = Number(arg('rounds', '20000'));
 const byCell = args.includes('--by-cell');
 const exposure = args.includes('--exposure');
+const customers = Number(arg('customers', '4000'));
 const params: Partial<DecideParams> = VARIANTS[variant] ?? (() => { throw new Error(`no variant ${variant}`); })();
 const byId = new Map(WORLD_OFFERS.map((o) => [o.id, o]));
 const observed = (c: SimCustomer): SimCustomer => ({ ...c, taste: c.observedTaste });
@@ -42,7 +43,7 @@ for (const seed of seeds) {
   };
   let ev = 0, best = 0, noisy = 0, mean = 0;
   const r = simulateOffers({
-    rounds, seed, holdoutShare: 0, decide: wrapped, exposure,
+    rounds, seed, holdoutShare: 0, decide: wrapped, exposure, customers,
     onLearnedDecision: (d, shown, _reward, _acc, candidates) => {
       const c = d.customer;
       const evOf = (o: Offer | undefined): number => (o ? trueAcceptRate(o, c, d.channel) * o.value * o.weight : 0);
@@ -71,7 +72,7 @@ for (const seed of seeds) {
 }
 const n = seeds.length;
 console.log(rows.join('\n'));
-console.log(`variant ${variant}${exposure ? ' (exposure)' : ''}: mean L/O ${(sums.lo / n).toFixed(4)} pass ${sums.pass}/${n} mean L/R ${(sums.lr / n).toFixed(3)} | EV ${(sums.ev / n).toFixed(4)} best ${(sums.best / n).toFixed(4)} noisyOpt ${(sums.noisy / n).toFixed(4)} meanPick ${(sums.mean / n).toFixed(4)} EV/best ${(sums.ev / sums.best).toFixed(4)}`);
+console.log(`variant ${variant}${exposure ? ' (exposure)' : ''}${customers !== 4000 ? ` (${customers} customers)` : ''}: mean L/O ${(sums.lo / n).toFixed(4)} pass ${sums.pass}/${n} mean L/R ${(sums.lr / n).toFixed(3)} | EV ${(sums.ev / n).toFixed(4)} best ${(sums.best / n).toFixed(4)} noisyOpt ${(sums.noisy / n).toFixed(4)} meanPick ${(sums.mean / n).toFixed(4)} EV/best ${(sums.ev / sums.best).toFixed(4)}`);
 if (byCell) {
   console.log('cell\tn\tbest\tnoisyOpt\tmeanPick\tchosen\t(regret: est, explore)');
   for (const [k, e] of [...cells].sort((a, b) => (b[1].best - b[1].chosen) - (a[1].best - a[1].chosen))) {

@@ -57,9 +57,9 @@ export interface PropensityParams {
 
 export const PROPENSITY_DEFAULTS: PropensityParams = {
   model: 'hierarchical',
-  offerSpread: 1,
-  segmentSpread: 0.7,
-  cellSpread: 0.4,
+  offerSpread: 0.7,
+  segmentSpread: 0.5,
+  cellSpread: 0.3,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8 },
   targetedLift: 1.25,
@@ -403,6 +403,10 @@ export function hierarchicalPropensities(
  */
 export type RateDistribution = { kind: 'beta'; a: number; b: number };
 
-export function samplingDistribution(prop: Pick<OfferPropensity, 'alpha' | 'beta' | 'affinityLift'>): { distribution: RateDistribution; multiplier: number } {
-  return { distribution: { kind: 'beta', a: prop.alpha, b: prop.beta }, multiplier: prop.affinityLift };
+/** `sharpening`: decide's tempering t (DecideParams.sharpening), draws from Beta(t·α, t·β). */
+export function samplingDistribution(
+  prop: Pick<OfferPropensity, 'alpha' | 'beta' | 'affinityLift'>,
+  sharpening = 1,
+): { distribution: RateDistribution; multiplier: number } {
+  return { distribution: { kind: 'beta', a: prop.alpha * sharpening, b: prop.beta * sharpening }, multiplier: prop.affinityLift };
 }
