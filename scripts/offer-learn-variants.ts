@@ -2,8 +2,8 @@ import type { DecideParams } from '../src/core/offers/decide.js';
 
 /**
  * Variants tried by offer-learn (scripts/offer-learn-diag.ts --variant NAME), each spelled out in full so that it
- * does not depend on the defaults; `base` is DECIDE_DEFAULTS (now the hierarchical model, spreads 0.7 / 0.5 / 0.3,
- * Thompson draws tempered ×2, i.e. `h_narrow_sharp2`).
+ * does not depend on the defaults; `base` is DECIDE_DEFAULTS (the pooled model, = `pooled`);
+ * `h_narrow_sharp2` is HIERARCHICAL_DECIDE.
  */
 const H = { model: 'hierarchical' as const, sharpening: 1 };
 export const VARIANTS: Record<string, Partial<DecideParams>> = {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decide } from '../src/core/offers/decide.js';
+import { makeDecide } from '../src/core/offers/decide.js';
 import {
+  HIERARCHICAL_DECIDE,
   hierarchicalPropensities,
   offerPropensities,
   pooledPropensities,
@@ -10,16 +11,17 @@ import {
 import { ResponseCounts } from '../src/core/offers/response-counts.js';
 import { context, offer, stats, subject } from './helpers/offers.js';
 
-const P = PROPENSITY_DEFAULTS;
+const P = { ...PROPENSITY_DEFAULTS, ...HIERARCHICAL_DECIDE };
+const decide = makeDecide(HIERARCHICAL_DECIDE);
 const one = (cells: Record<string, [number, number]>, overall: Record<string, [number, number]>, s = subject(), channel: 'web' | 'store' = 'web') =>
   hierarchicalPropensities([offer('a')], s, channel, stats(cells, overall), P)[0];
 
 describe('propensity: hierarchical model', () => {
-  it('is the default model; the pooled one stays available', () => {
-    expect(P.model).toBe('hierarchical');
+  it('is chosen by params.model (default: pooled)', () => {
+    expect(PROPENSITY_DEFAULTS.model).toBe('pooled');
     const st = stats({ 'a|repeat|web': [3, 40] }, { a: [3, 40] });
     expect(offerPropensities([offer('a')], subject(), 'web', st, P)).toEqual(hierarchicalPropensities([offer('a')], subject(), 'web', st, P));
-    expect(offerPropensities([offer('a')], subject(), 'web', st, { ...P, model: 'pooled' })).toEqual(pooledPropensities([offer('a')], subject(), 'web', st, P));
+    expect(offerPropensities([offer('a')], subject(), 'web', st)).toEqual(pooledPropensities([offer('a')], subject(), 'web', st));
   });
 
   it('without data: the prior rate b(segment, channel) (× the targeted lift for a segment-restricted offer)', () => {
@@ -91,6 +93,7 @@ describe('propensity: hierarchical model', () => {
     const pr = hierarchicalPropensities([offer('a', { targets: { skus: [], categories: ['Candles'] } })], s, 'web', stats(), P)[0];
     const d = samplingDistribution(pr);
     expect(d.distribution).toEqual({ kind: 'beta', a: pr.alpha, b: pr.beta });
+    expect(samplingDistribution(pr, 2).distribution).toEqual({ kind: 'beta', a: 2 * pr.alpha, b: 2 * pr.beta });
     expect(d.multiplier).toBeCloseTo(1 + P.affinitySlope * 0.4, 12);
     expect(pr.alpha / (pr.alpha + pr.beta)).toBeCloseTo(pr.posteriorMean, 10);
   });

@@ -50,8 +50,7 @@ export const DECIDE_DEFAULTS: DecideParams = {
   ranking: 'thompson',
   probabilityDraws: 200,
   poolSize: 256,
-  // tempered Thompson sampling (chosen with the hierarchical model on the simulator's validation seeds)
-  sharpening: 2,
+  sharpening: 1,
   uniformExactBudget: 20_000,
 };
 
