@@ -2,8 +2,8 @@ import type { DecideParams } from '../src/core/offers/decide.js';
 
 /**
  * Variants tried by offer-learn (scripts/offer-learn-diag.ts --variant NAME), each spelled out in full so that it
- * does not depend on the defaults; `base` is DECIDE_DEFAULTS (the pooled model, = `pooled`);
- * `h_narrow_sharp2` is HIERARCHICAL_DECIDE.
+ * does not depend on the defaults; `base` is DECIDE_DEFAULTS: since offer-learn the
+ * hierarchical model = `h_narrow_sharp2` (HIERARCHICAL_DECIDE); `pooled` is the earlier default (POOLED_DECIDE).
  */
 const H = { model: 'hierarchical' as const, sharpening: 1 };
 export const VARIANTS: Record<string, Partial<DecideParams>> = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeDecide } from '../src/core/offers/decide.js';
+import { DECIDE_DEFAULTS, makeDecide } from '../src/core/offers/decide.js';
 import {
   HIERARCHICAL_DECIDE,
   hierarchicalPropensities,
@@ -17,11 +17,13 @@ const one = (cells: Record<string, [number, number]>, overall: Record<string, [n
   hierarchicalPropensities([offer('a')], s, channel, stats(cells, overall), P)[0];
 
 describe('propensity: hierarchical model', () => {
-  it('is chosen by params.model (default: pooled)', () => {
-    expect(PROPENSITY_DEFAULTS.model).toBe('pooled');
+  it('is chosen by params.model (default: hierarchical, as HIERARCHICAL_DECIDE)', () => {
+    expect(PROPENSITY_DEFAULTS.model).toBe('hierarchical');
+    for (const [k, v] of Object.entries(HIERARCHICAL_DECIDE)) expect(DECIDE_DEFAULTS[k as keyof typeof DECIDE_DEFAULTS], k).toEqual(v);
     const st = stats({ 'a|repeat|web': [3, 40] }, { a: [3, 40] });
     expect(offerPropensities([offer('a')], subject(), 'web', st, P)).toEqual(hierarchicalPropensities([offer('a')], subject(), 'web', st, P));
-    expect(offerPropensities([offer('a')], subject(), 'web', st)).toEqual(pooledPropensities([offer('a')], subject(), 'web', st));
+    expect(offerPropensities([offer('a')], subject(), 'web', st)).toEqual(hierarchicalPropensities([offer('a')], subject(), 'web', st));
+    expect(offerPropensities([offer('a')], subject(), 'web', st, { ...PROPENSITY_DEFAULTS, model: 'pooled' })).toEqual(pooledPropensities([offer('a')], subject(), 'web', st));
   });
 
   it('without data: the prior rate b(segment, channel) (× the targeted lift for a segment-restricted offer)', () => {

@@ -50,7 +50,8 @@ export const DECIDE_DEFAULTS: DecideParams = {
   ranking: 'thompson',
   probabilityDraws: 200,
   poolSize: 256,
-  sharpening: 1,
+  // tempered Thompson sampling, with the hierarchical propensity model (HIERARCHICAL_DECIDE; offer-learn)
+  sharpening: 2,
   uniformExactBudget: 20_000,
 };
 

@@ -21,10 +21,10 @@ import { OFFER_CHANNELS, type DecisionSubject, type Offer, type OfferChannel, ty
 
 export interface PropensityParams {
   /**
-   * `pooled` (default): the pooled Beta of the module comment; `hierarchical`: Gamma–Poisson hierarchy offer → offer ×
-   * segment → cell with leave-one-out pooling and the upper levels' uncertainty carried down (see
-   * `hierarchicalPropensities`; meant with decide's `sharpening: 2`, HIERARCHICAL_DECIDE). On the simulator's
-   * validation seeds the two are equal within noise (BENCHMARKS.md, "offer-learn"), so the default stays.
+   * `hierarchical` (default): Gamma–Poisson hierarchy offer → offer × segment → cell with leave-one-out pooling and
+   * the upper levels' uncertainty carried down (see `hierarchicalPropensities`), with decide's `sharpening: 2`;
+   * `pooled`: the pooled Beta of the module comment, with `sharpening: 1` (POOLED_DECIDE). Chosen on the simulator's
+   * validation seeds and population sizes (BENCHMARKS.md, "offer-learn").
    */
   model: 'hierarchical' | 'pooled';
   /** Log-scale spread of an offer's rate around its prior (τ0; prior shape 1/τ0²), hierarchical model. */
@@ -58,7 +58,7 @@ export interface PropensityParams {
 }
 
 export const PROPENSITY_DEFAULTS: PropensityParams = {
-  model: 'pooled',
+  model: 'hierarchical',
   offerSpread: 0.7,
   segmentSpread: 0.5,
   cellSpread: 0.3,
@@ -261,8 +261,10 @@ export function pooledPropensities(
   });
 }
 
-/** The hierarchical model as validated (spreads 0.7 / 0.5 / 0.3, Thompson draws tempered ×2): `makeDecide(HIERARCHICAL_DECIDE)`. */
+/** The hierarchical model as validated (spreads 0.7 / 0.5 / 0.3, Thompson draws tempered ×2): the defaults. */
 export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2 } as const;
+/** The earlier pooled model as it was served until offer-learn (plain Thompson sampling): `makeDecide(POOLED_DECIDE)`. */
+export const POOLED_DECIDE = { model: 'pooled', sharpening: 1 } as const;
 
 const STATS_SEGMENTS: readonly (Segment | 'guest')[] = [...SEGMENTS, 'guest'];
 
@@ -322,7 +324,7 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams):
 }
 
 /**
- * The hierarchical model (`model: 'hierarchical'`; `makeDecide(HIERARCHICAL_DECIDE)`). Rates are multipliers λ of the prior's typical rate
+ * The hierarchical model (`model: 'hierarchical'`, the default). Rates are multipliers λ of the prior's typical rate
  * b(s, c) = channelBase[c] × segmentLift[s], counts are acceptances A against exposure X = Σ shown·b (what a typical
  * offer would have had), and each level is a Gamma–Poisson posterior whose prior is the level above, computed
  * WITHOUT the data of the level below (leave-one-out), so no response counts twice, and with the level above's
