@@ -4,7 +4,7 @@
  * npx tsx scripts/offer-learn-speed.ts [--rounds 10] [--calls 500]
  */
 import { makeDecide } from '../src/core/offers/decide.js';
-import { HIERARCHICAL_DECIDE } from '../src/core/offers/propensity.js';
+import { HIERARCHICAL_DECIDE, POOLED_DECIDE } from '../src/core/offers/propensity.js';
 import type { DecisionContext } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import { benchOffers } from './bench-kit.js';
@@ -15,7 +15,7 @@ const now = Date.parse('2026-03-01T12:00:00Z');
 const offers = benchOffers(200, Array.from({ length: 300 }, (_, i) => `sku-${i}`), now);
 const subjects = benchSubjects(50);
 const stats = benchStats(offers);
-const variants = { pooled: makeDecide({ model: 'pooled' }), hierarchical: makeDecide(HIERARCHICAL_DECIDE) };
+const variants = { pooled: makeDecide(POOLED_DECIDE), hierarchical: makeDecide(HIERARCHICAL_DECIDE) };
 const totals: Record<string, number[]> = { pooled: [], hierarchical: [] };
 const ctx: DecisionContext = { channel: 'web', store: null, now, limit: 1, inStock: () => true, contacts: () => undefined, acceptances: () => 0,
   channelConsent: { email: 'email', sms: 'sms', push: 'push' }, holdoutShare: 0, random: mulberry32(5) };

@@ -292,9 +292,13 @@ interface OfferExposure {
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
-function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams): OfferExposure {
+function exposuresOf(stats: ResponseStats): Map<string, OfferExposure> {
   let byOffer = exposures.get(stats);
   if (!byOffer) exposures.set(stats, (byOffer = new Map()));
+  return byOffer;
+}
+
+function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, byOffer: Map<string, OfferExposure>): OfferExposure {
   const o = stats.overall(offer.id);
   const shown = nonNegative(o?.shown ?? 0);
   const accepted = nonNegative(o?.accepted ?? 0);
@@ -355,12 +359,13 @@ export function hierarchicalPropensities(
   const k0 = 1 / (p.offerSpread * p.offerSpread);
   const t1 = p.segmentSpread * p.segmentSpread;
   const t2 = p.cellSpread * p.cellSpread;
+  const cache = exposuresOf(stats);
   return offers.map((offer) => {
     const segs = offer.eligibility?.segments;
     const restricted = !!segs && segs.length > 0;
     const targeted = subject.personalised && subject.segment != null && restricted && segs.includes(subject.segment);
     const m = restricted ? p.targetedLift : 1;
-    const ex = offerExposure(offer, stats, p);
+    const ex = offerExposure(offer, stats, p, cache);
     const cells = ex.shown > 0 ? segmentCells(offer, seg, stats) : null;
     // offer level, from the other segments
     const aSeg = ex.a[si];
