@@ -1,4 +1,7 @@
 /**
+ * Two models (PropensityParams.model). The default, `hierarchical`, is described at `hierarchicalPropensities`
+ * below; this comment describes the earlier `pooled` one.
+ *
  * Propensity of one subject to accept one offer: a prior from channel, segment and targeting, a Beta posterior per
  * offer × segment × channel shrunk toward the offer's overall rate (empirical Bayes), and a multiplicative lift from
  * the subject's affinity to the offer's targets.
