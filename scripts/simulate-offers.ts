@@ -1,11 +1,13 @@
 /**
- * npm run simulate:offers -- --json [--rounds N] [--seed S] [--holdout H]
+ * npm run simulate:offers -- --json [--rounds N] [--seed S] [--holdout H] [--model hierarchical|pooled]
  * Drives the service's own decision code (src/core/offers/decide.ts) against a simulated population with known true
  * response rates (src/eval/offer-world.ts) and compares it with random, value-greedy and oracle policies.
  */
 import { writeFile } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { formatOfferLog, type OfferLogRow } from '../src/eval/offer-log.js';
+import { makeDecide } from '../src/core/offers/decide.js';
+import { POOLED_DECIDE } from '../src/core/offers/propensity.js';
 import { simulateOffers } from '../src/eval/offer-simulation.js';
 import { WORLD_OFFERS } from '../src/eval/offer-world.js';
 
@@ -19,6 +21,7 @@ const spec = defineCli({
     seed: { type: 'int', default: 1, description: 'seed of the population, the decision stream and the policies' },
     holdout: { type: 'number', default: 0, placeholder: 'SHARE', description: 'holdout share of the learned policy (0..1)' },
     windows: { type: 'int', default: 10, description: 'windows of the learning curve' },
+    model: { type: 'string', default: 'hierarchical', placeholder: 'MODEL', description: 'propensity model of the learned policy: hierarchical (the service\'s default) or pooled (POOLED_DECIDE, the earlier model)' },
     'log-out': { type: 'string', placeholder: 'FILE', description: 'write the learned policy\'s decisions as a decision log CSV (docs/data-formats.md)' },
     json: { type: 'boolean', description: 'print one JSON document on stdout' },
   },
@@ -30,6 +33,7 @@ runCli(async () => {
   if (flags.rounds < 1) throw new UsageError('--rounds must be at least 1');
   if (!(flags.holdout >= 0 && flags.holdout <= 1)) throw new UsageError('--holdout must be between 0 and 1');
   if (flags.windows < 1) throw new UsageError('--windows must be at least 1');
+  if (flags.model !== 'pooled' && flags.model !== 'hierarchical') throw new UsageError('--model must be pooled or hierarchical');
   const started = performance.now();
   const log: Omit<OfferLogRow, 'line'>[] = [];
   const r = simulateOffers({
@@ -37,6 +41,7 @@ runCli(async () => {
     seed: flags.seed,
     holdoutShare: flags.holdout,
     windows: flags.windows,
+    decide: flags.model === 'pooled' ? makeDecide(POOLED_DECIDE) : undefined,
     onLearnedDecision: flags['log-out']
       ? (d, shown, reward, accepted, candidates) => {
           if (!shown) return;

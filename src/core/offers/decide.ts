@@ -50,7 +50,8 @@ export const DECIDE_DEFAULTS: DecideParams = {
   ranking: 'thompson',
   probabilityDraws: 200,
   poolSize: 256,
-  sharpening: 1,
+  // tempered Thompson sampling, with the hierarchical propensity model (HIERARCHICAL_DECIDE; offer-learn)
+  sharpening: 2,
   uniformExactBudget: 20_000,
 };
 
@@ -706,7 +707,8 @@ export function traceOf(decision: Decision): ConsideredTrace | undefined {
 /**
  * The policy's distribution of the TOP offer for this subject and context: for each suitable offer, the probability
  * that `decide` with these parameters puts it first, h/n + (1 − h)·P_ranking, P_ranking estimated over `draws`
- * rotated pool draws as in `decisionProbabilities` (exact 0/1 for a `mean` ranking). Used by the off-policy
+ * rotated pool draws as in `decisionProbabilities`, with fresh random offsets every poolSize draws (exact 0/1 for a
+ * `mean` ranking). Used by the off-policy
  * evaluator to weigh logged decisions by the learned policy. Consumes one value of ctx.random.
  */
 export function topOfferDistribution(
@@ -735,6 +737,8 @@ export function topOfferDistribution(
     const r = mulberry32(Math.floor(ctx.random() * 4294967296));
     const at = Int32Array.from(pools, () => Math.floor(r() * p.poolSize));
     for (let d = 0; d < draws; d++) {
+      // fresh offsets every poolSize draws: a rotation alone pairs the pools' elements in only poolSize ways
+      if (d > 0 && d % p.poolSize === 0) for (let k = 0; k < n; k++) at[k] = Math.floor(r() * p.poolSize);
       let best = -1;
       let bestScore = -Infinity;
       for (let k = 0; k < n; k++) {

@@ -1,4 +1,7 @@
 /**
+ * Two models (PropensityParams.model). The default, `hierarchical`, is described at `hierarchicalPropensities`
+ * below; this comment describes the earlier `pooled` one.
+ *
  * Propensity of one subject to accept one offer: a prior from channel, segment and targeting, a Beta posterior per
  * offer × segment × channel shrunk toward the offer's overall rate (empirical Bayes), and a multiplicative lift from
  * the subject's affinity to the offer's targets.
@@ -16,10 +19,23 @@
  * offer's channels.) The hierarchy is over the rate of a subject of neutral
  * affinity; the affinity lift scales it per subject, so what is learned per cell does not wash the affinity out.
  */
-import type { Segment } from '../records.js';
+import { SEGMENTS, type Segment } from '../records.js';
 import { OFFER_CHANNELS, type DecisionSubject, type Offer, type OfferChannel, type ResponseStats } from './types.js';
 
 export interface PropensityParams {
+  /**
+   * `hierarchical` (default): Gamma–Poisson hierarchy offer → offer × segment → cell with leave-one-out pooling and
+   * the upper levels' uncertainty carried down (see `hierarchicalPropensities`), with decide's `sharpening: 2`;
+   * `pooled`: the pooled Beta of the module comment, with `sharpening: 1` (POOLED_DECIDE). Chosen on the simulator's
+   * validation seeds and population sizes (BENCHMARKS.md, "offer-learn").
+   */
+  model: 'hierarchical' | 'pooled';
+  /** Log-scale spread of an offer's rate around its prior (τ0; prior shape 1/τ0²), hierarchical model. */
+  offerSpread: number;
+  /** Log-scale spread of an offer's rate in one segment around its rate in the others (τ1). */
+  segmentSpread: number;
+  /** Log-scale spread of a cell (offer × segment × channel) around its offer × segment rate (τ2). */
+  cellSpread: number;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per segment ('guest': no segment or no personalisation). */
@@ -45,6 +61,10 @@ export interface PropensityParams {
 }
 
 export const PROPENSITY_DEFAULTS: PropensityParams = {
+  model: 'hierarchical',
+  offerSpread: 0.7,
+  segmentSpread: 0.5,
+  cellSpread: 0.3,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8 },
   targetedLift: 1.25,
@@ -164,6 +184,18 @@ export function offerPropensities(
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
 ): OfferPropensity[] {
+  if (p.model !== 'pooled') return hierarchicalPropensities(offers, subject, channel, stats, p);
+  return pooledPropensities(offers, subject, channel, stats, p);
+}
+
+/** The earlier model (`model: 'pooled'`): see the module comment. */
+export function pooledPropensities(
+  offers: readonly Offer[],
+  subject: DecisionSubject,
+  channel: OfferChannel,
+  stats: ResponseStats,
+  p: PropensityParams = PROPENSITY_DEFAULTS,
+): OfferPropensity[] {
   const seg = statsSegment(subject);
   const ci = OFFER_CHANNELS.indexOf(channel);
   const base = offers.map((offer) => {
@@ -230,4 +262,166 @@ export function offerPropensities(
       targeted,
     };
   });
+}
+
+/** The hierarchical model as validated (spreads 0.7 / 0.5 / 0.3, Thompson draws tempered ×2): the defaults. */
+export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2 } as const;
+/** The earlier pooled model as it was served until offer-learn (plain Thompson sampling): `makeDecide(POOLED_DECIDE)`. */
+export const POOLED_DECIDE = { model: 'pooled', sharpening: 1 } as const;
+
+const STATS_SEGMENTS: readonly (Segment | 'guest')[] = [...SEGMENTS, 'guest'];
+
+/** The prior's rate of a typical offer in segment × channel: b(s, c) = channelBase[c] × segmentLift[s]. */
+const baseRate = (p: PropensityParams, seg: Segment | 'guest', ch: OfferChannel): number =>
+  Math.min(p.maxPrior, Math.max(p.minPrior, p.channelBase[ch] * p.segmentLift[seg]));
+
+/**
+ * One offer's counts by segment (index of STATS_SEGMENTS): acceptances A, and exposure X = Σ_ch shown·b(s, ch),
+ * i.e. the acceptances a typical offer would have had. Cached per stats object and offer, recomputed when the
+ * offer's overall counts change (every response changes them), so a decision reads the 8 × 6 cells of an offer only
+ * after a response to it.
+ */
+interface OfferExposure {
+  shown: number;
+  accepted: number;
+  params: PropensityParams;
+  channels: readonly OfferChannel[];
+  a: Float64Array;
+  x: Float64Array;
+  sumA: number;
+  sumX: number;
+  /** Trials in the cells (the overall count may hold more: trials of no known segment or channel). */
+  sumS: number;
+}
+const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
+
+function exposuresOf(stats: ResponseStats): Map<string, OfferExposure> {
+  let byOffer = exposures.get(stats);
+  if (!byOffer) exposures.set(stats, (byOffer = new Map()));
+  return byOffer;
+}
+
+function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, byOffer: Map<string, OfferExposure>): OfferExposure {
+  const o = stats.overall(offer.id);
+  const shown = nonNegative(o?.shown ?? 0);
+  const accepted = nonNegative(o?.accepted ?? 0);
+  const known = byOffer.get(offer.id);
+  if (known && known.shown === shown && known.accepted === accepted && known.params === p && known.channels === offer.channels) return known;
+  const a = new Float64Array(STATS_SEGMENTS.length);
+  const x = new Float64Array(STATS_SEGMENTS.length);
+  let sumA = 0;
+  let sumX = 0;
+  let sumS = 0;
+  if (shown > 0) {
+    STATS_SEGMENTS.forEach((seg, k) => {
+      const cells = segmentCells(offer, seg, stats);
+      let xs = 0;
+      for (let i = 0; i < OFFER_CHANNELS.length; i++) if (cells.s[i] > 0) xs += cells.s[i] * baseRate(p, seg, OFFER_CHANNELS[i]);
+      a[k] = cells.sumA;
+      x[k] = xs;
+      sumA += cells.sumA;
+      sumX += xs;
+      sumS += cells.sumS;
+    });
+  }
+  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS };
+  if (byOffer.size >= 65_536) byOffer.clear();
+  byOffer.set(offer.id, e);
+  return e;
+}
+
+/**
+ * The hierarchical model (`model: 'hierarchical'`, the default). Rates are multipliers λ of the prior's typical rate
+ * b(s, c) = channelBase[c] × segmentLift[s], counts are acceptances A against exposure X = Σ shown·b (what a typical
+ * offer would have had), and each level is a Gamma–Poisson posterior whose prior is the level above, computed
+ * WITHOUT the data of the level below (leave-one-out), so no response counts twice, and with the level above's
+ * uncertainty carried down (a Gamma of shape K has log-variance ≈ 1/K; a level's prior shape is 1/(1/K_above + τ²)):
+ *
+ *   offer      λo ~ Gamma(K0, K0/λo):  K0 = 1/τ0² + A_o,−s,  λo = K0 / (1/(τ0²·m) + X_o,−s)   (other segments' data;
+ *              m = targetedLift for a segment-restricted offer, else 1)
+ *   segment    κs = 1/(1/K0 + τ1²),  Ks = κs + A_s,−c,  λs = Ks / (κs/λo + X_s,−c)            (this segment, other channels)
+ *   cell       κc = 1/(1/Ks + τ2²),  K = κc + A_c,  R = κc/λs + X_c                            (this cell)
+ *   rate θ = λ·b(s, c),  λ ~ Gamma(K, R), so θ ~ Gamma(K, R/b) ≈ Beta(K, R/b − K) (rates are small)
+ *
+ * A new offer's rate is spread over a factor e^τ0 around its prior, so one whose rate is many times the prior still
+ * gets sampled high now and then and tried (Thompson sampling), and a bad one's K grows and its draws stay low. A
+ * sparse cell sits at its offer × segment rate, a sparse segment at the offer's rate in the others. The affinity lift
+ * g scales the sampled rate per subject as in the pooled model.
+ */
+export function hierarchicalPropensities(
+  offers: readonly Offer[],
+  subject: DecisionSubject,
+  channel: OfferChannel,
+  stats: ResponseStats,
+  p: PropensityParams = PROPENSITY_DEFAULTS,
+): OfferPropensity[] {
+  const seg = statsSegment(subject);
+  const si = STATS_SEGMENTS.indexOf(seg);
+  const ci = OFFER_CHANNELS.indexOf(channel);
+  const b = baseRate(p, seg, channel);
+  const k0 = 1 / (p.offerSpread * p.offerSpread);
+  const t1 = p.segmentSpread * p.segmentSpread;
+  const t2 = p.cellSpread * p.cellSpread;
+  const cache = exposuresOf(stats);
+  return offers.map((offer) => {
+    const segs = offer.eligibility?.segments;
+    const restricted = !!segs && segs.length > 0;
+    const targeted = subject.personalised && subject.segment != null && restricted && segs.includes(subject.segment);
+    const m = restricted ? p.targetedLift : 1;
+    const ex = offerExposure(offer, stats, p, cache);
+    const cells = ex.shown > 0 ? segmentCells(offer, seg, stats) : null;
+    // offer level, from the other segments
+    const aSeg = ex.a[si];
+    const xSeg = ex.x[si];
+    // trials counted overall but in no cell (no known segment or channel) weigh as this context's typical rate
+    const otherA = Math.max(0, Math.min(ex.accepted, ex.shown) - ex.sumA) + Math.max(0, ex.sumA - aSeg);
+    const otherX = Math.max(0, ex.shown - ex.sumS) * b + Math.max(0, ex.sumX - xSeg);
+    const K0 = k0 + otherA;
+    const lamO = K0 / (k0 / m + otherX);
+    // segment level, from this segment's other channels
+    const cellA = cells ? cells.a[ci] : 0;
+    const cellX = cells ? cells.s[ci] * b : 0;
+    const ks = 1 / (1 / K0 + t1);
+    const Ks = ks + Math.max(0, aSeg - cellA);
+    const lamS = Ks / (ks / lamO + Math.max(0, xSeg - cellX));
+    // the cell
+    const kc = 1 / (1 / Ks + t2);
+    const K = kc + cellA;
+    const R = kc / lamS + cellX;
+    const rate = R / b;
+    const posteriorMean = Math.min(0.95, K / rate);
+    const alpha = K;
+    const beta = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
+    const aff = subject.personalised ? subject.affinity(offer) : null;
+    const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;
+    const affinityLift = affinity ? 1 + p.affinitySlope * (affinity.score - 0.5) : 1;
+    return {
+      prior: Math.min(p.maxPrior, b * m),
+      overall: lamO * b,
+      segmentRate: lamS * b,
+      channelEffect: 1,
+      alpha,
+      beta,
+      posteriorMean,
+      affinityLift,
+      propensity: Math.min(1, posteriorMean * affinityLift),
+      affinity,
+      targeted,
+    };
+  });
+}
+
+/**
+ * The distribution a Thompson draw of this offer's rate comes from, as a tagged record, and the deterministic
+ * multiplier applied to the draw: the sampled priority is min(1, draw × multiplier) × value × weight. Both models
+ * sample a Beta (the hierarchical model's Gamma(K, R/b) as Beta(K, R/b − K), which it approximates for small rates).
+ */
+export type RateDistribution = { kind: 'beta'; a: number; b: number };
+
+/** `sharpening`: decide's tempering t (DecideParams.sharpening), draws from Beta(t·α, t·β). */
+export function samplingDistribution(
+  prop: Pick<OfferPropensity, 'alpha' | 'beta' | 'affinityLift'>,
+  sharpening = 1,
+): { distribution: RateDistribution; multiplier: number } {
+  return { distribution: { kind: 'beta', a: prop.alpha * sharpening, b: prop.beta * sharpening }, multiplier: prop.affinityLift };
 }

@@ -1,0 +1,21 @@
+import type { DecideParams } from '../src/core/offers/decide.js';
+
+/**
+ * Variants tried by offer-learn (scripts/offer-learn-diag.ts --variant NAME), each spelled out in full so that it
+ * does not depend on the defaults; `base` is DECIDE_DEFAULTS: since offer-learn the
+ * hierarchical model = `h_narrow_sharp2` (HIERARCHICAL_DECIDE); `pooled` is the earlier default (POOLED_DECIDE).
+ */
+const H = { model: 'hierarchical' as const, sharpening: 1 };
+export const VARIANTS: Record<string, Partial<DecideParams>> = {
+  base: {},
+  pooled: { model: 'pooled', sharpening: 1 },
+  pooled_sharp2: { model: 'pooled', sharpening: 2 },
+  h_base: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4 },
+  h_wide: { ...H, offerSpread: 1.5, segmentSpread: 1, cellSpread: 0.5 },
+  h_narrow: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3 },
+  h_vnarrow: { ...H, offerSpread: 0.5, segmentSpread: 0.35, cellSpread: 0.2 },
+  h_sharp2: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4, sharpening: 2 },
+  h_narrow_sharp2: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2 },
+  h_vnarrow_sharp2: { ...H, offerSpread: 0.5, segmentSpread: 0.35, cellSpread: 0.2, sharpening: 2 },
+  h_narrow_sharp3: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 3 },
+};

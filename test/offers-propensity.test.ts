@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { DECIDE_DEFAULTS, makeDecide } from '../src/core/offers/decide.js';
+import {
+  HIERARCHICAL_DECIDE,
+  hierarchicalPropensities,
+  offerPropensities,
+  pooledPropensities,
+  PROPENSITY_DEFAULTS,
+  samplingDistribution,
+} from '../src/core/offers/propensity.js';
+import { ResponseCounts } from '../src/core/offers/response-counts.js';
+import { context, offer, stats, subject } from './helpers/offers.js';
+
+const P = { ...PROPENSITY_DEFAULTS, ...HIERARCHICAL_DECIDE };
+const decide = makeDecide(HIERARCHICAL_DECIDE);
+const one = (cells: Record<string, [number, number]>, overall: Record<string, [number, number]>, s = subject(), channel: 'web' | 'store' = 'web') =>
+  hierarchicalPropensities([offer('a')], s, channel, stats(cells, overall), P)[0];
+
+describe('propensity: hierarchical model', () => {
+  it('is chosen by params.model (default: hierarchical, as HIERARCHICAL_DECIDE)', () => {
+    expect(PROPENSITY_DEFAULTS.model).toBe('hierarchical');
+    for (const [k, v] of Object.entries(HIERARCHICAL_DECIDE)) expect(DECIDE_DEFAULTS[k as keyof typeof DECIDE_DEFAULTS], k).toEqual(v);
+    const st = stats({ 'a|repeat|web': [3, 40] }, { a: [3, 40] });
+    expect(offerPropensities([offer('a')], subject(), 'web', st, P)).toEqual(hierarchicalPropensities([offer('a')], subject(), 'web', st, P));
+    expect(offerPropensities([offer('a')], subject(), 'web', st)).toEqual(hierarchicalPropensities([offer('a')], subject(), 'web', st));
+    expect(offerPropensities([offer('a')], subject(), 'web', st, { ...PROPENSITY_DEFAULTS, model: 'pooled' })).toEqual(pooledPropensities([offer('a')], subject(), 'web', st));
+  });
+
+  it('without data: the prior rate b(segment, channel) (× the targeted lift for a segment-restricted offer)', () => {
+    const b = P.channelBase.web * P.segmentLift.repeat;
+    expect(one({}, {}).posteriorMean).toBeCloseTo(b, 10);
+    const restricted = hierarchicalPropensities([offer('t', { eligibility: { segments: ['repeat'] } })], subject(), 'web', stats(), P)[0];
+    expect(restricted.posteriorMean).toBeCloseTo(b * P.targetedLift, 10);
+    expect(restricted.targeted).toBe(true);
+  });
+
+  it('a sparse cell shrinks toward the offer’s rate in the other segments; a dense cell follows its own data', () => {
+    const elsewhere: Record<string, [number, number]> = { 'a|vip|web': [40, 200], 'a|loyal|web': [40, 200] };
+    const sparse = one(elsewhere, { a: [80, 400] });
+    // the offer does ~4× the typical rate elsewhere: the empty repeat × web cell starts near 4 × b(repeat, web)
+    const b = P.channelBase.web * P.segmentLift.repeat;
+    expect(sparse.posteriorMean).toBeGreaterThan(2.5 * b);
+    expect(sparse.posteriorMean).toBeLessThan(5 * b);
+    const dense = one({ ...elsewhere, 'a|repeat|web': [5, 1000] }, { a: [85, 1400] });
+    expect(dense.posteriorMean).toBeLessThan(0.012);
+    expect(dense.posteriorMean).toBeGreaterThan(0.004);
+  });
+
+  it('a sparse channel shrinks toward the offer × segment rate in the other channels', () => {
+    const r = one({ 'a|repeat|store': [30, 150] }, { a: [30, 150] }, subject(), 'web');
+    // 0.2 in store, where the typical rate is b(repeat, store); web's typical rate is lower by channelBase
+    const expected = 0.2 * (P.channelBase.web / P.channelBase.store);
+    expect(r.posteriorMean).toBeGreaterThan(0.6 * expected);
+    expect(r.posteriorMean).toBeLessThan(1.2 * expected);
+  });
+
+  it('each response counts once: a cell’s Beta holds its own acceptances plus at most the prior’s shape', () => {
+    const r = one({ 'a|repeat|web': [10, 100] }, { a: [10, 100] });
+    const priorShape = 1 / P.offerSpread ** 2;
+    expect(r.alpha).toBeGreaterThan(10);
+    expect(r.alpha).toBeLessThanOrEqual(10 + priorShape + 1e-9);
+    expect(r.posteriorMean).toBeGreaterThan(0.05);
+    expect(r.posteriorMean).toBeLessThan(0.1);
+  });
+
+  it('overall trials of no known cell still inform the offer’s rate', () => {
+    const r = one({}, { a: [200, 1000] });
+    expect(r.posteriorMean).toBeGreaterThan(0.12);
+  });
+
+  it('a new offer gets tried among known ones and a bad one fades (Thompson sampling)', () => {
+    const offers = [offer('known'), offer('fresh')];
+    const share = (st: ReturnType<typeof stats>): number => {
+      let n = 0;
+      for (let seed = 1; seed <= 400; seed++) if (decide(offers, subject(), context({}, seed), st).offers[0].offerId === 'fresh') n++;
+      return n / 400;
+    };
+    expect(share(stats({ 'known|repeat|web': [60, 1000] }, { known: [60, 1000] }))).toBeGreaterThan(0.05);
+    expect(share(stats({ 'known|repeat|web': [60, 1000], 'fresh|repeat|web': [2, 1000] }, { known: [60, 1000], fresh: [2, 1000] }))).toBeLessThan(0.01);
+  });
+
+  it('learns as responses come in (the cached exposure of an offer follows its counts)', () => {
+    const counts = new ResponseCounts();
+    const offers = [offer('a')];
+    const before = hierarchicalPropensities(offers, subject(), 'web', counts, P)[0].posteriorMean;
+    for (let i = 0; i < 200; i++) counts.record('a', 'repeat', 'web', i % 4 === 0);
+    const after = hierarchicalPropensities(offers, subject(), 'web', counts, P)[0].posteriorMean;
+    expect(before).toBeLessThan(0.05);
+    expect(after).toBeGreaterThan(0.2);
+    expect(after).toBeLessThan(0.27);
+  });
+
+  it('samplingDistribution: the tagged Beta Thompson draws come from, and the affinity multiplier', () => {
+    const s = subject({ affinity: () => ({ score: 0.9, category: 'Candles' }) });
+    const pr = hierarchicalPropensities([offer('a', { targets: { skus: [], categories: ['Candles'] } })], s, 'web', stats(), P)[0];
+    const d = samplingDistribution(pr);
+    expect(d.distribution).toEqual({ kind: 'beta', a: pr.alpha, b: pr.beta });
+    expect(samplingDistribution(pr, 2).distribution).toEqual({ kind: 'beta', a: 2 * pr.alpha, b: 2 * pr.beta });
+    expect(d.multiplier).toBeCloseTo(1 + P.affinitySlope * 0.4, 12);
+    expect(pr.alpha / (pr.alpha + pr.beta)).toBeCloseTo(pr.posteriorMean, 10);
+  });
+});
