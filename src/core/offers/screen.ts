@@ -13,6 +13,7 @@
  * and conflicts, what was shown. `consideredOf` turns it into `Decision.considered` (read lazily), and
  * `encodeConsidered` / `decodeConsidered` into the decision log's compact form and back (src/store/sql-offers.ts).
  */
+import type { ChoiceInputs } from './choice.js';
 import { OFFER_CHANNELS, type Decision, type DecisionContext, type DecisionSubject, type Offer } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -319,6 +320,10 @@ export interface ConsideredTrace {
   /** The suitable offers shown (indices among the suitable ones), best first. */
   shown: readonly number[];
   holdout: boolean;
+  /** What the probability of each shown offer is computed from (./choice.ts; absent when nothing was shown). */
+  choice?: ChoiceInputs;
+  /** With `choice`: the conflicts of every offer of the set (`ids`), as `conflicts` is of the suitable ones. */
+  setConflicts?: readonly (readonly number[])[];
 }
 
 const round = (x: number): string => (Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
