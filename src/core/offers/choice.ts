@@ -119,6 +119,30 @@ export function samplingPool(dist: SamplingDistribution, size: number): Posterio
   }
 }
 
+// ---------- conflicts ----------
+
+const NO_CONFLICTS: readonly number[] = Object.freeze([]);
+
+/**
+ * The conflicts among a subset of an offer set (`index`: ascending indices into the set of `n` offers), renumbered
+ * within the subset, from the conflicts of the whole set (the lists ascending, as `targetConflicts` gives them).
+ */
+export function suitableConflicts(all: readonly (readonly number[])[], index: readonly number[], n: number): readonly (readonly number[])[] {
+  if (index.length === n) return all;
+  const at = new Int32Array(n).fill(-1);
+  for (let i = 0; i < index.length; i++) at[index[i]] = i;
+  return index.map((f) => {
+    const src = all[f];
+    if (src.length === 0) return NO_CONFLICTS;
+    const out: number[] = [];
+    for (let k = 0; k < src.length; k++) {
+      const q = at[src[k]];
+      if (q >= 0) out.push(q);
+    }
+    return out;
+  });
+}
+
 // ---------- greedy picks ----------
 
 /** Greedy top `limit` by score (ties: lower index), skipping any index that conflicts with one already picked. */
@@ -470,4 +494,137 @@ export function choiceProbabilities(c: ChoiceInputs, uniformMemo?: () => Map<num
     shown.forEach((_, k) => (ranked[k] = (counts[k] + t) / (c.draws + t)));
   }
   return shown.map((_, k) => h * uniform[k] + (1 - h) * ranked[k]);
+}
+
+// ---------- the log's form ----------
+
+/**
+ * `ChoiceInputs` as the decision log stores it (JSON, exact: numbers as JSON numbers or little-endian float64 in
+ * base64), without what the log holds elsewhere: the number of suitable offers and their conflicts come from the
+ * decision's `considered` (which offers were suitable) and its offer set's conflicts (stored once per set).
+ *   shown      indices among the suitable offers, best first
+ *   at         Thompson ranking: which suitable offers were kept (not pruned), a bit mask in base64 (bit i of byte i >> 3)
+ *   d          their distributions when all are Beta: distinct (a, b) pairs, float64 base64; `di` the index of each
+ *              kept offer's pair (uint16 base64); else `dists`, one record per kept offer
+ *   lv         per kept offer: lift and value × weight, float64 base64
+ *   greedy     mean ranking: its top `limit`
+ */
+export interface EncodedChoice {
+  v: 1;
+  ranking: ChoiceInputs['ranking'];
+  served: ChoiceInputs['served'];
+  h: number;
+  limit: number;
+  seed: number;
+  draws: number;
+  pool: number;
+  budget: number;
+  shown: number[];
+  at?: string;
+  d?: string;
+  di?: string;
+  dists?: SamplingDistribution[];
+  lv?: string;
+  greedy?: number[];
+}
+
+const b64 = (a: Float64Array | Uint16Array | Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+function fromB64<T extends Float64Array | Uint16Array>(s: string, make: (b: ArrayBuffer) => T): T {
+  const bytes = Buffer.from(s, 'base64');
+  return make(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+}
+
+/** The log's form of `c` (see `EncodedChoice`). */
+export function encodeChoice(c: ChoiceInputs): EncodedChoice {
+  const out: EncodedChoice = {
+    v: 1,
+    ranking: c.ranking,
+    served: c.served,
+    h: c.holdoutShare,
+    limit: c.limit,
+    seed: c.seed,
+    draws: c.draws,
+    pool: c.poolSize,
+    budget: c.uniformExactBudget,
+    shown: [...c.shown],
+  };
+  if (c.greedy) out.greedy = [...c.greedy];
+  const kept: number[] = [];
+  for (let i = 0; i < c.offers.length; i++) if (c.offers[i] !== null) kept.push(i);
+  if (kept.length === 0) return out;
+  const mask = new Uint8Array((c.offers.length + 7) >> 3);
+  for (const i of kept) mask[i >> 3] |= 1 << (i & 7);
+  out.at = b64(mask);
+  const lv = new Float64Array(2 * kept.length);
+  let allBeta = true;
+  kept.forEach((i, k) => {
+    const o = c.offers[i]!;
+    lv[2 * k] = o.lift;
+    lv[2 * k + 1] = o.vw;
+    if (o.dist.kind !== 'beta') allBeta = false;
+  });
+  out.lv = b64(lv);
+  if (!allBeta) {
+    out.dists = kept.map((i) => ({ ...c.offers[i]!.dist }));
+    return out;
+  }
+  // distinct (a, b) pairs: offers without responses yet share their prior
+  const pairs: number[] = [];
+  const slot = new Map<number, Map<number, number>>();
+  const di = new Uint16Array(kept.length);
+  kept.forEach((i, k) => {
+    const d = c.offers[i]!.dist as { a: number; b: number };
+    let byB = slot.get(d.a);
+    if (!byB) slot.set(d.a, (byB = new Map()));
+    let s = byB.get(d.b);
+    if (s === undefined) {
+      byB.set(d.b, (s = pairs.length / 2));
+      pairs.push(d.a, d.b);
+    }
+    di[k] = s;
+  });
+  out.d = b64(Float64Array.from(pairs));
+  out.di = b64(di);
+  return out;
+}
+
+/**
+ * `ChoiceInputs` from the log's form and the conflicts among the decision's suitable offers (their number is the
+ * number of suitable offers). Throws on a malformed record.
+ */
+export function decodeChoice(e: EncodedChoice, conflicts: readonly (readonly number[])[]): ChoiceInputs {
+  if (e.v !== 1) throw new Error(`choice record version ${String(e.v)} not known`);
+  const n = conflicts.length;
+  const offers: (ChoiceOffer | null)[] = new Array<ChoiceOffer | null>(e.at === undefined ? 0 : n).fill(null);
+  if (e.at !== undefined) {
+    const mask = Buffer.from(e.at, 'base64');
+    const kept: number[] = [];
+    for (let i = 0; i < n; i++) if ((mask[i >> 3] >> (i & 7)) & 1) kept.push(i);
+    const lv = fromB64(e.lv ?? '', (b) => new Float64Array(b));
+    const pairs = e.d === undefined ? null : fromB64(e.d, (b) => new Float64Array(b));
+    const di = e.di === undefined ? null : fromB64(e.di, (b) => new Uint16Array(b));
+    if (lv.length !== 2 * kept.length || (e.dists ? e.dists.length !== kept.length : !pairs || !di || di.length !== kept.length)) {
+      throw new Error('choice record: kept offers and their parameters differ in number');
+    }
+    kept.forEach((i, k) => {
+      const dist: SamplingDistribution = e.dists ? e.dists[k] : { kind: 'beta', a: pairs![2 * di![k]], b: pairs![2 * di![k] + 1] };
+      offers[i] = { dist, lift: lv[2 * k], vw: lv[2 * k + 1] };
+    });
+  }
+  return {
+    ranking: e.ranking,
+    served: e.served,
+    holdoutShare: e.h,
+    limit: e.limit,
+    n,
+    conflicts,
+    shown: e.shown,
+    offers,
+    ...(e.greedy ? { greedy: e.greedy } : {}),
+    seed: e.seed,
+    draws: e.draws,
+    poolSize: e.pool,
+    uniformExactBudget: e.budget,
+  };
 }

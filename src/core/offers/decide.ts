@@ -18,7 +18,7 @@
  */
 import { mulberry32 } from '../random.js';
 import type { PosteriorPool } from './posterior-pool.js';
-import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, pickTop, rankingContenders, type SamplingDistribution, samplingPool } from './choice.js';
+import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, pickTop, rankingContenders, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
 import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
 import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
@@ -148,25 +148,6 @@ function cachedConflicts(offers: readonly Offer[]): number[][] {
   };
   offerSets.set(offers, fresh);
   return fresh.conflicts;
-}
-
-const NO_CONFLICTS: readonly number[] = Object.freeze([]);
-
-/** `targetConflicts(suitable)` from the conflicts of all offers and the input index of each suitable one. */
-function suitableConflicts(all: readonly number[][], index: readonly number[], n: number): readonly (readonly number[])[] {
-  if (index.length === n) return all;
-  const at = new Int32Array(n).fill(-1);
-  for (let i = 0; i < index.length; i++) at[index[i]] = i;
-  return index.map((f) => {
-    const src = all[f];
-    if (src.length === 0) return NO_CONFLICTS;
-    const out: number[] = [];
-    for (let k = 0; k < src.length; k++) {
-      const q = at[src[k]];
-      if (q >= 0) out.push(q);
-    }
-    return out;
-  });
 }
 
 /** Uniformly random picks: at each position one of the offers not yet picked nor sharing a target with a picked one. */

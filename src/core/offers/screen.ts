@@ -456,6 +456,14 @@ export function decodeConsidered(e: EncodedConsidered, ids: readonly string[], s
   return out;
 }
 
+/** The indices (in the offer set) of the offers a decision found suitable (shown or ranked lower), from its encoded considered. */
+export function suitableIndexOf(e: EncodedConsidered): number[] {
+  const suitable = e.table.map((entry) => entry === 'shown' || entry.startsWith('ranked_lower:'));
+  const out: number[] = [];
+  for (let i = 0; i < e.codes.length; i++) if (suitable[ALPHABET.indexOf(e.codes[i])]) out.push(i);
+  return out;
+}
+
 /** The eligibility stage's code of one offer (0: eligible). */
 export function eligibilityCode(offer: Offer, subject: DecisionSubject, ctx: DecisionContext): number {
   return staticCode(offer, subject.personalised, subject.segment, ctx) || subjectCode(offer, subject) || (hasTargets(offer) && !ctx.inStock(offer) ? OUT_OF_STOCK : 0);
