@@ -48,9 +48,16 @@ function throughTheLog(offers: readonly Offer[], d: ReturnType<typeof decide>): 
   const t = traceOf(d)!;
   const index: number[] = [];
   t.codes.forEach((c, i) => c === 0 && index.push(i));
-  const stored = JSON.parse(JSON.stringify({ choice: encodeChoice(t.choice!), conflicts: t.setConflicts })) as { choice: ReturnType<typeof encodeChoice>; conflicts: number[][] };
+  const stored = JSON.parse(JSON.stringify({ choice: encodeChoice(t.choice!), conflicts: t.setConflicts, vw: Array.from(t.setValueWeights!) })) as {
+    choice: ReturnType<typeof encodeChoice>;
+    conflicts: number[][];
+    vw: number[];
+  };
   expect(stored.conflicts).toEqual(targetConflicts(offers));
-  return decodeChoice(stored.choice, suitableConflicts(stored.conflicts, index, offers.length));
+  expect(stored.vw).toEqual(offers.map((o) => o.value * o.weight));
+  // decide keeps the log's numbers in single precision
+  expect(stored.choice.f64).toBeUndefined();
+  return decodeChoice(stored.choice, suitableConflicts(stored.conflicts, index, offers.length), index.map((i) => stored.vw[i]));
 }
 
 describe('choice probabilities computed when read', () => {
@@ -163,8 +170,11 @@ describe('choice probabilities computed when read', () => {
       ranking: 'thompson', served: 'thompson', holdoutShare: 0.05, limit: 2, n: 3, conflicts, shown: [2, 0], offers,
       seed: 99, draws: 500, poolSize: 256, uniformExactBudget: 20_000,
     };
-    const back = decodeChoice(JSON.parse(JSON.stringify(encodeChoice(inputs))), conflicts);
+    const back = decodeChoice(JSON.parse(JSON.stringify(encodeChoice(inputs))), conflicts, [10, 12, 30]);
     expect(back.offers).toEqual(offers);
+    // lifts not in single precision: kept exactly in double
+    const doubles = decodeChoice(JSON.parse(JSON.stringify(encodeChoice({ ...inputs, offers: offers.map((o) => ({ ...o, lift: o.lift + 1e-12 })) }))), conflicts, [10, 12, 30]);
+    expect(doubles.offers.map((o) => o!.lift)).toEqual(offers.map((o) => o.lift + 1e-12));
     expect(choiceProbabilities(back)).toEqual(choiceProbabilities(inputs));
     expect(() => samplingPool({ kind: 'gamma' } as unknown as SamplingDistribution, 8)).toThrow(/unknown sampling distribution gamma/);
   });
@@ -173,7 +183,8 @@ describe('choice probabilities computed when read', () => {
     const offers = prepareOffers(Array.from({ length: 40 }, (_, i) => offer(`p${i}`, { value: 5 + (i % 7) })));
     const d = decide(offers, subject(), context({ limit: 3 }, 3), new ResponseCounts());
     const e = encodeChoice(traceOf(d)!.choice!);
-    expect(Buffer.from(e.d!, 'base64').length).toBe(16);
-    expect(choiceProbabilities(decodeChoice(e, traceOf(d)!.conflicts))).toEqual(d.offers.map((o) => o.probability));
+    expect(Buffer.from(e.d!, 'base64').length).toBe(8);
+    expect(Buffer.from(e.di!, 'base64').length).toBe(40);
+    expect(choiceProbabilities(decodeChoice(e, traceOf(d)!.conflicts, Array.from(traceOf(d)!.setValueWeights!)))).toEqual(d.offers.map((o) => o.probability));
   });
 });

@@ -54,29 +54,26 @@ export async function deleteOffer(db: SqlClient, id: string): Promise<boolean> {
 }
 
 /**
- * Offer sets by their key: the first 16 hex digits of the SHA-256 of their ids (a set logged without conflicts), or
- * of their ids and conflicts; computed once per ids array and conflicts array.
+ * Offer sets by their key: the first 16 hex digits of the SHA-256 of their ids (a set logged without what choices
+ * are computed from), or of their ids, conflicts and values × weights; computed once per set as decide traced it.
  */
-const setKeys = new WeakMap<readonly string[], Map<readonly (readonly number[])[] | null, string>>();
+const setKeys = new WeakMap<readonly string[], { conflicts: unknown; vw: unknown; key: string }>();
 
-function setKey(ids: readonly string[], conflicts: readonly (readonly number[])[] | null): string {
-  let byConflicts = setKeys.get(ids);
-  if (!byConflicts) setKeys.set(ids, (byConflicts = new Map()));
-  let key = byConflicts.get(conflicts);
-  if (key === undefined) {
-    key = createHash('sha256')
-      .update(JSON.stringify(conflicts === null ? ids : [ids, conflicts]))
-      .digest('hex')
-      .slice(0, 16);
-    if (byConflicts.size >= 8) byConflicts.clear();
-    byConflicts.set(conflicts, key);
-  }
+function setKey(ids: readonly string[], conflicts: readonly (readonly number[])[] | null, vw: Float64Array | null): string {
+  const known = setKeys.get(ids);
+  if (known && known.conflicts === conflicts && known.vw === vw) return known.key;
+  const key = createHash('sha256')
+    .update(JSON.stringify(conflicts === null ? ids : [ids, conflicts, Array.from(vw ?? [])]))
+    .digest('hex')
+    .slice(0, 16);
+  setKeys.set(ids, { conflicts, vw, key });
   return key;
 }
 
 interface SetToStore {
   ids: readonly string[];
   conflicts: readonly (readonly number[])[] | null;
+  vw: Float64Array | null;
 }
 
 /** `considered` as stored: traced ones encoded over their offer set (stored once), written-out ones as they are. */
@@ -84,9 +81,11 @@ function consideredJson(e: DecisionToLog, sets: Map<string, SetToStore>): string
   const c = e.considered;
   if (Array.isArray(c)) return JSON.stringify(c);
   const t = c as ConsideredTrace;
-  const conflicts = t.choice && t.setConflicts ? t.setConflicts : null;
-  const key = setKey(t.ids, conflicts);
-  sets.set(key, { ids: t.ids, conflicts });
+  const choice = t.choice && t.setConflicts && t.setValueWeights;
+  const conflicts = choice ? t.setConflicts! : null;
+  const vw = choice ? t.setValueWeights! : null;
+  const key = setKey(t.ids, conflicts, vw);
+  if (!sets.has(key)) sets.set(key, { ids: t.ids, conflicts, vw });
   return JSON.stringify(encodeConsidered(t, key));
 }
 
@@ -95,7 +94,7 @@ function choiceJson(e: DecisionToLog): string | null {
   const c = e.considered;
   if (Array.isArray(c)) return null;
   const t = c as ConsideredTrace;
-  return t.choice && t.setConflicts ? JSON.stringify(encodeChoice(t.choice)) : null;
+  return t.choice && t.setConflicts && t.setValueWeights ? JSON.stringify(encodeChoice(t.choice)) : null;
 }
 
 export async function logDecisions(db: SqlClient, entries: readonly DecisionToLog[]): Promise<void> {
@@ -106,8 +105,8 @@ export async function logDecisions(db: SqlClient, entries: readonly DecisionToLo
   // (one, mostly) go in the same statement, stored once
   await db.query(
     `WITH sets AS (
-       INSERT INTO offer_decision_sets (id, offer_ids, conflicts)
-         SELECT si, so::jsonb, sc::jsonb FROM unnest($10::text[], $11::text[], $12::text[]) AS v(si, so, sc)
+       INSERT INTO offer_decision_sets (id, offer_ids, conflicts, value_weights)
+         SELECT si, so::jsonb, sc::jsonb, sv::jsonb FROM unnest($10::text[], $11::text[], $12::text[], $14::text[]) AS v(si, so, sc, sv)
        ON CONFLICT (id) DO NOTHING
      )
      INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout, choice)
@@ -129,6 +128,7 @@ export async function logDecisions(db: SqlClient, entries: readonly DecisionToLo
       [...sets.values()].map((x) => JSON.stringify(x.ids)),
       [...sets.values()].map((x) => (x.conflicts === null ? null : JSON.stringify(x.conflicts))),
       entries.map(choiceJson),
+      [...sets.values()].map((x) => (x.vw === null ? null : JSON.stringify(Array.from(x.vw)))),
     ],
   );
 }
@@ -138,16 +138,23 @@ export async function logDecisions(db: SqlClient, entries: readonly DecisionToLo
  * offers and its set's conflicts (./choice.ts, the same function `decide` uses); NaN each when they cannot be read.
  * `memos`: exact uniform probabilities per set × suitable subset, shared by the decisions read together.
  */
+interface StoredSet {
+  ids: string[];
+  conflicts: number[][] | null;
+  vw: number[] | null;
+}
+
 function loggedProbabilities(
   choice: EncodedChoice,
   considered: EncodedConsidered,
-  set: { ids: string[]; conflicts: number[][] | null } | undefined,
+  set: StoredSet | undefined,
   memos: Map<string, Map<number, number | null>>,
 ): number[] {
   try {
-    if (!set || !set.conflicts || set.conflicts.length !== considered.codes.length) throw new Error('offer set without conflicts');
+    const n = considered.codes.length;
+    if (!set || !set.conflicts || !set.vw || set.conflicts.length !== n || set.vw.length !== n) throw new Error('offer set without what choices are computed from');
     const index = suitableIndexOf(considered);
-    const inputs = decodeChoice(choice, suitableConflicts(set.conflicts, index, set.conflicts.length));
+    const inputs = decodeChoice(choice, suitableConflicts(set.conflicts, index, n), index.map((i) => set.vw![i]));
     const key = `${considered.set}|${index.join(',')}|${inputs.uniformExactBudget}`;
     const memo = (): Map<number, number | null> => {
       let m = memos.get(key);
@@ -195,10 +202,19 @@ export async function decisionLog(db: SqlClient, options: { from?: Date; to?: Da
   }));
   // compact `considered` names its offer set: read each set once
   const keys = [...new Set(rows.flatMap((x) => (Array.isArray(x.considered) ? [] : [x.considered.set])))];
-  const sets = new Map<string, { ids: string[]; conflicts: number[][] | null }>();
+  const sets = new Map<string, StoredSet>();
   if (keys.length) {
-    const s = await db.query<{ id: string; offer_ids: unknown; conflicts: unknown }>('SELECT id, offer_ids, conflicts FROM offer_decision_sets WHERE id = ANY($1::text[])', [keys]);
-    for (const x of s.rows) sets.set(x.id, { ids: json<string[]>(x.offer_ids), conflicts: x.conflicts == null ? null : json<number[][]>(x.conflicts) });
+    const s = await db.query<{ id: string; offer_ids: unknown; conflicts: unknown; value_weights: unknown }>(
+      'SELECT id, offer_ids, conflicts, value_weights FROM offer_decision_sets WHERE id = ANY($1::text[])',
+      [keys],
+    );
+    for (const x of s.rows) {
+      sets.set(x.id, {
+        ids: json<string[]>(x.offer_ids),
+        conflicts: x.conflicts == null ? null : json<number[][]>(x.conflicts),
+        vw: x.value_weights == null ? null : json<number[]>(x.value_weights),
+      });
+    }
   }
   const memos = new Map<string, Map<number, number | null>>();
   return rows.map((x) => {

@@ -499,15 +499,17 @@ export function choiceProbabilities(c: ChoiceInputs, uniformMemo?: () => Map<num
 // ---------- the log's form ----------
 
 /**
- * `ChoiceInputs` as the decision log stores it (JSON, exact: numbers as JSON numbers or little-endian float64 in
- * base64), without what the log holds elsewhere: the number of suitable offers and their conflicts come from the
- * decision's `considered` (which offers were suitable) and its offer set's conflicts (stored once per set).
+ * `ChoiceInputs` as the decision log stores it (JSON, exact), without what the log holds elsewhere: the number of
+ * suitable offers, their conflicts and their value × weight come from the decision's `considered` (which offers were
+ * suitable) and its offer set (conflicts and value × weight of every offer, stored once per set).
  *   shown      indices among the suitable offers, best first
  *   at         Thompson ranking: which suitable offers were kept (not pruned), a bit mask in base64 (bit i of byte i >> 3)
- *   d          their distributions when all are Beta: distinct (a, b) pairs, float64 base64; `di` the index of each
- *              kept offer's pair (uint16 base64); else `dists`, one record per kept offer
- *   lv         per kept offer: lift and value × weight, float64 base64
+ *   d          their distributions when all are Beta: distinct (a, b) pairs in base64, `di` the index of each kept
+ *              offer's pair (uint8, or uint16 past 256 pairs); else `dists`, one record per kept offer
+ *   lift       per kept offer: its lift, base64
  *   greedy     mean ranking: its top `limit`
+ * Numbers in base64 are little-endian float32 when every one of them is a float32 (decide.ts rounds the distribution
+ * parameters and lifts it samples with to single precision), else float64 (`f64: true`).
  */
 export interface EncodedChoice {
   v: 1;
@@ -524,18 +526,24 @@ export interface EncodedChoice {
   d?: string;
   di?: string;
   dists?: SamplingDistribution[];
-  lv?: string;
+  lift?: string;
+  f64?: true;
   greedy?: number[];
 }
 
-const b64 = (a: Float64Array | Uint16Array | Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const b64 = (a: ArrayBufferView): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
-function fromB64<T extends Float64Array | Uint16Array>(s: string, make: (b: ArrayBuffer) => T): T {
+function bytesOf(s: string): ArrayBuffer {
   const bytes = Buffer.from(s, 'base64');
-  return make(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-/** The log's form of `c` (see `EncodedChoice`). */
+const singles = (xs: ArrayLike<number>): boolean => {
+  for (let i = 0; i < xs.length; i++) if (Math.fround(xs[i]) !== xs[i]) return false;
+  return true;
+};
+
+/** The log's form of `c` (see `EncodedChoice`); the kept offers' value × weight are left to the offer set. */
 export function encodeChoice(c: ChoiceInputs): EncodedChoice {
   const out: EncodedChoice = {
     v: 1,
@@ -556,60 +564,67 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
   const mask = new Uint8Array((c.offers.length + 7) >> 3);
   for (const i of kept) mask[i >> 3] |= 1 << (i & 7);
   out.at = b64(mask);
-  const lv = new Float64Array(2 * kept.length);
+  const lifts = new Float64Array(kept.length);
   let allBeta = true;
   kept.forEach((i, k) => {
     const o = c.offers[i]!;
-    lv[2 * k] = o.lift;
-    lv[2 * k + 1] = o.vw;
+    lifts[k] = o.lift;
     if (o.dist.kind !== 'beta') allBeta = false;
   });
-  out.lv = b64(lv);
-  if (!allBeta) {
-    out.dists = kept.map((i) => ({ ...c.offers[i]!.dist }));
-    return out;
+  let pairs: number[] | null = null;
+  let di: Uint8Array | Uint16Array | null = null;
+  if (allBeta) {
+    // distinct (a, b) pairs: offers without responses yet share their prior
+    pairs = [];
+    const slot = new Map<number, Map<number, number>>();
+    const idx = new Int32Array(kept.length);
+    kept.forEach((i, k) => {
+      const d = c.offers[i]!.dist as { a: number; b: number };
+      let byB = slot.get(d.a);
+      if (!byB) slot.set(d.a, (byB = new Map()));
+      let s = byB.get(d.b);
+      if (s === undefined) {
+        byB.set(d.b, (s = pairs!.length / 2));
+        pairs!.push(d.a, d.b);
+      }
+      idx[k] = s;
+    });
+    di = pairs.length / 2 <= 256 ? Uint8Array.from(idx) : Uint16Array.from(idx);
+  } else out.dists = kept.map((i) => ({ ...c.offers[i]!.dist }));
+  const f32 = singles(lifts) && (pairs === null || singles(pairs));
+  const floats = (xs: ArrayLike<number>): string => b64(f32 ? Float32Array.from(xs) : Float64Array.from(xs));
+  out.lift = floats(lifts);
+  if (pairs !== null) {
+    out.d = floats(pairs);
+    out.di = b64(di!);
   }
-  // distinct (a, b) pairs: offers without responses yet share their prior
-  const pairs: number[] = [];
-  const slot = new Map<number, Map<number, number>>();
-  const di = new Uint16Array(kept.length);
-  kept.forEach((i, k) => {
-    const d = c.offers[i]!.dist as { a: number; b: number };
-    let byB = slot.get(d.a);
-    if (!byB) slot.set(d.a, (byB = new Map()));
-    let s = byB.get(d.b);
-    if (s === undefined) {
-      byB.set(d.b, (s = pairs.length / 2));
-      pairs.push(d.a, d.b);
-    }
-    di[k] = s;
-  });
-  out.d = b64(Float64Array.from(pairs));
-  out.di = b64(di);
+  if (!f32) out.f64 = true;
   return out;
 }
 
 /**
- * `ChoiceInputs` from the log's form and the conflicts among the decision's suitable offers (their number is the
- * number of suitable offers). Throws on a malformed record.
+ * `ChoiceInputs` from the log's form, the conflicts among the decision's suitable offers (their number is the
+ * number of suitable offers) and each suitable offer's value × weight. Throws on a malformed record.
  */
-export function decodeChoice(e: EncodedChoice, conflicts: readonly (readonly number[])[]): ChoiceInputs {
+export function decodeChoice(e: EncodedChoice, conflicts: readonly (readonly number[])[], valueWeights: ArrayLike<number>): ChoiceInputs {
   if (e.v !== 1) throw new Error(`choice record version ${String(e.v)} not known`);
   const n = conflicts.length;
+  if (valueWeights.length !== n) throw new Error('choice record: suitable offers and their values differ in number');
   const offers: (ChoiceOffer | null)[] = new Array<ChoiceOffer | null>(e.at === undefined ? 0 : n).fill(null);
   if (e.at !== undefined) {
     const mask = Buffer.from(e.at, 'base64');
     const kept: number[] = [];
     for (let i = 0; i < n; i++) if ((mask[i >> 3] >> (i & 7)) & 1) kept.push(i);
-    const lv = fromB64(e.lv ?? '', (b) => new Float64Array(b));
-    const pairs = e.d === undefined ? null : fromB64(e.d, (b) => new Float64Array(b));
-    const di = e.di === undefined ? null : fromB64(e.di, (b) => new Uint16Array(b));
-    if (lv.length !== 2 * kept.length || (e.dists ? e.dists.length !== kept.length : !pairs || !di || di.length !== kept.length)) {
+    const floats = (s: string | undefined): Float32Array | Float64Array => (e.f64 ? new Float64Array(bytesOf(s ?? '')) : new Float32Array(bytesOf(s ?? '')));
+    const lifts = floats(e.lift);
+    const pairs = e.d === undefined ? null : floats(e.d);
+    const di = e.di === undefined ? null : pairs !== null && pairs.length / 2 <= 256 ? new Uint8Array(bytesOf(e.di)) : new Uint16Array(bytesOf(e.di));
+    if (lifts.length !== kept.length || (e.dists ? e.dists.length !== kept.length : !pairs || !di || di.length !== kept.length)) {
       throw new Error('choice record: kept offers and their parameters differ in number');
     }
     kept.forEach((i, k) => {
       const dist: SamplingDistribution = e.dists ? e.dists[k] : { kind: 'beta', a: pairs![2 * di![k]], b: pairs![2 * di![k] + 1] };
-      offers[i] = { dist, lift: lv[2 * k], vw: lv[2 * k + 1] };
+      offers[i] = { dist, lift: lifts[k], vw: valueWeights[i] };
     });
   }
   return {

@@ -171,18 +171,34 @@ interface Candidate {
   prop: OfferPropensity;
   /** value × weight */
   vw: number;
-  /** Thompson draws of the rate (set when a Thompson ranking needs them). */
+  /** Thompson draws of the rate (set when a Thompson ranking needs them), and the distribution they are of. */
   pool: PosteriorPool | null;
+  dist: SamplingDistribution | null;
 }
 
 const weightOf = (o: Offer): number => (Number.isFinite(o.weight) ? o.weight : 1);
 
 /**
  * The distribution a Thompson draw of this offer's rate comes from (the one place that maps the propensity model's
- * posterior to a sampling distribution: a Beta posterior, its pseudo-counts multiplied by the sharpening).
+ * posterior to a sampling distribution: a Beta posterior, its pseudo-counts multiplied by the sharpening). Its
+ * parameters are rounded to single precision (a relative change below 1e-7), so that the decision log keeps them
+ * exactly in 4 bytes each.
  */
 export function samplingOf(prop: OfferPropensity, p: Pick<DecideParams, 'sharpening'>): SamplingDistribution {
-  return { kind: 'beta', a: prop.alpha * p.sharpening, b: prop.beta * p.sharpening };
+  return { kind: 'beta', a: Math.fround(prop.alpha * p.sharpening), b: Math.fround(prop.beta * p.sharpening) };
+}
+
+/** The affinity lift a sampled priority uses: single precision, as the decision log keeps it (see `samplingOf`). */
+const sampledLift = (prop: OfferPropensity): number => Math.fround(prop.affinityLift);
+
+/** value × weight of every offer of a set, in order (kept per prepared set: its offers cannot change). */
+const setValues = new WeakMap<readonly Offer[], Float64Array>();
+function valueWeights(offers: readonly Offer[]): Float64Array {
+  const known = setValues.get(offers);
+  if (known) return known;
+  const vw = Float64Array.from(offers, (o) => valueOf(o) * weightOf(o));
+  if (preparedOf(offers) !== undefined) setValues.set(offers, vw);
+  return vw;
 }
 const valueOf = (o: Offer): number => (Number.isFinite(o.value) ? o.value : 0);
 
@@ -239,6 +255,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     prop: props[i],
     vw: valueOf(offer) * weightOf(offer),
     pool: null,
+    dist: null,
   }));
   const conflicts = suitable.length === 0 ? [] : suitableConflicts(cachedConflicts(offers), sc.index, offers.length);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
@@ -256,9 +273,10 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     scores = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const c = cands[i];
-      c.pool = samplingPool(samplingOf(c.prop, p), p.poolSize);
+      c.dist = samplingOf(c.prop, p);
+      c.pool = samplingPool(c.dist, p.poolSize);
       samples[i] = c.pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
-      scores[i] = Math.min(1, samples[i] * c.prop.affinityLift) * c.vw;
+      scores[i] = Math.min(1, samples[i] * sampledLift(c.prop)) * c.vw;
     }
     shown = pickTop(scores, conflicts, limit);
   }
@@ -305,7 +323,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     conflicts,
     shown,
     holdout,
-    ...(choice ? { choice, setConflicts: cachedConflicts(offers) } : {}),
+    ...(choice ? { choice, setConflicts: cachedConflicts(offers), setValueWeights: valueWeights(offers) } : {}),
   };
   return withTrace({ offers: scored, holdout }, trace);
 }
@@ -334,9 +352,9 @@ function choiceInputs(
     const pools: PosteriorPool[] = new Array<PosteriorPool>(cands.length);
     for (let i = 0; i < cands.length; i++) {
       const c = cands[i];
-      const dist = samplingOf(c.prop, p);
-      c.pool ??= samplingPool(dist, p.poolSize);
-      all[i] = { dist, lift: c.prop.affinityLift, vw: c.vw };
+      c.dist ??= samplingOf(c.prop, p);
+      c.pool ??= samplingPool(c.dist, p.poolSize);
+      all[i] = { dist: c.dist, lift: sampledLift(c.prop), vw: c.vw };
       pools[i] = c.pool;
     }
     offers = new Array<ChoiceOffer | null>(cands.length).fill(null);
@@ -438,7 +456,7 @@ export function topOfferDistribution(
       let best = -1;
       let bestScore = -Infinity;
       for (let k = 0; k < n; k++) {
-        const x = pools[k].draws[at[k]] * props[k].affinityLift;
+        const x = pools[k].draws[at[k]] * sampledLift(props[k]);
         const sc = (x < 1 ? x : 1) * vw[k];
         if (sc > bestScore) {
           bestScore = sc;

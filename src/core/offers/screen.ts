@@ -324,6 +324,8 @@ export interface ConsideredTrace {
   choice?: ChoiceInputs;
   /** With `choice`: the conflicts of every offer of the set (`ids`), as `conflicts` is of the suitable ones. */
   setConflicts?: readonly (readonly number[])[];
+  /** With `choice`: value × weight of every offer of the set. */
+  setValueWeights?: Float64Array;
 }
 
 const round = (x: number): string => (Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
