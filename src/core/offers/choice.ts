@@ -304,19 +304,49 @@ export function rankingContenders(
   limit: number,
   shown: readonly number[],
 ): number[] {
-  const floors: number[] = [];
-  for (let i = 0; i < offers.length; i++) {
+  const n = offers.length;
+  const lo = new Float64Array(n).fill(Number.NaN);
+  const hi = new Float64Array(n).fill(Number.NaN);
+  for (let i = 0; i < n; i++) {
     const o = offers[i];
-    if (o !== null && conflicts[i].length === 0) floors.push(clampedScore(pools[i]!.min, o));
+    if (o === null) continue;
+    lo[i] = clampedScore(pools[i]!.min, o);
+    hi[i] = clampedScore(pools[i]!.max, o);
   }
-  floors.sort((x, y) => y - x);
-  const threshold = limit > 0 && floors.length >= limit ? floors[limit - 1] : -Infinity;
-  const keep = new Set(shown);
-  for (let i = 0; i < offers.length; i++) {
-    const o = offers[i];
-    if (o !== null && clampedScore(pools[i]!.max, o) >= threshold) keep.add(i);
+  return contendersByBounds(lo, hi, conflicts, limit, shown);
+}
+
+/**
+ * `rankingContenders` from each offer's least and greatest possible priority (NaN: left out already): the shown
+ * offers, and those whose greatest is at least the `limit`-th greatest least of the offers without conflicts.
+ */
+export function contendersByBounds(lo: Float64Array, hi: Float64Array, conflicts: readonly (readonly number[])[], limit: number, shown: readonly number[]): number[] {
+  const n = lo.length;
+  let threshold = -Infinity;
+  if (limit > 0) {
+    // the limit-th greatest floor among the offers without conflicts (a small sorted buffer of the greatest ones)
+    const top = new Float64Array(limit).fill(-Infinity);
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const f = lo[i];
+      if (Number.isNaN(f) || conflicts[i].length !== 0) continue;
+      count++;
+      if (f <= top[limit - 1]) continue;
+      let at = limit - 1;
+      while (at > 0 && top[at - 1] < f) {
+        top[at] = top[at - 1];
+        at--;
+      }
+      top[at] = f;
+    }
+    if (count >= limit) threshold = top[limit - 1];
   }
-  return [...keep].sort((x, y) => x - y);
+  const keep = new Uint8Array(n);
+  for (const i of shown) keep[i] = 1;
+  for (let i = 0; i < n; i++) if (hi[i] >= threshold) keep[i] = 1;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (keep[i] === 1) out.push(i);
+  return out;
 }
 
 /**

@@ -18,7 +18,7 @@
  */
 import { mulberry32 } from '../random.js';
 import type { PosteriorPool } from './posterior-pool.js';
-import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, pickTop, rankingContenders, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
+import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
 import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
 import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
@@ -348,17 +348,22 @@ function choiceInputs(
   const seed = thompson || h > 0 ? Math.floor(ctx.random() * 4294967296) : 0;
   let offers: (ChoiceOffer | null)[] = [];
   if (thompson) {
-    const all: ChoiceOffer[] = new Array<ChoiceOffer>(cands.length);
-    const pools: PosteriorPool[] = new Array<PosteriorPool>(cands.length);
-    for (let i = 0; i < cands.length; i++) {
+    const n = cands.length;
+    const lo = new Float64Array(n);
+    const hi = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
       const c = cands[i];
       c.dist ??= samplingOf(c.prop, p);
       c.pool ??= samplingPool(c.dist, p.poolSize);
-      all[i] = { dist: c.dist, lift: sampledLift(c.prop), vw: c.vw };
-      pools[i] = c.pool;
+      const g = sampledLift(c.prop);
+      lo[i] = Math.min(1, c.pool.min * g) * c.vw;
+      hi[i] = Math.min(1, c.pool.max * g) * c.vw;
     }
-    offers = new Array<ChoiceOffer | null>(cands.length).fill(null);
-    for (const i of rankingContenders(all, pools, conflicts, limit, shown)) offers[i] = all[i];
+    offers = new Array<ChoiceOffer | null>(n).fill(null);
+    for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
+      const c = cands[i];
+      offers[i] = { dist: c.dist!, lift: sampledLift(c.prop), vw: c.vw };
+    }
   }
   return {
     ranking: p.ranking,
