@@ -149,11 +149,11 @@ export function suitableConflicts(all: readonly (readonly number[])[], index: re
 export function pickTop(scores: Float64Array, conflicts: readonly (readonly number[])[], limit: number, include?: readonly number[]): number[] {
   const picked: number[] = [];
   const blocked = new Uint8Array(scores.length);
-  const idx = include ?? Array.from({ length: scores.length }, (_, i) => i);
+  const m = include ? include.length : scores.length;
   while (picked.length < limit) {
     let best = -1;
-    for (let k = 0; k < idx.length; k++) {
-      const i = idx[k];
+    for (let k = 0; k < m; k++) {
+      const i = include ? include[k] : k;
       if (!blocked[i] && (best < 0 || scores[i] > scores[best] || (scores[i] === scores[best] && i < best))) best = i;
     }
     if (best < 0) break;

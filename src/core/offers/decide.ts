@@ -150,6 +150,27 @@ function cachedConflicts(offers: readonly Offer[]): number[][] {
   return fresh.conflicts;
 }
 
+/**
+ * `suitableConflicts` of a prepared set's subset, remembered per subset (the suitable offers of a decision repeat
+ * across customers and requests); computed afresh for other arrays.
+ */
+const subsetConflicts = new WeakMap<readonly Offer[], Map<string, readonly (readonly number[])[]>>();
+const MAX_SUBSETS = 4096;
+
+function conflictsOfSubset(offers: readonly Offer[], index: readonly number[]): readonly (readonly number[])[] {
+  const all = cachedConflicts(offers);
+  if (preparedOf(offers) === undefined || index.length === offers.length) return suitableConflicts(all, index, offers.length);
+  let bySubset = subsetConflicts.get(offers);
+  if (!bySubset) subsetConflicts.set(offers, (bySubset = new Map()));
+  const key = index.join(',');
+  let c = bySubset.get(key);
+  if (c === undefined) {
+    if (bySubset.size >= MAX_SUBSETS) bySubset.clear();
+    bySubset.set(key, (c = suitableConflicts(all, index, offers.length)));
+  }
+  return c;
+}
+
 /** Uniformly random picks: at each position one of the offers not yet picked nor sharing a target with a picked one. */
 function pickUniform(n: number, conflicts: readonly (readonly number[])[], limit: number, random: () => number): number[] {
   const picked: number[] = [];
@@ -257,7 +278,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     pool: null,
     dist: null,
   }));
-  const conflicts = suitable.length === 0 ? [] : suitableConflicts(cachedConflicts(offers), sc.index, offers.length);
+  const conflicts = suitable.length === 0 ? [] : conflictsOfSubset(offers, sc.index);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = cands.length > 0 && limit > 0 && h > 0 && ctx.random() < h;
   const means = Float64Array.from(cands, (c) => c.prop.propensity * c.vw);
