@@ -2,12 +2,12 @@
  * npm run evaluate:offers -- --log FILE --json | --from-store
  * Off-policy estimates (IPS, SNIPS, DR with 95 % intervals) of offer policies' value per decision from a decision log.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { config } from '../src/config.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { evaluateOfferLog, type OfferEvaluationReport } from '../src/eval/offer-evaluation.js';
-import { readOfferLog, type OfferLogReject, type OfferLogRow } from '../src/eval/offer-log.js';
+import { formatOfferLog, readOfferLog, type OfferLogReject, type OfferLogRow } from '../src/eval/offer-log.js';
 import { readStoredOfferLog, type OfferLogSource } from '../src/eval/offer-log-store.js';
 import { openStore } from '../src/store/open-store.js';
 
@@ -25,6 +25,7 @@ const spec = defineCli({
     draws: { type: 'int', default: 500, description: 'Monte Carlo draws of the learned policy per decision' },
     seed: { type: 'int', default: 1, description: 'seed of those draws' },
     'no-always': { type: 'boolean', description: 'leave out the always:<offer> policies' },
+    'log-out': { type: 'string', placeholder: 'FILE', description: 'also write the rows read as a decision log CSV (with --from-store: the stored log, its probabilities computed from the logged choice inputs)' },
     json: { type: 'boolean', description: 'print one JSON document on stdout' },
   },
   epilog:
@@ -83,6 +84,7 @@ runCli(async () => {
   } else ({ rows, notes, offers: stored } = await fromStore());
   // definitions from --offers, else (from the store) the offers stored now
   const offers = flags.offers ? await readOffersFile(flags.offers) : stored;
+  if (flags['log-out']) await writeFile(flags['log-out'], formatOfferLog(rows));
   if (rows.length === 0) throw new Error('the log has no usable rows');
   const report = evaluateOfferLog(rows, { seed: flags.seed, holdoutShare: flags.holdout, draws: flags.draws, offers, alwaysPolicies: !flags['no-always'] });
   const source = flags.log ? { log: flags.log } : { store: true, ...notes };

@@ -116,6 +116,34 @@ for (const backend of storeBackends()) {
       );
     });
 
+    it('decision log: probabilities left out of a traced decision are computed on reading, equal to what decide gives inline', async () => {
+      const offers = prepareOffers(
+        Array.from({ length: 16 }, (_, i) =>
+          testOffer(`q${i}`, { value: 5 + i, targets: i % 3 === 0 ? { skus: [], categories: [`c${i % 2}`] } : { skus: [`s${i % 5}`], categories: [] } }),
+        ),
+      );
+      const inline: number[][] = [];
+      for (let k = 0; k < 6; k++) {
+        const d = decide(offers, testSubject(), testContext({ limit: 1 + (k % 3), holdoutShare: k < 3 ? 0.05 : 0.5 }, 40 + k), testStats());
+        await store.logDecisions([
+          {
+            decisionId: `p${k}`,
+            time: T0 + k,
+            customerId: null,
+            context: { channel: 'web' },
+            considered: traceOf(d)!,
+            shown: d.offers.map((o, position) => ({ offerId: o.offerId, position, score: o.score, propensity: o.propensity })),
+            policy: { name: 'thompson', version: '1' },
+            holdout: d.holdout,
+          },
+        ]);
+        inline.push(d.offers.map((o) => o.probability));
+      }
+      const back = (await store.decisionLog()).filter((e) => e.decisionId.startsWith('p'));
+      expect(back.map((e) => e.shown.map((s) => s.probability))).toEqual(inline);
+      expect(inline.flat().every((p) => p > 0 && p <= 1)).toBe(true);
+    });
+
     it('events: recorded once by id; the same again is a duplicate, other content a conflict; counters follow the new ones only', async () => {
       const c = await store.resolveIdentity([email('e@x')]);
       const out = await store.recordOfferEvents([

@@ -505,6 +505,7 @@ export class OfferService {
       random: this.random,
     };
     const decision = decide(this.offers, subject, ctx, this.counts);
+    const trace = traceOf(decision);
     const decisionId = randomUUID();
     const offers: NboOffer[] = decision.offers.map((o) => ({
       offerId: o.offerId,
@@ -528,8 +529,15 @@ export class OfferService {
         ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
         ...(extra.items ? { items: extra.items.slice(0, 100) } : {}),
       },
-      considered: traceOf(decision) ?? decision.considered,
-      shown: decision.offers.map((o, position) => ({ offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity })),
+      considered: trace ?? decision.considered,
+      // the probabilities are computed when the log is read, from what the trace carries (src/core/offers/choice.ts)
+      shown: decision.offers.map((o, position) => ({
+        offerId: o.offerId,
+        position,
+        ...(trace?.choice ? {} : { probability: o.probability }),
+        score: o.score,
+        propensity: o.propensity,
+      })),
       policy: this.policy,
       holdout: decision.holdout,
     });

@@ -9,7 +9,8 @@ import type { ConsentPurpose, Segment } from '../core/records.js';
 import { normaliseOffer } from '../core/offer-schema.js';
 import type { ContactState, Offer } from '../core/offers/types.js';
 import type { SqlClient } from './sql-client.js';
-import { type ConsideredTrace, decodeConsidered, type EncodedConsidered, encodeConsidered } from '../core/offers/screen.js';
+import { choiceProbabilities, decodeChoice, type EncodedChoice, encodeChoice, suitableConflicts } from '../core/offers/choice.js';
+import { type ConsideredTrace, decodeConsidered, type EncodedConsidered, encodeConsidered, suitableIndexOf } from '../core/offers/screen.js';
 import type { DecisionLogEntry, DecisionToLog, OfferCounts, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
 
 const DAY = 86_400_000;
@@ -52,43 +53,66 @@ export async function deleteOffer(db: SqlClient, id: string): Promise<boolean> {
   return r.rowCount > 0;
 }
 
-/** Offer sets by their key (the first 16 hex digits of the SHA-256 of their ids), computed once per ids array. */
-const setKeys = new WeakMap<readonly string[], string>();
+/**
+ * Offer sets by their key: the first 16 hex digits of the SHA-256 of their ids (a set logged without what choices
+ * are computed from), or of their ids, conflicts and values × weights; computed once per set as decide traced it.
+ */
+const setKeys = new WeakMap<readonly string[], { conflicts: unknown; vw: unknown; key: string }>();
 
-function setKey(ids: readonly string[]): string {
-  let key = setKeys.get(ids);
-  if (key === undefined) {
-    key = createHash('sha256').update(JSON.stringify(ids)).digest('hex').slice(0, 16);
-    setKeys.set(ids, key);
-  }
+function setKey(ids: readonly string[], conflicts: readonly (readonly number[])[] | null, vw: Float64Array | null): string {
+  const known = setKeys.get(ids);
+  if (known && known.conflicts === conflicts && known.vw === vw) return known.key;
+  const key = createHash('sha256')
+    .update(JSON.stringify(conflicts === null ? ids : [ids, conflicts, Array.from(vw ?? [])]))
+    .digest('hex')
+    .slice(0, 16);
+  setKeys.set(ids, { conflicts, vw, key });
   return key;
 }
 
+interface SetToStore {
+  ids: readonly string[];
+  conflicts: readonly (readonly number[])[] | null;
+  vw: Float64Array | null;
+}
+
 /** `considered` as stored: traced ones encoded over their offer set (stored once), written-out ones as they are. */
-function consideredJson(e: DecisionToLog, sets: Map<string, readonly string[]>): string {
+function consideredJson(e: DecisionToLog, sets: Map<string, SetToStore>): string {
   const c = e.considered;
   if (Array.isArray(c)) return JSON.stringify(c);
   const t = c as ConsideredTrace;
-  const key = setKey(t.ids);
-  sets.set(key, t.ids);
+  const choice = t.choice && t.setConflicts && t.setValueWeights;
+  const conflicts = choice ? t.setConflicts! : null;
+  const vw = choice ? t.setValueWeights! : null;
+  const key = setKey(t.ids, conflicts, vw);
+  if (!sets.has(key)) sets.set(key, { ids: t.ids, conflicts, vw });
   return JSON.stringify(encodeConsidered(t, key));
+}
+
+/** What the shown offers' probabilities are computed from (traced decisions that carry it), as stored; else null. */
+function choiceJson(e: DecisionToLog): string | null {
+  const c = e.considered;
+  if (Array.isArray(c)) return null;
+  const t = c as ConsideredTrace;
+  return t.choice && t.setConflicts && t.setValueWeights ? JSON.stringify(encodeChoice(t.choice)) : null;
 }
 
 export async function logDecisions(db: SqlClient, entries: readonly DecisionToLog[]): Promise<void> {
   if (entries.length === 0) return;
-  const sets = new Map<string, readonly string[]>();
+  const sets = new Map<string, SetToStore>();
   const considered = entries.map((e) => consideredJson(e, sets));
   // idempotent: a batch retried after an uncertain failure writes each decision once; the offer sets of the batch
   // (one, mostly) go in the same statement, stored once
   await db.query(
     `WITH sets AS (
-       INSERT INTO offer_decision_sets (id, offer_ids) SELECT si, so::jsonb FROM unnest($10::text[], $11::text[]) AS v(si, so)
+       INSERT INTO offer_decision_sets (id, offer_ids, conflicts, value_weights)
+         SELECT si, so::jsonb, sc::jsonb, sv::jsonb FROM unnest($10::text[], $11::text[], $12::text[], $14::text[]) AS v(si, so, sc, sv)
        ON CONFLICT (id) DO NOTHING
      )
-     INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout)
-       SELECT i, to_timestamp(t / 1000.0), c, x::jsonb, k::jsonb, s::jsonb, pn, pv, h
-         FROM unnest($1::text[], $2::float8[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[])
-              AS u(i, t, c, x, k, s, pn, pv, h)
+     INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout, choice)
+       SELECT i, to_timestamp(t / 1000.0), c, x::jsonb, k::jsonb, s::jsonb, pn, pv, h, ch::jsonb
+         FROM unnest($1::text[], $2::float8[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $13::text[])
+              AS u(i, t, c, x, k, s, pn, pv, h, ch)
      ON CONFLICT (id) DO NOTHING`,
     [
       entries.map((e) => e.decisionId),
@@ -101,9 +125,49 @@ export async function logDecisions(db: SqlClient, entries: readonly DecisionToLo
       entries.map((e) => e.policy.version),
       entries.map((e) => e.holdout),
       [...sets.keys()],
-      [...sets.values()].map((ids) => JSON.stringify(ids)),
+      [...sets.values()].map((x) => JSON.stringify(x.ids)),
+      [...sets.values()].map((x) => (x.conflicts === null ? null : JSON.stringify(x.conflicts))),
+      entries.map(choiceJson),
+      [...sets.values()].map((x) => (x.vw === null ? null : JSON.stringify(Array.from(x.vw)))),
     ],
   );
+}
+
+/**
+ * The probability of each shown offer (in position order) from the logged choice inputs, the decision's suitable
+ * offers and its set's conflicts (./choice.ts, the same function `decide` uses); NaN each when they cannot be read.
+ * `memos`: exact uniform probabilities per set × suitable subset, shared by the decisions read together.
+ */
+interface StoredSet {
+  ids: string[];
+  conflicts: number[][] | null;
+  vw: number[] | null;
+}
+
+function loggedProbabilities(
+  choice: EncodedChoice,
+  considered: EncodedConsidered,
+  set: StoredSet | undefined,
+  memos: Map<string, Map<number, number | null>>,
+): number[] {
+  try {
+    const n = considered.codes.length;
+    if (!set || !set.conflicts || !set.vw || set.conflicts.length !== n || set.vw.length !== n) throw new Error('offer set without what choices are computed from');
+    const index = suitableIndexOf(considered);
+    const inputs = decodeChoice(choice, suitableConflicts(set.conflicts, index, n), index.map((i) => set.vw![i]));
+    const key = `${considered.set}|${index.join(',')}|${inputs.uniformExactBudget}`;
+    const memo = (): Map<number, number | null> => {
+      let m = memos.get(key);
+      if (!m) {
+        if (memos.size >= 4096) memos.clear();
+        memos.set(key, (m = new Map()));
+      }
+      return m;
+    };
+    return choiceProbabilities(inputs, memo);
+  } catch {
+    return choice.shown.map(() => Number.NaN);
+  }
 }
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
@@ -120,8 +184,9 @@ export async function decisionLog(db: SqlClient, options: { from?: Date; to?: Da
     policy_name: string;
     policy_version: string;
     holdout: boolean;
+    choice: unknown;
   }>(
-    `SELECT id, ${EPOCH_MS('at')} AS at, customer_id::text AS customer_id, context, considered, shown, policy_name, policy_version, holdout
+    `SELECT id, ${EPOCH_MS('at')} AS at, customer_id::text AS customer_id, context, considered, shown, policy_name, policy_version, holdout, choice
        FROM offer_decisions
       WHERE ($1::float8 IS NULL OR at >= to_timestamp($1::float8 / 1000.0))
         AND ($2::float8 IS NULL OR at < to_timestamp($2::float8 / 1000.0))
@@ -129,26 +194,52 @@ export async function decisionLog(db: SqlClient, options: { from?: Date; to?: Da
       ORDER BY at, id LIMIT $4`,
     [options.from?.getTime() ?? null, options.to?.getTime() ?? null, options.customerId ?? null, options.limit ?? 1_000_000],
   );
-  const rows = r.rows.map((x) => ({ ...x, considered: json<DecisionLogEntry['considered'] | EncodedConsidered>(x.considered), shown: json<DecisionLogEntry['shown']>(x.shown) }));
+  const rows = r.rows.map((x) => ({
+    ...x,
+    considered: json<DecisionLogEntry['considered'] | EncodedConsidered>(x.considered),
+    shown: json<DecisionToLog['shown']>(x.shown),
+    choice: x.choice == null ? null : json<EncodedChoice>(x.choice),
+  }));
   // compact `considered` names its offer set: read each set once
   const keys = [...new Set(rows.flatMap((x) => (Array.isArray(x.considered) ? [] : [x.considered.set])))];
-  const sets = new Map<string, string[]>();
+  const sets = new Map<string, StoredSet>();
   if (keys.length) {
-    const s = await db.query<{ id: string; offer_ids: unknown }>('SELECT id, offer_ids FROM offer_decision_sets WHERE id = ANY($1::text[])', [keys]);
-    for (const x of s.rows) sets.set(x.id, json<string[]>(x.offer_ids));
+    const s = await db.query<{ id: string; offer_ids: unknown; conflicts: unknown; value_weights: unknown }>(
+      'SELECT id, offer_ids, conflicts, value_weights FROM offer_decision_sets WHERE id = ANY($1::text[])',
+      [keys],
+    );
+    for (const x of s.rows) {
+      sets.set(x.id, {
+        ids: json<string[]>(x.offer_ids),
+        conflicts: x.conflicts == null ? null : json<number[][]>(x.conflicts),
+        vw: x.value_weights == null ? null : json<number[]>(x.value_weights),
+      });
+    }
   }
-  return rows.map((x) => ({
-    decisionId: x.id,
-    time: x.at,
-    customerId: x.customer_id,
-    context: json(x.context),
-    considered: Array.isArray(x.considered)
-      ? x.considered
-      : decodeConsidered(x.considered, sets.get(x.considered.set) ?? [], [...x.shown].sort((a, b) => a.position - b.position).map((o) => o.offerId)),
-    shown: x.shown,
-    policy: { name: x.policy_name, version: x.policy_version },
-    holdout: x.holdout,
-  }));
+  const memos = new Map<string, Map<number, number | null>>();
+  return rows.map((x) => {
+    const byPosition = [...x.shown].sort((a, b) => a.position - b.position);
+    // probabilities not written out are computed from the logged choice inputs (src/core/offers/choice.ts)
+    let computed: number[] | null = null;
+    const probability = (s: DecisionToLog['shown'][number]): number => {
+      if (typeof s.probability === 'number') return s.probability;
+      if (x.choice === null || Array.isArray(x.considered)) return Number.NaN;
+      computed ??= loggedProbabilities(x.choice, x.considered, sets.get(x.considered.set), memos);
+      return computed[byPosition.indexOf(s)] ?? Number.NaN;
+    };
+    return {
+      decisionId: x.id,
+      time: x.at,
+      customerId: x.customer_id,
+      context: json(x.context),
+      considered: Array.isArray(x.considered)
+        ? x.considered
+        : decodeConsidered(x.considered, sets.get(x.considered.set)?.ids ?? [], byPosition.map((o) => o.offerId)),
+      shown: x.shown.map((s) => ({ ...s, probability: probability(s) })),
+      policy: { name: x.policy_name, version: x.policy_version },
+      holdout: x.holdout,
+    };
+  });
 }
 
 /**

@@ -279,7 +279,10 @@ export interface DecisionLogEntry {
   context: Record<string, unknown>;
   /** Every offer considered and what became of it. */
   considered: Decision['considered'];
-  /** The offers shown, best first, each with the probability the policy chose it with at its position. */
+  /**
+   * The offers shown, best first, each with the probability the policy chose it with at its position (as logged, or
+   * computed on reading from the logged choice inputs; NaN when those cannot be read).
+   */
   shown: { offerId: string; position: number; probability: number; score: number; propensity: number }[];
   policy: { name: string; version: string };
   holdout: boolean;
@@ -287,10 +290,13 @@ export interface DecisionLogEntry {
 
 /**
  * A decision to log: `considered` as `decide` traced it (ConsideredTrace, see src/core/offers/screen.ts: stored
- * compactly) or written out. The log reads it back written out (DecisionLogEntry).
+ * compactly) or written out. The log reads it back written out (DecisionLogEntry). A shown offer's probability may
+ * be left out when the trace carries what it is computed from (`ConsideredTrace.choice`, src/core/offers/choice.ts):
+ * the log stores that, and computes the probability when it is read.
  */
-export interface DecisionToLog extends Omit<DecisionLogEntry, 'considered'> {
+export interface DecisionToLog extends Omit<DecisionLogEntry, 'considered' | 'shown'> {
   considered: DecisionLogEntry['considered'] | ConsideredTrace;
+  shown: (Omit<DecisionLogEntry['shown'][number], 'probability'> & { probability?: number })[];
 }
 
 /** One response to an offer as recorded (Store.recordOfferEvents). */

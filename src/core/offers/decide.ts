@@ -10,10 +10,15 @@
  *   top limit  greedy by priority, skipping an offer that shares a sku or category with one already chosen
  *   holdout    with probability ctx.holdoutShare, the offers are drawn uniformly from the suitable ones instead
  *   probability of each shown offer at its position under the policy:
- *              h·P_uniform + (1 − h)·P_thompson, P_uniform exact, P_thompson by Monte Carlo (see `decisionProbabilities`)
+ *              h·P_uniform + (1 − h)·P_thompson, P_uniform exact, P_thompson by Monte Carlo (./choice.ts). Not
+ *              computed on the request path: the decision keeps what determines it (`ChoiceInputs`: per suitable
+ *              offer its sampling distribution, lift and value × weight, the holdout share, limit, conflicts, what
+ *              was shown, a seed), the log stores that (`traceOf(d).choice`), and a shown offer's `probability` is
+ *              `choiceProbabilities` of it, computed when first read (the simulator reads it, the service does not).
  */
 import { mulberry32 } from '../random.js';
-import { posteriorPool, type PosteriorPool } from './posterior-pool.js';
+import type { PosteriorPool } from './posterior-pool.js';
+import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
 import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
 import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
@@ -32,7 +37,7 @@ const isSet = (x: number | null | undefined): x is number => x != null && Number
 export interface DecideParams extends PropensityParams {
   /** `thompson` (served): rank by the sampled priority; `mean`: rank by the posterior-mean priority (no exploration). */
   ranking: 'thompson' | 'mean';
-  /** Extra Thompson draws that estimate each shown offer's probability at its position. */
+  /** Extra Thompson draws that estimate each shown offer's probability at its position (when it is read). */
   probabilityDraws: number;
   /**
    * Thompson draws come from Beta(t·α, t·β): the posterior with its mean kept and its variance divided by about t
@@ -146,42 +151,25 @@ function cachedConflicts(offers: readonly Offer[]): number[][] {
   return fresh.conflicts;
 }
 
-const NO_CONFLICTS: readonly number[] = Object.freeze([]);
+/**
+ * `suitableConflicts` of a prepared set's subset, remembered per subset (the suitable offers of a decision repeat
+ * across customers and requests); computed afresh for other arrays.
+ */
+const subsetConflicts = new WeakMap<readonly Offer[], Map<string, readonly (readonly number[])[]>>();
+const MAX_SUBSETS = 4096;
 
-/** `targetConflicts(suitable)` from the conflicts of all offers and the input index of each suitable one. */
-function suitableConflicts(all: readonly number[][], index: readonly number[], n: number): readonly (readonly number[])[] {
-  if (index.length === n) return all;
-  const at = new Int32Array(n).fill(-1);
-  for (let i = 0; i < index.length; i++) at[index[i]] = i;
-  return index.map((f) => {
-    const src = all[f];
-    if (src.length === 0) return NO_CONFLICTS;
-    const out: number[] = [];
-    for (let k = 0; k < src.length; k++) {
-      const q = at[src[k]];
-      if (q >= 0) out.push(q);
-    }
-    return out;
-  });
-}
-
-/** Greedy top `limit` by score (ties: lower index), skipping any index that conflicts with one already picked. */
-export function pickTop(scores: Float64Array, conflicts: readonly (readonly number[])[], limit: number, include?: readonly number[]): number[] {
-  const picked: number[] = [];
-  const blocked = new Uint8Array(scores.length);
-  const idx = include ?? Array.from({ length: scores.length }, (_, i) => i);
-  while (picked.length < limit) {
-    let best = -1;
-    for (let k = 0; k < idx.length; k++) {
-      const i = idx[k];
-      if (!blocked[i] && (best < 0 || scores[i] > scores[best] || (scores[i] === scores[best] && i < best))) best = i;
-    }
-    if (best < 0) break;
-    picked.push(best);
-    blocked[best] = 1;
-    for (const j of conflicts[best]) blocked[j] = 1;
+function conflictsOfSubset(offers: readonly Offer[], index: readonly number[]): readonly (readonly number[])[] {
+  const all = cachedConflicts(offers);
+  if (preparedOf(offers) === undefined || index.length === offers.length) return suitableConflicts(all, index, offers.length);
+  let bySubset = subsetConflicts.get(offers);
+  if (!bySubset) subsetConflicts.set(offers, (bySubset = new Map()));
+  const key = index.join(',');
+  let c = bySubset.get(key);
+  if (c === undefined) {
+    if (bySubset.size >= MAX_SUBSETS) bySubset.clear();
+    bySubset.set(key, (c = suitableConflicts(all, index, offers.length)));
   }
-  return picked;
+  return c;
 }
 
 /** Uniformly random picks: at each position one of the offers not yet picked nor sharing a target with a picked one. */
@@ -200,347 +188,41 @@ function pickUniform(n: number, conflicts: readonly (readonly number[])[], limit
   return picked;
 }
 
-/**
- * Exact probability that the uniform policy puts `target` at `position` (0-based): 1/n when no targets overlap,
- * else a search over the earlier positions; null when the search would exceed `budget` nodes (one node per partial
- * pick sequence visited, the root included). The free offers are counted as picks block them, so a node costs its
- * picks' conflicts, not n; at position 1 and 2 the node count is known beforehand and a search past the budget is
- * not started.
- */
-export function uniformProbability(n: number, conflicts: readonly (readonly number[])[], target: number, position: number, budget: number): number | null {
-  if (position === 0 || conflicts.every((c) => c.length === 0)) return position < n ? 1 / n : 0;
-  if (position <= 2 && uniformNodes(n, conflicts, target, position) > budget) return null;
-  const blocked = new Int32Array(n);
-  let free = n;
-  let nodes = 0;
-  const block = (i: number): void => {
-    if (blocked[i]++ === 0) free--;
-    const cs = conflicts[i];
-    for (let k = 0; k < cs.length; k++) if (blocked[cs[k]]++ === 0) free--;
-  };
-  const unblock = (i: number): void => {
-    if (--blocked[i] === 0) free++;
-    const cs = conflicts[i];
-    for (let k = 0; k < cs.length; k++) if (--blocked[cs[k]] === 0) free++;
-  };
-  const rec = (depth: number, p: number): number | null => {
-    if (++nodes > budget) return null;
-    if (free === 0) return 0;
-    const f = free;
-    if (depth === position) return blocked[target] === 0 ? p / f : 0;
-    let sum = 0;
-    if (depth + 1 === position) {
-      // the children are leaves: their free counts from the picks' conflicts, without blocking
-      const q = p / f;
-      const targetFree = blocked[target] === 0;
-      for (let c = 0; c < n; c++) {
-        if (blocked[c] !== 0 || c === target) continue;
-        if (++nodes > budget) return null;
-        let fc = f - 1;
-        let hit = !targetFree;
-        const cs = conflicts[c];
-        for (let k = 0; k < cs.length; k++) {
-          const j = cs[k];
-          if (blocked[j] === 0) fc--;
-          if (j === target) hit = true;
-        }
-        if (fc !== 0 && !hit) sum += q / fc;
-      }
-      return sum;
-    }
-    for (let c = 0; c < n; c++) {
-      if (blocked[c] !== 0 || c === target) continue;
-      block(c);
-      const r = rec(depth + 1, p / f);
-      unblock(c);
-      if (r === null) return null;
-      sum += r;
-    }
-    return sum;
-  };
-  return rec(0, 1);
-}
-
-/** Nodes the search of `uniformProbability` visits for position 1 or 2 (conflict lists: distinct, without the offer itself). */
-function uniformNodes(n: number, conflicts: readonly (readonly number[])[], target: number, position: number): number {
-  // root, then one node per first pick c ≠ target (all n are free at the root)
-  let nodes = 1 + (target < n ? n - 1 : n);
-  if (position === 1) return nodes;
-  for (let c = 0; c < n; c++) {
-    if (c === target) continue;
-    const free = n - 1 - conflicts[c].length;
-    if (free > 0) nodes += free - (conflicts[c].includes(target) ? 0 : 1);
-  }
-  return nodes;
-}
-
-/**
- * Repeated `pickUniform(n, conflicts, limit, random)` with buffers kept between calls: the same picks from the same
- * random numbers (one per position while an offer is free), the i-th free offer found in a Fenwick tree of the free ones.
- */
-function uniformSampler(n: number, conflicts: readonly (readonly number[])[], limit: number): (random: () => number, out: Int32Array) => number {
-  const tree = new Int32Array(n + 1);
-  for (let x = 1; x <= n; x++) tree[x] = x & -x;
-  let top = 1;
-  while (top * 2 <= n) top *= 2;
-  const blocked = new Uint8Array(n);
-  const touched = new Int32Array(n);
-  const add = (i: number, d: number): void => {
-    for (let x = i + 1; x <= n; x += x & -x) tree[x] += d;
-  };
-  return (random, out) => {
-    let free = n;
-    let nt = 0;
-    const block = (i: number): void => {
-      if (blocked[i] === 0) {
-        blocked[i] = 1;
-        add(i, -1);
-        free--;
-        touched[nt++] = i;
-      }
-    };
-    let picked = 0;
-    while (picked < limit && free > 0) {
-      let rem = Math.min(free - 1, Math.floor(random() * free)) + 1;
-      let pos = 0;
-      for (let step = top; step > 0; step >>= 1) {
-        const x = pos + step;
-        if (x <= n && tree[x] < rem) {
-          pos = x;
-          rem -= tree[x];
-        }
-      }
-      out[picked++] = pos;
-      block(pos);
-      const cs = conflicts[pos];
-      for (let k = 0; k < cs.length; k++) block(cs[k]);
-    }
-    for (let k = 0; k < nt; k++) {
-      blocked[touched[k]] = 0;
-      add(touched[k], 1);
-    }
-    return picked;
-  };
-}
-
 interface Candidate {
   offer: Offer;
   prop: OfferPropensity;
   /** value × weight */
   vw: number;
-  /** Thompson draws of the rate (set when a Thompson ranking needs them). */
+  /** Thompson draws of the rate (set when a Thompson ranking needs them), and the distribution they are of. */
   pool: PosteriorPool | null;
+  dist: SamplingDistribution | null;
 }
 
 const weightOf = (o: Offer): number => (Number.isFinite(o.weight) ? o.weight : 1);
-const valueOf = (o: Offer): number => (Number.isFinite(o.value) ? o.value : 0);
 
 /**
- * Probability of each shown offer at its position under the policy that served it:
- *   P = h·P_uniform + (1 − h)·P_ranking
- * P_uniform is exact (see `uniformProbability`; Monte Carlo with 20 × draws uniform picks only past the search budget).
- * P_ranking for `mean` is 1 or 0 (deterministic). For `thompson` it is (c + s) / (N + t): over N = probabilityDraws
- * extra draws of the whole Thompson ranking, c put the offer at that position; the draw that was served counts too
- * (t = 1, and s = 1 as it put the offer there; t = s = 0 when the decision was a holdout one), so a shown offer never
- * gets probability 0. Extra draw d takes element (o_i + d) mod poolSize of offer i's pool, with offsets o_i drawn
- * uniformly (a private mulberry32 stream seeded from ctx.random): each draw is distributed as a served draw.
- * Offers that cannot reach the top (pool maximum below the pool minimum of `limit` offers sharing no target with any
- * other) are skipped: exact, as pools bound their draws.
+ * The distribution a Thompson draw of this offer's rate comes from (the one place that maps the propensity model's
+ * posterior to a sampling distribution: a Beta posterior, its pseudo-counts multiplied by the sharpening). Its
+ * parameters are rounded to single precision (a relative change below 1e-7), so that the decision log keeps them
+ * exactly in 4 bytes each.
  */
-const thompsonPool = (prop: OfferPropensity, p: DecideParams): PosteriorPool =>
-  posteriorPool(prop.alpha * p.sharpening, prop.beta * p.sharpening, p.poolSize);
-
-function decisionProbabilities(
-  cands: readonly Candidate[],
-  conflicts: readonly (readonly number[])[],
-  shown: readonly number[],
-  servedByThompson: boolean,
-  ctx: DecisionContext,
-  limit: number,
-  p: DecideParams,
-  uniformMemo?: () => Map<number, number | null>,
-): number[] {
-  const h = Math.min(1, Math.max(0, ctx.holdoutShare));
-  const n = cands.length;
-  const uniform = shown.map(() => 0);
-  let mc: (() => number) | null = null;
-  const rng = (): (() => number) => (mc ??= mulberry32(Math.floor(ctx.random() * 4294967296)));
-  if (h > 0) {
-    let sample: ReturnType<typeof uniformSampler> | null = null;
-    const picks = new Int32Array(Math.max(0, limit));
-    shown.forEach((j, k) => {
-      let exact: number | null;
-      if (k === 0 || uniformMemo === undefined) exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget);
-      else {
-        // the same suitable offers (same conflicts) give the same answer: remembered per suitable set
-        const memo = uniformMemo();
-        const key = k * (n + 1) + j;
-        const known = memo.get(key);
-        if (known !== undefined) exact = known;
-        else memo.set(key, (exact = uniformProbability(n, conflicts, j, k, p.uniformExactBudget)));
-      }
-      if (exact !== null) uniform[k] = exact;
-      else {
-        sample ??= uniformSampler(n, conflicts, limit);
-        const draws = 20 * p.probabilityDraws;
-        let c = 0;
-        for (let d = 0; d < draws; d++) if (sample(rng(), picks) > k && picks[k] === j) c++;
-        uniform[k] = c / draws;
-      }
-    });
-  }
-  if (h >= 1) return uniform;
-  const ranked = shown.map(() => 0);
-  if (p.ranking === 'mean') {
-    const top = pickTop(
-      Float64Array.from(cands, (c) => c.prop.propensity * c.vw),
-      conflicts,
-      limit,
-    );
-    shown.forEach((j, k) => (ranked[k] = top[k] === j ? 1 : 0));
-  } else {
-    for (const c of cands) c.pool ??= thompsonPool(c.prop, p);
-    const include = contenders(cands, conflicts, limit, shown);
-    const r = rng();
-    const m = include.length;
-    const size = p.poolSize;
-    const offsets = new Int32Array(m);
-    for (let k = 0; k < m; k++) offsets[k] = Math.floor(r() * size);
-    const draws: Float64Array[] = new Array<Float64Array>(m);
-    const lift = new Float64Array(m);
-    const vw = new Float64Array(m);
-    for (let k = 0; k < m; k++) {
-      const c = cands[include[k]];
-      draws[k] = c.pool!.draws;
-      lift[k] = c.prop.affinityLift;
-      vw[k] = c.vw;
-    }
-    const nShown = shown.length;
-    const counts = new Int32Array(nShown);
-    if (limit === 1) {
-      // the top offer only: does the shown one beat every other in draw d? The others are tried in order of their
-      // best possible score, and a draw stops at the first that beats it (ties: lower index, as in pickTop)
-      const j = include.indexOf(shown[0]);
-      const best = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
-      const others = Int32Array.from(
-        include
-          .map((_, k) => k)
-          .filter((k) => k !== j)
-          .sort((x, y) => best[y] - best[x] || x - y),
-      );
-      const dj = draws[j];
-      const oj = offsets[j];
-      const lj = lift[j];
-      const vj = vw[j];
-      const ij = include[j];
-      for (let d = 0; d < p.probabilityDraws; d++) {
-        // element (o + d) mod size, without a division per element: o < size and dm = d mod size
-        const dm = d % size;
-        const xj = dj[oj + dm < size ? oj + dm : oj + dm - size] * lj;
-        const sj = (xj < 1 ? xj : 1) * vj;
-        let beaten = false;
-        for (let q = 0; q < others.length; q++) {
-          const k = others[q];
-          if (best[k] < sj) break; // no later one can beat it either
-          const e = offsets[k] + dm;
-          const x = draws[k][e < size ? e : e - size] * lift[k];
-          const sk = (x < 1 ? x : 1) * vw[k];
-          if (sk > sj || (sk === sj && include[k] < ij)) {
-            beaten = true;
-            break;
-          }
-        }
-        if (!beaten) counts[0]++;
-      }
-    } else {
-      // pickTop over the contenders, positions up to the last shown one, with its buffers kept between draws
-      // The best `cap` contenders of a draw are kept in order (score descending, then index): the greedy pick is the
-      // first of them not blocked, and only when all of them are blocked is every contender scored and scanned.
-      // Contenders are scored in order of their best possible score, and a draw stops scoring at the first that
-      // cannot enter the kept ones.
-      const scores = new Float64Array(m);
-      const blocked = new Uint8Array(n);
-      const touched = new Int32Array(n);
-      const cap = Math.min(m, nShown + 1);
-      const topK = new Int32Array(cap);
-      const topS = new Float64Array(cap);
-      const bound = include.map((i, k) => Math.min(1, cands[i].pool!.max * lift[k]) * vw[k]);
-      const order = Int32Array.from(
-        include.map((_, k) => k).sort((x, y) => bound[y] - bound[x] || x - y),
-      );
-      for (let d = 0; d < p.probabilityDraws; d++) {
-        const dm = d % size;
-        let nTop = 0;
-        for (let q = 0; q < m; q++) {
-          const k = order[q];
-          if (nTop === cap && bound[k] < topS[cap - 1]) break;
-          const e = offsets[k] + dm;
-          const x = draws[k][e < size ? e : e - size] * lift[k];
-          const sk = (x < 1 ? x : 1) * vw[k];
-          if (nTop === cap && !(sk > topS[cap - 1] || (sk === topS[cap - 1] && k < topK[cap - 1]))) continue;
-          let at = nTop < cap ? nTop++ : cap - 1;
-          while (at > 0 && (topS[at - 1] < sk || (topS[at - 1] === sk && topK[at - 1] > k))) {
-            topS[at] = topS[at - 1];
-            topK[at] = topK[at - 1];
-            at--;
-          }
-          topS[at] = sk;
-          topK[at] = k;
-        }
-        let scored = false;
-        let nt = 0;
-        for (let pos = 0; pos < nShown; pos++) {
-          let best = -1;
-          for (let q = 0; q < nTop; q++) {
-            if (blocked[include[topK[q]]] === 0) {
-              best = topK[q];
-              break;
-            }
-          }
-          if (best < 0 && nTop < m) {
-            if (!scored) {
-              for (let k = 0; k < m; k++) {
-                const e = offsets[k] + dm;
-                const x = draws[k][e < size ? e : e - size] * lift[k];
-                scores[k] = (x < 1 ? x : 1) * vw[k];
-              }
-              scored = true;
-            }
-            for (let k = 0; k < m; k++) if (blocked[include[k]] === 0 && (best < 0 || scores[k] > scores[best])) best = k;
-          }
-          if (best < 0) break;
-          const bi = include[best];
-          if (bi === shown[pos]) counts[pos]++;
-          blocked[bi] = 1;
-          touched[nt++] = bi;
-          const cs = conflicts[bi];
-          for (let q = 0; q < cs.length; q++) {
-            if (blocked[cs[q]] === 0) {
-              blocked[cs[q]] = 1;
-              touched[nt++] = cs[q];
-            }
-          }
-        }
-        for (let q = 0; q < nt; q++) blocked[touched[q]] = 0;
-      }
-    }
-    const t = servedByThompson ? 1 : 0;
-    shown.forEach((_, k) => (ranked[k] = (counts[k] + t) / (p.probabilityDraws + t)));
-  }
-  return shown.map((_, k) => h * uniform[k] + (1 - h) * ranked[k]);
+export function samplingOf(prop: OfferPropensity, p: Pick<DecideParams, 'sharpening'>): SamplingDistribution {
+  return { kind: 'beta', a: Math.fround(prop.alpha * p.sharpening), b: Math.fround(prop.beta * p.sharpening) };
 }
 
-/** Indices worth drawing in the extra draws (see `decisionProbabilities`); the shown ones always are. */
-function contenders(cands: readonly Candidate[], conflicts: readonly (readonly number[])[], limit: number, shown: readonly number[]): number[] {
-  const score = (c: Candidate, x: number): number => Math.min(1, x * c.prop.affinityLift) * c.vw;
-  const floors = cands.map((c, i) => (conflicts[i].length === 0 ? score(c, c.pool!.min) : -Infinity)).sort((x, y) => y - x);
-  const threshold = limit > 0 && floors.length >= limit ? floors[limit - 1] : -Infinity;
-  const keep = new Set(shown);
-  cands.forEach((c, i) => {
-    if (score(c, c.pool!.max) >= threshold) keep.add(i);
-  });
-  return [...keep].sort((x, y) => x - y);
+/** The affinity lift a sampled priority uses: single precision, as the decision log keeps it (see `samplingOf`). */
+const sampledLift = (prop: OfferPropensity): number => Math.fround(prop.affinityLift);
+
+/** value × weight of every offer of a set, in order (kept per prepared set: its offers cannot change). */
+const setValues = new WeakMap<readonly Offer[], Float64Array>();
+function valueWeights(offers: readonly Offer[]): Float64Array {
+  const known = setValues.get(offers);
+  if (known) return known;
+  const vw = Float64Array.from(offers, (o) => valueOf(o) * weightOf(o));
+  if (preparedOf(offers) !== undefined) setValues.set(offers, vw);
+  return vw;
 }
+const valueOf = (o: Offer): number => (Number.isFinite(o.value) ? o.value : 0);
 
 function nonPersonalisedWhy(subject: DecisionSubject): 'no_consent' | 'guest' | 'unknown_customer' {
   return subject.nonPersonalisedWhy ?? (subject.customerId === null ? 'guest' : 'no_consent');
@@ -595,8 +277,9 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     prop: props[i],
     vw: valueOf(offer) * weightOf(offer),
     pool: null,
+    dist: null,
   }));
-  const conflicts = suitable.length === 0 ? [] : suitableConflicts(cachedConflicts(offers), sc.index, offers.length);
+  const conflicts = suitable.length === 0 ? [] : conflictsOfSubset(offers, sc.index);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = cands.length > 0 && limit > 0 && h > 0 && ctx.random() < h;
   const means = Float64Array.from(cands, (c) => c.prop.propensity * c.vw);
@@ -612,14 +295,17 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     scores = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const c = cands[i];
-      c.pool = thompsonPool(c.prop, p);
+      c.dist = samplingOf(c.prop, p);
+      c.pool = samplingPool(c.dist, p.poolSize);
       samples[i] = c.pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
-      scores[i] = Math.min(1, samples[i] * c.prop.affinityLift) * c.vw;
+      scores[i] = Math.min(1, samples[i] * sampledLift(c.prop)) * c.vw;
     }
     shown = pickTop(scores, conflicts, limit);
   }
-  const probabilities =
-    shown.length > 0 ? decisionProbabilities(cands, conflicts, shown, !holdout && samples !== null, ctx, limit, p, uniformMemoOf(offers, sc.index, p.uniformExactBudget)) : [];
+  const choice = shown.length > 0 ? choiceInputs(cands, conflicts, shown, holdout ? 'holdout' : samples !== null ? 'thompson' : 'mean', byMean, h, limit, ctx, p) : null;
+  let probabilities: number[] | null = null;
+  const memo = choice ? uniformMemoOf(offers, sc.index, p.uniformExactBudget) : undefined;
+  const probabilityAt = (k: number): number => (probabilities ??= choiceProbabilities(choice!, memo))[k];
 
   const scored: ScoredOffer[] = shown.map((i, k) => {
     const c = cands[i];
@@ -645,9 +331,12 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
           ...(samples !== null ? { sample: samples[i] } : {}),
         },
       },
-      probability: probabilities[k],
-    };
+    } as ScoredOffer;
   });
+  // computed when read (./choice.ts): the service logs `choice` instead
+  scored.forEach((o, k) =>
+    Object.defineProperty(o, 'probability', { enumerable: true, configurable: true, get: () => probabilityAt(k), set: (v: number) => Object.defineProperty(o, 'probability', { value: v, enumerable: true, writable: true, configurable: true }) }),
+  );
 
   const trace: ConsideredTrace = {
     ids: preparedOf(offers)?.ids ?? offers.map((o) => o.id),
@@ -656,8 +345,63 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     conflicts,
     shown,
     holdout,
+    ...(choice ? { choice, setConflicts: cachedConflicts(offers), setValueWeights: valueWeights(offers) } : {}),
   };
   return withTrace({ offers: scored, holdout }, trace);
+}
+
+/**
+ * What the choice distribution of a decision depends on (./choice.ts). Draws the seed of the estimate's Monte Carlo
+ * stream from ctx.random when the estimate may need one (a Thompson ranking, or a holdout share). For a Thompson
+ * ranking, offers that cannot reach the top `limit` in any draw are left out (`rankingContenders`: exact).
+ */
+function choiceInputs(
+  cands: Candidate[],
+  conflicts: readonly (readonly number[])[],
+  shown: readonly number[],
+  served: ChoiceInputs['served'],
+  byMean: readonly number[],
+  h: number,
+  limit: number,
+  ctx: DecisionContext,
+  p: DecideParams,
+): ChoiceInputs {
+  const thompson = p.ranking === 'thompson' && h < 1;
+  const seed = thompson || h > 0 ? Math.floor(ctx.random() * 4294967296) : 0;
+  let offers: (ChoiceOffer | null)[] = [];
+  if (thompson) {
+    const n = cands.length;
+    const lo = new Float64Array(n);
+    const hi = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = cands[i];
+      c.dist ??= samplingOf(c.prop, p);
+      c.pool ??= samplingPool(c.dist, p.poolSize);
+      const g = sampledLift(c.prop);
+      lo[i] = Math.min(1, c.pool.min * g) * c.vw;
+      hi[i] = Math.min(1, c.pool.max * g) * c.vw;
+    }
+    offers = new Array<ChoiceOffer | null>(n).fill(null);
+    for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
+      const c = cands[i];
+      offers[i] = { dist: c.dist!, lift: sampledLift(c.prop), vw: c.vw };
+    }
+  }
+  return {
+    ranking: p.ranking,
+    served,
+    holdoutShare: h,
+    limit,
+    n: cands.length,
+    conflicts,
+    shown,
+    offers,
+    ...(p.ranking === 'mean' ? { greedy: byMean } : {}),
+    seed,
+    draws: p.probabilityDraws,
+    poolSize: p.poolSize,
+    uniformExactBudget: p.uniformExactBudget,
+  };
 }
 
 /**
@@ -733,7 +477,7 @@ export function topOfferDistribution(
     for (let i = 1; i < n; i++) if (props[i].propensity * vw[i] > props[best].propensity * vw[best]) best = i;
     ranked[best] = 1;
   } else {
-    const pools = props.map((pr) => thompsonPool(pr, p));
+    const pools = props.map((pr) => samplingPool(samplingOf(pr, p), p.poolSize));
     const r = mulberry32(Math.floor(ctx.random() * 4294967296));
     const at = Int32Array.from(pools, () => Math.floor(r() * p.poolSize));
     for (let d = 0; d < draws; d++) {
@@ -742,7 +486,7 @@ export function topOfferDistribution(
       let best = -1;
       let bestScore = -Infinity;
       for (let k = 0; k < n; k++) {
-        const x = pools[k].draws[at[k]] * props[k].affinityLift;
+        const x = pools[k].draws[at[k]] * sampledLift(props[k]);
         const sc = (x < 1 ? x : 1) * vw[k];
         if (sc > bestScore) {
           bestScore = sc;
@@ -761,3 +505,4 @@ export function topOfferDistribution(
 export const decide: Decide = makeDecide();
 
 export type { Decide } from './types.js';
+export { choiceProbabilities, pickTop, uniformProbability, type ChoiceInputs, type SamplingDistribution } from './choice.js';

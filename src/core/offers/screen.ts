@@ -13,6 +13,7 @@
  * and conflicts, what was shown. `consideredOf` turns it into `Decision.considered` (read lazily), and
  * `encodeConsidered` / `decodeConsidered` into the decision log's compact form and back (src/store/sql-offers.ts).
  */
+import type { ChoiceInputs } from './choice.js';
 import { OFFER_CHANNELS, type Decision, type DecisionContext, type DecisionSubject, type Offer } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -319,6 +320,12 @@ export interface ConsideredTrace {
   /** The suitable offers shown (indices among the suitable ones), best first. */
   shown: readonly number[];
   holdout: boolean;
+  /** What the probability of each shown offer is computed from (./choice.ts; absent when nothing was shown). */
+  choice?: ChoiceInputs;
+  /** With `choice`: the conflicts of every offer of the set (`ids`), as `conflicts` is of the suitable ones. */
+  setConflicts?: readonly (readonly number[])[];
+  /** With `choice`: value × weight of every offer of the set. */
+  setValueWeights?: Float64Array;
 }
 
 const round = (x: number): string => (Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
@@ -448,6 +455,14 @@ export function decodeConsidered(e: EncodedConsidered, ids: readonly string[], s
     else if (outcome === 'ranked_lower' && why === 'same_target_as') out.push({ offerId, outcome, why: `same_target_as:${shownIds[e.blockers![nextBlocker++]]}` });
     else out.push({ offerId, outcome, why });
   }
+  return out;
+}
+
+/** The indices (in the offer set) of the offers a decision found suitable (shown or ranked lower), from its encoded considered. */
+export function suitableIndexOf(e: EncodedConsidered): number[] {
+  const suitable = e.table.map((entry) => entry === 'shown' || entry.startsWith('ranked_lower:'));
+  const out: number[] = [];
+  for (let i = 0; i < e.codes.length; i++) if (suitable[ALPHABET.indexOf(e.codes[i])]) out.push(i);
   return out;
 }
 

@@ -154,7 +154,11 @@ export interface ScoredOffer {
       sample?: number;
     };
   };
-  /** The probability with which this offer was chosen at its position (for off-policy evaluation). */
+  /**
+   * The probability with which this offer was chosen at its position (for off-policy evaluation). From `decide`:
+   * computed when first read, from the inputs the decision keeps (src/core/offers/choice.ts); the service logs those
+   * inputs and never reads it on the request path.
+   */
   probability: number;
 }
 
