@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DECIDE_DEFAULTS, makeDecide } from '../src/core/offers/decide.js';
+import { DECIDE_DEFAULTS, makeDecide, samplingOf } from '../src/core/offers/decide.js';
 import {
   HIERARCHICAL_DECIDE,
   hierarchicalPropensities,
   offerPropensities,
   pooledPropensities,
   PROPENSITY_DEFAULTS,
-  samplingDistribution,
 } from '../src/core/offers/propensity.js';
 import { ResponseCounts } from '../src/core/offers/response-counts.js';
 import { context, offer, stats, subject } from './helpers/offers.js';
@@ -90,13 +89,12 @@ describe('propensity: hierarchical model', () => {
     expect(after).toBeLessThan(0.27);
   });
 
-  it('samplingDistribution: the tagged Beta Thompson draws come from, and the affinity multiplier', () => {
+  it('samplingOf: the tagged Beta Thompson draws come from, and the affinity multiplier', () => {
     const s = subject({ affinity: () => ({ score: 0.9, category: 'Candles' }) });
     const pr = hierarchicalPropensities([offer('a', { targets: { skus: [], categories: ['Candles'] } })], s, 'web', stats(), P)[0];
-    const d = samplingDistribution(pr);
-    expect(d.distribution).toEqual({ kind: 'beta', a: pr.alpha, b: pr.beta });
-    expect(samplingDistribution(pr, 2).distribution).toEqual({ kind: 'beta', a: 2 * pr.alpha, b: 2 * pr.beta });
-    expect(d.multiplier).toBeCloseTo(1 + P.affinitySlope * 0.4, 12);
+    expect(samplingOf(pr, { sharpening: 1 })).toEqual({ kind: 'beta', a: Math.fround(pr.alpha), b: Math.fround(pr.beta) });
+    expect(samplingOf(pr, { sharpening: 2 })).toEqual({ kind: 'beta', a: Math.fround(2 * pr.alpha), b: Math.fround(2 * pr.beta) });
+    expect(pr.affinityLift).toBeCloseTo(1 + P.affinitySlope * 0.4, 12);
     expect(pr.alpha / (pr.alpha + pr.beta)).toBeCloseTo(pr.posteriorMean, 10);
   });
 });

@@ -410,18 +410,3 @@ export function hierarchicalPropensities(
     };
   });
 }
-
-/**
- * The distribution a Thompson draw of this offer's rate comes from, as a tagged record, and the deterministic
- * multiplier applied to the draw: the sampled priority is min(1, draw × multiplier) × value × weight. Both models
- * sample a Beta (the hierarchical model's Gamma(K, R/b) as Beta(K, R/b − K), which it approximates for small rates).
- */
-export type RateDistribution = { kind: 'beta'; a: number; b: number };
-
-/** `sharpening`: decide's tempering t (DecideParams.sharpening), draws from Beta(t·α, t·β). */
-export function samplingDistribution(
-  prop: Pick<OfferPropensity, 'alpha' | 'beta' | 'affinityLift'>,
-  sharpening = 1,
-): { distribution: RateDistribution; multiplier: number } {
-  return { distribution: { kind: 'beta', a: prop.alpha * sharpening, b: prop.beta * sharpening }, multiplier: prop.affinityLift };
-}
