@@ -199,12 +199,14 @@ for (const backend of storeBackends()) {
       expect((await store.offerSubjectFacts(c))!.contacts.get('A')!.impressions).toEqual([now - DAY]);
     });
 
-    it('erasure removes the contact counters and events, and leaves the decisions as a guest\'s', async () => {
+    it('erasure removes the contact counters, events and decisions (another customer\'s decision stays)', async () => {
       const c = await store.resolveIdentity([email('gone@x')]);
       await store.recordOfferEvents([event('g1', c)]);
-      await store.logDecisions([{ decisionId: 'g', time: T0, customerId: c, context: {}, considered: [], shown: [], policy: { name: 'p', version: '1' }, holdout: false }]);
+      const other = await store.resolveIdentity([email('stays@x')]);
+      const decision = (decisionId: string, customerId: string) => ({ decisionId, time: T0, customerId, context: {}, considered: [], shown: [], policy: { name: 'p', version: '1' }, holdout: false });
+      await store.logDecisions([decision('g', c), decision('h', other)]);
       expect(await store.eraseCustomer(c)).toBe(true);
-      expect((await store.decisionLog())[0].customerId).toBeNull();
+      expect((await store.decisionLog()).map((d) => [d.decisionId, d.customerId])).toEqual([['h', other]]);
       // the event id is free again: nothing of theirs is left
       const d = await store.resolveIdentity([email('new@x')]);
       expect(await store.recordOfferEvents([event('g1', d)])).toEqual(['recorded']);

@@ -762,10 +762,11 @@ export class SqlStore implements Store {
       await tx.query('DELETE FROM merge_log WHERE survivor_id = ANY($1::bigint[]) OR merged_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customer_aliases WHERE survivor_id = $1', [id]);
       await tx.query('UPDATE orders SET customer_id = NULL WHERE customer_id = $1', [id]);
-      // offers: their contact counters and responses go, their decisions stay as a guest's
+      // offers: their contact counters, responses and decisions go (a decision's context and per-offer lifts come
+      // from the person's history)
       await tx.query('DELETE FROM offer_contacts WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM offer_events WHERE customer_id = ANY($1::bigint[])', [ids]);
-      await tx.query('UPDATE offer_decisions SET customer_id = NULL WHERE customer_id = ANY($1::bigint[])', [ids]);
+      await tx.query('DELETE FROM offer_decisions WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
       return true;
     }, { lock: IDENTITY_LOCK, durable: true });
