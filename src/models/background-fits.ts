@@ -1,0 +1,193 @@
+/**
+ * Fits that run beside the calling thread: EASE's weights (its dense inverse is most of an evaluation's
+ * CPU time) and TIFU-KNN's vectors (its neighbour search) are pure functions of typed arrays, so one
+ * worker thread computes them while the main thread fits and scores the other models.
+ *
+ * Jobs run in the order submitted. A job the worker has not started when its result is asked for is
+ * taken back and run on the calling thread (same function, same result), so nothing ever waits on an
+ * idle or absent worker: when the worker cannot start (e.g. a test runner that cannot load TypeScript
+ * workers) every job simply runs inline. A job whose worker fails mid-way is run inline too.
+ * The worker is unref'd: it never keeps the process alive.
+ *
+ * @example
+ * const job = backgroundFits().submit({ kind: 'ease', counts, params });
+ * // ... other work ...
+ * const { value: b, seconds } = await job.result();
+ */
+import type { Worker } from 'node:worker_threads';
+import type { Csr } from '../core/csr.js';
+import { moduleWorker } from '../core/module-worker.js';
+import { type EaseParams, easeWeights } from './ease.js';
+import { type BasketLines, fitTifu, type TifuParams, type TifuVectors } from './tifu-knn.js';
+
+export type BackgroundTask =
+  | { kind: 'ease'; counts: Csr; params: Partial<EaseParams> }
+  | { kind: 'tifu'; lines: BasketLines; customers: number; nItems: number; params: Partial<TifuParams> };
+
+type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : TifuVectors;
+
+/** What a task returns and the seconds it took where it ran. */
+export interface TaskResult<V> {
+  value: V;
+  seconds: number;
+  /** Where it ran. */
+  where: 'worker' | 'inline';
+}
+
+/** Runs a task on the calling thread (the worker runs the same function). */
+export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueOf<T>> {
+  if (task.kind === 'ease') return (await easeWeights(task.counts, task.params)) as ValueOf<T>;
+  return fitTifu(task.lines, task.customers, task.nItems, task.params) as ValueOf<T>;
+}
+
+/** The buffers of a result, moved (not copied) between threads. */
+export function transferables(v: Float32Array | TifuVectors): ArrayBuffer[] {
+  const arrays = v instanceof Float32Array ? [v] : [v.ownPtr, v.ownItems, v.ownScores, v.nbrPtr, v.nbrItems, v.nbrScores];
+  return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
+}
+
+const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
+
+type State = 'queued' | 'running' | 'done' | 'inline';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class BackgroundJob<V = any> {
+  state: State = 'queued';
+  private settled: Promise<TaskResult<V>> | null = null;
+  private resolveWorker!: (r: TaskResult<V>) => void;
+  private readonly fromWorker: Promise<TaskResult<V> | null>;
+
+  constructor(
+    readonly id: number,
+    readonly task: BackgroundTask,
+    private readonly pool: BackgroundFits,
+  ) {
+    this.fromWorker = new Promise<TaskResult<V> | null>((resolve) => {
+      this.resolveWorker = resolve as (r: TaskResult<V> | null) => void;
+    });
+  }
+
+  /** The worker's answer (null: the worker failed; the job then runs inline). */
+  settle(r: TaskResult<V> | null): void {
+    this.state = r ? 'done' : 'queued';
+    this.resolveWorker(r as TaskResult<V>);
+  }
+
+  /** Whether the result is ready or being computed by the worker (asking for it does not run it here). */
+  get started(): boolean {
+    return this.state === 'running' || this.state === 'done';
+  }
+
+  /** The result: the worker's, or computed here if the worker has not started it (or failed). */
+  result(): Promise<TaskResult<V>> {
+    this.settled ??= (async () => {
+      if (this.state === 'queued' && this.pool.takeBack(this as BackgroundJob)) return this.inline();
+      const r = await this.fromWorker;
+      return r ?? this.inline();
+    })();
+    return this.settled;
+  }
+
+  private async inline(): Promise<TaskResult<V>> {
+    this.state = 'inline';
+    const t0 = performance.now();
+    const value = (await runTask(this.task)) as V;
+    return { value, seconds: seconds(t0), where: 'inline' };
+  }
+}
+
+/** One worker thread and its queue of jobs. */
+export class BackgroundFits {
+  private worker: Worker | null = null;
+  private ready = false;
+  private dead = false;
+  private readonly queue: BackgroundJob[] = [];
+  private current: BackgroundJob | null = null;
+  private nextId = 1;
+
+  constructor(private readonly enabled = true) {}
+
+  submit<T extends BackgroundTask>(task: T): BackgroundJob<ValueOf<T>> {
+    const job = new BackgroundJob<ValueOf<T>>(this.nextId++, task, this);
+    this.queue.push(job as BackgroundJob);
+    this.startWorker();
+    this.pump();
+    return job;
+  }
+
+  /** Removes a queued job for the caller to run (false when the worker already has it). */
+  takeBack(job: BackgroundJob): boolean {
+    const i = this.queue.indexOf(job);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    return true;
+  }
+
+  /** Stops the worker (queued jobs then run inline when asked for). */
+  async close(): Promise<void> {
+    this.dead = true;
+    const w = this.worker;
+    this.worker = null;
+    this.fail();
+    await w?.terminate();
+  }
+
+  private startWorker(): void {
+    if (this.worker || this.dead || !this.enabled) return;
+    let w: Worker;
+    try {
+      w = moduleWorker(new URL('./background-fit-worker.js', import.meta.url));
+    } catch {
+      this.dead = true;
+      return;
+    }
+    this.worker = w;
+    w.on('message', (msg: { ready?: boolean; id?: number; ok?: boolean; value?: unknown; seconds?: number }) => {
+      if (msg.ready) {
+        this.ready = true;
+        this.pump();
+        return;
+      }
+      const job = this.current;
+      this.current = null;
+      if (job && job.id === msg.id) job.settle(msg.ok ? { value: msg.value, seconds: msg.seconds ?? 0, where: 'worker' } : null);
+      this.pump();
+    });
+    const down = () => {
+      this.dead = true;
+      this.worker = null;
+      this.fail();
+    };
+    w.on('error', down);
+    w.on('exit', down);
+    // after the listeners (attaching a 'message' listener refs the worker's port again)
+    w.unref();
+  }
+
+  /** The job in flight goes back to its caller (run inline). */
+  private fail(): void {
+    const job = this.current;
+    this.current = null;
+    job?.settle(null);
+  }
+
+  private pump(): void {
+    if (!this.worker || !this.ready || this.current || this.dead) return;
+    const job = this.queue.shift();
+    if (!job) return;
+    this.current = job;
+    job.state = 'running';
+    this.worker.postMessage({ id: job.id, task: job.task });
+  }
+}
+
+let shared: BackgroundFits | null = null;
+
+/**
+ * The process's background fits (one worker, started on first use). BACKGROUND_FITS=0 runs every job
+ * on the calling thread (same results; for comparing timings).
+ */
+export function backgroundFits(): BackgroundFits {
+  shared ??= new BackgroundFits(process.env.BACKGROUND_FITS !== '0');
+  return shared;
+}
