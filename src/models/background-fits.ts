@@ -1,6 +1,6 @@
 /**
  * Fits that run beside the calling thread: EASE's weights (its dense inverse is most of an evaluation's
- * CPU time) and TIFU-KNN's vectors (its neighbour search) are pure functions of typed arrays, so one
+ * CPU time), TIFU-KNN's vectors (its neighbour search) and item-kNN's lists are pure functions of typed arrays, so one
  * worker thread computes them while the main thread fits and scores the other models.
  *
  * Jobs run in the order submitted. A job the worker has not started when its result is asked for is
@@ -17,14 +17,17 @@
 import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
+import type { TopKLists } from '../core/bundle.js';
 import { type EaseParams, easeWeights } from './ease.js';
+import { type ItemKnnParams, itemKnnLists } from './item-knn.js';
 import { type BasketLines, fitTifu, type TifuParams, type TifuVectors } from './tifu-knn.js';
 
 export type BackgroundTask =
   | { kind: 'ease'; counts: Csr; params: Partial<EaseParams> }
-  | { kind: 'tifu'; lines: BasketLines; customers: number; nItems: number; params: Partial<TifuParams> };
+  | { kind: 'tifu'; lines: BasketLines; customers: number; nItems: number; params: Partial<TifuParams> }
+  | { kind: 'knn'; counts: Csr; weights: Csr | null; params: Partial<ItemKnnParams> };
 
-type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : TifuVectors;
+type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'knn' } ? TopKLists : TifuVectors;
 
 /** What a task returns and the seconds it took where it ran. */
 export interface TaskResult<V> {
@@ -37,13 +40,14 @@ export interface TaskResult<V> {
 /** Runs a task on the calling thread (the worker runs the same function). */
 export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueOf<T>> {
   if (task.kind === 'ease') return (await easeWeights(task.counts, task.params)) as ValueOf<T>;
+  if (task.kind === 'knn') return itemKnnLists({ counts: task.counts, weights: task.weights ?? task.counts }, task.params) as ValueOf<T>;
   return fitTifu(task.lines, task.customers, task.nItems, task.params) as ValueOf<T>;
 }
 
 /** The buffers of a result, moved (not copied) between threads. */
-export function transferables(v: Float32Array | TifuVectors): ArrayBuffer[] {
-  const arrays = v instanceof Float32Array ? [v] : [v.ownPtr, v.ownItems, v.ownScores, v.nbrPtr, v.nbrItems, v.nbrScores];
-  return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
+export function transferables(v: Float32Array | TifuVectors | TopKLists): ArrayBuffer[] {
+  const arrays = ArrayBuffer.isView(v) ? [v] : Object.values(v).filter((a): a is ArrayBufferView => ArrayBuffer.isView(a));
+  return [...new Set(arrays.map((a) => a.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
 const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;

@@ -117,8 +117,9 @@ export async function fitServed(
   for (let j = 0; j < n; j++) st.tables.popularity[j] = max > 0 ? pop[j] / max : 0;
   const lastTime = ref.pairLastTime ?? new Float64Array(ref.counts.indices.length);
   for (const h of new Set(needs.trends)) st.tables.trends[trendKey(h)] = trendTable(n, ref.counts.indices, lastTime, h, input.now);
-  // EASE's weights and TIFU-KNN's vectors are computed by the background worker (background-fits.ts)
-  // while ALS and item-kNN are fitted here; submitted first, awaited last (same results either way)
+  // EASE's weights, item-kNN's lists and TIFU-KNN's vectors are computed by the background worker
+  // (background-fits.ts) while ALS is fitted here; submitted first, awaited after (same results either way;
+  // a job the worker has not started by then is fitted here)
   const kinds = [...new Set(needs.learned)];
   const bg = backgroundFits();
   let easeModel: EaseRecommender | null = null;
@@ -130,6 +131,9 @@ export async function fitServed(
       easeModel = null;
     } else if (!prefit.ease) easeJob = bg.submit({ kind: 'ease', counts: ref.counts, params: easeModel.params });
   }
+  const knnModel = kinds.includes('item_knn') ? (prefit.item_knn ?? new ItemKnnRecommender(params.item_knn)) : null;
+  const knnJob =
+    knnModel && !prefit.item_knn ? bg.submit({ kind: 'knn', counts: ref.counts, weights: knnModel.params.input === 'weights' ? ref.weights : null, params: knnModel.params }) : null;
   const tifuJob = needs.tifu && !prefit.tifu ? bg.submit({ kind: 'tifu', lines: basketLines(input.purchases), customers: ref.counts.rows, nItems: n, params: params.tifu_knn ?? {} }) : null;
   for (const kind of kinds) {
     const t0 = performance.now();
@@ -140,11 +144,17 @@ export async function fitServed(
       // the service's WebAssembly SIMD kernel when built (the same f32 sums as factorScoresF32)
       const simd = SimdScorer.create(als.itemFactors, als.k, n);
       st.tables.factors = { k: als.k, itemFactors: als.itemFactors, ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}) };
-    } else if (kind === 'item_knn') {
-      const knn = prefit.item_knn ?? new ItemKnnRecommender(params.item_knn);
-      if (!prefit.item_knn) await knn.fit(ref);
-      st.models.item_knn = knn;
-      st.tables.lists.item_knn = copyLists(knn.scoringLists());
+    } else if (kind === 'item_knn' && knnModel) {
+      let fit = 0;
+      if (knnJob) {
+        const r = await knnJob.result();
+        knnModel.adopt(r.value, ref);
+        fit = r.seconds;
+      }
+      st.models.item_knn = knnModel;
+      st.tables.lists.item_knn = copyLists(knnModel.scoringLists());
+      st.fit_s.item_knn = Math.round((fit + seconds(t0)) * 100) / 100;
+      continue;
     } else continue;
     st.fit_s[kind] = seconds(t0);
   }
