@@ -195,3 +195,10 @@ export function backgroundFits(): BackgroundFits {
   shared ??= new BackgroundFits(process.env.BACKGROUND_FITS !== '0');
   return shared;
 }
+
+/** Replaces the process's background fits (tests: a disabled pool runs everything inline); returns the previous one. */
+export function useBackgroundFits(pool: BackgroundFits): BackgroundFits | null {
+  const prev = shared;
+  shared = pool;
+  return prev;
+}
