@@ -7,7 +7,7 @@
  * taken back and run on the calling thread (same function, same result), so nothing ever waits on an
  * idle or absent worker: when the worker cannot start (e.g. a test runner that cannot load TypeScript
  * workers) every job simply runs inline. A job whose worker fails mid-way is run inline too.
- * The worker is unref'd: it never keeps the process alive.
+ * The worker is unref'd (it does not keep the process alive), except while a caller waits for its answer.
  *
  * @example
  * const job = backgroundFits().submit({ kind: 'ease', counts, params });
@@ -86,7 +86,14 @@ export class BackgroundJob<V = any> {
   result(): Promise<TaskResult<V>> {
     this.settled ??= (async () => {
       if (this.state === 'queued' && this.pool.takeBack(this as BackgroundJob)) return this.inline();
-      const r = await this.fromWorker;
+      // the worker is unref'd: while someone waits for its answer, it must keep the process alive
+      this.pool.hold(+1);
+      let r: TaskResult<V> | null;
+      try {
+        r = await this.fromWorker;
+      } finally {
+        this.pool.hold(-1);
+      }
       return r ?? this.inline();
     })();
     return this.settled;
@@ -117,6 +124,15 @@ export class BackgroundFits {
     this.startWorker();
     this.pump();
     return job;
+  }
+
+  private waiting = 0;
+
+  /** Counts callers waiting for the worker's answer: the worker is ref'd (keeps the process alive) while any does. */
+  hold(delta: 1 | -1): void {
+    this.waiting += delta;
+    if (this.waiting > 0) this.worker?.ref();
+    else this.worker?.unref();
   }
 
   /** Removes a queued job for the caller to run (false when the worker already has it). */
