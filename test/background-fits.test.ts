@@ -49,7 +49,7 @@ const bytes = (v: unknown): number[][] =>
 
 describe('background fits', () => {
   it('the worker computes what the calling thread computes, bit for bit', async () => {
-    const pool = new BackgroundFits();
+    const pool = new BackgroundFits(true, 0);
     try {
       const list = tasks();
       const jobs = list.map((t) => pool.submit(t));
@@ -66,7 +66,7 @@ describe('background fits', () => {
   }, 60_000);
 
   it('runs a job the worker has not started on the calling thread', async () => {
-    const pool = new BackgroundFits();
+    const pool = new BackgroundFits(true, 0);
     try {
       const [task] = tasks();
       const job = pool.submit(task);
@@ -79,13 +79,15 @@ describe('background fits', () => {
     }
   });
 
-  it('runs everything inline when disabled', async () => {
-    const pool = new BackgroundFits(false);
-    const task = tasks()[2];
-    const job = pool.submit(task);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(job.state).toBe('queued');
-    expect((await job.result()).where).toBe('inline');
+  it('runs everything inline when disabled, and small jobs inline', async () => {
+    for (const pool of [new BackgroundFits(false, 0), new BackgroundFits(true, 1e9)]) {
+      const task = tasks()[2];
+      const job = pool.submit(task);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(job.state).toBe('queued');
+      expect((await job.result()).where).toBe('inline');
+      await pool.close();
+    }
   });
 
   it('an evaluation reports the same figures with its fits in the background or not', async () => {
@@ -96,7 +98,9 @@ describe('background fits', () => {
       const r = await runEvaluation(history(), { holdoutDays: 15, models: ['popularity', 'item_knn', 'ease', 'als', 'tifu_knn'], config, source: 'test' });
       return { served: r.served, models: Object.fromEntries(Object.entries(r.models).map(([k, v]) => [k, { discovery: v.discovery, all: v.all }])), order: Object.keys(r.models) };
     };
+    const prev0 = useBackgroundFits(new BackgroundFits(true, 0));
     const a = await figures();
+    if (prev0) useBackgroundFits(prev0);
     expect(a.order).toEqual(['popularity', 'item_knn', 'ease', 'als', 'tifu_knn', 'served', 'trend', 'repeat_trend']);
     // the same evaluation with every fit on the calling thread
     const prev = useBackgroundFits(new BackgroundFits(false));

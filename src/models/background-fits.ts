@@ -52,6 +52,11 @@ export function transferables(v: Float32Array | TifuVectors | TopKLists): ArrayB
 
 const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
 
+/** Below this many interactions a job runs on the calling thread (see BackgroundFits). */
+export const MIN_WORK = 20_000;
+
+const workOf = (t: BackgroundTask): number => (t.kind === 'tifu' ? t.lines.customer.length : t.counts.indices.length);
+
 type State = 'queued' | 'running' | 'done' | 'inline';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -116,10 +121,19 @@ export class BackgroundFits {
   private current: BackgroundJob | null = null;
   private nextId = 1;
 
-  constructor(private readonly enabled = true) {}
+  /**
+   * `enabled`: false runs every job inline. `minWork`: jobs on fewer interactions (nonzeros / purchase lines)
+   * run inline too: starting the worker (loading its modules) costs more than a small fit.
+   */
+  constructor(
+    private readonly enabled = true,
+    private readonly minWork = MIN_WORK,
+  ) {}
 
   submit<T extends BackgroundTask>(task: T): BackgroundJob<ValueOf<T>> {
     const job = new BackgroundJob<ValueOf<T>>(this.nextId++, task, this);
+    // a small job is never posted: it stays queued until its caller takes it back
+    if (workOf(task) < this.minWork) return job;
     this.queue.push(job as BackgroundJob);
     this.startWorker();
     this.pump();
@@ -137,9 +151,9 @@ export class BackgroundFits {
 
   /** Removes a queued job for the caller to run (false when the worker already has it). */
   takeBack(job: BackgroundJob): boolean {
+    if (job.state !== 'queued') return false;
     const i = this.queue.indexOf(job);
-    if (i < 0) return false;
-    this.queue.splice(i, 1);
+    if (i >= 0) this.queue.splice(i, 1);
     return true;
   }
 
