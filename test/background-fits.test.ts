@@ -39,6 +39,7 @@ function tasks(): BackgroundTask[] {
   return [
     { kind: 'ease', counts: ref.counts, params: { lambda: 5 } },
     { kind: 'knn', counts: ref.counts, weights: null, params: { neighbours: 10 } },
+    { kind: 'fbt', baskets: ref.baskets, params: { minSupport: 1, minConfidence: 0 } },
     { kind: 'tifu', lines: { customer: p.customer, order: p.order, item: p.item, time: p.time }, customers: ref.counts.rows, nItems: ref.counts.cols, params: { neighbours: 5 } },
   ];
 }
@@ -81,7 +82,7 @@ describe('background fits', () => {
 
   it('runs everything inline when disabled, and small jobs inline', async () => {
     for (const pool of [new BackgroundFits(false, 0), new BackgroundFits(true, 1e9)]) {
-      const task = tasks()[2];
+      const task = tasks()[3];
       const job = pool.submit(task);
       await new Promise((r) => setTimeout(r, 100));
       expect(job.state).toBe('queued');
@@ -95,13 +96,13 @@ describe('background fits', () => {
     config.models.als = { ...config.models.als, factors: 8, iterations: 3, threads: 1 };
     config.models.tifu_knn = { ...config.models.tifu_knn, neighbours: 10 };
     const figures = async () => {
-      const r = await runEvaluation(history(), { holdoutDays: 15, models: ['popularity', 'item_knn', 'ease', 'als', 'tifu_knn'], config, source: 'test' });
+      const r = await runEvaluation(history(), { holdoutDays: 15, models: ['popularity', 'item_knn', 'ease', 'als', 'fbt', 'tifu_knn'], config, source: 'test' });
       return { served: r.served, models: Object.fromEntries(Object.entries(r.models).map(([k, v]) => [k, { discovery: v.discovery, all: v.all }])), order: Object.keys(r.models) };
     };
     const prev0 = useBackgroundFits(new BackgroundFits(true, 0));
     const a = await figures();
     if (prev0) useBackgroundFits(prev0);
-    expect(a.order).toEqual(['popularity', 'item_knn', 'ease', 'als', 'tifu_knn', 'served', 'trend', 'repeat_trend']);
+    expect(a.order).toEqual(['popularity', 'item_knn', 'ease', 'als', 'fbt', 'tifu_knn', 'served', 'trend', 'repeat_trend']);
     // the same evaluation with every fit on the calling thread
     const prev = useBackgroundFits(new BackgroundFits(false));
     try {

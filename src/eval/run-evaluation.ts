@@ -18,6 +18,7 @@ import type { ServedSpec } from '../core/served-model.js';
 import { AlsRecommender } from '../models/als.js';
 import { type BackgroundJob, backgroundFits } from '../models/background-fits.js';
 import { EaseRecommender } from '../models/ease.js';
+import { FbtRecommender } from '../models/fbt.js';
 import { ItemKnnRecommender } from '../models/item-knn.js';
 import { fitServed, needsOf, type ServedParams, ServedRecommender, type ServedState, tifuSpec } from '../models/served.js';
 import { dataKind, modelEntry, type Params } from '../train/model-registry.js';
@@ -70,7 +71,7 @@ export class FitCache {
   }
 
   /**
-   * Starts fitting `model` with `params` on `split` in the background (EASE's weights, TIFU-KNN's vectors, item-kNN's lists:
+   * Starts fitting `model` with `params` on `split` in the background (EASE's weights, TIFU-KNN's vectors, item-kNN's and FBT's lists:
    * src/models/background-fits.ts); `claim` returns it, fitted, when needed. False for other models and
    * for a catalogue EASE refuses (its run then reports why, as without a prefetch).
    */
@@ -78,13 +79,23 @@ export class FitCache {
     const key = `${model}|${JSON.stringify(params)}`;
     if (this.fitted(split, model, params) || this.pending.get(split)?.has(key)) return false;
     const entry = modelEntry(model);
-    if (!entry?.create || (model !== 'ease' && model !== 'tifu_knn' && model !== 'item_knn')) return false;
+    if (!entry?.create || !['ease', 'tifu_knn', 'item_knn', 'fbt'].includes(model)) return false;
     const r = entry.create(params, models);
     const data = dataKind(entry, params) === 'weighted' ? split.weighted : split.reference;
     let p: { job: BackgroundJob; finish: () => Promise<{ model: Recommender; fit_s: number }> };
     if (r instanceof EaseRecommender) {
       if (catalogueLimit(r, data.counts.cols)) return false;
       const job = backgroundFits().submit({ kind: 'ease', counts: data.counts, params: r.params });
+      p = {
+        job,
+        finish: async () => {
+          const res = await job.result();
+          r.adopt(res.value, data);
+          return { model: r, fit_s: res.seconds };
+        },
+      };
+    } else if (r instanceof FbtRecommender) {
+      const job = backgroundFits().submit({ kind: 'fbt', baskets: data.baskets, params: r.params });
       p = {
         job,
         finish: async () => {

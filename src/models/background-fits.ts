@@ -1,6 +1,6 @@
 /**
  * Fits that run beside the calling thread: EASE's weights (its dense inverse is most of an evaluation's
- * CPU time), TIFU-KNN's vectors (its neighbour search) and item-kNN's lists are pure functions of typed arrays, so one
+ * CPU time), TIFU-KNN's vectors (its neighbour search), item-kNN's and FBT's lists are pure functions of typed arrays, so one
  * worker thread computes them while the main thread fits and scores the other models.
  *
  * Jobs run in the order submitted. A job the worker has not started when its result is asked for is
@@ -20,14 +20,16 @@ import { moduleWorker } from '../core/module-worker.js';
 import type { TopKLists } from '../core/bundle.js';
 import { type EaseParams, easeWeights } from './ease.js';
 import { type ItemKnnParams, itemKnnLists } from './item-knn.js';
+import { type FbtParams, fbtLists } from './fbt.js';
 import { type BasketLines, fitTifu, type TifuParams, type TifuVectors } from './tifu-knn.js';
 
 export type BackgroundTask =
   | { kind: 'ease'; counts: Csr; params: Partial<EaseParams> }
   | { kind: 'tifu'; lines: BasketLines; customers: number; nItems: number; params: Partial<TifuParams> }
-  | { kind: 'knn'; counts: Csr; weights: Csr | null; params: Partial<ItemKnnParams> };
+  | { kind: 'knn'; counts: Csr; weights: Csr | null; params: Partial<ItemKnnParams> }
+  | { kind: 'fbt'; baskets: Csr; params: Partial<FbtParams> };
 
-type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'knn' } ? TopKLists : TifuVectors;
+type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'knn' | 'fbt' } ? TopKLists : TifuVectors;
 
 /** What a task returns and the seconds it took where it ran. */
 export interface TaskResult<V> {
@@ -40,6 +42,7 @@ export interface TaskResult<V> {
 /** Runs a task on the calling thread (the worker runs the same function). */
 export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueOf<T>> {
   if (task.kind === 'ease') return (await easeWeights(task.counts, task.params)) as ValueOf<T>;
+  if (task.kind === 'fbt') return fbtLists(task.baskets, task.params) as ValueOf<T>;
   if (task.kind === 'knn') return itemKnnLists({ counts: task.counts, weights: task.weights ?? task.counts }, task.params) as ValueOf<T>;
   return fitTifu(task.lines, task.customers, task.nItems, task.params) as ValueOf<T>;
 }
@@ -55,7 +58,7 @@ const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
 /** Below this many interactions a job runs on the calling thread (see BackgroundFits). */
 export const MIN_WORK = 20_000;
 
-const workOf = (t: BackgroundTask): number => (t.kind === 'tifu' ? t.lines.customer.length : t.counts.indices.length);
+const workOf = (t: BackgroundTask): number => (t.kind === 'tifu' ? t.lines.customer.length : t.kind === 'fbt' ? t.baskets.indices.length : t.counts.indices.length);
 
 type State = 'queued' | 'running' | 'done' | 'inline';
 

@@ -69,7 +69,7 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   const s0 = data.summary;
   const params: Record<string, unknown> = { weighting: data.weighting, models: o.config.models, served: o.served?.spec ?? DEFAULT_SERVED };
 
-  // item-kNN's lists, and the served model's EASE weights and TIFU-KNN vectors when it uses them, are
+  // item-kNN's and FBT's lists, and the served model's EASE weights and TIFU-KNN vectors when it uses them, are
   // computed by the background worker (src/models/background-fits.ts) while this thread fits the rest
   const servedSpec = o.served?.spec ?? DEFAULT_SERVED;
   const m = o.config.models;
@@ -77,6 +77,8 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   const bg = backgroundFits();
   const knn = new ItemKnnRecommender(o.config.models.item_knn as unknown as Partial<ItemKnnParams>);
   const knnJob = bg.submit({ kind: 'knn', counts: data.counts, weights: knn.params.input === 'weights' ? data.weights : null, params: knn.params });
+  const fbt = new FbtRecommender(o.config.models.fbt as unknown as Partial<FbtParams>);
+  const fbtJob = bg.submit({ kind: 'fbt', baskets: data.baskets, params: fbt.params });
   const ease = needs.learned.includes('ease') ? new EaseRecommender(m.ease as unknown as Partial<EaseParams>) : null;
   const easeJob = ease && nItems <= ease.params.maxItems ? bg.submit({ kind: 'ease', counts: data.counts, params: ease.params }) : null;
   const p = data.purchases;
@@ -94,12 +96,11 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     await new RepeatRecommender().fit(data);
   });
 
-  const fbt = new FbtRecommender(o.config.models.fbt as unknown as Partial<FbtParams>);
-  await stages.run('fbt', (progress) => fbt.fit(data, progress));
 
   const als = new AlsRecommender(o.config.models.als as unknown as Partial<AlsParams>);
   await stages.run('als', (progress) => als.fit(data, progress));
   await stages.run('item_knn', async () => knn.adopt((await knnJob.result()).value, data));
+  await stages.run('fbt', async () => fbt.adopt((await fbtJob.result()).value, data));
 
   const blendConfig = { ...(o.config.models.blend ?? {}) };
   delete blendConfig.learned;
