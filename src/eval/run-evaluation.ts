@@ -13,7 +13,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HistoryLine } from '../core/records.js';
-import type { Recommender } from '../core/recommender.js';
+import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
+import { emptyBatch } from '../core/top-k.js';
 import type { ServedSpec } from '../core/served-model.js';
 import { AlsRecommender } from '../models/als.js';
 import { type BackgroundJob, backgroundFits } from '../models/background-fits.js';
@@ -42,10 +43,64 @@ const DAY_MS = 86_400_000;
  * models the test scores (each is scored on that window's truth once per purpose; nothing is chosen on
  * the evaluation's test window).
  */
+/** A fitted model, and what scores it in evaluation when that was done beside the fit (ScoredInAdvance). */
+interface Claimed {
+  model: Recommender;
+  fit_s: number;
+  scorer?: Recommender;
+}
+
+/**
+ * A model whose evaluation lists were computed in advance (by the background worker, with the model's
+ * own `recommend`): answers `recommend` for those customers from them, anything else from the model.
+ * Each customer's list depends on that customer alone, so this is what the model would return.
+ */
+class ScoredInAdvance implements Recommender {
+  readonly name: string;
+  private readonly rows: { exclude: boolean; at: Map<number, number>; res: BatchResult }[];
+
+  constructor(
+    private readonly model: Recommender,
+    protocols: { users: Int32Array; exclude: boolean }[],
+    results: BatchResult[],
+  ) {
+    this.name = model.name;
+    this.rows = protocols.map((p, i) => ({ exclude: p.exclude, at: new Map(Array.from(p.users, (u, r) => [u, r])), res: results[i] }));
+  }
+
+  async recommend(customers: ArrayLike<number>, k: number, options?: RecommendOptions): Promise<BatchResult> {
+    const src = this.rows.find((r) => r.exclude === !!options?.exclude);
+    if (!src || k !== src.res.k || options?.excludeRows || Array.from(customers).some((u) => !src.at.has(u))) return this.model.recommend(customers, k, options);
+    const out = emptyBatch(customers.length, k);
+    for (let n = 0; n < customers.length; n++) {
+      const r = src.at.get(customers[n])!;
+      out.ids.set(src.res.ids.subarray(r * k, r * k + k), n * k);
+      out.scores.set(src.res.scores.subarray(r * k, r * k + k), n * k);
+    }
+    return out;
+  }
+
+  fit(data: TrainingData): Promise<void> {
+    return this.model.fit(data);
+  }
+  similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
+    return this.model.similarItems(items, k);
+  }
+  recommendForItems(items: ArrayLike<number>, w: ArrayLike<number>, k: number, exclude?: ArrayLike<number>): Promise<BatchResult> {
+    return this.model.recommendForItems(items, w, k, exclude);
+  }
+  save(): ReturnType<Recommender['save']> {
+    return this.model.save();
+  }
+  load(saved: Parameters<Recommender['load']>[0]): void {
+    this.model.load(saved);
+  }
+}
+
 export class FitCache {
   private readonly splits = new Map<string, EvalSplit>();
   private readonly fits = new WeakMap<EvalSplit, Map<string, { model: Recommender; fit_s: number }>>();
-  private readonly pending = new WeakMap<EvalSplit, Map<string, { job: BackgroundJob; finish: () => Promise<{ model: Recommender; fit_s: number }> }>>();
+  private readonly pending = new WeakMap<EvalSplit, Map<string, { job: BackgroundJob; finish: () => Promise<Claimed> }>>();
 
   split(lines: readonly HistoryLine[], cutoff: number, weighting: TrainConfig['weighting']): EvalSplit {
     const key = `${lines.length}|${cutoff}|${JSON.stringify(weighting ?? null)}`;
@@ -82,16 +137,21 @@ export class FitCache {
     if (!entry?.create || !['ease', 'tifu_knn', 'item_knn', 'fbt'].includes(model)) return false;
     const r = entry.create(params, models);
     const data = dataKind(entry, params) === 'weighted' ? split.weighted : split.reference;
-    let p: { job: BackgroundJob; finish: () => Promise<{ model: Recommender; fit_s: number }> };
+    let p: { job: BackgroundJob; finish: () => Promise<Claimed> };
     if (r instanceof EaseRecommender) {
       if (catalogueLimit(r, data.counts.cols)) return false;
-      const job = backgroundFits().submit({ kind: 'ease', counts: data.counts, params: r.params });
+      // the worker scores the evaluation's customers too (the same recommend, on its thread)
+      const protocols = [
+        { users: split.discoveryUsers, exclude: true },
+        { users: split.allUsers, exclude: false },
+      ];
+      const job = backgroundFits().submit({ kind: 'ease-scored', counts: data.counts, params: r.params, excludeRows: split.reference.weights, protocols });
       p = {
         job,
         finish: async () => {
           const res = await job.result();
-          r.adopt(res.value, data);
-          return { model: r, fit_s: res.seconds };
+          r.adopt(res.value.b, data);
+          return { model: r, fit_s: res.seconds, scorer: new ScoredInAdvance(r, protocols, res.value.results) };
         },
       };
     } else if (r instanceof FbtRecommender) {
@@ -147,7 +207,7 @@ export class FitCache {
   }
 
   /** A fitted model (fitted(), or a prefetched fit awaited and kept), or undefined. */
-  async claim(split: EvalSplit, model: string, params: Params): Promise<{ model: Recommender; fit_s: number } | undefined> {
+  async claim(split: EvalSplit, model: string, params: Params): Promise<Claimed | undefined> {
     const done = this.fitted(split, model, params);
     if (done) return done;
     const key = `${model}|${JSON.stringify(params)}`;
@@ -257,7 +317,7 @@ export async function gridOnValidation(
     figures[run.label] = await stages.run(`validate ${run.label}`, async (progress) => {
       if (!prior) return fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress });
       const t0 = performance.now();
-      const r = await evaluateRecommender(model, val, { progress });
+      const r = await evaluateRecommender(prior.scorer ?? model, val, { progress });
       return { ...r, fit_s: prior.fit_s, eval_s: round2((performance.now() - t0) / 1000), data: dataKind(entry, run.params) };
     });
     fitted.set(run.label, model);
@@ -342,7 +402,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     results[run.label] = await stages.run(`evaluate ${run.label}`, async (progress) => {
       if (!prior) return fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress });
       const t0 = performance.now();
-      const r = await evaluateRecommender(model, test, { progress });
+      const r = await evaluateRecommender(prior.scorer ?? model, test, { progress });
       return { ...r, fit_s: prior.fit_s, eval_s: round2((performance.now() - t0) / 1000), data: dataKind(entry, run.params) };
     });
     if (!prior) fits.keep(test, run.model, run.params, model, results[run.label].fit_s);

@@ -18,7 +18,8 @@ import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
 import type { TopKLists } from '../core/bundle.js';
-import { type EaseParams, easeWeights } from './ease.js';
+import type { BatchResult, TrainingData } from '../core/recommender.js';
+import { type EaseParams, EaseRecommender, easeWeights } from './ease.js';
 import { type ItemKnnParams, itemKnnLists } from './item-knn.js';
 import { type FbtParams, fbtLists } from './fbt.js';
 import { type BasketLines, fitTifu, type TifuParams, type TifuVectors } from './tifu-knn.js';
@@ -27,9 +28,17 @@ export type BackgroundTask =
   | { kind: 'ease'; counts: Csr; params: Partial<EaseParams> }
   | { kind: 'tifu'; lines: BasketLines; customers: number; nItems: number; params: Partial<TifuParams> }
   | { kind: 'knn'; counts: Csr; weights: Csr | null; params: Partial<ItemKnnParams> }
-  | { kind: 'fbt'; baskets: Csr; params: Partial<FbtParams> };
+  | { kind: 'fbt'; baskets: Csr; params: Partial<FbtParams> }
+  /** EASE's weights, then its top 20 for each protocol's customers (`exclude`: minus their rows of `excludeRows`), as `recommend` returns them. */
+  | { kind: 'ease-scored'; counts: Csr; params: Partial<EaseParams>; excludeRows: Csr; protocols: { users: Int32Array; exclude: boolean }[] };
 
-type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'knn' | 'fbt' } ? TopKLists : TifuVectors;
+/** What an 'ease-scored' task returns. */
+export interface EaseScored {
+  b: Float32Array;
+  results: BatchResult[];
+}
+
+type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'ease-scored' } ? EaseScored : T extends { kind: 'knn' | 'fbt' } ? TopKLists : TifuVectors;
 
 /** What a task returns and the seconds it took where it ran. */
 export interface TaskResult<V> {
@@ -42,16 +51,34 @@ export interface TaskResult<V> {
 /** Runs a task on the calling thread (the worker runs the same function). */
 export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueOf<T>> {
   if (task.kind === 'ease') return (await easeWeights(task.counts, task.params)) as ValueOf<T>;
+  if (task.kind === 'ease-scored') {
+    const b = await easeWeights(task.counts, task.params);
+    const m = new EaseRecommender(task.params);
+    m.adopt(b, { counts: task.counts } as TrainingData);
+    const results: BatchResult[] = [];
+    // each customer is scored on its own (recommendDense): one call per protocol lists what batches would
+    for (const p of task.protocols) results.push(await m.recommend(p.users, SCORED_K, p.exclude ? { exclude: task.excludeRows } : undefined));
+    return { b, results } as ValueOf<T>;
+  }
   if (task.kind === 'fbt') return fbtLists(task.baskets, task.params) as ValueOf<T>;
   if (task.kind === 'knn') return itemKnnLists({ counts: task.counts, weights: task.weights ?? task.counts }, task.params) as ValueOf<T>;
   return fitTifu(task.lines, task.customers, task.nItems, task.params) as ValueOf<T>;
 }
 
 /** The buffers of a result, moved (not copied) between threads. */
-export function transferables(v: Float32Array | TifuVectors | TopKLists): ArrayBuffer[] {
-  const arrays = ArrayBuffer.isView(v) ? [v] : Object.values(v).filter((a): a is ArrayBufferView => ArrayBuffer.isView(a));
-  return [...new Set(arrays.map((a) => a.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+export function transferables(v: unknown): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const walk = (x: unknown, depth: number) => {
+    if (ArrayBuffer.isView(x)) {
+      if (x.buffer instanceof ArrayBuffer) out.add(x.buffer);
+    } else if (x && typeof x === 'object' && depth < 3) for (const y of Object.values(x)) walk(y, depth + 1);
+  };
+  walk(v, 0);
+  return [...out];
 }
+
+/** The list length evaluation asks for (src/eval/evaluate.ts: k = 20). */
+export const SCORED_K = 20;
 
 const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
 
