@@ -1,7 +1,8 @@
 /**
  * Fits that run beside the calling thread: EASE's weights (its dense inverse is most of an evaluation's
  * CPU time), TIFU-KNN's vectors (its neighbour search), item-kNN's and FBT's lists are pure functions of typed arrays, so one
- * worker thread computes them while the main thread fits and scores the other models.
+ * worker thread computes them while the main thread fits and scores the other models ('ease-scored' also ranks the
+ * evaluation's customers with EaseRecommender.recommend: src/eval/run-evaluation.ts ScoredInAdvance).
  *
  * Jobs run in the order submitted. A job the worker has not started when its result is asked for is
  * taken back and run on the calling thread (same function, same result), so nothing ever waits on an
