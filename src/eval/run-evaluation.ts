@@ -13,10 +13,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HistoryLine } from '../core/records.js';
-import type { Recommender } from '../core/recommender.js';
+import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
+import { emptyBatch } from '../core/top-k.js';
 import type { ServedSpec } from '../core/served-model.js';
 import { AlsRecommender } from '../models/als.js';
+import { type BackgroundJob, backgroundFits } from '../models/background-fits.js';
 import { EaseRecommender } from '../models/ease.js';
+import { FbtRecommender } from '../models/fbt.js';
 import { ItemKnnRecommender } from '../models/item-knn.js';
 import { fitServed, needsOf, type ServedParams, ServedRecommender, type ServedState, tifuSpec } from '../models/served.js';
 import { dataKind, modelEntry, type Params } from '../train/model-registry.js';
@@ -40,9 +43,64 @@ const DAY_MS = 86_400_000;
  * models the test scores (each is scored on that window's truth once per purpose; nothing is chosen on
  * the evaluation's test window).
  */
+/** A fitted model, and what scores it in evaluation when that was done beside the fit (ScoredInAdvance). */
+interface Claimed {
+  model: Recommender;
+  fit_s: number;
+  scorer?: Recommender;
+}
+
+/**
+ * A model whose evaluation lists were computed in advance (by the background worker, with the model's
+ * own `recommend`): answers `recommend` for those customers from them, anything else from the model.
+ * Each customer's list depends on that customer alone, so this is what the model would return.
+ */
+class ScoredInAdvance implements Recommender {
+  readonly name: string;
+  private readonly rows: { exclude: boolean; at: Map<number, number>; res: BatchResult }[];
+
+  constructor(
+    private readonly model: Recommender,
+    protocols: { users: Int32Array; exclude: boolean }[],
+    results: BatchResult[],
+  ) {
+    this.name = model.name;
+    this.rows = protocols.map((p, i) => ({ exclude: p.exclude, at: new Map(Array.from(p.users, (u, r) => [u, r])), res: results[i] }));
+  }
+
+  async recommend(customers: ArrayLike<number>, k: number, options?: RecommendOptions): Promise<BatchResult> {
+    const src = this.rows.find((r) => r.exclude === !!options?.exclude);
+    if (!src || k !== src.res.k || options?.excludeRows || Array.from(customers).some((u) => !src.at.has(u))) return this.model.recommend(customers, k, options);
+    const out = emptyBatch(customers.length, k);
+    for (let n = 0; n < customers.length; n++) {
+      const r = src.at.get(customers[n])!;
+      out.ids.set(src.res.ids.subarray(r * k, r * k + k), n * k);
+      out.scores.set(src.res.scores.subarray(r * k, r * k + k), n * k);
+    }
+    return out;
+  }
+
+  fit(data: TrainingData): Promise<void> {
+    return this.model.fit(data);
+  }
+  similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
+    return this.model.similarItems(items, k);
+  }
+  recommendForItems(items: ArrayLike<number>, w: ArrayLike<number>, k: number, exclude?: ArrayLike<number>): Promise<BatchResult> {
+    return this.model.recommendForItems(items, w, k, exclude);
+  }
+  save(): ReturnType<Recommender['save']> {
+    return this.model.save();
+  }
+  load(saved: Parameters<Recommender['load']>[0]): void {
+    this.model.load(saved);
+  }
+}
+
 export class FitCache {
   private readonly splits = new Map<string, EvalSplit>();
   private readonly fits = new WeakMap<EvalSplit, Map<string, { model: Recommender; fit_s: number }>>();
+  private readonly pending = new WeakMap<EvalSplit, Map<string, { job: BackgroundJob; finish: () => Promise<Claimed> }>>();
 
   split(lines: readonly HistoryLine[], cutoff: number, weighting: TrainConfig['weighting']): EvalSplit {
     const key = `${lines.length}|${cutoff}|${JSON.stringify(weighting ?? null)}`;
@@ -65,6 +123,100 @@ export class FitCache {
     let m = this.fits.get(split);
     if (!m) this.fits.set(split, (m = new Map()));
     m.set(`${model}|${JSON.stringify(params)}`, { model: r, fit_s });
+  }
+
+  /**
+   * Starts fitting `model` with `params` on `split` in the background (EASE's weights, TIFU-KNN's vectors, item-kNN's and FBT's lists:
+   * src/models/background-fits.ts); `claim` returns it, fitted, when needed. False for other models and
+   * for a catalogue EASE refuses (its run then reports why, as without a prefetch).
+   */
+  prefetch(split: EvalSplit, model: string, params: Params, models: Record<string, Params>): boolean {
+    const key = `${model}|${JSON.stringify(params)}`;
+    if (this.fitted(split, model, params) || this.pending.get(split)?.has(key)) return false;
+    const entry = modelEntry(model);
+    if (!entry?.create || !['ease', 'tifu_knn', 'item_knn', 'fbt'].includes(model)) return false;
+    const r = entry.create(params, models);
+    const data = dataKind(entry, params) === 'weighted' ? split.weighted : split.reference;
+    let p: { job: BackgroundJob; finish: () => Promise<Claimed> };
+    if (r instanceof EaseRecommender) {
+      if (catalogueLimit(r, data.counts.cols)) return false;
+      // the worker scores the evaluation's customers too (the same recommend, on its thread)
+      const protocols = [
+        { users: split.discoveryUsers, exclude: true },
+        { users: split.allUsers, exclude: false },
+      ];
+      const job = backgroundFits().submit({ kind: 'ease-scored', counts: data.counts, params: r.params, excludeRows: split.reference.weights, protocols });
+      p = {
+        job,
+        finish: async () => {
+          const res = await job.result();
+          r.adopt(res.value.b, data);
+          return { model: r, fit_s: res.seconds, scorer: new ScoredInAdvance(r, protocols, res.value.results) };
+        },
+      };
+    } else if (r instanceof FbtRecommender) {
+      const job = backgroundFits().submit({ kind: 'fbt', baskets: data.baskets, params: r.params });
+      p = {
+        job,
+        finish: async () => {
+          const res = await job.result();
+          r.adopt(res.value, data);
+          return { model: r, fit_s: res.seconds };
+        },
+      };
+    } else if (r instanceof ItemKnnRecommender) {
+      const job = backgroundFits().submit({ kind: 'knn', counts: data.counts, weights: r.params.input === 'weights' ? data.weights : null, params: r.params });
+      p = {
+        job,
+        finish: async () => {
+          const res = await job.result();
+          r.adopt(res.value, data);
+          return { model: r, fit_s: res.seconds };
+        },
+      };
+    } else if (r instanceof ServedRecommender) {
+      const purchases = (data as Partial<EvalSplit['reference']>).purchases;
+      if (!purchases) return false;
+      const job = backgroundFits().submit({
+        kind: 'tifu',
+        lines: { customer: purchases.customer, order: purchases.order, item: purchases.item, time: purchases.time },
+        customers: data.counts.rows,
+        nItems: data.counts.cols,
+        params: r.tifuParams,
+      });
+      p = {
+        job,
+        finish: async () => {
+          const res = await job.result();
+          const t0 = performance.now();
+          await r.fitWith(data, { tifu: res.value });
+          return { model: r, fit_s: round2(res.seconds + (performance.now() - t0) / 1000) };
+        },
+      };
+    } else return false;
+    let m = this.pending.get(split);
+    if (!m) this.pending.set(split, (m = new Map()));
+    m.set(key, p);
+    return true;
+  }
+
+  /** Whether a prefetched fit is ready or being computed by the worker ('none': no prefetch, or taken already). */
+  pendingState(split: EvalSplit, model: string, params: Params): 'none' | 'queued' | 'running' | 'done' {
+    const p = this.pending.get(split)?.get(`${model}|${JSON.stringify(params)}`);
+    return !p ? 'none' : p.job.state === 'done' ? 'done' : p.job.state === 'running' ? 'running' : 'queued';
+  }
+
+  /** A fitted model (fitted(), or a prefetched fit awaited and kept), or undefined. */
+  async claim(split: EvalSplit, model: string, params: Params): Promise<Claimed | undefined> {
+    const done = this.fitted(split, model, params);
+    if (done) return done;
+    const key = `${model}|${JSON.stringify(params)}`;
+    const p = this.pending.get(split)?.get(key);
+    if (!p) return undefined;
+    this.pending.get(split)!.delete(key);
+    const r = await p.finish();
+    this.keep(split, model, params, r.model, r.fit_s);
+    return r;
   }
 
   /** The served components fitted on `split` (selection's state) as the registry's models. */
@@ -152,10 +304,10 @@ export async function gridOnValidation(
   const best = new Map<string, EvalRun>();
   // models that cannot fit a catalogue this large (EASE's dense items² inverse): left out, with why, not an error
   const skipped: Record<string, string> = {};
-  for (const run of runs) {
+  for (const run of schedule(runs, (r) => fits.pendingState(val, r.model, r.params))) {
     const entry = modelEntry(run.model);
     if (!entry?.create) throw new Error(`unknown model ${run.model}`);
-    const prior = fits.fitted(val, run.model, run.params);
+    const prior = await fits.claim(val, run.model, run.params);
     const model = prior?.model ?? entry.create(run.params, models);
     const tooLarge = prior ? null : catalogueLimit(model, val.reference.counts.cols);
     if (tooLarge) {
@@ -164,13 +316,23 @@ export async function gridOnValidation(
     }
     figures[run.label] = await stages.run(`validate ${run.label}`, async (progress) => {
       if (!prior) return fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress });
-      return { ...(await evaluateRecommender(model, val, { progress })), fit_s: prior.fit_s, data: dataKind(entry, run.params) };
+      const t0 = performance.now();
+      const r = await evaluateRecommender(prior.scorer ?? model, val, { progress });
+      return { ...r, fit_s: prior.fit_s, eval_s: round2((performance.now() - t0) / 1000), data: dataKind(entry, run.params) };
     });
     fitted.set(run.label, model);
     if (!prior) fits.keep(val, run.model, run.params, model, figures[run.label].fit_s);
+  }
+  // in the runs' order (they were fitted in the order that kept the background worker busy)
+  const inOrder: Record<string, ModelResult> = {};
+  for (const run of runs) {
+    if (!(run.label in figures)) continue;
+    inOrder[run.label] = figures[run.label];
     const prev = best.get(run.model);
     if (!prev || better(figures[run.label], figures[prev.label])) best.set(run.model, run);
   }
+  Object.keys(figures).forEach((k) => delete figures[k]);
+  Object.assign(figures, inOrder);
   return { figures, fitted, best, skipped };
 }
 
@@ -204,6 +366,12 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const runs = o.runs ?? evalRuns(o.models, o.config.models);
   const gridded = runs.some((r) => r.label !== r.model);
   const models = structuredClone(o.config.models);
+  const test = await stages.run('split', () => fits.split(lines, cutoff, o.config.weighting));
+  // EASE's and TIFU-KNN's fits go to the background worker now, validation's first: it computes them while
+  // this thread fits and scores the other models (the test runs of a model the grid varies wait for its choice)
+  for (const run of runs) fits.prefetch(val, run.model, run.params, models);
+  const varied = new Set(runs.filter((r) => runs.some((q) => q.model === r.model && q !== r)).map((r) => r.model));
+  for (const run of runs) if (!varied.has(run.model)) fits.prefetch(test, run.model, run.params, models);
 
   // validation: per-model figures and the grid's choice (the best run per model)
   const { figures: validation, fitted, best: bestRun, skipped } = await gridOnValidation(val, runs, models, fits, stages);
@@ -214,16 +382,16 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   validation.served = selectionFigures(selection);
 
   // test, once: every model (the grid's best only), the served model and the baselines
-  const test = await stages.run('split', () => fits.split(lines, cutoff, o.config.weighting));
   const results: Record<string, ModelResult> = {};
   const testFitted = new Map<string, Recommender>();
   const testRuns = (gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs).filter((r) => !(r.label in skipped));
+  for (const run of testRuns) fits.prefetch(test, run.model, run.params, models);
   const paramsOut: Record<string, unknown> = {};
-  for (const run of testRuns) {
+  for (const run of testRuns) paramsOut[run.label] = run.params;
+  for (const run of schedule(testRuns, (r) => fits.pendingState(test, r.model, r.params))) {
     const entry = modelEntry(run.model)!;
-    paramsOut[run.label] = run.params;
-    // fitted on this split already (training's choice of the served model): scored, not refitted
-    const prior = fits.fitted(test, run.model, run.params);
+    // fitted on this split already (training's choice of the served model, or the background worker): scored, not refitted
+    const prior = await fits.claim(test, run.model, run.params);
     const model = prior?.model ?? entry.create!(run.params, models);
     const tooLarge = prior ? null : catalogueLimit(model, test.reference.counts.cols);
     if (tooLarge) {
@@ -234,11 +402,18 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     results[run.label] = await stages.run(`evaluate ${run.label}`, async (progress) => {
       if (!prior) return fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress });
       const t0 = performance.now();
-      const r = await evaluateRecommender(model, test, { progress });
+      const r = await evaluateRecommender(prior.scorer ?? model, test, { progress });
       return { ...r, fit_s: prior.fit_s, eval_s: round2((performance.now() - t0) / 1000), data: dataKind(entry, run.params) };
     });
     if (!prior) fits.keep(test, run.model, run.params, model, results[run.label].fit_s);
     testFitted.set(run.label, model);
+  }
+  // in the runs' order
+  for (const run of testRuns) {
+    if (!(run.label in results)) continue;
+    const r = results[run.label];
+    delete results[run.label];
+    results[run.label] = r;
   }
   const spec = selection.spec;
   const name = servedName(spec);
@@ -298,6 +473,21 @@ function catalogueLimit(model: Recommender, items: number): string | null {
     return `${items} items exceed ease.maxItems ${model.params.maxItems} (its items × items inverse is dense; item_knn covers large catalogues)`;
   }
   return null;
+}
+
+/**
+ * The runs in an order that keeps the background worker (src/models/background-fits.ts) and this thread
+ * busy: runs without a background fit (or whose fit is done) first, in order; then those the worker has
+ * not started (this thread fits them); those the worker is computing last. Chosen lazily, one at a time.
+ */
+function* schedule<R extends EvalRun>(runs: readonly R[], state: (r: R) => 'none' | 'queued' | 'running' | 'done'): Generator<R> {
+  const rank = { none: 0, done: 0, queued: 1, running: 2 };
+  const left = [...runs];
+  while (left.length > 0) {
+    let b = 0;
+    for (let i = 1; i < left.length; i++) if (rank[state(left[i])] < rank[state(left[b])]) b = i;
+    yield left.splice(b, 1)[0];
+  }
 }
 
 /**

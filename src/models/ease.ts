@@ -27,6 +27,47 @@ export interface EaseParams {
 
 export const EASE_DEFAULTS: EaseParams = { lambda: 250, userWeightPower: 0, maxItems: 12_000 };
 
+/**
+ * B of EASE for a customers × items count matrix (binarized here): G = XᵀX + λI, P = G⁻¹,
+ * B_ij = −P_ij / P_jj, B_ii = 0 (row-major n × n). A pure function of its arguments, so that it can
+ * run in a worker thread (src/models/background-fits.ts) with the same result.
+ */
+export async function easeWeights(counts: Csr, params: Partial<EaseParams>, progress?: (done: number, total: number) => void): Promise<Float32Array> {
+  const { lambda, userWeightPower, maxItems } = { ...EASE_DEFAULTS, ...params };
+  const n = counts.cols;
+  if (n === 0 || counts.indices.length === 0) throw new ModelFitError('ease: no interactions');
+  if (n > maxItems) throw new ModelFitError(`ease: ${n} items exceed maxItems ${maxItems} (use item_knn)`, { items: n, maxItems });
+  if (!(lambda > 0)) throw new ModelFitError('ease: lambda must be > 0', { lambda });
+  let x = binarize(counts);
+  if (userWeightPower !== 0) {
+    const len = new Float64Array(x.rows);
+    for (let r = 0; r < x.rows; r++) len[r] = x.indptr[r + 1] - x.indptr[r];
+    x = mapValues(x, (v, r) => v * Math.pow(len[r], -userWeightPower));
+  }
+  const g = new Float32Array(n * n);
+  forEachCooccurrenceRow(x, (i, acc, touched, nt) => {
+    for (let t = 0; t < nt; t++) g[i * n + touched[t]] = acc[touched[t]];
+    g[i * n + i] += lambda;
+  });
+  progress?.(1, 3);
+  const { tf } = await tfBackend();
+  const gt = tf.tensor2d(g, [n, n]);
+  const pt = spdInverse(tf, gt);
+  gt.dispose();
+  const p = pt.dataSync() as Float32Array;
+  pt.dispose();
+  progress?.(2, 3);
+  const b = new Float32Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const d = p[j * n + j];
+    if (!(d > 0) || !Number.isFinite(d)) throw new ModelFitError('ease: inverse is not positive definite', { item: j });
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) b[i * n + j] = i === j ? 0 : -p[i * n + j] / p[j * n + j];
+  }
+  return b;
+}
+
 export class EaseRecommender implements Recommender {
   readonly name: string;
   readonly params: EaseParams;
@@ -41,42 +82,17 @@ export class EaseRecommender implements Recommender {
   }
 
   async fit(data: TrainingData, progress?: (done: number, total: number) => void): Promise<void> {
-    const { lambda, userWeightPower, maxItems } = this.params;
+    this.adopt(await easeWeights(data.counts, this.params, progress), data);
+    progress?.(3, 3);
+  }
+
+  /** Takes weights computed by easeWeights on `data.counts` with this model's parameters (e.g. in a worker thread). */
+  adopt(b: Float32Array, data: TrainingData): void {
     const n = data.counts.cols;
-    if (n === 0 || data.counts.indices.length === 0) throw new ModelFitError('ease: no interactions');
-    if (n > maxItems) throw new ModelFitError(`ease: ${n} items exceed maxItems ${maxItems} (use item_knn)`, { items: n, maxItems });
-    if (!(lambda > 0)) throw new ModelFitError('ease: lambda must be > 0', { lambda });
-    let x = binarize(data.counts);
-    if (userWeightPower !== 0) {
-      const len = new Float64Array(x.rows);
-      for (let r = 0; r < x.rows; r++) len[r] = x.indptr[r + 1] - x.indptr[r];
-      x = mapValues(x, (v, r) => v * Math.pow(len[r], -userWeightPower));
-    }
-    const g = new Float32Array(n * n);
-    forEachCooccurrenceRow(x, (i, acc, touched, nt) => {
-      for (let t = 0; t < nt; t++) g[i * n + touched[t]] = acc[touched[t]];
-      g[i * n + i] += lambda;
-    });
-    progress?.(1, 3);
-    const { tf } = await tfBackend();
-    const gt = tf.tensor2d(g, [n, n]);
-    const pt = spdInverse(tf, gt);
-    gt.dispose();
-    const p = pt.dataSync() as Float32Array;
-    pt.dispose();
-    progress?.(2, 3);
-    const b = new Float32Array(n * n);
-    for (let j = 0; j < n; j++) {
-      const d = p[j * n + j];
-      if (!(d > 0) || !Number.isFinite(d)) throw new ModelFitError('ease: inverse is not positive definite', { item: j });
-    }
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) b[i * n + j] = i === j ? 0 : -p[i * n + j] / p[j * n + j];
-    }
+    if (b.length !== n * n) throw new ModelFitError('ease: weights do not match the catalogue', { n, length: b.length });
     this.b = b;
     this.n = n;
     this.history = binarize(data.counts);
-    progress?.(3, 3);
   }
 
   private scoreInto(items: ArrayLike<number>, out: Float64Array): void {

@@ -10,6 +10,7 @@
  */
 import type { TopKLists } from '../core/bundle.js';
 import type { TrainingData } from '../core/recommender.js';
+import type { Csr } from '../core/csr.js';
 import { ModelFitError } from '../core/errors.js';
 import { binarize, cooccurrenceTopK } from '../core/similarity.js';
 import { NeighbourListRecommender } from './neighbour-lists.js';
@@ -29,6 +30,28 @@ export interface FbtParams {
 
 export const FBT_DEFAULTS: FbtParams = { k: 20, minSupport: 5, minConfidence: 0.1 };
 
+/**
+ * FBT's lists (top k by lift above the thresholds) from a baskets × items matrix: a pure function of its
+ * arguments, so that it can run in a worker thread (src/models/background-fits.ts).
+ */
+export function fbtLists(baskets: Csr, params: Partial<FbtParams>, progress?: (done: number, total: number) => void): TopKLists {
+  const { k, minSupport, minConfidence } = { ...FBT_DEFAULTS, ...params };
+  const b = binarize(baskets);
+  if (b.indices.length === 0) throw new ModelFitError('fbt: no baskets');
+  const n = b.cols;
+  const nBaskets = b.rows;
+  const count = new Float64Array(n);
+  for (let p = 0; p < b.indices.length; p++) count[b.indices[p]]++;
+  // lift(i,j) = n_ij·N / (n_i·n_j), for pairs above the support and confidence thresholds
+  return cooccurrenceTopK(
+    b,
+    k,
+    (i, j, nij) => (nij < minSupport || nij / count[i] < minConfidence ? 0 : (nij * nBaskets) / (count[i] * count[j])),
+    undefined,
+    progress,
+  );
+}
+
 export class FbtRecommender extends NeighbourListRecommender {
   readonly name = 'fbt';
   readonly params: FbtParams;
@@ -41,23 +64,17 @@ export class FbtRecommender extends NeighbourListRecommender {
   }
 
   async fit(data: TrainingData, progress?: (done: number, total: number) => void): Promise<void> {
-    const { k, minSupport, minConfidence } = this.params;
+    this.adopt(fbtLists(data.baskets, this.params, progress), data);
+  }
+
+  /** Takes lists computed by fbtLists on `data.baskets` with this model's parameters (e.g. in a worker thread). */
+  adopt(lists: TopKLists, data: TrainingData): void {
     const b = binarize(data.baskets);
-    if (b.indices.length === 0) throw new ModelFitError('fbt: no baskets');
     const n = b.cols;
     const nBaskets = b.rows;
     const count = new Float64Array(n);
     for (let p = 0; p < b.indices.length; p++) count[b.indices[p]]++;
-    // lift(i,j) = n_ij·N / (n_i·n_j), for pairs above the support and confidence thresholds
-    this.setLists(
-      cooccurrenceTopK(
-        b,
-        k,
-        (i, j, nij) => (nij < minSupport || nij / count[i] < minConfidence ? 0 : (nij * nBaskets) / (count[i] * count[j])),
-        undefined,
-        progress,
-      ),
-    );
+    this.setLists(lists);
     // n_ij / n_i = lift · n_j / N
     const { indices, scores } = this.lists;
     this.confidence = new Float32Array(scores.length);

@@ -6,6 +6,7 @@
  */
 import type { TrainingData } from '../core/recommender.js';
 import type { Csr } from '../core/csr.js';
+import type { TopKLists } from '../core/bundle.js';
 import { ModelFitError } from '../core/errors.js';
 import { binarize, bm25Weight, itemNeighbours, tfidfWeight, type SimilarityKind } from '../core/similarity.js';
 import { NeighbourListRecommender } from './neighbour-lists.js';
@@ -38,6 +39,22 @@ export const ITEM_KNN_DEFAULTS: ItemKnnParams = {
   bm25B: 0.8,
 };
 
+/**
+ * The neighbour lists of item-kNN on `data` (its counts, and its weights when p.input = 'weights'): a pure
+ * function of its arguments, so that it can run in a worker thread (src/models/background-fits.ts).
+ */
+export function itemKnnLists(
+  data: Pick<TrainingData, 'counts' | 'weights'>,
+  params: Partial<ItemKnnParams>,
+  progress?: (done: number, total: number) => void,
+  name = 'item_knn',
+): TopKLists {
+  const p = { ...ITEM_KNN_DEFAULTS, ...params };
+  if (data.counts.cols === 0 || data.counts.indices.length === 0) throw new ModelFitError(`${name}: no interactions`);
+  if (!(p.neighbours >= 1)) throw new ModelFitError(`${name}: neighbours must be ≥ 1`, { neighbours: p.neighbours });
+  return itemNeighbours(ItemKnnRecommender.prepare(data as TrainingData, p), p.neighbours, p.similarity, p.shrink, progress);
+}
+
 export class ItemKnnRecommender extends NeighbourListRecommender {
   readonly name: string;
   readonly params: ItemKnnParams;
@@ -55,11 +72,13 @@ export class ItemKnnRecommender extends NeighbourListRecommender {
   }
 
   async fit(data: TrainingData, progress?: (done: number, total: number) => void): Promise<void> {
-    const p = this.params;
-    if (data.counts.cols === 0 || data.counts.indices.length === 0) throw new ModelFitError(`${this.name}: no interactions`);
-    if (!(p.neighbours >= 1)) throw new ModelFitError(`${this.name}: neighbours must be ≥ 1`, { neighbours: p.neighbours });
-    this.scoreBy = p.scoreBy;
-    this.setLists(itemNeighbours(ItemKnnRecommender.prepare(data, p), p.neighbours, p.similarity, p.shrink, progress));
+    this.adopt(itemKnnLists(data, this.params, progress, this.name), data);
+  }
+
+  /** Takes lists computed by itemKnnLists on `data` with this model's parameters (e.g. in a worker thread). */
+  adopt(lists: TopKLists, data: TrainingData): void {
+    this.scoreBy = this.params.scoreBy;
+    this.setLists(lists);
     this.history = binarize(data.counts);
   }
 }

@@ -24,7 +24,8 @@ import { customersPerItem } from './popularity.js';
 import { type AlsParams, AlsRecommender } from './als.js';
 import { type EaseParams, EaseRecommender } from './ease.js';
 import { type ItemKnnParams, ItemKnnRecommender } from './item-knn.js';
-import { type BasketLines, fitTifu, type TifuParams, type TifuVectors, tifuOfCustomer } from './tifu-knn.js';
+import { type BasketLines, type TifuParams, type TifuVectors, tifuOfCustomer } from './tifu-knn.js';
+import { type BackgroundJob, backgroundFits } from './background-fits.js';
 
 /** What the components are fitted on. */
 export interface ServedInput {
@@ -116,7 +117,25 @@ export async function fitServed(
   for (let j = 0; j < n; j++) st.tables.popularity[j] = max > 0 ? pop[j] / max : 0;
   const lastTime = ref.pairLastTime ?? new Float64Array(ref.counts.indices.length);
   for (const h of new Set(needs.trends)) st.tables.trends[trendKey(h)] = trendTable(n, ref.counts.indices, lastTime, h, input.now);
-  for (const kind of new Set(needs.learned)) {
+  // EASE's weights, item-kNN's lists and TIFU-KNN's vectors are computed by the background worker
+  // (background-fits.ts) while ALS is fitted here; submitted first, awaited after (same results either way;
+  // a job the worker has not started by then is fitted here)
+  const kinds = [...new Set(needs.learned)];
+  const bg = backgroundFits();
+  let easeModel: EaseRecommender | null = null;
+  let easeJob: BackgroundJob<Float32Array> | null = null;
+  if (kinds.includes('ease')) {
+    easeModel = prefit.ease ?? new EaseRecommender(params.ease);
+    if (n > easeModel.params.maxItems) {
+      st.skipped.ease = `${n} items exceed ease.maxItems ${easeModel.params.maxItems}`;
+      easeModel = null;
+    } else if (!prefit.ease) easeJob = bg.submit({ kind: 'ease', counts: ref.counts, params: easeModel.params });
+  }
+  const knnModel = kinds.includes('item_knn') ? (prefit.item_knn ?? new ItemKnnRecommender(params.item_knn)) : null;
+  const knnJob =
+    knnModel && !prefit.item_knn ? bg.submit({ kind: 'knn', counts: ref.counts, weights: knnModel.params.input === 'weights' ? ref.weights : null, params: knnModel.params }) : null;
+  const tifuJob = needs.tifu && !prefit.tifu ? bg.submit({ kind: 'tifu', lines: basketLines(input.purchases), customers: ref.counts.rows, nItems: n, params: params.tifu_knn ?? {} }) : null;
+  for (const kind of kinds) {
     const t0 = performance.now();
     if (kind === 'als') {
       const als = prefit.als ?? new AlsRecommender(params.als);
@@ -125,30 +144,51 @@ export async function fitServed(
       // the service's WebAssembly SIMD kernel when built (the same f32 sums as factorScoresF32)
       const simd = SimdScorer.create(als.itemFactors, als.k, n);
       st.tables.factors = { k: als.k, itemFactors: als.itemFactors, ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}) };
-    } else if (kind === 'ease') {
-      const ease = prefit.ease ?? new EaseRecommender(params.ease);
-      if (n > ease.params.maxItems) {
-        st.skipped.ease = `${n} items exceed ease.maxItems ${ease.params.maxItems}`;
-        continue;
+    } else if (kind === 'item_knn' && knnModel) {
+      let fit = 0;
+      if (knnJob) {
+        const r = await knnJob.result();
+        knnModel.adopt(r.value, ref);
+        fit = r.seconds;
       }
-      if (!prefit.ease) await ease.fit(ref);
-      st.models.ease = ease;
-      st.tables.lists.ease = ease.neighbourLists(params.easeListLength ?? EASE_LIST_LENGTH);
-    } else if (kind === 'item_knn') {
-      const knn = prefit.item_knn ?? new ItemKnnRecommender(params.item_knn);
-      if (!prefit.item_knn) await knn.fit(ref);
-      st.models.item_knn = knn;
-      st.tables.lists.item_knn = copyLists(knn.scoringLists());
-    }
+      st.models.item_knn = knnModel;
+      st.tables.lists.item_knn = copyLists(knnModel.scoringLists());
+      st.fit_s.item_knn = Math.round((fit + seconds(t0)) * 100) / 100;
+      continue;
+    } else continue;
     st.fit_s[kind] = seconds(t0);
   }
-  if (needs.tifu) {
+  if (easeModel) {
     const t0 = performance.now();
-    st.tifu = prefit.tifu ?? fitTifu(input.purchases, ref.counts.rows, n, params.tifu_knn);
-    st.fit_s.tifu_knn = seconds(t0);
+    let fit = 0;
+    if (easeJob) {
+      const r = await easeJob.result();
+      easeModel.adopt(r.value, ref);
+      fit = r.seconds;
+    }
+    st.models.ease = easeModel;
+    const lists = { ...st.tables.lists };
+    st.tables.lists = {};
+    // the lists in the order of needs.learned (as when fitted in turn)
+    for (const kind of kinds) {
+      if (kind === 'ease') st.tables.lists.ease = easeModel.neighbourLists(params.easeListLength ?? EASE_LIST_LENGTH);
+      else if (kind === 'item_knn' && lists.item_knn) st.tables.lists.item_knn = lists.item_knn;
+    }
+    st.fit_s.ease = Math.round((fit + seconds(t0)) * 100) / 100;
+  }
+  if (tifuJob) {
+    const r = await tifuJob.result();
+    st.tifu = r.value;
+    st.fit_s.tifu_knn = r.seconds;
+  } else if (needs.tifu) {
+    st.tifu = prefit.tifu!;
+    st.fit_s.tifu_knn = 0;
   }
   return st;
 }
+
+/** The columns TIFU-KNN reads (a dataset's purchases carry more). */
+const basketLines = (p: BasketLines): BasketLines => ({ customer: p.customer, order: p.order, item: p.item, time: p.time });
 
 const copyLists = (l: TopKLists): TopKLists => ({ indptr: l.indptr, indices: l.indices, scores: l.scores });
 
@@ -181,8 +221,18 @@ export class ServedRecommender implements Recommender {
   ) {}
 
   async fit(data: TrainingData): Promise<void> {
+    await this.fitWith(data);
+  }
+
+  /** fit, with components already fitted on `data` with this model's parameters (e.g. TIFU-KNN's vectors from the background worker). */
+  async fitWith(data: TrainingData, prefit: Parameters<typeof fitServed>[3] = {}): Promise<void> {
     const input = this.input ? this.input(data) : defaultInput(data);
-    this.state = await fitServed(input, needsOf(this.spec), this.params);
+    this.state = await fitServed(input, needsOf(this.spec), this.params, prefit);
+  }
+
+  /** TIFU-KNN's parameters (its vectors do not depend on the list's α). */
+  get tifuParams(): Partial<TifuParams> {
+    return this.params.tifu_knn ?? {};
   }
 
   /** Scores with an already fitted state (validation selection, training). */

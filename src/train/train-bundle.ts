@@ -17,7 +17,9 @@ import { RepeatRecommender } from '../models/repeat.js';
 import { customerRecords } from './customer-records.js';
 import type { ServedSpec } from '../core/served-model.js';
 import { fitServed, listSpec, needsOf, type ServedParams, type ServedState } from '../models/served.js';
-import { tifuOfCustomer } from '../models/tifu-knn.js';
+import { type TifuParams, tifuOfCustomer } from '../models/tifu-knn.js';
+import { backgroundFits } from '../models/background-fits.js';
+import { type EaseParams, EaseRecommender } from '../models/ease.js';
 import { interactionWeight } from './weighting.js';
 import type { Dataset } from './dataset.js';
 import { Stages } from './stages.js';
@@ -67,6 +69,23 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   const s0 = data.summary;
   const params: Record<string, unknown> = { weighting: data.weighting, models: o.config.models, served: o.served?.spec ?? DEFAULT_SERVED };
 
+  // item-kNN's and FBT's lists, and the served model's EASE weights and TIFU-KNN vectors when it uses them, are
+  // computed by the background worker (src/models/background-fits.ts) while this thread fits the rest
+  const servedSpec = o.served?.spec ?? DEFAULT_SERVED;
+  const m = o.config.models;
+  const needs = needsOf(servedSpec);
+  const bg = backgroundFits();
+  const knn = new ItemKnnRecommender(o.config.models.item_knn as unknown as Partial<ItemKnnParams>);
+  const knnJob = bg.submit({ kind: 'knn', counts: data.counts, weights: knn.params.input === 'weights' ? data.weights : null, params: knn.params });
+  const fbt = new FbtRecommender(o.config.models.fbt as unknown as Partial<FbtParams>);
+  const fbtJob = bg.submit({ kind: 'fbt', baskets: data.baskets, params: fbt.params });
+  const ease = needs.learned.includes('ease') ? new EaseRecommender(m.ease as unknown as Partial<EaseParams>) : null;
+  const easeJob = ease && nItems <= ease.params.maxItems ? bg.submit({ kind: 'ease', counts: data.counts, params: ease.params }) : null;
+  const p = data.purchases;
+  const tifuJob = needs.tifu
+    ? bg.submit({ kind: 'tifu', lines: { customer: p.customer, order: p.order, item: p.item, time: p.time }, customers: data.counts.rows, nItems, params: (m.tifu_knn ?? {}) as Partial<TifuParams> })
+    : null;
+
   const segments = await stages.run('segments', () => rfmSegments(data, o.config.models.segments as unknown as Partial<RfmThresholds>));
 
   const popular = await stages.run('popularity', () =>
@@ -77,13 +96,11 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
     await new RepeatRecommender().fit(data);
   });
 
-  const knn = new ItemKnnRecommender(o.config.models.item_knn as unknown as Partial<ItemKnnParams>);
-  await stages.run('item_knn', (progress) => knn.fit(data, progress));
-  const fbt = new FbtRecommender(o.config.models.fbt as unknown as Partial<FbtParams>);
-  await stages.run('fbt', (progress) => fbt.fit(data, progress));
 
   const als = new AlsRecommender(o.config.models.als as unknown as Partial<AlsParams>);
   await stages.run('als', (progress) => als.fit(data, progress));
+  await stages.run('item_knn', async () => knn.adopt((await knnJob.result()).value, data));
+  await stages.run('fbt', async () => fbt.adopt((await fbtJob.result()).value, data));
 
   const blendConfig = { ...(o.config.models.blend ?? {}) };
   delete blendConfig.learned;
@@ -94,16 +111,16 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   if (data.pairLastTime) popular.trending = blend.trendList(popularParams(o.config).k ?? 200);
 
   // the served model, refitted on all the data with what validation chose (ALS and item-kNN as fitted above)
-  const servedSpec = o.served?.spec ?? DEFAULT_SERVED;
-  const m = o.config.models;
-  const served = await stages.run('served', () =>
-    fitServed(
+  const served = await stages.run('served', async () => {
+    if (ease && easeJob) ease.adopt((await easeJob.result()).value, data);
+    const tifu = tifuJob ? (await tifuJob.result()).value : undefined;
+    return fitServed(
       { reference: data, weighted: () => data, purchases: data.purchases, now: s0.to ? Date.parse(s0.to) : Date.now() },
-      needsOf(servedSpec),
+      needs,
       { als: m.als, ease: m.ease, item_knn: m.item_knn, tifu_knn: m.tifu_knn } as ServedParams,
-      { als, item_knn: knn },
-    ),
-  );
+      { als, item_knn: knn, ...(ease && easeJob ? { ease } : {}), ...(tifu ? { tifu } : {}) },
+    );
+  });
   if (Object.keys(served.skipped).length) throw new Error(`served model: ${Object.values(served.skipped).join('; ')}`);
 
   const customers = await stages.run('customers', () => {

@@ -1,0 +1,114 @@
+/**
+ * Background fits (src/models/background-fits.ts): a fit computed by the worker thread is bit-identical
+ * to the same fit on the calling thread (so evaluation figures do not depend on where it ran); a job the
+ * worker has not started runs on the caller; with the worker disabled everything runs inline; and an
+ * evaluation with its fits in the background reports the same figures as one without.
+ */
+import { describe, expect, it } from 'vitest';
+import type { HistoryLine } from '../src/core/records.js';
+import { mulberry32 } from '../src/core/random.js';
+import { BackgroundFits, type BackgroundTask, runTask, useBackgroundFits } from '../src/models/background-fits.js';
+import { timeSplit } from '../src/eval/time-split.js';
+import { runEvaluation } from '../src/eval/run-evaluation.js';
+import { resolveTrainConfig } from '../src/train/train-config.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2025, 0, 1);
+
+function history(): HistoryLine[] {
+  const rnd = mulberry32(7);
+  const lines: HistoryLine[] = [];
+  let o = 0;
+  for (let c = 0; c < 90; c++) {
+    for (let b = 0; b < 2 + Math.floor(rnd() * 6); b++) {
+      const day = Math.floor(rnd() * 90);
+      const orderId = `o${o++}`;
+      for (let l = 0; l < 1 + Math.floor(rnd() * 4); l++) {
+        const item = (c % 4) * 9 + Math.floor(rnd() * 14);
+        lines.push({ orderId, customerId: `C${c}`, sku: `S${item}`, time: T0 + day * DAY + c, quantity: 1, unitPrice: 1, storeId: null, channel: 'web' } as HistoryLine);
+      }
+    }
+  }
+  return lines;
+}
+
+function tasks(): BackgroundTask[] {
+  const split = timeSplit(history(), T0 + 70 * DAY);
+  const ref = split.reference;
+  const p = ref.purchases;
+  return [
+    { kind: 'ease', counts: ref.counts, params: { lambda: 5 } },
+    { kind: 'knn', counts: ref.counts, weights: null, params: { neighbours: 10 } },
+    { kind: 'fbt', baskets: ref.baskets, params: { minSupport: 1, minConfidence: 0 } },
+    { kind: 'tifu', lines: { customer: p.customer, order: p.order, item: p.item, time: p.time }, customers: ref.counts.rows, nItems: ref.counts.cols, params: { neighbours: 5 } },
+  ];
+}
+
+/** Every typed array of a result, as bytes (bit-identical comparison). */
+const bytes = (v: unknown): number[][] =>
+  (ArrayBuffer.isView(v) ? [v] : Object.values(v as object).filter((a) => ArrayBuffer.isView(a))).map((a) => [...new Uint8Array((a as ArrayBufferView).buffer, (a as ArrayBufferView).byteOffset, (a as ArrayBufferView).byteLength)]);
+
+describe('background fits', () => {
+  it('the worker computes what the calling thread computes, bit for bit', async () => {
+    const pool = new BackgroundFits(true, 0);
+    try {
+      const list = tasks();
+      const jobs = list.map((t) => pool.submit(t));
+      // wait until the worker has answered them all (or could not start: then they run inline below)
+      for (let i = 0; i < 600 && jobs.some((j) => j.state === 'queued' || j.state === 'running'); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < list.length; i++) {
+        const r = await jobs[i].result();
+        expect(r.where).toBe('worker');
+        expect(bytes(r.value)).toEqual(bytes(await runTask(list[i])));
+      }
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('runs a job the worker has not started on the calling thread', async () => {
+    const pool = new BackgroundFits(true, 0);
+    try {
+      const [task] = tasks();
+      const job = pool.submit(task);
+      // asked for before the worker could even report ready: taken back
+      const r = await job.result();
+      expect(r.where).toBe('inline');
+      expect(bytes(r.value)).toEqual(bytes(await runTask(task)));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs everything inline when disabled, and small jobs inline', async () => {
+    for (const pool of [new BackgroundFits(false, 0), new BackgroundFits(true, 1e9)]) {
+      const task = tasks()[3];
+      const job = pool.submit(task);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(job.state).toBe('queued');
+      expect((await job.result()).where).toBe('inline');
+      await pool.close();
+    }
+  });
+
+  it('an evaluation reports the same figures with its fits in the background or not', async () => {
+    const config = await resolveTrainConfig({}, undefined);
+    config.models.als = { ...config.models.als, factors: 8, iterations: 3, threads: 1 };
+    config.models.tifu_knn = { ...config.models.tifu_knn, neighbours: 10 };
+    const figures = async () => {
+      const r = await runEvaluation(history(), { holdoutDays: 15, models: ['popularity', 'item_knn', 'ease', 'als', 'fbt', 'tifu_knn'], config, source: 'test' });
+      return { served: r.served, models: Object.fromEntries(Object.entries(r.models).map(([k, v]) => [k, { discovery: v.discovery, all: v.all }])), order: Object.keys(r.models) };
+    };
+    const prev0 = useBackgroundFits(new BackgroundFits(true, 0));
+    const a = await figures();
+    if (prev0) useBackgroundFits(prev0);
+    expect(a.order).toEqual(['popularity', 'item_knn', 'ease', 'als', 'fbt', 'tifu_knn', 'served', 'trend', 'repeat_trend']);
+    // the same evaluation with every fit on the calling thread
+    const prev = useBackgroundFits(new BackgroundFits(false));
+    try {
+      expect(await figures()).toEqual(a);
+    } finally {
+      if (prev) useBackgroundFits(prev);
+    }
+  }, 120_000);
+});
