@@ -89,8 +89,9 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
     for (let i = 0; i < n; i++) {
       const l = b.lines[i];
       // a full batch ends where an order does, so that an order whose lines are together in the file is
-      // written by one transaction, whole (an order of more than the batch's size ends a batch at twice that)
-      if (builder.lineCount >= limit && (!builder.continues(l) || builder.lineCount >= 2 * limit)) {
+      // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that,
+      // the smaller first batches included: they only end sooner between orders)
+      if (builder.lineCount >= limit && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
         limit = Math.min(batchSize, 2 * limit);
         yield take();
         base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
