@@ -22,7 +22,7 @@ const spec = defineCli({
   flags: {
     json: { type: 'boolean', description: 'print one JSON summary document on stdout' },
     strict: { type: 'boolean', description: 'exit 1 if any row was rejected (after importing and reporting)' },
-    'batch-size': { type: 'int', default: 20000, description: 'order lines per database batch' },
+    'batch-size': { type: 'int', default: 20000, description: 'order lines per database batch (the first ones smaller: 2,500, then doubled up to N, so that writing starts sooner)' },
     'country-code': { type: 'string', placeholder: 'CC', description: 'country code for national phone numbers [default: DEFAULT_COUNTRY_CODE or 44]' },
     source: { type: 'string', placeholder: 'NAME', description: "the system the files' order ids belong to (orders are keyed by source and order id) [default: each row's channel]" },
     encoding: { type: 'string', choices: ['utf8', 'latin1'], default: 'utf8', description: 'text encoding of the files (utf8: rows with invalid UTF-8 are rejected; latin1 transcodes)' },
