@@ -101,6 +101,38 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('an import begun before the store is migrated (storeReady): no store call until it is; a failed migration fails the import, writing nothing', async () => {
+      const { store, cleanup } = await backend.open({ migrate: false });
+      try {
+        let migrated = false;
+        const early: string[] = [];
+        const watched = new Proxy(store, {
+          get(target, key) {
+            const v = Reflect.get(target, key, target) as unknown;
+            if (typeof v !== 'function') return v;
+            return (...args: unknown[]) => {
+              if (!migrated) early.push(String(key));
+              return (v as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        }) as Store;
+        const ready = new Promise((r) => setTimeout(r, 50))
+          .then(() => store.migrate())
+          .then(() => {
+            migrated = true;
+          });
+        const s = await importFile(watched, fx('uci-online-retail.csv'), { storeReady: ready });
+        expect(early).toEqual([]);
+        expect({ rows: s.rows, imported: s.imported }).toEqual({ rows: 16, imported: 5 });
+        expect((await store.checkInvariants()).ok).toBe(true);
+        const before = await store.totals();
+        await expect(importFile(store, fx('canonical-orders.csv'), { storeReady: Promise.reject(new Error('migration failed')) })).rejects.toThrow('migration failed');
+        expect(await store.totals()).toEqual(before);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('a directory: orders first, then inventory and consent; identities unified; consent and stock applied', async () => {
       const { store, cleanup } = await backend.open();
       try {

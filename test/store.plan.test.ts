@@ -178,6 +178,29 @@ describe('plannedBatches (reader chunks → store batches)', () => {
     expect(out.map((b) => b.skipped)).toEqual([{ non_product: 2 }, {}, {}]);
   });
 
+  it('starts with a batch of firstBatchSize lines and doubles it up to batchSize, each ending with an order', async () => {
+    const chunk = (lines: OrderLine[]) => ({ ...base, kind: 'orders' as const, rowsRead: lines.length, rejects: [], skipped: {}, lines });
+    // 40 orders of 3 lines: cut at 2 (→ 3, the order ends), 4 (→ 6), 8 (→ 9), then 10 (→ 12) each
+    const lines = Array.from({ length: 120 }, (_, i) => line(`O${Math.floor(i / 3)}`, (i % 3) + 1, [], `S${i}`));
+    const out = [];
+    for await (const b of plannedBatches(source([chunk(lines.slice(0, 50)), chunk(lines.slice(50))]), reserve, 10, 2)) out.push(b);
+    const plans = out.map((b) => (b.kind === 'orders' ? b.plan : null)!);
+    expect(plans.map((p) => p.lineCount)).toEqual([3, 6, 9, 12, 12, 12, 12, 12, 12, 12, 12, 6]);
+    expect(plans.flatMap((p) => p.orders.map((o) => o.sourceId))).toEqual(Array.from({ length: 40 }, (_, i) => `O${i}`));
+    expect(out.reduce((a, b) => a + b.rowsRead, 0)).toBe(120);
+  });
+
+  it('keeps an order whole in a smaller first batch up to twice batchSize, as in a full one', async () => {
+    const chunk = (lines: OrderLine[]) => ({ ...base, kind: 'orders' as const, rowsRead: lines.length, rejects: [], skipped: {}, lines });
+    // first batch cut at 2 lines, batchSize 10: an order of 15 lines stays in one batch; one of 25 is split at 20
+    const lines = [...Array.from({ length: 15 }, (_, i) => line('A', i + 1, [], `S${i}`)), ...Array.from({ length: 25 }, (_, i) => line('B', i + 1, [], `T${i}`))];
+    const out = [];
+    for await (const b of plannedBatches(source([chunk(lines)]), reserve, 10, 2)) out.push(b);
+    const plans = out.map((b) => (b.kind === 'orders' ? b.plan : null)!);
+    expect(plans.map((p) => p.lineCount)).toEqual([15, 20, 5]);
+    expect(plans.map((p) => p.orders.map((o) => o.sourceId))).toEqual([['A'], ['B'], ['B']]);
+  });
+
   it('asks for the next block of ids while half a block is left, and uses the blocks in order', async () => {
     // chunks of 1,000 one-line orders: the second block is asked for once fewer than half are left after a chunk
     const chunks = 25;

@@ -25,6 +25,11 @@ export interface ImportBatchOptions extends ReadOptions {
    * (bench:import --worker on/off, BENCHMARKS.md).
    */
   worker?: boolean | 'auto';
+  /**
+   * Lines of the first store batch (default FIRST_BATCH, at most batchSize); each next batch doubles it up
+   * to batchSize, so that the first write starts once a few thousand lines are planned, not a whole batch.
+   */
+  firstBatchSize?: number;
 }
 
 export const WORKER_MIN_BYTES = 4 << 20;
@@ -34,6 +39,8 @@ const AHEAD = 2;
 export const ID_BLOCK = 20_000;
 const YOUNG_GEN_MB = 96;
 
+/** Lines of the first store batch by default (then 5,000, 10,000, … up to the batch size). */
+export const FIRST_BATCH = 2_500;
 /** Rows read at a time while planning: few, so that rows die young (cheap for the garbage collector). */
 const READ_CHUNK = 2_000;
 
@@ -44,7 +51,9 @@ const READ_CHUNK = 2_000;
  * allocator running short); inventory and consent rows are gathered into batches of `batchSize` as
  * well. Counters (rows, rejects, skips) travel with the store batch that holds their chunk's first rows.
  */
-export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve: ReserveOrderIds, batchSize: number): AsyncGenerator<ImportBatch> {
+export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve: ReserveOrderIds, batchSize: number, firstBatchSize = batchSize): AsyncGenerator<ImportBatch> {
+  // the size this batch is cut at: firstBatchSize, doubled at each batch up to batchSize
+  let limit = Math.max(1, Math.min(firstBatchSize, batchSize));
   const ids = new OrderIdAllocator();
   const builder = new PlanBuilder(ids);
   let base: BatchBase | null = null;
@@ -80,8 +89,10 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
     for (let i = 0; i < n; i++) {
       const l = b.lines[i];
       // a full batch ends where an order does, so that an order whose lines are together in the file is
-      // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that)
-      if (builder.lineCount >= batchSize && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
+      // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that,
+      // the smaller first batches included: they only end sooner between orders)
+      if (builder.lineCount >= limit && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
+        limit = Math.min(batchSize, 2 * limit);
         yield take();
         base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
       }
@@ -126,11 +137,15 @@ export async function* importBatches(path: string, options: ImportBatchOptions):
   yield* workerBatches(path, read, reserveOrderIds);
 }
 
-/** The file read (readDataFile) in small chunks, planned into store batches of `options.batchSize` lines. */
-export function readAndPlan(path: string, options: ReadOptions, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
-  const batchSize = options.batchSize ?? 10_000;
-  const read = { ...options, batchSize: Math.min(batchSize, READ_CHUNK) };
-  return plannedBatches(readDataFile(path, read), reserve, batchSize);
+/**
+ * The file read (readDataFile) in small chunks, planned into store batches of `options.batchSize` lines
+ * (the first ones smaller: ImportBatchOptions.firstBatchSize).
+ */
+export function readAndPlan(path: string, options: ReadOptions & { firstBatchSize?: number }, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
+  const { firstBatchSize = FIRST_BATCH, ...rest } = options;
+  const batchSize = rest.batchSize ?? 10_000;
+  const read = { ...rest, batchSize: Math.min(batchSize, READ_CHUNK) };
+  return plannedBatches(readDataFile(path, read), reserve, batchSize, firstBatchSize);
 }
 
 type WorkerMessage =
@@ -146,7 +161,7 @@ function rebuildError(m: Extract<WorkerMessage, { type: 'error' }>): Error {
   return new Error(m.message);
 }
 
-async function* workerBatches(path: string, options: ReadOptions, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
+async function* workerBatches(path: string, options: ReadOptions & { firstBatchSize?: number }, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
   // a young generation large enough for a batch's short-lived rows: scavenges then rarely promote them
   const w = moduleWorker(new URL('./read-worker.js', import.meta.url), { path, options, ahead: AHEAD }, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
   const queue: Exclude<WorkerMessage, { type: 'ids' }>[] = [];

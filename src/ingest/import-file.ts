@@ -27,6 +27,8 @@ import { addCounts, type Reject } from './reject-reasons.js';
 export interface ImportOptions {
   /** Lines per store batch (default 20,000). */
   batchSize?: number;
+  /** Lines of the first store batch, doubled at each batch up to batchSize (default 2,500: the first write starts sooner). */
+  firstBatchSize?: number;
   /** Recorded in the summary: with strict, any rejection makes `ok` false (the CLI then exits 1). */
   strict?: boolean;
   /** Country calling code for national phone numbers (default "44"). */
@@ -51,6 +53,12 @@ export interface ImportOptions {
    * The write-only benchmark passes batches planned beforehand, so that only the writes are timed.
    */
   readBatches?: (path: string, options: ImportBatchOptions) => AsyncGenerator<ImportBatch>;
+  /**
+   * The store is usable once this resolves (`npm run import` applies the migrations meanwhile): the
+   * first file's reader starts before, so that its thread's start and first batch overlap the
+   * migrations; every store call waits for it. A rejection is the import's failure.
+   */
+  storeReady?: Promise<unknown>;
 }
 
 export interface ImportProgress {
@@ -163,8 +171,8 @@ export async function expandImportPaths(paths: string[], onSkip?: (path: string,
  * first) is reserved at once: the round trip then overlaps the reader's start (a worker thread's
  * start-up) instead of following it on the import's critical path.
  */
-function prefetchedIds(store: Store): ReserveOrderIds {
-  let first: Promise<number[]> | null = store.reserveOrderIds(ID_BLOCK);
+function prefetchedIds(store: Store, ready: Promise<unknown>): ReserveOrderIds {
+  let first: Promise<number[]> | null = ready.then(() => store.reserveOrderIds(ID_BLOCK));
   first.catch(() => undefined); // reported when the reader asks for it
   return (n) => {
     const ids = first;
@@ -221,13 +229,15 @@ export function unaccounted(f: Pick<FileSummary, 'rows' | 'imported' | 'duplicat
 export async function importFiles(store: Store, paths: string[], options: ImportOptions = {}): Promise<ImportSummary> {
   const t0 = performance.now();
   const startedAt = Date.now();
+  const ready = options.storeReady ?? Promise.resolve();
+  ready.catch(() => undefined); // reported where it is awaited
   const files = await expandImportPaths(paths);
   const maxSamples = options.maxSamples ?? 10;
   // ANALYZE, started once the last file is read (or at the end)
   const stats: { analyzing: Promise<void> | null } = { analyzing: null };
   const startAnalyze = (): void => {
     if (stats.analyzing !== null) return;
-    stats.analyzing = store.analyzeImport();
+    stats.analyzing = ready.then(() => store.analyzeImport());
     stats.analyzing.catch(() => undefined); // reported where it is awaited
   };
   const summary: Omit<ImportSummary, 'customers' | 'products' | 'orders' | 'lines' | 'stores' | 'seconds' | 'ok'> = {
@@ -248,12 +258,14 @@ export async function importFiles(store: Store, paths: string[], options: Import
     const tf = performance.now();
     const fs: FileSummary = { path, kind: files[fi].kind, format: '', rows: 0, imported: 0, duplicates: 0, rejected: {}, skipped: {}, seconds: 0 };
     if (fs.kind === 'offers') {
+      await ready;
       await importOffers(store, path, fs, summary.samples, maxSamples);
       addFile(summary, fs, tf);
       continue;
     }
     const it = (options.readBatches ?? importBatches)(path, {
       batchSize: options.batchSize ?? 20_000,
+      firstBatchSize: options.firstBatchSize,
       defaultCountryCode: options.defaultCountryCode,
       worker: options.worker,
       source: options.source,
@@ -261,7 +273,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
       maxFieldBytes: options.maxFieldBytes,
       maxFieldLines: options.maxFieldLines,
       // (batches given by readBatches were planned, and their ids reserved, beforehand)
-      reserveOrderIds: files[fi].kind === 'orders' && !options.readBatches ? prefetchedIds(store) : (n) => store.reserveOrderIds(n),
+      reserveOrderIds: files[fi].kind === 'orders' && !options.readBatches ? prefetchedIds(store, ready) : (n) => ready.then(() => store.reserveOrderIds(n)),
     });
     const count = (res: ImportBatchResult) => {
       fs.imported += res.imported;
@@ -281,6 +293,8 @@ export async function importFiles(store: Store, paths: string[], options: Import
     };
     try {
       let next = ahead();
+      // (the reader is under way: the store's migrations end meanwhile)
+      await ready;
       for (;;) {
         const r = await next;
         if (r.done) break;
@@ -328,6 +342,7 @@ export async function importFiles(store: Store, paths: string[], options: Import
   }
   const rejectedCount = Object.values(summary.rejected).reduce((a, b) => a + b, 0);
   const ok = !(options.strict && rejectedCount > 0);
+  await ready;
   startAnalyze();
   // the statistics, the durable record of the run and the totals: side by side (on PostgreSQL, each on
   // its connection); every batch committed before, so the totals are the import's

@@ -11,7 +11,7 @@ import { AppError } from '../core/errors.js';
 import { readAndPlan } from './import-batches.js';
 import type { ReadOptions } from './read-data-file.js';
 
-const { path, options, ahead } = workerData as { path: string; options: ReadOptions; ahead: number };
+const { path, options, ahead } = workerData as { path: string; options: ReadOptions & { firstBatchSize?: number }; ahead: number };
 const port = parentPort!;
 let credit = ahead;
 let wake: (() => void) | null = null;

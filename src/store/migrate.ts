@@ -29,17 +29,21 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
 /**
  * Applies the migrations not yet recorded in schema_migrations, each in its own transaction
  * (PostgreSQL: under an advisory lock, so concurrent starters apply each once). Returns the
- * names applied, in order; [] when up to date.
+ * names applied, in order; [] when up to date (found by one lookup, without the lock: the usual start).
  */
 export async function migrate(db: SqlClient, migrations: Migration[] = loadMigrations()): Promise<string[]> {
   await db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
   );
+  const recorded = await db.query<{ name: string }>('SELECT name FROM schema_migrations WHERE name = ANY($1::text[])', [migrations.map((m) => m.name)]);
+  const seen = new Set(recorded.rows.map((r) => r.name));
   const applied: string[] = [];
   for (const m of migrations) {
+    if (seen.has(m.name)) continue;
     const done = await db.transaction(async (tx) => {
-      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE name = $1', [m.name]);
-      if (seen.rowCount > 0) return false;
+      // again under the lock: another starter may have applied it meanwhile
+      const again = await tx.query('SELECT 1 FROM schema_migrations WHERE name = $1', [m.name]);
+      if (again.rowCount > 0) return false;
       await tx.exec(m.sql);
       await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [m.name]);
       return true;
