@@ -10,6 +10,7 @@ import { evalRuns, parseGrid } from '../src/eval/grid.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { SELECT_MAX_USERS } from '../src/eval/select.js';
 import { openStore } from '../src/store/open-store.js';
+import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { readHistory } from '../src/train/history-input.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
 import { Stages } from '../src/train/stages.js';
@@ -48,6 +49,10 @@ const spec = defineCli({
       placeholder: 'N',
       description: 'customers scored per protocol on the validation and test windows: above N, a seeded sample of N, the same for every model (JSON: testUsers, validation.selectUsers)',
     },
+    'large-heap': {
+      type: 'boolean',
+      description: 'run with a large JavaScript heap (automatic for --data files over 200 MB; use it for big stores)',
+    },
     json: { type: 'boolean', description: 'print one JSON document on stdout instead of a table' },
     report: { type: 'string', placeholder: 'FILE', description: 'HTML report path [default: MODEL_DIR/reports/evaluate-<cutoff>-<time>.html]' },
     'no-report': { type: 'boolean', description: 'do not write the HTML report' },
@@ -60,6 +65,8 @@ const spec = defineCli({
 runCli(async () => {
   const { flags } = parseCli(spec);
   if (!(flags['max-users'] >= 1)) throw new UsageError(`--max-users must be ≥ 1 (got ${flags['max-users']})`);
+  // millions of history lines do not fit Node's default heap (~4 GiB), as in train
+  if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();
   const cfg = await resolveTrainConfig(flags, flags.config);
   const models = parseModelList(flags.models, recommenderEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
