@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
+import { evaluateBuyAgain } from '../src/eval/buy-again-eval.js';
 import { evaluateRecommender } from '../src/eval/evaluate.js';
 import { reportTable } from '../src/eval/evaluation-report.js';
 import { reportHtml } from '../src/eval/report-html.js';
@@ -68,6 +69,12 @@ describe('evaluation on a seeded sample of test customers', () => {
     // validation: the per-model figures on the same sample as the served model's choice
     for (const m of Object.values(a.validation!.models)) expect(m.all.users).toBeLessThanOrEqual(12);
     expect(a.validation!.selectUsers.all.scored).toBeLessThanOrEqual(12);
+    // the buy-again protocol (the served ranking scores every item per customer) on the same sample
+    for (const [k, v] of Object.entries(a.buyAgain!)) {
+      expect(v.users, k).toBeLessThanOrEqual(12);
+      expect(v.users, k).toBeLessThan(whole.buyAgain![k].users);
+    }
+    expect(whole.buyAgain!.served.users).toBeGreaterThan(12);
     // the dataset counts are the window's, not the sample's
     expect(a.dataset).toEqual(whole.dataset);
     expect(reportTable(a)).toMatch(new RegExp(`seeded sample of test customers: discovery \\d+ of ${of.discovery.of}, all 12 of ${of.all.of}`));
@@ -89,5 +96,10 @@ describe('evaluation on a seeded sample of test customers', () => {
     expect([...small.users!.all]).toEqual([...scoredUsers(split, 'all', 10).users]);
     const sampled = await evaluateRecommender(model, split, { users: small.users });
     expect(sampled.all.users).toBe(10);
+    // buy again: every "all" customer by default, the given ones otherwise
+    expect(evaluateBuyAgain(split, undefined, split.allUsers)).toEqual(evaluateBuyAgain(split));
+    const ba = evaluateBuyAgain(split, undefined, small.users!.all);
+    expect(ba.repeat.users).toBeLessThanOrEqual(10);
+    expect(ba.repeat.users).toBeLessThan(evaluateBuyAgain(split).repeat.users);
   });
 });

@@ -273,7 +273,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     const st = await fitServed(splitInput(test), needsOf(spec), params, prefitFrom(testFitted, bestRun, testRuns));
     const t1 = performance.now();
     const r = await evaluateRecommender(ServedRecommender.fromState(name, spec, st), test, { users });
-    buyAgain = evaluateBuyAgain(test, { state: st, spec });
+    buyAgain = evaluateBuyAgain(test, { state: st, spec }, users?.all);
     return { ...r, fit_s: round2((t1 - t0) / 1000), eval_s: round2((performance.now() - t1) / 1000), data: 'reference' as const };
   });
   for (const [label, s] of [
