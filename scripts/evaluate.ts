@@ -3,12 +3,14 @@
  * Offline evaluation of the models on a time split (protocols of reference_eval.py).
  */
 import { join } from 'node:path';
-import { defineCli, parseCli, runCli } from '../src/cli/args.js';
+import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { config } from '../src/config.js';
 import { reportJson, reportTable } from '../src/eval/evaluation-report.js';
 import { evalRuns, parseGrid } from '../src/eval/grid.js';
 import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
+import { SELECT_MAX_USERS } from '../src/eval/select.js';
 import { openStore } from '../src/store/open-store.js';
+import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { readHistory } from '../src/train/history-input.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
 import { Stages } from '../src/train/stages.js';
@@ -41,6 +43,16 @@ const spec = defineCli({
       placeholder: 'SPEC',
       description: 'hyperparameter grid, e.g. "item_knn.neighbours=50,100;item_knn.shrink=0,10": every combination is scored on validation, the best per model (and the served model with it) on test once',
     },
+    'max-users': {
+      type: 'int',
+      default: SELECT_MAX_USERS,
+      placeholder: 'N',
+      description: 'customers scored per protocol on the validation and test windows: above N, a seeded sample of N, the same for every model (JSON: testUsers, validation.selectUsers)',
+    },
+    'large-heap': {
+      type: 'boolean',
+      description: 'run with a large JavaScript heap (automatic for --data files over 200 MB; use it for big stores)',
+    },
     json: { type: 'boolean', description: 'print one JSON document on stdout instead of a table' },
     report: { type: 'string', placeholder: 'FILE', description: 'HTML report path [default: MODEL_DIR/reports/evaluate-<cutoff>-<time>.html]' },
     'no-report': { type: 'boolean', description: 'do not write the HTML report' },
@@ -52,6 +64,9 @@ const spec = defineCli({
 
 runCli(async () => {
   const { flags } = parseCli(spec);
+  if (!(flags['max-users'] >= 1)) throw new UsageError(`--max-users must be ≥ 1 (got ${flags['max-users']})`);
+  // millions of history lines do not fit Node's default heap (~4 GiB), as in train
+  if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();
   const cfg = await resolveTrainConfig(flags, flags.config);
   const models = parseModelList(flags.models, recommenderEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
@@ -69,6 +84,7 @@ runCli(async () => {
     runs: flags.grid ? evalRuns(flags.models ? models : [], cfg.models, parseGrid(flags.grid)) : undefined,
     source: input.source,
     stages,
+    maxUsers: flags['max-users'],
   });
   for (const [m, why] of Object.entries(report.skipped ?? {})) if (!flags.quiet) process.stderr.write(`${m}: not evaluated: ${why}\n`);
   process.stdout.write(flags.json ? `${reportJson(report)}\n` : reportTable(report));

@@ -157,7 +157,7 @@ runCli(async () => {
         stages: evalStages,
         fits,
       });
-      bundle.manifest.metrics = { ...bundle.manifest.metrics, cutoff: report.cutoff, served: report.served, dataset: report.dataset, models: report.models, evaluationValidation: report.validation };
+      bundle.manifest.metrics = { ...bundle.manifest.metrics, cutoff: report.cutoff, served: report.served, dataset: report.dataset, models: report.models, testUsers: report.testUsers, buyAgain: report.buyAgain, evaluationValidation: report.validation };
       stages.timings.evaluate = Math.round(Object.values(evalStages.timings).reduce((a, b) => a + b, 0) * 1000) / 1000;
     }
     bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };

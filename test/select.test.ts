@@ -111,6 +111,8 @@ describe('served model selection at scale: a seeded sample of validation users',
     const capped = await selectServed(split, { params, maxUsers: 15 });
     expect(capped.users.all).toEqual({ of: whole.of, scored: 15 });
     for (const c of capped.candidates) expect(c.users).toBeLessThanOrEqual(15);
+    // the buy-again protocol (its served ranking scores every item) on the same sample
+    for (const v of Object.values(capped.buyAgain)) expect(v.users).toBeLessThanOrEqual(15);
     // under the cap the choice is scored on everyone, as before
     const full = await selectServed(split, { params });
     expect(full.users.all).toEqual({ of: whole.of, scored: whole.of });

@@ -22,8 +22,13 @@ export interface BuyAgainFigures {
 const ndcg10 = ndcgAt(10);
 const recall20 = recallAt(20);
 
-/** Figures of the rhythm formula (`buy_again`), `repeat` and, with a served model, `served` (its `all` list). */
-export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState; spec: ServedSpec }): Record<string, BuyAgainFigures> {
+/**
+ * Figures of the rhythm formula (`buy_again`), `repeat` and, with a served model, `served` (its `all` list).
+ * `users`: the test customers considered (default: every one of the "all" protocol); `served` scores every item
+ * for each of them (its list's normalisation needs the catalogue's maximum), so at scale the evaluation passes
+ * its seeded sample (src/eval/select.ts scoredUsers).
+ */
+export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState; spec: ServedSpec }, users: Int32Array = split.allUsers): Record<string, BuyAgainFigures> {
   const ref = split.reference;
   const { counts } = ref;
   const pop = customersPerItem(counts);
@@ -36,14 +41,14 @@ export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState
   };
   if (served) rankers.served = (u, items) => ownedOrder(served.state.tables, served.spec, served.state.person(u), 'served').map((q) => items[q]);
   const sums = Object.fromEntries(Object.keys(rankers).map((k) => [k, { n: 0, r: 0 }]));
-  let users = 0;
-  for (const u of split.allUsers) {
+  let n = 0;
+  for (const u of users) {
     const s = counts.indptr[u];
     const items = counts.indices.subarray(s, counts.indptr[u + 1]);
     const truth = new Set<number>();
     for (const i of split.truthAll.get(u) ?? []) if (items.includes(i)) truth.add(i);
     if (truth.size === 0) continue;
-    users++;
+    n++;
     for (const [name, rank] of Object.entries(rankers)) {
       const ranked = rank(u, items, s);
       sums[name].n += ndcg10(truth, ranked);
@@ -51,6 +56,6 @@ export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState
     }
   }
   return Object.fromEntries(
-    Object.entries(sums).map(([k, v]) => [k, { 'ndcg@10': round4(users ? v.n / users : 0), 'recall@20': round4(users ? v.r / users : 0), users }]),
+    Object.entries(sums).map(([k, v]) => [k, { 'ndcg@10': round4(n ? v.n / n : 0), 'recall@20': round4(n ? v.r / n : 0), users: n }]),
   );
 }

@@ -72,22 +72,33 @@ export async function evaluateProtocol(
   };
 }
 
-/** Both protocols for a fitted model: discovery (bought-before items excluded, new items only) and all. */
+/** The customers scored per protocol: a subset of the split's (e.g. a seeded sample, src/eval/select.ts scoredUsers). */
+export interface ScoredUsers {
+  discovery: Int32Array;
+  all: Int32Array;
+}
+
+/**
+ * Both protocols for a fitted model: discovery (bought-before items excluded, new items only) and all.
+ * `users`: score only these customers of each protocol (default: every test customer of the split).
+ */
 export async function evaluateRecommender(
   model: Recommender,
   split: EvalSplit,
-  options: { batchSize?: number; progress?: Progress } = {},
+  options: { batchSize?: number; progress?: Progress; users?: ScoredUsers } = {},
 ): Promise<{ discovery: ProtocolResult; all: ProtocolResult }> {
   const nItems = split.counts.items;
-  const total = split.discoveryUsers.length + split.allUsers.length;
-  const discovery = await evaluateProtocol(model, split.discoveryUsers, split.truthNew, nItems, {
+  const discoveryUsers = options.users?.discovery ?? split.discoveryUsers;
+  const allUsers = options.users?.all ?? split.allUsers;
+  const total = discoveryUsers.length + allUsers.length;
+  const discovery = await evaluateProtocol(model, discoveryUsers, split.truthNew, nItems, {
     exclude: split.reference.weights,
     batchSize: options.batchSize,
     progress: options.progress && ((d) => options.progress!(d, total, 'discovery')),
   });
-  const all = await evaluateProtocol(model, split.allUsers, split.truthAll, nItems, {
+  const all = await evaluateProtocol(model, allUsers, split.truthAll, nItems, {
     batchSize: options.batchSize,
-    progress: options.progress && ((d) => options.progress!(split.discoveryUsers.length + d, total, 'all')),
+    progress: options.progress && ((d) => options.progress!(discoveryUsers.length + d, total, 'all')),
   });
   return { discovery, all };
 }
@@ -97,7 +108,7 @@ export async function fitAndEvaluate(
   model: Recommender,
   split: EvalSplit,
   data: 'reference' | 'weighted',
-  options: { batchSize?: number; progress?: Progress; fitProgress?: Progress } = {},
+  options: { batchSize?: number; progress?: Progress; fitProgress?: Progress; users?: ScoredUsers } = {},
 ): Promise<ModelResult> {
   const t0 = performance.now();
   await model.fit(data === 'weighted' ? split.weighted : split.reference, options.fitProgress);

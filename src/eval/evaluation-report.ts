@@ -44,6 +44,11 @@ export interface EvaluationReport {
   source: string;
   createdAt: string;
   dataset: EvalSplit['counts'];
+  /**
+   * Test customers per protocol, and how many every model was scored on: all of them up to the evaluation's
+   * maxUsers (default SELECT_MAX_USERS), else a seeded sample of that many, the same for every model.
+   */
+  testUsers?: Record<'discovery' | 'all', { of: number; scored: number }>;
   /** Weighting used for models fitted on the weighted matrix. */
   weighting: Record<string, unknown>;
   params: Record<string, unknown>;
@@ -105,6 +110,9 @@ export function reportTable(r: EvaluationReport): string {
       : []),
     `train: ${d.users} customers, ${d.items} items, ${d.trainPairs} pairs, ${d.trainLines} lines; test: ${d.testLines} lines, ` +
       `${d.testUsersDiscovery} discovery / ${d.testUsersAll} all customers`,
+    ...(sampledUsers(r.testUsers)
+      ? [`scored on a seeded sample of test customers: discovery ${r.testUsers!.discovery.scored} of ${r.testUsers!.discovery.of}, all ${r.testUsers!.all.scored} of ${r.testUsers!.all.of}`]
+      : []),
     '',
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
@@ -121,3 +129,7 @@ export function reportTable(r: EvaluationReport): string {
 }
 
 const f = (x: number) => x.toFixed(4);
+
+/** Whether fewer customers were scored than there were (a sample). */
+export const sampledUsers = (u: Record<'discovery' | 'all', { of: number; scored: number }> | undefined): boolean =>
+  !!u && (u.discovery.scored < u.discovery.of || u.all.scored < u.all.of);

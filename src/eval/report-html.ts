@@ -2,7 +2,7 @@
  * A self-contained HTML page of an evaluation: bar charts as inline SVG (no script, no external
  * resource), the dataset counts, the parameters, and the reference figures for comparison.
  */
-import { type EvaluationReport, REFERENCE_FIGURES } from './evaluation-report.js';
+import { type EvaluationReport, REFERENCE_FIGURES, sampledUsers } from './evaluation-report.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -106,7 +106,11 @@ pre{background:#f6f6f6;padding:1em;overflow:auto}.note{color:#555}
 <h1>Offline evaluation</h1>
 <p>Cutoff <b>${esc(r.cutoff)}</b> (train before, test at or after) · source <code>${esc(r.source)}</code> · ${esc(r.createdAt)}</p>
 <p>Train: ${d.users} customers, ${d.items} items, ${d.trainPairs} customer-item pairs, ${d.trainLines} lines.
-Test: ${d.testLines} lines; ${d.testUsersDiscovery} customers for discovery, ${d.testUsersAll} for all.</p>
+Test: ${d.testLines} lines; ${d.testUsersDiscovery} customers for discovery, ${d.testUsersAll} for all${
+    sampledUsers(r.testUsers)
+      ? ` (every model scored on a seeded sample of them: discovery ${r.testUsers!.discovery.scored} of ${r.testUsers!.discovery.of}, all ${r.testUsers!.all.scored} of ${r.testUsers!.all.of})`
+      : ''
+  }.</p>
 <p class="note">Discovery: items the customer had not bought before the cutoff, already-bought items filtered from the ranking.
 All: every item bought after the cutoff (repeat purchases count). Binary relevance; Recall@20 divides by min(|truth|, 20).
 “data”: which training matrix the model was fitted on (reference = binary X / line counts as reference_eval.py, weighted = interaction weighting).</p>

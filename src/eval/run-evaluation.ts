@@ -25,12 +25,12 @@ import { fitServed, needsOf, type ServedParams, ServedRecommender, type ServedSt
 import { dataKind, modelEntry, type Params } from '../train/model-registry.js';
 import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
-import { evaluateRecommender, type ModelResult, fitAndEvaluate } from './evaluate.js';
+import { evaluateRecommender, type ModelResult, fitAndEvaluate, type ScoredUsers } from './evaluate.js';
 import type { EvaluationReport, ValidationFigures } from './evaluation-report.js';
 import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { type EvalRun, evalRuns } from './grid.js';
 import { reportHtml } from './report-html.js';
-import { type Selection, selectServed, splitInput } from './select.js';
+import { SELECT_MAX_USERS, type Selection, scoredUsers, selectServed, splitInput } from './select.js';
 import { type EvalSplit, isProtocolRow, resolveCutoff, timeSplit } from './time-split.js';
 
 const DAY_MS = 86_400_000;
@@ -259,6 +259,24 @@ export interface EvaluationOptions {
   stages?: Stages;
   /** Splits and fits shared with other runs of the process (e.g. training's choice of the served model). */
   fits?: FitCache;
+  /**
+   * Customers scored per protocol on the validation and the test window (default SELECT_MAX_USERS): above it a
+   * seeded sample of that many (src/eval/select.ts scoredUsers), the same users for every model; the report says
+   * how many of how many (`testUsers`, `validation.selectUsers`). Small data sets are scored whole.
+   */
+  maxUsers?: number;
+}
+
+/** The customers of each protocol to score on `split`: all of them up to `max`, else a seeded sample of `max`. */
+export function sampleUsers(split: EvalSplit, max: number): { users: ScoredUsers | undefined; counts: Record<'discovery' | 'all', { of: number; scored: number }> } {
+  const d = scoredUsers(split, 'discovery', max);
+  const a = scoredUsers(split, 'all', max);
+  const sampled = d.users.length < d.of || a.users.length < a.of;
+  return {
+    // undefined: every customer of the split, as before (the arrays would be equal)
+    users: sampled ? { discovery: d.users, all: a.users } : undefined,
+    counts: { discovery: { of: d.of, scored: d.users.length }, all: { of: a.of, scored: a.users.length } },
+  };
 }
 
 /** The served model's readable name: its two lists. */
@@ -298,8 +316,11 @@ export async function gridOnValidation(
   models: Record<string, Params>,
   fits: FitCache,
   stages: Stages,
+  maxUsers: number = SELECT_MAX_USERS,
 ): Promise<{ figures: Record<string, ModelResult>; fitted: Map<string, Recommender>; best: Map<string, EvalRun>; skipped: Record<string, string> }> {
   const figures: Record<string, ModelResult> = {};
+  // the same customers the served model's choice scores (a seeded sample above maxUsers)
+  const { users } = sampleUsers(val, maxUsers);
   const fitted = new Map<string, Recommender>();
   const best = new Map<string, EvalRun>();
   // models that cannot fit a catalogue this large (EASE's dense items² inverse): left out, with why, not an error
@@ -315,9 +336,9 @@ export async function gridOnValidation(
       continue;
     }
     figures[run.label] = await stages.run(`validate ${run.label}`, async (progress) => {
-      if (!prior) return fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress });
+      if (!prior) return fitAndEvaluate(model, val, dataKind(entry, run.params), { progress, fitProgress: progress, users });
       const t0 = performance.now();
-      const r = await evaluateRecommender(prior.scorer ?? model, val, { progress });
+      const r = await evaluateRecommender(prior.scorer ?? model, val, { progress, users });
       return { ...r, fit_s: prior.fit_s, eval_s: round2((performance.now() - t0) / 1000), data: dataKind(entry, run.params) };
     });
     fitted.set(run.label, model);
@@ -374,14 +395,18 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   for (const run of runs) if (!varied.has(run.model)) fits.prefetch(test, run.model, run.params, models);
 
   // validation: per-model figures and the grid's choice (the best run per model)
-  const { figures: validation, fitted, best: bestRun, skipped } = await gridOnValidation(val, runs, models, fits, stages);
+  const maxUsers = o.maxUsers ?? SELECT_MAX_USERS;
+  const { figures: validation, fitted, best: bestRun, skipped } = await gridOnValidation(val, runs, models, fits, stages, maxUsers);
   if (gridded) for (const [m, run] of bestRun) models[m] = { ...run.params };
   // the served model, chosen on validation (reusing the models just fitted there when their parameters are the chosen ones)
   const params = servedParams(models);
-  const selection = await stages.run('select (validation)', () => selectServed(val, { params, prefit: prefitFrom(fitted, bestRun, runs) }));
+  const selection = await stages.run('select (validation)', () => selectServed(val, { params, prefit: prefitFrom(fitted, bestRun, runs), maxUsers }));
   validation.served = selectionFigures(selection);
 
   // test, once: every model (the grid's best only), the served model and the baselines
+  // every model scores every item for each test customer: above maxUsers, a seeded sample of them (the same for every model)
+  const testSample = sampleUsers(test, maxUsers);
+  const users = testSample.users;
   const results: Record<string, ModelResult> = {};
   const testFitted = new Map<string, Recommender>();
   const testRuns = (gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs).filter((r) => !(r.label in skipped));
@@ -400,9 +425,9 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
       continue;
     }
     results[run.label] = await stages.run(`evaluate ${run.label}`, async (progress) => {
-      if (!prior) return fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress });
+      if (!prior) return fitAndEvaluate(model, test, dataKind(entry, run.params), { progress, fitProgress: progress, users });
       const t0 = performance.now();
-      const r = await evaluateRecommender(prior.scorer ?? model, test, { progress });
+      const r = await evaluateRecommender(prior.scorer ?? model, test, { progress, users });
       return { ...r, fit_s: prior.fit_s, eval_s: round2((performance.now() - t0) / 1000), data: dataKind(entry, run.params) };
     });
     if (!prior) fits.keep(test, run.model, run.params, model, results[run.label].fit_s);
@@ -422,8 +447,8 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     const t0 = performance.now();
     const st = await fitServed(splitInput(test), needsOf(spec), params, prefitFrom(testFitted, bestRun, testRuns));
     const t1 = performance.now();
-    const r = await evaluateRecommender(ServedRecommender.fromState(name, spec, st), test);
-    buyAgain = evaluateBuyAgain(test, { state: st, spec });
+    const r = await evaluateRecommender(ServedRecommender.fromState(name, spec, st), test, { users });
+    buyAgain = evaluateBuyAgain(test, { state: st, spec }, users?.all);
     return { ...r, fit_s: round2((t1 - t0) / 1000), eval_s: round2((performance.now() - t1) / 1000), data: 'reference' as const };
   });
   for (const [label, s] of [
@@ -432,7 +457,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   ] as const) {
     results[label] = await stages.run(`evaluate ${label}`, async () => {
       const st = await fitServed(splitInput(test), needsOf(s), params);
-      return { ...(await evaluateRecommender(ServedRecommender.fromState(label, s, st), test)), fit_s: 0, data: 'reference' as const };
+      return { ...(await evaluateRecommender(ServedRecommender.fromState(label, s, st), test, { users })), fit_s: 0, data: 'reference' as const };
     });
     paramsOut[label] = { discovery: s.discovery, all: s.all };
   }
@@ -460,6 +485,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
     source: o.source,
     createdAt: new Date().toISOString(),
     dataset: test.counts,
+    testUsers: testSample.counts,
     weighting: { ...test.weightingOptions },
     params: paramsOut,
     timings: stages.timings,

@@ -527,7 +527,8 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
 
   // buy again: the rhythm formula, repeat or the chosen all-list, on the buy-again protocol
   const chosen: ServedSpec = { discovery: discovery.spec, all: chosenAll.spec };
-  const ba = evaluateBuyAgain(split, { state: st, spec: chosen });
+  // on the same sample (the served ranking scores every item per customer)
+  const ba = evaluateBuyAgain(split, { state: st, spec: chosen }, scored.all.users);
   const names: Record<string, BuyAgainRanking> = { buy_again: 'rhythm', repeat: 'repeat', served: 'served' };
   let baBest = 'buy_again';
   for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
