@@ -97,6 +97,22 @@ class ScoredInAdvance implements Recommender {
   }
 }
 
+/** A background fit whose result the model takes over with `adopt` (item-kNN's and FBT's lists). */
+function adopting<V>(
+  r: { adopt(value: V, data: TrainingData): void } & Recommender,
+  data: TrainingData,
+  job: BackgroundJob<V>,
+): { job: BackgroundJob; finish: () => Promise<Claimed> } {
+  return {
+    job,
+    finish: async () => {
+      const res = await job.result();
+      r.adopt(res.value, data);
+      return { model: r, fit_s: res.seconds };
+    },
+  };
+}
+
 export class FitCache {
   private readonly splits = new Map<string, EvalSplit>();
   private readonly fits = new WeakMap<EvalSplit, Map<string, { model: Recommender; fit_s: number }>>();
@@ -155,25 +171,9 @@ export class FitCache {
         },
       };
     } else if (r instanceof FbtRecommender) {
-      const job = backgroundFits().submit({ kind: 'fbt', baskets: data.baskets, params: r.params });
-      p = {
-        job,
-        finish: async () => {
-          const res = await job.result();
-          r.adopt(res.value, data);
-          return { model: r, fit_s: res.seconds };
-        },
-      };
+      p = adopting(r, data, backgroundFits().submit({ kind: 'fbt', baskets: data.baskets, params: r.params }));
     } else if (r instanceof ItemKnnRecommender) {
-      const job = backgroundFits().submit({ kind: 'knn', counts: data.counts, weights: r.params.input === 'weights' ? data.weights : null, params: r.params });
-      p = {
-        job,
-        finish: async () => {
-          const res = await job.result();
-          r.adopt(res.value, data);
-          return { model: r, fit_s: res.seconds };
-        },
-      };
+      p = adopting(r, data, backgroundFits().submit({ kind: 'knn', counts: data.counts, weights: r.params.input === 'weights' ? data.weights : null, params: r.params }));
     } else if (r instanceof ServedRecommender) {
       const purchases = (data as Partial<EvalSplit['reference']>).purchases;
       if (!purchases) return false;
