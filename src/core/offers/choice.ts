@@ -32,7 +32,7 @@
  * its distribution and size (seeded by the parameters' bits), so the reader rebuilds the very pools that served.
  */
 import { mulberry32, sampleNormal } from '../random.js';
-import { posteriorPool, type PosteriorPool } from './posterior-pool.js';
+import { cachedPool, posteriorPool, type PosteriorPool } from './posterior-pool.js';
 
 export type SamplingDistribution = { kind: 'beta'; a: number; b: number } | { kind: 'logitnormal'; mu: number; sigma: number };
 
@@ -74,37 +74,8 @@ export interface ChoiceInputs {
 
 // ---------- pools ----------
 
-const MAX_POOLS = 8192;
-const logitPools = new Map<string, PosteriorPool>();
-const bits = new Float64Array(2);
-const words = new Uint32Array(bits.buffer);
-
-function seedOf(x: number, y: number): number {
-  bits[0] = x;
-  bits[1] = y;
-  let h = 0x9e3779b9;
-  for (let i = 0; i < 4; i++) h = Math.imul(h ^ words[i], 0x01000193);
-  return h >>> 0;
-}
-
 function logitNormalPool(mu: number, sigma: number, size: number): PosteriorPool {
-  const key = `${mu}|${sigma}|${size}`;
-  let pool = logitPools.get(key);
-  if (pool) return pool;
-  const random = mulberry32(seedOf(mu, sigma));
-  const draws = new Float64Array(size);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < size; i++) {
-    const x = 1 / (1 + Math.exp(-(mu + sigma * sampleNormal(random))));
-    draws[i] = x;
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
-  pool = { draws, min, max };
-  if (logitPools.size >= MAX_POOLS) logitPools.delete(logitPools.keys().next().value!);
-  logitPools.set(key, pool);
-  return pool;
+  return cachedPool('logitnormal', mu, sigma, size, 0x9e3779b9, (random) => 1 / (1 + Math.exp(-(mu + sigma * sampleNormal(random)))));
 }
 
 /** The pool of `size` draws that stands for `dist` when sampling (a pure function of both; cached). */

@@ -23,13 +23,38 @@ const pools = new Map<string, PosteriorPool>();
 const bits = new Float64Array(2);
 const words = new Uint32Array(bits.buffer);
 
-/** A 32-bit seed from the bit patterns of α and β (FNV-1a over the four 32-bit words). */
-function seedOf(alpha: number, beta: number): number {
-  bits[0] = alpha;
-  bits[1] = beta;
-  let h = 0x811c9dc5;
+/** A 32-bit seed from the bit patterns of two parameters (FNV-1a over the four 32-bit words, from `basis`). */
+function seedOf(x: number, y: number, basis: number): number {
+  bits[0] = x;
+  bits[1] = y;
+  let h = basis;
   for (let i = 0; i < 4; i++) h = Math.imul(h ^ words[i], 0x01000193);
   return h >>> 0;
+}
+
+/**
+ * The cached pool of `size` draws of the distribution `kind` with parameters (x, y): `draw` takes one draw from the
+ * mulberry32 stream seeded by the parameters' bits (from `basis`, one per kind), so a pool is a pure function of
+ * kind, parameters and size. Kept first in, first out, at most MAX_POOLS.
+ */
+export function cachedPool(kind: string, x: number, y: number, size: number, basis: number, draw: (random: () => number) => number): PosteriorPool {
+  const key = `${kind}|${x}|${y}|${size}`;
+  let pool = pools.get(key);
+  if (pool) return pool;
+  const random = mulberry32(seedOf(x, y, basis));
+  const draws = new Float64Array(size);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < size; i++) {
+    const v = draw(random);
+    draws[i] = v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  pool = { draws, min, max };
+  if (pools.size >= MAX_POOLS) pools.delete(pools.keys().next().value!);
+  pools.set(key, pool);
+  return pool;
 }
 
 /**
@@ -74,21 +99,5 @@ export function posteriorPool(alphaIn: number, betaIn: number, size: number): Po
 
 function gridPool(alphaIn: number, betaIn: number, size: number): PosteriorPool {
   const [alpha, beta] = gridParameters(alphaIn, betaIn);
-  const key = `${alpha}|${beta}|${size}`;
-  let pool = pools.get(key);
-  if (pool) return pool;
-  const random = mulberry32(seedOf(alpha, beta));
-  const draws = new Float64Array(size);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < size; i++) {
-    const x = sampleBeta(random, alpha, beta);
-    draws[i] = x;
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
-  pool = { draws, min, max };
-  if (pools.size >= MAX_POOLS) pools.delete(pools.keys().next().value!);
-  pools.set(key, pool);
-  return pool;
+  return cachedPool('beta', alpha, beta, size, 0x811c9dc5, (random) => sampleBeta(random, alpha, beta));
 }
