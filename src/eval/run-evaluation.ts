@@ -17,7 +17,7 @@ import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '.
 import { emptyBatch } from '../core/top-k.js';
 import type { ServedSpec } from '../core/served-model.js';
 import { AlsRecommender } from '../models/als.js';
-import { type BackgroundJob, backgroundFits } from '../models/background-fits.js';
+import { adoptFrom, type BackgroundJob, backgroundFits } from '../models/background-fits.js';
 import { EaseRecommender } from '../models/ease.js';
 import { FbtRecommender } from '../models/fbt.js';
 import { ItemKnnRecommender } from '../models/item-knn.js';
@@ -105,11 +105,7 @@ function adopting<V>(
 ): { job: BackgroundJob; finish: () => Promise<Claimed> } {
   return {
     job,
-    finish: async () => {
-      const res = await job.result();
-      r.adopt(res.value, data);
-      return { model: r, fit_s: res.seconds };
-    },
+    finish: async () => ({ model: r, fit_s: await adoptFrom(job, r, data) }),
   };
 }
 

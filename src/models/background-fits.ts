@@ -263,3 +263,11 @@ export function useBackgroundFits(pool: BackgroundFits): BackgroundFits | null {
   shared = pool;
   return prev;
 }
+
+/** The background job's result taken over by `model` (nothing when there is no job); the job's fit seconds. */
+export async function adoptFrom<V>(job: BackgroundJob<V> | null, model: { adopt(value: V, data: TrainingData): void }, data: TrainingData): Promise<number> {
+  if (!job) return 0;
+  const r = await job.result();
+  model.adopt(r.value, data);
+  return r.seconds;
+}

@@ -25,7 +25,7 @@ import { type AlsParams, AlsRecommender } from './als.js';
 import { type EaseParams, EaseRecommender } from './ease.js';
 import { type ItemKnnParams, ItemKnnRecommender } from './item-knn.js';
 import { type BasketLines, type TifuParams, type TifuVectors, tifuOfCustomer } from './tifu-knn.js';
-import { type BackgroundJob, backgroundFits } from './background-fits.js';
+import { adoptFrom, type BackgroundJob, backgroundFits } from './background-fits.js';
 
 /** What the components are fitted on. */
 export interface ServedInput {
@@ -145,12 +145,7 @@ export async function fitServed(
       const simd = SimdScorer.create(als.itemFactors, als.k, n);
       st.tables.factors = { k: als.k, itemFactors: als.itemFactors, ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}) };
     } else if (kind === 'item_knn' && knnModel) {
-      let fit = 0;
-      if (knnJob) {
-        const r = await knnJob.result();
-        knnModel.adopt(r.value, ref);
-        fit = r.seconds;
-      }
+      const fit = await adoptFrom(knnJob, knnModel, ref);
       st.models.item_knn = knnModel;
       st.tables.lists.item_knn = copyLists(knnModel.scoringLists());
       st.fit_s.item_knn = Math.round((fit + seconds(t0)) * 100) / 100;
@@ -160,12 +155,7 @@ export async function fitServed(
   }
   if (easeModel) {
     const t0 = performance.now();
-    let fit = 0;
-    if (easeJob) {
-      const r = await easeJob.result();
-      easeModel.adopt(r.value, ref);
-      fit = r.seconds;
-    }
+    const fit = await adoptFrom(easeJob, easeModel, ref);
     st.models.ease = easeModel;
     const lists = { ...st.tables.lists };
     st.tables.lists = {};
@@ -313,3 +303,4 @@ export const tifuSpec = (alpha: number): ServedSpec => {
   const s = listSpec(`tifu_knn[α=${alpha}]`, { tifuWeight: 1, tifuAlpha: alpha });
   return { discovery: s, all: s };
 };
+
