@@ -80,6 +80,26 @@ describe('background fits', () => {
     }
   });
 
+  it('a worker that dies mid-job: the job runs on the caller, same result, and later jobs too', async () => {
+    const pool = new BackgroundFits(true, 0);
+    try {
+      const list = tasks();
+      const jobs = list.map((t) => pool.submit(t));
+      for (let i = 0; i < 600 && jobs[0].state !== 'running' && jobs[0].state !== 'done'; i++) await new Promise((r) => setTimeout(r, 10));
+      // the worker thread ends abruptly (as a crash would: 'exit' without an answer)
+      await (pool as unknown as { worker: { terminate(): Promise<number> } | null }).worker?.terminate();
+      for (let i = 0; i < list.length; i++) {
+        const r = await jobs[i].result();
+        if (i > 0) expect(r.where).toBe('inline');
+        expect(bytes(r.value)).toEqual(bytes(await runTask(list[i])));
+      }
+      const after = pool.submit(list[1]);
+      expect((await after.result()).where).toBe('inline');
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
   it('runs everything inline when disabled, and small jobs inline', async () => {
     for (const pool of [new BackgroundFits(false, 0), new BackgroundFits(true, 1e9)]) {
       const task = tasks()[3];
