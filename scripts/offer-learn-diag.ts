@@ -6,11 +6,13 @@
  *   noisyOpt = the offer a policy knowing the true model but only the OBSERVED taste would pick (ceiling)
  *   meanPick = the offer the posterior-mean ranking would pick (exploitation), so
  *   regret = (best − meanPick) [estimate error] + (meanPick − chosen) [exploration]
- * npx tsx scripts/offer-learn-diag.ts --seeds 101-110 [--variant NAME] [--by-cell]
+ * npx tsx scripts/offer-learn-diag.ts --seeds 101-110 [--variant NAME] [--by-cell] [--exposure] [--fast] [--customers N]
+ * (--exposure: impressions counted as their affinity lift, as the service does since offer-lift; without it, as 1)
  */
 import { makeDecide, type DecideParams } from '../src/core/offers/decide.js';
 import type { Decide, Offer } from '../src/core/offers/types.js';
 import { simulateOffers } from '../src/eval/offer-simulation.js';
+import { impressionExposure, PROPENSITY_DEFAULTS } from '../src/core/offers/propensity.js';
 import { trueAcceptRate, WORLD_OFFERS, type SimCustomer } from '../src/eval/offer-world.js';
 import { VARIANTS } from './offer-learn-variants.js';
 
@@ -24,6 +26,8 @@ const seeds = Array.from({ length: (hi ?? lo) - lo + 1 }, (_, i) => lo + i);
 const variant = arg('variant', 'base');
 const rounds = Number(arg('rounds', '20000'));
 const byCell = args.includes('--by-cell');
+/** --fast: skip the posterior-mean pick (halves the cost; meanPick then reads 0). */
+const fast = args.includes('--fast');
 const exposure = args.includes('--exposure');
 const customers = Number(arg('customers', '4000'));
 const params: Partial<DecideParams> = VARIANTS[variant] ?? (() => { throw new Error(`no variant ${variant}`); })();
@@ -38,12 +42,13 @@ for (const seed of seeds) {
   const meanD: Decide = makeDecide({ ...params, ranking: 'mean' });
   let meanPickId: string | null = null;
   const wrapped: Decide = (offers, subject, ctx, stats) => {
-    meanPickId = meanD(offers, subject, { ...ctx, holdoutShare: 0, random: () => 0.5 }, stats).offers[0]?.offerId ?? null;
+    if (!fast) meanPickId = meanD(offers, subject, { ...ctx, holdoutShare: 0, random: () => 0.5 }, stats).offers[0]?.offerId ?? null;
     return served(offers, subject, ctx, stats);
   };
   let ev = 0, best = 0, noisy = 0, mean = 0;
   const r = simulateOffers({
     rounds, seed, holdoutShare: 0, decide: wrapped, exposure, customers,
+    exposureOf: (o, s) => impressionExposure(o, s, { affinitySlope: params.affinitySlope ?? PROPENSITY_DEFAULTS.affinitySlope }),
     onLearnedDecision: (d, shown, _reward, _acc, candidates) => {
       const c = d.customer;
       const evOf = (o: Offer | undefined): number => (o ? trueAcceptRate(o, c, d.channel) * o.value * o.weight : 0);

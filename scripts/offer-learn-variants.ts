@@ -18,4 +18,8 @@ export const VARIANTS: Record<string, Partial<DecideParams>> = {
   h_narrow_sharp2: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2 },
   h_vnarrow_sharp2: { ...H, offerSpread: 0.5, segmentSpread: 0.35, cellSpread: 0.2, sharpening: 2 },
   h_narrow_sharp3: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 3 },
+  // offer-lift (run with --exposure): around the default, the exposure counting on
+  h_narrow_sharp4: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 4 },
+  h_sharp3: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4, sharpening: 3 },
+  h_narrow_kappa2: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2, affinitySlope: 1.9 },
 };

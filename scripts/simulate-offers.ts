@@ -60,6 +60,7 @@ runCli(async () => {
             accepted,
             value: WORLD_OFFERS.find((o) => o.id === shown.offerId)!.value,
             candidates,
+            exposure: shown.exposure,
           });
         }
       : undefined,

@@ -419,6 +419,39 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('an impression counts as the affinity lift the decision applies (exposure), in the store and in memory alike', async () => {
+      const teas = oid('teas');
+      const plain = oid('plain');
+      await offer(teas, { targets: { skus: [], categories: ['tea'] } });
+      await offer(plain);
+      const d = await nbo(ids.tea, 'channel=web&limit=10');
+      const parts = (id: string, a: Answer) => a.offers.find((o) => o.offerId === id)!.reason as unknown as { parts: { affinityLift: number; posteriorMean: number } };
+      // the tea lover's affinity to teas is 1: lift 1 + 1.5 × ½
+      expect(parts(teas, d).parts.affinityLift).toBeCloseTo(1.75, 12);
+      await respond(ids.tea, teas, 'impression', { decisionId: d.decisionId });
+      await respond(ids.tea, plain, 'impression', { decisionId: d.decisionId });
+      await respond(ids.nocons, teas, 'impression'); // no personalisation: no affinity, lift 1
+      await respond(ids.tea, teas, 'accepted', { decisionId: d.decisionId }); // adds no exposure
+      const cells = (await store.offerResponseStats()).filter((c) => c.offerId === teas || c.offerId === plain);
+      expect(cells.map((c) => [c.offerId, c.segment, c.impressions, c.accepted, c.exposure])).toEqual(
+        [
+          [teas, 'guest', 1, 0, 1],
+          [teas, 'vip', 1, 1, 1.75],
+          [plain, 'vip', 1, 0, 1],
+        ].sort((x, y) => (`${x[0]}|${x[1]}` < `${y[0]}|${y[1]}` ? -1 : 1)),
+      );
+      expect((await store.offerCounts()).get(teas)).toMatchObject({ impressions: 2, accepted: 1, exposure: 2.75 });
+      // what this instance applied in memory is what it reads back from the store
+      const before = parts(teas, await nbo(ids.tea, 'channel=web&limit=10')).parts.posteriorMean;
+      await w.offers.reload();
+      expect(parts(teas, await nbo(ids.tea, 'channel=web&limit=10')).parts.posteriorMean).toBe(before);
+      // the stored log carries the impression's exposure for the evaluator
+      await w.offers.flushDecisions();
+      const { rows } = await readStoredOfferLog(store as unknown as OfferLogSource);
+      const mine = rows.filter((r) => r.decisionId === d.decisionId);
+      expect(Object.fromEntries(mine.map((r) => [r.offerId, r.exposure]))).toEqual({ [teas]: 1.75, [plain]: 1 });
+    });
+
     it('a clean shutdown writes every decision queued', async () => {
       await offer(oid('shutdown'));
       const before = (await store.decisionLog()).length;

@@ -134,6 +134,7 @@ describe('offer decision log CSV', () => {
       time: Date.parse('2026-03-01T10:00:00Z') + i * 60_000,
       store: i % 2 ? 'S1' : null,
       candidates: i % 3 ? ['o1', 'o2', 'o3'] : null,
+      exposure: i % 4 ? 0.25 + (i % 7) * 0.25 : null,
     }));
     rows[5] = { ...rows[5], decisionId: 'with,comma "quoted"', customerId: null, segment: 'guest' };
     const parsed = parseOfferLog(formatOfferLog(rows), 'log.csv');
@@ -156,6 +157,10 @@ describe('offer decision log CSV', () => {
       'd10,2026-03-01T10:00:00Z,vip,web,o1,1,0.5',
       'd11,,,,o2,,0.25,0',
     ].join('\n');
+    // the exposure column: a number ≥ 0, else the row is rejected
+    const exp = parseOfferLog(['offer_id,probability,reward,exposure', 'o1,0.5,0,1.75', 'o1,0.5,0,', 'o1,0.5,0,-1', 'o1,0.5,0,much'].join('\n'), 'exp.csv');
+    expect(exp.rows.map((r) => r.exposure)).toEqual([1.75, null]);
+    expect(exp.rejects.map(({ line, reason }) => `${line}:${reason}`)).toEqual(['4:bad_exposure', '5:bad_exposure']);
     const parsed = parseOfferLog(text, 'bad.csv');
     expect(parsed.rows.map((r) => [r.decisionId, r.line, r.segment, r.channel, r.position])).toEqual([
       ['d1', 2, 'vip', 'web', 1],
@@ -206,6 +211,8 @@ describe('offer decision log CSV', () => {
       ],
       [
         { decisionId: 'x1', offerId: 'o1', type: 'accepted' },
+        { decisionId: 'x1', offerId: 'o1', type: 'impression', exposure: 1.6 },
+        { decisionId: 'x1', offerId: 'o2', type: 'impression', exposure: null },
         { decisionId: 'x2', offerId: 'gone', type: 'declined' },
       ],
       [offer('o1', { value: 12 }), offer('o2')],
@@ -213,10 +220,10 @@ describe('offer decision log CSV', () => {
     expect(conv.unknownOffers).toBe(1);
     expect(conv.withoutProbability).toBe(1);
     // stored positions are 0-based (the service's), the log's 1-based: the top offer is position 1
-    expect(conv.rows.map((r) => [r.decisionId, r.position, r.segment, r.channel, r.store, r.reward, r.accepted, r.candidates])).toEqual([
-      ['x1', 1, 'vip', 'store', 'S1', 12, true, ['o1', 'o2']],
-      ['x1', 2, 'vip', 'store', 'S1', 0, false, ['o1', 'o2']],
-      ['x2', 1, 'guest', 'web', null, 0, false, ['gone']],
+    expect(conv.rows.map((r) => [r.decisionId, r.position, r.segment, r.channel, r.store, r.reward, r.accepted, r.candidates, r.exposure])).toEqual([
+      ['x1', 1, 'vip', 'store', 'S1', 12, true, ['o1', 'o2'], 1.6],
+      ['x1', 2, 'vip', 'store', 'S1', 0, false, ['o1', 'o2'], null],
+      ['x2', 1, 'guest', 'web', null, 0, false, ['gone'], null],
     ]);
   });
 });

@@ -119,6 +119,28 @@ for (const [backend, cacheBackend] of storeBackends().flatMap((s) => cacheBacken
       await eventually(async () => expect(await shown(b, ids.tea)).toEqual([]));
     });
 
+    it("an impression's exposure (affinity lift) reaches the other instance's counts as the store holds it", async () => {
+      const teas = oid('teas');
+      await put(a, teas, { targets: { skus: [], categories: ['tea'] } });
+      const posterior = async (w: ServedWorld) => {
+        const r = await request(w.listener).get(`/v1/customers/${ids.tea}/next-best-offer?channel=web&limit=10`).set('x-api-key', KEYS.storefront).expect(200);
+        const o = (r.body.offers as { offerId: string; reason: { parts: { posteriorMean: number; affinityLift: number } } }[]).find((x) => x.offerId === teas);
+        return o?.reason.parts;
+      };
+      const fresh = (await posterior(a))!.posteriorMean;
+      expect((await posterior(a))!.affinityLift).toBeCloseTo(1.75, 12);
+      // recorded on b; a (which never reloads by itself) hears of them
+      await eventually(async () => expect(await posterior(b)).toBeDefined());
+      for (let i = 0; i < 5; i++) await respond(b, ids.tea, teas, 'impression');
+      expect((await store.offerResponseStats()).find((c) => c.offerId === teas)).toMatchObject({ impressions: 5, exposure: 8.75 });
+      // a applies the announced impressions (their exposure) ...
+      await eventually(async () => expect((await posterior(a))!.posteriorMean).toBeLessThan(fresh));
+      const heard = (await posterior(a))!.posteriorMean;
+      // ... exactly as it reads them back from the store
+      await a.offers.reload();
+      expect((await posterior(a))!.posteriorMean).toBe(heard);
+    });
+
     it('a change nobody announced shows within the periodic reload', async () => {
       const quiet = parseOffer({ id: oid('quiet'), title: 'q', kind: 'service', value: 1 });
       if (!quiet.ok) throw new Error('bad offer');

@@ -156,13 +156,41 @@ for (const backend of storeBackends()) {
       ]);
       expect(out).toEqual(['recorded', 'recorded', 'recorded', 'recorded', 'duplicate', 'conflict']);
       expect(await store.recordOfferEvents([event('e1', c, { time: T0 }), event('e3', c, { type: 'accepted', time: T0 + 2 * DAY })])).toEqual(['duplicate', 'conflict']);
-      expect(Object.fromEntries(await store.offerCounts())).toEqual({ A: { impressions: 2, accepted: 1, declined: 1, ignored: 0 } });
+      expect(Object.fromEntries(await store.offerCounts())).toEqual({ A: { impressions: 2, accepted: 1, declined: 1, ignored: 0, exposure: 2 } });
       expect(await store.offerResponseStats()).toEqual([
-        { offerId: 'A', segment: 'repeat', channel: 'store', impressions: 0, accepted: 1, declined: 0, ignored: 0 },
-        { offerId: 'A', segment: 'repeat', channel: 'web', impressions: 2, accepted: 0, declined: 1, ignored: 0 },
+        { offerId: 'A', segment: 'repeat', channel: 'store', impressions: 0, accepted: 1, declined: 0, ignored: 0, exposure: 0 },
+        { offerId: 'A', segment: 'repeat', channel: 'web', impressions: 2, accepted: 0, declined: 1, ignored: 0, exposure: 2 },
       ]);
       const facts = (await store.offerSubjectFacts(c))!;
       expect(facts.contacts.get('A')).toEqual({ impressions: [T0, T0 + DAY], lastDeclineAt: T0 + 2 * DAY });
+    });
+
+    it('events: an impression adds its exposure (affinity lift, default 1) to its cell and offer; other events add none; kept on the event', async () => {
+      const c = await store.resolveIdentity([email('x@x')]);
+      const out = await store.recordOfferEvents([
+        event('x1', c, { offerId: 'B', exposure: 1.75 }),
+        event('x2', c, { offerId: 'B', exposure: 0.25, time: T0 + 1 }),
+        event('x3', c, { offerId: 'B', time: T0 + 2 }), // none given: 1
+        event('x4', c, { offerId: 'B', type: 'accepted', exposure: 9, time: T0 + 3 }), // not an impression: adds none
+        event('x5', c, { offerId: 'B', segment: 'vip', exposure: 0.5, time: T0 + 4 }),
+      ]);
+      expect(out).toEqual(['recorded', 'recorded', 'recorded', 'recorded', 'recorded']);
+      // a duplicate adds nothing
+      expect(await store.recordOfferEvents([event('x1', c, { offerId: 'B', exposure: 1.75 })])).toEqual(['duplicate']);
+      expect((await store.offerCounts()).get('B')).toEqual({ impressions: 4, accepted: 1, declined: 0, ignored: 0, exposure: 3.5 });
+      expect((await store.offerResponseStats()).filter((x) => x.offerId === 'B')).toEqual([
+        { offerId: 'B', segment: 'repeat', channel: 'web', impressions: 3, accepted: 1, declined: 0, ignored: 0, exposure: 3 },
+        { offerId: 'B', segment: 'vip', channel: 'web', impressions: 1, accepted: 0, declined: 0, ignored: 0, exposure: 0.5 },
+      ]);
+      const db = (store as unknown as { db: { query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }> } }).db;
+      const kept = await db.query<{ event_id: string; exposure: number | null }>("SELECT event_id, exposure FROM offer_events WHERE offer_id = 'B' ORDER BY event_id");
+      expect(kept.rows).toEqual([
+        { event_id: 'x1', exposure: 1.75 },
+        { event_id: 'x2', exposure: 0.25 },
+        { event_id: 'x3', exposure: 1 },
+        { event_id: 'x4', exposure: null },
+        { event_id: 'x5', exposure: 0.5 },
+      ]);
     });
 
     it('subject facts: consent in force per purpose, orders, spend, last order; contacts of merged-away ids count for the survivor', async () => {

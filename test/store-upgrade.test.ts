@@ -39,6 +39,32 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('a database from before migration 011: response counts keep their impressions as exposure, and new impressions add theirs', async () => {
+      const { store, cleanup } = await backend.open({ migrate: false });
+      try {
+        const db = (store as SqlStore).db;
+        const all = loadMigrations();
+        const before = all.filter((m) => m.name < '011');
+        expect(await migrate(db, before)).toEqual(before.map((m) => m.name));
+        await db.exec(`INSERT INTO offer_counts (offer_id, impressions, accepted, declined, ignored) VALUES ('A', 40, 3, 5, 2);
+          INSERT INTO offer_response_stats (offer_id, segment, channel, impressions, accepted, declined, ignored) VALUES
+            ('A', 'vip', 'web', 30, 2, 5, 2), ('A', 'guest', 'store', 10, 1, 0, 0)`);
+        expect(await migrate(db, all)).toEqual(all.filter((m) => m.name >= '011').map((m) => m.name));
+        expect((await store.offerCounts()).get('A')).toEqual({ impressions: 40, accepted: 3, declined: 5, ignored: 2, exposure: 40 });
+        expect(await store.offerResponseStats()).toEqual([
+          { offerId: 'A', segment: 'guest', channel: 'store', impressions: 10, accepted: 1, declined: 0, ignored: 0, exposure: 10 },
+          { offerId: 'A', segment: 'vip', channel: 'web', impressions: 30, accepted: 2, declined: 5, ignored: 2, exposure: 30 },
+        ]);
+        const c = await store.resolveIdentity([{ kind: 'email', value: 'up@x' }]);
+        const content = 'x';
+        await store.recordOfferEvents([{ eventId: 'u1', decisionId: null, offerId: 'A', customerId: c, channel: 'web', type: 'impression', time: Date.UTC(2026, 0, 1), segment: 'vip', content, exposure: 0.5 }]);
+        expect((await store.offerCounts()).get('A')).toMatchObject({ impressions: 41, exposure: 40.5 });
+        expect((await store.offerResponseStats()).find((x) => x.segment === 'vip')).toMatchObject({ impressions: 31, exposure: 30.5 });
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('an import ends with its run recorded (after every batch, by a synchronous commit) and statistics refreshed', async () => {
       const { store, cleanup } = await backend.open();
       try {

@@ -22,6 +22,8 @@ export interface AnnouncedOfferEvent {
   /** Epoch ms. */
   time: number;
   segment: Segment | 'guest';
+  /** An impression's exposure (its affinity lift, as the store counted it); absent: 1 (an older announcer). */
+  exposure?: number;
 }
 
 export interface OfferChange {
@@ -46,6 +48,7 @@ export function decodeOfferChange(message: string): OfferChange | null {
       if (!Array.isArray(m.events)) return null;
       for (const e of m.events) {
         if (typeof e?.customerId !== 'string' || typeof e.offerId !== 'string' || typeof e.channel !== 'string' || !TYPES.has(e.type) || typeof e.time !== 'number' || typeof e.segment !== 'string') return null;
+        if (e.exposure !== undefined && !(typeof e.exposure === 'number' && Number.isFinite(e.exposure) && e.exposure >= 0)) return null;
       }
     }
     return { from: m.from, ...(m.offers === true ? { offers: true } : {}), ...(m.events ? { events: m.events } : {}) };

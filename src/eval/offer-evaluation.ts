@@ -16,7 +16,7 @@
  * Reward model q̂(x, a): mean reward of the offer in the cell segment × channel, shrunk toward its mean in the
  * segment, that toward the offer's mean, that toward the mean of all rewards (20 pseudo-observations at each level).
  */
-import { topOfferDistribution } from '../core/offers/decide.js';
+import { DECIDE_DEFAULTS, topOfferDistribution } from '../core/offers/decide.js';
 import { ResponseCounts } from '../core/offers/response-counts.js';
 import type { DecisionContext, DecisionSubject, Offer } from '../core/offers/types.js';
 import { mulberry32 } from '../core/random.js';
@@ -128,7 +128,14 @@ function offersOf(rows: readonly OfferLogRow[], given: readonly Offer[] | undefi
   });
 }
 
-function subjectOf(r: OfferLogRow): DecisionSubject {
+/**
+ * The subject of a logged decision for the learned policy. The log does not hold the customer's affinity to every
+ * candidate: a personalised subject is given, for each offer, the affinity whose lift is the offer's mean exposure
+ * in the fold's personalised rows (`meanLift`), so propensity = μ·ḡ, the offer's mean rate over those impressions
+ * (as the cell's plain rate was when impressions counted 1; a log without exposures gives lift 1 throughout).
+ */
+function subjectOf(r: OfferLogRow, meanLift: Map<string, number>): DecisionSubject {
+  const slope = DECIDE_DEFAULTS.affinitySlope;
   return {
     customerId: r.customerId,
     personalised: r.segment !== 'guest',
@@ -137,8 +144,24 @@ function subjectOf(r: OfferLogRow): DecisionSubject {
     orders: 0,
     spend: 0,
     daysSinceLastPurchase: null,
-    affinity: () => null,
+    affinity: (o) => {
+      const g = meanLift.get(o.id);
+      return g === undefined || g === 1 || !(slope > 0) ? null : { score: 0.5 + (g - 1) / slope };
+    },
   };
+}
+
+/** Each offer's mean exposure over the personalised rows of `rows` (rows without one count 1). */
+function meanLifts(rows: readonly OfferLogRow[]): Map<string, number> {
+  const sum = new Map<string, [number, number]>();
+  for (const r of rows) {
+    if (r.segment === 'guest') continue;
+    const s = sum.get(r.offerId) ?? [0, 0];
+    s[0] += r.exposure ?? 1;
+    s[1]++;
+    sum.set(r.offerId, s);
+  }
+  return new Map([...sum].map(([id, [g, n]]) => [id, g / n]));
 }
 
 export function evaluateOfferLog(allRows: readonly OfferLogRow[], opts: OfferEvaluationOptions = {}): OfferEvaluationReport {
@@ -149,9 +172,11 @@ export function evaluateOfferLog(allRows: readonly OfferLogRow[], opts: OfferEva
   const models = folds.map(fitRewardModel);
   const counts = folds.map((train) => {
     const c = new ResponseCounts();
-    for (const r of train) c.record(r.offerId, r.segment, r.channel, r.accepted);
+    // each impression counted as the policy counted it (its exposure: affinity lift; 1 when the log does not say)
+    for (const r of train) c.record(r.offerId, r.segment, r.channel, r.accepted, r.exposure ?? 1);
     return c;
   });
+  const lifts = folds.map(meanLifts);
   const random = mulberry32((opts.seed ?? 1) >>> 0);
   const draws = opts.draws ?? 500;
   const policyNames = ['uniform', 'value_greedy', 'learned', 'learned_greedy', ...(opts.alwaysPolicies === false ? [] : offers.map((o) => `always:${o.id}`))];
@@ -187,8 +212,8 @@ export function evaluateOfferLog(allRows: readonly OfferLogRow[], opts: OfferEva
         for (const o of cands) if (o.value * o.weight > best.value * best.weight) best = o;
         return new Map([[best.id, 1]]);
       }
-      if (name === 'learned') return topOfferDistribution(cands, subjectOf(r), ctx, counts[k], {}, draws);
-      if (name === 'learned_greedy') return topOfferDistribution(cands, subjectOf(r), { ...ctx, holdoutShare: 0 }, counts[k], { ranking: 'mean' }, draws);
+      if (name === 'learned') return topOfferDistribution(cands, subjectOf(r, lifts[k]), ctx, counts[k], {}, draws);
+      if (name === 'learned_greedy') return topOfferDistribution(cands, subjectOf(r, lifts[k]), { ...ctx, holdoutShare: 0 }, counts[k], { ranking: 'mean' }, draws);
       const id = name.slice('always:'.length);
       return candIds.has(id) ? new Map([[id, 1]]) : dist('uniform');
     };

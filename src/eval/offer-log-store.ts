@@ -5,7 +5,8 @@
  * One row per offer shown: context segment ('guest' when absent or not personalised), channel, store; its position
  * (stored 0-based, the log's 1-based: the top offer is position 1); the probability logged with it; reward = the
  * offer's value when an `accepted` event names this decision and offer, else 0; candidates = the offers the decision
- * found suitable (considered as shown or ranked_lower).
+ * found suitable (considered as shown or ranked_lower); exposure = what the `impression` event naming this decision
+ * and offer added to the counts (its affinity lift), when one was recorded.
  */
 import type { Offer, OfferChannel } from '../core/offers/types.js';
 import type { Segment } from '../core/records.js';
@@ -25,6 +26,8 @@ export interface StoredResponse {
   decisionId: string | null;
   offerId: string;
   type: string;
+  /** An impression's exposure as counted (migration 011; null: before it, i.e. 1). */
+  exposure?: number | null;
 }
 
 export interface StoreLogConversion {
@@ -39,7 +42,12 @@ const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ?
 
 export function storedLogRows(decisions: readonly StoredDecision[], responses: readonly StoredResponse[], offers: readonly Offer[]): StoreLogConversion {
   const accepted = new Set<string>();
-  for (const r of responses) if (r.type === 'accepted' && r.decisionId) accepted.add(`${r.decisionId}\u0000${r.offerId}`);
+  const exposures = new Map<string, number>();
+  for (const r of responses) {
+    if (!r.decisionId) continue;
+    if (r.type === 'accepted') accepted.add(`${r.decisionId}\u0000${r.offerId}`);
+    else if (r.type === 'impression' && r.exposure != null) exposures.set(`${r.decisionId}\u0000${r.offerId}`, r.exposure);
+  }
   const value = new Map(offers.map((o) => [o.id, o.value]));
   const rows: OfferLogRow[] = [];
   let unknownOffers = 0;
@@ -72,6 +80,7 @@ export function storedLogRows(decisions: readonly StoredDecision[], responses: r
         accepted: ok,
         value: v ?? null,
         candidates,
+        exposure: exposures.get(`${d.decisionId}\u0000${s.offerId}`) ?? null,
       });
     }
   }
@@ -93,11 +102,11 @@ export async function readStoredOfferLog(store: OfferLogSource): Promise<{ rows:
   const [decisions, offers, events] = await Promise.all([
     store.decisionLog(),
     store.offers(),
-    store.db.query<{ decision_id: string; offer_id: string; type: string }>(
-      "SELECT decision_id, offer_id, type FROM offer_events WHERE decision_id IS NOT NULL AND type = 'accepted'",
+    store.db.query<{ decision_id: string; offer_id: string; type: string; exposure: number | null }>(
+      "SELECT decision_id, offer_id, type, exposure FROM offer_events WHERE decision_id IS NOT NULL AND (type = 'accepted' OR (type = 'impression' AND exposure IS NOT NULL))",
     ),
   ]);
-  const responses: StoredResponse[] = events.rows.map((e) => ({ decisionId: e.decision_id, offerId: e.offer_id, type: e.type }));
+  const responses: StoredResponse[] = events.rows.map((e) => ({ decisionId: e.decision_id, offerId: e.offer_id, type: e.type, exposure: e.exposure }));
   const c = storedLogRows(decisions, responses, offers);
-  return { rows: c.rows, offers, notes: { decisions: decisions.length, acceptedEvents: responses.length, unknownOffers: c.unknownOffers, withoutProbability: c.withoutProbability } };
+  return { rows: c.rows, offers, notes: { decisions: decisions.length, acceptedEvents: responses.filter((r) => r.type === 'accepted').length, unknownOffers: c.unknownOffers, withoutProbability: c.withoutProbability } };
 }

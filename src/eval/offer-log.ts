@@ -34,6 +34,11 @@ export interface OfferLogRow {
   value: number | null;
   /** The offers the logging policy could choose from (suitable ones), when the log says. */
   candidates: string[] | null;
+  /**
+   * What this impression counted as in the learning: the customer's affinity lift for the offer (the service's and the
+   * simulator's `impressionExposure`); absent or null: 1.
+   */
+  exposure?: number | null;
 }
 
 export const OFFER_LOG_REJECT_REASONS = [
@@ -46,6 +51,7 @@ export const OFFER_LOG_REJECT_REASONS = [
   'bad_segment',
   'bad_channel',
   'bad_value',
+  'bad_exposure',
 ] as const;
 export type OfferLogRejectReason = (typeof OFFER_LOG_REJECT_REASONS)[number];
 
@@ -77,6 +83,7 @@ export const OFFER_LOG_COLUMNS = [
   'accepted',
   'value',
   'candidates',
+  'exposure',
 ] as const;
 const REQUIRED = ['offer_id', 'probability', 'reward'] as const;
 
@@ -120,6 +127,9 @@ function parseRow(get: (col: (typeof OFFER_LOG_COLUMNS)[number]) => string, line
     else throw new RowError('bad_value');
   }
   const cand = get('candidates').trim();
+  const expText = get('exposure').trim();
+  const exposure = expText === '' ? null : Number(expText);
+  if (exposure !== null && !(Number.isFinite(exposure) && exposure >= 0)) throw new RowError('bad_exposure');
   return {
     line,
     decisionId: get('decision_id').trim() || `line-${line}`,
@@ -135,6 +145,7 @@ function parseRow(get: (col: (typeof OFFER_LOG_COLUMNS)[number]) => string, line
     accepted,
     value,
     candidates: cand === '' ? null : cand.split('|').map((s) => s.trim()).filter(Boolean),
+    exposure,
   };
 }
 
@@ -236,6 +247,7 @@ export function formatOfferLog(rows: readonly Omit<OfferLogRow, 'line'>[]): stri
         r.accepted ? '1' : '0',
         r.value === null ? '' : String(r.value),
         r.candidates === null ? '' : r.candidates.join('|'),
+        r.exposure == null ? '' : String(r.exposure),
       ]
         .map(csvField)
         .join(','),

@@ -5,7 +5,8 @@
  *
  * Policies:
  *   learned       the service's own `decide` (Thompson sampling on Beta posteriors, holdout share as given),
- *                 learning from its own responses
+ *                 learning from its own responses, each impression counted as the service counts it (its affinity
+ *                 lift: `impressionExposure`)
  *   random        uniform among the suitable offers
  *   value_greedy  the suitable offer of highest value × weight, no learning
  *   oracle        the suitable offer of highest TRUE acceptance probability × value × weight
@@ -15,7 +16,7 @@
  * suitable offer counts as one with nothing accepted, for every policy alike).
  */
 import { decide, screenOffers } from '../core/offers/decide.js';
-import { statsSegment } from '../core/offers/propensity.js';
+import { impressionExposure, statsSegment } from '../core/offers/propensity.js';
 import { ResponseCounts } from '../core/offers/response-counts.js';
 import type { ContactState, Decide, DecisionContext, DecisionSubject, Offer } from '../core/offers/types.js';
 import { mulberry32 } from '../core/random.js';
@@ -32,14 +33,19 @@ export interface SimOptions {
   /** Number of windows of the learning curve. */
   windows?: number;
   customers?: number;
-  /** Count each impression of the learned policy as its affinity lift (exposure) instead of 1. */
+  /**
+   * Count each impression of the learned policy as its affinity lift (`impressionExposure`, as the service records
+   * impressions: default true); false counts each as 1 (the service before offer-lift).
+   */
   exposure?: boolean;
+  /** The exposure of an impression when `exposure` is on (default `impressionExposure` with the default slope). */
+  exposureOf?: (offer: Offer, subject: DecisionSubject) => number;
   /** Where the learned policy keeps its response counts (default: a fresh one). */
   learnedStats?: ResponseCounts;
   /** The learned policy's decision function (default: the service's `decide`). */
   decide?: Decide;
   /** Called with every decision the learned policy makes (e.g. to write a decision log). */
-  onLearnedDecision?: (d: SimDecision, shown: { offerId: string; probability: number } | null, reward: number, accepted: boolean, candidates: string[]) => void;
+  onLearnedDecision?: (d: SimDecision, shown: { offerId: string; probability: number; exposure: number } | null, reward: number, accepted: boolean, candidates: string[]) => void;
 }
 
 export interface PolicyFigures {
@@ -172,7 +178,7 @@ export function simulateOffers(opts: SimOptions): SimResult {
         const top = decision.offers[0];
         chosen = top ? WORLD_OFFERS.find((o) => o.id === top.offerId)! : null;
         probability = top?.probability ?? 1;
-        if (opts.exposure && top) exposure = top.reason.parts.affinityLift ?? 1;
+        if (opts.exposure !== false && chosen) exposure = (opts.exposureOf ?? impressionExposure)(chosen, subject);
         const suitable = screenOffers(WORLD_OFFERS, subject, ctx).suitable;
         candidates = suitable.map((o) => o.id);
         const best = argmax(suitable, (o) => trueAcceptRate(o, d.customer, d.channel) * o.value * o.weight);
@@ -186,7 +192,7 @@ export function simulateOffers(opts: SimOptions): SimResult {
       const res = chosen ? st.respond(d, subject, chosen, exposure) : { accepted: false, reward: 0 };
       if (policy === 'learned') {
         wValue += res.reward;
-        opts.onLearnedDecision?.(d, chosen ? { offerId: chosen.id, probability } : null, res.reward, res.accepted, candidates);
+        opts.onLearnedDecision?.(d, chosen ? { offerId: chosen.id, probability, exposure } : null, res.reward, res.accepted, candidates);
       }
     }
     wCount++;

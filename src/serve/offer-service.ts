@@ -41,7 +41,7 @@ import type {
   ScoredOffer,
 } from '../core/offers/types.js';
 import { traceOf } from '../core/offers/decide.js';
-import { statsSegment } from '../core/offers/propensity.js';
+import { impressionExposure, statsSegment } from '../core/offers/propensity.js';
 import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
 import { OFFER_CHANNELS } from '../core/offers/types.js';
@@ -149,19 +149,29 @@ class ResponseCounts implements ResponseStats {
   static of(counts: Map<string, OfferCounts>, cells: OfferResponseCell[]): ResponseCounts {
     const r = new ResponseCounts(counts);
     for (const c of cells) {
-      const n = Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), { impressions: c.impressions, accepted: c.accepted, declined: c.declined, ignored: c.ignored });
+      const n = Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), {
+        impressions: c.impressions,
+        accepted: c.accepted,
+        declined: c.declined,
+        ignored: c.ignored,
+        exposure: c.exposure,
+      });
       r.setRow(c.offerId, c.segment, c.channel, n);
     }
     return r;
   }
 
-  apply(e: Pick<AnnouncedOfferEvent, 'offerId' | 'segment' | 'channel' | 'type'>): void {
+  apply(e: Pick<AnnouncedOfferEvent, 'offerId' | 'segment' | 'channel' | 'type' | 'exposure'>): void {
     const field = e.type === 'impression' ? 'impressions' : e.type;
+    // an impression's exposure (its affinity lift: what the store adds too); 1 when the announcer did not say
+    const g = e.type === 'impression' ? (e.exposure !== undefined && Number.isFinite(e.exposure) && e.exposure >= 0 ? e.exposure : 1) : 0;
     let total = this.perOffer.get(e.offerId);
     if (!total) this.perOffer.set(e.offerId, (total = zeroCounts()));
     total[field]++;
+    total.exposure += g;
     const n = this.cells.upsert(e.offerId, e.segment, e.channel, zeroCounts);
     n[field]++;
+    n.exposure += g;
     this.setRow(e.offerId, e.segment, e.channel, n);
   }
 
@@ -185,8 +195,14 @@ class ResponseCounts implements ResponseStats {
   acceptances = (offerId: string) => this.perOffer.get(offerId)?.accepted ?? 0;
 }
 
-const zeroCounts = (): OfferCounts => ({ impressions: 0, accepted: 0, declined: 0, ignored: 0 });
-const trials = (n: OfferCounts | undefined) => (n ? { accepted: n.accepted, shown: Math.max(n.impressions, n.accepted) } : { accepted: 0, shown: 0 });
+const zeroCounts = (): OfferCounts => ({ impressions: 0, accepted: 0, declined: 0, ignored: 0, exposure: 0 });
+/**
+ * The trials the learning counts: the impressions' exposure (each impression weighs its affinity lift, see
+ * propensity.ts `impressionExposure`), plus one for each acceptance beyond the impressions (a client that does
+ * not report impressions).
+ */
+const trials = (n: OfferCounts | undefined) =>
+  n ? { accepted: n.accepted, shown: (Number.isFinite(n.exposure) ? n.exposure : n.impressions) + Math.max(0, n.accepted - n.impressions) } : { accepted: 0, shown: 0 };
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
 const unitVectors = new WeakMap<CustomerRecord, Float32Array | null>();
@@ -563,12 +579,13 @@ export class OfferService {
     const access = await this.deps.access.resolve(body.customerId);
     if (access.status === 'store_unavailable') throw new UnavailableError('history store unavailable: event not recorded, retry');
     if (access.status === 'unknown_customer') throw new NotFoundError(`unknown customer ${body.customerId}`, { field: 'customerId', customerId: body.customerId });
-    if (!this.offersById.has(body.offerId) && (await this.deps.store.offer(body.offerId)) === null) {
-      throw new NotFoundError(`unknown offer ${body.offerId}`, { field: 'offerId', offerId: body.offerId });
-    }
+    const offer = this.offersById.get(body.offerId) ?? (await this.deps.store.offer(body.offerId));
+    if (offer === null) throw new NotFoundError(`unknown offer ${body.offerId}`, { field: 'offerId', offerId: body.offerId });
     const customerId = access.customerId;
-    // the cell the decision counted them in (decide's statsSegment of the subject decideFor builds)
+    // the cell the decision counted them in (decide's statsSegment of the subject decideFor builds), and for an
+    // impression its exposure: the affinity lift decide applies to this customer and offer (1 when not personalised)
     let segment: Segment | 'guest' = 'guest';
+    let exposure = 1;
     if (access.status === 'ok') {
       const model = this.deps.source.current();
       const record = model ? await this.deps.source.customer(customerId, model) : null;
@@ -576,6 +593,7 @@ export class OfferService {
       const held = this.subjects.get(customerId);
       const facts = record?.segment ? null : held && held.access === access ? held.facts : await this.subject(customerId, access);
       segment = statsSegment({ personalised: true, segment: record?.segment ?? facts?.segment ?? null });
+      if (body.type === 'impression' && model && record) exposure = impressionExposure(offer, { personalised: true, affinity: this.affinityOf(record, this.targets(model)) });
     }
     const time = body.time === undefined ? this.now() : Date.parse(body.time);
     const content = JSON.stringify([body.decisionId ?? null, body.offerId, body.customerId, body.channel, body.type, body.time ?? null]);
@@ -589,13 +607,22 @@ export class OfferService {
       time,
       segment,
       content,
+      ...(body.type === 'impression' ? { exposure } : {}),
     });
     return { eventId: body.eventId, customerId, recorded: outcome === 'recorded', duplicate: outcome === 'duplicate', outcome };
   }
 
   /** A batch of events was committed: apply the new ones here and tell the other instances. */
   private async recorded(events: OfferEventInput[]): Promise<void> {
-    const announced: AnnouncedOfferEvent[] = events.map((e) => ({ customerId: e.customerId, offerId: e.offerId, channel: e.channel, type: e.type, time: e.time, segment: e.segment }));
+    const announced: AnnouncedOfferEvent[] = events.map((e) => ({
+      customerId: e.customerId,
+      offerId: e.offerId,
+      channel: e.channel,
+      type: e.type,
+      time: e.time,
+      segment: e.segment,
+      ...(e.exposure !== undefined ? { exposure: e.exposure } : {}),
+    }));
     for (const e of announced) this.applyEvent(e);
     await this.announce({ events: announced });
   }

@@ -1,7 +1,8 @@
 /**
  * The offer tables of the history store (migration 007_offers.sql), in SQL over any SqlClient:
  * offers, the decision log, offer events with the counters derived from them (contacts per
- * customer × offer, counts per offer, response counts per offer × segment × channel). SqlStore
+ * customer × offer, counts per offer, response counts per offer × segment × channel, impressions also summed by
+ * their exposure: migration 011). SqlStore
  * delegates its offer methods here (see store.ts for the contract of each).
  */
 import { createHash } from 'node:crypto';
@@ -257,10 +258,10 @@ export async function recordOfferEvents(db: SqlClient, events: readonly OfferEve
   const unique = [...first.values()];
   return db.transaction(async (tx) => {
     const ins = await tx.query<{ event_id: string }>(
-      `INSERT INTO offer_events (event_id, decision_id, offer_id, customer_id, channel, type, at, segment, content)
-         SELECT e, d, o, c, ch, ty, to_timestamp(t / 1000.0), s, x
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::text[], $9::text[])
-                AS u(e, d, o, c, ch, ty, t, s, x)
+      `INSERT INTO offer_events (event_id, decision_id, offer_id, customer_id, channel, type, at, segment, content, exposure)
+         SELECT e, d, o, c, ch, ty, to_timestamp(t / 1000.0), s, x, g
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::text[], $9::text[], $10::float8[])
+                AS u(e, d, o, c, ch, ty, t, s, x, g)
        ON CONFLICT (event_id) DO NOTHING
        RETURNING event_id`,
       [
@@ -273,6 +274,7 @@ export async function recordOfferEvents(db: SqlClient, events: readonly OfferEve
         unique.map((e) => e.time),
         unique.map((e) => e.segment),
         unique.map((e) => e.content),
+        unique.map((e) => (e.type === 'impression' ? exposureOf(e) : null)),
       ],
     );
     const inserted = new Set(ins.rows.map((x) => x.event_id));
@@ -295,14 +297,18 @@ export async function recordOfferEvents(db: SqlClient, events: readonly OfferEve
   }, { durable: true });
 }
 
+/** What an impression adds to `exposure` (a missing or unusable one counts as 1). */
+const exposureOf = (e: OfferEventInput): number => (e.exposure !== undefined && Number.isFinite(e.exposure) && e.exposure >= 0 ? e.exposure : 1);
+
 type Executor = Parameters<Parameters<SqlClient['transaction']>[0]>[0];
 
 /** The counters' share of newly recorded events, aggregated per key and written in key order. */
 async function applyToCounters(tx: Executor, events: readonly OfferEventInput[]): Promise<void> {
   if (events.length === 0) return;
   const contacts = new Map<string, { customer: string; offer: string; impressions: number[]; decline: number | null }>();
-  const counts = new Map<string, [number, number, number, number]>();
-  const cells = new Map<string, { offer: string; segment: string; channel: string; n: [number, number, number, number] }>();
+  // impressions, accepted, declined, ignored, exposure
+  const counts = new Map<string, [number, number, number, number, number]>();
+  const cells = new Map<string, { offer: string; segment: string; channel: string; n: [number, number, number, number, number] }>();
   const slot = { impression: 0, accepted: 1, declined: 2, ignored: 3 } as const;
   for (const e of events) {
     const s = slot[e.type];
@@ -313,13 +319,16 @@ async function applyToCounters(tx: Executor, events: readonly OfferEventInput[])
       if (e.type === 'impression') c.impressions.push(e.time);
       else c.decline = Math.max(c.decline ?? -Infinity, e.time);
     }
+    const g = e.type === 'impression' ? exposureOf(e) : 0;
     let n = counts.get(e.offerId);
-    if (!n) counts.set(e.offerId, (n = [0, 0, 0, 0]));
+    if (!n) counts.set(e.offerId, (n = [0, 0, 0, 0, 0]));
     n[s]++;
+    n[4] += g;
     const ck = `${e.offerId}\u0000${e.segment}\u0000${e.channel}`;
     let cell = cells.get(ck);
-    if (!cell) cells.set(ck, (cell = { offer: e.offerId, segment: e.segment, channel: e.channel, n: [0, 0, 0, 0] }));
+    if (!cell) cells.set(ck, (cell = { offer: e.offerId, segment: e.segment, channel: e.channel, n: [0, 0, 0, 0, 0] }));
     cell.n[s]++;
+    cell.n[4] += g;
   }
   const byKey = <T>(m: Map<string, T>) => [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
   const cs = byKey(contacts);
@@ -339,25 +348,25 @@ async function applyToCounters(tx: Executor, events: readonly OfferEventInput[])
   const ns = byKey(counts);
   const offerIds = [...counts.keys()].sort();
   await tx.query(
-    `INSERT INTO offer_counts AS c (offer_id, impressions, accepted, declined, ignored)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+    `INSERT INTO offer_counts AS c (offer_id, impressions, accepted, declined, ignored, exposure)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::float8[])
      ON CONFLICT (offer_id) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
-       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored`,
-    [offerIds, ns.map((n) => n[0]), ns.map((n) => n[1]), ns.map((n) => n[2]), ns.map((n) => n[3])],
+       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored, exposure = c.exposure + excluded.exposure`,
+    [offerIds, ns.map((n) => n[0]), ns.map((n) => n[1]), ns.map((n) => n[2]), ns.map((n) => n[3]), ns.map((n) => n[4])],
   );
   const cl = byKey(cells);
   await tx.query(
-    `INSERT INTO offer_response_stats AS c (offer_id, segment, channel, impressions, accepted, declined, ignored)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+    `INSERT INTO offer_response_stats AS c (offer_id, segment, channel, impressions, accepted, declined, ignored, exposure)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::float8[])
      ON CONFLICT (offer_id, segment, channel) DO UPDATE SET impressions = c.impressions + excluded.impressions, accepted = c.accepted + excluded.accepted,
-       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored`,
-    [cl.map((c) => c.offer), cl.map((c) => c.segment), cl.map((c) => c.channel), cl.map((c) => c.n[0]), cl.map((c) => c.n[1]), cl.map((c) => c.n[2]), cl.map((c) => c.n[3])],
+       declined = c.declined + excluded.declined, ignored = c.ignored + excluded.ignored, exposure = c.exposure + excluded.exposure`,
+    [cl.map((c) => c.offer), cl.map((c) => c.segment), cl.map((c) => c.channel), cl.map((c) => c.n[0]), cl.map((c) => c.n[1]), cl.map((c) => c.n[2]), cl.map((c) => c.n[3]), cl.map((c) => c.n[4])],
   );
 }
 
 export async function offerCounts(db: SqlClient): Promise<Map<string, OfferCounts>> {
   const r = await db.query<OfferCounts & { offer_id: string }>(
-    'SELECT offer_id, impressions::float8 AS impressions, accepted::float8 AS accepted, declined::float8 AS declined, ignored::float8 AS ignored FROM offer_counts',
+    'SELECT offer_id, impressions::float8 AS impressions, accepted::float8 AS accepted, declined::float8 AS declined, ignored::float8 AS ignored, exposure FROM offer_counts',
   );
   return new Map(r.rows.map(({ offer_id, ...n }) => [offer_id, n]));
 }
@@ -365,7 +374,7 @@ export async function offerCounts(db: SqlClient): Promise<Map<string, OfferCount
 export async function offerResponseStats(db: SqlClient): Promise<OfferResponseCell[]> {
   const r = await db.query<OfferResponseCell>(
     `SELECT offer_id AS "offerId", segment, channel, impressions::float8 AS impressions, accepted::float8 AS accepted,
-            declined::float8 AS declined, ignored::float8 AS ignored
+            declined::float8 AS declined, ignored::float8 AS ignored, exposure
        FROM offer_response_stats ORDER BY offer_id, segment, channel`,
   );
   return r.rows;

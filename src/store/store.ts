@@ -314,6 +314,11 @@ export interface OfferEventInput {
   segment: Segment | 'guest';
   /** The event as posted (canonical JSON): an id posted again with other content is a conflict. */
   content: string;
+  /**
+   * What an impression adds to its cell's and offer's `exposure`: the customer's affinity lift for the offer
+   * (src/core/offers/propensity.ts, impressionExposure); default 1. Not part of `content` (the service computes it).
+   */
+  exposure?: number;
 }
 
 /** recorded: new; duplicate: the same event was recorded before (nothing changes); conflict: the id was used for another event. */
@@ -321,6 +326,8 @@ export type OfferEventOutcome = 'recorded' | 'duplicate' | 'conflict';
 
 export interface OfferCounts {
   impressions: number;
+  /** Σ over the impressions of their exposure (affinity lift; migration 011): the trials the learning counts. */
+  exposure: number;
   accepted: number;
   declined: number;
   ignored: number;
