@@ -70,12 +70,12 @@ export function clientelingRoutes(ctx: { clienteling: ClientelingService; admin?
     route({
       method: 'get',
       path: '/v1/admin/offer-stats',
-      summary: 'Responses to offers per offer × segment × channel (impressions, accepted, declined, ignored): the console\'s acceptance rates',
+      summary: 'Responses to offers per offer × segment × channel (impressions, accepted, declined, ignored; exposure: the impressions weighed by their affinity lift, the trials the learning counts): the console\'s acceptance rates',
       tag: 'admin',
       scopes: ['admin'],
       response: z.object({
         cells: z.array(
-          z.object({ offerId: z.string(), segment: z.string(), channel: z.string(), impressions: z.number(), accepted: z.number(), declined: z.number(), ignored: z.number() }),
+          z.object({ offerId: z.string(), segment: z.string(), channel: z.string(), impressions: z.number(), accepted: z.number(), declined: z.number(), ignored: z.number(), exposure: z.number() }),
         ),
       }),
       handler: async () => ({ cells: await ctx.store.offerResponseStats() }),
