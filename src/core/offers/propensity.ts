@@ -84,13 +84,6 @@ export function statsSegment(subject: Pick<DecisionSubject, 'personalised' | 'se
   return subject.personalised && subject.segment ? subject.segment : 'guest';
 }
 
-/** The affinity a subject's propensity for `offer` uses (clipped to [0, 1]; null: none, or not personalised) and its lift g. */
-function liftOf(offer: Offer, subject: Pick<DecisionSubject, 'personalised' | 'affinity'>, p: Pick<PropensityParams, 'affinitySlope'>): { affinity: OfferPropensity['affinity']; affinityLift: number } {
-  const aff = subject.personalised ? subject.affinity(offer) : null;
-  const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;
-  return { affinity, affinityLift: affinity ? 1 + p.affinitySlope * (affinity.score - 0.5) : 1 };
-}
-
 /**
  * What one impression of `offer` to `subject` adds to the trials of its response cell (its `shown` count): the
  * affinity lift g the propensity model applies to the subject (1 without personalisation or an affinity). The cell
@@ -100,7 +93,9 @@ function liftOf(offer: Offer, subject: Pick<DecisionSubject, 'personalised' | 'a
  * the simulator when its learned policy's offer is shown (offer-simulation.ts), with the same function.
  */
 export function impressionExposure(offer: Offer, subject: Pick<DecisionSubject, 'personalised' | 'affinity'>, p: Pick<PropensityParams, 'affinitySlope'> = PROPENSITY_DEFAULTS): number {
-  const g = liftOf(offer, subject, p).affinityLift;
+  // the lift of the propensity models below (affinityLift), without the affinity record they keep
+  const aff = subject.personalised ? subject.affinity(offer) : null;
+  const g = aff && Number.isFinite(aff.score) ? 1 + p.affinitySlope * (Math.min(1, Math.max(0, aff.score)) - 0.5) : 1;
   // a slope above 2 can make g 0 at affinity 0: such an impression still counts a little
   return Number.isFinite(g) ? Math.max(0.01, g) : 1;
 }
@@ -266,7 +261,9 @@ export function pooledPropensities(
       alpha = m1 * centre + cellA;
       beta = m1 * (1 - centre) + (cellS - cellA);
     }
-    const { affinity, affinityLift } = liftOf(offer, subject, p);
+    const aff = subject.personalised ? subject.affinity(offer) : null;
+    const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;
+    const affinityLift = affinity ? 1 + p.affinitySlope * (affinity.score - 0.5) : 1;
     return {
       prior,
       overall,
@@ -411,7 +408,9 @@ export function hierarchicalPropensities(
     const posteriorMean = Math.min(0.95, K / rate);
     const alpha = K;
     const beta = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
-    const { affinity, affinityLift } = liftOf(offer, subject, p);
+    const aff = subject.personalised ? subject.affinity(offer) : null;
+    const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;
+    const affinityLift = affinity ? 1 + p.affinitySlope * (affinity.score - 0.5) : 1;
     return {
       prior: Math.min(p.maxPrior, b * m),
       overall: lamO * b,
