@@ -3,7 +3,8 @@ import type { DecideParams } from '../src/core/offers/decide.js';
 /**
  * Variants tried by offer-learn (scripts/offer-learn-diag.ts --variant NAME), each spelled out in full so that it
  * does not depend on the defaults; `base` is DECIDE_DEFAULTS: since offer-learn the
- * hierarchical model = `h_narrow_sharp2` (HIERARCHICAL_DECIDE); `pooled` is the earlier default (POOLED_DECIDE).
+ * hierarchical model = `h_narrow_sharp2` (HIERARCHICAL_DECIDE until offer-lift, which made it `h_narrow_sharp3` with
+ * impressions counted by their affinity lift); `pooled` is the earlier default (POOLED_DECIDE).
  */
 const H = { model: 'hierarchical' as const, sharpening: 1 };
 export const VARIANTS: Record<string, Partial<DecideParams>> = {

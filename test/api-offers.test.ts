@@ -332,7 +332,8 @@ for (const backend of storeBackends()) {
       expect((await event(body).expect(200)).body).toEqual({ eventId: body.eventId, customerId: ids.tea, recorded: false, duplicate: true });
       const conflict = await event({ ...body, type: 'accepted' }).expect(409);
       expect(conflict.body).toMatchObject({ error: 'conflict' });
-      expect((await store.offerCounts()).get(o)).toEqual({ impressions: 1, accepted: 0, declined: 0, ignored: 0 });
+      // an offer without targets: no affinity, the impression counts 1
+      expect((await store.offerCounts()).get(o)).toEqual({ impressions: 1, accepted: 0, declined: 0, ignored: 0, exposure: 1 });
       expect((await event({ ...body, eventId: 'x1', customerId: '99999999' }).expect(404)).body.message).toMatch(/customer/);
       expect((await event({ ...body, eventId: 'x2', offerId: 'no-such-offer' }).expect(404)).body.message).toMatch(/offer/);
       const bad: [Record<string, unknown>, string][] = [

@@ -55,8 +55,9 @@ export const DECIDE_DEFAULTS: DecideParams = {
   ranking: 'thompson',
   probabilityDraws: 200,
   poolSize: 256,
-  // tempered Thompson sampling, with the hierarchical propensity model (HIERARCHICAL_DECIDE; offer-learn)
-  sharpening: 2,
+  // tempered Thompson sampling, with the hierarchical propensity model (HIERARCHICAL_DECIDE; offer-learn: 2, offer-lift
+  // with impressions counted by their affinity lift: 3)
+  sharpening: 3,
   uniformExactBudget: 20_000,
 };
 
