@@ -3,7 +3,7 @@ import type { DecideParams } from '../src/core/offers/decide.js';
 /**
  * Variants tried by offer-learn (scripts/offer-learn-diag.ts --variant NAME), each spelled out in full so that it
  * does not depend on the defaults; `base` is DECIDE_DEFAULTS: since offer-learn the
- * hierarchical model = `h_narrow_sharp2` (HIERARCHICAL_DECIDE until offer-lift, which made it `h_narrow_sharp3` with
+ * hierarchical model = `h_narrow_sharp2` (HIERARCHICAL_DECIDE until offer-lift, which made it `h_narrow_sharp4` with
  * impressions counted by their affinity lift); `pooled` is the earlier default (POOLED_DECIDE).
  */
 const H = { model: 'hierarchical' as const, sharpening: 1 };
@@ -21,6 +21,7 @@ export const VARIANTS: Record<string, Partial<DecideParams>> = {
   h_narrow_sharp3: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 3 },
   // offer-lift (run with --exposure): around the default, the exposure counting on
   h_narrow_sharp4: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 4 },
+  h_narrow_sharp6: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 6 },
   h_sharp3: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4, sharpening: 3 },
   h_narrow_kappa2: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2, affinitySlope: 1.9 },
 };

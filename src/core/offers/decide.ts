@@ -56,8 +56,8 @@ export const DECIDE_DEFAULTS: DecideParams = {
   probabilityDraws: 200,
   poolSize: 256,
   // tempered Thompson sampling, with the hierarchical propensity model (HIERARCHICAL_DECIDE; offer-learn: 2, offer-lift
-  // with impressions counted by their affinity lift: 3)
-  sharpening: 3,
+  // with impressions counted by their affinity lift: 4)
+  sharpening: 4,
   uniformExactBudget: 20_000,
 };
 

@@ -25,7 +25,7 @@ import { OFFER_CHANNELS, type DecisionSubject, type Offer, type OfferChannel, ty
 export interface PropensityParams {
   /**
    * `hierarchical` (default): Gamma–Poisson hierarchy offer → offer × segment → cell with leave-one-out pooling and
-   * the upper levels' uncertainty carried down (see `hierarchicalPropensities`), with decide's `sharpening: 3`;
+   * the upper levels' uncertainty carried down (see `hierarchicalPropensities`), with decide's `sharpening: 4`;
    * `pooled`: the pooled Beta of the module comment, with `sharpening: 1` (POOLED_DECIDE). Chosen on the simulator's
    * validation seeds and population sizes (BENCHMARKS.md, "offer-learn").
    */
@@ -281,10 +281,10 @@ export function pooledPropensities(
 }
 
 /**
- * The hierarchical model as validated (spreads 0.7 / 0.5 / 0.3; Thompson draws tempered ×3 since offer-lift, where
+ * The hierarchical model as validated (spreads 0.7 / 0.5 / 0.3; Thompson draws tempered ×4 since offer-lift, where
  * impressions count as their affinity lift: ×2 before): the defaults.
  */
-export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 3 } as const;
+export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 4 } as const;
 /** The earlier pooled model as it was served until offer-learn (plain Thompson sampling): `makeDecide(POOLED_DECIDE)`. */
 export const POOLED_DECIDE = { model: 'pooled', sharpening: 1 } as const;
 
