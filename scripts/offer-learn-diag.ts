@@ -6,8 +6,9 @@
  *   noisyOpt = the offer a policy knowing the true model but only the OBSERVED taste would pick (ceiling)
  *   meanPick = the offer the posterior-mean ranking would pick (exploitation), so
  *   regret = (best − meanPick) [estimate error] + (meanPick − chosen) [exploration]
- * npx tsx scripts/offer-learn-diag.ts --seeds 101-110 [--variant NAME] [--by-cell] [--exposure] [--fast] [--customers N]
- * (--exposure: impressions counted as their affinity lift, as the service does since offer-lift; without it, as 1)
+ * npx tsx scripts/offer-learn-diag.ts --seeds 101-110 [--variant NAME] [--by-cell] [--no-exposure] [--fast] [--customers N]
+ * (impressions counted as their affinity lift, as the service does since offer-lift; --no-exposure: as 1, as before;
+ * --exposure, which offer-lift's runs passed, is what happens without either)
  */
 import { makeDecide, type DecideParams } from '../src/core/offers/decide.js';
 import type { Decide, Offer } from '../src/core/offers/types.js';
@@ -28,7 +29,7 @@ const rounds = Number(arg('rounds', '20000'));
 const byCell = args.includes('--by-cell');
 /** --fast: skip the posterior-mean pick (halves the cost; meanPick then reads 0). */
 const fast = args.includes('--fast');
-const exposure = args.includes('--exposure');
+const exposure = !args.includes('--no-exposure');
 const customers = Number(arg('customers', '4000'));
 const params: Partial<DecideParams> = VARIANTS[variant] ?? (() => { throw new Error(`no variant ${variant}`); })();
 const byId = new Map(WORLD_OFFERS.map((o) => [o.id, o]));
@@ -77,7 +78,7 @@ for (const seed of seeds) {
 }
 const n = seeds.length;
 console.log(rows.join('\n'));
-console.log(`variant ${variant}${exposure ? ' (exposure)' : ''}${customers !== 4000 ? ` (${customers} customers)` : ''}: mean L/O ${(sums.lo / n).toFixed(4)} pass ${sums.pass}/${n} mean L/R ${(sums.lr / n).toFixed(3)} | EV ${(sums.ev / n).toFixed(4)} best ${(sums.best / n).toFixed(4)} noisyOpt ${(sums.noisy / n).toFixed(4)} meanPick ${(sums.mean / n).toFixed(4)} EV/best ${(sums.ev / sums.best).toFixed(4)}`);
+console.log(`variant ${variant}${exposure ? ' (exposure)' : ' (impressions as 1)'}${customers !== 4000 ? ` (${customers} customers)` : ''}: mean L/O ${(sums.lo / n).toFixed(4)} pass ${sums.pass}/${n} mean L/R ${(sums.lr / n).toFixed(3)} | EV ${(sums.ev / n).toFixed(4)} best ${(sums.best / n).toFixed(4)} noisyOpt ${(sums.noisy / n).toFixed(4)} meanPick ${(sums.mean / n).toFixed(4)} EV/best ${(sums.ev / sums.best).toFixed(4)}`);
 if (byCell) {
   console.log('cell\tn\tbest\tnoisyOpt\tmeanPick\tchosen\t(regret: est, explore)');
   for (const [k, e] of [...cells].sort((a, b) => (b[1].best - b[1].chosen) - (a[1].best - a[1].chosen))) {
