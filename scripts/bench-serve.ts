@@ -12,7 +12,10 @@
  * load-generator.ts), alongside a bare Express handler returning a fixed JSON body, also in its own
  * process (scripts/bare-express.ts), measured right before each endpoint so both see the same
  * machine load. CPU µs/req is the CPU time of the process under load (service or bare Express).
- * Prints the load generator used, then req/s and p50/p99 per endpoint and as % of bare Express.
+ * Prints the load generator used, then req/s and p50/p99 per endpoint and as % of bare Express, and
+ * the service's garbage collection during each measured run (prom-client's nodejs_gc_duration_seconds
+ * from its /metrics, read right before and after): minor and major collections per 1,000 requests and
+ * GC ms per second.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +29,7 @@ import { publishBundle } from '../src/cache/publish.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { parseConfig } from '../src/config.js';
 import type { ModelBundle } from '../src/core/bundle.js';
-import { autocannonWorker, chooseLoader, cpuUsOfTree, type Load, type LoadResult, LOADERS } from './load-generator.js';
+import { autocannonWorker, chooseLoader, cpuUsOfTree, type GcFigures, gcBetween, type Load, type LoadResult, LOADERS } from './load-generator.js';
 import { benchStore, dropPrefix, rng, type Served, serveProcess, syntheticBundle } from './bench-kit.js';
 
 const spec = defineCli({
@@ -36,7 +39,9 @@ const spec = defineCli({
     data: { type: 'string', placeholder: 'FILE', description: 'train on this file first (npm run train -- --data FILE)' },
     bundle: { type: 'string', placeholder: 'DIR', description: 'use this trained bundle (models/<version>)' },
     synthetic: { type: 'string', placeholder: 'N[,N]', description: 'synthetic bundles with N items each (e.g. 10000,100000)' },
-    connections: { type: 'int', default: 50, description: 'concurrent connections' },
+    connections: { type: 'string', default: '50', placeholder: 'N[,N]', description: 'concurrent connections; several (e.g. 1,10,25,50): every endpoint at each, bare Express beside it (a p99-vs-connections curve)' },
+    'service-stdout': { type: 'string', placeholder: 'FILE', description: "write the service's stdout (its request log; --trace-gc lines with --node-flags) to FILE instead of discarding it" },
+    'node-flags': { type: 'string', placeholder: 'FLAGS', description: 'extra Node/V8 flags for both servers, service and bare Express (e.g. "--max-semi-space-size=32"), to compare a setting side by side' },
     'cpu-prof': { type: 'string', placeholder: 'DIR', description: "write V8 CPU profiles of the service's process(es) into DIR (node --cpu-prof) when it stops" },
     workers: { type: 'int', default: 1, description: 'processes serving: the service with WEB_CONCURRENCY=N, bare Express with as many cluster workers (needs PostgreSQL: not with --pglite)' },
     seconds: { type: 'int', default: 10, description: 'seconds per endpoint (after a 2 s warm-up)' },
@@ -77,7 +82,7 @@ interface Round {
   bundle: string;
   items: number;
   k: number | null;
-  endpoints: Record<string, LoadResult & { pctOfBare: number; bare: LoadResult }>;
+  endpoints: Record<string, LoadResult & { pctOfBare: number; bare: LoadResult; connections: number; gc: GcFigures | null }>;
   /** Latency of first requests per customer (nothing cached in the instance yet). */
   personalCold: { n: number; p50: number; p99: number } | null;
 }
@@ -86,11 +91,13 @@ async function benchBundle(
   bundle: ModelBundle,
   label: string,
   o: {
-    connections: number;
+    connections: number[];
     seconds: number;
     customers: number;
     workers: number;
     cpuProf: string | undefined;
+    nodeFlags: string[];
+    serviceStdout: string | undefined;
     redisUrl: string;
     databaseUrl: string | null;
     bare: Served;
@@ -158,7 +165,7 @@ async function benchBundle(
   let started: Served | null = null;
   try {
     // the service in its own process, as `npm start` runs it; its log lines go to a discarded stdout
-    const svc = (started = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : []));
+    const svc = (started = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', [...o.nodeFlags, ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : [])], o.serviceStdout));
     if (o.workers > 1) await settled(svc.pid);
     o.log(`  ${label}: service pid ${svc.pid} at ${svc.url}${o.workers > 1 ? ` (${o.workers} workers)` : ''}`);
     for (const [name, requests] of Object.entries(loads)) {
@@ -189,16 +196,25 @@ async function benchBundle(
         cold = { n: lat.length, p50: lat[lat.length >> 1], p99: lat[Math.floor(0.99 * (lat.length - 1))] };
         o.log(`  ${label}: personal cold pass over ${lat.length} customers (8 concurrent): p50 ${cold.p50.toFixed(1)} ms, p99 ${cold.p99.toFixed(1)} ms`);
       }
-      // bare Express right before each endpoint, so that both see the same machine load
-      o.log(`  ${label}: loading bare Express, then ${name} (${o.connections} connections, ${o.seconds} s each)`);
-      const load = { connections: o.connections, seconds: o.seconds, headers: HEADERS };
-      const bare = await o.runLoad({ ...load, url: o.bare.url, pid: o.bare.pid, requests: [{ method: 'GET', path: '/bare' }] });
-      const res = await o.runLoad({ ...load, url: svc.url, pid: svc.pid, requests });
-      endpoints[name] = { ...res, pctOfBare: (100 * res.rps) / bare.rps, bare };
-      o.log(
-        `    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99.toFixed(1)} ms ${bare.cpuUsPerReq.toFixed(0)} CPU µs/req; ` +
-          `${name} ${res.rps.toFixed(0)} req/s p50 ${res.p50.toFixed(1)} ms p99 ${res.p99.toFixed(1)} ms ${res.cpuUsPerReq.toFixed(0)} CPU µs/req (${endpoints[name].pctOfBare.toFixed(0)}%)`,
-      );
+      for (const connections of o.connections) {
+        // bare Express right before each endpoint, so that both see the same machine load
+        o.log(`  ${label}: loading bare Express, then ${name} (${connections} connections, ${o.seconds} s each)`);
+        const load = { connections, seconds: o.seconds, headers: HEADERS };
+        const bare = await o.runLoad({ ...load, url: o.bare.url, pid: o.bare.pid, requests: [{ method: 'GET', path: '/bare' }] });
+        // the service's GC counters right before the measured run (after the warm-up) and right after it
+        let gcBefore: string | null = null;
+        const metrics = () => fetch(`${svc.url}/metrics`).then((r) => r.text(), () => null);
+        const res = await o.runLoad({ ...load, url: svc.url, pid: svc.pid, requests, beforeMeasured: async () => void (gcBefore = await metrics()) });
+        const gcAfter = o.workers === 1 ? await metrics() : null;
+        const gc = gcBefore !== null && gcAfter !== null ? gcBetween(gcBefore, gcAfter, res.rps * o.seconds, o.seconds) : null;
+        const key = o.connections.length > 1 ? `${name}@${connections}` : name;
+        endpoints[key] = { ...res, pctOfBare: (100 * res.rps) / bare.rps, bare, connections, gc };
+        o.log(
+          `    bare ${bare.rps.toFixed(0)} req/s p99 ${bare.p99.toFixed(1)} ms ${bare.cpuUsPerReq.toFixed(0)} CPU µs/req; ` +
+            `${name} ${res.rps.toFixed(0)} req/s p50 ${res.p50.toFixed(1)} ms p99 ${res.p99.toFixed(1)} ms ${res.cpuUsPerReq.toFixed(0)} CPU µs/req (${endpoints[key].pctOfBare.toFixed(0)}%)` +
+            (gc ? `; GC ${gc.msPerS.toFixed(1)} ms/s, ${gc.minorPer1k.toFixed(2)} minor + ${gc.majorPer1k.toFixed(3)} major per 1k requests` : ''),
+        );
+      }
     }
   } finally {
     await started?.close();
@@ -226,7 +242,10 @@ runCli(async () => {
   log(`load generator: ${loader.name}`);
   if (flags.workers < 1) throw new UsageError('--workers: at least 1');
   if (flags.workers > 1 && flags.pglite) throw new UsageError('--workers: more than one process needs PostgreSQL (PGlite is one process); drop --pglite');
-  const o = { connections: flags.connections, seconds: flags.seconds, customers: flags.customers, workers: flags.workers, cpuProf: flags['cpu-prof'], redisUrl, databaseUrl, runLoad: loader.run, only, log };
+  const connections = flags.connections.split(',').map((c) => Number(c.trim()));
+  if (connections.some((c) => !Number.isInteger(c) || c < 1)) throw new UsageError(`--connections: "${flags.connections}" is not a list of positive integers`);
+  const nodeFlags = (flags['node-flags'] ?? '').split(/\s+/).filter(Boolean);
+  const o = { connections, nodeFlags, serviceStdout: flags['service-stdout'], seconds: flags.seconds, customers: flags.customers, workers: flags.workers, cpuProf: flags['cpu-prof'], redisUrl, databaseUrl, runLoad: loader.run, only, log };
 
   const bundles: { label: string; load: () => Promise<ModelBundle> }[] = [];
   if (flags.bundle) {
@@ -258,7 +277,7 @@ runCli(async () => {
     });
   }
 
-  const bare = await serveProcess('bare Express', join(here, 'bare-express.ts'), { WORKERS: String(flags.workers) }, '/bare');
+  const bare = await serveProcess('bare Express', join(here, 'bare-express.ts'), { WORKERS: String(flags.workers) }, '/bare', nodeFlags);
   if (flags.workers > 1) await settled(bare.pid);
   log(`bare Express: pid ${bare.pid} at ${bare.url}${flags.workers > 1 ? ` (${flags.workers} cluster workers)` : ''}`);
   const rounds: Round[] = [];
@@ -275,10 +294,10 @@ runCli(async () => {
     return;
   }
   process.stdout.write(
-    `load generator: ${loader.name}${loader.name === 'wrk' ? ' (1 thread)' : ' (child process)'}, ${o.connections} connections, ${o.seconds} s per endpoint; ` +
+    `load generator: ${loader.name}${loader.name === 'wrk' ? ' (1 thread)' : ' (child process)'}, ${o.connections.join(', ')} connections, ${o.seconds} s per endpoint${nodeFlags.length ? `; node flags (both servers): ${nodeFlags.join(' ')}` : ''}; ` +
       `${o.workers} process${o.workers > 1 ? `es (service WEB_CONCURRENCY=${o.workers}, bare Express ${o.workers} cluster workers; CPU µs/req summed over the workers)` : ' each (service and bare Express)'}\n`,
   );
-  const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'CPU µs/req', 'bare CPU µs', 'non-2xx']];
+  const rows = [['bundle', 'items', 'endpoint', 'req/s', 'bare req/s', '% of bare', 'p50 ms', 'p99 ms', 'bare p99', 'CPU µs/req', 'bare CPU µs', 'non-2xx', 'GC ms/s', 'minor GC/1k', 'major GC/1k']];
   const ms = (x: number) => x.toFixed(1);
   for (const r of rounds) {
     for (const [name, e] of Object.entries(r.endpoints)) {
@@ -295,11 +314,14 @@ runCli(async () => {
         e.cpuUsPerReq.toFixed(0),
         e.bare.cpuUsPerReq.toFixed(0),
         String(e.non2xx + e.errors),
+        e.gc ? e.gc.msPerS.toFixed(1) : '',
+        e.gc ? e.gc.minorPer1k.toFixed(2) : '',
+        e.gc ? e.gc.majorPer1k.toFixed(3) : '',
       ]);
     }
   }
   for (const r of rounds) {
-    if (r.personalCold) rows.push([r.bundle, String(r.items), `personal, cold (${r.personalCold.n} customers, 8 concurrent)`, '', '', '', ms(r.personalCold.p50), ms(r.personalCold.p99), '', '', '', '']);
+    if (r.personalCold) rows.push([r.bundle, String(r.items), `personal, cold (${r.personalCold.n} customers, 8 concurrent)`, '', '', '', ms(r.personalCold.p50), ms(r.personalCold.p99), '', '', '', '', '', '', '']);
   }
   const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(w[i])).join('  ') + '\n');

@@ -29,6 +29,8 @@ export interface Load {
   seconds: number;
   headers: Record<string, string>;
   requests: LoadRequest[];
+  /** Called after the warm-up, right before the measured run starts (e.g. to read the server's counters). */
+  beforeMeasured?: () => Promise<void>;
 }
 export interface LoadResult {
   rps: number;
@@ -196,6 +198,7 @@ async function runWrk(wrk: string, load: Load): Promise<LoadResult> {
     writeFileSync(script, wrkScript(load));
     const args = (s: number) => ['-t1', `-c${load.connections}`, `-d${s}s`, '--timeout', '10s', '-s', script, load.url];
     await exec(wrk, args(WARMUP_S));
+    await load.beforeMeasured?.();
     const cpu = cpuUsOfTree(load.pid);
     const out = await exec(wrk, args(load.seconds));
     return parseWrk(out, cpuUsOfTree(load.pid) - cpu);
@@ -242,11 +245,16 @@ async function runAutocannon(load: Load): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'omnirec-load-'));
   try {
     const file = join(dir, 'load.json');
-    writeFileSync(file, JSON.stringify(load));
     const tsx = join(here, '..', 'node_modules', '.bin', 'tsx');
     let cpu: number | null = null;
+    const { beforeMeasured, ...spec } = load;
+    writeFileSync(file, JSON.stringify(spec));
     const out = await exec(tsx, [join(here, 'bench-serve.ts'), '--worker', file], (soFar) => {
-      if (cpu === null && soFar.includes(MEASURING)) cpu = cpuUsOfTree(load.pid);
+      if (cpu === null && soFar.includes(MEASURING)) {
+        cpu = cpuUsOfTree(load.pid);
+        // the autocannon worker does not wait: the counters are read as its measured run begins
+        void beforeMeasured?.();
+      }
     });
     const cpuUs = cpuUsOfTree(load.pid) - (cpu ?? cpuUsOfTree(load.pid));
     const { requests, ...r } = JSON.parse(out.slice(out.indexOf(MEASURING) + MEASURING.length)) as Omit<LoadResult, 'cpuUsPerReq'> & { requests: number };
@@ -254,4 +262,57 @@ async function runAutocannon(load: Load): Promise<LoadResult> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ---------- the server's garbage collection (prom-client metrics) ----------
+
+/** The service's GC during a measured run (from its /metrics). */
+export interface GcFigures {
+  /** Collections per 1,000 requests answered: minor (scavenges) and major (mark-compact). */
+  minorPer1k: number;
+  majorPer1k: number;
+  /** GC pause time (every kind) per second of the run, ms. */
+  msPerS: number;
+  /** Longest possible single pause seen (the upper bound of the histogram's bucket it fell in), ms. */
+  maxBucketMs: number;
+}
+
+/** Counts and sums of nodejs_gc_duration_seconds by kind, and bucket counts (le → count, summed over kinds). */
+export function parseGcMetrics(text: string): { count: Record<string, number>; sum: Record<string, number>; buckets: Map<number, number> } {
+  const count: Record<string, number> = {};
+  const sum: Record<string, number> = {};
+  const buckets = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    const m = /^nodejs_gc_duration_seconds_(count|sum|bucket)\{([^}]*)\} ([0-9.e+-]+)$/.exec(line);
+    if (!m) continue;
+    const kind = /kind="([^"]+)"/.exec(m[2])?.[1] ?? '';
+    const v = Number(m[3]);
+    if (m[1] === 'count') count[kind] = (count[kind] ?? 0) + v;
+    else if (m[1] === 'sum') sum[kind] = (sum[kind] ?? 0) + v;
+    else {
+      const le = /le="([^"]+)"/.exec(m[2])?.[1];
+      const at = le === '+Inf' ? Infinity : Number(le);
+      buckets.set(at, (buckets.get(at) ?? 0) + v);
+    }
+  }
+  return { count, sum, buckets };
+}
+
+/** GcFigures between two /metrics texts, for `requests` answered over `seconds`. */
+export function gcBetween(before: string, after: string, requests: number, seconds: number): GcFigures {
+  const a = parseGcMetrics(before);
+  const b = parseGcMetrics(after);
+  const d = (r: Record<string, number>, q: Record<string, number>, k: string) => (q[k] ?? 0) - (r[k] ?? 0);
+  const total = Object.keys(b.sum).reduce((s, k) => s + d(a.sum, b.sum, k), 0);
+  // the smallest bucket bound holding every pause of the run
+  let maxBucketMs = 0;
+  const all = d(a.count, b.count, 'minor') + d(a.count, b.count, 'major') + d(a.count, b.count, 'incremental') + d(a.count, b.count, 'weakcb');
+  for (const le of [...b.buckets.keys()].sort((x, y) => x - y)) {
+    if ((b.buckets.get(le) ?? 0) - (a.buckets.get(le) ?? 0) >= all) {
+      maxBucketMs = le * 1000;
+      break;
+    }
+  }
+  const per1k = (kind: string) => (1000 * d(a.count, b.count, kind)) / Math.max(1, requests);
+  return { minorPer1k: per1k('minor'), majorPer1k: per1k('major'), msPerS: (1000 * total) / seconds, maxBucketMs };
 }

@@ -16,7 +16,7 @@ import { createLogger, stdoutLine } from '../src/api/logger.js';
 import { staticModelSource } from '../src/cache/model-source.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
 import type { Store } from '../src/store/store.js';
-import { luaString, parseWrk, wrkScript } from '../scripts/load-generator.js';
+import { gcBetween, luaString, parseGcMetrics, parseWrk, wrkScript } from '../scripts/load-generator.js';
 import { tinyBundle } from './helpers/tiny-bundle.js';
 
 const KEY = 'fast-key-0001';
@@ -195,5 +195,28 @@ describe('bench:serve wrk helpers', () => {
     const r = parseWrk('Running 5s test\nWRK_RESULT {"requests":5000,"duration_us":2500000,"p50_us":1500,"p99_us":9000,"status":3,"socket":1}\n', 1_000_000);
     expect(r).toEqual({ rps: 2000, p50: 1.5, p99: 9, non2xx: 3, errors: 1, cpuUsPerReq: 200 });
     expect(() => parseWrk('no line', 0)).toThrow(/no result line/);
+  });
+  it("gcBetween reads the service's GC counters (prom-client nodejs_gc_duration_seconds) before and after a run", () => {
+    const text = (minor: number, major: number, minorS: number, majorS: number, buckets: [string, number][]) =>
+      [
+        '# TYPE nodejs_gc_duration_seconds histogram',
+        ...buckets.map(([le, c]) => `nodejs_gc_duration_seconds_bucket{le="${le}",kind="minor"} ${c}`),
+        `nodejs_gc_duration_seconds_sum{kind="minor"} ${minorS}`,
+        `nodejs_gc_duration_seconds_count{kind="minor"} ${minor}`,
+        `nodejs_gc_duration_seconds_bucket{le="0.01",kind="major"} ${major}`,
+        `nodejs_gc_duration_seconds_bucket{le="+Inf",kind="major"} ${major}`,
+        `nodejs_gc_duration_seconds_sum{kind="major"} ${majorS}`,
+        `nodejs_gc_duration_seconds_count{kind="major"} ${major}`,
+        'process_cpu_seconds_total 12',
+      ].join('\n');
+    const before = text(10, 1, 0.02, 0.01, [['0.001', 8], ['0.01', 10], ['+Inf', 10]]);
+    expect(parseGcMetrics(before).count).toEqual({ minor: 10, major: 1 });
+    // 20 more minor (the slowest under 10 ms), 2 more major; 0.05 s + 0.02 s of pauses over 5 s, 10,000 requests
+    const after = text(30, 3, 0.07, 0.03, [['0.001', 10], ['0.01', 30], ['+Inf', 30]]);
+    const gc = gcBetween(before, after, 10_000, 5);
+    expect(gc.minorPer1k).toBeCloseTo(2, 12);
+    expect(gc.majorPer1k).toBeCloseTo(0.2, 12);
+    expect(gc.msPerS).toBeCloseTo(14, 9);
+    expect(gc.maxBucketMs).toBe(10);
   });
 });

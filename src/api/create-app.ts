@@ -42,7 +42,7 @@ import { openApiDocument } from './openapi.js';
 import { securityHeaders } from './http-security.js';
 import type { KeyRateLimiter } from './rate-limit.js';
 import { requestLog, tagRoute } from './request-log.js';
-import { type RouteDef, customerOf, expressPath, isPersonal } from './route-def.js';
+import { HandlerInput, type RouteDef, customerOf, expressPath, isPersonal } from './route-def.js';
 import { buildRoutes } from './routes.js';
 import { ServiceMetrics } from './service-metrics.js';
 
@@ -298,7 +298,7 @@ export function createApp(given: AppDeps): App {
           if (!personal) res.setHeader('Cache-Control', 'no-store');
           if ((req as Admitted)[ADMITTED]?.customerToken && !(await checkToken!(req, res, customer))) return;
         }
-        const out = await beforeDeadline(r, (d) => r.handler({ params, query, body, req, res, get signal() { return d.signal; } }));
+        const out = await beforeDeadline(r, (d) => r.handler(new HandlerInput(params, query, body, req, res, d)));
         if (out !== undefined) writeJson(req, res, 200, out);
       },
     };

@@ -95,7 +95,7 @@ export interface ServedTables {
    * Item factors (items × k, row-major) when a spec uses ALS. `dot`, when given, must return exactly
    * factorScoresF32 (the service passes its WebAssembly SIMD kernel, which computes the same f32 sums).
    */
-  factors: { k: number; itemFactors: Float32Array; dot?: (x: Float32Array) => ArrayLike<number> } | null;
+  factors: { k: number; itemFactors: Float32Array; dot?: (x: Float32Array) => Float32Array } | null;
 }
 
 /** What a spec reads of one customer (or of a guest's session). */
@@ -285,6 +285,177 @@ export function scoreList(
     return combine(tables, spec, person, comps, out);
   }
   return combine(tables, spec, person, components(tables, [spec], person), out);
+}
+
+/**
+ * Reusable buffers of scoreListInto: item-length accumulators that are zero outside the entries a
+ * call touched (reset before it returns), so a call allocates nothing. One per thread of scoring.
+ */
+export class ServedScratch {
+  /** Sparse accumulators (learned lists, TIFU), each zero outside its `touched` entries between calls. */
+  readonly acc: Float64Array[];
+  readonly seen: Uint8Array[];
+  readonly touched: number[][];
+  /** The normalised ALS scores (written whole by each call that needs them). */
+  readonly als: Float64Array;
+  /** All zeros: the term a spec does not have (f64 for the learned and TIFU terms, f32 for the trend). */
+  readonly zeros: Float64Array;
+  readonly zerosF32: Float32Array;
+
+  constructor(readonly nItems: number) {
+    this.acc = [new Float64Array(nItems), new Float64Array(nItems), new Float64Array(nItems)];
+    this.seen = [new Uint8Array(nItems), new Uint8Array(nItems), new Uint8Array(nItems)];
+    this.touched = [[], [], []];
+    this.als = new Float64Array(nItems);
+    this.zeros = new Float64Array(nItems);
+    this.zerosF32 = new Float32Array(nItems);
+  }
+
+  /** Zeroes every accumulator again. */
+  release(): void {
+    for (let t = 0; t < this.acc.length; t++) {
+      const acc = this.acc[t];
+      const seen = this.seen[t];
+      const touched = this.touched[t];
+      for (let q = 0; q < touched.length; q++) {
+        acc[touched[q]] = 0;
+        seen[touched[q]] = 0;
+      }
+      touched.length = 0;
+    }
+  }
+}
+
+/**
+ * The same scores as `scoreList` into `out`, bit for bit (the same floating-point operations in the
+ * same order for every item), without its per-call arrays and with one pass over the catalogue for
+ * the sum: list-based and TIFU components are accumulated and normalised on the entries they touch
+ * only (every other entry is 0, and adding 0 changes no sum here: no sum is ever −0, since the first
+ * term, POP_TIE · pop ≥ 0, is +0 or positive), ALS scores normalised in one pass. For serving, where
+ * a list is scored per request; evaluation and selection keep `scoreList` (test/served-model.test.ts
+ * holds the two equal).
+ */
+export function scoreListInto(tables: ServedTables, spec: ListSpec, person: ServedPerson, out: Float64Array, scratch: ServedScratch): Float64Array {
+  const n = tables.nItems;
+  const need = specNeeds(spec);
+  const zeros = scratch.zeros;
+  let used = 0;
+  let alsDone = false;
+  // a learned component's normalised scores (zeros when it cannot score, as learnedScores)
+  const learned = (kind: LearnedKind): Float64Array => {
+    if (kind === 'als') {
+      const f = tables.factors;
+      const x = person.vector;
+      if (!f || !x) return zeros;
+      const a = scratch.als;
+      if (alsDone) return a;
+      const raw = f.dot ? f.dot(x) : factorScoresF32(f.itemFactors, f.k, n, x);
+      let max = 0;
+      for (let j = 0; j < n; j++) if (raw[j] > max) max = raw[j];
+      if (!(max > 0)) return zeros;
+      for (let j = 0; j < n; j++) a[j] = raw[j] / max;
+      alsDone = true;
+      return a;
+    }
+    if (kind !== 'ease' && kind !== 'item_knn') return zeros;
+    const l = tables.lists[kind];
+    if (!l) return zeros;
+    const t = used++;
+    const acc = scratch.acc[t];
+    const seen = scratch.seen[t];
+    const touched = scratch.touched[t];
+    const { indptr, indices, scores } = l;
+    for (let q = 0; q < person.items.length; q++) {
+      const i = person.items[q];
+      if (i < 0 || i >= indptr.length - 1) continue;
+      const w = person.listWeights ? person.listWeights[q] : 1;
+      for (let p = indptr[i]; p < indptr[i + 1]; p++) {
+        const j = indices[p];
+        if (seen[j] === 0) {
+          seen[j] = 1;
+          touched.push(j);
+        }
+        acc[j] += w * scores[p];
+      }
+    }
+    return normalised(acc, touched, true);
+  };
+  // divides the touched entries by their max when it is positive; else zeros (learnedScores) or the raw sums (tifuScores)
+  const normalised = (acc: Float64Array, touched: readonly number[], zeroUnlessPositive: boolean): Float64Array => {
+    let max = 0;
+    for (let q = 0; q < touched.length; q++) if (acc[touched[q]] > max) max = acc[touched[q]];
+    if (!(max > 0)) return zeroUnlessPositive ? zeros : acc;
+    for (let q = 0; q < touched.length; q++) acc[touched[q]] /= max;
+    return acc;
+  };
+  try {
+    let a1 = zeros;
+    let w1 = 0;
+    let a2 = zeros;
+    let w2 = 0;
+    // each term's array of one type (the loop below stays monomorphic)
+    let a3: Float32Array = scratch.zerosF32;
+    let w3 = 0;
+    let a4 = zeros;
+    let w4 = 0;
+    // the same kind twice reads the same scores (components() computes each kind once)
+    if (need.learned) {
+      a1 = learned(need.learned);
+      w1 = spec.learnedWeight;
+    }
+    if (need.learned2) {
+      a2 = need.learned2 === need.learned ? a1 : learned(need.learned2);
+      w2 = spec.learned2Weight!;
+    }
+    const trend = need.trend ? tables.trends[need.trend] : undefined;
+    if (spec.trendWeight !== 0 && trend) {
+      a3 = trend;
+      w3 = spec.trendWeight;
+    }
+    if (need.tifu) {
+      w4 = spec.tifuWeight;
+      const t = person.tifu;
+      if (t) {
+        const u = used++;
+        const acc = scratch.acc[u];
+        const seen = scratch.seen[u];
+        const touched = scratch.touched[u];
+        const add = (j: number, v: number) => {
+          if (seen[j] === 0) {
+            seen[j] = 1;
+            touched.push(j);
+          }
+          acc[j] += v;
+        };
+        const alpha = spec.tifuAlpha;
+        for (let q = 0; q < person.items.length; q++) add(person.items[q], alpha * t.own[q]);
+        for (let q = 0; q < t.nbrItems.length; q++) add(t.nbrItems[q], (1 - alpha) * t.nbrScores[q]);
+        // tifuScores divides only when max > 0 (else the raw sums stay)
+        a4 = normalised(acc, touched, false);
+      }
+    }
+    const pop = tables.popularity;
+    // combine()'s order: pop, learned, learned2, trend, TIFU; an absent term adds w · 0 = ±0 (no change)
+    for (let j = 0; j < n; j++) {
+      let s = POP_TIE * pop[j];
+      s += w1 * a1[j];
+      s += w2 * a2[j];
+      s += w3 * a3[j];
+      s += w4 * a4[j];
+      out[j] = s;
+    }
+    if (spec.ownWeight && !spec.ownedFirst) addOwn(spec, person, out);
+    if (spec.ownedFirst) {
+      const tie = spec.trendWeight !== 0 && trend ? trend : pop;
+      for (let q = 0; q < person.items.length; q++) {
+        const i = person.items[q];
+        if (person.counts[q] > 0) out[i] = OWNED_BASE + person.counts[q] + 0.5 * tie[i];
+      }
+    }
+    return out;
+  } finally {
+    scratch.release();
+  }
 }
 
 /** The top `k` items by score that `accepts` (ties: lower index first), best first. */

@@ -9,7 +9,7 @@ import { type BlendParams, blendParams } from '../core/blend.js';
 import { choleskyFactor, choleskySubstitute, gramMatrix } from '../core/fold-in.js';
 import type { TopKLists } from '../core/bundle.js';
 import { transpose } from '../core/csr.js';
-import type { ServedSpec, ServedTables } from '../core/served-model.js';
+import { ServedScratch, type ServedSpec, type ServedTables } from '../core/served-model.js';
 import { SimdScorer } from './simd-scorer.js';
 
 /** The blend's item trend (bundles without a served model): t_j ∈ [0, 1] from the trending list. */
@@ -51,9 +51,9 @@ export interface PreparedModel {
   readonly solvedItem: ((item: number) => Float64Array) | null;
   readonly simd: SimdScorer | null;
   readonly scratch: Scratch;
-  /** Two item-length buffers the served scorer reuses (serving is single-threaded; used synchronously). */
+  /** The served scorer's item-length buffers (serving is single-threaded; used synchronously). */
   readonly scores: Float64Array;
-  readonly learned: Float64Array;
+  readonly servedScratch: ServedScratch;
 }
 
 const prepared = new WeakMap<LoadedModel, PreparedModel>();
@@ -134,7 +134,7 @@ function build(model: LoadedModel): PreparedModel {
     simd,
     scratch: { mark: new Uint32Array(n), epoch: 0 },
     scores: new Float64Array(n),
-    learned: new Float64Array(n),
+    servedScratch: new ServedScratch(n),
   };
 }
 

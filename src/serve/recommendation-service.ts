@@ -10,7 +10,7 @@ import type { CustomerRecord } from '../core/bundle.js';
 import { type BlendParams, blendScores } from '../core/blend.js';
 import { UnavailableError } from '../core/errors.js';
 import { foldInFactored } from '../core/fold-in.js';
-import { type BuyAgainRanking, listUses, OWNED_BASE, ownedOrder, type ServedPerson, scoreList, specNeeds, topAccepted } from '../core/served-model.js';
+import { type BuyAgainRanking, listUses, OWNED_BASE, ownedOrder, type ServedPerson, scoreListInto, specNeeds, topAccepted } from '../core/served-model.js';
 import type { Segment } from '../core/records.js';
 import type { Store } from '../store/store.js';
 import { buyAgain } from './buy-again.js';
@@ -382,7 +382,7 @@ export class RecommendationService {
     const prep = preparedOf(model);
     const served = prep.served!;
     const spec = served.spec[list];
-    const top = topAccepted(scoreList(served.tables, spec, person, prep.scores, prep.learned), b.remaining, (i) => b.filter.accepts(i));
+    const top = topAccepted(scoreListInto(served.tables, spec, person, prep.scores, prep.servedScratch), b.remaining, (i) => b.filter.accepts(i));
     const owned = new Map<number, number>();
     if (spec.ownedFirst) for (let q = 0; q < person.items.length; q++) owned.set(person.items[q], q);
     const learned = specNeeds(spec).learned !== null || specNeeds(spec).tifu;
