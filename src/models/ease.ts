@@ -2,7 +2,8 @@
  * EASE, the shallow linear autoencoder of Steck 2019 ("Embarrassingly Shallow Autoencoders
  * for Sparse Data", eq. 8): with G = XᵀX over binary purchases and P = (G + λI)⁻¹,
  *   B_ij = −P_ij / P_jj (i ≠ j),  B_ii = 0;   score(u, j) = Σ_{i ∈ u} B_ij.
- * The items × items inverse is dense (spd-inverse.ts on TensorFlow.js), so this model is for
+ * The items × items inverse is dense (spd-inverse-wasm.ts: WebAssembly SIMD, the same figures as spd-inverse.ts on
+ * TensorFlow.js, which is the fallback), so this model is for
  * small catalogues (maxItems, default 12,000); item-kNN covers large ones.
  */
 import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
@@ -14,6 +15,7 @@ import { buildTopKLists, emptyBatch, recommendDense, TopK } from '../core/top-k.
 import { mapValues } from '../core/csr.js';
 import { tfBackend } from '../train/tf-backend.js';
 import { spdInverse } from './spd-inverse.js';
+import { spdInverseWasm } from './spd-inverse-wasm.js';
 import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
 
 export interface EaseParams {
@@ -50,12 +52,16 @@ export async function easeWeights(counts: Csr, params: Partial<EaseParams>, prog
     g[i * n + i] += lambda;
   });
   progress?.(1, 3);
-  const { tf } = await tfBackend();
-  const gt = tf.tensor2d(g, [n, n]);
-  const pt = spdInverse(tf, gt);
-  gt.dispose();
-  const p = pt.dataSync() as Float32Array;
-  pt.dispose();
+  // the project's wasm SIMD kernels (bit for bit the TF.js inverse, without starting TF.js); TF.js where they are not built
+  let p = spdInverseWasm(g, n);
+  if (!p) {
+    const { tf } = await tfBackend();
+    const gt = tf.tensor2d(g, [n, n]);
+    const pt = spdInverse(tf, gt);
+    gt.dispose();
+    p = pt.dataSync() as Float32Array;
+    pt.dispose();
+  }
   progress?.(2, 3);
   const b = new Float32Array(n * n);
   for (let j = 0; j < n; j++) {
