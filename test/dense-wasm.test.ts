@@ -11,6 +11,7 @@ import { easeWeights } from '../src/models/ease.js';
 import { tfBackend } from '../src/train/tf-backend.js';
 import { wasmUnavailable } from '../src/core/wasm-modules.js';
 import type { Csr } from '../src/core/csr.js';
+import { AlsRecommender } from '../src/models/als.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -156,5 +157,25 @@ describe('dense wasm kernels', () => {
     const ref = new Float32Array(cols * cols);
     for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) ref[i * cols + j] = i === j ? 0 : -p[i * cols + j] / p[j * cols + j];
     expect(same(b, ref)).toBe(0);
+  });
+
+  it("ALS's top-k scoring on the wasm product equals the TF.js one (ids and f32 scores; ties, exclusions, k > items)", async () => {
+    const r = rng(5);
+    for (const [n, f, rows, k] of [
+      [300, 16, 70, 20],
+      [13, 5, 9, 20],
+      [1000, 64, 300, 10],
+    ]) {
+      const m = new AlsRecommender({ factors: f });
+      // quantised factors: many exactly tied scores, decided by the item index
+      m.itemFactors = Float32Array.from({ length: n * f }, () => Math.round(r() * 4) / 4);
+      const vectors = Float32Array.from({ length: rows * f }, () => Math.round((r() * 2 - 1) * 8) / 8);
+      const exclude = (q: number) => Int32Array.from({ length: q % 7 }, (_, t) => (q * 31 + t * 17) % n);
+      const w = m.scoreVectorsWasm(vectors, rows, k, exclude)!;
+      const t = await m.scoreVectorsTf(vectors, rows, k, exclude);
+      expect(w).not.toBeNull();
+      expect(Array.from(w.ids)).toEqual(Array.from(t.ids));
+      expect(same(w.scores, t.scores), `n=${n}`).toBe(0);
+    }
   });
 });

@@ -21,9 +21,14 @@ export class TopK {
   /** Selects from a dense score array (every index a candidate). */
   pushAll(scores: ArrayLike<number>): void {
     const h = this.heap;
+    // a score below the current floor cannot enter (one equal to it may, by index): skip the call
+    let floor = h.floor();
     for (let i = 0; i < scores.length; i++) {
       const s = scores[i];
-      if (s > -Infinity) h.push(s, i);
+      if (s >= floor && s > -Infinity) {
+        h.push(s, i);
+        floor = h.floor();
+      }
     }
   }
   /** Writes the selection best first at row `row` of a k-wide output, padded with -1. */

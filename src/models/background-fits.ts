@@ -56,9 +56,12 @@ export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueO
     const b = await easeWeights(task.counts, task.params);
     const m = new EaseRecommender(task.params);
     m.adopt(b, { counts: task.counts } as TrainingData);
-    const results: BatchResult[] = [];
-    // each customer is scored on its own (recommendDense): one call per protocol lists what batches would
-    for (const p of task.protocols) results.push(await m.recommend(p.users, SCORED_K, p.exclude ? { exclude: task.excludeRows } : undefined));
+    // each customer is scored on its own (recommendDense): what one recommend call per protocol returns, each
+    // customer's scores computed once for both protocols
+    const results = m.recommendMany(
+      task.protocols.map((p) => ({ users: p.users, options: p.exclude ? { exclude: task.excludeRows } : undefined })),
+      SCORED_K,
+    );
     return { b, results } as ValueOf<T>;
   }
   if (task.kind === 'fbt') return fbtLists(task.baskets, task.params) as ValueOf<T>;

@@ -11,8 +11,8 @@ import type { Csr } from '../core/csr.js';
 import type { TopKLists } from '../core/bundle.js';
 import { ModelFitError, NotSupportedError } from '../core/errors.js';
 import { binarize, forEachCooccurrenceRow } from '../core/similarity.js';
-import { buildTopKLists, emptyBatch, recommendDense, TopK } from '../core/top-k.js';
-import { mapValues } from '../core/csr.js';
+import { buildTopKLists, emptyBatch, excludedFor, recommendDense, TopK } from '../core/top-k.js';
+import { mapValues, transpose } from '../core/csr.js';
 import { tfBackend } from '../train/tf-backend.js';
 import { spdInverse } from './spd-inverse.js';
 import { spdInverseWasm } from './spd-inverse-wasm.js';
@@ -47,10 +47,24 @@ export async function easeWeights(counts: Csr, params: Partial<EaseParams>, prog
     x = mapValues(x, (v, r) => v * Math.pow(len[r], -userWeightPower));
   }
   const g = new Float32Array(n * n);
-  forEachCooccurrenceRow(x, (i, acc, touched, nt) => {
-    for (let t = 0; t < nt; t++) g[i * n + touched[t]] = acc[touched[t]];
-    g[i * n + i] += lambda;
-  });
+  if (userWeightPower === 0 && x.rows < 1 << 24) {
+    // binary X: G's entries are co-occurrence counts (integers below 2²⁴, exact in f32), summed straight into G's row
+    const xt = transpose(x);
+    for (let i = 0; i < n; i++) {
+      const o = i * n;
+      for (let p = xt.indptr[i]; p < xt.indptr[i + 1]; p++) {
+        const u = xt.indices[p];
+        const xui = xt.data[p];
+        for (let q = x.indptr[u]; q < x.indptr[u + 1]; q++) g[o + x.indices[q]] += xui * x.data[q];
+      }
+      g[o + i] += lambda;
+    }
+  } else {
+    forEachCooccurrenceRow(x, (i, acc, touched, nt) => {
+      for (let t = 0; t < nt; t++) g[i * n + touched[t]] = acc[touched[t]];
+      g[i * n + i] += lambda;
+    });
+  }
   progress?.(1, 3);
   // the project's wasm SIMD kernels (bit for bit the TF.js inverse, without starting TF.js); TF.js where they are not built
   let p = spdInverseWasm(g, n);
@@ -113,6 +127,43 @@ export class EaseRecommender implements Recommender {
     const h = this.history;
     if (!h) throw new NotSupportedError('ease: not fitted on customer histories (use recommendForItems)');
     return recommendDense(customers, k, this.n, options, (u, out) => this.scoreInto(h.indices.subarray(h.indptr[u], h.indptr[u + 1]), out));
+  }
+
+  /**
+   * `recommend` for several customer lists at once: the results are those of one `recommend(users, k, options)` per
+   * list, but a customer in several lists (e.g. both evaluation protocols) has its scores summed once.
+   */
+  recommendMany(lists: { users: ArrayLike<number>; options?: RecommendOptions }[], k: number): BatchResult[] {
+    const h = this.history;
+    if (!h) throw new NotSupportedError('ease: not fitted on customer histories (use recommendForItems)');
+    const n = this.n;
+    const out = lists.map((l) => emptyBatch(l.users.length, k));
+    // (customer, list, position) in customer order
+    const refs: number[] = [];
+    lists.forEach((l, li) => {
+      for (let r = 0; r < l.users.length; r++) refs.push(l.users[r], li, r);
+    });
+    const order = Int32Array.from({ length: refs.length / 3 }, (_, i) => i).sort((a, b) => refs[3 * a] - refs[3 * b] || a - b);
+    const row = new Float64Array(n);
+    const tmp = new Float64Array(n);
+    const sel = new TopK(k);
+    let last = -1;
+    for (const x of order) {
+      const u = refs[3 * x];
+      const li = refs[3 * x + 1];
+      const r = refs[3 * x + 2];
+      if (u !== last) {
+        row.fill(0);
+        this.scoreInto(h.indices.subarray(h.indptr[u], h.indptr[u + 1]), row);
+        last = u;
+      }
+      tmp.set(row);
+      const ex = excludedFor(lists[li].options, r, u);
+      for (let p = 0; p < ex.length; p++) tmp[ex[p]] = -Infinity;
+      sel.pushAll(tmp);
+      sel.drain(out[li].ids, out[li].scores, r);
+    }
+    return out;
   }
 
   async similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
