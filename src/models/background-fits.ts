@@ -174,6 +174,14 @@ export class BackgroundFits {
     return job;
   }
 
+  /**
+   * Starts the worker now (it loads its modules meanwhile) when jobs are expected soon, e.g. while a large input is
+   * read: the first job then does not wait for the worker to start. Harmless when none comes (the worker is unref'd).
+   */
+  warm(): void {
+    this.startWorker();
+  }
+
   private waiting = 0;
 
   /** Counts callers waiting for the worker's answer: the worker is ref'd (keeps the process alive) while any does. */

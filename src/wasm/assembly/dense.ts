@@ -9,7 +9,7 @@
 // running sum goes on exactly), B's block packed into panels of 8 columns, A's rows in blocks of MC; the micro
 // tile is 4 rows × 8 columns (eight f32x4 accumulators).
 
-const KC: i32 = 256;
+const KC: i32 = 512;
 const MC: i32 = 128;
 
 // packs rows [p0, p0 + kc) of B (all n columns) into panels of 8 columns: panel jp, row p at pack + (jp·kc + p)·32;
