@@ -18,6 +18,10 @@ export class TopK {
   push(id: number, score: number): void {
     this.heap.push(score, id);
   }
+  /** The score a candidate must at least reach to enter (−Infinity until full): one below it cannot. */
+  floor(): number {
+    return this.heap.floor();
+  }
   /** Selects from a dense score array (every index a candidate). */
   pushAll(scores: ArrayLike<number>): void {
     const h = this.heap;

@@ -31,12 +31,22 @@ export type BackgroundTask =
   | { kind: 'knn'; counts: Csr; weights: Csr | null; params: Partial<ItemKnnParams> }
   | { kind: 'fbt'; baskets: Csr; params: Partial<FbtParams> }
   /** EASE's weights, then its top 20 for each protocol's customers (`exclude`: minus their rows of `excludeRows`), as `recommend` returns them. */
-  | { kind: 'ease-scored'; counts: Csr; params: Partial<EaseParams>; excludeRows: Csr; protocols: { users: Int32Array; exclude: boolean }[] };
+  | {
+      kind: 'ease-scored';
+      counts: Csr;
+      params: Partial<EaseParams>;
+      excludeRows: Csr;
+      protocols: { users: Int32Array; exclude: boolean }[];
+      /** Also B's neighbour lists of this length (EaseRecommender.neighbourLists), as the served model reads them. */
+      listLength?: number;
+    };
 
 /** What an 'ease-scored' task returns. */
 export interface EaseScored {
   b: Float32Array;
   results: BatchResult[];
+  /** neighbourLists(listLength), when asked for. */
+  lists?: TopKLists;
 }
 
 type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'ease-scored' } ? EaseScored : T extends { kind: 'knn' | 'fbt' } ? TopKLists : TifuVectors;
@@ -62,7 +72,7 @@ export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueO
       task.protocols.map((p) => ({ users: p.users, options: p.exclude ? { exclude: task.excludeRows } : undefined })),
       SCORED_K,
     );
-    return { b, results } as ValueOf<T>;
+    return { b, results, ...(task.listLength ? { lists: m.neighbourLists(task.listLength) } : {}) } as ValueOf<T>;
   }
   if (task.kind === 'fbt') return fbtLists(task.baskets, task.params) as ValueOf<T>;
   if (task.kind === 'knn') return itemKnnLists({ counts: task.counts, weights: task.weights ?? task.counts }, task.params) as ValueOf<T>;

@@ -95,6 +95,8 @@ export class EaseRecommender implements Recommender {
   b: Float32Array = new Float32Array(0);
   n = 0;
   private history: Csr | null = null;
+  /** neighbourLists computed elsewhere (the background worker) for these weights, by length. */
+  private listsOf: { k: number; lists: TopKLists } | null = null;
 
   constructor(params: Partial<EaseParams> = {}, name = 'ease') {
     this.params = { ...EASE_DEFAULTS, ...params };
@@ -113,6 +115,12 @@ export class EaseRecommender implements Recommender {
     this.b = b;
     this.n = n;
     this.history = binarize(data.counts);
+    this.listsOf = null;
+  }
+
+  /** Keeps `neighbourLists(k)` as computed from these weights elsewhere (e.g. in the background worker, by the same method). */
+  keepNeighbourLists(k: number, lists: TopKLists): void {
+    this.listsOf = { k, lists };
   }
 
   private scoreInto(items: ArrayLike<number>, out: Float64Array): void {
@@ -187,6 +195,7 @@ export class EaseRecommender implements Recommender {
 
   /** The k largest positive weights of each row, as neighbour lists for the bundle. */
   neighbourLists(k: number): TopKLists {
+    if (this.listsOf?.k === k) return this.listsOf.lists;
     const { b, n } = this;
     return buildTopKLists(n, k, (i, sel) => {
       for (let j = 0; j < n; j++) if (b[i * n + j] > 0) sel.push(j, b[i * n + j]);
@@ -205,5 +214,6 @@ export class EaseRecommender implements Recommender {
     this.b = b;
     this.n = n;
     this.history = null;
+    this.listsOf = null;
   }
 }
