@@ -16,6 +16,8 @@ const targets = [
   // ALS: shared memory, so worker threads solve disjoint row ranges of one layout without copies
   { src: 'als.ts', flags: ['--enable', 'simd,threads', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536'] },
   { src: 'scorer.ts', flags: ['--enable', 'simd'] },
+  // EASE's dense SPD inverse (matrix products)
+  { src: 'dense.ts', flags: ['--enable', 'simd'] },
 ];
 for (const t of targets) {
   const file = join(out, t.src.replace(/\.ts$/, '.wasm'));

@@ -11,7 +11,8 @@ import { runEvaluation, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { SELECT_MAX_USERS } from '../src/eval/select.js';
 import { openStore } from '../src/store/open-store.js';
 import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
-import { readHistory } from '../src/train/history-input.js';
+import { fileBytes, readHistory, WARM_BYTES } from '../src/train/history-input.js';
+import { backgroundFits } from '../src/models/background-fits.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
 import { Stages } from '../src/train/stages.js';
 import { hyperparameterFlags, parseModelList, resolveTrainConfig } from '../src/train/train-config.js';
@@ -71,6 +72,8 @@ runCli(async () => {
   const models = parseModelList(flags.models, recommenderEntries().filter((e) => e.evaluateByDefault).map((e) => e.name));
   const stages = new Stages({ quiet: flags.quiet });
   if (flags.quiet) setTfNotices(() => {});
+  // a file large enough for background fits: their worker starts loading while the file is read
+  if (flags.data && (await fileBytes(flags.data)) > WARM_BYTES) backgroundFits().warm();
   const store = flags.data ? null : await openStore(config());
   const input = await stages
     .run('load', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), { unit: store ? 'count' : 'bytes' })

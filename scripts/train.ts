@@ -10,7 +10,8 @@ import { config } from '../src/config.js';
 import { chooseServed, FitCache, gridOnValidation, runEvaluation, servedWindow, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { evalRuns, parseGrid } from '../src/eval/grid.js';
 import { openStore } from '../src/store/open-store.js';
-import { datasetFromFile, datasetFromStore, type HistoryInput, readHistory } from '../src/train/history-input.js';
+import { datasetFromFile, datasetFromStore, fileBytes, type HistoryInput, readHistory, WARM_BYTES } from '../src/train/history-input.js';
+import { backgroundFits } from '../src/models/background-fits.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
 import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
@@ -73,6 +74,8 @@ runCli(async () => {
   const t0 = performance.now();
 
   if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();
+  // a file large enough for background fits: their worker starts loading while the file is read
+  if (flags.data && (await fileBytes(flags.data)) > WARM_BYTES) backgroundFits().warm();
   const store = flags.data ? null : await openStore(config());
   try {
     // the lines, for the validation window (and the evaluation): a file is parsed once, its lines kept beside the dataset

@@ -9,6 +9,8 @@ import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
 import { BackgroundFits, type BackgroundTask, runTask, useBackgroundFits } from '../src/models/background-fits.js';
 import { timeSplit } from '../src/eval/time-split.js';
+import { EaseRecommender } from '../src/models/ease.js';
+import type { TrainingData } from '../src/core/recommender.js';
 import { runEvaluation } from '../src/eval/run-evaluation.js';
 import { resolveTrainConfig } from '../src/train/train-config.js';
 
@@ -41,12 +43,23 @@ function tasks(): BackgroundTask[] {
     { kind: 'knn', counts: ref.counts, weights: null, params: { neighbours: 10 } },
     { kind: 'fbt', baskets: ref.baskets, params: { minSupport: 1, minConfidence: 0 } },
     { kind: 'tifu', lines: { customer: p.customer, order: p.order, item: p.item, time: p.time }, customers: ref.counts.rows, nItems: ref.counts.cols, params: { neighbours: 5 } },
+    {
+      kind: 'ease-scored',
+      counts: ref.counts,
+      params: { lambda: 5 },
+      excludeRows: ref.weights,
+      protocols: [
+        { users: split.discoveryUsers, exclude: true },
+        { users: split.allUsers, exclude: false },
+      ],
+      listLength: 7,
+    },
   ];
 }
 
-/** Every typed array of a result, as bytes (bit-identical comparison). */
+/** Every typed array of a result (nested one level: 'ease-scored''s results and lists), as bytes (bit-identical comparison). */
 const bytes = (v: unknown): number[][] =>
-  (ArrayBuffer.isView(v) ? [v] : Object.values(v as object).filter((a) => ArrayBuffer.isView(a))).map((a) => [...new Uint8Array((a as ArrayBufferView).buffer, (a as ArrayBufferView).byteOffset, (a as ArrayBufferView).byteLength)]);
+  (ArrayBuffer.isView(v) ? [v] : Object.values(v as object).flatMap((a) => (ArrayBuffer.isView(a) ? [a] : a && typeof a === 'object' ? Object.values(a).flatMap((x) => (ArrayBuffer.isView(x) ? [x] : x && typeof x === 'object' ? Object.values(x).filter((y) => ArrayBuffer.isView(y)) : [])) : []))).map((a) => [...new Uint8Array((a as ArrayBufferView).buffer, (a as ArrayBufferView).byteOffset, (a as ArrayBufferView).byteLength)]);
 
 describe('background fits', () => {
   it('the worker computes what the calling thread computes, bit for bit', async () => {
@@ -131,4 +144,24 @@ describe('background fits', () => {
       if (prev) useBackgroundFits(prev);
     }
   }, 120_000);
+
+  it("'ease-scored' returns what the model's own recommend and neighbourLists return", async () => {
+    const task = tasks()[4];
+    if (task.kind !== 'ease-scored') throw new Error('task order');
+    const v = await runTask(task);
+    const m = new EaseRecommender(task.params);
+    m.adopt(v.b, { counts: task.counts } as TrainingData);
+    expect(bytes(v.lists)).toEqual(bytes(m.neighbourLists(7)));
+    expect(v.lists!.indices.length).toBeGreaterThan(0);
+    for (let i = 0; i < task.protocols.length; i++) {
+      const p = task.protocols[i];
+      expect(bytes(v.results[i])).toEqual(bytes(await m.recommend(p.users, 20, p.exclude ? { exclude: task.excludeRows } : undefined)));
+    }
+    // the lists kept from elsewhere are what neighbourLists answers for that length, and only for it
+    const other = new EaseRecommender(task.params);
+    other.adopt(v.b, { counts: task.counts } as TrainingData);
+    other.keepNeighbourLists(7, v.lists!);
+    expect(other.neighbourLists(7)).toBe(v.lists);
+    expect(bytes(other.neighbourLists(5))).toEqual(bytes(m.neighbourLists(5)));
+  });
 });

@@ -18,12 +18,21 @@ export class TopK {
   push(id: number, score: number): void {
     this.heap.push(score, id);
   }
+  /** The score a candidate must at least reach to enter (−Infinity until full): one below it cannot. */
+  floor(): number {
+    return this.heap.floor();
+  }
   /** Selects from a dense score array (every index a candidate). */
   pushAll(scores: ArrayLike<number>): void {
     const h = this.heap;
+    // a score below the current floor cannot enter (one equal to it may, by index): skip the call
+    let floor = h.floor();
     for (let i = 0; i < scores.length; i++) {
       const s = scores[i];
-      if (s > -Infinity) h.push(s, i);
+      if (s >= floor && s > -Infinity) {
+        h.push(s, i);
+        floor = h.floor();
+      }
     }
   }
   /** Writes the selection best first at row `row` of a k-wide output, padded with -1. */

@@ -21,7 +21,7 @@ import { adoptFrom, type BackgroundJob, backgroundFits } from '../models/backgro
 import { EaseRecommender } from '../models/ease.js';
 import { FbtRecommender } from '../models/fbt.js';
 import { ItemKnnRecommender } from '../models/item-knn.js';
-import { fitServed, needsOf, type ServedParams, ServedRecommender, type ServedState, tifuSpec } from '../models/served.js';
+import { EASE_LIST_LENGTH, fitServed, needsOf, type ServedParams, ServedRecommender, type ServedState, tifuSpec } from '../models/served.js';
 import { dataKind, modelEntry, type Params } from '../train/model-registry.js';
 import { Stages } from '../train/stages.js';
 import type { TrainConfig } from '../train/train-config.js';
@@ -157,12 +157,14 @@ export class FitCache {
         { users: split.discoveryUsers, exclude: true },
         { users: split.allUsers, exclude: false },
       ];
-      const job = backgroundFits().submit({ kind: 'ease-scored', counts: data.counts, params: r.params, excludeRows: split.reference.weights, protocols });
+      // and the neighbour lists the served model's selection reads
+      const job = backgroundFits().submit({ kind: 'ease-scored', counts: data.counts, params: r.params, excludeRows: split.reference.weights, protocols, listLength: EASE_LIST_LENGTH });
       p = {
         job,
         finish: async () => {
           const res = await job.result();
           r.adopt(res.value.b, data);
+          if (res.value.lists) r.keepNeighbourLists(EASE_LIST_LENGTH, res.value.lists);
           return { model: r, fit_s: res.seconds, scorer: new ScoredInAdvance(r, protocols, res.value.results) };
         },
       };

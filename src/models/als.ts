@@ -16,6 +16,7 @@ import { foldIn, type FoldInModel } from '../core/fold-in.js';
 import { fillNormal } from '../core/random.js';
 import { emptyBatch, excludedFor, TopK } from '../core/top-k.js';
 import { tfBackend } from '../train/tf-backend.js';
+import { DenseKernels } from './spd-inverse-wasm.js';
 import { solveRowsExact } from './als-solvers.js';
 import { CgPool } from './als-parallel.js';
 import { WasmAls } from './als-wasm.js';
@@ -195,6 +196,60 @@ export class AlsRecommender implements Recommender {
    * items masked to −∞, then tf.topk. Batches keep rows × items under 4M floats.
    */
   async scoreVectors(vectors: Float32Array, rows: number, k: number, exclude: (n: number) => ArrayLike<number>): Promise<BatchResult> {
+    return this.scoreVectorsWasm(vectors, rows, k, exclude) ?? this.scoreVectorsTf(vectors, rows, k, exclude);
+  }
+
+  /**
+   * scoreVectors on the project's wasm SIMD matrix product (src/models/spd-inverse-wasm.ts DenseKernels): each score is
+   * the f32 sum TF.js's matMul computes (bit for bit), excluded items −∞, and the top k with TF.js's topk order (score
+   * descending, ties to the lower index; −∞ is padding): the same result as scoreVectorsTf without starting TF.js.
+   * Null when the module is not built.
+   */
+  scoreVectorsWasm(vectors: Float32Array, rows: number, k: number, exclude: (n: number) => ArrayLike<number>): BatchResult | null {
+    const f = this.k;
+    const n = this.nItems;
+    const batch = Math.max(1, Math.min(rows, 256));
+    const dk = DenseKernels.create(f * n + batch * f + batch * n + 64, Math.max(n, 8));
+    if (!dk) return null;
+    const vtAt = dk.alloc(f * n);
+    const aAt = dk.alloc(batch * f);
+    const cAt = dk.alloc(batch * n);
+    const mem = dk.f32;
+    const VT = vtAt >> 2;
+    const v = this.itemFactors;
+    for (let i = 0; i < n; i++) for (let a = 0; a < f; a++) mem[VT + a * n + i] = v[i * f + a];
+    const res = emptyBatch(rows, k);
+    const kk = Math.min(k, n);
+    const sel = new TopK(kk);
+    const C = cAt >> 2;
+    const row = new Float32Array(n);
+    const topIds = new Int32Array(kk);
+    const topScores = new Float32Array(kk);
+    for (let s = 0; s < rows; s += batch) {
+      const b = Math.min(batch, rows - s);
+      mem.set(vectors.subarray(s * f, (s + b) * f), aAt >> 2);
+      dk.gemm(aAt, f, vtAt, n, cAt, n, b, n, f);
+      for (let r = 0; r < b; r++) {
+        // + 0 as TF.js adds its mask (−0 becomes +0), −∞ on excluded items
+        for (let j = 0; j < n; j++) row[j] = mem[C + r * n + j] + 0;
+        const ex = exclude(s + r);
+        for (let q = 0; q < ex.length; q++) row[ex[q]] = -Infinity;
+        sel.pushAll(row);
+        sel.drain(topIds, topScores, 0);
+        const o = (s + r) * k;
+        res.ids.set(topIds, o);
+        res.scores.set(topScores, o);
+        for (let j = kk; j < k; j++) {
+          res.ids[o + j] = -1;
+          res.scores[o + j] = -Infinity;
+        }
+      }
+    }
+    return res;
+  }
+
+  /** scoreVectors on TensorFlow.js (the fallback where the wasm kernels are not built). */
+  async scoreVectorsTf(vectors: Float32Array, rows: number, k: number, exclude: (n: number) => ArrayLike<number>): Promise<BatchResult> {
     const { tf } = await tfBackend();
     const f = this.k;
     const n = this.nItems;

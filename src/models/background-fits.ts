@@ -31,12 +31,22 @@ export type BackgroundTask =
   | { kind: 'knn'; counts: Csr; weights: Csr | null; params: Partial<ItemKnnParams> }
   | { kind: 'fbt'; baskets: Csr; params: Partial<FbtParams> }
   /** EASE's weights, then its top 20 for each protocol's customers (`exclude`: minus their rows of `excludeRows`), as `recommend` returns them. */
-  | { kind: 'ease-scored'; counts: Csr; params: Partial<EaseParams>; excludeRows: Csr; protocols: { users: Int32Array; exclude: boolean }[] };
+  | {
+      kind: 'ease-scored';
+      counts: Csr;
+      params: Partial<EaseParams>;
+      excludeRows: Csr;
+      protocols: { users: Int32Array; exclude: boolean }[];
+      /** Also B's neighbour lists of this length (EaseRecommender.neighbourLists), as the served model reads them. */
+      listLength?: number;
+    };
 
 /** What an 'ease-scored' task returns. */
 export interface EaseScored {
   b: Float32Array;
   results: BatchResult[];
+  /** neighbourLists(listLength), when asked for. */
+  lists?: TopKLists;
 }
 
 type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'ease-scored' } ? EaseScored : T extends { kind: 'knn' | 'fbt' } ? TopKLists : TifuVectors;
@@ -56,10 +66,13 @@ export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueO
     const b = await easeWeights(task.counts, task.params);
     const m = new EaseRecommender(task.params);
     m.adopt(b, { counts: task.counts } as TrainingData);
-    const results: BatchResult[] = [];
-    // each customer is scored on its own (recommendDense): one call per protocol lists what batches would
-    for (const p of task.protocols) results.push(await m.recommend(p.users, SCORED_K, p.exclude ? { exclude: task.excludeRows } : undefined));
-    return { b, results } as ValueOf<T>;
+    // each customer is scored on its own (recommendDense): what one recommend call per protocol returns, each
+    // customer's scores computed once for both protocols
+    const results = m.recommendMany(
+      task.protocols.map((p) => ({ users: p.users, options: p.exclude ? { exclude: task.excludeRows } : undefined })),
+      SCORED_K,
+    );
+    return { b, results, ...(task.listLength ? { lists: m.neighbourLists(task.listLength) } : {}) } as ValueOf<T>;
   }
   if (task.kind === 'fbt') return fbtLists(task.baskets, task.params) as ValueOf<T>;
   if (task.kind === 'knn') return itemKnnLists({ counts: task.counts, weights: task.weights ?? task.counts }, task.params) as ValueOf<T>;
@@ -169,6 +182,14 @@ export class BackgroundFits {
     this.startWorker();
     this.pump();
     return job;
+  }
+
+  /**
+   * Starts the worker now (it loads its modules meanwhile) when jobs are expected soon, e.g. while a large input is
+   * read: the first job then does not wait for the worker to start. Harmless when none comes (the worker is unref'd).
+   */
+  warm(): void {
+    this.startWorker();
   }
 
   private waiting = 0;

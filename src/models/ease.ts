@@ -2,7 +2,8 @@
  * EASE, the shallow linear autoencoder of Steck 2019 ("Embarrassingly Shallow Autoencoders
  * for Sparse Data", eq. 8): with G = XᵀX over binary purchases and P = (G + λI)⁻¹,
  *   B_ij = −P_ij / P_jj (i ≠ j),  B_ii = 0;   score(u, j) = Σ_{i ∈ u} B_ij.
- * The items × items inverse is dense (spd-inverse.ts on TensorFlow.js), so this model is for
+ * The items × items inverse is dense (spd-inverse-wasm.ts: WebAssembly SIMD, the same figures as spd-inverse.ts on
+ * TensorFlow.js, which is the fallback), so this model is for
  * small catalogues (maxItems, default 12,000); item-kNN covers large ones.
  */
 import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../core/recommender.js';
@@ -10,10 +11,11 @@ import type { Csr } from '../core/csr.js';
 import type { TopKLists } from '../core/bundle.js';
 import { ModelFitError, NotSupportedError } from '../core/errors.js';
 import { binarize, forEachCooccurrenceRow } from '../core/similarity.js';
-import { buildTopKLists, emptyBatch, recommendDense, TopK } from '../core/top-k.js';
-import { mapValues } from '../core/csr.js';
+import { buildTopKLists, emptyBatch, excludedFor, recommendDense, TopK } from '../core/top-k.js';
+import { mapValues, transpose } from '../core/csr.js';
 import { tfBackend } from '../train/tf-backend.js';
 import { spdInverse } from './spd-inverse.js';
+import { spdInverseWasm } from './spd-inverse-wasm.js';
 import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
 
 export interface EaseParams {
@@ -45,17 +47,35 @@ export async function easeWeights(counts: Csr, params: Partial<EaseParams>, prog
     x = mapValues(x, (v, r) => v * Math.pow(len[r], -userWeightPower));
   }
   const g = new Float32Array(n * n);
-  forEachCooccurrenceRow(x, (i, acc, touched, nt) => {
-    for (let t = 0; t < nt; t++) g[i * n + touched[t]] = acc[touched[t]];
-    g[i * n + i] += lambda;
-  });
+  if (userWeightPower === 0 && x.rows < 1 << 24) {
+    // binary X: G's entries are co-occurrence counts (integers below 2²⁴, exact in f32), summed straight into G's row
+    const xt = transpose(x);
+    for (let i = 0; i < n; i++) {
+      const o = i * n;
+      for (let p = xt.indptr[i]; p < xt.indptr[i + 1]; p++) {
+        const u = xt.indices[p];
+        const xui = xt.data[p];
+        for (let q = x.indptr[u]; q < x.indptr[u + 1]; q++) g[o + x.indices[q]] += xui * x.data[q];
+      }
+      g[o + i] += lambda;
+    }
+  } else {
+    forEachCooccurrenceRow(x, (i, acc, touched, nt) => {
+      for (let t = 0; t < nt; t++) g[i * n + touched[t]] = acc[touched[t]];
+      g[i * n + i] += lambda;
+    });
+  }
   progress?.(1, 3);
-  const { tf } = await tfBackend();
-  const gt = tf.tensor2d(g, [n, n]);
-  const pt = spdInverse(tf, gt);
-  gt.dispose();
-  const p = pt.dataSync() as Float32Array;
-  pt.dispose();
+  // the project's wasm SIMD kernels (bit for bit the TF.js inverse, without starting TF.js); TF.js where they are not built
+  let p = spdInverseWasm(g, n);
+  if (!p) {
+    const { tf } = await tfBackend();
+    const gt = tf.tensor2d(g, [n, n]);
+    const pt = spdInverse(tf, gt);
+    gt.dispose();
+    p = pt.dataSync() as Float32Array;
+    pt.dispose();
+  }
   progress?.(2, 3);
   const b = new Float32Array(n * n);
   for (let j = 0; j < n; j++) {
@@ -75,6 +95,8 @@ export class EaseRecommender implements Recommender {
   b: Float32Array = new Float32Array(0);
   n = 0;
   private history: Csr | null = null;
+  /** neighbourLists computed elsewhere (the background worker) for these weights, by length. */
+  private listsOf: { k: number; lists: TopKLists } | null = null;
 
   constructor(params: Partial<EaseParams> = {}, name = 'ease') {
     this.params = { ...EASE_DEFAULTS, ...params };
@@ -93,6 +115,12 @@ export class EaseRecommender implements Recommender {
     this.b = b;
     this.n = n;
     this.history = binarize(data.counts);
+    this.listsOf = null;
+  }
+
+  /** Keeps `neighbourLists(k)` as computed from these weights elsewhere (e.g. in the background worker, by the same method). */
+  keepNeighbourLists(k: number, lists: TopKLists): void {
+    this.listsOf = { k, lists };
   }
 
   private scoreInto(items: ArrayLike<number>, out: Float64Array): void {
@@ -107,6 +135,43 @@ export class EaseRecommender implements Recommender {
     const h = this.history;
     if (!h) throw new NotSupportedError('ease: not fitted on customer histories (use recommendForItems)');
     return recommendDense(customers, k, this.n, options, (u, out) => this.scoreInto(h.indices.subarray(h.indptr[u], h.indptr[u + 1]), out));
+  }
+
+  /**
+   * `recommend` for several customer lists at once: the results are those of one `recommend(users, k, options)` per
+   * list, but a customer in several lists (e.g. both evaluation protocols) has its scores summed once.
+   */
+  recommendMany(lists: { users: ArrayLike<number>; options?: RecommendOptions }[], k: number): BatchResult[] {
+    const h = this.history;
+    if (!h) throw new NotSupportedError('ease: not fitted on customer histories (use recommendForItems)');
+    const n = this.n;
+    const out = lists.map((l) => emptyBatch(l.users.length, k));
+    // (customer, list, position) in customer order
+    const refs: number[] = [];
+    lists.forEach((l, li) => {
+      for (let r = 0; r < l.users.length; r++) refs.push(l.users[r], li, r);
+    });
+    const order = Int32Array.from({ length: refs.length / 3 }, (_, i) => i).sort((a, b) => refs[3 * a] - refs[3 * b] || a - b);
+    const row = new Float64Array(n);
+    const tmp = new Float64Array(n);
+    const sel = new TopK(k);
+    let last = -1;
+    for (const x of order) {
+      const u = refs[3 * x];
+      const li = refs[3 * x + 1];
+      const r = refs[3 * x + 2];
+      if (u !== last) {
+        row.fill(0);
+        this.scoreInto(h.indices.subarray(h.indptr[u], h.indptr[u + 1]), row);
+        last = u;
+      }
+      tmp.set(row);
+      const ex = excludedFor(lists[li].options, r, u);
+      for (let p = 0; p < ex.length; p++) tmp[ex[p]] = -Infinity;
+      sel.pushAll(tmp);
+      sel.drain(out[li].ids, out[li].scores, r);
+    }
+    return out;
   }
 
   async similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
@@ -130,6 +195,7 @@ export class EaseRecommender implements Recommender {
 
   /** The k largest positive weights of each row, as neighbour lists for the bundle. */
   neighbourLists(k: number): TopKLists {
+    if (this.listsOf?.k === k) return this.listsOf.lists;
     const { b, n } = this;
     return buildTopKLists(n, k, (i, sel) => {
       for (let j = 0; j < n; j++) if (b[i * n + j] > 0) sel.push(j, b[i * n + j]);
@@ -148,5 +214,6 @@ export class EaseRecommender implements Recommender {
     this.b = b;
     this.n = n;
     this.history = null;
+    this.listsOf = null;
   }
 }

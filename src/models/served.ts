@@ -25,7 +25,7 @@ import { type AlsParams, AlsRecommender } from './als.js';
 import { type EaseParams, EaseRecommender } from './ease.js';
 import { type ItemKnnParams, ItemKnnRecommender } from './item-knn.js';
 import { type BasketLines, type TifuParams, type TifuVectors, tifuOfCustomer } from './tifu-knn.js';
-import { adoptFrom, type BackgroundJob, backgroundFits } from './background-fits.js';
+import { adoptFrom, type BackgroundJob, backgroundFits, type EaseScored } from './background-fits.js';
 
 /** What the components are fitted on. */
 export interface ServedInput {
@@ -123,13 +123,17 @@ export async function fitServed(
   const kinds = [...new Set(needs.learned)];
   const bg = backgroundFits();
   let easeModel: EaseRecommender | null = null;
-  let easeJob: BackgroundJob<Float32Array> | null = null;
+  let easeJob: BackgroundJob<EaseScored> | null = null;
+  const easeListLength = params.easeListLength ?? EASE_LIST_LENGTH;
   if (kinds.includes('ease')) {
     easeModel = prefit.ease ?? new EaseRecommender(params.ease);
     if (n > easeModel.params.maxItems) {
       st.skipped.ease = `${n} items exceed ease.maxItems ${easeModel.params.maxItems}`;
       easeModel = null;
-    } else if (!prefit.ease) easeJob = bg.submit({ kind: 'ease', counts: ref.counts, params: easeModel.params });
+    } else if (!prefit.ease) {
+      // the weights and the neighbour lists read below (no customers scored)
+      easeJob = bg.submit({ kind: 'ease-scored', counts: ref.counts, params: easeModel.params, excludeRows: ref.counts, protocols: [], listLength: easeListLength });
+    }
   }
   const knnModel = kinds.includes('item_knn') ? (prefit.item_knn ?? new ItemKnnRecommender(params.item_knn)) : null;
   const knnJob =
@@ -155,13 +159,19 @@ export async function fitServed(
   }
   if (easeModel) {
     const t0 = performance.now();
-    const fit = await adoptFrom(easeJob, easeModel, ref);
+    let fit = 0;
+    if (easeJob) {
+      const r = await easeJob.result();
+      easeModel.adopt(r.value.b, ref);
+      if (r.value.lists) easeModel.keepNeighbourLists(easeListLength, r.value.lists);
+      fit = r.seconds;
+    }
     st.models.ease = easeModel;
     const lists = { ...st.tables.lists };
     st.tables.lists = {};
     // the lists in the order of needs.learned (as when fitted in turn)
     for (const kind of kinds) {
-      if (kind === 'ease') st.tables.lists.ease = easeModel.neighbourLists(params.easeListLength ?? EASE_LIST_LENGTH);
+      if (kind === 'ease') st.tables.lists.ease = easeModel.neighbourLists(easeListLength);
       else if (kind === 'item_knn' && lists.item_knn) st.tables.lists.item_knn = lists.item_knn;
     }
     st.fit_s.ease = Math.round((fit + seconds(t0)) * 100) / 100;

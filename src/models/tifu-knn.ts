@@ -124,7 +124,9 @@ export function fitTifu(lines: BasketLines, customers: number, nItems: number, p
   }
   const dot = new Float64Array(customers);
   const mark = new Uint8Array(customers);
-  const touched: number[] = [];
+  const touched = new Int32Array(customers);
+  const sel = new TopSelect(p.neighbours);
+  const keep = new TopSelect(p.keep);
   const acc = new Float64Array(nItems);
   const accMark = new Uint8Array(nItems);
   const accTouched: number[] = [];
@@ -132,7 +134,7 @@ export function fitTifu(lines: BasketLines, customers: number, nItems: number, p
   const nItemsOut: number[] = [];
   const nScoresOut: number[] = [];
   for (let c = 0; c < customers; c++) {
-    touched.length = 0;
+    let nTouched = 0;
     for (let q = ownPtr[c]; q < ownPtr[c + 1]; q++) {
       const i = ownItems[q];
       const w = ownScores[q];
@@ -141,17 +143,23 @@ export function fitTifu(lines: BasketLines, customers: number, nItems: number, p
         if (v === c) continue;
         if (!mark[v]) {
           mark[v] = 1;
-          touched.push(v);
+          touched[nTouched++] = v;
           dot[v] = 0;
         }
         dot[v] += w * colVal[r];
       }
     }
-    const sel = new TopSelect(p.neighbours);
-    for (const v of touched) {
+    sel.clear();
+    // a candidate below the selection's floor cannot enter (one equal to it may, by index): the push is skipped
+    let floor = sel.floor();
+    for (let t = 0; t < nTouched; t++) {
+      const v = touched[t];
       mark[v] = 0;
       const cos = norms[c] > 0 && norms[v] > 0 ? dot[v] / (norms[c] * norms[v]) : 0;
-      if (cos > 0) sel.push(cos, v);
+      if (cos > 0 && cos >= floor) {
+        sel.push(cos, v);
+        floor = sel.floor();
+      }
     }
     const nbrs = sel.drain();
     accTouched.length = 0;
@@ -169,10 +177,14 @@ export function fitTifu(lines: BasketLines, customers: number, nItems: number, p
         }
       }
     }
-    const keep = new TopSelect(p.keep);
+    keep.clear();
+    let keepFloor = keep.floor();
     for (const i of accTouched) {
       accMark[i] = 0;
-      keep.push(acc[i], i);
+      if (acc[i] >= keepFloor) {
+        keep.push(acc[i], i);
+        keepFloor = keep.floor();
+      }
     }
     for (const { id, score } of keep.drain().sort((a, b) => a.id - b.id)) {
       nItemsOut.push(id);

@@ -18,6 +18,19 @@ import type { Store } from '../store/store.js';
 import { type Dataset, DatasetBuilder } from './dataset.js';
 import type { WeightingOptions } from './weighting.js';
 
+/** Above this many bytes, a history file is worth starting the background-fit worker for while it is read. */
+export const WARM_BYTES = 2_000_000;
+
+/** The size of a file in bytes (0 when it cannot be read: the reader then reports why). */
+export async function fileBytes(path: string): Promise<number> {
+  const { stat } = await import('node:fs/promises');
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
 export interface HistoryInput {
   /** What was read, for the manifest ("file:<path>" or "store:<backend>"). */
   source: string;
