@@ -292,6 +292,12 @@ interface OfferExposure {
   sumX: number;
   /** Trials in the cells (the overall count may hold more: trials of no known segment or channel). */
   sumS: number;
+  /**
+   * Each cell's accepted and shown counts (`segmentCells`), at segment × OFFER_CHANNELS.length + channel; null when
+   * the offer was never shown. Read with the rest, so a decision reads no cell of an offer between its responses.
+   */
+  cellA: Float64Array | null;
+  cellS: Float64Array | null;
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
@@ -312,9 +318,14 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
   let sumA = 0;
   let sumX = 0;
   let sumS = 0;
+  const nc = OFFER_CHANNELS.length;
+  const cellA = shown > 0 ? new Float64Array(STATS_SEGMENTS.length * nc) : null;
+  const cellS = shown > 0 ? new Float64Array(STATS_SEGMENTS.length * nc) : null;
   if (shown > 0) {
     STATS_SEGMENTS.forEach((seg, k) => {
       const cells = segmentCells(offer, seg, stats);
+      cellA!.set(cells.a, k * nc);
+      cellS!.set(cells.s, k * nc);
       let xs = 0;
       for (let i = 0; i < OFFER_CHANNELS.length; i++) if (cells.s[i] > 0) xs += cells.s[i] * baseRate(p, seg, OFFER_CHANNELS[i]);
       a[k] = cells.sumA;
@@ -324,7 +335,7 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
       sumS += cells.sumS;
     });
   }
-  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS };
+  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS };
   if (byOffer.size >= 65_536) byOffer.clear();
   byOffer.set(offer.id, e);
   return e;
@@ -470,7 +481,8 @@ function hierarchicalColumns(
     const targeted = personalised && subjectSegment != null && restricted && segs.includes(subjectSegment);
     const m = restricted ? p.targetedLift : 1;
     const ex = offerExposure(offer, stats, p, cache);
-    const cells = ex.shown > 0 ? segmentCells(offer, seg, stats) : null;
+    // the cell's counts as the exposure read them (segmentCells of this segment: see OfferExposure)
+    const at = si * OFFER_CHANNELS.length + ci;
     // offer level, from the other segments
     const aSeg = ex.a[si];
     const xSeg = ex.x[si];
@@ -480,8 +492,8 @@ function hierarchicalColumns(
     const K0 = k0 + otherA;
     const lamO = K0 / (k0 / m + otherX);
     // segment level, from this segment's other channels
-    const cellA = cells ? cells.a[ci] : 0;
-    const cellX = cells ? cells.s[ci] * b : 0;
+    const cellA = ex.cellA ? ex.cellA[at] : 0;
+    const cellX = ex.cellS ? ex.cellS[at] * b : 0;
     const ks = 1 / (1 / K0 + t1);
     const Ks = ks + Math.max(0, aSeg - cellA);
     const lamS = Ks / (ks / lamO + Math.max(0, xSeg - cellX));
