@@ -21,7 +21,7 @@
  * --cpu-prof DIR: the service's V8 CPU profile; --trace-gc FILE: its GC trace; --only nbo: next-best-offer alone.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +119,45 @@ async function serviceFigures(url: string): Promise<ServiceFigures> {
     // figures unknown
   }
   return { gcS, lagP99Ms, lagMaxMs };
+}
+
+/**
+ * The PostgreSQL server's side of the service's database: its backends' CPU (from /proc, clock ticks) and the
+ * transactions committed (pg_stat_database, flushed by the backends within about a second), read through one
+ * monitoring connection (its own backend left out).
+ */
+interface StoreFigures {
+  cpuTicks: Map<number, number>;
+  xacts: number;
+}
+async function storeFigures(c: pg.Client | null): Promise<StoreFigures | null> {
+  if (!c) return null;
+  try {
+    await c.query('SELECT pg_stat_clear_snapshot()');
+    const r = await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
+    const x = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()');
+    const cpuTicks = new Map<number, number>();
+    for (const { pid } of r.rows) {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        cpuTicks.set(pid, Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // ended, or another machine's server
+      }
+    }
+    return { cpuTicks, xacts: Number(x.rows[0]?.n ?? NaN) };
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL CPU µs and transactions per request between two readings (ticks at 100 Hz). */
+function storePhase(a: StoreFigures | null, b: StoreFigures | null, requests: number): { pgCpuUsPerReq: number; pgXactsPerReq: number } {
+  if (!a || !b || !(requests > 0)) return { pgCpuUsPerReq: NaN, pgXactsPerReq: NaN };
+  let ticks = 0;
+  for (const [pid, t] of b.cpuTicks) ticks += t - (a.cpuTicks.get(pid) ?? 0);
+  return { pgCpuUsPerReq: (ticks * 10_000) / requests, pgXactsPerReq: (b.xacts - a.xacts) / requests };
 }
 
 /** GC ms per s of wall time by kind between two readings, and the event-loop delay of the second (prom-client resets it per reading). */
@@ -272,19 +311,30 @@ runCli(async () => {
 
   const load = (requests: Load['requests'], url: string, pid: number): Promise<LoadResult> =>
     loader.run({ url, pid, connections: flags.connections, seconds: flags.seconds, headers: HEADERS, requests });
-  type Phase = LoadResult & ReturnType<typeof phaseFigures>;
-  /** A load, with the service's GC and event-loop delay over it. */
+  type Phase = LoadResult & ReturnType<typeof phaseFigures> & ReturnType<typeof storePhase>;
+  let monitor: pg.Client | null = null;
+  if (databaseUrl) {
+    monitor = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await monitor.connect();
+  }
+  /** A load, with the service's GC and event-loop delay over it, and the PostgreSQL server's CPU and transactions. */
   const measured = async (requests: Load['requests'], url: string, pid: number, run = load): Promise<Phase> => {
     const a = await serviceFigures(url);
+    const sa = await storeFigures(monitor);
     const t = performance.now();
     const x = await run(requests, url, pid);
-    return { ...x, ...phaseFigures(a, await serviceFigures(url), (performance.now() - t) / 1000) };
+    const wall = (performance.now() - t) / 1000;
+    const b = await serviceFigures(url);
+    // the backends flush their transaction counts within about a second
+    await new Promise((r) => setTimeout(r, 1100));
+    // requests over the whole load (its warm-up included), as the server's figures are
+    return { ...x, ...phaseFigures(a, b, wall), ...storePhase(sa, await storeFigures(monitor), x.rps * wall) };
   };
   const fmt = (x: LoadResult) => `${x.rps.toFixed(0)} req/s p50 ${x.p50.toFixed(1)} ms p99 ${x.p99.toFixed(1)} ms ${x.cpuUsPerReq.toFixed(0)} CPU µs/req non-2xx ${x.non2xx + x.errors}`;
   const fmtService = (x: Phase) =>
     `service GC ${Object.entries(x.gcMsPerS)
       .map(([k, v]) => `${k} ${v}`)
-      .join(' ')} ms/s, loop delay p99 ${x.loopLagP99Ms.toFixed(0)} ms max ${x.loopLagMaxMs.toFixed(0)} ms`;
+      .join(' ')} ms/s, loop delay p99 ${x.loopLagP99Ms.toFixed(0)} ms max ${x.loopLagMaxMs.toFixed(0)} ms; PostgreSQL ${x.pgCpuUsPerReq.toFixed(0)} CPU µs/req, ${x.pgXactsPerReq.toFixed(3)} transactions/req`;
   const onlyNbo = flags.only === 'nbo';
   const result: {
     loader: string;
@@ -336,6 +386,7 @@ runCli(async () => {
       log(`  events           ${fmt(e)}; rows in offer_events after warm-up + run: ${stored}; ${fmtService(e)}`);
     }
   } finally {
+    await monitor?.end().catch(() => undefined);
     await svc.close();
     await cache.close();
     await dropPrefix(redisUrl, prefix);
