@@ -60,35 +60,6 @@ describe('CustomerAccessCache', () => {
     expect(s.calls.canonical).toBe(3);
   });
 
-  it('at most maxRefreshes background refreshes at once; a stale answer whose refresh could not start is served, and refreshed at its next request', async () => {
-    const answers: Record<string, { canonical: string | null; consent: boolean }> = {};
-    for (let i = 0; i < 6; i++) answers[`c${i}`] = { canonical: `C${i}`, consent: true };
-    const s = countingStore(answers);
-    const cache = new CustomerAccessCache(s.store, { ttlMs: 30_000, maxEntries: 10, maxRefreshes: 2 });
-    for (let i = 0; i < 6; i++) await cache.resolve(`c${i}`);
-    expect(s.calls.canonical).toBe(6);
-    let open!: () => void;
-    s.hold(new Promise<void>((r) => (open = r)));
-    now += 20_000; // every answer stale together (a cohort)
-    for (let i = 0; i < 6; i++) expect(await cache.resolve(`c${i}`)).toEqual({ status: 'ok', customerId: `C${i}` });
-    expect(s.calls.canonical).toBe(6 + 2); // two refreshes in flight, four not started
-    s.set('c5', { canonical: 'C5', consent: false });
-    s.hold(null);
-    open();
-    await flush();
-    await flush();
-    // c5's refresh had not started: still the old answer, and its refresh starts now
-    expect(await cache.resolve('c5')).toEqual({ status: 'ok', customerId: 'C5' });
-    await flush();
-    await flush();
-    expect(s.calls.canonical).toBe(6 + 3);
-    expect(await cache.resolve('c5')).toEqual({ status: 'no_consent', customerId: 'C5' });
-    // past the TTL nothing stale is used, bound or not
-    s.set('c4', { canonical: 'C4', consent: false });
-    now += 11_000;
-    expect(await cache.resolve('c4')).toEqual({ status: 'no_consent', customerId: 'C4' });
-  });
-
   it('never remembers a failure; an unknown id is remembered', async () => {
     const s = countingStore({});
     const cache = new CustomerAccessCache(s.store, { ttlMs: 30_000, maxEntries: 10 });

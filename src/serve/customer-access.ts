@@ -50,8 +50,6 @@ export class CustomerAccessCache {
    * those keys, so invalidate() finds them without scanning every entry.
    */
   private readonly aliases = new Map<string, Set<string>>();
-  /** Background refreshes in flight (options.maxRefreshes). */
-  private refreshes = 0;
   /** Bumped by invalidate(): reads remember the generation they began in. */
   private generation = 0;
   /**
@@ -75,13 +73,6 @@ export class CustomerAccessCache {
        * "store_unavailable" while the read goes on and, when it comes, is remembered for the next request.
        */
       waitMs?: number;
-      /**
-       * Background refreshes (stale-while-revalidate) in flight at most (default 2): a cohort of answers passing half
-       * their TTL together (a restart, a burst of new customers) must not queue hundreds of reads in the store's small
-       * pool ahead of the reads requests wait for. A stale answer whose refresh cannot start now is still served, and
-       * its refresh tried again at its next request; no answer is used past the TTL either way.
-       */
-      maxRefreshes?: number;
     } = {
       ttlMs: 30_000,
       maxEntries: 50_000,
@@ -94,13 +85,9 @@ export class CustomerAccessCache {
       const age = Date.now() - hit.at;
       if (age < this.options.ttlMs / 2) return hit.access;
       if (age < this.options.ttlMs) {
-        if (!hit.refreshing && this.refreshes < (this.options.maxRefreshes ?? 2)) {
+        if (!hit.refreshing) {
           hit.refreshing = true;
-          this.refreshes++;
-          void this.load(customerId).finally(() => {
-            hit.refreshing = false;
-            this.refreshes--;
-          });
+          void this.load(customerId).finally(() => (hit.refreshing = false));
         }
         return hit.access;
       }

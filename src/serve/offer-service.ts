@@ -119,12 +119,6 @@ export interface OfferServiceDeps {
   subjectTtlMs?: number;
   /** Customers whose facts are kept (default 50,000). */
   maxSubjects?: number;
-  /**
-   * Background refreshes of facts in flight at most (default 2): facts past half their TTL are still served while one
-   * refreshes; a cohort passing it together must not fill the store's pool ahead of the reads requests wait for. A
-   * refresh that cannot start now is tried at the customer's next decision; no facts are used past the TTL.
-   */
-  maxSubjectRefreshes?: number;
   /** Customers whose affinity to the offers is kept between decisions (default 2,048). */
   affinityCacheSize?: number;
   decisionLog?: { intervalMs?: number; batchSize?: number };
@@ -217,8 +211,6 @@ export class OfferService {
   private readonly affinities = new Map<string, { record: CustomerRecord; index: TargetIndex; affinity: DecisionSubject['affinity'] }>();
   /** Facts loads in flight per customer; an event for them marks the load stale (its result is used once, not kept). */
   private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
-  /** Background refreshes of facts in flight (maxSubjectRefreshes). */
-  private subjectRefreshes = 0;
   private readonly decisions: DecisionLogWriter;
   private readonly events: EventWriter;
   private readonly instanceId = randomUUID();
@@ -373,15 +365,11 @@ export class OfferService {
       const age = this.now() - hit.loadedAt;
       if (age < ttl / 2) return hit.facts;
       if (age < ttl) {
-        if (!hit.refreshing && this.subjectRefreshes < (this.deps.maxSubjectRefreshes ?? 2)) {
+        if (!hit.refreshing) {
           hit.refreshing = true;
-          this.subjectRefreshes++;
           void this.loadSubject(customerId, access)
             .catch((err: unknown) => this.deps.onStoreError?.(err))
-            .finally(() => {
-              hit.refreshing = false;
-              this.subjectRefreshes--;
-            });
+            .finally(() => (hit.refreshing = false));
         }
         return hit.facts;
       }
