@@ -289,12 +289,6 @@ export interface DecisionLogEntry {
 }
 
 /**
- * A decision to log: `considered` as `decide` traced it (ConsideredTrace, see src/core/offers/screen.ts: stored
- * compactly) or written out. The log reads it back written out (DecisionLogEntry). A shown offer's probability may
- * be left out when the trace carries what it is computed from (`ConsideredTrace.choice`, src/core/offers/choice.ts):
- * the log stores that, and computes the probability when it is read.
- */
-/**
  * A decision to log already encoded as its row (`prepareDecision`, src/store/sql-offers.ts): what the decision log
  * writer queues, so that a decision's objects die young and a write costs one join.
  */
@@ -307,6 +301,12 @@ export interface PreparedDecision {
   readonly set: { key: string; ids: readonly string[]; conflicts: readonly (readonly number[])[] | null; vw: Float64Array | null } | null;
 }
 
+/**
+ * A decision to log: `considered` as `decide` traced it (ConsideredTrace, see src/core/offers/screen.ts: stored
+ * compactly) or written out. The log reads it back written out (DecisionLogEntry). A shown offer's probability may
+ * be left out when the trace carries what it is computed from (`ConsideredTrace.choice`, src/core/offers/choice.ts):
+ * the log stores that, and computes the probability when it is read.
+ */
 export interface DecisionToLog extends Omit<DecisionLogEntry, 'considered' | 'shown'> {
   considered: DecisionLogEntry['considered'] | ConsideredTrace;
   shown: (Omit<DecisionLogEntry['shown'][number], 'probability'> & { probability?: number })[];
