@@ -16,10 +16,12 @@
  *  3. offer events: POST /v1/events/offers with unique event ids (autocannon: wrk's script cannot hold
  *     100,000 bodies), each stored durably (synchronous commit, group-committed) before its 200; the
  *     rows stored are counted afterwards.
- * Prints req/s, p50/p99 and CPU µs per request of each, NBO as % of similar, events/s, and the load average.
+ * Prints req/s, p50/p99 and CPU µs per request of each, NBO as % of similar, events/s, the service's GC (ms per s,
+ * by kind) and event-loop delay (p99, max) over each load (from its /metrics), and the load average.
+ * --cpu-prof DIR: the service's V8 CPU profile; --trace-gc FILE: its GC trace; --only nbo: next-best-offer alone.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +56,10 @@ const spec = defineCli({
     rounds: { type: 'int', default: 2, description: 'similar / next-best-offer pairs (0: events only)' },
     pglite: { type: 'boolean', description: 'history store = embedded PGlite (in the service process) instead of a fresh PostgreSQL database' },
     loader: { type: 'string', choices: LOADERS, placeholder: 'NAME', description: 'load generator (default: wrk when on PATH, else autocannon)' },
-    profile: { type: 'string', placeholder: 'DIR', description: 'write a V8 CPU profile of the service process into DIR (node --cpu-prof)' },
+    profile: { type: 'string', placeholder: 'DIR', description: 'write a V8 CPU profile of the service process into DIR (node --cpu-prof; same as --cpu-prof)' },
+    'cpu-prof': { type: 'string', placeholder: 'DIR', description: "write the service's V8 CPU profile into DIR (node --cpu-prof) when it stops" },
+    'trace-gc': { type: 'string', placeholder: 'FILE', description: "run the service with --trace-gc, its stdout (GC lines and the request log) into FILE" },
+    only: { type: 'string', choices: ['all', 'nbo'], default: 'all', description: 'nbo: next-best-offer rounds only (no similar items, no events; for profiles)' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
   },
@@ -90,6 +95,76 @@ function timeDecide(bundle: ModelBundle, offers: Offer[], customers: CustomerRec
     return ((performance.now() - t) * 1000) / n;
   };
   return { holdout: run(0.05), noHoldout: run(0) };
+}
+
+/** The service's own figures from /metrics (prom-client's default metrics): GC seconds by kind, event-loop delay. */
+interface ServiceFigures {
+  gcS: Record<string, number>;
+  lagP99Ms: number;
+  lagMaxMs: number;
+}
+async function serviceFigures(url: string): Promise<ServiceFigures> {
+  const gcS: Record<string, number> = {};
+  let lagP99Ms = NaN;
+  let lagMaxMs = NaN;
+  try {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    for (const line of text.split('\n')) {
+      const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('nodejs_gc_duration_seconds_sum')) gcS[/kind="(\w+)"/.exec(line)?.[1] ?? '?'] = v;
+      else if (line.startsWith('nodejs_eventloop_lag_p99_seconds ')) lagP99Ms = v * 1000;
+      else if (line.startsWith('nodejs_eventloop_lag_max_seconds ')) lagMaxMs = v * 1000;
+    }
+  } catch {
+    // figures unknown
+  }
+  return { gcS, lagP99Ms, lagMaxMs };
+}
+
+/**
+ * The PostgreSQL server's side of the service's database: its backends' CPU (from /proc, clock ticks) and the
+ * transactions committed (pg_stat_database, flushed by the backends within about a second), read through one
+ * monitoring connection (its own backend left out).
+ */
+interface StoreFigures {
+  cpuTicks: Map<number, number>;
+  xacts: number;
+}
+async function storeFigures(c: pg.Client | null): Promise<StoreFigures | null> {
+  if (!c) return null;
+  try {
+    await c.query('SELECT pg_stat_clear_snapshot()');
+    const r = await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
+    const x = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()');
+    const cpuTicks = new Map<number, number>();
+    for (const { pid } of r.rows) {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        cpuTicks.set(pid, Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // ended, or another machine's server
+      }
+    }
+    return { cpuTicks, xacts: Number(x.rows[0]?.n ?? NaN) };
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL CPU µs and transactions per request between two readings (ticks at 100 Hz). */
+function storePhase(a: StoreFigures | null, b: StoreFigures | null, requests: number): { pgCpuUsPerReq: number; pgXactsPerReq: number } {
+  if (!a || !b || !(requests > 0)) return { pgCpuUsPerReq: NaN, pgXactsPerReq: NaN };
+  let ticks = 0;
+  for (const [pid, t] of b.cpuTicks) ticks += t - (a.cpuTicks.get(pid) ?? 0);
+  return { pgCpuUsPerReq: (ticks * 10_000) / requests, pgXactsPerReq: (b.xacts - a.xacts) / requests };
+}
+
+/** GC ms per s of wall time by kind between two readings, and the event-loop delay of the second (prom-client resets it per reading). */
+function phaseFigures(a: ServiceFigures, b: ServiceFigures, wallS: number): { gcMsPerS: Record<string, number>; loopLagP99Ms: number; loopLagMaxMs: number } {
+  const gcMsPerS: Record<string, number> = {};
+  for (const k of Object.keys(b.gcS)) gcMsPerS[k] = Math.round(((b.gcS[k] - (a.gcS[k] ?? 0)) * 1000) / wallS);
+  return { gcMsPerS, loopLagP99Ms: b.lagP99Ms, loopLagMaxMs: b.lagMaxMs };
 }
 
 /** Every customer's first decision, 8 at a time: p50/p99 of the cold path. */
@@ -236,7 +311,31 @@ runCli(async () => {
 
   const load = (requests: Load['requests'], url: string, pid: number): Promise<LoadResult> =>
     loader.run({ url, pid, connections: flags.connections, seconds: flags.seconds, headers: HEADERS, requests });
+  type Phase = LoadResult & ReturnType<typeof phaseFigures> & ReturnType<typeof storePhase>;
+  let monitor: pg.Client | null = null;
+  if (databaseUrl) {
+    monitor = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await monitor.connect();
+  }
+  /** A load, with the service's GC and event-loop delay over it, and the PostgreSQL server's CPU and transactions. */
+  const measured = async (requests: Load['requests'], url: string, pid: number, run = load): Promise<Phase> => {
+    const a = await serviceFigures(url);
+    const sa = await storeFigures(monitor);
+    const t = performance.now();
+    const x = await run(requests, url, pid);
+    const wall = (performance.now() - t) / 1000;
+    const b = await serviceFigures(url);
+    // the backends flush their transaction counts within about a second
+    await new Promise((r) => setTimeout(r, 1100));
+    // requests over the whole load (its warm-up included), as the server's figures are
+    return { ...x, ...phaseFigures(a, b, wall), ...storePhase(sa, await storeFigures(monitor), x.rps * wall) };
+  };
   const fmt = (x: LoadResult) => `${x.rps.toFixed(0)} req/s p50 ${x.p50.toFixed(1)} ms p99 ${x.p99.toFixed(1)} ms ${x.cpuUsPerReq.toFixed(0)} CPU µs/req non-2xx ${x.non2xx + x.errors}`;
+  const fmtService = (x: Phase) =>
+    `service GC ${Object.entries(x.gcMsPerS)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' ')} ms/s, loop delay p99 ${x.loopLagP99Ms.toFixed(0)} ms max ${x.loopLagMaxMs.toFixed(0)} ms; PostgreSQL ${x.pgCpuUsPerReq.toFixed(0)} CPU µs/req, ${x.pgXactsPerReq.toFixed(3)} transactions/req`;
+  const onlyNbo = flags.only === 'nbo';
   const result: {
     loader: string;
     connections: number;
@@ -244,12 +343,14 @@ runCli(async () => {
     offers: number;
     customers: number;
     cold?: Awaited<ReturnType<typeof coldPass>>;
-    rounds: { similar: LoadResult; nbo: LoadResult; pct: number; loadavg: number[] }[];
-    events?: LoadResult & { stored: number; loadavg: number[] };
+    rounds: { similar?: Phase; nbo: Phase; pct?: number; loadavg: number[] }[];
+    events?: Phase & { stored: number; loadavg: number[] };
     decideAloneUs?: { holdout: number; noHoldout: number };
     sample?: unknown;
   } = { loader: loader.name, connections: flags.connections, seconds: flags.seconds, offers: offers.length, customers: ids.length, rounds: [], decideAloneUs: decideAlone };
-  const svc = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.profile)}`] : []);
+  const profileDir = flags['cpu-prof'] ?? flags.profile;
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []), ...(flags['trace-gc'] ? ['--trace-gc'] : [])];
+  const svc = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', nodeArgs, flags['trace-gc'] ? resolve(flags['trace-gc']) : undefined);
   try {
     log(`service pid ${svc.pid} at ${svc.url}`);
     const first = await fetch(`${svc.url}/v1/customers/${ids[0]}/next-best-offer?channel=web&limit=3`, { headers: { 'x-api-key': KEY } });
@@ -258,29 +359,34 @@ runCli(async () => {
     if (flags.rounds > 0) result.cold = await coldPass(svc.url, ids);
     if (result.cold) log(`cold pass over ${result.cold.n} customers (8 concurrent): p50 ${result.cold.p50.toFixed(1)} ms, p99 ${result.cold.p99.toFixed(1)} ms, non-200 ${result.cold.non200}`);
     for (let round = 1; round <= flags.rounds; round++) {
-      log(`round ${round}: similar, then next-best-offer (${flags.connections} connections, ${flags.seconds} s each)`);
-      const s = await load(similar, svc.url, svc.pid);
-      log(`  similar          ${fmt(s)}`);
-      const o = await load(nbo, svc.url, svc.pid);
-      log(`  next-best-offer  ${fmt(o)}  (${((100 * o.rps) / s.rps).toFixed(0)}% of similar)`);
-      result.rounds.push({ similar: s, nbo: o, pct: (100 * o.rps) / s.rps, loadavg: loadavg() });
+      log(`round ${round}: ${onlyNbo ? '' : 'similar, then '}next-best-offer (${flags.connections} connections, ${flags.seconds} s each)`);
+      const s = onlyNbo ? undefined : await measured(similar, svc.url, svc.pid);
+      if (s) log(`  similar          ${fmt(s)}; ${fmtService(s)}`);
+      const o = await measured(nbo, svc.url, svc.pid);
+      log(`  next-best-offer  ${fmt(o)}${s ? `  (${((100 * o.rps) / s.rps).toFixed(0)}% of similar)` : ''}; ${fmtService(o)}`);
+      result.rounds.push({ similar: s, nbo: o, pct: s ? (100 * o.rps) / s.rps : undefined, loadavg: loadavg() });
     }
-    log(`offer events: POST /v1/events/offers, unique ids (${flags.connections} connections, ${flags.seconds} s)`);
-    // autocannon reads the requests from a file: wrk's script cannot hold 100,000 unique bodies (Lua's constant limit)
-    const e = await chooseLoader('autocannon').run({ url: svc.url, pid: svc.pid, connections: flags.connections, seconds: flags.seconds, headers: HEADERS, requests: events });
-    let stored = -1;
-    if (databaseUrl) {
-      const c = new pg.Client({ connectionString: db.env.DATABASE_URL });
-      await c.connect();
-      try {
-        stored = Number((await c.query('SELECT count(*)::int AS n FROM offer_events')).rows[0].n);
-      } finally {
-        await c.end();
+    if (!onlyNbo) {
+      log(`offer events: POST /v1/events/offers, unique ids (${flags.connections} connections, ${flags.seconds} s)`);
+      // autocannon reads the requests from a file: wrk's script cannot hold 100,000 unique bodies (Lua's constant limit)
+      const e = await measured(events, svc.url, svc.pid, (requests, url, pid) =>
+        chooseLoader('autocannon').run({ url, pid, connections: flags.connections, seconds: flags.seconds, headers: HEADERS, requests }),
+      );
+      let stored = -1;
+      if (databaseUrl) {
+        const c = new pg.Client({ connectionString: db.env.DATABASE_URL });
+        await c.connect();
+        try {
+          stored = Number((await c.query('SELECT count(*)::int AS n FROM offer_events')).rows[0].n);
+        } finally {
+          await c.end();
+        }
       }
+      result.events = { ...e, stored, loadavg: loadavg() };
+      log(`  events           ${fmt(e)}; rows in offer_events after warm-up + run: ${stored}; ${fmtService(e)}`);
     }
-    result.events = { ...e, stored, loadavg: loadavg() };
-    log(`  events           ${fmt(e)}; rows in offer_events after warm-up + run: ${stored}`);
   } finally {
+    await monitor?.end().catch(() => undefined);
     await svc.close();
     await cache.close();
     await dropPrefix(redisUrl, prefix);
@@ -295,10 +401,11 @@ runCli(async () => {
   out.push(`decide() alone (bench process, ${offers.length} offers, limit 3): ${decideAlone.holdout.toFixed(0)} µs per decision with holdout share 0.05, ${decideAlone.noHoldout.toFixed(0)} µs without`);
   if (result.cold) out.push(`cold first decisions (8 concurrent): p50 ${result.cold.p50.toFixed(1)} ms, p99 ${result.cold.p99.toFixed(1)} ms`);
   for (const [i, x] of result.rounds.entries()) {
-    out.push(`round ${i + 1} (load ${x.loadavg.map((l) => l.toFixed(2)).join(' ')}): similar ${fmt(x.similar)}`);
-    out.push(`         next-best-offer ${fmt(x.nbo)} = ${x.pct.toFixed(0)}% of similar`);
+    const load1 = `round ${i + 1} (load ${x.loadavg.map((l) => l.toFixed(2)).join(' ')}): `;
+    if (x.similar) out.push(`${load1}similar ${fmt(x.similar)}; ${fmtService(x.similar)}`);
+    out.push(`${x.similar ? ' '.repeat(load1.length) : load1}next-best-offer ${fmt(x.nbo)}${x.pct !== undefined ? ` = ${x.pct.toFixed(0)}% of similar` : ''}; ${fmtService(x.nbo)}`);
   }
-  const ev = result.events!;
-  out.push(`offer events (load ${ev.loadavg.map((l) => l.toFixed(2)).join(' ')}): ${fmt(ev)}; stored ${ev.stored} rows (warm-up included)`);
+  const ev = result.events;
+  if (ev) out.push(`offer events (load ${ev.loadavg.map((l) => l.toFixed(2)).join(' ')}): ${fmt(ev)}; stored ${ev.stored} rows (warm-up included); ${fmtService(ev)}`);
   process.stdout.write(out.join('\n') + '\n');
 });

@@ -89,6 +89,26 @@ describe('propensity: hierarchical model', () => {
     expect(after).toBeLessThan(0.27);
   });
 
+  it('the cached exposure (counts and cells of an offer) follows every response: equal to the propensities of fresh counts after each one', () => {
+    const counts = new ResponseCounts();
+    const offers = [offer('a'), offer('b', { channels: ['web', 'store'] })];
+    const history: [string, 'repeat' | 'vip', 'web' | 'store' | 'app', boolean][] = [];
+    const channels = ['web', 'store', 'app'] as const;
+    for (let i = 0; i < 60; i++) {
+      history.push([i % 3 === 0 ? 'b' : 'a', i % 2 === 0 ? 'repeat' : 'vip', channels[i % 3], i % 5 === 0]);
+      const [o, seg, ch, ok] = history[history.length - 1];
+      counts.record(o, seg, ch, ok);
+      const fresh = new ResponseCounts();
+      for (const [o2, s2, c2, a2] of history) fresh.record(o2, s2, c2, a2);
+      for (const segment of ['repeat', 'vip'] as const) {
+        for (const channel of channels) {
+          const s = subject({ segment });
+          expect(hierarchicalPropensities(offers, s, channel, counts, P)).toEqual(hierarchicalPropensities(offers, s, channel, fresh, P));
+        }
+      }
+    }
+  });
+
   it('samplingOf: the tagged Beta Thompson draws come from, and the affinity multiplier', () => {
     const s = subject({ affinity: () => ({ score: 0.9, category: 'Candles' }) });
     const pr = hierarchicalPropensities([offer('a', { targets: { skus: [], categories: ['Candles'] } })], s, 'web', stats(), P)[0];

@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseOffer } from '../src/core/offer-schema.js';
 import type { Offer } from '../src/core/offers/types.js';
 import type { Identifier } from '../src/core/records.js';
-import type { DecisionLogEntry, OfferEventInput, Store } from '../src/store/store.js';
+import type { DecisionLogEntry, DecisionToLog, OfferEventInput, Store } from '../src/store/store.js';
+import { prepareDecision } from '../src/store/sql-offers.js';
 import { storeBackends, type OpenedStore } from './helpers/backends.js';
 import { decide, traceOf } from '../src/core/offers/decide.js';
 import { prepareOffers } from '../src/core/offers/screen.js';
@@ -142,6 +143,43 @@ for (const backend of storeBackends()) {
       const back = (await store.decisionLog()).filter((e) => e.decisionId.startsWith('p'));
       expect(back.map((e) => e.shown.map((s) => s.probability))).toEqual(inline);
       expect(inline.flat().every((p) => p > 0 && p <= 1)).toBe(true);
+    });
+
+    it('decision log: decisions prepared as they are queued (prepareDecision) read back as the same decisions logged as they are, mixed in one batch', async () => {
+      const c = await store.resolveIdentity([email('prep@x')]);
+      const offers = prepareOffers(
+        Array.from({ length: 10 }, (_, i) => testOffer(`r${i}`, { value: 3 + i, targets: { skus: [`s${i % 3}`], categories: i % 4 === 0 ? ['c"1\\'] : [] } })),
+      );
+      const raw: DecisionToLog[] = [];
+      for (let k = 0; k < 6; k++) {
+        const d = decide(offers, testSubject(), testContext({ limit: 1 + (k % 3), holdoutShare: k === 5 ? 1 : 0.05 }, 70 + k), testStats());
+        raw.push({
+          decisionId: `r${k}`,
+          time: T0 + k,
+          customerId: k % 2 === 0 ? c : null,
+          // texts JSON and SQL quote differently: quotes, backslashes, a tab, non-Latin letters, an emoji
+          context: { channel: 'web', store: k === 1 ? `S'1"\\\t` : null, items: ['é', 'Ω💡', 'a\\b'], limit: 1 + (k % 3) },
+          considered: k === 4 ? d.considered : traceOf(d)!,
+          shown: d.offers.map((o, position) => ({ offerId: o.offerId, position, score: o.score, propensity: o.propensity, ...(k === 4 ? { probability: o.probability } : {}) })),
+          policy: { name: 'thompson', version: '1' },
+          holdout: d.holdout,
+        });
+      }
+      // the same decisions twice: once as they are, once prepared (other ids), in one batch; then again (idempotent)
+      const prepared = raw.map((e) => prepareDecision({ ...e, decisionId: `p-${e.decisionId}` }));
+      await store.logDecisions([...raw.slice(0, 3), ...prepared, ...raw.slice(3)]);
+      await store.logDecisions(prepared.slice(0, 2));
+      const back = await store.decisionLog();
+      expect(back).toHaveLength(12);
+      const byId = new Map(back.map((e) => [e.decisionId, e]));
+      for (const e of raw) {
+        const a = byId.get(e.decisionId)!;
+        const b = byId.get(`p-${e.decisionId}`)!;
+        expect({ ...b, decisionId: a.decisionId }).toEqual(a);
+        expect(a.context).toEqual(e.context);
+        expect(a.customerId).toBe(e.customerId);
+        expect(a.shown.every((s) => s.probability > 0 && s.probability <= 1)).toBe(true);
+      }
     });
 
     it('events: recorded once by id; the same again is a duplicate, other content a conflict; counters follow the new ones only', async () => {

@@ -6,9 +6,15 @@
  * close() writes everything queued (clean shutdown loses nothing). A crash loses what was queued and
  * not yet written: at most the decisions of the last interval (default 200 ms) and of a write in flight.
  */
-import type { DecisionToLog, OfferStore } from '../store/store.js';
+import type { DecisionToLog, OfferStore, PreparedDecision } from '../store/store.js';
 
 export interface DecisionLogWriterOptions {
+  /**
+   * Encodes a decision as it is queued (the store's row, e.g. sql-offers' prepareDecision): the queue then holds one
+   * string per decision instead of its trace, which would otherwise outlive a few young-generation collections and
+   * be promoted; a write joins the rows. A decision it throws on is queued as it is.
+   */
+  prepare?: (entry: DecisionToLog) => PreparedDecision;
   intervalMs?: number;
   batchSize?: number;
   maxQueued?: number;
@@ -16,7 +22,7 @@ export interface DecisionLogWriterOptions {
 }
 
 export class DecisionLogWriter {
-  private queue: DecisionToLog[] = [];
+  private queue: (DecisionToLog | PreparedDecision)[] = [];
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -31,7 +37,15 @@ export class DecisionLogWriter {
   ) {}
 
   add(entry: DecisionToLog): void {
-    this.queue.push(entry);
+    let queued: DecisionToLog | PreparedDecision = entry;
+    if (this.options.prepare) {
+      try {
+        queued = this.options.prepare(entry);
+      } catch {
+        // written as it is
+      }
+    }
+    this.queue.push(queued);
     const max = this.options.maxQueued ?? 100_000;
     if (this.queue.length > max) {
       this.dropped += this.queue.length - max;

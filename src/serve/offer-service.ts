@@ -46,6 +46,7 @@ import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
 import { OFFER_CHANNELS } from '../core/offers/types.js';
 import type { Segment } from '../core/records.js';
+import { prepareDecision } from '../store/sql-offers.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
 import { DecisionLogWriter } from './decision-log-writer.js';
@@ -245,6 +246,7 @@ export class OfferService {
     this.random = deps.random ?? Math.random;
     this.policy = deps.policy ?? { name: 'thompson-beta', version: '1' };
     this.decisions = new DecisionLogWriter(deps.backgroundStore ?? deps.store, {
+      prepare: prepareDecision,
       ...deps.decisionLog,
       onError: (err, queued) => {
         deps.onStoreError?.(err);

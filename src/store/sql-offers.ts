@@ -12,7 +12,7 @@ import type { ContactState, Offer } from '../core/offers/types.js';
 import type { SqlClient } from './sql-client.js';
 import { choiceProbabilities, decodeChoice, type EncodedChoice, encodeChoice, suitableConflicts } from '../core/offers/choice.js';
 import { type ConsideredTrace, decodeConsidered, type EncodedConsidered, encodeConsidered, suitableIndexOf } from '../core/offers/screen.js';
-import type { DecisionLogEntry, DecisionToLog, OfferCounts, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
+import type { DecisionLogEntry, DecisionToLog, OfferCounts, PreparedDecision, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
 
 const DAY = 86_400_000;
 /** Impressions older than this are dropped from the counters (no contact window is longer). */
@@ -77,58 +77,77 @@ interface SetToStore {
   vw: Float64Array | null;
 }
 
-/** `considered` as stored: traced ones encoded over their offer set (stored once), written-out ones as they are. */
-function consideredJson(e: DecisionToLog, sets: Map<string, SetToStore>): string {
+/** `considered` as stored: traced ones encoded over their offer set (its key and contents returned), written-out ones as they are. */
+function consideredDoc(e: DecisionToLog): { doc: unknown; set: (SetToStore & { key: string }) | null } {
   const c = e.considered;
-  if (Array.isArray(c)) return JSON.stringify(c);
+  if (Array.isArray(c)) return { doc: c, set: null };
   const t = c as ConsideredTrace;
   const choice = t.choice && t.setConflicts && t.setValueWeights;
   const conflicts = choice ? t.setConflicts! : null;
   const vw = choice ? t.setValueWeights! : null;
   const key = setKey(t.ids, conflicts, vw);
-  if (!sets.has(key)) sets.set(key, { ids: t.ids, conflicts, vw });
-  return JSON.stringify(encodeConsidered(t, key));
+  return { doc: encodeConsidered(t, key), set: { key, ids: t.ids, conflicts, vw } };
 }
 
 /** What the shown offers' probabilities are computed from (traced decisions that carry it), as stored; else null. */
-function choiceJson(e: DecisionToLog): string | null {
+function choiceDoc(e: DecisionToLog): unknown {
   const c = e.considered;
   if (Array.isArray(c)) return null;
   const t = c as ConsideredTrace;
-  return t.choice && t.setConflicts && t.setValueWeights ? JSON.stringify(encodeChoice(t.choice)) : null;
+  return t.choice && t.setConflicts && t.setValueWeights ? encodeChoice(t.choice) : null;
 }
 
-export async function logDecisions(db: SqlClient, entries: readonly DecisionToLog[]): Promise<void> {
+/**
+ * A decision encoded for the log (PreparedDecision, store.ts): its row as one JSON text (the columns of
+ * offer_decisions, jsonb ones as JSON values, not strings) and the offer set its `considered` names. Made once per
+ * decision (e.g. as it is queued: the decision's trace can be collected at once instead of waiting in the queue),
+ * written by `logDecisions` without further work per decision but joining the rows.
+ */
+export function prepareDecision(e: DecisionToLog): PreparedDecision {
+  const { doc, set } = consideredDoc(e);
+  const row = JSON.stringify({
+    i: e.decisionId,
+    t: e.time,
+    c: e.customerId,
+    x: e.context,
+    k: doc,
+    s: e.shown,
+    pn: e.policy.name,
+    pv: e.policy.version,
+    h: e.holdout,
+    ch: choiceDoc(e),
+  });
+  return { prepared: true, decisionId: e.decisionId, row, set };
+}
+
+const isPrepared = (e: DecisionToLog | PreparedDecision): e is PreparedDecision => (e as PreparedDecision).prepared === true;
+
+export async function logDecisions(db: SqlClient, entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void> {
   if (entries.length === 0) return;
+  const rows = entries.map((e) => (isPrepared(e) ? e : prepareDecision(e)));
   const sets = new Map<string, SetToStore>();
-  const considered = entries.map((e) => consideredJson(e, sets));
-  // idempotent: a batch retried after an uncertain failure writes each decision once; the offer sets of the batch
-  // (one, mostly) go in the same statement, stored once
+  for (const r of rows) if (r.set && !sets.has(r.set.key)) sets.set(r.set.key, r.set);
+  // one JSON document of rows (no text arrays of JSON texts to escape); idempotent: a batch retried after an
+  // uncertain failure writes each decision once; the offer sets of the batch (one, mostly) go in the same
+  // statement, stored once
+  let doc = '[';
+  for (let k = 0; k < rows.length; k++) doc += (k === 0 ? '' : ',') + rows[k].row;
+  doc += ']';
   await db.query(
     `WITH sets AS (
        INSERT INTO offer_decision_sets (id, offer_ids, conflicts, value_weights)
-         SELECT si, so::jsonb, sc::jsonb, sv::jsonb FROM unnest($10::text[], $11::text[], $12::text[], $14::text[]) AS v(si, so, sc, sv)
+         SELECT si, so::jsonb, sc::jsonb, sv::jsonb FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(si, so, sc, sv)
        ON CONFLICT (id) DO NOTHING
      )
      INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout, choice)
-       SELECT i, to_timestamp(t / 1000.0), c, x::jsonb, k::jsonb, s::jsonb, pn, pv, h, ch::jsonb
-         FROM unnest($1::text[], $2::float8[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $13::text[])
-              AS u(i, t, c, x, k, s, pn, pv, h, ch)
+       SELECT i, to_timestamp(t / 1000.0), c, x, k, s, pn, pv, h, ch
+         FROM jsonb_to_recordset($1::jsonb) AS u(i text, t float8, c bigint, x jsonb, k jsonb, s jsonb, pn text, pv text, h boolean, ch jsonb)
      ON CONFLICT (id) DO NOTHING`,
     [
-      entries.map((e) => e.decisionId),
-      entries.map((e) => e.time),
-      entries.map((e) => e.customerId),
-      entries.map((e) => JSON.stringify(e.context)),
-      considered,
-      entries.map((e) => JSON.stringify(e.shown)),
-      entries.map((e) => e.policy.name),
-      entries.map((e) => e.policy.version),
-      entries.map((e) => e.holdout),
+      doc,
       [...sets.keys()],
       [...sets.values()].map((x) => JSON.stringify(x.ids)),
       [...sets.values()].map((x) => (x.conflicts === null ? null : JSON.stringify(x.conflicts))),
-      entries.map(choiceJson),
       [...sets.values()].map((x) => (x.vw === null ? null : JSON.stringify(Array.from(x.vw)))),
     ],
   );

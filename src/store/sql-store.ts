@@ -19,6 +19,7 @@ import type { Offer } from '../core/offers/types.js';
 import type {
   DecisionLogEntry,
   DecisionToLog,
+  PreparedDecision,
   OfferEventInput,
   ConsentEvent,
   ConsentRecord,
@@ -789,7 +790,7 @@ export class SqlStore implements Store {
   deleteOffer(id: string): Promise<boolean> {
     return offerSql.deleteOffer(this.db, id);
   }
-  logDecisions(entries: readonly DecisionToLog[]): Promise<void> {
+  logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void> {
     return offerSql.logDecisions(this.db, entries);
   }
   decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }) {

@@ -289,6 +289,19 @@ export interface DecisionLogEntry {
 }
 
 /**
+ * A decision to log already encoded as its row (`prepareDecision`, src/store/sql-offers.ts): what the decision log
+ * writer queues, so that a decision's objects die young and a write costs one join.
+ */
+export interface PreparedDecision {
+  readonly prepared: true;
+  readonly decisionId: string;
+  /** The row as one JSON text. */
+  readonly row: string;
+  /** The offer set its `considered` names (stored once per set), or null. */
+  readonly set: { key: string; ids: readonly string[]; conflicts: readonly (readonly number[])[] | null; vw: Float64Array | null } | null;
+}
+
+/**
  * A decision to log: `considered` as `decide` traced it (ConsideredTrace, see src/core/offers/screen.ts: stored
  * compactly) or written out. The log reads it back written out (DecisionLogEntry). A shown offer's probability may
  * be left out when the trace carries what it is computed from (`ConsideredTrace.choice`, src/core/offers/choice.ts):
@@ -368,7 +381,7 @@ export interface OfferStore {
   putOffers(offers: readonly Offer[]): Promise<{ created: number; updated: number }>;
   deleteOffer(id: string): Promise<boolean>;
   /** Appends decisions to the log (idempotent by decision id). */
-  logDecisions(entries: readonly DecisionToLog[]): Promise<void>;
+  logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void>;
   /** The decision log in time order. */
   decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }): Promise<DecisionLogEntry[]>;
   /**

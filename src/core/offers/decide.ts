@@ -17,9 +17,9 @@
  *              `choiceProbabilities` of it, computed when first read (the simulator reads it, the service does not).
  */
 import { mulberry32 } from '../random.js';
-import type { PosteriorPool } from './posterior-pool.js';
+import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, type PropensityParams } from './propensity.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, type PropensityParams } from './propensity.js';
 import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
@@ -189,14 +189,10 @@ function pickUniform(n: number, conflicts: readonly (readonly number[])[], limit
   return picked;
 }
 
+/** One shown offer, for its reasons. */
 interface Candidate {
   offer: Offer;
   prop: OfferPropensity;
-  /** value × weight */
-  vw: number;
-  /** Thompson draws of the rate (set when a Thompson ranking needs them), and the distribution they are of. */
-  pool: PosteriorPool | null;
-  dist: SamplingDistribution | null;
 }
 
 const weightOf = (o: Offer): number => (Number.isFinite(o.weight) ? o.weight : 1);
@@ -272,34 +268,30 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const sc = screenCodes(offers, subject, ctx);
   const suitable = sc.suitable;
   const limit = Math.max(0, Math.floor(ctx.limit));
-  const props = offerPropensities(suitable, subject, ctx.channel, stats, p);
-  const cands: Candidate[] = suitable.map((offer, i) => ({
-    offer,
-    prop: props[i],
-    vw: valueOf(offer) * weightOf(offer),
-    pool: null,
-    dist: null,
-  }));
-  const conflicts = suitable.length === 0 ? [] : conflictsOfSubset(offers, sc.index);
+  // one column per quantity, not an object per suitable offer: only the shown ones become objects
+  const cols = propensityColumns(suitable, subject, ctx.channel, stats, p);
+  const n = suitable.length;
+  const vw = new Float64Array(n);
+  for (let i = 0; i < n; i++) vw[i] = valueOf(suitable[i]) * weightOf(suitable[i]);
+  const cands: Candidates = { offers: suitable, cols, vw, pools: new Array<PosteriorPool | null>(n).fill(null) };
+  const conflicts = n === 0 ? [] : conflictsOfSubset(offers, sc.index);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
-  const holdout = cands.length > 0 && limit > 0 && h > 0 && ctx.random() < h;
-  const means = Float64Array.from(cands, (c) => c.prop.propensity * c.vw);
+  const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
+  const means = new Float64Array(n);
+  for (let i = 0; i < n; i++) means[i] = cols.propensity[i] * vw[i];
   const byMean = pickTop(means, conflicts, limit);
   let shown: number[];
   let samples: Float64Array | null = null;
   let scores = means;
-  if (holdout) shown = pickUniform(cands.length, conflicts, limit, ctx.random);
+  if (holdout) shown = pickUniform(n, conflicts, limit, ctx.random);
   else if (p.ranking === 'mean' || limit === 0) shown = byMean;
   else {
-    const n = cands.length;
     samples = new Float64Array(n);
     scores = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const c = cands[i];
-      c.dist = samplingOf(c.prop, p);
-      c.pool = samplingPool(c.dist, p.poolSize);
-      samples[i] = c.pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
-      scores[i] = Math.min(1, samples[i] * sampledLift(c.prop)) * c.vw;
+      const pool = poolOf(cands, i, p);
+      samples[i] = pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
+      scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
     }
     shown = pickTop(scores, conflicts, limit);
   }
@@ -309,7 +301,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const probabilityAt = (k: number): number => (probabilities ??= choiceProbabilities(choice!, memo))[k];
 
   const scored: ScoredOffer[] = shown.map((i, k) => {
-    const c = cands[i];
+    const c: Candidate = { offer: suitable[i], prop: propensityAt(cols, i) };
     const explored = !holdout && samples !== null && byMean[k] !== i;
     const details = reasonsFor(c, subject, holdout, explored);
     return {
@@ -351,13 +343,28 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   return withTrace({ offers: scored, holdout }, trace);
 }
 
+/** The suitable offers of a decision: their propensities, value × weight, and Thompson pools once asked for. */
+interface Candidates {
+  offers: readonly Offer[];
+  cols: PropensityColumns;
+  vw: Float64Array;
+  pools: (PosteriorPool | null)[];
+}
+
+/** The pool of the i-th candidate's sampling distribution (`samplingOf` of its propensity: a Beta). */
+function poolOf(c: Candidates, i: number, p: DecideParams): PosteriorPool {
+  let pool = c.pools[i];
+  if (pool === null) c.pools[i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
+  return pool;
+}
+
 /**
  * What the choice distribution of a decision depends on (./choice.ts). Draws the seed of the estimate's Monte Carlo
  * stream from ctx.random when the estimate may need one (a Thompson ranking, or a holdout share). For a Thompson
  * ranking, offers that cannot reach the top `limit` in any draw are left out (`rankingContenders`: exact).
  */
 function choiceInputs(
-  cands: Candidate[],
+  cands: Candidates,
   conflicts: readonly (readonly number[])[],
   shown: readonly number[],
   served: ChoiceInputs['served'],
@@ -369,23 +376,22 @@ function choiceInputs(
 ): ChoiceInputs {
   const thompson = p.ranking === 'thompson' && h < 1;
   const seed = thompson || h > 0 ? Math.floor(ctx.random() * 4294967296) : 0;
+  const n = cands.vw.length;
   let offers: (ChoiceOffer | null)[] = [];
   if (thompson) {
-    const n = cands.length;
     const lo = new Float64Array(n);
     const hi = new Float64Array(n);
+    const lift = cands.cols.affinityLift;
     for (let i = 0; i < n; i++) {
-      const c = cands[i];
-      c.dist ??= samplingOf(c.prop, p);
-      c.pool ??= samplingPool(c.dist, p.poolSize);
-      const g = sampledLift(c.prop);
-      lo[i] = Math.min(1, c.pool.min * g) * c.vw;
-      hi[i] = Math.min(1, c.pool.max * g) * c.vw;
+      const pool = poolOf(cands, i, p);
+      const g = Math.fround(lift[i]);
+      lo[i] = Math.min(1, pool.min * g) * cands.vw[i];
+      hi[i] = Math.min(1, pool.max * g) * cands.vw[i];
     }
     offers = new Array<ChoiceOffer | null>(n).fill(null);
     for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
-      const c = cands[i];
-      offers[i] = { dist: c.dist!, lift: sampledLift(c.prop), vw: c.vw };
+      const dist: SamplingDistribution = { kind: 'beta', a: Math.fround(cands.cols.alpha[i] * p.sharpening), b: Math.fround(cands.cols.beta[i] * p.sharpening) };
+      offers[i] = { dist, lift: Math.fround(lift[i]), vw: cands.vw[i] };
     }
   }
   return {
@@ -393,7 +399,7 @@ function choiceInputs(
     served,
     holdoutShare: h,
     limit,
-    n: cands.length,
+    n,
     conflicts,
     shown,
     offers,

@@ -311,6 +311,12 @@ interface OfferExposure {
   sumX: number;
   /** Trials in the cells (the overall count may hold more: trials of no known segment or channel). */
   sumS: number;
+  /**
+   * Each cell's accepted and shown counts (`segmentCells`), at segment × OFFER_CHANNELS.length + channel; null when
+   * the offer was never shown. Read with the rest, so a decision reads no cell of an offer between its responses.
+   */
+  cellA: Float64Array | null;
+  cellS: Float64Array | null;
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
@@ -331,9 +337,14 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
   let sumA = 0;
   let sumX = 0;
   let sumS = 0;
+  const nc = OFFER_CHANNELS.length;
+  const cellA = shown > 0 ? new Float64Array(STATS_SEGMENTS.length * nc) : null;
+  const cellS = shown > 0 ? new Float64Array(STATS_SEGMENTS.length * nc) : null;
   if (shown > 0) {
     STATS_SEGMENTS.forEach((seg, k) => {
       const cells = segmentCells(offer, seg, stats);
+      cellA!.set(cells.a, k * nc);
+      cellS!.set(cells.s, k * nc);
       let xs = 0;
       for (let i = 0; i < OFFER_CHANNELS.length; i++) if (cells.s[i] > 0) xs += cells.s[i] * baseRate(p, seg, OFFER_CHANNELS[i]);
       a[k] = cells.sumA;
@@ -343,7 +354,7 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
       sumS += cells.sumS;
     });
   }
-  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS };
+  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS };
   if (byOffer.size >= 65_536) byOffer.clear();
   byOffer.set(offer.id, e);
   return e;
@@ -374,6 +385,102 @@ export function hierarchicalPropensities(
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
 ): OfferPropensity[] {
+  const cols = hierarchicalColumns(offers, subject, channel, stats, p);
+  return offers.map((_, i) => propensityAt(cols, i));
+}
+
+/**
+ * Propensities as columns, one entry per offer (what `decide` reads for every suitable offer, without an object per
+ * offer): `propensityAt(cols, i)` is the i-th OfferPropensity exactly as `offerPropensities` gives it.
+ */
+export interface PropensityColumns {
+  n: number;
+  prior: Float64Array;
+  overall: Float64Array;
+  segmentRate: Float64Array;
+  channelEffect: Float64Array;
+  alpha: Float64Array;
+  beta: Float64Array;
+  posteriorMean: Float64Array;
+  affinityLift: Float64Array;
+  propensity: Float64Array;
+  /** The affinity as the subject gave it (null: none, not finite, or not personalised); `propensityAt` clamps its score. */
+  affinity: ({ score: number; sku?: string; category?: string } | null)[];
+  targeted: Uint8Array;
+}
+
+function columns(n: number): PropensityColumns {
+  const f = () => new Float64Array(n);
+  return {
+    n,
+    prior: f(),
+    overall: f(),
+    segmentRate: f(),
+    channelEffect: f(),
+    alpha: f(),
+    beta: f(),
+    posteriorMean: f(),
+    affinityLift: f(),
+    propensity: f(),
+    affinity: new Array(n).fill(null),
+    targeted: new Uint8Array(n),
+  };
+}
+
+const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
+
+/** The i-th propensity of `cols` as an object (the one `offerPropensities` gives). */
+export function propensityAt(cols: PropensityColumns, i: number): OfferPropensity {
+  const aff = cols.affinity[i];
+  return {
+    prior: cols.prior[i],
+    overall: cols.overall[i],
+    segmentRate: cols.segmentRate[i],
+    channelEffect: cols.channelEffect[i],
+    alpha: cols.alpha[i],
+    beta: cols.beta[i],
+    posteriorMean: cols.posteriorMean[i],
+    affinityLift: cols.affinityLift[i],
+    propensity: cols.propensity[i],
+    affinity: aff ? { ...aff, score: clamp01(aff.score) } : null,
+    targeted: cols.targeted[i] === 1,
+  };
+}
+
+/** `offerPropensities` as columns (see PropensityColumns). */
+export function propensityColumns(
+  offers: readonly Offer[],
+  subject: DecisionSubject,
+  channel: OfferChannel,
+  stats: ResponseStats,
+  p: PropensityParams = PROPENSITY_DEFAULTS,
+): PropensityColumns {
+  if (p.model !== 'pooled') return hierarchicalColumns(offers, subject, channel, stats, p);
+  const props = pooledPropensities(offers, subject, channel, stats, p);
+  const cols = columns(props.length);
+  props.forEach((x, i) => {
+    cols.prior[i] = x.prior;
+    cols.overall[i] = x.overall;
+    cols.segmentRate[i] = x.segmentRate;
+    cols.channelEffect[i] = x.channelEffect;
+    cols.alpha[i] = x.alpha;
+    cols.beta[i] = x.beta;
+    cols.posteriorMean[i] = x.posteriorMean;
+    cols.affinityLift[i] = x.affinityLift;
+    cols.propensity[i] = x.propensity;
+    cols.affinity[i] = x.affinity;
+    cols.targeted[i] = x.targeted ? 1 : 0;
+  });
+  return cols;
+}
+
+function hierarchicalColumns(
+  offers: readonly Offer[],
+  subject: DecisionSubject,
+  channel: OfferChannel,
+  stats: ResponseStats,
+  p: PropensityParams,
+): PropensityColumns {
   const seg = statsSegment(subject);
   const si = STATS_SEGMENTS.indexOf(seg);
   const ci = OFFER_CHANNELS.indexOf(channel);
@@ -382,13 +489,19 @@ export function hierarchicalPropensities(
   const t1 = p.segmentSpread * p.segmentSpread;
   const t2 = p.cellSpread * p.cellSpread;
   const cache = exposuresOf(stats);
-  return offers.map((offer) => {
+  const n = offers.length;
+  const out = columns(n);
+  const personalised = subject.personalised;
+  const subjectSegment = subject.segment;
+  for (let i = 0; i < n; i++) {
+    const offer = offers[i];
     const segs = offer.eligibility?.segments;
     const restricted = !!segs && segs.length > 0;
-    const targeted = subject.personalised && subject.segment != null && restricted && segs.includes(subject.segment);
+    const targeted = personalised && subjectSegment != null && restricted && segs.includes(subjectSegment);
     const m = restricted ? p.targetedLift : 1;
     const ex = offerExposure(offer, stats, p, cache);
-    const cells = ex.shown > 0 ? segmentCells(offer, seg, stats) : null;
+    // the cell's counts as the exposure read them (segmentCells of this segment: see OfferExposure)
+    const at = si * OFFER_CHANNELS.length + ci;
     // offer level, from the other segments
     const aSeg = ex.a[si];
     const xSeg = ex.x[si];
@@ -398,8 +511,8 @@ export function hierarchicalPropensities(
     const K0 = k0 + otherA;
     const lamO = K0 / (k0 / m + otherX);
     // segment level, from this segment's other channels
-    const cellA = cells ? cells.a[ci] : 0;
-    const cellX = cells ? cells.s[ci] * b : 0;
+    const cellA = ex.cellA ? ex.cellA[at] : 0;
+    const cellX = ex.cellS ? ex.cellS[at] * b : 0;
     const ks = 1 / (1 / K0 + t1);
     const Ks = ks + Math.max(0, aSeg - cellA);
     const lamS = Ks / (ks / lamO + Math.max(0, xSeg - cellX));
@@ -409,23 +522,20 @@ export function hierarchicalPropensities(
     const R = kc / lamS + cellX;
     const rate = R / b;
     const posteriorMean = Math.min(0.95, K / rate);
-    const alpha = K;
-    const beta = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
-    const aff = subject.personalised ? subject.affinity(offer) : null;
-    const affinity = aff && Number.isFinite(aff.score) ? { ...aff, score: Math.min(1, Math.max(0, aff.score)) } : null;
-    const affinityLift = affinity ? 1 + p.affinitySlope * (affinity.score - 0.5) : 1;
-    return {
-      prior: Math.min(p.maxPrior, b * m),
-      overall: lamO * b,
-      segmentRate: lamS * b,
-      channelEffect: 1,
-      alpha,
-      beta,
-      posteriorMean,
-      affinityLift,
-      propensity: Math.min(1, posteriorMean * affinityLift),
-      affinity,
-      targeted,
-    };
-  });
+    const aff = personalised ? subject.affinity(offer) : null;
+    const affinity = aff && Number.isFinite(aff.score) ? aff : null;
+    const affinityLift = affinity ? 1 + p.affinitySlope * (clamp01(affinity.score) - 0.5) : 1;
+    out.prior[i] = Math.min(p.maxPrior, b * m);
+    out.overall[i] = lamO * b;
+    out.segmentRate[i] = lamS * b;
+    out.channelEffect[i] = 1;
+    out.alpha[i] = K;
+    out.beta[i] = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
+    out.posteriorMean[i] = posteriorMean;
+    out.affinityLift[i] = affinityLift;
+    out.propensity[i] = Math.min(1, posteriorMean * affinityLift);
+    out.affinity[i] = affinity;
+    out.targeted[i] = targeted ? 1 : 0;
+  }
+  return out;
 }

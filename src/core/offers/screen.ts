@@ -399,11 +399,12 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
   const table: string[] = [];
   // slot in `table` of each entry (-1: not used yet); fewer entries than ALPHABET characters (checked below)
   const slot = new Int8Array(ENTRIES.length).fill(-1);
-  const chars = new Uint8Array(n);
-  const scores: number[] = [];
-  const blockers: number[] = [];
+  const chars = Buffer.allocUnsafe(n);
+  const scores = new Float64Array(t.scores.length);
+  let nScores = 0;
+  let blockers: number[] | null = null;
   const position = new Int32Array(t.scores.length).fill(-1);
-  t.shown.forEach((s, k) => (position[s] = k));
+  for (let k = 0; k < t.shown.length; k++) position[t.shown[k]] = k;
   for (let i = 0, si = 0; i < n; i++) {
     const c = t.codes[i];
     let e: number;
@@ -412,14 +413,15 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
       const s = si++;
       if (position[s] >= 0) e = SHOWN;
       else {
-        const r = rankedLower(t, s);
-        if (r.why === 'target') {
+        // rankedLower, without an object per offer
+        const blocker = blockerOf(t, s);
+        if (blocker >= 0) {
           e = RANKED_TARGET;
-          blockers.push(position[r.blocker]);
-        } else if (r.why === 'holdout') e = RANKED_HOLDOUT;
+          (blockers ??= []).push(position[blocker]);
+        } else if (t.holdout) e = RANKED_HOLDOUT;
         else {
           e = RANKED_SCORE;
-          scores.push(r.score);
+          scores[nScores++] = t.scores[s];
         }
       }
     }
@@ -429,10 +431,18 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
     }
     chars[i] = ALPHABET_CODES[slot[e]];
   }
-  const out: EncodedConsidered = { v: 2, set, codes: Buffer.from(chars.buffer, chars.byteOffset, n).toString('latin1'), table };
-  if (scores.length) out.scores = Buffer.from(Float64Array.from(scores).buffer).toString('base64');
-  if (blockers.length) out.blockers = blockers;
+  const out: EncodedConsidered = { v: 2, set, codes: chars.toString('latin1', 0, n), table };
+  if (nScores) out.scores = Buffer.from(scores.buffer, 0, nScores * 8).toString('base64');
+  if (blockers) out.blockers = blockers;
   return out;
+}
+
+/** The first shown offer (in shown order) sharing a target with the suitable offer `s`, or -1 (as rankedLower finds it). */
+function blockerOf(t: ConsideredTrace, s: number): number {
+  const cs = t.conflicts[s];
+  if (cs.length === 0) return -1;
+  for (const j of t.shown) if (cs.includes(j)) return j;
+  return -1;
 }
 
 if (ENTRIES.length > ALPHABET.length) throw new Error('screen.ts: more considered entries than characters to encode them');

@@ -109,7 +109,11 @@ export interface DecisionContext {
   random: () => number;
 }
 
-/** Beta posterior counts per offer × segment × channel, and per offer overall. */
+/**
+ * Beta posterior counts per offer × segment × channel, and per offer overall. Every response counted in a cell is
+ * counted in its offer's overall counts too: what is derived from an offer's counts (propensity.ts, its cells
+ * included) is kept per stats object until the offer's overall counts change.
+ */
 export interface ResponseStats {
   /** successes (accepted) and trials (impressions with a response or timeout) for `offerId|segment|channel`. */
   cell: (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => { accepted: number; shown: number };
