@@ -79,7 +79,7 @@ runCli(async () => {
     const needLines = flags.evaluate || flags['validation-days'] > 0;
     const input = await stages.run('load + dataset', (progress) =>
       store
-        ? datasetFromStore(store, cfg.weighting, progress)
+        ? datasetFromStore(store, cfg.weighting, progress, { keepLines: needLines })
         : datasetFromFile(flags.data!, cfg.weighting, progress, { maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER, keepLines: needLines }),
       { unit: store ? 'count' : 'bytes' },
     );
