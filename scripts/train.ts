@@ -3,7 +3,7 @@
  * Trains every model on the unified history and writes a bundle to MODEL_DIR/<version>/.
  */
 import { join } from 'node:path';
-import { writeBundle } from '../src/bundle/write-bundle.js';
+import { updateManifest, writeBundle } from '../src/bundle/write-bundle.js';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
@@ -82,7 +82,7 @@ runCli(async () => {
     const needLines = flags.evaluate || flags['validation-days'] > 0;
     const input = await stages.run('load + dataset', (progress) =>
       store
-        ? datasetFromStore(store, cfg.weighting, progress)
+        ? datasetFromStore(store, cfg.weighting, progress, { keepLines: needLines })
         : datasetFromFile(flags.data!, cfg.weighting, progress, { maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER, keepLines: needLines }),
       { unit: store ? 'count' : 'bytes' },
     );
@@ -133,24 +133,32 @@ runCli(async () => {
     }
     const served = chosen ? { spec: chosen.selection.spec, validation: { ...(chosen.figures as unknown as Record<string, unknown>), ...(gridFigures ? { grid: gridFigures } : {}) } } : undefined;
     chosen = null; // the validation fit (its ALS factors, TIFU vectors, trend tables) is not needed any more
-    const { bundle, segments } = await trainBundle(data, {
-      served,
-      version,
-      source: input.source,
-      config: cfg,
-      stages,
-      itemCategories: input.itemCategories,
-      dataExtra: { skipped: input.skipped, rejected: input.rejected },
-    });
-    const trainSeconds = (performance.now() - t0) / 1000;
+    // the bundle is written before the evaluation: a long evaluation (or one that fails on a large data set)
+    // leaves it in place, and its arrays (customer records, vectors) are let go while the evaluation runs
+    const trained = await (async () => {
+      const { bundle, segments } = await trainBundle(data, {
+        served,
+        version,
+        source: input.source,
+        config: cfg,
+        stages,
+        itemCategories: input.itemCategories,
+        dataExtra: { skipped: input.skipped, rejected: input.rejected },
+      });
+      const trainSeconds = (performance.now() - t0) / 1000;
+      bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };
+      return { manifest: await stages.run('write', () => writeBundle(modelDir, bundle)), segments };
+    })();
+    const segments = trained.segments;
+    let manifest = trained.manifest;
+    const dir = join(modelDir, version);
 
-    let report = null;
     if (flags.evaluate) {
       const evalStages = new Stages({ quiet: flags.quiet });
       history ??= await evalStages.run('load (evaluation)', (progress) => readHistory({ data: flags.data, store: store ?? undefined, progress, maxIdentifiers: config().MAX_IDENTIFIERS_PER_CUSTOMER }), {
         unit: store ? 'count' : 'bytes',
       });
-      report = await runEvaluation(history.lines, {
+      const report = await runEvaluation(history.lines, {
         cutoff: flags.cutoff,
         holdoutDays: flags['holdout-days'],
         models: evalModels,
@@ -160,13 +168,11 @@ runCli(async () => {
         stages: evalStages,
         fits,
       });
-      bundle.manifest.metrics = { ...bundle.manifest.metrics, cutoff: report.cutoff, served: report.served, dataset: report.dataset, models: report.models, testUsers: report.testUsers, buyAgain: report.buyAgain, evaluationValidation: report.validation };
-      stages.timings.evaluate = Math.round(Object.values(evalStages.timings).reduce((a, b) => a + b, 0) * 1000) / 1000;
+      const metrics = { ...manifest.metrics, cutoff: report.cutoff, served: report.served, dataset: report.dataset, models: report.models, testUsers: report.testUsers, buyAgain: report.buyAgain, evaluationValidation: report.validation };
+      const timings = { ...manifest.timings, evaluate: Math.round(Object.values(evalStages.timings).reduce((a, b) => a + b, 0) * 1000) / 1000 };
+      manifest = await updateManifest(modelDir, version, { metrics, timings });
+      await writeReportHtml(join(dir, 'report.html'), report);
     }
-    bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };
-    const manifest = await stages.run('write', () => writeBundle(modelDir, bundle));
-    const dir = join(modelDir, version);
-    if (report) await writeReportHtml(join(dir, 'report.html'), report);
     if (store && flags['save-segments']) {
       const rows: { customerId: string; segment: NonNullable<(typeof segments)[number]> }[] = [];
       for (let c = 0; c < segments.length; c++) {

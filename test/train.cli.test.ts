@@ -96,6 +96,19 @@ describe('npm run train', () => {
     expect(nb('A10')).not.toContain('E10');
   });
 
+  it('--evaluate writes the bundle before evaluating: an evaluation that fails leaves a complete bundle, without its metrics', async () => {
+    const models = join(dir, 'models-eval-fails');
+    // a cutoff before every purchase: training succeeds, the evaluation has nothing to fit on
+    const r = run('scripts/train.ts', ['--data', csv, '--model-dir', models, '--version', 'v1', '--json', '--quiet', '--evaluate', '--cutoff', '2010-06-01', '--eval-models', 'popularity', '--als-factors', '8']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/before the cutoff/);
+    const bundle = await readBundle(models, 'v1');
+    expect(bundle.customers).toHaveLength(6);
+    expect(bundle.manifest.metrics.models).toBeUndefined();
+    expect(bundle.manifest.timings.train_total).toBeGreaterThan(0);
+    expect(existsSync(join(models, 'v1', 'report.html'))).toBe(false);
+  });
+
   it('--grid chooses hyperparameters on the validation window and trains the bundle with them', async () => {
     const models = join(dir, 'models-grid');
     const r = run('scripts/train.ts', ['--data', csv, '--model-dir', models, '--version', 'g1', '--json', '--quiet', '--validation-days', '20', '--grid', 'item_knn.neighbours=1,5', '--als-factors', '8']);

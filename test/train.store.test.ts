@@ -3,7 +3,7 @@ import type { OrderLine } from '../src/core/records.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { datasetFromFile, datasetFromStore } from '../src/train/history-input.js';
+import { datasetFromFile, datasetFromStore, readHistory } from '../src/train/history-input.js';
 import { DEFAULT_WEIGHTING } from '../src/train/weighting.js';
 import { storeBackends } from './helpers/backends.js';
 
@@ -75,6 +75,33 @@ for (const backend of storeBackends()) {
         const basket = (o: number) => Array.from(d.baskets.indices.subarray(d.baskets.indptr[o], d.baskets.indptr[o + 1])).map((i) => d.items[i]).sort();
         expect([basket(0), basket(1)]).toEqual([['S1', 'S2'], ['S3']]);
         expect(d.customerStats.orders[0]).toBe(2);
+      } finally {
+        await cleanup();
+      }
+    }, 60_000);
+
+    it('keepLines: one read gives the dataset and every line, equal to what readHistory reads (strings shared)', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        await store.importLines(LINES);
+        const one = await datasetFromStore(store, { ...DEFAULT_WEIGHTING, scheme: 'lines' }, undefined, { keepLines: true });
+        const plain = await datasetFromStore(store, { ...DEFAULT_WEIGHTING, scheme: 'lines' });
+        const read = await readHistory({ store });
+        expect(plain.lines).toBeUndefined();
+        expect(one.lines).toHaveLength(LINES.length);
+        expect(one.lines).toStrictEqual(read.lines);
+        // the dataset is the one the plain read builds
+        expect(one.dataset.customers).toEqual(plain.dataset.customers);
+        expect(Array.from(one.dataset.counts.data)).toEqual(Array.from(plain.dataset.counts.data));
+        expect(Array.from(one.dataset.baskets.indices)).toEqual(Array.from(plain.dataset.baskets.indices));
+        // every line's values as the store holds them
+        const byOrder = new Map(read.lines.map((l) => [`${l.orderId}|${l.sku}|${l.quantity}`, l]));
+        for (const l of LINES) {
+          const h = byOrder.get(`${l.orderId}|${l.sku}|${l.quantity}`);
+          expect(h).toBeDefined();
+          expect([h!.time, h!.channel, h!.storeId, h!.unitPrice]).toEqual([l.time, l.channel, l.storeId, l.unitPrice]);
+        }
+        expect(new Set(read.lines.map((l) => l.customerId)).size).toBe(3); // two customers and the guest (null)
       } finally {
         await cleanup();
       }

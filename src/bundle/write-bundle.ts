@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BundleManifest, FileEntry, ModelBundle, TopKLists } from '../core/bundle.js';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -150,4 +150,20 @@ export async function writeBundle(modelDir: string, bundle: ModelBundle): Promis
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Replaces fields of a written bundle's manifest (train --evaluate adds the evaluation's metrics after
+ * the bundle is written): the new manifest.json is written beside the old one and renamed over it, so a
+ * reader sees the old or the new manifest, never a partial one. The files and their checksums are kept.
+ */
+export async function updateManifest(modelDir: string, version: string, patch: Partial<Pick<BundleManifest, 'metrics' | 'timings'>>): Promise<BundleManifest> {
+  assertVersion(version);
+  const path = join(modelDir, version, MANIFEST);
+  const current = JSON.parse(await readFile(path, 'utf8')) as BundleManifest;
+  const next: BundleManifest = { ...current, ...patch, files: current.files };
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(next, null, 2) + '\n');
+  await rename(tmp, path);
+  return next;
 }

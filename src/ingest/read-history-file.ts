@@ -10,6 +10,7 @@
 import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
+import { LineInterner } from '../core/line-interner.js';
 import { IdentityResolver } from '../core/identity-graph.js';
 import { orderKey } from '../store/import-plan.js';
 import { type HistoryLine, historyLineOf } from '../core/records.js';
@@ -54,6 +55,8 @@ export async function readHistoryFile(
   // the import's identity rules (src/core/identity-graph.ts), line by line in file order
   const identities = new IdentityResolver({ maxIdentifiers: options.maxIdentifiers, log: false });
   const lines: HistoryLine[] = [];
+  // shared strings per line (src/core/line-interner.ts): 20M lines are GiBs of heap otherwise
+  const interner = new LineInterner();
   const keys: string[] = [];
   let prevKey: string | undefined;
   let prevId = '';
@@ -75,7 +78,7 @@ export async function readHistoryFile(
       prevSource = l.source ?? l.channel;
       identities.addLine(l.identifiers, key);
       keys.push(key);
-      lines.push(historyLineOf(l, null));
+      lines.push(interner.line(historyLineOf(l, null)));
     }
     options.onProgress?.(b.bytesRead, b.totalBytes);
   }
@@ -83,7 +86,10 @@ export async function readHistoryFile(
   const idCache = new Map<string, string | null>();
   lines.forEach((l, i) => {
     let id = idCache.get(keys[i]);
-    if (id === undefined) idCache.set(keys[i], (id = identities.orderCustomerId(keys[i])));
+    if (id === undefined) {
+      id = identities.orderCustomerId(keys[i]);
+      idCache.set(keys[i], (id = id === null ? null : interner.str(id)));
+    }
     l.customerId = id;
   });
   return { lines, rejected, skipped, rows, customers: identities.components(), merges: identities.mergeCount, format };
