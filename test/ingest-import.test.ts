@@ -101,6 +101,76 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('a batch handed over while the one before is written (after): committed only once that one is, never when it failed', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        // one planned batch per order: 536365 (2 lines), 536366, C536383, 536371
+        const plans: ImportPlan[] = [];
+        for await (const b of importBatches(fx('uci-online-retail.csv'), { batchSize: 1, firstBatchSize: 1, worker: false, reserveOrderIds: (n) => store.reserveOrderIds(n) })) {
+          if (b.kind === 'orders' && b.plan.lineCount > 0) plans.push(b.plan);
+        }
+        expect(plans.map((p) => [p.orders.length, p.lineCount, p.freshIds, p.uniqueLines])).toEqual([
+          [1, 2, true, true],
+          [1, 1, true, true],
+          [1, 1, true, true],
+          [1, 1, true, true],
+        ]);
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        const first = store.importPlan(plans[0], { after: held });
+        await new Promise((r) => setTimeout(r, 300));
+        // not committed while the batch before is not done (on PostgreSQL its lines are copied meanwhile)
+        expect(await store.totals()).toMatchObject({ orders: 0, lines: 0 });
+        const second = store.importPlan(plans[1], { after: first });
+        release();
+        expect(await second).toMatchObject({ imported: 1, duplicates: 0 });
+        expect(await first).toMatchObject({ imported: 2, duplicates: 0 });
+        expect(await store.totals()).toMatchObject({ orders: 2, lines: 3 });
+        // the batch before failed: nothing of this one is committed, and it says why
+        const failed = new Promise((_, reject) => setTimeout(() => reject(new Error('the batch before broke')), 100));
+        await expect(store.importPlan(plans[2], { after: failed })).rejects.toThrow('the batch before broke');
+        expect(await store.totals()).toMatchObject({ orders: 2, lines: 3 });
+        expect((await store.checkInvariants()).failures).toEqual([]);
+        // written again (its reserved ids were never used): whole
+        expect(await store.importPlan(plans[2], { after: Promise.resolve() })).toMatchObject({ imported: 1 });
+        expect(await store.importPlan(plans[3])).toMatchObject({ imported: 1 });
+        expect(await store.totals()).toMatchObject({ orders: 4, lines: 5 });
+        expect((await store.checkInvariants()).ok).toBe(true);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('a batch whose lines were copied ahead finds its order already stored under another id: the copied lines go, the order gets only new lines', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        await importFile(store, fx('uci-online-retail.csv'), { batchSize: 2 });
+        const before = await store.totals();
+        const ids: number[] = [];
+        // planned by a new reader: fresh reserved ids for orders the store holds under others
+        const plans: ImportPlan[] = [];
+        for await (const b of importBatches(fx('uci-online-retail.csv'), { batchSize: 1, firstBatchSize: 1, worker: false, reserveOrderIds: async (n) => { const r = await store.reserveOrderIds(n); ids.push(...r); return r; } })) {
+          if (b.kind === 'orders' && b.plan.lineCount > 0) plans.push(b.plan);
+        }
+        let w: Promise<unknown> = Promise.resolve();
+        const results = [];
+        for (const p of plans) {
+          const r = store.importPlan(p, { after: w });
+          r.catch(() => undefined);
+          w = r;
+          results.push(r);
+        }
+        expect((await Promise.all(results)).map((r) => (r as { imported: number }).imported)).toEqual([0, 0, 0, 0]);
+        expect(await store.totals()).toEqual(before);
+        // no line under the ids reserved for the second reading
+        const [, lines] = await Promise.all([store.totals(), (store as SqlStore).db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_lines WHERE order_id = ANY($1::bigint[])', [ids])]);
+        expect(lines.rows[0].n).toBe(0);
+        expect((await store.checkInvariants()).ok).toBe(true);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('an import begun before the store is migrated (storeReady): no store call until it is; a failed migration fails the import, writing nothing', async () => {
       const { store, cleanup } = await backend.open({ migrate: false });
       try {

@@ -65,6 +65,23 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('pending migrations apply together: one that fails leaves none of them applied; run again, all are', async () => {
+      const { store, cleanup } = await backend.open({ migrate: false });
+      try {
+        const db = (store as SqlStore).db;
+        const all = loadMigrations();
+        const broken = [...all.slice(0, 3), { name: '002a_broken', sql: 'ALTER TABLE no_such_table ADD COLUMN x int' }, ...all.slice(3)];
+        await expect(migrate(db, broken)).rejects.toThrow(/no_such_table/);
+        expect((await db.query('SELECT name FROM schema_migrations')).rows).toEqual([]);
+        expect((await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'orders'`)).rows).toEqual([]);
+        expect(await migrate(db, all)).toEqual(all.map((m) => m.name));
+        expect(await migrate(db, all)).toEqual([]);
+        expect(await store.totals()).toMatchObject({ orders: 0, lines: 0 });
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('an import ends with its run recorded (after every batch, by a synchronous commit) and statistics refreshed', async () => {
       const { store, cleanup } = await backend.open();
       try {

@@ -1,8 +1,9 @@
 /**
  * The import pipeline: reads order, inventory and consent files (format detected per file)
  * and writes them to a Store in batches, reading the next batch while the store writes the
- * current one; each batch's orders and lines in one transaction (Store.importPlan), so no order is
- * ever committed without its lines. Bad rows never abort an import: every row is accounted for
+ * current one (and handing it to the store before that one ends: on PostgreSQL its lines are copied
+ * meanwhile, Store.importPlan `after`); each batch's orders and lines in one transaction, committed
+ * in file order, so no order is ever committed without its lines. Bad rows never abort an import: every row is accounted for
  * (rows = imported + duplicates + rejected + skipped, per file), every rejection has its file,
  * line and reason (onReject; the first few are kept as samples). A file that cannot be read to its
  * end (a gzip cut short) fails the import with an error naming the file, after the batches before
@@ -291,6 +292,14 @@ export async function importFiles(store: Store, paths: string[], options: Import
       if (last) p.then((r) => r.done === true && startAnalyze(), () => undefined);
       return p;
     };
+    // the batch being written: the next one is handed to the store before it ends (Store.importPlan
+    // `after`: on PostgreSQL its lines are copied beside it), and counted once it has
+    let writing: Promise<ImportBatchResult> | null = null;
+    const settle = async () => {
+      const w = writing;
+      writing = null;
+      if (w !== null) count(await w);
+    };
     try {
       let next = ahead();
       // (the reader is under way: the store's migrations end meanwhile)
@@ -310,11 +319,18 @@ export async function importFiles(store: Store, paths: string[], options: Import
         addCounts(fs.skipped, b.skipped);
         if (b.droppedIdentifiers) addCounts(summary.droppedIdentifiers, b.droppedIdentifiers);
         if (b.kind === 'orders') {
-          if (b.plan.lineCount) count(await store.importPlan(b.plan, { deferProductUpdates: true }));
+          if (b.plan.lineCount) {
+            const before = writing;
+            writing = store.importPlan(b.plan, before === null ? { deferProductUpdates: true } : { deferProductUpdates: true, after: before });
+            writing.catch(() => undefined); // reported when awaited (in turn)
+            if (before !== null) count(await before);
+          }
         } else if (b.kind === 'inventory') {
+          await settle();
           if (b.inventory.length) await store.setInventory(b.inventory);
           fs.imported += b.inventory.length;
         } else {
+          await settle();
           if (b.consent.length) {
             // the reader keeps only events with identifiers: the ones not recorded were already there
             const identity = { erased: 0, conflicts: 0 };
@@ -328,7 +344,10 @@ export async function importFiles(store: Store, paths: string[], options: Import
         }
         options.onProgress?.({ file: path, fileIndex: fi, files: files.length, bytesRead: b.bytesRead, totalBytes: b.totalBytes, rows: fs.rows });
       }
+      await settle();
     } catch (e) {
+      // a batch handed to the store after the one that failed rolls back (it waits for it): let it end
+      await (writing as Promise<unknown> | null)?.catch(() => undefined);
       // what was imported keeps its product updates, even when a later batch failed
       await it.return(undefined).catch(() => undefined);
       await store.flushProductUpdates().catch(() => undefined);

@@ -78,6 +78,11 @@ export class OrderIdAllocator {
     this.next = 0;
   }
 
+  /** Whether this order (key: orderKey) was given an id already (and still is remembered). */
+  has(key: string): boolean {
+    return this.recent.has(key);
+  }
+
   /** Reserved ids not handed out yet. */
   get available(): number {
     return this.ids.length - this.next;
@@ -111,6 +116,12 @@ export interface ImportPlan {
   identityEvents: IdentityEvent[];
   /** No two lines of the batch share (order, line number). */
   uniqueLines: boolean;
+  /**
+   * Every order of the batch got an id reserved for this batch: none carries the id an earlier batch
+   * of the same reader gave it. No other write can then hold a line under one of the batch's ids
+   * (Store.importPlan copies such a batch's lines before it takes the identity lock).
+   */
+  freshIds: boolean;
 }
 
 /** Quotes a CSV field for COPY (FORMAT csv): null → unquoted empty, which COPY reads as NULL. */
@@ -170,6 +181,8 @@ export class PlanBuilder {
   private identityEvents: IdentityEvent[] = [];
   private seenContent: Map<string, number> | undefined;
   private uniqueLines = true;
+  /** An order of the batch kept the id an earlier batch gave it (ImportPlan.freshIds). */
+  private carried = false;
   private bytes = new ByteWriter();
   private lines = 0;
   /** Per line: its order's index and line number (typed: no garbage-collector work), for the rare recheck of uniqueness. */
@@ -217,6 +230,7 @@ export class PlanBuilder {
       const key = orderKey(source, sourceId);
       o = this.orders.get(key);
       if (!o) {
+        if (!this.carried && this.ids.has(key)) this.carried = true;
         o = {
           source, sourceId, channel, storeId, time, identifiers: [],
           key, index: this.orders.size, id: this.ids.idFor(key), keys: new Set(), lastLineNo: -Infinity, rowStart: '',
@@ -294,6 +308,7 @@ export class PlanBuilder {
       identifiers: [...this.identifiers.values()],
       identityEvents: this.identityEvents,
       uniqueLines: this.uniqueLines,
+      freshIds: !this.carried,
     };
     this.identityEvents = [];
     this.orders = new Map();
@@ -302,6 +317,7 @@ export class PlanBuilder {
     this.identifiers = new Map();
     this.seenContent = undefined;
     this.uniqueLines = true;
+    this.carried = false;
     this.lines = 0;
     this.prevOrder = undefined;
     this.prevIds = undefined;

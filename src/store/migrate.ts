@@ -27,9 +27,11 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
 }
 
 /**
- * Applies the migrations not yet recorded in schema_migrations, each in its own transaction
- * (PostgreSQL: under an advisory lock, so concurrent starters apply each once). Returns the
- * names applied, in order; [] when up to date (found by one lookup, without the lock: the usual start).
+ * Applies the migrations not yet recorded in schema_migrations, all pending ones in one transaction
+ * (PostgreSQL: under an advisory lock, so concurrent starters apply each once; a failing one leaves
+ * the store as it was, none of them applied; one transaction, one commit: a fresh database, which
+ * takes them all, is ready in one WAL flush instead of one per migration). Returns the names applied,
+ * in order; [] when up to date (found by one lookup, without the lock: the usual start).
  */
 export async function migrate(db: SqlClient, migrations: Migration[] = loadMigrations()): Promise<string[]> {
   await db.exec(
@@ -37,18 +39,19 @@ export async function migrate(db: SqlClient, migrations: Migration[] = loadMigra
   );
   const recorded = await db.query<{ name: string }>('SELECT name FROM schema_migrations WHERE name = ANY($1::text[])', [migrations.map((m) => m.name)]);
   const seen = new Set(recorded.rows.map((r) => r.name));
-  const applied: string[] = [];
-  for (const m of migrations) {
-    if (seen.has(m.name)) continue;
-    const done = await db.transaction(async (tx) => {
-      // again under the lock: another starter may have applied it meanwhile
-      const again = await tx.query('SELECT 1 FROM schema_migrations WHERE name = $1', [m.name]);
-      if (again.rowCount > 0) return false;
+  const pending = migrations.filter((m) => !seen.has(m.name));
+  if (pending.length === 0) return [];
+  return db.transaction(async (tx) => {
+    // again under the lock: another starter may have applied some meanwhile
+    const again = await tx.query<{ name: string }>('SELECT name FROM schema_migrations WHERE name = ANY($1::text[])', [pending.map((m) => m.name)]);
+    const done = new Set(again.rows.map((r) => r.name));
+    const applied: string[] = [];
+    for (const m of pending) {
+      if (done.has(m.name)) continue;
       await tx.exec(m.sql);
-      await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [m.name]);
-      return true;
-    }, { lock: 7262540 });
-    if (done) applied.push(m.name);
-  }
-  return applied;
+      applied.push(m.name);
+    }
+    if (applied.length > 0) await tx.query('INSERT INTO schema_migrations (name) SELECT unnest($1::text[])', [applied]);
+    return applied;
+  }, { lock: 7262540 });
 }

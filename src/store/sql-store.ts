@@ -9,7 +9,7 @@ import { migrate } from './migrate.js';
 import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
 import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
-import { canCopyLines, insertLines, isDuplicateKey } from './insert-lines.js';
+import { canCopyLines, copyLines, insertLines, isDuplicateKey } from './insert-lines.js';
 import { GroupCommit, type Settled } from './group-commit.js';
 import { RETRY_AFTER_S } from '../core/deadline.js';
 import { bumpCustomersOfOrders, CARD_CATEGORIES, computeSummary, refreshSummaries, type SummaryData } from './customer-summaries.js';
@@ -37,6 +37,28 @@ import type {
 
 /** Advisory lock key serialising writers that resolve identities (PostgreSQL only). */
 const IDENTITY_LOCK = 7262541;
+
+/** Waits for the batch before (importPlan's `after`); its failure is this batch's too (nothing of it is committed). */
+function afterPrevious(after: Promise<unknown>): Promise<void> {
+  return after.then(
+    () => undefined,
+    (e: unknown) => {
+      throw new Error(`not written: an earlier batch of the import failed (${(e as Error)?.message ?? String(e)})`);
+    },
+  );
+}
+
+/**
+ * The existing customers whose orders an assignment's batch adds lines to (every order of it, on the
+ * fast path) or attaches to them: their card summaries are no longer current. (Customers created by
+ * the batch have none yet.)
+ */
+function customersOfOrders(identity: { orderCustomer: readonly (string | null)[]; attachOrders: { customer: readonly (string | null)[] } }): string[] {
+  const out = new Set<string>();
+  for (const c of identity.orderCustomer) if (c !== null) out.add(c);
+  for (const c of identity.attachOrders.customer) if (c !== null) out.add(c);
+  return [...out];
+}
 /** A batch's result; conflicts and erased only when there were some. */
 function batchResult(imported: number, duplicates: number, identity: { merges: number; conflicts: number; erased: number }): ImportBatchResult {
   return {
@@ -202,8 +224,11 @@ export class SqlStore implements Store {
     return r.rows[0].ids.split(',').map(Number);
   }
 
-  async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean } = {}): Promise<ImportBatchResult> {
-    if (plan.lineCount === 0) return { imported: 0, duplicates: 0, merges: 0 };
+  async importPlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean; after?: Promise<unknown> } = {}): Promise<ImportBatchResult> {
+    if (plan.lineCount === 0) {
+      if (options.after) await afterPrevious(options.after);
+      return { imported: 0, duplicates: 0, merges: 0 };
+    }
     const done = await this.writePlan(plan, options, false);
     return batchResult(done.lines, plan.lineCount - done.lines, done);
   }
@@ -213,36 +238,95 @@ export class SqlStore implements Store {
    * identifier lookup, one write statement, COPY, COMMIT. The commit need not wait for the WAL
    * flush unless `durable` (a batch lost to a crash is re-imported idempotently): finishImport's
    * commit waits for all. With `detail`, also per record and per order what it wrote (importTogether).
+   *
+   * With `after` (the batch before, still being written), on PostgreSQL, a batch whose orders all have
+   * ids reserved for it alone (plan.freshIds: no other transaction can hold a line under them) and
+   * whose lines are unique copies its lines first, before the identity lock: the COPY, the largest
+   * part of a batch's server work, then runs on another connection while the batch before resolves
+   * and writes under the lock; this batch takes the lock once that one has committed (and rolls
+   * back if it failed). Lines and orders still commit together, in this batch's transaction.
    */
-  private async writePlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean }, detail: boolean) {
+  private async writePlan(plan: ImportPlan, options: { deferProductUpdates?: boolean; durable?: boolean; after?: Promise<unknown> }, detail: boolean) {
     const keys = plan.orders.map((o) => orderKey(o.source, o.sourceId));
     const records = plan.identityEvents.map((e) => ({ identifiers: e.identifiers, order: keys[e.order], time: e.time }));
-    const write = (careful: boolean) =>
-      this.db.transaction(async (tx) => {
-        const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
-        const identity = await assignIdentities(tx, records, { ...this.identityOptions(tx, keys), perRecord: detail });
-        const written = await writeBatch(tx, { identity, stores: plan.stores, products, orders: plan.orders, orderIds: plan.orderIds });
-        const copied = !careful && canCopyLines(plan, written.existingOrders);
-        const perOrder = new Map<string, number>();
-        const lines = await insertLines(tx, plan, written.existingOrders, careful, detail ? perOrder : undefined);
-        // the card summaries of the customers whose orders gained lines or who gained guest orders
-        const gained = lines === 0 ? [] : plan.orders.map((o, i) => written.existingOrders.get(orderKey(o.source, o.sourceId)) ?? plan.orderIds[i]);
-        await bumpCustomersOfOrders(tx, [...gained, ...written.attachedOrders]);
-        return {
-          written,
-          copied,
-          perOrder,
-          perRecord: identity.perRecord,
-          merges: identity.merges,
-          conflicts: identity.conflicts,
-          erased: identity.erased,
-          lines,
-        };
-      }, { lock: IDENTITY_LOCK, asyncCommit: !options.durable, durable: options.durable });
-    // a COPY meeting lines another importer wrote meanwhile undoes the batch: written again, carefully
-    const done = await write(false).catch((e) => (isDuplicateKey(e) ? write(true) : Promise.reject(e)));
+    const commit = { asyncCommit: !options.durable, durable: options.durable };
+    const locked = (tx: SqlExecutor, copied: boolean, careful: boolean) => this.writeLocked(tx, plan, keys, records, options, detail, copied, careful);
+    const write = (careful: boolean) => this.db.transaction((tx) => locked(tx, false, careful), { ...commit, lock: IDENTITY_LOCK });
+    const after = options.after;
+    let done: Awaited<ReturnType<typeof locked>>;
+    if (after !== undefined && this.db.capabilities.concurrentWriters && plan.freshIds && plan.uniqueLines && !detail) {
+      done = await this.db
+        .transaction(async (tx) => {
+          await copyLines(tx, plan);
+          await afterPrevious(after);
+          await tx.exec(`SELECT pg_advisory_xact_lock(${IDENTITY_LOCK})`);
+          return locked(tx, true, false);
+        }, commit)
+        // (fresh ids: a duplicate line cannot come from the COPY; as below, the batch is written again carefully)
+        .catch(async (e) => {
+          if (!isDuplicateKey(e)) throw e;
+          await afterPrevious(after);
+          return write(true);
+        });
+    } else {
+      if (after !== undefined) await afterPrevious(after);
+      // a COPY meeting lines another importer wrote meanwhile undoes the batch: written again, carefully
+      done = await write(false).catch((e) => (isDuplicateKey(e) ? write(true) : Promise.reject(e)));
+    }
     this.known.remember(done.written.products);
     return done;
+  }
+
+  /**
+   * The part of a batch's transaction under the identity lock: identities resolved, the batch's
+   * customers, products and orders written (with the rev bump of the customers whose orders gain
+   * lines), then the lines, unless `copied` (already COPYed under the reserved ids: when an order
+   * turns out to exist under another id, they are deleted and written carefully instead).
+   */
+  private async writeLocked(
+    tx: SqlExecutor,
+    plan: ImportPlan,
+    keys: string[],
+    records: { identifiers: Identifier[]; order: string; time: number }[],
+    options: { deferProductUpdates?: boolean },
+    detail: boolean,
+    copied: boolean,
+    careful: boolean,
+  ) {
+    const products = options.deferProductUpdates ? this.known.defer(plan.products) : this.known.changing(plan.products);
+    const identity = await assignIdentities(tx, records, { ...this.identityOptions(tx, keys), perRecord: detail });
+    // every order has its reserved id (created now, or by an earlier batch of the same reader), no two lines share a key
+    const fast = !careful && canCopyLines(plan, identity.existingOrders);
+    // (fresh reserved ids: the lines under them are this transaction's COPY, and nothing else)
+    if (copied && !fast) await tx.query('DELETE FROM order_lines WHERE order_id = ANY($1::bigint[])', [plan.orderIds]);
+    const written = await writeBatch(tx, {
+      identity,
+      stores: plan.stores,
+      products,
+      orders: plan.orders,
+      orderIds: plan.orderIds,
+      // on the fast path every order gains lines: its customer's card summary is no longer current
+      bumpCustomers: fast ? customersOfOrders(identity) : undefined,
+    });
+    const perOrder = new Map<string, number>();
+    let lines: number;
+    if (fast && copied) lines = plan.lineCount;
+    else lines = await insertLines(tx, plan, written.existingOrders, !fast, detail ? perOrder : undefined);
+    if (!fast) {
+      // the card summaries of the customers whose orders gained lines or who gained guest orders
+      const gained = lines === 0 ? [] : plan.orders.map((o, i) => written.existingOrders.get(orderKey(o.source, o.sourceId)) ?? plan.orderIds[i]);
+      await bumpCustomersOfOrders(tx, [...gained, ...written.attachedOrders]);
+    }
+    return {
+      written,
+      copied: fast,
+      perOrder,
+      perRecord: identity.perRecord,
+      merges: identity.merges,
+      conflicts: identity.conflicts,
+      erased: identity.erased,
+      lines,
+    };
   }
 
   async flushProductUpdates(): Promise<number> {

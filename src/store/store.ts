@@ -177,8 +177,12 @@ export interface Store extends OfferStore {
    * orders are never committed without their lines.
    * With deferProductUpdates, changes to products this store has already written are kept in
    * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
+   * With `after` (the previous batch's importPlan), the batch is resolved and committed only once that
+   * one has been, and not at all when it failed; meanwhile PostgreSQL already copies this batch's
+   * lines, in this batch's transaction (on another connection, beside the previous batch's writes)
+   * when every order of the plan has an id reserved for this batch alone (ImportPlan.freshIds).
    */
-  importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean; durable?: boolean }): Promise<ImportBatchResult>;
+  importPlan(plan: ImportPlan, options?: { deferProductUpdates?: boolean; durable?: boolean; after?: Promise<unknown> }): Promise<ImportBatchResult>;
   /** Reserves n order ids (from the orders id sequence) for planning (OrderIdAllocator). */
   reserveOrderIds(n: number): Promise<number[]>;
   /** Writes the product updates importPlan deferred; returns the rows changed. */

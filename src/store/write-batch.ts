@@ -12,6 +12,11 @@ export interface BatchWrite {
   orders?: PlannedOrder[];
   /** Per order: the id reserved for it (Store.reserveOrderIds), used when the order is created. */
   orderIds?: number[];
+  /**
+   * Existing customers whose card summaries stop being current (customers.rev + 1: their orders gain
+   * lines in this transaction; customer-summaries.ts), bumped by the same statement.
+   */
+  bumpCustomers?: readonly string[];
 }
 
 export interface BatchWritten {
@@ -129,6 +134,10 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
         LEFT JOIN nc ON nc.g = u.g)`,
       );
     }
+  }
+
+  if (w.bumpCustomers && w.bumpCustomers.length > 0) {
+    ctes.push(`bump AS (UPDATE customers SET rev = rev + 1 WHERE id = ANY(${$(w.bumpCustomers, 'bigint[]')}))`);
   }
 
   const r = await tx.query<{ k: 'c' | 'p' | 'a'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
