@@ -242,6 +242,12 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
     const w = spec.tifuWeight;
     for (let j = 0; j < n; j++) out[j] += w * p[j];
   }
+  addOwnTerms(spec, person, out, trend, pop);
+  return out;
+}
+
+/** The person's own items onto a scored list: the fading own-item term, or (ownedFirst) every owned item above the rest. */
+function addOwnTerms(spec: ListSpec, person: ServedPerson, out: Float64Array, trend: ArrayLike<number> | null | undefined, pop: ArrayLike<number>): void {
   if (spec.ownWeight && !spec.ownedFirst) addOwn(spec, person, out);
   if (spec.ownedFirst) {
     const tie = spec.trendWeight !== 0 && trend ? trend : pop;
@@ -250,7 +256,6 @@ export function combine(tables: ServedTables, spec: ListSpec, person: ServedPers
       if (person.counts[q] > 0) out[i] = OWNED_BASE + person.counts[q] + 0.5 * tie[i];
     }
   }
-  return out;
 }
 
 /** ownWeight · log2(1 + count) · 2^(−age / h) onto each own item (age to the person's latest purchase). */
@@ -444,14 +449,7 @@ export function scoreListInto(tables: ServedTables, spec: ListSpec, person: Serv
       s += w4 * a4[j];
       out[j] = s;
     }
-    if (spec.ownWeight && !spec.ownedFirst) addOwn(spec, person, out);
-    if (spec.ownedFirst) {
-      const tie = spec.trendWeight !== 0 && trend ? trend : pop;
-      for (let q = 0; q < person.items.length; q++) {
-        const i = person.items[q];
-        if (person.counts[q] > 0) out[i] = OWNED_BASE + person.counts[q] + 0.5 * tie[i];
-      }
-    }
+    addOwnTerms(spec, person, out, trend, pop);
     return out;
   } finally {
     scratch.release();

@@ -13,6 +13,7 @@
  */
 import { ModelFitError } from '../core/errors.js';
 import { TopSelect } from '../core/top-select.js';
+import { Grow } from '../core/grow.js';
 
 export interface TifuParams {
   /** Baskets per group (m). Default 7. */
@@ -91,25 +92,6 @@ export function customerBaskets(lines: BasketLines, customers: number): number[]
   );
 }
 
-/** A growable typed array (a JS number[] of 10⁸ entries costs 8 bytes each and copies on growth). */
-class Grow<T extends Int32Array | Float32Array> {
-  length = 0;
-  constructor(
-    public a: T,
-    private readonly make: (n: number) => T,
-  ) {}
-  push(v: number): void {
-    if (this.length === this.a.length) {
-      const b = this.make(Math.max(1024, this.a.length * 2));
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.length++] = v;
-  }
-  done(): T {
-    return this.a.slice(0, this.length) as T;
-  }
-}
 
 /**
  * Every customer's own vector (as `ownVector` of `customerBaskets`, the same floating-point sums in

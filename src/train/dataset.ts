@@ -15,6 +15,7 @@ import { CHANNELS, type HistoryLine } from '../core/records.js';
 import type { TrainingData } from '../core/recommender.js';
 import { orderKey } from '../store/import-plan.js';
 import { DEFAULT_WEIGHTING, type WeightingOptions, interactionWeight, lineContribution, weightingProblems } from './weighting.js';
+import { Grow } from '../core/grow.js';
 
 /** Purchase lines (quantity > 0, known item) in columnar form, in input order. */
 export interface PurchaseColumns {
@@ -89,24 +90,6 @@ export interface DatasetOptions {
   after?: number;
 }
 
-class Grow<T extends Int32Array | Float64Array | Float32Array> {
-  length = 0;
-  constructor(
-    public a: T,
-    private readonly make: (n: number) => T,
-  ) {}
-  push(v: number): void {
-    if (this.length === this.a.length) {
-      const b = this.make(Math.max(1024, this.a.length * 2));
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.length++] = v;
-  }
-  done(): T {
-    return this.a.slice(0, this.length) as T;
-  }
-}
 
 const i32 = () => new Grow(new Int32Array(1024), (n) => new Int32Array(n));
 const f64 = () => new Grow(new Float64Array(1024), (n) => new Float64Array(n));
