@@ -97,4 +97,6 @@ runCli(async () => {
     await writeReportHtml(path, report);
     if (!flags.quiet) process.stderr.write(`report: ${path}\n`);
   }
+  // a fit the background worker started that nobody waits for any more must not hold the process open
+  await backgroundFits().close();
 }, 'evaluate');

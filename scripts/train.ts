@@ -188,6 +188,7 @@ runCli(async () => {
       process.stdout.write(trainSummaryTable(manifest, dir, peak));
     }
   } finally {
-    await store?.close();
+    // a fit the background worker started that nobody waits for any more must not hold the process open
+    await Promise.all([store?.close(), backgroundFits().close()]);
   }
 }, 'train');

@@ -8,6 +8,7 @@ import { moduleWorker } from '../core/module-worker.js';
 import { availableParallelism } from 'node:os';
 import type { Csr } from '../core/csr.js';
 import { solveRowsCg } from './als-solvers.js';
+import { within } from '../core/deadline.js';
 
 function shared<T extends Float32Array | Float64Array | Int32Array>(a: T): T {
   const C = a.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
@@ -35,10 +36,11 @@ export class CgPool {
         });
       }
       // probe one round trip: a module that failed to load never answers
-      await Promise.race([
+      await within(
         Promise.all(workers.map((w) => solveOn(w, { m: { rows: 0, cols: 0, indptr: new Int32Array(1), indices: new Int32Array(0), data: new Float32Array(0) }, y: new Float32Array(0), x: new Float32Array(0), k: 1, gram: new Float64Array(1), alpha: 0, steps: 0, from: 0, to: 0 }))),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('worker start timeout')), 10_000)),
-      ]);
+        10_000,
+        'an ALS worker starting',
+      );
       return new CgPool(workers);
     } catch {
       await Promise.all(workers.map((w) => w.terminate()));

@@ -10,6 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { wasmApi, wasmModule, type WasmMemory } from '../core/wasm-modules.js';
+import { within } from '../core/deadline.js';
 
 interface AlsExports {
   solveCgShared(indptr: number, indices: number, data: number, y: number, x: number, gram: number, k4: number, alpha: number, steps: number, rows: number, chunk: number, counter: number, scratch: number): void;
@@ -171,13 +172,15 @@ async function startWorkers(n: number): Promise<Worker[]> {
     for (let t = 0; t < n; t++) {
       const w = moduleWorker(new URL('./als-wasm-worker.js', import.meta.url));
       workers.push(w);
-      await Promise.race([
+      // within() clears its timer: a pending 10 s timer would hold the process open after the work is done
+      await within(
         new Promise<void>((resolve, reject) => {
           w.once('online', resolve);
           w.once('error', reject);
         }),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('worker start timeout')), 10_000)),
-      ]);
+        10_000,
+        'an ALS worker starting',
+      );
     }
     return workers;
   } catch {
