@@ -132,6 +132,17 @@ describe('ALS on the WebAssembly SIMD kernels', () => {
     expect(Array.from(one.itemGram)).toEqual(Array.from(two.itemGram));
   });
 
+  it('leave no timer behind once their worker threads started (a pending start-up deadline held the CLI open)', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    await new AlsRecommender({ factors: 7, iterations: 2, threads: 2 }).fit(randomData(4));
+    const before = timers();
+    const two = new AlsRecommender({ factors: 7, iterations: 2, threads: 2 });
+    await two.fit(randomData(4));
+    expect(two.threadsUsed).toBe(2);
+    // each fit used to leave its worker's 10 s start-up timer pending: one more per fit
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
   it('solve each row like the JavaScript CG (f32 against f64 arithmetic) and report YᵀY of the final item factors', async () => {
     const data = randomData(5);
     const params = { factors: 12, iterations: 6, reg: 0.3, alpha: 2, seed: 9 };
