@@ -15,7 +15,8 @@
  * a purchase event).
  */
 import { withinOr } from '../core/deadline.js';
-import type { Store } from '../store/store.js';
+import type { CustomerAccess as StoredAccess, Store } from '../store/store.js';
+import { BatchedReads } from './batched-reads.js';
 
 export type CustomerAccess =
   | { status: 'ok'; customerId: string }
@@ -62,8 +63,11 @@ export class CustomerAccessCache {
   private clearedAt = 0;
 
   constructor(
-    /** customerAccess (one query) when the store has it, else canonicalCustomerId then hasConsent. */
-    private readonly store: Pick<Store, 'canonicalCustomerId' | 'hasConsent'> & Partial<Pick<Store, 'customerAccess'>>,
+    /**
+     * customerAccessMany (the reads of a turn of the event loop in one statement; refreshes gathered for up to
+     * 100 ms) when the store has it, else customerAccess (one query), else canonicalCustomerId then hasConsent.
+     */
+    private readonly store: Pick<Store, 'canonicalCustomerId' | 'hasConsent'> & Partial<Pick<Store, 'customerAccess' | 'customerAccessMany'>>,
     private readonly options: {
       ttlMs: number;
       maxEntries: number;
@@ -77,7 +81,17 @@ export class CustomerAccessCache {
       ttlMs: 30_000,
       maxEntries: 50_000,
     },
-  ) {}
+  ) {
+    const many = store.customerAccessMany;
+    this.batch = many ? new BatchedReads<StoredAccess>((ids) => many.call(store, ids)) : null;
+  }
+
+  private readonly batch: BatchedReads<StoredAccess> | null;
+
+  /** Statements and ids of the batched reads (tests, metrics). */
+  batchStats(): { statements: number; ids: number } {
+    return { statements: this.batch?.statements ?? 0, ids: this.batch?.ids ?? 0 };
+  }
 
   async resolve(customerId: string): Promise<CustomerAccess> {
     const hit = this.entries.get(customerId);
@@ -87,7 +101,7 @@ export class CustomerAccessCache {
       if (age < this.options.ttlMs) {
         if (!hit.refreshing) {
           hit.refreshing = true;
-          void this.load(customerId).finally(() => (hit.refreshing = false));
+          void this.load(customerId, true).finally(() => (hit.refreshing = false));
         }
         return hit.access;
       }
@@ -105,10 +119,13 @@ export class CustomerAccessCache {
    */
   private readonly loading = new Map<string, { generation: number; at: number; answer: Promise<CustomerAccess> }>();
 
-  private load(customerId: string): Promise<CustomerAccess> {
+  private load(customerId: string, background = false): Promise<CustomerAccess> {
     const pending = this.loading.get(customerId);
-    if (pending && !this.invalidatedSince(customerId, pending) && Date.now() - pending.at < SHARED_READ_MS) return pending.answer;
-    const answer = this.read(customerId);
+    if (pending && !this.invalidatedSince(customerId, pending) && Date.now() - pending.at < SHARED_READ_MS) {
+      if (!background) this.batch?.hurry();
+      return pending.answer;
+    }
+    const answer = this.read(customerId, background);
     const entry = { generation: this.generation, at: Date.now(), answer };
     this.loading.set(customerId, entry);
     const done = () => {
@@ -167,11 +184,14 @@ export class CustomerAccessCache {
   }
 
   /** Reads the store and remembers the answer (failures are not remembered). */
-  private async read(customerId: string): Promise<CustomerAccess> {
+  private async read(customerId: string, background = false): Promise<CustomerAccess> {
     const read = this.reading();
     let access: CustomerAccess;
     try {
-      if (this.store.customerAccess) {
+      if (this.batch) {
+        const a = await this.batch.read(customerId, background);
+        access = a === null ? { status: 'unknown_customer' } : { status: a.personalisation ? 'ok' : 'no_consent', customerId: a.canonicalId };
+      } else if (this.store.customerAccess) {
         const a = await this.store.customerAccess(customerId);
         access = a === null ? { status: 'unknown_customer' } : { status: a.personalisation ? 'ok' : 'no_consent', customerId: a.canonicalId };
       } else {

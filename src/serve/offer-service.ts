@@ -49,6 +49,7 @@ import type { Segment } from '../core/records.js';
 import { prepareDecision } from '../store/sql-offers.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
+import { BatchedReads } from './batched-reads.js';
 import { DecisionLogWriter } from './decision-log-writer.js';
 import type { InventorySnapshot } from './inventory-snapshot.js';
 import { normalised, TargetIndex } from './offer-affinity.js';
@@ -229,6 +230,8 @@ export class OfferService {
   private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
   private readonly decisions: DecisionLogWriter;
   private readonly events: EventWriter;
+  /** Customers' facts read together: the loads of a turn of the event loop in one statement, refreshes gathered (100 ms). */
+  private readonly factReads: BatchedReads<OfferSubjectFacts>;
   private readonly instanceId = randomUUID();
   private readonly now: () => number;
   private readonly random: () => number;
@@ -254,6 +257,7 @@ export class OfferService {
       },
     });
     this.events = new EventWriter(deps.store, (recorded) => this.recorded(recorded));
+    this.factReads = new BatchedReads((ids) => deps.store.offerSubjectFactsMany(ids));
   }
 
   /** Loads offers and counts, subscribes to offer changes, starts the periodic reload. Idempotent; decisions call it. */
@@ -383,7 +387,7 @@ export class OfferService {
       if (age < ttl) {
         if (!hit.refreshing) {
           hit.refreshing = true;
-          void this.loadSubject(customerId, access)
+          void this.loadSubject(customerId, access, true)
             .catch((err: unknown) => this.deps.onStoreError?.(err))
             .finally(() => (hit.refreshing = false));
         }
@@ -393,11 +397,14 @@ export class OfferService {
     return this.loadSubject(customerId, access);
   }
 
-  private loadSubject(customerId: string, access: CustomerAccess): Promise<OfferSubjectFacts | null> {
+  private loadSubject(customerId: string, access: CustomerAccess, background = false): Promise<OfferSubjectFacts | null> {
     const inFlight = this.loads.get(customerId);
-    if (inFlight && !inFlight.stale) return inFlight.promise;
+    if (inFlight && !inFlight.stale) {
+      if (!background) this.factReads.hurry();
+      return inFlight.promise;
+    }
     const at = this.now();
-    const load = { promise: this.deps.store.offerSubjectFacts(customerId), stale: false };
+    const load = { promise: this.factReads.read(customerId, background), stale: false };
     this.loads.set(customerId, load);
     return load.promise.then(
       (facts) => {

@@ -405,8 +405,19 @@ export async function offerResponseStats(db: SqlClient): Promise<OfferResponseCe
  * every id merged into them (the latest decline, every impression).
  */
 export async function offerSubjectFacts(db: SqlClient, customerId: string): Promise<OfferSubjectFacts | null> {
-  if (!CUSTOMER_ID.test(customerId)) return null;
+  return (await offerSubjectFactsMany(db, [customerId])).get(customerId) ?? null;
+}
+
+/**
+ * `offerSubjectFacts` of many customers in one statement (one round trip, one snapshot): by the id asked for
+ * (a merged-away id maps to its survivor's facts); ids unknown, erased or not ids at all are left out.
+ */
+export async function offerSubjectFactsMany(db: SqlClient, customerIds: readonly string[]): Promise<Map<string, OfferSubjectFacts>> {
+  const out = new Map<string, OfferSubjectFacts>();
+  const asked = [...new Set(customerIds.filter((id) => CUSTOMER_ID.test(id)))];
+  if (asked.length === 0) return out;
   const r = await db.query<{
+    key: string;
     id: string;
     consent: { purpose: ConsentPurpose; granted: boolean }[] | string | null;
     orders: number;
@@ -415,10 +426,7 @@ export async function offerSubjectFacts(db: SqlClient, customerId: string): Prom
     segment: Segment | null;
     contacts: { offer_id: string; impressions: number[]; last_decline_at: number | null }[] | string | null;
   }>(
-    `WITH c AS (SELECT id FROM customers WHERE id = $1::bigint
-                UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1),
-          ids AS (SELECT id FROM c UNION SELECT a.merged_id FROM customer_aliases a JOIN c ON a.survivor_id = c.id)
-     SELECT c.id::text AS id,
+    `SELECT q.k::text AS key, c.id::text AS id,
             (SELECT json_agg(json_build_object('purpose', k.purpose, 'granted', k.granted))
                FROM (SELECT DISTINCT ON (purpose) purpose, granted FROM consent WHERE customer_id = c.id ORDER BY purpose, at DESC, id DESC) k) AS consent,
             (SELECT count(*)::int FROM orders WHERE customer_id = c.id) AS orders,
@@ -426,29 +434,32 @@ export async function offerSubjectFacts(db: SqlClient, customerId: string): Prom
             (SELECT ${EPOCH_MS('max(placed_at)')} FROM orders WHERE customer_id = c.id) AS last,
             (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
             (SELECT json_agg(json_build_object('offer_id', offer_id, 'impressions', impressions, 'last_decline_at', last_decline_at))
-               FROM offer_contacts WHERE customer_id IN (SELECT id FROM ids)) AS contacts
-       FROM c`,
-    [customerId],
+               FROM offer_contacts WHERE customer_id IN (SELECT c.id UNION SELECT a.merged_id FROM customer_aliases a WHERE a.survivor_id = c.id)) AS contacts
+       FROM unnest($1::bigint[]) AS q(k)
+       CROSS JOIN LATERAL (SELECT id FROM customers WHERE id = q.k
+                           UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = q.k LIMIT 1) c`,
+    [asked],
   );
-  const row = r.rows[0];
-  if (!row) return null;
-  const consent: Partial<Record<ConsentPurpose, boolean>> = {};
-  for (const k of json<{ purpose: ConsentPurpose; granted: boolean }[] | null>(row.consent) ?? []) consent[k.purpose] = k.granted;
-  const contacts = new Map<string, ContactState>();
-  for (const c of json<{ offer_id: string; impressions: number[]; last_decline_at: number | null }[] | null>(row.contacts) ?? []) {
-    const prev = contacts.get(c.offer_id);
-    const impressions = [...(prev?.impressions ?? []), ...c.impressions].sort((a, b) => a - b);
-    const declines = [prev?.lastDeclineAt ?? null, c.last_decline_at].filter((x): x is number => x !== null);
-    contacts.set(c.offer_id, { impressions, lastDeclineAt: declines.length ? Math.max(...declines) : null });
+  for (const row of r.rows) {
+    const consent: Partial<Record<ConsentPurpose, boolean>> = {};
+    for (const k of json<{ purpose: ConsentPurpose; granted: boolean }[] | null>(row.consent) ?? []) consent[k.purpose] = k.granted;
+    const contacts = new Map<string, ContactState>();
+    for (const c of json<{ offer_id: string; impressions: number[]; last_decline_at: number | null }[] | null>(row.contacts) ?? []) {
+      const prev = contacts.get(c.offer_id);
+      const impressions = [...(prev?.impressions ?? []), ...c.impressions].sort((a, b) => a - b);
+      const declines = [prev?.lastDeclineAt ?? null, c.last_decline_at].filter((x): x is number => x !== null);
+      contacts.set(c.offer_id, { impressions, lastDeclineAt: declines.length ? Math.max(...declines) : null });
+    }
+    out.set(row.key, {
+      customerId: row.id,
+      consent,
+      orders: row.orders,
+      spend: Math.round(row.spend * 10_000) / 10_000,
+      lastOrderAt: row.last,
+      segment: row.segment,
+      contacts,
+    });
   }
-  return {
-    customerId: row.id,
-    consent,
-    orders: row.orders,
-    spend: Math.round(row.spend * 10_000) / 10_000,
-    lastOrderAt: row.last,
-    segment: row.segment,
-    contacts,
-  };
+  return out;
 }
 

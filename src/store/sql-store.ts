@@ -500,6 +500,24 @@ export class SqlStore implements Store {
     return row ? { canonicalId: row.id, personalisation: row.granted ?? this.consentDefault('personalisation') } : null;
   }
 
+  async customerAccessMany(customerIds: readonly string[]): Promise<Map<string, CustomerAccess>> {
+    const out = new Map<string, CustomerAccess>();
+    const asked = [...new Set(customerIds.filter((id) => CUSTOMER_ID.test(id)))];
+    if (asked.length === 0) return out;
+    // customerAccess of each, in one statement (one round trip, one snapshot)
+    const r = await this.db.query<{ key: string; id: string; granted: boolean | null }>(
+      `SELECT q.k::text AS key, c.id::text AS id,
+              (SELECT granted FROM consent k WHERE k.customer_id = c.id AND k.purpose = 'personalisation'
+                ORDER BY at DESC, id DESC LIMIT 1) AS granted
+         FROM unnest($1::bigint[]) AS q(k)
+         CROSS JOIN LATERAL (SELECT id FROM customers WHERE id = q.k
+                             UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = q.k LIMIT 1) c`,
+      [asked],
+    );
+    for (const row of r.rows) out.set(row.key, { canonicalId: row.id, personalisation: row.granted ?? this.consentDefault('personalisation') });
+    return out;
+  }
+
   async customerProfile(customerId: string): Promise<CustomerProfile | null> {
     if (!CUSTOMER_ID.test(customerId)) return null;
     // one statement (one pooled connection, one round trip, one snapshot), as customerCard
@@ -890,9 +908,12 @@ export class SqlStore implements Store {
     return offerSql.offerResponseStats(this.db);
   }
   async offerSubjectFacts(customerId: string) {
-    const facts = await offerSql.offerSubjectFacts(this.db, customerId);
+    return (await this.offerSubjectFactsMany([customerId])).get(customerId) ?? null;
+  }
+  async offerSubjectFactsMany(customerIds: readonly string[]) {
+    const many = await offerSql.offerSubjectFactsMany(this.db, customerIds);
     // consent in force: a purpose with no record of it takes its default (CONSENT_DEFAULTS)
-    if (facts) for (const purpose of CONSENT_PURPOSES) facts.consent[purpose] ??= this.consentDefault(purpose);
-    return facts;
+    for (const facts of many.values()) for (const purpose of CONSENT_PURPOSES) facts.consent[purpose] ??= this.consentDefault(purpose);
+    return many;
   }
 }

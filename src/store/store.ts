@@ -226,6 +226,8 @@ export interface Store extends OfferStore {
    * Same answer as canonicalCustomerId + hasConsent(…, 'personalisation').
    */
   customerAccess(customerId: string): Promise<CustomerAccess | null>;
+  /** customerAccess of many ids in one statement, by the id asked for (unknown ones left out). */
+  customerAccessMany(customerIds: readonly string[]): Promise<Map<string, CustomerAccess>>;
   customerProfile(customerId: string): Promise<CustomerProfile | null>;
   /**
    * Everything the clienteling card reads from the store, in one statement: identifiers, segment,
@@ -400,4 +402,6 @@ export interface OfferStore {
   offerResponseStats(): Promise<OfferResponseCell[]>;
   /** What a decision needs about a customer (merges followed); null if unknown or erased. */
   offerSubjectFacts(customerId: string): Promise<OfferSubjectFacts | null>;
+  /** offerSubjectFacts of many ids in one statement, by the id asked for (unknown or erased ones left out). */
+  offerSubjectFactsMany(customerIds: readonly string[]): Promise<Map<string, OfferSubjectFacts>>;
 }
