@@ -58,16 +58,21 @@ export async function deleteOffer(db: SqlClient, id: string): Promise<boolean> {
  * Offer sets by their key: the first 16 hex digits of the SHA-256 of their ids (a set logged without what choices
  * are computed from), or of their ids, conflicts and values × weights; computed once per set as decide traced it.
  */
-const setKeys = new WeakMap<readonly string[], { conflicts: unknown; vw: unknown; key: string }>();
+const setKeys = new WeakMap<readonly string[], { ids?: string; full?: { conflicts: unknown; vw: unknown; key: string } }>();
 
 function setKey(ids: readonly string[], conflicts: readonly (readonly number[])[] | null, vw: Float64Array | null): string {
-  const known = setKeys.get(ids);
-  if (known && known.conflicts === conflicts && known.vw === vw) return known.key;
+  // both keys of a set are kept: decisions without a choice (nothing shown) and with one alternate, and each
+  // recomputation hashes the whole set
+  let known = setKeys.get(ids);
+  if (!known) setKeys.set(ids, (known = {}));
+  if (conflicts === null && known.ids !== undefined) return known.ids;
+  if (conflicts !== null && known.full && known.full.conflicts === conflicts && known.full.vw === vw) return known.full.key;
   const key = createHash('sha256')
     .update(JSON.stringify(conflicts === null ? ids : [ids, conflicts, Array.from(vw ?? [])]))
     .digest('hex')
     .slice(0, 16);
-  setKeys.set(ids, { conflicts, vw, key });
+  if (conflicts === null) known.ids = key;
+  else known.full = { conflicts, vw, key };
   return key;
 }
 
