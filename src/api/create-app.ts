@@ -173,7 +173,7 @@ export function createApp(given: AppDeps): App {
   const listStore = {
     customerAccess: (id: string) => shed(() => deps.store.customerAccess(id)),
     // the reads of a turn of the event loop (and refreshes gathered) in one statement: one slot of the bulkhead
-    customerAccessMany: (ids: readonly string[]) => shed(() => deps.store.customerAccessMany(ids)),
+    ...(typeof given.store.customerAccessMany === 'function' ? { customerAccessMany: (ids: readonly string[]) => shed(() => deps.store.customerAccessMany(ids)) } : {}),
     canonicalCustomerId: (id: string) => shed(() => deps.store.canonicalCustomerId(id)),
     hasConsent: (id: string, purpose: Parameters<Store['hasConsent']>[1]) => shed(() => deps.store.hasConsent(id, purpose)),
   };
