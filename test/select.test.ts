@@ -10,6 +10,7 @@ import { ndcgAt, recallAt } from '../src/eval/metrics.js';
 import { round4 } from '../src/eval/evaluate.js';
 import { type LearnedKind, learnedScores, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
 import { timeSplit } from '../src/eval/time-split.js';
+import { DOT_BATCH, listSpec, ServedRecommender } from '../src/models/served.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 1);
@@ -124,6 +125,30 @@ describe('the candidate cache: sparse components as the dense catalogue scan', (
       }
     }
     expect(checked).toBeGreaterThan(500);
+  }, 240_000);
+});
+
+describe('the served model as a Recommender at scale', () => {
+  it('scores ALS for customers in batches (dotMany) exactly as one customer at a time through scoreList', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const st = sel.state;
+    expect(st.tables.factors?.dotMany).toBeTypeOf('function');
+    const disc = listSpec('als+trend', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5 });
+    const all = listSpec('item_knn+als', { learned: 'item_knn', learnedWeight: 1, learned2: 'als', learned2Weight: 0.5, ownWeight: 1, ownHalfLifeDays: 60 });
+    const r = ServedRecommender.fromState('t', { discovery: disc, all }, st);
+    const users = Int32Array.from(split.allUsers);
+    expect(users.length).toBeGreaterThan(DOT_BATCH * 2);
+    for (const exclude of [true, false]) {
+      const got = await r.recommend(users, 20, exclude ? { exclude: split.reference.weights } : undefined);
+      users.forEach((u, n) => {
+        const p = st.person(u);
+        const own = new Set(exclude ? Array.from(split.reference.weights.indices.subarray(split.reference.weights.indptr[u], split.reference.weights.indptr[u + 1])) : []);
+        const want = topAccepted(scoreList(st.tables, exclude ? disc : all, p), 20, (i) => !own.has(i));
+        expect(Array.from(got.ids.subarray(n * 20, n * 20 + want.length))).toEqual(want.map((x) => x.id));
+        expect(Array.from(got.scores.subarray(n * 20, n * 20 + want.length))).toEqual(want.map((x) => Math.fround(x.score)));
+      });
+    }
   }, 60_000);
 });
 

@@ -40,7 +40,7 @@ import {
 } from '../core/served-model.js';
 import { TopSelect } from '../core/top-select.js';
 import { mulberry32 } from '../core/random.js';
-import { fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
+import { DOT_BATCH, fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
 import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { ndcgAt, recallAt } from './metrics.js';
 import { round4 } from './evaluate.js';
@@ -194,11 +194,37 @@ export class CandidateCache {
     }
     const users = only ?? (protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
     const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
+    const todo: [number, Set<number>][] = [];
     for (const u of users) {
       const t = truth.get(u);
-      if (t && t.size > 0) this.users.push(this.entry(u, t, k));
+      if (t && t.size > 0) todo.push([u, t]);
     }
+    // ALS's x · y_j for DOT_BATCH customers at once (dotMany: bit for bit the per-customer dot)
+    const f = st.tables.factors;
+    const batched = comps.includes('l:als') && f?.dotMany && st.als ? { k: f.k, xs: new Float32Array(DOT_BATCH * f.k) } : null;
+    for (let s = 0; s < todo.length; s += DOT_BATCH) {
+      const end = Math.min(todo.length, s + DOT_BATCH);
+      if (batched) {
+        const uf = st.als!.userFactors;
+        const k2 = batched.k;
+        this.alsRow.clear();
+        for (let q = s; q < end; q++) {
+          const u = todo[q][0];
+          if ((u + 1) * k2 > uf.length) continue;
+          this.alsRow.set(u, this.alsRow.size);
+          batched.xs.set(uf.subarray(u * k2, u * k2 + k2), (this.alsRow.size - 1) * k2);
+        }
+        this.alsRows = f!.dotMany!(batched.xs, this.alsRow.size);
+      }
+      for (let q = s; q < end; q++) this.users.push(this.entry(todo[q][0], todo[q][1], k));
+    }
+    this.alsRow.clear();
+    this.alsRows = null;
   }
+
+  /** The current batch's ALS scores (dotMany) and each of its customers' row. */
+  private alsRows: Float32Array | null = null;
+  private readonly alsRow = new Map<number, number>();
 
   /** The cache entry of customer u at depth k. */
   entry(u: number, truth: Set<number>, k: number): UserCache {
@@ -265,7 +291,9 @@ export class CandidateCache {
         // the scan in one pass: the k + 1 largest accepted values; the heap's worst is the bound (kept in U too: harmless)
         const f = st.tables.factors;
         const x = person.vector;
-        const raw = id === 'l:als' && f && x ? (f.dot ? f.dot(x) : factorScoresF32(f.itemFactors, f.k, n, x)) : null;
+        const r = this.alsRows ? this.alsRow.get(u) : undefined;
+        const raw =
+          id === 'l:als' && f && x ? (r !== undefined ? this.alsRows!.subarray(r * n, r * n + n) : f.dot ? f.dot(x) : factorScoresF32(f.itemFactors, f.k, n, x)) : null;
         let max = 0;
         if (raw) for (let j = 0; j < n; j++) if (raw[j] > max) max = raw[j];
         if (raw && max > 0) {
