@@ -8,8 +8,9 @@ import { mulberry32 } from '../src/core/random.js';
 import { buildCandidateCache, scoreCandidates, selectServed } from '../src/eval/select.js';
 import { ndcgAt, recallAt } from '../src/eval/metrics.js';
 import { round4 } from '../src/eval/evaluate.js';
-import { scoreList, topAccepted } from '../src/core/served-model.js';
+import { type LearnedKind, learnedScores, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
 import { timeSplit } from '../src/eval/time-split.js';
+import { DOT_BATCH, listSpec, ServedRecommender } from '../src/models/served.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 1);
@@ -87,6 +88,66 @@ describe('served model selection on validation', () => {
         if (k === 10_000) expect(cache.deepened).toBe(0);
         if (k === 1) expect(cache.deepened).toBeGreaterThan(0);
       }
+    }
+  }, 60_000);
+});
+
+describe('the candidate cache: sparse components as the dense catalogue scan', () => {
+  it('holds the same items U, values and bounds as scanning every item of learnedScores / tifuScores', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    // short item-kNN lists: a customer's list scores touch few items, so most of U's places go to untouched items at 0
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 }, item_knn: { neighbours: 1 } } as never });
+    const st = sel.state;
+    const n = st.tables.nItems;
+    const comps = ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0', 'p:0.5', 'p:0.9'];
+    let checked = 0;
+    for (const protocol of ['discovery', 'all'] as const) {
+      for (const k of [1, 3, 8, 10_000]) {
+        const cache = buildCandidateCache(st, split, protocol, comps, k);
+        for (const e of cache.users) {
+          const p = st.person(e.u);
+          const own = new Set(Array.from(p.items));
+          const accepted = (j: number) => protocol === 'all' || !own.has(j);
+          const m = e.items.length;
+          for (let c = 2; c < comps.length; c++) {
+            const id = comps[c];
+            const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, p) : tifuScores(n, p, Number(id.slice(2)));
+            // the k + 1 best accepted (score, then lower index), every item scanned
+            const order = Array.from({ length: n }, (_, j) => j).filter((j) => accepted(j) && v[j] > -Infinity);
+            order.sort((a, b) => v[b] - v[a] || a - b);
+            const best = order.slice(0, k + 1);
+            for (const j of best) expect(e.items).toContain(j);
+            expect(e.bound[c]).toBe(best.length > k ? v[best[k]] : -Infinity);
+            for (let q = 0; q < m; q++) expect(e.vals[c * m + q]).toBe(v[e.items[q]]);
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(500);
+  }, 240_000);
+});
+
+describe('the served model as a Recommender at scale', () => {
+  it('scores ALS for customers in batches (dotMany) exactly as one customer at a time through scoreList', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const st = sel.state;
+    expect(st.tables.factors?.dotMany).toBeTypeOf('function');
+    const disc = listSpec('als+trend', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5 });
+    const all = listSpec('item_knn+als', { learned: 'item_knn', learnedWeight: 1, learned2: 'als', learned2Weight: 0.5, ownWeight: 1, ownHalfLifeDays: 60 });
+    const r = ServedRecommender.fromState('t', { discovery: disc, all }, st);
+    const users = Int32Array.from(split.allUsers);
+    expect(users.length).toBeGreaterThan(DOT_BATCH * 2);
+    for (const exclude of [true, false]) {
+      const got = await r.recommend(users, 20, exclude ? { exclude: split.reference.weights } : undefined);
+      users.forEach((u, n) => {
+        const p = st.person(u);
+        const own = new Set(exclude ? Array.from(split.reference.weights.indices.subarray(split.reference.weights.indptr[u], split.reference.weights.indptr[u + 1])) : []);
+        const want = topAccepted(scoreList(st.tables, exclude ? disc : all, p), 20, (i) => !own.has(i));
+        expect(Array.from(got.ids.subarray(n * 20, n * 20 + want.length))).toEqual(want.map((x) => x.id));
+        expect(Array.from(got.scores.subarray(n * 20, n * 20 + want.length))).toEqual(want.map((x) => Math.fround(x.score)));
+      });
     }
   }, 60_000);
 });

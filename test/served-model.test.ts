@@ -18,6 +18,26 @@ describe('served model scoring (src/core/served-model.ts)', () => {
     }
   });
 
+  it('scoresMany (several customers per pass over the item factors) is bit for bit one scores call per vector', () => {
+    const rnd = mulberry32(5);
+    for (const k of [64, 10, 3]) {
+      const n = 303;
+      const y = Float32Array.from({ length: n * k }, () => rnd() * 2 - 1);
+      const simd = SimdScorer.create(y, k, n)!;
+      expect(simd.many).toBe(true);
+      // growing batches (the instance's memory grows), then a smaller one
+      for (const count of [1, 5, 16, 3]) {
+        const xs = Float32Array.from({ length: count * k }, () => rnd() * 2 - 1);
+        const many = Array.from(simd.scoresMany(xs, count));
+        for (let v = 0; v < count; v++) {
+          const x = xs.subarray(v * k, v * k + k);
+          expect(many.slice(v * n, v * n + n)).toEqual(Array.from(factorScoresF32(y, k, n, x)));
+          expect(many.slice(v * n, v * n + n)).toEqual(Array.from(simd.scores(x)));
+        }
+      }
+    }
+  });
+
   it('a second learned model adds its normalised scores; own items fade by the time from their last purchase to the latest', () => {
     const DAY = 86_400_000;
     const tables: ServedTables = {

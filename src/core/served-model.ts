@@ -95,7 +95,17 @@ export interface ServedTables {
    * Item factors (items × k, row-major) when a spec uses ALS. `dot`, when given, must return exactly
    * factorScoresF32 (the service passes its WebAssembly SIMD kernel, which computes the same f32 sums).
    */
-  factors: { k: number; itemFactors: Float32Array; dot?: (x: Float32Array) => Float32Array } | null;
+  factors: {
+    k: number;
+    itemFactors: Float32Array;
+    dot?: (x: Float32Array) => Float32Array;
+    /**
+     * `dot` for `count` vectors at once (xs: count × k): row v (at v · nItems) bit for bit dot(x_v), each item's
+     * factors read once for all of them (src/serve/simd-scorer.ts scoresMany); a view valid until the next call.
+     * Offline scoring of many customers uses it; absent: one `dot` per customer.
+     */
+    dotMany?: (xs: Float32Array, count: number) => Float32Array;
+  } | null;
 }
 
 /** What a spec reads of one customer (or of a guest's session). */

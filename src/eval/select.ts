@@ -26,20 +26,21 @@ import {
   type Components,
   combine,
   components,
+  factorScoresF32,
   type LearnedKind,
   learnedScores,
   type ListSpec,
   OWNED_BASE,
   POP_TIE,
+  type ServedPerson,
   type ServedSpec,
   specNeeds,
-  tifuScores,
   topAccepted,
   trendKey,
 } from '../core/served-model.js';
 import { TopSelect } from '../core/top-select.js';
 import { mulberry32 } from '../core/random.js';
-import { fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
+import { DOT_BATCH, fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
 import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { ndcgAt, recallAt } from './metrics.js';
 import { round4 } from './evaluate.js';
@@ -193,11 +194,37 @@ export class CandidateCache {
     }
     const users = only ?? (protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
     const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
+    const todo: [number, Set<number>][] = [];
     for (const u of users) {
       const t = truth.get(u);
-      if (t && t.size > 0) this.users.push(this.entry(u, t, k));
+      if (t && t.size > 0) todo.push([u, t]);
     }
+    // ALS's x · y_j for DOT_BATCH customers at once (dotMany: bit for bit the per-customer dot)
+    const f = st.tables.factors;
+    const batched = comps.includes('l:als') && f?.dotMany && st.als ? { k: f.k, xs: new Float32Array(DOT_BATCH * f.k) } : null;
+    for (let s = 0; s < todo.length; s += DOT_BATCH) {
+      const end = Math.min(todo.length, s + DOT_BATCH);
+      if (batched) {
+        const uf = st.als!.userFactors;
+        const k2 = batched.k;
+        this.alsRow.clear();
+        for (let q = s; q < end; q++) {
+          const u = todo[q][0];
+          if ((u + 1) * k2 > uf.length) continue;
+          this.alsRow.set(u, this.alsRow.size);
+          batched.xs.set(uf.subarray(u * k2, u * k2 + k2), (this.alsRow.size - 1) * k2);
+        }
+        this.alsRows = f!.dotMany!(batched.xs, this.alsRow.size);
+      }
+      for (let q = s; q < end; q++) this.users.push(this.entry(todo[q][0], todo[q][1], k));
+    }
+    this.alsRow.clear();
+    this.alsRows = null;
   }
+
+  /** The current batch's ALS scores (dotMany) and each of its customers' row. */
+  private alsRows: Float32Array | null = null;
+  private readonly alsRow = new Map<number, number>();
 
   /** The cache entry of customer u at depth k. */
   entry(u: number, truth: Set<number>, k: number): UserCache {
@@ -234,14 +261,59 @@ export class CandidateCache {
         }
         continue;
       }
-      const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, person) : tifuScores(n, person, Number(id.slice(2)));
-      dense.push(v);
-      // the k + 1 largest accepted values: the heap's worst is the bound (kept in U too: harmless)
+      const sp = this.sparseScores(c, id, person);
       let floor = -Infinity;
-      for (let j = 0; j < n; j++) {
-        if (v[j] > floor && mask[j] === 0) {
-          sel.push(v[j], j);
-          floor = sel.floor();
+      if (sp) {
+        // a sparse component (list-based learned model, TIFU-KNN): the same values as learnedScores / tifuScores
+        // (the same sums in the same order, then the same division) on the items it touches, +0 on every other
+        // item; the k + 1 best accepted (score, then lower index) are the best touched ones and the lowest-index
+        // untouched ones at +0, the same set the dense scan below selects, so U and the bound are the same
+        const { acc, touched } = sp;
+        dense.push(acc);
+        for (let q = 0; q < touched.length; q++) {
+          const j = touched[q];
+          if (mask[j] === 0) sel.push(acc[j], j);
+        }
+        const seen = this.seen[c];
+        if (!(sel.size > k && sel.floor() > 0)) {
+          let taken = 0;
+          for (let j = 0; j < n && taken <= k; j++) {
+            if (seen[j] !== 0 || mask[j] !== 0) continue;
+            sel.push(0, j);
+            taken++;
+          }
+        }
+        floor = sel.floor();
+      } else {
+        const v = this.denseBuffer(c);
+        dense.push(v);
+        // ALS: learnedScores' values (x · y_j / max when the max is positive, else zeros), the normalisation and
+        // the scan in one pass: the k + 1 largest accepted values; the heap's worst is the bound (kept in U too: harmless)
+        const f = st.tables.factors;
+        const x = person.vector;
+        const r = this.alsRows ? this.alsRow.get(u) : undefined;
+        const raw =
+          id === 'l:als' && f && x ? (r !== undefined ? this.alsRows!.subarray(r * n, r * n + n) : f.dot ? f.dot(x) : factorScoresF32(f.itemFactors, f.k, n, x)) : null;
+        let max = 0;
+        if (raw) for (let j = 0; j < n; j++) if (raw[j] > max) max = raw[j];
+        if (raw && max > 0) {
+          for (let j = 0; j < n; j++) {
+            const s = raw[j] / max;
+            v[j] = s;
+            if (s > floor && mask[j] === 0) {
+              sel.push(s, j);
+              floor = sel.floor();
+            }
+          }
+        } else {
+          // learnedScores' zeros (no factors or vector, or no positive score)
+          v.fill(0);
+          for (let j = 0; j < n; j++) {
+            if (v[j] > floor && mask[j] === 0) {
+              sel.push(v[j], j);
+              floor = sel.floor();
+            }
+          }
         }
       }
       bound[c] = sel.size > k ? floor : -Infinity;
@@ -264,7 +336,82 @@ export class CandidateCache {
     }
     const owned = new Float64Array(m);
     if (this.protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
+    this.releaseSparse();
     return { u, truth, k, items, owned, vals, bound };
+  }
+
+  /** Per component: a dense buffer (ALS), or a sparse accumulator (zero outside `touched`) and its touched items. */
+  private readonly bufs: (Float64Array | undefined)[] = [];
+  private readonly seen: Uint8Array[] = [];
+  private readonly touched: number[][] = [];
+
+  private denseBuffer(c: number): Float64Array {
+    return (this.bufs[c] ??= new Float64Array(this.n));
+  }
+
+  /**
+   * Component `id`'s normalised scores for `person` when they are sparse (list-based learned models, TIFU-KNN):
+   * the accumulator (learnedScores' / tifuScores' value on every item: zero outside `touched`) and the items
+   * touched; null for a dense component (ALS).
+   */
+  private sparseScores(c: number, id: CompId, person: ServedPerson): { acc: Float64Array; touched: number[] } | null {
+    const tables = this.st.tables;
+    const isTifu = id.startsWith('p:');
+    const kind = isTifu ? null : (id.slice(2) as LearnedKind);
+    if (kind === 'als') return null;
+    const acc = this.denseBuffer(c);
+    const seen = (this.seen[c] ??= new Uint8Array(this.n));
+    const touched = (this.touched[c] ??= []);
+    const add = (j: number, v: number) => {
+      if (seen[j] === 0) {
+        seen[j] = 1;
+        touched.push(j);
+      }
+      acc[j] += v;
+    };
+    if (isTifu) {
+      // tifuScores: own part, then the neighbours' part; divided by the max when it is positive (else the raw sums)
+      const t = person.tifu;
+      if (t) {
+        const alpha = Number(id.slice(2));
+        for (let q = 0; q < person.items.length; q++) add(person.items[q], alpha * t.own[q]);
+        for (let q = 0; q < t.nbrItems.length; q++) add(t.nbrItems[q], (1 - alpha) * t.nbrScores[q]);
+      }
+      let max = 0;
+      for (let q = 0; q < touched.length; q++) if (acc[touched[q]] > max) max = acc[touched[q]];
+      if (max > 0) for (let q = 0; q < touched.length; q++) acc[touched[q]] /= max;
+      return { acc, touched };
+    }
+    // learnedScores for a list-based model: Σ w · score over the history's lists; divided by the max when positive, else zeros
+    const l = kind === 'ease' || kind === 'item_knn' ? tables.lists[kind] : undefined;
+    if (l) {
+      for (let q = 0; q < person.items.length; q++) {
+        const i = person.items[q];
+        if (i < 0 || i >= l.indptr.length - 1) continue;
+        const w = person.listWeights ? person.listWeights[q] : 1;
+        for (let p = l.indptr[i]; p < l.indptr[i + 1]; p++) add(l.indices[p], w * l.scores[p]);
+      }
+    }
+    let max = 0;
+    for (let q = 0; q < touched.length; q++) if (acc[touched[q]] > max) max = acc[touched[q]];
+    if (max > 0) for (let q = 0; q < touched.length; q++) acc[touched[q]] /= max;
+    else for (let q = 0; q < touched.length; q++) acc[touched[q]] = 0;
+    return { acc, touched };
+  }
+
+  /** Zeroes the sparse accumulators again (after an entry has read them). */
+  private releaseSparse(): void {
+    for (let c = 0; c < this.touched.length; c++) {
+      const touched = this.touched[c];
+      if (!touched) continue;
+      const acc = this.bufs[c]!;
+      const seen = this.seen[c];
+      for (let q = 0; q < touched.length; q++) {
+        acc[touched[q]] = 0;
+        seen[touched[q]] = 0;
+      }
+      touched.length = 0;
+    }
   }
 
   /** Replaces entry x by one CAND_DEEPEN times deeper (the whole catalogue at the end: then every bound is −Infinity). */

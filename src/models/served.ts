@@ -13,7 +13,9 @@ import {
   type ServedPerson,
   type ServedSpec,
   type ServedTables,
-  scoreList,
+  listUses,
+  scoreListInto,
+  ServedScratch,
   topAccepted,
   trendKey,
   trendTable,
@@ -147,7 +149,12 @@ export async function fitServed(
       st.als = als;
       // the service's WebAssembly SIMD kernel when built (the same f32 sums as factorScoresF32)
       const simd = SimdScorer.create(als.itemFactors, als.k, n);
-      st.tables.factors = { k: als.k, itemFactors: als.itemFactors, ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}) };
+      st.tables.factors = {
+        k: als.k,
+        itemFactors: als.itemFactors,
+        ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}),
+        ...(simd?.many ? { dotMany: (xs: Float32Array, count: number) => simd.scoresMany(xs, count) } : {}),
+      };
     } else if (kind === 'item_knn' && knnModel) {
       const fit = await adoptFrom(knnJob, knnModel, ref);
       st.models.item_knn = knnModel;
@@ -249,10 +256,15 @@ export class ServedRecommender implements Recommender {
     const res = emptyBatch(customers.length, k);
     const out = new Float64Array(st.tables.nItems);
     const mask = new Uint8Array(st.tables.nItems);
+    // the service's per-request scorer (scoreListInto: scoreList's scores bit for bit, without its per-call arrays)
+    const scratch = new ServedScratch(st.tables.nItems);
+    // ALS's x · y_j for DOT_BATCH customers at once (bit for bit the per-customer dot; each item's factors read once)
+    const batched = alsBatches(st, spec);
     for (let n = 0; n < customers.length; n++) {
       const ex = excludedFor(options, n, customers[n]);
       for (const i of ex) mask[i] = 1;
-      const top = topAccepted(scoreList(st.tables, spec, st.person(customers[n]), out), k, (i) => mask[i] === 0);
+      const tables = batched ? batched.tablesFor(customers, n) : st.tables;
+      const top = topAccepted(scoreListInto(tables, spec, st.person(customers[n]), out, scratch), k, (i) => mask[i] === 0);
       for (const i of ex) mask[i] = 0;
       for (let j = 0; j < k; j++) {
         res.ids[n * k + j] = j < top.length ? top[j].id : -1;
@@ -277,6 +289,45 @@ export class ServedRecommender implements Recommender {
   load(): void {
     throw new NotSupportedError(`${this.name}: loaded as part of the bundle`);
   }
+}
+
+/** Customers whose ALS scores are computed together (ServedTables.factors.dotMany). */
+export const DOT_BATCH = 16;
+
+/**
+ * ALS scores of customers in batches of DOT_BATCH for a list that reads ALS (null otherwise, or without dotMany):
+ * `tablesFor(customers, n)` answers the tables with a `dot` that returns customer n's row of its batch's
+ * scores (computed when n starts a batch): the values `dot` itself would return, as scoreListInto reads them.
+ */
+export function alsBatches(st: ServedState, spec: ListSpec): { tablesFor(customers: ArrayLike<number>, n: number): ServedTables } | null {
+  const f = st.tables.factors;
+  if (!f?.dotMany || !st.als || !listUses(spec, 'als')) return null;
+  const k = f.k;
+  const n = st.tables.nItems;
+  const xs = new Float32Array(DOT_BATCH * k);
+  const row = new Map<number, number>();
+  let rows: Float32Array = new Float32Array(0);
+  let current = -1;
+  const factors = { ...f, dot: (x: Float32Array) => (current >= 0 ? rows.subarray(current * n, current * n + n) : f.dot!(x)) };
+  const tables: ServedTables = { ...st.tables, factors };
+  const uf = st.als.userFactors;
+  return {
+    tablesFor(customers, at) {
+      if (at % DOT_BATCH === 0) {
+        row.clear();
+        const end = Math.min(customers.length, at + DOT_BATCH);
+        for (let q = at; q < end; q++) {
+          const c = customers[q];
+          if (c < 0 || (c + 1) * k > uf.length) continue;
+          row.set(q, row.size);
+          xs.set(uf.subarray(c * k, c * k + k), (row.size - 1) * k);
+        }
+        rows = f.dotMany!(xs, row.size);
+      }
+      current = row.get(at) ?? -1;
+      return tables;
+    },
+  };
 }
 
 /** Input from TrainingData alone: the weighted matrix is the same data, trend time = the latest purchase. */

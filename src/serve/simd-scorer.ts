@@ -9,19 +9,25 @@
  * f64 loop up to rounding in the last bits). Without the module (not built, or no SIMD) `create` answers null
  * and callers score in JavaScript.
  */
-import { wasmApi, wasmModule } from '../core/wasm-modules.js';
+import { wasmApi, type WasmMemory, wasmModule } from '../core/wasm-modules.js';
 
 export class SimdScorer {
-  private readonly exports: { scores: (y: number, x: number, out: number, n: number, k: number) => void };
+  private readonly exports: {
+    scores: (y: number, x: number, out: number, n: number, k: number) => void;
+    scoresMany?: (y: number, xs: number, out: number, n: number, k: number, b: number) => void;
+  };
   private readonly k4: number;
   private readonly xOff: number;
   private readonly outOff: number;
-  private readonly x: Float32Array;
-  private readonly out: Float32Array;
+  private x: Float32Array;
+  private out: Float32Array;
+  private readonly mem: WasmMemory;
+  /** Vectors scoresMany takes at once (its room after `out`, grown on first use). */
+  private batch = 0;
 
   private constructor(mod: object, itemFactors: Float32Array, readonly k: number, readonly n: number) {
     const bytesNeeded = (n * ((k + 3) & ~3) + ((k + 3) & ~3) + n) * 4;
-    const mem = new wasmApi!.Memory({ initial: Math.max(1, Math.ceil(bytesNeeded / 65536)) });
+    const mem = (this.mem = new wasmApi!.Memory({ initial: Math.max(1, Math.ceil(bytesNeeded / 65536)) }));
     this.exports = new wasmApi!.Instance(mod, { env: { memory: mem } }).exports as SimdScorer['exports'];
     this.k4 = (k + 3) & ~3;
     this.xOff = n * this.k4 * 4;
@@ -37,6 +43,39 @@ export class SimdScorer {
   static create(itemFactors: Float32Array, k: number, n: number): SimdScorer | null {
     const mod = wasmModule('scorer');
     return mod ? new SimdScorer(mod, itemFactors, k, n) : null;
+  }
+
+  /** Whether scoresMany is available (a module built before it had `scores` only). */
+  get many(): boolean {
+    return typeof this.exports.scoresMany === 'function';
+  }
+
+  /**
+   * x·yᵢ for every item for `count` vectors (xs: count × k, row-major): row v of the result (at v · n) is bit for
+   * bit `scores(x_v)`, each item row read once for all of them (large catalogues: the one-vector loop is
+   * memory-bound). A view into the instance's memory, valid until the next call.
+   */
+  scoresMany(xs: Float32Array, count: number): Float32Array {
+    const { k, k4, n } = this;
+    if (count > this.batch) {
+      // room after `out`: count vectors of k4, then count × n scores (growing detaches the views: made again)
+      const need = this.outOff + n * 4 + count * (k4 + n) * 4;
+      const have = this.mem.buffer.byteLength;
+      if (need > have) this.mem.grow(Math.ceil((need - have) / 65536));
+      this.batch = count;
+      this.x = new Float32Array(this.mem.buffer, this.xOff, k4);
+      this.out = new Float32Array(this.mem.buffer, this.outOff, n);
+    }
+    const xsOff = this.outOff + n * 4;
+    const resOff = xsOff + this.batch * k4 * 4;
+    const xv = new Float32Array(this.mem.buffer, xsOff, count * k4);
+    if (k4 === k) xv.set(xs.subarray(0, count * k));
+    else {
+      xv.fill(0);
+      for (let v = 0; v < count; v++) xv.set(xs.subarray(v * k, v * k + k), v * k4);
+    }
+    this.exports.scoresMany!(0, xsOff, resOff, n, k4, count);
+    return new Float32Array(this.mem.buffer, resOff, count * n);
   }
 
   /** x·yᵢ for every item: a view into the instance's memory, valid until the next call. */
