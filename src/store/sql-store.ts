@@ -1,4 +1,4 @@
-import { DEV_ERASURE_KEY } from '../config.js';
+import { DEV_ERASURE_KEY } from '../config-store.js';
 import { CONSENT_PURPOSES } from '../core/records.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
