@@ -134,7 +134,8 @@ runCli(async () => {
   try {
     summary = await importFiles(
       store,
-      files.map((f) => f.path),
+      // (detected above: not read again)
+      files,
       {
         strict: flags.strict,
         batchSize: flags['batch-size'],
