@@ -126,7 +126,8 @@ runCli(async () => {
       if (++shown <= 10) process.stderr.write(`import: ${m}${shown === 10 ? ' (further conflicts counted, not shown)' : ''}\n`);
     },
   });
-  const migrated = store.migrate();
+  // (not waiting for the disk: the import ends with a synchronous commit, which flushes them with every batch)
+  const migrated = store.migrate({ durable: false });
   migrated.catch(() => undefined); // reported by importFiles
   const bar = progressBar({ label: 'import', total, unit: 'bytes', quiet: flags.quiet });
   const rejects = flags.rejects === undefined ? null : createWriteStream(flags.rejects);

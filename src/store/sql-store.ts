@@ -125,8 +125,8 @@ export class SqlStore implements Store {
     return this.options.consentDefaults?.[purpose] === true;
   }
 
-  migrate(): Promise<string[]> {
-    return migrate(this.db);
+  migrate(options: { durable?: boolean } = {}): Promise<string[]> {
+    return migrate(this.db, undefined, options);
   }
 
   /** Throws UnavailableError when the database does not answer. */
