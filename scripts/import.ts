@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
 import { progressBar } from '../src/cli/progress.js';
-import { type Config, config } from '../src/config.js';
+import { storeConfig } from '../src/config-store.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LINES } from '../src/ingest/csv-records.js';
 import { expandImportPaths, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import { openStore } from '../src/store/open-store.js';
@@ -76,15 +76,18 @@ function report(s: ImportSummary): string {
  * tells every instance to forget every customer (the import does not list whom it touched), as a
  * purchase event or an erasure does for its customers (src/cache/customer-changes.ts).
  */
-async function tellServingInstances(cfg: Config, what: 'customers' | 'offers' = 'customers'): Promise<void> {
+async function tellServingInstances(what: 'customers' | 'offers' = 'customers'): Promise<void> {
   try {
-    // loaded only when there is something to tell (the Redis client is a fifth of the command's start-up)
-    const [{ announceCustomerChange }, { announceOfferChange }, { cacheKeys }, { openVectorCache }] = await Promise.all([
+    // loaded only when there is something to tell (the Redis client is a fifth of the command's start-up), and
+    // so is the whole configuration (zod: a tenth of it; the import itself reads the store's part, config-store.ts)
+    const [{ announceCustomerChange }, { announceOfferChange }, { cacheKeys }, { openVectorCache }, { config }] = await Promise.all([
       import('../src/cache/customer-changes.js'),
       import('../src/cache/offer-changes.js'),
       import('../src/cache/keys.js'),
       import('../src/cache/open-vector-cache.js'),
+      import('../src/config.js'),
     ]);
+    const cfg = config();
     const cache = await openVectorCache(cfg, { require: true });
     try {
       const keys = cacheKeys(cfg.CACHE_PREFIX);
@@ -109,7 +112,7 @@ runCli(async () => {
   }
   const cc = flags['country-code'];
   if (cc !== undefined && !/^[1-9]\d{0,2}$/.test(cc)) throw new UsageError(`--country-code must be 1 to 3 digits (got "${cc}")`);
-  const cfg = config();
+  const cfg = storeConfig();
   const files = await expandImportPaths(positionals, (path, why) => process.stderr.write(`import: skipped ${path}: not an offer file (${why})\n`));
   const sizes = await Promise.all(files.map(async (f) => (await stat(f.path)).size));
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -123,7 +126,8 @@ runCli(async () => {
       if (++shown <= 10) process.stderr.write(`import: ${m}${shown === 10 ? ' (further conflicts counted, not shown)' : ''}\n`);
     },
   });
-  const migrated = store.migrate();
+  // (not waiting for the disk: the import ends with a synchronous commit, which flushes them with every batch)
+  const migrated = store.migrate({ durable: false });
   migrated.catch(() => undefined); // reported by importFiles
   const bar = progressBar({ label: 'import', total, unit: 'bytes', quiet: flags.quiet });
   const rejects = flags.rejects === undefined ? null : createWriteStream(flags.rejects);
@@ -131,7 +135,8 @@ runCli(async () => {
   try {
     summary = await importFiles(
       store,
-      files.map((f) => f.path),
+      // (detected above: not read again)
+      files,
       {
         strict: flags.strict,
         batchSize: flags['batch-size'],
@@ -151,8 +156,8 @@ runCli(async () => {
     await store.close();
     if (rejects) await new Promise<void>((resolve) => rejects.end(resolve));
   }
-  if (summary.merges > 0 || summary.files.some((f) => f.kind === 'consent' && f.imported > 0)) await tellServingInstances(cfg);
-  if (summary.files.some((f) => f.kind === 'offers' && f.imported > 0)) await tellServingInstances(cfg, 'offers');
+  if (summary.merges > 0 || summary.files.some((f) => f.kind === 'consent' && f.imported > 0)) await tellServingInstances();
+  if (summary.files.some((f) => f.kind === 'offers' && f.imported > 0)) await tellServingInstances('offers');
   if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stdout.write(report(summary));
   if (!summary.ok) {

@@ -9,6 +9,9 @@
  * no bundling (the layout and import.meta.url stay as under tsx, worker threads included), into
  * .build/<hash of the sources>/; a run whose sources changed builds a new directory (about 0.2 s), so
  * the compiled code is never stale; concurrent runs build side by side and keep whichever lands first.
+ * Reading every source to hash it takes ~15 ms of each start: a run first looks the tree up by the sources'
+ * metadata (path, size, inode, change time in ns: a write to a file changes its ctime, which no tool can set
+ * back), in .build/by-stat/; only when the metadata changed are the contents hashed (and the lookup recorded).
  * Without esbuild, or when a build fails, the script runs under tsx as before.
  * Data files the code reads beside itself (migrations, console, wasm) are linked, not copied.
  *
@@ -56,6 +59,36 @@ export function sourceHash(files, base = root, compiler = '') {
   return h.digest('hex').slice(0, 20);
 }
 
+/**
+ * A hash of every source's path and metadata (size, inode, modification and change times in ns), of
+ * tsconfig.json's, and of the compiler's version: the key of the lookup of the tree built from them; and
+ * the latest change time (ms) among them. File times have the kernel's clock tick as their grain, so a
+ * file written twice within one tick keeps its times: a lookup is recorded only when every file is older
+ * than RACY_MS (as git treats its index), so that no file can still change unseen.
+ */
+export function statKey(files, base = root, compiler = '') {
+  let newest = 0;
+  const h = createHash('sha256');
+  h.update(`${compiler}\0${process.versions.node.split('.')[0]}\0`);
+  for (const f of ['tsconfig.json', ...files]) {
+    let st;
+    try {
+      st = statSync(join(base, f), { bigint: true });
+    } catch {
+      h.update(`\0${f}\0-`);
+      continue;
+    }
+    h.update(`\0${f.split(sep).join('/')}\0${st.size}\0${st.ino}\0${st.mtimeNs}\0${st.ctimeNs}`);
+    const changed = Number(st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs) / 1e6;
+    if (changed > newest) newest = changed;
+  }
+  return { key: h.digest('hex').slice(0, 24), newest };
+}
+
+const BY_STAT = 'by-stat';
+/** Sources changed less than this long ago (ms) are not trusted to keep their metadata: no lookup recorded. */
+const RACY_MS = 2000;
+
 function esbuildVersion() {
   try {
     return JSON.parse(readFileSync(join(root, 'node_modules', 'esbuild', 'package.json'), 'utf8')).version;
@@ -70,12 +103,33 @@ async function compiledTree() {
   if (version === null) return null;
   const files = sourceFiles();
   const builds = join(root, '.build');
-  const dir = join(builds, sourceHash(files, root, version));
+  // the tree of these sources' metadata, when it was looked up before (and still exists)
+  const { key, newest } = statKey(files, root, version);
+  const entry = join(builds, BY_STAT, key);
+  let known = null;
+  try {
+    known = readFileSync(entry, 'utf8').trim();
+  } catch {
+    // not recorded: the contents are hashed below
+  }
+  const dir = join(builds, known && /^[0-9a-f]{20}$/.test(known) ? known : sourceHash(files, root, version));
   const done = join(dir, '.complete');
+  const record = () => {
+    if (known !== null || Date.now() - newest < RACY_MS) return;
+    try {
+      mkdirSync(join(builds, BY_STAT), { recursive: true });
+      const tmpEntry = `${entry}.tmp-${process.pid}`;
+      writeFileSync(tmpEntry, `${relative(builds, dir)}\n`);
+      renameSync(tmpEntry, entry);
+    } catch {
+      // a lookup not recorded: the next run hashes the contents again
+    }
+  };
   if (existsSync(done)) {
     // used now: the tree pruning keeps the most recently used
     const now = new Date();
     utimesSync(done, now, now);
+    record();
     return dir;
   }
   const { build } = await import('esbuild');
@@ -111,6 +165,7 @@ async function compiledTree() {
     return null;
   }
   prune(builds, dir);
+  record();
   return dir;
 }
 
@@ -119,7 +174,7 @@ function prune(builds, current) {
   const trees = [];
   for (const name of readdirSync(builds)) {
     const path = join(builds, name);
-    if (path === current) continue;
+    if (path === current || name === BY_STAT) continue;
     if (name.includes('.tmp-')) {
       if (Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
       continue;
@@ -129,6 +184,20 @@ function prune(builds, current) {
   }
   trees.sort((a, b) => b.used - a.used);
   for (const t of trees.slice(KEEP - 1)) rmSync(t.path, { recursive: true, force: true });
+  // lookups of trees removed (or never completed) go too
+  const index = join(builds, BY_STAT);
+  if (!existsSync(index)) return;
+  for (const name of readdirSync(index)) {
+    const path = join(index, name);
+    let tree = '';
+    try {
+      tree = readFileSync(path, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const stale = name.includes('.tmp-') ? Date.now() - statSync(path).mtimeMs > 3_600_000 : !existsSync(join(builds, tree, '.complete'));
+    if (stale) rmSync(path, { force: true });
+  }
 }
 
 async function main() {

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { OFFER_CHANNELS, type OfferChannel } from './core/offers/types.js';
 import { setDefaultCountryCode } from './core/identity.js';
-import { CONSENT_PURPOSES, type ConsentPurpose } from './core/records.js';
+import type { ConsentPurpose } from './core/records.js';
+import {
+  ConfigError, COUNTRY_CODE, COUNTRY_CODE_MESSAGE, DEV_ERASURE_KEY, ERASURE_KEY_MIN, MAX_IDENTIFIERS_RANGE, parseConsentDefaults, redactUrl, type StoreConfig, urlMessage,
+} from './config-store.js';
+
+export { ConfigError, DEV_ERASURE_KEY, redactUrl };
 
 /**
  * The service's whole configuration: environment variables, parsed once with zod.
@@ -16,11 +21,8 @@ const url = (schemes: string[]) =>
   z
     .string()
     .refine((v) => schemes.some((s) => v.startsWith(`${s}://`)), {
-      message: `must be a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}`,
+      message: urlMessage(schemes),
     });
-
-/** A URL, or a comma-separated list of them, without passwords (for messages and logs). */
-export const redactUrl = (url: string) => url.replace(/\/\/([^:@/,]*):[^@/,]*@/g, '//$1:***@');
 
 /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES); credentials and TLS hold for every node of the cluster. */
 export interface RedisClusterConfig {
@@ -85,25 +87,14 @@ const offerChannelConsent = z.string().transform((value, ctx): OfferChannelConse
   return out;
 });
 
-/** The public development default of ERASURE_KEY (warned about at start when in use). */
-export const DEV_ERASURE_KEY = 'omnirec-dev-erasure-key-change-me';
-
-/** CONSENT_DEFAULTS: "purpose:granted|refused,…" → the purposes granted by default (each purpose once). */
+/** CONSENT_DEFAULTS: "purpose:granted|refused,…" → the purposes granted by default (each purpose once; config-store.ts). */
 const consentDefaults = z.string().transform((value, ctx): Partial<Record<ConsentPurpose, boolean>> => {
-  const out: Partial<Record<ConsentPurpose, boolean>> = {};
-  for (const entry of value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
-    const m = /^([a-z]+)\s*:\s*(granted|refused)$/.exec(entry);
-    if (!m || !(CONSENT_PURPOSES as readonly string[]).includes(m[1])) {
-      ctx.addIssue({ code: 'custom', message: `"${entry}": expected purpose:granted or purpose:refused, purpose one of ${CONSENT_PURPOSES.join(', ')}` });
-      return z.NEVER;
-    }
-    if (m[1] in out) {
-      ctx.addIssue({ code: 'custom', message: `purpose ${m[1]} given twice` });
-      return z.NEVER;
-    }
-    out[m[1] as ConsentPurpose] = m[2] === 'granted';
+  const r = parseConsentDefaults(value);
+  if ('error' in r) {
+    ctx.addIssue({ code: 'custom', message: r.error as string });
+    return z.NEVER;
   }
-  return out;
+  return r;
 });
 
 export const ConfigSchema = z.object({
@@ -161,7 +152,7 @@ export const ConfigSchema = z.object({
   /** Redis: deadline of request-path writes (a purchase's record, an erasure). */
   REDIS_WRITE_TIMEOUT_MS: z.coerce.number().int().min(1).default(400),
   /** Country calling code given to national phone numbers when identifiers are normalised ("07700 900123" → 447700900123). */
-  DEFAULT_COUNTRY_CODE: z.string().regex(/^[1-9]\d{0,2}$/, '1 to 3 digits, no leading 0 or +').default('44'),
+  DEFAULT_COUNTRY_CODE: z.string().regex(COUNTRY_CODE, COUNTRY_CODE_MESSAGE).default('44'),
   /** Next best offer: the consent purpose each channel needs to be contacted through (channels not listed: none). */
   OFFER_CHANNEL_CONSENT: offerChannelConsent.default(DEFAULT_OFFER_CHANNEL_CONSENT),
   /** Next best offer: share of decisions (0-1) that pick a uniformly random suitable offer (holdout, for uplift). */
@@ -169,11 +160,11 @@ export const ConfigSchema = z.object({
   /** Next best offer: offers and response counts are re-read from the store at least this often, in seconds. */
   OFFER_RELOAD_S: z.coerce.number().positive().default(30),
   /** Most identifiers one customer collects; past it identifiers are not attached and merges are refused (src/core/identity-graph.ts). */
-  MAX_IDENTIFIERS_PER_CUSTOMER: z.coerce.number().int().min(1).max(10_000).default(20),
+  MAX_IDENTIFIERS_PER_CUSTOMER: z.coerce.number().int().min(MAX_IDENTIFIERS_RANGE[0]).max(MAX_IDENTIFIERS_RANGE[1]).default(20),
   /** What each consent purpose means for a customer with no record of it: "personalisation:granted,email:refused" (unlisted: refused). */
   CONSENT_DEFAULTS: consentDefaults.default({}),
   /** Secret of the erasure list's keyed hashes (HMAC-SHA256); the dev default is public: set your own in production. */
-  ERASURE_KEY: z.string().min(16, 'at least 16 characters').default(DEV_ERASURE_KEY),
+  ERASURE_KEY: z.string().min(ERASURE_KEY_MIN, `at least ${ERASURE_KEY_MIN} characters`).default(DEV_ERASURE_KEY),
   /**
    * Serving processes (node:cluster workers sharing the port; src/server.ts). More than 1 needs PostgreSQL
    * (DATABASE_URL) and Redis (REDIS_URL or REDIS_CLUSTER_NODES): the embedded store and cache live in one process.
@@ -193,10 +184,9 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+// the store's configuration (config-store.ts, parsed without zod) is a part of this one
+const _storeConfigIsPart = (c: Config): StoreConfig => c;
+void _storeConfigIsPart;
 
 /** Parses configuration from an environment; throws ConfigError naming each bad variable. */
 export function parseConfig(env: Record<string, string | undefined> = process.env): Config {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
+import { parseStoreConfig, type StoreConfig } from '../src/config-store.js';
 
 describe('configuration', () => {
   it('has working defaults with an empty environment (embedded backends)', () => {
@@ -77,5 +78,45 @@ describe('configuration', () => {
     expect(text).toMatch(/REDIS_CLUSTER_NODES="redis:\/\/:\*\*\*@a:1,redis:\/\/:\*\*\*@b:2"/);
     expect(text).not.toMatch(/hunter2|other/);
     expect(() => parseConfig({ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'a:1' })).toThrow(/REDIS_CLUSTER_NODES="a:1": set either REDIS_URL .* not both/);
+  });
+
+  it("parses the store's variables without zod (config-store.ts, for `npm run import`) exactly as parseConfig does", () => {
+    const keys: (keyof StoreConfig)[] = ['DATABASE_URL', 'PGLITE_DIR', 'DEFAULT_COUNTRY_CODE', 'MAX_IDENTIFIERS_PER_CUSTOMER', 'CONSENT_DEFAULTS', 'ERASURE_KEY'];
+    const values: Record<keyof StoreConfig, (string | undefined)[]> = {
+      DATABASE_URL: [undefined, '', 'postgres://u:secret@h:5432/db', 'postgresql://h/db', 'mysql://u:pw@h/db', 'postgres:/h', ' postgres://h'],
+      PGLITE_DIR: [undefined, '', 'memory://', '/tmp/x'],
+      DEFAULT_COUNTRY_CODE: [undefined, '', '1', '44', '999', '0', '1000', '+44', '4a', ' 44'],
+      MAX_IDENTIFIERS_PER_CUSTOMER: [undefined, '', '1', '20', '10000', '0', '10001', '2.5', 'abc', ' 7 ', '0x10', '1e3', 'Infinity', '-3'],
+      CONSENT_DEFAULTS: [undefined, '', 'personalisation:granted', 'email:refused, sms:granted', 'email:maybe', 'nothing:granted', 'email:granted,email:refused', ' , email : granted ,'],
+      ERASURE_KEY: [undefined, '', 'short', '0123456789abcdef', 'a much longer erasure key than that'],
+    };
+    const outcome = <T>(f: () => T): { value: T } | { error: string } => {
+      try {
+        return { value: f() };
+      } catch (e) {
+        return { error: (e as Error).message };
+      }
+    };
+    let checked = 0;
+    for (const key of keys) {
+      for (const v of values[key]) {
+        const env = { [key]: v };
+        const full = outcome(() => parseConfig(env));
+        const part = outcome(() => parseStoreConfig(env));
+        expect('error' in part, `${key}=${JSON.stringify(v)}`).toBe('error' in full);
+        if ('value' in full && 'value' in part) {
+          for (const k of keys) expect(part.value[k], `${key}=${JSON.stringify(v)}: ${k}`).toEqual(full.value[k]);
+        } else if ('error' in part && 'error' in full) {
+          // the same variable named, its value shown without a password
+          expect(part.error).toMatch(new RegExp(`^invalid configuration:\\n {2}${key}=`));
+          expect(part.error).not.toMatch(/secret|pw@/);
+          expect(full.error).toMatch(new RegExp(`^ {2}${key}=`, 'm'));
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBe(48);
+    // every bad variable named at once
+    expect(() => parseStoreConfig({ DATABASE_URL: 'mysql://x', ERASURE_KEY: 'short' })).toThrow(/DATABASE_URL="mysql:\/\/x": must be a URL starting with postgres:\/\/[^]*ERASURE_KEY="short": at least 16 characters/);
   });
 });

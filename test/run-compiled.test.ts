@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sourceFiles, sourceHash } from '../scripts/run.mjs';
+import { sourceFiles, sourceHash, statKey } from '../scripts/run.mjs';
 
 const tmp = mkdtempSync(join(tmpdir(), 'omnirec-run-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -39,6 +39,33 @@ describe('scripts/run.mjs', () => {
     // a file added is a change too
     put('src/c.ts', 'export const c = 1;\n');
     expect(sourceHash(sourceFiles(tmp), tmp, '0.28.2')).not.toBe(h2);
+  });
+
+  it("looks the tree up by the sources' metadata: a rewrite of the same size, a file added or tsconfig changed is another key", async () => {
+    const dir = join(tmp, 'stat');
+    const put = (path: string, text: string) => {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    };
+    put('src/a.ts', 'export const a = 1;\n');
+    put('tsconfig.json', '{}\n');
+    const before = Date.now();
+    const k0 = statKey(sourceFiles(dir), dir, '0.28.2');
+    expect(statKey(sourceFiles(dir), dir, '0.28.2')).toEqual(k0);
+    expect(statKey(sourceFiles(dir), dir, '0.29.0').key).not.toBe(k0.key);
+    // the newest change is reported (a lookup is recorded only once every source is older than 2 s)
+    expect(Math.abs(k0.newest - before)).toBeLessThan(5_000);
+    // same size, new content, past the file system's clock grain
+    await new Promise((r) => setTimeout(r, 30));
+    put('src/a.ts', 'export const a = 2;\n');
+    const k1 = statKey(sourceFiles(dir), dir, '0.28.2');
+    expect(k1.key).not.toBe(k0.key);
+    await new Promise((r) => setTimeout(r, 30));
+    put('tsconfig.json', '[]\n');
+    const k2 = statKey(sourceFiles(dir), dir, '0.28.2');
+    expect(k2.key).not.toBe(k1.key);
+    put('src/b.ts', '');
+    expect(statKey(sourceFiles(dir), dir, '0.28.2').key).not.toBe(k2.key);
   });
 
   it('runs a script compiled, with its arguments', async () => {

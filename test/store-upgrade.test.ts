@@ -82,6 +82,24 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it("migrations commit durably unless the caller ends with its own synchronous commit (an import: durable false)", async () => {
+      const { store, cleanup } = await backend.open({ migrate: false });
+      try {
+        const db = (store as SqlStore).db;
+        // each migration reads the setting its transaction commits under
+        const probe = (name: string) => ({ name, sql: `CREATE TABLE ${name} AS SELECT current_setting('synchronous_commit') AS s` });
+        expect(await migrate(db, [probe('m001_probe')])).toEqual(['m001_probe']);
+        expect(await migrate(db, [probe('m001_probe'), probe('m002_probe')], { durable: false })).toEqual(['m002_probe']);
+        const setting = async (t: string) => (await db.query<{ s: string }>(`SELECT s FROM ${t}`)).rows[0].s;
+        if (backend.name === 'postgres') {
+          expect(await setting('m001_probe')).toBe('on');
+          expect(await setting('m002_probe')).toBe('off');
+        } else expect(await setting('m001_probe')).toBe(await setting('m002_probe')); // one connection: moot
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('an import ends with its run recorded (after every batch, by a synchronous commit) and statistics refreshed', async () => {
       const { store, cleanup } = await backend.open();
       try {

@@ -6,7 +6,11 @@
  * bar.update(bytesRead, { rows });
  * bar.stop();
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
+
+/** cli-progress, loaded when a bar is drawn (a quiet or piped command does not pay its ~20 modules at start). */
+const loadCliProgress = (): typeof cliProgressModule => createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
 
 export interface ProgressBar {
   /** Sets the current value (and optionally the total, or the "info" text shown after the bar). */
@@ -39,6 +43,7 @@ export function progressBar(options: ProgressOptions): ProgressBar {
     return { update() {}, increment() {}, stop() {}, active: false };
   }
   const fmt = options.unit === 'bytes' ? fmtBytes : fmtCount;
+  const cliProgress = loadCliProgress();
   const bar = new cliProgress.SingleBar(
     {
       stream,

@@ -8,6 +8,9 @@
 import { z } from 'zod';
 import { SEGMENTS } from './records.js';
 import { OFFER_CHANNELS, OFFER_KINDS, type Offer } from './offers/types.js';
+import { normaliseOffer } from './offers/normalise-offer.js';
+
+export { normaliseOffer };
 
 /** Counters keep impressions for at most this many days, so no window may be longer. */
 export const MAX_CONTACT_DAYS = 365;
@@ -73,42 +76,6 @@ export const OfferInput = z
   .refine((o) => o.startsAt == null || o.endsAt == null || Date.parse(o.endsAt) > Date.parse(o.startsAt), { message: 'must be after startsAt', path: ['endsAt'] })
   .transform((o): Offer => normaliseOffer(o as unknown as Offer))
   .describe('An offer (next best offer)');
-
-const orNull = <T>(v: T | null | undefined): T | null => (v === undefined ? null : v);
-
-/** Every field present, in the contract's order (what GET returns). */
-export function normaliseOffer(o: Offer): Offer {
-  const e = o.eligibility ?? {};
-  const c = o.contact ?? {};
-  return {
-    id: o.id,
-    title: o.title,
-    description: orNull(o.description),
-    kind: o.kind,
-    value: o.value,
-    cost: orNull(o.cost),
-    targets: { skus: o.targets?.skus ?? [], categories: o.targets?.categories ?? [] },
-    channels: o.channels ?? [],
-    stores: o.stores ?? [],
-    startsAt: o.startsAt ? new Date(o.startsAt).toISOString() : null,
-    endsAt: o.endsAt ? new Date(o.endsAt).toISOString() : null,
-    eligibility: {
-      segments: orNull(e.segments),
-      minOrders: orNull(e.minOrders),
-      maxOrders: orNull(e.maxOrders),
-      minSpend: orNull(e.minSpend),
-      minDaysSinceLastPurchase: orNull(e.minDaysSinceLastPurchase),
-      newCustomersOnly: orNull(e.newCustomersOnly),
-    },
-    contact: {
-      maxImpressions: orNull(c.maxImpressions),
-      perDays: orNull(c.perDays),
-      suppressDaysAfterDecline: orNull(c.suppressDaysAfterDecline),
-      maxAcceptances: orNull(c.maxAcceptances),
-    },
-    weight: o.weight ?? 1,
-  };
-}
 
 /** One problem with an offer: the field path ("eligibility.minOrders") and what is wrong. */
 export interface OfferIssue {

@@ -226,13 +226,20 @@ export function unaccounted(f: Pick<FileSummary, 'rows' | 'imported' | 'duplicat
   return f.rows - f.imported - f.duplicates - sum(f.rejected) - sum(f.skipped);
 }
 
-/** Imports files and directories (see expandImportPaths) and returns the summary with store totals. */
-export async function importFiles(store: Store, paths: string[], options: ImportOptions = {}): Promise<ImportSummary> {
+/** A file as expandImportPaths found it: its path and what it holds. */
+export type DetectedPath = { path: string; kind: FileKind };
+
+/**
+ * Imports files and directories (see expandImportPaths) and returns the summary with store totals.
+ * `paths` may be expandImportPaths' answer already (every entry detected: not read again).
+ */
+export async function importFiles(store: Store, paths: readonly string[] | readonly DetectedPath[], options: ImportOptions = {}): Promise<ImportSummary> {
   const t0 = performance.now();
   const startedAt = Date.now();
   const ready = options.storeReady ?? Promise.resolve();
   ready.catch(() => undefined); // reported where it is awaited
-  const files = await expandImportPaths(paths);
+  const detected = paths.length > 0 && paths.every((p) => typeof p !== 'string');
+  const files = detected ? (paths as readonly DetectedPath[]).map(({ path, kind }) => ({ path, kind })) : await expandImportPaths(paths as string[]);
   const maxSamples = options.maxSamples ?? 10;
   // ANALYZE, started once the last file is read (or at the end)
   const stats: { analyzing: Promise<void> | null } = { analyzing: null };

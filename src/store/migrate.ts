@@ -32,8 +32,12 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
  * the store as it was, none of them applied; one transaction, one commit: a fresh database, which
  * takes them all, is ready in one WAL flush instead of one per migration). Returns the names applied,
  * in order; [] when up to date (found by one lookup, without the lock: the usual start).
+ * With `durable: false` the commit does not wait for the disk (synchronous_commit off): for a caller whose
+ * own work ends with a synchronous commit (an import's finishImport), which flushes the write-ahead log up to
+ * it, migrations included (a server crash before that loses both, in order: the next start migrates again);
+ * a fresh database's first import then does not wait for one more flush before it can write.
  */
-export async function migrate(db: SqlClient, migrations: Migration[] = loadMigrations()): Promise<string[]> {
+export async function migrate(db: SqlClient, migrations: Migration[] = loadMigrations(), options: { durable?: boolean } = {}): Promise<string[]> {
   await db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
   );
@@ -53,5 +57,5 @@ export async function migrate(db: SqlClient, migrations: Migration[] = loadMigra
     }
     if (applied.length > 0) await tx.query('INSERT INTO schema_migrations (name) SELECT unnest($1::text[])', [applied]);
     return applied;
-  }, { lock: 7262540 });
+  }, { lock: 7262540, asyncCommit: options.durable === false });
 }

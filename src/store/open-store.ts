@@ -22,6 +22,26 @@ export interface OpenStoreOptions {
   timeouts?: PgTimeouts;
 }
 
+let pgLoaded = false;
+/**
+ * The PostgreSQL client module. Loading pg runs its probe for Cloudflare Workers, `new Response(…)` when
+ * there is no `navigator` (Node 20): that loads Node's fetch implementation (undici), ~25 ms of CPU at
+ * every command's start, for nothing (nothing else of a command like `npm run import` uses it). While pg
+ * loads, the first time, the global `Response` (still Node's lazy getter, untouched) reads as undefined,
+ * and the probe answers "not Cloudflare" straight away; the getter is put back as it was.
+ */
+async function loadPgClient(): Promise<typeof import('./pg-client.js')> {
+  const d = pgLoaded ? undefined : Object.getOwnPropertyDescriptor(globalThis, 'Response');
+  const hide = d !== undefined && d.configurable === true && typeof d.get === 'function' && typeof (globalThis as { navigator?: unknown }).navigator === 'undefined';
+  if (hide) Object.defineProperty(globalThis, 'Response', { value: undefined, configurable: true, writable: true, enumerable: false });
+  try {
+    return await import('./pg-client.js');
+  } finally {
+    if (hide) Object.defineProperty(globalThis, 'Response', d);
+    pgLoaded = true;
+  }
+}
+
 /**
  * The history store chosen by configuration: DATABASE_URL set → PostgreSQL through a pg pool;
  * otherwise the embedded PGlite persisted in PGLITE_DIR ("memory://" keeps nothing).
@@ -39,7 +59,7 @@ export async function openStore(
   }
   // each backend's client (and its driver) is loaded only when chosen: a command's start-up pays for one
   const db = cfg.DATABASE_URL
-    ? await (await import('./pg-client.js')).pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
+    ? await (await loadPgClient()).pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
     : await (await import('./pglite-client.js')).pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
   const store = new SqlStore(db, {
     maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ConsentPurpose, Segment } from '../core/records.js';
-import { normaliseOffer } from '../core/offer-schema.js';
+import { normaliseOffer } from '../core/offers/normalise-offer.js';
 import type { ContactState, Offer } from '../core/offers/types.js';
 import type { SqlClient } from './sql-client.js';
 import { choiceProbabilities, decodeChoice, type EncodedChoice, encodeChoice, suitableConflicts } from '../core/offers/choice.js';

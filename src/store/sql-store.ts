@@ -1,4 +1,4 @@
-import { DEV_ERASURE_KEY } from '../config.js';
+import { DEV_ERASURE_KEY } from '../config-store.js';
 import { CONSENT_PURPOSES } from '../core/records.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/errors.js';
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
@@ -125,8 +125,8 @@ export class SqlStore implements Store {
     return this.options.consentDefaults?.[purpose] === true;
   }
 
-  migrate(): Promise<string[]> {
-    return migrate(this.db);
+  migrate(options: { durable?: boolean } = {}): Promise<string[]> {
+    return migrate(this.db, undefined, options);
   }
 
   /** Throws UnavailableError when the database does not answer. */

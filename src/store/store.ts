@@ -160,8 +160,11 @@ export interface RecordedOrder {
 
 export interface Store extends OfferStore {
   readonly backend: 'postgres' | 'pglite';
-  /** Applies pending migrations; returns the names applied. Idempotent. */
-  migrate(): Promise<string[]>;
+  /**
+   * Applies pending migrations; returns the names applied. Idempotent. `durable: false`: the commit does not
+   * wait for the disk, for a caller that ends with a synchronous commit of its own (src/store/migrate.ts).
+   */
+  migrate(options?: { durable?: boolean }): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 
