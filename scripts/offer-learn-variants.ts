@@ -25,3 +25,8 @@ export const VARIANTS: Record<string, Partial<DecideParams>> = {
   h_sharp3: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4, sharpening: 3 },
   h_narrow_kappa2: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2, affinitySlope: 1.9 },
 };
+// offer-learn3: an offer × channel level shared by the offer's segments (offerChannelStrength k), defaults otherwise
+VARIANTS.oc3 = { offerChannelStrength: 3 };
+VARIANTS.oc10 = { offerChannelStrength: 10 };
+VARIANTS.oc30 = { offerChannelStrength: 30 };
+VARIANTS.oc10_cell02 = { offerChannelStrength: 10, cellSpread: 0.2 };

@@ -36,6 +36,11 @@ export interface PropensityParams {
   segmentSpread: number;
   /** Log-scale spread of a cell (offer × segment × channel) around its offer × segment rate (τ2). */
   cellSpread: number;
+  /**
+   * Pseudo-acceptances that hold an offer's channel effect η[offer, channel] (shared by its segments) at 1, hierarchical
+   * model; Infinity: no offer × channel level (each cell learns its channel on its own, as before offer-learn3).
+   */
+  offerChannelStrength: number;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per segment ('guest': no segment or no personalisation). */
@@ -65,6 +70,7 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   offerSpread: 0.7,
   segmentSpread: 0.5,
   cellSpread: 0.3,
+  offerChannelStrength: Infinity,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8 },
   targetedLift: 1.25,
@@ -317,6 +323,15 @@ interface OfferExposure {
    */
   cellA: Float64Array | null;
   cellS: Float64Array | null;
+  /**
+   * The offer × channel level (null when off or the offer was never shown): η[s, ch] at segment × channels + channel,
+   * the offer's effect of channel ch estimated from the OTHER segments' cells (leave-one-segment-out, so a cell's
+   * responses do not count twice); xEta[s] = Σ_ch X[s, ch]·η[s, ch] (this segment's exposure at channel effect 1),
+   * xEtaOther[s] = Σ_{s' ≠ s} Σ_ch X[s', ch]·η[s, ch] (the other segments', for the offer level).
+   */
+  eta: Float64Array | null;
+  xEta: Float64Array | null;
+  xEtaOther: Float64Array | null;
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
@@ -354,10 +369,78 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
       sumS += cells.sumS;
     });
   }
-  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS };
+  const lvl = shown > 0 && Number.isFinite(p.offerChannelStrength) ? offerChannelLevel(a, x, cellA!, cellS!, p) : null;
+  const e: OfferExposure = {
+    shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS,
+    eta: lvl?.eta ?? null, xEta: lvl?.xEta ?? null, xEtaOther: lvl?.xEtaOther ?? null,
+  };
   if (byOffer.size >= 65_536) byOffer.clear();
   byOffer.set(offer.id, e);
   return e;
+}
+
+/**
+ * The offer × channel level of one offer (see OfferExposure.eta), from its cells' acceptances A[s, ch] and exposures
+ * X[s, ch] = shown·b(s, ch): each segment's rate multiplier λ[s] (Gamma prior of shape 1/τ1² around the offer's
+ * overall multiplier) and the channel effects η[ch] = (Σ_s A[s, ch] + k) / (Σ_s λ[s]·X[s, ch] + k), alternated a few
+ * times; then, for each segment s, η[s, ch] is the same ratio without segment s's cells. Computed when the offer's
+ * counts change (with its exposure), not per decision.
+ */
+function offerChannelLevel(a: Float64Array, x: Float64Array, cellA: Float64Array, cellS: Float64Array, p: PropensityParams): { eta: Float64Array; xEta: Float64Array; xEtaOther: Float64Array } {
+  const ns = STATS_SEGMENTS.length;
+  const nc = OFFER_CHANNELS.length;
+  const k = p.offerChannelStrength;
+  const ks = 1 / (p.segmentSpread * p.segmentSpread);
+  const cx = new Float64Array(ns * nc);
+  let totA = 0;
+  let totX = 0;
+  for (let s = 0; s < ns; s++) {
+    totA += a[s];
+    totX += x[s];
+    for (let c = 0; c < nc; c++) cx[s * nc + c] = cellS[s * nc + c] * baseRate(p, STATS_SEGMENTS[s], OFFER_CHANNELS[c]);
+  }
+  const lamAll = (totA + 1) / (totX + 1);
+  const lam = new Float64Array(ns);
+  const full = new Float64Array(nc).fill(1);
+  for (let it = 0; it < 3; it++) {
+    for (let s = 0; s < ns; s++) {
+      let xe = 0;
+      for (let c = 0; c < nc; c++) xe += cx[s * nc + c] * full[c];
+      lam[s] = (ks + a[s]) / (ks / lamAll + xe);
+    }
+    for (let c = 0; c < nc; c++) {
+      let ac = 0;
+      let ec = 0;
+      for (let s = 0; s < ns; s++) {
+        ac += cellA[s * nc + c];
+        ec += lam[s] * cx[s * nc + c];
+      }
+      full[c] = (ac + k) / (ec + k);
+    }
+  }
+  const colA = new Float64Array(nc);
+  const colE = new Float64Array(nc);
+  for (let c = 0; c < nc; c++) {
+    for (let s = 0; s < ns; s++) {
+      colA[c] += cellA[s * nc + c];
+      colE[c] += lam[s] * cx[s * nc + c];
+    }
+  }
+  const eta = new Float64Array(ns * nc);
+  const xEta = new Float64Array(ns);
+  const xEtaOther = new Float64Array(ns);
+  for (let s = 0; s < ns; s++) {
+    for (let c = 0; c < nc; c++) {
+      const at = s * nc + c;
+      const e = (Math.max(0, colA[c] - cellA[at]) + k) / (Math.max(0, colE[c] - lam[s] * cx[at]) + k);
+      eta[at] = e;
+      xEta[s] += cx[at] * e;
+      let colX = 0;
+      for (let s2 = 0; s2 < ns; s2++) if (s2 !== s) colX += cx[s2 * nc + c];
+      xEtaOther[s] += colX * e;
+    }
+  }
+  return { eta, xEta, xEtaOther };
 }
 
 /**
@@ -507,7 +590,9 @@ function hierarchicalColumns(
     const xSeg = ex.x[si];
     // trials counted overall but in no cell (no known segment or channel) weigh as this context's typical rate
     const otherA = Math.max(0, Math.min(ex.accepted, ex.shown) - ex.sumA) + Math.max(0, ex.sumA - aSeg);
-    const otherX = Math.max(0, ex.shown - ex.sumS) * b + Math.max(0, ex.sumX - xSeg);
+    // with the offer × channel level, exposures are at channel effect 1 (X·η) and the cell's prior is centred on λs·η
+    const eta = ex.eta ? ex.eta[at] : 1;
+    const otherX = Math.max(0, ex.shown - ex.sumS) * b + (ex.xEtaOther ? ex.xEtaOther[si] : Math.max(0, ex.sumX - xSeg));
     const K0 = k0 + otherA;
     const lamO = K0 / (k0 / m + otherX);
     // segment level, from this segment's other channels
@@ -515,11 +600,11 @@ function hierarchicalColumns(
     const cellX = ex.cellS ? ex.cellS[at] * b : 0;
     const ks = 1 / (1 / K0 + t1);
     const Ks = ks + Math.max(0, aSeg - cellA);
-    const lamS = Ks / (ks / lamO + Math.max(0, xSeg - cellX));
+    const lamS = Ks / (ks / lamO + Math.max(0, (ex.xEta ? ex.xEta[si] : xSeg) - cellX * eta));
     // the cell
     const kc = 1 / (1 / Ks + t2);
     const K = kc + cellA;
-    const R = kc / lamS + cellX;
+    const R = kc / (lamS * eta) + cellX;
     const rate = R / b;
     const posteriorMean = Math.min(0.95, K / rate);
     const aff = personalised ? subject.affinity(offer) : null;
@@ -528,7 +613,7 @@ function hierarchicalColumns(
     out.prior[i] = Math.min(p.maxPrior, b * m);
     out.overall[i] = lamO * b;
     out.segmentRate[i] = lamS * b;
-    out.channelEffect[i] = 1;
+    out.channelEffect[i] = eta;
     out.alpha[i] = K;
     out.beta[i] = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
     out.posteriorMean[i] = posteriorMean;
