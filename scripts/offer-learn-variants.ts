@@ -9,6 +9,8 @@ import type { DecideParams } from '../src/core/offers/decide.js';
 const H = { model: 'hierarchical' as const, sharpening: 1 };
 export const VARIANTS: Record<string, Partial<DecideParams>> = {
   base: {},
+  // the default before offer-learn3 (no offer × channel level)
+  lift4: { offerChannelStrength: Infinity },
   pooled: { model: 'pooled', sharpening: 1 },
   pooled_sharp2: { model: 'pooled', sharpening: 2 },
   h_base: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4 },

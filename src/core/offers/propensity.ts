@@ -70,7 +70,8 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   offerSpread: 0.7,
   segmentSpread: 0.5,
   cellSpread: 0.3,
-  offerChannelStrength: Infinity,
+  // offer-learn3: validation seeds 101–120 and 1,500 / 10,000 customers (BENCHMARKS.md, "offer-learn3")
+  offerChannelStrength: 10,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8 },
   targetedLift: 1.25,
@@ -288,9 +289,10 @@ export function pooledPropensities(
 
 /**
  * The hierarchical model as validated (spreads 0.7 / 0.5 / 0.3; Thompson draws tempered ×4 since offer-lift, where
- * impressions count as their affinity lift: ×2 before): the defaults.
+ * impressions count as their affinity lift: ×2 before; the offer × channel level with 10 pseudo-acceptances since
+ * offer-learn3): the defaults.
  */
-export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 4 } as const;
+export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, offerChannelStrength: 10, sharpening: 4 } as const;
 /** The earlier pooled model as it was served until offer-learn (plain Thompson sampling): `makeDecide(POOLED_DECIDE)`. */
 export const POOLED_DECIDE = { model: 'pooled', sharpening: 1 } as const;
 
