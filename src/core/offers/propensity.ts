@@ -455,7 +455,12 @@ function offerChannelLevel(a: Float64Array, x: Float64Array, cellA: Float64Array
  *   offer      λo ~ Gamma(K0, K0/λo):  K0 = 1/τ0² + A_o,−s,  λo = K0 / (1/(τ0²·m) + X_o,−s)   (other segments' data;
  *              m = targetedLift for a segment-restricted offer, else 1)
  *   segment    κs = 1/(1/K0 + τ1²),  Ks = κs + A_s,−c,  λs = Ks / (κs/λo + X_s,−c)            (this segment, other channels)
- *   cell       κc = 1/(1/Ks + τ2²),  K = κc + A_c,  R = κc/λs + X_c                            (this cell)
+ *   cell       κc = 1/(1/Ks + τ2²),  K = κc + A_c,  R = κc/(λs·η) + X_c                        (this cell)
+ *
+ * with the offer × channel level (`offerChannelStrength` k finite, the default since offer-learn3): η = η[s, c], the
+ * offer's effect of channel c learned from the OTHER segments (`offerChannelLevel`), and the exposures X of the offer
+ * and segment levels taken at channel effect 1 (Σ X·η), so an offer's channel effect seen in some segments carries to
+ * a segment that has not seen that channel; k = Infinity: η = 1 (the model before offer-learn3).
  *   rate θ = λ·b(s, c),  λ ~ Gamma(K, R), so θ ~ Gamma(K, R/b) ≈ Beta(K, R/b − K) (rates are small)
  *
  * A new offer's rate is spread over a factor e^τ0 around its prior, so one whose rate is many times the prior still
