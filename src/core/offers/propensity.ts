@@ -393,7 +393,8 @@ function offerChannelLevel(a: Float64Array, x: Float64Array, cellA: Float64Array
   const nc = OFFER_CHANNELS.length;
   const k = p.offerChannelStrength;
   const ks = 1 / (p.segmentSpread * p.segmentSpread);
-  const cx = new Float64Array(ns * nc);
+  // scratch (module-level: recomputed per offer when its counts change, on the decision path)
+  const { cx, lam, full, colA, colE } = levelScratch;
   let totA = 0;
   let totX = 0;
   for (let s = 0; s < ns; s++) {
@@ -402,8 +403,7 @@ function offerChannelLevel(a: Float64Array, x: Float64Array, cellA: Float64Array
     for (let c = 0; c < nc; c++) cx[s * nc + c] = cellS[s * nc + c] * baseRate(p, STATS_SEGMENTS[s], OFFER_CHANNELS[c]);
   }
   const lamAll = (totA + 1) / (totX + 1);
-  const lam = new Float64Array(ns);
-  const full = new Float64Array(nc).fill(1);
+  full.fill(1);
   for (let it = 0; it < 3; it++) {
     for (let s = 0; s < ns; s++) {
       let xe = 0;
@@ -420,17 +420,19 @@ function offerChannelLevel(a: Float64Array, x: Float64Array, cellA: Float64Array
       full[c] = (ac + k) / (ec + k);
     }
   }
-  const colA = new Float64Array(nc);
-  const colE = new Float64Array(nc);
+  colA.fill(0);
+  colE.fill(0);
   for (let c = 0; c < nc; c++) {
     for (let s = 0; s < ns; s++) {
       colA[c] += cellA[s * nc + c];
       colE[c] += lam[s] * cx[s * nc + c];
     }
   }
-  const eta = new Float64Array(ns * nc);
-  const xEta = new Float64Array(ns);
-  const xEtaOther = new Float64Array(ns);
+  // one allocation for the three (kept with the offer's exposure)
+  const out = new Float64Array(ns * nc + 2 * ns);
+  const eta = out.subarray(0, ns * nc);
+  const xEta = out.subarray(ns * nc, ns * nc + ns);
+  const xEtaOther = out.subarray(ns * nc + ns);
   for (let s = 0; s < ns; s++) {
     for (let c = 0; c < nc; c++) {
       const at = s * nc + c;
@@ -444,6 +446,13 @@ function offerChannelLevel(a: Float64Array, x: Float64Array, cellA: Float64Array
   }
   return { eta, xEta, xEtaOther };
 }
+const levelScratch = {
+  cx: new Float64Array(STATS_SEGMENTS.length * OFFER_CHANNELS.length),
+  lam: new Float64Array(STATS_SEGMENTS.length),
+  full: new Float64Array(OFFER_CHANNELS.length),
+  colA: new Float64Array(OFFER_CHANNELS.length),
+  colE: new Float64Array(OFFER_CHANNELS.length),
+};
 
 /**
  * The hierarchical model (`model: 'hierarchical'`, the default). Rates are multipliers λ of the prior's typical rate
