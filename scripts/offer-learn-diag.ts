@@ -37,6 +37,8 @@ const observed = (c: SimCustomer): SimCustomer => ({ ...c, taste: c.observedTast
 
 const rows: string[] = [];
 let sums = { lo: 0, lr: 0, ev: 0, best: 0, noisy: 0, mean: 0, pass: 0 };
+const byOffer = args.includes('--by-offer');
+const pairs = new Map<string, { n: number; regret: number }>();
 const cells = new Map<string, { n: number; best: number; noisy: number; mean: number; chosen: number }>();
 for (const seed of seeds) {
   const served: Decide = makeDecide(params);
@@ -54,14 +56,21 @@ for (const seed of seeds) {
       const c = d.customer;
       const evOf = (o: Offer | undefined): number => (o ? trueAcceptRate(o, c, d.channel) * o.value * o.weight : 0);
       const cands = candidates.map((id) => byId.get(id)!);
-      let b = 0, nb: Offer | undefined, nbv = -1;
+      let b = 0, nb: Offer | undefined, nbv = -1, bo: Offer | undefined;
       for (const o of cands) {
+        if (evOf(o) > b) bo = o;
         b = Math.max(b, evOf(o));
         const v = trueAcceptRate(o, observed(c), d.channel) * o.value * o.weight;
         if (v > nbv) { nbv = v; nb = o; }
       }
       const ch = evOf(shown ? byId.get(shown.offerId) : undefined);
       const mp = evOf(meanPickId ? byId.get(meanPickId) : undefined);
+      if (byOffer) {
+        const key = `${c.personalised && c.segment ? c.segment : 'guest'}|${d.channel}: best ${bo?.id} chosen ${shown?.offerId}`;
+        const e = pairs.get(key) ?? { n: 0, regret: 0 };
+        e.n++; e.regret += b - ch;
+        pairs.set(key, e);
+      }
       ev += ch; best += b; noisy += evOf(nb); mean += mp;
       if (byCell) {
         const key = `${c.personalised && c.segment ? c.segment : 'guest'}|${d.channel}`;
@@ -74,6 +83,7 @@ for (const seed of seeds) {
   const R = rounds;
   sums.lo += r.ratios.learnedToOracle; sums.lr += r.ratios.learnedToRandom; sums.ev += ev / R; sums.best += best / R; sums.noisy += noisy / R; sums.mean += mean / R;
   if (r.ratios.learnedToOracle >= 0.85) sums.pass++;
+  console.log(`${seed}\t${r.ratios.learnedToOracle.toFixed(3)}\t${r.ratios.learnedToRandom.toFixed(3)}\tEV/best ${(ev / best).toFixed(3)}`);
   rows.push(`${seed}\t${r.ratios.learnedToOracle.toFixed(3)}\t${r.ratios.learnedToRandom.toFixed(3)}\tEV ${(ev / R).toFixed(4)} best ${(best / R).toFixed(4)} noisyOpt ${(noisy / R).toFixed(4)} meanPick ${(mean / R).toFixed(4)}  EV/best ${(ev / best).toFixed(3)}`);
 }
 const n = seeds.length;
@@ -84,4 +94,9 @@ if (byCell) {
   for (const [k, e] of [...cells].sort((a, b) => (b[1].best - b[1].chosen) - (a[1].best - a[1].chosen))) {
     console.log(`${k}\t${e.n}\t${(e.best / e.n).toFixed(3)}\t${(e.noisy / e.n).toFixed(3)}\t${(e.mean / e.n).toFixed(3)}\t${(e.chosen / e.n).toFixed(3)}\t${((e.best - e.mean) / e.n).toFixed(3)}\t${((e.mean - e.chosen) / e.n).toFixed(3)}`);
   }
+}
+if (byOffer) {
+  const total = [...pairs.values()].reduce((t, e) => t + e.regret, 0);
+  console.log(`regret by (cell, best offer, chosen offer): total ${(total / (rounds * n)).toFixed(4)} per decision`);
+  for (const [k, e] of [...pairs].sort((a, b) => b[1].regret - a[1].regret).slice(0, 25)) console.log(`${k}\t${e.n}\t${(e.regret / (rounds * n)).toFixed(4)}`);
 }

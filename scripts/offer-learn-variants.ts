@@ -9,6 +9,8 @@ import type { DecideParams } from '../src/core/offers/decide.js';
 const H = { model: 'hierarchical' as const, sharpening: 1 };
 export const VARIANTS: Record<string, Partial<DecideParams>> = {
   base: {},
+  // the default before offer-learn3 (no offer × channel level)
+  lift4: { offerChannelStrength: Infinity },
   pooled: { model: 'pooled', sharpening: 1 },
   pooled_sharp2: { model: 'pooled', sharpening: 2 },
   h_base: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4 },
@@ -25,3 +27,8 @@ export const VARIANTS: Record<string, Partial<DecideParams>> = {
   h_sharp3: { ...H, offerSpread: 1, segmentSpread: 0.7, cellSpread: 0.4, sharpening: 3 },
   h_narrow_kappa2: { ...H, offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 2, affinitySlope: 1.9 },
 };
+// offer-learn3: an offer × channel level shared by the offer's segments (offerChannelStrength k), defaults otherwise
+VARIANTS.oc3 = { offerChannelStrength: 3 };
+VARIANTS.oc10 = { offerChannelStrength: 10 };
+VARIANTS.oc30 = { offerChannelStrength: 30 };
+VARIANTS.oc10_cell02 = { offerChannelStrength: 10, cellSpread: 0.2 };

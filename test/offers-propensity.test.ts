@@ -6,12 +6,15 @@ import {
   offerPropensities,
   pooledPropensities,
   PROPENSITY_DEFAULTS,
+  type PropensityParams,
 } from '../src/core/offers/propensity.js';
 import { ResponseCounts } from '../src/core/offers/response-counts.js';
 import { context, offer, stats, subject } from './helpers/offers.js';
 
 const P = { ...PROPENSITY_DEFAULTS, ...HIERARCHICAL_DECIDE };
 const decide = makeDecide(HIERARCHICAL_DECIDE);
+/** Without the offer × channel level (before offer-learn3). */
+const PC: PropensityParams = { ...P, offerChannelStrength: Infinity };
 const one = (cells: Record<string, [number, number]>, overall: Record<string, [number, number]>, s = subject(), channel: 'web' | 'store' = 'web') =>
   hierarchicalPropensities([offer('a')], s, channel, stats(cells, overall), P)[0];
 
@@ -104,9 +107,37 @@ describe('propensity: hierarchical model', () => {
         for (const channel of channels) {
           const s = subject({ segment });
           expect(hierarchicalPropensities(offers, s, channel, counts, P)).toEqual(hierarchicalPropensities(offers, s, channel, fresh, P));
+          expect(hierarchicalPropensities(offers, s, channel, counts, PC)).toEqual(hierarchicalPropensities(offers, s, channel, fresh, PC));
         }
       }
     }
+  });
+
+  it('offer × channel level: a channel effect learned in other segments carries to a segment that has not seen the channel', () => {
+    // in vip the offer does 3× the typical rate in store and the typical rate on the web; repeat has seen only the web
+    const cells: Record<string, [number, number]> = {
+      'a|vip|store': [0.09 * 3 * 400, 400],
+      'a|vip|web': [0.0525 * 400, 400],
+      'a|repeat|web': [0.035 * 400, 400],
+    };
+    const overall: Record<string, [number, number]> = { a: [108 + 21 + 14, 1200] };
+    const at = (p: PropensityParams, channel: 'web' | 'store') => hierarchicalPropensities([offer('a')], subject(), channel, stats(cells, overall), p)[0];
+    const shared: PropensityParams = P;
+    expect(P.offerChannelStrength).toBe(10);
+    const bStore = P.channelBase.store * P.segmentLift.repeat;
+    // without the level, repeat × store sits near its web rate scaled by the typical channel ratio; with it, well above
+    expect(at(PC, 'store').posteriorMean).toBeLessThan(1.5 * bStore);
+    expect(at(shared, 'store').posteriorMean).toBeGreaterThan(2 * bStore);
+    // η relative between channels (its scale is the segment rate's): store ≈ 3× web in vip, shrunk toward 1
+    expect(at(shared, 'store').channelEffect / at(shared, 'web').channelEffect).toBeGreaterThan(2);
+    // the repeat × web cell, dense, still follows its own data
+    expect(at(shared, 'web').posteriorMean).toBeGreaterThan(0.025);
+    expect(at(shared, 'web').posteriorMean).toBeLessThan(0.045);
+    // no data in other segments: no channel effect (leave-one-segment-out), the same as without the level
+    const alone = stats({ 'a|repeat|store': [30, 150] }, { a: [30, 150] });
+    const r = hierarchicalPropensities([offer('a')], subject(), 'web', alone, shared)[0];
+    expect(r.channelEffect).toBe(1);
+    expect(r.posteriorMean).toBeCloseTo(hierarchicalPropensities([offer('a')], subject(), 'web', alone, PC)[0].posteriorMean, 12);
   });
 
   it('samplingOf: the tagged Beta Thompson draws come from, and the affinity multiplier', () => {

@@ -36,6 +36,11 @@ export interface PropensityParams {
   segmentSpread: number;
   /** Log-scale spread of a cell (offer × segment × channel) around its offer × segment rate (τ2). */
   cellSpread: number;
+  /**
+   * Pseudo-acceptances that hold an offer's channel effect η[offer, channel] (shared by its segments) at 1, hierarchical
+   * model; Infinity: no offer × channel level (each cell learns its channel on its own, as before offer-learn3).
+   */
+  offerChannelStrength: number;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per segment ('guest': no segment or no personalisation). */
@@ -65,6 +70,8 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   offerSpread: 0.7,
   segmentSpread: 0.5,
   cellSpread: 0.3,
+  // offer-learn3: validation seeds 101–120 and 1,500 / 10,000 customers (BENCHMARKS.md, "offer-learn3")
+  offerChannelStrength: 10,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8 },
   targetedLift: 1.25,
@@ -282,9 +289,10 @@ export function pooledPropensities(
 
 /**
  * The hierarchical model as validated (spreads 0.7 / 0.5 / 0.3; Thompson draws tempered ×4 since offer-lift, where
- * impressions count as their affinity lift: ×2 before): the defaults.
+ * impressions count as their affinity lift: ×2 before; the offer × channel level with 10 pseudo-acceptances since
+ * offer-learn3): the defaults.
  */
-export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, sharpening: 4 } as const;
+export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, segmentSpread: 0.5, cellSpread: 0.3, offerChannelStrength: 10, sharpening: 4 } as const;
 /** The earlier pooled model as it was served until offer-learn (plain Thompson sampling): `makeDecide(POOLED_DECIDE)`. */
 export const POOLED_DECIDE = { model: 'pooled', sharpening: 1 } as const;
 
@@ -317,6 +325,15 @@ interface OfferExposure {
    */
   cellA: Float64Array | null;
   cellS: Float64Array | null;
+  /**
+   * The offer × channel level (null when off or the offer was never shown): η[s, ch] at segment × channels + channel,
+   * the offer's effect of channel ch estimated from the OTHER segments' cells (leave-one-segment-out, so a cell's
+   * responses do not count twice); xEta[s] = Σ_ch X[s, ch]·η[s, ch] (this segment's exposure at channel effect 1),
+   * xEtaOther[s] = Σ_{s' ≠ s} Σ_ch X[s', ch]·η[s, ch] (the other segments', for the offer level).
+   */
+  eta: Float64Array | null;
+  xEta: Float64Array | null;
+  xEtaOther: Float64Array | null;
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
@@ -354,11 +371,88 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
       sumS += cells.sumS;
     });
   }
-  const e: OfferExposure = { shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS };
+  const lvl = shown > 0 && Number.isFinite(p.offerChannelStrength) ? offerChannelLevel(a, x, cellA!, cellS!, p) : null;
+  const e: OfferExposure = {
+    shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS,
+    eta: lvl?.eta ?? null, xEta: lvl?.xEta ?? null, xEtaOther: lvl?.xEtaOther ?? null,
+  };
   if (byOffer.size >= 65_536) byOffer.clear();
   byOffer.set(offer.id, e);
   return e;
 }
+
+/**
+ * The offer × channel level of one offer (see OfferExposure.eta), from its cells' acceptances A[s, ch] and exposures
+ * X[s, ch] = shown·b(s, ch): each segment's rate multiplier λ[s] (Gamma prior of shape 1/τ1² around the offer's
+ * overall multiplier) and the channel effects η[ch] = (Σ_s A[s, ch] + k) / (Σ_s λ[s]·X[s, ch] + k), alternated a few
+ * times; then, for each segment s, η[s, ch] is the same ratio without segment s's cells. Computed when the offer's
+ * counts change (with its exposure), not per decision.
+ */
+function offerChannelLevel(a: Float64Array, x: Float64Array, cellA: Float64Array, cellS: Float64Array, p: PropensityParams): { eta: Float64Array; xEta: Float64Array; xEtaOther: Float64Array } {
+  const ns = STATS_SEGMENTS.length;
+  const nc = OFFER_CHANNELS.length;
+  const k = p.offerChannelStrength;
+  const ks = 1 / (p.segmentSpread * p.segmentSpread);
+  // scratch (module-level: recomputed per offer when its counts change, on the decision path)
+  const { cx, lam, full, colA, colE } = levelScratch;
+  let totA = 0;
+  let totX = 0;
+  for (let s = 0; s < ns; s++) {
+    totA += a[s];
+    totX += x[s];
+    for (let c = 0; c < nc; c++) cx[s * nc + c] = cellS[s * nc + c] * baseRate(p, STATS_SEGMENTS[s], OFFER_CHANNELS[c]);
+  }
+  const lamAll = (totA + 1) / (totX + 1);
+  full.fill(1);
+  for (let it = 0; it < 3; it++) {
+    for (let s = 0; s < ns; s++) {
+      let xe = 0;
+      for (let c = 0; c < nc; c++) xe += cx[s * nc + c] * full[c];
+      lam[s] = (ks + a[s]) / (ks / lamAll + xe);
+    }
+    for (let c = 0; c < nc; c++) {
+      let ac = 0;
+      let ec = 0;
+      for (let s = 0; s < ns; s++) {
+        ac += cellA[s * nc + c];
+        ec += lam[s] * cx[s * nc + c];
+      }
+      full[c] = (ac + k) / (ec + k);
+    }
+  }
+  colA.fill(0);
+  colE.fill(0);
+  for (let c = 0; c < nc; c++) {
+    for (let s = 0; s < ns; s++) {
+      colA[c] += cellA[s * nc + c];
+      colE[c] += lam[s] * cx[s * nc + c];
+    }
+  }
+  // one allocation for the three (kept with the offer's exposure)
+  const out = new Float64Array(ns * nc + 2 * ns);
+  const eta = out.subarray(0, ns * nc);
+  const xEta = out.subarray(ns * nc, ns * nc + ns);
+  const xEtaOther = out.subarray(ns * nc + ns);
+  for (let s = 0; s < ns; s++) {
+    for (let c = 0; c < nc; c++) {
+      const at = s * nc + c;
+      const e = (Math.max(0, colA[c] - cellA[at]) + k) / (Math.max(0, colE[c] - lam[s] * cx[at]) + k);
+      eta[at] = e;
+      xEta[s] += cx[at] * e;
+      let colX = 0;
+      for (let s2 = 0; s2 < ns; s2++) if (s2 !== s) colX += cx[s2 * nc + c];
+      xEtaOther[s] += colX * e;
+    }
+  }
+  return { eta, xEta, xEtaOther };
+}
+const levelScratch = {
+  cx: new Float64Array(STATS_SEGMENTS.length * OFFER_CHANNELS.length),
+  lam: new Float64Array(STATS_SEGMENTS.length),
+  full: new Float64Array(OFFER_CHANNELS.length),
+  colA: new Float64Array(OFFER_CHANNELS.length),
+  colE: new Float64Array(OFFER_CHANNELS.length),
+};
 
 /**
  * The hierarchical model (`model: 'hierarchical'`, the default). Rates are multipliers λ of the prior's typical rate
@@ -370,7 +464,12 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
  *   offer      λo ~ Gamma(K0, K0/λo):  K0 = 1/τ0² + A_o,−s,  λo = K0 / (1/(τ0²·m) + X_o,−s)   (other segments' data;
  *              m = targetedLift for a segment-restricted offer, else 1)
  *   segment    κs = 1/(1/K0 + τ1²),  Ks = κs + A_s,−c,  λs = Ks / (κs/λo + X_s,−c)            (this segment, other channels)
- *   cell       κc = 1/(1/Ks + τ2²),  K = κc + A_c,  R = κc/λs + X_c                            (this cell)
+ *   cell       κc = 1/(1/Ks + τ2²),  K = κc + A_c,  R = κc/(λs·η) + X_c                        (this cell)
+ *
+ * with the offer × channel level (`offerChannelStrength` k finite, the default since offer-learn3): η = η[s, c], the
+ * offer's effect of channel c learned from the OTHER segments (`offerChannelLevel`), and the exposures X of the offer
+ * and segment levels taken at channel effect 1 (Σ X·η), so an offer's channel effect seen in some segments carries to
+ * a segment that has not seen that channel; k = Infinity: η = 1 (the model before offer-learn3).
  *   rate θ = λ·b(s, c),  λ ~ Gamma(K, R), so θ ~ Gamma(K, R/b) ≈ Beta(K, R/b − K) (rates are small)
  *
  * A new offer's rate is spread over a factor e^τ0 around its prior, so one whose rate is many times the prior still
@@ -507,7 +606,9 @@ function hierarchicalColumns(
     const xSeg = ex.x[si];
     // trials counted overall but in no cell (no known segment or channel) weigh as this context's typical rate
     const otherA = Math.max(0, Math.min(ex.accepted, ex.shown) - ex.sumA) + Math.max(0, ex.sumA - aSeg);
-    const otherX = Math.max(0, ex.shown - ex.sumS) * b + Math.max(0, ex.sumX - xSeg);
+    // with the offer × channel level, exposures are at channel effect 1 (X·η) and the cell's prior is centred on λs·η
+    const eta = ex.eta ? ex.eta[at] : 1;
+    const otherX = Math.max(0, ex.shown - ex.sumS) * b + (ex.xEtaOther ? ex.xEtaOther[si] : Math.max(0, ex.sumX - xSeg));
     const K0 = k0 + otherA;
     const lamO = K0 / (k0 / m + otherX);
     // segment level, from this segment's other channels
@@ -515,11 +616,11 @@ function hierarchicalColumns(
     const cellX = ex.cellS ? ex.cellS[at] * b : 0;
     const ks = 1 / (1 / K0 + t1);
     const Ks = ks + Math.max(0, aSeg - cellA);
-    const lamS = Ks / (ks / lamO + Math.max(0, xSeg - cellX));
+    const lamS = Ks / (ks / lamO + Math.max(0, (ex.xEta ? ex.xEta[si] : xSeg) - cellX * eta));
     // the cell
     const kc = 1 / (1 / Ks + t2);
     const K = kc + cellA;
-    const R = kc / lamS + cellX;
+    const R = kc / (lamS * eta) + cellX;
     const rate = R / b;
     const posteriorMean = Math.min(0.95, K / rate);
     const aff = personalised ? subject.affinity(offer) : null;
@@ -528,7 +629,7 @@ function hierarchicalColumns(
     out.prior[i] = Math.min(p.maxPrior, b * m);
     out.overall[i] = lamO * b;
     out.segmentRate[i] = lamS * b;
-    out.channelEffect[i] = 1;
+    out.channelEffect[i] = eta;
     out.alpha[i] = K;
     out.beta[i] = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
     out.posteriorMean[i] = posteriorMean;
