@@ -31,9 +31,9 @@ import {
   type ListSpec,
   OWNED_BASE,
   POP_TIE,
+  type ServedPerson,
   type ServedSpec,
   specNeeds,
-  tifuScores,
   topAccepted,
   trendKey,
 } from '../core/served-model.js';
@@ -159,6 +159,108 @@ function specComps(spec: ListSpec): { learned: CompId | null; learned2: CompId |
   };
 }
 
+/**
+ * One customer's per-customer components (learned scores, TIFU at each α) as learnedScores and tifuScores
+ * compute them, bit for bit, kept for the customer last asked for: the two protocols' caches (built side by
+ * side, customer by customer) and a deepened entry reuse them rather than recompute them. List-based and
+ * TIFU scores are accumulated and normalised on the entries they touch only (every other entry is 0 either
+ * way, and 0 / max = 0); the buffers are reused from customer to customer.
+ */
+export class PersonComps {
+  private u = -1;
+  private readonly done = new Map<CompId, Float64Array>();
+  private readonly buffers = new Map<CompId, { values: Float64Array; touched: number[] | null }>();
+  private readonly seen: Uint8Array;
+
+  constructor(private readonly st: ServedState) {
+    this.seen = new Uint8Array(st.tables.nItems);
+  }
+
+  /** Component `id` ('l:<kind>' or 'p:<α>') of customer u. */
+  get(u: number, id: CompId, person: () => ServedPerson): Float64Array {
+    if (u !== this.u) {
+      this.u = u;
+      this.done.clear();
+    }
+    let v = this.done.get(id);
+    if (!v) {
+      v = this.compute(id, person());
+      this.done.set(id, v);
+    }
+    return v;
+  }
+
+  private buffer(id: CompId, sparse: boolean): { values: Float64Array; touched: number[] | null } {
+    let b = this.buffers.get(id);
+    if (!b) this.buffers.set(id, (b = { values: new Float64Array(this.st.tables.nItems), touched: sparse ? [] : null }));
+    else if (b.touched) {
+      for (const j of b.touched) b.values[j] = 0;
+      b.touched.length = 0;
+    }
+    return b;
+  }
+
+  private compute(id: CompId, person: ServedPerson): Float64Array {
+    const { tables } = this.st;
+    const n = tables.nItems;
+    if (id.startsWith('l:')) {
+      const kind = id.slice(2) as LearnedKind;
+      const l = kind === 'ease' || kind === 'item_knn' ? tables.lists[kind] : undefined;
+      if (!l) return learnedScores(tables, kind, person, this.buffer(id, false).values);
+      const b = this.buffer(id, true);
+      const { values: out, touched } = b;
+      const seen = this.seen;
+      const { indptr, indices, scores } = l;
+      for (let q = 0; q < person.items.length; q++) {
+        const i = person.items[q];
+        if (i < 0 || i >= indptr.length - 1) continue;
+        const w = person.listWeights ? person.listWeights[q] : 1;
+        for (let p = indptr[i]; p < indptr[i + 1]; p++) {
+          const j = indices[p];
+          if (seen[j] === 0) {
+            seen[j] = 1;
+            touched!.push(j);
+          }
+          out[j] += w * scores[p];
+        }
+      }
+      let max = 0;
+      for (const j of touched!) {
+        seen[j] = 0;
+        if (out[j] > max) max = out[j];
+      }
+      // learnedScores: divided by a positive max, else zeros
+      if (max > 0) for (const j of touched!) out[j] /= max;
+      else for (const j of touched!) out[j] = 0;
+      return out;
+    }
+    const alpha = Number(id.slice(2));
+    const b = this.buffer(id, true);
+    const { values: out, touched } = b;
+    const t = person.tifu;
+    if (!t) return out;
+    const seen = this.seen;
+    const add = (j: number, v: number) => {
+      if (seen[j] === 0) {
+        seen[j] = 1;
+        touched!.push(j);
+      }
+      out[j] += v;
+    };
+    for (let q = 0; q < person.items.length; q++) add(person.items[q], alpha * t.own[q]);
+    for (let q = 0; q < t.nbrItems.length; q++) add(t.nbrItems[q], (1 - alpha) * t.nbrScores[q]);
+    let max = 0;
+    for (const j of touched!) {
+      seen[j] = 0;
+      if (out[j] > max) max = out[j];
+    }
+    // tifuScores: divided by a positive max, else the raw sums
+    if (max > 0) for (const j of touched!) out[j] /= max;
+    void n;
+    return out;
+  }
+}
+
 /** The candidate cache of one protocol for the components `comps` (built in one pass over its customers). */
 export class CandidateCache {
   readonly users: UserCache[] = [];
@@ -172,6 +274,9 @@ export class CandidateCache {
   private pass = 0;
   private readonly globals = new Map<CompId, { values: ArrayLike<number>; order: Int32Array }>();
 
+  /** The customers to hold, with their truth (filled by the constructor, or by buildCandidateCaches side by side). */
+  readonly holds: { u: number; truth: Set<number> }[] = [];
+
   constructor(
     private readonly st: ServedState,
     split: EvalSplit,
@@ -180,6 +285,10 @@ export class CandidateCache {
     k = CAND_K,
     /** The customers to hold (default: every customer of the protocol with something to find). */
     only?: Int32Array,
+    /** Per-customer components shared with another cache (default: this cache's own). */
+    private readonly personComps: PersonComps = new PersonComps(st),
+    /** false: hold no entries yet (buildCandidateCaches adds them). */
+    build = true,
   ) {
     const n = (this.n = st.tables.nItems);
     this.mask = new Uint8Array(n);
@@ -195,8 +304,9 @@ export class CandidateCache {
     const truth = protocol === 'discovery' ? split.truthNew : split.truthAll;
     for (const u of users) {
       const t = truth.get(u);
-      if (t && t.size > 0) this.users.push(this.entry(u, t, k));
+      if (t && t.size > 0) this.holds.push({ u, truth: t });
     }
+    if (build) for (const h of this.holds) this.users.push(this.entry(h.u, h.truth, k));
   }
 
   /** The cache entry of customer u at depth k. */
@@ -234,7 +344,7 @@ export class CandidateCache {
         }
         continue;
       }
-      const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, person) : tifuScores(n, person, Number(id.slice(2)));
+      const v = this.personComps.get(u, id, () => person);
       dense.push(v);
       // the k + 1 largest accepted values: the heap's worst is the bound (kept in U too: harmless)
       let floor = -Infinity;
@@ -300,6 +410,34 @@ export function scoredUsers(split: EvalSplit, protocol: 'discovery' | 'all', max
 /** Builds the candidate cache of one protocol (see CandidateCache), for `only` these customers when given. */
 export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol: 'discovery' | 'all', comps: CompId[], k = CAND_K, only?: Int32Array): CandidateCache {
   return new CandidateCache(st, split, protocol, comps, k, only);
+}
+
+/**
+ * The candidate caches of several protocols, the same as buildCandidateCache builds each, built side by side in
+ * customer order: a customer of both protocols has its per-customer components computed once.
+ */
+export function buildCandidateCaches(
+  st: ServedState,
+  split: EvalSplit,
+  of: { protocol: 'discovery' | 'all'; comps: CompId[]; only?: Int32Array }[],
+  k = CAND_K,
+): CandidateCache[] {
+  const shared = new PersonComps(st);
+  const caches = of.map((o) => new CandidateCache(st, split, o.protocol, o.comps, k, o.only, shared, false));
+  const at = caches.map(() => 0);
+  for (;;) {
+    // the lowest customer any cache holds next (each cache's customers ascending, as it would build them)
+    let u = Infinity;
+    for (let c = 0; c < caches.length; c++) if (at[c] < caches[c].holds.length) u = Math.min(u, caches[c].holds[at[c]].u);
+    if (u === Infinity) break;
+    for (let c = 0; c < caches.length; c++) {
+      const h = caches[c].holds[at[c]];
+      if (h?.u !== u) continue;
+      caches[c].users.push(caches[c].entry(u, h.truth, k));
+      at[c]++;
+    }
+  }
+  return caches;
 }
 
 /** Scores candidate lists of one protocol from its cache (exact; see CandidateCache). */
@@ -444,8 +582,16 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const maxUsers = o.maxUsers ?? SELECT_MAX_USERS;
   const scored = { discovery: scoredUsers(split, 'discovery', maxUsers), all: scoredUsers(split, 'all', maxUsers) };
   const run = (protocol: 'discovery' | 'all', specs: ListSpec[]) => {
-    caches[protocol] ??= buildCandidateCache(st, split, protocol, compsOf[protocol], CAND_K, scored[protocol].users);
-    const s = scoreCandidates(st, caches[protocol], specs);
+    if (!caches[protocol]) {
+      // both protocols' caches at once: their customers' per-customer components computed once
+      const [d, a] = buildCandidateCaches(st, split, [
+        { protocol: 'discovery', comps: compsOf.discovery, only: scored.discovery.users },
+        { protocol: 'all', comps: compsOf.all, only: scored.all.users },
+      ]);
+      caches.discovery = d;
+      caches.all = a;
+    }
+    const s = scoreCandidates(st, caches[protocol]!, specs);
     all.push(...s);
     return s;
   };

@@ -198,7 +198,16 @@ export class EaseRecommender implements Recommender {
     if (this.listsOf?.k === k) return this.listsOf.lists;
     const { b, n } = this;
     return buildTopKLists(n, k, (i, sel) => {
-      for (let j = 0; j < n; j++) if (b[i * n + j] > 0) sel.push(j, b[i * n + j]);
+      // a weight below the selection's floor cannot enter (one equal to it may, by index): the push is skipped
+      const o = i * n;
+      let floor = sel.floor();
+      for (let j = 0; j < n; j++) {
+        const v = b[o + j];
+        if (v > 0 && v >= floor) {
+          sel.push(j, v);
+          floor = sel.floor();
+        }
+      }
     });
   }
 
