@@ -13,7 +13,8 @@ import {
   type ServedPerson,
   type ServedSpec,
   type ServedTables,
-  scoreList,
+  ServedScratch,
+  scoreListInto,
   topAccepted,
   trendKey,
   trendTable,
@@ -249,10 +250,12 @@ export class ServedRecommender implements Recommender {
     const res = emptyBatch(customers.length, k);
     const out = new Float64Array(st.tables.nItems);
     const mask = new Uint8Array(st.tables.nItems);
+    // scoreList's scores bit for bit (src/core/served-model.ts scoreListInto), without its per-customer arrays
+    const scratch = new ServedScratch(st.tables.nItems);
     for (let n = 0; n < customers.length; n++) {
       const ex = excludedFor(options, n, customers[n]);
       for (const i of ex) mask[i] = 1;
-      const top = topAccepted(scoreList(st.tables, spec, st.person(customers[n]), out), k, (i) => mask[i] === 0);
+      const top = topAccepted(scoreListInto(st.tables, spec, st.person(customers[n]), out, scratch), k, (i) => mask[i] === 0);
       for (const i of ex) mask[i] = 0;
       for (let j = 0; j < k; j++) {
         res.ids[n * k + j] = j < top.length ? top[j].id : -1;
