@@ -91,6 +91,49 @@ export function recommendDense(
   return res;
 }
 
+/**
+ * recommendDense for several customer lists at once: the results are those of one recommendDense(users, k, nItems,
+ * options, score) per list, but a customer in several lists (e.g. both evaluation protocols) is scored once.
+ */
+export function recommendDenseMany(
+  lists: { users: ArrayLike<number>; options?: RecommendOptions }[],
+  k: number,
+  nItems: number,
+  score: (customer: number, out: Float64Array) => void,
+): BatchResult[] {
+  const out = lists.map((l) => emptyBatch(l.users.length, k));
+  // (customer, list, position) in customer order
+  const refs: number[] = [];
+  lists.forEach((l, li) => {
+    for (let r = 0; r < l.users.length; r++) refs.push(l.users[r], li, r);
+  });
+  const order = Int32Array.from({ length: refs.length / 3 }, (_, i) => i).sort((a, b) => refs[3 * a] - refs[3 * b] || a - b);
+  const row = new Float64Array(nItems);
+  const tmp = new Float64Array(nItems);
+  const sel = new TopK(k);
+  let last = -1;
+  for (const x of order) {
+    const u = refs[3 * x];
+    const li = refs[3 * x + 1];
+    const r = refs[3 * x + 2];
+    if (u !== last) {
+      row.fill(0);
+      score(u, row);
+      last = u;
+    }
+    const ex = excludedFor(lists[li].options, r, u);
+    let use = row;
+    if (ex.length > 0) {
+      tmp.set(row);
+      for (let p = 0; p < ex.length; p++) tmp[ex[p]] = -Infinity;
+      use = tmp;
+    }
+    sel.pushAll(use);
+    sel.drain(out[li].ids, out[li].scores, r);
+  }
+  return out;
+}
+
 /** Builds per-row top-k lists in CSR layout from a row callback that offers candidates to a selector. */
 export function buildTopKLists(
   rows: number,

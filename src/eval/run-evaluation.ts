@@ -142,7 +142,7 @@ export class FitCache {
    * src/models/background-fits.ts); `claim` returns it, fitted, when needed. False for other models and
    * for a catalogue EASE refuses (its run then reports why, as without a prefetch).
    */
-  prefetch(split: EvalSplit, model: string, params: Params, models: Record<string, Params>): boolean {
+  prefetch(split: EvalSplit, model: string, params: Params, models: Record<string, Params>, lists = true): boolean {
     const key = `${model}|${JSON.stringify(params)}`;
     if (this.fitted(split, model, params) || this.pending.get(split)?.has(key)) return false;
     const entry = modelEntry(model);
@@ -157,8 +157,16 @@ export class FitCache {
         { users: split.discoveryUsers, exclude: true },
         { users: split.allUsers, exclude: false },
       ];
-      // and the neighbour lists the served model's selection reads
-      const job = backgroundFits().submit({ kind: 'ease-scored', counts: data.counts, params: r.params, excludeRows: split.reference.weights, protocols, listLength: EASE_LIST_LENGTH });
+      // and the neighbour lists the served model's selection reads (not on the test split: the served model
+      // computes them there only when its lists use EASE)
+      const job = backgroundFits().submit({
+        kind: 'ease-scored',
+        counts: data.counts,
+        params: r.params,
+        excludeRows: split.reference.weights,
+        protocols,
+        ...(lists ? { listLength: EASE_LIST_LENGTH } : {}),
+      });
       p = {
         job,
         finish: async () => {
@@ -390,7 +398,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   // this thread fits and scores the other models (the test runs of a model the grid varies wait for its choice)
   for (const run of runs) fits.prefetch(val, run.model, run.params, models);
   const varied = new Set(runs.filter((r) => runs.some((q) => q.model === r.model && q !== r)).map((r) => r.model));
-  for (const run of runs) if (!varied.has(run.model)) fits.prefetch(test, run.model, run.params, models);
+  for (const run of runs) if (!varied.has(run.model)) fits.prefetch(test, run.model, run.params, models, false);
 
   // validation: per-model figures and the grid's choice (the best run per model)
   const maxUsers = o.maxUsers ?? SELECT_MAX_USERS;
@@ -408,7 +416,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   const results: Record<string, ModelResult> = {};
   const testFitted = new Map<string, Recommender>();
   const testRuns = (gridded ? runs.filter((r) => bestRun.get(r.model) === r) : runs).filter((r) => !(r.label in skipped));
-  for (const run of testRuns) fits.prefetch(test, run.model, run.params, models);
+  for (const run of testRuns) fits.prefetch(test, run.model, run.params, models, false);
   const paramsOut: Record<string, unknown> = {};
   for (const run of testRuns) paramsOut[run.label] = run.params;
   for (const run of schedule(testRuns, (r) => fits.pendingState(test, r.model, r.params))) {

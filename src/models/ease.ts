@@ -47,7 +47,33 @@ export async function easeWeights(counts: Csr, params: Partial<EaseParams>, prog
     x = mapValues(x, (v, r) => v * Math.pow(len[r], -userWeightPower));
   }
   const g = new Float32Array(n * n);
-  if (userWeightPower === 0 && x.rows < 1 << 24) {
+  if (userWeightPower === 0 && x.rows < 1 << 24 && rowsAscending(x)) {
+    // binary X: G's entries are co-occurrence counts (integers below 2²⁴, exact in f32 in any order of the sum), so G
+    // is exactly symmetric: its upper triangle summed row by row (each customer's items from item i on: a cursor per
+    // customer, items ascending), then mirrored
+    const xt = transpose(x);
+    const cursor = x.indptr.slice(0, x.rows);
+    for (let i = 0; i < n; i++) {
+      const o = i * n;
+      for (let p = xt.indptr[i]; p < xt.indptr[i + 1]; p++) {
+        const u = xt.indices[p];
+        const xui = xt.data[p];
+        // the customer's items before i were all walked already: the cursor is at i
+        const from = cursor[u]++;
+        for (let q = from; q < x.indptr[u + 1]; q++) g[o + x.indices[q]] += xui * x.data[q];
+      }
+      g[o + i] += lambda;
+    }
+    // lower triangle = upper, in tiles (both sides stay in the caches)
+    const T = 64;
+    for (let i0 = 0; i0 < n; i0 += T) {
+      for (let j0 = i0; j0 < n; j0 += T) {
+        const ie = Math.min(n, i0 + T);
+        const je = Math.min(n, j0 + T);
+        for (let i = i0; i < ie; i++) for (let j = Math.max(j0, i + 1); j < je; j++) g[j * n + i] = g[i * n + j];
+      }
+    }
+  } else if (userWeightPower === 0 && x.rows < 1 << 24) {
     // binary X: G's entries are co-occurrence counts (integers below 2²⁴, exact in f32), summed straight into G's row
     const xt = transpose(x);
     for (let i = 0; i < n; i++) {
@@ -78,14 +104,25 @@ export async function easeWeights(counts: Csr, params: Partial<EaseParams>, prog
   }
   progress?.(2, 3);
   const b = new Float32Array(n * n);
+  // P's diagonal read once (not a column walk of P per row)
+  const diag = new Float32Array(n);
   for (let j = 0; j < n; j++) {
     const d = p[j * n + j];
     if (!(d > 0) || !Number.isFinite(d)) throw new ModelFitError('ease: inverse is not positive definite', { item: j });
+    diag[j] = d;
   }
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) b[i * n + j] = i === j ? 0 : -p[i * n + j] / p[j * n + j];
+    const o = i * n;
+    for (let j = 0; j < n; j++) b[o + j] = -p[o + j] / diag[j];
+    b[o + i] = 0;
   }
   return b;
+}
+
+/** Whether every row's column indices are strictly ascending. */
+function rowsAscending(x: Csr): boolean {
+  for (let r = 0; r < x.rows; r++) for (let q = x.indptr[r] + 1; q < x.indptr[r + 1]; q++) if (x.indices[q] <= x.indices[q - 1]) return false;
+  return true;
 }
 
 export class EaseRecommender implements Recommender {
@@ -198,7 +235,16 @@ export class EaseRecommender implements Recommender {
     if (this.listsOf?.k === k) return this.listsOf.lists;
     const { b, n } = this;
     return buildTopKLists(n, k, (i, sel) => {
-      for (let j = 0; j < n; j++) if (b[i * n + j] > 0) sel.push(j, b[i * n + j]);
+      // a weight below the selection's floor cannot enter (one equal to it may, by index): the push is skipped
+      const o = i * n;
+      let floor = sel.floor();
+      for (let j = 0; j < n; j++) {
+        const v = b[o + j];
+        if (v > 0 && v >= floor) {
+          sel.push(j, v);
+          floor = sel.floor();
+        }
+      }
     });
   }
 

@@ -6,7 +6,7 @@ import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '.
 import type { TopKLists } from '../core/bundle.js';
 import { transpose, type Csr } from '../core/csr.js';
 import { NotSupportedError } from '../core/errors.js';
-import { emptyBatch, excludedFor, recommendDense, TopK } from '../core/top-k.js';
+import { emptyBatch, excludedFor, recommendDense, recommendDenseMany, TopK } from '../core/top-k.js';
 import { scoreFromLists } from '../core/similarity.js';
 import { checkHeader, savedArray, type SavedModel } from './saved-model.js';
 
@@ -65,6 +65,23 @@ export abstract class NeighbourListRecommender implements Recommender {
     });
   }
 
+  /**
+   * `recommend` for several customer lists at once (the same results as one `recommend(users, k, options)` per list):
+   * a customer in several lists (e.g. both evaluation protocols) is scored once.
+   */
+  recommendMany(lists: { users: ArrayLike<number>; options?: RecommendOptions }[], k: number): BatchResult[] {
+    const h = this.history;
+    if (!h) throw new NotSupportedError(`${this.name}: not fitted on customer histories (use recommendForItems)`);
+    const scoring = this.scoringLists();
+    const reached = new Uint8Array(this.nItems);
+    return recommendDenseMany(lists, k, this.nItems, (u, out) => {
+      const s = h.indptr[u];
+      const e = h.indptr[u + 1];
+      scoreFromLists(scoring, h.indices.subarray(s, e), this.weightedHistory ? h.data.subarray(s, e) : null, out);
+      maskUnscored(out, scoring, h.indices.subarray(s, e), this.backoff, reached);
+    });
+  }
+
   async similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
     const res = emptyBatch(items.length, k);
     const sel = new TopK(k);
@@ -118,8 +135,9 @@ export abstract class NeighbourListRecommender implements Recommender {
  * score of exactly 0 are kept. With a back-off order b, unreached items get −1/(1+b_j) instead:
  * below every listed score (lists score ≥ 0), ordered by b.
  */
-function maskUnscored(out: Float64Array, lists: TopKLists, items: ArrayLike<number>, backoff: Float64Array | null): void {
-  const reached = new Uint8Array(out.length);
+function maskUnscored(out: Float64Array, lists: TopKLists, items: ArrayLike<number>, backoff: Float64Array | null, scratch?: Uint8Array): void {
+  // `scratch`: all zeros, left all zeros
+  const reached = scratch ?? new Uint8Array(out.length);
   let any = false;
   for (let n = 0; n < items.length; n++) {
     const i = items[n];
@@ -129,6 +147,10 @@ function maskUnscored(out: Float64Array, lists: TopKLists, items: ArrayLike<numb
       any = true;
     }
   }
-  if (!any && !backoff) return;
-  for (let j = 0; j < out.length; j++) if (!reached[j]) out[j] = backoff ? -1 / (1 + backoff[j]) : -Infinity;
+  if (any || backoff) for (let j = 0; j < out.length; j++) if (!reached[j]) out[j] = backoff ? -1 / (1 + backoff[j]) : -Infinity;
+  if (scratch) for (let n = 0; n < items.length; n++) {
+    const i = items[n];
+    if (i < 0 || i + 1 >= lists.indptr.length) continue;
+    for (let p = lists.indptr[i]; p < lists.indptr[i + 1]; p++) reached[lists.indices[p]] = 0;
+  }
 }

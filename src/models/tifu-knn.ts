@@ -312,7 +312,9 @@ export function fitTifu(lines: BasketLines, customers: number, nItems: number, p
   const nItemsOut = new Grow(new Int32Array(1024), (k) => new Int32Array(k));
   const nScoresOut = new Grow(new Float32Array(1024), (k) => new Float32Array(k));
   const sel = new TopSelect(p.neighbours);
+  const nbrs = new Int32Array(Math.max(1, p.neighbours));
   const keep = new TopSelect(p.keep);
+  const keepIds = new Int32Array(Math.max(1, p.keep));
   for (let c = 0; c < customers; c++) {
     let nTouched = 0;
     for (let q = ownPtr[c]; q < ownPtr[c + 1]; q++) {
@@ -342,11 +344,13 @@ export function fitTifu(lines: BasketLines, customers: number, nItems: number, p
         floor = sel.floor();
       }
     }
-    const nbrs = sel.drain();
+    // the neighbours best first
+    const nn = sel.drainIds(nbrs);
     accTouched.length = 0;
-    if (nbrs.length > 0) {
+    if (nn > 0) {
       const inv = 1 / p.neighbours;
-      for (const { id: v } of nbrs) {
+      for (let x = 0; x < nn; x++) {
+        const v = nbrs[x];
         for (let q = ownPtr[v]; q < ownPtr[v + 1]; q++) {
           const i = ownItems[q];
           if (!accMark[i]) {
@@ -367,9 +371,14 @@ export function fitTifu(lines: BasketLines, customers: number, nItems: number, p
         keepFloor = keep.floor();
       }
     }
-    for (const { id, score } of keep.drain().sort((a, b) => a.id - b.id)) {
-      nItemsOut.push(id);
-      nScoresOut.push(score);
+    // the kept items ascending, each with its sum (what the selection holds: acc is final by now)
+    const kept = keepIds.subarray(0, keep.size);
+    kept.set(keep.heapIds());
+    kept.sort();
+    keep.clear();
+    for (let x = 0; x < kept.length; x++) {
+      nItemsOut.push(kept[x]);
+      nScoresOut.push(acc[kept[x]]);
     }
     nbrPtr[c + 1] = nItemsOut.length;
   }
