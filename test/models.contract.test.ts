@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { csrFromCoo } from '../src/core/csr.js';
-import type { Recommender, TrainingData } from '../src/core/recommender.js';
+import type { BatchResult, RecommendOptions, Recommender, TrainingData } from '../src/core/recommender.js';
 import { PopularityRecommender } from '../src/models/popularity.js';
 import { RepeatRecommender } from '../src/models/repeat.js';
 import { ItemKnnRecommender } from '../src/models/item-knn.js';
@@ -96,6 +96,29 @@ for (const [name, entry] of Object.entries(MODELS)) {
         if (firstPad >= 0) expect(row.slice(firstPad).every((i) => i === -1)).toBe(true);
         const sc = Array.from(res.scores.subarray(u * k, u * k + valid.length));
         for (let j = 1; j < sc.length; j++) expect(sc[j]).toBeLessThanOrEqual(sc[j - 1]);
+      }
+    });
+
+    it('recommendMany (where a model has it) equals one recommend per list, with and without exclusions', async () => {
+      const m = entry.make();
+      await m.fit(data);
+      const many = (m as Partial<{ recommendMany: (l: { users: ArrayLike<number>; options?: RecommendOptions }[], k: number) => BatchResult[] }>).recommendMany;
+      if (!many) return;
+      // two overlapping lists in different orders (a customer in both is scored once), one with its own exclude rows
+      const a = [5, 0, 17, 3, 29, 12];
+      const b = [12, 3, 8, 5, 21];
+      const excludeRows = b.map((u) => (u + 1) % nu);
+      const lists = [
+        { users: a, options: { exclude: data.counts } },
+        { users: b, options: { exclude: data.counts, excludeRows } },
+        { users: b },
+      ];
+      const got = many.call(m, lists, 4);
+      expect(got.length).toBe(3);
+      for (let l = 0; l < lists.length; l++) {
+        const want = await m.recommend(lists[l].users, 4, lists[l].options);
+        expect(Array.from(got[l].ids)).toEqual(Array.from(want.ids));
+        expect(Array.from(got[l].scores)).toEqual(Array.from(want.scores));
       }
     });
 

@@ -11,7 +11,7 @@ import type { Csr } from '../core/csr.js';
 import type { TopKLists } from '../core/bundle.js';
 import { ModelFitError, NotSupportedError } from '../core/errors.js';
 import { binarize, forEachCooccurrenceRow } from '../core/similarity.js';
-import { buildTopKLists, emptyBatch, excludedFor, recommendDense, TopK } from '../core/top-k.js';
+import { buildTopKLists, emptyBatch, recommendDense, recommendDenseMany, TopK } from '../core/top-k.js';
 import { mapValues, transpose } from '../core/csr.js';
 import { tfBackend } from '../train/tf-backend.js';
 import { spdInverse } from './spd-inverse.js';
@@ -181,34 +181,7 @@ export class EaseRecommender implements Recommender {
   recommendMany(lists: { users: ArrayLike<number>; options?: RecommendOptions }[], k: number): BatchResult[] {
     const h = this.history;
     if (!h) throw new NotSupportedError('ease: not fitted on customer histories (use recommendForItems)');
-    const n = this.n;
-    const out = lists.map((l) => emptyBatch(l.users.length, k));
-    // (customer, list, position) in customer order
-    const refs: number[] = [];
-    lists.forEach((l, li) => {
-      for (let r = 0; r < l.users.length; r++) refs.push(l.users[r], li, r);
-    });
-    const order = Int32Array.from({ length: refs.length / 3 }, (_, i) => i).sort((a, b) => refs[3 * a] - refs[3 * b] || a - b);
-    const row = new Float64Array(n);
-    const tmp = new Float64Array(n);
-    const sel = new TopK(k);
-    let last = -1;
-    for (const x of order) {
-      const u = refs[3 * x];
-      const li = refs[3 * x + 1];
-      const r = refs[3 * x + 2];
-      if (u !== last) {
-        row.fill(0);
-        this.scoreInto(h.indices.subarray(h.indptr[u], h.indptr[u + 1]), row);
-        last = u;
-      }
-      tmp.set(row);
-      const ex = excludedFor(lists[li].options, r, u);
-      for (let p = 0; p < ex.length; p++) tmp[ex[p]] = -Infinity;
-      sel.pushAll(tmp);
-      sel.drain(out[li].ids, out[li].scores, r);
-    }
-    return out;
+    return recommendDenseMany(lists, k, this.n, (u, row) => this.scoreInto(h.indices.subarray(h.indptr[u], h.indptr[u + 1]), row));
   }
 
   async similarItems(items: ArrayLike<number>, k: number): Promise<BatchResult> {
