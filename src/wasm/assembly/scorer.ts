@@ -10,33 +10,7 @@
 }
 
 export function scores(y: usize, x: usize, out: usize, n: i32, k4: i32): void {
-  const stride = <usize>k4 << 2;
-  let row = 0;
-  for (; row + 4 <= n; row += 4) {
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    const y0 = y + <usize>row * stride;
-    for (let o: usize = 0; o < stride; o += 16) {
-      const xv = v128.load(x + o);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(y0 + o), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(y0 + stride + o), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(y0 + 2 * stride + o), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(y0 + 3 * stride + o), xv));
-    }
-    const po = out + (<usize>row << 2);
-    store<f32>(po, hsum(a0));
-    store<f32>(po + 4, hsum(a1));
-    store<f32>(po + 8, hsum(a2));
-    store<f32>(po + 12, hsum(a3));
-  }
-  for (; row < n; row++) {
-    let a = f32x4.splat(0);
-    const yr = y + <usize>row * stride;
-    for (let o: usize = 0; o < stride; o += 16) a = f32x4.add(a, f32x4.mul(v128.load(yr + o), v128.load(x + o)));
-    store<f32>(out + (<usize>row << 2), hsum(a));
-  }
+  scoresMany(y, x, out, n, k4, 1);
 }
 
 // x·y_i for `b` vectors at once (xs: b × k4, out: b × n, row-major): each item row is read from memory once for
