@@ -126,6 +126,8 @@ for (const backend of storeBackends()) {
         [{ startsAt: '2026-02-01T00:00:00Z', endsAt: '2026-01-01T00:00:00Z' }, 'body.endsAt'],
         [{ targets: { skus: 'TEA-1' } }, 'body.targets.skus'],
         [{ weight: -2 }, 'body.weight'],
+        [{ stores: ['S\ud8001'] }, 'body.stores.0'], // a lone surrogate: PostgreSQL cannot store it (was a 500)
+        [{ title: 'Caf\udc00' }, 'body.title'],
         [{ colour: 'red' }, 'body'],
         [{ id: 'other' }, 'body.id'],
       ];

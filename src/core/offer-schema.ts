@@ -16,6 +16,11 @@ export { normaliseOffer };
 export const MAX_CONTACT_DAYS = 365;
 
 export const OFFER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+/** Text PostgreSQL can store: a lone UTF-16 surrogate (\ud800 without its pair) is refused by name, not a 500. */
+const wellFormed = (s: string) => !/\p{Cs}/u.test(s);
+const LONE_SURROGATE = 'invalid Unicode: a lone surrogate';
+const text = (max: number) => z.string().trim().min(1).max(max).refine(wellFormed, LONE_SURROGATE);
+
 export const OfferId = z.string().regex(OFFER_ID, 'letters, digits, ".", "_", ":", "-" (1-64, starting with a letter or digit)').describe('Offer id');
 
 const count = (what: string) => z.number().int().min(0).max(1e9).nullable().optional().describe(what);
@@ -53,20 +58,20 @@ export const OfferContactSchema = z
 export const OfferInput = z
   .strictObject({
     id: OfferId,
-    title: z.string().trim().min(1).max(200).describe('What the customer sees'),
-    description: z.string().max(2000).nullable().optional(),
+    title: text(200).describe('What the customer sees'),
+    description: z.string().max(2000).refine(wellFormed, LONE_SURROGATE).nullable().optional(),
     kind: z.enum(OFFER_KINDS).describe(`One of ${OFFER_KINDS.join(', ')}`),
     value: z.number().min(0).max(1e9).describe('What an acceptance is worth to the retailer'),
     cost: z.number().min(0).max(1e9).nullable().optional().describe('What an acceptance costs (reported)'),
     targets: z
       .strictObject({
-        skus: unique(z.string().trim().min(1).max(128), 1000, 'Skus the offer is about').default([]),
-        categories: unique(z.string().trim().min(1).max(128), 100, 'Categories the offer is about').default([]),
+        skus: unique(text(128), 1000, 'Skus the offer is about').default([]),
+        categories: unique(text(128), 100, 'Categories the offer is about').default([]),
       })
       .default({ skus: [], categories: [] })
       .describe('What the offer is about; empty: nothing in particular (e.g. free shipping)'),
     channels: unique(z.enum(OFFER_CHANNELS), OFFER_CHANNELS.length, 'Channels it may be made through (empty: every channel)').default([]),
-    stores: unique(z.string().trim().min(1).max(128), 1000, 'Stores it is valid in (empty: every store)').default([]),
+    stores: unique(text(128), 1000, 'Stores it is valid in (empty: every store)').default([]),
     startsAt: time('Valid from (ISO 8601; null: no bound)'),
     endsAt: time('Valid until, exclusive (ISO 8601; null: no bound)'),
     eligibility: OfferEligibilitySchema.default({}),
