@@ -15,7 +15,7 @@ import { backgroundFits } from '../src/models/background-fits.js';
 import { recommenderEntries } from '../src/train/model-registry.js';
 import { bigInput, relaunchWithHeap } from '../src/train/heap.js';
 import { Stages, peakRssMiB } from '../src/train/stages.js';
-import { trainBundle } from '../src/train/train-bundle.js';
+import { type BundleFits, startBundleFits, trainBundle } from '../src/train/train-bundle.js';
 import { hyperparameterFlags, parseModelList, resolveTrainConfig } from '../src/train/train-config.js';
 import { trainSummaryTable } from '../src/train/train-summary.js';
 import { setTfNotices } from '../src/train/tf-backend.js';
@@ -88,6 +88,10 @@ runCli(async () => {
     );
     const data = input.dataset;
     if (data.summary.pairs === 0) throw new Error('no purchases by known customers in the history: nothing to train on');
+    // the bundle's fits on all of the data do not depend on the served model's choice: they go to the background
+    // worker at low priority (it starts them when validation's fits leave it idle: item-kNN's lists while the
+    // validation split is built, FBT's lists and ALS while the candidates are scored); trainBundle takes them over
+    const bundleFits: BundleFits = flags['validation-days'] > 0 ? startBundleFits(data, cfg, ['knn']) : {};
     let history: HistoryInput | null = input.lines
       ? { source: input.source, lines: input.lines, skipped: input.skipped, rejected: input.rejected }
       : needLines
@@ -113,7 +117,9 @@ runCli(async () => {
     let chosen: Awaited<ReturnType<typeof chooseServed>> | null = null;
     if (flags['validation-days'] > 0) {
       try {
-        chosen = await stages.run('select served (validation)', () => chooseServed(history!.lines, cfg, flags['validation-days'], fits));
+        chosen = await stages.run('select served (validation)', () =>
+          chooseServed(history!.lines, cfg, flags['validation-days'], fits, () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits)),
+        );
       } catch (e) {
         // too little history for a validation window (e.g. everything in the last days): serve the default, say so
         if (!(e instanceof InvalidArgumentError)) throw e;
@@ -144,6 +150,7 @@ runCli(async () => {
         stages,
         itemCategories: input.itemCategories,
         dataExtra: { skipped: input.skipped, rejected: input.rejected },
+        prestarted: bundleFits,
       });
       const trainSeconds = (performance.now() - t0) / 1000;
       bundle.manifest.timings = { ...stages.timings, train_total: Math.round(trainSeconds * 1000) / 1000 };

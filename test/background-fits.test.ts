@@ -42,6 +42,7 @@ function tasks(): BackgroundTask[] {
     { kind: 'ease', counts: ref.counts, params: { lambda: 5 } },
     { kind: 'knn', counts: ref.counts, weights: null, params: { neighbours: 10 } },
     { kind: 'fbt', baskets: ref.baskets, params: { minSupport: 1, minConfidence: 0 } },
+    { kind: 'als', matrix: ref.weights, params: { factors: 8, iterations: 3 } },
     { kind: 'tifu', lines: { customer: p.customer, order: p.order, item: p.item, time: p.time }, customers: ref.counts.rows, nItems: ref.counts.cols, params: { neighbours: 5 } },
     {
       kind: 'ease-scored',
@@ -73,6 +74,34 @@ describe('background fits', () => {
         const r = await jobs[i].result();
         expect(r.where).toBe('worker');
         expect(bytes(r.value)).toEqual(bytes(await runTask(list[i])));
+      }
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('the worker goes from job to job while the calling thread is busy, non-low jobs before low ones', async () => {
+    const pool = new BackgroundFits(true, 0);
+    try {
+      const list = tasks();
+      const first = pool.submit(list[0]);
+      const low = pool.submit(list[1], { low: true });
+      const next = pool.submit(list[2]);
+      // this thread blocks (reads no messages) until the worker has started `next`: it got there on its own
+      const until = (ok: () => boolean) => {
+        const t0 = Date.now();
+        while (!ok() && Date.now() - t0 < 30_000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      };
+      until(() => next.state === 'running' || next.state === 'done');
+      expect(first.state).toBe('done');
+      // the low job, submitted before `next`, waits until nothing else is queued
+      expect(low.state).toBe('queued');
+      until(() => low.state === 'done');
+      expect(low.state).toBe('done');
+      for (const [job, task] of [[first, list[0]], [low, list[1]], [next, list[2]]] as const) {
+        const r = await job.result();
+        expect(r.where).toBe('worker');
+        expect(bytes(r.value)).toEqual(bytes(await runTask(task)));
       }
     } finally {
       await pool.close();
@@ -115,7 +144,7 @@ describe('background fits', () => {
 
   it('runs everything inline when disabled, and small jobs inline', async () => {
     for (const pool of [new BackgroundFits(false, 0), new BackgroundFits(true, 1e9)]) {
-      const task = tasks()[3];
+      const task = tasks()[4];
       const job = pool.submit(task);
       await new Promise((r) => setTimeout(r, 100));
       expect(job.state).toBe('queued');
@@ -146,7 +175,7 @@ describe('background fits', () => {
   }, 120_000);
 
   it("'ease-scored' returns what the model's own recommend and neighbourLists return", async () => {
-    const task = tasks()[4];
+    const task = tasks()[5];
     if (task.kind !== 'ease-scored') throw new Error('task order');
     const v = await runTask(task);
     const m = new EaseRecommender(task.params);

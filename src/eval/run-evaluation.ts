@@ -531,12 +531,14 @@ export async function chooseServed(
   config: TrainConfig,
   days: number,
   fits: FitCache = new FitCache(),
+  /** Called once the validation fits are done, before the candidates are scored (selectServed's onFitted). */
+  onFitted?: () => void,
 ): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
   const w = servedWindow(lines, days);
   days = w.days;
   const val = fits.split(lines, w.cutoff, config.weighting);
   const params = servedParams(config.models);
-  const selection = await selectServed(val, { params, prefit: fits.prefit(val, params) });
+  const selection = await selectServed(val, { params, prefit: fits.prefit(val, params), onFitted });
   fits.keepServed(val, selection.state, params);
   return {
     selection,

@@ -574,6 +574,8 @@ export interface SelectOptions {
   prefit?: Parameters<typeof fitServed>[3];
   /** Validation users scored per protocol (default SELECT_MAX_USERS): a seeded sample above it. */
   maxUsers?: number;
+  /** Called once the components are fitted, before the candidates are scored (e.g. to queue other work for the background worker). */
+  onFitted?: () => void;
 }
 
 /** Fits the components on the split's training part and chooses both lists on its test part (the validation window). */
@@ -581,6 +583,7 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const learnedKinds = o.learned ?? ['als', 'ease', 'item_knn'];
   const useTifu = o.tifu ?? true;
   const st = await fitServed(splitInput(split), { learned: learnedKinds, tifu: useTifu, trends: TREND_HALF_LIVES }, o.params, o.prefit);
+  o.onFitted?.();
   const t0 = performance.now();
   const learned = learnedKinds.filter((k) => !(k in st.skipped));
   const all: CandidateScore[] = [];

@@ -86,6 +86,15 @@ function checkFinite(f: Float32Array, what: string, iteration: number): void {
   }
 }
 
+/** What a fit leaves in an AlsRecommender (moved between threads: src/models/background-fits.ts 'als'). */
+export interface AlsFitted {
+  userFactors: Float32Array;
+  itemFactors: Float32Array;
+  itemGram: Float64Array;
+  kernel: string;
+  threadsUsed: number;
+}
+
 export class AlsRecommender implements Recommender {
   readonly name: string;
   readonly params: AlsParams;
@@ -177,6 +186,20 @@ export class AlsRecommender implements Recommender {
       checkFinite(v, 'item', it);
       progress?.(it + 1, iterations);
     }
+  }
+
+  /** The fitted state (for another thread to adopt). */
+  fitted(): AlsFitted {
+    return { userFactors: this.userFactors, itemFactors: this.itemFactors, itemGram: this.itemGram, kernel: this.kernel, threadsUsed: this.threadsUsed };
+  }
+
+  /** Takes over a fit computed elsewhere with the same parameters on the same data (fitted() of that model). */
+  adopt(f: AlsFitted): void {
+    this.userFactors = f.userFactors;
+    this.itemFactors = f.itemFactors;
+    this.itemGram = f.itemGram;
+    this.kernel = f.kernel;
+    this.threadsUsed = f.threadsUsed;
   }
 
   /** What fold-in (serving, events) needs. */

@@ -24,12 +24,15 @@ import { type EaseParams, EaseRecommender, easeWeights } from './ease.js';
 import { type ItemKnnParams, itemKnnLists } from './item-knn.js';
 import { type FbtParams, fbtLists } from './fbt.js';
 import { type BasketLines, fitTifu, type TifuParams, type TifuVectors } from './tifu-knn.js';
+import { type AlsFitted, type AlsParams, AlsRecommender } from './als.js';
 
 export type BackgroundTask =
   | { kind: 'ease'; counts: Csr; params: Partial<EaseParams> }
   | { kind: 'tifu'; lines: BasketLines; customers: number; nItems: number; params: Partial<TifuParams> }
   | { kind: 'knn'; counts: Csr; weights: Csr | null; params: Partial<ItemKnnParams> }
   | { kind: 'fbt'; baskets: Csr; params: Partial<FbtParams> }
+  /** ALS's factors on `matrix` (the training weights or counts, as params.input says): AlsRecommender.fit on the worker (its own CG threads). */
+  | { kind: 'als'; matrix: Csr; params: Partial<AlsParams> }
   /** EASE's weights, then its top 20 for each protocol's customers (`exclude`: minus their rows of `excludeRows`), as `recommend` returns them. */
   | {
       kind: 'ease-scored';
@@ -49,7 +52,15 @@ export interface EaseScored {
   lists?: TopKLists;
 }
 
-type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' } ? Float32Array : T extends { kind: 'ease-scored' } ? EaseScored : T extends { kind: 'knn' | 'fbt' } ? TopKLists : TifuVectors;
+type ValueOf<T extends BackgroundTask> = T extends { kind: 'ease' }
+  ? Float32Array
+  : T extends { kind: 'ease-scored' }
+    ? EaseScored
+    : T extends { kind: 'knn' | 'fbt' }
+      ? TopKLists
+      : T extends { kind: 'als' }
+        ? AlsFitted
+        : TifuVectors;
 
 /** What a task returns and the seconds it took where it ran. */
 export interface TaskResult<V> {
@@ -75,6 +86,11 @@ export async function runTask<T extends BackgroundTask>(task: T): Promise<ValueO
     return { b, results, ...(task.listLength ? { lists: m.neighbourLists(task.listLength) } : {}) } as ValueOf<T>;
   }
   if (task.kind === 'fbt') return fbtLists(task.baskets, task.params) as ValueOf<T>;
+  if (task.kind === 'als') {
+    const m = new AlsRecommender(task.params);
+    await m.fit({ weights: task.matrix, counts: task.matrix } as TrainingData);
+    return m.fitted() as ValueOf<T>;
+  }
   if (task.kind === 'knn') return itemKnnLists({ counts: task.counts, weights: task.weights ?? task.counts }, task.params) as ValueOf<T>;
   return fitTifu(task.lines, task.customers, task.nItems, task.params) as ValueOf<T>;
 }
@@ -99,13 +115,24 @@ const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
 /** Below this many interactions a job runs on the calling thread (see BackgroundFits). */
 export const MIN_WORK = 20_000;
 
-const workOf = (t: BackgroundTask): number => (t.kind === 'tifu' ? t.lines.customer.length : t.kind === 'fbt' ? t.baskets.indices.length : t.counts.indices.length);
+const workOf = (t: BackgroundTask): number =>
+  t.kind === 'tifu' ? t.lines.customer.length : t.kind === 'fbt' ? t.baskets.indices.length : t.kind === 'als' ? t.matrix.indices.length : t.counts.indices.length;
 
 type State = 'queued' | 'running' | 'done' | 'inline';
 
+/**
+ * A job's state cell, shared with the worker (Int32Array over a SharedArrayBuffer): the worker claims a queued job
+ * and the calling thread takes one back with a compare-and-exchange, so exactly one of them runs it, and the worker
+ * chooses its next job itself (the calling thread may be busy for seconds without reading messages).
+ */
+export const CELL = { queued: 0, running: 1, done: 2, taken: 3 } as const;
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export class BackgroundJob<V = any> {
-  state: State = 'queued';
+  /** CELL.* (see CELL). */
+  readonly cell = new Int32Array(new SharedArrayBuffer(4));
+  private inlined = false;
+  private answered = false;
   private settled: Promise<TaskResult<V>> | null = null;
   private resolveWorker!: (r: TaskResult<V>) => void;
   private readonly fromWorker: Promise<TaskResult<V> | null>;
@@ -114,27 +141,43 @@ export class BackgroundJob<V = any> {
     readonly id: number,
     readonly task: BackgroundTask,
     private readonly pool: BackgroundFits,
+    /** Started only when no other job is queued (see BackgroundFits.submit). */
+    readonly low = false,
   ) {
     this.fromWorker = new Promise<TaskResult<V> | null>((resolve) => {
       this.resolveWorker = resolve as (r: TaskResult<V> | null) => void;
     });
   }
 
-  /** The worker's answer (null: the worker failed; the job then runs inline). */
+  /** Where the job is: queued, running or done on the worker, or run (or taken back to run) on the calling thread. */
+  get state(): State {
+    if (this.inlined) return 'inline';
+    const c = Atomics.load(this.cell, 0);
+    return c === CELL.running ? 'running' : c === CELL.done ? 'done' : c === CELL.taken ? 'inline' : 'queued';
+  }
+
+  /** The worker's answer (null: the worker failed or went away; the job then runs inline). */
   settle(r: TaskResult<V> | null): void {
-    this.state = r ? 'done' : 'queued';
+    if (this.answered) return;
+    this.answered = true;
     this.resolveWorker(r as TaskResult<V>);
   }
 
   /** Whether the result is ready or being computed by the worker (asking for it does not run it here). */
   get started(): boolean {
-    return this.state === 'running' || this.state === 'done';
+    const s = this.state;
+    return s === 'running' || s === 'done';
+  }
+
+  /** Takes the job from the worker if it has not claimed it (true: the caller runs it). */
+  takeBack(): boolean {
+    return Atomics.compareExchange(this.cell, 0, CELL.queued, CELL.taken) === CELL.queued;
   }
 
   /** The result: the worker's, or computed here if the worker has not started it (or failed). */
   result(): Promise<TaskResult<V>> {
     this.settled ??= (async () => {
-      if (this.state === 'queued' && this.pool.takeBack(this as BackgroundJob)) return this.inline();
+      if (this.pool.takeBack(this as BackgroundJob)) return this.inline();
       // the worker is unref'd: while someone waits for its answer, it must keep the process alive
       this.pool.hold(+1);
       let r: TaskResult<V> | null;
@@ -149,20 +192,23 @@ export class BackgroundJob<V = any> {
   }
 
   private async inline(): Promise<TaskResult<V>> {
-    this.state = 'inline';
+    this.inlined = true;
     const t0 = performance.now();
     const value = (await runTask(this.task)) as V;
     return { value, seconds: seconds(t0), where: 'inline' };
   }
 }
 
-/** One worker thread and its queue of jobs. */
+/**
+ * One worker thread and its jobs. Each job is posted to the worker when submitted (the worker queues them and picks
+ * the next itself: the first without `low`, else the first low one), so the worker goes from one job to the next
+ * even while the calling thread is busy; a job's shared state cell decides which thread runs it.
+ */
 export class BackgroundFits {
   private worker: Worker | null = null;
-  private ready = false;
   private dead = false;
-  private readonly queue: BackgroundJob[] = [];
-  private current: BackgroundJob | null = null;
+  /** Jobs posted to the worker and not answered yet. */
+  private readonly posted = new Map<number, BackgroundJob>();
   private nextId = 1;
 
   /**
@@ -174,13 +220,21 @@ export class BackgroundFits {
     private readonly minWork = MIN_WORK,
   ) {}
 
-  submit<T extends BackgroundTask>(task: T): BackgroundJob<ValueOf<T>> {
-    const job = new BackgroundJob<ValueOf<T>>(this.nextId++, task, this);
+  /**
+   * Queues `task`. `low`: the worker starts it only when no other job is queued (work to fill the worker's idle
+   * time, e.g. training's fits on all of the data while validation's fits and the selection run): a job
+   * submitted later without `low` goes first, unless the low one has started already (jobs are not pre-empted).
+   */
+  submit<T extends BackgroundTask>(task: T, options: { low?: boolean } = {}): BackgroundJob<ValueOf<T>> {
+    const job = new BackgroundJob<ValueOf<T>>(this.nextId++, task, this, options.low ?? false);
     // a small job is never posted: it stays queued until its caller takes it back
     if (workOf(task) < this.minWork) return job;
-    this.queue.push(job as BackgroundJob);
     this.startWorker();
-    this.pump();
+    const w = this.worker as Worker | null;
+    if (!w) return job;
+    this.posted.set(job.id, job as BackgroundJob);
+    // the task's arrays are copied (the caller keeps them); the cell is shared
+    w.postMessage({ id: job.id, task, cell: job.cell, low: job.low });
     return job;
   }
 
@@ -201,11 +255,10 @@ export class BackgroundFits {
     else this.worker?.unref();
   }
 
-  /** Removes a queued job for the caller to run (false when the worker already has it). */
+  /** Takes a job the worker has not claimed back for the caller to run (false when the worker has it). */
   takeBack(job: BackgroundJob): boolean {
-    if (job.state !== 'queued') return false;
-    const i = this.queue.indexOf(job);
-    if (i >= 0) this.queue.splice(i, 1);
+    if (!job.takeBack()) return false;
+    this.posted.delete(job.id);
     return true;
   }
 
@@ -228,16 +281,12 @@ export class BackgroundFits {
       return;
     }
     this.worker = w;
-    w.on('message', (msg: { ready?: boolean; id?: number; ok?: boolean; value?: unknown; seconds?: number }) => {
-      if (msg.ready) {
-        this.ready = true;
-        this.pump();
-        return;
-      }
-      const job = this.current;
-      this.current = null;
-      if (job && job.id === msg.id) job.settle(msg.ok ? { value: msg.value, seconds: msg.seconds ?? 0, where: 'worker' } : null);
-      this.pump();
+    w.on('message', (msg: { ready?: boolean; id?: number; ok?: boolean; skipped?: boolean; value?: unknown; seconds?: number }) => {
+      if (msg.ready || msg.id === undefined) return;
+      const job = this.posted.get(msg.id);
+      this.posted.delete(msg.id);
+      if (!job || msg.skipped) return;
+      job.settle(msg.ok ? { value: msg.value, seconds: msg.seconds ?? 0, where: 'worker' } : null);
     });
     const down = () => {
       this.dead = true;
@@ -250,20 +299,15 @@ export class BackgroundFits {
     w.unref();
   }
 
-  /** The job in flight goes back to its caller (run inline). */
+  /** Every job posted and not answered goes back to its caller (run inline). */
   private fail(): void {
-    const job = this.current;
-    this.current = null;
-    job?.settle(null);
-  }
-
-  private pump(): void {
-    if (!this.worker || !this.ready || this.current || this.dead) return;
-    const job = this.queue.shift();
-    if (!job) return;
-    this.current = job;
-    job.state = 'running';
-    this.worker.postMessage({ id: job.id, task: job.task });
+    const jobs = [...this.posted.values()];
+    this.posted.clear();
+    for (const job of jobs) {
+      // a job the worker never claimed is taken back; one it was running is answered "failed": both run inline
+      job.takeBack();
+      job.settle(null);
+    }
   }
 }
 

@@ -142,6 +142,11 @@ export async function fitServed(
     knnModel && !prefit.item_knn ? bg.submit({ kind: 'knn', counts: ref.counts, weights: knnModel.params.input === 'weights' ? ref.weights : null, params: knnModel.params }) : null;
   const tifuJob = needs.tifu && !prefit.tifu ? bg.submit({ kind: 'tifu', lines: basketLines(input.purchases), customers: ref.counts.rows, nItems: n, params: params.tifu_knn ?? {} }) : null;
   for (const kind of kinds) {
+    if (kind === 'item_knn' && tifuJob && !tifuJob.started) {
+      // the worker is still on an earlier job (EASE's weights): this thread takes TIFU-KNN's vectors, the longer of the
+      // two queued fits, and leaves item-kNN's lists to the worker (the same results wherever they run)
+      await tifuJob.result();
+    }
     const t0 = performance.now();
     if (kind === 'als') {
       const als = prefit.als ?? new AlsRecommender(params.als);

@@ -4,7 +4,7 @@
  */
 import type { ModelBundle, TopKLists } from '../core/bundle.js';
 import type { Segment } from '../core/records.js';
-import { type AlsParams, AlsRecommender } from '../models/als.js';
+import { type AlsFitted, type AlsParams, AlsRecommender } from '../models/als.js';
 import { BLEND_DEFAULTS, type BlendParams } from '../core/blend.js';
 import { type Rfm, type RfmThresholds, segmentCustomers } from '../core/rfm.js';
 import { BlendRecommender } from '../models/blend.js';
@@ -18,7 +18,7 @@ import { customerRecords } from './customer-records.js';
 import type { ServedSpec } from '../core/served-model.js';
 import { fitServed, listSpec, needsOf, type ServedParams, type ServedState } from '../models/served.js';
 import { type TifuParams, tifuOfCustomer } from '../models/tifu-knn.js';
-import { backgroundFits } from '../models/background-fits.js';
+import { type BackgroundJob, backgroundFits } from '../models/background-fits.js';
 import { type EaseParams, EaseRecommender } from '../models/ease.js';
 import { interactionWeight } from './weighting.js';
 import type { Dataset } from './dataset.js';
@@ -39,6 +39,41 @@ export interface TrainBundleOptions {
    * default: DEFAULT_SERVED (ALS + 7-day trend; own items first on the repeat-inclusive list).
    */
   served?: { spec: ServedSpec; validation?: Record<string, unknown> };
+  /**
+   * Fits of this dataset started earlier on the background worker (startBundleFits, with the same `config`): `train`
+   * starts them while the served model is chosen on validation. Each is taken over as it is (or run here when the
+   * worker has not started it).
+   */
+  prestarted?: BundleFits;
+}
+
+/** Background jobs of the bundle's item-kNN lists, FBT lists and ALS factors on all of the data. */
+export interface BundleFits {
+  knn?: BackgroundJob<TopKLists>;
+  fbt?: BackgroundJob<TopKLists>;
+  als?: BackgroundJob<AlsFitted>;
+}
+
+/**
+ * Submits the bundle's fits named in `which` (not yet in `into`) to the background worker at low priority
+ * (src/models/background-fits.ts: started only when the worker has nothing else queued), into `into`.
+ * The results are those trainBundle computes itself (the same functions on the same data).
+ */
+export function startBundleFits(data: Dataset, config: TrainConfig, which: (keyof BundleFits)[], into: BundleFits = {}): BundleFits {
+  const bg = backgroundFits();
+  const m = config.models;
+  if (which.includes('knn') && !into.knn) {
+    const p = new ItemKnnRecommender(m.item_knn as unknown as Partial<ItemKnnParams>).params;
+    into.knn = bg.submit({ kind: 'knn', counts: data.counts, weights: p.input === 'weights' ? data.weights : null, params: p }, { low: true });
+  }
+  if (which.includes('fbt') && !into.fbt) {
+    into.fbt = bg.submit({ kind: 'fbt', baskets: data.baskets, params: new FbtRecommender(m.fbt as unknown as Partial<FbtParams>).params }, { low: true });
+  }
+  if (which.includes('als') && !into.als) {
+    const p = new AlsRecommender(m.als as unknown as Partial<AlsParams>).params;
+    into.als = bg.submit({ kind: 'als', matrix: p.input === 'counts' ? data.counts : data.weights, params: p }, { low: true });
+  }
+  return into;
 }
 
 /** The served model when none was chosen on validation (e.g. `train --validation-days 0`). */
@@ -76,9 +111,10 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
   const needs = needsOf(servedSpec);
   const bg = backgroundFits();
   const knn = new ItemKnnRecommender(o.config.models.item_knn as unknown as Partial<ItemKnnParams>);
-  const knnJob = bg.submit({ kind: 'knn', counts: data.counts, weights: knn.params.input === 'weights' ? data.weights : null, params: knn.params });
+  const pre = o.prestarted ?? {};
+  const knnJob = pre.knn ?? bg.submit({ kind: 'knn', counts: data.counts, weights: knn.params.input === 'weights' ? data.weights : null, params: knn.params });
   const fbt = new FbtRecommender(o.config.models.fbt as unknown as Partial<FbtParams>);
-  const fbtJob = bg.submit({ kind: 'fbt', baskets: data.baskets, params: fbt.params });
+  const fbtJob = pre.fbt ?? bg.submit({ kind: 'fbt', baskets: data.baskets, params: fbt.params });
   const ease = needs.learned.includes('ease') ? new EaseRecommender(m.ease as unknown as Partial<EaseParams>) : null;
   const easeJob = ease && nItems <= ease.params.maxItems ? bg.submit({ kind: 'ease', counts: data.counts, params: ease.params }) : null;
   const p = data.purchases;
@@ -98,7 +134,8 @@ export async function trainBundle(data: Dataset, o: TrainBundleOptions): Promise
 
 
   const als = new AlsRecommender(o.config.models.als as unknown as Partial<AlsParams>);
-  await stages.run('als', (progress) => als.fit(data, progress));
+  const alsJob = pre.als;
+  await stages.run('als', async (progress) => (alsJob ? als.adopt((await alsJob.result()).value) : als.fit(data, progress)));
   await stages.run('item_knn', async () => knn.adopt((await knnJob.result()).value, data));
   await stages.run('fbt', async () => fbt.adopt((await fbtJob.result()).value, data));
 
