@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
-import { buildCandidateCache, scoreCandidates, selectServed } from '../src/eval/select.js';
+import { buildCandidateCache, CandidateCache, scoreCandidates, selectServed } from '../src/eval/select.js';
 import { ndcgAt, recallAt } from '../src/eval/metrics.js';
 import { round4 } from '../src/eval/evaluate.js';
 import { type LearnedKind, learnedScores, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
@@ -90,6 +90,35 @@ describe('served model selection on validation', () => {
       }
     }
   }, 60_000);
+});
+
+describe('the candidate caches of both protocols built together', () => {
+  it("hold what each protocol's cache built alone holds (learned lists' scores computed once per customer)", async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 }, item_knn: { neighbours: 3 } } as never });
+    const st = sel.state;
+    const base = ['pop', 't:0', 't:7', 'l:als', 'l:ease', 'l:item_knn'];
+    const comps = { discovery: [...base, 'p:0'], all: [...base, 'p:0.5', 'p:0.9'] };
+    // every customer, and a subset of each protocol's (as a sample above maxUsers)
+    const subsets = [undefined, { discovery: split.discoveryUsers.filter((_, i) => i % 2 === 0), all: split.allUsers.filter((_, i) => i % 3 !== 1) }];
+    const entries = (c: CandidateCache) => c.users.map((e) => ({ u: e.u, k: e.k, truth: [...e.truth], items: [...e.items], owned: [...e.owned], vals: [...e.vals], bound: [...e.bound] }));
+    let compared = 0;
+    for (const only of subsets) {
+      for (const k of [1, 5, 50]) {
+        const [d, a] = CandidateCache.buildTogether(st, split, [
+          { protocol: 'discovery', comps: comps.discovery, only: only?.discovery },
+          { protocol: 'all', comps: comps.all, only: only?.all },
+        ], k);
+        for (const [protocol, together] of [['discovery', d], ['all', a]] as const) {
+          const alone = buildCandidateCache(st, split, protocol, comps[protocol], k, only?.[protocol]);
+          expect(together.users.length).toBeGreaterThan(0);
+          expect(entries(together)).toEqual(entries(alone));
+          compared += together.users.length;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(200);
+  }, 120_000);
 });
 
 describe('the candidate cache: sparse components as the dense catalogue scan', () => {

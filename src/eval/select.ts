@@ -226,8 +226,79 @@ export class CandidateCache {
   private alsRows: Float32Array | null = null;
   private readonly alsRow = new Map<number, number>();
 
-  /** The cache entry of customer u at depth k. */
-  entry(u: number, truth: Set<number>, k: number): UserCache {
+  /**
+   * The caches of several protocols over the same fitted state, built in one pass over their customers (ascending):
+   * a customer's list-based learned scores (the same for every protocol: they depend on the customer alone) are
+   * computed once and read by each protocol's entry, and ALS's scores are batched over the customers of all of them.
+   * Each cache holds exactly what `new CandidateCache(st, split, protocol, comps, k, only)` holds.
+   */
+  static buildTogether(st: ServedState, split: EvalSplit, parts: { protocol: 'discovery' | 'all'; comps: CompId[]; only?: Int32Array }[], k = CAND_K): CandidateCache[] {
+    const caches = parts.map((p) => new CandidateCache(st, split, p.protocol, p.comps, k, new Int32Array(0)));
+    const todo = parts.map((p) => {
+      const users = p.only ?? (p.protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
+      const truth = p.protocol === 'discovery' ? split.truthNew : split.truthAll;
+      const out = new Map<number, Set<number>>();
+      for (const u of users) {
+        const t = truth.get(u);
+        // the first of a repeated customer, as the constructor's list keeps each occurrence (users are distinct)
+        if (t && t.size > 0 && !out.has(u)) out.set(u, t);
+      }
+      return out;
+    });
+    // every cache's customers, ascending (each cache's own order is its users' order: ascending too)
+    const union = Int32Array.from(new Set(todo.flatMap((m) => [...m.keys()]))).sort();
+    for (let i = 0; i < parts.length; i++) {
+      const users = parts[i].only ?? (parts[i].protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
+      for (let q = 1; q < users.length; q++) if (users[q] <= users[q - 1]) return parts.map((p) => new CandidateCache(st, split, p.protocol, p.comps, k, p.only));
+    }
+    const f = st.tables.factors;
+    const withAls = caches.some((c) => c.comps.includes('l:als'));
+    const batched = withAls && f?.dotMany && st.als ? { k: f.k, xs: new Float32Array(DOT_BATCH * f.k) } : null;
+    const alsRow = new Map<number, number>();
+    let alsRows: Float32Array | null = null;
+    const shared = new Map<CompId, { acc: Float64Array; touched: number[]; seen: Uint8Array }>();
+    for (let s = 0; s < union.length; s += DOT_BATCH) {
+      const end = Math.min(union.length, s + DOT_BATCH);
+      if (batched) {
+        const uf = st.als!.userFactors;
+        const k2 = batched.k;
+        alsRow.clear();
+        for (let q = s; q < end; q++) {
+          const u = union[q];
+          if ((u + 1) * k2 > uf.length) continue;
+          alsRow.set(u, alsRow.size);
+          batched.xs.set(uf.subarray(u * k2, u * k2 + k2), (alsRow.size - 1) * k2);
+        }
+        alsRows = f!.dotMany!(batched.xs, alsRow.size);
+      }
+      for (const c of caches) {
+        c.alsRows = alsRows;
+        c.alsRow.clear();
+        for (const [u, r] of alsRow) c.alsRow.set(u, r);
+      }
+      for (let q = s; q < end; q++) {
+        const u = union[q];
+        shared.clear();
+        for (let i = 0; i < caches.length; i++) {
+          const t = todo[i].get(u);
+          if (t) caches[i].users.push(caches[i].entry(u, t, k, shared));
+        }
+        for (const c of caches) c.releaseSparse();
+      }
+    }
+    for (const c of caches) {
+      c.alsRow.clear();
+      c.alsRows = null;
+    }
+    return caches;
+  }
+
+  /**
+   * The cache entry of customer u at depth k. `shared` (building several protocols' caches together): list-based
+   * learned scores already computed for u by another cache are read from it, and those computed here are put in it;
+   * the sparse accumulators are then released by the caller, after every cache's entry.
+   */
+  entry(u: number, truth: Set<number>, k: number, shared?: Map<CompId, { acc: Float64Array; touched: number[]; seen: Uint8Array }>): UserCache {
     const { st, n, mask, stamp, picked, comps } = this;
     const person = st.person(u);
     const x = ++this.pass;
@@ -261,7 +332,13 @@ export class CandidateCache {
         }
         continue;
       }
-      const sp = this.sparseScores(c, id, person);
+      const learnedList = id === 'l:ease' || id === 'l:item_knn';
+      let sp: { acc: Float64Array; touched: number[]; seen: Uint8Array } | null = learnedList ? (shared?.get(id) ?? null) : null;
+      if (!sp) {
+        const r = this.sparseScores(c, id, person);
+        sp = r ? { ...r, seen: this.seen[c] } : null;
+        if (sp && learnedList) shared?.set(id, sp);
+      }
       let floor = -Infinity;
       if (sp) {
         // a sparse component (list-based learned model, TIFU-KNN): the same values as learnedScores / tifuScores
@@ -274,7 +351,7 @@ export class CandidateCache {
           const j = touched[q];
           if (mask[j] === 0) sel.push(acc[j], j);
         }
-        const seen = this.seen[c];
+        const seen = sp.seen;
         if (!(sel.size > k && sel.floor() > 0)) {
           let taken = 0;
           for (let j = 0; j < n && taken <= k; j++) {
@@ -336,7 +413,7 @@ export class CandidateCache {
     }
     const owned = new Float64Array(m);
     if (this.protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
-    this.releaseSparse();
+    if (!shared) this.releaseSparse();
     return { u, truth, k, items, owned, vals, bound };
   }
 
@@ -594,8 +671,16 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const maxUsers = o.maxUsers ?? SELECT_MAX_USERS;
   const scored = { discovery: scoredUsers(split, 'discovery', maxUsers), all: scoredUsers(split, 'all', maxUsers) };
   const run = (protocol: 'discovery' | 'all', specs: ListSpec[]) => {
-    caches[protocol] ??= buildCandidateCache(st, split, protocol, compsOf[protocol], CAND_K, scored[protocol].users);
-    const s = scoreCandidates(st, caches[protocol], specs);
+    if (!caches[protocol]) {
+      // both protocols' caches at once: the learned lists' scores of a customer of both are computed once
+      const [d, a] = CandidateCache.buildTogether(st, split, [
+        { protocol: 'discovery', comps: compsOf.discovery, only: scored.discovery.users },
+        { protocol: 'all', comps: compsOf.all, only: scored.all.users },
+      ]);
+      caches.discovery = d;
+      caches.all = a;
+    }
+    const s = scoreCandidates(st, caches[protocol]!, specs);
     all.push(...s);
     return s;
   };
