@@ -39,6 +39,8 @@ import type {
 const IDENTITY_LOCK = 7262541;
 /** Parts the end of an import refreshes the card summaries in, side by side (PostgreSQL; finishImport). */
 const SUMMARY_PARTS = 2;
+/** Advisory lock (two-key form: key, part) held by the refresh of one part (finishImport). */
+const SUMMARY_PART_LOCK = 7262542;
 
 /** Waits for the batch before (importPlan's `after`); its failure is this batch's too (nothing of it is committed). */
 function afterPrevious(after: Promise<unknown>): Promise<void> {
@@ -366,7 +368,9 @@ export class SqlStore implements Store {
       const parts = await Promise.allSettled(
         Array.from({ length: SUMMARY_PARTS }, (_, part) =>
           this.db.transaction(async (tx) => {
-            await tx.exec(`SELECT pg_advisory_xact_lock_shared(${IDENTITY_LOCK})`);
+            // (and the part's own lock: two imports ending together refresh a part one after the other, so
+            // that their upserts of the same summaries cannot wait on each other in a cycle)
+            await tx.exec(`SELECT pg_advisory_xact_lock_shared(${IDENTITY_LOCK}), pg_advisory_xact_lock(${SUMMARY_PART_LOCK}, ${part})`);
             await refreshSummaries(tx, null, { part, of: SUMMARY_PARTS });
           }, { asyncCommit: true }),
         ),
