@@ -101,6 +101,25 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('imports ending together (card summaries refreshed in parts on PostgreSQL, side by side): every summary current and matching the lines', async () => {
+      const { store, cleanup } = await backend.open();
+      try {
+        // like separate processes: each its own product cache; their ends (finishImport) overlap
+        const stores = [store, ...[1, 2, 3].map(() => new SqlStore((store as SqlStore).db))];
+        await Promise.all(stores.map((s, i) => importFile(s, fx(i % 2 ? 'canonical-orders.csv' : 'uci-online-retail.csv'), { batchSize: 2 })));
+        const customers = (await store.totals()).customers;
+        const current = await (store as SqlStore).db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM customer_summaries s JOIN customers c ON c.id = s.customer_id
+            WHERE s.rev = c.rev AND s.catalogue = (SELECT rev FROM summary_catalogue)`,
+        );
+        expect(customers).toBeGreaterThan(3);
+        expect(current.rows[0].n).toBe(customers);
+        expect((await store.checkInvariants()).ok).toBe(true);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('a batch handed over while the one before is written (after): committed only once that one is, never when it failed', async () => {
       const { store, cleanup } = await backend.open();
       try {

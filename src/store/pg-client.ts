@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { RETRY_AFTER_S } from '../core/deadline.js';
 import { UnavailableError } from '../core/errors.js';
+import { withArrayLiterals } from './pg-array-literal.js';
 import { checkSchemaName, type QueryOptions, type SqlClient, type SqlExecutor, type SqlResult } from './sql-client.js';
 
 /** The subset of a pooled pg connection the adapter uses. */
@@ -37,9 +38,9 @@ function executor(conn: PgConn): SqlExecutor {
   return {
     async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<R>> {
       try {
-        const r = options?.name
-          ? await conn.query({ name: options.name, text: sql, values: params as unknown[] | undefined })
-          : await conn.query(sql, params as unknown[] | undefined);
+        // arrays as literals built here: the bytes pg would send, without its per-element regular expressions
+        const values = withArrayLiterals(params);
+        const r = options?.name ? await conn.query({ name: options.name, text: sql, values }) : await conn.query(sql, values);
         return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
       } catch (e) {
         throw classify(e);
