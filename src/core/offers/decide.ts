@@ -19,7 +19,7 @@
 import { mulberry32 } from '../random.js';
 import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, type PropensityParams } from './propensity.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams } from './propensity.js';
 import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
@@ -268,11 +268,16 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const sc = screenCodes(offers, subject, ctx);
   const suitable = sc.suitable;
   const limit = Math.max(0, Math.floor(ctx.limit));
-  // one column per quantity, not an object per suitable offer: only the shown ones become objects
-  const cols = propensityColumns(suitable, subject, ctx.channel, stats, p);
+  // one column per quantity, not an object per suitable offer: only the shown ones become objects; for an immutable
+  // set, what does not depend on the subject is read from the set's tables (propensityColumnsOf, valueWeights)
+  const immutable = preparedOf(offers) !== undefined;
+  const cols = immutable ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p) : propensityColumns(suitable, subject, ctx.channel, stats, p);
   const n = suitable.length;
   const vw = new Float64Array(n);
-  for (let i = 0; i < n; i++) vw[i] = valueOf(suitable[i]) * weightOf(suitable[i]);
+  if (immutable) {
+    const all = valueWeights(offers);
+    for (let i = 0; i < n; i++) vw[i] = all[sc.index[i]];
+  } else for (let i = 0; i < n; i++) vw[i] = valueOf(suitable[i]) * weightOf(suitable[i]);
   const cands: Candidates = { offers: suitable, cols, vw, pools: new Array<PosteriorPool | null>(n).fill(null) };
   const conflicts = n === 0 ? [] : conflictsOfSubset(offers, sc.index);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
@@ -354,8 +359,52 @@ interface Candidates {
 /** The pool of the i-th candidate's sampling distribution (`samplingOf` of its propensity: a Beta). */
 function poolOf(c: Candidates, i: number, p: DecideParams): PosteriorPool {
   let pool = c.pools[i];
-  if (pool === null) c.pools[i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
+  if (pool === null) {
+    const t = c.cols.table;
+    if (t !== undefined) {
+      const r = rowSamplingOf(t, c.cols.index![i], p);
+      pool = r.pools[c.cols.index![i]]!;
+    } else pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
+    c.pools[i] = pool;
+  }
   return pool;
+}
+
+/** The sampling distribution (and its pool) of the i-th candidate: kept per table row when the columns have a table. */
+function distOf(c: Candidates, i: number, p: DecideParams): SamplingDistribution {
+  const t = c.cols.table;
+  if (t === undefined) return { kind: 'beta', a: Math.fround(c.cols.alpha[i] * p.sharpening), b: Math.fround(c.cols.beta[i] * p.sharpening) };
+  const g = c.cols.index![i];
+  return rowSamplingOf(t, g, p).dists[g]!;
+}
+
+/**
+ * Per row of an offer set's propensity table (propensity.ts `propensityColumnsOf`): its sampling distribution and
+ * pool, for the α and β they were made from (a row recomputed with other counts gets new ones). The table is per
+ * parameters object, so sharpening and pool size are those of its decide.
+ */
+interface RowSampling {
+  alpha: Float64Array;
+  beta: Float64Array;
+  pools: (PosteriorPool | null)[];
+  dists: (SamplingDistribution | null)[];
+}
+const rowSamplings = new WeakMap<PropensityColumns, RowSampling>();
+
+function rowSamplingOf(t: PropensityColumns, g: number, p: DecideParams): RowSampling {
+  let r = rowSamplings.get(t);
+  if (r === undefined) {
+    r = { alpha: new Float64Array(t.n).fill(Number.NaN), beta: new Float64Array(t.n).fill(Number.NaN), pools: new Array(t.n).fill(null), dists: new Array(t.n).fill(null) };
+    rowSamplings.set(t, r);
+  }
+  if (r.alpha[g] !== t.alpha[g] || r.beta[g] !== t.beta[g] || r.pools[g] === null) {
+    const dist = Object.freeze({ kind: 'beta' as const, a: Math.fround(t.alpha[g] * p.sharpening), b: Math.fround(t.beta[g] * p.sharpening) });
+    r.dists[g] = dist;
+    r.pools[g] = posteriorPool(dist.a, dist.b, p.poolSize);
+    r.alpha[g] = t.alpha[g];
+    r.beta[g] = t.beta[g];
+  }
+  return r;
 }
 
 /**
@@ -390,8 +439,7 @@ function choiceInputs(
     }
     offers = new Array<ChoiceOffer | null>(n).fill(null);
     for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
-      const dist: SamplingDistribution = { kind: 'beta', a: Math.fround(cands.cols.alpha[i] * p.sharpening), b: Math.fround(cands.cols.beta[i] * p.sharpening) };
-      offers[i] = { dist, lift: Math.fround(lift[i]), vw: cands.vw[i] };
+      offers[i] = { dist: distOf(cands, i, p), lift: Math.fround(lift[i]), vw: cands.vw[i] };
     }
   }
   return {
