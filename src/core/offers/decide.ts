@@ -273,7 +273,9 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const immutable = preparedOf(offers) !== undefined;
   const cols = immutable ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p) : propensityColumns(suitable, subject, ctx.channel, stats, p);
   const n = suitable.length;
-  const vw = new Float64Array(n);
+  // vw, means, samples, scores in one buffer
+  const buf = new Float64Array(4 * n);
+  const vw = buf.subarray(0, n);
   if (immutable) {
     const all = valueWeights(offers);
     for (let i = 0; i < n; i++) vw[i] = all[sc.index[i]];
@@ -282,7 +284,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const conflicts = n === 0 ? [] : conflictsOfSubset(offers, sc.index);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
-  const means = new Float64Array(n);
+  const means = buf.subarray(n, 2 * n);
   for (let i = 0; i < n; i++) means[i] = cols.propensity[i] * vw[i];
   const byMean = pickTop(means, conflicts, limit);
   let shown: number[];
@@ -291,8 +293,8 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   if (holdout) shown = pickUniform(n, conflicts, limit, ctx.random);
   else if (p.ranking === 'mean' || limit === 0) shown = byMean;
   else {
-    samples = new Float64Array(n);
-    scores = new Float64Array(n);
+    samples = buf.subarray(2 * n, 3 * n);
+    scores = buf.subarray(3 * n, 4 * n);
     for (let i = 0; i < n; i++) {
       const pool = poolOf(cands, i, p);
       samples[i] = pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
@@ -428,8 +430,9 @@ function choiceInputs(
   const n = cands.vw.length;
   let offers: (ChoiceOffer | null)[] = [];
   if (thompson) {
-    const lo = new Float64Array(n);
-    const hi = new Float64Array(n);
+    const bounds = new Float64Array(2 * n);
+    const lo = bounds.subarray(0, n);
+    const hi = bounds.subarray(n);
     const lift = cands.cols.affinityLift;
     for (let i = 0; i < n; i++) {
       const pool = poolOf(cands, i, p);

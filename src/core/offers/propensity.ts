@@ -512,18 +512,20 @@ export interface PropensityColumns {
 }
 
 function columns(n: number): PropensityColumns {
-  const f = () => new Float64Array(n);
+  // one buffer for the nine (a typed array of more than a few elements is a separate allocation each)
+  const buf = new Float64Array(9 * n);
+  const f = (k: number) => buf.subarray(k * n, (k + 1) * n);
   return {
     n,
-    prior: f(),
-    overall: f(),
-    segmentRate: f(),
-    channelEffect: f(),
-    alpha: f(),
-    beta: f(),
-    posteriorMean: f(),
-    affinityLift: f(),
-    propensity: f(),
+    prior: f(0),
+    overall: f(1),
+    segmentRate: f(2),
+    channelEffect: f(3),
+    alpha: f(4),
+    beta: f(5),
+    posteriorMean: f(6),
+    affinityLift: f(7),
+    propensity: f(8),
     affinity: new Array(n).fill(null),
     targeted: new Uint8Array(n),
   };
