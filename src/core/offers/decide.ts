@@ -280,7 +280,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     const all = valueWeights(offers);
     for (let i = 0; i < n; i++) vw[i] = all[sc.index[i]];
   } else for (let i = 0; i < n; i++) vw[i] = valueOf(suitable[i]) * weightOf(suitable[i]);
-  const cands: Candidates = { offers: suitable, cols, vw, pools: new Array<PosteriorPool | null>(n).fill(null) };
+  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
   const conflicts = n === 0 ? [] : conflictsOfSubset(offers, sc.index);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
@@ -355,29 +355,24 @@ interface Candidates {
   offers: readonly Offer[];
   cols: PropensityColumns;
   vw: Float64Array;
-  pools: (PosteriorPool | null)[];
+  /** Pools once asked for, per candidate (columns without a table), or per row of the columns' table (`rows`). */
+  pools: (PosteriorPool | null)[] | null;
+  rows: RowSampling | null;
 }
 
 /** The pool of the i-th candidate's sampling distribution (`samplingOf` of its propensity: a Beta). */
 function poolOf(c: Candidates, i: number, p: DecideParams): PosteriorPool {
-  let pool = c.pools[i];
-  if (pool === null) {
-    const t = c.cols.table;
-    if (t !== undefined) {
-      const r = rowSamplingOf(t, c.cols.index![i], p);
-      pool = r.pools[c.cols.index![i]]!;
-    } else pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
-    c.pools[i] = pool;
-  }
+  if (c.rows !== null) return rowSampling(c.rows, c.cols.table!, c.cols.index![i], p).pools[c.cols.index![i]]!;
+  let pool = c.pools![i];
+  if (pool === null) c.pools![i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
   return pool;
 }
 
 /** The sampling distribution (and its pool) of the i-th candidate: kept per table row when the columns have a table. */
 function distOf(c: Candidates, i: number, p: DecideParams): SamplingDistribution {
-  const t = c.cols.table;
-  if (t === undefined) return { kind: 'beta', a: Math.fround(c.cols.alpha[i] * p.sharpening), b: Math.fround(c.cols.beta[i] * p.sharpening) };
+  if (c.rows === null) return { kind: 'beta', a: Math.fround(c.cols.alpha[i] * p.sharpening), b: Math.fround(c.cols.beta[i] * p.sharpening) };
   const g = c.cols.index![i];
-  return rowSamplingOf(t, g, p).dists[g]!;
+  return rowSampling(c.rows, c.cols.table!, g, p).dists[g]!;
 }
 
 /**
@@ -393,12 +388,17 @@ interface RowSampling {
 }
 const rowSamplings = new WeakMap<PropensityColumns, RowSampling>();
 
-function rowSamplingOf(t: PropensityColumns, g: number, p: DecideParams): RowSampling {
+function rowSamplingsOf(t: PropensityColumns): RowSampling {
   let r = rowSamplings.get(t);
   if (r === undefined) {
     r = { alpha: new Float64Array(t.n).fill(Number.NaN), beta: new Float64Array(t.n).fill(Number.NaN), pools: new Array(t.n).fill(null), dists: new Array(t.n).fill(null) };
     rowSamplings.set(t, r);
   }
+  return r;
+}
+
+/** `r` with row g's distribution and pool made for the table's current α and β of that row. */
+function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideParams): RowSampling {
   if (r.alpha[g] !== t.alpha[g] || r.beta[g] !== t.beta[g] || r.pools[g] === null) {
     const dist = Object.freeze({ kind: 'beta' as const, a: Math.fround(t.alpha[g] * p.sharpening), b: Math.fround(t.beta[g] * p.sharpening) });
     r.dists[g] = dist;
