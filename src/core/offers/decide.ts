@@ -156,20 +156,40 @@ function cachedConflicts(offers: readonly Offer[]): number[][] {
  * `suitableConflicts` of a prepared set's subset, remembered per subset (the suitable offers of a decision repeat
  * across customers and requests); computed afresh for other arrays.
  */
-const subsetConflicts = new WeakMap<readonly Offer[], Map<string, readonly (readonly number[])[]>>();
+const subsetConflicts = new WeakMap<readonly Offer[], { size: number; byHash: Map<number, { index: readonly number[]; conflicts: readonly (readonly number[])[] }[]> }>();
 const MAX_SUBSETS = 4096;
+
+/** A 32-bit hash of a list of indices (FNV-1a over the numbers). */
+function subsetHash(index: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < index.length; i++) h = Math.imul(h ^ index[i], 0x01000193);
+  return h >>> 0;
+}
+
+function sameIndex(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function conflictsOfSubset(offers: readonly Offer[], index: readonly number[]): readonly (readonly number[])[] {
   const all = cachedConflicts(offers);
   if (preparedOf(offers) === undefined || index.length === offers.length) return suitableConflicts(all, index, offers.length);
-  let bySubset = subsetConflicts.get(offers);
-  if (!bySubset) subsetConflicts.set(offers, (bySubset = new Map()));
-  const key = index.join(',');
-  let c = bySubset.get(key);
-  if (c === undefined) {
-    if (bySubset.size >= MAX_SUBSETS) bySubset.clear();
-    bySubset.set(key, (c = suitableConflicts(all, index, offers.length)));
+  let known = subsetConflicts.get(offers);
+  if (!known) subsetConflicts.set(offers, (known = { size: 0, byHash: new Map() }));
+  // by a hash of the subset, compared in full (no key string per decision)
+  const h = subsetHash(index);
+  let bucket = known.byHash.get(h);
+  if (bucket !== undefined) for (const e of bucket) if (sameIndex(e.index, index)) return e.conflicts;
+  if (known.size >= MAX_SUBSETS) {
+    known.byHash.clear();
+    known.size = 0;
+    bucket = undefined;
   }
+  const c = suitableConflicts(all, index, offers.length);
+  if (bucket === undefined) known.byHash.set(h, (bucket = []));
+  bucket.push({ index: [...index], conflicts: c });
+  known.size++;
   return c;
 }
 
@@ -295,10 +315,24 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   else {
     samples = buf.subarray(2 * n, 3 * n);
     scores = buf.subarray(3 * n, 4 * n);
-    for (let i = 0; i < n; i++) {
-      const pool = poolOf(cands, i, p);
-      samples[i] = pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
-      scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
+    const rows = cands.rows;
+    const size = p.poolSize;
+    if (rows !== null) {
+      // the rows' pools side by side (one memory access per draw, not three)
+      const t = cols.table!;
+      const index = cols.index!;
+      for (let i = 0; i < n; i++) {
+        const g = index[i];
+        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || rows.pools[g] === null) rowSampling(rows, t, g, p);
+        samples[i] = rows.draws![g * size + Math.min(size - 1, Math.floor(ctx.random() * size))];
+        scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const pool = poolOf(cands, i, p);
+        samples[i] = pool.draws[Math.min(size - 1, Math.floor(ctx.random() * size))];
+        scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
+      }
     }
     shown = pickTop(scores, conflicts, limit);
   }
@@ -385,13 +419,25 @@ interface RowSampling {
   beta: Float64Array;
   pools: (PosteriorPool | null)[];
   dists: (SamplingDistribution | null)[];
+  /** Each row's pool draws at row × poolSize (allocated with the first pool), and its least and greatest draw. */
+  draws: Float64Array | null;
+  min: Float64Array;
+  max: Float64Array;
 }
 const rowSamplings = new WeakMap<PropensityColumns, RowSampling>();
 
 function rowSamplingsOf(t: PropensityColumns): RowSampling {
   let r = rowSamplings.get(t);
   if (r === undefined) {
-    r = { alpha: new Float64Array(t.n).fill(Number.NaN), beta: new Float64Array(t.n).fill(Number.NaN), pools: new Array(t.n).fill(null), dists: new Array(t.n).fill(null) };
+    r = {
+      alpha: new Float64Array(t.n).fill(Number.NaN),
+      beta: new Float64Array(t.n).fill(Number.NaN),
+      pools: new Array(t.n).fill(null),
+      dists: new Array(t.n).fill(null),
+      draws: null,
+      min: new Float64Array(t.n),
+      max: new Float64Array(t.n),
+    };
     rowSamplings.set(t, r);
   }
   return r;
@@ -402,7 +448,11 @@ function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideP
   if (r.alpha[g] !== t.alpha[g] || r.beta[g] !== t.beta[g] || r.pools[g] === null) {
     const dist = Object.freeze({ kind: 'beta' as const, a: Math.fround(t.alpha[g] * p.sharpening), b: Math.fround(t.beta[g] * p.sharpening) });
     r.dists[g] = dist;
-    r.pools[g] = posteriorPool(dist.a, dist.b, p.poolSize);
+    const pool = posteriorPool(dist.a, dist.b, p.poolSize);
+    r.pools[g] = pool;
+    (r.draws ??= new Float64Array(t.n * p.poolSize)).set(pool.draws, g * p.poolSize);
+    r.min[g] = pool.min;
+    r.max[g] = pool.max;
     r.alpha[g] = t.alpha[g];
     r.beta[g] = t.beta[g];
   }
@@ -435,10 +485,21 @@ function choiceInputs(
     const hi = bounds.subarray(n);
     const lift = cands.cols.affinityLift;
     for (let i = 0; i < n; i++) {
-      const pool = poolOf(cands, i, p);
+      let pmin: number;
+      let pmax: number;
+      if (cands.rows !== null) {
+        const row = cands.cols.index![i];
+        rowSampling(cands.rows, cands.cols.table!, row, p);
+        pmin = cands.rows.min[row];
+        pmax = cands.rows.max[row];
+      } else {
+        const pool = poolOf(cands, i, p);
+        pmin = pool.min;
+        pmax = pool.max;
+      }
       const g = Math.fround(lift[i]);
-      lo[i] = Math.min(1, pool.min * g) * cands.vw[i];
-      hi[i] = Math.min(1, pool.max * g) * cands.vw[i];
+      lo[i] = Math.min(1, pmin * g) * cands.vw[i];
+      hi[i] = Math.min(1, pmax * g) * cands.vw[i];
     }
     offers = new Array<ChoiceOffer | null>(n).fill(null);
     for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
