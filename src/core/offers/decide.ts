@@ -459,6 +459,9 @@ function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideP
   return r;
 }
 
+/** lo and hi of choiceInputs (read within it only). */
+let boundsScratch = new Float64Array(512);
+
 /**
  * What the choice distribution of a decision depends on (./choice.ts). Draws the seed of the estimate's Monte Carlo
  * stream from ctx.random when the estimate may need one (a Thompson ranking, or a holdout share). For a Thompson
@@ -480,9 +483,9 @@ function choiceInputs(
   const n = cands.vw.length;
   let offers: (ChoiceOffer | null)[] = [];
   if (thompson) {
-    const bounds = new Float64Array(2 * n);
-    const lo = bounds.subarray(0, n);
-    const hi = bounds.subarray(n);
+    if (boundsScratch.length < 2 * n) boundsScratch = new Float64Array(Math.max(2 * n, 2 * boundsScratch.length));
+    const lo = boundsScratch.subarray(0, n);
+    const hi = boundsScratch.subarray(n, 2 * n);
     const lift = cands.cols.affinityLift;
     for (let i = 0; i < n; i++) {
       let pmin: number;
