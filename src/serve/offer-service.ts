@@ -145,6 +145,9 @@ class ResponseCounts implements ResponseStats {
     readonly cells: CellMap<OfferCounts> = new CellMap(),
   ) {}
 
+  /** Bumped by every response applied (ResponseStats.version: decide re-checks what it derived from the counts). */
+  version = 0;
+
   /** The trials of `cells` per offer × segment, by channel index (segmentRow). */
   private readonly rows = new Map<string, Map<string, { accepted: Float64Array; shown: Float64Array }>>();
 
@@ -165,6 +168,7 @@ class ResponseCounts implements ResponseStats {
 
   apply(e: Pick<AnnouncedOfferEvent, 'offerId' | 'segment' | 'channel' | 'type' | 'exposure'>): void {
     const field = e.type === 'impression' ? 'impressions' : e.type;
+    this.version++;
     // an impression's exposure (its affinity lift: what the store adds too); 1 when the announcer did not say
     const g = e.type === 'impression' ? (e.exposure !== undefined && Number.isFinite(e.exposure) && e.exposure >= 0 ? e.exposure : 1) : 0;
     let total = this.perOffer.get(e.offerId);

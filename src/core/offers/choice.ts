@@ -117,9 +117,25 @@ export function suitableConflicts(all: readonly (readonly number[])[], index: re
 // ---------- greedy picks ----------
 
 /** Greedy top `limit` by score (ties: lower index), skipping any index that conflicts with one already picked. */
+/** A zeroed scratch buffer of at least n bytes (synchronous users only, each leaves it zeroed). */
+let scratch = new Uint8Array(256);
+function zeroedScratch(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, 2 * scratch.length));
+  return scratch;
+}
+
 export function pickTop(scores: Float64Array, conflicts: readonly (readonly number[])[], limit: number, include?: readonly number[]): number[] {
   const picked: number[] = [];
-  const blocked = new Uint8Array(scores.length);
+  const blocked = zeroedScratch(scores.length);
+  try {
+    pickInto(picked, blocked, scores, conflicts, limit, include);
+  } finally {
+    blocked.fill(0, 0, scores.length);
+  }
+  return picked;
+}
+
+function pickInto(picked: number[], blocked: Uint8Array, scores: Float64Array, conflicts: readonly (readonly number[])[], limit: number, include?: readonly number[]): void {
   const m = include ? include.length : scores.length;
   while (picked.length < limit) {
     let best = -1;
@@ -132,7 +148,6 @@ export function pickTop(scores: Float64Array, conflicts: readonly (readonly numb
     blocked[best] = 1;
     for (const j of conflicts[best]) blocked[j] = 1;
   }
-  return picked;
 }
 
 // ---------- the uniform (holdout) part ----------
@@ -312,11 +327,16 @@ export function contendersByBounds(lo: Float64Array, hi: Float64Array, conflicts
     }
     if (count >= limit) threshold = top[limit - 1];
   }
-  const keep = new Uint8Array(n);
+  const keep = zeroedScratch(n);
   for (const i of shown) keep[i] = 1;
   for (let i = 0; i < n; i++) if (hi[i] >= threshold) keep[i] = 1;
   const out: number[] = [];
-  for (let i = 0; i < n; i++) if (keep[i] === 1) out.push(i);
+  for (let i = 0; i < n; i++) {
+    if (keep[i] === 1) {
+      out.push(i);
+      keep[i] = 0;
+    }
+  }
   return out;
 }
 

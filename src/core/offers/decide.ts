@@ -19,7 +19,7 @@
 import { mulberry32 } from '../random.js';
 import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, type PropensityParams } from './propensity.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams } from './propensity.js';
 import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
@@ -156,20 +156,40 @@ function cachedConflicts(offers: readonly Offer[]): number[][] {
  * `suitableConflicts` of a prepared set's subset, remembered per subset (the suitable offers of a decision repeat
  * across customers and requests); computed afresh for other arrays.
  */
-const subsetConflicts = new WeakMap<readonly Offer[], Map<string, readonly (readonly number[])[]>>();
+const subsetConflicts = new WeakMap<readonly Offer[], { size: number; byHash: Map<number, { index: readonly number[]; conflicts: readonly (readonly number[])[] }[]> }>();
 const MAX_SUBSETS = 4096;
+
+/** A 32-bit hash of a list of indices (FNV-1a over the numbers). */
+function subsetHash(index: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < index.length; i++) h = Math.imul(h ^ index[i], 0x01000193);
+  return h >>> 0;
+}
+
+function sameIndex(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function conflictsOfSubset(offers: readonly Offer[], index: readonly number[]): readonly (readonly number[])[] {
   const all = cachedConflicts(offers);
   if (preparedOf(offers) === undefined || index.length === offers.length) return suitableConflicts(all, index, offers.length);
-  let bySubset = subsetConflicts.get(offers);
-  if (!bySubset) subsetConflicts.set(offers, (bySubset = new Map()));
-  const key = index.join(',');
-  let c = bySubset.get(key);
-  if (c === undefined) {
-    if (bySubset.size >= MAX_SUBSETS) bySubset.clear();
-    bySubset.set(key, (c = suitableConflicts(all, index, offers.length)));
+  let known = subsetConflicts.get(offers);
+  if (!known) subsetConflicts.set(offers, (known = { size: 0, byHash: new Map() }));
+  // by a hash of the subset, compared in full (no key string per decision)
+  const h = subsetHash(index);
+  let bucket = known.byHash.get(h);
+  if (bucket !== undefined) for (const e of bucket) if (sameIndex(e.index, index)) return e.conflicts;
+  if (known.size >= MAX_SUBSETS) {
+    known.byHash.clear();
+    known.size = 0;
+    bucket = undefined;
   }
+  const c = suitableConflicts(all, index, offers.length);
+  if (bucket === undefined) known.byHash.set(h, (bucket = []));
+  bucket.push({ index: [...index], conflicts: c });
+  known.size++;
   return c;
 }
 
@@ -268,16 +288,23 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const sc = screenCodes(offers, subject, ctx);
   const suitable = sc.suitable;
   const limit = Math.max(0, Math.floor(ctx.limit));
-  // one column per quantity, not an object per suitable offer: only the shown ones become objects
-  const cols = propensityColumns(suitable, subject, ctx.channel, stats, p);
+  // one column per quantity, not an object per suitable offer: only the shown ones become objects; for an immutable
+  // set, what does not depend on the subject is read from the set's tables (propensityColumnsOf, valueWeights)
+  const immutable = preparedOf(offers) !== undefined;
+  const cols = immutable ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p) : propensityColumns(suitable, subject, ctx.channel, stats, p);
   const n = suitable.length;
-  const vw = new Float64Array(n);
-  for (let i = 0; i < n; i++) vw[i] = valueOf(suitable[i]) * weightOf(suitable[i]);
-  const cands: Candidates = { offers: suitable, cols, vw, pools: new Array<PosteriorPool | null>(n).fill(null) };
+  // vw, means, samples, scores in one buffer
+  const buf = new Float64Array(4 * n);
+  const vw = buf.subarray(0, n);
+  if (immutable) {
+    const all = valueWeights(offers);
+    for (let i = 0; i < n; i++) vw[i] = all[sc.index[i]];
+  } else for (let i = 0; i < n; i++) vw[i] = valueOf(suitable[i]) * weightOf(suitable[i]);
+  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
   const conflicts = n === 0 ? [] : conflictsOfSubset(offers, sc.index);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
-  const means = new Float64Array(n);
+  const means = buf.subarray(n, 2 * n);
   for (let i = 0; i < n; i++) means[i] = cols.propensity[i] * vw[i];
   const byMean = pickTop(means, conflicts, limit);
   let shown: number[];
@@ -286,12 +313,26 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   if (holdout) shown = pickUniform(n, conflicts, limit, ctx.random);
   else if (p.ranking === 'mean' || limit === 0) shown = byMean;
   else {
-    samples = new Float64Array(n);
-    scores = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const pool = poolOf(cands, i, p);
-      samples[i] = pool.draws[Math.min(p.poolSize - 1, Math.floor(ctx.random() * p.poolSize))];
-      scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
+    samples = buf.subarray(2 * n, 3 * n);
+    scores = buf.subarray(3 * n, 4 * n);
+    const rows = cands.rows;
+    const size = p.poolSize;
+    if (rows !== null) {
+      // the rows' pools side by side (one memory access per draw, not three)
+      const t = cols.table!;
+      const index = cols.index!;
+      for (let i = 0; i < n; i++) {
+        const g = index[i];
+        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || rows.pools[g] === null) rowSampling(rows, t, g, p);
+        samples[i] = rows.draws![g * size + Math.min(size - 1, Math.floor(ctx.random() * size))];
+        scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const pool = poolOf(cands, i, p);
+        samples[i] = pool.draws[Math.min(size - 1, Math.floor(ctx.random() * size))];
+        scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
+      }
     }
     shown = pickTop(scores, conflicts, limit);
   }
@@ -348,15 +389,78 @@ interface Candidates {
   offers: readonly Offer[];
   cols: PropensityColumns;
   vw: Float64Array;
-  pools: (PosteriorPool | null)[];
+  /** Pools once asked for, per candidate (columns without a table), or per row of the columns' table (`rows`). */
+  pools: (PosteriorPool | null)[] | null;
+  rows: RowSampling | null;
 }
 
 /** The pool of the i-th candidate's sampling distribution (`samplingOf` of its propensity: a Beta). */
 function poolOf(c: Candidates, i: number, p: DecideParams): PosteriorPool {
-  let pool = c.pools[i];
-  if (pool === null) c.pools[i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
+  if (c.rows !== null) return rowSampling(c.rows, c.cols.table!, c.cols.index![i], p).pools[c.cols.index![i]]!;
+  let pool = c.pools![i];
+  if (pool === null) c.pools![i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
   return pool;
 }
+
+/** The sampling distribution (and its pool) of the i-th candidate: kept per table row when the columns have a table. */
+function distOf(c: Candidates, i: number, p: DecideParams): SamplingDistribution {
+  if (c.rows === null) return { kind: 'beta', a: Math.fround(c.cols.alpha[i] * p.sharpening), b: Math.fround(c.cols.beta[i] * p.sharpening) };
+  const g = c.cols.index![i];
+  return rowSampling(c.rows, c.cols.table!, g, p).dists[g]!;
+}
+
+/**
+ * Per row of an offer set's propensity table (propensity.ts `propensityColumnsOf`): its sampling distribution and
+ * pool, for the α and β they were made from (a row recomputed with other counts gets new ones). The table is per
+ * parameters object, so sharpening and pool size are those of its decide.
+ */
+interface RowSampling {
+  alpha: Float64Array;
+  beta: Float64Array;
+  pools: (PosteriorPool | null)[];
+  dists: (SamplingDistribution | null)[];
+  /** Each row's pool draws at row × poolSize (allocated with the first pool), and its least and greatest draw. */
+  draws: Float64Array | null;
+  min: Float64Array;
+  max: Float64Array;
+}
+const rowSamplings = new WeakMap<PropensityColumns, RowSampling>();
+
+function rowSamplingsOf(t: PropensityColumns): RowSampling {
+  let r = rowSamplings.get(t);
+  if (r === undefined) {
+    r = {
+      alpha: new Float64Array(t.n).fill(Number.NaN),
+      beta: new Float64Array(t.n).fill(Number.NaN),
+      pools: new Array(t.n).fill(null),
+      dists: new Array(t.n).fill(null),
+      draws: null,
+      min: new Float64Array(t.n),
+      max: new Float64Array(t.n),
+    };
+    rowSamplings.set(t, r);
+  }
+  return r;
+}
+
+/** `r` with row g's distribution and pool made for the table's current α and β of that row. */
+function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideParams): RowSampling {
+  if (r.alpha[g] !== t.alpha[g] || r.beta[g] !== t.beta[g] || r.pools[g] === null) {
+    const dist = Object.freeze({ kind: 'beta' as const, a: Math.fround(t.alpha[g] * p.sharpening), b: Math.fround(t.beta[g] * p.sharpening) });
+    r.dists[g] = dist;
+    const pool = posteriorPool(dist.a, dist.b, p.poolSize);
+    r.pools[g] = pool;
+    (r.draws ??= new Float64Array(t.n * p.poolSize)).set(pool.draws, g * p.poolSize);
+    r.min[g] = pool.min;
+    r.max[g] = pool.max;
+    r.alpha[g] = t.alpha[g];
+    r.beta[g] = t.beta[g];
+  }
+  return r;
+}
+
+/** lo and hi of choiceInputs (read within it only). */
+let boundsScratch = new Float64Array(512);
 
 /**
  * What the choice distribution of a decision depends on (./choice.ts). Draws the seed of the estimate's Monte Carlo
@@ -379,19 +483,30 @@ function choiceInputs(
   const n = cands.vw.length;
   let offers: (ChoiceOffer | null)[] = [];
   if (thompson) {
-    const lo = new Float64Array(n);
-    const hi = new Float64Array(n);
+    if (boundsScratch.length < 2 * n) boundsScratch = new Float64Array(Math.max(2 * n, 2 * boundsScratch.length));
+    const lo = boundsScratch.subarray(0, n);
+    const hi = boundsScratch.subarray(n, 2 * n);
     const lift = cands.cols.affinityLift;
     for (let i = 0; i < n; i++) {
-      const pool = poolOf(cands, i, p);
+      let pmin: number;
+      let pmax: number;
+      if (cands.rows !== null) {
+        const row = cands.cols.index![i];
+        rowSampling(cands.rows, cands.cols.table!, row, p);
+        pmin = cands.rows.min[row];
+        pmax = cands.rows.max[row];
+      } else {
+        const pool = poolOf(cands, i, p);
+        pmin = pool.min;
+        pmax = pool.max;
+      }
       const g = Math.fround(lift[i]);
-      lo[i] = Math.min(1, pool.min * g) * cands.vw[i];
-      hi[i] = Math.min(1, pool.max * g) * cands.vw[i];
+      lo[i] = Math.min(1, pmin * g) * cands.vw[i];
+      hi[i] = Math.min(1, pmax * g) * cands.vw[i];
     }
     offers = new Array<ChoiceOffer | null>(n).fill(null);
     for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
-      const dist: SamplingDistribution = { kind: 'beta', a: Math.fround(cands.cols.alpha[i] * p.sharpening), b: Math.fround(cands.cols.beta[i] * p.sharpening) };
-      offers[i] = { dist, lift: Math.fround(lift[i]), vw: cands.vw[i] };
+      offers[i] = { dist: distOf(cands, i, p), lift: Math.fround(lift[i]), vw: cands.vw[i] };
     }
   }
   return {

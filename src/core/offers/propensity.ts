@@ -506,21 +506,26 @@ export interface PropensityColumns {
   /** The affinity as the subject gave it (null: none, not finite, or not personalised); `propensityAt` clamps its score. */
   affinity: ({ score: number; sku?: string; category?: string } | null)[];
   targeted: Uint8Array;
+  /** `propensityColumnsOf`: the set's table the subject-independent columns were read from, and the rows read. */
+  table?: PropensityColumns;
+  index?: readonly number[];
 }
 
 function columns(n: number): PropensityColumns {
-  const f = () => new Float64Array(n);
+  // one buffer for the nine (a typed array of more than a few elements is a separate allocation each)
+  const buf = new Float64Array(9 * n);
+  const f = (k: number) => buf.subarray(k * n, (k + 1) * n);
   return {
     n,
-    prior: f(),
-    overall: f(),
-    segmentRate: f(),
-    channelEffect: f(),
-    alpha: f(),
-    beta: f(),
-    posteriorMean: f(),
-    affinityLift: f(),
-    propensity: f(),
+    prior: f(0),
+    overall: f(1),
+    segmentRate: f(2),
+    channelEffect: f(3),
+    alpha: f(4),
+    beta: f(5),
+    posteriorMean: f(6),
+    affinityLift: f(7),
+    propensity: f(8),
     affinity: new Array(n).fill(null),
     targeted: new Uint8Array(n),
   };
@@ -581,62 +586,165 @@ function hierarchicalColumns(
   p: PropensityParams,
 ): PropensityColumns {
   const seg = statsSegment(subject);
+  const cache = exposuresOf(stats);
+  const n = offers.length;
+  const out = columns(n);
+  for (let i = 0; i < n; i++) {
+    hierarchicalRow(offers[i], seg, channel, stats, p, cache, out, i);
+    affinityColumns(offers[i], subject, p, out, i);
+  }
+  return out;
+}
+
+/** The affinity columns of `out` at i (affinity, its lift, the propensity: needs posteriorMean at i). */
+function affinityColumns(offer: Offer, subject: DecisionSubject, p: PropensityParams, out: PropensityColumns, i: number): void {
+  const aff = subject.personalised ? subject.affinity(offer) : null;
+  const affinity = aff && Number.isFinite(aff.score) ? aff : null;
+  const affinityLift = affinity ? 1 + p.affinitySlope * (clamp01(affinity.score) - 0.5) : 1;
+  out.affinityLift[i] = affinityLift;
+  out.propensity[i] = Math.min(1, out.posteriorMean[i] * affinityLift);
+  out.affinity[i] = affinity;
+}
+
+/**
+ * The columns of `out` at i that depend on the subject only through its stats segment `seg` (`statsSegment`: a
+ * personalised subject's segment, else 'guest'): all but the affinity ones. The hierarchical model's arithmetic.
+ */
+function hierarchicalRow(
+  offer: Offer,
+  seg: Segment | 'guest',
+  channel: OfferChannel,
+  stats: ResponseStats,
+  p: PropensityParams,
+  cache: Map<string, OfferExposure>,
+  out: PropensityColumns,
+  i: number,
+): void {
   const si = STATS_SEGMENTS.indexOf(seg);
   const ci = OFFER_CHANNELS.indexOf(channel);
   const b = baseRate(p, seg, channel);
   const k0 = 1 / (p.offerSpread * p.offerSpread);
   const t1 = p.segmentSpread * p.segmentSpread;
   const t2 = p.cellSpread * p.cellSpread;
-  const cache = exposuresOf(stats);
-  const n = offers.length;
-  const out = columns(n);
-  const personalised = subject.personalised;
-  const subjectSegment = subject.segment;
-  for (let i = 0; i < n; i++) {
-    const offer = offers[i];
-    const segs = offer.eligibility?.segments;
-    const restricted = !!segs && segs.length > 0;
-    const targeted = personalised && subjectSegment != null && restricted && segs.includes(subjectSegment);
-    const m = restricted ? p.targetedLift : 1;
-    const ex = offerExposure(offer, stats, p, cache);
-    // the cell's counts as the exposure read them (segmentCells of this segment: see OfferExposure)
-    const at = si * OFFER_CHANNELS.length + ci;
-    // offer level, from the other segments
-    const aSeg = ex.a[si];
-    const xSeg = ex.x[si];
-    // trials counted overall but in no cell (no known segment or channel) weigh as this context's typical rate
-    const otherA = Math.max(0, Math.min(ex.accepted, ex.shown) - ex.sumA) + Math.max(0, ex.sumA - aSeg);
-    // with the offer × channel level, exposures are at channel effect 1 (X·η) and the cell's prior is centred on λs·η
-    const eta = ex.eta ? ex.eta[at] : 1;
-    const otherX = Math.max(0, ex.shown - ex.sumS) * b + (ex.xEtaOther ? ex.xEtaOther[si] : Math.max(0, ex.sumX - xSeg));
-    const K0 = k0 + otherA;
-    const lamO = K0 / (k0 / m + otherX);
-    // segment level, from this segment's other channels
-    const cellA = ex.cellA ? ex.cellA[at] : 0;
-    const cellX = ex.cellS ? ex.cellS[at] * b : 0;
-    const ks = 1 / (1 / K0 + t1);
-    const Ks = ks + Math.max(0, aSeg - cellA);
-    const lamS = Ks / (ks / lamO + Math.max(0, (ex.xEta ? ex.xEta[si] : xSeg) - cellX * eta));
-    // the cell
-    const kc = 1 / (1 / Ks + t2);
-    const K = kc + cellA;
-    const R = kc / (lamS * eta) + cellX;
-    const rate = R / b;
-    const posteriorMean = Math.min(0.95, K / rate);
-    const aff = personalised ? subject.affinity(offer) : null;
-    const affinity = aff && Number.isFinite(aff.score) ? aff : null;
-    const affinityLift = affinity ? 1 + p.affinitySlope * (clamp01(affinity.score) - 0.5) : 1;
-    out.prior[i] = Math.min(p.maxPrior, b * m);
-    out.overall[i] = lamO * b;
-    out.segmentRate[i] = lamS * b;
-    out.channelEffect[i] = eta;
-    out.alpha[i] = K;
-    out.beta[i] = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
-    out.posteriorMean[i] = posteriorMean;
-    out.affinityLift[i] = affinityLift;
-    out.propensity[i] = Math.min(1, posteriorMean * affinityLift);
-    out.affinity[i] = affinity;
-    out.targeted[i] = targeted ? 1 : 0;
+  const segs = offer.eligibility?.segments;
+  const restricted = !!segs && segs.length > 0;
+  // personalised with a segment (statsSegment is 'guest' otherwise) and in one of the offer's
+  const targeted = seg !== 'guest' && restricted && segs.includes(seg);
+  const m = restricted ? p.targetedLift : 1;
+  const ex = offerExposure(offer, stats, p, cache);
+  // the cell's counts as the exposure read them (segmentCells of this segment: see OfferExposure)
+  const at = si * OFFER_CHANNELS.length + ci;
+  // offer level, from the other segments
+  const aSeg = ex.a[si];
+  const xSeg = ex.x[si];
+  // trials counted overall but in no cell (no known segment or channel) weigh as this context's typical rate
+  const otherA = Math.max(0, Math.min(ex.accepted, ex.shown) - ex.sumA) + Math.max(0, ex.sumA - aSeg);
+  // with the offer × channel level, exposures are at channel effect 1 (X·η) and the cell's prior is centred on λs·η
+  const eta = ex.eta ? ex.eta[at] : 1;
+  const otherX = Math.max(0, ex.shown - ex.sumS) * b + (ex.xEtaOther ? ex.xEtaOther[si] : Math.max(0, ex.sumX - xSeg));
+  const K0 = k0 + otherA;
+  const lamO = K0 / (k0 / m + otherX);
+  // segment level, from this segment's other channels
+  const cellA = ex.cellA ? ex.cellA[at] : 0;
+  const cellX = ex.cellS ? ex.cellS[at] * b : 0;
+  const ks = 1 / (1 / K0 + t1);
+  const Ks = ks + Math.max(0, aSeg - cellA);
+  const lamS = Ks / (ks / lamO + Math.max(0, (ex.xEta ? ex.xEta[si] : xSeg) - cellX * eta));
+  // the cell
+  const kc = 1 / (1 / Ks + t2);
+  const K = kc + cellA;
+  const R = kc / (lamS * eta) + cellX;
+  const rate = R / b;
+  const posteriorMean = Math.min(0.95, K / rate);
+  out.prior[i] = Math.min(p.maxPrior, b * m);
+  out.overall[i] = lamO * b;
+  out.segmentRate[i] = lamS * b;
+  out.channelEffect[i] = eta;
+  out.alpha[i] = K;
+  out.beta[i] = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
+  out.posteriorMean[i] = posteriorMean;
+  out.targeted[i] = targeted ? 1 : 0;
+}
+
+// ---------- per offer set: what does not depend on the subject ----------
+
+/**
+ * The subject-independent columns (`hierarchicalRow`) of EVERY offer of an immutable offer set for one stats segment ×
+ * channel (`table`), and the overall counts each row was computed from. Kept per stats object × offer set ×
+ * parameters × segment × channel: a row is recomputed when its offer's overall counts change (every response counted
+ * changes them, see ResponseStats), checked once per `stats.version` when the stats have one, else at every call.
+ */
+interface ContextTable {
+  table: PropensityColumns;
+  accepted: Float64Array;
+  shown: Float64Array;
+  /** stats.version when last checked (undefined: the stats have none: check every time). */
+  version: number | undefined;
+}
+const contextTables = new WeakMap<ResponseStats, WeakMap<readonly Offer[], WeakMap<PropensityParams, Map<number, ContextTable>>>>();
+
+function contextTable(set: readonly Offer[], seg: Segment | 'guest', channel: OfferChannel, stats: ResponseStats, p: PropensityParams): PropensityColumns {
+  let bySet = contextTables.get(stats);
+  if (!bySet) contextTables.set(stats, (bySet = new WeakMap()));
+  let byParams = bySet.get(set);
+  if (!byParams) bySet.set(set, (byParams = new WeakMap()));
+  let byContext = byParams.get(p);
+  if (!byContext) byParams.set(p, (byContext = new Map()));
+  const key = STATS_SEGMENTS.indexOf(seg) * OFFER_CHANNELS.length + OFFER_CHANNELS.indexOf(channel);
+  let t = byContext.get(key);
+  const version = stats.version;
+  if (t !== undefined && version !== undefined && t.version === version) return t.table;
+  if (t === undefined) {
+    const n = set.length;
+    t = { table: columns(n), accepted: new Float64Array(n).fill(Number.NaN), shown: new Float64Array(n).fill(Number.NaN), version };
+    byContext.set(key, t);
   }
+  t.version = version;
+  const cache = exposuresOf(stats);
+  for (let g = 0; g < set.length; g++) {
+    const offer = set[g];
+    const o = stats.overall(offer.id);
+    const shown = nonNegative(o?.shown ?? 0);
+    const accepted = nonNegative(o?.accepted ?? 0);
+    if (shown === t.shown[g] && accepted === t.accepted[g]) continue;
+    hierarchicalRow(offer, seg, channel, stats, p, cache, t.table, g);
+    t.shown[g] = shown;
+    t.accepted[g] = accepted;
+  }
+  return t.table;
+}
+
+/**
+ * `propensityColumns` of the offers `index` (ascending) of an immutable offer set (`prepareOffers`: nothing in it can
+ * change), the same numbers: the subject-independent columns are read from the set's table for the subject's stats
+ * segment × channel (`contextTable`), only the affinity ones are computed per subject. The columns say which table
+ * and rows they came from (`table`, `index`: decide keeps its Thompson pools per table row).
+ */
+export function propensityColumnsOf(
+  set: readonly Offer[],
+  index: readonly number[],
+  subject: DecisionSubject,
+  channel: OfferChannel,
+  stats: ResponseStats,
+  p: PropensityParams = PROPENSITY_DEFAULTS,
+): PropensityColumns {
+  if (p.model === 'pooled') return propensityColumns(index.map((g) => set[g]), subject, channel, stats, p);
+  const table = contextTable(set, statsSegment(subject), channel, stats, p);
+  const n = index.length;
+  const out = columns(n);
+  for (let i = 0; i < n; i++) {
+    const g = index[i];
+    out.prior[i] = table.prior[g];
+    out.overall[i] = table.overall[g];
+    out.segmentRate[i] = table.segmentRate[g];
+    out.channelEffect[i] = table.channelEffect[g];
+    out.alpha[i] = table.alpha[g];
+    out.beta[i] = table.beta[g];
+    out.posteriorMean[i] = table.posteriorMean[g];
+    out.targeted[i] = table.targeted[g];
+    affinityColumns(set[g], subject, p, out, i);
+  }
+  out.table = table;
+  out.index = index;
   return out;
 }

@@ -37,12 +37,15 @@ export class ResponseCounts implements ResponseStats {
   private readonly cells = new CellMap<Count>();
   private readonly offers = new Map<string, Count>();
   private readonly rows = new Map<string, Map<string, { accepted: Float64Array; shown: Float64Array }>>();
+  /** Bumped by every `record` (ResponseStats.version). */
+  version = 0;
 
   /**
    * One impression of `offerId` and whether it was accepted. `exposure` (default 1) is what the impression adds to
    * `shown`: the decision's affinity lift makes the counts those of a subject of neutral affinity (see propensity.ts).
    */
   record(offerId: string, segment: Segment | 'guest', channel: OfferChannel, accepted: boolean, exposure = 1): void {
+    this.version++;
     let o = this.offers.get(offerId);
     if (!o) this.offers.set(offerId, (o = { accepted: 0, shown: 0 }));
     for (const c of [this.cells.upsert(offerId, segment, channel, () => ({ accepted: 0, shown: 0 })), o]) {

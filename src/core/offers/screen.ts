@@ -178,6 +178,10 @@ export interface PreparedOffers {
   /** Per offer: 1 when it has order/spend/days/new-customer conditions. */
   readonly conditional: Uint8Array;
   readonly targeted: Uint8Array;
+  /** Per offer: 1 when it is restricted to segments (unsuitable without personalisation). */
+  readonly restricted: Uint8Array;
+  /** Per offer: 1 when it has a contact rule (impression cap, decline suppression, acceptance cap). */
+  readonly contactRules: Uint8Array;
   readonly buckets: Map<string, Bucket>;
 }
 
@@ -213,6 +217,11 @@ export function prepareOffers<T extends readonly Offer[]>(offers: T): T {
       return isSet(e.minOrders) || isSet(e.maxOrders) || isSet(e.minSpend) || isSet(e.minDaysSinceLastPurchase) || e.newCustomersOnly ? 1 : 0;
     }),
     targeted: Uint8Array.from(offers, (o) => (hasTargets(o) ? 1 : 0)),
+    restricted: Uint8Array.from(offers, (o) => ((o.eligibility?.segments?.length ?? 0) > 0 ? 1 : 0)),
+    contactRules: Uint8Array.from(offers, (o) => {
+      const c = o.contact ?? {};
+      return isSet(c.maxImpressions) || isSet(c.suppressDaysAfterDecline) || isSet(c.maxAcceptances) ? 1 : 0;
+    }),
     buckets: new Map(),
   });
   return offers;
@@ -290,13 +299,17 @@ export function screenCodes(offers: readonly Offer[], subject: DecisionSubject, 
   const b = bucketOf(p, subject, ctx);
   const codes = b.codes.slice();
   const passed = b.passed;
+  const personalised = subject.personalised;
   for (let k = 0; k < passed.length; k++) {
     const i = passed[k];
     const offer = p.offers[i];
+    // unsuitableCode with the offer's flags read from the prepared set (the same checks in the same order)
     const c =
       (p.conditional[i] === 1 ? subjectCode(offer, subject) : 0) ||
       (p.targeted[i] === 1 && !ctx.inStock(offer) ? OUT_OF_STOCK : 0) ||
-      unsuitableCode(offer, subject, ctx, consent);
+      (consent !== 0 ? unsuitableCode(offer, subject, ctx, consent) : 0) ||
+      (!personalised && p.restricted[i] === 1 ? NON_PERSONALISED : 0) ||
+      (p.contactRules[i] === 1 ? contactCode(offer, subject, ctx) : 0);
     if (c !== 0) codes[i] = c;
     else {
       index.push(i);

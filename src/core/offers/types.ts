@@ -123,6 +123,12 @@ export interface ResponseStats {
    * same numbers `cell` gives; undefined when they are all 0.
    */
   segmentRow?: (offerId: string, segment: Segment | 'guest') => { accepted: ArrayLike<number>; shown: ArrayLike<number> } | undefined;
+  /**
+   * Optional, for speed: a number that changes whenever any count changes (a counter bumped per response). With it,
+   * what decide derives from the counts of an immutable offer set is re-checked once per version instead of per
+   * decision; without it, per decision (each offer's overall counts).
+   */
+  readonly version?: number;
 }
 
 export type OfferReason =
