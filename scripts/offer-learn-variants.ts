@@ -36,3 +36,6 @@ VARIANTS.oc10_cell02 = { offerChannelStrength: 10, cellSpread: 0.2 };
 VARIANTS.ramp10 = { sharpeningRamp: 10 };
 VARIANTS.ramp20 = { sharpeningRamp: 20 };
 VARIANTS.ramp40 = { sharpeningRamp: 40 };
+// offer-learn4 (with the 'unsegmented' stats cell): cells pooled more toward offer × segment × η
+VARIANTS.cell02 = { cellSpread: 0.2 };
+VARIANTS.seg035 = { segmentSpread: 0.35 };

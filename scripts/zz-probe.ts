@@ -1,0 +1,20 @@
+import { makeDecide } from '../src/core/offers/decide.js';
+import { hierarchicalPropensities, PROPENSITY_DEFAULTS } from '../src/core/offers/propensity.js';
+import { ResponseCounts } from '../src/core/offers/response-counts.js';
+import { simulateOffers } from '../src/eval/offer-simulation.js';
+import { WORLD_OFFERS } from '../src/eval/offer-world.js';
+const seed = Number(process.argv[2] ?? 106);
+const seg = (process.argv[3] ?? 'new') as any;
+const ch = (process.argv[4] ?? 'store') as any;
+const stats = new ResponseCounts();
+let round = 0;
+const d = makeDecide({});
+const ids = ['second-purchase-5', 'store-workshop', 'kitchen-bundle', 'premium-upgrade', 'free-shipping', 'candles-20', 'gift-wrap'];
+const offers = ids.map((id) => WORLD_OFFERS.find((o) => o.id === id)!);
+const subj = { customerId: 'x', personalised: true, segment: seg, consent: {}, orders: 1, spend: 0, daysSinceLastPurchase: 10, affinity: () => null } as any;
+const report = () => {
+  const ps = hierarchicalPropensities(offers, subj, ch, stats, PROPENSITY_DEFAULTS);
+  console.log(round, ps.map((p, i) => `${ids[i].slice(0, 8)} ${(p.posteriorMean * offers[i].value).toFixed(2)}(K${p.alpha.toFixed(1)} n${(stats.cell(ids[i], seg, ch).shown).toFixed(0)}/${stats.cell(ids[i], seg, ch).accepted})`).join(' '));
+};
+simulateOffers({ rounds: 20000, seed, holdoutShare: 0, learnedStats: stats, decide: (o, s, c, st) => { if (round % 1000 === 0) report(); round++; return d(o, s, c, st); } });
+report();
