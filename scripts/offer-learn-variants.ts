@@ -32,10 +32,6 @@ VARIANTS.oc3 = { offerChannelStrength: 3 };
 VARIANTS.oc10 = { offerChannelStrength: 10 };
 VARIANTS.oc30 = { offerChannelStrength: 30 };
 VARIANTS.oc10_cell02 = { offerChannelStrength: 10, cellSpread: 0.2 };
-// offer-learn4: per-cell tempering (sharpeningRamp: shape α at which the full ×4 is reached)
-VARIANTS.ramp10 = { sharpeningRamp: 10 };
-VARIANTS.ramp20 = { sharpeningRamp: 20 };
-VARIANTS.ramp40 = { sharpeningRamp: 40 };
 // offer-learn4 (with the 'unsegmented' stats cell): cells pooled more toward offer × segment × η
 VARIANTS.cell02 = { cellSpread: 0.2 };
 VARIANTS.seg035 = { segmentSpread: 0.35 };

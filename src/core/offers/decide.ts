@@ -44,12 +44,6 @@ export interface DecideParams extends PropensityParams {
    * (t = 1: plain Thompson sampling; t > 1 explores less, a common practical tempering).
    */
   sharpening: number;
-  /**
-   * Per-cell tempering (0: off, every posterior tempered by `sharpening`): a posterior of shape α (pseudo- plus real
-   * acceptances) is tempered by 1 + (sharpening − 1)·min(1, α / sharpeningRamp), so a cell with little data explores
-   * as plain Thompson sampling would and its tempering grows to `sharpening` as its acceptances come in.
-   */
-  sharpeningRamp: number;
   /** Draws per posterior pool (Thompson samples come from a cached pool per Beta, see ./posterior-pool.ts). */
   poolSize: number;
   /** Budget (search nodes) of the exact uniform probability at positions > 1 when targets overlap; beyond: Monte Carlo. */
@@ -64,7 +58,6 @@ export const DECIDE_DEFAULTS: DecideParams = {
   // tempered Thompson sampling, with the hierarchical propensity model (HIERARCHICAL_DECIDE; offer-learn: 2, offer-lift
   // with impressions counted by their affinity lift: 4)
   sharpening: 4,
-  sharpeningRamp: 0,
   uniformExactBudget: 20_000,
 };
 
@@ -210,15 +203,8 @@ const weightOf = (o: Offer): number => (Number.isFinite(o.weight) ? o.weight : 1
  * parameters are rounded to single precision (a relative change below 1e-7), so that the decision log keeps them
  * exactly in 4 bytes each.
  */
-export function samplingOf(prop: OfferPropensity, p: Pick<DecideParams, 'sharpening'> & Partial<Pick<DecideParams, 'sharpeningRamp'>>): SamplingDistribution {
-  const t = temperingOf(prop.alpha, p);
-  return { kind: 'beta', a: Math.fround(prop.alpha * t), b: Math.fround(prop.beta * t) };
-}
-
-/** The tempering of a posterior of shape `alpha` (see DecideParams.sharpeningRamp). */
-export function temperingOf(alpha: number, p: Pick<DecideParams, 'sharpening'> & Partial<Pick<DecideParams, 'sharpeningRamp'>>): number {
-  const ramp = p.sharpeningRamp ?? 0;
-  return ramp > 0 ? 1 + (p.sharpening - 1) * Math.min(1, alpha / ramp) : p.sharpening;
+export function samplingOf(prop: OfferPropensity, p: Pick<DecideParams, 'sharpening'>): SamplingDistribution {
+  return { kind: 'beta', a: Math.fround(prop.alpha * p.sharpening), b: Math.fround(prop.beta * p.sharpening) };
 }
 
 /** The affinity lift a sampled priority uses: single precision, as the decision log keeps it (see `samplingOf`). */
@@ -368,10 +354,7 @@ interface Candidates {
 /** The pool of the i-th candidate's sampling distribution (`samplingOf` of its propensity: a Beta). */
 function poolOf(c: Candidates, i: number, p: DecideParams): PosteriorPool {
   let pool = c.pools[i];
-  if (pool === null) {
-    const t = temperingOf(c.cols.alpha[i], p);
-    c.pools[i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * t), Math.fround(c.cols.beta[i] * t), p.poolSize);
-  }
+  if (pool === null) c.pools[i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
   return pool;
 }
 
@@ -407,8 +390,7 @@ function choiceInputs(
     }
     offers = new Array<ChoiceOffer | null>(n).fill(null);
     for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
-      const t = temperingOf(cands.cols.alpha[i], p);
-      const dist: SamplingDistribution = { kind: 'beta', a: Math.fround(cands.cols.alpha[i] * t), b: Math.fround(cands.cols.beta[i] * t) };
+      const dist: SamplingDistribution = { kind: 'beta', a: Math.fround(cands.cols.alpha[i] * p.sharpening), b: Math.fround(cands.cols.beta[i] * p.sharpening) };
       offers[i] = { dist, lift: Math.fround(lift[i]), vw: cands.vw[i] };
     }
   }
