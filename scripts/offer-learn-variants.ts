@@ -32,3 +32,7 @@ VARIANTS.oc3 = { offerChannelStrength: 3 };
 VARIANTS.oc10 = { offerChannelStrength: 10 };
 VARIANTS.oc30 = { offerChannelStrength: 30 };
 VARIANTS.oc10_cell02 = { offerChannelStrength: 10, cellSpread: 0.2 };
+// offer-learn4 (with the 'unsegmented' stats cell): cells pooled more toward offer × segment × η
+VARIANTS.cell02 = { cellSpread: 0.2 };
+VARIANTS.seg035 = { segmentSpread: 0.35 };
+VARIANTS.cell03 = { cellSpread: 0.3 }; // = base (the 'unsegmented' split with the default cell spread)

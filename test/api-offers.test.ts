@@ -438,7 +438,7 @@ for (const backend of storeBackends()) {
       const cells = (await store.offerResponseStats()).filter((c) => c.offerId === teas || c.offerId === plain);
       expect(cells.map((c) => [c.offerId, c.segment, c.impressions, c.accepted, c.exposure])).toEqual(
         [
-          [teas, 'guest', 1, 0, 1],
+          [teas, 'unsegmented', 1, 0, 1],
           [teas, 'vip', 1, 1, 1.75],
           [plain, 'vip', 1, 0, 1],
         ].sort((x, y) => (`${x[0]}|${x[1]}` < `${y[0]}|${y[1]}` ? -1 : 1)),

@@ -7,6 +7,7 @@ import {
   pooledPropensities,
   PROPENSITY_DEFAULTS,
   type PropensityParams,
+  statsSegment,
 } from '../src/core/offers/propensity.js';
 import { ResponseCounts } from '../src/core/offers/response-counts.js';
 import { context, offer, stats, subject } from './helpers/offers.js';
@@ -147,5 +148,24 @@ describe('propensity: hierarchical model', () => {
     expect(samplingOf(pr, { sharpening: 2 })).toEqual({ kind: 'beta', a: Math.fround(2 * pr.alpha), b: Math.fround(2 * pr.beta) });
     expect(pr.affinityLift).toBeCloseTo(1 + P.affinitySlope * 0.4, 12);
     expect(pr.alpha / (pr.alpha + pr.beta)).toBeCloseTo(pr.posteriorMean, 10);
+  });
+
+  it('known customers without personalisation consent learn in their own cell, not with guest sessions (offer-learn4)', () => {
+    const known = subject({ personalised: false, segment: null });
+    const guest = subject({ customerId: null, personalised: false, segment: null });
+    expect(statsSegment(known)).toBe('unsegmented');
+    expect(statsSegment(guest)).toBe('guest');
+    expect(statsSegment(subject())).toBe('repeat');
+    // the offer suits known customers (20 %) far better than guest sessions (2 %): each learns its own rate
+    const c = new ResponseCounts();
+    for (let i = 0; i < 600; i++) {
+      c.record('a', statsSegment(known), 'web', i % 5 === 0);
+      c.record('a', statsSegment(guest), 'web', i % 50 === 0);
+    }
+    const rate = (s: typeof known) => hierarchicalPropensities([offer('a')], s, 'web', c, P)[0].posteriorMean;
+    expect(rate(known)).toBeGreaterThan(0.17);
+    expect(rate(known)).toBeLessThan(0.23);
+    expect(rate(guest)).toBeGreaterThan(0.015);
+    expect(rate(guest)).toBeLessThan(0.03);
   });
 });

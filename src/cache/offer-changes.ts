@@ -8,8 +8,7 @@
  * reloads offers and counts from the store periodically (OFFER_RELOAD_S), and re-reads a customer's
  * counters when its cached copy expires, which bounds what a lost message can cost.
  */
-import type { OfferChannel } from '../core/offers/types.js';
-import type { Segment } from '../core/records.js';
+import type { OfferChannel, StatsSegment } from '../core/offers/types.js';
 import type { CacheKeys } from './keys.js';
 import type { VectorCache } from './vector-cache.js';
 
@@ -21,7 +20,7 @@ export interface AnnouncedOfferEvent {
   type: 'impression' | 'accepted' | 'declined' | 'ignored';
   /** Epoch ms. */
   time: number;
-  segment: Segment | 'guest';
+  segment: StatsSegment;
   /** An impression's exposure (its affinity lift, as the store counted it); absent: 1 (an older announcer). */
   exposure?: number;
 }

@@ -18,6 +18,7 @@
  */
 import { DECIDE_DEFAULTS, topOfferDistribution } from '../core/offers/decide.js';
 import { ResponseCounts } from '../core/offers/response-counts.js';
+import { statsSegment } from '../core/offers/propensity.js';
 import type { DecisionContext, DecisionSubject, Offer } from '../core/offers/types.js';
 import { mulberry32 } from '../core/random.js';
 import { doublyRobust, effectiveSampleSize, ips, onPolicyValue, snips, type Estimate } from './off-policy.js';
@@ -173,7 +174,8 @@ export function evaluateOfferLog(allRows: readonly OfferLogRow[], opts: OfferEva
   const counts = folds.map((train) => {
     const c = new ResponseCounts();
     // each impression counted as the policy counted it (its exposure: affinity lift; 1 when the log does not say)
-    for (const r of train) c.record(r.offerId, r.segment, r.channel, r.accepted, r.exposure ?? 1);
+    // in the cell the policy's decision counted it in (statsSegment: a known customer's non-personalised row is 'unsegmented')
+    for (const r of train) c.record(r.offerId, statsSegment({ personalised: r.segment !== 'guest', segment: r.segment === 'guest' ? null : r.segment, customerId: r.customerId }), r.channel, r.accepted, r.exposure ?? 1);
     return c;
   });
   const lifts = folds.map(meanLifts);

@@ -44,8 +44,7 @@ import { traceOf } from '../core/offers/decide.js';
 import { impressionExposure, statsSegment } from '../core/offers/propensity.js';
 import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
-import { OFFER_CHANNELS } from '../core/offers/types.js';
-import type { Segment } from '../core/records.js';
+import { OFFER_CHANNELS, type StatsSegment } from '../core/offers/types.js';
 import { prepareDecision } from '../store/sql-offers.js';
 import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
@@ -193,10 +192,10 @@ class ResponseCounts implements ResponseStats {
     row.shown[ch] = t.shown;
   }
 
-  segmentRow = (offerId: string, segment: Segment | 'guest') => this.rows.get(offerId)?.get(segment);
+  segmentRow = (offerId: string, segment: StatsSegment) => this.rows.get(offerId)?.get(segment);
 
   /** Trials are impressions (at least the acceptances, should a client not report impressions). */
-  cell = (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => trials(this.cells.get(offerId, segment, channel));
+  cell = (offerId: string, segment: StatsSegment, channel: OfferChannel) => trials(this.cells.get(offerId, segment, channel));
   overall = (offerId: string) => trials(this.perOffer.get(offerId));
   acceptances = (offerId: string) => this.perOffer.get(offerId)?.accepted ?? 0;
 }
@@ -597,7 +596,8 @@ export class OfferService {
     const customerId = access.customerId;
     // the cell the decision counted them in (decide's statsSegment of the subject decideFor builds), and for an
     // impression its exposure: the affinity lift decide applies to this customer and offer (1 when not personalised)
-    let segment: Segment | 'guest' = 'guest';
+    // (a customer without personalisation consent: 'unsegmented', as statsSegment gives for their decisions)
+    let segment: StatsSegment = 'unsegmented';
     let exposure = 1;
     if (access.status === 'ok') {
       const model = this.deps.source.current();
@@ -605,7 +605,7 @@ export class OfferService {
       // the stored segment: from their facts when held (responses do not change it), else read
       const held = this.subjects.get(customerId);
       const facts = record?.segment ? null : held && held.access === access ? held.facts : await this.subject(customerId, access);
-      segment = statsSegment({ personalised: true, segment: record?.segment ?? facts?.segment ?? null });
+      segment = statsSegment({ personalised: true, customerId, segment: record?.segment ?? facts?.segment ?? null });
       if (body.type === 'impression' && model && record) exposure = impressionExposure(offer, { personalised: true, affinity: this.affinityOf(record, this.targets(model)) });
     }
     const time = body.time === undefined ? this.now() : Date.parse(body.time);

@@ -15,7 +15,7 @@ import type {
   Product,
   Segment,
 } from '../core/records.js';
-import type { ContactState, Decision, Offer, OfferChannel } from '../core/offers/types.js';
+import type { ContactState, Decision, Offer, OfferChannel, StatsSegment } from '../core/offers/types.js';
 import type { ConsideredTrace } from '../core/offers/screen.js';
 import type { StoreCheck } from './check-store.js';
 import type { ImportPlan } from './import-plan.js';
@@ -332,8 +332,8 @@ export interface OfferEventInput {
   type: 'impression' | 'accepted' | 'declined' | 'ignored';
   /** Epoch ms. */
   time: number;
-  /** The response-stats cell it counts in: the customer's segment, or 'guest'. */
-  segment: Segment | 'guest';
+  /** The response-stats cell it counts in (StatsSegment): the customer's segment, 'unsegmented' or 'guest'. */
+  segment: StatsSegment;
   /** The event as posted (canonical JSON): an id posted again with other content is a conflict. */
   content: string;
   /**
@@ -358,7 +358,7 @@ export interface OfferCounts {
 /** Response counts of one offer × segment × channel (the Beta posteriors' data). */
 export interface OfferResponseCell extends OfferCounts {
   offerId: string;
-  segment: Segment | 'guest';
+  segment: StatsSegment;
   channel: OfferChannel;
 }
 

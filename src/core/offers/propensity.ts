@@ -20,7 +20,7 @@
  * affinity; the affinity lift scales it per subject, so what is learned per cell does not wash the affinity out.
  */
 import { SEGMENTS, type Segment } from '../records.js';
-import { OFFER_CHANNELS, type DecisionSubject, type Offer, type OfferChannel, type ResponseStats } from './types.js';
+import { OFFER_CHANNELS, type DecisionSubject, type Offer, type OfferChannel, type ResponseStats, type StatsSegment } from './types.js';
 
 export interface PropensityParams {
   /**
@@ -43,8 +43,8 @@ export interface PropensityParams {
   offerChannelStrength: number;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
-  /** Multiplier of the base rate per segment ('guest': no segment or no personalisation). */
-  segmentLift: Record<Segment | 'guest', number>;
+  /** Multiplier of the base rate per stats segment ('unsegmented': a known customer decided on without a segment; 'guest': a session). */
+  segmentLift: Record<StatsSegment, number>;
   /** Multiplier when the offer is restricted to segments and the subject is in one of them (the marketer's targeting). */
   targetedLift: number;
   /** Pseudo-trials of the prior p0 in the offer's overall Beta (m0). */
@@ -73,7 +73,7 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   // offer-learn3: validation seeds 101–120 and 1,500 / 10,000 customers (BENCHMARKS.md, "offer-learn3")
   offerChannelStrength: 10,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
-  segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8 },
+  segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8, unsegmented: 1 },
   targetedLift: 1.25,
   overallStrength: 10,
   segmentStrength: 20,
@@ -86,9 +86,13 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   maxPrior: 0.5,
 };
 
-/** The key under which responses of this subject are counted: its segment when personalised, else 'guest'. */
-export function statsSegment(subject: Pick<DecisionSubject, 'personalised' | 'segment'>): Segment | 'guest' {
-  return subject.personalised && subject.segment ? subject.segment : 'guest';
+/**
+ * The key under which responses of this subject are counted (StatsSegment): its segment when personalised, else
+ * 'unsegmented' for a known customer (a customer id) and 'guest' for a session.
+ */
+export function statsSegment(subject: Pick<DecisionSubject, 'personalised' | 'segment' | 'customerId'>): StatsSegment {
+  if (subject.personalised && subject.segment) return subject.segment;
+  return subject.customerId != null ? 'unsegmented' : 'guest';
 }
 
 /**
@@ -156,7 +160,7 @@ interface SegmentCells {
   sumS: number;
 }
 
-function segmentCells(offer: Offer, seg: Segment | 'guest', stats: ResponseStats): SegmentCells {
+function segmentCells(offer: Offer, seg: StatsSegment, stats: ResponseStats): SegmentCells {
   const a = new Float64Array(OFFER_CHANNELS.length);
   const s = new Float64Array(OFFER_CHANNELS.length);
   const only = offer.channels.length > 0 ? offer.channels : null;
@@ -296,10 +300,10 @@ export const HIERARCHICAL_DECIDE = { model: 'hierarchical', offerSpread: 0.7, se
 /** The earlier pooled model as it was served until offer-learn (plain Thompson sampling): `makeDecide(POOLED_DECIDE)`. */
 export const POOLED_DECIDE = { model: 'pooled', sharpening: 1 } as const;
 
-const STATS_SEGMENTS: readonly (Segment | 'guest')[] = [...SEGMENTS, 'guest'];
+const STATS_SEGMENTS: readonly StatsSegment[] = [...SEGMENTS, 'guest', 'unsegmented'];
 
 /** The prior's rate of a typical offer in segment × channel: b(s, c) = channelBase[c] × segmentLift[s]. */
-const baseRate = (p: PropensityParams, seg: Segment | 'guest', ch: OfferChannel): number =>
+const baseRate = (p: PropensityParams, seg: StatsSegment, ch: OfferChannel): number =>
   Math.min(p.maxPrior, Math.max(p.minPrior, p.channelBase[ch] * p.segmentLift[seg]));
 
 /**
@@ -608,11 +612,11 @@ function affinityColumns(offer: Offer, subject: DecisionSubject, p: PropensityPa
 
 /**
  * The columns of `out` at i that depend on the subject only through its stats segment `seg` (`statsSegment`: a
- * personalised subject's segment, else 'guest'): all but the affinity ones. The hierarchical model's arithmetic.
+ * personalised subject's segment, else 'unsegmented' or 'guest'): all but the affinity ones. The hierarchical model's arithmetic.
  */
 function hierarchicalRow(
   offer: Offer,
-  seg: Segment | 'guest',
+  seg: StatsSegment,
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams,
@@ -628,8 +632,8 @@ function hierarchicalRow(
   const t2 = p.cellSpread * p.cellSpread;
   const segs = offer.eligibility?.segments;
   const restricted = !!segs && segs.length > 0;
-  // personalised with a segment (statsSegment is 'guest' otherwise) and in one of the offer's
-  const targeted = seg !== 'guest' && restricted && segs.includes(seg);
+  // personalised with a segment (statsSegment is 'guest' or 'unsegmented' otherwise) and in one of the offer's
+  const targeted = seg !== 'guest' && seg !== 'unsegmented' && restricted && segs.includes(seg);
   const m = restricted ? p.targetedLift : 1;
   const ex = offerExposure(offer, stats, p, cache);
   // the cell's counts as the exposure read them (segmentCells of this segment: see OfferExposure)
@@ -683,7 +687,7 @@ interface ContextTable {
 }
 const contextTables = new WeakMap<ResponseStats, WeakMap<readonly Offer[], WeakMap<PropensityParams, Map<number, ContextTable>>>>();
 
-function contextTable(set: readonly Offer[], seg: Segment | 'guest', channel: OfferChannel, stats: ResponseStats, p: PropensityParams): PropensityColumns {
+function contextTable(set: readonly Offer[], seg: StatsSegment, channel: OfferChannel, stats: ResponseStats, p: PropensityParams): PropensityColumns {
   let bySet = contextTables.get(stats);
   if (!bySet) contextTables.set(stats, (bySet = new WeakMap()));
   let byParams = bySet.get(set);

@@ -3,7 +3,7 @@
  * at a time. The simulator learns into one; the evaluator fits one on a decision log.
  */
 import type { Segment } from '../records.js';
-import { OFFER_CHANNELS, type OfferChannel, type ResponseStats } from './types.js';
+import { OFFER_CHANNELS, type OfferChannel, type ResponseStats, type StatsSegment } from './types.js';
 
 interface Count {
   accepted: number;
@@ -44,7 +44,7 @@ export class ResponseCounts implements ResponseStats {
    * One impression of `offerId` and whether it was accepted. `exposure` (default 1) is what the impression adds to
    * `shown`: the decision's affinity lift makes the counts those of a subject of neutral affinity (see propensity.ts).
    */
-  record(offerId: string, segment: Segment | 'guest', channel: OfferChannel, accepted: boolean, exposure = 1): void {
+  record(offerId: string, segment: StatsSegment, channel: OfferChannel, accepted: boolean, exposure = 1): void {
     this.version++;
     let o = this.offers.get(offerId);
     if (!o) this.offers.set(offerId, (o = { accepted: 0, shown: 0 }));
@@ -64,11 +64,11 @@ export class ResponseCounts implements ResponseStats {
   }
 
   /** The cells of one offer × segment per channel (ResponseStats.segmentRow). */
-  segmentRow(offerId: string, segment: Segment | 'guest'): { accepted: Float64Array; shown: Float64Array } | undefined {
+  segmentRow(offerId: string, segment: StatsSegment): { accepted: Float64Array; shown: Float64Array } | undefined {
     return this.rows.get(offerId)?.get(segment);
   }
 
-  cell(offerId: string, segment: Segment | 'guest', channel: OfferChannel): Count {
+  cell(offerId: string, segment: StatsSegment, channel: OfferChannel): Count {
     return this.cells.get(offerId, segment, channel) ?? { accepted: 0, shown: 0 };
   }
 

@@ -110,19 +110,26 @@ export interface DecisionContext {
 }
 
 /**
+ * The response-stats cell a decision's responses count in: the subject's segment when the decision used it; else
+ * 'unsegmented' for a known customer (no personalisation consent, or no segment) and 'guest' for a guest session
+ * (no customer id): known customers without consent are a different population from anonymous sessions (offer-learn4).
+ */
+export type StatsSegment = Segment | 'guest' | 'unsegmented';
+
+/**
  * Beta posterior counts per offer × segment × channel, and per offer overall. Every response counted in a cell is
  * counted in its offer's overall counts too: what is derived from an offer's counts (propensity.ts, its cells
  * included) is kept per stats object until the offer's overall counts change.
  */
 export interface ResponseStats {
   /** successes (accepted) and trials (impressions with a response or timeout) for `offerId|segment|channel`. */
-  cell: (offerId: string, segment: Segment | 'guest', channel: OfferChannel) => { accepted: number; shown: number };
+  cell: (offerId: string, segment: StatsSegment, channel: OfferChannel) => { accepted: number; shown: number };
   overall: (offerId: string) => { accepted: number; shown: number };
   /**
    * Optional, for speed: the cells of `offerId` × `segment` in one lookup, per channel (index in OFFER_CHANNELS), the
    * same numbers `cell` gives; undefined when they are all 0.
    */
-  segmentRow?: (offerId: string, segment: Segment | 'guest') => { accepted: ArrayLike<number>; shown: ArrayLike<number> } | undefined;
+  segmentRow?: (offerId: string, segment: StatsSegment) => { accepted: ArrayLike<number>; shown: ArrayLike<number> } | undefined;
   /**
    * Optional, for speed: a number that changes whenever any count changes (a counter bumped per response). With it,
    * what decide derives from the counts of an immutable offer set is re-checked once per version instead of per
