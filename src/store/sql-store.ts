@@ -869,7 +869,7 @@ export class SqlStore implements Store {
       // from the person's history)
       await tx.query('DELETE FROM offer_contacts WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM offer_events WHERE customer_id = ANY($1::bigint[])', [ids]);
-      await tx.query('DELETE FROM offer_decisions WHERE customer_id = ANY($1::bigint[])', [ids]);
+      await tx.query('DELETE FROM offer_decision_log WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
       return true;
     }, { lock: IDENTITY_LOCK, durable: true });

@@ -304,8 +304,11 @@ export interface DecisionLogEntry {
 export interface PreparedDecision {
   readonly prepared: true;
   readonly decisionId: string;
-  /** The row as one JSON text. */
-  readonly row: string;
+  /** Epoch ms. */
+  readonly time: number;
+  readonly customerId: string | null;
+  /** Everything else of the decision as one JSON text (the log's `doc` column). */
+  readonly doc: string;
   /** The offer set its `considered` names (stored once per set), or null. */
   readonly set: { key: string; ids: readonly string[]; conflicts: readonly (readonly number[])[] | null; vw: Float64Array | null } | null;
 }
