@@ -108,8 +108,12 @@ runCli(async () => {
     const c0 = cpuUs();
     const prepared: PreparedDecision[] = entries.map((e) => prepareDecision(e));
     const prepareUs = cpuUs() - c0;
-    // the row as sent (a JSON text before migration 012, a document beside id, time and customer after)
-    const bytes = prepared.reduce((a, p) => a + Buffer.byteLength((p as { row?: string }).row ?? (p as { doc?: string }).doc ?? '') + 64, 0);
+    // the row as sent: a JSON text before migration 012 (`row`), a line of COPY after (`line`)
+    const sent = (p: PreparedDecision) => {
+      const q = p as unknown as { row?: string; line?: Uint8Array };
+      return q.line ? q.line.byteLength : Buffer.byteLength(q.row ?? '');
+    };
+    const bytes = prepared.reduce((a, p) => a + sent(p), 0);
     const t0 = monitor ? await backendTicks(monitor) : 0;
     const c1 = cpuUs();
     const w0 = performance.now();

@@ -12,7 +12,7 @@ import type { SqlStore } from '../src/store/sql-store.js';
 import { storeBackends } from './helpers/backends.js';
 import { decide, traceOf } from '../src/core/offers/decide.js';
 import { prepareOffers } from '../src/core/offers/screen.js';
-import { prepareDecision } from '../src/store/sql-offers.js';
+import { prepareDecision, preparedRow } from '../src/store/sql-offers.js';
 import type { DecisionLogEntry, DecisionToLog } from '../src/store/store.js';
 import { context as testContext, offer as testOffer, stats as testStats, subject as testSubject } from './helpers/offers.js';
 
@@ -106,7 +106,7 @@ for (const backend of storeBackends()) {
               p.set.vw === null ? null : JSON.stringify(Array.from(p.set.vw)),
             ]);
           }
-          rows.push(JSON.stringify({ i: entry.decisionId, t: entry.time, c: entry.customerId, ...JSON.parse(p.doc) }));
+          rows.push(JSON.stringify({ i: entry.decisionId, t: entry.time, c: entry.customerId, ...JSON.parse(preparedRow(p).doc) }));
         }
         await db.query(
           `INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout, choice)

@@ -10,9 +10,9 @@ import type { DecisionToLog, OfferStore, PreparedDecision } from '../store/store
 
 export interface DecisionLogWriterOptions {
   /**
-   * Encodes a decision as it is queued (the store's row, e.g. sql-offers' prepareDecision): the queue then holds one
-   * string per decision instead of its trace, which would otherwise outlive a few young-generation collections and
-   * be promoted; a write joins the rows. A decision it throws on is queued as it is.
+   * Encodes a decision as it is queued (the store's row, e.g. sql-offers' prepareDecision): the queue then holds its
+   * row's bytes (off the JavaScript heap) instead of its trace, which would otherwise outlive a few young-generation
+   * collections and be promoted; a write joins the rows. A decision it throws on is queued as it is.
    */
   prepare?: (entry: DecisionToLog) => PreparedDecision;
   intervalMs?: number;

@@ -120,7 +120,21 @@ export function prepareDecision(e: DecisionToLog): PreparedDecision {
     h: e.holdout,
     ch: choiceDoc(e),
   });
-  return { prepared: true, decisionId: e.decisionId, time: e.time, customerId: e.customerId, doc: text, set };
+  const line = `${copyText(e.decisionId)}\t${isoMicros(e.time)}\t${e.customerId === null ? '\\N' : copyText(e.customerId)}\t${copyText(text)}\n`;
+  return { prepared: true, decisionId: e.decisionId, line: Buffer.from(line), set };
+}
+
+/** The fields of a prepared decision's line (COPY's text format undone): id, time (ISO 8601), customer, doc. */
+export function preparedRow(p: PreparedDecision): { id: string; at: string; customerId: string | null; doc: string } {
+  const text = Buffer.from(p.line.buffer, p.line.byteOffset, p.line.byteLength).toString('utf8');
+  const [id, at, customer, doc] = text.slice(0, -1).split('\t').map(unCopyText);
+  return { id: id!, at: at!, customerId: customer, doc: doc! };
+}
+
+function unCopyText(s: string): string | null {
+  if (s === '\\N') return null;
+  if (!s.includes('\\')) return s;
+  return s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c));
 }
 
 const isPrepared = (e: DecisionToLog | PreparedDecision): e is PreparedDecision => (e as PreparedDecision).prepared === true;
@@ -172,17 +186,16 @@ export async function logDecisions(db: SqlClient, entries: readonly (DecisionToL
     for (const k of sets.keys()) known.add(k);
     if (known.size > 10_000) known.clear();
   }
-  let text = '';
-  for (const r of rows) text += `${copyText(r.decisionId)}\t${isoMicros(r.time)}\t${r.customerId === null ? '\\N' : copyText(r.customerId)}\t${copyText(r.doc)}\n`;
   try {
-    await db.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', Buffer.from(text));
+    await db.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', Buffer.concat(rows.map((r) => r.line)));
   } catch (err) {
     if ((err as { code?: string })?.code !== '23505') throw err;
+    const fields = rows.map(preparedRow);
     await db.query(
       `INSERT INTO offer_decision_log (id, at, customer_id, doc)
          SELECT i, t::timestamptz, c, d FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(i, t, c, d)
        ON CONFLICT (id) DO NOTHING`,
-      [rows.map((r) => r.decisionId), rows.map((r) => isoMicros(r.time)), rows.map((r) => r.customerId), rows.map((r) => r.doc)],
+      [fields.map((r) => r.id), fields.map((r) => r.at), fields.map((r) => r.customerId), fields.map((r) => r.doc)],
     );
   }
 }
