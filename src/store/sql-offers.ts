@@ -486,6 +486,8 @@ export async function offerSubjectFactsMany(db: SqlClient, customerIds: readonly
        CROSS JOIN LATERAL (SELECT id FROM customers WHERE id = q.k
                            UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = q.k LIMIT 1) c`,
     [asked],
+    // prepared: planned once per connection (planning six subqueries cost more than running them for a few ids)
+    { name: 'offer_subject_facts_many' },
   );
   for (const row of r.rows) {
     const consent: Partial<Record<ConsentPurpose, boolean>> = {};
