@@ -477,11 +477,18 @@ export async function offerSubjectFactsMany(db: SqlClient, customerIds: readonly
             (SELECT json_agg(json_build_object('purpose', k.purpose, 'granted', k.granted))
                FROM (SELECT DISTINCT ON (purpose) purpose, granted FROM consent WHERE customer_id = c.id ORDER BY purpose, at DESC, id DESC) k) AS consent,
             (SELECT count(*)::int FROM orders WHERE customer_id = c.id) AS orders,
-            (SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8 FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = c.id) AS spend,
+            -- each order's lines by its key (a join of orders and order_lines is planned as a scan of every line
+            -- when the statistics are stale or missing, e.g. before the first ANALYZE: milliseconds per customer)
+            (SELECT coalesce(sum(s.v), 0)::float8 FROM orders o
+               CROSS JOIN LATERAL (SELECT sum(l.quantity * l.unit_price) AS v FROM order_lines l WHERE l.order_id = o.id) s
+              WHERE o.customer_id = c.id) AS spend,
             (SELECT ${EPOCH_MS('max(placed_at)')} FROM orders WHERE customer_id = c.id) AS last,
             (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
-            (SELECT json_agg(json_build_object('offer_id', offer_id, 'impressions', impressions, 'last_decline_at', last_decline_at))
-               FROM offer_contacts WHERE customer_id IN (SELECT c.id UNION SELECT a.merged_id FROM customer_aliases a WHERE a.survivor_id = c.id)) AS contacts
+            -- by key too, per id (theirs and those merged into them; OFFSET 0 keeps the lateral from being flattened into a
+            -- hash join over every customer's counters)
+            (SELECT json_agg(json_build_object('offer_id', oc.offer_id, 'impressions', oc.impressions, 'last_decline_at', oc.last_decline_at))
+               FROM (SELECT c.id AS cid UNION SELECT a.merged_id FROM customer_aliases a WHERE a.survivor_id = c.id) m
+               CROSS JOIN LATERAL (SELECT offer_id, impressions, last_decline_at FROM offer_contacts WHERE customer_id = m.cid OFFSET 0) oc) AS contacts
        FROM unnest($1::bigint[]) AS q(k)
        CROSS JOIN LATERAL (SELECT id FROM customers WHERE id = q.k
                            UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = q.k LIMIT 1) c`,
