@@ -15,6 +15,7 @@ import { evaluateOfferLog } from '../src/eval/offer-evaluation.js';
 import { readStoredOfferLog, type OfferLogSource } from '../src/eval/offer-log-store.js';
 import { storeBackends } from './helpers/backends.js';
 import { mulberry32 } from '../src/core/random.js';
+import { decide } from '../src/core/offers/decide.js';
 import { type Ids, KEYS, NOW, type ServedWorld, seedStore, serveTinyWorld } from './helpers/serve-fixture.js';
 
 const DAY = 86_400_000;
@@ -453,6 +454,31 @@ for (const backend of storeBackends()) {
       const { rows } = await readStoredOfferLog(store as unknown as OfferLogSource);
       const mine = rows.filter((r) => r.decisionId === d.decisionId);
       expect(Object.fromEntries(mine.map((r) => [r.offerId, r.exposure]))).toEqual({ [teas]: 1.75, [plain]: 1 });
+    });
+
+    it('a reload that reads the offers held keeps them (nothing derived from them is rebuilt); a changed offer replaces them', async () => {
+      const a = oid('kept');
+      await offer(a);
+      const seen: unknown[] = [];
+      const world = await serveTinyWorld(store, {
+        ids,
+        offers: { ...OFFERS(), decide: (offers, subject, ctx, stats) => (seen.push(offers), decide(offers, subject, ctx, stats)) },
+      });
+      try {
+        await nbo(ids.tea, 'channel=web', world);
+        await world.offers.reload();
+        await world.offers.reload();
+        await nbo(ids.tea, 'channel=web', world);
+        expect(seen).toHaveLength(2);
+        expect(seen[1]).toBe(seen[0]);
+        await store.putOffers([{ ...(await store.offer(a))!, title: 'changed' }]);
+        await world.offers.reload();
+        const after = await nbo(ids.tea, 'channel=web&limit=10', world);
+        expect(seen[2]).not.toBe(seen[0]);
+        expect(after.offers.find((o) => o.offerId === a)).toMatchObject({ title: 'changed' });
+      } finally {
+        await world.offers.close();
+      }
     });
 
     it('a clean shutdown writes every decision queued', async () => {

@@ -182,6 +182,31 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('decision log: ids and texts of every kind (tab, newline, backslash, \\N), times to the microsecond; a batch retried with new decisions among logged ones writes each once', async () => {
+      const c = await store.resolveIdentity([email('copy@x')]);
+      const entry = (id: string, time: number, customerId: string | null, extra = ''): DecisionLogEntry => ({
+        decisionId: id,
+        time,
+        customerId,
+        context: { channel: 'web', store: `S\t1\n\\N\\.\r${extra}`, items: ['\\', '\u0000', '\u2028', 'é'] },
+        considered: [{ offerId: 'A\tB', outcome: 'shown' }],
+        shown: [{ offerId: 'A\tB', position: 0, probability: 0.5, score: 1.25, propensity: 0.125 }],
+        policy: { name: 'p\\1', version: '1\n2' },
+        holdout: false,
+      });
+      const a = entry('a\tb\\c\nd', T0 + 0.25, c);
+      const b = entry('\\N', T0 + 1, null);
+      await store.logDecisions([a, b]);
+      // a retried batch: the logged ones again (another content: the first write wins) beside new ones
+      const d = entry('d', T0 + 2, c);
+      await store.logDecisions([entry('\\N', T0 + 1, null, 'again'), d, a]);
+      await store.logDecisions([entry('e', T0 + 3, null), entry('e', T0 + 3, null)]);
+      const back = await store.decisionLog();
+      expect(back.map((x) => x.decisionId)).toEqual(['a\tb\\c\nd', '\\N', 'd', 'e']);
+      expect(back.slice(0, 3)).toEqual([a, b, d]);
+      expect(back[0].time).toBe(T0 + 0.25);
+    });
+
     it('events: recorded once by id; the same again is a duplicate, other content a conflict; counters follow the new ones only', async () => {
       const c = await store.resolveIdentity([email('e@x')]);
       const out = await store.recordOfferEvents([

@@ -10,6 +10,11 @@ import { importFile } from '../src/ingest/import-file.js';
 import { loadMigrations, migrate } from '../src/store/migrate.js';
 import type { SqlStore } from '../src/store/sql-store.js';
 import { storeBackends } from './helpers/backends.js';
+import { decide, traceOf } from '../src/core/offers/decide.js';
+import { prepareOffers } from '../src/core/offers/screen.js';
+import { prepareDecision, preparedRow } from '../src/store/sql-offers.js';
+import type { DecisionLogEntry, DecisionToLog } from '../src/store/store.js';
+import { context as testContext, offer as testOffer, stats as testStats, subject as testSubject } from './helpers/offers.js';
 
 const fx = (name: string) => join(import.meta.dirname, 'fixtures', name);
 
@@ -60,6 +65,59 @@ for (const backend of storeBackends()) {
         await store.recordOfferEvents([{ eventId: 'u1', decisionId: null, offerId: 'A', customerId: c, channel: 'web', type: 'impression', time: Date.UTC(2026, 0, 1), segment: 'vip', content, exposure: 0.5 }]);
         expect((await store.offerCounts()).get('A')).toMatchObject({ impressions: 41, exposure: 40.5 });
         expect((await store.offerResponseStats()).find((x) => x.segment === 'vip')).toMatchObject({ impressions: 31, exposure: 30.5 });
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('a database from before migration 012: its logged decisions (written out, and compact over their offer set) move to the compact log and read back the same', async () => {
+      const { store, cleanup } = await backend.open({ migrate: false });
+      try {
+        const db = (store as SqlStore).db;
+        const all = loadMigrations();
+        const before = all.filter((m) => m.name < '012');
+        expect(await migrate(db, before)).toEqual(before.map((m) => m.name));
+        const c = await store.resolveIdentity([{ kind: 'email', value: 'log@x' }]);
+        const T0 = Date.UTC(2026, 0, 10);
+        const offers = prepareOffers(Array.from({ length: 8 }, (_, i) => testOffer(`u${i}`, { value: 4 + i, targets: { skus: [`s${i % 3}`], categories: [] } })));
+        const logged: DecisionLogEntry[] = [];
+        const rows: string[] = [];
+        for (let k = 0; k < 3; k++) {
+          const d = decide(offers, testSubject(), testContext({ limit: 2, holdoutShare: 0.05 }, 90 + k), testStats());
+          const entry: DecisionToLog = {
+            decisionId: `old-${k}`,
+            time: T0 + k * 1000,
+            customerId: k === 1 ? null : c,
+            context: { channel: 'web', store: k === 2 ? 'S\'1"\\' : null, limit: 2 },
+            // the first written out with its probabilities, the others compact (probabilities computed on reading)
+            considered: k === 0 ? d.considered : traceOf(d)!,
+            shown: d.offers.map((o, position) => ({ offerId: o.offerId, position, score: o.score, propensity: o.propensity, ...(k === 0 ? { probability: o.probability } : {}) })),
+            policy: { name: 'thompson', version: '1' },
+            holdout: d.holdout,
+          };
+          logged.push({ ...entry, considered: d.considered, shown: d.offers.map((o, position) => ({ offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity })) });
+          // the row as the log wrote it before migration 012 (offer_decisions, one JSON document per batch)
+          const p = prepareDecision(entry);
+          if (p.set) {
+            await db.query('INSERT INTO offer_decision_sets (id, offer_ids, conflicts, value_weights) VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb) ON CONFLICT (id) DO NOTHING', [
+              p.set.key,
+              JSON.stringify(p.set.ids),
+              p.set.conflicts === null ? null : JSON.stringify(p.set.conflicts),
+              p.set.vw === null ? null : JSON.stringify(Array.from(p.set.vw)),
+            ]);
+          }
+          rows.push(JSON.stringify({ i: entry.decisionId, t: entry.time, c: entry.customerId, ...JSON.parse(preparedRow(p).doc) }));
+        }
+        await db.query(
+          `INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout, choice)
+             SELECT i, to_timestamp(t / 1000.0), c, x, k, s, pn, pv, h, ch
+               FROM jsonb_to_recordset($1::jsonb) AS u(i text, t float8, c bigint, x jsonb, k jsonb, s jsonb, pn text, pv text, h boolean, ch jsonb)`,
+          [`[${rows.join(',')}]`],
+        );
+        expect(await migrate(db, all)).toEqual(all.filter((m) => m.name >= '012').map((m) => m.name));
+        expect(await store.decisionLog()).toEqual(logged);
+        expect((await store.decisionLog({ customerId: c })).map((d) => d.decisionId)).toEqual(['old-0', 'old-2']);
+        expect((await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'offer_decisions'`)).rows).toEqual([]);
       } finally {
         await cleanup();
       }

@@ -10,9 +10,9 @@ import type { DecisionToLog, OfferStore, PreparedDecision } from '../store/store
 
 export interface DecisionLogWriterOptions {
   /**
-   * Encodes a decision as it is queued (the store's row, e.g. sql-offers' prepareDecision): the queue then holds one
-   * string per decision instead of its trace, which would otherwise outlive a few young-generation collections and
-   * be promoted; a write joins the rows. A decision it throws on is queued as it is.
+   * Encodes a decision as it is queued (the store's row, e.g. sql-offers' prepareDecision): the queue then holds its
+   * row's bytes (off the JavaScript heap) instead of its trace, which would otherwise outlive a few young-generation
+   * collections and be promoted; a write joins the rows. A decision it throws on is queued as it is.
    */
   prepare?: (entry: DecisionToLog) => PreparedDecision;
   intervalMs?: number;
@@ -51,7 +51,7 @@ export class DecisionLogWriter {
       this.dropped += this.queue.length - max;
       this.queue.splice(0, this.queue.length - max);
     }
-    if (this.queue.length >= (this.options.batchSize ?? 500)) void this.flush();
+    if (this.queue.length >= (this.options.batchSize ?? 500)) void this.write(true);
     else if (!this.timer && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = null;
@@ -61,34 +61,53 @@ export class DecisionLogWriter {
     }
   }
 
-  /** Writes what is queued now (after a write in flight); never throws (failures stay queued). */
+  /** Writes what is queued now (after a write in flight), batchSize at a time; never throws (failures stay queued). */
   flush(): Promise<void> {
-    if (this.writing) return this.writing.then(() => (this.queue.length ? this.flush() : undefined));
-    if (this.queue.length === 0) return Promise.resolve();
-    const batch = this.queue;
-    this.queue = [];
-    this.writing = this.store
-      .logDecisions(batch)
-      .then(
-        () => {
-          this.written += batch.length;
-        },
-        (err: unknown) => {
-          this.queue = batch.concat(this.queue);
-          this.options.onError?.(err, this.queue.length);
-          if (!this.timer && !this.closed) {
-            this.timer = setTimeout(() => {
-              this.timer = null;
-              void this.flush();
-            }, this.options.intervalMs ?? 200);
-            this.timer.unref();
-          }
-        },
-      )
-      .finally(() => {
-        this.writing = null;
-      });
-    return this.writing;
+    const step = (): Promise<void> => {
+      if (this.queue.length === 0) return Promise.resolve();
+      return this.write().then((ok) => (ok ? step() : undefined));
+    };
+    return this.writing ? this.writing.then(step) : step();
+  }
+
+  /**
+   * One write of at most batchSize decisions (after a write in flight): what piled up while the store failed is
+   * written back in batches, not as one statement that grows with the outage (and one buffer of it all built on
+   * the event loop). Resolves false when it failed (its decisions are queued again, a retry is scheduled). `onlyFull`:
+   * nothing unless a full batch waits.
+   */
+  private write(onlyFull = false): Promise<boolean> {
+    if (this.writing) return this.writing.then(() => this.write(onlyFull));
+    const size = this.options.batchSize ?? 500;
+    // a full batch's trigger (add, a backlog) finds the queue written meanwhile: the timer writes the rest
+    if (this.queue.length === 0 || (onlyFull && this.queue.length < size)) return Promise.resolve(true);
+    const batch = this.queue.splice(0, size);
+    const done = this.store.logDecisions(batch).then(
+      () => {
+        this.written += batch.length;
+        return true;
+      },
+      (err: unknown) => {
+        this.queue = batch.concat(this.queue);
+        this.options.onError?.(err, this.queue.length);
+        if (!this.timer && !this.closed) {
+          this.timer = setTimeout(() => {
+            this.timer = null;
+            void this.flush();
+          }, this.options.intervalMs ?? 200);
+          this.timer.unref();
+        }
+        return false;
+      },
+    );
+    this.writing = done.then(() => {
+      this.writing = null;
+    });
+    return done.then((ok) => {
+      // a full batch more waiting (a backlog, or a burst): written at once, one write at a time
+      if (ok && this.queue.length >= size) void this.write(true);
+      return ok;
+    });
   }
 
   get pending(): number {

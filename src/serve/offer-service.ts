@@ -222,6 +222,8 @@ function unitVector(record: CustomerRecord): Float32Array | null {
 
 export class OfferService {
   private offers: Offer[] = [];
+  /** The offers held, as JSON (a reload that reads the same keeps them). */
+  private offersText: string | null = null;
   private offersById = new Map<string, Offer>();
   /** Bumped whenever the offer set is replaced: TargetIndex is rebuilt for it. */
   private generation = 0;
@@ -298,7 +300,14 @@ export class OfferService {
   async reload(): Promise<void> {
     const store = this.deps.backgroundStore ?? this.deps.store;
     const [offers, counts, cells] = await Promise.all([store.offers(), store.offerCounts(), store.offerResponseStats()]);
-    this.setOffers(offers);
+    // the same offers as held (the periodic reload, mostly): kept as they are, with everything derived from them
+    // (decide's prepared tables, the targets' index, every customer's affinity), instead of rebuilt on the
+    // requests that follow, a burst of work every reloadMs on every instance
+    const text = JSON.stringify(offers);
+    if (text !== this.offersText) {
+      this.setOffers(offers);
+      this.offersText = text;
+    }
     this.counts = ResponseCounts.of(counts, cells);
   }
 

@@ -103,17 +103,15 @@ function choiceDoc(e: DecisionToLog): unknown {
 }
 
 /**
- * A decision encoded for the log (PreparedDecision, store.ts): its row as one JSON text (the columns of
- * offer_decisions, jsonb ones as JSON values, not strings) and the offer set its `considered` names. Made once per
- * decision (e.g. as it is queued: the decision's trace can be collected at once instead of waiting in the queue),
- * written by `logDecisions` without further work per decision but joining the rows.
+ * A decision encoded for the log (PreparedDecision, store.ts): its id, time and customer, everything else as one
+ * JSON text (`doc` of offer_decision_log, migration 012: context "x", considered "k", shown "s", policy "pn"/"pv",
+ * holdout "h", choice "ch"), and the offer set its `considered` names. Made once per decision (e.g. as it is
+ * queued: the decision's trace can be collected at once instead of waiting in the queue), written by
+ * `logDecisions` without further work per decision but a line of COPY.
  */
 export function prepareDecision(e: DecisionToLog): PreparedDecision {
   const { doc, set } = consideredDoc(e);
-  const row = JSON.stringify({
-    i: e.decisionId,
-    t: e.time,
-    c: e.customerId,
+  const text = JSON.stringify({
     x: e.context,
     k: doc,
     s: e.shown,
@@ -122,40 +120,84 @@ export function prepareDecision(e: DecisionToLog): PreparedDecision {
     h: e.holdout,
     ch: choiceDoc(e),
   });
-  return { prepared: true, decisionId: e.decisionId, row, set };
+  const line = `${copyText(e.decisionId)}\t${isoMicros(e.time)}\t${e.customerId === null ? '\\N' : copyText(e.customerId)}\t${copyText(text)}\n`;
+  return { prepared: true, decisionId: e.decisionId, line: Buffer.from(line), set };
+}
+
+/** The fields of a prepared decision's line (COPY's text format undone): id, time (ISO 8601), customer, doc. */
+export function preparedRow(p: PreparedDecision): { id: string; at: string; customerId: string | null; doc: string } {
+  const text = Buffer.from(p.line.buffer, p.line.byteOffset, p.line.byteLength).toString('utf8');
+  const [id, at, customer, doc] = text.slice(0, -1).split('\t').map(unCopyText);
+  return { id: id!, at: at!, customerId: customer, doc: doc! };
+}
+
+function unCopyText(s: string): string | null {
+  if (s === '\\N') return null;
+  if (!s.includes('\\')) return s;
+  return s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : c));
 }
 
 const isPrepared = (e: DecisionToLog | PreparedDecision): e is PreparedDecision => (e as PreparedDecision).prepared === true;
 
+/** COPY's text format: backslash, tab, newline and carriage return escaped (JSON text has only backslashes of these). */
+const COPY_SPECIAL = /[\\\t\n\r]/;
+function copyText(s: string): string {
+  if (!COPY_SPECIAL.test(s)) return s;
+  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+const pad = (n: number, w: number) => String(n).padStart(w, '0');
+/** Epoch ms (fractions kept to the microsecond, as timestamptz keeps them) as an ISO 8601 time in UTC. */
+export function isoMicros(ms: number): string {
+  const whole = Math.floor(ms);
+  const iso = new Date(whole).toISOString(); // …T12:34:56.789Z
+  const us = Math.round((ms - whole) * 1000);
+  return us === 0 ? iso : `${iso.slice(0, -1)}${pad(us, 3)}Z`;
+}
+
+/** The offer sets known to be stored, per database client (a set is written once; a batch names one, mostly). */
+const storedSets = new WeakMap<SqlClient, Set<string>>();
+
+/**
+ * Writes decisions to the log: their offer sets first when not known to be stored (idempotent), then the rows in one
+ * COPY (text format): no statement to plan, no JSON parsed by the server. Idempotent by decision id: a COPY that
+ * meets an id already logged (a batch retried after an uncertain failure) fails whole, and the batch is then
+ * written by INSERT … ON CONFLICT (id) DO NOTHING, each decision once.
+ */
 export async function logDecisions(db: SqlClient, entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void> {
   if (entries.length === 0) return;
   const rows = entries.map((e) => (isPrepared(e) ? e : prepareDecision(e)));
+  let known = storedSets.get(db);
+  if (!known) storedSets.set(db, (known = new Set()));
   const sets = new Map<string, SetToStore>();
-  for (const r of rows) if (r.set && !sets.has(r.set.key)) sets.set(r.set.key, r.set);
-  // one JSON document of rows (no text arrays of JSON texts to escape); idempotent: a batch retried after an
-  // uncertain failure writes each decision once; the offer sets of the batch (one, mostly) go in the same
-  // statement, stored once
-  let doc = '[';
-  for (let k = 0; k < rows.length; k++) doc += (k === 0 ? '' : ',') + rows[k].row;
-  doc += ']';
-  await db.query(
-    `WITH sets AS (
-       INSERT INTO offer_decision_sets (id, offer_ids, conflicts, value_weights)
-         SELECT si, so::jsonb, sc::jsonb, sv::jsonb FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(si, so, sc, sv)
-       ON CONFLICT (id) DO NOTHING
-     )
-     INSERT INTO offer_decisions (id, at, customer_id, context, considered, shown, policy_name, policy_version, holdout, choice)
-       SELECT i, to_timestamp(t / 1000.0), c, x, k, s, pn, pv, h, ch
-         FROM jsonb_to_recordset($1::jsonb) AS u(i text, t float8, c bigint, x jsonb, k jsonb, s jsonb, pn text, pv text, h boolean, ch jsonb)
-     ON CONFLICT (id) DO NOTHING`,
-    [
-      doc,
-      [...sets.keys()],
-      [...sets.values()].map((x) => JSON.stringify(x.ids)),
-      [...sets.values()].map((x) => (x.conflicts === null ? null : JSON.stringify(x.conflicts))),
-      [...sets.values()].map((x) => (x.vw === null ? null : JSON.stringify(Array.from(x.vw)))),
-    ],
-  );
+  for (const r of rows) if (r.set && !known.has(r.set.key) && !sets.has(r.set.key)) sets.set(r.set.key, r.set);
+  if (sets.size) {
+    await db.query(
+      `INSERT INTO offer_decision_sets (id, offer_ids, conflicts, value_weights)
+         SELECT si, so::jsonb, sc::jsonb, sv::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(si, so, sc, sv)
+       ON CONFLICT (id) DO NOTHING`,
+      [
+        [...sets.keys()],
+        [...sets.values()].map((x) => JSON.stringify(x.ids)),
+        [...sets.values()].map((x) => (x.conflicts === null ? null : JSON.stringify(x.conflicts))),
+        [...sets.values()].map((x) => (x.vw === null ? null : JSON.stringify(Array.from(x.vw)))),
+      ],
+    );
+    for (const k of sets.keys()) known.add(k);
+    if (known.size > 10_000) known.clear();
+  }
+  try {
+    await db.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', Buffer.concat(rows.map((r) => r.line)));
+  } catch (err) {
+    if ((err as { code?: string })?.code !== '23505') throw err;
+    const fields = rows.map(preparedRow);
+    await db.query(
+      `INSERT INTO offer_decision_log (id, at, customer_id, doc)
+         SELECT i, t::timestamptz, c, d FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(i, t, c, d)
+       ON CONFLICT (id) DO NOTHING`,
+      [fields.map((r) => r.id), fields.map((r) => r.at), fields.map((r) => r.customerId), fields.map((r) => r.doc)],
+    );
+  }
 }
 
 /**
@@ -199,32 +241,32 @@ const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T)
 
 export async function decisionLog(db: SqlClient, options: { from?: Date; to?: Date; customerId?: string; limit?: number } = {}): Promise<DecisionLogEntry[]> {
   if (options.customerId !== undefined && !CUSTOMER_ID.test(options.customerId)) return [];
-  const r = await db.query<{
-    id: string;
-    at: number;
-    customer_id: string | null;
-    context: unknown;
-    considered: unknown;
-    shown: unknown;
-    policy_name: string;
-    policy_version: string;
-    holdout: boolean;
-    choice: unknown;
-  }>(
-    `SELECT id, ${EPOCH_MS('at')} AS at, customer_id::text AS customer_id, context, considered, shown, policy_name, policy_version, holdout, choice
-       FROM offer_decisions
-      WHERE ($1::float8 IS NULL OR at >= to_timestamp($1::float8 / 1000.0))
-        AND ($2::float8 IS NULL OR at < to_timestamp($2::float8 / 1000.0))
-        AND ($3::bigint IS NULL OR customer_id = $3::bigint)
-      ORDER BY at, id LIMIT $4`,
-    [options.from?.getTime() ?? null, options.to?.getTime() ?? null, options.customerId ?? null, options.limit ?? 1_000_000],
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (options.from) where.push(`at >= to_timestamp($${params.push(options.from.getTime())}::float8 / 1000.0)`);
+  if (options.to) where.push(`at < to_timestamp($${params.push(options.to.getTime())}::float8 / 1000.0)`);
+  if (options.customerId !== undefined) where.push(`customer_id = $${params.push(options.customerId)}::bigint`);
+  const r = await db.query<{ id: string; at: number; customer_id: string | null; doc: string }>(
+    `SELECT id, ${EPOCH_MS('at')} AS at, customer_id::text AS customer_id, doc
+       FROM offer_decision_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY at, id LIMIT $${params.push(options.limit ?? 1_000_000)}`,
+    params,
   );
-  const rows = r.rows.map((x) => ({
-    ...x,
-    considered: json<DecisionLogEntry['considered'] | EncodedConsidered>(x.considered),
-    shown: json<DecisionToLog['shown']>(x.shown),
-    choice: x.choice == null ? null : json<EncodedChoice>(x.choice),
-  }));
+  const rows = r.rows.map((x) => {
+    const d = JSON.parse(x.doc) as { x: Record<string, unknown>; k: unknown; s: DecisionToLog['shown']; pn: string; pv: string; h: boolean; ch: EncodedChoice | null };
+    return {
+      id: x.id,
+      at: x.at,
+      customer_id: x.customer_id,
+      context: d.x,
+      considered: d.k as DecisionLogEntry['considered'] | EncodedConsidered,
+      shown: d.s,
+      policy_name: d.pn,
+      policy_version: d.pv,
+      holdout: d.h,
+      choice: d.ch ?? null,
+    };
+  });
   // compact `considered` names its offer set: read each set once
   const keys = [...new Set(rows.flatMap((x) => (Array.isArray(x.considered) ? [] : [x.considered.set])))];
   const sets = new Map<string, StoredSet>();
@@ -435,15 +477,24 @@ export async function offerSubjectFactsMany(db: SqlClient, customerIds: readonly
             (SELECT json_agg(json_build_object('purpose', k.purpose, 'granted', k.granted))
                FROM (SELECT DISTINCT ON (purpose) purpose, granted FROM consent WHERE customer_id = c.id ORDER BY purpose, at DESC, id DESC) k) AS consent,
             (SELECT count(*)::int FROM orders WHERE customer_id = c.id) AS orders,
-            (SELECT coalesce(sum(l.quantity * l.unit_price), 0)::float8 FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = c.id) AS spend,
+            -- each order's lines by its key (a join of orders and order_lines is planned as a scan of every line
+            -- when the statistics are stale or missing, e.g. before the first ANALYZE: milliseconds per customer)
+            (SELECT coalesce(sum(s.v), 0)::float8 FROM orders o
+               CROSS JOIN LATERAL (SELECT sum(l.quantity * l.unit_price) AS v FROM order_lines l WHERE l.order_id = o.id) s
+              WHERE o.customer_id = c.id) AS spend,
             (SELECT ${EPOCH_MS('max(placed_at)')} FROM orders WHERE customer_id = c.id) AS last,
             (SELECT segment FROM customer_segments WHERE customer_id = c.id) AS segment,
-            (SELECT json_agg(json_build_object('offer_id', offer_id, 'impressions', impressions, 'last_decline_at', last_decline_at))
-               FROM offer_contacts WHERE customer_id IN (SELECT c.id UNION SELECT a.merged_id FROM customer_aliases a WHERE a.survivor_id = c.id)) AS contacts
+            -- by key too, per id (theirs and those merged into them; OFFSET 0 keeps the lateral from being flattened into a
+            -- hash join over every customer's counters)
+            (SELECT json_agg(json_build_object('offer_id', oc.offer_id, 'impressions', oc.impressions, 'last_decline_at', oc.last_decline_at))
+               FROM (SELECT c.id AS cid UNION SELECT a.merged_id FROM customer_aliases a WHERE a.survivor_id = c.id) m
+               CROSS JOIN LATERAL (SELECT offer_id, impressions, last_decline_at FROM offer_contacts WHERE customer_id = m.cid OFFSET 0) oc) AS contacts
        FROM unnest($1::bigint[]) AS q(k)
        CROSS JOIN LATERAL (SELECT id FROM customers WHERE id = q.k
                            UNION ALL SELECT survivor_id FROM customer_aliases WHERE merged_id = q.k LIMIT 1) c`,
     [asked],
+    // prepared: planned once per connection (planning six subqueries cost more than running them for a few ids)
+    { name: 'offer_subject_facts_many' },
   );
   for (const row of r.rows) {
     const consent: Partial<Record<ConsentPurpose, boolean>> = {};

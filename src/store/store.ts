@@ -304,8 +304,12 @@ export interface DecisionLogEntry {
 export interface PreparedDecision {
   readonly prepared: true;
   readonly decisionId: string;
-  /** The row as one JSON text. */
-  readonly row: string;
+  /**
+   * Its row of the log as one line of COPY (text format, UTF-8): id, time, customer, and everything else as one JSON
+   * text (`doc`). Bytes, not a string: held off the JavaScript heap while queued (the young generation's collections
+   * do not copy it, nor promote it), and written as they are.
+   */
+  readonly line: Uint8Array;
   /** The offer set its `considered` names (stored once per set), or null. */
   readonly set: { key: string; ids: readonly string[]; conflicts: readonly (readonly number[])[] | null; vw: Float64Array | null } | null;
 }
