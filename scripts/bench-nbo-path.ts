@@ -151,7 +151,7 @@ runCli(async () => {
     process.stdout.write(
       `${monitor ? 'postgresql' : 'pglite'}: ${n} decisions in ${wall.toFixed(1)} s (${(n / wall).toFixed(0)}/s, ${flags.concurrency} in flight): ` +
         `this process ${(cpu / n).toFixed(1)} CPU µs/decision; PostgreSQL ${(((p1.ticks - p0.ticks) * 10_000) / n).toFixed(1)} CPU µs/decision, ` +
-        `${((p1.xacts - p0.xacts) / n).toFixed(4)} transactions/decision; logged ${stats.decisionsLogged}, dropped ${stats.decisionsDropped}\n`,
+        `${((p1.xacts - p0.xacts) / n).toFixed(4)} transactions/decision; logged ${stats.decisionsLogged}, queued ${stats.decisionsQueued}, dropped ${stats.decisionsDropped}\n`,
     );
   } finally {
     await app.offers.close();
