@@ -8,7 +8,6 @@
  * and to write, the PostgreSQL backends' CPU µs per decision (from /proc; PostgreSQL only: with --pglite the
  * server is this process, counted in "write"), the table's size per decision, and the read's time.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import pg from 'pg';
 import { readBundle } from '../src/bundle/read-bundle.js';
@@ -22,7 +21,7 @@ import { mulberry32 } from '../src/core/random.js';
 import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import { prepareDecision } from '../src/store/sql-offers.js';
 import type { DecisionToLog, PreparedDecision } from '../src/store/store.js';
-import { BENCH_CATEGORIES, benchOffers, benchStore } from './bench-kit.js';
+import { BENCH_CATEGORIES, benchOffers, benchStore, storeFigures, storePhase } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:decision-log --',
@@ -41,21 +40,6 @@ const cpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
-
-async function backendTicks(c: pg.Client): Promise<number> {
-  const r = await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
-  let ticks = 0;
-  for (const { pid } of r.rows) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // ended
-    }
-  }
-  return ticks;
-}
 
 runCli(async () => {
   const { flags } = parseCli(spec);
@@ -114,13 +98,13 @@ runCli(async () => {
       return q.line ? q.line.byteLength : Buffer.byteLength(q.row ?? '');
     };
     const bytes = prepared.reduce((a, p) => a + sent(p), 0);
-    const t0 = monitor ? await backendTicks(monitor) : 0;
+    const t0 = await storeFigures(monitor);
     const c1 = cpuUs();
     const w0 = performance.now();
     for (let i = 0; i < prepared.length; i += flags.batch) await db.store.logDecisions(prepared.slice(i, i + flags.batch));
     const writeMs = performance.now() - w0;
     const writeUs = cpuUs() - c1;
-    const pgUs = monitor ? ((await backendTicks(monitor)) - t0) * 10_000 : NaN;
+    const pgUs = storePhase(t0, await storeFigures(monitor), 1).pgCpuUsPerReq;
     let sizeBytes = NaN;
     if (monitor) {
       const s = await monitor.query<{ n: string }>(

@@ -3,7 +3,7 @@
  * bundles and offers, a fresh history store per run, and a server in its own process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -249,4 +249,61 @@ export async function dropPrefix(url: string, prefix: string): Promise<void> {
   } finally {
     await redis.quit();
   }
+}
+
+/**
+ * The PostgreSQL server's side of the service's database: its backends' CPU (from /proc, clock ticks) and the
+ * transactions committed (pg_stat_database, flushed by the backends within about a second), read through one
+ * monitoring connection (its own backend left out).
+ */
+export interface StoreFigures {
+  cpuTicks: Map<number, number>;
+  xacts: number;
+}
+export async function storeFigures(c: pg.Client | null): Promise<StoreFigures | null> {
+  if (!c) return null;
+  try {
+    await c.query('SELECT pg_stat_clear_snapshot()');
+    const r = await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
+    const x = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()');
+    const cpuTicks = new Map<number, number>();
+    for (const { pid } of r.rows) {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        cpuTicks.set(pid, Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // ended, or another machine's server
+      }
+    }
+    return { cpuTicks, xacts: Number(x.rows[0]?.n ?? NaN) };
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL CPU µs and transactions per request between two readings (ticks at 100 Hz). */
+export function storePhase(a: StoreFigures | null, b: StoreFigures | null, requests: number): { pgCpuUsPerReq: number; pgXactsPerReq: number } {
+  if (!a || !b || !(requests > 0)) return { pgCpuUsPerReq: NaN, pgXactsPerReq: NaN };
+  let ticks = 0;
+  for (const [pid, t] of b.cpuTicks) ticks += t - (a.cpuTicks.get(pid) ?? 0);
+  return { pgCpuUsPerReq: (ticks * 10_000) / requests, pgXactsPerReq: (b.xacts - a.xacts) / requests };
+}
+
+/** The unified ids of the sampled bundle customers (registered in `store` under their external ids); their records in the bundle re-keyed to them. */
+export async function unifiedIds(store: Store, bundle: ModelBundle, sample: Iterable<number>): Promise<string[]> {
+  const ids: string[] = [];
+  for (const c of sample) {
+    const rec = bundle.customers[c];
+    const id = (await store.findCustomer({ kind: 'external', value: rec.customerId }))!;
+    bundle.customers[c] = { ...rec, customerId: id };
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Stock of about 60 % of the items (3 each) in stores S1 and S2, a different 60 % in each. */
+export function benchStock(items: readonly string[]): { storeId: string; sku: string; quantity: number }[] {
+  const stock = (s: number) => items.filter((_, i) => (i * 7 + s) % 10 < 6).map((sku) => ({ storeId: `S${s}`, sku, quantity: 3 }));
+  return [...stock(1), ...stock(2)];
 }

@@ -9,7 +9,6 @@
  * store runs in this process and is counted in the first), statements per decision, and decisions per second.
  * Meant for side-by-side runs on a shared machine: CPU per decision does not depend on how much of a core one gets.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import pg from 'pg';
 import { createApp } from '../src/api/create-app.js';
@@ -22,7 +21,7 @@ import { mulberry32 } from '../src/core/random.js';
 import type { OrderLine } from '../src/core/records.js';
 import { parseFallbackChain } from '../src/serve/fallback-chain.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
-import { BENCH_CATEGORIES, benchOffers, benchStore } from './bench-kit.js';
+import { BENCH_CATEGORIES, benchOffers, benchStock, benchStore, storeFigures, storePhase, unifiedIds } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:nbo-path --',
@@ -42,24 +41,6 @@ const cpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
-
-async function pgFigures(c: pg.Client | null): Promise<{ ticks: number; xacts: number }> {
-  if (!c) return { ticks: NaN, xacts: NaN };
-  await c.query('SELECT pg_stat_clear_snapshot()');
-  const r = await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
-  let ticks = 0;
-  for (const { pid } of r.rows) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // ended
-    }
-  }
-  const x = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()');
-  return { ticks, xacts: Number(x.rows[0]?.n ?? NaN) };
-}
 
 runCli(async () => {
   const { flags } = parseCli(spec);
@@ -94,15 +75,8 @@ runCli(async () => {
       return purposes.map((purpose) => ({ identifiers, purpose, granted: true, time: now - DAY, source: 'bench' }));
     }),
   );
-  const ids: string[] = [];
-  for (const c of sample) {
-    const rec = bundle.customers[c];
-    const id = (await store.findCustomer({ kind: 'external', value: rec.customerId }))!;
-    bundle.customers[c] = { ...rec, customerId: id };
-    ids.push(id);
-  }
-  const stock = (s: number) => bundle.items.filter((_, i) => (i * 7 + s) % 10 < 6).map((sku) => ({ storeId: `S${s}`, sku, quantity: 3 }));
-  await store.setInventory([...stock(1), ...stock(2)]);
+  const ids = await unifiedIds(store, bundle, sample);
+  await store.setInventory(benchStock(bundle.items));
   await store.putOffers(benchOffers(200, Array.from(bundle.popular.global.items.subarray(0, 2000), (i) => bundle.items[i]), now));
   const inventory = new InventorySnapshot(() => store.inventory());
   await inventory.refresh();
@@ -128,7 +102,7 @@ runCli(async () => {
       await Promise.all(ids.slice(i, i + flags.concurrency).map((id) => app.offers.decideFor(id, { channel: 'web', limit: 3 })));
     }
     await app.offers.flushDecisions();
-    const p0 = await pgFigures(monitor);
+    const p0 = await storeFigures(monitor);
     const c0 = cpuUs();
     const t0 = performance.now();
     const end = t0 + flags.seconds * 1000;
@@ -146,12 +120,13 @@ runCli(async () => {
     const wall = (performance.now() - t0) / 1000;
     const cpu = cpuUs() - c0;
     await new Promise((res) => setTimeout(res, 1100)); // backends flush their transaction counts
-    const p1 = await pgFigures(monitor);
+    const p1 = await storeFigures(monitor);
+    const pgPhase = storePhase(p0, p1, n);
     const stats = app.offers.stats();
     process.stdout.write(
       `${monitor ? 'postgresql' : 'pglite'}: ${n} decisions in ${wall.toFixed(1)} s (${(n / wall).toFixed(0)}/s, ${flags.concurrency} in flight): ` +
-        `this process ${(cpu / n).toFixed(1)} CPU µs/decision; PostgreSQL ${(((p1.ticks - p0.ticks) * 10_000) / n).toFixed(1)} CPU µs/decision, ` +
-        `${((p1.xacts - p0.xacts) / n).toFixed(4)} transactions/decision; logged ${stats.decisionsLogged}, queued ${stats.decisionsQueued}, dropped ${stats.decisionsDropped}\n`,
+        `this process ${(cpu / n).toFixed(1)} CPU µs/decision; PostgreSQL ${pgPhase.pgCpuUsPerReq.toFixed(1)} CPU µs/decision, ` +
+        `${pgPhase.pgXactsPerReq.toFixed(4)} transactions/decision; logged ${stats.decisionsLogged}, queued ${stats.decisionsQueued}, dropped ${stats.decisionsDropped}\n`,
     );
   } finally {
     await app.offers.close();

@@ -21,7 +21,7 @@
  * --cpu-prof DIR: the service's V8 CPU profile; --trace-gc FILE: its GC trace; --only nbo: next-best-offer alone.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import type { OrderLine } from '../src/core/records.js';
-import { BENCH_CATEGORIES, benchOffers, benchStore, dropPrefix, serveProcess } from './bench-kit.js';
+import { BENCH_CATEGORIES, benchOffers, benchStock, benchStore, dropPrefix, serveProcess, storeFigures, storePhase, unifiedIds } from './bench-kit.js';
 import { chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
@@ -119,45 +119,6 @@ async function serviceFigures(url: string): Promise<ServiceFigures> {
     // figures unknown
   }
   return { gcS, lagP99Ms, lagMaxMs };
-}
-
-/**
- * The PostgreSQL server's side of the service's database: its backends' CPU (from /proc, clock ticks) and the
- * transactions committed (pg_stat_database, flushed by the backends within about a second), read through one
- * monitoring connection (its own backend left out).
- */
-interface StoreFigures {
-  cpuTicks: Map<number, number>;
-  xacts: number;
-}
-async function storeFigures(c: pg.Client | null): Promise<StoreFigures | null> {
-  if (!c) return null;
-  try {
-    await c.query('SELECT pg_stat_clear_snapshot()');
-    const r = await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
-    const x = await c.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()');
-    const cpuTicks = new Map<number, number>();
-    for (const { pid } of r.rows) {
-      try {
-        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-        cpuTicks.set(pid, Number(fields[11]) + Number(fields[12]));
-      } catch {
-        // ended, or another machine's server
-      }
-    }
-    return { cpuTicks, xacts: Number(x.rows[0]?.n ?? NaN) };
-  } catch {
-    return null;
-  }
-}
-
-/** PostgreSQL CPU µs and transactions per request between two readings (ticks at 100 Hz). */
-function storePhase(a: StoreFigures | null, b: StoreFigures | null, requests: number): { pgCpuUsPerReq: number; pgXactsPerReq: number } {
-  if (!a || !b || !(requests > 0)) return { pgCpuUsPerReq: NaN, pgXactsPerReq: NaN };
-  let ticks = 0;
-  for (const [pid, t] of b.cpuTicks) ticks += t - (a.cpuTicks.get(pid) ?? 0);
-  return { pgCpuUsPerReq: (ticks * 10_000) / requests, pgXactsPerReq: (b.xacts - a.xacts) / requests };
 }
 
 /** GC ms per s of wall time by kind between two readings, and the event-loop delay of the second (prom-client resets it per reading). */
@@ -256,15 +217,8 @@ runCli(async () => {
     return purposes.map((purpose) => ({ identifiers, purpose, granted: true, time: now - DAY, source: 'bench' }));
   });
   await store.importConsent(consent);
-  const ids: string[] = [];
-  for (const c of sample) {
-    const rec = bundle.customers[c];
-    const id = (await store.findCustomer({ kind: 'external', value: rec.customerId }))!;
-    bundle.customers[c] = { ...rec, customerId: id };
-    ids.push(id);
-  }
-  const stock = (s: number) => bundle.items.filter((_, i) => (i * 7 + s) % 10 < 6).map((sku) => ({ storeId: `S${s}`, sku, quantity: 3 }));
-  await store.setInventory([...stock(1), ...stock(2)]);
+  const ids = await unifiedIds(store, bundle, sample);
+  await store.setInventory(benchStock(bundle.items));
   const offers = benchOffers(flags.offers, Array.from(bundle.popular.global.items.subarray(0, 2000), (i) => bundle.items[i]), now);
   await store.putOffers(offers);
   await store.close();
