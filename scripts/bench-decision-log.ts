@@ -21,7 +21,7 @@ import { mulberry32 } from '../src/core/random.js';
 import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import { prepareDecision } from '../src/store/sql-offers.js';
 import type { DecisionToLog, PreparedDecision } from '../src/store/store.js';
-import { BENCH_CATEGORIES, benchOffers, benchStore, storeFigures, storePhase } from './bench-kit.js';
+import { benchOffers, benchStore, cpuUs, storeFigures, storePhase, withBenchCategories } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:decision-log --',
@@ -36,17 +36,12 @@ const spec = defineCli({
   epilog: 'Example: npm run bench:decision-log -- --bundle /work/bundles/or/v1',
 });
 
-const cpuUs = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
-
 runCli(async () => {
   const { flags } = parseCli(spec);
   if (!flags.bundle) throw new Error('--bundle DIR is required');
   const dir = resolve(flags.bundle);
   const bundle = await readBundle(dirname(dir), basename(dir));
-  bundle.itemCategories = bundle.items.map((_, i) => bundle.itemCategories[i] ?? `cat-${i % BENCH_CATEGORIES}`);
+  withBenchCategories(bundle);
   const now = Date.now();
   const offers = prepareOffers(benchOffers(200, Array.from(bundle.popular.global.items.subarray(0, 2000), (i) => bundle.items[i]), now));
   const model = loadedModelFromBundle(bundle);

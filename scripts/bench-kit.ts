@@ -307,3 +307,14 @@ export function benchStock(items: readonly string[]): { storeId: string; sku: st
   const stock = (s: number) => items.filter((_, i) => (i * 7 + s) % 10 < 6).map((sku) => ({ storeId: `S${s}`, sku, quantity: 3 }));
   return [...stock(1), ...stock(2)];
 }
+
+/** This process's CPU time so far (user + system), µs. */
+export function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Gives every item of `bundle` a category (Online Retail has none: 40, by item index), so that category offers have targets. */
+export function withBenchCategories(bundle: ModelBundle): void {
+  bundle.itemCategories = bundle.items.map((_, i) => bundle.itemCategories[i] ?? `cat-${i % BENCH_CATEGORIES}`);
+}

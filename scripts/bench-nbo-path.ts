@@ -21,7 +21,7 @@ import { mulberry32 } from '../src/core/random.js';
 import type { OrderLine } from '../src/core/records.js';
 import { parseFallbackChain } from '../src/serve/fallback-chain.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
-import { BENCH_CATEGORIES, benchOffers, benchStock, benchStore, storeFigures, storePhase, unifiedIds } from './bench-kit.js';
+import { benchOffers, benchStock, benchStore, cpuUs, storeFigures, storePhase, unifiedIds, withBenchCategories } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:nbo-path --',
@@ -37,17 +37,12 @@ const spec = defineCli({
 });
 
 const DAY = 86_400_000;
-const cpuUs = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
-
 runCli(async () => {
   const { flags } = parseCli(spec);
   if (!flags.bundle) throw new Error('--bundle DIR is required');
   const dir = resolve(flags.bundle);
   const bundle = await readBundle(dirname(dir), basename(dir));
-  bundle.itemCategories = bundle.items.map((_, i) => bundle.itemCategories[i] ?? `cat-${i % BENCH_CATEGORIES}`);
+  withBenchCategories(bundle);
   const now = Date.now();
   const db = await benchStore(flags.pglite ? null : process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test', `omnirec-bench-nbo-path-${process.pid}`);
   const store = db.store;

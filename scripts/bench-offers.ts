@@ -40,7 +40,7 @@ import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import type { OrderLine } from '../src/core/records.js';
-import { BENCH_CATEGORIES, benchOffers, benchStock, benchStore, dropPrefix, serveProcess, storeFigures, storePhase, unifiedIds } from './bench-kit.js';
+import { benchOffers, benchStock, benchStore, dropPrefix, serveProcess, storeFigures, storePhase, unifiedIds, withBenchCategories } from './bench-kit.js';
 import { chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
@@ -177,8 +177,7 @@ runCli(async () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  // Online Retail has no categories: 40, by item index, so that category offers have targets
-  bundle.itemCategories = bundle.items.map((_, i) => bundle.itemCategories[i] ?? `cat-${i % BENCH_CATEGORIES}`);
+  withBenchCategories(bundle);
   const now = Date.now();
   const prefix = `omnirec-bench-offers-${process.pid}`;
   const db = await benchStore(databaseUrl, prefix);

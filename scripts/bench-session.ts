@@ -17,7 +17,7 @@ import { CustomerAccessCache } from '../src/serve/customer-access.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
 import { preparedOf } from '../src/serve/prepared-model.js';
 import { RecommendationService } from '../src/serve/recommendation-service.js';
-import { rng } from './bench-kit.js';
+import { cpuUs, rng } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npx tsx scripts/bench-session.ts',
@@ -28,11 +28,6 @@ const spec = defineCli({
     rounds: { type: 'int', default: 4, description: 'alternating rounds of the side-by-side' },
   },
 });
-
-const cpuUs = () => {
-  const c = process.cpuUsage();
-  return c.user + c.system;
-};
 
 runCli(async () => {
   const { flags } = parseCli(spec);
