@@ -9,6 +9,7 @@ import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
 import { importBatches } from '../src/ingest/import-batches.js';
 import { importFile, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import type { ImportPlan } from '../src/store/import-plan.js';
+import { EPOCH_MS } from '../src/store/sql-client.js';
 import { SqlStore } from '../src/store/sql-store.js';
 import type { Store } from '../src/store/store.js';
 import { storeBackends } from './helpers/backends.js';
@@ -85,6 +86,34 @@ for (const backend of storeBackends()) {
       } finally {
         await cleanup();
         await clean.cleanup();
+      }
+    });
+
+    it("a product's seen_at is the source time of its last change, whatever the batches; an import after a partial one (a crash) gives a fresh import's", async () => {
+      // 84000's price: 1.00, then 2.00, then 1.00 again (the last change is the third line's), one order per batch
+      const lines = [1, 2, 1].map((price, i) => `54000${i + 1},84000,BLUE MUG,1,2011-01-0${i + 3} 10:00:00,${price.toFixed(2)},17001,United Kingdom`);
+      const file = (n: number) => {
+        const f = join(tmp, `price-back-${n}.csv`);
+        writeFileSync(f, ['InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country', ...lines.slice(0, n)].join('\n') + '\n');
+        return f;
+      };
+      const product = async (s: Store) => {
+        const r = await (s as SqlStore).db.query<{ price: number; at: number }>(`SELECT price::float8 AS price, ${EPOCH_MS('seen_at')} AS at FROM products WHERE sku = '84000'`);
+        return r.rows[0];
+      };
+      const fresh = await backend.open();
+      const crashed = await backend.open();
+      try {
+        await importFile(fresh.store, file(3), { batchSize: 1 });
+        expect(await product(fresh.store)).toEqual({ price: 1, at: Date.parse('2011-01-05T10:00:00Z') });
+        // the first two lines imported (their deferred update flushed), then the whole file by another process
+        await importFile(crashed.store, file(2), { batchSize: 1 });
+        expect(await product(crashed.store)).toEqual({ price: 2, at: Date.parse('2011-01-04T10:00:00Z') });
+        await importFile(new SqlStore((crashed.store as SqlStore).db), file(3), { batchSize: 1 });
+        expect(await product(crashed.store)).toEqual(await product(fresh.store));
+      } finally {
+        await fresh.cleanup();
+        await crashed.cleanup();
       }
     });
 

@@ -337,7 +337,7 @@ export class SqlStore implements Store {
     const rows = this.known.takePending();
     if (rows.length === 0) return 0;
     const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
-    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }), { asyncCommit: true });
+    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products, productChanges: true }), { asyncCommit: true });
     this.known.remember(written.products);
     return written.products.length;
   }

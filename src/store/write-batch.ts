@@ -8,6 +8,13 @@ export interface BatchWrite {
   identity: IdentityAssignment;
   stores?: string[];
   products?: PlannedProduct[];
+  /**
+   * The products are changes already applied in memory (KnownProducts' deferred updates): each one's time is that of
+   * its last change, kept even when its values equal the row's (they changed and changed back since the row was
+   * written), so that seen_at does not depend on when the deferred updates were flushed (a re-import after a crash
+   * flushes at other points than a fresh import).
+   */
+  productChanges?: boolean;
   /** Orders, indexed like the identity assignment's records. */
   orders?: PlannedOrder[];
   /** Per order: the id reserved for it (Store.reserveOrderIds), used when the order is created. */
@@ -90,7 +97,7 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
                seen_at = greatest(p.seen_at, u.at)
           FROM pu u
          WHERE p.sku = u.sku
-           AND (p.title, p.category, p.price) IS DISTINCT FROM (${pick('title')}, ${pick('category')}, ${pick('price')})
+           AND ((p.title, p.category, p.price) IS DISTINCT FROM (${pick('title')}, ${pick('category')}, ${pick('price')})${w.productChanges ? ' OR u.at > p.seen_at' : ''})
         RETURNING p.sku, p.title, p.category, p.price::float8 AS price, ${EPOCH_MS('p.seen_at')} AS at)`,
       `p_added AS (
         INSERT INTO products (sku, title, category, price, seen_at)
