@@ -53,4 +53,16 @@ describe('DecisionLogWriter', () => {
     expect(await w.close()).toBe(0);
     expect(writes).toEqual([4, 4, 1]);
   });
+  it('a store that hangs never holds up a decision: one write in flight, the queue bounded (the oldest dropped and counted), close() ends at its deadline with what is left', async () => {
+    let calls = 0;
+    const w = new DecisionLogWriter({ logDecisions: () => (calls++, new Promise<void>(() => {})) }, { batchSize: 4, intervalMs: 5, maxQueued: 20 });
+    const t0 = performance.now();
+    for (let k = 0; k < 100; k++) w.add(decision(k));
+    expect(performance.now() - t0).toBeLessThan(1000); // add() answers at once, whatever the store does
+    await new Promise((r) => setTimeout(r, 30));
+    expect(calls).toBe(1); // the first full batch, still in flight: no second write piles up behind it
+    expect(w.pending).toBe(20);
+    expect(w.dropped).toBe(100 - 4 - 20);
+    expect(await w.close(50)).toBe(24); // 20 queued + the 4 of the write that never ended
+  });
 });

@@ -24,6 +24,8 @@ export interface DecisionLogWriterOptions {
 export class DecisionLogWriter {
   private queue: (DecisionToLog | PreparedDecision)[] = [];
   private writing: Promise<void> | null = null;
+  /** Decisions of the write in flight. */
+  private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Decisions dropped because the queue was full (the store failing for long). */
@@ -82,6 +84,7 @@ export class DecisionLogWriter {
     // a full batch's trigger (add, a backlog) finds the queue written meanwhile: the timer writes the rest
     if (this.queue.length === 0 || (onlyFull && this.queue.length < size)) return Promise.resolve(true);
     const batch = this.queue.splice(0, size);
+    this.inFlight = batch.length;
     const done = this.store.logDecisions(batch).then(
       () => {
         this.written += batch.length;
@@ -102,6 +105,7 @@ export class DecisionLogWriter {
     );
     this.writing = done.then(() => {
       this.writing = null;
+      this.inFlight = 0;
     });
     return done.then((ok) => {
       // a full batch more waiting (a backlog, or a burst): written at once, one write at a time
@@ -114,16 +118,21 @@ export class DecisionLogWriter {
     return this.queue.length;
   }
 
-  /** Writes everything queued, retrying failures until `deadlineMs` (default 5 s); resolves with what is left unwritten. */
+  /** Writes everything queued, retrying failures until `deadlineMs` (default 5 s), never longer; resolves with what is left unwritten (queued or in a write still in flight). */
   async close(deadlineMs = 5000): Promise<number> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const end = Date.now() + deadlineMs;
+    // a write that never ends (a store that hangs) holds no one past the deadline
+    const until = (p: Promise<unknown>, ms: number) => {
+      let t: NodeJS.Timeout | undefined;
+      return Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, Math.max(0, ms))))]).finally(() => clearTimeout(t));
+    };
     while ((this.queue.length || this.writing) && Date.now() < end) {
-      await this.flush();
-      if (this.queue.length) await new Promise((r) => setTimeout(r, 50));
+      await until(this.flush(), end - Date.now());
+      if (this.queue.length) await until(new Promise((r) => setTimeout(r, 50)), end - Date.now());
     }
-    return this.queue.length;
+    return this.queue.length + this.inFlight;
   }
 }
