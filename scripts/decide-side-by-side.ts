@@ -21,6 +21,8 @@ const { choiceProbabilities } = await import(`${wt}/src/core/offers/choice.ts`);
 const { benchOffers } = await import(`${wt}/scripts/bench-kit.ts`);
 const { benchSubjects, benchStats } = await import(`${wt}/scripts/bench-decide.ts`);
 const { mulberry32 } = await import(`${wt}/src/core/random.ts`);
+// marked as the service marks its customers' affinity functions, where the worktree has the mark
+const { stableAffinity = (f: unknown) => f } = await import(`${wt}/src/core/offers/propensity.ts`);
 
 const now0 = Date.parse('2026-03-01T12:00:00Z');
 const offers = prepareOffers(benchOffers(200, Array.from({ length: 300 }, (_, i) => `sku-${i}`), now0));
@@ -29,11 +31,11 @@ const base = benchSubjects(60);
 const subjects = base.map((s: any, i: number) => {
   const memo = new Map<string, unknown>();
   const f = s.affinity;
-  const affinity = (o: any) => {
+  const affinity = stableAffinity((o: any) => {
     let v = memo.get(o.id);
     if (v === undefined) memo.set(o.id, (v = f(o)));
     return v;
-  };
+  });
   if (i % 10 === 9) return { ...s, personalised: false, segment: null, affinity: () => null };
   if (i % 10 === 8) return { ...s, customerId: null, personalised: true, segment: null, orders: 0, spend: 0, daysSinceLastPurchase: null, consent: {}, affinity };
   return { ...s, affinity };
@@ -76,7 +78,7 @@ function one(i: number, md5: ReturnType<typeof createHash> | null): void {
     holdout: d.holdout,
   });
   if (md5) {
-    md5.update(row.row);
+    md5.update((row as any).line ?? (row as any).row);
     md5.update(JSON.stringify(answer));
     if (has('probs') && trace?.choice && i % 20 === 0) md5.update(JSON.stringify(choiceProbabilities(trace.choice)));
   }

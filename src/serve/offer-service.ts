@@ -41,7 +41,7 @@ import type {
   ScoredOffer,
 } from '../core/offers/types.js';
 import { traceOf } from '../core/offers/decide.js';
-import { impressionExposure, statsSegment } from '../core/offers/propensity.js';
+import { impressionExposure, stableAffinity, statsSegment } from '../core/offers/propensity.js';
 import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
 import { OFFER_CHANNELS, type StatsSegment } from '../core/offers/types.js';
@@ -344,7 +344,8 @@ export class OfferService {
     const id = record.customerId;
     const hit = this.affinities.get(id);
     if (hit && hit.record === record && hit.index === index) return hit.affinity;
-    const affinity = index.affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts });
+    // memoised per offer (TargetIndex.affinityOf): decide keeps its answers by the offer set's index (stableAffinity)
+    const affinity = stableAffinity(index.affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts }));
     this.affinities.delete(id);
     this.affinities.set(id, { record, index, affinity });
     if (this.affinities.size > (this.deps.affinityCacheSize ?? 2048)) this.affinities.delete(this.affinities.keys().next().value!);

@@ -559,10 +559,6 @@ function bytesOf(s: string): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-const singles = (xs: ArrayLike<number>): boolean => {
-  for (let i = 0; i < xs.length; i++) if (Math.fround(xs[i]) !== xs[i]) return false;
-  return true;
-};
 
 /** The log's form of `c` (see `EncodedChoice`); the kept offers' value × weight are left to the offer set. */
 export function encodeChoice(c: ChoiceInputs): EncodedChoice {
@@ -579,48 +575,119 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
     shown: [...c.shown],
   };
   if (c.greedy) out.greedy = [...c.greedy];
-  const kept: number[] = [];
-  for (let i = 0; i < c.offers.length; i++) if (c.offers[i] !== null) kept.push(i);
-  if (kept.length === 0) return out;
-  const mask = new Uint8Array((c.offers.length + 7) >> 3);
-  for (const i of kept) mask[i >> 3] |= 1 << (i & 7);
-  out.at = b64(mask);
-  const lifts = new Float64Array(kept.length);
+  const offers = c.offers;
+  const m = offers.length;
+  let kept = 0;
   let allBeta = true;
-  kept.forEach((i, k) => {
-    const o = c.offers[i]!;
-    lifts[k] = o.lift;
+  for (let i = 0; i < m; i++) {
+    const o = offers[i];
+    if (o === null) continue;
+    kept++;
     if (o.dist.kind !== 'beta') allBeta = false;
-  });
-  let pairs: number[] | null = null;
-  let di: Uint8Array | Uint16Array | null = null;
-  if (allBeta) {
-    // distinct (a, b) pairs: offers without responses yet share their prior
-    pairs = [];
-    const slot = new Map<number, Map<number, number>>();
-    const idx = new Int32Array(kept.length);
-    kept.forEach((i, k) => {
-      const d = c.offers[i]!.dist as { a: number; b: number };
-      let byB = slot.get(d.a);
-      if (!byB) slot.set(d.a, (byB = new Map()));
-      let s = byB.get(d.b);
-      if (s === undefined) {
-        byB.set(d.b, (s = pairs!.length / 2));
-        pairs!.push(d.a, d.b);
+  }
+  if (kept === 0) return out;
+  // one pass over the kept offers into scratch buffers (no object per offer): the mask, the lifts, the distinct
+  // (a, b) pairs in order of first appearance and each offer's pair index; float32 unless a number is not one
+  const s = encodeScratchFor(m, kept);
+  const mask = s.mask.subarray(0, (m + 7) >> 3).fill(0);
+  const lift64 = s.lift64;
+  const pairs64 = s.pairs64;
+  const idx = s.idx;
+  let nPairs = 0;
+  let f32 = true;
+  let k = 0;
+  // pairs found by a scan while few (the usual case: offers without responses share their prior), by a map beyond
+  let byA: Map<number, Map<number, number>> | null = null;
+  for (let i = 0; i < m; i++) {
+    const o = offers[i];
+    if (o === null) continue;
+    mask[i >> 3] |= 1 << (i & 7);
+    const lift = o.lift;
+    lift64[k] = lift;
+    if (f32 && Math.fround(lift) !== lift) f32 = false;
+    if (allBeta) {
+      const d = o.dist as { a: number; b: number };
+      const a = d.a;
+      const b = d.b;
+      let slot = -1;
+      if (byA === null) {
+        for (let q = 0; q < nPairs; q++) {
+          if (sameValueZero(pairs64[2 * q], a) && sameValueZero(pairs64[2 * q + 1], b)) {
+            slot = q;
+            break;
+          }
+        }
+      } else slot = byA.get(a)?.get(b) ?? -1;
+      if (slot < 0) {
+        slot = nPairs++;
+        pairs64[2 * slot] = a;
+        pairs64[2 * slot + 1] = b;
+        if (f32 && (Math.fround(a) !== a || Math.fround(b) !== b)) f32 = false;
+        if (byA !== null) addPair(byA, a, b, slot);
+        else if (nPairs > PAIR_SCAN) {
+          byA = new Map();
+          for (let q = 0; q < nPairs; q++) addPair(byA, pairs64[2 * q], pairs64[2 * q + 1], q);
+        }
       }
-      idx[k] = s;
-    });
-    di = pairs.length / 2 <= 256 ? Uint8Array.from(idx) : Uint16Array.from(idx);
-  } else out.dists = kept.map((i) => ({ ...c.offers[i]!.dist }));
-  const f32 = singles(lifts) && (pairs === null || singles(pairs));
-  const floats = (xs: ArrayLike<number>): string => b64(f32 ? Float32Array.from(xs) : Float64Array.from(xs));
-  out.lift = floats(lifts);
-  if (pairs !== null) {
-    out.d = floats(pairs);
-    out.di = b64(di!);
+      idx[k] = slot;
+    }
+    k++;
+  }
+  out.at = b64(mask);
+  const floats = (xs: Float64Array, len: number): string => {
+    if (!f32) return b64(xs.subarray(0, len));
+    const f = s.f32;
+    for (let j = 0; j < len; j++) f[j] = xs[j];
+    return b64(f.subarray(0, len));
+  };
+  const indices = (into: Uint8Array | Uint16Array): string => {
+    for (let j = 0; j < kept; j++) into[j] = idx[j];
+    return b64(into.subarray(0, kept));
+  };
+  if (!allBeta) out.dists = offers.filter((o): o is ChoiceOffer => o !== null).map((o) => ({ ...o.dist }));
+  out.lift = floats(lift64, kept);
+  if (allBeta) {
+    out.d = floats(pairs64, 2 * nPairs);
+    out.di = indices(nPairs <= 256 ? s.di8 : s.di16);
   }
   if (!f32) out.f64 = true;
   return out;
+}
+
+/** Distinct pairs looked up by a scan up to this many. */
+const PAIR_SCAN = 16;
+const sameValueZero = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
+
+function addPair(byA: Map<number, Map<number, number>>, a: number, b: number, slot: number): void {
+  let byB = byA.get(a);
+  if (!byB) byA.set(a, (byB = new Map()));
+  if (!byB.has(b)) byB.set(b, slot);
+}
+
+/** encodeChoice's buffers (read within one call only), grown as needed. */
+let encodeScratch = {
+  mask: new Uint8Array(64),
+  lift64: new Float64Array(256),
+  pairs64: new Float64Array(512),
+  idx: new Int32Array(256),
+  f32: new Float32Array(512),
+  di8: new Uint8Array(256),
+  di16: new Uint16Array(256),
+};
+function encodeScratchFor(m: number, kept: number): typeof encodeScratch {
+  const s = encodeScratch;
+  if (s.mask.length >= (m + 7) >> 3 && s.lift64.length >= kept) return s;
+  const n = Math.max(kept, 2 * s.lift64.length);
+  encodeScratch = {
+    mask: new Uint8Array(Math.max((m + 7) >> 3, 2 * s.mask.length)),
+    lift64: new Float64Array(n),
+    pairs64: new Float64Array(2 * n),
+    idx: new Int32Array(n),
+    f32: new Float32Array(2 * n),
+    di8: new Uint8Array(n),
+    di16: new Uint16Array(n),
+  };
+  return encodeScratch;
 }
 
 /**

@@ -19,7 +19,7 @@
 import { mulberry32 } from '../random.js';
 import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams } from './propensity.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams, scratchColumns } from './propensity.js';
 import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
@@ -284,6 +284,17 @@ export function makeDecide(params: Partial<DecideParams> = {}): Decide {
   return (offers, subject, ctx, stats) => decideWith(p, offers, subject, ctx, stats);
 }
 
+/** Scratch propensity columns by number of suitable offers (decideWith's, read within one call only). */
+const scratch = new Map<number, PropensityColumns>();
+function scratchOf(n: number): PropensityColumns {
+  let c = scratch.get(n);
+  if (c === undefined) {
+    if (scratch.size >= 1024) scratch.clear();
+    scratch.set(n, (c = scratchColumns(n)));
+  }
+  return c;
+}
+
 function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
   const sc = screenCodes(offers, subject, ctx);
   const suitable = sc.suitable;
@@ -291,7 +302,10 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   // one column per quantity, not an object per suitable offer: only the shown ones become objects; for an immutable
   // set, what does not depend on the subject is read from the set's tables (propensityColumnsOf, valueWeights)
   const immutable = preparedOf(offers) !== undefined;
-  const cols = immutable ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p) : propensityColumns(suitable, subject, ctx.channel, stats, p);
+  // the columns are read within this call only (shown offers' propensities are copied out): a scratch per size
+  const cols = immutable
+    ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p, scratchOf(sc.index.length))
+    : propensityColumns(suitable, subject, ctx.channel, stats, p);
   const n = suitable.length;
   // vw, means, samples, scores in one buffer
   const buf = new Float64Array(4 * n);

@@ -731,11 +731,15 @@ export function propensityColumnsOf(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
+  into?: PropensityColumns,
 ): PropensityColumns {
   if (p.model === 'pooled') return propensityColumns(index.map((g) => set[g]), subject, channel, stats, p);
   const table = contextTable(set, statsSegment(subject), channel, stats, p);
   const n = index.length;
-  const out = columns(n);
+  const out = into !== undefined && into.n === n ? into : columns(n);
+  // a stable affinity function (stableAffinity) answers the same for an offer every time: its answers and lifts over
+  // the set are kept (per set and parameters), read here by index instead of asked offer by offer
+  const row = subject.personalised && stableAffinities.has(subject.affinity) ? affinityRowOf(subject.affinity, set, p) : null;
   for (let i = 0; i < n; i++) {
     const g = index[i];
     out.prior[i] = table.prior[g];
@@ -744,11 +748,65 @@ export function propensityColumnsOf(
     out.channelEffect[i] = table.channelEffect[g];
     out.alpha[i] = table.alpha[g];
     out.beta[i] = table.beta[g];
-    out.posteriorMean[i] = table.posteriorMean[g];
+    const mean = table.posteriorMean[g];
+    out.posteriorMean[i] = mean;
     out.targeted[i] = table.targeted[g];
-    affinityColumns(set[g], subject, p, out, i);
+    if (row === null) affinityColumns(set[g], subject, p, out, i);
+    else {
+      if (row.known[g] === 0) affinityRowAt(row, set[g], subject, p, g);
+      // affinityColumns' numbers: the lift as it computes it, the propensity from this row's posterior mean
+      const lift = row.lift[g];
+      out.affinityLift[i] = lift;
+      out.propensity[i] = Math.min(1, mean * lift);
+      out.affinity[i] = row.affinity[g];
+    }
   }
   out.table = table;
   out.index = index;
   return out;
+}
+
+/**
+ * Affinity functions known to answer the same for an offer every time they are asked (a memoised function of the
+ * subject, as the service's TargetIndex.affinityOf makes): `propensityColumnsOf` keeps their answers per offer set.
+ */
+const stableAffinities = new WeakSet<DecisionSubject['affinity']>();
+
+/** Marks `f` as stable (see stableAffinities): it must answer the same (the same object) for an offer every time. */
+export function stableAffinity<F extends DecisionSubject['affinity']>(f: F): F {
+  stableAffinities.add(f);
+  return f;
+}
+
+/** A stable affinity function's answers over one offer set (by the set's index), filled as offers are asked for. */
+interface AffinityRow {
+  set: readonly Offer[];
+  p: PropensityParams;
+  known: Uint8Array;
+  lift: Float64Array;
+  affinity: ({ score: number; sku?: string; category?: string } | null)[];
+}
+const affinityRows = new WeakMap<DecisionSubject['affinity'], AffinityRow>();
+
+function affinityRowOf(f: DecisionSubject['affinity'], set: readonly Offer[], p: PropensityParams): AffinityRow {
+  let row = affinityRows.get(f);
+  if (row === undefined || row.set !== set || row.p !== p) {
+    const n = set.length;
+    row = { set, p, known: new Uint8Array(n), lift: new Float64Array(n), affinity: new Array(n).fill(null) };
+    affinityRows.set(f, row);
+  }
+  return row;
+}
+
+function affinityRowAt(row: AffinityRow, offer: Offer, subject: DecisionSubject, p: PropensityParams, g: number): void {
+  const aff = subject.affinity(offer);
+  const affinity = aff && Number.isFinite(aff.score) ? aff : null;
+  row.lift[g] = affinity ? 1 + p.affinitySlope * (clamp01(affinity.score) - 0.5) : 1;
+  row.affinity[g] = affinity;
+  row.known[g] = 1;
+}
+
+/** Columns for `n` offers, to be filled by `propensityColumnsOf(…, into)` (a caller's scratch, reused). */
+export function scratchColumns(n: number): PropensityColumns {
+  return columns(n);
 }
