@@ -596,8 +596,9 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
   let nPairs = 0;
   let f32 = true;
   let k = 0;
-  // pairs found by a scan while few (the usual case: offers without responses share their prior), by a map beyond
-  let byA: Map<number, Map<number, number>> | null = null;
+  // pairs found through a hash table of their slots (open addressing over the scratch, cleared per call)
+  const table = allBeta ? s.table.subarray(0, pairTableSize(kept)).fill(-1) : s.table;
+  const tmask = table.length - 1;
   for (let i = 0; i < m; i++) {
     const o = offers[i];
     if (o === null) continue;
@@ -609,25 +610,19 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
       const d = o.dist as { a: number; b: number };
       const a = d.a;
       const b = d.b;
-      let slot = -1;
-      if (byA === null) {
-        for (let q = 0; q < nPairs; q++) {
-          if (sameValueZero(pairs64[2 * q], a) && sameValueZero(pairs64[2 * q + 1], b)) {
-            slot = q;
-            break;
-          }
-        }
-      } else slot = byA.get(a)?.get(b) ?? -1;
+      let h = pairHash(a, b) & tmask;
+      let slot = table[h];
+      // the same pair as a Map keyed by a then b finds (SameValueZero)
+      while (slot >= 0 && !(sameValueZero(pairs64[2 * slot], a) && sameValueZero(pairs64[2 * slot + 1], b))) {
+        h = (h + 1) & tmask;
+        slot = table[h];
+      }
       if (slot < 0) {
         slot = nPairs++;
+        table[h] = slot;
         pairs64[2 * slot] = a;
         pairs64[2 * slot + 1] = b;
         if (f32 && (Math.fround(a) !== a || Math.fround(b) !== b)) f32 = false;
-        if (byA !== null) addPair(byA, a, b, slot);
-        else if (nPairs > PAIR_SCAN) {
-          byA = new Map();
-          for (let q = 0; q < nPairs; q++) addPair(byA, pairs64[2 * q], pairs64[2 * q + 1], q);
-        }
       }
       idx[k] = slot;
     }
@@ -654,14 +649,26 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
   return out;
 }
 
-/** Distinct pairs looked up by a scan up to this many. */
-const PAIR_SCAN = 16;
 const sameValueZero = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
 
-function addPair(byA: Map<number, Map<number, number>>, a: number, b: number, slot: number): void {
-  let byB = byA.get(a);
-  if (!byB) byA.set(a, (byB = new Map()));
-  if (!byB.has(b)) byB.set(b, slot);
+/** A power of two at least twice `kept` (the pair table's size: at most half full). */
+function pairTableSize(kept: number): number {
+  let size = 16;
+  while (size < 2 * kept) size *= 2;
+  return size;
+}
+
+const hashFloats = new Float64Array(2);
+const hashWords = new Uint32Array(hashFloats.buffer);
+/** A hash of (a, b) equal for pairs SameValueZero calls equal (0 and −0 alike, every NaN alike). */
+function pairHash(a: number, b: number): number {
+  hashFloats[0] = a === 0 ? 0 : a !== a ? Number.NaN : a;
+  hashFloats[1] = b === 0 ? 0 : b !== b ? Number.NaN : b;
+  let h = Math.imul(hashWords[0] ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ hashWords[1] ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ hashWords[2] ^ (h >>> 13), 0x85ebca6b);
+  h = Math.imul(h ^ hashWords[3] ^ (h >>> 16), 0xc2b2ae35);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 /** encodeChoice's buffers (read within one call only), grown as needed. */
@@ -673,6 +680,7 @@ let encodeScratch = {
   f32: new Float32Array(512),
   di8: new Uint8Array(256),
   di16: new Uint16Array(256),
+  table: new Int32Array(512),
 };
 function encodeScratchFor(m: number, kept: number): typeof encodeScratch {
   const s = encodeScratch;
@@ -686,6 +694,7 @@ function encodeScratchFor(m: number, kept: number): typeof encodeScratch {
     f32: new Float32Array(2 * n),
     di8: new Uint8Array(n),
     di16: new Uint16Array(n),
+    table: new Int32Array(pairTableSize(n)),
   };
   return encodeScratch;
 }
