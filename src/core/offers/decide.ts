@@ -519,8 +519,19 @@ function choiceInputs(
       hi[i] = Math.min(1, pmax * g) * cands.vw[i];
     }
     offers = new Array<ChoiceOffer | null>(n).fill(null);
+    // a customer's contenders repeat from one decision to the next: their (immutable) records are kept in the
+    // columns' memo slots (a stable affinity) while distribution, lift and value × weight stay the same
+    const memo = cands.cols.memo;
+    const index = cands.cols.index;
     for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
-      offers[i] = { dist: distOf(cands, i, p), lift: Math.fround(lift[i]), vw: cands.vw[i] };
+      const dist = distOf(cands, i, p);
+      const g = Math.fround(lift[i]);
+      const vw = cands.vw[i];
+      if (memo !== undefined && index !== undefined) {
+        const known = memo[index[i]] as ChoiceOffer | undefined;
+        if (known !== undefined && known.dist === dist && Object.is(known.lift, g) && Object.is(known.vw, vw)) offers[i] = known;
+        else offers[i] = memo[index[i]] = Object.freeze({ dist, lift: g, vw });
+      } else offers[i] = { dist, lift: g, vw };
     }
   }
   return {

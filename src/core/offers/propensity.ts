@@ -513,6 +513,11 @@ export interface PropensityColumns {
   /** `propensityColumnsOf`: the set's table the subject-independent columns were read from, and the rows read. */
   table?: PropensityColumns;
   index?: readonly number[];
+  /**
+   * `propensityColumnsOf` with a stable affinity function: a slot per offer of the set, kept with the subject's
+   * affinity answers, where the caller may keep an immutable object derived from them (decide: a ChoiceOffer).
+   */
+  memo?: unknown[];
 }
 
 function columns(n: number): PropensityColumns {
@@ -763,6 +768,7 @@ export function propensityColumnsOf(
   }
   out.table = table;
   out.index = index;
+  out.memo = row === null ? undefined : row.memo;
   return out;
 }
 
@@ -785,6 +791,7 @@ interface AffinityRow {
   known: Uint8Array;
   lift: Float64Array;
   affinity: ({ score: number; sku?: string; category?: string } | null)[];
+  memo: unknown[];
 }
 const affinityRows = new WeakMap<DecisionSubject['affinity'], AffinityRow>();
 
@@ -792,7 +799,7 @@ function affinityRowOf(f: DecisionSubject['affinity'], set: readonly Offer[], p:
   let row = affinityRows.get(f);
   if (row === undefined || row.set !== set || row.p !== p) {
     const n = set.length;
-    row = { set, p, known: new Uint8Array(n), lift: new Float64Array(n), affinity: new Array(n).fill(null) };
+    row = { set, p, known: new Uint8Array(n), lift: new Float64Array(n), affinity: new Array(n).fill(null), memo: new Array(n).fill(undefined) };
     affinityRows.set(f, row);
   }
   return row;

@@ -407,16 +407,28 @@ const ENTRIES = [...ENTRY, 'ranked_lower:same_target_as', 'ranked_lower:holdout_
 const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 
 /** The compact form of a trace whose offer set is stored under `set`. */
+let encodeChars = Buffer.alloc(256);
+let encodeScores = new Float64Array(256);
+let encodePositions = new Int32Array(256);
+const encodeSlots = new Int8Array(ENTRIES.length);
+
 export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsidered {
   const n = t.ids.length;
   const table: string[] = [];
   // slot in `table` of each entry (-1: not used yet); fewer entries than ALPHABET characters (checked below)
-  const slot = new Int8Array(ENTRIES.length).fill(-1);
-  const chars = Buffer.allocUnsafe(n);
-  const scores = new Float64Array(t.scores.length);
+  const slot = encodeSlots.fill(-1);
+  // scratch (read within this call only): the codes' characters, the scores kept, each suitable offer's position
+  const m = t.scores.length;
+  if (encodeChars.length < n) encodeChars = Buffer.alloc(Math.max(n, 2 * encodeChars.length));
+  if (encodeScores.length < m) {
+    encodeScores = new Float64Array(Math.max(m, 2 * encodeScores.length));
+    encodePositions = new Int32Array(encodeScores.length);
+  }
+  const chars = encodeChars;
+  const scores = encodeScores;
   let nScores = 0;
   let blockers: number[] | null = null;
-  const position = new Int32Array(t.scores.length).fill(-1);
+  const position = encodePositions.fill(-1, 0, m);
   for (let k = 0; k < t.shown.length; k++) position[t.shown[k]] = k;
   for (let i = 0, si = 0; i < n; i++) {
     const c = t.codes[i];
@@ -445,7 +457,7 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
     chars[i] = ALPHABET_CODES[slot[e]];
   }
   const out: EncodedConsidered = { v: 2, set, codes: chars.toString('latin1', 0, n), table };
-  if (nScores) out.scores = Buffer.from(scores.buffer, 0, nScores * 8).toString('base64');
+  if (nScores) out.scores = Buffer.from(scores.buffer, scores.byteOffset, nScores * 8).toString('base64');
   if (blockers) out.blockers = blockers;
   return out;
 }
