@@ -1,5 +1,5 @@
 /**
- * usage: npx tsx scripts/decide-side-by-side.ts WORKTREE (e.g. a base worktree, or .) [--calls 20000] [--warm 3000] [--learn] [--limit 3] [--holdout 0.05] [--probs] [--md5] [--nolog]
+ * usage: npx tsx scripts/decide-side-by-side.ts WORKTREE (e.g. a base worktree, or .) [--calls 20000] [--warm 3000] [--learn] [--limit 3] [--holdout 0.05] [--probs] [--md5] [--nolog] [--memo]
  * decide + prepareDecision as the service calls them, on a prepared bench offer set (200 offers), subjects of every
  * segment (some not personalised, some guests), channels web/app/store. Prints CPU µs per decision (--nolog: decide alone), or with --md5 the md5 of the rows and answers of --calls decisions
  * (--probs: and of every 20th decision's probabilities; --learn: a response counted after each decision).
@@ -49,6 +49,14 @@ const holdout = arg('holdout', 0.05);
 const stockR = mulberry32(5);
 const inS1 = new Set(offers.filter(() => stockR() < 0.8).map((o: any) => o.id));
 
+const memos = new Map<string, object>();
+function memoOf(subject: number, channel: string): object {
+  const key = `${subject}|${channel}`;
+  let m = memos.get(key);
+  if (!m) memos.set(key, (m = {}));
+  return m;
+}
+
 function one(i: number, md5: ReturnType<typeof createHash> | null): void {
   const subject = subjects[i % subjects.length];
   const channel = channels[Math.floor(i / subjects.length) % 3];
@@ -62,6 +70,8 @@ function one(i: number, md5: ReturnType<typeof createHash> | null): void {
     channelConsent: { email: 'email', sms: 'sms', push: 'push' },
     holdoutShare: holdout,
     random,
+    // --memo: one memo per subject × channel, as the service keeps one per customer's facts × channel × store
+    ...(has('memo') ? { memo: memoOf(i % subjects.length, channel) } : {}),
   };
   const d = decide(offers, subject, ctx, stats);
   const trace = traceOf(d);

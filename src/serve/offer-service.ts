@@ -33,6 +33,7 @@ import type {
   ContactState,
   Decide,
   DecisionContext,
+  DecisionMemo,
   DecisionSubject,
   Offer,
   OfferChannel,
@@ -55,6 +56,10 @@ import { normalised, TargetIndex } from './offer-affinity.js';
 import { preparedOf } from './prepared-model.js';
 
 const DAY = 86_400_000;
+/** The affinity of a subject decided for without it (one function: decide's memo compares affinity functions). */
+const NO_AFFINITY: DecisionSubject['affinity'] = () => null;
+/** The stock of a store without a snapshot (one set, never changed: what is derived from a stock set is kept per set). */
+const NO_STOCK: ReadonlySet<string> = new Set<string>();
 
 export interface NboOptions {
   channel: OfferChannel;
@@ -121,6 +126,12 @@ export interface OfferServiceDeps {
   maxSubjects?: number;
   /** Customers whose affinity to the offers is kept between decisions (default 2,048). */
   affinityCacheSize?: number;
+  /**
+   * Customer × channel × store contexts whose decision memo is kept (DecisionContext.memo: what decide derives before
+   * anything random, reused while the customer's facts, the offers, the counts, the model and the stock stay; default
+   * 8,192; 0: none).
+   */
+  decisionMemos?: number;
   decisionLog?: { intervalMs?: number; batchSize?: number };
   now?: () => number;
   random?: () => number;
@@ -230,6 +241,7 @@ export class OfferService {
   private index: { model: LoadedModel; generation: number; index: TargetIndex } | null = null;
   private counts = new ResponseCounts();
   private readonly subjects = new Map<string, SubjectEntry>();
+  private readonly memos = new Map<string, { facts: OfferSubjectFacts; stock: ReadonlySet<string> | null; index: TargetIndex | null; counts: ResponseCounts; memo: DecisionMemo }>();
   private readonly affinities = new Map<string, { record: CustomerRecord; index: TargetIndex; affinity: DecisionSubject['affinity'] }>();
   /** Facts loads in flight per customer; an event for them marks the load stale (its result is used once, not kept). */
   private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
@@ -352,6 +364,30 @@ export class OfferService {
     return affinity;
   }
 
+  /**
+   * The decision memo of a customer in a context (DecisionContext.memo), kept for the `decisionMemos` contexts decided
+   * for last. A new one whenever what the context's inStock, contacts and acceptances read could answer otherwise:
+   * other facts (their contact counters: a reload, a response of theirs), another stock snapshot, another model or offer
+   * set (the targets' index); the counts are decide's to check (their object and version).
+   */
+  private memoFor(customerId: string, facts: OfferSubjectFacts, channel: OfferChannel, store: string | null, stock: ReadonlySet<string> | null, index: TargetIndex | null): DecisionMemo | undefined {
+    const max = this.deps.decisionMemos ?? 8192;
+    if (max <= 0) return undefined;
+    const key = store === null ? `${customerId}\u0000${channel}` : `${customerId}\u0000${channel}\u0000${store}`;
+    const hit = this.memos.get(key);
+    if (hit !== undefined && hit.facts === facts && hit.stock === stock && hit.index === index && hit.counts === this.counts) {
+      // most recently used last (the first is evicted)
+      this.memos.delete(key);
+      this.memos.set(key, hit);
+      return hit.memo;
+    }
+    const entry = { facts, stock, index, counts: this.counts, memo: {} };
+    this.memos.delete(key);
+    this.memos.set(key, entry);
+    if (this.memos.size > max) this.memos.delete(this.memos.keys().next().value!);
+    return entry.memo;
+  }
+
   private heard(message: string): void {
     const change = decodeOfferChange(message);
     if (!change) {
@@ -472,10 +508,10 @@ export class OfferService {
       orders: facts.orders,
       spend: facts.spend,
       daysSinceLastPurchase: last === null ? null : Math.max(0, Math.floor((now - last) / DAY)),
-      affinity: personalised && model && record ? this.affinityOf(record, this.targets(model)) : () => null,
+      affinity: personalised && model && record ? this.affinityOf(record, this.targets(model)) : NO_AFFINITY,
     };
     const fallbackReason: NboFallbackReason | undefined = !personalised ? 'no_consent' : !model ? 'no_model' : undefined;
-    return this.run(decide, subject, facts.contacts, options, now, { customerId: id, fallbackReason });
+    return this.run(decide, subject, facts.contacts, options, now, { customerId: id, fallbackReason, facts });
   }
 
   /** The next best offers for a guest's session (affinity from the session's items). */
@@ -522,12 +558,12 @@ export class OfferService {
     contacts: Map<string, ContactState> | null,
     options: NboOptions,
     now: number,
-    extra: { customerId?: string; fallbackReason?: NboFallbackReason; items?: readonly string[] },
+    extra: { customerId?: string; fallbackReason?: NboFallbackReason; items?: readonly string[]; facts?: OfferSubjectFacts },
   ): NboAnswer {
     const limit = options.limit ?? 1;
     const store = options.store ?? null;
     const model = this.deps.source.current();
-    const stock = store === null ? null : (this.deps.inventory.inStock(store) ?? new Set<string>());
+    const stock = store === null ? null : (this.deps.inventory.inStock(store) ?? NO_STOCK);
     const index = model ? this.targets(model) : null;
     const ctx: DecisionContext = {
       channel: options.channel,
@@ -541,6 +577,8 @@ export class OfferService {
       channelConsent: this.deps.channelConsent,
       holdoutShare: this.deps.holdoutShare,
       random: this.random,
+      // a customer's decisions in one context share what decide derives before anything random (see memoFor)
+      ...(extra.facts !== undefined && subject.customerId !== null ? { memo: this.memoFor(subject.customerId, extra.facts, options.channel, store, stock, index) } : {}),
     };
     const decision = decide(this.offers, subject, ctx, this.counts);
     const trace = traceOf(decision);

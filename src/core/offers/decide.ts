@@ -19,11 +19,12 @@
 import { mulberry32 } from '../random.js';
 import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams, scratchColumns } from './propensity.js';
-import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, screenCodes, suitabilityCode, WHY } from './screen.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams, scratchColumns, isStableAffinity } from './propensity.js';
+import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, type ScreenCodes, screenCodes, type ScreenValidity, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
   Decision,
+  DecisionMemo,
   DecisionContext,
   DecisionSubject,
   Offer,
@@ -295,40 +296,158 @@ function scratchOf(n: number): PropensityColumns {
   return c;
 }
 
-function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
-  const sc = screenCodes(offers, subject, ctx);
-  const suitable = sc.suitable;
-  const limit = Math.max(0, Math.floor(ctx.limit));
-  // one column per quantity, not an object per suitable offer: only the shown ones become objects; for an immutable
-  // set, what does not depend on the subject is read from the set's tables (propensityColumnsOf, valueWeights)
+/**
+ * What a decision derives for its subject and context before anything random: screening, propensity columns, value ×
+ * weight, conflicts, the mean ranking (and, once asked for, each suitable offer's score bounds). Kept in ctx.memo while
+ * it holds (see DecisionContext.memo and `basisKept`).
+ */
+interface Basis {
+  sc: ScreenCodes;
+  cols: PropensityColumns;
+  vw: Float64Array;
+  conflicts: readonly (readonly number[])[];
+  means: Float64Array;
+  byMean: number[];
+  /** lo then hi of each suitable offer's sampled score (choiceInputs), once computed when kept; null until then. */
+  bounds: Float64Array | null;
+  /** Kept in a memo (its bounds are then kept too). */
+  kept: boolean;
+}
+
+/** A basis kept in a memo, with what it was derived from. */
+interface KeptBasis {
+  basis: Basis;
+  offers: readonly Offer[];
+  stats: ResponseStats;
+  version: number;
+  p: DecideParams;
+  channel: DecisionContext['channel'];
+  store: string | null;
+  limit: number;
+  channelConsent: DecisionContext['channelConsent'];
+  personalised: boolean;
+  guest: boolean;
+  segment: DecisionSubject['segment'];
+  orders: number;
+  spend: number;
+  days: number | null;
+  consent: boolean | undefined;
+  affinity: DecisionSubject['affinity'];
+  /** The clock range it holds for: from the time it was derived until the first bound or contact-rule time after it. */
+  from: number;
+  until: number;
+}
+
+/** The consent answer screening reads for this subject and context (the channel's purpose). */
+function channelConsentOf(subject: DecisionSubject, ctx: DecisionContext): boolean | undefined {
+  const purpose = ctx.channelConsent[ctx.channel];
+  return purpose ? subject.consent[purpose] : undefined;
+}
+
+/** The memo's basis when it was derived from the same inputs (see DecisionContext.memo), else null. */
+function basisKept(memo: DecisionMemo, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats, p: DecideParams, limit: number): Basis | null {
+  const k = memo.state as KeptBasis | undefined;
+  if (k === undefined) return null;
+  const now = ctx.now;
+  return k.offers === offers &&
+    k.stats === stats &&
+    k.version === stats.version &&
+    k.p === p &&
+    now >= k.from &&
+    now < k.until &&
+    k.channel === ctx.channel &&
+    k.store === ctx.store &&
+    k.limit === limit &&
+    k.channelConsent === ctx.channelConsent &&
+    k.personalised === subject.personalised &&
+    k.guest === (subject.customerId === null) &&
+    k.segment === subject.segment &&
+    Object.is(k.orders, subject.orders) &&
+    Object.is(k.spend, subject.spend) &&
+    Object.is(k.days, subject.daysSinceLastPurchase) &&
+    k.consent === channelConsentOf(subject, ctx) &&
+    k.affinity === subject.affinity
+    ? k.basis
+    : null;
+}
+
+function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats, limit: number): Basis {
   const immutable = preparedOf(offers) !== undefined;
-  // the columns are read within this call only (shown offers' propensities are copied out): a scratch per size
+  // a basis may be kept when the set is immutable, the stats say their version, and the affinity answers cannot change
+  const memo = ctx.memo;
+  const keep = memo !== undefined && immutable && stats.version !== undefined && p.model !== 'pooled' && (!subject.personalised || isStableAffinity(subject.affinity));
+  const validity: ScreenValidity | undefined = keep ? { from: -Infinity, until: Infinity } : undefined;
+  const sc = screenCodes(offers, subject, ctx, validity);
+  const suitable = sc.suitable;
+  // one column per quantity, not an object per suitable offer: only the shown ones become objects; for an immutable
+  // set, what does not depend on the subject is read from the set's tables (propensityColumnsOf, valueWeights);
+  // columns not kept are read within this call only (shown offers' propensities are copied out): a scratch per size
   const cols = immutable
-    ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p, scratchOf(sc.index.length))
+    ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p, keep ? undefined : scratchOf(sc.index.length))
     : propensityColumns(suitable, subject, ctx.channel, stats, p);
   const n = suitable.length;
-  // vw, means, samples, scores in one buffer
-  const buf = new Float64Array(4 * n);
+  // vw and means in one buffer
+  const buf = new Float64Array(2 * n);
   const vw = buf.subarray(0, n);
   if (immutable) {
     const all = valueWeights(offers);
     for (let i = 0; i < n; i++) vw[i] = all[sc.index[i]];
   } else for (let i = 0; i < n; i++) vw[i] = valueOf(suitable[i]) * weightOf(suitable[i]);
-  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
   const conflicts = n === 0 ? [] : conflictsOfSubset(offers, sc.index);
-  const h = Math.min(1, Math.max(0, ctx.holdoutShare));
-  const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
   const means = buf.subarray(n, 2 * n);
   for (let i = 0; i < n; i++) means[i] = cols.propensity[i] * vw[i];
   const byMean = pickTop(means, conflicts, limit);
+  const basis: Basis = { sc, cols, vw, conflicts, means, byMean, bounds: null, kept: false };
+  if (keep && validity!.until > ctx.now) {
+    const kept: KeptBasis = {
+      basis,
+      offers,
+      stats,
+      version: stats.version!,
+      p,
+      channel: ctx.channel,
+      store: ctx.store,
+      limit,
+      channelConsent: ctx.channelConsent,
+      personalised: subject.personalised,
+      guest: subject.customerId === null,
+      segment: subject.segment,
+      orders: subject.orders,
+      spend: subject.spend,
+      days: subject.daysSinceLastPurchase,
+      consent: channelConsentOf(subject, ctx),
+      affinity: subject.affinity,
+      from: ctx.now,
+      until: validity!.until,
+    };
+    memo!.state = kept;
+    basis.kept = true;
+  } else if (memo !== undefined) memo.state = undefined;
+  return basis;
+}
+
+function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
+  const limit = Math.max(0, Math.floor(ctx.limit));
+  const kept = ctx.memo === undefined ? null : basisKept(ctx.memo, offers, subject, ctx, stats, p, limit);
+  const basis = kept ?? deriveBasis(p, offers, subject, ctx, stats, limit);
+  const { sc, cols, vw, conflicts, means } = basis;
+  // a kept ranking is shared by the decisions of the memo: each decision has its own array
+  const byMean = kept === null ? basis.byMean : basis.byMean.slice();
+  const suitable = sc.suitable;
+  const n = suitable.length;
+  // samples and scores in one buffer
+  const buf = new Float64Array(2 * n);
+  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
+  const h = Math.min(1, Math.max(0, ctx.holdoutShare));
+  const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
   let shown: number[];
   let samples: Float64Array | null = null;
   let scores = means;
   if (holdout) shown = pickUniform(n, conflicts, limit, ctx.random);
   else if (p.ranking === 'mean' || limit === 0) shown = byMean;
   else {
-    samples = buf.subarray(2 * n, 3 * n);
-    scores = buf.subarray(3 * n, 4 * n);
+    samples = buf.subarray(0, n);
+    scores = buf.subarray(n, 2 * n);
     const rows = cands.rows;
     const size = p.poolSize;
     if (rows !== null) {
@@ -350,7 +469,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     }
     shown = pickTop(scores, conflicts, limit);
   }
-  const choice = shown.length > 0 ? choiceInputs(cands, conflicts, shown, holdout ? 'holdout' : samples !== null ? 'thompson' : 'mean', byMean, h, limit, ctx, p) : null;
+  const choice = shown.length > 0 ? choiceInputs(cands, conflicts, shown, holdout ? 'holdout' : samples !== null ? 'thompson' : 'mean', byMean, h, limit, ctx, p, basis) : null;
   let probabilities: number[] | null = null;
   const memo = choice ? uniformMemoOf(offers, sc.index, p.uniformExactBudget) : undefined;
   const probabilityAt = (k: number): number => (probabilities ??= choiceProbabilities(choice!, memo))[k];
@@ -491,33 +610,45 @@ function choiceInputs(
   limit: number,
   ctx: DecisionContext,
   p: DecideParams,
+  basis: Basis,
 ): ChoiceInputs {
   const thompson = p.ranking === 'thompson' && h < 1;
   const seed = thompson || h > 0 ? Math.floor(ctx.random() * 4294967296) : 0;
   const n = cands.vw.length;
   let offers: (ChoiceOffer | null)[] = [];
   if (thompson) {
-    if (boundsScratch.length < 2 * n) boundsScratch = new Float64Array(Math.max(2 * n, 2 * boundsScratch.length));
-    const lo = boundsScratch.subarray(0, n);
-    const hi = boundsScratch.subarray(n, 2 * n);
-    const lift = cands.cols.affinityLift;
-    for (let i = 0; i < n; i++) {
-      let pmin: number;
-      let pmax: number;
-      if (cands.rows !== null) {
-        const row = cands.cols.index![i];
-        rowSampling(cands.rows, cands.cols.table!, row, p);
-        pmin = cands.rows.min[row];
-        pmax = cands.rows.max[row];
-      } else {
-        const pool = poolOf(cands, i, p);
-        pmin = pool.min;
-        pmax = pool.max;
+    let bounds = basis.bounds;
+    if (bounds === null) {
+      // kept with the basis (they depend on nothing random), else in scratch
+      if (basis.kept) bounds = basis.bounds = new Float64Array(2 * n);
+      else {
+        if (boundsScratch.length < 2 * n) boundsScratch = new Float64Array(Math.max(2 * n, 2 * boundsScratch.length));
+        bounds = boundsScratch;
       }
-      const g = Math.fround(lift[i]);
-      lo[i] = Math.min(1, pmin * g) * cands.vw[i];
-      hi[i] = Math.min(1, pmax * g) * cands.vw[i];
+      const lo = bounds.subarray(0, n);
+      const hi = bounds.subarray(n, 2 * n);
+      const lift = cands.cols.affinityLift;
+      for (let i = 0; i < n; i++) {
+        let pmin: number;
+        let pmax: number;
+        if (cands.rows !== null) {
+          const row = cands.cols.index![i];
+          rowSampling(cands.rows, cands.cols.table!, row, p);
+          pmin = cands.rows.min[row];
+          pmax = cands.rows.max[row];
+        } else {
+          const pool = poolOf(cands, i, p);
+          pmin = pool.min;
+          pmax = pool.max;
+        }
+        const g = Math.fround(lift[i]);
+        lo[i] = Math.min(1, pmin * g) * cands.vw[i];
+        hi[i] = Math.min(1, pmax * g) * cands.vw[i];
+      }
     }
+    const lo = bounds.subarray(0, n);
+    const hi = bounds.subarray(n, 2 * n);
+    const lift = cands.cols.affinityLift;
     offers = new Array<ChoiceOffer | null>(n).fill(null);
     // a customer's contenders repeat from one decision to the next: their (immutable) records are kept in the
     // columns' memo slots (a stable affinity) while distribution, lift and value × weight stay the same

@@ -778,6 +778,11 @@ export function propensityColumnsOf(
  */
 const stableAffinities = new WeakSet<DecisionSubject['affinity']>();
 
+/** Whether `f` was marked stable (stableAffinity). */
+export function isStableAffinity(f: DecisionSubject['affinity']): boolean {
+  return stableAffinities.has(f);
+}
+
 /** Marks `f` as stable (see stableAffinities): it must answer the same (the same object) for an offer every time. */
 export function stableAffinity<F extends DecisionSubject['affinity']>(f: F): F {
   stableAffinities.add(f);

@@ -14,7 +14,7 @@
  * `encodeConsidered` / `decodeConsidered` into the decision log's compact form and back (src/store/sql-offers.ts).
  */
 import type { ChoiceInputs } from './choice.js';
-import { OFFER_CHANNELS, type Decision, type DecisionContext, type DecisionSubject, type Offer } from './types.js';
+import { type ContactState, OFFER_CHANNELS, type Decision, type DecisionContext, type DecisionSubject, type Offer } from './types.js';
 
 const DAY_MS = 86_400_000;
 
@@ -121,13 +121,24 @@ function consentCode(subject: DecisionSubject, ctx: DecisionContext): number {
   return CONSENT_CODE[purpose] ?? -1;
 }
 
+/**
+ * Until when the codes screened at `now` hold, as far as time goes (ScreenCodes' validity): the clock reaching an
+ * offer window's bound, an impression's time or its end of window, or a decline's end of suppression changes them.
+ * Times computed by adding a window to a time are taken 1 ms early (a rounding of the sum can only make it end sooner).
+ */
+export interface ScreenValidity {
+  from: number;
+  until: number;
+}
+
 /** Contact cap, decline suppression, acceptance cap (0: passed). */
-function contactCode(offer: Offer, subject: DecisionSubject, ctx: DecisionContext): number {
+function contactCode(offer: Offer, subject: DecisionSubject, ctx: DecisionContext, v?: ScreenValidity): number {
   const c = offer.contact ?? {};
   const capped = isSet(c.maxImpressions);
   const suppress = isSet(c.suppressDaysAfterDecline);
   if (capped || suppress) {
     const state = subject.customerId === null ? undefined : ctx.contacts(offer.id);
+    if (v !== undefined && state) contactChanges(c, state, ctx.now, v);
     if (capped && state) {
       const since = isSet(c.perDays) ? ctx.now - c.perDays * DAY_MS : -Infinity;
       let n = 0;
@@ -138,6 +149,26 @@ function contactCode(offer: Offer, subject: DecisionSubject, ctx: DecisionContex
   }
   if (isSet(c.maxAcceptances) && ctx.acceptances(offer.id) >= c.maxAcceptances) return ACCEPTANCE_CAP;
   return 0;
+}
+
+/** The first time after `now` at which this contact state can answer contactCode otherwise: `v.until` lowered to it. */
+function contactChanges(c: Offer['contact'], state: ContactState, now: number, v: ScreenValidity): void {
+  let until = v.until;
+  const window = isSet(c.perDays) ? c.perDays * DAY_MS : null;
+  for (const t of state.impressions) {
+    if (t > now && t < until) until = t; // counted once the clock reaches it
+    if (window !== null) {
+      const end = t + window - 1; // no longer counted once the clock passes t + window
+      if (end > now && end < until) until = end;
+    }
+  }
+  if (state.lastDeclineAt != null && isSet(c.suppressDaysAfterDecline)) {
+    const end = state.lastDeclineAt + c.suppressDaysAfterDecline * DAY_MS - 1;
+    if (end > now && end < until) until = end;
+  }
+  // a time that is not a number cannot be placed: nothing is kept
+  if (!state.impressions.every((t) => typeof t === 'number' && !Number.isNaN(t)) || (state.lastDeclineAt != null && Number.isNaN(state.lastDeclineAt))) until = now;
+  v.until = until;
 }
 
 /** The code of one offer, checked from scratch (what `ineligibility` then `unsuitability` say, as a code). */
@@ -273,8 +304,11 @@ export interface ScreenCodes {
   suitable: Offer[];
 }
 
-/** Every offer's code for this subject and context (see the module comment). */
-export function screenCodes(offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext): ScreenCodes {
+/**
+ * Every offer's code for this subject and context (see the module comment). `validity` (prepared sets only): set to
+ * the times between which the codes hold for this subject and context as far as the clock goes (ScreenValidity).
+ */
+export function screenCodes(offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, validity?: ScreenValidity): ScreenCodes {
   const p = prepared.get(offers);
   const consent = consentCode(subject, ctx);
   const index: number[] = [];
@@ -297,6 +331,11 @@ export function screenCodes(offers: readonly Offer[], subject: DecisionSubject, 
     return { codes, index, suitable };
   }
   const b = bucketOf(p, subject, ctx);
+  const v = validity;
+  if (v !== undefined) {
+    v.from = b.from;
+    v.until = b.until;
+  }
   const codes = b.codes.slice();
   const passed = b.passed;
   const personalised = subject.personalised;
@@ -309,7 +348,7 @@ export function screenCodes(offers: readonly Offer[], subject: DecisionSubject, 
       (p.targeted[i] === 1 && !ctx.inStock(offer) ? OUT_OF_STOCK : 0) ||
       (consent !== 0 ? unsuitableCode(offer, subject, ctx, consent) : 0) ||
       (!personalised && p.restricted[i] === 1 ? NON_PERSONALISED : 0) ||
-      (p.contactRules[i] === 1 ? contactCode(offer, subject, ctx) : 0);
+      (p.contactRules[i] === 1 ? contactCode(offer, subject, ctx, v) : 0);
     if (c !== 0) codes[i] = c;
     else {
       index.push(i);

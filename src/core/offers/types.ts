@@ -107,6 +107,22 @@ export interface DecisionContext {
   holdoutShare: number;
   /** Random source in [0, 1) (seeded in tests and the simulator). */
   random: () => number;
+  /**
+   * Optional: an object the caller keeps for one subject in one context (e.g. per customer's facts × channel × store ×
+   * stock), initially `{}`, in which `decide` keeps what it derived for them that does not change between decisions
+   * (screening, propensities, values, conflicts, the mean ranking), reused while the offer set, the response stats and
+   * their version, the parameters, the subject's facts (segment, orders, spend, days since the last purchase, consent
+   * for the channel, affinity function), channel, store, limit and consent rules are the same and the clock has not
+   * crossed an offer window's bound or a contact-rule time of the subject. By passing it the caller vouches that
+   * `inStock`, `contacts` and `acceptances` answer the same for every decision made with this memo while the stats'
+   * version is unchanged. Decisions with and without it are the same.
+   */
+  memo?: DecisionMemo;
+}
+
+/** See DecisionContext.memo (its contents are decide's). */
+export interface DecisionMemo {
+  state?: unknown;
 }
 
 /**
