@@ -575,7 +575,44 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
     shown: [...c.shown],
   };
   if (c.greedy) out.greedy = [...c.greedy];
+  // the kept offers' part depends on `offers` alone: for a list that cannot change (frozen, with its records and their
+  // distributions: decide shares such a list between the decisions of a customer's memo) made once
   const offers = c.offers;
+  let part: KeptPart | null | undefined = keptParts.get(offers);
+  if (part === undefined) {
+    part = keptPart(offers);
+    if (deeplyFrozen(offers)) keptParts.set(offers, part);
+  }
+  if (part === null) return out;
+  out.at = part.at;
+  if (part.dists !== undefined) out.dists = part.dists.map((d) => ({ ...d }));
+  out.lift = part.lift;
+  if (part.d !== undefined) {
+    out.d = part.d;
+    out.di = part.di;
+  }
+  if (part.f64) out.f64 = true;
+  return out;
+}
+
+/** The kept offers' fields of an encoded choice (see EncodedChoice); null: no offer kept. */
+interface KeptPart {
+  at: string;
+  dists?: SamplingDistribution[];
+  lift: string;
+  d?: string;
+  di?: string;
+  f64: boolean;
+}
+const keptParts = new WeakMap<readonly (ChoiceOffer | null)[], KeptPart | null>();
+
+function deeplyFrozen(offers: readonly (ChoiceOffer | null)[]): boolean {
+  if (!Object.isFrozen(offers)) return false;
+  for (const o of offers) if (o !== null && (!Object.isFrozen(o) || !Object.isFrozen(o.dist))) return false;
+  return true;
+}
+
+function keptPart(offers: readonly (ChoiceOffer | null)[]): KeptPart | null {
   const m = offers.length;
   let kept = 0;
   let allBeta = true;
@@ -585,7 +622,7 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
     kept++;
     if (o.dist.kind !== 'beta') allBeta = false;
   }
-  if (kept === 0) return out;
+  if (kept === 0) return null;
   // one pass over the kept offers into scratch buffers (no object per offer): the mask, the lifts, the distinct
   // (a, b) pairs in order of first appearance and each offer's pair index; float32 unless a number is not one
   const s = encodeScratchFor(m, kept);
@@ -628,7 +665,6 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
     }
     k++;
   }
-  out.at = b64(mask);
   const floats = (xs: Float64Array, len: number): string => {
     if (!f32) return b64(xs.subarray(0, len));
     const f = s.f32;
@@ -639,14 +675,14 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
     for (let j = 0; j < kept; j++) into[j] = idx[j];
     return b64(into.subarray(0, kept));
   };
-  if (!allBeta) out.dists = offers.filter((o): o is ChoiceOffer => o !== null).map((o) => ({ ...o.dist }));
-  out.lift = floats(lift64, kept);
+  const part: KeptPart = { at: b64(mask), lift: '', f64: !f32 };
+  if (!allBeta) part.dists = offers.filter((o): o is ChoiceOffer => o !== null).map((o) => ({ ...o.dist }));
+  part.lift = floats(lift64, kept);
   if (allBeta) {
-    out.d = floats(pairs64, 2 * nPairs);
-    out.di = indices(nPairs <= 256 ? s.di8 : s.di16);
+    part.d = floats(pairs64, 2 * nPairs);
+    part.di = indices(nPairs <= 256 ? s.di8 : s.di16);
   }
-  if (!f32) out.f64 = true;
-  return out;
+  return part;
 }
 
 const sameValueZero = (x: number, y: number): boolean => x === y || (x !== x && y !== y);

@@ -312,6 +312,12 @@ interface Basis {
   bounds: Float64Array | null;
   /** Kept in a memo (its bounds are then kept too). */
   kept: boolean;
+  /**
+   * Kept bases, Thompson ranking: the offers whose greatest sampled score reaches the limit-th greatest floor (the
+   * contenders before the shown ones are added, see contendersByBounds), as a mask, and their choice records
+   * (frozen, shared by the decisions whose shown offers are all among them); null until first needed.
+   */
+  contenders: { mask: Uint8Array; offers: readonly (ChoiceOffer | null)[] } | null;
 }
 
 /** A basis kept in a memo, with what it was derived from. */
@@ -397,7 +403,7 @@ function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: Decisio
   const means = buf.subarray(n, 2 * n);
   for (let i = 0; i < n; i++) means[i] = cols.propensity[i] * vw[i];
   const byMean = pickTop(means, conflicts, limit);
-  const basis: Basis = { sc, cols, vw, conflicts, means, byMean, bounds: null, kept: false };
+  const basis: Basis = { sc, cols, vw, conflicts, means, byMean, bounds: null, kept: false, contenders: null };
   if (keep && validity!.until > ctx.now) {
     const kept: KeptBasis = {
       basis,
@@ -648,21 +654,27 @@ function choiceInputs(
     }
     const lo = bounds.subarray(0, n);
     const hi = bounds.subarray(n, 2 * n);
-    const lift = cands.cols.affinityLift;
-    offers = new Array<ChoiceOffer | null>(n).fill(null);
-    // a customer's contenders repeat from one decision to the next: their (immutable) records are kept in the
-    // columns' memo slots (a stable affinity) while distribution, lift and value × weight stay the same
-    const memo = cands.cols.memo;
-    const index = cands.cols.index;
-    for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) {
-      const dist = distOf(cands, i, p);
-      const g = Math.fround(lift[i]);
-      const vw = cands.vw[i];
-      if (memo !== undefined && index !== undefined) {
-        const known = memo[index[i]] as ChoiceOffer | undefined;
-        if (known !== undefined && known.dist === dist && Object.is(known.lift, g) && Object.is(known.vw, vw)) offers[i] = known;
-        else offers[i] = memo[index[i]] = Object.freeze({ dist, lift: g, vw });
-      } else offers[i] = { dist, lift: g, vw };
+    if (basis.kept) {
+      // the contenders without the shown ones depend on the bounds alone: found once, their records shared
+      let c = basis.contenders;
+      if (c === null) {
+        const mask = new Uint8Array(n);
+        for (const i of contendersByBounds(lo, hi, conflicts, limit, [])) mask[i] = 1;
+        // frozen with its records (encodeChoice then encodes the list once)
+        c = basis.contenders = { mask, offers: Object.freeze(choiceOffers(cands, p, mask, n).map((o) => (o === null ? null : Object.isFrozen(o) ? o : Object.freeze(o)))) };
+      }
+      let within = true;
+      for (const i of shown) if (c.mask[i] !== 1) within = false;
+      if (within) offers = c.offers as (ChoiceOffer | null)[];
+      else {
+        const mask = c.mask.slice();
+        for (const i of shown) mask[i] = 1;
+        offers = choiceOffers(cands, p, mask, n);
+      }
+    } else {
+      const mask = new Uint8Array(n);
+      for (const i of contendersByBounds(lo, hi, conflicts, limit, shown)) mask[i] = 1;
+      offers = choiceOffers(cands, p, mask, n);
     }
   }
   return {
@@ -680,6 +692,30 @@ function choiceInputs(
     poolSize: p.poolSize,
     uniformExactBudget: p.uniformExactBudget,
   };
+}
+
+/**
+ * The choice records of the offers in `mask` (null for the others). A customer's contenders repeat from one decision
+ * to the next: their (immutable) records are kept in the columns' memo slots (a stable affinity) while distribution,
+ * lift and value × weight stay the same.
+ */
+function choiceOffers(cands: Candidates, p: DecideParams, mask: Uint8Array, n: number): (ChoiceOffer | null)[] {
+  const offers = new Array<ChoiceOffer | null>(n).fill(null);
+  const lift = cands.cols.affinityLift;
+  const memo = cands.cols.memo;
+  const index = cands.cols.index;
+  for (let i = 0; i < n; i++) {
+    if (mask[i] !== 1) continue;
+    const dist = distOf(cands, i, p);
+    const g = Math.fround(lift[i]);
+    const vw = cands.vw[i];
+    if (memo !== undefined && index !== undefined) {
+      const known = memo[index[i]] as ChoiceOffer | undefined;
+      if (known !== undefined && known.dist === dist && Object.is(known.lift, g) && Object.is(known.vw, vw)) offers[i] = known;
+      else offers[i] = memo[index[i]] = Object.freeze({ dist, lift: g, vw });
+    } else offers[i] = { dist, lift: g, vw };
+  }
+  return offers;
 }
 
 /**
