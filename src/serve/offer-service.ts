@@ -129,7 +129,7 @@ export interface OfferServiceDeps {
   /**
    * Customer × channel × store contexts whose decision memo is kept (DecisionContext.memo: what decide derives before
    * anything random, reused while the customer's facts, the offers, the counts, the model and the stock stay; default
-   * 8,192; 0: none).
+   * 4,096, about 10 KB each with 200 offers; 0: none).
    */
   decisionMemos?: number;
   decisionLog?: { intervalMs?: number; batchSize?: number };
@@ -371,7 +371,7 @@ export class OfferService {
    * set (the targets' index); the counts are decide's to check (their object and version).
    */
   private memoFor(customerId: string, facts: OfferSubjectFacts, channel: OfferChannel, store: string | null, stock: ReadonlySet<string> | null, index: TargetIndex | null): DecisionMemo | undefined {
-    const max = this.deps.decisionMemos ?? 8192;
+    const max = this.deps.decisionMemos ?? 4096;
     if (max <= 0) return undefined;
     const key = store === null ? `${customerId}\u0000${channel}` : `${customerId}\u0000${channel}\u0000${store}`;
     const hit = this.memos.get(key);
