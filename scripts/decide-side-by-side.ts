@@ -49,6 +49,8 @@ const holdout = arg('holdout', 0.05);
 const stockR = mulberry32(5);
 const inS1 = new Set(offers.filter(() => stockR() < 0.8).map((o: any) => o.id));
 
+/** One object, as the service's configuration is (a memo holds while the consent rules are the same object). */
+const CONSENT = { email: 'email', sms: 'sms', push: 'push' };
 const memos = new Map<string, object>();
 function memoOf(subject: number, channel: string): object {
   const key = `${subject}|${channel}`;
@@ -67,7 +69,7 @@ function one(i: number, md5: ReturnType<typeof createHash> | null): void {
     inStock: store === null ? () => true : (o: any) => inS1.has(o.id),
     contacts: () => undefined,
     acceptances: (id: string) => stats.overall(id).accepted,
-    channelConsent: { email: 'email', sms: 'sms', push: 'push' },
+    channelConsent: CONSENT,
     holdoutShare: holdout,
     random,
     // --memo: one memo per subject × channel, as the service keeps one per customer's facts × channel × store
