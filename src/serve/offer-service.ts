@@ -221,6 +221,32 @@ const trials = (n: OfferCounts | undefined) =>
   n ? { accepted: n.accepted, shown: (Number.isFinite(n.exposure) ? n.exposure : n.impressions) + Math.max(0, n.accepted - n.impressions) } : { accepted: 0, shown: 0 };
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
+/** Whether two reads of a customer's record give the same affinity (its vector, items and counts). */
+function sameAffinityInputs(a: CustomerRecord, b: CustomerRecord): boolean {
+  return a.customerId === b.customerId && sameNumbers(a.vector, b.vector) && sameNumbers(a.items, b.items) && sameNumbers(a.counts, b.counts);
+}
+
+function sameNumbers(a: ArrayLike<number> | null, b: ArrayLike<number> | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+/** Whether two reads of a customer's facts are the same (consent, orders, spend, last order, segment, contacts). */
+export function sameFacts(a: OfferSubjectFacts, b: OfferSubjectFacts): boolean {
+  if (a.customerId !== b.customerId || !Object.is(a.orders, b.orders) || !Object.is(a.spend, b.spend) || !Object.is(a.lastOrderAt, b.lastOrderAt) || a.segment !== b.segment) return false;
+  const ka = Object.keys(a.consent) as (keyof OfferSubjectFacts['consent'])[];
+  if (ka.length !== Object.keys(b.consent).length) return false;
+  for (const k of ka) if (!Object.hasOwn(b.consent, k) || a.consent[k] !== b.consent[k]) return false;
+  if (a.contacts.size !== b.contacts.size) return false;
+  for (const [offerId, x] of a.contacts) {
+    const y = b.contacts.get(offerId);
+    if (y === undefined || !Object.is(x.lastDeclineAt, y.lastDeclineAt) || !sameNumbers(x.impressions, y.impressions)) return false;
+  }
+  return true;
+}
+
 const unitVectors = new WeakMap<CustomerRecord, Float32Array | null>();
 function unitVector(record: CustomerRecord): Float32Array | null {
   let v = unitVectors.get(record);
@@ -355,7 +381,12 @@ export class OfferService {
   private affinityOf(record: CustomerRecord, index: TargetIndex): DecisionSubject['affinity'] {
     const id = record.customerId;
     const hit = this.affinities.get(id);
-    if (hit && hit.record === record && hit.index === index) return hit.affinity;
+    if (hit && hit.index === index && (hit.record === record || sameAffinityInputs(hit.record, record))) {
+      // the same record re-read (the model source re-reads records now and then): the same function, so that what
+      // decide keeps for it (its answers, the customer's decision memos) holds
+      hit.record = record;
+      return hit.affinity;
+    }
     // memoised per offer (TargetIndex.affinityOf): decide keeps its answers by the offer set's index (stableAffinity)
     const affinity = stableAffinity(index.affinityOf({ vector: unitVector(record), items: record.items, weights: record.counts }));
     this.affinities.delete(id);
@@ -459,6 +490,9 @@ export class OfferService {
       (facts) => {
         if (this.loads.get(customerId) === load) this.loads.delete(customerId);
         if (facts && !load.stale) {
+          // facts read again the same (a refresh, mostly): the object held is kept, and with it the decision memos
+          const held = this.subjects.get(customerId)?.facts;
+          if (held !== undefined && sameFacts(held, facts)) facts = held;
           this.subjects.delete(customerId);
           this.subjects.set(customerId, { access, facts, loadedAt: at, refreshing: false, stale: false });
           if (this.subjects.size > (this.deps.maxSubjects ?? 50_000)) this.subjects.delete(this.subjects.keys().next().value!);

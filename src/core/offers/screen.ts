@@ -478,7 +478,7 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
       if (position[s] >= 0) e = SHOWN;
       else {
         // rankedLower, without an object per offer
-        const blocker = blockerOf(t, s);
+        const blocker = blockerAt(t, s, position);
         if (blocker >= 0) {
           e = RANKED_TARGET;
           (blockers ??= []).push(position[blocker]);
@@ -501,12 +501,20 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
   return out;
 }
 
-/** The first shown offer (in shown order) sharing a target with the suitable offer `s`, or -1 (as rankedLower finds it). */
-function blockerOf(t: ConsideredTrace, s: number): number {
+
+/**
+ * The first shown offer (in shown order) sharing a target with the suitable offer `s`, or -1 (as rankedLower finds
+ * it), from the shown offers' positions (`position[j]`: j's place among the shown, −1 if not shown): the one of least
+ * position among s's conflicts.
+ */
+function blockerAt(t: ConsideredTrace, s: number, position: Int32Array): number {
   const cs = t.conflicts[s];
-  if (cs.length === 0) return -1;
-  for (const j of t.shown) if (cs.includes(j)) return j;
-  return -1;
+  let best = -1;
+  for (let q = 0; q < cs.length; q++) {
+    const k = position[cs[q]];
+    if (k >= 0 && (best < 0 || k < position[best])) best = cs[q];
+  }
+  return best;
 }
 
 if (ENTRIES.length > ALPHABET.length) throw new Error('screen.ts: more considered entries than characters to encode them');
