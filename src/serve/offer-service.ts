@@ -267,7 +267,10 @@ export class OfferService {
   private index: { model: LoadedModel; generation: number; index: TargetIndex } | null = null;
   private counts = new ResponseCounts();
   private readonly subjects = new Map<string, SubjectEntry>();
-  private readonly memos = new Map<string, { facts: OfferSubjectFacts; stock: ReadonlySet<string> | null; index: TargetIndex | null; counts: ResponseCounts; memo: DecisionMemo }>();
+  private readonly memos = new Map<string, { facts: OfferSubjectFacts; stock: ReadonlySet<string> | null; index: TargetIndex | null; memo: DecisionMemo }>();
+  /** The counts (and their version) the memos held were made under. */
+  private memosOf: ResponseCounts | null = null;
+  private memosVersion = -1;
   private readonly affinities = new Map<string, { record: CustomerRecord; index: TargetIndex; affinity: DecisionSubject['affinity'] }>();
   /** Facts loads in flight per customer; an event for them marks the load stale (its result is used once, not kept). */
   private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
@@ -347,6 +350,7 @@ export class OfferService {
       this.offersText = text;
     }
     this.counts = ResponseCounts.of(counts, cells);
+    if (this.memos.size) this.memos.clear();
   }
 
   private reloadQuietly(): void {
@@ -404,15 +408,22 @@ export class OfferService {
   private memoFor(customerId: string, facts: OfferSubjectFacts, channel: OfferChannel, store: string | null, stock: ReadonlySet<string> | null, index: TargetIndex | null): DecisionMemo | undefined {
     const max = this.deps.decisionMemos ?? 4096;
     if (max <= 0) return undefined;
+    // every memo was derived from counts of an earlier version once a response is applied (decide would derive each
+    // afresh): dropped at once rather than held until replaced
+    if (this.memosOf !== this.counts || this.memosVersion !== this.counts.version) {
+      this.memos.clear();
+      this.memosOf = this.counts;
+      this.memosVersion = this.counts.version;
+    }
     const key = store === null ? `${customerId}\u0000${channel}` : `${customerId}\u0000${channel}\u0000${store}`;
     const hit = this.memos.get(key);
-    if (hit !== undefined && hit.facts === facts && hit.stock === stock && hit.index === index && hit.counts === this.counts) {
+    if (hit !== undefined && hit.facts === facts && hit.stock === stock && hit.index === index) {
       // most recently used last (the first is evicted)
       this.memos.delete(key);
       this.memos.set(key, hit);
       return hit.memo;
     }
-    const entry = { facts, stock, index, counts: this.counts, memo: {} };
+    const entry = { facts, stock, index, memo: {} };
     this.memos.delete(key);
     this.memos.set(key, entry);
     if (this.memos.size > max) this.memos.delete(this.memos.keys().next().value!);
@@ -438,6 +449,8 @@ export class OfferService {
    */
   private applyEvent(e: AnnouncedOfferEvent): void {
     this.counts.apply(e);
+    // the decision memos were derived from the counts before it (see memoFor)
+    if (this.memos.size) this.memos.clear();
     const entry = this.subjects.get(e.customerId);
     if (entry) entry.stale = true;
     const load = this.loads.get(e.customerId);
