@@ -41,6 +41,13 @@ export interface PropensityParams {
    * model; Infinity: no offer × channel level (each cell learns its channel on its own, as before offer-learn3).
    */
   offerChannelStrength: number;
+  /**
+   * The prior learned across offers (hierarchical model; see `crossOfferPriors`): prior SD of the log level α shared by
+   * the offers (their typical rate multiplier over b), and of the slope β of an offer's log rate on its log value.
+   * 0 for both: off (every offer's prior is centred on b × m, as before offer-learn5).
+   */
+  crossOfferLevelSd: number;
+  crossOfferValueSd: number;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per stats segment ('unsegmented': a known customer decided on without a segment; 'guest': a session). */
@@ -72,6 +79,8 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   cellSpread: 0.3,
   // offer-learn3: validation seeds 101–120 and 1,500 / 10,000 customers (BENCHMARKS.md, "offer-learn3")
   offerChannelStrength: 10,
+  crossOfferLevelSd: 0,
+  crossOfferValueSd: 0,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8, unsegmented: 1 },
   targetedLift: 1.25,
@@ -210,8 +219,9 @@ export function offerPropensities(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
+  pool: readonly Offer[] = offers,
 ): OfferPropensity[] {
-  if (p.model !== 'pooled') return hierarchicalPropensities(offers, subject, channel, stats, p);
+  if (p.model !== 'pooled') return hierarchicalPropensities(offers, subject, channel, stats, p, pool);
   return pooledPropensities(offers, subject, channel, stats, p);
 }
 
@@ -487,8 +497,9 @@ export function hierarchicalPropensities(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
+  pool: readonly Offer[] = offers,
 ): OfferPropensity[] {
-  const cols = hierarchicalColumns(offers, subject, channel, stats, p);
+  const cols = hierarchicalColumns(offers, subject, channel, stats, p, pool);
   return offers.map((_, i) => propensityAt(cols, i));
 }
 
@@ -562,8 +573,9 @@ export function propensityColumns(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
+  pool: readonly Offer[] = offers,
 ): PropensityColumns {
-  if (p.model !== 'pooled') return hierarchicalColumns(offers, subject, channel, stats, p);
+  if (p.model !== 'pooled') return hierarchicalColumns(offers, subject, channel, stats, p, pool);
   const props = pooledPropensities(offers, subject, channel, stats, p);
   const cols = columns(props.length);
   props.forEach((x, i) => {
@@ -588,13 +600,15 @@ function hierarchicalColumns(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams,
+  pool: readonly Offer[],
 ): PropensityColumns {
   const seg = statsSegment(subject);
   const cache = exposuresOf(stats);
   const n = offers.length;
   const out = columns(n);
+  const fit = crossOfferOn(p) ? crossOfferPriors(pool, stats, p, cache) : null;
   for (let i = 0; i < n; i++) {
-    hierarchicalRow(offers[i], seg, channel, stats, p, cache, out, i);
+    hierarchicalRow(offers[i], seg, channel, stats, p, cache, out, i, fit === null ? 1 : fit.factorOf(offers[i]));
     affinityColumns(offers[i], subject, p, out, i);
   }
   return out;
@@ -623,6 +637,8 @@ function hierarchicalRow(
   cache: Map<string, OfferExposure>,
   out: PropensityColumns,
   i: number,
+  /** The offer's prior factor learned across offers (`crossOfferPriors`; 1: none). */
+  factor = 1,
 ): void {
   const si = STATS_SEGMENTS.indexOf(seg);
   const ci = OFFER_CHANNELS.indexOf(channel);
@@ -634,7 +650,7 @@ function hierarchicalRow(
   const restricted = !!segs && segs.length > 0;
   // personalised with a segment (statsSegment is 'guest' or 'unsegmented' otherwise) and in one of the offer's
   const targeted = seg !== 'guest' && seg !== 'unsegmented' && restricted && segs.includes(seg);
-  const m = restricted ? p.targetedLift : 1;
+  const m = (restricted ? p.targetedLift : 1) * factor;
   const ex = offerExposure(offer, stats, p, cache);
   // the cell's counts as the exposure read them (segmentCells of this segment: see OfferExposure)
   const at = si * OFFER_CHANNELS.length + ci;
@@ -670,6 +686,112 @@ function hierarchicalRow(
   out.targeted[i] = targeted ? 1 : 0;
 }
 
+
+// ---------- the prior learned across offers ----------
+
+const crossOfferOn = (p: PropensityParams): boolean => p.model !== 'pooled' && (p.crossOfferLevelSd > 0 || p.crossOfferValueSd > 0);
+
+/** Quantum of a prior factor's log (so a factor, and the rows computed from it, change only by a step of ≈ 3 %). */
+const FACTOR_STEP = 1 / 32;
+
+export interface CrossOfferFit {
+  /** Per offer of the pool (in order): its prior factor, fitted WITHOUT its own responses. */
+  factor: Float64Array;
+  /** The factor of an offer (of the pool by id; otherwise fitted on the whole pool). */
+  factorOf(offer: Offer): number;
+}
+
+/**
+ * The prior learned across offers (offer-learn5). Before an offer has data of its own, what the OTHER offers' responses
+ * say about offers like it is a better prior than one guess for all: a cheap offer is typically accepted far more
+ * often than a dear one. Over the pool (the offers decided on), each offer's observed log rate multiplier
+ *   y_o = log((A_o + ½) / (X_o·m_o + ½)),  weight w_o = 1 / (τ0² + 1/(A_o + ½))
+ * (A, X: its acceptances and exposure over all cells, see OfferExposure; m_o: the targeted lift of a segment-restricted
+ * offer) is regressed on its log value, centred over the pool: y = α + β·z, z_o = log(max(value, 0.01)) − mean z,
+ * a weighted ridge regression with priors α ~ N(0, σα²), β ~ N(0, σβ²) (σα = crossOfferLevelSd, σβ =
+ * crossOfferValueSd; an SD of 0 holds that coefficient at 0). For offer o the regression is fitted without o
+ * (leave-one-out, so no response counts twice), and its offer level's prior mean is b × m_o × f_o,
+ *   f_o = exp(α₋o + β₋o·z_o), clamped to [1/20, 20] and rounded to a step of 1/32 in log.
+ * Offers never shown weigh nothing; with no data on other offers f = 1 (the prior without it).
+ */
+export function crossOfferPriors(pool: readonly Offer[], stats: ResponseStats, p: PropensityParams, cache: Map<string, OfferExposure> = exposuresOf(stats)): CrossOfferFit {
+  const n = pool.length;
+  const z = new Float64Array(n);
+  const w = new Float64Array(n);
+  const y = new Float64Array(n);
+  let zMean = 0;
+  for (let i = 0; i < n; i++) {
+    const v = pool[i].value;
+    z[i] = Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01));
+    zMean += z[i] / n;
+  }
+  const t0 = p.offerSpread * p.offerSpread;
+  let sw = 0, swz = 0, swzz = 0, swy = 0, swzy = 0;
+  for (let i = 0; i < n; i++) {
+    z[i] -= zMean;
+    const offer = pool[i];
+    const ex = offerExposure(offer, stats, p, cache);
+    const segs = offer.eligibility?.segments;
+    const m = segs && segs.length > 0 ? p.targetedLift : 1;
+    if (!(ex.sumX > 0)) continue;
+    w[i] = 1 / (t0 + 1 / (ex.sumA + 0.5));
+    y[i] = Math.log((ex.sumA + 0.5) / (ex.sumX * m + 0.5));
+    sw += w[i];
+    swz += w[i] * z[i];
+    swzz += w[i] * z[i] * z[i];
+    swy += w[i] * y[i];
+    swzy += w[i] * z[i] * y[i];
+  }
+  const pa = p.crossOfferLevelSd > 0 ? 1 / (p.crossOfferLevelSd * p.crossOfferLevelSd) : Infinity;
+  const pb = p.crossOfferValueSd > 0 ? 1 / (p.crossOfferValueSd * p.crossOfferValueSd) : Infinity;
+  const solve = (Sw: number, Swz: number, Swzz: number, Swy: number, Swzy: number, zi: number): number => {
+    let a = 0;
+    let b = 0;
+    if (pa === Infinity && pb !== Infinity) b = Swzy / (Swzz + pb);
+    else if (pb === Infinity && pa !== Infinity) a = Swy / (Sw + pa);
+    else if (pa !== Infinity) {
+      const a11 = Sw + pa, a12 = Swz, a22 = Swzz + pb;
+      const det = a11 * a22 - a12 * a12;
+      if (det > 0) {
+        a = (a22 * Swy - a12 * Swzy) / det;
+        b = (a11 * Swzy - a12 * Swy) / det;
+      }
+    }
+    const lf = Math.min(Math.log(20), Math.max(-Math.log(20), a + b * zi));
+    return Math.exp(Math.round(lf / FACTOR_STEP) * FACTOR_STEP);
+  };
+  const factor = new Float64Array(n);
+  const index = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    index.set(pool[i].id, i);
+    factor[i] = solve(sw - w[i], swz - w[i] * z[i], swzz - w[i] * z[i] * z[i], swy - w[i] * y[i], swzy - w[i] * z[i] * y[i], z[i]);
+  }
+  return {
+    factor,
+    factorOf(offer: Offer): number {
+      const i = index.get(offer.id);
+      if (i !== undefined && pool[i] === offer) return factor[i];
+      const v = offer.value;
+      return solve(sw, swz, swzz, swy, swzy, Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01)) - zMean);
+    },
+  };
+}
+
+/** `crossOfferPriors` of an immutable offer set, kept per stats object × set × parameters and stats.version. */
+const setFits = new WeakMap<ResponseStats, WeakMap<readonly Offer[], WeakMap<PropensityParams, { version: number | undefined; fit: CrossOfferFit }>>>();
+function setPriors(set: readonly Offer[], stats: ResponseStats, p: PropensityParams, cache: Map<string, OfferExposure>): CrossOfferFit {
+  let bySet = setFits.get(stats);
+  if (!bySet) setFits.set(stats, (bySet = new WeakMap()));
+  let byParams = bySet.get(set);
+  if (!byParams) bySet.set(set, (byParams = new WeakMap()));
+  const known = byParams.get(p);
+  const version = stats.version;
+  if (known !== undefined && version !== undefined && known.version === version) return known.fit;
+  const fit = crossOfferPriors(set, stats, p, cache);
+  byParams.set(p, { version, fit });
+  return fit;
+}
+
 // ---------- per offer set: what does not depend on the subject ----------
 
 /**
@@ -682,6 +804,8 @@ interface ContextTable {
   table: PropensityColumns;
   accepted: Float64Array;
   shown: Float64Array;
+  /** The cross-offer prior factor each row was computed with. */
+  factor: Float64Array;
   /** stats.version when last checked (undefined: the stats have none: check every time). */
   version: number | undefined;
 }
@@ -700,20 +824,23 @@ function contextTable(set: readonly Offer[], seg: StatsSegment, channel: OfferCh
   if (t !== undefined && version !== undefined && t.version === version) return t.table;
   if (t === undefined) {
     const n = set.length;
-    t = { table: columns(n), accepted: new Float64Array(n).fill(Number.NaN), shown: new Float64Array(n).fill(Number.NaN), version };
+    t = { table: columns(n), accepted: new Float64Array(n).fill(Number.NaN), shown: new Float64Array(n).fill(Number.NaN), factor: new Float64Array(n).fill(Number.NaN), version };
     byContext.set(key, t);
   }
   t.version = version;
   const cache = exposuresOf(stats);
+  const fit = crossOfferOn(p) ? setPriors(set, stats, p, cache) : null;
   for (let g = 0; g < set.length; g++) {
     const offer = set[g];
     const o = stats.overall(offer.id);
     const shown = nonNegative(o?.shown ?? 0);
     const accepted = nonNegative(o?.accepted ?? 0);
-    if (shown === t.shown[g] && accepted === t.accepted[g]) continue;
-    hierarchicalRow(offer, seg, channel, stats, p, cache, t.table, g);
+    const factor = fit === null ? 1 : fit.factor[g];
+    if (shown === t.shown[g] && accepted === t.accepted[g] && factor === t.factor[g]) continue;
+    hierarchicalRow(offer, seg, channel, stats, p, cache, t.table, g, factor);
     t.shown[g] = shown;
     t.accepted[g] = accepted;
+    t.factor[g] = factor;
   }
   return t.table;
 }
