@@ -48,6 +48,8 @@ export interface PropensityParams {
    */
   crossOfferLevelSd: number;
   crossOfferValueSd: number;
+  /** Estimate each offer's τ1 from its segments' data (`segmentDispersion`; never below segmentSpread). */
+  segmentSpreadFromData: boolean;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per stats segment ('unsegmented': a known customer decided on without a segment; 'guest': a session). */
@@ -81,6 +83,7 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   offerChannelStrength: 10,
   crossOfferLevelSd: 0,
   crossOfferValueSd: 0,
+  segmentSpreadFromData: false,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8, unsegmented: 1 },
   targetedLift: 1.25,
@@ -348,6 +351,8 @@ interface OfferExposure {
   eta: Float64Array | null;
   xEta: Float64Array | null;
   xEtaOther: Float64Array | null;
+  /** τ1² of this offer (segmentSpread², or more when its segments' rates differ more: `segmentSpreadFromData`). */
+  t1: number;
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
@@ -389,10 +394,43 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
   const e: OfferExposure = {
     shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS,
     eta: lvl?.eta ?? null, xEta: lvl?.xEta ?? null, xEtaOther: lvl?.xEtaOther ?? null,
+    t1: p.segmentSpreadFromData ? segmentDispersion(a, x, p) : p.segmentSpread * p.segmentSpread,
   };
   if (byOffer.size >= 65_536) byOffer.clear();
   byOffer.set(offer.id, e);
   return e;
+}
+
+/**
+ * Empirical Bayes (offer-learn5, `segmentSpreadFromData`): τ1² of one offer from how much its segments' rates differ
+ * (DerSimonian–Laird on the log rate multipliers y_s = log((A_s + ½)/(X_s·λ + ½)), λ = (A + 1)/(X + 1), within-segment
+ * variance 1/(A_s + ½)), never below segmentSpread² (the data may only widen the segments' spread, so an offer whose
+ * rate differs a lot by segment, e.g. one that only some segments take up, is shrunk less toward its overall rate).
+ */
+function segmentDispersion(a: Float64Array, x: Float64Array, p: PropensityParams): number {
+  const floor = p.segmentSpread * p.segmentSpread;
+  let totA = 0;
+  let totX = 0;
+  for (let s = 0; s < a.length; s++) {
+    totA += a[s];
+    totX += x[s];
+  }
+  const lam = (totA + 1) / (totX + 1);
+  let k = 0, sw = 0, sww = 0, swy = 0, swyy = 0;
+  for (let s = 0; s < a.length; s++) {
+    if (!(x[s] > 0)) continue;
+    const y = Math.log((a[s] + 0.5) / (x[s] * lam + 0.5));
+    const w = a[s] + 0.5;
+    k++;
+    sw += w;
+    sww += w * w;
+    swy += w * y;
+    swyy += w * y * y;
+  }
+  if (k < 2) return floor;
+  const q = swyy - (swy * swy) / sw;
+  const tau2 = (q - (k - 1)) / (sw - sww / sw);
+  return Number.isFinite(tau2) ? Math.max(floor, Math.min(4, tau2)) : floor;
 }
 
 /**
@@ -644,7 +682,6 @@ function hierarchicalRow(
   const ci = OFFER_CHANNELS.indexOf(channel);
   const b = baseRate(p, seg, channel);
   const k0 = 1 / (p.offerSpread * p.offerSpread);
-  const t1 = p.segmentSpread * p.segmentSpread;
   const t2 = p.cellSpread * p.cellSpread;
   const segs = offer.eligibility?.segments;
   const restricted = !!segs && segs.length > 0;
@@ -667,7 +704,7 @@ function hierarchicalRow(
   // segment level, from this segment's other channels
   const cellA = ex.cellA ? ex.cellA[at] : 0;
   const cellX = ex.cellS ? ex.cellS[at] * b : 0;
-  const ks = 1 / (1 / K0 + t1);
+  const ks = 1 / (1 / K0 + ex.t1);
   const Ks = ks + Math.max(0, aSeg - cellA);
   const lamS = Ks / (ks / lamO + Math.max(0, (ex.xEta ? ex.xEta[si] : xSeg) - cellX * eta));
   // the cell
@@ -716,31 +753,26 @@ export interface CrossOfferFit {
  */
 export function crossOfferPriors(pool: readonly Offer[], stats: ResponseStats, p: PropensityParams, cache: Map<string, OfferExposure> = exposuresOf(stats)): CrossOfferFit {
   const n = pool.length;
-  const z = new Float64Array(n);
-  const w = new Float64Array(n);
-  const y = new Float64Array(n);
-  let zMean = 0;
-  for (let i = 0; i < n; i++) {
-    const v = pool[i].value;
-    z[i] = Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01));
-    zMean += z[i] / n;
-  }
-  const t0 = p.offerSpread * p.offerSpread;
+  const st = poolStatic(pool, p);
+  const { z, w, y, seen } = st;
   let sw = 0, swz = 0, swzz = 0, swy = 0, swzy = 0;
   for (let i = 0; i < n; i++) {
-    z[i] -= zMean;
-    const offer = pool[i];
-    const ex = offerExposure(offer, stats, p, cache);
-    const segs = offer.eligibility?.segments;
-    const m = segs && segs.length > 0 ? p.targetedLift : 1;
-    if (!(ex.sumX > 0)) continue;
-    w[i] = 1 / (t0 + 1 / (ex.sumA + 0.5));
-    y[i] = Math.log((ex.sumA + 0.5) / (ex.sumX * m + 0.5));
-    sw += w[i];
-    swz += w[i] * z[i];
-    swzz += w[i] * z[i] * z[i];
-    swy += w[i] * y[i];
-    swzy += w[i] * z[i] * y[i];
+    const ex = offerExposure(pool[i], stats, p, cache);
+    if (seen[i] !== ex) {
+      // this offer's term, recomputed only when its counts changed (its exposure object is new then)
+      seen[i] = ex;
+      if (ex.sumX > 0) {
+        w[i] = 1 / (st.t0 + 1 / (ex.sumA + 0.5));
+        y[i] = Math.log((ex.sumA + 0.5) / (ex.sumX * st.m[i] + 0.5));
+      } else w[i] = y[i] = 0;
+    }
+    const wi = w[i];
+    if (wi === 0) continue;
+    sw += wi;
+    swz += wi * z[i];
+    swzz += wi * z[i] * z[i];
+    swy += wi * y[i];
+    swzy += wi * z[i] * y[i];
   }
   const pa = p.crossOfferLevelSd > 0 ? 1 / (p.crossOfferLevelSd * p.crossOfferLevelSd) : Infinity;
   const pb = p.crossOfferValueSd > 0 ? 1 / (p.crossOfferValueSd * p.crossOfferValueSd) : Infinity;
@@ -761,20 +793,82 @@ export function crossOfferPriors(pool: readonly Offer[], stats: ResponseStats, p
     return Math.exp(Math.round(lf / FACTOR_STEP) * FACTOR_STEP);
   };
   const factor = new Float64Array(n);
-  const index = new Map<string, number>();
   for (let i = 0; i < n; i++) {
-    index.set(pool[i].id, i);
-    factor[i] = solve(sw - w[i], swz - w[i] * z[i], swzz - w[i] * z[i] * z[i], swy - w[i] * y[i], swzy - w[i] * z[i] * y[i], z[i]);
+    const wi = w[i];
+    factor[i] = solve(sw - wi, swz - wi * z[i], swzz - wi * z[i] * z[i], swy - wi * y[i], swzy - wi * z[i] * y[i], z[i]);
   }
   return {
     factor,
     factorOf(offer: Offer): number {
-      const i = index.get(offer.id);
+      const i = st.index.get(offer.id);
       if (i !== undefined && pool[i] === offer) return factor[i];
       const v = offer.value;
-      return solve(sw, swz, swzz, swy, swzy, Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01)) - zMean);
+      return solve(sw, swz, swzz, swy, swzy, Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01)) - st.zMean);
     },
   };
+}
+
+/**
+ * What `crossOfferPriors` keeps per pool (an array, by identity) and parameters: each offer's centred log value z, its
+ * targeted lift m, its index by id, and its last term (weight w, log rate y) with the exposure it came from.
+ */
+interface PoolStatic {
+  z: Float64Array;
+  m: Float64Array;
+  zMean: number;
+  t0: number;
+  index: Map<string, number>;
+  w: Float64Array;
+  y: Float64Array;
+  seen: (OfferExposure | undefined)[];
+  /** The offers z and m were read from (a plain array may change between calls: then all is rebuilt). */
+  offers: Offer[];
+  ids: string[];
+  values: Float64Array;
+  restricted: Uint8Array;
+}
+const poolStatics = new WeakMap<readonly Offer[], WeakMap<PropensityParams, PoolStatic>>();
+
+function poolStatic(pool: readonly Offer[], p: PropensityParams): PoolStatic {
+  let byParams = poolStatics.get(pool);
+  if (!byParams) poolStatics.set(pool, (byParams = new WeakMap()));
+  const known = byParams.get(p);
+  if (known !== undefined && known.offers.length === pool.length && (Object.isFrozen(pool) || sameOffers(known, pool))) return known;
+  const n = pool.length;
+  const z = new Float64Array(n);
+  const m = new Float64Array(n);
+  const values = new Float64Array(n);
+  const restricted = new Uint8Array(n);
+  const index = new Map<string, number>();
+  let zMean = 0;
+  for (let i = 0; i < n; i++) {
+    const o = pool[i];
+    const v = o.value;
+    values[i] = v;
+    z[i] = Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01));
+    zMean += z[i] / n;
+    const segs = o.eligibility?.segments;
+    restricted[i] = segs && segs.length > 0 ? 1 : 0;
+    m[i] = restricted[i] === 1 ? p.targetedLift : 1;
+    index.set(o.id, i);
+  }
+  for (let i = 0; i < n; i++) z[i] -= zMean;
+  const st: PoolStatic = {
+    z, m, zMean, t0: p.offerSpread * p.offerSpread, index, w: new Float64Array(n), y: new Float64Array(n), seen: new Array(n).fill(undefined), offers: [...pool], ids: pool.map((o) => o.id), values, restricted,
+  };
+  byParams.set(p, st);
+  return st;
+}
+
+/** Whether a plain pool still holds the offers (ids, values, restriction to segments) `st` was built from. */
+function sameOffers(st: PoolStatic, pool: readonly Offer[]): boolean {
+  for (let i = 0; i < pool.length; i++) {
+    const o = pool[i];
+    if (o !== st.offers[i] || o.id !== st.ids[i] || !Object.is(o.value, st.values[i])) return false;
+    const segs = o.eligibility?.segments;
+    if ((segs && segs.length > 0 ? 1 : 0) !== st.restricted[i]) return false;
+  }
+  return true;
 }
 
 /** `crossOfferPriors` of an immutable offer set, kept per stats object × set × parameters and stats.version. */
