@@ -40,7 +40,8 @@ VARIANTS.cell03 = { cellSpread: 0.3 }; // = base (the 'unsegmented' split with t
 VARIANTS.k10 = { affinitySlope: 1.0 };
 VARIANTS.k12 = { affinitySlope: 1.2 };
 VARIANTS.k08 = { affinitySlope: 0.8 };
-// offer-learn5: the prior learned across offers (crossOfferLevelSd σα, crossOfferValueSd σβ)
+// offer-learn5: the prior learned across offers (crossOfferLevelSd σα, crossOfferValueSd σβ; off by default: within noise
+// over seeds 101–140, BENCHMARKS.md "offer-learn5"), with other tempering (sharpening), and τ1 from data (segmentSpreadFromData)
 VARIANTS.xo_both1 = { crossOfferLevelSd: 1, crossOfferValueSd: 1 };
 VARIANTS.xo_value1 = { crossOfferValueSd: 1 };
 VARIANTS.xo_level1 = { crossOfferLevelSd: 1 };
