@@ -2,7 +2,8 @@
  * The prior learned across offers (src/core/offers/propensity.ts `crossOfferPriors`, offer-learn5): an offer with no
  * responses of its own is centred where the OTHER offers' responses put offers of its value (a cheap offer is accepted
  * more often than a dear one when the others say so), its own responses never move its own prior (leave-one-out), it
- * is off with both SDs 0, and decide's tables (prepared set) and the plain computation agree with it on.
+ * is off with both SDs 0, and decide's tables (prepared set) and the plain computation agree with it on. Also the
+ * opt-in τ1 from data (`segmentSpreadFromData`): a segment far from the offer's other segments is shrunk less.
  */
 import { describe, expect, it } from 'vitest';
 import { makeDecide } from '../src/core/offers/decide.js';
@@ -77,5 +78,24 @@ describe('offers: the prior learned across offers', () => {
       expect(a).toEqual(b);
       counts.record(offers[i % offers.length].id, 'repeat', 'web', i % 7 === 0, 1);
     }
+  });
+});
+
+describe('offers: τ1 from data (segmentSpreadFromData, opt-in)', () => {
+  it("an offer whose segments' rates differ widely is shrunk less toward its overall rate in a segment with little data", () => {
+    const o = offer('premium', { value: 45 });
+    const counts = new ResponseCounts();
+    // most segments almost never accept it; 'vip' takes it up at 30 % on a few trials
+    for (const seg of ['new', 'repeat', 'loyal', 'high_aov', 'at_risk', 'lapsed'] as const) for (let i = 0; i < 1000; i++) counts.record('premium', seg, 'web', i % 200 === 0, 1);
+    for (let i = 0; i < 20; i++) counts.record('premium', 'vip', 'web', i % 3 === 0, 1);
+    const vip = subject({ segment: 'vip' });
+    const fixed = hierarchicalPropensities([o], vip, 'web', counts, OFF)[0].posteriorMean;
+    const fromData = hierarchicalPropensities([o], vip, 'web', counts, { ...OFF, segmentSpreadFromData: true })[0].posteriorMean;
+    expect(fromData).toBeGreaterThan(fixed * 1.5);
+    // a segment with the offer's common rate stays where it was (the spread only widens)
+    const repeat = subject({ segment: 'repeat' });
+    const a = hierarchicalPropensities([o], repeat, 'web', counts, OFF)[0].posteriorMean;
+    const b = hierarchicalPropensities([o], repeat, 'web', counts, { ...OFF, segmentSpreadFromData: true })[0].posteriorMean;
+    expect(Math.abs(b - a) / a).toBeLessThan(0.1);
   });
 });
