@@ -291,7 +291,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   // one column per quantity, not an object per suitable offer: only the shown ones become objects; for an immutable
   // set, what does not depend on the subject is read from the set's tables (propensityColumnsOf, valueWeights)
   const immutable = preparedOf(offers) !== undefined;
-  const cols = immutable ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p) : propensityColumns(suitable, subject, ctx.channel, stats, p);
+  const cols = immutable ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p) : propensityColumns(suitable, subject, ctx.channel, stats, p, offers);
   const n = suitable.length;
   // vw, means, samples, scores in one buffer
   const buf = new Float64Array(4 * n);
@@ -590,7 +590,7 @@ export function topOfferDistribution(
   const out = new Map<string, number>();
   const n = suitable.length;
   if (n === 0) return out;
-  const props = offerPropensities(suitable, subject, ctx.channel, stats, p);
+  const props = offerPropensities(suitable, subject, ctx.channel, stats, p, offers);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const ranked = new Float64Array(n);
   const vw = Float64Array.from(suitable, (o) => valueOf(o) * weightOf(o));
