@@ -58,7 +58,7 @@ describe('candidate scoring split across two threads', () => {
     expect(one.scoring.all.users + one.scoring.discovery.users).toBeGreaterThan(100);
   }, 120_000);
 
-  it('gives the per-customer figures of one thread for any pivot, and replaces a worker that dies', async () => {
+  it('gives the per-customer figures of one thread for any pivot, and replaces a worker that dies (even before it is listened to)', async () => {
     const split = timeSplit(history(), T0 + 75 * DAY);
     const sel = await selectServed(split, { params, split: false });
     const st = sel.state;
@@ -81,15 +81,22 @@ describe('candidate scoring split across two threads', () => {
     const users = [...new Set([...split.discoveryUsers, ...split.allUsers])].sort((a, b) => a - b);
     // the pivot at the first customer (all on the worker), in the middle, past the last (all here); then a worker
     // that exits at once, and one stopped after its first answer
-    const cases: { pivot?: number; worker: () => Worker; kill?: number; threads: number }[] = [
+    const exited = async () => {
+      const w = new Worker('process.exit(4)', { eval: true });
+      await new Promise((r) => w.once('exit', r));
+      return w;
+    };
+    const cases: { pivot?: number; worker: () => Worker | Promise<Worker>; kill?: number; threads: number }[] = [
       { pivot: users[0], worker: () => startSelectWorker()!, threads: 2 },
       { worker: () => startSelectWorker()!, threads: 2 },
       { pivot: users[users.length - 1] + 1, worker: () => startSelectWorker()!, threads: 2 },
       { worker: () => new Worker('process.exit(3)', { eval: true }), threads: 1 },
       { worker: () => startSelectWorker()!, kill: 1, threads: 1 },
+      // a worker gone before the scorer listens (its 'exit' already emitted): never waited for
+      { worker: exited, threads: 1 },
     ];
     for (const c of cases) {
-      const w = c.worker();
+      const w = await c.worker();
       const scorer = new SplitScorer(st, split, parts, w, c.pivot, 2);
       const got = [];
       for (let b = 0; b < batches.length; b++) {

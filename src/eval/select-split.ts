@@ -160,10 +160,19 @@ export class LocalScorer implements CandidateScorer {
 /** Validation work (customers × items, both protocols) above which the scoring is split across two threads. */
 export const SPLIT_MIN_WORK = 2_000_000;
 
+/** Workers that failed or exited (before a SplitScorer listened to them: they are never waited for). */
+const gone = new WeakSet<Worker>();
+
+/** Whether `w` failed or exited already (its 'exit' may have been emitted before anyone listened). */
+const isGone = (w: Worker): boolean => gone.has(w) || w.threadId === -1;
+
 /** A worker started ahead (it loads its modules while the components are fitted); null when it cannot start. */
 export function startSelectWorker(): Worker | null {
   try {
     const w = moduleWorker(new URL('./select-worker.js', import.meta.url));
+    // an error while it loads is not thrown at anyone: it is remembered, and the main thread scores alone
+    w.on('error', () => gone.add(w));
+    w.on('exit', () => gone.add(w));
     w.unref();
     return w;
   } catch {
@@ -224,10 +233,15 @@ export class SplitScorer implements CandidateScorer {
     const down = () => this.fail();
     worker.on('error', down);
     worker.on('exit', down);
+    if (isGone(worker)) {
+      // it failed or exited before this: never sent anything, its half is scored here
+      this.worker = null;
+      void worker.terminate();
+    }
     const truth = (p: CachePart) => truthOf(p.protocol === 'discovery' ? split.truthNew : split.truthAll, p.users);
     const init: InitMessage = { type: 'init', state: statePayload(st), parts: this.highParts.map((p) => ({ ...p, truth: truth(p) })), k };
     // the worker builds its half while this thread builds the other
-    worker.postMessage(init);
+    this.worker?.postMessage(init);
     this.low = buildCaches(st, split, lowParts, k);
   }
 

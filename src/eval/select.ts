@@ -729,7 +729,13 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     { protocol: 'discovery', comps: compsOf.discovery, users: scored.discovery.users },
     { protocol: 'all', comps: compsOf.all, users: scored.all.users },
   ];
-  const scorer: CandidateScorer = worker ? new SplitScorer(st, split, parts, worker) : new LocalScorer(st, split, parts);
+  let scorer: CandidateScorer;
+  try {
+    scorer = worker ? new SplitScorer(st, split, parts, worker) : new LocalScorer(st, split, parts);
+  } catch (e) {
+    await worker?.terminate();
+    throw e;
+  }
   try {
     return await choose();
   } finally {
