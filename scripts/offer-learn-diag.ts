@@ -14,7 +14,7 @@ import { makeDecide, type DecideParams } from '../src/core/offers/decide.js';
 import type { Decide, Offer } from '../src/core/offers/types.js';
 import { simulateOffers } from '../src/eval/offer-simulation.js';
 import { impressionExposure, PROPENSITY_DEFAULTS } from '../src/core/offers/propensity.js';
-import { trueAcceptRate, WORLD_OFFERS, type SimCustomer } from '../src/eval/offer-world.js';
+import { makePopulation, trueAcceptRate, WORLD_OFFERS, type SimCustomer } from '../src/eval/offer-world.js';
 import { VARIANTS } from './offer-learn-variants.js';
 
 const args = process.argv.slice(2);
@@ -34,12 +34,21 @@ const customers = Number(arg('customers', '4000'));
 const params: Partial<DecideParams> = VARIANTS[variant] ?? (() => { throw new Error(`no variant ${variant}`); })();
 const byId = new Map(WORLD_OFFERS.map((o) => [o.id, o]));
 const observed = (c: SimCustomer): SimCustomer => ({ ...c, taste: c.observedTaste });
+/**
+ * cellOpt: the ceiling of a policy that knows only what the service's cell model can (the true rates averaged over the
+ * population of the subject's stats cell when not personalised; the true model at the observed taste when personalised).
+ */
+const unpersonalisedMean = (pop: SimCustomer[], o: Offer, ch: import('../src/core/offers/types.js').OfferChannel): number => {
+  let s = 0, n = 0;
+  for (const c of pop) if (!c.personalised) { s += trueAcceptRate(o, c, ch); n++; }
+  return n ? s / n : 0;
+};
 
 const rows: string[] = [];
-let sums = { lo: 0, lr: 0, ev: 0, best: 0, noisy: 0, mean: 0, pass: 0 };
+let sums = { lo: 0, lr: 0, ev: 0, best: 0, noisy: 0, mean: 0, pass: 0, cellOpt: 0 };
 const byOffer = args.includes('--by-offer');
 const pairs = new Map<string, { n: number; regret: number }>();
-const cells = new Map<string, { n: number; best: number; noisy: number; mean: number; chosen: number }>();
+const cells = new Map<string, { n: number; best: number; noisy: number; mean: number; chosen: number; cellOpt: number }>();
 for (const seed of seeds) {
   const served: Decide = makeDecide(params);
   const meanD: Decide = makeDecide({ ...params, ranking: 'mean' });
@@ -48,7 +57,15 @@ for (const seed of seeds) {
     if (!fast) meanPickId = meanD(offers, subject, { ...ctx, holdoutShare: 0, random: () => 0.5 }, stats).offers[0]?.offerId ?? null;
     return served(offers, subject, ctx, stats);
   };
-  let ev = 0, best = 0, noisy = 0, mean = 0;
+  let ev = 0, best = 0, noisy = 0, mean = 0, cellOpt = 0;
+  const pop = makePopulation(seed, customers);
+  const unpMean = new Map<string, number>();
+  const unp = (o: Offer, ch: import('../src/core/offers/types.js').OfferChannel): number => {
+    const k = `${o.id}|${ch}`;
+    let v = unpMean.get(k);
+    if (v === undefined) unpMean.set(k, (v = unpersonalisedMean(pop, o, ch)));
+    return v;
+  };
   const r = simulateOffers({
     rounds, seed, holdoutShare: 0, decide: wrapped, exposure, customers,
     exposureOf: (o, s) => impressionExposure(o, s, { affinitySlope: params.affinitySlope ?? PROPENSITY_DEFAULTS.affinitySlope }),
@@ -63,6 +80,13 @@ for (const seed of seeds) {
         const v = trueAcceptRate(o, observed(c), d.channel) * o.value * o.weight;
         if (v > nbv) { nbv = v; nb = o; }
       }
+      let co: Offer | undefined, cov = -1;
+      for (const o of cands) {
+        const v = (c.personalised ? trueAcceptRate(o, observed(c), d.channel) : c.id === null ? trueAcceptRate(o, c, d.channel) : unp(o, d.channel)) * o.value * o.weight;
+        if (v > cov) { cov = v; co = o; }
+      }
+      const cOpt = evOf(co);
+      cellOpt += cOpt;
       const ch = evOf(shown ? byId.get(shown.offerId) : undefined);
       const mp = evOf(meanPickId ? byId.get(meanPickId) : undefined);
       if (byOffer) {
@@ -74,25 +98,26 @@ for (const seed of seeds) {
       ev += ch; best += b; noisy += evOf(nb); mean += mp;
       if (byCell) {
         const key = `${c.personalised && c.segment ? c.segment : 'guest'}|${d.channel}`;
-        const e = cells.get(key) ?? { n: 0, best: 0, noisy: 0, mean: 0, chosen: 0 };
-        e.n++; e.best += b; e.noisy += evOf(nb); e.mean += mp; e.chosen += ch;
+        const e = cells.get(key) ?? { n: 0, best: 0, noisy: 0, mean: 0, chosen: 0, cellOpt: 0 };
+        e.n++; e.best += b; e.noisy += evOf(nb); e.mean += mp; e.chosen += ch; e.cellOpt += cOpt;
         cells.set(key, e);
       }
     },
   });
   const R = rounds;
+  sums.cellOpt += cellOpt / R;
   sums.lo += r.ratios.learnedToOracle; sums.lr += r.ratios.learnedToRandom; sums.ev += ev / R; sums.best += best / R; sums.noisy += noisy / R; sums.mean += mean / R;
   if (r.ratios.learnedToOracle >= 0.85) sums.pass++;
-  console.log(`${seed}\t${r.ratios.learnedToOracle.toFixed(3)}\t${r.ratios.learnedToRandom.toFixed(3)}\tEV/best ${(ev / best).toFixed(3)}`);
+  console.log(`${seed}\t${r.ratios.learnedToOracle.toFixed(3)}\t${r.ratios.learnedToRandom.toFixed(3)}\tEV/best ${(ev / best).toFixed(3)}\tEV/cellOpt ${(ev / cellOpt).toFixed(3)}\tcellOpt/best ${(cellOpt / best).toFixed(3)}`);
   rows.push(`${seed}\t${r.ratios.learnedToOracle.toFixed(3)}\t${r.ratios.learnedToRandom.toFixed(3)}\tEV ${(ev / R).toFixed(4)} best ${(best / R).toFixed(4)} noisyOpt ${(noisy / R).toFixed(4)} meanPick ${(mean / R).toFixed(4)}  EV/best ${(ev / best).toFixed(3)}`);
 }
 const n = seeds.length;
 console.log(rows.join('\n'));
-console.log(`variant ${variant}${exposure ? ' (exposure)' : ' (impressions as 1)'}${customers !== 4000 ? ` (${customers} customers)` : ''}: mean L/O ${(sums.lo / n).toFixed(4)} pass ${sums.pass}/${n} mean L/R ${(sums.lr / n).toFixed(3)} | EV ${(sums.ev / n).toFixed(4)} best ${(sums.best / n).toFixed(4)} noisyOpt ${(sums.noisy / n).toFixed(4)} meanPick ${(sums.mean / n).toFixed(4)} EV/best ${(sums.ev / sums.best).toFixed(4)}`);
+console.log(`variant ${variant}${exposure ? ' (exposure)' : ' (impressions as 1)'}${customers !== 4000 ? ` (${customers} customers)` : ''}: mean L/O ${(sums.lo / n).toFixed(4)} pass ${sums.pass}/${n} mean L/R ${(sums.lr / n).toFixed(3)} | EV ${(sums.ev / n).toFixed(4)} best ${(sums.best / n).toFixed(4)} noisyOpt ${(sums.noisy / n).toFixed(4)} meanPick ${(sums.mean / n).toFixed(4)} EV/best ${(sums.ev / sums.best).toFixed(4)} cellOpt ${(sums.cellOpt / n).toFixed(4)} EV/cellOpt ${(sums.ev / sums.cellOpt).toFixed(4)}`);
 if (byCell) {
-  console.log('cell\tn\tbest\tnoisyOpt\tmeanPick\tchosen\t(regret: est, explore)');
+  console.log('cell\tn\tbest\tnoisyOpt\tcellOpt\tmeanPick\tchosen\t(regret: est, explore)');
   for (const [k, e] of [...cells].sort((a, b) => (b[1].best - b[1].chosen) - (a[1].best - a[1].chosen))) {
-    console.log(`${k}\t${e.n}\t${(e.best / e.n).toFixed(3)}\t${(e.noisy / e.n).toFixed(3)}\t${(e.mean / e.n).toFixed(3)}\t${(e.chosen / e.n).toFixed(3)}\t${((e.best - e.mean) / e.n).toFixed(3)}\t${((e.mean - e.chosen) / e.n).toFixed(3)}`);
+    console.log(`${k}\t${e.n}\t${(e.best / e.n).toFixed(3)}\t${(e.noisy / e.n).toFixed(3)}\t${(e.cellOpt / e.n).toFixed(3)}\t${(e.mean / e.n).toFixed(3)}\t${(e.chosen / e.n).toFixed(3)}\t${((e.best - e.mean) / e.n).toFixed(3)}\t${((e.mean - e.chosen) / e.n).toFixed(3)}`);
   }
 }
 if (byOffer) {

@@ -36,3 +36,22 @@ VARIANTS.oc10_cell02 = { offerChannelStrength: 10, cellSpread: 0.2 };
 VARIANTS.cell02 = { cellSpread: 0.2 };
 VARIANTS.seg035 = { segmentSpread: 0.35 };
 VARIANTS.cell03 = { cellSpread: 0.3 }; // = base (the 'unsegmented' split with the default cell spread)
+// offer-learn5: the affinity lift's slope (fixed) — a probe of whether the lift's form limits the choice
+VARIANTS.k10 = { affinitySlope: 1.0 };
+VARIANTS.k12 = { affinitySlope: 1.2 };
+VARIANTS.k08 = { affinitySlope: 0.8 };
+// offer-learn5: the prior learned across offers (crossOfferLevelSd σα, crossOfferValueSd σβ; off by default: within noise
+// over seeds 101–140, BENCHMARKS.md "offer-learn5"), with other tempering (sharpening), and τ1 from data (segmentSpreadFromData)
+VARIANTS.xo_both1 = { crossOfferLevelSd: 1, crossOfferValueSd: 1 };
+VARIANTS.xo_value1 = { crossOfferValueSd: 1 };
+VARIANTS.xo_level1 = { crossOfferLevelSd: 1 };
+VARIANTS.xo_both05 = { crossOfferLevelSd: 0.5, crossOfferValueSd: 0.5 };
+VARIANTS.xo_both1_s2 = { crossOfferLevelSd: 1, crossOfferValueSd: 1, sharpening: 2 };
+VARIANTS.xo_both1_s3 = { crossOfferLevelSd: 1, crossOfferValueSd: 1, sharpening: 3 };
+VARIANTS.xo_value1_s2 = { crossOfferValueSd: 1, sharpening: 2 };
+VARIANTS.xo_both2 = { crossOfferLevelSd: 2, crossOfferValueSd: 2 };
+VARIANTS.xo_value05 = { crossOfferValueSd: 0.5 };
+VARIANTS.xo_both1_s6 = { crossOfferLevelSd: 1, crossOfferValueSd: 1, sharpening: 6 };
+VARIANTS.eb = { segmentSpreadFromData: true };
+VARIANTS.xo_both1_eb = { crossOfferLevelSd: 1, crossOfferValueSd: 1, segmentSpreadFromData: true };
+VARIANTS.xo_value1_eb = { crossOfferValueSd: 1, segmentSpreadFromData: true };

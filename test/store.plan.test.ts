@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Identifier, OrderLine } from '../src/core/records.js';
 import { identifierKey } from '../src/core/identity.js';
 import { OrderIdAllocator, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
-import { ID_BLOCK, plannedBatches } from '../src/ingest/import-batches.js';
+import { ID_BLOCK, plannedBatches, READ_AHEAD } from '../src/ingest/import-batches.js';
 import { KnownProducts } from '../src/store/known-products.js';
 
 const email = (value: string): Identifier => ({ kind: 'email', value });
@@ -223,5 +223,69 @@ describe('plannedBatches (reader chunks → store batches)', () => {
     for await (const b of plannedBatches(orders(), blocks, 5_000)) if (b.kind === 'orders') ids.push(...b.plan.orderIds);
     expect(asked).toEqual([{ n: ID_BLOCK, chunksRead: 1 }, { n: ID_BLOCK, chunksRead: 11 }]);
     expect(ids).toEqual(Array.from({ length: chunks * 1000 }, (_, i) => i + 1));
+  });
+
+  /** Chunks of one-line orders O0, O1, … (`per` each), counting how many the reader took; then, optionally, a read failure. */
+  function counted(chunks: number, per: number, failAfter = false) {
+    const state = { read: 0 };
+    async function* gen() {
+      for (let c = 0; c < chunks; c++) {
+        state.read = c + 1;
+        yield { ...base, kind: 'orders' as const, rowsRead: per, rejects: [], skipped: {}, lines: Array.from({ length: per }, (_, i) => line(`O${c * per + i}`, 1, [], 'S')) };
+      }
+      if (failAfter) throw new Error('gzip cut short');
+    }
+    return { state, source: gen() };
+  }
+  /** Ids answered on a later turn of the event loop (as the store's answer, or the first block waiting for migrations). */
+  function slowIds(onAsk: () => void) {
+    let from = 1;
+    return (n: number) => {
+      onAsk();
+      return new Promise<number[]>((resolve) =>
+        setImmediate(() => {
+          resolve(Array.from({ length: n }, (_, i) => from + i));
+          from += n;
+        }),
+      );
+    };
+  }
+
+  it('reads ahead while the reserved ids are on their way, and plans exactly what it plans without waiting', async () => {
+    const chunks = READ_AHEAD + 10;
+    const { state, source } = counted(chunks, 100);
+    let readWhenAnswered = -1;
+    const reserve = slowIds(() => setImmediate(() => (readWhenAnswered = state.read)));
+    const slow: ImportPlan[] = [];
+    for await (const b of plannedBatches(source, reserve, 500)) if (b.kind === 'orders') slow.push(b.plan);
+    // the first block was answered a turn later: meanwhile READ_AHEAD more chunks were read (none without read-ahead)
+    expect(readWhenAnswered).toBe(1 + READ_AHEAD);
+    const fast: ImportPlan[] = [];
+    let from = 1;
+    const at = async (n: number) => Array.from({ length: n }, () => from++);
+    for await (const b of plannedBatches(counted(chunks, 100).source, at, 500)) if (b.kind === 'orders') fast.push(b.plan);
+    const view = (p: ImportPlan) => ({ ...p, copy: new TextDecoder().decode(p.copy) });
+    expect(slow.map(view)).toEqual(fast.map(view));
+    expect(slow.reduce((a, p) => a + p.lineCount, 0)).toBe(chunks * 100);
+  });
+
+  it('a read failure met while reading ahead is thrown in its turn, after the batches it would have followed without waiting', async () => {
+    const run = async (reserve: (n: number) => Promise<number[]>) => {
+      const plans: string[][] = [];
+      let error: Error | null = null;
+      try {
+        for await (const b of plannedBatches(counted(5, 100, true).source, reserve, 100)) if (b.kind === 'orders') plans.push(b.plan.orders.map((o) => o.sourceId));
+      } catch (e) {
+        error = e as Error;
+      }
+      return { plans, error: error?.message };
+    };
+    let from = 1;
+    const slow = await run(slowIds(() => undefined));
+    const fast = await run(async (n) => Array.from({ length: n }, () => from++));
+    expect(slow.error).toBe('gzip cut short');
+    // the lines of the batch the failure interrupts are not planned (as without read-ahead); every batch before is
+    expect(slow.plans.map((p) => p.length)).toEqual([100, 100, 100, 100]);
+    expect(slow).toEqual(fast);
   });
 });

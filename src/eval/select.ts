@@ -45,6 +45,7 @@ import { type BuyAgainFigures, evaluateBuyAgain } from './buy-again-eval.js';
 import { ndcgAt, recallAt } from './metrics.js';
 import { round4 } from './evaluate.js';
 import type { EvalSplit } from './time-split.js';
+import { type CachePart, type CandidateScorer, LocalScorer, SPLIT_MIN_WORK, SplitScorer, startSelectWorker } from './select-split.js';
 
 /** Trend half-lives tried (days; 0 = no decay, i.e. popularity). */
 export const TREND_HALF_LIVES = [0, 3, 7, 14, 30, 60];
@@ -105,6 +106,8 @@ export interface Selection {
   scoring: Record<string, { users: number; lists: number; deepened: number }>;
   /** Validation users per protocol with something to find, and how many of them were scored (a sample above maxUsers). */
   users: Record<'discovery' | 'all', { of: number; scored: number }>;
+  /** Threads that scored the candidates (2: split with a worker, select-split.ts; not in the manifest: the figures are the same). */
+  scoringThreads: number;
 }
 
 /** The served model's inputs from an evaluation split. */
@@ -462,11 +465,24 @@ export class CandidateCache {
     // learnedScores for a list-based model: Σ w · score over the history's lists; divided by the max when positive, else zeros
     const l = kind === 'ease' || kind === 'item_knn' ? tables.lists[kind] : undefined;
     if (l) {
-      for (let q = 0; q < person.items.length; q++) {
-        const i = person.items[q];
-        if (i < 0 || i >= l.indptr.length - 1) continue;
-        const w = person.listWeights ? person.listWeights[q] : 1;
-        for (let p = l.indptr[i]; p < l.indptr[i + 1]; p++) add(l.indices[p], w * l.scores[p]);
+      // add() written out (the hottest loop of the selection: a customer's items × the lists' length)
+      const { indptr, indices, scores } = l;
+      const rows = indptr.length - 1;
+      const items = person.items;
+      const lw = person.listWeights;
+      for (let q = 0; q < items.length; q++) {
+        const i = items[q];
+        if (i < 0 || i >= rows) continue;
+        const w = lw ? lw[q] : 1;
+        const end = indptr[i + 1];
+        for (let p = indptr[i]; p < end; p++) {
+          const j = indices[p];
+          if (seen[j] === 0) {
+            seen[j] = 1;
+            touched.push(j);
+          }
+          acc[j] += w * scores[p];
+        }
       }
     }
     let max = 0;
@@ -528,8 +544,13 @@ export function buildCandidateCache(st: ServedState, split: EvalSplit, protocol:
 
 /** Scores candidate lists of one protocol from its cache (exact; see CandidateCache). */
 export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: ListSpec[]): CandidateScore[] {
+  const r = scoreCandidateLists(st, cache, specs);
+  return candidateScores(cache.protocol, specs, r.ndcg, r.recall);
+}
+
+/** Per candidate, each cached customer's NDCG@10 and Recall@20 (in the cache's order), from `cache` (exact; see CandidateCache). */
+export function scoreCandidateLists(st: ServedState, cache: CandidateCache, specs: ListSpec[]): { ndcg: Float64Array[]; recall: Float64Array[] } {
   const { protocol } = cache;
-  const sums = specs.map(() => ({ n: 0, r: 0 }));
   const n = st.tables.nItems;
   const col = new Map(cache.comps.map((c, i) => [c, i]));
   const plan = specs.map((spec) => {
@@ -551,6 +572,7 @@ export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: L
   const ranked = new Int32Array(TOP);
   const ownAdd = new Float64Array(n);
   const per = specs.map(() => new Float64Array(cache.users.length));
+  const rec = specs.map(() => new Float64Array(cache.users.length));
   for (let x = 0; x < cache.users.length; x++) {
     for (let c = 0; c < specs.length; c++) {
       const p = plan[c];
@@ -609,13 +631,30 @@ export function scoreCandidates(st: ServedState, cache: CandidateCache, specs: L
       if (ownPerson) for (let q = 0; q < ownPerson.items.length; q++) ownAdd[ownPerson.items[q]] = 0;
       const list = ranked.subarray(0, len);
       const t = cache.users[x].truth;
-      const g = ndcg10(t, list);
-      per[c][x] = g;
-      sums[c].n += g;
-      sums[c].r += recall20(t, list);
+      per[c][x] = ndcg10(t, list);
+      rec[c][x] = recall20(t, list);
     }
   }
-  const count = cache.users.length;
+  return { ndcg: per, recall: rec };
+}
+
+/**
+ * The candidates' figures from their per-customer NDCG@10 and Recall@20 (customers in ascending order, however many
+ * threads scored them): the sums are taken in that order, so the figures do not depend on how the customers were split.
+ */
+export function candidateScores(protocol: 'discovery' | 'all', specs: ListSpec[], per: Float64Array[], rec: Float64Array[]): CandidateScore[] {
+  const sums = specs.map((_, c) => {
+    let n = 0;
+    let r = 0;
+    const g = per[c];
+    const q = rec[c];
+    for (let x = 0; x < g.length; x++) {
+      n += g[x];
+      r += q[x];
+    }
+    return { n, r };
+  });
+  const count = specs.length ? per[0].length : 0;
   return specs.map((spec, c) => {
     const score: CandidateScore = {
       name: spec.name,
@@ -653,13 +692,30 @@ export interface SelectOptions {
   maxUsers?: number;
   /** Called once the components are fitted, before the candidates are scored (e.g. to queue other work for the background worker). */
   onFitted?: () => void;
+  /**
+   * Score the candidates on two threads (select-split.ts: the same figures): true, false, or 'auto' (default: when
+   * the validation customers × items reach SPLIT_MIN_WORK).
+   */
+  split?: boolean | 'auto';
 }
 
 /** Fits the components on the split's training part and chooses both lists on its test part (the validation window). */
 export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<Selection> {
   const learnedKinds = o.learned ?? ['als', 'ease', 'item_knn'];
   const useTifu = o.tifu ?? true;
-  const st = await fitServed(splitInput(split), { learned: learnedKinds, tifu: useTifu, trends: TREND_HALF_LIVES }, o.params, o.prefit);
+  const maxUsers = o.maxUsers ?? SELECT_MAX_USERS;
+  const scored = { discovery: scoredUsers(split, 'discovery', maxUsers), all: scoredUsers(split, 'all', maxUsers) };
+  const nItems = split.reference.counts.cols;
+  const splitScoring = o.split === true || ((o.split ?? 'auto') === 'auto' && (scored.discovery.users.length + scored.all.users.length) * nItems >= SPLIT_MIN_WORK);
+  // the scoring worker loads its modules while the components are fitted
+  const worker = splitScoring ? startSelectWorker() : null;
+  let st: ServedState;
+  try {
+    st = await fitServed(splitInput(split), { learned: learnedKinds, tifu: useTifu, trends: TREND_HALF_LIVES }, o.params, o.prefit);
+  } catch (e) {
+    await worker?.terminate();
+    throw e;
+  }
   o.onFitted?.();
   const t0 = performance.now();
   const learned = learnedKinds.filter((k) => !(k in st.skipped));
@@ -667,132 +723,147 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   // every component a candidate reads, cached per protocol on first use
   const base: CompId[] = ['pop', ...TREND_HALF_LIVES.map((h) => `t:${trendKey(h)}`), ...learned.map((m) => `l:${m}`)];
   const compsOf = { discovery: useTifu ? [...base, 'p:0'] : base, all: useTifu ? [...base, ...TIFU_ALPHAS.map((a) => `p:${a}`)] : base };
-  const caches: Partial<Record<'discovery' | 'all', CandidateCache>> = {};
-  const maxUsers = o.maxUsers ?? SELECT_MAX_USERS;
-  const scored = { discovery: scoredUsers(split, 'discovery', maxUsers), all: scoredUsers(split, 'all', maxUsers) };
-  const run = (protocol: 'discovery' | 'all', specs: ListSpec[]) => {
-    if (!caches[protocol]) {
-      // both protocols' caches at once: the learned lists' scores of a customer of both are computed once
-      const [d, a] = CandidateCache.buildTogether(st, split, [
-        { protocol: 'discovery', comps: compsOf.discovery, only: scored.discovery.users },
-        { protocol: 'all', comps: compsOf.all, only: scored.all.users },
-      ]);
-      caches.discovery = d;
-      caches.all = a;
-    }
-    const s = scoreCandidates(st, caches[protocol]!, specs);
-    all.push(...s);
-    return s;
-  };
-
-  // discovery: trend alone, learned alone (TIFU at α = 0 is its neighbours' part: own items are excluded)
-  const trends = run('discovery', TREND_HALF_LIVES.map((h) => listSpec(trendName(h), { trendHalfLifeDays: h, trendWeight: 1 })));
-  const bestTrend = best(trends);
-  const h = bestTrend.spec.trendHalfLifeDays;
-  const alone: ListSpec[] = learned.map((m) => listSpec(m, { learned: m, learnedWeight: 1 }));
-  if (useTifu) alone.push(listSpec('tifu_knn', { tifuWeight: 1, tifuAlpha: 0 }));
-  const singles = run('discovery', alone);
-  // every learned model with the best trend at several weights
-  const withTrend: ListSpec[] = [];
-  for (const a of alone) {
-    for (const w of TREND_WEIGHTS) withTrend.push({ ...a, name: `${a.name}+${w}·${trendName(h)}`, trendHalfLifeDays: h, trendWeight: w });
+  // both protocols' caches at once (the learned lists' scores of a customer of both are computed once), on this
+  // thread alone or split with a worker (select-split.ts)
+  const parts: CachePart[] = [
+    { protocol: 'discovery', comps: compsOf.discovery, users: scored.discovery.users },
+    { protocol: 'all', comps: compsOf.all, users: scored.all.users },
+  ];
+  let scorer: CandidateScorer;
+  try {
+    scorer = worker ? new SplitScorer(st, split, parts, worker) : new LocalScorer(st, split, parts);
+  } catch (e) {
+    await worker?.terminate();
+    throw e;
   }
-  const blends = run('discovery', withTrend);
-  const bestBlend = best(blends);
-  const rescan = run(
-    'discovery',
-    TREND_HALF_LIVES.filter((x) => x !== h).map((x) => ({
-      ...bestBlend.spec,
-      name: `${bestBlend.spec.name.split('+')[0]}+${bestBlend.spec.trendWeight}·${trendName(x)}`,
-      trendHalfLifeDays: x,
-    })),
-  );
-  // the best learned list with a second learned model (normalised alike) added at two weights, the trend's
-  // weight kept or scaled by the learned mass: models that validation ranks close together hedge each other
-  const bestLearned = best([...singles, ...blends, ...rescan].filter((c) => c.spec.learned !== 'none'));
-  const pairs: ListSpec[] = [];
-  if (bestLearned) {
-    const b = bestLearned.spec;
-    for (const m2 of learned) {
-      if (m2 === b.learned) continue;
-      for (const w2 of PAIR_WEIGHTS) {
-        for (const tw of new Set([b.trendWeight, b.trendWeight * (1 + w2)])) {
-          const trendPart = tw > 0 ? `+${Math.round(tw * 1000) / 1000}·${trendName(b.trendHalfLifeDays)}` : '';
-          pairs.push({ ...b, name: `${b.learned}+${w2}·${m2}${trendPart}`, learned2: m2, learned2Weight: w2 * b.learnedWeight, trendWeight: tw });
+  try {
+    return await choose();
+  } finally {
+    await scorer.close();
+  }
+
+  async function choose(): Promise<Selection> {
+    const run = async (protocol: 'discovery' | 'all', specs: ListSpec[]) => {
+      const r = await scorer.score(protocol, specs);
+      const s = candidateScores(protocol, specs, r.ndcg, r.recall);
+      all.push(...s);
+      return s;
+    };
+
+    // discovery: trend alone, learned alone (TIFU at α = 0 is its neighbours' part: own items are excluded)
+    const trends = await run('discovery', TREND_HALF_LIVES.map((h) => listSpec(trendName(h), { trendHalfLifeDays: h, trendWeight: 1 })));
+    const bestTrend = best(trends);
+    const h = bestTrend.spec.trendHalfLifeDays;
+    const alone: ListSpec[] = learned.map((m) => listSpec(m, { learned: m, learnedWeight: 1 }));
+    if (useTifu) alone.push(listSpec('tifu_knn', { tifuWeight: 1, tifuAlpha: 0 }));
+    const singles = await run('discovery', alone);
+    // every learned model with the best trend at several weights
+    const withTrend: ListSpec[] = [];
+    for (const a of alone) {
+      for (const w of TREND_WEIGHTS) withTrend.push({ ...a, name: `${a.name}+${w}·${trendName(h)}`, trendHalfLifeDays: h, trendWeight: w });
+    }
+    const blends = await run('discovery', withTrend);
+    const bestBlend = best(blends);
+    const rescan = await run(
+      'discovery',
+      TREND_HALF_LIVES.filter((x) => x !== h).map((x) => ({
+        ...bestBlend.spec,
+        name: `${bestBlend.spec.name.split('+')[0]}+${bestBlend.spec.trendWeight}·${trendName(x)}`,
+        trendHalfLifeDays: x,
+      })),
+    );
+    // the best learned list with a second learned model (normalised alike) added at two weights, the trend's
+    // weight kept or scaled by the learned mass: models that validation ranks close together hedge each other
+    const bestLearned = best([...singles, ...blends, ...rescan].filter((c) => c.spec.learned !== 'none'));
+    const pairs: ListSpec[] = [];
+    if (bestLearned) {
+      const b = bestLearned.spec;
+      for (const m2 of learned) {
+        if (m2 === b.learned) continue;
+        for (const w2 of PAIR_WEIGHTS) {
+          for (const tw of new Set([b.trendWeight, b.trendWeight * (1 + w2)])) {
+            const trendPart = tw > 0 ? `+${Math.round(tw * 1000) / 1000}·${trendName(b.trendHalfLifeDays)}` : '';
+            pairs.push({ ...b, name: `${b.learned}+${w2}·${m2}${trendPart}`, learned2: m2, learned2Weight: w2 * b.learnedWeight, trendWeight: tw });
+          }
         }
       }
     }
-  }
-  const paired = run('discovery', pairs);
-  const discovery = best([...trends, ...singles, ...blends, ...rescan, ...paired]);
+    const paired = await run('discovery', pairs);
+    const discovery = best([...trends, ...singles, ...blends, ...rescan, ...paired]);
 
-  // all: own items then trend (h = 0: repeat), own items then the discovery list, TIFU-KNN
-  const repeatTrends = run(
-    'all',
-    TREND_HALF_LIVES.map((x) => listSpec(x > 0 ? `repeat>${trendName(x)}` : 'repeat', { trendHalfLifeDays: x, trendWeight: x > 0 ? 1 : 0, ownedFirst: true })),
-  );
-  const bestRepeat = best(repeatTrends);
-  const more: ListSpec[] = [{ ...discovery.spec, name: `repeat>${discovery.spec.name}`, ownedFirst: true }];
-  if (useTifu) {
-    const ha = bestRepeat.spec.trendHalfLifeDays;
-    for (const a of TIFU_ALPHAS) {
-      more.push(listSpec(`tifu_knn[α=${a}]`, { tifuWeight: 1, tifuAlpha: a }));
-      for (const w of [0.1, 0.3]) more.push(listSpec(`tifu_knn[α=${a}]+${w}·${trendName(ha)}`, { tifuWeight: 1, tifuAlpha: a, trendHalfLifeDays: ha, trendWeight: w }));
+    // all: own items then trend (h = 0: repeat), own items then the discovery list, TIFU-KNN
+    const repeatTrends = await run(
+      'all',
+      TREND_HALF_LIVES.map((x) => listSpec(x > 0 ? `repeat>${trendName(x)}` : 'repeat', { trendHalfLifeDays: x, trendWeight: x > 0 ? 1 : 0, ownedFirst: true })),
+    );
+    const bestRepeat = best(repeatTrends);
+    const more: ListSpec[] = [{ ...discovery.spec, name: `repeat>${discovery.spec.name}`, ownedFirst: true }];
+    if (useTifu) {
+      const ha = bestRepeat.spec.trendHalfLifeDays;
+      for (const a of TIFU_ALPHAS) {
+        more.push(listSpec(`tifu_knn[α=${a}]`, { tifuWeight: 1, tifuAlpha: a }));
+        for (const w of [0.1, 0.3]) more.push(listSpec(`tifu_knn[α=${a}]+${w}·${trendName(ha)}`, { tifuWeight: 1, tifuAlpha: a, trendHalfLifeDays: ha, trendWeight: w }));
+      }
     }
-  }
-  // the learned lists on all items (own items compete by their scores: fits rare repeats)
-  for (const a of alone) if (a.learned !== 'none') more.push({ ...a, name: `${a.name} (all items)` });
-  more.push({ ...discovery.spec, name: `${discovery.spec.name} (all items)` });
-  // own items compete with the discovery list by a repeat score that fades with the time since they were
-  // last bought (relative to the customer's latest purchase): stale one-off purchases give way to new picks
-  for (const hw of OWN_HALF_LIVES) {
-    for (const w of OWN_WEIGHTS) more.push({ ...discovery.spec, name: `own[${w}·log2(1+n)·2^(−age/${hw})]+(${discovery.spec.name})`, ownWeight: w, ownHalfLifeDays: hw, ownedFirst: false });
-  }
-  const others = run('all', more);
-  // TIFU-KNN with the discovery list's learned model and trend (its own items then compete with the learned picks)
-  const bestTifu = best(others.filter((c) => c.spec.tifuWeight !== 0 && c.spec.learnedWeight === 0));
-  const mixes: ListSpec[] = [];
-  if (useTifu && bestTifu && discovery.spec.learned !== 'none') {
-    for (const w of [0.25, 0.5, 1]) {
-      mixes.push({ ...discovery.spec, name: `tifu_knn[α=${bestTifu.spec.tifuAlpha}]+${w}·(${discovery.spec.name})`, tifuWeight: 1, tifuAlpha: bestTifu.spec.tifuAlpha, learnedWeight: w * discovery.spec.learnedWeight, learned2Weight: w * (discovery.spec.learned2Weight ?? 0), trendWeight: w * discovery.spec.trendWeight, ownedFirst: false });
+    // the learned lists on all items (own items compete by their scores: fits rare repeats)
+    for (const a of alone) if (a.learned !== 'none') more.push({ ...a, name: `${a.name} (all items)` });
+    more.push({ ...discovery.spec, name: `${discovery.spec.name} (all items)` });
+    // own items compete with the discovery list by a repeat score that fades with the time since they were
+    // last bought (relative to the customer's latest purchase): stale one-off purchases give way to new picks
+    for (const hw of OWN_HALF_LIVES) {
+      for (const w of OWN_WEIGHTS) more.push({ ...discovery.spec, name: `own[${w}·log2(1+n)·2^(−age/${hw})]+(${discovery.spec.name})`, ownWeight: w, ownHalfLifeDays: hw, ownedFirst: false });
     }
-  }
-  const mixed = mixes.length ? run('all', mixes) : [];
-  const chosenAll = best([...repeatTrends, ...others, ...mixed]);
+    const others = await run('all', more);
+    // TIFU-KNN with the discovery list's learned model and trend (its own items then compete with the learned picks)
+    const bestTifu = best(others.filter((c) => c.spec.tifuWeight !== 0 && c.spec.learnedWeight === 0));
+    const mixes: ListSpec[] = [];
+    if (useTifu && bestTifu && discovery.spec.learned !== 'none') {
+      for (const w of [0.25, 0.5, 1]) {
+        mixes.push({ ...discovery.spec, name: `tifu_knn[α=${bestTifu.spec.tifuAlpha}]+${w}·(${discovery.spec.name})`, tifuWeight: 1, tifuAlpha: bestTifu.spec.tifuAlpha, learnedWeight: w * discovery.spec.learnedWeight, learned2Weight: w * (discovery.spec.learned2Weight ?? 0), trendWeight: w * discovery.spec.trendWeight, ownedFirst: false });
+      }
+    }
+    const mixed = mixes.length ? await run('all', mixes) : [];
+    const chosenAll = best([...repeatTrends, ...others, ...mixed]);
+    // every list is scored: the caches' counters (the worker's told when it is closed, which stops it)
+    await scorer.close();
+    const scoring = scorer.stats();
+    const scoringThreads = scorer.threads();
 
-  // buy again: the rhythm formula, repeat or the chosen all-list, on the buy-again protocol
-  const chosen: ServedSpec = { discovery: discovery.spec, all: chosenAll.spec };
-  // on the same sample (the served ranking scores every item per customer)
-  const ba = evaluateBuyAgain(split, { state: st, spec: chosen }, scored.all.users);
-  const names: Record<string, BuyAgainRanking> = { buy_again: 'rhythm', repeat: 'repeat', served: 'served' };
-  let baBest = 'buy_again';
-  for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
-  chosen.buyAgain = names[baBest];
+    // buy again: the rhythm formula, repeat or the chosen all-list, on the buy-again protocol
+    const chosen: ServedSpec = { discovery: discovery.spec, all: chosenAll.spec };
+    // on the same sample (the served ranking scores every item per customer)
+    const ba = evaluateBuyAgain(split, { state: st, spec: chosen }, scored.all.users);
+    const names: Record<string, BuyAgainRanking> = { buy_again: 'rhythm', repeat: 'repeat', served: 'served' };
+    let baBest = 'buy_again';
+    for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
+    chosen.buyAgain = names[baBest];
 
-  for (const c of all) {
-    const chosenOne = c.protocol === 'discovery' ? discovery : chosenAll;
-    const a = perUser.get(c);
-    const b = perUser.get(chosenOne);
-    if (a && b && a.length === b.length) c.vsChosen = pairedDiff(a, b);
+    for (const c of all) {
+      const chosenOne = c.protocol === 'discovery' ? discovery : chosenAll;
+      const a = perUser.get(c);
+      const b = perUser.get(chosenOne);
+      if (a && b && a.length === b.length) c.vsChosen = pairedDiff(a, b);
+    }
+    const trendSpecOf = (s: ListSpec): ServedSpec => ({ discovery: s, all: s });
+    return {
+      spec: chosen,
+      buyAgain: ba,
+      candidates: all,
+      validation: { discovery, all: chosenAll },
+      baselines: {
+        trend: trendSpecOf(bestTrend.spec),
+        repeatTrend: { discovery: bestTrend.spec, all: bestRepeat.spec },
+      },
+      state: st,
+      fit_s: st.fit_s,
+      skipped: st.skipped,
+      select_s: Math.round((performance.now() - t0) / 10) / 100,
+      scoring,
+      scoringThreads,
+      users: {
+        discovery: { of: scored.discovery.of, scored: scored.discovery.users.length },
+        all: { of: scored.all.of, scored: scored.all.users.length },
+      },
+    };
   }
-  const trendSpecOf = (s: ListSpec): ServedSpec => ({ discovery: s, all: s });
-  return {
-    spec: chosen,
-    buyAgain: ba,
-    candidates: all,
-    validation: { discovery, all: chosenAll },
-    baselines: {
-      trend: trendSpecOf(bestTrend.spec),
-      repeatTrend: { discovery: bestTrend.spec, all: bestRepeat.spec },
-    },
-    state: st,
-    fit_s: st.fit_s,
-    skipped: st.skipped,
-    select_s: Math.round((performance.now() - t0) / 10) / 100,
-    scoring: Object.fromEntries(Object.values(caches).map((c) => [c.protocol, { users: c.users.length, lists: c.scored, deepened: c.deepened }])),
-    users: {
-      discovery: { of: scored.discovery.of, scored: scored.discovery.users.length },
-      all: { of: scored.all.of, scored: scored.all.users.length },
-    },
-  };
 }

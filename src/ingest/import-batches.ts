@@ -43,6 +43,8 @@ const YOUNG_GEN_MB = 96;
 export const FIRST_BATCH = 2_500;
 /** Rows read at a time while planning: few, so that rows die young (cheap for the garbage collector). */
 const READ_CHUNK = 2_000;
+/** Read batches (of READ_CHUNK rows) read ahead at most while reserved ids are on their way. */
+export const READ_AHEAD = 32;
 
 /**
  * Plans the order lines of read batches into store batches of about `batchSize` lines (ending
@@ -64,40 +66,92 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
   };
   let other: InventoryBatch | ConsentBatch | null = null;
   let more: Promise<number[]> | null = null;
-  for await (const b of source) {
-    if (b.kind === 'inventory' || b.kind === 'consent') {
-      other = other === null ? b : gather(other, b);
-      if ((other.kind === 'inventory' ? other.inventory : other.consent).length >= batchSize) {
-        yield other;
-        other = null;
+  const it = source[Symbol.asyncIterator]();
+  // read batches taken from the source ahead of their turn (see readAhead), in file order: a read
+  // failure among them is thrown when its turn comes, after every batch before it
+  const ahead: ({ batch: DataBatch } | { error: unknown })[] = [];
+  let ended = false;
+  /**
+   * While reserved ids are on their way (the first block waits for the store's migrations on a fresh
+   * database, a few hundred ms), the next read batches are read and parsed instead of waiting: up to
+   * READ_AHEAD of them, until the ids arrive or the file ends.
+   */
+  const readAhead = async (ids: Promise<unknown>): Promise<void> => {
+    let arrived = false;
+    ids.then(
+      () => (arrived = true),
+      () => (arrived = true),
+    );
+    // (ids already there flag `arrived` before this continuation runs: nothing is read ahead then)
+    await null;
+    while (!arrived && !ended && ahead.length < READ_AHEAD && !ahead.some((a) => 'error' in a)) {
+      try {
+        const r = await it.next();
+        if (r.done) ended = true;
+        else ahead.push({ batch: r.value });
+      } catch (error) {
+        ahead.push({ error });
       }
-      continue;
     }
-    const { lines: _lines, kind: _kind, ...counts } = b;
-    const n = b.lines.length;
-    // the next block is asked for while half the current one is left, so that the reader
-    // seldom waits for the round trip
-    if (more === null && ids.available - n < ID_BLOCK / 2) {
-      more = reserve(Math.max(ID_BLOCK, n));
-      more.catch(() => undefined); // a failure is reported where it is awaited
-    }
-    while (ids.available < n) {
-      ids.supply(await (more ?? reserve(Math.max(ID_BLOCK, n))));
-      more = null;
-    }
-    base = base === null ? counts : mergeCounts(base as BatchBase, counts);
-    for (let i = 0; i < n; i++) {
-      const l = b.lines[i];
-      // a full batch ends where an order does, so that an order whose lines are together in the file is
-      // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that,
-      // the smaller first batches included: they only end sooner between orders)
-      if (builder.lineCount >= limit && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
-        limit = Math.min(batchSize, 2 * limit);
-        yield take();
-        base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
+  };
+  try {
+    for (;;) {
+      let b: DataBatch;
+      const a = ahead.shift();
+      if (a !== undefined) {
+        if ('error' in a) throw a.error;
+        b = a.batch;
+      } else {
+        if (ended) break;
+        const r = await it.next();
+        if (r.done) {
+          ended = true;
+          break;
+        }
+        b = r.value;
       }
-      builder.add(l);
+      if (b.kind === 'inventory' || b.kind === 'consent') {
+        other = other === null ? b : gather(other, b);
+        if ((other.kind === 'inventory' ? other.inventory : other.consent).length >= batchSize) {
+          yield other;
+          other = null;
+        }
+        continue;
+      }
+      const { lines: _lines, kind: _kind, ...counts } = b;
+      const n = b.lines.length;
+      // the next block is asked for while half the current one is left, so that the reader
+      // seldom waits for the round trip
+      if (more === null && ids.available - n < ID_BLOCK / 2) {
+        more = reserve(Math.max(ID_BLOCK, n));
+        more.catch(() => undefined); // a failure is reported where it is awaited
+      }
+      if (ids.available < n) {
+        more ??= reserve(Math.max(ID_BLOCK, n));
+        more.catch(() => undefined);
+        await readAhead(more);
+      }
+      while (ids.available < n) {
+        ids.supply(await (more ?? reserve(Math.max(ID_BLOCK, n))));
+        more = null;
+      }
+      base = base === null ? counts : mergeCounts(base as BatchBase, counts);
+      for (let i = 0; i < n; i++) {
+        const l = b.lines[i];
+        // a full batch ends where an order does, so that an order whose lines are together in the file is
+        // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that,
+        // the smaller first batches included: they only end sooner between orders)
+        if (builder.lineCount >= limit && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
+          limit = Math.min(batchSize, 2 * limit);
+          yield take();
+          base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
+        }
+        builder.add(l);
+      }
     }
+  } finally {
+    // (stopped early, or failed: the source closed, as a for-await loop would)
+    if (!ended) await it.return?.();
   }
   if (base !== null && (builder.lineCount > 0 || base.rowsRead > 0)) yield take();
   if (other !== null) yield other;

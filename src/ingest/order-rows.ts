@@ -86,8 +86,20 @@ export class UciRows {
     this.cCust = col(fmt, 'customerid');
   }
 
+  /** The last CustomerID cell and its answer: the lines of an order repeat it. */
+  private lastCust = '';
+  private lastIds: Identifier[] | null = [];
+
   /** The buyer of a trimmed CustomerID cell: none for a guest ('' or NaN), null when malformed. */
   identifiers(rawCust: string): Identifier[] | null {
+    if (rawCust === this.lastCust) return this.lastIds;
+    const ids = this.lookup(rawCust);
+    this.lastCust = rawCust;
+    this.lastIds = ids;
+    return ids;
+  }
+
+  private lookup(rawCust: string): Identifier[] | null {
     if (rawCust === '' || rawCust.toLowerCase() === 'nan') return [];
     let ids = this.accounts.get(rawCust);
     if (ids === undefined) {

@@ -103,6 +103,17 @@ export class ServedState {
 
 const seconds = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
 
+/** ALS's item factors as the scorer reads them, with the service's WebAssembly SIMD kernel when built (the same f32 sums as factorScoresF32). */
+export function servedFactors(itemFactors: Float32Array, k: number, n: number): NonNullable<ServedTables['factors']> {
+  const simd = SimdScorer.create(itemFactors, k, n);
+  return {
+    k,
+    itemFactors,
+    ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}),
+    ...(simd?.many ? { dotMany: (xs: Float32Array, count: number) => simd.scoresMany(xs, count) } : {}),
+  };
+}
+
 /** Fits what `needs` asks for (ALS, item-kNN, EASE and TIFU-KNN may be given fitted on the same data with the same parameters). */
 export async function fitServed(
   input: ServedInput,
@@ -152,14 +163,7 @@ export async function fitServed(
       const als = prefit.als ?? new AlsRecommender(params.als);
       if (!prefit.als) await als.fit(input.weighted());
       st.als = als;
-      // the service's WebAssembly SIMD kernel when built (the same f32 sums as factorScoresF32)
-      const simd = SimdScorer.create(als.itemFactors, als.k, n);
-      st.tables.factors = {
-        k: als.k,
-        itemFactors: als.itemFactors,
-        ...(simd ? { dot: (x: Float32Array) => simd.scores(x) } : {}),
-        ...(simd?.many ? { dotMany: (xs: Float32Array, count: number) => simd.scoresMany(xs, count) } : {}),
-      };
+      st.tables.factors = servedFactors(als.itemFactors, als.k, n);
     } else if (kind === 'item_knn' && knnModel) {
       const fit = await adoptFrom(knnJob, knnModel, ref);
       st.models.item_knn = knnModel;

@@ -96,26 +96,18 @@ const NOT_CURRENT = `NOT EXISTS (SELECT 1 FROM customer_summaries s WHERE s.cust
 const UPSERT = `ON CONFLICT (customer_id) DO UPDATE SET rev = excluded.rev, catalogue = excluded.catalogue, data = excluded.data
   WHERE excluded.rev >= customer_summaries.rev AND excluded.catalogue >= customer_summaries.catalogue`;
 
-/** One of `of` disjoint parts of the customers (by id modulo `of`), refreshed side by side on separate connections. */
-export interface SummaryPart {
-  part: number;
-  of: number;
-}
-
 /**
  * Computes (in one statement) and stores the summary of every customer without a current one, or
- * of those among `ids`, or of those in `part`. The caller holds the identity lock (no merge or
- * erasure deletes a customer meanwhile; for a part, the lock in shared mode: parts do not exclude
- * each other, and every writer that deletes customers takes it exclusively), in a transaction.
- * Returns the number of summaries written.
+ * of those among `ids`. The caller holds the identity lock (no merge or erasure deletes a customer
+ * meanwhile), in a transaction. Returns the number of summaries written.
  */
-export async function refreshSummaries(tx: SqlExecutor, ids: readonly string[] | null = null, part?: SummaryPart): Promise<number> {
+export async function refreshSummaries(tx: SqlExecutor, ids: readonly string[] | null = null): Promise<number> {
   // (for this transaction only: the per-order sums fit in memory instead of spilling to disk)
   await tx.exec(`SET LOCAL work_mem = '${SUMMARY_WORK_MEM}'`);
   const r = await tx.query(
-    `WITH ${summarySql(`SELECT c.id, c.rev FROM customers c WHERE ($1::bigint[] IS NULL OR c.id = ANY($1::bigint[])) AND ($2::int IS NULL OR c.id % $2::int = $3::int) AND ${NOT_CURRENT}`)}
+    `WITH ${summarySql(`SELECT c.id, c.rev FROM customers c WHERE ($1::bigint[] IS NULL OR c.id = ANY($1::bigint[])) AND ${NOT_CURRENT}`)}
      INSERT INTO customer_summaries (customer_id, rev, catalogue, data) SELECT id, rev, catalogue, data FROM computed ${UPSERT}`,
-    [ids === null ? null : [...ids], part?.of ?? null, part?.part ?? null],
+    [ids === null ? null : [...ids]],
   );
   return r.rowCount;
 }

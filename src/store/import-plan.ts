@@ -129,7 +129,16 @@ export const csvField = (v: string | null): string =>
   v === null ? '' : v === '' || /[",\r\n\\]/.test(v) || v.trim() !== v ? `"${v.replace(/"/g, '""')}"` : v;
 
 type OrderState = PlannedOrder & { key: string; index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number>; rowStart: string };
-type ProductStateInBatch = PlannedProduct & { titleAt: number; categoryAt: number; priceAt: number; field: string | null };
+type ProductStateInBatch = PlannedProduct & {
+  titleAt: number;
+  categoryAt: number;
+  priceAt: number;
+  /** The sku as a COPY field. */
+  field: string | null;
+  /** The last unit price of its lines encoded, and its text: a price repeats on most lines of a sku, and turning a fraction into text costs more than the rest of the line's encoding. */
+  lastPrice: number;
+  lastPriceText: string;
+};
 
 /** A growable byte buffer written with TextEncoder.encodeInto (no intermediate strings kept). */
 class ByteWriter {
@@ -220,7 +229,11 @@ export class PlanBuilder {
     this.numberLine(o, lineNo);
     const p = this.product(l.sku, l.time);
     p.field ??= csvField(l.sku);
-    this.bytes.write(`${o.rowStart}${lineNo},${p.field},${l.quantity},${l.unitPrice},${l.cancels === null ? '' : csvField(l.cancels)}\n`);
+    if (l.unitPrice !== p.lastPrice) {
+      p.lastPrice = l.unitPrice;
+      p.lastPriceText = String(l.unitPrice);
+    }
+    this.bytes.write(`${o.rowStart}${lineNo},${p.field},${l.quantity},${p.lastPriceText},${l.cancels === null ? '' : csvField(l.cancels)}\n`);
     updateProduct(p, l.time, l.title, l.category, l.quantity, l.unitPrice);
   }
 
@@ -289,7 +302,7 @@ export class PlanBuilder {
   private product(sku: string, time: number): ProductStateInBatch {
     let p = this.products.get(sku);
     if (!p) {
-      p = { sku, title: null, category: null, price: null, time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity, field: null };
+      p = { sku, title: null, category: null, price: null, time, titleAt: -Infinity, categoryAt: -Infinity, priceAt: -Infinity, field: null, lastPrice: NaN, lastPriceText: '' };
       this.products.set(sku, p);
     }
     return p;

@@ -37,10 +37,6 @@ import type {
 
 /** Advisory lock key serialising writers that resolve identities (PostgreSQL only). */
 const IDENTITY_LOCK = 7262541;
-/** Parts the end of an import refreshes the card summaries in, side by side (PostgreSQL; finishImport). */
-const SUMMARY_PARTS = 2;
-/** Advisory lock (two-key form: key, part) held by the refresh of one part (finishImport). */
-const SUMMARY_PART_LOCK = 7262542;
 
 /** Waits for the batch before (importPlan's `after`); its failure is this batch's too (nothing of it is committed). */
 function afterPrevious(after: Promise<unknown>): Promise<void> {
@@ -357,29 +353,13 @@ export class SqlStore implements Store {
    * for the flush).
    */
   async finishImport(run: ImportRun): Promise<void> {
-    // the card summaries of every customer the import changed, computed once here rather than on their
-    // first card. On PostgreSQL, in SUMMARY_PARTS parts side by side (the import's last serial step:
-    // each part on its own connection, so on its own core), each under the identity lock in shared
-    // mode: the parts do not exclude each other, and no merge or erasure (which take it exclusively)
-    // deletes a customer meanwhile. Their commits need not wait for the disk: summaries are derived
-    // data (a summary lost to a crash is not current and is computed on read), and the synchronous
-    // commit below flushes them anyway. Both parts end (committed or rolled back) before this returns.
-    if (this.db.capabilities.concurrentWriters) {
-      const parts = await Promise.allSettled(
-        Array.from({ length: SUMMARY_PARTS }, (_, part) =>
-          this.db.transaction(async (tx) => {
-            // (and the part's own lock: two imports ending together refresh a part one after the other, so
-            // that their upserts of the same summaries cannot wait on each other in a cycle)
-            await tx.exec(`SELECT pg_advisory_xact_lock_shared(${IDENTITY_LOCK}), pg_advisory_xact_lock(${SUMMARY_PART_LOCK}, ${part})`);
-            await refreshSummaries(tx, null, { part, of: SUMMARY_PARTS });
-          }, { asyncCommit: true }),
-        ),
-      );
-      for (const p of parts) if (p.status === 'rejected') throw p.reason;
-    }
     await this.db.transaction(async (tx) => {
-      // (under the identity lock) every summary not current yet: on PostgreSQL, only those a write
-      // between the parts and this transaction made stale (none, unless another writer ran meanwhile)
+      // the card summaries of every customer the import changed, computed once here rather than on their
+      // first card (under the identity lock: no merge or erasure deletes a customer meanwhile). One
+      // statement: each part of a split (by customer id modulo 2, two connections side by side, as
+      // import-4x-5 did) joined every line again and was planned for a hundredth of its customers
+      // (nested loops over the lines' index): 1.1-1.25 s of server CPU at the end of the shared file's
+      // import against 0.25-0.3 s for the whole at once (BENCHMARKS.md, import-4x-6)
       await refreshSummaries(tx);
       // (their statistics with them: the check of summaries against the lines plans by them)
       await tx.exec('ANALYZE customer_summaries');

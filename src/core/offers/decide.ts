@@ -390,7 +390,7 @@ function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: Decisio
   // columns not kept are read within this call only (shown offers' propensities are copied out): a scratch per size
   const cols = immutable
     ? propensityColumnsOf(offers, sc.index, subject, ctx.channel, stats, p, keep ? undefined : scratchOf(sc.index.length))
-    : propensityColumns(suitable, subject, ctx.channel, stats, p);
+    : propensityColumns(suitable, subject, ctx.channel, stats, p, offers);
   const n = suitable.length;
   // vw and means in one buffer
   const buf = new Float64Array(2 * n);
@@ -782,7 +782,7 @@ export function topOfferDistribution(
   const out = new Map<string, number>();
   const n = suitable.length;
   if (n === 0) return out;
-  const props = offerPropensities(suitable, subject, ctx.channel, stats, p);
+  const props = offerPropensities(suitable, subject, ctx.channel, stats, p, offers);
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const ranked = new Float64Array(n);
   const vw = Float64Array.from(suitable, (o) => valueOf(o) * weightOf(o));

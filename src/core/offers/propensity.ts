@@ -41,6 +41,15 @@ export interface PropensityParams {
    * model; Infinity: no offer × channel level (each cell learns its channel on its own, as before offer-learn3).
    */
   offerChannelStrength: number;
+  /**
+   * The prior learned across offers (hierarchical model; see `crossOfferPriors`): prior SD of the log level α shared by
+   * the offers (their typical rate multiplier over b), and of the slope β of an offer's log rate on its log value.
+   * 0 for both: off (every offer's prior is centred on b × m, as before offer-learn5).
+   */
+  crossOfferLevelSd: number;
+  crossOfferValueSd: number;
+  /** Estimate each offer's τ1 from its segments' data (`segmentDispersion`; never below segmentSpread). */
+  segmentSpreadFromData: boolean;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per stats segment ('unsegmented': a known customer decided on without a segment; 'guest': a session). */
@@ -72,6 +81,9 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   cellSpread: 0.3,
   // offer-learn3: validation seeds 101–120 and 1,500 / 10,000 customers (BENCHMARKS.md, "offer-learn3")
   offerChannelStrength: 10,
+  crossOfferLevelSd: 0,
+  crossOfferValueSd: 0,
+  segmentSpreadFromData: false,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8, unsegmented: 1 },
   targetedLift: 1.25,
@@ -210,8 +222,9 @@ export function offerPropensities(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
+  pool: readonly Offer[] = offers,
 ): OfferPropensity[] {
-  if (p.model !== 'pooled') return hierarchicalPropensities(offers, subject, channel, stats, p);
+  if (p.model !== 'pooled') return hierarchicalPropensities(offers, subject, channel, stats, p, pool);
   return pooledPropensities(offers, subject, channel, stats, p);
 }
 
@@ -338,6 +351,8 @@ interface OfferExposure {
   eta: Float64Array | null;
   xEta: Float64Array | null;
   xEtaOther: Float64Array | null;
+  /** τ1² of this offer (segmentSpread², or more when its segments' rates differ more: `segmentSpreadFromData`). */
+  t1: number;
 }
 const exposures = new WeakMap<ResponseStats, Map<string, OfferExposure>>();
 
@@ -379,10 +394,43 @@ function offerExposure(offer: Offer, stats: ResponseStats, p: PropensityParams, 
   const e: OfferExposure = {
     shown, accepted, params: p, channels: offer.channels, a, x, sumA, sumX, sumS, cellA, cellS,
     eta: lvl?.eta ?? null, xEta: lvl?.xEta ?? null, xEtaOther: lvl?.xEtaOther ?? null,
+    t1: p.segmentSpreadFromData ? segmentDispersion(a, x, p) : p.segmentSpread * p.segmentSpread,
   };
   if (byOffer.size >= 65_536) byOffer.clear();
   byOffer.set(offer.id, e);
   return e;
+}
+
+/**
+ * Empirical Bayes (offer-learn5, `segmentSpreadFromData`): τ1² of one offer from how much its segments' rates differ
+ * (DerSimonian–Laird on the log rate multipliers y_s = log((A_s + ½)/(X_s·λ + ½)), λ = (A + 1)/(X + 1), within-segment
+ * variance 1/(A_s + ½)), never below segmentSpread² (the data may only widen the segments' spread, so an offer whose
+ * rate differs a lot by segment, e.g. one that only some segments take up, is shrunk less toward its overall rate).
+ */
+function segmentDispersion(a: Float64Array, x: Float64Array, p: PropensityParams): number {
+  const floor = p.segmentSpread * p.segmentSpread;
+  let totA = 0;
+  let totX = 0;
+  for (let s = 0; s < a.length; s++) {
+    totA += a[s];
+    totX += x[s];
+  }
+  const lam = (totA + 1) / (totX + 1);
+  let k = 0, sw = 0, sww = 0, swy = 0, swyy = 0;
+  for (let s = 0; s < a.length; s++) {
+    if (!(x[s] > 0)) continue;
+    const y = Math.log((a[s] + 0.5) / (x[s] * lam + 0.5));
+    const w = a[s] + 0.5;
+    k++;
+    sw += w;
+    sww += w * w;
+    swy += w * y;
+    swyy += w * y * y;
+  }
+  if (k < 2) return floor;
+  const q = swyy - (swy * swy) / sw;
+  const tau2 = (q - (k - 1)) / (sw - sww / sw);
+  return Number.isFinite(tau2) ? Math.max(floor, Math.min(4, tau2)) : floor;
 }
 
 /**
@@ -487,8 +535,9 @@ export function hierarchicalPropensities(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
+  pool: readonly Offer[] = offers,
 ): OfferPropensity[] {
-  const cols = hierarchicalColumns(offers, subject, channel, stats, p);
+  const cols = hierarchicalColumns(offers, subject, channel, stats, p, pool);
   return offers.map((_, i) => propensityAt(cols, i));
 }
 
@@ -567,8 +616,9 @@ export function propensityColumns(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams = PROPENSITY_DEFAULTS,
+  pool: readonly Offer[] = offers,
 ): PropensityColumns {
-  if (p.model !== 'pooled') return hierarchicalColumns(offers, subject, channel, stats, p);
+  if (p.model !== 'pooled') return hierarchicalColumns(offers, subject, channel, stats, p, pool);
   const props = pooledPropensities(offers, subject, channel, stats, p);
   const cols = columns(props.length);
   props.forEach((x, i) => {
@@ -593,13 +643,15 @@ function hierarchicalColumns(
   channel: OfferChannel,
   stats: ResponseStats,
   p: PropensityParams,
+  pool: readonly Offer[],
 ): PropensityColumns {
   const seg = statsSegment(subject);
   const cache = exposuresOf(stats);
   const n = offers.length;
   const out = columns(n);
+  const fit = crossOfferOn(p) ? crossOfferPriors(pool, stats, p, cache) : null;
   for (let i = 0; i < n; i++) {
-    hierarchicalRow(offers[i], seg, channel, stats, p, cache, out, i);
+    hierarchicalRow(offers[i], seg, channel, stats, p, cache, out, i, fit === null ? 1 : fit.factorOf(offers[i]));
     affinityColumns(offers[i], subject, p, out, i);
   }
   return out;
@@ -628,18 +680,19 @@ function hierarchicalRow(
   cache: Map<string, OfferExposure>,
   out: PropensityColumns,
   i: number,
+  /** The offer's prior factor learned across offers (`crossOfferPriors`; 1: none). */
+  factor = 1,
 ): void {
   const si = STATS_SEGMENTS.indexOf(seg);
   const ci = OFFER_CHANNELS.indexOf(channel);
   const b = baseRate(p, seg, channel);
   const k0 = 1 / (p.offerSpread * p.offerSpread);
-  const t1 = p.segmentSpread * p.segmentSpread;
   const t2 = p.cellSpread * p.cellSpread;
   const segs = offer.eligibility?.segments;
   const restricted = !!segs && segs.length > 0;
   // personalised with a segment (statsSegment is 'guest' or 'unsegmented' otherwise) and in one of the offer's
   const targeted = seg !== 'guest' && seg !== 'unsegmented' && restricted && segs.includes(seg);
-  const m = restricted ? p.targetedLift : 1;
+  const m = (restricted ? p.targetedLift : 1) * factor;
   const ex = offerExposure(offer, stats, p, cache);
   // the cell's counts as the exposure read them (segmentCells of this segment: see OfferExposure)
   const at = si * OFFER_CHANNELS.length + ci;
@@ -656,7 +709,7 @@ function hierarchicalRow(
   // segment level, from this segment's other channels
   const cellA = ex.cellA ? ex.cellA[at] : 0;
   const cellX = ex.cellS ? ex.cellS[at] * b : 0;
-  const ks = 1 / (1 / K0 + t1);
+  const ks = 1 / (1 / K0 + ex.t1);
   const Ks = ks + Math.max(0, aSeg - cellA);
   const lamS = Ks / (ks / lamO + Math.max(0, (ex.xEta ? ex.xEta[si] : xSeg) - cellX * eta));
   // the cell
@@ -675,6 +728,169 @@ function hierarchicalRow(
   out.targeted[i] = targeted ? 1 : 0;
 }
 
+
+// ---------- the prior learned across offers ----------
+
+const crossOfferOn = (p: PropensityParams): boolean => p.model !== 'pooled' && (p.crossOfferLevelSd > 0 || p.crossOfferValueSd > 0);
+
+/** Quantum of a prior factor's log (so a factor, and the rows computed from it, change only by a step of ≈ 3 %). */
+const FACTOR_STEP = 1 / 32;
+
+export interface CrossOfferFit {
+  /** Per offer of the pool (in order): its prior factor, fitted WITHOUT its own responses. */
+  factor: Float64Array;
+  /** The factor of an offer (of the pool by id; otherwise fitted on the whole pool). */
+  factorOf(offer: Offer): number;
+}
+
+/**
+ * The prior learned across offers (offer-learn5). Before an offer has data of its own, what the OTHER offers' responses
+ * say about offers like it is a better prior than one guess for all: a cheap offer is typically accepted far more
+ * often than a dear one. Over the pool (the offers decided on), each offer's observed log rate multiplier
+ *   y_o = log((A_o + ½) / (X_o·m_o + ½)),  weight w_o = 1 / (τ0² + 1/(A_o + ½))
+ * (A, X: its acceptances and exposure over all cells, see OfferExposure; m_o: the targeted lift of a segment-restricted
+ * offer) is regressed on its log value, centred over the pool: y = α + β·z, z_o = log(max(value, 0.01)) − mean z,
+ * a weighted ridge regression with priors α ~ N(0, σα²), β ~ N(0, σβ²) (σα = crossOfferLevelSd, σβ =
+ * crossOfferValueSd; an SD of 0 holds that coefficient at 0). For offer o the regression is fitted without o
+ * (leave-one-out, so no response counts twice), and its offer level's prior mean is b × m_o × f_o,
+ *   f_o = exp(α₋o + β₋o·z_o), clamped to [1/20, 20] and rounded to a step of 1/32 in log.
+ * Offers never shown weigh nothing; with no data on other offers f = 1 (the prior without it).
+ */
+export function crossOfferPriors(pool: readonly Offer[], stats: ResponseStats, p: PropensityParams, cache: Map<string, OfferExposure> = exposuresOf(stats)): CrossOfferFit {
+  const n = pool.length;
+  const st = poolStatic(pool, p);
+  const { z, w, y, seen } = st;
+  let sw = 0, swz = 0, swzz = 0, swy = 0, swzy = 0;
+  for (let i = 0; i < n; i++) {
+    const ex = offerExposure(pool[i], stats, p, cache);
+    if (seen[i] !== ex) {
+      // this offer's term, recomputed only when its counts changed (its exposure object is new then)
+      seen[i] = ex;
+      if (ex.sumX > 0) {
+        w[i] = 1 / (st.t0 + 1 / (ex.sumA + 0.5));
+        y[i] = Math.log((ex.sumA + 0.5) / (ex.sumX * st.m[i] + 0.5));
+      } else w[i] = y[i] = 0;
+    }
+    const wi = w[i];
+    if (wi === 0) continue;
+    sw += wi;
+    swz += wi * z[i];
+    swzz += wi * z[i] * z[i];
+    swy += wi * y[i];
+    swzy += wi * z[i] * y[i];
+  }
+  const pa = p.crossOfferLevelSd > 0 ? 1 / (p.crossOfferLevelSd * p.crossOfferLevelSd) : Infinity;
+  const pb = p.crossOfferValueSd > 0 ? 1 / (p.crossOfferValueSd * p.crossOfferValueSd) : Infinity;
+  const solve = (Sw: number, Swz: number, Swzz: number, Swy: number, Swzy: number, zi: number): number => {
+    let a = 0;
+    let b = 0;
+    if (pa === Infinity && pb !== Infinity) b = Swzy / (Swzz + pb);
+    else if (pb === Infinity && pa !== Infinity) a = Swy / (Sw + pa);
+    else if (pa !== Infinity) {
+      const a11 = Sw + pa, a12 = Swz, a22 = Swzz + pb;
+      const det = a11 * a22 - a12 * a12;
+      if (det > 0) {
+        a = (a22 * Swy - a12 * Swzy) / det;
+        b = (a11 * Swzy - a12 * Swy) / det;
+      }
+    }
+    const lf = Math.min(Math.log(20), Math.max(-Math.log(20), a + b * zi));
+    return Math.exp(Math.round(lf / FACTOR_STEP) * FACTOR_STEP);
+  };
+  const factor = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const wi = w[i];
+    factor[i] = solve(sw - wi, swz - wi * z[i], swzz - wi * z[i] * z[i], swy - wi * y[i], swzy - wi * z[i] * y[i], z[i]);
+  }
+  return {
+    factor,
+    factorOf(offer: Offer): number {
+      const i = st.index.get(offer.id);
+      if (i !== undefined && pool[i] === offer) return factor[i];
+      const v = offer.value;
+      return solve(sw, swz, swzz, swy, swzy, Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01)) - st.zMean);
+    },
+  };
+}
+
+/**
+ * What `crossOfferPriors` keeps per pool (an array, by identity) and parameters: each offer's centred log value z, its
+ * targeted lift m, its index by id, and its last term (weight w, log rate y) with the exposure it came from.
+ */
+interface PoolStatic {
+  z: Float64Array;
+  m: Float64Array;
+  zMean: number;
+  t0: number;
+  index: Map<string, number>;
+  w: Float64Array;
+  y: Float64Array;
+  seen: (OfferExposure | undefined)[];
+  /** The offers z and m were read from (a plain array may change between calls: then all is rebuilt). */
+  offers: Offer[];
+  ids: string[];
+  values: Float64Array;
+  restricted: Uint8Array;
+}
+const poolStatics = new WeakMap<readonly Offer[], WeakMap<PropensityParams, PoolStatic>>();
+
+function poolStatic(pool: readonly Offer[], p: PropensityParams): PoolStatic {
+  let byParams = poolStatics.get(pool);
+  if (!byParams) poolStatics.set(pool, (byParams = new WeakMap()));
+  const known = byParams.get(p);
+  if (known !== undefined && known.offers.length === pool.length && (Object.isFrozen(pool) || sameOffers(known, pool))) return known;
+  const n = pool.length;
+  const z = new Float64Array(n);
+  const m = new Float64Array(n);
+  const values = new Float64Array(n);
+  const restricted = new Uint8Array(n);
+  const index = new Map<string, number>();
+  let zMean = 0;
+  for (let i = 0; i < n; i++) {
+    const o = pool[i];
+    const v = o.value;
+    values[i] = v;
+    z[i] = Math.log(Math.max(0.01, Number.isFinite(v) ? v : 0.01));
+    zMean += z[i] / n;
+    const segs = o.eligibility?.segments;
+    restricted[i] = segs && segs.length > 0 ? 1 : 0;
+    m[i] = restricted[i] === 1 ? p.targetedLift : 1;
+    index.set(o.id, i);
+  }
+  for (let i = 0; i < n; i++) z[i] -= zMean;
+  const st: PoolStatic = {
+    z, m, zMean, t0: p.offerSpread * p.offerSpread, index, w: new Float64Array(n), y: new Float64Array(n), seen: new Array(n).fill(undefined), offers: [...pool], ids: pool.map((o) => o.id), values, restricted,
+  };
+  byParams.set(p, st);
+  return st;
+}
+
+/** Whether a plain pool still holds the offers (ids, values, restriction to segments) `st` was built from. */
+function sameOffers(st: PoolStatic, pool: readonly Offer[]): boolean {
+  for (let i = 0; i < pool.length; i++) {
+    const o = pool[i];
+    if (o !== st.offers[i] || o.id !== st.ids[i] || !Object.is(o.value, st.values[i])) return false;
+    const segs = o.eligibility?.segments;
+    if ((segs && segs.length > 0 ? 1 : 0) !== st.restricted[i]) return false;
+  }
+  return true;
+}
+
+/** `crossOfferPriors` of an immutable offer set, kept per stats object × set × parameters and stats.version. */
+const setFits = new WeakMap<ResponseStats, WeakMap<readonly Offer[], WeakMap<PropensityParams, { version: number | undefined; fit: CrossOfferFit }>>>();
+function setPriors(set: readonly Offer[], stats: ResponseStats, p: PropensityParams, cache: Map<string, OfferExposure>): CrossOfferFit {
+  let bySet = setFits.get(stats);
+  if (!bySet) setFits.set(stats, (bySet = new WeakMap()));
+  let byParams = bySet.get(set);
+  if (!byParams) bySet.set(set, (byParams = new WeakMap()));
+  const known = byParams.get(p);
+  const version = stats.version;
+  if (known !== undefined && version !== undefined && known.version === version) return known.fit;
+  const fit = crossOfferPriors(set, stats, p, cache);
+  byParams.set(p, { version, fit });
+  return fit;
+}
+
 // ---------- per offer set: what does not depend on the subject ----------
 
 /**
@@ -687,6 +903,8 @@ interface ContextTable {
   table: PropensityColumns;
   accepted: Float64Array;
   shown: Float64Array;
+  /** The cross-offer prior factor each row was computed with. */
+  factor: Float64Array;
   /** stats.version when last checked (undefined: the stats have none: check every time). */
   version: number | undefined;
 }
@@ -705,20 +923,23 @@ function contextTable(set: readonly Offer[], seg: StatsSegment, channel: OfferCh
   if (t !== undefined && version !== undefined && t.version === version) return t.table;
   if (t === undefined) {
     const n = set.length;
-    t = { table: columns(n), accepted: new Float64Array(n).fill(Number.NaN), shown: new Float64Array(n).fill(Number.NaN), version };
+    t = { table: columns(n), accepted: new Float64Array(n).fill(Number.NaN), shown: new Float64Array(n).fill(Number.NaN), factor: new Float64Array(n).fill(Number.NaN), version };
     byContext.set(key, t);
   }
   t.version = version;
   const cache = exposuresOf(stats);
+  const fit = crossOfferOn(p) ? setPriors(set, stats, p, cache) : null;
   for (let g = 0; g < set.length; g++) {
     const offer = set[g];
     const o = stats.overall(offer.id);
     const shown = nonNegative(o?.shown ?? 0);
     const accepted = nonNegative(o?.accepted ?? 0);
-    if (shown === t.shown[g] && accepted === t.accepted[g]) continue;
-    hierarchicalRow(offer, seg, channel, stats, p, cache, t.table, g);
+    const factor = fit === null ? 1 : fit.factor[g];
+    if (shown === t.shown[g] && accepted === t.accepted[g] && factor === t.factor[g]) continue;
+    hierarchicalRow(offer, seg, channel, stats, p, cache, t.table, g, factor);
     t.shown[g] = shown;
     t.accepted[g] = accepted;
+    t.factor[g] = factor;
   }
   return t.table;
 }

@@ -1,0 +1,41 @@
+/**
+ * Worker side of select-split.ts: builds the candidate caches of the customers it is sent (a copy of the fitted
+ * state), then scores each batch of candidate lists on them and posts the per-customer figures.
+ * In: {type:'init', state, parts, k} | {type:'score', id, protocol, specs} | {type:'stats', id}.
+ * Out: {id, ndcg, recall} | {id, stats} | {id, error}.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { ListSpec } from '../core/served-model.js';
+import type { ServedState } from '../models/served.js';
+import type { CandidateCache } from './select.js';
+import { scoreCandidateLists } from './select.js';
+import { buildCaches, type InitMessage, type Protocol, splitOfParts, stateFromPayload } from './select-split.js';
+
+let st: ServedState | null = null;
+let caches: Map<Protocol, CandidateCache> | null = null;
+let initError: string | null = null;
+
+type Message = InitMessage | { type: 'score'; id: number; protocol: Protocol; specs: ListSpec[] } | { type: 'stats'; id: number };
+
+parentPort?.on('message', (m: Message) => {
+  if (m.type === 'init') {
+    try {
+      st = stateFromPayload(m.state);
+      caches = buildCaches(st, splitOfParts(m.parts), m.parts, m.k);
+    } catch (e) {
+      initError = (e as Error).message;
+    }
+    return;
+  }
+  try {
+    if (!st || !caches) throw new Error(initError ?? 'not initialised');
+    if (m.type === 'stats') {
+      parentPort!.postMessage({ id: m.id, stats: Object.fromEntries([...caches.values()].map((c) => [c.protocol, { users: c.users.length, lists: c.scored, deepened: c.deepened }])) });
+      return;
+    }
+    const r = scoreCandidateLists(st, caches.get(m.protocol)!, m.specs);
+    parentPort!.postMessage({ id: m.id, ndcg: r.ndcg, recall: r.recall }, [...r.ndcg, ...r.recall].map((a) => a.buffer as ArrayBuffer));
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, error: (e as Error).message });
+  }
+});

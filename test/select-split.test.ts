@@ -1,0 +1,113 @@
+/**
+ * The selection's candidate scoring split across this thread and a worker (src/eval/select-split.ts): the same
+ * choice, figures and counters as one thread scoring every customer; a worker that fails is replaced by this thread.
+ */
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import type { HistoryLine } from '../src/core/records.js';
+import { mulberry32 } from '../src/core/random.js';
+import { selectServed, type Selection } from '../src/eval/select.js';
+import { type CachePart, LocalScorer, SplitScorer, startSelectWorker } from '../src/eval/select-split.js';
+import { timeSplit } from '../src/eval/time-split.js';
+import { listSpec } from '../src/models/served.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2025, 0, 1);
+
+function history(): HistoryLine[] {
+  const rnd = mulberry32(23);
+  const lines: HistoryLine[] = [];
+  let o = 0;
+  for (let c = 0; c < 240; c++) {
+    const group = c % 3;
+    for (let b = 0; b < 2 + Math.floor(rnd() * 6); b++) {
+      const day = Math.floor(rnd() * 90);
+      const orderId = `o${o++}`;
+      for (let l = 0; l < 1 + Math.floor(rnd() * 4); l++) {
+        const item = day > 70 && rnd() < 0.3 ? 40 + Math.floor(rnd() * 5) : group * 70 + Math.floor(rnd() * (rnd() < 0.5 ? 8 : 70));
+        lines.push({ orderId, customerId: `C${c}`, sku: `S${item}`, time: T0 + day * DAY + c, quantity: 1, unitPrice: 1, storeId: null, channel: 'web' } as HistoryLine);
+      }
+    }
+  }
+  return lines;
+}
+
+const params = { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 }, item_knn: { neighbours: 5 } } as never;
+
+/** What a selection chose and reported (the fitted state aside). */
+const figures = (s: Selection) => ({
+  spec: s.spec,
+  candidates: s.candidates,
+  validation: s.validation,
+  baselines: s.baselines,
+  buyAgain: s.buyAgain,
+  scoring: s.scoring,
+  users: s.users,
+});
+
+describe('candidate scoring split across two threads', () => {
+  it('chooses and reports exactly what one thread does (figures, paired differences, lists scored, caches deepened)', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const one = await selectServed(split, { params, split: false });
+    const two = await selectServed(split, { params, split: true });
+    expect(one.scoringThreads).toBe(1);
+    expect(two.scoringThreads).toBe(2);
+    expect(figures(two)).toEqual(figures(one));
+    // some customers' caches had to be deepened (the counters are summed over both halves)
+    expect(one.scoring.discovery.lists).toBeGreaterThan(0);
+    expect(one.scoring.all.users + one.scoring.discovery.users).toBeGreaterThan(100);
+  }, 120_000);
+
+  it('gives the per-customer figures of one thread for any pivot, and replaces a worker that dies (even before it is listened to)', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params, split: false });
+    const st = sel.state;
+    const base = ['pop', 't:0', 't:7', 'l:als', 'l:ease', 'l:item_knn'];
+    const parts: CachePart[] = [
+      { protocol: 'discovery', comps: [...base, 'p:0'], users: split.discoveryUsers },
+      { protocol: 'all', comps: [...base, 'p:0.5'], users: split.allUsers },
+    ];
+    const batches: ['discovery' | 'all', ReturnType<typeof listSpec>[]][] = [
+      ['discovery', [listSpec('als+2·trend7', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 2 }), listSpec('ease', { learned: 'ease', learnedWeight: 1 })]],
+      ['all', [listSpec('repeat>trend7', { trendHalfLifeDays: 7, trendWeight: 1, ownedFirst: true }), listSpec('tifu', { tifuWeight: 1, tifuAlpha: 0.5, trendHalfLifeDays: 0, trendWeight: 0.3 })]],
+      ['discovery', [{ ...listSpec('knn+ease', { learned: 'item_knn', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 1 }), learned2: 'ease', learned2Weight: 0.5 }]],
+      ['all', [{ ...listSpec('own+als', { learned: 'als', learnedWeight: 1 }), ownWeight: 1, ownHalfLifeDays: 60 }]],
+    ];
+    // shallow caches (depth 2): many customers' caches are deepened
+    const local = new LocalScorer(st, split, parts, 2);
+    const want = [];
+    for (const [p, specs] of batches) want.push(await local.score(p, specs));
+    const wantStats = local.stats();
+    const users = [...new Set([...split.discoveryUsers, ...split.allUsers])].sort((a, b) => a - b);
+    // the pivot at the first customer (all on the worker), in the middle, past the last (all here); then a worker
+    // that exits at once, and one stopped after its first answer
+    const exited = async () => {
+      const w = new Worker('process.exit(4)', { eval: true });
+      await new Promise((r) => w.once('exit', r));
+      return w;
+    };
+    const cases: { pivot?: number; worker: () => Worker | Promise<Worker>; kill?: number; threads: number }[] = [
+      { pivot: users[0], worker: () => startSelectWorker()!, threads: 2 },
+      { worker: () => startSelectWorker()!, threads: 2 },
+      { pivot: users[users.length - 1] + 1, worker: () => startSelectWorker()!, threads: 2 },
+      { worker: () => new Worker('process.exit(3)', { eval: true }), threads: 1 },
+      { worker: () => startSelectWorker()!, kill: 1, threads: 1 },
+      // a worker gone before the scorer listens (its 'exit' already emitted): never waited for
+      { worker: exited, threads: 1 },
+    ];
+    for (const c of cases) {
+      const w = await c.worker();
+      const scorer = new SplitScorer(st, split, parts, w, c.pivot, 2);
+      const got = [];
+      for (let b = 0; b < batches.length; b++) {
+        if (b === c.kill) await w.terminate();
+        got.push(await scorer.score(...batches[b]));
+      }
+      await scorer.close();
+      expect(got).toEqual(want);
+      expect(scorer.stats()).toEqual(wantStats);
+      expect(wantStats.discovery.deepened + wantStats.all.deepened).toBeGreaterThan(0);
+      expect(scorer.threads()).toBe(c.threads);
+    }
+  }, 120_000);
+});
