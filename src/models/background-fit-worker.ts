@@ -20,6 +20,8 @@ interface Posted {
 /** Jobs posted and not started, in the order received. */
 const queue: Posted[] = [];
 let running = false;
+/** Jobs claimed so far (each claimed job's cell[1] records its place: see BackgroundJob.claimOrder). */
+let claims = 0;
 
 /** Runs queued jobs one after another: the first without `low`, else the first low one (see background-fits.ts submit). */
 async function drain(): Promise<void> {
@@ -34,6 +36,7 @@ async function drain(): Promise<void> {
         parentPort!.postMessage({ id: msg.id, skipped: true });
         continue;
       }
+      Atomics.store(msg.cell, 1, ++claims);
       const t0 = performance.now();
       try {
         const value = await runTask(msg.task);

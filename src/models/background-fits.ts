@@ -129,8 +129,8 @@ export const CELL = { queued: 0, running: 1, done: 2, taken: 3 } as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export class BackgroundJob<V = any> {
-  /** CELL.* (see CELL). */
-  readonly cell = new Int32Array(new SharedArrayBuffer(4));
+  /** [0]: CELL.* (see CELL); [1]: the worker's claim count when it claimed this job (1 = its first), 0 until then. */
+  readonly cell = new Int32Array(new SharedArrayBuffer(8));
   private inlined = false;
   private answered = false;
   private settled: Promise<TaskResult<V>> | null = null;
@@ -154,6 +154,11 @@ export class BackgroundJob<V = any> {
     if (this.inlined) return 'inline';
     const c = Atomics.load(this.cell, 0);
     return c === CELL.running ? 'running' : c === CELL.done ? 'done' : c === CELL.taken ? 'inline' : 'queued';
+  }
+
+  /** The order in which the worker claimed this job among its jobs (1 = first), or 0 when it has not claimed it. */
+  get claimOrder(): number {
+    return Atomics.load(this.cell, 1);
   }
 
   /** The worker's answer (null: the worker failed or went away; the job then runs inline). */
