@@ -406,10 +406,7 @@ export async function runEvaluation(lines: readonly HistoryLine[], o: Evaluation
   if (gridded) for (const [m, run] of bestRun) models[m] = { ...run.params };
   // the served model, chosen on validation (reusing the models just fitted there when their parameters are the chosen ones)
   const params = servedParams(models);
-  // scored on this thread alone: the background worker is busy with the test split's fits meanwhile, so a selection
-  // worker would be a third thread on the usual two cores (measured: evaluate 15.4–15.9 s split, 15.0 s not; train,
-  // whose worker has only low jobs then, gains from the split)
-  const selection = await stages.run('select (validation)', () => selectServed(val, { params, prefit: prefitFrom(fitted, bestRun, runs), maxUsers, split: false }));
+  const selection = await stages.run('select (validation)', () => selectServed(val, { params, prefit: prefitFrom(fitted, bestRun, runs), maxUsers }));
   validation.served = selectionFigures(selection);
 
   // test, once: every model (the grid's best only), the served model and the baselines
