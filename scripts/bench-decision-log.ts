@@ -8,9 +8,7 @@
  * and to write, the PostgreSQL backends' CPU µs per decision (from /proc; PostgreSQL only: with --pglite the
  * server is this process, counted in "write"), the table's size per decision, and the read's time.
  */
-import { basename, dirname, resolve } from 'node:path';
 import pg from 'pg';
-import { readBundle } from '../src/bundle/read-bundle.js';
 import { loadedModelFromBundle } from '../src/cache/model-source.js';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import { DEFAULT_OFFER_CHANNEL_CONSENT } from '../src/config.js';
@@ -21,7 +19,7 @@ import { mulberry32 } from '../src/core/random.js';
 import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import { prepareDecision } from '../src/store/sql-offers.js';
 import type { DecisionToLog, PreparedDecision } from '../src/store/store.js';
-import { benchOffers, benchStore, cpuUs, storeFigures, storePhase, withBenchCategories } from './bench-kit.js';
+import { benchOffers, benchStore, cpuUs, storeFigures, storePhase, benchBundle } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:decision-log --',
@@ -38,10 +36,7 @@ const spec = defineCli({
 
 runCli(async () => {
   const { flags } = parseCli(spec);
-  if (!flags.bundle) throw new Error('--bundle DIR is required');
-  const dir = resolve(flags.bundle);
-  const bundle = await readBundle(dirname(dir), basename(dir));
-  withBenchCategories(bundle);
+  const bundle = await benchBundle(flags.bundle);
   const now = Date.now();
   const offers = prepareOffers(benchOffers(200, Array.from(bundle.popular.global.items.subarray(0, 2000), (i) => bundle.items[i]), now));
   const model = loadedModelFromBundle(bundle);

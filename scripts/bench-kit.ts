@@ -7,11 +7,12 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { CustomerRecord, ModelBundle, RankedList, TopKLists } from '../src/core/bundle.js';
+import { readBundle } from '../src/bundle/read-bundle.js';
 import { parseOffer } from '../src/core/offer-schema.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
@@ -317,4 +318,13 @@ export function cpuUs(): number {
 /** Gives every item of `bundle` a category (Online Retail has none: 40, by item index), so that category offers have targets. */
 export function withBenchCategories(bundle: ModelBundle): void {
   bundle.itemCategories = bundle.items.map((_, i) => bundle.itemCategories[i] ?? `cat-${i % BENCH_CATEGORIES}`);
+}
+
+/** The bundle a bench's `--bundle DIR` names (models/<version>), with bench categories (withBenchCategories). */
+export async function benchBundle(path: string | undefined): Promise<ModelBundle> {
+  if (!path) throw new Error('--bundle DIR is required');
+  const dir = resolve(path);
+  const bundle = await readBundle(dirname(dir), basename(dir));
+  withBenchCategories(bundle);
+  return bundle;
 }

@@ -9,11 +9,9 @@
  * store runs in this process and is counted in the first), statements per decision, and decisions per second.
  * Meant for side-by-side runs on a shared machine: CPU per decision does not depend on how much of a core one gets.
  */
-import { basename, dirname, resolve } from 'node:path';
 import pg from 'pg';
 import { createApp } from '../src/api/create-app.js';
 import { createLogger } from '../src/api/logger.js';
-import { readBundle } from '../src/bundle/read-bundle.js';
 import { staticModelSource } from '../src/cache/model-source.js';
 import { defineCli, parseCli, runCli } from '../src/cli/args.js';
 import type { OfferChannel } from '../src/core/offers/types.js';
@@ -21,7 +19,7 @@ import { mulberry32 } from '../src/core/random.js';
 import type { OrderLine } from '../src/core/records.js';
 import { parseFallbackChain } from '../src/serve/fallback-chain.js';
 import { InventorySnapshot } from '../src/serve/inventory-snapshot.js';
-import { benchOffers, benchStock, benchStore, cpuUs, storeFigures, storePhase, unifiedIds, withBenchCategories } from './bench-kit.js';
+import { benchOffers, benchStock, benchStore, cpuUs, storeFigures, storePhase, unifiedIds, benchBundle } from './bench-kit.js';
 
 const spec = defineCli({
   name: 'npm run bench:nbo-path --',
@@ -39,10 +37,7 @@ const spec = defineCli({
 const DAY = 86_400_000;
 runCli(async () => {
   const { flags } = parseCli(spec);
-  if (!flags.bundle) throw new Error('--bundle DIR is required');
-  const dir = resolve(flags.bundle);
-  const bundle = await readBundle(dirname(dir), basename(dir));
-  withBenchCategories(bundle);
+  const bundle = await benchBundle(flags.bundle);
   const now = Date.now();
   const db = await benchStore(flags.pglite ? null : process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test', `omnirec-bench-nbo-path-${process.pid}`);
   const store = db.store;
