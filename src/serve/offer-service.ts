@@ -349,8 +349,8 @@ export class OfferService {
       this.setOffers(offers);
       this.offersText = text;
     }
+    // (the decision memos go with the counts they were derived from: see memoFor)
     this.counts = ResponseCounts.of(counts, cells);
-    if (this.memos.size) this.memos.clear();
   }
 
   private reloadQuietly(): void {
@@ -408,8 +408,8 @@ export class OfferService {
   private memoFor(customerId: string, facts: OfferSubjectFacts, channel: OfferChannel, store: string | null, stock: ReadonlySet<string> | null, index: TargetIndex | null): DecisionMemo | undefined {
     const max = this.deps.decisionMemos ?? 4096;
     if (max <= 0) return undefined;
-    // every memo was derived from counts of an earlier version once a response is applied (decide would derive each
-    // afresh): dropped at once rather than held until replaced
+    // every memo was derived from counts of an earlier version once a response is applied or the counts reloaded
+    // (decide would derive each afresh): all dropped here, the one place that checks
     if (this.memosOf !== this.counts || this.memosVersion !== this.counts.version) {
       this.memos.clear();
       this.memosOf = this.counts;
@@ -448,9 +448,8 @@ export class OfferService {
    * a load read it just before the announce arrived).
    */
   private applyEvent(e: AnnouncedOfferEvent): void {
+    // (bumps the counts' version: the decision memos derived from the counts before it go, see memoFor)
     this.counts.apply(e);
-    // the decision memos were derived from the counts before it (see memoFor)
-    if (this.memos.size) this.memos.clear();
     const entry = this.subjects.get(e.customerId);
     if (entry) entry.stale = true;
     const load = this.loads.get(e.customerId);
