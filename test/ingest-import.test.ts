@@ -130,7 +130,7 @@ for (const backend of storeBackends()) {
       }
     });
 
-    it('imports ending together (each refreshes the card summaries in its run record's transaction): every summary current and matching the lines', async () => {
+    it('imports ending together (each refreshes the card summaries in the transaction of its run record): every summary current and matching the lines', async () => {
       const { store, cleanup } = await backend.open();
       try {
         // like separate processes: each its own product cache; their ends (finishImport) overlap
