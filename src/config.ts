@@ -147,6 +147,8 @@ export const ConfigSchema = z.object({
   PG_POOL_SIZE: z.coerce.number().int().min(1).default(10),
   /** PostgreSQL: statement_timeout of a serving instance's connections (the client gives up 500 ms later). */
   PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5000),
+  /** Redis: connecting (every process: serving instances wait this long at start, then go on degraded; commands such as publish fail). */
+  REDIS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(2000),
   /** Redis: timeout of per-request reads (customer records) and announces. */
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
   /** Redis: deadline of request-path writes (a purchase's record, an erasure). */

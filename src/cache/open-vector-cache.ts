@@ -15,13 +15,13 @@ export interface OpenCacheOptions extends RedisCacheOptions {
   pollMs?: number;
 }
 
-export type CacheConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'CACHE_DIR'>;
+export type CacheConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'CACHE_DIR'> & Partial<Pick<Config, 'REDIS_CONNECT_TIMEOUT_MS'>>;
 
 /** True when the configuration names a Redis or a Redis Cluster (not the embedded cache). */
 export const usesRedis = (cfg: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>) => Boolean(cfg.REDIS_URL || cfg.REDIS_CLUSTER_NODES);
 
 export async function openVectorCache(cfg: CacheConfig, options: OpenCacheOptions = {}): Promise<VectorCache> {
   const target = cfg.REDIS_CLUSTER_NODES ?? cfg.REDIS_URL;
-  if (target) return RedisCache.open(target, options);
+  if (target) return RedisCache.open(target, { ...options, connectTimeoutMs: options.connectTimeoutMs ?? cfg.REDIS_CONNECT_TIMEOUT_MS });
   return new MemoryCache(cfg.CACHE_DIR, { pollMs: options.pollMs });
 }

@@ -16,6 +16,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { redactUrl, type RedisClusterConfig } from '../config.js';
 import { UnavailableError } from '../core/errors.js';
+import { withinOr } from '../core/deadline.js';
 import { keySlot } from './key-slot.js';
 import type { CacheHealth, VectorCache } from './vector-cache.js';
 
@@ -82,7 +83,8 @@ export class RedisCache implements VectorCache {
     if (!ready && options.require) {
       const reason = cache.lastError;
       await cache.close();
-      throw new UnavailableError(`Redis at ${cache.location} is unreachable${reason ? ` (${reason})` : ''}`, { url: cache.location });
+      const ms = options.connectTimeoutMs ?? 2000;
+      throw new UnavailableError(`Redis at ${cache.location} is unreachable: did not answer within ${Math.round(ms / 100) / 10} s (connect${reason ? `; ${reason}` : ''})`, { url: cache.location });
     }
     return cache;
   }
@@ -94,6 +96,8 @@ export class RedisCache implements VectorCache {
       commandTimeout: kind.commandTimeout,
       maxRetriesPerRequest: kind.maxRetriesPerRequest,
       connectionName: `omnirec-${kind.name}`,
+      // a closing connection whose peer does not close its side is destroyed after this (ioredis: 2 s, which a command's exit waits for)
+      disconnectTimeout: 200,
     };
     if (typeof this.target === 'string') {
       return new Redis(this.target, { ...common, retryStrategy, enableOfflineQueue: kind.offlineQueue, lazyConnect: false });
@@ -324,11 +328,20 @@ export class RedisCache implements VectorCache {
     if (this.closed) return;
     this.closed = true;
     this.healthListeners.clear();
+    // a connection that is not ready, or a QUIT not answered within QUIT_MS (a Redis that stopped answering), is
+    // dropped: its socket destroyed, not half-closed (a peer that never answers never closes its side either)
+    const drop = (c: Client) => {
+      c.disconnect();
+      for (const r of c instanceof Cluster ? c.nodes() : [c]) (r as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+    };
     await Promise.all(
       [this.fast, this.bulk, ...(this.sub ? [this.sub] : [])].map(async (c) => {
-        if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
-        else c.disconnect();
+        if (c.status !== 'ready') return drop(c);
+        if (!(await withinOr(c.quit().then(() => true, () => false), QUIT_MS, false))) drop(c);
       }),
     );
   }
 }
+
+/** How long a closing connection waits for QUIT's answer before it is dropped. */
+const QUIT_MS = 1000;

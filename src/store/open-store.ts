@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.js';
 import type { PgTimeouts } from './pg-client.js';
+import { ConfigError } from '../config-store.js';
 import { SqlStore } from './sql-store.js';
 import type { Store } from './store.js';
 
@@ -17,9 +18,34 @@ export interface OpenStoreOptions {
   onConflict?: (message: string) => void;
   /**
    * PostgreSQL deadlines of every call (a serving instance: PG_CONNECT_TIMEOUT_MS,
-   * PG_STATEMENT_TIMEOUT_MS); migrations run before, on a connection without them.
+   * PG_STATEMENT_TIMEOUT_MS); migrations run before, on a connection without a statement timeout.
+   * Unset: a command's (commandPgTimeouts): connecting bounded, and no progress at all.
    */
   timeouts?: PgTimeouts;
+}
+
+/** A command's connect deadline when PG_CONNECT_TIMEOUT_MS is unset (a serving instance's default is 2 s). */
+export const COMMAND_CONNECT_TIMEOUT_MS = 10_000;
+/** A command's no-progress deadline when PG_STALL_TIMEOUT_MS is unset (then a SELECT 1 on a new connection, within the connect deadline). */
+export const COMMAND_STALL_TIMEOUT_MS = 30_000;
+
+/**
+ * The PostgreSQL deadlines of a command (import, train, evaluate, migrate, check:store, publish…): connecting
+ * within PG_CONNECT_TIMEOUT_MS (default 10 s; the wait for a free pooled connection is not bounded, a long COPY may
+ * hold one), TCP keepalive, and no statement timeout (a 20M-line import's statements, a migration rewriting a table
+ * legitimately take minutes) but a no-progress watch: calls in progress and none finished for PG_STALL_TIMEOUT_MS
+ * (default 30 s) → the server is asked SELECT 1 on a new connection; no answer fails the command, naming the wait.
+ */
+export function commandPgTimeouts(env: Record<string, string | undefined> = process.env): PgTimeouts {
+  const ms = (key: string, fallback: number): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`invalid configuration:\n  ${key}=${JSON.stringify(raw)}: must be a whole number of milliseconds, at least 1`);
+    return v;
+  };
+  const connectTimeoutMs = ms('PG_CONNECT_TIMEOUT_MS', COMMAND_CONNECT_TIMEOUT_MS);
+  return { connectTimeoutMs, connectOnly: true, keepAliveMs: Math.min(10_000, connectTimeoutMs), stallMs: ms('PG_STALL_TIMEOUT_MS', COMMAND_STALL_TIMEOUT_MS) };
 }
 
 let pgLoaded = false;
@@ -51,15 +77,17 @@ export async function openStore(
   cfg: Pick<Config, 'DATABASE_URL' | 'PGLITE_DIR'> & Partial<Pick<Config, 'MAX_IDENTIFIERS_PER_CUSTOMER' | 'CONSENT_DEFAULTS' | 'ERASURE_KEY'>>,
   options: OpenStoreOptions = {},
 ): Promise<SqlStore & Store> {
-  const timed = cfg.DATABASE_URL !== undefined && options.timeouts !== undefined;
+  const timeouts = cfg.DATABASE_URL ? (options.timeouts ?? commandPgTimeouts()) : undefined;
+  // a statement timeout (a serving instance's) is not one a migration can keep: it runs first on connections without it
+  const timed = timeouts?.statementTimeoutMs !== undefined;
   if (timed && (options.migrate ?? true)) {
     // a migration may rewrite a large table: no statement timeout for it
-    const untimed = await openStore(cfg, { ...options, timeouts: undefined });
+    const untimed = await openStore(cfg, { ...options, timeouts: { ...timeouts, statementTimeoutMs: undefined } });
     await untimed.close();
   }
   // each backend's client (and its driver) is loaded only when chosen: a command's start-up pays for one
   const db = cfg.DATABASE_URL
-    ? await (await loadPgClient()).pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...options.timeouts })
+    ? await (await loadPgClient()).pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...timeouts })
     : await (await import('./pglite-client.js')).pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
   const store = new SqlStore(db, {
     maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,

@@ -34,7 +34,7 @@ function classify(e: unknown): unknown {
   return new UnavailableError(`PostgreSQL unavailable: ${(e as Error).message}`, { retryAfterS: RETRY_AFTER_S, cause: e });
 }
 
-function executor(conn: PgConn): SqlExecutor {
+function plainExecutor(conn: PgConn): SqlExecutor {
   return {
     async query<R>(sql: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<R>> {
       try {
@@ -66,22 +66,51 @@ function executor(conn: PgConn): SqlExecutor {
 }
 
 /**
- * Deadlines of a serving instance's connections (unset: none, as CLIs run long imports and
- * migrations). A server that refuses connections fails a call at once; one that accepts and never
- * answers fails it after connectTimeoutMs (connecting, or waiting for a pooled connection) or
- * after statementTimeoutMs (+ 500 ms on the client's side, for a server that stopped answering
- * altogether); the connection is then dropped, never reused.
+ * Deadlines of a connection pool. A serving instance: a server that refuses connections fails a call at
+ * once; one that accepts and never answers fails it after connectTimeoutMs (connecting, or waiting for a
+ * pooled connection) or after statementTimeoutMs (+ 500 ms on the client's side, for a server that stopped
+ * answering altogether); the connection is then dropped, never reused. A command (import, train,
+ * migrations: statements that legitimately run for minutes, connections held by a long COPY) bounds
+ * connecting only (connectOnly) and, instead of a statement timeout, watches for no progress at all
+ * (stallMs): see commandPgTimeouts (src/store/open-store.ts).
  */
 export interface PgTimeouts {
-  /** Connecting, and waiting for a free connection of the pool (pg-pool connectionTimeoutMillis). */
+  /** Connecting, and (unless connectOnly) waiting for a free connection of the pool (pg-pool connectionTimeoutMillis). */
   connectTimeoutMs?: number;
+  /** connectTimeoutMs bounds establishing each connection only, not the wait for a free one (held by a long statement). */
+  connectOnly?: boolean;
   /** statement_timeout (server side) and, 500 ms later, the client's query_timeout. */
   statementTimeoutMs?: number;
+  /** TCP keepalive's idle time on every connection (a host gone or a network cut is noticed by the kernel). */
+  keepAliveMs?: number;
+  /**
+   * No progress: when calls are in progress and none has finished for this long, a fresh connection asks
+   * the server `SELECT 1` (within connectTimeoutMs); a server that answers is working (a long statement,
+   * a lock wait) and the watch goes on; one that does not fails every call in progress, naming the wait.
+   */
+  stallMs?: number;
 }
+
+/** "127.0.0.1:5432": where a URL points, for messages. */
+export function pgLocation(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}`;
+  } catch {
+    return redact(url);
+  }
+}
+
+/** "10 s", "1.5 s": a deadline in a message. */
+export const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+/** What pg says when its connection timeout fires. */
+const CONNECT_TIMEOUT = /timeout expired|Connection terminated due to connection timeout|timeout exceeded when trying to connect/i;
 
 /** A SqlClient over a pg Pool; `schema` (created if missing) becomes the search_path. */
 export async function pgClient(url: string, options: { schema?: string; max?: number } & PgTimeouts = {}): Promise<SqlClient> {
   const st = options.statementTimeoutMs;
+  const where = pgLocation(url);
   const settings = [
     // JIT compiles for ~100 ms whenever estimates are large (right after a bulk load, before
     // statistics catch up): never worth it for the store's short keyset and lookup queries
@@ -90,11 +119,22 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     // a transaction left open by a client that stopped answering does not hold its locks for long
     ...(st ? [`-c statement_timeout=${Math.trunc(st)}`, `-c idle_in_transaction_session_timeout=${Math.trunc(st) * 2}`] : []),
   ];
+  const connectMs = options.connectTimeoutMs;
+  const keepAlive = options.keepAliveMs ? { keepAlive: true, keepAliveInitialDelayMillis: options.keepAliveMs } : {};
+  // connectOnly: the timeout given to each client as it connects, not to the pool (whose connectionTimeoutMillis also bounds the wait for a free connection)
+  const TimedClient = connectMs && options.connectOnly
+    ? class extends pg.Client {
+        constructor(c?: pg.ClientConfig) {
+          super({ ...c, connectionTimeoutMillis: connectMs });
+        }
+      }
+    : undefined;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 4,
     options: settings.join(' '),
-    ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+    ...keepAlive,
+    ...(TimedClient ? { Client: TimedClient } : connectMs ? { connectionTimeoutMillis: connectMs } : {}),
     ...(st ? { query_timeout: st + 500 } : {}),
   });
   pool.on('error', () => {
@@ -105,8 +145,12 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     else await pool.query('SELECT 1');
   } catch (e) {
     await pool.end().catch(() => {});
-    throw new UnavailableError(`PostgreSQL unreachable: ${(e as Error).message}`, { url: redact(url) });
+    const msg = (e as Error).message;
+    if (connectMs && CONNECT_TIMEOUT.test(msg)) throw new UnavailableError(`PostgreSQL at ${where} did not answer within ${seconds(connectMs)} (connect)`, { url: redact(url) });
+    throw new UnavailableError(`PostgreSQL at ${where} unreachable: ${msg}`, { url: redact(url) });
   }
+  const watch = options.stallMs && connectMs ? stallWatch(pool, url, where, options.stallMs, connectMs, keepAlive) : null;
+  const executor = (conn: PgConn) => watch ? watch.watched(plainExecutor(conn)) : plainExecutor(conn);
 
   let closed = false;
   // a connection whose call failed for want of the server is dropped (a timed-out query may still be on it)
@@ -160,6 +204,7 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     close: async () => {
       if (closed) return;
       closed = true;
+      watch?.stop();
       await pool.end();
     },
   };
@@ -168,4 +213,68 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
 /** The URL without its password, for messages. */
 export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+/**
+ * The no-progress watch of a command's pool (PgTimeouts.stallMs): every call is counted while in progress; when
+ * some are and none has finished for stallMs, a fresh connection asks `SELECT 1` within connectMs. An answer means
+ * the server works (the watch starts over); none fails every call in progress with an UnavailableError naming the
+ * wait, their connections destroyed (so that nothing waits on them any longer).
+ */
+function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, connectMs: number, keepAlive: object) {
+  const clients = new Set<pg.Client>();
+  pool.on('connect', (c) => clients.add(c as unknown as pg.Client));
+  pool.on('remove', (c) => clients.delete(c as unknown as pg.Client));
+  let inFlight = 0;
+  let last = Date.now();
+  let probing = false;
+  let failed: UnavailableError | null = null;
+  const probe = async (): Promise<boolean> => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectMs, query_timeout: connectMs, ...keepAlive });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      // (a connection that never answered is destroyed, not ended politely)
+      (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    }
+  };
+  const timer = setInterval(() => {
+    if (probing || inFlight === 0 || Date.now() - last < stallMs) return;
+    probing = true;
+    void probe().then((ok) => {
+      probing = false;
+      if (ok || inFlight === 0) {
+        last = Date.now();
+        return;
+      }
+      failed = new UnavailableError(`PostgreSQL at ${where} did not answer within ${seconds(stallMs + connectMs)} (a statement in progress, then a new connection's SELECT 1)`, { retryAfterS: RETRY_AFTER_S });
+      for (const c of clients) (c as unknown as { connection?: { stream?: { destroy(e?: Error): void } } }).connection?.stream?.destroy(failed);
+    });
+  }, Math.max(50, Math.min(1000, stallMs / 4)));
+  timer.unref();
+  const track = async <T>(p: () => Promise<T>): Promise<T> => {
+    if (failed) throw failed;
+    if (inFlight++ === 0) last = Date.now();
+    try {
+      return await p();
+    } catch (e) {
+      throw failed ?? e;
+    } finally {
+      inFlight--;
+      last = Date.now();
+    }
+  };
+  return {
+    watched: (x: SqlExecutor): SqlExecutor => ({
+      query: (sql, params, o) => track(() => x.query(sql, params, o)),
+      exec: (sql) => track(() => x.exec(sql)),
+      copyFrom: (sql, data) => track(() => x.copyFrom(sql, data)),
+    }),
+    stop: () => clearInterval(timer),
+  };
 }
