@@ -140,16 +140,18 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
   pool.on('error', () => {
     /* idle client errors surface on the next query */
   });
+  // (watching from the first connection on: it stays in the pool)
+  const watch = options.stallMs && connectMs ? stallWatch(pool, url, where, options.stallMs, connectMs, keepAlive) : null;
   try {
     if (options.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
     else await pool.query('SELECT 1');
   } catch (e) {
+    watch?.stop();
     await pool.end().catch(() => {});
     const msg = (e as Error).message;
     if (connectMs && CONNECT_TIMEOUT.test(msg)) throw new UnavailableError(`PostgreSQL at ${where} did not answer within ${seconds(connectMs)} (connect)`, { url: redact(url) });
     throw new UnavailableError(`PostgreSQL at ${where} unreachable: ${msg}`, { url: redact(url) });
   }
-  const watch = options.stallMs && connectMs ? stallWatch(pool, url, where, options.stallMs, connectMs, keepAlive) : null;
   const executor = (conn: PgConn) => watch ? watch.watched(plainExecutor(conn)) : plainExecutor(conn);
 
   let closed = false;
@@ -236,8 +238,9 @@ function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, 
       await c.connect();
       await c.query('SELECT 1');
       return true;
-    } catch {
-      return false;
+    } catch (e) {
+      // an error from the server (too many connections, shutting down…) is an answer: it is there
+      return e instanceof pg.DatabaseError;
     } finally {
       // (a connection that never answered is destroyed, not ended politely)
       (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();

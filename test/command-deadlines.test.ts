@@ -1,0 +1,171 @@
+/**
+ * Every wait of a command has a deadline (issues 12, 13): a PostgreSQL or Redis that accepts the connection and
+ * never answers makes each command that opens the store or the cache exit 1 by itself, with one line naming what it
+ * waited for and the bound (PG_CONNECT_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS), never a hang or a stack trace; and a
+ * PostgreSQL that stops answering in the middle of a command fails its calls after the no-progress watch
+ * (PG_STALL_TIMEOUT_MS), while a statement that legitimately runs long goes on.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandPgTimeouts, openStore } from '../src/store/open-store.js';
+import { writeBundle } from '../src/bundle/write-bundle.js';
+import { fixtureBundle } from './helpers/cache-bundle.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
+
+const root = join(__dirname, '..');
+/** The test's own guard: a child still running after this is a hang (killed, and the test fails). */
+const HANG_MS = 90_000;
+
+/** A server that accepts every connection and never writes a byte (nor closes). */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Run {
+  code: number | null;
+  killed: boolean;
+  stderr: string;
+}
+
+/** Runs a command as a child process (as npm runs it), killed if it is still running after HANG_MS. */
+function run(args: string[], env: Record<string, string>): Promise<Run> {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(DATABASE_URL|REDIS_URL|REDIS_CLUSTER_NODES|PGLITE_DIR|CACHE_DIR|MODEL_DIR|PG_|REDIS_)/.test(k)),
+  );
+  return new Promise((resolve) => {
+    const child: ChildProcess = spawn(process.execPath, args, { cwd: root, env: { ...clean, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, HANG_MS);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, killed, stderr });
+    });
+  });
+}
+
+let dir: string;
+let pgSilent: Awaited<ReturnType<typeof silentServer>>;
+let csv: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'omnirec-deadlines-'));
+  csv = join(dir, 'orders.csv');
+  writeFileSync(csv, 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n536365,85123A,X,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n');
+  pgSilent = await silentServer();
+  await writeBundle(join(dir, 'models'), fixtureBundle('v1', { tag: 1 }));
+});
+
+afterAll(async () => {
+  await pgSilent.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const tsx = (script: string, ...args: string[]) => ['--import', 'tsx', script, ...args];
+
+describe('a PostgreSQL that accepts connections and never answers', () => {
+  const commands: [string, () => string[]][] = [
+    ['import', () => ['scripts/run.mjs', 'scripts/import.ts', '--quiet', csv]],
+    ['check:store', () => tsx('scripts/check-store.ts')],
+    ['migrate', () => tsx('scripts/migrate.ts')],
+    ['train', () => ['scripts/run.mjs', 'scripts/train.ts', '--quiet', '--version', 't', '--model-dir', join(dir, 'models')]],
+    ['evaluate', () => ['scripts/run.mjs', 'scripts/evaluate.ts', '--json']],
+    ['evaluate:offers', () => tsx('scripts/evaluate-offers.ts', '--from-store')],
+    // (publish reads and checks its bundle before it opens the store)
+    ['publish', () => tsx('scripts/publish.ts', 'v1', '--quiet', '--model-dir', join(dir, 'models'))],
+  ];
+  it.each(commands)('%s exits 1 by itself, with one line naming PostgreSQL, its address and the connect deadline', async (name, args) => {
+    const r = await run(args(), { DATABASE_URL: `postgres://postgres@127.0.0.1:${pgSilent.port}/x`, PG_CONNECT_TIMEOUT_MS: '1000', CACHE_DIR: 'memory://' });
+    expect(r.killed).toBe(false);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toBe(`${name}: error: PostgreSQL at 127.0.0.1:${pgSilent.port} did not answer within 1 s (connect)`);
+    // no stack trace
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  }, HANG_MS + 30_000);
+});
+
+describe('a Redis that accepts connections and never answers', () => {
+  it.each([['publish', 'v1'], ['publish', 'list']])('%s %s exits 1 by itself, naming Redis, its address and the connect deadline', async (_name, what) => {
+    const redis = await silentServer();
+    try {
+      const r = await run(tsx('scripts/publish.ts', what, '--quiet', '--model-dir', join(dir, 'models')), {
+        REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+        REDIS_CONNECT_TIMEOUT_MS: '1000',
+        PGLITE_DIR: 'memory://',
+      });
+      expect(r.killed).toBe(false);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^publish: error: Redis at redis://127\\.0\\.0\\.1:${redis.port} is unreachable: did not answer within 1 s \\(connect`));
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      await redis.close();
+    }
+  }, HANG_MS + 30_000);
+});
+
+describe('command deadlines: configuration', () => {
+  it('PG_CONNECT_TIMEOUT_MS and PG_STALL_TIMEOUT_MS default to 10 s and 30 s for commands, and a bad value names the variable', () => {
+    expect(commandPgTimeouts({})).toMatchObject({ connectTimeoutMs: 10_000, connectOnly: true, stallMs: 30_000 });
+    expect(commandPgTimeouts({ PG_CONNECT_TIMEOUT_MS: '1500', PG_STALL_TIMEOUT_MS: '600' })).toMatchObject({ connectTimeoutMs: 1500, stallMs: 600 });
+    expect(() => commandPgTimeouts({ PG_STALL_TIMEOUT_MS: 'soon' })).toThrow(/PG_STALL_TIMEOUT_MS="soon"/);
+    expect(() => commandPgTimeouts({ PG_CONNECT_TIMEOUT_MS: '0' })).toThrow(/PG_CONNECT_TIMEOUT_MS/);
+  });
+});
+
+// a real PostgreSQL behind a proxy that can freeze (as CI runs it: DATABASE_URL set)
+const pgUrl = process.env.DATABASE_URL;
+if (pgUrl) {
+  describe('a PostgreSQL that stops answering in the middle of a command', () => {
+    const target = new URL(pgUrl);
+    const timeouts = commandPgTimeouts({ PG_CONNECT_TIMEOUT_MS: '1000', PG_STALL_TIMEOUT_MS: '500' });
+
+    it('fails the call in progress (and later ones) with a message naming the wait, instead of waiting for ever', async () => {
+      const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+      const url = new URL(pgUrl);
+      url.hostname = '127.0.0.1';
+      url.port = String(proxy.port);
+      const store = await openStore({ DATABASE_URL: url.toString(), PGLITE_DIR: 'memory://' }, { timeouts });
+      try {
+        await store.totals();
+        await proxy.setMode('hang');
+        await expect(store.totals()).rejects.toThrow(`PostgreSQL at 127.0.0.1:${proxy.port} did not answer within 1.5 s (a statement in progress, then a new connection's SELECT 1)`);
+        await expect(store.totals()).rejects.toThrow(/did not answer within 1.5 s/);
+      } finally {
+        await proxy.close();
+        await store.close().catch(() => {});
+      }
+    }, 60_000);
+
+    it('lets a statement that runs longer than the watch go on while the server answers', async () => {
+      const store = await openStore({ DATABASE_URL: pgUrl, PGLITE_DIR: 'memory://' }, { timeouts });
+      try {
+        const db = (store as unknown as { db: { query(sql: string): Promise<{ rows: { v: number }[] }> } }).db;
+        const r = await db.query('SELECT 7 AS v FROM pg_sleep(2)');
+        expect(r.rows[0].v).toBe(7);
+      } finally {
+        await store.close();
+      }
+    }, 60_000);
+  });
+}
