@@ -43,3 +43,27 @@ export async function withinOr<T, F>(p: Promise<T>, ms: number, fallback: F, onL
     clearTimeout(timer);
   }
 }
+
+/** WORKER_DEADLINE_MS's default: a wait on a worker thread's answer lasts at most 10 minutes per WORKER_DEADLINE_WORK units of its work. */
+export const WORKER_DEADLINE_DEFAULT_MS = 600_000;
+/** The work (interactions, nonzeros, customers × lists) one WORKER_DEADLINE_MS covers. */
+export const WORKER_DEADLINE_WORK = 10_000_000;
+
+/**
+ * How long a wait on a worker thread's answer may last before the worker is taken for hung (terminated, its work done
+ * on the calling thread): WORKER_DEADLINE_MS (default 10 min) per WORKER_DEADLINE_WORK units of `work`, at least once.
+ * Generous: a worker is never that slow unless it stopped (a fit on 20M lines takes minutes, not hours).
+ */
+export function workerDeadlineMs(work: number, env: Record<string, string | undefined> = process.env): number {
+  const raw = env.WORKER_DEADLINE_MS;
+  let base = WORKER_DEADLINE_DEFAULT_MS;
+  if (raw !== undefined && raw !== '') {
+    base = Number(raw);
+    if (!Number.isInteger(base) || base < 1) throw new Error(`invalid configuration: WORKER_DEADLINE_MS=${JSON.stringify(raw)}: must be a whole number of milliseconds, at least 1`);
+  }
+  // (a timer's longest delay)
+  return Math.min(2 ** 31 - 1, Math.round(base * Math.max(1, (Number.isFinite(work) ? work : 0) / WORKER_DEADLINE_WORK)));
+}
+
+/** Test hook: a worker whose name is in OMNIREC_TEST_WORKER_HANG ("fits", "select") takes its work and never answers. */
+export const hangsForTest = (name: string): boolean => (process.env.OMNIREC_TEST_WORKER_HANG ?? '').split(',').includes(name);

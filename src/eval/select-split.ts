@@ -11,6 +11,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { moduleWorker } from '../core/module-worker.js';
+import { withinOr, workerDeadlineMs } from '../core/deadline.js';
 import type { Csr } from '../core/csr.js';
 import type { ListSpec } from '../core/served-model.js';
 import type { ServedTables } from '../core/served-model.js';
@@ -255,6 +256,15 @@ export class SplitScorer implements CandidateScorer {
     void w?.terminate();
   }
 
+  /** The worker's answer, or null once its deadline passed (the worker is then stopped: this thread scores its half). */
+  private deadline<T>(answer: Promise<T | null>, work: number, what: string): Promise<T | null> {
+    const ms = workerDeadlineMs(work);
+    return withinOr(answer, ms, null, () => {
+      process.stderr.write(`select: the scoring worker did not answer within ${Math.round(ms / 100) / 10} s (${what}); stopped, its customers scored on the main thread\n`);
+      this.fail();
+    });
+  }
+
   /** The upper half's caches on this thread, every batch the worker was sent replayed on them (the same counters). */
   private highHere(): Map<Protocol, CandidateCache> {
     if (!this.high) {
@@ -274,7 +284,7 @@ export class SplitScorer implements CandidateScorer {
       this.worker.postMessage({ type: 'score', id, protocol, specs });
     }
     const mine = scoreCandidateLists(this.st, this.low.get(protocol)!, specs);
-    let theirs = await answer;
+    let theirs = await this.deadline(answer, this.highParts.reduce((a, p) => a + p.users.length, 0) * specs.length, 'scoring');
     this.worker?.unref();
     if (theirs) this.sent.push({ protocol, specs });
     else theirs = scoreCandidateLists(this.st, this.highHere().get(protocol)!, specs);
@@ -305,7 +315,7 @@ export class SplitScorer implements CandidateScorer {
       const answer = new Promise<{ stats?: Record<string, { users: number; lists: number; deepened: number }> } | null>((resolve) => this.pending.set(id, resolve));
       this.worker.ref();
       this.worker.postMessage({ type: 'stats', id });
-      const r = await answer;
+      const r = await this.deadline(answer, 0, 'its counters');
       if (r?.stats) this.workerStats = r.stats;
     }
     // the worker went away before telling its counters: they are those of its caches rebuilt and replayed here

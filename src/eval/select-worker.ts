@@ -5,6 +5,7 @@
  * Out: {id, ndcg, recall} | {id, stats} | {id, error}.
  */
 import { parentPort } from 'node:worker_threads';
+import { hangsForTest } from '../core/deadline.js';
 import type { ListSpec } from '../core/served-model.js';
 import type { ServedState } from '../models/served.js';
 import type { CandidateCache } from './select.js';
@@ -18,6 +19,8 @@ let initError: string | null = null;
 type Message = InitMessage | { type: 'score'; id: number; protocol: Protocol; specs: ListSpec[] } | { type: 'stats'; id: number };
 
 parentPort?.on('message', (m: Message) => {
+  // (tests: a worker that never answers)
+  if (hangsForTest('select')) return;
   if (m.type === 'init') {
     try {
       st = stateFromPayload(m.state);

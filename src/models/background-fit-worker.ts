@@ -6,6 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { setTfNotices } from '../train/tf-backend.js';
+import { hangsForTest } from '../core/deadline.js';
 import { type BackgroundTask, CELL, runTask, transferables } from './background-fits.js';
 
 setTfNotices(() => {});
@@ -37,6 +38,8 @@ async function drain(): Promise<void> {
         continue;
       }
       Atomics.store(msg.cell, 1, ++claims);
+      // (tests: a worker that hangs in its job)
+      if (hangsForTest('fits')) await new Promise(() => {});
       const t0 = performance.now();
       try {
         const value = await runTask(msg.task);

@@ -18,6 +18,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
+import { withinOr, workerDeadlineMs } from '../core/deadline.js';
 import type { TopKLists } from '../core/bundle.js';
 import type { BatchResult, TrainingData } from '../core/recommender.js';
 import { type EaseParams, EaseRecommender, easeWeights } from './ease.js';
@@ -187,7 +188,9 @@ export class BackgroundJob<V = any> {
       this.pool.hold(+1);
       let r: TaskResult<V> | null;
       try {
-        r = await this.fromWorker;
+        // a worker that neither answers nor exits within the deadline is taken for hung: stopped, the job run here
+        const ms = workerDeadlineMs(workOf(this.task));
+        r = await withinOr(this.fromWorker, ms, null, () => this.pool.abandon(`a ${this.task.kind} fit did not answer within ${Math.round(ms / 100) / 10} s`));
       } finally {
         this.pool.hold(-1);
       }
@@ -265,6 +268,17 @@ export class BackgroundFits {
     if (!job.takeBack()) return false;
     this.posted.delete(job.id);
     return true;
+  }
+
+  /** A worker that stopped answering: terminated, every job posted to it (and every later one) runs on the calling thread. */
+  abandon(why: string): void {
+    const w = this.worker;
+    if (!w) return;
+    process.stderr.write(`background fits: ${why}; worker stopped, its jobs run on the main thread\n`);
+    this.dead = true;
+    this.worker = null;
+    this.fail();
+    void w.terminate();
   }
 
   /** Stops the worker (queued jobs then run inline when asked for). */

@@ -1,0 +1,97 @@
+/**
+ * Every wait on a worker thread has a deadline (WORKER_DEADLINE_MS, scaled to the work: src/core/deadline.ts): a
+ * worker that takes its work and never answers (nor exits) is stopped once the deadline passes, and its work is done
+ * on the calling thread, with the same results as if no worker had been used: the background fits' worker
+ * (src/models/background-fits.ts) and the selection's scoring worker (src/eval/select-split.ts). The hang is injected
+ * with the test hook OMNIREC_TEST_WORKER_HANG (read by the workers).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HistoryLine } from '../src/core/records.js';
+import { mulberry32 } from '../src/core/random.js';
+import { WORKER_DEADLINE_DEFAULT_MS, WORKER_DEADLINE_WORK, workerDeadlineMs } from '../src/core/deadline.js';
+import { BackgroundFits, type BackgroundTask, runTask } from '../src/models/background-fits.js';
+import { selectServed, type Selection } from '../src/eval/select.js';
+import { timeSplit } from '../src/eval/time-split.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2025, 0, 1);
+
+function history(): HistoryLine[] {
+  const rnd = mulberry32(23);
+  const lines: HistoryLine[] = [];
+  let o = 0;
+  for (let c = 0; c < 240; c++) {
+    const group = c % 3;
+    for (let b = 0; b < 2 + Math.floor(rnd() * 6); b++) {
+      const day = Math.floor(rnd() * 90);
+      const orderId = `o${o++}`;
+      for (let l = 0; l < 1 + Math.floor(rnd() * 4); l++) {
+        const item = day > 70 && rnd() < 0.3 ? 40 + Math.floor(rnd() * 5) : group * 70 + Math.floor(rnd() * (rnd() < 0.5 ? 8 : 70));
+        lines.push({ orderId, customerId: `C${c}`, sku: `S${item}`, time: T0 + day * DAY + c, quantity: 1, unitPrice: 1, storeId: null, channel: 'web' } as HistoryLine);
+      }
+    }
+  }
+  return lines;
+}
+
+/** Runs `fn` with these variables set (the workers started meanwhile see them), then puts the environment back. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** Every typed array of a value (one level down), as bytes. */
+const bytes = (v: unknown): number[][] =>
+  (ArrayBuffer.isView(v) ? [v] : Object.values(v as object).filter((a) => ArrayBuffer.isView(a))).map((a) => [...new Uint8Array((a as ArrayBufferView).buffer, (a as ArrayBufferView).byteOffset, (a as ArrayBufferView).byteLength)]);
+
+afterEach(() => {
+  delete process.env.OMNIREC_TEST_WORKER_HANG;
+});
+
+describe('worker deadlines', () => {
+  it('scale with the work: WORKER_DEADLINE_MS per WORKER_DEADLINE_WORK units, at least once; a bad value names the variable', () => {
+    expect(workerDeadlineMs(0, {})).toBe(WORKER_DEADLINE_DEFAULT_MS);
+    expect(workerDeadlineMs(WORKER_DEADLINE_WORK * 3, {})).toBe(WORKER_DEADLINE_DEFAULT_MS * 3);
+    expect(workerDeadlineMs(10, { WORKER_DEADLINE_MS: '250' })).toBe(250);
+    expect(() => workerDeadlineMs(10, { WORKER_DEADLINE_MS: 'never' })).toThrow(/WORKER_DEADLINE_MS="never"/);
+  });
+
+  it('a background fit whose worker takes the job and never answers: stopped at the deadline, the job and later ones run here, same result', async () => {
+    await withEnv({ OMNIREC_TEST_WORKER_HANG: 'fits', WORKER_DEADLINE_MS: '500' }, async () => {
+      const split = timeSplit(history(), T0 + 70 * DAY);
+      const task: BackgroundTask = { kind: 'knn', counts: split.reference.counts, weights: null, params: { neighbours: 10 } };
+      const pool = new BackgroundFits(true, 0);
+      try {
+        const job = pool.submit(task);
+        // the worker claims it (and then hangs)
+        for (let i = 0; i < 6000 && job.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(job.state).toBe('running');
+        const r = await job.result();
+        expect(r.where).toBe('inline');
+        expect(bytes(r.value)).toEqual(bytes(await runTask(task)));
+        const after = pool.submit(task);
+        expect((await after.result()).where).toBe('inline');
+      } finally {
+        await pool.close();
+      }
+    });
+  }, 120_000);
+
+  it("the selection's scoring worker never answers: stopped at the deadline, its customers scored here, the same choice and figures as one thread", async () => {
+    const params = { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 }, item_knn: { neighbours: 5 } } as never;
+    const figures = (s: Selection) => ({ spec: s.spec, candidates: s.candidates, validation: s.validation, baselines: s.baselines, buyAgain: s.buyAgain, scoring: s.scoring, users: s.users });
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const one = await selectServed(split, { params, split: false });
+    const hung = await withEnv({ OMNIREC_TEST_WORKER_HANG: 'select', WORKER_DEADLINE_MS: '500' }, () => selectServed(split, { params, split: true }));
+    expect(hung.scoringThreads).toBe(1);
+    expect(figures(hung)).toEqual(figures(one));
+  }, 120_000);
+});
