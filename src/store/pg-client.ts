@@ -231,21 +231,31 @@ function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, 
   let last = Date.now();
   let probing = false;
   let failed: UnavailableError | null = null;
-  const probe = async (): Promise<boolean> => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectMs, query_timeout: connectMs, ...keepAlive });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      await c.query('SELECT 1');
-      return true;
-    } catch (e) {
-      // an error from the server (too many connections, shutting down…) is an answer: it is there
-      return e instanceof pg.DatabaseError;
-    } finally {
-      // (a connection that never answered is destroyed, not ended politely)
-      (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    }
-  };
+  // the probe's deadline is its own: when its timer fires, what the socket received meanwhile is read first
+  // (setImmediate runs after the poll phase), so a main thread busy for longer than connectMs (a long synchronous
+  // fit, a GC pause) does not pass for a server that did not answer
+  const probe = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
+      const c = new pg.Client({ connectionString: url, ...keepAlive });
+      let done = false;
+      const finish = (ok: boolean) => {
+        if (done) return;
+        done = true;
+        clearTimeout(t);
+        resolve(ok);
+        // (a connection that never answered is destroyed, not ended politely)
+        (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      };
+      const t = setTimeout(() => setImmediate(() => finish(false)), connectMs);
+      c.on('error', () => {});
+      c.connect()
+        .then(() => c.query('SELECT 1'))
+        .then(
+          () => finish(true),
+          // an error from the server (too many connections, shutting down…) is an answer: it is there
+          (e: unknown) => finish(e instanceof pg.DatabaseError),
+        );
+    });
   const timer = setInterval(() => {
     if (probing || inFlight === 0 || Date.now() - last < stallMs) return;
     probing = true;
