@@ -12,6 +12,7 @@ import { storeConfig } from '../src/config-store.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LINES } from '../src/ingest/csv-records.js';
 import { expandImportPaths, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import { openStore } from '../src/store/open-store.js';
+import type { Store } from '../src/store/store.js';
 
 const spec = defineCli({
   name: 'npm run import --',
@@ -102,6 +103,18 @@ async function tellServingInstances(what: 'customers' | 'offers' = 'customers'):
   }
 }
 
+/**
+ * The store being opened, as importFiles uses it: each call waits for the opening (and fails as it does). Only
+ * for a caller whose calls are methods returning promises (importFiles, given the opening as `storeReady`).
+ */
+function whenOpen(opening: Promise<Store>): Store {
+  return new Proxy({} as Store, {
+    get: (_, key) =>
+      // (not a thenable: awaiting it gives it back)
+      key === 'then' ? undefined : (...args: unknown[]) => opening.then((s) => (s[key as keyof Store] as (...a: unknown[]) => unknown).apply(s, args)),
+  });
+}
+
 runCli(async () => {
   const { flags, positionals } = parseCli(spec);
   if (flags['batch-size'] < 1) throw new UsageError('--batch-size must be at least 1');
@@ -119,16 +132,19 @@ runCli(async () => {
   const before = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
   // the first identity conflicts are shown (all are counted in the summary)
   let shown = 0;
-  // connected now, migrated while the first file's reader starts (importFiles waits for it before writing)
-  const store = await openStore(cfg, {
+  // opened (the PostgreSQL driver loaded, connected) and migrated while the first file's reader starts: importFiles
+  // calls the store only once `storeReady` has resolved, so it is given one whose calls wait for the opening
+  const opening = openStore(cfg, {
     migrate: false,
     onConflict: (m) => {
       if (++shown <= 10) process.stderr.write(`import: ${m}${shown === 10 ? ' (further conflicts counted, not shown)' : ''}\n`);
     },
   });
+  opening.catch(() => undefined); // reported by importFiles (through `migrated`)
   // (not waiting for the disk: the import ends with a synchronous commit, which flushes them with every batch)
-  const migrated = store.migrate({ durable: false });
+  const migrated = opening.then((s) => s.migrate({ durable: false }));
   migrated.catch(() => undefined); // reported by importFiles
+  const store = whenOpen(opening);
   const bar = progressBar({ label: 'import', total, unit: 'bytes', quiet: flags.quiet });
   const rejects = flags.rejects === undefined ? null : createWriteStream(flags.rejects);
   let summary: ImportSummary;
@@ -153,7 +169,7 @@ runCli(async () => {
   } finally {
     bar.stop();
     await migrated.catch(() => undefined); // (an import failing early: not closed under a migration)
-    await store.close();
+    await (await opening.catch(() => null))?.close();
     if (rejects) await new Promise<void>((resolve) => rejects.end(resolve));
   }
   if (summary.merges > 0 || summary.files.some((f) => f.kind === 'consent' && f.imported > 0)) await tellServingInstances();

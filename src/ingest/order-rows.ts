@@ -11,7 +11,7 @@ import type { DetectedFormat } from './detect-format.js';
 import { isNonProduct } from './non-product.js';
 import { parseTime } from './parse-time.js';
 import { idTooLong, type RejectReason, type SkipReason } from './reject-reasons.js';
-import { parseLineNo, parsePrice, parseQuantity } from './strict-numbers.js';
+import { checkPrice, checkQuantity, parseLineNo, parsePrice, parseQuantity, strictDecimalAt } from './strict-numbers.js';
 
 export type RowResult = OrderLine | RejectReason | SkipReason;
 export type OrderRowParser = (fields: string[]) => RowResult;
@@ -134,6 +134,111 @@ export class UciRows {
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
+    return {
+      orderId,
+      source: this.source,
+      channel: 'web',
+      storeId: null,
+      time,
+      identifiers,
+      sku,
+      title: desc === '' ? null : detachString(desc),
+      category: null,
+      quantity,
+      unitPrice,
+      cancels: null,
+      lineNo,
+    };
+  };
+}
+
+/**
+ * UciRows.parseLine: a line without a double quote parsed where it is, as `parse(line.split(','))` would
+ * parse it (same result, same line numbering), but with only the fields kept cut out of the line: numbers read
+ * in place (strictDecimalAt), and the invoice, date and customer cells compared in place with the previous
+ * line's (an order's lines repeat them), so that a line costs its sku and description strings, not an array of
+ * every cell (the country is never cut).
+ */
+export class UciLines extends UciRows {
+  /** Where field i starts in the line being parsed (starts[width]: one past its end, as if a separator followed). */
+  private readonly starts: Int32Array;
+  // the previous line's cells (untrimmed) and what they gave; null: none yet
+  private lastInvRaw: string | null = null;
+  private lastOrderId = '';
+  private lastDateRaw: string | null = null;
+  private lastTime = NaN;
+  private lastCustRaw: string | null = null;
+  private lastCustResult: Identifier[] | null | 'too_long' = null;
+
+  constructor(fmt: DetectedFormat, options: OrderParseOptions = {}) {
+    super(fmt, options);
+    this.starts = new Int32Array(this.width + 1);
+  }
+
+  /** Whether field i of `t` is `cell` (the untrimmed text of a field of an earlier line). */
+  private same(t: string, i: number, cell: string | null): boolean {
+    if (cell === null) return false;
+    const a = this.starts[i];
+    return this.starts[i + 1] - 1 - a === cell.length && t.startsWith(cell, a);
+  }
+
+  private cut(t: string, i: number): string {
+    return t.slice(this.starts[i], this.starts[i + 1] - 1);
+  }
+
+  /** The row of a CSV line holding no double quote (anything else: `parse` of its fields). */
+  readonly parseLine = (t: string): RowResult => {
+    const w = this.width;
+    const starts = this.starts;
+    let at = 0;
+    for (let i = 1; i < w; i++) {
+      const c = t.indexOf(',', at);
+      if (c < 0) return 'malformed_row';
+      starts[i] = at = c + 1;
+    }
+    if (t.indexOf(',', at) >= 0) return 'malformed_row';
+    starts[w] = t.length + 1;
+    let orderId: string;
+    if (this.same(t, this.cInv, this.lastInvRaw)) orderId = this.lastOrderId;
+    else {
+      const raw = this.cut(t, this.cInv);
+      orderId = detachString(raw.trim());
+      this.lastInvRaw = raw;
+      this.lastOrderId = orderId;
+    }
+    if (orderId === '') return 'missing_order_id';
+    if (idTooLong(orderId)) return 'too_long';
+    const lineNo = this.counter.next(this.source, orderId);
+    const sku = detachString(this.cut(t, this.cSku).trim().toUpperCase());
+    if (sku === '') return 'missing_sku';
+    if (idTooLong(sku)) return 'too_long';
+    if (isNonProduct(sku)) return 'non_product';
+    let quantity = checkQuantity(strictDecimalAt(t, starts[this.cQty], starts[this.cQty + 1] - 1));
+    if (typeof quantity === 'string') return quantity;
+    const unitPrice = checkPrice(strictDecimalAt(t, starts[this.cPrice], starts[this.cPrice + 1] - 1));
+    if (typeof unitPrice === 'string') return unitPrice;
+    let time: number;
+    if (this.same(t, this.cDate, this.lastDateRaw)) time = this.lastTime;
+    else {
+      const raw = this.cut(t, this.cDate);
+      time = parseTime(raw);
+      this.lastDateRaw = raw;
+      this.lastTime = time;
+    }
+    if (Number.isNaN(time)) return 'bad_date';
+    let identifiers: Identifier[] | null | 'too_long';
+    if (this.same(t, this.cCust, this.lastCustRaw)) identifiers = this.lastCustResult;
+    else {
+      const raw = this.cut(t, this.cCust);
+      const rawCust = raw.trim();
+      identifiers = idTooLong(rawCust) ? 'too_long' : this.identifiers(rawCust);
+      this.lastCustRaw = raw;
+      this.lastCustResult = identifiers;
+    }
+    if (identifiers === 'too_long') return 'too_long';
+    if (identifiers === null) return 'bad_identifier';
+    if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
+    const desc = this.cDesc >= 0 ? this.cut(t, this.cDesc).trim() : '';
     return {
       orderId,
       source: this.source,

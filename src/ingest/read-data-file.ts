@@ -14,7 +14,7 @@ import { CANONICAL_COLUMNS, CONSENT_COLUMNS, INVENTORY_COLUMNS, detectFormat, lo
 import { consentRowParser, inventoryRowParser, type ConsentRow, type InventoryRow } from './companion-rows.js';
 import { csvRecordBatches, flawReason, recordFields, splitCsvRecord, type RecordBatch, type RecordLimits } from './csv-records.js';
 import { decodeChunk, hasControl, lineBatches, openText, type ByteLines, type LineBatch, type TextEncoding } from './open-text.js';
-import { canonicalRowParser, uciRowParser } from './order-rows.js';
+import { canonicalRowParser, UciLines } from './order-rows.js';
 import { ReadCounts, type BatchBase } from './read-counts.js';
 import type { Reject } from './reject-reasons.js';
 
@@ -181,8 +181,12 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
   }
   const source = syntax === 'csv' ? csvRecordBatches(rest(), fmt.header.length, options) : ndjsonRecordBatches(rest(), fmt.header);
   const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source, onDroppedIdentifier: counts.dropIdentifier };
+  // Online Retail: a line without a double quote (nearly all) is parsed in place (UciLines.parseLine), others
+  // split into fields, by the same parser (one numbering of lines)
+  const uci = fmt.kind === 'orders' && fmt.name === 'uci' ? new UciLines(fmt, opts) : null;
+  const parseLine = uci !== null && syntax === 'csv' ? uci.parseLine : null;
   const parse: (f: string[]) => object | string =
-    fmt.kind === 'orders' ? (fmt.name === 'uci' ? uciRowParser(fmt, opts) : canonicalRowParser(fmt, opts)) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
+    uci !== null ? uci.parse : fmt.kind === 'orders' ? canonicalRowParser(fmt, opts) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
 
   let items: object[] = [];
   const make = (): DataBatch => {
@@ -201,7 +205,7 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
     for (const r of rb.rejects) counts.count(r.reason, r.row, r.raw ?? '');
     const { rows, raws } = rb;
     for (let i = 0; i < rows.length; i++) {
-      const r = parse(recordFields(rb, i));
+      const r = parseLine !== null && rb.records === undefined && raws[i].indexOf('"') < 0 ? parseLine(raws[i]) : parse(recordFields(rb, i));
       if (counts.count(r, rows[i], raws[i])) {
         items.push(r);
         if (items.length >= batchSize) yield make();

@@ -37,6 +37,39 @@ export function strictDecimal(text: string): number {
   return Number(start === 0 && end === text.length ? text : text.slice(start, end));
 }
 
+/** Powers of ten exact in a double (10^0 … 10^22). */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/**
+ * strictDecimal of text.slice(from, to), without cutting the slice: the same number (or NaN). A decimal of at
+ * most 15 digits is its digits as an integer divided by a power of ten: both exact in a double, so the
+ * quotient is the correctly rounded value of the decimal, as Number() gives (longer ones go through Number()).
+ */
+export function strictDecimalAt(text: string, from: number, to: number): number {
+  let start = from;
+  let end = to;
+  while (start < end && text.charCodeAt(start) <= 32) start++;
+  while (end > start && text.charCodeAt(end - 1) <= 32) end--;
+  let i = start;
+  const sign = text.charCodeAt(i);
+  if (sign === 43 || sign === 45) i++; // + -
+  let digits = 0;
+  let dot = -1;
+  let m = 0;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      digits++;
+      m = m * 10 + (c - 48);
+    } else if (c === 46 && dot < 0) dot = i;
+    else return NaN;
+  }
+  if (digits === 0) return NaN;
+  if (digits > 15) return Number(text.slice(start, end));
+  const v = dot < 0 ? m : m / POW10[end - dot - 1];
+  return sign === 45 ? -v : v;
+}
+
 /** The rule strictDecimal implements, for reference and tests. */
 export const DECIMAL_RULE = DECIMAL;
 
@@ -45,7 +78,11 @@ export const DECIMAL_RULE = DECIMAL;
  * so small that it is stored as zero at the column's three decimals (0.0004 → out_of_range).
  */
 export function parseQuantity(text: string): number | RejectReason {
-  const q = strictDecimal(text);
+  return checkQuantity(strictDecimal(text));
+}
+
+/** parseQuantity of a value strictDecimal (or strictDecimalAt) read: NaN when it was not a decimal. */
+export function checkQuantity(q: number): number | RejectReason {
   if (Number.isNaN(q)) return 'bad_number';
   if (q === 0) return 'zero_quantity';
   if (Math.abs(q) >= QUANTITY_LIMIT || Math.round(Math.abs(q) * 1000) === 0) return 'out_of_range';
@@ -54,7 +91,11 @@ export function parseQuantity(text: string): number | RejectReason {
 
 /** A unit price the column holds (negative allowed: adjustments). */
 export function parsePrice(text: string): number | RejectReason {
-  const p = strictDecimal(text);
+  return checkPrice(strictDecimal(text));
+}
+
+/** parsePrice of a value strictDecimal (or strictDecimalAt) read: NaN when it was not a decimal. */
+export function checkPrice(p: number): number | RejectReason {
   if (Number.isNaN(p)) return 'bad_number';
   if (Math.abs(p) >= PRICE_LIMIT) return 'out_of_range';
   return p === 0 ? 0 : p;

@@ -140,25 +140,61 @@ type ProductStateInBatch = PlannedProduct & {
   lastPriceText: string;
 };
 
-/** A growable byte buffer written with TextEncoder.encodeInto (no intermediate strings kept). */
+/**
+ * A growable byte buffer the COPY rows are written into piece by piece: ASCII text and small integers byte by
+ * byte, other text by TextEncoder.encodeInto, so that a row makes no string of its own (a row's template string
+ * was ~10 string pieces for the garbage collector, and its encoding a second pass). Each piece is encoded on its
+ * own: the same bytes as the row's text encoded whole, since pieces that may hold non-ASCII text (a sku, a
+ * cancelled order id) are always between ASCII separators.
+ */
 class ByteWriter {
   private buf = new Uint8Array(1 << 16);
   private len = 0;
-  /** Text not encoded yet: rows are gathered a few hundred at a time, one encodeInto per group. */
-  private pending = '';
-  private pendingRows = 0;
   private static readonly utf8 = new TextEncoder();
-  write(s: string): void {
-    this.pending += s;
-    if (++this.pendingRows === 256) this.flush();
+  /** One byte (an ASCII character). */
+  byte(c: number): void {
+    if (this.len === this.buf.length) this.room(1);
+    this.buf[this.len++] = c;
   }
-  private flush(): void {
-    const s = this.pending;
-    this.pending = '';
-    this.pendingRows = 0;
+  /** Text as UTF-8. */
+  text(s: string): void {
+    const n = s.length;
     // a UTF-16 code unit takes at most 3 bytes in UTF-8
-    this.room(s.length * 3);
-    this.len += ByteWriter.utf8.encodeInto(s, this.buf.subarray(this.len)).written;
+    this.room(n * 3);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        // (the ASCII before it copied: the rest, from a whole character on, encoded)
+        this.len = at + ByteWriter.utf8.encodeInto(i === 0 ? s : s.slice(i), buf.subarray(at)).written;
+        return;
+      }
+      buf[at++] = c;
+    }
+    this.len = at;
+  }
+  /** A number as String(x) writes it: an integer below 2^31 in magnitude digit by digit, others as their text. */
+  num(x: number): void {
+    if (!(x === (x | 0))) {
+      this.text(String(x));
+      return;
+    }
+    this.room(11);
+    const buf = this.buf;
+    let v = x;
+    if (v < 0) {
+      buf[this.len++] = 45; // -
+      v = -v;
+    }
+    let digits = 1;
+    for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
+    const end = this.len + digits;
+    for (let i = end - 1; i >= this.len; i--) {
+      buf[i] = 48 + (v % 10);
+      v = (v / 10) | 0;
+    }
+    this.len = end;
   }
   private room(n: number): void {
     if (this.len + n > this.buf.length) {
@@ -169,7 +205,6 @@ class ByteWriter {
   }
   /** The bytes written, in a buffer of their own (transferable between threads). */
   take(): Uint8Array {
-    this.flush();
     const out = this.buf.slice(0, this.len);
     this.len = 0;
     return out;
@@ -233,7 +268,19 @@ export class PlanBuilder {
       p.lastPrice = l.unitPrice;
       p.lastPriceText = String(l.unitPrice);
     }
-    this.bytes.write(`${o.rowStart}${lineNo},${p.field},${l.quantity},${p.lastPriceText},${l.cancels === null ? '' : csvField(l.cancels)}\n`);
+    // the row `${order id},${lineNo},${sku},${quantity},${unit price},${cancels}\n`, written piece by piece
+    const w = this.bytes;
+    w.text(o.rowStart);
+    w.num(lineNo);
+    w.byte(44); // ,
+    w.text(p.field);
+    w.byte(44);
+    w.num(l.quantity);
+    w.byte(44);
+    w.text(p.lastPriceText);
+    w.byte(44);
+    if (l.cancels !== null) w.text(csvField(l.cancels));
+    w.byte(10); // \n
     updateProduct(p, l.time, l.title, l.category, l.quantity, l.unitPrice);
   }
 
