@@ -118,7 +118,20 @@ runCli(async () => {
     if (flags['validation-days'] > 0) {
       try {
         chosen = await stages.run('select served (validation)', () =>
-          chooseServed(history!.lines, cfg, flags['validation-days'], fits, () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits)),
+          chooseServed(
+            history!.lines,
+            cfg,
+            flags['validation-days'],
+            fits,
+            () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits),
+            // without an evaluation the lines are needed for the validation split only (see below)
+            flags.evaluate
+              ? undefined
+              : () => {
+                  history = null;
+                  input.lines = undefined;
+                },
+          ),
         );
       } catch (e) {
         // too little history for a validation window (e.g. everything in the last days): serve the default, say so
