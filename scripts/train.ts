@@ -124,13 +124,18 @@ runCli(async () => {
             flags['validation-days'],
             fits,
             () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits),
-            // without an evaluation the lines are needed for the validation split only (see below)
-            flags.evaluate
-              ? undefined
-              : () => {
-                  history = null;
-                  input.lines = undefined;
-                },
+            {
+              // without an evaluation the lines are needed for the validation split only (see below)
+              onSplit: flags.evaluate
+                ? undefined
+                : () => {
+                    history = null;
+                    input.lines = undefined;
+                  },
+              // queued behind the validation's fits at low priority: the worker starts them when it has nothing
+              // else, and a thread waiting for a validation fit does them meanwhile (background-fits.ts fillWait)
+              onStarted: () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits),
+            },
           ),
         );
       } catch (e) {

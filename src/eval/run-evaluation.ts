@@ -534,12 +534,16 @@ export function chooseServed(
   fits: FitCache = new FitCache(),
   /** Called once the validation fits are done, before the candidates are scored (selectServed's onFitted). */
   onFitted?: () => void,
-  /**
-   * Called once the validation split is built, when the caller needs `lines` no more (training without an
-   * evaluation): it lets its references go, and the lines are freed once the split has built its weighted data
-   * (the served model's ALS fit), so that the selection's garbage collections do not mark them.
-   */
-  releaseLines?: () => void,
+  hooks: {
+    /**
+     * Called once the validation split is built. A caller that needs `lines` no more (training without an
+     * evaluation) lets its references go: the lines are freed once the split has built its weighted data (the
+     * served model's ALS fit), so that the selection's garbage collections do not mark them.
+     */
+    onSplit?: () => void;
+    /** Called once the components' background fits are submitted (selectServed's onStarted). */
+    onStarted?: () => void;
+  } = {},
 ): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
   let w: { cutoff: number; days: number };
   let val: EvalSplit;
@@ -549,8 +553,8 @@ export function chooseServed(
   } catch (e) {
     return Promise.reject(e);
   }
-  releaseLines?.();
-  return chooseOnSplit(val, w.days, config, fits, onFitted);
+  hooks.onSplit?.();
+  return chooseOnSplit(val, w.days, config, fits, onFitted, hooks.onStarted);
 }
 
 async function chooseOnSplit(
@@ -559,9 +563,10 @@ async function chooseOnSplit(
   config: TrainConfig,
   fits: FitCache,
   onFitted?: () => void,
+  onStarted?: () => void,
 ): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
   const params = servedParams(config.models);
-  const selection = await selectServed(val, { params, prefit: fits.prefit(val, params), onFitted });
+  const selection = await selectServed(val, { params, prefit: fits.prefit(val, params), onFitted, onStarted });
   fits.keepServed(val, selection.state, params);
   return {
     selection,
