@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
 import { chooseServed, FitCache, gridOnValidation, runEvaluation, servedWindow, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { evalRuns, parseGrid } from '../src/eval/grid.js';
+import { warmSelectWorker } from '../src/eval/select-split.js';
 import { openStore } from '../src/store/open-store.js';
 import { datasetFromFile, datasetFromStore, fileBytes, type HistoryInput, readHistory, WARM_BYTES } from '../src/train/history-input.js';
 import { backgroundFits } from '../src/models/background-fits.js';
@@ -75,7 +76,11 @@ runCli(async () => {
 
   if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();
   // a file large enough for background fits: their worker starts loading while the file is read
-  if (flags.data && (await fileBytes(flags.data)) > WARM_BYTES) backgroundFits().warm();
+  if (flags.data && (await fileBytes(flags.data)) > WARM_BYTES) {
+    backgroundFits().warm();
+    // and the selection's scoring worker: both load their modules while this thread reads the file
+    if (flags['validation-days'] > 0) warmSelectWorker();
+  }
   const store = flags.data ? null : await openStore(config());
   try {
     // the lines, for the validation window (and the evaluation): a file is parsed once, its lines kept beside the dataset
