@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../src/core/errors.js';
 import { config } from '../src/config.js';
 import { chooseServed, FitCache, gridOnValidation, runEvaluation, servedWindow, writeReportHtml } from '../src/eval/run-evaluation.js';
 import { evalRuns, parseGrid } from '../src/eval/grid.js';
+import { warmSelectWorker } from '../src/eval/select-split.js';
 import { openStore } from '../src/store/open-store.js';
 import { datasetFromFile, datasetFromStore, fileBytes, type HistoryInput, readHistory, WARM_BYTES } from '../src/train/history-input.js';
 import { backgroundFits } from '../src/models/background-fits.js';
@@ -75,7 +76,11 @@ runCli(async () => {
 
   if (flags.data ? await bigInput(flags.data) : flags['large-heap']) relaunchWithHeap();
   // a file large enough for background fits: their worker starts loading while the file is read
-  if (flags.data && (await fileBytes(flags.data)) > WARM_BYTES) backgroundFits().warm();
+  if (flags.data && (await fileBytes(flags.data)) > WARM_BYTES) {
+    backgroundFits().warm();
+    // and the selection's scoring worker: both load their modules while this thread reads the file
+    if (flags['validation-days'] > 0) warmSelectWorker();
+  }
   const store = flags.data ? null : await openStore(config());
   try {
     // the lines, for the validation window (and the evaluation): a file is parsed once, its lines kept beside the dataset
@@ -118,7 +123,25 @@ runCli(async () => {
     if (flags['validation-days'] > 0) {
       try {
         chosen = await stages.run('select served (validation)', () =>
-          chooseServed(history!.lines, cfg, flags['validation-days'], fits, () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits)),
+          chooseServed(
+            history!.lines,
+            cfg,
+            flags['validation-days'],
+            fits,
+            () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits),
+            {
+              // without an evaluation the lines are needed for the validation split only (see below)
+              onSplit: flags.evaluate
+                ? undefined
+                : () => {
+                    history = null;
+                    input.lines = undefined;
+                  },
+              // queued behind the validation's fits at low priority: the worker starts them when it has nothing
+              // else, and a thread waiting for a validation fit does them meanwhile (background-fits.ts fillWait)
+              onStarted: () => startBundleFits(data, cfg, ['fbt', 'als'], bundleFits),
+            },
+          ),
         );
       } catch (e) {
         // too little history for a validation window (e.g. everything in the last days): serve the default, say so

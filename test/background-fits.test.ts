@@ -109,6 +109,44 @@ describe('background fits', () => {
     }
   }, 60_000);
 
+  it('a caller waiting for a job the worker runs does queued low-priority jobs meanwhile, leaving the worker one', async () => {
+    const pool = new BackgroundFits(true, 0);
+    try {
+      const list = tasks();
+      // a job long enough to be still running when it is asked for: EASE's inverse of 2,000 items (seconds)
+      const rnd = mulberry32(3);
+      const rows = 3000;
+      const cols = 2000;
+      const indptr = new Int32Array(rows + 1);
+      const indices: number[] = [];
+      for (let r = 0; r < rows; r++) {
+        const items = new Set<number>();
+        while (items.size < 20) items.add(Math.floor(rnd() * cols));
+        indices.push(...[...items].sort((x, y) => x - y));
+        indptr[r + 1] = indices.length;
+      }
+      const big: BackgroundTask = { kind: 'ease', counts: { rows, cols, indptr, indices: Int32Array.from(indices), data: new Float32Array(indices.length).fill(1) }, params: { lambda: 5 } };
+      const long = pool.submit(big);
+      const until = (ok: () => boolean) => {
+        const t0 = Date.now();
+        while (!ok() && Date.now() - t0 < 30_000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      };
+      until(() => long.state !== 'queued');
+      const low1 = pool.submit(list[1], { low: true });
+      const low2 = pool.submit(list[2], { low: true });
+      expect(long.state).toBe('running');
+      expect((await long.result()).where).toBe('worker');
+      // the first low job ran here while the caller waited; the last one queued was left to the worker
+      expect(low1.state).toBe('inline');
+      expect(low2.state).not.toBe('inline');
+      until(() => low2.state === 'done');
+      expect((await low2.result()).where).toBe('worker');
+      for (const [job, task] of [[low1, list[1]], [low2, list[2]]] as const) expect(bytes((await job.result()).value)).toEqual(bytes(await runTask(task)));
+    } finally {
+      await pool.close();
+    }
+  }, 120_000);
+
   it('runs a job the worker has not started on the calling thread', async () => {
     const pool = new BackgroundFits(true, 0);
     try {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
 import { selectServed, type Selection } from '../src/eval/select.js';
-import { type CachePart, LocalScorer, SplitScorer, startSelectWorker } from '../src/eval/select-split.js';
+import { type CachePart, LocalScorer, SplitScorer, startSelectWorker, warmSelectWorker } from '../src/eval/select-split.js';
 import { timeSplit } from '../src/eval/time-split.js';
 import { listSpec } from '../src/models/served.js';
 
@@ -56,6 +56,31 @@ describe('candidate scoring split across two threads', () => {
     // some customers' caches had to be deepened (the counters are summed over both halves)
     expect(one.scoring.discovery.lists).toBeGreaterThan(0);
     expect(one.scoring.all.users + one.scoring.discovery.users).toBeGreaterThan(100);
+  }, 120_000);
+
+  it('the selection takes the worker started ahead (warmSelectWorker) when it is still there, a new one otherwise', async () => {
+    const warm = warmSelectWorker();
+    expect(warm).not.toBeNull();
+    expect(warmSelectWorker()).toBe(warm);
+    const taken = startSelectWorker();
+    expect(taken).toBe(warm);
+    const next = startSelectWorker();
+    expect(next).not.toBe(warm);
+    // one that exited meanwhile is not handed out
+    const gone = warmSelectWorker()!;
+    await new Promise((r) => {
+      gone.once('exit', r);
+      void gone.terminate();
+    });
+    const fresh = startSelectWorker();
+    expect(fresh).not.toBe(gone);
+    await Promise.all([taken, next, fresh].map((w) => w?.terminate()));
+    // and a selection scores with the warmed worker as with any: the same figures as one thread
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    warmSelectWorker();
+    const two = await selectServed(split, { params, split: true });
+    expect(two.scoringThreads).toBe(2);
+    expect(figures(two)).toEqual(figures(await selectServed(split, { params, split: false })));
   }, 120_000);
 
   it('gives the per-customer figures of one thread for any pivot, and replaces a worker that dies (even before it is listened to)', async () => {

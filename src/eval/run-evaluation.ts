@@ -525,20 +525,48 @@ function* schedule<R extends EvalRun>(runs: readonly R[], state: (r: R) => 'none
 /**
  * Training's choice of the served model: the validation window is the last `days` days of the history
  * (the models are fitted on what comes before it). Returns the selection and its figures for the manifest.
+ * The split is built before this returns (a plain function: no suspended frame holds `lines` afterwards).
  */
-export async function chooseServed(
+export function chooseServed(
   lines: readonly HistoryLine[],
   config: TrainConfig,
   days: number,
   fits: FitCache = new FitCache(),
   /** Called once the validation fits are done, before the candidates are scored (selectServed's onFitted). */
   onFitted?: () => void,
+  hooks: {
+    /**
+     * Called once the validation split is built. A caller that needs `lines` no more (training without an
+     * evaluation) lets its references go: the lines are freed once the split has built its weighted data (the
+     * served model's ALS fit), so that the selection's garbage collections do not mark them.
+     */
+    onSplit?: () => void;
+    /** Called once the components' background fits are submitted (selectServed's onStarted). */
+    onStarted?: () => void;
+  } = {},
 ): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
-  const w = servedWindow(lines, days);
-  days = w.days;
-  const val = fits.split(lines, w.cutoff, config.weighting);
+  let w: { cutoff: number; days: number };
+  let val: EvalSplit;
+  try {
+    w = servedWindow(lines, days);
+    val = fits.split(lines, w.cutoff, config.weighting);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  hooks.onSplit?.();
+  return chooseOnSplit(val, w.days, config, fits, onFitted, hooks.onStarted);
+}
+
+async function chooseOnSplit(
+  val: EvalSplit,
+  days: number,
+  config: TrainConfig,
+  fits: FitCache,
+  onFitted?: () => void,
+  onStarted?: () => void,
+): Promise<{ selection: Selection; figures: Omit<ValidationFigures, 'models'> & { served: ModelResult } }> {
   const params = servedParams(config.models);
-  const selection = await selectServed(val, { params, prefit: fits.prefit(val, params), onFitted });
+  const selection = await selectServed(val, { params, prefit: fits.prefit(val, params), onFitted, onStarted });
   fits.keepServed(val, selection.state, params);
   return {
     selection,

@@ -167,8 +167,31 @@ const gone = new WeakSet<Worker>();
 /** Whether `w` failed or exited already (its 'exit' may have been emitted before anyone listened). */
 const isGone = (w: Worker): boolean => gone.has(w) || w.threadId === -1;
 
-/** A worker started ahead (it loads its modules while the components are fitted); null when it cannot start. */
+/** A worker started by warmSelectWorker and not taken yet. */
+let warmed: Worker | null = null;
+
+/**
+ * Starts the scoring worker now, for the next startSelectWorker to take: it loads its modules meanwhile (e.g. while
+ * training reads a large file on the other thread, with a core to spare). Unref'd: harmless when nothing takes it.
+ */
+export function warmSelectWorker(): Worker | null {
+  if (!warmed || isGone(warmed)) warmed = newSelectWorker();
+  return warmed;
+}
+
+/**
+ * A worker started ahead (it loads its modules while the components are fitted), the one warmSelectWorker started
+ * when it is still there; null when it cannot start.
+ */
 export function startSelectWorker(): Worker | null {
+  const w = warmed;
+  warmed = null;
+  if (w && !isGone(w)) return w;
+  if (w) void w.terminate();
+  return newSelectWorker();
+}
+
+function newSelectWorker(): Worker | null {
   try {
     const w = moduleWorker(new URL('./select-worker.js', import.meta.url));
     // an error while it loads is not thrown at anyone: it is remembered, and the main thread scores alone

@@ -692,6 +692,8 @@ export interface SelectOptions {
   maxUsers?: number;
   /** Called once the components are fitted, before the candidates are scored (e.g. to queue other work for the background worker). */
   onFitted?: () => void;
+  /** Called once the components' background fits are submitted (e.g. to queue low-priority work behind them). */
+  onStarted?: () => void;
   /**
    * Score the candidates on two threads (select-split.ts: the same figures): true, false, or 'auto' (default: when
    * the validation customers × items reach SPLIT_MIN_WORK).
@@ -711,7 +713,7 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
   const worker = splitScoring ? startSelectWorker() : null;
   let st: ServedState;
   try {
-    st = await fitServed(splitInput(split), { learned: learnedKinds, tifu: useTifu, trends: TREND_HALF_LIVES }, o.params, o.prefit);
+    st = await fitServed(splitInput(split), { learned: learnedKinds, tifu: useTifu, trends: TREND_HALF_LIVES }, o.params, o.prefit, o.onStarted);
   } catch (e) {
     await worker?.terminate();
     throw e;

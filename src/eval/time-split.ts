@@ -106,11 +106,15 @@ export function timeSplit(lines: readonly HistoryLine[], cutoff: number, weighti
   const reference = ref.finish({ scheme: 'binary', epsilon: 1, quantityWeight: 0, halfLifeDays: 0, now: cutoff });
 
   let weightedData: Dataset | null = null;
+  // the lines, until the weighted data is built: the split does not hold them after that (a caller that lets
+  // them go, e.g. training once the served model's components are fitted, frees them)
+  let source: readonly HistoryLine[] | null = lines;
   const weighted = (): Dataset => {
     if (!weightedData) {
       const wb = new DatasetBuilder({ items: itemList, customers: userList, before: cutoff });
-      wb.add(lines);
+      wb.add(source!);
       weightedData = wb.finish({ ...weighting, now: weighting.now ?? cutoff });
+      source = null;
     }
     return weightedData;
   };

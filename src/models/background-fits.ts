@@ -180,10 +180,19 @@ export class BackgroundJob<V = any> {
     return Atomics.compareExchange(this.cell, 0, CELL.queued, CELL.taken) === CELL.queued;
   }
 
+  /** Runs the job on the calling thread now when the worker has not claimed it (true); result() then answers that. */
+  takeOver(): boolean {
+    if (this.settled || !this.pool.takeBack(this as BackgroundJob)) return false;
+    this.settled = this.inline();
+    return true;
+  }
+
   /** The result: the worker's, or computed here if the worker has not started it (or failed). */
   result(): Promise<TaskResult<V>> {
     this.settled ??= (async () => {
       if (this.pool.takeBack(this as BackgroundJob)) return this.inline();
+      // rather than idle while the worker computes it: low-priority work it has not started, here
+      await this.pool.fillWait(this as BackgroundJob);
       // the worker is unref'd: while someone waits for its answer, it must keep the process alive
       this.pool.hold(+1);
       let r: TaskResult<V> | null;
@@ -261,6 +270,23 @@ export class BackgroundFits {
     this.waiting += delta;
     if (this.waiting > 0) this.worker?.ref();
     else this.worker?.unref();
+  }
+
+  /**
+   * While `job` runs on the worker and the caller waits for it: low-priority jobs the worker has not claimed are run
+   * on the calling thread, first submitted first, while `job` is still running and another job stays queued for the
+   * worker (so that the worker, once done with `job`, never idles for want of a job this thread took). Same results
+   * wherever a job runs; a thread that would otherwise wait does work that is needed later (e.g. training's FBT lists
+   * while the validation's EASE weights are computed).
+   */
+  async fillWait(job: BackgroundJob): Promise<void> {
+    for (;;) {
+      if (job.state !== 'running') return;
+      const queued = [...this.posted.values()].filter((j) => j !== job && j.state === 'queued');
+      const low = queued.find((j) => j.low);
+      if (!low || queued.length < 2 || !low.takeOver()) return;
+      await low.result();
+    }
   }
 
   /** Takes a job the worker has not claimed back for the caller to run (false when the worker has it). */

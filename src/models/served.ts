@@ -120,18 +120,14 @@ export async function fitServed(
   needs: ServedNeeds,
   params: ServedParams,
   prefit: { als?: AlsRecommender; item_knn?: ItemKnnRecommender; ease?: EaseRecommender; tifu?: TifuVectors } = {},
+  /** Called once the background fits are submitted (e.g. to queue low-priority work behind them). */
+  onSubmitted?: () => void,
 ): Promise<ServedState> {
   const ref = input.reference;
   const n = ref.counts.cols;
   const st = new ServedState(ref.counts, n, ref.pairLastTime ?? null);
-  const pop = customersPerItem(ref.counts);
-  let max = 0;
-  for (const v of pop) max = Math.max(max, v);
-  for (let j = 0; j < n; j++) st.tables.popularity[j] = max > 0 ? pop[j] / max : 0;
-  const lastTime = ref.pairLastTime ?? new Float64Array(ref.counts.indices.length);
-  for (const h of new Set(needs.trends)) st.tables.trends[trendKey(h)] = trendTable(n, ref.counts.indices, lastTime, h, input.now);
   // EASE's weights, item-kNN's lists and TIFU-KNN's vectors are computed by the background worker
-  // (background-fits.ts) while ALS is fitted here; submitted first, awaited after (same results either way;
+  // (background-fits.ts) while ALS is fitted here; submitted first (before the item tables), awaited after (same results either way;
   // a job the worker has not started by then is fitted here)
   const kinds = [...new Set(needs.learned)];
   const bg = backgroundFits();
@@ -152,6 +148,14 @@ export async function fitServed(
   const knnJob =
     knnModel && !prefit.item_knn ? bg.submit({ kind: 'knn', counts: ref.counts, weights: knnModel.params.input === 'weights' ? ref.weights : null, params: knnModel.params }) : null;
   const tifuJob = needs.tifu && !prefit.tifu ? bg.submit({ kind: 'tifu', lines: basketLines(input.purchases), customers: ref.counts.rows, nItems: n, params: params.tifu_knn ?? {} }) : null;
+  onSubmitted?.();
+  // the item tables once the jobs are submitted (the worker starts on them meanwhile)
+  const pop = customersPerItem(ref.counts);
+  let max = 0;
+  for (const v of pop) max = Math.max(max, v);
+  for (let j = 0; j < n; j++) st.tables.popularity[j] = max > 0 ? pop[j] / max : 0;
+  const lastTime = ref.pairLastTime ?? new Float64Array(ref.counts.indices.length);
+  for (const h of new Set(needs.trends)) st.tables.trends[trendKey(h)] = trendTable(n, ref.counts.indices, lastTime, h, input.now);
   for (const kind of kinds) {
     if (kind === 'item_knn' && tifuJob && !tifuJob.started) {
       // the worker is still on an earlier job (EASE's weights): this thread takes TIFU-KNN's vectors, the longer of the
