@@ -19,8 +19,8 @@
 import { mulberry32 } from '../random.js';
 import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams, scratchColumns, isStableAffinity } from './propensity.js';
-import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, type ScreenCodes, screenCodes, type ScreenValidity, suitabilityCode, WHY } from './screen.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, propensityColumnsHold, type PropensityParams, scratchColumns, isStableAffinity } from './propensity.js';
+import { acceptanceCapsHold, consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, type ScreenCodes, screenCodes, type ScreenValidity, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
   Decision,
@@ -355,9 +355,9 @@ function basisKept(memo: DecisionMemo, offers: readonly Offer[], subject: Decisi
   const k = memo.state as KeptBasis | undefined;
   if (k === undefined) return null;
   const now = ctx.now;
-  return k.offers === offers &&
+  const held =
+    k.offers === offers &&
     k.stats === stats &&
-    k.version === stats.version &&
     k.p === p &&
     now >= k.from &&
     now < k.until &&
@@ -372,9 +372,17 @@ function basisKept(memo: DecisionMemo, offers: readonly Offer[], subject: Decisi
     Object.is(k.spend, subject.spend) &&
     Object.is(k.days, subject.daysSinceLastPurchase) &&
     k.consent === channelConsentOf(subject, ctx) &&
-    k.affinity === subject.affinity
-    ? k.basis
-    : null;
+    k.affinity === subject.affinity;
+  if (!held) return null;
+  if (k.version === stats.version) return k.basis;
+  // responses were counted since (another version of the same stats): the basis holds when what it read of the counts
+  // is the same now, the propensity rows of its suitable offers (a response to an offer it did not consider changes
+  // none of them, unless through the cross-offer prior) and the acceptance caps screened; derived afresh otherwise
+  if (stats.version === undefined || !propensityColumnsHold(offers, k.basis.cols, subject, ctx.channel, stats, p) || !acceptanceCapsHold(offers, k.basis.sc.codes, ctx)) {
+    return null;
+  }
+  k.version = stats.version;
+  return k.basis;
 }
 
 function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats, limit: number): Basis {
