@@ -440,6 +440,25 @@ function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: Decisio
   return basis;
 }
 
+/**
+ * A decision's own buffer of `length` numbers (zeroed), carved from a shared slab: a typed array of its own is a
+ * separate allocation outside the JavaScript heap each, its memory taken and freed per decision. A slab's parts are
+ * never handed out twice (a decision's trace keeps its scores): a full slab is left to the decisions holding its parts.
+ */
+let slab = new Float64Array(0);
+let slabAt = 0;
+const SLAB = 16_384;
+function decisionBuffer(length: number): Float64Array {
+  if (length > SLAB / 8) return new Float64Array(length);
+  if (slabAt + length > slab.length) {
+    slab = new Float64Array(SLAB);
+    slabAt = 0;
+  }
+  const b = slab.subarray(slabAt, slabAt + length);
+  slabAt += length;
+  return b;
+}
+
 function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
   const limit = Math.max(0, Math.floor(ctx.limit));
   const kept = ctx.memo === undefined ? null : basisKept(ctx.memo, offers, subject, ctx, stats, p, limit);
@@ -450,7 +469,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const suitable = sc.suitable;
   const n = suitable.length;
   // samples and scores in one buffer
-  const buf = new Float64Array(2 * n);
+  const buf = decisionBuffer(2 * n);
   const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
@@ -465,13 +484,15 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     const rows = cands.rows;
     const size = p.poolSize;
     if (rows !== null) {
-      // the rows' pools side by side (one memory access per draw, not three)
+      // from the rows' pools themselves: a pool is shared by every row (of every table) of its grid parameters, so the
+      // draws a decision reads stay few and in cache (a copy per table row would spread them over megabytes)
       const t = cols.table!;
       const index = cols.index!;
+      const pools = rows.pools;
       for (let i = 0; i < n; i++) {
         const g = index[i];
-        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || rows.pools[g] === null) rowSampling(rows, t, g, p);
-        samples[i] = rows.draws![g * size + Math.min(size - 1, Math.floor(ctx.random() * size))];
+        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || pools[g] === null) rowSampling(rows, t, g, p);
+        samples[i] = pools[g]!.draws[Math.min(size - 1, Math.floor(ctx.random() * size))];
         scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
       }
     } else {
@@ -566,8 +587,7 @@ interface RowSampling {
   beta: Float64Array;
   pools: (PosteriorPool | null)[];
   dists: (SamplingDistribution | null)[];
-  /** Each row's pool draws at row × poolSize (allocated with the first pool), and its least and greatest draw. */
-  draws: Float64Array | null;
+  /** Each row's pool's least and greatest draw. */
   min: Float64Array;
   max: Float64Array;
 }
@@ -581,7 +601,6 @@ function rowSamplingsOf(t: PropensityColumns): RowSampling {
       beta: new Float64Array(t.n).fill(Number.NaN),
       pools: new Array(t.n).fill(null),
       dists: new Array(t.n).fill(null),
-      draws: null,
       min: new Float64Array(t.n),
       max: new Float64Array(t.n),
     };
@@ -597,7 +616,6 @@ function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideP
     r.dists[g] = dist;
     const pool = posteriorPool(dist.a, dist.b, p.poolSize);
     r.pools[g] = pool;
-    (r.draws ??= new Float64Array(t.n * p.poolSize)).set(pool.draws, g * p.poolSize);
     r.min[g] = pool.min;
     r.max[g] = pool.max;
     r.alpha[g] = t.alpha[g];
