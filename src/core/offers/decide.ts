@@ -513,32 +513,34 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     const c: Candidate = { offer: suitable[i], prop: propensityAt(cols, i) };
     const explored = !holdout && samples !== null && byMean[k] !== i;
     const details = reasonsFor(c, subject, holdout, explored);
-    return {
+    const parts: Record<string, number> = {
+      propensity: c.prop.propensity,
+      value: valueOf(c.offer),
+      weight: weightOf(c.offer),
+      prior: c.prop.prior,
+      posteriorMean: c.prop.posteriorMean,
+      affinityLift: c.prop.affinityLift,
+    };
+    if (samples !== null) parts.sample = samples[i];
+    // `probability` computed when read (./choice.ts: the service logs `choice` instead), last, as an accessor of the
+    // literal (one shape for every decision's offers, not a property defined on each afterwards)
+    const o = {
       offerId: c.offer.id,
       title: c.offer.title,
       kind: c.offer.kind,
       score: scores[i],
       propensity: c.prop.propensity,
       value: valueOf(c.offer),
-      reason: {
-        type: details[0].type,
-        details,
-        parts: {
-          propensity: c.prop.propensity,
-          value: valueOf(c.offer),
-          weight: weightOf(c.offer),
-          prior: c.prop.prior,
-          posteriorMean: c.prop.posteriorMean,
-          affinityLift: c.prop.affinityLift,
-          ...(samples !== null ? { sample: samples[i] } : {}),
-        },
+      reason: { type: details[0].type, details, parts },
+      get probability(): number {
+        return probabilityAt(k);
       },
-    } as ScoredOffer;
+      set probability(v: number) {
+        Object.defineProperty(o, 'probability', { value: v, enumerable: true, writable: true, configurable: true });
+      },
+    };
+    return o as ScoredOffer;
   });
-  // computed when read (./choice.ts): the service logs `choice` instead
-  scored.forEach((o, k) =>
-    Object.defineProperty(o, 'probability', { enumerable: true, configurable: true, get: () => probabilityAt(k), set: (v: number) => Object.defineProperty(o, 'probability', { value: v, enumerable: true, writable: true, configurable: true }) }),
-  );
 
   const trace: ConsideredTrace = {
     ids: preparedOf(offers)?.ids ?? offers.map((o) => o.id),
@@ -547,9 +549,13 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     conflicts,
     shown,
     holdout,
-    ...(choice ? { choice, setConflicts: cachedConflicts(offers), setValueWeights: valueWeights(offers) } : {}),
   };
-  return withTrace({ offers: scored, holdout }, trace);
+  if (choice) {
+    trace.choice = choice;
+    trace.setConflicts = cachedConflicts(offers);
+    trace.setValueWeights = valueWeights(offers);
+  }
+  return withTrace(scored, holdout, trace);
 }
 
 /** The suitable offers of a decision: their propensities, value × weight, and Thompson pools once asked for. */
@@ -771,14 +777,19 @@ function uniformMemoOf(offers: readonly Offer[], index: readonly number[], budge
 const traces = new WeakMap<Decision, ConsideredTrace>();
 
 /** The decision with `considered` made from its trace when first read (the service logs the trace: `traceOf`). */
-function withTrace(d: Omit<Decision, 'considered'>, trace: ConsideredTrace): Decision {
+function withTrace(offers: Decision['offers'], holdout: boolean, trace: ConsideredTrace): Decision {
   let considered: Decision['considered'] | undefined;
-  const decision = Object.defineProperty(d, 'considered', {
-    enumerable: true,
-    configurable: true,
-    get: () => (considered ??= consideredOf(trace)),
-    set: (v: Decision['considered']) => (considered = v),
-  }) as Decision;
+  // an accessor of the literal (one shape for every decision), not a property defined afterwards
+  const decision: Decision = {
+    offers,
+    holdout,
+    get considered(): Decision['considered'] {
+      return (considered ??= consideredOf(trace));
+    },
+    set considered(v: Decision['considered']) {
+      considered = v;
+    },
+  };
   traces.set(decision, trace);
   return decision;
 }
