@@ -667,39 +667,38 @@ export class OfferService {
       value: o.value,
       reason: o.reason,
     }));
+    // (objects built in their key order, optional keys added last where they come last: no spread objects per decision)
+    const context: Record<string, unknown> = {
+      channel: options.channel,
+      store,
+      limit,
+      segment: subject.segment,
+      personalised: subject.personalised,
+    };
+    if (extra.fallbackReason) context.fallbackReason = extra.fallbackReason;
+    if (extra.items) context.items = extra.items.slice(0, 100);
+    const choice = trace?.choice !== undefined;
     this.decisions.add({
       decisionId,
       time: now,
       customerId: subject.customerId,
-      context: {
-        channel: options.channel,
-        store,
-        limit,
-        segment: subject.segment,
-        personalised: subject.personalised,
-        ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
-        ...(extra.items ? { items: extra.items.slice(0, 100) } : {}),
-      },
+      context,
       considered: trace ?? decision.considered,
       // the probabilities are computed when the log is read, from what the trace carries (src/core/offers/choice.ts)
-      shown: decision.offers.map((o, position) => ({
-        offerId: o.offerId,
-        position,
-        ...(trace?.choice ? {} : { probability: o.probability }),
-        score: o.score,
-        propensity: o.propensity,
-      })),
+      shown: decision.offers.map((o, position) =>
+        choice
+          ? { offerId: o.offerId, position, score: o.score, propensity: o.propensity }
+          : { offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity },
+      ),
       policy: this.policy,
       holdout: decision.holdout,
     });
-    return {
-      offers,
-      decisionId,
-      ...(extra.customerId !== undefined ? { customerId: extra.customerId } : {}),
-      policy: this.policy,
-      fallback: extra.fallbackReason !== undefined,
-      ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
-    };
+    const answer: NboAnswer =
+      extra.customerId !== undefined
+        ? { offers, decisionId, customerId: extra.customerId, policy: this.policy, fallback: extra.fallbackReason !== undefined }
+        : { offers, decisionId, policy: this.policy, fallback: extra.fallbackReason !== undefined };
+    if (extra.fallbackReason) answer.fallbackReason = extra.fallbackReason;
+    return answer;
   }
 
   // ---- responses ----
