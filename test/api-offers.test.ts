@@ -481,6 +481,39 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it('a reload that reads the response counts held keeps them (the same stats to decide on); counts changed in the store replace them', async () => {
+      const budget = oid('kept-budget');
+      const other = oid('kept-other');
+      await offer(budget, { contact: { maxAcceptances: 1 } });
+      await offer(other);
+      const seen: unknown[] = [];
+      const world = await serveTinyWorld(store, {
+        ids,
+        offers: { ...OFFERS(), decide: (offers, subject, ctx, stats) => (seen.push(stats), decide(offers, subject, ctx, stats)) },
+      });
+      try {
+        await respond(ids.mug, other, 'impression', {}, world);
+        await respond(ids.mug, other, 'declined', {}, world);
+        expect(await shown(ids.tea, 'channel=web&limit=10', world)).toEqual([budget, other].sort());
+        await world.offers.reload();
+        await world.offers.reload();
+        expect(await shown(ids.tea, 'channel=web&limit=10', world)).toEqual([budget, other].sort());
+        // the counts read are those applied in memory: kept (and with them what decide derived from them)
+        expect(seen).toHaveLength(2);
+        expect(seen[1]).toBe(seen[0]);
+        // an acceptance stored by a writer nobody heard of: the next reload reads other counts and replaces them
+        const outcome = await store.recordOfferEvents([
+          { eventId: `kept-${process.pid}-${++eventNo}`, decisionId: null, offerId: budget, customerId: ids.mug, channel: 'web', type: 'accepted', time: NOW, segment: 'vip', content: '{}' },
+        ]);
+        expect(outcome).toEqual(['recorded']);
+        await world.offers.reload();
+        expect(await shown(ids.tea, 'channel=web&limit=10', world)).toEqual([other]);
+        expect(seen[2]).not.toBe(seen[0]);
+      } finally {
+        await world.offers.close();
+      }
+    });
+
     it('a clean shutdown writes every decision queued', async () => {
       await offer(oid('shutdown'));
       const before = (await store.decisionLog()).length;

@@ -150,3 +150,74 @@ describe('decide with a memo (DecisionContext.memo)', () => {
 });
 
 let prev = '';
+
+describe('decide with a memo, after responses (the counts version changed)', () => {
+  /** A context reading acceptances from `acc` (what the service reads from its counts), counting the screenings. */
+  const ctxOf = (stats: ResponseCounts, memo: DecisionMemo | undefined, acc: Map<string, number>, seen: { screened: number }, seed: number): DecisionContext => ({
+    channel: 'web',
+    store: null,
+    now: T0,
+    limit: 2,
+    inStock: () => (seen.screened++, true),
+    contacts: () => undefined,
+    acceptances: (id) => acc.get(id) ?? 0,
+    channelConsent: CONSENT,
+    holdoutShare: 0,
+    random: mulberry32(seed),
+    ...(memo ? { memo } : {}),
+  });
+
+
+  it('keeps the memo when the response was to an offer it did not consider; derives it afresh, and decides otherwise, when it was to one it did', () => {
+    const offers = offerSet();
+    const stats = new ResponseCounts();
+    const acc = new Map<string, number>();
+    const memo: DecisionMemo = {};
+    const seen = { screened: 0 };
+    const s = subject({ affinity: affinity() });
+    const first = decide(offers, s, ctxOf(stats, memo, acc, seen, 1), stats);
+    const kept = memo.state;
+    expect(kept).toBeDefined();
+    // o5 is for the app only: not eligible on the web, so its counts are nothing this memo read
+    expect(first.considered.find((c) => c.offerId === 'o5')?.outcome).toBe('ineligible');
+    for (let i = 0; i < 20; i++) stats.record('o5', 'repeat', 'app', i % 2 === 0, 1);
+    const screened = seen.screened;
+    const second = decide(offers, s, ctxOf(stats, memo, acc, seen, 2), stats);
+    expect(memo.state).toBe(kept); // held: not derived again
+    expect(seen.screened).toBe(screened);
+    expect(said(second)).toBe(said(decide(offers, s, ctxOf(stats, undefined, acc, seen, 2), stats)));
+    // the offer shown first, shown 200 times on the web to this segment and never accepted: its propensity falls
+    const a = first.offers[0].offerId;
+    for (let i = 0; i < 200; i++) stats.record(a, 'repeat', 'web', false, 1);
+    const third = decide(offers, s, ctxOf(stats, memo, acc, seen, 3), stats);
+    expect(memo.state).not.toBe(kept); // derived afresh
+    expect(said(third)).toBe(said(decide(offers, s, ctxOf(stats, undefined, acc, seen, 3), stats)));
+    // the response changed the decision: a, shown first before, is no longer (its propensity fell)
+    expect(first.considered.find((c) => c.offerId === a)?.outcome).toBe('shown');
+    expect(third.offers[0].offerId).not.toBe(a);
+  });
+
+  it('screens the acceptance caps again: an offer reaching its cap leaves the decisions of a kept memo, one back under it returns', () => {
+    const offers = offerSet(); // every offer: at most 3 acceptances
+    const stats = new ResponseCounts();
+    const acc = new Map<string, number>();
+    const memo: DecisionMemo = {};
+    const seen = { screened: 0 };
+    const s = subject({ affinity: affinity() });
+    const first = decide(offers, s, ctxOf(stats, memo, acc, seen, 1), stats);
+    const a = first.offers[0].offerId;
+    // a reaches its cap (the acceptances the context reads), and a response to an offer this memo did not consider
+    // changes the counts' version
+    acc.set(a, 3);
+    stats.record('o5', 'repeat', 'app', false, 1);
+    const capped = decide(offers, s, ctxOf(stats, memo, acc, seen, 2), stats);
+    expect(capped.considered.find((c) => c.offerId === a)?.why).toBe('acceptance_cap');
+    expect(said(capped)).toBe(said(decide(offers, s, ctxOf(stats, undefined, acc, seen, 2), stats)));
+    // back under it (another context's acceptances): suitable again
+    acc.set(a, 1);
+    stats.record('o5', 'repeat', 'app', false, 1);
+    const back = decide(offers, s, ctxOf(stats, memo, acc, seen, 3), stats);
+    expect(back.considered.find((c) => c.offerId === a)?.outcome).not.toBe('unsuitable');
+    expect(said(back)).toBe(said(decide(offers, s, ctxOf(stats, undefined, acc, seen, 3), stats)));
+  });
+});

@@ -161,10 +161,17 @@ class ResponseCounts implements ResponseStats {
   /** The trials of `cells` per offer × segment, by channel index (segmentRow). */
   private readonly rows = new Map<string, Map<string, { accepted: Float64Array; shown: Float64Array }>>();
 
+  /** Cells held (each offer × segment × channel once). */
+  private nCells = 0;
+  private readonly newCell = (): OfferCounts => {
+    this.nCells++;
+    return zeroCounts();
+  };
+
   static of(counts: Map<string, OfferCounts>, cells: OfferResponseCell[]): ResponseCounts {
     const r = new ResponseCounts(counts);
     for (const c of cells) {
-      const n = Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, zeroCounts), {
+      const n = Object.assign(r.cells.upsert(c.offerId, c.segment, c.channel, r.newCell), {
         impressions: c.impressions,
         accepted: c.accepted,
         declined: c.declined,
@@ -185,10 +192,22 @@ class ResponseCounts implements ResponseStats {
     if (!total) this.perOffer.set(e.offerId, (total = zeroCounts()));
     total[field]++;
     total.exposure += g;
-    const n = this.cells.upsert(e.offerId, e.segment, e.channel, zeroCounts);
+    const n = this.cells.upsert(e.offerId, e.segment, e.channel, this.newCell);
     n[field]++;
     n.exposure += g;
     this.setRow(e.offerId, e.segment, e.channel, n);
+  }
+
+  /**
+   * Whether these counts (a reload's) are the ones held: the same offers and cells, each with the same numbers. A
+   * reload that reads them keeps this object, and with it its version and everything derived from it (decide's
+   * tables and Thompson pools, the decision memos), instead of a burst of recomputation on the requests after it.
+   */
+  sameAs(counts: Map<string, OfferCounts>, cells: readonly OfferResponseCell[]): boolean {
+    if (counts.size !== this.perOffer.size || cells.length !== this.nCells) return false;
+    for (const [offerId, x] of counts) if (!sameCounts(x, this.perOffer.get(offerId))) return false;
+    for (const c of cells) if (!sameCounts(c, this.cells.get(c.offerId, c.segment, c.channel))) return false;
+    return true;
   }
 
   private setRow(offerId: string, segment: string, channel: OfferChannel, n: OfferCounts): void {
@@ -212,6 +231,13 @@ class ResponseCounts implements ResponseStats {
 }
 
 const zeroCounts = (): OfferCounts => ({ impressions: 0, accepted: 0, declined: 0, ignored: 0, exposure: 0 });
+const sameCounts = (a: OfferCounts, b: OfferCounts | undefined): boolean =>
+  b !== undefined &&
+  Object.is(a.impressions, b.impressions) &&
+  Object.is(a.accepted, b.accepted) &&
+  Object.is(a.declined, b.declined) &&
+  Object.is(a.ignored, b.ignored) &&
+  Object.is(a.exposure, b.exposure);
 /**
  * The trials the learning counts: the impressions' exposure (each impression weighs its affinity lift, see
  * propensity.ts `impressionExposure`), plus one for each acceptance beyond the impressions (a client that does
@@ -268,9 +294,8 @@ export class OfferService {
   private counts = new ResponseCounts();
   private readonly subjects = new Map<string, SubjectEntry>();
   private readonly memos = new Map<string, { facts: OfferSubjectFacts; stock: ReadonlySet<string> | null; index: TargetIndex | null; memo: DecisionMemo }>();
-  /** The counts (and their version) the memos held were made under. */
+  /** The counts the memos held were made under. */
   private memosOf: ResponseCounts | null = null;
-  private memosVersion = -1;
   private readonly affinities = new Map<string, { record: CustomerRecord; index: TargetIndex; affinity: DecisionSubject['affinity'] }>();
   /** Facts loads in flight per customer; an event for them marks the load stale (its result is used once, not kept). */
   private readonly loads = new Map<string, { promise: Promise<OfferSubjectFacts | null>; stale: boolean }>();
@@ -349,8 +374,9 @@ export class OfferService {
       this.setOffers(offers);
       this.offersText = text;
     }
-    // (the decision memos go with the counts they were derived from: see memoFor)
-    this.counts = ResponseCounts.of(counts, cells);
+    // the same counts as held (the periodic reload with no response missed, mostly): the object is kept, and with it
+    // what was derived from it; else replaced (the decision memos go with the counts they were derived from: memoFor)
+    if (!this.counts.sameAs(counts, cells)) this.counts = ResponseCounts.of(counts, cells);
   }
 
   private reloadQuietly(): void {
@@ -403,17 +429,20 @@ export class OfferService {
    * The decision memo of a customer in a context (DecisionContext.memo), kept for the `decisionMemos` contexts decided
    * for last. A new one whenever what the context's inStock, contacts and acceptances read could answer otherwise:
    * other facts (their contact counters: a reload, a response of theirs), another stock snapshot, another model or offer
-   * set (the targets' index); the counts are decide's to check (their object and version).
+   * set (the targets' index); the counts are decide's to check (their object, and what it read of them when their
+   * version changed).
    */
   private memoFor(customerId: string, facts: OfferSubjectFacts, channel: OfferChannel, store: string | null, stock: ReadonlySet<string> | null, index: TargetIndex | null): DecisionMemo | undefined {
     const max = this.deps.decisionMemos ?? 4096;
     if (max <= 0) return undefined;
-    // every memo was derived from counts of an earlier version once a response is applied or the counts reloaded
-    // (decide would derive each afresh): all dropped here, the one place that checks
-    if (this.memosOf !== this.counts || this.memosVersion !== this.counts.version) {
+    // every memo was derived from other counts once the counts are reloaded with other numbers (decide would derive
+    // each afresh): all dropped here, the one place that checks. A response applied (the counts' version bumped) drops
+    // none: decide re-checks a memo against the counts it read (the rows of its suitable offers, the acceptance caps),
+    // so a memo that did not consider the responded offer (nor was changed by it through the cross-offer prior) holds;
+    // the responding customer's memos go with their facts (their contact counters are re-read: other facts)
+    if (this.memosOf !== this.counts) {
       this.memos.clear();
       this.memosOf = this.counts;
-      this.memosVersion = this.counts.version;
     }
     const key = store === null ? `${customerId}\u0000${channel}` : `${customerId}\u0000${channel}\u0000${store}`;
     const hit = this.memos.get(key);
@@ -448,7 +477,7 @@ export class OfferService {
    * a load read it just before the announce arrived).
    */
   private applyEvent(e: AnnouncedOfferEvent): void {
-    // (bumps the counts' version: the decision memos derived from the counts before it go, see memoFor)
+    // (bumps the counts' version: decide re-checks the decision memos against the counts, see memoFor)
     this.counts.apply(e);
     const entry = this.subjects.get(e.customerId);
     if (entry) entry.stale = true;
@@ -638,39 +667,38 @@ export class OfferService {
       value: o.value,
       reason: o.reason,
     }));
+    // (objects built in their key order, optional keys added last where they come last: no spread objects per decision)
+    const context: Record<string, unknown> = {
+      channel: options.channel,
+      store,
+      limit,
+      segment: subject.segment,
+      personalised: subject.personalised,
+    };
+    if (extra.fallbackReason) context.fallbackReason = extra.fallbackReason;
+    if (extra.items) context.items = extra.items.slice(0, 100);
+    const choice = trace?.choice !== undefined;
     this.decisions.add({
       decisionId,
       time: now,
       customerId: subject.customerId,
-      context: {
-        channel: options.channel,
-        store,
-        limit,
-        segment: subject.segment,
-        personalised: subject.personalised,
-        ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
-        ...(extra.items ? { items: extra.items.slice(0, 100) } : {}),
-      },
+      context,
       considered: trace ?? decision.considered,
       // the probabilities are computed when the log is read, from what the trace carries (src/core/offers/choice.ts)
-      shown: decision.offers.map((o, position) => ({
-        offerId: o.offerId,
-        position,
-        ...(trace?.choice ? {} : { probability: o.probability }),
-        score: o.score,
-        propensity: o.propensity,
-      })),
+      shown: decision.offers.map((o, position) =>
+        choice
+          ? { offerId: o.offerId, position, score: o.score, propensity: o.propensity }
+          : { offerId: o.offerId, position, probability: o.probability, score: o.score, propensity: o.propensity },
+      ),
       policy: this.policy,
       holdout: decision.holdout,
     });
-    return {
-      offers,
-      decisionId,
-      ...(extra.customerId !== undefined ? { customerId: extra.customerId } : {}),
-      policy: this.policy,
-      fallback: extra.fallbackReason !== undefined,
-      ...(extra.fallbackReason ? { fallbackReason: extra.fallbackReason } : {}),
-    };
+    const answer: NboAnswer =
+      extra.customerId !== undefined
+        ? { offers, decisionId, customerId: extra.customerId, policy: this.policy, fallback: extra.fallbackReason !== undefined }
+        : { offers, decisionId, policy: this.policy, fallback: extra.fallbackReason !== undefined };
+    if (extra.fallbackReason) answer.fallbackReason = extra.fallbackReason;
+    return answer;
   }
 
   // ---- responses ----

@@ -19,8 +19,8 @@
 import { mulberry32 } from '../random.js';
 import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, type PropensityParams, scratchColumns, isStableAffinity } from './propensity.js';
-import { consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, type ScreenCodes, screenCodes, type ScreenValidity, suitabilityCode, WHY } from './screen.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, propensityColumnsHold, type PropensityParams, scratchColumns, isStableAffinity } from './propensity.js';
+import { acceptanceCapsHold, consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, type ScreenCodes, screenCodes, type ScreenValidity, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
   Decision,
@@ -355,9 +355,9 @@ function basisKept(memo: DecisionMemo, offers: readonly Offer[], subject: Decisi
   const k = memo.state as KeptBasis | undefined;
   if (k === undefined) return null;
   const now = ctx.now;
-  return k.offers === offers &&
+  const held =
+    k.offers === offers &&
     k.stats === stats &&
-    k.version === stats.version &&
     k.p === p &&
     now >= k.from &&
     now < k.until &&
@@ -372,9 +372,17 @@ function basisKept(memo: DecisionMemo, offers: readonly Offer[], subject: Decisi
     Object.is(k.spend, subject.spend) &&
     Object.is(k.days, subject.daysSinceLastPurchase) &&
     k.consent === channelConsentOf(subject, ctx) &&
-    k.affinity === subject.affinity
-    ? k.basis
-    : null;
+    k.affinity === subject.affinity;
+  if (!held) return null;
+  if (k.version === stats.version) return k.basis;
+  // responses were counted since (another version of the same stats): the basis holds when what it read of the counts
+  // is the same now, the propensity rows of its suitable offers (a response to an offer it did not consider changes
+  // none of them, unless through the cross-offer prior) and the acceptance caps screened; derived afresh otherwise
+  if (stats.version === undefined || !propensityColumnsHold(offers, k.basis.cols, subject, ctx.channel, stats, p) || !acceptanceCapsHold(offers, k.basis.sc.codes, ctx)) {
+    return null;
+  }
+  k.version = stats.version;
+  return k.basis;
 }
 
 function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats, limit: number): Basis {
@@ -432,6 +440,25 @@ function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: Decisio
   return basis;
 }
 
+/**
+ * A decision's own buffer of `length` numbers (zeroed), carved from a shared slab: a typed array of its own is a
+ * separate allocation outside the JavaScript heap each, its memory taken and freed per decision. A slab's parts are
+ * never handed out twice (a decision's trace keeps its scores): a full slab is left to the decisions holding its parts.
+ */
+let slab = new Float64Array(0);
+let slabAt = 0;
+const SLAB = 16_384;
+function decisionBuffer(length: number): Float64Array {
+  if (length > SLAB / 8) return new Float64Array(length);
+  if (slabAt + length > slab.length) {
+    slab = new Float64Array(SLAB);
+    slabAt = 0;
+  }
+  const b = slab.subarray(slabAt, slabAt + length);
+  slabAt += length;
+  return b;
+}
+
 function decideWith(p: DecideParams, offers: readonly Offer[], subject: DecisionSubject, ctx: DecisionContext, stats: ResponseStats): Decision {
   const limit = Math.max(0, Math.floor(ctx.limit));
   const kept = ctx.memo === undefined ? null : basisKept(ctx.memo, offers, subject, ctx, stats, p, limit);
@@ -442,7 +469,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const suitable = sc.suitable;
   const n = suitable.length;
   // samples and scores in one buffer
-  const buf = new Float64Array(2 * n);
+  const buf = decisionBuffer(2 * n);
   const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
@@ -457,13 +484,15 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     const rows = cands.rows;
     const size = p.poolSize;
     if (rows !== null) {
-      // the rows' pools side by side (one memory access per draw, not three)
+      // from the rows' pools themselves: a pool is shared by every row (of every table) of its grid parameters, so the
+      // draws a decision reads stay few and in cache (a copy per table row would spread them over megabytes)
       const t = cols.table!;
       const index = cols.index!;
+      const pools = rows.pools;
       for (let i = 0; i < n; i++) {
         const g = index[i];
-        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || rows.pools[g] === null) rowSampling(rows, t, g, p);
-        samples[i] = rows.draws![g * size + Math.min(size - 1, Math.floor(ctx.random() * size))];
+        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || pools[g] === null) rowSampling(rows, t, g, p);
+        samples[i] = pools[g]!.draws[Math.min(size - 1, Math.floor(ctx.random() * size))];
         scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
       }
     } else {
@@ -484,32 +513,34 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     const c: Candidate = { offer: suitable[i], prop: propensityAt(cols, i) };
     const explored = !holdout && samples !== null && byMean[k] !== i;
     const details = reasonsFor(c, subject, holdout, explored);
-    return {
+    const parts: Record<string, number> = {
+      propensity: c.prop.propensity,
+      value: valueOf(c.offer),
+      weight: weightOf(c.offer),
+      prior: c.prop.prior,
+      posteriorMean: c.prop.posteriorMean,
+      affinityLift: c.prop.affinityLift,
+    };
+    if (samples !== null) parts.sample = samples[i];
+    // `probability` computed when read (./choice.ts: the service logs `choice` instead), last, as an accessor of the
+    // literal (one shape for every decision's offers, not a property defined on each afterwards)
+    const o = {
       offerId: c.offer.id,
       title: c.offer.title,
       kind: c.offer.kind,
       score: scores[i],
       propensity: c.prop.propensity,
       value: valueOf(c.offer),
-      reason: {
-        type: details[0].type,
-        details,
-        parts: {
-          propensity: c.prop.propensity,
-          value: valueOf(c.offer),
-          weight: weightOf(c.offer),
-          prior: c.prop.prior,
-          posteriorMean: c.prop.posteriorMean,
-          affinityLift: c.prop.affinityLift,
-          ...(samples !== null ? { sample: samples[i] } : {}),
-        },
+      reason: { type: details[0].type, details, parts },
+      get probability(): number {
+        return probabilityAt(k);
       },
-    } as ScoredOffer;
+      set probability(v: number) {
+        Object.defineProperty(o, 'probability', { value: v, enumerable: true, writable: true, configurable: true });
+      },
+    };
+    return o as ScoredOffer;
   });
-  // computed when read (./choice.ts): the service logs `choice` instead
-  scored.forEach((o, k) =>
-    Object.defineProperty(o, 'probability', { enumerable: true, configurable: true, get: () => probabilityAt(k), set: (v: number) => Object.defineProperty(o, 'probability', { value: v, enumerable: true, writable: true, configurable: true }) }),
-  );
 
   const trace: ConsideredTrace = {
     ids: preparedOf(offers)?.ids ?? offers.map((o) => o.id),
@@ -518,9 +549,13 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     conflicts,
     shown,
     holdout,
-    ...(choice ? { choice, setConflicts: cachedConflicts(offers), setValueWeights: valueWeights(offers) } : {}),
   };
-  return withTrace({ offers: scored, holdout }, trace);
+  if (choice) {
+    trace.choice = choice;
+    trace.setConflicts = cachedConflicts(offers);
+    trace.setValueWeights = valueWeights(offers);
+  }
+  return withTrace(scored, holdout, trace);
 }
 
 /** The suitable offers of a decision: their propensities, value × weight, and Thompson pools once asked for. */
@@ -558,8 +593,7 @@ interface RowSampling {
   beta: Float64Array;
   pools: (PosteriorPool | null)[];
   dists: (SamplingDistribution | null)[];
-  /** Each row's pool draws at row × poolSize (allocated with the first pool), and its least and greatest draw. */
-  draws: Float64Array | null;
+  /** Each row's pool's least and greatest draw. */
   min: Float64Array;
   max: Float64Array;
 }
@@ -573,7 +607,6 @@ function rowSamplingsOf(t: PropensityColumns): RowSampling {
       beta: new Float64Array(t.n).fill(Number.NaN),
       pools: new Array(t.n).fill(null),
       dists: new Array(t.n).fill(null),
-      draws: null,
       min: new Float64Array(t.n),
       max: new Float64Array(t.n),
     };
@@ -589,7 +622,6 @@ function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideP
     r.dists[g] = dist;
     const pool = posteriorPool(dist.a, dist.b, p.poolSize);
     r.pools[g] = pool;
-    (r.draws ??= new Float64Array(t.n * p.poolSize)).set(pool.draws, g * p.poolSize);
     r.min[g] = pool.min;
     r.max[g] = pool.max;
     r.alpha[g] = t.alpha[g];
@@ -745,14 +777,19 @@ function uniformMemoOf(offers: readonly Offer[], index: readonly number[], budge
 const traces = new WeakMap<Decision, ConsideredTrace>();
 
 /** The decision with `considered` made from its trace when first read (the service logs the trace: `traceOf`). */
-function withTrace(d: Omit<Decision, 'considered'>, trace: ConsideredTrace): Decision {
+function withTrace(offers: Decision['offers'], holdout: boolean, trace: ConsideredTrace): Decision {
   let considered: Decision['considered'] | undefined;
-  const decision = Object.defineProperty(d, 'considered', {
-    enumerable: true,
-    configurable: true,
-    get: () => (considered ??= consideredOf(trace)),
-    set: (v: Decision['considered']) => (considered = v),
-  }) as Decision;
+  // an accessor of the literal (one shape for every decision), not a property defined afterwards
+  const decision: Decision = {
+    offers,
+    holdout,
+    get considered(): Decision['considered'] {
+      return (considered ??= consideredOf(trace));
+    },
+    set considered(v: Decision['considered']) {
+      considered = v;
+    },
+  };
   traces.set(decision, trace);
   return decision;
 }

@@ -994,6 +994,42 @@ export function propensityColumnsOf(
 }
 
 /**
+ * Whether `cols` (propensityColumnsOf of the set's offers `cols.index` for this subject and channel, made earlier)
+ * still give the numbers propensityColumnsOf would give now: the set's table for the subject's stats segment × channel
+ * brought up to the stats' current counts (as propensityColumnsOf does) is the one they were read from, and its rows
+ * they read have the numbers they copied (the affinity columns depend on the subject's affinity and these alone).
+ * False for columns made otherwise.
+ */
+export function propensityColumnsHold(
+  set: readonly Offer[],
+  cols: PropensityColumns,
+  subject: DecisionSubject,
+  channel: OfferChannel,
+  stats: ResponseStats,
+  p: PropensityParams = PROPENSITY_DEFAULTS,
+): boolean {
+  const index = cols.index;
+  if (p.model === 'pooled' || index === undefined || cols.table === undefined) return false;
+  const t = contextTable(set, statsSegment(subject), channel, stats, p);
+  if (t !== cols.table) return false;
+  for (let i = 0; i < index.length; i++) {
+    const g = index[i];
+    if (
+      !Object.is(cols.prior[i], t.prior[g]) ||
+      !Object.is(cols.overall[i], t.overall[g]) ||
+      !Object.is(cols.segmentRate[i], t.segmentRate[g]) ||
+      !Object.is(cols.channelEffect[i], t.channelEffect[g]) ||
+      !Object.is(cols.alpha[i], t.alpha[g]) ||
+      !Object.is(cols.beta[i], t.beta[g]) ||
+      !Object.is(cols.posteriorMean[i], t.posteriorMean[g]) ||
+      cols.targeted[i] !== t.targeted[g]
+    )
+      return false;
+  }
+  return true;
+}
+
+/**
  * Affinity functions known to answer the same for an offer every time they are asked (a memoised function of the
  * subject, as the service's TargetIndex.affinityOf makes): `propensityColumnsOf` keeps their answers per offer set.
  */

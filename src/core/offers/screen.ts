@@ -358,6 +358,33 @@ export function screenCodes(offers: readonly Offer[], subject: DecisionSubject, 
   return { codes, index, suitable };
 }
 
+/** Per prepared set: the indices of its offers with an acceptance cap. */
+const cappedOffers = new WeakMap<readonly Offer[], Int32Array>();
+
+/**
+ * Whether the acceptance caps screened into `codes` (screenCodes of the prepared set `offers`) screen the same with
+ * `ctx.acceptances` now: each capped offer whose screening reached that check (suitable, or stopped by the cap) is
+ * still under its cap, or still at it. The other checks do not read the acceptances (decide re-checks a kept
+ * screening with this when the response counts changed). False for a set `prepareOffers` did not make.
+ */
+export function acceptanceCapsHold(offers: readonly Offer[], codes: Uint8Array, ctx: Pick<DecisionContext, 'acceptances'>): boolean {
+  if (prepared.get(offers) === undefined) return false;
+  let capped = cappedOffers.get(offers);
+  if (capped === undefined) {
+    const at: number[] = [];
+    for (let i = 0; i < offers.length; i++) if (isSet(offers[i].contact?.maxAcceptances)) at.push(i);
+    cappedOffers.set(offers, (capped = Int32Array.from(at)));
+  }
+  for (let k = 0; k < capped.length; k++) {
+    const i = capped[k];
+    const c = codes[i];
+    if (c !== 0 && c !== ACCEPTANCE_CAP) continue;
+    const now = ctx.acceptances(offers[i].id) >= offers[i].contact!.maxAcceptances! ? ACCEPTANCE_CAP : 0;
+    if (now !== c) return false;
+  }
+  return true;
+}
+
 // ---------- what became of every offer ----------
 
 /** Everything `Decision.considered` is made from (kept as it was when the decision was made). */
