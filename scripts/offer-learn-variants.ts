@@ -55,3 +55,11 @@ VARIANTS.xo_both1_s6 = { crossOfferLevelSd: 1, crossOfferValueSd: 1, sharpening:
 VARIANTS.eb = { segmentSpreadFromData: true };
 VARIANTS.xo_both1_eb = { crossOfferLevelSd: 1, crossOfferValueSd: 1, segmentSpreadFromData: true };
 VARIANTS.xo_value1_eb = { crossOfferValueSd: 1, segmentSpreadFromData: true };
+// offer-learn7: an exploration floor per offer — decide's sharpening ramps in with the offer's acceptances overall
+// (sharpeningRamp A: untempered draws until the offer has any, full sharpening from A on)
+VARIANTS.ramp5 = { sharpeningRamp: 5 };
+VARIANTS.ramp20 = { sharpeningRamp: 20 };
+VARIANTS.ramp50 = { sharpeningRamp: 50 };
+VARIANTS.ramp2 = { sharpeningRamp: 2 };
+VARIANTS.ramp10 = { sharpeningRamp: 10 };
+VARIANTS.ramp1 = { sharpeningRamp: 1 };
