@@ -3,7 +3,7 @@
  * of the Thompson draws applies in full only once an offer has `sharpeningRamp` acceptances overall; before, its draws
  * come from Beta(t_w·α, t_w·β), t_w = 1 + (t − 1)·A/ramp. What decide samples from is what it logs (the logged
  * probabilities match the frequencies of its choices), and a cheap offer accepted far more often than its prior says
- * is tried and becomes the choice, where the fully tempered draws never try it.
+ * is tried and becomes the choice, where the fully tempered draws (the default before) mostly never try it.
  */
 import { describe, expect, it } from 'vitest';
 import { choiceProbabilities, decodeChoice, encodeChoice, suitableConflicts } from '../src/core/offers/choice.js';
@@ -44,10 +44,13 @@ describe('offers: exploration floor per offer (sharpeningRamp)', () => {
       const logged = traceOf(x)!.choice!.offers.map((o) => o && { ...o.dist });
       expect(logged).toEqual(want);
     }
-    // off (the default): every offer tempered in full
-    const off = hierarchicalPropensities(offers, subject(), 'web', counts, PROPENSITY_DEFAULTS);
+    // the default decide has the floor (sharpeningRamp 5)
+    const dflt = makeDecide()(offers, subject(), context({ limit: 3 }, 9), counts);
+    expect(traceOf(dflt)!.choice!.offers.map((o) => o && { ...o.dist })).toEqual(want);
+    // off (sharpeningRamp 0, the default before offer-learn7): every offer tempered in full
+    const off = hierarchicalPropensities(offers, subject(), 'web', counts, { ...PROPENSITY_DEFAULTS, sharpeningRamp: 0 });
     expect(off.map((x) => x.sharpenWeight)).toEqual([1, 1, 1]);
-    const x = makeDecide()(offers, subject(), context({ limit: 3 }, 9), counts);
+    const x = makeDecide({ sharpeningRamp: 0 })(offers, subject(), context({ limit: 3 }, 9), counts);
     expect(traceOf(x)!.choice!.offers.map((o) => o && { ...o.dist })).toEqual(off.map((pr) => ({ kind: 'beta', a: Math.fround(pr.alpha * T), b: Math.fround(pr.beta * T) })));
   });
 
