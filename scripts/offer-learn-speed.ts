@@ -5,7 +5,7 @@
  * offer-learn5: `cross` (the default with the prior learned across offers: crossOfferLevelSd = crossOfferValueSd = 1,
  * as DECIDE_DEFAULTS since offer-learn5), `nocross` (both SDs 0); --prepared: the offers as the service holds them
  * (prepareOffers: decide's per-set tables); --record N: one response counted every N decisions (the stats change, so
- * the tables and the cross-offer fit are recomputed).
+ * the tables and the cross-offer fit are recomputed). offer-learn7: `noramp` / `ramp` (sharpeningRamp 0 / 5).
  * npx tsx scripts/offer-learn-speed.ts [--variants pooled,hierarchical] [--rounds 10] [--calls 500] [--limit 1] [--prepared] [--record N]
  */
 import { makeDecide } from '../src/core/offers/decide.js';
@@ -22,6 +22,8 @@ const arg = (k: string, d: number): number => (argv.includes(`--${k}`) ? Number(
 const known = {
   pooled: POOLED_DECIDE, hierarchical: HIERARCHICAL_DECIDE, x2: { ...HIERARCHICAL_DECIDE, sharpening: 2 },
   cross: { crossOfferLevelSd: 1, crossOfferValueSd: 1 }, nocross: { crossOfferLevelSd: 0, crossOfferValueSd: 0 },
+  // offer-learn7: the exploration floor per offer off / on (sharpeningRamp 5)
+  noramp: { sharpeningRamp: 0 }, ramp: { sharpeningRamp: 5 },
 } as const;
 const names = (argv.includes('--variants') ? argv[argv.indexOf('--variants') + 1] : 'pooled,hierarchical').split(',');
 for (const n of names) if (!(n in known)) throw new Error(`unknown variant ${n} (known: ${Object.keys(known).join(', ')})`);

@@ -55,3 +55,15 @@ VARIANTS.xo_both1_s6 = { crossOfferLevelSd: 1, crossOfferValueSd: 1, sharpening:
 VARIANTS.eb = { segmentSpreadFromData: true };
 VARIANTS.xo_both1_eb = { crossOfferLevelSd: 1, crossOfferValueSd: 1, segmentSpreadFromData: true };
 VARIANTS.xo_value1_eb = { crossOfferValueSd: 1, segmentSpreadFromData: true };
+// offer-learn7: an exploration floor per offer — decide's sharpening ramps in with the offer's acceptances overall
+// (sharpeningRamp A: untempered draws until the offer has any, full sharpening from A on); ramp5 = base (the
+// default) since offer-learn7; noramp = the defaults before it
+VARIANTS.noramp = { sharpeningRamp: 0 };
+VARIANTS.ramp5 = { sharpeningRamp: 5 };
+VARIANTS.ramp20 = { sharpeningRamp: 20 };
+VARIANTS.ramp50 = { sharpeningRamp: 50 };
+VARIANTS.ramp2 = { sharpeningRamp: 2 };
+VARIANTS.ramp10 = { sharpeningRamp: 10 };
+VARIANTS.ramp1 = { sharpeningRamp: 1 };
+VARIANTS.ramp5_os1 = { sharpeningRamp: 5, offerSpread: 1 };
+VARIANTS.ramp5_s6 = { sharpeningRamp: 5, sharpening: 6 };

@@ -145,7 +145,10 @@ describe('propensity: hierarchical model', () => {
     const s = subject({ affinity: () => ({ score: 0.9, category: 'Candles' }) });
     const pr = hierarchicalPropensities([offer('a', { targets: { skus: [], categories: ['Candles'] } })], s, 'web', stats(), P)[0];
     expect(samplingOf(pr, { sharpening: 1 })).toEqual({ kind: 'beta', a: Math.fround(pr.alpha), b: Math.fround(pr.beta) });
-    expect(samplingOf(pr, { sharpening: 2 })).toEqual({ kind: 'beta', a: Math.fround(2 * pr.alpha), b: Math.fround(2 * pr.beta) });
+    // a new offer (no acceptances) is drawn untempered by default (the exploration floor, sharpeningRamp: offer-learn7)
+    expect(samplingOf(pr, { sharpening: 2 })).toEqual({ kind: 'beta', a: Math.fround(pr.alpha), b: Math.fround(pr.beta) });
+    const full = hierarchicalPropensities([offer('a', { targets: { skus: [], categories: ['Candles'] } })], s, 'web', stats(), { ...P, sharpeningRamp: 0 })[0];
+    expect(samplingOf(full, { sharpening: 2 })).toEqual({ kind: 'beta', a: Math.fround(2 * full.alpha), b: Math.fround(2 * full.beta) });
     expect(pr.affinityLift).toBeCloseTo(1 + P.affinitySlope * 0.4, 12);
     expect(pr.alpha / (pr.alpha + pr.beta)).toBeCloseTo(pr.posteriorMean, 10);
   });

@@ -19,7 +19,7 @@
 import { mulberry32 } from '../random.js';
 import { type PosteriorPool, posteriorPool } from './posterior-pool.js';
 import { type ChoiceInputs, type ChoiceOffer, choiceProbabilities, contendersByBounds, pickTop, type SamplingDistribution, samplingPool, suitableConflicts } from './choice.js';
-import { offerPropensities, PROPENSITY_DEFAULTS, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, propensityColumnsHold, type PropensityParams, scratchColumns, isStableAffinity } from './propensity.js';
+import { offerPropensities, PROPENSITY_DEFAULTS, temperedSharpening, type OfferPropensity, propensityAt, type PropensityColumns, propensityColumns, propensityColumnsOf, propensityColumnsHold, type PropensityParams, scratchColumns, isStableAffinity } from './propensity.js';
 import { acceptanceCapsHold, consideredOf, type ConsideredTrace, eligibilityCode, FIRST_UNSUITABLE, preparedOf, type ScreenCodes, screenCodes, type ScreenValidity, suitabilityCode, WHY } from './screen.js';
 import type {
   Decide,
@@ -225,7 +225,8 @@ const weightOf = (o: Offer): number => (Number.isFinite(o.weight) ? o.weight : 1
  * exactly in 4 bytes each.
  */
 export function samplingOf(prop: OfferPropensity, p: Pick<DecideParams, 'sharpening'>): SamplingDistribution {
-  return { kind: 'beta', a: Math.fround(prop.alpha * p.sharpening), b: Math.fround(prop.beta * p.sharpening) };
+  const t = temperedSharpening(p.sharpening, prop.sharpenWeight ?? 1);
+  return { kind: 'beta', a: Math.fround(prop.alpha * t), b: Math.fround(prop.beta * t) };
 }
 
 /** The affinity lift a sampled priority uses: single precision, as the decision log keeps it (see `samplingOf`). */
@@ -491,7 +492,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
       const pools = rows.pools;
       for (let i = 0; i < n; i++) {
         const g = index[i];
-        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || pools[g] === null) rowSampling(rows, t, g, p);
+        if (rows.alpha[g] !== t.alpha[g] || rows.beta[g] !== t.beta[g] || rows.weight[g] !== t.sharpenWeight[g] || pools[g] === null) rowSampling(rows, t, g, p);
         samples[i] = pools[g]!.draws[Math.min(size - 1, Math.floor(ctx.random() * size))];
         scores[i] = Math.min(1, samples[i] * Math.fround(cols.affinityLift[i])) * vw[i];
       }
@@ -572,13 +573,19 @@ interface Candidates {
 function poolOf(c: Candidates, i: number, p: DecideParams): PosteriorPool {
   if (c.rows !== null) return rowSampling(c.rows, c.cols.table!, c.cols.index![i], p).pools[c.cols.index![i]]!;
   let pool = c.pools![i];
-  if (pool === null) c.pools![i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * p.sharpening), Math.fround(c.cols.beta[i] * p.sharpening), p.poolSize);
+  if (pool === null) {
+    const t = temperedSharpening(p.sharpening, c.cols.sharpenWeight[i]);
+    c.pools![i] = pool = posteriorPool(Math.fround(c.cols.alpha[i] * t), Math.fround(c.cols.beta[i] * t), p.poolSize);
+  }
   return pool;
 }
 
 /** The sampling distribution (and its pool) of the i-th candidate: kept per table row when the columns have a table. */
 function distOf(c: Candidates, i: number, p: DecideParams): SamplingDistribution {
-  if (c.rows === null) return { kind: 'beta', a: Math.fround(c.cols.alpha[i] * p.sharpening), b: Math.fround(c.cols.beta[i] * p.sharpening) };
+  if (c.rows === null) {
+    const t = temperedSharpening(p.sharpening, c.cols.sharpenWeight[i]);
+    return { kind: 'beta', a: Math.fround(c.cols.alpha[i] * t), b: Math.fround(c.cols.beta[i] * t) };
+  }
   const g = c.cols.index![i];
   return rowSampling(c.rows, c.cols.table!, g, p).dists[g]!;
 }
@@ -591,6 +598,8 @@ function distOf(c: Candidates, i: number, p: DecideParams): SamplingDistribution
 interface RowSampling {
   alpha: Float64Array;
   beta: Float64Array;
+  /** The sharpening weight each row's distribution was made with. */
+  weight: Float64Array;
   pools: (PosteriorPool | null)[];
   dists: (SamplingDistribution | null)[];
   /** Each row's pool's least and greatest draw. */
@@ -605,6 +614,7 @@ function rowSamplingsOf(t: PropensityColumns): RowSampling {
     r = {
       alpha: new Float64Array(t.n).fill(Number.NaN),
       beta: new Float64Array(t.n).fill(Number.NaN),
+      weight: new Float64Array(t.n).fill(Number.NaN),
       pools: new Array(t.n).fill(null),
       dists: new Array(t.n).fill(null),
       min: new Float64Array(t.n),
@@ -617,8 +627,9 @@ function rowSamplingsOf(t: PropensityColumns): RowSampling {
 
 /** `r` with row g's distribution and pool made for the table's current α and β of that row. */
 function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideParams): RowSampling {
-  if (r.alpha[g] !== t.alpha[g] || r.beta[g] !== t.beta[g] || r.pools[g] === null) {
-    const dist = Object.freeze({ kind: 'beta' as const, a: Math.fround(t.alpha[g] * p.sharpening), b: Math.fround(t.beta[g] * p.sharpening) });
+  if (r.alpha[g] !== t.alpha[g] || r.beta[g] !== t.beta[g] || r.weight[g] !== t.sharpenWeight[g] || r.pools[g] === null) {
+    const s = temperedSharpening(p.sharpening, t.sharpenWeight[g]);
+    const dist = Object.freeze({ kind: 'beta' as const, a: Math.fround(t.alpha[g] * s), b: Math.fround(t.beta[g] * s) });
     r.dists[g] = dist;
     const pool = posteriorPool(dist.a, dist.b, p.poolSize);
     r.pools[g] = pool;
@@ -626,6 +637,7 @@ function rowSampling(r: RowSampling, t: PropensityColumns, g: number, p: DecideP
     r.max[g] = pool.max;
     r.alpha[g] = t.alpha[g];
     r.beta[g] = t.beta[g];
+    r.weight[g] = t.sharpenWeight[g];
   }
   return r;
 }

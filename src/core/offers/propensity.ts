@@ -50,6 +50,14 @@ export interface PropensityParams {
   crossOfferValueSd: number;
   /** Estimate each offer's τ1 from its segments' data (`segmentDispersion`; never below segmentSpread). */
   segmentSpreadFromData: boolean;
+  /**
+   * Exploration floor per offer (hierarchical model; offer-learn7): decide's tempering of the Thompson draws
+   * (`sharpening` t) applies in full only once the offer has this many acceptances overall; before, an offer with A
+   * acceptances is sampled with t_A = 1 + (t − 1)·min(1, A / sharpeningRamp) (`sharpenWeight`), i.e. from its
+   * untempered posterior when it has none, so an offer whose prior is far too low (a cheap, often-accepted one) is
+   * still tried until its own responses speak. 0: off (t for every offer, as before offer-learn7); default 5.
+   */
+  sharpeningRamp: number;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per stats segment ('unsegmented': a known customer decided on without a segment; 'guest': a session). */
@@ -84,6 +92,8 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   crossOfferLevelSd: 0,
   crossOfferValueSd: 0,
   segmentSpreadFromData: false,
+  // offer-learn7: chosen on validation seeds 101–120, confirmed on 121–140 (BENCHMARKS.md, "offer-learn7")
+  sharpeningRamp: 5,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8, unsegmented: 1 },
   targetedLift: 1.25,
@@ -144,6 +154,21 @@ export interface OfferPropensity {
   affinity: { score: number; sku?: string; category?: string } | null;
   /** Whether the offer is restricted to segments and the subject matched (a targeted offer). */
   targeted: boolean;
+  /**
+   * w ∈ [0, 1]: how much of decide's sharpening t its Thompson draws get, t_w = 1 + (t − 1)·w (`sharpeningRamp`; 1
+   * when off; see `temperedSharpening`).
+   */
+  sharpenWeight: number;
+}
+
+/** The sharpening a Thompson draw gets: t itself at weight 1 (exactly), else 1 + (t − 1)·w (see sharpeningRamp). */
+export function temperedSharpening(t: number, w: number): number {
+  return w === 1 ? t : 1 + (t - 1) * w;
+}
+
+/** The weight of the sharpening for an offer with `accepted` acceptances overall (see sharpeningRamp). */
+function sharpenWeightOf(accepted: number, p: PropensityParams): number {
+  return p.sharpeningRamp > 0 && accepted < p.sharpeningRamp ? accepted / p.sharpeningRamp : 1;
 }
 
 const nonNegative = (x: number): number => (Number.isFinite(x) && x > 0 ? x : 0);
@@ -300,6 +325,7 @@ export function pooledPropensities(
       propensity: Math.min(1, posteriorMean * affinityLift),
       affinity,
       targeted,
+      sharpenWeight: 1,
     };
   });
 }
@@ -559,6 +585,8 @@ export interface PropensityColumns {
   /** The affinity as the subject gave it (null: none, not finite, or not personalised); `propensityAt` clamps its score. */
   affinity: ({ score: number; sku?: string; category?: string } | null)[];
   targeted: Uint8Array;
+  /** OfferPropensity.sharpenWeight per offer. */
+  sharpenWeight: Float64Array;
   /** `propensityColumnsOf`: the set's table the subject-independent columns were read from, and the rows read. */
   table?: PropensityColumns;
   index?: readonly number[];
@@ -570,8 +598,8 @@ export interface PropensityColumns {
 }
 
 function columns(n: number): PropensityColumns {
-  // one buffer for the nine (a typed array of more than a few elements is a separate allocation each)
-  const buf = new Float64Array(9 * n);
+  // one buffer for the ten (a typed array of more than a few elements is a separate allocation each)
+  const buf = new Float64Array(10 * n);
   const f = (k: number) => buf.subarray(k * n, (k + 1) * n);
   return {
     n,
@@ -586,6 +614,7 @@ function columns(n: number): PropensityColumns {
     propensity: f(8),
     affinity: new Array(n).fill(null),
     targeted: new Uint8Array(n),
+    sharpenWeight: f(9).fill(1),
   };
 }
 
@@ -606,6 +635,7 @@ export function propensityAt(cols: PropensityColumns, i: number): OfferPropensit
     propensity: cols.propensity[i],
     affinity: aff ? { ...aff, score: clamp01(aff.score) } : null,
     targeted: cols.targeted[i] === 1,
+    sharpenWeight: cols.sharpenWeight[i],
   };
 }
 
@@ -633,6 +663,7 @@ export function propensityColumns(
     cols.propensity[i] = x.propensity;
     cols.affinity[i] = x.affinity;
     cols.targeted[i] = x.targeted ? 1 : 0;
+    cols.sharpenWeight[i] = x.sharpenWeight;
   });
   return cols;
 }
@@ -726,6 +757,7 @@ function hierarchicalRow(
   out.beta[i] = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
   out.posteriorMean[i] = posteriorMean;
   out.targeted[i] = targeted ? 1 : 0;
+  out.sharpenWeight[i] = sharpenWeightOf(Math.min(ex.accepted, ex.shown), p);
 }
 
 
@@ -977,6 +1009,7 @@ export function propensityColumnsOf(
     const mean = table.posteriorMean[g];
     out.posteriorMean[i] = mean;
     out.targeted[i] = table.targeted[g];
+    out.sharpenWeight[i] = table.sharpenWeight[g];
     if (row === null) affinityColumns(set[g], subject, p, out, i);
     else {
       if (row.known[g] === 0) affinityRowAt(row, set[g], subject, p, g);
@@ -1022,6 +1055,7 @@ export function propensityColumnsHold(
       !Object.is(cols.alpha[i], t.alpha[g]) ||
       !Object.is(cols.beta[i], t.beta[g]) ||
       !Object.is(cols.posteriorMean[i], t.posteriorMean[g]) ||
+      !Object.is(cols.sharpenWeight[i], t.sharpenWeight[g]) ||
       cols.targeted[i] !== t.targeted[g]
     )
       return false;
