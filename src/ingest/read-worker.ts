@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../core/errors.js';
+import { hangsForTest } from '../core/deadline.js';
 import { readAndPlan } from './import-batches.js';
 import type { ReadOptions } from './read-data-file.js';
 
@@ -38,6 +39,8 @@ try {
     credit--;
     const transfer = batch.kind === 'orders' ? [batch.plan.copy.buffer as ArrayBuffer] : [];
     port.postMessage({ type: 'batch', batch }, transfer);
+    // (tests: a reader that sent a batch, then never answers)
+    if (hangsForTest('import')) await new Promise(() => {});
   }
   port.postMessage({ type: 'end' });
 } catch (e) {
