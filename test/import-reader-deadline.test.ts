@@ -32,7 +32,8 @@ function uciFile(name: string, lines: number): string {
 
 const HANG = { OMNIREC_TEST_WORKER_HANG: 'import', WORKER_DEADLINE_MS: '1500' };
 afterEach(() => {
-  for (const k of Object.keys(HANG)) delete process.env[k];
+  delete process.env.OMNIREC_TEST_WORKER_HANG;
+  delete process.env.WORKER_DEADLINE_MS;
 });
 
 for (const backend of storeBackends()) {
@@ -57,6 +58,22 @@ for (const backend of storeBackends()) {
         const again = await importFiles(store, [path], { batchSize: 2_000, worker: true });
         expect(again.lines).toBe(30_000);
         expect(again.orders).toBe(10_000);
+        expect((await store.checkInvariants()).failures).toEqual([]);
+      } finally {
+        await cleanup();
+      }
+    }, 120_000);
+
+    it('is slow but keeps sending batches: no deadline on the whole file, the import completes', async () => {
+      const path = uciFile(`slow-${backend.name}.csv`, 30_000);
+      const { store, cleanup } = await backend.open();
+      try {
+        // 15 batches 0.3 s apart: 4.5 s in all, each under the 2 s without progress
+        Object.assign(process.env, { OMNIREC_TEST_WORKER_HANG: 'import-slow', WORKER_DEADLINE_MS: '2000' });
+        const t0 = performance.now();
+        const s = await importFiles(store, [path], { batchSize: 2_000, firstBatchSize: 2_000, worker: true });
+        expect(performance.now() - t0).toBeGreaterThan(2000);
+        expect(s.lines).toBe(30_000);
         expect((await store.checkInvariants()).failures).toEqual([]);
       } finally {
         await cleanup();

@@ -39,8 +39,9 @@ try {
     credit--;
     const transfer = batch.kind === 'orders' ? [batch.plan.copy.buffer as ArrayBuffer] : [];
     port.postMessage({ type: 'batch', batch }, transfer);
-    // (tests: a reader that sent a batch, then never answers)
+    // (tests: a reader that sent a batch, then never answers; a slow reader that takes 0.3 s per batch)
     if (hangsForTest('import')) await new Promise(() => {});
+    if (hangsForTest('import-slow')) await new Promise((r) => setTimeout(r, 300));
   }
   port.postMessage({ type: 'end' });
 } catch (e) {
