@@ -50,6 +50,8 @@ export class WasmAls {
   /** Factor matrices (rows × k4 f32) of customers and items. */
   private readonly uAt: number;
   private readonly vAt: number;
+  /** The factors of the side being solved, as they were before the half-iteration (with workers only). */
+  private saved: Float32Array | null = null;
 
   private constructor(
     mod: object,
@@ -162,8 +164,10 @@ export class WasmAls {
       return;
     }
     // the rows' current factors (each row's solve starts from them), to solve them again here if a worker hangs
-    const xs = new Float32Array(this.mem.buffer, x, m.rows * k4);
-    const before = xs.slice();
+    // (one buffer for the fit, the larger side's factors: rows × k4 f32 beside the shared memory)
+    this.saved ??= new Float32Array(Math.max(this.users.rows, this.items.rows) * k4);
+    const before = this.saved.subarray(0, m.rows * k4);
+    before.set(new Float32Array(this.mem.buffer, x, m.rows * k4));
     const pending = this.workers.map((w, t) => call(w, { args: task(t + 1) } satisfies WorkerTask));
     this.ex.solveCgShared(...task(0));
     // every wait has a deadline (WORKER_DEADLINE_MS per 10M nonzeros): a worker that took rows and never answered
