@@ -2,7 +2,8 @@
  * Every wait on a worker thread has a deadline (WORKER_DEADLINE_MS, scaled to the work: src/core/deadline.ts): a
  * worker that takes its work and never answers (nor exits) is stopped once the deadline passes, and its work is done
  * on the calling thread, with the same results as if no worker had been used: the background fits' worker
- * (src/models/background-fits.ts) and the selection's scoring worker (src/eval/select-split.ts). The hang is injected
+ * (src/models/background-fits.ts), the selection's scoring worker (src/eval/select-split.ts) and the ALS fit's
+ * workers (src/models/als-wasm.ts, src/models/als-parallel.ts). The hang is injected
  * with the test hook OMNIREC_TEST_WORKER_HANG (read by the workers).
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,10 @@ import { WORKER_DEADLINE_DEFAULT_MS, WORKER_DEADLINE_WORK, workerDeadlineMs } fr
 import { BackgroundFits, type BackgroundTask, runTask } from '../src/models/background-fits.js';
 import { selectServed, type Selection } from '../src/eval/select.js';
 import { timeSplit } from '../src/eval/time-split.js';
+import { AlsRecommender, gramWithReg } from '../src/models/als.js';
+import { CgPool } from '../src/models/als-parallel.js';
+import { solveRowsCg } from '../src/models/als-solvers.js';
+import { fillNormal } from '../src/core/random.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 1);
@@ -51,6 +56,22 @@ async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): P
 /** Every typed array of a value (one level down), as bytes. */
 const bytes = (v: unknown): number[][] =>
   (ArrayBuffer.isView(v) ? [v] : Object.values(v as object).filter((a) => ArrayBuffer.isView(a))).map((a) => [...new Uint8Array((a as ArrayBufferView).buffer, (a as ArrayBufferView).byteOffset, (a as ArrayBufferView).byteLength)]);
+
+/** What `fn` wrote to stderr (still written through). */
+async function stderrOf(fn: () => Promise<unknown>): Promise<string> {
+  const write = process.stderr.write;
+  let said = '';
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    said += String(chunk);
+    return write.call(process.stderr, chunk, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    await fn();
+  } finally {
+    process.stderr.write = write;
+  }
+  return said;
+}
 
 afterEach(() => {
   delete process.env.OMNIREC_TEST_WORKER_HANG;
@@ -93,5 +114,48 @@ describe('worker deadlines', () => {
     const hung = await withEnv({ OMNIREC_TEST_WORKER_HANG: 'select', WORKER_DEADLINE_MS: '500' }, () => selectServed(split, { params, split: true }));
     expect(hung.scoringThreads).toBe(1);
     expect(figures(hung)).toEqual(figures(one));
+  }, 120_000);
+
+  it('an ALS fit whose worker takes rows, leaves them half written and never answers: stopped at the deadline, the fit ends here with the factors of one thread', async () => {
+    const data = timeSplit(history(), T0 + 70 * DAY).reference;
+    const one = new AlsRecommender({ factors: 7, iterations: 4, threads: 1 });
+    await one.fit(data);
+    const hung = new AlsRecommender({ factors: 7, iterations: 4, threads: 2 });
+    // (long enough for the workers to start under load: the hang is in a half-iteration)
+    const said = await stderrOf(() => withEnv({ OMNIREC_TEST_WORKER_HANG: 'als', WORKER_DEADLINE_MS: '4000' }, () => hung.fit(data)));
+    expect(said).toMatch(/^als: a worker thread did not answer within 4 s; workers stopped, the fit goes on on the calling thread\n$/);
+    expect(hung.kernel).toBe('wasm-simd');
+    expect(hung.threadsUsed).toBe(1);
+    expect(Buffer.from(hung.userFactors.buffer).equals(Buffer.from(one.userFactors.buffer))).toBe(true);
+    expect(Buffer.from(hung.itemFactors.buffer).equals(Buffer.from(one.itemFactors.buffer))).toBe(true);
+    expect(Array.from(hung.itemGram)).toEqual(Array.from(one.itemGram));
+  }, 120_000);
+
+  it("the JavaScript ALS pool's worker takes rows and never answers: stopped at the deadline, the rows solved here as on one thread", async () => {
+    const c = timeSplit(history(), T0 + 70 * DAY).reference.weights;
+    const k = 6;
+    const y = new Float32Array(c.cols * k);
+    fillNormal(y, 0.1, 5);
+    const start = new Float32Array(c.rows * k);
+    fillNormal(start, 0.01, 6);
+    const g = gramWithReg(y, k, 1);
+    const expected = start.slice();
+    solveRowsCg(c, y, expected, k, g, 1, 3);
+    await withEnv({ OMNIREC_TEST_WORKER_HANG: 'als', WORKER_DEADLINE_MS: '300' }, async () => {
+      const pool = await CgPool.start(2);
+      try {
+        expect(pool.threads).toBe(2);
+        const x = start.slice();
+        expect(await stderrOf(() => pool.solve(c, y, x, k, g, 1, 3))).toMatch(/^als: a worker thread did not answer within 0.3 s;/);
+        expect(pool.threads).toBe(1);
+        expect(Buffer.from(x.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+        // later solves run here too
+        const again = start.slice();
+        await pool.solve(c, y, again, k, g, 1, 3);
+        expect(Buffer.from(again.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      } finally {
+        await pool.close();
+      }
+    });
   }, 120_000);
 });

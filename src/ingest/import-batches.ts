@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { moduleWorker } from '../core/module-worker.js';
+import { workerDeadlineMs } from '../core/deadline.js';
 import { OrderIdAllocator, PlanBuilder, type ImportPlan } from '../store/import-plan.js';
 import { readDataFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
 import { addCounts } from './reject-reasons.js';
@@ -229,11 +230,18 @@ async function* workerBatches(path: string, options: ReadOptions & { firstBatchS
     wake?.();
     wake = null;
   };
+  const silence = readerSilence(path);
   w.on('message', (m: WorkerMessage) => {
+    silence.heard();
     if (m.type === 'ids') {
+      silence.reserving(+1);
       reserve(m.n).then(
-        (ids) => w.postMessage({ type: 'ids', ids }),
+        (ids) => {
+          silence.reserving(-1);
+          w.postMessage({ type: 'ids', ids });
+        },
         (e: Error) => {
+          silence.reserving(-1);
           failure ??= e;
           notify();
         },
@@ -253,7 +261,9 @@ async function* workerBatches(path: string, options: ReadOptions & { firstBatchS
   });
   try {
     for (;;) {
-      while (queue.length === 0 && failure === null) await new Promise<void>((r) => (wake = r));
+      // (a reader that sends nothing for too long is taken for hung: readerSilence)
+      const since = performance.now();
+      while (queue.length === 0 && failure === null) failure = await silence.wait(since, new Promise<void>((r) => (wake = r)));
       const m = queue.shift();
       if (m === undefined) throw failure;
       if (m.type === 'end') return;
@@ -265,4 +275,37 @@ async function* workerBatches(path: string, options: ReadOptions & { firstBatchS
     w.removeAllListeners('exit');
     await w.terminate();
   }
+}
+
+/**
+ * Every wait has a deadline: the wait for the reader thread's next batch ends the import once the thread has sent
+ * nothing for WORKER_DEADLINE_MS (default 10 min) since the wait began: no progress, not the file's total time
+ * (a batch of a few thousand lines is planned in well under a second; a big file takes minutes). Order-id
+ * reservations under way are the store's wait (with its own deadlines), not the reader's silence.
+ */
+function readerSilence(path: string) {
+  const ms = workerDeadlineMs(0);
+  let heard = 0;
+  let reserving = 0;
+  return {
+    heard(): void {
+      heard = performance.now();
+    },
+    reserving(d: number): void {
+      reserving += d;
+      heard = performance.now();
+    },
+    /** `woken`, or the import's failure once the reader was silent for the deadline since `since`. */
+    async wait(since: number, woken: Promise<void>): Promise<Error | null> {
+      const quiet = reserving > 0 ? 0 : performance.now() - Math.max(since, heard);
+      if (quiet >= ms) return new Error(`the import reader thread sent nothing for ${Math.round(ms / 100) / 10} s while reading ${path} (WORKER_DEADLINE_MS); stopped, the import failed`);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, ms - quiet)))]);
+      } finally {
+        clearTimeout(timer);
+      }
+      return null;
+    },
+  };
 }

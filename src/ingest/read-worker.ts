@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../core/errors.js';
+import { hangsForTest } from '../core/deadline.js';
 import { readAndPlan } from './import-batches.js';
 import type { ReadOptions } from './read-data-file.js';
 
@@ -38,6 +39,9 @@ try {
     credit--;
     const transfer = batch.kind === 'orders' ? [batch.plan.copy.buffer as ArrayBuffer] : [];
     port.postMessage({ type: 'batch', batch }, transfer);
+    // (tests: a reader that sent a batch, then never answers; a slow reader that takes 0.3 s per batch)
+    if (hangsForTest('import')) await new Promise(() => {});
+    if (hangsForTest('import-slow')) await new Promise((r) => setTimeout(r, 300));
   }
   port.postMessage({ type: 'end' });
 } catch (e) {

@@ -8,7 +8,7 @@ import { moduleWorker } from '../core/module-worker.js';
 import { availableParallelism } from 'node:os';
 import type { Csr } from '../core/csr.js';
 import { solveRowsCg } from './als-solvers.js';
-import { within } from '../core/deadline.js';
+import { within, withinOr, workerDeadlineMs } from '../core/deadline.js';
 
 function shared<T extends Float32Array | Float64Array | Int32Array>(a: T): T {
   const C = a.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
@@ -19,7 +19,7 @@ function shared<T extends Float32Array | Float64Array | Int32Array>(a: T): T {
 
 /** A pool of CG workers for one fit; `close()` when done. */
 export class CgPool {
-  private constructor(private readonly workers: Worker[]) {}
+  private constructor(private workers: Worker[]) {}
 
   /** Starts `threads` workers (default: available cores), or none when they cannot start. */
   static async start(threads = availableParallelism()): Promise<CgPool> {
@@ -72,8 +72,19 @@ export class CgPool {
       bounds.push(lo);
     }
     bounds.push(m.rows);
-    await Promise.all(this.workers.map((w, t) => solveOn(w, { m: sm, y: sy, x: sx, k, gram: gramReg, alpha, steps, from: bounds[t], to: bounds[t + 1] })));
-    x.set(sx);
+    const answers = Promise.all(this.workers.map((w, t) => solveOn(w, { m: sm, y: sy, x: sx, k, gram: gramReg, alpha, steps, from: bounds[t], to: bounds[t + 1] })));
+    // every wait has a deadline (WORKER_DEADLINE_MS per 10M nonzeros): past it the workers are stopped and the rows
+    // solved here from x, which the workers never touched (the same result: a row's solve depends on that row alone)
+    const ms = workerDeadlineMs(m.indices.length);
+    if (await withinOr(answers.then(() => true), ms, false)) {
+      x.set(sx);
+      return;
+    }
+    process.stderr.write(`als: a worker thread did not answer within ${Math.round(ms / 100) / 10} s; workers stopped, the fit goes on on the calling thread\n`);
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map((w) => w.terminate()));
+    solveRowsCg(m, y, x, k, gramReg, alpha, steps);
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { wasmApi, wasmModule, type WasmMemory } from '../core/wasm-modules.js';
-import { within } from '../core/deadline.js';
+import { within, withinOr, workerDeadlineMs } from '../core/deadline.js';
 
 interface AlsExports {
   solveCgShared(indptr: number, indices: number, data: number, y: number, x: number, gram: number, k4: number, alpha: number, steps: number, rows: number, chunk: number, counter: number, scratch: number): void;
@@ -23,6 +23,8 @@ interface CsrAt {
   indptr: number;
   indices: number;
   data: number;
+  /** Nonzeros (the work of a half-iteration, for its deadline). */
+  nnz: number;
   /** Rows per chunk taken from the shared counter. */
   chunk: number;
 }
@@ -48,10 +50,12 @@ export class WasmAls {
   /** Factor matrices (rows × k4 f32) of customers and items. */
   private readonly uAt: number;
   private readonly vAt: number;
+  /** The factors of the side being solved, as they were before the half-iteration (with workers only). */
+  private saved: Float32Array | null = null;
 
   private constructor(
     mod: object,
-    private readonly workers: Worker[],
+    private workers: Worker[],
     c: Csr,
     ct: Csr,
     readonly k: number,
@@ -69,7 +73,7 @@ export class WasmAls {
     this.gram64 = take(k4 * k4 * 8);
     this.counter = take(4);
     // a few dozen chunks per thread: small enough to even out, large enough that the counter is not contended
-    const place = (m: Csr): CsrAt => ({ rows: m.rows, indptr: take((m.rows + 1) * 4), indices: take(m.indices.length * 4), data: take(m.data.length * 4), chunk: Math.max(4, Math.ceil(m.rows / (threads * 32))) });
+    const place = (m: Csr): CsrAt => ({ rows: m.rows, indptr: take((m.rows + 1) * 4), indices: take(m.indices.length * 4), data: take(m.data.length * 4), nnz: m.indices.length, chunk: Math.max(4, Math.ceil(m.rows / (threads * 32))) });
     this.users = place(c);
     this.items = place(ct);
     this.uAt = take(c.rows * k4 * 4);
@@ -96,7 +100,12 @@ export class WasmAls {
     const workers = await startWorkers(Math.max(0, threads - 1));
     const s = new WasmAls(mod, workers, c, ct, k);
     try {
-      await Promise.all(workers.map((w) => call(w, { module: mod, memory: s.mem })));
+      const ms = workerDeadlineMs(0);
+      const ready = await withinOr(Promise.all(workers.map((w) => call(w, { module: mod, memory: s.mem }))), ms, null);
+      if (!ready) {
+        process.stderr.write(`als: a worker thread did not take the fit's memory within ${Math.round(ms / 100) / 10} s; workers stopped, the fit runs on the calling thread\n`);
+        throw new Error('als: worker start-up');
+      }
     } catch {
       await s.close();
       return new WasmAls(mod, [], c, ct, k);
@@ -150,9 +159,30 @@ export class WasmAls {
     const x = which === 'users' ? this.uAt : this.vAt;
     Atomics.store(new Int32Array(this.mem.buffer, this.counter, 1), 0, 0);
     const task = (t: number): WorkerTask['args'] => [m.indptr, m.indices, m.data, y, x, this.gram32, k4, alpha, steps, m.rows, m.chunk, this.counter, this.scratch[t]];
+    if (this.workers.length === 0) {
+      this.ex.solveCgShared(...task(0));
+      return;
+    }
+    // the rows' current factors (each row's solve starts from them), to solve them again here if a worker hangs
+    // (one buffer for the fit, the larger side's factors: rows × k4 f32 beside the shared memory)
+    this.saved ??= new Float32Array(Math.max(this.users.rows, this.items.rows) * k4);
+    const before = this.saved.subarray(0, m.rows * k4);
+    before.set(new Float32Array(this.mem.buffer, x, m.rows * k4));
     const pending = this.workers.map((w, t) => call(w, { args: task(t + 1) } satisfies WorkerTask));
     this.ex.solveCgShared(...task(0));
-    await Promise.all(pending);
+    // every wait has a deadline (WORKER_DEADLINE_MS per 10M nonzeros): a worker that took rows and never answered
+    // may have left them half solved, so past it the workers are stopped and the whole half-iteration is solved
+    // again on this thread from the same starting factors (a row's solve depends on that row alone: the same result)
+    const ms = workerDeadlineMs(m.nnz);
+    const done = await withinOr(Promise.all(pending).then(() => true), ms, false);
+    if (done) return;
+    process.stderr.write(`als: a worker thread did not answer within ${Math.round(ms / 100) / 10} s; workers stopped, the fit goes on on the calling thread\n`);
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map((w) => w.terminate()));
+    new Float32Array(this.mem.buffer, x, m.rows * k4).set(before);
+    Atomics.store(new Int32Array(this.mem.buffer, this.counter, 1), 0, 0);
+    this.ex.solveCgShared(...task(0));
   }
 
   private computeGram(which: 'users' | 'items'): void {
@@ -191,15 +221,12 @@ async function startWorkers(n: number): Promise<Worker[]> {
 
 function call(w: Worker, msg: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('als worker did not answer')), 600_000);
     const onMsg = (r: { ok: boolean; error?: string }) => {
-      clearTimeout(timer);
       w.off('error', onErr);
       if (r.ok) resolve();
       else reject(new RangeError(r.error));
     };
     const onErr = (e: Error) => {
-      clearTimeout(timer);
       w.off('message', onMsg);
       reject(e);
     };

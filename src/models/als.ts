@@ -150,6 +150,8 @@ export class AlsRecommender implements Recommender {
             checkFinite(v, 'item', it);
             progress?.(it + 1, iterations);
           }
+          // (fewer when a worker that stopped answering was stopped: src/models/als-wasm.ts)
+          this.threadsUsed = w.threads;
           this.itemGram = w.gram('items');
         } finally {
           await w.close();
@@ -160,6 +162,7 @@ export class AlsRecommender implements Recommender {
         this.threadsUsed = pool?.threads ?? 1;
         try {
           await this.alternate(c, ct, u, v, pool, progress);
+          this.threadsUsed = pool?.threads ?? 1;
         } finally {
           await pool?.close();
         }
