@@ -4,33 +4,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { HistoryLine } from '../src/core/records.js';
-import { mulberry32 } from '../src/core/random.js';
+import { DAY, groupHistory, T0 } from './helpers/group-history.js';
 import { selectServed, type Selection } from '../src/eval/select.js';
 import { type CachePart, LocalScorer, SplitScorer, startSelectWorker, warmSelectWorker } from '../src/eval/select-split.js';
 import { timeSplit } from '../src/eval/time-split.js';
 import { listSpec } from '../src/models/served.js';
 
-const DAY = 86_400_000;
-const T0 = Date.UTC(2025, 0, 1);
-
-function history(): HistoryLine[] {
-  const rnd = mulberry32(23);
-  const lines: HistoryLine[] = [];
-  let o = 0;
-  for (let c = 0; c < 240; c++) {
-    const group = c % 3;
-    for (let b = 0; b < 2 + Math.floor(rnd() * 6); b++) {
-      const day = Math.floor(rnd() * 90);
-      const orderId = `o${o++}`;
-      for (let l = 0; l < 1 + Math.floor(rnd() * 4); l++) {
-        const item = day > 70 && rnd() < 0.3 ? 40 + Math.floor(rnd() * 5) : group * 70 + Math.floor(rnd() * (rnd() < 0.5 ? 8 : 70));
-        lines.push({ orderId, customerId: `C${c}`, sku: `S${item}`, time: T0 + day * DAY + c, quantity: 1, unitPrice: 1, storeId: null, channel: 'web' } as HistoryLine);
-      }
-    }
-  }
-  return lines;
-}
+const history = groupHistory;
 
 const params = { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 }, item_knn: { neighbours: 5 } } as never;
 

@@ -7,8 +7,7 @@
  * with the test hook OMNIREC_TEST_WORKER_HANG (read by the workers).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HistoryLine } from '../src/core/records.js';
-import { mulberry32 } from '../src/core/random.js';
+import { DAY, groupHistory, T0 } from './helpers/group-history.js';
 import { WORKER_DEADLINE_DEFAULT_MS, WORKER_DEADLINE_WORK, workerDeadlineMs } from '../src/core/deadline.js';
 import { BackgroundFits, type BackgroundTask, runTask } from '../src/models/background-fits.js';
 import { selectServed, type Selection } from '../src/eval/select.js';
@@ -18,26 +17,7 @@ import { CgPool } from '../src/models/als-parallel.js';
 import { solveRowsCg } from '../src/models/als-solvers.js';
 import { fillNormal } from '../src/core/random.js';
 
-const DAY = 86_400_000;
-const T0 = Date.UTC(2025, 0, 1);
-
-function history(): HistoryLine[] {
-  const rnd = mulberry32(23);
-  const lines: HistoryLine[] = [];
-  let o = 0;
-  for (let c = 0; c < 240; c++) {
-    const group = c % 3;
-    for (let b = 0; b < 2 + Math.floor(rnd() * 6); b++) {
-      const day = Math.floor(rnd() * 90);
-      const orderId = `o${o++}`;
-      for (let l = 0; l < 1 + Math.floor(rnd() * 4); l++) {
-        const item = day > 70 && rnd() < 0.3 ? 40 + Math.floor(rnd() * 5) : group * 70 + Math.floor(rnd() * (rnd() < 0.5 ? 8 : 70));
-        lines.push({ orderId, customerId: `C${c}`, sku: `S${item}`, time: T0 + day * DAY + c, quantity: 1, unitPrice: 1, storeId: null, channel: 'web' } as HistoryLine);
-      }
-    }
-  }
-  return lines;
-}
+const history = groupHistory;
 
 /** Runs `fn` with these variables set (the workers started meanwhile see them), then puts the environment back. */
 async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {

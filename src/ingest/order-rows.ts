@@ -134,21 +134,7 @@ export class UciRows {
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
-    return {
-      orderId,
-      source: this.source,
-      channel: 'web',
-      storeId: null,
-      time,
-      identifiers,
-      sku,
-      title: desc === '' ? null : detachString(desc),
-      category: null,
-      quantity,
-      unitPrice,
-      cancels: null,
-      lineNo,
-    };
+    return uciLine(orderId, this.source, time, identifiers, sku, desc, quantity, unitPrice, lineNo);
   };
 }
 
@@ -239,21 +225,26 @@ export class UciLines extends UciRows {
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? this.cut(t, this.cDesc).trim() : '';
-    return {
-      orderId,
-      source: this.source,
-      channel: 'web',
-      storeId: null,
-      time,
-      identifiers,
-      sku,
-      title: desc === '' ? null : detachString(desc),
-      category: null,
-      quantity,
-      unitPrice,
-      cancels: null,
-      lineNo,
-    };
+    return uciLine(orderId, this.source, time, identifiers, sku, desc, quantity, unitPrice, lineNo);
+  };
+}
+
+/** An Online Retail line (web, no store, category or cancelled order named): one shape for both readers of the format. */
+function uciLine(orderId: string, source: string, time: number, identifiers: Identifier[], sku: string, desc: string, quantity: number, unitPrice: number, lineNo: number): OrderLine {
+  return {
+    orderId,
+    source,
+    channel: 'web',
+    storeId: null,
+    time,
+    identifiers,
+    sku,
+    title: desc === '' ? null : detachString(desc),
+    category: null,
+    quantity,
+    unitPrice,
+    cancels: null,
+    lineNo,
   };
 }
 
