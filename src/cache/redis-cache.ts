@@ -16,7 +16,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { redactUrl, type RedisClusterConfig } from '../config.js';
 import { UnavailableError } from '../core/errors.js';
-import { withinOr } from '../core/deadline.js';
+import { withinOr, seconds } from '../core/deadline.js';
 import { keySlot } from './key-slot.js';
 import type { CacheHealth, VectorCache } from './vector-cache.js';
 
@@ -79,12 +79,12 @@ export class RedisCache implements VectorCache {
   /** Opens a cache and waits up to connectTimeoutMs for it; with `require`, an unreachable Redis is an UnavailableError. */
   static async open(target: RedisTarget, options: RedisCacheOptions & { require?: boolean } = {}): Promise<RedisCache> {
     const cache = new RedisCache(target, options);
-    const ready = await cache.waitReady(options.connectTimeoutMs ?? 2000);
+    const connectMs = options.connectTimeoutMs ?? CONNECT_MS;
+    const ready = await cache.waitReady(connectMs);
     if (!ready && options.require) {
       const reason = cache.lastError;
       await cache.close();
-      const ms = options.connectTimeoutMs ?? 2000;
-      throw new UnavailableError(`Redis at ${cache.location} is unreachable: did not answer within ${Math.round(ms / 100) / 10} s (connect${reason ? `; ${reason}` : ''})`, { url: cache.location });
+      throw new UnavailableError(`Redis at ${cache.location} is unreachable: did not answer within ${seconds(connectMs)} (connect${reason ? `; ${reason}` : ''})`, { url: cache.location });
     }
     return cache;
   }
@@ -92,7 +92,7 @@ export class RedisCache implements VectorCache {
   /** One client: a Redis connection, or a Cluster client (which connects to every master it learns of). */
   private connect(kind: ConnectionKind): Client {
     const common: RedisOptions = {
-      connectTimeout: this.options.connectTimeoutMs ?? 2000,
+      connectTimeout: this.options.connectTimeoutMs ?? CONNECT_MS,
       commandTimeout: kind.commandTimeout,
       maxRetriesPerRequest: kind.maxRetriesPerRequest,
       connectionName: `omnirec-${kind.name}`,
@@ -343,5 +343,7 @@ export class RedisCache implements VectorCache {
   }
 }
 
+/** Connecting, when connectTimeoutMs is not given (REDIS_CONNECT_TIMEOUT_MS's default). */
+const CONNECT_MS = 2000;
 /** How long a closing connection waits for QUIT's answer before it is dropped. */
 const QUIT_MS = 1000;

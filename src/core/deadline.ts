@@ -44,6 +44,22 @@ export async function withinOr<T, F>(p: Promise<T>, ms: number, fallback: F, onL
   }
 }
 
+/** "10 s", "1.5 s": a deadline in a message. */
+export const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
+
+/**
+ * A deadline read from the environment (a command's, read where it is used rather than by the service's config
+ * parser): `fallback` when unset or empty, else a whole number of milliseconds ≥ 1; anything else throws
+ * `error` (default Error) naming the variable and its value.
+ */
+export function envMs(env: Record<string, string | undefined>, key: string, fallback: number, error: new (message: string) => Error = Error): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new error(`invalid configuration:\n  ${key}=${JSON.stringify(raw)}: must be a whole number of milliseconds, at least 1`);
+  return v;
+}
+
 /** WORKER_DEADLINE_MS's default: a wait on a worker thread's answer lasts at most 10 minutes per WORKER_DEADLINE_WORK units of its work. */
 export const WORKER_DEADLINE_DEFAULT_MS = 600_000;
 /** The work (interactions, nonzeros, customers × lists) one WORKER_DEADLINE_MS covers. */
@@ -55,12 +71,7 @@ export const WORKER_DEADLINE_WORK = 10_000_000;
  * Generous: a worker is never that slow unless it stopped (a fit on 20M lines takes minutes, not hours).
  */
 export function workerDeadlineMs(work: number, env: Record<string, string | undefined> = process.env): number {
-  const raw = env.WORKER_DEADLINE_MS;
-  let base = WORKER_DEADLINE_DEFAULT_MS;
-  if (raw !== undefined && raw !== '') {
-    base = Number(raw);
-    if (!Number.isInteger(base) || base < 1) throw new Error(`invalid configuration: WORKER_DEADLINE_MS=${JSON.stringify(raw)}: must be a whole number of milliseconds, at least 1`);
-  }
+  const base = envMs(env, 'WORKER_DEADLINE_MS', WORKER_DEADLINE_DEFAULT_MS);
   // (a timer's longest delay)
   return Math.min(2 ** 31 - 1, Math.round(base * Math.max(1, (Number.isFinite(work) ? work : 0) / WORKER_DEADLINE_WORK)));
 }

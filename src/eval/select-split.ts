@@ -11,7 +11,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { moduleWorker } from '../core/module-worker.js';
-import { withinOr, workerDeadlineMs } from '../core/deadline.js';
+import { withinOr, workerDeadlineMs, seconds } from '../core/deadline.js';
 import type { Csr } from '../core/csr.js';
 import type { ListSpec } from '../core/served-model.js';
 import type { ServedTables } from '../core/served-model.js';
@@ -283,7 +283,7 @@ export class SplitScorer implements CandidateScorer {
   private deadline<T>(answer: Promise<T | null>, work: number, what: string): Promise<T | null> {
     const ms = workerDeadlineMs(work);
     return withinOr(answer, ms, null, () => {
-      process.stderr.write(`select: the scoring worker did not answer within ${Math.round(ms / 100) / 10} s (${what}); stopped, its customers scored on the main thread\n`);
+      process.stderr.write(`select: the scoring worker did not answer within ${seconds(ms)} (${what}); stopped, its customers scored on the main thread\n`);
       this.fail();
     });
   }

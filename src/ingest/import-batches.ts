@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { moduleWorker } from '../core/module-worker.js';
-import { workerDeadlineMs } from '../core/deadline.js';
+import { workerDeadlineMs, seconds } from '../core/deadline.js';
 import { OrderIdAllocator, PlanBuilder, type ImportPlan } from '../store/import-plan.js';
 import { readDataFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
 import { addCounts } from './reject-reasons.js';
@@ -298,7 +298,7 @@ function readerSilence(path: string) {
     /** `woken`, or the import's failure once the reader was silent for the deadline since `since`. */
     async wait(since: number, woken: Promise<void>): Promise<Error | null> {
       const quiet = reserving > 0 ? 0 : performance.now() - Math.max(since, heard);
-      if (quiet >= ms) return new Error(`the import reader thread sent nothing for ${Math.round(ms / 100) / 10} s while reading ${path} (WORKER_DEADLINE_MS); stopped, the import failed`);
+      if (quiet >= ms) return new Error(`the import reader thread sent nothing for ${seconds(ms)} while reading ${path} (WORKER_DEADLINE_MS); stopped, the import failed`);
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, ms - quiet)))]);

@@ -8,7 +8,7 @@ import { moduleWorker } from '../core/module-worker.js';
 import { availableParallelism } from 'node:os';
 import type { Csr } from '../core/csr.js';
 import { solveRowsCg } from './als-solvers.js';
-import { within, withinOr, workerDeadlineMs } from '../core/deadline.js';
+import { within, withinOr, workerDeadlineMs, seconds } from '../core/deadline.js';
 
 function shared<T extends Float32Array | Float64Array | Int32Array>(a: T): T {
   const C = a.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
@@ -80,7 +80,7 @@ export class CgPool {
       x.set(sx);
       return;
     }
-    process.stderr.write(`als: a worker thread did not answer within ${Math.round(ms / 100) / 10} s; workers stopped, the fit goes on on the calling thread\n`);
+    process.stderr.write(`als: a worker thread did not answer within ${seconds(ms)}; workers stopped, the fit goes on on the calling thread\n`);
     const workers = this.workers;
     this.workers = [];
     await Promise.all(workers.map((w) => w.terminate()));

@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { wasmApi, wasmModule, type WasmMemory } from '../core/wasm-modules.js';
-import { within, withinOr, workerDeadlineMs } from '../core/deadline.js';
+import { within, withinOr, workerDeadlineMs, seconds } from '../core/deadline.js';
 
 interface AlsExports {
   solveCgShared(indptr: number, indices: number, data: number, y: number, x: number, gram: number, k4: number, alpha: number, steps: number, rows: number, chunk: number, counter: number, scratch: number): void;
@@ -103,7 +103,7 @@ export class WasmAls {
       const ms = workerDeadlineMs(0);
       const ready = await withinOr(Promise.all(workers.map((w) => call(w, { module: mod, memory: s.mem }))), ms, null);
       if (!ready) {
-        process.stderr.write(`als: a worker thread did not take the fit's memory within ${Math.round(ms / 100) / 10} s; workers stopped, the fit runs on the calling thread\n`);
+        process.stderr.write(`als: a worker thread did not take the fit's memory within ${seconds(ms)}; workers stopped, the fit runs on the calling thread\n`);
         throw new Error('als: worker start-up');
       }
     } catch {
@@ -176,7 +176,7 @@ export class WasmAls {
     const ms = workerDeadlineMs(m.nnz);
     const done = await withinOr(Promise.all(pending).then(() => true), ms, false);
     if (done) return;
-    process.stderr.write(`als: a worker thread did not answer within ${Math.round(ms / 100) / 10} s; workers stopped, the fit goes on on the calling thread\n`);
+    process.stderr.write(`als: a worker thread did not answer within ${seconds(ms)}; workers stopped, the fit goes on on the calling thread\n`);
     const workers = this.workers;
     this.workers = [];
     await Promise.all(workers.map((w) => w.terminate()));

@@ -18,7 +18,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
-import { withinOr, workerDeadlineMs } from '../core/deadline.js';
+import { seconds as secondsText, withinOr, workerDeadlineMs } from '../core/deadline.js';
 import type { TopKLists } from '../core/bundle.js';
 import type { BatchResult, TrainingData } from '../core/recommender.js';
 import { type EaseParams, EaseRecommender, easeWeights } from './ease.js';
@@ -199,7 +199,7 @@ export class BackgroundJob<V = any> {
       try {
         // a worker that neither answers nor exits within the deadline is taken for hung: stopped, the job run here
         const ms = workerDeadlineMs(workOf(this.task));
-        r = await withinOr(this.fromWorker, ms, null, () => this.pool.abandon(`a ${this.task.kind} fit did not answer within ${Math.round(ms / 100) / 10} s`));
+        r = await withinOr(this.fromWorker, ms, null, () => this.pool.abandon(`a ${this.task.kind} fit did not answer within ${secondsText(ms)}`));
       } finally {
         this.pool.hold(-1);
       }

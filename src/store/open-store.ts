@@ -2,6 +2,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from '../config.js';
 import type { PgTimeouts } from './pg-client.js';
 import { ConfigError } from '../config-store.js';
+import { envMs } from '../core/deadline.js';
 import { SqlStore } from './sql-store.js';
 import type { Store } from './store.js';
 
@@ -37,13 +38,7 @@ export const COMMAND_STALL_TIMEOUT_MS = 30_000;
  * (default 30 s) → the server is asked SELECT 1 on a new connection; no answer fails the command, naming the wait.
  */
 export function commandPgTimeouts(env: Record<string, string | undefined> = process.env): PgTimeouts {
-  const ms = (key: string, fallback: number): number => {
-    const raw = env[key];
-    if (raw === undefined || raw === '') return fallback;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`invalid configuration:\n  ${key}=${JSON.stringify(raw)}: must be a whole number of milliseconds, at least 1`);
-    return v;
-  };
+  const ms = (key: string, fallback: number): number => envMs(env, key, fallback, ConfigError);
   const connectTimeoutMs = ms('PG_CONNECT_TIMEOUT_MS', COMMAND_CONNECT_TIMEOUT_MS);
   return { connectTimeoutMs, connectOnly: true, keepAliveMs: Math.min(10_000, connectTimeoutMs), stallMs: ms('PG_STALL_TIMEOUT_MS', COMMAND_STALL_TIMEOUT_MS) };
 }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { RETRY_AFTER_S } from '../core/deadline.js';
+import { RETRY_AFTER_S, seconds } from '../core/deadline.js';
 import { UnavailableError } from '../core/errors.js';
 import { withArrayLiterals } from './pg-array-literal.js';
 import { checkSchemaName, type QueryOptions, type SqlClient, type SqlExecutor, type SqlResult } from './sql-client.js';
@@ -101,8 +101,6 @@ export function pgLocation(url: string): string {
   }
 }
 
-/** "10 s", "1.5 s": a deadline in a message. */
-export const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
 /** What pg says when its connection timeout fires. */
 const CONNECT_TIMEOUT = /timeout expired|Connection terminated due to connection timeout|timeout exceeded when trying to connect/i;
