@@ -7,6 +7,7 @@ import { InvalidArgumentError, NotFoundError, UnavailableError } from '../src/co
 import type { Channel, HistoryLine, Identifier, OrderLine } from '../src/core/records.js';
 import { OrderIdAllocator, planImport } from '../src/store/import-plan.js';
 import type { Store } from '../src/store/store.js';
+import type { SqlStore } from '../src/store/sql-store.js';
 import { storeBackends, type OpenedStore } from './helpers/backends.js';
 import { withBadLastLine } from './helpers/broken-plan.js';
 
@@ -353,6 +354,39 @@ for (const backend of storeBackends()) {
       expect(await store.flushProductUpdates()).toBe(1);
       expect(await store.products()).toEqual([{ sku: 'A', title: 'New', category: 'Cups', price: 3, active: true }]);
       expect(await store.flushProductUpdates()).toBe(0);
+    });
+
+    it('finishImport writes the deferred product updates (beside the summaries, or before them when a category changes): summaries current and matching', async () => {
+      const ids = new OrderIdAllocator();
+      ids.supply(await store.reserveOrderIds(3));
+      const db = (store as SqlStore).db;
+      const run = { files: ['f.csv'], rows: 1, imported: 1, duplicates: 0, rejected: 0, skipped: 0, ok: true, startedAt: T0 };
+      /** Customers whose stored summary is current (its rev and catalogue those of now). */
+      const current = async () =>
+        Number(
+          (
+            await db.query<{ n: string }>(
+              `SELECT count(*)::text AS n FROM customer_summaries s JOIN customers c ON c.id = s.customer_id
+                WHERE s.rev = c.rev AND s.catalogue = (SELECT rev FROM summary_catalogue)`,
+            )
+          ).rows[0].n,
+        );
+      await store.importPlan(planImport([line('O1', 1, [email('a')], 'A', { title: 'Old', category: 'Cups', time: T0 })], ids), { deferProductUpdates: true });
+      // a new title, the same category: written beside the summaries
+      await store.importPlan(planImport([line('O2', 1, [email('b')], 'A', { title: 'New', category: 'Cups', time: T0 + DAY })], ids), { deferProductUpdates: true });
+      await store.finishImport(run);
+      expect(await store.products()).toEqual([{ sku: 'A', title: 'New', category: 'Cups', price: 10, active: true }]);
+      expect(await current()).toBe(2);
+      expect(await store.flushProductUpdates()).toBe(0);
+      // a new category: written before the summaries, which are then current and say so
+      await store.importPlan(planImport([line('O3', 1, [email('a')], 'A', { title: 'New', category: 'Plates', time: T0 + 2 * DAY })], ids), { deferProductUpdates: true });
+      await store.finishImport(run);
+      expect(await store.products()).toEqual([{ sku: 'A', title: 'New', category: 'Plates', price: 10, active: true }]);
+      expect(await current()).toBe(2);
+      const cats = (await db.query<{ data: { categories: { category: string }[] } }>('SELECT data FROM customer_summaries ORDER BY customer_id')).rows;
+      expect(cats.map((r) => r.data.categories.map((c) => c.category))).toEqual([['Plates'], ['Plates']]);
+      expect((await store.checkInvariants()).failures).toEqual([]);
+      expect((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM import_runs')).rows[0].n).toBe('2');
     });
 
     it('guests: lines without identifiers keep their order but no customer', async () => {

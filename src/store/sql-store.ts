@@ -4,7 +4,7 @@ import { InvalidArgumentError, NotFoundError, UnavailableError } from '../core/e
 import type { Channel, ConsentPurpose, HistoryLine, Identifier, OrderLine, Product, Segment } from '../core/records.js';
 import { checkStore, type StoreCheck } from './check-store.js';
 import { OrderIdAllocator, orderKey, planImport, type ImportPlan } from './import-plan.js';
-import { KnownProducts } from './known-products.js';
+import { KnownProducts, type ProductState } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
@@ -330,7 +330,11 @@ export class SqlStore implements Store {
   }
 
   async flushProductUpdates(): Promise<number> {
-    const rows = this.known.takePending();
+    return this.writeProductUpdates(this.known.takePending());
+  }
+
+  /** Writes deferred product rows (KnownProducts.takePending) in a transaction of their own; returns the rows changed. */
+  private async writeProductUpdates(rows: ProductState[]): Promise<number> {
     if (rows.length === 0) return 0;
     const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
     const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products, productChanges: true }), { asyncCommit: true });
@@ -353,6 +357,26 @@ export class SqlStore implements Store {
    * for the flush).
    */
   async finishImport(run: ImportRun): Promise<void> {
+    // product updates still deferred (the last file's) are written first. The card summaries read no product
+    // field but the category: updates that change no category (as this process knows the rows) are written
+    // beside them, on another connection, and committed before this transaction's synchronous commit, which
+    // makes them durable with it. (Should another process have changed a category meanwhile, the update
+    // bumps summary_catalogue and the summaries computed here are not current: recomputed on read.)
+    const pending = this.known.takePending();
+    let beside: Promise<number> | null = null;
+    if (pending.length > 0 && this.db.capabilities.concurrentWriters && !this.known.changesCategory(pending)) {
+      beside = this.writeProductUpdates(pending);
+      beside.catch(() => undefined); // awaited below
+    } else await this.writeProductUpdates(pending);
+    try {
+      await this.finishImportTx(run, beside);
+    } finally {
+      // (a failed transaction: the updates still end before the import reports its failure)
+      await beside?.catch(() => undefined);
+    }
+  }
+
+  private async finishImportTx(run: ImportRun, productUpdates: Promise<number> | null): Promise<void> {
     await this.db.transaction(async (tx) => {
       // the card summaries of every customer the import changed, computed once here rather than on their
       // first card (under the identity lock: no merge or erasure deletes a customer meanwhile). One
@@ -363,6 +387,8 @@ export class SqlStore implements Store {
       await refreshSummaries(tx);
       // (their statistics with them: the check of summaries against the lines plans by them)
       await tx.exec('ANALYZE customer_summaries');
+      // (committed before this commit: durable with it; its failure fails the import)
+      if (productUpdates !== null) await productUpdates;
       await tx.query(
         `INSERT INTO import_runs (files, rows, imported, duplicates, rejected, skipped, ok, started_at)
          VALUES ($1::text[], $2, $3, $4, $5, $6, $7, to_timestamp($8::float8 / 1000.0))`,

@@ -179,7 +179,8 @@ export interface Store extends OfferStore {
    * (src/store/import-plan.ts PlanBuilder, e.g. in a reader thread), in one transaction: a batch's
    * orders are never committed without their lines.
    * With deferProductUpdates, changes to products this store has already written are kept in
-   * memory until flushProductUpdates (bulk imports call it at the end of each file and on failure).
+   * memory until flushProductUpdates (bulk imports call it at the end of each file but the last, whose
+   * updates finishImport writes, and on failure).
    * With `after` (the previous batch's importPlan), the batch is resolved and committed only once that
    * one has been, and not at all when it failed; meanwhile PostgreSQL already copies this batch's
    * lines, in this batch's transaction (on another connection, beside the previous batch's writes)
@@ -197,8 +198,9 @@ export interface Store extends OfferStore {
    */
   analyzeImport(): Promise<void>;
   /**
-   * Ends a bulk import: records the run (import_runs) with a synchronous commit, so that once it
-   * resolves every batch the import committed is durable.
+   * Ends a bulk import: writes the product updates still deferred (flushProductUpdates), refreshes the
+   * card summaries and records the run (import_runs) with a synchronous commit, so that once it resolves
+   * every batch the import committed, and those updates, are durable.
    */
   finishImport(run: ImportRun): Promise<void>;
   /** The unified customer id for these identifiers, creating or merging customers as needed. */
