@@ -6,7 +6,7 @@
  * --write-only plans every batch into memory first (untimed), then times only the writes, with
  * the time spent in each kind of statement (client-side wall, so server work plus round trip).
  * --command: also times the whole commands, start-up included, each into a fresh database:
- * `npm run import -- FILE` against `gunzip -c FILE | psql -c "COPY … FROM STDIN"` (a raw COPY), with the
+ * `npm run import -- FILE` (as typed: npm's start-up and banner included) against `gunzip -c FILE | psql -c "COPY … FROM STDIN"` (a raw COPY), with the
  * import command's CPU seconds (under /usr/bin/time: npm, node and its threads), which a busy machine does not inflate as it does walls
  * (after one untimed `npm run import -- --help`: the compiled tree is built then if the sources changed).
  */
@@ -228,7 +228,8 @@ async function benchCommands(baseUrl: string, path: string, cols: string[], gzip
   const importOnce = async () => {
     const db = await scratchDatabase(baseUrl);
     try {
-      const cmd = ['npm', 'run', '--silent', 'import', '--', path, '--quiet'];
+      // exactly the command README.md documents (output to a pipe: no progress bar, as with --quiet)
+      const cmd = ['npm', 'run', 'import', '--', path];
       const t = performance.now();
       const r = await (time ? sh(time, ['-f', 'bench-import-cpu %U %S', ...cmd], { env: { ...process.env, DATABASE_URL: db.url }, maxBuffer: 1 << 24 }) : sh(cmd[0], cmd.slice(1), { env: { ...process.env, DATABASE_URL: db.url }, maxBuffer: 1 << 24 }));
       const seconds = (performance.now() - t) / 1000;
