@@ -361,9 +361,9 @@ export async function importFiles(store: Store, paths: readonly string[] | reado
       await stats.analyzing?.catch(() => undefined);
       throw e;
     }
-    // (the last file's deferred product updates: written by finishImport, beside the card summaries)
-    if (!last) await store.flushProductUpdates();
     const missing = unaccounted(fs);
+    // (the last file's deferred product updates: written by finishImport, beside the card summaries)
+    if (!last || missing !== 0) await store.flushProductUpdates();
     if (missing !== 0) throw new Error(`${path}: ${missing} rows not accounted for (rows ${fs.rows}, imported ${fs.imported}, duplicates ${fs.duplicates}): a bug`);
     addFile(summary, fs, tf);
   }
