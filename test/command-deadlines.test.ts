@@ -159,12 +159,12 @@ if (pgUrl) {
     }, 60_000);
 
     /** A store through a proxy, on one pooled connection (so the connection a call uses is known), and its SqlClient. */
-    async function proxiedStore() {
+    async function proxiedStore(poolSize = 1) {
       const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
       const url = new URL(pgUrl!);
       url.hostname = '127.0.0.1';
       url.port = String(proxy.port);
-      const store = await openStore({ DATABASE_URL: url.toString(), PGLITE_DIR: 'memory://' }, { timeouts, poolSize: 1 });
+      const store = await openStore({ DATABASE_URL: url.toString(), PGLITE_DIR: 'memory://' }, { timeouts, poolSize });
       const db = (store as unknown as { db: import('../src/store/sql-client.js').SqlClient }).db;
       return { proxy, store, db };
     }
@@ -200,6 +200,32 @@ if (pgUrl) {
       }
     }, 60_000);
 
+    it('one connection lost while the others go on answering (progress, so never "no progress at all"): that call fails all the same', async () => {
+      const { proxy, store, db } = await proxiedStore(2);
+      try {
+        await db.query('SELECT 1');
+        proxy.cutOpen();
+        let settled = false;
+        const outcome = db.query('SELECT 1 AS v').then(
+          () => 'answered',
+          (e: Error) => e.message,
+        );
+        void outcome.finally(() => (settled = true));
+        // meanwhile a new connection answers statement after statement
+        let answered = 0;
+        while (!settled) {
+          expect((await db.query<{ v: number }>('SELECT 2 AS v')).rows[0].v).toBe(2);
+          answered++;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(await outcome).toMatch(lost(proxy.port, 'idle, running no statement'));
+        expect(answered).toBeGreaterThan(0);
+      } finally {
+        await proxy.close();
+        await store.close().catch(() => {});
+      }
+    }, 60_000);
+
     it('a backend killed without the client being told (pg_terminate_backend, its goodbye dropped): the call fails naming the wait', async () => {
       const { proxy, store, db } = await proxiedStore();
       const admin = new pg.Client({ connectionString: pgUrl });
@@ -224,11 +250,11 @@ if (pgUrl) {
       try {
         const db = (store as unknown as { db: import('../src/store/sql-client.js').SqlClient }).db;
         await admin.query('BEGIN; SELECT pg_advisory_xact_lock(424242)');
-        const waiting = db.query<{ v: number }>('SELECT 5 AS v FROM pg_advisory_lock(424242)');
+        // (a transaction-scoped lock: released as the statement ends)
+        const waiting = db.query<{ v: number }>('SELECT 5 AS v FROM pg_advisory_xact_lock(424242)');
         await new Promise((r) => setTimeout(r, 2000));
         await admin.query('COMMIT');
         expect((await waiting).rows[0].v).toBe(5);
-        await db.query('SELECT pg_advisory_unlock(424242)');
       } finally {
         await admin.end();
         await store.close();
