@@ -131,4 +131,29 @@ describe('Redis outage and recovery', () => {
       await src.close();
     }
   });
+
+  it('subscribing while Redis is frozen returns within the connect deadline, and the subscription is made once Redis answers', async () => {
+    const cache = await RedisCache.open(server.url, { require: true, connectTimeoutMs: 500 });
+    const heard: string[] = [];
+    let off: (() => Promise<void>) | undefined;
+    server.pause();
+    try {
+      // the subscriber's connection is accepted (by the kernel) and never answered, while the other connections still read as ready
+      off = await cache.subscribe('omnirec_outage:frozen', (m) => heard.push(m));
+    } finally {
+      server.resume();
+    }
+    const publisher = await RedisCache.open(server.url, { require: true });
+    try {
+      await until(() => {
+        void publisher.publish('omnirec_outage:frozen', 'hello').catch(() => {});
+        return heard.length > 0;
+      }, 30_000);
+      expect(heard[0]).toBe('hello');
+      await off();
+    } finally {
+      await publisher.close();
+      await cache.close();
+    }
+  }, 60_000);
 });

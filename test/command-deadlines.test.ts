@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandPgTimeouts, openStore } from '../src/store/open-store.js';
 import { writeBundle } from '../src/bundle/write-bundle.js';
@@ -154,6 +155,109 @@ if (pgUrl) {
       } finally {
         await proxy.close();
         await store.close().catch(() => {});
+      }
+    }, 60_000);
+
+    /** A store through a proxy, on one pooled connection (so the connection a call uses is known), and its SqlClient. */
+    async function proxiedStore(poolSize = 1) {
+      const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+      const url = new URL(pgUrl!);
+      url.hostname = '127.0.0.1';
+      url.port = String(proxy.port);
+      const store = await openStore({ DATABASE_URL: url.toString(), PGLITE_DIR: 'memory://' }, { timeouts, poolSize });
+      const db = (store as unknown as { db: import('../src/store/sql-client.js').SqlClient }).db;
+      return { proxy, store, db };
+    }
+    const lost = (port: number, state: string, pid = '\\d+') =>
+      new RegExp(`^PostgreSQL at 127\\.0\\.0\\.1:${port} did not answer a statement within 0\\.5 s: its connection is lost \\(backend ${pid} is ${state}; the server answers new connections\\)$`);
+
+    it("one open connection lost while the server answers new ones (its packets dropped): that call fails naming the wait, the next one works", async () => {
+      const { proxy, store, db } = await proxiedStore();
+      try {
+        const before = await store.totals();
+        // the statement never reaches the server: its backend is idle; the watch's SELECT 1 on a new connection is answered
+        proxy.cutOpen();
+        await expect(store.totals()).rejects.toThrow(lost(proxy.port, 'idle, running no statement'));
+        // (a new connection)
+        expect(await store.totals()).toEqual(before);
+        // a statement under way when its connection is cut: the backend ends it, its answer is lost
+        const sleeping = db.query('SELECT 7 AS v FROM pg_sleep(0.3)');
+        await new Promise((r) => setTimeout(r, 100));
+        proxy.cutOpen();
+        await expect(sleeping).rejects.toThrow(lost(proxy.port, 'idle, running no statement'));
+        // in a transaction: the backend waits for the client, "idle in transaction"
+        await expect(
+          db.transaction(async (tx) => {
+            await tx.query('SELECT 1');
+            proxy.cutOpen();
+            await tx.query('SELECT 2');
+          }),
+        ).rejects.toThrow(lost(proxy.port, 'idle in transaction, running no statement'));
+        expect(await store.totals()).toEqual(before);
+      } finally {
+        await proxy.close();
+        await store.close().catch(() => {});
+      }
+    }, 60_000);
+
+    it('one connection lost while the others go on answering (progress, so never "no progress at all"): that call fails all the same', async () => {
+      const { proxy, store, db } = await proxiedStore(2);
+      try {
+        await db.query('SELECT 1');
+        proxy.cutOpen();
+        let settled = false;
+        const outcome = db.query('SELECT 1 AS v').then(
+          () => 'answered',
+          (e: Error) => e.message,
+        );
+        void outcome.finally(() => (settled = true));
+        // meanwhile a new connection answers statement after statement
+        let answered = 0;
+        while (!settled) {
+          expect((await db.query<{ v: number }>('SELECT 2 AS v')).rows[0].v).toBe(2);
+          answered++;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(await outcome).toMatch(lost(proxy.port, 'idle, running no statement'));
+        expect(answered).toBeGreaterThan(0);
+      } finally {
+        await proxy.close();
+        await store.close().catch(() => {});
+      }
+    }, 60_000);
+
+    it('a backend killed without the client being told (pg_terminate_backend, its goodbye dropped): the call fails naming the wait', async () => {
+      const { proxy, store, db } = await proxiedStore();
+      const admin = new pg.Client({ connectionString: pgUrl });
+      await admin.connect();
+      try {
+        const pid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+        proxy.cutOpen();
+        expect((await admin.query('SELECT pg_terminate_backend($1) AS ok', [pid])).rows[0].ok).toBe(true);
+        await expect(db.query('SELECT 1')).rejects.toThrow(lost(proxy.port, 'gone', String(pid)));
+        expect((await db.query<{ v: number }>('SELECT 3 AS v')).rows[0].v).toBe(3);
+      } finally {
+        await admin.end();
+        await proxy.close();
+        await store.close().catch(() => {});
+      }
+    }, 60_000);
+
+    it('a lock wait longer than the watch goes on (its backend is active, waiting): not taken for a lost connection', async () => {
+      const store = await openStore({ DATABASE_URL: pgUrl, PGLITE_DIR: 'memory://' }, { timeouts });
+      const admin = new pg.Client({ connectionString: pgUrl });
+      await admin.connect();
+      try {
+        const db = (store as unknown as { db: import('../src/store/sql-client.js').SqlClient }).db;
+        await admin.query('BEGIN; SELECT pg_advisory_xact_lock(424242)');
+        // (a transaction-scoped lock: released as the statement ends)
+        const waiting = db.query<{ v: number }>('SELECT 5 AS v FROM pg_advisory_xact_lock(424242)');
+        await new Promise((r) => setTimeout(r, 2000));
+        await admin.query('COMMIT');
+        expect((await waiting).rows[0].v).toBe(5);
+      } finally {
+        await admin.end();
+        await store.close();
       }
     }, 60_000);
 

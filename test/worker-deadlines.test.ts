@@ -6,7 +6,7 @@
  * workers (src/models/als-wasm.ts, src/models/als-parallel.ts). The hang is injected
  * with the test hook OMNIREC_TEST_WORKER_HANG (read by the workers).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DAY, groupHistory, T0 } from './helpers/group-history.js';
 import { WORKER_DEADLINE_DEFAULT_MS, WORKER_DEADLINE_WORK, workerDeadlineMs } from '../src/core/deadline.js';
 import { BackgroundFits, type BackgroundTask, runTask } from '../src/models/background-fits.js';
@@ -14,6 +14,7 @@ import { selectServed, type Selection } from '../src/eval/select.js';
 import { timeSplit } from '../src/eval/time-split.js';
 import { AlsRecommender, gramWithReg } from '../src/models/als.js';
 import { CgPool } from '../src/models/als-parallel.js';
+import { WasmAls } from '../src/models/als-wasm.js';
 import { solveRowsCg } from '../src/models/als-solvers.js';
 import { fillNormal } from '../src/core/random.js';
 
@@ -101,9 +102,24 @@ describe('worker deadlines', () => {
     const one = new AlsRecommender({ factors: 7, iterations: 4, threads: 1 });
     await one.fit(data);
     const hung = new AlsRecommender({ factors: 7, iterations: 4, threads: 2 });
-    // (long enough for the workers to start under load: the hang is in a half-iteration)
-    const said = await stderrOf(() => withEnv({ OMNIREC_TEST_WORKER_HANG: 'als', WORKER_DEADLINE_MS: '4000' }, () => hung.fit(data)));
-    expect(said).toMatch(/^als: a worker thread did not answer within 4 s; workers stopped, the fit goes on on the calling thread\n$/);
+    // the workers start under the default deadline (however loaded the machine), and the half-iterations' waits have
+    // 0.5 s: the hang is met in a half-iteration, never at start-up
+    const start = WasmAls.start.bind(WasmAls);
+    let started = 0;
+    const spy = vi.spyOn(WasmAls, 'start').mockImplementation(async (...args) => {
+      const s = await start(...args);
+      started++;
+      process.env.WORKER_DEADLINE_MS = '500';
+      return s;
+    });
+    let said: string;
+    try {
+      said = await stderrOf(() => withEnv({ OMNIREC_TEST_WORKER_HANG: 'als', WORKER_DEADLINE_MS: String(WORKER_DEADLINE_DEFAULT_MS) }, () => hung.fit(data)));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(started).toBe(1);
+    expect(said).toMatch(/^als: a worker thread did not answer within 0.5 s; workers stopped, the fit goes on on the calling thread\n$/);
     expect(hung.kernel).toBe('wasm-simd');
     expect(hung.threadsUsed).toBe(1);
     expect(Buffer.from(hung.userFactors.buffer).equals(Buffer.from(one.userFactors.buffer))).toBe(true);
@@ -121,12 +137,13 @@ describe('worker deadlines', () => {
     const g = gramWithReg(y, k, 1);
     const expected = start.slice();
     solveRowsCg(c, y, expected, k, g, 1, 3);
-    await withEnv({ OMNIREC_TEST_WORKER_HANG: 'als', WORKER_DEADLINE_MS: '300' }, async () => {
+    await withEnv({ OMNIREC_TEST_WORKER_HANG: 'als' }, async () => {
+      // (started under the default deadline, however loaded the machine: the hang is met in the solve)
       const pool = await CgPool.start(2);
       try {
         expect(pool.threads).toBe(2);
         const x = start.slice();
-        expect(await stderrOf(() => pool.solve(c, y, x, k, g, 1, 3))).toMatch(/^als: a worker thread did not answer within 0.3 s;/);
+        expect(await stderrOf(() => withEnv({ WORKER_DEADLINE_MS: '300' }, () => pool.solve(c, y, x, k, g, 1, 3)))).toMatch(/^als: a worker thread did not answer within 0.3 s;/);
         expect(pool.threads).toBe(1);
         expect(Buffer.from(x.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
         // later solves run here too
@@ -135,6 +152,31 @@ describe('worker deadlines', () => {
         expect(Buffer.from(again.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
       } finally {
         await pool.close();
+      }
+    });
+  }, 120_000);
+
+  it("the JavaScript ALS pool's workers never answer their start-up probe: given up at the deadline (one line), the rows solved here as on one thread", async () => {
+    const c = timeSplit(history(), T0 + 70 * DAY).reference.weights;
+    const k = 5;
+    const y = new Float32Array(c.cols * k);
+    fillNormal(y, 0.1, 7);
+    const start = new Float32Array(c.rows * k);
+    fillNormal(start, 0.01, 8);
+    const g = gramWithReg(y, k, 1);
+    const expected = start.slice();
+    solveRowsCg(c, y, expected, k, g, 1, 3);
+    await withEnv({ OMNIREC_TEST_WORKER_HANG: 'als-start', WORKER_DEADLINE_MS: '300' }, async () => {
+      let pool: CgPool | undefined;
+      const said = await stderrOf(async () => void (pool = await CgPool.start(2)));
+      try {
+        expect(said).toBe('als: the worker threads did not start within 0.3 s; stopped, the fit runs on the calling thread\n');
+        expect(pool!.threads).toBe(1);
+        const x = start.slice();
+        await pool!.solve(c, y, x, k, g, 1, 3);
+        expect(Buffer.from(x.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      } finally {
+        await pool?.close();
       }
     });
   }, 120_000);

@@ -309,17 +309,18 @@ export class RedisCache implements VectorCache {
     let set = this.channels.get(channel);
     if (!set) {
       this.channels.set(channel, (set = new Set()));
-      const pending = this.sub.subscribe(channel);
-      // wait when Redis is up; when it is down the SUBSCRIBE stays queued for the reconnect
-      if (this.sub.status === 'ready' || this.fast.status === 'ready') await pending.catch(() => undefined);
-      else pending.catch(() => undefined);
+      const pending = this.sub.subscribe(channel).catch(() => undefined);
+      // wait when Redis is up, at most the connect deadline (a Redis that stops answering, the subscriber's connection
+      // not made); when it is down or silent the SUBSCRIBE stays queued for the reconnect
+      if (this.sub.status === 'ready' || this.fast.status === 'ready') await withinOr(pending, this.options.connectTimeoutMs ?? CONNECT_MS, undefined);
     }
     set.add(listener);
     return async () => {
       set.delete(listener);
       if (set.size === 0 && this.channels.get(channel) === set) {
         this.channels.delete(channel);
-        await this.sub?.unsubscribe(channel).catch(() => undefined);
+        // (within the connect deadline: a silent Redis drops the subscription with the connection anyway)
+        if (this.sub) await withinOr(this.sub.unsubscribe(channel).catch(() => undefined), this.options.connectTimeoutMs ?? CONNECT_MS, undefined);
       }
     };
   }

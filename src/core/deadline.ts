@@ -76,5 +76,5 @@ export function workerDeadlineMs(work: number, env: Record<string, string | unde
   return Math.min(2 ** 31 - 1, Math.round(base * Math.max(1, (Number.isFinite(work) ? work : 0) / WORKER_DEADLINE_WORK)));
 }
 
-/** Test hook: a worker whose name is in OMNIREC_TEST_WORKER_HANG ("fits", "select", "als", "import") takes its work and never answers ("import-slow": the import's reader waits 0.3 s after each batch). */
+/** Test hook: a worker whose name is in OMNIREC_TEST_WORKER_HANG ("fits", "select", "als", "import") takes its work and never answers ("als-start": the JavaScript ALS worker answers nothing, its start-up probe included; "import-slow": the import's reader waits 0.3 s after each batch). */
 export const hangsForTest = (name: string): boolean => (process.env.OMNIREC_TEST_WORKER_HANG ?? '').split(',').includes(name);

@@ -8,7 +8,7 @@ import { moduleWorker } from '../core/module-worker.js';
 import { availableParallelism } from 'node:os';
 import type { Csr } from '../core/csr.js';
 import { solveRowsCg } from './als-solvers.js';
-import { within, withinOr, workerDeadlineMs, seconds } from '../core/deadline.js';
+import { withinOr, workerDeadlineMs, seconds } from '../core/deadline.js';
 
 function shared<T extends Float32Array | Float64Array | Int32Array>(a: T): T {
   const C = a.constructor as { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
@@ -21,12 +21,16 @@ function shared<T extends Float32Array | Float64Array | Int32Array>(a: T): T {
 export class CgPool {
   private constructor(private workers: Worker[]) {}
 
-  /** Starts `threads` workers (default: available cores), or none when they cannot start. */
+  /**
+   * Starts `threads` workers (default: available cores), or none when they cannot start: a module that fails to load
+   * (an 'error'), or workers not online and answering a probe within WORKER_DEADLINE_MS (stopped, one line on stderr).
+   */
   static async start(threads = availableParallelism()): Promise<CgPool> {
     if (threads <= 1) return new CgPool([]);
     const workers: Worker[] = [];
-    try {
-      for (let t = 0; t < threads; t++) {
+    let stopped = false;
+    const started = (async () => {
+      for (let t = 0; t < threads && !stopped; t++) {
         const w = moduleWorker(new URL('./als-worker.js', import.meta.url));
         workers.push(w);
         // a worker that cannot load its module fails fast; wait until it is online
@@ -36,16 +40,23 @@ export class CgPool {
         });
       }
       // probe one round trip: a module that failed to load never answers
-      await within(
-        Promise.all(workers.map((w) => solveOn(w, { m: { rows: 0, cols: 0, indptr: new Int32Array(1), indices: new Int32Array(0), data: new Float32Array(0) }, y: new Float32Array(0), x: new Float32Array(0), k: 1, gram: new Float64Array(1), alpha: 0, steps: 0, from: 0, to: 0 }))),
-        10_000,
-        'an ALS worker starting',
-      );
-      return new CgPool(workers);
+      await Promise.all(workers.map((w) => solveOn(w, { m: { rows: 0, cols: 0, indptr: new Int32Array(1), indices: new Int32Array(0), data: new Float32Array(0) }, y: new Float32Array(0), x: new Float32Array(0), k: 1, gram: new Float64Array(1), alpha: 0, steps: 0, from: 0, to: 0 })));
+      return true;
+    })();
+    // (settled after the deadline, it is dropped)
+    started.catch(() => {});
+    const ms = workerDeadlineMs(0);
+    let ok = false;
+    try {
+      ok = await withinOr(started, ms, false);
+      if (!ok) process.stderr.write(`als: the worker threads did not start within ${seconds(ms)}; stopped, the fit runs on the calling thread\n`);
     } catch {
-      await Promise.all(workers.map((w) => w.terminate()));
-      return new CgPool([]);
+      // (a worker that cannot start: e.g. a runner that cannot load TypeScript workers)
     }
+    if (ok) return new CgPool(workers);
+    stopped = true;
+    await Promise.all(workers.map((w) => w.terminate()));
+    return new CgPool([]);
   }
 
   get threads(): number {

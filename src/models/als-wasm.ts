@@ -11,6 +11,7 @@ import type { Csr } from '../core/csr.js';
 import { moduleWorker } from '../core/module-worker.js';
 import { wasmApi, wasmModule, type WasmMemory } from '../core/wasm-modules.js';
 import { within, withinOr, workerDeadlineMs, seconds } from '../core/deadline.js';
+import { UnavailableError } from '../core/errors.js';
 
 interface AlsExports {
   solveCgShared(indptr: number, indices: number, data: number, y: number, x: number, gram: number, k4: number, alpha: number, steps: number, rows: number, chunk: number, counter: number, scratch: number): void;
@@ -202,15 +203,19 @@ async function startWorkers(n: number): Promise<Worker[]> {
     for (let t = 0; t < n; t++) {
       const w = moduleWorker(new URL('./als-wasm-worker.js', import.meta.url));
       workers.push(w);
-      // within() clears its timer: a pending 10 s timer would hold the process open after the work is done
+      // within WORKER_DEADLINE_MS (within() clears its timer: a pending timer would hold the process open after the work is done)
+      const ms = workerDeadlineMs(0);
       await within(
         new Promise<void>((resolve, reject) => {
           w.once('online', resolve);
           w.once('error', reject);
         }),
-        10_000,
+        ms,
         'an ALS worker starting',
-      );
+      ).catch((e: unknown) => {
+        if (e instanceof UnavailableError) process.stderr.write(`als: a worker thread did not start within ${seconds(ms)}; stopped, the fit runs on the calling thread\n`);
+        throw e;
+      });
     }
     return workers;
   } catch {

@@ -7,6 +7,8 @@ import { solveRowsCg } from './als-solvers.js';
 import { hangsForTest } from '../core/deadline.js';
 
 parentPort?.on('message', (msg) => {
+  // (tests: a worker that never answers, its start-up probe included)
+  if (hangsForTest('als-start')) return;
   // (tests: a worker that takes rows, leaves them half written and never answers; the start-up probe, no rows, is answered)
   if (msg.to > msg.from && hangsForTest('als')) {
     msg.x.fill(Number.NaN, msg.from * msg.k, msg.to * msg.k);

@@ -76,8 +76,13 @@ export async function openStore(
   // a statement timeout (a serving instance's) is not one a migration can keep: it runs first on connections without it
   const timed = timeouts?.statementTimeoutMs !== undefined;
   if (timed && (options.migrate ?? true)) {
-    // a migration may rewrite a large table: no statement timeout for it
-    const untimed = await openStore(cfg, { ...options, timeouts: { ...timeouts, statementTimeoutMs: undefined } });
+    // a migration may rewrite a large table: no statement timeout for it, but a command's no-progress watch (a server
+    // that stops answering, or a connection lost, fails the start instead of holding it for ever) and TCP keepalive
+    const command = commandPgTimeouts();
+    const untimed = await openStore(cfg, {
+      ...options,
+      timeouts: { ...timeouts, statementTimeoutMs: undefined, stallMs: timeouts.stallMs ?? command.stallMs, keepAliveMs: timeouts.keepAliveMs ?? Math.min(10_000, timeouts.connectTimeoutMs ?? command.connectTimeoutMs!) },
+    });
     await untimed.close();
   }
   // each backend's client (and its driver) is loaded only when chosen: a command's start-up pays for one

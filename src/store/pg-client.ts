@@ -127,6 +127,8 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
         }
       }
     : undefined;
+  // a watched pool knows each connection's backend, asked before its first use (see stallWatch)
+  const backends = options.stallMs && connectMs ? new WeakMap<pg.Client, Backend>() : null;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 4,
@@ -134,18 +136,20 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
     ...keepAlive,
     ...(TimedClient ? { Client: TimedClient } : connectMs ? { connectionTimeoutMillis: connectMs } : {}),
     ...(st ? { query_timeout: st + 500 } : {}),
+    ...(backends && connectMs ? { verify: identify(backends, where, connectMs) } : {}),
   });
   pool.on('error', () => {
     /* idle client errors surface on the next query */
   });
   // (watching from the first connection on: it stays in the pool)
-  const watch = options.stallMs && connectMs ? stallWatch(pool, url, where, options.stallMs, connectMs, keepAlive) : null;
+  const watch = backends && options.stallMs && connectMs ? stallWatch(pool, url, where, options.stallMs, connectMs, keepAlive, backends) : null;
   try {
     if (options.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
     else await pool.query('SELECT 1');
   } catch (e) {
     watch?.stop();
     await pool.end().catch(() => {});
+    if (e instanceof UnavailableError) throw e;
     const msg = (e as Error).message;
     if (connectMs && CONNECT_TIMEOUT.test(msg)) throw new UnavailableError(`PostgreSQL at ${where} did not answer within ${seconds(connectMs)} (connect)`, { url: redact(url) });
     throw new UnavailableError(`PostgreSQL at ${where} unreachable: ${msg}`, { url: redact(url) });
@@ -215,58 +219,192 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
 
+/** A connection's backend as the server knows it: which server (its postmaster's start), which process, since when. */
+interface Backend {
+  pid: number;
+  server: string;
+  since: string;
+}
+
+/** Asked on each new connection of a watched pool (one round trip): its Backend. Times as whole microseconds since the epoch (exact, whatever the session's TimeZone). */
+const BACKEND_SQL = `SELECT pg_backend_pid() AS pid, (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint::text AS server,
+  (SELECT (extract(epoch FROM backend_start) * 1000000)::bigint::text FROM pg_stat_activity WHERE pid = pg_backend_pid()) AS since`;
+/** The probe with connections to ask about: the probe's own backend and server, and those backends (pid, start, state). */
+const PROBE_SQL = `SELECT pg_backend_pid() AS me, (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint::text AS server,
+  (SELECT coalesce(json_agg(json_build_object('pid', pid, 'since', (extract(epoch FROM backend_start) * 1000000)::bigint::text, 'state', state)), '[]'::json)
+     FROM pg_stat_activity WHERE pid = ANY($1::int[])) AS backends`;
+/** A connection found lost by one probe is taken for lost when a probe at least this much later finds it so again. */
+const CONFIRM_MS = 1000;
+/** A backend in these states runs no statement: a connection still waiting for a statement's answer from it is lost. */
+const IDLE_STATES = new Set(['idle', 'idle in transaction', 'idle in transaction (aborted)']);
+
+/**
+ * A watched pool's check of each new connection before its first use (pg-pool's verify): its Backend, asked within
+ * the connect deadline (a connection that does not answer its first statement within it fails, as one that does not
+ * connect: destroyed, the call that wanted it fails naming the wait). An error from the server leaves the connection
+ * unidentified (the watch then decides nothing about it).
+ */
+function identify(backends: WeakMap<pg.Client, Backend>, where: string, connectMs: number) {
+  return (client: pg.PoolClient, done: (err?: Error) => void): void => {
+    const c = client as unknown as pg.Client;
+    // a connection reset while checked out emits 'error', which kills the process when nothing listens (the call
+    // in progress fails by itself, and the pool drops the connection)
+    c.on('error', () => {});
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(t);
+      done(err);
+    };
+    const t = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          const e = new UnavailableError(`PostgreSQL at ${where} did not answer within ${seconds(connectMs)} (connect)`, { retryAfterS: RETRY_AFTER_S });
+          destroy(c, e);
+          finish(e);
+        }),
+      connectMs,
+    );
+    c.query(BACKEND_SQL).then(
+      (r) => {
+        const row = r.rows[0] as { pid: number; server: string; since: string | null } | undefined;
+        if (row?.since) backends.set(c, { pid: Number(row.pid), server: row.server, since: row.since });
+        finish();
+      },
+      (e: unknown) => finish(e instanceof pg.DatabaseError ? undefined : (classify(e) as Error)),
+    );
+  };
+}
+
+/** pg's internals read by the watch: the query a connection waits on (null when none), its socket. */
+type Internals = { _activeQuery?: object | null; processID?: number | null; connection?: { stream?: { destroy(e?: Error): void } } };
+const activeQuery = (c: pg.Client): object | null => (c as unknown as Internals)._activeQuery ?? null;
+const destroy = (c: pg.Client, e?: Error): void => (c as unknown as Internals).connection?.stream?.destroy(e);
+
 /**
  * The no-progress watch of a command's pool (PgTimeouts.stallMs): every call is counted while in progress; when
  * some are and none has finished for stallMs, a fresh connection asks `SELECT 1` within connectMs. An answer means
  * the server works (the watch starts over); none fails every call in progress with an UnavailableError naming the
  * wait, their connections destroyed (so that nothing waits on them any longer).
+ *
+ * A server that answers on new connections while one open connection is lost (its packets dropped by the network or a
+ * firewall, its backend killed without the client being told) is told apart by asking the probe's server about the
+ * backend of each connection whose statement has had no answer for stallMs (also while other calls progress): that
+ * backend gone, or idle (running no statement) while the client still waits for one's answer, for the same statement
+ * in two probes CONFIRM_MS apart → that connection is lost: its call fails naming the wait, the connection is
+ * destroyed, the others go on. A backend is known by its pid and start time and its server's start time (asked once
+ * per connection, by identify), so a probe that reaches another server (a load balancer) or a pooler (whose pids are
+ * not the server's) decides nothing.
  */
-function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, connectMs: number, keepAlive: object) {
+function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, connectMs: number, keepAlive: object, backends: WeakMap<pg.Client, Backend>) {
   const clients = new Set<pg.Client>();
   pool.on('connect', (c) => clients.add(c as unknown as pg.Client));
-  pool.on('remove', (c) => clients.delete(c as unknown as pg.Client));
+  pool.on('remove', (c) => {
+    clients.delete(c as unknown as pg.Client);
+    suspects.delete(c as unknown as pg.Client);
+  });
   let inFlight = 0;
   let last = Date.now();
+  let lastProbe = 0;
   let probing = false;
   let failed: UnavailableError | null = null;
+  /** When each statement in progress was first seen waiting (at a tick of the watch). */
+  const seen = new WeakMap<object, number>();
+  /** Connections whose backend the last probe found gone or idle: the statement they waited on then, and when. */
+  const suspects = new Map<pg.Client, { q: object; at: number }>();
   // the probe's deadline is its own: when its timer fires, what the socket received meanwhile is read first
   // (setImmediate runs after the poll phase), so a main thread busy for longer than connectMs (a long synchronous
   // fit, a GC pause) does not pass for a server that did not answer
-  const probe = (): Promise<boolean> =>
-    new Promise<boolean>((resolve) => {
+  type Answer = { ok: boolean; lost: Map<pg.Client, string> };
+  const probe = (ask: [pg.Client, Backend][]): Promise<Answer> =>
+    new Promise<Answer>((resolve) => {
       const c = new pg.Client({ connectionString: url, ...keepAlive });
       let done = false;
-      const finish = (ok: boolean) => {
+      const finish = (ok: boolean, lost = new Map<pg.Client, string>()) => {
         if (done) return;
         done = true;
         clearTimeout(t);
-        resolve(ok);
+        resolve({ ok, lost });
         // (a connection that never answered is destroyed, not ended politely)
-        (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        destroy(c);
       };
       const t = setTimeout(() => setImmediate(() => finish(false)), connectMs);
       c.on('error', () => {});
       c.connect()
-        .then(() => c.query('SELECT 1'))
+        .then(() => (ask.length ? c.query(PROBE_SQL, [ask.map(([, b]) => b.pid)]) : c.query('SELECT 1')))
         .then(
-          () => finish(true),
+          (r) => {
+            const lost = new Map<pg.Client, string>();
+            const row = r.rows[0] as { me?: number; server?: string; backends?: { pid: number; since: string; state: string | null }[] } | undefined;
+            // a pooler's pids are not the server's: only a probe on the server itself (its pid the one it was told) decides
+            if (ask.length && row && Number(row.me) === (c as unknown as Internals).processID) {
+              for (const [conn, b] of ask) {
+                if (b.server !== row.server) continue;
+                const now = (row.backends ?? []).find((x) => Number(x.pid) === b.pid && x.since === b.since);
+                if (!now) lost.set(conn, `backend ${b.pid} is gone`);
+                else if (now.state !== null && IDLE_STATES.has(now.state)) lost.set(conn, `backend ${b.pid} is ${now.state}, running no statement`);
+              }
+            }
+            finish(true, lost);
+          },
           // an error from the server (too many connections, shutting down…) is an answer: it is there
           (e: unknown) => finish(e instanceof pg.DatabaseError),
         );
     });
+  const tick = Math.max(50, Math.min(1000, stallMs / 4));
   const timer = setInterval(() => {
-    if (probing || inFlight === 0 || Date.now() - last < stallMs) return;
+    if (probing || inFlight === 0) return;
+    const now = Date.now();
+    // statements waited on for stallMs or longer, on connections whose backend is known
+    const old: [pg.Client, Backend][] = [];
+    for (const c of clients) {
+      const q = activeQuery(c);
+      if (!q) continue;
+      let t = seen.get(q);
+      if (t === undefined) seen.set(q, (t = now));
+      const b = backends.get(c);
+      if (b && now - t >= stallMs) old.push([c, b]);
+    }
+    const stalled = now - last >= stallMs;
+    // a suspect is confirmed (or cleared) by a probe at least CONFIRM_MS later: a statement just sent, or an answer
+    // just sent, cannot pass for a lost connection on a busy machine
+    const confirming = [...suspects.values()].some((x) => now - x.at >= CONFIRM_MS);
+    // no progress at all; or a statement unanswered for stallMs (others may progress), asked about every stallMs; or a suspect to confirm
+    if (!stalled && !confirming && !(old.length > 0 && now - lastProbe >= stallMs)) return;
     probing = true;
-    void probe().then((ok) => {
-      probing = false;
-      if (ok || inFlight === 0) {
-        last = Date.now();
-        return;
-      }
-      failed = new UnavailableError(`PostgreSQL at ${where} did not answer within ${seconds(stallMs + connectMs)} (a statement in progress, then a new connection's SELECT 1)`, { retryAfterS: RETRY_AFTER_S });
-      for (const c of clients) (c as unknown as { connection?: { stream?: { destroy(e?: Error): void } } }).connection?.stream?.destroy(failed);
+    const asked = new Map(old.map(([c]) => [c, activeQuery(c)]));
+    void probe(old).then((answer) => {
+      lastProbe = Date.now();
+      // (what the lost connections' sockets received before the answer is read first)
+      setImmediate(() => {
+        probing = false;
+        if (answer.ok) {
+          const at = Date.now();
+          if (stalled) last = at;
+          for (const c of [...suspects.keys()]) if (!answer.lost.has(c)) suspects.delete(c);
+          for (const [c, why] of answer.lost) {
+            const q = asked.get(c);
+            const was = suspects.get(c);
+            // the same statement still waited on: a suspect, and lost when a probe at least CONFIRM_MS earlier said so too
+            if (!q || activeQuery(c) !== q) {
+              suspects.delete(c);
+              continue;
+            }
+            if (was?.q !== q) suspects.set(c, { q, at });
+            if (was?.q !== q || at - was.at < CONFIRM_MS) continue;
+            suspects.delete(c);
+            destroy(c, new UnavailableError(`PostgreSQL at ${where} did not answer a statement within ${seconds(stallMs)}: its connection is lost (${why}; the server answers new connections)`, { retryAfterS: RETRY_AFTER_S }));
+          }
+          return;
+        }
+        if (!stalled || inFlight === 0) return;
+        failed = new UnavailableError(`PostgreSQL at ${where} did not answer within ${seconds(stallMs + connectMs)} (a statement in progress, then a new connection's SELECT 1)`, { retryAfterS: RETRY_AFTER_S });
+        for (const c of clients) destroy(c, failed);
+      });
     });
-  }, Math.max(50, Math.min(1000, stallMs / 4)));
+  }, tick);
   timer.unref();
   const track = async <T>(p: () => Promise<T>): Promise<T> => {
     if (failed) throw failed;

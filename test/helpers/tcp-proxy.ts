@@ -6,6 +6,10 @@
  *    server that went down;
  *  - "hang": accepts connections and forwards nothing either way, like a frozen server (SIGSTOP)
  *    or a black-holed network; what was sent is held and delivered when it passes again.
+ * and `cutOpen()`: the connections open now carry nothing more either way, for good (their bytes are dropped, and
+ * the server closing its end is not passed on: the client's socket stays open and silent), while new connections
+ * pass: one connection lost on a path that still works (a firewall's or NAT's state dropped, a backend killed
+ * whose goodbye never reaches the client).
  *
  * @example
  * const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
@@ -22,6 +26,8 @@ export interface TcpProxy {
   readonly port: number;
   readonly mode: ProxyMode;
   setMode(mode: ProxyMode): Promise<void>;
+  /** The connections open now carry nothing more (dropped both ways, a close not passed on); new ones pass. */
+  cutOpen(): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +37,8 @@ interface Link {
   /** Held while hanging: client → server, server → client. */
   up: Buffer[];
   down: Buffer[];
+  /** cutOpen(): nothing more passes either way, and the server's close is not passed on. */
+  cut?: boolean;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }, port = 0): Promise<TcpProxy> {
@@ -44,15 +52,16 @@ export async function startTcpProxy(target: { host: string; port: number }, port
   const open = (l: Link) => {
     const up = connect(target.port, target.host);
     l.upstream = up;
-    up.on('data', (d) => (mode === 'pass' ? l.client.write(d) : l.down.push(d)));
-    up.on('error', () => drop(l));
-    up.on('close', () => drop(l));
+    up.on('data', (d) => (l.cut ? undefined : mode === 'pass' ? l.client.write(d) : l.down.push(d)));
+    // (a cut link's client never hears of the server's end)
+    up.on('error', () => (l.cut ? undefined : drop(l)));
+    up.on('close', () => (l.cut ? undefined : drop(l)));
     for (const d of l.up.splice(0)) up.write(d);
   };
   const accept = (client: Socket) => {
     const l: Link = { client, upstream: null, up: [], down: [] };
     links.add(l);
-    client.on('data', (d) => (mode === 'pass' && l.upstream ? l.upstream.write(d) : l.up.push(d)));
+    client.on('data', (d) => (l.cut ? undefined : mode === 'pass' && l.upstream ? l.upstream.write(d) : l.up.push(d)));
     client.on('error', () => drop(l));
     client.on('close', () => drop(l));
     if (mode === 'pass') open(l);
@@ -95,6 +104,13 @@ export async function startTcpProxy(target: { host: string; port: number }, port
           else for (const d of l.up.splice(0)) l.upstream.write(d);
           for (const d of l.down.splice(0)) l.client.write(d);
         }
+      }
+    },
+    cutOpen() {
+      for (const l of links) {
+        l.cut = true;
+        l.up.length = 0;
+        l.down.length = 0;
       }
     },
     async close() {
