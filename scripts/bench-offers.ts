@@ -19,6 +19,9 @@
  * Prints req/s, p50/p99 and CPU µs per request of each, NBO as % of similar, events/s, the service's GC (ms per s,
  * by kind) and event-loop delay (p99, max) over each load (from its /metrics), and the load average.
  * --cpu-prof DIR: the service's V8 CPU profile; --trace-gc FILE: its GC trace; --only nbo: next-best-offer alone.
+ * --server dist (default): the service as it ships (node dist/src/server.js, as the Dockerfile and start:prod run it;
+ * compiled by tsc first when a source is newer); tsx: as `npm start`; or a compiled server.js of another tree. Both
+ * endpoints are measured in the same server either way; the node flags are the package start scripts' (--node-flags).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
