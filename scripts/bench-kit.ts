@@ -2,8 +2,8 @@
  * What the serving benchmarks share (bench:serve, bench:faults, bench:soak, bench:offers, bench:decide): synthetic
  * bundles and offers, a fresh history store per run, and a server in its own process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -196,7 +196,8 @@ export async function freePort(): Promise<number> {
  */
 export async function serveProcess(name: string, entry: string, env: Record<string, string>, ready: string, nodeArgs: string[] = [], logFile?: string): Promise<Served> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+  // TypeScript through tsx (as `npm start`), compiled JavaScript as it is (as `npm run start:prod` and the Dockerfile)
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...(entry.endsWith('.js') ? [] : ['--import', 'tsx']), entry], {
     cwd: join(here, '..'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
     // stdout (one log line per request) to logFile when given, else discarded
@@ -327,4 +328,44 @@ export async function benchBundle(path: string | undefined): Promise<ModelBundle
   const bundle = await readBundle(dirname(dir), basename(dir));
   withBenchCategories(bundle);
   return bundle;
+}
+
+/**
+ * How a bench starts the service: `tsx` as `npm start` runs it (src/server.ts through tsx), `dist` as the Dockerfile
+ * and `npm run start:prod` run it (dist/src/server.js, compiled by tsc first when a source is newer than it), or a
+ * compiled server.js of another tree (e.g. a base worktree compiled elsewhere). The node flags are those of the
+ * package's `start` / `start:prod` script (the V8 flags the service ships with), the same for every form.
+ */
+export function serviceCommand(server: string, root = join(here, '..')): { entry: string; nodeFlags: string[]; label: string } {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const flagsOf = (script: string | undefined): string[] => (script ?? '').split(/\s+/).filter((w) => w.startsWith('--') && w !== '--import');
+  if (server === 'tsx') return { entry: join(root, 'src', 'server.ts'), nodeFlags: flagsOf(scripts.start), label: `tsx src/server.ts (npm start)` };
+  if (server === 'dist') {
+    const entry = join(root, 'dist', 'src', 'server.js');
+    if (compiledIsStale(root, entry)) {
+      process.stderr.write('compiling the service (tsc -p tsconfig.json) for dist/src/server.js\n');
+      const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error(`tsc failed (exit ${r.status})`);
+    }
+    return { entry, nodeFlags: flagsOf(scripts['start:prod']), label: 'node dist/src/server.js (npm run start:prod, Dockerfile)' };
+  }
+  return { entry: resolve(server), nodeFlags: flagsOf(scripts['start:prod']), label: `node ${resolve(server)}` };
+}
+
+/** True when `entry` is missing or older than a TypeScript source of src/ (or tsconfig.json). */
+function compiledIsStale(root: string, entry: string): boolean {
+  let built: number;
+  try {
+    built = statSync(entry).mtimeMs;
+  } catch {
+    return true;
+  }
+  const newer = (dir: string): boolean => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, d.name);
+      if (d.isDirectory() ? d.name !== 'assembly' && newer(p) : d.name.endsWith('.ts') && statSync(p).mtimeMs > built) return true;
+    }
+    return false;
+  };
+  return statSync(join(root, 'tsconfig.json')).mtimeMs > built || newer(join(root, 'src'));
 }

@@ -19,6 +19,9 @@
  * Prints req/s, p50/p99 and CPU µs per request of each, NBO as % of similar, events/s, the service's GC (ms per s,
  * by kind) and event-loop delay (p99, max) over each load (from its /metrics), and the load average.
  * --cpu-prof DIR: the service's V8 CPU profile; --trace-gc FILE: its GC trace; --only nbo: next-best-offer alone.
+ * --server dist (default): the service as it ships (node dist/src/server.js, as the Dockerfile and start:prod run it;
+ * compiled by tsc first when a source is newer); tsx: as `npm start`; or a compiled server.js of another tree. Both
+ * endpoints are measured in the same server either way; the node flags are the package start scripts' (--node-flags).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,7 +43,7 @@ import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import type { Offer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import type { OrderLine } from '../src/core/records.js';
-import { benchOffers, benchStock, benchStore, dropPrefix, serveProcess, storeFigures, storePhase, unifiedIds, withBenchCategories } from './bench-kit.js';
+import { benchOffers, benchStock, benchStore, dropPrefix, serveProcess, serviceCommand, storeFigures, storePhase, unifiedIds, withBenchCategories } from './bench-kit.js';
 import { chooseLoader, type Load, type LoadResult, LOADERS } from './load-generator.js';
 
 const spec = defineCli({
@@ -59,6 +62,8 @@ const spec = defineCli({
     profile: { type: 'string', placeholder: 'DIR', description: 'write a V8 CPU profile of the service process into DIR (node --cpu-prof; same as --cpu-prof)' },
     'cpu-prof': { type: 'string', placeholder: 'DIR', description: "write the service's V8 CPU profile into DIR (node --cpu-prof) when it stops" },
     'trace-gc': { type: 'string', placeholder: 'FILE', description: "run the service with --trace-gc, its stdout (GC lines and the request log) into FILE" },
+    server: { type: 'string', default: 'dist', placeholder: 'FORM', description: "how the service runs: dist (node dist/src/server.js as the Dockerfile and start:prod run it; compiled first when stale), tsx (as npm start), or a compiled server.js" },
+    'node-flags': { type: 'string', placeholder: 'FLAGS', description: "node flags for the service process instead of those of the package's start scripts (space-separated; '' for none)" },
     only: { type: 'string', choices: ['all', 'nbo'], default: 'all', description: 'nbo: next-best-offer rounds only (no similar items, no events; for profiles)' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
@@ -290,6 +295,7 @@ runCli(async () => {
       .join(' ')} ms/s, loop delay p99 ${x.loopLagP99Ms.toFixed(0)} ms max ${x.loopLagMaxMs.toFixed(0)} ms; PostgreSQL ${x.pgCpuUsPerReq.toFixed(0)} CPU µs/req, ${x.pgXactsPerReq.toFixed(3)} transactions/req`;
   const onlyNbo = flags.only === 'nbo';
   const result: {
+    service?: string;
     loader: string;
     connections: number;
     seconds: number;
@@ -302,8 +308,12 @@ runCli(async () => {
     sample?: unknown;
   } = { loader: loader.name, connections: flags.connections, seconds: flags.seconds, offers: offers.length, customers: ids.length, rounds: [], decideAloneUs: decideAlone };
   const profileDir = flags['cpu-prof'] ?? flags.profile;
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []), ...(flags['trace-gc'] ? ['--trace-gc'] : [])];
-  const svc = await serveProcess('service', join(here, '..', 'src', 'server.ts'), env, '/readyz', nodeArgs, flags['trace-gc'] ? resolve(flags['trace-gc']) : undefined);
+  const service = serviceCommand(flags.server);
+  const shipped = flags['node-flags'] === undefined ? service.nodeFlags : flags['node-flags'].split(/\s+/).filter(Boolean);
+  const nodeArgs = [...shipped, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []), ...(flags['trace-gc'] ? ['--trace-gc'] : [])];
+  result.service = `${service.label}${shipped.length ? `, node ${shipped.join(' ')}` : ''}`;
+  log(`service: ${result.service}`);
+  const svc = await serveProcess('service', service.entry, env, '/readyz', nodeArgs, flags['trace-gc'] ? resolve(flags['trace-gc']) : undefined);
   try {
     log(`service pid ${svc.pid} at ${svc.url}`);
     const first = await fetch(`${svc.url}/v1/customers/${ids[0]}/next-best-offer?channel=web&limit=3`, { headers: { 'x-api-key': KEY } });
@@ -350,6 +360,7 @@ runCli(async () => {
     return;
   }
   const out: string[] = [];
+  out.push(`service: ${result.service}`);
   out.push(`load generator: ${loader.name}, ${flags.connections} connections, ${flags.seconds} s per load; ${offers.length} active offers, ${ids.length} customers`);
   out.push(`decide() alone (bench process, ${offers.length} offers, limit 3): ${decideAlone.holdout.toFixed(0)} µs per decision with holdout share 0.05, ${decideAlone.noHoldout.toFixed(0)} µs without`);
   if (result.cold) out.push(`cold first decisions (8 concurrent): p50 ${result.cold.p50.toFixed(1)} ms, p99 ${result.cold.p99.toFixed(1)} ms`);

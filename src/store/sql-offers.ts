@@ -10,8 +10,8 @@ import type { ConsentPurpose, Segment } from '../core/records.js';
 import { normaliseOffer } from '../core/offers/normalise-offer.js';
 import type { ContactState, Offer } from '../core/offers/types.js';
 import type { SqlClient } from './sql-client.js';
-import { choiceProbabilities, decodeChoice, type EncodedChoice, encodeChoice, suitableConflicts } from '../core/offers/choice.js';
-import { type ConsideredTrace, decodeConsidered, type EncodedConsidered, encodeConsidered, suitableIndexOf } from '../core/offers/screen.js';
+import { choiceParts, choiceProbabilities, decodeChoice, type EncodedChoice, encodeChoice, suitableConflicts } from '../core/offers/choice.js';
+import { type ConsideredTrace, consideredParts, decodeConsidered, type EncodedConsidered, encodeConsidered, suitableIndexOf } from '../core/offers/screen.js';
 import type { DecisionLogEntry, DecisionToLog, OfferCounts, PreparedDecision, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
 
 const DAY = 86_400_000;
@@ -110,16 +110,77 @@ function choiceDoc(e: DecisionToLog): unknown {
  * `logDecisions` without further work per decision but a line of COPY.
  */
 export function prepareDecision(e: DecisionToLog): PreparedDecision {
+  const c = e.considered;
+  // a traced decision (the service's): its line written as bytes piece by piece, the same bytes as the line of
+  // `preparedText` (test/decision-log-row.test.ts compares them): no object per part, no JSON.stringify walking the
+  // long strings, no string of the whole line (each a copy of ~3 KB per decision)
+  if (!Array.isArray(c) && typeof e.holdout === 'boolean' && typeof e.policy?.name === 'string' && typeof e.policy.version === 'string') {
+    const context = JSON.stringify(e.context) as string | undefined;
+    const shown = JSON.stringify(e.shown) as string | undefined;
+    if (context !== undefined && shown !== undefined) return preparedTrace(e, c as ConsideredTrace, context, shown);
+  }
   const { doc, set } = consideredDoc(e);
-  const text = JSON.stringify({
+  return preparedLine(e, preparedText(e, doc), set);
+}
+
+const QUOTE = 0x22;
+const CLOSE = 0x7d;
+const NEWLINE = 0x0a;
+
+function preparedTrace(e: DecisionToLog, t: ConsideredTrace, context: string, shown: string): PreparedDecision {
+  const choice = t.choice && t.setConflicts && t.setValueWeights;
+  const conflicts = choice ? t.setConflicts! : null;
+  const vw = choice ? t.setValueWeights! : null;
+  const key = setKey(t.ids, conflicts, vw);
+  // COPY's escaping applies to the text character by character: each piece escaped on its own is the whole escaped
+  // (the parts made here of base64, digits, hex and screen.ts's plain entries have no backslash)
+  const head = `${copyText(e.decisionId)}\t${isoMicros(e.time)}\t${e.customerId === null ? '\\N' : copyText(e.customerId)}\t{"x":${copyJson(context)},"k":`;
+  const k = consideredParts(t, key);
+  const scores = k.scores ? Buffer.from(k.scores.buffer, k.scores.byteOffset, k.scores.byteLength).toString('base64') : '';
+  const mid = `,"s":${copyJson(shown)},"pn":${copyJson(JSON.stringify(e.policy.name))},"pv":${copyJson(JSON.stringify(e.policy.version))},"h":${e.holdout},"ch":`;
+  const ch = choice ? choiceParts(t.choice!) : null;
+  const chHead = ch ? copyJson(ch.head) : 'null';
+  const kept = ch ? copyJson(ch.kept) : '';
+  // UTF-8 takes at most 3 bytes per UTF-16 unit
+  const most = 3 * (head.length + k.head.length + k.mid.length + k.tail.length + mid.length + chHead.length + kept.length) + k.codes.length + scores.length + 32;
+  const buf = lineRoom(most);
+  let at = roomAt;
+  at += buf.write(head, at);
+  at += buf.write(k.head, at);
+  buf.set(k.codes, at);
+  at += k.codes.length;
+  at += buf.write(k.mid, at);
+  if (k.scores) {
+    at += buf.write(',"scores":"', at, 'latin1');
+    at += buf.write(scores, at, 'latin1');
+    buf[at++] = QUOTE;
+  }
+  at += buf.write(k.tail, at);
+  at += buf.write(mid, at);
+  at += buf.write(chHead, at);
+  if (ch) {
+    if (kept.length) at += buf.write(kept, at);
+    buf[at++] = CLOSE;
+  }
+  buf[at++] = CLOSE;
+  buf[at++] = NEWLINE;
+  return { prepared: true, decisionId: e.decisionId, line: lineDone(buf, at), set: { key, ids: t.ids, conflicts, vw } };
+}
+
+/** The doc of a decision's row as JSON.stringify writes it (what prepareDecision's direct path must equal). */
+export function preparedText(e: DecisionToLog, considered: unknown = consideredDoc(e).doc): string {
+  return JSON.stringify({
     x: e.context,
-    k: doc,
+    k: considered,
     s: e.shown,
     pn: e.policy.name,
     pv: e.policy.version,
     h: e.holdout,
     ch: choiceDoc(e),
   });
+}
+
+function preparedLine(e: DecisionToLog, text: string, set: PreparedDecision['set']): PreparedDecision {
   const line = `${copyText(e.decisionId)}\t${isoMicros(e.time)}\t${e.customerId === null ? '\\N' : copyText(e.customerId)}\t${copyJson(text)}\n`;
   return { prepared: true, decisionId: e.decisionId, line: lineBytes(line), set };
 }
@@ -132,17 +193,29 @@ export function prepareDecision(e: DecisionToLog): PreparedDecision {
 const LINE_CHUNK = 256 * 1024;
 let lineChunk = Buffer.allocUnsafe(0);
 let lineAt = 0;
-function lineBytes(line: string): Buffer {
-  const most = 3 * line.length;
-  if (most > LINE_CHUNK / 8) return Buffer.from(line);
+/** Where the line being written starts in the buffer lineRoom gave. */
+let roomAt = 0;
+/** A buffer with room for `most` bytes at roomAt: the chunk, or for a line longer than an eighth of a chunk its own. */
+function lineRoom(most: number): Buffer {
+  if (most > LINE_CHUNK / 8) {
+    roomAt = 0;
+    return Buffer.allocUnsafe(most);
+  }
   if (lineAt + most > lineChunk.length) {
     lineChunk = Buffer.allocUnsafe(LINE_CHUNK);
     lineAt = 0;
   }
-  const n = lineChunk.write(line, lineAt);
-  const bytes = lineChunk.subarray(lineAt, lineAt + n);
-  lineAt += n;
-  return bytes;
+  roomAt = lineAt;
+  return lineChunk;
+}
+/** The line written into `buf` (from lineRoom) from roomAt to `end`; the chunk's place moves past it. */
+function lineDone(buf: Buffer, end: number): Buffer {
+  if (buf === lineChunk) lineAt = end;
+  return buf.subarray(roomAt, end);
+}
+function lineBytes(line: string): Buffer {
+  const buf = lineRoom(3 * line.length);
+  return lineDone(buf, roomAt + buf.write(line, roomAt));
 }
 
 /** The fields of a prepared decision's line (COPY's text format undone): id, time (ISO 8601), customer, doc. */
@@ -180,9 +253,24 @@ const pad = (n: number, w: number) => String(n).padStart(w, '0');
 /** Epoch ms (fractions kept to the microsecond, as timestamptz keeps them) as an ISO 8601 time in UTC. */
 export function isoMicros(ms: number): string {
   const whole = Math.floor(ms);
-  const iso = new Date(whole).toISOString(); // …T12:34:56.789Z
+  const iso = isoMillis(whole); // …T12:34:56.789Z
   const us = Math.round((ms - whole) * 1000);
   return us === 0 ? iso : `${iso.slice(0, -1)}${pad(us, 3)}Z`;
+}
+
+/** The second last formatted (its ISO text up to the milliseconds' dot): decisions come many to a second. */
+let isoSecond = NaN;
+let isoPrefix = '';
+const MS_DIGITS = Array.from({ length: 1000 }, (_, i) => pad(i, 3));
+/** `new Date(ms).toISOString()` for an integer ms, the date part made once per second (years 1970–9999). */
+function isoMillis(ms: number): string {
+  if (!(ms >= 0 && ms < 253402300800000)) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    isoSecond = second;
+  }
+  return `${isoPrefix}${MS_DIGITS[ms - second * 1000]}Z`;
 }
 
 /** The offer sets known to be stored, per database client (a set is written once; a batch names one, mostly). */

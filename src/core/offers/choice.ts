@@ -595,8 +595,57 @@ export function encodeChoice(c: ChoiceInputs): EncodedChoice {
   return out;
 }
 
+const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
+function jsonNumbers(xs: readonly number[]): string {
+  let out = '[';
+  for (let k = 0; k < xs.length; k++) out += k === 0 ? jsonNumber(xs[k]) : `,${jsonNumber(xs[k])}`;
+  return out + ']';
+}
+
+/** The kept part's fields as JSON text (`,"at":…` to the end), kept on the part (a part shared by a memo's decisions is written once). */
+function keptJson(part: KeptPart): string {
+  let s = part.json;
+  if (s !== undefined) return s;
+  s = `,"at":${JSON.stringify(part.at)}`;
+  if (part.dists !== undefined) s += `,"dists":${JSON.stringify(part.dists)}`;
+  s += `,"lift":${JSON.stringify(part.lift)}`;
+  if (part.d !== undefined) {
+    s += `,"d":${JSON.stringify(part.d)}`;
+    if (part.di !== undefined) s += `,"di":${JSON.stringify(part.di)}`;
+  }
+  if (part.f64) s += ',"f64":true';
+  part.json = s;
+  return s;
+}
+
+/**
+ * `JSON.stringify(encodeChoice(c))` in two parts, `head + kept + '}'` (exactly that text: test/decision-log-row.test.ts),
+ * for the decision log's row to be written as bytes on the request path: `kept`, the kept offers' fields (the long
+ * ones), is one string per frozen list (a customer's memo shares it between its decisions), '' when none is kept.
+ */
+export function choiceParts(c: ChoiceInputs): { head: string; kept: string } {
+  if (
+    typeof c.holdoutShare !== 'number' || typeof c.limit !== 'number' || typeof c.seed !== 'number' || typeof c.draws !== 'number' ||
+    typeof c.poolSize !== 'number' || typeof c.uniformExactBudget !== 'number' || typeof c.ranking !== 'string' || typeof c.served !== 'string'
+  ) {
+    const all = JSON.stringify(encodeChoice(c));
+    return { head: all.slice(0, -1), kept: '' };
+  }
+  let head = `{"v":1,"ranking":${JSON.stringify(c.ranking)},"served":${JSON.stringify(c.served)},"h":${jsonNumber(c.holdoutShare)},"limit":${jsonNumber(c.limit)},"seed":${jsonNumber(c.seed)},"draws":${jsonNumber(c.draws)},"pool":${jsonNumber(c.poolSize)},"budget":${jsonNumber(c.uniformExactBudget)},"shown":${jsonNumbers(c.shown)}`;
+  if (c.greedy) head += `,"greedy":${jsonNumbers(c.greedy)}`;
+  const offers = c.offers;
+  let part: KeptPart | null | undefined = keptParts.get(offers);
+  if (part === undefined) {
+    part = keptPart(offers);
+    if (deeplyFrozen(offers)) keptParts.set(offers, part);
+  }
+  return { head, kept: part === null ? '' : keptJson(part) };
+}
+
 /** The kept offers' fields of an encoded choice (see EncodedChoice); null: no offer kept. */
 interface KeptPart {
+  /** Its fields as JSON text (keptJson), once asked for. */
+  json?: string;
   at: string;
   dists?: SamplingDistribution[];
   lift: string;

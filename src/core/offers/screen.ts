@@ -478,9 +478,19 @@ let encodeScores = new Float64Array(256);
 let encodePositions = new Int32Array(256);
 const encodeSlots = new Int8Array(ENTRIES.length);
 
-export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsidered {
+/** What one pass over a trace gives (encodeTrace): the codes' characters, the table, the scores kept, the blockers. */
+interface TraceCodes {
+  n: number;
+  table: number[];
+  nScores: number;
+  blockers: number[] | null;
+}
+
+/** The pass of encodeConsidered: fills encodeChars[0, n) and encodeScores[0, nScores) (scratch, read before the next call). */
+function encodeTrace(t: ConsideredTrace): TraceCodes {
   const n = t.ids.length;
-  const table: string[] = [];
+  // entries of `table`, by index into ENTRIES
+  const table: number[] = [];
   // slot in `table` of each entry (-1: not used yet); fewer entries than ALPHABET characters (checked below)
   const slot = encodeSlots.fill(-1);
   // scratch (read within this call only): the codes' characters, the scores kept, each suitable offer's position
@@ -496,6 +506,9 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
   let blockers: number[] | null = null;
   const position = encodePositions.fill(-1, 0, m);
   for (let k = 0; k < t.shown.length; k++) position[t.shown[k]] = k;
+  // each suitable offer's blocker (blockerAt), found from the shown offers through the offers listing each (one
+  // inverse per conflicts list, which decide shares between decisions): a few entries instead of every offer's list
+  const blockerOf = blockersOf(t, m, position);
   for (let i = 0, si = 0; i < n; i++) {
     const c = t.codes[i];
     let e: number;
@@ -505,7 +518,7 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
       if (position[s] >= 0) e = SHOWN;
       else {
         // rankedLower, without an object per offer
-        const blocker = blockerAt(t, s, position);
+        const blocker = blockerOf === null ? blockerAt(t, s, position) : blockerOf[s];
         if (blocker >= 0) {
           e = RANKED_TARGET;
           (blockers ??= []).push(position[blocker]);
@@ -518,16 +531,97 @@ export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsid
     }
     if (slot[e] < 0) {
       slot[e] = table.length;
-      table.push(ENTRIES[e]);
+      table.push(e);
     }
     chars[i] = ALPHABET_CODES[slot[e]];
   }
-  const out: EncodedConsidered = { v: 2, set, codes: chars.toString('latin1', 0, n), table };
-  if (nScores) out.scores = Buffer.from(scores.buffer, scores.byteOffset, nScores * 8).toString('base64');
+  if (blockerOf !== null) for (let k = 0; k < t.shown.length; k++) for (const s of listersOf(t.conflicts)![t.shown[k]] ?? []) blockerOf[s] = -1;
+  return { n, table, nScores, blockers };
+}
+
+/** Per conflicts list: for each suitable offer j, the offers s whose list holds j (each s once, in increasing order). */
+const listers = new WeakMap<readonly (readonly number[])[], readonly (readonly number[])[]>();
+function listersOf(conflicts: readonly (readonly number[])[]): readonly (readonly number[])[] | undefined {
+  return listers.get(conflicts);
+}
+let encodeBlockers = new Int32Array(256).fill(-1);
+
+/**
+ * blockerAt of every suitable offer (scratch, -1: none; the caller resets the entries set), or null when the trace's
+ * lists do not fit (then blockerAt per offer). The shown offers in position order: the first to be listed by s is
+ * the one of least position among s's conflicts, as blockerAt finds it.
+ */
+function blockersOf(t: ConsideredTrace, m: number, position: Int32Array): Int32Array | null {
+  const conflicts = t.conflicts;
+  if (conflicts.length !== m) return null;
+  let inverse = listers.get(conflicts);
+  if (inverse === undefined) {
+    const lists: number[][] = Array.from({ length: m }, () => []);
+    for (let s = 0; s < m; s++) {
+      const cs = conflicts[s];
+      for (let q = 0; q < cs.length; q++) {
+        const j = cs[q];
+        // an index out of range has no position (blockerAt never picks it)
+        if (!(j >= 0 && j < m) || !Number.isInteger(j)) continue;
+        const l = lists[j];
+        if (l[l.length - 1] !== s) l.push(s);
+      }
+    }
+    inverse = lists;
+    listers.set(conflicts, inverse);
+  }
+  if (encodeBlockers.length < m) encodeBlockers = new Int32Array(Math.max(m, 2 * encodeBlockers.length)).fill(-1);
+  const blockerOf = encodeBlockers;
+  for (let k = 0; k < t.shown.length; k++) {
+    const j = t.shown[k];
+    if (position[j] !== k) continue;
+    const l = inverse[j];
+    if (l === undefined) continue;
+    for (let q = 0; q < l.length; q++) if (blockerOf[l[q]] < 0) blockerOf[l[q]] = j;
+  }
+  return blockerOf;
+}
+
+export function encodeConsidered(t: ConsideredTrace, set: string): EncodedConsidered {
+  const { n, table, nScores, blockers } = encodeTrace(t);
+  const out: EncodedConsidered = { v: 2, set, codes: encodeChars.toString('latin1', 0, n), table: table.map((e) => ENTRIES[e]) };
+  if (nScores) out.scores = Buffer.from(encodeScores.buffer, encodeScores.byteOffset, nScores * 8).toString('base64');
   if (blockers) out.blockers = blockers;
   return out;
 }
 
+/** Each entry of ENTRIES as JSON text (ASCII, no backslash: checked below). */
+const ENTRIES_JSON = ENTRIES.map((e) => JSON.stringify(e));
+const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
+
+/**
+ * `JSON.stringify(encodeConsidered(t, set))` in parts, for the decision log's row to be written as bytes on the request
+ * path (no object, no walk over long strings, no string of the whole): `head` (ASCII), the codes' characters (bytes,
+ * ASCII; scratch, valid until the next call), `mid` (ASCII), the scores kept as little-endian float64 bytes to be
+ * written in base64 as `,"scores":"…"` (scratch, or null), and `tail` (ASCII). Concatenated they are exactly that text
+ * (test/decision-log-row.test.ts).
+ */
+export function consideredParts(t: ConsideredTrace, set: string): { head: string; codes: Uint8Array; mid: string; scores: Uint8Array | null; tail: string } {
+  const { n, table, nScores, blockers } = encodeTrace(t);
+  let mid = '","table":[';
+  for (let k = 0; k < table.length; k++) mid += k === 0 ? ENTRIES_JSON[table[k]] : `,${ENTRIES_JSON[table[k]]}`;
+  mid += ']';
+  let tail = '';
+  if (blockers) {
+    tail = ',"blockers":[';
+    for (let k = 0; k < blockers.length; k++) tail += k === 0 ? jsonNumber(blockers[k]) : `,${jsonNumber(blockers[k])}`;
+    tail += ']';
+  }
+  return {
+    head: `{"v":2,"set":${JSON.stringify(set)},"codes":"`,
+    codes: encodeChars.subarray(0, n),
+    mid,
+    scores: nScores ? new Uint8Array(encodeScores.buffer, encodeScores.byteOffset, nScores * 8) : null,
+    tail: tail + '}',
+  };
+}
+
+if (ENTRIES_JSON.some((e) => /[^\x20-\x5b\x5d-\x7e]/.test(e))) throw new Error('screen.ts: a considered entry is not plain ASCII');
 
 /**
  * The first shown offer (in shown order) sharing a target with the suitable offer `s`, or -1 (as rankedLower finds
