@@ -284,6 +284,18 @@ function unitVector(record: CustomerRecord): Float32Array | null {
   return v;
 }
 
+/** DecisionContext.inStock without a store. */
+const IN_STOCK: DecisionContext['inStock'] = () => true;
+/** DecisionContext.contacts of a guest. */
+const NO_CONTACTS: DecisionContext['contacts'] = () => undefined;
+/** DecisionContext.contacts of a customer's contact counters, kept per map. */
+const contactFns = new WeakMap<Map<string, ContactState>, DecisionContext['contacts']>();
+function contactsOf(contacts: Map<string, ContactState>): DecisionContext['contacts'] {
+  let f = contactFns.get(contacts);
+  if (f === undefined) contactFns.set(contacts, (f = (offerId) => contacts.get(offerId)));
+  return f;
+}
+
 /** JSON.stringify of a number. */
 const jsonNumber = (x: number): string => (Number.isFinite(x) ? '' + x : 'null');
 
@@ -732,6 +744,17 @@ export class OfferService {
     return answerOf(decision, this.lastDecisionId, this.policy, extra.customerId, extra.fallbackReason);
   }
 
+  /** DecisionContext.inStock of a store's stock set (and the targets' index), kept per set. */
+  private readonly inStockFns = new WeakMap<ReadonlySet<string>, { index: TargetIndex | null; inStock: DecisionContext['inStock'] }>();
+  private inStockOf(stock: ReadonlySet<string>, index: TargetIndex | null): DecisionContext['inStock'] {
+    const held = this.inStockFns.get(stock);
+    if (held !== undefined && held.index === index) return held.inStock;
+    const inStock: DecisionContext['inStock'] = (offer) =>
+      index ? index.inStock(offer, stock) : offer.targets.skus.some((s) => stock.has(s)) || offer.targets.skus.length + offer.targets.categories.length === 0;
+    this.inStockFns.set(stock, { index, inStock });
+    return inStock;
+  }
+
   /** The id decideLogged gave its last decision (read right after it: no object per decision to carry it). */
   private lastDecisionId = '';
 
@@ -751,20 +774,21 @@ export class OfferService {
     const model = this.deps.source.current();
     const stock = store === null ? null : (this.deps.inventory.inStock(store) ?? NO_STOCK);
     const index = model ? this.targets(model) : null;
+    // (no closure nor spread object per decision: the context's functions are kept per stock set and contacts map)
     const ctx: DecisionContext = {
       channel: options.channel,
       store,
       now,
       limit,
       // no store: online channels sell from the warehouse, which store inventory does not describe
-      inStock: stock === null ? () => true : (offer) => (index ? index.inStock(offer, stock) : offer.targets.skus.some((s) => stock.has(s)) || (offer.targets.skus.length + offer.targets.categories.length === 0)),
-      contacts: (offerId) => contacts?.get(offerId),
+      inStock: stock === null ? IN_STOCK : this.inStockOf(stock, index),
+      contacts: contacts === null ? NO_CONTACTS : contactsOf(contacts),
       acceptances: this.counts.acceptances,
       channelConsent: this.deps.channelConsent,
       holdoutShare: this.deps.holdoutShare,
       random: this.random,
       // a customer's decisions in one context share what decide derives before anything random (see memoFor)
-      ...(facts !== undefined && subject.customerId !== null ? { memo: this.memoFor(subject.customerId, facts, options.channel, store, stock, index) } : {}),
+      memo: facts !== undefined && subject.customerId !== null ? this.memoFor(subject.customerId, facts, options.channel, store, stock, index) : undefined,
     };
     const decision = decide(this.offers, subject, ctx, this.counts);
     const trace = traceOf(decision);
