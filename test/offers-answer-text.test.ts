@@ -4,7 +4,7 @@
  * decisions (strings that need escaping, numbers JSON writes otherwise, fallbacks, guests), on real decisions, and
  * through the routes, which answer without a promise once the customer's facts are held: two worlds with the same
  * seeded decision core, one asked through GET / POST, the other through decideFor / decideForGuest, give the same
- * bytes (decision ids aside). plainJson / numberText (src/core/json-text.ts) against JSON.stringify on every kind of value.
+ * bytes (decision ids aside).
  */
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,6 @@ import { decide } from '../src/core/offers/decide.js';
 import type { Decision, ScoredOffer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import { answerOf } from '../src/serve/offer-service.js';
-import { numberText, plainJson } from '../src/core/json-text.js';
 import type { Store } from '../src/store/store.js';
 import { benchOffers } from '../scripts/bench-kit.js';
 import { benchStats, benchSubjects } from '../scripts/bench-decide.js';
@@ -91,42 +90,6 @@ describe(`next-best-offer answers as text (${backend.name})`, () => {
     // what JSON.stringify leaves out (a title that is not a string): written by it
     const odd = decision([crafted({ title: undefined as never })]);
     expect(w.offers.answerText(odd, 'd-2', 'c', undefined)).toBe(JSON.stringify(answerOf(odd, 'd-2', POLICY, 'c', undefined)));
-  });
-
-  it('plainJson and numberText: JSON.stringify of plain data, and of what is not plain (handed to it)', () => {
-    class Point {
-      constructor(
-        readonly x: number,
-        readonly y: number,
-      ) {}
-    }
-    const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, { b: 1, a: [2] });
-    const withGetter = { get g() { return 0.1 + 0.2; }, h: 1 };
-    const values: unknown[] = [
-      0, -0, 1, -1.5, 0.1 + 0.2, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity, 2 ** 53 + 2,
-      '', 'a"b\\c', 'line\nbreak\t\u0001\u2028\ud800\udc00\udfff', 'caf\u00e9 \u{1F375}',
-      true, false, null, undefined, () => 1, Symbol('s'),
-      [], [1, undefined, () => 2, Symbol('t'), null, 'x'], [[[]]], new Array(3),
-      {}, { a: undefined, b: () => 1, c: Symbol('c'), d: 1 }, { 2: 'two', 1: 'one', z: 0, '"q"': 'quoted key', 'é': 1 },
-      { nested: { deeper: { deepest: [0.123456789012345, { x: -0 }] } } },
-      { toJSON: () => ({ replaced: true }) }, new Date(0), new Point(1, 2), { p: new Point(3, 4), d: new Date(1) },
-      nullProto, withGetter, Object.assign([1, 2], { extra: 3 }), new Number(4), new String('s'), new Boolean(false),
-      new Map([[1, 2]]), new Set([1]), new Float64Array([0.5, 1.5]),
-    ];
-    for (const v of values) expect(plainJson(v)).toBe(JSON.stringify(v));
-    let deep: unknown = 1;
-    for (let i = 0; i < 100; i++) deep = { d: [deep] };
-    expect(plainJson(deep)).toBe(JSON.stringify(deep));
-    const cyclic: Record<string, unknown> = { a: 1 };
-    cyclic.self = { again: cyclic };
-    expect(() => plainJson(cyclic)).toThrow(TypeError);
-    expect(() => plainJson({ big: 1n })).toThrow(TypeError);
-    // texts kept: asked again (and for many numbers, past the bound) the same
-    for (let i = 0; i < 70_000; i++) {
-      const x = Math.fround(i / 7) * (i % 2 ? -1 : 1);
-      expect(numberText(x)).toBe(JSON.stringify(x));
-    }
-    for (const x of [0.1 + 0.2, -0, NaN, 1e21]) expect(numberText(x)).toBe(JSON.stringify(x));
   });
 
   it('real decisions of the bench offers: the same bytes', async () => {

@@ -22,7 +22,6 @@
  *  - unknown customer (or the store unreachable): a guest without items, `fallback: true`.
  */
 import { randomUUID } from 'node:crypto';
-import { numberText, plainJson } from '../core/json-text.js';
 import type { CacheKeys } from '../cache/keys.js';
 import type { LoadedModel, ModelSource } from '../cache/model-source.js';
 import { type AnnouncedOfferEvent, announceOfferChange, decodeOfferChange } from '../cache/offer-changes.js';
@@ -296,6 +295,9 @@ function contactsOf(contacts: Map<string, ContactState>): DecisionContext['conta
   if (f === undefined) contactFns.set(contacts, (f = (offerId) => contacts.get(offerId)));
   return f;
 }
+
+/** JSON.stringify of a number. */
+const jsonNumber = (x: number): string => (Number.isFinite(x) ? '' + x : 'null');
 
 /** The answer of a decision (both endpoints; JSON.stringify of it is what OfferService.answerText writes). */
 export function answerOf(
@@ -823,8 +825,7 @@ export class OfferService {
 
   /**
    * JSON.stringify(answerOf(…)), made from pieces: each offer's head (offerId, title, kind) kept per offer, the policy's
-   * text kept, the numbers' texts kept (src/api/json-text.ts: they repeat from one decision to the next) and the
-   * reason written by plainJson (test/offers-answer-text.test.ts compares the two).
+   * text kept, the numbers and the reason written in place (test/offers-answer-text.test.ts compares the two).
    */
   answerText(decision: Decision, decisionId: string, customerId: string | undefined, fallbackReason: NboFallbackReason | undefined): string {
     const policy = this.policy;
@@ -844,7 +845,7 @@ export class OfferService {
         this.heads.set(o.offerId, h);
       }
       if (k > 0) text += ',';
-      text += h.head + numberText(round(o.score)) + ',"propensity":' + numberText(round(o.propensity)) + ',"value":' + numberText(o.value) + ',"reason":' + plainJson(o.reason) + '}';
+      text += h.head + jsonNumber(round(o.score)) + ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + JSON.stringify(o.reason) + '}';
     }
     text += '],"decisionId":' + JSON.stringify(decisionId);
     if (customerId !== undefined) text += ',"customerId":' + JSON.stringify(customerId);
