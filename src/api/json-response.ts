@@ -21,6 +21,11 @@ function serialise(body: object): string {
 
 export function writeJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'object' && body !== null ? serialise(body) : JSON.stringify(body);
+  writeJsonText(req, res, status, text);
+}
+
+/** writeJson of a body already serialised (`text` is its JSON). */
+export function writeJsonText(req: IncomingMessage, res: ServerResponse, status: number, text: string): void {
   writeText(req, res, status, 'application/json; charset=utf-8', text);
 }
 

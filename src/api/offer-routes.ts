@@ -8,6 +8,7 @@ import { ConflictError, InvalidArgumentError } from '../core/errors.js';
 import { OfferId, OfferInput } from '../core/offer-schema.js';
 import { OFFER_CHANNELS, OFFER_KINDS } from '../core/offers/types.js';
 import type { OfferService } from '../serve/offer-service.js';
+import { writeJsonText } from './json-response.js';
 import { type RouteDef, route } from './route-def.js';
 import { CustomerParams } from './schemas.js';
 
@@ -97,7 +98,13 @@ export function buildOfferRoutes(offers: OfferService): RouteDef[] {
       query: NboQuery,
       response: NboResponse,
       extraResponses: { '503': 'Offer decisions not configured on this instance' },
-      handler: ({ params, query }) => offers.decideFor(params.id, query),
+      // answered without a promise when nothing needs waiting for (the JSON written as decideFor's answer would be)
+      handler: ({ params, query, req, res }) => {
+        const text = offers.decideForText(params.id, query);
+        if (text === undefined) return offers.decideFor(params.id, query);
+        writeJsonText(req, res, 200, text);
+        return undefined;
+      },
     }),
     route({
       method: 'post',
@@ -108,7 +115,12 @@ export function buildOfferRoutes(offers: OfferService): RouteDef[] {
       body: NboSessionBody,
       response: NboResponse,
       extraResponses: { '503': 'Offer decisions not configured on this instance' },
-      handler: ({ body }) => offers.decideForGuest(body.items, body),
+      handler: ({ body, req, res }) => {
+        const text = offers.decideForGuestText(body.items, body);
+        if (text === undefined) return offers.decideForGuest(body.items, body);
+        writeJsonText(req, res, 200, text);
+        return undefined;
+      },
     }),
     route({
       method: 'post',

@@ -169,6 +169,14 @@ export class CacheModelSource implements ModelSource {
     return this.model;
   }
 
+  /** The record when the LRU holds it (counted as `customer` counts it), else undefined (`customer` reads the cache). */
+  customerNow(customerId: string, model: LoadedModel): CustomerRecord | null | undefined {
+    const hit = this.lru.find(lruKey(model.version, customerId));
+    if (hit === undefined) return undefined;
+    this.counters.lruHits++;
+    return hit.value;
+  }
+
   async customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null> {
     const key = lruKey(model.version, customerId);
     const hit = this.lru.find(key);

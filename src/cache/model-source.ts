@@ -43,6 +43,11 @@ export interface ModelSource {
   /** One customer's record in that version: in-process LRU, else one cache round trip; null if unknown or cache down. */
   customer(customerId: string, model: LoadedModel): Promise<CustomerRecord | null>;
   /**
+   * `customer`'s answer when it is known without waiting (held in process), else undefined: a request path that can
+   * answer synchronously goes on without a promise, and calls `customer` otherwise. Optional.
+   */
+  customerNow?(customerId: string, model: LoadedModel): CustomerRecord | null | undefined;
+  /**
    * Overwrites one customer's record in the current version (purchase events, fold-in) or deletes it
    * (null). Never writes the record of an erased customer, even when the erasure comes while the
    * record is being computed: the write is refused atomically against the erasure list (returns false).
@@ -102,15 +107,19 @@ export function staticModelSource(bundle: ModelBundle, version?: string): ModelS
   const erased = new Set<string>();
   const counters = emptyStats();
   const swappedAt = new Date().toISOString();
+  const customerNow = (customerId: string, m: LoadedModel): CustomerRecord | null => {
+    if (m.version !== model.version) return null;
+    const r = customers.get(customerId) ?? null;
+    if (r) counters.cacheHits++;
+    else counters.misses++;
+    return r;
+  };
   return {
     current: () => model,
     async customer(customerId, m) {
-      if (m.version !== model.version) return null;
-      const r = customers.get(customerId) ?? null;
-      if (r) counters.cacheHits++;
-      else counters.misses++;
-      return r;
+      return customerNow(customerId, m);
     },
+    customerNow,
     async putCustomer(customerId, record, m) {
       if (m.version !== model.version) return false;
       if (record && erased.has(customerId)) return false;

@@ -93,19 +93,29 @@ export class CustomerAccessCache {
     return { statements: this.batch?.statements ?? 0, ids: this.batch?.ids ?? 0 };
   }
 
-  async resolve(customerId: string): Promise<CustomerAccess> {
+  /**
+   * resolve()'s answer when it is held, without waiting: fresh, or older than half the TTL with the background refresh
+   * started as resolve() starts it; undefined when resolve() would read the store (a request path that can answer
+   * synchronously then goes on without a promise).
+   */
+  held(customerId: string): CustomerAccess | undefined {
     const hit = this.entries.get(customerId);
-    if (hit) {
-      const age = Date.now() - hit.at;
-      if (age < this.options.ttlMs / 2) return hit.access;
-      if (age < this.options.ttlMs) {
-        if (!hit.refreshing) {
-          hit.refreshing = true;
-          void this.load(customerId, true).finally(() => (hit.refreshing = false));
-        }
-        return hit.access;
+    if (hit === undefined) return undefined;
+    const age = Date.now() - hit.at;
+    if (age < this.options.ttlMs / 2) return hit.access;
+    if (age < this.options.ttlMs) {
+      if (!hit.refreshing) {
+        hit.refreshing = true;
+        void this.load(customerId, true).finally(() => (hit.refreshing = false));
       }
+      return hit.access;
     }
+    return undefined;
+  }
+
+  async resolve(customerId: string): Promise<CustomerAccess> {
+    const held = this.held(customerId);
+    if (held !== undefined) return held;
     const wait = this.options.waitMs;
     if (wait === undefined) return this.load(customerId);
     return withinOr(this.load(customerId), wait, STORE_SLOW, () =>

@@ -32,6 +32,7 @@ import { foldInFactored } from '../core/fold-in.js';
 import type {
   ContactState,
   Decide,
+  Decision,
   DecisionContext,
   DecisionMemo,
   DecisionSubject,
@@ -283,6 +284,46 @@ function unitVector(record: CustomerRecord): Float32Array | null {
   return v;
 }
 
+/** DecisionContext.inStock without a store. */
+const IN_STOCK: DecisionContext['inStock'] = () => true;
+/** DecisionContext.contacts of a guest. */
+const NO_CONTACTS: DecisionContext['contacts'] = () => undefined;
+/** DecisionContext.contacts of a customer's contact counters, kept per map. */
+const contactFns = new WeakMap<Map<string, ContactState>, DecisionContext['contacts']>();
+function contactsOf(contacts: Map<string, ContactState>): DecisionContext['contacts'] {
+  let f = contactFns.get(contacts);
+  if (f === undefined) contactFns.set(contacts, (f = (offerId) => contacts.get(offerId)));
+  return f;
+}
+
+/** JSON.stringify of a number. */
+const jsonNumber = (x: number): string => (Number.isFinite(x) ? '' + x : 'null');
+
+/** The answer of a decision (both endpoints; JSON.stringify of it is what OfferService.answerText writes). */
+export function answerOf(
+  decision: Decision,
+  decisionId: string,
+  policy: NboAnswer['policy'],
+  customerId: string | undefined,
+  fallbackReason: NboFallbackReason | undefined,
+): NboAnswer {
+  const offers: NboOffer[] = decision.offers.map((o) => ({
+    offerId: o.offerId,
+    title: o.title,
+    kind: o.kind,
+    score: round(o.score),
+    propensity: round(o.propensity),
+    value: o.value,
+    reason: o.reason,
+  }));
+  const answer: NboAnswer =
+    customerId !== undefined
+      ? { offers, decisionId, customerId, policy, fallback: fallbackReason !== undefined }
+      : { offers, decisionId, policy, fallback: fallbackReason !== undefined };
+  if (fallbackReason) answer.fallbackReason = fallbackReason;
+  return answer;
+}
+
 export class OfferService {
   private offers: Offer[] = [];
   /** The offers held, as JSON (a reload that reads the same keeps them). */
@@ -308,6 +349,12 @@ export class OfferService {
   private readonly random: () => number;
   private readonly policy: { name: string; version: string };
   private started: Promise<void> | null = null;
+  /** start() has completed (decisions may be made without awaiting it). */
+  private ready = false;
+  /** Per offer id, the answer's JSON up to its score (offerId, title, kind), for the offers held (answerText). */
+  private heads = new Map<string, { title: string; kind: string; head: string }>();
+  /** The policy's JSON (answerText), made again should the policy object say otherwise. */
+  private policyText: { name: string; version: string; text: string } | null = null;
   private unsubscribe: (() => Promise<void>) | undefined;
   private offHealth: (() => void) | undefined;
   private offSwap: (() => void) | undefined;
@@ -357,6 +404,7 @@ export class OfferService {
         this.timer = setInterval(() => this.reloadQuietly(), every);
         this.timer.unref();
       }
+      this.ready = true;
     })();
     this.started.catch(() => (this.started = null)); // a failed start is retried by the next call
     return this.started;
@@ -393,6 +441,7 @@ export class OfferService {
     this.offersById = new Map(offers.map((o) => [o.id, o]));
     this.generation++;
     this.index = null;
+    this.heads = new Map();
   }
 
   private targets(model: LoadedModel): TargetIndex {
@@ -500,6 +549,11 @@ export class OfferService {
 
   /** A customer's facts: kept per access answer for subjectTtlMs (refreshed in the background after half of it). */
   private async subject(customerId: string, access: CustomerAccess): Promise<OfferSubjectFacts | null> {
+    return this.subjectHeld(customerId, access) ?? this.loadSubject(customerId, access);
+  }
+
+  /** subject()'s answer when held (a background refresh started as subject() starts it), else undefined (it loads). */
+  private subjectHeld(customerId: string, access: CustomerAccess): OfferSubjectFacts | undefined {
     const ttl = this.deps.subjectTtlMs ?? 30_000;
     const hit = this.subjects.get(customerId);
     if (hit && hit.access === access && !hit.stale) {
@@ -515,7 +569,7 @@ export class OfferService {
         return hit.facts;
       }
     }
-    return this.loadSubject(customerId, access);
+    return undefined;
   }
 
   private loadSubject(customerId: string, access: CustomerAccess, background = false): Promise<OfferSubjectFacts | null> {
@@ -574,6 +628,44 @@ export class OfferService {
     const model = this.deps.source.current();
     const record = personalised && model ? await this.deps.source.customer(id, model) : null;
     const now = this.now();
+    return this.run(decide, this.customerSubject(id, personalised, facts, model, record, now), facts.contacts, options, now, {
+      customerId: id,
+      fallbackReason: !personalised ? 'no_consent' : !model ? 'no_model' : undefined,
+      facts,
+    });
+  }
+
+  /**
+   * decideFor's answer as the route sends it (its JSON text, `answerText`), when it can be made without waiting for
+   * anything: started, the customer's access answer and facts held (as decideFor reads them: refreshes started alike)
+   * and their record held by the model source. Undefined otherwise (or for a guest's decision): decideFor then.
+   * The same decision from the same state; the request just goes on without a promise.
+   */
+  decideForText(customerId: string, options: NboOptions): string | undefined {
+    const decide = this.deps.decide;
+    if (!this.ready || !decide) return undefined;
+    const access = this.deps.access.held(customerId);
+    if (access === undefined || access.status === 'unknown_customer' || access.status === 'store_unavailable') return undefined;
+    const id = access.customerId;
+    const facts = this.subjectHeld(id, access);
+    if (facts === undefined) return undefined;
+    const personalised = access.status === 'ok';
+    const model = this.deps.source.current();
+    let record: CustomerRecord | null = null;
+    if (personalised && model) {
+      const held = this.deps.source.customerNow?.(id, model);
+      if (held === undefined) return undefined;
+      record = held;
+    }
+    const now = this.now();
+    const subject = this.customerSubject(id, personalised, facts, model, record, now);
+    const fallbackReason: NboFallbackReason | undefined = !personalised ? 'no_consent' : !model ? 'no_model' : undefined;
+    const decision = this.decideLogged(decide, subject, facts.contacts, options, now, fallbackReason, undefined, facts);
+    return this.answerText(decision, this.lastDecisionId, id, fallbackReason);
+  }
+
+  /** The subject of a customer's decision (decideFor): their facts, and segment and affinity when personalised. */
+  private customerSubject(id: string, personalised: boolean, facts: OfferSubjectFacts, model: LoadedModel | null, record: CustomerRecord | null, now: number): DecisionSubject {
     const last = facts.lastOrderAt ?? (record && record.lastTime.length ? Math.max(...record.lastTime) : null);
     const subject: DecisionSubject = {
       customerId: id,
@@ -585,8 +677,7 @@ export class OfferService {
       daysSinceLastPurchase: last === null ? null : Math.max(0, Math.floor((now - last) / DAY)),
       affinity: personalised && model && record ? this.affinityOf(record, this.targets(model)) : NO_AFFINITY,
     };
-    const fallbackReason: NboFallbackReason | undefined = !personalised ? 'no_consent' : !model ? 'no_model' : undefined;
-    return this.run(decide, subject, facts.contacts, options, now, { customerId: id, fallbackReason, facts });
+    return subject;
   }
 
   /** The next best offers for a guest's session (affinity from the session's items). */
@@ -596,7 +687,21 @@ export class OfferService {
     return this.guest(decide, items, options);
   }
 
+  /** decideForGuest's answer as the route sends it (answerText) once started, without a promise; else undefined. */
+  decideForGuestText(items: readonly string[], options: NboOptions): string | undefined {
+    const decide = this.deps.decide;
+    if (!this.ready || !decide) return undefined;
+    const subject = this.guestSubject(items, undefined);
+    const decision = this.decideLogged(decide, subject, null, options, this.now(), undefined, items, undefined);
+    return this.answerText(decision, this.lastDecisionId, undefined, undefined);
+  }
+
   private guest(decide: Decide, items: readonly string[], options: NboOptions, fallbackReason?: NboFallbackReason): Promise<NboAnswer> {
+    const subject = this.guestSubject(items, fallbackReason);
+    return Promise.resolve(this.run(decide, subject, null, options, this.now(), { fallbackReason, items }));
+  }
+
+  private guestSubject(items: readonly string[], fallbackReason: NboFallbackReason | undefined): DecisionSubject {
     const model = this.deps.source.current();
     let affinity: DecisionSubject['affinity'] = () => null;
     if (model) {
@@ -624,7 +729,7 @@ export class OfferService {
       // a guest's decision made for an id nobody knows (or while the store is unreachable) says so
       ...(fallbackReason ? { nonPersonalisedWhy: 'unknown_customer' as const } : {}),
     };
-    return Promise.resolve(this.run(decide, subject, null, options, this.now(), { fallbackReason, items }));
+    return subject;
   }
 
   private run(
@@ -635,38 +740,59 @@ export class OfferService {
     now: number,
     extra: { customerId?: string; fallbackReason?: NboFallbackReason; items?: readonly string[]; facts?: OfferSubjectFacts },
   ): NboAnswer {
+    const decision = this.decideLogged(decide, subject, contacts, options, now, extra.fallbackReason, extra.items, extra.facts);
+    return answerOf(decision, this.lastDecisionId, this.policy, extra.customerId, extra.fallbackReason);
+  }
+
+  /** DecisionContext.inStock of a store's stock set (and the targets' index), kept per set. */
+  private readonly inStockFns = new WeakMap<ReadonlySet<string>, { index: TargetIndex | null; inStock: DecisionContext['inStock'] }>();
+  private inStockOf(stock: ReadonlySet<string>, index: TargetIndex | null): DecisionContext['inStock'] {
+    const held = this.inStockFns.get(stock);
+    if (held !== undefined && held.index === index) return held.inStock;
+    const inStock: DecisionContext['inStock'] = (offer) =>
+      index ? index.inStock(offer, stock) : offer.targets.skus.some((s) => stock.has(s)) || offer.targets.skus.length + offer.targets.categories.length === 0;
+    this.inStockFns.set(stock, { index, inStock });
+    return inStock;
+  }
+
+  /** The id decideLogged gave its last decision (read right after it: no object per decision to carry it). */
+  private lastDecisionId = '';
+
+  /** Decides, and logs the decision under a new id (`lastDecisionId`). */
+  private decideLogged(
+    decide: Decide,
+    subject: DecisionSubject,
+    contacts: Map<string, ContactState> | null,
+    options: NboOptions,
+    now: number,
+    fallbackReason: NboFallbackReason | undefined,
+    items: readonly string[] | undefined,
+    facts: OfferSubjectFacts | undefined,
+  ): Decision {
     const limit = options.limit ?? 1;
     const store = options.store ?? null;
     const model = this.deps.source.current();
     const stock = store === null ? null : (this.deps.inventory.inStock(store) ?? NO_STOCK);
     const index = model ? this.targets(model) : null;
+    // (no closure nor spread object per decision: the context's functions are kept per stock set and contacts map)
     const ctx: DecisionContext = {
       channel: options.channel,
       store,
       now,
       limit,
       // no store: online channels sell from the warehouse, which store inventory does not describe
-      inStock: stock === null ? () => true : (offer) => (index ? index.inStock(offer, stock) : offer.targets.skus.some((s) => stock.has(s)) || (offer.targets.skus.length + offer.targets.categories.length === 0)),
-      contacts: (offerId) => contacts?.get(offerId),
+      inStock: stock === null ? IN_STOCK : this.inStockOf(stock, index),
+      contacts: contacts === null ? NO_CONTACTS : contactsOf(contacts),
       acceptances: this.counts.acceptances,
       channelConsent: this.deps.channelConsent,
       holdoutShare: this.deps.holdoutShare,
       random: this.random,
       // a customer's decisions in one context share what decide derives before anything random (see memoFor)
-      ...(extra.facts !== undefined && subject.customerId !== null ? { memo: this.memoFor(subject.customerId, extra.facts, options.channel, store, stock, index) } : {}),
+      memo: facts !== undefined && subject.customerId !== null ? this.memoFor(subject.customerId, facts, options.channel, store, stock, index) : undefined,
     };
     const decision = decide(this.offers, subject, ctx, this.counts);
     const trace = traceOf(decision);
     const decisionId = randomUUID();
-    const offers: NboOffer[] = decision.offers.map((o) => ({
-      offerId: o.offerId,
-      title: o.title,
-      kind: o.kind,
-      score: round(o.score),
-      propensity: round(o.propensity),
-      value: o.value,
-      reason: o.reason,
-    }));
     // (objects built in their key order, optional keys added last where they come last: no spread objects per decision)
     const context: Record<string, unknown> = {
       channel: options.channel,
@@ -675,8 +801,8 @@ export class OfferService {
       segment: subject.segment,
       personalised: subject.personalised,
     };
-    if (extra.fallbackReason) context.fallbackReason = extra.fallbackReason;
-    if (extra.items) context.items = extra.items.slice(0, 100);
+    if (fallbackReason) context.fallbackReason = fallbackReason;
+    if (items) context.items = items.slice(0, 100);
     const choice = trace?.choice !== undefined;
     this.decisions.add({
       decisionId,
@@ -693,12 +819,39 @@ export class OfferService {
       policy: this.policy,
       holdout: decision.holdout,
     });
-    const answer: NboAnswer =
-      extra.customerId !== undefined
-        ? { offers, decisionId, customerId: extra.customerId, policy: this.policy, fallback: extra.fallbackReason !== undefined }
-        : { offers, decisionId, policy: this.policy, fallback: extra.fallbackReason !== undefined };
-    if (extra.fallbackReason) answer.fallbackReason = extra.fallbackReason;
-    return answer;
+    this.lastDecisionId = decisionId;
+    return decision;
+  }
+
+  /**
+   * JSON.stringify(answerOf(…)), made from pieces: each offer's head (offerId, title, kind) kept per offer, the policy's
+   * text kept, the numbers and the reason written in place (test/offers-answer-text.test.ts compares the two).
+   */
+  answerText(decision: Decision, decisionId: string, customerId: string | undefined, fallbackReason: NboFallbackReason | undefined): string {
+    const policy = this.policy;
+    let p = this.policyText;
+    if (p === null || p.name !== policy.name || p.version !== policy.version) this.policyText = p = { name: policy.name, version: policy.version, text: JSON.stringify(policy) };
+    let text = '{"offers":[';
+    const offers = decision.offers;
+    for (let k = 0; k < offers.length; k++) {
+      const o = offers[k];
+      // (what JSON.stringify would leave out or write otherwise: written by it)
+      if (typeof o.title !== 'string' || typeof o.kind !== 'string' || o.reason === undefined) {
+        return JSON.stringify(answerOf(decision, decisionId, policy, customerId, fallbackReason));
+      }
+      let h = this.heads.get(o.offerId);
+      if (h === undefined || h.title !== o.title || h.kind !== o.kind) {
+        h = { title: o.title, kind: o.kind, head: `{"offerId":${JSON.stringify(o.offerId)},"title":${JSON.stringify(o.title)},"kind":${JSON.stringify(o.kind)},"score":` };
+        this.heads.set(o.offerId, h);
+      }
+      if (k > 0) text += ',';
+      text += h.head + jsonNumber(round(o.score)) + ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + JSON.stringify(o.reason) + '}';
+    }
+    text += '],"decisionId":' + JSON.stringify(decisionId);
+    if (customerId !== undefined) text += ',"customerId":' + JSON.stringify(customerId);
+    text += ',"policy":' + p.text + ',"fallback":' + (fallbackReason !== undefined ? 'true' : 'false');
+    if (fallbackReason) text += ',"fallbackReason":' + JSON.stringify(fallbackReason);
+    return text + '}';
   }
 
   // ---- responses ----

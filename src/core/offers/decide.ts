@@ -269,7 +269,11 @@ function reasonsFor(c: Candidate, subject: DecisionSubject, holdout: boolean, ex
     if (c.prop.targeted && seg !== null && out.length === before) out.push({ type: 'segment', segment: seg });
     const a = c.prop.affinity;
     if (a && a.score > 0.5) {
-      out.push({ type: 'affinity', affinity: a.score, ...(a.category !== undefined ? { category: a.category } : {}), ...(a.sku !== undefined ? { sku: a.sku } : {}) });
+      // (keys in this order: type, affinity, category, sku; added, not spread)
+      const r: { type: 'affinity'; category?: string; sku?: string; affinity: number } = { type: 'affinity', affinity: a.score };
+      if (a.category !== undefined) r.category = a.category;
+      if (a.sku !== undefined) r.sku = a.sku;
+      out.push(r);
     }
   }
   if (explored) out.push({ type: 'exploration' });
@@ -721,6 +725,24 @@ function choiceInputs(
       offers = choiceOffers(cands, p, mask, n);
     }
   }
+  // (two literals, not a spread: the same keys in the same order)
+  if (p.ranking === 'mean') {
+    return {
+      ranking: p.ranking,
+      served,
+      holdoutShare: h,
+      limit,
+      n,
+      conflicts,
+      shown,
+      offers,
+      greedy: byMean,
+      seed,
+      draws: p.probabilityDraws,
+      poolSize: p.poolSize,
+      uniformExactBudget: p.uniformExactBudget,
+    };
+  }
   return {
     ranking: p.ranking,
     served,
@@ -730,7 +752,6 @@ function choiceInputs(
     conflicts,
     shown,
     offers,
-    ...(p.ranking === 'mean' ? { greedy: byMean } : {}),
     seed,
     draws: p.probabilityDraws,
     poolSize: p.poolSize,
