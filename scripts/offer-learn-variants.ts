@@ -84,3 +84,5 @@ VARIANTS.seg04 = { segmentSpread: 0.4 };
 // value tempering upward only (dear offers tempered more, cheap ones as before)
 VARIANTS.vtup1 = { valueTempering: 1, valueTemperingUpOnly: true };
 VARIANTS.vtup2 = { valueTempering: 2, valueTemperingUpOnly: true };
+// since offer-learn8 base = valueTempering 1 (the default); novt = the defaults before it (offer-learn7's)
+VARIANTS.novt = { valueTempering: 0 };

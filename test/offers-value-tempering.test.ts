@@ -1,10 +1,10 @@
 /**
- * Tempering scaled by the value at stake (src/core/offers/propensity.ts `valueTempering`, offer-learn8, opt-in): an
+ * Tempering scaled by the value at stake (src/core/offers/propensity.ts `valueTempering`, offer-learn8): an
  * offer's sharpening weight w (the exploration floor's, `sharpeningRamp`) is multiplied by (vw / v̄)^γ, vw its value ×
  * weight, v̄ the mean over the offer set, so the Thompson draws of a dear offer (whose score spreads over more value) come
  * from a narrower Beta and a cheap one's from a wider one (never wider than the posterior); `valueTemperingUpOnly`
  * keeps cheap offers' weights. What decide samples from is what it logs: the logged probabilities match the
- * frequencies of its choices. Off (γ = 0, the default) the weights are those of before.
+ * frequencies of its choices. On by default (γ = 1) since offer-learn8; off (γ = 0) the weights are those of before.
  */
 import { describe, expect, it } from 'vitest';
 import { choiceProbabilities, decodeChoice, encodeChoice, suitableConflicts } from '../src/core/offers/choice.js';
@@ -71,10 +71,13 @@ describe('offers: tempering scaled by the value at stake (valueTempering)', () =
         });
       }
     }
-    // off (the default): the floor's weights, as before offer-learn8
-    const off = hierarchicalPropensities(offers, subject(), 'web', counts, PROPENSITY_DEFAULTS);
+    // off (γ = 0, the default before offer-learn8): the floor's weights
+    const off = hierarchicalPropensities(offers, subject(), 'web', counts, { ...PROPENSITY_DEFAULTS, valueTempering: 0 });
     expect(off.map((x) => x.sharpenWeight)).toEqual(floor);
-    expect(logged(offers, counts, {})).toEqual(logged(offers, counts, { valueTempering: 0 }));
+    // on by default (γ = 1, offer-learn8)
+    expect(PROPENSITY_DEFAULTS.valueTempering).toBe(1);
+    expect(logged(offers, counts, {})).toEqual(logged(offers, counts, { valueTempering: 1 }));
+    expect(logged(offers, counts, {})).not.toEqual(logged(offers, counts, { valueTempering: 0 }));
   });
 
   it('a dear offer whose expected score is below the best one’s is chosen less often, the best one more often', () => {
@@ -88,7 +91,7 @@ describe('offers: tempering scaled by the value at stake (valueTempering)', () =
       }
       return m;
     };
-    const off = share({});
+    const off = share({ valueTempering: 0 });
     expect(off.get('mid') ?? 0).toBeGreaterThan(0.5);
     expect(off.get('dear') ?? 0).toBeGreaterThan(0.1);
     for (const params of [{ valueTempering: 1 }, { valueTempering: 1, valueTemperingUpOnly: true }]) {

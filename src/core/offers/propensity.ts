@@ -59,7 +59,7 @@ export interface PropensityParams {
    */
   sharpeningRamp: number;
   /**
-   * Tempering scaled by the value at stake (offer-learn8; 0: off, the default): the sharpening weight w of an offer is
+   * Tempering scaled by the value at stake (offer-learn8; 0: off; default 1): the sharpening weight w of an offer is
    * multiplied by (vw / v̄)^γ, vw its value × weight, v̄ the mean value × weight of the offer set decided over, so
    * a dear offer's draws (whose score spreads over more value) are tempered more and a cheap one's less; t_w =
    * 1 + (t − 1)·w stays ≥ 1 (never wider than the posterior).
@@ -103,7 +103,8 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   segmentSpreadFromData: false,
   // offer-learn7: chosen on validation seeds 101–120, confirmed on 121–140 (BENCHMARKS.md, "offer-learn7")
   sharpeningRamp: 5,
-  valueTempering: 0,
+  // offer-learn8: chosen on validation seeds 101–120, confirmed on 121–140 (BENCHMARKS.md, "offer-learn8")
+  valueTempering: 1,
   valueTemperingUpOnly: false,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8, unsegmented: 1 },
