@@ -59,8 +59,9 @@ export interface PropensityParams {
    */
   sharpeningRamp: number;
   /**
-   * Tempering scaled by the value at stake (offer-learn8; 0: off; default 1): the sharpening weight w of an offer is
-   * multiplied by (vw / v̄)^γ, vw its value × weight, v̄ the mean value × weight of the offer set decided over, so
+   * Tempering scaled by the value at stake (hierarchical model; offer-learn8; 0: off; default 1): the sharpening weight w of an offer is
+   * multiplied by (vw / v̄)^γ, vw its value × weight, v̄ the mean value × weight of the offer set decided over (all
+   * offers, not only the suitable ones), so
    * a dear offer's draws (whose score spreads over more value) are tempered more and a cheap one's less; t_w =
    * 1 + (t − 1)·w stays ≥ 1 (never wider than the posterior).
    */
