@@ -6,6 +6,7 @@
  * as DECIDE_DEFAULTS since offer-learn5), `nocross` (both SDs 0); --prepared: the offers as the service holds them
  * (prepareOffers: decide's per-set tables); --record N: one response counted every N decisions (the stats change, so
  * the tables and the cross-offer fit are recomputed). offer-learn7: `noramp` / `ramp` (sharpeningRamp 0 / 5).
+ * offer-learn8: `novt` / `vt` (valueTempering 0 / 1).
  * npx tsx scripts/offer-learn-speed.ts [--variants pooled,hierarchical] [--rounds 10] [--calls 500] [--limit 1] [--prepared] [--record N]
  */
 import { makeDecide } from '../src/core/offers/decide.js';
@@ -24,6 +25,8 @@ const known = {
   cross: { crossOfferLevelSd: 1, crossOfferValueSd: 1 }, nocross: { crossOfferLevelSd: 0, crossOfferValueSd: 0 },
   // offer-learn7: the exploration floor per offer off / on (sharpeningRamp 5)
   noramp: { sharpeningRamp: 0 }, ramp: { sharpeningRamp: 5 },
+  // offer-learn8: tempering scaled by the value at stake off / on (valueTempering 0 / 1)
+  novt: { valueTempering: 0 }, vt: { valueTempering: 1 },
 } as const;
 const names = (argv.includes('--variants') ? argv[argv.indexOf('--variants') + 1] : 'pooled,hierarchical').split(',');
 for (const n of names) if (!(n in known)) throw new Error(`unknown variant ${n} (known: ${Object.keys(known).join(', ')})`);

@@ -67,3 +67,22 @@ VARIANTS.ramp10 = { sharpeningRamp: 10 };
 VARIANTS.ramp1 = { sharpeningRamp: 1 };
 VARIANTS.ramp5_os1 = { sharpeningRamp: 5, offerSpread: 1 };
 VARIANTS.ramp5_s6 = { sharpeningRamp: 5, sharpening: 6 };
+// offer-learn8: tempering scaled by the value at stake (valueTempering γ: the sharpening weight × (vw / mean vw)^γ),
+// with a wider offer level, the prior learned across offers or more pooling of cells; (the floor counted per offer ×
+// stats segment, or by exposure, or the lesser of exposure and acceptances, lost on 101–120 and was taken out:
+// BENCHMARKS.md "offer-learn8")
+VARIANTS.vt05 = { valueTempering: 0.5 };
+VARIANTS.vt1 = { valueTempering: 1 };
+VARIANTS.vt2 = { valueTempering: 2 };
+VARIANTS.os1 = { offerSpread: 1 };
+VARIANTS.os1_vt1 = { offerSpread: 1, valueTempering: 1 };
+VARIANTS.os12_vt1 = { offerSpread: 1.2, valueTempering: 1 };
+VARIANTS.xo_value1_vt1 = { crossOfferValueSd: 1, valueTempering: 1 };
+VARIANTS.cell015 = { cellSpread: 0.15 };
+VARIANTS.cell02_vt1 = { cellSpread: 0.2, valueTempering: 1 };
+VARIANTS.seg04 = { segmentSpread: 0.4 };
+// value tempering upward only (dear offers tempered more, cheap ones as before)
+VARIANTS.vtup1 = { valueTempering: 1, valueTemperingUpOnly: true };
+VARIANTS.vtup2 = { valueTempering: 2, valueTemperingUpOnly: true };
+// since offer-learn8 base = valueTempering 1 (the default); novt = the defaults before it (offer-learn7's)
+VARIANTS.novt = { valueTempering: 0 };

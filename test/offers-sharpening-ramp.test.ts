@@ -88,7 +88,8 @@ describe('offers: exploration floor per offer (sharpeningRamp)', () => {
     const offers = prepareOffers([offer('dear', { value: 10 }), offer('premium', { value: 20 }), offer('cheap', { value: 3 })]);
     const rate: Record<string, number> = { dear: 0.06, premium: 0.02, cheap: 0.35 };
     const run = (ramp: number, seed: number): { tries: number; lateShare: number } => {
-      const d = makeDecide({ sharpeningRamp: ramp });
+      // the floor alone, at the tempering it was chosen with (valueTempering 0: without offer-learn8's value scaling)
+      const d = makeDecide({ sharpeningRamp: ramp, valueTempering: 0 });
       const counts = new ResponseCounts();
       const r = mulberry32(seed * 7919);
       let tries = 0;

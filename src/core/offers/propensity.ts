@@ -58,6 +58,16 @@ export interface PropensityParams {
    * still tried until its own responses speak. 0: off (t for every offer, as before offer-learn7); default 5.
    */
   sharpeningRamp: number;
+  /**
+   * Tempering scaled by the value at stake (hierarchical model; offer-learn8; 0: off; default 1): the sharpening weight w of an offer is
+   * multiplied by (vw / v̄)^γ, vw its value × weight, v̄ the mean value × weight of the offer set decided over (all
+   * offers, not only the suitable ones), so
+   * a dear offer's draws (whose score spreads over more value) are tempered more and a cheap one's less; t_w =
+   * 1 + (t − 1)·w stays ≥ 1 (never wider than the posterior).
+   */
+  valueTempering: number;
+  /** Only ever more tempering from the value (the factor (vw / v̄)^γ floored at 1: cheap offers keep their weight). */
+  valueTemperingUpOnly: boolean;
   /** Base acceptance rate per channel before anything is learned. */
   channelBase: Record<OfferChannel, number>;
   /** Multiplier of the base rate per stats segment ('unsegmented': a known customer decided on without a segment; 'guest': a session). */
@@ -94,6 +104,9 @@ export const PROPENSITY_DEFAULTS: PropensityParams = {
   segmentSpreadFromData: false,
   // offer-learn7: chosen on validation seeds 101–120, confirmed on 121–140 (BENCHMARKS.md, "offer-learn7")
   sharpeningRamp: 5,
+  // offer-learn8: chosen on validation seeds 101–120, confirmed on 121–140 (BENCHMARKS.md, "offer-learn8")
+  valueTempering: 1,
+  valueTemperingUpOnly: false,
   channelBase: { store: 0.06, app: 0.05, web: 0.035, email: 0.025, push: 0.02, sms: 0.02 },
   segmentLift: { vip: 1.5, loyal: 1.3, high_aov: 1.2, repeat: 1, new: 0.9, at_risk: 0.8, lapsed: 0.6, guest: 0.8, unsegmented: 1 },
   targetedLift: 1.25,
@@ -681,8 +694,9 @@ function hierarchicalColumns(
   const n = offers.length;
   const out = columns(n);
   const fit = crossOfferOn(p) ? crossOfferPriors(pool, stats, p, cache) : null;
+  const valueRef = p.valueTempering !== 0 ? meanValueWeight(pool) : 0;
   for (let i = 0; i < n; i++) {
-    hierarchicalRow(offers[i], seg, channel, stats, p, cache, out, i, fit === null ? 1 : fit.factorOf(offers[i]));
+    hierarchicalRow(offers[i], seg, channel, stats, p, cache, out, i, fit === null ? 1 : fit.factorOf(offers[i]), valueRef);
     affinityColumns(offers[i], subject, p, out, i);
   }
   return out;
@@ -713,6 +727,8 @@ function hierarchicalRow(
   i: number,
   /** The offer's prior factor learned across offers (`crossOfferPriors`; 1: none). */
   factor = 1,
+  /** The mean value × weight of the offer set (`valueTempering`; read only when that is on). */
+  valueRef = 0,
 ): void {
   const si = STATS_SEGMENTS.indexOf(seg);
   const ci = OFFER_CHANNELS.indexOf(channel);
@@ -757,7 +773,22 @@ function hierarchicalRow(
   out.beta[i] = Math.max(1e-3, rate - K, (K * 0.05) / 0.95);
   out.posteriorMean[i] = posteriorMean;
   out.targeted[i] = targeted ? 1 : 0;
-  out.sharpenWeight[i] = sharpenWeightOf(Math.min(ex.accepted, ex.shown), p);
+  let w = sharpenWeightOf(Math.min(ex.accepted, ex.shown), p);
+  if (p.valueTempering !== 0 && w > 0 && valueRef > 0) {
+    const f = Math.pow(Math.max(0, valueWeightOf(offer)) / valueRef, p.valueTempering);
+    w *= p.valueTemperingUpOnly ? Math.max(1, f) : f;
+  }
+  out.sharpenWeight[i] = w;
+}
+
+/** value × weight of an offer (0 / 1 where not finite, as decide reads them). */
+const valueWeightOf = (o: Offer): number => (Number.isFinite(o.value) ? o.value : 0) * (Number.isFinite(o.weight) ? o.weight : 1);
+
+/** The mean value × weight of an offer set (`valueTempering`'s v̄). */
+function meanValueWeight(set: readonly Offer[]): number {
+  let s = 0;
+  for (const o of set) s += Math.max(0, valueWeightOf(o));
+  return set.length > 0 ? s / set.length : 0;
 }
 
 
@@ -961,6 +992,7 @@ function contextTable(set: readonly Offer[], seg: StatsSegment, channel: OfferCh
   t.version = version;
   const cache = exposuresOf(stats);
   const fit = crossOfferOn(p) ? setPriors(set, stats, p, cache) : null;
+  const valueRef = p.valueTempering !== 0 ? meanValueWeight(set) : 0;
   for (let g = 0; g < set.length; g++) {
     const offer = set[g];
     const o = stats.overall(offer.id);
@@ -968,7 +1000,7 @@ function contextTable(set: readonly Offer[], seg: StatsSegment, channel: OfferCh
     const accepted = nonNegative(o?.accepted ?? 0);
     const factor = fit === null ? 1 : fit.factor[g];
     if (shown === t.shown[g] && accepted === t.accepted[g] && factor === t.factor[g]) continue;
-    hierarchicalRow(offer, seg, channel, stats, p, cache, t.table, g, factor);
+    hierarchicalRow(offer, seg, channel, stats, p, cache, t.table, g, factor, valueRef);
     t.shown[g] = shown;
     t.accepted[g] = accepted;
     t.factor[g] = factor;
