@@ -4,15 +4,14 @@
  * decisions (strings that need escaping, numbers JSON writes otherwise, fallbacks, guests), on real decisions, and
  * through the routes, which answer without a promise once the customer's facts are held: two worlds with the same
  * seeded decision core, one asked through GET / POST, the other through decideFor / decideForGuest, give the same
- * bytes (decision ids aside); decisions of a memo again and again, their reasons' texts kept for it (reason-text.ts).
+ * bytes (decision ids aside).
  */
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decide } from '../src/core/offers/decide.js';
-import type { Decision, DecisionMemo, ScoredOffer } from '../src/core/offers/types.js';
+import type { Decision, ScoredOffer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import { answerOf } from '../src/serve/offer-service.js';
-import { reasonTextCounts } from '../src/serve/reason-text.js';
 import type { Store } from '../src/store/store.js';
 import { benchOffers } from '../scripts/bench-kit.js';
 import { benchStats, benchSubjects } from '../scripts/bench-decide.js';
@@ -109,28 +108,6 @@ describe(`next-best-offer answers as text (${backend.name})`, () => {
       }
     }
     expect(shown).toBeGreaterThan(100);
-  });
-
-  it('real decisions of a memo, again and again, with the reason texts kept for it: the same bytes', async () => {
-    const w = await world();
-    const offers = prepareOffers(benchOffers(200, Array.from({ length: 300 }, (_, i) => `sku-${i}`), NOW));
-    const stats = benchStats(offers);
-    const random = mulberry32(4);
-    const subjects = benchSubjects(12);
-    const memos = subjects.map(() => ({}) as DecisionMemo);
-    const kept0 = reasonTextCounts.kept;
-    let shown = 0;
-    for (let round = 0; round < 25; round++) {
-      for (const [i, subject] of subjects.entries()) {
-        const d = decide(offers, subject, { channel: 'app', store: null, now: NOW, limit: 1 + (i % 4), inStock: () => true, contacts: () => undefined, acceptances: () => 0, channelConsent: { email: 'email', push: 'push' }, holdoutShare: 0.1, random, memo: memos[i] }, stats);
-        shown += d.offers.length;
-        const text = w.offers.answerText(d, `d-${i}`, `c-${i}`, undefined, w.offers.reasonsOf(memos[i]));
-        expect(text).toBe(JSON.stringify(answerOf(d, `d-${i}`, POLICY, `c-${i}`, undefined)));
-      }
-    }
-    expect(shown).toBeGreaterThan(500);
-    // (the kept texts were used)
-    expect(reasonTextCounts.kept - kept0).toBeGreaterThan(shown / 2);
   });
 
   it('the routes (text, without a promise once facts are held) answer what decideFor / decideForGuest answer', async () => {

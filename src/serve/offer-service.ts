@@ -55,7 +55,6 @@ import { DecisionLogWriter } from './decision-log-writer.js';
 import type { InventorySnapshot } from './inventory-snapshot.js';
 import { normalised, TargetIndex } from './offer-affinity.js';
 import { preparedOf } from './prepared-model.js';
-import { reasonJson, type ReasonTexts } from './reason-text.js';
 
 const DAY = 86_400_000;
 /** The affinity of a subject decided for without it (one function: decide's memo compares affinity functions). */
@@ -354,8 +353,6 @@ export class OfferService {
   private ready = false;
   /** Per offer id, the answer's JSON up to its score (offerId, title, kind), for the offers held (answerText). */
   private heads = new Map<string, { title: string; kind: string; head: string }>();
-  /** Per decision memo (a customer's decisions in one context), its answers' reason texts (answerText; ./reason-text.ts). */
-  private readonly reasonTexts = new WeakMap<DecisionMemo, ReasonTexts>();
   /** The policy's JSON (answerText), made again should the policy object say otherwise. */
   private policyText: { name: string; version: string; text: string } | null = null;
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -664,7 +661,7 @@ export class OfferService {
     const subject = this.customerSubject(id, personalised, facts, model, record, now);
     const fallbackReason: NboFallbackReason | undefined = !personalised ? 'no_consent' : !model ? 'no_model' : undefined;
     const decision = this.decideLogged(decide, subject, facts.contacts, options, now, fallbackReason, undefined, facts);
-    return this.answerText(decision, this.lastDecisionId, id, fallbackReason, this.reasonsOf(this.lastMemo));
+    return this.answerText(decision, this.lastDecisionId, id, fallbackReason);
   }
 
   /** The subject of a customer's decision (decideFor): their facts, and segment and affinity when personalised. */
@@ -760,8 +757,6 @@ export class OfferService {
 
   /** The id decideLogged gave its last decision (read right after it: no object per decision to carry it). */
   private lastDecisionId = '';
-  /** The decision memo of the last decision (undefined: none), for its answer's reason texts (decideForText). */
-  private lastMemo: DecisionMemo | undefined = undefined;
 
   /** Decides, and logs the decision under a new id (`lastDecisionId`). */
   private decideLogged(
@@ -796,7 +791,6 @@ export class OfferService {
       memo: facts !== undefined && subject.customerId !== null ? this.memoFor(subject.customerId, facts, options.channel, store, stock, index) : undefined,
     };
     const decision = decide(this.offers, subject, ctx, this.counts);
-    this.lastMemo = ctx.memo;
     const trace = traceOf(decision);
     const decisionId = randomUUID();
     // (objects built in their key order, optional keys added last where they come last: no spread objects per decision)
@@ -829,21 +823,11 @@ export class OfferService {
     return decision;
   }
 
-  /** The reason texts kept for a decision memo's answers (none without a memo). */
-  reasonsOf(memo: DecisionMemo | undefined): ReasonTexts | undefined {
-    if (memo === undefined) return undefined;
-    let r = this.reasonTexts.get(memo);
-    if (r === undefined) this.reasonTexts.set(memo, (r = new Map()));
-    return r;
-  }
-
   /**
    * JSON.stringify(answerOf(…)), made from pieces: each offer's head (offerId, title, kind) kept per offer, the policy's
-   * text kept, the numbers and the reason written in place; the reason's text kept in `reasons` (per decision memo: its
-   * reasons repeat but for the sample, written in place; ./reason-text.ts) when given (test/offers-answer-text.test.ts
-   * compares the two).
+   * text kept, the numbers and the reason written in place (test/offers-answer-text.test.ts compares the two).
    */
-  answerText(decision: Decision, decisionId: string, customerId: string | undefined, fallbackReason: NboFallbackReason | undefined, reasons?: ReasonTexts): string {
+  answerText(decision: Decision, decisionId: string, customerId: string | undefined, fallbackReason: NboFallbackReason | undefined): string {
     const policy = this.policy;
     let p = this.policyText;
     if (p === null || p.name !== policy.name || p.version !== policy.version) this.policyText = p = { name: policy.name, version: policy.version, text: JSON.stringify(policy) };
@@ -861,8 +845,7 @@ export class OfferService {
         this.heads.set(o.offerId, h);
       }
       if (k > 0) text += ',';
-      const reason = (reasons !== undefined ? reasonJson(reasons, o.offerId, o.reason) : undefined) ?? JSON.stringify(o.reason);
-      text += h.head + jsonNumber(round(o.score)) + ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + reason + '}';
+      text += h.head + jsonNumber(round(o.score)) + ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + JSON.stringify(o.reason) + '}';
     }
     text += '],"decisionId":' + JSON.stringify(decisionId);
     if (customerId !== undefined) text += ',"customerId":' + JSON.stringify(customerId);
