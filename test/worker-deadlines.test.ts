@@ -128,15 +128,7 @@ describe('worker deadlines', () => {
   }, 120_000);
 
   it("the JavaScript ALS pool's worker takes rows and never answers: stopped at the deadline, the rows solved here as on one thread", async () => {
-    const c = timeSplit(history(), T0 + 70 * DAY).reference.weights;
-    const k = 6;
-    const y = new Float32Array(c.cols * k);
-    fillNormal(y, 0.1, 5);
-    const start = new Float32Array(c.rows * k);
-    fillNormal(start, 0.01, 6);
-    const g = gramWithReg(y, k, 1);
-    const expected = start.slice();
-    solveRowsCg(c, y, expected, k, g, 1, 3);
+    const { c, k, y, start, g, expected } = cgCase(6, 5, 6);
     await withEnv({ OMNIREC_TEST_WORKER_HANG: 'als' }, async () => {
       // (started under the default deadline, however loaded the machine: the hang is met in the solve)
       const pool = await CgPool.start(2);
@@ -157,15 +149,7 @@ describe('worker deadlines', () => {
   }, 120_000);
 
   it("the JavaScript ALS pool's workers never answer their start-up probe: given up at the deadline (one line), the rows solved here as on one thread", async () => {
-    const c = timeSplit(history(), T0 + 70 * DAY).reference.weights;
-    const k = 5;
-    const y = new Float32Array(c.cols * k);
-    fillNormal(y, 0.1, 7);
-    const start = new Float32Array(c.rows * k);
-    fillNormal(start, 0.01, 8);
-    const g = gramWithReg(y, k, 1);
-    const expected = start.slice();
-    solveRowsCg(c, y, expected, k, g, 1, 3);
+    const { c, k, y, start, g, expected } = cgCase(5, 7, 8);
     await withEnv({ OMNIREC_TEST_WORKER_HANG: 'als-start', WORKER_DEADLINE_MS: '300' }, async () => {
       let pool: CgPool | undefined;
       const said = await stderrOf(async () => void (pool = await CgPool.start(2)));
@@ -181,3 +165,16 @@ describe('worker deadlines', () => {
     });
   }, 120_000);
 });
+
+/** A CG solve's inputs on the test history (k factors, seeded item and start factors) and its rows solved on one thread. */
+function cgCase(k: number, seedY: number, seedStart: number) {
+  const c = timeSplit(history(), T0 + 70 * DAY).reference.weights;
+  const y = new Float32Array(c.cols * k);
+  fillNormal(y, 0.1, seedY);
+  const start = new Float32Array(c.rows * k);
+  fillNormal(start, 0.01, seedStart);
+  const g = gramWithReg(y, k, 1);
+  const expected = start.slice();
+  solveRowsCg(c, y, expected, k, g, 1, 3);
+  return { c, k, y, start, g, expected };
+}
