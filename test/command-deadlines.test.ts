@@ -243,6 +243,21 @@ if (pgUrl) {
       }
     }, 60_000);
 
+    it('a large answer still arriving over a slow link (its backend already idle) goes on: not taken for a lost connection', async () => {
+      const { proxy, store, db } = await proxiedStore();
+      try {
+        await db.query('SELECT 1');
+        // 3 MB at 1 MB/s: the backend hands it to the OS at once and is idle for the ~3 s it takes to arrive
+        proxy.throttleDown(1_000_000);
+        const r = await db.query<{ s: string }>("SELECT repeat('x', 1000) AS s FROM generate_series(1, 3000)");
+        expect(r.rows.length).toBe(3000);
+        expect(r.rows[2999].s.length).toBe(1000);
+      } finally {
+        await proxy.close();
+        await store.close().catch(() => {});
+      }
+    }, 60_000);
+
     it('a lock wait longer than the watch goes on (its backend is active, waiting): not taken for a lost connection', async () => {
       const store = await openStore({ DATABASE_URL: pgUrl, PGLITE_DIR: 'memory://' }, { timeouts });
       const admin = new pg.Client({ connectionString: pgUrl });

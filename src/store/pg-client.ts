@@ -293,11 +293,17 @@ const destroy = (c: pg.Client, e?: Error): void => (c as unknown as Internals).c
  * firewall, its backend killed without the client being told) is told apart by asking the probe's server about the
  * backend of each connection whose statement has had no answer for stallMs (also while other calls progress): that
  * backend gone, or idle (running no statement) while the client still waits for one's answer, for the same statement
- * in two probes CONFIRM_MS apart → that connection is lost: its call fails naming the wait, the connection is
+ * in two probes CONFIRM_MS apart with no byte received on its socket between them (an answer still arriving over a
+ * slow link is not a lost connection) → that connection is lost: its call fails naming the wait, the connection is
  * destroyed, the others go on. A backend is known by its pid and start time and its server's start time (asked once
  * per connection, by identify), so a probe that reaches another server (a load balancer) or a pooler (whose pids are
  * not the server's) decides nothing.
  */
+/** What a connection's socket has received so far (-1 when its socket is not at hand). */
+function bytesReceived(c: pg.Client): number {
+  return (c as unknown as { connection?: { stream?: { bytesRead?: number } } }).connection?.stream?.bytesRead ?? -1;
+}
+
 function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, connectMs: number, keepAlive: object, backends: WeakMap<pg.Client, Backend>) {
   const clients = new Set<pg.Client>();
   pool.on('connect', (c) => clients.add(c as unknown as pg.Client));
@@ -312,8 +318,12 @@ function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, 
   let failed: UnavailableError | null = null;
   /** When each statement in progress was first seen waiting (at a tick of the watch). */
   const seen = new WeakMap<object, number>();
-  /** Connections whose backend the last probe found gone or idle: the statement they waited on then, and when. */
-  const suspects = new Map<pg.Client, { q: object; at: number }>();
+  /**
+   * Connections whose backend the last probe found gone or idle: the statement they waited on then, when, and how many
+   * bytes their socket had received. A backend is idle as soon as it has handed its last answer to the OS, while a slow
+   * link may still be carrying it: a connection that received anything since is not lost, and is suspected afresh.
+   */
+  const suspects = new Map<pg.Client, { q: object; at: number; bytes: number }>();
   // the probe's deadline is its own: when its timer fires, what the socket received meanwhile is read first
   // (setImmediate runs after the poll phase), so a main thread busy for longer than connectMs (a long synchronous
   // fit, a GC pause) does not pass for a server that did not answer
@@ -392,8 +402,12 @@ function stallWatch(pool: pg.Pool, url: string, where: string, stallMs: number, 
               suspects.delete(c);
               continue;
             }
-            if (was?.q !== q) suspects.set(c, { q, at });
-            if (was?.q !== q || at - was.at < CONFIRM_MS) continue;
+            const bytes = bytesReceived(c);
+            if (was?.q !== q || was.bytes !== bytes) {
+              suspects.set(c, { q, at, bytes });
+              continue;
+            }
+            if (at - was.at < CONFIRM_MS) continue;
             suspects.delete(c);
             destroy(c, new UnavailableError(`PostgreSQL at ${where} did not answer a statement within ${seconds(stallMs)}: its connection is lost (${why}; the server answers new connections)`, { retryAfterS: RETRY_AFTER_S }));
           }

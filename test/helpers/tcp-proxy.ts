@@ -10,6 +10,8 @@
  * the server closing its end is not passed on: the client's socket stays open and silent), while new connections
  * pass: one connection lost on a path that still works (a firewall's or NAT's state dropped, a backend killed
  * whose goodbye never reaches the client).
+ * and `throttleDown(bytesPerSecond)`: what the server sends reaches the clients at most that fast (a slow link: the
+ * server has handed its answer over and is idle while the client is still receiving it).
  *
  * @example
  * const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
@@ -28,6 +30,8 @@ export interface TcpProxy {
   setMode(mode: ProxyMode): Promise<void>;
   /** The connections open now carry nothing more (dropped both ways, a close not passed on); new ones pass. */
   cutOpen(): void;
+  /** Server → client at most this many bytes per second from now on (0: no limit). */
+  throttleDown(bytesPerSecond: number): void;
   close(): Promise<void>;
 }
 
@@ -44,6 +48,34 @@ interface Link {
 export async function startTcpProxy(target: { host: string; port: number }, port = 0): Promise<TcpProxy> {
   let mode: ProxyMode = 'pass';
   const links = new Set<Link>();
+  // throttled server → client bytes: queued per link, sent every 50 ms at most rate / 20 bytes
+  let rate = 0;
+  const slow = new Map<Link, Buffer[]>();
+  let pump: NodeJS.Timeout | undefined;
+  const toClient = (l: Link, d: Buffer) => {
+    if (rate <= 0 && !slow.has(l)) return void l.client.write(d);
+    const q = slow.get(l) ?? [];
+    q.push(d);
+    slow.set(l, q);
+    pump ??= setInterval(() => {
+      for (const [link, queue] of slow) {
+        let budget = Math.max(1, Math.floor(rate / 20));
+        while (queue.length && budget > 0) {
+          const head = queue[0];
+          const part = head.subarray(0, budget);
+          if (!link.cut) link.client.write(part);
+          budget -= part.length;
+          if (part.length === head.length) queue.shift();
+          else queue[0] = head.subarray(part.length);
+        }
+        if (!queue.length) slow.delete(link);
+      }
+      if (!slow.size) {
+        clearInterval(pump);
+        pump = undefined;
+      }
+    }, 50);
+  };
   const drop = (l: Link) => {
     links.delete(l);
     l.client.destroy();
@@ -52,7 +84,7 @@ export async function startTcpProxy(target: { host: string; port: number }, port
   const open = (l: Link) => {
     const up = connect(target.port, target.host);
     l.upstream = up;
-    up.on('data', (d) => (l.cut ? undefined : mode === 'pass' ? l.client.write(d) : l.down.push(d)));
+    up.on('data', (d) => (l.cut ? undefined : mode === 'pass' ? toClient(l, d) : l.down.push(d)));
     // (a cut link's client never hears of the server's end)
     up.on('error', () => (l.cut ? undefined : drop(l)));
     up.on('close', () => (l.cut ? undefined : drop(l)));
@@ -113,7 +145,12 @@ export async function startTcpProxy(target: { host: string; port: number }, port
         l.down.length = 0;
       }
     },
+    throttleDown(bytesPerSecond) {
+      rate = bytesPerSecond;
+    },
     async close() {
+      clearInterval(pump);
+      slow.clear();
       for (const l of [...links]) drop(l);
       if (mode !== 'refuse') await stop();
       mode = 'refuse';
