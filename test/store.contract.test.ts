@@ -389,6 +389,38 @@ for (const backend of storeBackends()) {
       expect((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM import_runs')).rows[0].n).toBe('2');
     });
 
+    it('finishImport whose deferred product updates fail: the import fails with their error and records no run; the updates are written by the next flush', async () => {
+      const ids = new OrderIdAllocator();
+      ids.supply(await store.reserveOrderIds(2));
+      const db = (store as SqlStore).db;
+      const runs = async () => (await db.query<{ n: string }>('SELECT count(*)::text AS n FROM import_runs')).rows[0].n;
+      const run = { files: ['f.csv'], rows: 1, imported: 1, duplicates: 0, rejected: 0, skipped: 0, ok: true, startedAt: T0 };
+      await store.importPlan(planImport([line('O1', 1, [email('a')], 'A', { title: 'Old', category: 'Cups', time: T0 })], ids), { deferProductUpdates: true });
+      await store.importPlan(planImport([line('O2', 1, [email('b')], 'A', { title: 'New', category: 'Cups', time: T0 + DAY })], ids), { deferProductUpdates: true });
+      const before = await runs();
+      // the write of the deferred rows fails (beside the summaries on PostgreSQL, before them on PGlite)
+      const s = store as unknown as { writeProductUpdates(rows: unknown[]): Promise<number> };
+      const write = s.writeProductUpdates;
+      let failed: unknown[] = [];
+      s.writeProductUpdates = async (rows) => {
+        failed = rows;
+        throw new Error('product updates failed');
+      };
+      try {
+        await expect(store.finishImport(run)).rejects.toThrow('product updates failed');
+      } finally {
+        s.writeProductUpdates = write;
+      }
+      expect(failed.length).toBe(1);
+      expect(await runs()).toBe(before);
+      expect(await store.products()).toEqual([{ sku: 'A', title: 'Old', category: 'Cups', price: 10, active: true }]);
+      expect((await store.checkInvariants()).failures).toEqual([]);
+      // a later import that sees the product again writes it (this process never recorded the failed rows as written)
+      await store.importPlan(planImport([line('O2', 1, [email('b')], 'A', { title: 'New', category: 'Cups', time: T0 + DAY })], ids), { deferProductUpdates: true });
+      await store.finishImport(run);
+      expect(await store.products()).toEqual([{ sku: 'A', title: 'New', category: 'Cups', price: 10, active: true }]);
+    });
+
     it('guests: lines without identifiers keep their order but no customer', async () => {
       await store.importLines([line('G1', 1, [], 'X'), line('G1', 2, [], 'Y')]);
       expect(await store.totals()).toMatchObject({ customers: 0, orders: 1, lines: 2, products: 2 });
