@@ -34,7 +34,9 @@ const reserve = (n: number) =>
   });
 
 try {
-  for await (const batch of readAndPlan(path, options, reserve)) {
+  // (titles not copied out of the file's text: each batch's plan reaches the main thread as a copy, and nothing here
+  // keeps a title beyond its batch)
+  for await (const batch of readAndPlan(path, { ...options, detachTitles: false }, reserve)) {
     while (credit <= 0) await new Promise<void>((r) => (wake = r));
     credit--;
     const transfer = batch.kind === 'orders' ? [batch.plan.copy.buffer as ArrayBuffer] : [];
