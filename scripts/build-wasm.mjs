@@ -18,6 +18,8 @@ const targets = [
   { src: 'scorer.ts', flags: ['--enable', 'simd'] },
   // EASE's dense SPD inverse (matrix products)
   { src: 'dense.ts', flags: ['--enable', 'simd'] },
+  // the import reader's check of a chunk's bytes for control characters
+  { src: 'text-scan.ts', flags: ['--enable', 'simd'] },
 ];
 for (const t of targets) {
   const file = join(out, t.src.replace(/\.ts$/, '.wasm'));

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/cache/memory-cache.js';
 import { InvalidArgumentError, NotFoundError } from '../src/core/errors.js';
-import { importBatches } from '../src/ingest/import-batches.js';
+import { columnProducts, importBatches, productColumns, type ImportBatch } from '../src/ingest/import-batches.js';
 import { importFile, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
 import type { ImportPlan } from '../src/store/import-plan.js';
 import { EPOCH_MS } from '../src/store/sql-client.js';
@@ -313,6 +313,37 @@ describe('reading and planning in a worker thread', () => {
     expect(results[1]).toEqual(results[0]);
     expect(results[0].summary.lines).toBe(13);
   }, 60_000);
+
+  it('gives the same batches as the main-thread reader, plans field by field (products cross as columns)', async () => {
+    const collect = async (worker: boolean) => {
+      let next = 1;
+      const reserve = async (n: number) => Array.from({ length: n }, () => next++);
+      const out: ImportBatch[] = [];
+      for await (const b of importBatches(fx('uci-online-retail.csv'), { worker, batchSize: 1, firstBatchSize: 1, reserveOrderIds: reserve })) out.push(b);
+      return out;
+    };
+    const [here, there] = [await collect(false), await collect(true)];
+    expect(here.length).toBeGreaterThan(2);
+    const products = here.flatMap((b) => (b.kind === 'orders' ? b.plan.products : []));
+    expect(products.some((p) => p.title !== null) && products.some((p) => p.price === null)).toBe(true);
+    // (the COPY bytes arrive as a Uint8Array over a transferred buffer: compared as bytes)
+    const norm = (bs: ImportBatch[]) => bs.map((b) => (b.kind === 'orders' ? { ...b, plan: { ...b.plan, copy: Buffer.from(b.plan.copy).toString('hex') } } : b));
+    expect(norm(there)).toEqual(norm(here));
+  }, 60_000);
+
+  it('productColumns / columnProducts give the products back as they were; a NaN price is not put in columns', () => {
+    const ps = [
+      { sku: '85123A', title: 'WHITE HANGING HEART', category: null, price: 2.55, time: 1291191960000 },
+      { sku: 'x', title: null, category: 'c', price: null, time: -1 },
+      { sku: '', title: '', category: '', price: 0, time: 0 },
+      { sku: 'big', title: 't', category: null, price: 1e21, time: 8.64e15 },
+    ];
+    const c = productColumns(ps)!;
+    expect(c.price).toBeInstanceOf(Float64Array);
+    expect(columnProducts(c)).toEqual(ps);
+    expect(columnProducts(productColumns([])!)).toEqual([]);
+    expect(productColumns([...ps, { sku: 'n', title: null, category: null, price: NaN, time: 1 }])).toBeNull();
+  });
 
   it("passes the reader's typed errors on (missing file, unknown format)", async () => {
     const reserve = async (n: number) => Array.from({ length: n }, (_, i) => i + 1);

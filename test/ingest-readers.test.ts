@@ -289,3 +289,21 @@ describe('openText chunks', () => {
     });
   }
 });
+
+describe('detachTitles: false (the import reader thread)', () => {
+  const readLines = async (path: string, detachTitles?: boolean) => {
+    const out: OrderLine[] = [];
+    for await (const b of readOrderFile(path, { detachTitles })) out.push(...b.lines);
+    return out;
+  };
+  for (const f of ['uci-online-retail.csv', 'uci-online-retail-ii.csv', 'canonical-orders.csv', 'canonical-orders.ndjson']) {
+    it(`${f}: the same lines as with titles copied (the default)`, async () => {
+      const copied = await readLines(fx(f));
+      const kept = await readLines(fx(f), false);
+      expect(copied.length).toBeGreaterThan(0);
+      expect(copied.some((l) => l.title !== null)).toBe(true);
+      expect(kept).toEqual(copied);
+      expect(await readLines(fx(f), true)).toEqual(copied);
+    });
+  }
+});

@@ -17,7 +17,7 @@ export interface WasmApi {
 }
 export const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-export type WasmName = 'als' | 'scorer' | 'dense';
+export type WasmName = 'als' | 'scorer' | 'dense' | 'text-scan';
 
 const compiled = new Map<WasmName, object | null>();
 const why = new Map<WasmName, string>();

@@ -23,6 +23,12 @@ export interface OrderParseOptions {
   onDroppedIdentifier?: (reason: IdentifierDrop) => void;
   /** The system the file's order ids belong to (default: the row's channel). */
   source?: string;
+  /**
+   * Titles copied out of the file's text (detachString), so that a title kept (a catalogue, deferred product
+   * updates) does not keep its chunk of the file alive (default true). False where every line's title is dropped
+   * or copied anyway before long: the import's reader thread, whose plans reach the writer as copies (postMessage).
+   */
+  detachTitles?: boolean;
 }
 
 /**
@@ -72,10 +78,13 @@ export class UciRows {
   readonly cCust: number;
   readonly counter = new LineCounter();
   readonly source: string;
+  /** OrderParseOptions.detachTitles. */
+  readonly detachTitles: boolean;
   private readonly accounts = new Map<string, Identifier[]>();
 
   constructor(fmt: DetectedFormat, options: OrderParseOptions = {}) {
     this.source = options.source ?? 'web';
+    this.detachTitles = options.detachTitles ?? true;
     this.width = fmt.header.length;
     this.cInv = col(fmt, 'invoiceno', 'invoice');
     this.cSku = col(fmt, 'stockcode');
@@ -89,6 +98,11 @@ export class UciRows {
   /** The last CustomerID cell and its answer: the lines of an order repeat it. */
   private lastCust = '';
   private lastIds: Identifier[] | null = [];
+
+  /** A trimmed description cell as a line's title: null when empty, copied out of the text unless told not to. */
+  protected title(desc: string): string | null {
+    return desc === '' ? null : this.detachTitles ? detachString(desc) : desc;
+  }
 
   /** The buyer of a trimmed CustomerID cell: none for a guest ('' or NaN), null when malformed. */
   identifiers(rawCust: string): Identifier[] | null {
@@ -134,7 +148,7 @@ export class UciRows {
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? f[this.cDesc].trim() : '';
-    return uciLine(orderId, this.source, time, identifiers, sku, desc, quantity, unitPrice, lineNo);
+    return uciLine(orderId, this.source, time, identifiers, sku, this.title(desc), quantity, unitPrice, lineNo);
   };
 }
 
@@ -225,12 +239,12 @@ export class UciLines extends UciRows {
     if (identifiers === null) return 'bad_identifier';
     if (isCancellation(orderId) && quantity > 0) quantity = -quantity;
     const desc = this.cDesc >= 0 ? this.cut(t, this.cDesc).trim() : '';
-    return uciLine(orderId, this.source, time, identifiers, sku, desc, quantity, unitPrice, lineNo);
+    return uciLine(orderId, this.source, time, identifiers, sku, this.title(desc), quantity, unitPrice, lineNo);
   };
 }
 
 /** An Online Retail line (web, no store, category or cancelled order named): one shape for both readers of the format. */
-function uciLine(orderId: string, source: string, time: number, identifiers: Identifier[], sku: string, desc: string, quantity: number, unitPrice: number, lineNo: number): OrderLine {
+function uciLine(orderId: string, source: string, time: number, identifiers: Identifier[], sku: string, title: string | null, quantity: number, unitPrice: number, lineNo: number): OrderLine {
   return {
     orderId,
     source,
@@ -239,7 +253,7 @@ function uciLine(orderId: string, source: string, time: number, identifiers: Ide
     time,
     identifiers,
     sku,
-    title: desc === '' ? null : detachString(desc),
+    title,
     category: null,
     quantity,
     unitPrice,
@@ -277,11 +291,12 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
   let lastIds: Identifier[] = [];
   let lastDrops: IdentifierDrop[] = [];
   const dropped = options.onDroppedIdentifier;
-  const opt = (f: string[], i: number): string | null => {
+  const opt = (f: string[], i: number, detach = true): string | null => {
     if (i < 0) return null;
     const v = f[i].trim();
-    return v === '' ? null : detachString(v);
+    return v === '' ? null : detach ? detachString(v) : v;
   };
+  const detachTitles = options.detachTitles ?? true;
   return (f) => {
     if (f.length !== width) return 'malformed_row';
     const orderId = detachString(f[cOrder].trim());
@@ -342,7 +357,7 @@ export function canonicalRowParser(fmt: DetectedFormat, options: OrderParseOptio
       time,
       identifiers,
       sku,
-      title: opt(f, cTitle),
+      title: opt(f, cTitle, detachTitles),
       category: opt(f, cCat),
       quantity,
       unitPrice,

@@ -29,6 +29,8 @@ export interface ReadOptions extends RecordLimits {
   encoding?: TextEncoding;
   /** The system the file's order ids belong to (default: each row's channel): order identity is (source, order id). */
   source?: string;
+  /** Order lines' titles copied out of the file's text (default true; see OrderParseOptions.detachTitles). */
+  detachTitles?: boolean;
 }
 
 export type { BatchBase };
@@ -180,7 +182,7 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
     yield* lineBatches(restChunks, firstLine + lines.length, encoding);
   }
   const source = syntax === 'csv' ? csvRecordBatches(rest(), fmt.header.length, options) : ndjsonRecordBatches(rest(), fmt.header);
-  const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source, onDroppedIdentifier: counts.dropIdentifier };
+  const opts = { defaultCountryCode: options.defaultCountryCode, source: options.source, onDroppedIdentifier: counts.dropIdentifier, detachTitles: options.detachTitles };
   // Online Retail: a line without a double quote (nearly all) is parsed in place (UciLines.parseLine), others
   // split into fields, by the same parser (one numbering of lines)
   const uci = fmt.kind === 'orders' && fmt.name === 'uci' ? new UciLines(fmt, opts) : null;

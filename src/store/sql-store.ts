@@ -14,7 +14,6 @@ import { GroupCommit, type Settled } from './group-commit.js';
 import { RETRY_AFTER_S } from '../core/deadline.js';
 import { bumpCustomersOfOrders, CARD_CATEGORIES, computeSummary, refreshSummaries, type SummaryData } from './customer-summaries.js';
 import { EPOCH_MS, type SqlClient, type SqlExecutor } from './sql-client.js';
-import * as offerSql from './sql-offers.js';
 import type { Offer } from '../core/offers/types.js';
 import type {
   DecisionLogEntry,
@@ -912,38 +911,47 @@ export class SqlStore implements Store {
   }
 
   // ---- offers (next best offer): src/store/sql-offers.ts ----
-  offers(): Promise<Offer[]> {
-    return offerSql.listOffers(this.db);
+  /**
+   * The offers' SQL module, loaded on first use: it and the offer logic it imports (src/core/offers/) are a third
+   * of the store's modules to load, which a command that never touches offers (npm run import of orders) would
+   * load and evaluate before it could start (~10 ms of CPU).
+   */
+  private offerSqlModule: Promise<typeof import('./sql-offers.js')> | undefined;
+  private offerSql(): Promise<typeof import('./sql-offers.js')> {
+    return (this.offerSqlModule ??= import('./sql-offers.js'));
   }
-  offer(id: string): Promise<Offer | null> {
-    return offerSql.getOffer(this.db, id);
+  async offers(): Promise<Offer[]> {
+    return (await this.offerSql()).listOffers(this.db);
   }
-  putOffers(offers: readonly Offer[]) {
-    return offerSql.putOffers(this.db, offers);
+  async offer(id: string): Promise<Offer | null> {
+    return (await this.offerSql()).getOffer(this.db, id);
   }
-  deleteOffer(id: string): Promise<boolean> {
-    return offerSql.deleteOffer(this.db, id);
+  async putOffers(offers: readonly Offer[]) {
+    return (await this.offerSql()).putOffers(this.db, offers);
   }
-  logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void> {
-    return offerSql.logDecisions(this.db, entries);
+  async deleteOffer(id: string): Promise<boolean> {
+    return (await this.offerSql()).deleteOffer(this.db, id);
   }
-  decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }) {
-    return offerSql.decisionLog(this.db, options);
+  async logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void> {
+    return (await this.offerSql()).logDecisions(this.db, entries);
   }
-  recordOfferEvents(events: readonly OfferEventInput[]) {
-    return offerSql.recordOfferEvents(this.db, events);
+  async decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }) {
+    return (await this.offerSql()).decisionLog(this.db, options);
   }
-  offerCounts() {
-    return offerSql.offerCounts(this.db);
+  async recordOfferEvents(events: readonly OfferEventInput[]) {
+    return (await this.offerSql()).recordOfferEvents(this.db, events);
   }
-  offerResponseStats() {
-    return offerSql.offerResponseStats(this.db);
+  async offerCounts() {
+    return (await this.offerSql()).offerCounts(this.db);
+  }
+  async offerResponseStats() {
+    return (await this.offerSql()).offerResponseStats(this.db);
   }
   async offerSubjectFacts(customerId: string) {
     return (await this.offerSubjectFactsMany([customerId])).get(customerId) ?? null;
   }
   async offerSubjectFactsMany(customerIds: readonly string[]) {
-    const many = await offerSql.offerSubjectFactsMany(this.db, customerIds);
+    const many = await (await this.offerSql()).offerSubjectFactsMany(this.db, customerIds);
     // consent in force: a purpose with no record of it takes its default (CONSENT_DEFAULTS)
     for (const facts of many.values()) for (const purpose of CONSENT_PURPOSES) facts.consent[purpose] ??= this.consentDefault(purpose);
     return many;
