@@ -42,7 +42,7 @@ import type {
   ResponseStats,
   ScoredOffer,
 } from '../core/offers/types.js';
-import { traceOf } from '../core/offers/decide.js';
+import { keptReasonText, traceOf } from '../core/offers/decide.js';
 import { impressionExposure, stableAffinity, statsSegment } from '../core/offers/propensity.js';
 import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
@@ -845,7 +845,9 @@ export class OfferService {
         this.heads.set(o.offerId, h);
       }
       if (k > 0) text += ',';
-      text += h.head + jsonNumber(round(o.score)) + ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + JSON.stringify(o.reason) + '}';
+      // a reason decide made on a memo's kept basis: its text from the kept piece and the sample (decide.ts)
+      const reason = keptReasonText(o.reason, k) ?? JSON.stringify(o.reason);
+      text += h.head + jsonNumber(round(o.score)) + ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + reason + '}';
     }
     text += '],"decisionId":' + JSON.stringify(decisionId);
     if (customerId !== undefined) text += ',"customerId":' + JSON.stringify(customerId);
