@@ -330,6 +330,8 @@ interface Basis {
    */
   draws: Float64Array[] | null;
   liftF: Float64Array | null;
+  /** The Thompson pools of the columns' table's rows (rowSamplingsOf), once looked up; null until then. */
+  rows: RowSampling | null;
   /** Kept bases: the shown offers' reasons, per suitable offer × variant (plain, explored, holdout), made when first shown. */
   pieces: (ReasonPiece | null)[] | null;
 }
@@ -425,7 +427,7 @@ function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: Decisio
   const means = buf.subarray(n, 2 * n);
   for (let i = 0; i < n; i++) means[i] = cols.propensity[i] * vw[i];
   const byMean = pickTop(means, conflicts, limit);
-  const basis: Basis = { sc, cols, vw, conflicts, means, byMean, bounds: null, kept: false, contenders: null, draws: null, liftF: null, pieces: null };
+  const basis: Basis = { sc, cols, vw, conflicts, means, byMean, bounds: null, kept: false, contenders: null, draws: null, liftF: null, rows: null, pieces: null };
   if (keep && validity!.until > ctx.now) {
     const kept: KeptBasis = {
       basis,
@@ -485,7 +487,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const n = suitable.length;
   // samples and scores in one buffer
   const buf = decisionBuffer(2 * n);
-  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
+  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : (basis.rows ??= rowSamplingsOf(cols.table)) };
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
   let shown: number[];
@@ -594,7 +596,7 @@ function keptDraws(basis: Basis, rows: RowSampling, p: DecideParams): Float64Arr
  * the columns, the offer, the subject's facts the basis was derived for — and, once asked for (`keptReasonText`),
  * its JSON up to the sample. `why` is the one input reasonsFor reads that the basis is not derived from.
  */
-interface ReasonPiece {
+interface ReasonPiece extends KeptReason {
   type: OfferReason['type'];
   details: OfferReason[];
   why: string | null;
@@ -606,6 +608,15 @@ interface ReasonPiece {
   affinityLift: number;
   /** JSON.stringify of the reason without the sample, less its closing `}}`; null until asked for. */
   head: string | null;
+}
+
+/** A shown offer's kept reason piece, as its writers see it (keptReason). */
+export interface KeptReason {
+  /** The shown offer's propensity and value (those of its ScoredOffer when decide made it). */
+  readonly propensity: number;
+  readonly value: number;
+  /** Text its one writer (the service's answer) derives from this piece alone, kept with it; null until then. */
+  writerText: string | null;
 }
 
 function reasonPiece(basis: Basis, i: number, subject: DecisionSubject, holdout: boolean, explored: boolean): ReasonPiece {
@@ -624,6 +635,7 @@ function reasonPiece(basis: Basis, i: number, subject: DecisionSubject, holdout:
     posteriorMean: cols.posteriorMean[i],
     affinityLift: cols.affinityLift[i],
     head: null,
+    writerText: null,
   };
 }
 
@@ -674,28 +686,27 @@ function keptScored(
   return withTrace(scored, holdout, t);
 }
 
-/** JSON text of a number as JSON.stringify writes it. */
-const jsonNumber = (x: number): string => (Number.isFinite(x) ? '' + x : 'null');
-
 /**
- * JSON.stringify(reason) of the `k`-th shown offer's reason of the last decision made on a kept basis (a decision
- * memo's), written from its kept piece and the sample; undefined for any other reason (write it with JSON.stringify).
- * The reason is the object decide made (frozen, and its parts and details): its text cannot have changed.
+ * The kept piece of the `k`-th shown offer's reason of the last decision made on a kept basis (a decision memo's),
+ * when `reason` is that reason (the object decide made, frozen with its parts and details: what it says cannot have
+ * changed); undefined for any other reason. Its JSON: `keptReasonHead(piece)`, then the sample when the parts have one.
  */
-export function keptReasonText(reason: unknown, k: number): string | undefined {
-  if (k >= lastReasons.length || lastReasons[k] !== reason) return undefined;
-  const piece = lastPieces[k];
-  let head = piece.head;
-  if (head === null) {
+export function keptReason(reason: unknown, k: number): KeptReason | undefined {
+  return k < lastReasons.length && lastReasons[k] === reason ? lastPieces[k] : undefined;
+}
+
+/** JSON.stringify of a kept reason without its sample, less the closing `}}` (made once per piece). */
+export function keptReasonHead(piece: KeptReason): string {
+  const p = piece as ReasonPiece;
+  if (p.head === null) {
     const whole = JSON.stringify({
-      type: piece.type,
-      details: piece.details,
-      parts: { propensity: piece.propensity, value: piece.value, weight: piece.weight, prior: piece.prior, posteriorMean: piece.posteriorMean, affinityLift: piece.affinityLift },
+      type: p.type,
+      details: p.details,
+      parts: { propensity: p.propensity, value: p.value, weight: p.weight, prior: p.prior, posteriorMean: p.posteriorMean, affinityLift: p.affinityLift },
     });
-    piece.head = head = whole.slice(0, whole.length - 2);
+    p.head = whole.slice(0, whole.length - 2);
   }
-  const sample = (reason as ScoredOffer['reason']).parts.sample;
-  return sample === undefined ? head + '}}' : head + ',"sample":' + jsonNumber(sample) + '}}';
+  return p.head;
 }
 
 /** The suitable offers of a decision: their propensities, value × weight, and Thompson pools once asked for. */
