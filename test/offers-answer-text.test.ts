@@ -4,11 +4,15 @@
  * decisions (strings that need escaping, numbers JSON writes otherwise, fallbacks, guests), on real decisions, and
  * through the routes, which answer without a promise once the customer's facts are held: two worlds with the same
  * seeded decision core, one asked through GET / POST, the other through decideFor / decideForGuest, give the same
- * bytes (decision ids aside).
+ * bytes (decision ids aside). Decisions on a memo's kept basis (the service's) write their reasons from pieces decide
+ * keeps per memo (decide.ts keptReason): the same bytes across offer changes, learning, memo refreshes, holdouts,
+ * explored and plain offers, and a why the memo was not derived from.
  */
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decide } from '../src/core/offers/decide.js';
+import { decide, keptReason } from '../src/core/offers/decide.js';
+import { stableAffinity } from '../src/core/offers/propensity.js';
+import type { DecisionSubject, Offer } from '../src/core/offers/types.js';
 import type { Decision, ScoredOffer } from '../src/core/offers/types.js';
 import { mulberry32 } from '../src/core/random.js';
 import { answerOf } from '../src/serve/offer-service.js';
@@ -140,5 +144,78 @@ describe(`next-best-offer answers as text (${backend.name})`, () => {
     // the text path was taken for held customers (and left to decideFor for the first requests and unknown ids)
     expect(texts.filter((t) => t !== undefined).length).toBeGreaterThanOrEqual(2 * 5 * 3);
     expect(texts.filter((t) => t === undefined).length).toBeGreaterThan(0);
+  });
+
+  it('decisions on kept memos (reasons from kept pieces): the same bytes after offer changes, learning, refreshes', async () => {
+    const w = await world();
+    const skus = Array.from({ length: 300 }, (_, i) => `sku-${i}`);
+    const first = benchOffers(120, skus, NOW);
+    const sets = [
+      prepareOffers(first),
+      // the same ids with other values, weights, titles and eligibility: a memo's pieces of the first set would be stale
+      prepareOffers(first.map((o, i) => (i % 3 === 0 ? { ...o, value: o.value * 2 + 0.125, weight: 0.5, title: `${o.title} (new)`, eligibility: { ...o.eligibility, segments: [] } } : o))),
+    ];
+    const stats = benchStats(sets[0]);
+    // each decision made twice from the same random stream: on the memo, and without one (derived afresh, reasons
+    // built anew): a piece gone stale (kept across an offer change, a refresh, a variant, a why) shows as other bytes
+    const random = mulberry32(5);
+    const twin = mulberry32(5);
+    const learn = mulberry32(6);
+    // memoised, stable affinity functions (as the service's); one subject not personalised, asked with and without a why
+    const subjects: DecisionSubject[] = benchSubjects(12).map((s, i) => {
+      const known = new Map<string, ReturnType<DecisionSubject['affinity']>>();
+      const affinity = stableAffinity((o: Offer) => {
+        if (!known.has(o.id)) known.set(o.id, s.affinity(o));
+        return known.get(o.id)!;
+      });
+      return i === 11 ? { ...s, personalised: false, segment: null, affinity } : { ...s, affinity };
+    });
+    const memos = new Map<string, object>();
+    // one object, as the service's configuration (a memo holds while the consent rules are the same object)
+    const consent = { email: 'email', push: 'push' } as const;
+    let kept = 0;
+    let explored = 0;
+    let holdouts = 0;
+    let decisions = 0;
+    for (let round = 0; round < 40; round++) {
+      const offers = sets[round < 20 ? 0 : 1];
+      for (const [i, base] of subjects.entries()) {
+        // a memo refresh: other facts every 7 rounds for some; the why the basis is not derived from, alternating
+        const subject: DecisionSubject =
+          i === 11 && round % 2 === 1 ? { ...base, nonPersonalisedWhy: 'unknown_customer' } : round % 7 === 6 && i % 2 === 0 ? { ...base, daysSinceLastPurchase: (base.daysSinceLastPurchase ?? 0) + 40, orders: 1 } : base;
+        for (const channel of ['web', 'store'] as const) {
+          const key = `${i}|${channel}`;
+          if (!memos.has(key)) memos.set(key, {});
+          const ctx = { channel, store: channel === 'store' ? 'S1' : null, now: NOW + round * 1000, limit: 3, inStock: () => true, contacts: () => undefined, acceptances: () => 0, channelConsent: consent, holdoutShare: 0.15, random, memo: memos.get(key) };
+          const d = decide(offers, subject, ctx, stats);
+          const fresh = decide(offers, subject, { ...ctx, random: twin, memo: undefined }, stats);
+          const text = w.offers.answerText(d, `d-${decisions}`, `c-${i}`, undefined);
+          expect(text).toBe(JSON.stringify(answerOf(fresh, `d-${decisions}`, POLICY, `c-${i}`, undefined)));
+          expect(text).toBe(JSON.stringify(answerOf(d, `d-${decisions}`, POLICY, `c-${i}`, undefined)));
+          decisions++;
+          d.offers.forEach((o, k) => {
+            if (keptReason(o.reason, k) !== undefined) kept++;
+            if (o.reason.details.some((r) => r.type === 'exploration')) explored++;
+          });
+          if (d.holdout) holdouts++;
+          // learning: a response counted after every 8th decision (the counts' version moves; the memos re-check them,
+          // and those that read the responded offer's counts are derived afresh)
+          if (decisions % 8 === 0 && d.offers.length > 0) stats.record(d.offers[0].offerId, subject.segment ?? 'guest', channel, learn() < 0.1, 1);
+        }
+      }
+    }
+    expect(kept).toBeGreaterThan(2 * decisions);
+    expect(explored).toBeGreaterThan(20);
+    expect(holdouts).toBeGreaterThan(10);
+    // a kept reason is frozen with its parts and details, and a reason that is not the decision's own is not kept
+    const d = decide(sets[1], subjects[0], { channel: 'web', store: null, now: NOW + 99_000, limit: 2, inStock: () => true, contacts: () => undefined, acceptances: () => 0, channelConsent: consent, holdoutShare: 0, random, memo: memos.get('0|web') }, stats);
+    const r = d.offers[0].reason;
+    expect(keptReason(r, 0)).toBeDefined();
+    expect(Object.isFrozen(r) && Object.isFrozen(r.parts) && Object.isFrozen(r.details)).toBe(true);
+    expect(keptReason({ ...r }, 0)).toBeUndefined();
+    expect(keptReason(r, 1)).toBeUndefined();
+    // a shown offer whose numbers were changed is written from them, not from its kept piece
+    d.offers[0].value = 1234.5;
+    expect(w.offers.answerText(d, 'd-x', undefined, undefined)).toBe(JSON.stringify(answerOf(d, 'd-x', POLICY, undefined, undefined)));
   });
 });

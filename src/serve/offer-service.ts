@@ -42,7 +42,7 @@ import type {
   ResponseStats,
   ScoredOffer,
 } from '../core/offers/types.js';
-import { traceOf } from '../core/offers/decide.js';
+import { keptReason, keptReasonHead, traceOf } from '../core/offers/decide.js';
 import { impressionExposure, stableAffinity, statsSegment } from '../core/offers/propensity.js';
 import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
@@ -845,7 +845,15 @@ export class OfferService {
         this.heads.set(o.offerId, h);
       }
       if (k > 0) text += ',';
-      text += h.head + jsonNumber(round(o.score)) + ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + JSON.stringify(o.reason) + '}';
+      text += h.head + jsonNumber(round(o.score));
+      // a reason decide made on a memo's kept basis (decide.ts keptReason): propensity, value and the reason up to
+      // its sample written once per kept piece, then the sample
+      const kept = keptReason(o.reason, k);
+      if (kept !== undefined && Object.is(o.propensity, kept.propensity) && Object.is(o.value, kept.value)) {
+        const tail = (kept.writerText ??= ',"propensity":' + jsonNumber(round(kept.propensity)) + ',"value":' + jsonNumber(kept.value) + ',"reason":' + keptReasonHead(kept));
+        const sample = o.reason.parts.sample;
+        text += sample === undefined ? tail + '}}}' : tail + ',"sample":' + jsonNumber(sample) + '}}}';
+      } else text += ',"propensity":' + jsonNumber(round(o.propensity)) + ',"value":' + jsonNumber(o.value) + ',"reason":' + JSON.stringify(o.reason) + '}';
     }
     text += '],"decisionId":' + JSON.stringify(decisionId);
     if (customerId !== undefined) text += ',"customerId":' + JSON.stringify(customerId);

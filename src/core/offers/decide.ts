@@ -323,6 +323,17 @@ interface Basis {
    * (frozen, shared by the decisions whose shown offers are all among them); null until first needed.
    */
   contenders: { mask: Uint8Array; offers: readonly (ChoiceOffer | null)[] } | null;
+  /**
+   * Kept bases whose columns have a table: each suitable offer's Thompson pool draws (its table row's pool, see
+   * RowSampling) and its affinity lift in single precision, made once, so that a decision on the basis draws from them
+   * without checking the rows (a held basis read the rows' current α, β and weight: its pools are theirs); null until then.
+   */
+  draws: Float64Array[] | null;
+  liftF: Float64Array | null;
+  /** The Thompson pools of the columns' table's rows (rowSamplingsOf), once looked up; null until then. */
+  rows: RowSampling | null;
+  /** Kept bases: the shown offers' reasons, per suitable offer × variant (plain, explored, holdout), made when first shown. */
+  pieces: (ReasonPiece | null)[] | null;
 }
 
 /** A basis kept in a memo, with what it was derived from. */
@@ -416,7 +427,7 @@ function deriveBasis(p: DecideParams, offers: readonly Offer[], subject: Decisio
   const means = buf.subarray(n, 2 * n);
   for (let i = 0; i < n; i++) means[i] = cols.propensity[i] * vw[i];
   const byMean = pickTop(means, conflicts, limit);
-  const basis: Basis = { sc, cols, vw, conflicts, means, byMean, bounds: null, kept: false, contenders: null };
+  const basis: Basis = { sc, cols, vw, conflicts, means, byMean, bounds: null, kept: false, contenders: null, draws: null, liftF: null, rows: null, pieces: null };
   if (keep && validity!.until > ctx.now) {
     const kept: KeptBasis = {
       basis,
@@ -469,13 +480,14 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const kept = ctx.memo === undefined ? null : basisKept(ctx.memo, offers, subject, ctx, stats, p, limit);
   const basis = kept ?? deriveBasis(p, offers, subject, ctx, stats, limit);
   const { sc, cols, vw, conflicts, means } = basis;
-  // a kept ranking is shared by the decisions of the memo: each decision has its own array
-  const byMean = kept === null ? basis.byMean : basis.byMean.slice();
+  // a kept ranking is shared by the decisions of the memo: a decision that keeps it (as shown, or as the mean
+  // ranking's greedy choice) has its own array; a Thompson or holdout decision only reads it
+  const byMean = kept === null || (p.ranking !== 'mean' && limit !== 0) ? basis.byMean : basis.byMean.slice();
   const suitable = sc.suitable;
   const n = suitable.length;
   // samples and scores in one buffer
   const buf = decisionBuffer(2 * n);
-  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : rowSamplingsOf(cols.table) };
+  const cands: Candidates = { offers: suitable, cols, vw, pools: cols.table === undefined ? new Array<PosteriorPool | null>(n).fill(null) : null, rows: cols.table === undefined ? null : (basis.rows ??= rowSamplingsOf(cols.table)) };
   const h = Math.min(1, Math.max(0, ctx.holdoutShare));
   const holdout = n > 0 && limit > 0 && h > 0 && ctx.random() < h;
   let shown: number[];
@@ -488,7 +500,16 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
     scores = buf.subarray(n, 2 * n);
     const rows = cands.rows;
     const size = p.poolSize;
-    if (rows !== null) {
+    if (rows !== null && basis.kept) {
+      // a held basis: its offers' pools and lifts made once (the same pools rowSampling gives for the rows it read)
+      const draws = basis.draws ?? keptDraws(basis, rows, p);
+      const liftF = basis.liftF!;
+      for (let i = 0; i < n; i++) {
+        const x = draws[i][Math.min(size - 1, Math.floor(ctx.random() * size))];
+        samples[i] = x;
+        scores[i] = Math.min(1, x * liftF[i]) * vw[i];
+      }
+    } else if (rows !== null) {
       // from the rows' pools themselves: a pool is shared by every row (of every table) of its grid parameters, so the
       // draws a decision reads stay few and in cache (a copy per table row would spread them over megabytes)
       const t = cols.table!;
@@ -514,6 +535,7 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
   const memo = choice ? uniformMemoOf(offers, sc.index, p.uniformExactBudget) : undefined;
   const probabilityAt = (k: number): number => (probabilities ??= choiceProbabilities(choice!, memo))[k];
 
+  if (basis.kept && shown.length > 0) return keptScored(basis, subject, shown, holdout, samples, scores, byMean, probabilityAt, offers, trace(basis, offers, shown, holdout, scores, choice), n);
   const scored: ScoredOffer[] = shown.map((i, k) => {
     const c: Candidate = { offer: suitable[i], prop: propensityAt(cols, i) };
     const explored = !holdout && samples !== null && byMean[k] !== i;
@@ -527,40 +549,164 @@ function decideWith(p: DecideParams, offers: readonly Offer[], subject: Decision
       affinityLift: c.prop.affinityLift,
     };
     if (samples !== null) parts.sample = samples[i];
-    // `probability` computed when read (./choice.ts: the service logs `choice` instead), last, as an accessor of the
-    // literal (one shape for every decision's offers, not a property defined on each afterwards)
-    const o = {
-      offerId: c.offer.id,
-      title: c.offer.title,
-      kind: c.offer.kind,
-      score: scores[i],
-      propensity: c.prop.propensity,
-      value: valueOf(c.offer),
-      reason: { type: details[0].type, details, parts },
-      get probability(): number {
-        return probabilityAt(k);
-      },
-      set probability(v: number) {
-        Object.defineProperty(o, 'probability', { value: v, enumerable: true, writable: true, configurable: true });
-      },
-    };
-    return o as ScoredOffer;
+    return new Shown(c.offer, scores[i], c.prop.propensity, valueOf(c.offer), { type: details[0].type, details, parts: parts as ScoredOffer['reason']['parts'] }, k, probabilityAt);
   });
+  return withTrace(scored, holdout, trace(basis, offers, shown, holdout, scores, choice));
+}
 
-  const trace: ConsideredTrace = {
+/** The decision's trace (what `considered` and the log are made from). */
+function trace(basis: Basis, offers: readonly Offer[], shown: number[], holdout: boolean, scores: Float64Array, choice: ChoiceInputs | null): ConsideredTrace {
+  const t: ConsideredTrace = {
     ids: preparedOf(offers)?.ids ?? offers.map((o) => o.id),
-    codes: sc.codes,
+    codes: basis.sc.codes,
     scores,
-    conflicts,
+    conflicts: basis.conflicts,
     shown,
     holdout,
   };
   if (choice) {
-    trace.choice = choice;
-    trace.setConflicts = cachedConflicts(offers);
-    trace.setValueWeights = valueWeights(offers);
+    t.choice = choice;
+    t.setConflicts = cachedConflicts(offers);
+    t.setValueWeights = valueWeights(offers);
   }
-  return withTrace(scored, holdout, trace);
+  return t;
+}
+
+/** A kept basis's pool draws and single-precision lifts per suitable offer (Basis.draws), made now. */
+function keptDraws(basis: Basis, rows: RowSampling, p: DecideParams): Float64Array[] {
+  const cols = basis.cols;
+  const t = cols.table!;
+  const index = cols.index!;
+  const n = index.length;
+  const draws = new Array<Float64Array>(n);
+  const liftF = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = index[i];
+    draws[i] = rowSampling(rows, t, g, p).pools[g]!.draws;
+    liftF[i] = Math.fround(cols.affinityLift[i]);
+  }
+  basis.liftF = liftF;
+  basis.draws = draws;
+  return draws;
+}
+
+/**
+ * The reason of a shown offer on a kept basis, in one of three variants (plain, explored, holdout): its details
+ * (frozen, shared by the basis's decisions), type and parts but the sample, made once from what the basis holds —
+ * the columns, the offer, the subject's facts the basis was derived for — and, once asked for (`keptReasonText`),
+ * its JSON up to the sample. `why` is the one input reasonsFor reads that the basis is not derived from.
+ */
+interface ReasonPiece extends KeptReason {
+  type: OfferReason['type'];
+  details: OfferReason[];
+  why: string | null;
+  propensity: number;
+  value: number;
+  weight: number;
+  prior: number;
+  posteriorMean: number;
+  affinityLift: number;
+  /** JSON.stringify of the reason without the sample, less its closing `}}`; null until asked for. */
+  head: string | null;
+}
+
+/** A shown offer's kept reason piece, as its writers see it (keptReason). */
+export interface KeptReason {
+  /** The shown offer's propensity and value (those of its ScoredOffer when decide made it). */
+  readonly propensity: number;
+  readonly value: number;
+  /** Text its one writer (the service's answer) derives from this piece alone, kept with it; null until then. */
+  writerText: string | null;
+}
+
+function reasonPiece(basis: Basis, i: number, subject: DecisionSubject, holdout: boolean, explored: boolean): ReasonPiece {
+  const cols = basis.cols;
+  const offer = basis.sc.suitable[i];
+  const details = reasonsFor({ offer, prop: propensityAt(cols, i) }, subject, holdout, explored);
+  for (const d of details) Object.freeze(d);
+  return {
+    type: details[0].type,
+    details: Object.freeze(details) as OfferReason[],
+    why: whyOf(subject),
+    propensity: cols.propensity[i],
+    value: valueOf(offer),
+    weight: weightOf(offer),
+    prior: cols.prior[i],
+    posteriorMean: cols.posteriorMean[i],
+    affinityLift: cols.affinityLift[i],
+    head: null,
+    writerText: null,
+  };
+}
+
+/**
+ * The reasons of the last decision made on a kept basis, by position, and their pieces: `keptReasonText` writes a
+ * reason found here (the same object, frozen with its parts) from its piece. Older entries stay true of their reasons.
+ */
+const lastReasons: object[] = [];
+const lastPieces: ReasonPiece[] = [];
+
+/** What reasonsFor reads of the subject that a basis is not derived from (their non-personalised why, when so). */
+const whyOf = (subject: DecisionSubject): string | null => (subject.personalised ? null : nonPersonalisedWhy(subject));
+
+/** decideWith's shown offers on a kept basis: their reasons from the basis's pieces, frozen. */
+function keptScored(
+  basis: Basis,
+  subject: DecisionSubject,
+  shown: number[],
+  holdout: boolean,
+  samples: Float64Array | null,
+  scores: Float64Array,
+  byMean: readonly number[],
+  probabilityAt: (k: number) => number,
+  offers: readonly Offer[],
+  t: ConsideredTrace,
+  n: number,
+): Decision {
+  const pieces = (basis.pieces ??= new Array<ReasonPiece | null>(3 * n).fill(null));
+  const why = whyOf(subject);
+  const suitable = basis.sc.suitable;
+  const scored = new Array<ScoredOffer>(shown.length);
+  for (let k = 0; k < shown.length; k++) {
+    const i = shown[k];
+    const explored = !holdout && samples !== null && byMean[k] !== i;
+    const at = 3 * i + (holdout ? 2 : explored ? 1 : 0);
+    let piece = pieces[at];
+    if (piece === null || piece.why !== why) pieces[at] = piece = reasonPiece(basis, i, subject, holdout, explored);
+    // (two literals: the same keys in the same order as decideWith's parts)
+    const parts =
+      samples !== null
+        ? { propensity: piece.propensity, value: piece.value, weight: piece.weight, prior: piece.prior, posteriorMean: piece.posteriorMean, affinityLift: piece.affinityLift, sample: samples[i] }
+        : { propensity: piece.propensity, value: piece.value, weight: piece.weight, prior: piece.prior, posteriorMean: piece.posteriorMean, affinityLift: piece.affinityLift };
+    const reason = Object.freeze({ type: piece.type, details: piece.details, parts: Object.freeze(parts) });
+    scored[k] = new Shown(suitable[i], scores[i], piece.propensity, piece.value, reason, k, probabilityAt);
+    lastReasons[k] = reason;
+    lastPieces[k] = piece;
+  }
+  return withTrace(scored, holdout, t);
+}
+
+/**
+ * The kept piece of the `k`-th shown offer's reason of the last decision made on a kept basis (a decision memo's),
+ * when `reason` is that reason (the object decide made, frozen with its parts and details: what it says cannot have
+ * changed); undefined for any other reason. Its JSON: `keptReasonHead(piece)`, then the sample when the parts have one.
+ */
+export function keptReason(reason: unknown, k: number): KeptReason | undefined {
+  return k < lastReasons.length && lastReasons[k] === reason ? lastPieces[k] : undefined;
+}
+
+/** JSON.stringify of a kept reason without its sample, less the closing `}}` (made once per piece). */
+export function keptReasonHead(piece: KeptReason): string {
+  const p = piece as ReasonPiece;
+  if (p.head === null) {
+    const whole = JSON.stringify({
+      type: p.type,
+      details: p.details,
+      parts: { propensity: p.propensity, value: p.value, weight: p.weight, prior: p.prior, posteriorMean: p.posteriorMean, affinityLift: p.affinityLift },
+    });
+    p.head = whole.slice(0, whole.length - 2);
+  }
+  return p.head;
 }
 
 /** The suitable offers of a decision: their propensities, value × weight, and Thompson pools once asked for. */
@@ -807,29 +953,85 @@ function uniformMemoOf(offers: readonly Offer[], index: readonly number[], budge
   };
 }
 
-const traces = new WeakMap<Decision, ConsideredTrace>();
 
-/** The decision with `considered` made from its trace when first read (the service logs the trace: `traceOf`). */
-function withTrace(offers: Decision['offers'], holdout: boolean, trace: ConsideredTrace): Decision {
-  let considered: Decision['considered'] | undefined;
-  // an accessor of the literal (one shape for every decision), not a property defined afterwards
-  const decision: Decision = {
-    offers,
-    holdout,
-    get considered(): Decision['considered'] {
-      return (considered ??= consideredOf(trace));
+/**
+ * A shown offer of a decision made by decide (a ScoredOffer): `probability` is computed when first read (./choice.ts:
+ * the service logs `choice` instead), an own enumerable accessor defined last with shared functions (an object
+ * literal's accessors would be new functions per object and leave it in dictionary mode: slow to make and to read).
+ */
+class Shown {
+  offerId: string;
+  title: string;
+  kind: Offer['kind'];
+  score: number;
+  propensity: number;
+  value: number;
+  reason: ScoredOffer['reason'];
+  declare probability: number;
+  readonly #k: number;
+  readonly #at: (k: number) => number;
+  constructor(offer: Offer, score: number, propensity: number, value: number, reason: ScoredOffer['reason'], k: number, at: (k: number) => number) {
+    this.offerId = offer.id;
+    this.title = offer.title;
+    this.kind = offer.kind;
+    this.score = score;
+    this.propensity = propensity;
+    this.value = value;
+    this.reason = reason;
+    this.#k = k;
+    this.#at = at;
+    Object.defineProperty(this, 'probability', Shown.probability);
+  }
+  static readonly probability: PropertyDescriptor = {
+    get(this: Shown): number {
+      return this.#at(this.#k);
     },
-    set considered(v: Decision['considered']) {
-      considered = v;
+    set(this: Shown, v: number): void {
+      Object.defineProperty(this, 'probability', { value: v, enumerable: true, writable: true, configurable: true });
     },
+    enumerable: true,
+    configurable: true,
   };
-  traces.set(decision, trace);
-  return decision;
+}
+
+/**
+ * A decision made by decide: `considered` made from its trace when first read (the service logs the trace: `traceOf`),
+ * an own enumerable accessor defined with shared functions (as Shown's `probability`).
+ */
+class Decided {
+  offers: Decision['offers'];
+  holdout: boolean;
+  declare considered: Decision['considered'];
+  readonly #trace: ConsideredTrace;
+  #considered: Decision['considered'] | undefined = undefined;
+  constructor(offers: Decision['offers'], holdout: boolean, trace: ConsideredTrace) {
+    this.offers = offers;
+    this.holdout = holdout;
+    this.#trace = trace;
+    Object.defineProperty(this, 'considered', Decided.considered);
+  }
+  static readonly considered: PropertyDescriptor = {
+    get(this: Decided): Decision['considered'] {
+      return (this.#considered ??= consideredOf(this.#trace));
+    },
+    set(this: Decided, v: Decision['considered']): void {
+      this.#considered = v;
+    },
+    enumerable: true,
+    configurable: true,
+  };
+  static traceOf(d: object): ConsideredTrace | undefined {
+    return #trace in d ? (d as Decided).#trace : undefined;
+  }
+}
+
+function withTrace(offers: Decision['offers'], holdout: boolean, trace: ConsideredTrace): Decision {
+  return new Decided(offers, holdout, trace);
 }
 
 /** What `considered` of a decision made by `decide` is made from (compact: the decision log keeps this). */
 export function traceOf(decision: Decision): ConsideredTrace | undefined {
-  return traces.get(decision);
+  return Decided.traceOf(decision);
 }
 
 /**
