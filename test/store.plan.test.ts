@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Identifier, OrderLine } from '../src/core/records.js';
 import { identifierKey } from '../src/core/identity.js';
-import { OrderIdAllocator, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
-import { ID_BLOCK, plannedBatches, READ_AHEAD } from '../src/ingest/import-batches.js';
+import { OrderIdAllocator, PlanBuilder, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
+import { addUntilCut, ID_BLOCK, plannedBatches, READ_AHEAD } from '../src/ingest/import-batches.js';
 import { KnownProducts } from '../src/store/known-products.js';
 
 const email = (value: string): Identifier => ({ kind: 'email', value });
@@ -143,6 +143,36 @@ describe('OrderIdAllocator and COPY encoding', () => {
   it('quotes fields that need it and writes null cancels as an empty field', () => {
     const p = planImport([line('A', 1, [], 'a,"b"', { cancels: 'X 1' }), line('A', 2, [], ' lead', { quantity: -1.5, unitPrice: 0.25 })]);
     expect(new TextDecoder().decode(p.copy)).toBe('101,1,"a,""b""",1,2,X 1\n101,2," lead",-1.5,0.25,\n');
+  });
+});
+
+describe('addUntilCut (the per-line loop of plannedBatches)', () => {
+  const builder = () => {
+    const ids = new OrderIdAllocator();
+    ids.supply(Array.from({ length: 100 }, (_, i) => 1 + i));
+    return new PlanBuilder(ids);
+  };
+
+  it('adds lines until the batch holds `limit` and the next line starts another order; returns the first line not added', () => {
+    const lines = [line('A', 1, [], 'S1'), line('A', 2, [], 'S2'), line('A', 3, [], 'S3'), line('B', 1, [], 'S1'), line('B', 2, [], 'S2'), line('C', 1, [], 'S1')];
+    const b = builder();
+    // limit 2: A's third line still goes in (same order), B's first does not
+    expect(addUntilCut(b, lines, 0, 2, 10)).toBe(3);
+    expect(b.lineCount).toBe(3);
+    // a new batch takes any line first, then cuts again where an order ends
+    const c = builder();
+    expect(addUntilCut(c, lines, 3, 1, 10)).toBe(5);
+    expect(c.lineCount).toBe(2);
+    // the whole rest fits: lines.length
+    expect(addUntilCut(builder(), lines, 0, 100, 100)).toBe(lines.length);
+    expect(addUntilCut(builder(), lines, lines.length, 1, 1)).toBe(lines.length);
+  });
+
+  it('cuts an order of more lines than twice batchSize at twice batchSize', () => {
+    const lines = Array.from({ length: 9 }, (_, i) => line('A', i + 1, [], `S${i}`));
+    const b = builder();
+    expect(addUntilCut(b, lines, 0, 1, 2)).toBe(4);
+    expect(b.build().lineCount).toBe(4);
   });
 });
 

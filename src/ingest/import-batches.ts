@@ -11,6 +11,7 @@ import { workerDeadlineMs, seconds } from '../core/deadline.js';
 import { OrderIdAllocator, PlanBuilder, type ImportPlan, type PlannedProduct } from '../store/import-plan.js';
 import { readDataFile, type BatchBase, type ConsentBatch, type DataBatch, type InventoryBatch, type ReadOptions } from './read-data-file.js';
 import { addCounts } from './reject-reasons.js';
+import type { OrderLine } from '../core/records.js';
 
 export type PlannedOrderBatch = BatchBase & { kind: 'orders'; plan: ImportPlan };
 export type ImportBatch = PlannedOrderBatch | InventoryBatch | ConsentBatch;
@@ -141,17 +142,11 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
         more = null;
       }
       base = base === null ? counts : mergeCounts(base as BatchBase, counts);
-      for (let i = 0; i < n; i++) {
-        const l = b.lines[i];
-        // a full batch ends where an order does, so that an order whose lines are together in the file is
-        // written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that,
-        // the smaller first batches included: they only end sooner between orders)
-        if (builder.lineCount >= limit && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) {
-          limit = Math.min(batchSize, 2 * limit);
-          yield take();
-          base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
-        }
-        builder.add(l);
+      // (the lines added by addUntilCut, a small function of its own: see there)
+      for (let i = addUntilCut(builder, b.lines, 0, limit, batchSize); i < n; i = addUntilCut(builder, b.lines, i, limit, batchSize)) {
+        limit = Math.min(batchSize, 2 * limit);
+        yield take();
+        base = { ...counts, rowsRead: 0, rejects: [], skipped: {}, droppedIdentifiers: undefined };
       }
     }
   } finally {
@@ -160,6 +155,25 @@ export async function* plannedBatches(source: AsyncIterable<DataBatch>, reserve:
   }
   if (base !== null && (builder.lineCount > 0 || base.rowsRead > 0)) yield take();
   if (other !== null) yield other;
+}
+
+/**
+ * Adds lines[from…] to the batch being planned until it is full; returns the index of the first line not added
+ * (lines.length: all were). A full batch ends where an order does, so that an order whose lines are together in
+ * the file is written by one transaction, whole (an order of more than batchSize lines ends a batch at twice that,
+ * the smaller first batches included: they only end sooner between orders). An empty batch takes any line.
+ * The per-line loop is kept out of plannedBatches: V8 optimizes a function whose loop runs hot as a whole, and
+ * recompiles it at each rare path taken for the first time (a batch's end, an id reservation): the async
+ * generator was compiled 7 times (~0.35 s of compile threads' time per import), this small function is not.
+ */
+export function addUntilCut(builder: PlanBuilder, lines: readonly OrderLine[], from: number, limit: number, batchSize: number): number {
+  const n = lines.length;
+  for (let i = from; i < n; i++) {
+    const l = lines[i];
+    if (builder.lineCount >= limit && (!builder.continues(l) || builder.lineCount >= 2 * batchSize)) return i;
+    builder.add(l);
+  }
+  return n;
 }
 
 /** The counters of two consecutive read batches; progress from the later one. */

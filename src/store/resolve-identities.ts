@@ -109,12 +109,7 @@ export async function assignIdentities(
     conflicts: 0,
     erased: 0,
   };
-  const distinct = new Map<string, Identifier>();
-  for (const r of records) for (const i of r.identifiers) distinct.set(identifierKey(i), i);
-  // the records' orders (their owners are people of the batch), then the other orders asked about
-  const recordOrders = new Set(records.flatMap((r) => (r.order ? [r.order] : [])));
-  const lookup = [...recordOrders];
-  for (const k of orders) if (!recordOrders.has(k)) lookup.push(k);
+  const { distinct, recordOrders, lookup } = batchKeys(records, orders);
   if (distinct.size === 0 && lookup.length === 0) return out;
 
   // one statement: the people the batch touches, every order of the batch already stored, and
@@ -141,55 +136,13 @@ export async function assignIdentities(
   // erased identifiers: a record dated before the erasure is skipped; after it, the value is new again
   const erasedAt = checkErased && known.rows.some((r) => r.t === 'e') ? await options.erasedAt!(all) : new Map<string, number>();
   const resolver = new IdentityResolver(options);
-  const held = new Map<string, Identifier[]>();
-  const existingOrders: { key: string; id: string | null }[] = [];
-  for (const r of known.rows) {
-    if (r.t === 'e') continue;
-    if (r.t === 'o' || r.t === 'x') {
-      out.existingOrders.set(r.value!, r.kind!);
-      if (r.t === 'o') existingOrders.push({ key: r.value!, id: r.id });
-    } else {
-      let l = held.get(r.id!);
-      if (!l) held.set(r.id!, (l = []));
-      l.push({ kind: r.kind as IdentifierKind, value: r.value! });
-    }
-  }
-  const personOf = new Map<string, number>();
-  for (const [id, ids] of held) personOf.set(id, resolver.addExisting(id, ids));
-  const guestOrders: string[] = [];
-  for (const o of existingOrders) {
-    if (o.id === null) guestOrders.push(o.key);
-    else {
-      // an order of a customer without identifiers (all erased, say): a person with none
-      let p = personOf.get(o.id);
-      if (p === undefined) personOf.set(o.id, (p = resolver.addExisting(o.id, [])));
-      resolver.addOrder(o.key, p);
-    }
-  }
-  for (const key of guestOrders) resolver.addOrder(key, -1);
+  const guestOrders = seedKnown(resolver, known.rows, out.existingOrders);
 
   const recordPerson = new Int32Array(records.length).fill(-1);
   const per = options.perRecord ? { merges: new Int32Array(records.length), conflicts: new Int32Array(records.length), erased: new Uint8Array(records.length) } : undefined;
   /** Per entry of resolver.merges: the record that caused it (perRecord only). */
   const mergedBy: number[] = [];
-  records.forEach((r, i) => {
-    // an identifier erased after the record's time: the record is skipped (its order, if new, is a
-    // guest's); erased before it, the value was deleted with the person and is no one's: a new customer
-    if (erasedAt.size > 0) {
-      const time = r.time ?? -Infinity; // undated: it may predate the erasure
-      if (r.identifiers.some((x) => (erasedAt.get(identifierKey(x)) ?? -Infinity) > time)) {
-        out.erased++;
-        if (per) per.erased[i] = 1;
-        return;
-      }
-    }
-    const conflictsBefore = resolver.conflictCount;
-    recordPerson[i] = resolver.resolve(r.identifiers, r.order ?? null);
-    if (per) {
-      per.conflicts[i] = resolver.conflictCount - conflictsBefore;
-      while (mergedBy.length < resolver.merges.length) mergedBy.push(i);
-    }
-  });
+  out.erased += resolveRecords(resolver, records, erasedAt, recordPerson, per, mergedBy);
   if (per) out.perRecord = per;
 
   // merges, in the order they happened: each merged customer that existed goes into its survivor
@@ -211,6 +164,108 @@ export async function assignIdentities(
     );
   }
 
+  fillAssignment(out, resolver, records, recordPerson, orders, guestOrders);
+  return out;
+}
+
+/*
+ * assignIdentities' loops are the small synchronous functions below, each optimized by V8 on its own: as one async
+ * function with every loop inside, it was optimized whole (the resolver's methods inlined) and again after a
+ * deoptimization, ~0.4-0.6 s of compile threads' time per import of the shared file.
+ */
+
+/** The batch's distinct identifiers (by identifierKey), the records' orders, and every order to look up (the records' first). */
+function batchKeys(records: readonly IdentityRecord[], orders: readonly string[]): { distinct: Map<string, Identifier>; recordOrders: Set<string>; lookup: string[] } {
+  const distinct = new Map<string, Identifier>();
+  for (const r of records) for (const i of r.identifiers) distinct.set(identifierKey(i), i);
+  // the records' orders (their owners are people of the batch), then the other orders asked about
+  const recordOrders = new Set(records.flatMap((r) => (r.order ? [r.order] : [])));
+  const lookup = [...recordOrders];
+  for (const k of orders) if (!recordOrders.has(k)) lookup.push(k);
+  return { distinct, recordOrders, lookup };
+}
+
+/**
+ * What the store knows, seeded into the resolver: the touched customers with their identifiers, their orders, and the
+ * stored orders (into `existingOrders`: key → id). Returns the keys of the records' orders stored as guest orders.
+ */
+function seedKnown(
+  resolver: IdentityResolver,
+  rows: readonly { t: 'i' | 'o' | 'x' | 'e'; kind: string | null; value: string | null; id: string | null }[],
+  existingOrdersOut: Map<string, string>,
+): string[] {
+  const held = new Map<string, Identifier[]>();
+  const existingOrders: { key: string; id: string | null }[] = [];
+  for (const r of rows) {
+    if (r.t === 'e') continue;
+    if (r.t === 'o' || r.t === 'x') {
+      existingOrdersOut.set(r.value!, r.kind!);
+      if (r.t === 'o') existingOrders.push({ key: r.value!, id: r.id });
+    } else {
+      let l = held.get(r.id!);
+      if (!l) held.set(r.id!, (l = []));
+      l.push({ kind: r.kind as IdentifierKind, value: r.value! });
+    }
+  }
+  const personOf = new Map<string, number>();
+  for (const [id, ids] of held) personOf.set(id, resolver.addExisting(id, ids));
+  const guestOrders: string[] = [];
+  for (const o of existingOrders) {
+    if (o.id === null) guestOrders.push(o.key);
+    else {
+      // an order of a customer without identifiers (all erased, say): a person with none
+      let p = personOf.get(o.id);
+      if (p === undefined) personOf.set(o.id, (p = resolver.addExisting(o.id, [])));
+      resolver.addOrder(o.key, p);
+    }
+  }
+  for (const key of guestOrders) resolver.addOrder(key, -1);
+  return guestOrders;
+}
+
+/**
+ * The records resolved one by one, in order, into `recordPerson` (with `per` and `mergedBy`: what each caused).
+ * Returns the number of records skipped as erased.
+ */
+function resolveRecords(
+  resolver: IdentityResolver,
+  records: readonly IdentityRecord[],
+  erasedAt: ReadonlyMap<string, number>,
+  recordPerson: Int32Array,
+  per: { conflicts: Int32Array; erased: Uint8Array } | undefined,
+  mergedBy: number[],
+): number {
+  let erased = 0;
+  records.forEach((r, i) => {
+    // an identifier erased after the record's time: the record is skipped (its order, if new, is a
+    // guest's); erased before it, the value was deleted with the person and is no one's: a new customer
+    if (erasedAt.size > 0) {
+      const time = r.time ?? -Infinity; // undated: it may predate the erasure
+      if (r.identifiers.some((x) => (erasedAt.get(identifierKey(x)) ?? -Infinity) > time)) {
+        erased++;
+        if (per) per.erased[i] = 1;
+        return;
+      }
+    }
+    const conflictsBefore = resolver.conflictCount;
+    recordPerson[i] = resolver.resolve(r.identifiers, r.order ?? null);
+    if (per) {
+      per.conflicts[i] = resolver.conflictCount - conflictsBefore;
+      while (mergedBy.length < resolver.merges.length) mergedBy.push(i);
+    }
+  });
+  return erased;
+}
+
+/** The assignment's people: new customers numbered, each record's, order's, guest order's and new identifier's customer. */
+function fillAssignment(
+  out: IdentityAssignment,
+  resolver: IdentityResolver,
+  records: readonly IdentityRecord[],
+  recordPerson: Int32Array,
+  orders: readonly string[],
+  guestOrders: readonly string[],
+): void {
   // people created here that survived, in order of creation, are the new customers 0, 1, …
   const newIndex = new Map<number, number>();
   const who = (p: number): { customer: string | null; newIndex: number | null } => {
@@ -252,5 +307,4 @@ export async function assignIdentities(
     n.customer.push(w.customer);
     n.newIndex.push(w.newIndex);
   }
-  return out;
 }
