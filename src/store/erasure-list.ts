@@ -8,6 +8,13 @@
  * - publishing (src/cache/publish.ts): a bundle's erased customers are never written to a cache, and
  *   the cache's own list (P:erased) is told of them, even in a fresh Redis;
  * - purchase events: a record refresh of an erased customer is refused.
+ *
+ * Writes keyed by a customer that are made off the identity lock (the decision log, offer events and
+ * their contact counters: src/store/sql-offers.ts) cannot race an erasure: each is one transaction that
+ * takes ERASURE_LOCK shared and then keeps only the rows of customers still present (presentCustomers),
+ * while an erasure takes it exclusively before it deletes (SqlStore.eraseCustomer). Either the write
+ * commits first (the erasure, waiting, then deletes what it wrote) or it runs after the erasure's commit
+ * (and finds the customer gone). PGlite runs one transaction at a time: the same holds without a lock.
  */
 import { createHmac } from 'node:crypto';
 import { identifierKey } from '../core/identity.js';
@@ -28,6 +35,25 @@ export class ErasureHasher {
   customer(customerId: string): string {
     return this.hash(`customer\u0000${customerId}`);
   }
+}
+
+/** Advisory lock key: an erasure exclusively, writes keyed by a customer shared (PostgreSQL only). */
+export const ERASURE_LOCK = 7262542;
+
+/**
+ * Whether each of `customerIds` (bigint texts, in order) is still present: a customer, or an id merged into one
+ * (customer_aliases). An erased customer's ids are neither (an erasure deletes both). Run in a transaction holding
+ * ERASURE_LOCK shared (taken before this statement, so that its snapshot sees any erasure committed before).
+ */
+export async function presentCustomers(tx: SqlExecutor, customerIds: readonly string[]): Promise<boolean[]> {
+  if (customerIds.length === 0) return [];
+  const r = await tx.query<{ p: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM customers WHERE id = u.k) OR EXISTS (SELECT 1 FROM customer_aliases WHERE merged_id = u.k) AS p
+       FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY u.n`,
+    [customerIds],
+    { name: 'present_customers' },
+  );
+  return r.rows.map((x) => x.p);
 }
 
 /** Adds an erased person's identifiers and ids to the list (inside the erasing transaction); erased_at is the transaction's time. */
