@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { ConsentPurpose, Segment } from '../core/records.js';
 import { normaliseOffer } from '../core/offers/normalise-offer.js';
 import type { ContactState, Offer } from '../core/offers/types.js';
-import { ERASURE_LOCK, presentCustomers } from './erasure-list.js';
+import { absentCustomers, ERASURE_LOCK } from './erasure-list.js';
 import type { SqlClient } from './sql-client.js';
 import { choiceParts, choiceProbabilities, decodeChoice, type EncodedChoice, encodeChoice, suitableConflicts } from '../core/offers/choice.js';
 import { type ConsideredTrace, consideredParts, decodeConsidered, type EncodedConsidered, encodeConsidered, suitableIndexOf } from '../core/offers/screen.js';
@@ -313,7 +313,7 @@ export async function logDecisions(db: SqlClient, entries: readonly (DecisionToL
   }
   const write = (insert: boolean) =>
     db.transaction(async (tx) => {
-      const kept = await presentRows(tx, rows, (r) => r.customerId);
+      const kept = await presentRows(db, tx, rows, (r) => r.customerId);
       if (kept.length && !insert) await tx.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', kept.length === 1 ? Buffer.from(kept[0].line) : Buffer.concat(kept.map((r) => r.line)));
       else if (kept.length) {
         const fields = kept.map(preparedRow);
@@ -335,27 +335,21 @@ export async function logDecisions(db: SqlClient, entries: readonly (DecisionToL
 }
 
 /**
- * Those of `rows` whose customer (`customerOf`; null: a guest) is still present, in order (presentCustomers: one
+ * Those of `rows` whose customer (`customerOf`; null: a guest) is still present, in order (absentCustomers: one
  * statement for the batch's distinct customers). Inside a transaction holding ERASURE_LOCK shared.
  */
-async function presentRows<T>(tx: Executor, rows: readonly T[], customerOf: (r: T) => string | null): Promise<T[]> {
-  const ids = new Map<string, boolean>();
+async function presentRows<T>(db: SqlClient, tx: Executor, rows: readonly T[], customerOf: (r: T) => string | null): Promise<T[]> {
+  const ids = new Set<string>();
   for (const r of rows) {
     const c = customerOf(r);
-    if (c !== null) ids.set(c, false);
+    if (c !== null) ids.add(c);
   }
   if (ids.size === 0) return rows.slice();
-  const asked = [...ids.keys()];
-  const present = await presentCustomers(tx, asked);
-  let all = true;
-  asked.forEach((id, i) => {
-    ids.set(id, present[i]);
-    if (!present[i]) all = false;
-  });
-  if (all) return rows.slice();
+  const gone = await absentCustomers(tx, db, [...ids]);
+  if (gone.size === 0) return rows.slice();
   return rows.filter((r) => {
     const c = customerOf(r);
-    return c === null || ids.get(c) === true;
+    return c === null || !gone.has(c);
   });
 }
 
@@ -484,7 +478,7 @@ export async function recordOfferEvents(db: SqlClient, events: readonly OfferEve
   return db.transaction(async (tx) => {
     // (ERASURE_LOCK shared, src/store/erasure-list.ts): the events of customers erased are not stored, nor their
     // contact counters and counts; an erasure in progress is waited for, one that starts meanwhile waits for this one
-    const unique = await presentRows(tx, all, (e) => e.customerId);
+    const unique = await presentRows(db, tx, all, (e) => e.customerId);
     const erased = unique.length < all.length ? new Set(all.map((e) => e.eventId)) : null;
     for (const e of erased ? unique : []) erased!.delete(e.eventId);
     const ins = await tx.query<{ event_id: string }>(

@@ -909,6 +909,8 @@ export class SqlStore implements Store {
       await tx.query('DELETE FROM offer_events WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM offer_decision_log WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
+      // (writers that remember customers found present look them up again: src/store/erasure-list.ts)
+      await tx.query('UPDATE erasure_epoch SET n = n + 1');
       return true;
     }, { lock: IDENTITY_LOCK, durable: true });
   }
