@@ -179,6 +179,8 @@ for (const backend of storeBackends()) {
       expect(await other.logDecisions([decision('w-tea', ids.tea), decision('w-merged', ids.merged)])).toEqual({ written: 2, erased: 0 });
       expect(await other.recordOfferEvents([event('w-tea', ids.tea)])).toEqual(['recorded']);
       expect(await store.eraseCustomer(ids.tea)).toBe(true);
+      // only customers it remembers present: the erasure since is seen (their ids looked up again)
+      expect(await other.logDecisions([decision('z-tea', ids.tea)])).toEqual({ written: 0, erased: 1 });
       const logged = await other.logDecisions([decision('x-tea', ids.tea), decision('x-merged', ids.merged), decision('x-mug', ids.mug)]);
       const outcomes = await other.recordOfferEvents([event('y-tea', ids.tea), event('y-mug', ids.mug), event('y-merged', ids.merged)]);
       // a consent write for the erased id: refused as unknown (the foreign key, even when looked up before)

