@@ -18,6 +18,7 @@ import type { DecisionContext, DecisionSubject, OfferChannel } from '../src/core
 import { mulberry32 } from '../src/core/random.js';
 import { normalised, TargetIndex } from '../src/serve/offer-affinity.js';
 import { prepareDecision } from '../src/store/sql-offers.js';
+import type { SqlStore } from '../src/store/sql-store.js';
 import type { DecisionToLog, PreparedDecision } from '../src/store/store.js';
 import { benchOffers, benchStore, cpuUs, storeFigures, storePhase, benchBundle } from './bench-kit.js';
 
@@ -77,6 +78,8 @@ runCli(async () => {
   const monitor = db.env.DATABASE_URL ? new pg.Client({ connectionString: db.env.DATABASE_URL }) : null;
   await monitor?.connect();
   try {
+    // the decisions' customers exist (a decision of a customer no longer present is not logged: erasure)
+    await (db.store as SqlStore).db.query('INSERT INTO customers (id) SELECT generate_series(100, $1::bigint) ON CONFLICT DO NOTHING', [100 + customers.length - 1]);
     // warm-up: the offer set stored, statements planned, connections open
     await db.store.logDecisions(entries.slice(0, 20).map((e) => prepareDecision({ ...e, decisionId: `warm-${e.decisionId}` })));
     const c0 = cpuUs();
@@ -91,7 +94,9 @@ runCli(async () => {
     const t0 = await storeFigures(monitor);
     const c1 = cpuUs();
     const w0 = performance.now();
-    for (let i = 0; i < prepared.length; i += flags.batch) await db.store.logDecisions(prepared.slice(i, i + flags.batch));
+    let erased = 0;
+    for (let i = 0; i < prepared.length; i += flags.batch) erased += (await db.store.logDecisions(prepared.slice(i, i + flags.batch))).erased;
+    if (erased) throw new Error(`${erased} decisions left out as erased: the bench's customers are missing`);
     const writeMs = performance.now() - w0;
     const writeUs = cpuUs() - c1;
     const pgUs = storePhase(t0, await storeFigures(monitor), 1).pgCpuUsPerReq;

@@ -208,6 +208,7 @@ export function createApp(given: AppDeps): App {
     now: deps.now,
     log: (level, message, context) => deps.logger[level](message, { component: 'offers', ...context }),
     onStoreError: storeError,
+    onErasedDropped: (kind, count) => metrics.erasedWritesDropped.inc({ kind }, count),
   });
   // per-model tables built at swap time, not on the first request after it
   const current = deps.source.current();

@@ -6,6 +6,8 @@
  * - `omnirec_customer_lookups_total{result=lru_hit|cache_hit|miss|error}` and `omnirec_customer_cache_hit_ratio`
  * - `omnirec_model_version_info{version}` (1 for the version in service), `omnirec_model_swaps_total`
  * - `omnirec_redis_errors_total` (cache lookups that failed), `omnirec_postgres_errors_total` (store calls that failed)
+ * - `omnirec_erased_writes_dropped_total{kind=decision|event}`: decisions (log rows) and response events of customers
+ *   erased meanwhile, left out by the store (src/store/sql-offers.ts)
  * - the process defaults of prom-client (CPU, memory, event loop lag).
  */
 import client from 'prom-client';
@@ -17,6 +19,7 @@ export class ServiceMetrics {
   readonly httpDuration: client.Histogram<'method' | 'route' | 'status'>;
   readonly fallbacks: client.Counter<'endpoint' | 'reason'>;
   readonly postgresErrors: client.Counter;
+  readonly erasedWritesDropped: client.Counter<'kind'>;
 
   constructor(source: ModelSource, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -37,6 +40,12 @@ export class ServiceMetrics {
     this.postgresErrors = new client.Counter({
       name: 'omnirec_postgres_errors_total',
       help: 'History store (PostgreSQL) calls that failed',
+      registers,
+    });
+    this.erasedWritesDropped = new client.Counter({
+      name: 'omnirec_erased_writes_dropped_total',
+      help: 'Writes keyed by a customer erased meanwhile, left out: decision log rows (kind=decision), response events (kind=event)',
+      labelNames: ['kind'],
       registers,
     });
     const stats = () => source.stats?.() ?? emptyStats();

@@ -5,8 +5,10 @@
  * retried at the next tick (up to `maxQueued`; beyond that the oldest are dropped and counted).
  * close() writes everything queued (clean shutdown loses nothing). A crash loses what was queued and
  * not yet written: at most the decisions of the last interval (default 200 ms) and of a write in flight.
+ * Decisions of customers erased before their write are not written (the store leaves them out): counted in
+ * `erased` and told to `onErased`.
  */
-import type { DecisionToLog, OfferStore, PreparedDecision } from '../store/store.js';
+import type { DecisionToLog, LoggedDecisions, PreparedDecision } from '../store/store.js';
 
 export interface DecisionLogWriterOptions {
   /**
@@ -19,6 +21,8 @@ export interface DecisionLogWriterOptions {
   batchSize?: number;
   maxQueued?: number;
   onError?: (err: unknown, queued: number) => void;
+  /** A write left out `count` decisions of customers erased (the store's LoggedDecisions.erased). */
+  onErased?: (count: number) => void;
 }
 
 export class DecisionLogWriter {
@@ -32,9 +36,12 @@ export class DecisionLogWriter {
   dropped = 0;
   /** Decisions written. */
   written = 0;
+  /** Decisions not written because their customer was erased before the write. */
+  erased = 0;
 
   constructor(
-    private readonly store: Pick<OfferStore, 'logDecisions'>,
+    /** (a store that says nothing of what it wrote: every decision counts as written) */
+    private readonly store: { logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<LoggedDecisions | void> },
     private readonly options: DecisionLogWriterOptions = {},
   ) {}
 
@@ -86,8 +93,13 @@ export class DecisionLogWriter {
     const batch = this.queue.splice(0, size);
     this.inFlight = batch.length;
     const done = this.store.logDecisions(batch).then(
-      () => {
-        this.written += batch.length;
+      (r) => {
+        const erased = r ? r.erased : 0;
+        this.written += batch.length - erased;
+        if (erased > 0) {
+          this.erased += erased;
+          this.options.onErased?.(erased);
+        }
         return true;
       },
       (err: unknown) => {

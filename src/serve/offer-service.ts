@@ -48,7 +48,7 @@ import { prepareOffers } from '../core/offers/screen.js';
 import { CellMap } from '../core/offers/response-counts.js';
 import { OFFER_CHANNELS, type StatsSegment } from '../core/offers/types.js';
 import { prepareDecision } from '../store/sql-offers.js';
-import type { OfferCounts, OfferEventInput, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
+import type { OfferCounts, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts, Store } from '../store/store.js';
 import type { CustomerAccess, CustomerAccessCache } from './customer-access.js';
 import { BatchedReads } from './batched-reads.js';
 import { DecisionLogWriter } from './decision-log-writer.js';
@@ -138,6 +138,8 @@ export interface OfferServiceDeps {
   random?: () => number;
   log?: (level: 'info' | 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
   onStoreError?: (err: unknown) => void;
+  /** Writes left out because their customer was erased meanwhile: decisions (the log's batches) or response events. */
+  onErasedDropped?: (kind: 'decision' | 'event', count: number) => void;
 }
 
 interface SubjectEntry {
@@ -361,6 +363,8 @@ export class OfferService {
   private offChanges: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Response events not recorded because their customer was erased meanwhile. */
+  private eventsErased = 0;
 
   constructor(private readonly deps: OfferServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -372,6 +376,12 @@ export class OfferService {
       onError: (err, queued) => {
         deps.onStoreError?.(err);
         deps.log?.('warn', 'decision log write failed; retrying', { queued, error: (err as Error).message });
+      },
+      // decisions queued before their customer's erasure and written after it, or made on an instance that still
+      // held the customer's facts: left out of the log by the store, counted here
+      onErased: (count) => {
+        deps.onErasedDropped?.('decision', count);
+        deps.log?.('info', 'decision log: decisions of erased customers not written', { dropped: count, total: this.decisions.erased });
       },
     });
     this.events = new EventWriter(deps.store, (recorded) => this.recorded(recorded));
@@ -905,6 +915,15 @@ export class OfferService {
       content,
       ...(body.type === 'impression' ? { exposure } : {}),
     });
+    if (outcome === 'erased') {
+      // erased after this request resolved the customer (here, or on another instance): nothing was stored
+      this.eventsErased++;
+      this.forgetSubjects([customerId]);
+      this.deps.access.invalidate(customerId, body.customerId);
+      this.deps.onErasedDropped?.('event', 1);
+      this.deps.log?.('info', 'offer event of an erased customer not recorded', { eventId: body.eventId });
+      throw new NotFoundError(`unknown customer ${body.customerId}`, { field: 'customerId', customerId: body.customerId });
+    }
     return { eventId: body.eventId, customerId, recorded: outcome === 'recorded', duplicate: outcome === 'duplicate', outcome };
   }
 
@@ -963,8 +982,15 @@ export class OfferService {
   }
 
   /** Decisions queued for the log, events written, and what failed (metrics, tests). */
-  stats(): { decisionsQueued: number; decisionsLogged: number; decisionsDropped: number; offers: number } {
-    return { decisionsQueued: this.decisions.pending, decisionsLogged: this.decisions.written, decisionsDropped: this.decisions.dropped, offers: this.offers.length };
+  stats(): { decisionsQueued: number; decisionsLogged: number; decisionsDropped: number; decisionsErased: number; eventsErased: number; offers: number } {
+    return {
+      decisionsQueued: this.decisions.pending,
+      decisionsLogged: this.decisions.written,
+      decisionsDropped: this.decisions.dropped,
+      decisionsErased: this.decisions.erased,
+      eventsErased: this.eventsErased,
+      offers: this.offers.length,
+    };
   }
 
   /** Writes the decisions queued (tests, shutdown). */
@@ -994,7 +1020,7 @@ export class OfferService {
  * by `onRecorded`); a failed batch fails each of its requests with UnavailableError (nothing of it is stored).
  */
 class EventWriter {
-  private queue: { input: OfferEventInput; resolve: (o: 'recorded' | 'duplicate' | 'conflict') => void; reject: (e: unknown) => void }[] = [];
+  private queue: { input: OfferEventInput; resolve: (o: OfferEventOutcome) => void; reject: (e: unknown) => void }[] = [];
   /** Batches being written: up to `parallel` at once (PostgreSQL commits them in parallel; PGlite queues them). */
   private readonly running = new Set<Promise<void>>();
 
@@ -1005,7 +1031,7 @@ class EventWriter {
     private readonly parallel = 2,
   ) {}
 
-  submit(input: OfferEventInput): Promise<'recorded' | 'duplicate' | 'conflict'> {
+  submit(input: OfferEventInput): Promise<OfferEventOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       if (this.running.size < this.parallel) {
@@ -1020,7 +1046,7 @@ class EventWriter {
     await new Promise<void>((r) => setImmediate(r));
     while (this.queue.length) {
       const batch = this.queue.splice(0, this.maxBatch);
-      let outcomes: ('recorded' | 'duplicate' | 'conflict')[];
+      let outcomes: OfferEventOutcome[];
       try {
         const inputs = batch.map((b) => b.input);
         // a deadlock or serialisation failure rolled the batch back whole: it is retried once

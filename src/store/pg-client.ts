@@ -194,6 +194,7 @@ export async function pgClient(url: string, options: { schema?: string; max?: nu
         if (options.durable) begin += '; SET LOCAL synchronous_commit = on';
         else if (options.asyncCommit) begin += '; SET LOCAL synchronous_commit = off';
         if (options.lock !== undefined) begin += `; SELECT pg_advisory_xact_lock(${Math.trunc(options.lock)})`;
+        if (options.sharedLock !== undefined) begin += `; SELECT pg_advisory_xact_lock_shared(${Math.trunc(options.sharedLock)})`;
         await executor(c).exec(begin);
         try {
           const r = await fn(executor(c));

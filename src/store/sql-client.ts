@@ -48,6 +48,12 @@ export interface TransactionOptions {
   /** Take this transaction-scoped advisory lock first (only where concurrentWriters). */
   lock?: number;
   /**
+   * Take this transaction-scoped advisory lock in shared mode first (only where concurrentWriters): writers that
+   * may run side by side, excluded by the one that takes it exclusively (`lock`), e.g. writes keyed by a customer
+   * against an erasure (ERASURE_LOCK, src/store/erasure-list.ts).
+   */
+  sharedLock?: number;
+  /**
    * Do not wait for the commit to reach disk (synchronous_commit = off): for idempotent bulk
    * writes, where a crash can lose the last batches but never corrupts, and re-running repairs.
    */

@@ -9,10 +9,11 @@ import { createHash } from 'node:crypto';
 import type { ConsentPurpose, Segment } from '../core/records.js';
 import { normaliseOffer } from '../core/offers/normalise-offer.js';
 import type { ContactState, Offer } from '../core/offers/types.js';
+import { absentCustomers, ERASURE_LOCK } from './erasure-list.js';
 import type { SqlClient } from './sql-client.js';
 import { choiceParts, choiceProbabilities, decodeChoice, type EncodedChoice, encodeChoice, suitableConflicts } from '../core/offers/choice.js';
 import { type ConsideredTrace, consideredParts, decodeConsidered, type EncodedConsidered, encodeConsidered, suitableIndexOf } from '../core/offers/screen.js';
-import type { DecisionLogEntry, DecisionToLog, OfferCounts, PreparedDecision, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
+import type { DecisionLogEntry, DecisionToLog, LoggedDecisions, OfferCounts, PreparedDecision, OfferEventInput, OfferEventOutcome, OfferResponseCell, OfferSubjectFacts } from './store.js';
 
 const DAY = 86_400_000;
 /** Impressions older than this are dropped from the counters (no contact window is longer). */
@@ -164,7 +165,7 @@ function preparedTrace(e: DecisionToLog, t: ConsideredTrace, context: string, sh
   }
   buf[at++] = CLOSE;
   buf[at++] = NEWLINE;
-  return { prepared: true, decisionId: e.decisionId, line: lineDone(buf, at), set: { key, ids: t.ids, conflicts, vw } };
+  return { prepared: true, decisionId: e.decisionId, customerId: e.customerId, line: lineDone(buf, at), set: { key, ids: t.ids, conflicts, vw } };
 }
 
 /** The doc of a decision's row as JSON.stringify writes it (what prepareDecision's direct path must equal). */
@@ -182,7 +183,7 @@ export function preparedText(e: DecisionToLog, considered: unknown = consideredD
 
 function preparedLine(e: DecisionToLog, text: string, set: PreparedDecision['set']): PreparedDecision {
   const line = `${copyText(e.decisionId)}\t${isoMicros(e.time)}\t${e.customerId === null ? '\\N' : copyText(e.customerId)}\t${copyJson(text)}\n`;
-  return { prepared: true, decisionId: e.decisionId, line: lineBytes(line), set };
+  return { prepared: true, decisionId: e.decisionId, customerId: e.customerId, line: lineBytes(line), set };
 }
 
 /**
@@ -281,9 +282,15 @@ const storedSets = new WeakMap<SqlClient, Set<string>>();
  * COPY (text format): no statement to plan, no JSON parsed by the server. Idempotent by decision id: a COPY that
  * meets an id already logged (a batch retried after an uncertain failure) fails whole, and the batch is then
  * written by INSERT … ON CONFLICT (id) DO NOTHING, each decision once.
+ *
+ * Erasure: the rows are written in one transaction holding ERASURE_LOCK shared (src/store/erasure-list.ts), and only
+ * those of guests and of customers still present: a decision queued before an erasure and written after it (the
+ * writer's interval), or made by an instance that still held the customer's facts, leaves no row under the erased
+ * id. An erasure in progress is waited for; one that starts meanwhile waits for this write and then deletes its rows.
+ * The rows left out are counted (`erased`).
  */
-export async function logDecisions(db: SqlClient, entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void> {
-  if (entries.length === 0) return;
+export async function logDecisions(db: SqlClient, entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<LoggedDecisions> {
+  if (entries.length === 0) return { written: 0, erased: 0 };
   const rows = entries.map((e) => (isPrepared(e) ? e : prepareDecision(e)));
   let known = storedSets.get(db);
   if (!known) storedSets.set(db, (known = new Set()));
@@ -304,18 +311,46 @@ export async function logDecisions(db: SqlClient, entries: readonly (DecisionToL
     for (const k of sets.keys()) known.add(k);
     if (known.size > 10_000) known.clear();
   }
+  const write = (insert: boolean) =>
+    db.transaction(async (tx) => {
+      const kept = await presentRows(db, tx, rows, (r) => r.customerId);
+      if (kept.length && !insert) await tx.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', kept.length === 1 ? Buffer.from(kept[0].line) : Buffer.concat(kept.map((r) => r.line)));
+      else if (kept.length) {
+        const fields = kept.map(preparedRow);
+        await tx.query(
+          `INSERT INTO offer_decision_log (id, at, customer_id, doc)
+             SELECT i, t::timestamptz, c, d FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(i, t, c, d)
+           ON CONFLICT (id) DO NOTHING`,
+          [fields.map((r) => r.id), fields.map((r) => r.at), fields.map((r) => r.customerId), fields.map((r) => r.doc)],
+        );
+      }
+      return { written: kept.length, erased: rows.length - kept.length };
+    }, { sharedLock: ERASURE_LOCK });
   try {
-    await db.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', Buffer.concat(rows.map((r) => r.line)));
+    return await write(false);
   } catch (err) {
     if ((err as { code?: string })?.code !== '23505') throw err;
-    const fields = rows.map(preparedRow);
-    await db.query(
-      `INSERT INTO offer_decision_log (id, at, customer_id, doc)
-         SELECT i, t::timestamptz, c, d FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(i, t, c, d)
-       ON CONFLICT (id) DO NOTHING`,
-      [fields.map((r) => r.id), fields.map((r) => r.at), fields.map((r) => r.customerId), fields.map((r) => r.doc)],
-    );
+    return write(true);
   }
+}
+
+/**
+ * Those of `rows` whose customer (`customerOf`; null: a guest) is still present, in order (absentCustomers: one
+ * statement for the batch's distinct customers). Inside a transaction holding ERASURE_LOCK shared.
+ */
+async function presentRows<T>(db: SqlClient, tx: Executor, rows: readonly T[], customerOf: (r: T) => string | null): Promise<T[]> {
+  const ids = new Set<string>();
+  for (const r of rows) {
+    const c = customerOf(r);
+    if (c !== null) ids.add(c);
+  }
+  if (ids.size === 0) return rows.slice();
+  const gone = await absentCustomers(tx, db, [...ids]);
+  if (gone.size === 0) return rows.slice();
+  return rows.filter((r) => {
+    const c = customerOf(r);
+    return c === null || !gone.has(c);
+  });
 }
 
 /**
@@ -439,8 +474,13 @@ export async function recordOfferEvents(db: SqlClient, events: readonly OfferEve
   if (events.length === 0) return [];
   const first = new Map<string, OfferEventInput>();
   for (const e of events) if (!first.has(e.eventId)) first.set(e.eventId, e);
-  const unique = [...first.values()];
+  const all = [...first.values()];
   return db.transaction(async (tx) => {
+    // (ERASURE_LOCK shared, src/store/erasure-list.ts): the events of customers erased are not stored, nor their
+    // contact counters and counts; an erasure in progress is waited for, one that starts meanwhile waits for this one
+    const unique = await presentRows(db, tx, all, (e) => e.customerId);
+    const erased = unique.length < all.length ? new Set(all.map((e) => e.eventId)) : null;
+    for (const e of erased ? unique : []) erased!.delete(e.eventId);
     const ins = await tx.query<{ event_id: string }>(
       `INSERT INTO offer_events (event_id, decision_id, offer_id, customer_id, channel, type, at, segment, content, exposure)
          SELECT e, d, o, c, ch, ty, to_timestamp(t / 1000.0), s, x, g
@@ -472,13 +512,14 @@ export async function recordOfferEvents(db: SqlClient, events: readonly OfferEve
     await applyToCounters(tx, fresh);
     const seen = new Set<string>();
     return events.map((e): OfferEventOutcome => {
+      if (erased?.has(e.eventId)) return 'erased';
       const firstOfId = !seen.has(e.eventId);
       seen.add(e.eventId);
       if (firstOfId && inserted.has(e.eventId)) return 'recorded';
       const content = inserted.has(e.eventId) ? first.get(e.eventId)!.content : stored.get(e.eventId);
       return content === e.content ? 'duplicate' : 'conflict';
     });
-  }, { durable: true });
+  }, { durable: true, sharedLock: ERASURE_LOCK });
 }
 
 /** What an impression adds to `exposure` (a missing or unusable one counts as 1). */

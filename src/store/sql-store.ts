@@ -8,7 +8,7 @@ import { KnownProducts, type ProductState } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
-import { ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
+import { ERASURE_LOCK, ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
 import { canCopyLines, copyLines, insertLines, isDuplicateKey } from './insert-lines.js';
 import { GroupCommit, type Settled } from './group-commit.js';
 import { RETRY_AFTER_S } from '../core/deadline.js';
@@ -18,6 +18,7 @@ import type { Offer } from '../core/offers/types.js';
 import type {
   DecisionLogEntry,
   DecisionToLog,
+  LoggedDecisions,
   PreparedDecision,
   OfferEventInput,
   ConsentEvent,
@@ -415,7 +416,10 @@ export class SqlStore implements Store {
       `INSERT INTO consent (customer_id, purpose, granted, at, source) VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5)
        ON CONFLICT (customer_id, purpose, at, granted, source) DO NOTHING`,
       [id, purpose, granted, at.getTime(), source],
-    );
+    ).catch((e: unknown) => {
+      // erased (or merged away) since it was looked up: the foreign key refuses the row
+      throw (e as { code?: string }).code === '23503' ? new NotFoundError(`unknown customer ${customerId}`, { customerId }) : e;
+    });
   }
 
   async importConsent(events: ConsentEvent[], counts?: { erased: number; conflicts: number }): Promise<number> {
@@ -878,6 +882,9 @@ export class SqlStore implements Store {
   async eraseCustomer(customerId: string): Promise<boolean> {
     if (!CUSTOMER_ID.test(customerId)) return false;
     return this.db.transaction(async (tx) => {
+      // writes keyed by a customer made off the identity lock (the decision log, offer events) hold ERASURE_LOCK
+      // shared: those in progress commit first (their rows are deleted below), later ones find the customer gone
+      if (this.db.capabilities.concurrentWriters) await tx.exec(`SELECT pg_advisory_xact_lock(${ERASURE_LOCK})`);
       const c = await tx.query<{ id: string }>(
         `SELECT id::text AS id FROM customers WHERE id = $1::bigint
          UNION ALL SELECT survivor_id::text FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1`,
@@ -902,6 +909,8 @@ export class SqlStore implements Store {
       await tx.query('DELETE FROM offer_events WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM offer_decision_log WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
+      // (writers that remember customers found present look them up again: src/store/erasure-list.ts)
+      await tx.query('UPDATE erasure_epoch SET n = n + 1');
       return true;
     }, { lock: IDENTITY_LOCK, durable: true });
   }
@@ -932,7 +941,7 @@ export class SqlStore implements Store {
   async deleteOffer(id: string): Promise<boolean> {
     return (await this.offerSql()).deleteOffer(this.db, id);
   }
-  async logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void> {
+  async logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<LoggedDecisions> {
     return (await this.offerSql()).logDecisions(this.db, entries);
   }
   async decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }) {

@@ -306,6 +306,8 @@ export interface DecisionLogEntry {
 export interface PreparedDecision {
   readonly prepared: true;
   readonly decisionId: string;
+  /** Its customer (null: a guest): a batch keeps only the rows of customers still present (erasure). */
+  readonly customerId: string | null;
   /**
    * Its row of the log as one line of COPY (text format, UTF-8): id, time, customer, and everything else as one JSON
    * text (`doc`). Bytes, not a string: held off the JavaScript heap while queued (the young generation's collections
@@ -349,8 +351,17 @@ export interface OfferEventInput {
   exposure?: number;
 }
 
-/** recorded: new; duplicate: the same event was recorded before (nothing changes); conflict: the id was used for another event. */
-export type OfferEventOutcome = 'recorded' | 'duplicate' | 'conflict';
+/**
+ * recorded: new; duplicate: the same event was recorded before (nothing changes); conflict: the id was used for another
+ * event; erased: its customer is erased (or unknown): nothing of it is stored.
+ */
+export type OfferEventOutcome = 'recorded' | 'duplicate' | 'conflict' | 'erased';
+
+/** What a write of the decision log did: decisions written, and those left out because their customer is erased. */
+export interface LoggedDecisions {
+  written: number;
+  erased: number;
+}
 
 export interface OfferCounts {
   impressions: number;
@@ -395,14 +406,18 @@ export interface OfferStore {
   /** Creates or replaces offers by id (the last of several with one id wins). */
   putOffers(offers: readonly Offer[]): Promise<{ created: number; updated: number }>;
   deleteOffer(id: string): Promise<boolean>;
-  /** Appends decisions to the log (idempotent by decision id). */
-  logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<void>;
+  /**
+   * Appends decisions to the log (idempotent by decision id). A decision of a customer no longer present (erased
+   * before this write, or while it waited for an erasure to commit) is not written: counted in `erased`.
+   */
+  logDecisions(entries: readonly (DecisionToLog | PreparedDecision)[]): Promise<LoggedDecisions>;
   /** The decision log in time order. */
   decisionLog(options?: { from?: Date; to?: Date; customerId?: string; limit?: number }): Promise<DecisionLogEntry[]>;
   /**
    * Records offer events in one transaction, committed synchronously (durable when this resolves), and
    * applies the new ones to the contact counters, the counts per offer and the response counts, in the
-   * same transaction. One outcome per event, in order.
+   * same transaction. One outcome per event, in order: 'erased' for an event of a customer no longer present (an
+   * erasure committed before it; one in progress is waited for), which leaves nothing stored.
    */
   recordOfferEvents(events: readonly OfferEventInput[]): Promise<OfferEventOutcome[]>;
   /** Counts per offer id. */

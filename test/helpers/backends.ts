@@ -20,6 +20,11 @@ import type { Store } from '../../src/store/store.js';
 
 export interface OpenedStore {
   store: Store;
+  /**
+   * Another store on the same data, as another instance of the service holds it (postgres: its own pool of
+   * connections; pglite: another client of the same instance and schema). Closed by cleanup().
+   */
+  twin(): Promise<Store>;
   cleanup(): Promise<void>;
 }
 
@@ -70,9 +75,16 @@ const pgliteBackend: StoreBackend = {
     const instance = await shared;
     const schema = randomName();
     const store = await openStore({ PGLITE_DIR: 'memory://' }, { pglite: instance, schema, migrate: options.migrate });
+    const twins: Store[] = [];
     return {
       store,
+      async twin() {
+        const t = await openStore({ PGLITE_DIR: 'memory://' }, { pglite: instance, schema, migrate: false });
+        twins.push(t);
+        return t;
+      },
       async cleanup() {
+        for (const t of twins) await t.close();
         await store.close();
         await instance.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; SET search_path TO public`);
       },
@@ -95,9 +107,16 @@ function postgresBackend(url: string): StoreBackend {
       const u = new URL(url);
       u.pathname = `/${name}`;
       const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' }, { migrate: options.migrate, poolSize: 2 });
+      const twins: Store[] = [];
       return {
         store,
+        async twin() {
+          const t = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' }, { migrate: false, poolSize: 2 });
+          twins.push(t);
+          return t;
+        },
         async cleanup() {
+          for (const t of twins) await t.close();
           await store.close();
           const c = new pg.Client({ connectionString: url });
           await c.connect();
