@@ -15,6 +15,8 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SqlClient, SqlExecutor } from '../src/store/sql-client.js';
 import { SqlStore } from '../src/store/sql-store.js';
+import { ERASURE_LOCK } from '../src/store/erasure-list.js';
+import { UnavailableError } from '../src/core/errors.js';
 import type { DecisionToLog, OfferEventInput, Store } from '../src/store/store.js';
 import { storeBackends, type OpenedStore } from './helpers/backends.js';
 import { type Ids, KEYS, NOW, type ServedWorld, seedStore, serveTinyWorld } from './helpers/serve-fixture.js';
@@ -172,6 +174,43 @@ for (const backend of storeBackends()) {
       // the erasure came while the write was in flight, and (postgres) waited for it
       expect(seen).toBe(backend.name === 'postgres' ? 'waiting' : 'queued');
       expect((await store.offerSubjectFacts(ids.mug))!.contacts.get('race')!.impressions).toEqual([NOW]);
+    });
+
+    it('any write to the erasure list moves the epoch (an erasure by an earlier version, which knows no epoch, included)', async () => {
+      const db = (store as SqlStore).db;
+      const epoch = async () => Number((await db.query<{ n: string }>('SELECT n::text AS n FROM erasure_epoch')).rows[0].n);
+      const before = await epoch();
+      // as session 13's eraseCustomer did: the list written, no epoch named
+      await db.query("INSERT INTO erasure_list (hash, erased_at) VALUES ('older-version-erasure', now()) ON CONFLICT DO NOTHING");
+      expect(await epoch()).toBe(before + 1);
+      expect(await store.eraseCustomer(ids.tea)).toBe(true);
+      expect(await epoch()).toBe(before + 2);
+      // a write remembering mug present is not confused by an epoch that moved without mug's erasure
+      expect(await other.logDecisions([decision('m-mug', ids.mug)])).toEqual({ written: 1, erased: 0 });
+    });
+
+    it('an erasure that cannot get ERASURE_LOCK within its wait fails as unavailable (a 503 to retry), holding nothing', async () => {
+      if (backend.name !== 'postgres') return expect((store as SqlStore).db.capabilities.concurrentWriters).toBe(false);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let holding!: () => void;
+      const taken = new Promise<void>((r) => (holding = r));
+      // a write keyed by a customer that does not finish (another instance stuck mid-transaction)
+      const stuck = (other as SqlStore).db.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        holding();
+        await held;
+      }, { sharedLock: ERASURE_LOCK });
+      await taken;
+      const failed = await store.eraseCustomer(ids.tea).then(() => 'erased', (e: unknown) => e);
+      expect(failed).toBeInstanceOf(UnavailableError);
+      expect((failed as UnavailableError).message).toMatch(/lock timeout/);
+      release();
+      await stuck;
+      // nothing of the failed erasure was kept, and it succeeds once retried
+      expect((await rowsOf(store, [ids.tea])).length).toBeGreaterThan(0);
+      expect(await store.eraseCustomer(ids.tea)).toBe(true);
+      expect(await rowsOf(store, [ids.tea, ids.merged])).toEqual([]);
     });
 
     it('writes after the erasure through the other store: left out and counted', async () => {

@@ -39,6 +39,8 @@ export class ErasureHasher {
 
 /** Advisory lock key: an erasure exclusively, writes keyed by a customer shared (PostgreSQL only). */
 export const ERASURE_LOCK = 7262542;
+/** How long an erasure waits for ERASURE_LOCK before it fails with 55P03 (a 503 to retry). */
+export const ERASURE_LOCK_WAIT_MS = 2000;
 
 /** Customers found present, per database client, as of an erasure epoch (erasure_epoch, migration 013). */
 const knownPresent = new WeakMap<object, { epoch: bigint; ids: Set<string> }>();

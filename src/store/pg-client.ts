@@ -14,9 +14,9 @@ type PgConn = Pick<pg.PoolClient, 'query'>;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /**
  * SQLSTATEs of a server that cannot answer now: connection exceptions (class 08), too many
- * connections, shutting down or starting up, and statement_timeout (query_canceled).
+ * connections, shutting down or starting up, statement_timeout (query_canceled) and lock_timeout (lock_not_available).
  */
-const UNAVAILABLE_STATES = new Set(['53300', '57P01', '57P02', '57P03', '57014']);
+const UNAVAILABLE_STATES = new Set(['53300', '57P01', '57P02', '57P03', '57014', '55P03']);
 /** What pg and pg-pool say when a connection is lost or a timeout of theirs fires. */
 const UNAVAILABLE_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection terminated due to connection timeout/i;
 

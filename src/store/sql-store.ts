@@ -8,7 +8,7 @@ import { KnownProducts, type ProductState } from './known-products.js';
 import { migrate } from './migrate.js';
 import { assignIdentities, NO_IDENTITIES, type AssignOptions } from './resolve-identities.js';
 import { writeBatch } from './write-batch.js';
-import { ERASURE_LOCK, ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
+import { ERASURE_LOCK, ERASURE_LOCK_WAIT_MS, ErasureHasher, erasedCustomerIds, erasedIdentifiers, listErased } from './erasure-list.js';
 import { canCopyLines, copyLines, insertLines, isDuplicateKey } from './insert-lines.js';
 import { GroupCommit, type Settled } from './group-commit.js';
 import { RETRY_AFTER_S } from '../core/deadline.js';
@@ -884,7 +884,11 @@ export class SqlStore implements Store {
     return this.db.transaction(async (tx) => {
       // writes keyed by a customer made off the identity lock (the decision log, offer events) hold ERASURE_LOCK
       // shared: those in progress commit first (their rows are deleted below), later ones find the customer gone
-      if (this.db.capabilities.concurrentWriters) await tx.exec(`SELECT pg_advisory_xact_lock(${ERASURE_LOCK})`);
+      // (waited for at most ERASURE_LOCK_WAIT: while an erasure waits, new shared requests queue behind it; past it the
+      // erasure fails with 55P03, a 503 to retry, rather than stall every instance's log and event writes)
+      if (this.db.capabilities.concurrentWriters) {
+        await tx.exec(`SET LOCAL lock_timeout = '${ERASURE_LOCK_WAIT_MS}ms'; SELECT pg_advisory_xact_lock(${ERASURE_LOCK}); SET LOCAL lock_timeout = DEFAULT`);
+      }
       const c = await tx.query<{ id: string }>(
         `SELECT id::text AS id FROM customers WHERE id = $1::bigint
          UNION ALL SELECT survivor_id::text FROM customer_aliases WHERE merged_id = $1::bigint LIMIT 1`,
@@ -909,8 +913,8 @@ export class SqlStore implements Store {
       await tx.query('DELETE FROM offer_events WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM offer_decision_log WHERE customer_id = ANY($1::bigint[])', [ids]);
       await tx.query('DELETE FROM customers WHERE id = $1', [id]);
-      // (writers that remember customers found present look them up again: src/store/erasure-list.ts)
-      await tx.query('UPDATE erasure_epoch SET n = n + 1');
+      // (listErased's insert moved erasure_epoch on (a trigger, migration 013): writers that remember customers found
+      // present look them up again, src/store/erasure-list.ts)
       return true;
     }, { lock: IDENTITY_LOCK, durable: true });
   }
