@@ -587,7 +587,100 @@ function keptDraws(basis: Basis, rows: RowSampling, p: DecideParams): Float64Arr
   }
   basis.liftF = liftF;
   basis.draws = draws;
+  holdDraws(basis, draws);
   return draws;
+}
+
+// ---------- what kept bases' draws hold, bounded in bytes ----------
+//
+// A kept basis's draws are its offers' pools, which stay reachable through it after the pool cache (posterior-pool.ts,
+// 8,192 pools) and the rows' samplings have let them go: a memo not decided on again since its rows' counts changed
+// holds pools nothing else does (up to its suitable offers × 2 KB; the service keeps 4,096 memos). Every basis's draws
+// are therefore registered here, oldest first, with the distinct bytes they hold (a pool counted once however many
+// bases hold it, plus each basis's own arrays); past the budget the oldest bases' draws are dropped (Basis.draws and
+// liftF null: remade from the rows by the next decision on the basis, the same pools: a cost, never another
+// decision). A collected basis's entry goes with it (FinalizationRegistry), so dead memos do not push live ones out.
+
+/** One basis's kept draws as registered: the basis (not kept alive by this), the arrays, their own bytes. */
+interface HeldDraws {
+  basis: WeakRef<Basis>;
+  draws: Float64Array[];
+  own: number;
+}
+/** Bytes counted per entry beyond its arrays' (the entry, the basis's draws array and lifts: 16 bytes per offer). */
+const ENTRY_BYTES = 128;
+let drawsBudget = 32 * 1024 * 1024;
+const heldDraws = new Set<HeldDraws>();
+/** How many entries hold each pool's draws (a pool's bytes are counted while one does). */
+const poolHolders = new Map<Float64Array, number>();
+let heldBytes = 0;
+/** Bases whose draws were dropped for the budget (keptDrawsHeld). */
+let heldDrops = 0;
+const heldOf = new WeakMap<Basis, HeldDraws>();
+const heldFinal = new FinalizationRegistry<HeldDraws>((h) => releaseDraws(h));
+
+function holdDraws(basis: Basis, draws: Float64Array[]): void {
+  const before = heldOf.get(basis);
+  if (before !== undefined) dropDraws(before);
+  const h: HeldDraws = { basis: new WeakRef(basis), draws, own: ENTRY_BYTES + 16 * draws.length };
+  for (const a of draws) {
+    const c = poolHolders.get(a) ?? 0;
+    if (c === 0) heldBytes += a.byteLength;
+    poolHolders.set(a, c + 1);
+  }
+  heldBytes += h.own;
+  heldDraws.add(h);
+  heldOf.set(basis, h);
+  heldFinal.register(basis, h, h);
+  // the oldest first, never the one just kept (the decision being made reads it): over the budget by one basis at most
+  for (const old of heldDraws) {
+    if (heldBytes <= drawsBudget || old === h) break;
+    dropDraws(old);
+    heldDrops++;
+  }
+}
+
+/** An entry's draws let go by its basis (which remakes them when decided on again), and the entry released. */
+function dropDraws(h: HeldDraws): void {
+  const basis = h.basis.deref();
+  if (basis !== undefined && basis.draws === h.draws) {
+    basis.draws = null;
+    basis.liftF = null;
+  }
+  if (basis !== undefined) {
+    heldFinal.unregister(h);
+    if (heldOf.get(basis) === h) heldOf.delete(basis);
+  }
+  releaseDraws(h);
+}
+
+function releaseDraws(h: HeldDraws): void {
+  if (!heldDraws.delete(h)) return;
+  for (const a of h.draws) {
+    const c = poolHolders.get(a)!;
+    if (c === 1) {
+      poolHolders.delete(a);
+      heldBytes -= a.byteLength;
+    } else poolHolders.set(a, c - 1);
+  }
+  heldBytes -= h.own;
+}
+
+/**
+ * The bytes kept bases' draws hold (distinct pools and each basis's own arrays), how many bases hold draws, how many
+ * had them dropped for the budget so far; with
+ * `budget`, the budget set from then on (default 32 MiB; for tests), the oldest dropped to fit.
+ */
+export function keptDrawsHeld(budget?: number): { bytes: number; bases: number; budget: number; drops: number } {
+  if (budget !== undefined) {
+    drawsBudget = budget;
+    for (const old of heldDraws) {
+      if (heldBytes <= drawsBudget) break;
+      dropDraws(old);
+      heldDrops++;
+    }
+  }
+  return { bytes: heldBytes, bases: heldDraws.size, budget: drawsBudget, drops: heldDrops };
 }
 
 /**
