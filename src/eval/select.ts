@@ -38,6 +38,7 @@ import {
   topAccepted,
   trendKey,
 } from '../core/served-model.js';
+import type { TopKLists } from '../core/bundle.js';
 import { TopSelect } from '../core/top-select.js';
 import { mulberry32 } from '../core/random.js';
 import { DOT_BATCH, fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
@@ -163,8 +164,48 @@ function specComps(spec: ListSpec): { learned: CompId | null; learned2: CompId |
   };
 }
 
+/** Bytes of list-based learned scores a thread's candidate caches keep for deepening (KeptLearned). */
+export const KEPT_BYTES = 128 * 2 ** 20;
+
+/**
+ * Customers' list-based learned scores (EASE's, item-kNN's: the sparse accumulator's touched items and values, as
+ * sparseScores left them) kept from a cache entry for its deepening: a deepened entry (CandidateCache.deepen) reads
+ * them back instead of summing the customer's lists again (a customer's items × the lists' length: most of an
+ * entry's work). The same values in the same places, so the same entry. Up to `budget` bytes (12 per item kept);
+ * a customer beyond it is summed again when deepened. Shared by the caches built together (the scores depend on the
+ * customer alone).
+ */
+export class KeptLearned {
+  private readonly kept = new Map<number, { items: Int32Array; vals: Float64Array }>();
+  bytes = 0;
+
+  constructor(readonly budget = KEPT_BYTES) {}
+
+  private static key(id: CompId, u: number): number {
+    return u * 2 + (id === 'l:ease' ? 0 : 1);
+  }
+
+  get(id: CompId, u: number): { items: Int32Array; vals: Float64Array } | undefined {
+    return this.kept.get(KeptLearned.key(id, u));
+  }
+
+  /** Keeps the values of `touched` in `acc` (when within the budget and not kept yet). */
+  put(id: CompId, u: number, acc: Float64Array, touched: number[]): void {
+    const key = KeptLearned.key(id, u);
+    const bytes = touched.length * 12;
+    if (this.bytes + bytes > this.budget || this.kept.has(key)) return;
+    const items = Int32Array.from(touched);
+    const vals = new Float64Array(items.length);
+    for (let q = 0; q < items.length; q++) vals[q] = acc[items[q]];
+    this.kept.set(key, { items, vals });
+    this.bytes += bytes;
+  }
+}
+
 /** The candidate cache of one protocol for the components `comps` (built in one pass over its customers). */
 export class CandidateCache {
+  /** List-based learned scores kept for deepening (shared by caches built together). */
+  kept = new KeptLearned();
   readonly users: UserCache[] = [];
   /** Customer-lists scored, and those whose customer's cache had to be deepened first (diagnostics). */
   scored = 0;
@@ -237,6 +278,8 @@ export class CandidateCache {
    */
   static buildTogether(st: ServedState, split: EvalSplit, parts: { protocol: 'discovery' | 'all'; comps: CompId[]; only?: Int32Array }[], k = CAND_K): CandidateCache[] {
     const caches = parts.map((p) => new CandidateCache(st, split, p.protocol, p.comps, k, new Int32Array(0)));
+    const kept = new KeptLearned();
+    for (const c of caches) c.kept = kept;
     const todo = parts.map((p) => {
       const users = p.only ?? (p.protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
       const truth = p.protocol === 'discovery' ? split.truthNew : split.truthAll;
@@ -336,12 +379,13 @@ export class CandidateCache {
         continue;
       }
       const learnedList = id === 'l:ease' || id === 'l:item_knn';
-      let sp: { acc: Float64Array; touched: number[]; seen: Uint8Array } | null = learnedList ? (shared?.get(id) ?? null) : null;
+      let sp: { acc: Float64Array; touched: number[]; seen: Uint8Array } | null = learnedList ? (shared?.get(id) ?? this.reload(c, id, u)) : null;
       if (!sp) {
         const r = this.sparseScores(c, id, person);
         sp = r ? { ...r, seen: this.seen[c] } : null;
-        if (sp && learnedList) shared?.set(id, sp);
+        if (sp && learnedList) this.kept.put(id, u, sp.acc, sp.touched);
       }
+      if (sp && learnedList) shared?.set(id, sp);
       let floor = -Infinity;
       if (sp) {
         // a sparse component (list-based learned model, TIFU-KNN): the same values as learnedScores / tifuScores
@@ -470,6 +514,12 @@ export class CandidateCache {
       const rows = indptr.length - 1;
       const items = person.items;
       const lw = person.listWeights;
+      let work = 0;
+      for (let q = 0; q < items.length; q++) {
+        const i = items[q];
+        if (i >= 0 && i < rows) work += indptr[i + 1] - indptr[i];
+      }
+      if (work >= this.n >> 1) return this.sparseDense(l, person, acc, seen, touched);
       for (let q = 0; q < items.length; q++) {
         const i = items[q];
         if (i < 0 || i >= rows) continue;
@@ -487,6 +537,58 @@ export class CandidateCache {
     }
     let max = 0;
     for (let q = 0; q < touched.length; q++) if (acc[touched[q]] > max) max = acc[touched[q]];
+    if (max > 0) for (let q = 0; q < touched.length; q++) acc[touched[q]] /= max;
+    else for (let q = 0; q < touched.length; q++) acc[touched[q]] = 0;
+    return { acc, touched };
+  }
+
+  /** sparseScores' result for component c as kept for customer u (KeptLearned), put back in c's accumulator; null when not kept. */
+  private reload(c: number, id: CompId, u: number): { acc: Float64Array; touched: number[]; seen: Uint8Array } | null {
+    const e = this.kept.get(id, u);
+    if (!e) return null;
+    const acc = this.denseBuffer(c);
+    const seen = (this.seen[c] ??= new Uint8Array(this.n));
+    const touched = (this.touched[c] ??= []);
+    const { items, vals } = e;
+    for (let q = 0; q < items.length; q++) {
+      const j = items[q];
+      acc[j] = vals[q];
+      seen[j] = 1;
+      touched.push(j);
+    }
+    return { acc, touched, seen };
+  }
+
+  /**
+   * sparseScores' list-based learned scores for a customer whose lists cover much of the catalogue: the same sums in
+   * the same order (every item's accumulator starts at +0 and takes the same adds), without the per-add "first touch"
+   * test; `touched` is then the items whose sum is not zero, in index order. It can leave out an item whose adds
+   * summed to exactly 0: its value is 0 either way (0 / max), and entry() selects the same k + 1 best accepted items,
+   * since it gives every item outside `touched` +0 and takes the lowest-index ones first, as the ordering (score,
+   * then lower index) does among zeros. Same values, U and bounds (test/select.test.ts).
+   */
+  private sparseDense(l: TopKLists, person: ServedPerson, acc: Float64Array, seen: Uint8Array, touched: number[]): { acc: Float64Array; touched: number[] } {
+    const { indptr, indices, scores } = l;
+    const rows = indptr.length - 1;
+    const items = person.items;
+    const lw = person.listWeights;
+    for (let q = 0; q < items.length; q++) {
+      const i = items[q];
+      if (i < 0 || i >= rows) continue;
+      const w = lw ? lw[q] : 1;
+      const end = indptr[i + 1];
+      for (let p = indptr[i]; p < end; p++) acc[indices[p]] += w * scores[p];
+    }
+    const n = this.n;
+    let max = 0;
+    for (let j = 0; j < n; j++) {
+      const v = acc[j];
+      if (v !== 0) {
+        seen[j] = 1;
+        touched.push(j);
+        if (v > max) max = v;
+      }
+    }
     if (max > 0) for (let q = 0; q < touched.length; q++) acc[touched[q]] /= max;
     else for (let q = 0; q < touched.length; q++) acc[touched[q]] = 0;
     return { acc, touched };
