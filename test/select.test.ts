@@ -5,10 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
-import { buildCandidateCache, CandidateCache, KeptLearned, scoreCandidates, selectServed } from '../src/eval/select.js';
+import { buildCandidateCache, buyAgainServed, CandidateCache, KeptLearned, scoreCandidates, selectServed } from '../src/eval/select.js';
+import { evaluateBuyAgain } from '../src/eval/buy-again-eval.js';
 import { ndcgAt, recallAt } from '../src/eval/metrics.js';
 import { round4 } from '../src/eval/evaluate.js';
-import { type LearnedKind, learnedScores, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
+import { type LearnedKind, learnedScores, ownedOrder, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
 import { timeSplit } from '../src/eval/time-split.js';
 import { DOT_BATCH, listSpec, ServedRecommender } from '../src/models/served.js';
 
@@ -314,5 +315,58 @@ describe('the candidate cache: a deepened entry reads the list scores it kept', 
     for (const c of fresh) for (let x = 0; x < c.users.length; x++) c.deepen(x);
     expect(fresh.map(entries)).toEqual(want);
     expect(want[0].length + want[1].length).toBeGreaterThan(100);
+  }, 120_000);
+});
+
+describe('the buy-again protocol\'s served ranking from the candidate cache', () => {
+  it('ranks each customer\'s own items as ownedOrder does (every item scored), and evaluateBuyAgain sums those figures', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const st = sel.state;
+    const ndcg = ndcgAt(10);
+    const recall = recallAt(20);
+    const comps = ['pop', 't:0', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0.5'];
+    const specs = [
+      listSpec('repeat>trend7', { trendHalfLifeDays: 7, trendWeight: 1, ownedFirst: true }),
+      listSpec('repeat', { trendHalfLifeDays: 0, trendWeight: 0, ownedFirst: true }),
+      { ...listSpec('own+als+knn', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 2 }), learned2: 'item_knn' as const, learned2Weight: 1, ownWeight: 1, ownHalfLifeDays: 120 },
+      listSpec('tifu+trend', { tifuWeight: 1, tifuAlpha: 0.5, trendHalfLifeDays: 0, trendWeight: 0.3 }),
+      listSpec('ease (all items)', { learned: 'ease', learnedWeight: 1 }),
+      // a component the cache does not hold (TIFU at another α): scored the full way
+      listSpec('tifu 0.9', { tifuWeight: 1, tifuAlpha: 0.9 }),
+    ];
+    let compared = 0;
+    for (const k of [1, 5, 10_000]) {
+      const cache = buildCandidateCache(st, split, 'all', comps, k);
+      for (const spec of specs) {
+        const got = buyAgainServed(st, cache, spec);
+        cache.users.forEach((e, x) => {
+          const p = st.person(e.u);
+          const truth = new Set([...e.truth].filter((i) => Array.from(p.items).includes(i)));
+          if (truth.size === 0) {
+            expect(got.ndcg[x]).toBeNaN();
+            return;
+          }
+          const ranked = ownedOrder(st.tables, { discovery: spec, all: spec }, p, 'served').map((q) => p.items[q]);
+          expect(got.ndcg[x]).toBe(ndcg(truth, ranked));
+          expect(got.recall[x]).toBe(recall(truth, ranked));
+          compared++;
+        });
+      }
+      // nothing scored, nothing deepened
+      expect(cache.scored).toBe(0);
+    }
+    expect(compared).toBeGreaterThan(300);
+    // evaluateBuyAgain sums the given figures in place of ranking again (the same figures when they are right)
+    const cache = buildCandidateCache(st, split, 'all', comps, 5);
+    const users = Int32Array.from(cache.users.map((e) => e.u));
+    const chosen = { discovery: specs[2], all: specs[2] };
+    const figs = buyAgainServed(st, cache, specs[2]);
+    const plain = evaluateBuyAgain(split, { state: st, spec: chosen }, users);
+    expect(evaluateBuyAgain(split, { state: st, spec: chosen }, users, figs)).toEqual(plain);
+    const ones = { ndcg: figs.ndcg.map((v) => (Number.isNaN(v) ? v : 1)), recall: figs.recall.map((v) => (Number.isNaN(v) ? v : 1)) };
+    const given = evaluateBuyAgain(split, { state: st, spec: chosen }, users, ones);
+    expect(given.served['ndcg@10']).toBe(1);
+    expect(given.repeat).toEqual(plain.repeat);
   }, 120_000);
 });

@@ -29,6 +29,7 @@ import {
   factorScoresF32,
   type LearnedKind,
   learnedScores,
+  ownedOrder,
   type ListSpec,
   OWNED_BASE,
   POP_TIE,
@@ -741,6 +742,79 @@ export function scoreCandidateLists(st: ServedState, cache: CandidateCache, spec
 }
 
 /**
+ * The buy-again protocol's `served` ranking (ownedOrder of src/core/served-model.ts with `spec` as the `all` list)
+ * for each customer of an "all" cache, scored from the cache: the customer's own items are in U, and their scores are
+ * computed there as scoreCandidateLists computes them (combine()'s operations in its order), so the order, and each
+ * customer's NDCG@10 and Recall@20 against the items re-bought (evaluateBuyAgain's truth), are those of scoring every
+ * item. NaN for a customer who re-bought nothing (evaluateBuyAgain skips them). Reads the entries as they are (no
+ * deepening: own items are in U at any depth); a spec with a component the cache does not hold is scored the full way.
+ */
+export function buyAgainServed(st: ServedState, cache: CandidateCache, spec: ListSpec): { ndcg: Float64Array; recall: Float64Array } {
+  if (cache.protocol !== 'all') throw new Error('buyAgainServed: an "all" cache');
+  const count = cache.users.length;
+  const ndcg = new Float64Array(count).fill(NaN);
+  const recall = new Float64Array(count).fill(NaN);
+  const col = new Map(cache.comps.map((c, i) => [c, i]));
+  const ids = specComps(spec);
+  const at = (id: CompId | null) => (id === null ? -1 : (col.get(id) ?? -2));
+  const p = { learned: at(ids.learned), learned2: at(ids.learned2), trend: at(ids.trend), tifu: at(ids.tifu), pop: col.get('pop') ?? -2 };
+  const usesTrend = spec.trendWeight !== 0 && p.trend >= 0;
+  const own = !!spec.ownWeight && !spec.ownedFirst;
+  const ok = p.learned !== -2 && p.learned2 !== -2 && p.trend !== -2 && p.tifu !== -2 && p.pop >= 0;
+  const ownAdd = new Float64Array(st.tables.nItems);
+  const wl = spec.learnedWeight;
+  const wl2 = spec.learned2Weight ?? 0;
+  const wt = spec.trendWeight;
+  const wf = spec.tifuWeight;
+  for (let x = 0; x < count; x++) {
+    const e = cache.users[x];
+    const person = st.person(e.u);
+    const truth = new Set<number>();
+    for (const i of e.truth) if (Array.prototype.includes.call(person.items, i)) truth.add(i);
+    if (truth.size === 0) continue;
+    let ranked: number[];
+    if (!ok) {
+      ranked = ownedOrder(st.tables, { discovery: spec, all: spec }, person, 'served').map((q) => person.items[q]);
+    } else {
+      if (own) addOwn(spec, person, ownAdd);
+      const { vals, items, owned } = e;
+      const m = items.length;
+      const key = new Float64Array(person.items.length);
+      const pos: number[] = [];
+      for (let q = 0; q < person.items.length; q++) {
+        if (!(person.counts[q] > 0)) continue;
+        pos.push(q);
+        // the item's place in U (ascending)
+        const j = person.items[q];
+        let lo = 0;
+        let hi = m - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (items[mid] < j) lo = mid + 1;
+          else hi = mid;
+        }
+        if (items[lo] !== j) throw new Error(`buyAgainServed: own item ${j} of customer ${e.u} not in the cache`);
+        const r = lo;
+        // s_j exactly as scoreCandidateLists (and combine) computes it
+        let sj = POP_TIE * vals[p.pop * m + r];
+        if (p.learned >= 0) sj += wl * vals[p.learned * m + r];
+        if (p.learned2 >= 0) sj += wl2 * vals[p.learned2 * m + r];
+        if (usesTrend) sj += wt * vals[p.trend * m + r];
+        if (p.tifu >= 0) sj += wf * vals[p.tifu * m + r];
+        if (own && owned[r] > 0) sj += ownAdd[j];
+        if (spec.ownedFirst && owned[r] > 0) sj = OWNED_BASE + owned[r] + 0.5 * (usesTrend ? vals[p.trend * m + r] : vals[p.pop * m + r]);
+        key[q] = sj;
+      }
+      if (own) for (let q = 0; q < person.items.length; q++) ownAdd[person.items[q]] = 0;
+      ranked = pos.sort((a, b) => key[b] - key[a] || person.items[a] - person.items[b]).map((q) => person.items[q]);
+    }
+    ndcg[x] = ndcg10(truth, ranked);
+    recall[x] = recall20(truth, ranked);
+  }
+  return { ndcg, recall };
+}
+
+/**
  * The candidates' figures from their per-customer NDCG@10 and Recall@20 (customers in ascending order, however many
  * threads scored them): the sums are taken in that order, so the figures do not depend on how the customers were split.
  */
@@ -928,6 +1002,8 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     }
     const mixed = mixes.length ? await run('all', mixes) : [];
     const chosenAll = best([...repeatTrends, ...others, ...mixed]);
+    // the buy-again protocol's served ranking from the caches (on both threads), before they go
+    const baServed = await scorer.buyAgain(chosenAll.spec);
     // every list is scored: the caches' counters (the worker's told when it is closed, which stops it)
     await scorer.close();
     const scoring = scorer.stats();
@@ -936,7 +1012,7 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     // buy again: the rhythm formula, repeat or the chosen all-list, on the buy-again protocol
     const chosen: ServedSpec = { discovery: discovery.spec, all: chosenAll.spec };
     // on the same sample (the served ranking scores every item per customer)
-    const ba = evaluateBuyAgain(split, { state: st, spec: chosen }, scored.all.users);
+    const ba = evaluateBuyAgain(split, { state: st, spec: chosen }, scored.all.users, baServed);
     const names: Record<string, BuyAgainRanking> = { buy_again: 'rhythm', repeat: 'repeat', served: 'served' };
     let baBest = 'buy_again';
     for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
