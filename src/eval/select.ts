@@ -395,9 +395,15 @@ export class CandidateCache {
         // untouched ones at +0, the same set the dense scan below selects, so U and the bound are the same
         const { acc, touched } = sp;
         dense.push(acc);
+        // (a value below the heap's floor cannot enter: push is not called for it)
+        let fl = -Infinity;
         for (let q = 0; q < touched.length; q++) {
           const j = touched[q];
-          if (mask[j] === 0) sel.push(acc[j], j);
+          const v = acc[j];
+          if (v >= fl && mask[j] === 0) {
+            sel.push(v, j);
+            fl = sel.floor();
+          }
         }
         const seen = sp.seen;
         if (!(sel.size > k && sel.floor() > 0)) {
@@ -697,16 +703,27 @@ export function scoreCandidateLists(st: ServedState, cache: CandidateCache, spec
           const l2o = p.learned2 * m;
           const to = p.trend * m;
           const fo = p.tifu * m;
+          const hasL = p.learned >= 0;
+          const hasL2 = p.learned2 >= 0;
+          const hasT = p.usesTrend;
+          const hasF = p.tifu >= 0;
+          const hasOwn = p.own;
+          const first = spec.ownedFirst;
+          // the heap's floor kept here: a score below it cannot enter (push would refuse it), so push is not called
+          let fl = -Infinity;
           // s_j exactly as combine() computes it (the same operations in the same order)
           for (let q = 0; q < m; q++) {
             let s = POP_TIE * vals[po + q];
-            if (p.learned >= 0) s += wl * vals[lo + q];
-            if (p.learned2 >= 0) s += wl2 * vals[l2o + q];
-            if (p.usesTrend) s += wt * vals[to + q];
-            if (p.tifu >= 0) s += wf * vals[fo + q];
-            if (p.own && owned[q] > 0) s += ownAdd[items[q]];
-            if (spec.ownedFirst && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (p.usesTrend ? vals[to + q] : vals[po + q]);
-            sel.push(s, items[q]);
+            if (hasL) s += wl * vals[lo + q];
+            if (hasL2) s += wl2 * vals[l2o + q];
+            if (hasT) s += wt * vals[to + q];
+            if (hasF) s += wf * vals[fo + q];
+            if (hasOwn && owned[q] > 0) s += ownAdd[items[q]];
+            if (first && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (hasT ? vals[to + q] : vals[po + q]);
+            if (s >= fl) {
+              sel.push(s, items[q]);
+              fl = sel.floor();
+            }
           }
           let b = POP_TIE * bound[p.pop];
           if (p.learned >= 0) b += wl * bound[p.learned];
