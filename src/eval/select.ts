@@ -458,12 +458,20 @@ export class CandidateCache {
       if (this.protocol === 'all') add(person.items[q]);
     }
     if (this.protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
-    const items = Int32Array.from(picked).sort();
+    // U ascending: the picked items sorted, or (many of them) the catalogue walked for their stamp
+    let items: Int32Array;
+    if (picked.length * 8 > n) {
+      items = new Int32Array(picked.length);
+      for (let j = 0, q = 0; j < n; j++) if (stamp[j] === x) items[q++] = j;
+    } else items = Int32Array.from(picked).sort();
     const m = items.length;
     const vals = new Float64Array(comps.length * m);
     for (let c = 0; c < comps.length; c++) {
       const v = dense[c];
-      for (let q = 0; q < m; q++) vals[c * m + q] = v[items[q]];
+      // one loop per array type (each access site sees one kind of array)
+      if (v instanceof Float64Array) for (let q = 0, o = c * m; q < m; q++) vals[o + q] = v[items[q]];
+      else if (v instanceof Float32Array) for (let q = 0, o = c * m; q < m; q++) vals[o + q] = v[items[q]];
+      else for (let q = 0; q < m; q++) vals[c * m + q] = v[items[q]];
     }
     const owned = new Float64Array(m);
     if (this.protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
@@ -683,12 +691,14 @@ export function scoreCandidateLists(st: ServedState, cache: CandidateCache, spec
   const per = specs.map(() => new Float64Array(cache.users.length));
   const rec = specs.map(() => new Float64Array(cache.users.length));
   for (let x = 0; x < cache.users.length; x++) {
+    // the customer's record, read once for all the lists that need it
+    let xPerson: ServedPerson | null = null;
     for (let c = 0; c < specs.length; c++) {
       const p = plan[c];
       const spec = p.spec;
       let len = -1;
       cache.scored++;
-      const ownPerson = p.ok && p.own ? st.person(cache.users[x].u) : null;
+      const ownPerson = p.ok && p.own ? (xPerson ??= st.person(cache.users[x].u)) : null;
       if (ownPerson) addOwn(spec, ownPerson, ownAdd);
       if (p.ok) {
         const wl = spec.learnedWeight;
@@ -787,7 +797,14 @@ export function buyAgainServed(st: ServedState, cache: CandidateCache, spec: Lis
     const e = cache.users[x];
     const person = st.person(e.u);
     const truth = new Set<number>();
-    for (const i of e.truth) if (Array.prototype.includes.call(person.items, i)) truth.add(i);
+    for (const i of e.truth) {
+      for (let q = 0; q < person.items.length; q++) {
+        if (person.items[q] === i) {
+          truth.add(i);
+          break;
+        }
+      }
+    }
     if (truth.size === 0) continue;
     let ranked: number[];
     if (!ok) {
