@@ -83,6 +83,10 @@ describe('candidate scoring split across two threads', () => {
     const local = new LocalScorer(st, split, parts, 2);
     const want = [];
     for (const [p, specs] of batches) want.push(await local.score(p, specs));
+    // and the buy-again protocol's served ranking from the "all" caches (no counter moves)
+    const again = [batches[1][1][0], batches[3][1][0], batches[1][1][1]];
+    const wantAgain = [];
+    for (const spec of again) wantAgain.push(await local.buyAgain(spec));
     const wantStats = local.stats();
     const users = [...new Set([...split.discoveryUsers, ...split.allUsers])].sort((a, b) => a - b);
     // the pivot at the first customer (all on the worker), in the middle, past the last (all here); then a worker
@@ -109,8 +113,12 @@ describe('candidate scoring split across two threads', () => {
         if (b === c.kill) await w.terminate();
         got.push(await scorer.score(...batches[b]));
       }
+      const gotAgain = [];
+      for (const spec of again) gotAgain.push(await scorer.buyAgain(spec));
       await scorer.close();
       expect(got).toEqual(want);
+      expect(gotAgain).toEqual(wantAgain);
+      expect(gotAgain[0].ndcg.length).toBe(split.allUsers.length);
       expect(scorer.stats()).toEqual(wantStats);
       expect(wantStats.discovery.deepened + wantStats.all.deepened).toBeGreaterThan(0);
       expect(scorer.threads()).toBe(c.threads);

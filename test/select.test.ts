@@ -5,10 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryLine } from '../src/core/records.js';
 import { mulberry32 } from '../src/core/random.js';
-import { buildCandidateCache, CandidateCache, scoreCandidates, selectServed } from '../src/eval/select.js';
+import { buildCandidateCache, buyAgainServed, CandidateCache, KeptLearned, scoreCandidates, selectServed } from '../src/eval/select.js';
+import { evaluateBuyAgain } from '../src/eval/buy-again-eval.js';
 import { ndcgAt, recallAt } from '../src/eval/metrics.js';
 import { round4 } from '../src/eval/evaluate.js';
-import { type LearnedKind, learnedScores, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
+import { type LearnedKind, learnedScores, ownedOrder, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
 import { timeSplit } from '../src/eval/time-split.js';
 import { DOT_BATCH, listSpec, ServedRecommender } from '../src/models/served.js';
 
@@ -208,4 +209,164 @@ describe('served model selection at scale: a seeded sample of validation users',
     expect(full.users.all).toEqual({ of: whole.of, scored: whole.of });
     for (const c of full.candidates.filter((x) => x.protocol === 'all')) expect(c.users).toBe(whole.of);
   }, 60_000);
+});
+
+/** Lists whose sums cancel: row i scores every other item j at +0.5 (i + j even) or −0.5 (odd), so a customer with items of both parities sums many items to exactly 0. */
+function cancellingLists(n: number): { indptr: Int32Array; indices: Int32Array; scores: Float32Array } {
+  const indptr = new Int32Array(n + 1);
+  const indices: number[] = [];
+  const scores: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      indices.push(j);
+      scores.push((i + j) % 2 === 0 ? 0.5 : -0.5);
+    }
+    indptr[i + 1] = indices.length;
+  }
+  return { indptr, indices: Int32Array.from(indices), scores: Float32Array.from(scores) };
+}
+
+describe('the candidate cache: list scores summed without the first-touch test', () => {
+  it('gives the dense scan\'s U, values and bounds when sums cancel to 0, and leaves zero sums out of the touched items', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 }, item_knn: { neighbours: 1 } } as never });
+    const st = sel.state;
+    const n = st.tables.nItems;
+    // EASE's place: long cancelling lists (every customer's lists cover the catalogue); item-kNN's short ones stay
+    st.tables.lists.ease = cancellingLists(n);
+    const comps = ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn'];
+    let checked = 0;
+    let zeros = 0;
+    for (const protocol of ['discovery', 'all'] as const) {
+      for (const k of [1, 3, 8, 30, 10_000]) {
+        const cache = buildCandidateCache(st, split, protocol, comps, k);
+        for (const e of cache.users) {
+          const p = st.person(e.u);
+          const own = new Set(Array.from(p.items));
+          const accepted = (j: number) => protocol === 'all' || !own.has(j);
+          const m = e.items.length;
+          for (let c = 3; c < comps.length; c++) {
+            const v = learnedScores(st.tables, comps[c].slice(2) as LearnedKind, p);
+            const order = Array.from({ length: n }, (_, j) => j).filter(accepted);
+            order.sort((a, b) => v[b] - v[a] || a - b);
+            const best = order.slice(0, k + 1);
+            for (const j of best) expect(e.items).toContain(j);
+            expect(e.bound[c]).toBe(best.length > k ? v[best[k]] : -Infinity);
+            for (let q = 0; q < m; q++) expect(e.vals[c * m + q]).toBe(v[e.items[q]]);
+            checked++;
+          }
+        }
+      }
+    }
+    // the summing itself: touched items ascending, none summing to 0 (the first-touch loop keeps them, in touch order)
+    const cache = buildCandidateCache(st, split, 'all', comps, 1) as unknown as {
+      sparseScores(c: number, id: string, p: ReturnType<typeof st.person>): { acc: Float64Array; touched: number[] };
+      releaseSparse(): void;
+    };
+    for (const u of split.allUsers) {
+      const p = st.person(u);
+      const items = Array.from(p.items);
+      if (!items.some((i) => i % 2 === 0) || !items.some((i) => i % 2 === 1)) continue;
+      const raw = new Float64Array(n);
+      for (const i of items) for (let j = 0; j < n; j++) if (j !== i) raw[j] += (i + j) % 2 === 0 ? 0.5 : -0.5;
+      zeros += raw.filter((x) => x === 0).length;
+      const { acc, touched } = cache.sparseScores(3, 'l:ease', p);
+      expect(touched).toEqual([...touched].sort((a, b) => a - b));
+      expect(touched).toEqual(Array.from({ length: n }, (_, j) => j).filter((j) => raw[j] !== 0));
+      const want = learnedScores(st.tables, 'ease', p);
+      for (let j = 0; j < n; j++) expect(acc[j]).toBe(want[j]);
+      cache.releaseSparse();
+    }
+    expect(zeros).toBeGreaterThan(50);
+    expect(checked).toBeGreaterThan(300);
+  }, 240_000);
+});
+
+describe('the candidate cache: a deepened entry reads the list scores it kept', () => {
+  it('is the entry built at that depth, without summing the lists again; past the budget they are summed again', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const st = sel.state;
+    const comps = { discovery: ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0'], all: ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0.5'] };
+    const parts = (['discovery', 'all'] as const).map((protocol) => ({ protocol, comps: comps[protocol] }));
+    const entries = (c: CandidateCache) => c.users.map((e) => ({ u: e.u, k: e.k, items: [...e.items], owned: [...e.owned], vals: [...e.vals], bound: [...e.bound] }));
+    // what deepening every entry of a depth-2 cache must give: the caches built at depth 8 (CAND_DEEPEN = 4)
+    const want = CandidateCache.buildTogether(st, split, parts, 8).map(entries);
+    const lists = st.tables.lists;
+    const kept = CandidateCache.buildTogether(st, split, parts, 2);
+    const again = CandidateCache.buildTogether(st, split, parts, 2);
+    for (const c of again) c.kept = new KeptLearned(0);
+    expect(kept[0].kept).toBe(kept[1].kept);
+    expect(kept[0].kept.bytes).toBeGreaterThan(0);
+    // lists that would give other scores: a deepened entry that sums them again differs
+    st.tables.lists = { ease: cancellingLists(st.tables.nItems), item_knn: cancellingLists(st.tables.nItems) };
+    try {
+      for (const c of kept) for (let x = 0; x < c.users.length; x++) c.deepen(x);
+      expect(kept.map(entries)).toEqual(want);
+      for (const c of again) for (let x = 0; x < c.users.length; x++) c.deepen(x);
+      expect(again.map(entries)).not.toEqual(want);
+    } finally {
+      st.tables.lists = lists;
+    }
+    // with the lists back, the budget-less caches deepen to the same entries (summed again)
+    const fresh = CandidateCache.buildTogether(st, split, parts, 2);
+    for (const c of fresh) c.kept = new KeptLearned(0);
+    for (const c of fresh) for (let x = 0; x < c.users.length; x++) c.deepen(x);
+    expect(fresh.map(entries)).toEqual(want);
+    expect(want[0].length + want[1].length).toBeGreaterThan(100);
+  }, 120_000);
+});
+
+describe('the buy-again protocol\'s served ranking from the candidate cache', () => {
+  it('ranks each customer\'s own items as ownedOrder does (every item scored), and evaluateBuyAgain sums those figures', async () => {
+    const split = timeSplit(history(), T0 + 75 * DAY);
+    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const st = sel.state;
+    const ndcg = ndcgAt(10);
+    const recall = recallAt(20);
+    const comps = ['pop', 't:0', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0.5'];
+    const specs = [
+      listSpec('repeat>trend7', { trendHalfLifeDays: 7, trendWeight: 1, ownedFirst: true }),
+      listSpec('repeat', { trendHalfLifeDays: 0, trendWeight: 0, ownedFirst: true }),
+      { ...listSpec('own+als+knn', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 2 }), learned2: 'item_knn' as const, learned2Weight: 1, ownWeight: 1, ownHalfLifeDays: 120 },
+      listSpec('tifu+trend', { tifuWeight: 1, tifuAlpha: 0.5, trendHalfLifeDays: 0, trendWeight: 0.3 }),
+      listSpec('ease (all items)', { learned: 'ease', learnedWeight: 1 }),
+      // a component the cache does not hold (TIFU at another α): scored the full way
+      listSpec('tifu 0.9', { tifuWeight: 1, tifuAlpha: 0.9 }),
+    ];
+    let compared = 0;
+    for (const k of [1, 5, 10_000]) {
+      const cache = buildCandidateCache(st, split, 'all', comps, k);
+      for (const spec of specs) {
+        const got = buyAgainServed(st, cache, spec);
+        cache.users.forEach((e, x) => {
+          const p = st.person(e.u);
+          const truth = new Set([...e.truth].filter((i) => Array.from(p.items).includes(i)));
+          if (truth.size === 0) {
+            expect(got.ndcg[x]).toBeNaN();
+            return;
+          }
+          const ranked = ownedOrder(st.tables, { discovery: spec, all: spec }, p, 'served').map((q) => p.items[q]);
+          expect(got.ndcg[x]).toBe(ndcg(truth, ranked));
+          expect(got.recall[x]).toBe(recall(truth, ranked));
+          compared++;
+        });
+      }
+      // nothing scored, nothing deepened
+      expect(cache.scored).toBe(0);
+    }
+    expect(compared).toBeGreaterThan(300);
+    // evaluateBuyAgain sums the given figures in place of ranking again (the same figures when they are right)
+    const cache = buildCandidateCache(st, split, 'all', comps, 5);
+    const users = Int32Array.from(cache.users.map((e) => e.u));
+    const chosen = { discovery: specs[2], all: specs[2] };
+    const figs = buyAgainServed(st, cache, specs[2]);
+    const plain = evaluateBuyAgain(split, { state: st, spec: chosen }, users);
+    expect(evaluateBuyAgain(split, { state: st, spec: chosen }, users, figs)).toEqual(plain);
+    const ones = { ndcg: figs.ndcg.map((v) => (Number.isNaN(v) ? v : 1)), recall: figs.recall.map((v) => (Number.isNaN(v) ? v : 1)) };
+    const given = evaluateBuyAgain(split, { state: st, spec: chosen }, users, ones);
+    expect(given.served['ndcg@10']).toBe(1);
+    expect(given.repeat).toEqual(plain.repeat);
+  }, 120_000);
 });

@@ -28,7 +28,16 @@ const recall20 = recallAt(20);
  * for each of them (its list's normalisation needs the catalogue's maximum), so at scale the evaluation passes
  * its seeded sample (src/eval/select.ts scoredUsers).
  */
-export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState; spec: ServedSpec }, users: Int32Array = split.allUsers): Record<string, BuyAgainFigures> {
+export function evaluateBuyAgain(
+  split: EvalSplit,
+  served?: { state: ServedState; spec: ServedSpec },
+  users: Int32Array = split.allUsers,
+  /**
+   * The `served` ranking's NDCG@10 and Recall@20 per customer of `users` (in that order), computed already (the
+   * selection's candidate caches: src/eval/select.ts buyAgainServed); NaN for a customer who re-bought nothing.
+   */
+  servedFigures?: { ndcg: Float64Array; recall: Float64Array },
+): Record<string, BuyAgainFigures> {
   const ref = split.reference;
   const { counts } = ref;
   const pop = customersPerItem(counts);
@@ -41,8 +50,11 @@ export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState
   };
   if (served) rankers.served = (u, items) => ownedOrder(served.state.tables, served.spec, served.state.person(u), 'served').map((q) => items[q]);
   const sums = Object.fromEntries(Object.keys(rankers).map((k) => [k, { n: 0, r: 0 }]));
+  const given = served && servedFigures && servedFigures.ndcg.length === users.length ? servedFigures : null;
   let n = 0;
+  let x = -1;
   for (const u of users) {
+    x++;
     const s = counts.indptr[u];
     const items = counts.indices.subarray(s, counts.indptr[u + 1]);
     const truth = new Set<number>();
@@ -50,6 +62,12 @@ export function evaluateBuyAgain(split: EvalSplit, served?: { state: ServedState
     if (truth.size === 0) continue;
     n++;
     for (const [name, rank] of Object.entries(rankers)) {
+      if (given && name === 'served') {
+        if (Number.isNaN(given.ndcg[x])) throw new Error(`evaluateBuyAgain: no served figures for customer ${u}`);
+        sums[name].n += given.ndcg[x];
+        sums[name].r += given.recall[x];
+        continue;
+      }
       const ranked = rank(u, items, s);
       sums[name].n += ndcg10(truth, ranked);
       sums[name].r += recall20(truth, ranked);

@@ -18,7 +18,7 @@ import type { ServedTables } from '../core/served-model.js';
 import type { AlsRecommender } from '../models/als.js';
 import { ServedState, servedFactors } from '../models/served.js';
 import type { TifuVectors } from '../models/tifu-knn.js';
-import { CAND_K, CandidateCache, scoreCandidateLists } from './select.js';
+import { buyAgainServed, CAND_K, CandidateCache, scoreCandidateLists } from './select.js';
 import type { EvalSplit } from './time-split.js';
 
 export type Protocol = 'discovery' | 'all';
@@ -39,6 +39,8 @@ export interface PerUser {
 /** Scores batches of candidate lists against the caches of both protocols. */
 export interface CandidateScorer {
   score(protocol: Protocol, specs: ListSpec[]): Promise<PerUser>;
+  /** The buy-again protocol's served ranking with `spec` as the `all` list, per "all" customer (select.ts buyAgainServed). */
+  buyAgain(spec: ListSpec): Promise<{ ndcg: Float64Array; recall: Float64Array }>;
   /** Per protocol: customers held, customer-lists scored, caches deepened. */
   stats(): Record<string, { users: number; lists: number; deepened: number }>;
   /** 2 when a worker scored its half of every batch, else 1. */
@@ -145,6 +147,10 @@ export class LocalScorer implements CandidateScorer {
 
   async score(protocol: Protocol, specs: ListSpec[]): Promise<PerUser> {
     return scoreCandidateLists(this.st, this.caches.get(protocol)!, specs);
+  }
+
+  async buyAgain(spec: ListSpec): Promise<{ ndcg: Float64Array; recall: Float64Array }> {
+    return buyAgainServed(this.st, this.caches.get('all')!, spec);
   }
 
   stats(): Record<string, { users: number; lists: number; deepened: number }> {
@@ -315,6 +321,22 @@ export class SplitScorer implements CandidateScorer {
       ndcg: mine.ndcg.map((a, c) => concat(a, theirs.ndcg[c])),
       recall: mine.recall.map((a, c) => concat(a, theirs.recall[c])),
     };
+  }
+
+  async buyAgain(spec: ListSpec): Promise<{ ndcg: Float64Array; recall: Float64Array }> {
+    let answer: Promise<PerUser | null> = Promise.resolve(null);
+    if (this.worker) {
+      const id = ++this.seq;
+      answer = new Promise((resolve) => this.pending.set(id, resolve));
+      this.worker.ref();
+      this.worker.postMessage({ type: 'buyAgain', id, spec });
+    }
+    const mine = buyAgainServed(this.st, this.low.get('all')!, spec);
+    const all = this.highParts.find((p) => p.protocol === 'all');
+    let theirs = await this.deadline(answer, all?.users.length ?? 0, 'buy again');
+    this.worker?.unref();
+    const t = theirs ? { ndcg: theirs.ndcg[0], recall: theirs.recall[0] } : buyAgainServed(this.st, this.highHere().get('all')!, spec);
+    return { ndcg: concat(mine.ndcg, t.ndcg), recall: concat(mine.recall, t.recall) };
   }
 
   stats(): Record<string, { users: number; lists: number; deepened: number }> {

@@ -29,6 +29,7 @@ import {
   factorScoresF32,
   type LearnedKind,
   learnedScores,
+  ownedOrder,
   type ListSpec,
   OWNED_BASE,
   POP_TIE,
@@ -38,6 +39,7 @@ import {
   topAccepted,
   trendKey,
 } from '../core/served-model.js';
+import type { TopKLists } from '../core/bundle.js';
 import { TopSelect } from '../core/top-select.js';
 import { mulberry32 } from '../core/random.js';
 import { DOT_BATCH, fitServed, listSpec, type ServedInput, type ServedParams, type ServedState } from '../models/served.js';
@@ -163,8 +165,48 @@ function specComps(spec: ListSpec): { learned: CompId | null; learned2: CompId |
   };
 }
 
+/** Bytes of list-based learned scores a thread's candidate caches keep for deepening (KeptLearned). */
+export const KEPT_BYTES = 128 * 2 ** 20;
+
+/**
+ * Customers' list-based learned scores (EASE's, item-kNN's: the sparse accumulator's touched items and values, as
+ * sparseScores left them) kept from a cache entry for its deepening: a deepened entry (CandidateCache.deepen) reads
+ * them back instead of summing the customer's lists again (a customer's items × the lists' length: most of an
+ * entry's work). The same values in the same places, so the same entry. Up to `budget` bytes (12 per item kept);
+ * a customer beyond it is summed again when deepened. Shared by the caches built together (the scores depend on the
+ * customer alone).
+ */
+export class KeptLearned {
+  private readonly kept = new Map<number, { items: Int32Array; vals: Float64Array }>();
+  bytes = 0;
+
+  constructor(readonly budget = KEPT_BYTES) {}
+
+  private static key(id: CompId, u: number): number {
+    return u * 2 + (id === 'l:ease' ? 0 : 1);
+  }
+
+  get(id: CompId, u: number): { items: Int32Array; vals: Float64Array } | undefined {
+    return this.kept.get(KeptLearned.key(id, u));
+  }
+
+  /** Keeps the values of `touched` in `acc` (when within the budget and not kept yet). */
+  put(id: CompId, u: number, acc: Float64Array, touched: number[]): void {
+    const key = KeptLearned.key(id, u);
+    const bytes = touched.length * 12;
+    if (this.bytes + bytes > this.budget || this.kept.has(key)) return;
+    const items = Int32Array.from(touched);
+    const vals = new Float64Array(items.length);
+    for (let q = 0; q < items.length; q++) vals[q] = acc[items[q]];
+    this.kept.set(key, { items, vals });
+    this.bytes += bytes;
+  }
+}
+
 /** The candidate cache of one protocol for the components `comps` (built in one pass over its customers). */
 export class CandidateCache {
+  /** List-based learned scores kept for deepening (shared by caches built together). */
+  kept = new KeptLearned();
   readonly users: UserCache[] = [];
   /** Customer-lists scored, and those whose customer's cache had to be deepened first (diagnostics). */
   scored = 0;
@@ -237,6 +279,8 @@ export class CandidateCache {
    */
   static buildTogether(st: ServedState, split: EvalSplit, parts: { protocol: 'discovery' | 'all'; comps: CompId[]; only?: Int32Array }[], k = CAND_K): CandidateCache[] {
     const caches = parts.map((p) => new CandidateCache(st, split, p.protocol, p.comps, k, new Int32Array(0)));
+    const kept = new KeptLearned();
+    for (const c of caches) c.kept = kept;
     const todo = parts.map((p) => {
       const users = p.only ?? (p.protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
       const truth = p.protocol === 'discovery' ? split.truthNew : split.truthAll;
@@ -336,12 +380,13 @@ export class CandidateCache {
         continue;
       }
       const learnedList = id === 'l:ease' || id === 'l:item_knn';
-      let sp: { acc: Float64Array; touched: number[]; seen: Uint8Array } | null = learnedList ? (shared?.get(id) ?? null) : null;
+      let sp: { acc: Float64Array; touched: number[]; seen: Uint8Array } | null = learnedList ? (shared?.get(id) ?? this.reload(c, id, u)) : null;
       if (!sp) {
         const r = this.sparseScores(c, id, person);
         sp = r ? { ...r, seen: this.seen[c] } : null;
-        if (sp && learnedList) shared?.set(id, sp);
+        if (sp && learnedList) this.kept.put(id, u, sp.acc, sp.touched);
       }
+      if (sp && learnedList) shared?.set(id, sp);
       let floor = -Infinity;
       if (sp) {
         // a sparse component (list-based learned model, TIFU-KNN): the same values as learnedScores / tifuScores
@@ -350,9 +395,15 @@ export class CandidateCache {
         // untouched ones at +0, the same set the dense scan below selects, so U and the bound are the same
         const { acc, touched } = sp;
         dense.push(acc);
+        // (a value below the heap's floor cannot enter: push is not called for it)
+        let fl = -Infinity;
         for (let q = 0; q < touched.length; q++) {
           const j = touched[q];
-          if (mask[j] === 0) sel.push(acc[j], j);
+          const v = acc[j];
+          if (v >= fl && mask[j] === 0) {
+            sel.push(v, j);
+            fl = sel.floor();
+          }
         }
         const seen = sp.seen;
         if (!(sel.size > k && sel.floor() > 0)) {
@@ -407,12 +458,20 @@ export class CandidateCache {
       if (this.protocol === 'all') add(person.items[q]);
     }
     if (this.protocol === 'discovery') for (let q = 0; q < person.items.length; q++) mask[person.items[q]] = 0;
-    const items = Int32Array.from(picked).sort();
+    // U ascending: the picked items sorted, or (many of them) the catalogue walked for their stamp
+    let items: Int32Array;
+    if (picked.length * 8 > n) {
+      items = new Int32Array(picked.length);
+      for (let j = 0, q = 0; j < n; j++) if (stamp[j] === x) items[q++] = j;
+    } else items = Int32Array.from(picked).sort();
     const m = items.length;
     const vals = new Float64Array(comps.length * m);
     for (let c = 0; c < comps.length; c++) {
       const v = dense[c];
-      for (let q = 0; q < m; q++) vals[c * m + q] = v[items[q]];
+      // one loop per array type (each access site sees one kind of array)
+      if (v instanceof Float64Array) for (let q = 0, o = c * m; q < m; q++) vals[o + q] = v[items[q]];
+      else if (v instanceof Float32Array) for (let q = 0, o = c * m; q < m; q++) vals[o + q] = v[items[q]];
+      else for (let q = 0; q < m; q++) vals[c * m + q] = v[items[q]];
     }
     const owned = new Float64Array(m);
     if (this.protocol === 'all') for (let q = 0; q < m; q++) owned[q] = ownedAt.get(items[q]) ?? 0;
@@ -470,6 +529,12 @@ export class CandidateCache {
       const rows = indptr.length - 1;
       const items = person.items;
       const lw = person.listWeights;
+      let work = 0;
+      for (let q = 0; q < items.length; q++) {
+        const i = items[q];
+        if (i >= 0 && i < rows) work += indptr[i + 1] - indptr[i];
+      }
+      if (work >= this.n >> 1) return this.sparseDense(l, person, acc, seen, touched);
       for (let q = 0; q < items.length; q++) {
         const i = items[q];
         if (i < 0 || i >= rows) continue;
@@ -487,6 +552,58 @@ export class CandidateCache {
     }
     let max = 0;
     for (let q = 0; q < touched.length; q++) if (acc[touched[q]] > max) max = acc[touched[q]];
+    if (max > 0) for (let q = 0; q < touched.length; q++) acc[touched[q]] /= max;
+    else for (let q = 0; q < touched.length; q++) acc[touched[q]] = 0;
+    return { acc, touched };
+  }
+
+  /** sparseScores' result for component c as kept for customer u (KeptLearned), put back in c's accumulator; null when not kept. */
+  private reload(c: number, id: CompId, u: number): { acc: Float64Array; touched: number[]; seen: Uint8Array } | null {
+    const e = this.kept.get(id, u);
+    if (!e) return null;
+    const acc = this.denseBuffer(c);
+    const seen = (this.seen[c] ??= new Uint8Array(this.n));
+    const touched = (this.touched[c] ??= []);
+    const { items, vals } = e;
+    for (let q = 0; q < items.length; q++) {
+      const j = items[q];
+      acc[j] = vals[q];
+      seen[j] = 1;
+      touched.push(j);
+    }
+    return { acc, touched, seen };
+  }
+
+  /**
+   * sparseScores' list-based learned scores for a customer whose lists cover much of the catalogue: the same sums in
+   * the same order (every item's accumulator starts at +0 and takes the same adds), without the per-add "first touch"
+   * test; `touched` is then the items whose sum is not zero, in index order. It can leave out an item whose adds
+   * summed to exactly 0: its value is 0 either way (0 / max), and entry() selects the same k + 1 best accepted items,
+   * since it gives every item outside `touched` +0 and takes the lowest-index ones first, as the ordering (score,
+   * then lower index) does among zeros. Same values, U and bounds (test/select.test.ts).
+   */
+  private sparseDense(l: TopKLists, person: ServedPerson, acc: Float64Array, seen: Uint8Array, touched: number[]): { acc: Float64Array; touched: number[] } {
+    const { indptr, indices, scores } = l;
+    const rows = indptr.length - 1;
+    const items = person.items;
+    const lw = person.listWeights;
+    for (let q = 0; q < items.length; q++) {
+      const i = items[q];
+      if (i < 0 || i >= rows) continue;
+      const w = lw ? lw[q] : 1;
+      const end = indptr[i + 1];
+      for (let p = indptr[i]; p < end; p++) acc[indices[p]] += w * scores[p];
+    }
+    const n = this.n;
+    let max = 0;
+    for (let j = 0; j < n; j++) {
+      const v = acc[j];
+      if (v !== 0) {
+        seen[j] = 1;
+        touched.push(j);
+        if (v > max) max = v;
+      }
+    }
     if (max > 0) for (let q = 0; q < touched.length; q++) acc[touched[q]] /= max;
     else for (let q = 0; q < touched.length; q++) acc[touched[q]] = 0;
     return { acc, touched };
@@ -574,12 +691,14 @@ export function scoreCandidateLists(st: ServedState, cache: CandidateCache, spec
   const per = specs.map(() => new Float64Array(cache.users.length));
   const rec = specs.map(() => new Float64Array(cache.users.length));
   for (let x = 0; x < cache.users.length; x++) {
+    // the customer's record, read once for all the lists that need it
+    let xPerson: ServedPerson | null = null;
     for (let c = 0; c < specs.length; c++) {
       const p = plan[c];
       const spec = p.spec;
       let len = -1;
       cache.scored++;
-      const ownPerson = p.ok && p.own ? st.person(cache.users[x].u) : null;
+      const ownPerson = p.ok && p.own ? (xPerson ??= st.person(cache.users[x].u)) : null;
       if (ownPerson) addOwn(spec, ownPerson, ownAdd);
       if (p.ok) {
         const wl = spec.learnedWeight;
@@ -594,16 +713,27 @@ export function scoreCandidateLists(st: ServedState, cache: CandidateCache, spec
           const l2o = p.learned2 * m;
           const to = p.trend * m;
           const fo = p.tifu * m;
+          const hasL = p.learned >= 0;
+          const hasL2 = p.learned2 >= 0;
+          const hasT = p.usesTrend;
+          const hasF = p.tifu >= 0;
+          const hasOwn = p.own;
+          const first = spec.ownedFirst;
+          // the heap's floor kept here: a score below it cannot enter (push would refuse it), so push is not called
+          let fl = -Infinity;
           // s_j exactly as combine() computes it (the same operations in the same order)
           for (let q = 0; q < m; q++) {
             let s = POP_TIE * vals[po + q];
-            if (p.learned >= 0) s += wl * vals[lo + q];
-            if (p.learned2 >= 0) s += wl2 * vals[l2o + q];
-            if (p.usesTrend) s += wt * vals[to + q];
-            if (p.tifu >= 0) s += wf * vals[fo + q];
-            if (p.own && owned[q] > 0) s += ownAdd[items[q]];
-            if (spec.ownedFirst && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (p.usesTrend ? vals[to + q] : vals[po + q]);
-            sel.push(s, items[q]);
+            if (hasL) s += wl * vals[lo + q];
+            if (hasL2) s += wl2 * vals[l2o + q];
+            if (hasT) s += wt * vals[to + q];
+            if (hasF) s += wf * vals[fo + q];
+            if (hasOwn && owned[q] > 0) s += ownAdd[items[q]];
+            if (first && owned[q] > 0) s = OWNED_BASE + owned[q] + 0.5 * (hasT ? vals[to + q] : vals[po + q]);
+            if (s >= fl) {
+              sel.push(s, items[q]);
+              fl = sel.floor();
+            }
           }
           let b = POP_TIE * bound[p.pop];
           if (p.learned >= 0) b += wl * bound[p.learned];
@@ -636,6 +766,86 @@ export function scoreCandidateLists(st: ServedState, cache: CandidateCache, spec
     }
   }
   return { ndcg: per, recall: rec };
+}
+
+/**
+ * The buy-again protocol's `served` ranking (ownedOrder of src/core/served-model.ts with `spec` as the `all` list)
+ * for each customer of an "all" cache, scored from the cache: the customer's own items are in U, and their scores are
+ * computed there as scoreCandidateLists computes them (combine()'s operations in its order), so the order, and each
+ * customer's NDCG@10 and Recall@20 against the items re-bought (evaluateBuyAgain's truth), are those of scoring every
+ * item. NaN for a customer who re-bought nothing (evaluateBuyAgain skips them). Reads the entries as they are (no
+ * deepening: own items are in U at any depth); a spec with a component the cache does not hold is scored the full way.
+ */
+export function buyAgainServed(st: ServedState, cache: CandidateCache, spec: ListSpec): { ndcg: Float64Array; recall: Float64Array } {
+  if (cache.protocol !== 'all') throw new Error('buyAgainServed: an "all" cache');
+  const count = cache.users.length;
+  const ndcg = new Float64Array(count).fill(NaN);
+  const recall = new Float64Array(count).fill(NaN);
+  const col = new Map(cache.comps.map((c, i) => [c, i]));
+  const ids = specComps(spec);
+  const at = (id: CompId | null) => (id === null ? -1 : (col.get(id) ?? -2));
+  const p = { learned: at(ids.learned), learned2: at(ids.learned2), trend: at(ids.trend), tifu: at(ids.tifu), pop: col.get('pop') ?? -2 };
+  const usesTrend = spec.trendWeight !== 0 && p.trend >= 0;
+  const own = !!spec.ownWeight && !spec.ownedFirst;
+  const ok = p.learned !== -2 && p.learned2 !== -2 && p.trend !== -2 && p.tifu !== -2 && p.pop >= 0;
+  const ownAdd = new Float64Array(st.tables.nItems);
+  const wl = spec.learnedWeight;
+  const wl2 = spec.learned2Weight ?? 0;
+  const wt = spec.trendWeight;
+  const wf = spec.tifuWeight;
+  for (let x = 0; x < count; x++) {
+    const e = cache.users[x];
+    const person = st.person(e.u);
+    const truth = new Set<number>();
+    for (const i of e.truth) {
+      for (let q = 0; q < person.items.length; q++) {
+        if (person.items[q] === i) {
+          truth.add(i);
+          break;
+        }
+      }
+    }
+    if (truth.size === 0) continue;
+    let ranked: number[];
+    if (!ok) {
+      ranked = ownedOrder(st.tables, { discovery: spec, all: spec }, person, 'served').map((q) => person.items[q]);
+    } else {
+      if (own) addOwn(spec, person, ownAdd);
+      const { vals, items, owned } = e;
+      const m = items.length;
+      const key = new Float64Array(person.items.length);
+      const pos: number[] = [];
+      for (let q = 0; q < person.items.length; q++) {
+        if (!(person.counts[q] > 0)) continue;
+        pos.push(q);
+        // the item's place in U (ascending)
+        const j = person.items[q];
+        let lo = 0;
+        let hi = m - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (items[mid] < j) lo = mid + 1;
+          else hi = mid;
+        }
+        if (items[lo] !== j) throw new Error(`buyAgainServed: own item ${j} of customer ${e.u} not in the cache`);
+        const r = lo;
+        // s_j exactly as scoreCandidateLists (and combine) computes it
+        let sj = POP_TIE * vals[p.pop * m + r];
+        if (p.learned >= 0) sj += wl * vals[p.learned * m + r];
+        if (p.learned2 >= 0) sj += wl2 * vals[p.learned2 * m + r];
+        if (usesTrend) sj += wt * vals[p.trend * m + r];
+        if (p.tifu >= 0) sj += wf * vals[p.tifu * m + r];
+        if (own && owned[r] > 0) sj += ownAdd[j];
+        if (spec.ownedFirst && owned[r] > 0) sj = OWNED_BASE + owned[r] + 0.5 * (usesTrend ? vals[p.trend * m + r] : vals[p.pop * m + r]);
+        key[q] = sj;
+      }
+      if (own) for (let q = 0; q < person.items.length; q++) ownAdd[person.items[q]] = 0;
+      ranked = pos.sort((a, b) => key[b] - key[a] || person.items[a] - person.items[b]).map((q) => person.items[q]);
+    }
+    ndcg[x] = ndcg10(truth, ranked);
+    recall[x] = recall20(truth, ranked);
+  }
+  return { ndcg, recall };
 }
 
 /**
@@ -826,6 +1036,8 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     }
     const mixed = mixes.length ? await run('all', mixes) : [];
     const chosenAll = best([...repeatTrends, ...others, ...mixed]);
+    // the buy-again protocol's served ranking from the caches (on both threads), before they go
+    const baServed = await scorer.buyAgain(chosenAll.spec);
     // every list is scored: the caches' counters (the worker's told when it is closed, which stops it)
     await scorer.close();
     const scoring = scorer.stats();
@@ -834,7 +1046,7 @@ export async function selectServed(split: EvalSplit, o: SelectOptions): Promise<
     // buy again: the rhythm formula, repeat or the chosen all-list, on the buy-again protocol
     const chosen: ServedSpec = { discovery: discovery.spec, all: chosenAll.spec };
     // on the same sample (the served ranking scores every item per customer)
-    const ba = evaluateBuyAgain(split, { state: st, spec: chosen }, scored.all.users);
+    const ba = evaluateBuyAgain(split, { state: st, spec: chosen }, scored.all.users, baServed);
     const names: Record<string, BuyAgainRanking> = { buy_again: 'rhythm', repeat: 'repeat', served: 'served' };
     let baBest = 'buy_again';
     for (const k of Object.keys(ba)) if (ba[k]['ndcg@10'] > ba[baBest]['ndcg@10']) baBest = k;
