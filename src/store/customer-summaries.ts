@@ -127,8 +127,10 @@ export async function mostNotCurrent(db: SqlExecutor): Promise<boolean> {
  * meanwhile), in a transaction. Returns the number of summaries written.
  */
 export async function refreshSummaries(tx: SqlExecutor, ids: readonly string[] | null = null): Promise<number> {
-  // (for this transaction only: the per-order sums fit in memory instead of spilling to disk)
-  await tx.exec(`SET LOCAL work_mem = '${SUMMARY_WORK_MEM}'`);
+  // (for this transaction only: the per-order sums fit in memory instead of spilling to disk; no parallel
+  // workers: at the end of an import ANALYZE and the totals run beside, on a machine of few cores, and the
+  // statistics of a table just loaded can be stale enough to plan workers for a few rows)
+  await tx.exec(`SET LOCAL work_mem = '${SUMMARY_WORK_MEM}'; SET LOCAL max_parallel_workers_per_gather = 0`);
   const r = await tx.query(
     `WITH ${summarySql(
       `SELECT c.id, c.rev FROM customers c WHERE ($1::bigint[] IS NULL OR c.id = ANY($1::bigint[])) AND ${NOT_CURRENT}`,
