@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel, Identifier, OrderLine } from '../src/core/records.js';
+import { mostNotCurrent, summarySql } from '../src/store/customer-summaries.js';
 import type { SqlStore } from '../src/store/sql-store.js';
 import type { CustomerCardData } from '../src/store/store.js';
 import { type OpenedStore, storeBackends } from './helpers/backends.js';
@@ -125,6 +126,39 @@ for (const backend of storeBackends()) {
       // a summary behind its customer's rev is not served: the card is computed from the lines again
       await store.db.query('UPDATE customers SET rev = rev + 1 WHERE id = $1', [id]);
       expect(await store.customerCard(id)).toEqual(right);
+      expect((await store.checkInvariants()).ok).toBe(true);
+    });
+
+    it('summaries taken over every line equal those taken from the targets\' lines; most customers without one choose them', async () => {
+      // a guest order (its lines summed, then left out), a customer without orders, a return
+      await store.importLines([line('G2', 1, 70, 'store', 'S1', [], 'TEA-3', 2, 5), line('G2', 2, 70, 'store', 'S1', [], 'MUG-1', -1, 8)]);
+      await store.resolveIdentity([{ kind: 'email', value: 'nobody@example.com' }]);
+      const rows = async (targets: string, everyLine: boolean) =>
+        (
+          await store.db.query<{ id: string; rev: string; catalogue: string; data: string }>(
+            `WITH ${summarySql(targets, everyLine)} SELECT id::text AS id, rev::text AS rev, catalogue::text AS catalogue, data::text AS data FROM computed ORDER BY id`,
+          )
+        ).rows;
+      const all = await rows('SELECT c.id, c.rev FROM customers c', false);
+      const customers = (await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM customers')).rows[0].n;
+      expect(all.length).toBe(customers);
+      expect(all.some((r) => JSON.parse(r.data).categories.length > 0 && JSON.parse(r.data).spend !== 0)).toBe(true);
+      expect(all.some((r) => JSON.parse(r.data).orders === 0)).toBe(true);
+      expect(await rows('SELECT c.id, c.rev FROM customers c', true)).toEqual(all);
+      const one = `SELECT c.id, c.rev FROM customers c WHERE c.id = ${Number(all[0].id)}`;
+      expect(await rows(one, true)).toEqual([all[0]]);
+      expect(await rows(one, false)).toEqual([all[0]]);
+      // the choice: every line once half of the customers or more have no current summary
+      await store.refreshCardSummaries();
+      expect(await mostNotCurrent(store.db)).toBe(false);
+      await store.db.query('DELETE FROM customer_summaries WHERE customer_id = $1', [all[0].id]);
+      expect(await mostNotCurrent(store.db)).toBe(2 >= customers);
+      await store.db.query('DELETE FROM customer_summaries');
+      expect(await mostNotCurrent(store.db)).toBe(true);
+      expect(await store.refreshCardSummaries()).toBe(customers);
+      expect((await store.db.query<{ id: string; data: string }>('SELECT customer_id::text AS id, data::text AS data FROM customer_summaries ORDER BY customer_id')).rows).toEqual(
+        all.map(({ id, data }) => ({ id, data })),
+      );
       expect((await store.checkInvariants()).ok).toBe(true);
     });
 
