@@ -16,6 +16,13 @@ import { DOT_BATCH, listSpec, ServedRecommender } from '../src/models/served.js'
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 1);
 
+/** The served model selected on history()'s split at day 75 (small ALS, 10 TIFU neighbours), and the split. */
+async function selectedOnHistory() {
+  const split = timeSplit(history(), T0 + 75 * DAY);
+  const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+  return { split, sel };
+}
+
 function history(): HistoryLine[] {
   const rnd = mulberry32(11);
   const lines: HistoryLine[] = [];
@@ -37,8 +44,7 @@ function history(): HistoryLine[] {
 
 describe('served model selection on validation', () => {
   it('picks the best candidate per list: never below popularity, trend or own items then trend', async () => {
-    const split = timeSplit(history(), T0 + 75 * DAY);
-    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const { split, sel } = await selectedOnHistory();
     const d = sel.validation.discovery;
     const a = sel.validation.all;
     const of = (protocol: string, pred: (name: string) => boolean) => sel.candidates.filter((c) => c.protocol === protocol && pred(c.name));
@@ -53,8 +59,7 @@ describe('served model selection on validation', () => {
   }, 60_000);
 
   it('scores candidates from the cache exactly as scoring every item does, whatever the cache depth', async () => {
-    const split = timeSplit(history(), T0 + 75 * DAY);
-    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const { split, sel } = await selectedOnHistory();
     const st = sel.state;
     const specs = sel.candidates.map((c) => c.spec);
     const ndcg = ndcgAt(10);
@@ -160,8 +165,7 @@ describe('the candidate cache: sparse components as the dense catalogue scan', (
 
 describe('the served model as a Recommender at scale', () => {
   it('scores ALS for customers in batches (dotMany) exactly as one customer at a time through scoreList', async () => {
-    const split = timeSplit(history(), T0 + 75 * DAY);
-    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const { split, sel } = await selectedOnHistory();
     const st = sel.state;
     expect(st.tables.factors?.dotMany).toBeTypeOf('function');
     const disc = listSpec('als+trend', { learned: 'als', learnedWeight: 1, trendHalfLifeDays: 7, trendWeight: 0.5 });
@@ -285,8 +289,7 @@ describe('the candidate cache: list scores summed without the first-touch test',
 
 describe('the candidate cache: a deepened entry reads the list scores it kept', () => {
   it('is the entry built at that depth, without summing the lists again; past the budget they are summed again', async () => {
-    const split = timeSplit(history(), T0 + 75 * DAY);
-    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const { split, sel } = await selectedOnHistory();
     const st = sel.state;
     const comps = { discovery: ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0'], all: ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0.5'] };
     const parts = (['discovery', 'all'] as const).map((protocol) => ({ protocol, comps: comps[protocol] }));
@@ -320,8 +323,7 @@ describe('the candidate cache: a deepened entry reads the list scores it kept', 
 
 describe('the buy-again protocol\'s served ranking from the candidate cache', () => {
   it('ranks each customer\'s own items as ownedOrder does (every item scored), and evaluateBuyAgain sums those figures', async () => {
-    const split = timeSplit(history(), T0 + 75 * DAY);
-    const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 } } });
+    const { split, sel } = await selectedOnHistory();
     const st = sel.state;
     const ndcg = ndcgAt(10);
     const recall = recallAt(20);
