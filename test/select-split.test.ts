@@ -122,6 +122,10 @@ describe('candidate scoring split across two threads', () => {
       expect(scorer.stats()).toEqual(wantStats);
       expect(wantStats.discovery.deepened + wantStats.all.deepened).toBeGreaterThan(0);
       expect(scorer.threads()).toBe(c.threads);
+      // the caches this thread built once its worker failed keep their scores under the thread's one budget
+      const held = scorer as unknown as { low: Map<string, { kept: unknown }>; high?: Map<string, { kept: unknown }> };
+      if (c.threads === 1 && c.pivot === undefined) expect(held.high).toBeDefined();
+      if (held.high) for (const p of ['discovery', 'all']) expect(held.high.get(p)!.kept).toBe(held.low.get('all')!.kept);
     }
   }, 300_000);
 });

@@ -288,6 +288,20 @@ describe('the candidate cache: list scores summed without the first-touch test',
 });
 
 describe('the candidate cache: a deepened entry reads the list scores it kept', () => {
+  it('counts what an entry costs beyond its items, and keeps no empty list', () => {
+    const kept = new KeptLearned(3 * (12 * 10 + 320));
+    const acc = new Float64Array(100).fill(0.5);
+    const ten = Array.from({ length: 10 }, (_, j) => j * 3);
+    kept.put('l:ease', 1, acc, []);
+    expect(kept.get('l:ease', 1)).toBeUndefined();
+    expect(kept.bytes).toBe(0);
+    for (let u = 0; u < 4; u++) kept.put('l:item_knn', u, acc, ten);
+    // three 10-item entries fill the budget with their overhead counted: the fourth is summed again
+    expect(kept.bytes).toBe(3 * (12 * 10 + 320));
+    expect(kept.get('l:item_knn', 2)?.items).toEqual(Int32Array.from(ten));
+    expect(kept.get('l:item_knn', 3)).toBeUndefined();
+  });
+
   it('is the entry built at that depth, without summing the lists again; past the budget they are summed again', async () => {
     const { split, sel } = await selectedOnHistory();
     const st = sel.state;

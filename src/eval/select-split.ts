@@ -18,7 +18,7 @@ import type { ServedTables } from '../core/served-model.js';
 import type { AlsRecommender } from '../models/als.js';
 import { ServedState, servedFactors } from '../models/served.js';
 import type { TifuVectors } from '../models/tifu-knn.js';
-import { buyAgainServed, CAND_K, CandidateCache, scoreCandidateLists } from './select.js';
+import { buyAgainServed, CAND_K, CandidateCache, type KeptLearned, scoreCandidateLists } from './select.js';
 import type { EvalSplit } from './time-split.js';
 
 export type Protocol = 'discovery' | 'all';
@@ -121,12 +121,13 @@ export function splitOfParts(parts: InitMessage['parts']): EvalSplit {
 }
 
 /** Both protocols' caches on this thread (CandidateCache.buildTogether). */
-export function buildCaches(st: ServedState, split: EvalSplit, parts: CachePart[], k = CAND_K): Map<Protocol, CandidateCache> {
+export function buildCaches(st: ServedState, split: EvalSplit, parts: CachePart[], k = CAND_K, kept?: KeptLearned): Map<Protocol, CandidateCache> {
   const caches = CandidateCache.buildTogether(
     st,
     split,
     parts.map((p) => ({ protocol: p.protocol, comps: p.comps, only: p.users })),
     k,
+    kept,
   );
   return new Map(parts.map((p, i) => [p.protocol, caches[i]]));
 }
@@ -297,7 +298,8 @@ export class SplitScorer implements CandidateScorer {
   /** The upper half's caches on this thread, every batch the worker was sent replayed on them (the same counters). */
   private highHere(): Map<Protocol, CandidateCache> {
     if (!this.high) {
-      this.high = buildCaches(this.st, this.split, this.highParts, this.k);
+      // (this thread's kept scores are the low caches': one budget per thread)
+      this.high = buildCaches(this.st, this.split, this.highParts, this.k, this.low.values().next().value?.kept);
       for (const b of this.sent) scoreCandidateLists(this.st, this.high.get(b.protocol)!, b.specs);
     }
     return this.high;

@@ -167,14 +167,17 @@ function specComps(spec: ListSpec): { learned: CompId | null; learned2: CompId |
 
 /** Bytes of list-based learned scores a thread's candidate caches keep for deepening (KeptLearned). */
 export const KEPT_BYTES = 128 * 2 ** 20;
+/** What KeptLearned counts per entry beyond its items' 12 bytes each (typed-array headers, the object, the map slot). */
+const KEPT_ENTRY_BYTES = 320;
 
 /**
  * Customers' list-based learned scores (EASE's, item-kNN's: the sparse accumulator's touched items and values, as
  * sparseScores left them) kept from a cache entry for its deepening: a deepened entry (CandidateCache.deepen) reads
  * them back instead of summing the customer's lists again (a customer's items × the lists' length: most of an
- * entry's work). The same values in the same places, so the same entry. Up to `budget` bytes (12 per item kept);
+ * entry's work). The same values in the same places, so the same entry. Up to `budget` bytes (12 per item kept and
+ * 320 per entry);
  * a customer beyond it is summed again when deepened. Shared by the caches built together (the scores depend on the
- * customer alone).
+ * customer alone), and by a thread's caches built later (SplitScorer's after its worker failed): one budget per thread.
  */
 export class KeptLearned {
   private readonly kept = new Map<number, { items: Int32Array; vals: Float64Array }>();
@@ -193,7 +196,10 @@ export class KeptLearned {
   /** Keeps the values of `touched` in `acc` (when within the budget and not kept yet). */
   put(id: CompId, u: number, acc: Float64Array, touched: number[]): void {
     const key = KeptLearned.key(id, u);
-    const bytes = touched.length * 12;
+    // an empty list is summed again for nothing; an entry costs its two arrays' headers, an object and a map slot
+    // beyond its 12 bytes per item (measured: ~400 bytes for a 10-item entry)
+    if (touched.length === 0) return;
+    const bytes = touched.length * 12 + KEPT_ENTRY_BYTES;
     if (this.bytes + bytes > this.budget || this.kept.has(key)) return;
     const items = Int32Array.from(touched);
     const vals = new Float64Array(items.length);
@@ -277,9 +283,15 @@ export class CandidateCache {
    * computed once and read by each protocol's entry, and ALS's scores are batched over the customers of all of them.
    * Each cache holds exactly what `new CandidateCache(st, split, protocol, comps, k, only)` holds.
    */
-  static buildTogether(st: ServedState, split: EvalSplit, parts: { protocol: 'discovery' | 'all'; comps: CompId[]; only?: Int32Array }[], k = CAND_K): CandidateCache[] {
+  static buildTogether(
+    st: ServedState,
+    split: EvalSplit,
+    parts: { protocol: 'discovery' | 'all'; comps: CompId[]; only?: Int32Array }[],
+    k = CAND_K,
+    /** The thread's kept scores, when other caches of this thread hold some already (one budget per thread). */
+    kept = new KeptLearned(),
+  ): CandidateCache[] {
     const caches = parts.map((p) => new CandidateCache(st, split, p.protocol, p.comps, k, new Int32Array(0)));
-    const kept = new KeptLearned();
     for (const c of caches) c.kept = kept;
     const todo = parts.map((p) => {
       const users = p.only ?? (p.protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
@@ -296,7 +308,13 @@ export class CandidateCache {
     const union = Int32Array.from(new Set(todo.flatMap((m) => [...m.keys()]))).sort();
     for (let i = 0; i < parts.length; i++) {
       const users = parts[i].only ?? (parts[i].protocol === 'discovery' ? split.discoveryUsers : split.allUsers);
-      for (let q = 1; q < users.length; q++) if (users[q] <= users[q - 1]) return parts.map((p) => new CandidateCache(st, split, p.protocol, p.comps, k, p.only));
+      for (let q = 1; q < users.length; q++) {
+        if (users[q] > users[q - 1]) continue;
+        const each = parts.map((p) => new CandidateCache(st, split, p.protocol, p.comps, k, p.only));
+        // (built one by one, each with a budget of its own so far: they share the thread's from now on)
+        for (const c of each) c.kept = kept;
+        return each;
+      }
     }
     const f = st.tables.factors;
     const withAls = caches.some((c) => c.comps.includes('l:als'));
