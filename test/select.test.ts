@@ -10,8 +10,8 @@ import { evaluateBuyAgain } from '../src/eval/buy-again-eval.js';
 import { ndcgAt, recallAt } from '../src/eval/metrics.js';
 import { round4 } from '../src/eval/evaluate.js';
 import { type LearnedKind, learnedScores, ownedOrder, scoreList, tifuScores, topAccepted } from '../src/core/served-model.js';
-import { timeSplit } from '../src/eval/time-split.js';
-import { DOT_BATCH, listSpec, ServedRecommender } from '../src/models/served.js';
+import { type EvalSplit, timeSplit } from '../src/eval/time-split.js';
+import { DOT_BATCH, listSpec, ServedRecommender, type ServedState } from '../src/models/served.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 1);
@@ -127,6 +127,39 @@ describe('the candidate caches of both protocols built together', () => {
   }, 120_000);
 });
 
+/**
+ * Checks every entry of the caches built at each depth of `ks` against scanning the whole catalogue (components from
+ * `first` on: list-based learned or TIFU scores): the k + 1 best accepted items (score, then lower index) are among its
+ * items, its bound is the (k + 1)-th's score, its values are the scan's. Returns how many (entry, component) it checked.
+ */
+function expectCacheAsScan(st: ServedState, split: EvalSplit, comps: string[], ks: number[], first: number): number {
+  const n = st.tables.nItems;
+  let checked = 0;
+  for (const protocol of ['discovery', 'all'] as const) {
+    for (const k of ks) {
+      const cache = buildCandidateCache(st, split, protocol, comps, k);
+      for (const e of cache.users) {
+        const p = st.person(e.u);
+        const own = new Set(Array.from(p.items));
+        const accepted = (j: number) => protocol === 'all' || !own.has(j);
+        const m = e.items.length;
+        for (let c = first; c < comps.length; c++) {
+          const id = comps[c];
+          const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, p) : tifuScores(n, p, Number(id.slice(2)));
+          const order = Array.from({ length: n }, (_, j) => j).filter((j) => accepted(j) && v[j] > -Infinity);
+          order.sort((a, b) => v[b] - v[a] || a - b);
+          const best = order.slice(0, k + 1);
+          for (const j of best) expect(e.items).toContain(j);
+          expect(e.bound[c]).toBe(best.length > k ? v[best[k]] : -Infinity);
+          for (let q = 0; q < m; q++) expect(e.vals[c * m + q]).toBe(v[e.items[q]]);
+          checked++;
+        }
+      }
+    }
+  }
+  return checked;
+}
+
 describe('the candidate cache: sparse components as the dense catalogue scan', () => {
   it('holds the same items U, values and bounds as scanning every item of learnedScores / tifuScores', async () => {
     const split = timeSplit(history(), T0 + 75 * DAY);
@@ -135,30 +168,7 @@ describe('the candidate cache: sparse components as the dense catalogue scan', (
     const st = sel.state;
     const n = st.tables.nItems;
     const comps = ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0', 'p:0.5', 'p:0.9'];
-    let checked = 0;
-    for (const protocol of ['discovery', 'all'] as const) {
-      for (const k of [1, 3, 8, 10_000]) {
-        const cache = buildCandidateCache(st, split, protocol, comps, k);
-        for (const e of cache.users) {
-          const p = st.person(e.u);
-          const own = new Set(Array.from(p.items));
-          const accepted = (j: number) => protocol === 'all' || !own.has(j);
-          const m = e.items.length;
-          for (let c = 2; c < comps.length; c++) {
-            const id = comps[c];
-            const v = id.startsWith('l:') ? learnedScores(st.tables, id.slice(2) as LearnedKind, p) : tifuScores(n, p, Number(id.slice(2)));
-            // the k + 1 best accepted (score, then lower index), every item scanned
-            const order = Array.from({ length: n }, (_, j) => j).filter((j) => accepted(j) && v[j] > -Infinity);
-            order.sort((a, b) => v[b] - v[a] || a - b);
-            const best = order.slice(0, k + 1);
-            for (const j of best) expect(e.items).toContain(j);
-            expect(e.bound[c]).toBe(best.length > k ? v[best[k]] : -Infinity);
-            for (let q = 0; q < m; q++) expect(e.vals[c * m + q]).toBe(v[e.items[q]]);
-            checked++;
-          }
-        }
-      }
-    }
+    const checked = expectCacheAsScan(st, split, comps, [1, 3, 8, 10_000], 2);
     expect(checked).toBeGreaterThan(500);
   }, 240_000);
 });
@@ -240,29 +250,8 @@ describe('the candidate cache: list scores summed without the first-touch test',
     // EASE's place: long cancelling lists (every customer's lists cover the catalogue); item-kNN's short ones stay
     st.tables.lists.ease = cancellingLists(n);
     const comps = ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn'];
-    let checked = 0;
+    const checked = expectCacheAsScan(st, split, comps, [1, 3, 8, 30, 10_000], 3);
     let zeros = 0;
-    for (const protocol of ['discovery', 'all'] as const) {
-      for (const k of [1, 3, 8, 30, 10_000]) {
-        const cache = buildCandidateCache(st, split, protocol, comps, k);
-        for (const e of cache.users) {
-          const p = st.person(e.u);
-          const own = new Set(Array.from(p.items));
-          const accepted = (j: number) => protocol === 'all' || !own.has(j);
-          const m = e.items.length;
-          for (let c = 3; c < comps.length; c++) {
-            const v = learnedScores(st.tables, comps[c].slice(2) as LearnedKind, p);
-            const order = Array.from({ length: n }, (_, j) => j).filter(accepted);
-            order.sort((a, b) => v[b] - v[a] || a - b);
-            const best = order.slice(0, k + 1);
-            for (const j of best) expect(e.items).toContain(j);
-            expect(e.bound[c]).toBe(best.length > k ? v[best[k]] : -Infinity);
-            for (let q = 0; q < m; q++) expect(e.vals[c * m + q]).toBe(v[e.items[q]]);
-            checked++;
-          }
-        }
-      }
-    }
     // the summing itself: touched items ascending, none summing to 0 (the first-touch loop keeps them, in touch order)
     const cache = buildCandidateCache(st, split, 'all', comps, 1) as unknown as {
       sparseScores(c: number, id: string, p: ReturnType<typeof st.person>): { acc: Float64Array; touched: number[] };
