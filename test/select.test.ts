@@ -166,7 +166,6 @@ describe('the candidate cache: sparse components as the dense catalogue scan', (
     // short item-kNN lists: a customer's list scores touch few items, so most of U's places go to untouched items at 0
     const sel = await selectServed(split, { params: { als: { factors: 8, iterations: 3, threads: 1 }, tifu_knn: { neighbours: 10 }, item_knn: { neighbours: 1 } } as never });
     const st = sel.state;
-    const n = st.tables.nItems;
     const comps = ['pop', 't:7', 'l:als', 'l:ease', 'l:item_knn', 'p:0', 'p:0.5', 'p:0.9'];
     const checked = expectCacheAsScan(st, split, comps, [1, 3, 8, 10_000], 2);
     expect(checked).toBeGreaterThan(500);
