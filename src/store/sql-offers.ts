@@ -314,7 +314,7 @@ export async function logDecisions(db: SqlClient, entries: readonly (DecisionToL
   const write = (insert: boolean) =>
     db.transaction(async (tx) => {
       const kept = await presentRows(db, tx, rows, (r) => r.customerId);
-      if (kept.length && !insert) await tx.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', kept.length === 1 ? Buffer.from(kept[0].line) : Buffer.concat(kept.map((r) => r.line)));
+      if (kept.length && !insert) await tx.copyFrom('COPY offer_decision_log (id, at, customer_id, doc) FROM STDIN', Buffer.concat(kept.map((r) => r.line)));
       else if (kept.length) {
         const fields = kept.map(preparedRow);
         await tx.query(
