@@ -3,7 +3,7 @@
  * source, so a changed source can never run stale code; AssemblyScript and declarations are not compiled.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,5 +71,17 @@ describe('scripts/run.mjs', () => {
   it('runs a script compiled, with its arguments', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['scripts/run.mjs', 'scripts/import.ts', '--help'], { cwd: join(__dirname, '..') });
     expect(stdout).toMatch(/^Usage: npm run import -- <file\|dir>\.\.\./);
+  }, 60_000);
+
+  it('`npm run import` starts with its Node flags (V8 heap and compiler settings: a flag Node does not know fails the command)', async () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const [node, ...rest] = pkg.scripts.import.split(' ');
+    expect(node).toBe('node');
+    const flags = rest.filter((a) => a.startsWith('--'));
+    expect(rest.slice(flags.length)).toEqual(['scripts/run.mjs', 'scripts/import.ts']);
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...flags, 'scripts/run.mjs', 'scripts/import.ts', '--help'], { cwd: join(__dirname, '..') });
+    expect(stdout).toMatch(/^Usage: npm run import -- <file\|dir>\.\.\./);
+    // (V8 warns of a flag it does not know, and goes on)
+    expect(stderr).not.toMatch(/unknown flag|bad option/i);
   }, 60_000);
 });

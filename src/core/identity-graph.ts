@@ -33,6 +33,7 @@
  */
 import type { Identifier, IdentifierKind } from './records.js';
 import { identifierKey } from './identity.js';
+import { objectList } from './object-list.js';
 
 /** Kinds of which one person holds one value at most: two values are two people. */
 export const UNIQUE_KINDS: readonly IdentifierKind[] = ['account', 'loyalty'];
@@ -74,19 +75,19 @@ export class IdentityResolver {
   private readonly orders = new Map<string, number>();
   private readonly parent: number[] = [];
   /** Per person: the customer id it stands for when it existed before (null: created here). */
-  private readonly existing: (string | null)[] = [];
+  private readonly existing = objectList<string | null>();
   /** Per person (root): its unique-kind values, kind → value. */
-  private readonly unique: Map<string, string>[] = [];
+  private readonly unique = objectList<Map<string, string>>();
   /** Per person (root): identifiers held. */
   private readonly count: number[] = [];
   /** Per person: first identifier key seen (ids of people without an account, in memory). */
-  private readonly firstKey: string[] = [];
+  private readonly firstKey = objectList<string>();
   /** Identifiers attached here (not seeded), in order: key, identifier and the person at the time. */
-  readonly attached: { identifier: Identifier; person: number }[] = [];
+  readonly attached = objectList<{ identifier: Identifier; person: number }>();
   /** Merges done here, in order: the older person and the one merged into it, with the linking identifier. */
-  readonly merges: { survivor: number; merged: number; reason: Identifier }[] = [];
+  readonly merges = objectList<{ survivor: number; merged: number; reason: Identifier }>();
   /** Refused links, in order. */
-  readonly conflicts: IdentityConflict[] = [];
+  readonly conflicts = objectList<IdentityConflict>();
   /** Merges and refused links so far (kept with or without the log). */
   mergeCount = 0;
   conflictCount = 0;

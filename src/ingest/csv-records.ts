@@ -4,6 +4,7 @@
  */
 import { FLAW_TOO_LONG, FLAW_UTF8, type LineBatch } from './open-text.js';
 import type { Reject, RejectReason } from './reject-reasons.js';
+import { objectList } from '../core/object-list.js';
 
 /**
  * A batch of records; rows[i] is the 1-based file line where record i starts. CSV batches hold
@@ -115,8 +116,8 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>, width
   let open: { lines: string[]; rows: number[]; flaws: number[]; quotes: number; bytes: number } | null = null;
   let bytesRead = 0;
   let rows: number[] = [];
-  let raws: string[] = [];
-  let rejects: Reject[] = [];
+  let raws = objectList<string>();
+  let rejects = objectList<Reject>();
 
   const record = (row: number, raw: string, flaw: number) => {
     const reason = flawReason(flaw);
@@ -167,8 +168,8 @@ export async function* csvRecordBatches(batches: AsyncIterable<LineBatch>, width
   const take = (): RecordBatch => {
     const b = { rows, raws, bytesRead, rejects };
     rows = [];
-    raws = [];
-    rejects = [];
+    raws = objectList();
+    rejects = objectList();
     return b;
   };
 

@@ -17,6 +17,7 @@ import { decodeChunk, hasControl, lineBatches, openText, type ByteLines, type Li
 import { canonicalRowParser, UciLines } from './order-rows.js';
 import { ReadCounts, type BatchBase } from './read-counts.js';
 import type { Reject } from './reject-reasons.js';
+import { objectList } from '../core/object-list.js';
 
 export interface ReadOptions extends RecordLimits {
   /** Most items per yielded batch (default 10,000). */
@@ -190,7 +191,7 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
   const parse: (f: string[]) => object | string =
     uci !== null ? uci.parse : fmt.kind === 'orders' ? canonicalRowParser(fmt, opts) : fmt.kind === 'inventory' ? inventoryRowParser(fmt) : consentRowParser(fmt, opts);
 
-  let items: object[] = [];
+  let items = objectList<object>();
   const make = (): DataBatch => {
     const base = counts.take();
     const b: DataBatch =
@@ -199,7 +200,7 @@ async function* readBatches(path: string, options: ReadOptions): AsyncGenerator<
         : fmt.kind === 'inventory'
           ? { ...base, kind: 'inventory', inventory: items as InventoryRow[] }
           : { ...base, kind: 'consent', consent: items as ConsentRow[] };
-    items = [];
+    items = objectList();
     return b;
   };
   for await (const rb of source) {

@@ -12,6 +12,13 @@ import { hangsForTest } from '../core/deadline.js';
 import { productColumns, readAndPlan } from './import-batches.js';
 import type { ReadOptions } from './read-data-file.js';
 
+// Each batch's COPY bytes are transferred to the main thread (below), which detaches their buffer; V8 learns of the first
+// buffer detached in a thread by throwing away every optimized function that reads or writes a typed array (the
+// parser's field offsets, the planner's byte writer: the hottest code here), to compile them again. One empty buffer
+// detached now, before any code is optimized, leaves nothing to throw away then (--trace-deopt: "code dependencies").
+const detached = new ArrayBuffer(0);
+structuredClone(detached, { transfer: [detached] });
+
 const { path, options, ahead } = workerData as { path: string; options: ReadOptions & { firstBatchSize?: number }; ahead: number };
 const port = parentPort!;
 let credit = ahead;

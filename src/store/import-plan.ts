@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { identifierKey } from '../core/identity.js';
 import type { Channel, Identifier, OrderLine } from '../core/records.js';
+import { objectList } from '../core/object-list.js';
 
 export interface PlannedOrder {
   /** The system the order id belongs to (OrderLine.source; default the channel). */
@@ -148,9 +149,14 @@ type ProductStateInBatch = PlannedProduct & {
  * cancelled order id) are always between ASCII separators.
  */
 class ByteWriter {
-  private buf = new Uint8Array(1 << 16);
+  private buf = new Uint8Array(0);
   private len = 0;
   private static readonly utf8 = new TextEncoder();
+  constructor() {
+    // (stored twice: V8 takes a field written once for a constant, and throws away the code optimized on that belief
+    // when it first changes, here when the buffer first grows, well into the first batch: --trace-deopt)
+    this.buf = new Uint8Array(1 << 16);
+  }
   /** One byte (an ASCII character). */
   byte(c: number): void {
     if (this.len === this.buf.length) this.room(1);
@@ -222,7 +228,7 @@ export class PlanBuilder {
   private products = new Map<string, ProductStateInBatch>();
   private stores = new Set<string>();
   private identifiers = new Map<string, Identifier>();
-  private identityEvents: IdentityEvent[] = [];
+  private identityEvents = objectList<IdentityEvent>();
   private seenContent: Map<string, number> | undefined;
   private uniqueLines = true;
   /** An order of the batch kept the id an earlier batch gave it (ImportPlan.freshIds). */
@@ -370,7 +376,7 @@ export class PlanBuilder {
       uniqueLines: this.uniqueLines,
       freshIds: !this.carried,
     };
-    this.identityEvents = [];
+    this.identityEvents = objectList();
     this.orders = new Map();
     this.products = new Map();
     this.stores = new Set();

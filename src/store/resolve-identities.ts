@@ -3,6 +3,7 @@ import { identifierKey } from '../core/identity.js';
 import type { Identifier, IdentifierKind } from '../core/records.js';
 import { mergeCustomers } from './merge-customers.js';
 import type { SqlExecutor } from './sql-client.js';
+import { objectList } from '../core/object-list.js';
 
 /** The source and source id of an order key (src/store/import-plan.ts orderKey). */
 function splitOrderKey(key: string): [string, string] {
@@ -102,8 +103,9 @@ export async function assignIdentities(
     orderCustomer: orders.map(() => null),
     orderNewCustomer: orders.map(() => null),
     newCustomers: 0,
-    newIdentifiers: { kind: [], value: [], customer: [], newIndex: [] },
-    attachOrders: { source: [], sourceId: [], customer: [], newIndex: [] },
+    // (arrays of strings and nulls: objectList)
+    newIdentifiers: { kind: objectList(), value: objectList(), customer: objectList(), newIndex: objectList() },
+    attachOrders: { source: objectList(), sourceId: objectList(), customer: objectList(), newIndex: objectList() },
     existingOrders: new Map(),
     merges: 0,
     conflicts: 0,
