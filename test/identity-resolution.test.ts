@@ -1,7 +1,8 @@
 /**
  * One identity resolution for imports, events and training from a file (src/core/identity-graph.ts):
  * the same file imported at batch sizes 1, 7 and 20,000, and with its rows shuffled, groups orders and
- * identifiers into the same customers, and training straight from the file groups orders the same way.
+ * identifiers into the same customers (with the same products and card summaries), and training straight from the file
+ * groups orders the same way.
  * Then the conflict policy (two accounts never merge; counted), placeholders and unparseable identifiers
  * (dropped, counted, the row kept), the identifier cap and the forms of one phone number, on every store backend.
  */
@@ -18,6 +19,7 @@ import { SqlStore } from '../src/store/sql-store.js';
 import type { Store } from '../src/store/store.js';
 import type { IdentifierKind, OrderLine } from '../src/core/records.js';
 import { storeBackends } from './helpers/backends.js';
+import { productRows, summaryContents } from './helpers/store-rows.js';
 
 const rng = mulberry32;
 const HEADER = 'order_id,line_no,channel,time,account,email,phone,loyalty,device,sku,quantity,unit_price';
@@ -129,7 +131,7 @@ for (const backend of storeBackends()) {
       try {
         const summary = await importFiles(store, [file], { batchSize, worker: false });
         expect((await checkStore((store as SqlStore).db)).failures).toEqual([]);
-        return { summary, ...(await partitions(store)) };
+        return { summary, ...(await partitions(store)), products: await productRows(store), summaries: await summaryContents(store) };
       } finally {
         await cleanup();
       }
@@ -154,6 +156,9 @@ for (const backend of storeBackends()) {
         expect(got.orders, `${file} at ${size}`).toEqual(reference.orders);
         expect(got.identifiers, `${file} at ${size}`).toEqual(reference.identifiers);
         expect(got.guests).toEqual(reference.guests);
+        // and the same catalogue and card summaries (test/import-products-order-free.test.ts: changing products)
+        expect(got.products, `${file} at ${size}`).toEqual(reference.products);
+        expect(got.summaries, `${file} at ${size}`).toEqual(reference.summaries);
       }
       // training straight from the file: orders grouped by the same people
       for (const f of files) {

@@ -89,27 +89,32 @@ for (const backend of storeBackends()) {
       }
     });
 
-    it("a product's seen_at is the source time of its last change, whatever the batches; an import after a partial one (a crash) gives a fresh import's", async () => {
-      // 84000's price: 1.00, then 2.00, then 1.00 again (the last change is the third line's), one order per batch
+    it("a product's seen_at is the source time of its latest line, whatever the batches; an import after a partial one (a crash) gives a fresh import's", async () => {
+      // 84000's price: 1.00, then 2.00, then 1.00 again, then a return (no price) the day after; one order per batch
       const lines = [1, 2, 1].map((price, i) => `54000${i + 1},84000,BLUE MUG,1,2011-01-0${i + 3} 10:00:00,${price.toFixed(2)},17001,United Kingdom`);
+      lines.push('C540004,84000,,-1,2011-01-06 10:00:00,1.50,17001,United Kingdom');
       const file = (n: number) => {
         const f = join(tmp, `price-back-${n}.csv`);
         writeFileSync(f, ['InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country', ...lines.slice(0, n)].join('\n') + '\n');
         return f;
       };
       const product = async (s: Store) => {
-        const r = await (s as SqlStore).db.query<{ price: number; at: number }>(`SELECT price::float8 AS price, ${EPOCH_MS('seen_at')} AS at FROM products WHERE sku = '84000'`);
+        const r = await (s as SqlStore).db.query<{ price: number; title: string; at: number; priceAt: number; titleAt: number }>(
+          `SELECT price::float8 AS price, title, ${EPOCH_MS('seen_at')} AS at, ${EPOCH_MS('price_at')} AS "priceAt", ${EPOCH_MS('title_at')} AS "titleAt"
+             FROM products WHERE sku = '84000'`,
+        );
         return r.rows[0];
       };
+      const day = (d: number) => Date.parse(`2011-01-0${d}T10:00:00Z`);
       const fresh = await backend.open();
       const crashed = await backend.open();
       try {
-        await importFile(fresh.store, file(3), { batchSize: 1 });
-        expect(await product(fresh.store)).toEqual({ price: 1, at: Date.parse('2011-01-05T10:00:00Z') });
+        await importFile(fresh.store, file(4), { batchSize: 1 });
+        expect(await product(fresh.store)).toEqual({ price: 1, title: 'BLUE MUG', at: day(6), priceAt: day(5), titleAt: day(5) });
         // the first two lines imported (their deferred update flushed), then the whole file by another process
         await importFile(crashed.store, file(2), { batchSize: 1 });
-        expect(await product(crashed.store)).toEqual({ price: 2, at: Date.parse('2011-01-04T10:00:00Z') });
-        await importFile(new SqlStore((crashed.store as SqlStore).db), file(3), { batchSize: 1 });
+        expect(await product(crashed.store)).toEqual({ price: 2, title: 'BLUE MUG', at: day(4), priceAt: day(4), titleAt: day(4) });
+        await importFile(new SqlStore((crashed.store as SqlStore).db), file(4), { batchSize: 1 });
         expect(await product(crashed.store)).toEqual(await product(fresh.store));
       } finally {
         await fresh.cleanup();
@@ -333,16 +338,16 @@ describe('reading and planning in a worker thread', () => {
 
   it('productColumns / columnProducts give the products back as they were; a NaN price is not put in columns', () => {
     const ps = [
-      { sku: '85123A', title: 'WHITE HANGING HEART', category: null, price: 2.55, time: 1291191960000 },
-      { sku: 'x', title: null, category: 'c', price: null, time: -1 },
-      { sku: '', title: '', category: '', price: 0, time: 0 },
-      { sku: 'big', title: 't', category: null, price: 1e21, time: 8.64e15 },
+      { sku: '85123A', title: 'WHITE HANGING HEART', titleAt: 1291191960000, category: null, categoryAt: -Infinity, price: 2.55, priceAt: 1291191960000, time: 1291191960000 },
+      { sku: 'x', title: null, titleAt: -Infinity, category: 'c', categoryAt: -1, price: null, priceAt: -Infinity, time: -1 },
+      { sku: '', title: '', titleAt: 0, category: '', categoryAt: 0, price: 0, priceAt: 0, time: 0 },
+      { sku: 'big', title: 't', titleAt: 5, category: null, categoryAt: -Infinity, price: 1e21, priceAt: 7, time: 8.64e15 },
     ];
     const c = productColumns(ps)!;
     expect(c.price).toBeInstanceOf(Float64Array);
     expect(columnProducts(c)).toEqual(ps);
     expect(columnProducts(productColumns([])!)).toEqual([]);
-    expect(productColumns([...ps, { sku: 'n', title: null, category: null, price: NaN, time: 1 }])).toBeNull();
+    expect(productColumns([...ps, { sku: 'n', title: null, titleAt: -Infinity, category: null, categoryAt: -Infinity, price: NaN, priceAt: 1, time: 1 }])).toBeNull();
   });
 
   it("passes the reader's typed errors on (missing file, unknown format)", async () => {

@@ -123,6 +123,32 @@ for (const backend of storeBackends()) {
       }
     });
 
+    it("a database from before migration 014: a product's values keep seen_at as their time; a re-import moves them on to its lines'", async () => {
+      const { store, cleanup } = await backend.open({ migrate: false });
+      try {
+        const db = (store as SqlStore).db;
+        const all = loadMigrations();
+        const before = all.filter((m) => m.name < '014');
+        await migrate(db, before);
+        await db.exec(`INSERT INTO products (sku, title, price, seen_at) VALUES ('85123A', 'OLD TITLE', 9, '2010-11-01 00:00:00+00'), ('71053', NULL, NULL, '-infinity')`);
+        await migrate(db, all);
+        const rows = async () =>
+          (await db.query<{ sku: string; title: string | null; price: string | null; title_at: string; category_at: string; price_at: string; seen_at: string }>(
+            `SELECT sku, title, price::text AS price, title_at::text, category_at::text, price_at::text, seen_at::text FROM products ORDER BY sku`,
+          )).rows;
+        expect(await rows()).toEqual([
+          { sku: '71053', title: null, price: null, title_at: '-infinity', category_at: '-infinity', price_at: '-infinity', seen_at: '-infinity' },
+          { sku: '85123A', title: 'OLD TITLE', price: '9.0000', title_at: '2010-11-01 00:00:00+00', category_at: '-infinity', price_at: '2010-11-01 00:00:00+00', seen_at: '2010-11-01 00:00:00+00' },
+        ]);
+        await importFile(store, fx('uci-online-retail.csv'));
+        const [a, b] = (await rows()).filter((r) => r.sku === '71053' || r.sku === '85123A');
+        expect(a).toMatchObject({ title: 'WHITE METAL LANTERN', price: '3.3900', seen_at: '2010-12-01 08:26:00+00' });
+        expect(b).toMatchObject({ title: 'WHITE HANGING HEART T-LIGHT HOLDER', price: '2.5500', title_at: '2010-12-01 08:26:00+00', seen_at: '2010-12-01 08:26:00+00' });
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('pending migrations apply together: one that fails leaves none of them applied; run again, all are', async () => {
       const { store, cleanup } = await backend.open({ migrate: false });
       try {

@@ -8,6 +8,7 @@ import { identifierKey } from '../src/core/identity.js';
 import { OrderIdAllocator, PlanBuilder, planImport as planWithIds, type ImportPlan } from '../src/store/import-plan.js';
 import { addUntilCut, ID_BLOCK, plannedBatches, READ_AHEAD } from '../src/ingest/import-batches.js';
 import { KnownProducts } from '../src/store/known-products.js';
+import { textAfter } from '../src/store/product-rule.js';
 
 const email = (value: string): Identifier => ({ kind: 'email', value });
 const phone = (value: string): Identifier => ({ kind: 'phone', value });
@@ -78,7 +79,7 @@ describe('planImport', () => {
       line('C', 1, [], 'S', { time: 20, title: null, quantity: -1, unitPrice: 99 }),
       line('D', 1, [], 'S', { time: 15, title: '', unitPrice: 0 }),
     ]);
-    expect(p.products).toEqual([{ sku: 'S', title: 'new', category: 'cups', price: 3, time: 20 }]);
+    expect(p.products).toEqual([{ sku: 'S', title: 'new', titleAt: 10, category: 'cups', categoryAt: 5, price: 3, priceAt: 10, time: 20 }]);
   });
 });
 
@@ -99,31 +100,76 @@ describe('identity events of a plan', () => {
   });
 });
 
+/** A product as planned from lines at `time` carrying the fields given (the others null). */
+const planned = (time: number, f: { title?: string; category?: string; price?: number }, sku = 'S') => ({
+  sku,
+  title: f.title ?? null,
+  titleAt: f.title === undefined ? -Infinity : time,
+  category: f.category ?? null,
+  categoryAt: f.category === undefined ? -Infinity : time,
+  price: f.price ?? null,
+  priceAt: f.price === undefined ? -Infinity : time,
+  time,
+});
+/** The row of `planned` as stored. */
+const stored = (p: ReturnType<typeof planned>) => {
+  const { time, ...rest } = p;
+  return { ...rest, at: time };
+};
+
 describe('KnownProducts', () => {
-  it('sends unknown skus and changes only', () => {
+  it('sends unknown skus and changes only (a later line is one: seen_at moves on)', () => {
     const k = new KnownProducts();
-    const p = { sku: 'S', title: 'T', category: null, price: 2, time: 100 };
+    const p = planned(100, { title: 'T', price: 2 });
     expect(k.changing([p])).toEqual([p]);
-    k.remember([{ sku: 'S', title: 'T', category: null, price: 2, at: 100 }]);
-    expect(k.changing([p, { ...p, time: 200 }])).toEqual([]); // same values: nothing to write
-    expect(k.changing([{ ...p, time: 200, price: 3 }])).toHaveLength(1); // newer price
-    expect(k.changing([{ ...p, time: 50, price: 3 }])).toEqual([]); // older price loses
-    expect(k.changing([{ ...p, time: 50, category: 'cups' }])).toHaveLength(1); // older fills a null
+    k.remember([stored(p)]);
+    expect(k.changing([p, planned(50, { title: 'T', price: 2 })])).toEqual([]); // nothing new
+    expect(k.changing([planned(50, { title: 'T' })])).toEqual([]); // the same title, earlier
+    expect(k.changing([planned(200, {})])).toHaveLength(1); // a later line (a return): seen_at
+    expect(k.changing([planned(200, { price: 3 })])).toHaveLength(1); // newer price
+    expect(k.changing([planned(50, { price: 3 })])).toEqual([]); // older price loses
+    expect(k.changing([planned(100, { price: 1 })])).toEqual([]); // same time, smaller price loses
+    expect(k.changing([planned(100, { price: 3 })])).toHaveLength(1); // same time, greater price wins
+    expect(k.changing([planned(50, { category: 'cups' })])).toHaveLength(1); // older fills a null
   });
 });
 
 describe('KnownProducts.defer (bulk imports)', () => {
   it('returns unknown skus to write now, and folds changes to known rows by the same rule until taken', () => {
     const k = new KnownProducts();
-    const p = { sku: 'S', title: 'T', category: null, price: 2, time: 100 };
+    const p = planned(100, { title: 'T', price: 2 });
     expect(k.defer([p])).toEqual([p]);
-    k.remember([{ sku: 'S', title: 'T', category: null, price: 2, at: 100 }]);
-    // three later batches: a newer price, an older one (loses), an older category (fills a null)
-    expect(k.defer([{ ...p, time: 200, price: 3 }])).toEqual([]);
-    expect(k.defer([{ ...p, time: 150, price: 9 }])).toEqual([]);
-    expect(k.defer([{ ...p, time: 50, category: 'cups' }])).toEqual([]);
-    expect(k.takePending()).toEqual([{ sku: 'S', title: 'T', category: 'cups', price: 3, at: 200 }]);
+    k.remember([stored(p)]);
+    // four later batches: a newer price, an older one (loses), an older category (fills a null), a later return (no price)
+    expect(k.defer([planned(200, { price: 3 })])).toEqual([]);
+    expect(k.defer([planned(150, { price: 9 })])).toEqual([]);
+    expect(k.defer([planned(50, { category: 'cups' })])).toEqual([]);
+    expect(k.defer([planned(300, {})])).toEqual([]);
+    expect(k.takePending()).toEqual([{ sku: 'S', title: 'T', titleAt: 100, category: 'cups', categoryAt: 50, price: 3, priceAt: 200, at: 300 }]);
     expect(k.takePending()).toEqual([]);
+  });
+});
+
+describe('products of a plan (product-rule.ts)', () => {
+  it("each field: the latest line's non-null value, the greatest at equal times, whatever the line order", () => {
+    const lines = [
+      line('O1', 1, [], 'P', { unitPrice: 2, time: 1000 }),
+      line('O2', 1, [], 'P', { unitPrice: 5, time: 3000 }),
+      line('O2', 2, [], 'P', { unitPrice: 4, time: 3000 }),
+      line('O3', 1, [], 'P', { unitPrice: 9, quantity: -1, time: 4000 }), // a return: no price
+    ];
+    for (const order of [lines, [...lines].reverse(), [lines[2], lines[0], lines[3], lines[1]]]) {
+      const [p] = planImport(order).products;
+      expect({ price: p.price, priceAt: p.priceAt, time: p.time }).toEqual({ price: 5, priceAt: 3000, time: 4000 });
+    }
+  });
+
+  it('text in code point order (as COLLATE "C"): a character beyond U+FFFF after U+FFFD', () => {
+    expect(textAfter('\u{1F600}', '\uFFFD')).toBe(true);
+    expect(textAfter('\uFFFD', '\u{1F600}')).toBe(false);
+    expect(textAfter('ab', 'a')).toBe(true);
+    expect(textAfter('B', 'a')).toBe(false);
+    expect(Buffer.compare(Buffer.from('\u{1F600}'), Buffer.from('\uFFFD'))).toBe(1);
   });
 });
 

@@ -232,12 +232,14 @@ export interface ProductColumns {
   category: (string | null)[];
   price: Float64Array;
   time: Float64Array;
+  /** titleAt, categoryAt, priceAt, one after the other (n each). */
+  fieldTimes: Float64Array;
 }
 
 /** Products as columns (null when one's price is NaN, which the columns could not tell from null: sent as they are). */
 export function productColumns(products: readonly PlannedProduct[]): ProductColumns | null {
   const n = products.length;
-  const c: ProductColumns = { sku: new Array(n), title: new Array(n), category: new Array(n), price: new Float64Array(n), time: new Float64Array(n) };
+  const c: ProductColumns = { sku: new Array(n), title: new Array(n), category: new Array(n), price: new Float64Array(n), time: new Float64Array(n), fieldTimes: new Float64Array(3 * n) };
   for (let i = 0; i < n; i++) {
     const p = products[i];
     if (Number.isNaN(p.price)) return null;
@@ -246,6 +248,9 @@ export function productColumns(products: readonly PlannedProduct[]): ProductColu
     c.category[i] = p.category;
     c.price[i] = p.price ?? NaN;
     c.time[i] = p.time;
+    c.fieldTimes[i] = p.titleAt;
+    c.fieldTimes[n + i] = p.categoryAt;
+    c.fieldTimes[2 * n + i] = p.priceAt;
   }
   return c;
 }
@@ -256,7 +261,10 @@ export function columnProducts(c: ProductColumns): PlannedProduct[] {
   const out: PlannedProduct[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const price = c.price[i];
-    out[i] = { sku: c.sku[i], title: c.title[i], category: c.category[i], price: Number.isNaN(price) ? null : price, time: c.time[i] };
+    out[i] = {
+      sku: c.sku[i], title: c.title[i], titleAt: c.fieldTimes[i], category: c.category[i], categoryAt: c.fieldTimes[n + i],
+      price: Number.isNaN(price) ? null : price, priceAt: c.fieldTimes[2 * n + i], time: c.time[i],
+    };
   }
   return out;
 }

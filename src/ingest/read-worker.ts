@@ -52,7 +52,7 @@ try {
       const transfer = [batch.plan.copy.buffer as ArrayBuffer];
       if (products === null) port.postMessage({ type: 'batch', batch }, transfer);
       else {
-        transfer.push(products.price.buffer as ArrayBuffer, products.time.buffer as ArrayBuffer);
+        transfer.push(products.price.buffer as ArrayBuffer, products.time.buffer as ArrayBuffer, products.fieldTimes.buffer as ArrayBuffer);
         port.postMessage({ type: 'batch', batch: { ...batch, plan: { ...batch.plan, products: [] } }, products }, transfer);
       }
     } else port.postMessage({ type: 'batch', batch });

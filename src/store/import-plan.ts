@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { identifierKey } from '../core/identity.js';
 import type { Channel, Identifier, OrderLine } from '../core/records.js';
 import { objectList } from '../core/object-list.js';
+import { priceWins, textWins } from './product-rule.js';
 
 export interface PlannedOrder {
   /** The system the order id belongs to (OrderLine.source; default the channel). */
@@ -23,10 +24,16 @@ export interface PlannedOrder {
 
 export interface PlannedProduct {
   sku: string;
-  /** Latest non-null values in the batch, and the source time of the latest line. */
+  /**
+   * Each field's latest non-null value in the batch (the greatest at equal times: product-rule.ts) and its source time
+   * (-Infinity: none); `time`, the source time of the product's latest line.
+   */
   title: string | null;
+  titleAt: number;
   category: string | null;
+  categoryAt: number;
   price: number | null;
+  priceAt: number;
   time: number;
 }
 
@@ -131,9 +138,6 @@ export const csvField = (v: string | null): string =>
 
 type OrderState = PlannedOrder & { key: string; index: number; id: number; keys: Set<string>; lastLineNo: number; lineNos?: Set<number>; rowStart: string };
 type ProductStateInBatch = PlannedProduct & {
-  titleAt: number;
-  categoryAt: number;
-  priceAt: number;
   /** The sku as a COPY field. */
   field: string | null;
   /** The last unit price of its lines encoded, and its text: a price repeats on most lines of a sku, and turning a fraction into text costs more than the rest of the line's encoding. */
@@ -369,7 +373,7 @@ export class PlanBuilder {
       orderIds: orders.map((x) => x.id),
       copy: this.bytes.take(),
       lineCount: this.lines,
-      products: [...this.products.values()].map(({ sku, title, category, price, time }) => ({ sku, title, category, price, time })),
+      products: [...this.products.values()].map(({ sku, title, titleAt, category, categoryAt, price, priceAt, time }) => ({ sku, title, titleAt, category, categoryAt, price, priceAt, time })),
       stores: [...this.stores],
       identifiers: [...this.identifiers.values()],
       identityEvents: this.identityEvents,
@@ -392,19 +396,19 @@ export class PlanBuilder {
   }
 }
 
-/** A product's latest title, category and sale price (and source time) after one more line of it. */
+/** A product's latest title, category and sale price (and source times) after one more line of it (product-rule.ts). */
 function updateProduct(p: ProductStateInBatch, time: number, title: string | null, category: string | null, quantity: number, unitPrice: number): void {
   if (time > p.time) p.time = time;
-  if (title !== null && title !== '' && time >= p.titleAt) {
+  if (title !== null && title !== '' && textWins(title, time, p.title, p.titleAt)) {
     p.title = title;
     p.titleAt = time;
   }
-  if (category !== null && category !== '' && time >= p.categoryAt) {
+  if (category !== null && category !== '' && textWins(category, time, p.category, p.categoryAt)) {
     p.category = category;
     p.categoryAt = time;
   }
   // a sale's price, not a return's or a free line's
-  if (quantity > 0 && unitPrice > 0 && time >= p.priceAt) {
+  if (quantity > 0 && unitPrice > 0 && priceWins(unitPrice, time, p.price, p.priceAt)) {
     p.price = unitPrice;
     p.priceAt = time;
   }

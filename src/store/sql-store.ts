@@ -336,8 +336,8 @@ export class SqlStore implements Store {
   /** Writes deferred product rows (KnownProducts.takePending) in a transaction of their own; returns the rows changed. */
   private async writeProductUpdates(rows: ProductState[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const products = rows.map(({ sku, title, category, price, at }) => ({ sku, title, category, price, time: at }));
-    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products, productChanges: true }), { asyncCommit: true });
+    const products = rows.map(({ sku, title, titleAt, category, categoryAt, price, priceAt, at }) => ({ sku, title, titleAt, category, categoryAt, price, priceAt, time: at }));
+    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }), { asyncCommit: true });
     this.known.remember(written.products);
     return written.products.length;
   }

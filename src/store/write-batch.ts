@@ -7,14 +7,8 @@ import { EPOCH_MS, type SqlExecutor } from './sql-client.js';
 export interface BatchWrite {
   identity: IdentityAssignment;
   stores?: string[];
+  /** Merged into the table by its rule (product-rule.ts): in any grouping and order, the same rows. */
   products?: PlannedProduct[];
-  /**
-   * The products are changes already applied in memory (KnownProducts' deferred updates): each one's time is that of
-   * its last change, kept even when its values equal the row's (they changed and changed back since the row was
-   * written), so that seen_at does not depend on when the deferred updates were flushed (a re-import after a crash
-   * flushes at other points than a fresh import).
-   */
-  productChanges?: boolean;
   /** Orders, indexed like the identity assignment's records. */
   orders?: PlannedOrder[];
   /** Per order: the id reserved for it (Store.reserveOrderIds), used when the order is created. */
@@ -41,7 +35,7 @@ export interface BatchWritten {
 /**
  * Writes a batch's customers, identifiers, stores, products and orders in ONE statement (one
  * round trip; data-modifying CTEs): new customers and their identifiers, stores, products (each
- * field keeps its most recent non-null value; only rows that change are rewritten), orders
+ * field keeps its most recent non-null value, seen_at the latest time; only rows that change are rewritten), orders
  * (those the identity lookup found are skipped; the caller holds the identity lock). Returns what the caller needs next: new customer ids, product
  * rows as stored, the orders that already existed (the others now have their reserved ids; their
  * lines are then COPYed: insert-lines.ts).
@@ -60,7 +54,10 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
     `new_c AS (INSERT INTO customers (created_at) SELECT now() FROM generate_series(1, ${$(id.newCustomers, 'int')}) RETURNING id)`,
     `nc AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS g FROM new_c)`,
   );
-  results.push(`SELECT 'c' AS k, id::text AS sku, NULL::text AS title, NULL::text AS category, g::float8 AS price, NULL::float8 AS at FROM nc`);
+  results.push(
+    `SELECT 'c' AS k, id::text AS sku, NULL::text AS title, NULL::float8 AS title_at, NULL::text AS category, NULL::float8 AS category_at,
+            g::float8 AS price, NULL::float8 AS price_at, NULL::float8 AS at FROM nc`,
+  );
   const ni = id.newIdentifiers;
   if (ni.kind.length > 0) {
     ctes.push(`ident AS (
@@ -79,38 +76,47 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
         LEFT JOIN nc ON nc.g = u.g
        WHERE o.source = u.so AND o.source_id = u.s AND o.customer_id IS NULL
       RETURNING o.id)`);
-    results.push(`SELECT 'a', id::text, NULL, NULL, NULL, NULL FROM att`);
+    results.push(`SELECT 'a', id::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM att`);
   }
   if (w.stores && w.stores.length > 0) {
     ctes.push(`st AS (INSERT INTO stores (id) SELECT unnest(${$(w.stores, 'text[]')}) ON CONFLICT DO NOTHING)`);
   }
   const pr = w.products ?? [];
   if (pr.length > 0) {
-    const pick = (f: string) => `CASE WHEN u.at >= p.seen_at THEN coalesce(u.${f}, p.${f}) ELSE coalesce(p.${f}, u.${f}) END`;
+    // product-rule.ts: a field takes the batch's value when its (time, value) is the greater (the row's null: -infinity)
+    const wins = (f: string) =>
+      `(u.${f} IS NOT NULL AND (p.${f} IS NULL OR u.${f}_at > p.${f}_at OR (u.${f}_at = p.${f}_at AND u.${f}${f === 'price' ? '' : ' COLLATE "C"'} > p.${f})))`;
+    const set = (f: string) => `${f} = CASE WHEN ${wins(f)} THEN u.${f} ELSE p.${f} END, ${f}_at = CASE WHEN ${wins(f)} THEN u.${f}_at ELSE p.${f}_at END`;
+    const ms = (col: string) => `to_timestamp(${col} / 1000.0)`;
     ctes.push(
       `pu AS (
-        SELECT sku, title, category, price, to_timestamp(t / 1000.0) AS at
-          FROM unnest(${$(pr.map((p) => p.sku), 'text[]')}, ${$(pr.map((p) => p.title), 'text[]')}, ${$(pr.map((p) => p.category), 'text[]')},
-                      ${$(pr.map((p) => p.price), 'float8[]')}, ${$(pr.map((p) => p.time), 'float8[]')}) AS u(sku, title, category, price, t))`,
+        SELECT sku, title, ${ms('ta')} AS title_at, category, ${ms('ca')} AS category_at, price::numeric(14, 4) AS price, ${ms('pa')} AS price_at, ${ms('t')} AS at
+          FROM unnest(${$(pr.map((p) => p.sku), 'text[]')}, ${$(pr.map((p) => p.title), 'text[]')}, ${$(pr.map((p) => p.titleAt), 'float8[]')},
+                      ${$(pr.map((p) => p.category), 'text[]')}, ${$(pr.map((p) => p.categoryAt), 'float8[]')},
+                      ${$(pr.map((p) => p.price), 'float8[]')}, ${$(pr.map((p) => p.priceAt), 'float8[]')}, ${$(pr.map((p) => p.time), 'float8[]')})
+               AS u(sku, title, ta, category, ca, price, pa, t))`,
       `p_changed AS (
-        UPDATE products p SET title = ${pick('title')}, category = ${pick('category')}, price = ${pick('price')},
-               seen_at = greatest(p.seen_at, u.at)
+        UPDATE products p SET ${set('title')}, ${set('category')}, ${set('price')}, seen_at = greatest(p.seen_at, u.at)
           FROM pu u
-         WHERE p.sku = u.sku
-           AND ((p.title, p.category, p.price) IS DISTINCT FROM (${pick('title')}, ${pick('category')}, ${pick('price')})${w.productChanges ? ' OR u.at > p.seen_at' : ''})
-        RETURNING p.sku, p.title, p.category, p.price::float8 AS price, ${EPOCH_MS('p.seen_at')} AS at)`,
+         WHERE p.sku = u.sku AND (${wins('title')} OR ${wins('category')} OR ${wins('price')} OR u.at > p.seen_at)
+        RETURNING p.sku, p.title, ${EPOCH_MS('p.title_at')} AS title_at, p.category, ${EPOCH_MS('p.category_at')} AS category_at,
+                  p.price::float8 AS price, ${EPOCH_MS('p.price_at')} AS price_at, ${EPOCH_MS('p.seen_at')} AS at)`,
       `p_added AS (
-        INSERT INTO products (sku, title, category, price, seen_at)
-          SELECT sku, title, category, price, at FROM pu u WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = u.sku)
+        INSERT INTO products (sku, title, title_at, category, category_at, price, price_at, seen_at)
+          SELECT sku, title, title_at, category, category_at, price, price_at, at FROM pu u WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = u.sku)
         ON CONFLICT (sku) DO NOTHING
-        RETURNING sku, title, category, price::float8 AS price, ${EPOCH_MS('seen_at')} AS at)`,
+        RETURNING sku, title, ${EPOCH_MS('title_at')} AS title_at, category, ${EPOCH_MS('category_at')} AS category_at,
+                  price::float8 AS price, ${EPOCH_MS('price_at')} AS price_at, ${EPOCH_MS('seen_at')} AS at)`,
     );
     // favourite categories follow the catalogue: a category changing makes every card summary not
     // current (customer-summaries.ts; rare, unlike titles and prices, which the summaries do not hold)
     ctes.push(`cat_rev AS (
         UPDATE summary_catalogue SET rev = rev + 1
-         WHERE EXISTS (SELECT 1 FROM pu u JOIN products p ON p.sku = u.sku WHERE p.category IS DISTINCT FROM ${pick('category')}))`);
-    results.push(`SELECT 'p', sku, title, category, price, at FROM p_changed`, `SELECT 'p', sku, title, category, price, at FROM p_added`);
+         WHERE EXISTS (SELECT 1 FROM pu u JOIN products p ON p.sku = u.sku WHERE ${wins('category')} AND p.category IS DISTINCT FROM u.category))`);
+    results.push(
+      `SELECT 'p', sku, title, title_at, category, category_at, price, price_at, at FROM p_changed`,
+      `SELECT 'p', sku, title, title_at, category, category_at, price, price_at, at FROM p_added`,
+    );
   }
   const o = w.orders ?? [];
   const existing = new Map<string, string>();
@@ -147,7 +153,17 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
     ctes.push(`bump AS (UPDATE customers SET rev = rev + 1 WHERE id = ANY(${$(w.bumpCustomers, 'bigint[]')}))`);
   }
 
-  const r = await tx.query<{ k: 'c' | 'p' | 'a'; sku: string; title: string | null; category: string | null; price: number | null; at: number | null }>(
+  const r = await tx.query<{
+    k: 'c' | 'p' | 'a';
+    sku: string;
+    title: string | null;
+    title_at: number | null;
+    category: string | null;
+    category_at: number | null;
+    price: number | null;
+    price_at: number | null;
+    at: number | null;
+  }>(
     `WITH ${ctes.join(',\n')}\n${results.join('\nUNION ALL ')}`,
     params,
   );
@@ -155,7 +171,11 @@ export async function writeBatch(tx: SqlExecutor, w: BatchWrite): Promise<BatchW
   for (const row of r.rows) {
     if (row.k === 'c') out.newCustomerIds[row.price!] = row.sku;
     else if (row.k === 'a') out.attachedOrders.push(row.sku);
-    else out.products.push({ sku: row.sku, title: row.title, category: row.category, price: row.price, at: row.at! });
+    else {
+      out.products.push({
+        sku: row.sku, title: row.title, titleAt: row.title_at!, category: row.category, categoryAt: row.category_at!, price: row.price, priceAt: row.price_at!, at: row.at!,
+      });
+    }
   }
   return out;
 }
