@@ -362,7 +362,7 @@ export async function importFiles(store: Store, paths: readonly string[] | reado
       throw e;
     }
     const missing = unaccounted(fs);
-    // (the last file's deferred product updates: written by finishImport, beside the card summaries)
+    // (the last file's deferred product updates: written by finishImport, in the transaction of the card summaries)
     if (!last || missing !== 0) await store.flushProductUpdates();
     if (missing !== 0) throw new Error(`${path}: ${missing} rows not accounted for (rows ${fs.rows}, imported ${fs.imported}, duplicates ${fs.duplicates}): a bug`);
     addFile(summary, fs, tf);

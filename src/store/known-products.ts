@@ -87,17 +87,6 @@ export class KnownProducts {
     return out;
   }
 
-  /**
-   * Whether writing these rows (from takePending) changes a category from what this process last wrote
-   * (a row it has not written counts as a change).
-   */
-  changesCategory(rows: readonly ProductState[]): boolean {
-    return rows.some((r) => {
-      const s = this.rows.get(r.sku);
-      return s === undefined || s.category !== r.category;
-    });
-  }
-
   /** Records rows as the database now holds them (call after the transaction committed). */
   remember(rows: readonly ProductState[]): void {
     for (const r of rows) this.rows.set(r.sku, r);

@@ -95,6 +95,13 @@ export interface SqlStoreOptions {
  * The Store in SQL, over any SqlClient (pg pool or PGlite): same migrations, same queries.
  * Customer ids are decimal bigint strings; merged-away ids resolve through aliases.
  */
+/** Writes product rows as KnownProducts keeps them (deferred updates) by the products rule; returns the rows changed. */
+async function writeProducts(tx: SqlExecutor, rows: readonly ProductState[]): Promise<ProductState[]> {
+  if (rows.length === 0) return [];
+  const products = rows.map(({ sku, title, titleAt, category, categoryAt, price, priceAt, at }) => ({ sku, title, titleAt, category, categoryAt, price, priceAt, time: at }));
+  return (await writeBatch(tx, { identity: NO_IDENTITIES, products })).products;
+}
+
 export class SqlStore implements Store {
   readonly backend: 'postgres' | 'pglite';
   /** Product rows this store last wrote: import batches send only the ones that change. */
@@ -333,13 +340,17 @@ export class SqlStore implements Store {
     return this.writeProductUpdates(this.known.takePending());
   }
 
-  /** Writes deferred product rows (KnownProducts.takePending) in a transaction of their own; returns the rows changed. */
+  /**
+   * Writes deferred product rows (KnownProducts.takePending) in a transaction of their own; returns the rows changed.
+   * Under the identity lock, as every other write of product rows (batches, events, finishImport): a product row is
+   * locked by one writer at a time, so that two writers locking rows in different orders cannot deadlock (products
+   * follow product-rule.ts: nearly every sku of a file is in its last flush).
+   */
   private async writeProductUpdates(rows: ProductState[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const products = rows.map(({ sku, title, titleAt, category, categoryAt, price, priceAt, at }) => ({ sku, title, titleAt, category, categoryAt, price, priceAt, time: at }));
-    const written = await this.db.transaction((tx) => writeBatch(tx, { identity: NO_IDENTITIES, products }), { asyncCommit: true });
-    this.known.remember(written.products);
-    return written.products.length;
+    const written = await this.db.transaction((tx) => writeProducts(tx, rows), { asyncCommit: true, lock: IDENTITY_LOCK });
+    this.known.remember(written);
+    return written.length;
   }
 
   /**
@@ -357,27 +368,12 @@ export class SqlStore implements Store {
    * for the flush).
    */
   async finishImport(run: ImportRun): Promise<void> {
-    // product updates still deferred (the last file's) are written first. The card summaries read no product
-    // field but the category: updates that change no category (as this process knows the rows) are written
-    // beside them, on another connection, and committed before this transaction's synchronous commit, which
-    // makes them durable with it. (Should another process have changed a category meanwhile, the update
-    // bumps summary_catalogue and the summaries computed here are not current: recomputed on read.)
+    // product updates still deferred (the last file's) are written first, in the same transaction, under the
+    // identity lock (writeProductUpdates): the card summaries then read the categories as they now are
     const pending = this.known.takePending();
-    let beside: Promise<number> | null = null;
-    if (pending.length > 0 && this.db.capabilities.concurrentWriters && !this.known.changesCategory(pending)) {
-      beside = this.writeProductUpdates(pending);
-      beside.catch(() => undefined); // awaited below
-    } else await this.writeProductUpdates(pending);
-    try {
-      await this.finishImportTx(run, beside);
-    } finally {
-      // (a failed transaction: the updates still end before the import reports its failure)
-      await beside?.catch(() => undefined);
-    }
-  }
-
-  private async finishImportTx(run: ImportRun, productUpdates: Promise<number> | null): Promise<void> {
+    let written: ProductState[] = [];
     await this.db.transaction(async (tx) => {
+      written = await writeProducts(tx, pending);
       // the card summaries of every customer the import changed, computed once here rather than on their
       // first card (under the identity lock: no merge or erasure deletes a customer meanwhile). One
       // statement: each part of a split (by customer id modulo 2, two connections side by side, as
@@ -387,14 +383,14 @@ export class SqlStore implements Store {
       await refreshSummaries(tx);
       // (their statistics with them: the check of summaries against the lines plans by them)
       await tx.exec('ANALYZE customer_summaries');
-      // (committed before this commit: durable with it; its failure fails the import)
-      if (productUpdates !== null) await productUpdates;
       await tx.query(
         `INSERT INTO import_runs (files, rows, imported, duplicates, rejected, skipped, ok, started_at)
          VALUES ($1::text[], $2, $3, $4, $5, $6, $7, to_timestamp($8::float8 / 1000.0))`,
         [run.files, run.rows, run.imported, run.duplicates, run.rejected, run.skipped, run.ok, run.startedAt],
       );
     }, { lock: IDENTITY_LOCK });
+    // (after the commit: a failed transaction leaves what this process knows of the rows as it was)
+    this.known.remember(written);
   }
 
   async resolveIdentity(identifiers: Identifier[]): Promise<string> {
