@@ -398,18 +398,18 @@ for (const backend of storeBackends()) {
       await store.importPlan(planImport([line('O1', 1, [email('a')], 'A', { title: 'Old', category: 'Cups', time: T0 })], ids), { deferProductUpdates: true });
       await store.importPlan(planImport([line('O2', 1, [email('b')], 'A', { title: 'New', category: 'Cups', time: T0 + DAY })], ids), { deferProductUpdates: true });
       const before = await runs();
-      // the write of the deferred rows fails (beside the summaries on PostgreSQL, before them on PGlite)
-      const s = store as unknown as { writeProductUpdates(rows: unknown[]): Promise<number> };
-      const write = s.writeProductUpdates;
-      let failed: unknown[] = [];
-      s.writeProductUpdates = async (rows) => {
+      // the write of the deferred rows fails (in the transaction of the summaries and the run record)
+      const s = store as unknown as { writeProductRows(tx: unknown, rows: readonly unknown[]): Promise<unknown[]> };
+      const write = s.writeProductRows;
+      let failed: readonly unknown[] = [];
+      s.writeProductRows = async (_tx, rows) => {
         failed = rows;
         throw new Error('product updates failed');
       };
       try {
         await expect(store.finishImport(run)).rejects.toThrow('product updates failed');
       } finally {
-        s.writeProductUpdates = write;
+        s.writeProductRows = write;
       }
       expect(failed.length).toBe(1);
       expect(await runs()).toBe(before);

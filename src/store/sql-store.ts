@@ -95,13 +95,6 @@ export interface SqlStoreOptions {
  * The Store in SQL, over any SqlClient (pg pool or PGlite): same migrations, same queries.
  * Customer ids are decimal bigint strings; merged-away ids resolve through aliases.
  */
-/** Writes product rows as KnownProducts keeps them (deferred updates) by the products rule; returns the rows changed. */
-async function writeProducts(tx: SqlExecutor, rows: readonly ProductState[]): Promise<ProductState[]> {
-  if (rows.length === 0) return [];
-  const products = rows.map(({ sku, title, titleAt, category, categoryAt, price, priceAt, at }) => ({ sku, title, titleAt, category, categoryAt, price, priceAt, time: at }));
-  return (await writeBatch(tx, { identity: NO_IDENTITIES, products })).products;
-}
-
 export class SqlStore implements Store {
   readonly backend: 'postgres' | 'pglite';
   /** Product rows this store last wrote: import batches send only the ones that change. */
@@ -340,6 +333,13 @@ export class SqlStore implements Store {
     return this.writeProductUpdates(this.known.takePending());
   }
 
+  /** Writes product rows as KnownProducts keeps them (deferred updates) by the products rule; returns the rows changed. */
+  private async writeProductRows(tx: SqlExecutor, rows: readonly ProductState[]): Promise<ProductState[]> {
+    if (rows.length === 0) return [];
+    const products = rows.map(({ sku, title, titleAt, category, categoryAt, price, priceAt, at }) => ({ sku, title, titleAt, category, categoryAt, price, priceAt, time: at }));
+    return (await writeBatch(tx, { identity: NO_IDENTITIES, products })).products;
+  }
+
   /**
    * Writes deferred product rows (KnownProducts.takePending) in a transaction of their own; returns the rows changed.
    * Under the identity lock, as every other write of product rows (batches, events, finishImport): a product row is
@@ -348,7 +348,7 @@ export class SqlStore implements Store {
    */
   private async writeProductUpdates(rows: ProductState[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const written = await this.db.transaction((tx) => writeProducts(tx, rows), { asyncCommit: true, lock: IDENTITY_LOCK });
+    const written = await this.db.transaction((tx) => this.writeProductRows(tx, rows), { asyncCommit: true, lock: IDENTITY_LOCK });
     this.known.remember(written);
     return written.length;
   }
@@ -373,7 +373,7 @@ export class SqlStore implements Store {
     const pending = this.known.takePending();
     let written: ProductState[] = [];
     await this.db.transaction(async (tx) => {
-      written = await writeProducts(tx, pending);
+      written = await this.writeProductRows(tx, pending);
       // the card summaries of every customer the import changed, computed once here rather than on their
       // first card (under the identity lock: no merge or erasure deletes a customer meanwhile). One
       // statement: each part of a split (by customer id modulo 2, two connections side by side, as
