@@ -38,16 +38,25 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
  * a fresh database's first import then does not wait for one more flush before it can write.
  */
 export async function migrate(db: SqlClient, migrations: Migration[] = loadMigrations(), options: { durable?: boolean } = {}): Promise<string[]> {
-  await db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-  );
-  const recorded = await db.query<{ name: string }>('SELECT name FROM schema_migrations WHERE name = ANY($1::text[])', [migrations.map((m) => m.name)]);
-  const seen = new Set(recorded.rows.map((r) => r.name));
+  const names = migrations.map((m) => m.name);
+  let seen: Set<string>;
+  try {
+    const recorded = await db.query<{ name: string }>(RECORDED, [names]);
+    seen = new Set(recorded.rows.map((r) => r.name));
+  } catch (e) {
+    // no record table: a fresh database (created below, under the lock, in the migrations' transaction)
+    if ((e as { code?: string }).code !== UNDEFINED_TABLE) throw e;
+    seen = new Set();
+  }
   const pending = migrations.filter((m) => !seen.has(m.name));
   if (pending.length === 0) return [];
   return db.transaction(async (tx) => {
+    // the record table created with the migrations: a fresh database's start commits once (a statement of its own,
+    // in autocommit, was one more synchronous commit, a WAL flush on the start's critical path), and a failure
+    // leaves the database as it was, without it
+    await tx.exec(RECORD_TABLE);
     // again under the lock: another starter may have applied some meanwhile
-    const again = await tx.query<{ name: string }>('SELECT name FROM schema_migrations WHERE name = ANY($1::text[])', [pending.map((m) => m.name)]);
+    const again = await tx.query<{ name: string }>(RECORDED, [pending.map((m) => m.name)]);
     const done = new Set(again.rows.map((r) => r.name));
     const applied: string[] = [];
     for (const m of pending) {
@@ -59,3 +68,8 @@ export async function migrate(db: SqlClient, migrations: Migration[] = loadMigra
     return applied;
   }, { lock: 7262540, asyncCommit: options.durable === false });
 }
+
+const RECORD_TABLE = 'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())';
+const RECORDED = 'SELECT name FROM schema_migrations WHERE name = ANY($1::text[])';
+/** PostgreSQL's undefined_table. */
+const UNDEFINED_TABLE = '42P01';
