@@ -156,11 +156,30 @@ for (const backend of storeBackends()) {
         const all = loadMigrations();
         const broken = [...all.slice(0, 3), { name: '002a_broken', sql: 'ALTER TABLE no_such_table ADD COLUMN x int' }, ...all.slice(3)];
         await expect(migrate(db, broken)).rejects.toThrow(/no_such_table/);
-        expect((await db.query('SELECT name FROM schema_migrations')).rows).toEqual([]);
-        expect((await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'orders'`)).rows).toEqual([]);
+        // nothing left behind, not even the record table (created in the migrations' transaction)
+        for (const table of ['schema_migrations', 'orders']) {
+          expect((await db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`, [table])).rows).toEqual([]);
+        }
         expect(await migrate(db, all)).toEqual(all.map((m) => m.name));
         expect(await migrate(db, all)).toEqual([]);
+        expect((await db.query('SELECT count(*)::int AS n FROM schema_migrations')).rows).toEqual([{ n: all.length }]);
         expect(await store.totals()).toMatchObject({ orders: 0, lines: 0 });
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('two starters migrating a fresh database at once: each migration applied once, both starts succeed', async () => {
+      const { store, twin, cleanup } = await backend.open({ migrate: false });
+      try {
+        const all = loadMigrations();
+        const other = await twin();
+        const [a, b] = await Promise.all([migrate((store as SqlStore).db, all), migrate((other as SqlStore).db, all)]);
+        // one of them applied every migration, the other found them applied (under the lock)
+        expect([a, b].sort((x, y) => x.length - y.length)).toEqual([[], all.map((m) => m.name)]);
+        const db = (store as SqlStore).db;
+        expect((await db.query('SELECT count(*)::int AS n FROM schema_migrations')).rows).toEqual([{ n: all.length }]);
+        expect(await migrate(db, all)).toEqual([]);
       } finally {
         await cleanup();
       }

@@ -31,23 +31,28 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
  * (PostgreSQL: under an advisory lock, so concurrent starters apply each once; a failing one leaves
  * the store as it was, none of them applied; one transaction, one commit: a fresh database, which
  * takes them all, is ready in one WAL flush instead of one per migration). Returns the names applied,
- * in order; [] when up to date (found by one lookup, without the lock: the usual start).
+ * in order; [] when up to date (found by two lookups, without the lock: the usual start). The record table is created
+ * in that transaction (a fresh database: one commit, and a failure leaves not even the table).
  * With `durable: false` the commit does not wait for the disk (synchronous_commit off): for a caller whose
  * own work ends with a synchronous commit (an import's finishImport), which flushes the write-ahead log up to
  * it, migrations included (a server crash before that loses both, in order: the next start migrates again);
  * a fresh database's first import then does not wait for one more flush before it can write.
  */
 export async function migrate(db: SqlClient, migrations: Migration[] = loadMigrations(), options: { durable?: boolean } = {}): Promise<string[]> {
-  await db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-  );
-  const recorded = await db.query<{ name: string }>('SELECT name FROM schema_migrations WHERE name = ANY($1::text[])', [migrations.map((m) => m.name)]);
-  const seen = new Set(recorded.rows.map((r) => r.name));
+  // no record table: a fresh database (the table is created below, under the lock, in the migrations' transaction).
+  // Asked, not found by a failing lookup: a failed statement costs the pool its connection (a new one is opened)
+  const table = await db.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
+  const recorded = table.rows[0].t === null ? [] : (await db.query<{ name: string }>(RECORDED, [migrations.map((m) => m.name)])).rows;
+  const seen = new Set(recorded.map((r) => r.name));
   const pending = migrations.filter((m) => !seen.has(m.name));
   if (pending.length === 0) return [];
   return db.transaction(async (tx) => {
+    // the record table created with the migrations: a fresh database's start commits once (a statement of its own,
+    // in autocommit, was one more synchronous commit, a WAL flush on the start's critical path), and a failure
+    // leaves the database as it was, without it
+    await tx.exec(RECORD_TABLE);
     // again under the lock: another starter may have applied some meanwhile
-    const again = await tx.query<{ name: string }>('SELECT name FROM schema_migrations WHERE name = ANY($1::text[])', [pending.map((m) => m.name)]);
+    const again = await tx.query<{ name: string }>(RECORDED, [pending.map((m) => m.name)]);
     const done = new Set(again.rows.map((r) => r.name));
     const applied: string[] = [];
     for (const m of pending) {
@@ -59,3 +64,6 @@ export async function migrate(db: SqlClient, migrations: Migration[] = loadMigra
     return applied;
   }, { lock: 7262540, asyncCommit: options.durable === false });
 }
+
+const RECORD_TABLE = 'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())';
+const RECORDED = 'SELECT name FROM schema_migrations WHERE name = ANY($1::text[])';
