@@ -96,6 +96,8 @@ export interface SqlStoreOptions {
  * Customer ids are decimal bigint strings; merged-away ids resolve through aliases.
  */
 export class SqlStore implements Store {
+  /** Customers added by imports since the table's statistics were taken (watchCustomerStatistics). */
+  private customerStats: { analyzed: Promise<number>; added: number; running: Promise<void> | null } | null = null;
   readonly backend: 'postgres' | 'pglite';
   /** Product rows this store last wrote: import batches send only the ones that change. */
   private readonly known = new KnownProducts();
@@ -274,7 +276,42 @@ export class SqlStore implements Store {
       done = await write(false).catch((e) => (isDuplicateKey(e) ? write(true) : Promise.reject(e)));
     }
     this.known.remember(done.written.products);
+    this.watchCustomerStatistics(done.written.newCustomerIds.length);
     return done;
+  }
+
+  /**
+   * Keeps the planner's statistics of `customers` up with an import that makes it grow. The foreign-key checks of every
+   * order and identifier written look a customer up by a plan each connection makes once, by the statistics of the
+   * time: on a table analyzed while nearly empty (after a first import of a tiny file, whose closing ANALYZE recorded
+   * it so) that plan is a sequential scan, kept as the table grows to thousands of rows (the shared file's import took
+   * 4.6-4.8 s instead of 3.1, BENCHMARKS.md products-lock). ANALYZE invalidates those plans: run (beside the batches,
+   * on another connection) each time the table has doubled since its statistics were taken, from 256 new customers.
+   * A table never analyzed needs none (the planner assumes a size at which it uses the index).
+   */
+  private watchCustomerStatistics(added: number): void {
+    if (added === 0) return;
+    const w = (this.customerStats ??= {
+      analyzed: this.db
+        .query<{ n: number }>("SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass('customers')")
+        .then((r) => Number(r.rows[0]?.n ?? -1), () => -1),
+      added: 0,
+      running: null,
+    });
+    w.added += added;
+    if (w.running !== null) return;
+    w.running = (async () => {
+      const base = await w.analyzed;
+      if (base < 0 || w.added < Math.max(256, base)) return;
+      const counted = w.added;
+      await this.db.exec('ANALYZE customers');
+      w.analyzed = Promise.resolve(base + counted);
+      w.added -= counted;
+    })()
+      .catch(() => undefined) // (statistics only: the import goes on)
+      .finally(() => {
+        w.running = null;
+      });
   }
 
   /**
@@ -368,6 +405,9 @@ export class SqlStore implements Store {
    * for the flush).
    */
   async finishImport(run: ImportRun): Promise<void> {
+    // (an ANALYZE of customers started by watchCustomerStatistics ends first; the next import reads the statistics again)
+    await this.customerStats?.running;
+    this.customerStats = null;
     // product updates still deferred (the last file's) are written first, in the same transaction, under the
     // identity lock (writeProductUpdates): the card summaries then read the categories as they now are
     const pending = this.known.takePending();
