@@ -19,6 +19,7 @@ import { ERASURE_LOCK } from '../src/store/erasure-list.js';
 import { UnavailableError } from '../src/core/errors.js';
 import type { DecisionToLog, OfferEventInput, Store } from '../src/store/store.js';
 import { storeBackends, type OpenedStore } from './helpers/backends.js';
+import { hooked } from './helpers/hooked-client.js';
 import { type Ids, KEYS, NOW, type ServedWorld, seedStore, serveTinyWorld } from './helpers/serve-fixture.js';
 
 const CUSTOMER_COLUMN = /(^|_)(customer_id|survivor_id|merged_id)$/;
@@ -39,16 +40,6 @@ async function rowsOf(store: Store, ids: readonly string[]): Promise<string[]> {
     }
   }
   return found;
-}
-
-/** The client with `hook` run before every statement (in transactions too) whose text it is given. */
-function hooked(db: SqlClient, hook: (sql: string) => Promise<void>): SqlClient {
-  const wrap = (ex: SqlExecutor): SqlExecutor => ({
-    query: async (sql, params, options) => (await hook(sql), ex.query(sql, params, options)),
-    exec: async (sql) => (await hook(sql), ex.exec(sql)),
-    copyFrom: async (sql, data) => (await hook(sql), ex.copyFrom(sql, data)),
-  });
-  return { ...wrap(db), dialect: db.dialect, capabilities: db.capabilities, transaction: (fn, o) => db.transaction((tx) => fn(wrap(tx)), o), close: () => db.close() };
 }
 
 const decision = (decisionId: string, customerId: string | null): DecisionToLog => ({
