@@ -96,7 +96,7 @@ export interface SqlStoreOptions {
  * Customer ids are decimal bigint strings; merged-away ids resolve through aliases.
  */
 export class SqlStore implements Store {
-  /** Customers added by imports since the table's statistics were taken (watchCustomerStatistics). */
+  /** Customers this store added (import batches, purchase events) since the table's statistics were taken (watchCustomerStatistics). */
   private customerStats: { analyzed: Promise<number>; added: number; running: Promise<void> | null } | null = null;
   readonly backend: 'postgres' | 'pglite';
   /** Product rows this store last wrote: import batches send only the ones that change. */
@@ -285,7 +285,7 @@ export class SqlStore implements Store {
    * order and identifier written look a customer up by a plan each connection makes once, by the statistics of the
    * time: on a table analyzed while nearly empty (after a first import of a tiny file, whose closing ANALYZE recorded
    * it so) that plan is a sequential scan, kept as the table grows to thousands of rows (the shared file's import took
-   * 4.6-4.8 s instead of 3.1, BENCHMARKS.md products-lock). ANALYZE invalidates those plans: run (beside the batches,
+   * 4.6-4.8 s instead of 3.1, BENCHMARKS.md customers-statistics). ANALYZE invalidates those plans: run (beside the batches,
    * on another connection) each time the table has doubled since its statistics were taken, from 256 new customers.
    * A table never analyzed needs none (the planner assumes a size at which it uses the index).
    */
