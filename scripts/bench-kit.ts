@@ -149,7 +149,10 @@ export async function benchStore(databaseUrl: string | null, prefix: string): Pr
     const store = await openStore({ DATABASE_URL: undefined, PGLITE_DIR: dir });
     return { store, env: { PGLITE_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const name = `omnirec_bench_${process.pid}_${Date.now()}`;
+  // named after the database asked for when it is one of the service's own (omnirec_…: a builder's own database and
+  // those beside it), else omnirec_bench_…; quoted (a name may hold a hyphen)
+  const asked = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const name = `"${asked.startsWith('omnirec_') ? asked.replace(/"/g, '') : 'omnirec'}_bench_${process.pid}_${Date.now()}"`;
   const admin = async (sql: string) => {
     const c = new pg.Client({ connectionString: databaseUrl });
     await c.connect();
@@ -161,7 +164,7 @@ export async function benchStore(databaseUrl: string | null, prefix: string): Pr
   };
   await admin(`CREATE DATABASE ${name}`);
   const u = new URL(databaseUrl);
-  u.pathname = `/${name}`;
+  u.pathname = `/${encodeURIComponent(name.slice(1, -1))}`;
   const store = await openStore({ DATABASE_URL: u.toString(), PGLITE_DIR: 'memory://' });
   return {
     store,

@@ -64,7 +64,7 @@ const spec = defineCli({
     'trace-gc': { type: 'string', placeholder: 'FILE', description: "run the service with --trace-gc, its stdout (GC lines and the request log) into FILE" },
     server: { type: 'string', default: 'dist', placeholder: 'FORM', description: "how the service runs: dist (node dist/src/server.js as the Dockerfile and start:prod run it; compiled first when stale), tsx (as npm start), or a compiled server.js" },
     'node-flags': { type: 'string', placeholder: 'FLAGS', description: "node flags for the service process instead of those of the package's start scripts (space-separated; '' for none)" },
-    only: { type: 'string', choices: ['all', 'nbo'], default: 'all', description: 'nbo: next-best-offer rounds only (no similar items, no events; for profiles)' },
+    only: { type: 'string', choices: ['all', 'nbo', 'similar'], default: 'all', description: 'nbo: next-best-offer rounds only (no similar items, no events; for profiles); similar: similar items only' },
     json: { type: 'boolean', description: 'one JSON document on stdout' },
     quiet: { type: 'boolean', short: 'q', description: 'no progress lines on stderr' },
   },
@@ -184,7 +184,8 @@ runCli(async () => {
   }
   withBenchCategories(bundle);
   const now = Date.now();
-  const prefix = `omnirec-bench-offers-${process.pid}`;
+  // under the caller's CACHE_PREFIX when one is set (a builder's own keys)
+  const prefix = `${process.env.CACHE_PREFIX ?? ''}omnirec-bench-offers-${process.pid}`;
   const db = await benchStore(databaseUrl, prefix);
   const store = db.store;
   const r = mulberry32(42);
@@ -294,6 +295,7 @@ runCli(async () => {
       .map(([k, v]) => `${k} ${v}`)
       .join(' ')} ms/s, loop delay p99 ${x.loopLagP99Ms.toFixed(0)} ms max ${x.loopLagMaxMs.toFixed(0)} ms; PostgreSQL ${x.pgCpuUsPerReq.toFixed(0)} CPU µs/req, ${x.pgXactsPerReq.toFixed(3)} transactions/req`;
   const onlyNbo = flags.only === 'nbo';
+  const onlySimilar = flags.only === 'similar';
   const result: {
     service?: string;
     loader: string;
@@ -325,11 +327,15 @@ runCli(async () => {
       log(`round ${round}: ${onlyNbo ? '' : 'similar, then '}next-best-offer (${flags.connections} connections, ${flags.seconds} s each)`);
       const s = onlyNbo ? undefined : await measured(similar, svc.url, svc.pid);
       if (s) log(`  similar          ${fmt(s)}; ${fmtService(s)}`);
+      if (onlySimilar && s) {
+        result.rounds.push({ similar: s, nbo: s, loadavg: loadavg() });
+        continue;
+      }
       const o = await measured(nbo, svc.url, svc.pid);
       log(`  next-best-offer  ${fmt(o)}${s ? `  (${((100 * o.rps) / s.rps).toFixed(0)}% of similar)` : ''}; ${fmtService(o)}`);
       result.rounds.push({ similar: s, nbo: o, pct: s ? (100 * o.rps) / s.rps : undefined, loadavg: loadavg() });
     }
-    if (!onlyNbo) {
+    if (!onlyNbo && !onlySimilar) {
       log(`offer events: POST /v1/events/offers, unique ids (${flags.connections} connections, ${flags.seconds} s)`);
       // autocannon reads the requests from a file: wrk's script cannot hold 100,000 unique bodies (Lua's constant limit)
       const e = await measured(events, svc.url, svc.pid, (requests, url, pid) =>

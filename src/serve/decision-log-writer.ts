@@ -27,11 +27,18 @@ export interface DecisionLogWriterOptions {
 
 export class DecisionLogWriter {
   private queue: (DecisionToLog | PreparedDecision)[] = [];
+  /** The write in flight (resolves when it has ended, whatever its outcome); null when none. */
   private writing: Promise<void> | null = null;
   /** Decisions of the write in flight. */
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Decisions out of the queue for good so far (written, erased or dropped): flushes wait for this count. */
+  private settled = 0;
+  /** Partial batches are written while a flush (flush() or the interval's) waits for decisions still queued: until `settled` reaches this. */
+  private flushTarget = 0;
+  /** flush() calls waiting: each for `settled` to reach its target (or a write to fail). */
+  private waiting: { target: number; resolve: () => void }[] = [];
   /** Decisions dropped because the queue was full (the store failing for long). */
   dropped = 0;
   /** Decisions written. */
@@ -45,6 +52,13 @@ export class DecisionLogWriter {
     private readonly options: DecisionLogWriterOptions = {},
   ) {}
 
+  /**
+   * Queues a decision. A full batch waiting is written at once when no write is in flight; one in flight writes the
+   * next full batch when it ends. Nothing here waits on the write in flight: no promise or callback per decision
+   * (before, each decision added while a write was in flight and a batch waited chained a continuation onto that
+   * write, which chained itself again onto every later write while the queue kept up: under steady load tens of
+   * thousands of pending promises, re-chained at every batch; test/decision-log-writer.test.ts).
+   */
   add(entry: DecisionToLog): void {
     let queued: DecisionToLog | PreparedDecision = entry;
     if (this.options.prepare) {
@@ -57,42 +71,62 @@ export class DecisionLogWriter {
     this.queue.push(queued);
     const max = this.options.maxQueued ?? 100_000;
     if (this.queue.length > max) {
-      this.dropped += this.queue.length - max;
-      this.queue.splice(0, this.queue.length - max);
+      const over = this.queue.length - max;
+      this.dropped += over;
+      this.queue.splice(0, over);
+      this.settle(over);
     }
-    if (this.queue.length >= (this.options.batchSize ?? 500)) void this.write(true);
-    else if (!this.timer && !this.closed) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        void this.flush();
-      }, this.options.intervalMs ?? 200);
-      this.timer.unref();
-    }
+    if (this.queue.length >= this.batchSize) this.pump();
+    else this.arm();
   }
 
-  /** Writes what is queued now (after a write in flight), batchSize at a time; never throws (failures stay queued). */
-  flush(): Promise<void> {
-    const step = (): Promise<void> => {
-      if (this.queue.length === 0) return Promise.resolve();
-      return this.write().then((ok) => (ok ? step() : undefined));
-    };
-    return this.writing ? this.writing.then(step) : step();
+  private get batchSize(): number {
+    return this.options.batchSize ?? 500;
+  }
+
+  /** The interval's timer, when none is set: then what is queued is flushed. */
+  private arm(): void {
+    if (this.timer || this.closed || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.want();
+    }, this.options.intervalMs ?? 200);
+    this.timer.unref();
+  }
+
+  /** Everything queued now (and in flight) to be written: partial batches allowed until it is. */
+  private want(): number {
+    const target = this.settled + this.inFlight + this.queue.length;
+    if (target > this.flushTarget) this.flushTarget = target;
+    this.pump();
+    return target;
+  }
+
+  /** `n` decisions out for good: the flushes waiting for them answered. */
+  private settle(n: number): void {
+    this.settled += n;
+    if (this.waiting.length === 0) return;
+    const still: typeof this.waiting = [];
+    for (const w of this.waiting) {
+      if (this.settled >= w.target) w.resolve();
+      else still.push(w);
+    }
+    this.waiting = still;
   }
 
   /**
-   * One write of at most batchSize decisions (after a write in flight): what piled up while the store failed is
-   * written back in batches, not as one statement that grows with the outage (and one buffer of it all built on
-   * the event loop). Resolves false when it failed (its decisions are queued again, a retry is scheduled). `onlyFull`:
-   * nothing unless a full batch waits.
+   * Starts the next write when none is in flight: a full batch, or a partial one while a flush waits for decisions
+   * still queued. One write at a time; each ends by calling this again.
    */
-  private write(onlyFull = false): Promise<boolean> {
-    if (this.writing) return this.writing.then(() => this.write(onlyFull));
-    const size = this.options.batchSize ?? 500;
-    // a full batch's trigger (add, a backlog) finds the queue written meanwhile: the timer writes the rest
-    if (this.queue.length === 0 || (onlyFull && this.queue.length < size)) return Promise.resolve(true);
+  private pump(): void {
+    if (this.writing !== null || this.queue.length === 0) return;
+    const size = this.batchSize;
+    if (this.queue.length < size && this.settled + this.inFlight >= this.flushTarget) return;
+    // a backlog left by a failing store is written back in batches, not as one statement that grows with the outage
+    // (and one buffer of it all built on the event loop)
     const batch = this.queue.splice(0, size);
     this.inFlight = batch.length;
-    const done = this.store.logDecisions(batch).then(
+    this.writing = this.store.logDecisions(batch).then(
       (r) => {
         const erased = r ? r.erased : 0;
         this.written += batch.length - erased;
@@ -100,30 +134,33 @@ export class DecisionLogWriter {
           this.erased += erased;
           this.options.onErased?.(erased);
         }
-        return true;
+        this.writing = null;
+        this.inFlight = 0;
+        this.settle(batch.length);
+        this.pump();
+        this.arm();
       },
       (err: unknown) => {
         this.queue = batch.concat(this.queue);
+        this.writing = null;
+        this.inFlight = 0;
+        // a failed write ends the flushes waiting (they never throw; their decisions stay queued), and the partial
+        // batches they asked for: retried at the next tick
+        this.flushTarget = this.settled;
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const w of waiting) w.resolve();
         this.options.onError?.(err, this.queue.length);
-        if (!this.timer && !this.closed) {
-          this.timer = setTimeout(() => {
-            this.timer = null;
-            void this.flush();
-          }, this.options.intervalMs ?? 200);
-          this.timer.unref();
-        }
-        return false;
+        this.arm();
       },
     );
-    this.writing = done.then(() => {
-      this.writing = null;
-      this.inFlight = 0;
-    });
-    return done.then((ok) => {
-      // a full batch more waiting (a backlog, or a burst): written at once, one write at a time
-      if (ok && this.queue.length >= size) void this.write(true);
-      return ok;
-    });
+  }
+
+  /** Writes what is queued now (after a write in flight), batchSize at a time; never throws (failures stay queued): resolves once those decisions are out of the queue for good, or a write failed. */
+  flush(): Promise<void> {
+    const target = this.want();
+    if (this.settled >= target) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiting.push({ target, resolve }));
   }
 
   get pending(): number {
