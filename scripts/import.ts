@@ -128,11 +128,12 @@ runCli(async () => {
   const cfg = storeConfig();
   // the first identity conflicts are shown (all are counted in the summary)
   let shown = 0;
-  // Opened (the store's code and the PostgreSQL driver loaded, connected) and migrated first, while the import's own
-  // modules load and the first file's reader starts: the server's part (a new backend, the migrations of a fresh
-  // database) then runs on the core that loading leaves idle, off the path to the first batch. importFiles calls the
-  // store only once `storeReady` has resolved, so it is given one whose calls wait for the opening. Not opened when a
-  // path does not exist (the usual mistake: reported below as before, without a connection or a migration)
+  // The store is opened first (the PostgreSQL driver loaded, then connected and migrated while the store's code, the
+  // import's own modules and the first file's reader load and start): the server's part (a new backend, a fresh
+  // database's migrations) then runs on the core that this loading leaves idle, no longer on the path to the first
+  // batch. importFiles calls the store only once `storeReady` (the opening, migrations included) has resolved, so it
+  // is given one whose calls wait for it. Not opened when a path does not exist (the usual mistake: reported below
+  // as before, without a connection or a migration)
   const exist = (await Promise.all(positionals.map((p) => stat(p).then(() => true, () => false)))).every(Boolean);
   let connecting = (): void => {};
   // settled once the store's driver is loaded and its connection started (or the opening failed first)
@@ -141,8 +142,10 @@ runCli(async () => {
     ? import('../src/store/open-store.js').then(async ({ loadStoreDriver, openStore }) => {
         // (the driver first: the connection starts before the command's other modules are loaded)
         await loadStoreDriver(cfg);
+        // (migrated as soon as connected; not waiting for the disk: the import ends with a synchronous commit, which
+        // flushes the migrations with every batch)
         const s = openStore(cfg, {
-          migrate: false,
+          asyncMigrationCommit: true,
           onConflict: (m) => {
             if (++shown <= 10) process.stderr.write(`import: ${m}${shown === 10 ? ' (further conflicts counted, not shown)' : ''}\n`);
           },
@@ -152,14 +155,9 @@ runCli(async () => {
       })
     : Promise.reject(new Error('not opened: a path does not exist'));
   opening.then(connecting, connecting);
-  opening.catch(() => undefined); // reported by importFiles (through `migrated`)
-  // (not waiting for the disk: the import ends with a synchronous commit, which flushes them with every batch)
-  const migrated = opening.then((s) => s.migrate({ durable: false }));
-  migrated.catch(() => undefined); // reported by importFiles
-  const closeStore = async () => {
-    await migrated.catch(() => undefined); // (an import failing early: not closed under a migration)
-    await (await opening.catch(() => null))?.close();
-  };
+  opening.catch(() => undefined); // reported by importFiles (as `storeReady`)
+  // (opened: migrated too; an import failing early waits for it, so as not to close the store under a migration)
+  const closeStore = async () => (await opening.catch(() => null))?.close();
   let files: Awaited<ReturnType<typeof import('../src/ingest/import-file.js').expandImportPaths>>;
   let importFiles: typeof import('../src/ingest/import-file.js').importFiles;
   let progressBar: typeof import('../src/cli/progress.js').progressBar;
@@ -198,7 +196,7 @@ runCli(async () => {
         maxFieldLines: flags['max-field-lines'],
         onReject: rejects ? (r) => rejects.write(JSON.stringify(r) + '\n') : undefined,
         onProgress: bar.active ? (p) => bar.update(before[p.fileIndex] + p.bytesRead, { info: `${n(p.rows)} rows` }) : undefined,
-        storeReady: migrated,
+        storeReady: opening,
       },
     );
   } finally {

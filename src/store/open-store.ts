@@ -9,6 +9,11 @@ import type { Store } from './store.js';
 export interface OpenStoreOptions {
   /** Apply pending migrations on open (default true). */
   migrate?: boolean;
+  /**
+   * Commit the migrations applied on open without waiting for the disk (default false): for a caller whose own work
+   * ends with a synchronous commit, which flushes them with it (an import; see migrate's `durable`).
+   */
+  asyncMigrationCommit?: boolean;
   /** Work inside this schema (created if missing) instead of public: test isolation. */
   schema?: string;
   /** Embedded backend only: share this PGlite instance instead of starting one. */
@@ -103,26 +108,23 @@ export async function openStore(
   const storeModule = import('./sql-store.js');
   storeModule.catch(() => undefined); // (awaited below, once connected)
   const db = await connecting;
+  // the migrations start as soon as the connection is there: they need migrate.js alone, not the store's code (still
+  // loading), and the server applies them (a fresh database's take tens of ms) while the rest loads
+  const migrating = !timed && (options.migrate ?? true) ? import('./migrate.js').then((m) => m.migrate(db, undefined, { durable: !options.asyncMigrationCommit })) : null;
+  migrating?.catch(() => undefined); // (awaited below)
   let SqlStoreClass: typeof SqlStore;
   try {
     ({ SqlStore: SqlStoreClass } = await storeModule);
+    await migrating;
   } catch (e) {
+    await migrating?.catch(() => undefined); // (not closed under a migration)
     await db.close().catch(() => {});
     throw e;
   }
-  const store = new SqlStoreClass(db, {
+  return new SqlStoreClass(db, {
     maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,
     consentDefaults: cfg.CONSENT_DEFAULTS,
     erasureKey: cfg.ERASURE_KEY,
     onConflict: options.onConflict,
   });
-  if (!timed && (options.migrate ?? true)) {
-    try {
-      await store.migrate();
-    } catch (e) {
-      await store.close().catch(() => {});
-      throw e;
-    }
-  }
-  return store;
 }
