@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { DAY, groupHistory, T0 } from './helpers/group-history.js';
 import { selectServed, type Selection } from '../src/eval/select.js';
-import { type CachePart, LocalScorer, SplitScorer, startSelectWorker, warmSelectWorker } from '../src/eval/select-split.js';
+import { type CachePart, LocalScorer, parkSelectWorker, SplitScorer, startSelectWorker, warmSelectWorker } from '../src/eval/select-split.js';
 import { timeSplit } from '../src/eval/time-split.js';
 import { listSpec } from '../src/models/served.js';
 
@@ -62,6 +62,37 @@ describe('candidate scoring split across two threads', () => {
     const two = await selectServed(split, { params, split: true });
     expect(two.scoringThreads).toBe(2);
     expect(figures(two)).toEqual(figures(await selectServed(split, { params, split: false })));
+  }, 300_000);
+
+  it("keeps its worker for the process's next selection (state dropped, not stopped): the next selection takes it and chooses as one thread does", async () => {
+    const w0 = warmSelectWorker()!;
+    expect(w0).not.toBeNull();
+    const first = await selectServed(timeSplit(history(), T0 + 75 * DAY), { params, split: true });
+    expect(first.scoringThreads).toBe(2);
+    // the same worker, alive, handed to the next selection; its caches and state gone: a batch without an init is refused
+    const kept = startSelectWorker()!;
+    expect(kept).toBe(w0);
+    expect(kept.threadId).toBeGreaterThan(0);
+    const refused = await new Promise<{ id: number; error?: string }>((resolve) => {
+      kept.once('message', resolve);
+      kept.postMessage({ type: 'score', id: 7, protocol: 'all', specs: [listSpec('popularity', { trendHalfLifeDays: 0, trendWeight: 1 })] });
+    });
+    expect(refused).toEqual({ id: 7, error: 'not initialised' });
+    parkSelectWorker(kept);
+    // another split, scored with the kept worker: what one thread chooses and reports
+    const split = timeSplit(history(), T0 + 70 * DAY);
+    const second = await selectServed(split, { params, split: true });
+    expect(second.scoringThreads).toBe(2);
+    expect(figures(second)).toEqual(figures(await selectServed(split, { params, split: false })));
+    expect(startSelectWorker()).toBe(w0);
+    // one kept already: a second worker done with its selection is stopped, not kept beside it
+    const other = startSelectWorker()!;
+    expect(other).not.toBe(w0);
+    parkSelectWorker(w0);
+    await parkSelectWorker(other);
+    expect(other.threadId).toBe(-1);
+    expect(startSelectWorker()).toBe(w0);
+    await w0.terminate();
   }, 300_000);
 
   it('gives the per-customer figures of one thread for any pivot, and replaces a worker that dies (even before it is listened to)', async () => {

@@ -198,6 +198,21 @@ export function startSelectWorker(): Worker | null {
   return newSelectWorker();
 }
 
+/**
+ * A worker a selection is done with (its counters told, every answer received), kept for the next selection of the
+ * process (`train --evaluate`: the evaluation's own selection after training's) instead of stopped: it is told to
+ * drop its state (`reset`: its caches and fitted copy go), unref'd, and taken by the next startSelectWorker. The next
+ * selection then neither loads the worker's modules again nor recompiles its hot functions (the candidate loops are
+ * large: V8 spends 0.1–0.6 s compiling one of them each time it optimises it, in every thread that runs them). The same figures: a worker's
+ * answers depend only on its `init` and the batches it is sent. When one is kept already, this one is stopped.
+ */
+export function parkSelectWorker(w: Worker): Promise<void> | void {
+  if (isGone(w) || (warmed && !isGone(warmed))) return w.terminate().then(() => undefined);
+  w.postMessage({ type: 'reset' });
+  w.unref();
+  warmed = w;
+}
+
 function newSelectWorker(): Worker | null {
   try {
     const w = moduleWorker(new URL('./select-worker.js', import.meta.url));
@@ -256,14 +271,9 @@ export class SplitScorer implements CandidateScorer {
     const lowParts = parts.map((p) => ({ ...p, users: p.users.filter((u) => u < pivot) }));
     this.highParts = parts.map((p) => ({ ...p, users: p.users.filter((u) => u >= pivot) }));
     this.worker = worker;
-    worker.on('message', (m: { id: number; ndcg?: Float64Array[]; recall?: Float64Array[]; stats?: Record<string, { users: number; lists: number; deepened: number }>; error?: string }) => {
-      const done = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      done?.(m.error !== undefined ? null : { ndcg: m.ndcg!, recall: m.recall!, stats: m.stats });
-    });
-    const down = () => this.fail();
-    worker.on('error', down);
-    worker.on('exit', down);
+    worker.on('message', this.onMessage);
+    worker.on('error', this.down);
+    worker.on('exit', this.down);
     if (isGone(worker)) {
       // it failed or exited before this: never sent anything, its half is scored here
       this.worker = null;
@@ -275,6 +285,14 @@ export class SplitScorer implements CandidateScorer {
     this.worker?.postMessage(init);
     this.low = buildCaches(st, split, lowParts, k);
   }
+
+  private readonly onMessage = (m: { id: number; ndcg?: Float64Array[]; recall?: Float64Array[]; stats?: Record<string, { users: number; lists: number; deepened: number }>; error?: string }) => {
+    const done = this.pending.get(m.id);
+    this.pending.delete(m.id);
+    done?.(m.error !== undefined ? null : { ndcg: m.ndcg!, recall: m.recall!, stats: m.stats });
+  };
+
+  private readonly down = () => this.fail();
 
   /** Every answer still awaited is answered "failed" and the worker stopped: this thread scores its half from then on. */
   private fail(): void {
@@ -369,7 +387,13 @@ export class SplitScorer implements CandidateScorer {
     if (!this.workerStats) this.highHere();
     const w = this.worker;
     this.worker = null;
-    await w?.terminate();
+    if (!w) return;
+    // this scorer stops listening; a worker that answered everything is kept for the process's next selection
+    w.off('message', this.onMessage);
+    w.off('error', this.down);
+    w.off('exit', this.down);
+    if (this.workerStats && this.pending.size === 0) await parkSelectWorker(w);
+    else await w.terminate();
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Worker side of select-split.ts: builds the candidate caches of the customers it is sent (a copy of the fitted
  * state), then scores each batch of candidate lists on them and posts the per-customer figures.
- * In: {type:'init', state, parts, k} | {type:'score', id, protocol, specs} | {type:'buyAgain', id, spec} | {type:'stats', id}.
+ * In: {type:'init', state, parts, k} | {type:'score', id, protocol, specs} | {type:'buyAgain', id, spec} | {type:'stats', id}
+ * | {type:'reset'} (the selection is done: its state is dropped, the worker waits for the next selection's init).
  * Out: {id, ndcg, recall} | {id, stats} | {id, error}.
  */
 import { parentPort } from 'node:worker_threads';
@@ -16,11 +17,18 @@ let st: ServedState | null = null;
 let caches: Map<Protocol, CandidateCache> | null = null;
 let initError: string | null = null;
 
-type Message = InitMessage | { type: 'score'; id: number; protocol: Protocol; specs: ListSpec[] } | { type: 'buyAgain'; id: number; spec: ListSpec } | { type: 'stats'; id: number };
+type Message = InitMessage | { type: 'reset' } | { type: 'score'; id: number; protocol: Protocol; specs: ListSpec[] } | { type: 'buyAgain'; id: number; spec: ListSpec } | { type: 'stats'; id: number };
 
 parentPort?.on('message', (m: Message) => {
   // (tests: a worker that never answers)
   if (hangsForTest('select')) return;
+  if (m.type === 'reset') {
+    // the selection is done: its state goes (the worker waits for the process's next selection: select-split.ts parkSelectWorker)
+    st = null;
+    caches = null;
+    initError = null;
+    return;
+  }
   if (m.type === 'init') {
     try {
       st = stateFromPayload(m.state);
