@@ -7,12 +7,12 @@
 import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { defineCli, parseCli, runCli, UsageError } from '../src/cli/args.js';
+import { progressBar } from '../src/cli/progress.js';
 import { storeConfig } from '../src/config-store.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LINES } from '../src/ingest/csv-records.js';
-import type { ImportSummary } from '../src/ingest/import-file.js';
+import { expandImportPaths, importFiles, type ImportSummary } from '../src/ingest/import-file.js';
+import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
-// (the store, the import pipeline and the progress bar are loaded by the command, below: the store first, so that
-// connecting and migrating overlap the loading of the rest)
 
 const spec = defineCli({
   name: 'npm run import --',
@@ -126,57 +126,24 @@ runCli(async () => {
   const cc = flags['country-code'];
   if (cc !== undefined && !/^[1-9]\d{0,2}$/.test(cc)) throw new UsageError(`--country-code must be 1 to 3 digits (got "${cc}")`);
   const cfg = storeConfig();
-  // the first identity conflicts are shown (all are counted in the summary)
-  let shown = 0;
-  // The store is opened first (the PostgreSQL driver loaded, then connected and migrated while the store's code, the
-  // import's own modules and the first file's reader load and start): the server's part (a new backend, a fresh
-  // database's migrations) then runs on the core that this loading leaves idle, no longer on the path to the first
-  // batch. importFiles calls the store only once `storeReady` (the opening, migrations included) has resolved, so it
-  // is given one whose calls wait for it. Not opened when a path does not exist (the usual mistake: reported below
-  // as before, without a connection or a migration)
-  const exist = (await Promise.all(positionals.map((p) => stat(p).then(() => true, () => false)))).every(Boolean);
-  let connecting = (): void => {};
-  // settled once the store's driver is loaded and its connection started (or the opening failed first)
-  const driverLoaded = new Promise<void>((resolve) => (connecting = resolve));
-  const opening = exist
-    ? import('../src/store/open-store.js').then(async ({ loadStoreDriver, openStore }) => {
-        // (the driver first: the connection starts before the command's other modules are loaded)
-        await loadStoreDriver(cfg);
-        // (migrated as soon as connected; not waiting for the disk: the import ends with a synchronous commit, which
-        // flushes the migrations with every batch)
-        const s = openStore(cfg, {
-          asyncMigrationCommit: true,
-          onConflict: (m) => {
-            if (++shown <= 10) process.stderr.write(`import: ${m}${shown === 10 ? ' (further conflicts counted, not shown)' : ''}\n`);
-          },
-        });
-        connecting();
-        return s;
-      })
-    : Promise.reject(new Error('not opened: a path does not exist'));
-  opening.then(connecting, connecting);
-  opening.catch(() => undefined); // reported by importFiles (as `storeReady`)
-  // (opened: migrated too; an import failing early waits for it, so as not to close the store under a migration)
-  const closeStore = async () => (await opening.catch(() => null))?.close();
-  let files: Awaited<ReturnType<typeof import('../src/ingest/import-file.js').expandImportPaths>>;
-  let importFiles: typeof import('../src/ingest/import-file.js').importFiles;
-  let progressBar: typeof import('../src/cli/progress.js').progressBar;
-  let sizes: number[];
-  try {
-    // (once the driver is loaded and connecting: see above)
-    await driverLoaded;
-    const [ingest, progress] = await Promise.all([import('../src/ingest/import-file.js'), import('../src/cli/progress.js')]);
-    ({ importFiles } = ingest);
-    ({ progressBar } = progress);
-    files = await ingest.expandImportPaths(positionals, (path, why) => process.stderr.write(`import: skipped ${path}: not an offer file (${why})\n`));
-    sizes = await Promise.all(files.map(async (f) => (await stat(f.path)).size));
-  } catch (e) {
-    // (a file that cannot be read or recognised: the store, opened meanwhile, is closed first)
-    await closeStore();
-    throw e;
-  }
+  const files = await expandImportPaths(positionals, (path, why) => process.stderr.write(`import: skipped ${path}: not an offer file (${why})\n`));
+  const sizes = await Promise.all(files.map(async (f) => (await stat(f.path)).size));
   const total = sizes.reduce((a, b) => a + b, 0);
   const before = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+  // the first identity conflicts are shown (all are counted in the summary)
+  let shown = 0;
+  // opened (the PostgreSQL driver loaded, connected) and migrated while the first file's reader starts: importFiles
+  // calls the store only once `storeReady` has resolved, so it is given one whose calls wait for the opening
+  const opening = openStore(cfg, {
+    migrate: false,
+    onConflict: (m) => {
+      if (++shown <= 10) process.stderr.write(`import: ${m}${shown === 10 ? ' (further conflicts counted, not shown)' : ''}\n`);
+    },
+  });
+  opening.catch(() => undefined); // reported by importFiles (through `migrated`)
+  // (not waiting for the disk: the import ends with a synchronous commit, which flushes them with every batch)
+  const migrated = opening.then((s) => s.migrate({ durable: false }));
+  migrated.catch(() => undefined); // reported by importFiles
   const store = whenOpen(opening);
   const bar = progressBar({ label: 'import', total, unit: 'bytes', quiet: flags.quiet });
   const rejects = flags.rejects === undefined ? null : createWriteStream(flags.rejects);
@@ -196,12 +163,13 @@ runCli(async () => {
         maxFieldLines: flags['max-field-lines'],
         onReject: rejects ? (r) => rejects.write(JSON.stringify(r) + '\n') : undefined,
         onProgress: bar.active ? (p) => bar.update(before[p.fileIndex] + p.bytesRead, { info: `${n(p.rows)} rows` }) : undefined,
-        storeReady: opening,
+        storeReady: migrated,
       },
     );
   } finally {
     bar.stop();
-    await closeStore();
+    await migrated.catch(() => undefined); // (an import failing early: not closed under a migration)
+    await (await opening.catch(() => null))?.close();
     if (rejects) await new Promise<void>((resolve) => rejects.end(resolve));
   }
   if (summary.merges > 0 || summary.files.some((f) => f.kind === 'consent' && f.imported > 0)) await tellServingInstances();

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importFile } from '../src/ingest/import-file.js';
 import { loadMigrations, migrate } from '../src/store/migrate.js';
-import type { SqlClient, SqlExecutor } from '../src/store/sql-client.js';
 import type { SqlStore } from '../src/store/sql-store.js';
 import { storeBackends } from './helpers/backends.js';
 import { decide, traceOf } from '../src/core/offers/decide.js';
@@ -181,45 +180,6 @@ for (const backend of storeBackends()) {
         const db = (store as SqlStore).db;
         expect((await db.query('SELECT count(*)::int AS n FROM schema_migrations')).rows).toEqual([{ n: all.length }]);
         expect(await migrate(db, all)).toEqual([]);
-      } finally {
-        await cleanup();
-      }
-    });
-
-    it('pending migrations reach the server as one script: the same few round trips for 2 files as for every one; a file ending in a comment, a name with a quote', async () => {
-      const { store, cleanup } = await backend.open({ migrate: false });
-      try {
-        const db = (store as SqlStore).db;
-        // every statement the migrations send, counted (a round trip each), in and out of their transaction
-        let calls = 0;
-        const counted = (x: SqlExecutor): SqlExecutor => ({
-          query: (sql, params, options) => (calls++, x.query(sql, params, options)),
-          exec: (sql) => (calls++, x.exec(sql)),
-          copyFrom: (sql, data) => (calls++, x.copyFrom(sql, data)),
-        });
-        const client: SqlClient = { ...counted(db), dialect: db.dialect, capabilities: db.capabilities, transaction: (fn, o) => db.transaction((tx) => fn(counted(tx)), o), close: () => db.close() };
-        // two files, the first ending in a line comment (no line break): the second still runs
-        const two = [
-          { name: "m001_it's", sql: 'CREATE TABLE m_one (x int);\n-- the end, no line break' },
-          { name: 'm002_two', sql: 'CREATE TABLE m_two (y int)' },
-        ];
-        expect(await migrate(client, two)).toEqual(["m001_it's", 'm002_two']);
-        const few = calls;
-        expect((await db.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name')).rows.map((r) => r.name)).toEqual(["m001_it's", 'm002_two']);
-        expect((await db.query('SELECT count(*)::int AS n FROM m_one, m_two')).rows).toEqual([{ n: 0 }]);
-        // every migration of the project, on a database of their own (a schema; the embedded store: its own instance)
-        const fresh = await backend.open({ migrate: false });
-        try {
-          const fdb = (fresh.store as SqlStore).db;
-          calls = 0;
-          const all = loadMigrations();
-          const wrapped: SqlClient = { ...counted(fdb), dialect: fdb.dialect, capabilities: fdb.capabilities, transaction: (fn, o) => fdb.transaction((tx) => fn(counted(tx)), o), close: () => fdb.close() };
-          expect(await migrate(wrapped, all)).toEqual(all.map((m) => m.name));
-          expect(all.length).toBeGreaterThan(2);
-          expect(calls).toBe(few);
-        } finally {
-          await fresh.cleanup();
-        }
       } finally {
         await cleanup();
       }

@@ -30,8 +30,7 @@ export function loadMigrations(dir = migrationsDir()): Migration[] {
  * Applies the migrations not yet recorded in schema_migrations, all pending ones in one transaction
  * (PostgreSQL: under an advisory lock, so concurrent starters apply each once; a failing one leaves
  * the store as it was, none of them applied; one transaction, one commit: a fresh database, which
- * takes them all, is ready in one WAL flush instead of one per migration; the pending files are sent as one script,
- * one round trip for all of them). Returns the names applied,
+ * takes them all, is ready in one WAL flush instead of one per migration). Returns the names applied,
  * in order; [] when up to date (found by two lookups, without the lock: the usual start). The record table is created
  * in that transaction (a fresh database: one commit, and a failure leaves not even the table).
  * With `durable: false` the commit does not wait for the disk (synchronous_commit off): for a caller whose
@@ -55,20 +54,15 @@ export async function migrate(db: SqlClient, migrations: Migration[] = loadMigra
     // again under the lock: another starter may have applied some meanwhile
     const again = await tx.query<{ name: string }>(RECORDED, [pending.map((m) => m.name)]);
     const done = new Set(again.rows.map((r) => r.name));
-    const todo = pending.filter((m) => !done.has(m.name));
-    // every one of them, and their record, sent as one script: the server runs them back to back, in the order given,
-    // without waiting for this client between files (a fresh database's 13 files were 14 round trips, each waiting
-    // for a main thread that is busy loading the command's modules meanwhile). A line break before each separator:
-    // a file ending in a comment does not comment it out
-    if (todo.length > 0) await tx.exec([...todo.map((m) => m.sql), recordApplied(todo.map((m) => m.name))].join('\n;\n'));
-    return todo.map((m) => m.name);
+    const applied: string[] = [];
+    for (const m of pending) {
+      if (done.has(m.name)) continue;
+      await tx.exec(m.sql);
+      applied.push(m.name);
+    }
+    if (applied.length > 0) await tx.query('INSERT INTO schema_migrations (name) SELECT unnest($1::text[])', [applied]);
+    return applied;
   }, { lock: 7262540, asyncCommit: options.durable === false });
-}
-
-/** The INSERT recording these migrations as applied (names as SQL literals: the script has no parameters). */
-function recordApplied(names: string[]): string {
-  // (an E'' literal reads the same whatever standard_conforming_strings says)
-  return `INSERT INTO schema_migrations (name) VALUES ${names.map((n) => `(E'${n.replace(/\\/g, '\\\\').replace(/'/g, "''")}')`).join(', ')}`;
 }
 
 const RECORD_TABLE = 'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())';

@@ -3,17 +3,12 @@ import type { Config } from '../config.js';
 import type { PgTimeouts } from './pg-client.js';
 import { ConfigError } from '../config-store.js';
 import { envMs } from '../core/deadline.js';
-import type { SqlStore } from './sql-store.js';
+import { SqlStore } from './sql-store.js';
 import type { Store } from './store.js';
 
 export interface OpenStoreOptions {
   /** Apply pending migrations on open (default true). */
   migrate?: boolean;
-  /**
-   * Commit the migrations applied on open without waiting for the disk (default false): for a caller whose own work
-   * ends with a synchronous commit, which flushes them with it (an import; see migrate's `durable`).
-   */
-  asyncMigrationCommit?: boolean;
   /** Work inside this schema (created if missing) instead of public: test isolation. */
   schema?: string;
   /** Embedded backend only: share this PGlite instance instead of starting one. */
@@ -69,15 +64,6 @@ async function loadPgClient(): Promise<typeof import('./pg-client.js')> {
 }
 
 /**
- * Loads the driver of the backend `cfg` chooses (the PostgreSQL client, or the embedded PGlite's) ahead of openStore,
- * which then starts connecting at once: a command that loads its other modules after this overlaps that loading with
- * the server's part of opening (a new backend, the migrations) instead of delaying the connection by it.
- */
-export async function loadStoreDriver(cfg: Pick<Config, 'DATABASE_URL'>): Promise<void> {
-  await (cfg.DATABASE_URL ? loadPgClient() : import('./pglite-client.js'));
-}
-
-/**
  * The history store chosen by configuration: DATABASE_URL set → PostgreSQL through a pg pool;
  * otherwise the embedded PGlite persisted in PGLITE_DIR ("memory://" keeps nothing).
  * @example const store = await openStore(config()); await store.totals();
@@ -99,32 +85,23 @@ export async function openStore(
     });
     await untimed.close();
   }
-  // each backend's client (and its driver) is loaded only when chosen: a command's start-up pays for one. The store's
-  // code (a graph of ~20 modules) is loaded meanwhile, after the driver's: the connection, which then waits for the
-  // server (a new backend, its first statement), starts as soon as the driver is there
-  const connecting = cfg.DATABASE_URL
-    ? loadPgClient().then((m) => m.pgClient(cfg.DATABASE_URL!, { schema: options.schema, max: options.poolSize, ...timeouts }))
-    : import('./pglite-client.js').then((m) => m.pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema }));
-  const storeModule = import('./sql-store.js');
-  storeModule.catch(() => undefined); // (awaited below, once connected)
-  const db = await connecting;
-  // the migrations start as soon as the connection is there: they need migrate.js alone, not the store's code (still
-  // loading), and the server applies them (a fresh database's take tens of ms) while the rest loads
-  const migrating = !timed && (options.migrate ?? true) ? import('./migrate.js').then((m) => m.migrate(db, undefined, { durable: !options.asyncMigrationCommit })) : null;
-  migrating?.catch(() => undefined); // (awaited below)
-  let SqlStoreClass: typeof SqlStore;
-  try {
-    ({ SqlStore: SqlStoreClass } = await storeModule);
-    await migrating;
-  } catch (e) {
-    await migrating?.catch(() => undefined); // (not closed under a migration)
-    await db.close().catch(() => {});
-    throw e;
-  }
-  return new SqlStoreClass(db, {
+  // each backend's client (and its driver) is loaded only when chosen: a command's start-up pays for one
+  const db = cfg.DATABASE_URL
+    ? await (await loadPgClient()).pgClient(cfg.DATABASE_URL, { schema: options.schema, max: options.poolSize, ...timeouts })
+    : await (await import('./pglite-client.js')).pgliteClient({ dataDir: cfg.PGLITE_DIR, instance: options.pglite, schema: options.schema });
+  const store = new SqlStore(db, {
     maxIdentifiers: cfg.MAX_IDENTIFIERS_PER_CUSTOMER,
     consentDefaults: cfg.CONSENT_DEFAULTS,
     erasureKey: cfg.ERASURE_KEY,
     onConflict: options.onConflict,
   });
+  if (!timed && (options.migrate ?? true)) {
+    try {
+      await store.migrate();
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+  }
+  return store;
 }

@@ -1,18 +1,11 @@
-import { createRequire } from 'node:module';
 import pg from 'pg';
-import type { CopyStreamQuery } from 'pg-copy-streams';
+import { from as copyFromStream } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { RETRY_AFTER_S, seconds } from '../core/deadline.js';
 import { UnavailableError } from '../core/errors.js';
 import { withArrayLiterals } from './pg-array-literal.js';
 import { checkSchemaName, type QueryOptions, type SqlClient, type SqlExecutor, type SqlResult } from './sql-client.js';
-
-/**
- * pg-copy-streams' COPY FROM stream, required alone: the package's index also loads its COPY TO and COPY BOTH streams,
- * and with them Node's assert module (~3 ms of every command's start-up, for code never used here).
- */
-const copyFromStream = createRequire(import.meta.url)('pg-copy-streams/copy-from.js') as (text: string) => CopyStreamQuery;
 
 /** The subset of a pooled pg connection the adapter uses. */
 type PgConn = Pick<pg.PoolClient, 'query'>;
