@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { importBatches } from '../src/ingest/import-batches.js';
 import { importFiles } from '../src/ingest/import-file.js';
 import { storeBackends } from './helpers/backends.js';
 
@@ -98,4 +99,50 @@ describe('npm run import with a reader thread that hangs (embedded store)', () =
     const check = await cli('scripts/check-store.ts', {}, '--json');
     expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, failures: [] });
   }, 180_000);
+});
+
+describe("a failure beside the reader thread ends the wait for its next batch at once (not at WORKER_DEADLINE_MS)", () => {
+  // (10 min: a wait that only its deadline ends makes these tests time out)
+  afterEach(() => delete process.env.WORKER_DEADLINE_MS);
+  const drain = async (path: string, options: Partial<Parameters<typeof importBatches>[1]>) => {
+    process.env.WORKER_DEADLINE_MS = '600000';
+    for await (const _ of importBatches(path, { worker: true, batchSize: 2_000, reserveOrderIds: async () => [], ...options })) void _;
+  };
+
+  it('a refused order-id reservation (the store unreachable) is the import\'s error', async () => {
+    const path = uciFile('refused-ids.csv', 30_000);
+    const refused = new Error('PostgreSQL unreachable (test)');
+    await expect(drain(path, { reserveOrderIds: () => Promise.reject(refused) })).rejects.toBe(refused);
+  }, 30_000);
+
+  it('an abort (the import failed elsewhere) ends a wait on a reservation that never answers', async () => {
+    const path = uciFile('aborted.csv', 30_000);
+    const stop = new AbortController();
+    let ask: () => void = () => undefined;
+    const asked = new Promise<void>((resolve) => (ask = resolve));
+    const reading = drain(path, {
+      signal: stop.signal,
+      reserveOrderIds: () => {
+        ask();
+        return new Promise<number[]>(() => undefined);
+      },
+    });
+    reading.catch(() => undefined);
+    await asked;
+    stop.abort();
+    await expect(reading).rejects.toThrow(`the import of ${path} was stopped`);
+  }, 30_000);
+
+  it('npm run import of a file read on a thread, PostgreSQL refusing connections: exit 1 at once, one line', async () => {
+    const root = join(import.meta.dirname, '..');
+    const path = uciFile('cli-refused.csv', 70_000);
+    const env = { ...process.env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', WORKER_DEADLINE_MS: '600000' };
+    const r = (await promisify(execFile)(process.execPath, ['scripts/run.mjs', 'scripts/import.ts', path, '--quiet'], { cwd: root, env }).catch((e: { code: number; stderr: string }) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^import: error: PostgreSQL at 127\.0\.0\.1:1 unreachable/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });

@@ -32,6 +32,13 @@ export interface ImportBatchOptions extends ReadOptions {
    * to batchSize, so that the first write starts once a few thousand lines are planned, not a whole batch.
    */
   firstBatchSize?: number;
+  /**
+   * Aborted by the caller when the import has failed elsewhere (the store unreachable, a write failed): a wait for
+   * the reader thread's next batch then ends at once, so the generator can be closed (its thread stopped). Without
+   * it, a reader thread blocked on what the failed store would have answered kept the import waiting until
+   * WORKER_DEADLINE_MS (10 min).
+   */
+  signal?: AbortSignal;
 }
 
 export const WORKER_MIN_BYTES = 4 << 20;
@@ -194,7 +201,7 @@ function gather(a: InventoryBatch | ConsentBatch, b: InventoryBatch | ConsentBat
 
 /** The file's batches, planned, read on this thread or a worker (see ImportBatchOptions.worker). */
 export async function* importBatches(path: string, options: ImportBatchOptions): AsyncGenerator<ImportBatch> {
-  const { worker = 'auto', reserveOrderIds, ...read } = options;
+  const { worker = 'auto', reserveOrderIds, signal, ...read } = options;
   let useWorker = worker === true;
   if (worker === 'auto') {
     try {
@@ -207,7 +214,7 @@ export async function* importBatches(path: string, options: ImportBatchOptions):
     yield* readAndPlan(path, read, reserveOrderIds);
     return;
   }
-  yield* workerBatches(path, read, reserveOrderIds);
+  yield* workerBatches(path, read, reserveOrderIds, signal);
 }
 
 /**
@@ -282,7 +289,7 @@ function rebuildError(m: Extract<WorkerMessage, { type: 'error' }>): Error {
   return new Error(m.message);
 }
 
-async function* workerBatches(path: string, options: ReadOptions & { firstBatchSize?: number }, reserve: ReserveOrderIds): AsyncGenerator<ImportBatch> {
+async function* workerBatches(path: string, options: ReadOptions & { firstBatchSize?: number }, reserve: ReserveOrderIds, signal?: AbortSignal): AsyncGenerator<ImportBatch> {
   // a young generation large enough for a batch's short-lived rows: scavenges then rarely promote them
   const w = moduleWorker(new URL('./read-worker.js', import.meta.url), { path, options, ahead: AHEAD }, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
   const queue: Exclude<WorkerMessage, { type: 'ids' }>[] = [];
@@ -321,11 +328,22 @@ async function* workerBatches(path: string, options: ReadOptions & { firstBatchS
     failure ??= new Error(`the import reader thread exited (code ${code}) before the end of ${path}`);
     notify();
   });
+  const aborted = () => {
+    failure ??= new Error(`the import of ${path} was stopped`);
+    notify();
+  };
+  if (signal?.aborted) aborted();
+  signal?.addEventListener('abort', aborted, { once: true });
   try {
     for (;;) {
       // (a reader that sends nothing for too long is taken for hung: readerSilence)
       const since = performance.now();
-      while (queue.length === 0 && failure === null) failure = await silence.wait(since, new Promise<void>((r) => (wake = r)));
+      // (a failure reported while waiting — a reservation refused, the thread's error or exit, an abort — is kept:
+      // the wait's own answer is only its deadline's)
+      while (queue.length === 0 && failure === null) {
+        const late = await silence.wait(since, new Promise<void>((r) => (wake = r)));
+        failure ??= late;
+      }
       const m = queue.shift();
       if (m === undefined) throw failure;
       if (m.type === 'end') return;
@@ -336,6 +354,7 @@ async function* workerBatches(path: string, options: ReadOptions & { firstBatchS
       yield m.batch;
     }
   } finally {
+    signal?.removeEventListener('abort', aborted);
     w.removeAllListeners('exit');
     await w.terminate();
   }

@@ -271,7 +271,10 @@ export async function importFiles(store: Store, paths: readonly string[] | reado
       addFile(summary, fs, tf);
       continue;
     }
+    // (stops a wait for the reader thread when the import fails elsewhere: see below)
+    const stop = new AbortController();
     const it = (options.readBatches ?? importBatches)(path, {
+      signal: stop.signal,
       batchSize: options.batchSize ?? 20_000,
       firstBatchSize: options.firstBatchSize,
       defaultCountryCode: options.defaultCountryCode,
@@ -355,6 +358,9 @@ export async function importFiles(store: Store, paths: readonly string[] | reado
     } catch (e) {
       // a batch handed to the store after the one that failed rolls back (it waits for it): let it end
       await (writing as Promise<unknown> | null)?.catch(() => undefined);
+      // the batch being read is not wanted any more: a reader thread waiting on the failed store (for order ids) would
+      // otherwise hold it.return() until its deadline
+      stop.abort();
       // what was imported keeps its product updates, even when a later batch failed
       await it.return(undefined).catch(() => undefined);
       await store.flushProductUpdates().catch(() => undefined);
