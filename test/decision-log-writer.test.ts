@@ -150,4 +150,30 @@ describe('DecisionLogWriter', () => {
     expect(await closing).toBe(0);
     expect(store.batches.flat()).toEqual(Array.from({ length: next }, (_, k) => `d${k}`));
   });
+
+  it('an observer callback that throws (onErased, onError) stops no write: every decision is still written, in order', async () => {
+    const written: string[] = [];
+    let fail = 2; // the first two writes fail
+    const store = {
+      logDecisions: async (entries: readonly { decisionId: string }[]) => {
+        if (fail-- > 0) throw new Error('store down');
+        written.push(...entries.map((e) => e.decisionId));
+        return { written: entries.length - 1, erased: 1 };
+      },
+    };
+    const w = new DecisionLogWriter(store, {
+      batchSize: 2,
+      intervalMs: 2,
+      onErased: () => {
+        throw new Error('a broken counter');
+      },
+      onError: () => {
+        throw new Error('a broken logger');
+      },
+    });
+    for (let k = 0; k < 7; k++) w.add(decision(k));
+    const left = await w.close();
+    expect(left).toBe(0);
+    expect(written).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6']);
+  });
 });

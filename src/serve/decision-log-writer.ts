@@ -130,13 +130,12 @@ export class DecisionLogWriter {
       (r) => {
         const erased = r ? r.erased : 0;
         this.written += batch.length - erased;
-        if (erased > 0) {
-          this.erased += erased;
-          this.options.onErased?.(erased);
-        }
+        if (erased > 0) this.erased += erased;
         this.writing = null;
         this.inFlight = 0;
         this.settle(batch.length);
+        // (the writer's state first: a callback that throws must not stop the writes)
+        if (erased > 0) notify(() => this.options.onErased?.(erased));
         this.pump();
         this.arm();
       },
@@ -150,7 +149,7 @@ export class DecisionLogWriter {
         const waiting = this.waiting;
         this.waiting = [];
         for (const w of waiting) w.resolve();
-        this.options.onError?.(err, this.queue.length);
+        notify(() => this.options.onError?.(err, this.queue.length));
         this.arm();
       },
     );
@@ -183,5 +182,14 @@ export class DecisionLogWriter {
       if (this.queue.length) await until(new Promise((r) => setTimeout(r, 50)), end - Date.now());
     }
     return this.queue.length + this.inFlight;
+  }
+}
+
+/** Runs an observer's callback (a counter, a log line); one that throws is reported, not let through the writer. */
+function notify(callback: () => void): void {
+  try {
+    callback();
+  } catch (e) {
+    process.stderr.write(`decision log writer: a callback failed: ${e instanceof Error ? e.message : String(e)}\n`);
   }
 }
